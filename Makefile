@@ -1,0 +1,109 @@
+# Coffer — top-level build.  `make test` and `make demo` install what they need.
+#
+# Layout: common/ and vault/ are libraries; gateway/, api/, ctl/ are programs
+# whose non-main files form a library too, so tests can link them.  Every
+# tests/unit/test_X.c is one cmocka binary; tests/integration/itest_X.c and
+# tests/integration/*.sh run inside a throwaway PostgreSQL (tests/pg-harness.sh).
+
+CC      ?= cc
+BUILD   ?= build
+PG_INC  := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual -Werror
+ifeq ($(SAN),1)
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=all
+SANLD   := -fsanitize=address,undefined
+else
+OPT     := -O2 -g -D_FORTIFY_SOURCE=2
+SANLD   :=
+endif
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
+           -fPIE -pthread -I. -I$(PG_INC) -MMD -MP
+LDFLAGS += -pie -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
+LDLIBS  := -lmicrohttpd -lhttp_parser -ljansson -lpq -lssl -lcrypto -lsodium -lm
+
+# -- sources ------------------------------------------------------------------
+PROGS   := $(foreach p,gateway api ctl,$(if $(wildcard $(p)/main.c),$(p)))
+BINNAME_gateway := coffer-gateway
+BINNAME_api     := coffer-api
+BINNAME_ctl     := cofferctl
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+COMMON_OBJ := $(call obj,$(wildcard common/*.c))
+VAULT_OBJ  := $(call obj,$(wildcard vault/*.c))
+define PROG_template
+$(1)_LIBOBJ := $$(call obj,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)))
+$(BUILD)/lib$(1).a: $$($(1)_LIBOBJ)
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+$(BUILD)/$(BINNAME_$(1)): $(BUILD)/obj/$(1)/main.o $(BUILD)/lib$(1).a $(BUILD)/libvault.a $(BUILD)/libcommon.a
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call PROG_template,$(p))))
+
+PROG_LIBS := $(foreach p,$(PROGS),$(BUILD)/lib$(p).a)
+BINS      := $(foreach p,$(PROGS),$(BUILD)/$(BINNAME_$(p)))
+LIBS      := $(PROG_LIBS) $(BUILD)/libvault.a $(BUILD)/libcommon.a
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+ITEST_SRC := $(wildcard tests/integration/itest_*.c)
+ITEST_BIN := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
+TESTLIB_OBJ := $(call obj,$(wildcard tests/lib/*.c))
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all deps test check unit integration sanitize fuzz clean bench demo demo-stop
+.DEFAULT_GOAL := all
+
+all: $(BINS) $(UNIT_BIN) $(ITEST_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libvault.a: $(VAULT_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(TESTLIB_OBJ) $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# -- entry points --------------------------------------------------------------
+deps:
+	@sh ops/deps.sh
+
+# Install first, then re-enter make so pg_config and headers are seen.
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+unit: $(UNIT_BIN)
+	@sh tests/run-unit.sh $(UNIT_BIN)
+
+integration: $(BINS) $(ITEST_BIN)
+	@BUILD=$(BUILD) sh tests/pg-harness.sh
+
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 check
+
+fuzz: deps
+	@sh tests/fuzz/run.sh $(FUZZ_SRC)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

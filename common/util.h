@@ -1,0 +1,54 @@
+/* common/util.h — small file, hex and id helpers shared by the programs.
+ *
+ * Files holding secrets are checked before use (regular file, owned by us,
+ * no group/other write, no other read) as PostgreSQL does for its key file.
+ */
+#ifndef COFFER_COMMON_UTIL_H
+#define COFFER_COMMON_UTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define UTIL_UUID_BYTES   16U
+#define UTIL_UUID_STRLEN  36U
+
+/* Read a whole file of at most max bytes into a malloc'd buffer (NUL added
+ * after the data, not counted in *len). */
+int  util_read_file(const char *path, size_t max, unsigned char **out,
+                    size_t *len, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* Write data to path atomically (temp file in the same directory, fsync,
+ * rename, fsync of the directory) with the given mode.  Refuses to replace
+ * an existing file unless overwrite is set. */
+int  util_write_file(const char *path, const void *data, size_t len,
+                     mode_t mode, int overwrite, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* A secret file must be a regular file owned by the effective uid (or
+ * root) with no permissions for other users beyond group read. */
+int  util_check_secret_file(const char *path, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* Passphrase from a file (first line, trailing newline stripped) or, when
+ * path is NULL, from the terminal without echo.  Never from argv. */
+int  util_read_passphrase(const char *path, const char *prompt, char *buf,
+                          size_t cap, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* Lower-case hex; out must hold 2*len+1. */
+void util_hex(char *out, const unsigned char *in, size_t len);
+/* Exactly 2*out_len hex digits; 0 or -1. */
+int  util_unhex(unsigned char *out, size_t out_len, const char *in,
+                size_t in_len) __attribute__((warn_unused_result));
+
+void util_uuid_random(unsigned char id[UTIL_UUID_BYTES]);
+void util_uuid_format(char out[UTIL_UUID_STRLEN + 1],
+                      const unsigned char id[UTIL_UUID_BYTES]);
+int  util_uuid_parse(unsigned char id[UTIL_UUID_BYTES], const char *s)
+     __attribute__((warn_unused_result));
+
+/* Microseconds since the Unix epoch, UTC (CLOCK_REALTIME). */
+long long util_now_us(void);
+
+#endif

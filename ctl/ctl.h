@@ -1,0 +1,33 @@
+/* ctl/ctl.h — cofferctl verbs and the helpers they share.
+ *
+ * Each verb is `int ctl_cmd_<verb>(int argc, char **argv)` with argv[0] the
+ * verb itself; it returns the process exit status: 0 success, 1 failure,
+ * 2 usage error.  Verbs print results on stdout and errors on stderr.
+ */
+#ifndef COFFER_CTL_CTL_H
+#define COFFER_CTL_CTL_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#define CTL_EXIT_OK    0
+#define CTL_EXIT_FAIL  1
+#define CTL_EXIT_USAGE 2
+
+int ctl_cmd_migrate(int argc, char **argv);   /* ctl/migrate.c */
+int ctl_cmd_tenant(int argc, char **argv);    /* ctl/tenant.c  */
+int ctl_cmd_share(int argc, char **argv);     /* ctl/tenant.c  */
+int ctl_cmd_node(int argc, char **argv);      /* ctl/tenant.c  */
+
+/* The PostgreSQL connection string for cofferctl: the `pg_conninfo = …` key
+ * of config_path, or "" (libpq defaults from the PG* environment) when
+ * config_path is NULL or the file has no such key.  A config file holding a
+ * password must not be readable by group or others.  0 or -1. */
+int ctl_conninfo(const char *config_path, char *out, size_t out_len,
+                 char *err, size_t err_len) __attribute__((warn_unused_result));
+
+/* Connect as configured (see ctl_conninfo); NULL with a message on stderr. */
+PGconn *ctl_connect(const char *config_path) __attribute__((warn_unused_result));
+
+#endif

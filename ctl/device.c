@@ -1,0 +1,507 @@
+/* ctl/device.c — `cofferctl device ca-init | issue | revoke | list`.
+ *
+ * One device CA per tenant under PKI/devices/<tenant>/ (see ctl/pki.h); a
+ * device certificate carries O = tenant, CN = device id, and is registered
+ * in coffer.devices with its serial and SHA-256 fingerprint, which the
+ * gateway checks together with the CRL.
+ *
+ * Trusts: the database (our own), the PKI directory.  Does not trust the
+ * command line: tenant and device names are checked against the strict
+ * alphabet of pki_name_check() before they name a file or a DN.
+ *
+ * Decisions:
+ *  - Re-issuing for an active device is allowed: a new key and certificate,
+ *    and the row's serial and fingerprint are replaced.  The previous
+ *    certificate stays valid under the CA until it expires or the device is
+ *    revoked (revoke puts every serial ever issued to the device on the
+ *    CRL).  A revoked device id is never re-activated: the row keeps its
+ *    revocation as evidence; enrol the device under a new id.
+ *  - The CA lock is held from before issuing until after COMMIT, so two
+ *    cofferctl runs for one tenant cannot interleave index, files and row.
+ *  - Issue: sign (serial recorded in the index) -> BEGIN -> row -> files ->
+ *    COMMIT.  If the row or the files fail nothing is left but an index
+ *    entry for a certificate that never left this process; if COMMIT fails
+ *    the files are removed.
+ *  - Revoke: CRL first, then the row.  If either fails the command fails,
+ *    and rerunning it completes the other (both steps are idempotent).
+ */
+#include "ctl/pki.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/util.h"
+#include "ctl/ctl.h"
+
+#define DEV_ERR   512U
+#define DEV_PATH  4096U
+
+typedef struct dev_opts {
+	const char *tenant;
+	const char *device;
+	const char *out;
+	const char *pki;
+	const char *config;
+	const char *not_before;
+	const char *not_after;
+	int         days;
+} dev_opts;
+
+static const char dev_usage_text[] =
+    "usage: cofferctl device ca-init --tenant T [--pki DIR] [--config FILE]\n"
+    "       cofferctl device issue --tenant T --device D --out DIR [--days N]\n"
+    "                              [--not-before ISO8601 --not-after ISO8601]\n"
+    "                              [--pki DIR] [--config FILE]\n"
+    "       cofferctl device revoke --tenant T --device D [--pki DIR] "
+    "[--config FILE]\n"
+    "       cofferctl device list --tenant T [--config FILE]\n"
+    "  names: 1-64 of A-Z a-z 0-9 . _ - (not starting with '.' or '-');\n"
+    "  --days 1..825 (default 365); times as 2026-01-31T12:00:00Z or "
+    "2026-01-31\n";
+
+static int
+dev_usage(const char *msg)
+{
+	if (msg != NULL)
+		pki_fail("device: %s", msg);
+	fputs(dev_usage_text, stderr);
+	return CTL_EXIT_USAGE;
+}
+
+enum { DEV_OPT_TENANT = 1, DEV_OPT_DEVICE, DEV_OPT_OUT, DEV_OPT_DAYS,
+       DEV_OPT_NB, DEV_OPT_NA, DEV_OPT_PKI, DEV_OPT_CONFIG };
+
+static const struct option dev_long[] = {
+	{ "tenant",     required_argument, NULL, DEV_OPT_TENANT },
+	{ "device",     required_argument, NULL, DEV_OPT_DEVICE },
+	{ "out",        required_argument, NULL, DEV_OPT_OUT },
+	{ "days",       required_argument, NULL, DEV_OPT_DAYS },
+	{ "not-before", required_argument, NULL, DEV_OPT_NB },
+	{ "not-after",  required_argument, NULL, DEV_OPT_NA },
+	{ "pki",        required_argument, NULL, DEV_OPT_PKI },
+	{ "config",     required_argument, NULL, DEV_OPT_CONFIG },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* argv[0] is the subcommand.  0, or an exit status for a usage error. */
+static int
+dev_parse(int argc, char **argv, dev_opts *o)
+{
+	char *end;
+	long v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 0;                      /* full re-initialisation (GNU) */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", dev_long, NULL)) != -1) {
+		switch (c) {
+		case DEV_OPT_TENANT: o->tenant = optarg; break;
+		case DEV_OPT_DEVICE: o->device = optarg; break;
+		case DEV_OPT_OUT:    o->out = optarg; break;
+		case DEV_OPT_NB:     o->not_before = optarg; break;
+		case DEV_OPT_NA:     o->not_after = optarg; break;
+		case DEV_OPT_PKI:    o->pki = optarg; break;
+		case DEV_OPT_CONFIG: o->config = optarg; break;
+		case DEV_OPT_DAYS:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || v < 1 ||
+			    v > PKI_LEAF_DAYS_MAX)
+				return dev_usage("--days must be 1 to 825");
+			o->days = (int)v;
+			break;
+		default:
+			return dev_usage("unknown option or missing value");
+		}
+	}
+	if (optind != argc)
+		return dev_usage("unexpected argument");
+	if (o->tenant == NULL)
+		return dev_usage("--tenant is required");
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* shared with ctl/user.c                                                  */
+
+int
+ctl_pki_tenant(PGconn *db, const char *name, char id[UTIL_UUID_STRLEN + 1],
+    int *custodians_n, char *err, size_t err_len)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	char qerr[DEV_ERR];
+
+	id[0] = '\0';
+	if (custodians_n != NULL)
+		*custodians_n = 0;
+	pg_param_text(&p, name);
+	r = pg_query(db, "SELECT tenant_id::text, custodians_n FROM coffer.tenants "
+	    "WHERE name = $1", &p, qerr, sizeof(qerr));
+	if (r == NULL) {
+		snprintf(err, err_len, "database: %s", qerr);
+		return -1;
+	}
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		snprintf(err, err_len, "unknown tenant %s", name);
+		return -1;
+	}
+	snprintf(id, UTIL_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
+	if (custodians_n != NULL)
+		*custodians_n = atoi(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static int
+dev_ca_dir(const dev_opts *o, char *dir, size_t cap)
+{
+	if (pki_path(dir, cap, pki_root(o->pki), "devices", o->tenant) != 0) {
+		pki_fail("PKI directory path too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* Open the tenant's device CA, with the hint operators need when missing. */
+static int
+dev_ca_open(const dev_opts *o, const char *dir, pki_ca **ca)
+{
+	char err[DEV_ERR];
+
+	if (!pki_ca_exists(dir)) {
+		pki_fail("no device CA for tenant %s (%s): run 'cofferctl device "
+		    "ca-init --tenant %s' first", o->tenant, dir, o->tenant);
+		return -1;
+	}
+	if (pki_ca_open(ca, dir, err, sizeof(err)) != 0) {
+		pki_fail("device CA for tenant %s: %s", o->tenant, err);
+		return -1;
+	}
+	return 0;
+}
+
+static PGconn *
+dev_connect_tenant(const dev_opts *o, char id[UTIL_UUID_STRLEN + 1])
+{
+	char err[DEV_ERR];
+	PGconn *db;
+
+	if ((db = ctl_connect(o->config)) == NULL)
+		return NULL;
+	if (ctl_pki_tenant(db, o->tenant, id, NULL, err, sizeof(err)) != 0) {
+		pki_fail("%s", err);
+		pg_close(&db);
+		return NULL;
+	}
+	return db;
+}
+
+static int
+dev_ca_init(const dev_opts *o)
+{
+	char dir[DEV_PATH], err[DEV_ERR], id[UTIL_UUID_STRLEN + 1];
+	PGconn *db;
+
+	if (o->device || o->out || o->days || o->not_before || o->not_after)
+		return dev_usage("ca-init takes only --tenant (and --pki, "
+		    "--config)");
+	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
+		pki_fail("%s", err);
+		return CTL_EXIT_FAIL;
+	}
+	if ((db = dev_connect_tenant(o, id)) == NULL)
+		return CTL_EXIT_FAIL;
+	pg_close(&db);
+	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
+		return CTL_EXIT_FAIL;
+	if (pki_ca_exists(dir)) {
+		pki_fail("device CA for tenant %s already initialised (%s)",
+		    o->tenant, dir);
+		return CTL_EXIT_FAIL;
+	}
+	if (pki_ca_init(dir, o->tenant, "Coffer device CA", err,
+	    sizeof(err)) != 0) {
+		pki_fail("device CA for tenant %s: %s", o->tenant, err);
+		return CTL_EXIT_FAIL;
+	}
+	printf("device CA for tenant %s initialised: %s/{ca.pem,ca.key,"
+	    "crl.pem,index}\n", o->tenant, dir);
+	return CTL_EXIT_OK;
+}
+
+/* The device row's status: 0 none, 1 active, 2 revoked; -1 on error. */
+static int
+dev_status(PGconn *db, const char *tid, const char *device)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	char err[DEV_ERR];
+	int st;
+
+	pg_param_text(&p, tid);
+	pg_param_text(&p, device);
+	r = pg_query(db, "SELECT status FROM coffer.devices "
+	    "WHERE tenant_id = $1::uuid AND device_id = $2", &p, err, sizeof(err));
+	if (r == NULL) {
+		pki_fail("database: %s", err);
+		return -1;
+	}
+	if (PQntuples(r) == 0)
+		st = 0;
+	else
+		st = strcmp(PQgetvalue(r, 0, 0), "active") == 0 ? 1 : 2;
+	PQclear(r);
+	return st;
+}
+
+static int
+dev_issue(const dev_opts *o)
+{
+	char dir[DEV_PATH], err[DEV_ERR], id[UTIL_UUID_STRLEN + 1];
+	pg_params p = PG_PARAMS_INIT;
+	pki_ca *ca = NULL;
+	pki_issued *is = NULL;
+	PGconn *db = NULL;
+	pki_leaf req;
+	int rc = CTL_EXIT_FAIL, st, files = 0;
+
+	memset(&req, 0, sizeof(req));
+	if (o->device == NULL || o->out == NULL)
+		return dev_usage("issue needs --tenant, --device and --out");
+	if ((o->not_before == NULL) != (o->not_after == NULL))
+		return dev_usage("--not-before and --not-after go together");
+	if (o->not_before != NULL && o->days != 0)
+		return dev_usage("--days or --not-before/--not-after, not both");
+	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
+	    pki_name_check("device id", o->device, err, sizeof(err)) != 0) {
+		pki_fail("%s", err);
+		return CTL_EXIT_FAIL;
+	}
+	if (o->not_before != NULL) {
+		if (pki_parse_time(o->not_before, &req.not_before) != 0)
+			return dev_usage("--not-before: not an ISO 8601 UTC time "
+			    "(2026-01-31T12:00:00Z or 2026-01-31)");
+		if (pki_parse_time(o->not_after, &req.not_after) != 0)
+			return dev_usage("--not-after: not an ISO 8601 UTC time "
+			    "(2026-01-31T12:00:00Z or 2026-01-31)");
+	} else if (pki_validity_days(o->days, &req.not_before, &req.not_after,
+	    err, sizeof(err)) != 0) {
+		pki_fail("%s", err);
+		return CTL_EXIT_FAIL;
+	}
+	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
+		return CTL_EXIT_FAIL;
+	if ((db = dev_connect_tenant(o, id)) == NULL)
+		return CTL_EXIT_FAIL;
+	if (dev_ca_open(o, dir, &ca) != 0)
+		goto out;
+	/* Under the CA lock from here on. */
+	if ((st = dev_status(db, id, o->device)) < 0)
+		goto out;
+	if (st == 2) {
+		pki_fail("device %s of tenant %s is revoked; a revoked device id "
+		    "is not re-issued (enrol it under a new id)", o->device,
+		    o->tenant);
+		goto out;
+	}
+	req.usage = PKI_USAGE_CLIENT;
+	req.org = o->tenant;
+	req.cn = o->device;
+	req.key = o->device;
+	if (pki_issue(ca, &req, &is, err, sizeof(err)) != 0) {
+		pki_fail("device %s: %s", o->device, err);
+		goto out;
+	}
+	pg_param_text(&p, id);
+	pg_param_text(&p, o->device);
+	pg_param_text(&p, pki_issued_serial(is));
+	pg_param_text(&p, pki_issued_fingerprint(is));
+	if (pg_begin(db, err, sizeof(err)) != 0 ||
+	    pg_exec(db, st == 1 ?
+	    "UPDATE coffer.devices SET cert_serial = $3, cert_fingerprint = $4 "
+	    "WHERE tenant_id = $1::uuid AND device_id = $2 AND status = 'active'" :
+	    "INSERT INTO coffer.devices (tenant_id, device_id, status, "
+	    "cert_serial, cert_fingerprint) VALUES ($1::uuid, $2, 'active', $3, $4)",
+	    &p, err, sizeof(err)) != 0) {
+		pki_fail("registering device %s: database: %s", o->device, err);
+		goto out;
+	}
+	if (pki_issued_write(is, o->out, o->device, err, sizeof(err)) != 0) {
+		pki_fail("device %s: %s", o->device, err);
+		goto out;
+	}
+	files = 1;
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		pki_fail("registering device %s: database: %s", o->device, err);
+		goto out;
+	}
+	files = 0;
+	printf("device %s tenant %s %s serial %s fingerprint %s\n", o->device,
+	    o->tenant, st == 1 ? "re-issued" : "issued", pki_issued_serial(is),
+	    pki_issued_fingerprint(is));
+	printf("wrote %s/%s.crt and %s/%s.key (0600)\n", o->out, o->device,
+	    o->out, o->device);
+	rc = CTL_EXIT_OK;
+out:
+	if (rc != CTL_EXIT_OK && db != NULL)
+		(void)pg_rollback(db);
+	if (files)
+		pki_issued_unlink(o->out, o->device);
+	pki_issued_free(&is);
+	pki_ca_close(&ca);
+	pg_close(&db);
+	return rc;
+}
+
+static int
+dev_revoke(const dev_opts *o)
+{
+	char dir[DEV_PATH], err[DEV_ERR], id[UTIL_UUID_STRLEN + 1];
+	pg_params p = PG_PARAMS_INIT;
+	pki_ca *ca = NULL;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	size_t n = 0;
+	int rc = CTL_EXIT_FAIL, st, crl_ok = 0, rows = 0;
+
+	if (o->device == NULL)
+		return dev_usage("revoke needs --tenant and --device");
+	if (o->out || o->days || o->not_before || o->not_after)
+		return dev_usage("revoke takes only --tenant and --device");
+	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
+	    pki_name_check("device id", o->device, err, sizeof(err)) != 0) {
+		pki_fail("%s", err);
+		return CTL_EXIT_FAIL;
+	}
+	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
+		return CTL_EXIT_FAIL;
+	if ((db = dev_connect_tenant(o, id)) == NULL)
+		return CTL_EXIT_FAIL;
+	if (dev_ca_open(o, dir, &ca) != 0)
+		goto out;
+	if ((st = dev_status(db, id, o->device)) < 0)
+		goto out;
+	if (pki_revoke(ca, o->device, &n, err, sizeof(err)) != 0)
+		pki_fail("device %s: CRL: %s", o->device, err);
+	else
+		crl_ok = 1;
+	if (st == 0 && n == 0) {
+		pki_fail("unknown device %s of tenant %s (not registered, no "
+		    "certificate issued)", o->device, o->tenant);
+		goto out;
+	}
+	if (st == 1) {
+		pg_param_text(&p, id);
+		pg_param_text(&p, o->device);
+		r = pg_query(db, "UPDATE coffer.devices SET status = 'revoked', "
+		    "revoked_at = now() WHERE tenant_id = $1::uuid AND "
+		    "device_id = $2 AND status = 'active'", &p, err, sizeof(err));
+		if (r == NULL) {
+			pki_fail("device %s: database: %s", o->device, err);
+			goto out;
+		}
+		rows = atoi(PQcmdTuples(r));
+	}
+	if (!crl_ok)
+		goto out;
+	if (st == 2 && n == 0)
+		printf("device %s of tenant %s was already revoked; CRL re-signed\n",
+		    o->device, o->tenant);
+	else
+		printf("device %s of tenant %s revoked: %zu certificate(s) added "
+		    "to %s/crl.pem%s\n", o->device, o->tenant, n, dir,
+		    st == 0 ? " (device was not registered in the database)" :
+		    rows == 1 || st == 2 ? "" : " (database row unchanged)");
+	printf("hint: send SIGHUP to coffer-gateway to reload the CRL and the "
+	    "device list now\n");
+	rc = CTL_EXIT_OK;
+out:
+	PQclear(r);
+	pki_ca_close(&ca);
+	pg_close(&db);
+	return rc;
+}
+
+static int
+dev_list(const dev_opts *o)
+{
+	char err[DEV_ERR], id[UTIL_UUID_STRLEN + 1], shown[PKI_NAME_MAX + 1];
+	pg_params p = PG_PARAMS_INIT;
+	PGconn *db;
+	PGresult *r;
+	int i, n;
+
+	if (o->device || o->out || o->days || o->not_before || o->not_after)
+		return dev_usage("list takes only --tenant");
+	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
+		pki_fail("%s", err);
+		return CTL_EXIT_FAIL;
+	}
+	if ((db = dev_connect_tenant(o, id)) == NULL)
+		return CTL_EXIT_FAIL;
+	pg_param_text(&p, id);
+	r = pg_query(db, "SELECT device_id, status, coalesce(cert_serial, '-'), "
+	    "coalesce(cert_fingerprint, '-'), "
+	    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	    "FROM coffer.devices WHERE tenant_id = $1::uuid ORDER BY device_id",
+	    &p, err, sizeof(err));
+	if (r == NULL) {
+		pki_fail("database: %s", err);
+		pg_close(&db);
+		return CTL_EXIT_FAIL;
+	}
+	n = PQntuples(r);
+	printf("%-24s %-8s %-32s %-64s %s\n", "DEVICE", "STATUS", "SERIAL",
+	    "FINGERPRINT (SHA-256)", "CREATED");
+	for (i = 0; i < n; i++) {
+		const char *dev = PQgetvalue(r, i, 0);
+
+		printf("%-24s %-8s %-32.32s %-64.64s %s\n",
+		    log_printable(shown, sizeof(shown), dev, strlen(dev)),
+		    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+		    PQgetvalue(r, i, 4));
+	}
+	printf("%d device(s)\n", n);
+	PQclear(r);
+	pg_close(&db);
+	return CTL_EXIT_OK;
+}
+
+int
+ctl_cmd_device(int argc, char **argv)
+{
+	dev_opts o;
+	const char *sub;
+	int rc;
+
+	if (argc < 2)
+		return dev_usage(NULL);
+	sub = argv[1];
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
+	    strcmp(sub, "help") == 0) {
+		fputs(dev_usage_text, stdout);
+		return CTL_EXIT_OK;
+	}
+	if (strcmp(sub, "ca-init") != 0 && strcmp(sub, "issue") != 0 &&
+	    strcmp(sub, "revoke") != 0 && strcmp(sub, "list") != 0)
+		return dev_usage("unknown device command");
+	if ((rc = dev_parse(argc - 1, argv + 1, &o)) != 0)
+		return rc;
+	if (strcmp(sub, "ca-init") == 0)
+		return dev_ca_init(&o);
+	if (strcmp(sub, "issue") == 0)
+		return dev_issue(&o);
+	if (strcmp(sub, "revoke") == 0)
+		return dev_revoke(&o);
+	return dev_list(&o);
+}

@@ -1,0 +1,81 @@
+/* ctl/main.c — cofferctl: the operator's and custodian's command-line tool.
+ *
+ * Only dispatches: each verb lives in its own file (ctl/<verb>.c) behind
+ * ctl_cmd_<verb>() and parses its own options.  A new verb is one line in
+ * ctl_verbs[] below.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "ctl/ctl.h"
+#include "ctl/pki.h"
+
+struct ctl_verb {
+	const char *name;
+	int       (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct ctl_verb ctl_verbs[] = {
+	{ "migrate", ctl_cmd_migrate, "apply database migrations" },
+	{ "tenant",  ctl_cmd_tenant,  "create a tenant and split its key" },
+	{ "share",   ctl_cmd_share,   "check a custodian share" },
+	{ "node",    ctl_cmd_node,    "register a gateway/API node signing key" },
+	{ "pki",     ctl_cmd_pki,     "certificate authorities and CRLs" },
+	{ "device",  ctl_cmd_device,  "device certificates" },
+	{ "user",    ctl_cmd_user,    "user certificates and roles" },
+};
+#define CTL_NVERBS (sizeof(ctl_verbs) / sizeof(ctl_verbs[0]))
+
+static void
+ctl_usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: cofferctl VERB [options]\n\nverbs:\n");
+	for (i = 0; i < CTL_NVERBS; i++)
+		fprintf(f, "  %-10s %s\n", ctl_verbs[i].name, ctl_verbs[i].summary);
+	fprintf(f, "  %-10s %s\n", "help", "this list; `cofferctl VERB --help` "
+	    "for a verb's options");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *verb;
+	size_t i;
+
+	log_init("cofferctl");
+	/* cofferctl writes key, share and certificate files: private by
+	 * default, whatever the caller's umask. */
+	umask(077);
+	if (argc < 2) {
+		ctl_usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	verb = argv[1];
+	if (strcmp(verb, "help") == 0 || strcmp(verb, "--help") == 0 ||
+	    strcmp(verb, "-h") == 0) {
+		if (argc < 3) {
+			ctl_usage(stdout);
+			return CTL_EXIT_OK;
+		}
+		verb = argv[2];            /* cofferctl help VERB */
+		for (i = 0; i < CTL_NVERBS; i++) {
+			if (strcmp(verb, ctl_verbs[i].name) == 0) {
+				char help[] = "--help";
+				char *hargv[3] = { argv[2], help, NULL };
+
+				return ctl_verbs[i].run(2, hargv);
+			}
+		}
+	}
+	for (i = 0; i < CTL_NVERBS; i++)
+		if (strcmp(verb, ctl_verbs[i].name) == 0)
+			return ctl_verbs[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "cofferctl: unknown verb '%.64s'\n", verb);
+	ctl_usage(stderr);
+	return CTL_EXIT_USAGE;
+}

@@ -1,0 +1,167 @@
+/* ctl/pki.h — certificate authorities for devices, people and servers.
+ *
+ * Three kinds of CA live under the PKI directory (`--pki DIR`, else
+ * $COFFER_PKI, else ./var/pki):
+ *
+ *   devices/<tenant>/   one CA per tenant; leaves are endpoint devices
+ *                       (O = tenant, CN = device id, EKU clientAuth)
+ *   people/             the operator's people CA; leaves are users of the
+ *                       API (O = tenant, OU = role, CN = name, clientAuth)
+ *   server/             the operator's server CA; leaves are TLS servers
+ *                       (CN = name, SAN DNS/IP, EKU serverAuth)
+ *
+ * Each CA directory (mode 0755 when created: the services that rely on a
+ * CA read its ca.pem and crl.pem, possibly as another user) holds:
+ *   ca.pem    CA certificate (0644)
+ *   ca.key    CA private key, PEM PKCS#8, unencrypted, 0600
+ *   crl.pem   CRL v2 with CRL number and AKI, nextUpdate now + 30 days (0644)
+ *   index     every certificate the CA ever issued, one a line (0600):
+ *             "<V|R> <serial hex> <notAfter> <revokedAt|-> <subject key>"
+ *             times as YYYYMMDDHHMMSSZ (UTC); the subject key is the device
+ *             id, "<tenant>/<name>" for people, the server name for servers.
+ *             The CRL is always regenerated from this file.
+ *   lock      flock(2) target serialising every writer of the CA
+ *
+ * Keys are ECDSA P-256; serials 128 random bits; signatures SHA-256.
+ * Fingerprints are lower-case hex SHA-256 of the certificate's DER, no
+ * separators — the form stored in coffer.devices and coffer.users.
+ *
+ * The pki_* functions touch files and OpenSSL only, never the database;
+ * ctl/device.c and ctl/user.c add registration in PostgreSQL (and share
+ * ctl_pki_tenant()).
+ */
+#ifndef COFFER_CTL_PKI_H
+#define COFFER_CTL_PKI_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "common/util.h"
+
+#define PKI_NAME_MAX            64U   /* device ids, tenant and user names */
+#define PKI_SERIAL_BYTES        16U
+#define PKI_SERIAL_HEX_LEN      (2U * PKI_SERIAL_BYTES + 1U)
+#define PKI_FPR_HEX_LEN         (2U * 32U + 1U)
+#define PKI_LEAF_DAYS_DEFAULT   365
+#define PKI_LEAF_DAYS_MAX       825
+#define PKI_CA_DAYS             3650
+#define PKI_CRL_DAYS            30
+#define PKI_BACKDATE_SECONDS    300   /* default notBefore = now - 5 min */
+
+/* -- cofferctl entry points (argv[0] is the verb) ----------------------- */
+int ctl_cmd_device(int argc, char **argv);  /* ctl/device.c */
+int ctl_cmd_pki(int argc, char **argv);     /* ctl/pki.c */
+int ctl_cmd_user(int argc, char **argv);    /* ctl/user.c */
+
+/* "cofferctl: <message>" on stderr: the verbs' one error channel. */
+void pki_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Look up tenant `name`: its id (uuid text) and, if custodians_n is not
+ * NULL, its number of custodians.  "unknown tenant NAME" when absent.
+ * Shared by ctl/device.c (where it lives) and ctl/user.c. */
+int  ctl_pki_tenant(PGconn *db, const char *name,
+                    char id[UTIL_UUID_STRLEN + 1], int *custodians_n,
+                    char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* -- names and times ---------------------------------------------------- */
+
+/* [A-Za-z0-9._-]{1,64}, not starting with '.' or '-' (these names become
+ * directory and file names and DN attributes).  `what` names the thing in
+ * the error, e.g. "device id": "invalid device id 'a b': character ' ' is
+ * not allowed (use A-Z a-z 0-9 . _ -)". */
+int pki_name_check(const char *what, const char *name, char *err,
+                   size_t err_len) __attribute__((warn_unused_result));
+
+/* ISO 8601 UTC: "YYYY-MM-DDTHH:MM:SSZ" or "YYYY-MM-DD" (midnight UTC). */
+int pki_parse_time(const char *s, time_t *out)
+    __attribute__((warn_unused_result));
+
+/* The PKI root: explicit (from --pki) if not NULL, else $COFFER_PKI, else
+ * "./var/pki".  Returns a borrowed string. */
+const char *pki_root(const char *explicit_dir);
+
+/* dst = root "/" a ["/" b]; -1 if it does not fit. */
+int pki_path(char *dst, size_t cap, const char *root, const char *a,
+             const char *b) __attribute__((warn_unused_result));
+
+/* -- certificate authorities -------------------------------------------- */
+
+typedef struct pki_ca pki_ca;       /* certificate, key, lock: pki.c only */
+
+/* 1 when dir already holds a ca.pem or a ca.key. */
+int  pki_ca_exists(const char *dir);
+
+/* Create dir (and missing parents, 0755) and a new CA in it: key, self-signed
+ * certificate valid PKI_CA_DAYS (subject O = org if not NULL, CN = cn),
+ * empty index and an empty CRL.  Refuses when dir already holds a CA
+ * ("... already initialised"). */
+int  pki_ca_init(const char *dir, const char *org, const char *cn, char *err,
+                 size_t err_len) __attribute__((warn_unused_result));
+
+/* Load the CA of dir (key file checked for owner and mode, key matched to
+ * the certificate) and take its lock until pki_ca_close. */
+int  pki_ca_open(pki_ca **out, const char *dir, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+void pki_ca_close(pki_ca **ca);       /* wipes, frees, unlocks; NULL ok */
+
+/* -- leaf certificates -------------------------------------------------- */
+
+typedef enum pki_usage {
+	PKI_USAGE_CLIENT = 1,       /* EKU clientAuth: devices, people */
+	PKI_USAGE_SERVER = 2        /* EKU serverAuth + SAN: servers */
+} pki_usage;
+
+typedef struct pki_leaf {
+	pki_usage          usage;
+	const char        *org;         /* subject O, NULL for none */
+	const char        *ou;          /* subject OU, NULL for none */
+	const char        *cn;          /* subject CN, required */
+	const char        *key;         /* subject key in the index, required */
+	const char *const *dns;         /* SAN dNSNames (servers) */
+	size_t             n_dns;
+	const char *const *ips;         /* SAN iPAddresses (servers) */
+	size_t             n_ips;
+	time_t             not_before;
+	time_t             not_after;   /* <= CA notAfter, span <= 825 days */
+} pki_leaf;
+
+typedef struct pki_issued pki_issued;   /* certificate + key: pki.c only */
+
+/* Validity from --days (0 = default 365): [now - 5 min, now + days]. */
+int  pki_validity_days(int days, time_t *not_before, time_t *not_after,
+                       char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* Make a key pair and a certificate signed by ca, and record its serial in
+ * the CA's index before returning, so every certificate that can leave
+ * this process can also be revoked.  Nothing is written besides the index. */
+int  pki_issue(pki_ca *ca, const pki_leaf *req, pki_issued **out, char *err,
+               size_t err_len) __attribute__((warn_unused_result));
+const char *pki_issued_serial(const pki_issued *is);       /* hex */
+const char *pki_issued_fingerprint(const pki_issued *is);  /* hex */
+/* dir/base.key (0600) then dir/base.crt (0644), each atomically, creating
+ * dir (0700) if missing; replaces earlier files of the same name
+ * (re-issue).  If the certificate cannot be written the key is removed. */
+int  pki_issued_write(const pki_issued *is, const char *dir, const char *base,
+                      char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+void pki_issued_unlink(const char *dir, const char *base);
+void pki_issued_free(pki_issued **is);   /* wipes the key; NULL ok */
+
+/* -- revocation --------------------------------------------------------- */
+
+/* Mark every still-valid index entry of subject key as revoked now and
+ * re-sign the CRL.  *n_revoked = entries newly revoked (0 is not an
+ * error: the CRL is re-signed anyway). */
+int  pki_revoke(pki_ca *ca, const char *key, size_t *n_revoked, char *err,
+                size_t err_len) __attribute__((warn_unused_result));
+
+/* Re-sign the CRL from the index with lastUpdate now and nextUpdate
+ * now + PKI_CRL_DAYS. */
+int  pki_crl_refresh(pki_ca *ca, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+#endif

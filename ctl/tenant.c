@@ -1,0 +1,564 @@
+/* ctl/tenant.c — `cofferctl tenant init`, `share check`, `node init`.
+ *
+ * The key ceremony: the tenant archive key is generated, split k-of-n and
+ * wiped inside vault/; this file only moves the results to their places —
+ * public parts (T, Feldman commitments, custodian public shares) to the
+ * database, each share to its custodian's passphrase-protected file, the
+ * blind-index key to a 0600 file for the gateway and API hosts (never to
+ * the database).  Passphrases come from files named on the command line or
+ * from the terminal without echo, never from argv.
+ */
+#include "ctl/ctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/util.h"
+#include "vault/blind.h"
+#include "vault/chain.h"
+#include "vault/mem.h"
+#include "vault/sharefile.h"
+#include "vault/tenant.h"
+
+#define CTL_PASS_MAX   1024U
+#define CTL_ERR        512U
+#define CTL_PATH       4096U
+
+static int
+ctl_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return s[0] != '.';
+}
+
+static int
+ctl_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Read passphrase i (1-based) from its file or the terminal (asked twice). */
+static int
+ctl_new_passphrase(const char *file, unsigned idx, char *buf, size_t cap)
+{
+	char err[CTL_ERR], prompt[128], again[CTL_PASS_MAX];
+
+	if (file != NULL) {
+		if (util_read_passphrase(file, NULL, buf, cap, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cofferctl: custodian %u: %s\n", idx, err);
+			return -1;
+		}
+	} else {
+		snprintf(prompt, sizeof(prompt), "Passphrase for custodian %u: ", idx);
+		if (util_read_passphrase(NULL, prompt, buf, cap, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cofferctl: %s\n", err);
+			return -1;
+		}
+		snprintf(prompt, sizeof(prompt), "Repeat passphrase for custodian %u: ", idx);
+		if (util_read_passphrase(NULL, prompt, again, sizeof(again), err,
+		    sizeof(err)) != 0 || strcmp(buf, again) != 0) {
+			vault_wipe(again, sizeof(again));
+			fprintf(stderr, "cofferctl: custodian %u: passphrases do not match\n", idx);
+			return -1;
+		}
+		vault_wipe(again, sizeof(again));
+	}
+	if (strlen(buf) < 8) {
+		fprintf(stderr, "cofferctl: custodian %u: passphrase shorter than 8 characters\n", idx);
+		vault_wipe(buf, cap);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ctl_tenant_usage(void)
+{
+	fprintf(stderr,
+	    "usage: cofferctl tenant init --name NAME --custodians N --threshold K --out DIR\n"
+	    "                             [--passphrase-file FILE]...   (N files, in custodian order)\n");
+}
+
+/* Encode n points as a PostgreSQL bytea[] text literal: {"\\x..","\\x.."}. */
+static char *
+ctl_bytea_array(const unsigned char *pts, size_t n)
+{
+	size_t i, cap = n * (VAULT_POINT_BYTES * 2 + 8) + 3, off = 0;
+	char *s = malloc(cap);
+
+	if (s == NULL)
+		return NULL;
+	s[off++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			s[off++] = ',';
+		memcpy(s + off, "\"\\\\x", 4);
+		off += 4;
+		util_hex(s + off, pts + i * VAULT_POINT_BYTES, VAULT_POINT_BYTES);
+		off += VAULT_POINT_BYTES * 2;
+		s[off++] = '"';
+	}
+	s[off++] = '}';
+	s[off] = '\0';
+	return s;
+}
+
+static int
+ctl_tenant_init(int argc, char **argv)
+{
+	const char *name = NULL, *outdir = NULL, *passfiles[VAULT_CUSTODIANS_MAX];
+	unsigned n = 0, k = 0, npass = 0, i, done_files = 0;
+	char err[CTL_ERR], fp[VAULT_FINGERPRINT_HEX_BYTES], idstr[UTIL_UUID_STRLEN + 1];
+	char path[CTL_PATH], kstr[16], nstr[16];
+	char *pass = NULL, *commit_arr = NULL, *share_arr = NULL;
+	unsigned char tenant_id[UTIL_UUID_BYTES], T[VAULT_POINT_BYTES];
+	unsigned char *commits = NULL, *pubshares = NULL, *bik = NULL;
+	unsigned char file[VAULT_SHAREFILE_BYTES];
+	size_t file_len;
+	vault_tenant_keys *keys = NULL;
+	PGconn *db = NULL;
+	int rc = 1, a;
+
+	for (a = 2; a < argc; a++) {
+		const char *opt = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
+		if (val == NULL) {
+			fprintf(stderr, "cofferctl: %s needs a value\n", opt);
+			ctl_tenant_usage();
+			return 2;
+		}
+		if (strcmp(opt, "--name") == 0)
+			name = val;
+		else if (strcmp(opt, "--out") == 0)
+			outdir = val;
+		else if (strcmp(opt, "--custodians") == 0) {
+			if (ctl_parse_uint(val, 1, VAULT_CUSTODIANS_MAX, &n) != 0) {
+				fprintf(stderr, "cofferctl: --custodians must be 1..255\n");
+				return 2;
+			}
+		} else if (strcmp(opt, "--threshold") == 0) {
+			if (ctl_parse_uint(val, 1, VAULT_CUSTODIANS_MAX, &k) != 0) {
+				fprintf(stderr, "cofferctl: --threshold must be 1..255\n");
+				return 2;
+			}
+		} else if (strcmp(opt, "--passphrase-file") == 0) {
+			if (npass == VAULT_CUSTODIANS_MAX) {
+				fprintf(stderr, "cofferctl: too many --passphrase-file options\n");
+				return 2;
+			}
+			passfiles[npass++] = val;
+		} else {
+			fprintf(stderr, "cofferctl: unknown option %s\n", opt);
+			ctl_tenant_usage();
+			return 2;
+		}
+		a++;
+	}
+	if (name == NULL || outdir == NULL || n == 0 || k == 0) {
+		ctl_tenant_usage();
+		return 2;
+	}
+	if (!ctl_name_ok(name)) {
+		fprintf(stderr, "cofferctl: tenant name must be 1-64 of [A-Za-z0-9._-], not starting with '.'\n");
+		return 2;
+	}
+	if (k > n) {
+		fprintf(stderr, "cofferctl: threshold %u is larger than the %u custodians\n", k, n);
+		return 2;
+	}
+	if (npass != 0 && npass != n) {
+		fprintf(stderr, "cofferctl: %u custodians need %u --passphrase-file options, got %u\n",
+		    n, n, npass);
+		return 2;
+	}
+	if (mkdir(outdir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "cofferctl: %s: %s\n", outdir, strerror(errno));
+		return 1;
+	}
+	if (vault_init() != 0) {
+		fprintf(stderr, "cofferctl: libsodium failed to initialise\n");
+		return 1;
+	}
+	pass = vault_secure_alloc(CTL_PASS_MAX);
+	commits = calloc(k, VAULT_POINT_BYTES);
+	pubshares = calloc(n, VAULT_POINT_BYTES);
+	if (pass == NULL || commits == NULL || pubshares == NULL) {
+		fprintf(stderr, "cofferctl: out of memory\n");
+		goto fail;
+	}
+
+	db = pg_connect(NULL, err, sizeof(err));
+	if (db == NULL) {
+		fprintf(stderr, "cofferctl: database: %s\n", err);
+		goto fail;
+	}
+	if (vault_tenant_generate(&keys, k, n, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto fail;
+	}
+	vault_tenant_keys_public_key(keys, T);
+	if (vault_tenant_keys_commitments(keys, commits, (size_t)k * VAULT_POINT_BYTES) != 0 ||
+	    vault_tenant_fingerprint(T, fp, sizeof(fp)) != 0) {
+		fprintf(stderr, "cofferctl: key generation failed\n");
+		goto fail;
+	}
+	for (i = 1; i <= n; i++) {
+		if (vault_tenant_keys_public_share(keys, i,
+		    pubshares + (size_t)(i - 1) * VAULT_POINT_BYTES) != 0) {
+			fprintf(stderr, "cofferctl: key generation failed\n");
+			goto fail;
+		}
+	}
+	util_uuid_random(tenant_id);
+	util_uuid_format(idstr, tenant_id);
+	commit_arr = ctl_bytea_array(commits, k);
+	share_arr = ctl_bytea_array(pubshares, n);
+	if (commit_arr == NULL || share_arr == NULL) {
+		fprintf(stderr, "cofferctl: out of memory\n");
+		goto fail;
+	}
+
+	/* Rows first (inside a transaction), then files, then COMMIT: a name
+	 * clash fails before any file exists, and a failed COMMIT removes the
+	 * files again, so shares never exist for a tenant that does not. */
+	if (pg_begin(db, err, sizeof(err)) != 0)
+		goto fail_db;
+	{
+		pg_params p = PG_PARAMS_INIT;
+		snprintf(kstr, sizeof(kstr), "%u", k);
+		snprintf(nstr, sizeof(nstr), "%u", n);
+		pg_param_text(&p, idstr);
+		pg_param_text(&p, name);
+		pg_param_text(&p, kstr);
+		pg_param_text(&p, nstr);
+		if (pg_exec(db, "INSERT INTO coffer.tenants (tenant_id, name, threshold_k, custodians_n) "
+		    "VALUES ($1::uuid, $2, $3::int, $4::int)", &p, err, sizeof(err)) != 0) {
+			if (pg_last_sqlstate_is(PG_SQLSTATE_UNIQUE_VIOLATION))
+				snprintf(err, sizeof(err), "a tenant named %s already exists", name);
+			goto fail_db;
+		}
+	}
+	{
+		pg_params p = PG_PARAMS_INIT;
+		pg_param_text(&p, idstr);
+		pg_param_bin(&p, T, VAULT_POINT_BYTES);
+		pg_param_text(&p, commit_arr);
+		pg_param_text(&p, share_arr);
+		pg_param_text(&p, fp);
+		if (pg_exec(db, "INSERT INTO coffer.tenant_keys (tenant_id, public_key, commitments, "
+		    "public_shares, fingerprint) VALUES ($1::uuid, $2, $3::bytea[], $4::bytea[], $5)",
+		    &p, err, sizeof(err)) != 0)
+			goto fail_db;
+	}
+
+	for (i = 1; i <= n; i++) {
+		vault_sharefile_info info;
+
+		memset(&info, 0, sizeof(info));
+		memcpy(info.tenant_id, tenant_id, sizeof(info.tenant_id));
+		memcpy(info.tenant_pk, T, sizeof(info.tenant_pk));
+		info.index = i;
+		info.n = n;
+		info.k = k;
+		info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MODERATE;
+		info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
+		if (ctl_new_passphrase(npass ? passfiles[i - 1] : NULL, i, pass, CTL_PASS_MAX) != 0)
+			goto fail_files;
+		if (vault_sharefile_seal(&info, vault_tenant_keys_share(keys, i), pass,
+		    strlen(pass), file, sizeof(file), &file_len, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cofferctl: custodian %u: %s\n", i, err);
+			goto fail_files;
+		}
+		vault_wipe(pass, CTL_PASS_MAX);
+		snprintf(path, sizeof(path), "%s/%s-custodian-%u.share", outdir, name, i);
+		if (util_write_file(path, file, file_len, 0600, 0, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cofferctl: %s\n", err);
+			goto fail_files;
+		}
+		done_files = i;
+		fprintf(stderr, "cofferctl: wrote share %u of %u: %s\n", i, n, path);
+	}
+	if (vault_bik_new(&bik) != 0) {
+		fprintf(stderr, "cofferctl: blind-index key generation failed\n");
+		goto fail_files;
+	}
+	snprintf(path, sizeof(path), "%s/%s.bik", outdir, name);
+	if (util_write_file(path, bik, VAULT_BIK_BYTES, 0600, 0, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto fail_files;
+	}
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		unlink(path);
+		goto fail_files_db;
+	}
+	printf("tenant %s fingerprint %s\n", idstr, fp);
+	fprintf(stderr, "cofferctl: tenant %s: %u-of-%u custodian shares in %s; "
+	    "blind-index key %s (copy it to the gateway and API hosts, mode 0600)\n",
+	    name, k, n, outdir, path);
+	rc = 0;
+	goto out;
+
+fail_db:
+	fprintf(stderr, "cofferctl: database: %s\n", err);
+	(void)pg_rollback(db);
+	goto fail;
+fail_files_db:
+	fprintf(stderr, "cofferctl: database: %s\n", err);
+fail_files:
+	(void)pg_rollback(db);
+	for (i = 1; i <= done_files; i++) {
+		snprintf(path, sizeof(path), "%s/%s-custodian-%u.share", outdir, name, i);
+		unlink(path);
+	}
+fail:
+	rc = 1;
+out:
+	vault_wipe(file, sizeof(file));
+	vault_secure_free(pass);
+	vault_bik_free(&bik);
+	vault_tenant_keys_free(&keys);
+	free(commits);
+	free(pubshares);
+	free(commit_arr);
+	free(share_arr);
+	pg_close(&db);
+	return rc;
+}
+
+int
+ctl_cmd_tenant(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "init") == 0)
+		return ctl_tenant_init(argc, argv);
+	ctl_tenant_usage();
+	return 2;
+}
+
+/* -- share check ------------------------------------------------------------ */
+
+static int
+ctl_share_check(int argc, char **argv)
+{
+	const char *file = NULL, *passfile = NULL;
+	unsigned char *data = NULL, *share = NULL, *commits = NULL;
+	char err[CTL_ERR], idstr[UTIL_UUID_STRLEN + 1], *pass = NULL;
+	size_t len = 0, clen = 0;
+	vault_sharefile_info info;
+	PGresult *res = NULL;
+	PGconn *db = NULL;
+	int rc = 1, a, i, nc;
+
+	for (a = 2; a < argc; a++) {
+		if (strcmp(argv[a], "--passphrase-file") == 0 && a + 1 < argc)
+			passfile = argv[++a];
+		else if (argv[a][0] != '-' && file == NULL)
+			file = argv[a];
+		else {
+			fprintf(stderr, "usage: cofferctl share check FILE [--passphrase-file FILE]\n");
+			return 2;
+		}
+	}
+	if (file == NULL) {
+		fprintf(stderr, "usage: cofferctl share check FILE [--passphrase-file FILE]\n");
+		return 2;
+	}
+	if (vault_init() != 0 || (pass = vault_secure_alloc(CTL_PASS_MAX)) == NULL) {
+		fprintf(stderr, "cofferctl: out of memory\n");
+		return 1;
+	}
+	if (util_read_file(file, 65536, &data, &len, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto out;
+	}
+	if (vault_sharefile_inspect(data, len, &info, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s: %s\n", file, err);
+		goto out;
+	}
+	util_uuid_format(idstr, info.tenant_id);
+	if (util_read_passphrase(passfile, "Share passphrase: ", pass, CTL_PASS_MAX,
+	    err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto out;
+	}
+	if (vault_sharefile_open(data, len, pass, strlen(pass), &info, &share,
+	    err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s: %s\n", file, err);
+		goto out;
+	}
+	db = pg_connect(NULL, err, sizeof(err));
+	if (db == NULL) {
+		fprintf(stderr, "cofferctl: database: %s\n", err);
+		goto out;
+	}
+	{
+		pg_params p = PG_PARAMS_INIT;
+		pg_param_text(&p, idstr);
+		p.result_binary = 1;
+		res = pg_query(db, "SELECT k.public_key, c FROM coffer.tenant_keys k, "
+		    "unnest(k.commitments) WITH ORDINALITY AS u(c, o) "
+		    "WHERE k.tenant_id = $1::uuid ORDER BY o", &p, err, sizeof(err));
+	}
+	if (res == NULL) {
+		fprintf(stderr, "cofferctl: database: %s\n", err);
+		goto out;
+	}
+	nc = PQntuples(res);
+	if (nc == 0) {
+		fprintf(stderr, "cofferctl: %s: tenant %s is not in this database\n", file, idstr);
+		goto out;
+	}
+	if ((unsigned)nc != info.k) {
+		fprintf(stderr, "cofferctl: %s: the file says threshold %u, the tenant has %d commitments\n",
+		    file, info.k, nc);
+		goto out;
+	}
+	if (PQgetlength(res, 0, 0) != VAULT_POINT_BYTES ||
+	    memcmp(PQgetvalue(res, 0, 0), info.tenant_pk, VAULT_POINT_BYTES) != 0) {
+		fprintf(stderr, "cofferctl: %s: tenant public key differs from the database's\n", file);
+		goto out;
+	}
+	clen = (size_t)nc * VAULT_POINT_BYTES;
+	commits = malloc(clen);
+	if (commits == NULL)
+		goto out;
+	for (i = 0; i < nc; i++) {
+		if (PQgetlength(res, i, 1) != VAULT_POINT_BYTES) {
+			fprintf(stderr, "cofferctl: tenant %s: malformed commitment in the database\n", idstr);
+			goto out;
+		}
+		memcpy(commits + (size_t)i * VAULT_POINT_BYTES, PQgetvalue(res, i, 1), VAULT_POINT_BYTES);
+	}
+	if (vault_tenant_verify_share(commits, clen, info.index, share, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s: share %u does NOT verify against tenant %s's commitments: %s\n",
+		    file, info.index, idstr, err);
+		goto out;
+	}
+	printf("share %u of %u (threshold %u) for tenant %s: OK, verifies against the commitments\n",
+	    info.index, info.n, info.k, idstr);
+	rc = 0;
+out:
+	PQclear(res);
+	pg_close(&db);
+	vault_secure_free(share);
+	vault_secure_free(pass);
+	if (data != NULL) {
+		vault_wipe(data, len);
+		free(data);
+	}
+	free(commits);
+	return rc;
+}
+
+int
+ctl_cmd_share(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return ctl_share_check(argc, argv);
+	fprintf(stderr, "usage: cofferctl share check FILE [--passphrase-file FILE]\n");
+	return 2;
+}
+
+/* -- node init ---------------------------------------------------------------- */
+
+static int
+ctl_node_init(int argc, char **argv)
+{
+	const char *name = NULL, *out = NULL;
+	unsigned char pk[VAULT_SIGN_PK_BYTES], *sk = NULL, node_id[UTIL_UUID_BYTES];
+	char err[CTL_ERR], idstr[UTIL_UUID_STRLEN + 1], pkhex[2 * VAULT_SIGN_PK_BYTES + 1];
+	PGconn *db = NULL;
+	int rc = 1, a;
+
+	for (a = 2; a + 1 < argc; a += 2) {
+		if (strcmp(argv[a], "--name") == 0)
+			name = argv[a + 1];
+		else if (strcmp(argv[a], "--key-out") == 0)
+			out = argv[a + 1];
+		else
+			break;
+	}
+	if (a != argc || name == NULL || out == NULL) {
+		fprintf(stderr, "usage: cofferctl node init --name NODE --key-out FILE\n");
+		return 2;
+	}
+	if (!ctl_name_ok(name)) {
+		fprintf(stderr, "cofferctl: node name must be 1-64 of [A-Za-z0-9._-]\n");
+		return 2;
+	}
+	if (vault_init() != 0 || vault_sign_keypair(pk, &sk) != 0) {
+		fprintf(stderr, "cofferctl: key generation failed\n");
+		return 1;
+	}
+	db = pg_connect(NULL, err, sizeof(err));
+	if (db == NULL) {
+		fprintf(stderr, "cofferctl: database: %s\n", err);
+		goto out;
+	}
+	util_uuid_random(node_id);
+	util_uuid_format(idstr, node_id);
+	if (pg_begin(db, err, sizeof(err)) != 0)
+		goto fail_db;
+	{
+		pg_params p = PG_PARAMS_INIT;
+		pg_param_text(&p, idstr);
+		pg_param_text(&p, name);
+		pg_param_bin(&p, pk, sizeof(pk));
+		if (pg_exec(db, "INSERT INTO coffer.nodes (node_id, name, signing_public_key) "
+		    "VALUES ($1::uuid, $2, $3)", &p, err, sizeof(err)) != 0) {
+			if (pg_last_sqlstate_is(PG_SQLSTATE_UNIQUE_VIOLATION))
+				snprintf(err, sizeof(err), "a node named %s is already registered", name);
+			goto fail_db;
+		}
+	}
+	if (util_write_file(out, sk, VAULT_SIGN_SK_BYTES, 0600, 0, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		(void)pg_rollback(db);
+		goto out;
+	}
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		unlink(out);
+		goto fail_db;
+	}
+	util_hex(pkhex, pk, sizeof(pk));
+	printf("node %s %s signing-key %s\n", name, idstr, pkhex);
+	rc = 0;
+	goto out;
+fail_db:
+	fprintf(stderr, "cofferctl: database: %s\n", err);
+	(void)pg_rollback(db);
+out:
+	vault_sign_key_free(&sk);
+	pg_close(&db);
+	return rc;
+}
+
+int
+ctl_cmd_node(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "init") == 0)
+		return ctl_node_init(argc, argv);
+	fprintf(stderr, "usage: cofferctl node init --name NODE --key-out FILE\n");
+	return 2;
+}

@@ -1,0 +1,533 @@
+/* ctl/user.c — `cofferctl user issue | revoke | list`: people of the API.
+ *
+ * People hold client certificates from the operator's people CA
+ * (PKI/people/, created on first use or by `cofferctl pki people-ca-init`):
+ * subject O = tenant, OU = role, CN = name, EKU clientAuth.  Each one is a
+ * coffer.users row carrying the certificate's SHA-256 fingerprint (how the
+ * API finds the user), its role and, for custodians, the index of the
+ * Shamir share they hold.
+ *
+ * Trusts: the database and the PKI directory.  Does not trust the command
+ * line: names pass pki_name_check(), the role is one of four words, a
+ * custodian index must lie within the tenant's 1..n.
+ *
+ * Decisions:
+ *  - One active user per (tenant, name).  Issuing again for an active user
+ *    with the same role and index re-issues: new key and certificate, the
+ *    row keeps its user_id (matters and approvals point at it) and gets the
+ *    new fingerprint, so the API stops accepting the previous certificate.
+ *    A different role or index needs `user revoke` first.  A revoked user's
+ *    name may be issued again: that is a new user (new user_id).
+ *  - One active custodian per share index (also a unique index in the
+ *    schema); a replacement custodian takes the index once the old holder
+ *    is revoked.
+ *  - The index key of a person in the people CA is "<tenant>/<name>".
+ *  - Ordering and locking as in ctl/device.c.
+ */
+#include "ctl/pki.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/util.h"
+#include "ctl/ctl.h"
+
+#define USR_ERR   512U
+#define USR_PATH  4096U
+
+typedef struct usr_opts {
+	const char *tenant;
+	const char *name;
+	const char *role;
+	const char *out;
+	const char *pki;
+	const char *config;
+	int         index;           /* custodian index, 0 = not given */
+	int         days;
+} usr_opts;
+
+static const char usr_usage_text[] =
+    "usage: cofferctl user issue --role admin|legal|custodian|auditor "
+    "--tenant T --name N --out DIR\n"
+    "                            [--custodian-index I] [--days N] "
+    "[--pki DIR] [--config FILE]\n"
+    "       cofferctl user revoke --tenant T --name N [--pki DIR] "
+    "[--config FILE]\n"
+    "       cofferctl user list --tenant T [--config FILE]\n"
+    "  custodians need --custodian-index 1..n (n = the tenant's custodians);\n"
+    "  names: 1-64 of A-Z a-z 0-9 . _ - (not starting with '.' or '-')\n";
+
+static const char *const usr_roles[] = { "admin", "legal", "custodian",
+                                         "auditor" };
+
+static int
+usr_usage(const char *msg)
+{
+	if (msg != NULL)
+		pki_fail("user: %s", msg);
+	fputs(usr_usage_text, stderr);
+	return CTL_EXIT_USAGE;
+}
+
+enum { USR_OPT_TENANT = 1, USR_OPT_NAME, USR_OPT_ROLE, USR_OPT_OUT,
+       USR_OPT_INDEX, USR_OPT_DAYS, USR_OPT_PKI, USR_OPT_CONFIG };
+
+static const struct option usr_long[] = {
+	{ "tenant",          required_argument, NULL, USR_OPT_TENANT },
+	{ "name",            required_argument, NULL, USR_OPT_NAME },
+	{ "role",            required_argument, NULL, USR_OPT_ROLE },
+	{ "out",             required_argument, NULL, USR_OPT_OUT },
+	{ "custodian-index", required_argument, NULL, USR_OPT_INDEX },
+	{ "days",            required_argument, NULL, USR_OPT_DAYS },
+	{ "pki",             required_argument, NULL, USR_OPT_PKI },
+	{ "config",          required_argument, NULL, USR_OPT_CONFIG },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int
+usr_int(const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* argv[0] is the subcommand.  0, or an exit status for a usage error. */
+static int
+usr_parse(int argc, char **argv, usr_opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 0;                      /* full re-initialisation (GNU) */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", usr_long, NULL)) != -1) {
+		switch (c) {
+		case USR_OPT_TENANT: o->tenant = optarg; break;
+		case USR_OPT_NAME:   o->name = optarg; break;
+		case USR_OPT_ROLE:   o->role = optarg; break;
+		case USR_OPT_OUT:    o->out = optarg; break;
+		case USR_OPT_PKI:    o->pki = optarg; break;
+		case USR_OPT_CONFIG: o->config = optarg; break;
+		case USR_OPT_INDEX:
+			if (usr_int(optarg, 1, 255, &o->index) != 0)
+				return usr_usage("--custodian-index must be 1 to 255");
+			break;
+		case USR_OPT_DAYS:
+			if (usr_int(optarg, 1, PKI_LEAF_DAYS_MAX, &o->days) != 0)
+				return usr_usage("--days must be 1 to 825");
+			break;
+		default:
+			return usr_usage("unknown option or missing value");
+		}
+	}
+	if (optind != argc)
+		return usr_usage("unexpected argument");
+	if (o->tenant == NULL)
+		return usr_usage("--tenant is required");
+	return 0;
+}
+
+static int
+usr_names_ok(const usr_opts *o)
+{
+	char err[USR_ERR];
+
+	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
+	    (o->name != NULL &&
+	    pki_name_check("user name", o->name, err, sizeof(err)) != 0)) {
+		pki_fail("%s", err);
+		return 0;
+	}
+	return 1;
+}
+
+static PGconn *
+usr_connect_tenant(const usr_opts *o, char id[UTIL_UUID_STRLEN + 1], int *n)
+{
+	char err[USR_ERR];
+	PGconn *db;
+
+	if ((db = ctl_connect(o->config)) == NULL)
+		return NULL;
+	if (ctl_pki_tenant(db, o->tenant, id, n, err, sizeof(err)) != 0) {
+		pki_fail("%s", err);
+		pg_close(&db);
+		return NULL;
+	}
+	return db;
+}
+
+/* The people CA, created on first use. */
+static int
+usr_ca_open(const usr_opts *o, char *dir, size_t cap, pki_ca **ca)
+{
+	char err[USR_ERR];
+
+	if (pki_path(dir, cap, pki_root(o->pki), "people", NULL) != 0) {
+		pki_fail("PKI directory path too long");
+		return -1;
+	}
+	if (!pki_ca_exists(dir)) {
+		if (pki_ca_init(dir, "Coffer", "Coffer people CA", err,
+		    sizeof(err)) == 0)
+			printf("people CA created: %s/ca.pem (the API trusts it "
+			    "for client certificates)\n", dir);
+		else if (!pki_ca_exists(dir)) {   /* else: made concurrently */
+			pki_fail("people CA: %s", err);
+			return -1;
+		}
+	}
+	if (pki_ca_open(ca, dir, err, sizeof(err)) != 0) {
+		pki_fail("people CA: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+usr_index_key(const usr_opts *o, char *key, size_t cap)
+{
+	return (size_t)snprintf(key, cap, "%s/%s", o->tenant, o->name) < cap ?
+	    0 : -1;
+}
+
+/* Refuse when another active user of the tenant holds the custodian index. */
+static int
+usr_index_free(PGconn *db, const usr_opts *o, const char *tid,
+    const char *index)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	char err[USR_ERR], shown[PKI_NAME_MAX + 1];
+	const char *holder;
+	int ok;
+
+	pg_param_text(&p, tid);
+	pg_param_text(&p, index);
+	pg_param_text(&p, o->name);
+	r = pg_query(db, "SELECT name FROM coffer.users WHERE tenant_id = $1::uuid "
+	    "AND custodian_index = $2::integer AND status = 'active' "
+	    "AND name <> $3", &p, err, sizeof(err));
+	if (r == NULL) {
+		pki_fail("database: %s", err);
+		return 0;
+	}
+	ok = PQntuples(r) == 0;
+	if (!ok) {
+		holder = PQgetvalue(r, 0, 0);
+		pki_fail("custodian index %s of tenant %s is held by active user "
+		    "%s: revoke that user first", index, o->tenant,
+		    log_printable(shown, sizeof(shown), holder, strlen(holder)));
+	}
+	PQclear(r);
+	return ok;
+}
+
+static int
+usr_issue(const usr_opts *o)
+{
+	char dir[USR_PATH], err[USR_ERR], id[UTIL_UUID_STRLEN + 1];
+	char key[2 * PKI_NAME_MAX + 2], idx[16], uid[UTIL_UUID_STRLEN + 1];
+	pg_params p = PG_PARAMS_INIT, q = PG_PARAMS_INIT;
+	pki_ca *ca = NULL;
+	pki_issued *is = NULL;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	pki_leaf req;
+	size_t i;
+	int rc = CTL_EXIT_FAIL, n_cust = 0, existing = 0, files = 0, role_ok = 0;
+
+	memset(&req, 0, sizeof(req));
+	if (o->role == NULL || o->name == NULL || o->out == NULL)
+		return usr_usage("issue needs --role, --tenant, --name and --out");
+	for (i = 0; i < sizeof(usr_roles) / sizeof(usr_roles[0]); i++)
+		role_ok |= strcmp(o->role, usr_roles[i]) == 0;
+	if (!role_ok)
+		return usr_usage("--role must be admin, legal, custodian or "
+		    "auditor");
+	if (strcmp(o->role, "custodian") == 0 && o->index == 0)
+		return usr_usage("a custodian needs --custodian-index I");
+	if (strcmp(o->role, "custodian") != 0 && o->index != 0)
+		return usr_usage("--custodian-index is only for --role custodian");
+	if (!usr_names_ok(o))
+		return CTL_EXIT_FAIL;
+	if (usr_index_key(o, key, sizeof(key)) != 0 ||
+	    pki_validity_days(o->days, &req.not_before, &req.not_after, err,
+	    sizeof(err)) != 0) {
+		pki_fail("user %s: %s", o->name, err);
+		return CTL_EXIT_FAIL;
+	}
+	snprintf(idx, sizeof(idx), "%d", o->index);
+	if ((db = usr_connect_tenant(o, id, &n_cust)) == NULL)
+		return CTL_EXIT_FAIL;
+	if (o->index > n_cust) {
+		pki_fail("custodian index %d is out of range: tenant %s has "
+		    "custodians 1..%d", o->index, o->tenant, n_cust);
+		goto out;
+	}
+	if (usr_ca_open(o, dir, sizeof(dir), &ca) != 0)
+		goto out;
+	/* Under the people CA lock from here on. */
+	pg_param_text(&p, id);
+	pg_param_text(&p, o->name);
+	r = pg_query(db, "SELECT user_id::text, role, "
+	    "coalesce(custodian_index, 0) FROM coffer.users "
+	    "WHERE tenant_id = $1::uuid AND name = $2 AND status = 'active'",
+	    &p, err, sizeof(err));
+	if (r == NULL) {
+		pki_fail("database: %s", err);
+		goto out;
+	}
+	if (PQntuples(r) > 0) {
+		if (strcmp(PQgetvalue(r, 0, 1), o->role) != 0 ||
+		    atoi(PQgetvalue(r, 0, 2)) != o->index) {
+			pki_fail("user %s of tenant %s is already active as %s%s%s: "
+			    "revoke it first to change role or custodian index",
+			    o->name, o->tenant, PQgetvalue(r, 0, 1),
+			    atoi(PQgetvalue(r, 0, 2)) ? " with custodian index " : "",
+			    atoi(PQgetvalue(r, 0, 2)) ? PQgetvalue(r, 0, 2) : "");
+			goto out;
+		}
+		existing = 1;
+		snprintf(uid, sizeof(uid), "%s", PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	r = NULL;
+	if (o->index != 0 && !usr_index_free(db, o, id, idx))
+		goto out;
+	req.usage = PKI_USAGE_CLIENT;
+	req.org = o->tenant;
+	req.ou = o->role;
+	req.cn = o->name;
+	req.key = key;
+	if (pki_issue(ca, &req, &is, err, sizeof(err)) != 0) {
+		pki_fail("user %s: %s", o->name, err);
+		goto out;
+	}
+	if (pg_begin(db, err, sizeof(err)) != 0) {
+		pki_fail("registering user %s: database: %s", o->name, err);
+		goto out;
+	}
+	if (existing) {
+		pg_param_text(&q, id);
+		pg_param_text(&q, uid);
+		pg_param_text(&q, pki_issued_serial(is));
+		pg_param_text(&q, pki_issued_fingerprint(is));
+		r = pg_query(db, "UPDATE coffer.users SET cert_serial = $3, "
+		    "cert_fingerprint = $4 WHERE tenant_id = $1::uuid AND "
+		    "user_id = $2::uuid AND status = 'active' RETURNING user_id::text",
+		    &q, err, sizeof(err));
+	} else {
+		pg_param_text(&q, id);
+		pg_param_text(&q, o->name);
+		pg_param_text(&q, o->role);
+		if (o->index != 0)
+			pg_param_text(&q, idx);
+		else
+			pg_param_null(&q);
+		pg_param_text(&q, pki_issued_serial(is));
+		pg_param_text(&q, pki_issued_fingerprint(is));
+		r = pg_query(db, "INSERT INTO coffer.users (tenant_id, user_id, name, "
+		    "role, custodian_index, cert_serial, cert_fingerprint, status) "
+		    "VALUES ($1::uuid, gen_random_uuid(), $2, $3, $4::integer, $5, $6, "
+		    "'active') RETURNING user_id::text", &q, err, sizeof(err));
+	}
+	if (r == NULL || PQntuples(r) != 1) {
+		pki_fail("registering user %s: database: %s", o->name,
+		    r == NULL ? err : "the user changed meanwhile");
+		goto out;
+	}
+	snprintf(uid, sizeof(uid), "%s", PQgetvalue(r, 0, 0));
+	if (pki_issued_write(is, o->out, o->name, err, sizeof(err)) != 0) {
+		pki_fail("user %s: %s", o->name, err);
+		goto out;
+	}
+	files = 1;
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		pki_fail("registering user %s: database: %s", o->name, err);
+		goto out;
+	}
+	files = 0;
+	printf("user %s tenant %s role %s%s%s user_id %s %s serial %s "
+	    "fingerprint %s\n", o->name, o->tenant, o->role,
+	    o->index ? " custodian-index " : "", o->index ? idx : "", uid,
+	    existing ? "re-issued" : "issued", pki_issued_serial(is),
+	    pki_issued_fingerprint(is));
+	printf("wrote %s/%s.crt and %s/%s.key (0600)\n", o->out, o->name, o->out,
+	    o->name);
+	rc = CTL_EXIT_OK;
+out:
+	PQclear(r);
+	if (rc != CTL_EXIT_OK && db != NULL)
+		(void)pg_rollback(db);
+	if (files)
+		pki_issued_unlink(o->out, o->name);
+	pki_issued_free(&is);
+	pki_ca_close(&ca);
+	pg_close(&db);
+	return rc;
+}
+
+static int
+usr_revoke(const usr_opts *o)
+{
+	char dir[USR_PATH], err[USR_ERR], id[UTIL_UUID_STRLEN + 1];
+	char key[2 * PKI_NAME_MAX + 2];
+	pg_params p = PG_PARAMS_INIT;
+	pki_ca *ca = NULL;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	size_t n = 0;
+	int rc = CTL_EXIT_FAIL, crl_ok = 0, rows = 0, known;
+
+	if (o->name == NULL)
+		return usr_usage("revoke needs --tenant and --name");
+	if (o->role || o->out || o->index || o->days)
+		return usr_usage("revoke takes only --tenant and --name");
+	if (!usr_names_ok(o))
+		return CTL_EXIT_FAIL;
+	if (usr_index_key(o, key, sizeof(key)) != 0) {
+		pki_fail("user name too long");
+		return CTL_EXIT_FAIL;
+	}
+	if ((db = usr_connect_tenant(o, id, NULL)) == NULL)
+		return CTL_EXIT_FAIL;
+	if (pki_path(dir, sizeof(dir), pki_root(o->pki), "people", NULL) != 0) {
+		pki_fail("PKI directory path too long");
+		goto out;
+	}
+	if (!pki_ca_exists(dir)) {
+		pki_fail("no people CA (%s): no user certificate was ever issued",
+		    dir);
+		goto out;
+	}
+	if (pki_ca_open(&ca, dir, err, sizeof(err)) != 0) {
+		pki_fail("people CA: %s", err);
+		goto out;
+	}
+	if (pki_revoke(ca, key, &n, err, sizeof(err)) != 0)
+		pki_fail("user %s: CRL: %s", o->name, err);
+	else
+		crl_ok = 1;
+	pg_param_text(&p, id);
+	pg_param_text(&p, o->name);
+	r = pg_query(db, "UPDATE coffer.users SET status = 'revoked', "
+	    "revoked_at = now() WHERE tenant_id = $1::uuid AND name = $2 AND "
+	    "status = 'active'", &p, err, sizeof(err));
+	if (r == NULL) {
+		pki_fail("user %s: database: %s", o->name, err);
+		goto out;
+	}
+	rows = atoi(PQcmdTuples(r));
+	PQclear(r);
+	r = NULL;
+	if (!crl_ok)
+		goto out;
+	if (rows == 0 && n == 0) {
+		r = pg_query(db, "SELECT 1 FROM coffer.users WHERE tenant_id = "
+		    "$1::uuid AND name = $2", &p, err, sizeof(err));
+		if (r == NULL) {
+			pki_fail("database: %s", err);
+			goto out;
+		}
+		known = PQntuples(r) > 0;
+		if (!known) {
+			pki_fail("unknown user %s of tenant %s", o->name, o->tenant);
+			goto out;
+		}
+		printf("user %s of tenant %s was already revoked; CRL re-signed\n",
+		    o->name, o->tenant);
+	} else {
+		printf("user %s of tenant %s revoked: %zu certificate(s) added to "
+		    "%s/crl.pem\n", o->name, o->tenant, n, dir);
+	}
+	printf("hint: send SIGHUP to coffer-api to reload the people CRL now\n");
+	rc = CTL_EXIT_OK;
+out:
+	PQclear(r);
+	pki_ca_close(&ca);
+	pg_close(&db);
+	return rc;
+}
+
+static int
+usr_list(const usr_opts *o)
+{
+	char err[USR_ERR], id[UTIL_UUID_STRLEN + 1], shown[PKI_NAME_MAX + 1];
+	pg_params p = PG_PARAMS_INIT;
+	PGconn *db;
+	PGresult *r;
+	int i, n;
+
+	if (o->name || o->role || o->out || o->index || o->days)
+		return usr_usage("list takes only --tenant");
+	if (!usr_names_ok(o))
+		return CTL_EXIT_FAIL;
+	if ((db = usr_connect_tenant(o, id, NULL)) == NULL)
+		return CTL_EXIT_FAIL;
+	pg_param_text(&p, id);
+	r = pg_query(db, "SELECT name, role, coalesce(custodian_index::text, '-'), "
+	    "status, coalesce(cert_serial, '-'), coalesce(cert_fingerprint, '-'), "
+	    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	    "FROM coffer.users WHERE tenant_id = $1::uuid "
+	    "ORDER BY name, created_at", &p, err, sizeof(err));
+	if (r == NULL) {
+		pki_fail("database: %s", err);
+		pg_close(&db);
+		return CTL_EXIT_FAIL;
+	}
+	n = PQntuples(r);
+	printf("%-24s %-9s %-5s %-8s %-32s %-64s %s\n", "NAME", "ROLE", "INDEX",
+	    "STATUS", "SERIAL", "FINGERPRINT (SHA-256)", "CREATED");
+	for (i = 0; i < n; i++) {
+		const char *name = PQgetvalue(r, i, 0);
+
+		printf("%-24s %-9s %-5s %-8s %-32.32s %-64.64s %s\n",
+		    log_printable(shown, sizeof(shown), name, strlen(name)),
+		    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+		    PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6));
+	}
+	printf("%d user(s)\n", n);
+	PQclear(r);
+	pg_close(&db);
+	return CTL_EXIT_OK;
+}
+
+int
+ctl_cmd_user(int argc, char **argv)
+{
+	usr_opts o;
+	const char *sub;
+	int rc;
+
+	if (argc < 2)
+		return usr_usage(NULL);
+	sub = argv[1];
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
+	    strcmp(sub, "help") == 0) {
+		fputs(usr_usage_text, stdout);
+		return CTL_EXIT_OK;
+	}
+	if (strcmp(sub, "issue") != 0 && strcmp(sub, "revoke") != 0 &&
+	    strcmp(sub, "list") != 0)
+		return usr_usage("unknown user command");
+	if ((rc = usr_parse(argc - 1, argv + 1, &o)) != 0)
+		return rc;
+	if (strcmp(sub, "issue") == 0)
+		return usr_issue(&o);
+	if (strcmp(sub, "revoke") == 0)
+		return usr_revoke(&o);
+	return usr_list(&o);
+}

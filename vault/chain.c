@@ -1,0 +1,377 @@
+/* vault/chain.c — leaf hashes, Merkle roots, chain heads, checkpoints and
+ * the audit-event chain (formats documented in chain.h).
+ *
+ * Nothing here is secret except the Ed25519 signing key, which lives in
+ * sodium_malloc memory and is only handed to libsodium. The hashes make
+ * tampering evident only together with signed checkpoints kept outside the
+ * database: a DBA can recompute an unsigned chain. Trusts libsodium for
+ * BLAKE2b and Ed25519 (whose verify rejects non-canonical and small-order
+ * inputs). No I/O besides randomness for key generation.
+ */
+#include "vault/chain.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "vault/mem.h"
+
+#define LEAF_PREFIX  0x00U
+#define NODE_PREFIX  0x01U
+
+static const char CHAIN_DOMAIN[] = "coffer-chain-v1";
+static const char CHECKPOINT_DOMAIN[] = "coffer-checkpoint-v1";
+static const char AUDIT_DOMAIN[] = "coffer-audit-v1";
+
+#define CHAIN_DOMAIN_LEN       (sizeof(CHAIN_DOMAIN) - 1)
+#define CHECKPOINT_DOMAIN_LEN  (sizeof(CHECKPOINT_DOMAIN) - 1)
+#define AUDIT_DOMAIN_LEN       (sizeof(AUDIT_DOMAIN) - 1)
+
+_Static_assert(VAULT_SIGN_PK_BYTES == crypto_sign_PUBLICKEYBYTES, "pk size");
+_Static_assert(VAULT_SIGN_SK_BYTES == crypto_sign_SECRETKEYBYTES, "sk size");
+_Static_assert(VAULT_SIGN_SEED_BYTES == crypto_sign_SEEDBYTES, "seed size");
+_Static_assert(VAULT_SIG_BYTES == crypto_sign_BYTES, "signature size");
+_Static_assert(VAULT_CHECKPOINT_MSG_BYTES ==
+               sizeof(CHECKPOINT_DOMAIN) - 1 + 2 * VAULT_ID_BYTES + 3 * 8 +
+               VAULT_HASH_BYTES, "checkpoint message size");
+
+static unsigned char *
+put64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(v & 0xffU);
+		v >>= 8;
+	}
+	return p + 8;
+}
+
+static unsigned char *
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+	return p + 4;
+}
+
+static unsigned char *
+put(unsigned char *p, const void *src, size_t n)
+{
+	memcpy(p, src, n);
+	return p + n;
+}
+
+int
+vault_leaf_hash(const vault_leaf *leaf, unsigned char out[VAULT_HASH_BYTES])
+{
+	crypto_generichash_state st;
+	/* prefix, version, tenant, stream, seq, epoch, received, sent, u32 */
+	unsigned char            head[1 + 1 + 16 + 16 + 8 + 16 + 8 + 8 + 4];
+	/* size class, u32 count */
+	unsigned char            mid[1 + 4];
+	/* presence, conversation, dedup, nonce, u64 ciphertext length */
+	unsigned char            tail[1 + VAULT_TOKEN_BYTES + VAULT_TOKEN_BYTES +
+	                              VAULT_NONCE_BYTES + 8];
+	unsigned char           *p;
+	int                      rc = -1;
+
+	if (out == NULL)
+		return -1;
+	sodium_memzero(out, VAULT_HASH_BYTES);
+	if (leaf == NULL)
+		goto fail;
+	if ((leaf->channel == NULL && leaf->channel_len > 0) ||
+	    (leaf->participants == NULL && leaf->participant_count > 0) ||
+	    (leaf->ciphertext == NULL && leaf->ciphertext_len > 0))
+		goto fail;
+	if ((uint64_t)leaf->channel_len > UINT32_MAX ||
+	    (uint64_t)leaf->participant_count > UINT32_MAX)
+		goto fail;
+
+	p = head;
+	*p++ = LEAF_PREFIX;
+	*p++ = VAULT_LEAF_V1;
+	p = put(p, leaf->tenant_id, VAULT_ID_BYTES);
+	p = put(p, leaf->stream_id, VAULT_ID_BYTES);
+	p = put64(p, leaf->seq);
+	p = put(p, leaf->epoch_id, VAULT_ID_BYTES);
+	p = put64(p, (uint64_t)leaf->received_at);
+	p = put64(p, (uint64_t)leaf->sent_at);
+	p = put32(p, (uint32_t)leaf->channel_len);
+
+	p = mid;
+	*p++ = leaf->size_class;
+	p = put32(p, (uint32_t)leaf->participant_count);
+
+	p = tail;
+	if (leaf->conversation != NULL) {
+		*p++ = 1;
+		p = put(p, leaf->conversation, VAULT_TOKEN_BYTES);
+	} else {
+		*p++ = 0;
+	}
+	p = put(p, leaf->dedup, VAULT_TOKEN_BYTES);
+	p = put(p, leaf->nonce, VAULT_NONCE_BYTES);
+	p = put64(p, (uint64_t)leaf->ciphertext_len);
+
+	if (crypto_generichash_init(&st, NULL, 0, VAULT_HASH_BYTES) != 0 ||
+	    crypto_generichash_update(&st, head, sizeof(head)) != 0 ||
+	    (leaf->channel_len > 0 &&
+	     crypto_generichash_update(&st,
+	                               (const unsigned char *)leaf->channel,
+	                               leaf->channel_len) != 0) ||
+	    crypto_generichash_update(&st, mid, sizeof(mid)) != 0 ||
+	    (leaf->participant_count > 0 &&
+	     crypto_generichash_update(&st, leaf->participants,
+	                               (unsigned long long)leaf->participant_count *
+	                               VAULT_TOKEN_BYTES) != 0) ||
+	    crypto_generichash_update(&st, tail, (size_t)(p - tail)) != 0 ||
+	    (leaf->ciphertext_len > 0 &&
+	     crypto_generichash_update(&st, leaf->ciphertext,
+	                               leaf->ciphertext_len) != 0) ||
+	    crypto_generichash_final(&st, out, VAULT_HASH_BYTES) != 0)
+		goto fail;
+	rc = 0;
+
+fail:
+	if (rc != 0)
+		sodium_memzero(out, VAULT_HASH_BYTES);
+	return rc;
+}
+
+static void
+node_hash(const unsigned char left[VAULT_HASH_BYTES],
+          const unsigned char right[VAULT_HASH_BYTES],
+          unsigned char out[VAULT_HASH_BYTES])
+{
+	unsigned char buf[1 + 2 * VAULT_HASH_BYTES];
+
+	buf[0] = NODE_PREFIX;
+	memcpy(buf + 1, left, VAULT_HASH_BYTES);
+	memcpy(buf + 1 + VAULT_HASH_BYTES, right, VAULT_HASH_BYTES);
+	/* cannot fail for these lengths */
+	(void)crypto_generichash(out, VAULT_HASH_BYTES, buf, sizeof(buf), NULL, 0);
+}
+
+/*
+ * One pass, left to right, keeping the roots of the perfect subtrees seen so
+ * far (a "Merkle mountain range"): after leaf i the stack holds one root per
+ * set bit of i + 1, largest first, so it never exceeds the bit width of
+ * size_t. RFC 6962 splits at the largest power of two below n, which makes
+ * the final root a right fold of that stack:
+ *   n = 2^a + 2^b + 2^c (a > b > c):  root = N(P_a, N(P_b, P_c)).
+ */
+int
+vault_merkle_root(const unsigned char *leaf_hashes, size_t n,
+                  unsigned char root[VAULT_HASH_BYTES])
+{
+	unsigned char stack[sizeof(size_t) * 8 + 1][VAULT_HASH_BYTES];
+	size_t        depth = 0, i, merged;
+
+	if (root == NULL)
+		return -1;
+	if (leaf_hashes == NULL || n == 0 || n > SIZE_MAX / VAULT_HASH_BYTES) {
+		sodium_memzero(root, VAULT_HASH_BYTES);
+		return -1;
+	}
+
+	for (i = 0; i < n; i++) {
+		memcpy(stack[depth++], leaf_hashes + i * VAULT_HASH_BYTES,
+		       VAULT_HASH_BYTES);
+		/* one merge per trailing zero bit of i + 1 */
+		for (merged = i + 1; (merged & 1U) == 0; merged >>= 1) {
+			node_hash(stack[depth - 2], stack[depth - 1],
+			          stack[depth - 2]);
+			depth--;
+		}
+	}
+	while (depth > 1) {
+		node_hash(stack[depth - 2], stack[depth - 1], stack[depth - 2]);
+		depth--;
+	}
+	memcpy(root, stack[0], VAULT_HASH_BYTES);   /* root may alias a leaf */
+	return 0;
+}
+
+int
+vault_chain_next(const unsigned char tenant_id[VAULT_ID_BYTES],
+                 const unsigned char stream_id[VAULT_ID_BYTES],
+                 uint64_t batch_no, uint64_t first_seq, uint64_t last_seq,
+                 const unsigned char prev_head[VAULT_HASH_BYTES],
+                 const unsigned char merkle_root[VAULT_HASH_BYTES],
+                 unsigned char new_head[VAULT_HASH_BYTES])
+{
+	unsigned char  buf[CHAIN_DOMAIN_LEN + 2 * VAULT_ID_BYTES + 3 * 8 +
+	                   2 * VAULT_HASH_BYTES];
+	unsigned char *p = buf;
+
+	if (new_head == NULL)
+		return -1;
+	if (tenant_id == NULL || stream_id == NULL || prev_head == NULL ||
+	    merkle_root == NULL || first_seq > last_seq)
+		goto fail;
+
+	/* everything is read before new_head is written: it may be prev_head */
+	p = put(p, CHAIN_DOMAIN, CHAIN_DOMAIN_LEN);
+	p = put(p, tenant_id, VAULT_ID_BYTES);
+	p = put(p, stream_id, VAULT_ID_BYTES);
+	p = put64(p, batch_no);
+	p = put64(p, first_seq);
+	p = put64(p, last_seq);
+	p = put(p, prev_head, VAULT_HASH_BYTES);
+	p = put(p, merkle_root, VAULT_HASH_BYTES);
+	if (crypto_generichash(new_head, VAULT_HASH_BYTES, buf,
+	                       (size_t)(p - buf), NULL, 0) != 0)
+		goto fail;
+	return 0;
+
+fail:
+	sodium_memzero(new_head, VAULT_HASH_BYTES);
+	return -1;
+}
+
+void
+vault_checkpoint_encode(const vault_checkpoint *cp,
+                        unsigned char out[VAULT_CHECKPOINT_MSG_BYTES])
+{
+	unsigned char *p = out;
+
+	p = put(p, CHECKPOINT_DOMAIN, CHECKPOINT_DOMAIN_LEN);
+	p = put(p, cp->tenant_id, VAULT_ID_BYTES);
+	p = put(p, cp->stream_id, VAULT_ID_BYTES);
+	p = put64(p, cp->batch_no);
+	p = put64(p, cp->last_seq);
+	p = put(p, cp->head, VAULT_HASH_BYTES);
+	(void)put64(p, (uint64_t)cp->signed_at);
+}
+
+static int
+sign_key_alloc(unsigned char **sk_out)
+{
+	*sk_out = NULL;
+	if (vault_init() != 0)
+		return -1;
+	*sk_out = vault_secure_alloc(VAULT_SIGN_SK_BYTES);
+	return *sk_out == NULL ? -1 : 0;
+}
+
+int
+vault_sign_keypair(unsigned char pk_out[VAULT_SIGN_PK_BYTES],
+                   unsigned char **sk_out)
+{
+	unsigned char *sk = NULL;
+
+	if (sk_out == NULL || pk_out == NULL)
+		return -1;
+	*sk_out = NULL;
+	sodium_memzero(pk_out, VAULT_SIGN_PK_BYTES);
+	if (sign_key_alloc(&sk) != 0)
+		goto fail;
+	if (crypto_sign_keypair(pk_out, sk) != 0)
+		goto fail;
+	*sk_out = sk;
+	return 0;
+
+fail:
+	vault_secure_free(sk);
+	sodium_memzero(pk_out, VAULT_SIGN_PK_BYTES);
+	return -1;
+}
+
+int
+vault_sign_key_from_seed(const unsigned char seed[VAULT_SIGN_SEED_BYTES],
+                         unsigned char pk_out[VAULT_SIGN_PK_BYTES],
+                         unsigned char **sk_out)
+{
+	unsigned char *sk = NULL;
+
+	if (sk_out == NULL || pk_out == NULL)
+		return -1;
+	*sk_out = NULL;
+	sodium_memzero(pk_out, VAULT_SIGN_PK_BYTES);
+	if (seed == NULL || sign_key_alloc(&sk) != 0)
+		goto fail;
+	if (crypto_sign_seed_keypair(pk_out, sk, seed) != 0)
+		goto fail;
+	*sk_out = sk;
+	return 0;
+
+fail:
+	vault_secure_free(sk);
+	sodium_memzero(pk_out, VAULT_SIGN_PK_BYTES);
+	return -1;
+}
+
+void
+vault_sign_key_free(unsigned char **sk)
+{
+	if (sk == NULL || *sk == NULL)
+		return;
+	vault_secure_free(*sk);
+	*sk = NULL;
+}
+
+int
+vault_checkpoint_sign(const unsigned char sk[VAULT_SIGN_SK_BYTES],
+                      const vault_checkpoint *cp,
+                      unsigned char sig_out[VAULT_SIG_BYTES])
+{
+	unsigned char msg[VAULT_CHECKPOINT_MSG_BYTES];
+
+	if (sig_out == NULL)
+		return -1;
+	sodium_memzero(sig_out, VAULT_SIG_BYTES);
+	if (sk == NULL || cp == NULL)
+		return -1;
+	vault_checkpoint_encode(cp, msg);
+	if (crypto_sign_detached(sig_out, NULL, msg, sizeof(msg), sk) != 0) {
+		sodium_memzero(sig_out, VAULT_SIG_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+int
+vault_checkpoint_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
+                        const vault_checkpoint *cp,
+                        const unsigned char sig[VAULT_SIG_BYTES])
+{
+	unsigned char msg[VAULT_CHECKPOINT_MSG_BYTES];
+
+	if (pk == NULL || cp == NULL || sig == NULL)
+		return -1;
+	vault_checkpoint_encode(cp, msg);
+	return crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) == 0 ?
+	    0 : -1;
+}
+
+int
+vault_audit_next(const unsigned char prev_hash[VAULT_HASH_BYTES],
+                 const unsigned char *event, size_t event_len,
+                 unsigned char out[VAULT_HASH_BYTES])
+{
+	crypto_generichash_state st;
+
+	if (out == NULL)
+		return -1;
+	if (prev_hash == NULL || (event == NULL && event_len > 0))
+		goto fail;
+	/* prev_hash is absorbed before out is written: they may alias */
+	if (crypto_generichash_init(&st, NULL, 0, VAULT_HASH_BYTES) != 0 ||
+	    crypto_generichash_update(&st, (const unsigned char *)AUDIT_DOMAIN,
+	                              AUDIT_DOMAIN_LEN) != 0 ||
+	    crypto_generichash_update(&st, prev_hash, VAULT_HASH_BYTES) != 0 ||
+	    (event_len > 0 &&
+	     crypto_generichash_update(&st, event, event_len) != 0) ||
+	    crypto_generichash_final(&st, out, VAULT_HASH_BYTES) != 0)
+		goto fail;
+	return 0;
+
+fail:
+	sodium_memzero(out, VAULT_HASH_BYTES);
+	return -1;
+}

@@ -1,0 +1,47 @@
+/* vault/codec.c — base64 validation through libsodium's codec.
+ *
+ * Trusts libsodium's sodium_base642bin (constant-time, rejects non-zero
+ * trailing bits and wrong padding).  Input is untrusted and may be many
+ * megabytes: it is decoded in chunks of VAULT_B64_CHUNK characters, which is
+ * exact for the padded variant as long as only the last chunk may hold '='.
+ * The decoded bytes may be message content, so the scratch buffer is wiped.
+ */
+#include "vault/codec.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#define VAULT_B64_CHUNK 4096U                 /* characters, multiple of 4 */
+#define VAULT_B64_OUT   (VAULT_B64_CHUNK / 4U * 3U)
+
+int
+vault_base64_check(const char *b64, size_t len, size_t *decoded_len)
+{
+	unsigned char out[VAULT_B64_OUT];
+	size_t off = 0, total = 0;
+	int rc = -1;
+
+	*decoded_len = 0;
+	if (b64 == NULL || len % 4U != 0)
+		return -1;
+	while (off < len) {
+		size_t n = len - off, got = 0;
+
+		if (n > VAULT_B64_CHUNK)
+			n = VAULT_B64_CHUNK;
+		/* Padding is legal only at the very end of the whole string. */
+		if (off + n < len && memchr(b64 + off, '=', n) != NULL)
+			goto done;
+		if (sodium_base642bin(out, sizeof(out), b64 + off, n, NULL, &got,
+		    NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+			goto done;
+		total += got;
+		off += n;
+	}
+	*decoded_len = total;
+	rc = 0;
+done:
+	sodium_memzero(out, sizeof(out));
+	return rc;
+}

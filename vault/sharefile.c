@@ -1,0 +1,377 @@
+/* vault/sharefile.c — seal and open custodian share files (format in
+ * sharefile.h).
+ *
+ * What it does: encrypts one Shamir share under an Argon2id key derived from
+ * the custodian's passphrase, with the whole header as associated data.
+ *
+ * What it trusts: libsodium. It does not trust file bytes: the header is
+ * parsed field by field with specific errors, the KDF limits are bounded
+ * before any derivation (a doctored file must not make Argon2id run for
+ * hours or allocate without bound), and the decrypted share is checked to be
+ * a canonical scalar. A wrong passphrase and a tampered file are
+ * indistinguishable by design and share one message.
+ *
+ * What it does not do: file I/O, permissions, passphrase prompting, or any
+ * policy on which KDF limits are strong enough (the caller chooses).
+ */
+#include "vault/sharefile.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "vault/mem.h"
+
+#define SF_MAGIC        "COFFER-SHARE"
+#define SF_MAGIC_LEN    12U
+#define SF_OFF_VERSION  12U
+#define SF_OFF_INDEX    13U
+#define SF_OFF_N        14U
+#define SF_OFF_K        15U
+#define SF_OFF_TENANT   16U
+#define SF_OFF_PK       32U
+#define SF_OFF_OPS      64U
+#define SF_OFF_MEM      72U
+#define SF_OFF_SALT     80U
+#define SF_OFF_NONCE    96U
+#define SF_OFF_CT       120U
+#define SF_HEADER_LEN   SF_OFF_CT
+#define SF_CT_LEN       (VAULT_SCALAR_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define SF_KEY_LEN      crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+#define SF_MAX_INDEX    255U
+
+#define SF_ERR_OPEN     "wrong passphrase or corrupted share file"
+
+_Static_assert(SF_OFF_SALT + crypto_pwhash_argon2id_SALTBYTES == SF_OFF_NONCE,
+    "salt size");
+_Static_assert(SF_OFF_NONCE + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == SF_OFF_CT,
+    "nonce size");
+_Static_assert(SF_OFF_CT + SF_CT_LEN == VAULT_SHAREFILE_BYTES, "file size");
+_Static_assert(VAULT_SHAREFILE_OPSLIMIT_MIN == crypto_pwhash_argon2id_OPSLIMIT_MIN,
+    "opslimit min");
+_Static_assert(VAULT_SHAREFILE_MEMLIMIT_MIN == crypto_pwhash_argon2id_MEMLIMIT_MIN,
+    "memlimit min");
+_Static_assert(VAULT_SHAREFILE_OPSLIMIT_INTERACTIVE ==
+    crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE, "opslimit interactive");
+_Static_assert(VAULT_SHAREFILE_MEMLIMIT_INTERACTIVE ==
+    crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE, "memlimit interactive");
+_Static_assert(VAULT_SHAREFILE_OPSLIMIT_MODERATE ==
+    crypto_pwhash_argon2id_OPSLIMIT_MODERATE, "opslimit moderate");
+_Static_assert(VAULT_SHAREFILE_MEMLIMIT_MODERATE ==
+    crypto_pwhash_argon2id_MEMLIMIT_MODERATE, "memlimit moderate");
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || err_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}
+
+static void
+store_u64_le(unsigned char *p, unsigned long long v)
+{
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static unsigned long long
+load_u64_le(const unsigned char *p)
+{
+	unsigned long long v = 0;
+	size_t             i;
+
+	for (i = 8; i-- > 0;)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static int
+point_is_usable(const unsigned char p[VAULT_POINT_BYTES])
+{
+	return crypto_core_ristretto255_is_valid_point(p) == 1 &&
+	    sodium_is_zero(p, VAULT_POINT_BYTES) == 0;
+}
+
+/* Canonical (< L) and non-zero; constant time, shares are secret. */
+static int
+scalar_is_usable(const unsigned char s[VAULT_SCALAR_BYTES])
+{
+	unsigned char wide[crypto_core_ristretto255_NONREDUCEDSCALARBYTES];
+	unsigned char red[VAULT_SCALAR_BYTES];
+	int ok;
+
+	memset(wide, 0, sizeof wide);
+	memcpy(wide, s, VAULT_SCALAR_BYTES);
+	crypto_core_ristretto255_scalar_reduce(red, wide);
+	ok = sodium_memcmp(red, s, VAULT_SCALAR_BYTES) == 0 &&
+	    sodium_is_zero(s, VAULT_SCALAR_BYTES) == 0;
+	sodium_memzero(wide, sizeof wide);
+	sodium_memzero(red, sizeof red);
+	return ok;
+}
+
+/* Field checks shared by seal (refuse to write) and open (refuse to read). */
+static int
+info_check(const vault_sharefile_info *info, char *err, size_t err_len)
+{
+	if (info->n < 1 || info->n > SF_MAX_INDEX) {
+		set_err(err, err_len, "share file: custodian count %u outside 1..%u",
+		    info->n, SF_MAX_INDEX);
+		return -1;
+	}
+	if (info->k < 1 || info->k > info->n) {
+		set_err(err, err_len, "share file: threshold %u outside 1..%u",
+		    info->k, info->n);
+		return -1;
+	}
+	if (info->index < 1 || info->index > info->n) {
+		set_err(err, err_len, "share file: custodian index %u outside 1..%u",
+		    info->index, info->n);
+		return -1;
+	}
+	if (!point_is_usable(info->tenant_pk)) {
+		set_err(err, err_len, "share file: tenant public key is not a valid "
+		    "group element");
+		return -1;
+	}
+	if (info->opslimit < VAULT_SHAREFILE_OPSLIMIT_MIN ||
+	    info->opslimit > VAULT_SHAREFILE_OPSLIMIT_MAX) {
+		set_err(err, err_len, "share file: Argon2id opslimit %llu outside "
+		    "%llu..%llu", info->opslimit, VAULT_SHAREFILE_OPSLIMIT_MIN,
+		    VAULT_SHAREFILE_OPSLIMIT_MAX);
+		return -1;
+	}
+	if (info->memlimit < VAULT_SHAREFILE_MEMLIMIT_MIN ||
+	    info->memlimit > VAULT_SHAREFILE_MEMLIMIT_MAX ||
+	    info->memlimit > (unsigned long long)SIZE_MAX) {
+		set_err(err, err_len, "share file: Argon2id memlimit %llu bytes outside "
+		    "%llu..%llu", info->memlimit, VAULT_SHAREFILE_MEMLIMIT_MIN,
+		    VAULT_SHAREFILE_MEMLIMIT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+header_parse(const unsigned char *file, size_t file_len,
+    vault_sharefile_info *info, char *err, size_t err_len)
+{
+	size_t m;
+
+	memset(info, 0, sizeof *info);
+	if (file == NULL || file_len == 0) {
+		set_err(err, err_len, "share file is empty");
+		return -1;
+	}
+	m = file_len < SF_MAGIC_LEN ? file_len : SF_MAGIC_LEN;
+	if (memcmp(file, SF_MAGIC, m) != 0) {
+		set_err(err, err_len, "not a Coffer share file (bad magic)");
+		return -1;
+	}
+	if (file_len <= SF_OFF_VERSION) {
+		set_err(err, err_len, "share file truncated: %zu of %u bytes",
+		    file_len, VAULT_SHAREFILE_BYTES);
+		return -1;
+	}
+	if (file[SF_OFF_VERSION] != VAULT_SHAREFILE_VERSION) {
+		set_err(err, err_len, "unsupported share file version %u (this build "
+		    "reads version %u)", (unsigned int)file[SF_OFF_VERSION],
+		    VAULT_SHAREFILE_VERSION);
+		return -1;
+	}
+	if (file_len < VAULT_SHAREFILE_BYTES) {
+		set_err(err, err_len, "share file truncated: %zu of %u bytes",
+		    file_len, VAULT_SHAREFILE_BYTES);
+		return -1;
+	}
+	if (file_len > VAULT_SHAREFILE_BYTES) {
+		set_err(err, err_len, "share file has %zu unexpected trailing bytes",
+		    file_len - VAULT_SHAREFILE_BYTES);
+		return -1;
+	}
+
+	info->index = file[SF_OFF_INDEX];
+	info->n = file[SF_OFF_N];
+	info->k = file[SF_OFF_K];
+	memcpy(info->tenant_id, file + SF_OFF_TENANT, VAULT_ID_BYTES);
+	memcpy(info->tenant_pk, file + SF_OFF_PK, VAULT_POINT_BYTES);
+	info->opslimit = load_u64_le(file + SF_OFF_OPS);
+	info->memlimit = load_u64_le(file + SF_OFF_MEM);
+	if (info_check(info, err, err_len) != 0) {
+		memset(info, 0, sizeof *info);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+derive_key(unsigned char key[SF_KEY_LEN], const char *passphrase,
+    size_t passphrase_len, const unsigned char *salt,
+    const vault_sharefile_info *info)
+{
+	return crypto_pwhash(key, SF_KEY_LEN,
+	    passphrase_len == 0 ? "" : passphrase, (unsigned long long)passphrase_len,
+	    salt, info->opslimit, (size_t)info->memlimit,
+	    crypto_pwhash_ALG_ARGON2ID13) == 0 ? 0 : -1;
+}
+
+int
+vault_sharefile_seal(const vault_sharefile_info *info,
+    const unsigned char share[VAULT_SCALAR_BYTES],
+    const char *passphrase, size_t passphrase_len,
+    unsigned char *out, size_t out_cap, size_t *out_len,
+    char *err, size_t err_len)
+{
+	unsigned char      key[SF_KEY_LEN];
+	unsigned long long clen = 0;
+	int                rc = -1;
+
+	memset(key, 0, sizeof key);
+	if (out_len != NULL)
+		*out_len = 0;
+	if (out != NULL && out_cap > 0)
+		memset(out, 0, out_cap);
+
+	if (info == NULL || share == NULL || out == NULL || out_len == NULL) {
+		set_err(err, err_len, "share file: missing argument");
+		goto fail;
+	}
+	if (out_cap < VAULT_SHAREFILE_BYTES) {
+		set_err(err, err_len, "share file: output buffer of %zu bytes, need %u",
+		    out_cap, VAULT_SHAREFILE_BYTES);
+		goto fail;
+	}
+	if (info_check(info, err, err_len) != 0)
+		goto fail;
+	if (passphrase == NULL || passphrase_len == 0) {
+		set_err(err, err_len, "share file: passphrase must not be empty");
+		goto fail;
+	}
+	if (vault_init() != 0) {
+		set_err(err, err_len, "libsodium initialisation failed");
+		goto fail;
+	}
+	if (!scalar_is_usable(share)) {
+		set_err(err, err_len, "share file: share is not a valid scalar");
+		goto fail;
+	}
+
+	memcpy(out, SF_MAGIC, SF_MAGIC_LEN);
+	out[SF_OFF_VERSION] = (unsigned char)VAULT_SHAREFILE_VERSION;
+	out[SF_OFF_INDEX] = (unsigned char)info->index;
+	out[SF_OFF_N] = (unsigned char)info->n;
+	out[SF_OFF_K] = (unsigned char)info->k;
+	memcpy(out + SF_OFF_TENANT, info->tenant_id, VAULT_ID_BYTES);
+	memcpy(out + SF_OFF_PK, info->tenant_pk, VAULT_POINT_BYTES);
+	store_u64_le(out + SF_OFF_OPS, info->opslimit);
+	store_u64_le(out + SF_OFF_MEM, info->memlimit);
+	randombytes_buf(out + SF_OFF_SALT, crypto_pwhash_argon2id_SALTBYTES);
+	randombytes_buf(out + SF_OFF_NONCE, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+
+	if (derive_key(key, passphrase, passphrase_len, out + SF_OFF_SALT, info) != 0) {
+		set_err(err, err_len, "share file: Argon2id key derivation failed "
+		    "(out of memory?)");
+		goto fail;
+	}
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + SF_OFF_CT, &clen,
+	    share, VAULT_SCALAR_BYTES, out, SF_HEADER_LEN, NULL, out + SF_OFF_NONCE,
+	    key) != 0 || clen != SF_CT_LEN) {
+		set_err(err, err_len, "share file: encryption failed");
+		goto fail;
+	}
+	*out_len = VAULT_SHAREFILE_BYTES;
+	rc = 0;
+fail:
+	sodium_memzero(key, sizeof key);
+	if (rc != 0 && out != NULL && out_cap > 0)
+		sodium_memzero(out, out_cap);
+	return rc;
+}
+
+int
+vault_sharefile_inspect(const unsigned char *file, size_t file_len,
+    vault_sharefile_info *info_out, char *err, size_t err_len)
+{
+	if (info_out == NULL) {
+		set_err(err, err_len, "share file: missing argument");
+		return -1;
+	}
+	return header_parse(file, file_len, info_out, err, err_len);
+}
+
+int
+vault_sharefile_open(const unsigned char *file, size_t file_len,
+    const char *passphrase, size_t passphrase_len,
+    vault_sharefile_info *info_out, unsigned char **share_out,
+    char *err, size_t err_len)
+{
+	vault_sharefile_info info;
+	unsigned char        key[SF_KEY_LEN];
+	unsigned char       *share = NULL;
+	unsigned long long   mlen = 0;
+	int                  rc = -1;
+
+	memset(key, 0, sizeof key);
+	memset(&info, 0, sizeof info);
+	if (info_out != NULL)
+		memset(info_out, 0, sizeof *info_out);
+	if (share_out != NULL)
+		*share_out = NULL;
+	if (info_out == NULL || share_out == NULL ||
+	    (passphrase == NULL && passphrase_len != 0)) {
+		set_err(err, err_len, "share file: missing argument");
+		goto fail;
+	}
+	if (header_parse(file, file_len, &info, err, err_len) != 0)
+		goto fail;
+	if (vault_init() != 0) {
+		set_err(err, err_len, "libsodium initialisation failed");
+		goto fail;
+	}
+	if ((share = vault_secure_alloc(VAULT_SCALAR_BYTES)) == NULL) {
+		set_err(err, err_len, "share file: cannot allocate secure memory");
+		goto fail;
+	}
+	if (derive_key(key, passphrase, passphrase_len, file + SF_OFF_SALT, &info) != 0) {
+		set_err(err, err_len, "share file: Argon2id key derivation failed "
+		    "(out of memory?)");
+		goto fail;
+	}
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(share, &mlen, NULL,
+	    file + SF_OFF_CT, SF_CT_LEN, file, SF_HEADER_LEN, file + SF_OFF_NONCE,
+	    key) != 0 || mlen != VAULT_SCALAR_BYTES) {
+		set_err(err, err_len, SF_ERR_OPEN);
+		goto fail;
+	}
+	/* Authentic but unusable: only a broken sealer writes this. */
+	if (!scalar_is_usable(share)) {
+		set_err(err, err_len, "share file holds an invalid share");
+		goto fail;
+	}
+
+	*info_out = info;
+	*share_out = share;
+	share = NULL;
+	rc = 0;
+fail:
+	sodium_memzero(key, sizeof key);
+	if (share != NULL) {
+		vault_wipe(share, VAULT_SCALAR_BYTES);
+		vault_secure_free(share);
+	}
+	sodium_memzero(&info, sizeof info);
+	return rc;
+}

@@ -1,0 +1,390 @@
+/* vault/threshold.c — partials, Chaum-Pedersen proofs, Lagrange combination.
+ *
+ * What it does: a custodian turns an epoch's R into P_i = s_i·R plus a
+ * proof of equal discrete logs with its public share V_i; the API verifies
+ * each proof and combines k partials into S = t·R (see threshold.h).
+ *
+ * What it trusts: libsodium, and the caller for V_i (it must come from the
+ * tenant's Feldman commitments, not from the custodian). It does not trust
+ * partials, proofs or R: encodings are validated, the identity is refused
+ * (libsodium 1.0.18 calls it valid), proof scalars must be canonical so a
+ * proof has a single encoding, and indices must be distinct and 1..255.
+ *
+ * What it does not do: reconstruct t, or decide how many partials suffice
+ * (the caller knows the tenant's k).
+ */
+#include "vault/threshold.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "vault/mem.h"
+
+#define CUSTODIAN_INDEX_MAX 255U
+#define CHALLENGE_HASH_BYTES crypto_core_ristretto255_NONREDUCEDSCALARBYTES
+
+static const unsigned char cp_personal[crypto_generichash_blake2b_PERSONALBYTES] =
+    "coffer-cp-rel-v1";
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || err_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}
+
+static int
+point_is_usable(const unsigned char p[VAULT_POINT_BYTES])
+{
+	return crypto_core_ristretto255_is_valid_point(p) == 1 &&
+	    sodium_is_zero(p, VAULT_POINT_BYTES) == 0;
+}
+
+/* Canonical (< L) and non-zero. Constant time: used on shares too. */
+static int
+scalar_is_usable(const unsigned char s[VAULT_SCALAR_BYTES])
+{
+	unsigned char wide[crypto_core_ristretto255_NONREDUCEDSCALARBYTES];
+	unsigned char red[VAULT_SCALAR_BYTES];
+	int ok;
+
+	memset(wide, 0, sizeof wide);
+	memcpy(wide, s, VAULT_SCALAR_BYTES);
+	crypto_core_ristretto255_scalar_reduce(red, wide);
+	ok = sodium_memcmp(red, s, VAULT_SCALAR_BYTES) == 0 &&
+	    sodium_is_zero(s, VAULT_SCALAR_BYTES) == 0;
+	sodium_memzero(wide, sizeof wide);
+	sodium_memzero(red, sizeof red);
+	return ok;
+}
+
+static void
+scalar_from_index(unsigned char x[VAULT_SCALAR_BYTES], unsigned int index)
+{
+	memset(x, 0, VAULT_SCALAR_BYTES);
+	x[0] = (unsigned char)index;
+}
+
+/* Fiat-Shamir challenge; every input is fixed-length, so plain
+ * concatenation is unambiguous. */
+static int
+challenge(unsigned char c[VAULT_SCALAR_BYTES],
+    const unsigned char V[VAULT_POINT_BYTES], const unsigned char R[VAULT_POINT_BYTES],
+    const unsigned char P[VAULT_POINT_BYTES], const unsigned char A1[VAULT_POINT_BYTES],
+    const unsigned char A2[VAULT_POINT_BYTES],
+    const unsigned char tenant_id[VAULT_ID_BYTES],
+    const unsigned char matter_id[VAULT_ID_BYTES],
+    const unsigned char epoch_id[VAULT_ID_BYTES], unsigned int index)
+{
+	crypto_generichash_blake2b_state st;
+	unsigned char one[VAULT_SCALAR_BYTES];
+	unsigned char B[VAULT_POINT_BYTES];
+	unsigned char h[CHALLENGE_HASH_BYTES];
+	unsigned char ib = (unsigned char)index;
+	int           rc = -1;
+
+	memset(c, 0, VAULT_SCALAR_BYTES);
+	scalar_from_index(one, 1);
+	if (crypto_scalarmult_ristretto255_base(B, one) != 0)
+		goto fail;
+	if (crypto_generichash_blake2b_init_salt_personal(&st, NULL, 0, sizeof h,
+	    NULL, cp_personal) != 0)
+		goto fail;
+	if (crypto_generichash_blake2b_update(&st, B, VAULT_POINT_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, V, VAULT_POINT_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, R, VAULT_POINT_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, P, VAULT_POINT_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, A1, VAULT_POINT_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, A2, VAULT_POINT_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, tenant_id, VAULT_ID_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, matter_id, VAULT_ID_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, epoch_id, VAULT_ID_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, &ib, 1) != 0 ||
+	    crypto_generichash_blake2b_final(&st, h, sizeof h) != 0)
+		goto fail;
+	crypto_core_ristretto255_scalar_reduce(c, h);
+	rc = 0;
+fail:
+	/* The state has absorbed A1 = w·B and A2 = w·R only, both public. */
+	sodium_memzero(&st, sizeof st);
+	return rc;
+}
+
+int
+vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
+    unsigned int index,
+    const unsigned char tenant_id[VAULT_ID_BYTES],
+    const unsigned char matter_id[VAULT_ID_BYTES],
+    const unsigned char epoch_id[VAULT_ID_BYTES],
+    const unsigned char R[VAULT_POINT_BYTES],
+    vault_partial *out, char *err, size_t err_len)
+{
+	unsigned char V[VAULT_POINT_BYTES];
+	unsigned char w[VAULT_SCALAR_BYTES];
+	unsigned char A1[VAULT_POINT_BYTES];
+	unsigned char A2[VAULT_POINT_BYTES];
+	unsigned char c[VAULT_SCALAR_BYTES];
+	unsigned char cs[VAULT_SCALAR_BYTES];
+	unsigned char z[VAULT_SCALAR_BYTES];
+	int           rc = -1;
+
+	if (out == NULL) {
+		set_err(err, err_len, "custodian %u: no output for the partial", index);
+		return -1;
+	}
+	memset(out, 0, sizeof *out);
+	memset(w, 0, sizeof w);
+	memset(cs, 0, sizeof cs);
+	memset(z, 0, sizeof z);
+
+	if (vault_init() != 0) {
+		set_err(err, err_len, "libsodium initialisation failed");
+		goto fail;
+	}
+	if (index < 1 || index > CUSTODIAN_INDEX_MAX) {
+		set_err(err, err_len, "custodian index %u out of range 1..%u",
+		    index, CUSTODIAN_INDEX_MAX);
+		goto fail;
+	}
+	if (R == NULL || !point_is_usable(R)) {
+		set_err(err, err_len, "custodian %u: epoch R is not a valid group "
+		    "element", index);
+		goto fail;
+	}
+	if (share == NULL || !scalar_is_usable(share)) {
+		set_err(err, err_len, "custodian %u: share is not a valid scalar", index);
+		goto fail;
+	}
+	if (crypto_scalarmult_ristretto255_base(V, share) != 0 ||
+	    crypto_scalarmult_ristretto255(out->P, share, R) != 0) {
+		set_err(err, err_len, "custodian %u: partial computation failed", index);
+		goto fail;
+	}
+
+	crypto_core_ristretto255_scalar_random(w);
+	if (crypto_scalarmult_ristretto255_base(A1, w) != 0 ||
+	    crypto_scalarmult_ristretto255(A2, w, R) != 0 ||
+	    challenge(c, V, R, out->P, A1, A2, tenant_id, matter_id, epoch_id,
+	    index) != 0) {
+		set_err(err, err_len, "custodian %u: proof computation failed", index);
+		goto fail;
+	}
+	crypto_core_ristretto255_scalar_mul(cs, c, share);
+	crypto_core_ristretto255_scalar_add(z, w, cs);
+
+	out->index = index;
+	memcpy(out->proof, c, VAULT_SCALAR_BYTES);
+	memcpy(out->proof + VAULT_SCALAR_BYTES, z, VAULT_SCALAR_BYTES);
+	rc = 0;
+fail:
+	sodium_memzero(w, sizeof w);
+	sodium_memzero(cs, sizeof cs);
+	sodium_memzero(z, sizeof z);
+	if (rc != 0)
+		sodium_memzero(out, sizeof *out);
+	return rc;
+}
+
+int
+vault_threshold_verify(const vault_partial *p,
+    const unsigned char V[VAULT_POINT_BYTES],
+    const unsigned char tenant_id[VAULT_ID_BYTES],
+    const unsigned char matter_id[VAULT_ID_BYTES],
+    const unsigned char epoch_id[VAULT_ID_BYTES],
+    const unsigned char R[VAULT_POINT_BYTES],
+    char *err, size_t err_len)
+{
+	const unsigned char *c, *z;
+	unsigned char        t1[VAULT_POINT_BYTES];
+	unsigned char        t2[VAULT_POINT_BYTES];
+	unsigned char        A1[VAULT_POINT_BYTES];
+	unsigned char        A2[VAULT_POINT_BYTES];
+	unsigned char        c2[VAULT_SCALAR_BYTES];
+	unsigned int         index;
+
+	if (p == NULL) {
+		set_err(err, err_len, "no partial to verify");
+		return -1;
+	}
+	index = p->index;
+	if (vault_init() != 0) {
+		set_err(err, err_len, "libsodium initialisation failed");
+		return -1;
+	}
+	if (index < 1 || index > CUSTODIAN_INDEX_MAX) {
+		set_err(err, err_len, "custodian index %u out of range 1..%u",
+		    index, CUSTODIAN_INDEX_MAX);
+		return -1;
+	}
+	if (R == NULL || !point_is_usable(R)) {
+		set_err(err, err_len, "custodian %u: epoch R is not a valid group "
+		    "element", index);
+		return -1;
+	}
+	if (V == NULL || !point_is_usable(V)) {
+		set_err(err, err_len, "custodian %u: public share is not a valid group "
+		    "element", index);
+		return -1;
+	}
+	if (!point_is_usable(p->P)) {
+		set_err(err, err_len, "custodian %u: partial is not a valid group "
+		    "element", index);
+		return -1;
+	}
+
+	c = p->proof;
+	z = p->proof + VAULT_SCALAR_BYTES;
+	/* A1 = z·B − c·V, A2 = z·R − c·P; equal to w·B, w·R for an honest proof. */
+	if (!scalar_is_usable(c) || !scalar_is_usable(z) ||
+	    crypto_scalarmult_ristretto255_base(t1, z) != 0 ||
+	    crypto_scalarmult_ristretto255(t2, c, V) != 0 ||
+	    crypto_core_ristretto255_sub(A1, t1, t2) != 0 ||
+	    crypto_scalarmult_ristretto255(t1, z, R) != 0 ||
+	    crypto_scalarmult_ristretto255(t2, c, p->P) != 0 ||
+	    crypto_core_ristretto255_sub(A2, t1, t2) != 0 ||
+	    challenge(c2, V, R, p->P, A1, A2, tenant_id, matter_id, epoch_id,
+	    index) != 0 ||
+	    sodium_memcmp(c2, c, VAULT_SCALAR_BYTES) != 0) {
+		set_err(err, err_len, "custodian %u: partial proof does not verify",
+		    index);
+		return -1;
+	}
+	return 0;
+}
+
+int
+vault_threshold_combine(const vault_partial *partials, size_t count,
+    unsigned char S_out[VAULT_POINT_BYTES], char *err, size_t err_len)
+{
+	unsigned char seen[CUSTODIAN_INDEX_MAX + 1];
+	unsigned char xi[VAULT_SCALAR_BYTES], xj[VAULT_SCALAR_BYTES];
+	unsigned char num[VAULT_SCALAR_BYTES], den[VAULT_SCALAR_BYTES];
+	unsigned char diff[VAULT_SCALAR_BYTES], inv[VAULT_SCALAR_BYTES];
+	unsigned char lambda[VAULT_SCALAR_BYTES], tmp[VAULT_SCALAR_BYTES];
+	unsigned char term[VAULT_POINT_BYTES];
+	unsigned char acc[VAULT_POINT_BYTES], sum[VAULT_POINT_BYTES];
+	size_t        i, j;
+	unsigned int  idx;
+	int           rc = -1;
+
+	memset(S_out, 0, VAULT_POINT_BYTES);
+	memset(term, 0, sizeof term);
+	memset(acc, 0, sizeof acc);
+	memset(sum, 0, sizeof sum);
+	memset(seen, 0, sizeof seen);
+
+	if (partials == NULL || count < 1) {
+		set_err(err, err_len, "no partials to combine");
+		goto fail;
+	}
+	if (count > CUSTODIAN_INDEX_MAX) {
+		set_err(err, err_len, "%zu partials, at most %u custodians exist",
+		    count, CUSTODIAN_INDEX_MAX);
+		goto fail;
+	}
+	for (i = 0; i < count; i++) {
+		idx = partials[i].index;
+		if (idx < 1 || idx > CUSTODIAN_INDEX_MAX) {
+			set_err(err, err_len, "custodian index %u out of range 1..%u",
+			    idx, CUSTODIAN_INDEX_MAX);
+			goto fail;
+		}
+		if (seen[idx]) {
+			set_err(err, err_len, "duplicate custodian index %u", idx);
+			goto fail;
+		}
+		seen[idx] = 1;
+		if (!point_is_usable(partials[i].P)) {
+			set_err(err, err_len, "custodian %u: partial is not a valid group "
+			    "element", idx);
+			goto fail;
+		}
+	}
+	if (vault_init() != 0) {
+		set_err(err, err_len, "libsodium initialisation failed");
+		goto fail;
+	}
+
+	/* λ_i = Π_{j≠i} x_j / (x_j − x_i). Indices are distinct and below L,
+	 * so no denominator is zero and no λ_i is zero. */
+	for (i = 0; i < count; i++) {
+		scalar_from_index(xi, partials[i].index);
+		scalar_from_index(num, 1);
+		scalar_from_index(den, 1);
+		for (j = 0; j < count; j++) {
+			if (j == i)
+				continue;
+			scalar_from_index(xj, partials[j].index);
+			/* libsodium does not promise in-place arithmetic. */
+			crypto_core_ristretto255_scalar_mul(tmp, num, xj);
+			memcpy(num, tmp, sizeof num);
+			crypto_core_ristretto255_scalar_sub(diff, xj, xi);
+			crypto_core_ristretto255_scalar_mul(tmp, den, diff);
+			memcpy(den, tmp, sizeof den);
+		}
+		if (crypto_core_ristretto255_scalar_invert(inv, den) != 0) {
+			set_err(err, err_len, "internal: Lagrange denominator is zero");
+			goto fail;
+		}
+		crypto_core_ristretto255_scalar_mul(lambda, num, inv);
+		if (crypto_scalarmult_ristretto255(term, lambda, partials[i].P) != 0) {
+			set_err(err, err_len, "custodian %u: partial cannot be combined",
+			    partials[i].index);
+			goto fail;
+		}
+		if (i == 0)
+			memcpy(acc, term, sizeof acc);
+		else {
+			if (crypto_core_ristretto255_add(sum, acc, term) != 0) {
+				set_err(err, err_len, "partials do not combine to a "
+				    "valid group element");
+				goto fail;
+			}
+			memcpy(acc, sum, sizeof acc);
+		}
+	}
+	if (!point_is_usable(acc)) {
+		set_err(err, err_len, "partials combine to the identity element");
+		goto fail;
+	}
+	memcpy(S_out, acc, VAULT_POINT_BYTES);
+	rc = 0;
+fail:
+	/* Partial sums of S are as sensitive as S itself. */
+	sodium_memzero(term, sizeof term);
+	sodium_memzero(acc, sizeof acc);
+	sodium_memzero(sum, sizeof sum);
+	if (rc != 0)
+		sodium_memzero(S_out, VAULT_POINT_BYTES);
+	return rc;
+}
+
+int
+vault_threshold_unwrap(const unsigned char S[VAULT_POINT_BYTES],
+    const unsigned char R[VAULT_POINT_BYTES],
+    const unsigned char tenant_pk[VAULT_POINT_BYTES],
+    const unsigned char tenant_id[VAULT_ID_BYTES],
+    const unsigned char epoch_id[VAULT_ID_BYTES],
+    const unsigned char wrapped[VAULT_WRAPPED_EK_BYTES],
+    unsigned char ek_out[VAULT_EK_BYTES], char *err, size_t err_len)
+{
+	if (vault_ek_unwrap(S, R, tenant_pk, tenant_id, epoch_id, wrapped,
+	    ek_out) != 0) {
+		set_err(err, err_len, "epoch key does not open: the partials do not "
+		    "combine to this tenant's key, or R, the ids or the wrapped key "
+		    "do not match");
+		return -1;
+	}
+	return 0;
+}
