@@ -58,6 +58,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps test check unit integration sanitize fuzz clean bench demo demo-stop
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(BINS) $(UNIT_BIN) $(ITEST_BIN)
 
