@@ -319,7 +319,7 @@ migrate_step(PGconn *c, const struct mig *m, size_t mn, const char *dir,
 	pg_params p = PG_PARAMS_INIT;
 	char msg[768], vbuf[16];
 	PGresult *r;
-	int pos, exists;
+	int pos, exists, ours;
 
 	*did = 0;
 	if (pg_begin(c, err, err_len) != 0)
@@ -334,19 +334,46 @@ migrate_step(PGconn *c, const struct mig *m, size_t mn, const char *dir,
 	    err_len) != 0)
 		goto fail;
 	/* CREATE SCHEMA IF NOT EXISTS checks CREATE on the database even when
-	 * the schema exists; an owner without it must still be able to run. */
-	r = pg_query(c, "SELECT to_regnamespace('coffer') IS NOT NULL", NULL,
-	    err, err_len);
+	 * the schema exists; an owner without it must still be able to run.
+	 * A schema someone else made first (and could later drop or fill with
+	 * look-alike objects) is refused: it must belong to us, to a role we
+	 * are directly a member of, or to a superuser.  (pg_has_role() would
+	 * wave a superuser through into anybody's schema.) */
+	r = pg_query(c, "SELECT count(*), count(*) FILTER (WHERE n.nspowner = "
+	    "me.oid OR o.rolsuper OR EXISTS (SELECT 1 FROM "
+	    "pg_catalog.pg_auth_members m WHERE m.roleid = n.nspowner AND "
+	    "m.member = me.oid)), max(o.rolname) FROM pg_catalog.pg_namespace n JOIN "
+	    "pg_catalog.pg_roles o ON o.oid = n.nspowner, pg_catalog.pg_roles me "
+	    "WHERE n.nspname = 'coffer' AND me.rolname = current_user", NULL, err,
+	    err_len);
 	if (r == NULL)
 		goto fail;
-	exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	exists = strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+	ours = strcmp(PQgetvalue(r, 0, 1), "1") == 0;
+	if (exists && !ours) {
+		snprintf(err, err_len, "schema coffer belongs to role \"%.63s\", "
+		    "which the migrating role neither is nor is a member of: "
+		    "refusing to create objects in it (run as the schema's "
+		    "owner, or drop the schema if that role should not own it)",
+		    PQgetvalue(r, 0, 2));
+		PQclear(r);
+		goto fail;
+	}
 	PQclear(r);
 	if (!exists && pg_exec(c, "CREATE SCHEMA coffer", NULL, msg,
 	    sizeof(msg)) != 0) {
 		snprintf(err, err_len, "cannot create schema coffer: %s", msg);
 		goto fail;
 	}
-	if (pg_exec(c, "CREATE TABLE IF NOT EXISTS coffer.schema_migrations ("
+	/* Likewise CREATE TABLE IF NOT EXISTS wants CREATE on the schema; a
+	 * role without it may still check that everything is applied. */
+	r = pg_query(c, "SELECT to_regclass('coffer.schema_migrations') IS NOT NULL",
+	    NULL, err, err_len);
+	if (r == NULL)
+		goto fail;
+	exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!exists && pg_exec(c, "CREATE TABLE coffer.schema_migrations ("
 	    " version    integer PRIMARY KEY CHECK (version > 0),"
 	    " name       text NOT NULL,"
 	    " checksum   text NOT NULL CHECK (checksum ~ '^[0-9a-f]{64}$'),"

@@ -75,9 +75,11 @@ PGconn *pg_connect_app(const char *conninfo, const char *app_name,
 void    pg_close(PGconn **c);
 
 /* One statement, extended protocol (so exactly one statement: no stacked
- * queries), p may be NULL.  Success: command or rows, result discarded. */
+ * queries), p may be NULL.  Success: command or rows, result discarded.
+ * (Not warn_unused_result: deliberately failing a transaction, e.g. to
+ * poison it, is a legitimate use whose result is of no interest.) */
 int pg_exec(PGconn *c, const char *sql, const pg_params *p,
-            char *err, size_t err_len) __attribute__((warn_unused_result));
+            char *err, size_t err_len);
 
 /* One statement; returns its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK),
  * which the caller PQclear()s, or NULL on failure. */

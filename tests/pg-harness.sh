@@ -109,7 +109,8 @@ run_fg() {
 	child=""
 	return "$rc"
 }
-exec 3<&0
+# (CI may start us with stdin closed: fall back to /dev/null.)
+if [ -e "/proc/$$/fd/0" ]; then exec 3<&0; else exec 3</dev/null; fi
 trap cleanup EXIT
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM

@@ -561,6 +561,37 @@ test_concurrent_runners_serialise(void **state)
 	assert_int_equal(pgtest_drop_db(name), 0);
 }
 
+static void
+test_foreign_schema_is_refused(void **state)
+{
+	char name[PGTEST_DBNAME_MAX], sql[256], role[64], err[1024];
+	PGconn *c;
+	int applied = -1;
+
+	(void)state;
+	/* Someone with CREATE on the database got there first. */
+	assert_int_equal(pgtest_create_db("itest_migrate_m", name), 0);
+	c = pgtest_connect(name, NULL);
+	assert_non_null(c);
+	snprintf(role, sizeof(role), "itest_mallory_%ld", (long)getpid());
+	snprintf(sql, sizeof(sql), "CREATE ROLE %s NOLOGIN", role);
+	assert_int_equal(pgtest_exec(c, sql), 0);
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA coffer AUTHORIZATION %s", role);
+	assert_int_equal(pgtest_exec(c, sql), 0);
+	assert_int_equal(migrate_apply(c, pgtest_migrations_dir(), 0, &applied,
+	    err, sizeof(err)), -1);
+	assert_int_equal(applied, 0);
+	assert_non_null(strstr(err, "schema coffer belongs to role"));
+	assert_non_null(strstr(err, role));
+	pg_close(&c);
+	assert_int_equal(pgtest_drop_db(name), 0);
+	c = pgtest_connect(NULL, NULL);
+	assert_non_null(c);
+	snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
+	assert_int_equal(pgtest_exec(c, sql), 0);
+	pg_close(&c);
+}
+
 /* -- pg helpers ------------------------------------------------------------------ */
 
 static void
@@ -974,6 +1005,7 @@ main(void)
 		cmocka_unit_test(test_malformed_names_are_refused),
 		cmocka_unit_test(test_failing_migration_rolls_back),
 		cmocka_unit_test(test_concurrent_runners_serialise),
+		cmocka_unit_test(test_foreign_schema_is_refused),
 		cmocka_unit_test(test_pg_helpers),
 		cmocka_unit_test(test_fixture_rows),
 		cmocka_unit_test(test_checks_reject_malformed_rows),
