@@ -188,6 +188,11 @@ ctl_tenant_init(int argc, char **argv)
 		fprintf(stderr, "cofferctl: threshold %u is larger than the %u custodians\n", k, n);
 		return 2;
 	}
+	if (k < 2) {
+		fprintf(stderr, "cofferctl: threshold must be at least 2: with 1, any single "
+		    "custodian could open the whole archive\n");
+		return 2;
+	}
 	if (npass != 0 && npass != n) {
 		fprintf(stderr, "cofferctl: %u custodians need %u --passphrase-file options, got %u\n",
 		    n, n, npass);

@@ -57,7 +57,9 @@ expect_fail "bad tenant name" "tenant name must be" \
     "$CTL" tenant init --name 'a b' --custodians 3 --threshold 2 --out "$T/k3"
 printf 'short\n' > "$T/short"
 expect_fail "short passphrase" "passphrase shorter than 8 characters" \
-    "$CTL" tenant init --name t3 --custodians 1 --threshold 1 --out "$T/k4" --passphrase-file "$T/short"
+    "$CTL" tenant init --name t3 --custodians 2 --threshold 2 --out "$T/k4" --passphrase-file "$T/short" --passphrase-file "$T/p2"
+expect_fail "threshold 1 refused" "threshold must be at least 2" \
+    "$CTL" tenant init --name t4 --custodians 3 --threshold 1 --out "$T/k5"
 
 for i in 1 2 3; do
 	if "$CTL" share check "$T/keys/acme-custodian-$i.share" --passphrase-file "$T/p$i" >"$T/out" 2>"$T/err" \
