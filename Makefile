@@ -55,12 +55,15 @@ ITEST_SRC := $(wildcard tests/integration/itest_*.c)
 ITEST_BIN := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 TESTLIB_OBJ := $(call obj,$(wildcard tests/lib/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+# Stand-alone tools: ops/X.c -> build/ops/X (load generator), bench/X.c -> build/bench/X
+TOOL_SRC  := $(wildcard ops/*.c) $(wildcard bench/*.c)
+TOOL_BIN  := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
 
 .PHONY: all deps test check unit integration sanitize fuzz clean bench demo demo-stop
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BIN) $(ITEST_BIN)
+all: $(BINS) $(UNIT_BIN) $(ITEST_BIN) $(TOOL_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -79,6 +82,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBS)
 $(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(TESTLIB_OBJ) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/ops/%: $(BUILD)/obj/ops/%.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # -- entry points --------------------------------------------------------------
 deps:
