@@ -40,14 +40,14 @@ $(1)_LIBOBJ := $$(call obj,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)))
 $(BUILD)/lib$(1).a: $$($(1)_LIBOBJ)
 	@mkdir -p $$(@D)
 	rm -f $$@ && ar rcs $$@ $$^
-$(BUILD)/$(BINNAME_$(1)): $(BUILD)/obj/$(1)/main.o $(BUILD)/lib$(1).a $(BUILD)/libvault.a $(BUILD)/libcommon.a
+$(BUILD)/$(BINNAME_$(1)): $(BUILD)/obj/$(1)/main.o $(BUILD)/lib$(1).a $(BUILD)/libcommon.a $(BUILD)/libvault.a
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call PROG_template,$(p))))
 
 PROG_LIBS := $(foreach p,$(PROGS),$(BUILD)/lib$(p).a)
 BINS      := $(foreach p,$(PROGS),$(BUILD)/$(BINNAME_$(p)))
-LIBS      := $(PROG_LIBS) $(BUILD)/libvault.a $(BUILD)/libcommon.a
+LIBS      := $(PROG_LIBS) $(BUILD)/libcommon.a $(BUILD)/libvault.a
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -59,7 +59,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 TOOL_SRC  := $(wildcard ops/*.c) $(wildcard bench/*.c)
 TOOL_BIN  := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
 
-.PHONY: all deps test check unit integration sanitize fuzz clean bench demo demo-stop
+.PHONY: all deps test check unit integration sanitize fuzz clean bench bench-quick demo demo-stop
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -89,6 +89,9 @@ $(BUILD)/ops/%: $(BUILD)/obj/ops/%.o $(LIBS)
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# Shared by the load generator and the baselines (synthetic records, COPY).
+BENCHLIB_OBJ := $(call obj,$(wildcard bench/lib/*.c))
+$(TOOL_BIN): $(BENCHLIB_OBJ)
 
 # -- entry points --------------------------------------------------------------
 deps:
@@ -108,11 +111,28 @@ unit: $(UNIT_BIN)
 integration: $(BINS) $(ITEST_BIN)
 	@BUILD=$(BUILD) sh tests/pg-harness.sh
 
+# The whole system on this machine: private PostgreSQL under ./var, gateway,
+# API, a sample archive, a matter through two approvals (ops/demo.sh).
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh ops/demo.sh
+
+demo-stop:
+	@sh ops/demo-stop.sh
+
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 check
 
 fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SRC)
+
+# Benchmarks against their ceilings in one run (bench/README.md).
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh bench/run.sh --full
+bench-quick: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh bench/run.sh --quick
 
 clean:
 	rm -rf build build-san build-fuzz

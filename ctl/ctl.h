@@ -19,6 +19,9 @@ int ctl_cmd_migrate(int argc, char **argv);   /* ctl/migrate.c */
 int ctl_cmd_tenant(int argc, char **argv);    /* ctl/tenant.c  */
 int ctl_cmd_share(int argc, char **argv);     /* ctl/tenant.c  */
 int ctl_cmd_node(int argc, char **argv);      /* ctl/tenant.c  */
+int ctl_cmd_approve(int argc, char **argv);   /* ctl/approve.c */
+int ctl_cmd_export(int argc, char **argv);    /* ctl/export.c  */
+int ctl_cmd_keygen(int argc, char **argv);    /* ctl/keygen.c: user keygen */
 
 /* The PostgreSQL connection string for cofferctl: the `pg_conninfo = …` key
  * of config_path, or "" (libpq defaults from the PG* environment) when

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "ctl/ctl.h"
+#include "ctl/archive.h"
 #include "ctl/pki.h"
 
 struct ctl_verb {
@@ -26,6 +27,13 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "pki",     ctl_cmd_pki,     "certificate authorities and CRLs" },
 	{ "device",  ctl_cmd_device,  "device certificates" },
 	{ "user",    ctl_cmd_user,    "user certificates and roles" },
+	{ "verify",  ctl_cmd_verify,  "prove nothing was altered, reordered or removed" },
+	{ "retention", ctl_cmd_retention, "retention policies per tenant and channel" },
+	{ "hold",    ctl_cmd_hold,    "legal holds" },
+	{ "purge",   ctl_cmd_purge,   "dispose of records past retention (tombstones, crypto-shredding)" },
+	{ "approve", ctl_cmd_approve, "approve a matter with a custodian share" },
+	{ "export",  ctl_cmd_export,  "open a sealed production (export open)" },
+	{ "keygen",  ctl_cmd_keygen,  "production key pair for a legal user" },
 };
 #define CTL_NVERBS (sizeof(ctl_verbs) / sizeof(ctl_verbs[0]))
 

@@ -142,7 +142,7 @@ ctl_tenant_init(int argc, char **argv)
 	PGconn *db = NULL;
 	int rc = 1, a;
 
-	for (a = 2; a < argc; a++) {
+	for (a = 2; a < argc; a += 2) {
 		const char *opt = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
 		if (val == NULL) {
 			fprintf(stderr, "cofferctl: %s needs a value\n", opt);
@@ -174,7 +174,6 @@ ctl_tenant_init(int argc, char **argv)
 			ctl_tenant_usage();
 			return 2;
 		}
-		a++;
 	}
 	if (name == NULL || outdir == NULL || n == 0 || k == 0) {
 		ctl_tenant_usage();

@@ -520,6 +520,8 @@ ctl_cmd_user(int argc, char **argv)
 		fputs(usr_usage_text, stdout);
 		return CTL_EXIT_OK;
 	}
+	if (strcmp(sub, "keygen") == 0)
+		return ctl_cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(sub, "issue") != 0 && strcmp(sub, "revoke") != 0 &&
 	    strcmp(sub, "list") != 0)
 		return usr_usage("unknown user command");

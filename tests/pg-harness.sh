@@ -204,10 +204,24 @@ ensure_up() {
 passed=0
 failed=0
 failed_names=""
+# Each test gets its own database, cloned from the migrated `coffer`
+# template, so tests cannot see each other's tenants, rows or audit chains.
+fresh_db() {
+	db="t_$(printf '%s' "$1" | tr -c 'A-Za-z0-9_\n' '_')"
+	PGDATABASE=postgres $PSQL -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" &&
+	    PGDATABASE=postgres $PSQL -c "CREATE DATABASE \"$db\" TEMPLATE coffer" ||
+	    die "could not create database $db for $1"
+}
+drop_db() {
+	PGDATABASE=postgres $PSQL -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+}
+
 run_one() {
 	name=$1
 	shift
 	echo "== $name"
+	fresh_db "$name"
+	export PGDATABASE="$db"
 	if run_fg timeout -k 10 "$TEST_TIMEOUT" "$@"; then
 		passed=$((passed + 1))
 	else
@@ -218,6 +232,8 @@ run_one() {
 		failed_names="$failed_names $name"
 	fi
 	ensure_up
+	export PGDATABASE=coffer
+	drop_db
 }
 
 matches() {   # matches NAME: is NAME selected by --only?

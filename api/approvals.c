@@ -1,0 +1,433 @@
+/* api/approvals.c — POST /v1/matters/{id}/approvals.
+ *
+ * Trusts: the authenticated identity (its users.custodian_index is the only
+ * index this user may answer for) and the tenant's public key material in
+ * the database — after checking that the stored public share V_i is the one
+ * the stored Feldman commitments give.  Does not trust the body: every
+ * partial is decoded strictly and its proof verified by vault before
+ * anything is stored.
+ *
+ * Hazards:
+ *  - The matter row is locked (FOR UPDATE) for the whole decision, so two
+ *    custodians approving at once cannot both be "the K-th", and a
+ *    custodian racing itself cannot approve twice.
+ *  - The epoch set must be exactly the matter's frozen set: a partial for an
+ *    epoch outside it would release a key the matter does not need.
+ *  - A refusal names the custodian index and epoch (audit and client) but
+ *    never echoes submitted bytes.
+ */
+#include "api/approvals.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "api/handlers.h"
+#include "api/matters.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "vault/tenant.h"
+
+#define APPR_ERR          512U
+#define APPR_PARTIALS_MAX 1000000U
+#define APPR_AUDIT_INLINE 100U     /* partials copied into the audit event */
+
+static int
+appr_hex_member(const json_t *o, const char *key, unsigned char *out,
+    size_t len)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!json_is_string(v) || json_string_length(v) != 2 * len)
+		return -1;
+	return util_unhex(out, len, json_string_value(v), 2 * len);
+}
+
+static int
+appr_cmp(const void *x, const void *y)
+{
+	return memcmp(((const api_partial *)x)->epoch_id,
+	    ((const api_partial *)y)->epoch_id, UTIL_UUID_BYTES);
+}
+
+int
+api_partials_decode(const json_t *partials, unsigned int index,
+    api_partial **out, size_t *n, char *msg, size_t msg_len, size_t *bad)
+{
+	api_partial *a = NULL;
+	size_t i, j, count;
+
+	*out = NULL;
+	*n = 0;
+	*bad = 0;
+	if (!json_is_array(partials)) {
+		snprintf(msg, msg_len, "partials must be an array");
+		return -1;
+	}
+	count = json_array_size(partials);
+	if (count > APPR_PARTIALS_MAX) {
+		snprintf(msg, msg_len, "too many partials");
+		return -1;
+	}
+	if (count > 0 && (a = calloc(count, sizeof(*a))) == NULL) {
+		snprintf(msg, msg_len, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		const json_t *e = json_array_get(partials, i);
+		const json_t *eid;
+		unsigned char c[32], z[32];
+
+		*bad = i + 1;
+		if (!json_is_object(e) || json_object_size(e) != 4 ||
+		    (eid = json_object_get(e, "epoch_id")) == NULL ||
+		    !json_is_string(eid) ||
+		    util_uuid_parse(a[i].epoch_id, json_string_value(eid)) != 0) {
+			snprintf(msg, msg_len, "partial #%zu must be {\"epoch_id\", "
+			    "\"p\", \"c\", \"z\"} with a uuid epoch_id", i + 1);
+			goto fail;
+		}
+		if (appr_hex_member(e, "p", a[i].part.P, sizeof(a[i].part.P)) != 0 ||
+		    appr_hex_member(e, "c", c, sizeof(c)) != 0 ||
+		    appr_hex_member(e, "z", z, sizeof(z)) != 0) {
+			snprintf(msg, msg_len, "partial #%zu: p, c and z must be 64 hex "
+			    "digits each", i + 1);
+			goto fail;
+		}
+		memcpy(a[i].part.proof, c, 32);
+		memcpy(a[i].part.proof + 32, z, 32);
+		a[i].part.index = index;
+		util_uuid_format(a[i].epoch_text, a[i].epoch_id);
+	}
+	/* Epoch order (the database's uuid order is byte order too). */
+	if (count > 1)
+		qsort(a, count, sizeof(*a), appr_cmp);
+	for (j = 1; j < count; j++)
+		if (memcmp(a[j - 1].epoch_id, a[j].epoch_id, UTIL_UUID_BYTES) == 0) {
+			*bad = 0;
+			snprintf(msg, msg_len, "epoch %s is answered twice",
+			    a[j].epoch_text);
+			goto fail;
+		}
+	*bad = 0;
+	*out = a;
+	*n = count;
+	return 0;
+fail:
+	free(a);
+	return -1;
+}
+
+/* After COMMIT: queue the build. */
+static void
+appr_after_commit(api_req *r)
+{
+	if (api_req_start_build(r, r->who.tenant_id_str, r->after_arg) != 0)
+		log_error("matter %s: production build not queued (queue full); "
+		    "it will be resumed at the next start", r->after_arg);
+}
+
+static json_t *
+appr_stored_partials(const api_partial *a, size_t n)
+{
+	char p[65], proof[129];
+	json_t *o = json_object();
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		util_hex(p, a[i].part.P, sizeof(a[i].part.P));
+		util_hex(proof, a[i].part.proof, sizeof(a[i].part.proof));
+		if (json_object_set_new(o, a[i].epoch_text, json_pack("{s:s, s:s}",
+		    "p", p, "proof", proof)) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+void
+api_h_approval_submit(api_req *r)
+{
+	static const char *const top[] = { "custodian_index", "partials", NULL };
+	unsigned char mid[UTIL_UUID_BYTES], V[VAULT_POINT_BYTES];
+	unsigned char Vc[VAULT_POINT_BYTES], *commits = NULL, md[32];
+	char midstr[UTIL_UUID_STRLEN + 1], err[APPR_ERR], msg[256], idx[8];
+	char mdhex[65];
+	api_partial *parts = NULL;
+	json_t *body = NULL, *stored = NULL;
+	PGresult *m = NULL, *q = NULL, *ep = NULL;
+	const json_t *ji;
+	char *stored_text = NULL;
+	size_t nparts = 0, bad = 0, i, ncommit;
+	unsigned int mdlen = 0;
+	int k, approvals, nepochs;
+
+	if (api_param_uuid(r, mid, midstr) != 0)
+		return;
+	api_target(r, "matter:%s", midstr);
+	api_detail(r, "custodian_index", json_integer(r->who.custodian_index));
+
+	/* The matter, locked for the whole decision. */
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, midstr);
+		m = pg_query(r->db, "SELECT m.state, m.requester_user_id::text, "
+		    "t.threshold_k "
+		    "FROM coffer.matters m JOIN coffer.tenants t "
+		    " ON t.tenant_id = m.tenant_id "
+		    "WHERE m.tenant_id = $1::uuid AND m.matter_id = $2::uuid "
+		    "FOR UPDATE OF m", &p, err, sizeof(err));
+		if (m == NULL) {
+			api_fail_db(r, "matter", err);
+			goto out;
+		}
+		if (PQntuples(m) != 1) {
+			api_fail(r, 404, "not_found", NULL, "no such matter");
+			goto out;
+		}
+	}
+	if (strcmp(PQgetvalue(m, 0, 1), r->who.user_id) == 0) {
+		api_fail(r, 403, "requester_cannot_approve", "denied", "the requester "
+		    "of a matter cannot approve it");
+		goto out;
+	}
+	if ((body = api_body_object(r)) == NULL)
+		goto out;
+	if (api_json_only(r, body, "the approval", top) != 0)
+		goto out;
+	ji = json_object_get(body, "custodian_index");
+	if (!json_is_integer(ji) || json_integer_value(ji) < 1 ||
+	    json_integer_value(ji) > 255) {
+		api_fail(r, 400, "bad_request", "invalid", "custodian_index must be "
+		    "an integer 1..255");
+		goto out;
+	}
+	if (json_integer_value(ji) != r->who.custodian_index) {
+		api_detail(r, "claimed_index", json_integer(json_integer_value(ji)));
+		api_fail(r, 403, "wrong_custodian_index", "denied", "you hold share "
+		    "%d; you may approve only with that index",
+		    r->who.custodian_index);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(m, 0, 0), "open") != 0) {
+		api_detail(r, "state", json_string(PQgetvalue(m, 0, 0)));
+		api_fail(r, 409, "not_open", NULL, "the matter is %s: it takes no "
+		    "more approvals", PQgetvalue(m, 0, 0));
+		goto out;
+	}
+	k = atoi(PQgetvalue(m, 0, 2));
+	snprintf(idx, sizeof(idx), "%d", r->who.custodian_index);
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, midstr);
+		pg_param_text(&p, idx);
+		pg_param_text(&p, r->who.user_id);
+		q = pg_query(r->db, "SELECT 1 FROM coffer.approvals "
+		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid "
+		    "AND (custodian_index = $3::int OR user_id = $4::uuid)", &p, err,
+		    sizeof(err));
+		if (q == NULL) {
+			api_fail_db(r, "approvals", err);
+			goto out;
+		}
+		if (PQntuples(q) > 0) {
+			api_fail(r, 409, "already_approved", NULL, "this custodian has "
+			    "approved the matter already");
+			goto out;
+		}
+		PQclear(q);
+		q = NULL;
+	}
+	if (api_partials_decode(json_object_get(body, "partials"),
+	    (unsigned)r->who.custodian_index, &parts, &nparts, msg, sizeof(msg),
+	    &bad) != 0) {
+		api_fail(r, 400, "bad_request", "invalid", "%s", msg);
+		goto out;
+	}
+	api_detail(r, "epochs", json_integer((json_int_t)nparts));
+
+	/* The matter's epochs now, with R: exactly these must be answered. */
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		p.result_binary = 1;
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, midstr);
+		ep = pg_query(r->db, MATTER_EPOCHS_SQL("e.r_point"), &p, err,
+		    sizeof(err));
+		if (ep == NULL) {
+			api_fail_db(r, "matter epochs", err);
+			goto out;
+		}
+		nepochs = PQntuples(ep);
+	}
+	if ((int)nparts != nepochs) {
+		api_fail(r, 422, "epoch_set_mismatch", "rejected", "the matter has "
+		    "%d epoch(s); one partial for each is required, %zu given",
+		    nepochs, nparts);
+		goto out;
+	}
+
+	/* V_i, and the commitments it must agree with. */
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, idx);
+		q = pg_query(r->db, "SELECT pg_catalog.encode("
+		    " tk.public_shares[$2::int], 'hex'), "
+		    "(SELECT pg_catalog.string_agg(pg_catalog.encode(c, 'hex'), '' "
+		    "  ORDER BY o) FROM pg_catalog.unnest(tk.commitments) "
+		    "  WITH ORDINALITY AS u(c, o)) "
+		    "FROM coffer.tenant_keys tk WHERE tk.tenant_id = $1::uuid",
+		    &p, err, sizeof(err));
+		if (q == NULL) {
+			api_fail_db(r, "tenant keys", err);
+			goto out;
+		}
+		if (PQntuples(q) != 1 || PQgetisnull(q, 0, 0) || PQgetisnull(q, 0, 1) ||
+		    PQgetlength(q, 0, 0) != 2 * VAULT_POINT_BYTES ||
+		    util_unhex(V, sizeof(V), PQgetvalue(q, 0, 0),
+		    2 * VAULT_POINT_BYTES) != 0) {
+			api_fail_internal(r, "tenant keys", "no public share for this "
+			    "custodian index");
+			goto out;
+		}
+		ncommit = (size_t)PQgetlength(q, 0, 1) / 2;
+		if (ncommit == 0 || ncommit % VAULT_POINT_BYTES != 0 ||
+		    (commits = malloc(ncommit)) == NULL ||
+		    util_unhex(commits, ncommit, PQgetvalue(q, 0, 1),
+		    2 * ncommit) != 0 ||
+		    vault_tenant_public_share(commits, ncommit,
+		    (unsigned)r->who.custodian_index, Vc, err, sizeof(err)) != 0 ||
+		    memcmp(V, Vc, sizeof(V)) != 0) {
+			api_fail_internal(r, "tenant keys", "stored public share does "
+			    "not match the Feldman commitments");
+			goto out;
+		}
+		PQclear(q);
+		q = NULL;
+	}
+
+	/* Each partial must answer one of the matter's epochs and verify. */
+	{
+		unsigned char R[VAULT_POINT_BYTES], eid[UTIL_UUID_BYTES];
+		PGresult *q2 = ep;
+		int row, found;
+
+		/* Both lists are in epoch order and of the same length, so the
+		 * sets are equal exactly when they match row by row. */
+		for (i = 0; i < nparts; i++) {
+			row = (int)i;
+			found = PQgetlength(q2, row, 0) == UTIL_UUID_BYTES &&
+			    PQgetlength(q2, row, 1) == VAULT_POINT_BYTES;
+			if (found) {
+				memcpy(eid, PQgetvalue(q2, row, 0), sizeof(eid));
+				found = memcmp(eid, parts[i].epoch_id, sizeof(eid)) == 0;
+			}
+			if (!found) {
+				api_detail(r, "epoch_id", json_string(parts[i].epoch_text));
+				api_fail(r, 422, "epoch_set_mismatch", "rejected", "epoch %s "
+				    "is not an epoch of this matter", parts[i].epoch_text);
+				goto out;
+			}
+			memcpy(R, PQgetvalue(q2, row, 1), sizeof(R));
+			if (vault_threshold_verify(&parts[i].part, V, r->who.tenant_id,
+			    mid, parts[i].epoch_id, R, err, sizeof(err)) != 0) {
+				snprintf(r->outcome_buf, sizeof(r->outcome_buf),
+				    "bad-proof.custodian-%d", r->who.custodian_index);
+				api_detail(r, "epoch_id", json_string(parts[i].epoch_text));
+				api_metrics_approval(0);
+				api_fail(r, 422, "invalid_partial", r->outcome_buf,
+				    "custodian %d: the partial for epoch %s does not verify; "
+				    "nothing was stored", r->who.custodian_index,
+				    parts[i].epoch_text);
+				goto out;
+			}
+		}
+	}
+
+	/* Every proof verified: store, count, maybe start the build. */
+	if ((stored = appr_stored_partials(parts, nparts)) == NULL ||
+	    (stored_text = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS)) ==
+	    NULL) {
+		api_fail_internal(r, "approval", "out of memory");
+		goto out;
+	}
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, midstr);
+		pg_param_text(&p, idx);
+		pg_param_text(&p, r->who.user_id);
+		pg_param_text(&p, stored_text);
+		q = pg_query(r->db, "WITH ins AS (INSERT INTO coffer.approvals "
+		    "(tenant_id, matter_id, custodian_index, user_id, partials) "
+		    "VALUES ($1::uuid, $2::uuid, $3::int, $4::uuid, $5::jsonb) "
+		    "RETURNING 1) "
+		    "SELECT (SELECT pg_catalog.count(*) FROM coffer.approvals a "
+		    " WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid) "
+		    "+ (SELECT pg_catalog.count(*) FROM ins)", &p, err, sizeof(err));
+		if (q == NULL) {
+			if (pg_last_sqlstate_is(PG_SQLSTATE_UNIQUE_VIOLATION))
+				api_fail(r, 409, "already_approved", NULL, "this custodian "
+				    "has approved the matter already");
+			else
+				api_fail_db(r, "approval insert", err);
+			goto out;
+		}
+		approvals = atoi(PQgetvalue(q, 0, 0));
+		PQclear(q);
+		q = NULL;
+	}
+	if (EVP_Digest(stored_text, strlen(stored_text), md, &mdlen, EVP_sha256(),
+	    NULL) != 1 || mdlen != 32) {
+		api_fail_internal(r, "approval", "digest");
+		goto out;
+	}
+	util_hex(mdhex, md, 32);
+	api_detail(r, "partials_sha256", json_string(mdhex));
+	if (nparts <= APPR_AUDIT_INLINE)
+		api_detail(r, "partials", json_incref(stored));
+	api_detail(r, "approvals", json_integer(approvals));
+	api_detail(r, "threshold", json_integer(k));
+	if (approvals >= k) {
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, midstr);
+		if (pg_exec(r->db, "UPDATE coffer.matters SET state = 'building', "
+		    "progress = 0, failure_reason = NULL WHERE tenant_id = $1::uuid "
+		    "AND matter_id = $2::uuid", &p, err, sizeof(err)) != 0) {
+			api_fail_db(r, "matter state", err);
+			goto out;
+		}
+		api_detail(r, "build", json_string("queued"));
+		r->after_commit = appr_after_commit;
+		snprintf(r->after_arg, sizeof(r->after_arg), "%s", midstr);
+	}
+	api_metrics_approval(1);
+	api_reply(r, 201, json_pack("{s:s, s:i, s:i, s:i, s:s}", "matter_id",
+	    midstr, "custodian_index", r->who.custodian_index, "approvals",
+	    approvals, "threshold", k, "state", approvals >= k ? "building" :
+	    "open"));
+out:
+	PQclear(m);
+	PQclear(q);
+	PQclear(ep);
+	free(parts);
+	free(commits);
+	free(stored_text);
+	json_decref(stored);
+	json_decref(body);
+}

@@ -1,0 +1,42 @@
+/* api/approvals.h — custodian approvals of a matter (threshold release).
+ *
+ * A custodian answers every epoch of a matter with its partial P_i = s_i·R
+ * and a Chaum-Pedersen proof (vault/threshold.h).  The API verifies each
+ * proof against the custodian's public share V_i (tenant_keys, checked
+ * against the Feldman commitments) and the epoch's R, bound to this
+ * tenant, matter, epoch and index; it stores the partials only when every
+ * one verified.  The K-th approval moves the matter to 'building' and, after
+ * COMMIT, queues the production build (api/jobs.h).  The API never holds a
+ * share and never reconstructs the tenant key.
+ *
+ * The handler is api_h_approval_submit (api/handlers.h).  What follows is
+ * its parsing step, exposed for the unit tests.
+ */
+#ifndef COFFER_API_APPROVALS_H
+#define COFFER_API_APPROVALS_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "common/util.h"
+#include "vault/threshold.h"
+
+/* One submitted partial, decoded. */
+typedef struct api_partial {
+	unsigned char epoch_id[UTIL_UUID_BYTES];
+	char          epoch_text[UTIL_UUID_STRLEN + 1];
+	vault_partial part;
+} api_partial;
+
+/* Decode body->"partials" for custodian index (already checked 1..255):
+ * every entry {"epoch_id","p","c","z"} with no other member, hex of exact
+ * length, no epoch twice.  *out malloc'd (free it), *n entries, sorted by
+ * epoch id (bytes).  0, or -1
+ * with a client-safe message in msg and *bad_index the 1-based entry at
+ * fault (0: the array itself). */
+int api_partials_decode(const json_t *partials, unsigned int index,
+                        api_partial **out, size_t *n,
+                        char *msg, size_t msg_len, size_t *bad_index);
+
+#endif

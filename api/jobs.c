@@ -1,0 +1,441 @@
+/* api/jobs.c — background production builds (see jobs.h).
+ *
+ * Trusts: the database (the matter is in state 'building' only after its
+ * K-th verified approval committed) and the production builder
+ * (api/production.h), which does the threshold combination, decryption and
+ * sealing.  This file only schedules, reports progress, and settles the
+ * outcome: productions row + matter state + audit event in one
+ * transaction.  If that transaction cannot commit, the sealed file is
+ * removed and the matter is marked failed (or, if even that fails, left in
+ * 'building' to be resumed at the next start) — a production nobody can
+ * account for in the audit log is never offered for download.
+ *
+ * Each worker keeps two connections: the builder runs its own read-only
+ * transaction on one, progress updates go through the other.
+ */
+#include "api/jobs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "api/metrics.h"
+#include "api/production.h"
+#include "common/audit.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/util.h"
+
+#define JOBS_QUEUE_MAX  1024U
+#define JOBS_ERR        512U
+#define JOBS_ACTOR      "coffer-api"
+#define JOBS_ROLE       "system"
+
+typedef struct job {
+	char tenant[UTIL_UUID_STRLEN + 1];
+	char matter[UTIL_UUID_STRLEN + 1];
+} job;
+
+typedef struct jobs_worker {
+	api_jobs  *j;
+	pthread_t  th;
+	int        started;
+	job        current;           /* matter "" when idle */
+	PGconn    *build;
+	PGconn    *status;
+} jobs_worker;
+
+struct api_jobs {
+	const api_config *cfg;
+	pthread_mutex_t   mu;
+	pthread_cond_t    cv;
+	job               q[JOBS_QUEUE_MAX];
+	size_t            head, n;
+	jobs_worker      *w;
+	unsigned          nw;
+	int               stop;
+};
+
+/* Progress from the builder: matters.progress, at most once a second and
+ * on every change of 10 points. */
+typedef struct jobs_progress {
+	jobs_worker *w;
+	const job   *jb;
+	int          last_pct;
+	time_t       last_at;
+} jobs_progress;
+
+static void
+jobs_progress_cb(void *arg, unsigned long long done, unsigned long long total)
+{
+	jobs_progress *pr = arg;
+	pg_params p = PG_PARAMS_INIT;
+	char err[JOBS_ERR], pct[16];
+	time_t now = time(NULL);
+	int v;
+
+	v = total == 0 ? 99 : (int)(done * 99ULL / total);   /* 100 = settled */
+	if (v < 0)
+		v = 0;
+	if (v == pr->last_pct || (now == pr->last_at && v - pr->last_pct < 10))
+		return;
+	pr->last_pct = v;
+	pr->last_at = now;
+	snprintf(pct, sizeof(pct), "%d", v);
+	pg_param_text(&p, pr->jb->tenant);
+	pg_param_text(&p, pr->jb->matter);
+	pg_param_text(&p, pct);
+	if (pg_exec(pr->w->status, "UPDATE coffer.matters SET progress = $3::int "
+	    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid "
+	    "AND state = 'building'", &p, err, sizeof(err)) != 0)
+		log_warn("matter %s: progress not recorded: %s", pr->jb->matter, err);
+}
+
+static int
+jobs_conn(const jobs_worker *w, PGconn **c, char *err, size_t err_len)
+{
+	if (*c != NULL && PQstatus(*c) == CONNECTION_OK &&
+	    PQtransactionStatus(*c) == PQTRANS_IDLE)
+		return 0;
+	pg_close(c);
+	*c = pg_connect_app(w->j->cfg->pg_conninfo, "coffer-api-build", err,
+	    err_len);
+	return *c != NULL ? 0 : -1;
+}
+
+static int
+jobs_audit(PGconn *c, const job *jb, const char *outcome, json_t *detail,
+    char *err, size_t err_len)
+{
+	audit_event ev;
+	char target[64], *text;
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	if (util_uuid_parse(ev.tenant_id, jb->tenant) != 0) {
+		snprintf(err, err_len, "bad tenant id");
+		return -1;
+	}
+	snprintf(target, sizeof(target), "matter:%s", jb->matter);
+	text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	ev.actor = JOBS_ACTOR;
+	ev.role = JOBS_ROLE;
+	ev.action = "production.build";
+	ev.target = target;
+	ev.outcome = outcome;
+	ev.detail_json = text;
+	rc = audit_append(c, &ev, NULL, NULL, err, err_len);
+	free(text);
+	return rc;
+}
+
+/* Settle a failed build: state failed + audit, one transaction. */
+static void
+jobs_fail(jobs_worker *w, const job *jb, const char *why)
+{
+	pg_params p = PG_PARAMS_INIT;
+	char err[JOBS_ERR], shown[300];
+	json_t *d;
+
+	api_metrics_production(API_PROD_FAILED);
+	log_printable(shown, sizeof(shown), why, strlen(why));
+	log_error("matter %s: production build failed: %s", jb->matter, shown);
+	d = json_pack("{s:s}", "error", shown);
+	if (d == NULL || jobs_conn(w, &w->status, err, sizeof(err)) != 0 ||
+	    pg_begin(w->status, err, sizeof(err)) != 0)
+		goto fail;
+	pg_param_text(&p, jb->tenant);
+	pg_param_text(&p, jb->matter);
+	if (pg_exec(w->status, "UPDATE coffer.matters SET state = 'failed', "
+	    "failure_reason = 'build_failed' WHERE tenant_id = $1::uuid "
+	    "AND matter_id = $2::uuid AND state = 'building'", &p, err,
+	    sizeof(err)) != 0 ||
+	    jobs_audit(w->status, jb, "failed", d, err, sizeof(err)) != 0 ||
+	    pg_commit(w->status, err, sizeof(err)) != 0)
+		goto fail;
+	json_decref(d);
+	return;
+fail:
+	json_decref(d);
+	if (w->status != NULL)
+		(void)pg_rollback(w->status);
+	log_error("matter %s: could not record the failure (%s); it stays in "
+	    "'building' and is retried at the next start", jb->matter, err);
+}
+
+static void
+jobs_run(jobs_worker *w, const job *jb)
+{
+	const api_config *cfg = w->j->cfg;
+	unsigned char tid[UTIL_UUID_BYTES], mid[UTIL_UUID_BYTES];
+	unsigned char pid[UTIL_UUID_BYTES];
+	char err[JOBS_ERR], dir[API_PATH_MAX + 64], path[API_PATH_MAX + 160];
+	char pidstr[UTIL_UUID_STRLEN + 1], sha[65], size[24], count[24];
+	api_production_result res;
+	jobs_progress pr;
+	json_t *d = NULL;
+	PGresult *r = NULL;
+	int file = 0;
+
+	if (util_uuid_parse(tid, jb->tenant) != 0 ||
+	    util_uuid_parse(mid, jb->matter) != 0)
+		return;
+	if (jobs_conn(w, &w->status, err, sizeof(err)) != 0 ||
+	    jobs_conn(w, &w->build, err, sizeof(err)) != 0) {
+		log_error("matter %s: build postponed, database: %s", jb->matter, err);
+		return;
+	}
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, jb->tenant);
+		pg_param_text(&p, jb->matter);
+		r = pg_query(w->status, "SELECT state FROM coffer.matters "
+		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid", &p, err,
+		    sizeof(err));
+		if (r == NULL || PQntuples(r) != 1 ||
+		    strcmp(PQgetvalue(r, 0, 0), "building") != 0) {
+			PQclear(r);
+			return;                  /* settled meanwhile */
+		}
+		PQclear(r);
+		r = NULL;
+	}
+	api_metrics_production(API_PROD_STARTED);
+	util_uuid_random(pid);
+	util_uuid_format(pidstr, pid);
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->productions_dir, jb->tenant);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, sizeof(err), "cannot create the tenant's "
+		    "productions directory: %s", strerror(errno));
+		jobs_fail(w, jb, err);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s.%s.coffer", dir, jb->matter, pidstr);
+	memset(&pr, 0, sizeof(pr));
+	pr.w = w;
+	pr.jb = jb;
+	pr.last_pct = -1;
+	memset(&res, 0, sizeof(res));
+	log_info("matter %s: building production %s", jb->matter, pidstr);
+	if (api_production_build_ex(w->build, tid, mid, path, jobs_progress_cb,
+	    &pr, NULL, &res, err, sizeof(err)) != 0) {
+		(void)pg_rollback(w->build);
+		jobs_fail(w, jb, err);
+		return;
+	}
+	file = 1;
+
+	/* productions row, ready, audit: together or not at all. */
+	util_hex(sha, res.sealed_sha256, sizeof(res.sealed_sha256));
+	snprintf(size, sizeof(size), "%llu", res.sealed_bytes);
+	snprintf(count, sizeof(count), "%llu", res.records);
+	d = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+	    "production_id", pidstr, "records", (json_int_t)res.records,
+	    "excluded_records", (json_int_t)res.excluded_records,
+	    "epochs", (json_int_t)res.epochs,
+	    "rsmf_files", (json_int_t)res.rsmf_files,
+	    "attachments", (json_int_t)res.attachments,
+	    "bytes", (json_int_t)res.sealed_bytes, "sha256", sha);
+	if (d == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	if (pg_begin(w->status, err, sizeof(err)) != 0)
+		goto fail;
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, jb->tenant);
+		pg_param_text(&p, jb->matter);
+		pg_param_text(&p, pidstr);
+		pg_param_text(&p, count);
+		pg_param_text(&p, size);
+		pg_param_bin(&p, res.sealed_sha256, sizeof(res.sealed_sha256));
+		pg_param_text(&p, path);
+		r = pg_query(w->status, "WITH m AS (UPDATE coffer.matters "
+		    "SET state = 'ready', progress = 100 WHERE tenant_id = $1::uuid "
+		    "AND matter_id = $2::uuid AND state = 'building' "
+		    "RETURNING tenant_id, matter_id, requester_user_id) "
+		    "INSERT INTO coffer.productions (tenant_id, matter_id, "
+		    "production_id, requester_user_id, record_count, size_bytes, "
+		    "sealed_sha256, storage_path, completed_at) "
+		    "SELECT m.tenant_id, m.matter_id, $3::uuid, m.requester_user_id, "
+		    "$4::bigint, $5::bigint, $6, $7, pg_catalog.now() FROM m "
+		    "RETURNING production_id", &p, err, sizeof(err));
+		if (r == NULL)
+			goto fail;
+		if (PQntuples(r) != 1) {
+			snprintf(err, sizeof(err), "the matter left state building");
+			goto fail;
+		}
+		PQclear(r);
+		r = NULL;
+	}
+	if (jobs_audit(w->status, jb, "ok", d, err, sizeof(err)) != 0 ||
+	    pg_commit(w->status, err, sizeof(err)) != 0)
+		goto fail;
+	json_decref(d);
+	api_metrics_production(API_PROD_BUILT);
+	log_info("matter %s: production %s ready: %llu records, %llu bytes",
+	    jb->matter, pidstr, res.records, res.sealed_bytes);
+	return;
+fail:
+	PQclear(r);
+	json_decref(d);
+	if (w->status != NULL)
+		(void)pg_rollback(w->status);
+	if (file)
+		(void)unlink(path);
+	jobs_fail(w, jb, err);
+}
+
+static void *
+jobs_main(void *arg)
+{
+	jobs_worker *w = arg;
+	api_jobs *j = w->j;
+	job jb;
+
+	for (;;) {
+		pthread_mutex_lock(&j->mu);
+		while (j->n == 0 && !j->stop)
+			pthread_cond_wait(&j->cv, &j->mu);
+		if (j->stop) {
+			pthread_mutex_unlock(&j->mu);
+			break;
+		}
+		jb = j->q[j->head];
+		j->head = (j->head + 1) % JOBS_QUEUE_MAX;
+		j->n--;
+		w->current = jb;
+		pthread_mutex_unlock(&j->mu);
+
+		jobs_run(w, &jb);
+
+		pthread_mutex_lock(&j->mu);
+		w->current.matter[0] = '\0';
+		pthread_mutex_unlock(&j->mu);
+	}
+	pg_close(&w->build);
+	pg_close(&w->status);
+	return NULL;
+}
+
+int
+api_jobs_new(api_jobs **out, const api_config *cfg, char *err, size_t err_len)
+{
+	api_jobs *j;
+	unsigned i;
+
+	*out = NULL;
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->w = calloc(cfg->job_threads, sizeof(*j->w))) == NULL) {
+		free(j);
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	j->cfg = cfg;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
+	j->nw = cfg->job_threads;
+	for (i = 0; i < j->nw; i++) {
+		j->w[i].j = j;
+		if (pthread_create(&j->w[i].th, NULL, jobs_main, &j->w[i]) != 0) {
+			snprintf(err, err_len, "cannot start a build thread");
+			api_jobs_free(&j);
+			return -1;
+		}
+		j->w[i].started = 1;
+	}
+	*out = j;
+	return 0;
+}
+
+int
+api_jobs_submit(api_jobs *j, const char *tenant_id, const char *matter_id)
+{
+	size_t i;
+	int rc = -1;
+
+	if (j == NULL || strlen(tenant_id) != UTIL_UUID_STRLEN ||
+	    strlen(matter_id) != UTIL_UUID_STRLEN)
+		return -1;
+	pthread_mutex_lock(&j->mu);
+	for (i = 0; i < j->n; i++)
+		if (strcmp(j->q[(j->head + i) % JOBS_QUEUE_MAX].matter,
+		    matter_id) == 0) {
+			rc = 0;
+			goto out;
+		}
+	for (i = 0; i < j->nw; i++)
+		if (strcmp(j->w[i].current.matter, matter_id) == 0) {
+			rc = 0;
+			goto out;
+		}
+	if (j->n < JOBS_QUEUE_MAX && !j->stop) {
+		job *jb = &j->q[(j->head + j->n) % JOBS_QUEUE_MAX];
+
+		memcpy(jb->tenant, tenant_id, UTIL_UUID_STRLEN + 1);
+		memcpy(jb->matter, matter_id, UTIL_UUID_STRLEN + 1);
+		j->n++;
+		pthread_cond_signal(&j->cv);
+		rc = 0;
+	}
+out:
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+int
+api_jobs_resume(api_jobs *j, PGconn *db, char *err, size_t err_len)
+{
+	PGresult *r;
+	int i, n = 0;
+
+	r = pg_query(db, "SELECT tenant_id::text, matter_id::text "
+	    "FROM coffer.matters WHERE state = 'building' ORDER BY created_at",
+	    NULL, err, err_len);
+	if (r == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(r); i++)
+		if (api_jobs_submit(j, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)) == 0)
+			n++;
+	PQclear(r);
+	if (n > 0)
+		log_info("resuming %d interrupted production build(s)", n);
+	return 0;
+}
+
+void
+api_jobs_free(api_jobs **jp)
+{
+	api_jobs *j;
+	unsigned i;
+
+	if (jp == NULL || (j = *jp) == NULL)
+		return;
+	pthread_mutex_lock(&j->mu);
+	j->stop = 1;
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	for (i = 0; i < j->nw; i++)
+		if (j->w[i].started)
+			pthread_join(j->w[i].th, NULL);
+	pthread_cond_destroy(&j->cv);
+	pthread_mutex_destroy(&j->mu);
+	free(j->w);
+	free(j);
+	*jp = NULL;
+}

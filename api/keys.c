@@ -1,0 +1,142 @@
+/* api/keys.c — per-tenant blind-index keys, loaded on demand.
+ *
+ * Trusts: keys_dir and the files in it once util_check_secret_file passed.
+ * The tenant name comes from a verified certificate and is re-checked
+ * against the name rule before it becomes part of a path.
+ */
+#include "api/keys.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/auth.h"
+#include "common/util.h"
+#include "vault/mem.h"
+
+#define KEYS_MAX 1024U
+
+typedef struct keys_entry {
+	char           tenant[API_SUBJECT_MAX];
+	unsigned char *bik;              /* vault_secure_alloc */
+} keys_entry;
+
+struct api_keys {
+	pthread_mutex_t mu;
+	char           *dir;
+	keys_entry     *e;
+	size_t          n;
+};
+
+int
+api_keys_new(api_keys **out, const char *keys_dir, char *err, size_t err_len)
+{
+	api_keys *k;
+
+	*out = NULL;
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->e = calloc(KEYS_MAX, sizeof(*k->e))) == NULL ||
+	    (k->dir = strdup(keys_dir)) == NULL) {
+		if (k != NULL) {
+			free(k->e);
+			free(k);
+		}
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	if (pthread_mutex_init(&k->mu, NULL) != 0) {
+		free(k->dir);
+		free(k->e);
+		free(k);
+		snprintf(err, err_len, "mutex");
+		return -1;
+	}
+	*out = k;
+	return 0;
+}
+
+void
+api_keys_free(api_keys **kp)
+{
+	api_keys *k;
+	size_t i;
+
+	if (kp == NULL || (k = *kp) == NULL)
+		return;
+	for (i = 0; i < k->n; i++)
+		vault_secure_free(k->e[i].bik);
+	free(k->e);
+	free(k->dir);
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+	*kp = NULL;
+}
+
+static unsigned char *
+keys_load(const char *dir, const char *tenant, char *err, size_t err_len)
+{
+	char path[4096], msg[512];
+	unsigned char *data = NULL, *bik = NULL;
+	size_t len = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.bik", dir, tenant) >=
+	    sizeof(path)) {
+		snprintf(err, err_len, "blind-index key path too long");
+		return NULL;
+	}
+	if (util_check_secret_file(path, msg, sizeof(msg)) != 0) {
+		snprintf(err, err_len, "blind-index key of tenant %s: %s", tenant,
+		    msg);
+		return NULL;
+	}
+	if (util_read_file(path, VAULT_BIK_BYTES + 1, &data, &len, msg,
+	    sizeof(msg)) != 0) {
+		snprintf(err, err_len, "blind-index key of tenant %s: %s", tenant,
+		    msg);
+		return NULL;
+	}
+	if (len != VAULT_BIK_BYTES) {
+		snprintf(err, err_len, "blind-index key of tenant %s: %zu bytes, "
+		    "expected %u", tenant, len, VAULT_BIK_BYTES);
+	} else if ((bik = vault_secure_alloc(VAULT_BIK_BYTES)) == NULL) {
+		snprintf(err, err_len, "out of secure memory");
+	} else {
+		memcpy(bik, data, VAULT_BIK_BYTES);
+	}
+	vault_wipe(data, len);
+	free(data);
+	return bik;
+}
+
+const unsigned char *
+api_keys_bik(api_keys *k, const char *tenant, char *err, size_t err_len)
+{
+	const unsigned char *found = NULL;
+	unsigned char *bik;
+	size_t i;
+
+	if (tenant == NULL || !api_auth_name_ok(tenant, strlen(tenant))) {
+		snprintf(err, err_len, "invalid tenant name");
+		return NULL;
+	}
+	pthread_mutex_lock(&k->mu);
+	for (i = 0; i < k->n; i++)
+		if (strcmp(k->e[i].tenant, tenant) == 0) {
+			found = k->e[i].bik;
+			break;
+		}
+	if (found == NULL) {
+		if (k->n >= KEYS_MAX) {
+			snprintf(err, err_len, "too many tenants");
+		} else if ((bik = keys_load(k->dir, tenant, err, err_len)) != NULL) {
+			snprintf(k->e[k->n].tenant, sizeof(k->e[k->n].tenant), "%s",
+			    tenant);
+			k->e[k->n].bik = bik;
+			k->n++;
+			found = bik;
+		}
+	}
+	pthread_mutex_unlock(&k->mu);
+	return found;
+}

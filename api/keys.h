@@ -1,0 +1,28 @@
+/* api/keys.h — the blind-index keys coffer-api holds, one per tenant.
+ *
+ * <keys_dir>/<tenant>.bik (VAULT_BIK_BYTES raw bytes, written by `cofferctl
+ * tenant init`, CONTRACTS.md) is checked with util_check_secret_file and
+ * copied into guarded memory the first time a tenant needs it (a matter or
+ * hold scope is tokenised); the read buffer is wiped.  Keys stay loaded
+ * until api_keys_free.  Errors name the tenant and the problem, never key
+ * bytes.
+ */
+#ifndef COFFER_API_KEYS_H
+#define COFFER_API_KEYS_H
+
+#include <stddef.h>
+
+#include "vault/blind.h"
+
+typedef struct api_keys api_keys;
+
+int  api_keys_new(api_keys **out, const char *keys_dir, char *err,
+                  size_t err_len) __attribute__((warn_unused_result));
+void api_keys_free(api_keys **k);   /* wipes every key; NULL ok */
+
+/* The tenant's BIK (borrowed, VAULT_BIK_BYTES, valid until api_keys_free),
+ * loading it on first use.  NULL with a message in err. */
+const unsigned char *api_keys_bik(api_keys *k, const char *tenant,
+                                  char *err, size_t err_len);
+
+#endif

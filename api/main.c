@@ -1,0 +1,208 @@
+/* api/main.c — coffer-api: the only way content leaves Coffer.
+ *
+ *   coffer-api --config FILE [--check-config] [--pidfile FILE]
+ *
+ * Start-up order matters: harden the process (no core dumps, no ptrace)
+ * before any secret is read; install jansson's wiping allocator before any
+ * thread exists; block the signals every thread inherits, then read the
+ * configuration, keys and trust, bind, drop privileges (when `user` is set
+ * and we run as root), and serve until SIGTERM/SIGINT.  SIGHUP re-reads the
+ * people CA and CRL.  --check-config loads everything a start would
+ * (configuration, certificate, key, people CA and CRL) and exits without
+ * binding or touching the database.
+ *
+ * Exit status: 0 clean stop or configuration OK, 1 start-up failure,
+ * 2 usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/config.h"
+#include "api/production.h"
+#include "api/server.h"
+#include "common/log.h"
+#include "vault/mem.h"
+
+#define MAIN_ERR 1024U
+
+static const char main_usage[] =
+    "usage: coffer-api --config FILE [--check-config] [--pidfile FILE]\n";
+
+static int
+main_drop_privileges(const char *user, char *err, size_t err_len)
+{
+	struct passwd *pw;
+
+	if (user[0] == '\0' || geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, err_len, "user %s: no such user", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		snprintf(err, err_len, "dropping to user %s: %s", user,
+		    strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		snprintf(err, err_len, "dropping to user %s: root regained", user);
+		return -1;
+	}
+	/* A credential change resets the dumpable flag. */
+	return vault_harden_process(err, err_len);
+}
+
+static int
+main_pidfile(const char *path, char *err, size_t err_len)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0644);
+	if (fd < 0) {
+		snprintf(err, err_len, "pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n || close(fd) != 0) {
+		snprintf(err, err_len, "pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* productions_dir: an existing directory, made absolute (stored paths must
+ * not depend on the working directory), not open to others. */
+static int
+main_productions_dir(api_config *cfg, char *err, size_t err_len)
+{
+	char abs[PATH_MAX];
+	struct stat st;
+
+	if (realpath(cfg->productions_dir, abs) == NULL ||
+	    stat(abs, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, err_len, "productions_dir %.200s: not an existing "
+		    "directory", cfg->productions_dir);
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, err_len, "productions_dir %.200s: writable by others",
+		    abs);
+		return -1;
+	}
+	if (strlen(abs) >= sizeof(cfg->productions_dir)) {
+		snprintf(err, err_len, "productions_dir: path too long");
+		return -1;
+	}
+	memcpy(cfg->productions_dir, abs, strlen(abs) + 1);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config",       required_argument, NULL, 'c' },
+		{ "check-config", no_argument,       NULL, 'k' },
+		{ "pidfile",      required_argument, NULL, 'p' },
+		{ "help",         no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *config = NULL, *pidfile = NULL;
+	char err[MAIN_ERR];
+	api_config cfg;
+	api_server *srv = NULL;
+	sigset_t set;
+	int c, check = 0, sig, rc = 1;
+
+	log_init("coffer-api");
+	if (vault_harden_process(err, sizeof(err)) != 0)
+		log_fatal("hardening: %s", err);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'k': check = 1; break;
+		case 'p': pidfile = optarg; break;
+		case 'h':
+			fputs(main_usage, stdout);
+			return 0;
+		default:
+			fputs(main_usage, stderr);
+			return 2;
+		}
+	}
+	if (config == NULL || optind != argc) {
+		fputs(main_usage, stderr);
+		return 2;
+	}
+	if (vault_init() != 0)
+		log_fatal("libsodium initialisation failed");
+	/* Before any thread: jansson wipes what it frees from here on. */
+	api_production_init();
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		log_fatal("cannot block signals");
+
+	api_config_defaults(&cfg);
+	if (api_config_load(&cfg, config, err, sizeof(err)) != 0)
+		log_fatal("configuration: %s", err);
+	if (main_productions_dir(&cfg, err, sizeof(err)) != 0)
+		log_fatal("configuration: %s", err);
+	if (api_server_new(&srv, &cfg, err, sizeof(err)) != 0)
+		log_fatal("%s", err);
+	if (check) {
+		api_server_free(&srv);
+		printf("coffer-api: configuration %s OK\n", config);
+		return 0;
+	}
+	if (api_server_start(srv, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	/* The pid file before dropping privileges (its directory may be
+	 * root's); removing it at the end may then fail, harmlessly. */
+	if (pidfile != NULL && main_pidfile(pidfile, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (main_drop_privileges(cfg.user, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	log_info("ready");
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			api_server_reload(srv);
+			continue;
+		}
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+	}
+	log_info("stopping");
+	rc = 0;
+out:
+	api_server_free(&srv);
+	if (pidfile != NULL && rc == 0)
+		(void)unlink(pidfile);
+	return rc;
+}

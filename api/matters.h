@@ -1,0 +1,101 @@
+/* api/matters.h — eDiscovery matters: scope, in-scope records, and the
+ * helpers the matter and hold handlers share.
+ *
+ * A matter's scope is stored in matters.scope (jsonb) as blind-index tokens
+ * (hex) and channel names, with from/to also in matters.time_from/time_to
+ * (inclusive; the columns are what counts).  The epochs a matter involves
+ * are those holding in-scope records at the time of asking; a custodian
+ * answers exactly that set.  Participant and conversation values are turned into tokens
+ * on arrival with the tenant's BIK and never stored, logged or echoed.
+ * Layout and semantics: docs/CONTRACTS.md ("Stored shapes").
+ */
+#ifndef COFFER_API_MATTERS_H
+#define COFFER_API_MATTERS_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "api/server.h"
+#include "vault/blind.h"
+
+#define MATTER_LIST_MAX        1000U   /* participants / conversations */
+#define MATTER_TITLE_MAX       500U    /* characters */
+#define MATTER_BASIS_MAX       2000U
+
+/* The in-scope records of one matter, as a WITH prefix: $1 tenant uuid,
+ * $2 matter uuid; follow it with a query over in_scope, which has every
+ * column of coffer.records, e.g.
+ *
+ *   MATTER_SCOPE_WITH "SELECT pg_catalog.count(*) FROM in_scope"
+ *
+ * The predicate is the production builder's (api/production.h): every
+ * criterion the scope sets must match, an empty list or a NULL bound sets
+ * none.  Counts shown to people come from api_production_count() itself;
+ * this prefix serves the queries it has no function for (the epoch list
+ * custodians answer). */
+#define MATTER_SCOPE_WITH \
+	"WITH scope AS MATERIALIZED (" \
+	" SELECT m.tenant_id, m.time_from, m.time_to," \
+	"  ARRAY(SELECT pg_catalog.decode(x, 'hex') FROM" \
+	"   pg_catalog.jsonb_array_elements_text(m.scope->'participants') x)" \
+	"   AS participants," \
+	"  ARRAY(SELECT pg_catalog.decode(x, 'hex') FROM" \
+	"   pg_catalog.jsonb_array_elements_text(m.scope->'conversations') x)" \
+	"   AS conversations," \
+	"  ARRAY(SELECT x FROM" \
+	"   pg_catalog.jsonb_array_elements_text(m.scope->'channels') x)" \
+	"   AS channels" \
+	" FROM coffer.matters m" \
+	" WHERE m.tenant_id = $1::uuid AND m.matter_id = $2::uuid)," \
+	"in_scope AS (" \
+	" SELECT r.* FROM scope s JOIN coffer.records r" \
+	"  ON r.tenant_id = s.tenant_id" \
+	" WHERE (s.time_from IS NULL OR r.sent_at >= s.time_from)" \
+	"  AND (s.time_to IS NULL OR r.sent_at <= s.time_to)" \
+	"  AND (pg_catalog.cardinality(s.participants) = 0" \
+	"       OR r.participant_tokens OPERATOR(pg_catalog.&&) s.participants)" \
+	"  AND (pg_catalog.cardinality(s.conversations) = 0" \
+	"       OR r.conversation_token = ANY (s.conversations))" \
+	"  AND (pg_catalog.cardinality(s.channels) = 0" \
+	"       OR r.channel = ANY (s.channels))) "
+
+/* The epochs holding the matter's in-scope records, with R (hex, or raw
+ * with binary results): epoch_id, r_point, ordered by epoch_id. */
+#define MATTER_EPOCHS_SQL(rcol) \
+	MATTER_SCOPE_WITH \
+	"SELECT e.epoch_id, " rcol " FROM coffer.epochs e" \
+	" WHERE e.tenant_id = $1::uuid" \
+	"  AND e.epoch_id IN (SELECT DISTINCT i.epoch_id FROM in_scope i)" \
+	" ORDER BY e.epoch_id"
+
+/* A timestamptz column as RFC 3339 UTC text with microseconds. */
+#define API_TS(col) \
+	"pg_catalog.to_char((" col ") AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/* Tokens of a JSON array of participant (conversation = 0) or
+ * conversation (conversation = 1) values, de-duplicated and sorted, into a
+ * malloc'd array of n × VAULT_TOKEN_BYTES with room for n + 1 (wipe
+ * (n + 1) × VAULT_TOKEN_BYTES and free it).  field names
+ * the array in error messages; values are never quoted.  NULL array: none.
+ * 0, or -1 after api_fail. */
+int api_scope_tokens(api_req *r, const json_t *array, int conversation,
+                     const char *field, unsigned char **out, size_t *n);
+
+/* A JSON array of distinct channel names into a malloc'd array of
+ * borrowed strings (free() it).  0, or -1 after api_fail. */
+int api_scope_channels(api_req *r, const json_t *array,
+                       const char ***out, size_t *n);
+
+/* An optional RFC 3339 string member: 0 (*out NULL when absent), -1 after
+ * api_fail. */
+int api_scope_time(api_req *r, const json_t *obj, const char *key,
+                   const char **out);
+
+/* Refuse members of obj other than the NULL-terminated allowed names.
+ * 0, or -1 after api_fail(400). */
+int api_json_only(api_req *r, const json_t *obj, const char *where,
+                  const char *const *allowed);
+
+#endif

@@ -1,0 +1,229 @@
+/* api/metrics.c — counters for /metrics on the loopback listener.
+ *
+ * Relaxed atomics: the page is a statistic, not a snapshot.  Nothing here
+ * ever sees a request path, a name or a token.
+ */
+#include "api/metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const unsigned met_statuses[] = {
+	200, 201, 400, 403, 404, 405, 409, 413, 422, 429, 500, 503
+};
+#define MET_NSTATUS (sizeof(met_statuses) / sizeof(met_statuses[0]))
+#define MET_OTHER   MET_NSTATUS            /* any other status */
+#define MET_UNKNOWN API_METRICS_ROUTES_MAX /* route -1 */
+
+static const char *met_routes[API_METRICS_ROUTES_MAX];
+static size_t met_nroutes;
+
+static atomic_ullong met_requests[API_METRICS_ROUTES_MAX + 1][MET_NSTATUS + 1];
+static atomic_ullong met_refusals[API_REFUSE_COUNT];
+static atomic_ullong met_approvals[2];
+static atomic_ullong met_productions[API_PROD_COUNT];
+static atomic_ullong met_limited[API_LIMIT_COUNT];
+static atomic_ullong met_audit_failures;
+
+static const char *const met_refusal_names[API_REFUSE_COUNT] = {
+	"unauthenticated", "forbidden", "not_found", "method_not_allowed",
+	"too_large", "bad_request", "conflict"
+};
+static const char *const met_prod_names[API_PROD_COUNT] = {
+	"started", "built", "failed", "downloaded"
+};
+static const char *const met_limit_names[API_LIMIT_COUNT] = {
+	"approval", "search", "refusal"
+};
+
+void
+api_metrics_init(const char *const *route_names, size_t n)
+{
+	size_t i;
+
+	if (n > API_METRICS_ROUTES_MAX)
+		n = API_METRICS_ROUTES_MAX;
+	for (i = 0; i < n; i++)
+		met_routes[i] = route_names[i];
+	met_nroutes = n;
+}
+
+static void
+met_inc(atomic_ullong *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+void
+api_metrics_request(int route, unsigned status)
+{
+	size_t r, s;
+
+	r = route >= 0 && (size_t)route < met_nroutes ? (size_t)route :
+	    MET_UNKNOWN;
+	for (s = 0; s < MET_NSTATUS; s++)
+		if (met_statuses[s] == status)
+			break;
+	met_inc(&met_requests[r][s]);
+}
+
+void
+api_metrics_refusal(api_refusal r)
+{
+	if ((unsigned)r < API_REFUSE_COUNT)
+		met_inc(&met_refusals[r]);
+}
+
+void
+api_metrics_approval(int accepted)
+{
+	met_inc(&met_approvals[accepted ? 1 : 0]);
+}
+
+void
+api_metrics_production(api_prod_event e)
+{
+	if ((unsigned)e < API_PROD_COUNT)
+		met_inc(&met_productions[e]);
+}
+
+void
+api_metrics_rate_limited(api_limit_class c)
+{
+	if ((unsigned)c < API_LIMIT_COUNT)
+		met_inc(&met_limited[c]);
+}
+
+void
+api_metrics_audit_failure(void)
+{
+	met_inc(&met_audit_failures);
+}
+
+const char *
+api_metrics_limit_name(api_limit_class c)
+{
+	return (unsigned)c < API_LIMIT_COUNT ? met_limit_names[c] : "unknown";
+}
+
+typedef struct met_buf {
+	char  *p;
+	size_t len, cap;
+	int    failed;
+} met_buf;
+
+static void
+met_printf(met_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+met_printf(met_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t ncap = b->cap * 2 + (size_t)n;
+			char *np = realloc(b->p, ncap);
+
+			if (np == NULL) {
+				b->failed = 1;
+				return;
+			}
+			b->p = np;
+			b->cap = ncap;
+		}
+	}
+}
+
+static unsigned long long
+met_get(atomic_ullong *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+int
+api_metrics_render(char **out, size_t *out_len)
+{
+	met_buf b = { NULL, 0, 4096, 0 };
+	size_t r, s;
+
+	*out = NULL;
+	*out_len = 0;
+	if ((b.p = malloc(b.cap)) == NULL)
+		return -1;
+	b.p[0] = '\0';
+	met_printf(&b, "# HELP coffer_api_requests_total Requests answered, by "
+	    "route and status.\n# TYPE coffer_api_requests_total counter\n");
+	for (r = 0; r <= MET_UNKNOWN; r++) {
+		const char *name;
+
+		if (r < met_nroutes)
+			name = met_routes[r];
+		else if (r == MET_UNKNOWN)
+			name = "unmatched";
+		else
+			continue;
+		for (s = 0; s <= MET_NSTATUS; s++) {
+			unsigned long long v = met_get(&met_requests[r][s]);
+
+			if (v == 0)
+				continue;
+			if (s < MET_NSTATUS)
+				met_printf(&b, "coffer_api_requests_total{route=\"%s\","
+				    "status=\"%u\"} %llu\n", name, met_statuses[s], v);
+			else
+				met_printf(&b, "coffer_api_requests_total{route=\"%s\","
+				    "status=\"other\"} %llu\n", name, v);
+		}
+	}
+	met_printf(&b, "# HELP coffer_api_refusals_total Requests refused, by "
+	    "reason.\n# TYPE coffer_api_refusals_total counter\n");
+	for (r = 0; r < API_REFUSE_COUNT; r++)
+		met_printf(&b, "coffer_api_refusals_total{reason=\"%s\"} %llu\n",
+		    met_refusal_names[r], met_get(&met_refusals[r]));
+	met_printf(&b, "# HELP coffer_api_approvals_total Custodian approvals, "
+	    "by result.\n# TYPE coffer_api_approvals_total counter\n"
+	    "coffer_api_approvals_total{result=\"accepted\"} %llu\n"
+	    "coffer_api_approvals_total{result=\"rejected\"} %llu\n",
+	    met_get(&met_approvals[1]), met_get(&met_approvals[0]));
+	met_printf(&b, "# HELP coffer_api_productions_total Production builds "
+	    "and downloads.\n# TYPE coffer_api_productions_total counter\n");
+	for (r = 0; r < API_PROD_COUNT; r++)
+		met_printf(&b, "coffer_api_productions_total{event=\"%s\"} %llu\n",
+		    met_prod_names[r], met_get(&met_productions[r]));
+	met_printf(&b, "# HELP coffer_api_rate_limited_total Requests refused "
+	    "by a rate limit, by class.\n# TYPE coffer_api_rate_limited_total "
+	    "counter\n");
+	for (r = 0; r < API_LIMIT_COUNT; r++)
+		met_printf(&b, "coffer_api_rate_limited_total{class=\"%s\"} %llu\n",
+		    met_limit_names[r], met_get(&met_limited[r]));
+	met_printf(&b, "# HELP coffer_api_audit_failures_total Requests failed "
+	    "because their audit event could not be written.\n"
+	    "# TYPE coffer_api_audit_failures_total counter\n"
+	    "coffer_api_audit_failures_total %llu\n",
+	    met_get(&met_audit_failures));
+	if (b.failed) {
+		free(b.p);
+		return -1;
+	}
+	*out = b.p;
+	*out_len = b.len;
+	return 0;
+}

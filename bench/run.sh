@@ -1,0 +1,508 @@
+#!/bin/sh
+# bench/run.sh — every benchmark figure of the benchmark issue, Coffer next to
+# its ceiling, in one run against one throwaway PostgreSQL.
+#
+#   sh bench/run.sh --quick     reduced sizes (make bench-quick, < 3 min)
+#   sh bench/run.sh --full      full sizes    (make bench, < 30 min)
+#
+# Environment: BUILD (build), BENCH_LARGE=1 (also measure at 10 M records,
+# full mode), BENCH_PG_TUNE=0 (keep the harness's small shared_buffers and
+# WAL settings), BENCH_RESULTS (bench/results), BENCH_DEVICES (16).
+#
+# The outer call re-enters itself inside tests/pg-harness.sh (fsync and
+# synchronous_commit on, Unix socket only), raises the file-descriptor
+# limit for the 10 000-connection test, and leaves behind only
+# $BENCH_RESULTS/<timestamp>.{json,csv}, <timestamp>-machine.json, the PNG
+# plots, the raw series under <timestamp>-raw/, and latest.json /
+# latest-machine.json.  See bench/README.md for what each figure means.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+export BUILD
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+if [ "${1:-}" != "--inner" ]; then
+	case "${1:---quick}" in
+	--quick) MODE=quick ;;
+	--full) MODE=full ;;
+	*) echo "usage: sh bench/run.sh [--quick|--full]" >&2; exit 2 ;;
+	esac
+	for b in cofferctl coffer-gateway ops/loadgen bench/copy_plain \
+	    bench/copy_sealed bench/pgcrypto bench/report; do
+		[ -x "$BUILD/$b" ] || die "$BUILD/$b not built (make)"
+	done
+	for t in openssl gnuplot gpg psql curl python3; do
+		command -v "$t" >/dev/null 2>&1 || die "$t missing (make deps)"
+	done
+	# 10 000 idle connections on each side, plus PostgreSQL's files.
+	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+	exec sh tests/pg-harness.sh --shell sh "$ROOT/bench/run.sh" --inner "$MODE"
+fi
+MODE=$2
+
+# -- sizes ---------------------------------------------------------------------
+# Records are generated in batches of BATCH per device; loadgen windows start
+# at multiples of BATCH x DEVICES so every run maps records to the same
+# devices as the baselines.
+DEVICES=${BENCH_DEVICES:-16}
+BATCH=100
+SIZE=1024
+ALIGN=$((BATCH * DEVICES))
+if [ "$MODE" = full ]; then
+	N=1000000          # main ingest run and both COPY baselines
+	W=200000           # growth windows
+	LAT_S=30           # seconds at 50 % of the maximum rate
+	GROW="1000000 5000000"
+	[ "${BENCH_LARGE:-0}" = 1 ] && GROW="$GROW 10000000"
+	PGP=200000         # records per pgcrypto mode
+	IDLE=10000
+	HOLD=10
+	HS_S=10
+else
+	N=48000
+	W=16000
+	LAT_S=8
+	GROW="48000 250000"
+	PGP=6000
+	IDLE=2000
+	HOLD=3
+	HS_S=3
+fi
+
+PSQL="psql -X -q -v ON_ERROR_STOP=1"
+TS=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
+case "$RESULTS" in /*) ;; *) RESULTS="$ROOT/$RESULTS" ;; esac
+RAW="$RESULTS/$TS-raw"
+mkdir -p "$RAW" || die "cannot create $RAW"
+FIG="$RAW/figures.tsv"
+MACH="$RAW/machine.tsv"
+: >"$FIG"
+: >"$MACH"
+T_START=$(date +%s)
+FAILED=""
+SSERVER_PID=""
+
+log() {
+	printf '[%4ss] %s\n' "$(($(date +%s) - T_START))" "$*"
+}
+fail() {
+	log "FAILED: $*"
+	FAILED="$FAILED $1"
+}
+# figure NAME UNIT COFFER BASELINE BASELINE_NAME [NOTE]
+figure() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${3:--}" "${4:--}" "$5" \
+	    "${6:-}" >>"$FIG"
+}
+machine() {
+	printf '%s\t%s\n' "$1" "$2" >>"$MACH"
+}
+# res KEY FILE: value of KEY= in the last RESULT line of FILE ("" if none)
+res() {
+	sed -n "s/^RESULT .* $1=\([^ ]*\).*/\1/p" "$2" 2>/dev/null | tail -1
+}
+now() {
+	date +%s.%N
+}
+calc() {   # calc EXPR: floating-point arithmetic
+	awk "BEGIN { printf \"%.6g\", $1 }"
+}
+align_up() {
+	echo $((($1 + ALIGN - 1) / ALIGN * ALIGN))
+}
+
+# -- the gateway, through the shared fixture -----------------------------------
+GWF_NO_TRAP=1
+. "$ROOT/tests/lib/gateway-fixture.sh"
+
+cleanup() {
+	[ -z "$SSERVER_PID" ] || kill "$SSERVER_PID" 2>/dev/null
+	gwf_cleanup
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "mode $MODE: $N records, $DEVICES devices, batches of $BATCH, ~$SIZE-byte bodies; results in $RESULTS"
+
+# -- PostgreSQL: same durability, production-sized memory and WAL --------------
+if [ "${BENCH_PG_TUNE:-1}" = 1 ]; then
+	$PSQL -d postgres -c "ALTER SYSTEM SET shared_buffers = '2GB'" \
+	    -c "ALTER SYSTEM SET max_wal_size = '16GB'" \
+	    -c "ALTER SYSTEM SET min_wal_size = '2GB'" \
+	    -c "ALTER SYSTEM SET checkpoint_timeout = '30min'" \
+	    -c "ALTER SYSTEM SET wal_buffers = '64MB'" \
+	    -c "ALTER SYSTEM SET max_connections = 200" ||
+	    die "ALTER SYSTEM failed"
+	"$COFFER_PG_CTL" -w -t 120 -s -m fast restart >/dev/null 2>&1 ||
+	    die "PostgreSQL did not restart with the bench settings"
+fi
+$PSQL -d postgres -c "CREATE DATABASE bench" -c "CREATE DATABASE bench_sealed" ||
+    die "creating the bench databases failed"
+PGDATABASE=bench_sealed "$BUILD/cofferctl" migrate --dir "$ROOT/migrations" \
+    >"$RAW/migrate-sealed.log" 2>&1 || die "migrating bench_sealed failed"
+
+# -- the machine -------------------------------------------------------------------
+machine mode "$MODE"
+machine timestamp "$TS"
+machine git_commit "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
+machine cores "$(nproc)"
+machine cpu_model "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+machine memory "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+machine kernel "$(uname -r)"
+machine virtualization "$(systemd-detect-virt 2>/dev/null || echo unknown)"
+machine openssl "$(openssl version)"
+machine load_average_at_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+machine postgresql "$($PSQL -At -c 'SHOW server_version')"
+for s in fsync synchronous_commit full_page_writes wal_level shared_buffers \
+    max_wal_size checkpoint_timeout wal_buffers max_connections; do
+	machine "pg_$s" "$($PSQL -At -c "SHOW $s")"
+done
+machine records "$N"
+machine devices "$DEVICES"
+machine batch "$BATCH"
+machine body_size "$SIZE"
+
+# -- set-up: PKI, tenant, devices, node, gateway --------------------------------
+log "set-up: PKI, tenant acme, $DEVICES devices, gateway"
+gwf_init || die "fixture init failed"
+gwf_server_cert && gwf_tenant acme || die "tenant set-up failed"
+i=0
+while [ "$i" -lt "$DEVICES" ]; do
+	gwf_device acme "$(printf 'phone-%05d' "$i")" || die "device issue failed"
+	i=$((i + 1))
+done
+gwf_node gw-bench || die "node init failed"
+gwf_config "max_connections = $((IDLE + 500))" "idle_timeout_s = 900" \
+    "device_rate = 100000" "device_burst = 100000" || die "gateway config failed"
+gwf_start || die "gateway did not start"
+machine gateway_config "$(grep -v '^#' "$GWF_CONF" | grep -E '^(workers|batch_max|epoch|device_rate|max_conn)' | tr '\n' ';')"
+LG="$BUILD/ops/loadgen --url $(gwf_url '') --ca $GWF_SRV_CA --certs $GWF_CERTS --devices $DEVICES --batch $BATCH --size $SIZE"
+
+# == 1. durable ingest vs plaintext COPY and sealed COPY ===========================
+log "(a) plaintext binary COPY, 2 writers x 1000: $N records"
+"$BUILD/bench/copy_plain" --db dbname=bench --records "$N" --devices "$DEVICES" \
+    --batch "$BATCH" --size "$SIZE" --series "$RAW/plain.series" \
+    >"$RAW/plain.out" 2>&1 || fail plain "copy_plain ($(tail -1 "$RAW/plain.out"))"
+PLAIN_RPS=$(res records_per_s "$RAW/plain.out")
+PLAIN_MBS=$(res mb_per_s "$RAW/plain.out")
+log "    $PLAIN_RPS records/s, $PLAIN_MBS MB/s"
+
+log "(b) sealed in-process (vault), binary COPY, 2 writers x 1000: $N records"
+"$BUILD/bench/copy_sealed" --db dbname=bench_sealed --records "$N" \
+    --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" \
+    --series "$RAW/sealed.series" >"$RAW/sealed.out" 2>&1 ||
+    fail sealed "copy_sealed ($(tail -1 "$RAW/sealed.out"))"
+SEALED_RPS=$(res records_per_s "$RAW/sealed.out")
+SEALED_MBS=$(res mb_per_s "$RAW/sealed.out")
+log "    $SEALED_RPS records/s, $SEALED_MBS MB/s"
+log "(b') the same into a copy of coffer.records without its FKs and CHECKs: $N records"
+"$BUILD/bench/copy_sealed" --db dbname=bench_sealed --table bench.sealed_bare \
+    --records "$N" --seed 3 --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" \
+    >"$RAW/sealed-bare.out" 2>&1 ||
+    fail sealed-bare "copy_sealed --table ($(tail -1 "$RAW/sealed-bare.out"))"
+BARE_RPS=$(res records_per_s "$RAW/sealed-bare.out")
+log "    $BARE_RPS records/s"
+# The ceilings are measured; their tables are not needed any more.
+$PSQL -d postgres -c "DROP DATABASE bench_sealed" >/dev/null 2>&1
+
+log "Coffer: loadgen -> coffer-gateway over mTLS, $DEVICES devices: $N records"
+$LG --records "$N" --seed 1 --series "$RAW/gateway.series" \
+    --latency-out "$RAW/gateway.latency" >"$RAW/gateway.out" 2>"$RAW/gateway.err" ||
+    fail ingest "loadgen ($(tail -1 "$RAW/gateway.err"))"
+GW_RPS=$(res records_per_s "$RAW/gateway.out")
+GW_MBS=$(res mb_per_s "$RAW/gateway.out")
+GW_CPU=$(res cpu_s "$RAW/gateway.out")
+log "    $GW_RPS records/s, $GW_MBS MB/s (loadgen CPU ${GW_CPU}s)"
+gwf_curl "$GWF_PROBE" "http://127.0.0.1:$GWF_METRICS_PORT/metrics" \
+    >"$RAW/gateway-metrics.txt" 2>/dev/null ||
+    curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" >"$RAW/gateway-metrics.txt" 2>/dev/null
+
+figure ingest_records_per_s records/s "$GW_RPS" "$PLAIN_RPS" \
+    "plaintext binary COPY, 2 writers" "goal >= 0.55; < 0.40 is a defect"
+figure ingest_mb_per_s MB/s "$GW_MBS" "$PLAIN_MBS" "plaintext binary COPY, 2 writers" \
+    "NDJSON record bytes"
+figure ingest_vs_seal_copy_limit records/s "$GW_RPS" "$SEALED_RPS" \
+    "sealed in-process + binary COPY" "goal >= 0.85"
+figure seal_copy_vs_plain_copy records/s "$SEALED_RPS" "$PLAIN_RPS" \
+    "plaintext binary COPY, 2 writers" "the limit (b) as a share of (a)"
+figure seal_copy_schema_constraints records/s "$SEALED_RPS" "$BARE_RPS" \
+    "(b) into the same indexes without FKs/CHECKs" "cost of coffer.records' constraints"
+
+# == 4. cost as the archive grows (window at 0 from the main run's start) =======
+# Rate over the first W acknowledged records of the main run (archive 0).
+R0=$(awk -v w="$W" '$3 >= w { t = pt + (w - pa) * ($1 - pt) / ($3 - pa);
+    printf "%.1f", w / t; exit } { pt = $1; pa = $3 }' "$RAW/gateway.series" 2>/dev/null)
+ARCHIVE=$N
+NEXT=$N            # next unused record index (loadgen --first)
+GROW_RATES=""
+window() {   # window LABEL: W records through the gateway at the current size
+	log "growth window at $ARCHIVE records: $W records"
+	$LG --records "$W" --first "$NEXT" --seed 1 --series "$RAW/window-$1.series" \
+	    >"$RAW/window-$1.out" 2>"$RAW/window-$1.err" ||
+	    fail "window-$1" "loadgen ($(tail -1 "$RAW/window-$1.err"))"
+	WR=$(res records_per_s "$RAW/window-$1.out")
+	log "    $WR records/s at $ARCHIVE records"
+	NEXT=$((NEXT + W))
+	ARCHIVE=$((ARCHIVE + W))
+}
+
+# == 3. acknowledgement latency at 50 % of the maximum rate ======================
+window 1m
+R1=$WR
+A1=$((ARCHIVE - W))
+if [ -n "$GW_RPS" ]; then
+	RATE=$(calc "$GW_RPS / 2")
+	L=$(align_up "$(awk -v r="$RATE" -v s="$LAT_S" 'BEGIN { printf "%d", r * s }')")
+	log "latency: $L records at $RATE records/s (50 % of $GW_RPS)"
+	$LG --records "$L" --first "$NEXT" --seed 1 --rate "$RATE" \
+	    --latency-out "$RAW/latency50.latency" --series "$RAW/latency50.series" \
+	    >"$RAW/latency50.out" 2>"$RAW/latency50.err" ||
+	    fail latency "loadgen ($(tail -1 "$RAW/latency50.err"))"
+	NEXT=$((NEXT + L))
+	ARCHIVE=$((ARCHIVE + L))
+	for p in p50 p90 p99 p999; do
+		eval "LAT_$p=\$(res ${p}_ms \"\$RAW/latency50.out\")"
+	done
+	log "    p50 $LAT_p50 p90 $LAT_p90 p99 $LAT_p99 p99.9 $LAT_p999 ms"
+	figure ack_latency_p99_ms ms "$LAT_p99" 50 "goal (p99 < 50 ms)" \
+	    "at $RATE records/s = 50 % of the maximum; request sent -> receipts received"
+	figure ack_latency_p50_ms ms "$LAT_p50" - "" "at 50 % of the maximum rate"
+	figure ack_latency_p90_ms ms "$LAT_p90" - "" "at 50 % of the maximum rate"
+	figure ack_latency_p999_ms ms "$LAT_p999" - "" "at 50 % of the maximum rate"
+	figure ack_latency_p99_ms_at_max ms "$(res p99_ms "$RAW/gateway.out")" - "" \
+	    "during the maximum-rate run (queueing included)"
+else
+	fail latency "no maximum rate to take 50 % of"
+	figure ack_latency_p99_ms ms - 50 "goal (p99 < 50 ms)" "not measured"
+fi
+
+# == 6. verification vs COPY ... TO ================================================
+# `cofferctl verify` when the verb exists; until then the same verify_run()
+# timed in process by bench/verify_run (said so in the figure's note).
+VERIFIER=""
+if "$BUILD/cofferctl" verify --help >/dev/null 2>&1; then
+	VERIFIER="cofferctl verify"
+elif [ -x "$BUILD/bench/verify_run" ]; then
+	VERIFIER="bench/verify_run"
+fi
+if [ -n "$VERIFIER" ]; then
+	log "verify: $VERIFIER over $ARCHIVE records"
+	t0=$(now)
+	if [ "$VERIFIER" = "cofferctl verify" ]; then
+		PGUSER=auditor "$BUILD/cofferctl" verify --quiet \
+		    --witness "$GWF_DIR/witness.jsonl" >"$RAW/verify.out" 2>&1
+	else
+		PGUSER=auditor "$BUILD/bench/verify_run" \
+		    --witness "$GWF_DIR/witness.jsonl" >"$RAW/verify.out" 2>&1
+	fi || fail verify "$VERIFIER ($(tail -1 "$RAW/verify.out"))"
+	t1=$(now)
+	VREC=$(sed -n 's/.* \([0-9][0-9]*\) records,.*/\1/p' "$RAW/verify.out" | head -1)
+	VRPS=$([ -n "$VREC" ] && calc "$VREC / ($t1 - $t0)")
+	t0=$(now)
+	$PSQL -c "\\copy (SELECT tenant_id, stream_id, seq, epoch_id, batch_no, received_at, sent_at, channel, size_class, participant_tokens, conversation_token, dedup_token, nonce, ciphertext, leaf_hash FROM coffer.records ORDER BY tenant_id, stream_id, seq) TO '/dev/null' WITH (FORMAT binary)" \
+	    >"$RAW/copyto.out" 2>&1 || fail copyto "COPY TO ($(tail -1 "$RAW/copyto.out"))"
+	t1=$(now)
+	CRPS=$(calc "${VREC:-$ARCHIVE} / ($t1 - $t0)")
+	log "    $(head -1 "$RAW/verify.out")"
+	log "    verify $VRPS records/s, COPY TO $CRPS records/s"
+	note="$VREC records written by the gateway, by $VERIFIER"
+	[ "$VERIFIER" = "cofferctl verify" ] ||
+	    note="$note (cofferctl has no verify verb yet: the same verify_run() in process)"
+	figure verify_records_per_s records/s "$VRPS" "$CRPS" \
+	    "COPY (SELECT ... ORDER BY stream, seq) TO, binary" "$note; goal >= 200000"
+else
+	log "verify: not available (no cofferctl verify, no bench/verify_run)"
+	figure verify_records_per_s records/s - - "COPY ... TO" \
+	    "not available: cofferctl verify not built"
+fi
+
+# == 4 (cont.). grow the archive with the sealed loader, measure again ============
+for target in $GROW; do
+	[ "$target" -gt "$A1" ] || continue
+	add=$((target - ARCHIVE))
+	if [ "$add" -gt 0 ]; then
+		log "growing the archive to $target records (sealed COPY into tenant acme, $add records)"
+		"$BUILD/bench/copy_sealed" --tenant acme --records "$add" --seed 2 \
+		    --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" \
+		    >"$RAW/fill-$target.out" 2>&1 ||
+		    fail "fill-$target" "copy_sealed ($(tail -1 "$RAW/fill-$target.out"))"
+		ARCHIVE=$target
+	fi
+	label=$(awk -v t="$target" 'BEGIN { printf "%gm", t / 1e6 }')
+	window "$label"
+	GROW_RATES="$GROW_RATES $target:$WR"
+done
+figure ingest_at_1m_vs_empty records/s "$R1" "$R0" "first $W records of the main run (archive 0)" \
+    "window of $W records at $A1 records"
+for gr in $GROW_RATES; do
+	t=${gr%%:*}
+	r=${gr#*:}
+	[ "$t" -le "$A1" ] && continue
+	name=ingest_at_5m_vs_empty
+	[ "$t" -ge 10000000 ] && name=ingest_at_10m_vs_empty
+	figure "$name" records/s "$r" "$R0" "first $W records of the main run (archive 0)" \
+	    "window of $W records at $t records; goal >= 0.8$([ "$MODE" = quick ] && echo " (quick: $t instead of 5 M)")"
+done
+
+# == 2. pgcrypto ====================================================================
+log "pgcrypto: throwaway RSA-3072 key (gpg), $PGP records per mode"
+GNUPGHOME="$COFFER_TEST_TMP/gnupg"
+export GNUPGHOME
+mkdir -p "$GNUPGHOME" && chmod 0700 "$GNUPGHOME"
+if gpg --batch --pinentry-mode loopback --passphrase '' --quick-generate-key \
+    'coffer-bench <bench@localhost.invalid>' rsa3072 sign never >"$RAW/gpg.log" 2>&1 &&
+    FPR=$(gpg --list-keys --with-colons 2>/dev/null | awk -F: '/^fpr/ { print $10; exit }') &&
+    gpg --batch --pinentry-mode loopback --passphrase '' --quick-add-key "$FPR" \
+    rsa3072 encr never >>"$RAW/gpg.log" 2>&1 &&
+    gpg --armor --export >"$COFFER_TEST_TMP/pgp-pub.asc" 2>>"$RAW/gpg.log"; then
+	"$BUILD/bench/pgcrypto" --db dbname=bench --mode pub --key "$COFFER_TEST_TMP/pgp-pub.asc" \
+	    --records "$PGP" --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" \
+	    >"$RAW/pgp-pub.out" 2>&1 || fail pgp-pub "pgcrypto pub ($(tail -1 "$RAW/pgp-pub.out"))"
+else
+	fail pgp-key "gpg key generation ($(tail -1 "$RAW/gpg.log"))"
+fi
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$COFFER_TEST_TMP/pgp-pass"
+"$BUILD/bench/pgcrypto" --db dbname=bench --mode sym --password-file "$COFFER_TEST_TMP/pgp-pass" \
+    --records "$PGP" --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" \
+    >"$RAW/pgp-sym.out" 2>&1 || fail pgp-sym "pgcrypto sym ($(tail -1 "$RAW/pgp-sym.out"))"
+PUB_RPS=$(res records_per_s "$RAW/pgp-pub.out")
+SYM_RPS=$(res records_per_s "$RAW/pgp-sym.out")
+log "    pgp_pub_encrypt $PUB_RPS records/s, pgp_sym_encrypt $SYM_RPS records/s"
+figure pgcrypto_peer records/s "$GW_RPS" "$PUB_RPS" "pgp_pub_encrypt (RSA-3072), INSERT, 2 writers" \
+    "goal >= 3"
+figure pgcrypto_sym_peer records/s "$GW_RPS" "$SYM_RPS" "pgp_sym_encrypt (defaults), INSERT, 2 writers" ""
+$PSQL -d postgres -c "DROP DATABASE bench" >/dev/null 2>&1
+
+# == 5. connections ==================================================================
+log "connections: restarting the gateway for a clean memory baseline"
+gwf_stop && gwf_start || fail gw-restart "gateway restart"
+log "idle: $IDLE concurrent idle mTLS connections"
+$LG --idle "$IDLE" --connections 4 --hold "$HOLD" --rss-pid "$GWF_PID" \
+    >"$RAW/idle.out" 2>"$RAW/idle.err" || fail idle "loadgen --idle ($(tail -1 "$RAW/idle.err"))"
+RSS0=$(res rss_before_kib "$RAW/idle.out")
+RSS1=$(res rss_held_kib "$RAW/idle.out")
+ALIVE=$(res alive "$RAW/idle.out")
+if [ -n "$RSS1" ] && [ "$RSS1" -gt 0 ] 2>/dev/null; then
+	figure idle_conn_rss_mib MiB "$(calc "$RSS1 / 1024")" 256 "goal (< 256 MiB total)" \
+	    "gateway RSS holding $ALIVE of $IDLE idle connections (VmRSS; $(calc "$RSS0 / 1024") MiB before)"
+	figure idle_conn_kib_per_conn KiB "$(calc "($RSS1 - $RSS0) / $IDLE")" - "" \
+	    "RSS growth per idle connection"
+else
+	figure idle_conn_rss_mib MiB - 256 "goal (< 256 MiB total)" "not measured"
+fi
+log "    $(sed -n '2p' "$RAW/idle.out")"
+
+log "handshakes: openssl s_time -new for ${HS_S}s against the gateway and openssl s_server"
+DEV0=$GWF_CERTS/$GWF_PROBE
+stime() {   # stime PORT OUT: full handshakes/s, one client connection at a time
+	t0=$(now)
+	openssl s_time -connect "127.0.0.1:$1" -new -time "$HS_S" -cert "$DEV0.crt" \
+	    -key "$DEV0.key" -CAfile "$GWF_SRV_CA" >"$2" 2>&1
+	t1=$(now)
+	c=$(sed -n 's/^\([0-9][0-9]*\) connections in .*real seconds.*/\1/p' "$2" | head -1)
+	[ -n "$c" ] && calc "$c / ($t1 - $t0)"
+}
+HS_GW=$(stime "$GWF_PORT" "$RAW/stime-gateway.out")
+SPORT=$(gwf_free_port)
+openssl s_server -accept "127.0.0.1:$SPORT" -cert "$GWF_SRV_CRT" -key "$GWF_SRV_KEY" \
+    -CAfile "$COFFER_PKI/devices/acme/ca.pem" -Verify 2 -www -quiet -no_ticket \
+    </dev/null >"$RAW/s_server.log" 2>&1 &
+SSERVER_PID=$!
+sleep 1
+HS_SS=$(stime "$SPORT" "$RAW/stime-s_server.out")
+log "    s_time: gateway $HS_GW/s, s_server $HS_SS/s"
+$LG --handshakes "$HS_S" --connections 2 >"$RAW/hs-gateway.out" 2>&1 ||
+    fail hs-gateway "loadgen --handshakes gateway ($(tail -1 "$RAW/hs-gateway.out"))"
+$BUILD/ops/loadgen --url "https://127.0.0.1:$SPORT" --ca "$GWF_SRV_CA" --certs "$GWF_CERTS" \
+    --devices "$DEVICES" --handshakes "$HS_S" --connections 2 >"$RAW/hs-s_server.out" 2>&1 ||
+    fail hs-s_server "loadgen --handshakes s_server ($(tail -1 "$RAW/hs-s_server.out"))"
+kill "$SSERVER_PID" 2>/dev/null
+wait "$SSERVER_PID" 2>/dev/null
+SSERVER_PID=""
+HSP_GW=$(res handshakes_per_s "$RAW/hs-gateway.out")
+HSP_SS=$(res handshakes_per_s "$RAW/hs-s_server.out")
+log "    2 parallel clients: gateway $HSP_GW/s, s_server $HSP_SS/s"
+figure handshakes_per_s handshakes/s "$HS_GW" "$HS_SS" \
+    "openssl s_server, same certs (s_time -new)" "full mTLS handshakes, goal >= 0.7"
+figure handshakes_per_s_parallel handshakes/s "$HSP_GW" "$HSP_SS" \
+    "openssl s_server, same certs (2 clients)" "loadgen --handshakes, 2 client threads"
+
+# == 7. production =====================================================================
+figure production_records_per_s records/s - - "" \
+    "not available: coffer-api productions are not built yet"
+log "production: not available (coffer-api and productions are not built yet)"
+
+# == report ==============================================================================
+machine load_average_at_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+machine duration_s "$(($(date +%s) - T_START))"
+machine failed_steps "${FAILED# }"
+gwf_stop
+
+# Plots: throughput over time; latency percentiles at max and at 50 %.
+pct_table() {   # pct_table LATENCY_FILE -> "label value" lines
+	[ -s "$1" ] || return 0
+	grep -v '^#' "$1" | awk '{ print $2 }' | sort -g | awk '
+	    { v[NR] = $1 }
+	    END { n = split("50 75 90 95 99 99.9", p, " ");
+	          for (i = 1; i <= n; i++) { k = int(p[i] / 100 * NR); if (k < 1) k = 1;
+	                                     printf "p%s %s\n", p[i], v[k] } }'
+}
+pct_table "$RAW/gateway.latency" >"$RAW/pct-max.dat"
+pct_table "$RAW/latency50.latency" >"$RAW/pct-50.dat"
+if command -v gnuplot >/dev/null 2>&1; then
+	gnuplot >"$RAW/gnuplot.log" 2>&1 <<EOF || fail plots "gnuplot ($(tail -1 "$RAW/gnuplot.log"))"
+set terminal pngcairo size 1000,560 noenhanced
+set output '$RESULTS/$TS-throughput.png'
+set title 'Durable ingest, $N records of ~$SIZE B ($MODE run $TS)'
+set xlabel 'seconds since start'
+set ylabel 'records/s'
+set yrange [0:*]
+set grid
+set key outside bottom center horizontal
+plot '$RAW/plain.series' using 1:2 with lines lw 2 title 'plaintext binary COPY (a)', \
+     '$RAW/sealed.series' using 1:2 with lines lw 2 title 'sealed in-process + COPY (b)', \
+     '$RAW/gateway.series' using 1:2 with lines lw 2 title 'Coffer gateway over mTLS'
+set output '$RESULTS/$TS-latency.png'
+set title 'Acknowledgement latency (request sent -> receipts), $MODE run $TS'
+set xlabel 'percentile'
+set ylabel 'ms'
+set logscale y
+set style data histograms
+set style fill solid 0.8
+set boxwidth 0.8
+plot '$RAW/pct-50.dat' using 2:xtic(1) title 'at 50 % of the maximum rate', \
+     '$RAW/pct-max.dat' using 2:xtic(1) title 'at the maximum rate'
+set output '$RESULTS/$TS-latency-time.png'
+set title 'Acknowledgement latency over time at 50 % of the maximum rate'
+set style data points
+set xlabel 'seconds since start'
+set ylabel 'ms'
+plot '$RAW/latency50.latency' using 1:2 with points pt 7 ps 0.4 title 'one request of $BATCH records'
+EOF
+fi
+
+"$BUILD/bench/report" --in "$FIG" --json "$RESULTS/$TS.json" --csv "$RESULTS/$TS.csv" \
+    --machine "$MACH" --machine-json "$RESULTS/$TS-machine.json" >"$RAW/table.txt" ||
+    fail report "report"
+cp "$RESULTS/$TS.json" "$RESULTS/latest.json" 2>/dev/null
+cp "$RESULTS/$TS-machine.json" "$RESULTS/latest-machine.json" 2>/dev/null
+echo
+echo "Coffer benchmark ($MODE), $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+cat "$RAW/table.txt"
+echo
+echo "results: $RESULTS/$TS.json (.csv, -machine.json, -throughput.png, -latency.png, -latency-time.png, -raw/)"
+echo "took $(($(date +%s) - T_START)) s"
+if [ -n "$FAILED" ]; then
+	echo "bench: failed steps:$FAILED (see $RAW)" >&2
+	exit 1
+fi
+exit 0

@@ -1,0 +1,2027 @@
+/* common/verify.c — the archive verifier (what it proves: verify.h).
+ *
+ * Trusts: nothing the database says about itself.  Every hash is
+ * recomputed here from the stored columns, every checkpoint signature is
+ * checked against the node's registered public key, and witness files
+ * (outside the database) pin heads a DBA could otherwise rewrite.  The
+ * database is only trusted to answer queries, and even a lying server
+ * cannot forge an Ed25519 signature.
+ *
+ * Speed: records arrive through binary COPY of one seq range at a time
+ * (at most VERIFY_CHUNK_RECORDS rows), so the server produces rows while
+ * this process hashes them, no cursor round trips, and memory stays flat.
+ * Row fields are used in place in libpq's buffer; the only per-stream
+ * buffers (leaf hashes of a batch, participant tokens of a row) grow and
+ * are reused.
+ *
+ * COPY takes no bind parameters: its queries are built with snprintf from
+ * uuids this file formatted itself and integers, never from input text.
+ *
+ * Hazards: libpq cannot abandon a COPY without a cancel that might hit the
+ * next statement, so on the first inconsistency the rest of the (bounded)
+ * COPY is drained before the transaction is rolled back.
+ */
+#include "common/verify.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "common/audit.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/util.h"
+#include "vault/chain.h"
+
+#define V_PG_EPOCH_US         946684800000000LL   /* 2000-01-01 in Unix µs */
+#define V_BATCH_FETCH         1000                /* batch rows per query */
+#define VERIFY_CHUNK_RECORDS  65536U              /* seqs per records COPY */
+#define V_NAME_MAX            201U                /* tenant and node names */
+#define V_WITNESS_LINE_MAX    4096U
+#define V_REC_FIELDS          13
+#define V_AUDIT_FIELDS        11
+
+static const unsigned char v_zero[VAULT_HASH_BYTES];
+
+/* -- small decoders -------------------------------------------------------- */
+
+static uint64_t
+v_be64(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | u[i];
+	return v;
+}
+
+static uint32_t
+v_be32(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return ((uint32_t)u[0] << 24) | ((uint32_t)u[1] << 16) |
+	    ((uint32_t)u[2] << 8) | u[3];
+}
+
+static double
+v_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* -- state ----------------------------------------------------------------- */
+
+typedef struct v_witness {
+	unsigned char tenant[VAULT_ID_BYTES];
+	unsigned char stream[VAULT_ID_BYTES];
+	uint64_t      batch;
+	uint64_t      last_seq;
+	int64_t       signed_at;
+	unsigned char head[VAULT_HASH_BYTES];
+	unsigned char sig[VAULT_SIG_BYTES];
+	uint32_t      node;          /* index into vctx.names */
+	uint32_t      file;          /* index into opts->witness */
+	uint32_t      line;
+	int           seen;          /* its stream was verified */
+} v_witness;
+
+typedef struct v_stream {
+	unsigned char tenant[VAULT_ID_BYTES];
+	unsigned char stream[VAULT_ID_BYTES];
+	unsigned char node_id[VAULT_ID_BYTES];
+	unsigned char node_pk[VAULT_SIGN_PK_BYTES];
+	int           registered;
+	int           has_node;
+	char          tenant_name[V_NAME_MAX];
+	char          node_name[V_NAME_MAX];
+} v_stream;
+
+typedef struct v_purge {
+	unsigned char purge_id[VAULT_ID_BYTES];
+	uint64_t      records;
+	unsigned char root[VAULT_HASH_BYTES];
+	int           has_root;
+	uint64_t      event_no;
+	int           matched;
+} v_purge;
+
+typedef struct v_tenant {
+	unsigned char id[VAULT_ID_BYTES];
+	char          name[V_NAME_MAX];
+} v_tenant;
+
+/* Reader of one binary COPY TO STDOUT. */
+typedef struct v_copy {
+	PGconn     *c;
+	char       *buf;          /* current CopyData message (libpq's) */
+	int         len;
+	int         off;
+	int         header;       /* header consumed */
+	int         active;       /* COPY still open on the connection */
+	const char *f[V_REC_FIELDS];
+	int         l[V_REC_FIELDS];
+} v_copy;
+
+typedef struct vctx {
+	PGconn             *c;
+	const verify_opts  *o;
+	verify_report      *r;
+	int                 has_tenant;
+	unsigned char       tenant[VAULT_ID_BYTES];
+	int                 has_stream;
+	unsigned char       stream[VAULT_ID_BYTES];
+	v_witness          *wit;
+	size_t              nwit;
+	size_t              wit_cap;
+	char              **names;
+	size_t              nnames;
+	v_stream           *streams;
+	size_t              nstreams;
+	/* where we are, for messages */
+	const unsigned char *loc_tenant;
+	const char          *loc_tenant_name;
+	const unsigned char *loc_stream;
+	/* reused buffers */
+	unsigned char      *leaves;
+	size_t              leaves_cap;     /* in hashes */
+	unsigned char      *parts;
+	size_t              parts_cap;      /* in bytes */
+	/* progress */
+	double              t0;
+	double              next_progress;
+	double              every;
+} vctx;
+
+/* -- reporting ------------------------------------------------------------- */
+
+static void
+v_locprefix(vctx *v, char *out, size_t cap, int64_t batch, int64_t seq,
+    int64_t event_no)
+{
+	char id[UTIL_UUID_STRLEN + 1], name[V_NAME_MAX];
+	char tp[V_NAME_MAX + 64], sp[64], bp[32], qp[32], ep[40];
+
+	tp[0] = sp[0] = bp[0] = qp[0] = ep[0] = '\0';
+	if (v->loc_tenant != NULL) {
+		util_uuid_format(id, v->loc_tenant);
+		if (v->loc_tenant_name != NULL && v->loc_tenant_name[0] != '\0') {
+			log_printable(name, sizeof(name), v->loc_tenant_name,
+			    strlen(v->loc_tenant_name));
+			snprintf(tp, sizeof(tp), "tenant %s (%s)", name, id);
+		} else {
+			snprintf(tp, sizeof(tp), "tenant %s", id);
+		}
+	}
+	if (v->loc_stream != NULL) {
+		util_uuid_format(id, v->loc_stream);
+		snprintf(sp, sizeof(sp), " stream %s", id);
+	}
+	if (batch >= 0)
+		snprintf(bp, sizeof(bp), " batch %lld", (long long)batch);
+	if (seq >= 0)
+		snprintf(qp, sizeof(qp), " seq %lld", (long long)seq);
+	if (event_no >= 0)
+		snprintf(ep, sizeof(ep), " audit event %lld", (long long)event_no);
+	snprintf(out, cap, "%s%s%s%s%s", tp, sp, bp, qp, ep);
+	if (out[0] == ' ')
+		memmove(out, out + 1, strlen(out));
+}
+
+/* First inconsistency: record it with its location; returns -1. */
+__attribute__((format(printf, 6, 7)))
+static int
+v_fail(vctx *v, const char *what, int64_t batch, int64_t seq, int64_t event_no,
+    const char *fmt, ...)
+{
+	verify_report *r = v->r;
+	char loc[V_NAME_MAX + 64 + 64 + 32 + 32 + 40], msg[576];
+	va_list ap;
+
+	if (r->status != VERIFY_OK)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	v_locprefix(v, loc, sizeof(loc), batch, seq, event_no);
+	r->status = VERIFY_TAMPERED;
+	snprintf(r->what, sizeof(r->what), "%s", what);
+	snprintf(r->message, sizeof(r->message), "%s%s%s", loc,
+	    loc[0] != '\0' ? ": " : "", msg);
+	if (v->loc_tenant != NULL)
+		util_uuid_format(r->tenant_id, v->loc_tenant);
+	if (v->loc_stream != NULL)
+		util_uuid_format(r->stream_id, v->loc_stream);
+	r->batch_no = batch;
+	r->seq = seq;
+	r->event_no = event_no;
+	return -1;
+}
+
+/* Could not run; returns -1. */
+__attribute__((format(printf, 2, 3)))
+static int
+v_error(vctx *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->r->status != VERIFY_OK)
+		return -1;
+	v->r->status = VERIFY_ERROR;
+	snprintf(v->r->what, sizeof(v->r->what), "error");
+	va_start(ap, fmt);
+	vsnprintf(v->r->message, sizeof(v->r->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void
+v_progress(vctx *v, int force)
+{
+	verify_progress p;
+	double now;
+
+	if (v->o->progress == NULL)
+		return;
+	now = v_now_s();
+	if (!force && now < v->next_progress)
+		return;
+	v->next_progress = now + v->every;
+	p.records = v->r->records;
+	p.tombstones = v->r->tombstones;
+	p.batches = v->r->batches;
+	p.elapsed_s = now - v->t0;
+	v->o->progress(v->o->progress_arg, &p);
+}
+
+/* -- buffers --------------------------------------------------------------- */
+
+static int
+v_leaves_reserve(vctx *v, size_t n)
+{
+	unsigned char *p;
+	size_t cap;
+
+	if (n <= v->leaves_cap)
+		return 0;
+	cap = v->leaves_cap > 0 ? v->leaves_cap : 1024;
+	while (cap < n) {
+		if (cap > SIZE_MAX / 2 / VAULT_HASH_BYTES)
+			return v_error(v, "out of memory");
+		cap *= 2;
+	}
+	p = realloc(v->leaves, cap * VAULT_HASH_BYTES);
+	if (p == NULL)
+		return v_error(v, "out of memory");
+	v->leaves = p;
+	v->leaves_cap = cap;
+	return 0;
+}
+
+static int
+v_parts_reserve(vctx *v, size_t bytes)
+{
+	unsigned char *p;
+	size_t cap;
+
+	if (bytes <= v->parts_cap)
+		return 0;
+	cap = v->parts_cap > 0 ? v->parts_cap : 4096;
+	while (cap < bytes) {
+		if (cap > SIZE_MAX / 2)
+			return v_error(v, "out of memory");
+		cap *= 2;
+	}
+	p = realloc(v->parts, cap);
+	if (p == NULL)
+		return v_error(v, "out of memory");
+	v->parts = p;
+	v->parts_cap = cap;
+	return 0;
+}
+
+/* -- binary COPY reader ---------------------------------------------------- */
+
+/* The server's primary message of res (or the connection's), printable. */
+static void
+v_pg_message(PGconn *c, const PGresult *res, char *out, size_t cap)
+{
+	const char *m = res != NULL ?
+	    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	if (m == NULL)
+		m = PQerrorMessage(c);
+	log_printable(out, cap, m, strlen(m));
+}
+
+static int
+v_copy_start(vctx *v, v_copy *cp, const char *sql)
+{
+	PGresult *res;
+	char line[512];
+
+	memset(cp, 0, sizeof(*cp));
+	cp->c = v->c;
+	res = PQexec(v->c, sql);
+	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT) {
+		v_pg_message(v->c, res, line, sizeof(line));
+		PQclear(res);
+		return v_error(v, "database: %s", line);
+	}
+	PQclear(res);
+	cp->active = 1;
+	return 0;
+}
+
+/* After the end of the data: collect the command's final result. */
+static int
+v_copy_result(vctx *v, v_copy *cp)
+{
+	PGresult *res;
+	int ok = 1;
+	char line[512];
+
+	cp->active = 0;
+	while ((res = PQgetResult(cp->c)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && ok) {
+			v_pg_message(cp->c, res, line, sizeof(line));
+			ok = 0;
+		}
+		PQclear(res);
+	}
+	if (!ok)
+		return v_error(v, "database: %s", line);
+	return 0;
+}
+
+/* Next row of nf fields into cp->f / cp->l (l = -1: NULL).  1 row, 0 end
+ * of data, -1 error.  The row stays valid until the next call. */
+static int
+v_copy_next(vctx *v, v_copy *cp, int nf)
+{
+	static const char sig[11] = {
+		'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'
+	};
+	int i, n;
+
+	for (;;) {
+		if (cp->buf == NULL || cp->off >= cp->len) {
+			if (cp->buf != NULL) {
+				PQfreemem(cp->buf);
+				cp->buf = NULL;
+			}
+			if (!cp->active)
+				return 0;
+			n = PQgetCopyData(cp->c, &cp->buf, 0);
+			if (n == -1) {
+				cp->buf = NULL;
+				return v_copy_result(v, cp) == 0 ? 0 : -1;
+			}
+			if (n < 0) {
+				cp->buf = NULL;
+				cp->active = 0;
+				(void)v_copy_result(v, cp);
+				return v_error(v, "database: COPY failed");
+			}
+			cp->len = n;
+			cp->off = 0;
+		}
+		if (!cp->header) {
+			uint32_t ext;
+
+			if (cp->len - cp->off < 19 ||
+			    memcmp(cp->buf + cp->off, sig, sizeof(sig)) != 0)
+				return v_error(v, "database: bad COPY header");
+			ext = v_be32(cp->buf + cp->off + 15);
+			if (ext > (uint32_t)(cp->len - cp->off - 19))
+				return v_error(v, "database: bad COPY header");
+			cp->off += 19 + (int)ext;
+			cp->header = 1;
+			continue;
+		}
+		if (cp->len - cp->off < 2)
+			return v_error(v, "database: truncated COPY row");
+		n = (int16_t)((unsigned char)cp->buf[cp->off] << 8 |
+		    (unsigned char)cp->buf[cp->off + 1]);
+		cp->off += 2;
+		if (n == -1) {          /* trailer */
+			cp->off = cp->len;
+			continue;
+		}
+		if (n != nf)
+			return v_error(v, "database: COPY row has %d fields, "
+			    "expected %d", n, nf);
+		for (i = 0; i < nf; i++) {
+			int32_t fl;
+
+			if (cp->len - cp->off < 4)
+				return v_error(v, "database: truncated COPY row");
+			fl = (int32_t)v_be32(cp->buf + cp->off);
+			cp->off += 4;
+			if (fl == -1) {
+				cp->f[i] = NULL;
+				cp->l[i] = -1;
+				continue;
+			}
+			if (fl < 0 || fl > cp->len - cp->off)
+				return v_error(v, "database: truncated COPY row");
+			cp->f[i] = cp->buf + cp->off;
+			cp->l[i] = fl;
+			cp->off += fl;
+		}
+		return 1;
+	}
+}
+
+/* Read and drop whatever the COPY still has, so the connection is usable. */
+static void
+v_copy_drain(v_copy *cp)
+{
+	char *b = NULL;
+	PGresult *res;
+	int n;
+
+	if (cp->buf != NULL) {
+		PQfreemem(cp->buf);
+		cp->buf = NULL;
+	}
+	if (!cp->active)
+		return;
+	while ((n = PQgetCopyData(cp->c, &b, 0)) >= 0) {
+		PQfreemem(b);
+		b = NULL;
+	}
+	while ((res = PQgetResult(cp->c)) != NULL)
+		PQclear(res);
+	cp->active = 0;
+}
+
+/* -- binary result helpers -------------------------------------------------- */
+
+static int
+v_i64(const PGresult *res, int row, int col, int64_t *out)
+{
+	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8)
+		return -1;
+	*out = (int64_t)v_be64(PQgetvalue(res, row, col));
+	return 0;
+}
+
+static int
+v_bytes(const PGresult *res, int row, int col, size_t len,
+    const unsigned char **out)
+{
+	if (PQgetisnull(res, row, col) ||
+	    (size_t)PQgetlength(res, row, col) != len)
+		return -1;
+	*out = (const unsigned char *)PQgetvalue(res, row, col);
+	return 0;
+}
+
+/* PostgreSQL timestamptz (µs since 2000) -> Unix µs; -1 if out of range. */
+static int
+v_pgtime(int64_t pg, int64_t *unix_us)
+{
+	return __builtin_add_overflow(pg, V_PG_EPOCH_US, unix_us) ? -1 : 0;
+}
+
+/* -- witness files ----------------------------------------------------------- */
+
+static int
+v_witness_cmp(const void *a, const void *b)
+{
+	const v_witness *x = a, *y = b;
+	int c;
+
+	if ((c = memcmp(x->tenant, y->tenant, VAULT_ID_BYTES)) != 0)
+		return c;
+	if ((c = memcmp(x->stream, y->stream, VAULT_ID_BYTES)) != 0)
+		return c;
+	if (x->batch != y->batch)
+		return x->batch < y->batch ? -1 : 1;
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static int
+v_name_index(vctx *v, const char *name, uint32_t *out)
+{
+	char **p;
+	size_t i;
+
+	for (i = 0; i < v->nnames; i++)
+		if (strcmp(v->names[i], name) == 0) {
+			*out = (uint32_t)i;
+			return 0;
+		}
+	p = realloc(v->names, (v->nnames + 1) * sizeof(*p));
+	if (p == NULL)
+		return -1;
+	v->names = p;
+	if ((v->names[v->nnames] = strdup(name)) == NULL)
+		return -1;
+	*out = (uint32_t)v->nnames++;
+	return 0;
+}
+
+static int
+v_json_u64(json_t *o, const char *key, uint64_t *out)
+{
+	json_t *x = json_object_get(o, key);
+
+	if (!json_is_integer(x) || json_integer_value(x) < 0)
+		return -1;
+	*out = (uint64_t)json_integer_value(x);
+	return 0;
+}
+
+static int
+v_json_hex(json_t *o, const char *key, unsigned char *out, size_t len)
+{
+	json_t *x = json_object_get(o, key);
+
+	if (!json_is_string(x))
+		return -1;
+	return util_unhex(out, len, json_string_value(x), json_string_length(x));
+}
+
+/* One witness line -> w.  0 ok, -1 malformed (field names the first bad
+ * field). */
+static int
+v_witness_parse(vctx *v, const char *line, size_t len, v_witness *w,
+    const char **field)
+{
+	json_error_t jerr;
+	json_t *o, *x;
+	int rc = -1;
+
+	memset(w, 0, sizeof(*w));
+	*field = "JSON";
+	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL || !json_is_object(o))
+		goto done;
+	*field = "tenant";
+	x = json_object_get(o, "tenant");
+	if (!json_is_string(x) || util_uuid_parse(w->tenant,
+	    json_string_value(x)) != 0)
+		goto done;
+	*field = "stream";
+	x = json_object_get(o, "stream");
+	if (!json_is_string(x) || util_uuid_parse(w->stream,
+	    json_string_value(x)) != 0)
+		goto done;
+	*field = "batch";
+	if (v_json_u64(o, "batch", &w->batch) != 0 || w->batch == 0)
+		goto done;
+	*field = "last_seq";
+	if (v_json_u64(o, "last_seq", &w->last_seq) != 0)
+		goto done;
+	*field = "signed_at";
+	x = json_object_get(o, "signed_at");
+	if (!json_is_integer(x))
+		goto done;
+	w->signed_at = (int64_t)json_integer_value(x);
+	*field = "head";
+	if (v_json_hex(o, "head", w->head, VAULT_HASH_BYTES) != 0)
+		goto done;
+	*field = "sig";
+	if (v_json_hex(o, "sig", w->sig, VAULT_SIG_BYTES) != 0)
+		goto done;
+	*field = "node";
+	x = json_object_get(o, "node");
+	if (!json_is_string(x) || json_string_length(x) == 0 ||
+	    json_string_length(x) >= V_NAME_MAX ||
+	    strlen(json_string_value(x)) != json_string_length(x))
+		goto done;
+	if (v_name_index(v, json_string_value(x), &w->node) != 0)
+		goto done;
+	rc = 0;
+done:
+	json_decref(o);
+	return rc;
+}
+
+static int
+v_witness_load(vctx *v)
+{
+	size_t fi;
+
+	for (fi = 0; fi < v->o->witness_count; fi++) {
+		const char *path = v->o->witness[fi];
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+		uint32_t lineno = 0;
+		FILE *f;
+
+		f = fopen(path, "re");
+		if (f == NULL)
+			return v_error(v, "witness %s: %s", path, strerror(errno));
+		while ((n = getline(&line, &cap, f)) >= 0) {
+			v_witness w;
+			const char *field = "line too long";
+			int terminated = n > 0 && line[n - 1] == '\n';
+			size_t len = (size_t)n;
+
+			lineno++;
+			while (len > 0 && (line[len - 1] == '\n' ||
+			    line[len - 1] == '\r'))
+				len--;
+			if (len == 0)
+				continue;
+			if (len > V_WITNESS_LINE_MAX ||
+			    v_witness_parse(v, line, len, &w, &field) != 0) {
+				/* A gateway killed mid-append leaves a torn
+				 * last line: not evidence of anything. */
+				if (!terminated)
+					break;
+				free(line);
+				fclose(f);
+				return v_error(v, "witness %s line %u: malformed "
+				    "(%s)", path, lineno, field);
+			}
+			if (v->has_tenant &&
+			    memcmp(w.tenant, v->tenant, VAULT_ID_BYTES) != 0)
+				continue;
+			if (v->has_stream &&
+			    memcmp(w.stream, v->stream, VAULT_ID_BYTES) != 0)
+				continue;
+			w.file = (uint32_t)fi;
+			w.line = lineno;
+			if (v->nwit == v->wit_cap) {
+				size_t ncap = v->wit_cap == 0 ? 64 : v->wit_cap * 2;
+				v_witness *p = realloc(v->wit, ncap * sizeof(*p));
+
+				if (p == NULL) {
+					free(line);
+					fclose(f);
+					return v_error(v, "out of memory");
+				}
+				v->wit = p;
+				v->wit_cap = ncap;
+			}
+			v->wit[v->nwit++] = w;
+		}
+		free(line);
+		if (ferror(f)) {
+			fclose(f);
+			return v_error(v, "witness %s: read error", path);
+		}
+		fclose(f);
+	}
+	if (v->nwit > 1)
+		qsort(v->wit, v->nwit, sizeof(*v->wit), v_witness_cmp);
+	v->r->witness_lines = v->nwit;
+	return 0;
+}
+
+/* Index of the first witness entry of (tenant, stream), nwit if none. */
+static size_t
+v_witness_first(const vctx *v, const unsigned char *tenant,
+    const unsigned char *stream)
+{
+	size_t lo = 0, hi = v->nwit;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const v_witness *w = &v->wit[mid];
+		int c = memcmp(w->tenant, tenant, VAULT_ID_BYTES);
+
+		if (c == 0)
+			c = memcmp(w->stream, stream, VAULT_ID_BYTES);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int
+v_witness_same_stream(const v_witness *w, const v_stream *s)
+{
+	return memcmp(w->tenant, s->tenant, VAULT_ID_BYTES) == 0 &&
+	    memcmp(w->stream, s->stream, VAULT_ID_BYTES) == 0;
+}
+
+/* -- scope: tenants and streams ----------------------------------------------- */
+
+static int
+v_resolve_filters(vctx *v)
+{
+	const verify_opts *o = v->o;
+
+	if (o->stream != NULL) {
+		if (util_uuid_parse(v->stream, o->stream) != 0)
+			return v_error(v, "--stream must be a stream uuid");
+		v->has_stream = 1;
+	}
+	if (o->tenant != NULL) {
+		if (util_uuid_parse(v->tenant, o->tenant) == 0) {
+			v->has_tenant = 1;
+		} else {
+			pg_params p = PG_PARAMS_INIT;
+			PGresult *res;
+			char err[512];
+
+			p.result_binary = 1;
+			pg_param_text(&p, o->tenant);
+			res = pg_query(v->c, "SELECT tenant_id FROM coffer.tenants "
+			    "WHERE name = $1", &p, err, sizeof(err));
+			if (res == NULL)
+				return v_error(v, "database: %s", err);
+			if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) !=
+			    VAULT_ID_BYTES) {
+				PQclear(res);
+				return v_error(v, "no tenant named '%.64s'",
+				    o->tenant);
+			}
+			memcpy(v->tenant, PQgetvalue(res, 0, 0), VAULT_ID_BYTES);
+			v->has_tenant = 1;
+			PQclear(res);
+		}
+	}
+	return 0;
+}
+
+/* Registered streams plus any (tenant, stream) that holds records,
+ * batches, checkpoints or tombstones (a loose index scan over each primary
+ * key), so rows of an unregistered stream cannot hide. */
+static const char V_STREAMS_SQL[] =
+"WITH RECURSIVE "
+" rs AS ((SELECT tenant_id, stream_id FROM coffer.records "
+"         ORDER BY tenant_id, stream_id LIMIT 1) "
+"       UNION ALL SELECT n.tenant_id, n.stream_id FROM rs CROSS JOIN LATERAL "
+"        (SELECT x.tenant_id, x.stream_id FROM coffer.records x "
+"         WHERE (x.tenant_id, x.stream_id) > (rs.tenant_id, rs.stream_id) "
+"         ORDER BY x.tenant_id, x.stream_id LIMIT 1) n), "
+" bs AS ((SELECT tenant_id, stream_id FROM coffer.batches "
+"         ORDER BY tenant_id, stream_id LIMIT 1) "
+"       UNION ALL SELECT n.tenant_id, n.stream_id FROM bs CROSS JOIN LATERAL "
+"        (SELECT x.tenant_id, x.stream_id FROM coffer.batches x "
+"         WHERE (x.tenant_id, x.stream_id) > (bs.tenant_id, bs.stream_id) "
+"         ORDER BY x.tenant_id, x.stream_id LIMIT 1) n), "
+" cs AS ((SELECT tenant_id, stream_id FROM coffer.checkpoints "
+"         ORDER BY tenant_id, stream_id LIMIT 1) "
+"       UNION ALL SELECT n.tenant_id, n.stream_id FROM cs CROSS JOIN LATERAL "
+"        (SELECT x.tenant_id, x.stream_id FROM coffer.checkpoints x "
+"         WHERE (x.tenant_id, x.stream_id) > (cs.tenant_id, cs.stream_id) "
+"         ORDER BY x.tenant_id, x.stream_id LIMIT 1) n), "
+" ts AS ((SELECT tenant_id, stream_id FROM coffer.tombstones "
+"         ORDER BY tenant_id, stream_id LIMIT 1) "
+"       UNION ALL SELECT n.tenant_id, n.stream_id FROM ts CROSS JOIN LATERAL "
+"        (SELECT x.tenant_id, x.stream_id FROM coffer.tombstones x "
+"         WHERE (x.tenant_id, x.stream_id) > (ts.tenant_id, ts.stream_id) "
+"         ORDER BY x.tenant_id, x.stream_id LIMIT 1) n), "
+" allp AS (SELECT tenant_id, stream_id FROM coffer.streams "
+"          UNION SELECT * FROM rs UNION SELECT * FROM bs "
+"          UNION SELECT * FROM cs UNION SELECT * FROM ts) "
+"SELECT p.tenant_id, p.stream_id, s.stream_id IS NOT NULL, s.node_id, "
+"       n.signing_public_key, n.name, t.name "
+"FROM allp p "
+"LEFT JOIN coffer.streams s ON s.tenant_id = p.tenant_id "
+"                          AND s.stream_id = p.stream_id "
+"LEFT JOIN coffer.nodes n ON n.node_id = s.node_id "
+"LEFT JOIN coffer.tenants t ON t.tenant_id = p.tenant_id "
+"WHERE ($1::uuid IS NULL OR p.tenant_id = $1::uuid) "
+"  AND ($2::uuid IS NULL OR p.stream_id = $2::uuid) "
+"ORDER BY p.tenant_id, p.stream_id";
+
+static void
+v_copy_name(char *dst, const PGresult *res, int row, int col)
+{
+	size_t n;
+
+	dst[0] = '\0';
+	if (PQgetisnull(res, row, col))
+		return;
+	n = (size_t)PQgetlength(res, row, col);
+	if (n >= V_NAME_MAX)
+		n = V_NAME_MAX - 1;
+	memcpy(dst, PQgetvalue(res, row, col), n);
+	dst[n] = '\0';
+}
+
+static int
+v_load_streams(vctx *v)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char err[512];
+	int i, n;
+
+	p.result_binary = 1;
+	if (v->has_tenant)
+		pg_param_bin(&p, v->tenant, VAULT_ID_BYTES);
+	else
+		pg_param_null(&p);
+	if (v->has_stream)
+		pg_param_bin(&p, v->stream, VAULT_ID_BYTES);
+	else
+		pg_param_null(&p);
+	res = pg_query(v->c, V_STREAMS_SQL, &p, err, sizeof(err));
+	if (res == NULL)
+		return v_error(v, "database: %s", err);
+	n = PQntuples(res);
+	v->streams = calloc(n > 0 ? (size_t)n : 1, sizeof(*v->streams));
+	if (v->streams == NULL) {
+		PQclear(res);
+		return v_error(v, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		v_stream *s = &v->streams[i];
+		const unsigned char *b;
+
+		if (v_bytes(res, i, 0, VAULT_ID_BYTES, &b) != 0)
+			continue;
+		memcpy(s->tenant, b, VAULT_ID_BYTES);
+		if (v_bytes(res, i, 1, VAULT_ID_BYTES, &b) != 0)
+			continue;
+		memcpy(s->stream, b, VAULT_ID_BYTES);
+		s->registered = PQgetlength(res, i, 2) == 1 &&
+		    PQgetvalue(res, i, 2)[0] != 0;
+		if (v_bytes(res, i, 3, VAULT_ID_BYTES, &b) == 0)
+			memcpy(s->node_id, b, VAULT_ID_BYTES);
+		if (v_bytes(res, i, 4, VAULT_SIGN_PK_BYTES, &b) == 0) {
+			memcpy(s->node_pk, b, VAULT_SIGN_PK_BYTES);
+			s->has_node = 1;
+		}
+		v_copy_name(s->node_name, res, i, 5);
+		v_copy_name(s->tenant_name, res, i, 6);
+		v->nstreams++;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* -- one stream ------------------------------------------------------------------ */
+
+typedef struct v_batch {
+	int64_t              batch_no, first_seq, last_seq, record_count;
+	const unsigned char *prev_head, *root, *new_head;
+	int                  has_cp;
+	const unsigned char *cp_head, *cp_node, *cp_sig;
+	int64_t              cp_last_seq, cp_signed_at;
+} v_batch;
+
+static const char V_BATCHES_SQL[] =
+"SELECT b.batch_no, b.first_seq, b.last_seq, b.record_count::int8, "
+"       b.prev_head, b.merkle_root, b.new_head, "
+"       c.batch_no, c.head, c.last_seq, c.signed_at, c.node_id, c.signature "
+"FROM coffer.batches b "
+"LEFT JOIN coffer.checkpoints c ON c.tenant_id = b.tenant_id "
+"     AND c.stream_id = b.stream_id AND c.batch_no = b.batch_no "
+"WHERE b.tenant_id = $1::uuid AND b.stream_id = $2::uuid "
+"  AND b.batch_no > $3::int8 "
+"ORDER BY b.batch_no LIMIT $4::int8";
+
+static const char V_ANCHOR_SQL[] =
+"SELECT b.batch_no, b.first_seq, b.last_seq, b.record_count::int8, "
+"       b.prev_head, b.merkle_root, b.new_head, "
+"       c.batch_no, c.head, c.last_seq, c.signed_at, c.node_id, c.signature "
+"FROM coffer.batches b "
+"LEFT JOIN coffer.checkpoints c ON c.tenant_id = b.tenant_id "
+"     AND c.stream_id = b.stream_id AND c.batch_no = b.batch_no "
+"WHERE b.tenant_id = $1::uuid AND b.stream_id = $2::uuid "
+"  AND b.batch_no < $3::int8 "
+"ORDER BY b.batch_no DESC LIMIT 1";
+
+static PGresult *
+v_batch_query(vctx *v, const v_stream *s, const char *sql, int64_t after,
+    int64_t limit)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char a[24], l[24], err[512];
+
+	snprintf(a, sizeof(a), "%lld", (long long)after);
+	snprintf(l, sizeof(l), "%lld", (long long)limit);
+	p.result_binary = 1;
+	pg_param_bin(&p, s->tenant, VAULT_ID_BYTES);
+	pg_param_bin(&p, s->stream, VAULT_ID_BYTES);
+	pg_param_text(&p, a);
+	if (limit > 0)
+		pg_param_text(&p, l);
+	res = pg_query(v->c, sql, &p, err, sizeof(err));
+	if (res == NULL)
+		(void)v_error(v, "database: %s", err);
+	return res;
+}
+
+/* Decode batch row i; structural problems of the row itself are tamper. */
+static int
+v_batch_decode(vctx *v, const PGresult *res, int i, v_batch *b)
+{
+	int64_t cpb;
+
+	memset(b, 0, sizeof(*b));
+	if (v_i64(res, i, 0, &b->batch_no) != 0 ||
+	    v_i64(res, i, 1, &b->first_seq) != 0 ||
+	    v_i64(res, i, 2, &b->last_seq) != 0 ||
+	    v_i64(res, i, 3, &b->record_count) != 0)
+		return v_error(v, "database: unexpected batch row");
+	if (v_bytes(res, i, 4, VAULT_HASH_BYTES, &b->prev_head) != 0 ||
+	    v_bytes(res, i, 5, VAULT_HASH_BYTES, &b->root) != 0 ||
+	    v_bytes(res, i, 6, VAULT_HASH_BYTES, &b->new_head) != 0)
+		return v_fail(v, "batch", b->batch_no, -1, -1,
+		    "a hash column of the batch row is not 32 bytes");
+	if (v_i64(res, i, 7, &cpb) != 0)
+		return 0;       /* no checkpoint */
+	b->has_cp = 1;
+	if (v_bytes(res, i, 8, VAULT_HASH_BYTES, &b->cp_head) != 0 ||
+	    v_i64(res, i, 9, &b->cp_last_seq) != 0 ||
+	    v_i64(res, i, 10, &b->cp_signed_at) != 0 ||
+	    v_bytes(res, i, 11, VAULT_ID_BYTES, &b->cp_node) != 0 ||
+	    v_bytes(res, i, 12, VAULT_SIG_BYTES, &b->cp_sig) != 0)
+		return v_fail(v, "checkpoint", b->batch_no, -1, -1,
+		    "the checkpoint row is malformed");
+	return 0;
+}
+
+/* Checkpoint of b: present, by the stream's node, over the batch's head
+ * and last seq, signature valid under the node's registered key. */
+static int
+v_checkpoint(vctx *v, const v_stream *s, const v_batch *b)
+{
+	vault_checkpoint cp;
+	int64_t t;
+
+	if (!b->has_cp)
+		return v_fail(v, "checkpoint-missing", b->batch_no, -1, -1,
+		    "the batch has no checkpoint");
+	if (memcmp(b->cp_node, s->node_id, VAULT_ID_BYTES) != 0)
+		return v_fail(v, "checkpoint-node", b->batch_no, -1, -1,
+		    "the checkpoint names another node than the stream's "
+		    "gateway node");
+	if (memcmp(b->cp_head, b->new_head, VAULT_HASH_BYTES) != 0)
+		return v_fail(v, "checkpoint-head", b->batch_no, -1, -1,
+		    "the checkpoint's head differs from the batch's new head");
+	if (b->cp_last_seq != b->last_seq)
+		return v_fail(v, "checkpoint-last-seq", b->batch_no, -1, -1,
+		    "the checkpoint's last_seq %lld differs from the batch's "
+		    "last_seq %lld", (long long)b->cp_last_seq,
+		    (long long)b->last_seq);
+	if (v_pgtime(b->cp_signed_at, &t) != 0)
+		return v_fail(v, "checkpoint-time", b->batch_no, -1, -1,
+		    "the checkpoint's signed_at is out of range");
+	memset(&cp, 0, sizeof(cp));
+	memcpy(cp.tenant_id, s->tenant, VAULT_ID_BYTES);
+	memcpy(cp.stream_id, s->stream, VAULT_ID_BYTES);
+	cp.batch_no = (uint64_t)b->batch_no;
+	cp.last_seq = (uint64_t)b->cp_last_seq;
+	memcpy(cp.head, b->cp_head, VAULT_HASH_BYTES);
+	cp.signed_at = t;
+	if (vault_checkpoint_verify(s->node_pk, &cp, b->cp_sig) != 0)
+		return v_fail(v, "checkpoint-signature", b->batch_no, -1, -1,
+		    "the checkpoint signature is not valid under node %s's "
+		    "registered key", s->node_name);
+	v->r->checkpoints++;
+	return 0;
+}
+
+/* Witness lines for batch b must agree with the database's checkpoint. */
+static int
+v_witness_batch(vctx *v, const v_stream *s, const v_batch *b, size_t *wi)
+{
+	char why[64];
+	int64_t t;
+
+	while (*wi < v->nwit && v_witness_same_stream(&v->wit[*wi], s) &&
+	    v->wit[*wi].batch < (uint64_t)b->batch_no)
+		(*wi)++;        /* before --since's anchor */
+	while (*wi < v->nwit && v_witness_same_stream(&v->wit[*wi], s) &&
+	    v->wit[*wi].batch == (uint64_t)b->batch_no) {
+		const v_witness *w = &v->wit[*wi];
+
+		why[0] = '\0';
+		if (v_pgtime(b->cp_signed_at, &t) != 0)
+			t = INT64_MIN;
+		if (memcmp(w->head, b->new_head, VAULT_HASH_BYTES) != 0)
+			snprintf(why, sizeof(why), "head");
+		else if (w->last_seq != (uint64_t)b->last_seq)
+			snprintf(why, sizeof(why), "last_seq");
+		else if (w->signed_at != t)
+			snprintf(why, sizeof(why), "signed_at");
+		else if (memcmp(w->sig, b->cp_sig, VAULT_SIG_BYTES) != 0)
+			snprintf(why, sizeof(why), "signature");
+		else if (strcmp(v->names[w->node], s->node_name) != 0)
+			snprintf(why, sizeof(why), "node");
+		if (why[0] != '\0')
+			return v_fail(v, "witness-mismatch", b->batch_no, -1, -1,
+			    "witness %s line %u disagrees with the database's "
+			    "checkpoint (%s differs): the chain was rewritten "
+			    "after the witness recorded it",
+			    v->o->witness[w->file], w->line, why);
+		(*wi)++;
+	}
+	return 0;
+}
+
+/* Witness lines beyond the database's last batch of the stream. */
+static int
+v_witness_tail(vctx *v, const v_stream *s, size_t wi, int64_t last_batch,
+    int64_t last_seq)
+{
+	const v_witness *w;
+	vault_checkpoint cp;
+	int valid;
+
+	if (wi >= v->nwit || !v_witness_same_stream(&v->wit[wi], s))
+		return 0;
+	w = &v->wit[wi];
+	memset(&cp, 0, sizeof(cp));
+	memcpy(cp.tenant_id, w->tenant, VAULT_ID_BYTES);
+	memcpy(cp.stream_id, w->stream, VAULT_ID_BYTES);
+	cp.batch_no = w->batch;
+	cp.last_seq = w->last_seq;
+	memcpy(cp.head, w->head, VAULT_HASH_BYTES);
+	cp.signed_at = w->signed_at;
+	valid = s->has_node && vault_checkpoint_verify(s->node_pk, &cp,
+	    w->sig) == 0;
+	return v_fail(v, "truncated", (int64_t)w->batch, -1, -1,
+	    "witness %s line %u holds batch %llu (last_seq %llu, signature "
+	    "%s) but the database ends at batch %lld (last_seq %lld): batches "
+	    "were removed — truncation, rollback, or a restore from an older "
+	    "backup", v->o->witness[w->file], w->line,
+	    (unsigned long long)w->batch, (unsigned long long)w->last_seq,
+	    valid ? "valid" : "NOT valid under the node's key",
+	    (long long)last_batch, (long long)last_seq);
+}
+
+/* Tombstone row i of res at seq: its leaf hash into slot k. */
+static int
+v_tomb(vctx *v, const PGresult *res, int i, const v_batch *b, int64_t seq,
+    size_t k)
+{
+	const unsigned char *leaf;
+	int64_t bn;
+
+	if (v_i64(res, i, 1, &bn) != 0 ||
+	    v_bytes(res, i, 2, VAULT_HASH_BYTES, &leaf) != 0)
+		return v_fail(v, "tombstone", b->batch_no, seq, -1,
+		    "the tombstone row is malformed");
+	if (bn != b->batch_no)
+		return v_fail(v, "row-batch", b->batch_no, seq, -1,
+		    "the tombstone says batch %lld but its seq lies in batch %lld",
+		    (long long)bn, (long long)b->batch_no);
+	memcpy(v->leaves + k * VAULT_HASH_BYTES, leaf, VAULT_HASH_BYTES);
+	v->r->tombstones++;
+	return 0;
+}
+
+/* One record row at seq: its recomputed leaf hash into slot k. */
+static int
+v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
+    int64_t seq, size_t k)
+{
+	const char *const *f = cp->f;
+	const int *l = cp->l;
+	unsigned char *out = v->leaves + k * VAULT_HASH_BYTES;
+	vault_leaf lf;
+	int64_t bn;
+
+	if (l[1] != 8)
+		return v_fail(v, "row", b->batch_no, seq, -1,
+		    "the row's batch_no is missing");
+	bn = (int64_t)v_be64(f[1]);
+	if (bn != b->batch_no)
+		return v_fail(v, "row-batch", b->batch_no, seq, -1,
+		    "the row says batch %lld but its seq lies in batch %lld",
+		    (long long)bn, (long long)b->batch_no);
+	if (l[12] != (int)VAULT_HASH_BYTES)
+		return v_fail(v, "row", b->batch_no, seq, -1,
+		    "the stored leaf hash is not 32 bytes");
+
+	memset(&lf, 0, sizeof(lf));
+	memcpy(lf.tenant_id, s->tenant, VAULT_ID_BYTES);
+	memcpy(lf.stream_id, s->stream, VAULT_ID_BYTES);
+	lf.seq = (uint64_t)seq;
+	if (l[2] != (int)VAULT_ID_BYTES || l[3] != 8 || l[4] != 8 || l[5] < 0 ||
+	    l[6] != 2 || l[7] < 0 || l[9] != (int)VAULT_TOKEN_BYTES ||
+	    l[10] != (int)VAULT_NONCE_BYTES || l[11] < 0)
+		return v_fail(v, "row", b->batch_no, seq, -1,
+		    "a column of the record has an impossible size or is NULL");
+	memcpy(lf.epoch_id, f[2], VAULT_ID_BYTES);
+	if (v_pgtime((int64_t)v_be64(f[3]), &lf.received_at) != 0 ||
+	    v_pgtime((int64_t)v_be64(f[4]), &lf.sent_at) != 0)
+		return v_fail(v, "row", b->batch_no, seq, -1,
+		    "a timestamp of the record is out of range");
+	lf.channel = f[5];
+	lf.channel_len = (size_t)l[5];
+	{
+		int16_t sc = (int16_t)((unsigned char)f[6][0] << 8 |
+		    (unsigned char)f[6][1]);
+
+		if (sc < 0 || sc > 255)
+			return v_fail(v, "row", b->batch_no, seq, -1,
+			    "size_class %d is out of range", sc);
+		lf.size_class = (uint8_t)sc;
+	}
+	/* participant_tokens: binary array of bytea, one dimension. */
+	{
+		const char *a = f[7];
+		size_t alen = (size_t)l[7], off, i, count;
+		int32_t ndim;
+
+		if (alen < 12)
+			goto bad_array;
+		ndim = (int32_t)v_be32(a);
+		if (ndim == 0) {
+			count = 0;
+			off = 12;
+		} else if (ndim == 1 && alen >= 20) {
+			int32_t dim = (int32_t)v_be32(a + 12);
+
+			if (dim < 0)
+				goto bad_array;
+			count = (size_t)dim;
+			off = 20;
+		} else {
+			goto bad_array;
+		}
+		if (count > alen / 4 ||
+		    v_parts_reserve(v, count * VAULT_TOKEN_BYTES + 1) != 0) {
+			if (v->r->status != VERIFY_OK)
+				return -1;
+			goto bad_array;
+		}
+		for (i = 0; i < count; i++) {
+			int32_t el;
+
+			if (alen - off < 4)
+				goto bad_array;
+			el = (int32_t)v_be32(a + off);
+			off += 4;
+			if (el != (int32_t)VAULT_TOKEN_BYTES ||
+			    alen - off < VAULT_TOKEN_BYTES)
+				goto bad_array;
+			memcpy(v->parts + i * VAULT_TOKEN_BYTES, a + off,
+			    VAULT_TOKEN_BYTES);
+			off += VAULT_TOKEN_BYTES;
+		}
+		if (off != alen)
+			goto bad_array;
+		lf.participants = v->parts;
+		lf.participant_count = count;
+	}
+	if (l[8] == (int)VAULT_TOKEN_BYTES)
+		lf.conversation = (const unsigned char *)f[8];
+	else if (l[8] != -1)
+		return v_fail(v, "row", b->batch_no, seq, -1,
+		    "the conversation token is not 16 bytes");
+	memcpy(lf.dedup, f[9], VAULT_TOKEN_BYTES);
+	memcpy(lf.nonce, f[10], VAULT_NONCE_BYTES);
+	lf.ciphertext = (const unsigned char *)f[11];
+	lf.ciphertext_len = (size_t)l[11];
+	if (vault_leaf_hash(&lf, out) != 0)
+		return v_fail(v, "row", b->batch_no, seq, -1,
+		    "the record cannot be encoded for hashing");
+	if (memcmp(out, f[12], VAULT_HASH_BYTES) != 0)
+		return v_fail(v, "leaf", b->batch_no, seq, -1,
+		    "the leaf hash recomputed from the stored row differs from "
+		    "its recorded leaf hash: the record was altered (ciphertext, "
+		    "nonce, timestamps, channel, tokens, epoch or size class)");
+	v->r->records++;
+	if ((v->r->records & 1023U) == 0)
+		v_progress(v, 0);
+	return 0;
+
+bad_array:
+	return v_fail(v, "row", b->batch_no, seq, -1,
+	    "participant_tokens is not a list of 16-byte tokens");
+}
+
+typedef struct v_chain {
+	int64_t       next_batch;        /* expected batch_no */
+	int64_t       last_seq;          /* last seq covered so far */
+	int64_t       lo;                /* records already read: seq <= lo */
+	int64_t       cursor;            /* batch rows read: batch_no <= cursor */
+	unsigned char head[VAULT_HASH_BYTES];
+} v_chain;
+
+/* Structure of batch b against the chain so far (before its records). */
+static int
+v_batch_structure(vctx *v, const v_stream *s, const v_batch *b,
+    const v_chain *ch)
+{
+	if (b->batch_no != ch->next_batch) {
+		if (ch->next_batch == 1)
+			return v_fail(v, "batch-missing", ch->next_batch, -1, -1,
+			    "the stream's first batch is %lld: batches 1..%lld "
+			    "are missing", (long long)b->batch_no,
+			    (long long)b->batch_no - 1);
+		return v_fail(v, "batch-missing", ch->next_batch, -1, -1,
+		    "the batch is missing: batch %lld is followed by batch %lld",
+		    (long long)ch->next_batch - 1, (long long)b->batch_no);
+	}
+	if (b->first_seq != ch->last_seq + 1)
+		return v_fail(v, "batch-range", b->batch_no, -1, -1,
+		    "the batch starts at seq %lld, seq %lld was expected",
+		    (long long)b->first_seq, (long long)ch->last_seq + 1);
+	if (b->last_seq < b->first_seq ||
+	    b->record_count != b->last_seq - b->first_seq + 1)
+		return v_fail(v, "batch-range", b->batch_no, -1, -1,
+		    "record_count %lld does not match its seq range %lld..%lld",
+		    (long long)b->record_count, (long long)b->first_seq,
+		    (long long)b->last_seq);
+	if (memcmp(b->prev_head, ch->head, VAULT_HASH_BYTES) != 0)
+		return v_fail(v, "link", b->batch_no, -1, -1,
+		    ch->next_batch == 1 ?
+		    "prev_head is not the genesis head (32 zero bytes)" :
+		    "prev_head does not link to the previous batch's head");
+	return v_checkpoint(v, s, b);
+}
+
+/* Batch b's leaves are in v->leaves[0..n): root, head, advance. */
+static int
+v_batch_close(vctx *v, const v_stream *s, const v_batch *b, v_chain *ch,
+    int64_t next_seq)
+{
+	unsigned char root[VAULT_HASH_BYTES], head[VAULT_HASH_BYTES];
+
+	if (next_seq <= b->last_seq)
+		return v_fail(v, "seq-missing", b->batch_no, next_seq, -1,
+		    "no record and no tombstone holds this seq (record deleted)");
+	if (vault_merkle_root(v->leaves, (size_t)b->record_count, root) != 0)
+		return v_error(v, "cannot compute a Merkle root");
+	if (memcmp(root, b->root, VAULT_HASH_BYTES) != 0)
+		return v_fail(v, "root", b->batch_no, -1, -1,
+		    "the Merkle root over its records (seq %lld..%lld) differs "
+		    "from the stored root: a record was altered, replaced or "
+		    "reordered", (long long)b->first_seq, (long long)b->last_seq);
+	if (vault_chain_next(s->tenant, s->stream, (uint64_t)b->batch_no,
+	    (uint64_t)b->first_seq, (uint64_t)b->last_seq, b->prev_head, root,
+	    head) != 0)
+		return v_error(v, "cannot compute a chain head");
+	if (memcmp(head, b->new_head, VAULT_HASH_BYTES) != 0)
+		return v_fail(v, "head", b->batch_no, -1, -1,
+		    "the chain head recomputed from prev_head and root differs "
+		    "from the stored new_head");
+	memcpy(ch->head, b->new_head, VAULT_HASH_BYTES);
+	ch->last_seq = b->last_seq;
+	ch->next_batch = b->batch_no + 1;
+	v->r->batches++;
+	return 0;
+}
+
+static int
+v_records_copy(vctx *v, v_copy *cp, const v_stream *s, int64_t lo, int64_t hi)
+{
+	char sql[1024], tid[UTIL_UUID_STRLEN + 1], sid[UTIL_UUID_STRLEN + 1];
+
+	util_uuid_format(tid, s->tenant);
+	util_uuid_format(sid, s->stream);
+	snprintf(sql, sizeof(sql),
+	    "COPY (SELECT seq, batch_no, epoch_id, received_at, sent_at, channel, "
+	    "size_class, participant_tokens, conversation_token, dedup_token, "
+	    "nonce, ciphertext, leaf_hash FROM coffer.records "
+	    "WHERE tenant_id = '%s' AND stream_id = '%s' "
+	    "AND seq > %lld AND seq <= %lld ORDER BY seq) TO STDOUT "
+	    "(FORMAT binary)", tid, sid, (long long)lo, (long long)hi);
+	return v_copy_start(v, cp, sql);
+}
+
+/* Tombstones of (lo, hi] in seq order (few: binary result in memory). */
+static PGresult *
+v_tombstones_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char a[24], b[24], err[512];
+
+	snprintf(a, sizeof(a), "%lld", (long long)lo);
+	snprintf(b, sizeof(b), "%lld", (long long)hi);
+	p.result_binary = 1;
+	pg_param_bin(&p, s->tenant, VAULT_ID_BYTES);
+	pg_param_bin(&p, s->stream, VAULT_ID_BYTES);
+	pg_param_text(&p, a);
+	pg_param_text(&p, b);
+	res = pg_query(v->c, "SELECT seq, batch_no, leaf_hash FROM "
+	    "coffer.tombstones WHERE tenant_id = $1::uuid AND stream_id = $2::uuid "
+	    "AND seq > $3::int8 AND seq <= $4::int8 ORDER BY seq", &p, err,
+	    sizeof(err));
+	if (res == NULL)
+		(void)v_error(v, "database: %s", err);
+	return res;
+}
+
+/* Records of batch rows [from, to) of res: one COPY of records merged with
+ * the tombstones of the same seq range. */
+static int
+v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
+    v_chain *ch, size_t *wi)
+{
+	PGresult *tres = NULL;
+	v_copy cp;
+	v_batch b;
+	int64_t hi = ch->lo, rseq = 0, tseq = 0;
+	int i, ti = 0, nt, have = 0, done_rec = 0, rc = -1, got;
+
+	/* The seq range to read: up to the highest last_seq in the chunk. */
+	for (i = from; i < to; i++) {
+		int64_t ls;
+
+		if (v_i64(res, i, 2, &ls) == 0 && ls > hi)
+			hi = ls;
+	}
+	if ((tres = v_tombstones_range(v, s, ch->lo, hi)) == NULL)
+		return -1;
+	nt = PQntuples(tres);
+	if (v_records_copy(v, &cp, s, ch->lo, hi) != 0) {
+		PQclear(tres);
+		return -1;
+	}
+
+	for (i = from; i < to; i++) {
+		int64_t next_seq;
+
+		if (v_batch_decode(v, res, i, &b) != 0 ||
+		    v_batch_structure(v, s, &b, ch) != 0 ||
+		    v_witness_batch(v, s, &b, wi) != 0)
+			goto done;
+		if (v_leaves_reserve(v, (size_t)b.record_count) != 0)
+			goto done;
+		next_seq = b.first_seq;
+		for (;;) {
+			int64_t seq;
+			int is_tomb;
+
+			if (!have && !done_rec) {
+				got = v_copy_next(v, &cp, V_REC_FIELDS);
+				if (got < 0)
+					goto done;
+				if (got == 0) {
+					done_rec = 1;
+				} else {
+					if (cp.l[0] != 8) {
+						(void)v_error(v, "database: row without seq");
+						goto done;
+					}
+					rseq = (int64_t)v_be64(cp.f[0]);
+					have = 1;
+				}
+			}
+			if (ti < nt && v_i64(tres, ti, 0, &tseq) != 0) {
+				(void)v_error(v, "database: tombstone without seq");
+				goto done;
+			}
+			if (!have && ti >= nt)
+				break;
+			is_tomb = !have || (ti < nt && tseq < rseq);
+			if (have && ti < nt && tseq == rseq) {
+				(void)v_fail(v, "seq-twice", b.batch_no, rseq, -1,
+				    "the seq is held twice (a record and a tombstone)");
+				goto done;
+			}
+			seq = is_tomb ? tseq : rseq;
+			if (seq < next_seq) {
+				(void)v_fail(v, "seq-uncovered", -1, seq, -1,
+				    "the %s lies before batch %lld's range and is "
+				    "covered by no batch", is_tomb ? "tombstone" :
+				    "record", (long long)b.batch_no);
+				goto done;
+			}
+			if (seq > b.last_seq)
+				break;
+			if (seq > next_seq) {
+				(void)v_fail(v, "seq-missing", b.batch_no, next_seq, -1,
+				    "no record and no tombstone holds this seq "
+				    "(record deleted)");
+				goto done;
+			}
+			if (is_tomb) {
+				if (v_tomb(v, tres, ti, &b, seq,
+				    (size_t)(seq - b.first_seq)) != 0)
+					goto done;
+				ti++;
+			} else {
+				if (v_row(v, s, &cp, &b, seq,
+				    (size_t)(seq - b.first_seq)) != 0)
+					goto done;
+				have = 0;
+			}
+			next_seq++;
+		}
+		if (v_batch_close(v, s, &b, ch, next_seq) != 0)
+			goto done;
+	}
+	if (!have && !done_rec) {
+		got = v_copy_next(v, &cp, V_REC_FIELDS);
+		if (got < 0)
+			goto done;
+		if (got == 1 && cp.l[0] == 8) {
+			rseq = (int64_t)v_be64(cp.f[0]);
+			have = 1;
+		}
+	}
+	if (have || ti < nt) {
+		if (ti < nt && (!have || tseq < rseq))
+			rseq = tseq;
+		(void)v_fail(v, "seq-uncovered", -1, rseq, -1,
+		    "the row is covered by no batch");
+		goto done;
+	}
+	ch->lo = hi;
+	rc = 0;
+done:
+	v_copy_drain(&cp);
+	PQclear(tres);
+	return rc;
+}
+
+/* How many rows of res, starting at from, go into one records COPY. */
+static int
+v_chunk_end(const PGresult *res, int from, int n)
+{
+	uint64_t total = 0;
+	int i;
+
+	for (i = from; i < n; i++) {
+		int64_t f, l;
+
+		if (v_i64(res, i, 1, &f) != 0 || v_i64(res, i, 2, &l) != 0 ||
+		    l < f)
+			return i + 1;       /* let the structure check speak */
+		total += (uint64_t)(l - f) + 1;
+		if (total > VERIFY_CHUNK_RECORDS && i > from)
+			return i;
+	}
+	return n;
+}
+
+static int
+v_anchor(vctx *v, const v_stream *s, v_chain *ch, size_t *wi)
+{
+	PGresult *res;
+	v_batch b;
+	int rc = -1;
+
+	res = v_batch_query(v, s, V_ANCHOR_SQL, (int64_t)v->o->since_batch, 0);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		rc = 0;                 /* no batch before --since: genesis */
+		goto done;
+	}
+	if (v_batch_decode(v, res, 0, &b) != 0 || v_checkpoint(v, s, &b) != 0 ||
+	    v_witness_batch(v, s, &b, wi) != 0)
+		goto done;
+	/* The signed checkpoint vouches for this head: continue from it. */
+	memcpy(ch->head, b.new_head, VAULT_HASH_BYTES);
+	ch->next_batch = b.batch_no + 1;
+	ch->last_seq = b.last_seq;
+	ch->lo = b.last_seq;
+	ch->cursor = b.batch_no;
+	rc = 0;
+done:
+	PQclear(res);
+	return rc;
+}
+
+static int
+v_stream_tail(vctx *v, const v_stream *s, const v_chain *ch)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char lo[24], err[512];
+	int64_t x;
+
+	snprintf(lo, sizeof(lo), "%lld", (long long)ch->lo);
+	p.result_binary = 1;
+	pg_param_bin(&p, s->tenant, VAULT_ID_BYTES);
+	pg_param_bin(&p, s->stream, VAULT_ID_BYTES);
+	pg_param_text(&p, lo);
+	res = pg_query(v->c,
+	    "SELECT (SELECT r.seq FROM coffer.records r WHERE r.tenant_id = $1 "
+	    "        AND r.stream_id = $2 AND r.seq > $3::int8 ORDER BY r.seq "
+	    "        LIMIT 1), "
+	    "       (SELECT t.seq FROM coffer.tombstones t WHERE t.tenant_id = $1 "
+	    "        AND t.stream_id = $2 AND t.seq > $3::int8 ORDER BY t.seq "
+	    "        LIMIT 1), "
+	    "       (SELECT c.batch_no FROM coffer.checkpoints c "
+	    "        WHERE c.tenant_id = $1 AND c.stream_id = $2 AND NOT EXISTS ("
+	    "          SELECT 1 FROM coffer.batches b WHERE b.tenant_id = $1 "
+	    "          AND b.stream_id = $2 AND b.batch_no = c.batch_no) "
+	    "        ORDER BY c.batch_no LIMIT 1)", &p, err, sizeof(err));
+	if (res == NULL)
+		return v_error(v, "database: %s", err);
+	if (v_i64(res, 0, 0, &x) == 0 || v_i64(res, 0, 1, &x) == 0) {
+		int64_t a = INT64_MAX, t = INT64_MAX;
+
+		(void)v_i64(res, 0, 0, &a);
+		(void)v_i64(res, 0, 1, &t);
+		PQclear(res);
+		return v_fail(v, "seq-uncovered", -1, a < t ? a : t, -1,
+		    "the row lies after the last batch (%lld, last_seq %lld) "
+		    "and is covered by no batch or checkpoint",
+		    (long long)ch->next_batch - 1, (long long)ch->last_seq);
+	}
+	if (v_i64(res, 0, 2, &x) == 0) {
+		PQclear(res);
+		return v_fail(v, "checkpoint-orphan", x, -1, -1,
+		    "a checkpoint exists for a batch the database does not hold");
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int
+v_stream_run(vctx *v, const v_stream *s)
+{
+	v_chain ch;
+	size_t wi, j;
+
+	v->loc_tenant = s->tenant;
+	v->loc_tenant_name = s->tenant_name;
+	v->loc_stream = s->stream;
+	if (!s->registered)
+		return v_fail(v, "stream-unregistered", -1, -1, -1,
+		    "the stream holds rows but is not registered in "
+		    "coffer.streams");
+	if (!s->has_node)
+		return v_fail(v, "stream-node", -1, -1, -1,
+		    "the stream's gateway node is not registered (no public "
+		    "key to check its checkpoints)");
+
+	memset(&ch, 0, sizeof(ch));
+	ch.next_batch = 1;
+	ch.lo = INT64_MIN;
+	wi = v_witness_first(v, s->tenant, s->stream);
+	for (j = wi; j < v->nwit && v_witness_same_stream(&v->wit[j], s);
+	    j++)
+		v->wit[j].seen = 1;
+	if (v->o->since_batch > 1 && v_anchor(v, s, &ch, &wi) != 0)
+		return -1;
+
+	for (;;) {
+		PGresult *res;
+		int n, from = 0;
+
+		res = v_batch_query(v, s, V_BATCHES_SQL, ch.cursor, V_BATCH_FETCH);
+		if (res == NULL)
+			return -1;
+		n = PQntuples(res);
+		if (n == 0) {
+			PQclear(res);
+			break;
+		}
+		while (from < n) {
+			int to = v_chunk_end(res, from, n);
+
+			if (v_chunk(v, s, res, from, to, &ch, &wi) != 0) {
+				PQclear(res);
+				return -1;
+			}
+			from = to;
+		}
+		if (v_i64(res, n - 1, 0, &ch.cursor) != 0) {
+			PQclear(res);
+			return v_error(v, "database: unexpected batch row");
+		}
+		PQclear(res);
+		v_progress(v, 0);
+	}
+	if (v_stream_tail(v, s, &ch) != 0)
+		return -1;
+	if (v_witness_tail(v, s, wi, ch.next_batch - 1, ch.last_seq) != 0)
+		return -1;
+	v->r->streams++;
+	return 0;
+}
+
+/* -- audit chain and purges -------------------------------------------------- */
+
+static int
+v_purge_from_detail(vctx *v, const char *detail, size_t len, uint64_t event_no,
+    v_purge **list, size_t *n)
+{
+	json_error_t jerr;
+	json_t *o, *x;
+	v_purge pr, *p;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.event_no = event_no;
+	o = json_loadb(detail, len, 0, &jerr);
+	x = o != NULL ? json_object_get(o, "purge_id") : NULL;
+	if (!json_is_string(x) ||
+	    util_uuid_parse(pr.purge_id, json_string_value(x)) != 0) {
+		json_decref(o);
+		return v_fail(v, "purge-event", -1, -1, (int64_t)event_no,
+		    "the purge event's detail has no purge_id");
+	}
+	x = json_object_get(o, "records");
+	if (!json_is_integer(x) || json_integer_value(x) < 0) {
+		json_decref(o);
+		return v_fail(v, "purge-event", -1, -1, (int64_t)event_no,
+		    "the purge event's detail has no record count");
+	}
+	pr.records = (uint64_t)json_integer_value(x);
+	x = json_object_get(o, "tombstone_root");
+	if (json_is_string(x) && util_unhex(pr.root, VAULT_HASH_BYTES,
+	    json_string_value(x), json_string_length(x)) == 0)
+		pr.has_root = 1;
+	json_decref(o);
+	p = realloc(*list, (*n + 1) * sizeof(*p));
+	if (p == NULL)
+		return v_error(v, "out of memory");
+	p[*n] = pr;
+	*list = p;
+	(*n)++;
+	return 0;
+}
+
+static int
+v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
+{
+	char sql[1024], tid[UTIL_UUID_STRLEN + 1];
+	unsigned char prev[VAULT_HASH_BYTES], hash[VAULT_HASH_BYTES];
+	uint64_t expect = 1;
+	v_copy cp;
+	int got, rc = -1;
+
+	util_uuid_format(tid, t->id);
+	snprintf(sql, sizeof(sql),
+	    "COPY (SELECT event_no, prev_hash, event_hash, at, actor, role, "
+	    "action, target, outcome, request_id, detail::text "
+	    "FROM coffer.audit_events WHERE tenant_id = '%s' ORDER BY event_no) "
+	    "TO STDOUT (FORMAT binary)", tid);
+	if (v_copy_start(v, &cp, sql) != 0)
+		return -1;
+	memcpy(prev, v_zero, sizeof(prev));
+	while ((got = v_copy_next(v, &cp, V_AUDIT_FIELDS)) == 1) {
+		audit_field f[AUDIT_NFIELDS];
+		uint64_t eno;
+		int64_t at;
+		int i;
+
+		if (cp.l[0] != 8 || cp.l[3] != 8) {
+			(void)v_error(v, "database: unexpected audit row");
+			goto done;
+		}
+		eno = v_be64(cp.f[0]);
+		if (eno != expect) {
+			if (eno > expect && expect == 1)
+				(void)v_fail(v, "audit-missing", -1, -1, 1,
+				    "the audit event is missing (the chain starts "
+				    "at event %llu)", (unsigned long long)eno);
+			else if (eno > expect)
+				(void)v_fail(v, "audit-missing", -1, -1,
+				    (int64_t)expect, "the audit event is missing "
+				    "(event %llu is followed by event %llu)",
+				    (unsigned long long)expect - 1,
+				    (unsigned long long)eno);
+			else
+				(void)v_fail(v, "audit-order", -1, -1, (int64_t)eno,
+				    "audit event numbers are out of order");
+			goto done;
+		}
+		if (cp.l[1] != (int)VAULT_HASH_BYTES ||
+		    memcmp(cp.f[1], prev, VAULT_HASH_BYTES) != 0) {
+			(void)v_fail(v, "audit-link", -1, -1, (int64_t)eno,
+			    expect == 1 ? "prev_hash of the first event is not "
+			    "32 zero bytes" : "prev_hash does not link to the "
+			    "previous event's hash");
+			goto done;
+		}
+		if (v_pgtime((int64_t)v_be64(cp.f[3]), &at) != 0) {
+			(void)v_fail(v, "audit-event", -1, -1, (int64_t)eno,
+			    "the event time is out of range");
+			goto done;
+		}
+		for (i = 0; i < AUDIT_NFIELDS; i++) {
+			f[i].p = cp.l[4 + i] >= 0 ? cp.f[4 + i] : NULL;
+			f[i].len = cp.l[4 + i] >= 0 ? (size_t)cp.l[4 + i] : 0;
+		}
+		if (audit_event_hash(prev, t->id, eno, at, f, hash) != 0) {
+			(void)v_error(v, "cannot hash audit event %llu",
+			    (unsigned long long)eno);
+			goto done;
+		}
+		if (cp.l[2] != (int)VAULT_HASH_BYTES ||
+		    memcmp(cp.f[2], hash, VAULT_HASH_BYTES) != 0) {
+			(void)v_fail(v, "audit-hash", -1, -1, (int64_t)eno,
+			    "event_hash does not match the stored event: the "
+			    "event was edited");
+			goto done;
+		}
+		if (f[AUDIT_F_ACTION].p != NULL && f[AUDIT_F_ACTION].len == 5 &&
+		    memcmp(f[AUDIT_F_ACTION].p, "purge", 5) == 0 &&
+		    f[AUDIT_F_OUTCOME].p != NULL && f[AUDIT_F_OUTCOME].len == 2 &&
+		    memcmp(f[AUDIT_F_OUTCOME].p, "ok", 2) == 0) {
+			if (f[AUDIT_F_DETAIL].p == NULL) {
+				(void)v_fail(v, "purge-event", -1, -1, (int64_t)eno,
+				    "the purge event has no detail");
+				goto done;
+			}
+			if (v_purge_from_detail(v, f[AUDIT_F_DETAIL].p,
+			    f[AUDIT_F_DETAIL].len, eno, purges, npurges) != 0)
+				goto done;
+		}
+		memcpy(prev, hash, VAULT_HASH_BYTES);
+		expect++;
+		v->r->audit_events++;
+	}
+	if (got < 0)
+		goto done;
+	rc = 0;
+done:
+	v_copy_drain(&cp);
+	return rc;
+}
+
+static v_purge *
+v_purge_find(v_purge *list, size_t n, const unsigned char *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (memcmp(list[i].purge_id, id, VAULT_ID_BYTES) == 0)
+			return &list[i];
+	return NULL;
+}
+
+/* The tombstones of one purge, leaves in v->leaves[0..n). */
+static int
+v_purge_group(vctx *v, v_purge *list, size_t npurges,
+    const unsigned char *purge_id, size_t n, const unsigned char *stream,
+    int64_t seq)
+{
+	unsigned char root[VAULT_HASH_BYTES];
+	char pid[UTIL_UUID_STRLEN + 1];
+	v_purge *p = v_purge_find(list, npurges, purge_id);
+
+	util_uuid_format(pid, purge_id);
+	if (p == NULL) {
+		v->loc_stream = stream;
+		return v_fail(v, "tombstone-unaudited", -1, seq, -1,
+		    "tombstones of purge %s are covered by no purge audit event "
+		    "(tombstones forged, or the audit log truncated)", pid);
+	}
+	p->matched = 1;
+	if (p->records != n)
+		return v_fail(v, "tombstone-count", -1, -1, (int64_t)p->event_no,
+		    "purge %s disposed of %llu records by its audit event, but "
+		    "%zu tombstones carry its id", pid,
+		    (unsigned long long)p->records, n);
+	if (vault_merkle_root(v->leaves, n, root) != 0)
+		return v_error(v, "cannot compute a Merkle root");
+	if (!p->has_root || memcmp(root, p->root, VAULT_HASH_BYTES) != 0)
+		return v_fail(v, "tombstone-root", -1, -1, (int64_t)p->event_no,
+		    "the Merkle root of purge %s's tombstones differs from the "
+		    "one its audit event recorded", pid);
+	return 0;
+}
+
+static int
+v_tombstones_tenant(vctx *v, const v_tenant *t, v_purge *list, size_t npurges)
+{
+	char sql[1024], tid[UTIL_UUID_STRLEN + 1];
+	unsigned char cur[VAULT_ID_BYTES], stream[VAULT_ID_BYTES];
+	int64_t first_seq = -1;
+	size_t n = 0, i;
+	int got, have = 0, rc = -1;
+	v_copy cp;
+
+	util_uuid_format(tid, t->id);
+	snprintf(sql, sizeof(sql),
+	    "COPY (SELECT purge_id, stream_id, seq, leaf_hash FROM "
+	    "coffer.tombstones WHERE tenant_id = '%s' "
+	    "ORDER BY purge_id, stream_id, seq) TO STDOUT (FORMAT binary)", tid);
+	if (v_copy_start(v, &cp, sql) != 0)
+		return -1;
+	while ((got = v_copy_next(v, &cp, 4)) == 1) {
+		if (cp.l[0] != (int)VAULT_ID_BYTES || cp.l[1] != (int)VAULT_ID_BYTES ||
+		    cp.l[2] != 8 || cp.l[3] != (int)VAULT_HASH_BYTES) {
+			(void)v_fail(v, "tombstone", -1, -1, -1,
+			    "a tombstone row is malformed");
+			goto done;
+		}
+		if (have && memcmp(cur, cp.f[0], VAULT_ID_BYTES) != 0) {
+			if (v_purge_group(v, list, npurges, cur, n, stream,
+			    first_seq) != 0)
+				goto done;
+			have = 0;
+		}
+		if (!have) {
+			memcpy(cur, cp.f[0], VAULT_ID_BYTES);
+			memcpy(stream, cp.f[1], VAULT_ID_BYTES);
+			first_seq = (int64_t)v_be64(cp.f[2]);
+			n = 0;
+			have = 1;
+		}
+		if (v_leaves_reserve(v, n + 1) != 0)
+			goto done;
+		memcpy(v->leaves + n * VAULT_HASH_BYTES, cp.f[3], VAULT_HASH_BYTES);
+		n++;
+	}
+	if (got < 0)
+		goto done;
+	if (have && v_purge_group(v, list, npurges, cur, n, stream,
+	    first_seq) != 0)
+		goto done;
+	v->loc_stream = NULL;
+	for (i = 0; i < npurges; i++)
+		if (!list[i].matched && list[i].records > 0) {
+			(void)v_fail(v, "tombstone-missing", -1, -1,
+			    (int64_t)list[i].event_no, "the purge event records "
+			    "%llu disposed records but no tombstone carries its "
+			    "purge id", (unsigned long long)list[i].records);
+			goto done;
+		}
+	rc = 0;
+done:
+	v_copy_drain(&cp);
+	return rc;
+}
+
+/* Tenants whose audit log is checked: the filter, the tenants of the
+ * selected streams, or every tenant that has a name or an audit event. */
+static int
+v_audit_scope(vctx *v, v_tenant **out, size_t *nout)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char err[512];
+	v_tenant *t;
+	int i, n;
+
+	*out = NULL;
+	*nout = 0;
+	p.result_binary = 1;
+	if (v->has_tenant)
+		pg_param_bin(&p, v->tenant, VAULT_ID_BYTES);
+	else
+		pg_param_null(&p);
+	if (v->has_stream)
+		pg_param_bin(&p, v->stream, VAULT_ID_BYTES);
+	else
+		pg_param_null(&p);
+	res = pg_query(v->c,
+	    "WITH RECURSIVE a AS ((SELECT tenant_id FROM coffer.audit_events "
+	    "   ORDER BY tenant_id LIMIT 1) "
+	    " UNION ALL SELECT n.tenant_id FROM a CROSS JOIN LATERAL "
+	    "  (SELECT x.tenant_id FROM coffer.audit_events x "
+	    "   WHERE x.tenant_id > a.tenant_id ORDER BY x.tenant_id LIMIT 1) n), "
+	    " ids AS (SELECT tenant_id FROM a UNION SELECT tenant_id "
+	    "   FROM coffer.tenants) "
+	    "SELECT i.tenant_id, t.name FROM ids i "
+	    "LEFT JOIN coffer.tenants t ON t.tenant_id = i.tenant_id "
+	    "WHERE ($1::uuid IS NULL OR i.tenant_id = $1::uuid) "
+	    "  AND ($2::uuid IS NULL OR i.tenant_id IN (SELECT s.tenant_id "
+	    "       FROM coffer.streams s WHERE s.stream_id = $2::uuid)) "
+	    "ORDER BY i.tenant_id", &p, err, sizeof(err));
+	if (res == NULL)
+		return v_error(v, "database: %s", err);
+	n = PQntuples(res);
+	t = calloc(n > 0 ? (size_t)n : 1, sizeof(*t));
+	if (t == NULL) {
+		PQclear(res);
+		return v_error(v, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		const unsigned char *b;
+
+		if (v_bytes(res, i, 0, VAULT_ID_BYTES, &b) != 0)
+			continue;
+		memcpy(t[*nout].id, b, VAULT_ID_BYTES);
+		v_copy_name(t[*nout].name, res, i, 1);
+		(*nout)++;
+	}
+	PQclear(res);
+	*out = t;
+	return 0;
+}
+
+static int
+v_audit_all(vctx *v)
+{
+	v_tenant *ts = NULL;
+	size_t nt = 0, i;
+	int rc = -1;
+
+	if (v_audit_scope(v, &ts, &nt) != 0)
+		return -1;
+	for (i = 0; i < nt; i++) {
+		v_purge *purges = NULL;
+		size_t np = 0;
+		int bad;
+
+		v->loc_tenant = ts[i].id;
+		v->loc_tenant_name = ts[i].name;
+		v->loc_stream = NULL;
+		bad = v_audit_tenant(v, &ts[i], &purges, &np) != 0 ||
+		    v_tombstones_tenant(v, &ts[i], purges, np) != 0;
+		free(purges);
+		if (bad)
+			goto done;
+		v->r->tenants++;
+	}
+	rc = 0;
+done:
+	free(ts);
+	return rc;
+}
+
+/* -- driver ------------------------------------------------------------------ */
+
+int
+verify_run(PGconn *c, const verify_opts *o, verify_report *r)
+{
+	vctx v;
+	char err[512];
+	size_t i;
+	int in_tx = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->batch_no = r->seq = r->event_no = -1;
+	memset(&v, 0, sizeof(v));
+	v.c = c;
+	v.o = o;
+	v.r = r;
+	v.t0 = v_now_s();
+	v.every = o->progress_every_s > 0 ? o->progress_every_s : 1.0;
+	v.next_progress = v.t0 + v.every;
+
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		(void)v_error(&v, "no database connection");
+		goto out;
+	}
+	if (PQtransactionStatus(c) != (o->in_transaction ? PQTRANS_INTRANS :
+	    PQTRANS_IDLE)) {
+		(void)v_error(&v, o->in_transaction ? "no open transaction" :
+		    "the connection is inside a transaction");
+		goto out;
+	}
+	if (v_resolve_filters(&v) != 0)
+		goto out;
+	/* Witnesses first: every line read now names a committed batch, so
+	 * the snapshot taken next must contain it. */
+	if (v_witness_load(&v) != 0)
+		goto out;
+	if (!o->in_transaction && pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE "
+	    "READ READ ONLY", NULL, err, sizeof(err)) != 0) {
+		(void)v_error(&v, "database: %s", err);
+		goto out;
+	}
+	in_tx = !o->in_transaction;
+	/* Every scan here is an index range in key order.  After bulk ingest
+	 * the statistics are stale and the cost model (random I/O) picks a
+	 * bitmap scan plus an external sort for them, about three times
+	 * slower; JIT only adds compile time to these simple queries. */
+	if (pg_exec(c, "SET LOCAL enable_bitmapscan = off", NULL, err,
+	    sizeof(err)) != 0 ||
+	    pg_exec(c, "SET LOCAL enable_sort = off", NULL, err,
+	    sizeof(err)) != 0 ||
+	    pg_exec(c, "SET LOCAL jit = off", NULL, err, sizeof(err)) != 0) {
+		(void)v_error(&v, "database: %s", err);
+		goto out;
+	}
+	if (v_load_streams(&v) != 0)
+		goto out;
+	for (i = 0; i < v.nstreams; i++)
+		if (v_stream_run(&v, &v.streams[i]) != 0)
+			goto out;
+	v.loc_stream = NULL;
+	/* Witness lines for streams the database does not have at all. */
+	for (i = 0; i < v.nwit; i++) {
+		if (v.wit[i].seen)
+			continue;
+		v.loc_tenant = v.wit[i].tenant;
+		v.loc_tenant_name = NULL;
+		v.loc_stream = v.wit[i].stream;
+		(void)v_fail(&v, "stream-missing", (int64_t)v.wit[i].batch, -1, -1,
+		    "witness %s line %u holds this stream's checkpoint but the "
+		    "database has no such stream (stream removed, or a restore "
+		    "from an older backup)", o->witness[v.wit[i].file],
+		    v.wit[i].line);
+		goto out;
+	}
+	v.loc_tenant = NULL;
+	v.loc_stream = NULL;
+	if (!o->skip_audit && v_audit_all(&v) != 0)
+		goto out;
+
+out:
+	if (in_tx)
+		(void)pg_rollback(c);
+	r->seconds = v_now_s() - v.t0;
+	free(v.wit);
+	for (i = 0; i < v.nnames; i++)
+		free(v.names[i]);
+	free(v.names);
+	free(v.streams);
+	free(v.leaves);
+	free(v.parts);
+	return r->status;
+}

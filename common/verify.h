@@ -1,0 +1,112 @@
+/* common/verify.h — the archive verifier: proves that no record, batch,
+ * checkpoint or audit event was altered, reordered, inserted or removed
+ * (DESIGN.md rule 6), or names the first place where one was.
+ *
+ * A pure reader: one connection (any role with SELECT on the coffer schema,
+ * e.g. a member of coffer_verify), optional witness files, no secret keys —
+ * only the nodes' registered public keys.  It runs in one REPEATABLE READ
+ * READ ONLY transaction, so a gateway may keep ingesting meanwhile: what it
+ * checks is one consistent snapshot.  Witness files are read before that
+ * snapshot is taken (a gateway appends a witness line only after its batch
+ * committed), so a line the snapshot cannot see is a real loss.
+ *
+ * Per stream (tenant × gateway node), in batch order, with records streamed
+ * in seq order through binary COPY (memory does not grow with the archive):
+ *   - every record's leaf hash is recomputed from its stored columns and
+ *     compared with the stored leaf_hash; a tombstone contributes its leaf
+ *     hash in the record's place;
+ *   - seqs are contiguous from 1 inside and across batches (each seq holds
+ *     a record or a tombstone, never both, never neither), batch numbers are
+ *     contiguous from 1, each record's batch_no is the batch covering it;
+ *   - each batch's Merkle root over its leaves (seq order), its new head
+ *     from its prev head (genesis: 32 zero bytes), and the link prev_head(n)
+ *     = new_head(n-1);
+ *   - each batch has a checkpoint signed by the stream's node, over that
+ *     head and last_seq, valid under the node's registered Ed25519 key;
+ *   - nothing lies beyond the last batch, no checkpoint lacks its batch, no
+ *     stream holds rows without being registered;
+ *   - every witness line of the stream matches the database's checkpoint
+ *     for its batch (head, last_seq, signed_at, signature, node); a witness
+ *     line for a batch the database lacks is truncation, rollback or a
+ *     restore from an older backup.
+ * Per tenant in scope: the audit chain (event_no contiguous from 1,
+ * prev_hash links, event_hash recomputed, common/audit.h), and every
+ * tombstone is covered by a purge audit event whose detail names its
+ * purge id, record count and the Merkle root of the purged leaves.
+ *
+ * Not detectable from the database alone: the removal of a stream's last
+ * batches together with their checkpoints and records (or a restore of the
+ * whole database from an older backup) when no witness is supplied, and the
+ * removal of a tenant's newest audit events — a hash chain that is merely
+ * shorter still verifies.  Witness files close the first (keep them on
+ * another host, append-only); the second needs signed audit checkpoints
+ * (the API's signing key, DESIGN.md "Keys") copied out the same way.
+ * Epoch rows are not part of any chain: altering R or a wrapped key makes
+ * those records unreadable, never readable by someone else.
+ */
+#ifndef COFFER_COMMON_VERIFY_H
+#define COFFER_COMMON_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#define VERIFY_OK        0    /* clean */
+#define VERIFY_TAMPERED  1    /* an inconsistency; report.message says where */
+#define VERIFY_ERROR     2    /* could not run: database, arguments, files */
+
+#define VERIFY_MESSAGE_MAX 1024U
+
+typedef struct verify_progress {
+	uint64_t records;          /* rows hashed so far */
+	uint64_t tombstones;
+	uint64_t batches;
+	double   elapsed_s;
+} verify_progress;
+
+typedef void (*verify_progress_fn)(void *arg, const verify_progress *p);
+
+typedef struct verify_opts {
+	const char         *tenant;          /* name or uuid; NULL: all */
+	const char         *stream;          /* uuid; NULL: all */
+	const char *const  *witness;         /* witness file paths */
+	size_t              witness_count;
+	uint64_t            since_batch;     /* 0 or 1: from the genesis; N: from
+	                                        batch N, anchored on the signed
+	                                        checkpoint of batch N-1 */
+	int                 skip_audit;      /* 1: streams only */
+	int                 in_transaction;  /* 1: read inside the caller's open
+	                                        transaction (its snapshot; no
+	                                        BEGIN/ROLLBACK here) — tests that
+	                                        tamper and roll back use this */
+	verify_progress_fn  progress;        /* NULL: none */
+	void               *progress_arg;
+	double              progress_every_s;/* 0: 1 second */
+} verify_opts;
+
+typedef struct verify_report {
+	int      status;                       /* VERIFY_* */
+	/* First inconsistency (VERIFY_TAMPERED) or why it could not run
+	 * (VERIFY_ERROR), one line, e.g.
+	 *   tenant acme (uuid) stream uuid batch 4 seq 1234: leaf hash of the
+	 *   stored row does not match (row altered) */
+	char     message[VERIFY_MESSAGE_MAX];
+	char     what[48];                     /* short code: "leaf", "root", … */
+	/* Where (for the API); "" / -1 when it does not apply. */
+	char     tenant_id[37];
+	char     stream_id[37];
+	int64_t  batch_no;
+	int64_t  seq;
+	int64_t  event_no;
+	/* What was checked. */
+	uint64_t tenants, streams, records, tombstones, batches, checkpoints;
+	uint64_t audit_events, witness_lines;
+	double   seconds;
+} verify_report;
+
+/* Run the verification on c (idle, not inside a transaction, and left idle;
+ * unless opts->in_transaction).  Returns report->status. */
+int verify_run(PGconn *c, const verify_opts *opts, verify_report *report);
+
+#endif

@@ -1,0 +1,568 @@
+/* ctl/approve.c — `cofferctl approve`: a custodian's approval of a matter,
+ * as threshold-decryption partials computed on the custodian's machine.
+ *
+ * Flow: fetch the matter over mutual TLS (libcurl, the custodian's people
+ * certificate), show what is being released (title, legal basis, scope,
+ * time range, epochs, records), ask for confirmation and the share
+ * passphrase, unlock the share locally, and for every epoch of the matter
+ * compute P_i = s_i·R with its Chaum-Pedersen proof bound to tenant,
+ * matter, epoch and custodian index (vault/threshold.h); POST them.
+ *
+ * Trusts: the share file once it opens under the passphrase, and the API
+ * only as far as TLS with the given CA proves its identity.  Everything the
+ * API sends is data to check: ids must parse, R must be a valid group
+ * element (vault_threshold_partial refuses others), strings shown to the
+ * custodian are made printable and capped.  The share never leaves guarded
+ * memory and never leaves the machine; only P_i and the proof are sent
+ * (they reveal nothing of s_i beyond what V_i = s_i·B already does).
+ */
+#include "ctl/ctl.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "vault/mem.h"
+#include "vault/sharefile.h"
+#include "vault/threshold.h"
+
+#define AP_ERR        512U
+#define AP_PASS_MAX   1024U
+#define AP_URL_MAX    2048U
+#define AP_BODY_MAX   (64U * 1024U * 1024U)   /* a matter with very many epochs */
+#define AP_SHOW       200U                    /* characters of peer text shown */
+#define AP_TIMEOUT_S  120L
+
+static const char ap_usage_text[] =
+    "usage: cofferctl approve --matter M --share FILE [--passphrase-file F]\n"
+    "                         [--api URL] [--cert F --key F --ca F] [--yes]\n"
+    "  defaults: --api $COFFER_API_URL, --cert $COFFER_CERT, --key $COFFER_KEY,\n"
+    "  --ca $COFFER_CA.  Shows the matter, asks for confirmation (unless --yes)\n"
+    "  and the share passphrase, and submits this custodian's partials.  The\n"
+    "  share never leaves this machine.\n";
+
+typedef struct ap_opts {
+	const char *matter;
+	const char *share;
+	const char *passfile;
+	const char *api;
+	const char *cert;
+	const char *key;
+	const char *ca;
+	int         yes;
+} ap_opts;
+
+typedef struct ap_buf {
+	char   *p;
+	size_t  len;
+	size_t  cap;
+	int     too_big;
+} ap_buf;
+
+static void ap_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+ap_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("cofferctl: approve: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static size_t
+ap_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	ap_buf *b = arg;
+	size_t n = size * nmemb;
+
+	if (b->len + n > AP_BODY_MAX) {
+		b->too_big = 1;
+		return 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		char *np;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if ((np = realloc(b->p, cap)) == NULL)
+			return 0;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+/* One HTTPS request with the custodian's certificate.  *status is the HTTP
+ * status; the body (NUL-terminated) is in out. */
+static int
+ap_request(const ap_opts *o, const char *path, const char *post_body,
+    long *status, ap_buf *out)
+{
+	char url[AP_URL_MAX];
+	struct curl_slist *hdrs = NULL;
+	CURL *c;
+	CURLcode cc;
+	int rc = -1;
+
+	*status = 0;
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", o->api, path) >=
+	    sizeof(url)) {
+		ap_fail("API URL too long");
+		return -1;
+	}
+	if ((c = curl_easy_init()) == NULL) {
+		ap_fail("libcurl initialisation failed");
+		return -1;
+	}
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (post_body != NULL)
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	if (hdrs == NULL) {
+		ap_fail("out of memory");
+		goto out;
+	}
+	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CAINFO, o->ca) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLKEY, o->key) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT, AP_TIMEOUT_S) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ap_write_cb) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, out) != CURLE_OK ||
+	    (post_body != NULL &&
+	    (curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)strlen(post_body)) != CURLE_OK))) {
+		ap_fail("libcurl refused an option (too old?)");
+		goto out;
+	}
+	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		ap_fail("%s: %s%s", o->api, curl_easy_strerror(cc),
+		    out->too_big ? " (response too large)" : "");
+		goto out;
+	}
+	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status) != CURLE_OK) {
+		ap_fail("no HTTP status");
+		goto out;
+	}
+	rc = 0;
+out:
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+/* The API's error body {"error":{"code","message"}}, shown printable. */
+static void
+ap_api_error(const char *what, long status, const ap_buf *b)
+{
+	char code[64] = "", msg[AP_SHOW + 1] = "";
+	json_error_t je;
+	json_t *j = b->p ? json_loadb(b->p, b->len, 0, &je) : NULL;
+	json_t *e = json_object_get(j, "error");
+	const char *s;
+
+	if ((s = json_string_value(json_object_get(e, "code"))) != NULL)
+		log_printable(code, sizeof(code), s, strlen(s));
+	if ((s = json_string_value(json_object_get(e, "message"))) != NULL)
+		log_printable(msg, sizeof(msg), s, strlen(s));
+	ap_fail("%s: HTTP %ld%s%s%s%s", what, status, code[0] ? " " : "", code,
+	    msg[0] ? ": " : "", msg);
+	json_decref(j);
+}
+
+static const char *
+ap_str(json_t *o, const char *key, char *buf, size_t cap)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	if (s == NULL)
+		return "-";
+	return log_printable(buf, cap, s, strlen(s));
+}
+
+/* Ask on the terminal; 1 only for "yes". */
+static int
+ap_confirm(void)
+{
+	char line[16];
+	FILE *tty = fopen("/dev/tty", "r+");
+	int ok;
+
+	if (tty == NULL) {
+		ap_fail("no terminal to confirm on; pass --yes to approve without "
+		    "asking");
+		return 0;
+	}
+	fputs("Approve the release of these records? Type 'yes' to approve: ", tty);
+	fflush(tty);
+	ok = fgets(line, sizeof(line), tty) != NULL &&
+	    strcmp(line, "yes\n") == 0;
+	fclose(tty);
+	return ok;
+}
+
+static void
+ap_show(json_t *m, const char *matter_id, size_t nepochs)
+{
+	char a[AP_SHOW + 1], b[AP_SHOW + 1];
+	json_t *scope = json_object_get(m, "scope"), *ch, *v;
+	size_t i;
+
+	printf("Matter %s\n", matter_id);
+	printf("  title:        %s\n", ap_str(m, "title", a, sizeof(a)));
+	printf("  legal basis:  %s\n", ap_str(m, "legal_basis", a, sizeof(a)));
+	printf("  state:        %s\n", ap_str(m, "state", a, sizeof(a)));
+	printf("  time range:   %s .. %s\n", ap_str(scope, "from", a, sizeof(a)),
+	    ap_str(scope, "to", b, sizeof(b)));
+	printf("  scope:        %lld participant(s), %lld conversation(s), "
+	    "channels: ", (long long)json_integer_value(json_object_get(scope,
+	    "participants")), (long long)json_integer_value(json_object_get(scope,
+	    "conversations")));
+	ch = json_object_get(scope, "channels");
+	if (json_array_size(ch) == 0)
+		printf("all");
+	json_array_foreach(ch, i, v) {
+		const char *s = json_string_value(v);
+
+		printf("%s%s", i ? ", " : "", s ? log_printable(a, 32, s, strlen(s)) :
+		    "?");
+	}
+	printf("\n");
+	if (json_is_integer(json_object_get(m, "record_count")))
+		printf("  records:      %lld in scope\n", (long long)json_integer_value(
+		    json_object_get(m, "record_count")));
+	printf("  epochs:       %zu (one partial each)\n", nepochs);
+	if (json_is_integer(json_object_get(m, "threshold")))
+		printf("  approvals:    %zu of %lld so far\n",
+		    json_array_size(json_object_get(m, "approvals")),
+		    (long long)json_integer_value(json_object_get(m, "threshold")));
+	fflush(stdout);
+}
+
+enum { AP_OPT_MATTER = 1, AP_OPT_SHARE, AP_OPT_PASS, AP_OPT_API, AP_OPT_CERT,
+       AP_OPT_KEY, AP_OPT_CA, AP_OPT_YES, AP_OPT_HELP };
+
+static const struct option ap_long[] = {
+	{ "matter",          required_argument, NULL, AP_OPT_MATTER },
+	{ "share",           required_argument, NULL, AP_OPT_SHARE },
+	{ "passphrase-file", required_argument, NULL, AP_OPT_PASS },
+	{ "api",             required_argument, NULL, AP_OPT_API },
+	{ "cert",            required_argument, NULL, AP_OPT_CERT },
+	{ "key",             required_argument, NULL, AP_OPT_KEY },
+	{ "ca",              required_argument, NULL, AP_OPT_CA },
+	{ "yes",             no_argument,       NULL, AP_OPT_YES },
+	{ "help",            no_argument,       NULL, AP_OPT_HELP },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int
+ap_usage(const char *msg)
+{
+	if (msg != NULL)
+		ap_fail("%s", msg);
+	fputs(ap_usage_text, stderr);
+	return CTL_EXIT_USAGE;
+}
+
+static int
+ap_parse(int argc, char **argv, ap_opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->api = getenv("COFFER_API_URL");
+	o->cert = getenv("COFFER_CERT");
+	o->key = getenv("COFFER_KEY");
+	o->ca = getenv("COFFER_CA");
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", ap_long, NULL)) != -1) {
+		switch (c) {
+		case AP_OPT_MATTER: o->matter = optarg; break;
+		case AP_OPT_SHARE:  o->share = optarg; break;
+		case AP_OPT_PASS:   o->passfile = optarg; break;
+		case AP_OPT_API:    o->api = optarg; break;
+		case AP_OPT_CERT:   o->cert = optarg; break;
+		case AP_OPT_KEY:    o->key = optarg; break;
+		case AP_OPT_CA:     o->ca = optarg; break;
+		case AP_OPT_YES:    o->yes = 1; break;
+		case AP_OPT_HELP:
+			fputs(ap_usage_text, stdout);
+			return -1;
+		default:
+			return ap_usage("unknown option or missing value");
+		}
+	}
+	if (optind != argc)
+		return ap_usage("unexpected argument");
+	if (o->matter == NULL || o->share == NULL)
+		return ap_usage("--matter and --share are required");
+	if (o->api == NULL || o->cert == NULL || o->key == NULL || o->ca == NULL)
+		return ap_usage("--api, --cert, --key and --ca are required (or "
+		    "COFFER_API_URL, COFFER_CERT, COFFER_KEY, COFFER_CA)");
+	if (strncmp(o->api, "https://", 8) != 0)
+		return ap_usage("--api must be an https:// URL");
+	return 0;
+}
+
+/* Partials for every epoch: [{"epoch_id","p","c","z"}]. */
+static json_t *
+ap_partials(json_t *epochs, const unsigned char *share,
+    const vault_sharefile_info *info, const unsigned char matter[16])
+{
+	json_t *out = json_array(), *ep;
+	char err[AP_ERR];
+	size_t i;
+
+	if (out == NULL)
+		return NULL;
+	json_array_foreach(epochs, i, ep) {
+		const char *eid = json_string_value(json_object_get(ep, "epoch_id"));
+		const char *rh = json_string_value(json_object_get(ep, "r"));
+		unsigned char epoch[16], R[VAULT_POINT_BYTES];
+		char ph[2 * VAULT_POINT_BYTES + 1], ch[65], zh[65];
+		vault_partial part;
+		json_t *o;
+
+		if (eid == NULL || util_uuid_parse(epoch, eid) != 0 || rh == NULL ||
+		    util_unhex(R, sizeof(R), rh, strlen(rh)) != 0) {
+			ap_fail("the API sent a malformed epoch (entry %zu)", i);
+			goto fail;
+		}
+		if (vault_threshold_partial(share, info->index, info->tenant_id,
+		    matter, epoch, R, &part, err, sizeof(err)) != 0) {
+			ap_fail("epoch %s: %s", eid, err);
+			goto fail;
+		}
+		util_hex(ph, part.P, sizeof(part.P));
+		util_hex(ch, part.proof, 32);
+		util_hex(zh, part.proof + 32, 32);
+		o = json_pack("{s:s,s:s,s:s,s:s}", "epoch_id", eid, "p", ph, "c", ch,
+		    "z", zh);
+		if (o == NULL || json_array_append_new(out, o) != 0) {
+			ap_fail("out of memory");
+			goto fail;
+		}
+	}
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+int
+ctl_cmd_approve(int argc, char **argv)
+{
+	ap_opts o;
+	ap_buf body;
+	json_t *m = NULL, *who = NULL, *epochs, *parts = NULL, *req = NULL, *v;
+	json_error_t je;
+	vault_sharefile_info info;
+	unsigned char matter[16], tid[16], *file = NULL, *share = NULL;
+	char path[256], err[AP_ERR], *pass = NULL, *post = NULL, shown[AP_SHOW + 1];
+	const char *s;
+	size_t flen = 0, i;
+	long status = 0;
+	int rc, curl_up = 0;
+
+	memset(&body, 0, sizeof(body));
+	if ((rc = ap_parse(argc, argv, &o)) != 0)
+		return rc < 0 ? CTL_EXIT_OK : rc;
+	rc = CTL_EXIT_FAIL;
+	if (util_uuid_parse(matter, o.matter) != 0)
+		return ap_usage("--matter must be a matter id (uuid)");
+	if (vault_init() != 0) {
+		ap_fail("libsodium failed to initialise");
+		return CTL_EXIT_FAIL;
+	}
+	if (util_check_secret_file(o.key, err, sizeof(err)) != 0) {
+		ap_fail("%s", err);
+		return CTL_EXIT_FAIL;
+	}
+	if (util_read_file(o.share, 65536, &file, &flen, err, sizeof(err)) != 0) {
+		ap_fail("%s", err);
+		return CTL_EXIT_FAIL;
+	}
+	if (vault_sharefile_inspect(file, flen, &info, err, sizeof(err)) != 0) {
+		ap_fail("%s: %s", o.share, err);
+		goto out;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		ap_fail("libcurl initialisation failed");
+		goto out;
+	}
+	curl_up = 1;
+
+	/* Who the API thinks we are: a custodian holding this share's index. */
+	if (ap_request(&o, "/v1/whoami", NULL, &status, &body) != 0)
+		goto out;
+	if (status == 200 && (who = json_loadb(body.p, body.len, 0, &je)) != NULL) {
+		json_int_t idx = json_integer_value(json_object_get(who,
+		    "custodian_index"));
+
+		if ((s = json_string_value(json_object_get(who, "role"))) != NULL &&
+		    strcmp(s, "custodian") != 0) {
+			ap_fail("this certificate is a %s's, not a custodian's",
+			    log_printable(shown, 32, s, strlen(s)));
+			goto out;
+		}
+		if (idx != 0 && idx != (json_int_t)info.index) {
+			ap_fail("this certificate belongs to custodian %lld, but %s is "
+			    "share %u", (long long)idx, o.share, info.index);
+			goto out;
+		}
+		s = json_string_value(json_object_get(who, "tenant_id"));
+		if (s == NULL)
+			s = json_string_value(json_object_get(who, "tenant"));
+		if (s != NULL && util_uuid_parse(tid, s) == 0 &&
+		    memcmp(tid, info.tenant_id, sizeof(tid)) != 0) {
+			ap_fail("%s is a share of another tenant than this "
+			    "certificate's", o.share);
+			goto out;
+		}
+	} else if (status != 200 && status != 404) {
+		ap_api_error("whoami", status, &body);
+		goto out;
+	}
+	free(body.p);
+	memset(&body, 0, sizeof(body));
+
+	snprintf(path, sizeof(path), "/v1/matters/%s", o.matter);
+	if (ap_request(&o, path, NULL, &status, &body) != 0)
+		goto out;
+	if (status != 200) {
+		ap_api_error("matter", status, &body);
+		goto out;
+	}
+	if ((m = json_loadb(body.p, body.len, 0, &je)) == NULL ||
+	    !json_is_object(m) || !json_is_array(epochs = json_object_get(m,
+	    "epochs"))) {
+		ap_fail("the API's matter is not the expected JSON object");
+		goto out;
+	}
+	s = json_string_value(json_object_get(m, "matter_id"));
+	if (s != NULL && strcmp(s, o.matter) != 0) {
+		ap_fail("the API answered with another matter");
+		goto out;
+	}
+	s = json_string_value(json_object_get(m, "tenant_id"));
+	if (s != NULL && (util_uuid_parse(tid, s) != 0 ||
+	    memcmp(tid, info.tenant_id, sizeof(tid)) != 0)) {
+		ap_fail("%s is a share of another tenant than matter %s's", o.share,
+		    o.matter);
+		goto out;
+	}
+	if ((s = json_string_value(json_object_get(m, "state"))) != NULL &&
+	    strcmp(s, "closed") == 0) {
+		ap_fail("matter %s is closed", o.matter);
+		goto out;
+	}
+	json_array_foreach(json_object_get(m, "approvals"), i, v) {
+		if (json_integer_value(json_object_get(v, "custodian_index")) ==
+		    (json_int_t)info.index) {
+			ap_fail("custodian %u has already approved matter %s",
+			    info.index, o.matter);
+			goto out;
+		}
+	}
+	if (json_array_size(epochs) == 0) {
+		ap_fail("matter %s has no records in scope: nothing to approve",
+		    o.matter);
+		goto out;
+	}
+	ap_show(m, o.matter, json_array_size(epochs));
+	printf("  your share:   custodian %u of %u (threshold %u)\n", info.index,
+	    info.n, info.k);
+	fflush(stdout);
+	if (!o.yes && !ap_confirm()) {
+		ap_fail("not approved");
+		goto out;
+	}
+
+	if ((pass = vault_secure_alloc(AP_PASS_MAX)) == NULL) {
+		ap_fail("out of memory");
+		goto out;
+	}
+	if (util_read_passphrase(o.passfile, "Share passphrase: ", pass,
+	    AP_PASS_MAX, err, sizeof(err)) != 0) {
+		ap_fail("%s", err);
+		goto out;
+	}
+	if (vault_sharefile_open(file, flen, pass, strlen(pass), &info, &share,
+	    err, sizeof(err)) != 0) {
+		ap_fail("%s: %s", o.share, err);
+		goto out;
+	}
+	vault_secure_free(pass);
+	pass = NULL;
+	parts = ap_partials(epochs, share, &info, matter);
+	vault_secure_free(share);
+	share = NULL;
+	if (parts == NULL)
+		goto out;
+	req = json_pack("{s:I,s:O}", "custodian_index", (json_int_t)info.index,
+	    "partials", parts);
+	if (req == NULL || (post = json_dumps(req, JSON_COMPACT)) == NULL) {
+		ap_fail("out of memory");
+		goto out;
+	}
+	free(body.p);
+	memset(&body, 0, sizeof(body));
+	snprintf(path, sizeof(path), "/v1/matters/%s/approvals", o.matter);
+	if (ap_request(&o, path, post, &status, &body) != 0)
+		goto out;
+	if (status != 200 && status != 201) {
+		ap_api_error("approval refused", status, &body);
+		goto out;
+	}
+	printf("approval of matter %s recorded: custodian %u, %zu partial(s) with "
+	    "proofs\n", o.matter, info.index, json_array_size(parts));
+	rc = CTL_EXIT_OK;
+out:
+	if (share != NULL)
+		vault_secure_free(share);
+	if (pass != NULL)
+		vault_secure_free(pass);
+	if (file != NULL) {
+		vault_wipe(file, flen);
+		free(file);
+	}
+	free(body.p);
+	free(post);
+	json_decref(req);
+	json_decref(parts);
+	json_decref(m);
+	json_decref(who);
+	if (curl_up)
+		curl_global_cleanup();
+	return rc;
+}

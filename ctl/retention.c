@@ -1,0 +1,1011 @@
+/* ctl/retention.c — `cofferctl retention`, `hold` and `purge`: the
+ * archive's disposal life cycle (migrations/0002_retention.sql has the
+ * rules; this file asks for them and audits every change).
+ *
+ * The changes themselves are common/retention.c's (shared with the API);
+ * each runs in one transaction with its audit event (common/audit.h): the
+ * event commits with the change or neither does.  Read-modify-write
+ * changes (retention old -> new, hold release) hold the tenant's audit
+ * lock first so the old value they record is the one they replaced.
+ *
+ * Participant and conversation values given to `hold create` become
+ * blind-index tokens here, with the tenant's BIK file from --keys-dir
+ * (never stored in the database); the values themselves are neither stored,
+ * printed nor audited.
+ *
+ * Purge refuses to run when the database clock and this host's clock
+ * disagree by more than --max-clock-skew: retention is computed with the
+ * database clock, and a clock that is wrong by days would dispose of
+ * records early (or, behind, keep them past their time).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/audit.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/retention.h"
+#include "common/util.h"
+#include "ctl/archive.h"
+#include "ctl/ctl.h"
+#include "vault/blind.h"
+#include "vault/chain.h"
+#include "vault/mem.h"
+
+#define CTL_ERR              512U
+#define CTL_LIST_MAX         256      /* repeated options */
+#define CTL_SKEW_DEFAULT     300U     /* seconds */
+#define CTL_REASON_MAX       500U
+#define CTL_TENANT_NAME_MAX  201U
+
+static int
+ctl_text_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+ctl_parse_u(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	if (s[0] == '-' || s[0] == '+')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Who acts, for audit events and created_by/released_by: this tool has no
+ * client certificate, so the OS uid and the database role stand in. */
+static void
+ctl_actor(PGconn *c, char *out, size_t cap)
+{
+	const char *u = PQuser(c);
+	char role[64];
+
+	log_printable(role, sizeof(role), u != NULL ? u : "?",
+	    u != NULL ? strlen(u) : 1);
+	snprintf(out, cap, "cofferctl uid=%u db=%s", (unsigned)getuid(), role);
+}
+
+/* Resolve NAME or UUID to the tenant's id and name.  0, or -1 (message
+ * printed). */
+static int
+ctl_tenant(PGconn *c, const char *arg, unsigned char id[UTIL_UUID_BYTES],
+    char name[CTL_TENANT_NAME_MAX])
+{
+	pg_params p = PG_PARAMS_INIT;
+	unsigned char parsed[UTIL_UUID_BYTES];
+	char err[CTL_ERR];
+	PGresult *r;
+	size_t n;
+
+	p.result_binary = 1;
+	if (util_uuid_parse(parsed, arg) == 0) {
+		pg_param_bin(&p, parsed, UTIL_UUID_BYTES);
+		r = pg_query(c, "SELECT tenant_id, name FROM coffer.tenants "
+		    "WHERE tenant_id = $1::uuid", &p, err, sizeof(err));
+	} else {
+		pg_param_text(&p, arg);
+		r = pg_query(c, "SELECT tenant_id, name FROM coffer.tenants "
+		    "WHERE name = $1", &p, err, sizeof(err));
+	}
+	if (r == NULL) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		return -1;
+	}
+	if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != UTIL_UUID_BYTES) {
+		fprintf(stderr, "cofferctl: no tenant '%.64s'\n", arg);
+		PQclear(r);
+		return -1;
+	}
+	memcpy(id, PQgetvalue(r, 0, 0), UTIL_UUID_BYTES);
+	n = (size_t)PQgetlength(r, 0, 1);
+	if (n >= CTL_TENANT_NAME_MAX)
+		n = CTL_TENANT_NAME_MAX - 1;
+	memcpy(name, PQgetvalue(r, 0, 1), n);
+	name[n] = '\0';
+	PQclear(r);
+	return 0;
+}
+
+/* JSON object -> malloc'd compact text (caller frees); takes o. */
+static char *
+ctl_json(json_t *o)
+{
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+static int
+ctl_audit(PGconn *c, const unsigned char tenant[UTIL_UUID_BYTES],
+    const char *actor, const char *action, const char *target,
+    const char *outcome, const char *detail)
+{
+	audit_event ev;
+	char err[CTL_ERR];
+
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.tenant_id, tenant, UTIL_UUID_BYTES);
+	ev.actor = actor;
+	ev.role = "operator";
+	ev.action = action;
+	ev.target = target;
+	ev.outcome = outcome;
+	ev.detail_json = detail;
+	if (audit_append(c, &ev, NULL, NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s (nothing changed)\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ctl_commit(PGconn *c)
+{
+	char err[CTL_ERR];
+
+	if (pg_commit(c, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: commit failed: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Options shared by the sub-commands below: a flat list of --name value
+ * pairs and flags, parsed once. */
+typedef struct ctl_opts {
+	const char *config, *tenant, *channel, *from, *to, *matter, *reason;
+	const char *keys_dir, *hold, *days;
+	const char *participants[CTL_LIST_MAX], *conversations[CTL_LIST_MAX];
+	const char *channels[CTL_LIST_MAX];
+	size_t      nparticipants, nconversations, nchannels;
+	const char *skew;
+	int         forever, dry_run, all, help;
+} ctl_opts;
+
+/* allowed: the option names this sub-command accepts ("|--a|--b|"). */
+static int
+ctl_opts_parse(int argc, char **argv, int first, const char *allowed,
+    ctl_opts *o)
+{
+	int a;
+
+	memset(o, 0, sizeof(*o));
+	for (a = first; a < argc; a++) {
+		const char *opt = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
+		char key[40];
+
+		if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
+			o->help = 1;
+			return 0;
+		}
+		if (strlen(opt) > 30 || strncmp(opt, "--", 2) != 0)
+			goto unknown;
+		snprintf(key, sizeof(key), "|%s|", opt);
+		if (strstr(allowed, key) == NULL)
+			goto unknown;
+		if (strcmp(opt, "--forever") == 0) {
+			o->forever = 1;
+			continue;
+		}
+		if (strcmp(opt, "--dry-run") == 0) {
+			o->dry_run = 1;
+			continue;
+		}
+		if (strcmp(opt, "--all") == 0) {
+			o->all = 1;
+			continue;
+		}
+		if (val == NULL) {
+			fprintf(stderr, "cofferctl: %s needs a value\n", opt);
+			return -1;
+		}
+		a++;
+		if (strcmp(opt, "--config") == 0)
+			o->config = val;
+		else if (strcmp(opt, "--tenant") == 0)
+			o->tenant = val;
+		else if (strcmp(opt, "--days") == 0)
+			o->days = val;
+		else if (strcmp(opt, "--from") == 0)
+			o->from = val;
+		else if (strcmp(opt, "--to") == 0)
+			o->to = val;
+		else if (strcmp(opt, "--matter") == 0)
+			o->matter = val;
+		else if (strcmp(opt, "--reason") == 0)
+			o->reason = val;
+		else if (strcmp(opt, "--keys-dir") == 0)
+			o->keys_dir = val;
+		else if (strcmp(opt, "--hold") == 0)
+			o->hold = val;
+		else if (strcmp(opt, "--max-clock-skew") == 0)
+			o->skew = val;
+		else if (strcmp(opt, "--channel") == 0) {
+			if (o->nchannels == CTL_LIST_MAX)
+				goto too_many;
+			o->channels[o->nchannels++] = val;
+			o->channel = val;
+		} else if (strcmp(opt, "--participant") == 0) {
+			if (o->nparticipants == CTL_LIST_MAX)
+				goto too_many;
+			o->participants[o->nparticipants++] = val;
+		} else if (strcmp(opt, "--conversation") == 0) {
+			if (o->nconversations == CTL_LIST_MAX)
+				goto too_many;
+			o->conversations[o->nconversations++] = val;
+		} else {
+			goto unknown;
+		}
+	}
+	if (o->reason != NULL && !ctl_text_ok(o->reason, CTL_REASON_MAX)) {
+		fprintf(stderr, "cofferctl: --reason must be 1..%u printable "
+		    "characters\n", CTL_REASON_MAX);
+		return -1;
+	}
+	return 0;
+too_many:
+	fprintf(stderr, "cofferctl: at most %d of each repeated option\n",
+	    CTL_LIST_MAX);
+	return -1;
+unknown:
+	fprintf(stderr, "cofferctl: unknown option %.64s\n", argv[a]);
+	return -1;
+}
+
+/* -- retention ---------------------------------------------------------------- */
+
+static void
+ctl_retention_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cofferctl retention set --tenant T [--channel C] "
+	    "(--days N | --forever) [--config FILE]\n"
+	    "       cofferctl retention show [--tenant T] [--config FILE]\n"
+	    "C is a channel (signal, whatsapp, telegram, wechat, sms, mms, rcs,\n"
+	    "imessage, email, voice, other) or '*' (the tenant default, also when\n"
+	    "--channel is left out).  Retention counts from a record's sent_at;\n"
+	    "no policy at all keeps records forever.\n");
+}
+
+static int
+ctl_retention_set(const ctl_opts *o)
+{
+	unsigned char tid[UTIL_UUID_BYTES];
+	char tname[CTL_TENANT_NAME_MAX], actor[128], target[96];
+	char err[CTL_ERR], oldv[RETENTION_VALUE_MAX], newv[RETENTION_VALUE_MAX];
+	char tidstr[UTIL_UUID_STRLEN + 1];
+	const char *channel = o->channel != NULL ? o->channel : "*";
+	char *detail = NULL;
+	unsigned days = 0;
+	PGconn *c = NULL;
+	int rc = 1;
+
+	if (o->tenant == NULL || o->nchannels > 1 ||
+	    (o->days == NULL) == (o->forever == 0)) {
+		ctl_retention_usage(stderr);
+		return 2;
+	}
+	if (strcmp(channel, "*") != 0 && !retention_channel_ok(channel)) {
+		fprintf(stderr, "cofferctl: unknown channel '%.32s'\n", channel);
+		return 2;
+	}
+	if (o->days != NULL &&
+	    ctl_parse_u(o->days, 1, RETENTION_DAYS_MAX, &days) != 0) {
+		fprintf(stderr, "cofferctl: --days must be 1..%u\n",
+		    RETENTION_DAYS_MAX);
+		return 2;
+	}
+	if ((c = ctl_connect(o->config)) == NULL)
+		return 1;
+	if (ctl_tenant(c, o->tenant, tid, tname) != 0)
+		goto done;
+	ctl_actor(c, actor, sizeof(actor));
+	util_uuid_format(tidstr, tid);
+	snprintf(target, sizeof(target), "retention %s/%s", tidstr, channel);
+
+	/* retention_policy_set takes the tenant's audit lock first, so the
+	 * old value it reports is the one this change replaced. */
+	if (pg_begin(c, err, sizeof(err)) != 0 ||
+	    retention_policy_set(c, tid, channel, o->forever ? 0 : days, actor,
+	    oldv, newv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto done;
+	}
+	detail = ctl_json(json_pack("{s:s, s:s, s:s}", "channel", channel,
+	    "old", oldv, "new", newv));
+	if (detail == NULL) {
+		fprintf(stderr, "cofferctl: out of memory\n");
+		goto done;
+	}
+	if (ctl_audit(c, tid, actor, "retention.set", target, "ok", detail) != 0 ||
+	    ctl_commit(c) != 0)
+		goto done;
+	printf("retention of tenant %s, channel %s: %s -> %s\n", tname, channel,
+	    oldv, newv);
+	rc = 0;
+done:
+	if (c != NULL)
+		(void)pg_rollback(c);
+	free(detail);
+	pg_close(&c);
+	return rc;
+}
+
+static int
+ctl_retention_show(const ctl_opts *o)
+{
+	pg_params p = PG_PARAMS_INIT;
+	unsigned char tid[UTIL_UUID_BYTES];
+	char tname[CTL_TENANT_NAME_MAX], err[CTL_ERR];
+	PGconn *c;
+	PGresult *r;
+	int i, rc = 1;
+
+	if ((c = ctl_connect(o->config)) == NULL)
+		return 1;
+	if (o->tenant != NULL) {
+		if (ctl_tenant(c, o->tenant, tid, tname) != 0)
+			goto done;
+		pg_param_bin(&p, tid, UTIL_UUID_BYTES);
+	} else {
+		pg_param_null(&p);
+	}
+	r = pg_query(c, "SELECT t.name, coalesce(rp.channel, '*'), "
+	    "CASE WHEN rp.tenant_id IS NULL THEN 'forever (no policy)' "
+	    "     WHEN rp.retention IS NULL THEN 'forever' "
+	    "     ELSE rp.retention::text END, "
+	    "coalesce(rp.updated_by, ''), "
+	    "coalesce(pg_catalog.to_char(rp.updated_at AT TIME ZONE 'UTC', "
+	    "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') "
+	    "FROM coffer.tenants t "
+	    "LEFT JOIN coffer.retention_policies rp ON rp.tenant_id = t.tenant_id "
+	    "WHERE $1::uuid IS NULL OR t.tenant_id = $1::uuid "
+	    "ORDER BY t.name, rp.channel = '*' DESC, rp.channel", &p, err,
+	    sizeof(err));
+	if (r == NULL) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto done;
+	}
+	printf("%-24s %-10s %-22s %-20s %s\n", "TENANT", "CHANNEL", "RETENTION",
+	    "UPDATED", "BY");
+	for (i = 0; i < PQntuples(r); i++)
+		printf("%-24.64s %-10s %-22s %-20s %.128s\n", PQgetvalue(r, i, 0),
+		    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 4),
+		    PQgetvalue(r, i, 3));
+	PQclear(r);
+	rc = 0;
+done:
+	pg_close(&c);
+	return rc;
+}
+
+int
+ctl_cmd_retention(int argc, char **argv)
+{
+	ctl_opts o;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		ctl_retention_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "set") == 0) {
+		if (ctl_opts_parse(argc, argv, 2, "|--config|--tenant|--channel|"
+		    "--days|--forever|", &o) != 0)
+			return 2;
+		if (o.help) {
+			ctl_retention_usage(stdout);
+			return 0;
+		}
+		return ctl_retention_set(&o);
+	}
+	if (strcmp(argv[1], "show") == 0) {
+		if (ctl_opts_parse(argc, argv, 2, "|--config|--tenant|", &o) != 0)
+			return 2;
+		if (o.help) {
+			ctl_retention_usage(stdout);
+			return 0;
+		}
+		return ctl_retention_show(&o);
+	}
+	ctl_retention_usage(stderr);
+	return 2;
+}
+
+/* -- holds ----------------------------------------------------------------------- */
+
+static void
+ctl_hold_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cofferctl hold create --tenant T [--participant P]... "
+	    "[--conversation C]...\n"
+	    "                             [--channel C]... [--from TIME] "
+	    "[--to TIME] [--matter UUID]\n"
+	    "                             [--reason TEXT] [--keys-dir DIR] "
+	    "[--config FILE]\n"
+	    "       cofferctl hold list [--tenant T] [--all] [--config FILE]\n"
+	    "       cofferctl hold release --tenant T --hold UUID [--reason TEXT] "
+	    "[--config FILE]\n"
+	    "A hold keeps every record that matches all the criteria it sets\n"
+	    "(none: the whole tenant).  Participants and conversations become\n"
+	    "blind-index tokens with DIR/<tenant>.bik (needed for them only).\n"
+	    "TIME is ISO 8601 / RFC 3339; it bounds sent_at or received_at.\n");
+}
+
+/* The tenant's blind-index key, in guarded memory. */
+static int
+ctl_load_bik(const char *dir, const char *tenant_name, unsigned char **out)
+{
+	char path[4096], err[CTL_ERR];
+	unsigned char *data = NULL, *bik;
+	size_t len = 0;
+
+	*out = NULL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.bik", dir, tenant_name) >=
+	    sizeof(path) || strchr(tenant_name, '/') != NULL ||
+	    tenant_name[0] == '.') {
+		fprintf(stderr, "cofferctl: unusable key file name\n");
+		return -1;
+	}
+	if (util_check_secret_file(path, err, sizeof(err)) != 0 ||
+	    util_read_file(path, VAULT_BIK_BYTES + 1, &data, &len, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		return -1;
+	}
+	if (len != VAULT_BIK_BYTES) {
+		fprintf(stderr, "cofferctl: %s: not a blind-index key (%zu bytes)\n",
+		    path, len);
+		vault_wipe(data, len);
+		free(data);
+		return -1;
+	}
+	if (vault_init() != 0 ||
+	    (bik = vault_secure_alloc(VAULT_BIK_BYTES)) == NULL) {
+		fprintf(stderr, "cofferctl: cannot allocate key memory\n");
+		vault_wipe(data, len);
+		free(data);
+		return -1;
+	}
+	memcpy(bik, data, VAULT_BIK_BYTES);
+	vault_wipe(data, len);
+	free(data);
+	*out = bik;
+	return 0;
+}
+
+static int
+ctl_hold_create(const ctl_opts *o)
+{
+	unsigned char tid[UTIL_UUID_BYTES], hid[UTIL_UUID_BYTES], mid[UTIL_UUID_BYTES];
+	unsigned char *bik = NULL, *ptok = NULL, *ctok = NULL;
+	char tname[CTL_TENANT_NAME_MAX], actor[128], err[CTL_ERR];
+	char hidstr[UTIL_UUID_STRLEN + 1], midstr[UTIL_UUID_STRLEN + 1];
+	char from[RETENTION_TIME_MAX], to[RETENTION_TIME_MAX], *detail = NULL;
+	retention_hold h;
+	json_t *chans = NULL;
+	PGconn *c = NULL;
+	size_t i;
+	int rc = 1;
+
+	if (o->tenant == NULL) {
+		ctl_hold_usage(stderr);
+		return 2;
+	}
+	if (o->matter != NULL && util_uuid_parse(mid, o->matter) != 0) {
+		fprintf(stderr, "cofferctl: --matter must be a matter uuid\n");
+		return 2;
+	}
+	for (i = 0; i < o->nchannels; i++)
+		if (!retention_channel_ok(o->channels[i])) {
+			fprintf(stderr, "cofferctl: unknown channel '%.32s'\n",
+			    o->channels[i]);
+			return 2;
+		}
+	if ((o->from != NULL && !retention_time_ok(o->from)) ||
+	    (o->to != NULL && !retention_time_ok(o->to))) {
+		fprintf(stderr, "cofferctl: --from and --to take RFC 3339 times "
+		    "with an offset (2026-01-31T00:00:00Z)\n");
+		return 2;
+	}
+	if ((o->nparticipants > 0 || o->nconversations > 0) &&
+	    o->keys_dir == NULL) {
+		fprintf(stderr, "cofferctl: --participant and --conversation need "
+		    "--keys-dir (the tenant's blind-index key)\n");
+		return 2;
+	}
+	if ((c = ctl_connect(o->config)) == NULL)
+		return 1;
+	if (ctl_tenant(c, o->tenant, tid, tname) != 0)
+		goto done;
+	ctl_actor(c, actor, sizeof(actor));
+
+	ptok = calloc(o->nparticipants + 1, VAULT_TOKEN_BYTES);
+	ctok = calloc(o->nconversations + 1, VAULT_TOKEN_BYTES);
+	chans = json_array();
+	if (ptok == NULL || ctok == NULL || chans == NULL) {
+		fprintf(stderr, "cofferctl: out of memory\n");
+		goto done;
+	}
+	if (o->nparticipants > 0 || o->nconversations > 0) {
+		if (ctl_load_bik(o->keys_dir, tname, &bik) != 0)
+			goto done;
+		for (i = 0; i < o->nparticipants; i++)
+			if (vault_participant_token(bik, o->participants[i],
+			    strlen(o->participants[i]), ptok + i * VAULT_TOKEN_BYTES,
+			    err, sizeof(err)) != 0) {
+				fprintf(stderr, "cofferctl: --participant #%zu: %s\n",
+				    i + 1, err);
+				goto done;
+			}
+		for (i = 0; i < o->nconversations; i++)
+			if (vault_conversation_token(bik, o->conversations[i],
+			    strlen(o->conversations[i]),
+			    ctok + i * VAULT_TOKEN_BYTES, err, sizeof(err)) != 0) {
+				fprintf(stderr, "cofferctl: --conversation #%zu: %s\n",
+				    i + 1, err);
+				goto done;
+			}
+		vault_secure_free(bik);
+		bik = NULL;
+	}
+	for (i = 0; i < o->nchannels; i++)
+		json_array_append_new(chans, json_string(o->channels[i]));
+
+	memset(&h, 0, sizeof(h));
+	h.matter_id = o->matter != NULL ? mid : NULL;
+	h.reason = o->reason;
+	h.participants = ptok;
+	h.nparticipants = o->nparticipants;
+	h.conversations = ctok;
+	h.nconversations = o->nconversations;
+	h.channels = o->channels;
+	h.nchannels = o->nchannels;
+	h.from = o->from;
+	h.to = o->to;
+	h.created_by = actor;
+	if (pg_begin(c, err, sizeof(err)) != 0 ||
+	    retention_hold_create(c, tid, &h, hid, from, to, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto done;
+	}
+	util_uuid_format(hidstr, hid);
+	if (o->matter != NULL)
+		util_uuid_format(midstr, mid);
+	/* Counts and criteria, never the tokens or the values behind them. */
+	detail = ctl_json(json_pack("{s:s, s:s?, s:I, s:I, s:O, s:s?, s:s?, s:s?}",
+	    "hold_id", hidstr, "matter_id", o->matter != NULL ? midstr : NULL,
+	    "participants", (json_int_t)o->nparticipants,
+	    "conversations", (json_int_t)o->nconversations,
+	    "channels", chans, "from", from[0] ? from : NULL,
+	    "to", to[0] ? to : NULL, "reason", o->reason));
+	if (detail == NULL) {
+		fprintf(stderr, "cofferctl: out of memory\n");
+		goto done;
+	}
+	if (ctl_audit(c, tid, actor, "hold.create", hidstr, "ok", detail) != 0 ||
+	    ctl_commit(c) != 0)
+		goto done;
+	printf("hold %s created for tenant %s: %zu participants, %zu "
+	    "conversations, %zu channels, from %s to %s%s\n", hidstr, tname,
+	    o->nparticipants, o->nconversations, o->nchannels,
+	    from[0] ? from : "-", to[0] ? to : "-",
+	    o->nparticipants + o->nconversations + o->nchannels == 0 &&
+	    !from[0] && !to[0] ? " (the whole tenant)" : "");
+	rc = 0;
+done:
+	if (c != NULL)
+		(void)pg_rollback(c);
+	vault_secure_free(bik);
+	if (ptok != NULL) {
+		vault_wipe(ptok, (o->nparticipants + 1) * VAULT_TOKEN_BYTES);
+		free(ptok);
+	}
+	if (ctok != NULL) {
+		vault_wipe(ctok, (o->nconversations + 1) * VAULT_TOKEN_BYTES);
+		free(ctok);
+	}
+	free(detail);
+	json_decref(chans);
+	pg_close(&c);
+	return rc;
+}
+
+static int
+ctl_hold_list(const ctl_opts *o)
+{
+	pg_params p = PG_PARAMS_INIT;
+	unsigned char tid[UTIL_UUID_BYTES];
+	char tname[CTL_TENANT_NAME_MAX], err[CTL_ERR], reason[128];
+	PGconn *c;
+	PGresult *r;
+	int i, rc = 1;
+
+	if ((c = ctl_connect(o->config)) == NULL)
+		return 1;
+	if (o->tenant != NULL) {
+		if (ctl_tenant(c, o->tenant, tid, tname) != 0)
+			goto done;
+		pg_param_bin(&p, tid, UTIL_UUID_BYTES);
+	} else {
+		pg_param_null(&p);
+	}
+	pg_param_text(&p, o->all ? "t" : "f");
+	r = pg_query(c, "SELECT t.name, h.hold_id, "
+	    "CASE WHEN h.active THEN 'active' ELSE 'released' END, "
+	    "coalesce(h.matter_id::text, '-'), "
+	    "coalesce(pg_catalog.cardinality(h.participant_tokens), 0), "
+	    "coalesce(pg_catalog.cardinality(h.conversation_tokens), 0), "
+	    "coalesce(pg_catalog.array_to_string(h.channels, ','), '-'), "
+	    "coalesce(pg_catalog.to_char(h.time_from AT TIME ZONE 'UTC', "
+	    "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'), "
+	    "coalesce(pg_catalog.to_char(h.time_to AT TIME ZONE 'UTC', "
+	    "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'), "
+	    "pg_catalog.to_char(h.created_at AT TIME ZONE 'UTC', "
+	    "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	    "coalesce(h.reason, '') "
+	    "FROM coffer.holds h JOIN coffer.tenants t ON t.tenant_id = h.tenant_id "
+	    "WHERE ($1::uuid IS NULL OR h.tenant_id = $1::uuid) "
+	    "  AND (h.active OR $2::boolean) "
+	    "ORDER BY t.name, h.created_at, h.hold_id", &p, err, sizeof(err));
+	if (r == NULL) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto done;
+	}
+	printf("%-16s %-36s %-8s %-36s %5s %5s %-16s %-20s %-20s %-20s %s\n",
+	    "TENANT", "HOLD", "STATE", "MATTER", "PART", "CONV", "CHANNELS",
+	    "FROM", "TO", "CREATED", "REASON");
+	for (i = 0; i < PQntuples(r); i++) {
+		log_printable(reason, sizeof(reason), PQgetvalue(r, i, 10),
+		    (size_t)PQgetlength(r, i, 10));
+		printf("%-16.64s %-36s %-8s %-36s %5s %5s %-16.80s %-20s %-20s "
+		    "%-20s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4),
+		    PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7),
+		    PQgetvalue(r, i, 8), PQgetvalue(r, i, 9), reason);
+	}
+	PQclear(r);
+	rc = 0;
+done:
+	pg_close(&c);
+	return rc;
+}
+
+static int
+ctl_hold_release(const ctl_opts *o)
+{
+	unsigned char tid[UTIL_UUID_BYTES], hid[UTIL_UUID_BYTES];
+	char tname[CTL_TENANT_NAME_MAX], actor[128], err[CTL_ERR];
+	char hidstr[UTIL_UUID_STRLEN + 1];
+	char *detail = NULL;
+	PGconn *c = NULL;
+	int rc = 1, k;
+
+	if (o->tenant == NULL || o->hold == NULL) {
+		ctl_hold_usage(stderr);
+		return 2;
+	}
+	if (util_uuid_parse(hid, o->hold) != 0) {
+		fprintf(stderr, "cofferctl: --hold must be a hold uuid\n");
+		return 2;
+	}
+	util_uuid_format(hidstr, hid);
+	if ((c = ctl_connect(o->config)) == NULL)
+		return 1;
+	if (ctl_tenant(c, o->tenant, tid, tname) != 0)
+		goto done;
+	ctl_actor(c, actor, sizeof(actor));
+	if (pg_begin(c, err, sizeof(err)) != 0 ||
+	    audit_lock_tenant(c, tid, err, sizeof(err)) != 0 ||
+	    (k = retention_hold_release(c, tid, hid, actor, err,
+	    sizeof(err))) < 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto done;
+	}
+	if (k != RETENTION_RELEASED) {
+		fprintf(stderr, "cofferctl: tenant %s has %s hold %s\n", tname,
+		    k == RETENTION_NOT_ACTIVE ? "already released" : "no", hidstr);
+		goto done;
+	}
+	detail = ctl_json(json_pack("{s:s, s:s?}", "hold_id", hidstr, "reason",
+	    o->reason));
+	if (detail == NULL) {
+		fprintf(stderr, "cofferctl: out of memory\n");
+		goto done;
+	}
+	if (ctl_audit(c, tid, actor, "hold.release", hidstr, "ok", detail) != 0 ||
+	    ctl_commit(c) != 0)
+		goto done;
+	printf("hold %s of tenant %s released\n", hidstr, tname);
+	rc = 0;
+done:
+	if (c != NULL)
+		(void)pg_rollback(c);
+	free(detail);
+	pg_close(&c);
+	return rc;
+}
+
+int
+ctl_cmd_hold(int argc, char **argv)
+{
+	ctl_opts o;
+	const char *allowed;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		ctl_hold_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "create") == 0)
+		allowed = "|--config|--tenant|--participant|--conversation|"
+		    "--channel|--from|--to|--matter|--reason|--keys-dir|";
+	else if (strcmp(argv[1], "list") == 0)
+		allowed = "|--config|--tenant|--all|";
+	else if (strcmp(argv[1], "release") == 0)
+		allowed = "|--config|--tenant|--hold|--reason|";
+	else {
+		ctl_hold_usage(stderr);
+		return 2;
+	}
+	if (ctl_opts_parse(argc, argv, 2, allowed, &o) != 0)
+		return 2;
+	if (o.help) {
+		ctl_hold_usage(stdout);
+		return 0;
+	}
+	if (argv[1][0] == 'c')
+		return ctl_hold_create(&o);
+	if (argv[1][0] == 'l')
+		return ctl_hold_list(&o);
+	return ctl_hold_release(&o);
+}
+
+/* -- purge ------------------------------------------------------------------------ */
+
+static void
+ctl_purge_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cofferctl purge [--tenant T] [--dry-run] [--reason TEXT]\n"
+	    "                       [--max-clock-skew SECONDS] [--config FILE]\n"
+	    "Disposes of records past retention and outside every active hold,\n"
+	    "leaving a tombstone per record, and destroys the wrapped key of\n"
+	    "every epoch left without records.  --dry-run only counts.  Refused\n"
+	    "when the database and this host disagree on the time by more than\n"
+	    "--max-clock-skew (default %u s).\n", CTL_SKEW_DEFAULT);
+}
+
+/* |database clock - our clock| in µs, bounded by the round trip. */
+static int
+ctl_clock_skew(PGconn *c, long long *skew_us)
+{
+	char err[CTL_ERR], *end;
+	long long t0, t1, db;
+	PGresult *r;
+
+	t0 = util_now_us();
+	r = pg_query(c, "SELECT (EXTRACT(epoch FROM "
+	    "pg_catalog.clock_timestamp()) * 1000000)::int8", NULL, err,
+	    sizeof(err));
+	t1 = util_now_us();
+	if (r == NULL) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		return -1;
+	}
+	errno = 0;
+	db = strtoll(PQgetvalue(r, 0, 0), &end, 10);
+	if (errno != 0 || *end != '\0') {
+		PQclear(r);
+		fprintf(stderr, "cofferctl: cannot read the database clock\n");
+		return -1;
+	}
+	PQclear(r);
+	*skew_us = db < t0 ? t0 - db : db > t1 ? db - t1 : 0;
+	return 0;
+}
+
+/* Merkle root of the leaf hashes of one purge's tombstones, in (stream,
+ * seq) order — the order `verify` reads them back in. */
+static int
+ctl_purge_root(PGconn *c, const unsigned char tid[UTIL_UUID_BYTES],
+    const unsigned char pid[UTIL_UUID_BYTES], long long expect,
+    unsigned char root[VAULT_HASH_BYTES])
+{
+	pg_params p = PG_PARAMS_INIT;
+	unsigned char *leaves = NULL;
+	char err[CTL_ERR];
+	PGresult *r;
+	int i, n, rc = -1;
+
+	p.result_binary = 1;
+	pg_param_bin(&p, tid, UTIL_UUID_BYTES);
+	pg_param_bin(&p, pid, UTIL_UUID_BYTES);
+	r = pg_query(c, "SELECT leaf_hash FROM coffer.tombstones "
+	    "WHERE tenant_id = $1::uuid AND purge_id = $2::uuid "
+	    "ORDER BY stream_id, seq", &p, err, sizeof(err));
+	if (r == NULL) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		return -1;
+	}
+	n = PQntuples(r);
+	if (n != expect || n == 0 ||
+	    (leaves = malloc((size_t)n * VAULT_HASH_BYTES)) == NULL) {
+		fprintf(stderr, "cofferctl: purge wrote %d tombstones, expected "
+		    "%lld\n", n, expect);
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (PQgetlength(r, i, 0) != VAULT_HASH_BYTES) {
+			fprintf(stderr, "cofferctl: malformed tombstone\n");
+			goto done;
+		}
+		memcpy(leaves + (size_t)i * VAULT_HASH_BYTES, PQgetvalue(r, i, 0),
+		    VAULT_HASH_BYTES);
+	}
+	if (vault_merkle_root(leaves, (size_t)n, root) != 0) {
+		fprintf(stderr, "cofferctl: cannot compute the tombstones' root\n");
+		goto done;
+	}
+	rc = 0;
+done:
+	free(leaves);
+	PQclear(r);
+	return rc;
+}
+
+static int
+ctl_purge(const ctl_opts *o)
+{
+	unsigned char tid[UTIL_UUID_BYTES], pid[UTIL_UUID_BYTES];
+	char tname[CTL_TENANT_NAME_MAX], actor[128], err[CTL_ERR];
+	char pidstr[UTIL_UUID_STRLEN + 1], auth[1024];
+	unsigned skew_s = CTL_SKEW_DEFAULT;
+	long long skew_us, tot[4] = { 0, 0, 0, 0 };
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	int i, rc = 1;
+
+	if (o->skew != NULL && ctl_parse_u(o->skew, 0, 86400, &skew_s) != 0) {
+		fprintf(stderr, "cofferctl: --max-clock-skew must be 0..86400 "
+		    "seconds\n");
+		return 2;
+	}
+	if ((c = ctl_connect(o->config)) == NULL)
+		return 1;
+	if (o->tenant != NULL && ctl_tenant(c, o->tenant, tid, tname) != 0)
+		goto done;
+	if (ctl_clock_skew(c, &skew_us) != 0)
+		goto done;
+	if (skew_us > (long long)skew_s * 1000000LL) {
+		fprintf(stderr, "cofferctl: purge refused: the database clock and "
+		    "this host's clock differ by %.1f s (limit %u s, "
+		    "--max-clock-skew); retention is computed from the database "
+		    "clock, so fix time synchronisation (NTP) on both hosts "
+		    "first\n", (double)skew_us / 1e6, skew_s);
+		goto done;
+	}
+	ctl_actor(c, actor, sizeof(actor));
+	util_uuid_random(pid);
+	util_uuid_format(pidstr, pid);
+	snprintf(auth, sizeof(auth), "cofferctl purge %s by %s%s%s", pidstr, actor,
+	    o->reason != NULL ? ": " : "", o->reason != NULL ? o->reason : "");
+
+	if (pg_begin(c, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto done;
+	}
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		if (o->tenant != NULL)
+			pg_param_bin(&p, tid, UTIL_UUID_BYTES);
+		else
+			pg_param_null(&p);
+		pg_param_bin(&p, pid, UTIL_UUID_BYTES);
+		pg_param_text(&p, auth);
+		pg_param_text(&p, o->dry_run ? "t" : "f");
+		r = pg_query(c, "SELECT p.tenant, t.name, p.purged, p.held, "
+		    "p.future, p.shredded FROM coffer.purge_expired($1::uuid, "
+		    "$2::uuid, $3, $4::boolean) p "
+		    "JOIN coffer.tenants t ON t.tenant_id = p.tenant "
+		    "ORDER BY t.name", &p, err, sizeof(err));
+		if (r == NULL) {
+			fprintf(stderr, "cofferctl: purge failed: %s\n", err);
+			goto done;
+		}
+	}
+	for (i = 0; i < PQntuples(r); i++) {
+		unsigned char t[UTIL_UUID_BYTES], root[VAULT_HASH_BYTES];
+		char roothex[2 * VAULT_HASH_BYTES + 1], *detail;
+		long long v[4];
+		int k;
+
+		if (util_uuid_parse(t, PQgetvalue(r, i, 0)) != 0) {
+			fprintf(stderr, "cofferctl: unexpected purge result\n");
+			goto done;
+		}
+		for (k = 0; k < 4; k++) {
+			v[k] = strtoll(PQgetvalue(r, i, 2 + k), NULL, 10);
+			tot[k] += v[k];
+		}
+		roothex[0] = '\0';
+		if (!o->dry_run && v[0] > 0) {
+			if (ctl_purge_root(c, t, pid, v[0], root) != 0)
+				goto done;
+			util_hex(roothex, root, VAULT_HASH_BYTES);
+		}
+		detail = ctl_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:s?, s:b, "
+		    "s:s?}", "purge_id", pidstr, "records", (json_int_t)v[0],
+		    "held", (json_int_t)v[1], "future", (json_int_t)v[2],
+		    "epochs_shredded", (json_int_t)v[3],
+		    "tombstone_root", roothex[0] ? roothex : NULL,
+		    "dry_run", o->dry_run, "reason", o->reason));
+		if (detail == NULL) {
+			fprintf(stderr, "cofferctl: out of memory\n");
+			goto done;
+		}
+		k = ctl_audit(c, t, actor, o->dry_run ? "purge.dry-run" : "purge",
+		    pidstr, "ok", detail);
+		free(detail);
+		if (k != 0)
+			goto done;
+		printf("tenant %-24.64s %s %lld records, kept %lld under hold, "
+		    "%lld with a future timestamp, %s %lld epoch keys\n",
+		    PQgetvalue(r, i, 1), o->dry_run ? "would purge" : "purged",
+		    v[0], v[1], v[2], o->dry_run ? "would shred" : "shredded", v[3]);
+	}
+	if (ctl_commit(c) != 0)
+		goto done;
+	printf("purge %s%s: %lld records %s, %lld held, %lld future, %lld epoch "
+	    "keys %s\n", pidstr, o->dry_run ? " (dry run)" : "", tot[0],
+	    o->dry_run ? "would go" : "purged", tot[1], tot[2], tot[3],
+	    o->dry_run ? "would be shredded" : "shredded");
+	rc = 0;
+done:
+	PQclear(r);
+	if (c != NULL)
+		(void)pg_rollback(c);
+	pg_close(&c);
+	return rc;
+}
+
+int
+ctl_cmd_purge(int argc, char **argv)
+{
+	ctl_opts o;
+
+	if (ctl_opts_parse(argc, argv, 1, "|--config|--tenant|--dry-run|"
+	    "--reason|--max-clock-skew|", &o) != 0) {
+		ctl_purge_usage(stderr);
+		return 2;
+	}
+	if (o.help) {
+		ctl_purge_usage(stdout);
+		return 0;
+	}
+	return ctl_purge(&o);
+}

@@ -1,0 +1,492 @@
+/* gateway/config.c — coffer-gateway configuration file.
+ *
+ * Format, one setting a line:
+ *
+ *     # a comment line
+ *     key = value            # an inline comment after blank space
+ *     key = "quoted value"   # keeps blanks and '#'; \" and \\ escape
+ *     key =                  # empty string (e.g. disables metrics_listen)
+ *
+ * Sizes accept a binary suffix (k/K/KiB, m/M/MiB, g/G/GiB); other numbers
+ * are plain decimal.  crl_required takes 0/1, yes/no, true/false, on/off.
+ * Unknown keys, a key given twice, malformed or out-of-range values and
+ * missing required options are errors that name the file, the line and the
+ * option, so a bad configuration stops the gateway at start-up.
+ *
+ * Trusts: nothing in the file; values are length- and range-checked before
+ * they reach the struct.  Errors never echo more than a short, printable
+ * prefix of a value (pg_conninfo may hold a password: it is never echoed).
+ */
+#include "gateway/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "vault/mem.h"
+
+#define CFG_FILE_MAX   (1024U * 1024U)
+#define CFG_LINE_MAX   4096U
+
+typedef enum cfg_kind {
+	CFG_STR,        /* char[len] */
+	CFG_ADDR,       /* char[len], "" or HOST:PORT */
+	CFG_SIZE,       /* size_t, optional binary suffix */
+	CFG_UINT,       /* unsigned */
+	CFG_DOUBLE,     /* double */
+	CFG_BOOL,       /* int 0/1 */
+	CFG_SECRET      /* char[len], never echoed in errors */
+} cfg_kind;
+
+typedef struct cfg_opt {
+	const char *name;
+	cfg_kind    kind;
+	size_t      off;
+	size_t      len;        /* string capacity */
+	double      min, max;   /* numeric range, inclusive */
+	int         required;   /* must be set and non-empty */
+} cfg_opt;
+
+#define OFF(f)   offsetof(gw_config, f)
+#define LEN(f)   sizeof(((gw_config *)0)->f)
+#define KIB      1024.0
+#define MIB      (1024.0 * 1024.0)
+#define GIB      (1024.0 * 1024.0 * 1024.0)
+
+static const cfg_opt cfg_opts[] = {
+	{ "listen",                  CFG_ADDR,   OFF(listen), LEN(listen), 0, 0, 1 },
+	{ "metrics_listen",          CFG_ADDR,   OFF(metrics_listen), LEN(metrics_listen), 0, 0, 0 },
+	{ "user",                    CFG_STR,    OFF(user), LEN(user), 0, 0, 0 },
+	{ "cert_file",               CFG_STR,    OFF(cert_file), LEN(cert_file), 0, 0, 1 },
+	{ "key_file",                CFG_STR,    OFF(key_file), LEN(key_file), 0, 0, 1 },
+	{ "device_ca_dir",           CFG_STR,    OFF(device_ca_dir), LEN(device_ca_dir), 0, 0, 1 },
+	{ "crl_required",            CFG_BOOL,   OFF(crl_required), 0, 0, 1, 0 },
+	{ "node_name",               CFG_STR,    OFF(node_name), LEN(node_name), 0, 0, 1 },
+	{ "signing_key_file",        CFG_STR,    OFF(signing_key_file), LEN(signing_key_file), 0, 0, 1 },
+	{ "keys_dir",                CFG_STR,    OFF(keys_dir), LEN(keys_dir), 0, 0, 1 },
+	{ "witness_file",            CFG_STR,    OFF(witness_file), LEN(witness_file), 0, 0, 0 },
+	{ "pg_conninfo",             CFG_SECRET, OFF(pg_conninfo), LEN(pg_conninfo), 0, 0, 0 },
+	{ "max_header_bytes",        CFG_SIZE,   OFF(max_header_bytes), 0, 1 * KIB, 1 * MIB, 0 },
+	{ "max_body_bytes",          CFG_SIZE,   OFF(max_body_bytes), 0, 1 * KIB, 1 * GIB, 0 },
+	{ "max_line_bytes",          CFG_SIZE,   OFF(max_line_bytes), 0, 1 * KIB, 1 * GIB, 0 },
+	{ "max_records_per_request", CFG_UINT,   OFF(max_records_per_request), 0, 1, 1000000, 0 },
+	{ "max_connections",         CFG_UINT,   OFF(max_connections), 0, 1, 1000000, 0 },
+	{ "idle_timeout_s",          CFG_UINT,   OFF(idle_timeout_s), 0, 1, 3600, 0 },
+	{ "header_timeout_s",        CFG_UINT,   OFF(header_timeout_s), 0, 1, 600, 0 },
+	{ "body_timeout_s",          CFG_UINT,   OFF(body_timeout_s), 0, 1, 3600, 0 },
+	{ "device_rate",             CFG_DOUBLE, OFF(device_rate), 0, 0.01, 1000000, 0 },
+	{ "device_burst",            CFG_UINT,   OFF(device_burst), 0, 1, 1000000, 0 },
+	{ "workers",                 CFG_UINT,   OFF(workers), 0, 1, 256, 0 },
+	{ "batch_max_records",       CFG_UINT,   OFF(batch_max_records), 0, 1, 100000, 0 },
+	{ "batch_max_ms",            CFG_UINT,   OFF(batch_max_ms), 0, 0, 10000, 0 },
+	{ "epoch_seconds",           CFG_UINT,   OFF(epoch_seconds), 0, 1, 86400, 0 },
+	{ "epoch_records",           CFG_UINT,   OFF(epoch_records), 0, 1, 100000000, 0 },
+	{ "device_refresh_s",        CFG_UINT,   OFF(device_refresh_s), 0, 1, 86400, 0 },
+};
+
+#define CFG_NOPTS (sizeof(cfg_opts) / sizeof(cfg_opts[0]))
+
+void
+gw_config_defaults(gw_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8443");
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:9443");
+	c->crl_required = 1;
+	c->max_header_bytes = 16U * 1024U;
+	c->max_body_bytes = 64U * 1024U * 1024U;
+	c->max_line_bytes = 16U * 1024U * 1024U;
+	c->max_records_per_request = 10000;
+	c->max_connections = 10000;
+	c->idle_timeout_s = 60;
+	c->header_timeout_s = 10;
+	c->body_timeout_s = 60;
+	c->device_rate = 50.0;
+	c->device_burst = 100;
+	c->workers = 2;
+	c->batch_max_records = 2000;
+	c->batch_max_ms = 5;
+	c->epoch_seconds = 60;
+	c->epoch_records = 100000;
+	c->device_refresh_s = 30;
+}
+
+int
+gw_config_split_addr(const char *addr, char *host, size_t host_cap,
+    char *port, size_t port_cap)
+{
+	const char *colon, *h;
+	size_t hlen, plen, i;
+	unsigned long pn;
+
+	if (host_cap > 0)
+		host[0] = '\0';
+	if (port_cap > 0)
+		port[0] = '\0';
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		h = addr + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (colon == NULL)
+			return -1;
+		h = addr;
+		hlen = (size_t)(colon - addr);
+		if (memchr(h, ':', hlen) != NULL)   /* bare IPv6 needs brackets */
+			return -1;
+	}
+	if (hlen == 0 || hlen >= host_cap)
+		return -1;
+	for (i = 0; i < hlen; i++) {
+		unsigned char ch = (unsigned char)h[i];
+		if (ch <= 0x20 || ch >= 0x7f || ch == '/' || ch == '[' || ch == ']')
+			return -1;
+	}
+	plen = strlen(colon + 1);
+	if (plen == 0 || plen > 5 || plen >= port_cap)
+		return -1;
+	for (i = 0; i < plen; i++)
+		if (colon[1 + i] < '0' || colon[1 + i] > '9')
+			return -1;
+	pn = strtoul(colon + 1, NULL, 10);
+	if (pn < 1 || pn > 65535)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memcpy(port, colon + 1, plen + 1);
+	return 0;
+}
+
+/* Short printable rendering of a peer/file-supplied value for an error. */
+static const char *
+cfg_show(char *buf, size_t cap, const char *s)
+{
+	return log_printable(buf, cap, s, strlen(s));
+}
+
+static int
+cfg_parse_number(const char *v, int allow_suffix, double *out)
+{
+	unsigned long long n = 0, mult = 1;
+	const char *p = v;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	while (*p >= '0' && *p <= '9') {
+		unsigned d = (unsigned)(*p - '0');
+		if (n > (ULLONG_MAX - d) / 10)
+			return -1;
+		n = n * 10 + d;
+		p++;
+	}
+	if (*p != '\0') {
+		if (!allow_suffix)
+			return -1;
+		if (strcmp(p, "k") == 0 || strcmp(p, "K") == 0 ||
+		    strcmp(p, "KiB") == 0)
+			mult = 1024ULL;
+		else if (strcmp(p, "m") == 0 || strcmp(p, "M") == 0 ||
+		    strcmp(p, "MiB") == 0)
+			mult = 1024ULL * 1024ULL;
+		else if (strcmp(p, "g") == 0 || strcmp(p, "G") == 0 ||
+		    strcmp(p, "GiB") == 0)
+			mult = 1024ULL * 1024ULL * 1024ULL;
+		else
+			return -1;
+		if (n > ULLONG_MAX / mult)
+			return -1;
+	}
+	*out = (double)(n * mult);
+	return 0;
+}
+
+static int
+cfg_parse_double(const char *v, double *out)
+{
+	char *end = NULL;
+	double d;
+	size_t i;
+
+	/* digits and at most one '.', nothing else (no sign, exponent, inf) */
+	for (i = 0; v[i] != '\0'; i++)
+		if ((v[i] < '0' || v[i] > '9') && v[i] != '.')
+			return -1;
+	if (v[0] == '\0' || v[0] == '.' || strchr(v, '.') != strrchr(v, '.'))
+		return -1;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || !isfinite(d))
+		return -1;
+	*out = d;
+	return 0;
+}
+
+static int
+cfg_parse_bool(const char *v, int *out)
+{
+	static const char *yes[] = { "1", "yes", "true", "on" };
+	static const char *no[] = { "0", "no", "false", "off" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Format a range bound without trailing zeros ("0.01", "1048576"). */
+static void
+cfg_fmt_num(char *buf, size_t cap, double d)
+{
+	if (d == floor(d) && d < 1e18)
+		snprintf(buf, cap, "%.0f", d);
+	else
+		snprintf(buf, cap, "%g", d);
+}
+
+static int
+cfg_set(gw_config *c, const cfg_opt *o, const char *val, const char *path,
+    unsigned lineno, char *err, size_t err_len)
+{
+	char *base = (char *)c;
+	char shown[64], lo[32], hi[32];
+	double d = 0;
+	int b = 0;
+
+	switch (o->kind) {
+	case CFG_STR:
+	case CFG_SECRET:
+	case CFG_ADDR:
+		if (strlen(val) >= o->len) {
+			snprintf(err, err_len, "%s:%u: %s: value longer than %zu bytes",
+			    path, lineno, o->name, o->len - 1);
+			return -1;
+		}
+		if (o->kind == CFG_ADDR && val[0] != '\0') {
+			char h[128], p[8];
+			if (gw_config_split_addr(val, h, sizeof(h), p, sizeof(p)) != 0) {
+				snprintf(err, err_len, "%s:%u: %s: '%s' is not HOST:PORT "
+				    "(IPv6 as [ADDR]:PORT, port 1..65535)", path, lineno,
+				    o->name, cfg_show(shown, sizeof(shown), val));
+				return -1;
+			}
+		}
+		memcpy(base + o->off, val, strlen(val) + 1);
+		return 0;
+	case CFG_BOOL:
+		if (cfg_parse_bool(val, &b) != 0) {
+			snprintf(err, err_len, "%s:%u: %s: '%s' is not a boolean "
+			    "(use 0/1, yes/no, true/false, on/off)", path, lineno,
+			    o->name, cfg_show(shown, sizeof(shown), val));
+			return -1;
+		}
+		*(int *)(void *)(base + o->off) = b;
+		return 0;
+	case CFG_SIZE:
+	case CFG_UINT:
+	case CFG_DOUBLE:
+		if ((o->kind == CFG_DOUBLE && cfg_parse_double(val, &d) != 0) ||
+		    (o->kind != CFG_DOUBLE &&
+		    cfg_parse_number(val, o->kind == CFG_SIZE, &d) != 0)) {
+			snprintf(err, err_len, "%s:%u: %s: '%s' is not a %s", path,
+			    lineno, o->name, cfg_show(shown, sizeof(shown), val),
+			    o->kind == CFG_SIZE ? "size (bytes, optional k/M/G suffix)" :
+			    o->kind == CFG_DOUBLE ? "decimal number" : "whole number");
+			return -1;
+		}
+		if (d < o->min || d > o->max) {
+			cfg_fmt_num(lo, sizeof(lo), o->min);
+			cfg_fmt_num(hi, sizeof(hi), o->max);
+			snprintf(err, err_len, "%s:%u: %s: %s is out of range (%s..%s)",
+			    path, lineno, o->name, cfg_show(shown, sizeof(shown), val),
+			    lo, hi);
+			return -1;
+		}
+		if (o->kind == CFG_SIZE)
+			*(size_t *)(void *)(base + o->off) = (size_t)d;
+		else if (o->kind == CFG_UINT)
+			*(unsigned *)(void *)(base + o->off) = (unsigned)d;
+		else
+			*(double *)(void *)(base + o->off) = d;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+cfg_is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* Parse one line in place.  *key = NULL for blank/comment lines. */
+static int
+cfg_split_line(char *line, char **key, char **val, const char *path,
+    unsigned lineno, char *err, size_t err_len)
+{
+	char *p = line, *k, *v, *w, *end;
+
+	*key = NULL;
+	*val = NULL;
+	while (cfg_is_blank(*p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	k = p;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
+		p++;
+	end = p;
+	while (cfg_is_blank(*p))
+		p++;
+	if (end == k || *p != '=') {
+		snprintf(err, err_len, "%s:%u: expected 'key = value'", path, lineno);
+		return -1;
+	}
+	*end = '\0';
+	p++;
+	while (cfg_is_blank(*p))
+		p++;
+	if (*p == '"') {
+		v = w = ++p;
+		for (;;) {
+			if (*p == '\0') {
+				snprintf(err, err_len, "%s:%u: %s: unterminated quoted "
+				    "value", path, lineno, k);
+				return -1;
+			}
+			if (*p == '"')
+				break;
+			if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+				p++;
+			*w++ = *p++;
+		}
+		*w = '\0';
+		p++;
+		while (cfg_is_blank(*p))
+			p++;
+		if (*p != '\0' && *p != '#') {
+			snprintf(err, err_len, "%s:%u: %s: unexpected text after the "
+			    "quoted value", path, lineno, k);
+			return -1;
+		}
+	} else {
+		v = p;
+		/* an inline comment starts at '#' preceded by blank space */
+		for (w = p; *w != '\0'; w++)
+			if (*w == '#' && w > v && cfg_is_blank(w[-1]))
+				break;
+		*w = '\0';
+		while (w > v && cfg_is_blank(w[-1]))
+			*--w = '\0';
+		if (*v == '#')
+			*v = '\0';
+	}
+	*key = k;
+	*val = v;
+	return 0;
+}
+
+int
+gw_config_load(gw_config *c, const char *path, char *err, size_t err_len)
+{
+	unsigned char *data = NULL;
+	unsigned char seen[CFG_NOPTS];
+	char line[CFG_LINE_MAX + 1], shown[64];
+	size_t len = 0, pos = 0, i;
+	unsigned lineno = 0;
+	int rc = -1;
+
+	memset(seen, 0, sizeof(seen));
+	if (util_read_file(path, CFG_FILE_MAX, &data, &len, err, err_len) != 0)
+		return -1;
+	if (memchr(data, '\0', len) != NULL) {
+		snprintf(err, err_len, "%s: contains a NUL byte", path);
+		goto fail;
+	}
+	while (pos < len) {
+		const unsigned char *nl = memchr(data + pos, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - (data + pos)) : len - pos;
+		char *key, *val;
+		const cfg_opt *o = NULL;
+
+		lineno++;
+		if (n > CFG_LINE_MAX) {
+			snprintf(err, err_len, "%s:%u: line longer than %u bytes",
+			    path, lineno, CFG_LINE_MAX);
+			goto fail;
+		}
+		memcpy(line, data + pos, n);
+		line[n] = '\0';
+		if (n > 0 && line[n - 1] == '\r')
+			line[n - 1] = '\0';
+		pos += n + (nl != NULL ? 1 : 0);
+		if (cfg_split_line(line, &key, &val, path, lineno, err, err_len) != 0)
+			goto fail;
+		if (key == NULL)
+			continue;
+		for (i = 0; i < CFG_NOPTS; i++) {
+			if (strcmp(cfg_opts[i].name, key) == 0) {
+				o = &cfg_opts[i];
+				break;
+			}
+		}
+		if (o == NULL) {
+			snprintf(err, err_len, "%s:%u: unknown option '%s'", path,
+			    lineno, cfg_show(shown, sizeof(shown), key));
+			goto fail;
+		}
+		if (seen[i]) {
+			snprintf(err, err_len, "%s:%u: option '%s' is set twice", path,
+			    lineno, o->name);
+			goto fail;
+		}
+		seen[i] = 1;
+		if (cfg_set(c, o, val, path, lineno, err, err_len) != 0)
+			goto fail;
+	}
+	for (i = 0; i < CFG_NOPTS; i++) {
+		const char *s = (const char *)c + cfg_opts[i].off;
+		if (cfg_opts[i].required && s[0] == '\0') {
+			snprintf(err, err_len, "%s: missing required option '%s'", path,
+			    cfg_opts[i].name);
+			goto fail;
+		}
+	}
+	if (c->max_line_bytes > c->max_body_bytes) {
+		snprintf(err, err_len, "%s: max_line_bytes (%zu) must not exceed "
+		    "max_body_bytes (%zu)", path, c->max_line_bytes,
+		    c->max_body_bytes);
+		goto fail;
+	}
+	if (c->metrics_listen[0] != '\0' &&
+	    strcmp(c->metrics_listen, c->listen) == 0) {
+		snprintf(err, err_len, "%s: metrics_listen must differ from listen",
+		    path);
+		goto fail;
+	}
+	rc = 0;
+fail:
+	/* the file may hold pg_conninfo with a password */
+	vault_wipe(line, sizeof(line));
+	vault_wipe(data, len);
+	free(data);
+	return rc;
+}

@@ -1,0 +1,58 @@
+/* gateway/ingest.h — the seam between transport and the ingest pipeline.
+ *
+ * Transport (net.c, tls.c, http.c) owns sockets, TLS, HTTP framing, limits
+ * on bytes and time, and the per-device rate.  The pipeline (ingest.c,
+ * record.c, writer.c) owns validation, sealing, group commit, receipts.
+ *
+ * Threads: ingest_submit() is called on the transport's loop thread and
+ * returns at once; `done` is called later from a pipeline thread, exactly
+ * once per submit, with the full HTTP response status and body.  The
+ * transport must hand the completion back to its loop thread (eventfd) and
+ * keep the request context alive until `done` ran, even if the peer has
+ * gone (then it just frees the body).
+ */
+#ifndef COFFER_GATEWAY_INGEST_H
+#define COFFER_GATEWAY_INGEST_H
+
+#include <stddef.h>
+
+#include "gateway/config.h"
+
+typedef struct ingest ingest;
+
+typedef struct ingest_peer {
+	char tenant[128];        /* subject O of the verified client certificate */
+	char device[128];        /* subject CN */
+	char fingerprint[65];    /* SHA-256 of the DER certificate, hex */
+} ingest_peer;
+
+/* status: 200 (body = NDJSON, one line per input line), 413 (too many
+ * records), 503 (database unavailable; retry_after_s > 0; nothing stored),
+ * 500 (internal; nothing acknowledged).  body is malloc'd, ownership passes
+ * to the callee; content_type is a static string. */
+typedef void (*ingest_done_fn)(void *ctx, int status, unsigned retry_after_s,
+                               const char *content_type, char *body,
+                               size_t body_len);
+
+int  ingest_new(ingest **out, const gw_config *cfg, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+int  ingest_start(ingest *ig, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+/* Device registered and active for that tenant (cached; refreshed every
+ * device_refresh_s and on ingest_reload).  0 allowed, -1 refused with a
+ * reason in why (no secrets; safe to log). */
+int  ingest_peer_check(ingest *ig, const ingest_peer *peer, char *why,
+                       size_t why_len);
+/* Takes ownership of body (malloc'd). */
+void ingest_submit(ingest *ig, const ingest_peer *peer, char *body,
+                   size_t body_len, ingest_done_fn done, void *ctx);
+/* 1 while the pipeline is behind (queue above its high-water mark): the
+ * transport stops reading request bodies until it returns 0. */
+int  ingest_busy(ingest *ig);
+void ingest_reload(ingest *ig);          /* SIGHUP */
+/* Append Prometheus text for the pipeline's metrics; returns bytes written
+ * (never more than cap). */
+size_t ingest_metrics(ingest *ig, char *buf, size_t cap);
+void ingest_free(ingest **ig);            /* stops threads, wipes keys */
+
+#endif

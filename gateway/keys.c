@@ -1,0 +1,133 @@
+/* gateway/keys.c — loading the gateway's key files into guarded memory.
+ *
+ * Trusts the file system checks of util_check_secret_file and the sizes of
+ * the files cofferctl writes; trusts nothing about their content beyond
+ * its length (and, for the signing key, that its two halves agree).  A key
+ * file is opened with O_NOFOLLOW by util_read_file; the short-lived heap
+ * copy is wiped before it is freed.
+ */
+#include "gateway/keys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "vault/mem.h"
+
+int
+keys_tenant_name_ok(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > 64 || name[0] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Read a secret file of exactly want bytes into guarded memory. */
+static int
+keys_read_exact(const char *path, size_t want, unsigned char **out,
+    char *err, size_t err_len)
+{
+	unsigned char *data = NULL, *sec;
+	size_t len = 0;
+
+	*out = NULL;
+	if (util_check_secret_file(path, err, err_len) != 0)
+		return -1;
+	if (util_read_file(path, want, &data, &len, err, err_len) != 0)
+		return -1;
+	if (len != want) {
+		snprintf(err, err_len, "%s: expected %zu bytes, found %zu", path,
+		    want, len);
+		vault_wipe(data, len);
+		free(data);
+		return -1;
+	}
+	sec = vault_secure_alloc(want);
+	if (sec == NULL) {
+		snprintf(err, err_len, "%s: cannot allocate guarded memory", path);
+		vault_wipe(data, len);
+		free(data);
+		return -1;
+	}
+	memcpy(sec, data, want);
+	vault_wipe(data, len);
+	free(data);
+	*out = sec;
+	return 0;
+}
+
+int
+keys_load_bik(const char *keys_dir, const char *tenant,
+    unsigned char **bik_out, char *err, size_t err_len)
+{
+	char path[4096];
+
+	*bik_out = NULL;
+	if (!keys_tenant_name_ok(tenant)) {
+		snprintf(err, err_len, "tenant name is not usable as a key file name");
+		return -1;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.bik", keys_dir, tenant) >=
+	    sizeof(path)) {
+		snprintf(err, err_len, "keys_dir path too long");
+		return -1;
+	}
+	return keys_read_exact(path, VAULT_BIK_BYTES, bik_out, err, err_len);
+}
+
+void
+keys_bik_free(unsigned char **bik)
+{
+	if (bik == NULL)
+		return;
+	vault_secure_free(*bik);
+	*bik = NULL;
+}
+
+int
+keys_load_signing(const char *path, unsigned char **sk_out,
+    unsigned char pk_out[VAULT_SIGN_PK_BYTES], char *err, size_t err_len)
+{
+	unsigned char *file = NULL, *sk = NULL;
+
+	*sk_out = NULL;
+	memset(pk_out, 0, VAULT_SIGN_PK_BYTES);
+	if (keys_read_exact(path, VAULT_SIGN_SK_BYTES, &file, err, err_len) != 0)
+		return -1;
+	/* Re-derive from the seed: a file whose public half was altered
+	 * would otherwise make us sign under a key nobody registered. */
+	if (vault_sign_key_from_seed(file, pk_out, &sk) != 0) {
+		snprintf(err, err_len, "%s: not a usable Ed25519 key", path);
+		goto fail;
+	}
+	if (memcmp(pk_out, file + VAULT_SIGN_SEED_BYTES, VAULT_SIGN_PK_BYTES) != 0) {
+		snprintf(err, err_len, "%s: public half does not match the seed", path);
+		goto fail;
+	}
+	vault_secure_free(file);
+	*sk_out = sk;
+	return 0;
+fail:
+	vault_sign_key_free(&sk);
+	vault_secure_free(file);
+	memset(pk_out, 0, VAULT_SIGN_PK_BYTES);
+	return -1;
+}
+
+void
+keys_signing_free(unsigned char **sk)
+{
+	if (sk == NULL)
+		return;
+	vault_sign_key_free(sk);
+}

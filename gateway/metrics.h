@@ -1,0 +1,66 @@
+/* gateway/metrics.h — transport counters and the Prometheus text page.
+ *
+ * Counters are touched only on the loop thread (net.c, tls.c), so they are
+ * plain integers.  The page adds ingest_metrics() for the pipeline's own.
+ * Labels come from fixed tables, never from peer input.
+ */
+#ifndef COFFER_GATEWAY_METRICS_H
+#define COFFER_GATEWAY_METRICS_H
+
+#include <stddef.h>
+
+#include "gateway/ingest.h"
+
+/* Why a TLS connection was refused; the label is metrics_refusal_name(). */
+typedef enum gw_refusal {
+	GW_REFUSE_NO_CERT = 0,      /* no client certificate */
+	GW_REFUSE_UNKNOWN_CA,       /* chain does not end at a tenant CA */
+	GW_REFUSE_EXPIRED,
+	GW_REFUSE_NOT_YET_VALID,
+	GW_REFUSE_REVOKED,
+	GW_REFUSE_CRL,              /* CRL missing/expired/invalid (fail closed) */
+	GW_REFUSE_BAD_USAGE,        /* no clientAuth EKU / digitalSignature KU, or a CA */
+	GW_REFUSE_BAD_SUBJECT,      /* O / CN missing, repeated or unprintable */
+	GW_REFUSE_TENANT_MISMATCH,  /* O names a tenant whose CA did not sign it */
+	GW_REFUSE_DEVICE,           /* unknown or inactive device */
+	GW_REFUSE_BAD_CERT,         /* any other verification failure */
+	GW_REFUSE_PROTOCOL,         /* not TLS 1.3, no shared suite/group */
+	GW_REFUSE_TLS,              /* other handshake failure or peer abort */
+	GW_REFUSE_TIMEOUT,          /* handshake not done within header_timeout_s */
+	GW_REFUSE_COUNT
+} gw_refusal;
+
+typedef enum gw_timeout {
+	GW_TIMEOUT_HEADER = 0,
+	GW_TIMEOUT_BODY,
+	GW_TIMEOUT_IDLE,
+	GW_TIMEOUT_WRITE,
+	GW_TIMEOUT_COUNT
+} gw_timeout;
+
+typedef struct metrics metrics;
+
+int  metrics_new(metrics **out) __attribute__((warn_unused_result));
+void metrics_free(metrics **m);
+
+const char *metrics_refusal_name(gw_refusal r);
+
+void metrics_conn_open(metrics *m);
+void metrics_conn_close(metrics *m);
+void metrics_conn_overflow(metrics *m);        /* over max_connections */
+void metrics_handshake_ok(metrics *m);
+void metrics_handshake_fail(metrics *m, gw_refusal r);
+void metrics_request(metrics *m, int status);  /* one response sent */
+void metrics_probe(metrics *m);                /* 404/405 answered */
+void metrics_rate_limited(metrics *m);
+void metrics_bytes_in(metrics *m, size_t n);   /* request body bytes */
+void metrics_timeout(metrics *m, gw_timeout t);
+void metrics_reload(metrics *m, int ok);
+void metrics_backpressure(metrics *m, int paused);   /* 1 on, 0 off */
+
+/* Render the Prometheus text page (transport + ingest_metrics(ig) when ig
+ * is not NULL) into a malloc'd buffer.  0 or -1. */
+int  metrics_render(metrics *m, ingest *ig, char **out, size_t *out_len)
+     __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,594 @@
+/* gateway/record.c — validation of one ingest line, its canonical plaintext
+ * and its blind-index tokens.
+ *
+ * Trusts: the device id (it comes from a verified client certificate) and
+ * the tenant's blind-index key.  Does not trust a single byte of the line:
+ * depth is bounded before jansson sees it, jansson rejects invalid UTF-8,
+ * duplicate keys, NUL and trailing data, and every string is checked again
+ * here.  Rejection reasons are fixed texts plus field names or indexes we
+ * chose, never input bytes.  jansson frees through a wiping free (rec_init)
+ * so neither the parse tree nor json_dumps' growing buffers leave content
+ * behind in the heap.
+ */
+#include "gateway/record.h"
+
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "vault/codec.h"
+#include "vault/mem.h"
+
+/* Must match the CHECK on coffer.records.channel (migrations/). */
+static const char *const rec_channels[] = {
+	"signal", "whatsapp", "telegram", "wechat", "sms", "mms", "rcs",
+	"imessage", "email", "voice", "other"
+};
+
+static const char *const rec_fields[] = {
+	"id", "channel", "conversation", "direction", "sender", "recipients",
+	"sent_at", "body", "attachments"
+};
+
+static void *
+rec_json_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void
+rec_json_free(void *p)
+{
+	if (p == NULL)
+		return;
+	vault_wipe(p, malloc_usable_size(p));
+	free(p);
+}
+
+void
+rec_init(void)
+{
+	json_set_alloc_funcs(rec_json_malloc, rec_json_free);
+}
+
+static int
+rec_reject(char *reason, size_t cap, const char *field, const char *what)
+{
+	if (field != NULL)
+		snprintf(reason, cap, "%s: %s", field, what);
+	else
+		snprintf(reason, cap, "%s", what);
+	return -1;
+}
+
+int
+rec_utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		uint32_t cp;
+		size_t n, k;
+
+		if (c < 0x80) {
+			uint64_t wv;
+
+			/* ASCII runs (most of any body) eight bytes at a time. */
+			while (len - i >= 8) {
+				memcpy(&wv, s + i, 8);
+				if ((wv & 0x8080808080808080ULL) != 0)
+					break;
+				i += 8;
+			}
+			if (i < len && s[i] < 0x80)
+				i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1fU;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0fU;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07U;
+		} else {
+			return 0;               /* continuation, overlong lead, > F4 */
+		}
+		if (len - i - 1 < n)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0U) != 0x80U)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3fU);
+		}
+		if ((n == 2 && cp < 0x800U) || (n == 3 && cp < 0x10000U) ||
+		    cp > 0x10ffffU || (cp >= 0xd800U && cp <= 0xdfffU))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* Nesting depth of (syntactically plausible) JSON, counted before parsing so
+ * a hostile line cannot make the parser recurse or allocate much.  Exact for
+ * valid JSON; for invalid JSON the parser rejects it anyway. */
+static int
+rec_depth_ok(const char *s, size_t len)
+{
+	unsigned depth = 0;
+	int in_str = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_str = 1;
+			break;
+		case '[':
+		case '{':
+			if (++depth > REC_DEPTH_MAX)
+				return 0;
+			break;
+		case ']':
+		case '}':
+			if (depth > 0)
+				depth--;
+			break;
+		default:
+			break;
+		}
+	}
+	return 1;
+}
+
+static int
+rec_blank(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			return 0;
+	return 1;
+}
+
+/* -- RFC 3339 -------------------------------------------------------------- */
+
+static int
+rec_digits(const char *s, size_t n, int *out)
+{
+	int v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+rec_days_in_month(int y, int m)
+{
+	static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return dm[m - 1];
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (era arithmetic). */
+static long long
+rec_days_from_civil(int y, int m, int d)
+{
+	long long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153LL * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int
+rec_parse_time(const char *s, size_t len, long long *us_out, const char **why)
+{
+	int Y, M, D, h, mi, sec, oh = 0, om = 0, sign = 0;
+	long long frac = 0, secs;
+	size_t p, nd;
+
+	*us_out = 0;
+	*why = "format";
+	if (len < 20)
+		return -1;
+	if (rec_digits(s, 4, &Y) != 0 || s[4] != '-' ||
+	    rec_digits(s + 5, 2, &M) != 0 || s[7] != '-' ||
+	    rec_digits(s + 8, 2, &D) != 0 || (s[10] != 'T' && s[10] != 't') ||
+	    rec_digits(s + 11, 2, &h) != 0 || s[13] != ':' ||
+	    rec_digits(s + 14, 2, &mi) != 0 || s[16] != ':' ||
+	    rec_digits(s + 17, 2, &sec) != 0)
+		return -1;
+	p = 19;
+	if (s[p] == '.') {
+		p++;
+		for (nd = 0; p < len && s[p] >= '0' && s[p] <= '9'; p++, nd++)
+			if (nd < 6)
+				frac = frac * 10 + (s[p] - '0');
+		if (nd == 0)
+			return -1;
+		for (; nd < 6; nd++)
+			frac *= 10;
+	}
+	if (p >= len)
+		return -1;
+	if (s[p] == 'Z' || s[p] == 'z') {
+		p++;
+	} else if (s[p] == '+' || s[p] == '-') {
+		sign = s[p] == '-' ? -1 : 1;
+		if (len - p < 6 || rec_digits(s + p + 1, 2, &oh) != 0 ||
+		    s[p + 3] != ':' || rec_digits(s + p + 4, 2, &om) != 0)
+			return -1;
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (p != len)
+		return -1;
+	*why = "range";
+	if (Y < 1 || M < 1 || M > 12 || D < 1 || D > rec_days_in_month(Y, M) ||
+	    h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
+		return -1;
+	secs = rec_days_from_civil(Y, M, D) * 86400LL + h * 3600LL + mi * 60LL +
+	    sec - sign * (oh * 3600LL + om * 60LL);
+	*us_out = secs * 1000000LL + frac;
+	*why = NULL;
+	return 0;
+}
+
+/* -- fields ---------------------------------------------------------------- */
+
+/* 0 found (and valid UTF-8), 1 absent and optional, -1 rejected. */
+static int
+rec_string(json_t *obj, const char *key, const char *field, int required,
+    size_t min, size_t max, const char **val, size_t *vlen, char *reason,
+    size_t cap)
+{
+	json_t *v = json_object_get(obj, key);
+	char what[64];
+
+	*val = NULL;
+	*vlen = 0;
+	if (v == NULL) {
+		if (!required)
+			return 1;
+		return rec_reject(reason, cap, field, "missing");
+	}
+	if (!json_is_string(v))
+		return rec_reject(reason, cap, field, "must be a string");
+	*val = json_string_value(v);
+	*vlen = json_string_length(v);
+	if (!rec_utf8_valid((const unsigned char *)*val, *vlen))
+		return rec_reject(reason, cap, field, "invalid UTF-8");
+	if (*vlen < min || *vlen > max) {
+		if (min == max)
+			snprintf(what, sizeof(what), "must be %zu bytes", min);
+		else
+			snprintf(what, sizeof(what), "must be %zu..%zu bytes", min, max);
+		return rec_reject(reason, cap, field, what);
+	}
+	return 0;
+}
+
+static int
+rec_token_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, VAULT_TOKEN_BYTES);
+}
+
+static int
+rec_participant(const unsigned char *bik, const char *field, const char *v,
+    size_t vlen, unsigned char *tok, char *reason, size_t cap)
+{
+	char err[96];
+
+	if (vault_participant_token(bik, v, vlen, tok, err, sizeof(err)) != 0)
+		return rec_reject(reason, cap, field, err);
+	return 0;
+}
+
+static int
+rec_attachments(json_t *root, char *reason, size_t cap)
+{
+	json_t *arr = json_object_get(root, "attachments"), *att, *v;
+	char field[48];
+	const char *key, *s;
+	size_t i, slen, dlen;
+
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr))
+		return rec_reject(reason, cap, "attachments", "must be an array");
+	if (json_array_size(arr) > REC_ATTACHMENTS_MAX)
+		return rec_reject(reason, cap, "attachments",
+		    "too many (at most 256)");
+	json_array_foreach(arr, i, att) {
+		if (!json_is_object(att)) {
+			snprintf(field, sizeof(field), "attachments[%zu]", i);
+			return rec_reject(reason, cap, field, "must be an object");
+		}
+		json_object_foreach(att, key, v) {
+			if (strcmp(key, "name") != 0 && strcmp(key, "type") != 0 &&
+			    strcmp(key, "data") != 0) {
+				snprintf(field, sizeof(field), "attachments[%zu]", i);
+				return rec_reject(reason, cap, field, "unknown field");
+			}
+		}
+		snprintf(field, sizeof(field), "attachments[%zu].name", i);
+		if (rec_string(att, "name", field, 1, 1, REC_ATT_NAME_MAX, &s,
+		    &slen, reason, cap) != 0)
+			return -1;
+		snprintf(field, sizeof(field), "attachments[%zu].type", i);
+		if (rec_string(att, "type", field, 1, 1, REC_ATT_TYPE_MAX, &s,
+		    &slen, reason, cap) != 0)
+			return -1;
+		snprintf(field, sizeof(field), "attachments[%zu].data", i);
+		if (rec_string(att, "data", field, 1, 0, SIZE_MAX, &s, &slen,
+		    reason, cap) != 0)
+			return -1;
+		if (vault_base64_check(s, slen, &dlen) != 0)
+			return rec_reject(reason, cap, field, "not valid base64");
+	}
+	return 0;
+}
+
+static const char *
+rec_json_error(const json_error_t *je)
+{
+	switch (json_error_code(je)) {
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_duplicate_key:
+		return "duplicate key";
+	case json_error_end_of_input_expected:
+		return "trailing data after the record";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "NUL character not allowed";
+	case json_error_wrong_type:
+		return "record must be a JSON object";
+	case json_error_premature_end_of_input:
+		return "truncated JSON";
+	default:
+		return "not valid JSON";
+	}
+}
+
+void
+rec_drop_plaintext(rec *r)
+{
+	if (r->plaintext != NULL) {
+		vault_wipe(r->plaintext, r->plaintext_len);
+		free(r->plaintext);
+	}
+	r->plaintext = NULL;
+	r->plaintext_len = 0;
+}
+
+void
+rec_clear(rec *r)
+{
+	if (r == NULL)
+		return;
+	rec_drop_plaintext(r);
+	free(r->participant_tokens);
+	/* vault_wipe, not memset: the source id is metadata too, and a plain
+	 * store before free() may be optimised away. */
+	vault_wipe(r, sizeof(*r));
+}
+
+int
+rec_parse(rec *out, const char *line, size_t len,
+    const unsigned char bik[VAULT_BIK_BYTES], const char *device,
+    size_t device_len, char *reason, size_t reason_len)
+{
+	json_t *root = NULL, *arr, *v;
+	json_error_t je;
+	const char *s, *key, *why;
+	char field[48], err[96];
+	size_t slen, i, j, n, nrec;
+	unsigned char *toks = NULL;
+	char *dump = NULL;
+	int known;
+
+	memset(out, 0, sizeof(*out));
+	if (reason_len > 0)
+		reason[0] = '\0';
+	if (len == 0 || rec_blank(line, len))
+		return rec_reject(reason, reason_len, NULL, "empty line");
+	if (!rec_depth_ok(line, len))
+		return rec_reject(reason, reason_len, NULL, "nesting too deep");
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+	    &je);
+	if (root == NULL)
+		return rec_reject(reason, reason_len, NULL, rec_json_error(&je));
+	if (!json_is_object(root)) {
+		rec_reject(reason, reason_len, NULL, "record must be a JSON object");
+		goto fail;
+	}
+
+	/* id first: once it is valid a rejection can still name the message. */
+	if (rec_string(root, "id", "id", 1, 1, REC_ID_MAX, &s, &slen, reason,
+	    reason_len) != 0)
+		goto fail;
+	for (i = 0; i < slen && s[i] >= 0x20 && s[i] < 0x7f; i++)
+		;
+	if (i == slen) {
+		memcpy(out->id, s, slen);
+		out->id[slen] = '\0';
+	}
+	if (vault_dedup_token(bik, device, device_len, s, slen,
+	    out->dedup_token, err, sizeof(err)) != 0) {
+		rec_reject(reason, reason_len, "id", err);
+		goto fail;
+	}
+
+	if (rec_string(root, "channel", "channel", 1, 0, SIZE_MAX, &s, &slen,
+	    reason, reason_len) != 0)
+		goto fail;
+	for (i = 0; i < sizeof(rec_channels) / sizeof(rec_channels[0]); i++)
+		if (strlen(rec_channels[i]) == slen &&
+		    memcmp(rec_channels[i], s, slen) == 0)
+			out->channel = rec_channels[i];
+	if (out->channel == NULL) {
+		rec_reject(reason, reason_len, "channel", "unknown channel");
+		goto fail;
+	}
+
+	if (rec_string(root, "conversation", "conversation", 1, 1,
+	    REC_CONVERSATION_MAX, &s, &slen, reason, reason_len) != 0)
+		goto fail;
+	if (vault_conversation_token(bik, s, slen, out->conversation_token,
+	    err, sizeof(err)) != 0) {
+		rec_reject(reason, reason_len, "conversation", err);
+		goto fail;
+	}
+
+	if (rec_string(root, "direction", "direction", 1, 0, SIZE_MAX, &s, &slen,
+	    reason, reason_len) != 0)
+		goto fail;
+	if (!((slen == 2 && memcmp(s, "in", 2) == 0) ||
+	    (slen == 3 && memcmp(s, "out", 3) == 0))) {
+		rec_reject(reason, reason_len, "direction", "must be in or out");
+		goto fail;
+	}
+
+	/* Participants: sender then recipients, stored sorted and unique. */
+	arr = json_object_get(root, "recipients");
+	nrec = json_is_array(arr) ? json_array_size(arr) : 0;
+	if (rec_string(root, "sender", "sender", 1, 0, SIZE_MAX, &s, &slen,
+	    reason, reason_len) != 0)
+		goto fail;
+	if (arr == NULL) {
+		rec_reject(reason, reason_len, "recipients", "missing");
+		goto fail;
+	}
+	if (!json_is_array(arr)) {
+		rec_reject(reason, reason_len, "recipients", "must be an array");
+		goto fail;
+	}
+	if (nrec < 1 || nrec > REC_RECIPIENTS_MAX) {
+		rec_reject(reason, reason_len, "recipients",
+		    "must hold 1..1000 entries");
+		goto fail;
+	}
+	toks = malloc((nrec + 1) * VAULT_TOKEN_BYTES);
+	if (toks == NULL) {
+		rec_reject(reason, reason_len, NULL, "out of memory");
+		goto fail;
+	}
+	if (rec_participant(bik, "sender", s, slen, toks, reason,
+	    reason_len) != 0)
+		goto fail;
+	json_array_foreach(arr, i, v) {
+		snprintf(field, sizeof(field), "recipients[%zu]", i);
+		if (!json_is_string(v)) {
+			rec_reject(reason, reason_len, field, "must be a string");
+			goto fail;
+		}
+		s = json_string_value(v);
+		slen = json_string_length(v);
+		if (!rec_utf8_valid((const unsigned char *)s, slen)) {
+			rec_reject(reason, reason_len, field, "invalid UTF-8");
+			goto fail;
+		}
+		if (rec_participant(bik, field, s, slen,
+		    toks + (i + 1) * VAULT_TOKEN_BYTES, reason, reason_len) != 0)
+			goto fail;
+	}
+	n = nrec + 1;
+	qsort(toks, n, VAULT_TOKEN_BYTES, rec_token_cmp);
+	for (i = 1, j = 1; i < n; i++)
+		if (memcmp(toks + i * VAULT_TOKEN_BYTES,
+		    toks + (j - 1) * VAULT_TOKEN_BYTES, VAULT_TOKEN_BYTES) != 0) {
+			if (i != j)
+				memcpy(toks + j * VAULT_TOKEN_BYTES,
+				    toks + i * VAULT_TOKEN_BYTES, VAULT_TOKEN_BYTES);
+			j++;
+		}
+
+	if (rec_string(root, "sent_at", "sent_at", 1, 0, SIZE_MAX, &s, &slen,
+	    reason, reason_len) != 0)
+		goto fail;
+	if (rec_parse_time(s, slen, &out->sent_at_us, &why) != 0) {
+		rec_reject(reason, reason_len, "sent_at",
+		    strcmp(why, "range") == 0 ? "date or time out of range" :
+		    "not an RFC 3339 timestamp");
+		goto fail;
+	}
+
+	if (rec_string(root, "body", "body", 1, 0, SIZE_MAX, &s, &slen, reason,
+	    reason_len) != 0)
+		goto fail;
+
+	if (rec_attachments(root, reason, reason_len) != 0)
+		goto fail;
+
+	json_object_foreach(root, key, v) {
+		known = 0;
+		for (i = 0; i < sizeof(rec_fields) / sizeof(rec_fields[0]); i++)
+			if (strcmp(key, rec_fields[i]) == 0)
+				known = 1;
+		if (!known) {
+			rec_reject(reason, reason_len, NULL, "unknown field");
+			goto fail;
+		}
+	}
+
+	v = json_stringn(device, device_len);
+	if (v == NULL || json_object_set_new(root, "device", v) != 0) {
+		rec_reject(reason, reason_len, NULL,
+		    "device id is not valid UTF-8");
+		goto fail;
+	}
+	dump = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	if (dump == NULL) {
+		rec_reject(reason, reason_len, NULL, "out of memory");
+		goto fail;
+	}
+	json_decref(root);
+	out->plaintext = (unsigned char *)dump;
+	out->plaintext_len = strlen(dump);
+	out->participant_tokens = toks;
+	out->n_participants = j;
+	return 0;
+fail:
+	{
+		char keep[REC_ID_MAX + 1];
+
+		memcpy(keep, out->id, sizeof(keep));
+		free(toks);
+		json_decref(root);
+		memset(out, 0, sizeof(*out));
+		memcpy(out->id, keep, sizeof(keep));
+	}
+	return -1;
+}

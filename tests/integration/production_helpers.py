@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""tests/integration/production_helpers.py — the Python half of
+tests/integration/production.sh.
+
+    gen OUT                       NDJSON records for tenant acme (alice, bob,
+                                  carol; a group; before/after the window)
+    serve --port-file F --cert C --key K --people-ca CA --helper BIN
+                                  a stand-in for the four coffer-api routes
+                                  `cofferctl approve` uses, over mutual TLS:
+                                  GET /v1/whoami, GET /v1/matters/{id},
+                                  POST /v1/matters/{id}/approvals (proofs
+                                  verified and stored by BIN --helper
+                                  approve-store, as the API does)
+    verify DIR SENT RESPONSES SCHEMA TENANT-ID
+                                  the opened production against what was
+                                  sent and what the database holds
+    maketar KIND OUT              a hostile tar (for export open to refuse)
+
+Only the standard library and jsonschema (Debian python3-jsonschema).
+"""
+import email
+import email.policy
+import hashlib
+import http.server
+import io
+import json
+import os
+import ssl
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+ALICE = "+15550100001"
+BOB = "+15550100002"
+CAROL = "+15550100003"
+WINDOW = ("2026-03-10T00:00:00Z", "2026-03-12T23:59:59Z")
+
+
+def psql(sql):
+    out = subprocess.run(["psql", "-XAtq", "-F", "\t", "-c", sql],
+                         check=True, capture_output=True, text=True).stdout
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+# -- gen -------------------------------------------------------------------
+
+
+def gen(out):
+    recs = []
+
+    def add(conv, channel, sender, recips, ts, body, scope, att=None):
+        r = {"id": "msg-%03d" % len(recs), "channel": channel,
+             "conversation": conv, "direction": "out" if sender == ALICE else "in",
+             "sender": sender, "recipients": recips, "sent_at": ts,
+             "body": body}
+        if att is not None:
+            r["attachments"] = [att]
+        recs.append((r, scope))
+
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+           "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    for day in (10, 11, 12):
+        for h in range(6):
+            s = ALICE if h % 2 == 0 else BOB
+            add("chat alice+bob", "signal", s, [BOB if s == ALICE else ALICE],
+                "2026-03-%02dT%02d:15:00.5Z" % (day, 8 + h),
+                "day %d #%d: caf\u00e9 \"quoted\" \\ <tag> \u2603" % (day, h),
+                True, {"name": "photo %d.png" % h, "type": "image/png",
+                       "data": png} if h == 3 else None)
+    for i in range(5):
+        add("team", "whatsapp", [ALICE, BOB, CAROL][i % 3],
+            [p for p in (ALICE, BOB, CAROL) if p != [ALICE, BOB, CAROL][i % 3]],
+            "2026-03-11T12:%02d:00Z" % i, "group message %d" % i, True)
+    for i in range(4):
+        add("bob+carol", "sms", BOB, [CAROL], "2026-03-11T09:%02d:00+01:00" % i,
+            "not alice %d" % i, False)
+    add("chat alice+bob", "signal", ALICE, [BOB], "2026-03-01T10:00:00Z",
+        "before the window", False)
+    add("chat alice+bob", "signal", ALICE, [BOB], "2026-03-20T10:00:00Z",
+        "after the window", False)
+    with open(out, "w") as f:
+        for r, _ in recs:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    with open(out + ".scope", "w") as f:
+        for r, scope in recs:
+            f.write("%s %d\n" % (r["id"], 1 if scope else 0))
+
+
+# -- serve -----------------------------------------------------------------
+
+
+class Api(http.server.BaseHTTPRequestHandler):
+    helper = None
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def fingerprint(self):
+        der = self.connection.getpeercert(binary_form=True)
+        return hashlib.sha256(der).hexdigest()
+
+    def user(self):
+        rows = psql("SELECT tenant_id, role, coalesce(custodian_index, 0) "
+                    "FROM coffer.users WHERE cert_fingerprint = '%s' AND "
+                    "status = 'active'" % self.fingerprint())
+        return rows[0] if rows else None
+
+    def reply(self, code, body):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def error(self, code, what, msg):
+        self.reply(code, json.dumps({"error": {"code": what, "message": msg}}))
+
+    def do_GET(self):
+        u = self.user()
+        if u is None:
+            return self.error(403, "forbidden", "unknown certificate")
+        if self.path == "/v1/whoami":
+            return self.reply(200, json.dumps({
+                "tenant_id": u[0], "role": u[1],
+                "custodian_index": int(u[2]) or None}))
+        parts = self.path.split("/")
+        if len(parts) == 4 and parts[1:3] == ["v1", "matters"]:
+            p = subprocess.run([self.helper, "--helper", "matter-json", u[0],
+                                parts[3]], capture_output=True, text=True)
+            if p.returncode != 0:
+                return self.error(404, "not_found", "no such matter")
+            return self.reply(200, p.stdout)
+        return self.error(404, "not_found", "no such route")
+
+    def do_POST(self):
+        u = self.user()
+        parts = self.path.split("/")
+        if u is None or u[1] != "custodian":
+            return self.error(403, "forbidden", "custodians only")
+        if len(parts) != 5 or parts[1:3] != ["v1", "matters"] or \
+                parts[4] != "approvals":
+            return self.error(404, "not_found", "no such route")
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        p = subprocess.run([self.helper, "--helper", "approve-store", u[0],
+                            parts[3], self.fingerprint()], input=body,
+                           capture_output=True)
+        if p.returncode != 0:
+            return self.reply(409 if b"already" in p.stdout else 422,
+                              p.stdout or b'{"error":{"code":"invalid"}}')
+        return self.reply(201, p.stdout)
+
+
+def serve(args):
+    opts = dict(zip(args[::2], args[1::2]))
+    Api.helper = opts["--helper"]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(opts["--cert"], opts["--key"])
+    ctx.load_verify_locations(opts["--people-ca"])
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Api)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    with open(opts["--port-file"] + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(opts["--port-file"] + ".tmp", opts["--port-file"])
+    srv.serve_forever()
+
+
+# -- verify ----------------------------------------------------------------
+
+
+def fail(msg):
+    print("FAIL - " + msg)
+    sys.exit(1)
+
+
+def verify(d, sent, responses, schema_path, tenant):
+    import jsonschema
+
+    with open(schema_path) as f:
+        schema = json.load(f)
+    want = {}
+    with open(sent) as f:
+        for line in f:
+            r = json.loads(line)
+            want[r["id"]] = r
+    scope = {}
+    with open(sent + ".scope") as f:
+        for line in f:
+            i, s = line.split()
+            scope[i] = s == "1"
+    receipts = {}
+    with open(responses) as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("status") == "stored":
+                receipts[r["id"]] = r["receipt"]
+
+    # records.jsonl: exactly the in-scope records, bodies as sent.
+    got = {}
+    with open(os.path.join(d, "records.jsonl")) as f:
+        for line in f:
+            r = json.loads(line)
+            got[r["record"]["id"]] = r
+    expect = {i for i, s in scope.items() if s}
+    if set(got) != expect:
+        fail("records.jsonl: missing %s, extra %s" %
+             (sorted(expect - set(got)), sorted(set(got) - expect)))
+    for i, r in got.items():
+        rec, orig = r["record"], want[i]
+        for k in ("body", "sender", "recipients", "conversation", "channel",
+                  "direction"):
+            if rec[k] != orig[k]:
+                fail("record %s: %s differs" % (i, k))
+        if rec.get("attachments", []) != orig.get("attachments", []):
+            fail("record %s: attachments differ" % i)
+        if r["receipt"] != receipts[i]:
+            fail("record %s: receipt %s, the gateway said %s" %
+                 (i, r["receipt"], receipts[i]))
+    print("ok   - records.jsonl holds exactly the %d in-scope records, as sent"
+          % len(got))
+
+    # manifest.json: valid JSON; receipts equal the database's.
+    with open(os.path.join(d, "manifest.json")) as f:
+        man = json.load(f)
+    if man["record_count"] != len(got) or len(man["records"]) != len(got):
+        fail("manifest counts")
+    db = {(s, int(q)): h for s, q, h in psql(
+        "SELECT stream_id, seq, encode(leaf_hash, 'hex') FROM coffer.records "
+        "WHERE tenant_id = '%s'" % tenant)}
+    cps = {c["stream"]: c for c in man["checkpoints"]}
+    dbcp = {(s, int(b)): (h, g) for s, b, h, g in psql(
+        "SELECT stream_id, batch_no, encode(head, 'hex'), "
+        "encode(signature, 'hex') FROM coffer.checkpoints "
+        "WHERE tenant_id = '%s'" % tenant)}
+    for m in man["records"]:
+        if db.get((m["stream"], m["seq"])) != m["leaf_hash"]:
+            fail("manifest receipt %s:%d does not match the database" %
+                 (m["stream"], m["seq"]))
+        c = m["checkpoint"]
+        if c is None or c["last_seq"] < m["seq"] or c["batch_no"] < m["batch_no"]:
+            fail("record %s:%d has no covering checkpoint" % (m["stream"], m["seq"]))
+        if dbcp.get((m["stream"], c["batch_no"])) != (c["head"], c["signature"]):
+            fail("checkpoint of %s:%d differs from the database" %
+                 (m["stream"], m["seq"]))
+        if cps[m["stream"]]["head"] != c["head"]:
+            fail("record checkpoint not in the manifest's list")
+    print("ok   - manifest.json: %d receipts and their checkpoints match the "
+          "database" % len(man["records"]))
+
+    # RSMF: RFC 5322 + rsmf.zip, manifests valid against the schema.
+    files = sorted(os.listdir(os.path.join(d, "rsmf")))
+    if len(files) != man["rsmf_files"] or not files:
+        fail("rsmf files: %d, manifest says %d" % (len(files), man["rsmf_files"]))
+    events = 0
+    seen = set()
+    for name in files:
+        with open(os.path.join(d, "rsmf", name), "rb") as f:
+            msg = email.message_from_binary_file(f, policy=email.policy.default)
+        if msg["X-RSMF-Version"] != "2.0.0" or not msg["X-RSMF-Generator"] or \
+                not msg["X-RSMF-BeginDate"] or not msg["X-RSMF-EndDate"]:
+            fail("%s: X-RSMF headers missing" % name)
+        zips = [p for p in msg.iter_attachments() if p.get_filename() == "rsmf.zip"]
+        if len(zips) != 1:
+            fail("%s: %d rsmf.zip attachments" % (name, len(zips)))
+        z = zipfile.ZipFile(io.BytesIO(zips[0].get_content()))
+        if z.testzip() is not None:
+            fail("%s: rsmf.zip is corrupt" % name)
+        mtext = z.read("rsmf_manifest.json")
+        manifest = json.loads(mtext)
+        jsonschema.validate(manifest, schema)
+        out = os.path.join(d, "rsmf", name + ".manifest.json")
+        with open(out, "wb") as f:
+            f.write(mtext)
+        if int(msg["X-RSMF-EventCount"]) != len(manifest["events"]):
+            fail("%s: X-RSMF-EventCount %s, %d events" %
+                 (name, msg["X-RSMF-EventCount"], len(manifest["events"])))
+        pids = {p["id"] for p in manifest["participants"]}
+        for ev in manifest["events"]:
+            rec = got[[c["value"] for c in ev["custom"]
+                       if c["name"] == "source_id"][0]]["record"]
+            seen.add(rec["id"])
+            if ev["body"] != rec["body"] or ev["participant"] not in pids:
+                fail("%s: event %s differs from its record" % (name, ev["id"]))
+            for a in ev.get("attachments", []):
+                if "/" in a["id"] or len(z.read(a["id"])) != a["size"]:
+                    fail("%s: attachment %s" % (name, a["id"]))
+        events += len(manifest["events"])
+    if events != len(got) or seen != set(got):
+        fail("RSMF files hold %d events for %d records" % (events, len(got)))
+    print("ok   - %d RSMF files parse (email), unzip, validate against the "
+          "RSMF 2.0.0 schema and hold every record once" % len(files))
+
+
+# -- maketar ---------------------------------------------------------------
+
+
+def maketar(kind, out):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        def add(name, data=b"x", typ=tarfile.REGTYPE, link=""):
+            ti = tarfile.TarInfo(name)
+            ti.type = typ
+            ti.linkname = link
+            ti.size = len(data) if typ == tarfile.REGTYPE else 0
+            t.addfile(ti, io.BytesIO(data) if typ == tarfile.REGTYPE else None)
+        add("records.jsonl", b"")
+        if kind == "dotdot":
+            add("rsmf/../../escaped.rsmf")
+        elif kind == "absolute":
+            add("/tmp/coffer-absolute.rsmf")
+        elif kind == "symlink":
+            add("rsmf/link.rsmf", typ=tarfile.SYMTYPE, link="/etc/passwd")
+        elif kind == "hardlink":
+            add("rsmf/hard.rsmf", typ=tarfile.LNKTYPE, link="records.jsonl")
+        elif kind == "device":
+            add("rsmf/dev.rsmf", typ=tarfile.CHRTYPE)
+        elif kind == "unexpected":
+            add("README.txt")
+        else:
+            raise SystemExit("unknown kind")
+    with open(out, "wb") as f:
+        f.write(buf.getvalue())
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "gen":
+        gen(args[0])
+    elif cmd == "serve":
+        serve(args)
+    elif cmd == "verify":
+        verify(*args)
+    elif cmd == "maketar":
+        maketar(*args)
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

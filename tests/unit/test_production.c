@@ -1,0 +1,834 @@
+/* tests/unit/test_production.c — the sealed production container, spools and
+ * production key files (vault/production.h).
+ *
+ * Round trips over sizes around the chunk boundary (empty, one byte, one
+ * chunk, several chunks) written and read in pieces of many sizes; then the
+ * negative cases: wrong recipient, a flipped byte anywhere in a small
+ * container, truncation at and between chunk boundaries, reordered and
+ * duplicated chunks, appended bytes, a failing sink.  Key files: round trip,
+ * wrong passphrase, every byte flipped, truncation. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "vault/mem.h"
+#include "vault/production.h"
+#include "vault/sharefile.h"
+
+#define C       VAULT_PROD_CHUNK_BYTES
+#define OVH     (VAULT_PROD_CHUNK_LEN_BYTES + VAULT_PROD_CHUNK_OVERHEAD)
+#define CT      (C + OVH)
+#define HDR     VAULT_PROD_HEADER_BYTES
+#define PASS    "correct horse battery staple"
+
+typedef struct buf {
+	unsigned char *p;
+	size_t         len;
+	size_t         cap;
+	int            fail_after;   /* sink calls before failing; <0 never */
+	int            calls;
+} buf;
+
+static int
+buf_sink(void *arg, const unsigned char *data, size_t len)
+{
+	buf *b = arg;
+
+	if (b->fail_after >= 0 && b->calls++ >= b->fail_after)
+		return -1;
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		unsigned char *np;
+
+		while (cap < b->len + len)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (np == NULL)
+			return -1;
+		b->p = np;
+		b->cap = cap;
+	}
+	if (len > 0)
+		memcpy(b->p + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+static void
+buf_init(buf *b)
+{
+	memset(b, 0, sizeof *b);
+	b->fail_after = -1;
+}
+
+static void
+buf_free(buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+struct keys {
+	unsigned char  pk[VAULT_BOX_PK_BYTES];
+	unsigned char *sk;
+};
+
+static void
+keys_make(struct keys *k)
+{
+	assert_int_equal(vault_box_keypair(k->pk, &k->sk), 0);
+	assert_non_null(k->sk);
+}
+
+static void
+keys_free(struct keys *k)
+{
+	vault_box_key_free(&k->sk);
+	assert_null(k->sk);
+}
+
+/* Seal msg[0..len) to pk, writing in pieces of `piece` bytes. */
+static void
+seal(const unsigned char pk[VAULT_BOX_PK_BYTES], const unsigned char *msg,
+    size_t len, size_t piece, buf *out)
+{
+	vault_stream_writer *w = NULL;
+	char err[256] = "";
+	size_t off = 0, n;
+
+	buf_init(out);
+	assert_int_equal(vault_prod_writer_new(&w, pk, buf_sink, out, err,
+	    sizeof err), 0);
+	assert_int_equal(out->len, HDR);
+	while (off < len) {
+		n = len - off < piece ? len - off : piece;
+		assert_int_equal(vault_stream_write(w, msg + off, n, err, sizeof err), 0);
+		off += n;
+	}
+	assert_int_equal(vault_stream_written(w), len);
+	assert_int_equal(vault_stream_finish(w, err, sizeof err), 0);
+	vault_stream_writer_free(&w);
+	assert_null(w);
+}
+
+/* Open ct with sk in pieces of `piece`; 0 or -1, message in err, plaintext
+ * in out. */
+static int
+open_ct(const unsigned char *sk, const unsigned char *ct, size_t len,
+    size_t piece, buf *out, char *err, size_t err_len)
+{
+	vault_stream_reader *r = NULL;
+	size_t off = 0, n;
+	int rc = -1;
+
+	buf_init(out);
+	err[0] = '\0';
+	if (vault_prod_reader_new(&r, sk, buf_sink, out, err, err_len) != 0)
+		return -1;
+	while (off < len) {
+		n = len - off < piece ? len - off : piece;
+		if (vault_stream_read(r, ct + off, n, err, err_len) != 0)
+			goto out;
+		off += n;
+	}
+	rc = vault_stream_read_finish(r, err, err_len);
+	if (rc == 0)
+		assert_int_equal(vault_stream_read_total(r), out->len);
+out:
+	vault_stream_reader_free(&r);
+	return rc;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return vault_init();
+}
+
+static void
+test_round_trip(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 100, C - 1, C, C + 1, 2 * C,
+	                                3 * C + 5 };
+	static const size_t pieces[] = { 1, 7, 4096, C, 10 * C };
+	struct keys k;
+	unsigned char *msg;
+	size_t i, j, chunks;
+	char err[256];
+	buf ct, pt;
+
+	(void)state;
+	keys_make(&k);
+	msg = malloc(3 * C + 5);
+	assert_non_null(msg);
+	randombytes_buf(msg, 3 * C + 5);
+	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		/* Write in one piece size and read in several others. */
+		seal(k.pk, msg, sizes[i], i % 2 ? 1000 : C + 3, &ct);
+		chunks = sizes[i] == 0 ? 1 : (sizes[i] + C - 1) / C;
+		assert_int_equal(ct.len, HDR + sizes[i] + chunks * OVH);
+		assert_memory_equal(ct.p, VAULT_PROD_MAGIC, VAULT_PROD_MAGIC_BYTES);
+		for (j = 0; j < sizeof pieces / sizeof pieces[0]; j++) {
+			if (pieces[j] == 1 && sizes[i] > C + 1)
+				continue;      /* slow and adds nothing */
+			assert_int_equal(open_ct(k.sk, ct.p, ct.len, pieces[j], &pt, err,
+			    sizeof err), 0);
+			assert_int_equal(pt.len, sizes[i]);
+			if (sizes[i] > 0)
+				assert_memory_equal(pt.p, msg, sizes[i]);
+			buf_free(&pt);
+		}
+		buf_free(&ct);
+	}
+	free(msg);
+	keys_free(&k);
+}
+
+/* Two productions of the same plaintext share no ciphertext byte pattern:
+ * each has its own stream key. */
+static void
+test_fresh_key_each_time(void **state)
+{
+	struct keys k;
+	unsigned char msg[64];
+	buf a, b;
+
+	(void)state;
+	keys_make(&k);
+	memset(msg, 'x', sizeof msg);
+	seal(k.pk, msg, sizeof msg, sizeof msg, &a);
+	seal(k.pk, msg, sizeof msg, sizeof msg, &b);
+	assert_int_equal(a.len, b.len);
+	assert_memory_not_equal(a.p + 36, b.p + 36, a.len - 36);
+	buf_free(&a);
+	buf_free(&b);
+	keys_free(&k);
+}
+
+static void
+test_wrong_recipient(void **state)
+{
+	struct keys k, other;
+	unsigned char msg[100];
+	char err[256];
+	buf ct, pt;
+
+	(void)state;
+	keys_make(&k);
+	keys_make(&other);
+	memset(msg, 'a', sizeof msg);
+	seal(k.pk, msg, sizeof msg, 10, &ct);
+	assert_int_equal(open_ct(other.sk, ct.p, ct.len, 4096, &pt, err,
+	    sizeof err), -1);
+	assert_non_null(strstr(err, "sealed to a different key"));
+	assert_int_equal(pt.len, 0);
+	buf_free(&pt);
+	buf_free(&ct);
+	keys_free(&k);
+	keys_free(&other);
+}
+
+/* Flip every byte of a two-chunk container (in a few bit positions): it
+ * must never open, and no plaintext of a chunk that does not authenticate
+ * may reach the sink. */
+static void
+test_every_byte_flipped(void **state)
+{
+	struct keys k;
+	unsigned char *msg;
+	size_t len = C + 10, i, delivered_ok;
+	char err[256];
+	buf ct, pt;
+
+	(void)state;
+	keys_make(&k);
+	msg = malloc(len);
+	assert_non_null(msg);
+	randombytes_buf(msg, len);
+	seal(k.pk, msg, len, len, &ct);
+	for (i = 0; i < ct.len; i += (i < HDR + 64 || i > ct.len - 64) ? 1 : 997) {
+		ct.p[i] ^= (unsigned char)(1U << (i % 8));
+		assert_int_equal(open_ct(k.sk, ct.p, ct.len, 8192, &pt, err,
+		    sizeof err), -1);
+		assert_true(err[0] != '\0');
+		/* Only a first chunk left intact may have been delivered. */
+		delivered_ok = pt.len == 0 || (i >= HDR + CT && pt.len == C &&
+		    memcmp(pt.p, msg, C) == 0);
+		assert_true(delivered_ok);
+		buf_free(&pt);
+		ct.p[i] ^= (unsigned char)(1U << (i % 8));
+	}
+	assert_int_equal(open_ct(k.sk, ct.p, ct.len, 8192, &pt, err, sizeof err), 0);
+	buf_free(&pt);
+	buf_free(&ct);
+	free(msg);
+	keys_free(&k);
+}
+
+struct err_case {
+	const char *name;
+	size_t      off;        /* byte to change */
+	const char *want;       /* substring of the error */
+};
+
+static void
+test_header_errors(void **state)
+{
+	static const struct err_case cases[] = {
+		{ "magic",   0,   "bad magic" },
+		{ "version", 14,  "unsupported production version" },
+		{ "flags",   15,  "unsupported production flags" },
+		{ "chunk",   16,  "chunk size" },
+		{ "key id",  20,  "sealed to a different key" },
+		{ "sealed",  40,  "cannot open the production key" },
+		{ "stream",  120, "does not authenticate" },
+	};
+	struct keys k;
+	unsigned char msg[10] = "0123456789";
+	char err[256];
+	size_t i;
+	buf ct, pt;
+
+	(void)state;
+	keys_make(&k);
+	seal(k.pk, msg, sizeof msg, sizeof msg, &ct);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ct.p[cases[i].off] ^= 0x40;
+		assert_int_equal(open_ct(k.sk, ct.p, ct.len, 3, &pt, err, sizeof err),
+		    -1);
+		if (strstr(err, cases[i].want) == NULL)
+			fail_msg("%s: got '%s', want '%s'", cases[i].name, err,
+			    cases[i].want);
+		assert_int_equal(pt.len, 0);
+		buf_free(&pt);
+		ct.p[cases[i].off] ^= 0x40;
+	}
+	buf_free(&ct);
+	keys_free(&k);
+}
+
+static void
+test_truncated(void **state)
+{
+	struct keys k;
+	unsigned char *msg;
+	size_t len = 2 * C + 100, cut;
+	char err[256];
+	buf ct, pt;
+
+	(void)state;
+	keys_make(&k);
+	msg = calloc(1, len);
+	assert_non_null(msg);
+	seal(k.pk, msg, len, len, &ct);
+	assert_int_equal(ct.len, HDR + 3 * OVH + len);
+
+	/* At a chunk boundary: everything authenticates, the FINAL is gone. */
+	assert_int_equal(open_ct(k.sk, ct.p, HDR + 2 * CT, 4096, &pt, err,
+	    sizeof err), -1);
+	assert_non_null(strstr(err, "truncated"));
+	assert_non_null(strstr(err, "end-of-stream chunk is missing"));
+	assert_int_equal(pt.len, 2 * C);
+	buf_free(&pt);
+	/* Only the header; part of the header; nothing. */
+	assert_int_equal(open_ct(k.sk, ct.p, HDR, 4096, &pt, err, sizeof err), -1);
+	assert_non_null(strstr(err, "truncated"));
+	buf_free(&pt);
+	assert_int_equal(open_ct(k.sk, ct.p, 50, 4096, &pt, err, sizeof err), -1);
+	assert_non_null(strstr(err, "header incomplete"));
+	buf_free(&pt);
+	assert_int_equal(open_ct(k.sk, ct.p, 0, 4096, &pt, err, sizeof err), -1);
+	assert_non_null(strstr(err, "empty"));
+	buf_free(&pt);
+	/* Inside the first chunk: named as an incomplete chunk. */
+	assert_int_equal(open_ct(k.sk, ct.p, HDR + 100, 4096, &pt, err,
+	    sizeof err), -1);
+	assert_non_null(strstr(err, "chunk 1 is incomplete"));
+	buf_free(&pt);
+	/* Inside a chunk, and one byte short of the end. */
+	for (cut = HDR + 1; cut < ct.len; cut += CT / 3) {
+		assert_int_equal(open_ct(k.sk, ct.p, cut, 4096, &pt, err, sizeof err),
+		    -1);
+		buf_free(&pt);
+	}
+	assert_int_equal(open_ct(k.sk, ct.p, ct.len - 1, 4096, &pt, err,
+	    sizeof err), -1);
+	buf_free(&pt);
+	buf_free(&ct);
+	free(msg);
+	keys_free(&k);
+}
+
+static void
+test_reordered_and_duplicated(void **state)
+{
+	struct keys k;
+	unsigned char *msg, *tmp;
+	size_t len = 3 * C + 1;
+	char err[256];
+	buf ct, pt;
+
+	(void)state;
+	keys_make(&k);
+	msg = malloc(len);
+	tmp = malloc(CT);
+	assert_non_null(msg);
+	assert_non_null(tmp);
+	randombytes_buf(msg, len);
+	seal(k.pk, msg, len, len, &ct);
+	/* Swap chunks 2 and 3 (both full, both MESSAGE). */
+	memcpy(tmp, ct.p + HDR + CT, CT);
+	memcpy(ct.p + HDR + CT, ct.p + HDR + 2 * CT, CT);
+	memcpy(ct.p + HDR + 2 * CT, tmp, CT);
+	assert_int_equal(open_ct(k.sk, ct.p, ct.len, 65536, &pt, err, sizeof err),
+	    -1);
+	assert_non_null(strstr(err, "chunk 2 does not authenticate"));
+	assert_int_equal(pt.len, C);            /* chunk 1 only */
+	buf_free(&pt);
+	/* Chunk 1 twice in place of chunk 2. */
+	memcpy(ct.p + HDR + CT, ct.p + HDR, CT);
+	assert_int_equal(open_ct(k.sk, ct.p, ct.len, 65536, &pt, err, sizeof err),
+	    -1);
+	assert_non_null(strstr(err, "chunk 2 does not authenticate"));
+	buf_free(&pt);
+	buf_free(&ct);
+	free(tmp);
+	free(msg);
+	keys_free(&k);
+}
+
+static void
+test_appended_garbage(void **state)
+{
+	struct keys k;
+	unsigned char msg[300];
+	char err[256];
+	buf ct, pt;
+
+	(void)state;
+	keys_make(&k);
+	memset(msg, 'm', sizeof msg);
+	seal(k.pk, msg, sizeof msg, sizeof msg, &ct);
+	assert_int_equal(buf_sink(&ct, (const unsigned char *)"junk", 4), 0);
+	assert_int_equal(open_ct(k.sk, ct.p, ct.len, 4096, &pt, err, sizeof err),
+	    -1);
+	assert_non_null(strstr(err, "4 unexpected bytes after its end"));
+	buf_free(&pt);
+	/* Fed separately after the end, too. */
+	assert_int_equal(open_ct(k.sk, ct.p, ct.len, 1, &pt, err, sizeof err), -1);
+	assert_non_null(strstr(err, "unexpected bytes after its end"));
+	buf_free(&pt);
+	/* A second production appended. */
+	ct.len -= 4;
+	{
+		buf two;
+		size_t one = ct.len;
+
+		seal(k.pk, msg, 5, 5, &two);
+		assert_int_equal(buf_sink(&ct, two.p, two.len), 0);
+		assert_int_equal(open_ct(k.sk, ct.p, ct.len, 4096, &pt, err,
+		    sizeof err), -1);
+		assert_non_null(strstr(err, "after its end"));
+		assert_true(ct.len > one);
+		buf_free(&two);
+		buf_free(&pt);
+	}
+	buf_free(&ct);
+	keys_free(&k);
+}
+
+static void
+test_writer_refusals(void **state)
+{
+	vault_stream_writer *w = NULL;
+	unsigned char zero[VAULT_BOX_PK_BYTES];
+	struct keys k;
+	char err[256] = "";
+	buf out;
+
+	(void)state;
+	memset(zero, 0, sizeof zero);
+	buf_init(&out);
+	/* A low-order (all-zero) public key would make K public. */
+	assert_int_equal(vault_prod_writer_new(&w, zero, buf_sink, &out, err,
+	    sizeof err), -1);
+	assert_null(w);
+	assert_non_null(strstr(err, "not a usable X25519 key"));
+	buf_free(&out);
+
+	keys_make(&k);
+	/* The sink fails on the first chunk. */
+	buf_init(&out);
+	out.fail_after = 1;
+	assert_int_equal(vault_prod_writer_new(&w, k.pk, buf_sink, &out, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_write(w, "abc", 3, err, sizeof err), 0);
+	assert_int_equal(vault_stream_finish(w, err, sizeof err), -1);
+	assert_non_null(strstr(err, "output failed"));
+	assert_int_equal(vault_stream_write(w, "abc", 3, err, sizeof err), -1);
+	vault_stream_writer_free(&w);
+	buf_free(&out);
+	/* Nothing after finish. */
+	buf_init(&out);
+	assert_int_equal(vault_prod_writer_new(&w, k.pk, buf_sink, &out, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_finish(w, err, sizeof err), 0);
+	assert_int_equal(vault_stream_write(w, "x", 1, err, sizeof err), -1);
+	assert_non_null(strstr(err, "already finished"));
+	assert_int_equal(vault_stream_finish(w, err, sizeof err), -1);
+	vault_stream_writer_free(&w);
+	vault_stream_writer_free(&w);          /* NULL is fine */
+	buf_free(&out);
+	keys_free(&k);
+}
+
+static void
+test_reader_sink_failure(void **state)
+{
+	vault_stream_reader *r = NULL;
+	struct keys k;
+	unsigned char msg[10] = "abcdefghij";
+	char err[256] = "";
+	buf ct, out;
+
+	(void)state;
+	keys_make(&k);
+	seal(k.pk, msg, sizeof msg, sizeof msg, &ct);
+	buf_init(&out);
+	out.fail_after = 0;
+	assert_int_equal(vault_prod_reader_new(&r, k.sk, buf_sink, &out, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_read(r, ct.p, ct.len, err, sizeof err), -1);
+	assert_non_null(strstr(err, "output failed"));
+	assert_int_equal(vault_stream_read_finish(r, err, sizeof err), -1);
+	vault_stream_reader_free(&r);
+	assert_null(r);
+	buf_free(&out);
+	buf_free(&ct);
+	keys_free(&k);
+}
+
+static void
+test_header_key_id(void **state)
+{
+	struct keys k;
+	unsigned char id[VAULT_BOX_KEYID_BYTES], want[VAULT_BOX_KEYID_BYTES];
+	char err[256];
+	buf ct;
+
+	(void)state;
+	keys_make(&k);
+	seal(k.pk, (const unsigned char *)"", 0, 1, &ct);
+	vault_box_key_id(k.pk, want);
+	assert_int_equal(vault_prod_header_key_id(ct.p, ct.len, id, err,
+	    sizeof err), 0);
+	assert_memory_equal(id, want, sizeof id);
+	assert_int_equal(vault_prod_header_key_id(ct.p, 20, id, err, sizeof err),
+	    -1);
+	assert_non_null(strstr(err, "truncated"));
+	assert_int_equal(vault_prod_header_key_id((const unsigned char *)"PK\003\004",
+	    4, id, err, sizeof err), -1);
+	assert_non_null(strstr(err, "bad magic"));
+	buf_free(&ct);
+	keys_free(&k);
+}
+
+static void
+test_spool(void **state)
+{
+	vault_spool_key *key = NULL, *other = NULL;
+	vault_stream_writer *w = NULL;
+	vault_stream_reader *r = NULL;
+	unsigned char *msg;
+	size_t len = 2 * C + 7;
+	char err[256] = "";
+	buf ct, pt;
+
+	(void)state;
+	msg = malloc(len);
+	assert_non_null(msg);
+	randombytes_buf(msg, len);
+	assert_int_equal(vault_spool_key_new(&key, err, sizeof err), 0);
+	assert_int_equal(vault_spool_key_new(&other, err, sizeof err), 0);
+	buf_init(&ct);
+	assert_int_equal(vault_spool_writer_new(&w, key, buf_sink, &ct, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_write(w, msg, len, err, sizeof err), 0);
+	assert_int_equal(vault_stream_finish(w, err, sizeof err), 0);
+	vault_stream_writer_free(&w);
+	assert_int_equal(ct.len, vault_spool_sealed_size(len));
+	assert_int_equal(vault_spool_sealed_size(0), VAULT_SPOOL_HEADER_BYTES +
+	    OVH);
+
+	buf_init(&pt);
+	assert_int_equal(vault_spool_reader_new(&r, key, buf_sink, &pt, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_read(r, ct.p, ct.len, err, sizeof err), 0);
+	assert_int_equal(vault_stream_read_finish(r, err, sizeof err), 0);
+	vault_stream_reader_free(&r);
+	assert_int_equal(pt.len, len);
+	assert_memory_equal(pt.p, msg, len);
+	buf_free(&pt);
+
+	/* Another spool key does not open it. */
+	buf_init(&pt);
+	assert_int_equal(vault_spool_reader_new(&r, other, buf_sink, &pt, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_read(r, ct.p, ct.len, err, sizeof err), -1);
+	assert_non_null(strstr(err, "does not authenticate"));
+	vault_stream_reader_free(&r);
+	assert_int_equal(pt.len, 0);
+	buf_free(&pt);
+
+	buf_free(&ct);
+	vault_spool_key_free(&key);
+	vault_spool_key_free(&other);
+	assert_null(key);
+	free(msg);
+}
+
+/* A spool writer and reader reused for a second stream (the builder's
+ * per-conversation spools): the second stream opens, the first does not
+ * open as the second's continuation. */
+static void
+test_spool_restart(void **state)
+{
+	vault_spool_key *key = NULL;
+	vault_stream_writer *w = NULL;
+	vault_stream_reader *r = NULL;
+	char err[256] = "";
+	buf one, two, pt;
+
+	(void)state;
+	assert_int_equal(vault_spool_key_new(&key, err, sizeof err), 0);
+	buf_init(&one);
+	buf_init(&two);
+	assert_int_equal(vault_spool_writer_new(&w, key, buf_sink, &one, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_write(w, "first", 5, err, sizeof err), 0);
+	assert_int_equal(vault_stream_finish(w, err, sizeof err), 0);
+	/* The writer's sink is fixed: restart into the same buffer and split. */
+	assert_int_equal(vault_spool_writer_restart(w, key, err, sizeof err), 0);
+	assert_int_equal(vault_stream_written(w), 0);
+	assert_int_equal(vault_stream_write(w, "second!", 7, err, sizeof err), 0);
+	assert_int_equal(vault_stream_finish(w, err, sizeof err), 0);
+	vault_stream_writer_free(&w);
+	assert_int_equal(one.len, vault_spool_sealed_size(5) +
+	    vault_spool_sealed_size(7));
+	assert_int_equal(buf_sink(&two, one.p + vault_spool_sealed_size(5),
+	    vault_spool_sealed_size(7)), 0);
+	one.len = vault_spool_sealed_size(5);
+
+	buf_init(&pt);
+	assert_int_equal(vault_spool_reader_new(&r, key, buf_sink, &pt, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_read(r, one.p, one.len, err, sizeof err), 0);
+	assert_int_equal(vault_stream_read_finish(r, err, sizeof err), 0);
+	assert_int_equal(pt.len, 5);
+	assert_memory_equal(pt.p, "first", 5);
+	buf_free(&pt);
+	buf_init(&pt);
+	assert_int_equal(vault_spool_reader_restart(r, buf_sink, &pt, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_read(r, two.p, two.len, err, sizeof err), 0);
+	assert_int_equal(vault_stream_read_finish(r, err, sizeof err), 0);
+	assert_int_equal(pt.len, 7);
+	assert_memory_equal(pt.p, "second!", 7);
+	buf_free(&pt);
+	/* The first stream's chunk after the second's header: refused. */
+	buf_init(&pt);
+	assert_int_equal(vault_spool_reader_restart(r, buf_sink, &pt, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_read(r, two.p, VAULT_SPOOL_HEADER_BYTES, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_stream_read(r, one.p + VAULT_SPOOL_HEADER_BYTES,
+	    one.len - VAULT_SPOOL_HEADER_BYTES, err, sizeof err), -1);
+	assert_non_null(strstr(err, "does not authenticate"));
+	assert_int_equal(pt.len, 0);
+	vault_stream_reader_free(&r);
+	/* Production readers and writers cannot be restarted as spools. */
+	{
+		struct keys k;
+		buf ct;
+
+		keys_make(&k);
+		buf_init(&ct);
+		assert_int_equal(vault_prod_writer_new(&w, k.pk, buf_sink, &ct, err,
+		    sizeof err), 0);
+		assert_int_equal(vault_spool_writer_restart(w, key, err, sizeof err),
+		    -1);
+		vault_stream_writer_free(&w);
+		assert_int_equal(vault_prod_reader_new(&r, k.sk, buf_sink, &ct, err,
+		    sizeof err), 0);
+		assert_int_equal(vault_spool_reader_restart(r, buf_sink, &ct, err,
+		    sizeof err), -1);
+		vault_stream_reader_free(&r);
+		buf_free(&ct);
+		keys_free(&k);
+	}
+	buf_free(&pt);
+	buf_free(&one);
+	buf_free(&two);
+	vault_spool_key_free(&key);
+}
+
+/* -- key files ----------------------------------------------------------- */
+
+static void
+keyfile_make(unsigned char file[VAULT_KEYFILE_BYTES], vault_keyfile_info *info,
+    struct keys *k, unsigned long long ops, unsigned long long mem)
+{
+	char err[256] = "";
+	size_t len = 0;
+
+	keys_make(k);
+	memset(info, 0, sizeof *info);
+	randombytes_buf(info->tenant_id, sizeof info->tenant_id);
+	randombytes_buf(info->user_id, sizeof info->user_id);
+	memcpy(info->pk, k->pk, sizeof info->pk);
+	info->opslimit = ops;
+	info->memlimit = mem;
+	assert_int_equal(vault_keyfile_seal(info, k->sk, PASS, strlen(PASS), file,
+	    VAULT_KEYFILE_BYTES, &len, err, sizeof err), 0);
+	assert_int_equal(len, VAULT_KEYFILE_BYTES);
+}
+
+static void
+test_keyfile_round_trip(void **state)
+{
+	unsigned char file[VAULT_KEYFILE_BYTES], *sk = NULL;
+	vault_keyfile_info info, got;
+	struct keys k;
+	char err[256] = "";
+
+	(void)state;
+	keyfile_make(file, &info, &k, VAULT_SHAREFILE_OPSLIMIT_INTERACTIVE,
+	    VAULT_SHAREFILE_MEMLIMIT_INTERACTIVE);
+	assert_int_equal(vault_keyfile_inspect(file, sizeof file, &got, err,
+	    sizeof err), 0);
+	assert_memory_equal(got.pk, k.pk, VAULT_BOX_PK_BYTES);
+	assert_memory_equal(got.tenant_id, info.tenant_id, VAULT_ID_BYTES);
+	assert_memory_equal(got.user_id, info.user_id, VAULT_ID_BYTES);
+	assert_int_equal(vault_keyfile_open(file, sizeof file, PASS, strlen(PASS),
+	    &got, &sk, err, sizeof err), 0);
+	assert_memory_equal(sk, k.sk, VAULT_BOX_SK_BYTES);
+	assert_int_equal(got.opslimit, VAULT_SHAREFILE_OPSLIMIT_INTERACTIVE);
+	vault_box_key_free(&sk);
+
+	/* Wrong passphrase. */
+	assert_int_equal(vault_keyfile_open(file, sizeof file, "nope", 4, &got,
+	    &sk, err, sizeof err), -1);
+	assert_string_equal(err, "wrong passphrase or corrupted key file");
+	assert_null(sk);
+	keys_free(&k);
+}
+
+static void
+test_keyfile_corrupt(void **state)
+{
+	unsigned char file[VAULT_KEYFILE_BYTES], big[VAULT_KEYFILE_BYTES + 1];
+	unsigned char *sk = NULL;
+	vault_keyfile_info info, got;
+	struct keys k, other;
+	char err[256] = "";
+	size_t i, len = 0;
+
+	(void)state;
+	keyfile_make(file, &info, &k, VAULT_SHAREFILE_OPSLIMIT_MIN,
+	    VAULT_SHAREFILE_MEMLIMIT_MIN);
+	for (i = 0; i < sizeof file; i++) {
+		file[i] ^= 0x01;
+		assert_int_equal(vault_keyfile_open(file, sizeof file, PASS,
+		    strlen(PASS), &got, &sk, err, sizeof err), -1);
+		assert_null(sk);
+		file[i] ^= 0x01;
+	}
+	for (i = 0; i < sizeof file; i += 13) {
+		assert_int_equal(vault_keyfile_open(file, i, PASS, strlen(PASS),
+		    &got, &sk, err, sizeof err), -1);
+		assert_null(sk);
+	}
+	memcpy(big, file, sizeof file);
+	big[sizeof file] = 0;
+	assert_int_equal(vault_keyfile_open(big, sizeof big, PASS, strlen(PASS),
+	    &got, &sk, err, sizeof err), -1);
+	assert_non_null(strstr(err, "trailing"));
+	assert_int_equal(vault_keyfile_open(file, sizeof file, PASS, strlen(PASS),
+	    &got, &sk, err, sizeof err), 0);
+	vault_box_key_free(&sk);
+
+	/* A secret key that is not the stated public key's is refused. */
+	keys_make(&other);
+	memcpy(info.pk, other.pk, VAULT_BOX_PK_BYTES);
+	assert_int_equal(vault_keyfile_seal(&info, k.sk, PASS, strlen(PASS), file,
+	    sizeof file, &len, err, sizeof err), -1);
+	assert_non_null(strstr(err, "does not belong"));
+	/* Limits outside the bounds are refused before derivation. */
+	memcpy(info.pk, k.pk, VAULT_BOX_PK_BYTES);
+	info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MAX + 1;
+	assert_int_equal(vault_keyfile_seal(&info, k.sk, PASS, strlen(PASS), file,
+	    sizeof file, &len, err, sizeof err), -1);
+	assert_non_null(strstr(err, "opslimit"));
+	keys_free(&other);
+	keys_free(&k);
+}
+
+/* The full path: a production sealed to the key inside a key file opens
+ * with the secret key from that file. */
+static void
+test_keyfile_opens_production(void **state)
+{
+	unsigned char file[VAULT_KEYFILE_BYTES], *sk = NULL;
+	vault_keyfile_info info, got;
+	struct keys k;
+	char err[256] = "";
+	buf ct, pt;
+
+	(void)state;
+	keyfile_make(file, &info, &k, VAULT_SHAREFILE_OPSLIMIT_MIN,
+	    VAULT_SHAREFILE_MEMLIMIT_MIN);
+	seal(info.pk, (const unsigned char *)"hello", 5, 5, &ct);
+	assert_int_equal(vault_keyfile_open(file, sizeof file, PASS, strlen(PASS),
+	    &got, &sk, err, sizeof err), 0);
+	assert_int_equal(open_ct(sk, ct.p, ct.len, 4096, &pt, err, sizeof err), 0);
+	assert_int_equal(pt.len, 5);
+	assert_memory_equal(pt.p, "hello", 5);
+	vault_box_key_free(&sk);
+	buf_free(&pt);
+	buf_free(&ct);
+	keys_free(&k);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_fresh_key_each_time),
+		cmocka_unit_test(test_wrong_recipient),
+		cmocka_unit_test(test_every_byte_flipped),
+		cmocka_unit_test(test_header_errors),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_reordered_and_duplicated),
+		cmocka_unit_test(test_appended_garbage),
+		cmocka_unit_test(test_writer_refusals),
+		cmocka_unit_test(test_reader_sink_failure),
+		cmocka_unit_test(test_header_key_id),
+		cmocka_unit_test(test_spool),
+		cmocka_unit_test(test_spool_restart),
+		cmocka_unit_test(test_keyfile_round_trip),
+		cmocka_unit_test(test_keyfile_corrupt),
+		cmocka_unit_test(test_keyfile_opens_production),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
