@@ -10,7 +10,8 @@
  * snapshot is taken (a gateway appends a witness line only after its batch
  * committed), so a line the snapshot cannot see is a real loss.
  *
- * Per stream (tenant × gateway node), in batch order, with records streamed
+ * Per stream (tenant × gateway node × writer lane: a node keeps one stream
+ * per tenant in each of its lanes), in batch order, with records streamed
  * in seq order through binary COPY (memory does not grow with the archive):
  *   - every record's leaf hash is recomputed from its stored columns and
  *     compared with the stored leaf_hash; a tombstone contributes its leaf

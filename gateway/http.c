@@ -34,6 +34,8 @@
 
 #include <http_parser.h>
 
+#include "vault/mem.h"
+
 #define HTTP_TARGET_CAP   256U     /* routes are short; longer is 404 */
 #define HTTP_NAME_CAP     24U      /* longest header name we look at */
 #define HTTP_VALUE_CAP    32U      /* longest TE / Expect value we keep */
@@ -62,8 +64,21 @@ typedef enum http_hdr {
 typedef struct http_seg {
 	const char *data;
 	size_t      len;
-	char       *owned;      /* freed once written */
+	char       *owned;      /* wiped and freed once written */
+	size_t      owned_len;
 } http_seg;
+
+/* Request bodies carry message content and responses carry the client's
+ * message ids: wipe every such buffer before it goes back to the heap, so
+ * a later heap read (or a core that should never exist) finds nothing. */
+static void
+http_free_wiped(void *p, size_t n)
+{
+	if (p != NULL) {
+		vault_wipe(p, n);
+		free(p);
+	}
+}
 
 struct http_conn {
 	http_parser  p;
@@ -377,12 +392,16 @@ http_cb_body(http_parser *p, const char *at, size_t len)
 			cap *= 2;
 		if (cap > c->lim.max_body_bytes + 1)
 			cap = c->lim.max_body_bytes + 1;
-		nb = realloc(c->body, cap);
+		/* Not realloc: the old block holds content and must be wiped. */
+		nb = malloc(cap);
 		if (nb == NULL) {
 			c->err_status = 503;
 			c->err_reason = "out of memory";
 			return 1;
 		}
+		if (c->body_len > 0)
+			memcpy(nb, c->body, c->body_len);
+		http_free_wiped(c->body, c->body_cap);
 		c->body = nb;
 		c->body_cap = cap;
 	}
@@ -428,7 +447,7 @@ http_out_push(http_conn *c, const char *data, size_t len, char *owned)
 	http_seg *s;
 
 	if (c->out_n == HTTP_OUT_SEGS) {        /* cannot happen by protocol */
-		free(owned);
+		http_free_wiped(owned, owned != NULL ? len : 0);
 		c->closing = 1;
 		return;
 	}
@@ -436,6 +455,7 @@ http_out_push(http_conn *c, const char *data, size_t len, char *owned)
 	s->data = data;
 	s->len = len;
 	s->owned = owned;
+	s->owned_len = owned != NULL ? len : 0;
 	c->out_n++;
 }
 
@@ -484,7 +504,7 @@ http_queue(http_conn *c, int status, unsigned retry_after_s, const char *ctype,
 	    ctype != NULL ? ctype : "application/json", body_len, extra);
 	if (n < 0 || n >= HTTP_HEAD_CAP) {
 		free(head);
-		free(body);
+		http_free_wiped(body, body_len);
 		c->closing = 1;
 		c->state = ST_CLOSED;
 		return;
@@ -492,7 +512,7 @@ http_queue(http_conn *c, int status, unsigned retry_after_s, const char *ctype,
 	c->status = status;
 	http_out_push(c, head, (size_t)n, head);
 	if (c->head_method || body_len == 0)
-		free(body);
+		http_free_wiped(body, body_len);
 	else if (body != NULL)
 		http_out_push(c, body, body_len, body);
 	else if (static_body != NULL)
@@ -686,9 +706,11 @@ http_conn_free(http_conn **cp)
 	if (cp == NULL || *cp == NULL)
 		return;
 	c = *cp;
-	for (i = 0; i < c->out_n; i++)
-		free(c->out[(c->out_head + i) % HTTP_OUT_SEGS].owned);
-	free(c->body);
+	for (i = 0; i < c->out_n; i++) {
+		http_seg *sg = &c->out[(c->out_head + i) % HTTP_OUT_SEGS];
+		http_free_wiped(sg->owned, sg->owned_len);
+	}
+	http_free_wiped(c->body, c->body_cap);
 	free(c);
 	*cp = NULL;
 }
@@ -849,7 +871,7 @@ http_respond(http_conn *c, int status, unsigned retry_after_s,
     const char *content_type, char *body, size_t body_len)
 {
 	if (c->state != ST_DISPATCHED) {
-		free(body);
+		http_free_wiped(body, body_len);
 		return;
 	}
 	if (body == NULL) {
@@ -870,7 +892,7 @@ http_output(http_conn *c, const char **data)
 			*data = s->data;
 			return s->len;
 		}
-		free(s->owned);
+		http_free_wiped(s->owned, s->owned_len);
 		s->owned = NULL;
 		c->out_head = (c->out_head + 1) % HTTP_OUT_SEGS;
 		c->out_n--;
@@ -890,7 +912,7 @@ http_output_advance(http_conn *c, size_t n)
 		s->len -= k;
 		n -= k;
 		if (s->len == 0) {
-			free(s->owned);
+			http_free_wiped(s->owned, s->owned_len);
 			s->owned = NULL;
 			c->out_head = (c->out_head + 1) % HTTP_OUT_SEGS;
 			c->out_n--;
@@ -953,7 +975,7 @@ void
 http_trim(http_conn *c)
 {
 	if (c->state == ST_IDLE && c->body != NULL) {
-		free(c->body);
+		http_free_wiped(c->body, c->body_cap);
 		c->body = NULL;
 		c->body_len = 0;
 		c->body_cap = 0;

@@ -22,12 +22,25 @@
 --     policy applied, the time, the caller's authorisation and the purge id
 --     that ties it to the purge's audit event (cofferctl writes that event,
 --     with the Merkle root of the purged leaves, in the same transaction).
---   * crypto-shredding: an epoch whose every record is now gone has its
+--   * crypto-shredding: an epoch whose every record is gone has its
 --     wrapped key destroyed (wrapped_key := NULL, shredded_at := now), which
 --     makes whatever copy of its ciphertexts survives (backups, replicas)
 --     unreadable for good.  Only once its stream has moved on to a later
---     epoch (a newer epoch row, or a record of a later seq under another
---     epoch): the gateway may still be sealing under its current epoch.
+--     epoch (a newer epoch row, or a record or tombstone of a later seq):
+--     the gateway may still be sealing under its current epoch.  A stream
+--     is one writer lane of one gateway node for one tenant (a node runs
+--     `workers` lanes, each with its own stream, seqs and current epoch),
+--     and a lane uses its epochs one after the other over contiguous seq
+--     ranges, so "later seq in the same stream" means "that lane has gone
+--     on", whatever the other lanes do.
+--     An epoch emptied while it was still its lane's newest keeps its key
+--     then, and is shredded by a later purge once the lane has moved on,
+--     although none of its records goes in that purge (and also for a
+--     tenant that no longer has a retention policy).  Such an epoch holds
+--     its stream's highest tombstone until then: a purge leaves it keyed
+--     only when no seq of the stream lies beyond it, and only purges write
+--     tombstones.  So the epoch of each stream's highest tombstone, next to
+--     the epochs of the records going now, is all a purge has to consider.
 --
 -- Defence in depth, not a security boundary: the append-only trigger on
 -- records (and the epochs guard) let DELETE (and the shredding UPDATE)
@@ -172,10 +185,9 @@ BEGIN
 		SELECT v_now - pg_catalog.min(rp.retention) INTO v_cutoff
 		FROM coffer.retention_policies rp
 		WHERE rp.tenant_id = v_t AND rp.retention IS NOT NULL;
-		IF v_cutoff IS NULL THEN        -- everything kept forever
-			RETURN NEXT;
-			CONTINUE;
-		END IF;
+		-- Everything kept forever: no record goes, but epochs emptied by
+		-- earlier purges may still be owed their shredding.
+		v_cutoff := COALESCE(v_cutoff, '-infinity'::timestamptz);
 
 		IF NOT p_dry_run THEN
 			PERFORM pg_catalog.set_config('coffer.purging',
@@ -219,17 +231,32 @@ BEGIN
 			  AND r.sent_at <= v_now
 		), gone AS MATERIALIZED (
 			SELECT * FROM cand WHERE NOT is_future AND NOT is_held
+		), ecand AS MATERIALIZED (
+			-- Epochs that may be left without records: those of the
+			-- records going now, and per stream the epoch of its highest
+			-- tombstone (one emptied earlier while it was its lane's
+			-- newest; see the header).  top_seq: a seq of the epoch, its
+			-- highest one known here.
+			SELECT x.epoch_id, pg_catalog.max(x.seq) AS top_seq
+			FROM (SELECT g.epoch_id, g.seq FROM gone g
+			      UNION ALL
+			      SELECT lt.epoch_id, lt.seq FROM coffer.streams s
+			      CROSS JOIN LATERAL (
+				SELECT t.epoch_id, t.seq FROM coffer.tombstones t
+				WHERE t.tenant_id = v_t AND t.stream_id = s.stream_id
+				ORDER BY t.seq DESC LIMIT 1) lt
+			      WHERE s.tenant_id = v_t) x
+			GROUP BY x.epoch_id
 		), emptied AS MATERIALIZED (
-			SELECT e.epoch_id FROM coffer.epochs e
+			SELECT e.epoch_id FROM coffer.epochs e JOIN ecand c USING (epoch_id)
 			WHERE e.tenant_id = v_t AND e.wrapped_key IS NOT NULL
-			  AND e.epoch_id IN (SELECT g.epoch_id FROM gone g)
-			  -- every record of the epoch goes now
+			  -- no record of the epoch stays
 			  AND NOT EXISTS (
 				SELECT 1 FROM coffer.records r
 				WHERE r.tenant_id = v_t AND r.epoch_id = e.epoch_id
 				  AND NOT EXISTS (SELECT 1 FROM gone g
 				                  WHERE g.stream_id = r.stream_id AND g.seq = r.seq))
-			  -- and its stream has moved on to a later epoch
+			  -- and its stream (its lane) has moved on to a later epoch
 			  AND (EXISTS (
 				SELECT 1 FROM coffer.epochs n
 				WHERE n.tenant_id = v_t AND n.stream_id = e.stream_id
@@ -237,15 +264,11 @@ BEGIN
 			       OR EXISTS (
 				SELECT 1 FROM coffer.records r2
 				WHERE r2.tenant_id = v_t AND r2.stream_id = e.stream_id
-				  AND r2.epoch_id <> e.epoch_id
-				  AND r2.seq > (SELECT pg_catalog.min(g.seq) FROM gone g
-				                WHERE g.epoch_id = e.epoch_id))
+				  AND r2.epoch_id <> e.epoch_id AND r2.seq > c.top_seq)
 			       OR EXISTS (
 				SELECT 1 FROM coffer.tombstones t2
 				WHERE t2.tenant_id = v_t AND t2.stream_id = e.stream_id
-				  AND t2.epoch_id <> e.epoch_id
-				  AND t2.seq > (SELECT pg_catalog.min(g.seq) FROM gone g
-				                WHERE g.epoch_id = e.epoch_id)))
+				  AND t2.epoch_id <> e.epoch_id AND t2.seq > c.top_seq))
 		), del AS (
 			DELETE FROM coffer.records r USING gone g
 			WHERE NOT p_dry_run AND r.tenant_id = v_t

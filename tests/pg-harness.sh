@@ -16,7 +16,9 @@
 # unprivileged system user `coffertest` (created if missing).
 #
 # Tests get:
-#   PGHOST PGPORT PGDATABASE=coffer PGUSER=postgres (superuser, owns the schema)
+#   PGHOST PGPORT PGUSER=postgres (superuser, owns the schema)
+#   PGDATABASE=t_<test name>: the test's own copy of the migrated template
+#     `coffer`, dropped after it (--shell: `coffer` itself)
 #   login roles gw, api, auditor, purger — members of coffer_gateway,
 #     coffer_api, coffer_verify, coffer_purge (connect with PGUSER=gw, ...)
 #   COFFER_TEST_PGDATA   the data directory
