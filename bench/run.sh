@@ -123,8 +123,10 @@ align_up() {
 GWF_NO_TRAP=1
 . "$ROOT/tests/lib/gateway-fixture.sh"
 
+API_PID=""
 cleanup() {
 	[ -z "$SSERVER_PID" ] || kill "$SSERVER_PID" 2>/dev/null
+	[ -z "$API_PID" ] || kill "$API_PID" 2>/dev/null
 	gwf_cleanup
 }
 trap cleanup EXIT
@@ -325,6 +327,123 @@ else
 	    "not available: cofferctl verify not built"
 fi
 
+# == 7. production ==================================================================
+# A matter over the first PROD records of the main run (time window; every
+# device owner as participant, so each record in the window is in scope),
+# two custodians approving with `cofferctl approve`, the API's job building
+# the sealed RSMF + JSONL production.  Timed from the K-th approval to the
+# matter's state "ready" (downloadable), polled every 0.1 s.  Baseline: a
+# binary COPY ... TO of the same in-scope rows.
+production() {
+	[ -x "$BUILD/coffer-api" ] || { PROD_NOTE="not available: coffer-api not built"; return 1; }
+	"$BUILD/cofferctl" approve --help >/dev/null 2>&1 ||
+	    { PROD_NOTE="not available: cofferctl approve not built"; return 1; }
+	P="$GWF_DIR/prod"
+	mkdir -p "$P/people" "$P/keys" "$P/prods" && chmod 0700 "$P" "$P/keys" "$P/prods"
+	for u in "legal lisa" "custodian cus1 1" "custodian cus2 2"; do
+		set -- $u
+		"$BUILD/cofferctl" user issue --role "$1" --tenant acme --name "$2" \
+		    --out "$P/people" ${3:+--custodian-index "$3"} >>"$RAW/production.log" 2>&1 ||
+		    { PROD_NOTE="user issue $2 failed"; return 1; }
+	done
+	printf 'bench production passphrase\n' >"$P/lisa.pass"
+	chmod 0600 "$P/lisa.pass"
+	# `cofferctl user keygen` once ctl/user.c forwards it; `keygen` until then
+	KEYGEN=keygen
+	"$BUILD/cofferctl" user keygen --help >/dev/null 2>&1 && KEYGEN="user keygen"
+	"$BUILD/cofferctl" $KEYGEN --tenant acme --name lisa --out "$P/lisa.key" \
+	    --passphrase-file "$P/lisa.pass" >>"$RAW/production.log" 2>&1 ||
+	    { PROD_NOTE="user keygen failed"; return 1; }
+	cp "$GWF_KEYS/acme.bik" "$P/keys/" && chmod 0600 "$P/keys/acme.bik"
+	"$BUILD/cofferctl" pki server --name bench-api --dns localhost --ip 127.0.0.1 \
+	    --out "$P/srv" >>"$RAW/production.log" 2>&1 || { PROD_NOTE="api certificate failed"; return 1; }
+	APORT=$(gwf_free_port)
+	cat >"$P/api.conf" <<EOC
+listen = 127.0.0.1:$APORT
+metrics_listen =
+cert_file = $P/srv/bench-api.crt
+key_file = $P/srv/bench-api.key
+people_ca = $COFFER_PKI/people/ca.pem
+people_crl = $COFFER_PKI/people/crl.pem
+keys_dir = $P/keys
+productions_dir = $P/prods
+pg_conninfo = host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=api
+EOC
+	"$BUILD/coffer-api" --config "$P/api.conf" >"$RAW/api.log" 2>&1 &
+	API_PID=$!
+	acurl() {
+		curl -sS --cacert "$COFFER_PKI/server/ca.pem" --cert "$P/people/lisa.crt" \
+		    --key "$P/people/lisa.key" "$@"
+	}
+	i=0
+	until acurl -o /dev/null "https://127.0.0.1:$APORT/v1/whoami" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 150 ] || { PROD_NOTE="coffer-api did not start"; return 1; }
+		sleep 0.1
+	done
+	# synth.c: record i is sent at 2026-01-01T00:00:00Z + i x 20 ms (+ < 5 ms)
+	FROM=$(date -u -d @1767225600 +%Y-%m-%dT%H:%M:%S).000Z
+	TO=$(date -u -d @$((1767225600 + PROD / 50 - 1)) +%Y-%m-%dT%H:%M:%S).999Z
+	OWNERS=$($BUILD/ops/loadgen --owners --devices "$DEVICES")
+	acurl -H 'Content-Type: application/json' -d "{\"title\":\"Benchmark matter\",
+	    \"legal_basis\":\"make bench\",\"scope\":{\"participants\":$OWNERS,
+	    \"from\":\"$FROM\",\"to\":\"$TO\"}}" \
+	    "https://127.0.0.1:$APORT/v1/matters" >"$RAW/matter.json" 2>&1
+	MID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["matter_id"])' \
+	    "$RAW/matter.json" 2>/dev/null) ||
+	    { PROD_NOTE="matter not created: $(head -c 200 "$RAW/matter.json")"; return 1; }
+	for c in 1 2; do
+		"$BUILD/cofferctl" approve --matter "$MID" \
+		    --share "$GWF_DIR/tenants/acme/out/acme-custodian-$c.share" \
+		    --passphrase-file "$GWF_DIR/tenants/acme/pass$c" \
+		    --api "https://127.0.0.1:$APORT" --ca "$COFFER_PKI/server/ca.pem" \
+		    --cert "$P/people/cus$c.crt" \
+		    --key "$P/people/cus$c.key" --yes >>"$RAW/production.log" 2>&1 ||
+		    { PROD_NOTE="cofferctl approve $c failed"; return 1; }
+		[ "$c" = 1 ] || t0=$(now)
+	done
+	st=""
+	i=0
+	while [ $i -lt 12000 ]; do
+		acurl "https://127.0.0.1:$APORT/v1/matters/$MID" >"$RAW/matter-state.json" 2>/dev/null
+		st=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' \
+		    "$RAW/matter-state.json" 2>/dev/null)
+		[ "$st" = ready ] || [ "$st" = failed ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	t1=$(now)
+	[ "$st" = ready ] || { PROD_NOTE="production state $st"; return 1; }
+	PROD_S=$(calc "$t1 - $t0")
+	PROD_N=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["record_count"])' \
+	    "$RAW/matter-state.json" 2>/dev/null)
+	acurl -o "$P/production.coffer" "https://127.0.0.1:$APORT/v1/matters/$MID/production" 2>/dev/null
+	PROD_BYTES=$(wc -c <"$P/production.coffer" 2>/dev/null)
+	t0=$(now)
+	$PSQL -c "\\copy (SELECT r.* FROM coffer.records r JOIN coffer.tenants t USING (tenant_id) WHERE t.name = 'acme' AND r.sent_at BETWEEN '$FROM' AND '$TO' ORDER BY r.stream_id, r.seq) TO '/dev/null' WITH (FORMAT binary)" \
+	    >>"$RAW/production.log" 2>&1 || { PROD_NOTE="COPY TO of the scope failed"; return 1; }
+	t1=$(now)
+	PROD_COPY_RPS=$(calc "$PROD_N / ($t1 - $t0)")
+	return 0
+}
+if [ "$MODE" = full ]; then PROD=100000; else PROD=10000; fi
+log "production: matter over $PROD records, 2 approvals, API build"
+API_PID=""
+PROD_NOTE=""
+if production; then
+	PROD_RPS=$(calc "$PROD_N / $PROD_S")
+	log "    $PROD_N records ready ${PROD_S}s after the 2nd approval: $PROD_RPS records/s ($PROD_BYTES bytes); COPY TO $PROD_COPY_RPS records/s"
+	figure production_records_per_s records/s "$PROD_RPS" "$PROD_COPY_RPS" \
+	    "COPY (in-scope rows) TO, binary" \
+	    "$PROD_N records of a $ARCHIVE-record archive, $PROD_BYTES bytes sealed; goal >= 50000"
+	figure production_seconds s "$PROD_S" - "" "K-th approval -> production downloadable"
+else
+	log "    not available: $PROD_NOTE"
+	figure production_records_per_s records/s - - "" "not available: $PROD_NOTE"
+fi
+[ -z "$API_PID" ] || { kill "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null; }
+API_PID=""
+
 # == 4 (cont.). grow the archive with the sealed loader, measure again ============
 for target in $GROW; do
 	[ "$target" -gt "$A1" ] || continue
@@ -435,11 +554,6 @@ figure handshakes_per_s handshakes/s "$HS_GW" "$HS_SS" \
     "openssl s_server, same certs (s_time -new)" "full mTLS handshakes, goal >= 0.7"
 figure handshakes_per_s_parallel handshakes/s "$HSP_GW" "$HSP_SS" \
     "openssl s_server, same certs (2 clients)" "loadgen --handshakes, 2 client threads"
-
-# == 7. production =====================================================================
-figure production_records_per_s records/s - - "" \
-    "not available: coffer-api productions are not built yet"
-log "production: not available (coffer-api and productions are not built yet)"
 
 # == report ==============================================================================
 machine load_average_at_end "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -9,6 +9,7 @@
  *   loadgen ... --idle N [--hold S] [--rss-pid PID]   hold N idle mTLS conns
  *   loadgen ... --handshakes S                        full handshakes for S s
  *   loadgen --dump N [generator options]              print N records, no I/O
+ *   loadgen --owners [--devices M]                    owners' addresses (JSON)
  *
  * DIR holds one <device>.crt and <device>.key per simulated device (as
  * `cofferctl device issue` writes them); the first M pairs in name order are
@@ -1300,6 +1301,31 @@ run_dump(const lg_opts *o)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* The device owners' addresses as a JSON array (a matter scope that
+ * covers every record of a time window). */
+static int
+run_owners(const lg_opts *o)
+{
+	json_t *a = json_array();
+	char phone[SYNTH_ADDR_MAX], email[SYNTH_ADDR_MAX], *s;
+	unsigned d;
+
+	if (a == NULL)
+		return 1;
+	for (d = 0; d < o->syn.devices; d++) {
+		synth_owner(&o->syn, d, phone, sizeof(phone), email, sizeof(email));
+		json_array_append_new(a, json_string(phone));
+		json_array_append_new(a, json_string(email));
+	}
+	s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (s == NULL)
+		return 1;
+	puts(s);
+	free(s);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 /* -- main -------------------------------------------------------------------- */
 
 static void
@@ -1326,7 +1352,9 @@ usage(FILE *f)
 	    "  --idle N [--hold S] [--rss-pid PID]  open N idle connections, report\n"
 	    "                      the server's RSS (from /proc) before and after\n"
 	    "  --handshakes S      full handshakes (no resumption) for S seconds\n"
-	    "  --dump N            print N records as NDJSON and exit (no network)\n");
+	    "  --dump N            print N records as NDJSON and exit (no network)\n"
+	    "  --owners            print the M device owners' numbers and addresses\n"
+	    "                      as a JSON array and exit (no network)\n");
 }
 
 int
@@ -1337,7 +1365,7 @@ main(int argc, char **argv)
 	const char *url = NULL;
 	char err[512];
 	uint64_t v;
-	int i, rc;
+	int i, rc, owners = 0;
 	struct rlimit rl;
 
 	memset(&g, 0, sizeof(g));
@@ -1415,6 +1443,10 @@ main(int argc, char **argv)
 			o->progress = 1;
 			continue;
 		}
+		if (strcmp(a, "--owners") == 0) {
+			owners = 1;
+			continue;
+		}
 		if (strcmp(a, "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -1436,6 +1468,8 @@ bad:
 	}
 	if (o->dump > 0)
 		return run_dump(o);
+	if (owners)
+		return run_owners(o);
 	if (url == NULL || o->ca == NULL || o->certs == NULL) {
 		usage(stderr);
 		return 2;

@@ -222,6 +222,14 @@ person_email(const synth_cfg *c, uint64_t person, char *out, size_t cap)
 		    domains[(h >> 32) % (sizeof(domains) / sizeof(domains[0]))]);
 }
 
+void
+synth_owner(const synth_cfg *c, unsigned device, char *phone,
+    size_t phone_cap, char *email, size_t email_cap)
+{
+	person_phone(c, device, phone, phone_cap);
+	person_email(c, device, email, email_cap);
+}
+
 /* Contact j of device d (a person id, never the owner). */
 static uint64_t
 contact_of(const synth_cfg *c, unsigned d, unsigned j)

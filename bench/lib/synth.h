@@ -65,6 +65,11 @@ unsigned synth_device_of(const synth_cfg *c, uint64_t index);
 /* Device id used when no certificate names it ("bench-dev-0007"). */
 void synth_device_name(unsigned device, char *out, size_t cap);
 
+/* The owner of a device as the records name them: E.164 number and email
+ * address (every record of the device has one of them as a participant). */
+void synth_owner(const synth_cfg *c, unsigned device, char *phone,
+                 size_t phone_cap, char *email, size_t email_cap);
+
 /* Fill r with record `index` (r->line grows as needed; reuse r across
  * calls).  0, or -1 when out of memory. */
 int  synth_make(const synth_cfg *c, uint64_t index, synth_rec *r)
