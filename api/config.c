@@ -10,6 +10,9 @@
  * Sizes accept a binary suffix (k/K/KiB, m/M/MiB, g/G/GiB); rates are
  * decimal numbers per minute; other numbers plain decimal.
  *
+ * The file, line and key machinery is common/conf.c; this file holds the
+ * option table, the value syntax and the API's wording of every error.
+ *
  * Trusts: nothing in the file.  Values are length- and range-checked before
  * they reach the struct; errors quote at most a short printable prefix of a
  * value and never pg_conninfo (it may hold a password).
@@ -25,9 +28,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/conf.h"
 #include "common/log.h"
-#include "common/util.h"
-#include "vault/mem.h"
 
 #define CFG_FILE_MAX  (1024U * 1024U)
 #define CFG_LINE_MAX  4096U
@@ -41,22 +43,13 @@ typedef enum cfg_kind {
 	CFG_RATE       /* double */
 } cfg_kind;
 
-typedef struct cfg_opt {
-	const char *name;
-	cfg_kind    kind;
-	size_t      off;
-	size_t      len;          /* string capacity */
-	double      min, max;     /* numeric range, inclusive */
-	int         required;     /* must be set, non-empty */
-} cfg_opt;
-
 #define OFF(f) offsetof(api_config, f)
 #define LEN(f) sizeof(((api_config *)0)->f)
 #define KIB    1024.0
 #define MIB    (1024.0 * 1024.0)
 #define GIB    (1024.0 * 1024.0 * 1024.0)
 
-static const cfg_opt cfg_opts[] = {
+static const conf_opt cfg_opts[] = {
 	{ "listen",               CFG_ADDR,   OFF(listen), LEN(listen), 0, 0, 1 },
 	{ "metrics_listen",       CFG_ADDR,   OFF(metrics_listen), LEN(metrics_listen), 0, 0, 0 },
 	{ "user",                 CFG_STR,    OFF(user), LEN(user), 0, 0, 0 },
@@ -84,7 +77,6 @@ static const cfg_opt cfg_opts[] = {
 	{ "refusal_rate",         CFG_RATE,   OFF(refusal_rate), 0, 0.01, 100000, 0 },
 	{ "refusal_burst",        CFG_UINT,   OFF(refusal_burst), 0, 1, 100000, 0 },
 };
-#define CFG_NOPTS (sizeof(cfg_opts) / sizeof(cfg_opts[0]))
 
 void
 api_config_defaults(api_config *c)
@@ -182,23 +174,13 @@ cfg_err(char *err, size_t err_len, const char *path, unsigned line,
 	return -1;
 }
 
-static const cfg_opt *
-cfg_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < CFG_NOPTS; i++)
-		if (strcmp(cfg_opts[i].name, name) == 0)
-			return &cfg_opts[i];
-	return NULL;
-}
-
 /* Parse a decimal number with an optional binary suffix (sizes only). */
 static int
 cfg_number(const char *s, int allow_suffix, int allow_fraction, double *out)
 {
 	char *end;
-	double v, mul = 1.0;
+	double v;
+	unsigned long long mul = 1;
 
 	if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ')
 		return -1;
@@ -215,24 +197,15 @@ cfg_number(const char *s, int allow_suffix, int allow_fraction, double *out)
 	if (*end != '\0') {
 		if (!allow_suffix)
 			return -1;
-		if (strcmp(end, "k") == 0 || strcmp(end, "K") == 0 ||
-		    strcmp(end, "KiB") == 0)
-			mul = KIB;
-		else if (strcmp(end, "m") == 0 || strcmp(end, "M") == 0 ||
-		    strcmp(end, "MiB") == 0)
-			mul = MIB;
-		else if (strcmp(end, "g") == 0 || strcmp(end, "G") == 0 ||
-		    strcmp(end, "GiB") == 0)
-			mul = GIB;
-		else
+		if (conf_size_suffix(end, &mul) != 0)
 			return -1;
 	}
-	*out = v * mul;
+	*out = v * (double)mul;
 	return 0;
 }
 
 static int
-cfg_set(api_config *c, const cfg_opt *o, const char *val, const char *path,
+cfg_set(void *c, const conf_opt *o, const char *val, const char *path,
     unsigned line, char *err, size_t err_len)
 {
 	char shown[40], host[128], port[8];
@@ -279,176 +252,74 @@ cfg_set(api_config *c, const cfg_opt *o, const char *val, const char *path,
 	return -1;
 }
 
-/* Split one line into key and value (in place).  1: a setting, 0: blank or
- * comment, -1: malformed (message in *why). */
-static int
-cfg_split(char *line, char **key, char **val, const char **why)
+static void
+cfg_fault(conf_fault f, const char *path, unsigned lineno, const char *key,
+    size_t max_line, char *err, size_t err_len)
 {
-	char *p = line, *k, *v, *w, *r;
+	char shown[65];
+	const char *fmt = NULL, *arg = NULL;
 
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '\0' || *p == '#')
-		return 0;
-	k = p;
-	while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
-		p++;
-	if (p == k) {
-		*why = "expected 'key = value'";
-		return -1;
+	(void)max_line;
+	switch (f) {
+	case CONF_READ:
+		/* util_read_file's message, capped as it always was */
+		if (err_len > 256)
+			err[255] = '\0';
+		return;
+	case CONF_NUL:          fmt = "NUL byte in file%s%s"; break;
+	case CONF_LINE_LONG:    fmt = "line too long%s%s"; break;
+	case CONF_SYNTAX:       fmt = "expected 'key = value'%s%s"; break;
+	case CONF_UNTERMINATED: fmt = "unterminated quoted value%s%s"; break;
+	case CONF_AFTER_QUOTE:  fmt = "text after the quoted value%s%s"; break;
+	case CONF_CONTROL:      fmt = "control character in value%s%s"; break;
+	case CONF_UNKNOWN:
+		arg = log_printable(shown, sizeof(shown), key, strlen(key));
+		fmt = "unknown key '%s'%s";
+		break;
+	case CONF_TWICE:        fmt = "%s given twice%s"; arg = key; break;
+	case CONF_REQUIRED:     fmt = "%s is required%s"; arg = key; break;
 	}
-	w = p;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p != '=') {
-		*why = "expected 'key = value'";
-		return -1;
-	}
-	*w = '\0';
-	p++;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '"') {
-		v = w = ++p;
-		for (;;) {
-			if (*p == '\0') {
-				*why = "unterminated quoted value";
-				return -1;
-			}
-			if (*p == '"')
-				break;
-			if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
-				p++;
-			*w++ = *p++;
-		}
-		p++;
-		*w = '\0';
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '\0' && *p != '#') {
-			*why = "text after the quoted value";
-			return -1;
-		}
-	} else {
-		v = p;
-		/* an inline comment starts at " #" or "\t#" */
-		for (r = p; *r != '\0'; r++)
-			if (*r == '#' && r > v && (r[-1] == ' ' || r[-1] == '\t')) {
-				*r = '\0';
-				break;
-			}
-		r = v + strlen(v);
-		while (r > v && (r[-1] == ' ' || r[-1] == '\t' || r[-1] == '\r'))
-			*--r = '\0';
-		if (*v == '#')
-			*v = '\0';
-	}
-	for (r = v; *r != '\0'; r++)
-		if ((unsigned char)*r < 0x20 && *r != '\t') {
-			*why = "control character in value";
-			return -1;
-		}
-	*key = k;
-	*val = v;
-	return 1;
+	if (fmt != NULL)
+		cfg_err(err, err_len, path, lineno, fmt, arg, NULL);
 }
+
+static const conf_parser cfg_parser = {
+	.opts = cfg_opts,
+	.nopts = sizeof(cfg_opts) / sizeof(cfg_opts[0]),
+	.max_file = CFG_FILE_MAX,
+	.max_line = CFG_LINE_MAX - 1,
+	.flags = CONF_CR_IN_VALUE,
+	.set = cfg_set,
+	.fault = cfg_fault,
+};
 
 int
 api_config_load(api_config *c, const char *path, char *err, size_t err_len)
 {
-	unsigned char *data = NULL;
-	unsigned char seen[CFG_NOPTS];
-	char line[CFG_LINE_MAX], msg[256], host[128], port[8];
-	const char *why = NULL;
-	char *key, *val;
-	size_t len = 0, pos = 0, n, i;
-	unsigned lineno = 0;
-	int rc = -1, k;
+	char host[128], port[8];
 
-	memset(seen, 0, sizeof(seen));
-	if (util_read_file(path, CFG_FILE_MAX, &data, &len, msg,
-	    sizeof(msg)) != 0) {
-		snprintf(err, err_len, "%s", msg);
+	if (conf_load(&cfg_parser, c, path, err, err_len) != 0)
 		return -1;
-	}
-	if (memchr(data, '\0', len) != NULL) {
-		cfg_err(err, err_len, path, 0, "NUL byte in file%s%s", NULL, NULL);
-		goto out;
-	}
-	while (pos < len) {
-		const cfg_opt *o;
-		const unsigned char *nl = memchr(data + pos, '\n', len - pos);
-
-		n = nl != NULL ? (size_t)(nl - (data + pos)) : len - pos;
-		lineno++;
-		if (n >= sizeof(line)) {
-			cfg_err(err, err_len, path, lineno, "line too long%s%s",
-			    NULL, NULL);
-			goto out;
-		}
-		memcpy(line, data + pos, n);
-		line[n] = '\0';
-		pos += n + (nl != NULL ? 1 : 0);
-		k = cfg_split(line, &key, &val, &why);
-		if (k == 0)
-			continue;
-		if (k < 0) {
-			cfg_err(err, err_len, path, lineno, "%s%s", why, NULL);
-			goto out;
-		}
-		if ((o = cfg_find(key)) == NULL) {
-			log_printable(msg, 65, key, strlen(key));
-			cfg_err(err, err_len, path, lineno, "unknown key '%s'%s",
-			    msg, NULL);
-			goto out;
-		}
-		if (seen[o - cfg_opts]) {
-			cfg_err(err, err_len, path, lineno, "%s given twice%s",
-			    o->name, NULL);
-			goto out;
-		}
-		seen[o - cfg_opts] = 1;
-		if (cfg_set(c, o, val, path, lineno, err, err_len) != 0)
-			goto out;
-	}
-	for (i = 0; i < CFG_NOPTS; i++) {
-		const char *s;
-
-		if (!cfg_opts[i].required)
-			continue;
-		s = (const char *)c + cfg_opts[i].off;
-		if (s[0] == '\0') {
-			cfg_err(err, err_len, path, 0, "%s is required%s",
-			    cfg_opts[i].name, NULL);
-			goto out;
-		}
-	}
 	if (c->metrics_listen[0] != '\0') {
 		if (api_config_split_addr(c->metrics_listen, host, sizeof(host),
 		    port, sizeof(port)) != 0 || !api_config_host_is_loopback(host)) {
 			cfg_err(err, err_len, path, 0, "metrics_listen must be a "
 			    "loopback address (127.0.0.0/8, ::1 or localhost)%s%s",
 			    NULL, NULL);
-			goto out;
+			return -1;
 		}
 		if (strcmp(c->metrics_listen, c->listen) == 0) {
 			cfg_err(err, err_len, path, 0, "metrics_listen must differ "
 			    "from listen%s%s", NULL, NULL);
-			goto out;
+			return -1;
 		}
 	}
 	if ((c->signing_key_file[0] != '\0') != (c->node_name[0] != '\0')) {
 		cfg_err(err, err_len, path, 0, "signing_key_file and node_name go "
 		    "together%s%s", NULL, NULL);
-		goto out;
+		return -1;
 	}
 	if (c->max_approval_bytes < c->max_body_bytes)
 		c->max_approval_bytes = c->max_body_bytes;
-	rc = 0;
-out:
-	/* The file may hold a password in pg_conninfo. */
-	vault_wipe(data, len);
-	vault_wipe(line, sizeof(line));
-	free(data);
-	return rc;
+	return 0;
 }

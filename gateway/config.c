@@ -13,6 +13,9 @@
  * missing required options are errors that name the file, the line and the
  * option, so a bad configuration stops the gateway at start-up.
  *
+ * The file, line and key machinery is common/conf.c; this file holds the
+ * option table, the value syntax and the gateway's wording of every error.
+ *
  * Trusts: nothing in the file; values are length- and range-checked before
  * they reach the struct.  Errors never echo more than a short, printable
  * prefix of a value (pg_conninfo may hold a password: it is never echoed).
@@ -26,11 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "common/conf.h"
 #include "common/log.h"
-#include "common/util.h"
-#include "vault/mem.h"
 
 #define CFG_FILE_MAX   (1024U * 1024U)
 #define CFG_LINE_MAX   4096U
@@ -45,22 +46,13 @@ typedef enum cfg_kind {
 	CFG_SECRET      /* char[len], never echoed in errors */
 } cfg_kind;
 
-typedef struct cfg_opt {
-	const char *name;
-	cfg_kind    kind;
-	size_t      off;
-	size_t      len;        /* string capacity */
-	double      min, max;   /* numeric range, inclusive */
-	int         required;   /* must be set and non-empty */
-} cfg_opt;
-
 #define OFF(f)   offsetof(gw_config, f)
 #define LEN(f)   sizeof(((gw_config *)0)->f)
 #define KIB      1024.0
 #define MIB      (1024.0 * 1024.0)
 #define GIB      (1024.0 * 1024.0 * 1024.0)
 
-static const cfg_opt cfg_opts[] = {
+static const conf_opt cfg_opts[] = {
 	{ "listen",                  CFG_ADDR,   OFF(listen), LEN(listen), 0, 0, 1 },
 	{ "metrics_listen",          CFG_ADDR,   OFF(metrics_listen), LEN(metrics_listen), 0, 0, 0 },
 	{ "user",                    CFG_STR,    OFF(user), LEN(user), 0, 0, 0 },
@@ -91,7 +83,6 @@ static const cfg_opt cfg_opts[] = {
 	{ "device_refresh_s",        CFG_UINT,   OFF(device_refresh_s), 0, 1, 86400, 0 },
 };
 
-#define CFG_NOPTS (sizeof(cfg_opts) / sizeof(cfg_opts[0]))
 
 void
 gw_config_defaults(gw_config *c)
@@ -193,16 +184,7 @@ cfg_parse_number(const char *v, int allow_suffix, double *out)
 	if (*p != '\0') {
 		if (!allow_suffix)
 			return -1;
-		if (strcmp(p, "k") == 0 || strcmp(p, "K") == 0 ||
-		    strcmp(p, "KiB") == 0)
-			mult = 1024ULL;
-		else if (strcmp(p, "m") == 0 || strcmp(p, "M") == 0 ||
-		    strcmp(p, "MiB") == 0)
-			mult = 1024ULL * 1024ULL;
-		else if (strcmp(p, "g") == 0 || strcmp(p, "G") == 0 ||
-		    strcmp(p, "GiB") == 0)
-			mult = 1024ULL * 1024ULL * 1024ULL;
-		else
+		if (conf_size_suffix(p, &mult) != 0)
 			return -1;
 		if (n > ULLONG_MAX / mult)
 			return -1;
@@ -232,26 +214,6 @@ cfg_parse_double(const char *v, double *out)
 	return 0;
 }
 
-static int
-cfg_parse_bool(const char *v, int *out)
-{
-	static const char *yes[] = { "1", "yes", "true", "on" };
-	static const char *no[] = { "0", "no", "false", "off" };
-	size_t i;
-
-	for (i = 0; i < 4; i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-		if (strcasecmp(v, no[i]) == 0) {
-			*out = 0;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* Format a range bound without trailing zeros ("0.01", "1048576"). */
 static void
 cfg_fmt_num(char *buf, size_t cap, double d)
@@ -263,10 +225,10 @@ cfg_fmt_num(char *buf, size_t cap, double d)
 }
 
 static int
-cfg_set(gw_config *c, const cfg_opt *o, const char *val, const char *path,
+cfg_set(void *c, const conf_opt *o, const char *val, const char *path,
     unsigned lineno, char *err, size_t err_len)
 {
-	char *base = (char *)c;
+	char *base = c;
 	char shown[64], lo[32], hi[32];
 	double d = 0;
 	int b = 0;
@@ -292,7 +254,7 @@ cfg_set(gw_config *c, const cfg_opt *o, const char *val, const char *path,
 		memcpy(base + o->off, val, strlen(val) + 1);
 		return 0;
 	case CFG_BOOL:
-		if (cfg_parse_bool(val, &b) != 0) {
+		if (conf_parse_bool(val, &b) != 0) {
 			snprintf(err, err_len, "%s:%u: %s: '%s' is not a boolean "
 			    "(use 0/1, yes/no, true/false, on/off)", path, lineno,
 			    o->name, cfg_show(shown, sizeof(shown), val));
@@ -331,162 +293,74 @@ cfg_set(gw_config *c, const cfg_opt *o, const char *val, const char *path,
 	return -1;
 }
 
-static int
-cfg_is_blank(char ch)
+static void
+cfg_fault(conf_fault f, const char *path, unsigned lineno, const char *key,
+    size_t max_line, char *err, size_t err_len)
 {
-	return ch == ' ' || ch == '\t';
-}
+	char shown[64];
 
-/* Parse one line in place.  *key = NULL for blank/comment lines. */
-static int
-cfg_split_line(char *line, char **key, char **val, const char *path,
-    unsigned lineno, char *err, size_t err_len)
-{
-	char *p = line, *k, *v, *w, *end;
-
-	*key = NULL;
-	*val = NULL;
-	while (cfg_is_blank(*p))
-		p++;
-	if (*p == '\0' || *p == '#')
-		return 0;
-	k = p;
-	while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
-		p++;
-	end = p;
-	while (cfg_is_blank(*p))
-		p++;
-	if (end == k || *p != '=') {
+	switch (f) {
+	case CONF_READ:
+		return;     /* util_read_file's message stands */
+	case CONF_NUL:
+		snprintf(err, err_len, "%s: contains a NUL byte", path);
+		return;
+	case CONF_LINE_LONG:
+		snprintf(err, err_len, "%s:%u: line longer than %zu bytes", path,
+		    lineno, max_line);
+		return;
+	case CONF_SYNTAX:
+	case CONF_CONTROL:  /* not enabled for the gateway */
 		snprintf(err, err_len, "%s:%u: expected 'key = value'", path, lineno);
-		return -1;
+		return;
+	case CONF_UNTERMINATED:
+		snprintf(err, err_len, "%s:%u: %s: unterminated quoted value", path,
+		    lineno, key);
+		return;
+	case CONF_AFTER_QUOTE:
+		snprintf(err, err_len, "%s:%u: %s: unexpected text after the "
+		    "quoted value", path, lineno, key);
+		return;
+	case CONF_UNKNOWN:
+		snprintf(err, err_len, "%s:%u: unknown option '%s'", path, lineno,
+		    cfg_show(shown, sizeof(shown), key));
+		return;
+	case CONF_TWICE:
+		snprintf(err, err_len, "%s:%u: option '%s' is set twice", path,
+		    lineno, key);
+		return;
+	case CONF_REQUIRED:
+		snprintf(err, err_len, "%s: missing required option '%s'", path, key);
+		return;
 	}
-	*end = '\0';
-	p++;
-	while (cfg_is_blank(*p))
-		p++;
-	if (*p == '"') {
-		v = w = ++p;
-		for (;;) {
-			if (*p == '\0') {
-				snprintf(err, err_len, "%s:%u: %s: unterminated quoted "
-				    "value", path, lineno, k);
-				return -1;
-			}
-			if (*p == '"')
-				break;
-			if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
-				p++;
-			*w++ = *p++;
-		}
-		*w = '\0';
-		p++;
-		while (cfg_is_blank(*p))
-			p++;
-		if (*p != '\0' && *p != '#') {
-			snprintf(err, err_len, "%s:%u: %s: unexpected text after the "
-			    "quoted value", path, lineno, k);
-			return -1;
-		}
-	} else {
-		v = p;
-		/* an inline comment starts at '#' preceded by blank space */
-		for (w = p; *w != '\0'; w++)
-			if (*w == '#' && w > v && cfg_is_blank(w[-1]))
-				break;
-		*w = '\0';
-		while (w > v && cfg_is_blank(w[-1]))
-			*--w = '\0';
-		if (*v == '#')
-			*v = '\0';
-	}
-	*key = k;
-	*val = v;
-	return 0;
 }
+
+static const conf_parser cfg_parser = {
+	.opts = cfg_opts,
+	.nopts = sizeof(cfg_opts) / sizeof(cfg_opts[0]),
+	.max_file = CFG_FILE_MAX,
+	.max_line = CFG_LINE_MAX,
+	.flags = CONF_STRIP_CR,
+	.set = cfg_set,
+	.fault = cfg_fault,
+};
 
 int
 gw_config_load(gw_config *c, const char *path, char *err, size_t err_len)
 {
-	unsigned char *data = NULL;
-	unsigned char seen[CFG_NOPTS];
-	char line[CFG_LINE_MAX + 1], shown[64];
-	size_t len = 0, pos = 0, i;
-	unsigned lineno = 0;
-	int rc = -1;
-
-	memset(seen, 0, sizeof(seen));
-	if (util_read_file(path, CFG_FILE_MAX, &data, &len, err, err_len) != 0)
+	if (conf_load(&cfg_parser, c, path, err, err_len) != 0)
 		return -1;
-	if (memchr(data, '\0', len) != NULL) {
-		snprintf(err, err_len, "%s: contains a NUL byte", path);
-		goto fail;
-	}
-	while (pos < len) {
-		const unsigned char *nl = memchr(data + pos, '\n', len - pos);
-		size_t n = nl != NULL ? (size_t)(nl - (data + pos)) : len - pos;
-		char *key, *val;
-		const cfg_opt *o = NULL;
-
-		lineno++;
-		if (n > CFG_LINE_MAX) {
-			snprintf(err, err_len, "%s:%u: line longer than %u bytes",
-			    path, lineno, CFG_LINE_MAX);
-			goto fail;
-		}
-		memcpy(line, data + pos, n);
-		line[n] = '\0';
-		if (n > 0 && line[n - 1] == '\r')
-			line[n - 1] = '\0';
-		pos += n + (nl != NULL ? 1 : 0);
-		if (cfg_split_line(line, &key, &val, path, lineno, err, err_len) != 0)
-			goto fail;
-		if (key == NULL)
-			continue;
-		for (i = 0; i < CFG_NOPTS; i++) {
-			if (strcmp(cfg_opts[i].name, key) == 0) {
-				o = &cfg_opts[i];
-				break;
-			}
-		}
-		if (o == NULL) {
-			snprintf(err, err_len, "%s:%u: unknown option '%s'", path,
-			    lineno, cfg_show(shown, sizeof(shown), key));
-			goto fail;
-		}
-		if (seen[i]) {
-			snprintf(err, err_len, "%s:%u: option '%s' is set twice", path,
-			    lineno, o->name);
-			goto fail;
-		}
-		seen[i] = 1;
-		if (cfg_set(c, o, val, path, lineno, err, err_len) != 0)
-			goto fail;
-	}
-	for (i = 0; i < CFG_NOPTS; i++) {
-		const char *s = (const char *)c + cfg_opts[i].off;
-		if (cfg_opts[i].required && s[0] == '\0') {
-			snprintf(err, err_len, "%s: missing required option '%s'", path,
-			    cfg_opts[i].name);
-			goto fail;
-		}
-	}
 	if (c->max_line_bytes > c->max_body_bytes) {
 		snprintf(err, err_len, "%s: max_line_bytes (%zu) must not exceed "
 		    "max_body_bytes (%zu)", path, c->max_line_bytes,
 		    c->max_body_bytes);
-		goto fail;
+		return -1;
 	}
 	if (c->metrics_listen[0] != '\0' &&
 	    strcmp(c->metrics_listen, c->listen) == 0) {
 		snprintf(err, err_len, "%s: metrics_listen must differ from listen",
 		    path);
-		goto fail;
+		return -1;
 	}
-	rc = 0;
-fail:
-	/* the file may hold pg_conninfo with a password */
-	vault_wipe(line, sizeof(line));
-	vault_wipe(data, len);
-	free(data);
-	return rc;
+	return 0;
 }

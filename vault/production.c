@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "vault/mem.h"
+#include "vault/pwbox.h"
 #include "vault/sharefile.h"
 
 #define PR_OFF_VERSION   14U
@@ -56,8 +57,7 @@
 #define KF_HEADER_LEN    KF_OFF_CT
 #define KF_CT_LEN        (VAULT_BOX_SK_BYTES + \
                           crypto_aead_xchacha20poly1305_ietf_ABYTES)
-#define KF_KEY_LEN       crypto_aead_xchacha20poly1305_ietf_KEYBYTES
-#define KF_ERR_OPEN      "wrong passphrase or corrupted key file"
+#define KF_WHAT          "key file"     /* names it in pwbox messages */
 
 typedef crypto_secretstream_xchacha20poly1305_state pr_state;
 
@@ -78,6 +78,8 @@ _Static_assert(KF_OFF_SALT + crypto_pwhash_argon2id_SALTBYTES == KF_OFF_NONCE,
 _Static_assert(KF_OFF_NONCE + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ==
     KF_OFF_CT, "nonce size");
 _Static_assert(KF_OFF_CT + KF_CT_LEN == VAULT_KEYFILE_BYTES, "key file size");
+_Static_assert(KF_OFF_SALT + VAULT_PWBOX_TAIL_BYTES == KF_HEADER_LEN,
+    "header ends in the pwbox salt and nonce");
 
 enum pr_kind { PR_PROD = 1, PR_SPOOL = 2 };
 enum pr_phase { PH_HEADER = 0, PH_BODY, PH_DONE, PH_FAILED };
@@ -974,22 +976,8 @@ vault_box_key_free(unsigned char **sk)
 static int
 kf_limits_check(const vault_keyfile_info *info, char *err, size_t err_len)
 {
-	if (info->opslimit < VAULT_SHAREFILE_OPSLIMIT_MIN ||
-	    info->opslimit > VAULT_SHAREFILE_OPSLIMIT_MAX) {
-		set_err(err, err_len, "key file: Argon2id opslimit %llu outside "
-		    "%llu..%llu", info->opslimit, VAULT_SHAREFILE_OPSLIMIT_MIN,
-		    VAULT_SHAREFILE_OPSLIMIT_MAX);
-		return -1;
-	}
-	if (info->memlimit < VAULT_SHAREFILE_MEMLIMIT_MIN ||
-	    info->memlimit > VAULT_SHAREFILE_MEMLIMIT_MAX ||
-	    info->memlimit > (unsigned long long)SIZE_MAX) {
-		set_err(err, err_len, "key file: Argon2id memlimit %llu bytes "
-		    "outside %llu..%llu", info->memlimit,
-		    VAULT_SHAREFILE_MEMLIMIT_MIN, VAULT_SHAREFILE_MEMLIMIT_MAX);
-		return -1;
-	}
-	return 0;
+	return vault_pwbox_limits_check(KF_WHAT, info->opslimit, info->memlimit,
+	    err, err_len);
 }
 
 static int
@@ -1046,15 +1034,6 @@ kf_parse(const unsigned char *file, size_t file_len, vault_keyfile_info *info,
 	return 0;
 }
 
-static int
-kf_derive(unsigned char key[KF_KEY_LEN], const char *pass, size_t pass_len,
-    const unsigned char *salt, const vault_keyfile_info *info)
-{
-	return crypto_pwhash(key, KF_KEY_LEN, pass_len == 0 ? "" : pass,
-	    (unsigned long long)pass_len, salt, info->opslimit,
-	    (size_t)info->memlimit, crypto_pwhash_ALG_ARGON2ID13) == 0 ? 0 : -1;
-}
-
 int
 vault_keyfile_seal(const vault_keyfile_info *info,
     const unsigned char sk[VAULT_BOX_SK_BYTES],
@@ -1062,11 +1041,9 @@ vault_keyfile_seal(const vault_keyfile_info *info,
     unsigned char *out, size_t out_cap, size_t *out_len,
     char *err, size_t err_len)
 {
-	unsigned char key[KF_KEY_LEN], pk[VAULT_BOX_PK_BYTES];
-	unsigned long long clen = 0;
+	unsigned char pk[VAULT_BOX_PK_BYTES];
 	int rc = -1;
 
-	memset(key, 0, sizeof key);
 	memset(pk, 0, sizeof pk);
 	if (out_len != NULL)
 		*out_len = 0;
@@ -1104,25 +1081,14 @@ vault_keyfile_seal(const vault_keyfile_info *info,
 	memcpy(out + KF_OFF_PK, info->pk, VAULT_BOX_PK_BYTES);
 	store_u64_le(out + KF_OFF_OPS, info->opslimit);
 	store_u64_le(out + KF_OFF_MEM, info->memlimit);
-	randombytes_buf(out + KF_OFF_SALT, crypto_pwhash_argon2id_SALTBYTES);
-	randombytes_buf(out + KF_OFF_NONCE,
-	    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	if (kf_derive(key, passphrase, passphrase_len, out + KF_OFF_SALT,
-	    info) != 0) {
-		set_err(err, err_len, "key file: Argon2id key derivation failed "
-		    "(out of memory?)");
+	/* salt, nonce and ciphertext; the header so far is the AD */
+	if (vault_pwbox_seal(out, KF_HEADER_LEN, sk, VAULT_BOX_SK_BYTES,
+	    passphrase, passphrase_len, info->opslimit, info->memlimit, KF_WHAT,
+	    err, err_len) != 0)
 		goto fail;
-	}
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + KF_OFF_CT, &clen,
-	    sk, VAULT_BOX_SK_BYTES, out, KF_HEADER_LEN, NULL, out + KF_OFF_NONCE,
-	    key) != 0 || clen != KF_CT_LEN) {
-		set_err(err, err_len, "key file: encryption failed");
-		goto fail;
-	}
 	*out_len = VAULT_KEYFILE_BYTES;
 	rc = 0;
 fail:
-	sodium_memzero(key, sizeof key);
 	if (rc != 0 && out != NULL && out_cap > 0)
 		sodium_memzero(out, out_cap);
 	return rc;
@@ -1146,12 +1112,10 @@ vault_keyfile_open(const unsigned char *file, size_t file_len,
     char *err, size_t err_len)
 {
 	vault_keyfile_info info;
-	unsigned char key[KF_KEY_LEN], pk[VAULT_BOX_PK_BYTES];
+	unsigned char pk[VAULT_BOX_PK_BYTES];
 	unsigned char *sk = NULL;
-	unsigned long long mlen = 0;
 	int rc = -1;
 
-	memset(key, 0, sizeof key);
 	memset(pk, 0, sizeof pk);
 	memset(&info, 0, sizeof info);
 	if (info_out != NULL)
@@ -1173,18 +1137,10 @@ vault_keyfile_open(const unsigned char *file, size_t file_len,
 		set_err(err, err_len, "key file: cannot allocate secure memory");
 		goto fail;
 	}
-	if (kf_derive(key, passphrase, passphrase_len, file + KF_OFF_SALT,
-	    &info) != 0) {
-		set_err(err, err_len, "key file: Argon2id key derivation failed "
-		    "(out of memory?)");
+	if (vault_pwbox_open(file, KF_HEADER_LEN, sk, VAULT_BOX_SK_BYTES,
+	    passphrase, passphrase_len, info.opslimit, info.memlimit, KF_WHAT,
+	    err, err_len) != 0)
 		goto fail;
-	}
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(sk, &mlen, NULL,
-	    file + KF_OFF_CT, KF_CT_LEN, file, KF_HEADER_LEN, file + KF_OFF_NONCE,
-	    key) != 0 || mlen != VAULT_BOX_SK_BYTES) {
-		set_err(err, err_len, KF_ERR_OPEN);
-		goto fail;
-	}
 	crypto_scalarmult_base(pk, sk);
 	if (sodium_memcmp(pk, info.pk, VAULT_BOX_PK_BYTES) != 0) {
 		set_err(err, err_len, "key file holds a secret key that does not "
@@ -1196,7 +1152,6 @@ vault_keyfile_open(const unsigned char *file, size_t file_len,
 	sk = NULL;
 	rc = 0;
 fail:
-	sodium_memzero(key, sizeof key);
 	vault_secure_free(sk);
 	return rc;
 }

@@ -2,7 +2,8 @@
  * sharefile.h).
  *
  * What it does: encrypts one Shamir share under an Argon2id key derived from
- * the custodian's passphrase, with the whole header as associated data.
+ * the custodian's passphrase, with the whole header as associated data (the
+ * KDF and AEAD core is vault/pwbox.c, shared with production key files).
  *
  * What it trusts: libsodium. It does not trust file bytes: the header is
  * parsed field by field with specific errors, the KDF limits are bounded
@@ -24,6 +25,7 @@
 #include <sodium.h>
 
 #include "vault/mem.h"
+#include "vault/pwbox.h"
 
 #define SF_MAGIC        "COFFER-SHARE"
 #define SF_MAGIC_LEN    12U
@@ -40,16 +42,16 @@
 #define SF_OFF_CT       120U
 #define SF_HEADER_LEN   SF_OFF_CT
 #define SF_CT_LEN       (VAULT_SCALAR_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
-#define SF_KEY_LEN      crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 #define SF_MAX_INDEX    255U
-
-#define SF_ERR_OPEN     "wrong passphrase or corrupted share file"
+#define SF_WHAT         "share file"   /* names it in pwbox messages */
 
 _Static_assert(SF_OFF_SALT + crypto_pwhash_argon2id_SALTBYTES == SF_OFF_NONCE,
     "salt size");
 _Static_assert(SF_OFF_NONCE + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == SF_OFF_CT,
     "nonce size");
 _Static_assert(SF_OFF_CT + SF_CT_LEN == VAULT_SHAREFILE_BYTES, "file size");
+_Static_assert(SF_OFF_SALT + VAULT_PWBOX_TAIL_BYTES == SF_HEADER_LEN,
+    "header ends in the pwbox salt and nonce");
 _Static_assert(VAULT_SHAREFILE_OPSLIMIT_MIN == crypto_pwhash_argon2id_OPSLIMIT_MIN,
     "opslimit min");
 _Static_assert(VAULT_SHAREFILE_MEMLIMIT_MIN == crypto_pwhash_argon2id_MEMLIMIT_MIN,
@@ -147,22 +149,8 @@ info_check(const vault_sharefile_info *info, char *err, size_t err_len)
 		    "group element");
 		return -1;
 	}
-	if (info->opslimit < VAULT_SHAREFILE_OPSLIMIT_MIN ||
-	    info->opslimit > VAULT_SHAREFILE_OPSLIMIT_MAX) {
-		set_err(err, err_len, "share file: Argon2id opslimit %llu outside "
-		    "%llu..%llu", info->opslimit, VAULT_SHAREFILE_OPSLIMIT_MIN,
-		    VAULT_SHAREFILE_OPSLIMIT_MAX);
-		return -1;
-	}
-	if (info->memlimit < VAULT_SHAREFILE_MEMLIMIT_MIN ||
-	    info->memlimit > VAULT_SHAREFILE_MEMLIMIT_MAX ||
-	    info->memlimit > (unsigned long long)SIZE_MAX) {
-		set_err(err, err_len, "share file: Argon2id memlimit %llu bytes outside "
-		    "%llu..%llu", info->memlimit, VAULT_SHAREFILE_MEMLIMIT_MIN,
-		    VAULT_SHAREFILE_MEMLIMIT_MAX);
-		return -1;
-	}
-	return 0;
+	return vault_pwbox_limits_check(SF_WHAT, info->opslimit, info->memlimit,
+	    err, err_len);
 }
 
 static int
@@ -217,17 +205,6 @@ header_parse(const unsigned char *file, size_t file_len,
 	return 0;
 }
 
-static int
-derive_key(unsigned char key[SF_KEY_LEN], const char *passphrase,
-    size_t passphrase_len, const unsigned char *salt,
-    const vault_sharefile_info *info)
-{
-	return crypto_pwhash(key, SF_KEY_LEN,
-	    passphrase_len == 0 ? "" : passphrase, (unsigned long long)passphrase_len,
-	    salt, info->opslimit, (size_t)info->memlimit,
-	    crypto_pwhash_ALG_ARGON2ID13) == 0 ? 0 : -1;
-}
-
 int
 vault_sharefile_seal(const vault_sharefile_info *info,
     const unsigned char share[VAULT_SCALAR_BYTES],
@@ -235,11 +212,8 @@ vault_sharefile_seal(const vault_sharefile_info *info,
     unsigned char *out, size_t out_cap, size_t *out_len,
     char *err, size_t err_len)
 {
-	unsigned char      key[SF_KEY_LEN];
-	unsigned long long clen = 0;
-	int                rc = -1;
+	int rc = -1;
 
-	memset(key, 0, sizeof key);
 	if (out_len != NULL)
 		*out_len = 0;
 	if (out != NULL && out_cap > 0)
@@ -278,24 +252,14 @@ vault_sharefile_seal(const vault_sharefile_info *info,
 	memcpy(out + SF_OFF_PK, info->tenant_pk, VAULT_POINT_BYTES);
 	store_u64_le(out + SF_OFF_OPS, info->opslimit);
 	store_u64_le(out + SF_OFF_MEM, info->memlimit);
-	randombytes_buf(out + SF_OFF_SALT, crypto_pwhash_argon2id_SALTBYTES);
-	randombytes_buf(out + SF_OFF_NONCE, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-
-	if (derive_key(key, passphrase, passphrase_len, out + SF_OFF_SALT, info) != 0) {
-		set_err(err, err_len, "share file: Argon2id key derivation failed "
-		    "(out of memory?)");
+	/* salt, nonce and ciphertext; the header so far is the AD */
+	if (vault_pwbox_seal(out, SF_HEADER_LEN, share, VAULT_SCALAR_BYTES,
+	    passphrase, passphrase_len, info->opslimit, info->memlimit, SF_WHAT,
+	    err, err_len) != 0)
 		goto fail;
-	}
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + SF_OFF_CT, &clen,
-	    share, VAULT_SCALAR_BYTES, out, SF_HEADER_LEN, NULL, out + SF_OFF_NONCE,
-	    key) != 0 || clen != SF_CT_LEN) {
-		set_err(err, err_len, "share file: encryption failed");
-		goto fail;
-	}
 	*out_len = VAULT_SHAREFILE_BYTES;
 	rc = 0;
 fail:
-	sodium_memzero(key, sizeof key);
 	if (rc != 0 && out != NULL && out_cap > 0)
 		sodium_memzero(out, out_cap);
 	return rc;
@@ -319,12 +283,9 @@ vault_sharefile_open(const unsigned char *file, size_t file_len,
     char *err, size_t err_len)
 {
 	vault_sharefile_info info;
-	unsigned char        key[SF_KEY_LEN];
 	unsigned char       *share = NULL;
-	unsigned long long   mlen = 0;
 	int                  rc = -1;
 
-	memset(key, 0, sizeof key);
 	memset(&info, 0, sizeof info);
 	if (info_out != NULL)
 		memset(info_out, 0, sizeof *info_out);
@@ -345,17 +306,10 @@ vault_sharefile_open(const unsigned char *file, size_t file_len,
 		set_err(err, err_len, "share file: cannot allocate secure memory");
 		goto fail;
 	}
-	if (derive_key(key, passphrase, passphrase_len, file + SF_OFF_SALT, &info) != 0) {
-		set_err(err, err_len, "share file: Argon2id key derivation failed "
-		    "(out of memory?)");
+	if (vault_pwbox_open(file, SF_HEADER_LEN, share, VAULT_SCALAR_BYTES,
+	    passphrase, passphrase_len, info.opslimit, info.memlimit, SF_WHAT,
+	    err, err_len) != 0)
 		goto fail;
-	}
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(share, &mlen, NULL,
-	    file + SF_OFF_CT, SF_CT_LEN, file, SF_HEADER_LEN, file + SF_OFF_NONCE,
-	    key) != 0 || mlen != VAULT_SCALAR_BYTES) {
-		set_err(err, err_len, SF_ERR_OPEN);
-		goto fail;
-	}
 	/* Authentic but unusable: only a broken sealer writes this. */
 	if (!scalar_is_usable(share)) {
 		set_err(err, err_len, "share file holds an invalid share");
@@ -367,7 +321,6 @@ vault_sharefile_open(const unsigned char *file, size_t file_len,
 	share = NULL;
 	rc = 0;
 fail:
-	sodium_memzero(key, sizeof key);
 	if (share != NULL) {
 		vault_wipe(share, VAULT_SCALAR_BYTES);
 		vault_secure_free(share);
