@@ -59,7 +59,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 TOOL_SRC  := $(wildcard ops/*.c) $(wildcard bench/*.c)
 TOOL_BIN  := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
 
-.PHONY: all deps test check unit integration sanitize fuzz clean bench bench-quick demo demo-stop
+.PHONY: all deps test check unit integration sanitize fuzz torture clean bench bench-quick demo demo-stop
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -125,6 +125,12 @@ sanitize: deps
 
 fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SRC)
+
+# The long hostile-world runs: faults, disk full, clock jumps (bounded,
+# loopback only); prints one table of every figure (tests/run-torture.sh).
+torture: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh tests/run-torture.sh
 
 # Benchmarks against their ceilings in one run (bench/README.md).
 bench: deps

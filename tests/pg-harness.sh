@@ -9,6 +9,9 @@
 #   sh tests/pg-harness.sh --shell CMD...  run CMD inside the cluster's
 #                                          environment (demo, bench, poking)
 #
+# COFFER_ITEST_DIR=tests/torture runs that directory's *.sh instead (make
+# torture; the itest_* binaries are then not run).
+#
 # The cluster lives in a mktemp directory, listens on a Unix socket in that
 # directory only (listen_addresses = ''), trusts local connections, keeps
 # fsync and synchronous_commit on, and is stopped and deleted on every exit
@@ -243,13 +246,15 @@ matches() {   # matches NAME: is NAME selected by --only?
 	[ "$only" = "$1" ] || [ "$only.sh" = "$1" ] || [ "$only" = "${1%.sh}" ]
 }
 
+ITEST_DIR=${COFFER_ITEST_DIR:-tests/integration}
 for t in "$BUILD"/tests/itest_*; do
+	[ "$ITEST_DIR" = tests/integration ] || break
 	[ -f "$t" ] && [ -x "$t" ] || continue
 	n=$(basename "$t")
 	matches "$n" || continue
 	run_one "$n" "$t"
 done
-for t in tests/integration/*.sh; do
+for t in "$ITEST_DIR"/*.sh; do
 	[ -f "$t" ] || continue
 	n=$(basename "$t")
 	matches "$n" || continue
@@ -258,7 +263,7 @@ done
 
 if [ $((passed + failed)) -eq 0 ]; then
 	if [ "$mode" = only ]; then
-		die "no integration test named '$only' (built? $BUILD/tests/itest_*, tests/integration/*.sh)"
+		die "no integration test named '$only' (built? $BUILD/tests/itest_*, $ITEST_DIR/*.sh)"
 	fi
 	echo "integration: no tests found"
 fi
