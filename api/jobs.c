@@ -10,6 +10,15 @@
  * 'building' to be resumed at the next start) — a production nobody can
  * account for in the audit log is never offered for download.
  *
+ * A settle that fails for a passing reason (the database is out of disk
+ * space or memory, restarting, or unreachable: SQLSTATE classes 53, 57P,
+ * 08, or a serialisation conflict) does not fail the matter: it stays in
+ * 'building' and the same worker settles it again after a back-off (1 s
+ * doubling to 30 s) until it can, so the release resumes by itself when
+ * the database does.  When COMMIT itself failed its outcome is unknown:
+ * the sealed file is kept until the retry has read whether its
+ * productions row exists.
+ *
  * Each worker keeps two connections: the builder runs its own read-only
  * transaction on one, progress updates go through the other.
  */
@@ -37,11 +46,15 @@
 #define JOBS_ERR        512U
 #define JOBS_ACTOR      "coffer-api"
 #define JOBS_ROLE       "system"
+#define JOBS_RETRY_MIN_S 1
+#define JOBS_RETRY_MAX_S 30
 
 typedef struct job {
 	char tenant[UTIL_UUID_STRLEN + 1];
 	char matter[UTIL_UUID_STRLEN + 1];
 } job;
+
+enum { JOBS_DONE = 0, JOBS_RETRY };
 
 typedef struct jobs_worker {
 	api_jobs  *j;
@@ -50,12 +63,16 @@ typedef struct jobs_worker {
 	job        current;           /* matter "" when idle */
 	PGconn    *build;
 	PGconn    *status;
+	/* a settle of `current` whose COMMIT outcome is unknown */
+	char       pending_id[UTIL_UUID_STRLEN + 1];
+	char       pending_path[API_PATH_MAX + 160];
 } jobs_worker;
 
 struct api_jobs {
 	const api_config *cfg;
 	pthread_mutex_t   mu;
 	pthread_cond_t    cv;
+	pthread_cond_t    stop_cv;        /* retry back-offs (monotonic) */
 	job               q[JOBS_QUEUE_MAX];
 	size_t            head, n;
 	jobs_worker      *w;
@@ -108,6 +125,45 @@ jobs_conn(const jobs_worker *w, PGconn **c, char *err, size_t err_len)
 	*c = pg_connect_app(w->j->cfg->pg_conninfo, "coffer-api-build", err,
 	    err_len);
 	return *c != NULL ? 0 : -1;
+}
+
+/* Did the last database failure of this thread have a passing cause? */
+static int
+jobs_transient(void)
+{
+	const char *s = pg_last_sqlstate();
+
+	return strncmp(s, "53", 2) == 0 || strncmp(s, "57P", 3) == 0 ||
+	    strncmp(s, "08", 2) == 0 ||
+	    strcmp(s, PG_SQLSTATE_SERIALIZATION_FAILURE) == 0 ||
+	    strcmp(s, PG_SQLSTATE_DEADLOCK) == 0;
+}
+
+/* A retried settle whose COMMIT outcome was unknown: did it commit?
+ * 1 yes (nothing left to do), 0 no (its file is removed), -1 cannot tell
+ * yet. */
+static int
+jobs_pending_settled(jobs_worker *w, const job *jb)
+{
+	pg_params p = PG_PARAMS_INIT;
+	char err[JOBS_ERR];
+	PGresult *r;
+	int n;
+
+	pg_param_text(&p, jb->tenant);
+	pg_param_text(&p, w->pending_id);
+	r = pg_query(w->status, "SELECT 1 FROM coffer.productions WHERE "
+	    "tenant_id = $1::uuid AND production_id = $2::uuid", &p, err,
+	    sizeof(err));
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r);
+	PQclear(r);
+	if (n == 0)
+		(void)unlink(w->pending_path);
+	w->pending_id[0] = '\0';
+	w->pending_path[0] = '\0';
+	return n > 0;
 }
 
 static int
@@ -174,7 +230,7 @@ fail:
 	    "'building' and is retried at the next start", jb->matter, err);
 }
 
-static void
+static int
 jobs_run(jobs_worker *w, const job *jb)
 {
 	const api_config *cfg = w->j->cfg;
@@ -186,15 +242,25 @@ jobs_run(jobs_worker *w, const job *jb)
 	jobs_progress pr;
 	json_t *d = NULL;
 	PGresult *r = NULL;
-	int file = 0;
+	int file = 0, local = 0, committing = 0;
 
 	if (util_uuid_parse(tid, jb->tenant) != 0 ||
 	    util_uuid_parse(mid, jb->matter) != 0)
-		return;
+		return JOBS_DONE;
 	if (jobs_conn(w, &w->status, err, sizeof(err)) != 0 ||
 	    jobs_conn(w, &w->build, err, sizeof(err)) != 0) {
 		log_error("matter %s: build postponed, database: %s", jb->matter, err);
-		return;
+		return JOBS_RETRY;
+	}
+	if (w->pending_id[0] != '\0') {
+		int settled = jobs_pending_settled(w, jb);
+
+		if (settled < 0)
+			return JOBS_RETRY;
+		if (settled > 0) {
+			log_info("matter %s: production settled after all", jb->matter);
+			return JOBS_DONE;
+		}
 	}
 	{
 		pg_params p = PG_PARAMS_INIT;
@@ -204,10 +270,15 @@ jobs_run(jobs_worker *w, const job *jb)
 		r = pg_query(w->status, "SELECT state FROM coffer.matters "
 		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid", &p, err,
 		    sizeof(err));
-		if (r == NULL || PQntuples(r) != 1 ||
+		if (r == NULL) {
+			log_error("matter %s: build postponed, database: %s",
+			    jb->matter, err);
+			return JOBS_RETRY;
+		}
+		if (PQntuples(r) != 1 ||
 		    strcmp(PQgetvalue(r, 0, 0), "building") != 0) {
 			PQclear(r);
-			return;                  /* settled meanwhile */
+			return JOBS_DONE;        /* settled meanwhile */
 		}
 		PQclear(r);
 		r = NULL;
@@ -220,7 +291,7 @@ jobs_run(jobs_worker *w, const job *jb)
 		snprintf(err, sizeof(err), "cannot create the tenant's "
 		    "productions directory: %s", strerror(errno));
 		jobs_fail(w, jb, err);
-		return;
+		return JOBS_DONE;
 	}
 	snprintf(path, sizeof(path), "%s/%s.%s.coffer", dir, jb->matter, pidstr);
 	memset(&pr, 0, sizeof(pr));
@@ -233,7 +304,7 @@ jobs_run(jobs_worker *w, const job *jb)
 	    &pr, NULL, &res, err, sizeof(err)) != 0) {
 		(void)pg_rollback(w->build);
 		jobs_fail(w, jb, err);
-		return;
+		return JOBS_DONE;
 	}
 	file = 1;
 
@@ -250,6 +321,7 @@ jobs_run(jobs_worker *w, const job *jb)
 	    "bytes", (json_int_t)res.sealed_bytes, "sha256", sha);
 	if (d == NULL) {
 		snprintf(err, sizeof(err), "out of memory");
+		local = 1;
 		goto fail;
 	}
 	if (pg_begin(w->status, err, sizeof(err)) != 0)
@@ -278,27 +350,43 @@ jobs_run(jobs_worker *w, const job *jb)
 			goto fail;
 		if (PQntuples(r) != 1) {
 			snprintf(err, sizeof(err), "the matter left state building");
+			local = 1;
 			goto fail;
 		}
 		PQclear(r);
 		r = NULL;
 	}
-	if (jobs_audit(w->status, jb, "ok", d, err, sizeof(err)) != 0 ||
-	    pg_commit(w->status, err, sizeof(err)) != 0)
+	if (jobs_audit(w->status, jb, "ok", d, err, sizeof(err)) != 0)
+		goto fail;
+	committing = 1;
+	if (pg_commit(w->status, err, sizeof(err)) != 0)
 		goto fail;
 	json_decref(d);
 	api_metrics_production(API_PROD_BUILT);
 	log_info("matter %s: production %s ready: %llu records, %llu bytes",
 	    jb->matter, pidstr, res.records, res.sealed_bytes);
-	return;
+	return JOBS_DONE;
 fail:
 	PQclear(r);
 	json_decref(d);
 	if (w->status != NULL)
-		(void)pg_rollback(w->status);
+		(void)pg_rollback(w->status);   /* keeps the SQLSTATE */
+	if (!local && jobs_transient()) {
+		log_warn("matter %s: production %s not settled (SQLSTATE %s); "
+		    "it stays building and is settled again later", jb->matter,
+		    pidstr, pg_last_sqlstate());
+		if (file && committing) {
+			memcpy(w->pending_id, pidstr, sizeof(pidstr));
+			snprintf(w->pending_path, sizeof(w->pending_path), "%s", path);
+		} else if (file) {
+			(void)unlink(path);
+		}
+		return JOBS_RETRY;
+	}
 	if (file)
 		(void)unlink(path);
 	jobs_fail(w, jb, err);
+	return JOBS_DONE;
 }
 
 static void *
@@ -307,6 +395,7 @@ jobs_main(void *arg)
 	jobs_worker *w = arg;
 	api_jobs *j = w->j;
 	job jb;
+	int delay;
 
 	for (;;) {
 		pthread_mutex_lock(&j->mu);
@@ -322,10 +411,28 @@ jobs_main(void *arg)
 		w->current = jb;
 		pthread_mutex_unlock(&j->mu);
 
-		jobs_run(w, &jb);
+		for (delay = JOBS_RETRY_MIN_S; jobs_run(w, &jb) == JOBS_RETRY;) {
+			struct timespec until;
+			int stop;
+
+			/* The matter stays current (not queued twice) meanwhile. */
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += delay;
+			pthread_mutex_lock(&j->mu);
+			while (!j->stop && pthread_cond_timedwait(&j->stop_cv,
+			    &j->mu, &until) != ETIMEDOUT)
+				;
+			stop = j->stop;
+			pthread_mutex_unlock(&j->mu);
+			if (stop)
+				break;
+			delay = delay * 2 > JOBS_RETRY_MAX_S ? JOBS_RETRY_MAX_S :
+			    delay * 2;
+		}
 
 		pthread_mutex_lock(&j->mu);
 		w->current.matter[0] = '\0';
+		w->pending_id[0] = '\0';
 		pthread_mutex_unlock(&j->mu);
 	}
 	pg_close(&w->build);
@@ -349,6 +456,15 @@ api_jobs_new(api_jobs **out, const api_config *cfg, char *err, size_t err_len)
 	j->cfg = cfg;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* back-offs must not stretch when the wall clock jumps */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&j->stop_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	j->nw = cfg->job_threads;
 	for (i = 0; i < j->nw; i++) {
 		j->w[i].j = j;
@@ -429,11 +545,13 @@ api_jobs_free(api_jobs **jp)
 	pthread_mutex_lock(&j->mu);
 	j->stop = 1;
 	pthread_cond_broadcast(&j->cv);
+	pthread_cond_broadcast(&j->stop_cv);
 	pthread_mutex_unlock(&j->mu);
 	for (i = 0; i < j->nw; i++)
 		if (j->w[i].started)
 			pthread_join(j->w[i].th, NULL);
 	pthread_cond_destroy(&j->cv);
+	pthread_cond_destroy(&j->stop_cv);
 	pthread_mutex_destroy(&j->mu);
 	free(j->w);
 	free(j);

@@ -396,10 +396,22 @@ wr_forget_state(wr_lane *w, int drop_stream_ids)
 	}
 }
 
+/* Epoch ages are measured on the monotonic clock: a wall clock stepped
+ * back (NTP, an operator) must not keep an epoch key alive longer, nor a
+ * step forward matter beyond one early rotation. */
+static long long
+wr_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
 static void
 wr_expire_epochs(wr_lane *w)
 {
-	long long now = util_now_us(), max = (long long)w->cfg.epoch_seconds *
+	long long now = wr_mono_us(), max = (long long)w->cfg.epoch_seconds *
 	    1000000LL;
 	size_t i;
 
@@ -739,7 +751,7 @@ static int
 wr_plan_group(wr_lane *w, wr_slot *slots, size_t n, wr_group *g)
 {
 	wr_stream *st = g->st;
-	long long now = util_now_us();
+	long long now = wr_mono_us();       /* epoch age only */
 	uint64_t seq = st->last_seq;
 	size_t i;
 

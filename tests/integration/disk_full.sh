@@ -1,0 +1,446 @@
+#!/bin/sh
+# tests/integration/disk_full.sh — the database's disk fills up, then space
+# returns (issue 8, hostile world).  Runs inside tests/pg-harness.sh, as
+# root: the test mounts a small tmpfs, makes it a PostgreSQL tablespace,
+# moves its own database there before any daemon connects, and fills the
+# filesystem with a filler file until PostgreSQL answers "No space left on
+# device" (SQLSTATE 53100).  WAL stays on the cluster's own disk.
+#
+#   gateway: with the disk full every request is 503 with Retry-After and
+#     no receipt, and no row or witness line appears; a retrying client
+#     streaming meanwhile gets everything stored exactly once, by itself,
+#     once the filler is deleted (no restart); the archive verifies.
+#   API: with the audit log unwritable every request of the release path
+#     (matter create, approve, production download, matter read, holds,
+#     retention, close, audit export) is refused with 500 and the JSON
+#     error code audit_failed, and has no effect; a production build that
+#     was running when the disk filled stays 'building' (not failed, no
+#     file, no row) and settles by itself when space returns; afterwards
+#     everything works again without a restart and the audit chain
+#     verifies.
+#
+# Free space left in existing pages is first used up on purpose (requests
+# until the first refusal: those are legitimately stored and audited, and
+# are counted); the strict checks start after that.
+#
+# Not done here: a full WAL disk.  PostgreSQL PANICs when it cannot write
+# WAL and restarts only once space returns; the gateway's and the API's
+# side of that is the database-down case (503, nothing acknowledged,
+# reconnect), covered by gateway_ingest.sh and api_e2e.sh.
+#
+# Environment: DF_MB (tmpfs size, 64), DF_STRICT (refused requests checked
+# one by one, 4), DF_RECORDS (records streamed across the outage, 200),
+# DF_PER (records per request, 25), DF_FULL_S (seconds the stream runs
+# against the full disk, 3).  tests/torture/disk_full.sh raises them.
+set -u
+ROOT=$(pwd)
+. "$ROOT/tests/lib/gateway-fixture.sh"
+. "$ROOT/tests/lib/api-fixture.sh"
+. "$ROOT/tests/lib/figures.sh"
+GWF_NO_TRAP=1
+DF_MB=${DF_MB:-64}
+DF_STRICT=${DF_STRICT:-4}
+DF_RECORDS=${DF_RECORDS:-200}
+DF_PER=${DF_PER:-25}
+DF_FULL_S=${DF_FULL_S:-3}
+PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
+CLIENT="$ROOT/tests/integration/gateway_client.py"
+
+pass=0
+fail=0
+ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
+check() {   # check DESCRIPTION EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else bad "$1: expected $2, got $3"; fi
+}
+finish() {
+	echo "disk_full: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit $?
+}
+die() {
+	bad "$*"
+	[ -n "${GWF_LOG:-}" ] && [ -f "$GWF_LOG" ] && tail -15 "$GWF_LOG" | sed 's/^/  gw: /'
+	[ -n "${APF_LOG:-}" ] && [ -f "$APF_LOG" ] && tail -15 "$APF_LOG" | sed 's/^/  api: /'
+	finish
+}
+q() { $PSQL -c "$1"; }
+qp() { PGDATABASE=postgres $PSQL -c "$1"; }
+
+skip() {
+	echo "SKIP - disk_full: $1"
+	fig disk_full "records acknowledged while the disk was full (skipped: $1)" -
+	fig disk_full "release requests carried out while audit was unwritable (skipped: $1)" -
+	echo "disk_full: 0 passed, 0 failed (skipped)"
+	exit 0
+}
+
+# -- a small filesystem for the database --------------------------------------------
+[ "$(id -u)" -eq 0 ] || skip "not root: cannot mount a small filesystem"
+MNT="$COFFER_TEST_TMP/disk_full.mnt"
+TS=disk_full_ts
+DB=$PGDATABASE
+PGOWN=$(stat -c %U "$COFFER_TEST_PGDATA")
+mounted=0
+LOCKER=""
+CLIENT_PID=""
+cleanup() {
+	[ -n "$CLIENT_PID" ] && kill "$CLIENT_PID" 2>/dev/null
+	[ -n "$LOCKER" ] && kill "$LOCKER" 2>/dev/null
+	apf_cleanup
+	gwf_cleanup
+	if [ "$mounted" -eq 1 ]; then
+		rm -f "$MNT/filler" "$MNT/filler2"
+		# Nothing may stay behind on the mount: the database moves back
+		# (or, failing that, goes), then the tablespace, then the mount.
+		qp "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$DB' AND pid <> pg_backend_pid()" >/dev/null 2>&1
+		sleep 0.2
+		qp "ALTER DATABASE \"$DB\" SET TABLESPACE pg_default" >/dev/null 2>&1 ||
+		    qp "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1
+		qp "DROP TABLESPACE IF EXISTS $TS" >/dev/null 2>&1
+		umount "$MNT" 2>/dev/null || umount -l "$MNT"
+		mounted=0
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$MNT" || die "mkdir $MNT"
+if ! mount -t tmpfs -o "size=${DF_MB}m,mode=0755" tmpfs "$MNT" 2>"$COFFER_TEST_TMP/mount.err"; then
+	skip "mount -t tmpfs failed: $(head -c 200 "$COFFER_TEST_TMP/mount.err")"
+fi
+mounted=1
+mkdir "$MNT/ts" && chown "$PGOWN" "$MNT/ts" && chmod 0700 "$MNT/ts" ||
+    die "tablespace directory"
+qp "CREATE TABLESPACE $TS LOCATION '$MNT/ts'" || die "CREATE TABLESPACE"
+qp "ALTER DATABASE \"$DB\" SET TABLESPACE $TS" || die "moving $DB to the tablespace"
+check "the test database lives on the ${DF_MB} MiB tmpfs" "$TS" \
+    "$(q "SELECT t.spcname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = current_database()")"
+
+fill() {   # fill the filesystem up to the last byte
+	dd if=/dev/zero of="$MNT/filler" bs=1M >/dev/null 2>&1
+	dd if=/dev/zero of="$MNT/filler2" bs=4k >/dev/null 2>&1
+	sync
+}
+unfill() { rm -f "$MNT/filler" "$MNT/filler2"; }
+avail_kb() { df -k --output=avail "$MNT" | tail -1 | tr -d ' '; }
+
+# -- gateway, tenant, people, API ---------------------------------------------------
+gwf_init || die "gateway fixture"
+D=$GWF_DIR
+gwf_server_cert && gwf_tenant acme && gwf_device acme phone-1 &&
+    gwf_node df-node && gwf_config "batch_max_ms = 2" && gwf_start ||
+    die "gateway start"
+apf_user acme lisa legal && apf_user acme cus1 custodian 1 &&
+    apf_user acme cus2 custodian 2 && apf_user acme audrey auditor &&
+    apf_user acme adam admin && apf_keygen acme lisa || die "people"
+apf_config && apf_start || die "coffer-api start"
+
+# gen PREFIX N SENDER -> NDJSON, bodies of ~1 KiB (a request cannot fit
+# in what is left of one page)
+gen() {
+	python3 - "$@" <<'EOF'
+import json, sys
+pre, n, sender = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+for k in range(n):
+    print(json.dumps({"id": "%s-%d" % (pre, k), "channel": "signal",
+        "conversation": "conv-%s" % pre, "direction": "out",
+        "sender": sender, "recipients": ["+15550179999"],
+        "sent_at": "2026-02-01T10:%02d:%02dZ" % (k // 60 % 60, k % 60),
+        "body": ("%s %d " % (pre, k)) + "lorem ipsum " * 85}))
+EOF
+}
+post() {   # post FILE -> $CODE, body $D/post.out, headers $D/post.hdr
+	CODE=$(gwf_curl phone-1 -o "$D/post.out" -D "$D/post.hdr" -w '%{http_code}' \
+	    -H 'Content-Type: application/x-ndjson' --data-binary "@$1" \
+	    "$(gwf_url v1/records)" 2>/dev/null) || CODE=000
+}
+nrec() { q "SELECT count(*) FROM coffer.records"; }
+nwit() { wc -l <"$D/witness.jsonl" | tr -d ' '; }
+gw503() { curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" |
+    awk '$1 == "coffer_gateway_requests_total{code=\"503\"}" { print $2 }'; }
+
+gen base 20 +15550180001 >"$D/base.ndjson"
+post "$D/base.ndjson"
+check "before: 20 records stored" "200 20" "$CODE $(grep -c '"stored"' "$D/post.out")"
+
+# Matters before the disk fills: M1 released and built, M2 with one of its
+# two approvals, M3 with one (its second comes while the build is held).
+printf '%s\n' '{"title":"Disk full matter","legal_basis":"Subpoena DF-1",' \
+    '"scope":{"participants":["+15550180001"],' \
+    '"from":"2026-01-31T00:00:00Z","to":"2026-02-02T00:00:00Z"}}' >"$D/matter.json"
+new_matter() {
+	apf_call lisa POST /v1/matters "$D/matter.json"
+	[ "$APF_CODE" = 201 ] && apf_get matter_id
+}
+M1=$(new_matter) && M2=$(new_matter) && M3=$(new_matter) || die "matters: $APF_CODE"
+apf_approve acme cus1 1 "$M1" && apf_approve acme cus2 2 "$M1" &&
+    apf_approve acme cus1 1 "$M2" && apf_approve acme cus1 1 "$M3" ||
+    die "approvals: $(cat "$APF_DIR/approve.out")"
+state() { q "SELECT state FROM coffer.matters WHERE matter_id = '$1'"; }
+wait_state() {   # wait_state MATTER STATE SECONDS
+	i=0
+	while [ "$(state "$1")" != "$2" ] && [ $i -lt $(($3 * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(state "$1")" = "$2" ]
+}
+wait_state "$M1" ready 60 || die "M1 not built: $(state "$M1")"
+ok "before: matter M1 released and built, M2 and M3 have 1 of 2 approvals"
+
+# =============================== gateway ==========================================
+fill
+ok "filesystem filled ($(avail_kb) KiB left)"
+# Use up what is left in existing pages: requests until the first one that
+# stores nothing.  Whatever was acknowledged meanwhile must be stored.
+drained=0
+acked_full=0
+k=0
+while [ $k -lt 40 ]; do
+	gen "drain$k" "$DF_PER" +15550170001 >"$D/drain$k.ndjson"
+	before=$(nrec)
+	post "$D/drain$k.ndjson"
+	after=$(nrec)
+	if [ "$CODE" = 200 ]; then
+		n=$(grep -c '"receipt"' "$D/post.out")
+		[ $((after - before)) -eq "$n" ] ||
+		    bad "drain request $k: $n receipts, $((after - before)) rows"
+		drained=$((drained + n))
+	elif [ "$CODE" = 503 ] && [ "$after" = "$before" ]; then
+		break
+	fi
+	k=$((k + 1))
+done
+[ "$CODE" = 503 ] && ok "the slack of existing pages held $drained records; then 503" ||
+    die "no 503 after $k requests on a full disk (last HTTP $CODE)"
+FIRST503=$k
+grep -q "No space left on device" "$(dirname "$COFFER_TEST_PGDATA")/server.log" &&
+    ok "PostgreSQL: $(grep -m1 'No space left on device' "$(dirname "$COFFER_TEST_PGDATA")/server.log" | sed 's/.*ERROR: *//')" ||
+    bad "the server log shows no 'No space left on device'"
+grep -q "database unavailable; [0-9]* records not acknowledged" "$GWF_LOG" &&
+    ok "gateway log: $(grep -m1 'records not acknowledged' "$GWF_LOG" | sed 's/^.*writer:/writer:/')" ||
+    bad "gateway log: no 'records not acknowledged'"
+
+# Strict: fresh requests and retries, one by one.
+R0=$(nrec)
+W0=$(nwit)
+B0=$(q "SELECT count(*) FROM coffer.batches")
+refused=0
+acked=0
+s=0
+while [ $s -lt "$DF_STRICT" ]; do
+	for f in "$D/drain$FIRST503.ndjson" "$D/strict$s.ndjson"; do
+		[ -f "$f" ] || gen "strict$s" "$DF_PER" +15550170002 >"$f"
+		post "$f"
+		n=$(grep -c '"receipt"' "$D/post.out")
+		acked=$((acked + n))
+		if [ "$CODE" = 503 ] && [ "$n" = 0 ] &&
+		    tr -d '\r' <"$D/post.hdr" | grep -qi '^retry-after: [1-9]'; then
+			refused=$((refused + 1))
+		else
+			bad "disk full: HTTP $CODE, $n receipts: $(head -c 200 "$D/post.out")"
+		fi
+	done
+	s=$((s + 1))
+done
+check "disk full: every request 503 with Retry-After, no receipt" \
+    "$((2 * DF_STRICT))" "$refused"
+check "disk full: body of the refusal" '{"error":"database unavailable"}' \
+    "$(head -1 "$D/post.out")"
+check "disk full: no record, batch or witness line added" "$R0 $B0 $W0" \
+    "$(nrec) $(q "SELECT count(*) FROM coffer.batches") $(nwit)"
+wget503=$(gw503)
+
+# A device streaming across the outage: it gets 503s while the disk is
+# full, then everything is stored once the filler goes — no restart.
+gen stream "$DF_RECORDS" +15550170003 >"$D/stream.ndjson"
+python3 "$CLIENT" --port "$GWF_PORT" --ca "$GWF_SRV_CA" \
+    --cert "$GWF_CERTS/phone-1.crt" --key "$GWF_CERTS/phone-1.key" \
+    --records "$D/stream.ndjson" --per "$DF_PER" --receipts "$D/stream.rcpt" \
+    --deadline $((DF_FULL_S + 120)) >"$D/client.out" 2>&1 &
+CLIENT_PID=$!
+sleep "$DF_FULL_S"
+check "stream during the outage: nothing stored yet" "$R0" "$(nrec)"
+s503=$(( $(gw503) - wget503 ))
+[ "$s503" -ge 1 ] && ok "the streaming device was answered 503 ($s503 times) while full" ||
+    bad "the streaming device got no 503 while the disk was full"
+acked_full=$((acked + 0))
+unfill
+t0=$(date +%s.%N)
+ok "filler deleted ($(avail_kb) KiB free)"
+wait "$CLIENT_PID"
+crc=$?
+CLIENT_PID=""
+t1=$(date +%s.%N)
+check "the device's stream completes by itself after space returns" 0 "$crc"
+cat "$D/client.out"
+RESUME=$(python3 -c "print('%.1f' % ($t1 - $t0))")
+check "every streamed record stored exactly once (receipts)" "$DF_RECORDS" \
+    "$(awk '$2 == "stored"' "$D/stream.rcpt" | wc -l | tr -d ' ')"
+check "receipts are distinct" "$DF_RECORDS" "$(awk '{ print $3 }' "$D/stream.rcpt" | sort -u | wc -l | tr -d ' ')"
+check "rows added = records streamed" "$((R0 + DF_RECORDS))" "$(nrec)"
+# The requests refused while full were never partly stored: sent again,
+# every line is new.
+s=0
+renew=0
+for f in "$D/drain$FIRST503.ndjson" "$D"/strict*.ndjson; do
+	post "$f"
+	renew=$((renew + $(grep -c '"status":"stored"' "$D/post.out")))
+done
+check "requests refused while full: every line stored now, none a duplicate" \
+    "$((DF_PER * (DF_STRICT + 1)))" "$renew"
+dups=$(q "SELECT count(*) - count(DISTINCT dedup_token) FROM coffer.records" 2>/dev/null || echo "?")
+check "no record stored twice" 0 "$dups"
+"$GWF_CTL" verify --quiet --witness "$D/witness.jsonl" >"$D/verify.out" 2>&1 &&
+    ok "cofferctl verify --witness: $(cat "$D/verify.out")" ||
+    bad "verify after the outage: $(cat "$D/verify.out")"
+
+fig disk_full "records acknowledged while the disk was full (records)" "$acked_full"
+fig disk_full "requests answered 503 while the disk was full (requests)" "$((refused + s503))"
+fig disk_full "records stored by the slack of existing pages before the first 503 (records)" "$drained"
+fig disk_full "records streamed across the outage, stored exactly once (records)" "$DF_RECORDS"
+fig disk_full "records lost or duplicated after space returned (records)" "$(( $(nrec) - R0 - DF_RECORDS - renew + dups ))"
+fig disk_full "gateway: seconds from space returned to the stream done (s)" "$RESUME"
+
+# ================================= API ============================================
+# M3's build is held at its settle (a lock on coffer.productions) while the
+# disk fills, so it settles into a full disk.
+psql -X -q -v ON_ERROR_STOP=1 -c "SET application_name = 'disk_full_lock'" \
+    -c "BEGIN" -c "LOCK TABLE coffer.productions IN ACCESS EXCLUSIVE MODE" \
+    -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+LOCKER=$!
+i=0
+until [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'productions' AND l.granted AND l.mode = 'AccessExclusiveLock'")" = 1 ] ||
+    [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+apf_approve acme cus2 2 "$M3" || die "M3 approval: $(cat "$APF_DIR/approve.out")"
+i=0
+until [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%coffer.productions%'")" -ge 1 ] ||
+    [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
+[ $i -lt 300 ] && ok "M3 built and waiting to settle (productions locked)" ||
+    die "M3's build never reached its settle: $(state "$M3")"
+
+AUD0=$(q "SELECT count(*) FROM coffer.audit_events")
+MAT0=$(q "SELECT count(*) FROM coffer.matters")
+APR0=$(q "SELECT count(*) FROM coffer.approvals")
+DL0=$(q "SELECT count(*) FROM coffer.audit_events WHERE action = 'production.download'")
+FAIL0=$(apf_metric coffer_api_audit_failures_total)
+fill
+ok "filesystem filled again ($(avail_kb) KiB left)"
+# Use up the audit log's slack with the cheapest audited request.
+k=0
+while [ $k -lt 400 ]; do
+	apf_call audrey GET /v1/whoami
+	[ "$APF_CODE" = 200 ] || break
+	k=$((k + 1))
+done
+check "whoami once the audit log's slack ($k events) is used up" "500 audit_failed" \
+    "$APF_CODE $(apf_get error.code)"
+ASLACK=$k
+# Let the held build settle into the full disk.
+q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'disk_full_lock'" >/dev/null
+wait "$LOCKER" 2>/dev/null
+LOCKER=""
+i=0
+until grep -q "matter $M3: production .* not settled" "$APF_LOG" || [ $i -ge 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+grep -q "matter $M3: production .* not settled" "$APF_LOG" &&
+    ok "M3's settle refused: $(grep -m1 "matter $M3: production .* not settled" "$APF_LOG" | sed 's/^.*matter [0-9a-f-]*: //')" ||
+    bad "M3's settle into the full disk was not logged"
+check "M3 stays building (not failed, not ready), no production row" "building 0" \
+    "$(state "$M3") $(q "SELECT count(*) FROM coffer.productions WHERE matter_id = '$M3'")"
+check "no sealed file of M3 left in the productions directory" 0 \
+    "$(find "$APF_DIR/productions" -name "$M3.*" | wc -l | tr -d ' ')"
+
+# Every request of the release path, refused with no effect.
+refusals=0
+expect_refused() {   # expect_refused NAME
+	if [ "$APF_CODE" = 500 ] && [ "$(apf_get error.code)" = audit_failed ]; then
+		refusals=$((refusals + 1))
+		ok "disk full: $1 refused (500 audit_failed)"
+	else
+		bad "disk full: $1: HTTP $APF_CODE $(head -c 200 "$APF_OUT")"
+	fi
+}
+apf_call lisa POST /v1/matters "$D/matter.json"
+expect_refused "matter create"
+[ -n "${SHOWN:-}" ] || { SHOWN=1; echo "     refusal body: $(cat "$APF_OUT")"; }
+apf_call lisa GET "/v1/matters/$M1/production"
+expect_refused "production download"
+head -c 14 "$APF_OUT" | grep -q COFFER-PROD && bad "production bytes sent" ||
+    ok "disk full: no production bytes sent"
+apf_call lisa GET "/v1/matters/$M2"
+expect_refused "matter read"
+apf_call lisa GET /v1/matters
+expect_refused "matter list"
+printf '{"custodian_index":2,"partials":[]}\n' >"$D/ap.json"
+apf_call cus2 POST "/v1/matters/$M2/approvals" "$D/ap.json"
+expect_refused "approval submit"
+printf '{"matter_id":"%s","reason":"disk full hold"}\n' "$M2" >"$D/hold.json"
+apf_call adam POST /v1/holds "$D/hold.json"
+expect_refused "hold create"
+printf '{"channel":"*","days":3650}\n' >"$D/ret.json"
+apf_call adam PUT /v1/retention "$D/ret.json"
+expect_refused "retention change"
+apf_call lisa POST "/v1/matters/$M1/close"
+expect_refused "matter close"
+apf_call audrey GET /v1/audit
+expect_refused "audit export"
+if apf_approve acme cus2 2 "$M2"; then
+	bad "disk full: cofferctl approve succeeded"
+else
+	refusals=$((refusals + 1))
+	ok "disk full: cofferctl approve refused: $(tail -1 "$APF_DIR/approve.out")"
+fi
+check "disk full: no matter, approval, download event added; M2 still open" \
+    "$MAT0 $APR0 $DL0 open" \
+    "$(q "SELECT count(*) FROM coffer.matters") $(q "SELECT count(*) FROM coffer.approvals") $(q "SELECT count(*) FROM coffer.audit_events WHERE action = 'production.download'") $(state "$M2")"
+check "disk full: audit events only from the slack" "$((AUD0 + ASLACK))" \
+    "$(q "SELECT count(*) FROM coffer.audit_events")"
+FAILN=$(( $(apf_metric coffer_api_audit_failures_total) - FAIL0 ))
+[ "$FAILN" -ge "$((refusals + 1))" ] &&
+    ok "coffer_api_audit_failures_total rose by $FAILN" ||
+    bad "coffer_api_audit_failures_total rose by $FAILN, expected at least $((refusals + 1))"
+carried=$(( $(q "SELECT count(*) FROM coffer.matters") - MAT0 + $(q "SELECT count(*) FROM coffer.approvals") - APR0 ))
+
+# Space returns: everything works again, without a restart.
+unfill
+t0=$(date +%s.%N)
+wait_state "$M3" ready 60 && ok "M3's build settled by itself: ready" ||
+    bad "M3 did not settle after space returned: $(state "$M3")"
+t1=$(date +%s.%N)
+ARESUME=$(python3 -c "print('%.1f' % ($t1 - $t0))")
+apf_call audrey GET /v1/whoami
+check "space back: whoami" 200 "$APF_CODE"
+M4=$(new_matter) && ok "space back: matter create" || bad "space back: matter create: $APF_CODE"
+apf_approve acme cus2 2 "$M2" && ok "space back: cofferctl approve completes M2" ||
+    bad "space back: approve: $(cat "$APF_DIR/approve.out")"
+wait_state "$M2" ready 60 && ok "space back: M2 built" || bad "M2: $(state "$M2")"
+for m in "$M1" "$M2" "$M3"; do
+	apf_call lisa GET "/v1/matters/$m/production"
+	cp "$APF_OUT" "$D/prod.coffer"
+	rm -rf "$D/open"
+	if [ "$APF_CODE" = 200 ] && "$GWF_CTL" export open --in "$D/prod.coffer" \
+	    --key "$APF_DIR/lisa.xkey" --passphrase-file "$APF_DIR/lisa.pass" \
+	    --out "$D/open" >"$D/open.out" 2>&1; then
+		ok "space back: production of $m downloads and opens ($(wc -l <"$D/open/records.jsonl" | tr -d ' ') records)"
+	else
+		bad "space back: production of $m: HTTP $APF_CODE $(cat "$D/open.out" 2>/dev/null)"
+	fi
+done
+check "exactly one production row per built matter" "1 1 1" \
+    "$(for m in "$M1" "$M2" "$M3"; do q "SELECT count(*) FROM coffer.productions WHERE matter_id = '$m'"; done | tr '\n' ' ' | sed 's/ $//')"
+apf_call audrey GET /v1/verify
+check "space back: the archive and audit chain verify clean" clean "$(apf_get status)"
+"$GWF_CTL" verify --quiet --witness "$D/witness.jsonl" >"$D/verify.out" 2>&1 &&
+    ok "cofferctl verify: $(cat "$D/verify.out")" || bad "verify: $(cat "$D/verify.out")"
+[ -n "${M4:-}" ] || bad "no matter created after space returned"
+
+fig disk_full "release requests carried out while audit was unwritable (requests)" "$carried"
+fig disk_full "release requests refused while audit was unwritable (requests)" "$refusals"
+fig disk_full "audit events written by the slack of existing pages (events)" "$ASLACK"
+fig disk_full "API: seconds from space returned to the held build settled (s)" "$ARESUME"
+finish
