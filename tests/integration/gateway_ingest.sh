@@ -23,19 +23,11 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 CLIENT="$HERE/gateway_client.py"
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
-. "$HERE/../lib/gateway-fixture.sh"
-
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
-finish() {
-	echo "gateway_ingest: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() { bad "$*"; finish; }
+# gateway fixture, ok/bad/check/finish/die, ff_missing_receipts
+# shellcheck disable=SC2034  # read by fault-fixture.sh
+FF_NAME=gateway_ingest
+# shellcheck source=../lib/fault-fixture.sh
+. "$HERE/../lib/fault-fixture.sh"
 
 command -v python3 >/dev/null || { echo "gateway_ingest: python3 missing"; exit 1; }
 gwf_init || exit 1
@@ -242,13 +234,7 @@ crc=$?
 check "retrying client got an answer for all 10 000 records through $kills kill -9 ($(cat "$T/client.out" | tail -1))" test "$crc" = 0
 check "exactly 10 000 rows" test "$(tenant_rows gwi-kill)" = 10000
 # Each receipt names a row that exists, with that leaf hash.
-missing=$(awk '{print $3}' "$T/receipts" | tr ':' ' ' | {
-	echo "CREATE TEMP TABLE rc (stream uuid, seq bigint, leaf text);"
-	echo "COPY rc FROM STDIN WITH (FORMAT text, DELIMITER ' ');"
-	cat
-	printf '\\.\n'
-	echo "SELECT count(*) FROM rc LEFT JOIN coffer.records r ON r.stream_id = rc.stream AND r.seq = rc.seq AND encode(r.leaf_hash, 'hex') = rc.leaf WHERE r.seq IS NULL;"
-} | $PSQL 2>&1)
+missing=$(ff_missing_receipts "$T/receipts")
 check "every receipt names a stored row ($missing missing)" test "$missing" = 0
 check "10 000 distinct receipts" test "$(awk '{print $3}' "$T/receipts" | sort -u | wc -l)" = 10000
 python3 "$CLIENT" --port "$PORT" --ca "$SRV_CA" --cert "$GWF_CERTS/phone-k.crt" \
@@ -298,13 +284,7 @@ EOF2
 	check "client answered for all 4 000 records through $crashes database crashes ($(tail -1 "$T/crash.out"))" test "$crc" = 0
 	[ "$crc" = 0 ] || grep -E "error|warn" "$GWF_LOG" | tail -20
 	check "exactly 4 000 rows after crash recovery" test "$(tenant_rows gwi-crash)" = 4000
-	missing=$(awk '{print $3}' "$T/crash.rc" | tr ':' ' ' | {
-		echo "CREATE TEMP TABLE rc (stream uuid, seq bigint, leaf text);"
-		echo "COPY rc FROM STDIN WITH (FORMAT text, DELIMITER ' ');"
-		cat
-		printf '\\.\n'
-		echo "SELECT count(*) FROM rc LEFT JOIN coffer.records r ON r.stream_id = rc.stream AND r.seq = rc.seq AND encode(r.leaf_hash, 'hex') = rc.leaf WHERE r.seq IS NULL;"
-	} | $PSQL 2>&1)
+	missing=$(ff_missing_receipts "$T/crash.rc")
 	check "every receipt given across the crashes names a stored row ($missing missing)" test "$missing" = 0
 	gaps=$(db "SELECT count(*) FROM (SELECT seq, lag(seq) OVER (PARTITION BY stream_id ORDER BY seq) AS prev FROM coffer.records) s WHERE prev IS NOT NULL AND seq <> prev + 1")
 	check "no seq gaps after the crashes" test "$gaps" = 0
