@@ -90,6 +90,12 @@ api_cert_status_name(api_cert_status s)
 	case API_CERT_CRL:           return "crl-unavailable";
 	case API_CERT_USAGE:         return "bad-usage";
 	case API_CERT_SUBJECT:       return "bad-subject";
+	case API_CERT_SELF_SIGNED:   return "self-signed";
+	case API_CERT_CHAIN:         return "chain-too-long";
+	case API_CERT_INVALID_CA:    return "invalid-ca";
+	case API_CERT_WEAK_KEY:      return "weak-key";
+	case API_CERT_WEAK_SIGNATURE: return "weak-signature";
+	case API_CERT_CRL_EXPIRED:   return "crl-expired";
 	}
 	return "unknown";
 }
@@ -361,8 +367,9 @@ auth_map_error(int e)
 		return API_CERT_NOT_YET_VALID;
 	case X509_V_ERR_CERT_REVOKED:
 		return API_CERT_REVOKED;
-	case X509_V_ERR_UNABLE_TO_GET_CRL:
 	case X509_V_ERR_CRL_HAS_EXPIRED:
+		return API_CERT_CRL_EXPIRED;
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
 	case X509_V_ERR_CRL_NOT_YET_VALID:
 	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
 	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
@@ -376,9 +383,52 @@ auth_map_error(int e)
 	case X509_V_ERR_INVALID_PURPOSE:
 	case X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE:
 		return API_CERT_USAGE;
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		return API_CERT_SELF_SIGNED;
+	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+		return API_CERT_CHAIN;
+	case X509_V_ERR_INVALID_CA:
+	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+		return API_CERT_INVALID_CA;
+	case X509_V_ERR_EE_KEY_TOO_SMALL:
+	case X509_V_ERR_CA_KEY_TOO_SMALL:
+		return API_CERT_WEAK_KEY;
+	case X509_V_ERR_CA_MD_TOO_WEAK:
+		return API_CERT_WEAK_SIGNATURE;
 	default:
 		return API_CERT_UNTRUSTED;
 	}
+}
+
+/* The status of a chain OpenSSL refused.  The depth limit stops a chain
+ * before OpenSSL looks at an intermediate's basicConstraints, so an
+ * intermediate that is not a CA (X509_check_ca() != 1, as X509_STRICT
+ * wants) is named for that. */
+static api_cert_status
+auth_failure(X509_STORE_CTX *ctx, const X509 *leaf)
+{
+	int e = X509_STORE_CTX_get_error(ctx);
+	X509 *at = X509_STORE_CTX_get_current_cert(ctx);
+
+	if (e == X509_V_ERR_CERT_CHAIN_TOO_LONG && at != NULL && at != leaf &&
+	    X509_STORE_CTX_get_error_depth(ctx) > 0 && X509_check_ca(at) != 1)
+		return API_CERT_INVALID_CA;
+	return auth_map_error(e);
+}
+
+/* A person's certificate signs in TLS 1.3 client authentication: EKU
+ * clientAuth and KU digitalSignature must both be present (OpenSSL's
+ * sslclient purpose accepts their absence, and keyAgreement alone). */
+static int
+auth_usage_ok(X509 *leaf)
+{
+	uint32_t fl = X509_get_extension_flags(leaf);
+
+	return (fl & EXFLAG_XKUSAGE) &&
+	    (X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT) &&
+	    (fl & EXFLAG_KUSAGE) &&
+	    (X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE);
 }
 
 void
@@ -459,10 +509,16 @@ api_auth_check(api_auth *a, const unsigned char *const *ders,
 		out->status = API_CERT_UNTRUSTED;
 		goto out;
 	}
-	if (X509_verify_cert(ctx) == 1)
-		out->status = API_CERT_OK;
+	/* security level 2 (112 bits: RSA >= 2048, no SHA-1), and no
+	 * intermediate between the people CA and the leaf */
+	X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(ctx), 2);
+	X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(ctx), 0);
+	if (X509_verify_cert(ctx) != 1)
+		out->status = auth_failure(ctx, leaf);
+	else if (!auth_usage_ok(leaf))
+		out->status = API_CERT_USAGE;
 	else
-		out->status = auth_map_error(X509_STORE_CTX_get_error(ctx));
+		out->status = API_CERT_OK;
 out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);

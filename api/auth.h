@@ -3,7 +3,9 @@
  * The TLS layer (libmicrohttpd/GnuTLS) only asks for a client certificate;
  * it does not decide anything.  api_auth_check() verifies the presented
  * chain itself with OpenSSL against the people CA and its CRL (CRL check
- * on the leaf, purpose sslclient, validity, strict X.509), then reads the
+ * on the leaf, purpose sslclient, validity, strict X.509, security level 2:
+ * no RSA < 2048 bits and no SHA-1, depth 0: issued by the people CA
+ * directly), requires EKU clientAuth and KU digitalSignature, then reads the
  * subject: O = tenant, OU = role, CN = name (cofferctl user issue).
  * api_auth_identify() then finds the active user row by the certificate's
  * fingerprint (lower-case hex SHA-256 of the DER) and requires its tenant,
@@ -36,8 +38,16 @@ typedef enum api_cert_status {
 	API_CERT_NOT_YET_VALID,
 	API_CERT_REVOKED,
 	API_CERT_CRL,             /* CRL missing, expired or invalid */
-	API_CERT_USAGE,           /* not a clientAuth leaf */
-	API_CERT_SUBJECT          /* O/OU/CN missing, repeated or malformed */
+	API_CERT_USAGE,           /* not a clientAuth leaf: EKU clientAuth and KU
+	                           * digitalSignature required, no CA */
+	API_CERT_SUBJECT,         /* O/OU/CN missing, repeated or malformed */
+	API_CERT_SELF_SIGNED,     /* a self-signed certificate */
+	API_CERT_CHAIN,           /* an intermediate CA: people certificates are
+	                           * issued by the people CA directly */
+	API_CERT_INVALID_CA,      /* issued by an intermediate that is not a CA */
+	API_CERT_WEAK_KEY,        /* RSA/DSA/DH < 2048 bits, EC < 224 bits */
+	API_CERT_WEAK_SIGNATURE,  /* SHA-1, MD5: < 112-bit security */
+	API_CERT_CRL_EXPIRED      /* the people CRL is past its nextUpdate */
 } api_cert_status;
 
 /* What a presented certificate says.  Strings are "" when absent; they are

@@ -50,6 +50,12 @@ static const char *const refusal_names[GW_REFUSE_COUNT] = {
 	[GW_REFUSE_PROTOCOL] = "protocol",
 	[GW_REFUSE_TLS] = "tls_error",
 	[GW_REFUSE_TIMEOUT] = "timeout",
+	[GW_REFUSE_SELF_SIGNED] = "self_signed",
+	[GW_REFUSE_CHAIN_TOO_LONG] = "chain_too_long",
+	[GW_REFUSE_INVALID_CA] = "invalid_ca",
+	[GW_REFUSE_WEAK_KEY] = "weak_key",
+	[GW_REFUSE_WEAK_SIGNATURE] = "weak_signature",
+	[GW_REFUSE_CRL_EXPIRED] = "crl_expired",
 };
 
 static const char *const timeout_names[GW_TIMEOUT_COUNT] = {

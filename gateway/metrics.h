@@ -18,7 +18,8 @@ typedef enum gw_refusal {
 	GW_REFUSE_EXPIRED,
 	GW_REFUSE_NOT_YET_VALID,
 	GW_REFUSE_REVOKED,
-	GW_REFUSE_CRL,              /* CRL missing/expired/invalid (fail closed) */
+	GW_REFUSE_CRL,              /* no usable CRL: missing, unreadable, not
+	                             * signed by the tenant CA (fail closed) */
 	GW_REFUSE_BAD_USAGE,        /* no clientAuth EKU / digitalSignature KU, or a CA */
 	GW_REFUSE_BAD_SUBJECT,      /* O / CN missing, repeated or unprintable */
 	GW_REFUSE_TENANT_MISMATCH,  /* O names a tenant whose CA did not sign it */
@@ -27,6 +28,13 @@ typedef enum gw_refusal {
 	GW_REFUSE_PROTOCOL,         /* not TLS 1.3, no shared suite/group */
 	GW_REFUSE_TLS,              /* other handshake failure or peer abort */
 	GW_REFUSE_TIMEOUT,          /* handshake not done within header_timeout_s */
+	GW_REFUSE_SELF_SIGNED,      /* a self-signed certificate as the device */
+	GW_REFUSE_CHAIN_TOO_LONG,   /* an intermediate CA: devices are issued by
+	                             * the tenant CA directly */
+	GW_REFUSE_INVALID_CA,       /* an intermediate that is not a CA */
+	GW_REFUSE_WEAK_KEY,         /* RSA/DSA/DH < 2048 bits, EC < 224 bits */
+	GW_REFUSE_WEAK_SIGNATURE,   /* SHA-1, MD5 or another < 112-bit digest */
+	GW_REFUSE_CRL_EXPIRED,      /* the tenant's CRL is past nextUpdate */
 	GW_REFUSE_COUNT
 } gw_refusal;
 

@@ -8,8 +8,11 @@
  * sent, so an unauthenticated scanner does not learn the tenant names.
  *
  * Client certificates: SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
- * chain built to a tenant CA (<device_ca_dir>/<tenant>/ca.pem, the only
- * trust anchors), X509_V_FLAG_CRL_CHECK with <tenant>/crl.pem.  With
+ * issued by a tenant CA directly (<device_ca_dir>/<tenant>/ca.pem, the only
+ * trust anchors; verify depth 0, so any intermediate is refused),
+ * X509_V_FLAG_CRL_CHECK with <tenant>/crl.pem, X509_V_FLAG_X509_STRICT,
+ * security level 2 (no RSA/DSA key under 2048 bits, no SHA-1 or MD5
+ * signature).  With
  * crl_required = 0 a missing or expired CRL is tolerated with a warning;
  * with 1 (default) such a handshake fails.  After OpenSSL's verification
  * (in the cert-verify callback, so a refusal fails the handshake itself):
@@ -17,6 +20,10 @@
  * one subject O (tenant) and CN (device) of [A-Za-z0-9._-], the chain's
  * trust anchor is a CA loaded for *that* tenant (a tenant A CA cannot
  * mint O=B certificates), then ingest_peer_check() (registered, active).
+ * Every refusal is logged as "handshake refused: ... reason=R
+ * fingerprint=F ... detail=..." with R a stable name (metrics_refusal_name(),
+ * also the metrics label) mapped from OpenSSL's error in
+ * tls_map_verify_error(), never OpenSSL's text alone.
  *
  * Trusts: the files under device_ca_dir (the operator's), OpenSSL's
  * verification.  Not the peer: its subject strings are checked before use
@@ -51,6 +58,7 @@
 typedef struct tls_tenant {
 	char            name[TLS_NAME_MAX];
 	STACK_OF(X509) *cas;
+	char            crl_note[96];   /* "" or what is wrong with crl.pem */
 } tls_tenant;
 
 typedef struct tls_gen {
@@ -175,6 +183,8 @@ tls_refuse(tls_conn *c, gw_refusal r, const char *detail)
 	log_printable(c->detail, sizeof(c->detail), detail, strlen(detail));
 }
 
+/* OpenSSL's verification error -> the stable reason name of the log line
+ * and the metrics label (metrics_refusal_name()). */
 static gw_refusal
 tls_map_verify_error(int e)
 {
@@ -185,8 +195,9 @@ tls_map_verify_error(int e)
 		return GW_REFUSE_NOT_YET_VALID;
 	case X509_V_ERR_CERT_REVOKED:
 		return GW_REFUSE_REVOKED;
-	case X509_V_ERR_UNABLE_TO_GET_CRL:
 	case X509_V_ERR_CRL_HAS_EXPIRED:
+		return GW_REFUSE_CRL_EXPIRED;
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
 	case X509_V_ERR_CRL_NOT_YET_VALID:
 	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
 	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
@@ -197,22 +208,31 @@ tls_map_verify_error(int e)
 	case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
 	case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
 		return GW_REFUSE_CRL;
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		return GW_REFUSE_SELF_SIGNED;
+	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+		return GW_REFUSE_CHAIN_TOO_LONG;
+	case X509_V_ERR_INVALID_CA:
+	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+		return GW_REFUSE_INVALID_CA;
+	case X509_V_ERR_EE_KEY_TOO_SMALL:
+	case X509_V_ERR_CA_KEY_TOO_SMALL:
+		return GW_REFUSE_WEAK_KEY;
+	case X509_V_ERR_CA_MD_TOO_WEAK:
+		return GW_REFUSE_WEAK_SIGNATURE;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
 	case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
-	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
 	case X509_V_ERR_CERT_UNTRUSTED:
 	case X509_V_ERR_CERT_REJECTED:
 	case X509_V_ERR_AKID_SKID_MISMATCH:
 	case X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH:
 		return GW_REFUSE_UNKNOWN_CA;
 	case X509_V_ERR_INVALID_PURPOSE:
-	case X509_V_ERR_INVALID_CA:
-	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
 	case X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE:
 		return GW_REFUSE_BAD_USAGE;
 	default:
@@ -220,8 +240,27 @@ tls_map_verify_error(int e)
 	}
 }
 
+/* What makes leaf unfit as a device certificate, or NULL: EKU clientAuth
+ * and KU digitalSignature (TLS 1.3 client authentication signs) present,
+ * and not a CA. */
+static const char *
+tls_usage_problem(X509 *leaf)
+{
+	uint32_t fl = X509_get_extension_flags(leaf);
+
+	if (!(fl & EXFLAG_XKUSAGE) ||
+	    !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT))
+		return "no extendedKeyUsage clientAuth";
+	if (!(fl & EXFLAG_KUSAGE) ||
+	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
+		return "no keyUsage digitalSignature";
+	if (X509_check_ca(leaf) != 0)
+		return "a CA certificate as a device";
+	return NULL;
+}
+
 /* Exactly one entry of nid in the subject, of the allowed charset. */
-static int
+int
 tls_subject_entry(X509_NAME *name, int nid, char *out, size_t cap)
 {
 	X509_NAME_ENTRY *e;
@@ -295,6 +334,53 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	return 0;
 }
 
+/* Refusal for a chain OpenSSL did not verify: its first error as a stable
+ * reason, with a detail naming the actual defect where OpenSSL's own text
+ * is vague. */
+static void
+tls_refuse_verify(tls_conn *c, X509_STORE_CTX *xs, X509 *leaf)
+{
+	int e = X509_STORE_CTX_get_error(xs);
+	int depth = X509_STORE_CTX_get_error_depth(xs);
+	X509 *at = X509_STORE_CTX_get_current_cert(xs);
+	gw_refusal r = tls_map_verify_error(e);
+	const char *what = X509_verify_cert_error_string(e);
+	const char *problem;
+	const tls_tenant *t;
+	char detail[160];
+
+	snprintf(detail, sizeof(detail), "%s", what);
+	switch (r) {
+	case GW_REFUSE_CHAIN_TOO_LONG:
+		/* the depth limit stops the chain before OpenSSL looks at the
+		 * intermediate's basicConstraints: name the worse defect (1 is
+		 * "CA:TRUE"; the tolerated legacy forms are refused under
+		 * X509_STRICT too) */
+		if (depth > 0 && at != NULL && at != leaf && X509_check_ca(at) != 1) {
+			r = GW_REFUSE_INVALID_CA;
+			snprintf(detail, sizeof(detail), "issued by an intermediate "
+			    "that is not a CA (no basicConstraints CA:TRUE)");
+		} else {
+			snprintf(detail, sizeof(detail), "%s: devices are issued by "
+			    "the tenant CA directly, never via an intermediate", what);
+		}
+		break;
+	case GW_REFUSE_BAD_USAGE:
+		if (depth == 0 && (problem = tls_usage_problem(leaf)) != NULL)
+			snprintf(detail, sizeof(detail), "%s: %s", what, problem);
+		break;
+	case GW_REFUSE_CRL:
+	case GW_REFUSE_CRL_EXPIRED:
+		t = tls_find_tenant(c->gen, c->peer.tenant);
+		if (t != NULL && t->crl_note[0] != '\0')
+			snprintf(detail, sizeof(detail), "%s (%s)", what, t->crl_note);
+		break;
+	default:
+		break;
+	}
+	tls_refuse(c, r, detail);
+}
+
 static int
 tls_cert_verify(X509_STORE_CTX *xs, void *arg)
 {
@@ -306,8 +392,8 @@ tls_cert_verify(X509_STORE_CTX *xs, void *arg)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char why[160];
-	uint32_t xku, ku;
-	int i, anchored = 0;
+	const char *problem;
+	int i, anchored = 0, subj_ok;
 
 	(void)arg;
 	if (c == NULL || leaf == NULL)
@@ -318,51 +404,34 @@ tls_cert_verify(X509_STORE_CTX *xs, void *arg)
 		c->have_fpr = 1;
 	}
 	{
+		/* On failure peer.tenant/device hold only a printable claim for
+		 * the log, which may itself look like a name (an over-long one
+		 * cut short): the identity is what tls_subject_entry accepted. */
 		X509_NAME *subj = X509_get_subject_name(leaf);
-		if (!tls_subject_entry(subj, NID_organizationName, c->peer.tenant,
-		    sizeof(c->peer.tenant)))
-			snprintf(c->claim_tenant, sizeof(c->claim_tenant), "%s",
-			    c->peer.tenant[0] ? c->peer.tenant : "-");
-		else
-			snprintf(c->claim_tenant, sizeof(c->claim_tenant), "%s",
-			    c->peer.tenant);
+		subj_ok = tls_subject_entry(subj, NID_organizationName,
+		    c->peer.tenant, sizeof(c->peer.tenant));
+		snprintf(c->claim_tenant, sizeof(c->claim_tenant), "%s",
+		    c->peer.tenant[0] ? c->peer.tenant : "-");
 		if (!tls_subject_entry(subj, NID_commonName, c->peer.device,
 		    sizeof(c->peer.device)))
-			snprintf(c->claim_device, sizeof(c->claim_device), "%s",
-			    c->peer.device[0] ? c->peer.device : "-");
-		else
-			snprintf(c->claim_device, sizeof(c->claim_device), "%s",
-			    c->peer.device);
+			subj_ok = 0;
+		snprintf(c->claim_device, sizeof(c->claim_device), "%s",
+		    c->peer.device[0] ? c->peer.device : "-");
 	}
 
 	if (X509_verify_cert(xs) != 1) {
-		int e = X509_STORE_CTX_get_error(xs);
-		tls_refuse(c, tls_map_verify_error(e),
-		    X509_verify_cert_error_string(e));
+		tls_refuse_verify(c, xs, leaf);
 		goto refuse;
 	}
 
 	/* usage: EKU clientAuth and KU digitalSignature must be present */
-	xku = X509_get_extended_key_usage(leaf);
-	ku = X509_get_key_usage(leaf);
-	if (!(X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) ||
-	    !(xku & XKU_SSL_CLIENT)) {
-		tls_refuse(c, GW_REFUSE_BAD_USAGE, "no extendedKeyUsage clientAuth");
-		goto refuse;
-	}
-	if (!(X509_get_extension_flags(leaf) & EXFLAG_KUSAGE) ||
-	    !(ku & KU_DIGITAL_SIGNATURE)) {
-		tls_refuse(c, GW_REFUSE_BAD_USAGE, "no keyUsage digitalSignature");
-		goto refuse;
-	}
-	if (X509_check_ca(leaf) != 0) {
-		tls_refuse(c, GW_REFUSE_BAD_USAGE, "a CA certificate as a device");
+	if ((problem = tls_usage_problem(leaf)) != NULL) {
+		tls_refuse(c, GW_REFUSE_BAD_USAGE, problem);
 		goto refuse;
 	}
 
 	/* identity: one O (tenant) and one CN (device) */
-	if (!tls_name_ok(c->peer.tenant, strlen(c->peer.tenant)) ||
-	    !tls_name_ok(c->peer.device, strlen(c->peer.device))) {
+	if (!subj_ok) {
 		tls_refuse(c, GW_REFUSE_BAD_SUBJECT,
 		    "subject needs exactly one O and one CN of [A-Za-z0-9._-]");
 		goto refuse;
@@ -542,7 +611,7 @@ tls_gen_unref(tls_gen *g)
 /* Load <dir>/<tenant>/crl.pem into the store; problems are warnings (the
  * handshake then fails closed when crl_required). */
 static void
-tls_load_crl(tls_server *s, X509_STORE *store, const tls_tenant *t,
+tls_load_crl(tls_server *s, X509_STORE *store, tls_tenant *t,
     const char *path)
 {
 	unsigned char *data = NULL;
@@ -555,8 +624,11 @@ tls_load_crl(tls_server *s, X509_STORE *store, const tls_tenant *t,
 	    "its devices are refused (crl_required = 1)" :
 	    "revocation is not checked (crl_required = 0)";
 
+	t->crl_note[0] = '\0';
 	if (util_read_file(path, TLS_PEM_MAX, &data, &len, err, sizeof(err)) != 0) {
 		log_warn("tenant %s: no CRL (%s); %s", t->name, err, consequence);
+		snprintf(t->crl_note, sizeof(t->crl_note), "crl.pem missing or "
+		    "unreadable");
 		return;
 	}
 	bio = BIO_new_mem_buf(data, (int)len);
@@ -575,19 +647,28 @@ tls_load_crl(tls_server *s, X509_STORE *store, const tls_tenant *t,
 		if (!signed_ok) {
 			log_error("tenant %s: %s: a CRL not signed by this tenant's "
 			    "CA is ignored", t->name, path);
+			snprintf(t->crl_note, sizeof(t->crl_note), "crl.pem not "
+			    "signed by the tenant CA, ignored");
 		} else {
-			if (next != NULL && X509_cmp_current_time(next) < 0)
+			if (next != NULL && X509_cmp_current_time(next) < 0) {
 				log_warn("tenant %s: %s has expired (nextUpdate passed); "
 				    "%s", t->name, path, consequence);
+				snprintf(t->crl_note, sizeof(t->crl_note), "crl.pem past "
+				    "its nextUpdate, re-sign it: cofferctl pki crl-refresh");
+			}
 			if (X509_STORE_add_crl(store, crl) == 1)
 				n++;
 		}
 		X509_CRL_free(crl);
 	}
 	ERR_clear_error();
-	if (n == 0)
+	if (n == 0) {
 		log_warn("tenant %s: %s holds no usable CRL; %s", t->name, path,
 		    consequence);
+		if (t->crl_note[0] == '\0')
+			snprintf(t->crl_note, sizeof(t->crl_note), "crl.pem holds no "
+			    "CRL");
+	}
 	BIO_free(bio);
 	free(data);
 }
@@ -714,8 +795,12 @@ tls_gen_new(tls_server *s, tls_gen **out, char *err, size_t err_len)
 	tls_gen *g;
 	SSL_CTX *ctx;
 	X509_STORE *store;
+	/* CLEANSE_PLAINTEXT: records are decrypted in place in OpenSSL's read
+	 * buffer, which RELEASE_BUFFERS frees after each read; without it the
+	 * heap keeps request plaintext (message content) */
 	const long opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE;
+	    SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_CLEANSE_PLAINTEXT;
 
 	*out = NULL;
 	g = calloc(1, sizeof(*g));
@@ -753,7 +838,9 @@ tls_gen_new(tls_server *s, tls_gen **out, char *err, size_t err_len)
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 	    tls_verify_cb);
-	SSL_CTX_set_verify_depth(ctx, 2);
+	/* devices are issued by their tenant CA directly: no intermediate CA
+	 * (depth 0 = leaf and trust anchor only; more is chain_too_long) */
+	SSL_CTX_set_verify_depth(ctx, 0);
 	SSL_CTX_set_cert_verify_callback(ctx, tls_cert_verify, g);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);

@@ -5,10 +5,13 @@
  * CRLs from <tenant>/crl.pem.  tls_server_reload() builds a new generation
  * and swaps it in; connections keep the generation they started with.
  *
- * A handshake succeeds only for a certificate that chains to a tenant CA,
- * is in its validity period, is not revoked (CRL), has EKU clientAuth and
- * KU digitalSignature, names that same tenant in subject O and a device in
- * CN, and whose device ingest_peer_check() accepts.  Every refusal is
+ * A handshake succeeds only for a certificate issued by a tenant CA
+ * directly (no intermediate), with a key and a signature of security
+ * level 2 (RSA >= 2048, no SHA-1), in its validity period, not revoked
+ * (with crl_required, the default: a current CRL signed by that CA), with
+ * EKU clientAuth and KU digitalSignature, naming that same tenant in
+ * subject O and a device in CN, and whose device ingest_peer_check()
+ * accepts.  Every refusal is
  * logged (fingerprint when a certificate was presented, and the reason)
  * and counted by reason in metrics.
  *
@@ -66,5 +69,15 @@ void   tls_conn_shutdown(tls_conn *c);
 const ingest_peer *tls_conn_peer(const tls_conn *c);
 const char *tls_conn_addr(const tls_conn *c);
 void   tls_conn_free(tls_conn **c);          /* NULL ok; does not close fd */
+
+/* Subject-to-identity mapping (exposed for tests/fuzz/fuzz_certid.c):
+ * 1 when name (an X509_NAME) holds exactly one entry of nid whose UTF-8
+ * form is 1..cap-1 bytes of [A-Za-z0-9._-], not starting with '.' or '-';
+ * out is then that name.  0 otherwise, and out holds a printable rendering
+ * of the claim for logs only ("" when absent or repeated): never use it as
+ * an identity. */
+struct X509_name_st;
+int    tls_subject_entry(struct X509_name_st *name, int nid, char *out,
+                         size_t cap);
 
 #endif

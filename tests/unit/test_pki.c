@@ -70,9 +70,10 @@ load_crl(const char *dir)
 	return c;
 }
 
-/* X509_verify_cert of leaf against the CA in ca_dir; with_crl adds that
- * CA's crl.pem and turns CRL checking on.  Returns the verify error
- * (X509_V_OK on success). */
+/* X509_verify_cert of leaf against the CA in ca_dir, under the policy of
+ * the gateway and the API (strict, security level 2, depth 0); with_crl
+ * adds that CA's crl.pem and turns CRL checking on.  Returns the verify
+ * error (X509_V_OK on success). */
 static int
 verify(const char *leaf_path, const char *ca_dir, int with_crl, int purpose)
 {
@@ -94,6 +95,12 @@ verify(const char *leaf_path, const char *ca_dir, int with_crl, int purpose)
 	}
 	assert_int_equal(X509_STORE_CTX_init(ctx, st, leaf, NULL), 1);
 	assert_int_equal(X509_STORE_CTX_set_purpose(ctx, purpose), 1);
+	/* the verifiers' policy (gateway/tls.c, api/auth.c): strict X.509,
+	 * security level 2 (no RSA < 2048, no SHA-1), issued by the CA
+	 * directly — everything the PKI makes must pass it */
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT);
+	X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(ctx), 2);
+	X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(ctx), 0);
 	ok = X509_verify_cert(ctx);
 	e = X509_STORE_CTX_get_error(ctx);
 	if (ok == 1)
