@@ -191,7 +191,7 @@ pool_init(srv_pool *p, const char *conninfo, size_t max)
 	if ((p->idle = calloc(max, sizeof(*p->idle))) == NULL)
 		return -1;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
+	util_cond_init_mono(&p->cv);
 	p->max = max;
 	p->conninfo = conninfo;
 	return 0;
@@ -218,8 +218,7 @@ pool_get(srv_pool *p, char *err, size_t err_len)
 	struct timespec until;
 	PGconn *c = NULL;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += SRV_POOL_WAIT_S;
+	util_mono_abstime(&until, util_mono_us() + SRV_POOL_WAIT_S * 1000000LL);
 	pthread_mutex_lock(&p->mu);
 	while (p->nidle == 0 && p->total >= p->max)
 		if (pthread_cond_timedwait(&p->cv, &p->mu, &until) == ETIMEDOUT) {

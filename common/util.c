@@ -284,3 +284,30 @@ util_now_us(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
+
+long long
+util_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+void
+util_cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+void
+util_mono_abstime(struct timespec *ts, long long at_us)
+{
+	ts->tv_sec = (time_t)(at_us / 1000000LL);
+	ts->tv_nsec = (long)(at_us % 1000000LL) * 1000L;
+}

@@ -6,6 +6,7 @@
 #ifndef COFFER_COMMON_UTIL_H
 #define COFFER_COMMON_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -48,7 +49,15 @@ void util_uuid_format(char out[UTIL_UUID_STRLEN + 1],
 int  util_uuid_parse(unsigned char id[UTIL_UUID_BYTES], const char *s)
      __attribute__((warn_unused_result));
 
-/* Microseconds since the Unix epoch, UTC (CLOCK_REALTIME). */
+/* Microseconds since the Unix epoch, UTC (CLOCK_REALTIME): timestamps. */
 long long util_now_us(void);
+
+/* Microseconds on CLOCK_MONOTONIC: ages, deadlines and waits, which must
+ * not stretch or shrink when the wall clock steps (NTP, an operator). */
+long long util_mono_us(void);
+/* A condition variable whose timed waits run on CLOCK_MONOTONIC, and the
+ * absolute time util_mono_us() value at_us for pthread_cond_timedwait on it. */
+void util_cond_init_mono(pthread_cond_t *cv);
+void util_mono_abstime(struct timespec *ts, long long at_us);
 
 #endif

@@ -413,7 +413,7 @@ ig_dir_load(ingest *ig)
 		log_info("directory: %zu tenants, %zu active devices", ig->ntenants,
 		    ndevs);
 	ig->dir_loaded = 1;
-	ig->dir_last_us = util_now_us();
+	ig->dir_last_us = util_mono_us();
 	pthread_mutex_unlock(&ig->dmu);
 	ig_devs_free(old, oldn);
 	if (ig->dir_down_logged)
@@ -428,30 +428,23 @@ db_fail:
 	return -1;
 }
 
-static void
-ig_abstime(struct timespec *ts, long long at_us)
-{
-	ts->tv_sec = (time_t)(at_us / 1000000LL);
-	ts->tv_nsec = (long)(at_us % 1000000LL) * 1000L;
-}
-
 static void *
 ig_dir_main(void *arg)
 {
 	ingest *ig = arg;
-	long long next = util_now_us() +
+	long long next = util_mono_us() +
 	    (long long)ig->cfg.device_refresh_s * 1000000LL;
 	struct timespec ts;
 
 	if (!ig->dir_loaded)
-		next = util_now_us();
+		next = util_mono_us();
 	for (;;) {
 		long long now;
 		int run;
 
 		pthread_mutex_lock(&ig->dmu);
 		for (;;) {
-			now = util_now_us();
+			now = util_mono_us();
 			if (ig->dir_stop)
 				break;
 			if (now >= next)
@@ -459,7 +452,7 @@ ig_dir_main(void *arg)
 			if (ig->dir_wanted &&
 			    now - ig->dir_last_us >= IG_DIR_MISS_GAP_US)
 				break;
-			ig_abstime(&ts, ig->dir_wanted ?
+			util_mono_abstime(&ts, ig->dir_wanted ?
 			    ig->dir_last_us + IG_DIR_MISS_GAP_US : next);
 			pthread_cond_timedwait(&ig->dcv, &ig->dmu, &ts);
 		}
@@ -469,13 +462,13 @@ ig_dir_main(void *arg)
 		if (!run)
 			break;
 		if (ig_dir_load(ig) == 0)
-			next = util_now_us() +
+			next = util_mono_us() +
 			    (long long)ig->cfg.device_refresh_s * 1000000LL;
 		else {
 			pthread_mutex_lock(&ig->dmu);
-			ig->dir_last_us = util_now_us();
+			ig->dir_last_us = util_mono_us();
 			pthread_mutex_unlock(&ig->dmu);
-			next = util_now_us() + IG_DIR_RETRY_US;
+			next = util_mono_us() + IG_DIR_RETRY_US;
 		}
 	}
 	pg_close(&ig->dconn);
@@ -534,10 +527,17 @@ sb_put(sbuf *b, const char *s, size_t n)
 
 		while (cap < b->len + n + 1)
 			cap *= 2;
-		p = realloc(b->p, cap);
+		/* not realloc: responses carry the client's message ids, and the
+		 * old block must be wiped before it goes back to the heap */
+		p = malloc(cap);
 		if (p == NULL) {
 			b->oom = 1;
 			return;
+		}
+		if (b->p != NULL) {
+			memcpy(p, b->p, b->len);
+			vault_wipe(b->p, b->cap);
+			free(b->p);
 		}
 		b->p = p;
 		b->cap = cap;
@@ -702,6 +702,7 @@ ig_finish(ig_req *q)
 		}
 	}
 	if (b.oom) {
+		vault_wipe(b.p, b.cap);
 		free(b.p);
 		ig_error_answer(q, 500, "internal error");
 		return;
@@ -977,7 +978,7 @@ ingest_new(ingest **out, const gw_config *cfg, char *err, size_t err_len)
 		ig->hwm_records = 1000;
 	ig->hwm_bytes = 2 * ig->cfg.max_body_bytes;
 	pthread_mutex_init(&ig->dmu, NULL);
-	pthread_cond_init(&ig->dcv, NULL);
+	util_cond_init_mono(&ig->dcv);
 	pthread_mutex_init(&ig->jmu, NULL);
 	pthread_cond_init(&ig->jcv, NULL);
 	*out = ig;

@@ -396,22 +396,10 @@ wr_forget_state(wr_lane *w, int drop_stream_ids)
 	}
 }
 
-/* Epoch ages are measured on the monotonic clock: a wall clock stepped
- * back (NTP, an operator) must not keep an epoch key alive longer, nor a
- * step forward matter beyond one early rotation. */
-static long long
-wr_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 static void
 wr_expire_epochs(wr_lane *w)
 {
-	long long now = wr_mono_us(), max = (long long)w->cfg.epoch_seconds *
+	long long now = util_mono_us(), max = (long long)w->cfg.epoch_seconds *
 	    1000000LL;
 	size_t i;
 
@@ -751,7 +739,7 @@ static int
 wr_plan_group(wr_lane *w, wr_slot *slots, size_t n, wr_group *g)
 {
 	wr_stream *st = g->st;
-	long long now = wr_mono_us();       /* epoch age only */
+	long long now = util_mono_us();       /* epoch age only */
 	uint64_t seq = st->last_seq;
 	size_t i;
 
@@ -1194,7 +1182,7 @@ wr_attempt(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups,
 		if (wr_stream_ensure(w, groups[g].st) != 0)
 			return wr_classify(w);
 
-	t0 = util_now_us();
+	t0 = util_mono_us();
 	if (pg_begin(w->conn, w->err, sizeof(w->err)) != 0) {
 		wr_note_pg(w, "BEGIN");
 		return wr_classify(w);
@@ -1228,7 +1216,7 @@ wr_attempt(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups,
 		(void)pg_rollback(w->conn);
 		return wr_classify(w);
 	}
-	*lat_us = util_now_us() - t0;
+	*lat_us = util_mono_us() - t0;
 	return WR_OK;
 fail:
 	wr_retired_free(w);
@@ -1242,7 +1230,7 @@ wr_drop_conn(wr_lane *w)
 	pg_close(&w->conn);
 	wr_forget_state(w, 1);
 	wr_set_up(w, 0);
-	w->next_connect_us = util_now_us();   /* first retry at once */
+	w->next_connect_us = util_mono_us();   /* first retry at once */
 	w->backoff_us = WR_BACKOFF_MIN_US;
 }
 
@@ -1416,7 +1404,7 @@ fail:
 	pg_close(&w->conn);
 	w->db_down_logged = 1;
 	wr_set_up(w, 0);
-	w->next_connect_us = util_now_us() + w->backoff_us;
+	w->next_connect_us = util_mono_us() + w->backoff_us;
 	w->backoff_us *= 2;
 	if (w->backoff_us > WR_BACKOFF_MAX_US)
 		w->backoff_us = WR_BACKOFF_MAX_US;
@@ -1424,13 +1412,6 @@ fail:
 }
 
 /* -- thread ----------------------------------------------------------------------- */
-
-static void
-wr_abstime(struct timespec *ts, long long at_us)
-{
-	ts->tv_sec = (time_t)(at_us / 1000000LL);
-	ts->tv_nsec = (long)(at_us % 1000000LL) * 1000L;
-}
 
 static void *
 wr_main(void *arg)
@@ -1446,11 +1427,11 @@ wr_main(void *arg)
 		long long now;
 
 		wr_expire_epochs(w);
-		if (w->conn == NULL && util_now_us() >= w->next_connect_us)
+		if (w->conn == NULL && util_mono_us() >= w->next_connect_us)
 			(void)wr_connect(w);
 
 		pthread_mutex_lock(&w->mu);
-		now = util_now_us();
+		now = util_mono_us();
 		if (w->stopping) {
 			wr_item *chain = w->head;
 
@@ -1466,7 +1447,7 @@ wr_main(void *arg)
 
 			if (w->conn == NULL && w->next_connect_us < until)
 				until = w->next_connect_us;
-			wr_abstime(&ts, until);
+			util_mono_abstime(&ts, until);
 			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 			pthread_mutex_unlock(&w->mu);
 			continue;
@@ -1489,8 +1470,8 @@ wr_main(void *arg)
 			    (long long)w->cfg.batch_max_ms * 1000LL;
 
 			while (!w->stopping && w->count < max &&
-			    (now = util_now_us()) < deadline) {
-				wr_abstime(&ts, deadline);
+			    (now = util_mono_us()) < deadline) {
+				util_mono_abstime(&ts, deadline);
 				pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 			}
 		}
@@ -1563,7 +1544,7 @@ writer_new(writer **out, const gw_config *cfg, const unsigned char *sign_sk,
 		l->m = &w->m;
 		l->backoff_us = WR_BACKOFF_MIN_US;
 		pthread_mutex_init(&l->mu, NULL);
-		pthread_cond_init(&l->cv, NULL);
+		util_cond_init_mono(&l->cv);
 	}
 	*out = w;
 	return 0;
@@ -1619,7 +1600,7 @@ writer_submit(writer *w, wr_item *chain)
 {
 	wr_item *first[WR_LANES_MAX] = { 0 }, *last[WR_LANES_MAX] = { 0 };
 	size_t count[WR_LANES_MAX] = { 0 };
-	long long now = util_now_us();
+	long long now = util_mono_us();
 	unsigned i;
 
 	/* Route by dedup token: one record, one lane, so lanes never race
