@@ -10,6 +10,8 @@
  *     exactly "chunked", Transfer-Encoding on HTTP/1.0;
  *   - chunk framing with anything but hex digits and CRLF (chunk
  *     extensions, whitespace, bare LF) and trailer fields;
+ *   - (413) a chunk size larger than what is left of max_body_bytes, as
+ *     soon as its line ends, before any of its data is read;
  *   - HTTP versions other than 1.0 and 1.1 (505), a missing or repeated
  *     Host on HTTP/1.1, Expect other than 100-continue (417).
  * http-parser itself refuses malformed or overflowing Content-Length, bad
@@ -120,6 +122,9 @@ struct http_conn {
 	/* chunk framing scan within one http_parser_execute call */
 	const char  *scan_from;
 	int          framing_bad;
+	uint64_t     chunk_size;    /* hex digits of the current size line */
+	int          chunk_huge;    /* ... too many of them (>= 2^60) */
+	int          chunk_over;    /* a size line over the body budget */
 
 	/* error from a callback */
 	int          err_status;
@@ -184,7 +189,9 @@ http_scan_head(http_conn *c, const char *data, size_t len)
 }
 
 /* Chunk framing bytes (everything in a chunked body that is not data):
- * hex digits and CRLF only. */
+ * hex digits and CRLF only.  Each size line's value is checked against
+ * what is left of max_body_bytes when its LF arrives (chunk_over), so a
+ * peer announcing a huge chunk is refused before it sends any of it. */
 static void
 http_scan_framing(http_conn *c, const char *from, const char *to)
 {
@@ -192,14 +199,33 @@ http_scan_framing(http_conn *c, const char *from, const char *to)
 
 	for (q = from; q < to; q++) {
 		unsigned char ch = (unsigned char)*q;
-		int prev = c->prev_byte;
+		int prev = c->prev_byte, d = -1;
 
 		c->prev_byte = ch;
+		if (ch >= '0' && ch <= '9')
+			d = ch - '0';
+		else if (ch >= 'a' && ch <= 'f')
+			d = ch - 'a' + 10;
+		else if (ch >= 'A' && ch <= 'F')
+			d = ch - 'A' + 10;
 		if ((prev == '\r' && ch != '\n') || (ch == '\n' && prev != '\r') ||
-		    !(ch == '\r' || ch == '\n' || (ch >= '0' && ch <= '9') ||
-		    (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))) {
+		    !(ch == '\r' || ch == '\n' || d >= 0)) {
 			c->framing_bad = 1;
 			return;
+		}
+		if (d >= 0) {
+			if (c->chunk_size >> 56 != 0)
+				c->chunk_huge = 1;
+			else
+				c->chunk_size = c->chunk_size * 16 + (uint64_t)d;
+		} else if (ch == '\n') {
+			if (c->chunk_huge ||
+			    c->chunk_size > c->lim.max_body_bytes - c->body_len)
+				c->chunk_over = 1;
+			c->chunk_size = 0;
+			c->chunk_huge = 0;
+			if (c->chunk_over)
+				return;
 		}
 	}
 }
@@ -230,6 +256,9 @@ http_reset_request(http_conn *c)
 	c->head_method = 0;
 	c->close_after = 0;
 	c->framing_bad = 0;
+	c->chunk_size = 0;
+	c->chunk_huge = 0;
+	c->chunk_over = 0;
 	c->err_status = 0;
 	c->err_reason = NULL;
 	c->last_error = "";
@@ -376,6 +405,11 @@ http_cb_body(http_parser *p, const char *at, size_t len)
 		if (c->framing_bad) {
 			c->err_status = 400;
 			c->err_reason = "invalid chunk framing";
+			return 1;
+		}
+		if (c->chunk_over) {
+			c->err_status = 413;
+			c->err_reason = "chunk larger than the body limit";
 			return 1;
 		}
 	}
@@ -766,6 +800,11 @@ http_feed(http_conn *c, const char *data, size_t len, http_event *ev)
 			http_scan_framing(c, c->scan_from, data + off + got);
 			if (c->framing_bad) {
 				http_fail(c, 400, "invalid chunk framing");
+				*ev = HTTP_EV_RESPONSE;
+				return off + got;
+			}
+			if (c->chunk_over) {
+				http_fail(c, 413, "chunk larger than the body limit");
 				*ev = HTTP_EV_RESPONSE;
 				return off + got;
 			}

@@ -3,12 +3,13 @@
  *
  * Trusts: the device id (it comes from a verified client certificate) and
  * the tenant's blind-index key.  Does not trust a single byte of the line:
- * depth is bounded before jansson sees it, jansson rejects invalid UTF-8,
- * duplicate keys, NUL and trailing data, and every string is checked again
- * here.  Rejection reasons are fixed texts plus field names or indexes we
- * chose, never input bytes.  jansson frees through a wiping free (rec_init)
- * so neither the parse tree nor json_dumps' growing buffers leave content
- * behind in the heap.
+ * raw NUL bytes and depth are refused before jansson sees it (jansson would
+ * read a NUL as the end of its input), jansson rejects invalid UTF-8,
+ * duplicate keys, \u0000 and trailing data, and every string is checked
+ * again here.  Rejection reasons are fixed texts plus field names or
+ * indexes we chose, never input bytes.  jansson frees through a wiping
+ * free (rec_init) so neither the parse tree nor json_dumps' growing
+ * buffers leave content behind in the heap.
  */
 #include "gateway/record.h"
 
@@ -424,6 +425,11 @@ rec_parse(rec *out, const char *line, size_t len,
 		reason[0] = '\0';
 	if (len == 0 || rec_blank(line, len))
 		return rec_reject(reason, reason_len, NULL, "empty line");
+	/* A raw NUL byte: jansson would take it for the end of its input and
+	 * answer "truncated JSON" (or "not valid JSON" inside a string). */
+	if (memchr(line, '\0', len) != NULL)
+		return rec_reject(reason, reason_len, NULL,
+		    "NUL character not allowed");
 	if (!rec_depth_ok(line, len))
 		return rec_reject(reason, reason_len, NULL, "nesting too deep");
 	root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,

@@ -3,7 +3,10 @@
  * Raw request bytes go straight into http_feed(); a small driver plays the
  * transport: it continues every head, answers application requests with
  * 200 "len=<body bytes>", and collects what would be written.  Tables list
- * good requests, each request-smuggling shape, the limits and the routes
+ * good requests, each request-smuggling shape (CL+TE, duplicate and
+ * malformed Content-Length, obfuscated Transfer-Encoding, bare LF/CR,
+ * obs-fold, chunk-size overflow and chunks over the body limit), the limits
+ * (huge and many headers, fed a byte at a time too) and the routes
  * (including the probe paths of THREATS T2) with the statuses expected.
  */
 #include <setjmp.h>
@@ -301,6 +304,62 @@ static const http_case smuggle_cases[] = {
 	  0, "400", 1, "" },
 	{ "TLS hello on the plain port", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
 	  0, "400", 1, NULL },
+
+	/* obfuscated Transfer-Encoding */
+	{ "TE quoted", P "Transfer-Encoding: \"chunked\"\r\n\r\n0\r\n\r\n", 0, "400", 1, "" },
+	{ "TE with a parameter", P "Transfer-Encoding: chunked;q=1\r\n\r\n0\r\n\r\n",
+	  0, "400", 1, "" },
+	{ "TE chunked, identity", P "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+	  0, "400", 1, "" },
+	{ "TE prefix", P "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", 0, "400", 1, "" },
+	{ "TE comma first", P "Transfer-Encoding: ,chunked\r\n\r\n0\r\n\r\n", 0, "400", 1, "" },
+	{ "TE NUL after the value",
+	  P "Transfer-Encoding: chunked\0\r\n\r\n0\r\n\r\n",
+	  sizeof(P "Transfer-Encoding: chunked\0\r\n\r\n0\r\n\r\n") - 1, "400", 1, "" },
+	{ "TE 8-bit look-alike", P "Transfer-Encoding: chunk\xc3\xa9" "d\r\n\r\n0\r\n\r\n",
+	  0, "400", 1, "" },
+	{ "TE with CL 0", P "Content-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	  0, "400", 1, "" },
+	{ "TE folded onto CL", P "Content-Length: 3\r\n Transfer-Encoding: chunked\r\n\r\nabc",
+	  0, "400", 1, "" },
+	{ "TE header name with underscore is just another header",
+	  P "Transfer_Encoding: chunked\r\n\r\n0\r\n\r\n", 0, "411,400", 1, "" },
+	/* Content-Length shapes */
+	{ "CL hex", P "Content-Length: 0x5\r\n\r\nhello", 0, "400", 1, "" },
+	{ "CL negative", P "Content-Length: -1\r\n\r\n", 0, "400", 1, "" },
+	{ "CL 2^64", P "Content-Length: 18446744073709551616\r\n\r\n", 0, "400", 1, "" },
+	{ "CL two values one line", P "Content-Length: 5 5\r\n\r\nhello", 0, "400", 1, "" },
+	{ "CL space before colon", P "Content-Length : 5\r\n\r\nhello", 0, "400", 1, "" },
+	{ "duplicate CL, second empty", P "Content-Length: 5\r\nContent-Length:\r\n\r\nhello",
+	  0, "400", 1, "" },
+	/* chunk sizes */
+	{ "chunk size overflow (18 hex digits)",
+	  P "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+	  0, "400", 1, "" },
+	{ "chunk size 2^64-1",
+	  P "Transfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+	  0, "400", 1, "" },
+	{ "chunk size 2^63 (over the body limit)",
+	  P "Transfer-Encoding: chunked\r\n\r\n8000000000000000\r\nhello",
+	  0, "413", 1, "" },
+	{ "chunk size just over the body limit",
+	  P "Transfer-Encoding: chunked\r\n\r\n1001\r\nhello", 0, "413", 1, "" },
+	{ "chunk size over the limit, no data yet",
+	  P "Transfer-Encoding: chunked\r\n\r\n7fffffff\r\n", 0, "413", 1, "" },
+	{ "second chunk size over what is left",
+	  P "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nffc\r\n", 0, "413", 1, "" },
+	{ "chunk size negative", P "Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+	  0, "400", 1, "" },
+	{ "chunk size 0x prefix",
+	  P "Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 0, "400", 1, "" },
+	{ "chunk size missing", P "Transfer-Encoding: chunked\r\n\r\n\r\nhello\r\n0\r\n\r\n",
+	  0, "400", 1, "" },
+	{ "chunk data without CRLF",
+	  P "Transfer-Encoding: chunked\r\n\r\n5\r\nhello0\r\n\r\n", 0, "400", 1, "" },
+	{ "chunk data with bare LF",
+	  P "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 0, "400", 1, "" },
+	{ "last chunk with bare LF",
+	  P "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\n\r\n", 0, "400", 1, "" },
 };
 
 static void
@@ -445,6 +504,134 @@ test_limits(void **state)
 	n += snprintf(big + n, sizeof(big) - (size_t)n, "0\r\n\r\n");
 	t[5] = (http_case){ "chunked body at the limit", big, 0, "200", 0, NULL };
 	run_cases(&t[5], 1, HTTP_ROUTES_GATEWAY);
+}
+
+/* -- hostile sizes: many headers, huge lines, fed in small pieces ---------- */
+
+/* Feed data in pieces of at most `piece` bytes, keeping what the module did
+ * not consume (as net.c does).  Returns the bytes consumed in total. */
+static size_t
+drive_pieces(http_conn *c, const char *data, size_t len, size_t piece,
+    result *r)
+{
+	char *pend = malloc(len + 1);
+	size_t have = 0, off = 0, used = 0;
+
+	assert_non_null(pend);
+	while (off < len && !r->closed) {
+		size_t k = len - off < piece ? len - off : piece, n;
+
+		memcpy(pend + have, data + off, k);
+		have += k;
+		off += k;
+		n = drive(c, pend, have, r, DRIVE_CONTINUE);
+		used += n;
+		memmove(pend, pend + n, have - n);
+		have -= n;
+	}
+	free(pend);
+	return used;
+}
+
+static void
+hostile_one(const char *name, const char *raw, size_t len, size_t piece,
+    const char *want, int want_close, const char *want_out)
+{
+	http_conn *c = conn_new(HTTP_ROUTES_GATEWAY);
+	result *r = calloc(1, sizeof(*r));
+	char got[64];
+	size_t used;
+
+	assert_non_null(r);
+	used = drive_pieces(c, raw, len, piece, r);
+	statuses(r, got, sizeof(got));
+	if (strcmp(got, want) != 0 || r->closed != want_close ||
+	    (want_out != NULL && strstr(r->out, want_out) == NULL))
+		fail_msg("%s: statuses '%s' (want '%s'), closed %d, error '%s'",
+		    name, got, want, r->closed, http_error(c));
+	/* a refused head is never read much past the limit (1024) */
+	if (strcmp(want, "431") == 0 && used > 1024 + 16)
+		fail_msg("%s: %zu bytes consumed past a 1024-byte head limit",
+		    name, used);
+	http_conn_free(&c);
+	free(r);
+}
+
+static void
+test_hostile_sizes(void **state)
+{
+	size_t cap = 256 * 1024, n, i, pieces[] = { 1, 7, 4096, 256 * 1024 };
+	char *b = malloc(cap);
+	unsigned k;
+
+	(void)state;
+	assert_non_null(b);
+	for (k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		size_t pc = pieces[k];
+
+		/* 200 tiny headers fit in 1024 bytes: fine */
+		n = (size_t)snprintf(b, cap, "GET /healthz HTTP/1.1\r\n" H);
+		for (i = 0; i < 200; i++)
+			n += (size_t)snprintf(b + n, cap - n, "a:\r\n");
+		n += (size_t)snprintf(b + n, cap - n, "\r\n");
+		hostile_one("200 tiny headers", b, n, pc, "200", 0, NULL);
+
+		/* 10 000 headers: 431 at the limit, the rest never read */
+		n = (size_t)snprintf(b, cap, "GET /healthz HTTP/1.1\r\n" H);
+		for (i = 0; i < 10000; i++)
+			n += (size_t)snprintf(b + n, cap - n, "X-A: b\r\n");
+		n += (size_t)snprintf(b + n, cap - n, "\r\n");
+		hostile_one("10000 headers", b, n, pc, "431", 1, "headers_too_large");
+
+		/* a 100 KB request target */
+		n = (size_t)snprintf(b, cap, "GET /");
+		memset(b + n, 'a', 100000);
+		n += 100000;
+		n += (size_t)snprintf(b + n, cap - n, " HTTP/1.1\r\n" H "\r\n");
+		hostile_one("100 KB request line", b, n, pc, "431", 1, NULL);
+
+		/* a 5000-byte header name, and a 200 KB header value */
+		n = (size_t)snprintf(b, cap, "GET /healthz HTTP/1.1\r\n" H);
+		memset(b + n, 'N', 5000);
+		n += 5000;
+		n += (size_t)snprintf(b + n, cap - n, ": v\r\n\r\n");
+		hostile_one("5000-byte header name", b, n, pc, "431", 1, NULL);
+		n = (size_t)snprintf(b, cap, P "X-Big: ");
+		memset(b + n, 'v', 200000);
+		n += 200000;
+		n += (size_t)snprintf(b + n, cap - n, "\r\nContent-Length: 1\r\n\r\nx");
+		hostile_one("200 KB header value", b, n, pc, "431", 1, NULL);
+
+		/* 4096 one-byte chunks: framing does not count against the
+		 * body, the body limit is met exactly */
+		n = (size_t)snprintf(b, cap, P "Transfer-Encoding: chunked\r\n\r\n");
+		for (i = 0; i < 4096; i++)
+			n += (size_t)snprintf(b + n, cap - n, "1\r\nz\r\n");
+		n += (size_t)snprintf(b + n, cap - n, "0\r\n\r\n");
+		hostile_one("4096 one-byte chunks", b, n, pc, "200", 0, "len=4096");
+		/* ... and one more byte is 413 */
+		n = (size_t)snprintf(b, cap, P "Transfer-Encoding: chunked\r\n\r\n");
+		for (i = 0; i < 4097; i++)
+			n += (size_t)snprintf(b + n, cap - n, "1\r\nz\r\n");
+		n += (size_t)snprintf(b + n, cap - n, "0\r\n\r\n");
+		hostile_one("4097 one-byte chunks", b, n, pc, "413", 1, NULL);
+
+		/* leading zeros in a chunk size are still hex digits */
+		n = (size_t)snprintf(b, cap, P "Transfer-Encoding: chunked\r\n\r\n");
+		memset(b + n, '0', 100);
+		n += 100;
+		n += (size_t)snprintf(b + n, cap - n, "5\r\nhello\r\n0\r\n\r\n");
+		hostile_one("chunk size with 100 leading zeros", b, n, pc, "200", 0,
+		    "len=5");
+
+		/* a huge chunk size split across pieces: 413 before its data */
+		n = (size_t)snprintf(b, cap, P "Transfer-Encoding: chunked\r\n\r\n"
+		    "fffffffffff\r\n");
+		memset(b + n, 'd', 8192);
+		n += 8192;
+		hostile_one("huge chunk size, then data", b, n, pc, "413", 1, NULL);
+	}
+	free(b);
 }
 
 /* -- response headers ------------------------------------------------------- */
@@ -625,6 +812,7 @@ main(void)
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_metrics_routes),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_hostile_sizes),
 		cmocka_unit_test(test_response_headers),
 		cmocka_unit_test(test_reject_and_retry_after),
 		cmocka_unit_test(test_split_everywhere),
