@@ -58,12 +58,14 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 # Stand-alone tools: ops/X.c -> build/ops/X (load generator), bench/X.c -> build/bench/X
 TOOL_SRC  := $(wildcard ops/*.c) $(wildcard bench/*.c)
 TOOL_BIN  := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
+# Test-only tools: tests/tools/X.c -> build/tests/tools/X (never installed)
+TESTTOOL_BIN := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
 .PHONY: all deps test check unit integration sanitize fuzz torture clean bench bench-quick demo demo-stop
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BIN) $(ITEST_BIN) $(TOOL_BIN)
+all: $(BINS) $(UNIT_BIN) $(ITEST_BIN) $(TOOL_BIN) $(TESTTOOL_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -83,6 +85,9 @@ $(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(TESTLIB_OBJ) 
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/ops/%: $(BUILD)/obj/ops/%.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -108,7 +113,7 @@ check: all
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
-integration: $(BINS) $(ITEST_BIN)
+integration: $(BINS) $(ITEST_BIN) $(TESTTOOL_BIN)
 	@BUILD=$(BUILD) sh tests/pg-harness.sh
 
 # The whole system on this machine: private PostgreSQL under ./var, gateway,

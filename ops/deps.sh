@@ -10,7 +10,7 @@ postgresql-15 postgresql-client-15 postgresql-contrib libcmocka-dev libjansson-d
 libhttp-parser-dev libcurl4-openssl-dev libarchive-dev libgnutls28-dev
 curl ca-certificates python3 python3-jsonschema procps psmisc faketime
 pgbouncer systemd
-gnuplot-nox gpg valgrind"
+gnuplot-nox gpg valgrind gdb"
 
 if [ "${1:-}" = "--list" ]; then
 	echo $PKGS

@@ -91,6 +91,9 @@ gwf_device "$TA" a-phone && gwf_device "$TB" b-phone && gwf_device "$TA" a-lost 
     gwf_device "$TA" a-early --not-before 2035-01-01T00:00:00Z \
     --not-after 2035-06-01T00:00:00Z &&
     gwf_node cm-node || die "devices and node (cofferctl)"
+# the longest device name cofferctl allows (64), registered
+LONGDEV="d-$(printf '%062d' 0)"
+gwf_device "$TA" "$LONGDEV" || die "device $LONGDEV"
 ok "tenants $TA and $TB, devices a-phone, b-phone, a-lost, a-old (expired), a-early (not yet valid)"
 
 ADIR="$COFFER_PKI/devices/$TA"
@@ -242,6 +245,16 @@ refused "KU keyEncipherment, no digitalSignature" "$X/ku-enc.crt" "$X/ku-enc.key
 refused "RSA-1024 key" "$X/rsa1024.crt" "$X/rsa1024.key" weak_key
 refused "SHA-1 signature" "$X/sha1.crt" "$X/sha1.key" weak_signature
 refused "tenant A's CA, O=tenant B" "$X/crossed.crt" "$X/crossed.key" tenant_ca_mismatch
+# A CN the openssl CLI will not make (over 64 characters): the registered
+# 64-character name plus 64 more must not be taken for that device (a
+# truncated copy of the claim once passed as the identity).  The same tool
+# with the exact name is the control.
+LEAF="$BUILD/tests/tools/leafcert"
+"$LEAF" "$ACA" "$AKEY" "$TA" "$LONGDEV" "$X/cn64.crt" "$X/cn64.key" &&
+    "$LEAF" "$ACA" "$AKEY" "$TA" "$LONGDEV$(printf '%064d' 0)" "$X/cn128.crt" "$X/cn128.key" ||
+    die "leafcert ($LEAF)"
+accepted "valid, CN of 64 characters (tests/tools/leafcert)" "$X/cn64.crt" "$X/cn64.key"
+refused "CN of 128 characters (a registered name + 64 more)" "$X/cn128.crt" "$X/cn128.key" bad_subject
 
 # -- tenant A's device against tenant B's data --------------------------------------
 b0=$(tenant_rows "$TB")
