@@ -27,6 +27,10 @@
  * describe, so output is held in spools: guarded memory first, and past a
  * bound a temporary file sealed under a per-build key (vault_spool_*).
  * Ciphertext writes and the output's SHA-256 run on one writer thread.
+ * libarchive writes unblocked (bytes_per_block 0): its own block buffer is
+ * malloc'd and freed unwiped, so the tar and zip bytes — plaintext — must
+ * go straight from our wiped buffers to the callbacks.  Stored zip entries
+ * only: the deflate option (rsmf_deflate) leaves zlib's window unwiped.
  */
 #include "api/production.h"
 
@@ -1831,6 +1835,7 @@ pr_group_start(prod *P, const unsigned char *conv, const char *channel,
 	    archive_write_set_format_zip(g->zip) != ARCHIVE_OK ||
 	    archive_write_set_format_option(g->zip, "zip", "compression-level",
 	    "1") != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(g->zip, 0) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(g->zip, 1) != ARCHIVE_OK ||
 	    archive_write_open2(g->zip, P, NULL, zip_write_cb, NULL, NULL) !=
 	    ARCHIVE_OK)
@@ -2826,6 +2831,7 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	}
 	if ((P->tar = archive_write_new()) == NULL ||
 	    archive_write_set_format_pax_restricted(P->tar) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(P->tar, 0) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(P->tar, 1) != ARCHIVE_OK ||
 	    archive_write_open2(P->tar, P, NULL, tar_write_cb, NULL, NULL) !=
 	    ARCHIVE_OK) {

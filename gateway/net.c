@@ -51,6 +51,7 @@
 
 #include "common/log.h"
 #include "gateway/http.h"
+#include "vault/mem.h"
 
 #define NET_READ_CHUNK       16384U     /* one TLS record of plaintext */
 #define NET_READS_PER_TURN   16         /* then yield to other connections */
@@ -341,11 +342,24 @@ conn_set_events(conn *c, uint32_t ev)
 		c->events = ev;
 }
 
+/* Pending input is decrypted request bytes (message content): wiped
+ * before it goes back to the heap. */
+static void
+conn_pend_free(conn *c)
+{
+	if (c->pend != NULL) {
+		vault_wipe(c->pend, c->pend_cap);
+		free(c->pend);
+	}
+	c->pend = NULL;
+	c->pend_len = c->pend_cap = 0;
+}
+
 static void
 conn_free_struct(conn *c)
 {
 	tls_conn_free(&c->tls);
-	free(c->pend);
+	conn_pend_free(c);
 	free(c->d_body);
 	free(c);
 }
@@ -400,9 +414,7 @@ conn_close(conn *c)
 		c->bucket->conns--;
 		c->bucket = NULL;
 	}
-	free(c->pend);
-	c->pend = NULL;
-	c->pend_len = c->pend_cap = 0;
+	conn_pend_free(c);
 	if (c->in_ingest) {
 		if (!c->dead) {
 			c->dead = 1;
@@ -686,9 +698,16 @@ conn_keep_input(conn *c, const char *data, size_t len)
 		return 0;
 	if (c->pend_len + len > c->pend_cap) {
 		size_t cap = c->pend_len + len;
-		char *p = realloc(c->pend, cap);
+		/* not realloc: the old block holds content and must be wiped */
+		char *p = malloc(cap);
 		if (p == NULL)
 			return -1;
+		if (c->pend_len > 0)
+			memcpy(p, c->pend, c->pend_len);
+		if (c->pend != NULL) {
+			vault_wipe(c->pend, c->pend_cap);
+			free(c->pend);
+		}
 		c->pend = p;
 		c->pend_cap = cap;
 	}
@@ -777,11 +796,8 @@ conn_drive(conn *c)
 			if (used > 0) {
 				memmove(c->pend, c->pend + used, c->pend_len - used);
 				c->pend_len -= used;
-				if (c->pend_len == 0) {
-					free(c->pend);
-					c->pend = NULL;
-					c->pend_cap = 0;
-				}
+				if (c->pend_len == 0)
+					conn_pend_free(c);
 				continue;
 			}
 			if (http_output(c->http, &out) > 0 || c->in_ingest ||
@@ -808,8 +824,13 @@ conn_drive(conn *c)
 		/* 5. read */
 		r = conn_read(c, n->rbuf, sizeof(n->rbuf), &got);
 		if (r == IO_OK) {
+			int kept;
+
 			used = conn_feed(c, n->rbuf, got);
-			if (conn_keep_input(c, n->rbuf + used, got - used) != 0) {
+			kept = conn_keep_input(c, n->rbuf + used, got - used);
+			/* plaintext of one connection: not left for the next */
+			vault_wipe(n->rbuf, got);
+			if (kept != 0) {
 				conn_close(c);
 				return;
 			}

@@ -1,0 +1,515 @@
+#!/bin/sh
+# tests/integration/memory_disclosure.sh — what a memory or disk reader
+# finds (issue 8, "Memory disclosure").  A real gateway and a real coffer-api
+# (tests/lib/gateway-fixture.sh, tests/lib/api-fixture.sh), the real
+# database; runs inside tests/pg-harness.sh.
+#
+#   - both daemons are not dumpable: /proc/PID/limits "Max core file size
+#     0 0"; their /proc/PID files are owned by root although they run as
+#     the unprivileged user; as that same user, reading /proc/PID/environ
+#     and /proc/PID/mem and gcore fail — while all three work on a plain
+#     process of that user (control)
+#   - records carrying unique 32-byte canaries (body, attachment, source
+#     id, participants) are ingested on parallel connections, sent again
+#     (duplicates) with a rejected canary line, the epoch rotates
+#     (epoch_records), a little non-canary traffic follows (MD_FILLER
+#     requests of 25, default 2); then the gateway's memory is read through
+#     /proc/PID/mem (root's ptrace right; the shipped binary, not a special
+#     build) with tests/lib/memscan.py: no canary of a record sealed before
+#     the rotation, no previous epoch key, no record key of those records.
+#     The epoch keys come from the custodian shares (tests/tools/epochkey,
+#     the vault's threshold path); the current epoch key must be found
+#     (control: the scan reads guarded memory), and a canary held by a
+#     plain process must be found (control: the scanner works)
+#   - a matter over the canary records, two approvals, the API's build, the
+#     download (it opens and holds the canaries: they were decrypted); then
+#     coffer-api's memory holds no epoch key, no combined S = t·R, no record
+#     key and no plaintext canary (nor a participant of the matter and
+#     hold requests)
+#   - one sweep of everything the system wrote during the run: pg_dump,
+#     every file of the PostgreSQL data directory (heap, WAL, pg_xact...),
+#     the server log, gateway and API logs, both /metrics outputs, every API
+#     response body and header (the sealed production download aside), the
+#     productions directory: 0 canaries, as text, hex or base64
+# Memory scans need root (ptrace of another user's non-dumpable process):
+# without it they print SKIP with the reason.  Figures: hits per class (all
+# must be 0) and bytes scanned.  Prints "N passed, M failed".
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
+SCAN="$ROOT/tests/lib/memscan.py"
+TN=memory_disclosure
+GWF_NO_TRAP=1
+. "$ROOT/tests/lib/gateway-fixture.sh"
+. "$ROOT/tests/lib/api-fixture.sh"
+. "$ROOT/tests/lib/figures.sh"
+EPOCHKEY="$GWF_BUILD/tests/tools/epochkey"
+
+pass=0
+fail=0
+ok()   { pass=$((pass + 1)); echo "ok   - $1"; }
+bad()  { fail=$((fail + 1)); echo "FAIL - $1"; }
+skip() { echo "SKIP - $1"; }
+check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
+
+PLAIN=""
+CORE=""
+CTRL_PID=""
+cleanup() {
+	[ -n "$CTRL_PID" ] && kill "$CTRL_PID" 2>/dev/null
+	apf_cleanup
+	gwf_cleanup
+	[ -n "$PLAIN" ] && rm -rf "$PLAIN"
+	[ -n "$CORE" ] && rm -rf "$CORE"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+finish() {
+	echo "$TN: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit $?
+}
+die() { bad "$*"; finish; }
+
+for f in "$EPOCHKEY" "$APF_API"; do
+	[ -x "$f" ] || { echo "$TN: $f not built (make)"; exit 1; }
+done
+command -v python3 >/dev/null || { echo "$TN: python3 missing"; exit 1; }
+ROOTED=0
+[ "$(id -u)" -eq 0 ] && ROOTED=1
+gwf_init || exit 1
+# The test's own plaintext (records sent, canary lists, the opened
+# production) stays out of the scratch directory the sweep reads.
+PLAIN=$(mktemp -d "${COFFER_TEST_TMP:-/tmp}/md-plain.XXXXXX") || die "mktemp"
+chmod 0700 "$PLAIN"
+rand() { python3 -c 'import secrets, sys; a = "abcdefghijklmnopqrstuvwxyz0123456789"; print("".join(secrets.choice(a) for _ in range(int(sys.argv[1]))))' "$1"; }
+
+# -- gateway, tenant, records -------------------------------------------------------
+R=$(rand 6)
+T=md-acme-$R        # also a control: the heap must show the tenant name
+gwf_server_cert && gwf_tenant "$T" && gwf_device "$T" phone-m &&
+    gwf_node md-node || die "tenant, device, node"
+# Short epochs by count, none by age during the test.
+gwf_config "epoch_records = 4" "epoch_seconds = 3600" || die "gateway configuration"
+gwf_start phone-m || die "gateway start"
+TID=$($PSQL -c "SELECT tenant_id FROM coffer.tenants WHERE name = '$T'")
+SHARES="$GWF_DIR/tenants/$T/out"
+PASSES="$GWF_DIR/tenants/$T"
+
+# 8 canary records: body, attachment, source id, sender, recipient and
+# conversation unique to this run; every body and attachment 32 bytes.
+NC=8
+NF=${MD_FILLER:-2}   # requests of 25 non-canary records after the canaries
+python3 - "$PLAIN" "$NC" "$R" <<'EOF'
+import base64, json, secrets, sys
+d, n, run = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+al = "abcdefghijklmnopqrstuvwxyz0123456789"
+tok = lambda k: "".join(secrets.choice(al) for _ in range(k))
+num = lambda: "+1555" + "".join(secrets.choice("0123456789") for _ in range(7))
+recs, classes = [], []
+senders = [num() for _ in range(2)]
+for i in range(n):
+    body = "MDB" + tok(29)                      # 32 bytes
+    att = "MDA" + tok(29)                       # 32 bytes
+    sid = "mds-%s-%d-%s" % (run, i, tok(12))
+    conv = "mdc-%s-%s" % (run, tok(16))
+    rcpt = num()
+    r = {"id": sid, "channel": "signal", "conversation": conv,
+         "direction": "out", "sender": senders[i % 2], "recipients": [rcpt],
+         "sent_at": "2026-02-0%dT10:00:00Z" % (1 + i % 5), "body": body,
+         "attachments": [{"name": "n.txt", "type": "text/plain",
+                          "data": base64.b64encode(att.encode()).decode()}]}
+    recs.append(json.dumps(r))
+    classes += [("canary body", body), ("canary attachment", att),
+                ("source id", sid), ("conversation", conv),
+                ("participant", rcpt)]
+classes += [("participant", s) for s in senders]
+# a line the gateway rejects (unknown channel): parsed, never sealed
+bad = "MDR" + tok(29)
+open(d + "/rejected.ndjson", "w").write(json.dumps(
+    {"id": "mdr-%s-%s" % (run, tok(12)), "channel": "pager", "conversation": "c",
+     "direction": "out", "sender": senders[0], "recipients": [senders[1]],
+     "sent_at": "2026-02-01T10:00:00Z", "body": bad}) + "\n")
+classes.append(("canary body (rejected line)", bad))
+open(d + "/canary.ndjson", "w").write("\n".join(recs) + "\n")
+with open(d + "/canaries", "w") as f:
+    for c, v in classes:
+        f.write("%s\t%s\n" % (c, v))
+json.dump({"participants": senders, "from": "2026-01-01T00:00:00Z",
+           "to": "2026-03-01T00:00:00Z"}, open(d + "/scope.json", "w"))
+EOF
+[ -s "$PLAIN/canary.ndjson" ] || die "canary records"
+# Non-canary traffic: sealed after the rotation, churning the same buffers.
+python3 - "$PLAIN" "$R" "$NF" <<'EOF'
+import sys
+d, run = sys.argv[1], sys.argv[2]
+for j in range(int(sys.argv[3])):
+    with open("%s/filler.%d" % (d, j), "w") as f:
+        for i in range(25):
+            f.write('{"id":"mdf-%s-%d-%d","channel":"sms","conversation":"filler",'
+                    '"direction":"in","sender":"+15550000001","recipients":["+15550000002"],'
+                    '"sent_at":"2026-02-10T10:00:00Z","body":"%s"}\n'
+                    % (run, j, i, "f" * (40 + 37 * i)))
+EOF
+ingest() {   # ingest FILE: every line stored
+	gwf_curl phone-m -H 'Content-Type: application/x-ndjson' \
+	    --data-binary "@$1" "$(gwf_url v1/records)" >"$1.out" 2>&1 &&
+	    [ "$(grep -c '"status":"stored"' "$1.out")" -eq "$(wc -l <"$1")" ]
+}
+# one canary record per connection, all at once: TLS and HTTP buffers of
+# several connections at the same time
+i=1
+pids=""
+while [ $i -le $NC ]; do
+	sed -n "${i}p" "$PLAIN/canary.ndjson" >"$PLAIN/canary.$i"
+	ingest "$PLAIN/canary.$i" 2>/dev/null &
+	pids="$pids $!"
+	i=$((i + 1))
+done
+nok=0
+for p in $pids; do wait "$p" && nok=$((nok + 1)); done
+check "gateway stores the $NC canary records sent on $NC parallel connections ($nok)" \
+    test "$nok" = "$NC"
+cat "$PLAIN/canary.ndjson" "$PLAIN/rejected.ndjson" >"$PLAIN/again.ndjson"
+gwf_curl phone-m -H 'Content-Type: application/x-ndjson' \
+    --data-binary "@$PLAIN/again.ndjson" "$(gwf_url v1/records)" >"$PLAIN/again.out" 2>&1
+check "the canary records again: $NC duplicates; a canary line with an unknown channel rejected" \
+    test "$(grep -c '"status":"duplicate"' "$PLAIN/again.out"):$(grep -c '"status":"rejected"' "$PLAIN/again.out")" = "$NC:1"
+# every epoch so far holds canary records only
+$PSQL -c "SELECT DISTINCT epoch_id FROM coffer.records WHERE tenant_id = '$TID'" \
+    >"$PLAIN/canary.epochs"
+nf=0
+j=0
+while [ $j -lt "$NF" ]; do
+	ingest "$PLAIN/filler.$j" && nf=$((nf + 25))
+	j=$((j + 1))
+done
+check "gateway stores $((NF * 25)) records after them ($nf)" test "$nf" = $((NF * 25))
+sleep 1
+
+# -- epoch keys from the custodian shares (test tool) ----------------------------------
+$PSQL -c "SELECT e.epoch_id, encode(e.r_point, 'hex'), encode(e.wrapped_key, 'hex'),
+    coalesce((SELECT string_agg(r.seq::text, ' ') FROM coffer.records r
+              WHERE r.tenant_id = e.tenant_id AND r.epoch_id = e.epoch_id), '')
+    FROM coffer.epochs e WHERE e.tenant_id = '$TID'" | tr '|' ' ' >"$PLAIN/epochs.in"
+"$EPOCHKEY" "$SHARES/$T-custodian-1.share" "$PASSES/pass1" \
+    "$SHARES/$T-custodian-2.share" "$PASSES/pass2" <"$PLAIN/epochs.in" \
+    >"$PLAIN/epochs.keys" 2>"$PLAIN/epochkey.err"
+nep=$(wc -l <"$PLAIN/epochs.in")
+check "every epoch key of the tenant unwrapped from the shares ($nep epochs)" \
+    sh -c "[ $nep -ge 3 ] && [ \$(wc -l <'$PLAIN/epochs.keys') -eq $nep ]"
+[ -s "$PLAIN/epochkey.err" ] && sed 's/^/     /' "$PLAIN/epochkey.err"
+# Current epochs: that of each stream's last record.  The canary records'
+# epochs must all be previous ones (rotation happened).
+$PSQL -c "SELECT DISTINCT ON (stream_id) epoch_id FROM coffer.records
+    WHERE tenant_id = '$TID' ORDER BY stream_id, seq DESC" >"$PLAIN/current"
+ncur=$(wc -l <"$PLAIN/current")
+python3 - "$PLAIN" <<'EOF'
+import sys
+d = sys.argv[1]
+cur = set(open(d + "/current").read().split())
+with open(d + "/keys.gw", "w") as g, open(d + "/keys.api", "w") as a:
+    for line in open(d + "/epochs.keys"):
+        f = line.split()
+        eid, ek, S, rks = f[0], f[1], f[2], f[3:]
+        prev = eid not in cur
+        g.write("%s\t%s\n" % ("epoch key (previous)" if prev else
+                              "epoch key (current)", ek))
+        a.write("epoch key\t%s\n" % ek)
+        a.write("combined S\t%s\n" % S)
+        for rk in rks:
+            k = rk.split(":")[1]
+            if prev:
+                g.write("record key (previous epoch)\t%s\n" % k)
+            a.write("record key\t%s\n" % k)
+EOF
+check "the canary records' $(wc -l <"$PLAIN/canary.epochs") epochs were all rotated out ($ncur current)" \
+    sh -c "[ -s '$PLAIN/canary.epochs' ] && ! grep -qxFf '$PLAIN/current' '$PLAIN/canary.epochs'"
+
+# patterns FILE CLASSES-FILE: raw bytes of each canary as hex (memory)
+raw_patterns() {
+	python3 -c 'import sys
+for line in open(sys.argv[1]):
+    c, v = line.rstrip("\n").split("\t")
+    print("%s\t%s" % (c, v.encode().hex()))' "$1"
+}
+# pattern lines for files: text, hex text, and base64 (3 alignments)
+file_patterns() {
+	python3 -c 'import base64, sys
+for line in open(sys.argv[1]):
+    c, v = line.rstrip("\n").split("\t")
+    b = v.encode()
+    print("%s\t%s" % (c, b.hex()))
+    print("%s (hex)\t%s" % (c, b.hex().encode().hex()))
+    for k in range(3):
+        s = base64.b64encode(b"\0" * k + b).decode()
+        s = s[(4 * k + 2) // 3 + 1 if k else 0:]
+        s = s[:len(s) - 4]
+        if len(s) >= 12:
+            print("%s (base64)\t%s" % (c, s.encode().hex()))' "$1"
+}
+# scan NAME ARGS...: memscan into $PLAIN/NAME.scan; $SCAN_BYTES, hits()
+scan() {
+	name=$1
+	shift
+	python3 "$SCAN" "$@" >"$PLAIN/$name.scan" 2>"$PLAIN/$name.err" || return 1
+	SCAN_BYTES=$(sed -n 's/^bytes\t//p' "$PLAIN/$name.scan")
+}
+hits() {   # hits NAME CLASS
+	awk -F'\t' -v c="$2" '$1 == "hits" && $2 == c { print $3; f = 1 }
+	    END { if (!f) print 0 }' "$PLAIN/$1.scan"
+}
+where() { grep '^where' "$PLAIN/$1.scan" | head -8 | sed 's/^/     /'; }
+# can_scan PID: 0 when its memory can be read whole, else $SCAN_WHY
+can_scan() {
+	SCAN_WHY=""
+	if [ "$ROOTED" != 1 ]; then
+		SCAN_WHY="not root (reading another user's non-dumpable memory needs CAP_SYS_PTRACE)"
+	elif grep -q 'libasan\|libclang_rt.asan' "/proc/$1/maps" 2>/dev/null; then
+		SCAN_WHY="AddressSanitizer build (terabytes of shadow and allocator space, a quarantine instead of reuse): the scan runs in the normal build"
+	fi
+	[ -z "$SCAN_WHY" ]
+}
+# complete NAME WHAT: every readable mapping was read
+complete() {
+	u=$(sed -n 's/^unreadable\t//p' "$PLAIN/$1.scan")
+	k=$(sed -n 's/^skipped\t//p' "$PLAIN/$1.scan")
+	m=$(sed -n 's/^regions\t//p' "$PLAIN/$1.scan")
+	check "$2: all $m readable mappings read ($u unreadable, $k too large)" \
+	    test "$u:$k" = "0:0"
+}
+
+# -- not dumpable -------------------------------------------------------------------------
+if [ "$ROOTED" = 1 ]; then
+	AS_USER=nobody
+	AS="runuser -u nobody --"
+	CORE=$(mktemp -d /tmp/md-core.XXXXXX) && chown nobody "$CORE" || die "core dir"
+else
+	AS_USER=$(id -un)
+	AS=""
+	CORE=$(mktemp -d) || die "core dir"
+fi
+# control: a plain process of that user is readable and dumpable by it
+# (a shell that ends normally on TERM: no job-control noise)
+$AS sh -c 'trap "kill \$! 2>/dev/null; exit 0" TERM; sleep 120 & wait' &
+CTRL_JOB=$!
+sleep 0.3
+CTRL_PID=$CTRL_JOB
+[ "$ROOTED" = 1 ] && CTRL_PID=$(pgrep -n -P "$CTRL_JOB" -x sh)
+ctl_env=no
+$AS cat "/proc/$CTRL_PID/environ" >/dev/null 2>&1 && ctl_env=yes
+# gcore (gdb) is in ops/deps.sh; without root, Yama may forbid attaching
+# to a non-child at all, and then the control cannot work
+GCORE=1
+ps_scope=$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo 0)
+if ! command -v gcore >/dev/null 2>&1; then
+	GCORE=0
+	skip "gcore checks: gcore (gdb) not installed (make deps)"
+elif [ "$ROOTED" = 0 ] && [ "$ps_scope" != 0 ]; then
+	GCORE=0
+	skip "gcore checks: kernel.yama.ptrace_scope=$ps_scope forbids it for non-root even on dumpable processes"
+fi
+ctl_core=skipped
+if [ "$GCORE" = 1 ]; then
+	ctl_core=no
+	$AS gcore -o "$CORE/ctl" "$CTRL_PID" >/dev/null 2>&1 &&
+	    [ -s "$CORE/ctl.$CTRL_PID" ] && ctl_core=yes
+	rm -f "$CORE/ctl.$CTRL_PID"
+fi
+check "control: $AS_USER reads environ of its own plain process and gcore dumps it ($ctl_env, $ctl_core)" \
+    test "$ctl_env:$ctl_core:$(stat -c %U "/proc/$CTRL_PID/status")" = "yes:$([ "$GCORE" = 1 ] && echo yes || echo skipped):$AS_USER"
+kill "$CTRL_PID" 2>/dev/null
+wait "$CTRL_JOB" 2>/dev/null
+CTRL_PID=""
+
+not_dumpable() {   # not_dumpable NAME PID
+	nm=$1 pid=$2
+	lim=$(awk '/^Max core file size/ { print $5, $6 }' "/proc/$pid/limits")
+	check "$nm: /proc/$pid/limits: Max core file size $lim" test "$lim" = "0 0"
+	uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
+	owner=$(stat -c %U "/proc/$pid/status")
+	if [ "$ROOTED" = 1 ]; then
+		check "$nm runs as $AS_USER (uid $uid), its /proc/$pid files are owned by $owner" \
+		    test "$uid:$owner" = "$(id -u nobody):root"
+	else
+		check "$nm runs as uid $uid, its /proc/$pid files are owned by $owner" \
+		    test "$owner" = root
+	fi
+	out=$($AS cat "/proc/$pid/environ" 2>&1 >/dev/null)
+	check "$nm: $AS_USER cannot read /proc/$pid/environ ($out)" \
+	    sh -c "! $AS cat /proc/$pid/environ >/dev/null 2>&1"
+	out=$($AS dd if="/proc/$pid/mem" of=/dev/null count=1 2>&1 | head -1)
+	check "$nm: $AS_USER cannot open /proc/$pid/mem ($out)" \
+	    sh -c "! $AS dd if=/proc/$pid/mem of=/dev/null count=1 >/dev/null 2>&1"
+	if [ "$GCORE" = 1 ]; then
+		$AS gcore -o "$CORE/$nm" "$pid" >"$CORE/gcore.out" 2>&1
+		grc=$?
+		msg=$(grep -m1 -i 'not permitted\|failed' "$CORE/gcore.out")
+		check "$nm: gcore as $AS_USER fails ($grc: $msg), no core file" \
+		    sh -c "[ $grc -ne 0 ] && ! ls '$CORE/$nm'.* >/dev/null 2>&1"
+	fi
+	check "$nm still running after the attempts" kill -0 "$pid"
+}
+not_dumpable coffer-gateway "$GWF_PID"
+
+# -- the gateway's memory ------------------------------------------------------------------
+if can_scan "$GWF_PID"; then
+	# control: the scanner finds a canary held by a plain process
+	CTL_CANARY=$(rand 32)
+	CTL_HEX=$(printf '%s' "$CTL_CANARY" | od -An -tx1 | tr -d ' \n')
+	# argv holds the hex form only; the raw bytes exist on the heap
+	python3 -c 'import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+b = bytes.fromhex(sys.argv[1])
+time.sleep(60)' \
+	    "$CTL_HEX" &
+	CTRL_PID=$!
+	sleep 0.5
+	printf 'control\t%s\n' "$CTL_HEX" >"$PLAIN/ctl.pat"
+	scan ctl --patterns "$PLAIN/ctl.pat" --pid "$CTRL_PID"
+	check "control: memscan finds a canary in a plain process ($(hits ctl control) hits)" \
+	    test "$(hits ctl control)" -ge 1
+	kill "$CTRL_PID" 2>/dev/null
+	wait "$CTRL_PID" 2>/dev/null
+	CTRL_PID=""
+
+	{ raw_patterns "$PLAIN/canaries"; cat "$PLAIN/keys.gw"
+	  printf 'tenant name\t%s\n' "$(printf '%s' "$T" | od -An -tx1 | tr -d ' \n')"
+	} >"$PLAIN/gw.pat"
+	if scan gw --patterns "$PLAIN/gw.pat" --pid "$GWF_PID"; then
+		fig "$TN" "gateway memory scanned (bytes)" "$SCAN_BYTES"
+		complete gw "gateway memory scan"
+		check "control: the current epoch key (guarded memory) and the tenant name (heap) are found in the gateway ($(hits gw 'epoch key (current)'), $(hits gw 'tenant name') hits)" \
+		    test "$(hits gw 'epoch key (current)')" -ge 1 -a "$(hits gw 'tenant name')" -ge 1
+		for c in "canary body" "canary attachment" "source id" "conversation" \
+		    "participant" "canary body (rejected line)" "epoch key (previous)" \
+		    "record key (previous epoch)"; do
+			h=$(hits gw "$c")
+			fig "$TN" "gateway memory: $c (hits)" "$h"
+			check "gateway memory after rotation: no $c ($h hits)" test "$h" = 0
+		done
+		grep '^where' "$PLAIN/gw.scan" | grep -v 'current\|tenant name' | head -8 |
+		    sed 's/^/     /'
+	else
+		bad "gateway memory scan: $(cat "$PLAIN/gw.err")"
+	fi
+else
+	skip "gateway memory scan: $SCAN_WHY"
+fi
+
+# -- coffer-api: a production over the canary records ---------------------------------------
+apf_user "$T" lena legal && apf_user "$T" c1 custodian 1 &&
+    apf_user "$T" c2 custodian 2 && apf_user "$T" audrey auditor &&
+    apf_keygen "$T" lena || die "API people"
+apf_config && apf_start || die "coffer-api start"
+python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+print(json.dumps({"title": "memory disclosure", "legal_basis": "test",
+                  "scope": s}))' "$PLAIN/scope.json" >"$PLAIN/matter.json"
+apf_call lena POST /v1/matters "$PLAIN/matter.json"
+MID=$(apf_get matter_id)
+check "matter over the canary records ($APF_CODE, $(apf_get record_count) records)" \
+    test "$APF_CODE:$(apf_get record_count)" = "201:$NC"
+apf_approve "$T" c1 1 "$MID" && apf_approve "$T" c2 2 "$MID" ||
+    bad "approvals: $(tail -2 "$APF_DIR/approve.out")"
+st=""
+i=0
+while [ $i -lt 600 ]; do
+	apf_call lena GET "/v1/matters/$MID"
+	st=$(apf_get state)
+	case $st in ready|failed) break ;; esac
+	sleep 0.1
+	i=$((i + 1))
+done
+check "production built by the API's job ($st)" test "$st" = ready
+# the sealed production: the one response kept out of the calls directory
+code=$(curl -sS -o "$PLAIN/prod.coffer" -w '%{http_code}' --cacert "$GWF_SRV_CA" \
+    --cert "$APF_PEOPLE/lena.crt" --key "$APF_PEOPLE/lena.key" \
+    "https://127.0.0.1:$APF_PORT/v1/matters/$MID/production")
+check "production downloaded ($code)" test "$code" = 200
+if "$GWF_CTL" export open --in "$PLAIN/prod.coffer" --key "$APF_DIR/lena.xkey" \
+    --passphrase-file "$APF_DIR/lena.pass" --out "$PLAIN/open" >"$PLAIN/open.out" 2>&1; then
+	nb=0
+	for b in $(awk -F'\t' '$1 == "canary body" { print $2 }' "$PLAIN/canaries"); do
+		grep -rqF "$b" "$PLAIN/open" && nb=$((nb + 1))
+	done
+	check "the production opens and holds all $NC canary bodies ($nb): the API decrypted them" \
+	    test "$nb" = "$NC"
+else
+	bad "export open: $(tail -2 "$PLAIN/open.out")"
+fi
+# the other routes, for the sweep of responses (a hold names participants)
+python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+print(json.dumps({"reason": "memory disclosure", "participants": s["participants"],
+                  "from": s["from"], "to": s["to"]}))' "$PLAIN/scope.json" >"$PLAIN/hold.json"
+apf_call lena POST /v1/holds "$PLAIN/hold.json"
+hc=$APF_CODE
+apf_call lena GET /v1/holds
+hl=$APF_CODE
+apf_call lena GET /v1/matters
+ml=$APF_CODE
+apf_call audrey GET "/v1/audit?after=0&limit=1000"
+au=$APF_CODE
+apf_call audrey GET /v1/verify
+ve=$APF_CODE
+check "hold, hold list, matter list, audit and verify answered ($hc $hl $ml $au $ve)" \
+    test "$hc $hl $ml $au $ve" = "201 200 200 200 200"
+sleep 1
+not_dumpable coffer-api "$APF_PID"
+if can_scan "$APF_PID"; then
+	{ raw_patterns "$PLAIN/canaries"; cat "$PLAIN/keys.api"
+	  printf 'tenant name\t%s\n' "$(printf '%s' "$T" | od -An -tx1 | tr -d ' \n')"
+	} >"$PLAIN/api.pat"
+	if scan api --patterns "$PLAIN/api.pat" --pid "$APF_PID"; then
+		fig "$TN" "API memory scanned (bytes)" "$SCAN_BYTES"
+		complete api "API memory scan"
+		check "control: the tenant name is found in the API's heap ($(hits api 'tenant name') hits)" \
+		    test "$(hits api 'tenant name')" -ge 1
+		for c in "canary body" "canary attachment" "source id" "conversation" \
+		    "participant" "epoch key" "combined S" "record key"; do
+			h=$(hits api "$c")
+			fig "$TN" "API memory after a production: $c (hits)" "$h"
+			check "API memory after the production: no $c ($h hits)" test "$h" = 0
+		done
+		grep '^where' "$PLAIN/api.scan" | grep -v 'tenant name' | head -8 |
+		    sed 's/^/     /'
+	else
+		bad "API memory scan: $(cat "$PLAIN/api.err")"
+	fi
+else
+	skip "API memory scan: $SCAN_WHY"
+fi
+
+# -- everything written during the run ------------------------------------------------------
+SW="$GWF_DIR/sweep"
+mkdir -p "$SW"
+curl -sS -o "$SW/gateway.metrics" "http://127.0.0.1:$GWF_METRICS_PORT/metrics" ||
+    bad "gateway /metrics"
+curl -sS -o "$SW/api.metrics" "http://127.0.0.1:$APF_METRICS_PORT/metrics" ||
+    bad "API /metrics"
+$PSQL -c CHECKPOINT >/dev/null 2>&1
+pg_dump -d "$PGDATABASE" -f "$SW/dump.sql" 2>"$PLAIN/dump.err" || bad "pg_dump"
+file_patterns "$PLAIN/canaries" >"$PLAIN/sweep.pat"
+set -- "$GWF_DIR"
+[ -n "${COFFER_TEST_PGDATA:-}" ] && set -- "$@" "$COFFER_TEST_PGDATA" \
+    "$(dirname "$COFFER_TEST_PGDATA")/server.log"
+if scan sweep --patterns "$PLAIN/sweep.pat" --files "$@"; then
+	files=$(sed -n 's/^regions\t//p' "$PLAIN/sweep.scan")
+	total=$(awk -F'\t' '$1 == "hits" { n += $3 } END { print n + 0 }' "$PLAIN/sweep.scan")
+	fig "$TN" "files swept (count)" "$files"
+	fig "$TN" "bytes swept (bytes)" "$SCAN_BYTES"
+	fig "$TN" "canaries in files written during the run (hits)" "$total"
+	check "sweep of $files files, $SCAN_BYTES bytes (dump, data directory, WAL, logs, metrics, API responses, productions): $total canary hits" \
+	    test "$total" = 0
+	[ "$total" = 0 ] || { grep '^hits' "$PLAIN/sweep.scan" | awk -F'\t' '$3 > 0' | sed 's/^/     /'; where sweep; }
+	[ -z "${COFFER_TEST_PGDATA:-}" ] && bad "COFFER_TEST_PGDATA not set: data directory not swept"
+	check "the sweep read the API responses, logs and metrics" sh -c \
+	    "[ -s '$SW/gateway.metrics' ] && [ -s '$SW/api.metrics' ] && [ -s '$GWF_LOG' ] && [ -s '$APF_LOG' ] && [ \$(ls '$APF_DIR/calls' | wc -l) -gt 3 ]"
+else
+	bad "sweep: $(cat "$PLAIN/sweep.err")"
+fi
+finish
