@@ -52,12 +52,30 @@ appr_cmp(const void *x, const void *y)
 	    ((const api_partial *)y)->epoch_id, UTIL_UUID_BYTES);
 }
 
+/* Epoch order (the database's uuid order is byte order too), no epoch
+ * twice. */
+static int
+appr_sort_unique(api_partial *a, size_t count, char *msg, size_t msg_len)
+{
+	size_t j;
+
+	if (count > 1)
+		qsort(a, count, sizeof(*a), appr_cmp);
+	for (j = 1; j < count; j++)
+		if (memcmp(a[j - 1].epoch_id, a[j].epoch_id, UTIL_UUID_BYTES) == 0) {
+			snprintf(msg, msg_len, "epoch %s is answered twice",
+			    a[j].epoch_text);
+			return -1;
+		}
+	return 0;
+}
+
 int
 api_partials_decode(const json_t *partials, unsigned int index,
     api_partial **out, size_t *n, char *msg, size_t msg_len, size_t *bad)
 {
 	api_partial *a = NULL;
-	size_t i, j, count;
+	size_t i, count;
 
 	*out = NULL;
 	*n = 0;
@@ -101,17 +119,62 @@ api_partials_decode(const json_t *partials, unsigned int index,
 		a[i].part.index = index;
 		util_uuid_format(a[i].epoch_text, a[i].epoch_id);
 	}
-	/* Epoch order (the database's uuid order is byte order too). */
-	if (count > 1)
-		qsort(a, count, sizeof(*a), appr_cmp);
-	for (j = 1; j < count; j++)
-		if (memcmp(a[j - 1].epoch_id, a[j].epoch_id, UTIL_UUID_BYTES) == 0) {
-			*bad = 0;
-			snprintf(msg, msg_len, "epoch %s is answered twice",
-			    a[j].epoch_text);
+	*bad = 0;
+	if (appr_sort_unique(a, count, msg, msg_len) != 0)
+		goto fail;
+	*out = a;
+	*n = count;
+	return 0;
+fail:
+	free(a);
+	return -1;
+}
+
+int
+api_partials_stored_decode(json_t *doc, unsigned int index,
+    api_partial **out, size_t *n, char *msg, size_t msg_len)
+{
+	api_partial *a = NULL;
+	const char *key;
+	json_t *v;
+	const json_t *arr;
+	size_t count, i = 0, bad;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_object(doc)) {
+		snprintf(msg, msg_len, "partials are not an object");
+		return -1;
+	}
+	arr = json_object_get(doc, "partials");
+	if (json_object_size(doc) == 1 && json_is_array(arr))
+		return api_partials_decode(arr, index, out, n, msg, msg_len, &bad);
+	count = json_object_size(doc);
+	if (count > APPR_PARTIALS_MAX) {
+		snprintf(msg, msg_len, "too many partials");
+		return -1;
+	}
+	if (count > 0 && (a = calloc(count, sizeof(*a))) == NULL) {
+		snprintf(msg, msg_len, "out of memory");
+		return -1;
+	}
+	json_object_foreach(doc, key, v) {
+		i++;
+		if (i > count || util_uuid_parse(a[i - 1].epoch_id, key) != 0 ||
+		    !json_is_object(v) || json_object_size(v) != 2 ||
+		    appr_hex_member(v, "p", a[i - 1].part.P,
+		    sizeof(a[i - 1].part.P)) != 0 ||
+		    appr_hex_member(v, "proof", a[i - 1].part.proof,
+		    sizeof(a[i - 1].part.proof)) != 0) {
+			snprintf(msg, msg_len, "partial #%zu must be \"<epoch uuid>\": "
+			    "{\"p\": 64 hex digits, \"proof\": 128 hex digits}", i);
 			goto fail;
 		}
-	*bad = 0;
+		a[i - 1].part.index = index;
+		util_uuid_format(a[i - 1].epoch_text, a[i - 1].epoch_id);
+	}
+	if (i != count || appr_sort_unique(a, count, msg, msg_len) != 0)
+		goto fail;
 	*out = a;
 	*n = count;
 	return 0;
@@ -129,8 +192,8 @@ appr_after_commit(api_req *r)
 		    "it will be resumed at the next start", r->after_arg);
 }
 
-static json_t *
-appr_stored_partials(const api_partial *a, size_t n)
+json_t *
+api_partials_stored(const api_partial *a, size_t n)
 {
 	char p[65], proof[129];
 	json_t *o = json_object();
@@ -357,7 +420,7 @@ api_h_approval_submit(api_req *r)
 	}
 
 	/* Every proof verified: store, count, maybe start the build. */
-	if ((stored = appr_stored_partials(parts, nparts)) == NULL ||
+	if ((stored = api_partials_stored(parts, nparts)) == NULL ||
 	    (stored_text = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS)) ==
 	    NULL) {
 		api_fail_internal(r, "approval", "out of memory");

@@ -10,7 +10,10 @@
  * share and never reconstructs the tenant key.
  *
  * The handler is api_h_approval_submit (api/handlers.h).  What follows is
- * its parsing step, exposed for the unit tests.
+ * its parsing step, exposed for the unit tests and the fuzz target
+ * (tests/fuzz/fuzz_partial.c), the stored form it writes, and the one
+ * parser of that stored form, which the production builder
+ * (api/production.c) uses to read the approvals back.
  */
 #ifndef COFFER_API_APPROVALS_H
 #define COFFER_API_APPROVALS_H
@@ -38,5 +41,22 @@ typedef struct api_partial {
 int api_partials_decode(const json_t *partials, unsigned int index,
                         api_partial **out, size_t *n,
                         char *msg, size_t msg_len, size_t *bad_index);
+
+/* The stored form of n decoded partials (what api_h_approval_submit puts
+ * in coffer.approvals.partials): {"<epoch uuid>": {"p": hex, "proof":
+ * hex}, ...}.  New reference, or NULL when out of memory. */
+json_t *api_partials_stored(const api_partial *a, size_t n);
+
+/* Decode a stored approval (coffer.approvals.partials, read back by the
+ * production builder, api/production.c): the object
+ * api_h_approval_submit writes, {"<epoch uuid>": {"p": 64 hex digits,
+ * "proof": 128 hex digits}, ...} with no other member, or
+ * {"partials": [...]} holding the submitted form (api_partials_decode).
+ * Same result as api_partials_decode: *out malloc'd (free it), *n entries
+ * sorted by epoch id, no epoch twice, each carrying index.  0, or -1 with
+ * a message in msg that never echoes the stored bytes. */
+int api_partials_stored_decode(json_t *doc, unsigned int index,
+                               api_partial **out, size_t *n,
+                               char *msg, size_t msg_len);
 
 #endif

@@ -7,7 +7,8 @@
  * not blindly: every partial's Chaum-Pedersen proof is verified again here,
  * bound to this tenant, matter and epoch (the approvals table is writable by
  * the API's role; a partial copied from another matter would combine just as
- * well), a key that does not unwrap fails the build naming the custodian,
+ * well) after the API's one strict parser of stored approvals
+ * (api_partials_stored_decode, api/approvals.h), a key that does not unwrap fails the build naming the custodian,
  * every record must authenticate under its epoch key with its row's tenant,
  * stream, epoch, seq and receive time (vault_open), and every decrypted
  * record must be JSON.  Trusts vault/ with all key material, and libarchive,
@@ -31,6 +32,11 @@
  * malloc'd and freed unwiped, so the tar and zip bytes — plaintext — must
  * go straight from our wiped buffers to the callbacks.  Stored zip entries
  * only: the deflate option (rsmf_deflate) leaves zlib's window unwiped.
+ * Entry names are libarchive's own copies (the entry, pax headers, the zip
+ * central directory), also freed unwiped, so no name derives from content:
+ * fixed names, ordinals, the day of the plaintext sent_at column, and
+ * att<n>-<j> for attachments, whose file names go only into the RSMF
+ * manifest's "display".  The RFC 5322 headers hold only such metadata too.
  */
 #include "api/production.h"
 
@@ -53,6 +59,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "api/approvals.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
@@ -69,7 +76,6 @@
 #define PR_IO_BYTES       (VAULT_PROD_CHUNK_BYTES + VAULT_PROD_CHUNK_LEN_BYTES + \
                            VAULT_PROD_CHUNK_OVERHEAD)
 #define PR_B64_IN         57U                /* 76 base64 characters a line */
-#define PR_ATT_NAME_MAX   80U
 #define PR_HDR_MAX        2048U
 #define PR_UUID_LIT       (UTIL_UUID_STRLEN + 1U)
 #define PR_TIME_MAX       96U
@@ -1389,49 +1395,21 @@ out:
 	return rc;
 }
 
-/* One {"epoch_id","p","c","z"} (or "p","proof") element into its epoch. */
-static int
-pr_partial_add(prod *P, unsigned int index, const char *epoch_str,
-    json_t *obj)
+/* One decoded partial (api_partials_stored_decode) into its epoch. */
+static void
+pr_partial_add(prod *P, const api_partial *ap)
 {
-	unsigned char eid[VAULT_ID_BYTES];
-	const char *ph, *ch, *zh, *prh;
-	vault_partial *vp;
 	pr_epoch *e;
 	unsigned int k;
 
-	if (epoch_str == NULL || util_uuid_parse(eid, epoch_str) != 0 ||
-	    !json_is_object(obj)) {
-		PERR(P, "matter %s: approval of custodian %u: malformed partial",
-		    P->mid, index);
-		return -1;
-	}
-	if ((e = pr_epoch_find(P, eid)) == NULL)
-		return 0;                 /* an epoch with nothing in scope now */
+	if ((e = pr_epoch_find(P, ap->epoch_id)) == NULL)
+		return;                   /* an epoch with nothing in scope now */
 	if (e->npartials == P->k)
-		return 0;                 /* K already: more add nothing */
+		return;                   /* K already: more add nothing */
 	for (k = 0; k < e->npartials; k++)
-		if (e->partials[k].index == index)
-			return 0;             /* a second partial of one custodian */
-	vp = &e->partials[e->npartials];
-	memset(vp, 0, sizeof(*vp));
-	vp->index = index;
-	ph = json_string_value(json_object_get(obj, "p"));
-	ch = json_string_value(json_object_get(obj, "c"));
-	zh = json_string_value(json_object_get(obj, "z"));
-	prh = json_string_value(json_object_get(obj, "proof"));
-	if (ph == NULL || util_unhex(vp->P, VAULT_POINT_BYTES, ph, strlen(ph)) != 0 ||
-	    (prh != NULL ? util_unhex(vp->proof, VAULT_PROOF_BYTES, prh,
-	    strlen(prh)) != 0 :
-	    (ch == NULL || zh == NULL ||
-	    util_unhex(vp->proof, 32, ch, strlen(ch)) != 0 ||
-	    util_unhex(vp->proof + 32, 32, zh, strlen(zh)) != 0))) {
-		PERR(P, "matter %s: approval of custodian %u: malformed partial "
-		    "(p, c, z must be 64 hex digits)", P->mid, index);
-		return -1;
-	}
-	e->npartials++;
-	return 0;
+		if (e->partials[k].index == ap->part.index)
+			return;               /* a second partial of one custodian */
+	e->partials[e->npartials++] = ap->part;
 }
 
 static int
@@ -1440,11 +1418,12 @@ pr_load_approvals(prod *P)
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
 	json_error_t je;
-	json_t *doc = NULL, *arr, *v;
-	const char *key;
+	json_t *doc = NULL;
+	api_partial *parts = NULL;
+	char msg[256];
 	unsigned int index;
 	int i, n, rc = -1;
-	size_t j, used = 0;
+	size_t j, nparts = 0, used = 0;
 
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
@@ -1480,23 +1459,16 @@ pr_load_approvals(prod *P)
 			    P->mid, index);
 			goto out;
 		}
-		arr = json_is_object(doc) ? json_object_get(doc, "partials") : doc;
-		if (json_is_array(arr)) {
-			json_array_foreach(arr, j, v) {
-				if (pr_partial_add(P, index, json_string_value(
-				    json_object_get(v, "epoch_id")), v) != 0)
-					goto out;
-			}
-		} else if (json_is_object(doc)) {
-			json_object_foreach(doc, key, v) {
-				if (pr_partial_add(P, index, key, v) != 0)
-					goto out;
-			}
-		} else {
-			PERR(P, "matter %s: approval of custodian %u: partials are "
-			    "neither an array nor an object", P->mid, index);
+		if (api_partials_stored_decode(doc, index, &parts, &nparts, msg,
+		    sizeof(msg)) != 0) {
+			PERR(P, "matter %s: approval of custodian %u: malformed "
+			    "partials (%s)", P->mid, index, msg);
 			goto out;
 		}
+		for (j = 0; j < nparts; j++)
+			pr_partial_add(P, &parts[j]);
+		free(parts);
+		parts = NULL;
 		json_decref(doc);
 		doc = NULL;
 		P->custodians[used++] = index;
@@ -2011,26 +1983,16 @@ pr_participant(prod *P, const char *raw, char id[24])
 }
 
 
-/* Attachment file name inside rsmf.zip: unique and plain. */
+/* Attachment file name inside rsmf.zip: unique, and ours only.  The
+ * record's file name is content: libarchive copies an entry name into its
+ * own allocations (the entry, the zip central directory) and frees them
+ * unwiped, so the name goes only into the manifest's "display" (written
+ * through our wiped buffers); the RSMF 2.0 schema keys an attachment by
+ * "id" (the zip entry) and shows "display". */
 static void
-pr_att_name(char *out, size_t cap, unsigned long long n, size_t j,
-    const char *name)
+pr_att_name(char *out, size_t cap, unsigned long long n, size_t j)
 {
-	char safe[PR_ATT_NAME_MAX + 1];
-	size_t i, k = 0;
-
-	for (i = 0; name != NULL && name[i] != '\0' && k < PR_ATT_NAME_MAX; i++) {
-		char c = name[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		    (c == '.' && k > 0))
-			safe[k++] = c;
-		else if (k > 0 && safe[k - 1] != '_')
-			safe[k++] = '_';
-	}
-	safe[k] = '\0';
-	snprintf(out, cap, "att%06llu-%02zu-%s", n, j, k ? safe : "attachment");
+	snprintf(out, cap, "att%06llu-%02zu", n, j);
 }
 
 /* Decoded size of validated, padded standard base64. */
@@ -2057,7 +2019,7 @@ pr_attachment(prod *P, json_t *att, size_t j, pr_text *ev)
 	const char *data = json_string_value(jdata);
 	size_t n = data ? json_string_length(jdata) : 0;
 	size_t size = pr_b64_decoded_len(data, n), off, slice, out;
-	char zname[PR_ATT_NAME_MAX + 32];
+	char zname[48];
 
 	if (data == NULL || n % 4 != 0) {
 		PERR(P, "record attachment %zu is not base64", j);
@@ -2066,8 +2028,7 @@ pr_attachment(prod *P, json_t *att, size_t j, pr_text *ev)
 	jname = json_object_get(att, "name");
 	P->g.attachments++;
 	P->res.attachments++;
-	pr_att_name(zname, sizeof(zname), P->g.attachments, j,
-	    json_string_value(jname));
+	pr_att_name(zname, sizeof(zname), P->g.attachments, j);
 	if (zip_entry(P, zname, size, 1) != 0)
 		return -1;
 	for (off = 0; off < n; off += slice) {

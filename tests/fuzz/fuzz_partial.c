@@ -1,23 +1,31 @@
 /* tests/fuzz/fuzz_partial.c — libFuzzer target for custodian partials and
- * their Chaum-Pedersen proofs: the API's decoder of an approval body
- * (api_partials_decode, api/approvals.c) and vault's verify and combine
- * (vault/threshold.c), against one fixed 2-of-3 tenant with one wrapped
- * epoch key (deterministic, so the committed seeds hold genuine partials).
+ * their Chaum-Pedersen proofs: the API's two decoders — of an approval body
+ * (api_partials_decode) and of a stored approval as the production builder
+ * reads it back from coffer.approvals (api_partials_stored_decode, both
+ * api/approvals.c) — and vault's verify and combine (vault/threshold.c),
+ * against one fixed 2-of-3 tenant with one wrapped epoch key
+ * (deterministic, so the committed seeds hold genuine partials).
  *
- * The first input byte picks the mode:
+ * The first input byte picks the mode (mod 4):
  *   0: the rest is an approval body {"custodian_index", "partials": [...]},
  *      parsed with jansson like the API does, decoded, and every decoded
  *      partial verified for its epoch;
  *   1: the rest is one raw partial (index byte, P, c ‖ z), verified;
  *   2: the rest is up to four partials, each either a genuine one (by
- *      index) or raw bytes, combined and unwrapped.
+ *      index) or raw bytes, combined and unwrapped;
+ *   3: the next byte is the custodian index (mod 255, + 1), the rest a
+ *      stored approval ({"<epoch>": {"p","proof"}} or {"partials": [...]}),
+ *      parsed with jansson like the builder does, decoded, and every
+ *      decoded partial verified for its epoch.
  *
  * Beyond "does not crash": a decoded array is sorted, without repeats, and
- * carries the caller's index; a partial verifies only when it is exactly
- * the custodian's genuine one for the fixture's epoch (no other encoding
- * of P, c or z passes); combining verifies nothing, but the epoch key only
- * ever comes out equal to the real one, and k genuine partials of distinct
- * custodians always open it.
+ * carries the caller's index; what the API stores for a decoded body (and
+ * for a decoded stored approval) decodes back to exactly the same array;
+ * a partial verifies only when it is exactly the custodian's genuine one
+ * for the fixture's epoch (no other encoding of P, c or z passes);
+ * combining verifies nothing, but the epoch key only ever comes out equal
+ * to the real one, and k genuine partials of distinct custodians always
+ * open it.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -97,18 +105,56 @@ fz_body_seed(const char *name, unsigned idx, const char *epoch, int extra,
 	fz_seed(name, buf, (size_t)n + 1);
 }
 
+/* A stored approval as the builder reads it, for seeds: mode 3, index,
+ * then the document (the API's object form, or the submitted array under
+ * "partials"; optionally the epoch twice, once in upper case). */
+static void
+fz_stored_seed(const char *name, unsigned idx, int array, int twice)
+{
+	char p[2 * VAULT_POINT_BYTES + 1], pr[2 * VAULT_PROOF_BYTES + 1];
+	char c[65], z[65], eid[UTIL_UUID_STRLEN + 1], up[UTIL_UUID_STRLEN + 1];
+	char buf[1024];
+	size_t i;
+	int n;
+
+	util_hex(p, fx.genuine[idx].P, VAULT_POINT_BYTES);
+	util_hex(pr, fx.genuine[idx].proof, VAULT_PROOF_BYTES);
+	util_hex(c, fx.genuine[idx].proof, 32);
+	util_hex(z, fx.genuine[idx].proof + 32, 32);
+	util_uuid_format(eid, fx.epoch_id);
+	for (i = 0; i <= UTIL_UUID_STRLEN; i++)
+		up[i] = eid[i] >= 'a' && eid[i] <= 'f' ? (char)(eid[i] - 32) : eid[i];
+	buf[0] = 3;
+	buf[1] = (char)(idx - 1);
+	if (array)
+		n = snprintf(buf + 2, sizeof(buf) - 2, "{\"partials\":[{\"epoch_id\":"
+		    "\"%s\",\"p\":\"%s\",\"c\":\"%s\",\"z\":\"%s\"}]}", eid, p, c, z);
+	else
+		n = snprintf(buf + 2, sizeof(buf) - 2, "{\"%s\":{\"p\":\"%s\","
+		    "\"proof\":\"%s\"}%s%s%s%s%s%s%s}", eid, p, pr,
+		    twice ? ",\"" : "", twice ? up : "", twice ? "\":{\"p\":\"" : "",
+		    twice ? p : "", twice ? "\",\"proof\":\"" : "",
+		    twice ? pr : "", twice ? "\"}" : "");
+	fz_seed(name, buf, (size_t)n + 2);
+}
+
 static void
 fz_write_seeds(void)
 {
 	unsigned char raw[1 + 4 * (1 + FZ_RAW)];
 	unsigned i;
 
+	memset(raw, 0, sizeof(raw));     /* seeds are the same every time */
 	fz_body_seed("body-1", 1, NULL, 0, 0);
 	fz_body_seed("body-3", 3, NULL, 0, 0);
 	fz_body_seed("body-flipped", 2, NULL, 0, 1);
 	fz_body_seed("body-other-epoch", 1,
 	    "00000000-0000-4000-8000-0000000000aa", 0, 0);
 	fz_body_seed("body-two", 2, NULL, 1, 0);
+	fz_stored_seed("stored-1", 1, 0, 0);
+	fz_stored_seed("stored-3", 3, 0, 0);
+	fz_stored_seed("stored-array-2", 2, 1, 0);
+	fz_stored_seed("stored-twice", 1, 0, 1);
 	for (i = 1; i <= FZ_N; i++) {
 		char name[32];
 
@@ -189,6 +235,92 @@ fz_verify(const vault_partial *p, const unsigned char epoch[VAULT_ID_BYTES])
 	}
 }
 
+/* The decoders' contract on a result: sorted, no epoch twice, the
+ * caller's index, epoch_text the epoch's uuid; each partial verifies only
+ * when genuine. */
+static void
+fz_check_decoded(const api_partial *a, size_t n, unsigned idx)
+{
+	size_t i;
+
+	if (n > 0 && a == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		unsigned char back[UTIL_UUID_BYTES];
+
+		if (a[i].part.index != idx ||
+		    util_uuid_parse(back, a[i].epoch_text) != 0 ||
+		    memcmp(back, a[i].epoch_id, UTIL_UUID_BYTES) != 0 ||
+		    (i > 0 && memcmp(a[i - 1].epoch_id, a[i].epoch_id,
+		    UTIL_UUID_BYTES) >= 0))
+			abort();
+		fz_verify(&a[i].part, a[i].epoch_id);
+	}
+}
+
+/* What the API stores for a (decoded) array, read back by the builder's
+ * decoder: exactly the same partials. */
+static void
+fz_round_trip(const api_partial *a, size_t n, unsigned idx)
+{
+	json_t *stored = api_partials_stored(a, n);
+	api_partial *b = NULL;
+	size_t m = 0, i;
+	char msg[256];
+
+	if (stored == NULL)
+		abort();
+	if (api_partials_stored_decode(stored, idx, &b, &m, msg,
+	    sizeof(msg)) != 0 || m != n)
+		abort();
+	for (i = 0; i < n; i++)
+		if (memcmp(a[i].epoch_id, b[i].epoch_id, UTIL_UUID_BYTES) != 0 ||
+		    strcmp(a[i].epoch_text, b[i].epoch_text) != 0 ||
+		    a[i].part.index != b[i].part.index ||
+		    memcmp(a[i].part.P, b[i].part.P, VAULT_POINT_BYTES) != 0 ||
+		    memcmp(a[i].part.proof, b[i].part.proof,
+		    VAULT_PROOF_BYTES) != 0)
+			abort();
+	free(b);
+	json_decref(stored);
+}
+
+/* A stored approval as the builder reads it (jansson's default flags:
+ * a repeated key keeps its last value). */
+static void
+fz_stored(const uint8_t *data, size_t size)
+{
+	json_error_t je;
+	json_t *doc;
+	api_partial *a = (api_partial *)1;
+	size_t n = 7;
+	char msg[256];
+	unsigned idx;
+
+	if (size < 1)
+		return;
+	idx = (unsigned)data[0] % 255U + 1U;
+	if ((doc = json_loadb((const char *)data + 1, size - 1, 0, &je)) == NULL)
+		return;
+	msg[0] = '\0';
+	if (api_partials_stored_decode(doc, idx, &a, &n, msg, sizeof(msg)) != 0) {
+		if (a != NULL || n != 0)
+			abort();
+		fz_printable(msg);
+		json_decref(doc);
+		return;
+	}
+	if (json_is_array(json_object_get(doc, "partials")) &&
+	    json_object_size(doc) == 1 ?
+	    n != json_array_size(json_object_get(doc, "partials")) :
+	    n != json_object_size(doc))
+		abort();
+	fz_check_decoded(a, n, idx);
+	fz_round_trip(a, n, idx);
+	free(a);
+	json_decref(doc);
+}
+
 static void
 fz_body(const uint8_t *data, size_t size)
 {
@@ -197,7 +329,7 @@ fz_body(const uint8_t *data, size_t size)
 	    &je);
 	const json_t *ci, *arr;
 	api_partial *a = (api_partial *)1;
-	size_t n = 7, bad = 7, i;
+	size_t n = 7, bad = 7;
 	char msg[256];
 	unsigned idx = 1;
 
@@ -216,19 +348,10 @@ fz_body(const uint8_t *data, size_t size)
 		json_decref(body);
 		return;
 	}
-	if (n != json_array_size(arr) || bad != 0 || (n > 0 && a == NULL))
+	if (n != json_array_size(arr) || bad != 0)
 		abort();
-	for (i = 0; i < n; i++) {
-		unsigned char back[UTIL_UUID_BYTES];
-
-		if (a[i].part.index != idx ||
-		    util_uuid_parse(back, a[i].epoch_text) != 0 ||
-		    memcmp(back, a[i].epoch_id, UTIL_UUID_BYTES) != 0 ||
-		    (i > 0 && memcmp(a[i - 1].epoch_id, a[i].epoch_id,
-		    UTIL_UUID_BYTES) >= 0))
-			abort();
-		fz_verify(&a[i].part, a[i].epoch_id);
-	}
+	fz_check_decoded(a, n, idx);
+	fz_round_trip(a, n, idx);
 	free(a);
 	json_decref(body);
 }
@@ -307,7 +430,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		fz_body(data + 1, size - 1);
 		break;
@@ -315,8 +438,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_raw(&p, data + 1, size - 1);
 		fz_verify(&p, fx.epoch_id);
 		break;
-	default:
+	case 2:
 		fz_combine(data + 1, size - 1);
+		break;
+	default:
+		fz_stored(data + 1, size - 1);
 		break;
 	}
 	return 0;

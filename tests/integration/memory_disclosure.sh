@@ -9,8 +9,8 @@
 #     the unprivileged user; as that same user, reading /proc/PID/environ
 #     and /proc/PID/mem and gcore fail — while all three work on a plain
 #     process of that user (control)
-#   - records carrying unique 32-byte canaries (body, attachment, source
-#     id, participants) are ingested on parallel connections, sent again
+#   - records carrying unique 32-byte canaries (body, attachment, its file
+#     name, source id, participants) are ingested on parallel connections, sent again
 #     (duplicates) with a rejected canary line, the epoch rotates
 #     (epoch_records), a little non-canary traffic follows (MD_FILLER
 #     requests of 25, default 2); then the gateway's memory is read through
@@ -25,7 +25,8 @@
 #     download (it opens and holds the canaries: they were decrypted); then
 #     coffer-api's memory holds no epoch key, no combined S = t·R, no record
 #     key and no plaintext canary (nor a participant of the matter and
-#     hold requests)
+#     hold requests; nor an attachment file name, which the RSMF keeps in
+#     its manifest only, never in a zip entry name libarchive allocates)
 #   - one sweep of everything the system wrote during the run: pg_dump,
 #     every file of the PostgreSQL data directory (heap, WAL, pg_xact...),
 #     the server log, gateway and API logs, both /metrics outputs, every API
@@ -99,8 +100,10 @@ TID=$($PSQL -c "SELECT tenant_id FROM coffer.tenants WHERE name = '$T'")
 SHARES="$GWF_DIR/tenants/$T/out"
 PASSES="$GWF_DIR/tenants/$T"
 
-# 8 canary records: body, attachment, source id, sender, recipient and
-# conversation unique to this run; every body and attachment 32 bytes.
+# 8 canary records: body, attachment, attachment file name, source id,
+# sender, recipient and conversation unique to this run; every body,
+# attachment and file name 32 bytes (the file name all letters, digits and
+# a dot: the characters a zip entry name could keep).
 NC=8
 NF=${MD_FILLER:-2}   # requests of 25 non-canary records after the canaries
 python3 - "$PLAIN" "$NC" "$R" <<'EOF'
@@ -114,16 +117,18 @@ senders = [num() for _ in range(2)]
 for i in range(n):
     body = "MDB" + tok(29)                      # 32 bytes
     att = "MDA" + tok(29)                       # 32 bytes
+    fname = "MDN" + tok(25) + ".pdf"            # 32 bytes
     sid = "mds-%s-%d-%s" % (run, i, tok(12))
     conv = "mdc-%s-%s" % (run, tok(16))
     rcpt = num()
     r = {"id": sid, "channel": "signal", "conversation": conv,
          "direction": "out", "sender": senders[i % 2], "recipients": [rcpt],
          "sent_at": "2026-02-0%dT10:00:00Z" % (1 + i % 5), "body": body,
-         "attachments": [{"name": "n.txt", "type": "text/plain",
+         "attachments": [{"name": fname, "type": "application/pdf",
                           "data": base64.b64encode(att.encode()).decode()}]}
     recs.append(json.dumps(r))
     classes += [("canary body", body), ("canary attachment", att),
+                ("attachment name", fname),
                 ("source id", sid), ("conversation", conv),
                 ("participant", rcpt)]
 classes += [("participant", s) for s in senders]
@@ -384,8 +389,9 @@ time.sleep(60)' \
 		complete gw "gateway memory scan"
 		check "control: the current epoch key (guarded memory) and the tenant name (heap) are found in the gateway ($(hits gw 'epoch key (current)'), $(hits gw 'tenant name') hits)" \
 		    test "$(hits gw 'epoch key (current)')" -ge 1 -a "$(hits gw 'tenant name')" -ge 1
-		for c in "canary body" "canary attachment" "source id" "conversation" \
-		    "participant" "canary body (rejected line)" "epoch key (previous)" \
+		for c in "canary body" "canary attachment" "attachment name" \
+		    "source id" "conversation" "participant" \
+		    "canary body (rejected line)" "epoch key (previous)" \
 		    "record key (previous epoch)"; do
 			h=$(hits gw "$c")
 			fig "$TN" "gateway memory: $c (hits)" "$h"
@@ -438,6 +444,23 @@ if "$GWF_CTL" export open --in "$PLAIN/prod.coffer" --key "$APF_DIR/lena.xkey" \
 	done
 	check "the production opens and holds all $NC canary bodies ($nb): the API decrypted them" \
 	    test "$nb" = "$NC"
+	# each file name is an attachment's display in the RSMF manifests,
+	# never a zip entry name
+	nn=$(python3 -c 'import email, email.policy, glob, io, json, sys, zipfile
+names = {l.split("\t")[1].strip() for l in open(sys.argv[2])
+         if l.startswith("attachment name\t")}
+shown, entries = set(), 0
+for f in glob.glob(sys.argv[1] + "/rsmf/*.rsmf"):
+    with open(f, "rb") as fh:
+        msg = email.message_from_binary_file(fh, policy=email.policy.default)
+    for part in msg.iter_attachments():
+        z = zipfile.ZipFile(io.BytesIO(part.get_content()))
+        entries += sum(1 for n in z.namelist() for x in names if x in n)
+        for ev in json.loads(z.read("rsmf_manifest.json"))["events"]:
+            shown |= {a.get("display") for a in ev.get("attachments", [])}
+print("%d:%d" % (len(names & shown), entries))' "$PLAIN/open" "$PLAIN/canaries")
+	check "the RSMF manifests show all $NC attachment file names as display, no zip entry is named after one (shown:entries $nn)" \
+	    test "$nn" = "$NC:0"
 else
 	bad "export open: $(tail -2 "$PLAIN/open.out")"
 fi
@@ -469,8 +492,9 @@ if can_scan "$APF_PID"; then
 		complete api "API memory scan"
 		check "control: the tenant name is found in the API's heap ($(hits api 'tenant name') hits)" \
 		    test "$(hits api 'tenant name')" -ge 1
-		for c in "canary body" "canary attachment" "source id" "conversation" \
-		    "participant" "epoch key" "combined S" "record key"; do
+		for c in "canary body" "canary attachment" "attachment name" \
+		    "source id" "conversation" "participant" "epoch key" \
+		    "combined S" "record key"; do
 			h=$(hits api "$c")
 			fig "$TN" "API memory after a production: $c (hits)" "$h"
 			check "API memory after the production: no $c ($h hits)" test "$h" = 0

@@ -6,7 +6,11 @@
  * negative cases: wrong recipient, a flipped byte anywhere in a small
  * container, truncation at and between chunk boundaries, reordered and
  * duplicated chunks, appended bytes, a failing sink.  Key files: round trip,
- * wrong passphrase, every byte flipped, truncation. */
+ * wrong passphrase, every byte flipped, truncation.  And the builder's one
+ * parser of stored approvals (api_partials_stored_decode, api/approvals.h):
+ * what the API stores reads back unchanged, the submitted array form under
+ * "partials" too, and every malformed stored approval is refused with its
+ * exact message. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +23,9 @@
 
 #include <sodium.h>
 
+#include <jansson.h>
+
+#include "api/approvals.h"
 #include "vault/mem.h"
 #include "vault/production.h"
 #include "vault/sharefile.h"
@@ -784,6 +791,127 @@ test_keyfile_corrupt(void **state)
 
 /* The full path: a production sealed to the key inside a key file opens
  * with the secret key from that file. */
+#define SD_P   "1111111111111111111111111111111111111111111111111111111111111111"
+#define SD_C   "2222222222222222222222222222222222222222222222222222222222222222"
+#define SD_PR  SD_C SD_C
+#define SD_E1  "0000000a-0000-4000-8000-00000000000b"
+#define SD_E2  "00000000-0000-4000-8000-000000000001"
+
+/* Decode JSON text as the builder does; 0 or -1, *n entries. */
+static int
+sd_decode(const char *text, unsigned index, api_partial **a, size_t *n,
+    char *msg, size_t msg_len)
+{
+	json_error_t je;
+	json_t *doc = json_loads(text, 0, &je);
+	int rc;
+
+	assert_non_null(doc);
+	msg[0] = '\0';
+	rc = api_partials_stored_decode(doc, index, a, n, msg, msg_len);
+	json_decref(doc);
+	return rc;
+}
+
+static void
+test_stored_partials(void **state)
+{
+	static const struct {
+		const char *doc, *msg;
+	} bads[] = {
+		{ "[]", "partials are not an object" },
+		{ "{\"not-a-uuid\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\"}}",
+		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
+		  "\"proof\": 128 hex digits}" },
+		{ "{\"" SD_E1 "\":{\"p\":\"11\",\"proof\":\"" SD_PR "\"}}",
+		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
+		  "\"proof\": 128 hex digits}" },
+		{ "{\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_C "\"}}",
+		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
+		  "\"proof\": 128 hex digits}" },
+		{ "{\"" SD_E2 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\"},"
+		  "\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"c\":\"" SD_C "\",\"z\":\""
+		  SD_C "\"}}",
+		  "partial #2 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
+		  "\"proof\": 128 hex digits}" },
+		{ "{\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\","
+		  "\"extra\":1}}",
+		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
+		  "\"proof\": 128 hex digits}" },
+		{ "{\"" SD_E1 "\":7}",
+		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
+		  "\"proof\": 128 hex digits}" },
+		/* one epoch under two spellings of its uuid */
+		{ "{\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\"},"
+		  "\"0000000A-0000-4000-8000-00000000000B\":{\"p\":\"" SD_P "\","
+		  "\"proof\":\"" SD_PR "\"}}", NULL },
+		{ "{\"partials\":[{\"epoch_id\":\"" SD_E1 "\",\"p\":\"" SD_P "\","
+		  "\"proof\":\"" SD_PR "\"}]}",
+		  "partial #1 must be {\"epoch_id\", \"p\", \"c\", \"z\"} with a "
+		  "uuid epoch_id" },
+		{ "{\"partials\":7}",
+		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
+		  "\"proof\": 128 hex digits}" },
+	};
+	api_partial *a = NULL, *b = NULL;
+	char msg[256], *text;
+	json_t *stored;
+	size_t n = 0, m = 0, i;
+
+	(void)state;
+	/* the API's stored form, in epoch order whatever the key order */
+	assert_int_equal(sd_decode("{\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"proof\":"
+	    "\"" SD_PR "\"},\"" SD_E2 "\":{\"proof\":\"" SD_PR "\",\"p\":\"" SD_C
+	    "\"}}", 2, &a, &n, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(a[0].epoch_text, SD_E2);
+	assert_string_equal(a[1].epoch_text, SD_E1);
+	assert_int_equal(a[0].part.index, 2);
+	assert_int_equal(a[0].part.P[0], 0x22);
+	assert_int_equal(a[1].part.P[31], 0x11);
+	assert_int_equal(a[1].part.proof[63], 0x22);
+	/* what the API would store for them reads back the same */
+	stored = api_partials_stored(a, n);
+	assert_non_null(stored);
+	text = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(text);
+	assert_int_equal(sd_decode(text, 2, &b, &m, msg, sizeof(msg)), 0);
+	assert_int_equal(m, n);
+	for (i = 0; i < n; i++) {
+		assert_string_equal(a[i].epoch_text, b[i].epoch_text);
+		assert_memory_equal(&a[i].part, &b[i].part, sizeof(a[i].part));
+	}
+	free(text);
+	free(b);
+	free(a);
+	json_decref(stored);
+
+	/* the submitted array form under "partials"; an empty approval */
+	assert_int_equal(sd_decode("{\"partials\":[{\"epoch_id\":\"" SD_E1 "\","
+	    "\"p\":\"" SD_P "\",\"c\":\"" SD_C "\",\"z\":\"" SD_P "\"}]}", 3, &a,
+	    &n, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(a[0].part.index, 3);
+	assert_int_equal(a[0].part.proof[0], 0x22);
+	assert_int_equal(a[0].part.proof[32], 0x11);
+	free(a);
+	assert_int_equal(sd_decode("{}", 1, &a, &n, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 0);
+	free(a);
+
+	for (i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		a = (api_partial *)1;
+		n = 7;
+		if (sd_decode(bads[i].doc, 1, &a, &n, msg, sizeof(msg)) == 0)
+			fail_msg("malformed stored approval %zu accepted", i);
+		assert_null(a);
+		assert_int_equal(n, 0);
+		assert_string_equal(msg, bads[i].msg != NULL ? bads[i].msg :
+		    "epoch " SD_E1 " is answered twice");
+		assert_null(strstr(msg, "1111111111"));   /* never echoes bytes */
+	}
+}
+
 static void
 test_keyfile_opens_production(void **state)
 {
@@ -828,6 +956,7 @@ main(void)
 		cmocka_unit_test(test_keyfile_round_trip),
 		cmocka_unit_test(test_keyfile_corrupt),
 		cmocka_unit_test(test_keyfile_opens_production),
+		cmocka_unit_test(test_stored_partials),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
