@@ -183,8 +183,10 @@ while [ "$i" -lt "$DEVICES" ]; do
 	i=$((i + 1))
 done
 gwf_node gw-bench || die "node init failed"
-gwf_config "max_connections = $((IDLE + 500))" "idle_timeout_s = 900" \
-    "device_rate = 100000" "device_burst = 100000" || die "gateway config failed"
+# every loadgen connection comes from 127.0.0.1: no per-address limit
+gwf_config "max_connections = $((IDLE + 500))" "max_connections_per_address = 0" \
+    "idle_timeout_s = 900" "device_rate = 100000" "device_burst = 100000" ||
+    die "gateway config failed"
 gwf_start || die "gateway did not start"
 machine gateway_config "$(grep -v '^#' "$GWF_CONF" | grep -E '^(workers|batch_max|epoch|device_rate|max_conn)' | tr '\n' ';')"
 LG="$BUILD/ops/loadgen --url $(gwf_url '') --ca $GWF_SRV_CA --certs $GWF_CERTS --devices $DEVICES --batch $BATCH --size $SIZE"

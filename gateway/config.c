@@ -70,6 +70,7 @@ static const conf_opt cfg_opts[] = {
 	{ "max_line_bytes",          CFG_SIZE,   OFF(max_line_bytes), 0, 1 * KIB, 1 * GIB, 0 },
 	{ "max_records_per_request", CFG_UINT,   OFF(max_records_per_request), 0, 1, 1000000, 0 },
 	{ "max_connections",         CFG_UINT,   OFF(max_connections), 0, 1, 1000000, 0 },
+	{ "max_connections_per_address", CFG_UINT, OFF(max_connections_per_address), 0, 0, 1000000, 0 },
 	{ "idle_timeout_s",          CFG_UINT,   OFF(idle_timeout_s), 0, 1, 3600, 0 },
 	{ "header_timeout_s",        CFG_UINT,   OFF(header_timeout_s), 0, 1, 600, 0 },
 	{ "body_timeout_s",          CFG_UINT,   OFF(body_timeout_s), 0, 1, 3600, 0 },
@@ -96,6 +97,7 @@ gw_config_defaults(gw_config *c)
 	c->max_line_bytes = 16U * 1024U * 1024U;
 	c->max_records_per_request = 10000;
 	c->max_connections = 10000;
+	c->max_connections_per_address = 256;
 	c->idle_timeout_s = 60;
 	c->header_timeout_s = 10;
 	c->body_timeout_s = 60;

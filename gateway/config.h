@@ -35,6 +35,8 @@ typedef struct gw_config {
 	size_t   max_line_bytes;         /* 16 MiB */
 	unsigned max_records_per_request;/* 10000 */
 	unsigned max_connections;        /* 10000 */
+	unsigned max_connections_per_address; /* from one peer address, 256;
+	                                 * 0 = no per-address limit */
 	unsigned idle_timeout_s;         /* 60 */
 	unsigned header_timeout_s;       /* 10 */
 	unsigned body_timeout_s;         /* 60 */

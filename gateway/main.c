@@ -225,13 +225,15 @@ main(int argc, char **argv)
 	}
 
 	log_info("started: listen=%s metrics=%s node=%s user=%s tenants=%zu "
-	    "max_connections=%u max_header_bytes=%zu max_body_bytes=%zu "
+	    "max_connections=%u max_connections_per_address=%u "
+	    "max_header_bytes=%zu max_body_bytes=%zu "
 	    "max_line_bytes=%zu max_records_per_request=%u "
 	    "timeouts(header/body/idle)=%u/%u/%us device_rate=%.2f/s "
 	    "device_burst=%u workers=%u crl_required=%d",
 	    net_listen_addr(n), net_metrics_addr(n), cfg.node_name,
 	    pw != NULL ? pw->pw_name : "(unchanged)",
 	    tls_server_tenant_count(tls), cfg.max_connections,
+	    cfg.max_connections_per_address,
 	    cfg.max_header_bytes, cfg.max_body_bytes, cfg.max_line_bytes,
 	    cfg.max_records_per_request, cfg.header_timeout_s,
 	    cfg.body_timeout_s, cfg.idle_timeout_s, cfg.device_rate,

@@ -22,7 +22,8 @@
 struct metrics {
 	uint64_t conns_open;
 	uint64_t conns_total;
-	uint64_t conns_overflow;
+	uint64_t conns_refused[GW_CONN_REFUSAL_COUNT];
+	uint64_t conn_addresses;
 	uint64_t handshakes_ok;
 	uint64_t handshake_fail[GW_REFUSE_COUNT];
 	uint64_t requests[600];          /* by status code */
@@ -58,6 +59,11 @@ static const char *const refusal_names[GW_REFUSE_COUNT] = {
 	[GW_REFUSE_CRL_EXPIRED] = "crl_expired",
 };
 
+static const char *const conn_refusal_names[GW_CONN_REFUSAL_COUNT] = {
+	[GW_CONN_MAX_CONNECTIONS] = "max_connections",
+	[GW_CONN_PER_ADDRESS] = "per_address_limit",
+};
+
 static const char *const timeout_names[GW_TIMEOUT_COUNT] = {
 	[GW_TIMEOUT_HEADER] = "header",
 	[GW_TIMEOUT_BODY] = "body",
@@ -91,7 +97,7 @@ metrics_refusal_name(gw_refusal r)
 
 void metrics_conn_open(metrics *m)     { m->conns_open++; m->conns_total++; }
 void metrics_conn_close(metrics *m)    { if (m->conns_open > 0) m->conns_open--; }
-void metrics_conn_overflow(metrics *m) { m->conns_overflow++; }
+void metrics_conn_addresses(metrics *m, size_t n) { m->conn_addresses = n; }
 void metrics_handshake_ok(metrics *m)  { m->handshakes_ok++; }
 void metrics_probe(metrics *m)         { m->probes++; }
 void metrics_rate_limited(metrics *m)  { m->rate_limited++; }
@@ -102,6 +108,13 @@ metrics_handshake_fail(metrics *m, gw_refusal r)
 {
 	if ((unsigned)r < GW_REFUSE_COUNT)
 		m->handshake_fail[r]++;
+}
+
+void
+metrics_conn_refused(metrics *m, gw_conn_refusal r)
+{
+	if ((unsigned)r < GW_CONN_REFUSAL_COUNT)
+		m->conns_refused[r]++;
 }
 
 void
@@ -192,9 +205,18 @@ metrics_render(metrics *m, ingest *ig, char **out, size_t *out_len)
 	    (unsigned long long)m->conns_open);
 	mb_counter(&b, "coffer_gateway_connections_total",
 	    "TLS connections accepted", m->conns_total);
-	mb_counter(&b, "coffer_gateway_connections_refused_total",
-	    "connections closed at once because max_connections was reached",
-	    m->conns_overflow);
+	mb_printf(&b, "# HELP coffer_gateway_connections_refused_total "
+	    "connections closed at once, before TLS, by the limit reached\n"
+	    "# TYPE coffer_gateway_connections_refused_total counter\n");
+	for (i = 0; i < GW_CONN_REFUSAL_COUNT; i++)
+		mb_printf(&b, "coffer_gateway_connections_refused_total"
+		    "{reason=\"%s\"} %llu\n", conn_refusal_names[i],
+		    (unsigned long long)m->conns_refused[i]);
+	mb_printf(&b, "# HELP coffer_gateway_connection_addresses peer "
+	    "addresses with TLS connections open now\n"
+	    "# TYPE coffer_gateway_connection_addresses gauge\n"
+	    "coffer_gateway_connection_addresses %llu\n",
+	    (unsigned long long)m->conn_addresses);
 	mb_counter(&b, "coffer_gateway_handshakes_total",
 	    "TLS handshakes completed with an accepted device certificate",
 	    m->handshakes_ok);

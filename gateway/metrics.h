@@ -46,6 +46,14 @@ typedef enum gw_timeout {
 	GW_TIMEOUT_COUNT
 } gw_timeout;
 
+/* Why a new connection was closed at accept(), before any TLS. */
+typedef enum gw_conn_refusal {
+	GW_CONN_MAX_CONNECTIONS = 0,    /* max_connections open already */
+	GW_CONN_PER_ADDRESS,            /* max_connections_per_address open
+	                                 * from the peer's address already */
+	GW_CONN_REFUSAL_COUNT
+} gw_conn_refusal;
+
 typedef struct metrics metrics;
 
 int  metrics_new(metrics **out) __attribute__((warn_unused_result));
@@ -55,7 +63,8 @@ const char *metrics_refusal_name(gw_refusal r);
 
 void metrics_conn_open(metrics *m);
 void metrics_conn_close(metrics *m);
-void metrics_conn_overflow(metrics *m);        /* over max_connections */
+void metrics_conn_refused(metrics *m, gw_conn_refusal r);
+void metrics_conn_addresses(metrics *m, size_t n);  /* peer addresses now */
 void metrics_handshake_ok(metrics *m);
 void metrics_handshake_fail(metrics *m, gw_refusal r);
 void metrics_request(metrics *m, int status);  /* one response sent */

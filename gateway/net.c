@@ -17,7 +17,17 @@
  * header_timeout_s, the whole body within body_timeout_s, keep-alive idle
  * idle_timeout_s, writing a response within body_timeout_s, and a short
  * lingering close after an error answer so the peer can read it.
- * Over max_connections a new connection is accepted and closed at once.
+ * Over max_connections a new connection is accepted and closed at once,
+ * and so is one from a peer address that already holds
+ * max_connections_per_address (counted per IPv6 address, IPv4 as its
+ * IPv4-mapped form, in a table keyed with a random SipHash key so peers
+ * cannot aim at one chain), before any TLS work: one host dribbling
+ * connections cannot take every slot for header_timeout_s (an IPv6 peer
+ * holding a whole prefix is still bounded only by max_connections and the
+ * timeouts).  A slot is
+ * counted when the connection is fully set up and released in conn_close()
+ * with the socket, next to n_tls, so the two cannot drift; the sweep checks
+ * that they agree and the table empties when the last connection closes.
  * Per device a token bucket (device_rate/s, device_burst) answers 429 with
  * Retry-After.  404/405 answers are counted and logged (rate-limited), and
  * a connection that keeps probing is closed.
@@ -48,6 +58,7 @@
 #include <unistd.h>
 
 #include <http_parser.h>
+#include <sodium.h>
 
 #include "common/log.h"
 #include "gateway/http.h"
@@ -63,6 +74,10 @@
 #define NET_PROBES_PER_CONN  20         /* 404/405 answers, then close */
 #define NET_BUCKETS          4096U
 #define NET_BUCKET_IDLE_MS   (10LL * 60 * 1000)
+#define NET_ASLOTS_MIN       64U        /* per-address table buckets */
+#define NET_ASLOTS_MAX       65536U
+#define NET_REFUSE_LOG_RATE  1.0        /* refused-connection lines/s ... */
+#define NET_REFUSE_LOG_BURST 20.0       /* ... after a burst of this many */
 
 typedef enum tag {
 	TAG_LISTEN_TLS = 1,
@@ -90,6 +105,21 @@ typedef struct bucket {
 	unsigned       conns;
 	char           key[2 * 128 + 2];
 } bucket;
+
+/* Open TLS connections from one peer address. */
+typedef struct addr_slot {
+	struct addr_slot *next;
+	unsigned char     ip[16];       /* IPv6; IPv4 as ::ffff:a.b.c.d */
+	unsigned          conns;        /* > 0 while in the table */
+} addr_slot;
+
+/* Token bucket for log lines an attacker can trigger at will. */
+typedef struct loglimit {
+	double         tokens, rate, burst;
+	long long      last_ms;
+	unsigned long  suppressed;
+	const char    *what;            /* "probes: N more not logged" */
+} loglimit;
 
 typedef enum phase {
 	PH_HANDSHAKE,
@@ -130,6 +160,7 @@ struct conn {
 	tls_conn   *tls;
 	http_conn  *http;
 	bucket     *bucket;
+	addr_slot  *aslot;           /* counted in n->aslots while fd >= 0 */
 	char        addr[64];
 	char       *pend;            /* input read but not consumed yet */
 	size_t      pend_len, pend_cap;
@@ -163,14 +194,18 @@ struct net {
 	size_t           n_tls, n_metrics, n_zombies;
 	conn            *grave;          /* closed this turn, freed after it */
 	bucket          *buckets[NET_BUCKETS];
+	addr_slot      **aslots;         /* per-address connection counts */
+	unsigned         aslot_mask;     /* buckets - 1 (a power of two) */
+	size_t           n_aslots;       /* addresses in the table */
+	size_t           n_aslot_conns;  /* sum of their counts (== n_tls) */
+	unsigned char    aslot_key[crypto_shorthash_KEYBYTES];
+	int              aslot_broken;   /* inconsistency logged once */
 	long long        last_sweep_ms, last_prune_ms;
 	size_t           closed_since_trim;
 	int              stopping;
 	long long        stop_deadline_ms;
-	/* probe log rate limit */
-	double           plog_tokens;
-	long long        plog_last_ms;
-	unsigned long    plog_suppressed;
+	loglimit         plog;           /* probes, refused requests */
+	loglimit         rlog;           /* connections refused at accept */
 	/* completions */
 	pthread_mutex_t  q_lock;
 	conn            *q_head, *q_tail;
@@ -239,6 +274,225 @@ clist_del(clist *l, conn *c, size_t off)
 #define OFF_ALL    offsetof(conn, all)
 #define OFF_READY  offsetof(conn, ready)
 #define OFF_PARKED offsetof(conn, parked)
+
+/* ------------------------------------------------------------------------ */
+/* rate-limited log lines                                                   */
+
+static void
+loglimit_init(loglimit *l, double rate, double burst, const char *what)
+{
+	l->tokens = l->burst = burst;
+	l->rate = rate;
+	l->last_ms = net_now_ms();
+	l->suppressed = 0;
+	l->what = what;
+}
+
+static void
+loglimit_refill(loglimit *l)
+{
+	long long now = net_now_ms();
+
+	l->tokens += (double)(now - l->last_ms) / 1000.0 * l->rate;
+	if (l->tokens > l->burst)
+		l->tokens = l->burst;
+	l->last_ms = now;
+}
+
+/* Say how many lines were dropped, once a token is back. */
+static void
+loglimit_flush(loglimit *l)
+{
+	if (l->suppressed == 0)
+		return;
+	loglimit_refill(l);
+	if (l->tokens < 1.0)
+		return;
+	l->tokens -= 1.0;
+	log_warn("%s: %lu more not logged (rate limit)", l->what, l->suppressed);
+	l->suppressed = 0;
+}
+
+/* 1: log the line; 0: over the rate, counted for loglimit_flush(). */
+static int
+loglimit_allow(loglimit *l)
+{
+	loglimit_refill(l);
+	loglimit_flush(l);
+	if (l->tokens < 1.0) {
+		l->suppressed++;
+		return 0;
+	}
+	l->tokens -= 1.0;
+	return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* open connections per peer address                                        */
+
+/* The peer's address as 16 bytes: IPv4 (and IPv4-mapped IPv6, as a
+ * dual-stack listener reports IPv4 peers) both become ::ffff:a.b.c.d, so
+ * one host counts once whichever way it arrives.  The port is left out. */
+static void
+net_peer_ip(const struct sockaddr_storage *ss, unsigned char ip[16])
+{
+	memset(ip, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		ip[10] = ip[11] = 0xff;
+		memcpy(ip + 12, &s4->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		memcpy(ip, &s6->sin6_addr, 16);
+	}
+}
+
+static const char *
+net_ip_str(const unsigned char ip[16], char *out, size_t cap)
+{
+	static const unsigned char v4map[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+
+	if (memcmp(ip, v4map, sizeof(v4map)) == 0) {
+		if (inet_ntop(AF_INET, ip + 12, out, (socklen_t)cap) == NULL)
+			snprintf(out, cap, "-");
+	} else if (inet_ntop(AF_INET6, ip, out, (socklen_t)cap) == NULL) {
+		snprintf(out, cap, "-");
+	}
+	return out;
+}
+
+/* Peers choose their addresses (an IPv6 host has a /64 of them): the
+ * bucket comes from SipHash under a key drawn at start-up. */
+static unsigned
+net_aslot_hash(const net *n, const unsigned char ip[16])
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	uint32_t v;
+
+	crypto_shorthash(h, ip, 16, n->aslot_key);
+	memcpy(&v, h, sizeof(v));
+	return v & n->aslot_mask;
+}
+
+static addr_slot *
+net_aslot_find(const net *n, const unsigned char ip[16], unsigned *bucket_out)
+{
+	unsigned h = net_aslot_hash(n, ip);
+	addr_slot *a;
+
+	*bucket_out = h;
+	for (a = n->aslots[h]; a != NULL; a = a->next)
+		if (memcmp(a->ip, ip, 16) == 0)
+			return a;
+	return NULL;
+}
+
+/* Count one more connection from ip; NULL when out of memory. */
+static addr_slot *
+net_aslot_take(net *n, const unsigned char ip[16])
+{
+	unsigned h;
+	addr_slot *a = net_aslot_find(n, ip, &h);
+
+	if (a == NULL) {
+		a = calloc(1, sizeof(*a));
+		if (a == NULL)
+			return NULL;
+		memcpy(a->ip, ip, 16);
+		a->next = n->aslots[h];
+		n->aslots[h] = a;
+		n->n_aslots++;
+		metrics_conn_addresses(n->m, n->n_aslots);
+	}
+	a->conns++;
+	n->n_aslot_conns++;
+	return a;
+}
+
+static void
+net_aslot_broken(net *n, const char *what)
+{
+	if (n->aslot_broken)
+		return;
+	n->aslot_broken = 1;
+	log_error("internal: per-address connection table: %s (%zu addresses, "
+	    "%zu counted, %zu open)", what, n->n_aslots, n->n_aslot_conns,
+	    n->n_tls);
+}
+
+/* One connection from a's address closed; the slot goes when it was the
+ * last. */
+static void
+net_aslot_release(net *n, addr_slot *a)
+{
+	unsigned h;
+	addr_slot **pp;
+
+	if (a->conns == 0 || n->n_aslot_conns == 0) {
+		net_aslot_broken(n, "count would go below zero");
+		return;
+	}
+	n->n_aslot_conns--;
+	if (--a->conns > 0)
+		return;
+	h = net_aslot_hash(n, a->ip);
+	for (pp = &n->aslots[h]; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			free(a);
+			n->n_aslots--;
+			metrics_conn_addresses(n->m, n->n_aslots);
+			return;
+		}
+	}
+	net_aslot_broken(n, "slot not in its bucket");
+}
+
+/* The sweep's check: counts agree with the open connections (O(1));
+ * with full set a recount of the table as well (O(table), once a minute). */
+static void
+net_aslot_check(net *n, int full)
+{
+	size_t addrs = 0, conns = 0;
+	unsigned i;
+
+	if (n->n_aslot_conns != n->n_tls)
+		net_aslot_broken(n, "counts differ from the open connections");
+	if (n->n_tls == 0 && n->n_aslots != 0)
+		net_aslot_broken(n, "addresses left with no connection open");
+	if (!full)
+		return;
+	for (i = 0; i <= n->aslot_mask; i++) {
+		const addr_slot *a;
+		for (a = n->aslots[i]; a != NULL; a = a->next) {
+			addrs++;
+			conns += a->conns;
+			if (a->conns == 0)
+				net_aslot_broken(n, "a slot with no connection");
+		}
+	}
+	if (addrs != n->n_aslots || conns != n->n_aslot_conns)
+		net_aslot_broken(n, "recount differs");
+}
+
+static void
+net_aslots_free(net *n)
+{
+	unsigned i;
+
+	if (n->aslots == NULL)
+		return;
+	for (i = 0; i <= n->aslot_mask; i++) {
+		addr_slot *a = n->aslots[i], *an;
+		for (; a != NULL; a = an) {
+			an = a->next;
+			free(a);
+		}
+	}
+	free(n->aslots);
+	n->aslots = NULL;
+}
 
 /* ------------------------------------------------------------------------ */
 /* per-device token buckets                                                 */
@@ -400,6 +654,11 @@ conn_close(conn *c)
 			n->n_tls--;
 			n->closed_since_trim++;
 			metrics_conn_close(n->m);
+			if (c->aslot != NULL)
+				net_aslot_release(n, c->aslot);
+			else
+				net_aslot_broken(n, "a connection without a slot");
+			c->aslot = NULL;
 		}
 	}
 	clist_del(&n->all, c, OFF_ALL);
@@ -556,23 +815,7 @@ conn_write(conn *c, const char *buf, size_t len, size_t *put)
 static int
 net_plog_allowed(net *n)
 {
-	long long now = net_now_ms();
-
-	n->plog_tokens += (double)(now - n->plog_last_ms) / 1000.0 * 10.0;
-	if (n->plog_tokens > 50.0)
-		n->plog_tokens = 50.0;
-	n->plog_last_ms = now;
-	if (n->plog_tokens < 1.0) {
-		n->plog_suppressed++;
-		return 0;
-	}
-	n->plog_tokens -= 1.0;
-	if (n->plog_suppressed > 0) {
-		log_warn("probes: %lu more not logged (rate limit)",
-		    n->plog_suppressed);
-		n->plog_suppressed = 0;
-	}
-	return 1;
+	return loglimit_allow(&n->plog);
 }
 
 /* Count the response just queued; log and limit probes (THREATS T11). */
@@ -994,6 +1237,96 @@ net_ep_add(net *n, int fd, uint32_t ev, void *ptr)
 	return epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &e);
 }
 
+/* Over the per-address limit: refuse before any TLS work, say so (rate
+ * limited: a flood of these must not flood the log).  1 when refused. */
+static int
+net_refuse_per_address(net *n, const unsigned char ip[16])
+{
+	unsigned h, cap = n->cfg->max_connections_per_address;
+	const addr_slot *a;
+	char shown[INET6_ADDRSTRLEN];
+
+	if (cap == 0)
+		return 0;
+	a = net_aslot_find(n, ip, &h);
+	if (a == NULL || a->conns < cap)
+		return 0;
+	metrics_conn_refused(n->m, GW_CONN_PER_ADDRESS);
+	if (loglimit_allow(&n->rlog))
+		log_warn("connection refused: peer=%s reason=per_address_limit "
+		    "open=%u", net_ip_str(ip, shown, sizeof(shown)), a->conns);
+	return 1;
+}
+
+/* Set up one accepted socket; it is closed on any failure. */
+static void
+net_accept_one(net *n, int fd, const struct sockaddr_storage *ss,
+    int metrics_l)
+{
+	unsigned char ip[16];
+	addr_slot *aslot = NULL;
+	conn *c = NULL;
+	int one = 1;
+	http_limits lim;
+
+	if (n->stopping ||
+	    (metrics_l && n->n_metrics >= NET_METRICS_CONNS))
+		goto fail;
+	if (!metrics_l) {
+		net_peer_ip(ss, ip);
+		if (net_refuse_per_address(n, ip))
+			goto fail;
+		if (n->n_tls >= n->cfg->max_connections) {
+			metrics_conn_refused(n->m, GW_CONN_MAX_CONNECTIONS);
+			goto fail;
+		}
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto fail;
+	c->tag = TAG_CONN;
+	c->n = n;
+	c->fd = fd;
+	c->is_metrics = metrics_l;
+	net_addr_str(ss, c->addr, sizeof(c->addr));
+	lim.max_header_bytes = n->cfg->max_header_bytes;
+	lim.max_body_bytes = n->cfg->max_body_bytes;
+	lim.routes = metrics_l ? HTTP_ROUTES_METRICS : HTTP_ROUTES_GATEWAY;
+	if (http_conn_new(&c->http, &lim) != 0)
+		goto fail;
+	if (!metrics_l && tls_conn_new(&c->tls, n->tls, fd, c->addr) != 0)
+		goto fail;
+	c->phase = metrics_l ? PH_HTTP : PH_HANDSHAKE;
+	c->events = EPOLLIN;
+	/* the slot is taken last of all that can fail: from here on only
+	 * conn_close() gives it back, together with n_tls */
+	if (!metrics_l && (aslot = net_aslot_take(n, ip)) == NULL)
+		goto fail;
+	if (net_ep_add(n, fd, EPOLLIN, c) != 0)
+		goto fail;
+	clist_add(&n->all, c, OFF_ALL);
+	if (metrics_l) {
+		n->n_metrics++;
+	} else {
+		n->n_tls++;
+		c->aslot = aslot;
+		metrics_conn_open(n->m);
+	}
+	c->ts = TS_NONE;
+	conn_drive(c);
+	return;
+fail:
+	if (aslot != NULL)
+		net_aslot_release(n, aslot);
+	if (c != NULL) {
+		tls_conn_free(&c->tls);
+		http_conn_free(&c->http);
+		free(c);
+	}
+	close(fd);
+}
+
 static void
 net_accept(net *n, listener *l)
 {
@@ -1002,8 +1335,7 @@ net_accept(net *n, listener *l)
 	for (i = 0; i < NET_ACCEPT_PER_TURN; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		int fd, one = 1, metrics_l = l->tag == TAG_LISTEN_METRICS;
-		conn *c;
+		int fd;
 
 		memset(&ss, 0, sizeof(ss));
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &sl,
@@ -1023,60 +1355,7 @@ net_accept(net *n, listener *l)
 			}
 			return;
 		}
-		if ((metrics_l && n->n_metrics >= NET_METRICS_CONNS) ||
-		    (!metrics_l && n->n_tls >= n->cfg->max_connections) ||
-		    n->stopping) {
-			if (!metrics_l)
-				metrics_conn_overflow(n->m);
-			close(fd);
-			continue;
-		}
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = calloc(1, sizeof(*c));
-		if (c == NULL) {
-			close(fd);
-			continue;
-		}
-		c->tag = TAG_CONN;
-		c->n = n;
-		c->fd = fd;
-		c->is_metrics = metrics_l;
-		net_addr_str(&ss, c->addr, sizeof(c->addr));
-		{
-			http_limits lim;
-			lim.max_header_bytes = n->cfg->max_header_bytes;
-			lim.max_body_bytes = n->cfg->max_body_bytes;
-			lim.routes = metrics_l ? HTTP_ROUTES_METRICS : HTTP_ROUTES_GATEWAY;
-			if (http_conn_new(&c->http, &lim) != 0) {
-				close(fd);
-				free(c);
-				continue;
-			}
-		}
-		if (!metrics_l && tls_conn_new(&c->tls, n->tls, fd, c->addr) != 0) {
-			http_conn_free(&c->http);
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->phase = metrics_l ? PH_HTTP : PH_HANDSHAKE;
-		c->events = EPOLLIN;
-		if (net_ep_add(n, fd, EPOLLIN, c) != 0) {
-			tls_conn_free(&c->tls);
-			http_conn_free(&c->http);
-			close(fd);
-			free(c);
-			continue;
-		}
-		clist_add(&n->all, c, OFF_ALL);
-		if (metrics_l) {
-			n->n_metrics++;
-		} else {
-			n->n_tls++;
-			metrics_conn_open(n->m);
-		}
-		c->ts = TS_NONE;
-		conn_drive(c);
+		net_accept_one(n, fd, &ss, l->tag == TAG_LISTEN_METRICS);
 	}
 }
 
@@ -1191,6 +1470,9 @@ net_sweep(net *n, long long now)
 		}
 		conn_close(c);
 	}
+	net_aslot_check(n, now - n->last_prune_ms > 60000);
+	loglimit_flush(&n->plog);
+	loglimit_flush(&n->rlog);
 	if (now - n->last_prune_ms > 60000) {
 		net_bucket_prune(n, now);
 		n->last_prune_ms = now;
@@ -1319,13 +1601,32 @@ net_new(net **out, const gw_config *cfg, tls_server *tls, ingest *ig,
 	n->l_tls.fd = n->l_metrics.fd = -1;
 	n->t_event.tag = TAG_EVENTFD;
 	n->t_signal.tag = TAG_SIGNALFD;
-	n->plog_tokens = 50.0;
-	n->plog_last_ms = n->last_sweep_ms = n->last_prune_ms = net_now_ms();
+	loglimit_init(&n->plog, 10.0, 50.0, "probes");
+	loglimit_init(&n->rlog, NET_REFUSE_LOG_RATE, NET_REFUSE_LOG_BURST,
+	    "connections refused");
+	n->last_sweep_ms = n->last_prune_ms = net_now_ms();
 	if (pthread_mutex_init(&n->q_lock, NULL) != 0) {
 		snprintf(err, err_len, "pthread_mutex_init failed");
 		free(n);
 		return -1;
 	}
+	{
+		/* about 4 addresses a bucket with every connection from its own */
+		unsigned nb = NET_ASLOTS_MIN;
+		while (nb < NET_ASLOTS_MAX && nb < cfg->max_connections / 4U)
+			nb *= 2U;
+		n->aslots = calloc(nb, sizeof(*n->aslots));
+		n->aslot_mask = nb - 1U;
+	}
+	if (n->aslots == NULL) {
+		snprintf(err, err_len, "out of memory");
+		goto fail;
+	}
+	if (sodium_init() < 0) {
+		snprintf(err, err_len, "libsodium initialisation failed");
+		goto fail;
+	}
+	crypto_shorthash_keygen(n->aslot_key);
 	n->ep = epoll_create1(EPOLL_CLOEXEC);
 	n->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	net_signal_set(&set);
@@ -1398,6 +1699,9 @@ net_free(net **np)
 		log_warn("%zu request(s) never completed by the pipeline",
 		    n->n_zombies);
 	net_close_listeners(n);
+	if (n->aslots != NULL)
+		net_aslot_check(n, 1);      /* all closed: must be empty */
+	net_aslots_free(n);
 	for (i = 0; i < NET_BUCKETS; i++) {
 		bucket *b = n->buckets[i], *bn;
 		for (; b != NULL; b = bn) {

@@ -3,7 +3,9 @@
 (tests/integration/hostile_input.sh, tests/integration/slowloris.sh).
 
 Common options: --port P --ca CA --cert CRT --key KEY (mutual TLS 1.3;
-probe may go without a certificate, or over plain HTTP).
+probe may go without a certificate, or over plain HTTP); --source ADDR
+binds latency and hold to that local address (any of 127/8 on Linux), so
+one test can be several peers.
 
     corpus --cases TSV --tag T [--mode mixed|allbad|single] [--out F]
         Posts the bad-JSON corpus (tests/data/bad-json/cases.tsv, format in
@@ -24,6 +26,16 @@ probe may go without a certificate, or over plain HTTP).
     latency --n N [--gap S]
         N requests, each on a fresh mTLS connection (handshake, one valid
         record, answer): prints "median_ms=.. p95_ms=.. max_ms=.. ok=N".
+        A request that fails (refused, reset) is named; exit 3.
+
+    hold --conns N --seconds S [--stats F]
+        Opens N plain TCP connections one after the other, sends each the
+        first 5 bytes of a TLS ClientHello (a record header) and watches
+        them for S seconds without sending more.  Then closes them all
+        and writes JSON stats to F (and stdout): opened, connect_failed,
+        refused (closed or reset by the server within S s), held (still
+        open at the end), refused_after_ms (median and max time from
+        connect to the server's close).
 
     slowloris --tls-conns A --raw-conns B --seconds S [--interval I]
               [--stats F]
@@ -301,13 +313,19 @@ def cmd_smuggle(a):
 def cmd_latency(a):
     ctx = tls_context(a)
     times = []
+    src = (a.source, 0) if a.source else None
     for i in range(a.n):
         body = valid_record("lat-%s-%d" % (a.tag, i)) + b"\n"
         t0 = time.monotonic()
         conn = http.client.HTTPSConnection("127.0.0.1", a.port, context=ctx,
-                                           timeout=30)
-        status, data = post(conn, body)
-        conn.close()
+                                           timeout=30, source_address=src)
+        try:
+            status, data = post(conn, body)
+        except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+            print("request %d: %s: %s" % (i, type(e).__name__, e))
+            return 3
+        finally:
+            conn.close()
         t1 = time.monotonic()
         if status != 200 or b'"stored"' not in data:
             print("request %d: HTTP %d %r" % (i, status, data[:200]),
@@ -567,10 +585,65 @@ def cmd_slowloris(a):
     return 0
 
 
+# -- many idle connections from one address ---------------------------------
+
+def cmd_hold(a):
+    socks, born, refused_ms = [], {}, []
+    failed = 0
+    for _ in range(a.conns):
+        try:
+            s = socket.create_connection(
+                ("127.0.0.1", a.port), timeout=10,
+                source_address=(a.source, 0) if a.source else None)
+        except OSError:
+            failed += 1
+            continue
+        born[s] = time.monotonic()
+        try:
+            s.sendall(CLIENT_HELLO_PREFIX[:5])
+        except OSError:
+            pass            # already reset: select() reports it below
+        s.setblocking(False)
+        socks.append(s)
+    live = set(socks)
+    end = time.monotonic() + a.seconds
+    while live and time.monotonic() < end:
+        r, _, _ = select.select(list(live), [], [],
+                                max(0.0, end - time.monotonic()))
+        for s in r:
+            try:
+                if s.recv(4096):
+                    continue        # the server said something: keep going
+            except BlockingIOError:
+                continue
+            except OSError:
+                pass
+            refused_ms.append((time.monotonic() - born[s]) * 1000.0)
+            live.discard(s)
+    held = len(live)
+    for s in socks:
+        s.close()
+    refused_ms.sort()
+    stats = {
+        "opened": len(socks), "connect_failed": failed,
+        "refused": len(refused_ms), "held": held,
+        "refused_after_ms": {
+            "median": round(statistics.median(refused_ms), 1)
+            if refused_ms else None,
+            "max": round(refused_ms[-1], 1) if refused_ms else None},
+    }
+    text = json.dumps(stats, sort_keys=True)
+    if a.stats:
+        with open(a.stats, "w") as f:
+            f.write(text + "\n")
+    print(text)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("cmd", choices=["corpus", "smuggle", "latency",
-                                    "slowloris", "probe"])
+                                    "slowloris", "probe", "hold"])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ca")
     ap.add_argument("--cert")
@@ -594,10 +667,12 @@ def main():
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--interval", type=float, default=2.0)
     ap.add_argument("--stats")
+    ap.add_argument("--source")
+    ap.add_argument("--conns", type=int, default=10)
     a = ap.parse_args()
     return {"corpus": cmd_corpus, "smuggle": cmd_smuggle,
             "latency": cmd_latency, "slowloris": cmd_slowloris,
-            "probe": cmd_probe}[a.cmd](a)
+            "probe": cmd_probe, "hold": cmd_hold}[a.cmd](a)
 
 
 if __name__ == "__main__":

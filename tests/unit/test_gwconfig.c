@@ -76,6 +76,7 @@ test_defaults(void **state)
 	assert_int_equal(c.max_line_bytes, 16 * 1024 * 1024);
 	assert_int_equal(c.max_records_per_request, 10000);
 	assert_int_equal(c.max_connections, 10000);
+	assert_int_equal(c.max_connections_per_address, 256);
 	assert_int_equal(c.idle_timeout_s, 60);
 	assert_int_equal(c.header_timeout_s, 10);
 	assert_int_equal(c.body_timeout_s, 60);
@@ -151,6 +152,7 @@ test_good_file(void **state)
 	    "max_line_bytes = 16M\n"
 	    "max_records_per_request = 500\n"
 	    "max_connections = 20000\n"
+	    "max_connections_per_address = 50\n"
 	    "idle_timeout_s = 120\n"
 	    "header_timeout_s = 5\n"
 	    "body_timeout_s = 300\n"
@@ -179,6 +181,7 @@ test_good_file(void **state)
 	assert_int_equal(c.max_line_bytes, 16 * 1024 * 1024);
 	assert_int_equal(c.max_records_per_request, 500);
 	assert_int_equal(c.max_connections, 20000);
+	assert_int_equal(c.max_connections_per_address, 50);
 	assert_int_equal(c.idle_timeout_s, 120);
 	assert_int_equal(c.header_timeout_s, 5);
 	assert_int_equal(c.body_timeout_s, 300);
@@ -198,6 +201,41 @@ test_good_file(void **state)
 	assert_string_equal(c.listen, "127.0.0.1:8443");
 	assert_string_equal(c.metrics_listen, "");       /* disabled */
 	assert_int_equal(c.max_connections, 10000);
+	assert_int_equal(c.max_connections_per_address, 256);
+}
+
+/* max_connections_per_address: 0 turns the limit off (a gateway behind a
+ * TCP load balancer sees one address); above max_connections is allowed
+ * (it then never triggers) so that lowering max_connections alone never
+ * turns a working file into an error. */
+static void
+test_per_address_limit(void **state)
+{
+	static const struct {
+		const char *line;
+		unsigned    want;
+	} t[] = {
+		{ "max_connections_per_address = 0\n", 0 },
+		{ "max_connections_per_address = 1\n", 1 },
+		{ "max_connections_per_address = 1000000\n", 1000000 },
+		{ "max_connections = 100\nmax_connections_per_address = 500\n", 500 },
+	};
+	char path[256], err[512], text[1024];
+	size_t i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/gw.conf", tmpdir);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		gw_config c;
+
+		snprintf(text, sizeof(text), "%s" REQUIRED, t[i].line);
+		write_conf(path, text);
+		gw_config_defaults(&c);
+		err[0] = '\0';
+		if (gw_config_load(&c, path, err, sizeof(err)) != 0)
+			fail_msg("'%s' refused: %s", t[i].line, err);
+		assert_int_equal(c.max_connections_per_address, t[i].want);
+	}
 }
 
 typedef struct bad_case {
@@ -221,6 +259,22 @@ static const bad_case bad_cases[] = {
 	  "%s:1: max_connections: 0 is out of range (1..1000000)" },
 	{ "max_connections = 99999999999999999999999\n" REQUIRED,
 	  "%s:1: max_connections: '99999999999999999999999' is not a whole number" },
+	{ "max_connections_per_address = 1000001\n" REQUIRED,
+	  "%s:1: max_connections_per_address: 1000001 is out of range (0..1000000)" },
+	{ "max_connections_per_address = -1\n" REQUIRED,
+	  "%s:1: max_connections_per_address: '-1' is not a whole number" },
+	{ "max_connections_per_address = 1k\n" REQUIRED,
+	  "%s:1: max_connections_per_address: '1k' is not a whole number" },
+	{ "max_connections_per_address = 2.5\n" REQUIRED,
+	  "%s:1: max_connections_per_address: '2.5' is not a whole number" },
+	{ "max_connections_per_address =\n" REQUIRED,
+	  "%s:1: max_connections_per_address: '' is not a whole number" },
+	{ "max_connections_per_address = off\n" REQUIRED,
+	  "%s:1: max_connections_per_address: 'off' is not a whole number" },
+	{ REQUIRED "max_connections_per_address = 8\nmax_connections_per_address = 9\n",
+	  "%s:8: option 'max_connections_per_address' is set twice" },
+	{ "max_connection_per_address = 8\n" REQUIRED,
+	  "%s:1: unknown option 'max_connection_per_address'" },
 	{ "max_header_bytes = 12x\n" REQUIRED,
 	  "%s:1: max_header_bytes: '12x' is not a size (bytes, optional k/M/G suffix)" },
 	{ "max_header_bytes = 512\n" REQUIRED,
@@ -372,6 +426,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_per_address_limit),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_no_secret_echo),
