@@ -9,7 +9,7 @@
 # wall-clock send and answer time of every attempt.  CRASHES times
 # (default 10): wait a random 300..1500 ms, `pg_ctl stop -m immediate -w`
 # (no checkpoint, crash recovery at the next start), keep it down a random
-# 1500..3000 ms, `pg_ctl start -w`, then wait for the next acknowledgement
+# 3000..4500 ms, `pg_ctl start -w`, then wait for the next acknowledgement
 # (so that every crash hits live load).  The gateway keeps running
 # throughout.
 #
@@ -79,7 +79,9 @@ while [ "$crashes" -lt "$CRASHES" ] && [ "$(date +%s)" -lt "$lim" ]; do
 	    { bad "pg_ctl stop -m immediate"; break; }
 	t_down=$(ff_now)
 	crashes=$((crashes + 1))
-	ff_sleep_ms "$(ff_rand_ms 1500 3000)"
+	# longer than the clients' Retry-After (2 s), so some attempt is made
+	# and answered while it is down (the 503 check below is not vacuous)
+	ff_sleep_ms "$(ff_rand_ms 3000 4500)"
 	t_up=$(ff_now)
 	echo "$t_down $t_up" >>"$FF_DIR/down"
 	t0=$(ff_now_ms)
