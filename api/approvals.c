@@ -70,6 +70,22 @@ appr_sort_unique(api_partial *a, size_t count, char *msg, size_t msg_len)
 	return 0;
 }
 
+/* *a: room for count partials (none for 0), at most APPR_PARTIALS_MAX. */
+static int
+appr_alloc(size_t count, api_partial **a, char *msg, size_t msg_len)
+{
+	*a = NULL;
+	if (count > APPR_PARTIALS_MAX) {
+		snprintf(msg, msg_len, "too many partials");
+		return -1;
+	}
+	if (count > 0 && (*a = calloc(count, sizeof(**a))) == NULL) {
+		snprintf(msg, msg_len, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int
 api_partials_decode(const json_t *partials, unsigned int index,
     api_partial **out, size_t *n, char *msg, size_t msg_len, size_t *bad)
@@ -85,14 +101,8 @@ api_partials_decode(const json_t *partials, unsigned int index,
 		return -1;
 	}
 	count = json_array_size(partials);
-	if (count > APPR_PARTIALS_MAX) {
-		snprintf(msg, msg_len, "too many partials");
+	if (appr_alloc(count, &a, msg, msg_len) != 0)
 		return -1;
-	}
-	if (count > 0 && (a = calloc(count, sizeof(*a))) == NULL) {
-		snprintf(msg, msg_len, "out of memory");
-		return -1;
-	}
 	for (i = 0; i < count; i++) {
 		const json_t *e = json_array_get(partials, i);
 		const json_t *eid;
@@ -150,14 +160,8 @@ api_partials_stored_decode(json_t *doc, unsigned int index,
 	if (json_object_size(doc) == 1 && json_is_array(arr))
 		return api_partials_decode(arr, index, out, n, msg, msg_len, &bad);
 	count = json_object_size(doc);
-	if (count > APPR_PARTIALS_MAX) {
-		snprintf(msg, msg_len, "too many partials");
+	if (appr_alloc(count, &a, msg, msg_len) != 0)
 		return -1;
-	}
-	if (count > 0 && (a = calloc(count, sizeof(*a))) == NULL) {
-		snprintf(msg, msg_len, "out of memory");
-		return -1;
-	}
 	json_object_foreach(doc, key, v) {
 		i++;
 		if (i > count || util_uuid_parse(a[i - 1].epoch_id, key) != 0 ||

@@ -183,6 +183,19 @@ mb_counter(mbuf *b, const char *name, const char *help, uint64_t v)
 	    name, name, (unsigned long long)v);
 }
 
+/* A counter with one line per value of label: names[i] counts v[i]. */
+static void
+mb_by_label(mbuf *b, const char *name, const char *help, const char *label,
+    const char *const *names, const uint64_t *v, size_t count)
+{
+	size_t i;
+
+	mb_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (i = 0; i < count; i++)
+		mb_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, names[i],
+		    (unsigned long long)v[i]);
+}
+
 int
 metrics_render(metrics *m, ingest *ig, char **out, size_t *out_len)
 {
@@ -205,13 +218,9 @@ metrics_render(metrics *m, ingest *ig, char **out, size_t *out_len)
 	    (unsigned long long)m->conns_open);
 	mb_counter(&b, "coffer_gateway_connections_total",
 	    "TLS connections accepted", m->conns_total);
-	mb_printf(&b, "# HELP coffer_gateway_connections_refused_total "
-	    "connections closed at once, before TLS, by the limit reached\n"
-	    "# TYPE coffer_gateway_connections_refused_total counter\n");
-	for (i = 0; i < GW_CONN_REFUSAL_COUNT; i++)
-		mb_printf(&b, "coffer_gateway_connections_refused_total"
-		    "{reason=\"%s\"} %llu\n", conn_refusal_names[i],
-		    (unsigned long long)m->conns_refused[i]);
+	mb_by_label(&b, "coffer_gateway_connections_refused_total",
+	    "connections closed at once, before TLS, by the limit reached",
+	    "reason", conn_refusal_names, m->conns_refused, GW_CONN_REFUSAL_COUNT);
 	mb_printf(&b, "# HELP coffer_gateway_connection_addresses peer "
 	    "addresses with TLS connections open now\n"
 	    "# TYPE coffer_gateway_connection_addresses gauge\n"
@@ -220,13 +229,9 @@ metrics_render(metrics *m, ingest *ig, char **out, size_t *out_len)
 	mb_counter(&b, "coffer_gateway_handshakes_total",
 	    "TLS handshakes completed with an accepted device certificate",
 	    m->handshakes_ok);
-	mb_printf(&b, "# HELP coffer_gateway_handshake_failures_total TLS "
-	    "handshakes refused, by reason\n"
-	    "# TYPE coffer_gateway_handshake_failures_total counter\n");
-	for (i = 0; i < GW_REFUSE_COUNT; i++)
-		mb_printf(&b, "coffer_gateway_handshake_failures_total"
-		    "{reason=\"%s\"} %llu\n", refusal_names[i],
-		    (unsigned long long)m->handshake_fail[i]);
+	mb_by_label(&b, "coffer_gateway_handshake_failures_total",
+	    "TLS handshakes refused, by reason", "reason", refusal_names,
+	    m->handshake_fail, GW_REFUSE_COUNT);
 	mb_printf(&b, "# HELP coffer_gateway_http_responses_total HTTP "
 	    "responses sent, by status\n"
 	    "# TYPE coffer_gateway_http_responses_total counter\n");
@@ -242,12 +247,9 @@ metrics_render(metrics *m, ingest *ig, char **out, size_t *out_len)
 	    m->rate_limited);
 	mb_counter(&b, "coffer_gateway_request_body_bytes_total",
 	    "request body bytes received", m->bytes_in);
-	mb_printf(&b, "# HELP coffer_gateway_timeouts_total connections closed "
-	    "by a timeout, by phase\n# TYPE coffer_gateway_timeouts_total "
-	    "counter\n");
-	for (i = 0; i < GW_TIMEOUT_COUNT; i++)
-		mb_printf(&b, "coffer_gateway_timeouts_total{phase=\"%s\"} %llu\n",
-		    timeout_names[i], (unsigned long long)m->timeouts[i]);
+	mb_by_label(&b, "coffer_gateway_timeouts_total",
+	    "connections closed by a timeout, by phase", "phase", timeout_names,
+	    m->timeouts, GW_TIMEOUT_COUNT);
 	mb_printf(&b, "# HELP coffer_gateway_reloads_total SIGHUP reloads of "
 	    "the device CAs and CRLs\n# TYPE coffer_gateway_reloads_total "
 	    "counter\ncoffer_gateway_reloads_total{result=\"ok\"} %llu\n"

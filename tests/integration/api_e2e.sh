@@ -33,11 +33,7 @@ GWF_NO_TRAP=1
 . "$HERE/../lib/gateway-fixture.sh"
 API_BIN="$GWF_BUILD/coffer-api"
 
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
+. "$HERE/../lib/check.sh"
 
 API_PID=""
 CAP_PID=""
@@ -56,20 +52,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-finish() {
+api_log_on_failure() {   # finish: the API log's end when a check failed
 	if [ "$fail" -gt 0 ] && [ -n "${API_LOG:-}" ] && [ -f "$API_LOG" ]; then
 		echo "--- last lines of the coffer-api log:"
 		tail -40 "$API_LOG" | sed 's/^/     /'
 	fi
-	echo "api_e2e: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
 }
-die() {
-	bad "$*"
+api_log_tail() {   # die
 	[ -n "${API_LOG:-}" ] && [ -f "$API_LOG" ] && tail -30 "$API_LOG" | sed 's/^/     /'
-	finish
 }
+CK_FINISH_HOOK=api_log_on_failure
+CK_DIE_HOOK=api_log_tail
 
 [ -x "$API_BIN" ] || { echo "api_e2e: $API_BIN not built"; exit 1; }
 command -v python3 >/dev/null || { echo "api_e2e: python3 missing"; exit 1; }

@@ -47,12 +47,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/figures.sh"
 
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
-finish() {
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
+show_matrix() {   # finish: the matrix, and the gateway log's end on failure
 	if [ -n "${MATRIX:-}" ] && [ -s "$MATRIX" ]; then
 		echo
 		awk -F'\t' '{ printf "%-44s | %-36s | %-36s | %s\n", $1, $2, $3, $4 }' "$MATRIX"
@@ -62,11 +59,8 @@ finish() {
 		echo "--- last lines of the gateway log:"
 		tail -25 "$GWF_LOG" | sed 's/^/     /'
 	fi
-	echo "cert_matrix: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
 }
-die() { bad "$*"; finish; }
+CK_FINISH_HOOK=show_matrix
 
 command -v openssl >/dev/null || { echo "cert_matrix: openssl missing"; exit 1; }
 command -v python3 >/dev/null || { echo "cert_matrix: python3 missing"; exit 1; }

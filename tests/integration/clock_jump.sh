@@ -36,23 +36,9 @@ CJ_N=${CJ_N:-30}
 CJ_ROUNDS=${CJ_ROUNDS:-2}
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
 
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() {   # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else bad "$1: expected $2, got $3"; fi
-}
-finish() {
-	echo "clock_jump: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() {
-	bad "$*"
-	[ -n "${GWF_LOG:-}" ] && [ -f "$GWF_LOG" ] && tail -15 "$GWF_LOG" | sed 's/^/  gw: /'
-	finish
-}
+. "$ROOT/tests/lib/check.sh"
+gw_log_tail() { [ -n "${GWF_LOG:-}" ] && [ -f "$GWF_LOG" ] && tail -15 "$GWF_LOG" | sed 's/^/  gw: /'; }
+CK_DIE_HOOK=gw_log_tail
 q() { $PSQL -c "$1"; }
 
 LIBFT=""
@@ -176,19 +162,19 @@ else
 fi
 GWF_PROBE=$probe
 echo "+0" >"$TSF"
-check "10 years ahead: nothing stored" "$N0" "$(q "SELECT count(*) FROM coffer.records")"
+check_eq "10 years ahead: nothing stored" "$N0" "$(q "SELECT count(*) FROM coffer.records")"
 grep -i "expired\|not yet valid\|crl" "$GWF_LOG" | tail -1 | sed 's/^/     gateway log: /'
 
 # -- the chains -----------------------------------------------------------------------
-check "every acknowledged record is stored" "$SENT" "$(q "SELECT count(*) FROM coffer.records")"
+check_eq "every acknowledged record is stored" "$SENT" "$(q "SELECT count(*) FROM coffer.records")"
 SEQ_BAD=$(q "SELECT count(*) FROM (SELECT stream_id, count(*) AS n, min(seq) AS lo, max(seq) AS hi, count(DISTINCT seq) AS d FROM coffer.records GROUP BY 1) s WHERE lo <> 1 OR hi <> n OR d <> n")
-check "per stream, seqs run 1..n without gap or repeat" 0 "$SEQ_BAD"
+check_eq "per stream, seqs run 1..n without gap or repeat" 0 "$SEQ_BAD"
 SEQ_REG=$(q "SELECT count(*) FROM (SELECT seq, lag(seq) OVER (PARTITION BY stream_id ORDER BY batch_no, seq) AS prev FROM coffer.records) x WHERE prev IS NOT NULL AND seq <= prev")
-check "per stream, seq rises with batch_no (no regression)" 0 "$SEQ_REG"
-check "per stream, batches contiguous and covering their seqs" 0 \
+check_eq "per stream, seq rises with batch_no (no regression)" 0 "$SEQ_REG"
+check_eq "per stream, batches contiguous and covering their seqs" 0 \
     "$(q "SELECT count(*) FROM (SELECT stream_id, batch_no, first_seq, last_seq, lag(last_seq) OVER (PARTITION BY stream_id ORDER BY batch_no) AS prev, lag(batch_no) OVER (PARTITION BY stream_id ORDER BY batch_no) AS pb FROM coffer.batches) b WHERE (prev IS NULL AND (first_seq <> 1 OR batch_no <> 1)) OR (prev IS NOT NULL AND (first_seq <> prev + 1 OR batch_no <> pb + 1))")"
 EP_BAD=$(q "SELECT count(*) FROM (SELECT stream_id, epoch_id, min(seq) AS lo, max(seq) AS hi, count(*) AS n FROM coffer.records GROUP BY 1, 2) e WHERE EXISTS (SELECT 1 FROM coffer.records r WHERE r.stream_id = e.stream_id AND r.seq BETWEEN e.lo AND e.hi AND r.epoch_id <> e.epoch_id)")
-check "every epoch used over one contiguous seq range of its stream" 0 "$EP_BAD"
+check_eq "every epoch used over one contiguous seq range of its stream" 0 "$EP_BAD"
 RA_REG=$(q "SELECT count(*) FROM (SELECT received_at, lag(received_at) OVER (PARTITION BY stream_id ORDER BY seq) AS prev FROM coffer.records) x WHERE received_at < prev")
 echo "     received_at steps back within a stream $RA_REG times (the gateway's clock went back)"
 FUT=$(q "SELECT count(*) FROM coffer.records WHERE received_at > now() + interval '1 day'")
@@ -226,8 +212,8 @@ for run in "+3650d" "+3650d --max-clock-skew 86400" "-1d" "-2d --max-clock-skew 
 		bad "purge with its clock at $run: exit $rc: $(cat "$D/out")"
 	fi
 done
-check "nothing disposed by the refused purges" "$TOTAL" "$(q "SELECT count(*) FROM coffer.records")"
-check "no tombstone written by the refused purges" 0 "$(q "SELECT count(*) FROM coffer.tombstones")"
+check_eq "nothing disposed by the refused purges" "$TOTAL" "$(q "SELECT count(*) FROM coffer.records")"
+check_eq "no tombstone written by the refused purges" 0 "$(q "SELECT count(*) FROM coffer.tombstones")"
 # Allowed with its clock a day back (the operator raised the bound): the
 # cut-off is the database's clock, so nothing goes early either.
 (AF_WRAP="faketime -f -1d"; af_ctl purge --max-clock-skew 86400 --reason "clock jump test") \
@@ -239,12 +225,12 @@ GONE=$((TOTAL - $(q "SELECT count(*) FROM coffer.records")))
 [ "$GONE" -gt 0 ] && ok "the purges disposed of $GONE expired records" ||
     bad "the purges disposed of nothing"
 EARLY=$((KEEP0 - $(q "SELECT count(*) FROM coffer.records r WHERE $KEEP")))
-check "records disposed early (inside retention, received in the future, or held)" 0 "$EARLY"
+check_eq "records disposed early (inside retention, received in the future, or held)" 0 "$EARLY"
 HBROKEN=$((HELD0 - $(q "SELECT count(*) FROM coffer.records r WHERE $HELD")))
-check "held records disposed" 0 "$HBROKEN"
-check "every record past retention, unheld, not future-stamped, disposed" 0 \
+check_eq "held records disposed" 0 "$HBROKEN"
+check_eq "every record past retention, unheld, not future-stamped, disposed" 0 \
     "$(q "SELECT count(*) FROM coffer.records r WHERE NOT ($KEEP)")"
-check "one tombstone per disposed record" "$GONE" "$(q "SELECT count(*) FROM coffer.tombstones")"
+check_eq "one tombstone per disposed record" "$GONE" "$(q "SELECT count(*) FROM coffer.tombstones")"
 
 # -- back to the real time: nothing broke ---------------------------------------------
 gwf_start || die "gateway start after the jumps"
@@ -282,10 +268,10 @@ EMPTIED=$(q "SELECT count(*) FROM ($NEWEST) n WHERE NOT EXISTS
 [ "$EMPTIED" -gt 0 ] && ok "the purge emptied $EMPTIED current epochs" ||
     bad "no current epoch emptied by the purge: the case is empty ($(cat "$D/out"))"
 LOSTKEY=$(q "SELECT count(*) FROM ($NEWEST) n WHERE n.wrapped_key IS NULL")
-check "current epochs shredded while the gateway seals under them" 0 "$LOSTKEY"
+check_eq "current epochs shredded while the gateway seals under them" 0 "$LOSTKEY"
 send "after the database clock case" 3 10 && ok "ingest into the kept epochs"
 gwf_stop
-check "records sealed under a shredded epoch" 0 "$(q "SELECT count(*) FROM coffer.records r
+check_eq "records sealed under a shredded epoch" 0 "$(q "SELECT count(*) FROM coffer.records r
     JOIN coffer.epochs e USING (tenant_id, epoch_id) WHERE e.wrapped_key IS NULL")"
 "$GWF_CTL" verify --quiet --witness "$D/witness.jsonl" >"$D/verify.out" 2>&1 &&
     ok "cofferctl verify --witness after the database clock case: $(cat "$D/verify.out")" ||

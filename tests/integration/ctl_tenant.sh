@@ -5,9 +5,8 @@ set -u
 CTL="${BUILD:-build}/cofferctl"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT INT TERM
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
+CK_NAME=""   # the summary line is just "N passed, M failed"
+. "$(dirname "$0")/../lib/check.sh"
 # expect_fail NAME EXPECTED-STDERR-SUBSTRING CMD...
 expect_fail() {
 	name=$1 want=$2; shift 2
@@ -105,5 +104,4 @@ expect_fail "node registered twice" "a node named gw-test-1 is already registere
     "$CTL" node init --name gw-test-1 --key-out "$T/node2.key"
 [ ! -e "$T/node2.key" ] && ok "no key left behind for a refused node" || bad "node key left behind"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

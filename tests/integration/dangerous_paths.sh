@@ -26,17 +26,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/figures.sh"
 HC="$HERE/../lib/hostile_client.py"
 
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
-finish() {
-	echo "dangerous_paths: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() { bad "$*"; finish; }
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 
 command -v python3 >/dev/null || { echo "dangerous_paths: python3 missing"; exit 1; }
 GWF_NO_TRAP=1
@@ -46,12 +37,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 T="$GWF_DIR"
 
-gwf_server_cert || die "server certificate"
-gwf_tenant dp-acme || die "tenant"
-gwf_device dp-acme dp-phone || die "device"
-gwf_node dp-node || die "node"
-gwf_config || die "gateway configuration"
-gwf_start || die "gateway start"
+gwf_simple dp-acme dp-phone dp-node || die "gateway with a tenant, device and node"
 apf_user dp-acme dp-auditor auditor || die "person certificate"
 # every probe is a refusal: lift the per-address refusal limit so the
 # table is answered 404/405, not 429

@@ -46,28 +46,16 @@ DF_FULL_S=${DF_FULL_S:-3}
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
 CLIENT="$ROOT/tests/integration/gateway_client.py"
 
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() {   # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else bad "$1: expected $2, got $3"; fi
-}
-finish() {
-	echo "disk_full: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() {
-	bad "$*"
+. "$ROOT/tests/lib/check.sh"
+logs_tail() {   # die: the gateway's and the API's last log lines
 	[ -n "${GWF_LOG:-}" ] && [ -f "$GWF_LOG" ] && tail -15 "$GWF_LOG" | sed 's/^/  gw: /'
 	[ -n "${APF_LOG:-}" ] && [ -f "$APF_LOG" ] && tail -15 "$APF_LOG" | sed 's/^/  api: /'
-	finish
 }
+CK_DIE_HOOK=logs_tail
 q() { $PSQL -c "$1"; }
 qp() { PGDATABASE=postgres $PSQL -c "$1"; }
 
-skip() {
+skip_all() {
 	echo "SKIP - disk_full: $1"
 	fig disk_full "records acknowledged while the disk was full (skipped: $1)" -
 	fig disk_full "release requests carried out while audit was unwritable (skipped: $1)" -
@@ -76,7 +64,7 @@ skip() {
 }
 
 # -- a small filesystem for the database --------------------------------------------
-[ "$(id -u)" -eq 0 ] || skip "not root: cannot mount a small filesystem"
+[ "$(id -u)" -eq 0 ] || skip_all "not root: cannot mount a small filesystem"
 MNT="$COFFER_TEST_TMP/disk_full.mnt"
 TS=disk_full_ts
 DB=$PGDATABASE
@@ -108,14 +96,14 @@ trap 'exit 143' TERM
 
 mkdir -p "$MNT" || die "mkdir $MNT"
 if ! mount -t tmpfs -o "size=${DF_MB}m,mode=0755" tmpfs "$MNT" 2>"$COFFER_TEST_TMP/mount.err"; then
-	skip "mount -t tmpfs failed: $(head -c 200 "$COFFER_TEST_TMP/mount.err")"
+	skip_all "mount -t tmpfs failed: $(head -c 200 "$COFFER_TEST_TMP/mount.err")"
 fi
 mounted=1
 mkdir "$MNT/ts" && chown "$PGOWN" "$MNT/ts" && chmod 0700 "$MNT/ts" ||
     die "tablespace directory"
 qp "CREATE TABLESPACE $TS LOCATION '$MNT/ts'" || die "CREATE TABLESPACE"
 qp "ALTER DATABASE \"$DB\" SET TABLESPACE $TS" || die "moving $DB to the tablespace"
-check "the test database lives on the ${DF_MB} MiB tmpfs" "$TS" \
+check_eq "the test database lives on the ${DF_MB} MiB tmpfs" "$TS" \
     "$(q "SELECT t.spcname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = current_database()")"
 
 fill() {   # fill the filesystem up to the last byte
@@ -129,9 +117,7 @@ avail_kb() { df -k --output=avail "$MNT" | tail -1 | tr -d ' '; }
 # -- gateway, tenant, people, API ---------------------------------------------------
 gwf_init || die "gateway fixture"
 D=$GWF_DIR
-gwf_server_cert && gwf_tenant acme && gwf_device acme phone-1 &&
-    gwf_node df-node && gwf_config "batch_max_ms = 2" && gwf_start ||
-    die "gateway start"
+gwf_simple acme phone-1 df-node "batch_max_ms = 2" || die "gateway start"
 apf_user acme lisa legal && apf_user acme cus1 custodian 1 &&
     apf_user acme cus2 custodian 2 && apf_user acme audrey auditor &&
     apf_user acme adam admin && apf_keygen acme lisa || die "people"
@@ -163,7 +149,7 @@ gw503() { curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" |
 
 gen base 20 +15550180001 >"$D/base.ndjson"
 post "$D/base.ndjson"
-check "before: 20 records stored" "200 20" "$CODE $(grep -c '"stored"' "$D/post.out")"
+check_eq "before: 20 records stored" "200 20" "$CODE $(grep -c '"stored"' "$D/post.out")"
 
 # Matters before the disk fills: M1 released and built, M2 with one of its
 # two approvals, M3 with one (its second comes while the build is held).
@@ -245,11 +231,11 @@ while [ $s -lt "$DF_STRICT" ]; do
 	done
 	s=$((s + 1))
 done
-check "disk full: every request 503 with Retry-After, no receipt" \
+check_eq "disk full: every request 503 with Retry-After, no receipt" \
     "$((2 * DF_STRICT))" "$refused"
-check "disk full: body of the refusal" '{"error":"database unavailable"}' \
+check_eq "disk full: body of the refusal" '{"error":"database unavailable"}' \
     "$(head -1 "$D/post.out")"
-check "disk full: no record, batch or witness line added" "$R0 $B0 $W0" \
+check_eq "disk full: no record, batch or witness line added" "$R0 $B0 $W0" \
     "$(nrec) $(q "SELECT count(*) FROM coffer.batches") $(nwit)"
 wget503=$(gw503)
 
@@ -262,7 +248,7 @@ python3 "$CLIENT" --port "$GWF_PORT" --ca "$GWF_SRV_CA" \
     --deadline $((DF_FULL_S + 120)) >"$D/client.out" 2>&1 &
 CLIENT_PID=$!
 sleep "$DF_FULL_S"
-check "stream during the outage: nothing stored yet" "$R0" "$(nrec)"
+check_eq "stream during the outage: nothing stored yet" "$R0" "$(nrec)"
 s503=$(( $(gw503) - wget503 ))
 [ "$s503" -ge 1 ] && ok "the streaming device was answered 503 ($s503 times) while full" ||
     bad "the streaming device got no 503 while the disk was full"
@@ -274,13 +260,13 @@ wait "$CLIENT_PID"
 crc=$?
 CLIENT_PID=""
 t1=$(date +%s.%N)
-check "the device's stream completes by itself after space returns" 0 "$crc"
+check_eq "the device's stream completes by itself after space returns" 0 "$crc"
 cat "$D/client.out"
 RESUME=$(python3 -c "print('%.1f' % ($t1 - $t0))")
-check "every streamed record stored exactly once (receipts)" "$DF_RECORDS" \
+check_eq "every streamed record stored exactly once (receipts)" "$DF_RECORDS" \
     "$(awk '$2 == "stored"' "$D/stream.rcpt" | wc -l | tr -d ' ')"
-check "receipts are distinct" "$DF_RECORDS" "$(awk '{ print $3 }' "$D/stream.rcpt" | sort -u | wc -l | tr -d ' ')"
-check "rows added = records streamed" "$((R0 + DF_RECORDS))" "$(nrec)"
+check_eq "receipts are distinct" "$DF_RECORDS" "$(awk '{ print $3 }' "$D/stream.rcpt" | sort -u | wc -l | tr -d ' ')"
+check_eq "rows added = records streamed" "$((R0 + DF_RECORDS))" "$(nrec)"
 # The requests refused while full were never partly stored: sent again,
 # every line is new.
 s=0
@@ -289,10 +275,10 @@ for f in "$D/drain$FIRST503.ndjson" "$D"/strict*.ndjson; do
 	post "$f"
 	renew=$((renew + $(grep -c '"status":"stored"' "$D/post.out")))
 done
-check "requests refused while full: every line stored now, none a duplicate" \
+check_eq "requests refused while full: every line stored now, none a duplicate" \
     "$((DF_PER * (DF_STRICT + 1)))" "$renew"
 dups=$(q "SELECT count(*) - count(DISTINCT dedup_token) FROM coffer.records" 2>/dev/null || echo "?")
-check "no record stored twice" 0 "$dups"
+check_eq "no record stored twice" 0 "$dups"
 "$GWF_CTL" verify --quiet --witness "$D/witness.jsonl" >"$D/verify.out" 2>&1 &&
     ok "cofferctl verify --witness: $(cat "$D/verify.out")" ||
     bad "verify after the outage: $(cat "$D/verify.out")"
@@ -335,7 +321,7 @@ while [ $k -lt 400 ]; do
 	[ "$APF_CODE" = 200 ] || break
 	k=$((k + 1))
 done
-check "whoami once the audit log's slack ($k events) is used up" "500 audit_failed" \
+check_eq "whoami once the audit log's slack ($k events) is used up" "500 audit_failed" \
     "$APF_CODE $(apf_get error.code)"
 ASLACK=$k
 # Let the held build settle into the full disk.
@@ -350,9 +336,9 @@ done
 grep -q "matter $M3: production .* not settled" "$APF_LOG" &&
     ok "M3's settle refused: $(grep -m1 "matter $M3: production .* not settled" "$APF_LOG" | sed 's/^.*matter [0-9a-f-]*: //')" ||
     bad "M3's settle into the full disk was not logged"
-check "M3 stays building (not failed, not ready), no production row" "building 0" \
+check_eq "M3 stays building (not failed, not ready), no production row" "building 0" \
     "$(state "$M3") $(q "SELECT count(*) FROM coffer.productions WHERE matter_id = '$M3'")"
-check "no sealed file of M3 left in the productions directory" 0 \
+check_eq "no sealed file of M3 left in the productions directory" 0 \
     "$(find "$APF_DIR/productions" -name "$M3.*" | wc -l | tr -d ' ')"
 
 # Every request of the release path, refused with no effect.
@@ -395,10 +381,10 @@ else
 	refusals=$((refusals + 1))
 	ok "disk full: cofferctl approve refused: $(tail -1 "$APF_DIR/approve.out")"
 fi
-check "disk full: no matter, approval, download event added; M2 still open" \
+check_eq "disk full: no matter, approval, download event added; M2 still open" \
     "$MAT0 $APR0 $DL0 open" \
     "$(q "SELECT count(*) FROM coffer.matters") $(q "SELECT count(*) FROM coffer.approvals") $(q "SELECT count(*) FROM coffer.audit_events WHERE action = 'production.download'") $(state "$M2")"
-check "disk full: audit events only from the slack" "$((AUD0 + ASLACK))" \
+check_eq "disk full: audit events only from the slack" "$((AUD0 + ASLACK))" \
     "$(q "SELECT count(*) FROM coffer.audit_events")"
 FAILN=$(( $(apf_metric coffer_api_audit_failures_total) - FAIL0 ))
 [ "$FAILN" -ge "$((refusals + 1))" ] &&
@@ -414,7 +400,7 @@ wait_state "$M3" ready 60 && ok "M3's build settled by itself: ready" ||
 t1=$(date +%s.%N)
 ARESUME=$(python3 -c "print('%.1f' % ($t1 - $t0))")
 apf_call audrey GET /v1/whoami
-check "space back: whoami" 200 "$APF_CODE"
+check_eq "space back: whoami" 200 "$APF_CODE"
 M4=$(new_matter) && ok "space back: matter create" || bad "space back: matter create: $APF_CODE"
 apf_approve acme cus2 2 "$M2" && ok "space back: cofferctl approve completes M2" ||
     bad "space back: approve: $(cat "$APF_DIR/approve.out")"
@@ -431,10 +417,10 @@ for m in "$M1" "$M2" "$M3"; do
 		bad "space back: production of $m: HTTP $APF_CODE $(cat "$D/open.out" 2>/dev/null)"
 	fi
 done
-check "exactly one production row per built matter" "1 1 1" \
+check_eq "exactly one production row per built matter" "1 1 1" \
     "$(for m in "$M1" "$M2" "$M3"; do q "SELECT count(*) FROM coffer.productions WHERE matter_id = '$m'"; done | tr '\n' ' ' | sed 's/ $//')"
 apf_call audrey GET /v1/verify
-check "space back: the archive and audit chain verify clean" clean "$(apf_get status)"
+check_eq "space back: the archive and audit chain verify clean" clean "$(apf_get status)"
 "$GWF_CTL" verify --quiet --witness "$D/witness.jsonl" >"$D/verify.out" 2>&1 &&
     ok "cofferctl verify: $(cat "$D/verify.out")" || bad "verify: $(cat "$D/verify.out")"
 [ -n "${M4:-}" ] || bad "no matter created after space returned"

@@ -347,8 +347,4 @@ for s in "$ID1" "$B1" "${P1#+}" "record 42" "k-$R-"; do
 done
 check "gateway log holds no content or ids${leak:+:$leak}" test -z "$leak"
 
-gwf_stop TERM
-check "gateway stops cleanly on SIGTERM (exit $GWF_EXIT)" test "$GWF_EXIT" = 0
-check "no sanitizer report in the gateway log" \
-    sh -c "! grep -qE 'Sanitizer|runtime error' '$GWF_LOG'"
-finish
+ff_finish

@@ -26,17 +26,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/gateway-fixture.sh"
 
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
-finish() {
-	echo "gateway_tls: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() { bad "$*"; finish; }
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 
 command -v openssl >/dev/null || { echo "gateway_tls: openssl missing"; exit 1; }
 command -v python3 >/dev/null || { echo "gateway_tls: python3 missing"; exit 1; }

@@ -31,29 +31,15 @@ HC="$HERE/../lib/hostile_client.py"
 CASES="$HERE/../data/bad-json/cases.tsv"
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
 
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
-finish() {
-	echo "hostile_input: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() { bad "$*"; finish; }
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 
 command -v python3 >/dev/null || { echo "hostile_input: python3 missing"; exit 1; }
 [ -f "$CASES" ] || { echo "hostile_input: $CASES missing"; exit 1; }
 gwf_init || exit 1
 T="$GWF_DIR"
 
-gwf_server_cert || die "server certificate"
-gwf_tenant hi-acme || die "tenant"
-gwf_device hi-acme hi-phone || die "device"
-gwf_node hi-node || die "node"
-gwf_config || die "gateway configuration"
-gwf_start || die "gateway start"
+gwf_simple hi-acme hi-phone hi-node || die "gateway with a tenant, device and node"
 ok "gateway started (pid $GWF_PID)"
 
 rows() { $PSQL -c "SELECT count(*) FROM coffer.records"; }

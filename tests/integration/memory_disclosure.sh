@@ -48,12 +48,8 @@ GWF_NO_TRAP=1
 . "$ROOT/tests/lib/figures.sh"
 EPOCHKEY="$GWF_BUILD/tests/tools/epochkey"
 
-pass=0
-fail=0
-ok()   { pass=$((pass + 1)); echo "ok   - $1"; }
-bad()  { fail=$((fail + 1)); echo "FAIL - $1"; }
-skip() { echo "SKIP - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
+CK_NAME=$TN
+. "$ROOT/tests/lib/check.sh"
 
 PLAIN=""
 CORE=""
@@ -68,12 +64,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-finish() {
-	echo "$TN: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() { bad "$*"; finish; }
 
 for f in "$EPOCHKEY" "$APF_API"; do
 	[ -x "$f" ] || { echo "$TN: $f not built (make)"; exit 1; }
@@ -267,7 +257,19 @@ hits() {   # hits NAME CLASS
 	awk -F'\t' -v c="$2" '$1 == "hits" && $2 == c { print $3; f = 1 }
 	    END { if (!f) print 0 }' "$PLAIN/$1.scan"
 }
-where() { grep '^where' "$PLAIN/$1.scan" | head -8 | sed 's/^/     /'; }
+# where NAME [SKIP]: the first 8 places found, but those matching SKIP
+where() { grep '^where' "$PLAIN/$1.scan" | grep -v "${2:-^\$}" | head -8 | sed 's/^/     /'; }
+# no_hits NAME FIGURE CHECK CLASS...: for each class the figure "FIGURE:
+# CLASS (hits)" and the check "CHECK: no CLASS", which wants 0 hits
+no_hits() {
+	nh=$1 nh_fig=$2 nh_check=$3
+	shift 3
+	for c in "$@"; do
+		h=$(hits "$nh" "$c")
+		fig "$TN" "$nh_fig: $c (hits)" "$h"
+		check "$nh_check: no $c ($h hits)" test "$h" = 0
+	done
+}
 # can_scan PID: 0 when its memory can be read whole, else $SCAN_WHY
 can_scan() {
 	SCAN_WHY=""
@@ -389,16 +391,12 @@ time.sleep(60)' \
 		complete gw "gateway memory scan"
 		check "control: the current epoch key (guarded memory) and the tenant name (heap) are found in the gateway ($(hits gw 'epoch key (current)'), $(hits gw 'tenant name') hits)" \
 		    test "$(hits gw 'epoch key (current)')" -ge 1 -a "$(hits gw 'tenant name')" -ge 1
-		for c in "canary body" "canary attachment" "attachment name" \
+		no_hits gw "gateway memory" "gateway memory after rotation" \
+		    "canary body" "canary attachment" "attachment name" \
 		    "source id" "conversation" "participant" \
 		    "canary body (rejected line)" "epoch key (previous)" \
-		    "record key (previous epoch)"; do
-			h=$(hits gw "$c")
-			fig "$TN" "gateway memory: $c (hits)" "$h"
-			check "gateway memory after rotation: no $c ($h hits)" test "$h" = 0
-		done
-		grep '^where' "$PLAIN/gw.scan" | grep -v 'current\|tenant name' | head -8 |
-		    sed 's/^/     /'
+		    "record key (previous epoch)"
+		where gw 'current\|tenant name'
 	else
 		bad "gateway memory scan: $(cat "$PLAIN/gw.err")"
 	fi
@@ -492,15 +490,12 @@ if can_scan "$APF_PID"; then
 		complete api "API memory scan"
 		check "control: the tenant name is found in the API's heap ($(hits api 'tenant name') hits)" \
 		    test "$(hits api 'tenant name')" -ge 1
-		for c in "canary body" "canary attachment" "attachment name" \
+		no_hits api "API memory after a production" \
+		    "API memory after the production" \
+		    "canary body" "canary attachment" "attachment name" \
 		    "source id" "conversation" "participant" "epoch key" \
-		    "combined S" "record key"; do
-			h=$(hits api "$c")
-			fig "$TN" "API memory after a production: $c (hits)" "$h"
-			check "API memory after the production: no $c ($h hits)" test "$h" = 0
-		done
-		grep '^where' "$PLAIN/api.scan" | grep -v 'tenant name' | head -8 |
-		    sed 's/^/     /'
+		    "combined S" "record key"
+		where api 'tenant name'
 	else
 		bad "API memory scan: $(cat "$PLAIN/api.err")"
 	fi

@@ -24,17 +24,7 @@ GW="$BUILD/coffer-gateway"
 PGBIN=${COFFER_PGBIN:-/usr/lib/postgresql/15/bin}
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
 
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
-finish() {
-	echo "ops_backup: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() { bad "$*"; finish; }
+. "$(dirname "$0")/../lib/check.sh"
 
 for f in "$CTL" "$GW"; do
 	[ -x "$f" ] || { echo "ops_backup: $f not built"; exit 1; }

@@ -23,15 +23,7 @@ BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 CTL="$BUILD/cofferctl"
 
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-finish() {
-	echo "ops_docs: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
+. "$ROOT/tests/lib/check.sh"
 
 [ -x "$CTL" ] || { echo "ops_docs: $CTL not built"; exit 1; }
 T=$(mktemp -d "${COFFER_TEST_TMP:-/tmp}/docs.XXXXXX") || exit 1

@@ -36,17 +36,7 @@ PGBOUNCER=${COFFER_PGBOUNCER:-/usr/sbin/pgbouncer}
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
 POOL_SIZE=2
 
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
-finish() {
-	echo "ops_pgbouncer: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() { bad "$*"; finish; }
+. "$(dirname "$0")/../lib/check.sh"
 
 for f in "$CTL" "$GW"; do
 	[ -x "$f" ] || { echo "ops_pgbouncer: $f not built"; exit 1; }

@@ -23,11 +23,7 @@ BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 U=$ROOT/ops/systemd
 
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
+. "$ROOT/tests/lib/check.sh"
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "ops_systemd: SKIPPED: systemd-analyze not installed (make deps installs systemd)"
@@ -98,5 +94,4 @@ p=$(conf_of api productions_dir)
 check "API sample productions_dir ($p/...) is inside ReadWritePaths ($(rw_of coffer-api))" \
     inside "$p/x" $(rw_of coffer-api)
 
-echo "ops_systemd: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -9,10 +9,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT INT TERM
 export COFFER_PKI="$T/pki"
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. "$(dirname "$0")/../lib/check.sh"
 # expect_fail NAME EXIT-STATUS EXPECTED-STDERR-SUBSTRING CMD...
 expect_fail() {
 	name=$1 want_rc=$2 want=$3; shift 3
@@ -255,5 +252,4 @@ expect_fail "people-ca-init twice" 1 "already initialised" "$CTL" pki people-ca-
 # -- nothing secret on any output ------------------------------------------------------
 check "no PEM key in any output" sh -c "! grep -rq 'PRIVATE KEY' '$T/out' '$T/err'"
 
-echo "pki: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -23,9 +23,8 @@ CTL="$BUILD/cofferctl"
 HELP="$BUILD/tests/itest_production"
 PYH="$ROOT/tests/integration/production_helpers.py"
 SCHEMA="$ROOT/tests/data/rsmf_schema_2_0_0.json"
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
+CK_NAME=production.sh
+. "$ROOT/tests/lib/check.sh"
 
 . "$ROOT/tests/lib/gateway-fixture.sh"
 GWF_NO_TRAP=1
@@ -360,5 +359,4 @@ else
 	echo "skip - $BUILD/coffer-api not built: the real-API phase did not run"
 fi
 
-echo "production.sh: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -23,19 +23,9 @@ set -u
 . tests/lib/archive-fixture.sh
 
 PSQL="psql -X -q -v ON_ERROR_STOP=1"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-nok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() {   # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi
-}
-finish() {
-	echo "retention: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
-die() { nok "$*"; finish; }
+CK_OK="ok -"
+CK_BAD="not ok -"
+. tests/lib/check.sh
 q() { $PSQL -At -c "$1"; }
 
 gwf_init || die "gateway fixture"
@@ -65,51 +55,51 @@ purge_shred() { sed -n 's/^purge .*, \([0-9]*\) epoch keys .*/\1/p' "$1"; }
 # shredded epochs and reported REPORTED more
 shred_check() {
 	case "$3" in
-	'' | *[!0-9]*) nok "$1: no epoch-key count in the purge's summary"; return ;;
+	'' | *[!0-9]*) bad "$1: no epoch-key count in the purge's summary"; return ;;
 	esac
-	check "$1: the purge shredded what it reported" $(($2 + $3)) "$(shredded_count)"
-	check "$1: every empty epoch its lane is past is shredded" 0 "$(owed_count)"
-	check "$1: no epoch shredded while it may be its lane's current one" 0 \
+	check_eq "$1: the purge shredded what it reported" $(($2 + $3)) "$(shredded_count)"
+	check_eq "$1: every empty epoch its lane is past is shredded" 0 "$(owed_count)"
+	check_eq "$1: no epoch shredded while it may be its lane's current one" 0 \
 	    "$(q "SELECT count(*) FROM coffer.epochs e WHERE e.wrapped_key IS NULL AND NOT $PAST")"
-	check "$1: no shredded epoch has a live record" 0 \
+	check_eq "$1: no shredded epoch has a live record" 0 \
 	    "$(q "SELECT count(*) FROM coffer.epochs e WHERE e.wrapped_key IS NULL AND EXISTS (SELECT 1 FROM coffer.records r WHERE r.tenant_id = e.tenant_id AND r.epoch_id = e.epoch_id)")"
 }
 
 verify_clean() {
 	if af_ctl verify --quiet $W >"$OUT" 2>&1; then ok "$1: $(cat "$OUT")"
-	else nok "$1: $(cat "$OUT")"; fi
+	else bad "$1: $(cat "$OUT")"; fi
 }
 tenant_records() {
 	q "SELECT count(*) FROM coffer.records r JOIN coffer.tenants t USING (tenant_id) WHERE t.name = '$1'"
 }
 
 TOTAL=$(q "SELECT count(*) FROM coffer.records")
-check "ingested" 180 "$TOTAL"
+check_eq "ingested" 180 "$TOTAL"
 FUTURE=$(q "SELECT count(*) FROM coffer.records WHERE sent_at > now()")
-check "future-dated records" 18 "$FUTURE"
+check_eq "future-dated records" 18 "$FUTURE"
 
 # -- no policy: nothing goes ---------------------------------------------------------
 af_ctl retention show >"$OUT" 2>&1
 grep -q "forever (no policy)" "$OUT" && ok "retention show: no policy = forever" ||
-    nok "retention show: $(cat "$OUT")"
-af_ctl purge >"$OUT" 2>&1 || nok "purge without policies: $(cat "$OUT")"
-check "purge without any policy deletes nothing" "$TOTAL" "$(q "SELECT count(*) FROM coffer.records")"
+    bad "retention show: $(cat "$OUT")"
+af_ctl purge >"$OUT" 2>&1 || bad "purge without policies: $(cat "$OUT")"
+check_eq "purge without any policy deletes nothing" "$TOTAL" "$(q "SELECT count(*) FROM coffer.records")"
 
 # -- policies ---------------------------------------------------------------------------
 af_ctl retention set --tenant acme --days 365 >"$OUT" 2>&1 &&
     grep -q "none -> 365 days" "$OUT" && ok "retention set: $(cat "$OUT")" ||
-    nok "retention set: $(cat "$OUT")"
+    bad "retention set: $(cat "$OUT")"
 af_ctl retention set --tenant acme --days 300 >"$OUT" 2>&1 &&
     grep -q "365 days -> 300 days" "$OUT" && ok "retention change: $(cat "$OUT")" ||
-    nok "retention change: $(cat "$OUT")"
+    bad "retention change: $(cat "$OUT")"
 af_ctl retention set --tenant acme --channel email --forever >/dev/null ||
-    nok "retention set email forever"
-af_ctl retention set --tenant globex --days 365 >/dev/null || nok "retention set globex"
+    bad "retention set email forever"
+af_ctl retention set --tenant globex --days 365 >/dev/null || bad "retention set globex"
 af_ctl retention set --tenant acme --days 0 >/dev/null 2>&1
-check "retention --days 0 is a usage error" 2 $?
+check_eq "retention --days 0 is a usage error" 2 $?
 af_ctl retention set --tenant acme --channel fax --days 3 >/dev/null 2>&1
-check "unknown channel is a usage error" 2 $?
-check "retention.set audited with old and new value" \
+check_eq "unknown channel is a usage error" 2 $?
+check_eq "retention.set audited with old and new value" \
     '{"new": "300 days", "old": "365 days", "channel": "*"}' \
     "$(q "SELECT a.detail FROM coffer.audit_events a JOIN coffer.tenants t USING (tenant_id) WHERE t.name = 'acme' AND a.action = 'retention.set' ORDER BY a.event_no OFFSET 1 LIMIT 1")"
 
@@ -118,21 +108,21 @@ check "retention.set audited with old and new value" \
 # normalisation must give the same blind token.
 af_ctl hold create --tenant acme --participant "+1 (555) 999-0000" \
     --keys-dir "$AF_KEYS" --reason "matter 7" >"$OUT" 2>&1 &&
-    ok "hold create (participant): $(cat "$OUT")" || nok "hold create: $(cat "$OUT")"
+    ok "hold create (participant): $(cat "$OUT")" || bad "hold create: $(cat "$OUT")"
 FROM=$(date -u -d '-401 days' +%Y-%m-%dT%H:%M:%SZ)
 TO=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 af_ctl hold create --tenant globex --conversation conv-held --from "$FROM" \
     --to "$TO" --keys-dir "$AF_KEYS" >"$OUT" 2>&1 &&
-    ok "hold create (conversation, time range): $(cat "$OUT")" || nok "hold create: $(cat "$OUT")"
+    ok "hold create (conversation, time range): $(cat "$OUT")" || bad "hold create: $(cat "$OUT")"
 GHOLD=$(sed -n 's/^hold \([0-9a-f-]*\) created.*/\1/p' "$OUT")
 af_ctl hold create --tenant acme --participant "+1 555" --keys-dir "$AF_KEYS" >"$OUT" 2>&1
-check "an invalid participant is refused" 1 $?
-grep -q "555" "$OUT" && nok "the refusal repeats the participant value" ||
+check_eq "an invalid participant is refused" 1 $?
+grep -q "555" "$OUT" && bad "the refusal repeats the participant value" ||
     ok "the refusal does not repeat the participant value"
-check "hold tables hold tokens, not values" 0 \
+check_eq "hold tables hold tokens, not values" 0 \
     "$(q "SELECT count(*) FROM coffer.holds WHERE participant_tokens::text LIKE '%555%' OR reason LIKE '%555%'")"
 af_ctl hold list >"$OUT" 2>&1
-check "hold list shows both active holds" 2 "$(grep -c ' active ' "$OUT")"
+check_eq "hold list shows both active holds" 2 "$(grep -c ' active ' "$OUT")"
 
 # -- clock safety -------------------------------------------------------------------------
 # faketime preloads itself; an ASan build (make sanitize) wants its runtime
@@ -142,47 +132,47 @@ if command -v faketime >/dev/null 2>&1; then
 	(AF_WRAP=$FAKE; af_ctl purge) >"$OUT" 2>&1
 	rc=$?
 	if [ $rc -eq 1 ] && grep -q "clock" "$OUT"; then ok "purge refused on clock skew: $(cat "$OUT")"
-	else nok "clock skew: exit $rc: $(cat "$OUT")"; fi
-	check "nothing purged on clock skew" "$TOTAL" "$(q "SELECT count(*) FROM coffer.records")"
+	else bad "clock skew: exit $rc: $(cat "$OUT")"; fi
+	check_eq "nothing purged on clock skew" "$TOTAL" "$(q "SELECT count(*) FROM coffer.records")"
 	(AF_WRAP=$FAKE; af_ctl purge --dry-run --max-clock-skew 10800) \
 	    >"$OUT" 2>&1
-	check "--max-clock-skew raises the bound" 0 $?
+	check_eq "--max-clock-skew raises the bound" 0 $?
 else
-	nok "clock-skew refusal not tested: faketime is not installed (apt-get install faketime)"
+	bad "clock-skew refusal not tested: faketime is not installed (apt-get install faketime)"
 fi
 
 # -- dry run ------------------------------------------------------------------------------
 SHRED0=$(shredded_count)
-af_ctl purge --dry-run >"$OUT" 2>&1 || nok "dry run: $(cat "$OUT")"
+af_ctl purge --dry-run >"$OUT" 2>&1 || bad "dry run: $(cat "$OUT")"
 DRY=$(tail -1 "$OUT")
-check "dry run counts" "50 held=4" \
+check_eq "dry run counts" "50 held=4" \
     "$(echo "$DRY" | sed -n 's/.*: \([0-9]*\) records would go, \([0-9]*\) held, [0-9]* future, [0-9]* epoch.*/\1 held=\2/p')"
 DRY_SHRED=$(purge_shred "$OUT")
-check "dry run deletes nothing" "$TOTAL" "$(q "SELECT count(*) FROM coffer.records")"
-check "dry run writes no tombstone" 0 "$(q "SELECT count(*) FROM coffer.tombstones")"
-check "dry run shreds nothing" "$SHRED0" "$(shredded_count)"
+check_eq "dry run deletes nothing" "$TOTAL" "$(q "SELECT count(*) FROM coffer.records")"
+check_eq "dry run writes no tombstone" 0 "$(q "SELECT count(*) FROM coffer.tombstones")"
+check_eq "dry run shreds nothing" "$SHRED0" "$(shredded_count)"
 
 # -- purge (as the least-privilege purge role) ------------------------------------------
 (PGUSER=purger; export PGUSER; af_ctl purge --reason "quarterly disposal") \
     >"$OUT" 2>&1 ||
-    nok "purge as purger: $(cat "$OUT")"
+    bad "purge as purger: $(cat "$OUT")"
 cat "$OUT"
-check "the purge shreds the epochs its dry run named" "$DRY_SHRED" "$(purge_shred "$OUT")"
+check_eq "the purge shreds the epochs its dry run named" "$DRY_SHRED" "$(purge_shred "$OUT")"
 shred_check "first purge" "$SHRED0" "$(purge_shred "$OUT")"
-check "purged acme records" $((60 - 22)) "$(tenant_records acme)"
-check "purged globex records" $((60 - 28)) "$(tenant_records globex)"
-check "initech (no policy) untouched" 60 "$(tenant_records initech)"
-check "one tombstone per purged record" 50 "$(q "SELECT count(*) FROM coffer.tombstones")"
-check "tombstones name reason, policy and authorisation" 50 \
+check_eq "purged acme records" $((60 - 22)) "$(tenant_records acme)"
+check_eq "purged globex records" $((60 - 28)) "$(tenant_records globex)"
+check_eq "initech (no policy) untouched" 60 "$(tenant_records initech)"
+check_eq "one tombstone per purged record" 50 "$(q "SELECT count(*) FROM coffer.tombstones")"
+check_eq "tombstones name reason, policy and authorisation" 50 \
     "$(q "SELECT count(*) FROM coffer.tombstones WHERE reason = 'retention expired' AND policy LIKE 'channel %: % days' AND authorisation LIKE 'cofferctl purge %quarterly disposal'")"
-check "future-dated records never purged" "$FUTURE" "$(q "SELECT count(*) FROM coffer.records WHERE sent_at > now()")"
-check "held records kept (acme participant, globex conversation)" 4 \
+check_eq "future-dated records never purged" "$FUTURE" "$(q "SELECT count(*) FROM coffer.records WHERE sent_at > now()")"
+check_eq "held records kept (acme participant, globex conversation)" 4 \
     "$(q "SELECT count(*) FROM coffer.records r WHERE sent_at < now() - interval '300 days' AND channel <> 'email' AND tenant_id IN (SELECT tenant_id FROM coffer.tenants WHERE name IN ('acme', 'globex'))")"
-check "acme's email kept forever" 6 \
+check_eq "acme's email kept forever" 6 \
     "$(q "SELECT count(*) FROM coffer.records r JOIN coffer.tenants t USING (tenant_id) WHERE t.name = 'acme' AND channel = 'email' AND sent_at < now() - interval '300 days'")"
-check "every epoch with no live record (and a later one) has no key" 0 \
+check_eq "every epoch with no live record (and a later one) has no key" 0 \
     "$(q "SELECT count(*) FROM coffer.epochs e WHERE wrapped_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM coffer.records r WHERE r.tenant_id = e.tenant_id AND r.epoch_id = e.epoch_id) AND EXISTS (SELECT 1 FROM coffer.epochs n WHERE n.tenant_id = e.tenant_id AND n.stream_id = e.stream_id AND n.created_at > e.created_at)")"
-check "purge audited with counts" '50' \
+check_eq "purge audited with counts" '50' \
     "$(q "SELECT sum((detail->>'records')::int) FROM coffer.audit_events WHERE action = 'purge' AND outcome = 'ok'")"
 verify_clean "archive still verifies after purge"
 
@@ -193,33 +183,33 @@ ONE="(SELECT tenant_id, stream_id, seq FROM coffer.records ORDER BY 1, 2, 3 LIMI
 LEFT=$(q "SELECT count(*) FROM coffer.records")
 $PSQL -c "DELETE FROM coffer.records WHERE (tenant_id, stream_id, seq) = $ONE" >"$OUT" 2>&1
 grep -q "append-only" "$OUT" && ok "DELETE outside purge_expired() refused" ||
-    nok "DELETE outside purge: $(cat "$OUT")"
-check "the refused DELETE removed nothing" "$LEFT" "$(q "SELECT count(*) FROM coffer.records")"
+    bad "DELETE outside purge: $(cat "$OUT")"
+check_eq "the refused DELETE removed nothing" "$LEFT" "$(q "SELECT count(*) FROM coffer.records")"
 $PSQL -c "UPDATE coffer.epochs SET wrapped_key = NULL, shredded_at = now()" >"$OUT" 2>&1
 grep -q "refused" "$OUT" && ok "shredding outside purge_expired() refused" ||
-    nok "shred outside purge: $(cat "$OUT")"
+    bad "shred outside purge: $(cat "$OUT")"
 $PSQL -c "DELETE FROM coffer.tombstones" >"$OUT" 2>&1
-grep -q "append-only" "$OUT" && ok "tombstones are append-only" || nok "tombstones: $(cat "$OUT")"
+grep -q "append-only" "$OUT" && ok "tombstones are append-only" || bad "tombstones: $(cat "$OUT")"
 PGUSER=purger $PSQL -c "DELETE FROM coffer.records" >"$OUT" 2>&1
 grep -q "permission denied" "$OUT" && ok "the purge role cannot delete directly" ||
-    nok "purger delete: $(cat "$OUT")"
+    bad "purger delete: $(cat "$OUT")"
 
 # -- release the hold: its records go at the next purge -----------------------------------
 af_ctl hold release --tenant globex --hold "$GHOLD" >"$OUT" 2>&1 &&
-    ok "hold release: $(cat "$OUT")" || nok "hold release: $(cat "$OUT")"
+    ok "hold release: $(cat "$OUT")" || bad "hold release: $(cat "$OUT")"
 af_ctl hold release --tenant globex --hold "$GHOLD" >/dev/null 2>&1
-check "releasing it again fails" 1 $?
+check_eq "releasing it again fails" 1 $?
 SHRED1=$(shredded_count)
-af_ctl purge >"$OUT" 2>&1 || nok "second purge: $(cat "$OUT")"
+af_ctl purge >"$OUT" 2>&1 || bad "second purge: $(cat "$OUT")"
 shred_check "second purge" "$SHRED1" "$(purge_shred "$OUT")"
-check "released hold's records purged" $((60 - 30)) "$(tenant_records globex)"
-check "acme's hold still keeps its records" $((60 - 22)) "$(tenant_records acme)"
-check "audit trail: hold.create, hold.release" "hold.create hold.create hold.release" \
+check_eq "released hold's records purged" $((60 - 30)) "$(tenant_records globex)"
+check_eq "acme's hold still keeps its records" $((60 - 22)) "$(tenant_records acme)"
+check_eq "audit trail: hold.create, hold.release" "hold.create hold.create hold.release" \
     "$(q "SELECT string_agg(action, ' ' ORDER BY action) FROM coffer.audit_events WHERE action LIKE 'hold.%'")"
 verify_clean "archive verifies after the second purge"
 
 # -- more ingest after purges: the chains continue ---------------------------------------------
-af_ingest 2 10 || nok "ingest after purge"
+af_ingest 2 10 || bad "ingest after purge"
 verify_clean "archive verifies after more ingest"
 
 # -- a backfill of old messages, then new traffic ----------------------------------------------
@@ -230,23 +220,23 @@ verify_clean "archive verifies after more ingest"
 # epoch (12 records) empties with a later one after it, and is shredded
 # now.  Every lane's last backfill epoch empties too, but it is that lane's
 # newest: it must keep its key for now.
-af_ingest 3 30 || nok "backfill ingest"
+af_ingest 3 30 || bad "backfill ingest"
 SHRED2=$(shredded_count)
-af_ctl purge >"$OUT" 2>&1 || nok "purge after backfill: $(cat "$OUT")"
-check "backfill purge: globex's backfill goes" "$((2 * 30))" \
+af_ctl purge >"$OUT" 2>&1 || bad "purge after backfill: $(cat "$OUT")"
+check_eq "backfill purge: globex's backfill goes" "$((2 * 30))" \
     "$(sed -n 's/^tenant globex *purged \([0-9]*\) records.*/\1/p' "$OUT")"
 shred_check "backfill purge" "$SHRED2" "$(purge_shred "$OUT")"
 S3=$(purge_shred "$OUT")
 [ "${S3:-0}" -ge 2 ] && ok "backfill purge shredded $S3 epochs (at least one per node)" ||
-    nok "backfill purge: expected a shredded epoch per node, got ${S3:-none}"
+    bad "backfill purge: expected a shredded epoch per node, got ${S3:-none}"
 W3=$(waiting_count globex)
 # (a globex stream whose last seq is now a tombstone is exactly one whose
 # newest epoch the purge emptied)
-check "backfill purge: each globex lane whose newest epoch it emptied keeps that key" \
+check_eq "backfill purge: each globex lane whose newest epoch it emptied keeps that key" \
     "$(q "SELECT count(*) FROM coffer.streams s JOIN coffer.tenants n USING (tenant_id) WHERE n.name = 'globex' AND EXISTS (SELECT 1 FROM coffer.tombstones t WHERE t.tenant_id = s.tenant_id AND t.stream_id = s.stream_id AND t.seq = (SELECT max(b.last_seq) FROM coffer.batches b WHERE b.tenant_id = s.tenant_id AND b.stream_id = s.stream_id))")" \
     "$W3"
 [ "$W3" -ge 2 ] && ok "backfill purge: emptied newest epochs wait ($W3, at least one per node)" ||
-    nok "backfill purge: expected an emptied, still-current epoch per node, got $W3"
+    bad "backfill purge: expected an emptied, still-current epoch per node, got $W3"
 
 # Phase 4 (an hour old) moves lanes on: every waiting epoch whose lane now
 # holds a later record is owed its shredding, by the next purge, although
@@ -254,20 +244,20 @@ check "backfill purge: each globex lane whose newest epoch it emptied keeps that
 # everything forever by then (no policy with a duration left).
 af_ctl retention set --tenant globex --forever >"$OUT" 2>&1 &&
     grep -q "365 days -> forever" "$OUT" && ok "globex: $(cat "$OUT")" ||
-    nok "globex forever: $(cat "$OUT")"
-af_ingest 4 10 || nok "ingest after backfill"
+    bad "globex forever: $(cat "$OUT")"
+af_ingest 4 10 || bad "ingest after backfill"
 OWED=$(owed_count)
 [ "$OWED" -ge 1 ] && ok "new traffic moved lanes past $OWED emptied epochs" ||
-    nok "new traffic moved no lane past an emptied epoch (waiting: $W3)"
-af_ctl purge --dry-run >"$OUT" 2>&1 || nok "dry run after new traffic: $(cat "$OUT")"
-check "dry run after new traffic: nothing to purge, the owed epochs to shred" "0 $OWED" \
+    bad "new traffic moved no lane past an emptied epoch (waiting: $W3)"
+af_ctl purge --dry-run >"$OUT" 2>&1 || bad "dry run after new traffic: $(cat "$OUT")"
+check_eq "dry run after new traffic: nothing to purge, the owed epochs to shred" "0 $OWED" \
     "$(sed -n 's/^purge .*: \([0-9]*\) records would go, .*, \([0-9]*\) epoch keys .*/\1 \2/p' "$OUT")"
 SHRED3=$(shredded_count)
-af_ctl purge >"$OUT" 2>&1 || nok "purge after new traffic: $(cat "$OUT")"
-check "purge after new traffic shreds the epochs emptied earlier" "$OWED" "$(purge_shred "$OUT")"
+af_ctl purge >"$OUT" 2>&1 || bad "purge after new traffic: $(cat "$OUT")"
+check_eq "purge after new traffic shreds the epochs emptied earlier" "$OWED" "$(purge_shred "$OUT")"
 G4=$(sed -n 's/^tenant globex .*, shredded \([0-9]*\) epoch keys$/\1/p' "$OUT")
 [ "${G4:-0}" -ge 1 ] && ok "globex (kept forever now) had its $G4 owed epochs shredded" ||
-    nok "globex: no owed epoch shredded: $(cat "$OUT")"
+    bad "globex: no owed epoch shredded: $(cat "$OUT")"
 shred_check "purge after new traffic" "$SHRED3" "$(purge_shred "$OUT")"
 verify_clean "archive verifies after backfill, new traffic and purges"
 

@@ -73,17 +73,8 @@ PA_CONNS=${SLOW_PA_CONNS:-200}
 PA_SECONDS=${SLOW_PA_SECONDS:-10}
 PA_LAT=${SLOW_PA_LATENCY_N:-20}
 
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
-finish() {
-	echo "slowloris: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() { bad "$*"; finish; }
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 
 command -v python3 >/dev/null || { echo "slowloris: python3 missing"; exit 1; }
 GWF_NO_TRAP=1

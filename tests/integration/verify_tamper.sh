@@ -23,16 +23,9 @@ set -u
 . tests/lib/archive-fixture.sh
 
 PSQL="psql -X -q -v ON_ERROR_STOP=1"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-nok() { failed=$((failed + 1)); echo "not ok - $*"; }
-finish() {
-	echo "verify_tamper: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
-die() { nok "$*"; finish; }
+CK_OK="ok -"
+CK_BAD="not ok -"
+. tests/lib/check.sh
 
 gwf_init || die "gateway fixture"
 af_setup || die "archive set-up"
@@ -61,15 +54,15 @@ W="--witness $AF_W_A --witness $AF_W_B"
 # -- clean -------------------------------------------------------------------------
 V "$BASE" $W
 if [ $rc -eq 0 ]; then ok "clean archive verifies (with witnesses): $(tail -1 "$GWF_DIR/v.out")"
-else nok "clean archive: exit $rc: $(cat "$GWF_DIR/v.out")"; fi
+else bad "clean archive: exit $rc: $(cat "$GWF_DIR/v.out")"; fi
 V "$BASE"
-[ $rc -eq 0 ] && ok "clean archive verifies (no witness)" || nok "clean, no witness: $(cat "$GWF_DIR/v.out")"
+[ $rc -eq 0 ] && ok "clean archive verifies (no witness)" || bad "clean, no witness: $(cat "$GWF_DIR/v.out")"
 (PGUSER=auditor; export PGUSER; V "$BASE" $W; exit $rc)
 rc=$?
 [ $rc -eq 0 ] && ok "verify works as the read-only coffer_verify role" ||
-    nok "as auditor: $(cat "$GWF_DIR/v.out")"
+    bad "as auditor: $(cat "$GWF_DIR/v.out")"
 grep -q 'tombstones' "$GWF_DIR/v.out" && [ "$($PSQL -At -c 'SELECT count(*) FROM coffer.tombstones')" -gt 0 ] &&
-    ok "the archive holds tombstones" || nok "no tombstones in the archive"
+    ok "the archive holds tombstones" || bad "no tombstones in the archive"
 
 # -- targeted cases ----------------------------------------------------------------
 n=0
@@ -107,7 +100,7 @@ expect() {
 		printf '%s' "$msg" | grep -q -- "$p" || good=0
 	done
 	if [ $good -eq 1 ]; then ok "$name: $msg"
-	else nok "$name: exit $rc, wanted $*: $(cat "$GWF_DIR/v.out")"; fi
+	else bad "$name: exit $rc, wanted $*: $(cat "$GWF_DIR/v.out")"; fi
 }
 
 # Each node writes a tenant's records through one stream per writer lane,
@@ -139,16 +132,16 @@ expect "one ciphertext byte changed" "$LOC" "seq $SEQ:" "leaf hash"
 SB_OF=$(q "SELECT batch_no FROM coffer.records WHERE $KEY")
 V "$COPY" $W --since $((SB_OF + 1))
 [ $rc -eq 0 ] && ok "--since $((SB_OF + 1)) starts after the damage (exit 0)" ||
-    nok "--since after: exit $rc: $(cat "$GWF_DIR/v.out")"
+    bad "--since after: exit $rc: $(cat "$GWF_DIR/v.out")"
 V "$COPY" $W --since "$SB_OF"
 [ $rc -eq 1 ] && grep -q "seq $SEQ:" "$GWF_DIR/v.out" && ok "--since $SB_OF finds it" ||
-    nok "--since at: exit $rc: $(cat "$GWF_DIR/v.out")"
+    bad "--since at: exit $rc: $(cat "$GWF_DIR/v.out")"
 V "$COPY" $W --tenant globex
-[ $rc -eq 0 ] && ok "--tenant globex verifies clean" || nok "--tenant globex: $(cat "$GWF_DIR/v.out")"
+[ $rc -eq 0 ] && ok "--tenant globex verifies clean" || bad "--tenant globex: $(cat "$GWF_DIR/v.out")"
 V "$COPY" $W --tenant acme
-[ $rc -eq 1 ] && ok "--tenant acme finds it" || nok "--tenant acme: exit $rc"
+[ $rc -eq 1 ] && ok "--tenant acme finds it" || bad "--tenant acme: exit $rc"
 V "$COPY" $W --stream "$SA"
-[ $rc -eq 1 ] && ok "--stream finds it" || nok "--stream: exit $rc"
+[ $rc -eq 1 ] && ok "--stream finds it" || bad "--stream: exit $rc"
 dropcopy
 
 mkcopy && tamper "DELETE FROM coffer.records WHERE $KEY;"
@@ -181,7 +174,7 @@ mkcopy && tamper "DELETE FROM coffer.records r USING coffer.batches b WHERE b.te
     "DELETE FROM coffer.batches WHERE $BK AND batch_no = $LB;"
 V "$COPY"
 if [ $rc -eq 0 ]; then ok "last batch + checkpoint removed: NOT detectable without a witness (documented)"
-else nok "truncation without witness: expected exit 0 (nothing to compare with), got $rc: $(cat "$GWF_DIR/v.out")"; fi
+else bad "truncation without witness: expected exit 0 (nothing to compare with), got $rc: $(cat "$GWF_DIR/v.out")"; fi
 expect "last batch + checkpoint removed (with witness)" "tenant acme ($ACME) stream $SB batch $LB" "truncation"; dropcopy
 
 # A checkpoint in the middle of that stream, and the valid signature of
@@ -207,23 +200,23 @@ COPY=restored
 $PSQL -d postgres -c "SET client_min_messages = warning" \
     -c "DROP DATABASE IF EXISTS restored" -c "CREATE DATABASE restored"
 pg_restore -d restored "$GWF_DIR/early.dump" 2>"$GWF_DIR/restore.err" ||
-    { cat "$GWF_DIR/restore.err"; nok "pg_restore"; }
+    { cat "$GWF_DIR/restore.err"; bad "pg_restore"; }
 V restored
 [ $rc -eq 0 ] && ok "restore from an older dump: NOT detectable without a witness (documented)" ||
-    nok "restore without witness: expected 0, got $rc: $(cat "$GWF_DIR/v.out")"
+    bad "restore without witness: expected 0, got $rc: $(cat "$GWF_DIR/v.out")"
 expect "database restored from an older dump (with witness)" "truncation, rollback, or a restore from an older backup"
 dropcopy
 
 # -- could not run: exit 2 ------------------------------------------------------------
 (PGHOST=/nonexistent; export PGHOST; V "$BASE"; exit $rc)
 rc=$?
-[ $rc -eq 2 ] && ok "database unreachable: exit 2" || nok "db down: exit $rc: $(cat "$GWF_DIR/v.out")"
+[ $rc -eq 2 ] && ok "database unreachable: exit 2" || bad "db down: exit $rc: $(cat "$GWF_DIR/v.out")"
 V "$BASE" --since 0
-[ $rc -eq 2 ] && ok "bad arguments: exit 2" || nok "bad args: exit $rc"
+[ $rc -eq 2 ] && ok "bad arguments: exit 2" || bad "bad args: exit $rc"
 V "$BASE" --witness "$GWF_DIR/no-such-file"
-[ $rc -eq 2 ] && ok "missing witness file: exit 2" || nok "missing witness: exit $rc"
+[ $rc -eq 2 ] && ok "missing witness file: exit 2" || bad "missing witness: exit $rc"
 V "$BASE" --tenant no-such-tenant
-[ $rc -eq 2 ] && ok "unknown tenant: exit 2" || nok "unknown tenant: exit $rc"
+[ $rc -eq 2 ] && ok "unknown tenant: exit 2" || bad "unknown tenant: exit $rc"
 
 # -- randomised trials on the gateway's data ----------------------------------------
 if PGDATABASE=$BASE "$GWF_BUILD/tests/itest_verify" --trials "${COFFER_TAMPER_TRIALS:-250}" \
@@ -231,7 +224,7 @@ if PGDATABASE=$BASE "$GWF_BUILD/tests/itest_verify" --trials "${COFFER_TAMPER_TR
 	ok "$(grep 'trials:' "$GWF_DIR/trials.out") ($(grep -o 'seed [0-9]*' "$GWF_DIR/trials.out"))"
 else
 	cat "$GWF_DIR/trials.out"
-	nok "randomised tamper trials"
+	bad "randomised tamper trials"
 fi
 
 finish

@@ -4,14 +4,11 @@
 # fault test shares.  POSIX sh; source it from a script running inside
 # tests/pg-harness.sh (tests/torture/kill_gateway.sh, pg_crash.sh,
 # commit_cut.sh; tests/integration/gateway_ingest.sh uses the test
-# helpers and ff_missing_receipts).  Sources gateway-fixture.sh and
-# figures.sh.
+# helpers and ff_missing_receipts).  Sources gateway-fixture.sh,
+# figures.sh and check.sh.
 #
-# Test helpers (FF_NAME names the test in messages and figures):
-#   ok MSG / bad MSG / check MSG CMD... / finish / die MSG
-#                        counts, prints "ok   - ..." / "FAIL - ...";
-#                        finish prints "NAME: N passed, M failed" and exits
-#                        non-zero on any failure
+# Test helpers: tests/lib/check.sh (ok, bad, check, finish, die), the
+# summary line named FF_NAME, which also names the test in figures.
 #
 # Load:
 #   ff_setup TENANT NDEV [gwf_config lines...]
@@ -29,6 +26,10 @@
 #                        request (default 50), each with --log (attempt
 #                        times), --receipts and --stop-file $FF_DIR/stop;
 #                        pids in $FF_CLIENT_PIDS
+#   ff_load PER SEED CHUNK
+#                        ff_records PER SEED (die on failure), then
+#                        ff_clients_start CHUNK, then 1.5 s for the clients
+#                        to get going
 #   ff_clients_alive     0 while at least one client still runs
 #   ff_clients_stop [SECONDS]
 #                        create the stop file, wait (at most SECONDS, 120 by
@@ -56,6 +57,9 @@
 #                        stored, lost acknowledged, duplicates stored,
 #                        stored but not acknowledged (its answer lost; the
 #                        retry then answered duplicate)
+#   ff_finish            the end of a test: stop the gateway with SIGTERM,
+#                        check it exits 0 and logged no sanitizer report,
+#                        then finish
 #   ff_cleanup           stop the clients (by pid), then gwf_cleanup; with
 #                        FF_KEEP=DIR the gateway log and $FF_DIR (client
 #                        logs, receipts, proxy log) are copied there first
@@ -72,20 +76,11 @@ FF_CLIENT=$(cd "$FF_HERE/../integration" && pwd)/gateway_client.py
 . "$FF_LIB/figures.sh"
 FF_PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
 FF_NAME=${FF_NAME:-$(basename "$0" .sh)}
+CK_NAME=$FF_NAME
+# shellcheck source=check.sh
+. "$FF_LIB/check.sh"
 FF_CLIENT_PIDS=""
 FF_DIR=""
-
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
-finish() {
-	echo "$FF_NAME: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-die() { bad "$*"; finish; }
 
 ff_now_ms() { date +%s%3N; }
 ff_now() { date +%s.%6N; }
@@ -167,6 +162,12 @@ ff_clients_start() {
 		FF_CLIENT_PIDS="$FF_CLIENT_PIDS $!"
 		i=$((i + 1))
 	done
+}
+
+ff_load() {
+	ff_records "$1" "$2" || die "records (loadgen --dump)"
+	ff_clients_start "$3"
+	ff_sleep_ms 1500
 }
 
 ff_clients_alive() {
@@ -256,4 +257,12 @@ EOF
 	fig "$t" "duplicate records stored (must be 0)" "$twice"
 	fig "$t" "stored but not acknowledged (answer lost; retry said duplicate)" "$(v answer_lost)"
 	fig "$t" "stored, never acknowledged at the end" "$unacked"
+}
+
+ff_finish() {
+	gwf_stop TERM
+	check "gateway stops cleanly on SIGTERM (exit $GWF_EXIT)" test "$GWF_EXIT" = 0
+	check "no sanitizer report in the gateway log" \
+	    sh -c "! grep -qE 'Sanitizer|runtime error' '$GWF_LOG'"
+	finish
 }

@@ -33,6 +33,10 @@
 #                         GET /healthz answers 200 with DEVICE's certificate
 #                         (default $GWF_PROBE; without any device: until the
 #                         start line is logged).  Gives up after 15 s.
+#   gwf_simple TENANT DEVICE NODE ["key = value"]...
+#                         the common case in one go: server certificate,
+#                         one tenant, one device, one node, gwf_config with
+#                         the arguments given, gwf_start
 #   gwf_hup               SIGHUP, then wait until the reload is logged
 #   gwf_stop [SIGNAL]     signal (TERM by default), wait at most 30 s, then
 #                         kill -9; the gateway's exit status in $GWF_EXIT
@@ -209,6 +213,13 @@ gwf_curl() {
 		curl -sS --cacert "$GWF_SRV_CA" --cert "$GWF_CERTS/$dev.crt" \
 		    --key "$GWF_CERTS/$dev.key" "$@"
 	fi
+}
+
+gwf_simple() {
+	gwf_server_cert && gwf_tenant "$1" && gwf_device "$1" "$2" &&
+	    gwf_node "$3" || return 1
+	shift 3
+	gwf_config "$@" && gwf_start
 }
 
 gwf_start() {

@@ -77,9 +77,7 @@ ok "pgproxy listening on 127.0.0.1:$PX_PORT, forwarding to the unix socket"
 ff_setup ff-cut 4 "pg_conninfo = host=127.0.0.1 port=$PX_PORT dbname=$PGDATABASE user=gw sslmode=disable" ||
     die "gateway (through the proxy), tenant, 4 devices"
 ok "gateway started with 4 devices of one tenant, database through the proxy"
-ff_records "$RECORDS" 83 || die "records (loadgen --dump)"
-ff_clients_start "$PER"
-ff_sleep_ms 1500
+ff_load "$RECORDS" 83 "$PER"
 
 # -- cuts and drops ----------------------------------------------------------------
 ncuts() { grep -c '^cut ' "$PX_DIR/log"; }
@@ -241,8 +239,4 @@ fig "$FF_NAME" "retries resolved as duplicate (records of cut COMMITs)" "$(av co
 fig "$FF_NAME" "retries resolved as stored (records of dropped COMMITs)" "$(av dropped_acked_stored)"
 fig "$FF_NAME" "rows stored twice (must be 0)" "$twice"
 
-gwf_stop TERM
-check "gateway stops cleanly on SIGTERM (exit $GWF_EXIT)" test "$GWF_EXIT" = 0
-check "no sanitizer report in the gateway log" \
-    sh -c "! grep -qE 'Sanitizer|runtime error' '$GWF_LOG'"
-finish
+ff_finish

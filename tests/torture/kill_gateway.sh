@@ -31,9 +31,7 @@ RECORDS=${RECORDS:-60000}        # per client; the stop file ends them sooner
 
 ff_setup ff-kill 4 || die "gateway, tenant, 4 devices"
 ok "gateway started with 4 devices of one tenant"
-ff_records "$RECORDS" 81 || die "records (loadgen --dump)"
-ff_clients_start 25
-ff_sleep_ms 1500
+ff_load "$RECORDS" 81 25
 
 kills=0
 : >"$FF_DIR/ready_ms"
@@ -64,8 +62,4 @@ fig "$FF_NAME" "gateway kill -9 done" "$kills"
 ff_fig_stats "$FF_NAME" "restart to ready (/healthz 200)" "$FF_DIR/ready_ms"
 fig "$FF_NAME" "requests cut without an answer (retried)" "$noans"
 
-gwf_stop TERM
-check "gateway stops cleanly on SIGTERM (exit $GWF_EXIT)" test "$GWF_EXIT" = 0
-check "no sanitizer report in the gateway log" \
-    sh -c "! grep -qE 'Sanitizer|runtime error' '$GWF_LOG'"
-finish
+ff_finish

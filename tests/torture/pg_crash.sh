@@ -47,9 +47,7 @@ RECORDS=${RECORDS:-60000}        # per client; the stop file ends them sooner
 ff_setup ff-crash 4 || die "gateway, tenant, 4 devices"
 ok "gateway started with 4 devices of one tenant"
 GW=$GWF_PID
-ff_records "$RECORDS" 82 || die "records (loadgen --dump)"
-ff_clients_start 25
-ff_sleep_ms 1500
+ff_load "$RECORDS" 82 25
 
 # first_ack_after T: wait (at most 60 s) for a 200 answered after wall-clock
 # time T; prints the milliseconds from T to it, or fails.
@@ -132,8 +130,4 @@ fig "$FF_NAME" "503 answers to requests made while down" "$(dv refused)"
 ff_fig_stats "$FF_NAME" "pg_ctl start (crash recovery) to ready" "$FF_DIR/start_ms"
 ff_fig_stats "$FF_NAME" "database start to first acknowledgement" "$FF_DIR/first_ms"
 
-gwf_stop TERM
-check "gateway stops cleanly on SIGTERM (exit $GWF_EXIT)" test "$GWF_EXIT" = 0
-check "no sanitizer report in the gateway log" \
-    sh -c "! grep -qE 'Sanitizer|runtime error' '$GWF_LOG'"
-finish
+ff_finish
