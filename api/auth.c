@@ -32,6 +32,7 @@
 
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/util.h"
 
 #define AUTH_CHAIN_MAX     4U
 #define AUTH_DER_MAX       (16U * 1024U)
@@ -51,7 +52,7 @@ struct api_auth {
 	char           *ca_file;
 	char           *crl_file;
 	auth_stamp      ca_stamp, crl_stamp;
-	time_t          checked_at;
+	long long       checked_at;     /* util_mono_us() / 1e6 */
 };
 
 static const char *const auth_roles[] = { "admin", "legal", "custodian",
@@ -250,7 +251,7 @@ api_auth_new(api_auth **out, const char *ca_file, const char *crl_file,
 		api_auth_free(&a);
 		return -1;
 	}
-	a->checked_at = time(NULL);
+	a->checked_at = util_mono_us() / 1000000;
 	*out = a;
 	return 0;
 }
@@ -277,7 +278,7 @@ api_auth_reload(api_auth *a, char *err, size_t err_len)
 
 	pthread_mutex_lock(&a->mu);
 	rc = auth_reload_locked(a, err, err_len);
-	a->checked_at = time(NULL);
+	a->checked_at = util_mono_us() / 1000000;
 	pthread_mutex_unlock(&a->mu);
 	return rc;
 }
@@ -288,7 +289,7 @@ static X509_STORE *
 auth_store_get(api_auth *a)
 {
 	X509_STORE *s = NULL;
-	time_t now = time(NULL);
+	long long now = util_mono_us() / 1000000;
 
 	pthread_mutex_lock(&a->mu);
 	if (now != a->checked_at) {

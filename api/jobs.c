@@ -16,8 +16,8 @@
  * 'building' and the same worker settles it again after a back-off (1 s
  * doubling to 30 s) until it can, so the release resumes by itself when
  * the database does.  When COMMIT itself failed its outcome is unknown:
- * the sealed file is kept until the retry has read whether its
- * productions row exists.
+ * the sealed file is kept until the retry has read the transaction's
+ * status (pg_xact_status of the id taken just before COMMIT).
  *
  * Each worker keeps two connections: the builder runs its own read-only
  * transaction on one, progress updates go through the other.
@@ -66,6 +66,7 @@ typedef struct jobs_worker {
 	/* a settle of `current` whose COMMIT outcome is unknown */
 	char       pending_id[UTIL_UUID_STRLEN + 1];
 	char       pending_path[API_PATH_MAX + 160];
+	char       pending_xid[24];    /* its transaction id (xid8 text) */
 } jobs_worker;
 
 struct api_jobs {
@@ -86,7 +87,7 @@ typedef struct jobs_progress {
 	jobs_worker *w;
 	const job   *jb;
 	int          last_pct;
-	time_t       last_at;
+	long long    last_at;        /* util_mono_us() / 1e6 */
 } jobs_progress;
 
 static void
@@ -95,7 +96,7 @@ jobs_progress_cb(void *arg, unsigned long long done, unsigned long long total)
 	jobs_progress *pr = arg;
 	pg_params p = PG_PARAMS_INIT;
 	char err[JOBS_ERR], pct[16];
-	time_t now = time(NULL);
+	long long now = util_mono_us() / 1000000;
 	int v;
 
 	v = total == 0 ? 99 : (int)(done * 99ULL / total);   /* 100 = settled */
@@ -139,31 +140,60 @@ jobs_transient(void)
 	    strcmp(s, PG_SQLSTATE_DEADLOCK) == 0;
 }
 
-/* A retried settle whose COMMIT outcome was unknown: did it commit?
- * 1 yes (nothing left to do), 0 no (its file is removed), -1 cannot tell
- * yet. */
+/* A retried settle whose COMMIT outcome was unknown: did it commit?  The
+ * transaction's own status answers (pg_xact_status: committed, aborted, or
+ * still in progress on a server that has not finished it or not yet seen
+ * the connection go); only when its id is too old to be known does the
+ * productions row decide.  1 yes (nothing left to do), 0 no (its file is
+ * removed), -1 cannot tell yet. */
 static int
 jobs_pending_settled(jobs_worker *w, const job *jb)
 {
-	pg_params p = PG_PARAMS_INIT;
+	pg_params p = PG_PARAMS_INIT, q = PG_PARAMS_INIT;
 	char err[JOBS_ERR];
 	PGresult *r;
-	int n;
+	int n = -1;
 
-	pg_param_text(&p, jb->tenant);
-	pg_param_text(&p, w->pending_id);
-	r = pg_query(w->status, "SELECT 1 FROM coffer.productions WHERE "
-	    "tenant_id = $1::uuid AND production_id = $2::uuid", &p, err,
-	    sizeof(err));
-	if (r == NULL)
-		return -1;
-	n = PQntuples(r);
-	PQclear(r);
+	pg_param_text(&p, w->pending_xid);
+	if (w->pending_xid[0] != '\0') {
+		r = pg_query(w->status, "SELECT pg_catalog.pg_xact_status("
+		    "$1::xid8)", &p, err, sizeof(err));
+		if (r == NULL)
+			return -1;
+		if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+			const char *st = PQgetvalue(r, 0, 0);
+
+			if (strcmp(st, "committed") == 0)
+				n = 1;
+			else if (strcmp(st, "aborted") == 0)
+				n = 0;
+			else
+				n = -2;                 /* in progress */
+		}
+		PQclear(r);
+		if (n == -2) {
+			log_info("matter %s: production %s: its COMMIT is still in "
+			    "progress on the server; asking again later", jb->matter,
+			    w->pending_id);
+			return -1;
+		}
+	}
+	if (n < 0) {
+		pg_param_text(&q, jb->tenant);
+		pg_param_text(&q, w->pending_id);
+		r = pg_query(w->status, "SELECT 1 FROM coffer.productions WHERE "
+		    "tenant_id = $1::uuid AND production_id = $2::uuid", &q, err,
+		    sizeof(err));
+		if (r == NULL)
+			return -1;
+		n = PQntuples(r) > 0;
+		PQclear(r);
+	}
 	if (n == 0)
 		(void)unlink(w->pending_path);
 	w->pending_id[0] = '\0';
 	w->pending_path[0] = '\0';
-	return n > 0;
+	return n;
 }
 
 static int
@@ -238,6 +268,7 @@ jobs_run(jobs_worker *w, const job *jb)
 	unsigned char pid[UTIL_UUID_BYTES];
 	char err[JOBS_ERR], dir[API_PATH_MAX + 64], path[API_PATH_MAX + 160];
 	char pidstr[UTIL_UUID_STRLEN + 1], sha[65], size[24], count[24];
+	char xid[24] = "";
 	api_production_result res;
 	jobs_progress pr;
 	json_t *d = NULL;
@@ -302,7 +333,14 @@ jobs_run(jobs_worker *w, const job *jb)
 	log_info("matter %s: building production %s", jb->matter, pidstr);
 	if (api_production_build_ex(w->build, tid, mid, path, jobs_progress_cb,
 	    &pr, NULL, &res, err, sizeof(err)) != 0) {
-		(void)pg_rollback(w->build);
+		(void)pg_rollback(w->build);   /* keeps the SQLSTATE */
+		(void)unlink(path);
+		if (jobs_transient()) {
+			log_warn("matter %s: production %s interrupted (SQLSTATE %s); "
+			    "it stays building and is built again later", jb->matter,
+			    pidstr, pg_last_sqlstate());
+			return JOBS_RETRY;
+		}
 		jobs_fail(w, jb, err);
 		return JOBS_DONE;
 	}
@@ -358,6 +396,15 @@ jobs_run(jobs_worker *w, const job *jb)
 	}
 	if (jobs_audit(w->status, jb, "ok", d, err, sizeof(err)) != 0)
 		goto fail;
+	/* the id that tells a lost COMMIT's outcome later */
+	r = pg_query(w->status, "SELECT pg_catalog.pg_current_xact_id()::text",
+	    NULL, err, sizeof(err));
+	if (r == NULL)
+		goto fail;
+	snprintf(xid, sizeof(xid), "%s", PQntuples(r) == 1 ?
+	    PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	r = NULL;
 	committing = 1;
 	if (pg_commit(w->status, err, sizeof(err)) != 0)
 		goto fail;
@@ -377,6 +424,7 @@ fail:
 		    pidstr, pg_last_sqlstate());
 		if (file && committing) {
 			memcpy(w->pending_id, pidstr, sizeof(pidstr));
+			memcpy(w->pending_xid, xid, sizeof(xid));
 			snprintf(w->pending_path, sizeof(w->pending_path), "%s", path);
 		} else if (file) {
 			(void)unlink(path);
@@ -395,6 +443,7 @@ jobs_main(void *arg)
 	jobs_worker *w = arg;
 	api_jobs *j = w->j;
 	job jb;
+	char err[JOBS_ERR];
 	int delay;
 
 	for (;;) {
@@ -416,8 +465,8 @@ jobs_main(void *arg)
 			int stop;
 
 			/* The matter stays current (not queued twice) meanwhile. */
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_sec += delay;
+			util_mono_abstime(&until, util_mono_us() +
+			    (long long)delay * 1000000);
 			pthread_mutex_lock(&j->mu);
 			while (!j->stop && pthread_cond_timedwait(&j->stop_cv,
 			    &j->mu, &until) != ETIMEDOUT)
@@ -430,9 +479,14 @@ jobs_main(void *arg)
 			    delay * 2;
 		}
 
+		if (w->pending_id[0] != '\0' && (jobs_conn(w, &w->status, err,
+		    sizeof(err)) != 0 || jobs_pending_settled(w, &jb) < 0))
+			log_warn("matter %s: stopping while the outcome of production "
+			    "%s is unknown; its file %s is kept", jb.matter,
+			    w->pending_id, w->pending_path);
+		w->pending_id[0] = '\0';
 		pthread_mutex_lock(&j->mu);
 		w->current.matter[0] = '\0';
-		w->pending_id[0] = '\0';
 		pthread_mutex_unlock(&j->mu);
 	}
 	pg_close(&w->build);
@@ -456,15 +510,8 @@ api_jobs_new(api_jobs **out, const api_config *cfg, char *err, size_t err_len)
 	j->cfg = cfg;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
-	{
-		pthread_condattr_t ca;
-
-		/* back-offs must not stretch when the wall clock jumps */
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&j->stop_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	/* back-offs must not stretch when the wall clock jumps */
+	util_cond_init_mono(&j->stop_cv);
 	j->nw = cfg->job_threads;
 	for (i = 0; i < j->nw; i++) {
 		j->w[i].j = j;

@@ -1453,7 +1453,7 @@ pr_load_approvals(prod *P)
 			goto out;
 		}
 		doc = json_loadb(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
-		    0, &je);
+		    JSON_REJECT_DUPLICATES, &je);
 		if (doc == NULL) {
 			PERR(P, "matter %s: approval of custodian %u is not JSON",
 			    P->mid, index);

@@ -81,7 +81,7 @@ struct tls_server {
 	double           log_tokens;
 	struct timespec  log_last;
 	unsigned long    log_suppressed;
-	time_t           crl_warned;
+	long long        crl_warned;     /* util_mono_us(), 0: never */
 };
 
 struct tls_conn {
@@ -295,6 +295,21 @@ tls_find_tenant(const tls_gen *g, const char *name)
 	return NULL;
 }
 
+/* The tenant one of whose CAs issued cert (never a name the peer claims). */
+static const tls_tenant *
+tls_tenant_of_issuer(const tls_gen *g, X509 *cert)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; cert != NULL && i < g->n_tenants; i++)
+		for (k = 0; k < sk_X509_num(g->tenants[i].cas); k++)
+			if (X509_check_issued(sk_X509_value(g->tenants[i].cas, k),
+			    cert) == X509_V_OK)
+				return &g->tenants[i];
+	return NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* verification callbacks                                                   */
 
@@ -323,8 +338,10 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 		return 0;
 	if (!c->srv->cfg->crl_required &&
 	    (e == X509_V_ERR_UNABLE_TO_GET_CRL || e == X509_V_ERR_CRL_HAS_EXPIRED)) {
-		time_t now = time(NULL);
-		if (now - c->srv->crl_warned >= 60) {
+		long long now = util_mono_us();
+
+		if (c->srv->crl_warned == 0 ||
+		    now - c->srv->crl_warned >= 60LL * 1000000) {
 			c->srv->crl_warned = now;
 			log_warn("accepting a certificate without a current CRL "
 			    "(%s; crl_required = 0)", X509_verify_cert_error_string(e));
@@ -371,7 +388,7 @@ tls_refuse_verify(tls_conn *c, X509_STORE_CTX *xs, X509 *leaf)
 		break;
 	case GW_REFUSE_CRL:
 	case GW_REFUSE_CRL_EXPIRED:
-		t = tls_find_tenant(c->gen, c->peer.tenant);
+		t = tls_tenant_of_issuer(c->gen, at);
 		if (t != NULL && t->crl_note[0] != '\0')
 			snprintf(detail, sizeof(detail), "%s (%s)", what, t->crl_note);
 		break;

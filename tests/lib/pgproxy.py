@@ -18,7 +18,10 @@ by message:
     A transaction is "a batch" once the client parses the gateway's
     "WITH b AS (INSERT INTO coffer.batches ..." statement; the Bind that
     follows gives the stream id ($2, 16 binary bytes) and batch number
-    ($3, text) of each group.  COMMIT is recognised as a simple Query
+    ($3, text) of each group.  The API's settle of a production (a
+    statement holding "INSERT INTO coffer.productions") marks its
+    transaction too, logged as the batch "production:0".  COMMIT is
+    recognised as a simple Query
     "COMMIT" or an extended-protocol Parse of "COMMIT" (what libpq's
     PQexecParams sends: Parse, Bind, Describe, Execute, Sync).
   - server -> client: typed messages (the one-byte answers to SSLRequest
@@ -28,8 +31,8 @@ The rows of the transaction's binary "COPY coffer.records" are followed
 too (CopyData is reassembled and split into tuples): stream id (field 2),
 seq (field 3) and dedup token (field 12) of each.
 
-Cuts, armed by signal, apply to the next COMMIT of a batch on any
-connection (in arming order):
+Cuts, armed by signal, apply to the next COMMIT of a marked transaction
+on any connection (in arming order):
   SIGUSR1 "after":  the COMMIT is forwarded; the server's messages are
       forwarded up to, not including, its CommandComplete (ParseComplete,
       BindComplete, NoData go through); then both sockets are closed.  The
@@ -38,15 +41,18 @@ connection (in arming order):
   SIGUSR2 "before": the COMMIT is not forwarded; both sockets are closed,
       so the server rolls the transaction back; the client cannot tell
       this from the other case.
+  SIGHUP "forward": the COMMIT is forwarded (up to its Sync), then both
+      sockets are closed at once, without waiting for the server: it
+      finishes the COMMIT (or not) on its own time.
 Each cut is logged as
 
     cut <n> <wall-clock time> <tag> <stream-uuid>:<batch-no>[,...]
     row <n> <stream-uuid> <seq> <dedup-token-hex>      (one per record)
 
 <tag>: COMMIT when the server committed, ROLLBACK or "error" when it
-refused, DROPPED for a "before" cut.  Other log lines: "listening
-<port>", "armed <n> <mode>", "conn <n>" per accepted connection, "commit
-<n>" per COMMIT of a batch seen.  SIGTERM/SIGINT stop it.
+refused, DROPPED for a "before" cut, FORWARDED for a "forward" one.
+Other log lines: "listening <port>", "armed <n> <mode>", "conn <n>" per
+accepted connection, "commit <n>" per COMMIT of a batch seen.  SIGTERM/SIGINT stop it.
 Loopback only; logs no message content (tokens and ids are not content).
 """
 import argparse
@@ -62,6 +68,7 @@ SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
 BATCH_SQL = b"WITH b AS (INSERT INTO coffer.batches"
+PRODUCTION_SQL = b"INSERT INTO coffer.productions"
 COPY_SQL = b"COPY coffer.records"
 COPY_SIG = b"PGCOPY\n\xff\r\n\0"
 
@@ -160,6 +167,10 @@ class Conn:
                     return              # handle() closes both sockets
                 self.sw.write(head + body)
                 await self.sw.drain()
+                if self.cut is not None and self.cut["mode"] == "forward" \
+                        and typ in (b"S", b"Q"):
+                    self.px.log_cut("FORWARDED", self.cut)
+                    return              # handle() closes both sockets
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             return
 
@@ -176,6 +187,8 @@ class Conn:
             self.copyhead = False
         elif self.is_commit(q):
             self.on_commit()
+        elif PRODUCTION_SQL in q:
+            self.batches.append(("production", 0))
 
     def inspect(self, typ, body):
         if typ == b"P":                 # Parse: name \0 query \0 ...
@@ -305,6 +318,7 @@ async def serve(a):
     stop = loop.create_future()
     loop.add_signal_handler(signal.SIGUSR1, px.arm, "after")
     loop.add_signal_handler(signal.SIGUSR2, px.arm, "before")
+    loop.add_signal_handler(signal.SIGHUP, px.arm, "forward")
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, lambda: stop.done() or stop.set_result(1))
     srv = await asyncio.start_server(px.handle, "127.0.0.1", 0)
