@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
+#include "common/x509.h"
 
 #define AUTH_CHAIN_MAX     4U
 #define AUTH_DER_MAX       (16U * 1024U)
@@ -358,79 +359,22 @@ auth_subject_one(const X509_NAME *nm, int nid, int is_role, char *out,
 	return 0;
 }
 
-static api_cert_status
-auth_map_error(int e)
-{
-	switch (e) {
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-		return API_CERT_EXPIRED;
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		return API_CERT_NOT_YET_VALID;
-	case X509_V_ERR_CERT_REVOKED:
-		return API_CERT_REVOKED;
-	case X509_V_ERR_CRL_HAS_EXPIRED:
-		return API_CERT_CRL_EXPIRED;
-	case X509_V_ERR_UNABLE_TO_GET_CRL:
-	case X509_V_ERR_CRL_NOT_YET_VALID:
-	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
-	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
-	case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
-	case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
-	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
-	case X509_V_ERR_DIFFERENT_CRL_SCOPE:
-	case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
-	case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
-		return API_CERT_CRL;
-	case X509_V_ERR_INVALID_PURPOSE:
-	case X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE:
-		return API_CERT_USAGE;
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-		return API_CERT_SELF_SIGNED;
-	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
-	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
-		return API_CERT_CHAIN;
-	case X509_V_ERR_INVALID_CA:
-	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
-		return API_CERT_INVALID_CA;
-	case X509_V_ERR_EE_KEY_TOO_SMALL:
-	case X509_V_ERR_CA_KEY_TOO_SMALL:
-		return API_CERT_WEAK_KEY;
-	case X509_V_ERR_CA_MD_TOO_WEAK:
-		return API_CERT_WEAK_SIGNATURE;
-	default:
-		return API_CERT_UNTRUSTED;
-	}
-}
-
-/* The status of a chain OpenSSL refused.  The depth limit stops a chain
- * before OpenSSL looks at an intermediate's basicConstraints, so an
- * intermediate that is not a CA (X509_check_ca() != 1, as X509_STRICT
- * wants) is named for that. */
-static api_cert_status
-auth_failure(X509_STORE_CTX *ctx, const X509 *leaf)
-{
-	int e = X509_STORE_CTX_get_error(ctx);
-	X509 *at = X509_STORE_CTX_get_current_cert(ctx);
-
-	if (e == X509_V_ERR_CERT_CHAIN_TOO_LONG && at != NULL && at != leaf &&
-	    X509_STORE_CTX_get_error_depth(ctx) > 0 && X509_check_ca(at) != 1)
-		return API_CERT_INVALID_CA;
-	return auth_map_error(e);
-}
-
-/* A person's certificate signs in TLS 1.3 client authentication: EKU
- * clientAuth and KU digitalSignature must both be present (OpenSSL's
- * sslclient purpose accepts their absence, and keyAgreement alone). */
-static int
-auth_usage_ok(X509 *leaf)
-{
-	uint32_t fl = X509_get_extension_flags(leaf);
-
-	return (fl & EXFLAG_XKUSAGE) &&
-	    (X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT) &&
-	    (fl & EXFLAG_KUSAGE) &&
-	    (X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE);
-}
+/* A certificate fault (common/x509.h) -> the API's status. */
+static const api_cert_status auth_status_of[] = {
+	[X509F_OTHER]          = API_CERT_UNTRUSTED,
+	[X509F_UNKNOWN_CA]     = API_CERT_UNTRUSTED,
+	[X509F_EXPIRED]        = API_CERT_EXPIRED,
+	[X509F_NOT_YET_VALID]  = API_CERT_NOT_YET_VALID,
+	[X509F_REVOKED]        = API_CERT_REVOKED,
+	[X509F_CRL]            = API_CERT_CRL,
+	[X509F_CRL_EXPIRED]    = API_CERT_CRL_EXPIRED,
+	[X509F_USAGE]          = API_CERT_USAGE,
+	[X509F_SELF_SIGNED]    = API_CERT_SELF_SIGNED,
+	[X509F_CHAIN_TOO_LONG] = API_CERT_CHAIN,
+	[X509F_INVALID_CA]     = API_CERT_INVALID_CA,
+	[X509F_WEAK_KEY]       = API_CERT_WEAK_KEY,
+	[X509F_WEAK_SIGNATURE] = API_CERT_WEAK_SIGNATURE,
+};
 
 void
 api_auth_check(api_auth *a, const unsigned char *const *ders,
@@ -515,8 +459,8 @@ api_auth_check(api_auth *a, const unsigned char *const *ders,
 	X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(ctx), 2);
 	X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(ctx), 0);
 	if (X509_verify_cert(ctx) != 1)
-		out->status = auth_failure(ctx, leaf);
-	else if (!auth_usage_ok(leaf))
+		out->status = auth_status_of[x509_fault_of(ctx, leaf)];
+	else if (x509_client_usage_problem(leaf) != NULL)
 		out->status = API_CERT_USAGE;
 	else
 		out->status = API_CERT_OK;

@@ -1340,13 +1340,10 @@ srv_access(void *cls, struct MHD_Connection *conn, const char *url,
 				ncap *= 2;
 			if (ncap > sr->body_max)
 				ncap = sr->body_max;
-			if ((nb = malloc(ncap)) == NULL)
+			nb = vault_grow(sr->body, sr->body_len, sr->body_cap,
+			    ncap);
+			if (nb == NULL)
 				return MHD_NO;
-			if (sr->body != NULL) {
-				memcpy(nb, sr->body, sr->body_len);
-				vault_wipe(sr->body, sr->body_cap);
-				free(sr->body);
-			}
 			sr->body = nb;
 			sr->body_cap = ncap;
 		}

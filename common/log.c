@@ -113,3 +113,66 @@ log_printable(char *dst, size_t dst_len, const char *src, size_t src_len)
 	dst[i] = '\0';
 	return dst;
 }
+
+/* ------------------------------------------------------------------------ */
+/* rate limit                                                               */
+
+static long long
+log_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+void
+log_limit_init(log_limit *l, double rate, double burst, const char *what)
+{
+	l->tokens = l->burst = burst;
+	l->rate = rate;
+	l->last_us = log_mono_us();
+	l->suppressed = 0;
+	l->what = what;
+}
+
+static void
+log_limit_refill(log_limit *l)
+{
+	long long now = log_mono_us();
+
+	l->tokens += (double)(now - l->last_us) / 1e6 * l->rate;
+	if (l->tokens > l->burst)
+		l->tokens = l->burst;
+	l->last_us = now;
+}
+
+static void
+log_limit_report(log_limit *l)
+{
+	if (l->suppressed == 0 || l->tokens < 1.0)
+		return;
+	l->tokens -= 1.0;
+	log_warn("%s: %lu more not logged (rate limit)", l->what, l->suppressed);
+	l->suppressed = 0;
+}
+
+void
+log_limit_flush(log_limit *l)
+{
+	log_limit_refill(l);
+	log_limit_report(l);
+}
+
+int
+log_limit_allow(log_limit *l)
+{
+	log_limit_refill(l);
+	log_limit_report(l);
+	if (l->tokens < 1.0) {
+		l->suppressed++;
+		return 0;
+	}
+	l->tokens -= 1.0;
+	return 1;
+}

@@ -22,4 +22,22 @@ void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretu
  * printable ASCII with '?'; always NUL-terminates.  Returns dst. */
 char *log_printable(char *dst, size_t dst_len, const char *src, size_t src_len);
 
+/* A token bucket for log lines an attacker can trigger at will (refused
+ * handshakes, probes): rate lines a second after a burst; the lines held
+ * back are counted and reported as "WHAT: N more not logged (rate limit)"
+ * once a token is back.  Not thread-safe: one per event loop.  Metrics
+ * still count every event. */
+typedef struct log_limit {
+	double         tokens, rate, burst;
+	long long      last_us;         /* CLOCK_MONOTONIC */
+	unsigned long  suppressed;
+	const char    *what;
+} log_limit;
+
+void log_limit_init(log_limit *l, double rate, double burst, const char *what);
+/* 1: log the line; 0: over the rate (counted). */
+int log_limit_allow(log_limit *l);
+/* Report the lines held back, if a token is there for it. */
+void log_limit_flush(log_limit *l);
+
 #endif

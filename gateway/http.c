@@ -71,17 +71,9 @@ typedef struct http_seg {
 } http_seg;
 
 /* Request bodies carry message content and responses carry the client's
- * message ids: wipe every such buffer before it goes back to the heap, so
- * a later heap read (or a core that should never exist) finds nothing. */
-static void
-http_free_wiped(void *p, size_t n)
-{
-	if (p != NULL) {
-		vault_wipe(p, n);
-		free(p);
-	}
-}
-
+ * message ids: every such buffer is wiped before it goes back to the heap
+ * (vault_free_wiped, vault_grow), so a later heap read (or a core that
+ * should never exist) finds nothing. */
 struct http_conn {
 	http_parser  p;
 	http_limits  lim;
@@ -426,16 +418,12 @@ http_cb_body(http_parser *p, const char *at, size_t len)
 			cap *= 2;
 		if (cap > c->lim.max_body_bytes + 1)
 			cap = c->lim.max_body_bytes + 1;
-		/* Not realloc: the old block holds content and must be wiped. */
-		nb = malloc(cap);
+		nb = vault_grow(c->body, c->body_len, c->body_cap, cap);
 		if (nb == NULL) {
 			c->err_status = 503;
 			c->err_reason = "out of memory";
 			return 1;
 		}
-		if (c->body_len > 0)
-			memcpy(nb, c->body, c->body_len);
-		http_free_wiped(c->body, c->body_cap);
 		c->body = nb;
 		c->body_cap = cap;
 	}
@@ -481,7 +469,7 @@ http_out_push(http_conn *c, const char *data, size_t len, char *owned)
 	http_seg *s;
 
 	if (c->out_n == HTTP_OUT_SEGS) {        /* cannot happen by protocol */
-		http_free_wiped(owned, owned != NULL ? len : 0);
+		vault_free_wiped(owned, owned != NULL ? len : 0);
 		c->closing = 1;
 		return;
 	}
@@ -538,7 +526,7 @@ http_queue(http_conn *c, int status, unsigned retry_after_s, const char *ctype,
 	    ctype != NULL ? ctype : "application/json", body_len, extra);
 	if (n < 0 || n >= HTTP_HEAD_CAP) {
 		free(head);
-		http_free_wiped(body, body_len);
+		vault_free_wiped(body, body_len);
 		c->closing = 1;
 		c->state = ST_CLOSED;
 		return;
@@ -546,7 +534,7 @@ http_queue(http_conn *c, int status, unsigned retry_after_s, const char *ctype,
 	c->status = status;
 	http_out_push(c, head, (size_t)n, head);
 	if (c->head_method || body_len == 0)
-		http_free_wiped(body, body_len);
+		vault_free_wiped(body, body_len);
 	else if (body != NULL)
 		http_out_push(c, body, body_len, body);
 	else if (static_body != NULL)
@@ -742,9 +730,9 @@ http_conn_free(http_conn **cp)
 	c = *cp;
 	for (i = 0; i < c->out_n; i++) {
 		http_seg *sg = &c->out[(c->out_head + i) % HTTP_OUT_SEGS];
-		http_free_wiped(sg->owned, sg->owned_len);
+		vault_free_wiped(sg->owned, sg->owned_len);
 	}
-	http_free_wiped(c->body, c->body_cap);
+	vault_free_wiped(c->body, c->body_cap);
 	free(c);
 	*cp = NULL;
 }
@@ -910,7 +898,7 @@ http_respond(http_conn *c, int status, unsigned retry_after_s,
     const char *content_type, char *body, size_t body_len)
 {
 	if (c->state != ST_DISPATCHED) {
-		http_free_wiped(body, body_len);
+		vault_free_wiped(body, body_len);
 		return;
 	}
 	if (body == NULL) {
@@ -931,7 +919,7 @@ http_output(http_conn *c, const char **data)
 			*data = s->data;
 			return s->len;
 		}
-		http_free_wiped(s->owned, s->owned_len);
+		vault_free_wiped(s->owned, s->owned_len);
 		s->owned = NULL;
 		c->out_head = (c->out_head + 1) % HTTP_OUT_SEGS;
 		c->out_n--;
@@ -951,7 +939,7 @@ http_output_advance(http_conn *c, size_t n)
 		s->len -= k;
 		n -= k;
 		if (s->len == 0) {
-			http_free_wiped(s->owned, s->owned_len);
+			vault_free_wiped(s->owned, s->owned_len);
 			s->owned = NULL;
 			c->out_head = (c->out_head + 1) % HTTP_OUT_SEGS;
 			c->out_n--;
@@ -1014,7 +1002,7 @@ void
 http_trim(http_conn *c)
 {
 	if (c->state == ST_IDLE && c->body != NULL) {
-		http_free_wiped(c->body, c->body_cap);
+		vault_free_wiped(c->body, c->body_cap);
 		c->body = NULL;
 		c->body_len = 0;
 		c->body_cap = 0;

@@ -527,17 +527,11 @@ sb_put(sbuf *b, const char *s, size_t n)
 
 		while (cap < b->len + n + 1)
 			cap *= 2;
-		/* not realloc: responses carry the client's message ids, and the
-		 * old block must be wiped before it goes back to the heap */
-		p = malloc(cap);
+		/* responses carry the client's message ids */
+		p = vault_grow(b->p, b->len, b->cap, cap);
 		if (p == NULL) {
 			b->oom = 1;
 			return;
-		}
-		if (b->p != NULL) {
-			memcpy(p, b->p, b->len);
-			vault_wipe(b->p, b->cap);
-			free(b->p);
 		}
 		b->p = p;
 		b->cap = cap;

@@ -113,13 +113,6 @@ typedef struct addr_slot {
 	unsigned          conns;        /* > 0 while in the table */
 } addr_slot;
 
-/* Token bucket for log lines an attacker can trigger at will. */
-typedef struct loglimit {
-	double         tokens, rate, burst;
-	long long      last_ms;
-	unsigned long  suppressed;
-	const char    *what;            /* "probes: N more not logged" */
-} loglimit;
 
 typedef enum phase {
 	PH_HANDSHAKE,
@@ -204,8 +197,8 @@ struct net {
 	size_t           closed_since_trim;
 	int              stopping;
 	long long        stop_deadline_ms;
-	loglimit         plog;           /* probes, refused requests */
-	loglimit         rlog;           /* connections refused at accept */
+	log_limit        plog;           /* probes, refused requests */
+	log_limit        rlog;           /* connections refused at accept */
 	/* completions */
 	pthread_mutex_t  q_lock;
 	conn            *q_head, *q_tail;
@@ -277,55 +270,6 @@ clist_del(clist *l, conn *c, size_t off)
 
 /* ------------------------------------------------------------------------ */
 /* rate-limited log lines                                                   */
-
-static void
-loglimit_init(loglimit *l, double rate, double burst, const char *what)
-{
-	l->tokens = l->burst = burst;
-	l->rate = rate;
-	l->last_ms = net_now_ms();
-	l->suppressed = 0;
-	l->what = what;
-}
-
-static void
-loglimit_refill(loglimit *l)
-{
-	long long now = net_now_ms();
-
-	l->tokens += (double)(now - l->last_ms) / 1000.0 * l->rate;
-	if (l->tokens > l->burst)
-		l->tokens = l->burst;
-	l->last_ms = now;
-}
-
-/* Say how many lines were dropped, once a token is back. */
-static void
-loglimit_flush(loglimit *l)
-{
-	if (l->suppressed == 0)
-		return;
-	loglimit_refill(l);
-	if (l->tokens < 1.0)
-		return;
-	l->tokens -= 1.0;
-	log_warn("%s: %lu more not logged (rate limit)", l->what, l->suppressed);
-	l->suppressed = 0;
-}
-
-/* 1: log the line; 0: over the rate, counted for loglimit_flush(). */
-static int
-loglimit_allow(loglimit *l)
-{
-	loglimit_refill(l);
-	loglimit_flush(l);
-	if (l->tokens < 1.0) {
-		l->suppressed++;
-		return 0;
-	}
-	l->tokens -= 1.0;
-	return 1;
-}
 
 /* ------------------------------------------------------------------------ */
 /* open connections per peer address                                        */
@@ -812,12 +756,6 @@ conn_write(conn *c, const char *buf, size_t len, size_t *put)
 /* ------------------------------------------------------------------------ */
 /* requests                                                                 */
 
-static int
-net_plog_allowed(net *n)
-{
-	return loglimit_allow(&n->plog);
-}
-
 /* Count the response just queued; log and limit probes (THREATS T11). */
 static void
 conn_count_response(conn *c)
@@ -830,7 +768,7 @@ conn_count_response(conn *c)
 		metrics_probe(n->m);
 		if (++c->probes >= NET_PROBES_PER_CONN)
 			c->close_after = 1;
-		if (net_plog_allowed(n)) {
+		if (log_limit_allow(&n->plog)) {
 			char tgt[104], t[80], d[80];
 			size_t tl;
 			const char *target = http_target(c->http, &tl);
@@ -849,7 +787,7 @@ conn_count_response(conn *c)
 		}
 	} else if (st == 400 || st == 413 || st == 417 || st == 431 ||
 	    st == 505) {
-		if (net_plog_allowed(n))
+		if (log_limit_allow(&n->plog))
 			log_warn("request refused: peer=%s status=%d reason=\"%s\"",
 			    c->addr, st, http_error(c->http));
 	}
@@ -941,16 +879,10 @@ conn_keep_input(conn *c, const char *data, size_t len)
 		return 0;
 	if (c->pend_len + len > c->pend_cap) {
 		size_t cap = c->pend_len + len;
-		/* not realloc: the old block holds content and must be wiped */
-		char *p = malloc(cap);
+		char *p = vault_grow(c->pend, c->pend_len, c->pend_cap, cap);
+
 		if (p == NULL)
 			return -1;
-		if (c->pend_len > 0)
-			memcpy(p, c->pend, c->pend_len);
-		if (c->pend != NULL) {
-			vault_wipe(c->pend, c->pend_cap);
-			free(c->pend);
-		}
 		c->pend = p;
 		c->pend_cap = cap;
 	}
@@ -1252,7 +1184,7 @@ net_refuse_per_address(net *n, const unsigned char ip[16])
 	if (a == NULL || a->conns < cap)
 		return 0;
 	metrics_conn_refused(n->m, GW_CONN_PER_ADDRESS);
-	if (loglimit_allow(&n->rlog))
+	if (log_limit_allow(&n->rlog))
 		log_warn("connection refused: peer=%s reason=per_address_limit "
 		    "open=%u", net_ip_str(ip, shown, sizeof(shown)), a->conns);
 	return 1;
@@ -1350,7 +1282,7 @@ net_accept(net *n, listener *l)
 				e.data.ptr = l;
 				(void)epoll_ctl(n->ep, EPOLL_CTL_MOD, l->fd, &e);
 				l->paused = 1;
-				if (net_plog_allowed(n))
+				if (log_limit_allow(&n->plog))
 					log_warn("accept: %s; pausing accepts", strerror(errno));
 			}
 			return;
@@ -1471,8 +1403,8 @@ net_sweep(net *n, long long now)
 		conn_close(c);
 	}
 	net_aslot_check(n, now - n->last_prune_ms > 60000);
-	loglimit_flush(&n->plog);
-	loglimit_flush(&n->rlog);
+	log_limit_flush(&n->plog);
+	log_limit_flush(&n->rlog);
 	if (now - n->last_prune_ms > 60000) {
 		net_bucket_prune(n, now);
 		n->last_prune_ms = now;
@@ -1601,8 +1533,8 @@ net_new(net **out, const gw_config *cfg, tls_server *tls, ingest *ig,
 	n->l_tls.fd = n->l_metrics.fd = -1;
 	n->t_event.tag = TAG_EVENTFD;
 	n->t_signal.tag = TAG_SIGNALFD;
-	loglimit_init(&n->plog, 10.0, 50.0, "probes");
-	loglimit_init(&n->rlog, NET_REFUSE_LOG_RATE, NET_REFUSE_LOG_BURST,
+	log_limit_init(&n->plog, 10.0, 50.0, "probes");
+	log_limit_init(&n->rlog, NET_REFUSE_LOG_RATE, NET_REFUSE_LOG_BURST,
 	    "connections refused");
 	n->last_sweep_ms = n->last_prune_ms = net_now_ms();
 	if (pthread_mutex_init(&n->q_lock, NULL) != 0) {

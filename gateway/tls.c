@@ -23,7 +23,7 @@
  * Every refusal is logged as "handshake refused: ... reason=R
  * fingerprint=F ... detail=..." with R a stable name (metrics_refusal_name(),
  * also the metrics label) mapped from OpenSSL's error in
- * tls_map_verify_error(), never OpenSSL's text alone.
+ * tls_refusal_of[] (common/x509.h), never OpenSSL's text alone.
  *
  * Trusts: the files under device_ca_dir (the operator's), OpenSSL's
  * verification.  Not the peer: its subject strings are checked before use
@@ -49,6 +49,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/x509.h"
 
 #define TLS_NAME_MAX        128U
 #define TLS_PEM_MAX         (4U * 1024U * 1024U)
@@ -77,10 +78,9 @@ struct tls_server {
 	STACK_OF(X509)  *chain;
 	EVP_PKEY        *key;
 	tls_gen         *cur;
-	/* refusal log rate limit */
-	double           log_tokens;
-	struct timespec  log_last;
-	unsigned long    log_suppressed;
+	/* refusal log lines: a client hammering us with a bad certificate
+	 * must not flood the log (metrics still count every one) */
+	log_limit        rlog;
 	long long        crl_warned;     /* util_mono_us(), 0: never */
 };
 
@@ -146,34 +146,6 @@ tls_name_ok(const char *s, size_t len)
 	return 1;
 }
 
-/* Rate-limited refusal logging: a client hammering us with a bad
- * certificate must not flood the log; metrics still count every one. */
-static int
-tls_log_allowed(tls_server *s)
-{
-	struct timespec now;
-	double dt;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	dt = (double)(now.tv_sec - s->log_last.tv_sec) +
-	    (double)(now.tv_nsec - s->log_last.tv_nsec) / 1e9;
-	s->log_last = now;
-	s->log_tokens += dt * TLS_LOG_RATE;
-	if (s->log_tokens > TLS_LOG_BURST)
-		s->log_tokens = TLS_LOG_BURST;
-	if (s->log_tokens < 1.0) {
-		s->log_suppressed++;
-		return 0;
-	}
-	s->log_tokens -= 1.0;
-	if (s->log_suppressed > 0) {
-		log_warn("handshake refusals: %lu more not logged (rate limit)",
-		    s->log_suppressed);
-		s->log_suppressed = 0;
-	}
-	return 1;
-}
-
 static void
 tls_refuse(tls_conn *c, gw_refusal r, const char *detail)
 {
@@ -183,81 +155,23 @@ tls_refuse(tls_conn *c, gw_refusal r, const char *detail)
 	log_printable(c->detail, sizeof(c->detail), detail, strlen(detail));
 }
 
-/* OpenSSL's verification error -> the stable reason name of the log line
- * and the metrics label (metrics_refusal_name()). */
-static gw_refusal
-tls_map_verify_error(int e)
-{
-	switch (e) {
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-		return GW_REFUSE_EXPIRED;
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		return GW_REFUSE_NOT_YET_VALID;
-	case X509_V_ERR_CERT_REVOKED:
-		return GW_REFUSE_REVOKED;
-	case X509_V_ERR_CRL_HAS_EXPIRED:
-		return GW_REFUSE_CRL_EXPIRED;
-	case X509_V_ERR_UNABLE_TO_GET_CRL:
-	case X509_V_ERR_CRL_NOT_YET_VALID:
-	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
-	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
-	case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
-	case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
-	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
-	case X509_V_ERR_DIFFERENT_CRL_SCOPE:
-	case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
-	case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
-		return GW_REFUSE_CRL;
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-		return GW_REFUSE_SELF_SIGNED;
-	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
-	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
-		return GW_REFUSE_CHAIN_TOO_LONG;
-	case X509_V_ERR_INVALID_CA:
-	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
-		return GW_REFUSE_INVALID_CA;
-	case X509_V_ERR_EE_KEY_TOO_SMALL:
-	case X509_V_ERR_CA_KEY_TOO_SMALL:
-		return GW_REFUSE_WEAK_KEY;
-	case X509_V_ERR_CA_MD_TOO_WEAK:
-		return GW_REFUSE_WEAK_SIGNATURE;
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-	case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
-	case X509_V_ERR_CERT_UNTRUSTED:
-	case X509_V_ERR_CERT_REJECTED:
-	case X509_V_ERR_AKID_SKID_MISMATCH:
-	case X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH:
-		return GW_REFUSE_UNKNOWN_CA;
-	case X509_V_ERR_INVALID_PURPOSE:
-	case X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE:
-		return GW_REFUSE_BAD_USAGE;
-	default:
-		return GW_REFUSE_BAD_CERT;
-	}
-}
-
-/* What makes leaf unfit as a device certificate, or NULL: EKU clientAuth
- * and KU digitalSignature (TLS 1.3 client authentication signs) present,
- * and not a CA. */
-static const char *
-tls_usage_problem(X509 *leaf)
-{
-	uint32_t fl = X509_get_extension_flags(leaf);
-
-	if (!(fl & EXFLAG_XKUSAGE) ||
-	    !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT))
-		return "no extendedKeyUsage clientAuth";
-	if (!(fl & EXFLAG_KUSAGE) ||
-	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
-		return "no keyUsage digitalSignature";
-	if (X509_check_ca(leaf) != 0)
-		return "a CA certificate as a device";
-	return NULL;
-}
+/* A certificate fault (common/x509.h) -> the stable reason name of the
+ * log line and the metrics label (metrics_refusal_name()). */
+static const gw_refusal tls_refusal_of[] = {
+	[X509F_OTHER]          = GW_REFUSE_BAD_CERT,
+	[X509F_UNKNOWN_CA]     = GW_REFUSE_UNKNOWN_CA,
+	[X509F_EXPIRED]        = GW_REFUSE_EXPIRED,
+	[X509F_NOT_YET_VALID]  = GW_REFUSE_NOT_YET_VALID,
+	[X509F_REVOKED]        = GW_REFUSE_REVOKED,
+	[X509F_CRL]            = GW_REFUSE_CRL,
+	[X509F_CRL_EXPIRED]    = GW_REFUSE_CRL_EXPIRED,
+	[X509F_USAGE]          = GW_REFUSE_BAD_USAGE,
+	[X509F_SELF_SIGNED]    = GW_REFUSE_SELF_SIGNED,
+	[X509F_CHAIN_TOO_LONG] = GW_REFUSE_CHAIN_TOO_LONG,
+	[X509F_INVALID_CA]     = GW_REFUSE_INVALID_CA,
+	[X509F_WEAK_KEY]       = GW_REFUSE_WEAK_KEY,
+	[X509F_WEAK_SIGNATURE] = GW_REFUSE_WEAK_SIGNATURE,
+};
 
 /* Exactly one entry of nid in the subject, of the allowed charset. */
 int
@@ -360,7 +274,7 @@ tls_refuse_verify(tls_conn *c, X509_STORE_CTX *xs, X509 *leaf)
 	int e = X509_STORE_CTX_get_error(xs);
 	int depth = X509_STORE_CTX_get_error_depth(xs);
 	X509 *at = X509_STORE_CTX_get_current_cert(xs);
-	gw_refusal r = tls_map_verify_error(e);
+	gw_refusal r = tls_refusal_of[x509_fault_of(xs, leaf)];
 	const char *what = X509_verify_cert_error_string(e);
 	const char *problem;
 	const tls_tenant *t;
@@ -368,22 +282,17 @@ tls_refuse_verify(tls_conn *c, X509_STORE_CTX *xs, X509 *leaf)
 
 	snprintf(detail, sizeof(detail), "%s", what);
 	switch (r) {
-	case GW_REFUSE_CHAIN_TOO_LONG:
-		/* the depth limit stops the chain before OpenSSL looks at the
-		 * intermediate's basicConstraints: name the worse defect (1 is
-		 * "CA:TRUE"; the tolerated legacy forms are refused under
-		 * X509_STRICT too) */
-		if (depth > 0 && at != NULL && at != leaf && X509_check_ca(at) != 1) {
-			r = GW_REFUSE_INVALID_CA;
+	case GW_REFUSE_INVALID_CA:
+		if (e == X509_V_ERR_CERT_CHAIN_TOO_LONG)
 			snprintf(detail, sizeof(detail), "issued by an intermediate "
 			    "that is not a CA (no basicConstraints CA:TRUE)");
-		} else {
-			snprintf(detail, sizeof(detail), "%s: devices are issued by "
-			    "the tenant CA directly, never via an intermediate", what);
-		}
+		break;
+	case GW_REFUSE_CHAIN_TOO_LONG:
+		snprintf(detail, sizeof(detail), "%s: devices are issued by "
+		    "the tenant CA directly, never via an intermediate", what);
 		break;
 	case GW_REFUSE_BAD_USAGE:
-		if (depth == 0 && (problem = tls_usage_problem(leaf)) != NULL)
+		if (depth == 0 && (problem = x509_client_usage_problem(leaf)) != NULL)
 			snprintf(detail, sizeof(detail), "%s: %s", what, problem);
 		break;
 	case GW_REFUSE_CRL:
@@ -442,7 +351,7 @@ tls_cert_verify(X509_STORE_CTX *xs, void *arg)
 	}
 
 	/* usage: EKU clientAuth and KU digitalSignature must be present */
-	if ((problem = tls_usage_problem(leaf)) != NULL) {
+	if ((problem = x509_client_usage_problem(leaf)) != NULL) {
 		tls_refuse(c, GW_REFUSE_BAD_USAGE, problem);
 		goto refuse;
 	}
@@ -907,8 +816,8 @@ tls_server_new(tls_server **out, const gw_config *cfg, ingest *ig, metrics *m,
 	s->cfg = cfg;
 	s->ig = ig;
 	s->m = m;
-	s->log_tokens = TLS_LOG_BURST;
-	clock_gettime(CLOCK_MONOTONIC, &s->log_last);
+	log_limit_init(&s->rlog, TLS_LOG_RATE, TLS_LOG_BURST,
+	    "handshake refusals");
 	if (tls_load_identity(s, err, err_len) != 0 ||
 	    tls_gen_new(s, &s->cur, err, err_len) != 0) {
 		tls_server_free(&s);
@@ -994,7 +903,7 @@ tls_log_refusal(tls_conn *c)
 
 	if (c->srv->m != NULL)
 		metrics_handshake_fail(c->srv->m, c->reason);
-	if (!tls_log_allowed(c->srv))
+	if (!log_limit_allow(&c->srv->rlog))
 		return;
 	if (c->have_fpr)
 		log_warn("handshake refused: peer=%s reason=%s fingerprint=%s "

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -39,6 +40,29 @@ vault_wipe(void *p, size_t n)
 {
 	if (p != NULL && n > 0)
 		sodium_memzero(p, n);
+}
+
+void
+vault_free_wiped(void *p, size_t n)
+{
+	if (p != NULL) {
+		vault_wipe(p, n);
+		free(p);
+	}
+}
+
+void *
+vault_grow(void *old, size_t len, size_t old_cap, size_t new_cap)
+{
+	void *p = malloc(new_cap);
+
+	if (p == NULL)
+		return NULL;
+	if (old != NULL) {
+		memcpy(p, old, len);
+		vault_free_wiped(old, old_cap);
+	}
+	return p;
 }
 
 int

@@ -1,0 +1,90 @@
+/* common/x509.c — client certificate faults (see x509.h). */
+#include "common/x509.h"
+
+#include <stdint.h>
+
+#include <openssl/x509v3.h>
+
+static x509_fault
+x509_fault_of_error(int e)
+{
+	switch (e) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return X509F_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return X509F_NOT_YET_VALID;
+	case X509_V_ERR_CERT_REVOKED:
+		return X509F_REVOKED;
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+		return X509F_CRL_EXPIRED;
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
+	case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
+	case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+	case X509_V_ERR_DIFFERENT_CRL_SCOPE:
+	case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
+	case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
+		return X509F_CRL;
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		return X509F_SELF_SIGNED;
+	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+		return X509F_CHAIN_TOO_LONG;
+	case X509_V_ERR_INVALID_CA:
+	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+		return X509F_INVALID_CA;
+	case X509_V_ERR_EE_KEY_TOO_SMALL:
+	case X509_V_ERR_CA_KEY_TOO_SMALL:
+		return X509F_WEAK_KEY;
+	case X509_V_ERR_CA_MD_TOO_WEAK:
+		return X509F_WEAK_SIGNATURE;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+	case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+	case X509_V_ERR_CERT_REJECTED:
+	case X509_V_ERR_AKID_SKID_MISMATCH:
+	case X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH:
+		return X509F_UNKNOWN_CA;
+	case X509_V_ERR_INVALID_PURPOSE:
+	case X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE:
+		return X509F_USAGE;
+	default:
+		return X509F_OTHER;
+	}
+}
+
+x509_fault
+x509_fault_of(X509_STORE_CTX *ctx, const X509 *leaf)
+{
+	int e = X509_STORE_CTX_get_error(ctx);
+	X509 *at = X509_STORE_CTX_get_current_cert(ctx);
+	x509_fault f = x509_fault_of_error(e);
+
+	if (f == X509F_CHAIN_TOO_LONG && at != NULL && at != leaf &&
+	    X509_STORE_CTX_get_error_depth(ctx) > 0 && X509_check_ca(at) != 1)
+		return X509F_INVALID_CA;
+	return f;
+}
+
+const char *
+x509_client_usage_problem(X509 *leaf)
+{
+	uint32_t fl = X509_get_extension_flags(leaf);
+
+	if (!(fl & EXFLAG_XKUSAGE) ||
+	    !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT))
+		return "no extendedKeyUsage clientAuth";
+	if (!(fl & EXFLAG_KUSAGE) ||
+	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
+		return "no keyUsage digitalSignature";
+	if (X509_check_ca(leaf) != 0)
+		return "a CA certificate as a leaf";
+	return NULL;
+}
