@@ -52,7 +52,34 @@ logs_tail() {   # die: the gateway's and the API's last log lines
 	[ -n "${APF_LOG:-}" ] && [ -f "$APF_LOG" ] && tail -15 "$APF_LOG" | sed 's/^/  api: /'
 }
 CK_DIE_HOOK=logs_tail
-q() { $PSQL -c "$1"; }
+# The test's own queries: through one session opened before the disk
+# fills (qs_start).  A new backend may have to write the relation-cache
+# init file first, which on a full disk is FATAL "could not write init
+# file" (autovacuum of a catalog invalidates it at any time); a running
+# backend never needs to.
+QS_PID=""
+q() {
+	if [ -z "$QS_PID" ]; then
+		$PSQL -c "$1"
+		return
+	fi
+	QS_N=$(date +%s%N)       # q runs in $(...) subshells: no counter
+	printf '\\echo qs-begin-%s\n%s;\n\\echo qs-end-%s\n' "$QS_N" "$1" "$QS_N" >&7
+	i=0
+	until grep -q "^qs-end-$QS_N\$" "$D/qs.out" || [ $i -ge 600 ]; do
+		kill -0 "$QS_PID" 2>/dev/null || break
+		sleep 0.05
+		i=$((i + 1))
+	done
+	sed -n "/^qs-begin-$QS_N\$/,/^qs-end-$QS_N\$/p" "$D/qs.out" | sed '1d;$d'
+}
+qs_start() {
+	mkfifo "$D/qs.in" && : >"$D/qs.out" || return 1
+	psql -X -A -t -q <"$D/qs.in" >"$D/qs.out" 2>&1 &
+	QS_PID=$!
+	exec 7>"$D/qs.in"
+	[ "$(q "SELECT 1")" = 1 ]
+}
 qp() { PGDATABASE=postgres $PSQL -c "$1"; }
 
 skip_all() {
@@ -73,6 +100,11 @@ mounted=0
 LOCKER=""
 CLIENT_PID=""
 cleanup() {
+	if [ -n "$QS_PID" ]; then
+		exec 7>&-
+		kill "$QS_PID" 2>/dev/null
+		QS_PID=""
+	fi
 	[ -n "$CLIENT_PID" ] && kill "$CLIENT_PID" 2>/dev/null
 	[ -n "$LOCKER" ] && kill "$LOCKER" 2>/dev/null
 	apf_cleanup
@@ -175,6 +207,8 @@ wait_state() {   # wait_state MATTER STATE SECONDS
 }
 wait_state "$M1" ready 60 || die "M1 not built: $(state "$M1")"
 ok "before: matter M1 released and built, M2 and M3 have 1 of 2 approvals"
+
+qs_start || die "the test's own database session"
 
 # =============================== gateway ==========================================
 fill
