@@ -188,24 +188,12 @@ check_eq "before: 20 records stored" "200 20" "$CODE $(grep -c '"stored"' "$D/po
 printf '%s\n' '{"title":"Disk full matter","legal_basis":"Subpoena DF-1",' \
     '"scope":{"participants":["+15550180001"],' \
     '"from":"2026-01-31T00:00:00Z","to":"2026-02-02T00:00:00Z"}}' >"$D/matter.json"
-new_matter() {
-	apf_call lisa POST /v1/matters "$D/matter.json"
-	[ "$APF_CODE" = 201 ] && apf_get matter_id
-}
+new_matter() { apf_matter lisa "$D/matter.json"; }
 M1=$(new_matter) && M2=$(new_matter) && M3=$(new_matter) || die "matters: $APF_CODE"
 apf_approve acme cus1 1 "$M1" && apf_approve acme cus2 2 "$M1" &&
     apf_approve acme cus1 1 "$M2" && apf_approve acme cus1 1 "$M3" ||
     die "approvals: $(cat "$APF_DIR/approve.out")"
-state() { q "SELECT state FROM coffer.matters WHERE matter_id = '$1'"; }
-wait_state() {   # wait_state MATTER STATE SECONDS
-	i=0
-	while [ "$(state "$1")" != "$2" ] && [ $i -lt $(($3 * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ "$(state "$1")" = "$2" ]
-}
-wait_state "$M1" ready 60 || die "M1 not built: $(state "$M1")"
+apf_wait_state "$M1" ready 60 || die "M1 not built: $(apf_state "$M1")"
 ok "before: matter M1 released and built, M2 and M3 have 1 of 2 approvals"
 
 qs_start || die "the test's own database session"
@@ -339,7 +327,7 @@ i=0
 until [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%coffer.productions%'")" -ge 1 ] ||
     [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
 [ $i -lt 300 ] && ok "M3 built and waiting to settle (productions locked)" ||
-    die "M3's build never reached its settle: $(state "$M3")"
+    die "M3's build never reached its settle: $(apf_state "$M3")"
 
 AUD0=$(q "SELECT count(*) FROM coffer.audit_events")
 MAT0=$(q "SELECT count(*) FROM coffer.matters")
@@ -371,7 +359,7 @@ grep -q "matter $M3: production .* not settled" "$APF_LOG" &&
     ok "M3's settle refused: $(grep -m1 "matter $M3: production .* not settled" "$APF_LOG" | sed 's/^.*matter [0-9a-f-]*: //')" ||
     bad "M3's settle into the full disk was not logged"
 check_eq "M3 stays building (not failed, not ready), no production row" "building 0" \
-    "$(state "$M3") $(q "SELECT count(*) FROM coffer.productions WHERE matter_id = '$M3'")"
+    "$(apf_state "$M3") $(q "SELECT count(*) FROM coffer.productions WHERE matter_id = '$M3'")"
 check_eq "no sealed file of M3 left in the productions directory" 0 \
     "$(find "$APF_DIR/productions" -name "$M3.*" | wc -l | tr -d ' ')"
 
@@ -417,7 +405,7 @@ else
 fi
 check_eq "disk full: no matter, approval, download event added; M2 still open" \
     "$MAT0 $APR0 $DL0 open" \
-    "$(q "SELECT count(*) FROM coffer.matters") $(q "SELECT count(*) FROM coffer.approvals") $(q "SELECT count(*) FROM coffer.audit_events WHERE action = 'production.download'") $(state "$M2")"
+    "$(q "SELECT count(*) FROM coffer.matters") $(q "SELECT count(*) FROM coffer.approvals") $(q "SELECT count(*) FROM coffer.audit_events WHERE action = 'production.download'") $(apf_state "$M2")"
 check_eq "disk full: audit events only from the slack" "$((AUD0 + ASLACK))" \
     "$(q "SELECT count(*) FROM coffer.audit_events")"
 FAILN=$(( $(apf_metric coffer_api_audit_failures_total) - FAIL0 ))
@@ -429,8 +417,8 @@ carried=$(( $(q "SELECT count(*) FROM coffer.matters") - MAT0 + $(q "SELECT coun
 # Space returns: everything works again, without a restart.
 unfill
 t0=$(date +%s.%N)
-wait_state "$M3" ready 60 && ok "M3's build settled by itself: ready" ||
-    bad "M3 did not settle after space returned: $(state "$M3")"
+apf_wait_state "$M3" ready 60 && ok "M3's build settled by itself: ready" ||
+    bad "M3 did not settle after space returned: $(apf_state "$M3")"
 t1=$(date +%s.%N)
 ARESUME=$(python3 -c "print('%.1f' % ($t1 - $t0))")
 apf_call audrey GET /v1/whoami
@@ -438,7 +426,7 @@ check_eq "space back: whoami" 200 "$APF_CODE"
 M4=$(new_matter) && ok "space back: matter create" || bad "space back: matter create: $APF_CODE"
 apf_approve acme cus2 2 "$M2" && ok "space back: cofferctl approve completes M2" ||
     bad "space back: approve: $(cat "$APF_DIR/approve.out")"
-wait_state "$M2" ready 60 && ok "space back: M2 built" || bad "M2: $(state "$M2")"
+apf_wait_state "$M2" ready 60 && ok "space back: M2 built" || bad "M2: $(apf_state "$M2")"
 for m in "$M1" "$M2" "$M3"; do
 	apf_call lisa GET "/v1/matters/$m/production"
 	cp "$APF_OUT" "$D/prod.coffer"

@@ -72,19 +72,6 @@ check_eq "12 records stored" "200 12" "$code $(grep -c '"stored"' "$D/in.out")"
 printf '%s\n' '{"title":"Commit cut matter","legal_basis":"Subpoena PC-1",' \
     '"scope":{"participants":["+15550183001"],' \
     '"from":"2026-02-28T00:00:00Z","to":"2026-03-02T00:00:00Z"}}' >"$D/matter.json"
-new_matter() {
-	apf_call lisa POST /v1/matters "$D/matter.json"
-	[ "$APF_CODE" = 201 ] && apf_get matter_id
-}
-state() { q "SELECT state FROM coffer.matters WHERE matter_id = '$1'"; }
-wait_state() {   # wait_state MATTER STATE SECONDS
-	i=0
-	while [ "$(state "$1")" != "$2" ] && [ $i -lt $(($3 * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ "$(state "$1")" = "$2" ]
-}
 files() { find "$APF_DIR/productions" -name "$1.*.coffer" | wc -l; }
 builds() { grep -c "matter $1: building production" "$APF_LOG"; }
 
@@ -100,36 +87,41 @@ settled() {   # settled NAME MATTER
 	    "$APF_CODE $(sha256sum "$APF_OUT" | cut -c1-64)"
 }
 
+# released ARM N TAG WHAT: a new matter ($M) released by both custodians
+# with the proxy armed (px_cut, px_drop, px_forward) for the settle, which
+# is the proxy's N-th cut, logged as TAG; then ready within 60 s.
+released() {
+	M=$(apf_matter lisa "$D/matter.json") || die "matter $2: $APF_CODE"
+	$1
+	apf_approve acme cus1 1 "$M" && apf_approve acme cus2 2 "$M" ||
+	    die "approvals of matter $2: $(cat "$APF_DIR/approve.out")"
+	px_wait "$2" || die "the armed $1 did not happen within 30 s"
+	check_eq "$4" "$3" "$(awk -v n="$2" '$1 == "cut" && $2 == n { print $4 }' "$PX_DIR/log")"
+	apf_wait_state "$M" ready 60 || die "matter $2 not ready: $(apf_state "$M")"
+}
+# settled_after_all: wait (15 s at most) for the retry's verdict in the log
+settled_after_all() {
+	i=0
+	until grep -q "matter $M: production settled after all" "$APF_LOG" || [ $i -ge 150 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	grep -q "matter $M: production settled after all" "$APF_LOG"
+}
+
 # -- cut: the COMMIT is done, its answer lost ------------------------------------
-M1=$(new_matter) || die "matter M1: $APF_CODE"
-px_cut
-apf_approve acme cus1 1 "$M1" && apf_approve acme cus2 2 "$M1" ||
-    die "M1 approvals: $(cat "$APF_DIR/approve.out")"
-px_wait 1 || die "the armed cut did not happen within 30 s"
-check_eq "the proxy cut M1's settle after the server committed" COMMIT \
-    "$(awk '$1 == "cut" && $2 == 1 { print $4 }' "$PX_DIR/log")"
-wait_state "$M1" ready 30 || die "M1 not ready: $(state "$M1")"
-i=0
-until grep -q "matter $M1: production settled after all" "$APF_LOG" || [ $i -ge 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+released px_cut 1 COMMIT "the proxy cut the settle after the server committed"
+M1=$M
 check "cut: the API logged the unknown outcome" \
     grep -q "matter $M1: production .* not settled (SQLSTATE 08" "$APF_LOG"
 check "cut: the retry read the outcome (\"production settled after all\")" \
-    grep -q "matter $M1: production settled after all" "$APF_LOG"
+    settled_after_all
 check_eq "cut: built once, not again" 1 "$(builds "$M1")"
 settled cut "$M1"
 
 # -- drop: the COMMIT never reached the server ------------------------------------
-M2=$(new_matter) || die "matter M2: $APF_CODE"
-px_drop
-apf_approve acme cus1 1 "$M2" && apf_approve acme cus2 2 "$M2" ||
-    die "M2 approvals: $(cat "$APF_DIR/approve.out")"
-px_wait 2 || die "the armed drop did not happen within 30 s"
-check_eq "the proxy dropped M2's settle COMMIT" DROPPED \
-    "$(awk '$1 == "cut" && $2 == 2 { print $4 }' "$PX_DIR/log")"
-wait_state "$M2" ready 60 || die "M2 not ready: $(state "$M2")"
+released px_drop 2 DROPPED "the proxy dropped the settle COMMIT"
+M2=$M
 dropped=$(sed -n "s/.*matter $M2: production \([0-9a-f-]*\) not settled (SQLSTATE 08.*/\1/p" "$APF_LOG" | head -1)
 check "drop: the API logged the unknown outcome" test -n "$dropped"
 check_eq "drop: built again under a new production id" 2 "$(builds "$M2")"
@@ -145,25 +137,15 @@ q "CREATE FUNCTION public.pcc_slow() RETURNS trigger LANGUAGE plpgsql AS
     q "CREATE CONSTRAINT TRIGGER pcc_slow AFTER INSERT ON coffer.productions
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.pcc_slow()" ||
     die "the slow-commit trigger"
-M3=$(new_matter) || die "matter M3: $APF_CODE"
-px_forward
-apf_approve acme cus1 1 "$M3" && apf_approve acme cus2 2 "$M3" ||
-    die "M3 approvals: $(cat "$APF_DIR/approve.out")"
-px_wait 3 || die "the armed forward did not happen within 30 s"
-check_eq "the proxy closed M3's connection right after forwarding COMMIT" FORWARDED \
-    "$(awk '$1 == "cut" && $2 == 3 { print $4 }' "$PX_DIR/log")"
-wait_state "$M3" ready 60 || die "M3 not ready: $(state "$M3")"
-i=0
-until grep -q "matter $M3: production settled after all" "$APF_LOG" || [ $i -ge 150 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+released px_forward 3 FORWARDED "the proxy closed the connection right after forwarding COMMIT"
+M3=$M
+settled_after_all
 q "DROP TRIGGER pcc_slow ON coffer.productions" && q "DROP FUNCTION public.pcc_slow()" ||
     bad "dropping the slow-commit trigger"
 check "slow: the retry found the COMMIT still in progress and waited" \
     grep -q "matter $M3: production .*: its COMMIT is still in progress" "$APF_LOG"
 check "slow: then read the outcome (\"production settled after all\")" \
-    grep -q "matter $M3: production settled after all" "$APF_LOG"
+    settled_after_all
 check_eq "slow: built once, not again" 1 "$(builds "$M3")"
 settled slow "$M3"
 

@@ -28,6 +28,12 @@
 #   apf_approve TENANT NAME INDEX MATTER
 #                         cofferctl approve with custodian INDEX's share of
 #                         TENANT as person NAME, --yes; output in $APF_DIR/approve.out
+#   apf_matter WHO FILE   create a matter (POST /v1/matters with FILE) as
+#                         person WHO; prints its id, 1 unless 201
+#   apf_state MATTER      the matter's state, read with the caller's q SQL
+#                         (a function printing the rows of SQL)
+#   apf_wait_state MATTER STATE SECONDS
+#                         wait until the matter is in STATE; 1 if not in time
 #   apf_metric NAME       the value of metric line NAME (exact, labels
 #                         included) on the API's metrics listener, 0 if absent
 #   apf_cleanup           stop coffer-api (kill -9)
@@ -186,4 +192,22 @@ apf_approve() {
 apf_metric() {
 	curl -s "http://127.0.0.1:$APF_METRICS_PORT/metrics" 2>/dev/null |
 	    awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
+}
+
+apf_matter() {
+	apf_call "$1" POST /v1/matters "$2"
+	[ "$APF_CODE" = 201 ] && apf_get matter_id
+}
+
+apf_state() {
+	q "SELECT state FROM coffer.matters WHERE matter_id = '$1'"
+}
+
+apf_wait_state() {
+	apf_i=0
+	while [ "$(apf_state "$1")" != "$2" ] && [ $apf_i -lt $(($3 * 10)) ]; do
+		sleep 0.1
+		apf_i=$((apf_i + 1))
+	done
+	[ "$(apf_state "$1")" = "$2" ]
 }
