@@ -440,7 +440,7 @@ api_auth_check(api_auth *a, const unsigned char *const *ders,
 			goto out;
 		}
 	}
-	if (X509_check_ca(leaf) != 0) {
+	if (x509_claims_ca(leaf)) {
 		out->status = API_CERT_USAGE;
 		goto out;
 	}

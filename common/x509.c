@@ -84,7 +84,18 @@ x509_client_usage_problem(X509 *leaf)
 	if (!(fl & EXFLAG_KUSAGE) ||
 	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
 		return "no keyUsage digitalSignature";
-	if (X509_check_ca(leaf) != 0)
+	if (x509_claims_ca(leaf))
 		return "a CA certificate as a leaf";
 	return NULL;
+}
+
+int
+x509_claims_ca(X509 *leaf)
+{
+	/* X509_check_ca() answers 0 for basicConstraints CA:TRUE when keyUsage
+	 * is present without keyCertSign: such a certificate still says it is
+	 * a CA, and a leaf that says so is refused whatever its keyUsage. */
+	if (X509_get_extension_flags(leaf) & EXFLAG_CA)
+		return 1;
+	return X509_check_ca(leaf) != 0;
 }

@@ -37,7 +37,12 @@ x509_fault x509_fault_of(X509_STORE_CTX *ctx, const X509 *leaf);
 /* What makes leaf unfit for TLS 1.3 client authentication, or NULL: EKU
  * clientAuth and KU digitalSignature must both be present (OpenSSL's
  * sslclient purpose accepts their absence, and keyAgreement alone), and
- * it must not be a CA. */
+ * it must not be a CA (x509_claims_ca). */
 const char *x509_client_usage_problem(X509 *leaf);
+
+/* 1 when cert is or claims to be a CA: basicConstraints CA:TRUE whatever
+ * its keyUsage (X509_check_ca() alone calls CA:TRUE without keyCertSign
+ * "not a CA"), or anything else X509_check_ca() takes for one. */
+int x509_claims_ca(X509 *cert);
 
 #endif

@@ -6,7 +6,8 @@
  * another CA, expired, not yet valid, revoked (and the revocation taking
  * effect when the CRL file changes, without a restart), a server
  * certificate, a subject without the role, garbage and trailing bytes, no
- * certificate, a CA certificate presented as a leaf, a missing CRL at
+ * certificate, a CA certificate presented as a leaf (also a CA:TRUE one
+ * whose keyUsage is digitalSignature only), a missing CRL at
  * start-up, and a CRL that disappears later (fail closed).  No database.
  *
  * test_matrix is issue 8's certificate matrix for the API (the gateway's
@@ -340,7 +341,10 @@ typedef enum mk_prof {
 	MK_KUAGREE,      /* ... KU keyAgreement only */
 	MK_NOEKU,        /* ... no EKU */
 	MK_CA,           /* CA:TRUE, KU keyCertSign cRLSign */
-	MK_NOCA          /* no basicConstraints, KU keyCertSign: not a CA */
+	MK_NOCA,         /* no basicConstraints, KU keyCertSign: not a CA */
+	MK_CA_DS         /* CA:TRUE, KU digitalSignature only, EKU clientAuth:
+	                  * X509_check_ca() says "not a CA" for want of
+	                  * keyCertSign, yet basicConstraints say CA */
 } mk_prof;
 
 typedef struct mk_cert {
@@ -376,6 +380,7 @@ mk(const mk_cert *issuer, mk_prof prof, int rsa_bits, const EVP_MD *md,
 		[MK_NOEKU] = "critical,digitalSignature",
 		[MK_CA] = "critical,keyCertSign,cRLSign",
 		[MK_NOCA] = "critical,keyCertSign,cRLSign",
+		[MK_CA_DS] = "critical,digitalSignature",
 	};
 	mk_cert c;
 	X509_NAME *n;
@@ -407,7 +412,7 @@ mk(const mk_cert *issuer, mk_prof prof, int rsa_bits, const EVP_MD *md,
 	assert_non_null(X509_time_adj_ex(X509_getm_notBefore(c.x), 0, nb, NULL));
 	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(c.x), 0, na, NULL));
 	assert_int_equal(X509_set_pubkey(c.x, c.k), 1);
-	if (prof == MK_CA)
+	if (prof == MK_CA || prof == MK_CA_DS)
 		mk_ext(c.x, NULL, NID_basic_constraints, "critical,CA:TRUE");
 	else if (prof != MK_NOCA)
 		mk_ext(c.x, NULL, NID_basic_constraints, "critical,CA:FALSE");
@@ -613,6 +618,8 @@ test_matrix(void **state)
 		  MK_KUAGREE, 0, 0, 0, -60, DAY },
 		{ "a CA certificate as a person", API_CERT_USAGE, MK_CA, 0, 0, 0,
 		  -60, DAY },
+		{ "CA:TRUE leaf, KU digitalSignature only", API_CERT_USAGE,
+		  MK_CA_DS, 0, 0, 0, -60, DAY },
 		{ "RSA-1024 key", API_CERT_WEAK_KEY, MK_CLIENT, 1024, 0, 0, -60,
 		  DAY },
 		{ "SHA-1 signature", API_CERT_WEAK_SIGNATURE, MK_CLIENT, 0, 1, 0,
