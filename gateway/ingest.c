@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -72,6 +73,8 @@ typedef struct ig_key {
 typedef struct ig_dev {
 	const ig_tenant *t;
 	char            *device;
+	char             fpr[65];        /* registered SHA-256, lower-case hex;
+	                                  * "" when none is: nothing matches */
 } ig_dev;
 
 typedef struct ig_req ig_req;
@@ -203,8 +206,8 @@ ig_tenant_by_id(ingest *ig, const unsigned char *id)
 	return NULL;
 }
 
-/* Caller holds dmu. */
-static int
+/* The active device, or NULL.  Caller holds dmu. */
+static const ig_dev *
 ig_device_active(ingest *ig, const ig_tenant *t, const char *device)
 {
 	ig_dev key;
@@ -212,7 +215,38 @@ ig_device_active(ingest *ig, const ig_tenant *t, const char *device)
 	key.t = t;
 	key.device = (char *)(uintptr_t)device;
 	return bsearch(&key, ig->devs, ig->ndevs, sizeof(*ig->devs),
-	    ig_dev_cmp) != NULL;
+	    ig_dev_cmp);
+}
+
+/* 1 when fpr (the peer certificate's SHA-256, hex) is the one registered
+ * for d.  Fingerprints are public: no constant-time compare needed. */
+static int
+ig_device_key_ok(const ig_dev *d, const char *fpr)
+{
+	return d->fpr[0] != '\0' && strcasecmp(d->fpr, fpr) == 0;
+}
+
+/* The registered fingerprint as stored -> d->fpr ("" unless 64 hex). */
+static void
+ig_device_set_fpr(ig_dev *d, const char *v, size_t len)
+{
+	size_t i;
+
+	d->fpr[0] = '\0';
+	if (len != 64)
+		return;
+	for (i = 0; i < 64; i++) {
+		unsigned char ch = (unsigned char)v[i];
+
+		if (ch >= 'A' && ch <= 'F')
+			ch = (unsigned char)(ch - 'A' + 'a');
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+			d->fpr[0] = '\0';
+			return;
+		}
+		d->fpr[i] = (char)ch;
+	}
+	d->fpr[64] = '\0';
 }
 
 /* Take the key preloaded for tenant name, if any. */
@@ -375,7 +409,8 @@ ig_dir_load(ingest *ig)
 	}
 	PQclear(r);
 
-	r = pg_query(ig->dconn, "SELECT tenant_id, device_id FROM coffer.devices "
+	r = pg_query(ig->dconn, "SELECT tenant_id, device_id, "
+	    "coalesce(cert_fingerprint, '') FROM coffer.devices "
 	    "WHERE status = 'active'", &p, err, sizeof(err));
 	if (r == NULL)
 		goto db_fail;
@@ -396,6 +431,8 @@ ig_dir_load(ingest *ig)
 		if (t == NULL)
 			continue;
 		devs[ndevs].t = t;
+		ig_device_set_fpr(&devs[ndevs], PQgetvalue(r, k, 2),
+		    (size_t)PQgetlength(r, k, 2));
 		devs[ndevs].device = strdup(PQgetvalue(r, k, 1));
 		if (devs[ndevs].device != NULL)
 			ndevs++;
@@ -753,12 +790,16 @@ ig_split(ig_req *q)
 	size_t n = 0, i, start, chunk_lines, chunk_bytes;
 	ig_job *first = NULL, *last = NULL, *j;
 	const char *p = q->body, *end = q->body + q->body_len, *nl;
+	const ig_dev *d;
 	int ok;
 
+	/* Checked again per request: a device revoked or re-issued while its
+	 * connection stays open is refused from its next request on. */
 	pthread_mutex_lock(&ig->dmu);
 	q->t = ig_tenant_by_name(ig, q->tenant);
 	ok = q->t != NULL && q->t->bik != NULL &&
-	    ig_device_active(ig, q->t, q->device);
+	    (d = ig_device_active(ig, q->t, q->device)) != NULL &&
+	    ig_device_key_ok(d, q->fingerprint);
 	q->bik = q->t != NULL ? q->t->bik : NULL;
 	pthread_mutex_unlock(&ig->dmu);
 	if (!ok) {
@@ -1068,10 +1109,12 @@ fail:
 }
 
 int
-ingest_peer_check(ingest *ig, const ingest_peer *peer, char *why,
-    size_t why_len)
+ingest_peer_check(ingest *ig, const ingest_peer *peer,
+    ingest_peer_fault *fault, char *why, size_t why_len)
 {
 	const ig_tenant *t;
+	const ig_dev *d;
+	ingest_peer_fault f = INGEST_PEER_DEVICE;
 	int rc = -1;
 
 	pthread_mutex_lock(&ig->dmu);
@@ -1092,15 +1135,33 @@ ingest_peer_check(ingest *ig, const ingest_peer *peer, char *why,
 		    "gateway");
 		goto out;
 	}
-	if (!ig_device_active(ig, t, peer->device)) {
+	if ((d = ig_device_active(ig, t, peer->device)) == NULL) {
 		snprintf(why, why_len, "device not registered or not active");
 		/* Newly issued devices need not wait for the timer. */
 		ig_dir_request(ig);
 		goto out;
 	}
+	if (!ig_device_key_ok(d, peer->fingerprint)) {
+		/* Same tenant CA, same CN, another certificate: one the CA issued
+		 * besides the registered one, or the one a re-issue replaced.
+		 * The registry is read again soon: a re-issue just done is then
+		 * known (the new certificate passes, the old one never again). */
+		f = INGEST_PEER_KEY;
+		if (d->fpr[0] != '\0')
+			snprintf(why, why_len, "not the certificate registered "
+			    "for this device (registered %.16s...)", d->fpr);
+		else
+			snprintf(why, why_len, "not the certificate registered "
+			    "for this device (none registered)");
+		ig_dir_request(ig);
+		goto out;
+	}
+	f = INGEST_PEER_OK;
 	rc = 0;
 out:
 	pthread_mutex_unlock(&ig->dmu);
+	if (fault != NULL)
+		*fault = f;
 	return rc;
 }
 

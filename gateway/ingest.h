@@ -38,11 +38,24 @@ int  ingest_new(ingest **out, const gw_config *cfg, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 int  ingest_start(ingest *ig, char *err, size_t err_len)
      __attribute__((warn_unused_result));
-/* Device registered and active for that tenant (cached; refreshed every
- * device_refresh_s and on ingest_reload).  0 allowed, -1 refused with a
- * reason in why (no secrets; safe to log). */
-int  ingest_peer_check(ingest *ig, const ingest_peer *peer, char *why,
-                       size_t why_len);
+/* Why ingest_peer_check() refused a peer. */
+typedef enum ingest_peer_fault {
+	INGEST_PEER_OK = 0,
+	INGEST_PEER_DEVICE,      /* tenant or device unknown or not active, no
+	                          * key file, registry not loaded */
+	INGEST_PEER_KEY          /* an active device, but peer->fingerprint is
+	                          * not the certificate registered for it
+	                          * (coffer.devices.cert_fingerprint) */
+} ingest_peer_fault;
+
+/* Device registered and active for that tenant, and the peer's certificate
+ * the one registered for it: a device is its key, not its name (cached;
+ * refreshed every device_refresh_s, on ingest_reload, and soon after a
+ * refusal, so a re-issued device is recognised within a second).  0
+ * allowed, -1 refused with *fault (may be NULL) and a reason in why (no
+ * secrets; safe to log). */
+int  ingest_peer_check(ingest *ig, const ingest_peer *peer,
+                       ingest_peer_fault *fault, char *why, size_t why_len);
 /* Takes ownership of body (malloc'd). */
 void ingest_submit(ingest *ig, const ingest_peer *peer, char *body,
                    size_t body_len, ingest_done_fn done, void *ctx);

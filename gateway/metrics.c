@@ -57,6 +57,7 @@ static const char *const refusal_names[GW_REFUSE_COUNT] = {
 	[GW_REFUSE_WEAK_KEY] = "weak_key",
 	[GW_REFUSE_WEAK_SIGNATURE] = "weak_signature",
 	[GW_REFUSE_CRL_EXPIRED] = "crl_expired",
+	[GW_REFUSE_UNREGISTERED_KEY] = "unregistered_key",
 };
 
 static const char *const conn_refusal_names[GW_CONN_REFUSAL_COUNT] = {

@@ -35,6 +35,9 @@ typedef enum gw_refusal {
 	GW_REFUSE_WEAK_KEY,         /* RSA/DSA/DH < 2048 bits, EC < 224 bits */
 	GW_REFUSE_WEAK_SIGNATURE,   /* SHA-1, MD5 or another < 112-bit digest */
 	GW_REFUSE_CRL_EXPIRED,      /* the tenant's CRL is past nextUpdate */
+	GW_REFUSE_UNREGISTERED_KEY, /* an active device, but not the certificate
+	                             * registered for it (another key, or one a
+	                             * re-issue replaced) */
 	GW_REFUSE_COUNT
 } gw_refusal;
 

@@ -19,7 +19,10 @@
  * EKU clientAuth and KU digitalSignature present, leaf not a CA, exactly
  * one subject O (tenant) and CN (device) of [A-Za-z0-9._-], the chain's
  * trust anchor is a CA loaded for *that* tenant (a tenant A CA cannot
- * mint O=B certificates), then ingest_peer_check() (registered, active).
+ * mint O=B certificates), then ingest_peer_check() (registered, active,
+ * and the certificate's SHA-256 the one registered for the device: any
+ * other certificate the tenant CA issued with that CN, including the one
+ * a re-issue replaced, is unregistered_key).
  * Every refusal is logged as "handshake refused: ... reason=R
  * fingerprint=F ... detail=..." with R a stable name (metrics_refusal_name(),
  * also the metrics label) mapped from OpenSSL's error in
@@ -319,6 +322,7 @@ tls_cert_verify(X509_STORE_CTX *xs, void *arg)
 	unsigned int mdlen = 0;
 	char why[160];
 	const char *problem;
+	ingest_peer_fault fault = INGEST_PEER_DEVICE;
 	int i, anchored = 0, subj_ok;
 
 	(void)arg;
@@ -381,15 +385,21 @@ tls_cert_verify(X509_STORE_CTX *xs, void *arg)
 		goto refuse;
 	}
 
-	/* registered and active device */
+	/* registered and active device, and this certificate its registered
+	 * one: a device is its key, not its name */
 	why[0] = '\0';
 	if (c->srv->ig == NULL) {
 		tls_refuse(c, GW_REFUSE_DEVICE, "no device registry");
 		goto refuse;
 	}
-	if (ingest_peer_check(c->srv->ig, &c->peer, why, sizeof(why)) != 0) {
-		tls_refuse(c, GW_REFUSE_DEVICE, why[0] ? why :
-		    "device not registered or not active");
+	if (ingest_peer_check(c->srv->ig, &c->peer, &fault, why,
+	    sizeof(why)) != 0) {
+		if (fault == INGEST_PEER_KEY)
+			tls_refuse(c, GW_REFUSE_UNREGISTERED_KEY, why[0] ? why :
+			    "not the certificate registered for this device");
+		else
+			tls_refuse(c, GW_REFUSE_DEVICE, why[0] ? why :
+			    "device not registered or not active");
 		goto refuse;
 	}
 	c->accepted = 1;

@@ -11,7 +11,7 @@
  * (with crl_required, the default: a current CRL signed by that CA), with
  * EKU clientAuth and KU digitalSignature, naming that same tenant in
  * subject O and a device in CN, and whose device ingest_peer_check()
- * accepts.  Every refusal is
+ * accepts (active, and this very certificate registered for it).  Every refusal is
  * logged (fingerprint when a certificate was presented, and the reason)
  * and counted by reason in metrics.
  *

@@ -7,11 +7,15 @@
 # from the openssl CLI (tests/lib/certgen.sh) for everything cofferctl
 # refuses to make.  Every openssl-made certificate names a *registered*
 # device (CN=a-phone of tenant A), so the defect is the only thing that can
-# refuse it.  The client runs at OpenSSL security level 0, so a weak key or
-# a SHA-1 signature reaches the gateway instead of being refused locally.
+# refuse it; the ones meant to pass (and the CA:TRUE leaf, whose only defect
+# must be that) name devices of their own whose registered fingerprint is
+# set to theirs, as `device issue` would have.  The client runs at OpenSSL
+# security level 0, so a weak key or a SHA-1 signature reaches the gateway
+# instead of being refused locally.
 #
-# Only the valid certificates are accepted (cofferctl's, an openssl-made
-# ECDSA one, an RSA-2048 one, and one sent with the CA in its chain).
+# Only the valid, registered certificates are accepted (cofferctl's, an
+# openssl-made ECDSA one, an RSA-2048 one, and one sent with the CA in its
+# chain).
 # Refused, each with nothing stored and a log line "handshake refused: ...
 # reason=R fingerprint=F" (R a stable name, F the certificate's SHA-256):
 #   expired, not_yet_valid, unknown_ca (another CA with the same name),
@@ -21,7 +25,13 @@
 #   bad_key_usage (EKU serverAuth only; no EKU; KU keyEncipherment only:
 #   the detail names the missing usage), weak_key (RSA-1024), weak_signature
 #   (SHA-1), tenant_ca_mismatch (O = tenant B under A's CA), revoked
-#   (cofferctl device revoke + SIGHUP).
+#   (cofferctl device revoke + SIGHUP); bad_key_usage also for a CA:TRUE
+#   leaf whose keyUsage is digitalSignature only (detail "a CA certificate
+#   as a leaf"; X509_check_ca() alone calls it no CA).
+# Identities are keys, not names (issue 12): unregistered_key for a second
+#   certificate of a registered device (same tenant CA, same CN, another
+#   key), and for a device's previous certificate once `device issue` has
+#   re-issued it (the new one is accepted, the old one refused).
 # CRL problems fail closed, for every device of that tenant and only that
 # tenant: crl.pem removed (SIGHUP, and a restart: the gateway starts, serves
 # tenant B, refuses A) -> crl_unavailable; a CRL past nextUpdate ->
@@ -88,7 +98,10 @@ gwf_device "$TA" a-phone && gwf_device "$TB" b-phone && gwf_device "$TA" a-lost 
 # the longest device name cofferctl allows (64), registered
 LONGDEV="d-$(printf '%062d' 0)"
 gwf_device "$TA" "$LONGDEV" || die "device $LONGDEV"
-ok "tenants $TA and $TB, devices a-phone, b-phone, a-lost, a-old (expired), a-early (not yet valid)"
+# devices whose registered certificate is replaced below by an openssl-made
+# one (a-ec, a-rsa, a-cads), and one re-issued during the run (a-reissue)
+for d in a-ec a-rsa a-cads a-reissue; do gwf_device "$TA" "$d" || die "device $d"; done
+ok "tenants $TA and $TB, devices a-phone, b-phone, a-lost, a-old (expired), a-early (not yet valid), a-ec, a-rsa, a-cads, a-reissue"
 
 ADIR="$COFFER_PKI/devices/$TA"
 ACA="$ADIR/ca.pem"
@@ -98,8 +111,12 @@ DEV="/O=$TA/CN=a-phone"
 
 # -- the openssl CLI certificates ------------------------------------------------------
 {
-	cg_cert ok-ec "$DEV" "$ACA" "$AKEY" client &&
-	cg_key ok-rsa rsa2048 && cg_cert ok-rsa "$DEV" "$ACA" "$AKEY" client &&
+	cg_cert ok-ec "/O=$TA/CN=a-ec" "$ACA" "$AKEY" client &&
+	cg_key ok-rsa rsa2048 && cg_cert ok-rsa "/O=$TA/CN=a-rsa" "$ACA" "$AKEY" client &&
+	# a registered device's name under its own tenant CA, another key
+	cg_cert second "$DEV" "$ACA" "$AKEY" client &&
+	# CA:TRUE, KU digitalSignature only, EKU clientAuth
+	cg_cert ca-leaf "/O=$TA/CN=a-cads" "$ACA" "$AKEY" cads &&
 	cat "$X/ok-ec.crt" "$ACA" >"$X/ok-withca.crt" && cp "$X/ok-ec.key" "$X/ok-withca.key" &&
 	# another CA under the very same name as A's
 	cg_cert other-ca "$A_DN" self "" ca &&
@@ -130,7 +147,26 @@ DEV="/O=$TA/CN=a-phone"
 	cg_cert sha1 "$DEV" "$ACA" "$AKEY" client -sha1 &&
 	cg_cert crossed "/O=$TB/CN=b-phone" "$ACA" "$AKEY" client
 } || die "openssl CLI certificates"
-ok "openssl CLI certificates: valid, other CA, self-signed, intermediates, usages, weak key, SHA-1, O=tenant B"
+ok "openssl CLI certificates: valid, second key, CA:TRUE leaf, other CA, self-signed, intermediates, usages, weak key, SHA-1, O=tenant B"
+
+# A CN the openssl CLI will not make (over 64 characters): the registered
+# 64-character name plus 64 more must not be taken for that device (a
+# truncated copy of the claim once passed as the identity).  The same tool
+# with the exact name is the control.
+LEAF="$BUILD/tests/tools/leafcert"
+"$LEAF" "$ACA" "$AKEY" "$TA" "$LONGDEV" "$X/cn64.crt" "$X/cn64.key" &&
+    "$LEAF" "$ACA" "$AKEY" "$TA" "$LONGDEV$(printf '%064d' 0)" "$X/cn128.crt" "$X/cn128.key" ||
+    die "leafcert ($LEAF)"
+
+# register CRT as DEVICE's certificate (what `device issue` records)
+register() {
+	$PSQL -c "UPDATE coffer.devices d SET cert_fingerprint = '$(cg_fpr "$2")' FROM coffer.tenants t WHERE t.tenant_id = d.tenant_id AND t.name = '$TA' AND d.device_id = '$1'" ||
+	    return 1
+}
+register a-ec "$X/ok-ec.crt" && register a-rsa "$X/ok-rsa.crt" &&
+    register a-cads "$X/ca-leaf.crt" && register "$LONGDEV" "$X/cn64.crt" ||
+    die "registering the openssl-made certificates"
+ok "a-ec, a-rsa, a-cads and the 64-character device registered with their openssl-made certificates"
 
 gwf_config || die "gateway config"
 gwf_start || die "gateway start"
@@ -239,14 +275,10 @@ refused "KU keyEncipherment, no digitalSignature" "$X/ku-enc.crt" "$X/ku-enc.key
 refused "RSA-1024 key" "$X/rsa1024.crt" "$X/rsa1024.key" weak_key
 refused "SHA-1 signature" "$X/sha1.crt" "$X/sha1.key" weak_signature
 refused "tenant A's CA, O=tenant B" "$X/crossed.crt" "$X/crossed.key" tenant_ca_mismatch
-# A CN the openssl CLI will not make (over 64 characters): the registered
-# 64-character name plus 64 more must not be taken for that device (a
-# truncated copy of the claim once passed as the identity).  The same tool
-# with the exact name is the control.
-LEAF="$BUILD/tests/tools/leafcert"
-"$LEAF" "$ACA" "$AKEY" "$TA" "$LONGDEV" "$X/cn64.crt" "$X/cn64.key" &&
-    "$LEAF" "$ACA" "$AKEY" "$TA" "$LONGDEV$(printf '%064d' 0)" "$X/cn128.crt" "$X/cn128.key" ||
-    die "leafcert ($LEAF)"
+refused "CA:TRUE leaf, KU digitalSignature only" "$X/ca-leaf.crt" "$X/ca-leaf.key" \
+    bad_key_usage "a CA certificate as a leaf"
+refused "second certificate of a-phone (same CA and CN, other key)" \
+    "$X/second.crt" "$X/second.key" unregistered_key "not the certificate registered"
 accepted "valid, CN of 64 characters (tests/tools/leafcert)" "$X/cn64.crt" "$X/cn64.key"
 refused "CN of 128 characters (a registered name + 64 more)" "$X/cn128.crt" "$X/cn128.key" bad_subject
 
@@ -282,6 +314,27 @@ row "tenant A device writes tenant B data" "refused (tenant from the certificate
     "line: unknown field"
 row "tenant A device reads anything" "refused (no read route)" \
     "$( [ -z "$reads" ] && echo "refused (404/405)" || echo "ANSWERED:$reads")" "-"
+
+# -- re-issue retires the previous certificate ------------------------------------------
+cp "$C/a-reissue.crt" "$T/a-reissue-old.crt" && cp "$C/a-reissue.key" "$T/a-reissue-old.key" ||
+    die "copy a-reissue's first certificate"
+accepted "a-reissue, first certificate" "$T/a-reissue-old.crt" "$T/a-reissue-old.key"
+if gwf_device "$TA" a-reissue && gwf_hup; then
+	# the directory reloads after the SIGHUP (and after a refused key):
+	# wait until the new certificate is the registered one
+	i=0
+	while [ $i -lt 50 ] && [ "$(gwf_curl a-reissue -o /dev/null -w '%{http_code}' \
+	    "$(gwf_url healthz)" 2>/dev/null)" != 200 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	accepted "a-reissue, re-issued certificate" "$C/a-reissue.crt" "$C/a-reissue.key"
+	refused "a-reissue, certificate replaced by the re-issue" \
+	    "$T/a-reissue-old.crt" "$T/a-reissue-old.key" unregistered_key \
+	    "not the certificate registered"
+else
+	bad "device issue a-reissue (re-issue) + SIGHUP"
+fi
 
 # -- revocation and CRLs (tenant A) ------------------------------------------------------
 if gwf_run "device revoke a-lost" "$GWF_CTL" device revoke --tenant "$TA" --device a-lost &&
@@ -340,7 +393,7 @@ cat "$T/metrics1.txt" "$T/metrics2.txt" >"$T/metrics.txt"
 missing=""
 for r in expired not_yet_valid unknown_ca self_signed invalid_ca chain_too_long \
     bad_key_usage weak_key weak_signature tenant_ca_mismatch revoked \
-    crl_unavailable crl_expired; do
+    crl_unavailable crl_expired unregistered_key; do
 	grep -Eq "^coffer_gateway_handshake_failures_total\{reason=\"$r\"\} [1-9]" \
 	    "$T/metrics.txt" || missing="$missing $r"
 done

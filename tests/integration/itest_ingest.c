@@ -263,8 +263,10 @@ add_device(const unsigned char tid[16], const char *device)
 	util_uuid_format(idstr, tid);
 	pg_param_text(&p, idstr);
 	pg_param_text(&p, device);
-	if (pg_exec(db, "INSERT INTO coffer.devices (tenant_id, device_id) VALUES "
-	    "($1::uuid, $2)", &p, err, sizeof(err)) != 0)
+	/* registered with the fingerprint peer_of() presents */
+	if (pg_exec(db, "INSERT INTO coffer.devices (tenant_id, device_id, "
+	    "cert_fingerprint) VALUES ($1::uuid, $2, repeat('0', 64))", &p, err,
+	    sizeof(err)) != 0)
 		fail_msg("device: %s", err);
 }
 
@@ -439,22 +441,67 @@ static void
 test_peer_check(void **state)
 {
 	ingest_peer p;
+	ingest_peer_fault fault = INGEST_PEER_OK;
 	char why[256];
 
 	(void)state;
 	peer_of(&p, "acme", DEV_A);
-	assert_int_equal(ingest_peer_check(ig, &p, why, sizeof(why)), 0);
+	assert_int_equal(ingest_peer_check(ig, &p, NULL, why, sizeof(why)), 0);
 	peer_of(&p, "acme", "nobody");
-	assert_int_equal(ingest_peer_check(ig, &p, why, sizeof(why)), -1);
+	assert_int_equal(ingest_peer_check(ig, &p, NULL, why, sizeof(why)), -1);
 	assert_string_equal(why, "device not registered or not active");
 	/* tenant comes from the certificate: a device of B is not one of A */
 	peer_of(&p, "acme", DEV_B);
-	assert_int_equal(ingest_peer_check(ig, &p, why, sizeof(why)), -1);
+	assert_int_equal(ingest_peer_check(ig, &p, NULL, why, sizeof(why)), -1);
 	peer_of(&p, "globex", DEV_A);
-	assert_int_equal(ingest_peer_check(ig, &p, why, sizeof(why)), -1);
+	assert_int_equal(ingest_peer_check(ig, &p, NULL, why, sizeof(why)), -1);
 	peer_of(&p, "initech", DEV_A);
-	assert_int_equal(ingest_peer_check(ig, &p, why, sizeof(why)), -1);
+	assert_int_equal(ingest_peer_check(ig, &p, &fault, why, sizeof(why)), -1);
 	assert_string_equal(why, "unknown tenant");
+	assert_int_equal(fault, INGEST_PEER_DEVICE);
+	/* a device is its key: the registered name with another certificate
+	 * (a second one from the same CA, or one a re-issue replaced) */
+	peer_of(&p, "acme", DEV_A);
+	p.fingerprint[63] = '1';
+	assert_int_equal(ingest_peer_check(ig, &p, &fault, why, sizeof(why)), -1);
+	assert_int_equal(fault, INGEST_PEER_KEY);
+	assert_non_null(strstr(why, "not the certificate registered"));
+	/* and the registered one passes */
+	peer_of(&p, "acme", DEV_A);
+	assert_int_equal(ingest_peer_check(ig, &p, &fault, why, sizeof(why)), 0);
+	assert_int_equal(fault, INGEST_PEER_OK);
+}
+
+/* A request is checked again against the registered certificate: one from
+ * a connection whose certificate is no longer the registered one is 403,
+ * nothing stored. */
+static void
+test_unregistered_key_request(void **state)
+{
+	ingest_peer p;
+	waiter w;
+	char *body = record("k-1", "never stored"), *copy;
+	size_t len = strlen(body);
+
+	(void)state;
+	copy = malloc(len + 1);
+	assert_non_null(copy);
+	memcpy(copy, body, len + 1);
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	peer_of(&p, "acme", DEV_A);
+	memset(p.fingerprint, 'f', 64);
+	ingest_submit(ig, &p, copy, len, on_done, &w);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	assert_int_equal(w.status, 403);
+	free(w.body);
+	free(body);
 }
 
 static void
@@ -1150,9 +1197,9 @@ test_revoked_device(void **state)
 	    "'revoked', revoked_at = now() WHERE device_id = '" DEV_A2 "'"), 0);
 	ingest_reload(ig);
 	peer_of(&p, "acme", DEV_A2);
-	for (i = 0; i < 100 && ingest_peer_check(ig, &p, why, sizeof(why)) == 0; i++)
+	for (i = 0; i < 100 && ingest_peer_check(ig, &p, NULL, why, sizeof(why)) == 0; i++)
 		usleep(50000);
-	assert_int_equal(ingest_peer_check(ig, &p, why, sizeof(why)), -1);
+	assert_int_equal(ingest_peer_check(ig, &p, NULL, why, sizeof(why)), -1);
 }
 
 static void
@@ -1199,6 +1246,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_peer_check),
+		cmocka_unit_test(test_unregistered_key_request),
 		cmocka_unit_test(test_three_then_duplicates),
 		cmocka_unit_test(test_mixed_lines),
 		cmocka_unit_test(test_too_many),

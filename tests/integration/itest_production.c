@@ -167,8 +167,10 @@ make_tenant(tenant_fx *t)
 		fprintf(stderr, "tenant %s: %s\n", t->name, err);
 		return -1;
 	}
-	if (sql("INSERT INTO coffer.devices (tenant_id, device_id) VALUES "
-	    "('%s', 'phone-1')", t->id) != 0)
+	/* the peer submits with fingerprint 0…0: registered */
+	if (sql("INSERT INTO coffer.devices (tenant_id, device_id, "
+	    "cert_fingerprint) VALUES ('%s', 'phone-1', repeat('0', 64))",
+	    t->id) != 0)
 		return -1;
 	if (vault_bik_new(&t->bik) != 0)
 		return -1;

@@ -282,8 +282,10 @@ make_tenant(const char *dir, const char *name)
 		fprintf(stderr, "tenant %s: %s\n", name, err);
 		goto done;
 	}
-	if (sql("INSERT INTO coffer.devices (tenant_id, device_id) VALUES "
-	    "('%s', 'phone-1'), ('%s', 'phone-2')", idstr, idstr) != 0)
+	/* the peers submit with fingerprint 0…0 (see submit): registered */
+	if (sql("INSERT INTO coffer.devices (tenant_id, device_id, "
+	    "cert_fingerprint) VALUES ('%s', 'phone-1', repeat('0', 64)), "
+	    "('%s', 'phone-2', repeat('0', 64))", idstr, idstr) != 0)
 		goto done;
 	if (vault_bik_new(&bik) != 0)
 		goto done;

@@ -25,6 +25,10 @@
 #                                    (an "intermediate" that is not a CA)
 #                           cafalse  basicConstraints CA:FALSE, KU
 #                                    keyCertSign (another non-CA issuer)
+#                           cads     CA:TRUE, KU digitalSignature only,
+#                                    EKU clientAuth (a CA posing as a
+#                                    leaf: no keyCertSign, so OpenSSL's
+#                                    X509_check_ca() says "not a CA")
 #                         Extra args go to `openssl x509 -req`, e.g.
 #                         -sha1 or -days 1.  Default: -days 30 -sha256.
 #   cg_crl CA_CRT CA_KEY OUT LAST NEXT [REVOKED_CRT]...
@@ -84,6 +88,7 @@ cg_profile() {
 	ca)     printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' ;;
 	noca)   printf 'keyUsage=critical,keyCertSign,cRLSign\n' ;;
 	cafalse) printf '%s\nkeyUsage=critical,keyCertSign,cRLSign\n' "$leaf" ;;
+	cads)   printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' ;;
 	*) cg_err "cg_cert: unknown profile $1"; return 1 ;;
 	esac
 	printf 'subjectKeyIdentifier=hash\n'
