@@ -33,4 +33,9 @@ int ctl_conninfo(const char *config_path, char *out, size_t out_len,
 /* Connect as configured (see ctl_conninfo); NULL with a message on stderr. */
 PGconn *ctl_connect(const char *config_path) __attribute__((warn_unused_result));
 
+/* Who acts, for audit events and created_by/released_by: this tool has no
+ * client certificate, so the OS uid and the database role stand in
+ * ("cofferctl uid=N db=ROLE"). */
+void ctl_actor(PGconn *c, char *out, size_t cap);
+
 #endif

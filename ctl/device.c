@@ -2,20 +2,27 @@
  *
  * One device CA per tenant under PKI/devices/<tenant>/ (see ctl/pki.h); a
  * device certificate carries O = tenant, CN = device id, and is registered
- * in coffer.devices with its serial and SHA-256 fingerprint, which the
- * gateway checks together with the CRL.
+ * in coffer.devices with its serial and SHA-256 fingerprint.  The gateway
+ * accepts the device only with that very certificate (fingerprint), under
+ * the CA and its CRL: another certificate with the same CN is refused.
  *
  * Trusts: the database (our own), the PKI directory.  Does not trust the
  * command line: tenant and device names are checked against the strict
  * alphabet of pki_name_check() before they name a file or a DN.
  *
  * Decisions:
- *  - Re-issuing for an active device is allowed: a new key and certificate,
- *    and the row's serial and fingerprint are replaced.  The previous
- *    certificate stays valid under the CA until it expires or the device is
- *    revoked (revoke puts every serial ever issued to the device on the
- *    CRL).  A revoked device id is never re-activated: the row keeps its
- *    revocation as evidence; enrol the device under a new id.
+ *  - Re-issuing for an active device is allowed: a new key and certificate
+ *    replace the row's serial and fingerprint, and the previous ones move
+ *    to prev_cert_* (migrations/0006_device_identity.sql) with the end of
+ *    their overlap window, now() + --overlap SECONDS (default 0: the
+ *    gateway refuses the previous certificate as soon as it reads the row).
+ *    The previous certificate is not put on the CRL (it would end the
+ *    window at the next CRL reload); it is retired by the fingerprint
+ *    check, and by revoke, which lists every serial ever issued to the
+ *    device.  The re-issue is an audit event (device.reissue: serials,
+ *    fingerprints, overlap) in the row's transaction.  A revoked device id
+ *    is never re-activated: the row keeps its revocation as evidence;
+ *    enrol the device under a new id.
  *  - The CA lock is held from before issuing until after COMMIT, so two
  *    cofferctl runs for one tenant cannot interleave index, files and row.
  *  - Issue: sign (serial recorded in the index) -> BEGIN -> row -> files ->
@@ -33,6 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "common/audit.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
@@ -40,6 +50,7 @@
 
 #define DEV_ERR   512U
 #define DEV_PATH  4096U
+#define DEV_OVERLAP_MAX  2592000L      /* 30 days, in seconds */
 
 typedef struct dev_opts {
 	const char *tenant;
@@ -50,19 +61,23 @@ typedef struct dev_opts {
 	const char *not_before;
 	const char *not_after;
 	int         days;
+	long        overlap;        /* seconds; re-issue only */
+	int         overlap_set;
 } dev_opts;
 
 static const char dev_usage_text[] =
     "usage: cofferctl device ca-init --tenant T [--pki DIR] [--config FILE]\n"
     "       cofferctl device issue --tenant T --device D --out DIR [--days N]\n"
     "                              [--not-before ISO8601 --not-after ISO8601]\n"
-    "                              [--pki DIR] [--config FILE]\n"
+    "                              [--overlap SECONDS] [--pki DIR] [--config FILE]\n"
     "       cofferctl device revoke --tenant T --device D [--pki DIR] "
     "[--config FILE]\n"
     "       cofferctl device list --tenant T [--config FILE]\n"
     "  names: 1-64 of A-Z a-z 0-9 . _ - (not starting with '.' or '-');\n"
     "  --days 1..825 (default 365); times as 2026-01-31T12:00:00Z or "
-    "2026-01-31\n";
+    "2026-01-31\n"
+    "  issue for an active device re-issues it: the previous certificate is\n"
+    "  refused from then on, or --overlap 0..2592000 seconds later (default 0)\n";
 
 static int
 dev_usage(const char *msg)
@@ -74,7 +89,7 @@ dev_usage(const char *msg)
 }
 
 enum { DEV_OPT_TENANT = 1, DEV_OPT_DEVICE, DEV_OPT_OUT, DEV_OPT_DAYS,
-       DEV_OPT_NB, DEV_OPT_NA, DEV_OPT_PKI, DEV_OPT_CONFIG };
+       DEV_OPT_NB, DEV_OPT_NA, DEV_OPT_PKI, DEV_OPT_CONFIG, DEV_OPT_OVERLAP };
 
 static const struct option dev_long[] = {
 	{ "tenant",     required_argument, NULL, DEV_OPT_TENANT },
@@ -85,6 +100,7 @@ static const struct option dev_long[] = {
 	{ "not-after",  required_argument, NULL, DEV_OPT_NA },
 	{ "pki",        required_argument, NULL, DEV_OPT_PKI },
 	{ "config",     required_argument, NULL, DEV_OPT_CONFIG },
+	{ "overlap",    required_argument, NULL, DEV_OPT_OVERLAP },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -115,6 +131,17 @@ dev_parse(int argc, char **argv, dev_opts *o)
 			    v > PKI_LEAF_DAYS_MAX)
 				return dev_usage("--days must be 1 to 825");
 			o->days = (int)v;
+			break;
+		case DEV_OPT_OVERLAP:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    optarg[0] == '+' || optarg[0] == '-' || v < 0 ||
+			    v > DEV_OVERLAP_MAX)
+				return dev_usage("--overlap must be 0 to 2592000 "
+				    "seconds");
+			o->overlap = v;
+			o->overlap_set = 1;
 			break;
 		default:
 			return dev_usage("unknown option or missing value");
@@ -212,7 +239,8 @@ dev_ca_init(const dev_opts *o)
 	char dir[DEV_PATH], err[DEV_ERR], id[UTIL_UUID_STRLEN + 1];
 	PGconn *db;
 
-	if (o->device || o->out || o->days || o->not_before || o->not_after)
+	if (o->device || o->out || o->days || o->not_before || o->not_after ||
+	    o->overlap_set)
 		return dev_usage("ca-init takes only --tenant (and --pki, "
 		    "--config)");
 	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
@@ -264,10 +292,107 @@ dev_status(PGconn *db, const char *tid, const char *device)
 	return st;
 }
 
+/* Re-issue, inside the caller's open transaction: the new certificate
+ * becomes the registered one, the previous one moves to prev_cert_* with
+ * the end of its overlap window, and the change is audited
+ * (device.reissue) in the same transaction.  0, or -1 with a message
+ * printed (the caller rolls back).  prev_fpr and prev_until receive the
+ * previous fingerprint and the window's end ("" when the row had none). */
+static int
+dev_reissue_row(PGconn *db, const dev_opts *o, const char *tid,
+    const pki_issued *is, char prev_fpr[65], char *prev_until,
+    size_t prev_until_cap)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r = NULL;
+	audit_event ev;
+	json_t *d = NULL;
+	char *detail = NULL;
+	char err[DEV_ERR], actor[128], secs[24];
+	const char *pser, *pfpr, *puntil;
+	int rc = -1;
+
+	prev_fpr[0] = '\0';
+	prev_until[0] = '\0';
+	snprintf(secs, sizeof(secs), "%ld", o->overlap);
+	pg_param_text(&p, tid);
+	pg_param_text(&p, o->device);
+	pg_param_text(&p, pki_issued_serial(is));
+	pg_param_text(&p, pki_issued_fingerprint(is));
+	pg_param_text(&p, secs);
+	/* SET reads the row as it was: the registered certificate becomes
+	 * the previous one (if it is one the gateway could have matched) */
+	r = pg_query(db, "UPDATE coffer.devices SET "
+	    "prev_cert_serial = CASE WHEN cert_fingerprint ~ '^[0-9a-f]{64}$' "
+	    "THEN cert_serial END, "
+	    "prev_cert_fingerprint = CASE WHEN cert_fingerprint ~ "
+	    "'^[0-9a-f]{64}$' THEN cert_fingerprint END, "
+	    "prev_valid_until = CASE WHEN cert_fingerprint ~ '^[0-9a-f]{64}$' "
+	    "THEN now() + $5::bigint * interval '1 second' END, "
+	    "cert_serial = $3, cert_fingerprint = $4 "
+	    "WHERE tenant_id = $1::uuid AND device_id = $2 AND status = 'active' "
+	    "RETURNING coalesce(prev_cert_serial, ''), "
+	    "coalesce(prev_cert_fingerprint, ''), "
+	    "coalesce(to_char(prev_valid_until AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')", &p, err, sizeof(err));
+	if (r == NULL) {
+		pki_fail("re-issuing device %s: database: %s", o->device, err);
+		return -1;
+	}
+	if (PQntuples(r) != 1) {
+		pki_fail("re-issuing device %s: the device is no longer active",
+		    o->device);
+		goto out;
+	}
+	pser = PQgetvalue(r, 0, 0);
+	pfpr = PQgetvalue(r, 0, 1);
+	puntil = PQgetvalue(r, 0, 2);
+	snprintf(prev_fpr, 65, "%s", pfpr);
+	snprintf(prev_until, prev_until_cap, "%s", puntil);
+
+	memset(&ev, 0, sizeof(ev));
+	if (util_uuid_parse(ev.tenant_id, tid) != 0) {
+		pki_fail("re-issuing device %s: malformed tenant id", o->device);
+		goto out;
+	}
+	d = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:s?}",
+	    "device", o->device,
+	    "serial", pki_issued_serial(is),
+	    "fingerprint", pki_issued_fingerprint(is),
+	    "previous_serial", pser[0] != '\0' ? pser : NULL,
+	    "previous_fingerprint", pfpr[0] != '\0' ? pfpr : NULL,
+	    "overlap_s", (json_int_t)o->overlap,
+	    "previous_valid_until", puntil[0] != '\0' ? puntil : NULL);
+	if (d == NULL || (detail = json_dumps(d, JSON_COMPACT |
+	    JSON_SORT_KEYS)) == NULL) {
+		pki_fail("re-issuing device %s: out of memory", o->device);
+		goto out;
+	}
+	ctl_actor(db, actor, sizeof(actor));
+	ev.actor = actor;
+	ev.role = "operator";
+	ev.action = "device.reissue";
+	ev.target = o->device;
+	ev.outcome = "ok";
+	ev.detail_json = detail;
+	if (audit_append(db, &ev, NULL, NULL, err, sizeof(err)) != 0) {
+		pki_fail("re-issuing device %s: %s (nothing changed)", o->device,
+		    err);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(detail);
+	json_decref(d);
+	PQclear(r);
+	return rc;
+}
+
 static int
 dev_issue(const dev_opts *o)
 {
 	char dir[DEV_PATH], err[DEV_ERR], id[UTIL_UUID_STRLEN + 1];
+	char prev_fpr[65] = "", prev_until[40] = "";
 	pg_params p = PG_PARAMS_INIT;
 	pki_ca *ca = NULL;
 	pki_issued *is = NULL;
@@ -314,6 +439,11 @@ dev_issue(const dev_opts *o)
 		    o->tenant);
 		goto out;
 	}
+	if (st == 0 && o->overlap > 0) {
+		pki_fail("--overlap applies to a re-issue; device %s of tenant %s "
+		    "is not registered yet", o->device, o->tenant);
+		goto out;
+	}
 	req.usage = PKI_USAGE_CLIENT;
 	req.org = o->tenant;
 	req.cn = o->device;
@@ -326,13 +456,18 @@ dev_issue(const dev_opts *o)
 	pg_param_text(&p, o->device);
 	pg_param_text(&p, pki_issued_serial(is));
 	pg_param_text(&p, pki_issued_fingerprint(is));
-	if (pg_begin(db, err, sizeof(err)) != 0 ||
-	    pg_exec(db, st == 1 ?
-	    "UPDATE coffer.devices SET cert_serial = $3, cert_fingerprint = $4 "
-	    "WHERE tenant_id = $1::uuid AND device_id = $2 AND status = 'active'" :
-	    "INSERT INTO coffer.devices (tenant_id, device_id, status, "
-	    "cert_serial, cert_fingerprint) VALUES ($1::uuid, $2, 'active', $3, $4)",
-	    &p, err, sizeof(err)) != 0) {
+	if (pg_begin(db, err, sizeof(err)) != 0) {
+		pki_fail("registering device %s: database: %s", o->device, err);
+		goto out;
+	}
+	if (st == 1) {
+		if (dev_reissue_row(db, o, id, is, prev_fpr, prev_until,
+		    sizeof(prev_until)) != 0)
+			goto out;
+	} else if (pg_exec(db, "INSERT INTO coffer.devices (tenant_id, "
+	    "device_id, status, cert_serial, cert_fingerprint) "
+	    "VALUES ($1::uuid, $2, 'active', $3, $4)", &p, err,
+	    sizeof(err)) != 0) {
 		pki_fail("registering device %s: database: %s", o->device, err);
 		goto out;
 	}
@@ -351,6 +486,14 @@ dev_issue(const dev_opts *o)
 	    pki_issued_fingerprint(is));
 	printf("wrote %s/%s.crt and %s/%s.key (0600)\n", o->out, o->device,
 	    o->out, o->device);
+	if (st == 1 && prev_fpr[0] == '\0')
+		printf("no previous certificate was registered\n");
+	else if (st == 1 && o->overlap == 0)
+		printf("previous certificate %s retired: the gateway refuses it "
+		    "from its next device refresh (SIGHUP: now)\n", prev_fpr);
+	else if (st == 1)
+		printf("previous certificate %s accepted until %s (--overlap %ld), "
+		    "then refused\n", prev_fpr, prev_until, o->overlap);
 	rc = CTL_EXIT_OK;
 out:
 	if (rc != CTL_EXIT_OK && db != NULL)
@@ -376,7 +519,7 @@ dev_revoke(const dev_opts *o)
 
 	if (o->device == NULL)
 		return dev_usage("revoke needs --tenant and --device");
-	if (o->out || o->days || o->not_before || o->not_after)
+	if (o->out || o->days || o->not_before || o->not_after || o->overlap_set)
 		return dev_usage("revoke takes only --tenant and --device");
 	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
 	    pki_name_check("device id", o->device, err, sizeof(err)) != 0) {
@@ -441,7 +584,8 @@ dev_list(const dev_opts *o)
 	PGresult *r;
 	int i, n;
 
-	if (o->device || o->out || o->days || o->not_before || o->not_after)
+	if (o->device || o->out || o->days || o->not_before || o->not_after ||
+	    o->overlap_set)
 		return dev_usage("list takes only --tenant");
 	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
 		pki_fail("%s", err);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/migrate.h"
 #include "common/pg.h"
 #include "ctl/ctl.h"
@@ -182,6 +183,17 @@ ctl_connect(const char *config_path)
 	if (c == NULL)
 		fprintf(stderr, "cofferctl: %s\n", err);
 	return c;
+}
+
+void
+ctl_actor(PGconn *c, char *out, size_t cap)
+{
+	const char *u = PQuser(c);
+	char role[64];
+
+	log_printable(role, sizeof(role), u != NULL ? u : "?",
+	    u != NULL ? strlen(u) : 1);
+	snprintf(out, cap, "cofferctl uid=%u db=%s", (unsigned)getuid(), role);
 }
 
 static void

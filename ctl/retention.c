@@ -72,19 +72,6 @@ ctl_parse_u(const char *s, unsigned lo, unsigned hi, unsigned *out)
 	return 0;
 }
 
-/* Who acts, for audit events and created_by/released_by: this tool has no
- * client certificate, so the OS uid and the database role stand in. */
-static void
-ctl_actor(PGconn *c, char *out, size_t cap)
-{
-	const char *u = PQuser(c);
-	char role[64];
-
-	log_printable(role, sizeof(role), u != NULL ? u : "?",
-	    u != NULL ? strlen(u) : 1);
-	snprintf(out, cap, "cofferctl uid=%u db=%s", (unsigned)getuid(), role);
-}
-
 /* Resolve NAME or UUID to the tenant's id and name.  0, or -1 (message
  * printed). */
 static int

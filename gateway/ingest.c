@@ -75,7 +75,14 @@ typedef struct ig_dev {
 	char            *device;
 	char             fpr[65];        /* registered SHA-256, lower-case hex;
 	                                  * "" when none is: nothing matches */
+	char             prev_fpr[65];   /* the certificate the last re-issue
+	                                  * replaced, or "" */
+	long long        prev_until;     /* util_mono_us() end of its overlap
+	                                  * window (the database's clock, read
+	                                  * as time left at load) */
 } ig_dev;
+
+enum { IG_KEY_OTHER = 0, IG_KEY_CURRENT, IG_KEY_OVERLAP, IG_KEY_RETIRED };
 
 typedef struct ig_req ig_req;
 
@@ -218,21 +225,37 @@ ig_device_active(ingest *ig, const ig_tenant *t, const char *device)
 	    ig_dev_cmp);
 }
 
-/* 1 when fpr (the peer certificate's SHA-256, hex) is the one registered
- * for d.  Fingerprints are public: no constant-time compare needed. */
+/* Which of d's certificates fpr (the peer certificate's SHA-256, hex) is:
+ * IG_KEY_CURRENT (the registered one), IG_KEY_OVERLAP (the one the last
+ * re-issue replaced, inside its window), IG_KEY_RETIRED (that one, after
+ * the window), IG_KEY_OTHER.  Fingerprints are public: no constant-time
+ * compare needed. */
+static int
+ig_device_key(const ig_dev *d, const char *fpr)
+{
+	if (d->fpr[0] != '\0' && strcasecmp(d->fpr, fpr) == 0)
+		return IG_KEY_CURRENT;
+	if (d->prev_fpr[0] != '\0' && strcasecmp(d->prev_fpr, fpr) == 0)
+		return util_mono_us() < d->prev_until ? IG_KEY_OVERLAP :
+		    IG_KEY_RETIRED;
+	return IG_KEY_OTHER;
+}
+
 static int
 ig_device_key_ok(const ig_dev *d, const char *fpr)
 {
-	return d->fpr[0] != '\0' && strcasecmp(d->fpr, fpr) == 0;
+	int k = ig_device_key(d, fpr);
+
+	return k == IG_KEY_CURRENT || k == IG_KEY_OVERLAP;
 }
 
-/* The registered fingerprint as stored -> d->fpr ("" unless 64 hex). */
+/* A fingerprint as stored -> out[65] ("" unless 64 hex digits). */
 static void
-ig_device_set_fpr(ig_dev *d, const char *v, size_t len)
+ig_fpr_set(char out[65], const char *v, size_t len)
 {
 	size_t i;
 
-	d->fpr[0] = '\0';
+	out[0] = '\0';
 	if (len != 64)
 		return;
 	for (i = 0; i < 64; i++) {
@@ -241,12 +264,26 @@ ig_device_set_fpr(ig_dev *d, const char *v, size_t len)
 		if (ch >= 'A' && ch <= 'F')
 			ch = (unsigned char)(ch - 'A' + 'a');
 		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
-			d->fpr[0] = '\0';
+			out[0] = '\0';
 			return;
 		}
-		d->fpr[i] = (char)ch;
+		out[i] = (char)ch;
 	}
-	d->fpr[64] = '\0';
+	out[64] = '\0';
+}
+
+/* A binary int8 result value (network order). */
+static long long
+ig_int8(const char *v, int len)
+{
+	unsigned long long u = 0;
+	int i;
+
+	if (len != 8)
+		return 0;
+	for (i = 0; i < 8; i++)
+		u = (u << 8) | (unsigned char)v[i];
+	return (long long)u;
 }
 
 /* Take the key preloaded for tenant name, if any. */
@@ -409,8 +446,12 @@ ig_dir_load(ingest *ig)
 	}
 	PQclear(r);
 
+	/* the overlap window as time left by the database's clock, so that
+	 * neither clock's jumps move it (it then runs on util_mono_us) */
 	r = pg_query(ig->dconn, "SELECT tenant_id, device_id, "
-	    "coalesce(cert_fingerprint, '') FROM coffer.devices "
+	    "coalesce(cert_fingerprint, ''), coalesce(prev_cert_fingerprint, ''), "
+	    "coalesce(greatest(0, ceil(extract(epoch FROM prev_valid_until - "
+	    "now()) * 1000000))::bigint, 0) FROM coffer.devices "
 	    "WHERE status = 'active'", &p, err, sizeof(err));
 	if (r == NULL)
 		goto db_fail;
@@ -431,8 +472,12 @@ ig_dir_load(ingest *ig)
 		if (t == NULL)
 			continue;
 		devs[ndevs].t = t;
-		ig_device_set_fpr(&devs[ndevs], PQgetvalue(r, k, 2),
+		ig_fpr_set(devs[ndevs].fpr, PQgetvalue(r, k, 2),
 		    (size_t)PQgetlength(r, k, 2));
+		ig_fpr_set(devs[ndevs].prev_fpr, PQgetvalue(r, k, 3),
+		    (size_t)PQgetlength(r, k, 3));
+		devs[ndevs].prev_until = util_mono_us() +
+		    ig_int8(PQgetvalue(r, k, 4), PQgetlength(r, k, 4));
 		devs[ndevs].device = strdup(PQgetvalue(r, k, 1));
 		if (devs[ndevs].device != NULL)
 			ndevs++;
@@ -1115,7 +1160,7 @@ ingest_peer_check(ingest *ig, const ingest_peer *peer,
 	const ig_tenant *t;
 	const ig_dev *d;
 	ingest_peer_fault f = INGEST_PEER_DEVICE;
-	int rc = -1;
+	int rc = -1, k;
 
 	pthread_mutex_lock(&ig->dmu);
 	if (!ig->dir_loaded) {
@@ -1141,7 +1186,13 @@ ingest_peer_check(ingest *ig, const ingest_peer *peer,
 		ig_dir_request(ig);
 		goto out;
 	}
-	if (!ig_device_key_ok(d, peer->fingerprint)) {
+	if ((k = ig_device_key(d, peer->fingerprint)) == IG_KEY_RETIRED) {
+		f = INGEST_PEER_KEY;
+		snprintf(why, why_len, "not the certificate registered for this "
+		    "device: replaced by a re-issue (overlap ended)");
+		goto out;
+	}
+	if (k == IG_KEY_OTHER) {
 		/* Same tenant CA, same CN, another certificate: one the CA issued
 		 * besides the registered one, or the one a re-issue replaced.
 		 * The registry is read again soon: a re-issue just done is then

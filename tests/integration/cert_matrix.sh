@@ -31,7 +31,10 @@
 # Identities are keys, not names (issue 12): unregistered_key for a second
 #   certificate of a registered device (same tenant CA, same CN, another
 #   key), and for a device's previous certificate once `device issue` has
-#   re-issued it (the new one is accepted, the old one refused).
+#   re-issued it (the new one is accepted, the old one refused); with
+#   `device issue --overlap 20` the old one is accepted for those 20 s (by
+#   the gateway's monotonic clock, no refresh needed), then refused with
+#   the detail "overlap ended".
 # CRL problems fail closed, for every device of that tenant and only that
 # tenant: crl.pem removed (SIGHUP, and a restart: the gateway starts, serves
 # tenant B, refuses A) -> crl_unavailable; a CRL past nextUpdate ->
@@ -100,8 +103,8 @@ LONGDEV="d-$(printf '%062d' 0)"
 gwf_device "$TA" "$LONGDEV" || die "device $LONGDEV"
 # devices whose registered certificate is replaced below by an openssl-made
 # one (a-ec, a-rsa, a-cads), and one re-issued during the run (a-reissue)
-for d in a-ec a-rsa a-cads a-reissue; do gwf_device "$TA" "$d" || die "device $d"; done
-ok "tenants $TA and $TB, devices a-phone, b-phone, a-lost, a-old (expired), a-early (not yet valid), a-ec, a-rsa, a-cads, a-reissue"
+for d in a-ec a-rsa a-cads a-reissue a-overlap; do gwf_device "$TA" "$d" || die "device $d"; done
+ok "tenants $TA and $TB, devices a-phone, b-phone, a-lost, a-old (expired), a-early (not yet valid), a-ec, a-rsa, a-cads, a-reissue, a-overlap"
 
 ADIR="$COFFER_PKI/devices/$TA"
 ACA="$ADIR/ca.pem"
@@ -316,24 +319,45 @@ row "tenant A device reads anything" "refused (no read route)" \
     "$( [ -z "$reads" ] && echo "refused (404/405)" || echo "ANSWERED:$reads")" "-"
 
 # -- re-issue retires the previous certificate ------------------------------------------
-cp "$C/a-reissue.crt" "$T/a-reissue-old.crt" && cp "$C/a-reissue.key" "$T/a-reissue-old.key" ||
-    die "copy a-reissue's first certificate"
-accepted "a-reissue, first certificate" "$T/a-reissue-old.crt" "$T/a-reissue-old.key"
-if gwf_device "$TA" a-reissue && gwf_hup; then
-	# the directory reloads after the SIGHUP (and after a refused key):
-	# wait until the new certificate is the registered one
+# wait_registered DEVICE: the directory reloads after a SIGHUP (and after a
+# refused key); wait until DEVICE's new certificate is the registered one
+wait_registered() {
 	i=0
-	while [ $i -lt 50 ] && [ "$(gwf_curl a-reissue -o /dev/null -w '%{http_code}' \
+	while [ $i -lt 50 ] && [ "$(gwf_curl "$1" -o /dev/null -w '%{http_code}' \
 	    "$(gwf_url healthz)" 2>/dev/null)" != 200 ]; do
 		sleep 0.2
 		i=$((i + 1))
 	done
+}
+cp "$C/a-reissue.crt" "$T/a-reissue-old.crt" && cp "$C/a-reissue.key" "$T/a-reissue-old.key" ||
+    die "copy a-reissue's first certificate"
+accepted "a-reissue, first certificate" "$T/a-reissue-old.crt" "$T/a-reissue-old.key"
+if gwf_device "$TA" a-reissue && gwf_hup; then
+	wait_registered a-reissue
 	accepted "a-reissue, re-issued certificate" "$C/a-reissue.crt" "$C/a-reissue.key"
 	refused "a-reissue, certificate replaced by the re-issue" \
 	    "$T/a-reissue-old.crt" "$T/a-reissue-old.key" unregistered_key \
 	    "not the certificate registered"
 else
 	bad "device issue a-reissue (re-issue) + SIGHUP"
+fi
+cp "$C/a-overlap.crt" "$T/a-overlap-old.crt" && cp "$C/a-overlap.key" "$T/a-overlap-old.key" ||
+    die "copy a-overlap's first certificate"
+if gwf_device "$TA" a-overlap --overlap 20 && gwf_hup; then
+	t0=$(date +%s)
+	wait_registered a-overlap
+	accepted "a-overlap, re-issued with --overlap 20" "$C/a-overlap.crt" "$C/a-overlap.key"
+	accepted "a-overlap, previous certificate inside its 20 s window" \
+	    "$T/a-overlap-old.crt" "$T/a-overlap-old.key"
+	check "the window was still open when the previous certificate passed" \
+	    test $(($(date +%s) - t0)) -lt 19
+	while [ $(($(date +%s) - t0)) -lt 22 ]; do sleep 1; done
+	refused "a-overlap, previous certificate after its window" \
+	    "$T/a-overlap-old.crt" "$T/a-overlap-old.key" unregistered_key "overlap ended"
+	accepted "a-overlap, re-issued certificate after the window" \
+	    "$C/a-overlap.crt" "$C/a-overlap.key"
+else
+	bad "device issue a-overlap --overlap 20 + SIGHUP"
 fi
 
 # -- revocation and CRLs (tenant A) ------------------------------------------------------

@@ -147,15 +147,45 @@ check "re-issue says so" grep -q "re-issued" "$T/out"
 check "re-issue made a new certificate" test "$(fpr_of "$OUT/phone-1.crt")" != "$(fpr_of "$T/phone-1.first.crt")"
 fp=$(db "SELECT cert_fingerprint FROM coffer.devices WHERE device_id = 'phone-1'")
 check "row carries the new fingerprint" test "$fp" = "$(fpr_of "$OUT/phone-1.crt")"
+# ... and retires the previous one at once (no --overlap): kept as evidence,
+# its window already over, the change audited in the same transaction
+prev=$(db "SELECT prev_cert_serial || ' ' || prev_cert_fingerprint || ' ' || (prev_valid_until <= now()) FROM coffer.devices WHERE device_id = 'phone-1'")
+check "previous certificate retired at once (serial, fingerprint, window over)" \
+    test "$prev" = "$(serial_of "$T/phone-1.first.crt") $(fpr_of "$T/phone-1.first.crt") true"
+check "re-issue says the previous certificate is retired" \
+    grep -q "previous certificate $(fpr_of "$T/phone-1.first.crt") retired" "$T/out"
+ev=$(db "SELECT role || ' ' || action || ' ' || target || ' ' || outcome || ' ' || (detail->>'overlap_s') || ' ' || (detail->>'previous_fingerprint') || ' ' || (detail->>'fingerprint') FROM coffer.audit_events e JOIN coffer.tenants t USING (tenant_id) WHERE t.name = 'pki-acme' AND action = 'device.reissue'")
+check "re-issue audited (device.reissue, overlap 0, old and new fingerprints)" \
+    test "$ev" = "operator device.reissue phone-1 ok 0 $(fpr_of "$T/phone-1.first.crt") $(fpr_of "$OUT/phone-1.crt")"
+# an explicit overlap window: stored and audited
+cp "$OUT/phone-1.crt" "$T/phone-1.second.crt"
+run "re-issue phone-1 --overlap 600" "$CTL" device issue --tenant pki-acme --device phone-1 --out "$OUT" --overlap 600
+w=$(db "SELECT prev_cert_fingerprint || ' ' || (prev_valid_until BETWEEN now() + interval '590 seconds' AND now() + interval '610 seconds') FROM coffer.devices WHERE device_id = 'phone-1'")
+check "--overlap 600: the previous certificate's window ends in 600 s" \
+    test "$w" = "$(fpr_of "$T/phone-1.second.crt") true"
+check "--overlap 600: printed with its end" grep -q "previous certificate $(fpr_of "$T/phone-1.second.crt") accepted until .* (--overlap 600)" "$T/out"
+ev=$(db "SELECT count(*) || ' ' || max(detail->>'overlap_s') FILTER (WHERE detail->>'previous_fingerprint' = '$(fpr_of "$T/phone-1.second.crt")') FROM coffer.audit_events WHERE action = 'device.reissue'")
+check "--overlap 600 audited" test "$ev" = "2 600"
+expect_fail "issue: --overlap negative" 2 "--overlap must be 0 to 2592000 seconds" \
+    "$CTL" device issue --tenant pki-acme --device phone-1 --out "$OUT" --overlap -1
+expect_fail "issue: --overlap above 30 days" 2 "--overlap must be 0 to 2592000 seconds" \
+    "$CTL" device issue --tenant pki-acme --device phone-1 --out "$OUT" --overlap 2592001
+expect_fail "issue: --overlap not a number" 2 "--overlap must be 0 to 2592000 seconds" \
+    "$CTL" device issue --tenant pki-acme --device phone-1 --out "$OUT" --overlap 1h
+expect_fail "issue: --overlap for a new device" 1 "--overlap applies to a re-issue" \
+    "$CTL" device issue --tenant pki-acme --device d --out "$OUT" --overlap 60
+expect_fail "revoke: --overlap is a usage error" 2 "revoke takes only --tenant and --device" \
+    "$CTL" device revoke --tenant pki-acme --device phone-1 --overlap 60
+check "refused --overlap issues registered nothing" test "$(db "SELECT count(*) FROM coffer.devices WHERE device_id = 'd'")" = 0
 
 # -- device revoke ---------------------------------------------------------------
 run "revoke phone-1" "$CTL" device revoke --tenant pki-acme --device phone-1
-check "revoke reports both certificates" grep -q "2 certificate(s) added" "$T/out"
+check "revoke reports all three certificates" grep -q "3 certificate(s) added" "$T/out"
 check "revoke hints at SIGHUP" grep -q "SIGHUP" "$T/out"
 verify_fails_with "revoked phone-1 (current) refused" "certificate revoked" "$ACME" "$OUT/phone-1.crt"
 verify_fails_with "revoked phone-1 (first) refused" "certificate revoked" "$ACME" "$T/phone-1.first.crt"
 if verify "$ACME" "$OUT/phone-2.crt"; then ok "phone-2 still verifies"; else bad "phone-2 broken by phone-1's revocation"; cat "$T/v"; fi
-check "CRL lists 2 revoked serials" test "$(openssl crl -in "$ACME/crl.pem" -noout -text | grep -c 'Serial Number')" = 2
+check "CRL lists 3 revoked serials" test "$(openssl crl -in "$ACME/crl.pem" -noout -text | grep -c 'Serial Number')" = 3
 st=$(db "SELECT status || ' ' || (revoked_at IS NOT NULL) FROM coffer.devices WHERE device_id = 'phone-1'")
 check "row revoked with revoked_at" test "$st" = "revoked true"
 run "device list" "$CTL" device list --tenant pki-acme
