@@ -78,8 +78,8 @@ typedef struct ig_dev {
 	char             prev_fpr[65];   /* the certificate the last re-issue
 	                                  * replaced, or "" */
 	long long        prev_until;     /* util_mono_us() end of its overlap
-	                                  * window (the database's clock, read
-	                                  * as time left at load) */
+	                                  * window (time left by the database's
+	                                  * clock when loaded) */
 } ig_dev;
 
 enum { IG_KEY_OTHER = 0, IG_KEY_CURRENT, IG_KEY_OVERLAP, IG_KEY_RETIRED };
@@ -446,8 +446,9 @@ ig_dir_load(ingest *ig)
 	}
 	PQclear(r);
 
-	/* the overlap window as time left by the database's clock, so that
-	 * neither clock's jumps move it (it then runs on util_mono_us) */
+	/* the overlap window as time left by the database's clock at each
+	 * load (the one that set prev_valid_until); from there it runs on
+	 * util_mono_us, so the gateway's wall clock cannot stretch it */
 	r = pg_query(ig->dconn, "SELECT tenant_id, device_id, "
 	    "coalesce(cert_fingerprint, ''), coalesce(prev_cert_fingerprint, ''), "
 	    "coalesce(greatest(0, ceil(extract(epoch FROM prev_valid_until - "
