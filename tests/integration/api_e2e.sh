@@ -93,7 +93,7 @@ gwf_run "tenant init $TA" "$CTL" tenant init --name "$TA" --custodians 3 \
     --threshold 2 --out "$TAD/out" --passphrase-file "$TAD/pass1" \
     --passphrase-file "$TAD/pass2" --passphrase-file "$TAD/pass3" ||
     die "tenant $TA"
-mv "$TAD/out/$TA.bik" "$GWF_KEYS/$TA.bik" || die "BIK of $TA"
+mv "$TAD/out/$TA.bik" "$GWF_KEYS/$TA.bik" && mv "$TAD/out/$TA.pin" "$GWF_KEYS/$TA.pin" || die "BIK of $TA"
 gwf_run "device ca-init $TA" "$CTL" device ca-init --tenant "$TA" || die "CA $TA"
 gwf_tenant "$TB" || die "tenant $TB"
 gwf_device "$TA" phone-a1 && gwf_device "$TB" phone-b1 && gwf_node e2e-node ||

@@ -129,7 +129,7 @@ for i in 1 2 3; do echo "pgbouncer test passphrase $i" >"$T/p$i"; done
     --passphrase-file "$T/p1" --passphrase-file "$T/p2" --passphrase-file "$T/p3" \
     >"$T/setup.log" 2>&1 || { cat "$T/setup.log"; die "tenant init"; }
 mkdir -p "$T/keys" "$T/w"
-cp -p "$T/tenant/pgb.bik" "$T/keys/"
+cp -p "$T/tenant/pgb.bik" "$T/tenant/pgb.pin" "$T/keys/"
 {
 	"$CTL" node init --name pgb-gw-a --key-out "$T/keys/gw-a.key" &&
 	"$CTL" node init --name pgb-gw-b --key-out "$T/keys/gw-b.key" &&
