@@ -48,9 +48,10 @@ check "tenant init wrote the pin next to the .bik" test -s "$GWF_KEYS/acme.pin"
 check_eq "node init --pins pinned both nodes" "2" \
     "$(grep -c '^node \(pins-gw\|apf-api\) [0-9a-f]\{64\}$' "$COFFER_NODE_PINS")"
 
-NREC=0
-post() {   # post: one record; prints the HTTP status
-	NREC=$((NREC + 1))
+echo 0 >"$D/nrec"
+post() {   # post: one new record; prints the HTTP status (runs in $(...))
+	NREC=$(($(cat "$D/nrec") + 1))
+	echo "$NREC" >"$D/nrec"
 	printf '{"id":"pin-%d","channel":"sms","conversation":"c-pin","direction":"out","sender":"+15550170001","recipients":["+15550170002"],"sent_at":"2026-03-01T09:%02d:00Z","body":"pin %d"}\n' \
 	    "$NREC" "$((NREC % 60))" "$NREC" >"$D/rec.ndjson"
 	gwf_curl phone-1 -o "$D/post.out" -w '%{http_code}' \
