@@ -122,16 +122,18 @@ V1_ORIG=$(q "SELECT encode(public_shares[1], 'hex') FROM coffer.tenant_keys")
 EVIL=$(q "SELECT encode(public_shares[2], 'hex') FROM coffer.tenant_keys")  # a valid point
 
 # -- A: the tenant key swapped (the review's attack) ---------------------------
-EPOCHS=$(q "SELECT count(*) FROM coffer.epochs")
 as_owner tenant_keys "UPDATE coffer.tenant_keys SET public_key = '\\x$EVIL'" ||
     die "swap T"
 check "T swapped: the gateway answers 503 for the tenant's devices" wait_post 503
+# (records accepted before the next directory refresh were sealed under the
+# pinned key, never T': the writer only ever sees the pinned key)
+EPOCHS=$(q "SELECT count(*) FROM coffer.epochs")
 check "T swapped: the 503 says why" grep -q "tenant key does not match this gateway's pin" "$D/post.out"
 check "T swapped: the gateway logs it" grep -q "directory: tenant acme: the database's public key differs from its pin $GWF_KEYS/acme.pin: sealing refused" "$GWF_LOG"
 check_eq "T swapped: metric coffer_gateway_tenants_pin_mismatch" 1 "$(metric coffer_gateway_tenants_pin_mismatch)"
 gwf_stop && gwf_start || die "gateway restart"
 check_eq "T swapped, gateway restarted: still 503" 503 "$(post)"
-check_eq "T swapped: no epoch was made (nothing wrapped to T')" "$EPOCHS" \
+check_eq "T swapped: no epoch was made after the refusal" "$EPOCHS" \
     "$(q "SELECT count(*) FROM coffer.epochs")"
 expect_fail "T swapped: approve refuses" \
     "the tenant public key the API serves differs from the one in" approve_as 1 "$M1"
@@ -142,6 +144,14 @@ as_owner tenant_keys "UPDATE coffer.tenant_keys SET public_key = '\\x$T_ORIG'" |
 check "T restored: the gateway stores again" wait_post 200
 check_eq "T restored: metric back to 0" 0 "$(metric coffer_gateway_tenants_pin_mismatch)"
 check "T restored: the log says so" grep -q "directory: tenant acme: database keys match the pin again: sealing resumed" "$GWF_LOG"
+
+# -- A2: no pin at all: the gateway never seals for an unpinned tenant ----------
+mv "$GWF_KEYS/acme.pin" "$D/acme.pin.away" || die "move the pin away"
+gwf_stop && gwf_start || die "gateway restart without the pin"
+check_eq "no pin file: 503 for the tenant's devices" 503 "$(post)"
+check "no pin file: the gateway says why" grep -q "directory: tenant acme: no usable pin file $GWF_KEYS/acme.pin" "$GWF_LOG"
+mv "$D/acme.pin.away" "$GWF_KEYS/acme.pin" || die "put the pin back"
+check "pin file back: the gateway stores again (next refresh)" wait_post 200
 
 # -- B: a commitment swapped -----------------------------------------------------
 as_owner tenant_keys "UPDATE coffer.tenant_keys SET commitments[2] = '\\x$EVIL'" ||
@@ -219,12 +229,12 @@ as_owner epochs "UPDATE coffer.epochs SET signature = NULL, node_id = NULL, wrap
     "epoch $E1 is not signed by a gateway node (made before migration 0005_pins?)" approve_as 1 "$M3"
 check_eq "unsigned epoch: nothing was sent" 0 "$(approvals "$M3")"
 as_owner epochs "UPDATE coffer.epochs e SET (signature, node_id, wrapped_hash, signed_at_us) = (SELECT signature, node_id, wrapped_hash, signed_at_us FROM pins_saved) WHERE epoch_id = '$E1'" || die "restore the signature"
-approve_as 1 "$M3" >"$D/ap.out" 2>&1 && approve_as 2 "$M3" >>"$D/ap.out" 2>&1 ||
-    bad "epochs restored: approvals of matter 3: $(cat "$D/ap.out")"
-check "epochs restored: matter 3 builds" apf_wait_state "$M3" ready 60
 expect_fail "approve without node pins refuses" \
     "no node pins (--nodes FILE or \$COFFER_NODE_PINS)" env -u COFFER_NODE_PINS \
     "$CTL" approve --matter "$M3" --share "$D/tenants/acme/out/acme-custodian-1.share" \
     --passphrase-file "$D/tenants/acme/pass1" --api "https://127.0.0.1:$APF_PORT" \
     --ca "$GWF_SRV_CA" --cert "$APF_PEOPLE/cus1.crt" --key "$APF_PEOPLE/cus1.key" --yes
+approve_as 1 "$M3" >"$D/ap.out" 2>&1 && approve_as 2 "$M3" >>"$D/ap.out" 2>&1 ||
+    bad "epochs restored: approvals of matter 3: $(cat "$D/ap.out")"
+check "epochs restored: matter 3 builds" apf_wait_state "$M3" ready 60
 finish
