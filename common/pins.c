@@ -503,6 +503,10 @@ pins_nodes_append(const char *path, const char *name,
 		snprintf(err, err_len, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* Public keys: readable by the services whatever the umask (a new
+	 * file only; an operator's tighter mode on an existing one stays). */
+	if (fstat(fd, &st) == 0 && st.st_size == 0 && st.st_uid == geteuid())
+		(void)fchmod(fd, 0644);
 	if (write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
 		snprintf(err, err_len, "%s: %s", path, strerror(errno));
 		close(fd);
