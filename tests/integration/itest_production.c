@@ -173,6 +173,8 @@ make_tenant(tenant_fx *t)
 	if (vault_bik_new(&t->bik) != 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s.bik", scratch, t->name);
+	if (pgtest_write_pin(db, scratch, t->name) != 0)    /* issue 12 */
+		return -1;
 	return write_secret(path, t->bik, VAULT_BIK_BYTES);
 }
 
