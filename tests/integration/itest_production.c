@@ -39,6 +39,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "api/pins.h"
 #include "api/production.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -1459,6 +1460,12 @@ h_matter_json(int argc, char **argv)
 	PQclear(r);
 	json_object_set_new(out, "epochs", eps);
 	json_object_set_new(out, "approvals", aps);
+	/* What the API adds for cofferctl approve's pin checks (issue 12). */
+	if (api_pins_matter_json(db, argv[0], out, err, sizeof(err)) != 0) {
+		fprintf(stderr, "matter keys: %s\n", err);
+		json_decref(out);
+		return 1;
+	}
 	{
 		char *s = json_dumps(out, JSON_COMPACT);
 
