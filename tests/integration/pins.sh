@@ -187,6 +187,10 @@ as_owner nodes "UPDATE coffer.nodes SET signing_public_key = '\\x$NK_ORIG' WHERE
     die "restore node key"
 gwf_start || die "gateway restart after the node key was restored"
 check "node key restored: verify clean" verify
+grep -v '^node apf-api ' "$COFFER_NODE_PINS" >"$D/partial.pins"
+expect_fail "a registered node missing from the pins: verify reports it" \
+    "verify: TAMPERED: node apf-api is not pinned in $D/partial.pins" \
+    env PGUSER=auditor "$CTL" verify --nodes "$D/partial.pins"
 
 # -- D: a public share swapped after one approval: the API refuses to build ------
 approve_as 1 "$M1" >"$D/ap.out" 2>&1 || die "approve 1: $(cat "$D/ap.out")"
