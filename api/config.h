@@ -28,6 +28,7 @@ typedef struct api_config {
 	char     productions_dir[API_PATH_MAX]; /* sealed productions are written here */
 	char     signing_key_file[API_PATH_MAX];/* optional Ed25519 key (audit heads) */
 	char     node_name[64];           /* with signing_key_file: the API node name */
+	char     node_pins_file[API_PATH_MAX]; /* optional: node keys pinned (issue 12) */
 	char     pg_conninfo[1024];       /* "" = libpq defaults (PG* environment) */
 	/* concurrency */
 	unsigned threads;                 /* request threads (MHD pool), 4 */

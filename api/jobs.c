@@ -270,6 +270,7 @@ jobs_run(jobs_worker *w, const job *jb)
 	char pidstr[UTIL_UUID_STRLEN + 1], sha[65], size[24], count[24];
 	char xid[24] = "";
 	api_production_result res;
+	api_production_opts popts;
 	jobs_progress pr;
 	json_t *d = NULL;
 	PGresult *r = NULL;
@@ -331,8 +332,11 @@ jobs_run(jobs_worker *w, const job *jb)
 	pr.last_pct = -1;
 	memset(&res, 0, sizeof(res));
 	log_info("matter %s: building production %s", jb->matter, pidstr);
+	memset(&popts, 0, sizeof(popts));
+	popts.pins_dir = cfg->keys_dir;              /* issue 12: pinned keys */
+	popts.node_pins_file = cfg->node_pins_file;
 	if (api_production_build_ex(w->build, tid, mid, path, jobs_progress_cb,
-	    &pr, NULL, &res, err, sizeof(err)) != 0) {
+	    &pr, &popts, &res, err, sizeof(err)) != 0) {
 		(void)pg_rollback(w->build);   /* keeps the SQLSTATE */
 		(void)unlink(path);
 		if (jobs_transient()) {

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "api/auth.h"
+#include "common/pg.h"
+#include "common/pins.h"
 #include "common/util.h"
 #include "vault/mem.h"
 
@@ -139,4 +141,51 @@ api_keys_bik(api_keys *k, const char *tenant, char *err, size_t err_len)
 	}
 	pthread_mutex_unlock(&k->mu);
 	return found;
+}
+
+int
+api_pin_check_tenant(PGconn *db, const char *keys_dir, const char *node_pins_file,
+    const unsigned char tenant_id[16], char *err, size_t err_len)
+{
+	pins_nodes *pins = NULL;
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r = NULL;
+	char id[UTIL_UUID_STRLEN + 1];
+	int i, rc = -1;
+
+	if (pins_tenant_check_db(db, keys_dir, tenant_id, err, err_len) != 0)
+		return -1;
+	if (node_pins_file == NULL || node_pins_file[0] == '\0')
+		return 0;
+	if (pins_nodes_load(node_pins_file, &pins, err, err_len) != 0)
+		return -1;
+	util_uuid_format(id, tenant_id);
+	pg_param_text(&p, id);
+	p.result_binary = 1;
+	r = pg_query(db, "SELECT n.name, n.signing_public_key FROM coffer.nodes n "
+	    "WHERE n.node_id IN (SELECT s.node_id FROM coffer.streams s "
+	    "WHERE s.tenant_id = $1::uuid) ORDER BY n.name", &p, err, err_len);
+	if (r == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(r); i++) {
+		const char *name = PQgetvalue(r, i, 0);
+		const unsigned char *pin = pins_nodes_find(pins, name);
+
+		if (pin == NULL) {
+			snprintf(err, err_len, "node %.64s is not pinned in %s",
+			    name, node_pins_file);
+			goto out;
+		}
+		if (PQgetlength(r, i, 1) != 32 ||
+		    memcmp(PQgetvalue(r, i, 1), pin, 32) != 0) {
+			snprintf(err, err_len, "node %.64s: the database's signing key "
+			    "differs from its pin in %s", name, node_pins_file);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	pins_nodes_free(&pins);
+	return rc;
 }

@@ -25,4 +25,16 @@ void api_keys_free(api_keys **k);   /* wipes every key; NULL ok */
 const unsigned char *api_keys_bik(api_keys *k, const char *tenant,
                                   char *err, size_t err_len);
 
+/* Issue 12: the tenant's key row (T, commitments, public shares) must
+ * equal <keys_dir>/<tenant>.pin, and, with node_pins_file (NULL or "":
+ * not checked), every node that wrote one of the tenant's streams must
+ * hold its pinned key.  0, or -1 with a message naming the tenant or node
+ * and the object that differs. */
+struct pg_conn;
+int api_pin_check_tenant(struct pg_conn *db, const char *keys_dir,
+                         const char *node_pins_file,
+                         const unsigned char tenant_id[16],
+                         char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+
 #endif

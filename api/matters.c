@@ -15,6 +15,7 @@
  * builder recorded.
  */
 #include "api/matters.h"
+#include "api/pins.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -666,6 +667,12 @@ api_h_matter_show(api_req *r)
 		eps = NULL;
 		PQclear(q);
 		q = NULL;
+		/* issue 12: what cofferctl approve checks against its pins */
+		if (api_pins_matter_json(r->db, r->who.tenant_id_str, out, err,
+		    sizeof(err)) != 0) {
+			api_fail_db(r, "matter keys", err);
+			goto out;
+		}
 	}
 	{
 		pg_params p = PG_PARAMS_INIT;

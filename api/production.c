@@ -60,6 +60,7 @@
 #include <openssl/evp.h>
 
 #include "api/approvals.h"
+#include "api/keys.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
@@ -1241,6 +1242,10 @@ pr_load_keys(prod *P)
 		PERR(P, "matter %s is closed", P->mid);
 		return -1;
 	}
+	if (P->opts != NULL && P->opts->pins_dir != NULL &&
+	    api_pin_check_tenant(P->db, P->opts->pins_dir, P->opts->node_pins_file,
+	    P->tenant_id, P->err, P->err_len) != 0)
+		return -1;
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
 	p.result_binary = 1;

@@ -72,6 +72,11 @@ typedef struct api_production_opts {
 	                                       rsmf.zip (about a third smaller
 	                                       production, a quarter slower);
 	                                       0: stored, like attachments */
+	const char   *pins_dir;             /* issue 12: tenant keys checked
+	                                       against <pins_dir>/<tenant>.pin
+	                                       before anything is unwrapped
+	                                       (NULL: not checked) */
+	const char   *node_pins_file;       /* and node keys (NULL/"": not) */
 } api_production_opts;
 
 typedef struct api_production_result {

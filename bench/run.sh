@@ -356,7 +356,7 @@ production() {
 	"$BUILD/cofferctl" $KEYGEN --tenant acme --name lisa --out "$P/lisa.key" \
 	    --passphrase-file "$P/lisa.pass" >>"$RAW/production.log" 2>&1 ||
 	    { PROD_NOTE="user keygen failed"; return 1; }
-	cp "$GWF_KEYS/acme.bik" "$P/keys/" && chmod 0600 "$P/keys/acme.bik"
+	cp "$GWF_KEYS/acme.bik" "$GWF_KEYS/acme.pin" "$P/keys/" && chmod 0600 "$P/keys/acme.bik"
 	"$BUILD/cofferctl" pki server --name bench-api --dns localhost --ip 127.0.0.1 \
 	    --out "$P/srv" >>"$RAW/production.log" 2>&1 || { PROD_NOTE="api certificate failed"; return 1; }
 	APORT=$(gwf_free_port)

@@ -30,6 +30,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "ctl/pins.h"
 #include "vault/mem.h"
 #include "vault/sharefile.h"
 #include "vault/threshold.h"
@@ -43,9 +44,10 @@
 
 static const char ap_usage_text[] =
     "usage: cofferctl approve --matter M --share FILE [--passphrase-file F]\n"
-    "                         [--api URL] [--cert F --key F --ca F] [--yes]\n"
+    "                         [--api URL] [--cert F --key F --ca F] [--nodes F] [--yes]\n"
     "  defaults: --api $COFFER_API_URL, --cert $COFFER_CERT, --key $COFFER_KEY,\n"
-    "  --ca $COFFER_CA.  Shows the matter, asks for confirmation (unless --yes)\n"
+    "  --ca $COFFER_CA, --nodes $COFFER_NODE_PINS (gateway node keys pinned by\n"
+    "  `node init --pins`: every epoch must be signed by one of them).  Shows the matter, asks for confirmation (unless --yes)\n"
     "  and the share passphrase, and submits this custodian's partials.  The\n"
     "  share never leaves this machine.\n";
 
@@ -57,6 +59,7 @@ typedef struct ap_opts {
 	const char *cert;
 	const char *key;
 	const char *ca;
+	const char *nodes;              /* node pins (issue 12) */
 	int         yes;
 } ap_opts;
 
@@ -269,7 +272,7 @@ ap_show(json_t *m, const char *matter_id, size_t nepochs)
 }
 
 enum { AP_OPT_MATTER = 1, AP_OPT_SHARE, AP_OPT_PASS, AP_OPT_API, AP_OPT_CERT,
-       AP_OPT_KEY, AP_OPT_CA, AP_OPT_YES, AP_OPT_HELP };
+       AP_OPT_KEY, AP_OPT_CA, AP_OPT_YES, AP_OPT_HELP, AP_OPT_NODES };
 
 static const struct option ap_long[] = {
 	{ "matter",          required_argument, NULL, AP_OPT_MATTER },
@@ -280,6 +283,7 @@ static const struct option ap_long[] = {
 	{ "key",             required_argument, NULL, AP_OPT_KEY },
 	{ "ca",              required_argument, NULL, AP_OPT_CA },
 	{ "yes",             no_argument,       NULL, AP_OPT_YES },
+	{ "nodes",           required_argument, NULL, AP_OPT_NODES },
 	{ "help",            no_argument,       NULL, AP_OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -303,6 +307,7 @@ ap_parse(int argc, char **argv, ap_opts *o)
 	o->cert = getenv("COFFER_CERT");
 	o->key = getenv("COFFER_KEY");
 	o->ca = getenv("COFFER_CA");
+	o->nodes = getenv("COFFER_NODE_PINS");
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", ap_long, NULL)) != -1) {
@@ -315,6 +320,7 @@ ap_parse(int argc, char **argv, ap_opts *o)
 		case AP_OPT_KEY:    o->key = optarg; break;
 		case AP_OPT_CA:     o->ca = optarg; break;
 		case AP_OPT_YES:    o->yes = 1; break;
+		case AP_OPT_NODES:  o->nodes = optarg; break;
 		case AP_OPT_HELP:
 			fputs(ap_usage_text, stdout);
 			return -1;
@@ -499,6 +505,8 @@ ctl_cmd_approve(int argc, char **argv)
 		    o.matter);
 		goto out;
 	}
+	if (ctl_pins_check_matter(m, &info, o.share, o.matter, o.nodes) != 0)
+		goto out;
 	ap_show(m, o.matter, json_array_size(epochs));
 	printf("  your share:   custodian %u of %u (threshold %u)\n", info.index,
 	    info.n, info.k);
@@ -524,6 +532,8 @@ ctl_cmd_approve(int argc, char **argv)
 	}
 	vault_secure_free(pass);
 	pass = NULL;
+	if (ctl_pins_check_share(m, share, &info, o.share, o.matter) != 0)
+		goto out;
 	parts = ap_partials(epochs, share, &info, matter);
 	vault_secure_free(share);
 	share = NULL;

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/pins.h"
 #include "common/util.h"
 #include "vault/blind.h"
 #include "vault/chain.h"
@@ -313,9 +314,43 @@ ctl_tenant_init(int argc, char **argv)
 		fprintf(stderr, "cofferctl: %s\n", err);
 		goto fail_files;
 	}
-	if (pg_commit(db, err, sizeof(err)) != 0) {
-		unlink(path);
-		goto fail_files_db;
+	/* The pin: public material the gateway and API compare the database
+	 * with (common/pins.h); next to the .bik, copied with it. */
+	{
+		pins_tenant *pin = calloc(1, sizeof(*pin));
+		char *text = NULL, pinpath[CTL_PATH];
+		size_t tlen = 0;
+		int werr;
+
+		if (pin == NULL) {
+			fprintf(stderr, "cofferctl: out of memory\n");
+			unlink(path);
+			goto fail_files;
+		}
+		memcpy(pin->tenant_id, tenant_id, sizeof(pin->tenant_id));
+		snprintf(pin->name, sizeof(pin->name), "%s", name);
+		pin->k = k;
+		pin->n = n;
+		memcpy(pin->public_key, T, sizeof(T));
+		memcpy(pin->commitments, commits, (size_t)k * VAULT_POINT_BYTES);
+		memcpy(pin->public_shares, pubshares, (size_t)n * VAULT_POINT_BYTES);
+		snprintf(pinpath, sizeof(pinpath), "%s/%s.pin", outdir, name);
+		werr = pins_tenant_encode(pin, &text, &tlen, err, sizeof(err)) != 0 ||
+		    util_write_file(pinpath, text, tlen, 0644, 0, err, sizeof(err)) != 0;
+		free(text);
+		free(pin);
+		if (werr) {
+			fprintf(stderr, "cofferctl: %s\n", err);
+			unlink(path);
+			goto fail_files;
+		}
+		if (pg_commit(db, err, sizeof(err)) != 0) {
+			unlink(path);
+			unlink(pinpath);
+			goto fail_files_db;
+		}
+		fprintf(stderr, "cofferctl: tenant pin %s (copy it with the .bik to the "
+		    "gateway and API hosts' keys_dir)\n", pinpath);
 	}
 	printf("tenant %s fingerprint %s\n", idstr, fp);
 	fprintf(stderr, "cofferctl: tenant %s: %u-of-%u custodian shares in %s; "
@@ -489,7 +524,7 @@ ctl_cmd_share(int argc, char **argv)
 static int
 ctl_node_init(int argc, char **argv)
 {
-	const char *name = NULL, *out = NULL;
+	const char *name = NULL, *out = NULL, *pins = NULL;
 	unsigned char pk[VAULT_SIGN_PK_BYTES], *sk = NULL, node_id[UTIL_UUID_BYTES];
 	char err[CTL_ERR], idstr[UTIL_UUID_STRLEN + 1], pkhex[2 * VAULT_SIGN_PK_BYTES + 1];
 	PGconn *db = NULL;
@@ -500,11 +535,13 @@ ctl_node_init(int argc, char **argv)
 			name = argv[a + 1];
 		else if (strcmp(argv[a], "--key-out") == 0)
 			out = argv[a + 1];
+		else if (strcmp(argv[a], "--pins") == 0)
+			pins = argv[a + 1];
 		else
 			break;
 	}
 	if (a != argc || name == NULL || out == NULL) {
-		fprintf(stderr, "usage: cofferctl node init --name NODE --key-out FILE\n");
+		fprintf(stderr, "usage: cofferctl node init --name NODE --key-out FILE [--pins FILE]\n");
 		return 2;
 	}
 	if (!ctl_name_ok(name)) {
@@ -541,6 +578,13 @@ ctl_node_init(int argc, char **argv)
 		(void)pg_rollback(db);
 		goto out;
 	}
+	/* The pin before COMMIT: a node is never registered unpinned. */
+	if (pins != NULL && pins_nodes_append(pins, name, pk, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		unlink(out);
+		(void)pg_rollback(db);
+		goto out;
+	}
 	if (pg_commit(db, err, sizeof(err)) != 0) {
 		unlink(out);
 		goto fail_db;
@@ -563,6 +607,6 @@ ctl_cmd_node(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "init") == 0)
 		return ctl_node_init(argc, argv);
-	fprintf(stderr, "usage: cofferctl node init --name NODE --key-out FILE\n");
+	fprintf(stderr, "usage: cofferctl node init --name NODE --key-out FILE [--pins FILE]\n");
 	return 2;
 }

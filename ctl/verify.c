@@ -3,6 +3,10 @@
  *
  * Needs no key but the nodes' public ones, which are in the database: run
  * it as a role that can read everything and change nothing (coffer_verify).
+ * The database's copy of a key proves nothing by itself (issue 12): with
+ * --nodes FILE every registered node key must equal its pin, and with
+ * --keys-dir DIR every tenant key row must equal DIR/<tenant>.pin, before
+ * any signature is checked with them.
  * Witness files are the gateways' checkpoint copies kept outside the
  * database; without them, removing a stream's newest batches together with
  * their checkpoints and records cannot be told from a shorter archive.
@@ -12,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/pg.h"
+#include "common/pins.h"
+#include "common/util.h"
 #include "common/verify.h"
 #include "ctl/archive.h"
 #include "ctl/ctl.h"
@@ -26,6 +33,10 @@ ctl_verify_usage(FILE *f)
 	    "usage: cofferctl verify [--tenant NAME|UUID] [--stream UUID]\n"
 	    "                        [--witness FILE]... [--since BATCH]\n"
 	    "                        [--no-audit] [--quiet] [--config FILE]\n"
+	    "                        [--keys-dir DIR] [--nodes FILE]\n"
+	    "  --keys-dir: tenant keys checked against DIR/<tenant>.pin (default\n"
+	    "  $COFFER_KEYS_DIR); --nodes: node keys against the node pins file\n"
+	    "  (default $COFFER_NODE_PINS)\n"
 	    "exit status: 0 clean, 1 tampered (first inconsistency printed),\n"
 	    "             2 could not run\n");
 }
@@ -39,10 +50,98 @@ ctl_verify_progress(void *arg, const verify_progress *p)
 	    p->elapsed_s > 0 ? (double)p->records / p->elapsed_s : 0.0);
 }
 
+/* Issue 12: the keys the database lists, checked against their pins
+ * before anything is verified with them.  Every tenant's key row (or the
+ * one of --tenant) against keys_dir/<tenant>.pin; every registered node's
+ * signing key against the node pins file.  0 clean, 1 mismatch (printed
+ * as TAMPERED), 2 could not run. */
+static int
+ctl_verify_pins(PGconn *c, const char *keys_dir, const char *nodes_path,
+    const char *tenant)
+{
+	pins_nodes *pins = NULL;
+	PGresult *res = NULL;
+	char err[1024];
+	int i, rc = 2;
+
+	if (keys_dir != NULL) {
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, tenant);
+		p.result_binary = 1;
+		res = pg_query(c, "SELECT tenant_id FROM coffer.tenants WHERE $1::text "
+		    "IS NULL OR name = $1 OR tenant_id::text = $1 ORDER BY name", &p,
+		    err, sizeof(err));
+		if (res == NULL) {
+			fprintf(stderr, "cofferctl verify: could not run: %s\n", err);
+			return 2;
+		}
+		for (i = 0; i < PQntuples(res); i++) {
+			if (PQgetlength(res, i, 0) != 16)
+				continue;
+			if (pins_tenant_check_db(c, keys_dir, (const unsigned char *)
+			    PQgetvalue(res, i, 0), err, sizeof(err)) != 0) {
+				printf("verify: TAMPERED: %s\n", err);
+				rc = 1;
+				goto out;
+			}
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	if (nodes_path == NULL) {
+		fprintf(stderr, "cofferctl verify: warning: node keys are not pinned "
+		    "(--nodes FILE or $COFFER_NODE_PINS): signatures are checked "
+		    "against the database's own copy of the keys only\n");
+		rc = 0;
+		goto out;
+	}
+	if (pins_nodes_load(nodes_path, &pins, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl verify: could not run: %s\n", err);
+		goto out;
+	}
+	res = pg_query(c, "SELECT name, encode(signing_public_key, 'hex') "
+	    "FROM coffer.nodes ORDER BY name", NULL, err, sizeof(err));
+	if (res == NULL) {
+		fprintf(stderr, "cofferctl verify: could not run: %s\n", err);
+		goto out;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		const unsigned char *pin = pins_nodes_find(pins, name);
+		unsigned char pk[32];
+		char shown[80];
+
+		log_printable(shown, sizeof(shown), name, strlen(name));
+		if (pin == NULL) {
+			printf("verify: TAMPERED: node %s is not pinned in %s (a node "
+			    "the database lists, not one that was made with "
+			    "node init --pins)\n", shown, nodes_path);
+			rc = 1;
+			goto out;
+		}
+		if (util_unhex(pk, sizeof(pk), PQgetvalue(res, i, 1),
+		    (size_t)PQgetlength(res, i, 1)) != 0 ||
+		    memcmp(pk, pin, sizeof(pk)) != 0) {
+			printf("verify: TAMPERED: node %s: the database's signing key "
+			    "differs from its pin in %s\n", shown, nodes_path);
+			rc = 1;
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	pins_nodes_free(&pins);
+	return rc;
+}
+
 int
 ctl_cmd_verify(int argc, char **argv)
 {
 	const char *witness[CTL_VERIFY_WITNESS_MAX], *config = NULL;
+	const char *keys_dir = getenv("COFFER_KEYS_DIR");
+	const char *nodes = getenv("COFFER_NODE_PINS");
 	verify_opts o;
 	verify_report r;
 	PGconn *c;
@@ -96,6 +195,10 @@ ctl_cmd_verify(int argc, char **argv)
 			o.since_batch = (uint64_t)n;
 		} else if (strcmp(opt, "--config") == 0) {
 			config = val;
+		} else if (strcmp(opt, "--keys-dir") == 0) {
+			keys_dir = val;
+		} else if (strcmp(opt, "--nodes") == 0) {
+			nodes = val;
 		} else {
 			fprintf(stderr, "cofferctl verify: unknown option %.64s\n", opt);
 			ctl_verify_usage(stderr);
@@ -113,6 +216,18 @@ ctl_cmd_verify(int argc, char **argv)
 	c = ctl_connect(config);
 	if (c == NULL)
 		return 2;
+	if (keys_dir != NULL && keys_dir[0] == '\0')
+		keys_dir = NULL;
+	if (nodes != NULL && nodes[0] == '\0')
+		nodes = NULL;
+	{
+		int prc = ctl_verify_pins(c, keys_dir, nodes, o.tenant);
+
+		if (prc != 0) {
+			pg_close(&c);
+			return prc;
+		}
+	}
 	(void)verify_run(c, &o, &r);
 	pg_close(&c);
 

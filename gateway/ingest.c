@@ -39,6 +39,7 @@
 
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/pins.h"
 #include "common/util.h"
 #include "gateway/keys.h"
 #include "gateway/record.h"
@@ -61,6 +62,12 @@ typedef struct ig_tenant {
 	unsigned char  pk[VAULT_POINT_BYTES];
 	unsigned char *bik;              /* guarded memory; NULL: no key file */
 	int            bik_warned;
+	/* The pin (<keys_dir>/<tenant>.pin) and whether the database's key
+	 * row matches it, checked on every directory load.  pk is the pinned
+	 * key, never the database's: nothing is wrapped to an unpinned key. */
+	pins_tenant   *pin;
+	int            pin_ok;           /* sealing allowed */
+	int            pin_logged;       /* the refusal was logged */
 } ig_tenant;
 
 /* A key file read at start-up, before privileges were dropped, waiting for
@@ -365,6 +372,62 @@ ig_preload_free(ingest *ig)
 	ig->npreload = 0;
 }
 
+/* Compare the database's key row of t with its pin (issue 12).  Runs on
+ * the directory thread at every load: a row changed under a running
+ * gateway is caught at the next refresh, and a restored one resumes
+ * sealing.  On a mismatch the tenant's devices get 503 (ig_split): the
+ * gateway never wraps to a key it has not pinned. */
+static void
+ig_pin_check(ingest *ig, ig_tenant *t)
+{
+	pins_tenant *pin = NULL;
+	char why[768], path[1200];
+	int ok;
+
+	pthread_mutex_lock(&ig->dmu);
+	pin = t->pin;
+	pthread_mutex_unlock(&ig->dmu);
+	if (pin == NULL) {
+		pin = malloc(sizeof(*pin));
+		if (pin == NULL)
+			return;
+		if (pins_tenant_load(ig->cfg.keys_dir, t->name, pin, why,
+		    sizeof(why)) != 0) {
+			free(pin);
+			pin = NULL;
+			ok = 0;
+			goto done;
+		}
+		if (memcmp(pin->tenant_id, t->id, VAULT_ID_BYTES) != 0) {
+			snprintf(why, sizeof(why), "tenant %s: its pin names another "
+			    "tenant id than the database's", t->name);
+			free(pin);
+			pin = NULL;
+			ok = 0;
+			goto done;
+		}
+		pthread_mutex_lock(&ig->dmu);
+		t->pin = pin;
+		memcpy(t->pk, pin->public_key, VAULT_POINT_BYTES);
+		pthread_mutex_unlock(&ig->dmu);
+	}
+	snprintf(path, sizeof(path), "%s/%s.pin", ig->cfg.keys_dir, t->name);
+	ok = pins_tenant_compare_db(ig->dconn, pin, path, why, sizeof(why)) == 0;
+	if (!ok && PQstatus(ig->dconn) != CONNECTION_OK)
+		return;                  /* the database is gone, not the keys */
+done:
+	pthread_mutex_lock(&ig->dmu);
+	if (ok && !t->pin_ok && t->pin_logged)
+		log_info("directory: tenant %s: database keys match the pin again: "
+		    "sealing resumed", t->name);
+	if (!ok && (t->pin_ok || !t->pin_logged)) {
+		log_error("directory: %s: sealing refused (its devices get 503)", why);
+		t->pin_logged = 1;
+	}
+	t->pin_ok = ok;
+	pthread_mutex_unlock(&ig->dmu);
+}
+
 /* Read tenants, keys and active devices; swap the snapshot in.  Runs on
  * the directory thread (or in ingest_start before threads exist). */
 static int
@@ -405,8 +468,10 @@ ig_dir_load(ingest *ig)
 		t = ig_tenant_by_id(ig, (const unsigned char *)PQgetvalue(r, k, 0));
 		need_key = t == NULL || t->bik == NULL;
 		pthread_mutex_unlock(&ig->dmu);
-		if (!need_key)
+		if (!need_key) {
+			ig_pin_check(ig, t);
 			continue;
+		}
 		bik = ig_preloaded(ig, name);
 		/* Key file I/O outside the lock: peer checks keep going.  A
 		 * tenant made after start-up needs a key file the (possibly
@@ -429,7 +494,6 @@ ig_dir_load(ingest *ig)
 				return -1;
 			}
 			memcpy(t->id, PQgetvalue(r, k, 0), VAULT_ID_BYTES);
-			memcpy(t->pk, PQgetvalue(r, k, 2), VAULT_POINT_BYTES);
 			snprintf(t->name, sizeof(t->name), "%s", name);
 			ig->tenants = v;
 			ig->tenants[ig->ntenants++] = t;
@@ -443,6 +507,7 @@ ig_dir_load(ingest *ig)
 			    t->name, kerr);
 		}
 		pthread_mutex_unlock(&ig->dmu);
+		ig_pin_check(ig, t);
 	}
 	PQclear(r);
 
@@ -837,7 +902,7 @@ ig_split(ig_req *q)
 	ig_job *first = NULL, *last = NULL, *j;
 	const char *p = q->body, *end = q->body + q->body_len, *nl;
 	const ig_dev *d;
-	int ok;
+	int ok, pin_ok;
 
 	/* Checked again per request: a device revoked or re-issued while its
 	 * connection stays open is refused from its next request on. */
@@ -847,7 +912,13 @@ ig_split(ig_req *q)
 	    (d = ig_device_active(ig, q->t, q->device)) != NULL &&
 	    ig_device_key_ok(d, q->fingerprint);
 	q->bik = q->t != NULL ? q->t->bik : NULL;
+	pin_ok = q->t != NULL && q->t->pin_ok;
 	pthread_mutex_unlock(&ig->dmu);
+	if (ok && !pin_ok) {
+		ig_error_answer(q, 503, "tenant key does not match this gateway's "
+		    "pin: sealing refused");
+		return;
+	}
 	if (!ok) {
 		log_warn("ingest: request from certificate %s refused: device no "
 		    "longer authorised", q->fingerprint);
@@ -1273,7 +1344,7 @@ ingest_reload(ingest *ig)
 size_t
 ingest_metrics(ingest *ig, char *buf, size_t cap)
 {
-	size_t off, ndevs;
+	size_t off, ndevs, i, pin_bad = 0;
 	int n, loaded;
 
 	if (cap == 0)
@@ -1282,6 +1353,9 @@ ingest_metrics(ingest *ig, char *buf, size_t cap)
 	pthread_mutex_lock(&ig->dmu);
 	ndevs = ig->ndevs;
 	loaded = ig->dir_loaded;
+	for (i = 0; i < ig->ntenants; i++)
+		if (ig->tenants[i]->bik != NULL && !ig->tenants[i]->pin_ok)
+			pin_bad++;
 	pthread_mutex_unlock(&ig->dmu);
 	n = snprintf(buf + off, cap - off,
 	    "# HELP coffer_gateway_requests_total Record requests by response "
@@ -1306,12 +1380,16 @@ ingest_metrics(ingest *ig, char *buf, size_t cap)
 	    "coffer_gateway_active_devices %zu\n"
 	    "# HELP coffer_gateway_directory_loaded 1 once the device list was "
 	    "read.\n# TYPE coffer_gateway_directory_loaded gauge\n"
-	    "coffer_gateway_directory_loaded %d\n",
+	    "coffer_gateway_directory_loaded %d\n"
+	    "# HELP coffer_gateway_tenants_pin_mismatch Tenants refused because "
+	    "their database keys differ from their pin (or it is missing).\n"
+	    "# TYPE coffer_gateway_tenants_pin_mismatch gauge\n"
+	    "coffer_gateway_tenants_pin_mismatch %zu\n",
 	    atomic_load(&ig->m_req_200), atomic_load(&ig->m_req_403),
 	    atomic_load(&ig->m_req_413), atomic_load(&ig->m_req_500),
 	    atomic_load(&ig->m_req_503), atomic_load(&ig->m_bytes_in),
 	    atomic_load(&ig->m_too_large), atomic_load(&ig->pending_bytes),
-	    ndevs, loaded);
+	    ndevs, loaded, pin_bad);
 	if (n > 0 && (size_t)n < cap - off)
 		off += (size_t)n;
 	return off;
@@ -1348,6 +1426,7 @@ ingest_free(ingest **igp)
 	pg_close(&ig->dconn);
 	for (i = 0; i < ig->ntenants; i++) {
 		keys_bik_free(&ig->tenants[i]->bik);
+		free(ig->tenants[i]->pin);
 		free(ig->tenants[i]);
 	}
 	free(ig->tenants);

@@ -75,6 +75,8 @@ typedef struct wr_stream {
 	long long      epoch_started;
 	uint64_t       epoch_count;
 	int            epoch_in_db;       /* its row is committed or in this tx */
+	unsigned char  epoch_pk[VAULT_POINT_BYTES]; /* wrapped to (pinned T) */
+	long long      epoch_signed_at;   /* wall clock at creation, µs */
 } wr_stream;
 
 typedef struct wr_slot {
@@ -556,6 +558,8 @@ wr_epoch_ready(wr_lane *w, wr_stream *st, const unsigned char *tenant_pk,
 			return -1;
 		}
 		vault_epoch_id(st->epoch, st->epoch_id);
+		memcpy(st->epoch_pk, tenant_pk, VAULT_POINT_BYTES);
+		st->epoch_signed_at = util_now_us();
 		st->epoch_started = now;
 		st->epoch_count = 0;
 		st->epoch_in_db = 0;
@@ -563,20 +567,46 @@ wr_epoch_ready(wr_lane *w, wr_stream *st, const unsigned char *tenant_pk,
 	}
 	if (!st->epoch_in_db) {
 		pg_params p = PG_PARAMS_INIT;
+		vault_epoch_stmt es;
+		unsigned char sig[VAULT_SIG_BYTES];
+		char at[32];
 
 		if (vault_epoch_wrapped(st->epoch, R, wrapped) != 0) {
 			log_error("writer: epoch has no wrapped form");
 			snprintf(w->state, sizeof(w->state), "XX000");
 			return -1;
 		}
+		/* The node vouches for the epoch (issue 12): approve checks this
+		 * signature against the pinned node key before contributing. */
+		memset(&es, 0, sizeof(es));
+		memcpy(es.tenant_id, st->tenant_id, VAULT_ID_BYTES);
+		memcpy(es.stream_id, st->stream_id, VAULT_ID_BYTES);
+		memcpy(es.epoch_id, st->epoch_id, VAULT_ID_BYTES);
+		memcpy(es.node_id, w->node_id, VAULT_ID_BYTES);
+		memcpy(es.R, R, sizeof(R));
+		memcpy(es.tenant_pk, st->epoch_pk, VAULT_POINT_BYTES);
+		vault_wrapped_hash(wrapped, sizeof(wrapped), es.wrapped_hash);
+		es.signed_at = st->epoch_signed_at;
+		if (vault_epoch_stmt_sign(w->sign_sk, &es, sig) != 0) {
+			log_error("writer: cannot sign the epoch");
+			snprintf(w->state, sizeof(w->state), "XX000");
+			return -1;
+		}
+		snprintf(at, sizeof(at), "%lld", st->epoch_signed_at);
 		pg_param_bin(&p, st->tenant_id, VAULT_ID_BYTES);
 		pg_param_bin(&p, st->epoch_id, VAULT_ID_BYTES);
 		pg_param_bin(&p, st->stream_id, VAULT_ID_BYTES);
 		pg_param_bin(&p, R, sizeof(R));
 		pg_param_bin(&p, wrapped, sizeof(wrapped));
+		pg_param_bin(&p, w->node_id, VAULT_ID_BYTES);
+		pg_param_bin(&p, es.wrapped_hash, VAULT_HASH_BYTES);
+		pg_param_text(&p, at);
+		pg_param_bin(&p, sig, sizeof(sig));
 		if (pg_exec(w->conn, "INSERT INTO coffer.epochs (tenant_id, "
-		    "epoch_id, stream_id, r_point, wrapped_key) VALUES ($1::uuid, "
-		    "$2::uuid, $3::uuid, $4, $5)", &p, w->err, sizeof(w->err)) != 0) {
+		    "epoch_id, stream_id, r_point, wrapped_key, node_id, "
+		    "wrapped_hash, signed_at_us, signature) VALUES ($1::uuid, "
+		    "$2::uuid, $3::uuid, $4, $5, $6::uuid, $7, $8::bigint, $9)",
+		    &p, w->err, sizeof(w->err)) != 0) {
 			wr_note_pg(w, "inserting epoch");
 			return -1;
 		}

@@ -99,6 +99,9 @@ write_env() {
 		echo "export COFFER_LEGAL_SECRET='$D/people/legal.x25519'"
 		echo "export COFFER_LEGAL_SECRET_PASSFILE='$D/secrets/legal.pass'"
 		echo "export COFFER_WITNESS='$D/witness/$GW_NODE.jsonl'"
+		# pins (issue 12): cofferctl approve and verify read them
+		echo "export COFFER_NODE_PINS='$D/keys/nodes.pins'"
+		echo "export COFFER_KEYS_DIR='$D/keys'"
 		echo "export COFFER_CTL='$BIN/cofferctl'"
 		echo "export COFFER_GATEWAY_PIDFILE='$D/run/gateway.pid'"
 		echo "export COFFER_API_PIDFILE='$D/run/api.pid'"
@@ -294,6 +297,10 @@ s_tenant() {
 	# The blind-index key goes to the gateway and API hosts only.
 	cp -p "$D/custodians/$TENANT.bik" "$D/keys/$TENANT.bik"
 	rm -f "$D/custodians/$TENANT.bik"
+	# Its pin (T, commitments, public shares) goes with it: the daemons
+	# compare the database's tenant key with it.
+	cp -p "$D/custodians/$TENANT.pin" "$D/keys/$TENANT.pin"
+	rm -f "$D/custodians/$TENANT.pin"
 	note "$(sed -n 's/^tenant \([^ ]*\) fingerprint \(.*\)/tenant id \1, key fingerprint \2/p' "$ST/tenant.out")"
 	note "3 shares checked; the tenant private key was wiped after the split"
 }
@@ -351,9 +358,12 @@ s_keygen() {
 
 s_nodes() {
 	envsh
-	"$COFFER_CTL" node init --name "$GW_NODE" --key-out "$D/keys/$GW_NODE.key"
-	"$COFFER_CTL" node init --name "$API_NODE" --key-out "$D/keys/$API_NODE.key"
+	"$COFFER_CTL" node init --name "$GW_NODE" --key-out "$D/keys/$GW_NODE.key" \
+	    --pins "$COFFER_NODE_PINS"
+	"$COFFER_CTL" node init --name "$API_NODE" --key-out "$D/keys/$API_NODE.key" \
+	    --pins "$COFFER_NODE_PINS"
 	note "Ed25519 checkpoint keys for $GW_NODE and $API_NODE; public halves in coffer.nodes"
+	note "and pinned outside the database in ${COFFER_NODE_PINS#"$ROOT"/}"
 }
 
 s_gateway() {
@@ -488,6 +498,7 @@ s_api() {
 		echo "node_name = $API_NODE"
 		echo "signing_key_file = $D/keys/$API_NODE.key"
 		echo "keys_dir = $D/keys"
+		echo "node_pins_file = $COFFER_NODE_PINS"
 		echo "productions_dir = $D/productions"
 		echo "pg_conninfo = \"host=$PGHOST port=$PGPORT dbname=coffer user=api\""
 	} >"$D/etc/api.conf"
@@ -535,6 +546,7 @@ s_matter() {
 # approve I: custodian I approves the demo matter with its share
 approve() {
 	"$COFFER_CTL" approve --api "$COFFER_API_URL" --ca "$COFFER_CA" \
+	    --nodes "$COFFER_NODE_PINS" \
 	    --cert "$(eval echo "\$COFFER_CUSTODIAN${1}_CERT")" \
 	    --key "$(eval echo "\$COFFER_CUSTODIAN${1}_KEY")" \
 	    --matter "$(get matter)" --share "$(eval echo "\$COFFER_SHARE$1")" \
@@ -639,7 +651,8 @@ s_verify() {
 	envsh
 	ctl_has verify || skip "cofferctl verify: not built yet"
 	[ -n "$(get gateway_up)" ] || skip "needs ingested records (gateway not built yet)"
-	PGUSER=auditor "$COFFER_CTL" verify --witness "$COFFER_WITNESS" | tee "$ST/verify.out"
+	PGUSER=auditor "$COFFER_CTL" verify --witness "$COFFER_WITNESS" \
+	    --keys-dir "$COFFER_KEYS_DIR" --nodes "$COFFER_NODE_PINS" | tee "$ST/verify.out"
 	note "$(tail -n 1 "$ST/verify.out")"
 	note "run as the database role auditor (coffer_verify): it can read ciphertext, never decrypt"
 }
@@ -763,7 +776,7 @@ finish s_keygen
 begin "Node signing keys"
 say "The gateway signs every batch's chain head (checkpoint); the API signs the" \
     "audit log.  Their public keys are registered in the database."
-show "\"\$COFFER_CTL\" node init --name $GW_NODE --key-out var/demo/keys/$GW_NODE.key"
+show "\"\$COFFER_CTL\" node init --name $GW_NODE --key-out var/demo/keys/$GW_NODE.key --pins var/demo/keys/nodes.pins"
 finish s_nodes
 
 begin "Start coffer-gateway on 127.0.0.1:$GW_PORT"
@@ -813,7 +826,7 @@ say "Each custodian sees the matter, unlocks the share locally and sends only" \
     "partial decryptions for the matter's epochs, with proofs.  The share never" \
     "leaves the custodian's machine; the tenant key is never rebuilt."
 show "\"\$COFFER_CTL\" approve --api \"\$COFFER_API_URL\" --ca \"\$COFFER_CA\" --cert \"\$COFFER_CUSTODIAN1_CERT\" --key \"\$COFFER_CUSTODIAN1_KEY\" \\"
-say "       --matter ${MATTER:-MATTER-ID} --share \"\$COFFER_SHARE1\" --passphrase-file \"\$COFFER_SHARE1_PASSFILE\""
+say "       --nodes \"\$COFFER_NODE_PINS\" --matter ${MATTER:-MATTER-ID} --share \"\$COFFER_SHARE1\" --passphrase-file \"\$COFFER_SHARE1_PASSFILE\""
 finish s_approve
 
 begin "The production is built and downloaded"
@@ -833,7 +846,7 @@ finish s_open independent
 begin "Prove that nothing was altered, reordered or removed"
 say "Recompute every leaf hash, Merkle root and chain head, check every signed" \
     "checkpoint and the audit chain, and compare with the gateway's witness file."
-show "PGUSER=auditor \"\$COFFER_CTL\" verify --witness \"\$COFFER_WITNESS\""
+show "PGUSER=auditor \"\$COFFER_CTL\" verify --witness \"\$COFFER_WITNESS\" --keys-dir \"\$COFFER_KEYS_DIR\" --nodes \"\$COFFER_NODE_PINS\""
 finish s_verify independent
 
 begin "The auditor's view"

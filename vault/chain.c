@@ -349,6 +349,74 @@ vault_checkpoint_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
 	    0 : -1;
 }
 
+#define EPOCH_DOMAIN      "coffer-epoch-v1"
+#define EPOCH_DOMAIN_LEN  15U
+#define WRAPPED_DOMAIN    "coffer-wrapped-v1"
+
+void
+vault_wrapped_hash(const unsigned char *wrapped, size_t len,
+    unsigned char out[VAULT_HASH_BYTES])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, VAULT_HASH_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)WRAPPED_DOMAIN,
+	    sizeof(WRAPPED_DOMAIN) - 1);
+	if (len > 0)
+		crypto_generichash_update(&st, wrapped, len);
+	crypto_generichash_final(&st, out, VAULT_HASH_BYTES);
+}
+
+void
+vault_epoch_stmt_encode(const vault_epoch_stmt *e,
+    unsigned char out[VAULT_EPOCH_MSG_BYTES])
+{
+	unsigned char *p = out;
+
+	p = put(p, EPOCH_DOMAIN, EPOCH_DOMAIN_LEN);
+	*p++ = 0;
+	p = put(p, e->tenant_id, VAULT_ID_BYTES);
+	p = put(p, e->stream_id, VAULT_ID_BYTES);
+	p = put(p, e->epoch_id, VAULT_ID_BYTES);
+	p = put(p, e->node_id, VAULT_ID_BYTES);
+	p = put(p, e->R, VAULT_POINT_BYTES);
+	p = put(p, e->tenant_pk, VAULT_POINT_BYTES);
+	p = put(p, e->wrapped_hash, VAULT_HASH_BYTES);
+	(void)put64(p, (uint64_t)e->signed_at);
+}
+
+int
+vault_epoch_stmt_sign(const unsigned char sk[VAULT_SIGN_SK_BYTES],
+    const vault_epoch_stmt *e, unsigned char sig_out[VAULT_SIG_BYTES])
+{
+	unsigned char msg[VAULT_EPOCH_MSG_BYTES];
+
+	if (sig_out == NULL)
+		return -1;
+	sodium_memzero(sig_out, VAULT_SIG_BYTES);
+	if (sk == NULL || e == NULL)
+		return -1;
+	vault_epoch_stmt_encode(e, msg);
+	if (crypto_sign_detached(sig_out, NULL, msg, sizeof(msg), sk) != 0) {
+		sodium_memzero(sig_out, VAULT_SIG_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+int
+vault_epoch_stmt_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
+    const vault_epoch_stmt *e, const unsigned char sig[VAULT_SIG_BYTES])
+{
+	unsigned char msg[VAULT_EPOCH_MSG_BYTES];
+
+	if (pk == NULL || e == NULL || sig == NULL)
+		return -1;
+	vault_epoch_stmt_encode(e, msg);
+	return crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) == 0 ?
+	    0 : -1;
+}
+
 int
 vault_audit_next(const unsigned char prev_hash[VAULT_HASH_BYTES],
                  const unsigned char *event, size_t event_len,

@@ -142,6 +142,41 @@ int vault_checkpoint_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
                             const unsigned char sig[VAULT_SIG_BYTES])
     __attribute__((warn_unused_result));
 
+/* Epoch statement, signed by the gateway node that made the epoch
+ * (issue 12): VAULT_EPOCH_MSG_BYTES = 184 bytes
+ *   "coffer-epoch-v1" (15 bytes) ‖ u8 0 ‖ tenant_id ‖ stream_id ‖
+ *   epoch_id ‖ node_id ‖ R (32) ‖ T (32, the tenant key it was wrapped
+ *   to) ‖ wrapped_hash (32) ‖ i64 signed_at (µs, the node's clock when
+ *   it made the epoch)
+ * wrapped_hash = BLAKE2b-256("coffer-wrapped-v1" ‖ wrapped key), kept in
+ * the row too, so a shredded epoch (wrapped key NULL) still verifies. */
+#define VAULT_EPOCH_MSG_BYTES  184U
+
+typedef struct vault_epoch_stmt {
+	unsigned char tenant_id[VAULT_ID_BYTES];
+	unsigned char stream_id[VAULT_ID_BYTES];
+	unsigned char epoch_id[VAULT_ID_BYTES];
+	unsigned char node_id[VAULT_ID_BYTES];
+	unsigned char R[VAULT_POINT_BYTES];
+	unsigned char tenant_pk[VAULT_POINT_BYTES];
+	unsigned char wrapped_hash[VAULT_HASH_BYTES];
+	int64_t       signed_at;
+} vault_epoch_stmt;
+
+void vault_wrapped_hash(const unsigned char *wrapped, size_t len,
+                        unsigned char out[VAULT_HASH_BYTES]);
+void vault_epoch_stmt_encode(const vault_epoch_stmt *e,
+                             unsigned char out[VAULT_EPOCH_MSG_BYTES]);
+int  vault_epoch_stmt_sign(const unsigned char sk[VAULT_SIGN_SK_BYTES],
+                           const vault_epoch_stmt *e,
+                           unsigned char sig_out[VAULT_SIG_BYTES])
+     __attribute__((warn_unused_result));
+/* 0 if sig is a valid signature of e under pk, else -1. */
+int  vault_epoch_stmt_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
+                             const vault_epoch_stmt *e,
+                             const unsigned char sig[VAULT_SIG_BYTES])
+     __attribute__((warn_unused_result));
+
 /* Next audit-event hash; out may be prev_hash (updated in place).
  * -1 (out zeroed) on event == NULL with a length. */
 int vault_audit_next(const unsigned char prev_hash[VAULT_HASH_BYTES],

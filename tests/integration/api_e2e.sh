@@ -93,7 +93,7 @@ gwf_run "tenant init $TA" "$CTL" tenant init --name "$TA" --custodians 3 \
     --threshold 2 --out "$TAD/out" --passphrase-file "$TAD/pass1" \
     --passphrase-file "$TAD/pass2" --passphrase-file "$TAD/pass3" ||
     die "tenant $TA"
-mv "$TAD/out/$TA.bik" "$GWF_KEYS/$TA.bik" || die "BIK of $TA"
+mv "$TAD/out/$TA.bik" "$GWF_KEYS/$TA.bik" && mv "$TAD/out/$TA.pin" "$GWF_KEYS/$TA.pin" || die "BIK of $TA"
 gwf_run "device ca-init $TA" "$CTL" device ca-init --tenant "$TA" || die "CA $TA"
 gwf_tenant "$TB" || die "tenant $TB"
 gwf_device "$TA" phone-a1 && gwf_device "$TB" phone-b1 && gwf_node e2e-node ||
@@ -180,7 +180,7 @@ ok "people certificates and lena's production key"
 gwf_run "pki server api" "$CTL" pki server --name e2e-api --dns localhost \
     --ip 127.0.0.1 --out "$D/srv" || die "API server certificate"
 gwf_run "node init e2e-api" "$CTL" node init --name e2e-api \
-    --key-out "$D/api-node.key" || die "API node key"
+    --key-out "$D/api-node.key" --pins "$COFFER_NODE_PINS" || die "API node key"
 API_PORT=$(gwf_free_port)
 API_METRICS=$(gwf_free_port)
 while [ "$API_METRICS" = "$API_PORT" ]; do API_METRICS=$(gwf_free_port); done

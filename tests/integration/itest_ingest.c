@@ -331,6 +331,11 @@ setup(void **state)
 	snprintf(path, sizeof(path), "%s/badkey.bik", dir);
 	write_secret(path, bik, VAULT_BIK_BYTES);
 	vault_bik_free(&bik);
+	/* Tenant pins as `cofferctl tenant init` writes them (issue 12). */
+	if (pgtest_write_pin(db, dir, "acme") != 0 ||
+	    pgtest_write_pin(db, dir, "globex") != 0 ||
+	    pgtest_write_pin(db, dir, "badkey") != 0)
+		return -1;
 
 	/* Node key as `cofferctl node init` writes it. */
 	if (vault_sign_keypair(node_pk, &sk) != 0)

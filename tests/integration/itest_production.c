@@ -39,6 +39,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "api/pins.h"
 #include "api/production.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -175,6 +176,8 @@ make_tenant(tenant_fx *t)
 	if (vault_bik_new(&t->bik) != 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s.bik", scratch, t->name);
+	if (pgtest_write_pin(db, scratch, t->name) != 0)    /* issue 12 */
+		return -1;
 	return write_secret(path, t->bik, VAULT_BIK_BYTES);
 }
 
@@ -1459,6 +1462,12 @@ h_matter_json(int argc, char **argv)
 	PQclear(r);
 	json_object_set_new(out, "epochs", eps);
 	json_object_set_new(out, "approvals", aps);
+	/* What the API adds for cofferctl approve's pin checks (issue 12). */
+	if (api_pins_matter_json(db, argv[0], out, err, sizeof(err)) != 0) {
+		fprintf(stderr, "matter keys: %s\n", err);
+		json_decref(out);
+		return 1;
+	}
 	{
 		char *s = json_dumps(out, JSON_COMPACT);
 

@@ -290,7 +290,8 @@ make_tenant(const char *dir, const char *name)
 	if (vault_bik_new(&bik) != 0)
 		goto done;
 	snprintf(path, sizeof(path), "%s/%s.bik", dir, name);
-	if (write_secret(path, bik, VAULT_BIK_BYTES) != 0)
+	if (write_secret(path, bik, VAULT_BIK_BYTES) != 0 ||
+	    pgtest_write_pin(db, dir, name) != 0)    /* issue 12 */
 		goto done;
 	rc = 0;
 done:

@@ -63,7 +63,7 @@ for i in 1 2 3; do echo "backup test passphrase $i" >"$T/p$i"; done
 	"$CTL" device issue --tenant bk --device d1 --out "$T/dev"
 } >"$T/setup.log" 2>&1 || { cat "$T/setup.log"; die "tenant and certificates"; }
 mkdir -p "$T/keys" "$T/w"
-cp -p "$T/tenant/bk.bik" "$T/keys/"
+cp -p "$T/tenant/bk.bik" "$T/tenant/bk.pin" "$T/keys/"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 {
 	echo "listen = 127.0.0.1:$port"

@@ -199,7 +199,7 @@ for i in 1 2 3; do echo "docs test passphrase $i" >"$T/p$i"; done
 	"$CTL" pki people-ca-init
 } >"$T/setup.log" 2>&1 || { cat "$T/setup.log"; bad "test PKI"; finish; }
 mkdir -p "$T/keys" "$T/prod"
-cp -p "$T/tenant/docs.bik" "$T/keys/"
+cp -p "$T/tenant/docs.bik" "$T/tenant/docs.pin" "$T/keys/"
 RUNAS=""
 [ "$(id -u)" -ne 0 ] || RUNAS=nobody
 

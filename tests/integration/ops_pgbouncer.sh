@@ -129,10 +129,13 @@ for i in 1 2 3; do echo "pgbouncer test passphrase $i" >"$T/p$i"; done
     --passphrase-file "$T/p1" --passphrase-file "$T/p2" --passphrase-file "$T/p3" \
     >"$T/setup.log" 2>&1 || { cat "$T/setup.log"; die "tenant init"; }
 mkdir -p "$T/keys" "$T/w"
-cp -p "$T/tenant/pgb.bik" "$T/keys/"
+cp -p "$T/tenant/pgb.bik" "$T/tenant/pgb.pin" "$T/keys/"
+# node pins (issue 12): cofferctl approve and verify read $COFFER_NODE_PINS
+COFFER_NODE_PINS="$T/nodes.pins"
+export COFFER_NODE_PINS
 {
-	"$CTL" node init --name pgb-gw-a --key-out "$T/keys/gw-a.key" &&
-	"$CTL" node init --name pgb-gw-b --key-out "$T/keys/gw-b.key" &&
+	"$CTL" node init --name pgb-gw-a --key-out "$T/keys/gw-a.key" --pins "$COFFER_NODE_PINS" &&
+	"$CTL" node init --name pgb-gw-b --key-out "$T/keys/gw-b.key" --pins "$COFFER_NODE_PINS" &&
 	"$CTL" pki server --name gateway --dns localhost --ip 127.0.0.1 --out "$T/srv" &&
 	"$CTL" device ca-init --tenant pgb &&
 	"$CTL" device issue --tenant pgb --device d1 --out "$T/dev" &&

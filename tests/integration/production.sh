@@ -283,7 +283,7 @@ done
 # download by the requester, `export open`.
 if [ -x "$BUILD/coffer-api" ]; then
 	mkdir -p "$T/akeys" "$T/aprods" && chmod 0700 "$T/akeys" "$T/aprods"
-	cp "$GWF_KEYS/acme.bik" "$T/akeys/" && chmod 0600 "$T/akeys/acme.bik"
+	cp "$GWF_KEYS/acme.bik" "$GWF_KEYS/acme.pin" "$T/akeys/" && chmod 0600 "$T/akeys/acme.bik"
 	"$CTL" pki server --name realapi --dns localhost --ip 127.0.0.1 \
 	    --out "$T/asrv" >/dev/null 2>&1 || bad "real api cert"
 	APORT=$(gwf_free_port)

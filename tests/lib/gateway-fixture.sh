@@ -21,7 +21,9 @@
 #                         registered device certificate ->
 #                         $GWF_CERTS/DEVICE.crt and .key; the first one
 #                         becomes $GWF_PROBE (used to wait for /healthz)
-#   gwf_node NAME         node NAME and its checkpoint key $GWF_NODE_KEY
+#   gwf_node NAME         node NAME and its checkpoint key $GWF_NODE_KEY, its
+#                         public key appended to $COFFER_NODE_PINS (exported
+#                         by gwf_init: $GWF_DIR/nodes.pins)
 #   gwf_config ["key = value"]...
 #                         write $GWF_CONF on a free loopback port
 #                         ($GWF_PORT; metrics on $GWF_METRICS_PORT); each
@@ -96,6 +98,9 @@ gwf_init() {
 	: >"$GWF_LOG"
 	COFFER_PKI="$GWF_DIR/pki"
 	export COFFER_PKI
+	# node pins (`node init --pins`): cofferctl verify and approve read them
+	COFFER_NODE_PINS="$GWF_DIR/nodes.pins"
+	export COFFER_NODE_PINS
 	if [ "${GWF_NO_TRAP:-0}" != 1 ]; then
 		trap gwf_cleanup EXIT
 		trap 'exit 130' INT
@@ -134,6 +139,7 @@ gwf_tenant() {
 	    --passphrase-file "$d/pass1" --passphrase-file "$d/pass2" || return 1
 	[ -f "$d/out/$t.bik" ] || { gwf_err "tenant init $t wrote no $t.bik"; return 1; }
 	mv "$d/out/$t.bik" "$GWF_KEYS/$t.bik" || return 1
+	mv "$d/out/$t.pin" "$GWF_KEYS/$t.pin" || return 1
 	gwf_run "device ca-init $t" "$GWF_CTL" device ca-init --tenant "$t"
 }
 
@@ -150,7 +156,7 @@ gwf_node() {
 	GWF_NODE=$1
 	GWF_NODE_KEY="$GWF_DIR/node.key"
 	gwf_run "node init $1" "$GWF_CTL" node init --name "$1" \
-	    --key-out "$GWF_NODE_KEY"
+	    --key-out "$GWF_NODE_KEY" --pins "$COFFER_NODE_PINS"
 }
 
 gwf_free_port() {

@@ -5,6 +5,9 @@
  */
 #include "tests/lib/pgtest.h"
 
+#include "common/pins.h"
+#include "common/util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,4 +179,61 @@ pgtest_fresh_db(const char *prefix, char name[PGTEST_DBNAME_MAX], PGconn **out)
 		return -1;
 	}
 	return 0;
+}
+
+int
+pgtest_write_pin(PGconn *c, const char *dir, const char *tenant)
+{
+	const char *params[1] = { tenant };
+	pins_tenant *pin = calloc(1, sizeof(*pin));
+	PGresult *r = NULL;
+	char path[1024], *text = NULL, err[256];
+	size_t len = 0;
+	int i, rc = -1, n;
+
+	if (pin == NULL)
+		return -1;
+	r = PQexecParams(c, "SELECT t.tenant_id::text, kind, v FROM coffer.tenants t "
+	    "JOIN coffer.tenant_keys k USING (tenant_id), LATERAL ("
+	    "SELECT 0 AS kind, 0::bigint AS o, k.public_key AS v UNION ALL "
+	    "SELECT 1, o, c FROM unnest(k.commitments) WITH ORDINALITY AS u(c, o) UNION ALL "
+	    "SELECT 2, o, s FROM unnest(k.public_shares) WITH ORDINALITY AS u(s, o)) x "
+	    "WHERE t.name = $1 ORDER BY kind, o", 1, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || (n = PQntuples(r)) == 0)
+		goto out;
+	if (util_uuid_parse(pin->tenant_id, PQgetvalue(r, 0, 0)) != 0) {
+		/* binary results: the uuid column is 16 raw bytes */
+		if (PQgetlength(r, 0, 0) != 16)
+			goto out;
+		memcpy(pin->tenant_id, PQgetvalue(r, 0, 0), 16);
+	}
+	snprintf(pin->name, sizeof(pin->name), "%s", tenant);
+	for (i = 0; i < n; i++) {
+		const unsigned char *k = (const unsigned char *)PQgetvalue(r, i, 1);
+		unsigned char *dst;
+
+		if (PQgetlength(r, i, 2) != 32)
+			goto out;
+		if (k[3] == 0)
+			dst = pin->public_key;
+		else if (k[3] == 1 && pin->k < PINS_MAX_N)
+			dst = pin->commitments + (size_t)pin->k++ * 32;
+		else if (k[3] == 2 && pin->n < PINS_MAX_N)
+			dst = pin->public_shares + (size_t)pin->n++ * 32;
+		else
+			goto out;
+		memcpy(dst, PQgetvalue(r, i, 2), 32);
+	}
+	snprintf(path, sizeof(path), "%s/%s.pin", dir, tenant);
+	if (pins_tenant_encode(pin, &text, &len, err, sizeof(err)) != 0 ||
+	    util_write_file(path, text, len, 0644, 1, err, sizeof(err)) != 0) {
+		fprintf(stderr, "pgtest_write_pin %s: %s\n", tenant, err);
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	free(text);
+	free(pin);
+	return rc;
 }

@@ -44,4 +44,8 @@ char *pgtest_scalar(PGconn *c, const char *sql);
 /* Number of rows a statement returns (or affects), -1 on error. */
 long pgtest_rows(PGconn *c, const char *sql);
 
+/* <dir>/<tenant>.pin from the tenant's key row as it is now (issue 12:
+ * the gateway and API refuse a tenant without a pin).  0 or -1. */
+int pgtest_write_pin(PGconn *c, const char *dir, const char *tenant);
+
 #endif
