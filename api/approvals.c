@@ -24,10 +24,12 @@
 
 #include <openssl/evp.h>
 
+#include "api/blind.h"
 #include "api/handlers.h"
 #include "api/matters.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "vault/mem.h"
 #include "vault/tenant.h"
 
 #define APPR_ERR          512U
@@ -165,13 +167,18 @@ api_partials_stored_decode(json_t *doc, unsigned int index,
 	json_object_foreach(doc, key, v) {
 		i++;
 		if (i > count || util_uuid_parse(a[i - 1].epoch_id, key) != 0 ||
-		    !json_is_object(v) || json_object_size(v) != 2 ||
+		    !json_is_object(v) || json_object_size(v) != 4 ||
 		    appr_hex_member(v, "p", a[i - 1].part.P,
 		    sizeof(a[i - 1].part.P)) != 0 ||
 		    appr_hex_member(v, "proof", a[i - 1].part.proof,
-		    sizeof(a[i - 1].part.proof)) != 0) {
+		    sizeof(a[i - 1].part.proof)) != 0 ||
+		    appr_hex_member(v, "rb", a[i - 1].rb,
+		    sizeof(a[i - 1].rb)) != 0 ||
+		    appr_hex_member(v, "bp", a[i - 1].bp,
+		    sizeof(a[i - 1].bp)) != 0) {
 			snprintf(msg, msg_len, "partial #%zu must be \"<epoch uuid>\": "
-			    "{\"p\": 64 hex digits, \"proof\": 128 hex digits}", i);
+			    "{\"p\": 64 hex digits, \"proof\": 128 hex digits, "
+			    "\"rb\": 64, \"bp\": 128}", i);
 			goto fail;
 		}
 		a[i - 1].part.index = index;
@@ -187,6 +194,58 @@ fail:
 	return -1;
 }
 
+
+int
+api_matter_seed(api_req *r, const char *matter, const char *blind_text,
+    int create, unsigned char blind_id[16], unsigned char **seed, int *renewed)
+{
+	char err[APPR_ERR], bt[UTIL_UUID_STRLEN + 1];
+	int rc;
+
+	*seed = NULL;
+	*renewed = 0;
+	if (blind_text != NULL && blind_text[0] != '\0' &&
+	    util_uuid_parse(blind_id, blind_text) == 0) {
+		rc = api_blind_load(r->cfg->productions_dir, matter, blind_id, seed,
+		    err, sizeof(err));
+		if (rc == 0)
+			return 0;
+		if (rc < 0) {
+			api_fail_internal(r, "blinding seed", err);
+			return -1;
+		}
+	}
+	if (!create)
+		return 0;
+	if (api_blind_create(r->cfg->productions_dir, matter, blind_id, seed, err,
+	    sizeof(err)) != 0) {
+		api_fail_internal(r, "blinding seed", err);
+		return -1;
+	}
+	util_uuid_format(bt, blind_id);
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, matter);
+		pg_param_text(&p, bt);
+		if (pg_exec(r->db, "UPDATE coffer.matters SET blind_id = $3::uuid "
+		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid", &p, err,
+		    sizeof(err)) != 0) {
+			vault_secure_free(*seed);
+			*seed = NULL;
+			api_fail_db(r, "matter blinding", err);
+			return -1;
+		}
+	}
+	if (blind_text != NULL && blind_text[0] != '\0')
+		log_warn("matter %s: its blinding seed is gone from this API host; "
+		    "new generation %s (approvals given before no longer count)",
+		    matter, bt);
+	*renewed = 1;
+	return 0;
+}
+
 /* After COMMIT: queue the build. */
 static void
 appr_after_commit(api_req *r)
@@ -199,7 +258,7 @@ appr_after_commit(api_req *r)
 json_t *
 api_partials_stored(const api_partial *a, size_t n)
 {
-	char p[65], proof[129];
+	char p[65], proof[129], rb[65], bp[129];
 	json_t *o = json_object();
 	size_t i;
 
@@ -208,8 +267,10 @@ api_partials_stored(const api_partial *a, size_t n)
 	for (i = 0; i < n; i++) {
 		util_hex(p, a[i].part.P, sizeof(a[i].part.P));
 		util_hex(proof, a[i].part.proof, sizeof(a[i].part.proof));
-		if (json_object_set_new(o, a[i].epoch_text, json_pack("{s:s, s:s}",
-		    "p", p, "proof", proof)) != 0) {
+		util_hex(rb, a[i].rb, sizeof(a[i].rb));
+		util_hex(bp, a[i].bp, sizeof(a[i].bp));
+		if (json_object_set_new(o, a[i].epoch_text, json_pack("{s:s, s:s, "
+		    "s:s, s:s}", "p", p, "proof", proof, "rb", rb, "bp", bp)) != 0) {
 			json_decref(o);
 			return NULL;
 		}
@@ -224,7 +285,10 @@ api_h_approval_submit(api_req *r)
 	unsigned char mid[UTIL_UUID_BYTES], V[VAULT_POINT_BYTES];
 	unsigned char Vc[VAULT_POINT_BYTES], *commits = NULL, md[32];
 	char midstr[UTIL_UUID_STRLEN + 1], err[APPR_ERR], msg[256], idx[8];
-	char mdhex[65];
+	char mdhex[65], blindstr[UTIL_UUID_STRLEN + 1];
+	unsigned char recipient[VAULT_RECIPIENT_BYTES], blind_id[16];
+	unsigned char *seed = NULL;
+	int renewed = 0;
 	api_partial *parts = NULL;
 	json_t *body = NULL, *stored = NULL;
 	PGresult *m = NULL, *q = NULL, *ep = NULL;
@@ -246,7 +310,8 @@ api_h_approval_submit(api_req *r)
 		pg_param_text(&p, r->who.tenant_id_str);
 		pg_param_text(&p, midstr);
 		m = pg_query(r->db, "SELECT m.state, m.requester_user_id::text, "
-		    "t.threshold_k "
+		    "t.threshold_k, pg_catalog.encode(m.recipient_key, 'hex'), "
+		    "m.blind_id::text "
 		    "FROM coffer.matters m JOIN coffer.tenants t "
 		    " ON t.tenant_id = m.tenant_id "
 		    "WHERE m.tenant_id = $1::uuid AND m.matter_id = $2::uuid "
@@ -290,6 +355,27 @@ api_h_approval_submit(api_req *r)
 		goto out;
 	}
 	k = atoi(PQgetvalue(m, 0, 2));
+	if (PQgetisnull(m, 0, 3) || util_unhex(recipient, sizeof(recipient),
+	    PQgetvalue(m, 0, 3), (size_t)PQgetlength(m, 0, 3)) != 0) {
+		api_fail(r, 409, "production_key_missing", NULL, "the matter has no "
+		    "production recipient key frozen: it cannot be released");
+		goto out;
+	}
+	/* The seed R' is derived from; a seed lost on this host starts a new
+	 * generation, and partials computed on the old one cannot verify. */
+	if (api_matter_seed(r, midstr, PQgetisnull(m, 0, 4) ? NULL :
+	    PQgetvalue(m, 0, 4), 1, blind_id, &seed, &renewed) != 0)
+		goto out;
+	util_uuid_format(blindstr, blind_id);
+	if (renewed) {
+		api_detail(r, "blinding", json_string("renewed"));
+		api_fail(r, 409, "blinding_renewed", NULL, "the matter's blinded "
+		    "points were renewed on the API host; fetch the matter and "
+		    "approve again (cofferctl approve)");
+		/* The new generation must survive this refusal. */
+		r->commit_on_fail = 1;
+		goto out;
+	}
 	snprintf(idx, sizeof(idx), "%d", r->who.custodian_index);
 	{
 		pg_params p = PG_PARAMS_INIT;
@@ -298,8 +384,10 @@ api_h_approval_submit(api_req *r)
 		pg_param_text(&p, midstr);
 		pg_param_text(&p, idx);
 		pg_param_text(&p, r->who.user_id);
+		pg_param_text(&p, blindstr);
 		q = pg_query(r->db, "SELECT 1 FROM coffer.approvals "
 		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid "
+		    "AND blind_id = $5::uuid "
 		    "AND (custodian_index = $3::int OR user_id = $4::uuid)", &p, err,
 		    sizeof(err));
 		if (q == NULL) {
@@ -388,6 +476,7 @@ api_h_approval_submit(api_req *r)
 	/* Each partial must answer one of the matter's epochs and verify. */
 	{
 		unsigned char R[VAULT_POINT_BYTES], eid[UTIL_UUID_BYTES];
+		vault_release_ctx ctx;
 		PGresult *q2 = ep;
 		int row, found;
 
@@ -408,8 +497,17 @@ api_h_approval_submit(api_req *r)
 				goto out;
 			}
 			memcpy(R, PQgetvalue(q2, row, 1), sizeof(R));
-			if (vault_threshold_verify(&parts[i].part, V, r->who.tenant_id,
-			    mid, parts[i].epoch_id, R, err, sizeof(err)) != 0) {
+			vault_release_ctx_init(&ctx, r->who.tenant_id, mid, parts[i].epoch_id,
+			    recipient);
+			if (vault_blind_point(seed, &ctx, R, parts[i].rb, parts[i].bp,
+			    err, sizeof(err)) != 0) {
+				api_detail(r, "epoch_id", json_string(parts[i].epoch_text));
+				api_fail(r, 422, "epoch_set_mismatch", "rejected", "epoch %s: "
+				    "%s", parts[i].epoch_text, err);
+				goto out;
+			}
+			if (vault_threshold_verify(&parts[i].part, V, &ctx, parts[i].rb,
+			    err, sizeof(err)) != 0) {
 				snprintf(r->outcome_buf, sizeof(r->outcome_buf),
 				    "bad-proof.custodian-%d", r->who.custodian_index);
 				api_detail(r, "epoch_id", json_string(parts[i].epoch_text));
@@ -438,12 +536,15 @@ api_h_approval_submit(api_req *r)
 		pg_param_text(&p, idx);
 		pg_param_text(&p, r->who.user_id);
 		pg_param_text(&p, stored_text);
+		pg_param_text(&p, blindstr);
 		q = pg_query(r->db, "WITH ins AS (INSERT INTO coffer.approvals "
-		    "(tenant_id, matter_id, custodian_index, user_id, partials) "
-		    "VALUES ($1::uuid, $2::uuid, $3::int, $4::uuid, $5::jsonb) "
-		    "RETURNING 1) "
+		    "(tenant_id, matter_id, custodian_index, user_id, partials, "
+		    "blind_id) "
+		    "VALUES ($1::uuid, $2::uuid, $3::int, $4::uuid, $5::jsonb, "
+		    "$6::uuid) RETURNING 1) "
 		    "SELECT (SELECT pg_catalog.count(*) FROM coffer.approvals a "
-		    " WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid) "
+		    " WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid "
+		    " AND a.blind_id = $6::uuid) "
 		    "+ (SELECT pg_catalog.count(*) FROM ins)", &p, err, sizeof(err));
 		if (q == NULL) {
 			if (pg_last_sqlstate_is(PG_SQLSTATE_UNIQUE_VIOLATION))
@@ -466,6 +567,7 @@ api_h_approval_submit(api_req *r)
 	api_detail(r, "partials_sha256", json_string(mdhex));
 	if (nparts <= APPR_AUDIT_INLINE)
 		api_detail(r, "partials", json_incref(stored));
+	api_detail(r, "blind_id", json_string(blindstr));
 	api_detail(r, "approvals", json_integer(approvals));
 	api_detail(r, "threshold", json_integer(k));
 	if (approvals >= k) {
@@ -489,6 +591,8 @@ api_h_approval_submit(api_req *r)
 	    approvals, "threshold", k, "state", approvals >= k ? "building" :
 	    "open"));
 out:
+	if (seed != NULL)
+		vault_secure_free(seed);
 	PQclear(m);
 	PQclear(q);
 	PQclear(ep);

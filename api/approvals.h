@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "api/server.h"
 #include "common/util.h"
 #include "vault/threshold.h"
 
@@ -30,6 +31,8 @@ typedef struct api_partial {
 	unsigned char epoch_id[UTIL_UUID_BYTES];
 	char          epoch_text[UTIL_UUID_STRLEN + 1];
 	vault_partial part;
+	unsigned char rb[VAULT_POINT_BYTES];      /* R' the partial answers */
+	unsigned char bp[VAULT_PROOF_BYTES];      /* proof R' = ρ·R (API's) */
 } api_partial;
 
 /* Decode body->"partials" for custodian index (already checked 1..255):
@@ -44,13 +47,16 @@ int api_partials_decode(const json_t *partials, unsigned int index,
 
 /* The stored form of n decoded partials (what api_h_approval_submit puts
  * in coffer.approvals.partials): {"<epoch uuid>": {"p": hex, "proof":
- * hex}, ...}.  New reference, or NULL when out of memory. */
+ * hex, "rb": hex R', "bp": hex blinding proof}, ...}.  Everything an
+ * auditor needs to check offline; nothing that opens an epoch without the
+ * matter's seed.  New reference, or NULL when out of memory. */
 json_t *api_partials_stored(const api_partial *a, size_t n);
 
 /* Decode a stored approval (coffer.approvals.partials, read back by the
  * production builder, api/production.c): the object
  * api_h_approval_submit writes, {"<epoch uuid>": {"p": 64 hex digits,
- * "proof": 128 hex digits}, ...} with no other member, or
+ * "proof": 128 hex digits, "rb": 64, "bp": 128}, ...} with no other
+ * member, or
  * {"partials": [...]} holding the submitted form (api_partials_decode).
  * Same result as api_partials_decode: *out malloc'd (free it), *n entries
  * sorted by epoch id, no epoch twice, each carrying index.  0, or -1 with
@@ -58,5 +64,15 @@ json_t *api_partials_stored(const api_partial *a, size_t n);
 int api_partials_stored_decode(json_t *doc, unsigned int index,
                                api_partial **out, size_t *n,
                                char *msg, size_t msg_len);
+
+/* The seed of an open matter (api/blind.h) into *seed (guarded; free with
+ * vault_secure_free) and its generation into blind_id.  blind_text is
+ * matters.blind_id as text (NULL or "" when none).  When the stored
+ * generation has no seed file and create is set, a new generation is made
+ * and recorded in the request's transaction (*renewed = 1); without
+ * create *seed stays NULL.  0, or -1 after api_fail. */
+int api_matter_seed(api_req *r, const char *matter, const char *blind_text,
+                    int create, unsigned char blind_id[16],
+                    unsigned char **seed, int *renewed);
 
 #endif

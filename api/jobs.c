@@ -23,6 +23,7 @@
  * transaction on one, progress updates go through the other.
  */
 #include "api/jobs.h"
+#include "api/blind.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -251,6 +252,8 @@ jobs_fail(jobs_worker *w, const job *jb, const char *why)
 	    pg_commit(w->status, err, sizeof(err)) != 0)
 		goto fail;
 	json_decref(d);
+	/* A failed matter releases nothing more: its seed goes. */
+	api_blind_destroy(w->j->cfg->productions_dir, jb->matter);
 	return;
 fail:
 	json_decref(d);
@@ -335,6 +338,7 @@ jobs_run(jobs_worker *w, const job *jb)
 	memset(&popts, 0, sizeof(popts));
 	popts.pins_dir = cfg->keys_dir;              /* issue 12: pinned keys */
 	popts.node_pins_file = cfg->node_pins_file;
+	popts.productions_dir = cfg->productions_dir;
 	if (api_production_build_ex(w->build, tid, mid, path, jobs_progress_cb,
 	    &pr, &popts, &res, err, sizeof(err)) != 0) {
 		(void)pg_rollback(w->build);   /* keeps the SQLSTATE */
@@ -413,6 +417,9 @@ jobs_run(jobs_worker *w, const job *jb)
 	if (pg_commit(w->status, err, sizeof(err)) != 0)
 		goto fail;
 	json_decref(d);
+	/* The release is done: without the seed, nothing stored (approvals,
+	 * audit events, this host's files) opens the matter's epochs. */
+	api_blind_destroy(cfg->productions_dir, jb->matter);
 	api_metrics_production(API_PROD_BUILT);
 	log_info("matter %s: production %s ready: %llu records, %llu bytes",
 	    jb->matter, pidstr, res.records, res.sealed_bytes);

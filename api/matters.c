@@ -16,6 +16,9 @@
  */
 #include "api/matters.h"
 #include "api/pins.h"
+#include "api/approvals.h"
+#include "api/blind.h"
+#include "vault/mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -319,7 +322,9 @@ api_h_matter_create(api_req *r)
 	static const char *const sc[] = { "participants", "conversations",
 	                                  "channels", "from", "to", NULL };
 	unsigned char mid[UTIL_UUID_BYTES], *ptok = NULL, *ctok = NULL;
-	char midstr[UTIL_UUID_STRLEN + 1], err[MAT_ERR];
+	unsigned char blind_id[16], *seed = NULL;
+	char midstr[UTIL_UUID_STRLEN + 1], err[MAT_ERR], recipient_hex[65];
+	char blindstr[UTIL_UUID_STRLEN + 1];
 	char *parr = NULL, *carr = NULL, *charr = NULL, *scope_text = NULL;
 	const char **chans = NULL, *from = NULL, *to = NULL;
 	json_t *body = NULL, *scope, *sj = NULL;
@@ -435,18 +440,24 @@ api_h_matter_create(api_req *r)
 
 		pg_param_text(&p, r->who.tenant_id_str);
 		pg_param_text(&p, r->who.user_id);
-		res = pg_query(r->db, "SELECT x25519_public_key IS NOT NULL "
+		res = pg_query(r->db, "SELECT x25519_public_key IS NOT NULL, "
+		    "pg_catalog.encode(x25519_public_key, 'hex') "
 		    "FROM coffer.users WHERE tenant_id = $1::uuid "
 		    "AND user_id = $2::uuid", &p, err, sizeof(err));
 		if (res == NULL) {
 			api_fail_db(r, "requester", err);
 			goto out;
 		}
-		if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0 ||
+		    PQgetlength(res, 0, 1) != 64) {
 			api_fail(r, 409, "production_key_missing", NULL, "register a "
 			    "production key first (cofferctl user keygen)");
 			goto out;
 		}
+		/* Frozen into the matter: a later key replacement cannot
+		 * redirect this matter's production. */
+		memcpy(recipient_hex, PQgetvalue(res, 0, 1), 64);
+		recipient_hex[64] = '\0';
 		PQclear(res);
 		res = NULL;
 	}
@@ -462,6 +473,14 @@ api_h_matter_create(api_req *r)
 	util_uuid_random(mid);
 	util_uuid_format(midstr, mid);
 	api_target(r, "matter:%s", midstr);
+	if (api_blind_create(r->cfg->productions_dir, midstr, blind_id, &seed,
+	    err, sizeof(err)) != 0) {
+		api_fail_internal(r, "blinding seed", err);
+		goto out;
+	}
+	vault_secure_free(seed);
+	seed = NULL;
+	util_uuid_format(blindstr, blind_id);
 	{
 		pg_params p = PG_PARAMS_INIT;
 
@@ -474,10 +493,15 @@ api_h_matter_create(api_req *r)
 		pg_param_text(&p, scope_text);
 		pg_param_text(&p, from);
 		pg_param_text(&p, to);
+		pg_param_text(&p, recipient_hex);
+		pg_param_text(&p, blindstr);
 		if (pg_exec(r->db, "INSERT INTO coffer.matters (tenant_id, matter_id, "
-		    "title, legal_basis, requester_user_id, scope, time_from, time_to) "
+		    "title, legal_basis, requester_user_id, scope, time_from, time_to, "
+		    "recipient_key, blind_id) "
 		    "VALUES ($1::uuid, $2::uuid, $3, $4, $5::uuid, $6::jsonb, "
-		    "$7::timestamptz, $8::timestamptz)", &p, err, sizeof(err)) != 0) {
+		    "$7::timestamptz, $8::timestamptz, pg_catalog.decode($9, 'hex'), "
+		    "$10::uuid)", &p, err, sizeof(err)) != 0) {
+			api_blind_destroy(r->cfg->productions_dir, midstr);
 			api_fail_db(r, "matter insert", err);
 			goto out;
 		}
@@ -489,10 +513,13 @@ api_h_matter_create(api_req *r)
 	api_detail(r, "to", json_string(to));
 	api_detail(r, "record_count", json_integer(count));
 	api_detail(r, "epochs", json_integer(nepochs));
+	api_detail(r, "recipient_key", json_string(recipient_hex));
 	api_reply(r, 201, json_pack("{s:s, s:s, s:I, s:I}", "matter_id", midstr,
 	    "state", "open", "record_count", (json_int_t)count, "epochs",
 	    (json_int_t)nepochs));
 out:
+	if (seed != NULL)
+		vault_secure_free(seed);
 	PQclear(res);
 	mat_free_tokens(&ptok, np);
 	mat_free_tokens(&ctok, nc);
@@ -573,6 +600,8 @@ api_h_matter_show(api_req *r)
 	unsigned char mid[UTIL_UUID_BYTES];
 	char midstr[UTIL_UUID_STRLEN + 1], err[MAT_ERR];
 	json_t *out = NULL, *eps = NULL, *aps = NULL, *chans = NULL;
+	unsigned char recipient[VAULT_RECIPIENT_BYTES], blind_id[16];
+	unsigned char *seed = NULL;
 	unsigned long long nrec = 0, nep = 0;
 	PGresult *m = NULL, *q = NULL;
 	json_error_t je;
@@ -593,7 +622,8 @@ api_h_matter_show(api_req *r)
 		    "t.threshold_k, t.custodians_n, "
 		    "pg_catalog.jsonb_array_length(coalesce(m.scope->'participants', '[]')), "
 		    "pg_catalog.jsonb_array_length(coalesce(m.scope->'conversations', '[]')), "
-		    "coalesce(m.scope->'channels', '[]')::text "
+		    "coalesce(m.scope->'channels', '[]')::text, "
+		    "pg_catalog.encode(m.recipient_key, 'hex'), m.blind_id::text "
 		    "FROM coffer.matters m "
 		    "JOIN coffer.tenants t ON t.tenant_id = m.tenant_id "
 		    "JOIN coffer.users u ON u.tenant_id = m.tenant_id "
@@ -658,11 +688,58 @@ api_h_matter_show(api_req *r)
 		}
 		if ((eps = json_array()) == NULL)
 			goto oom;
-		for (i = 0; i < PQntuples(q); i++)
-			if (json_array_append_new(eps, json_pack("{s:s, s:s}",
-			    "epoch_id", PQgetvalue(q, i, 0), "r",
-			    PQgetvalue(q, i, 1))) != 0)
+		/* While the matter is open, each epoch's blinded point R' and
+		 * the proof that it is a known multiple of R: custodians answer
+		 * R', never R (vault/threshold.h). */
+		if (strcmp(PQgetvalue(m, 0, 2), "open") == 0 &&
+		    !PQgetisnull(m, 0, 16) &&
+		    util_unhex(recipient, sizeof(recipient), PQgetvalue(m, 0, 16),
+		    (size_t)PQgetlength(m, 0, 16)) == 0) {
+			int renewed;
+
+			if (api_matter_seed(r, midstr, PQgetisnull(m, 0, 17) ? NULL :
+			    PQgetvalue(m, 0, 17), 1, blind_id, &seed, &renewed) != 0)
+				goto out;
+		}
+		for (i = 0; i < PQntuples(q); i++) {
+			json_t *e = json_pack("{s:s, s:s}", "epoch_id",
+			    PQgetvalue(q, i, 0), "r", PQgetvalue(q, i, 1));
+
+			if (e == NULL || json_array_append_new(eps, e) != 0)
 				goto oom;
+			if (seed != NULL) {
+				unsigned char eid[16], R[VAULT_POINT_BYTES];
+				unsigned char Rb[VAULT_POINT_BYTES], bp[VAULT_PROOF_BYTES];
+				char rbh[65], bph[129];
+				vault_release_ctx ctx;
+
+				if (util_uuid_parse(eid, PQgetvalue(q, i, 0)) != 0 ||
+				    util_unhex(R, sizeof(R), PQgetvalue(q, i, 1),
+				    (size_t)PQgetlength(q, i, 1)) != 0) {
+					api_fail_internal(r, "matter epochs", "malformed row");
+					goto out;
+				}
+				vault_release_ctx_init(&ctx, r->who.tenant_id, mid, eid, recipient);
+				if (vault_blind_point(seed, &ctx, R, Rb, bp, err,
+				    sizeof(err)) != 0) {
+					api_fail_internal(r, "matter epochs", err);
+					goto out;
+				}
+				util_hex(rbh, Rb, sizeof(Rb));
+				util_hex(bph, bp, sizeof(bp));
+				json_object_set_new(e, "rb", json_string(rbh));
+				json_object_set_new(e, "bp", json_string(bph));
+			}
+		}
+		if (!PQgetisnull(m, 0, 16))
+			json_object_set_new(out, "recipient_key",
+			    json_string(PQgetvalue(m, 0, 16)));
+		if (seed != NULL) {
+			char bt[UTIL_UUID_STRLEN + 1];
+
+			util_uuid_format(bt, blind_id);
+			json_object_set_new(out, "blind_id", json_string(bt));
+		}
 		json_object_set_new(out, "epochs", eps);
 		eps = NULL;
 		PQclear(q);
@@ -707,6 +784,8 @@ api_h_matter_show(api_req *r)
 oom:
 	api_fail_internal(r, "matter", "out of memory");
 out:
+	if (seed != NULL)
+		vault_secure_free(seed);
 	PQclear(m);
 	PQclear(q);
 	json_decref(out);
@@ -777,6 +856,8 @@ api_h_matter_close(api_req *r)
 		api_fail_db(r, "matter close", err);
 		goto out;
 	}
+	/* Nothing more is released for a closed matter: its seed goes. */
+	api_blind_destroy(r->cfg->productions_dir, midstr);
 	api_reply(r, 200, json_pack("{s:s, s:s}", "matter_id", midstr, "state",
 	    "closed"));
 out:

@@ -60,6 +60,7 @@
 #include <openssl/evp.h>
 
 #include "api/approvals.h"
+#include "api/blind.h"
 #include "api/keys.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -261,6 +262,8 @@ typedef struct pr_epoch {
 	unsigned int   npartials;
 	int            approved;
 	size_t         s_index;            /* its S in prod.S */
+	vault_release_ctx ctx;             /* tenant, matter, epoch, recipient */
+	unsigned char  Rb[VAULT_POINT_BYTES]; /* R' = ρ·R, from the seed */
 } pr_epoch;
 
 typedef struct pr_slot {
@@ -367,7 +370,11 @@ typedef struct prod {
 	long long            now_us;
 
 	/* matter */
-	unsigned char        requester_pk[VAULT_BOX_PK_BYTES];
+	unsigned char        requester_pk[VAULT_BOX_PK_BYTES]; /* frozen in
+	                                       the matter at creation */
+	unsigned char       *seed;             /* blinding seed (guarded) */
+	unsigned char       *Sb;               /* S' scratch, in seed's block */
+	char                 blind_text[UTIL_UUID_STRLEN + 1];
 	unsigned char        tenant_pk[VAULT_POINT_BYTES];
 	unsigned char       *public_shares;  /* n * 32, index i at (i-1)*32 */
 	unsigned int         nshares;
@@ -1250,7 +1257,8 @@ pr_load_keys(prod *P)
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
 	p.result_binary = 1;
 	r = pg_query(P->db,
-	    "SELECT u.x25519_public_key, u.status, t.threshold_k, k.public_key "
+	    "SELECT m.recipient_key, u.status, t.threshold_k, k.public_key, "
+	    "m.blind_id "
 	    "FROM coffer.matters m "
 	    "JOIN coffer.users u ON u.tenant_id = m.tenant_id "
 	    "                   AND u.user_id = m.requester_user_id "
@@ -1265,9 +1273,37 @@ pr_load_keys(prod *P)
 		goto out;
 	}
 	if (PQgetisnull(r, 0, 0) || PQgetlength(r, 0, 0) != VAULT_BOX_PK_BYTES) {
-		PERR(P, "matter %s: the requester has no production key registered "
-		    "(cofferctl user keygen)", P->mid);
+		PERR(P, "matter %s: no production recipient key was frozen when "
+		    "the matter was created", P->mid);
 		goto out;
+	}
+	{
+		unsigned char bid[16];
+		char e2[256];
+		int lr;
+
+		if (PQgetisnull(r, 0, 4) || PQgetlength(r, 0, 4) != 16) {
+			PERR(P, "matter %s has no blinding generation: the custodians "
+			    "must approve it again", P->mid);
+			goto out;
+		}
+		memcpy(bid, PQgetvalue(r, 0, 4), 16);
+		util_uuid_format(P->blind_text, bid);
+		snprintf(e2, sizeof(e2), "no productions_dir given");
+		lr = P->opts == NULL || P->opts->productions_dir == NULL ? -1 :
+		    api_blind_load(P->opts->productions_dir, P->mid, bid, &P->seed,
+		    e2, sizeof(e2));
+		if (lr == 0 && (P->Sb = vault_secure_alloc(VAULT_POINT_BYTES)) ==
+		    NULL) {
+			PERR(P, "out of secure memory");
+			goto out;
+		}
+		if (lr != 0) {
+			PERR(P, "matter %s: its blinding seed is not on this API host "
+			    "(%s): the stored approvals cannot be used; close the matter "
+			    "and open a new one", P->mid, lr > 0 ? "missing" : e2);
+			goto out;
+		}
 	}
 	if (PQgetlength(r, 0, 1) != 6 || memcmp(PQgetvalue(r, 0, 1), "active",
 	    6) != 0) {
@@ -1432,9 +1468,11 @@ pr_load_approvals(prod *P)
 
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
+	pg_param_text(&p, P->blind_text);
 	r = pg_query(P->db, "SELECT custodian_index, partials::text "
 	    "FROM coffer.approvals WHERE tenant_id = $1::uuid "
-	    "AND matter_id = $2::uuid ORDER BY custodian_index", &p, P->err,
+	    "AND matter_id = $2::uuid AND blind_id = $3::uuid "
+	    "ORDER BY custodian_index", &p, P->err,
 	    P->err_len);
 	if (r == NULL)
 		return -1;
@@ -1498,8 +1536,8 @@ pr_custodian_blame(prod *P, const pr_epoch *e, const char *eid)
 		if (vp->index < 1 || vp->index > P->nshares)
 			continue;
 		if (vault_threshold_verify(vp, P->public_shares +
-		    (size_t)(vp->index - 1) * VAULT_POINT_BYTES, P->tenant_id,
-		    P->matter_id, e->id, e->R, e2, sizeof(e2)) != 0) {
+		    (size_t)(vp->index - 1) * VAULT_POINT_BYTES, &e->ctx, e->Rb, e2,
+		    sizeof(e2)) != 0) {
 			PERR(P, "epoch %s: %s", eid, e2);
 			return;
 		}
@@ -1539,6 +1577,19 @@ pr_combine(prod *P)
 		if (!e->approved)
 			continue;
 		util_uuid_format(eid, e->id);
+		/* R' recomputed from the seed, never taken from the stored
+		 * approval (the API's role can write those). */
+		vault_release_ctx_init(&e->ctx, P->tenant_id, P->matter_id, e->id,
+		    P->requester_pk);
+		{
+			unsigned char bp[VAULT_PROOF_BYTES];
+
+			if (vault_blind_point(P->seed, &e->ctx, e->R, e->Rb, bp, e2,
+			    sizeof(e2)) != 0) {
+				PERR(P, "epoch %s: %s", eid, e2);
+				return -1;
+			}
+		}
 		/* Every proof again, bound to this matter: the approvals table is
 		 * writable by the API's role, and a partial copied from another
 		 * matter would combine just as well. */
@@ -1551,18 +1602,23 @@ pr_combine(prod *P)
 				return -1;
 			}
 			if (vault_threshold_verify(vp, P->public_shares +
-			    (size_t)(vp->index - 1) * VAULT_POINT_BYTES, P->tenant_id,
-			    P->matter_id, e->id, e->R, e2, sizeof(e2)) != 0) {
+			    (size_t)(vp->index - 1) * VAULT_POINT_BYTES, &e->ctx, e->Rb,
+			    e2, sizeof(e2)) != 0) {
 				PERR(P, "matter %s, epoch %s: %s", P->mid, eid, e2);
 				return -1;
 			}
 		}
 		S = P->S + s * VAULT_POINT_BYTES;
-		if (vault_threshold_combine(e->partials, P->k, S, e2,
+		/* S' = ρ·t·R from the blinded partials, then S = ρ⁻¹·S'. */
+		if (vault_threshold_combine(e->partials, P->k, P->Sb, e2,
+		    sizeof(e2)) != 0 ||
+		    vault_blind_unblind(P->seed, &e->ctx, P->Sb, S, e2,
 		    sizeof(e2)) != 0) {
+			vault_wipe(P->Sb, VAULT_POINT_BYTES);
 			PERR(P, "epoch %s: %s", eid, e2);
 			return -1;
 		}
+		vault_wipe(P->Sb, VAULT_POINT_BYTES);
 		if (vault_epoch_unwrap(&ep, S, e->R, P->tenant_pk, P->tenant_id,
 		    e->id, e->wrapped, e2, sizeof(e2)) != 0) {
 			pr_custodian_blame(P, e, eid);
@@ -2592,6 +2648,10 @@ prod_free(prod *P)
 	free(P->ckpts);
 	free(P->longs);
 	free(P->public_shares);
+	if (P->seed != NULL)
+		vault_secure_free(P->seed);
+	if (P->Sb != NULL)
+		vault_secure_free(P->Sb);
 	free(P->custodians);
 	free(P->lit_channels);
 	free(P->lit_parts);

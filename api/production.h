@@ -77,6 +77,9 @@ typedef struct api_production_opts {
 	                                       before anything is unwrapped
 	                                       (NULL: not checked) */
 	const char   *node_pins_file;       /* and node keys (NULL/"": not) */
+	const char   *productions_dir;      /* where <dir>/.blind holds the
+	                                       matters' blinding seeds
+	                                       (api/blind.h); required */
 } api_production_opts;
 
 typedef struct api_production_result {

@@ -785,7 +785,7 @@ srv_finish(srv_req *sr)
 		    r->request_id, sr->method, sr->path_shown);
 		return;
 	}
-	if (r->db != NULL && r->status >= 400 &&
+	if (r->db != NULL && r->status >= 400 && !r->commit_on_fail &&
 	    PQtransactionStatus(r->db) != PQTRANS_IDLE)
 		(void)pg_rollback(r->db);
 	if ((r->db == NULL || PQtransactionStatus(r->db) == PQTRANS_IDLE) &&

@@ -110,6 +110,8 @@ struct api_req {
 
 	/* after a successful COMMIT (e.g. start a production build) */
 	void               (*after_commit)(api_req *r);
+	int                commit_on_fail; /* keep the work of a refused
+	                                      request (a renewed blinding) */
 	char                 after_arg[64];
 };
 

@@ -5,8 +5,11 @@
  * certificate), show what is being released (title, legal basis, scope,
  * time range, epochs, records), ask for confirmation and the share
  * passphrase, unlock the share locally, and for every epoch of the matter
- * compute P_i = s_i·R with its Chaum-Pedersen proof bound to tenant,
- * matter, epoch and custodian index (vault/threshold.h); POST them.
+ * check that the API's blinded point R' is a known multiple of the epoch's
+ * own R (its proof), compute P'_i = s_i·R' with its Chaum-Pedersen proof
+ * bound to tenant, matter, epoch, the matter's frozen recipient key and
+ * the custodian index (vault/threshold.h); POST them.  The custodian never
+ * answers the real R: stored answers cannot be combined into a release.
  *
  * Trusts: the share file once it opens under the passphrase, and the API
  * only as far as TLS with the given CA proves its identity.  Everything the
@@ -343,7 +346,8 @@ ap_parse(int argc, char **argv, ap_opts *o)
 /* Partials for every epoch: [{"epoch_id","p","c","z"}]. */
 static json_t *
 ap_partials(json_t *epochs, const unsigned char *share,
-    const vault_sharefile_info *info, const unsigned char matter[16])
+    const vault_sharefile_info *info, const unsigned char matter[16],
+    const unsigned char recipient[VAULT_RECIPIENT_BYTES])
 {
 	json_t *out = json_array(), *ep;
 	char err[AP_ERR];
@@ -354,7 +358,11 @@ ap_partials(json_t *epochs, const unsigned char *share,
 	json_array_foreach(epochs, i, ep) {
 		const char *eid = json_string_value(json_object_get(ep, "epoch_id"));
 		const char *rh = json_string_value(json_object_get(ep, "r"));
-		unsigned char epoch[16], R[VAULT_POINT_BYTES];
+		const char *rbh = json_string_value(json_object_get(ep, "rb"));
+		const char *bph = json_string_value(json_object_get(ep, "bp"));
+		unsigned char epoch[16], R[VAULT_POINT_BYTES], Rb[VAULT_POINT_BYTES];
+		unsigned char bp[VAULT_PROOF_BYTES];
+		vault_release_ctx ctx;
 		char ph[2 * VAULT_POINT_BYTES + 1], ch[65], zh[65];
 		vault_partial part;
 		json_t *o;
@@ -364,8 +372,23 @@ ap_partials(json_t *epochs, const unsigned char *share,
 			ap_fail("the API sent a malformed epoch (entry %zu)", i);
 			goto fail;
 		}
-		if (vault_threshold_partial(share, info->index, info->tenant_id,
-		    matter, epoch, R, &part, err, sizeof(err)) != 0) {
+		if (rbh == NULL || bph == NULL ||
+		    util_unhex(Rb, sizeof(Rb), rbh, strlen(rbh)) != 0 ||
+		    util_unhex(bp, sizeof(bp), bph, strlen(bph)) != 0) {
+			ap_fail("epoch %s: the API sent no blinded point (an API older "
+			    "than the blinded release?); nothing was sent", eid);
+			goto fail;
+		}
+		vault_release_ctx_init(&ctx, info->tenant_id, matter, epoch,
+		    recipient);
+		/* Answer R' only if it is a known multiple of this epoch's own
+		 * R: otherwise the partial could open another epoch. */
+		if (vault_blind_verify(&ctx, R, Rb, bp, err, sizeof(err)) != 0) {
+			ap_fail("epoch %s: %s; nothing was sent", eid, err);
+			goto fail;
+		}
+		if (vault_threshold_partial(share, info->index, &ctx, Rb, &part, err,
+		    sizeof(err)) != 0) {
 			ap_fail("epoch %s: %s", eid, err);
 			goto fail;
 		}
@@ -394,6 +417,7 @@ ctl_cmd_approve(int argc, char **argv)
 	json_error_t je;
 	vault_sharefile_info info;
 	unsigned char matter[16], tid[16], *file = NULL, *share = NULL;
+	unsigned char recipient[VAULT_RECIPIENT_BYTES];
 	char path[256], err[AP_ERR], *pass = NULL, *post = NULL, shown[AP_SHOW + 1];
 	const char *s;
 	size_t flen = 0, i;
@@ -507,7 +531,15 @@ ctl_cmd_approve(int argc, char **argv)
 	}
 	if (ctl_pins_check_matter(m, &info, o.share, o.matter, o.nodes) != 0)
 		goto out;
+	s = json_string_value(json_object_get(m, "recipient_key"));
+	if (s == NULL || util_unhex(recipient, sizeof(recipient), s,
+	    strlen(s)) != 0) {
+		ap_fail("matter %s has no production recipient key frozen: it "
+		    "cannot be released", o.matter);
+		goto out;
+	}
 	ap_show(m, o.matter, json_array_size(epochs));
+	printf("  recipient:    production key %.16s… (frozen at creation)\n", s);
 	printf("  your share:   custodian %u of %u (threshold %u)\n", info.index,
 	    info.n, info.k);
 	fflush(stdout);
@@ -534,7 +566,7 @@ ctl_cmd_approve(int argc, char **argv)
 	pass = NULL;
 	if (ctl_pins_check_share(m, share, &info, o.share, o.matter) != 0)
 		goto out;
-	parts = ap_partials(epochs, share, &info, matter);
+	parts = ap_partials(epochs, share, &info, matter, recipient);
 	vault_secure_free(share);
 	share = NULL;
 	if (parts == NULL)

@@ -27,7 +27,11 @@
 #define CHALLENGE_HASH_BYTES crypto_core_ristretto255_NONREDUCEDSCALARBYTES
 
 static const unsigned char cp_personal[crypto_generichash_blake2b_PERSONALBYTES] =
-    "coffer-cp-rel-v1";
+    "coffer-cp-rel-v2";
+static const unsigned char blind_personal[crypto_generichash_blake2b_PERSONALBYTES] =
+    "coffer-blind-v1";
+static const unsigned char blindpf_personal[crypto_generichash_blake2b_PERSONALBYTES] =
+    "coffer-blindpf-1";
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -76,16 +80,43 @@ scalar_from_index(unsigned char x[VAULT_SCALAR_BYTES], unsigned int index)
 	x[0] = (unsigned char)index;
 }
 
+void
+vault_release_ctx_init(vault_release_ctx *ctx,
+    const unsigned char tenant_id[VAULT_ID_BYTES],
+    const unsigned char matter_id[VAULT_ID_BYTES],
+    const unsigned char epoch_id[VAULT_ID_BYTES], const unsigned char *recipient)
+{
+	memcpy(ctx->tenant_id, tenant_id, VAULT_ID_BYTES);
+	memcpy(ctx->matter_id, matter_id, VAULT_ID_BYTES);
+	memcpy(ctx->epoch_id, epoch_id, VAULT_ID_BYTES);
+	if (recipient != NULL)
+		memcpy(ctx->recipient, recipient, VAULT_RECIPIENT_BYTES);
+	else
+		memset(ctx->recipient, 0, VAULT_RECIPIENT_BYTES);
+}
+
+/* The release context, fixed-length fields in a fixed order. */
+static int
+ctx_absorb(crypto_generichash_blake2b_state *st, const vault_release_ctx *ctx)
+{
+	return crypto_generichash_blake2b_update(st, ctx->tenant_id,
+	    VAULT_ID_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(st, ctx->matter_id,
+	    VAULT_ID_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(st, ctx->epoch_id,
+	    VAULT_ID_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(st, ctx->recipient,
+	    VAULT_RECIPIENT_BYTES) != 0 ? -1 : 0;
+}
+
 /* Fiat-Shamir challenge; every input is fixed-length, so plain
  * concatenation is unambiguous. */
 static int
 challenge(unsigned char c[VAULT_SCALAR_BYTES],
     const unsigned char V[VAULT_POINT_BYTES], const unsigned char R[VAULT_POINT_BYTES],
     const unsigned char P[VAULT_POINT_BYTES], const unsigned char A1[VAULT_POINT_BYTES],
-    const unsigned char A2[VAULT_POINT_BYTES],
-    const unsigned char tenant_id[VAULT_ID_BYTES],
-    const unsigned char matter_id[VAULT_ID_BYTES],
-    const unsigned char epoch_id[VAULT_ID_BYTES], unsigned int index)
+    const unsigned char A2[VAULT_POINT_BYTES], const vault_release_ctx *ctx,
+    unsigned int index)
 {
 	crypto_generichash_blake2b_state st;
 	unsigned char one[VAULT_SCALAR_BYTES];
@@ -107,9 +138,7 @@ challenge(unsigned char c[VAULT_SCALAR_BYTES],
 	    crypto_generichash_blake2b_update(&st, P, VAULT_POINT_BYTES) != 0 ||
 	    crypto_generichash_blake2b_update(&st, A1, VAULT_POINT_BYTES) != 0 ||
 	    crypto_generichash_blake2b_update(&st, A2, VAULT_POINT_BYTES) != 0 ||
-	    crypto_generichash_blake2b_update(&st, tenant_id, VAULT_ID_BYTES) != 0 ||
-	    crypto_generichash_blake2b_update(&st, matter_id, VAULT_ID_BYTES) != 0 ||
-	    crypto_generichash_blake2b_update(&st, epoch_id, VAULT_ID_BYTES) != 0 ||
+	    ctx_absorb(&st, ctx) != 0 ||
 	    crypto_generichash_blake2b_update(&st, &ib, 1) != 0 ||
 	    crypto_generichash_blake2b_final(&st, h, sizeof h) != 0)
 		goto fail;
@@ -123,10 +152,7 @@ fail:
 
 int
 vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
-    unsigned int index,
-    const unsigned char tenant_id[VAULT_ID_BYTES],
-    const unsigned char matter_id[VAULT_ID_BYTES],
-    const unsigned char epoch_id[VAULT_ID_BYTES],
+    unsigned int index, const vault_release_ctx *ctx,
     const unsigned char R[VAULT_POINT_BYTES],
     vault_partial *out, char *err, size_t err_len)
 {
@@ -157,6 +183,10 @@ vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
 		    index, CUSTODIAN_INDEX_MAX);
 		goto fail;
 	}
+	if (ctx == NULL) {
+		set_err(err, err_len, "custodian %u: no release context", index);
+		goto fail;
+	}
 	if (R == NULL || !point_is_usable(R)) {
 		set_err(err, err_len, "custodian %u: epoch R is not a valid group "
 		    "element", index);
@@ -175,8 +205,7 @@ vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
 	crypto_core_ristretto255_scalar_random(w);
 	if (crypto_scalarmult_ristretto255_base(A1, w) != 0 ||
 	    crypto_scalarmult_ristretto255(A2, w, R) != 0 ||
-	    challenge(c, V, R, out->P, A1, A2, tenant_id, matter_id, epoch_id,
-	    index) != 0) {
+	    challenge(c, V, R, out->P, A1, A2, ctx, index) != 0) {
 		set_err(err, err_len, "custodian %u: proof computation failed", index);
 		goto fail;
 	}
@@ -198,10 +227,7 @@ fail:
 
 int
 vault_threshold_verify(const vault_partial *p,
-    const unsigned char V[VAULT_POINT_BYTES],
-    const unsigned char tenant_id[VAULT_ID_BYTES],
-    const unsigned char matter_id[VAULT_ID_BYTES],
-    const unsigned char epoch_id[VAULT_ID_BYTES],
+    const unsigned char V[VAULT_POINT_BYTES], const vault_release_ctx *ctx,
     const unsigned char R[VAULT_POINT_BYTES],
     char *err, size_t err_len)
 {
@@ -213,7 +239,7 @@ vault_threshold_verify(const vault_partial *p,
 	unsigned char        c2[VAULT_SCALAR_BYTES];
 	unsigned int         index;
 
-	if (p == NULL) {
+	if (p == NULL || ctx == NULL) {
 		set_err(err, err_len, "no partial to verify");
 		return -1;
 	}
@@ -253,8 +279,7 @@ vault_threshold_verify(const vault_partial *p,
 	    crypto_scalarmult_ristretto255(t1, z, R) != 0 ||
 	    crypto_scalarmult_ristretto255(t2, c, p->P) != 0 ||
 	    crypto_core_ristretto255_sub(A2, t1, t2) != 0 ||
-	    challenge(c2, V, R, p->P, A1, A2, tenant_id, matter_id, epoch_id,
-	    index) != 0 ||
+	    challenge(c2, V, R, p->P, A1, A2, ctx, index) != 0 ||
 	    sodium_memcmp(c2, c, VAULT_SCALAR_BYTES) != 0) {
 		set_err(err, err_len, "custodian %u: partial proof does not verify",
 		    index);
@@ -387,4 +412,187 @@ vault_threshold_unwrap(const unsigned char S[VAULT_POINT_BYTES],
 		return -1;
 	}
 	return 0;
+}
+
+/* -- blinding ---------------------------------------------------------------- */
+
+/* ρ for ctx from the matter's seed (keyed BLAKE2b-512, reduced).  Zero
+ * has negligible probability and is refused all the same. */
+static int
+blind_scalar(unsigned char rho[VAULT_SCALAR_BYTES],
+    const unsigned char seed[VAULT_BLIND_SEED_BYTES], const vault_release_ctx *ctx)
+{
+	crypto_generichash_blake2b_state st;
+	unsigned char h[CHALLENGE_HASH_BYTES];
+	int rc = -1;
+
+	memset(rho, 0, VAULT_SCALAR_BYTES);
+	if (crypto_generichash_blake2b_init_salt_personal(&st, seed,
+	    VAULT_BLIND_SEED_BYTES, sizeof h, NULL, blind_personal) != 0 ||
+	    ctx_absorb(&st, ctx) != 0 ||
+	    crypto_generichash_blake2b_final(&st, h, sizeof h) != 0)
+		goto fail;
+	crypto_core_ristretto255_scalar_reduce(rho, h);
+	rc = scalar_is_usable(rho) ? 0 : -1;
+fail:
+	sodium_memzero(&st, sizeof st);
+	sodium_memzero(h, sizeof h);
+	if (rc != 0)
+		sodium_memzero(rho, VAULT_SCALAR_BYTES);
+	return rc;
+}
+
+static int
+blind_challenge(unsigned char c[VAULT_SCALAR_BYTES],
+    const unsigned char R[VAULT_POINT_BYTES], const unsigned char Rb[VAULT_POINT_BYTES],
+    const unsigned char A[VAULT_POINT_BYTES], const vault_release_ctx *ctx)
+{
+	crypto_generichash_blake2b_state st;
+	unsigned char one[VAULT_SCALAR_BYTES], B[VAULT_POINT_BYTES];
+	unsigned char h[CHALLENGE_HASH_BYTES];
+	int rc = -1;
+
+	memset(c, 0, VAULT_SCALAR_BYTES);
+	scalar_from_index(one, 1);
+	if (crypto_scalarmult_ristretto255_base(B, one) != 0 ||
+	    crypto_generichash_blake2b_init_salt_personal(&st, NULL, 0, sizeof h,
+	    NULL, blindpf_personal) != 0 ||
+	    crypto_generichash_blake2b_update(&st, B, VAULT_POINT_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, R, VAULT_POINT_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, Rb, VAULT_POINT_BYTES) != 0 ||
+	    crypto_generichash_blake2b_update(&st, A, VAULT_POINT_BYTES) != 0 ||
+	    ctx_absorb(&st, ctx) != 0 ||
+	    crypto_generichash_blake2b_final(&st, h, sizeof h) != 0)
+		goto fail;
+	crypto_core_ristretto255_scalar_reduce(c, h);
+	rc = 0;
+fail:
+	sodium_memzero(&st, sizeof st);
+	return rc;
+}
+
+int
+vault_blind_point(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
+    const vault_release_ctx *ctx, const unsigned char R[VAULT_POINT_BYTES],
+    unsigned char Rb_out[VAULT_POINT_BYTES],
+    unsigned char proof_out[VAULT_PROOF_BYTES], char *err, size_t err_len)
+{
+	unsigned char rho[VAULT_SCALAR_BYTES], k[VAULT_SCALAR_BYTES];
+	unsigned char A[VAULT_POINT_BYTES], c[VAULT_SCALAR_BYTES];
+	unsigned char cr[VAULT_SCALAR_BYTES], z[VAULT_SCALAR_BYTES];
+	int rc = -1;
+
+	memset(Rb_out, 0, VAULT_POINT_BYTES);
+	memset(proof_out, 0, VAULT_PROOF_BYTES);
+	memset(k, 0, sizeof k);
+	memset(cr, 0, sizeof cr);
+	memset(rho, 0, sizeof rho);
+	if (vault_init() != 0) {
+		set_err(err, err_len, "libsodium initialisation failed");
+		goto fail;
+	}
+	if (seed == NULL || ctx == NULL) {
+		set_err(err, err_len, "no blinding seed or release context");
+		goto fail;
+	}
+	if (R == NULL || !point_is_usable(R)) {
+		set_err(err, err_len, "epoch R is not a valid group element");
+		goto fail;
+	}
+	if (blind_scalar(rho, seed, ctx) != 0 ||
+	    crypto_scalarmult_ristretto255(Rb_out, rho, R) != 0) {
+		set_err(err, err_len, "blinding failed");
+		goto fail;
+	}
+	crypto_core_ristretto255_scalar_random(k);
+	if (crypto_scalarmult_ristretto255(A, k, R) != 0 ||
+	    blind_challenge(c, R, Rb_out, A, ctx) != 0) {
+		set_err(err, err_len, "blinding proof failed");
+		goto fail;
+	}
+	crypto_core_ristretto255_scalar_mul(cr, c, rho);
+	crypto_core_ristretto255_scalar_add(z, k, cr);
+	memcpy(proof_out, c, VAULT_SCALAR_BYTES);
+	memcpy(proof_out + VAULT_SCALAR_BYTES, z, VAULT_SCALAR_BYTES);
+	rc = 0;
+fail:
+	sodium_memzero(rho, sizeof rho);
+	sodium_memzero(k, sizeof k);
+	sodium_memzero(cr, sizeof cr);
+	if (rc != 0) {
+		sodium_memzero(Rb_out, VAULT_POINT_BYTES);
+		sodium_memzero(proof_out, VAULT_PROOF_BYTES);
+	}
+	return rc;
+}
+
+int
+vault_blind_verify(const vault_release_ctx *ctx,
+    const unsigned char R[VAULT_POINT_BYTES], const unsigned char Rb[VAULT_POINT_BYTES],
+    const unsigned char proof[VAULT_PROOF_BYTES], char *err, size_t err_len)
+{
+	const unsigned char *c, *z;
+	unsigned char t1[VAULT_POINT_BYTES], t2[VAULT_POINT_BYTES];
+	unsigned char A[VAULT_POINT_BYTES], c2[VAULT_SCALAR_BYTES];
+
+	if (vault_init() != 0) {
+		set_err(err, err_len, "libsodium initialisation failed");
+		return -1;
+	}
+	if (ctx == NULL || proof == NULL) {
+		set_err(err, err_len, "no blinding proof or release context");
+		return -1;
+	}
+	if (R == NULL || !point_is_usable(R)) {
+		set_err(err, err_len, "epoch R is not a valid group element");
+		return -1;
+	}
+	if (Rb == NULL || !point_is_usable(Rb)) {
+		set_err(err, err_len, "blinded point is not a valid group element");
+		return -1;
+	}
+	c = proof;
+	z = proof + VAULT_SCALAR_BYTES;
+	/* A = z·R − c·R' equals k·R for an honest proof. */
+	if (!scalar_is_usable(c) || !scalar_is_usable(z) ||
+	    crypto_scalarmult_ristretto255(t1, z, R) != 0 ||
+	    crypto_scalarmult_ristretto255(t2, c, Rb) != 0 ||
+	    crypto_core_ristretto255_sub(A, t1, t2) != 0 ||
+	    blind_challenge(c2, R, Rb, A, ctx) != 0 ||
+	    sodium_memcmp(c2, c, VAULT_SCALAR_BYTES) != 0) {
+		set_err(err, err_len, "the blinded point's proof does not verify "
+		    "for this epoch's R");
+		return -1;
+	}
+	return 0;
+}
+
+int
+vault_blind_unblind(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
+    const vault_release_ctx *ctx, const unsigned char Sb[VAULT_POINT_BYTES],
+    unsigned char S_out[VAULT_POINT_BYTES], char *err, size_t err_len)
+{
+	unsigned char rho[VAULT_SCALAR_BYTES], inv[VAULT_SCALAR_BYTES];
+	int rc = -1;
+
+	memset(S_out, 0, VAULT_POINT_BYTES);
+	memset(inv, 0, sizeof inv);
+	if (vault_init() != 0 || seed == NULL || ctx == NULL || Sb == NULL ||
+	    !point_is_usable(Sb)) {
+		set_err(err, err_len, "cannot unblind: invalid input");
+		return -1;
+	}
+	if (blind_scalar(rho, seed, ctx) != 0 ||
+	    crypto_core_ristretto255_scalar_invert(inv, rho) != 0 ||
+	    crypto_scalarmult_ristretto255(S_out, inv, Sb) != 0) {
+		set_err(err, err_len, "cannot unblind the combined partials");
+		goto fail;
+	}
+	rc = 0;
+fail:
+	sodium_memzero(rho, sizeof rho);
+	sodium_memzero(inv, sizeof inv);
+	if (rc != 0)
+		sodium_memzero(S_out, VAULT_POINT_BYTES);
+	return rc;
 }

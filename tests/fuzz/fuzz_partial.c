@@ -184,6 +184,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	char err[256];
 	vault_tenant_keys *keys = NULL;
 	unsigned char commitments[FZ_K * VAULT_POINT_BYTES];
+	vault_release_ctx rctx;
 	unsigned i;
 
 	(void)argc;
@@ -207,8 +208,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (i = 1; i <= FZ_N; i++)
 		if (vault_tenant_public_share(commitments, sizeof(commitments), i,
 		    fx.V[i], err, sizeof(err)) != 0 ||
+		    (vault_release_ctx_init(&rctx, fx.tenant_id, fx.matter_id,
+		    fx.epoch_id, NULL),
 		    vault_threshold_partial(vault_tenant_keys_share(keys, i), i,
-		    fx.tenant_id, fx.matter_id, fx.epoch_id, fx.R, &fx.genuine[i],
+		    &rctx, fx.R, &fx.genuine[i],
 		    err, sizeof(err)) != 0)
 			abort();
 	vault_tenant_keys_free(&keys);
@@ -221,12 +224,14 @@ static void
 fz_verify(const vault_partial *p, const unsigned char epoch[VAULT_ID_BYTES])
 {
 	char err[256];
+	vault_release_ctx rctx;
 
 	if (p->index < 1 || p->index > FZ_N)
 		return;
 	err[0] = '\0';
-	if (vault_threshold_verify(p, fx.V[p->index], fx.tenant_id, fx.matter_id,
-	    epoch, fx.R, err, sizeof(err)) == 0) {
+	vault_release_ctx_init(&rctx, fx.tenant_id, fx.matter_id, epoch, NULL);
+	if (vault_threshold_verify(p, fx.V[p->index], &rctx, fx.R, err,
+	    sizeof(err)) == 0) {
 		if (!fz_is_genuine(p) ||
 		    memcmp(epoch, fx.epoch_id, VAULT_ID_BYTES) != 0)
 			abort();

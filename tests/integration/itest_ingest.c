@@ -1008,6 +1008,7 @@ test_records_open(void **state)
 	assert_int_equal(n, 3);
 	for (i = 0; i < n; i++) {
 		vault_partial parts[2];
+		vault_release_ctx rctx;
 		vault_epoch *e = NULL;
 		vault_record_ad ad;
 		unsigned char R[32], S[32], wrapped[VAULT_WRAPPED_EK_BYTES], *ct, *pt;
@@ -1024,10 +1025,11 @@ test_records_open(void **state)
 		assert_int_equal(util_unhex(R, 32, PQgetvalue(r, i, 6), 64), 0);
 		assert_int_equal(util_unhex(wrapped, sizeof(wrapped), PQgetvalue(r, i, 7),
 		    2 * sizeof(wrapped)), 0);
+		vault_release_ctx_init(&rctx, tid_a, matter, ad.epoch_id, NULL);
 		for (k = 0; k < 2; k++)
 			assert_int_equal(vault_threshold_partial(
-			    vault_tenant_keys_share(tk, k + 1), k + 1, tid_a, matter,
-			    ad.epoch_id, R, &parts[k], err, sizeof(err)), 0);
+			    vault_tenant_keys_share(tk, k + 1), k + 1, &rctx,
+			    R, &parts[k], err, sizeof(err)), 0);
 		assert_int_equal(vault_threshold_combine(parts, 2, S, err, sizeof(err)), 0);
 		assert_int_equal(vault_epoch_unwrap(&e, S, R, T_a, tid_a, ad.epoch_id,
 		    wrapped, err, sizeof(err)), 0);

@@ -39,6 +39,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "api/blind.h"
 #include "api/pins.h"
 #include "api/production.h"
 #include "common/log.h"
@@ -53,6 +54,7 @@
 #include "vault/production.h"
 #include "vault/sharefile.h"
 #include "vault/tenant.h"
+#include "vault/threshold.h"
 #include "vault/threshold.h"
 
 
@@ -511,6 +513,75 @@ ingest_recs(ingest *ig, const char *tenant, int from, int to)
 
 /* -- matters and approvals ------------------------------------------------------ */
 
+/* Where the API keeps matters' blinding seeds (api/blind.h): the scratch
+ * directory here, $COFFER_PRODUCTIONS_DIR in helper mode. */
+static const char *
+pdir(void)
+{
+	const char *d = getenv("COFFER_PRODUCTIONS_DIR");
+
+	return d != NULL ? d : scratch;
+}
+
+/* What the API does at matter creation: freeze the requester's production
+ * key into the matter and make its blinding seed. */
+static int
+seed_matter(const char *midstr)
+{
+	unsigned char bid[16], *seed = NULL;
+	char err[256], bt[UTIL_UUID_STRLEN + 1];
+	pg_params p = PG_PARAMS_INIT;
+
+	if (api_blind_create(pdir(), midstr, bid, &seed, err, sizeof(err)) != 0) {
+		fprintf(stderr, "seed: %s\n", err);
+		return -1;
+	}
+	vault_secure_free(seed);
+	util_uuid_format(bt, bid);
+	pg_param_text(&p, midstr);
+	pg_param_text(&p, bt);
+	if (pg_exec(db, "UPDATE coffer.matters m SET blind_id = $2::uuid, "
+	    "recipient_key = u.x25519_public_key FROM coffer.users u "
+	    "WHERE m.matter_id = $1::uuid AND u.tenant_id = m.tenant_id "
+	    "AND u.user_id = m.requester_user_id", &p, err, sizeof(err)) != 0) {
+		fprintf(stderr, "seed: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The matter's seed (guarded), recipient key and blind id text. */
+static int
+matter_blind(const char *midstr, unsigned char **seed,
+    unsigned char recipient[32], char bt[UTIL_UUID_STRLEN + 1])
+{
+	unsigned char bid[16];
+	char err[256];
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	int rc = -1;
+
+	*seed = NULL;
+	pg_param_text(&p, midstr);
+	r = pg_query(db, "SELECT blind_id::text, encode(recipient_key, 'hex') "
+	    "FROM coffer.matters WHERE matter_id = $1::uuid", &p, err, sizeof(err));
+	if (r == NULL || PQntuples(r) != 1 || PQgetisnull(r, 0, 0) ||
+	    PQgetisnull(r, 0, 1) || util_uuid_parse(bid, PQgetvalue(r, 0, 0)) != 0 ||
+	    util_unhex(recipient, 32, PQgetvalue(r, 0, 1), 64) != 0) {
+		fprintf(stderr, "matter blind: %s\n", r ? "no seed" : err);
+		goto out;
+	}
+	snprintf(bt, UTIL_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
+	if (api_blind_load(pdir(), midstr, bid, seed, err, sizeof(err)) != 0) {
+		fprintf(stderr, "matter blind: seed file missing\n");
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
 static int
 make_matter(const tenant_fx *t, const char *requester, const char *scope_extra,
     const char *participant, unsigned char mid[16])
@@ -545,7 +616,7 @@ make_matter(const tenant_fx *t, const char *requester, const char *scope_extra,
 		fprintf(stderr, "matter: %s\n", err);
 		return -1;
 	}
-	return 0;
+	return seed_matter(midstr);
 }
 
 /* Custodian `index` approves matter `mid` with partials computed for
@@ -559,9 +630,15 @@ approve(const tenant_fx *t, const unsigned char mid[16],
 	PGresult *r;
 	json_t *doc = as_array ? json_array() : json_object();
 	char err[256], midstr[UTIL_UUID_STRLEN + 1], idx[8], *text = NULL;
+	char bt[UTIL_UUID_STRLEN + 1];
+	unsigned char *seed = NULL, recipient[32];
 	int i, rc = -1;
 
 	util_uuid_format(midstr, mid);
+	if (matter_blind(midstr, &seed, recipient, bt) != 0) {
+		json_decref(doc);
+		return -1;
+	}
 	pg_param_bin(&p, t->tid, 16);
 	pg_param_bin(&p, mid, 16);
 	p.result_binary = 1;
@@ -581,14 +658,22 @@ approve(const tenant_fx *t, const unsigned char mid[16],
 	}
 	for (i = 0; i < PQntuples(r); i++) {
 		vault_partial part;
+		vault_release_ctx rctx;
+		unsigned char Rb[32], bp[64];
 		char eid[UTIL_UUID_STRLEN + 1], ph[65], c[65], z[65], proof[129];
+		char rbh[65], bph[129];
 		json_t *o;
 
 		util_uuid_format(eid, (const unsigned char *)PQgetvalue(r, i, 0));
-		if (vault_threshold_partial(vault_tenant_keys_share(t->keys, index),
-		    index, t->tid, bind_mid, (const unsigned char *)PQgetvalue(r, i, 0),
-		    (const unsigned char *)PQgetvalue(r, i, 1), &part, err,
-		    sizeof(err)) != 0) {
+		/* As the API and cofferctl approve do: the custodian answers
+		 * R' = ρ·R, bound to bind_mid (another id: a replay). */
+		vault_release_ctx_init(&rctx, t->tid, bind_mid,
+		    (const unsigned char *)PQgetvalue(r, i, 0), recipient);
+		if (vault_blind_point(seed, &rctx,
+		    (const unsigned char *)PQgetvalue(r, i, 1), Rb, bp, err,
+		    sizeof(err)) != 0 ||
+		    vault_threshold_partial(vault_tenant_keys_share(t->keys, index),
+		    index, &rctx, Rb, &part, err, sizeof(err)) != 0) {
 			fprintf(stderr, "partial: %s\n", err);
 			goto out;
 		}
@@ -596,11 +681,14 @@ approve(const tenant_fx *t, const unsigned char mid[16],
 		util_hex(c, part.proof, 32);
 		util_hex(z, part.proof + 32, 32);
 		util_hex(proof, part.proof, 64);
+		util_hex(rbh, Rb, 32);
+		util_hex(bph, bp, 64);
 		if (as_array)
 			json_array_append_new(doc, json_pack("{s:s,s:s,s:s,s:s}",
 			    "epoch_id", eid, "p", ph, "c", c, "z", z));
 		else {
-			o = json_pack("{s:s,s:s}", "p", ph, "proof", proof);
+			o = json_pack("{s:s,s:s,s:s,s:s}", "p", ph, "proof", proof,
+			    "rb", rbh, "bp", bph);
 			json_object_set_new(doc, eid, o);
 		}
 	}
@@ -620,15 +708,19 @@ approve(const tenant_fx *t, const unsigned char mid[16],
 		pg_param_text(&q, idx);
 		pg_param_text(&q, cust_id[index]);
 		pg_param_text(&q, text);
+		pg_param_text(&q, bt);
 		if (pg_exec(db, "INSERT INTO coffer.approvals (tenant_id, matter_id, "
-		    "custodian_index, user_id, partials) VALUES ($1::uuid, $2::uuid, "
-		    "$3::integer, $4::uuid, $5::jsonb)", &q, err, sizeof(err)) != 0) {
+		    "custodian_index, user_id, partials, blind_id) VALUES ($1::uuid, "
+		    "$2::uuid, $3::integer, $4::uuid, $5::jsonb, $6::uuid)", &q, err,
+		    sizeof(err)) != 0) {
 			fprintf(stderr, "approval: %s\n", err);
 			goto out;
 		}
 	}
 	rc = 0;
 out:
+	if (seed != NULL)
+		vault_secure_free(seed);
 	free(text);
 	json_decref(doc);
 	PQclear(r);
@@ -1017,6 +1109,7 @@ build(const unsigned char mid[16], const char *out, unsigned long split,
 	memset(&o, 0, sizeof(o));
 	o.rsmf_split_events = split;
 	o.rsmf_deflate = split != 0;       /* the split builds also deflate */
+	o.productions_dir = pdir();
 	rc = api_production_build_ex(c, ta.tid, mid, out, NULL, NULL, &o, res, err,
 	    err_len);
 	pg_close(&c);
@@ -1050,6 +1143,7 @@ bench(long n)
 	unsigned char mid[16];
 	ingest *ig;
 	api_production_result res;
+	api_production_opts bo;
 	struct timespec a, b;
 	long i, off = 0, per = 5000, sent = 0, rss0;
 	double secs;
@@ -1128,6 +1222,10 @@ bench(long n)
 			CHECK(0, "bench matter: %s", err);
 			return;
 		}
+		if (seed_matter(midstr) != 0) {
+			CHECK(0, "bench matter seed");
+			return;
+		}
 	}
 	if (approve(&tc, mid, mid, 1, 0) != 0 || approve(&tc, mid, mid, 2, 0) != 0) {
 		CHECK(0, "bench approvals");
@@ -1138,7 +1236,9 @@ bench(long n)
 	rss0 = rss_kb();
 	c = pgtest_connect(PQdb(db), "api");
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	if (api_production_build_ex(c, tc.tid, mid, path, progress_cb, &ps, NULL,
+	memset(&bo, 0, sizeof(bo));
+	bo.productions_dir = pdir();
+	if (api_production_build_ex(c, tc.tid, mid, path, progress_cb, &ps, &bo,
 	    &res, err, sizeof(err)) != 0) {
 		CHECK(0, "bench build: %s", err);
 		pg_close(&c);
@@ -1289,14 +1389,79 @@ run_tests(void)
 	    strstr(err, "unknown field 'senders'") != NULL, "m4: %s", err);
 	OK("unknown scope field: refused");
 
-	/* Requester without a production key. */
-	CHECK(make_matter(&ta, lena_id, "", ALICE, m5) == 0 &&
-	    approve(&ta, m5, m5, 1, 0) == 0 && approve(&ta, m5, m5, 2, 0) == 0,
-	    "m5");
+	/* Requester without a production key: nothing frozen, nothing to
+	 * approve or build (the API refuses such a matter at creation). */
+	CHECK(make_matter(&ta, lena_id, "", ALICE, m5) == 0, "m5");
+	CHECK(approve(&ta, m5, m5, 1, 0) != 0, "m5 approved without a recipient");
 	snprintf(out, sizeof(out), "%s/m5.coffer", scratch);
 	CHECK(build(m5, out, 0, &res, err, sizeof(err)) != 0 &&
-	    strstr(err, "no production key") != NULL, "m5: %s", err);
+	    strstr(err, "no production recipient key was frozen") != NULL,
+	    "m5: %s", err);
 	OK("requester without a production key: refused");
+
+	/* The requester's key replaced after the matter was made (a database
+	 * owner, or `user keygen --replace`): the production is still sealed
+	 * to the key frozen at creation, never to the new one. */
+	{
+		unsigned char mrk[16], new_pk[VAULT_BOX_PK_BYTES], *new_sk = NULL;
+		char newhex[65];
+		pg_params p = PG_PARAMS_INIT;
+
+		CHECK(vault_box_keypair(new_pk, &new_sk) == 0, "keypair");
+		util_hex(newhex, new_pk, sizeof(new_pk));
+		CHECK(make_matter(&ta, lisa_id, "", ALICE, mrk) == 0 &&
+		    approve(&ta, mrk, mrk, 1, 0) == 0 && approve(&ta, mrk, mrk, 2, 0) == 0,
+		    "mrk");
+		pg_param_text(&p, lisa_id);
+		pg_param_text(&p, newhex);
+		CHECK(pg_exec(db, "UPDATE coffer.users SET x25519_public_key = "
+		    "decode($2, 'hex') WHERE user_id = $1::uuid", &p, err,
+		    sizeof(err)) == 0, "replace key: %s", err);
+		snprintf(out, sizeof(out), "%s/mrk.coffer", scratch);
+		CHECK(build(mrk, out, 0, &res, err, sizeof(err)) == 0, "mrk: %s", err);
+		CHECK(open_production(out, new_sk, &tar, err, sizeof(err)) != 0 &&
+		    strstr(err, "sealed to a different key") != NULL,
+		    "the replacement key opened mrk: %s", err);
+		free(tar.p);
+		memset(&tar, 0, sizeof(tar));
+		CHECK(open_production(out, lisa_sk, &tar, err, sizeof(err)) == 0,
+		    "the frozen key does not open mrk: %s", err);
+		free(tar.p);
+		memset(&tar, 0, sizeof(tar));
+		/* and the frozen key itself swapped in the matter row: every
+		 * partial's proof names the old recipient, so the build stops */
+		{
+			unsigned char mrq[16];
+			char mrqs[UTIL_UUID_STRLEN + 1];
+			pg_params q = PG_PARAMS_INIT;
+
+			p = (pg_params)PG_PARAMS_INIT;
+			pg_param_text(&p, lisa_id);
+			util_hex(newhex, lisa_pk, sizeof(lisa_pk));
+			pg_param_text(&p, newhex);
+			CHECK(pg_exec(db, "UPDATE coffer.users SET x25519_public_key = "
+			    "decode($2, 'hex') WHERE user_id = $1::uuid", &p, err,
+			    sizeof(err)) == 0, "restore key: %s", err);
+			CHECK(make_matter(&ta, lisa_id, "", ALICE, mrq) == 0 &&
+			    approve(&ta, mrq, mrq, 1, 0) == 0 &&
+			    approve(&ta, mrq, mrq, 2, 0) == 0, "mrq");
+			util_uuid_format(mrqs, mrq);
+			util_hex(newhex, new_pk, sizeof(new_pk));
+			pg_param_text(&q, mrqs);
+			pg_param_text(&q, newhex);
+			CHECK(pg_exec(db, "UPDATE coffer.matters SET recipient_key = "
+			    "decode($2, 'hex') WHERE matter_id = $1::uuid", &q, err,
+			    sizeof(err)) == 0, "swap frozen key: %s", err);
+			snprintf(out, sizeof(out), "%s/mrq.coffer", scratch);
+			CHECK(build(mrq, out, 0, &res, err, sizeof(err)) != 0 &&
+			    strstr(err, "partial proof does not verify") != NULL,
+			    "mrq built with a swapped recipient: %s", err);
+			CHECK(!exists(out), "mrq output exists");
+		}
+		vault_box_key_free(&new_sk);
+	}
+	OK("recipient key replaced after creation: sealed to the frozen key; "
+	    "the frozen key swapped: refused");
 
 	/* Nothing in scope: an empty but valid production. */
 	CHECK(make_matter(&ta, lisa_id, "", "+15559999999", m6) == 0 &&
@@ -1389,6 +1554,8 @@ h_matter(int argc, char **argv)
 		fprintf(stderr, "matter: %s\n", err);
 		return 1;
 	}
+	if (seed_matter(midstr) != 0)
+		return 1;
 	printf("%s\n", midstr);
 	free(text);
 	json_decref(scope);
@@ -1402,7 +1569,8 @@ h_matter_json(int argc, char **argv)
 {
 	unsigned char tid[16], mid[16];
 	unsigned long long nrec = 0, nep = 0;
-	char err[256], q[1024];
+	char err[256], q[1024], bt[UTIL_UUID_STRLEN + 1];
+	unsigned char *seed = NULL, recipient[32];
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
 	json_t *out, *eps = json_array(), *aps = json_array();
@@ -1446,11 +1614,34 @@ h_matter_json(int argc, char **argv)
 	    "r.participant_tokens && ARRAY(SELECT decode(x, 'hex') FROM "
 	    "jsonb_array_elements_text(m.scope->'participants') x)) ORDER BY 1",
 	    argv[0], argv[0], argv[1]);
+	if (matter_blind(argv[1], &seed, recipient, bt) != 0)
+		return 1;
 	r = pg_query(db, q, NULL, err, sizeof(err));
-	for (i = 0; r != NULL && i < PQntuples(r); i++)
-		json_array_append_new(eps, json_pack("{s:s,s:s}", "epoch_id",
-		    PQgetvalue(r, i, 0), "r", PQgetvalue(r, i, 1)));
+	for (i = 0; r != NULL && i < PQntuples(r); i++) {
+		unsigned char eid[16], R[32], Rb[32], bp[64];
+		char rbh[65], bph[129];
+		vault_release_ctx rctx;
+
+		if (util_uuid_parse(eid, PQgetvalue(r, i, 0)) != 0 ||
+		    util_unhex(R, 32, PQgetvalue(r, i, 1), 64) != 0)
+			continue;
+		vault_release_ctx_init(&rctx, tid, mid, eid, recipient);
+		if (vault_blind_point(seed, &rctx, R, Rb, bp, err, sizeof(err)) != 0)
+			continue;
+		util_hex(rbh, Rb, 32);
+		util_hex(bph, bp, 64);
+		json_array_append_new(eps, json_pack("{s:s,s:s,s:s,s:s}", "epoch_id",
+		    PQgetvalue(r, i, 0), "r", PQgetvalue(r, i, 1), "rb", rbh,
+		    "bp", bph));
+	}
+	vault_secure_free(seed);
 	PQclear(r);
+	{
+		char rh[65];
+
+		util_hex(rh, recipient, 32);
+		json_object_set_new(out, "recipient_key", json_string(rh));
+	}
 	CHECK((unsigned long long)json_array_size(eps) == nep, "epoch count");
 	snprintf(q, sizeof(q), "SELECT custodian_index FROM coffer.approvals "
 	    "WHERE tenant_id = '%s' AND matter_id = '%s' ORDER BY 1", argv[0],
@@ -1485,6 +1676,8 @@ h_approve_store(int argc, char **argv)
 {
 	unsigned char tid[16], mid[16];
 	char err[512], q[1024], buf[1 << 16], idx[8], proof[129];
+	char bt[UTIL_UUID_STRLEN + 1];
+	unsigned char *seed = NULL, recipient[32];
 	json_t *body, *parts, *e, *stored = json_object();
 	json_error_t je;
 	size_t n = 0, i;
@@ -1512,9 +1705,13 @@ h_approve_store(int argc, char **argv)
 		    "custodian %lld\"}}\n", (long long)index);
 		return 1;
 	}
+	if (matter_blind(argv[1], &seed, recipient, bt) != 0)
+		return 1;
 	json_array_foreach(parts, i, e) {
 		vault_partial vp;
-		unsigned char eid[16], V[32], R[32];
+		vault_release_ctx rctx;
+		unsigned char eid[16], V[32], R[32], Rb[32], bp[64];
+		char rbh[65], bph[129];
 		const char *es = json_string_value(json_object_get(e, "epoch_id"));
 		char *vh, *rh;
 
@@ -1537,7 +1734,9 @@ h_approve_store(int argc, char **argv)
 		    "c")), 64) != 0 ||
 		    util_unhex(vp.proof + 32, 32, json_string_value(json_object_get(e,
 		    "z")), 64) != 0 ||
-		    vault_threshold_verify(&vp, V, tid, mid, eid, R, err,
+		    (vault_release_ctx_init(&rctx, tid, mid, eid, recipient),
+		    vault_blind_point(seed, &rctx, R, Rb, bp, err, sizeof(err))) != 0 ||
+		    vault_threshold_verify(&vp, V, &rctx, Rb, err,
 		    sizeof(err)) != 0) {
 			printf("{\"error\":{\"code\":\"invalid_partial\",\"message\":"
 			    "\"partial %zu: %s\"}}\n", i, err);
@@ -1548,8 +1747,11 @@ h_approve_store(int argc, char **argv)
 		free(vh);
 		free(rh);
 		util_hex(proof, vp.proof, 64);
-		json_object_set_new(stored, es, json_pack("{s:s,s:s}", "p",
-		    json_string_value(json_object_get(e, "p")), "proof", proof));
+		util_hex(rbh, Rb, 32);
+		util_hex(bph, bp, 64);
+		json_object_set_new(stored, es, json_pack("{s:s,s:s,s:s,s:s}", "p",
+		    json_string_value(json_object_get(e, "p")), "proof", proof,
+		    "rb", rbh, "bp", bph));
 	}
 	text = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS);
 	snprintf(idx, sizeof(idx), "%lld", (long long)index);
@@ -1558,9 +1760,12 @@ h_approve_store(int argc, char **argv)
 	pg_param_text(&p, idx);
 	pg_param_text(&p, user);
 	pg_param_text(&p, text);
+	pg_param_text(&p, bt);
+	vault_secure_free(seed);
 	r = pg_query(db, "INSERT INTO coffer.approvals (tenant_id, matter_id, "
-	    "custodian_index, user_id, partials) VALUES ($1::uuid, $2::uuid, "
-	    "$3::integer, $4::uuid, $5::jsonb) RETURNING 1", &p, err, sizeof(err));
+	    "custodian_index, user_id, partials, blind_id) VALUES ($1::uuid, "
+	    "$2::uuid, $3::integer, $4::uuid, $5::jsonb, $6::uuid) RETURNING 1",
+	    &p, err, sizeof(err));
 	if (r == NULL) {
 		printf("{\"error\":{\"code\":\"conflict\",\"message\":\"%s\"}}\n",
 		    pg_last_sqlstate_is(PG_SQLSTATE_UNIQUE_VIOLATION) ?
@@ -1613,6 +1818,7 @@ h_build(int argc, char **argv)
 		return 2;
 	memset(&o, 0, sizeof(o));
 	memset(&ps, 0, sizeof(ps));
+	o.productions_dir = pdir();
 	if (argc > 3)
 		o.rsmf_split_events = strtoul(argv[3], NULL, 10);
 	b0 = backend_cpu(db);

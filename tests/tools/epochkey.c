@@ -88,6 +88,7 @@ ek_line(char *line, const ek_share *sh, size_t nsh)
 	unsigned char rk[32];
 	vault_partial parts[EK_MAX_SHARES];
 	char err[512], *save = NULL, *f[3], *tok;
+	vault_release_ctx rctx;
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
@@ -100,9 +101,10 @@ ek_line(char *line, const ek_share *sh, size_t nsh)
 	    util_unhex(wrapped, sizeof(wrapped), f[2], strlen(f[2])) != 0)
 		return ek_fail("input", "malformed epoch id, R or wrapped key");
 	for (i = 0; i < nsh; i++) {
-		if (vault_threshold_partial(sh[i].s, sh[i].info.index,
-		    sh[i].info.tenant_id, zero_matter, eid, R, &parts[i], err,
-		    sizeof(err)) != 0)
+		vault_release_ctx_init(&rctx, sh[i].info.tenant_id, zero_matter,
+		    eid, NULL);
+		if (vault_threshold_partial(sh[i].s, sh[i].info.index, &rctx, R,
+		    &parts[i], err, sizeof(err)) != 0)
 			return ek_fail(f[0], err);
 	}
 	if (vault_threshold_combine(parts, nsh, S, err, sizeof(err)) != 0 ||

@@ -220,6 +220,18 @@ test_partials_decode(void **state)
 }
 
 /* A real 2-of-3 key: a partial verifies only where it was made. */
+/* A release context for these ids, recipient zero (rotating buffers). */
+static const vault_release_ctx *
+tc(const unsigned char *t, const unsigned char *m, const unsigned char *e)
+{
+	static vault_release_ctx c[4];
+	static unsigned n;
+	vault_release_ctx *x = &c[n++ % 4];
+
+	vault_release_ctx_init(x, t, m, e, NULL);
+	return x;
+}
+
 static void
 test_partial_binding(void **state)
 {
@@ -241,40 +253,31 @@ test_partial_binding(void **state)
 	assert_int_equal(vault_ek_wrap(T, tenant, epoch, ek, R, wrapped), 0);
 	assert_int_equal(vault_ek_wrap(T, tenant, epoch2, ek, R2, wrapped), 0);
 	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(keys, 1),
-	    1, tenant, matter_x, epoch, R, &p, err, sizeof(err)), 0);
+	    1, tc(tenant, matter_x, epoch), R, &p, err, sizeof(err)), 0);
 
-	assert_int_equal(vault_threshold_verify(&p, V1, tenant, matter_x, epoch,
-	    R, err, sizeof(err)), 0);
+	assert_int_equal(vault_threshold_verify(&p, V1, tc(tenant, matter_x, epoch), R, err, sizeof(err)), 0);
 	/* replayed on another matter */
-	assert_int_not_equal(vault_threshold_verify(&p, V1, tenant, matter_y,
-	    epoch, R, err, sizeof(err)), 0);
+	assert_int_not_equal(vault_threshold_verify(&p, V1, tc(tenant, matter_y, epoch), R, err, sizeof(err)), 0);
 	/* another epoch, another R */
-	assert_int_not_equal(vault_threshold_verify(&p, V1, tenant, matter_x,
-	    epoch2, R2, err, sizeof(err)), 0);
+	assert_int_not_equal(vault_threshold_verify(&p, V1, tc(tenant, matter_x, epoch2), R2, err, sizeof(err)), 0);
 	/* claimed by custodian 2 */
 	p.index = 2;
-	assert_int_not_equal(vault_threshold_verify(&p, V2, tenant, matter_x,
-	    epoch, R, err, sizeof(err)), 0);
+	assert_int_not_equal(vault_threshold_verify(&p, V2, tc(tenant, matter_x, epoch), R, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "custodian 2"));
 	p.index = 1;
 	/* another tenant */
-	assert_int_not_equal(vault_threshold_verify(&p, V1, other_tenant,
-	    matter_x, epoch, R, err, sizeof(err)), 0);
+	assert_int_not_equal(vault_threshold_verify(&p, V1, tc(other_tenant, matter_x, epoch), R, err, sizeof(err)), 0);
 	/* tampered P, c, z */
 	p.P[3] ^= 1;
-	assert_int_not_equal(vault_threshold_verify(&p, V1, tenant, matter_x,
-	    epoch, R, err, sizeof(err)), 0);
+	assert_int_not_equal(vault_threshold_verify(&p, V1, tc(tenant, matter_x, epoch), R, err, sizeof(err)), 0);
 	p.P[3] ^= 1;
 	p.proof[5] ^= 1;
-	assert_int_not_equal(vault_threshold_verify(&p, V1, tenant, matter_x,
-	    epoch, R, err, sizeof(err)), 0);
+	assert_int_not_equal(vault_threshold_verify(&p, V1, tc(tenant, matter_x, epoch), R, err, sizeof(err)), 0);
 	p.proof[5] ^= 1;
 	p.proof[40] ^= 1;
-	assert_int_not_equal(vault_threshold_verify(&p, V1, tenant, matter_x,
-	    epoch, R, err, sizeof(err)), 0);
+	assert_int_not_equal(vault_threshold_verify(&p, V1, tc(tenant, matter_x, epoch), R, err, sizeof(err)), 0);
 	p.proof[40] ^= 1;
-	assert_int_equal(vault_threshold_verify(&p, V1, tenant, matter_x, epoch,
-	    R, err, sizeof(err)), 0);
+	assert_int_equal(vault_threshold_verify(&p, V1, tc(tenant, matter_x, epoch), R, err, sizeof(err)), 0);
 	vault_tenant_keys_free(&keys);
 }
 

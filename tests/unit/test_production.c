@@ -820,38 +820,38 @@ test_stored_partials(void **state)
 		const char *doc, *msg;
 	} bads[] = {
 		{ "[]", "partials are not an object" },
-		{ "{\"not-a-uuid\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\"}}",
+		{ "{\"not-a-uuid\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\",\"rb\":\"" SD_P "\",\"bp\":\"" SD_PR "\"}}",
 		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
-		  "\"proof\": 128 hex digits}" },
-		{ "{\"" SD_E1 "\":{\"p\":\"11\",\"proof\":\"" SD_PR "\"}}",
+		  "\"proof\": 128 hex digits, \"rb\": 64, \"bp\": 128}" },
+		{ "{\"" SD_E1 "\":{\"p\":\"11\",\"proof\":\"" SD_PR "\",\"rb\":\"" SD_P "\",\"bp\":\"" SD_PR "\"}}",
 		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
-		  "\"proof\": 128 hex digits}" },
+		  "\"proof\": 128 hex digits, \"rb\": 64, \"bp\": 128}" },
 		{ "{\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_C "\"}}",
 		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
-		  "\"proof\": 128 hex digits}" },
-		{ "{\"" SD_E2 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\"},"
+		  "\"proof\": 128 hex digits, \"rb\": 64, \"bp\": 128}" },
+		{ "{\"" SD_E2 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\",\"rb\":\"" SD_P "\",\"bp\":\"" SD_PR "\"},"
 		  "\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"c\":\"" SD_C "\",\"z\":\""
 		  SD_C "\"}}",
 		  "partial #2 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
-		  "\"proof\": 128 hex digits}" },
-		{ "{\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\","
+		  "\"proof\": 128 hex digits, \"rb\": 64, \"bp\": 128}" },
+		{ "{\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\",\"rb\":\"" SD_P "\",\"bp\":\"" SD_PR "\","
 		  "\"extra\":1}}",
 		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
-		  "\"proof\": 128 hex digits}" },
+		  "\"proof\": 128 hex digits, \"rb\": 64, \"bp\": 128}" },
 		{ "{\"" SD_E1 "\":7}",
 		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
-		  "\"proof\": 128 hex digits}" },
+		  "\"proof\": 128 hex digits, \"rb\": 64, \"bp\": 128}" },
 		/* one epoch under two spellings of its uuid */
-		{ "{\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\"},"
+		{ "{\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"proof\":\"" SD_PR "\",\"rb\":\"" SD_P "\",\"bp\":\"" SD_PR "\"},"
 		  "\"0000000A-0000-4000-8000-00000000000B\":{\"p\":\"" SD_P "\","
-		  "\"proof\":\"" SD_PR "\"}}", NULL },
+		  "\"proof\":\"" SD_PR "\",\"rb\":\"" SD_P "\",\"bp\":\"" SD_PR "\"}}", NULL },
 		{ "{\"partials\":[{\"epoch_id\":\"" SD_E1 "\",\"p\":\"" SD_P "\","
-		  "\"proof\":\"" SD_PR "\"}]}",
+		  "\"proof\":\"" SD_PR "\",\"rb\":\"" SD_P "\",\"bp\":\"" SD_PR "\"}]}",
 		  "partial #1 must be {\"epoch_id\", \"p\", \"c\", \"z\"} with a "
 		  "uuid epoch_id" },
 		{ "{\"partials\":7}",
 		  "partial #1 must be \"<epoch uuid>\": {\"p\": 64 hex digits, "
-		  "\"proof\": 128 hex digits}" },
+		  "\"proof\": 128 hex digits, \"rb\": 64, \"bp\": 128}" },
 	};
 	api_partial *a = NULL, *b = NULL;
 	char msg[256], *text;
@@ -861,8 +861,9 @@ test_stored_partials(void **state)
 	(void)state;
 	/* the API's stored form, in epoch order whatever the key order */
 	assert_int_equal(sd_decode("{\"" SD_E1 "\":{\"p\":\"" SD_P "\",\"proof\":"
-	    "\"" SD_PR "\"},\"" SD_E2 "\":{\"proof\":\"" SD_PR "\",\"p\":\"" SD_C
-	    "\"}}", 2, &a, &n, msg, sizeof(msg)), 0);
+	    "\"" SD_PR "\",\"rb\":\"" SD_P "\",\"bp\":\"" SD_PR "\"},\"" SD_E2
+	    "\":{\"proof\":\"" SD_PR "\",\"rb\":\"" SD_P "\",\"bp\":\"" SD_PR
+	    "\",\"p\":\"" SD_C "\"}}", 2, &a, &n, msg, sizeof(msg)), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(a[0].epoch_text, SD_E2);
 	assert_string_equal(a[1].epoch_text, SD_E1);
@@ -880,6 +881,8 @@ test_stored_partials(void **state)
 	for (i = 0; i < n; i++) {
 		assert_string_equal(a[i].epoch_text, b[i].epoch_text);
 		assert_memory_equal(&a[i].part, &b[i].part, sizeof(a[i].part));
+		assert_memory_equal(a[i].rb, b[i].rb, sizeof(a[i].rb));
+		assert_memory_equal(a[i].bp, b[i].bp, sizeof(a[i].bp));
 	}
 	free(text);
 	free(b);

@@ -14,6 +14,18 @@
 #include "vault/mem.h"
 #include "vault/tenant.h"
 #include "vault/threshold.h"
+
+/* A release context for these ids, recipient zero (rotating buffers). */
+static const vault_release_ctx *
+tc(const unsigned char *t, const unsigned char *m, const unsigned char *e)
+{
+	static vault_release_ctx c[4];
+	static unsigned n;
+	vault_release_ctx *x = &c[n++ % 4];
+
+	vault_release_ctx_init(x, t, m, e, NULL);
+	return x;
+}
 #include "vault/wrap.h"
 
 #define MAX_N 5U
@@ -84,7 +96,7 @@ fixture_make(struct fixture *f, unsigned int k, unsigned int n)
 		assert_int_equal(vault_tenant_public_share(f->commitments,
 		    f->commitments_len, i, f->V[i], err, sizeof err), 0);
 		assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f->keys, i),
-		    i, f->tenant_id, f->matter_id, f->epoch_id, f->R, &f->partials[i],
+		    i, tc(f->tenant_id, f->matter_id, f->epoch_id), f->R, &f->partials[i],
 		    err, sizeof err), 0);
 	}
 }
@@ -100,8 +112,7 @@ static int
 verify_in(const struct fixture *f, const vault_partial *p, unsigned int v_index,
     char *err, size_t err_len)
 {
-	return vault_threshold_verify(p, f->V[v_index], f->tenant_id, f->matter_id,
-	    f->epoch_id, f->R, err, err_len);
+	return vault_threshold_verify(p, f->V[v_index], tc(f->tenant_id, f->matter_id, f->epoch_id), f->R, err, err_len);
 }
 
 static void
@@ -216,14 +227,12 @@ test_wrong_share(void **state)
 			    "verify", i);
 			/* Another custodian's share. */
 			assert_int_equal(vault_threshold_partial(
-			    vault_tenant_keys_share(f.keys, other), i, f.tenant_id,
-			    f.matter_id, f.epoch_id, f.R, &p, err, sizeof err), 0);
+			    vault_tenant_keys_share(f.keys, other), i, tc(f.tenant_id, f.matter_id, f.epoch_id), f.R, &p, err, sizeof err), 0);
 			assert_int_equal(verify_in(&f, &p, i, err, sizeof err), -1);
 			assert_string_equal(err, want);
 			/* A random scalar. */
 			crypto_core_ristretto255_scalar_random(rnd);
-			assert_int_equal(vault_threshold_partial(rnd, i, f.tenant_id,
-			    f.matter_id, f.epoch_id, f.R, &p, err, sizeof err), 0);
+			assert_int_equal(vault_threshold_partial(rnd, i, tc(f.tenant_id, f.matter_id, f.epoch_id), f.R, &p, err, sizeof err), 0);
 			assert_int_equal(verify_in(&f, &p, i, err, sizeof err), -1);
 			assert_string_equal(err, want);
 			sodium_memzero(rnd, sizeof rnd);
@@ -249,10 +258,8 @@ test_replay(void **state)
 	    wrapped2), 0);
 
 	/* Made for another R (another epoch's wrap), checked against ours. */
-	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 2), 2,
-	    f.tenant_id, f.matter_id, f.epoch_id, R2, &p, err, sizeof err), 0);
-	assert_int_equal(vault_threshold_verify(&p, f.V[2], f.tenant_id, f.matter_id,
-	    f.epoch_id, R2, err, sizeof err), 0);
+	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 2), 2, tc(f.tenant_id, f.matter_id, f.epoch_id), R2, &p, err, sizeof err), 0);
+	assert_int_equal(vault_threshold_verify(&p, f.V[2], tc(f.tenant_id, f.matter_id, f.epoch_id), R2, err, sizeof err), 0);
 	assert_int_equal(verify_in(&f, &p, 2, err, sizeof err), -1);
 	assert_string_equal(err, "custodian 2: partial proof does not verify");
 	/* Our P spliced with the proof made for R2. */
@@ -266,13 +273,10 @@ test_replay(void **state)
 
 	/* Another matter, epoch or tenant. */
 	p = f.partials[1];
-	assert_int_equal(vault_threshold_verify(&p, f.V[1], f.tenant_id, other_id,
-	    f.epoch_id, f.R, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_verify(&p, f.V[1], tc(f.tenant_id, other_id, f.epoch_id), f.R, err, sizeof err), -1);
 	assert_string_equal(err, "custodian 1: partial proof does not verify");
-	assert_int_equal(vault_threshold_verify(&p, f.V[1], f.tenant_id, f.matter_id,
-	    other_id, f.R, err, sizeof err), -1);
-	assert_int_equal(vault_threshold_verify(&p, f.V[1], other_id, f.matter_id,
-	    f.epoch_id, f.R, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_verify(&p, f.V[1], tc(f.tenant_id, f.matter_id, other_id), f.R, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_verify(&p, f.V[1], tc(other_id, f.matter_id, f.epoch_id), f.R, err, sizeof err), -1);
 
 	/* Custodian 1's partial relabelled as custodian 3's. */
 	p = f.partials[1];
@@ -345,11 +349,9 @@ test_tamper(void **state)
 	/* Invalid V and R. */
 	{
 		unsigned char zero[VAULT_POINT_BYTES] = { 0 };
-		assert_int_equal(vault_threshold_verify(&f.partials[4], zero, f.tenant_id,
-		    f.matter_id, f.epoch_id, f.R, err, sizeof err), -1);
+		assert_int_equal(vault_threshold_verify(&f.partials[4], zero, tc(f.tenant_id, f.matter_id, f.epoch_id), f.R, err, sizeof err), -1);
 		assert_non_null(strstr(err, "custodian 4: public share"));
-		assert_int_equal(vault_threshold_verify(&f.partials[4], f.V[4], f.tenant_id,
-		    f.matter_id, f.epoch_id, zero, err, sizeof err), -1);
+		assert_int_equal(vault_threshold_verify(&f.partials[4], f.V[4], tc(f.tenant_id, f.matter_id, f.epoch_id), zero, err, sizeof err), -1);
 		assert_non_null(strstr(err, "custodian 4: epoch R"));
 	}
 	p = f.partials[4];
@@ -357,8 +359,7 @@ test_tamper(void **state)
 	assert_int_equal(verify_in(&f, &p, 4, err, sizeof err), -1);
 	p.index = 256;
 	assert_int_equal(verify_in(&f, &p, 4, err, sizeof err), -1);
-	assert_int_equal(vault_threshold_verify(NULL, f.V[4], f.tenant_id, f.matter_id,
-	    f.epoch_id, f.R, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_verify(NULL, f.V[4], tc(f.tenant_id, f.matter_id, f.epoch_id), f.R, err, sizeof err), -1);
 	fixture_free(&f);
 }
 
@@ -427,24 +428,17 @@ test_partial_refused(void **state)
 	memset(big, 0xff, sizeof big);
 
 	memset(&p, 0xaa, sizeof p);
-	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 1), 0,
-	    f.tenant_id, f.matter_id, f.epoch_id, f.R, &p, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 1), 0, tc(f.tenant_id, f.matter_id, f.epoch_id), f.R, &p, err, sizeof err), -1);
 	assert_non_null(strstr(err, "custodian index 0 out of range"));
 	assert_true(sodium_is_zero((const unsigned char *)&p, sizeof p));
-	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 1), 256,
-	    f.tenant_id, f.matter_id, f.epoch_id, f.R, &p, err, sizeof err), -1);
-	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 1), 1,
-	    f.tenant_id, f.matter_id, f.epoch_id, zero, &p, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 1), 256, tc(f.tenant_id, f.matter_id, f.epoch_id), f.R, &p, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 1), 1, tc(f.tenant_id, f.matter_id, f.epoch_id), zero, &p, err, sizeof err), -1);
 	assert_string_equal(err, "custodian 1: epoch R is not a valid group element");
-	assert_int_equal(vault_threshold_partial(zero, 1, f.tenant_id, f.matter_id,
-	    f.epoch_id, f.R, &p, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_partial(zero, 1, tc(f.tenant_id, f.matter_id, f.epoch_id), f.R, &p, err, sizeof err), -1);
 	assert_string_equal(err, "custodian 1: share is not a valid scalar");
-	assert_int_equal(vault_threshold_partial(big, 1, f.tenant_id, f.matter_id,
-	    f.epoch_id, f.R, &p, err, sizeof err), -1);
-	assert_int_equal(vault_threshold_partial(NULL, 1, f.tenant_id, f.matter_id,
-	    f.epoch_id, f.R, &p, err, sizeof err), -1);
-	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 1), 1,
-	    f.tenant_id, f.matter_id, f.epoch_id, f.R, NULL, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_partial(big, 1, tc(f.tenant_id, f.matter_id, f.epoch_id), f.R, &p, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_partial(NULL, 1, tc(f.tenant_id, f.matter_id, f.epoch_id), f.R, &p, err, sizeof err), -1);
+	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 1), 1, tc(f.tenant_id, f.matter_id, f.epoch_id), f.R, NULL, err, sizeof err), -1);
 	fixture_free(&f);
 }
 
@@ -561,6 +555,140 @@ test_cross_epoch(void **state)
 	fixture_free(&f);
 }
 
+/* Blinded release (vault_blind_*): every k-subset of partials on R' opens
+ * the epoch only after unblinding with the matter's seed; the blinded
+ * combination alone, or unblinding with another seed, opens nothing. */
+static void
+test_blind_release(void **state)
+{
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < 2; c++) {
+		struct fixture f;
+		unsigned char seed[VAULT_BLIND_SEED_BYTES], other[VAULT_BLIND_SEED_BYTES];
+		unsigned char rcpt[VAULT_RECIPIENT_BYTES], Rb[VAULT_POINT_BYTES];
+		unsigned char bp[VAULT_PROOF_BYTES], Sb[VAULT_POINT_BYTES];
+		unsigned char S[VAULT_POINT_BYTES], ek[VAULT_EK_BYTES];
+		vault_partial bl[MAX_N + 1];
+		vault_release_ctx ctx;
+		char err[256] = "";
+		unsigned int i, mask, opened = 0, subsets = 0;
+
+		fixture_make(&f, release_cases[c].k, release_cases[c].n);
+		randombytes_buf(seed, sizeof seed);
+		randombytes_buf(other, sizeof other);
+		randombytes_buf(rcpt, sizeof rcpt);
+		vault_release_ctx_init(&ctx, f.tenant_id, f.matter_id, f.epoch_id, rcpt);
+		assert_int_equal(vault_blind_point(seed, &ctx, f.R, Rb, bp, err,
+		    sizeof err), 0);
+		assert_int_equal(vault_blind_verify(&ctx, f.R, Rb, bp, err,
+		    sizeof err), 0);
+		for (i = 1; i <= f.n; i++) {
+			assert_int_equal(vault_threshold_partial(
+			    vault_tenant_keys_share(f.keys, i), i, &ctx, Rb, &bl[i], err,
+			    sizeof err), 0);
+			assert_int_equal(vault_threshold_verify(&bl[i], f.V[i], &ctx, Rb,
+			    err, sizeof err), 0);
+			/* the blinded partial does not verify on the real R */
+			assert_int_not_equal(vault_threshold_verify(&bl[i], f.V[i], &ctx,
+			    f.R, err, sizeof err), 0);
+		}
+		for (mask = 1; mask < (1U << f.n); mask++) {
+			vault_partial sub[MAX_N];
+			unsigned int cnt = 0;
+
+			for (i = 1; i <= f.n; i++)
+				if (mask & (1U << (i - 1)))
+					sub[cnt++] = bl[i];
+			if (cnt != f.k && cnt != f.k - 1)
+				continue;
+			subsets++;
+			if (cnt == 0 || vault_threshold_combine(sub, cnt, Sb, err,
+			    sizeof err) != 0)
+				continue;
+			/* what a database reader holds: S' — it must not open */
+			assert_int_not_equal(vault_threshold_unwrap(Sb, f.R, f.T,
+			    f.tenant_id, f.epoch_id, f.wrapped, ek, err, sizeof err), 0);
+			/* unblinded with another seed: nothing either */
+			assert_int_equal(vault_blind_unblind(other, &ctx, Sb, S, err,
+			    sizeof err), 0);
+			assert_int_not_equal(vault_threshold_unwrap(S, f.R, f.T,
+			    f.tenant_id, f.epoch_id, f.wrapped, ek, err, sizeof err), 0);
+			assert_int_equal(vault_blind_unblind(seed, &ctx, Sb, S, err,
+			    sizeof err), 0);
+			if (vault_threshold_unwrap(S, f.R, f.T, f.tenant_id, f.epoch_id,
+			    f.wrapped, ek, err, sizeof err) == 0) {
+				assert_int_equal(cnt, f.k);
+				assert_memory_equal(ek, f.ek, sizeof ek);
+				opened++;
+			} else
+				assert_int_equal(cnt, f.k - 1);
+		}
+		assert_true(subsets > 0);
+		assert_true(opened > 0);
+		fixture_free(&f);
+	}
+}
+
+/* The blinding proof ties R' to one epoch's R and one context; proofs of
+ * partials bind the recipient key. */
+static void
+test_blind_proof(void **state)
+{
+	struct fixture f;
+	unsigned char seed[VAULT_BLIND_SEED_BYTES], rcpt[VAULT_RECIPIENT_BYTES];
+	unsigned char Rb[VAULT_POINT_BYTES], bp[VAULT_PROOF_BYTES];
+	unsigned char R2[VAULT_POINT_BYTES], w2[VAULT_WRAPPED_EK_BYTES];
+	unsigned char Rb2[VAULT_POINT_BYTES], bp2[VAULT_PROOF_BYTES];
+	vault_release_ctx ctx, other;
+	vault_partial p;
+	char err[256] = "";
+
+	(void)state;
+	fixture_make(&f, 2, 3);
+	randombytes_buf(seed, sizeof seed);
+	randombytes_buf(rcpt, sizeof rcpt);
+	vault_release_ctx_init(&ctx, f.tenant_id, f.matter_id, f.epoch_id, rcpt);
+	assert_int_equal(vault_blind_point(seed, &ctx, f.R, Rb, bp, err,
+	    sizeof err), 0);
+	/* deterministic R', randomised proof that still verifies */
+	assert_int_equal(vault_blind_point(seed, &ctx, f.R, Rb2, bp2, err,
+	    sizeof err), 0);
+	assert_memory_equal(Rb, Rb2, sizeof Rb);
+	assert_int_equal(vault_blind_verify(&ctx, f.R, Rb, bp2, err, sizeof err), 0);
+	/* another epoch's R: the proof does not hold */
+	assert_int_equal(vault_ek_wrap(f.T, f.tenant_id, f.epoch_id, f.ek, R2, w2), 0);
+	assert_int_not_equal(vault_blind_verify(&ctx, R2, Rb, bp, err, sizeof err), 0);
+	assert_string_equal(err, "the blinded point's proof does not verify for "
+	    "this epoch's R");
+	/* R' = ρ·R2 presented for R (the API trying to get R2 answered) */
+	assert_int_equal(vault_blind_point(seed, &ctx, R2, Rb2, bp2, err,
+	    sizeof err), 0);
+	assert_int_not_equal(vault_blind_verify(&ctx, f.R, Rb2, bp2, err,
+	    sizeof err), 0);
+	/* R' = R itself (no blinding) with a made-up proof */
+	assert_int_not_equal(vault_blind_verify(&ctx, f.R, f.R, bp, err,
+	    sizeof err), 0);
+	/* tampered proof */
+	bp[3] ^= 1;
+	assert_int_not_equal(vault_blind_verify(&ctx, f.R, Rb, bp, err, sizeof err), 0);
+	bp[3] ^= 1;
+	/* another recipient: neither proof holds */
+	other = ctx;
+	other.recipient[0] ^= 1;
+	assert_int_not_equal(vault_blind_verify(&other, f.R, Rb, bp, err,
+	    sizeof err), 0);
+	assert_int_equal(vault_threshold_partial(vault_tenant_keys_share(f.keys, 1),
+	    1, &ctx, Rb, &p, err, sizeof err), 0);
+	assert_int_equal(vault_threshold_verify(&p, f.V[1], &ctx, Rb, err,
+	    sizeof err), 0);
+	assert_int_not_equal(vault_threshold_verify(&p, f.V[1], &other, Rb, err,
+	    sizeof err), 0);
+	assert_string_equal(err, "custodian 1: partial proof does not verify");
+	fixture_free(&f);
+}
+
 int
 main(void)
 {
@@ -575,6 +703,8 @@ main(void)
 		cmocka_unit_test(test_combine_refused),
 		cmocka_unit_test(test_partial_refused),
 		cmocka_unit_test(test_cross_epoch),
+		cmocka_unit_test(test_blind_release),
+		cmocka_unit_test(test_blind_proof),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

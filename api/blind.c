@@ -1,0 +1,160 @@
+/* api/blind.c — matters' blinding seeds on the API host (api/blind.h).
+ *
+ * Trusts: the file system of the API host (the directory is the API's own,
+ * 0700).  Does not trust a seed file's contents beyond its length and
+ * generation: a wrong seed only makes the custodians' proofs fail.
+ * Hazards: the seed is as sensitive as a release for the matter's epochs:
+ * guarded memory only, read buffers wiped, the file overwritten before it
+ * is unlinked (on a copy-on-write or journalling file system the old blocks
+ * may survive: README says to keep the directory on tmpfs or encrypted
+ * storage and out of backups).
+ */
+#include "api/blind.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/util.h"
+#include "vault/mem.h"
+
+#define BLIND_PATH 4096U
+
+static int
+blind_path(char *out, size_t cap, const char *pdir, const char *matter)
+{
+	unsigned char id[UTIL_UUID_BYTES];
+
+	if (matter == NULL || util_uuid_parse(id, matter) != 0)
+		return -1;
+	return (size_t)snprintf(out, cap, "%s/.blind/%s.seed", pdir, matter) >=
+	    cap ? -1 : 0;
+}
+
+int
+api_blind_dir_init(const char *pdir, char *err, size_t err_len)
+{
+	char path[BLIND_PATH];
+	struct stat st;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/.blind", pdir) >=
+	    sizeof(path)) {
+		snprintf(err, err_len, "productions_dir: path too long");
+		return -1;
+	}
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, err_len, "%.200s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0)) {
+		snprintf(err, err_len, "%.200s: not a directory of this user", path);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0 && chmod(path, 0700) != 0) {
+		snprintf(err, err_len, "%.200s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_blind_load(const char *pdir, const char *matter,
+    const unsigned char want[API_BLIND_ID_BYTES], unsigned char **seed_out,
+    char *err, size_t err_len)
+{
+	char path[BLIND_PATH];
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	*seed_out = NULL;
+	if (blind_path(path, sizeof(path), pdir, matter) != 0) {
+		snprintf(err, err_len, "blinding seed: bad matter id or path");
+		return -1;
+	}
+	if (access(path, F_OK) != 0)
+		return errno == ENOENT ? 1 : -1;
+	if (util_check_secret_file(path, err, err_len) != 0 ||
+	    util_read_file(path, API_BLIND_FILE_BYTES + 1, &buf, &len, err,
+	    err_len) != 0)
+		return -1;
+	if (len != API_BLIND_FILE_BYTES ||
+	    sodium_memcmp(buf, want, API_BLIND_ID_BYTES) != 0) {
+		rc = 1;
+		goto out;
+	}
+	if ((*seed_out = vault_secure_alloc(VAULT_BLIND_SEED_BYTES)) == NULL) {
+		snprintf(err, err_len, "out of secure memory");
+		goto out;
+	}
+	memcpy(*seed_out, buf + API_BLIND_ID_BYTES, VAULT_BLIND_SEED_BYTES);
+	rc = 0;
+out:
+	vault_wipe(buf, len);
+	free(buf);
+	return rc;
+}
+
+int
+api_blind_create(const char *pdir, const char *matter,
+    unsigned char blind_id_out[API_BLIND_ID_BYTES], unsigned char **seed_out,
+    char *err, size_t err_len)
+{
+	char path[BLIND_PATH];
+	unsigned char *file;
+	int rc = -1;
+
+	*seed_out = NULL;
+	if (blind_path(path, sizeof(path), pdir, matter) != 0) {
+		snprintf(err, err_len, "blinding seed: bad matter id or path");
+		return -1;
+	}
+	if (api_blind_dir_init(pdir, err, err_len) != 0)
+		return -1;
+	if ((file = vault_secure_alloc(API_BLIND_FILE_BYTES)) == NULL ||
+	    (*seed_out = vault_secure_alloc(VAULT_BLIND_SEED_BYTES)) == NULL) {
+		snprintf(err, err_len, "out of secure memory");
+		goto out;
+	}
+	util_uuid_random(blind_id_out);
+	randombytes_buf(*seed_out, VAULT_BLIND_SEED_BYTES);
+	memcpy(file, blind_id_out, API_BLIND_ID_BYTES);
+	memcpy(file + API_BLIND_ID_BYTES, *seed_out, VAULT_BLIND_SEED_BYTES);
+	if (util_write_file(path, file, API_BLIND_FILE_BYTES, 0600, 1, err,
+	    err_len) != 0)
+		goto out;
+	rc = 0;
+out:
+	vault_secure_free(file);
+	if (rc != 0 && *seed_out != NULL) {
+		vault_secure_free(*seed_out);
+		*seed_out = NULL;
+	}
+	return rc;
+}
+
+void
+api_blind_destroy(const char *pdir, const char *matter)
+{
+	char path[BLIND_PATH];
+	unsigned char zero[API_BLIND_FILE_BYTES];
+	int fd;
+
+	if (blind_path(path, sizeof(path), pdir, matter) != 0)
+		return;
+	memset(zero, 0, sizeof(zero));
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		if (write(fd, zero, sizeof(zero)) == (ssize_t)sizeof(zero))
+			(void)fsync(fd);
+		close(fd);
+	}
+	(void)unlink(path);
+}

@@ -1,0 +1,53 @@
+/* api/blind.h — each matter's blinding seed, kept only on the API host.
+ *
+ * Custodians answer R' = ρ·R (vault/threshold.h), ρ derived from a 32-byte
+ * seed per matter.  The seed is the only thing that turns stored blinded
+ * partials back into a release, so it never reaches the database: it lives
+ * in <productions_dir>/.blind/<matter uuid>.seed (0600, directory 0700),
+ * 48 bytes: blind id (16, the generation, also in matters.blind_id and in
+ * each approval it was used for) ‖ seed (32).
+ *
+ * Lifetime: made when the matter is created (or, for a matter without a
+ * usable seed, when a custodian next asks for it while the matter is open);
+ * destroyed — overwritten, synced, unlinked — when the matter's build ends
+ * (ready or failed) or the matter is closed.  Window: from creation to the
+ * end of the build, a copy of this file together with the database opens
+ * the matter's epochs; after it, nothing on the API host or in the database
+ * does.  Keep the directory out of backups (tmpfs is fine: a lost seed only
+ * means the custodians approve again).
+ *
+ * A seed file whose blind id is not the matter's is treated as missing.
+ */
+#ifndef COFFER_API_BLIND_H
+#define COFFER_API_BLIND_H
+
+#include <stddef.h>
+
+#include "vault/threshold.h"
+
+#define API_BLIND_ID_BYTES   16U
+#define API_BLIND_FILE_BYTES (API_BLIND_ID_BYTES + VAULT_BLIND_SEED_BYTES)
+
+
+int  api_blind_dir_init(const char *productions_dir, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* The seed of matter (uuid text) for blind id want into guarded memory
+ * (*seed_out, free with vault_secure_free).  0 found; 1 missing or of
+ * another generation; -1 error (err). */
+int  api_blind_load(const char *productions_dir, const char *matter,
+                    const unsigned char want[API_BLIND_ID_BYTES],
+                    unsigned char **seed_out, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* A new seed and blind id for matter, written (replacing any older one)
+ * before it is returned.  0 or -1. */
+int  api_blind_create(const char *productions_dir, const char *matter,
+                      unsigned char blind_id_out[API_BLIND_ID_BYTES],
+                      unsigned char **seed_out, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* Overwrite, sync and unlink the matter's seed file; absent is fine. */
+void api_blind_destroy(const char *productions_dir, const char *matter);
+
+#endif
