@@ -103,6 +103,7 @@ typedef struct verify_report {
 	/* What was checked. */
 	uint64_t tenants, streams, records, tombstones, batches, checkpoints;
 	uint64_t audit_events, witness_lines;
+	uint64_t audit_redacted;      /* events migration 0004 redacted */
 	double   seconds;
 } verify_report;
 

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/audit.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
@@ -271,6 +272,35 @@ ctl_cmd_keygen(int argc, char **argv)
 		    "WHERE tenant_id = $1::uuid AND user_id = $2::uuid", &u, err,
 		    sizeof(err)) != 0) {
 			fprintf(stderr, "cofferctl: database: %s\n", err);
+			goto out;
+		}
+	}
+	/* Registration and replacement are audited with the change itself.
+	 * Matters already made keep the key frozen at their creation. */
+	{
+		audit_event ev;
+		char actor[AUDIT_ACTOR_MAX], detail[256], target[160];
+		char nk[2 * VAULT_BOX_KEYID_BYTES + 1];
+		unsigned char nid[VAULT_BOX_KEYID_BYTES];
+
+		vault_box_key_id(pk, nid);
+		util_hex(nk, nid, sizeof(nid));
+		memset(&ev, 0, sizeof(ev));
+		memcpy(ev.tenant_id, info.tenant_id, sizeof(ev.tenant_id));
+		ctl_actor(db, actor, sizeof(actor));
+		snprintf(target, sizeof(target), "user:%s", o.name);
+		snprintf(detail, sizeof(detail), "{\"key_id\":\"%s\",\"previous_key_id\":"
+		    "%s%s%s}", nk, old_hex[0] ? "\"" : "", old_hex[0] ? old_hex :
+		    "null", old_hex[0] ? "\"" : "");
+		ev.actor = actor;
+		ev.role = "operator";
+		ev.action = had_key ? "user.key_replace" : "user.key_register";
+		ev.target = target;
+		ev.outcome = "ok";
+		ev.detail_json = detail;
+		if (audit_append(db, &ev, NULL, NULL, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cofferctl: audit: %s (key not registered)\n",
+			    err);
 			goto out;
 		}
 	}

@@ -242,6 +242,10 @@ ctl_cmd_verify(int argc, char **argv)
 		    (unsigned long long)r.audit_events,
 		    (unsigned long long)r.witness_lines, r.seconds,
 		    r.seconds > 0 ? (double)r.records / r.seconds : 0.0);
+		if (r.audit_redacted > 0)
+			printf("verify: note: %llu audit events lost their unblinded "
+			    "partials to migration 0004; their hashes are taken as "
+			    "stored\n", (unsigned long long)r.audit_redacted);
 		return 0;
 	case VERIFY_TAMPERED:
 		printf("verify: TAMPERED: %s\n", r.message);

@@ -565,7 +565,7 @@ s_approve() {
 	echo "production after one approval: HTTP $code"
 	case "$code" in 2??) echo "a production was served after one approval"; exit 1 ;; esac
 	approve 2
-	note "custodian-1 and custodian-2 approved (partials with Chaum-Pedersen proofs);"
+	note "custodian-1 and custodian-2 approved (blinded partials with Chaum-Pedersen proofs);"
 	note "after the first approval alone the production was refused (HTTP $code)"
 }
 

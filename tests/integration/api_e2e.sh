@@ -638,6 +638,49 @@ check "metrics count approvals, refusals, productions, rate limits" sh -c \
      grep -q '^coffer_api_productions_total{event=\"built\"} 1' '$R/metrics.2' &&
      grep -q '^coffer_api_rate_limited_total{class=\"approval\"} [1-9]' '$R/metrics.2'"
 
+# -- the attacker of issue 12: nothing stored opens a released epoch ------------------------------
+# As the read-only auditor role: every epoch, every point stored as a
+# custodian's answer (approvals and audit events), then every hex point in
+# a pg_dump, every API response of the run (the audit export included) and
+# every file on the API host after the build, tried as S and in every
+# k-subset combination.  Control: the same program with the custodians'
+# real shares (what the old code stored) must open the epochs.
+HV="$GWF_BUILD/tests/tools/harvest"
+PGUSER=auditor $PSQL -F ' ' -c "SELECT e.tenant_id, e.epoch_id,
+    encode(e.r_point, 'hex'), encode(e.wrapped_key, 'hex'),
+    encode(k.public_key, 'hex'),
+    (SELECT count(*) FROM coffer.records r WHERE r.tenant_id = e.tenant_id
+       AND r.epoch_id = e.epoch_id), t.threshold_k
+    FROM coffer.epochs e JOIN coffer.tenant_keys k USING (tenant_id)
+    JOIN coffer.tenants t USING (tenant_id)
+    WHERE e.wrapped_key IS NOT NULL" >"$D/hv.epochs"
+PGUSER=auditor $PSQL -F ' ' -c "SELECT x.key, a.custodian_index, v
+    FROM coffer.approvals a, jsonb_each(a.partials) x,
+    LATERAL (SELECT x.value->>'p' UNION SELECT x.value->>'rb') AS y(v)
+    WHERE jsonb_typeof(x.value) = 'object' AND v IS NOT NULL
+    UNION
+    SELECT p.key, (e.detail->>'custodian_index')::int, v
+    FROM coffer.audit_events e, jsonb_each(e.detail->'partials') p,
+    LATERAL (SELECT p.value->>'p' UNION SELECT p.value->>'rb') AS y(v)
+    WHERE e.action = 'approval' AND jsonb_typeof(e.detail->'partials') = 'object'
+    AND v IS NOT NULL" >"$D/hv.partials"
+pg_dump -d "$PGDATABASE" >"$D/hv.dump" 2>"$D/hv.dump.err"
+check "a pg_dump of everything after the build" grep -q "COPY coffer.approvals" "$D/hv.dump"
+check "the released matter left answers to try ($(wc -l <"$D/hv.partials") stored, $(wc -l <"$D/hv.epochs") epochs)" \
+    test "$(wc -l <"$D/hv.partials")" -ge 2
+check "no blinding seed left on the API host for the built matter" \
+    test ! -e "$D/productions/.blind/$MX.seed"
+"$HV" --epochs "$D/hv.epochs" --partials "$D/hv.partials" "$D/hv.dump" \
+    $(ls "$R"/body.* "$R"/hdr.* 2>/dev/null) \
+    $(find "$D/productions" -type f) >"$D/hv.out" 2>&1
+check "stored values, pg_dump, API responses and API host files open 0 epochs ($(cat "$D/hv.out"))" \
+    grep -q "^harvest: 0 epochs opened, 0 records readable" "$D/hv.out"
+for i in 1 2 3; do echo "$TAD/out/$TA-custodian-$i.share $TAD/pass$i"; done >"$D/hv.shares"
+"$HV" --epochs "$D/hv.epochs" --partials "$D/hv.partials" \
+    --shares "$D/hv.shares" >"$D/hv.ctl" 2>&1
+check "control: the custodians' real partials (the old stored form) open epochs ($(cat "$D/hv.ctl"))" \
+    sh -c "! grep -q '^harvest: 0 epochs' '$D/hv.ctl' && grep -q '^harvest: ' '$D/hv.ctl'"
+
 kill -TERM "$API_PID" 2>/dev/null
 i=0
 while kill -0 "$API_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

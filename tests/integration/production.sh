@@ -146,7 +146,7 @@ MID=$("$HELP" --helper matter "$TID" lisa "$GWF_KEYS/acme.bik" \
 [ -n "$MID" ] && ok "matter $MID for alice, 2026-03-10..12" || { bad "matter"; cat "$T/err"; exit 1; }
 
 "$CTL" pki server --name prodapi --dns localhost --ip 127.0.0.1 --out "$T/srv" \
-    >/dev/null 2>&1 || bad "api server cert"
+    >"$T/srvcert.log" 2>&1 || { bad "api server cert"; cat "$T/srvcert.log"; }
 python3 "$PYH" serve --port-file "$T/api.port" --cert "$T/srv/prodapi.crt" \
     --key "$T/srv/prodapi.key" --people-ca "$COFFER_PKI/people/ca.pem" \
     --helper "$HELP" >"$T/api.log" 2>&1 &
