@@ -760,7 +760,12 @@ api_h_matter_show(api_req *r)
 		    API_TS("a.approved_at") " FROM coffer.approvals a "
 		    "JOIN coffer.users u ON u.tenant_id = a.tenant_id "
 		    " AND u.user_id = a.user_id "
+		    "JOIN coffer.matters m ON m.tenant_id = a.tenant_id "
+		    " AND m.matter_id = a.matter_id "
 		    "WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid "
+		    /* only the approvals that count: the current generation */
+		    "AND a.blind_id = coalesce(m.blind_id, "
+		    " '00000000-0000-0000-0000-000000000000'::uuid) "
 		    "ORDER BY a.approved_at, a.custodian_index", &p, err,
 		    sizeof(err));
 		if (q == NULL) {

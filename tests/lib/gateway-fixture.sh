@@ -130,13 +130,20 @@ gwf_tenant() {
 	t=$1
 	d="$GWF_DIR/tenants/$t"
 	mkdir -p "$d/out" && chmod 0700 "$d" || return 1
-	for i in 1 2; do
+	# GWF_CUSTODIANS / GWF_THRESHOLD: n and k (default 2 of 2)
+	gwf_n=${GWF_CUSTODIANS:-2}
+	gwf_pf=""
+	i=1
+	while [ $i -le "$gwf_n" ]; do
 		printf '%s %s\n' "$GWF_PASSPHRASE" "$i" >"$d/pass$i"
 		chmod 0600 "$d/pass$i"
+		gwf_pf="$gwf_pf --passphrase-file $d/pass$i"
+		i=$((i + 1))
 	done
+	# shellcheck disable=SC2086 # gwf_pf: one word per option (no blanks in $d)
 	gwf_run "tenant init $t" "$GWF_CTL" tenant init --name "$t" \
-	    --custodians 2 --threshold 2 --out "$d/out" \
-	    --passphrase-file "$d/pass1" --passphrase-file "$d/pass2" || return 1
+	    --custodians "$gwf_n" --threshold "${GWF_THRESHOLD:-2}" --out "$d/out" \
+	    $gwf_pf || return 1
 	[ -f "$d/out/$t.bik" ] || { gwf_err "tenant init $t wrote no $t.bik"; return 1; }
 	mv "$d/out/$t.bik" "$GWF_KEYS/$t.bik" || return 1
 	mv "$d/out/$t.pin" "$GWF_KEYS/$t.pin" || return 1
