@@ -27,7 +27,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/audit.h"
 #include "common/migrate.h"
+#include "common/util.h"
+#include "common/verify.h"
 #include "common/pg.h"
 #include "tests/lib/pgtest.h"
 
@@ -992,6 +995,121 @@ test_public_has_nothing(void **state)
 	    "AND NOT rolcanlogin AND NOT rolsuper"), 4);
 }
 
+/* Migration 0004 on a database that holds unblinded partials (what the
+ * API stored before it): approvals and approval audit events lose them,
+ * the redaction is recorded, an approved-but-unbuilt matter goes back to
+ * open, the matter's recipient is frozen, and `verify` still passes the
+ * chain (counting the redacted event) but still catches an edit. */
+static void
+test_0004_redacts_stored_partials(void **state)
+{
+	char name[PGTEST_DBNAME_MAX], dir[512], cmd[1200], err[1024];
+	const char *base = getenv("COFFER_TEST_TMP");
+	static const char *const early[] = { "0001_schema.sql",
+	    "0002_retention.sql", "0003_epoch_order.sql" };
+	unsigned char tid[16];
+	audit_event ev;
+	verify_opts vo;
+	verify_report vr;
+	PGconn *c;
+	char *v;
+	int applied;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pgtest_create_db("itest_migrate_0004", name), 0);
+	c = pgtest_connect(name, NULL);
+	assert_non_null(c);
+	snprintf(dir, sizeof(dir), "%s/m4XXXXXX", base != NULL ? base : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	for (i = 0; i < sizeof(early) / sizeof(early[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "cp %s/%s %s/", pgtest_migrations_dir(),
+		    early[i], dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	assert_int_equal(migrate_apply(c, dir, 0, &applied, err, sizeof(err)), 0);
+	assert_int_equal(applied, 3);
+	remove_dir(dir);
+
+	assert_int_equal(pgtest_exec(c,
+	    "INSERT INTO coffer.tenants (tenant_id, name, threshold_k, custodians_n) "
+	    "VALUES ('" TENANT "', 'acme', 2, 3)"), 0);
+	assert_int_equal(pgtest_exec(c,
+	    "INSERT INTO coffer.users (tenant_id, user_id, name, role, "
+	    "x25519_public_key) VALUES ('" TENANT "', '" ADMIN "', 'Lee', 'legal', "
+	    B(32, "ab") ")"), 0);
+	assert_int_equal(pgtest_exec(c,
+	    "INSERT INTO coffer.users (tenant_id, user_id, name, role, "
+	    "custodian_index) VALUES ('" TENANT "', "
+	    "'77777777-7777-4777-8777-777777777777', 'C1', 'custodian', 1)"), 0);
+	assert_int_equal(pgtest_exec(c,
+	    "INSERT INTO coffer.matters (tenant_id, matter_id, title, legal_basis, "
+	    "requester_user_id, scope, state) VALUES ('" TENANT "', '" MATTER "', "
+	    "'t', 'b', '" ADMIN "', '{}', 'building')"), 0);
+	assert_int_equal(pgtest_exec(c,
+	    "INSERT INTO coffer.approvals (tenant_id, matter_id, custodian_index, "
+	    "user_id, partials) VALUES ('" TENANT "', '" MATTER "', 1, "
+	    "'77777777-7777-4777-8777-777777777777', "
+	    "'{\"44444444-4444-4444-8444-444444444444\": {\"p\": \"" 
+	    "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76"
+	    "\", \"proof\": \"00\"}}')"), 0);
+	/* the audit chain as the API wrote it, partials inline */
+	assert_int_equal(util_uuid_parse(tid, TENANT), 0);
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.tenant_id, tid, 16);
+	ev.actor = "fp";
+	ev.role = "custodian";
+	ev.action = "approval";
+	ev.target = "matter:" MATTER;
+	ev.outcome = "ok";
+	ev.detail_json = "{\"custodian_index\": 1, \"partials\": "
+	    "{\"44444444-4444-4444-8444-444444444444\": {\"p\": "
+	    "\"e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76\"}}}";
+	assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
+	assert_int_equal(audit_append(c, &ev, NULL, NULL, err, sizeof(err)), 0);
+	ev.action = "matter.show";
+	ev.detail_json = "{\"record_count\": 3}";
+	assert_int_equal(audit_append(c, &ev, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(pgtest_exec(c, "COMMIT"), 0);
+
+	assert_int_equal(migrate_apply(c, pgtest_migrations_dir(), 0, &applied,
+	    err, sizeof(err)), 0);
+	assert_true(applied >= 1);
+	v = pgtest_scalar(c, "SELECT string_agg(partials::text, ',') "
+	    "FROM coffer.approvals");
+	assert_string_equal(v, "{\"redacted\": \"0004\"}");
+	free(v);
+	v = pgtest_scalar(c, "SELECT count(*) FROM coffer.audit_events WHERE "
+	    "detail::text LIKE '%e2f2ae0a%'");
+	assert_string_equal(v, "0");
+	free(v);
+	v = pgtest_scalar(c, "SELECT string_agg(event_no || ' ' || reason, ',') "
+	    "FROM coffer.audit_redactions");
+	assert_string_equal(v, "1 0004: unblinded partials removed");
+	free(v);
+	v = pgtest_scalar(c, "SELECT state || ' ' || failure_reason || ' ' || "
+	    "encode(recipient_key, 'hex') FROM coffer.matters");
+	assert_non_null(strstr(v, "open approvals given before migration 0004"));
+	assert_non_null(strstr(v, "abababab"));
+	free(v);
+
+	memset(&vo, 0, sizeof(vo));
+	assert_int_equal(verify_run(c, &vo, &vr), VERIFY_OK);
+	assert_int_equal(vr.audit_events, 2);
+	assert_int_equal(vr.audit_redacted, 1);
+	/* the redaction does not blind verify to an edit of another event */
+	assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events DISABLE "
+	    "TRIGGER audit_events_append_only"), 0);
+	assert_int_equal(pgtest_exec(c, "UPDATE coffer.audit_events SET "
+	    "outcome = 'denied' WHERE event_no = 2"), 0);
+	assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events "
+	    "ENABLE ALWAYS TRIGGER audit_events_append_only"), 0);
+	assert_int_equal(verify_run(c, &vo, &vr), VERIFY_TAMPERED);
+	assert_int_equal(vr.event_no, 2);
+	pg_close(&c);
+	assert_int_equal(pgtest_drop_db(name), 0);
+}
+
 int
 main(void)
 {
@@ -1015,6 +1133,7 @@ main(void)
 		cmocka_unit_test(test_api_privileges),
 		cmocka_unit_test(test_verify_and_purge_privileges),
 		cmocka_unit_test(test_public_has_nothing),
+		cmocka_unit_test(test_0004_redacts_stored_partials),
 	};
 
 	return cmocka_run_group_tests_name("itest_migrate", tests, group_setup,
