@@ -217,6 +217,42 @@ api_matter_seed(api_req *r, const char *matter, const char *blind_text,
 	}
 	if (!create)
 		return 0;
+	/* Renewals serialise on the matter row: whoever waited finds the
+	 * generation the first one made, and a matter that left 'open'
+	 * meanwhile gets no seed. */
+	{
+		pg_params p = PG_PARAMS_INIT;
+		PGresult *q;
+		int open_now, same;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, matter);
+		q = pg_query(r->db, "SELECT state = 'open', "
+		    "coalesce(blind_id::text, '') FROM coffer.matters "
+		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid FOR UPDATE",
+		    &p, err, sizeof(err));
+		if (q == NULL) {
+			api_fail_db(r, "matter blinding", err);
+			return -1;
+		}
+		open_now = PQntuples(q) == 1 && strcmp(PQgetvalue(q, 0, 0), "t") == 0;
+		same = PQntuples(q) == 1 && strcmp(PQgetvalue(q, 0, 1),
+		    blind_text != NULL ? blind_text : "") == 0;
+		if (open_now && !same && util_uuid_parse(blind_id,
+		    PQgetvalue(q, 0, 1)) == 0 &&
+		    (rc = api_blind_load(r->cfg->productions_dir, matter, blind_id,
+		    seed, err, sizeof(err))) <= 0) {
+			PQclear(q);
+			if (rc < 0) {
+				api_fail_internal(r, "blinding seed", err);
+				return -1;
+			}
+			return 0;                  /* renewed by someone else */
+		}
+		PQclear(q);
+		if (!open_now)
+			return 0;
+	}
 	if (api_blind_create(r->cfg->productions_dir, matter, blind_id, seed, err,
 	    sizeof(err)) != 0) {
 		api_fail_internal(r, "blinding seed", err);
@@ -230,8 +266,8 @@ api_matter_seed(api_req *r, const char *matter, const char *blind_text,
 		pg_param_text(&p, matter);
 		pg_param_text(&p, bt);
 		if (pg_exec(r->db, "UPDATE coffer.matters SET blind_id = $3::uuid "
-		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid", &p, err,
-		    sizeof(err)) != 0) {
+		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid "
+		    "AND state = 'open'", &p, err, sizeof(err)) != 0) {
 			vault_secure_free(*seed);
 			*seed = NULL;
 			api_fail_db(r, "matter blinding", err);

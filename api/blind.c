@@ -19,7 +19,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <sodium.h>
+
+#include "common/log.h"
+#include "common/pg.h"
 
 #include "common/util.h"
 #include "vault/mem.h"
@@ -79,8 +84,12 @@ api_blind_load(const char *pdir, const char *matter,
 		snprintf(err, err_len, "blinding seed: bad matter id or path");
 		return -1;
 	}
-	if (access(path, F_OK) != 0)
-		return errno == ENOENT ? 1 : -1;
+	if (access(path, F_OK) != 0) {
+		if (errno == ENOENT)
+			return 1;
+		snprintf(err, err_len, "%.200s: %s", path, strerror(errno));
+		return -1;
+	}
 	if (util_check_secret_file(path, err, err_len) != 0 ||
 	    util_read_file(path, API_BLIND_FILE_BYTES + 1, &buf, &len, err,
 	    err_len) != 0)
@@ -157,4 +166,71 @@ api_blind_destroy(const char *pdir, const char *matter)
 		close(fd);
 	}
 	(void)unlink(path);
+}
+
+int
+api_blind_sweep(PGconn *db, const char *pdir, char *err, size_t err_len)
+{
+	char dir[BLIND_PATH], path[BLIND_PATH], matter[UTIL_UUID_STRLEN + 1];
+	unsigned char id[UTIL_UUID_BYTES], fid[API_BLIND_ID_BYTES];
+	struct dirent *de;
+	DIR *d;
+	int n = 0, rc = 0;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/.blind", pdir) >= sizeof(dir))
+		return 0;
+	if ((d = opendir(dir)) == NULL)
+		return 0;                       /* none made yet */
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		unsigned char *buf = NULL;
+		size_t len = 0;
+		int keep = 0;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		    sizeof(path))
+			continue;
+		if (l == UTIL_UUID_STRLEN + 5 &&
+		    strcmp(de->d_name + UTIL_UUID_STRLEN, ".seed") == 0) {
+			memcpy(matter, de->d_name, UTIL_UUID_STRLEN);
+			matter[UTIL_UUID_STRLEN] = '\0';
+			if (util_uuid_parse(id, matter) == 0 &&
+			    util_read_file(path, API_BLIND_FILE_BYTES + 1, &buf, &len,
+			    err, err_len) == 0 && len == API_BLIND_FILE_BYTES) {
+				pg_params p = PG_PARAMS_INIT;
+				PGresult *r;
+
+				memcpy(fid, buf, sizeof(fid));
+				pg_param_text(&p, matter);
+				pg_param_bin(&p, fid, sizeof(fid));
+				r = pg_query(db, "SELECT 1 FROM coffer.matters "
+				    "WHERE matter_id = $1::uuid AND state IN ('open', "
+				    "'building') AND blind_id = $2::uuid", &p, err, err_len);
+				if (r == NULL)
+					rc = -1;
+				keep = r == NULL || PQntuples(r) == 1;
+				PQclear(r);
+			}
+			if (buf != NULL) {
+				vault_wipe(buf, len);
+				free(buf);
+			}
+			if (rc != 0)
+				break;
+			if (!keep) {
+				api_blind_destroy(pdir, matter);
+				n++;
+			}
+		} else if (strstr(de->d_name, ".tmp.") != NULL) {
+			(void)unlink(path);         /* a write cut short */
+			n++;
+		}
+	}
+	closedir(d);
+	if (n > 0)
+		log_info("blinding seeds: %d left over from ended matters or "
+		    "interrupted writes destroyed", n);
+	return rc;
 }

@@ -23,6 +23,8 @@
 
 #include <stddef.h>
 
+#include <libpq-fe.h>
+
 #include "vault/threshold.h"
 
 #define API_BLIND_ID_BYTES   16U
@@ -49,5 +51,12 @@ int  api_blind_create(const char *productions_dir, const char *matter,
 
 /* Overwrite, sync and unlink the matter's seed file; absent is fine. */
 void api_blind_destroy(const char *productions_dir, const char *matter);
+
+/* Destroy every seed file under <productions_dir>/.blind whose matter is
+ * gone, neither open nor building, or of another generation, and every
+ * leftover temporary file; at start-up, before builds resume.  0 or -1
+ * (database or directory error in err). */
+int  api_blind_sweep(PGconn *db, const char *productions_dir, char *err,
+                     size_t err_len) __attribute__((warn_unused_result));
 
 #endif

@@ -294,6 +294,7 @@ jobs_run(jobs_worker *w, const job *jb)
 			return JOBS_RETRY;
 		if (settled > 0) {
 			log_info("matter %s: production settled after all", jb->matter);
+			api_blind_destroy(w->j->cfg->productions_dir, jb->matter);
 			return JOBS_DONE;
 		}
 	}
@@ -312,8 +313,14 @@ jobs_run(jobs_worker *w, const job *jb)
 		}
 		if (PQntuples(r) != 1 ||
 		    strcmp(PQgetvalue(r, 0, 0), "building") != 0) {
+			/* settled meanwhile: a built, failed or closed matter
+			 * releases nothing more */
+			if (PQntuples(r) != 1 ||
+			    strcmp(PQgetvalue(r, 0, 0), "open") != 0)
+				api_blind_destroy(w->j->cfg->productions_dir,
+				    jb->matter);
 			PQclear(r);
-			return JOBS_DONE;        /* settled meanwhile */
+			return JOBS_DONE;
 		}
 		PQclear(r);
 		r = NULL;
@@ -578,6 +585,10 @@ api_jobs_resume(api_jobs *j, PGconn *db, char *err, size_t err_len)
 	PGresult *r;
 	int i, n = 0;
 
+	/* Seeds a crash or a lost COMMIT left behind for matters that are
+	 * built, failed, closed or gone: destroyed before anything else. */
+	if (api_blind_sweep(db, j->cfg->productions_dir, err, err_len) != 0)
+		return -1;
 	r = pg_query(db, "SELECT tenant_id::text, matter_id::text "
 	    "FROM coffer.matters WHERE state = 'building' ORDER BY created_at",
 	    NULL, err, err_len);

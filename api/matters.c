@@ -697,8 +697,11 @@ api_h_matter_show(api_req *r)
 		    (size_t)PQgetlength(m, 0, 16)) == 0) {
 			int renewed;
 
+			/* Only a custodian's fetch may start a new generation:
+			 * reading a matter changes nothing for other roles. */
 			if (api_matter_seed(r, midstr, PQgetisnull(m, 0, 17) ? NULL :
-			    PQgetvalue(m, 0, 17), 1, blind_id, &seed, &renewed) != 0)
+			    PQgetvalue(m, 0, 17), strcmp(r->who.role,
+			    "custodian") == 0, blind_id, &seed, &renewed) != 0)
 				goto out;
 		}
 		for (i = 0; i < PQntuples(q); i++) {
@@ -884,6 +887,11 @@ mat_open_inside(const char *dir, const char *path, struct stat *st)
 		return -1;
 	n = strlen(rdir);
 	if (strncmp(rpath, rdir, n) != 0 || rpath[n] != '/')
+		return -1;
+	/* Only sealed productions: never a hidden entry such as .blind/
+	 * (matters' blinding seeds, api/blind.h), whatever the row says. */
+	if (strstr(rpath + n, "/.") != NULL || strlen(rpath + n) < 8 ||
+	    strcmp(rpath + strlen(rpath) - 7, ".coffer") != 0)
 		return -1;
 	if ((fd = open(rpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return -1;

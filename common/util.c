@@ -81,8 +81,9 @@ util_write_file(const char *path, const void *data, size_t len, mode_t mode,
 		snprintf(err, err_len, "%s: already exists (refusing to overwrite)", path);
 		return -1;
 	}
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-	    (long)getpid()) >= sizeof(tmp)) {
+	/* pid and thread id: threads of one process write side by side */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%ld", path,
+	    (long)getpid(), (long)gettid()) >= sizeof(tmp)) {
 		snprintf(err, err_len, "path too long");
 		return -1;
 	}

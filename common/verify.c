@@ -1656,7 +1656,8 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 	    "action, target, outcome, request_id, detail::text, "
 	    "EXISTS (SELECT 1 FROM coffer.audit_redactions x "
 	    " WHERE x.tenant_id = a.tenant_id AND x.event_no = a.event_no "
-	    " AND a.action = 'approval') "
+	    " AND a.detail->>'partials_redacted' = '0004' "
+	    " AND NOT a.detail ? 'partials') "
 	    "FROM coffer.audit_events a WHERE tenant_id = '%s' ORDER BY event_no) "
 	    "TO STDOUT (FORMAT binary)", tid);
 	if (v_copy_start(v, &cp, sql) != 0)
@@ -1711,9 +1712,12 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 			    (unsigned long long)eno);
 			goto done;
 		}
-		/* An approval event whose unblinded partials migration 0004
-		 * removed: its hash can no longer be recomputed; it is taken as
-		 * stored (the next event's link still covers it) and counted. */
+		/* An event whose unblinded partials migration 0004 removed (it
+		 * is listed in audit_redactions and marked in its detail): its
+		 * hash can no longer be recomputed; it is taken as stored (the
+		 * next event's link still covers it) and counted.  A database
+		 * owner can add such rows too: the count is printed, and signed
+		 * audit events (issue 13) close this. */
 		if (cp.l[11] == 1 && cp.f[11][0] == 1 &&
 		    cp.l[2] == (int)VAULT_HASH_BYTES) {
 			memcpy(hash, cp.f[2], VAULT_HASH_BYTES);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -381,6 +382,23 @@ ap_partials(json_t *epochs, const unsigned char *share,
 		}
 		vault_release_ctx_init(&ctx, info->tenant_id, matter, epoch,
 		    recipient);
+		/* R' = R (ρ = 1) would be the unblinded answer itself; R' equal
+		 * to another epoch's R would answer that epoch. */
+		{
+			json_t *o2;
+			size_t j;
+
+			json_array_foreach(epochs, j, o2) {
+				const char *r2 = json_string_value(json_object_get(o2, "r"));
+
+				if (r2 != NULL && strcasecmp(r2, rbh) == 0) {
+					ap_fail("epoch %s: the API asks for an answer on an "
+					    "epoch's own R, not a blinded point; nothing was "
+					    "sent", eid);
+					goto fail;
+				}
+			}
+		}
 		/* Answer R' only if it is a known multiple of this epoch's own
 		 * R: otherwise the partial could open another epoch. */
 		if (vault_blind_verify(&ctx, R, Rb, bp, err, sizeof(err)) != 0) {

@@ -22,12 +22,16 @@
 --  * adds approvals.blind_id: an approval counts only for the seed it was
 --    computed under (nil uuid for approvals made before this migration);
 --  * REMOVES every stored unblinded partial: approvals.partials becomes
---    {"redacted": "0004"} and the 'approval' audit events lose their
---    "partials" member (recorded in coffer.audit_redactions; `cofferctl
+--    {"redacted": "0004"} and every audit event that carried partials (the
+--    API's 'approval.submit') loses its "partials" member (recorded in coffer.audit_redactions; `cofferctl
 --    verify` takes those events' hashes as stored and says how many);
 --  * sends matters that were approved but not yet built back to 'open':
 --    their approvals were made on the real R and are withdrawn; custodians
 --    approve again.
+--
+-- The old values also stay in dead tuples and WAL until the tables are
+-- rewritten: after upgrading run VACUUM FULL coffer.approvals,
+-- coffer.audit_events; CHECKPOINT (README, "Upgrading (migration 0004)").
 --
 -- What it cannot do: partials already copied into backups, replicas, WAL
 -- archives or exported audit logs made before this migration stay
@@ -79,15 +83,17 @@ CREATE TRIGGER audit_redactions_no_truncate BEFORE TRUNCATE
 ALTER TABLE coffer.audit_redactions ENABLE ALWAYS TRIGGER audit_redactions_append_only;
 ALTER TABLE coffer.audit_redactions ENABLE ALWAYS TRIGGER audit_redactions_no_truncate;
 
+-- The API names approval events by its route ('approval.submit'); any
+-- event that carries partials is redacted, whatever its action.
 INSERT INTO coffer.audit_redactions (tenant_id, event_no, reason)
 	SELECT tenant_id, event_no, '0004: unblinded partials removed'
 	FROM coffer.audit_events
-	WHERE action = 'approval' AND detail ? 'partials';
+	WHERE detail ? 'partials';
 
 ALTER TABLE coffer.audit_events DISABLE TRIGGER audit_events_append_only;
 UPDATE coffer.audit_events
 	SET detail = (detail - 'partials') || '{"partials_redacted": "0004"}'::jsonb
-	WHERE action = 'approval' AND detail ? 'partials';
+	WHERE detail ? 'partials';
 ALTER TABLE coffer.audit_events ENABLE ALWAYS TRIGGER audit_events_append_only;
 
 GRANT SELECT ON coffer.audit_redactions TO coffer_api, coffer_verify;

@@ -9,7 +9,7 @@
  *                     R' = ρ·R, with a Schnorr proof that the API knows
  *                     log_R R' (so R' is useful only for this epoch's R):
  *                     k random, A = k·R,
- *                     c = reduce(BLAKE2b-512(personal "coffer-blindpf-v1";
+ *                     c = reduce(BLAKE2b-512(personal "coffer-blindpf-1";
  *                         B ‖ R ‖ R' ‖ A ‖ context)), z = k + c·ρ.
  *   partial (custodian, share s_i, index i, V_i = s_i·B):
  *                     P'_i = s_i·R' and a Chaum-Pedersen proof that

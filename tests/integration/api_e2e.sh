@@ -662,7 +662,7 @@ PGUSER=auditor $PSQL -F ' ' -c "SELECT x.key, a.custodian_index, v
     SELECT p.key, (e.detail->>'custodian_index')::int, v
     FROM coffer.audit_events e, jsonb_each(e.detail->'partials') p,
     LATERAL (SELECT p.value->>'p' UNION SELECT p.value->>'rb') AS y(v)
-    WHERE e.action = 'approval' AND jsonb_typeof(e.detail->'partials') = 'object'
+    WHERE e.detail ? 'partials' AND jsonb_typeof(e.detail->'partials') = 'object'
     AND v IS NOT NULL" >"$D/hv.partials"
 pg_dump -d "$PGDATABASE" >"$D/hv.dump" 2>"$D/hv.dump.err"
 check "a pg_dump of everything after the build" grep -q "COPY coffer.approvals" "$D/hv.dump"

@@ -1059,7 +1059,7 @@ test_0004_redacts_stored_partials(void **state)
 	memcpy(ev.tenant_id, tid, 16);
 	ev.actor = "fp";
 	ev.role = "custodian";
-	ev.action = "approval";
+	ev.action = "approval.submit";      /* the API's name for it */
 	ev.target = "matter:" MATTER;
 	ev.outcome = "ok";
 	ev.detail_json = "{\"custodian_index\": 1, \"partials\": "

@@ -98,11 +98,13 @@ PGUSER=auditor $PSQL -F ' ' -c "SELECT x.key, a.custodian_index, v
     SELECT p.key, (e.detail->>'custodian_index')::int, v
     FROM coffer.audit_events e, jsonb_each(e.detail->'partials') p,
     LATERAL (SELECT p.value->>'p' UNION SELECT p.value->>'rb') AS y(v)
-    WHERE e.action = 'approval' AND jsonb_typeof(e.detail->'partials') = 'object'
+    WHERE e.detail ? 'partials' AND jsonb_typeof(e.detail->'partials') = 'object'
     AND v IS NOT NULL" >"$D/hv.partials"
 pg_dump -d "$PGDATABASE" >"$D/hv.dump" 2>"$D/hv.dump.err"
 check "a pg_dump taken as the owner after the build" \
     grep -q "COPY coffer.approvals" "$D/hv.dump"
+check "the approval audit events carry the (blinded) answers too" \
+    test "$(q "SELECT count(*) FROM coffer.audit_events WHERE action = 'approval.submit' AND detail ? 'partials'")" -ge 3
 NEP=$(wc -l <"$D/hv.epochs")
 check "3 custodians' answers stored for every one of the $NEP epochs" \
     test "$(cut -d' ' -f2 "$D/hv.partials" | sort -u | tr -d '\n')" = 123
@@ -145,4 +147,21 @@ check_eq "closing a matter answers 200" 200 "$APF_CODE"
 check "closing a matter destroys its seed" test ! -e "$APF_DIR/productions/.blind/$M3.seed"
 apf_approve rb cus1 1 "$M3"
 check "no approval for a closed matter" grep -q "closed" "$APF_DIR/approve.out"
+
+# -- leftovers: a crash or a lost COMMIT must not leave a seed behind -----------
+M4=$(apf_matter lisa "$D/matter.json") || die "matter 4"
+BL="$APF_DIR/productions/.blind"
+head -c 48 /dev/urandom >"$BL/$M.seed" && chmod 600 "$BL/$M.seed" &&
+    : >"$BL/$M4.seed.tmp.1.2" || die "leftover files"
+# the download refuses a production row pointing at a seed (a DBA's redirect)
+q "UPDATE coffer.productions SET storage_path = '$BL/$M4.seed', size_bytes = 48
+   WHERE matter_id = '$M'" >/dev/null
+apf_call lisa GET "/v1/matters/$M/production"
+check_eq "a production row pointing into .blind/ is not served" 500 "$APF_CODE"
+apf_stop
+apf_start || die "coffer-api restart"
+check "at start-up the seed left for a built matter is destroyed" test ! -e "$BL/$M.seed"
+check "and an interrupted write's temporary file" test ! -e "$BL/$M4.seed.tmp.1.2"
+check "an open matter's seed is kept across the restart" test -s "$BL/$M4.seed"
+check "the API log counts them" grep -q "blinding seeds: 2 left over" "$APF_LOG"
 finish
