@@ -601,8 +601,18 @@ api_h_approval_submit(api_req *r)
 	}
 	util_hex(mdhex, md, 32);
 	api_detail(r, "partials_sha256", json_string(mdhex));
-	if (nparts <= APPR_AUDIT_INLINE)
-		api_detail(r, "partials", json_incref(stored));
+	/* The event carries each blinded answer and its proof (the stored
+	 * row, hashed above, also has R' and the blinding proof). */
+	if (nparts <= APPR_AUDIT_INLINE) {
+		json_t *inl = json_object(), *v;
+		const char *key;
+
+		json_object_foreach(stored, key, v)
+			json_object_set_new(inl, key, json_pack("{s:O, s:O}", "p",
+			    json_object_get(v, "p"), "proof",
+			    json_object_get(v, "proof")));
+		api_detail(r, "partials", inl);
+	}
 	api_detail(r, "blind_id", json_string(blindstr));
 	api_detail(r, "approvals", json_integer(approvals));
 	api_detail(r, "threshold", json_integer(k));

@@ -361,7 +361,7 @@ grep -q "matter $M3: production .* not settled" "$APF_LOG" &&
 check_eq "M3 stays building (not failed, not ready), no production row" "building 0" \
     "$(apf_state "$M3") $(q "SELECT count(*) FROM coffer.productions WHERE matter_id = '$M3'")"
 check_eq "no sealed file of M3 left in the productions directory" 0 \
-    "$(find "$APF_DIR/productions" -name "$M3.*" | wc -l | tr -d ' ')"
+    "$(find "$APF_DIR/productions" -name "$M3.*.coffer" | wc -l | tr -d ' ')"
 
 # Every request of the release path, refused with no effect.
 refusals=0
