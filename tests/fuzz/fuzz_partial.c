@@ -205,14 +205,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (vault_ek_wrap(fx.T, fx.tenant_id, fx.epoch_id, fx.ek, fx.R,
 	    fx.wrapped) != 0)
 		abort();
+	vault_release_ctx_init(&rctx, fx.tenant_id, fx.matter_id, fx.epoch_id,
+	    NULL);
 	for (i = 1; i <= FZ_N; i++)
 		if (vault_tenant_public_share(commitments, sizeof(commitments), i,
 		    fx.V[i], err, sizeof(err)) != 0 ||
-		    (vault_release_ctx_init(&rctx, fx.tenant_id, fx.matter_id,
-		    fx.epoch_id, NULL),
 		    vault_threshold_partial(vault_tenant_keys_share(keys, i), i,
-		    &rctx, fx.R, &fx.genuine[i],
-		    err, sizeof(err)) != 0)
+		    &rctx, fx.R, &fx.genuine[i], err, sizeof(err)) != 0)
 			abort();
 	vault_tenant_keys_free(&keys);
 	fz_write_seeds();
