@@ -110,6 +110,8 @@ check_eq "user.issue detail: user id, role, serial, fingerprint" \
 admin "user issue custodian" user.issue user:aa-cus \
     "$CTL" user issue --role custodian --custodian-index 1 --tenant aa-t --name aa-cus --out "$T/people"
 check_eq "user.issue of a custodian names the index" "custodian 1" "$(field role) $(field custodian_index)"
+refused "user issue with a held custodian index" \
+    "$CTL" user issue --role custodian --custodian-index 1 --tenant aa-t --name aa-cus2 --out "$T/people"
 admin "user re-issue" user.reissue user:aa-admin \
     "$CTL" user issue --role admin --tenant aa-t --name aa-admin --out "$T/people"
 check_eq "user.reissue carries the new fingerprint" "$(fpr_of "$T/people/aa-admin.crt")" "$(field fingerprint)"
@@ -119,8 +121,6 @@ check_eq "user.revoke detail: role, index, fingerprint, CRL" \
     "custodian 1 $(fpr_of "$T/people/aa-cus.crt") 1 true false" \
     "$(field role) $(field custodian_index) $(field fingerprint) $(field crl_certificates) $(field crl_signed) $(field already_revoked)"
 refused "user revoke of an unknown user" "$CTL" user revoke --tenant aa-t --name aa-ghost
-refused "user issue with a held custodian index" \
-    "$CTL" user issue --role custodian --custodian-index 1 --tenant aa-t --name aa-cus2 --out "$T/people"
 
 # -- no secrets in any event -------------------------------------------------------
 check "no event carries a passphrase" sh -c "! $PSQL -c 'SELECT detail::text FROM coffer.audit_events' | grep -q 'aa-custodian-'"
