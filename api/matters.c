@@ -506,6 +506,10 @@ api_h_matter_create(api_req *r)
 			goto out;
 		}
 	}
+	api_detail(r, "title", json_string(json_string_value(json_object_get(
+	    body, "title"))));
+	api_detail(r, "legal_basis", json_string(json_string_value(
+	    json_object_get(body, "legal_basis"))));
 	api_detail(r, "participants", json_integer((json_int_t)np));
 	api_detail(r, "conversations", json_integer((json_int_t)nc));
 	api_detail(r, "channels", mat_str_array(chans, nch));

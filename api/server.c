@@ -710,6 +710,12 @@ srv_audit(srv_req *sr, char *err, size_t err_len)
 		json_object_set_new(d, "code", json_string(r->err_code));
 	if (sr->auth_reason != NULL)
 		json_object_set_new(d, "auth", json_string(sr->auth_reason));
+	/* The person beside the fingerprint (actor): name and role as
+	 * registered (coffer.users), for people reading the log. */
+	if (sr->identified) {
+		json_object_set_new(d, "actor_name", json_string(r->who.name));
+		json_object_set_new(d, "actor_role", json_string(r->who.role));
+	}
 	if (!sr->identified && sr->cert.tenant[0] != '\0')
 		json_object_set_new(d, "claimed", json_pack("{s:s, s:s, s:s}",
 		    "tenant", sr->cert.tenant, "role", sr->cert.role,

@@ -38,4 +38,17 @@ PGconn *ctl_connect(const char *config_path) __attribute__((warn_unused_result))
  * ("cofferctl uid=N db=ROLE"). */
 void ctl_actor(PGconn *c, char *out, size_t cap);
 
+/* Append the audit event of an administrative act (ctl/admin_audit.c) in
+ * db's open transaction: actor ctl_actor(), role "operator", detail a copy
+ * of detail (a JSON object, borrowed; NULL for none) plus actor_name (the
+ * OS login name) and actor_role.  tenant_id is the tenant's uuid text, or
+ * NULL for an event that concerns no tenant (the nil-uuid chain).
+ * outcome NULL is "ok".  0, or -1 (err) with the transaction aborted: the
+ * caller rolls back. */
+struct json_t;
+int ctl_admin_audit(PGconn *db, const char *tenant_id, const char *action,
+              const char *target, const char *outcome,
+              const struct json_t *detail, char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+
 #endif

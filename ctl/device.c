@@ -29,8 +29,13 @@
  *    COMMIT.  If the row or the files fail nothing is left but an index
  *    entry for a certificate that never left this process; if COMMIT fails
  *    the files are removed.
- *  - Revoke: CRL first, then the row.  If either fails the command fails,
- *    and rerunning it completes the other (both steps are idempotent).
+ *  - Revoke: CRL first, then the row and its audit event in one
+ *    transaction.  If either fails the command fails, and rerunning it
+ *    completes the other (both steps are idempotent; each run is audited).
+ *  - Audit (ctl/admin_audit.c), target "device:<id>": device.issue (serial,
+ *    fingerprint) with the new row, device.reissue with the changed row,
+ *    device.revoke (serial and fingerprint revoked, certificates added to
+ *    the CRL, whether it was signed: outcome "failed" if not).
  */
 #include "ctl/pki.h"
 
@@ -292,6 +297,28 @@ dev_status(PGconn *db, const char *tid, const char *device)
 	return st;
 }
 
+/* An audit event (target "device:<id>") in the open transaction; takes
+ * ownership of d (NULL: out of memory).  0, or -1 printed. */
+static int
+dev_audit(PGconn *db, const dev_opts *o, const char *tid, const char *action,
+    const char *outcome, json_t *d)
+{
+	char err[DEV_ERR], target[PKI_NAME_MAX + 8];
+	int rc;
+
+	if (d == NULL) {
+		pki_fail("device %s: out of memory", o->device);
+		return -1;
+	}
+	snprintf(target, sizeof(target), "device:%s", o->device);
+	rc = ctl_admin_audit(db, tid, action, target, outcome, d, err,
+	    sizeof(err));
+	json_decref(d);
+	if (rc != 0)
+		pki_fail("device %s: %s (nothing changed)", o->device, err);
+	return rc;
+}
+
 /* Re-issue, inside the caller's open transaction: the new certificate
  * becomes the registered one, the previous one moves to prev_cert_* with
  * the end of its overlap window, and the change is audited
@@ -305,10 +332,8 @@ dev_reissue_row(PGconn *db, const dev_opts *o, const char *tid,
 {
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r = NULL;
-	audit_event ev;
 	json_t *d = NULL;
-	char *detail = NULL;
-	char err[DEV_ERR], actor[128], secs[24];
+	char err[DEV_ERR], target[PKI_NAME_MAX + 8], secs[24];
 	const char *pser, *pfpr, *puntil;
 	int rc = -1;
 
@@ -350,11 +375,6 @@ dev_reissue_row(PGconn *db, const dev_opts *o, const char *tid,
 	snprintf(prev_fpr, 65, "%s", pfpr);
 	snprintf(prev_until, prev_until_cap, "%s", puntil);
 
-	memset(&ev, 0, sizeof(ev));
-	if (util_uuid_parse(ev.tenant_id, tid) != 0) {
-		pki_fail("re-issuing device %s: malformed tenant id", o->device);
-		goto out;
-	}
 	d = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:s?}",
 	    "device", o->device,
 	    "serial", pki_issued_serial(is),
@@ -363,26 +383,19 @@ dev_reissue_row(PGconn *db, const dev_opts *o, const char *tid,
 	    "previous_fingerprint", pfpr[0] != '\0' ? pfpr : NULL,
 	    "overlap_s", (json_int_t)o->overlap,
 	    "previous_valid_until", puntil[0] != '\0' ? puntil : NULL);
-	if (d == NULL || (detail = json_dumps(d, JSON_COMPACT |
-	    JSON_SORT_KEYS)) == NULL) {
+	if (d == NULL) {
 		pki_fail("re-issuing device %s: out of memory", o->device);
 		goto out;
 	}
-	ctl_actor(db, actor, sizeof(actor));
-	ev.actor = actor;
-	ev.role = "operator";
-	ev.action = "device.reissue";
-	ev.target = o->device;
-	ev.outcome = "ok";
-	ev.detail_json = detail;
-	if (audit_append(db, &ev, NULL, NULL, err, sizeof(err)) != 0) {
+	snprintf(target, sizeof(target), "device:%s", o->device);
+	if (ctl_admin_audit(db, tid, "device.reissue", target, NULL, d, err,
+	    sizeof(err)) != 0) {
 		pki_fail("re-issuing device %s: %s (nothing changed)", o->device,
 		    err);
 		goto out;
 	}
 	rc = 0;
 out:
-	free(detail);
 	json_decref(d);
 	PQclear(r);
 	return rc;
@@ -470,7 +483,11 @@ dev_issue(const dev_opts *o)
 	    sizeof(err)) != 0) {
 		pki_fail("registering device %s: database: %s", o->device, err);
 		goto out;
-	}
+	} else if (dev_audit(db, o, id, "device.issue", NULL, json_pack(
+	    "{s:s, s:s, s:s}", "device", o->device, "serial",
+	    pki_issued_serial(is), "fingerprint",
+	    pki_issued_fingerprint(is))) != 0)
+		goto out;
 	if (pki_issued_write(is, o->out, o->device, err, sizeof(err)) != 0) {
 		pki_fail("device %s: %s", o->device, err);
 		goto out;
@@ -514,6 +531,7 @@ dev_revoke(const dev_opts *o)
 	pki_ca *ca = NULL;
 	PGconn *db = NULL;
 	PGresult *r = NULL;
+	json_t *d;
 	size_t n = 0;
 	int rc = CTL_EXIT_FAIL, st, crl_ok = 0, rows = 0;
 
@@ -543,17 +561,38 @@ dev_revoke(const dev_opts *o)
 		    "certificate issued)", o->device, o->tenant);
 		goto out;
 	}
+	if (pg_begin(db, err, sizeof(err)) != 0) {
+		pki_fail("device %s: database: %s", o->device, err);
+		goto out;
+	}
 	if (st == 1) {
 		pg_param_text(&p, id);
 		pg_param_text(&p, o->device);
 		r = pg_query(db, "UPDATE coffer.devices SET status = 'revoked', "
 		    "revoked_at = now() WHERE tenant_id = $1::uuid AND "
-		    "device_id = $2 AND status = 'active'", &p, err, sizeof(err));
+		    "device_id = $2 AND status = 'active' "
+		    "RETURNING coalesce(cert_serial, ''), "
+		    "coalesce(cert_fingerprint, '')", &p, err, sizeof(err));
 		if (r == NULL) {
 			pki_fail("device %s: database: %s", o->device, err);
 			goto out;
 		}
-		rows = atoi(PQcmdTuples(r));
+		rows = PQntuples(r);
+	}
+	d = json_pack("{s:s, s:b, s:b, s:I, s:b}", "device", o->device,
+	    "registered", st != 0, "already_revoked", st == 2,
+	    "crl_certificates", (json_int_t)n, "crl_signed", crl_ok);
+	if (d != NULL && rows == 1 && PQgetvalue(r, 0, 0)[0] != '\0')
+		json_object_set_new(d, "serial", json_string(PQgetvalue(r, 0, 0)));
+	if (d != NULL && rows == 1 && PQgetvalue(r, 0, 1)[0] != '\0')
+		json_object_set_new(d, "fingerprint",
+		    json_string(PQgetvalue(r, 0, 1)));
+	if (dev_audit(db, o, id, "device.revoke", crl_ok ? "ok" : "failed",
+	    d) != 0)
+		goto out;
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		pki_fail("device %s: database: %s", o->device, err);
+		goto out;
 	}
 	if (!crl_ok)
 		goto out;
@@ -570,6 +609,8 @@ dev_revoke(const dev_opts *o)
 	rc = CTL_EXIT_OK;
 out:
 	PQclear(r);
+	if (db != NULL && PQtransactionStatus(db) != PQTRANS_IDLE)
+		(void)pg_rollback(db);
 	pki_ca_close(&ca);
 	pg_close(&db);
 	return rc;

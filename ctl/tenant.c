@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/pins.h"
@@ -275,6 +277,23 @@ ctl_tenant_init(int argc, char **argv)
 		if (pg_exec(db, "INSERT INTO coffer.tenant_keys (tenant_id, public_key, commitments, "
 		    "public_shares, fingerprint) VALUES ($1::uuid, $2, $3::bytea[], $4::bytea[], $5)",
 		    &p, err, sizeof(err)) != 0)
+			goto fail_db;
+	}
+	/* tenant.init opens the tenant's audit chain, with the rows. */
+	{
+		char target[80];
+		json_t *d = json_pack("{s:s, s:s, s:I, s:I, s:s}", "tenant", name,
+		    "tenant_id", idstr, "threshold_k", (json_int_t)k,
+		    "custodians_n", (json_int_t)n, "fingerprint", fp);
+		int arc;
+
+		snprintf(target, sizeof(target), "tenant:%s", name);
+		arc = d == NULL ? -1 : ctl_admin_audit(db, idstr, "tenant.init",
+		    target, NULL, d, err, sizeof(err));
+		if (d == NULL)
+			snprintf(err, sizeof(err), "out of memory");
+		json_decref(d);
+		if (arc != 0)
 			goto fail_db;
 	}
 
@@ -573,6 +592,24 @@ ctl_node_init(int argc, char **argv)
 			goto fail_db;
 		}
 	}
+	/* node.init concerns no tenant: the nil-uuid audit chain. */
+	util_hex(pkhex, pk, sizeof(pk));
+	{
+		char target[80];
+		json_t *d = json_pack("{s:s, s:s, s:s, s:b}", "node", name,
+		    "node_id", idstr, "signing_public_key", pkhex,
+		    "pinned", pins != NULL);
+		int arc;
+
+		snprintf(target, sizeof(target), "node:%s", name);
+		arc = d == NULL ? -1 : ctl_admin_audit(db, NULL, "node.init",
+		    target, NULL, d, err, sizeof(err));
+		if (d == NULL)
+			snprintf(err, sizeof(err), "out of memory");
+		json_decref(d);
+		if (arc != 0)
+			goto fail_db;
+	}
 	if (util_write_file(out, sk, VAULT_SIGN_SK_BYTES, 0600, 0, err, sizeof(err)) != 0) {
 		fprintf(stderr, "cofferctl: %s\n", err);
 		(void)pg_rollback(db);
@@ -589,7 +626,6 @@ ctl_node_init(int argc, char **argv)
 		unlink(out);
 		goto fail_db;
 	}
-	util_hex(pkhex, pk, sizeof(pk));
 	printf("node %s %s signing-key %s\n", name, idstr, pkhex);
 	rc = 0;
 	goto out;

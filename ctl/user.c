@@ -23,6 +23,14 @@
  *    is revoked.
  *  - The index key of a person in the people CA is "<tenant>/<name>".
  *  - Ordering and locking as in ctl/device.c.
+ *  - Audited (ctl/admin_audit.c), target "user:<name>", in the transaction
+ *    of the row: issue writes user.issue (or user.reissue for an active
+ *    user) with user_id, role, custodian index, serial and fingerprint;
+ *    revoke writes user.revoke with the serials and fingerprint revoked
+ *    and whether the CRL was signed.  Revoke signs the CRL first, then
+ *    changes the row and appends the event in one transaction (a failed
+ *    CRL still revokes the row: the event says crl_signed false and the
+ *    command fails; rerunning it signs the CRL and is audited again).
  */
 #include "ctl/pki.h"
 
@@ -31,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "common/log.h"
 #include "common/pg.h"
@@ -235,6 +245,33 @@ usr_index_free(PGconn *db, const usr_opts *o, const char *tid,
 	return ok;
 }
 
+/* user.issue / user.reissue in the open transaction; 0, or -1 printed. */
+static int
+usr_audit_issue(PGconn *db, const usr_opts *o, const char *tid,
+    const char *uid, int existing, const pki_issued *is)
+{
+	char err[USR_ERR], target[PKI_NAME_MAX + 8];
+	json_t *d;
+	int rc;
+
+	snprintf(target, sizeof(target), "user:%s", o->name);
+	d = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", o->name,
+	    "user_id", uid, "role", o->role, "serial", pki_issued_serial(is),
+	    "fingerprint", pki_issued_fingerprint(is));
+	if (d != NULL && o->index != 0)
+		json_object_set_new(d, "custodian_index", json_integer(o->index));
+	if (d == NULL) {
+		pki_fail("registering user %s: out of memory", o->name);
+		return -1;
+	}
+	rc = ctl_admin_audit(db, tid, existing ? "user.reissue" : "user.issue", target,
+	    NULL, d, err, sizeof(err));
+	json_decref(d);
+	if (rc != 0)
+		pki_fail("registering user %s: %s (nothing changed)", o->name, err);
+	return rc;
+}
+
 static int
 usr_issue(const usr_opts *o)
 {
@@ -350,6 +387,8 @@ usr_issue(const usr_opts *o)
 		goto out;
 	}
 	snprintf(uid, sizeof(uid), "%s", PQgetvalue(r, 0, 0));
+	if (usr_audit_issue(db, o, id, uid, existing, is) != 0)
+		goto out;
 	if (pki_issued_write(is, o->out, o->name, err, sizeof(err)) != 0) {
 		pki_fail("user %s: %s", o->name, err);
 		goto out;
@@ -380,6 +419,45 @@ out:
 	return rc;
 }
 
+/* user.revoke in the open transaction.  r: the user's row (user_id, role,
+ * custodian index, serial, fingerprint) or no row (a certificate was
+ * issued but never registered).  0, or -1 printed. */
+static int
+usr_audit_revoke(PGconn *db, const usr_opts *o, const char *tid,
+    const PGresult *r, int changed, size_t n, int crl_ok)
+{
+	char err[USR_ERR], target[PKI_NAME_MAX + 8];
+	json_t *d;
+	int rc, idx;
+
+	snprintf(target, sizeof(target), "user:%s", o->name);
+	d = json_pack("{s:s, s:b, s:I, s:b}", "user", o->name,
+	    "already_revoked", !changed, "crl_certificates", (json_int_t)n,
+	    "crl_signed", crl_ok);
+	if (d != NULL && PQntuples(r) > 0) {
+		json_object_set_new(d, "user_id", json_string(PQgetvalue(r, 0, 0)));
+		json_object_set_new(d, "role", json_string(PQgetvalue(r, 0, 1)));
+		if ((idx = atoi(PQgetvalue(r, 0, 2))) != 0)
+			json_object_set_new(d, "custodian_index", json_integer(idx));
+		if (PQgetvalue(r, 0, 3)[0] != '\0')
+			json_object_set_new(d, "serial",
+			    json_string(PQgetvalue(r, 0, 3)));
+		if (PQgetvalue(r, 0, 4)[0] != '\0')
+			json_object_set_new(d, "fingerprint",
+			    json_string(PQgetvalue(r, 0, 4)));
+	}
+	if (d == NULL) {
+		pki_fail("user %s: out of memory", o->name);
+		return -1;
+	}
+	rc = ctl_admin_audit(db, tid, "user.revoke", target, crl_ok ? "ok" : "failed",
+	    d, err, sizeof(err));
+	json_decref(d);
+	if (rc != 0)
+		pki_fail("user %s: %s (row not changed)", o->name, err);
+	return rc;
+}
+
 static int
 usr_revoke(const usr_opts *o)
 {
@@ -390,7 +468,7 @@ usr_revoke(const usr_opts *o)
 	PGconn *db = NULL;
 	PGresult *r = NULL;
 	size_t n = 0;
-	int rc = CTL_EXIT_FAIL, crl_ok = 0, rows = 0, known;
+	int rc = CTL_EXIT_FAIL, crl_ok = 0, rows = 0, known = 0;
 
 	if (o->name == NULL)
 		return usr_usage("revoke needs --tenant and --name");
@@ -421,42 +499,62 @@ usr_revoke(const usr_opts *o)
 		pki_fail("user %s: CRL: %s", o->name, err);
 	else
 		crl_ok = 1;
+	if (pg_begin(db, err, sizeof(err)) != 0) {
+		pki_fail("user %s: database: %s", o->name, err);
+		goto out;
+	}
 	pg_param_text(&p, id);
 	pg_param_text(&p, o->name);
 	r = pg_query(db, "UPDATE coffer.users SET status = 'revoked', "
 	    "revoked_at = now() WHERE tenant_id = $1::uuid AND name = $2 AND "
-	    "status = 'active'", &p, err, sizeof(err));
+	    "status = 'active' RETURNING user_id::text, role, "
+	    "coalesce(custodian_index, 0), coalesce(cert_serial, ''), "
+	    "coalesce(cert_fingerprint, '')", &p, err, sizeof(err));
 	if (r == NULL) {
 		pki_fail("user %s: database: %s", o->name, err);
 		goto out;
 	}
-	rows = atoi(PQcmdTuples(r));
-	PQclear(r);
-	r = NULL;
-	if (!crl_ok)
-		goto out;
-	if (rows == 0 && n == 0) {
-		r = pg_query(db, "SELECT 1 FROM coffer.users WHERE tenant_id = "
-		    "$1::uuid AND name = $2", &p, err, sizeof(err));
+	rows = PQntuples(r);
+	if (rows == 0) {
+		PQclear(r);
+		r = pg_query(db, "SELECT user_id::text, role, "
+		    "coalesce(custodian_index, 0), coalesce(cert_serial, ''), "
+		    "coalesce(cert_fingerprint, '') FROM coffer.users WHERE "
+		    "tenant_id = $1::uuid AND name = $2 "
+		    "ORDER BY revoked_at DESC NULLS LAST LIMIT 1", &p, err,
+		    sizeof(err));
 		if (r == NULL) {
 			pki_fail("database: %s", err);
 			goto out;
 		}
 		known = PQntuples(r) > 0;
-		if (!known) {
+		if (!known && n == 0) {
 			pki_fail("unknown user %s of tenant %s", o->name, o->tenant);
 			goto out;
 		}
+	}
+	if (usr_audit_revoke(db, o, id, r, rows > 0, n, crl_ok) != 0)
+		goto out;
+	PQclear(r);
+	r = NULL;
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		pki_fail("user %s: database: %s", o->name, err);
+		goto out;
+	}
+	if (!crl_ok)
+		goto out;
+	if (rows == 0 && n == 0)
 		printf("user %s of tenant %s was already revoked; CRL re-signed\n",
 		    o->name, o->tenant);
-	} else {
+	else
 		printf("user %s of tenant %s revoked: %zu certificate(s) added to "
 		    "%s/crl.pem\n", o->name, o->tenant, n, dir);
-	}
 	printf("hint: send SIGHUP to coffer-api to reload the people CRL now\n");
 	rc = CTL_EXIT_OK;
 out:
 	PQclear(r);
+	if (db != NULL && PQtransactionStatus(db) != PQTRANS_IDLE)
+		(void)pg_rollback(db);
 	pki_ca_close(&ca);
 	pg_close(&db);
 	return rc;

@@ -318,6 +318,7 @@ jsonfile mx '{"title":"Matter X: trading review","legal_basis":"Regulator reques
  "scope":{"participants":["+1 (555) 123-0001"],"from":"2026-01-10T00:00:00Z","to":"2026-01-20T23:59:59Z"}}'
 api audrey POST /v1/matters "$D/mx.json"
 expect "an auditor cannot create a matter" 403 forbidden
+RID_AUDREY=$RID
 api c1 POST /v1/matters "$D/mx.json"
 expect "a custodian cannot create a matter" 403 forbidden
 jsonfile mbad '{"title":"t","legal_basis":"b","scope":{"participant":["+15551230001"],"from":"2026-01-10T00:00:00Z","to":"2026-01-20T00:00:00Z"}}'
@@ -329,6 +330,17 @@ expect "a non-RFC 3339 time is refused" 400 bad_request
 api lena POST /v1/matters "$D/mx.json"
 expect "legal creates matter X" 201
 MX=$(j matter_id)
+# Issue 13.4: the event names the person beside the fingerprint, and
+# matter.create carries the title and the legal basis.
+FPR_LENA=$(openssl x509 -in "$P/lena.crt" -noout -fingerprint -sha256 |
+    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+check_eq "matter.create: exactly one event for the request" 1 \
+    "$($PSQL -c "SELECT count(*) FROM coffer.audit_events WHERE request_id = '$RID'")"
+check_eq "matter.create event: actor fingerprint, name, role, target, title, legal basis" \
+    "$FPR_LENA|legal|lena|legal|matter.create|matter:$MX|Matter X: trading review|Regulator request 2026-17" \
+    "$($PSQL -c "SELECT actor || '|' || role || '|' || (detail->>'actor_name') || '|' || (detail->>'actor_role') || '|' || action || '|' || coalesce(target, '-') || '|' || (detail->>'title') || '|' || (detail->>'legal_basis') FROM coffer.audit_events WHERE request_id = '$RID'")"
+check_eq "a refused request's event names the person too" "audrey|auditor|denied" \
+    "$($PSQL -c "SELECT (detail->>'actor_name') || '|' || (detail->>'actor_role') || '|' || outcome FROM coffer.audit_events WHERE request_id = '$RID_AUDREY'")"
 check "matter X counts its 4 in-scope records" test "$(j record_count)" = 4
 api lena POST /v1/matters "$D/mx.json"
 expect "legal creates matter Y with the same scope" 201

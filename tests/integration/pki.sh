@@ -156,7 +156,7 @@ check "re-issue says the previous certificate is retired" \
     grep -q "previous certificate $(fpr_of "$T/phone-1.first.crt") retired" "$T/out"
 ev=$(db "SELECT role || ' ' || action || ' ' || target || ' ' || outcome || ' ' || (detail->>'overlap_s') || ' ' || (detail->>'previous_fingerprint') || ' ' || (detail->>'fingerprint') FROM coffer.audit_events e JOIN coffer.tenants t USING (tenant_id) WHERE t.name = 'pki-acme' AND action = 'device.reissue'")
 check "re-issue audited (device.reissue, overlap 0, old and new fingerprints)" \
-    test "$ev" = "operator device.reissue phone-1 ok 0 $(fpr_of "$T/phone-1.first.crt") $(fpr_of "$OUT/phone-1.crt")"
+    test "$ev" = "operator device.reissue device:phone-1 ok 0 $(fpr_of "$T/phone-1.first.crt") $(fpr_of "$OUT/phone-1.crt")"
 # an explicit overlap window: stored and audited
 cp "$OUT/phone-1.crt" "$T/phone-1.second.crt"
 run "re-issue phone-1 --overlap 600" "$CTL" device issue --tenant pki-acme --device phone-1 --out "$OUT" --overlap 600
