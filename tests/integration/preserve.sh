@@ -56,6 +56,12 @@ code=$(gwf_curl phone-1 -o "$D/in.out" -w '%{http_code}' \
     -H 'Content-Type: application/x-ndjson' --data-binary "@$D/in.ndjson" \
     "$(gwf_url v1/records)" 2>/dev/null) || code=000
 check_eq "30 records stored" "200 30" "$code $(grep -c '"stored"' "$D/in.out")"
+gw_metric() {
+	curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" |
+	    sed -n "s/^$1 //p"
+}
+check_eq "records sent 10 days before receipt are flagged (metric)" 30 \
+    "$(gw_metric coffer_gateway_records_backdated_total)"
 FROM=$(date -u -d '-11 days' +%Y-%m-%dT%H:%M:%SZ)
 TO=$(date -u -d '-9 days' +%Y-%m-%dT%H:%M:%SZ)
 printf '%s\n' '{"title":"Preserve matter","legal_basis":"Subpoena PV-1",' \
@@ -143,5 +149,22 @@ fi
 check_eq "after the close, the next purge disposes of the matter's records" 0 "$(records)"
 grep -q "in the scope of matter" "$D/out" && bad "a closed matter still keeps records: $(cat "$D/out")" ||
     ok "a closed matter keeps nothing"
+# -- backdated records: accepted, flagged, counted -----------------------------------
+python3 - >"$D/old.ndjson" <<'PY'
+import json, time
+t0 = time.time() - 30 * 365.25 * 86400
+for k in range(3):
+    print(json.dumps({"id": "pv-old-%d" % k, "channel": "sms",
+        "conversation": "conv-pv-old", "direction": "in",
+        "sender": "+15550170004", "recipients": ["+15550170003"],
+        "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + k)),
+        "body": "thirty years ago %d" % k}))
+PY
+code=$(gwf_curl phone-1 -o "$D/old.out" -w '%{http_code}' \
+    -H 'Content-Type: application/x-ndjson' --data-binary "@$D/old.ndjson" \
+    "$(gwf_url v1/records)" 2>/dev/null) || code=000
+check_eq "records sent 30 years ago are accepted" "200 3" "$code $(grep -c '"stored"' "$D/old.out")"
+check_eq "and counted by the backdated metric" 33 \
+    "$(gw_metric coffer_gateway_records_backdated_total)"
 check "the archive verifies after the purges" "$CTL" verify --quiet --witness "$D/witness.jsonl"
 finish
