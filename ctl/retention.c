@@ -13,6 +13,11 @@
  * (never stored in the database); the values themselves are neither stored,
  * printed nor audited.
  *
+ * Purge shows what it will dispose of and asks on the terminal (--yes for
+ * automation); records in the scope of a matter that is not closed are
+ * kept like held ones (migrations/0007_preserve.sql), and it names the
+ * matters (ids and counts only: a title may name people).
+ *
  * Purge refuses to run when the database clock and this host's clock
  * disagree by more than --max-clock-skew: retention is computed with the
  * database clock, and a clock that is wrong by days would dispose of
@@ -276,7 +281,8 @@ ctl_retention_usage(FILE *f)
 	    "C is a channel (signal, whatsapp, telegram, wechat, sms, mms, rcs,\n"
 	    "imessage, email, voice, other) or '*' (the tenant default, also when\n"
 	    "--channel is left out).  Retention counts from a record's sent_at;\n"
-	    "no policy at all keeps records forever.\n");
+	    "no policy at all keeps records forever.  Active holds and matters\n"
+	    "that are not closed keep their records whatever the policy.\n");
 }
 
 static int
