@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -290,7 +291,25 @@ ex_rsmf_count(ex_ctx *c, const char *path, const char *head, size_t n)
 			break;                  /* end of the header block */
 		if ((size_t)(nl - p) > sizeof(key) - 1 &&
 		    strncasecmp(p, key, sizeof(key) - 1) == 0) {
-			c->rsmf_events += strtoull(p + sizeof(key) - 1, NULL, 10);
+			/* Parsed within [value, nl) only: head is not
+			 * NUL-terminated, and strtoull() would skip the line's
+			 * end as blank space and read on past the buffer. */
+			const char *v = p + sizeof(key) - 1;
+			unsigned long long count = 0;
+			int digits = 0;
+
+			while (v < nl && (*v == ' ' || *v == '\t'))
+				v++;
+			for (; v < nl && *v >= '0' && *v <= '9'; v++, digits++) {
+				if (count > (ULLONG_MAX - (unsigned)(*v - '0')) / 10)
+					goto bad;
+				count = count * 10 + (unsigned)(*v - '0');
+			}
+			while (v < nl && (*v == ' ' || *v == '\t' || *v == '\r'))
+				v++;
+			if (digits == 0 || v != nl)
+				goto bad;
+			c->rsmf_events += count;
 			c->rsmf_files++;
 			return 0;
 		}
@@ -298,6 +317,10 @@ ex_rsmf_count(ex_ctx *c, const char *path, const char *head, size_t n)
 	}
 	snprintf(c->err, sizeof(c->err), "%s has no X-RSMF-EventCount header",
 	    path);
+	return -1;
+bad:
+	snprintf(c->err, sizeof(c->err), "%s has a malformed X-RSMF-EventCount "
+	    "header", path);
 	return -1;
 }
 

@@ -13,6 +13,11 @@
  * (never stored in the database); the values themselves are neither stored,
  * printed nor audited.
  *
+ * Purge shows what it will dispose of and asks on the terminal (--yes for
+ * automation); records in the scope of a matter that is not closed are
+ * kept like held ones (migrations/0007_preserve.sql), and it names the
+ * matters (ids and counts only: a title may name people).
+ *
  * Purge refuses to run when the database clock and this host's clock
  * disagree by more than --max-clock-skew: retention is computed with the
  * database clock, and a clock that is wrong by days would dispose of
@@ -167,7 +172,7 @@ typedef struct ctl_opts {
 	const char *channels[CTL_LIST_MAX];
 	size_t      nparticipants, nconversations, nchannels;
 	const char *skew;
-	int         forever, dry_run, all, help;
+	int         forever, dry_run, all, help, yes;
 } ctl_opts;
 
 /* allowed: the option names this sub-command accepts ("|--a|--b|"). */
@@ -201,6 +206,10 @@ ctl_opts_parse(int argc, char **argv, int first, const char *allowed,
 		}
 		if (strcmp(opt, "--all") == 0) {
 			o->all = 1;
+			continue;
+		}
+		if (strcmp(opt, "--yes") == 0) {
+			o->yes = 1;
 			continue;
 		}
 		if (val == NULL) {
@@ -272,7 +281,8 @@ ctl_retention_usage(FILE *f)
 	    "C is a channel (signal, whatsapp, telegram, wechat, sms, mms, rcs,\n"
 	    "imessage, email, voice, other) or '*' (the tenant default, also when\n"
 	    "--channel is left out).  Retention counts from a record's sent_at;\n"
-	    "no policy at all keeps records forever.\n");
+	    "no policy at all keeps records forever.  Active holds and matters\n"
+	    "that are not closed keep their records whatever the policy.\n");
 }
 
 static int
@@ -777,13 +787,18 @@ static void
 ctl_purge_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cofferctl purge [--tenant T] [--dry-run] [--reason TEXT]\n"
+	    "usage: cofferctl purge [--tenant T] [--dry-run | --yes] "
+	    "[--reason TEXT]\n"
 	    "                       [--max-clock-skew SECONDS] [--config FILE]\n"
-	    "Disposes of records past retention and outside every active hold,\n"
-	    "leaving a tombstone per record, and destroys the wrapped key of\n"
-	    "every epoch left without records.  --dry-run only counts.  Refused\n"
-	    "when the database and this host disagree on the time by more than\n"
-	    "--max-clock-skew (default %u s).\n", CTL_SKEW_DEFAULT);
+	    "Disposes of records past retention, outside every active hold and\n"
+	    "outside the scope of every matter that is not closed, leaving a\n"
+	    "tombstone per record, and destroys the wrapped key of every epoch\n"
+	    "left without records.  Shows what it would dispose of (by tenant,\n"
+	    "channel and age, and what open matters keep) and asks on the\n"
+	    "terminal first; --yes does not ask (automation), --dry-run only\n"
+	    "shows.  Refused when the database and this host disagree on the\n"
+	    "time by more than --max-clock-skew (default %u s).\n",
+	    CTL_SKEW_DEFAULT);
 }
 
 /* |database clock - our clock| in µs, bounded by the round trip. */
@@ -864,6 +879,146 @@ done:
 	return rc;
 }
 
+/* What one run of purge_expired() does (or would do) in the current
+ * transaction: prints it (per tenant: counts, the plan by channel and age,
+ * the matters that kept records) and, when audit is set, appends each
+ * tenant's purge event.  tot: purged, held, future, shredded, preserved.
+ * 0, or -1 (message printed). */
+static int
+ctl_purge_run(PGconn *c, const ctl_opts *o, const unsigned char *tid,
+    int dry, int audit, const char *actor,
+    const unsigned char pid[UTIL_UUID_BYTES], const char *pidstr,
+    const char *auth, long long tot[5])
+{
+	pg_params p = PG_PARAMS_INIT;
+	char err[CTL_ERR];
+	PGresult *r;
+	int i, k, rc = -1;
+
+	for (k = 0; k < 5; k++)
+		tot[k] = 0;
+	if (tid != NULL)
+		pg_param_bin(&p, tid, UTIL_UUID_BYTES);
+	else
+		pg_param_null(&p);
+	pg_param_bin(&p, pid, UTIL_UUID_BYTES);
+	pg_param_text(&p, auth);
+	pg_param_text(&p, dry ? "t" : "f");
+	r = pg_query(c, "SELECT p.tenant, t.name, p.purged, p.held, "
+	    "p.future, p.shredded, p.preserved, p.matters::text, p.plan::text "
+	    "FROM coffer.purge_expired($1::uuid, $2::uuid, $3, $4::boolean) p "
+	    "JOIN coffer.tenants t ON t.tenant_id = p.tenant "
+	    "ORDER BY t.name", &p, err, sizeof(err));
+	if (r == NULL) {
+		fprintf(stderr, "cofferctl: purge failed: %s\n", err);
+		return -1;
+	}
+	for (i = 0; i < PQntuples(r); i++) {
+		unsigned char t[UTIL_UUID_BYTES], root[VAULT_HASH_BYTES];
+		char roothex[2 * VAULT_HASH_BYTES + 1], *detail;
+		json_t *matters, *plan, *x;
+		json_error_t jerr;
+		long long v[5];
+		size_t j;
+
+		if (util_uuid_parse(t, PQgetvalue(r, i, 0)) != 0) {
+			fprintf(stderr, "cofferctl: unexpected purge result\n");
+			goto done;
+		}
+		for (k = 0; k < 5; k++) {
+			v[k] = strtoll(PQgetvalue(r, i, 2 + k), NULL, 10);
+			tot[k] += v[k];
+		}
+		matters = json_loads(PQgetvalue(r, i, 7), 0, &jerr);
+		plan = json_loads(PQgetvalue(r, i, 8), 0, &jerr);
+		if (!json_is_array(matters) || !json_is_array(plan)) {
+			json_decref(matters);
+			json_decref(plan);
+			fprintf(stderr, "cofferctl: unexpected purge result\n");
+			goto done;
+		}
+		printf("tenant %-24.64s %s %lld records, kept %lld under hold, "
+		    "%lld for open matters, %lld with a future timestamp, %s %lld "
+		    "epoch keys\n", PQgetvalue(r, i, 1),
+		    dry ? "would purge" : "purged", v[0], v[1], v[4], v[2],
+		    dry ? "would shred" : "shredded", v[3]);
+		json_array_foreach(plan, j, x)
+			printf("  %s %lld records: channel %.16s, sent %.32s ago\n",
+			    dry ? "would dispose of" : "disposed of",
+			    (long long)json_integer_value(json_object_get(x, "records")),
+			    json_string_value(json_object_get(x, "channel")),
+			    json_string_value(json_object_get(x, "age")));
+		/* Matter ids and counts only: a matter's title or scope may
+		 * name people. */
+		json_array_foreach(matters, j, x)
+			printf("  kept %lld records past retention: in the scope of "
+			    "matter %.36s (%.16s), which is not closed\n",
+			    (long long)json_integer_value(json_object_get(x, "records")),
+			    json_string_value(json_object_get(x, "matter_id")),
+			    json_string_value(json_object_get(x, "state")));
+		json_decref(plan);
+		if (!audit) {
+			json_decref(matters);
+			continue;
+		}
+		roothex[0] = '\0';
+		if (!dry && v[0] > 0) {
+			if (ctl_purge_root(c, t, pid, v[0], root) != 0) {
+				json_decref(matters);
+				goto done;
+			}
+			util_hex(roothex, root, VAULT_HASH_BYTES);
+		}
+		detail = ctl_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o, "
+		    "s:s?, s:b, s:s?}", "purge_id", pidstr,
+		    "records", (json_int_t)v[0], "held", (json_int_t)v[1],
+		    "future", (json_int_t)v[2], "epochs_shredded", (json_int_t)v[3],
+		    "preserved", (json_int_t)v[4], "matters", matters,
+		    "tombstone_root", roothex[0] ? roothex : NULL,
+		    "dry_run", dry, "reason", o->reason));
+		if (detail == NULL) {
+			fprintf(stderr, "cofferctl: out of memory\n");
+			goto done;
+		}
+		k = ctl_audit(c, t, actor, dry ? "purge.dry-run" : "purge",
+		    pidstr, "ok", detail);
+		free(detail);
+		if (k != 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	PQclear(r);
+	return rc;
+}
+
+/* Ask on the terminal; 1 only for "yes".  No terminal: 0 with a message. */
+static int
+ctl_purge_confirm(long long records, long long epochs)
+{
+	char line[16];
+	FILE *tty = fopen("/dev/tty", "r+");
+	int ok;
+
+	if (tty == NULL) {
+		fprintf(stderr, "cofferctl: purge refused: %lld records and %lld "
+		    "epoch keys would be destroyed and there is no terminal to "
+		    "confirm on; pass --yes to purge without asking\n", records,
+		    epochs);
+		return 0;
+	}
+	fprintf(tty, "Destroy %lld records and %lld epoch keys for good? "
+	    "Type 'yes' to purge: ", records, epochs);
+	fflush(tty);
+	ok = fgets(line, sizeof(line), tty) != NULL &&
+	    strcmp(line, "yes\n") == 0;
+	fclose(tty);
+	if (!ok)
+		fprintf(stderr, "cofferctl: purge cancelled: nothing was "
+		    "disposed of\n");
+	return ok;
+}
+
 static int
 ctl_purge(const ctl_opts *o)
 {
@@ -871,10 +1026,10 @@ ctl_purge(const ctl_opts *o)
 	char tname[CTL_TENANT_NAME_MAX], actor[128], err[CTL_ERR];
 	char pidstr[UTIL_UUID_STRLEN + 1], auth[1024];
 	unsigned skew_s = CTL_SKEW_DEFAULT;
-	long long skew_us, tot[4] = { 0, 0, 0, 0 };
+	long long skew_us, tot[5], shown[5];
+	const unsigned char *t = NULL;
 	PGconn *c = NULL;
-	PGresult *r = NULL;
-	int i, rc = 1;
+	int rc = 1;
 
 	if (o->skew != NULL && ctl_parse_u(o->skew, 0, 86400, &skew_s) != 0) {
 		fprintf(stderr, "cofferctl: --max-clock-skew must be 0..86400 "
@@ -883,8 +1038,11 @@ ctl_purge(const ctl_opts *o)
 	}
 	if ((c = ctl_connect(o->config)) == NULL)
 		return 1;
-	if (o->tenant != NULL && ctl_tenant(c, o->tenant, tid, tname) != 0)
-		goto done;
+	if (o->tenant != NULL) {
+		if (ctl_tenant(c, o->tenant, tid, tname) != 0)
+			goto done;
+		t = tid;
+	}
 	if (ctl_clock_skew(c, &skew_us) != 0)
 		goto done;
 	if (skew_us > (long long)skew_s * 1000000LL) {
@@ -901,79 +1059,45 @@ ctl_purge(const ctl_opts *o)
 	snprintf(auth, sizeof(auth), "cofferctl purge %s by %s%s%s", pidstr, actor,
 	    o->reason != NULL ? ": " : "", o->reason != NULL ? o->reason : "");
 
+	if (!o->dry_run && !o->yes) {
+		/* Show what would go, ask, then purge in a new transaction: no
+		 * lock on holds, policies or matters is held while a person
+		 * reads.  The purge may not destroy more than was shown. */
+		if (pg_begin(c, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cofferctl: %s\n", err);
+			goto done;
+		}
+		if (ctl_purge_run(c, o, t, 1, 0, actor, pid, pidstr, auth,
+		    shown) != 0)
+			goto done;
+		(void)pg_rollback(c);
+		if ((shown[0] > 0 || shown[3] > 0) &&
+		    !ctl_purge_confirm(shown[0], shown[3]))
+			goto done;
+	}
 	if (pg_begin(c, err, sizeof(err)) != 0) {
 		fprintf(stderr, "cofferctl: %s\n", err);
 		goto done;
 	}
-	{
-		pg_params p = PG_PARAMS_INIT;
-
-		if (o->tenant != NULL)
-			pg_param_bin(&p, tid, UTIL_UUID_BYTES);
-		else
-			pg_param_null(&p);
-		pg_param_bin(&p, pid, UTIL_UUID_BYTES);
-		pg_param_text(&p, auth);
-		pg_param_text(&p, o->dry_run ? "t" : "f");
-		r = pg_query(c, "SELECT p.tenant, t.name, p.purged, p.held, "
-		    "p.future, p.shredded FROM coffer.purge_expired($1::uuid, "
-		    "$2::uuid, $3, $4::boolean) p "
-		    "JOIN coffer.tenants t ON t.tenant_id = p.tenant "
-		    "ORDER BY t.name", &p, err, sizeof(err));
-		if (r == NULL) {
-			fprintf(stderr, "cofferctl: purge failed: %s\n", err);
-			goto done;
-		}
-	}
-	for (i = 0; i < PQntuples(r); i++) {
-		unsigned char t[UTIL_UUID_BYTES], root[VAULT_HASH_BYTES];
-		char roothex[2 * VAULT_HASH_BYTES + 1], *detail;
-		long long v[4];
-		int k;
-
-		if (util_uuid_parse(t, PQgetvalue(r, i, 0)) != 0) {
-			fprintf(stderr, "cofferctl: unexpected purge result\n");
-			goto done;
-		}
-		for (k = 0; k < 4; k++) {
-			v[k] = strtoll(PQgetvalue(r, i, 2 + k), NULL, 10);
-			tot[k] += v[k];
-		}
-		roothex[0] = '\0';
-		if (!o->dry_run && v[0] > 0) {
-			if (ctl_purge_root(c, t, pid, v[0], root) != 0)
-				goto done;
-			util_hex(roothex, root, VAULT_HASH_BYTES);
-		}
-		detail = ctl_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:s?, s:b, "
-		    "s:s?}", "purge_id", pidstr, "records", (json_int_t)v[0],
-		    "held", (json_int_t)v[1], "future", (json_int_t)v[2],
-		    "epochs_shredded", (json_int_t)v[3],
-		    "tombstone_root", roothex[0] ? roothex : NULL,
-		    "dry_run", o->dry_run, "reason", o->reason));
-		if (detail == NULL) {
-			fprintf(stderr, "cofferctl: out of memory\n");
-			goto done;
-		}
-		k = ctl_audit(c, t, actor, o->dry_run ? "purge.dry-run" : "purge",
-		    pidstr, "ok", detail);
-		free(detail);
-		if (k != 0)
-			goto done;
-		printf("tenant %-24.64s %s %lld records, kept %lld under hold, "
-		    "%lld with a future timestamp, %s %lld epoch keys\n",
-		    PQgetvalue(r, i, 1), o->dry_run ? "would purge" : "purged",
-		    v[0], v[1], v[2], o->dry_run ? "would shred" : "shredded", v[3]);
+	if (ctl_purge_run(c, o, t, o->dry_run, 1, actor, pid, pidstr, auth,
+	    tot) != 0)
+		goto done;
+	if (!o->dry_run && !o->yes && (tot[0] > shown[0] || tot[3] > shown[3])) {
+		fprintf(stderr, "cofferctl: purge refused: %lld records and %lld "
+		    "epoch keys are due now, more than the %lld and %lld "
+		    "confirmed; nothing was disposed of, run it again\n", tot[0],
+		    tot[3], shown[0], shown[3]);
+		goto done;
 	}
 	if (ctl_commit(c) != 0)
 		goto done;
 	printf("purge %s%s: %lld records %s, %lld held, %lld future, %lld epoch "
-	    "keys %s\n", pidstr, o->dry_run ? " (dry run)" : "", tot[0],
+	    "keys %s, %lld kept for open matters\n", pidstr,
+	    o->dry_run ? " (dry run)" : "", tot[0],
 	    o->dry_run ? "would go" : "purged", tot[1], tot[2], tot[3],
-	    o->dry_run ? "would be shredded" : "shredded");
+	    o->dry_run ? "would be shredded" : "shredded", tot[4]);
 	rc = 0;
 done:
-	PQclear(r);
 	if (c != NULL)
 		(void)pg_rollback(c);
 	pg_close(&c);
@@ -986,7 +1110,7 @@ ctl_cmd_purge(int argc, char **argv)
 	ctl_opts o;
 
 	if (ctl_opts_parse(argc, argv, 1, "|--config|--tenant|--dry-run|"
-	    "--reason|--max-clock-skew|", &o) != 0) {
+	    "--reason|--max-clock-skew|--yes|", &o) != 0) {
 		ctl_purge_usage(stderr);
 		return 2;
 	}

@@ -51,6 +51,7 @@
 #define IG_RETRY_AFTER_S     2U
 #define IG_DIR_RETRY_US      2000000LL
 #define IG_DIR_MISS_GAP_US   1000000LL
+#define IG_BACKDATED_US      (7LL * 86400LL * 1000000LL) /* flag: sent_at this far before receipt */
 
 enum { LS_PENDING = 0, LS_STORED, LS_DUPLICATE, LS_REJECTED, LS_UNAVAILABLE,
        LS_FAILED };
@@ -170,7 +171,7 @@ struct ingest {
 	atomic_size_t    pending_bytes;
 
 	/* metrics */
-	atomic_ullong    m_rejected, m_bytes_in, m_too_large;
+	atomic_ullong    m_rejected, m_bytes_in, m_too_large, m_backdated;
 	atomic_ullong    m_req_200, m_req_403, m_req_413, m_req_500, m_req_503;
 };
 
@@ -1023,6 +1024,11 @@ ig_parse(ig_req *q, size_t from, size_t to)
 			rejected++;
 			continue;
 		}
+		/* Accepted but counted: a sent_at far before receipt is how a
+		 * compromised or mis-set device would date records out of a
+		 * matter's range (docs: README "Retention, holds and purge"). */
+		if (q->received_at - l->r.sent_at_us > IG_BACKDATED_US)
+			atomic_fetch_add(&ig->m_backdated, 1);
 		l->w.tenant_id = q->t->id;
 		l->w.tenant_pk = q->t->pk;
 		l->w.r = &l->r;
@@ -1372,6 +1378,10 @@ ingest_metrics(ingest *ig, char *buf, size_t cap)
 	    "max_line_bytes.\n"
 	    "# TYPE coffer_gateway_records_too_large_total counter\n"
 	    "coffer_gateway_records_too_large_total %llu\n"
+	    "# HELP coffer_gateway_records_backdated_total Valid lines whose "
+	    "sent_at lies more than 7 days before their receipt.\n"
+	    "# TYPE coffer_gateway_records_backdated_total counter\n"
+	    "coffer_gateway_records_backdated_total %llu\n"
 	    "# HELP coffer_gateway_pending_bytes Request bytes in the pipeline.\n"
 	    "# TYPE coffer_gateway_pending_bytes gauge\n"
 	    "coffer_gateway_pending_bytes %zu\n"
@@ -1388,7 +1398,8 @@ ingest_metrics(ingest *ig, char *buf, size_t cap)
 	    atomic_load(&ig->m_req_200), atomic_load(&ig->m_req_403),
 	    atomic_load(&ig->m_req_413), atomic_load(&ig->m_req_500),
 	    atomic_load(&ig->m_req_503), atomic_load(&ig->m_bytes_in),
-	    atomic_load(&ig->m_too_large), atomic_load(&ig->pending_bytes),
+	    atomic_load(&ig->m_too_large), atomic_load(&ig->m_backdated),
+	    atomic_load(&ig->pending_bytes),
 	    ndevs, loaded, pin_bad);
 	if (n > 0 && (size_t)n < cap - off)
 		off += (size_t)n;

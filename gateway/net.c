@@ -558,6 +558,9 @@ conn_free_struct(conn *c)
 {
 	tls_conn_free(&c->tls);
 	conn_pend_free(c);
+	/* an undelivered answer lists message ids: wiped like the input */
+	if (c->d_body != NULL)
+		vault_wipe(c->d_body, c->d_len);
 	free(c->d_body);
 	free(c);
 }
@@ -1072,6 +1075,9 @@ net_completions(net *n)
 		c->d_body = NULL;
 		c->in_ingest = 0;
 		if (c->dead) {
+			/* the answer lists the batch's message ids */
+			if (body != NULL)
+				vault_wipe(body, c->d_len);
 			free(body);
 			n->n_zombies--;
 			conn_bury(c);

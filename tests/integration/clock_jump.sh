@@ -203,7 +203,7 @@ for run in "+3650d" "+3650d --max-clock-skew 86400" "-1d" "-2d --max-clock-skew 
 	set -- $run
 	off=$1
 	shift
-	(AF_WRAP="faketime -f $off"; af_ctl purge "$@") >"$D/out" 2>&1
+	(AF_WRAP="faketime -f $off"; af_ctl purge --yes "$@") >"$D/out" 2>&1
 	rc=$?
 	if [ $rc -eq 1 ] && grep -q "purge refused: the database clock and this host's clock differ" "$D/out"; then
 		refusals=$((refusals + 1))
@@ -216,10 +216,10 @@ check_eq "nothing disposed by the refused purges" "$TOTAL" "$(q "SELECT count(*)
 check_eq "no tombstone written by the refused purges" 0 "$(q "SELECT count(*) FROM coffer.tombstones")"
 # Allowed with its clock a day back (the operator raised the bound): the
 # cut-off is the database's clock, so nothing goes early either.
-(AF_WRAP="faketime -f -1d"; af_ctl purge --max-clock-skew 86400 --reason "clock jump test") \
+(AF_WRAP="faketime -f -1d"; af_ctl purge --yes --max-clock-skew 86400 --reason "clock jump test") \
     >"$D/out" 2>&1 || bad "purge at -1d with --max-clock-skew 86400: $(cat "$D/out")"
 cat "$D/out"
-af_ctl purge --reason "clock jump test" >"$D/out" 2>&1 || bad "purge: $(cat "$D/out")"
+af_ctl purge --yes --reason "clock jump test" >"$D/out" 2>&1 || bad "purge: $(cat "$D/out")"
 cat "$D/out"
 GONE=$((TOTAL - $(q "SELECT count(*) FROM coffer.records")))
 [ "$GONE" -gt 0 ] && ok "the purges disposed of $GONE expired records" ||
@@ -262,7 +262,7 @@ REWOUND=$(q "SELECT count(*) FROM ($NEWEST) n WHERE EXISTS (SELECT 1 FROM coffer
     WHERE o.stream_id = n.stream_id AND o.created_no < n.created_no AND o.created_at > n.created_at)")
 [ "$REWOUND" -gt 0 ] && ok "$REWOUND current epochs look older than their predecessors by created_at" ||
     bad "no current epoch was rewound: the case is empty"
-af_ctl purge --reason "database clock back" >"$D/out" 2>&1 || bad "purge: $(cat "$D/out")"
+af_ctl purge --yes --reason "database clock back" >"$D/out" 2>&1 || bad "purge: $(cat "$D/out")"
 EMPTIED=$(q "SELECT count(*) FROM ($NEWEST) n WHERE NOT EXISTS
     (SELECT 1 FROM coffer.records r WHERE r.epoch_id = n.epoch_id)")
 [ "$EMPTIED" -gt 0 ] && ok "the purge emptied $EMPTIED current epochs" ||

@@ -1137,7 +1137,7 @@ full_run(int ntrials, unsigned long long seed)
 	CHECK(ctl(ctl_cmd_hold, "hold", "create", "--tenant", "acme",
 	    "--conversation", "conv-1", "--keys-dir", keys, "--reason",
 	    "matter 42", NULL) == 0, "hold create");
-	CHECK(ctl(ctl_cmd_purge, "purge", NULL) == 0, "purge");
+	CHECK(ctl(ctl_cmd_purge, "purge", "--yes", NULL) == 0, "purge");
 	CHECK(atol(scalar("SELECT count(*) FROM coffer.tombstones")) > 0,
 	    "purge left tombstones");
 	{

@@ -82,7 +82,7 @@ check_eq "future-dated records" 18 "$FUTURE"
 af_ctl retention show >"$OUT" 2>&1
 grep -q "forever (no policy)" "$OUT" && ok "retention show: no policy = forever" ||
     bad "retention show: $(cat "$OUT")"
-af_ctl purge >"$OUT" 2>&1 || bad "purge without policies: $(cat "$OUT")"
+af_ctl purge --yes >"$OUT" 2>&1 || bad "purge without policies: $(cat "$OUT")"
 check_eq "purge without any policy deletes nothing" "$TOTAL" "$(q "SELECT count(*) FROM coffer.records")"
 
 # -- policies ---------------------------------------------------------------------------
@@ -129,7 +129,7 @@ check_eq "hold list shows both active holds" 2 "$(grep -c ' active ' "$OUT")"
 # first, so tell it not to mind.
 FAKE="faketime -f +2h env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 if command -v faketime >/dev/null 2>&1; then
-	(AF_WRAP=$FAKE; af_ctl purge) >"$OUT" 2>&1
+	(AF_WRAP=$FAKE; af_ctl purge --yes) >"$OUT" 2>&1
 	rc=$?
 	if [ $rc -eq 1 ] && grep -q "clock" "$OUT"; then ok "purge refused on clock skew: $(cat "$OUT")"
 	else bad "clock skew: exit $rc: $(cat "$OUT")"; fi
@@ -153,7 +153,7 @@ check_eq "dry run writes no tombstone" 0 "$(q "SELECT count(*) FROM coffer.tombs
 check_eq "dry run shreds nothing" "$SHRED0" "$(shredded_count)"
 
 # -- purge (as the least-privilege purge role) ------------------------------------------
-(PGUSER=purger; export PGUSER; af_ctl purge --reason "quarterly disposal") \
+(PGUSER=purger; export PGUSER; af_ctl purge --yes --reason "quarterly disposal") \
     >"$OUT" 2>&1 ||
     bad "purge as purger: $(cat "$OUT")"
 cat "$OUT"
@@ -200,7 +200,7 @@ af_ctl hold release --tenant globex --hold "$GHOLD" >"$OUT" 2>&1 &&
 af_ctl hold release --tenant globex --hold "$GHOLD" >/dev/null 2>&1
 check_eq "releasing it again fails" 1 $?
 SHRED1=$(shredded_count)
-af_ctl purge >"$OUT" 2>&1 || bad "second purge: $(cat "$OUT")"
+af_ctl purge --yes >"$OUT" 2>&1 || bad "second purge: $(cat "$OUT")"
 shred_check "second purge" "$SHRED1" "$(purge_shred "$OUT")"
 check_eq "released hold's records purged" $((60 - 30)) "$(tenant_records globex)"
 check_eq "acme's hold still keeps its records" $((60 - 22)) "$(tenant_records acme)"
@@ -222,7 +222,7 @@ verify_clean "archive verifies after more ingest"
 # newest: it must keep its key for now.
 af_ingest 3 30 || bad "backfill ingest"
 SHRED2=$(shredded_count)
-af_ctl purge >"$OUT" 2>&1 || bad "purge after backfill: $(cat "$OUT")"
+af_ctl purge --yes >"$OUT" 2>&1 || bad "purge after backfill: $(cat "$OUT")"
 check_eq "backfill purge: globex's backfill goes" "$((2 * 30))" \
     "$(sed -n 's/^tenant globex *purged \([0-9]*\) records.*/\1/p' "$OUT")"
 shred_check "backfill purge" "$SHRED2" "$(purge_shred "$OUT")"
@@ -253,7 +253,7 @@ af_ctl purge --dry-run >"$OUT" 2>&1 || bad "dry run after new traffic: $(cat "$O
 check_eq "dry run after new traffic: nothing to purge, the owed epochs to shred" "0 $OWED" \
     "$(sed -n 's/^purge .*: \([0-9]*\) records would go, .*, \([0-9]*\) epoch keys .*/\1 \2/p' "$OUT")"
 SHRED3=$(shredded_count)
-af_ctl purge >"$OUT" 2>&1 || bad "purge after new traffic: $(cat "$OUT")"
+af_ctl purge --yes >"$OUT" 2>&1 || bad "purge after new traffic: $(cat "$OUT")"
 check_eq "purge after new traffic shreds the epochs emptied earlier" "$OWED" "$(purge_shred "$OUT")"
 G4=$(sed -n 's/^tenant globex .*, shredded \([0-9]*\) epoch keys$/\1/p' "$OUT")
 [ "${G4:-0}" -ge 1 ] && ok "globex (kept forever now) had its $G4 owed epochs shredded" ||

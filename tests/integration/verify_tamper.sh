@@ -37,7 +37,7 @@ af_ctl retention set --tenant acme --days 365 >/dev/null || die "retention set"
 af_ctl retention set --tenant globex --days 365 >/dev/null || die "retention set"
 af_ctl hold create --tenant acme --conversation conv-held \
     --keys-dir "$AF_KEYS" >/dev/null || die "hold create"
-af_ctl purge >/dev/null || die "purge"
+af_ctl purge --yes >/dev/null || die "purge"
 
 # The "older backup": a dump taken now, before more ingest.
 pg_dump -Fc -f "$GWF_DIR/early.dump" "$BASE" || die "pg_dump"
