@@ -169,7 +169,7 @@ pins_tenant_parse(const char *text, size_t len, pins_tenant *out, char *err,
 		goto bad;
 	if (!NEXT("tenant") || strlen(val) == 0 || strlen(val) >= sizeof(out->name))
 		goto bad;
-	snprintf(out->name, sizeof(out->name), "%s", val);
+	memcpy(out->name, val, strlen(val) + 1);	/* length checked above */
 	if (!NEXT("threshold") || pins_uint(val, 1, PINS_MAX_N, &out->k) != 0)
 		goto bad;
 	if (!NEXT("custodians") || pins_uint(val, out->k, PINS_MAX_N, &out->n) != 0)
@@ -420,7 +420,7 @@ pins_nodes_parse(const char *path, const char *text, size_t len,
 			return -1;
 		}
 		out->v = v;
-		snprintf(v[out->n].name, sizeof(v[out->n].name), "%s", name);
+		memcpy(v[out->n].name, name, strlen(name) + 1);	/* < PINS_NAME_MAX */
 		if (util_unhex(v[out->n].pk, 32, hex, strlen(hex)) != 0) {
 			snprintf(err, err_len, "%s:%u: node %s: the key is not 64 hex "
 			    "digits", path, lineno, name);
