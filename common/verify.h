@@ -104,6 +104,9 @@ typedef struct verify_report {
 	uint64_t tenants, streams, records, tombstones, batches, checkpoints;
 	uint64_t audit_events, witness_lines;
 	uint64_t audit_redacted;      /* events migration 0004 redacted */
+	uint64_t audit_signed;        /* events with a valid writer signature */
+	uint64_t audit_legacy;        /* unsigned events before migration 0008 */
+	uint64_t audit_witness_lines; /* audit head lines among witness_lines */
 	double   seconds;
 } verify_report;
 
