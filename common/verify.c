@@ -1864,6 +1864,8 @@ v_signer_rule(const char *kind, const audit_field f[AUDIT_NFIELDS])
 	if (purge)
 		return strcmp(kind, "purge") == 0 && op ? NULL :
 		    "purge events are signed by a purge node only";
+	if (strcmp(kind, "purge") == 0)
+		return "a purge node signs purge events only";
 	if (op)
 		return strcmp(kind, "ctl") == 0 ? NULL :
 		    "cofferctl's operator events are signed by a ctl node only";
