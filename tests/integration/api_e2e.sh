@@ -179,7 +179,7 @@ ok "people certificates and lena's production key"
 # -- coffer-api -------------------------------------------------------------------------
 gwf_run "pki server api" "$CTL" pki server --name e2e-api --dns localhost \
     --ip 127.0.0.1 --out "$D/srv" || die "API server certificate"
-gwf_run "node init e2e-api" "$CTL" node init --name e2e-api \
+gwf_run "node init e2e-api" "$CTL" node init --kind api --name e2e-api \
     --key-out "$D/api-node.key" --pins "$COFFER_NODE_PINS" || die "API node key"
 API_PORT=$(gwf_free_port)
 API_METRICS=$(gwf_free_port)
