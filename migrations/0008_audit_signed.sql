@@ -46,4 +46,4 @@ ALTER TABLE coffer.audit_legacy ENABLE ALWAYS TRIGGER audit_legacy_no_truncate;
 GRANT SELECT (tenant_id, event_no) ON coffer.audit_redactions TO coffer_purge;
 GRANT SELECT (node_id, name, kind, signing_public_key) ON coffer.nodes
 	TO coffer_purge;
-GRANT SELECT ON coffer.audit_legacy TO coffer_verify;
+GRANT SELECT ON coffer.audit_legacy TO coffer_api, coffer_verify;   -- GET /v1/verify
