@@ -246,12 +246,22 @@ audit_lock_tenant(PGconn *c, const unsigned char tenant_id[AUDIT_ID_BYTES],
 
 /* -- signer ------------------------------------------------------------------- */
 
+/* Node names as cofferctl makes them ([A-Za-z0-9._-]): they go into the
+ * witness line's JSON unescaped. */
 static int
 audit_node_name_ok(const char *name)
 {
-	size_t n = name != NULL ? strlen(name) : 0;
+	size_t n = name != NULL ? strlen(name) : 0, i;
 
-	return n > 0 && n <= AUDIT_NODE_NAME_MAX && audit_printable(name, n);
+	if (n == 0 || n > AUDIT_NODE_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||
+		    name[i] == '_' || name[i] == '-'))
+			return 0;
+	return 1;
 }
 
 int
@@ -262,7 +272,7 @@ audit_signer_set(const char *node_name, const unsigned char sk[64], char *err,
 
 	if (!audit_node_name_ok(node_name) || sk == NULL) {
 		snprintf(err, err_len, "audit signer: node name missing or not "
-		    "printable");
+		    "1-200 of [A-Za-z0-9._-]");
 		return -1;
 	}
 	if (vault_sign_key_from_seed(sk, pk, &nsk) != 0) {

@@ -288,6 +288,8 @@ test_signer_setup(void **state)
 	memcpy(key, sk, 64);
 	assert_int_equal(audit_signer_present(), 0);
 	assert_int_equal(audit_signer_set("n\x01", key, err, sizeof(err)), -1);
+	assert_int_equal(audit_signer_set("a\"b", key, err, sizeof(err)), -1);
+	assert_int_equal(audit_signer_set("", key, err, sizeof(err)), -1);
 	key[40] ^= 1;
 	assert_int_equal(audit_signer_set("node-a", key, err, sizeof(err)), -1);
 	assert_string_equal(err, "audit signer: the public key does not match "
