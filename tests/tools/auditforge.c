@@ -104,14 +104,22 @@ main(int argc, char **argv)
 		p.result_binary = 1;
 		pg_param_bin(&p, tid, 16);
 		pg_param_text(&p, detail);
-		r = pg_query(c, "SELECT (SELECT event_no FROM coffer.audit_events "
-		    "WHERE tenant_id = $1::uuid ORDER BY event_no DESC LIMIT 1), "
+		/* The redaction list only when signing (coffer_purge reads it
+		 * from migration 0008 on). */
+		r = pg_query(c, key != NULL ? "SELECT (SELECT event_no FROM "
+		    "coffer.audit_events WHERE tenant_id = $1::uuid ORDER BY "
+		    "event_no DESC LIMIT 1), (SELECT event_hash FROM "
+		    "coffer.audit_events WHERE tenant_id = $1::uuid ORDER BY "
+		    "event_no DESC LIMIT 1), pg_catalog.clock_timestamp(), "
+		    "$2::jsonb::text, (SELECT pg_catalog.string_agg("
+		    "x.event_no::text, ',' ORDER BY x.event_no) FROM "
+		    "coffer.audit_redactions x WHERE x.tenant_id = $1::uuid)" :
+		    "SELECT (SELECT event_no FROM coffer.audit_events WHERE "
+		    "tenant_id = $1::uuid ORDER BY event_no DESC LIMIT 1), "
 		    "(SELECT event_hash FROM coffer.audit_events WHERE tenant_id = "
 		    "$1::uuid ORDER BY event_no DESC LIMIT 1), "
-		    "pg_catalog.clock_timestamp(), $2::jsonb::text, "
-		    "(SELECT pg_catalog.string_agg(x.event_no::text, ',' ORDER BY "
-		    "x.event_no) FROM coffer.audit_redactions x WHERE x.tenant_id = "
-		    "$1::uuid)", &p, err, sizeof(err));
+		    "pg_catalog.clock_timestamp(), $2::jsonb::text, NULL::text",
+		    &p, err, sizeof(err));
 		if (r == NULL) {
 			fprintf(stderr, "auditforge: %s\n", err);
 			goto out;
@@ -173,15 +181,17 @@ main(int argc, char **argv)
 		if (key != NULL) {
 			pg_param_bin(&p, node_id, 16);
 			pg_param_bin(&p, sig, sizeof(sig));
-		} else {
-			pg_param_null(&p);
-			pg_param_null(&p);
 		}
-		if (pg_exec(c, "INSERT INTO coffer.audit_events (tenant_id, "
-		    "event_no, prev_hash, event_hash, at, actor, role, action, "
-		    "outcome, detail, signer, signature) VALUES ($1::uuid, "
+		/* Unsigned: the columns are left out, so the same forgery runs
+		 * against a schema from before migration 0008. */
+		if (pg_exec(c, key != NULL ? "INSERT INTO coffer.audit_events "
+		    "(tenant_id, event_no, prev_hash, event_hash, at, actor, role, "
+		    "action, outcome, detail, signer, signature) VALUES ($1::uuid, "
 		    "$2::bigint, $3, $4, $5::timestamptz, 'forger', $6, $7, 'ok', "
-		    "$8::jsonb, $9::uuid, $10)",
+		    "$8::jsonb, $9::uuid, $10)" : "INSERT INTO coffer.audit_events "
+		    "(tenant_id, event_no, prev_hash, event_hash, at, actor, role, "
+		    "action, outcome, detail) VALUES ($1::uuid, $2::bigint, $3, $4, "
+		    "$5::timestamptz, 'forger', $6, $7, 'ok', $8::jsonb)",
 		    &p, err, sizeof(err)) != 0) {
 			fprintf(stderr, "auditforge: %s\n", err);
 			goto out;
