@@ -1969,6 +1969,45 @@ v_awitness_beyond(vctx *v, const v_awitness *w, uint64_t last)
 	    w->line, shown, (unsigned long long)last);
 }
 
+/* A node.init event (nil-uuid chain, signed from migration 0008 on)
+ * records the kind the node was registered with: the database's kind
+ * column must still say so, or the owner relabelled the node (e.g. an api
+ * node as ctl, to pass the API's key off as the operator's).  Nodes made
+ * before 0008 have no kind in it: gateway. */
+static int
+v_node_init_kind(vctx *v, const audit_field *detail, uint64_t eno)
+{
+	json_error_t jerr;
+	json_t *o, *x;
+	unsigned char id[VAULT_ID_BYTES];
+	const char *kind = "gateway";
+	const v_node *nd;
+	char shown[V_NAME_MAX], k2[16];
+	int rc = 0;
+
+	if (detail->p == NULL)
+		return 0;
+	o = json_loadb(detail->p, detail->len, 0, &jerr);
+	x = o != NULL ? json_object_get(o, "node_id") : NULL;
+	if (!json_is_string(x) || util_uuid_parse(id, json_string_value(x)) != 0 ||
+	    (nd = v_node_by_id(v, id)) == NULL) {
+		json_decref(o);
+		return 0;
+	}
+	x = json_object_get(o, "kind");
+	if (json_is_string(x))
+		kind = json_string_value(x);
+	if (strcmp(kind, nd->kind) != 0) {
+		log_printable(shown, sizeof(shown), nd->name, strlen(nd->name));
+		log_printable(k2, sizeof(k2), kind, strlen(kind));
+		rc = v_fail(v, "node-kind", -1, -1, (int64_t)eno, "node %s is "
+		    "registered as kind %s, but its node.init event says %s: the "
+		    "node was relabelled", shown, nd->kind, k2);
+	}
+	json_decref(o);
+	return rc;
+}
+
 static int
 v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 {
@@ -2129,6 +2168,11 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 		} else {
 			v->r->audit_legacy++;
 		}
+		if (memcmp(t->id, v_zero, VAULT_ID_BYTES) == 0 &&
+		    v_field_is(&f[AUDIT_F_ACTION], "node.init") &&
+		    v_field_is(&f[AUDIT_F_OUTCOME], "ok") &&
+		    v_node_init_kind(v, &f[AUDIT_F_DETAIL], eno) != 0)
+			goto done;
 		/* Witnessed heads of this event must be this event. */
 		for (; wi < v->nawit && memcmp(v->awit[wi].tenant, t->id,
 		    VAULT_ID_BYTES) == 0 && v->awit[wi].event_no <= eno; wi++) {

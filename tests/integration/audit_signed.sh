@@ -116,6 +116,14 @@ tampered "an API event signed with the purge key is detected" \
 undo 4
 if verify; then ok "the chain verifies again after the forgeries are removed"; else bad "verify after undo"; sed 's/^/     /' "$T/v.out"; fi
 
+# -- the owner relabels the API node as an operator's (kind ctl) ---------------------
+db "UPDATE coffer.nodes SET kind = 'ctl' WHERE name = 'as-api'" >/dev/null
+N=$(forge api operator user.revoke --key "$T/api.key" --node as-api)
+tampered "an API-signed operator event behind a relabelled node is detected" \
+    "tenant 00000000-0000-0000-0000-000000000000 audit event 3: node as-api is registered as kind ctl, but its node.init event says api: the node was relabelled"
+undo 4
+db "UPDATE coffer.nodes SET kind = 'api' WHERE name = 'as-api'" >/dev/null
+
 # -- the owner removes the newest events: the witness tells -----------------------------
 WL=$(grep -n "\"tenant\":\"$TID\",\"event_no\":3," "$T/audit.witness" | cut -d: -f1)
 undo 3
