@@ -443,14 +443,63 @@ audit_witness_write(const char *path, const char *line)
 	close(fd);
 }
 
+/* Before COMMIT: keep only the lines of this very transaction.  Lines
+ * left by an earlier transaction of c that ended without pg_commit or
+ * pg_rollback (a raw ROLLBACK) must not be witnessed by this COMMIT. */
+static void
+audit_txn_precommit(PGconn *c)
+{
+	char msg[256];
+	PGresult *r = NULL;
+	uint64_t xid = 0;
+	int pid = PQbackendPID(c), have = 0, known = 0;
+	size_t i, k;
+
+	pthread_mutex_lock(&audit_mu);
+	for (i = 0; i < audit_npend && !have; i++)
+		have = audit_pend[i].c == c;
+	pthread_mutex_unlock(&audit_mu);
+	if (!have)
+		return;
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		p.result_binary = 1;
+		r = pg_query(c, "SELECT pg_catalog.txid_current_if_assigned()", &p,
+		    msg, sizeof(msg));
+	}
+	if (r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
+	    PQgetlength(r, 0, 0) == 8) {
+		xid = audit_get64((const unsigned char *)PQgetvalue(r, 0, 0));
+		known = 1;
+	}
+	PQclear(r);
+	pthread_mutex_lock(&audit_mu);
+	for (i = k = 0; i < audit_npend; i++) {
+		if (audit_pend[i].c == c && (!known || audit_pend[i].pid != pid ||
+		    audit_pend[i].xid != xid))
+			continue;
+		audit_pend[k++] = audit_pend[i];
+	}
+	audit_npend = k;
+	pthread_mutex_unlock(&audit_mu);
+}
+
 static void
 audit_txn_end(PGconn *c, int committed)
 {
 	char path[sizeof(audit_witness_path)];
 	char (*lines)[512] = NULL;
 	size_t i, j, k, nl = 0;
-	int pid = c != NULL ? PQbackendPID(c) : 0;
+	int pid;
 
+	if (c == NULL)
+		return;
+	if (committed < 0) {
+		audit_txn_precommit(c);
+		return;
+	}
+	pid = PQbackendPID(c);
 	pthread_mutex_lock(&audit_mu);
 	snprintf(path, sizeof(path), "%s", audit_witness_path);
 	for (i = 0; i < audit_npend; i++)

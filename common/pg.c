@@ -324,8 +324,9 @@ pg_begin(PGconn *c, char *err, size_t err_len)
 	return pg_exec(c, "BEGIN", NULL, err, err_len);
 }
 
-/* Called once a transaction ended through pg_commit/pg_rollback (audit
- * witness lines are written only for committed events, common/audit.c). */
+/* Called just before COMMIT (-1) and once the transaction ended through
+ * pg_commit/pg_rollback (1 committed, 0 not): audit witness lines are
+ * written only for committed events (common/audit.c). */
 static void (*pg_txn_hook)(PGconn *c, int committed);
 
 void
@@ -337,9 +338,12 @@ pg_set_txn_hook(void (*fn)(PGconn *c, int committed))
 int
 pg_commit(PGconn *c, char *err, size_t err_len)
 {
-	PGresult *r = pg_query(c, "COMMIT", NULL, err, err_len);
+	PGresult *r;
 	int ok;
 
+	if (pg_txn_hook != NULL)
+		pg_txn_hook(c, -1);
+	r = pg_query(c, "COMMIT", NULL, err, err_len);
 	if (r == NULL) {
 		if (pg_txn_hook != NULL)
 			pg_txn_hook(c, 0);

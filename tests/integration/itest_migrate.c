@@ -1211,6 +1211,53 @@ test_0004_redacts_stored_partials(void **state)
 	assert_non_null(strstr(vr.message, "audit event 3: the signature of node "
 	    "itest-ctl does not verify (the event, its signer or the tenant's "
 	    "redaction list was altered)"));
+	/* Witness lines only for committed events: an event whose transaction
+	 * was rolled back behind pg_commit's back (a raw ROLLBACK) is not
+	 * witnessed by the next pg_commit on the same connection. */
+	{
+		char wpath[600], line[1024];
+		FILE *wf;
+		int nlines = 0;
+
+		assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events "
+		    "DISABLE TRIGGER audit_events_append_only"), 0);
+		assert_int_equal(pgtest_exec(c, "UPDATE coffer.audit_events SET "
+		    "detail = '{\"record_count\": 3}' WHERE event_no = 2"), 0);
+		assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events "
+		    "ENABLE ALWAYS TRIGGER audit_events_append_only"), 0);
+		snprintf(wpath, sizeof(wpath), "%s/audit.witness", dir);
+		assert_int_equal(audit_set_witness(wpath, err, sizeof(err)), 0);
+		assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
+		assert_int_equal(audit_append(c, &ev, NULL, NULL, err,
+		    sizeof(err)), 0);
+		assert_int_equal(pgtest_exec(c, "ROLLBACK"), 0);
+		assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
+		assert_int_equal(pgtest_exec(c, "SELECT 1"), 0);
+		assert_int_equal(pg_commit(c, err, sizeof(err)), 0);
+		assert_int_equal(access(wpath, F_OK), -1);
+		assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
+		assert_int_equal(audit_append(c, &ev, NULL, NULL, err,
+		    sizeof(err)), 0);
+		assert_int_equal(pg_rollback(c), 0);
+		assert_int_equal(access(wpath, F_OK), -1);
+		assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
+		assert_int_equal(audit_append(c, &ev, NULL, NULL, err,
+		    sizeof(err)), 0);
+		assert_int_equal(pg_commit(c, err, sizeof(err)), 0);
+		wf = fopen(wpath, "r");
+		assert_non_null(wf);
+		while (fgets(line, sizeof(line), wf) != NULL)
+			nlines++;
+		fclose(wf);
+		assert_int_equal(nlines, 1);
+		assert_non_null(strstr(line, "\"event_no\":4,"));
+		assert_int_equal(audit_set_witness(NULL, err, sizeof(err)), 0);
+		memset(&vo, 0, sizeof(vo));
+		vo.witness = (const char *const[]){ wpath };
+		vo.witness_count = 1;
+		assert_int_equal(verify_run(c, &vo, &vr), VERIFY_TAMPERED);
+		assert_string_equal(vr.what, "audit-signature");   /* the forged redaction */
+	}
 	audit_signer_clear();
 	remove_dir(dir);
 	pg_close(&c);
