@@ -62,6 +62,7 @@ static const conf_opt cfg_opts[] = {
 	{ "signing_key_file",     CFG_STR,    OFF(signing_key_file), LEN(signing_key_file), 0, 0, 0 },
 	{ "node_name",            CFG_STR,    OFF(node_name), LEN(node_name), 0, 0, 0 },
 	{ "node_pins_file",       CFG_STR,    OFF(node_pins_file), LEN(node_pins_file), 0, 0, 0 },
+	{ "audit_witness_file",   CFG_STR,    OFF(audit_witness_file), LEN(audit_witness_file), 0, 0, 0 },
 	{ "pg_conninfo",          CFG_SECRET, OFF(pg_conninfo), LEN(pg_conninfo), 0, 0, 0 },
 	{ "threads",              CFG_UINT,   OFF(threads), 0, 1, 64, 0 },
 	{ "job_threads",          CFG_UINT,   OFF(job_threads), 0, 1, 16, 0 },

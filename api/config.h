@@ -26,8 +26,11 @@ typedef struct api_config {
 	/* secrets and storage */
 	char     keys_dir[API_PATH_MAX];  /* <dir>/<tenant>.bik blind-index keys */
 	char     productions_dir[API_PATH_MAX]; /* sealed productions are written here */
-	char     signing_key_file[API_PATH_MAX];/* optional Ed25519 key (audit heads) */
+	char     signing_key_file[API_PATH_MAX];/* Ed25519 node key (kind api): signs
+	                                     every audit event (required to run) */
 	char     node_name[64];           /* with signing_key_file: the API node name */
+	char     audit_witness_file[API_PATH_MAX]; /* optional: signed audit heads
+	                                     appended after COMMIT */
 	char     node_pins_file[API_PATH_MAX]; /* optional: node keys pinned (issue 12) */
 	char     pg_conninfo[1024];       /* "" = libpq defaults (PG* environment) */
 	/* concurrency */

@@ -1577,15 +1577,19 @@ srv_check_node(api_server *s, char *err, size_t err_len)
 	PGresult *r;
 	int rc = -1;
 
-	if (s->sign_sk == NULL)
-		return 0;
+	if (s->sign_sk == NULL) {
+		snprintf(err, err_len, "signing_key_file and node_name are "
+		    "required: the API signs every audit event it writes "
+		    "(cofferctl node init --kind api)");
+		return -1;
+	}
 	if ((c = pool_get(&s->pool, msg, sizeof(msg))) == NULL) {
 		snprintf(err, err_len, "checking node %s: %s", s->cfg->node_name, msg);
 		return -1;
 	}
 	p.result_binary = 1;
 	pg_param_text(&p, s->cfg->node_name);
-	r = pg_query(c, "SELECT signing_public_key FROM coffer.nodes "
+	r = pg_query(c, "SELECT signing_public_key, kind FROM coffer.nodes "
 	    "WHERE name = $1", &p, msg, sizeof(msg));
 	if (r == NULL)
 		snprintf(err, err_len, "checking node %s: %s", s->cfg->node_name, msg);
@@ -1593,6 +1597,12 @@ srv_check_node(api_server *s, char *err, size_t err_len)
 	    memcmp(PQgetvalue(r, 0, 0), s->sign_pk, VAULT_SIGN_PK_BYTES) != 0)
 		snprintf(err, err_len, "node %s is not registered with the key of "
 		    "signing_key_file (cofferctl node init)", s->cfg->node_name);
+	else if (PQgetlength(r, 0, 1) != 3 || memcmp(PQgetvalue(r, 0, 1), "api",
+	    3) != 0)
+		snprintf(err, err_len, "node %s is registered as kind %.16s: the "
+		    "API signs its audit events with a node of kind api "
+		    "(cofferctl node init --kind api)", s->cfg->node_name,
+		    PQgetvalue(r, 0, 1));
 	else
 		rc = 0;
 	PQclear(r);
@@ -1633,6 +1643,17 @@ api_server_new(api_server **out, const api_config *cfg, char *err,
 	if (cfg->signing_key_file[0] != '\0' &&
 	    srv_load_signing_key(s, cfg->signing_key_file, msg, sizeof(msg)) != 0) {
 		snprintf(err, err_len, "signing_key_file: %s", msg);
+		goto fail;
+	}
+	/* Issue 13.5: every audit event this process appends is signed with
+	 * the node key, and its head witnessed after COMMIT. */
+	if (cfg->signing_key_file[0] != '\0' && audit_signer_load(cfg->node_name,
+	    cfg->signing_key_file, msg, sizeof(msg)) != 0) {
+		snprintf(err, err_len, "signing_key_file: %s", msg);
+		goto fail;
+	}
+	if (audit_set_witness(cfg->audit_witness_file, msg, sizeof(msg)) != 0) {
+		snprintf(err, err_len, "audit_witness_file: %s", msg);
 		goto fail;
 	}
 	if ((s->cert_pem = srv_read_pem(cfg->cert_file, 0, NULL, msg,
@@ -1809,6 +1830,7 @@ api_server_free(api_server **sp)
 	}
 	free(s->trust_pem);
 	vault_sign_key_free(&s->sign_sk);
+	audit_signer_clear();
 	free(s);
 	*sp = NULL;
 }

@@ -12,13 +12,19 @@
  */
 #include "common/audit.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
 #include "vault/chain.h"
+#include "vault/mem.h"
 
 /* µs between 1970-01-01 and 2000-01-01, PostgreSQL's timestamp epoch. */
 #define AUDIT_PG_EPOCH_US  946684800000000LL
@@ -26,6 +32,31 @@
 #define AUDIT_STACK_BYTES  2048U
 
 _Static_assert(AUDIT_HASH_BYTES == VAULT_HASH_BYTES, "hash size");
+_Static_assert(VAULT_SIGN_SK_BYTES == 64, "audit_signer_set key size");
+
+#define AUDIT_NODE_NAME_MAX 200U
+
+/* The process's signer (read by every API worker thread; set at start-up).
+ * node_id is looked up at the first append, on the caller's connection. */
+static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char          name[AUDIT_NODE_NAME_MAX + 1];
+	unsigned char *sk;                        /* guarded memory */
+	unsigned char pk[VAULT_SIGN_PK_BYTES];
+	unsigned char node_id[AUDIT_ID_BYTES];
+	int           have_id;
+} audit_signer;
+
+/* Witness lines waiting for their transaction's COMMIT. */
+typedef struct audit_pending {
+	PGconn       *c;
+	int           pid;                         /* PQbackendPID */
+	uint64_t      xid;
+	char          line[512];
+} audit_pending;
+static char           audit_witness_path[1024];
+static audit_pending *audit_pend;
+static size_t         audit_npend, audit_pend_cap;
 
 static unsigned char *
 audit_put64(unsigned char *p, uint64_t v)
@@ -213,6 +244,347 @@ audit_lock_tenant(PGconn *c, const unsigned char tenant_id[AUDIT_ID_BYTES],
 	return 0;
 }
 
+/* -- signer ------------------------------------------------------------------- */
+
+/* Node names as cofferctl makes them ([A-Za-z0-9._-]): they go into the
+ * witness line's JSON unescaped. */
+static int
+audit_node_name_ok(const char *name)
+{
+	size_t n = name != NULL ? strlen(name) : 0, i;
+
+	if (n == 0 || n > AUDIT_NODE_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||
+		    name[i] == '_' || name[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int
+audit_signer_set(const char *node_name, const unsigned char sk[64], char *err,
+    size_t err_len)
+{
+	unsigned char pk[VAULT_SIGN_PK_BYTES], *nsk = NULL;
+
+	if (!audit_node_name_ok(node_name) || sk == NULL) {
+		snprintf(err, err_len, "audit signer: node name missing or not "
+		    "1-200 of [A-Za-z0-9._-]");
+		return -1;
+	}
+	if (vault_sign_key_from_seed(sk, pk, &nsk) != 0) {
+		snprintf(err, err_len, "audit signer: unusable key");
+		return -1;
+	}
+	if (memcmp(pk, sk + VAULT_SIGN_SEED_BYTES, VAULT_SIGN_PK_BYTES) != 0) {
+		vault_sign_key_free(&nsk);
+		snprintf(err, err_len, "audit signer: the public key does not match "
+		    "the seed");
+		return -1;
+	}
+	pthread_mutex_lock(&audit_mu);
+	vault_sign_key_free(&audit_signer.sk);
+	audit_signer.sk = nsk;
+	memcpy(audit_signer.pk, pk, sizeof(pk));
+	snprintf(audit_signer.name, sizeof(audit_signer.name), "%s", node_name);
+	audit_signer.have_id = 0;
+	pthread_mutex_unlock(&audit_mu);
+	return 0;
+}
+
+int
+audit_signer_load(const char *node_name, const char *key_file, char *err,
+    size_t err_len)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	char msg[512];
+	int rc = -1;
+
+	if (key_file == NULL || key_file[0] == '\0') {
+		snprintf(err, err_len, "audit signer: no key file");
+		return -1;
+	}
+	if (util_check_secret_file(key_file, msg, sizeof(msg)) != 0 ||
+	    util_read_file(key_file, VAULT_SIGN_SK_BYTES + 1, &data, &len, msg,
+	    sizeof(msg)) != 0) {
+		snprintf(err, err_len, "audit key: %s", msg);
+		return -1;
+	}
+	if (len != VAULT_SIGN_SK_BYTES)
+		snprintf(err, err_len, "audit key %.300s: %zu bytes, expected %u",
+		    key_file, len, VAULT_SIGN_SK_BYTES);
+	else
+		rc = audit_signer_set(node_name, data, err, err_len);
+	vault_wipe(data, len);
+	free(data);
+	return rc;
+}
+
+int
+audit_signer_present(void)
+{
+	int present;
+
+	pthread_mutex_lock(&audit_mu);
+	present = audit_signer.sk != NULL;
+	pthread_mutex_unlock(&audit_mu);
+	return present;
+}
+
+void
+audit_signer_clear(void)
+{
+	pthread_mutex_lock(&audit_mu);
+	vault_sign_key_free(&audit_signer.sk);
+	memset(&audit_signer, 0, sizeof(audit_signer));
+	pthread_mutex_unlock(&audit_mu);
+}
+
+/* The signer's node row, once per process: the node must be registered
+ * with this very key, or nobody could check what it signs. */
+static int
+audit_signer_resolve(PGconn *c, unsigned char node_id[AUDIT_ID_BYTES],
+    char *name, size_t name_cap, char *err, size_t err_len)
+{
+	pg_params p = PG_PARAMS_INIT;
+	unsigned char pk[VAULT_SIGN_PK_BYTES];
+	char msg[512];
+	PGresult *r;
+	int have;
+
+	pthread_mutex_lock(&audit_mu);
+	if (audit_signer.sk == NULL) {
+		pthread_mutex_unlock(&audit_mu);
+		snprintf(err, err_len, "audit: no audit signing key (cofferctl: "
+		    "COFFER_AUDIT_KEY and COFFER_AUDIT_NODE, purge: "
+		    "COFFER_PURGE_KEY and COFFER_PURGE_NODE; coffer-api: "
+		    "signing_key_file and node_name): event not written");
+		return -1;
+	}
+	have = audit_signer.have_id;
+	memcpy(node_id, audit_signer.node_id, AUDIT_ID_BYTES);
+	memcpy(pk, audit_signer.pk, sizeof(pk));
+	snprintf(name, name_cap, "%s", audit_signer.name);
+	pthread_mutex_unlock(&audit_mu);
+	if (have)
+		return 0;
+
+	p.result_binary = 1;
+	pg_param_text(&p, name);
+	r = pg_query(c, "SELECT node_id, signing_public_key FROM coffer.nodes "
+	    "WHERE name = $1", &p, msg, sizeof(msg));
+	if (r == NULL) {
+		snprintf(err, err_len, "audit: looking up signing node %s: %s",
+		    name, msg);
+		return -1;
+	}
+	if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != AUDIT_ID_BYTES ||
+	    PQgetlength(r, 0, 1) != VAULT_SIGN_PK_BYTES ||
+	    memcmp(PQgetvalue(r, 0, 1), pk, sizeof(pk)) != 0) {
+		PQclear(r);
+		snprintf(err, err_len, "audit: signing node %s is not registered "
+		    "with this audit key (cofferctl node init)", name);
+		return -1;
+	}
+	memcpy(node_id, PQgetvalue(r, 0, 0), AUDIT_ID_BYTES);
+	PQclear(r);
+	pthread_mutex_lock(&audit_mu);
+	if (audit_signer.sk != NULL && memcmp(audit_signer.pk, pk,
+	    sizeof(pk)) == 0) {
+		memcpy(audit_signer.node_id, node_id, AUDIT_ID_BYTES);
+		audit_signer.have_id = 1;
+	}
+	pthread_mutex_unlock(&audit_mu);
+	return 0;
+}
+
+static int
+audit_sign(const vault_audit_stmt *st, const unsigned char pk[32],
+    unsigned char sig[VAULT_SIG_BYTES])
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&audit_mu);
+	/* The key may have been replaced since it was resolved. */
+	if (audit_signer.sk != NULL &&
+	    memcmp(audit_signer.pk, pk, VAULT_SIGN_PK_BYTES) == 0)
+		rc = vault_audit_stmt_sign(audit_signer.sk, st, sig);
+	pthread_mutex_unlock(&audit_mu);
+	return rc;
+}
+
+/* -- witness ------------------------------------------------------------------ */
+
+static void
+audit_witness_write(const char *path, const char *line)
+{
+	size_t n = strlen(line);
+	ssize_t w;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_warn("audit witness %s: %s (head not witnessed)", path,
+		    strerror(errno));
+		return;
+	}
+	/* One write(2) per line: O_APPEND keeps concurrent writers' lines
+	 * whole. */
+	w = write(fd, line, n);
+	if (w < 0 || (size_t)w != n)
+		log_warn("audit witness %s: short write (head not witnessed)",
+		    path);
+	else if (fdatasync(fd) != 0)
+		log_warn("audit witness %s: fdatasync: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* Before COMMIT: keep only the lines of this very transaction.  Lines
+ * left by an earlier transaction of c that ended without pg_commit or
+ * pg_rollback (a raw ROLLBACK) must not be witnessed by this COMMIT. */
+static void
+audit_txn_precommit(PGconn *c)
+{
+	char msg[256];
+	PGresult *r = NULL;
+	uint64_t xid = 0;
+	int pid = PQbackendPID(c), have = 0, known = 0;
+	size_t i, k;
+
+	pthread_mutex_lock(&audit_mu);
+	for (i = 0; i < audit_npend && !have; i++)
+		have = audit_pend[i].c == c;
+	pthread_mutex_unlock(&audit_mu);
+	if (!have)
+		return;
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		p.result_binary = 1;
+		r = pg_query(c, "SELECT pg_catalog.txid_current_if_assigned()", &p,
+		    msg, sizeof(msg));
+	}
+	if (r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
+	    PQgetlength(r, 0, 0) == 8) {
+		xid = audit_get64((const unsigned char *)PQgetvalue(r, 0, 0));
+		known = 1;
+	}
+	PQclear(r);
+	pthread_mutex_lock(&audit_mu);
+	for (i = k = 0; i < audit_npend; i++) {
+		if (audit_pend[i].c == c && (!known || audit_pend[i].pid != pid ||
+		    audit_pend[i].xid != xid))
+			continue;
+		audit_pend[k++] = audit_pend[i];
+	}
+	audit_npend = k;
+	pthread_mutex_unlock(&audit_mu);
+}
+
+static void
+audit_txn_end(PGconn *c, int committed)
+{
+	char path[sizeof(audit_witness_path)];
+	char (*lines)[512] = NULL;
+	size_t i, j, k, nl = 0;
+	int pid;
+
+	if (c == NULL)
+		return;
+	if (committed < 0) {
+		audit_txn_precommit(c);
+		return;
+	}
+	pid = PQbackendPID(c);
+	pthread_mutex_lock(&audit_mu);
+	snprintf(path, sizeof(path), "%s", audit_witness_path);
+	for (i = 0; i < audit_npend; i++)
+		if (audit_pend[i].c == c && audit_pend[i].pid == pid)
+			nl++;
+	if (nl > 0 && committed && path[0] != '\0')
+		lines = malloc(nl * sizeof(*lines));
+	for (i = j = k = 0; i < audit_npend; i++) {
+		if (audit_pend[i].c == c && audit_pend[i].pid == pid) {
+			if (lines != NULL)
+				memcpy(lines[j++], audit_pend[i].line,
+				    sizeof(lines[0]));
+			continue;
+		}
+		audit_pend[k++] = audit_pend[i];
+	}
+	audit_npend = k;
+	pthread_mutex_unlock(&audit_mu);
+	if (nl > 0 && committed && path[0] != '\0' && lines == NULL)
+		log_warn("audit witness %s: out of memory (heads not witnessed)",
+		    path);
+	for (i = 0; lines != NULL && i < nl; i++)
+		audit_witness_write(path, lines[i]);
+	free(lines);
+}
+
+int
+audit_set_witness(const char *path, char *err, size_t err_len)
+{
+	if (path != NULL && strlen(path) >= sizeof(audit_witness_path)) {
+		snprintf(err, err_len, "audit witness: path too long");
+		return -1;
+	}
+	pthread_mutex_lock(&audit_mu);
+	snprintf(audit_witness_path, sizeof(audit_witness_path), "%s",
+	    path != NULL ? path : "");
+	pthread_mutex_unlock(&audit_mu);
+	if (path != NULL && path[0] != '\0')
+		pg_set_txn_hook(audit_txn_end);
+	return 0;
+}
+
+/* Queue the witness line of an event just appended in c's transaction
+ * xid; drops lines of c's earlier transactions that ended without
+ * pg_commit/pg_rollback (their outcome is unknown: not witnessed). */
+static void
+audit_witness_queue(PGconn *c, uint64_t xid, const char *line)
+{
+	int pid = PQbackendPID(c);
+	size_t i, k = 0;
+
+	pthread_mutex_lock(&audit_mu);
+	if (audit_witness_path[0] == '\0') {
+		pthread_mutex_unlock(&audit_mu);
+		return;
+	}
+	for (i = 0; i < audit_npend; i++) {
+		if (audit_pend[i].c == c && (audit_pend[i].pid != pid ||
+		    audit_pend[i].xid != xid))
+			continue;
+		audit_pend[k++] = audit_pend[i];
+	}
+	audit_npend = k;
+	if (audit_npend == audit_pend_cap) {
+		size_t ncap = audit_pend_cap == 0 ? 16 : audit_pend_cap * 2;
+		audit_pending *np = realloc(audit_pend, ncap * sizeof(*np));
+
+		if (np == NULL) {
+			pthread_mutex_unlock(&audit_mu);
+			log_warn("audit witness: out of memory (head not "
+			    "witnessed)");
+			return;
+		}
+		audit_pend = np;
+		audit_pend_cap = ncap;
+	}
+	audit_pend[audit_npend].c = c;
+	audit_pend[audit_npend].pid = pid;
+	audit_pend[audit_npend].xid = xid;
+	snprintf(audit_pend[audit_npend].line, sizeof(audit_pend[0].line), "%s",
+	    line);
+	audit_npend++;
+	pthread_mutex_unlock(&audit_mu);
+}
+
 static audit_field
 audit_f(const char *s)
 {
@@ -229,9 +601,12 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 {
 	static const unsigned char zeros[AUDIT_HASH_BYTES];
 	unsigned char prev[AUDIT_HASH_BYTES], hash[AUDIT_HASH_BYTES];
-	unsigned char at_be[8];
-	char eno[24], msg[512];
+	unsigned char at_be[8], node_id[AUDIT_ID_BYTES], pk[VAULT_SIGN_PK_BYTES];
+	unsigned char sig[VAULT_SIG_BYTES];
+	char eno[24], msg[512], node[AUDIT_NODE_NAME_MAX + 1];
 	const char *detail_text = NULL;
+	vault_audit_stmt st;
+	uint64_t xid;
 	audit_field f[AUDIT_NFIELDS];
 	PGresult *r = NULL;
 	uint64_t event_no;
@@ -254,6 +629,13 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 	}
 	if (audit_check(ev, err, err_len) != 0)
 		goto fail;
+	/* Unsigned events are refused: verify would call them forged. */
+	if (audit_signer_resolve(c, node_id, node, sizeof(node), err,
+	    err_len) != 0)
+		goto fail;
+	pthread_mutex_lock(&audit_mu);
+	memcpy(pk, audit_signer.pk, sizeof(pk));
+	pthread_mutex_unlock(&audit_mu);
 	/* One writer per tenant chain until this transaction ends. */
 	if (audit_lock(c, ev->tenant_id, err, err_len) != 0)
 		goto fail;
@@ -267,7 +649,10 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 		pg_param_bin(&p, ev->tenant_id, AUDIT_ID_BYTES);
 		pg_param_text(&p, ev->detail_json);
 		r = pg_query(c, "SELECT t.event_no, t.event_hash, "
-		    "pg_catalog.clock_timestamp(), $2::jsonb::text "
+		    "pg_catalog.clock_timestamp(), $2::jsonb::text, "
+		    "(SELECT pg_catalog.string_agg(x.event_no::text, ',' "
+		    "  ORDER BY x.event_no) FROM coffer.audit_redactions x "
+		    "  WHERE x.tenant_id = $1::uuid), pg_catalog.txid_current() "
 		    "FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
 		    "  SELECT a.event_no, a.event_hash FROM coffer.audit_events a "
 		    "  WHERE a.tenant_id = $1::uuid "
@@ -278,7 +663,8 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 			goto fail;
 		}
 	}
-	if (PQntuples(r) != 1 || PQgetlength(r, 0, 2) != 8) {
+	if (PQntuples(r) != 1 || PQgetlength(r, 0, 2) != 8 ||
+	    PQgetlength(r, 0, 5) != 8) {
 		snprintf(err, err_len, "audit: unexpected answer reading the chain");
 		goto fail;
 	}
@@ -321,6 +707,19 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 		snprintf(err, err_len, "audit: cannot hash the event");
 		goto fail;
 	}
+	memset(&st, 0, sizeof(st));
+	memcpy(st.tenant_id, ev->tenant_id, AUDIT_ID_BYTES);
+	st.event_no = event_no;
+	memcpy(st.event_hash, hash, AUDIT_HASH_BYTES);
+	memcpy(st.node_id, node_id, AUDIT_ID_BYTES);
+	vault_audit_redactions_hash(PQgetisnull(r, 0, 4) ? NULL :
+	    PQgetvalue(r, 0, 4), PQgetisnull(r, 0, 4) ? 0 :
+	    (size_t)PQgetlength(r, 0, 4), st.redactions);
+	xid = audit_get64((const unsigned char *)PQgetvalue(r, 0, 5));
+	if (audit_sign(&st, pk, sig) != 0) {
+		snprintf(err, err_len, "audit: cannot sign the event");
+		goto fail;
+	}
 
 	{
 		pg_params p = PG_PARAMS_INIT;
@@ -338,14 +737,33 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 		pg_param_text(&p, ev->outcome);                    /* $10 */
 		pg_param_text(&p, ev->request_id);                 /* $11 */
 		pg_param_text(&p, detail_text);                    /* $12 */
+		pg_param_bin(&p, node_id, AUDIT_ID_BYTES);         /* $13 */
+		pg_param_bin(&p, sig, sizeof(sig));                /* $14 */
 		if (pg_exec(c, "INSERT INTO coffer.audit_events (tenant_id, "
 		    "event_no, prev_hash, event_hash, at, actor, role, action, "
-		    "target, outcome, request_id, detail) VALUES ($1::uuid, "
-		    "$2::bigint, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10, "
-		    "$11, $12::jsonb)", &p, msg, sizeof(msg)) != 0) {
+		    "target, outcome, request_id, detail, signer, signature) "
+		    "VALUES ($1::uuid, $2::bigint, $3, $4, $5::timestamptz, $6, "
+		    "$7, $8, $9, $10, $11, $12::jsonb, $13::uuid, $14)", &p, msg,
+		    sizeof(msg)) != 0) {
 			snprintf(err, err_len, "audit: writing the event: %s", msg);
 			goto fail;
 		}
+	}
+	{
+		char line[512], tid[UTIL_UUID_STRLEN + 1];
+		char hhex[2 * AUDIT_HASH_BYTES + 1], rhex[2 * AUDIT_HASH_BYTES + 1];
+		char shex[2 * VAULT_SIG_BYTES + 1];
+
+		util_uuid_format(tid, ev->tenant_id);
+		util_hex(hhex, hash, AUDIT_HASH_BYTES);
+		util_hex(rhex, st.redactions, AUDIT_HASH_BYTES);
+		util_hex(shex, sig, sizeof(sig));
+		if ((size_t)snprintf(line, sizeof(line), "{\"audit\":1,"
+		    "\"tenant\":\"%s\",\"event_no\":%llu,\"head\":\"%s\","
+		    "\"node\":\"%s\",\"redactions\":\"%s\",\"sig\":\"%s\"}\n",
+		    tid, (unsigned long long)event_no, hhex, node, rhex, shex) <
+		    sizeof(line))
+			audit_witness_queue(c, xid, line);
 	}
 	if (event_no_out != NULL)
 		*event_no_out = event_no;

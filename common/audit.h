@@ -26,6 +26,27 @@
  * need be), so a careless caller still cannot COMMIT the action without its
  * event: pg_commit then reports the rollback.
  *
+ * Signatures (issue 13.5, migration 0008).  Every event is signed by the
+ * process's audit signer, a node key registered with `cofferctl node init
+ * --kind api|ctl|purge` and pinned outside the database:
+ *
+ *   signature = Ed25519(vault_audit_stmt: tenant, event_no, event_hash,
+ *                       signer node_id, hash of the tenant's redaction list)
+ *
+ * stored beside the event (signer, signature; not part of event_hash, so
+ * the chain encoding is unchanged).  A process registers its signer once at
+ * start-up (audit_signer_load); audit_append refuses to write an unsigned
+ * event.  `cofferctl verify` checks each signature against the node key and
+ * that the node's kind may write the event (api: API users and jobs; ctl:
+ * role "operator"; purge: actions purge and purge.dry-run).
+ *
+ * Witness (optional, audit_set_witness): after the transaction COMMITs
+ * (pg_commit), one JSON line per appended event
+ *   {"audit":1,"tenant":…,"event_no":N,"head":hex,"node":NAME,
+ *    "redactions":hex,"sig":hex}
+ * is appended to the witness file; `cofferctl verify --witness FILE`
+ * reports a chain that ends before a witnessed head, or disagrees with it.
+ *
  * Events never carry secrets, key material, participant identifiers or
  * blind-index tokens; detail carries counts, ids and policy values.
  */
@@ -108,5 +129,25 @@ int audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
                  unsigned char hash_out[AUDIT_HASH_BYTES],
                  char *err, size_t err_len)
     __attribute__((warn_unused_result));
+
+/* The process's audit signer: node_name and its key file as `cofferctl
+ * node init --key-out` writes it (seed ‖ public key, mode 0600/0640).
+ * The key is kept in guarded memory; replaces any earlier signer.  The
+ * node row is looked up (and its key compared) at the first append. */
+int audit_signer_load(const char *node_name, const char *key_file,
+                      char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+/* The same from a key in memory (copied; cofferctl node init signs its
+ * own node.init with the key it makes when no signer is set). */
+int audit_signer_set(const char *node_name, const unsigned char sk[64],
+                     char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+int  audit_signer_present(void);
+void audit_signer_clear(void);              /* wipes the key */
+
+/* Audit witness file (NULL or "": none).  Lines are written after COMMIT
+ * only: audit_set_witness installs a pg_commit/pg_rollback hook. */
+int  audit_set_witness(const char *path, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
 
 #endif

@@ -324,16 +324,35 @@ pg_begin(PGconn *c, char *err, size_t err_len)
 	return pg_exec(c, "BEGIN", NULL, err, err_len);
 }
 
+/* Called just before COMMIT (-1) and once the transaction ended through
+ * pg_commit/pg_rollback (1 committed, 0 not): audit witness lines are
+ * written only for committed events (common/audit.c). */
+static void (*pg_txn_hook)(PGconn *c, int committed);
+
+void
+pg_set_txn_hook(void (*fn)(PGconn *c, int committed))
+{
+	pg_txn_hook = fn;
+}
+
 int
 pg_commit(PGconn *c, char *err, size_t err_len)
 {
-	PGresult *r = pg_query(c, "COMMIT", NULL, err, err_len);
+	PGresult *r;
 	int ok;
 
-	if (r == NULL)
+	if (pg_txn_hook != NULL)
+		pg_txn_hook(c, -1);
+	r = pg_query(c, "COMMIT", NULL, err, err_len);
+	if (r == NULL) {
+		if (pg_txn_hook != NULL)
+			pg_txn_hook(c, 0);
 		return -1;
+	}
 	ok = strcmp(PQcmdStatus(r), "COMMIT") == 0;
 	PQclear(r);
+	if (pg_txn_hook != NULL)
+		pg_txn_hook(c, ok);
 	if (!ok) {
 		pg_set_state("25P02");
 		snprintf(err, err_len, "transaction was rolled back, not "
@@ -351,6 +370,8 @@ pg_rollback(PGconn *c)
 
 	if (c == NULL)
 		return -1;
+	if (pg_txn_hook != NULL)
+		pg_txn_hook(c, 0);
 	switch (PQtransactionStatus(c)) {
 	case PQTRANS_IDLE:
 		return 0;

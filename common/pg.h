@@ -104,6 +104,10 @@ int pg_commit(PGconn *c, char *err, size_t err_len)
  * pg_last_sqlstate() as it was, so callers can roll back first and look
  * at the failure after. */
 int pg_rollback(PGconn *c);
+/* fn(c, -1) runs in pg_commit just before COMMIT is sent (fn may run
+ * queries), fn(c, committed) at the end of every pg_commit (1 only when
+ * the server answered COMMIT) and pg_rollback; NULL: none. */
+void pg_set_txn_hook(void (*fn)(PGconn *c, int committed));
 
 /* SQLSTATE of the last failed helper call in this thread ("" if the last
  * call succeeded or failed before reaching the server). */

@@ -44,7 +44,8 @@
 #define V_NAME_MAX            201U                /* tenant and node names */
 #define V_WITNESS_LINE_MAX    4096U
 #define V_REC_FIELDS          13
-#define V_AUDIT_FIELDS        12
+#define V_AUDIT_FIELDS        14
+#define V_COPY_FIELDS         14                  /* the widest COPY row */
 
 static const unsigned char v_zero[VAULT_HASH_BYTES];
 
@@ -96,6 +97,27 @@ typedef struct v_witness {
 	int           seen;          /* its stream was verified */
 } v_witness;
 
+/* One audit head line of a witness file (common/audit.h). */
+typedef struct v_awitness {
+	unsigned char tenant[VAULT_ID_BYTES];
+	uint64_t      event_no;
+	unsigned char head[VAULT_HASH_BYTES];
+	unsigned char redactions[VAULT_HASH_BYTES];
+	unsigned char sig[VAULT_SIG_BYTES];
+	uint32_t      node;          /* index into vctx.names */
+	uint32_t      file;
+	uint32_t      line;
+	int           seen;          /* its tenant's chain was verified */
+} v_awitness;
+
+/* A registered node (coffer.nodes): audit signers. */
+typedef struct v_node {
+	unsigned char id[VAULT_ID_BYTES];
+	unsigned char pk[VAULT_SIGN_PK_BYTES];
+	char          name[V_NAME_MAX];
+	char          kind[16];
+} v_node;
+
 typedef struct v_stream {
 	unsigned char tenant[VAULT_ID_BYTES];
 	unsigned char stream[VAULT_ID_BYTES];
@@ -129,8 +151,8 @@ typedef struct v_copy {
 	int         off;
 	int         header;       /* header consumed */
 	int         active;       /* COPY still open on the connection */
-	const char *f[V_REC_FIELDS];
-	int         l[V_REC_FIELDS];
+	const char *f[V_COPY_FIELDS];
+	int         l[V_COPY_FIELDS];
 } v_copy;
 
 typedef struct vctx {
@@ -148,6 +170,11 @@ typedef struct vctx {
 	size_t              nnames;
 	v_stream           *streams;
 	size_t              nstreams;
+	v_awitness         *awit;
+	size_t              nawit;
+	size_t              awit_cap;
+	v_node             *nodes;
+	size_t              nnodes;
 	/* where we are, for messages */
 	const unsigned char *loc_tenant;
 	const char          *loc_tenant_name;
@@ -612,6 +639,91 @@ done:
 	return rc;
 }
 
+/* An audit head line ({"audit":1,…}) -> w.  1: not an audit line (a
+ * gateway checkpoint); 0 ok; -1 malformed (field names the bad field). */
+static int
+v_awitness_parse(vctx *v, const char *line, size_t len, v_awitness *w,
+    const char **field)
+{
+	json_error_t jerr;
+	json_t *o, *x;
+	int rc = -1;
+
+	memset(w, 0, sizeof(*w));
+	*field = "JSON";
+	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL || !json_is_object(o))
+		goto done;
+	if (json_object_get(o, "audit") == NULL) {
+		rc = 1;
+		goto done;
+	}
+	*field = "audit";
+	x = json_object_get(o, "audit");
+	if (!json_is_integer(x) || json_integer_value(x) != 1)
+		goto done;
+	*field = "tenant";
+	x = json_object_get(o, "tenant");
+	if (!json_is_string(x) || util_uuid_parse(w->tenant,
+	    json_string_value(x)) != 0)
+		goto done;
+	*field = "event_no";
+	if (v_json_u64(o, "event_no", &w->event_no) != 0 || w->event_no == 0)
+		goto done;
+	*field = "head";
+	if (v_json_hex(o, "head", w->head, VAULT_HASH_BYTES) != 0)
+		goto done;
+	*field = "redactions";
+	if (v_json_hex(o, "redactions", w->redactions, VAULT_HASH_BYTES) != 0)
+		goto done;
+	*field = "sig";
+	if (v_json_hex(o, "sig", w->sig, VAULT_SIG_BYTES) != 0)
+		goto done;
+	*field = "node";
+	x = json_object_get(o, "node");
+	if (!json_is_string(x) || json_string_length(x) == 0 ||
+	    json_string_length(x) >= V_NAME_MAX ||
+	    strlen(json_string_value(x)) != json_string_length(x))
+		goto done;
+	if (v_name_index(v, json_string_value(x), &w->node) != 0)
+		goto done;
+	rc = 0;
+done:
+	json_decref(o);
+	return rc;
+}
+
+static int
+v_awitness_add(vctx *v, const v_awitness *w)
+{
+	if (v->nawit == v->awit_cap) {
+		size_t ncap = v->awit_cap == 0 ? 64 : v->awit_cap * 2;
+		v_awitness *p = realloc(v->awit, ncap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		v->awit = p;
+		v->awit_cap = ncap;
+	}
+	v->awit[v->nawit++] = *w;
+	return 0;
+}
+
+static int
+v_awitness_cmp(const void *a, const void *b)
+{
+	const v_awitness *x = a, *y = b;
+	int c;
+
+	if ((c = memcmp(x->tenant, y->tenant, VAULT_ID_BYTES)) != 0)
+		return c;
+	if (x->event_no != y->event_no)
+		return x->event_no < y->event_no ? -1 : 1;
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
 static int
 v_witness_load(vctx *v)
 {
@@ -640,6 +752,32 @@ v_witness_load(vctx *v)
 				len--;
 			if (len == 0)
 				continue;
+			if (len <= V_WITNESS_LINE_MAX) {
+				v_awitness aw;
+				int arc = v_awitness_parse(v, line, len, &aw, &field);
+
+				if (arc < 0 && !terminated)
+					break;
+				if (arc < 0) {
+					free(line);
+					fclose(f);
+					return v_error(v, "witness %s line %u: "
+					    "malformed (%s)", path, lineno, field);
+				}
+				if (arc == 0) {
+					aw.file = (uint32_t)fi;
+					aw.line = lineno;
+					if (v->has_tenant && memcmp(aw.tenant,
+					    v->tenant, VAULT_ID_BYTES) != 0)
+						continue;
+					if (v_awitness_add(v, &aw) != 0) {
+						free(line);
+						fclose(f);
+						return v_error(v, "out of memory");
+					}
+					continue;
+				}
+			}
 			if (len > V_WITNESS_LINE_MAX ||
 			    v_witness_parse(v, line, len, &w, &field) != 0) {
 				/* A gateway killed mid-append leaves a torn
@@ -682,7 +820,10 @@ v_witness_load(vctx *v)
 	}
 	if (v->nwit > 1)
 		qsort(v->wit, v->nwit, sizeof(*v->wit), v_witness_cmp);
-	v->r->witness_lines = v->nwit;
+	if (v->nawit > 1)
+		qsort(v->awit, v->nawit, sizeof(*v->awit), v_awitness_cmp);
+	v->r->witness_lines = v->nwit + v->nawit;
+	v->r->audit_witness_lines = v->nawit;
 	return 0;
 }
 
@@ -1641,15 +1782,245 @@ v_purge_from_detail(vctx *v, const char *detail, size_t len, uint64_t event_no,
 	return 0;
 }
 
+/* Every registered node, for audit signatures (ctl/verify.c has already
+ * compared their keys with the node pins when given). */
+static int
+v_load_nodes(vctx *v)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char err[512];
+	int i, n;
+
+	p.result_binary = 1;
+	res = pg_query(v->c, "SELECT node_id, signing_public_key, name, kind "
+	    "FROM coffer.nodes ORDER BY node_id", &p, err, sizeof(err));
+	if (res == NULL)
+		return v_error(v, "database: %s", err);
+	n = PQntuples(res);
+	v->nodes = calloc(n > 0 ? (size_t)n : 1, sizeof(*v->nodes));
+	if (v->nodes == NULL) {
+		PQclear(res);
+		return v_error(v, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		v_node *nd = &v->nodes[v->nnodes];
+		const unsigned char *b;
+
+		if (v_bytes(res, i, 0, VAULT_ID_BYTES, &b) != 0)
+			continue;
+		memcpy(nd->id, b, VAULT_ID_BYTES);
+		if (v_bytes(res, i, 1, VAULT_SIGN_PK_BYTES, &b) != 0)
+			continue;
+		memcpy(nd->pk, b, VAULT_SIGN_PK_BYTES);
+		v_copy_name(nd->name, res, i, 2);
+		snprintf(nd->kind, sizeof(nd->kind), "%.*s",
+		    PQgetlength(res, i, 3), PQgetvalue(res, i, 3));
+		v->nnodes++;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static const v_node *
+v_node_by_id(const vctx *v, const unsigned char *id)
+{
+	size_t i;
+
+	for (i = 0; i < v->nnodes; i++)
+		if (memcmp(v->nodes[i].id, id, VAULT_ID_BYTES) == 0)
+			return &v->nodes[i];
+	return NULL;
+}
+
+static const v_node *
+v_node_by_name(const vctx *v, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < v->nnodes; i++)
+		if (strcmp(v->nodes[i].name, name) == 0)
+			return &v->nodes[i];
+	return NULL;
+}
+
+static int
+v_field_is(const audit_field *f, const char *s)
+{
+	size_t n = strlen(s);
+
+	return f->p != NULL && f->len == n && memcmp(f->p, s, n) == 0;
+}
+
+/* Which writer may sign an event (common/audit.h): NULL if the node's
+ * kind may, else the rule it breaks. */
+static const char *
+v_signer_rule(const char *kind, const audit_field f[AUDIT_NFIELDS])
+{
+	int purge = v_field_is(&f[AUDIT_F_ACTION], "purge") ||
+	    v_field_is(&f[AUDIT_F_ACTION], "purge.dry-run");
+	int op = v_field_is(&f[AUDIT_F_ROLE], "operator");
+
+	if (purge)
+		return strcmp(kind, "purge") == 0 && op ? NULL :
+		    "purge events are signed by a purge node only";
+	if (strcmp(kind, "purge") == 0)
+		return "a purge node signs purge events only";
+	if (op)
+		return strcmp(kind, "ctl") == 0 ? NULL :
+		    "cofferctl's operator events are signed by a ctl node only";
+	return strcmp(kind, "api") == 0 ? NULL :
+	    "API events are signed by an api node only";
+}
+
+/* The tenant's legacy boundary (migration 0008) and redaction list. */
+static int
+v_audit_prelude(vctx *v, const v_tenant *t, uint64_t *legacy_last,
+    unsigned char redactions[VAULT_HASH_BYTES])
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char err[512];
+	int rc = -1;
+
+	*legacy_last = 0;
+	p.result_binary = 1;
+	pg_param_bin(&p, t->id, VAULT_ID_BYTES);
+	res = pg_query(v->c, "SELECT (SELECT l.last_event_no FROM "
+	    "coffer.audit_legacy l WHERE l.tenant_id = $1::uuid), "
+	    "(SELECT pg_catalog.string_agg(x.event_no::text, ',' ORDER BY "
+	    "x.event_no) FROM coffer.audit_redactions x "
+	    "WHERE x.tenant_id = $1::uuid)", &p, err, sizeof(err));
+	if (res == NULL)
+		return v_error(v, "database: %s", err);
+	if (PQntuples(res) != 1) {
+		(void)v_error(v, "database: unexpected answer");
+		goto done;
+	}
+	if (!PQgetisnull(res, 0, 0)) {
+		int64_t n;
+
+		if (v_i64(res, 0, 0, &n) != 0 || n < 0) {
+			(void)v_error(v, "database: unexpected audit_legacy row");
+			goto done;
+		}
+		*legacy_last = (uint64_t)n;
+	}
+	vault_audit_redactions_hash(PQgetisnull(res, 0, 1) ? NULL :
+	    PQgetvalue(res, 0, 1), PQgetisnull(res, 0, 1) ? 0 :
+	    (size_t)PQgetlength(res, 0, 1), redactions);
+	rc = 0;
+done:
+	PQclear(res);
+	return rc;
+}
+
+/* Index of the first audit witness line of tenant, nawit if none. */
+static size_t
+v_awitness_first(const vctx *v, const unsigned char *tenant)
+{
+	size_t lo = 0, hi = v->nawit;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(v->awit[mid].tenant, tenant, VAULT_ID_BYTES) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A witnessed audit head the database's chain does not reach: only a
+ * line signed by a registered node is evidence (anything else is a
+ * forged or damaged witness line, reported as such). */
+static int
+v_awitness_beyond(vctx *v, const v_awitness *w, uint64_t last)
+{
+	const v_node *nd = v_node_by_name(v, v->names[w->node]);
+	vault_audit_stmt st;
+	char shown[V_NAME_MAX];
+
+	log_printable(shown, sizeof(shown), v->names[w->node],
+	    strlen(v->names[w->node]));
+	memset(&st, 0, sizeof(st));
+	memcpy(st.tenant_id, w->tenant, VAULT_ID_BYTES);
+	st.event_no = w->event_no;
+	memcpy(st.event_hash, w->head, VAULT_HASH_BYTES);
+	if (nd != NULL)
+		memcpy(st.node_id, nd->id, VAULT_ID_BYTES);
+	memcpy(st.redactions, w->redactions, VAULT_HASH_BYTES);
+	if (nd == NULL || vault_audit_stmt_verify(nd->pk, &st, w->sig) != 0)
+		return v_fail(v, "audit-witness-sig", -1, -1, (int64_t)w->event_no,
+		    "witness %s line %u: the audit head is not signed by "
+		    "registered node %s (a forged or damaged witness line)",
+		    v->o->witness[w->file], w->line, shown);
+	if (last == 0)
+		return v_fail(v, "audit-truncated", -1, -1, (int64_t)w->event_no,
+		    "witness %s line %u holds this audit head (signed by node "
+		    "%s) but the database has no audit event of this tenant "
+		    "(events removed, or a restore from an older backup)",
+		    v->o->witness[w->file], w->line, shown);
+	return v_fail(v, "audit-truncated", -1, -1, (int64_t)w->event_no,
+	    "witness %s line %u holds this audit head (signed by node %s) but "
+	    "the database's audit chain ends at event %llu (events removed, "
+	    "or a restore from an older backup)", v->o->witness[w->file],
+	    w->line, shown, (unsigned long long)last);
+}
+
+/* A node.init event (nil-uuid chain, signed from migration 0008 on)
+ * records the kind the node was registered with: the database's kind
+ * column must still say so, or the owner relabelled the node (e.g. an api
+ * node as ctl, to pass the API's key off as the operator's).  Nodes made
+ * before 0008 have no kind in it: gateway. */
+static int
+v_node_init_kind(vctx *v, const audit_field *detail, uint64_t eno)
+{
+	json_error_t jerr;
+	json_t *o, *x;
+	unsigned char id[VAULT_ID_BYTES];
+	const char *kind = "gateway";
+	const v_node *nd;
+	char shown[V_NAME_MAX], k2[16];
+	int rc = 0;
+
+	if (detail->p == NULL)
+		return 0;
+	o = json_loadb(detail->p, detail->len, 0, &jerr);
+	x = o != NULL ? json_object_get(o, "node_id") : NULL;
+	if (!json_is_string(x) || util_uuid_parse(id, json_string_value(x)) != 0 ||
+	    (nd = v_node_by_id(v, id)) == NULL) {
+		json_decref(o);
+		return 0;
+	}
+	x = json_object_get(o, "kind");
+	if (json_is_string(x))
+		kind = json_string_value(x);
+	if (strcmp(kind, nd->kind) != 0) {
+		log_printable(shown, sizeof(shown), nd->name, strlen(nd->name));
+		log_printable(k2, sizeof(k2), kind, strlen(kind));
+		rc = v_fail(v, "node-kind", -1, -1, (int64_t)eno, "node %s is "
+		    "registered as kind %s, but its node.init event says %s: the "
+		    "node was relabelled", shown, nd->kind, k2);
+	}
+	json_decref(o);
+	return rc;
+}
+
 static int
 v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 {
 	char sql[1024], tid[UTIL_UUID_STRLEN + 1];
 	unsigned char prev[VAULT_HASH_BYTES], hash[VAULT_HASH_BYTES];
-	uint64_t expect = 1;
+	unsigned char redactions[VAULT_HASH_BYTES];
+	uint64_t expect = 1, legacy_last = 0, signed_from = 0;
+	size_t wi = v_awitness_first(v, t->id);
 	v_copy cp;
 	int got, rc = -1;
 
+	if (v_audit_prelude(v, t, &legacy_last, redactions) != 0)
+		return -1;
 	util_uuid_format(tid, t->id);
 	snprintf(sql, sizeof(sql),
 	    "COPY (SELECT event_no, prev_hash, event_hash, at, actor, role, "
@@ -1657,7 +2028,7 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 	    "EXISTS (SELECT 1 FROM coffer.audit_redactions x "
 	    " WHERE x.tenant_id = a.tenant_id AND x.event_no = a.event_no "
 	    " AND a.detail->>'partials_redacted' = '0004' "
-	    " AND NOT a.detail ? 'partials') "
+	    " AND NOT a.detail ? 'partials'), signer, signature "
 	    "FROM coffer.audit_events a WHERE tenant_id = '%s' ORDER BY event_no) "
 	    "TO STDOUT (FORMAT binary)", tid);
 	if (v_copy_start(v, &cp, sql) != 0)
@@ -1667,7 +2038,7 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 		audit_field f[AUDIT_NFIELDS];
 		uint64_t eno;
 		int64_t at;
-		int i;
+		int i, is_signed, redacted;
 
 		if (cp.l[0] != 8 || cp.l[3] != 8) {
 			(void)v_error(v, "database: unexpected audit row");
@@ -1712,14 +2083,35 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 			    (unsigned long long)eno);
 			goto done;
 		}
+		is_signed = cp.l[12] >= 0 || cp.l[13] >= 0;
+		redacted = cp.l[11] == 1 && cp.f[11][0] == 1;
+		/* Issue 13.5: after migration 0008 (and after any signed
+		 * event) every event carries its writer's signature; an
+		 * unsigned one was inserted by a database role. */
+		if (!is_signed && (eno > legacy_last || signed_from != 0)) {
+			if (signed_from != 0)
+				(void)v_fail(v, "audit-unsigned", -1, -1,
+				    (int64_t)eno, "the event is not signed but "
+				    "follows signed event %llu: not written by a "
+				    "Coffer writer (inserted by a database role)",
+				    (unsigned long long)signed_from);
+			else
+				(void)v_fail(v, "audit-unsigned", -1, -1,
+				    (int64_t)eno, "the event is not signed, and "
+				    "every event after migration 0008 must be: not "
+				    "written by a Coffer writer (inserted by a "
+				    "database role)");
+			goto done;
+		}
 		/* An event whose unblinded partials migration 0004 removed (it
 		 * is listed in audit_redactions and marked in its detail): its
 		 * hash can no longer be recomputed; it is taken as stored (the
-		 * next event's link still covers it) and counted.  A database
-		 * owner can add such rows too: the count is printed, and signed
-		 * audit events (issue 13) close this. */
-		if (cp.l[11] == 1 && cp.f[11][0] == 1 &&
-		    cp.l[2] == (int)VAULT_HASH_BYTES) {
+		 * next event's link still covers it) and counted.  Only a
+		 * legacy (unsigned, pre-0008) event can be excused so: a
+		 * signed event must hash exactly, and every signature covers
+		 * the tenant's redaction list, so a redaction row added after
+		 * migration 0008 breaks the signatures that follow it. */
+		if (redacted && !is_signed && cp.l[2] == (int)VAULT_HASH_BYTES) {
 			memcpy(hash, cp.f[2], VAULT_HASH_BYTES);
 			v->r->audit_redacted++;
 		} else if (cp.l[2] != (int)VAULT_HASH_BYTES ||
@@ -1729,10 +2121,75 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 			    "event was edited");
 			goto done;
 		}
-		if (f[AUDIT_F_ACTION].p != NULL && f[AUDIT_F_ACTION].len == 5 &&
-		    memcmp(f[AUDIT_F_ACTION].p, "purge", 5) == 0 &&
-		    f[AUDIT_F_OUTCOME].p != NULL && f[AUDIT_F_OUTCOME].len == 2 &&
-		    memcmp(f[AUDIT_F_OUTCOME].p, "ok", 2) == 0) {
+		if (is_signed) {
+			const v_node *nd = NULL;
+			const char *rule;
+			vault_audit_stmt st;
+			char shown[V_NAME_MAX];
+
+			if (cp.l[12] == (int)VAULT_ID_BYTES)
+				nd = v_node_by_id(v, (const unsigned char *)cp.f[12]);
+			if (nd == NULL || cp.l[13] != (int)VAULT_SIG_BYTES) {
+				(void)v_fail(v, "audit-signer", -1, -1, (int64_t)eno,
+				    "the event's signer is not a registered node");
+				goto done;
+			}
+			log_printable(shown, sizeof(shown), nd->name,
+			    strlen(nd->name));
+			memset(&st, 0, sizeof(st));
+			memcpy(st.tenant_id, t->id, VAULT_ID_BYTES);
+			st.event_no = eno;
+			memcpy(st.event_hash, hash, VAULT_HASH_BYTES);
+			memcpy(st.node_id, nd->id, VAULT_ID_BYTES);
+			memcpy(st.redactions, redactions, VAULT_HASH_BYTES);
+			if (vault_audit_stmt_verify(nd->pk, &st,
+			    (const unsigned char *)cp.f[13]) != 0) {
+				(void)v_fail(v, "audit-signature", -1, -1,
+				    (int64_t)eno, "the signature of node %s does "
+				    "not verify (the event, its signer or the "
+				    "tenant's redaction list was altered)", shown);
+				goto done;
+			}
+			if ((rule = v_signer_rule(nd->kind, f)) != NULL) {
+				char act[80];
+
+				log_printable(act, sizeof(act), f[AUDIT_F_ACTION].p
+				    != NULL ? f[AUDIT_F_ACTION].p : "",
+				    f[AUDIT_F_ACTION].len);
+				(void)v_fail(v, "audit-signer-kind", -1, -1,
+				    (int64_t)eno, "event %s is signed by node %s "
+				    "of kind %s, which may not write it (%s)", act,
+				    shown, nd->kind, rule);
+				goto done;
+			}
+			if (signed_from == 0)
+				signed_from = eno;
+			v->r->audit_signed++;
+		} else {
+			v->r->audit_legacy++;
+		}
+		if (memcmp(t->id, v_zero, VAULT_ID_BYTES) == 0 &&
+		    v_field_is(&f[AUDIT_F_ACTION], "node.init") &&
+		    v_field_is(&f[AUDIT_F_OUTCOME], "ok") &&
+		    v_node_init_kind(v, &f[AUDIT_F_DETAIL], eno) != 0)
+			goto done;
+		/* Witnessed heads of this event must be this event. */
+		for (; wi < v->nawit && memcmp(v->awit[wi].tenant, t->id,
+		    VAULT_ID_BYTES) == 0 && v->awit[wi].event_no <= eno; wi++) {
+			v->awit[wi].seen = 1;
+			if (v->awit[wi].event_no < eno)
+				continue;
+			if (memcmp(v->awit[wi].head, hash, VAULT_HASH_BYTES) != 0) {
+				(void)v_fail(v, "audit-witness", -1, -1,
+				    (int64_t)eno, "witness %s line %u holds another "
+				    "head for this event (the chain was rewritten "
+				    "from here, or replaced)",
+				    v->o->witness[v->awit[wi].file], v->awit[wi].line);
+				goto done;
+			}
+		}
+		if (v_field_is(&f[AUDIT_F_ACTION], "purge") &&
+		    v_field_is(&f[AUDIT_F_OUTCOME], "ok")) {
 			if (f[AUDIT_F_DETAIL].p == NULL) {
 				(void)v_fail(v, "purge-event", -1, -1, (int64_t)eno,
 				    "the purge event has no detail");
@@ -1748,6 +2205,13 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 	}
 	if (got < 0)
 		goto done;
+	/* Witnessed heads beyond the chain's end: truncation. */
+	if (wi < v->nawit && memcmp(v->awit[wi].tenant, t->id,
+	    VAULT_ID_BYTES) == 0) {
+		v->awit[wi].seen = 1;
+		(void)v_awitness_beyond(v, &v->awit[wi], expect - 1);
+		goto done;
+	}
 	rc = 0;
 done:
 	v_copy_drain(&cp);
@@ -1941,6 +2405,17 @@ v_audit_all(vctx *v)
 			goto done;
 		v->r->tenants++;
 	}
+	/* Witnessed heads of tenants whose chain the database lacks (with a
+	 * stream filter the scope is partial: not evidence). */
+	for (i = 0; !v->has_stream && i < v->nawit; i++) {
+		if (v->awit[i].seen)
+			continue;
+		v->loc_tenant = v->awit[i].tenant;
+		v->loc_tenant_name = NULL;
+		v->loc_stream = NULL;
+		(void)v_awitness_beyond(v, &v->awit[i], 0);
+		goto done;
+	}
 	rc = 0;
 done:
 	free(ts);
@@ -2023,7 +2498,7 @@ verify_run(PGconn *c, const verify_opts *o, verify_report *r)
 	}
 	v.loc_tenant = NULL;
 	v.loc_stream = NULL;
-	if (!o->skip_audit && v_audit_all(&v) != 0)
+	if (!o->skip_audit && (v_load_nodes(&v) != 0 || v_audit_all(&v) != 0))
 		goto out;
 
 out:
@@ -2031,6 +2506,8 @@ out:
 		(void)pg_rollback(c);
 	r->seconds = v_now_s() - v.t0;
 	free(v.wit);
+	free(v.awit);
+	free(v.nodes);
 	for (i = 0; i < v.nnames; i++)
 		free(v.names[i]);
 	free(v.names);

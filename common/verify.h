@@ -35,13 +35,19 @@
  * tombstone is covered by a purge audit event whose detail names its
  * purge id, record count and the Merkle root of the purged leaves.
  *
+ * Issue 13.5: every audit event after migration 0008 carries its writer's
+ * signature (common/audit.h): verified under the signer node's registered
+ * key, the node's kind must be allowed to write the event, and no unsigned
+ * event may follow migration 0008's legacy boundary (coffer.audit_legacy)
+ * or a signed event.  Audit head lines in the witness files must each
+ * match the database's event of that number.
+ *
  * Not detectable from the database alone: the removal of a stream's last
  * batches together with their checkpoints and records (or a restore of the
- * whole database from an older backup) when no witness is supplied, and the
- * removal of a tenant's newest audit events — a hash chain that is merely
- * shorter still verifies.  Witness files close the first (keep them on
- * another host, append-only); the second needs signed audit checkpoints
- * (the API's signing key, DESIGN.md "Keys") copied out the same way.
+ * whole database from an older backup), and the removal of a tenant's
+ * newest audit events — a hash chain that is merely shorter still
+ * verifies.  Witness files (gateway checkpoints, writers' audit heads) close
+ * both: keep them on another host, append-only.
  * Epoch rows are not part of any chain: altering R or a wrapped key makes
  * those records unreadable, never readable by someone else.
  */
@@ -104,6 +110,9 @@ typedef struct verify_report {
 	uint64_t tenants, streams, records, tombstones, batches, checkpoints;
 	uint64_t audit_events, witness_lines;
 	uint64_t audit_redacted;      /* events migration 0004 redacted */
+	uint64_t audit_signed;        /* events with a valid writer signature */
+	uint64_t audit_legacy;        /* unsigned events before migration 0008 */
+	uint64_t audit_witness_lines; /* audit head lines among witness_lines */
 	double   seconds;
 } verify_report;
 

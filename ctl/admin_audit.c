@@ -9,10 +9,15 @@
  *
  * Events that concern no tenant (node init) go to the nil-uuid chain,
  * which `cofferctl verify` checks like any tenant's.
+ *
+ * Every event is signed (issue 13.5) with the operator's node key, kind
+ * ctl: COFFER_AUDIT_KEY (key file) and COFFER_AUDIT_NODE (its node name);
+ * COFFER_AUDIT_WITNESS names the audit witness file (ctl_audit_env).
  */
 #include "ctl/ctl.h"
 
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -79,4 +84,26 @@ fail:
 	free(text);
 	json_decref(d);
 	return rc;
+}
+
+int
+ctl_audit_env(void)
+{
+	const char *key = getenv("COFFER_AUDIT_KEY");
+	const char *node = getenv("COFFER_AUDIT_NODE");
+	const char *wit = getenv("COFFER_AUDIT_WITNESS");
+	char err[512];
+
+	audit_signer_clear();
+	/* Not fatal here: verify, migrate and the PKI verbs need no signer;
+	 * a verb that audits fails at its first event. */
+	if (key != NULL && key[0] != '\0' &&
+	    audit_signer_load(node, key, err, sizeof(err)) != 0)
+		fprintf(stderr, "cofferctl: warning: COFFER_AUDIT_KEY/"
+		    "COFFER_AUDIT_NODE: %s: audited verbs will fail\n", err);
+	if (audit_set_witness(wit, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: COFFER_AUDIT_WITNESS: %s\n", err);
+		return -1;
+	}
+	return 0;
 }

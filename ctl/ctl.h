@@ -46,6 +46,11 @@ void ctl_actor(PGconn *c, char *out, size_t cap);
  * outcome NULL is "ok".  0, or -1 (err) with the transaction aborted: the
  * caller rolls back. */
 struct json_t;
+/* The operator's audit signer and witness from COFFER_AUDIT_KEY,
+ * COFFER_AUDIT_NODE and COFFER_AUDIT_WITNESS (ctl/admin_audit.c); clears
+ * any earlier signer; an unusable key is a warning (audited verbs then
+ * fail).  0, or -1 with a message printed (witness path too long). */
+int ctl_audit_env(void);
 int ctl_admin_audit(PGconn *db, const char *tenant_id, const char *action,
               const char *target, const char *outcome,
               const struct json_t *detail, char *err, size_t err_len)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/audit.h"
 #include "common/log.h"
 #include "ctl/ctl.h"
 #include "ctl/archive.h"
@@ -23,7 +24,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "migrate", ctl_cmd_migrate, "apply database migrations" },
 	{ "tenant",  ctl_cmd_tenant,  "create a tenant and split its key" },
 	{ "share",   ctl_cmd_share,   "check a custodian share" },
-	{ "node",    ctl_cmd_node,    "register a gateway/API node signing key" },
+	{ "node",    ctl_cmd_node,    "register a node signing key (gateway, api, ctl, purge)" },
 	{ "pki",     ctl_cmd_pki,     "certificate authorities and CRLs" },
 	{ "device",  ctl_cmd_device,  "device certificates" },
 	{ "user",    ctl_cmd_user,    "user certificates and roles" },
@@ -81,8 +82,15 @@ main(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < CTL_NVERBS; i++)
-		if (strcmp(verb, ctl_verbs[i].name) == 0)
-			return ctl_verbs[i].run(argc - 1, argv + 1);
+		if (strcmp(verb, ctl_verbs[i].name) == 0) {
+			int rc;
+
+			if (ctl_audit_env() != 0)
+				return 1;
+			rc = ctl_verbs[i].run(argc - 1, argv + 1);
+			audit_signer_clear();
+			return rc;
+		}
 	fprintf(stderr, "cofferctl: unknown verb '%.64s'\n", verb);
 	ctl_usage(stderr);
 	return CTL_EXIT_USAGE;

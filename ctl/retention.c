@@ -992,6 +992,28 @@ done:
 	return rc;
 }
 
+/* The purge node's audit key replaces cofferctl's own signer. */
+static int
+ctl_purge_signer(void)
+{
+	const char *key = getenv("COFFER_PURGE_KEY");
+	const char *node = getenv("COFFER_PURGE_NODE");
+	char err[512];
+
+	if (key == NULL || key[0] == '\0' || node == NULL || node[0] == '\0') {
+		fprintf(stderr, "cofferctl: purge refused: purge events are signed "
+		    "with the purge node's key: set COFFER_PURGE_KEY and "
+		    "COFFER_PURGE_NODE (cofferctl node init --kind purge)\n");
+		return -1;
+	}
+	if (audit_signer_load(node, key, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: COFFER_PURGE_KEY/COFFER_PURGE_NODE: "
+		    "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Ask on the terminal; 1 only for "yes".  No terminal: 0 with a message. */
 static int
 ctl_purge_confirm(long long records, long long epochs)
@@ -1036,6 +1058,9 @@ ctl_purge(const ctl_opts *o)
 		    "seconds\n");
 		return 2;
 	}
+	/* Purge events are signed by the purge node's key (issue 13.5). */
+	if (ctl_purge_signer() != 0)
+		return 1;
 	if ((c = ctl_connect(o->config)) == NULL)
 		return 1;
 	if (o->tenant != NULL) {
@@ -1108,6 +1133,7 @@ int
 ctl_cmd_purge(int argc, char **argv)
 {
 	ctl_opts o;
+	int rc;
 
 	if (ctl_opts_parse(argc, argv, 1, "|--config|--tenant|--dry-run|"
 	    "--reason|--max-clock-skew|--yes|", &o) != 0) {
@@ -1118,5 +1144,7 @@ ctl_cmd_purge(int argc, char **argv)
 		ctl_purge_usage(stdout);
 		return 0;
 	}
-	return ctl_purge(&o);
+	rc = ctl_purge(&o);
+	(void)ctl_audit_env();        /* the operator's signer again */
+	return rc;
 }

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "common/audit.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/pins.h"
@@ -540,10 +541,17 @@ ctl_cmd_share(int argc, char **argv)
 
 /* -- node init ---------------------------------------------------------------- */
 
+#define CTL_NODE_USAGE \
+	"usage: cofferctl node init --name NODE --key-out FILE [--pins FILE]\n" \
+	"                           [--kind gateway|api|ctl|purge]\n" \
+	"  kind (default gateway): what the key signs: gateway checkpoints and\n" \
+	"  epochs; the API's (api), cofferctl's (ctl) or purge's (purge) audit\n" \
+	"  events.  Without COFFER_AUDIT_KEY, a ctl node signs its own node.init.\n"
+
 static int
 ctl_node_init(int argc, char **argv)
 {
-	const char *name = NULL, *out = NULL, *pins = NULL;
+	const char *name = NULL, *out = NULL, *pins = NULL, *kind = "gateway";
 	unsigned char pk[VAULT_SIGN_PK_BYTES], *sk = NULL, node_id[UTIL_UUID_BYTES];
 	char err[CTL_ERR], idstr[UTIL_UUID_STRLEN + 1], pkhex[2 * VAULT_SIGN_PK_BYTES + 1];
 	PGconn *db = NULL;
@@ -556,11 +564,19 @@ ctl_node_init(int argc, char **argv)
 			out = argv[a + 1];
 		else if (strcmp(argv[a], "--pins") == 0)
 			pins = argv[a + 1];
+		else if (strcmp(argv[a], "--kind") == 0)
+			kind = argv[a + 1];
 		else
 			break;
 	}
 	if (a != argc || name == NULL || out == NULL) {
-		fprintf(stderr, "usage: cofferctl node init --name NODE --key-out FILE [--pins FILE]\n");
+		fprintf(stderr, "%s", CTL_NODE_USAGE);
+		return 2;
+	}
+	if (strcmp(kind, "gateway") != 0 && strcmp(kind, "api") != 0 &&
+	    strcmp(kind, "ctl") != 0 && strcmp(kind, "purge") != 0) {
+		fprintf(stderr, "cofferctl: node kind must be gateway, api, ctl or "
+		    "purge\n");
 		return 2;
 	}
 	if (!ctl_name_ok(name)) {
@@ -585,8 +601,9 @@ ctl_node_init(int argc, char **argv)
 		pg_param_text(&p, idstr);
 		pg_param_text(&p, name);
 		pg_param_bin(&p, pk, sizeof(pk));
-		if (pg_exec(db, "INSERT INTO coffer.nodes (node_id, name, signing_public_key) "
-		    "VALUES ($1::uuid, $2, $3)", &p, err, sizeof(err)) != 0) {
+		pg_param_text(&p, kind);
+		if (pg_exec(db, "INSERT INTO coffer.nodes (node_id, name, signing_public_key, "
+		    "kind) VALUES ($1::uuid, $2, $3, $4)", &p, err, sizeof(err)) != 0) {
 			if (pg_last_sqlstate_is(PG_SQLSTATE_UNIQUE_VIOLATION))
 				snprintf(err, sizeof(err), "a node named %s is already registered", name);
 			goto fail_db;
@@ -596,11 +613,18 @@ ctl_node_init(int argc, char **argv)
 	util_hex(pkhex, pk, sizeof(pk));
 	{
 		char target[80];
-		json_t *d = json_pack("{s:s, s:s, s:s, s:b}", "node", name,
+		json_t *d = json_pack("{s:s, s:s, s:s, s:b, s:s}", "node", name,
 		    "node_id", idstr, "signing_public_key", pkhex,
-		    "pinned", pins != NULL);
+		    "pinned", pins != NULL, "kind", kind);
 		int arc;
 
+		/* Bootstrap: the first operator key signs its own registration
+		 * (it is pinned with it); every other node needs a signer. */
+		if (!audit_signer_present() && strcmp(kind, "ctl") == 0 &&
+		    audit_signer_set(name, sk, err, sizeof(err)) != 0) {
+			json_decref(d);
+			goto fail_db;
+		}
 		snprintf(target, sizeof(target), "node:%s", name);
 		arc = d == NULL ? -1 : ctl_admin_audit(db, NULL, "node.init",
 		    target, NULL, d, err, sizeof(err));
@@ -643,6 +667,6 @@ ctl_cmd_node(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "init") == 0)
 		return ctl_node_init(argc, argv);
-	fprintf(stderr, "usage: cofferctl node init --name NODE --key-out FILE [--pins FILE]\n");
+	fprintf(stderr, "%s", CTL_NODE_USAGE);
 	return 2;
 }

@@ -7,9 +7,11 @@
  * --nodes FILE every registered node key must equal its pin, and with
  * --keys-dir DIR every tenant key row must equal DIR/<tenant>.pin, before
  * any signature is checked with them.
- * Witness files are the gateways' checkpoint copies kept outside the
- * database; without them, removing a stream's newest batches together with
- * their checkpoints and records cannot be told from a shorter archive.
+ * Witness files are the gateways' checkpoint copies and the audit writers'
+ * signed heads (common/audit.h), kept outside the database; without them,
+ * removing a stream's newest batches together with their checkpoints and
+ * records, or a tenant's newest audit events, cannot be told from a
+ * shorter archive.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +38,8 @@ ctl_verify_usage(FILE *f)
 	    "                        [--keys-dir DIR] [--nodes FILE]\n"
 	    "  --keys-dir: tenant keys checked against DIR/<tenant>.pin (default\n"
 	    "  $COFFER_KEYS_DIR); --nodes: node keys against the node pins file\n"
-	    "  (default $COFFER_NODE_PINS)\n"
+	    "  (default $COFFER_NODE_PINS); --witness: gateway checkpoint and\n"
+	    "  audit head lines (audit_witness_file, $COFFER_AUDIT_WITNESS)\n"
 	    "exit status: 0 clean, 1 tampered (first inconsistency printed),\n"
 	    "             2 could not run\n");
 }
@@ -246,6 +249,17 @@ ctl_cmd_verify(int argc, char **argv)
 			printf("verify: note: %llu audit events lost their unblinded "
 			    "partials to migration 0004; their hashes are taken as "
 			    "stored\n", (unsigned long long)r.audit_redacted);
+		if (!o.skip_audit)
+			printf("verify: audit: %llu events signed by their writer, "
+			    "%llu unsigned from before migration 0008 (legacy); "
+			    "%llu witnessed audit heads\n",
+			    (unsigned long long)r.audit_signed,
+			    (unsigned long long)r.audit_legacy,
+			    (unsigned long long)r.audit_witness_lines);
+		if (!o.skip_audit && r.audit_witness_lines == 0)
+			printf("verify: note: no audit witness (--witness FILE with "
+			    "the writers' audit heads): removing the newest audit "
+			    "events cannot be detected\n");
 		return 0;
 	case VERIFY_TAMPERED:
 		printf("verify: TAMPERED: %s\n", r.message);

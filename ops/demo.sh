@@ -35,6 +35,8 @@ ST=$D/.state                  # values passed between steps
 TENANT=northwind
 GW_NODE=demo-gw-1
 API_NODE=demo-api-1
+OPS_NODE=demo-ops
+PURGE_NODE=demo-purge
 PORT=${COFFER_DEMO_PORT:-18443}
 GW_PORT=$PORT
 API_PORT=$((PORT + 1))
@@ -99,6 +101,14 @@ write_env() {
 		echo "export COFFER_LEGAL_SECRET='$D/people/legal.x25519'"
 		echo "export COFFER_LEGAL_SECRET_PASSFILE='$D/secrets/legal.pass'"
 		echo "export COFFER_WITNESS='$D/witness/$GW_NODE.jsonl'"
+		# signed audit events (issue 13.5): cofferctl's and purge's keys,
+		# and the writers' audit witness files
+		echo "export COFFER_AUDIT_KEY='$D/keys/$OPS_NODE.key'"
+		echo "export COFFER_AUDIT_NODE='$OPS_NODE'"
+		echo "export COFFER_PURGE_KEY='$D/keys/$PURGE_NODE.key'"
+		echo "export COFFER_PURGE_NODE='$PURGE_NODE'"
+		echo "export COFFER_AUDIT_WITNESS='$D/witness/ctl-audit.jsonl'"
+		echo "export COFFER_API_AUDIT_WITNESS='$D/witness/$API_NODE-audit.jsonl'"
 		# pins (issue 12): cofferctl approve and verify read them
 		echo "export COFFER_NODE_PINS='$D/keys/nodes.pins'"
 		echo "export COFFER_KEYS_DIR='$D/keys'"
@@ -278,6 +288,14 @@ s_migrate() {
 	EOF
 	m=$(psql_q -c "SELECT count(*) FROM coffer.schema_migrations")
 	note "$m migration(s) applied; login roles gw, api, auditor, purger"
+	# Audit signing keys (issue 13.5): the operator's (kind ctl; the first
+	# one signs its own registration) and purge's, pinned outside the
+	# database like every node key.
+	COFFER_AUDIT_KEY="" "$COFFER_CTL" node init --kind ctl --name "$OPS_NODE" \
+	    --key-out "$COFFER_AUDIT_KEY" --pins "$COFFER_NODE_PINS"
+	"$COFFER_CTL" node init --kind purge --name "$PURGE_NODE" \
+	    --key-out "$COFFER_PURGE_KEY" --pins "$COFFER_NODE_PINS"
+	note "audit signing keys: $OPS_NODE (cofferctl), $PURGE_NODE (purge); every audit event is signed"
 }
 
 s_tenant() {
@@ -360,8 +378,8 @@ s_nodes() {
 	envsh
 	"$COFFER_CTL" node init --name "$GW_NODE" --key-out "$D/keys/$GW_NODE.key" \
 	    --pins "$COFFER_NODE_PINS"
-	"$COFFER_CTL" node init --name "$API_NODE" --key-out "$D/keys/$API_NODE.key" \
-	    --pins "$COFFER_NODE_PINS"
+	"$COFFER_CTL" node init --kind api --name "$API_NODE" \
+	    --key-out "$D/keys/$API_NODE.key" --pins "$COFFER_NODE_PINS"
 	note "Ed25519 checkpoint keys for $GW_NODE and $API_NODE; public halves in coffer.nodes"
 	note "and pinned outside the database in ${COFFER_NODE_PINS#"$ROOT"/}"
 }
@@ -485,6 +503,8 @@ s_api() {
 	port_free "$API_MPORT" || { echo "127.0.0.1:$API_MPORT is in use (set COFFER_DEMO_PORT)"; exit 1; }
 	mkdir -p "$D/productions"
 	[ -z "$RUNAS" ] || chown "$RUNAS" "$D/productions"
+	: >>"$COFFER_API_AUDIT_WITNESS"          # the API appends its audit heads
+	[ -z "$RUNAS" ] || chown "$RUNAS" "$COFFER_API_AUDIT_WITNESS"
 	{
 		echo "# var/demo/etc/api.conf — written by ops/demo.sh"
 		echo "# (every option: ops/config/api.conf.sample, README)"
@@ -497,6 +517,7 @@ s_api() {
 		echo "people_crl = $D/pki/people/crl.pem"
 		echo "node_name = $API_NODE"
 		echo "signing_key_file = $D/keys/$API_NODE.key"
+		echo "audit_witness_file = $COFFER_API_AUDIT_WITNESS"
 		echo "keys_dir = $D/keys"
 		echo "node_pins_file = $COFFER_NODE_PINS"
 		echo "productions_dir = $D/productions"
@@ -652,6 +673,7 @@ s_verify() {
 	ctl_has verify || skip "cofferctl verify: not built yet"
 	[ -n "$(get gateway_up)" ] || skip "needs ingested records (gateway not built yet)"
 	PGUSER=auditor "$COFFER_CTL" verify --witness "$COFFER_WITNESS" \
+	    --witness "$COFFER_AUDIT_WITNESS" --witness "$COFFER_API_AUDIT_WITNESS" \
 	    --keys-dir "$COFFER_KEYS_DIR" --nodes "$COFFER_NODE_PINS" | tee "$ST/verify.out"
 	note "$(tail -n 1 "$ST/verify.out")"
 	note "run as the database role auditor (coffer_verify): it can read ciphertext, never decrypt"
@@ -846,7 +868,7 @@ finish s_open independent
 begin "Prove that nothing was altered, reordered or removed"
 say "Recompute every leaf hash, Merkle root and chain head, check every signed" \
     "checkpoint and the audit chain, and compare with the gateway's witness file."
-show "PGUSER=auditor \"\$COFFER_CTL\" verify --witness \"\$COFFER_WITNESS\" --keys-dir \"\$COFFER_KEYS_DIR\" --nodes \"\$COFFER_NODE_PINS\""
+show "PGUSER=auditor \"\$COFFER_CTL\" verify --witness \"\$COFFER_WITNESS\" --witness \"\$COFFER_AUDIT_WITNESS\" --witness \"\$COFFER_API_AUDIT_WITNESS\" --keys-dir \"\$COFFER_KEYS_DIR\" --nodes \"\$COFFER_NODE_PINS\""
 finish s_verify independent
 
 begin "The auditor's view"

@@ -188,6 +188,25 @@ CREATE ROLE auditor LOGIN IN ROLE coffer_verify;
 CREATE ROLE purger  LOGIN IN ROLE coffer_purge;
 EOF
 
+# Audit signers (issue 13.5), registered in the template so that every
+# test database has them: cofferctl signs with the ctl node, purge with
+# the purge node.  Tests with their own node pins file start it from
+# $COFFER_BASE_PINS (gwf_setup does).
+mkdir -p "$TMP/audit" && chmod 0700 "$TMP/audit"
+export COFFER_BASE_PINS="$TMP/audit/nodes.pins"
+for k in ctl purge; do
+	if ! "$BUILD/cofferctl" node init --kind "$k" --name "harness-$k" \
+	    --key-out "$TMP/audit/$k.key" --pins "$COFFER_BASE_PINS" \
+	    >"$TMP/audit/$k.out" 2>&1; then
+		cat "$TMP/audit/$k.out" >&2
+		die "audit $k node failed"
+	fi
+	if [ "$k" = ctl ]; then
+		export COFFER_AUDIT_KEY="$TMP/audit/ctl.key" COFFER_AUDIT_NODE=harness-ctl
+	fi
+done
+export COFFER_PURGE_KEY="$TMP/audit/purge.key" COFFER_PURGE_NODE=harness-purge
+
 export COFFER_TEST_PGDATA="$PGDATA_DIR" COFFER_PG_CTL="$TMP/pg_ctl"
 export COFFER_TEST_TMP="$TMP/scratch" BUILD
 mkdir -p "$COFFER_TEST_TMP"

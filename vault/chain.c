@@ -417,6 +417,75 @@ vault_epoch_stmt_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
 	    0 : -1;
 }
 
+#define AUDITSIG_DOMAIN      "coffer-auditsig-v1"
+#define AUDITSIG_DOMAIN_LEN  18U
+#define REDACTIONS_DOMAIN    "coffer-redactions-v1"
+
+_Static_assert(AUDITSIG_DOMAIN_LEN + 1 + VAULT_ID_BYTES + 8 +
+    VAULT_HASH_BYTES + VAULT_ID_BYTES + VAULT_HASH_BYTES ==
+    VAULT_AUDIT_MSG_BYTES, "audit statement size");
+
+void
+vault_audit_redactions_hash(const char *list, size_t len,
+    unsigned char out[VAULT_HASH_BYTES])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, VAULT_HASH_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)REDACTIONS_DOMAIN,
+	    sizeof(REDACTIONS_DOMAIN) - 1);
+	if (list != NULL && len > 0)
+		crypto_generichash_update(&st, (const unsigned char *)list, len);
+	crypto_generichash_final(&st, out, VAULT_HASH_BYTES);
+}
+
+void
+vault_audit_stmt_encode(const vault_audit_stmt *a,
+    unsigned char out[VAULT_AUDIT_MSG_BYTES])
+{
+	unsigned char *p = out;
+
+	p = put(p, AUDITSIG_DOMAIN, AUDITSIG_DOMAIN_LEN);
+	*p++ = 0;
+	p = put(p, a->tenant_id, VAULT_ID_BYTES);
+	p = put64(p, a->event_no);
+	p = put(p, a->event_hash, VAULT_HASH_BYTES);
+	p = put(p, a->node_id, VAULT_ID_BYTES);
+	(void)put(p, a->redactions, VAULT_HASH_BYTES);
+}
+
+int
+vault_audit_stmt_sign(const unsigned char sk[VAULT_SIGN_SK_BYTES],
+    const vault_audit_stmt *a, unsigned char sig_out[VAULT_SIG_BYTES])
+{
+	unsigned char msg[VAULT_AUDIT_MSG_BYTES];
+
+	if (sig_out == NULL)
+		return -1;
+	sodium_memzero(sig_out, VAULT_SIG_BYTES);
+	if (sk == NULL || a == NULL)
+		return -1;
+	vault_audit_stmt_encode(a, msg);
+	if (crypto_sign_detached(sig_out, NULL, msg, sizeof(msg), sk) != 0) {
+		sodium_memzero(sig_out, VAULT_SIG_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+int
+vault_audit_stmt_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
+    const vault_audit_stmt *a, const unsigned char sig[VAULT_SIG_BYTES])
+{
+	unsigned char msg[VAULT_AUDIT_MSG_BYTES];
+
+	if (pk == NULL || a == NULL || sig == NULL)
+		return -1;
+	vault_audit_stmt_encode(a, msg);
+	return crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) == 0 ?
+	    0 : -1;
+}
+
 int
 vault_audit_next(const unsigned char prev_hash[VAULT_HASH_BYTES],
                  const unsigned char *event, size_t event_len,

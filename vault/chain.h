@@ -177,6 +177,41 @@ int  vault_epoch_stmt_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
                              const unsigned char sig[VAULT_SIG_BYTES])
      __attribute__((warn_unused_result));
 
+/* Audit-event statement (issue 13.5), signed by the writer's node key:
+ * VAULT_AUDIT_MSG_BYTES = 123 bytes
+ *   "coffer-auditsig-v1" (18 bytes) ‖ u8 0 ‖ tenant_id ‖ u64 event_no ‖
+ *   event_hash (32) ‖ node_id (16, the signer) ‖ redactions (32)
+ * redactions = vault_audit_redactions_hash() of the tenant's redaction
+ * list (coffer.audit_redactions) when the event was written: a redaction
+ * row added later breaks every signature that follows it. */
+#define VAULT_AUDIT_MSG_BYTES  123U
+
+typedef struct vault_audit_stmt {
+	unsigned char tenant_id[VAULT_ID_BYTES];
+	uint64_t      event_no;
+	unsigned char event_hash[VAULT_HASH_BYTES];
+	unsigned char node_id[VAULT_ID_BYTES];
+	unsigned char redactions[VAULT_HASH_BYTES];
+} vault_audit_stmt;
+
+/* BLAKE2b-256("coffer-redactions-v1" ‖ list): list is the tenant's
+ * redacted event numbers, ascending, decimal, comma-separated ("" for
+ * none), exactly as string_agg(event_no::text, ',' ORDER BY event_no)
+ * prints them. */
+void vault_audit_redactions_hash(const char *list, size_t len,
+                                 unsigned char out[VAULT_HASH_BYTES]);
+void vault_audit_stmt_encode(const vault_audit_stmt *a,
+                             unsigned char out[VAULT_AUDIT_MSG_BYTES]);
+int  vault_audit_stmt_sign(const unsigned char sk[VAULT_SIGN_SK_BYTES],
+                           const vault_audit_stmt *a,
+                           unsigned char sig_out[VAULT_SIG_BYTES])
+     __attribute__((warn_unused_result));
+/* 0 if sig is a valid signature of a under pk, else -1. */
+int  vault_audit_stmt_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
+                             const vault_audit_stmt *a,
+                             const unsigned char sig[VAULT_SIG_BYTES])
+     __attribute__((warn_unused_result));
+
 /* Next audit-event hash; out may be prev_hash (updated in place).
  * -1 (out zeroed) on event == NULL with a length. */
 int vault_audit_next(const unsigned char prev_hash[VAULT_HASH_BYTES],

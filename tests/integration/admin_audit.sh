@@ -18,6 +18,8 @@ fpr_of() {
 	    tr 'A-F' 'a-f'
 }
 NIL=00000000-0000-0000-0000-000000000000
+# the harness's audit signers (issue 13.5) are pinned beside aa-node
+[ -n "${COFFER_BASE_PINS:-}" ] && cp "$COFFER_BASE_PINS" "$T/nodes.pins"
 ME=$(id -un 2>/dev/null || echo "")
 
 # admin NAME ACTION TARGET CMD...: CMD succeeds and adds exactly one event,

@@ -179,7 +179,7 @@ ok "people certificates and lena's production key"
 # -- coffer-api -------------------------------------------------------------------------
 gwf_run "pki server api" "$CTL" pki server --name e2e-api --dns localhost \
     --ip 127.0.0.1 --out "$D/srv" || die "API server certificate"
-gwf_run "node init e2e-api" "$CTL" node init --name e2e-api \
+gwf_run "node init e2e-api" "$CTL" node init --kind api --name e2e-api \
     --key-out "$D/api-node.key" --pins "$COFFER_NODE_PINS" || die "API node key"
 API_PORT=$(gwf_free_port)
 API_METRICS=$(gwf_free_port)
@@ -200,6 +200,7 @@ mkdir -p "$D/productions" && chmod 0700 "$D/productions"
 	echo "productions_dir = $D/productions"
 	echo "signing_key_file = $D/api-node.key"
 	echo "node_name = e2e-api"
+	echo "audit_witness_file = $D/api-audit.jsonl"
 	echo "pg_conninfo = host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=api"
 	echo "approval_rate = 1"
 	echo "approval_burst = 5"
@@ -210,6 +211,7 @@ mkdir -p "$D/productions" && chmod 0700 "$D/productions"
 } >"$API_CONF"
 if [ "$(id -u)" -eq 0 ]; then
 	chown nobody "$D/productions"
+	: >"$D/api-audit.jsonl" && chown nobody "$D/api-audit.jsonl"
 	g=$(id -gn nobody)
 	chgrp "$g" "$GWF_KEYS" "$GWF_KEYS"/* && chmod 0640 "$GWF_KEYS"/*
 fi
@@ -548,6 +550,19 @@ expect "the auditor runs verification" 200
 check "the archive and audit chain verify clean" test "$(j status)" = clean
 api lars GET /v1/verify
 expect "verification needs the auditor role" 403 forbidden
+# Issue 13.5: the API signs every event it writes with its node key (kind
+# api) and witnesses each head after COMMIT.
+check_eq "every event the API wrote is signed by node e2e-api" 0 \
+    "$($PSQL -c "SELECT count(*) FROM coffer.audit_events a LEFT JOIN coffer.nodes n ON n.node_id = a.signer WHERE a.actor NOT LIKE 'cofferctl %' AND n.name IS DISTINCT FROM 'e2e-api'")"
+check_eq "one witness line per event the API wrote" \
+    "$($PSQL -c "SELECT count(*) FROM coffer.audit_events a JOIN coffer.nodes n ON n.node_id = a.signer WHERE n.name = 'e2e-api'")" \
+    "$(grep -c '"node":"e2e-api"' "$D/api-audit.jsonl")"
+if "$CTL" verify --quiet --witness "$D/api-audit.jsonl" >"$D/verify.out" 2>&1 &&
+    grep -q "witnessed audit heads" "$D/verify.out"; then
+	ok "cofferctl verify with the API's audit witness ($(grep 'verify: audit:' "$D/verify.out" | sed 's/^verify: audit: //'))"
+else
+	bad "cofferctl verify --witness (API audit heads)"; sed 's/^/     /' "$D/verify.out"
+fi
 if python3 "$PY" ids-audited "$R/ids" >"$D/ids.out" 2>&1; then
 	ok "every request made with a certificate has its audit event ($(tail -1 "$D/ids.out" | sed 's/^ *//'))"
 else

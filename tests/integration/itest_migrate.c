@@ -995,6 +995,50 @@ test_public_has_nothing(void **state)
 	    "AND NOT rolcanlogin AND NOT rolsuper"), 4);
 }
 
+/* An audit event as the writers appended it before migration 0008
+ * (unsigned; the schema has no signer columns yet): chained and hashed
+ * exactly as common/audit.h says, at a fixed time.  prev is updated. */
+static void
+legacy_append(PGconn *c, const unsigned char tid[16], uint64_t eno,
+    unsigned char prev[32], const char *role, const char *action,
+    const char *detail)
+{
+	const int64_t at_us = 1735689600LL * 1000000LL;   /* 2025-01-01 */
+	unsigned char hash[32];
+	char sql[4096], q[1024], ph[65], hh[65], tids[37], *norm;
+	audit_field f[AUDIT_NFIELDS];
+
+	snprintf(q, sizeof(q), "SELECT '%s'::jsonb::text", detail);
+	norm = pgtest_scalar(c, q);
+	assert_non_null(norm);
+	memset(f, 0, sizeof(f));
+	f[AUDIT_F_ACTOR].p = "fp";
+	f[AUDIT_F_ACTOR].len = 2;
+	f[AUDIT_F_ROLE].p = role;
+	f[AUDIT_F_ROLE].len = strlen(role);
+	f[AUDIT_F_ACTION].p = action;
+	f[AUDIT_F_ACTION].len = strlen(action);
+	f[AUDIT_F_TARGET].p = "matter:" MATTER;
+	f[AUDIT_F_TARGET].len = strlen(f[AUDIT_F_TARGET].p);
+	f[AUDIT_F_OUTCOME].p = "ok";
+	f[AUDIT_F_OUTCOME].len = 2;
+	f[AUDIT_F_DETAIL].p = norm;
+	f[AUDIT_F_DETAIL].len = strlen(norm);
+	assert_int_equal(audit_event_hash(prev, tid, eno, at_us, f, hash), 0);
+	util_hex(ph, prev, 32);
+	util_hex(hh, hash, 32);
+	util_uuid_format(tids, tid);
+	snprintf(sql, sizeof(sql), "INSERT INTO coffer.audit_events (tenant_id, "
+	    "event_no, prev_hash, event_hash, at, actor, role, action, target, "
+	    "outcome, detail) VALUES ('%s', %llu, decode('%s', 'hex'), "
+	    "decode('%s', 'hex'), to_timestamp(1735689600), 'fp', '%s', '%s', "
+	    "'matter:" MATTER "', 'ok', '%s')", tids, (unsigned long long)eno, ph,
+	    hh, role, action, norm);
+	assert_int_equal(pgtest_exec(c, sql), 0);
+	memcpy(prev, hash, 32);
+	free(norm);
+}
+
 /* Migration 0004 on a database that holds unblinded partials (what the
  * API stored before it): approvals and approval audit events lose them,
  * the redaction is recorded, an approved-but-unbuilt matter goes back to
@@ -1007,7 +1051,7 @@ test_0004_redacts_stored_partials(void **state)
 	const char *base = getenv("COFFER_TEST_TMP");
 	static const char *const early[] = { "0001_schema.sql",
 	    "0002_retention.sql", "0003_epoch_order.sql" };
-	unsigned char tid[16];
+	unsigned char tid[16], prev[32];
 	audit_event ev;
 	verify_opts vo;
 	verify_report vr;
@@ -1055,22 +1099,14 @@ test_0004_redacts_stored_partials(void **state)
 	    "\", \"proof\": \"00\"}}')"), 0);
 	/* the audit chain as the API wrote it, partials inline */
 	assert_int_equal(util_uuid_parse(tid, TENANT), 0);
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.tenant_id, tid, 16);
-	ev.actor = "fp";
-	ev.role = "custodian";
-	ev.action = "approval.submit";      /* the API's name for it */
-	ev.target = "matter:" MATTER;
-	ev.outcome = "ok";
-	ev.detail_json = "{\"custodian_index\": 1, \"partials\": "
+	memset(prev, 0, sizeof(prev));
+	legacy_append(c, tid, 1, prev, "custodian", "approval.submit",
+	    "{\"custodian_index\": 1, \"partials\": "
 	    "{\"44444444-4444-4444-8444-444444444444\": {\"p\": "
-	    "\"e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76\"}}}";
-	assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
-	assert_int_equal(audit_append(c, &ev, NULL, NULL, err, sizeof(err)), 0);
-	ev.action = "matter.show";
-	ev.detail_json = "{\"record_count\": 3}";
-	assert_int_equal(audit_append(c, &ev, NULL, NULL, err, sizeof(err)), 0);
-	assert_int_equal(pgtest_exec(c, "COMMIT"), 0);
+	    "\"e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76\"}}}");
+	legacy_append(c, tid, 2, prev, "custodian", "matter.show",
+	    "{\"record_count\": 3}");
+	(void)ev;
 
 	assert_int_equal(migrate_apply(c, pgtest_migrations_dir(), 0, &applied,
 	    err, sizeof(err)), 0);
@@ -1106,6 +1142,124 @@ test_0004_redacts_stored_partials(void **state)
 	    "ENABLE ALWAYS TRIGGER audit_events_append_only"), 0);
 	assert_int_equal(verify_run(c, &vo, &vr), VERIFY_TAMPERED);
 	assert_int_equal(vr.event_no, 2);
+	assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events DISABLE "
+	    "TRIGGER audit_events_append_only"), 0);
+	assert_int_equal(pgtest_exec(c, "UPDATE coffer.audit_events SET "
+	    "outcome = 'ok' WHERE event_no = 2"), 0);
+	assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events "
+	    "ENABLE ALWAYS TRIGGER audit_events_append_only"), 0);
+
+	/* Migration 0008: the two events are legacy (unsigned, counted); the
+	 * next one is signed; an unsigned event after it is a forgery. */
+	v = pgtest_scalar(c, "SELECT tenant_id || ' ' || last_event_no FROM "
+	    "coffer.audit_legacy");
+	assert_string_equal(v, TENANT " 2");
+	free(v);
+	snprintf(dir, sizeof(dir), "%s/m8XXXXXX", base != NULL ? base : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(pgtest_audit_signers(c, dir), 0);
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.tenant_id, tid, 16);
+	ev.actor = "cofferctl uid=0 db=postgres";
+	ev.role = "operator";
+	ev.action = "retention.set";
+	ev.outcome = "ok";
+	ev.detail_json = "{\"days\": 30}";
+	assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
+	assert_int_equal(audit_append(c, &ev, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(pgtest_exec(c, "COMMIT"), 0);
+	assert_int_equal(verify_run(c, &vo, &vr), VERIFY_OK);
+	assert_int_equal(vr.audit_events, 3);
+	assert_int_equal(vr.audit_legacy, 2);
+	assert_int_equal(vr.audit_signed, 1);
+	assert_int_equal(vr.audit_redacted, 1);
+	/* the owner appends an unsigned, correctly chained event */
+	v = pgtest_scalar(c, "SELECT encode(event_hash, 'hex') FROM "
+	    "coffer.audit_events WHERE event_no = 3");
+	assert_non_null(v);
+	assert_int_equal(util_unhex(prev, 32, v, strlen(v)), 0);
+	free(v);
+	legacy_append(c, tid, 4, prev, "admin", "matter.create", "{}");
+	assert_int_equal(verify_run(c, &vo, &vr), VERIFY_TAMPERED);
+	assert_int_equal(vr.event_no, 4);
+	assert_string_equal(vr.what, "audit-unsigned");
+	assert_non_null(strstr(vr.message, "audit event 4: the event is not "
+	    "signed but follows signed event 3"));
+	assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events DISABLE "
+	    "TRIGGER audit_events_append_only"), 0);
+	assert_int_equal(pgtest_exec(c, "DELETE FROM coffer.audit_events "
+	    "WHERE event_no = 4"), 0);
+	assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events "
+	    "ENABLE ALWAYS TRIGGER audit_events_append_only"), 0);
+	assert_int_equal(verify_run(c, &vo, &vr), VERIFY_OK);
+	/* The owner forges a redaction row to excuse an edit of legacy event
+	 * 2 (before 0008 that passed, counted as redacted): the signature of
+	 * event 3 covers the tenant's redaction list. */
+	assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events DISABLE "
+	    "TRIGGER audit_events_append_only"), 0);
+	assert_int_equal(pgtest_exec(c, "UPDATE coffer.audit_events SET "
+	    "detail = '{\"record_count\": 0, \"partials_redacted\": \"0004\"}' "
+	    "WHERE event_no = 2"), 0);
+	assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events ENABLE "
+	    "ALWAYS TRIGGER audit_events_append_only"), 0);
+	assert_int_equal(pgtest_exec(c, "INSERT INTO coffer.audit_redactions "
+	    "(tenant_id, event_no, reason) VALUES ('" TENANT "', 2, '0004: "
+	    "unblinded partials removed')"), 0);
+	assert_int_equal(verify_run(c, &vo, &vr), VERIFY_TAMPERED);
+	assert_int_equal(vr.event_no, 3);
+	assert_string_equal(vr.what, "audit-signature");
+	assert_non_null(strstr(vr.message, "audit event 3: the signature of node "
+	    "itest-ctl does not verify (the event, its signer or the tenant's "
+	    "redaction list was altered)"));
+	/* Witness lines only for committed events: an event whose transaction
+	 * was rolled back behind pg_commit's back (a raw ROLLBACK) is not
+	 * witnessed by the next pg_commit on the same connection. */
+	{
+		char wpath[600], line[1024];
+		FILE *wf;
+		int nlines = 0;
+
+		assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events "
+		    "DISABLE TRIGGER audit_events_append_only"), 0);
+		assert_int_equal(pgtest_exec(c, "UPDATE coffer.audit_events SET "
+		    "detail = '{\"record_count\": 3}' WHERE event_no = 2"), 0);
+		assert_int_equal(pgtest_exec(c, "ALTER TABLE coffer.audit_events "
+		    "ENABLE ALWAYS TRIGGER audit_events_append_only"), 0);
+		snprintf(wpath, sizeof(wpath), "%s/audit.witness", dir);
+		assert_int_equal(audit_set_witness(wpath, err, sizeof(err)), 0);
+		assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
+		assert_int_equal(audit_append(c, &ev, NULL, NULL, err,
+		    sizeof(err)), 0);
+		assert_int_equal(pgtest_exec(c, "ROLLBACK"), 0);
+		assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
+		assert_int_equal(pgtest_exec(c, "SELECT 1"), 0);
+		assert_int_equal(pg_commit(c, err, sizeof(err)), 0);
+		assert_int_equal(access(wpath, F_OK), -1);
+		assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
+		assert_int_equal(audit_append(c, &ev, NULL, NULL, err,
+		    sizeof(err)), 0);
+		assert_int_equal(pg_rollback(c), 0);
+		assert_int_equal(access(wpath, F_OK), -1);
+		assert_int_equal(pgtest_exec(c, "BEGIN"), 0);
+		assert_int_equal(audit_append(c, &ev, NULL, NULL, err,
+		    sizeof(err)), 0);
+		assert_int_equal(pg_commit(c, err, sizeof(err)), 0);
+		wf = fopen(wpath, "r");
+		assert_non_null(wf);
+		while (fgets(line, sizeof(line), wf) != NULL)
+			nlines++;
+		fclose(wf);
+		assert_int_equal(nlines, 1);
+		assert_non_null(strstr(line, "\"event_no\":4,"));
+		assert_int_equal(audit_set_witness(NULL, err, sizeof(err)), 0);
+		memset(&vo, 0, sizeof(vo));
+		vo.witness = (const char *const[]){ wpath };
+		vo.witness_count = 1;
+		assert_int_equal(verify_run(c, &vo, &vr), VERIFY_TAMPERED);
+		assert_string_equal(vr.what, "audit-signature");   /* the forged redaction */
+	}
+	audit_signer_clear();
+	remove_dir(dir);
 	pg_close(&c);
 	assert_int_equal(pgtest_drop_db(name), 0);
 }

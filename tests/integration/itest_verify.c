@@ -1111,6 +1111,9 @@ full_run(int ntrials, unsigned long long seed)
 	snprintf(dir, sizeof(dir), "%s/itest_verify.%ld", tmp ? tmp : "/tmp",
 	    (long)getpid());
 	mkdir(dir, 0700);
+	/* issue 13.5: the in-process cofferctl verbs sign their events */
+	if (pgtest_audit_signers(db, dir) != 0)
+		return -1;
 	snprintf(w0, sizeof(w0), "%s/witness-%s.jsonl", dir, node_names[0]);
 	snprintf(w1, sizeof(w1), "%s/witness-%s.jsonl", dir, node_names[1]);
 	witness[0] = w0;

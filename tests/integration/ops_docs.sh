@@ -193,7 +193,7 @@ for i in 1 2 3; do echo "docs test passphrase $i" >"$T/p$i"; done
 	"$CTL" tenant init --name docs --custodians 3 --threshold 2 --out "$T/tenant" \
 	    --passphrase-file "$T/p1" --passphrase-file "$T/p2" --passphrase-file "$T/p3" &&
 	"$CTL" node init --name docs-gw --key-out "$T/gw.key" &&
-	"$CTL" node init --name docs-api --key-out "$T/api.key" &&
+	"$CTL" node init --kind api --name docs-api --key-out "$T/api.key" &&
 	"$CTL" pki server --name srv --dns localhost --ip 127.0.0.1 --out "$T/srv" &&
 	"$CTL" device ca-init --tenant docs &&
 	"$CTL" pki people-ca-init

@@ -133,6 +133,8 @@ cp -p "$T/tenant/pgb.bik" "$T/tenant/pgb.pin" "$T/keys/"
 # node pins (issue 12): cofferctl approve and verify read $COFFER_NODE_PINS
 COFFER_NODE_PINS="$T/nodes.pins"
 export COFFER_NODE_PINS
+# the harness's audit signers (issue 13.5) are pinned too
+[ -n "${COFFER_BASE_PINS:-}" ] && cp "$COFFER_BASE_PINS" "$COFFER_NODE_PINS"
 {
 	"$CTL" node init --name pgb-gw-a --key-out "$T/keys/gw-a.key" --pins "$COFFER_NODE_PINS" &&
 	"$CTL" node init --name pgb-gw-b --key-out "$T/keys/gw-b.key" --pins "$COFFER_NODE_PINS" &&
@@ -273,6 +275,8 @@ if [ -x "$API" ]; then
 	aport=$(free_port)
 	{
 		"$CTL" pki server --name api --dns localhost --ip 127.0.0.1 --out "$T/srv" &&
+		"$CTL" node init --kind api --name pgb-api --key-out "$T/keys/api-node.key" \
+		    --pins "$COFFER_NODE_PINS" &&
 		"$CTL" pki people-ca-init &&
 		"$CTL" user issue --role legal --tenant pgb --name legal --out "$T/people" &&
 		"$CTL" user issue --role auditor --tenant pgb --name auditor --out "$T/people" &&
@@ -297,6 +301,8 @@ if [ -x "$API" ]; then
 		echo "people_crl = $COFFER_PKI/people/crl.pem"
 		echo "keys_dir = $T/keys"
 		echo "productions_dir = $T/prod"
+		echo "signing_key_file = $T/keys/api-node.key"
+		echo "node_name = pgb-api"
 		echo "db_connections = 4"
 		echo "pg_conninfo = \"host=$PGB port=$PGB_PORT dbname=coffer user=api\""
 	} >"$T/api.conf"

@@ -12,7 +12,8 @@
 #     MemoryDenyWriteExecute, LimitCORE=0, a minimal CapabilityBoundingSet,
 #     SystemCallFilter=@system-service
 #   - the only writable paths are the witness / productions directories, and
-#     the sample configurations put witness_file / productions_dir inside
+#     the sample configurations put witness_file / productions_dir /
+#     audit_witness_file inside
 #     them; ExecStart uses the config path the samples document
 # Skips (exit 0, reason printed) when systemd-analyze is not installed.
 # Prints "N passed, M failed".
@@ -93,5 +94,9 @@ p=$(conf_of api productions_dir)
 # shellcheck disable=SC2046
 check "API sample productions_dir ($p/...) is inside ReadWritePaths ($(rw_of coffer-api))" \
     inside "$p/x" $(rw_of coffer-api)
+a=$(conf_of api audit_witness_file)
+# shellcheck disable=SC2046
+check "API sample audit_witness_file ($a) is inside ReadWritePaths ($(rw_of coffer-api))" \
+    inside "$a" $(rw_of coffer-api)
 
 finish

@@ -291,6 +291,8 @@ if [ -x "$BUILD/coffer-api" ]; then
 	cp "$GWF_KEYS/acme.bik" "$GWF_KEYS/acme.pin" "$T/akeys/" && chmod 0600 "$T/akeys/acme.bik"
 	"$CTL" pki server --name realapi --dns localhost --ip 127.0.0.1 \
 	    --out "$T/asrv" >/dev/null 2>&1 || bad "real api cert"
+	"$CTL" node init --kind api --name realapi --key-out "$T/akeys/node.key" \
+	    --pins "$COFFER_NODE_PINS" >/dev/null 2>&1 || bad "real api node key"
 	APORT=$(gwf_free_port)
 	cat >"$T/api.conf" <<EOC
 listen = 127.0.0.1:$APORT
@@ -301,6 +303,8 @@ people_ca = $COFFER_PKI/people/ca.pem
 people_crl = $COFFER_PKI/people/crl.pem
 keys_dir = $T/akeys
 productions_dir = $T/aprods
+signing_key_file = $T/akeys/node.key
+node_name = realapi
 pg_conninfo = host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=api
 EOC
 	"$BUILD/coffer-api" --config "$T/api.conf" >"$T/realapi.log" 2>&1 &

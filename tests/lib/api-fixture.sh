@@ -84,7 +84,8 @@ apf_config() {
 		gwf_run "pki server apf-api" "$GWF_CTL" pki server --name apf-api \
 		    --dns localhost --ip 127.0.0.1 --out "$APF_DIR/srv" || return 1
 		gwf_run "node init apf-api" "$GWF_CTL" node init --name apf-api \
-		    --key-out "$APF_DIR/node.key" --pins "$COFFER_NODE_PINS" || return 1
+		    --kind api --key-out "$APF_DIR/node.key" \
+		    --pins "$COFFER_NODE_PINS" || return 1
 	fi
 	APF_PORT=$(gwf_free_port) || return 1
 	APF_METRICS_PORT=$(gwf_free_port) || return 1

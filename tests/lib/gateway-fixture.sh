@@ -101,6 +101,10 @@ gwf_init() {
 	# node pins (`node init --pins`): cofferctl verify and approve read them
 	COFFER_NODE_PINS="$GWF_DIR/nodes.pins"
 	export COFFER_NODE_PINS
+	# the harness's audit signers (ctl, purge) are pinned too
+	if [ -n "${COFFER_BASE_PINS:-}" ] && [ -f "$COFFER_BASE_PINS" ]; then
+		cp "$COFFER_BASE_PINS" "$COFFER_NODE_PINS" || return 1
+	fi
 	if [ "${GWF_NO_TRAP:-0}" != 1 ]; then
 		trap gwf_cleanup EXIT
 		trap 'exit 130' INT

@@ -13,8 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/audit.h"
 #include "common/migrate.h"
 #include "common/pg.h"
+#include "vault/chain.h"
+#include "vault/mem.h"
 
 const char *
 pgtest_migrations_dir(void)
@@ -236,4 +239,56 @@ out:
 	free(text);
 	free(pin);
 	return rc;
+}
+
+static int
+pgtest_audit_node(PGconn *c, const char *dir, const char *name,
+    const char *kind, char *path, size_t path_cap)
+{
+	unsigned char pk[VAULT_SIGN_PK_BYTES], *sk = NULL, id[16];
+	char idstr[UTIL_UUID_STRLEN + 1], err[256];
+	pg_params p = PG_PARAMS_INIT;
+	int rc = -1;
+
+	if (vault_init() != 0 || vault_sign_keypair(pk, &sk) != 0)
+		return -1;
+	snprintf(path, path_cap, "%s/%s.key", dir, name);
+	util_uuid_random(id);
+	util_uuid_format(idstr, id);
+	pg_param_text(&p, idstr);
+	pg_param_text(&p, name);
+	pg_param_bin(&p, pk, sizeof(pk));
+	pg_param_text(&p, kind);
+	if (util_write_file(path, sk, VAULT_SIGN_SK_BYTES, 0600, 1, err,
+	    sizeof(err)) != 0 ||
+	    pg_exec(c, "INSERT INTO coffer.nodes (node_id, name, "
+	    "signing_public_key, kind) VALUES ($1::uuid, $2, $3, $4)", &p, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "pgtest: audit node %s: %s\n", name, err);
+		goto out;
+	}
+	rc = 0;
+out:
+	vault_sign_key_free(&sk);
+	return rc;
+}
+
+int
+pgtest_audit_signers(PGconn *c, const char *dir)
+{
+	char ctl[1024], purge[1024], err[512];
+
+	if (pgtest_audit_node(c, dir, "itest-ctl", "ctl", ctl, sizeof(ctl)) != 0 ||
+	    pgtest_audit_node(c, dir, "itest-purge", "purge", purge,
+	    sizeof(purge)) != 0)
+		return -1;
+	setenv("COFFER_AUDIT_KEY", ctl, 1);
+	setenv("COFFER_AUDIT_NODE", "itest-ctl", 1);
+	setenv("COFFER_PURGE_KEY", purge, 1);
+	setenv("COFFER_PURGE_NODE", "itest-purge", 1);
+	if (audit_signer_load("itest-ctl", ctl, err, sizeof(err)) != 0) {
+		fprintf(stderr, "pgtest: %s\n", err);
+		return -1;
+	}
+	return 0;
 }

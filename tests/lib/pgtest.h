@@ -48,4 +48,11 @@ long pgtest_rows(PGconn *c, const char *sql);
  * the gateway and API refuse a tenant without a pin).  0 or -1. */
 int pgtest_write_pin(PGconn *c, const char *dir, const char *tenant);
 
+/* Audit signers for a test database (issue 13.5): registers node
+ * "itest-ctl" (kind ctl) and "itest-purge" (kind purge) with fresh keys
+ * written to <dir>/itest-ctl.key and <dir>/itest-purge.key, sets
+ * COFFER_AUDIT_KEY/NODE and COFFER_PURGE_KEY/NODE for in-process cofferctl
+ * verbs, and makes itest-ctl this process's audit signer.  0 or -1. */
+int pgtest_audit_signers(PGconn *c, const char *dir);
+
 #endif

@@ -212,6 +212,99 @@ test_append_refuses_without_connection(void **state)
 	assert_int_equal(audit_lock_tenant(NULL, tid, err, sizeof(err)), -1);
 }
 
+/* The audit statement (issue 13.5): exact layout, and every field bound
+ * by the signature: tampered hash, event number, tenant, signer node,
+ * redaction list; wrong key; truncated signature. */
+static void
+test_statement_signature(void **state)
+{
+	unsigned char pk[32], pk2[32], *sk = NULL, *sk2 = NULL, sig[64], bad[64];
+	unsigned char msg[VAULT_AUDIT_MSG_BYTES], r1[32], r2[32], r3[32];
+	vault_audit_stmt st, t;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(vault_sign_keypair(pk, &sk), 0);
+	assert_int_equal(vault_sign_keypair(pk2, &sk2), 0);
+	memset(&st, 0, sizeof(st));
+	memcpy(st.tenant_id, tid, sizeof(tid));
+	st.event_no = 0x0102030405060708ULL;
+	memset(st.event_hash, 0x42, 32);
+	memset(st.node_id, 0x77, 16);
+	vault_audit_redactions_hash("1,5", 3, st.redactions);
+
+	vault_audit_stmt_encode(&st, msg);
+	assert_memory_equal(msg, "coffer-auditsig-v1", 18);
+	assert_int_equal(msg[18], 0);
+	assert_memory_equal(msg + 19, tid, 16);
+	assert_int_equal(msg[35], 0x01);
+	assert_int_equal(msg[42], 0x08);
+	assert_int_equal(msg[43], 0x42);
+	assert_int_equal(msg[75], 0x77);
+	assert_memory_equal(msg + 91, st.redactions, 32);
+
+	/* the redaction list is hashed as printed: order and content count */
+	vault_audit_redactions_hash("5,1", 3, r1);
+	vault_audit_redactions_hash("1", 1, r2);
+	vault_audit_redactions_hash(NULL, 0, r3);
+	assert_memory_not_equal(r1, st.redactions, 32);
+	assert_memory_not_equal(r2, st.redactions, 32);
+	assert_memory_not_equal(r3, r2, 32);
+
+	assert_int_equal(vault_audit_stmt_sign(sk, &st, sig), 0);
+	assert_int_equal(vault_audit_stmt_verify(pk, &st, sig), 0);
+	assert_int_equal(vault_audit_stmt_verify(pk2, &st, sig), -1);
+	t = st; t.event_hash[31] ^= 1;
+	assert_int_equal(vault_audit_stmt_verify(pk, &t, sig), -1);
+	t = st; t.event_no++;
+	assert_int_equal(vault_audit_stmt_verify(pk, &t, sig), -1);
+	t = st; t.tenant_id[0] ^= 1;
+	assert_int_equal(vault_audit_stmt_verify(pk, &t, sig), -1);
+	t = st; t.node_id[15] ^= 1;
+	assert_int_equal(vault_audit_stmt_verify(pk, &t, sig), -1);
+	t = st; memcpy(t.redactions, r3, 32);
+	assert_int_equal(vault_audit_stmt_verify(pk, &t, sig), -1);
+	for (i = 0; i < sizeof(sig); i += 13) {
+		memcpy(bad, sig, sizeof(bad));
+		bad[i] ^= 0x80;
+		assert_int_equal(vault_audit_stmt_verify(pk, &st, bad), -1);
+	}
+	assert_int_equal(vault_audit_stmt_sign(NULL, &st, sig), -1);
+	assert_int_equal(vault_audit_stmt_verify(pk, NULL, sig), -1);
+	vault_sign_key_free(&sk);
+	vault_sign_key_free(&sk2);
+}
+
+/* The signer refuses a key whose public half is not its seed's, and an
+ * unprintable node name; audit_append refuses to write without one. */
+static void
+test_signer_setup(void **state)
+{
+	unsigned char pk[32], *sk = NULL, key[64];
+	char err[256];
+
+	(void)state;
+	assert_int_equal(vault_sign_keypair(pk, &sk), 0);
+	memcpy(key, sk, 64);
+	assert_int_equal(audit_signer_present(), 0);
+	assert_int_equal(audit_signer_set("n\x01", key, err, sizeof(err)), -1);
+	assert_int_equal(audit_signer_set("a\"b", key, err, sizeof(err)), -1);
+	assert_int_equal(audit_signer_set("", key, err, sizeof(err)), -1);
+	key[40] ^= 1;
+	assert_int_equal(audit_signer_set("node-a", key, err, sizeof(err)), -1);
+	assert_string_equal(err, "audit signer: the public key does not match "
+	    "the seed");
+	key[40] ^= 1;
+	assert_int_equal(audit_signer_set("node-a", key, err, sizeof(err)), 0);
+	assert_int_equal(audit_signer_present(), 1);
+	audit_signer_clear();
+	assert_int_equal(audit_signer_present(), 0);
+	assert_int_equal(audit_signer_load("node-a", "/nonexistent/key", err,
+	    sizeof(err)), -1);
+	vault_wipe(key, sizeof(key));
+	vault_sign_key_free(&sk);
+}
+
 int
 main(void)
 {
@@ -221,6 +314,8 @@ main(void)
 		cmocka_unit_test(test_field_boundaries),
 		cmocka_unit_test(test_large_event),
 		cmocka_unit_test(test_append_refuses_without_connection),
+		cmocka_unit_test(test_statement_signature),
+		cmocka_unit_test(test_signer_setup),
 	};
 
 	if (vault_init() != 0)
