@@ -50,6 +50,26 @@ ALTER TABLE coffer.users
 		REFERENCES coffer.persons;
 CREATE INDEX users_person ON coffer.users (tenant_id, person_id);
 
+-- A user inserted without a person is a new person (person_id = user_id,
+-- named after the user): the default `cofferctl user issue` makes
+-- explicitly, kept for any other writer of coffer.users.
+CREATE FUNCTION coffer.users_default_person() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	IF NEW.person_id IS NULL THEN
+		INSERT INTO coffer.persons (tenant_id, person_id, name)
+			VALUES (NEW.tenant_id, NEW.user_id, NEW.name);
+		NEW.person_id := NEW.user_id;
+	END IF;
+	RETURN NEW;
+END
+$fn$;
+REVOKE ALL ON FUNCTION coffer.users_default_person() FROM PUBLIC;
+CREATE TRIGGER users_default_person BEFORE INSERT ON coffer.users
+	FOR EACH ROW EXECUTE FUNCTION coffer.users_default_person();
+
 -- ---------------------------------------------------------------------------
 -- Retention floor
 -- ---------------------------------------------------------------------------
