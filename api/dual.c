@@ -90,6 +90,12 @@ api_dual_propose(api_req *r, const char *action, const char *target,
 	    "pg_catalog.make_interval(hours => $7::int)) "
 	    "RETURNING request_id::text, " API_TS("expires_at"), &p, err,
 	    sizeof(err));
+	if (res == NULL && strcmp(pg_last_sqlstate(), "23505") == 0) {
+		/* a concurrent proposal for the same act won the race */
+		api_fail(r, 409, "request_pending", NULL, "a request for this is "
+		    "pending already (approve or refuse it)");
+		goto out;
+	}
 	if (res == NULL || PQntuples(res) != 1) {
 		api_fail_db(r, "request", res == NULL ? err : "no row");
 		goto out;
