@@ -21,6 +21,13 @@
  *  - One active custodian per share index (also a unique index in the
  *    schema); a replacement custodian takes the index once the old holder
  *    is revoked.
+ *  - Every account belongs to a person (coffer.persons, migration 0009):
+ *    two-person rules compare persons, so one human's legal, custodian and
+ *    admin accounts count once.  A new user is a new person named after it
+ *    unless --person names an existing one (its id, or the name of exactly
+ *    one person of the tenant); a re-issue keeps the account's person.
+ *    The link is the operator's declaration: nothing here can tell whether
+ *    two names are one human.
  *  - The index key of a person in the people CA is "<tenant>/<name>".
  *  - Ordering and locking as in ctl/device.c.
  *  - Audited (ctl/admin_audit.c), target "user:<name>", in the transaction
