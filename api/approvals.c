@@ -345,11 +345,15 @@ api_h_approval_submit(api_req *r)
 
 		pg_param_text(&p, r->who.tenant_id_str);
 		pg_param_text(&p, midstr);
-		m = pg_query(r->db, "SELECT m.state, m.requester_user_id::text, "
+		/* Column 1: the requester's person (migration 0009): the
+		 * requester's other accounts cannot approve either. */
+		m = pg_query(r->db, "SELECT m.state, ru.person_id::text, "
 		    "t.threshold_k, pg_catalog.encode(m.recipient_key, 'hex'), "
 		    "m.blind_id::text "
 		    "FROM coffer.matters m JOIN coffer.tenants t "
 		    " ON t.tenant_id = m.tenant_id "
+		    "JOIN coffer.users ru ON ru.tenant_id = m.tenant_id "
+		    " AND ru.user_id = m.requester_user_id "
 		    "WHERE m.tenant_id = $1::uuid AND m.matter_id = $2::uuid "
 		    "FOR UPDATE OF m", &p, err, sizeof(err));
 		if (m == NULL) {
@@ -361,9 +365,9 @@ api_h_approval_submit(api_req *r)
 			goto out;
 		}
 	}
-	if (strcmp(PQgetvalue(m, 0, 1), r->who.user_id) == 0) {
+	if (strcmp(PQgetvalue(m, 0, 1), r->who.person_id) == 0) {
 		api_fail(r, 403, "requester_cannot_approve", "denied", "the requester "
-		    "of a matter cannot approve it");
+		    "of a matter cannot approve it (under any of their accounts)");
 		goto out;
 	}
 	if ((body = api_body_object(r)) == NULL)

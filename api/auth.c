@@ -522,7 +522,8 @@ api_auth_identify(PGconn *db, const api_cert *c, api_identity *id,
 	}
 	pg_param_text(&p, c->fingerprint);
 	r = pg_query(db, "SELECT u.tenant_id::text, u.user_id::text, u.name, "
-	    "u.role, coalesce(u.custodian_index, 0), u.status, t.name "
+	    "u.role, coalesce(u.custodian_index, 0), u.status, t.name, "
+	    "u.person_id::text "
 	    "FROM coffer.users u JOIN coffer.tenants t ON t.tenant_id = u.tenant_id "
 	    "WHERE u.cert_fingerprint = $1", &p, err, err_len);
 	if (r == NULL)
@@ -569,6 +570,7 @@ api_auth_identify(PGconn *db, const api_cert *c, api_identity *id,
 	util_uuid_format(id->tenant_id_str, tenant_id);
 	snprintf(id->tenant, sizeof(id->tenant), "%s", c->tenant);
 	snprintf(id->user_id, sizeof(id->user_id), "%s", PQgetvalue(r, 0, 1));
+	snprintf(id->person_id, sizeof(id->person_id), "%s", PQgetvalue(r, 0, 7));
 	snprintf(id->name, sizeof(id->name), "%s", c->name);
 	snprintf(id->role, sizeof(id->role), "%s", c->role);
 	id->custodian_index = idx;

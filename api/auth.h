@@ -68,6 +68,10 @@ typedef struct api_identity {
 	char          tenant_id_str[UTIL_UUID_STRLEN + 1];
 	char          tenant[API_SUBJECT_MAX];
 	char          user_id[UTIL_UUID_STRLEN + 1];
+	char          person_id[UTIL_UUID_STRLEN + 1];  /* the human behind the
+	                                         * account (coffer.persons): every
+	                                         * "another person" rule compares
+	                                         * this, not user_id */
 	char          name[API_SUBJECT_MAX];
 	char          role[API_ROLE_MAX];      /* admin, legal, custodian, auditor */
 	int           custodian_index;         /* 1..255 for custodians, else 0 */

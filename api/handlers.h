@@ -28,6 +28,12 @@ void api_h_hold_list(api_req *r);
 void api_h_hold_release(api_req *r);
 void api_h_retention_get(api_req *r);
 void api_h_retention_put(api_req *r);
+void api_h_retention_floor_put(api_req *r);
+
+/* dual.c (declared in api/dual.h too) */
+void api_h_request_list(api_req *r);
+void api_h_request_approve(api_req *r);
+void api_h_request_refuse(api_req *r);
 
 /* audit_api.c */
 void api_h_audit_export(api_req *r);

@@ -10,15 +10,24 @@
  *
  * Every change is audited by the request's one event (api/server.c) with
  * the ids, counts and — for retention — the old and new values.
+ *
+ * Two persons (migration 0009, api/dual.h): releasing a hold, shortening
+ * a policy and lowering the tenant's regulatory floor only propose (202
+ * and a request id); a second person's approval applies them.  Creating a
+ * hold, lengthening a policy, a tenant's first policy and raising the
+ * floor stay one person's acts.  No policy may be below the floor.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/dual.h"
 #include "api/handlers.h"
 #include "api/matters.h"
+#include "common/audit.h"
 #include "common/pg.h"
 #include "common/retention.h"
+#include "common/twoperson.h"
 #include "common/util.h"
 #include "vault/mem.h"
 
@@ -326,7 +335,7 @@ api_h_hold_release(api_req *r)
 {
 	static const char *const keys[] = { "reason", NULL };
 	unsigned char hid[UTIL_UUID_BYTES];
-	char hidstr[UTIL_UUID_STRLEN + 1], err[HOLD_ERR], actor[400];
+	char hidstr[UTIL_UUID_STRLEN + 1], err[HOLD_ERR];
 	json_t *body = NULL, *jr;
 	int rc;
 
@@ -348,19 +357,38 @@ api_h_hold_release(api_req *r)
 		if (jr != NULL)
 			api_detail(r, "reason", json_incref(jr));
 	}
-	hold_actor(r, actor, sizeof(actor));
-	rc = retention_hold_release(r->db, r->who.tenant_id, hid, actor, err,
-	    sizeof(err));
-	if (rc < 0) {
-		api_fail_db(r, "hold release", err);
-	} else if (rc == RETENTION_NO_HOLD) {
-		api_fail(r, 404, "not_found", NULL, "no such hold");
-	} else if (rc == RETENTION_NOT_ACTIVE) {
-		api_fail(r, 409, "conflict", NULL, "the hold was released already");
-	} else {
+	{
+		pg_params p = PG_PARAMS_INIT;
+		PGresult *res;
+		char tgt[64];
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, hidstr);
+		res = pg_query(r->db, "SELECT active FROM coffer.holds WHERE "
+		    "tenant_id = $1::uuid AND hold_id = $2::uuid", &p, err,
+		    sizeof(err));
+		if (res == NULL) {
+			api_fail_db(r, "hold release", err);
+			goto out;
+		}
+		rc = PQntuples(res) != 1 ? RETENTION_NO_HOLD :
+		    strcmp(PQgetvalue(res, 0, 0), "t") != 0 ? RETENTION_NOT_ACTIVE :
+		    RETENTION_RELEASED;
+		PQclear(res);
+		if (rc == RETENTION_NO_HOLD) {
+			api_fail(r, 404, "not_found", NULL, "no such hold");
+			goto out;
+		}
+		if (rc == RETENTION_NOT_ACTIVE) {
+			api_fail(r, 409, "conflict", NULL, "the hold was released "
+			    "already");
+			goto out;
+		}
 		api_detail(r, "hold_id", json_string(hidstr));
-		api_reply(r, 200, json_pack("{s:s, s:b}", "hold_id", hidstr,
-		    "active", 0));
+		snprintf(tgt, sizeof(tgt), "hold:%s", hidstr);
+		(void)api_dual_propose(r, "hold.release", tgt, json_pack("{s:s, s:O?}",
+		    "hold_id", hidstr, "reason", body != NULL ?
+		    json_object_get(body, "reason") : NULL));
 	}
 out:
 	json_decref(body);
@@ -400,8 +428,18 @@ api_h_retention_get(api_req *r)
 		    "updated_at", PQgetvalue(res, i, 3))) != 0)
 			goto oom;
 	PQclear(res);
-	api_reply(r, 200, json_pack("{s:o, s:s}", "policies", list, "default",
-	    "no policy keeps records forever"));
+	res = pg_query(r->db, "SELECT retention_floor_days FROM coffer.tenants "
+	    "WHERE tenant_id = $1::uuid", &p, err, sizeof(err));
+	if (res == NULL || PQntuples(res) != 1) {
+		PQclear(res);
+		json_decref(list);
+		api_fail_db(r, "retention", res == NULL ? err : "no tenant");
+		return;
+	}
+	api_reply(r, 200, json_pack("{s:o, s:s, s:i}", "policies", list,
+	    "default", "no policy keeps records forever", "floor_days",
+	    atoi(PQgetvalue(res, 0, 0))));
+	PQclear(res);
 	return;
 oom:
 	PQclear(res);
@@ -417,6 +455,7 @@ api_h_retention_put(api_req *r)
 	char newv[RETENTION_VALUE_MAX];
 	const char *channel = "*";
 	json_t *body, *jc, *jd, *jf;
+	twoperson_retention tp;
 	unsigned days = 0;
 
 	if ((body = api_body_object(r)) == NULL)
@@ -450,6 +489,30 @@ api_h_retention_put(api_req *r)
 		days = (unsigned)json_integer_value(jd);
 	}
 	api_target(r, "retention:%s/%s", r->who.tenant_id_str, channel);
+	if (audit_lock_tenant(r->db, r->who.tenant_id, err, sizeof(err)) != 0 ||
+	    twoperson_retention_class(r->db, r->who.tenant_id, channel, days,
+	    &tp, err, sizeof(err)) != 0) {
+		api_fail_db(r, "retention", err);
+		goto out;
+	}
+	if (tp.below_floor) {
+		twoperson_floor_message(err, sizeof(err), days, tp.floor_days);
+		api_detail(r, "floor_days", json_integer(tp.floor_days));
+		api_fail(r, 409, "below_floor", NULL, "%s", err);
+		goto out;
+	}
+	if (tp.klass == TWOPERSON_SHORTER) {
+		char tgt[96];
+
+		api_detail(r, "channel", json_string(channel));
+		api_detail(r, "old", json_string(tp.own));
+		api_detail(r, "in_force", json_string(tp.effective));
+		snprintf(tgt, sizeof(tgt), "retention:%s", channel);
+		(void)api_dual_propose(r, "retention.shorten", tgt, json_pack(
+		    "{s:s, s:I, s:s, s:s}", "channel", channel, "days",
+		    (json_int_t)days, "old", tp.own, "in_force", tp.effective));
+		goto out;
+	}
 	hold_actor(r, actor, sizeof(actor));
 	if (retention_policy_set(r->db, r->who.tenant_id, channel, days, actor,
 	    oldv, newv, err, sizeof(err)) != 0) {
@@ -462,5 +525,64 @@ api_h_retention_put(api_req *r)
 	api_reply(r, 200, json_pack("{s:s, s:s, s:s}", "channel", channel, "old",
 	    oldv, "new", newv));
 out:
+	json_decref(body);
+}
+
+/* -- PUT /v1/retention/floor -------------------------------------------------------- */
+
+/* Raising the floor is one admin's act; lowering it is proposed here and
+ * applied by another admin person (api/dual.c). */
+void
+api_h_retention_floor_put(api_req *r)
+{
+	static const char *const keys[] = { "days", NULL };
+	pg_params p = PG_PARAMS_INIT, q = PG_PARAMS_INIT;
+	char err[HOLD_ERR], dstr[16], tgt[64];
+	json_t *body, *jd;
+	PGresult *res = NULL;
+	unsigned days, old;
+
+	if ((body = api_body_object(r)) == NULL)
+		return;
+	if (api_json_only(r, body, "the floor", keys) != 0)
+		goto out;
+	jd = json_object_get(body, "days");
+	if (!json_is_integer(jd) || json_integer_value(jd) < 1 ||
+	    json_integer_value(jd) > RETENTION_DAYS_MAX) {
+		api_fail(r, 400, "bad_request", "invalid", "days must be 1..%u",
+		    RETENTION_DAYS_MAX);
+		goto out;
+	}
+	days = (unsigned)json_integer_value(jd);
+	snprintf(tgt, sizeof(tgt), "tenant:%s", r->who.tenant_id_str);
+	api_target(r, "%s", tgt);
+	pg_param_text(&p, r->who.tenant_id_str);
+	if (audit_lock_tenant(r->db, r->who.tenant_id, err, sizeof(err)) != 0 ||
+	    (res = pg_query(r->db, "SELECT retention_floor_days FROM "
+	    "coffer.tenants WHERE tenant_id = $1::uuid FOR UPDATE", &p, err,
+	    sizeof(err))) == NULL || PQntuples(res) != 1) {
+		api_fail_db(r, "floor", res == NULL ? err : "no tenant");
+		goto out;
+	}
+	old = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+	api_detail(r, "old_days", json_integer(old));
+	api_detail(r, "new_days", json_integer(days));
+	if (days < old) {
+		(void)api_dual_propose(r, "retention.floor", tgt, json_pack(
+		    "{s:I, s:I}", "days", (json_int_t)days, "old", (json_int_t)old));
+		goto out;
+	}
+	snprintf(dstr, sizeof(dstr), "%u", days);
+	pg_param_text(&q, r->who.tenant_id_str);
+	pg_param_text(&q, dstr);
+	if (pg_exec(r->db, "UPDATE coffer.tenants SET retention_floor_days = "
+	    "$2::int WHERE tenant_id = $1::uuid", &q, err, sizeof(err)) != 0) {
+		api_fail_db(r, "floor", err);
+		goto out;
+	}
+	api_reply(r, 200, json_pack("{s:I, s:I}", "old_days", (json_int_t)old,
+	    "floor_days", (json_int_t)days));
+out:
+	PQclear(res);
 	json_decref(body);
 }

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/dual.h"
 #include "api/handlers.h"
 #include "api/production.h"
 #include "common/log.h"
@@ -808,15 +809,66 @@ out:
 
 /* -- POST /v1/matters/{id}/close ----------------------------------------------- */
 
+/* Close the matter now (its state checked under lock).  0 closed (its
+ * previous state in prev), API_MATTER_CLOSED_ALREADY, API_MATTER_BUSY, or
+ * -1 after api_fail. */
+int
+api_matter_close_apply(api_req *r, const char *midstr, char *prev,
+    size_t prev_cap)
+{
+	char err[MAT_ERR];
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	const char *state;
+	int rc;
+
+	prev[0] = '\0';
+	pg_param_text(&p, r->who.tenant_id_str);
+	pg_param_text(&p, midstr);
+	res = pg_query(r->db, "SELECT state FROM coffer.matters "
+	    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid FOR UPDATE", &p,
+	    err, sizeof(err));
+	if (res == NULL) {
+		api_fail_db(r, "matter", err);
+		return -1;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		api_fail(r, 404, "not_found", NULL, "no such matter");
+		return -1;
+	}
+	state = PQgetvalue(res, 0, 0);
+	snprintf(prev, prev_cap, "%s", state);
+	rc = strcmp(state, "closed") == 0 ? API_MATTER_CLOSED_ALREADY :
+	    strcmp(state, "building") == 0 || strcmp(state, "approved") == 0 ?
+	    API_MATTER_BUSY : 0;
+	PQclear(res);
+	if (rc != 0)
+		return rc;
+	if (pg_exec(r->db, "UPDATE coffer.matters SET state = 'closed', "
+	    "closed_at = pg_catalog.now() WHERE tenant_id = $1::uuid "
+	    "AND matter_id = $2::uuid", &p, err, sizeof(err)) != 0) {
+		api_fail_db(r, "matter close", err);
+		return -1;
+	}
+	/* Nothing more is released for a closed matter: its seed goes. */
+	api_blind_destroy(r->cfg->productions_dir, midstr);
+	return 0;
+}
+
+/* Only the requester closes (or proposes to close) a matter.  A matter
+ * with a production closes only with a second person's approval
+ * (api/dual.h): closing it lets the next purge dispose of what it held. */
 void
 api_h_matter_close(api_req *r)
 {
 	static const char *const none[] = { NULL };
 	unsigned char mid[UTIL_UUID_BYTES];
-	char midstr[UTIL_UUID_STRLEN + 1], err[MAT_ERR];
+	char midstr[UTIL_UUID_STRLEN + 1], err[MAT_ERR], prev[16], tgt[64];
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *res = NULL;
 	const char *state;
+	int k;
 
 	if (api_param_uuid(r, mid, midstr) != 0)
 		return;
@@ -834,9 +886,11 @@ api_h_matter_close(api_req *r)
 	}
 	pg_param_text(&p, r->who.tenant_id_str);
 	pg_param_text(&p, midstr);
-	res = pg_query(r->db, "SELECT state, requester_user_id::text "
-	    "FROM coffer.matters WHERE tenant_id = $1::uuid "
-	    "AND matter_id = $2::uuid FOR UPDATE", &p, err, sizeof(err));
+	res = pg_query(r->db, "SELECT m.state, m.requester_user_id::text, "
+	    "EXISTS (SELECT 1 FROM coffer.productions x WHERE "
+	    " x.tenant_id = m.tenant_id AND x.matter_id = m.matter_id) "
+	    "FROM coffer.matters m WHERE m.tenant_id = $1::uuid "
+	    "AND m.matter_id = $2::uuid FOR UPDATE", &p, err, sizeof(err));
 	if (res == NULL) {
 		api_fail_db(r, "matter", err);
 		return;
@@ -862,14 +916,19 @@ api_h_matter_close(api_req *r)
 		goto out;
 	}
 	api_detail(r, "previous_state", json_string(state));
-	if (pg_exec(r->db, "UPDATE coffer.matters SET state = 'closed', "
-	    "closed_at = pg_catalog.now() WHERE tenant_id = $1::uuid "
-	    "AND matter_id = $2::uuid", &p, err, sizeof(err)) != 0) {
-		api_fail_db(r, "matter close", err);
+	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+		snprintf(tgt, sizeof(tgt), "matter:%s", midstr);
+		(void)api_dual_propose(r, "matter.close", tgt,
+		    json_pack("{s:s}", "matter_id", midstr));
 		goto out;
 	}
-	/* Nothing more is released for a closed matter: its seed goes. */
-	api_blind_destroy(r->cfg->productions_dir, midstr);
+	k = api_matter_close_apply(r, midstr, prev, sizeof(prev));
+	if (k < 0)
+		goto out;
+	if (k != 0) {
+		api_fail(r, 409, "conflict", NULL, "the matter changed meanwhile");
+		goto out;
+	}
 	api_reply(r, 200, json_pack("{s:s, s:s}", "matter_id", midstr, "state",
 	    "closed"));
 out:

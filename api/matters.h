@@ -70,6 +70,15 @@
 	" ORDER BY e.epoch_id"
 
 /* A timestamptz column as RFC 3339 UTC text with microseconds. */
+#define API_MATTER_CLOSED_ALREADY  1
+#define API_MATTER_BUSY            2   /* approved or building */
+
+/* Close the matter {midstr} of the caller's tenant now, under its row
+ * lock: 0 (prev gets the state it left), API_MATTER_CLOSED_ALREADY,
+ * API_MATTER_BUSY, or -1 after api_fail.  The caller decides who may. */
+int api_matter_close_apply(api_req *r, const char *midstr, char *prev,
+                           size_t prev_cap);
+
 #define API_TS(col) \
 	"pg_catalog.to_char((" col ") AT TIME ZONE 'UTC', " \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"

@@ -13,6 +13,14 @@
  * (never stored in the database); the values themselves are neither stored,
  * printed nor audited.
  *
+ * Two persons (migrations/0009_two_person.sql): cofferctl acts as the
+ * database owner and cannot tell one person from another, so it does only
+ * the one-person acts — a tenant's first policy, lengthening, raising the
+ * floor, creating holds — and refuses shortening retention, lowering the
+ * floor and releasing a hold with the way to do them: a proposal through
+ * the API by one person (their certificate) and an approval by another.
+ * No policy is ever set below the tenant's floor (also a trigger).
+ *
  * Purge shows what it will dispose of and asks on the terminal (--yes for
  * automation); records in the scope of a matter that is not closed are
  * kept like held ones (migrations/0007_preserve.sql), and it names the
@@ -35,6 +43,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/retention.h"
+#include "common/twoperson.h"
 #include "common/util.h"
 #include "ctl/archive.h"
 #include "ctl/ctl.h"
@@ -277,12 +286,17 @@ ctl_retention_usage(FILE *f)
 	fprintf(f,
 	    "usage: cofferctl retention set --tenant T [--channel C] "
 	    "(--days N | --forever) [--config FILE]\n"
+	    "       cofferctl retention floor --tenant T --days N [--config FILE]\n"
 	    "       cofferctl retention show [--tenant T] [--config FILE]\n"
 	    "C is a channel (signal, whatsapp, telegram, wechat, sms, mms, rcs,\n"
 	    "imessage, email, voice, other) or '*' (the tenant default, also when\n"
 	    "--channel is left out).  Retention counts from a record's sent_at;\n"
 	    "no policy at all keeps records forever.  Active holds and matters\n"
-	    "that are not closed keep their records whatever the policy.\n");
+	    "that are not closed keep their records whatever the policy.\n"
+	    "No policy may be shorter than the tenant's regulatory floor (default\n"
+	    "2192 days); `floor` only raises it.  Shortening a policy and lowering\n"
+	    "the floor need two persons: one proposes through the API, another\n"
+	    "approves (POST /v1/requests/ID/approve); cofferctl refuses them.\n");
 }
 
 static int
@@ -293,6 +307,7 @@ ctl_retention_set(const ctl_opts *o)
 	char err[CTL_ERR], oldv[RETENTION_VALUE_MAX], newv[RETENTION_VALUE_MAX];
 	char tidstr[UTIL_UUID_STRLEN + 1];
 	const char *channel = o->channel != NULL ? o->channel : "*";
+	twoperson_retention tp;
 	char *detail = NULL;
 	unsigned days = 0;
 	PGconn *c = NULL;
@@ -321,10 +336,29 @@ ctl_retention_set(const ctl_opts *o)
 	util_uuid_format(tidstr, tid);
 	snprintf(target, sizeof(target), "retention %s/%s", tidstr, channel);
 
-	/* retention_policy_set takes the tenant's audit lock first, so the
-	 * old value it reports is the one this change replaced. */
+	/* Under the tenant's audit lock from the classification on, so the
+	 * old value retention_policy_set reports is the one classified. */
 	if (pg_begin(c, err, sizeof(err)) != 0 ||
-	    retention_policy_set(c, tid, channel, o->forever ? 0 : days, actor,
+	    audit_lock_tenant(c, tid, err, sizeof(err)) != 0 ||
+	    twoperson_retention_class(c, tid, channel, o->forever ? 0 : days,
+	    &tp, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto done;
+	}
+	if (tp.below_floor) {
+		twoperson_floor_message(err, sizeof(err), days, tp.floor_days);
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto done;
+	}
+	if (tp.klass == TWOPERSON_SHORTER) {
+		fprintf(stderr, "cofferctl: shortening retention (channel %s: %s "
+		    "-> %u days) needs two persons: an admin proposes it with "
+		    "PUT /v1/retention and another person's admin account approves "
+		    "it with POST /v1/requests/ID/approve\n", channel, tp.effective,
+		    days);
+		goto done;
+	}
+	if (retention_policy_set(c, tid, channel, o->forever ? 0 : days, actor,
 	    oldv, newv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "cofferctl: %s\n", err);
 		goto done;
@@ -342,6 +376,85 @@ ctl_retention_set(const ctl_opts *o)
 	    oldv, newv);
 	rc = 0;
 done:
+	if (c != NULL)
+		(void)pg_rollback(c);
+	free(detail);
+	pg_close(&c);
+	return rc;
+}
+
+/* Raise the tenant's floor (one person); lowering it is a two-person act
+ * of the API, refused here. */
+static int
+ctl_retention_floor(const ctl_opts *o)
+{
+	pg_params p = PG_PARAMS_INIT;
+	unsigned char tid[UTIL_UUID_BYTES];
+	char tname[CTL_TENANT_NAME_MAX], actor[128], target[96], err[CTL_ERR];
+	char tidstr[UTIL_UUID_STRLEN + 1], dstr[16];
+	char *detail = NULL;
+	unsigned days = 0, old;
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	int rc = 1;
+
+	if (o->tenant == NULL || o->days == NULL || o->nchannels != 0 ||
+	    o->forever) {
+		ctl_retention_usage(stderr);
+		return 2;
+	}
+	if (ctl_parse_u(o->days, 1, RETENTION_DAYS_MAX, &days) != 0) {
+		fprintf(stderr, "cofferctl: --days must be 1..%u\n",
+		    RETENTION_DAYS_MAX);
+		return 2;
+	}
+	if ((c = ctl_connect(o->config)) == NULL)
+		return 1;
+	if (ctl_tenant(c, o->tenant, tid, tname) != 0)
+		goto done;
+	ctl_actor(c, actor, sizeof(actor));
+	util_uuid_format(tidstr, tid);
+	snprintf(target, sizeof(target), "tenant:%s", tidstr);
+	pg_param_bin(&p, tid, UTIL_UUID_BYTES);
+	if (pg_begin(c, err, sizeof(err)) != 0 ||
+	    audit_lock_tenant(c, tid, err, sizeof(err)) != 0 ||
+	    (r = pg_query(c, "SELECT retention_floor_days FROM coffer.tenants "
+	    "WHERE tenant_id = $1::uuid FOR UPDATE", &p, err,
+	    sizeof(err))) == NULL || PQntuples(r) != 1) {
+		fprintf(stderr, "cofferctl: %s\n", r == NULL ? err : "no tenant");
+		goto done;
+	}
+	old = (unsigned)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	r = NULL;
+	if (days < old) {
+		fprintf(stderr, "cofferctl: lowering the regulatory floor (%u -> %u "
+		    "days) needs two persons: an admin proposes it with PUT "
+		    "/v1/retention/floor and another person's admin account approves "
+		    "it with POST /v1/requests/ID/approve\n", old, days);
+		goto done;
+	}
+	snprintf(dstr, sizeof(dstr), "%u", days);
+	pg_param_text(&p, dstr);
+	detail = ctl_json(json_pack("{s:I, s:I}", "old_days", (json_int_t)old,
+	    "new_days", (json_int_t)days));
+	if (detail == NULL) {
+		fprintf(stderr, "cofferctl: out of memory\n");
+		goto done;
+	}
+	if (pg_exec(c, "UPDATE coffer.tenants SET retention_floor_days = "
+	    "$2::int WHERE tenant_id = $1::uuid", &p, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto done;
+	}
+	if (ctl_audit(c, tid, actor, "retention.floor", target, "ok",
+	    detail) != 0 || ctl_commit(c) != 0)
+		goto done;
+	printf("regulatory floor of tenant %s: %u days -> %u days\n", tname, old,
+	    days);
+	rc = 0;
+done:
+	PQclear(r);
 	if (c != NULL)
 		(void)pg_rollback(c);
 	free(detail);
@@ -391,6 +504,17 @@ ctl_retention_show(const ctl_opts *o)
 		    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 4),
 		    PQgetvalue(r, i, 3));
 	PQclear(r);
+	r = pg_query(c, "SELECT t.name, t.retention_floor_days FROM "
+	    "coffer.tenants t WHERE $1::uuid IS NULL OR t.tenant_id = $1::uuid "
+	    "ORDER BY t.name", &p, err, sizeof(err));
+	if (r == NULL) {
+		fprintf(stderr, "cofferctl: %s\n", err);
+		goto done;
+	}
+	for (i = 0; i < PQntuples(r); i++)
+		printf("floor of %.64s: %s days (no policy may be shorter)\n",
+		    PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+	PQclear(r);
 	rc = 0;
 done:
 	pg_close(&c);
@@ -416,6 +540,16 @@ ctl_cmd_retention(int argc, char **argv)
 			return 0;
 		}
 		return ctl_retention_set(&o);
+	}
+	if (strcmp(argv[1], "floor") == 0) {
+		if (ctl_opts_parse(argc, argv, 2, "|--config|--tenant|--days|",
+		    &o) != 0)
+			return 2;
+		if (o.help) {
+			ctl_retention_usage(stdout);
+			return 0;
+		}
+		return ctl_retention_floor(&o);
 	}
 	if (strcmp(argv[1], "show") == 0) {
 		if (ctl_opts_parse(argc, argv, 2, "|--config|--tenant|", &o) != 0)
@@ -448,7 +582,9 @@ ctl_hold_usage(FILE *f)
 	    "A hold keeps every record that matches all the criteria it sets\n"
 	    "(none: the whole tenant).  Participants and conversations become\n"
 	    "blind-index tokens with DIR/<tenant>.bik (needed for them only).\n"
-	    "TIME is ISO 8601 / RFC 3339; it bounds sent_at or received_at.\n");
+	    "TIME is ISO 8601 / RFC 3339; it bounds sent_at or received_at.\n"
+	    "Releasing a hold needs two persons and is done through the API:\n"
+	    "`hold release` checks the hold and says how; it changes nothing.\n");
 }
 
 /* The tenant's blind-index key, in guarded memory. */
@@ -691,15 +827,19 @@ done:
 	return rc;
 }
 
+/* Releasing a hold is a two-person act (migration 0009): cofferctl, the
+ * database owner's tool, cannot tell persons apart, so it says how and
+ * changes nothing. */
 static int
 ctl_hold_release(const ctl_opts *o)
 {
+	pg_params p = PG_PARAMS_INIT;
 	unsigned char tid[UTIL_UUID_BYTES], hid[UTIL_UUID_BYTES];
-	char tname[CTL_TENANT_NAME_MAX], actor[128], err[CTL_ERR];
+	char tname[CTL_TENANT_NAME_MAX], err[CTL_ERR];
 	char hidstr[UTIL_UUID_STRLEN + 1];
-	char *detail = NULL;
 	PGconn *c = NULL;
-	int rc = 1, k;
+	PGresult *r = NULL;
+	int rc = 1;
 
 	if (o->tenant == NULL || o->hold == NULL) {
 		ctl_hold_usage(stderr);
@@ -714,34 +854,25 @@ ctl_hold_release(const ctl_opts *o)
 		return 1;
 	if (ctl_tenant(c, o->tenant, tid, tname) != 0)
 		goto done;
-	ctl_actor(c, actor, sizeof(actor));
-	if (pg_begin(c, err, sizeof(err)) != 0 ||
-	    audit_lock_tenant(c, tid, err, sizeof(err)) != 0 ||
-	    (k = retention_hold_release(c, tid, hid, actor, err,
-	    sizeof(err))) < 0) {
+	pg_param_bin(&p, tid, UTIL_UUID_BYTES);
+	pg_param_bin(&p, hid, UTIL_UUID_BYTES);
+	if ((r = pg_query(c, "SELECT active FROM coffer.holds WHERE "
+	    "tenant_id = $1::uuid AND hold_id = $2::uuid", &p, err,
+	    sizeof(err))) == NULL) {
 		fprintf(stderr, "cofferctl: %s\n", err);
 		goto done;
 	}
-	if (k != RETENTION_RELEASED) {
+	if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 		fprintf(stderr, "cofferctl: tenant %s has %s hold %s\n", tname,
-		    k == RETENTION_NOT_ACTIVE ? "already released" : "no", hidstr);
+		    PQntuples(r) == 1 ? "already released" : "no", hidstr);
 		goto done;
 	}
-	detail = ctl_json(json_pack("{s:s, s:s?}", "hold_id", hidstr, "reason",
-	    o->reason));
-	if (detail == NULL) {
-		fprintf(stderr, "cofferctl: out of memory\n");
-		goto done;
-	}
-	if (ctl_audit(c, tid, actor, "hold.release", hidstr, "ok", detail) != 0 ||
-	    ctl_commit(c) != 0)
-		goto done;
-	printf("hold %s of tenant %s released\n", hidstr, tname);
-	rc = 0;
+	fprintf(stderr, "cofferctl: releasing hold %s needs two persons: one "
+	    "proposes it with POST /v1/holds/%s/release and another person "
+	    "approves it with POST /v1/requests/ID/approve (admin or legal "
+	    "accounts); nothing changed\n", hidstr, hidstr);
 done:
-	if (c != NULL)
-		(void)pg_rollback(c);
-	free(detail);
+	PQclear(r);
 	pg_close(&c);
 	return rc;
 }

@@ -21,6 +21,13 @@
  *  - One active custodian per share index (also a unique index in the
  *    schema); a replacement custodian takes the index once the old holder
  *    is revoked.
+ *  - Every account belongs to a person (coffer.persons, migration 0009):
+ *    two-person rules compare persons, so one human's legal, custodian and
+ *    admin accounts count once.  A new user is a new person named after it
+ *    unless --person names an existing one (its id, or the name of exactly
+ *    one person of the tenant); a re-issue keeps the account's person.
+ *    The link is the operator's declaration: nothing here can tell whether
+ *    two names are one human.
  *  - The index key of a person in the people CA is "<tenant>/<name>".
  *  - Ordering and locking as in ctl/device.c.
  *  - Audited (ctl/admin_audit.c), target "user:<name>", in the transaction
@@ -57,6 +64,7 @@ typedef struct usr_opts {
 	const char *out;
 	const char *pki;
 	const char *config;
+	const char *person;          /* --person UUID|NAME, or NULL: a new one */
 	int         index;           /* custodian index, 0 = not given */
 	int         days;
 } usr_opts;
@@ -66,10 +74,14 @@ static const char usr_usage_text[] =
     "--tenant T --name N --out DIR\n"
     "                            [--custodian-index I] [--days N] "
     "[--pki DIR] [--config FILE]\n"
+    "                            [--person PERSON]\n"
     "       cofferctl user revoke --tenant T --name N [--pki DIR] "
     "[--config FILE]\n"
     "       cofferctl user list --tenant T [--config FILE]\n"
     "  custodians need --custodian-index 1..n (n = the tenant's custodians);\n"
+    "  --person (a person id, or the name of an existing person) makes the\n"
+    "  new account another account of that person: two-person rules count\n"
+    "  persons, not accounts; without it a new user is a new person;\n"
     "  names: 1-64 of A-Z a-z 0-9 . _ - (not starting with '.' or '-')\n";
 
 static const char *const usr_roles[] = { "admin", "legal", "custodian",
@@ -85,7 +97,8 @@ usr_usage(const char *msg)
 }
 
 enum { USR_OPT_TENANT = 1, USR_OPT_NAME, USR_OPT_ROLE, USR_OPT_OUT,
-       USR_OPT_INDEX, USR_OPT_DAYS, USR_OPT_PKI, USR_OPT_CONFIG };
+       USR_OPT_INDEX, USR_OPT_DAYS, USR_OPT_PKI, USR_OPT_CONFIG,
+       USR_OPT_PERSON };
 
 static const struct option usr_long[] = {
 	{ "tenant",          required_argument, NULL, USR_OPT_TENANT },
@@ -96,6 +109,7 @@ static const struct option usr_long[] = {
 	{ "days",            required_argument, NULL, USR_OPT_DAYS },
 	{ "pki",             required_argument, NULL, USR_OPT_PKI },
 	{ "config",          required_argument, NULL, USR_OPT_CONFIG },
+	{ "person",          required_argument, NULL, USR_OPT_PERSON },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -130,6 +144,7 @@ usr_parse(int argc, char **argv, usr_opts *o)
 		case USR_OPT_OUT:    o->out = optarg; break;
 		case USR_OPT_PKI:    o->pki = optarg; break;
 		case USR_OPT_CONFIG: o->config = optarg; break;
+		case USR_OPT_PERSON: o->person = optarg; break;
 		case USR_OPT_INDEX:
 			if (usr_int(optarg, 1, 255, &o->index) != 0)
 				return usr_usage("--custodian-index must be 1 to 255");
@@ -248,16 +263,16 @@ usr_index_free(PGconn *db, const usr_opts *o, const char *tid,
 /* user.issue / user.reissue in the open transaction; 0, or -1 printed. */
 static int
 usr_audit_issue(PGconn *db, const usr_opts *o, const char *tid,
-    const char *uid, int existing, const pki_issued *is)
+    const char *uid, const char *pid, int existing, const pki_issued *is)
 {
 	char err[USR_ERR], target[PKI_NAME_MAX + 8];
 	json_t *d;
 	int rc;
 
 	snprintf(target, sizeof(target), "user:%s", o->name);
-	d = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", o->name,
+	d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "user", o->name,
 	    "user_id", uid, "role", o->role, "serial", pki_issued_serial(is),
-	    "fingerprint", pki_issued_fingerprint(is));
+	    "fingerprint", pki_issued_fingerprint(is), "person_id", pid);
 	if (d != NULL && o->index != 0)
 		json_object_set_new(d, "custodian_index", json_integer(o->index));
 	if (d == NULL) {
@@ -272,11 +287,63 @@ usr_audit_issue(PGconn *db, const usr_opts *o, const char *tid,
 	return rc;
 }
 
+/* The person a new account belongs to, in the open transaction: --person
+ * (a person id, or the name of exactly one person of the tenant), else a
+ * new person named after the user.  0 with pid filled, or -1 printed. */
+static int
+usr_person(PGconn *db, const usr_opts *o, const char *tid,
+    char pid[UTIL_UUID_STRLEN + 1])
+{
+	unsigned char raw[UTIL_UUID_BYTES];
+	pg_params p = PG_PARAMS_INIT;
+	char err[USR_ERR], shown[PKI_NAME_MAX + 1];
+	PGresult *r;
+	int n;
+
+	pg_param_text(&p, tid);
+	if (o->person == NULL) {
+		pg_param_text(&p, o->name);
+		r = pg_query(db, "INSERT INTO coffer.persons (tenant_id, person_id, "
+		    "name) VALUES ($1::uuid, gen_random_uuid(), $2) "
+		    "RETURNING person_id::text", &p, err, sizeof(err));
+	} else if (util_uuid_parse(raw, o->person) == 0) {
+		pg_param_text(&p, o->person);
+		r = pg_query(db, "SELECT person_id::text FROM coffer.persons "
+		    "WHERE tenant_id = $1::uuid AND person_id = $2::uuid", &p, err,
+		    sizeof(err));
+	} else {
+		pg_param_text(&p, o->person);
+		r = pg_query(db, "SELECT person_id::text FROM coffer.persons "
+		    "WHERE tenant_id = $1::uuid AND name = $2", &p, err,
+		    sizeof(err));
+	}
+	if (r == NULL) {
+		pki_fail("registering user %s: database: %s", o->name, err);
+		return -1;
+	}
+	n = PQntuples(r);
+	if (n != 1) {
+		log_printable(shown, sizeof(shown), o->person != NULL ? o->person :
+		    "", o->person != NULL ? strlen(o->person) : 0);
+		if (n == 0)
+			pki_fail("tenant %s has no person '%s'", o->tenant, shown);
+		else
+			pki_fail("tenant %s has %d persons named '%s': give the "
+			    "person id (cofferctl user list)", o->tenant, n, shown);
+		PQclear(r);
+		return -1;
+	}
+	snprintf(pid, UTIL_UUID_STRLEN + 1, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
 static int
 usr_issue(const usr_opts *o)
 {
 	char dir[USR_PATH], err[USR_ERR], id[UTIL_UUID_STRLEN + 1];
 	char key[2 * PKI_NAME_MAX + 2], idx[16], uid[UTIL_UUID_STRLEN + 1];
+	char pid[UTIL_UUID_STRLEN + 1] = "";
 	pg_params p = PG_PARAMS_INIT, q = PG_PARAMS_INIT;
 	pki_ca *ca = NULL;
 	pki_issued *is = NULL;
@@ -320,7 +387,7 @@ usr_issue(const usr_opts *o)
 	pg_param_text(&p, id);
 	pg_param_text(&p, o->name);
 	r = pg_query(db, "SELECT user_id::text, role, "
-	    "coalesce(custodian_index, 0) FROM coffer.users "
+	    "coalesce(custodian_index, 0), person_id::text FROM coffer.users "
 	    "WHERE tenant_id = $1::uuid AND name = $2 AND status = 'active'",
 	    &p, err, sizeof(err));
 	if (r == NULL) {
@@ -337,8 +404,15 @@ usr_issue(const usr_opts *o)
 			    atoi(PQgetvalue(r, 0, 2)) ? PQgetvalue(r, 0, 2) : "");
 			goto out;
 		}
+		if (o->person != NULL) {
+			pki_fail("user %s of tenant %s is active already (person %s): "
+			    "--person applies only to a new account", o->name,
+			    o->tenant, PQgetvalue(r, 0, 3));
+			goto out;
+		}
 		existing = 1;
 		snprintf(uid, sizeof(uid), "%s", PQgetvalue(r, 0, 0));
+		snprintf(pid, sizeof(pid), "%s", PQgetvalue(r, 0, 3));
 	}
 	PQclear(r);
 	r = NULL;
@@ -367,6 +441,8 @@ usr_issue(const usr_opts *o)
 		    "user_id = $2::uuid AND status = 'active' RETURNING user_id::text",
 		    &q, err, sizeof(err));
 	} else {
+		if (usr_person(db, o, id, pid) != 0)
+			goto out;
 		pg_param_text(&q, id);
 		pg_param_text(&q, o->name);
 		pg_param_text(&q, o->role);
@@ -376,10 +452,12 @@ usr_issue(const usr_opts *o)
 			pg_param_null(&q);
 		pg_param_text(&q, pki_issued_serial(is));
 		pg_param_text(&q, pki_issued_fingerprint(is));
+		pg_param_text(&q, pid);
 		r = pg_query(db, "INSERT INTO coffer.users (tenant_id, user_id, name, "
-		    "role, custodian_index, cert_serial, cert_fingerprint, status) "
-		    "VALUES ($1::uuid, gen_random_uuid(), $2, $3, $4::integer, $5, $6, "
-		    "'active') RETURNING user_id::text", &q, err, sizeof(err));
+		    "role, custodian_index, cert_serial, cert_fingerprint, status, "
+		    "person_id) VALUES ($1::uuid, gen_random_uuid(), $2, $3, "
+		    "$4::integer, $5, $6, 'active', $7::uuid) RETURNING user_id::text",
+		    &q, err, sizeof(err));
 	}
 	if (r == NULL || PQntuples(r) != 1) {
 		pki_fail("registering user %s: database: %s", o->name,
@@ -387,7 +465,7 @@ usr_issue(const usr_opts *o)
 		goto out;
 	}
 	snprintf(uid, sizeof(uid), "%s", PQgetvalue(r, 0, 0));
-	if (usr_audit_issue(db, o, id, uid, existing, is) != 0)
+	if (usr_audit_issue(db, o, id, uid, pid, existing, is) != 0)
 		goto out;
 	if (pki_issued_write(is, o->out, o->name, err, sizeof(err)) != 0) {
 		pki_fail("user %s: %s", o->name, err);
@@ -400,10 +478,10 @@ usr_issue(const usr_opts *o)
 	}
 	files = 0;
 	printf("user %s tenant %s role %s%s%s user_id %s %s serial %s "
-	    "fingerprint %s\n", o->name, o->tenant, o->role,
+	    "fingerprint %s person %s\n", o->name, o->tenant, o->role,
 	    o->index ? " custodian-index " : "", o->index ? idx : "", uid,
 	    existing ? "re-issued" : "issued", pki_issued_serial(is),
-	    pki_issued_fingerprint(is));
+	    pki_issued_fingerprint(is), pid);
 	printf("wrote %s/%s.crt and %s/%s.key (0600)\n", o->out, o->name, o->out,
 	    o->name);
 	rc = CTL_EXIT_OK;
@@ -472,7 +550,7 @@ usr_revoke(const usr_opts *o)
 
 	if (o->name == NULL)
 		return usr_usage("revoke needs --tenant and --name");
-	if (o->role || o->out || o->index || o->days)
+	if (o->role || o->out || o->index || o->days || o->person)
 		return usr_usage("revoke takes only --tenant and --name");
 	if (!usr_names_ok(o))
 		return CTL_EXIT_FAIL;
@@ -569,7 +647,7 @@ usr_list(const usr_opts *o)
 	PGresult *r;
 	int i, n;
 
-	if (o->name || o->role || o->out || o->index || o->days)
+	if (o->name || o->role || o->out || o->index || o->days || o->person)
 		return usr_usage("list takes only --tenant");
 	if (!usr_names_ok(o))
 		return CTL_EXIT_FAIL;
@@ -578,7 +656,8 @@ usr_list(const usr_opts *o)
 	pg_param_text(&p, id);
 	r = pg_query(db, "SELECT name, role, coalesce(custodian_index::text, '-'), "
 	    "status, coalesce(cert_serial, '-'), coalesce(cert_fingerprint, '-'), "
-	    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	    "person_id::text "
 	    "FROM coffer.users WHERE tenant_id = $1::uuid "
 	    "ORDER BY name, created_at", &p, err, sizeof(err));
 	if (r == NULL) {
@@ -587,15 +666,17 @@ usr_list(const usr_opts *o)
 		return CTL_EXIT_FAIL;
 	}
 	n = PQntuples(r);
-	printf("%-24s %-9s %-5s %-8s %-32s %-64s %s\n", "NAME", "ROLE", "INDEX",
-	    "STATUS", "SERIAL", "FINGERPRINT (SHA-256)", "CREATED");
+	printf("%-24s %-9s %-5s %-8s %-32s %-64s %-20s %s\n", "NAME", "ROLE",
+	    "INDEX", "STATUS", "SERIAL", "FINGERPRINT (SHA-256)", "CREATED",
+	    "PERSON");
 	for (i = 0; i < n; i++) {
 		const char *name = PQgetvalue(r, i, 0);
 
-		printf("%-24s %-9s %-5s %-8s %-32.32s %-64.64s %s\n",
+		printf("%-24s %-9s %-5s %-8s %-32.32s %-64.64s %-20s %s\n",
 		    log_printable(shown, sizeof(shown), name, strlen(name)),
 		    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-		    PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6));
+		    PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6),
+		    PQgetvalue(r, i, 7));
 	}
 	printf("%d user(s)\n", n);
 	PQclear(r);

@@ -497,7 +497,16 @@ check "tenant B sees none of tenant A's holds" sh -c "! grep -q '$HX' '$OUT'"
 api lars POST "/v1/holds/$HX/release"
 expect "tenant B cannot release tenant A's hold" 404
 api adam POST "/v1/holds/$HX/release"
-expect "admin releases the hold" 200
+expect "admin alone only proposes the release (two persons, 202)" 202
+RQ=$(j request_id)
+check "the hold stays active while the release waits" test "$($PSQL -c "SELECT active FROM coffer.holds WHERE hold_id = '$HX'")" = t
+api adam POST "/v1/requests/$RQ/approve"
+expect "the proposer cannot approve the release" 403 same_person
+api lars POST "/v1/requests/$RQ/approve"
+expect "tenant B cannot approve tenant A's request" 404
+api lena POST "/v1/requests/$RQ/approve"
+expect "a second person (legal) approves: released" 200
+check "the hold is released" test "$($PSQL -c "SELECT active FROM coffer.holds WHERE hold_id = '$HX'")" = f
 api adam POST "/v1/holds/$HX/release"
 expect "releasing twice is a conflict" 409
 jsonfile rt '{"channel":"*","days":3650}'

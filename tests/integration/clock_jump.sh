@@ -185,6 +185,9 @@ FUT=$(q "SELECT count(*) FROM coffer.records WHERE received_at > now() + interva
     bad "verify after the jumps: $(cat "$D/verify.out")"
 
 # -- retention and holds under a jumped operator clock --------------------------------
+# (30 days is below the default regulatory floor: lowered by the owner,
+# the test-only path)
+q "UPDATE coffer.tenants SET retention_floor_days = 30" >/dev/null || bad "floor"
 af_ctl retention set --tenant acme --days 30 >"$D/out" 2>&1 || bad "retention set: $(cat "$D/out")"
 af_ctl hold create --tenant acme --participant "+15559990000" \
     --keys-dir "$GWF_KEYS" --reason "clock jump hold" >"$D/out" 2>&1 ||

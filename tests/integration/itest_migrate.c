@@ -253,6 +253,94 @@ test_second_run_is_a_noop(void **state)
 
 /* What every later migration must keep true, checked in the catalogs of
  * the fully migrated database. */
+/* Migration 0009 on a database with users and short policies: every
+ * user becomes its own person (person_id = user_id), a tenant whose
+ * policies were below the new 6-year floor gets the shortest of them as
+ * its floor (nothing that worked stops working), another tenant the
+ * default, and from then on no policy may go below the floor, whoever
+ * writes it. */
+static void
+test_0009_persons_and_floor(void **state)
+{
+	char name[PGTEST_DBNAME_MAX], dir[512], cmd[1200], err[1024];
+	char st[PG_SQLSTATE_SIZE], msg[512];
+	const char *base = getenv("COFFER_TEST_TMP");
+	PGconn *c;
+	char *v;
+	int applied;
+
+	(void)state;
+	assert_int_equal(pgtest_create_db("itest_migrate_0009", name), 0);
+	c = pgtest_connect(name, NULL);
+	assert_non_null(c);
+	snprintf(dir, sizeof(dir), "%s/m9XXXXXX", base != NULL ? base : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cp %s/000[1-7]_*.sql %s/",
+	    pgtest_migrations_dir(), dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(migrate_apply(c, dir, 0, &applied, err, sizeof(err)), 0);
+	remove_dir(dir);
+
+	assert_int_equal(pgtest_exec(c,
+	    "INSERT INTO coffer.tenants (tenant_id, name, threshold_k, custodians_n) "
+	    "VALUES ('" TENANT "', 'acme', 2, 3), "
+	    "('99999999-9999-4999-8999-999999999999', 'globex', 2, 2)"), 0);
+	assert_int_equal(pgtest_exec(c,
+	    "INSERT INTO coffer.users (tenant_id, user_id, name, role) VALUES "
+	    "('" TENANT "', '" ADMIN "', 'Lee', 'legal')"), 0);
+	assert_int_equal(pgtest_exec(c,
+	    "INSERT INTO coffer.users (tenant_id, user_id, name, role, "
+	    "custodian_index) VALUES ('" TENANT "', "
+	    "'77777777-7777-4777-8777-777777777777', 'Lee', 'custodian', 1)"), 0);
+	assert_int_equal(pgtest_exec(c,
+	    "INSERT INTO coffer.retention_policies (tenant_id, channel, retention, "
+	    "updated_by) VALUES ('" TENANT "', '*', '400 days', 't'), "
+	    "('" TENANT "', 'email', '365 days', 't'), "
+	    "('" TENANT "', 'sms', NULL, 't'), "
+	    "('99999999-9999-4999-8999-999999999999', '*', '3650 days', 't')"), 0);
+
+	assert_int_equal(migrate_apply(c, pgtest_migrations_dir(), 0, &applied,
+	    err, sizeof(err)), 0);
+	assert_true(applied >= 1);
+	/* two accounts named alike are still two persons: nothing merges
+	 * accounts but `user issue --person` */
+	v = pgtest_scalar(c, "SELECT count(*) || ' ' || count(*) FILTER (WHERE "
+	    "u.person_id = u.user_id AND p.name = u.name) FROM coffer.users u "
+	    "JOIN coffer.persons p USING (tenant_id, person_id)");
+	assert_string_equal(v, "2 2");
+	free(v);
+	v = pgtest_scalar(c, "SELECT string_agg(name || '=' || "
+	    "retention_floor_days, ',' ORDER BY name) FROM coffer.tenants");
+	assert_string_equal(v, "acme=365,globex=2192");
+	free(v);
+	/* the floor holds for the owner too */
+	assert_int_equal(pgtest_try(c, "UPDATE coffer.retention_policies SET "
+	    "retention = '300 days' WHERE channel = '*' AND tenant_id = '" TENANT
+	    "'", st, msg, sizeof(msg)), -1);
+	assert_string_equal(st, "23514");
+	assert_non_null(strstr(msg, "below the tenant's regulatory floor of 365 "
+	    "days"));
+	/* a user inserted without a person becomes one */
+	assert_int_equal(pgtest_exec(c,
+	    "INSERT INTO coffer.users (tenant_id, user_id, name, role) VALUES "
+	    "('" TENANT "', gen_random_uuid(), 'Ann', 'admin')"), 0);
+	v = pgtest_scalar(c, "SELECT count(*) FROM coffer.persons WHERE "
+	    "name = 'Ann'");
+	assert_string_equal(v, "1");
+	free(v);
+	/* an approval by the proposer's own person is refused by the row */
+	assert_int_equal(pgtest_try(c, "INSERT INTO coffer.dual_requests "
+	    "(tenant_id, request_id, action, target, params, proposer_person_id, "
+	    "proposer_user_id, expires_at, status, decided_by_person_id, "
+	    "decided_by_user_id) VALUES ('" TENANT "', gen_random_uuid(), "
+	    "'hold.release', 'hold:x', '{}', '" ADMIN "', '" ADMIN "', "
+	    "now() + interval '1 hour', 'approved', '" ADMIN "', '" ADMIN "')",
+	    st, msg, sizeof(msg)), -1);
+	assert_string_equal(st, "23514");
+	pg_close(&c);
+	assert_int_equal(pgtest_drop_db(name), 0);
+}
+
 static void
 test_invariants_after_all_migrations(void **state)
 {
@@ -1288,6 +1376,7 @@ main(void)
 		cmocka_unit_test(test_verify_and_purge_privileges),
 		cmocka_unit_test(test_public_has_nothing),
 		cmocka_unit_test(test_0004_redacts_stored_partials),
+		cmocka_unit_test(test_0009_persons_and_floor),
 	};
 
 	return cmocka_run_group_tests_name("itest_migrate", tests, group_setup,

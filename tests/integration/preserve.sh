@@ -76,6 +76,9 @@ records() { q "SELECT count(*) FROM coffer.records"; }
 shredded() { q "SELECT count(*) FROM coffer.epochs WHERE wrapped_key IS NULL"; }
 
 # -- the attacker: retention 1 day, then purge ------------------------------------
+# (1 day is below the regulatory floor: lowered here by the owner, the
+# test-only path; two_person.sh lowers it through the API with two persons)
+q "UPDATE coffer.tenants SET retention_floor_days = 1" >/dev/null || bad "floor"
 "$CTL" retention set --tenant pv --days 1 >"$D/out" 2>&1 ||
     bad "retention set: $(cat "$D/out")"
 

@@ -33,6 +33,9 @@ BASE=$PGDATABASE
 af_ingest 1 30 || die "ingest phase 1"
 
 # Retention history: policies, a hold, a purge (tombstones, shredded epochs).
+# (a year is below the default regulatory floor: the owner lowers it, the
+# test-only path; people do it through the API under two persons)
+$PSQL -c "UPDATE coffer.tenants SET retention_floor_days = 30" || die "floor"
 af_ctl retention set --tenant acme --days 365 >/dev/null || die "retention set"
 af_ctl retention set --tenant globex --days 365 >/dev/null || die "retention set"
 af_ctl hold create --tenant acme --conversation conv-held \

@@ -1,0 +1,38 @@
+/* api/dual.h — dual control: acts one person proposes and a second,
+ * different person approves (migrations/0009_two_person.sql).
+ *
+ * Releasing a hold, shortening retention, lowering the retention floor and
+ * closing a matter that has a production do not happen when their route
+ * is called: the route calls api_dual_propose(), which records a pending
+ * request and answers 202 with its id.  POST /v1/requests/{id}/approve by
+ * another person (persons, not accounts: api_identity.person_id) applies
+ * the act in the approver's transaction; /refuse ends it.
+ *
+ * Who may approve what:
+ *   hold.release       admin or legal
+ *   matter.close       legal
+ *   retention.shorten  admin
+ *   retention.floor    admin
+ */
+#ifndef COFFER_API_DUAL_H
+#define COFFER_API_DUAL_H
+
+#include <jansson.h>
+
+#include "api/server.h"
+
+#define API_DUAL_TTL_HOURS  72   /* a pending request expires after this */
+
+/* Record a pending request for action on target with params (ownership
+ * taken) and answer 202 {"status":"pending", "request_id", ...}; the
+ * request's audit event gets "two_person":"proposed" and the id.  Refuses
+ * with 409 "request_pending" when one is pending for the same act and
+ * target already (its id in the message).  0, or -1 after api_fail. */
+int api_dual_propose(api_req *r, const char *action, const char *target,
+                     json_t *params);
+
+void api_h_request_list(api_req *r);
+void api_h_request_approve(api_req *r);
+void api_h_request_refuse(api_req *r);
+
+#endif
