@@ -189,8 +189,9 @@ int vault_audit_next(const unsigned char prev_hash[VAULT_HASH_BYTES],
  * Inclusion proof of leaf i in a batch of n leaves (RFC 9162 section 2.1.3):
  * the sibling hashes from the leaf up.  The tree is RFC 6962's, built
  * bottom-up with a lone last node moved up a level unchanged (the same
- * root as vault_merkle_root).  A tree of n leaves has at most
- * 2n - 1 nodes; the path at most VAULT_MERKLE_PATH_MAX hashes. */
+ * root as vault_merkle_root).  Stored level by level (a moved-up node
+ * counted again), a tree of n leaves takes under 2n + 64 hashes; a path
+ * at most VAULT_MERKLE_PATH_MAX. */
 #define VAULT_MERKLE_PATH_MAX  64U
 
 /* Nodes of the tree of n leaves, level by level (what vault_merkle_tree
