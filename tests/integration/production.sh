@@ -190,6 +190,12 @@ n=$(psql -XAtc "SELECT count(*) FROM coffer.approvals WHERE matter_id = '$MID'")
 [ "$n" = 2 ] && ok "two approvals stored" || bad "approvals: $n"
 
 # -- build, export open, verify --------------------------------------------------
+# The API node key that signs productions (issue 13.3), pinned like the
+# gateway's; the helper builds with it as coffer-api does.
+"$CTL" node init --name prod-api --key-out "$T/api-node.key" \
+    --pins "$COFFER_NODE_PINS" >"$T/out" 2>&1 || { cat "$T/out"; bad "node init prod-api"; }
+COFFER_API_NODE_KEY="$T/api-node.key" COFFER_API_NODE_NAME=prod-api
+export COFFER_API_NODE_KEY COFFER_API_NODE_NAME
 OUTF="$T/production.coffer"
 if "$HELP" --helper build "$TID" "$MID" "$OUTF" 6 >"$T/build.json" 2>"$T/err"; then
 	ok "production built: $(cat "$T/build.json")"
