@@ -3400,8 +3400,8 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	if (opts == NULL || opts->sign_sk == NULL || opts->node_name == NULL ||
 	    opts->node_name[0] == '\0') {
 		PERR(P, "production: no API signing key (set signing_key_file and "
-		    "node_name in the API configuration, cofferctl node init --kind "
-		    "api): productions are signed by the API");
+		    "node_name in the API configuration; cofferctl node init makes "
+		    "the key): productions are signed by the API");
 		goto out;
 	}
 	if (opts->node_pins_file != NULL && opts->node_pins_file[0] != '\0') {

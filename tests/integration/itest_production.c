@@ -2045,9 +2045,9 @@ h_forge(int argc, char **argv)
 		}
 		fclose(mf);
 		line[strcspn(line, "\n")] = '\0';
-		if (strlen(line) > 12 && strcmp(line + strlen(line) - 12,
+		if (strlen(line) > 11 && strcmp(line + strlen(line) - 11,
 		    "\"records\":[") == 0)
-			strcpy(line + strlen(line) - 12, "\"records\":[]}");
+			strcpy(line + strlen(line) - 11, "\"records\":[]}");
 		if ((mh = json_loads(line, 0, &je)) == NULL) {
 			fprintf(stderr, "forge: manifest head: %s\n", je.text);
 			goto out;
