@@ -1346,6 +1346,40 @@ run_tests(void)
 
 	snprintf(out, sizeof(out), "%s/m1.coffer", scratch);
 	CHECK(build(m1, out, 10, &res, err, sizeof(err)) == 0, "build m1: %s", err);
+	/* Issue 13.3: no API signing key, or one the node pins do not name:
+	 * refused before anything is written. */
+	{
+		api_production_opts o;
+		char nout[1300], pins[1300], e2[512];
+		PGconn *c = pgtest_connect(PQdb(db), "api");
+		FILE *pf;
+
+		snprintf(nout, sizeof(nout), "%s/unsigned.coffer", scratch);
+		memset(&o, 0, sizeof(o));
+		o.productions_dir = pdir();
+		CHECK(c != NULL && api_production_build_ex(c, ta.tid, m1, nout, NULL,
+		    NULL, &o, NULL, e2, sizeof(e2)) != 0 && strcmp(e2, "production: "
+		    "no API signing key (set signing_key_file and node_name in the "
+		    "API configuration; cofferctl node init makes the key): "
+		    "productions are signed by the API") == 0 && !exists(nout),
+		    "unsigned build: %s", e2);
+		snprintf(pins, sizeof(pins), "%s/other.pins", scratch);
+		if ((pf = fopen(pins, "w")) != NULL) {
+			fprintf(pf, "node " API_NODE " %064d\n", 7);
+			fclose(pf);
+		}
+		o.sign_sk = api_sk;
+		o.node_name = API_NODE;
+		o.node_pins_file = pins;
+		CHECK(c != NULL && api_production_build_ex(c, ta.tid, m1, nout, NULL,
+		    NULL, &o, NULL, e2, sizeof(e2)) != 0 && strstr(e2, "production: "
+		    "node " API_NODE " is not pinned in ") != NULL && strstr(e2,
+		    " with the key of signing_key_file: nobody could open its "
+		    "productions") != NULL && !exists(nout), "unpinned build: %s", e2);
+		pg_close(&c);
+		OK("a build without the API signing key, or with a key its pin "
+		    "does not name, is refused");
+	}
 	{
 		char tmp[1300];
 
