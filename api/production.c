@@ -93,7 +93,7 @@
 /* Batches of the records in flight (issue 13.3 proofs): metadata of at
  * least every batch of one FETCH, Merkle trees of a few. */
 #define PR_BATCH_CACHE      256U
-#define PR_TREE_CACHE       8U
+#define PR_TREE_CACHE       64U   /* 64 trees of 2000 leaves: ~8 MiB */
 #define PR_CK_JSON          1024U
 
 /* -- small helpers ----------------------------------------------------------- */

@@ -5,7 +5,7 @@
  * passphrase.  Does not trust the production: the container must
  * authenticate chunk by chunk and end with its FINAL chunk
  * (vault/production.h); the tar inside may hold only the layout a build
- * writes — rsmf/ with *.rsmf files, records.jsonl, manifest.json — as plain
+ * writes — rsmf/ with *.rsmf files, records.jsonl, manifest.json, manifest.sig — as plain
  * files: absolute names, "..", links, devices, FIFOs and anything else are
  * refused, and files are created with openat(O_EXCL | O_NOFOLLOW) inside a
  * directory this command made, so nothing can be written outside it.
@@ -15,13 +15,20 @@
  * is truncated, or the manifest does not match, everything written is
  * removed again.
  *
- * Manifest check: records.jsonl and the manifest's receipts list the same
- * records in the same order (stream, seq, leaf hash); counts match the
- * manifest header; every record's checkpoint is one of the header's, covers
- * the record's seq, and every checkpoint signature verifies under the node
- * key the manifest names (to be compared with the operator's pinned node
- * keys or witness file for a full audit); the RSMF files' X-RSMF-EventCount
- * headers add up to the record count.
+ * Proof (issue 13.3; format in api/production.h).  Keys come only from the
+ * node pins file (--nodes, default $COFFER_NODE_PINS), never from the
+ * production.  First manifest.sig: the API node's signature over its
+ * statement, which must name this container's header (BLAKE2b of its 140
+ * bytes), this recipient and every other file with its size and hash (each
+ * file is hashed as it is written).  Then records.jsonl and the manifest's
+ * receipts list the same records in the same order; each record is
+ * decrypted with its record key and compared with the delivered
+ * plaintext, its leaf hash recomputed from the delivered fields, its
+ * inclusion path checked to its batch's root, the batch head recomputed
+ * and the batch's checkpoint verified under the pinned key of its node; a
+ * record without a checkpoint, of another matter or outside the signed
+ * scope (time range, channels) is refused, naming the record.  The RSMF
+ * files' X-RSMF-EventCount headers add up to the record count.
  */
 #include "ctl/ctl.h"
 
@@ -96,8 +103,9 @@ typedef struct ex_ctx {
 	unsigned char        key_id[VAULT_BOX_KEYID_BYTES];
 	const pins_nodes    *pins;
 	char                 signer[PINS_NAME_MAX];
-	/* checkpoints verified: stream ‖ batch ‖ signature */
-	unsigned char        ckc[EX_CK_CACHE][VAULT_ID_BYTES + 8 + VAULT_SIG_BYTES];
+	/* checkpoints verified: message ‖ signature ‖ key */
+	unsigned char        ckc[EX_CK_CACHE][VAULT_CHECKPOINT_MSG_BYTES +
+	                         VAULT_SIG_BYTES + VAULT_SIGN_PK_BYTES];
 	size_t               nckc, ckc_next;
 	unsigned long long   ck_verified;
 	/* counts */
@@ -673,7 +681,8 @@ ex_ckpt_verify(ex_ctx *c, json_t *ck, const unsigned char tenant[VAULT_ID_BYTES]
     const unsigned char stream[VAULT_ID_BYTES], const char *what)
 {
 	vault_checkpoint cp;
-	unsigned char sig[VAULT_SIG_BYTES], key[VAULT_ID_BYTES + 8 + VAULT_SIG_BYTES];
+	unsigned char sig[VAULT_SIG_BYTES], key[VAULT_CHECKPOINT_MSG_BYTES +
+	    VAULT_SIG_BYTES + VAULT_SIGN_PK_BYTES];
 	unsigned long long bn, ls, at;
 	const unsigned char *pk;
 	const char *node = json_string_value(json_object_get(ck, "node_name"));
@@ -696,9 +705,6 @@ ex_ckpt_verify(ex_ctx *c, json_t *ck, const unsigned char tenant[VAULT_ID_BYTES]
 	cp.batch_no = bn;
 	cp.last_seq = ls;
 	cp.signed_at = (int64_t)at;
-	memcpy(key, stream, VAULT_ID_BYTES);
-	memcpy(key + VAULT_ID_BYTES, &bn, 8);
-	memcpy(key + VAULT_ID_BYTES + 8, sig, VAULT_SIG_BYTES);
 	log_printable(shown, sizeof(shown), node, strlen(node));
 	if ((pk = pins_nodes_find(c->pins, node)) == NULL) {
 		snprintf(c->err, sizeof(c->err), "%s: its checkpoint is signed by "
@@ -706,13 +712,15 @@ ex_ckpt_verify(ex_ctx *c, json_t *ck, const unsigned char tenant[VAULT_ID_BYTES]
 		    c->pins->path);
 		return -1;
 	}
+	/* Records of one batch share its checkpoint: the exact message,
+	 * signature and key verified before need no second verification. */
+	vault_checkpoint_encode(&cp, key);
+	memcpy(key + VAULT_CHECKPOINT_MSG_BYTES, sig, VAULT_SIG_BYTES);
+	memcpy(key + VAULT_CHECKPOINT_MSG_BYTES + VAULT_SIG_BYTES, pk,
+	    VAULT_SIGN_PK_BYTES);
 	for (i = 0; i < c->nckc; i++)
 		if (memcmp(c->ckc[i], key, sizeof(key)) == 0)
-			break;
-	/* a cached signature was verified over this very message only if
-	 * the head and seq agree too: they are part of the key below */
-	if (i < c->nckc && vault_checkpoint_verify(pk, &cp, sig) == 0)
-		return 0;
+			return 0;
 	if (vault_checkpoint_verify(pk, &cp, sig) != 0) {
 		snprintf(c->err, sizeof(c->err), "%s: the checkpoint of batch %llu "
 		    "does not verify under the pinned key of node '%s' "
