@@ -288,6 +288,10 @@ if [ -x "$API" ]; then
 	    { cat "$T/setup.log"; die "legal production key"; }
 	mkdir -p "$T/prod"
 	[ -z "$RUNAS" ] || chown "$RUNAS" "$T/prod"
+	# productions are signed by the API node (issue 13.3)
+	"$CTL" node init --name pgb-api --key-out "$T/keys/api.key" \
+	    --pins "$COFFER_NODE_PINS" >>"$T/setup.log" 2>&1 ||
+	    { cat "$T/setup.log"; die "API node key"; }
 	{
 		echo "listen = 127.0.0.1:$aport"
 		[ -z "$RUNAS" ] || echo "user = $RUNAS"
@@ -297,6 +301,8 @@ if [ -x "$API" ]; then
 		echo "people_crl = $COFFER_PKI/people/crl.pem"
 		echo "keys_dir = $T/keys"
 		echo "productions_dir = $T/prod"
+		echo "signing_key_file = $T/keys/api.key"
+		echo "node_name = pgb-api"
 		echo "db_connections = 4"
 		echo "pg_conninfo = \"host=$PGB port=$PGB_PORT dbname=coffer user=api\""
 	} >"$T/api.conf"
