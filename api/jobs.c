@@ -42,6 +42,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
+#include "vault/chain.h"
 
 #define JOBS_QUEUE_MAX  1024U
 #define JOBS_ERR        512U
@@ -80,6 +81,8 @@ struct api_jobs {
 	jobs_worker      *w;
 	unsigned          nw;
 	int               stop;
+	unsigned char    *sign_sk;        /* API node key (guarded), NULL: none;
+	                                     productions are signed with it */
 };
 
 /* Progress from the builder: matters.progress, at most once a second and
@@ -346,6 +349,8 @@ jobs_run(jobs_worker *w, const job *jb)
 	popts.pins_dir = cfg->keys_dir;              /* issue 12: pinned keys */
 	popts.node_pins_file = cfg->node_pins_file;
 	popts.productions_dir = cfg->productions_dir;
+	popts.sign_sk = w->j->sign_sk;               /* issue 13.3: signed */
+	popts.node_name = cfg->node_name;
 	if (api_production_build_ex(w->build, tid, mid, path, jobs_progress_cb,
 	    &pr, &popts, &res, err, sizeof(err)) != 0) {
 		(void)pg_rollback(w->build);   /* keeps the SQLSTATE */
@@ -526,6 +531,18 @@ api_jobs_new(api_jobs **out, const api_config *cfg, char *err, size_t err_len)
 		return -1;
 	}
 	j->cfg = cfg;
+	/* Read now, before privileges are dropped; a build without it fails
+	 * with the builder's message. */
+	if (cfg->signing_key_file[0] != '\0' &&
+	    api_production_load_signer(cfg->signing_key_file, &j->sign_sk, err,
+	    err_len) != 0) {
+		free(j->w);
+		free(j);
+		return -1;
+	}
+	if (j->sign_sk == NULL)
+		log_warn("no signing_key_file and node_name: productions cannot be "
+		    "built (they are signed by the API node key)");
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
 	/* back-offs must not stretch when the wall clock jumps */
@@ -622,6 +639,7 @@ api_jobs_free(api_jobs **jp)
 	pthread_cond_destroy(&j->cv);
 	pthread_cond_destroy(&j->stop_cv);
 	pthread_mutex_destroy(&j->mu);
+	vault_sign_key_free(&j->sign_sk);
 	free(j->w);
 	free(j);
 	*jp = NULL;

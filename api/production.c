@@ -64,6 +64,7 @@
 #include "api/keys.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/pins.h"
 #include "common/util.h"
 #include "vault/blind.h"
 #include "vault/chain.h"
@@ -89,6 +90,11 @@
 #define PR_SPOOL_MEM_SMALL  (64U * 1024U)     /* records.jsonl, manifest */
 #define PR_SPOOL_MEM_EVENTS (1024U * 1024U)   /* one RSMF's events */
 #define PR_SPOOL_MEM_ZIP    (2048U * 1024U)   /* one RSMF's base64 zip */
+/* Batches of the records in flight (issue 13.3 proofs): metadata of at
+ * least every batch of one FETCH, Merkle trees of a few. */
+#define PR_BATCH_CACHE      256U
+#define PR_TREE_CACHE       64U   /* 64 trees of 2000 leaves: ~8 MiB */
+#define PR_CK_JSON          1024U
 
 /* -- small helpers ----------------------------------------------------------- */
 
@@ -279,6 +285,26 @@ typedef struct pr_ckpt {
 	char               json[768];     /* {"batch_no":..,"head":..,...} */
 } pr_ckpt;
 
+/* A batch of records in flight: what its proofs carry. */
+typedef struct pr_batch {
+	unsigned char      stream[VAULT_ID_BYTES];
+	unsigned long long batch_no, first_seq, last_seq;
+	unsigned char     *tree;        /* vault_merkle_tree, NULL: evicted */
+	size_t             n;
+	unsigned long long used;        /* FETCH generation */
+	unsigned long long tree_used;
+	char               json[PR_CK_JSON * 2];  /* "batch":{..},"checkpoint":.. */
+	char               ck[PR_CK_JSON];        /* the checkpoint or "null" */
+} pr_batch;
+
+/* One row of the FETCH being processed: its batch and inclusion path. */
+typedef struct pr_rowproof {
+	size_t        batch;
+	size_t        leaf_index;
+	size_t        path_len;
+	unsigned char path[VAULT_MERKLE_PATH_MAX * VAULT_HASH_BYTES];
+} pr_rowproof;
+
 typedef struct pr_long {
 	unsigned char conv[VAULT_TOKEN_BYTES];
 	int           has_conv;
@@ -400,6 +426,19 @@ typedef struct prod {
 
 	pr_ckpt             *ckpts;
 	size_t               nckpts;
+	pr_batch            *batches;
+	size_t               nbatches, cap_batches;
+	unsigned long long   gen;
+	pr_rowproof         *rowp;
+	size_t               rowp_cap;
+	unsigned char       *lbuf;           /* one batch's leaf hashes */
+	size_t               lbuf_cap;
+	/* the signed statement */
+	vault_hasher        *fh;
+	int                  fh_active;
+	char                 fname[192];
+	unsigned long long   fsize;
+	json_t              *files;
 	pr_long             *longs;
 	size_t               nlongs;
 
@@ -844,13 +883,42 @@ tar_fail(prod *P, const char *what)
 	return -1;
 }
 
+/* Every file of the tar is hashed as it goes in, for the statement. */
+static int
+pr_file_end(prod *P)
+{
+	unsigned char h[VAULT_HASH_BYTES];
+	char hex[2 * VAULT_HASH_BYTES + 1];
+
+	if (!P->fh_active)
+		return 0;
+	P->fh_active = 0;
+	vault_hasher_final(P->fh, h);
+	util_hex(hex, h, sizeof(h));
+	if (P->files == NULL || json_array_append_new(P->files, json_pack(
+	    "{s:s,s:I,s:s}", "name", P->fname, "size", (json_int_t)P->fsize,
+	    "blake2b", hex)) != 0) {
+		PERR(P, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 tar_entry(prod *P, const char *path, unsigned long long size, int dir)
 {
-	struct archive_entry *e = archive_entry_new();
+	struct archive_entry *e;
 	int rc;
 
-	if (e == NULL) {
+	if (pr_file_end(P) != 0)
+		return -1;
+	if (!dir && P->fh != NULL) {
+		snprintf(P->fname, sizeof(P->fname), "%s", path);
+		P->fsize = 0;
+		vault_hasher_reset(P->fh);
+		P->fh_active = 1;
+	}
+	if ((e = archive_entry_new()) == NULL) {
 		PERR(P, "out of memory");
 		return -1;
 	}
@@ -873,6 +941,10 @@ tar_put(prod *P, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 
+	if (P->fh_active) {
+		vault_hasher_update(P->fh, data, len);
+		P->fsize += len;
+	}
 	while (len > 0) {
 		la_ssize_t w = archive_write_data(P->tar, p, len);
 
@@ -1762,19 +1834,317 @@ out:
 	return rc;
 }
 
+/* -- proofs: batches, their trees and checkpoints (issue 13.3) ------------------ */
+
+static int pr_grow(prod *P, unsigned char **buf, size_t *cap, size_t need);
+
+/* The leaves of a batch in seq order (records and the tombstones purge
+ * left in their place) into its tree.  The tree's root and the chain head
+ * must be the stored ones: a build never vouches for a batch that does not
+ * verify. */
 static int
-pr_ckpt_key_cmp(const void *key, const void *elem)
+pr_batch_tree(prod *P, pr_batch *b, const unsigned char prev_head[VAULT_HASH_BYTES],
+    const unsigned char root[VAULT_HASH_BYTES],
+    const unsigned char new_head[VAULT_HASH_BYTES], const char *sid)
 {
-	return memcmp(key, ((const pr_ckpt *)elem)->stream, VAULT_ID_BYTES);
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	unsigned char head[VAULT_HASH_BYTES];
+	char bn[24];
+	size_t i, n, nodes;
+	int rc = -1;
+
+	n = (size_t)(b->last_seq - b->first_seq + 1);
+	if ((nodes = vault_merkle_tree_nodes(n)) == 0) {
+		PERR(P, "stream %s batch %llu: impossible size", sid, b->batch_no);
+		return -1;
+	}
+	snprintf(bn, sizeof(bn), "%llu", b->batch_no);
+	pg_param_text(&p, P->tid);
+	pg_param_text(&p, sid);
+	pg_param_text(&p, bn);
+	p.result_binary = 1;
+	r = pg_query(P->db, "SELECT seq, leaf_hash FROM coffer.records "
+	    "WHERE tenant_id = $1::uuid AND stream_id = $2::uuid AND "
+	    "batch_no = $3::int8 UNION ALL SELECT seq, leaf_hash FROM "
+	    "coffer.tombstones WHERE tenant_id = $1::uuid AND "
+	    "stream_id = $2::uuid AND batch_no = $3::int8 ORDER BY 1", &p,
+	    P->err, P->err_len);
+	if (r == NULL)
+		return -1;
+	if ((size_t)PQntuples(r) != n) {
+		PERR(P, "stream %s batch %llu: %d leaves for seq %llu..%llu "
+		    "(tampered?)", sid, b->batch_no, PQntuples(r), b->first_seq,
+		    b->last_seq);
+		goto out;
+	}
+	if (pr_grow(P, &P->lbuf, &P->lbuf_cap, nodes * VAULT_HASH_BYTES) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (PQgetlength(r, (int)i, 0) != 8 ||
+		    PQgetlength(r, (int)i, 1) != VAULT_HASH_BYTES ||
+		    (unsigned long long)pr_be64(PQgetvalue(r, (int)i, 0)) !=
+		    b->first_seq + i) {
+			PERR(P, "stream %s batch %llu: leaves do not cover seq "
+			    "%llu..%llu (tampered?)", sid, b->batch_no, b->first_seq,
+			    b->last_seq);
+			goto out;
+		}
+		memcpy(P->lbuf + i * VAULT_HASH_BYTES, PQgetvalue(r, (int)i, 1),
+		    VAULT_HASH_BYTES);
+	}
+	if ((b->tree = malloc(nodes * VAULT_HASH_BYTES)) == NULL) {
+		PERR(P, "out of memory");
+		goto out;
+	}
+	b->n = n;
+	if (vault_merkle_tree(P->lbuf, n, b->tree) != 0 ||
+	    memcmp(b->tree + (nodes - 1) * VAULT_HASH_BYTES, root,
+	    VAULT_HASH_BYTES) != 0) {
+		PERR(P, "stream %s batch %llu: the Merkle root of its leaves "
+		    "differs from the stored root (tampered?)", sid, b->batch_no);
+		goto out;
+	}
+	if (vault_chain_next(P->tenant_id, b->stream, b->batch_no, b->first_seq,
+	    b->last_seq, prev_head, root, head) != 0 ||
+	    memcmp(head, new_head, VAULT_HASH_BYTES) != 0) {
+		PERR(P, "stream %s batch %llu: the chain head does not recompute "
+		    "(tampered?)", sid, b->batch_no);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0) {
+		free(b->tree);
+		b->tree = NULL;
+	}
+	PQclear(r);
+	return rc;
 }
 
-static const pr_ckpt *
-pr_ckpt_find(prod *P, const unsigned char stream[VAULT_ID_BYTES])
+/* Batch row and its checkpoint into b (b->stream, b->batch_no set). */
+static int
+pr_batch_load(prod *P, pr_batch *b)
 {
-	if (P->nckpts == 0)
-		return NULL;
-	return bsearch(stream, P->ckpts, P->nckpts, sizeof(pr_ckpt),
-	    pr_ckpt_key_cmp);
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	char sid[PR_UUID_LIT], bn[24], ph[65], rt[65], hd[65], sig[129];
+	char nid[PR_UUID_LIT], *name = NULL;
+	unsigned char prev[VAULT_HASH_BYTES], root[VAULT_HASH_BYTES];
+	unsigned char nh[VAULT_HASH_BYTES];
+	int rc = -1, i;
+	static const int len[11] = { 8, 8, VAULT_HASH_BYTES, VAULT_HASH_BYTES,
+	    VAULT_HASH_BYTES, VAULT_HASH_BYTES, 8, 8, VAULT_SIG_BYTES,
+	    VAULT_ID_BYTES, -1 };
+
+	util_uuid_format(sid, b->stream);
+	snprintf(bn, sizeof(bn), "%llu", b->batch_no);
+	pg_param_text(&p, P->tid);
+	pg_param_text(&p, sid);
+	pg_param_text(&p, bn);
+	p.result_binary = 1;
+	r = pg_query(P->db, "SELECT b.first_seq, b.last_seq, b.prev_head, "
+	    "       b.merkle_root, b.new_head, c.head, c.last_seq, c.signed_at, "
+	    "       c.signature, c.node_id, n.name "
+	    "FROM coffer.batches b LEFT JOIN coffer.checkpoints c ON "
+	    "     c.tenant_id = b.tenant_id AND c.stream_id = b.stream_id AND "
+	    "     c.batch_no = b.batch_no "
+	    "LEFT JOIN coffer.nodes n ON n.node_id = c.node_id "
+	    "WHERE b.tenant_id = $1::uuid AND b.stream_id = $2::uuid AND "
+	    "      b.batch_no = $3::int8", &p, P->err, P->err_len);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PERR(P, "stream %s batch %llu: no batch row (tampered?)", sid,
+		    b->batch_no);
+		goto out;
+	}
+	for (i = 0; i < 11; i++) {
+		if (i < 5 && PQgetisnull(r, 0, i))
+			goto bad;
+		if (!PQgetisnull(r, 0, i) && len[i] >= 0 &&
+		    PQgetlength(r, 0, i) != len[i])
+			goto bad;
+	}
+	b->first_seq = (unsigned long long)pr_be64(PQgetvalue(r, 0, 0));
+	b->last_seq = (unsigned long long)pr_be64(PQgetvalue(r, 0, 1));
+	if (b->last_seq < b->first_seq)
+		goto bad;
+	memcpy(prev, PQgetvalue(r, 0, 2), sizeof(prev));
+	memcpy(root, PQgetvalue(r, 0, 3), sizeof(root));
+	memcpy(nh, PQgetvalue(r, 0, 4), sizeof(nh));
+	util_hex(ph, prev, sizeof(prev));
+	util_hex(rt, root, sizeof(root));
+	if (PQgetisnull(r, 0, 5) || PQgetisnull(r, 0, 10)) {
+		snprintf(b->ck, sizeof(b->ck), "null");
+	} else {
+		json_t *js = json_string(PQgetvalue(r, 0, 10));
+
+		name = js != NULL ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+		json_decref(js);
+		if (name == NULL) {
+			PERR(P, "out of memory");
+			goto out;
+		}
+		util_hex(hd, (const unsigned char *)PQgetvalue(r, 0, 5),
+		    VAULT_HASH_BYTES);
+		util_hex(sig, (const unsigned char *)PQgetvalue(r, 0, 8),
+		    VAULT_SIG_BYTES);
+		util_uuid_format(nid, (const unsigned char *)PQgetvalue(r, 0, 9));
+		if ((size_t)snprintf(b->ck, sizeof(b->ck), "{\"batch_no\":%llu,"
+		    "\"last_seq\":%llu,\"head\":\"%s\",\"signed_at_us\":%lld,"
+		    "\"node\":\"%s\",\"node_name\":%s,\"signature\":\"%s\"}",
+		    b->batch_no, (unsigned long long)pr_be64(PQgetvalue(r, 0, 6)),
+		    hd, (long long)(pr_be64(PQgetvalue(r, 0, 7)) + PR_PG_EPOCH_US),
+		    nid, name, sig) >= sizeof(b->ck))
+			goto bad;
+	}
+	if ((size_t)snprintf(b->json, sizeof(b->json), "\"batch\":{\"batch_no\":"
+	    "%llu,\"first_seq\":%llu,\"last_seq\":%llu,\"prev_head\":\"%s\","
+	    "\"root\":\"%s\"},\"checkpoint\":%s", b->batch_no, b->first_seq,
+	    b->last_seq, ph, rt, b->ck) >= sizeof(b->json))
+		goto bad;
+	rc = pr_batch_tree(P, b, prev, root, nh, sid);
+	goto out;
+bad:
+	PERR(P, "stream %s batch %llu: malformed batch or checkpoint row", sid,
+	    b->batch_no);
+out:
+	free(name);
+	PQclear(r);
+	return rc;
+}
+
+/* Index of the batch in P->batches, loaded (with its tree) if need be.
+ * Entries used by the current FETCH (P->gen) are never evicted: rows of
+ * it refer to them by index. */
+static long
+pr_batch_get(prod *P, const unsigned char stream[VAULT_ID_BYTES],
+    unsigned long long batch_no)
+{
+	pr_batch *b;
+	size_t i, victim = SIZE_MAX, trees = 0, old = SIZE_MAX;
+
+	for (i = 0; i < P->nbatches; i++) {
+		b = &P->batches[i];
+		if (b->batch_no == batch_no &&
+		    memcmp(b->stream, stream, VAULT_ID_BYTES) == 0)
+			break;
+	}
+	if (i == P->nbatches) {
+		/* a slot: a new one, or the least recent not used now */
+		if (P->nbatches == P->cap_batches) {
+			size_t j;
+
+			for (j = 0; j < P->nbatches; j++)
+				if (P->batches[j].used < P->gen && (victim == SIZE_MAX ||
+				    P->batches[j].used < P->batches[victim].used))
+					victim = j;
+			if (victim == SIZE_MAX) {
+				size_t cap = P->cap_batches ? 2 * P->cap_batches :
+				    PR_BATCH_CACHE;
+				pr_batch *nb = realloc(P->batches, cap * sizeof(*nb));
+
+				if (nb == NULL) {
+					PERR(P, "out of memory");
+					return -1;
+				}
+				P->batches = nb;
+				P->cap_batches = cap;
+			}
+		}
+		if (victim != SIZE_MAX) {
+			i = victim;
+			free(P->batches[i].tree);
+		} else {
+			i = P->nbatches++;
+		}
+		b = &P->batches[i];
+		memset(b, 0, sizeof(*b));
+		memcpy(b->stream, stream, VAULT_ID_BYTES);
+		b->batch_no = batch_no;
+		if (pr_batch_load(P, b) != 0) {
+			b->batch_no = ULLONG_MAX;   /* never matches */
+			b->used = 0;
+			return -1;
+		}
+	} else if (P->batches[i].tree == NULL) {
+		b = &P->batches[i];
+		if (pr_batch_load(P, b) != 0)
+			return -1;
+	}
+	b = &P->batches[i];
+	b->used = P->gen;
+	b->tree_used = ++P->tick;
+	/* keep a few trees only */
+	for (trees = 0, old = SIZE_MAX, victim = 0; victim < P->nbatches; victim++)
+		if (P->batches[victim].tree != NULL) {
+			trees++;
+			if (victim != i && (old == SIZE_MAX ||
+			    P->batches[victim].tree_used < P->batches[old].tree_used))
+				old = victim;
+		}
+	if (trees > PR_TREE_CACHE && old != SIZE_MAX) {
+		free(P->batches[old].tree);
+		P->batches[old].tree = NULL;
+	}
+	return (long)i;
+}
+
+/* Before the rows of a FETCH are processed (and before the next FETCH is
+ * sent: the queries share the connection): each row's batch and path. */
+static int
+pr_proofs_for(prod *P, const PGresult *r, int n)
+{
+	int i;
+
+	P->gen++;
+	if ((size_t)n > P->rowp_cap) {
+		pr_rowproof *np = realloc(P->rowp, (size_t)n * sizeof(*np));
+
+		if (np == NULL) {
+			PERR(P, "out of memory");
+			return -1;
+		}
+		P->rowp = np;
+		P->rowp_cap = (size_t)n;
+	}
+	for (i = 0; i < n; i++) {
+		pr_rowproof *rp = &P->rowp[i];
+		unsigned long long seq, batch;
+		char sid[PR_UUID_LIT];
+		pr_batch *b;
+		long bi;
+
+		if (PQgetlength(r, i, 0) != VAULT_ID_BYTES ||
+		    PQgetlength(r, i, 1) != 8 || PQgetlength(r, i, 3) != 8 ||
+		    PQgetlength(r, i, 10) != VAULT_HASH_BYTES) {
+			PERR(P, "tenant %s: malformed record row", P->tid);
+			return -1;
+		}
+		seq = (unsigned long long)pr_be64(PQgetvalue(r, i, 1));
+		batch = (unsigned long long)pr_be64(PQgetvalue(r, i, 3));
+		if ((bi = pr_batch_get(P, (const unsigned char *)PQgetvalue(r, i, 0),
+		    batch)) < 0)
+			return -1;
+		b = &P->batches[bi];
+		util_uuid_format(sid, b->stream);
+		if (seq < b->first_seq || seq > b->last_seq ||
+		    memcmp(b->tree + (seq - b->first_seq) * VAULT_HASH_BYTES,
+		    PQgetvalue(r, i, 10), VAULT_HASH_BYTES) != 0) {
+			PERR(P, "record %s:%llu is not a leaf of its batch %llu "
+			    "(tampered?)", sid, seq, batch);
+			return -1;
+		}
+		rp->batch = (size_t)bi;
+		rp->leaf_index = (size_t)(seq - b->first_seq);
+		if (vault_merkle_path(b->tree, b->n, rp->leaf_index, rp->path,
+		    &rp->path_len) != 0) {
+			PERR(P, "record %s:%llu: no inclusion path", sid, seq);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -2379,19 +2749,135 @@ pr_group_for(prod *P, const unsigned char *conv, const char *channel,
 /* -- records ------------------------------------------------------------------------ */
 
 /* Cursor columns: stream_id, seq, epoch_id, batch_no, received_at, sent_at,
- * channel, conversation_token, nonce, ciphertext, leaf_hash (binary). */
-#define PR_COLS 11
+ * channel, conversation_token, nonce, ciphertext, leaf_hash, size_class,
+ * the participant tokens back to back (NULL: none), dedup_token (binary). */
+#define PR_COLS 14
 static const int pr_col_len[PR_COLS] = {
 	VAULT_ID_BYTES, 8, VAULT_ID_BYTES, 8, 8, 8, -1, VAULT_TOKEN_BYTES,
-	VAULT_NONCE_BYTES, -1, VAULT_HASH_BYTES
+	VAULT_NONCE_BYTES, -1, VAULT_HASH_BYTES, 2, -1, VAULT_TOKEN_BYTES
 };
+
+/* A record's proof fields (api/production.h), after its "channel":
+ * everything its leaf hash covers, the record key, and the path to its
+ * batch's signed head.  The leaf hash is recomputed here first: a row that
+ * does not match its own leaf hash is never vouched for. */
+static int
+pr_proof_fields(prod *P, pr_text *lt, const PGresult *r, int row,
+    const vault_record_ad *ad, const vault_epoch *ep, long long sent_us,
+    const char *sid, unsigned long long seq)
+{
+	const pr_rowproof *rp = &P->rowp[row];
+	const pr_batch *b = &P->batches[rp->batch];
+	unsigned char rk[VAULT_RECORD_KEY_BYTES], lh[VAULT_HASH_BYTES];
+	char hex[2 * VAULT_HASH_BYTES + 1], rkhex[2 * VAULT_RECORD_KEY_BYTES + 1];
+	char num[64];
+	vault_leaf lf;
+	size_t i, np, ct_len = (size_t)PQgetlength(r, row, 9);
+	const unsigned char *u;
+	int rc = -1, ok;
+
+	np = PQgetisnull(r, row, 12) ? 0 : (size_t)PQgetlength(r, row, 12);
+	if (np % VAULT_TOKEN_BYTES != 0) {
+		PERR(P, "tenant %s: malformed record row", P->tid);
+		return -1;
+	}
+	np /= VAULT_TOKEN_BYTES;
+	memset(&lf, 0, sizeof(lf));
+	memcpy(lf.tenant_id, ad->tenant_id, VAULT_ID_BYTES);
+	memcpy(lf.stream_id, ad->stream_id, VAULT_ID_BYTES);
+	lf.seq = seq;
+	memcpy(lf.epoch_id, ad->epoch_id, VAULT_ID_BYTES);
+	lf.received_at = ad->received_at;
+	lf.sent_at = sent_us;
+	lf.channel = PQgetvalue(r, row, 6);
+	lf.channel_len = (size_t)PQgetlength(r, row, 6);
+	u = (const unsigned char *)PQgetvalue(r, row, 11);
+	if (((unsigned)u[0] << 8 | u[1]) > 255) {
+		PERR(P, "tenant %s: malformed record row", P->tid);
+		return -1;
+	}
+	lf.size_class = (uint8_t)u[1];
+	lf.participants = np ? (const unsigned char *)PQgetvalue(r, row, 12) : NULL;
+	lf.participant_count = np;
+	lf.conversation = PQgetisnull(r, row, 7) ? NULL :
+	    (const unsigned char *)PQgetvalue(r, row, 7);
+	memcpy(lf.dedup, PQgetvalue(r, row, 13), VAULT_TOKEN_BYTES);
+	memcpy(lf.nonce, PQgetvalue(r, row, 8), VAULT_NONCE_BYTES);
+	lf.ciphertext = (const unsigned char *)PQgetvalue(r, row, 9);
+	lf.ciphertext_len = ct_len;
+	if (vault_leaf_hash(&lf, lh) != 0 ||
+	    memcmp(lh, PQgetvalue(r, row, 10), VAULT_HASH_BYTES) != 0) {
+		PERR(P, "record %s:%llu: its stored fields do not give its leaf "
+		    "hash (tampered row?)", sid, seq);
+		return -1;
+	}
+	if (vault_record_key(ep, ad, rk) != 0) {
+		PERR(P, "record %s:%llu: cannot derive its record key", sid, seq);
+		return -1;
+	}
+	util_hex(rkhex, rk, sizeof(rk));
+	vault_wipe(rk, sizeof(rk));
+	snprintf(num, sizeof(num), "%lld", (long long)ad->received_at);
+	ok = tx_str(P, lt, "\",\"matter_id\":\"") == 0 &&
+	    tx_str(P, lt, P->mid) == 0 &&
+	    tx_str(P, lt, "\",\"received_at_us\":") == 0 && tx_str(P, lt, num) == 0;
+	snprintf(num, sizeof(num), "%lld", sent_us);
+	ok = ok && tx_str(P, lt, ",\"sent_at_us\":") == 0 && tx_str(P, lt, num) == 0 &&
+	    tx_str(P, lt, ",\"size_class\":") == 0 && tx_u64(P, lt, lf.size_class) == 0 &&
+	    tx_str(P, lt, ",\"participants\":[") == 0;
+	for (i = 0; ok && i < np; i++) {
+		util_hex(hex, lf.participants + i * VAULT_TOKEN_BYTES,
+		    VAULT_TOKEN_BYTES);
+		ok = tx_str(P, lt, i ? ",\"" : "\"") == 0 && tx_str(P, lt, hex) == 0 &&
+		    tx_str(P, lt, "\"") == 0;
+	}
+	ok = ok && tx_str(P, lt, "],\"conversation\":") == 0;
+	if (ok && lf.conversation != NULL) {
+		util_hex(hex, lf.conversation, VAULT_TOKEN_BYTES);
+		ok = tx_str(P, lt, "\"") == 0 && tx_str(P, lt, hex) == 0 &&
+		    tx_str(P, lt, "\"") == 0;
+	} else if (ok) {
+		ok = tx_str(P, lt, "null") == 0;
+	}
+	util_hex(hex, lf.dedup, VAULT_TOKEN_BYTES);
+	ok = ok && tx_str(P, lt, ",\"dedup\":\"") == 0 && tx_str(P, lt, hex) == 0;
+	util_hex(hex, lf.nonce, VAULT_NONCE_BYTES);
+	ok = ok && tx_str(P, lt, "\",\"nonce\":\"") == 0 && tx_str(P, lt, hex) == 0 &&
+	    tx_str(P, lt, "\",\"ciphertext\":\"") == 0 &&
+	    tx_reserve(P, lt, 4 * ((ct_len + 2) / 3) + 1) == 0;
+	if (ok) {
+		if (ct_len > INT_MAX / 2) {
+			PERR(P, "record %s:%llu is too large", sid, seq);
+			goto out;
+		}
+		lt->len += (size_t)EVP_EncodeBlock(lt->p + lt->len, lf.ciphertext,
+		    (int)ct_len);
+	}
+	ok = ok && tx_str(P, lt, "\",\"record_key\":\"") == 0 &&
+	    tx_str(P, lt, rkhex) == 0 &&
+	    tx_str(P, lt, "\",\"proof\":{\"leaf_index\":") == 0 &&
+	    tx_u64(P, lt, rp->leaf_index) == 0 &&
+	    tx_str(P, lt, ",\"leaf_count\":") == 0 && tx_u64(P, lt, b->n) == 0 &&
+	    tx_str(P, lt, ",\"path\":[") == 0;
+	for (i = 0; ok && i < rp->path_len; i++) {
+		util_hex(hex, rp->path + i * VAULT_HASH_BYTES, VAULT_HASH_BYTES);
+		ok = tx_str(P, lt, i ? ",\"" : "\"") == 0 && tx_str(P, lt, hex) == 0 &&
+		    tx_str(P, lt, "\"") == 0;
+	}
+	ok = ok && tx_str(P, lt, "],") == 0 && tx_str(P, lt, b->json) == 0 &&
+	    tx_str(P, lt, "}") == 0;
+	rc = ok ? 0 : -1;
+out:
+	vault_wipe(rkhex, sizeof(rkhex));
+	return rc;
+}
 
 static int
 pr_record(prod *P, const PGresult *r, int row)
 {
 	vault_record_ad ad;
 	const vault_epoch *ep;
-	const pr_ckpt *ck;
+	const char *ck;
 	json_t *rec = NULL;
 	json_error_t je;
 	char sid[PR_UUID_LIT], eid[PR_UUID_LIT], leaf[65], recv[PR_TIME_MAX];
@@ -2406,7 +2892,7 @@ pr_record(prod *P, const PGresult *r, int row)
 
 	/* Fixed sizes (-1: variable); only the conversation may be NULL. */
 	for (n = 0; n < PR_COLS; n++) {
-		if (PQgetisnull(r, row, n) ? n != 7 :
+		if (PQgetisnull(r, row, n) ? n != 7 && n != 12 :
 		    (pr_col_len[n] >= 0 && PQgetlength(r, row, n) != pr_col_len[n]))
 			goto bad;
 	}
@@ -2482,23 +2968,22 @@ pr_record(prod *P, const PGresult *r, int row)
 	    tx_str(P, lt, "\",\"received_at\":\"") != 0 || tx_str(P, lt, recv) != 0 ||
 	    tx_str(P, lt, "\",\"sent_at\":\"") != 0 || tx_str(P, lt, sent) != 0 ||
 	    tx_str(P, lt, "\",\"channel\":\"") != 0 || tx_str(P, lt, channel) != 0 ||
-	    tx_str(P, lt, "\",\"record\":") != 0 || tx_put(P, lt, P->pt, pt_len) != 0 ||
+	    pr_proof_fields(P, lt, r, row, &ad, ep, sent_us, sid, seq) != 0 ||
+	    tx_str(P, lt, ",\"record\":") != 0 || tx_put(P, lt, P->pt, pt_len) != 0 ||
 	    tx_str(P, lt, "}\n") != 0 ||
 	    spool_put(P, &P->records, lt->p, lt->len) != 0)
 		goto out;
 	tx_clear(lt);
 
-	/* manifest.json: one receipt a line. */
-	ck = pr_ckpt_find(P, ad.stream_id);
-	if (ck != NULL && ck->last_seq < seq)
-		ck = NULL;
+	/* manifest.json: one receipt a line, with its batch's checkpoint. */
+	ck = P->batches[P->rowp[row].batch].ck;
 	if (tx_str(P, lt, P->res.records > 0 ? ",\n{\"stream\":\"" :
 	    "{\"stream\":\"") != 0 || tx_str(P, lt, sid) != 0 ||
 	    tx_str(P, lt, "\",\"seq\":") != 0 || tx_u64(P, lt, seq) != 0 ||
 	    tx_str(P, lt, ",\"leaf_hash\":\"") != 0 || tx_str(P, lt, leaf) != 0 ||
 	    tx_str(P, lt, "\",\"batch_no\":") != 0 || tx_u64(P, lt, batch) != 0 ||
 	    tx_str(P, lt, ",\"checkpoint\":") != 0 ||
-	    tx_str(P, lt, ck != NULL ? ck->json : "null") != 0 ||
+	    tx_str(P, lt, ck) != 0 ||
 	    tx_str(P, lt, "}") != 0 ||
 	    spool_put(P, &P->manifest, lt->p, lt->len) != 0)
 		goto out;
@@ -2544,7 +3029,10 @@ pr_stream_records(prod *P)
 	if (pg_exec(P->db, "DECLARE coffer_production NO SCROLL CURSOR FOR "
 	    "SELECT r.stream_id, r.seq, r.epoch_id, r.batch_no, r.received_at, "
 	    "       r.sent_at, r.channel, r.conversation_token, r.nonce, "
-	    "       r.ciphertext, r.leaf_hash "
+	    "       r.ciphertext, r.leaf_hash, r.size_class, "
+	    "       (SELECT pg_catalog.string_agg(t.tok, ''::bytea ORDER BY t.o) "
+	    "        FROM pg_catalog.unnest(r.participant_tokens) "
+	    "             WITH ORDINALITY AS t(tok, o)), r.dedup_token "
 	    "FROM coffer.records r WHERE " PR_SCOPE
 	    " AND r.epoch_id = ANY ($7::uuid[]) "
 	    "ORDER BY r.conversation_token NULLS LAST, r.channel, r.sent_at, "
@@ -2574,6 +3062,9 @@ pr_stream_records(prod *P)
 			PERR(P, "database: unexpected cursor columns");
 			goto out;
 		}
+		/* Proofs need queries of their own: before the next FETCH. */
+		if (n > 0 && pr_proofs_for(P, r, n) != 0)
+			goto out;
 		if (n > 0 &&
 		    PQsendQueryParams(P->db, fetch, 0, NULL, NULL, NULL, NULL, 1) != 1) {
 			PERR(P, "database: %s", PQerrorMessage(P->db));
@@ -2646,6 +3137,14 @@ prod_free(prod *P)
 	}
 	free(P->epochs);
 	free(P->ckpts);
+	for (i = 0; i < P->nbatches; i++)
+		free(P->batches[i].tree);
+	free(P->batches);
+	free(P->rowp);
+	if (P->lbuf != NULL)
+		vault_secure_free(P->lbuf);
+	vault_hasher_free(&P->fh);
+	json_decref(P->files);
 	free(P->longs);
 	free(P->public_shares);
 	if (P->seed != NULL)
@@ -2685,6 +3184,97 @@ prod_free(prod *P)
 	free(P->tmp_path);
 }
 
+/* manifest.sig: the statement (every file's hash, the container header's
+ * hash, the recipient) and the API node's signature of its exact bytes. */
+static int
+pr_statement(prod *P)
+{
+	unsigned char hdr[VAULT_PROD_HEADER_BYTES], h[VAULT_HASH_BYTES];
+	unsigned char kid[VAULT_BOX_KEYID_BYTES], sig[VAULT_SIG_BYTES];
+	char hh[2 * VAULT_HASH_BYTES + 1], kh[2 * VAULT_BOX_KEYID_BYTES + 1];
+	char sh[2 * VAULT_SIG_BYTES + 1], *stmt = NULL;
+	json_t *o;
+	size_t n;
+	int rc = -1;
+
+	if (vault_prod_writer_header(P->container, hdr) != 0) {
+		PERR(P, "production: no container header");
+		return -1;
+	}
+	vault_hasher_update(P->fh, hdr, sizeof(hdr));
+	vault_hasher_final(P->fh, h);
+	util_hex(hh, h, sizeof(h));
+	vault_box_key_id(P->requester_pk, kid);
+	util_hex(kh, kid, sizeof(kid));
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:O}",
+	    "format", "coffer-production-statement-1",
+	    "node_name", P->opts->node_name, "tenant_id", P->tid,
+	    "matter_id", P->mid, "recipient_key_id", kh, "container_header", hh,
+	    "record_count", (json_int_t)P->res.records, "files", P->files);
+	if (o == NULL || (stmt = json_dumps(o, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER)) == NULL) {
+		PERR(P, "out of memory");
+		goto out;
+	}
+	n = strlen(stmt);
+	if (vault_production_sign(P->opts->sign_sk, (const unsigned char *)stmt,
+	    n, sig) != 0) {
+		PERR(P, "production: signing the statement failed");
+		goto out;
+	}
+	util_hex(sh, sig, sizeof(sig));
+	P->fh_active = 0;
+	if (tar_entry(P, "manifest.sig", n + 1 + 2 * VAULT_SIG_BYTES + 1, 0) != 0)
+		goto out;
+	P->fh_active = 0;                  /* not a file of its own statement */
+	if (tar_put(P, stmt, n) != 0 || tar_put(P, "\n", 1) != 0 ||
+	    tar_put(P, sh, 2 * VAULT_SIG_BYTES) != 0 || tar_put(P, "\n", 1) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(stmt);
+	json_decref(o);
+	return rc;
+}
+
+int
+api_production_load_signer(const char *path, unsigned char **sk_out,
+    char *err, size_t err_len)
+{
+	unsigned char *data = NULL, pk[VAULT_SIGN_PK_BYTES];
+	size_t len = 0;
+	char msg[256];
+	int rc = -1;
+
+	if (sk_out == NULL)
+		return -1;
+	*sk_out = NULL;
+	if (path == NULL || path[0] == '\0') {
+		pr_err(err, err_len, "no signing_key_file");
+		return -1;
+	}
+	if (util_check_secret_file(path, msg, sizeof(msg)) != 0 ||
+	    util_read_file(path, VAULT_SIGN_SK_BYTES + 1, &data, &len, msg,
+	    sizeof(msg)) != 0) {
+		pr_err(err, err_len, "%s", msg);
+		return -1;
+	}
+	if (len != VAULT_SIGN_SK_BYTES)
+		pr_err(err, err_len, "%.300s: %zu bytes, expected %u", path, len,
+		    VAULT_SIGN_SK_BYTES);
+	else if (vault_sign_key_from_seed(data, pk, sk_out) != 0)
+		pr_err(err, err_len, "%.300s: unusable key", path);
+	else if (memcmp(pk, data + VAULT_SIGN_SEED_BYTES, sizeof(pk)) != 0) {
+		vault_sign_key_free(sk_out);
+		pr_err(err, err_len, "%.300s: the public key does not match the "
+		    "seed", path);
+	} else
+		rc = 0;
+	vault_wipe(data, len);
+	free(data);
+	return rc;
+}
+
 /* The manifest's first line: everything but the records. */
 static char *
 pr_manifest_head(prod *P, json_t *ckpts)
@@ -2714,15 +3304,20 @@ pr_manifest_head(prod *P, json_t *ckpts)
 	if (P->has_from || P->has_to) {
 		char t[PR_TIME_MAX];
 
+		/* and in µs: export open checks every record's sent_at */
 		if (P->has_from) {
 			pr_time(t, pr_be64(P->time_from) + PR_PG_EPOCH_US);
 			json_object_set_new(json_object_get(head, "scope"), "from",
 			    json_string(t));
+			json_object_set_new(json_object_get(head, "scope"), "from_us",
+			    json_integer(pr_be64(P->time_from) + PR_PG_EPOCH_US));
 		}
 		if (P->has_to) {
 			pr_time(t, pr_be64(P->time_to) + PR_PG_EPOCH_US);
 			json_object_set_new(json_object_get(head, "scope"), "to",
 			    json_string(t));
+			json_object_set_new(json_object_get(head, "scope"), "to_us",
+			    json_integer(pr_be64(P->time_to) + PR_PG_EPOCH_US));
 		}
 	}
 	s = json_dumps(head, JSON_COMPACT);
@@ -2799,6 +3394,39 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		slash[1] = '\0';
 	else
 		*slash = '\0';
+
+	/* Issue 13.3: a production is signed by the API node, with the key
+	 * its node pin names, or nobody could open it. */
+	if (opts == NULL || opts->sign_sk == NULL || opts->node_name == NULL ||
+	    opts->node_name[0] == '\0') {
+		PERR(P, "production: no API signing key (set signing_key_file and "
+		    "node_name in the API configuration; cofferctl node init makes "
+		    "the key): productions are signed by the API");
+		goto out;
+	}
+	if (opts->node_pins_file != NULL && opts->node_pins_file[0] != '\0') {
+		pins_nodes *pn = NULL;
+		const unsigned char *pk;
+
+		if (pins_nodes_load(opts->node_pins_file, &pn, e2, sizeof(e2)) != 0) {
+			PERR(P, "production: node pins: %s", e2);
+			goto out;
+		}
+		pk = pins_nodes_find(pn, opts->node_name);
+		if (pk == NULL || memcmp(pk, opts->sign_sk + VAULT_SIGN_SEED_BYTES,
+		    VAULT_SIGN_PK_BYTES) != 0) {
+			PERR(P, "production: node %.64s is not pinned in %.200s with "
+			    "the key of signing_key_file: nobody could open its "
+			    "productions", opts->node_name, opts->node_pins_file);
+			pins_nodes_free(&pn);
+			goto out;
+		}
+		pins_nodes_free(&pn);
+	}
+	if (vault_hasher_new(&P->fh) != 0 || (P->files = json_array()) == NULL) {
+		PERR(P, "out of memory");
+		goto out;
+	}
 
 	/* One snapshot for everything: counts, epochs, records, checkpoints. */
 	if (pg_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL,
@@ -2891,6 +3519,8 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	    tar_put(P, mhead, strlen(mhead)) != 0 ||
 	    spool_copy(P, &P->manifest, tar_sink, P) != 0 ||
 	    tar_put(P, "\n]}", 3) != 0)
+		goto out;
+	if (pr_file_end(P) != 0 || pr_statement(P) != 0)
 		goto out;
 	if (archive_write_close(P->tar) != ARCHIVE_OK) {
 		tar_fail(P, "close");

@@ -16,7 +16,9 @@
  *       rsmf/NNNNNN.rsmf            RSMF 2.0, one per conversation and channel
  *       rsmf/NNNNNN-YYYY-MM-DD.rsmf  ... per UTC day for long conversations
  *       records.jsonl               one record a line, receipt + canonical record
+ *                                   + its proof (below)
  *       manifest.json               receipts and covering checkpoints
+ *       manifest.sig                the API's signed statement (below)
  *   - writes out_path.tmp, fsyncs it, renames it to out_path, fsyncs the
  *     directory.
  *
@@ -47,6 +49,25 @@
  * records of other epochs are left out and counted (excluded_records).  A
  * partial that does not combine into a key that unwraps fails the build,
  * naming the custodian whose proof does not verify.
+ *
+ * Productions are proofs (issue 13.3).  Each records.jsonl line carries what
+ * recomputes its leaf hash from what was delivered — every leaf field
+ * (vault/chain.h), the nonce, the ciphertext (base64) and the record key
+ * (vault_record_key: that record's key only, never the epoch key), so the
+ * opener decrypts and compares with the delivered plaintext — and a proof:
+ * the RFC 9162 inclusion path of the leaf in its batch (leaf_index = seq -
+ * first_seq, leaf_count = last_seq - first_seq + 1), the batch's prev_head
+ * and Merkle root (the chain head recomputes from them) and the batch's
+ * gateway checkpoint (null if the batch has none: the opener refuses it).
+ * manifest.sig is two lines: a statement (compact JSON: format, node_name,
+ * tenant_id, matter_id, recipient_key_id, container_header = BLAKE2b-256 of
+ * the container's 140-byte header, record_count and every other file's
+ * name, size and BLAKE2b-256) and the hex Ed25519 signature of
+ * vault_production_sign over exactly the statement's bytes, by the API
+ * node key (opts->sign_sk; a build without it fails).  The opener checks it
+ * against a pinned key only, so only the API key holder makes a production
+ * that opens: the recipient's public key seals a container, it does not
+ * sign one.
  *
  * Thread-safety: no global state; call from any thread with its own PGconn.
  * Call api_production_init() once at start-up, before threads: jansson then
@@ -80,6 +101,10 @@ typedef struct api_production_opts {
 	const char   *productions_dir;      /* where <dir>/.blind holds the
 	                                       matters' blinding seeds
 	                                       (api/blind.h); required */
+	const unsigned char *sign_sk;       /* issue 13.3: the API node's
+	                                       Ed25519 key (VAULT_SIGN_SK_BYTES,
+	                                       borrowed); required */
+	const char   *node_name;            /* its name in the node pins */
 } api_production_opts;
 
 typedef struct api_production_result {
@@ -91,6 +116,13 @@ typedef struct api_production_result {
 	unsigned long long sealed_bytes;     /* size of out_path */
 	unsigned char      sealed_sha256[32];/* SHA-256 of out_path */
 } api_production_result;
+
+/* The API node key file (signing_key_file: seed ‖ public key, cofferctl
+ * node init) into guarded memory (*sk_out, vault_sign_key_free).  0 or -1
+ * with a message naming the file. */
+int api_production_load_signer(const char *path, unsigned char **sk_out,
+                               char *err, size_t err_len)
+    __attribute__((warn_unused_result));
 
 /* Once per process, before threads (see above). */
 void api_production_init(void);

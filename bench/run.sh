@@ -359,6 +359,10 @@ production() {
 	cp "$GWF_KEYS/acme.bik" "$GWF_KEYS/acme.pin" "$P/keys/" && chmod 0600 "$P/keys/acme.bik"
 	"$BUILD/cofferctl" pki server --name bench-api --dns localhost --ip 127.0.0.1 \
 	    --out "$P/srv" >>"$RAW/production.log" 2>&1 || { PROD_NOTE="api certificate failed"; return 1; }
+	# productions are signed by the API node (issue 13.3)
+	"$BUILD/cofferctl" node init --name bench-api --key-out "$P/api-node.key" \
+	    --pins "$COFFER_NODE_PINS" >>"$RAW/production.log" 2>&1 ||
+	    { PROD_NOTE="api node key failed"; return 1; }
 	APORT=$(gwf_free_port)
 	cat >"$P/api.conf" <<EOC
 listen = 127.0.0.1:$APORT
@@ -369,6 +373,8 @@ people_ca = $COFFER_PKI/people/ca.pem
 people_crl = $COFFER_PKI/people/crl.pem
 keys_dir = $P/keys
 productions_dir = $P/prods
+signing_key_file = $P/api-node.key
+node_name = bench-api
 pg_conninfo = host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=api
 EOC
 	"$BUILD/coffer-api" --config "$P/api.conf" >"$RAW/api.log" 2>&1 &

@@ -5,7 +5,7 @@
  * passphrase.  Does not trust the production: the container must
  * authenticate chunk by chunk and end with its FINAL chunk
  * (vault/production.h); the tar inside may hold only the layout a build
- * writes — rsmf/ with *.rsmf files, records.jsonl, manifest.json — as plain
+ * writes — rsmf/ with *.rsmf files, records.jsonl, manifest.json, manifest.sig — as plain
  * files: absolute names, "..", links, devices, FIFOs and anything else are
  * refused, and files are created with openat(O_EXCL | O_NOFOLLOW) inside a
  * directory this command made, so nothing can be written outside it.
@@ -15,13 +15,20 @@
  * is truncated, or the manifest does not match, everything written is
  * removed again.
  *
- * Manifest check: records.jsonl and the manifest's receipts list the same
- * records in the same order (stream, seq, leaf hash); counts match the
- * manifest header; every record's checkpoint is one of the header's, covers
- * the record's seq, and every checkpoint signature verifies under the node
- * key the manifest names (to be compared with the operator's pinned node
- * keys or witness file for a full audit); the RSMF files' X-RSMF-EventCount
- * headers add up to the record count.
+ * Proof (issue 13.3; format in api/production.h).  Keys come only from the
+ * node pins file (--nodes, default $COFFER_NODE_PINS), never from the
+ * production.  First manifest.sig: the API node's signature over its
+ * statement, which must name this container's header (BLAKE2b of its 140
+ * bytes), this recipient and every other file with its size and hash (each
+ * file is hashed as it is written).  Then records.jsonl and the manifest's
+ * receipts list the same records in the same order; each record is
+ * decrypted with its record key and compared with the delivered
+ * plaintext, its leaf hash recomputed from the delivered fields, its
+ * inclusion path checked to its batch's root, the batch head recomputed
+ * and the batch's checkpoint verified under the pinned key of its node; a
+ * record without a checkpoint, of another matter or outside the signed
+ * scope (time range, channels) is refused, naming the record.  The RSMF
+ * files' X-RSMF-EventCount headers add up to the record count.
  */
 #include "ctl/ctl.h"
 
@@ -45,10 +52,14 @@
 #include <jansson.h>
 
 #include "common/log.h"
+#include "common/pins.h"
 #include "common/util.h"
 #include "vault/chain.h"
 #include "vault/mem.h"
 #include "vault/production.h"
+#include "vault/seal.h"
+
+#include <sodium.h>
 
 #define EX_ERR       512U
 #define EX_PASS_MAX  1024U
@@ -57,13 +68,18 @@
 #define EX_LINE_MAX  (256U * 1024U * 1024U)
 #define EX_NAME_MAX  255U
 #define EX_REC_OPEN  "\"records\":["   /* end of the manifest's first line */
+#define EX_SIG_MAX   (64U * 1024U * 1024U)   /* manifest.sig */
+#define EX_CK_CACHE  64U           /* checkpoint signatures verified */
 
 static const char ex_usage_text[] =
     "usage: cofferctl export open --in FILE --key KEYFILE --out DIR "
-    "[--passphrase-file F]\n"
-    "  decrypts a production sealed to your key, checks it and writes its\n"
-    "  files (rsmf/*.rsmf, records.jsonl, manifest.json) into DIR, which must\n"
-    "  not exist yet or be empty\n";
+    "[--nodes PINS] [--passphrase-file F]\n"
+    "  decrypts a production sealed to your key, proves it and writes its\n"
+    "  files (rsmf/*.rsmf, records.jsonl, manifest.json, manifest.sig) into\n"
+    "  DIR, which must not exist yet or be empty.  The API's signature and\n"
+    "  every gateway checkpoint are checked against the node pins file\n"
+    "  (--nodes, default $COFFER_NODE_PINS), never against keys the\n"
+    "  production carries\n";
 
 typedef struct ex_ctx {
 	int                  in_fd;
@@ -80,6 +96,18 @@ typedef struct ex_ctx {
 	int                  made_rsmf;
 	char               **files;
 	size_t               nfiles;
+	unsigned char      (*fhash)[VAULT_HASH_BYTES];   /* of files[i] */
+	unsigned long long  *fsize;
+	vault_hasher        *fh;
+	unsigned char        hdr_hash[VAULT_HASH_BYTES];  /* container header */
+	unsigned char        key_id[VAULT_BOX_KEYID_BYTES];
+	const pins_nodes    *pins;
+	char                 signer[PINS_NAME_MAX];
+	/* checkpoints verified: message ‖ signature ‖ key */
+	unsigned char        ckc[EX_CK_CACHE][VAULT_CHECKPOINT_MSG_BYTES +
+	                         VAULT_SIG_BYTES + VAULT_SIGN_PK_BYTES];
+	size_t               nckc, ckc_next;
+	unsigned long long   ck_verified;
 	/* counts */
 	unsigned long long   rsmf_files;
 	unsigned long long   rsmf_events;
@@ -230,7 +258,8 @@ ex_path_ok(ex_ctx *c, const char *path, int type, int *is_dir, int *is_rsmf)
 		    shown);
 		return -1;
 	}
-	if (strcmp(path, "records.jsonl") == 0 || strcmp(path, "manifest.json") == 0)
+	if (strcmp(path, "records.jsonl") == 0 ||
+	    strcmp(path, "manifest.json") == 0 || strcmp(path, "manifest.sig") == 0)
 		return 0;
 	if (strncmp(path, "rsmf/", 5) == 0 && n > 10 && n < 5 + 128 &&
 	    strcmp(path + n - 5, ".rsmf") == 0) {
@@ -255,12 +284,22 @@ static int
 ex_remember(ex_ctx *c, const char *path)
 {
 	char **nf = realloc(c->files, (c->nfiles + 1) * sizeof(*nf));
+	unsigned char (*nh)[VAULT_HASH_BYTES];
+	unsigned long long *ns;
 
 	if (nf == NULL)
 		return -1;
 	c->files = nf;
+	if ((nh = realloc(c->fhash, (c->nfiles + 1) * sizeof(*nh))) == NULL)
+		return -1;
+	c->fhash = nh;
+	if ((ns = realloc(c->fsize, (c->nfiles + 1) * sizeof(*ns))) == NULL)
+		return -1;
+	c->fsize = ns;
 	if ((c->files[c->nfiles] = strdup(path)) == NULL)
 		return -1;
+	c->fsize[c->nfiles] = 0;
+	memset(c->fhash[c->nfiles], 0, VAULT_HASH_BYTES);
 	c->nfiles++;
 	return 0;
 }
@@ -391,6 +430,7 @@ ex_extract(ex_ctx *c, struct archive *a)
 			return -1;
 		}
 		hlen = 0;
+		vault_hasher_reset(c->fh);
 		for (;;) {
 			rc = archive_read_data_block(a, &blk, &blen, &boff);
 			if (rc == ARCHIVE_EOF)
@@ -403,12 +443,16 @@ ex_extract(ex_ctx *c, struct archive *a)
 				(void)close(fd);
 				return -1;
 			}
-			if (lseek(fd, (off_t)boff, SEEK_SET) < 0) {
-				snprintf(c->err, sizeof(c->err), "%s: %s", path,
-				    strerror(errno));
+			/* Files are hashed as written: no holes. */
+			if (boff < 0 || (unsigned long long)boff !=
+			    c->fsize[c->nfiles - 1]) {
+				snprintf(c->err, sizeof(c->err), "%s: sparse entry "
+				    "refused", path);
 				(void)close(fd);
 				return -1;
 			}
+			vault_hasher_update(c->fh, blk, blen);
+			c->fsize[c->nfiles - 1] += blen;
 			if (is_rsmf && hlen < sizeof(head) &&
 			    (size_t)boff == hlen) {
 				size_t take = sizeof(head) - hlen < blen ?
@@ -436,6 +480,7 @@ ex_extract(ex_ctx *c, struct archive *a)
 			snprintf(c->err, sizeof(c->err), "%s: %s", path, strerror(errno));
 			return -1;
 		}
+		vault_hasher_final(c->fh, c->fhash[c->nfiles - 1]);
 		if (is_rsmf && ex_rsmf_count(c, path, head, hlen) != 0)
 			return -1;
 		if (strcmp(path, "records.jsonl") == 0)
@@ -467,20 +512,237 @@ ex_getline(FILE *f, char **buf, size_t *cap)
 	return *buf;
 }
 
+/* -- proofs (issue 13.3) -------------------------------------------------------------- */
+
 static int
 ex_hexfield(json_t *o, const char *key, unsigned char *out, size_t len)
 {
 	const char *h = json_string_value(json_object_get(o, key));
 
-	return h != NULL && util_unhex(out, len, h, strlen(h)) == 0 ? 0 : -1;
+	return h != NULL && strlen(h) == 2 * len &&
+	    util_unhex(out, len, h, strlen(h)) == 0 ? 0 : -1;
 }
 
-/* Header checkpoints: each signature must verify under its node key. */
+static int
+ex_u64field(json_t *o, const char *key, unsigned long long *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -1;
+	*out = (unsigned long long)json_integer_value(v);
+	return 0;
+}
+
+/* manifest.sig: the statement line and the signature of its exact bytes
+ * by a pinned node; then the statement must name this very container,
+ * this recipient, and every other file with its size and hash.  Nothing
+ * the production says about keys is used. */
+static int
+ex_statement(ex_ctx *c, json_t **out)
+{
+	unsigned char *data = NULL, sig[VAULT_SIG_BYTES], h[VAULT_HASH_BYTES];
+	unsigned char kid[VAULT_BOX_KEYID_BYTES];
+	const unsigned char *pk;
+	const char *node, *nl;
+	char shown[PINS_NAME_MAX], *marks = NULL;
+	json_t *st = NULL, *files, *f;
+	json_error_t je;
+	size_t len = 0, i, j, slen;
+	int fd = -1, rc = -1;
+	ssize_t got;
+
+	*out = NULL;
+	for (i = 0; i < c->nfiles; i++)
+		if (strcmp(c->files[i], "manifest.sig") == 0)
+			break;
+	if (i == c->nfiles) {
+		snprintf(c->err, sizeof(c->err), "the production is not signed (no "
+		    "manifest.sig): only the API makes productions; refused");
+		return -1;
+	}
+	if (c->fsize[i] > EX_SIG_MAX || (data = malloc((size_t)c->fsize[i] + 1))
+	    == NULL || (fd = openat(c->dfd, "manifest.sig", O_RDONLY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		snprintf(c->err, sizeof(c->err), "manifest.sig: cannot read it");
+		goto out;
+	}
+	while (len < c->fsize[i]) {
+		got = read(fd, data + len, (size_t)c->fsize[i] - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	nl = len > 0 ? memchr(data, '\n', len) : NULL;
+	if (nl == NULL || (slen = (size_t)(nl - (const char *)data)) == 0 ||
+	    len != slen + 1 + 2 * VAULT_SIG_BYTES + 1 || data[len - 1] != '\n' ||
+	    util_unhex(sig, sizeof(sig), (const char *)data + slen + 1,
+	    2 * VAULT_SIG_BYTES) != 0) {
+		snprintf(c->err, sizeof(c->err), "manifest.sig is malformed (a "
+		    "statement line and a signature line expected)");
+		goto out;
+	}
+	st = json_loadb((const char *)data, slen, JSON_REJECT_DUPLICATES, &je);
+	node = json_string_value(json_object_get(st, "node_name"));
+	if (st == NULL || !json_is_object(st) || node == NULL ||
+	    strcmp(json_string_value(json_object_get(st, "format")) ?
+	    json_string_value(json_object_get(st, "format")) : "",
+	    "coffer-production-statement-1") != 0) {
+		snprintf(c->err, sizeof(c->err), "manifest.sig: the statement is not "
+		    "the expected JSON object");
+		goto out;
+	}
+	log_printable(shown, sizeof(shown), node, strlen(node));
+	if ((pk = pins_nodes_find(c->pins, node)) == NULL) {
+		snprintf(c->err, sizeof(c->err), "the production is signed by node "
+		    "'%s', which is not pinned in %.200s: refused", shown, c->pins->path);
+		goto out;
+	}
+	if (vault_production_verify(pk, data, slen, sig) != 0) {
+		snprintf(c->err, sizeof(c->err), "the production's signature does "
+		    "not verify under the pinned key of node '%s': it was not made "
+		    "by the API (forged or altered)", shown);
+		goto out;
+	}
+	snprintf(c->signer, sizeof(c->signer), "%s", shown);
+	if (ex_hexfield(st, "container_header", h, sizeof(h)) != 0 ||
+	    sodium_memcmp(h, c->hdr_hash, sizeof(h)) != 0) {
+		snprintf(c->err, sizeof(c->err), "the signed statement is for "
+		    "another container (its container_header is not this file's "
+		    "header): a signed production re-sealed or altered; refused");
+		goto out;
+	}
+	if (ex_hexfield(st, "recipient_key_id", kid, sizeof(kid)) != 0 ||
+	    memcmp(kid, c->key_id, sizeof(kid)) != 0) {
+		snprintf(c->err, sizeof(c->err), "the signed statement names "
+		    "another recipient key: refused");
+		goto out;
+	}
+	files = json_object_get(st, "files");
+	if (!json_is_array(files) ||
+	    (marks = calloc(c->nfiles + 1, 1)) == NULL) {
+		snprintf(c->err, sizeof(c->err), "manifest.sig: the statement has "
+		    "no files list");
+		goto out;
+	}
+	json_array_foreach(files, j, f) {
+		const char *name = json_string_value(json_object_get(f, "name"));
+		unsigned long long size;
+
+		if (name == NULL || ex_u64field(f, "size", &size) != 0 ||
+		    ex_hexfield(f, "blake2b", h, sizeof(h)) != 0) {
+			snprintf(c->err, sizeof(c->err), "manifest.sig: file %zu of the "
+			    "statement is malformed", j);
+			goto out;
+		}
+		for (i = 0; i < c->nfiles; i++)
+			if (strcmp(c->files[i], name) == 0)
+				break;
+		log_printable(shown, sizeof(shown), name, strlen(name));
+		if (i == c->nfiles || strcmp(name, "manifest.sig") == 0 || marks[i]) {
+			snprintf(c->err, sizeof(c->err), "%s is listed in the signed "
+			    "statement but missing from the production", shown);
+			goto out;
+		}
+		marks[i] = 1;
+		if (c->fsize[i] != size ||
+		    sodium_memcmp(c->fhash[i], h, sizeof(h)) != 0) {
+			snprintf(c->err, sizeof(c->err), "%s differs from the signed "
+			    "statement (altered)", shown);
+			goto out;
+		}
+	}
+	for (i = 0; i < c->nfiles; i++)
+		if (!marks[i] && strcmp(c->files[i], "manifest.sig") != 0) {
+			log_printable(shown, sizeof(shown), c->files[i],
+			    strlen(c->files[i]));
+			snprintf(c->err, sizeof(c->err), "%s is not in the signed "
+			    "statement (added)", shown);
+			goto out;
+		}
+	*out = st;
+	st = NULL;
+	rc = 0;
+out:
+	if (fd >= 0)
+		(void)close(fd);
+	free(marks);
+	free(data);
+	json_decref(st);
+	return rc;
+}
+
+/* A checkpoint object against the pinned key of the node it names.  0, or
+ * -1 with why in c->err (prefixed by what). */
+static int
+ex_ckpt_verify(ex_ctx *c, json_t *ck, const unsigned char tenant[VAULT_ID_BYTES],
+    const unsigned char stream[VAULT_ID_BYTES], const char *what)
+{
+	vault_checkpoint cp;
+	unsigned char sig[VAULT_SIG_BYTES], key[VAULT_CHECKPOINT_MSG_BYTES +
+	    VAULT_SIG_BYTES + VAULT_SIGN_PK_BYTES];
+	unsigned long long bn, ls, at;
+	const unsigned char *pk;
+	const char *node = json_string_value(json_object_get(ck, "node_name"));
+	char shown[PINS_NAME_MAX];
+	json_t *sa = json_object_get(ck, "signed_at_us");
+	size_t i;
+
+	memset(&cp, 0, sizeof(cp));
+	if (node == NULL || ex_u64field(ck, "batch_no", &bn) != 0 ||
+	    ex_u64field(ck, "last_seq", &ls) != 0 || !json_is_integer(sa) ||
+	    ex_hexfield(ck, "head", cp.head, sizeof(cp.head)) != 0 ||
+	    ex_hexfield(ck, "signature", sig, sizeof(sig)) != 0) {
+		snprintf(c->err, sizeof(c->err), "%s: its checkpoint is malformed",
+		    what);
+		return -1;
+	}
+	at = (unsigned long long)json_integer_value(sa);
+	memcpy(cp.tenant_id, tenant, VAULT_ID_BYTES);
+	memcpy(cp.stream_id, stream, VAULT_ID_BYTES);
+	cp.batch_no = bn;
+	cp.last_seq = ls;
+	cp.signed_at = (int64_t)at;
+	log_printable(shown, sizeof(shown), node, strlen(node));
+	if ((pk = pins_nodes_find(c->pins, node)) == NULL) {
+		snprintf(c->err, sizeof(c->err), "%s: its checkpoint is signed by "
+		    "node '%s', which is not pinned in %.200s", what, shown,
+		    c->pins->path);
+		return -1;
+	}
+	/* Records of one batch share its checkpoint: the exact message,
+	 * signature and key verified before need no second verification. */
+	vault_checkpoint_encode(&cp, key);
+	memcpy(key + VAULT_CHECKPOINT_MSG_BYTES, sig, VAULT_SIG_BYTES);
+	memcpy(key + VAULT_CHECKPOINT_MSG_BYTES + VAULT_SIG_BYTES, pk,
+	    VAULT_SIGN_PK_BYTES);
+	for (i = 0; i < c->nckc; i++)
+		if (memcmp(c->ckc[i], key, sizeof(key)) == 0)
+			return 0;
+	if (vault_checkpoint_verify(pk, &cp, sig) != 0) {
+		snprintf(c->err, sizeof(c->err), "%s: the checkpoint of batch %llu "
+		    "does not verify under the pinned key of node '%s' "
+		    "(substituted node key or forged checkpoint)", what, bn, shown);
+		return -1;
+	}
+	memcpy(c->ckc[c->ckc_next], key, sizeof(key));
+	c->ckc_next = (c->ckc_next + 1) % EX_CK_CACHE;
+	if (c->nckc < EX_CK_CACHE)
+		c->nckc++;
+	c->ck_verified++;
+	return 0;
+}
+
+/* Header checkpoints (the latest of each stream): pinned keys only. */
 static int
 ex_checkpoints(ex_ctx *c, json_t *head, const unsigned char tenant[16],
     unsigned long long *n_out)
 {
 	json_t *list = json_object_get(head, "checkpoints"), *cp;
+	unsigned char stream[VAULT_ID_BYTES];
+	char what[96];
 	size_t i;
 
 	if (!json_is_array(list)) {
@@ -488,63 +750,247 @@ ex_checkpoints(ex_ctx *c, json_t *head, const unsigned char tenant[16],
 		return -1;
 	}
 	json_array_foreach(list, i, cp) {
-		vault_checkpoint ck;
-		unsigned char pk[VAULT_SIGN_PK_BYTES], sig[VAULT_SIG_BYTES];
 		const char *sid = json_string_value(json_object_get(cp, "stream"));
 
-		memset(&ck, 0, sizeof(ck));
-		memcpy(ck.tenant_id, tenant, VAULT_ID_BYTES);
-		if (sid == NULL || util_uuid_parse(ck.stream_id, sid) != 0 ||
-		    ex_hexfield(cp, "head", ck.head, sizeof(ck.head)) != 0 ||
-		    ex_hexfield(cp, "node_public_key", pk, sizeof(pk)) != 0 ||
-		    ex_hexfield(cp, "signature", sig, sizeof(sig)) != 0 ||
-		    !json_is_integer(json_object_get(cp, "batch_no")) ||
-		    !json_is_integer(json_object_get(cp, "last_seq")) ||
-		    !json_is_integer(json_object_get(cp, "signed_at_us"))) {
+		if (sid == NULL || util_uuid_parse(stream, sid) != 0) {
 			snprintf(c->err, sizeof(c->err), "manifest checkpoint %zu is "
 			    "malformed", i);
 			return -1;
 		}
-		ck.batch_no = (uint64_t)json_integer_value(json_object_get(cp,
-		    "batch_no"));
-		ck.last_seq = (uint64_t)json_integer_value(json_object_get(cp,
-		    "last_seq"));
-		ck.signed_at = (int64_t)json_integer_value(json_object_get(cp,
-		    "signed_at_us"));
-		if (vault_checkpoint_verify(pk, &ck, sig) != 0) {
-			snprintf(c->err, sizeof(c->err), "manifest checkpoint of stream "
-			    "%s batch %llu: signature does not verify", sid,
-			    (unsigned long long)ck.batch_no);
+		snprintf(what, sizeof(what), "manifest checkpoint of stream %s", sid);
+		if (ex_ckpt_verify(c, cp, tenant, stream, what) != 0)
 			return -1;
-		}
 	}
 	*n_out = json_array_size(list);
 	return 0;
 }
 
-/* The record's checkpoint must be its stream's header checkpoint. */
+/* One records.jsonl line: decrypt with its record key and compare with the
+ * delivered plaintext, recompute its leaf hash from the delivered fields,
+ * its inclusion in the batch's Merkle root, the batch's chain head, and
+ * the head's checkpoint under a pinned node key; and it must lie in the
+ * signed matter's scope.  -1 with c->err naming the record. */
 static int
-ex_ckpt_matches(json_t *head, const char *stream, json_t *ck,
-    unsigned long long seq)
+ex_record_proof(ex_ctx *c, json_t *r, const char *rid, json_t *head,
+    const unsigned char tenant[VAULT_ID_BYTES], const char *matter)
 {
-	json_t *list = json_object_get(head, "checkpoints"), *cp;
-	size_t i;
+	vault_leaf lf;
+	vault_record_ad ad;
+	json_t *pr, *bt, *ck, *parts, *v, *scope, *chans, *pt = NULL;
+	json_error_t je;
+	unsigned char rk[VAULT_RECORD_KEY_BYTES], lh[VAULT_HASH_BYTES];
+	unsigned char want[VAULT_HASH_BYTES], root[VAULT_HASH_BYTES];
+	unsigned char prev[VAULT_HASH_BYTES], hd[VAULT_HASH_BYTES];
+	unsigned char conv[VAULT_TOKEN_BYTES], *tok = NULL, *ct = NULL;
+	unsigned char *path = NULL, *plain = NULL;
+	unsigned long long seq, bn, fs, ls, idx, cnt, sc, rbn, ckb, ckl;
+	const char *s, *b64, *mid, *chan;
+	size_t i, np, ct_len = 0, plen = 0, pathn, b64len;
+	long long recv_us, sent_us;
+	int rc = -1;
 
-	json_array_foreach(list, i, cp) {
-		const char *s = json_string_value(json_object_get(cp, "stream"));
-
-		if (s == NULL || strcmp(s, stream) != 0)
-			continue;
-		return json_equal(json_object_get(cp, "batch_no"),
-		    json_object_get(ck, "batch_no")) &&
-		    json_equal(json_object_get(cp, "head"), json_object_get(ck, "head")) &&
-		    json_equal(json_object_get(cp, "signature"),
-		    json_object_get(ck, "signature")) &&
-		    json_equal(json_object_get(cp, "node"), json_object_get(ck, "node")) &&
-		    json_integer_value(json_object_get(cp, "last_seq")) >=
-		    (json_int_t)seq ? 0 : -1;
+	memset(&lf, 0, sizeof(lf));
+	memset(&ad, 0, sizeof(ad));
+	mid = json_string_value(json_object_get(r, "matter_id"));
+	if (mid == NULL || strcmp(mid, matter) != 0) {
+		snprintf(c->err, sizeof(c->err), "record %s belongs to matter %.40s, "
+		    "not this production's %s (moved from another production)", rid,
+		    mid ? mid : "(none)", matter);
+		return -1;
 	}
-	return -1;
+	pr = json_object_get(r, "proof");
+	bt = json_object_get(pr, "batch");
+	ck = json_object_get(pr, "checkpoint");
+	parts = json_object_get(r, "participants");
+	chan = json_string_value(json_object_get(r, "channel"));
+	b64 = json_string_value(json_object_get(r, "ciphertext"));
+	s = json_string_value(json_object_get(r, "stream"));
+	if (s == NULL || util_uuid_parse(lf.stream_id, s) != 0 ||
+	    ex_u64field(r, "seq", &seq) != 0 ||
+	    ex_u64field(r, "batch_no", &rbn) != 0 ||
+	    (s = json_string_value(json_object_get(r, "epoch_id"))) == NULL ||
+	    util_uuid_parse(lf.epoch_id, s) != 0 ||
+	    !json_is_integer(json_object_get(r, "received_at_us")) ||
+	    !json_is_integer(json_object_get(r, "sent_at_us")) ||
+	    chan == NULL || ex_u64field(r, "size_class", &sc) != 0 || sc > 255 ||
+	    !json_is_array(parts) ||
+	    ex_hexfield(r, "dedup", lf.dedup, sizeof(lf.dedup)) != 0 ||
+	    ex_hexfield(r, "nonce", lf.nonce, sizeof(lf.nonce)) != 0 ||
+	    b64 == NULL || ex_hexfield(r, "record_key", rk, sizeof(rk)) != 0 ||
+	    ex_hexfield(r, "leaf_hash", want, sizeof(want)) != 0 ||
+	    !json_is_object(pr) || !json_is_object(bt) ||
+	    ex_u64field(pr, "leaf_index", &idx) != 0 ||
+	    ex_u64field(pr, "leaf_count", &cnt) != 0 ||
+	    !json_is_array(json_object_get(pr, "path")) ||
+	    ex_u64field(bt, "batch_no", &bn) != 0 ||
+	    ex_u64field(bt, "first_seq", &fs) != 0 ||
+	    ex_u64field(bt, "last_seq", &ls) != 0 ||
+	    ex_hexfield(bt, "prev_head", prev, sizeof(prev)) != 0 ||
+	    ex_hexfield(bt, "root", root, sizeof(root)) != 0) {
+		snprintf(c->err, sizeof(c->err), "record %s: its proof fields are "
+		    "missing or malformed", rid);
+		goto out;
+	}
+	recv_us = (long long)json_integer_value(json_object_get(r, "received_at_us"));
+	sent_us = (long long)json_integer_value(json_object_get(r, "sent_at_us"));
+	v = json_object_get(r, "conversation");
+	if (!json_is_null(v) && ex_hexfield(r, "conversation", conv,
+	    sizeof(conv)) != 0) {
+		snprintf(c->err, sizeof(c->err), "record %s: its proof fields are "
+		    "missing or malformed", rid);
+		goto out;
+	}
+	/* the signed matter's scope: time range and channels */
+	scope = json_object_get(head, "scope");
+	chans = json_object_get(scope, "channels");
+	if ((json_is_integer(json_object_get(scope, "from_us")) && sent_us <
+	    json_integer_value(json_object_get(scope, "from_us"))) ||
+	    (json_is_integer(json_object_get(scope, "to_us")) && sent_us >
+	    json_integer_value(json_object_get(scope, "to_us")))) {
+		snprintf(c->err, sizeof(c->err), "record %s was sent outside the "
+		    "matter's time range (moved from another production?)", rid);
+		goto out;
+	}
+	if (json_is_array(chans) && json_array_size(chans) > 0) {
+		json_array_foreach(chans, i, v)
+			if (json_is_string(v) && strcmp(json_string_value(v), chan) == 0)
+				break;
+		if (i == json_array_size(chans)) {
+			snprintf(c->err, sizeof(c->err), "record %s is on a channel "
+			    "outside the matter's scope (moved from another "
+			    "production?)", rid);
+			goto out;
+		}
+	}
+	/* decrypt with the record key: the plaintext must be the delivered one */
+	b64len = strlen(b64);
+	if ((ct = malloc(b64len / 4 * 3 + 3)) == NULL ||
+	    sodium_base642bin(ct, b64len / 4 * 3 + 3, b64, b64len, NULL, &ct_len,
+	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    ct_len < VAULT_SEAL_OVERHEAD) {
+		snprintf(c->err, sizeof(c->err), "record %s: its ciphertext is not "
+		    "base64", rid);
+		goto out;
+	}
+	memcpy(ad.tenant_id, tenant, VAULT_ID_BYTES);
+	memcpy(ad.stream_id, lf.stream_id, VAULT_ID_BYTES);
+	memcpy(ad.epoch_id, lf.epoch_id, VAULT_ID_BYTES);
+	ad.version = VAULT_RECORD_V1;
+	ad.seq = seq;
+	ad.received_at = recv_us;
+	if ((plain = vault_secure_alloc(ct_len)) == NULL) {
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		goto out;
+	}
+	if (vault_open_record(rk, &ad, lf.nonce, ct, ct_len, plain, ct_len,
+	    &plen) != 0) {
+		snprintf(c->err, sizeof(c->err), "record %s: its ciphertext does not "
+		    "open under its record key and receipt fields (altered)", rid);
+		goto out;
+	}
+	pt = json_loadb((const char *)plain, plen, 0, &je);
+	if (pt == NULL || !json_equal(pt, json_object_get(r, "record"))) {
+		snprintf(c->err, sizeof(c->err), "record %s: the delivered plaintext "
+		    "is not what its ciphertext holds (altered plaintext)", rid);
+		goto out;
+	}
+	/* leaf hash from the delivered fields */
+	np = json_array_size(parts);
+	if (np > 0 && (tok = malloc(np * VAULT_TOKEN_BYTES)) == NULL) {
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		goto out;
+	}
+	json_array_foreach(parts, i, v) {
+		const char *th = json_string_value(v);
+
+		if (th == NULL || strlen(th) != 2 * VAULT_TOKEN_BYTES ||
+		    util_unhex(tok + i * VAULT_TOKEN_BYTES, VAULT_TOKEN_BYTES, th,
+		    strlen(th)) != 0) {
+			snprintf(c->err, sizeof(c->err), "record %s: its proof fields "
+			    "are missing or malformed", rid);
+			goto out;
+		}
+	}
+	memcpy(lf.tenant_id, tenant, VAULT_ID_BYTES);
+	lf.seq = seq;
+	lf.received_at = recv_us;
+	lf.sent_at = sent_us;
+	lf.channel = chan;
+	lf.channel_len = strlen(chan);
+	lf.size_class = (uint8_t)sc;
+	lf.participants = tok;
+	lf.participant_count = np;
+	lf.conversation = json_is_null(json_object_get(r, "conversation")) ?
+	    NULL : conv;
+	lf.ciphertext = ct;
+	lf.ciphertext_len = ct_len;
+	if (vault_leaf_hash(&lf, lh) != 0 || memcmp(lh, want, sizeof(lh)) != 0) {
+		snprintf(c->err, sizeof(c->err), "record %s: the leaf hash recomputed "
+		    "from the delivered fields differs from its leaf_hash (altered)",
+		    rid);
+		goto out;
+	}
+	/* inclusion in the batch, then the batch's head */
+	pathn = json_array_size(json_object_get(pr, "path"));
+	if (bn != rbn || ls < fs || seq < fs || seq > ls || idx != seq - fs ||
+	    cnt != ls - fs + 1 || pathn > VAULT_MERKLE_PATH_MAX) {
+		snprintf(c->err, sizeof(c->err), "record %s: its proof is for another "
+		    "position or batch", rid);
+		goto out;
+	}
+	if (pathn > 0 && (path = malloc(pathn * VAULT_HASH_BYTES)) == NULL) {
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		goto out;
+	}
+	json_array_foreach(json_object_get(pr, "path"), i, v) {
+		const char *ph = json_string_value(v);
+
+		if (ph == NULL || strlen(ph) != 2 * VAULT_HASH_BYTES ||
+		    util_unhex(path + i * VAULT_HASH_BYTES, VAULT_HASH_BYTES, ph,
+		    strlen(ph)) != 0) {
+			snprintf(c->err, sizeof(c->err), "record %s: its proof fields "
+			    "are missing or malformed", rid);
+			goto out;
+		}
+	}
+	if (vault_merkle_verify(lh, idx, cnt, path, pathn, root) != 0) {
+		snprintf(c->err, sizeof(c->err), "record %s: its inclusion proof does "
+		    "not lead to batch %llu's Merkle root", rid, bn);
+		goto out;
+	}
+	if (json_is_null(ck) || ck == NULL) {
+		snprintf(c->err, sizeof(c->err), "record %s has no covering "
+		    "checkpoint: refused (a record counts only under a signed "
+		    "gateway checkpoint)", rid);
+		goto out;
+	}
+	if (vault_chain_next(tenant, lf.stream_id, bn, fs, ls, prev, root, hd) != 0 ||
+	    ex_hexfield(ck, "head", want, sizeof(want)) != 0 ||
+	    ex_u64field(ck, "batch_no", &ckb) != 0 ||
+	    ex_u64field(ck, "last_seq", &ckl) != 0 ||
+	    ckb != bn || ckl != ls || memcmp(hd, want, sizeof(hd)) != 0) {
+		snprintf(c->err, sizeof(c->err), "record %s: batch %llu's chain head, "
+		    "recomputed from its root, is not the head its checkpoint signs",
+		    rid, bn);
+		goto out;
+	}
+	{
+		char what[160];
+
+		snprintf(what, sizeof(what), "record %s", rid);
+		if (ex_ckpt_verify(c, ck, tenant, lf.stream_id, what) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	vault_wipe(rk, sizeof(rk));
+	if (plain != NULL)
+		vault_secure_free(plain);
+	json_decref(pt);
+	free(ct);
+	free(tok);
+	free(path);
+	return rc;
 }
 
 static int
@@ -554,16 +1000,18 @@ ex_verify(ex_ctx *c, unsigned long long *records, unsigned long long *ckpts,
 	FILE *fm = NULL, *fr = NULL;
 	char *ml = NULL, *rl = NULL, *hdrtxt = NULL;
 	size_t mcap = 0, rcap = 0, hl;
-	json_t *head = NULL, *m = NULL, *r = NULL;
+	json_t *head = NULL, *m = NULL, *r = NULL, *stmt = NULL;
 	json_error_t je;
 	unsigned char tenant[VAULT_ID_BYTES];
 	unsigned long long n = 0, want;
 	int fdm = -1, fdr = -1, rc = -1;
 
+	if (ex_statement(c, &stmt) != 0)
+		return -1;
 	if (!c->have_records || !c->have_manifest) {
 		snprintf(c->err, sizeof(c->err), "the production lacks %s",
 		    c->have_records ? "manifest.json" : "records.jsonl");
-		return -1;
+		goto out;
 	}
 	if ((fdm = openat(c->dfd, "manifest.json", O_RDONLY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0 || (fm = fdopen(fdm, "r")) == NULL ||
@@ -603,6 +1051,16 @@ ex_verify(ex_ctx *c, unsigned long long *records, unsigned long long *ckpts,
 	    "?");
 	want = (unsigned long long)json_integer_value(json_object_get(head,
 	    "record_count"));
+	if (!json_equal(json_object_get(head, "tenant_id"),
+	    json_object_get(stmt, "tenant_id")) ||
+	    !json_equal(json_object_get(head, "matter_id"),
+	    json_object_get(stmt, "matter_id")) ||
+	    !json_equal(json_object_get(head, "record_count"),
+	    json_object_get(stmt, "record_count"))) {
+		snprintf(c->err, sizeof(c->err), "manifest.json's tenant, matter or "
+		    "record count is not the signed statement's");
+		goto out;
+	}
 	if (ex_checkpoints(c, head, tenant, ckpts) != 0)
 		goto out;
 
@@ -660,12 +1118,20 @@ ex_verify(ex_ctx *c, unsigned long long *records, unsigned long long *ckpts,
 			    want_receipt);
 			goto out;
 		}
-		if (!json_is_null(json_object_get(m, "checkpoint")) &&
-		    ex_ckpt_matches(head, stream, json_object_get(m, "checkpoint"),
-		    (unsigned long long)seq) != 0) {
-			snprintf(c->err, sizeof(c->err), "manifest.json: the checkpoint of "
-			    "%s does not cover it", want_receipt);
-			goto out;
+		{
+			char rid[UTIL_UUID_STRLEN + 24];
+
+			snprintf(rid, sizeof(rid), "%s:%lld", stream, (long long)seq);
+			if (!json_equal(json_object_get(m, "checkpoint"),
+			    json_object_get(json_object_get(r, "proof"),
+			    "checkpoint")) || !json_equal(json_object_get(m,
+			    "batch_no"), json_object_get(r, "batch_no"))) {
+				snprintf(c->err, sizeof(c->err), "record %s: the manifest's "
+				    "checkpoint is not the one its proof carries", rid);
+				goto out;
+			}
+			if (ex_record_proof(c, r, rid, head, tenant, matter) != 0)
+				goto out;
 		}
 		n++;
 	}
@@ -690,6 +1156,7 @@ ex_verify(ex_ctx *c, unsigned long long *records, unsigned long long *ckpts,
 	*records = n;
 	rc = 0;
 out:
+	json_decref(stmt);
 	json_decref(head);
 	json_decref(m);
 	json_decref(r);
@@ -708,13 +1175,15 @@ out:
 
 /* -- the verb --------------------------------------------------------------------------- */
 
-enum { EX_OPT_IN = 1, EX_OPT_KEY, EX_OPT_OUT, EX_OPT_PASS, EX_OPT_HELP };
+enum { EX_OPT_IN = 1, EX_OPT_KEY, EX_OPT_OUT, EX_OPT_PASS, EX_OPT_NODES,
+       EX_OPT_HELP };
 
 static const struct option ex_long[] = {
 	{ "in",              required_argument, NULL, EX_OPT_IN },
 	{ "key",             required_argument, NULL, EX_OPT_KEY },
 	{ "out",             required_argument, NULL, EX_OPT_OUT },
 	{ "passphrase-file", required_argument, NULL, EX_OPT_PASS },
+	{ "nodes",           required_argument, NULL, EX_OPT_NODES },
 	{ "help",            no_argument,       NULL, EX_OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -773,6 +1242,8 @@ int
 ctl_cmd_export(int argc, char **argv)
 {
 	const char *in = NULL, *keyf = NULL, *out = NULL, *passf = NULL;
+	const char *nodes = NULL;
+	pins_nodes *pins = NULL;
 	unsigned char hdr[VAULT_PROD_HEADER_BYTES], theirs[VAULT_BOX_KEYID_BYTES];
 	unsigned char mine[VAULT_BOX_KEYID_BYTES], *keyfile = NULL, *sk = NULL;
 	char err[EX_ERR], ht[33], hm[33], matter[64], *pass = NULL;
@@ -803,6 +1274,7 @@ ctl_cmd_export(int argc, char **argv)
 		case EX_OPT_KEY:  keyf = optarg; break;
 		case EX_OPT_OUT:  out = optarg; break;
 		case EX_OPT_PASS: passf = optarg; break;
+		case EX_OPT_NODES: nodes = optarg; break;
 		case EX_OPT_HELP:
 			fputs(ex_usage_text, stdout);
 			return CTL_EXIT_OK;
@@ -814,11 +1286,22 @@ ctl_cmd_export(int argc, char **argv)
 		return ex_usage("unexpected argument");
 	if (in == NULL || keyf == NULL || out == NULL)
 		return ex_usage("--in, --key and --out are required");
+	if (nodes == NULL || nodes[0] == '\0')
+		nodes = getenv("COFFER_NODE_PINS");
+	if (nodes == NULL || nodes[0] == '\0')
+		return ex_usage("--nodes PINS (or COFFER_NODE_PINS) is required: the "
+		    "production's signatures are checked against pinned node keys "
+		    "only");
 	if (vault_init() != 0) {
 		ex_fail("libsodium failed to initialise");
 		return CTL_EXIT_FAIL;
 	}
 	json_set_alloc_funcs(ex_json_malloc, ex_json_free);
+	if (pins_nodes_load(nodes, &pins, err, sizeof(err)) != 0) {
+		ex_fail("%s", err);
+		return CTL_EXIT_FAIL;
+	}
+	c.pins = pins;
 
 	/* Key file and container header first: a wrong key is reported
 	 * before any passphrase is asked for. */
@@ -851,6 +1334,18 @@ ctl_cmd_export(int argc, char **argv)
 		goto out;
 	}
 	vault_box_key_id(info.pk, mine);
+	memcpy(c.key_id, mine, sizeof(mine));
+	if (hlen == sizeof(hdr)) {
+		vault_hasher *hh = NULL;
+
+		if (vault_hasher_new(&hh) != 0) {
+			ex_fail("out of memory");
+			goto out;
+		}
+		vault_hasher_update(hh, hdr, sizeof(hdr));
+		vault_hasher_final(hh, c.hdr_hash);
+		vault_hasher_free(&hh);
+	}
 	if (memcmp(theirs, mine, sizeof(mine)) != 0) {
 		util_hex(ht, theirs, sizeof(theirs));
 		util_hex(hm, mine, sizeof(mine));
@@ -879,6 +1374,10 @@ ctl_cmd_export(int argc, char **argv)
 	vault_secure_free(pass);
 	pass = NULL;
 
+	if (vault_hasher_new(&c.fh) != 0) {
+		ex_fail("out of memory");
+		goto out;
+	}
 	c.cbuf = malloc(EX_IO);
 	c.pcap = 2 * (VAULT_PROD_CHUNK_BYTES + EX_IO);
 	c.pbuf = vault_secure_alloc(c.pcap);
@@ -912,8 +1411,12 @@ ctl_cmd_export(int argc, char **argv)
 		goto out;
 	}
 	printf("production of matter %s opened into %s: %llu records, %llu RSMF "
-	    "files; manifest verified (%llu receipts, %llu signed checkpoints)\n",
-	    matter, out, nrec, c.rsmf_files, nrec, nck);
+	    "files; manifest verified: signed by API node %s (pinned), every "
+	    "file as signed; %llu records proved (plaintext re-decrypted, leaf "
+	    "hashes and inclusion proofs recomputed, batch heads recomputed), "
+	    "%llu checkpoint signatures verified against pinned node keys (%llu "
+	    "stream heads)\n", matter, out, nrec, c.rsmf_files, c.signer, nrec,
+	    c.ck_verified, nck);
 	rc = CTL_EXIT_OK;
 out:
 	if (a != NULL)
@@ -929,6 +1432,10 @@ out:
 	while (c.nfiles > 0)
 		free(c.files[--c.nfiles]);
 	free(c.files);
+	free(c.fhash);
+	free(c.fsize);
+	vault_hasher_free(&c.fh);
+	pins_nodes_free(&pins);
 	vault_stream_reader_free(&c.rd);
 	if (c.pbuf != NULL)
 		vault_secure_free(c.pbuf);

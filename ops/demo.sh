@@ -619,6 +619,7 @@ s_open() {
 	ctl_has export || skip "cofferctl export open: not built yet"
 	rm -rf "$D/production"
 	"$COFFER_CTL" export open --in "$D/production.coffer" --key "$COFFER_LEGAL_SECRET" \
+	    --nodes "$COFFER_NODE_PINS" \
 	    --passphrase-file "$COFFER_LEGAL_SECRET_PASSFILE" --out "$D/production"
 	python3 - "$D/corpus" "$D/production" "$ROOT/tests/data/rsmf_schema_2_0_0.json" \
 	    >"$ST/open.out" <<-'EOF'
@@ -859,10 +860,11 @@ say "       -o var/demo/production.coffer \"\$COFFER_API_URL/v1/matters/${MATTER
 finish s_production
 
 begin "Legal opens the production locally"
-say "Decrypted on legal's machine with the secret key; the manifest ties every" \
-    "record to its receipt and the checkpoint that covers it."
+say "Decrypted on legal's machine with the secret key and proved: the API's" \
+    "signature and every record's leaf hash, inclusion proof and gateway" \
+    "checkpoint are checked against the pinned node keys."
 show "\"\$COFFER_CTL\" export open --in var/demo/production.coffer --key \"\$COFFER_LEGAL_SECRET\" \\"
-say "       --passphrase-file \"\$COFFER_LEGAL_SECRET_PASSFILE\" --out var/demo/production"
+say "       --nodes \"\$COFFER_NODE_PINS\" --passphrase-file \"\$COFFER_LEGAL_SECRET_PASSFILE\" --out var/demo/production"
 finish s_open independent
 
 begin "Prove that nothing was altered, reordered or removed"

@@ -11,6 +11,7 @@
 #include "vault/chain.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -511,4 +512,222 @@ vault_audit_next(const unsigned char prev_hash[VAULT_HASH_BYTES],
 fail:
 	sodium_memzero(out, VAULT_HASH_BYTES);
 	return -1;
+}
+
+/* -- productions ------------------------------------------------------------ */
+
+size_t
+vault_merkle_tree_nodes(size_t n)
+{
+	size_t total = 0, w = n;
+
+	if (n == 0 || n > SIZE_MAX / (2 * VAULT_HASH_BYTES))
+		return 0;
+	for (;;) {
+		total += w;
+		if (w == 1)
+			return total;
+		w = (w + 1) / 2;
+	}
+}
+
+int
+vault_merkle_tree(const unsigned char *leaf_hashes, size_t n,
+                  unsigned char *tree)
+{
+	size_t w = n, base = 0, i;
+
+	if (leaf_hashes == NULL || tree == NULL || vault_merkle_tree_nodes(n) == 0)
+		return -1;
+	memmove(tree, leaf_hashes, n * VAULT_HASH_BYTES);
+	while (w > 1) {
+		unsigned char *lv = tree + base * VAULT_HASH_BYTES;
+		unsigned char *up = lv + w * VAULT_HASH_BYTES;
+
+		for (i = 0; i + 1 < w; i += 2)
+			node_hash(lv + i * VAULT_HASH_BYTES,
+			          lv + (i + 1) * VAULT_HASH_BYTES,
+			          up + (i / 2) * VAULT_HASH_BYTES);
+		if (w & 1U)          /* a lone last node moves up unchanged */
+			memcpy(up + (w / 2) * VAULT_HASH_BYTES,
+			       lv + (w - 1) * VAULT_HASH_BYTES, VAULT_HASH_BYTES);
+		base += w;
+		w = (w + 1) / 2;
+	}
+	return 0;
+}
+
+int
+vault_merkle_path(const unsigned char *tree, size_t n, size_t index,
+                  unsigned char path[VAULT_MERKLE_PATH_MAX * VAULT_HASH_BYTES],
+                  size_t *path_len)
+{
+	size_t w = n, base = 0, k = 0, sib;
+
+	if (path_len == NULL)
+		return -1;
+	*path_len = 0;
+	if (tree == NULL || path == NULL || index >= n ||
+	    vault_merkle_tree_nodes(n) == 0)
+		return -1;
+	while (w > 1) {
+		sib = index ^ 1U;
+		if (sib < w) {
+			if (k == VAULT_MERKLE_PATH_MAX)
+				return -1;
+			memcpy(path + k * VAULT_HASH_BYTES,
+			       tree + (base + sib) * VAULT_HASH_BYTES, VAULT_HASH_BYTES);
+			k++;
+		}
+		base += w;
+		w = (w + 1) / 2;
+		index /= 2;
+	}
+	*path_len = k;
+	return 0;
+}
+
+int
+vault_merkle_verify(const unsigned char leaf[VAULT_HASH_BYTES],
+                    uint64_t index, uint64_t n,
+                    const unsigned char *path, size_t path_len,
+                    const unsigned char root[VAULT_HASH_BYTES])
+{
+	unsigned char r[VAULT_HASH_BYTES];
+	uint64_t fn, sn;
+	size_t i;
+
+	if (leaf == NULL || root == NULL || (path == NULL && path_len > 0) ||
+	    n == 0 || index >= n || path_len > VAULT_MERKLE_PATH_MAX)
+		return -1;
+	fn = index;
+	sn = n - 1;
+	memcpy(r, leaf, sizeof(r));
+	for (i = 0; i < path_len; i++) {
+		const unsigned char *p = path + i * VAULT_HASH_BYTES;
+
+		if (sn == 0)
+			return -1;
+		if ((fn & 1U) || fn == sn) {
+			node_hash(p, r, r);
+			if (!(fn & 1U))
+				while (!(fn & 1U) && fn != 0) {
+					fn >>= 1;
+					sn >>= 1;
+				}
+		} else {
+			node_hash(r, p, r);
+		}
+		fn >>= 1;
+		sn >>= 1;
+	}
+	return sn == 0 && sodium_memcmp(r, root, sizeof(r)) == 0 ? 0 : -1;
+}
+
+#define PRODUCTION_DOMAIN      "coffer-production-v1"
+#define PRODUCTION_DOMAIN_LEN  20U
+_Static_assert(sizeof(PRODUCTION_DOMAIN) - 1 == PRODUCTION_DOMAIN_LEN,
+               "production domain");
+
+static unsigned char *
+production_msg(const unsigned char *stmt, size_t stmt_len, size_t *len)
+{
+	unsigned char *m;
+
+	if (stmt == NULL || stmt_len > SIZE_MAX - PRODUCTION_DOMAIN_LEN - 1 ||
+	    (m = malloc(PRODUCTION_DOMAIN_LEN + 1 + stmt_len)) == NULL)
+		return NULL;
+	memcpy(m, PRODUCTION_DOMAIN, PRODUCTION_DOMAIN_LEN);
+	m[PRODUCTION_DOMAIN_LEN] = 0;
+	memcpy(m + PRODUCTION_DOMAIN_LEN + 1, stmt, stmt_len);
+	*len = PRODUCTION_DOMAIN_LEN + 1 + stmt_len;
+	return m;
+}
+
+int
+vault_production_sign(const unsigned char sk[VAULT_SIGN_SK_BYTES],
+                      const unsigned char *stmt, size_t stmt_len,
+                      unsigned char sig_out[VAULT_SIG_BYTES])
+{
+	unsigned char *m;
+	size_t len = 0;
+	int rc;
+
+	if (sig_out == NULL)
+		return -1;
+	memset(sig_out, 0, VAULT_SIG_BYTES);
+	if (sk == NULL || (m = production_msg(stmt, stmt_len, &len)) == NULL)
+		return -1;
+	rc = crypto_sign_detached(sig_out, NULL, m, len, sk) == 0 ? 0 : -1;
+	free(m);
+	return rc;
+}
+
+int
+vault_production_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
+                        const unsigned char *stmt, size_t stmt_len,
+                        const unsigned char sig[VAULT_SIG_BYTES])
+{
+	unsigned char *m;
+	size_t len = 0;
+	int rc;
+
+	if (pk == NULL || sig == NULL ||
+	    (m = production_msg(stmt, stmt_len, &len)) == NULL)
+		return -1;
+	rc = crypto_sign_verify_detached(sig, m, len, pk) == 0 ? 0 : -1;
+	free(m);
+	return rc;
+}
+
+struct vault_hasher {
+	crypto_generichash_state st;
+};
+
+int
+vault_hasher_new(vault_hasher **out)
+{
+	vault_hasher *h;
+
+	if (out == NULL)
+		return -1;
+	*out = NULL;
+	if (sodium_init() < 0 ||
+	    (h = sodium_malloc(sizeof(*h))) == NULL)
+		return -1;
+	vault_hasher_reset(h);
+	*out = h;
+	return 0;
+}
+
+void
+vault_hasher_reset(vault_hasher *h)
+{
+	if (h != NULL)
+		(void)crypto_generichash_init(&h->st, NULL, 0, VAULT_HASH_BYTES);
+}
+
+void
+vault_hasher_update(vault_hasher *h, const void *data, size_t len)
+{
+	if (h != NULL && len > 0)
+		(void)crypto_generichash_update(&h->st, data, len);
+}
+
+void
+vault_hasher_final(vault_hasher *h, unsigned char out[VAULT_HASH_BYTES])
+{
+	if (h == NULL || crypto_generichash_final(&h->st, out,
+	    VAULT_HASH_BYTES) != 0)
+		memset(out, 0, VAULT_HASH_BYTES);
+	vault_hasher_reset(h);
+}
+
+void
+vault_hasher_free(vault_hasher **h)
+{
+	if (h == NULL || *h == NULL)
+		return;
+	sodium_free(*h);     /* wipes: the state follows plaintext */
+	*h = NULL;
 }

@@ -219,4 +219,58 @@ int vault_audit_next(const unsigned char prev_hash[VAULT_HASH_BYTES],
                      unsigned char out[VAULT_HASH_BYTES])
     __attribute__((warn_unused_result));
 
+/* -- productions (issue 13.3) ------------------------------------------------
+ *
+ * Inclusion proof of leaf i in a batch of n leaves (RFC 9162 section 2.1.3):
+ * the sibling hashes from the leaf up.  The tree is RFC 6962's, built
+ * bottom-up with a lone last node moved up a level unchanged (the same
+ * root as vault_merkle_root).  Stored level by level (a moved-up node
+ * counted again), a tree of n leaves takes under 2n + 64 hashes; a path
+ * at most VAULT_MERKLE_PATH_MAX. */
+#define VAULT_MERKLE_PATH_MAX  64U
+
+/* Nodes of the tree of n leaves, level by level (what vault_merkle_tree
+ * writes); 0 for n = 0 or an overflow. */
+size_t vault_merkle_tree_nodes(size_t n);
+
+/* All levels, leaves first, into tree (vault_merkle_tree_nodes(n) hashes);
+ * the root is the last hash.  -1 for n = 0. */
+int vault_merkle_tree(const unsigned char *leaf_hashes, size_t n,
+                      unsigned char *tree)
+    __attribute__((warn_unused_result));
+
+/* The path of leaf index from a tree made by vault_merkle_tree. */
+int vault_merkle_path(const unsigned char *tree, size_t n, size_t index,
+                      unsigned char path[VAULT_MERKLE_PATH_MAX * VAULT_HASH_BYTES],
+                      size_t *path_len)
+    __attribute__((warn_unused_result));
+
+/* 0 if leaf, at index of a tree of n leaves, with path (path_len hashes),
+ * gives root; else -1. */
+int vault_merkle_verify(const unsigned char leaf[VAULT_HASH_BYTES],
+                        uint64_t index, uint64_t n,
+                        const unsigned char *path, size_t path_len,
+                        const unsigned char root[VAULT_HASH_BYTES])
+    __attribute__((warn_unused_result));
+
+/* A production's signed statement (api/production.h): Ed25519 over
+ *   "coffer-production-v1" (20 bytes) ‖ u8 0 ‖ statement bytes
+ * so no checkpoint, epoch statement or audit head is ever one. */
+int vault_production_sign(const unsigned char sk[VAULT_SIGN_SK_BYTES],
+                          const unsigned char *stmt, size_t stmt_len,
+                          unsigned char sig_out[VAULT_SIG_BYTES])
+    __attribute__((warn_unused_result));
+int vault_production_verify(const unsigned char pk[VAULT_SIGN_PK_BYTES],
+                            const unsigned char *stmt, size_t stmt_len,
+                            const unsigned char sig[VAULT_SIG_BYTES])
+    __attribute__((warn_unused_result));
+
+/* Streaming BLAKE2b-256 of a file delivered in a production. */
+typedef struct vault_hasher vault_hasher;   /* private */
+int  vault_hasher_new(vault_hasher **out) __attribute__((warn_unused_result));
+void vault_hasher_update(vault_hasher *h, const void *data, size_t len);
+void vault_hasher_final(vault_hasher *h, unsigned char out[VAULT_HASH_BYTES]);
+void vault_hasher_reset(vault_hasher *h);
+void vault_hasher_free(vault_hasher **h);
+
 #endif

@@ -320,6 +320,16 @@ vault_stream_written(const vault_stream_writer *w)
 	return w == NULL ? 0 : w->total;
 }
 
+int
+vault_prod_writer_header(const vault_stream_writer *w,
+    unsigned char out[VAULT_PROD_HEADER_BYTES])
+{
+	if (w == NULL || out == NULL || w->ad_len != VAULT_PROD_HEADER_BYTES)
+		return -1;
+	memcpy(out, w->ad, VAULT_PROD_HEADER_BYTES);
+	return 0;
+}
+
 void
 vault_box_key_id(const unsigned char pk[VAULT_BOX_PK_BYTES],
     unsigned char id_out[VAULT_BOX_KEYID_BYTES])

@@ -111,6 +111,12 @@ int  vault_stream_finish(vault_stream_writer *w, char *err, size_t err_len)
 /* Plaintext bytes accepted so far. */
 unsigned long long vault_stream_written(const vault_stream_writer *w);
 
+/* The 140-byte header a production writer sent (its hash goes into the
+ * signed statement, api/production.h).  -1 for a spool writer. */
+int  vault_prod_writer_header(const vault_stream_writer *w,
+                              unsigned char out[VAULT_PROD_HEADER_BYTES])
+     __attribute__((warn_unused_result));
+
 /* Wipes K, the buffered plaintext and the state; accepts NULL and
  * *w == NULL; sets *w = NULL.  Freeing an unfinished writer leaves a
  * truncated stream behind, which every reader refuses. */

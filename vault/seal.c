@@ -328,3 +328,50 @@ fail:
 		sodium_memzero(out, out_cap);
 	return rc;
 }
+
+int
+vault_record_key(const vault_epoch *e, const vault_record_ad *ad,
+                 unsigned char key_out[VAULT_RECORD_KEY_BYTES])
+{
+	if (key_out == NULL)
+		return -1;
+	sodium_memzero(key_out, VAULT_RECORD_KEY_BYTES);
+	if (e == NULL || ad == NULL || !ad_matches(e, ad))
+		return -1;
+	if (crypto_kdf_derive_from_key(key_out, VAULT_RECORD_KEY_BYTES, ad->seq,
+	                               RECORD_KDF_CONTEXT, e->ek) != 0) {
+		sodium_memzero(key_out, VAULT_RECORD_KEY_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+int
+vault_open_record(const unsigned char key[VAULT_RECORD_KEY_BYTES],
+                  const vault_record_ad *ad,
+                  const unsigned char nonce[VAULT_NONCE_BYTES],
+                  const unsigned char *ct, size_t ct_len,
+                  unsigned char *out, size_t out_cap, size_t *out_len)
+{
+	unsigned char      adb[VAULT_RECORD_AD_BYTES];
+	unsigned long long mlen = 0;
+
+	if (out_len != NULL)
+		*out_len = 0;
+	if (key == NULL || ad == NULL || nonce == NULL || ct == NULL ||
+	    out_len == NULL || (out == NULL && out_cap > 0) ||
+	    ad->version != VAULT_RECORD_V1 || ct_len < VAULT_SEAL_OVERHEAD ||
+	    out_cap < ct_len - VAULT_SEAL_OVERHEAD)
+		goto fail;
+	vault_record_ad_encode(ad, adb);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &mlen, NULL, ct,
+	                                               ct_len, adb, sizeof(adb),
+	                                               nonce, key) != 0)
+		goto fail;
+	*out_len = (size_t)mlen;
+	return 0;
+fail:
+	if (out != NULL && out_cap > 0)
+		sodium_memzero(out, out_cap);
+	return -1;
+}

@@ -130,4 +130,21 @@ int vault_open(const vault_epoch *e, const vault_record_ad *ad,
                unsigned char *out, size_t out_cap, size_t *out_len)
     __attribute__((warn_unused_result));
 
+/* Productions (issue 13.3): the one record key of ad->seq under the epoch,
+ * so a legal user can decrypt that record (and no other) and check that
+ * the delivered plaintext is what was sealed.  ad must match the epoch like
+ * vault_open's; key_out zeroed on failure. */
+#define VAULT_RECORD_KEY_BYTES 32U
+int vault_record_key(const vault_epoch *e, const vault_record_ad *ad,
+                     unsigned char key_out[VAULT_RECORD_KEY_BYTES])
+    __attribute__((warn_unused_result));
+
+/* vault_open with a record key instead of the epoch (same contract). */
+int vault_open_record(const unsigned char key[VAULT_RECORD_KEY_BYTES],
+                      const vault_record_ad *ad,
+                      const unsigned char nonce[VAULT_NONCE_BYTES],
+                      const unsigned char *ct, size_t ct_len,
+                      unsigned char *out, size_t out_cap, size_t *out_len)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -144,7 +144,11 @@ seeds_pg() {
 		    --cert "$T/people/cus$i.crt" --key "$T/people/cus$i.key" --yes \
 		    >/dev/null || return 1
 	done
-	"$HELP" --helper build "$TID" "$MID" "$T/p.coffer" 3 >/dev/null || return 1
+	# productions are signed by the API node (issue 13.3)
+	"$CTL" node init --name seed-api --key-out "$T/api-node.key" \
+	    --pins "$COFFER_NODE_PINS" >/dev/null || return 1
+	COFFER_API_NODE_KEY="$T/api-node.key" COFFER_API_NODE_NAME=seed-api \
+	    "$HELP" --helper build "$TID" "$MID" "$T/p.coffer" 3 >/dev/null || return 1
 	"$CTL" export open --in "$T/p.coffer" --key "$T/lisa.key" --out "$T/o" \
 	    --passphrase-file "$T/lisa.pass" || return 1
 	python3 - "$T/o" "$C/fuzz_manifest" "$SEP" <<'EOF' || return 1

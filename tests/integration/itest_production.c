@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <jansson.h>
@@ -515,6 +517,11 @@ ingest_recs(ingest *ig, const char *tenant, int from, int to)
 
 /* Where the API keeps matters' blinding seeds (api/blind.h): the scratch
  * directory here, $COFFER_PRODUCTIONS_DIR in helper mode. */
+/* The API node key of in-process builds (productions are signed). */
+static unsigned char *api_sk;
+static unsigned char  api_pk[VAULT_SIGN_PK_BYTES];
+#define API_NODE "itest-api"
+
 static const char *
 pdir(void)
 {
@@ -1107,6 +1114,8 @@ build(const unsigned char mid[16], const char *out, unsigned long split,
 		return -1;
 	}
 	memset(&o, 0, sizeof(o));
+	o.sign_sk = api_sk;
+	o.node_name = API_NODE;
 	o.rsmf_split_events = split;
 	o.rsmf_deflate = split != 0;       /* the split builds also deflate */
 	o.productions_dir = pdir();
@@ -1238,6 +1247,8 @@ bench(long n)
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	memset(&bo, 0, sizeof(bo));
 	bo.productions_dir = pdir();
+	bo.sign_sk = api_sk;
+	bo.node_name = API_NODE;
 	if (api_production_build_ex(c, tc.tid, mid, path, progress_cb, &ps, &bo,
 	    &res, err, sizeof(err)) != 0) {
 		CHECK(0, "bench build: %s", err);
@@ -1335,6 +1346,40 @@ run_tests(void)
 
 	snprintf(out, sizeof(out), "%s/m1.coffer", scratch);
 	CHECK(build(m1, out, 10, &res, err, sizeof(err)) == 0, "build m1: %s", err);
+	/* Issue 13.3: no API signing key, or one the node pins do not name:
+	 * refused before anything is written. */
+	{
+		api_production_opts o;
+		char nout[1300], pins[1300], e2[512];
+		PGconn *c = pgtest_connect(PQdb(db), "api");
+		FILE *pf;
+
+		snprintf(nout, sizeof(nout), "%s/unsigned.coffer", scratch);
+		memset(&o, 0, sizeof(o));
+		o.productions_dir = pdir();
+		CHECK(c != NULL && api_production_build_ex(c, ta.tid, m1, nout, NULL,
+		    NULL, &o, NULL, e2, sizeof(e2)) != 0 && strcmp(e2, "production: "
+		    "no API signing key (set signing_key_file and node_name in the "
+		    "API configuration; cofferctl node init makes the key): "
+		    "productions are signed by the API") == 0 && !exists(nout),
+		    "unsigned build: %s", e2);
+		snprintf(pins, sizeof(pins), "%s/other.pins", scratch);
+		if ((pf = fopen(pins, "w")) != NULL) {
+			fprintf(pf, "node " API_NODE " %064d\n", 7);
+			fclose(pf);
+		}
+		o.sign_sk = api_sk;
+		o.node_name = API_NODE;
+		o.node_pins_file = pins;
+		CHECK(c != NULL && api_production_build_ex(c, ta.tid, m1, nout, NULL,
+		    NULL, &o, NULL, e2, sizeof(e2)) != 0 && strstr(e2, "production: "
+		    "node " API_NODE " is not pinned in ") != NULL && strstr(e2,
+		    " with the key of signing_key_file: nobody could open its "
+		    "productions") != NULL && !exists(nout), "unpinned build: %s", e2);
+		pg_close(&c);
+		OK("a build without the API signing key, or with a key its pin "
+		    "does not name, is refused");
+	}
 	{
 		char tmp[1300];
 
@@ -1504,7 +1549,10 @@ static const char helper_usage[] =
     "  approve-store TENANT-ID MATTER-ID FINGERPRINT < BODY\n"
     "         verify a POSTed approval like the API and store it\n"
     "  build TENANT-ID MATTER-ID OUT [SPLIT]   api_production_build_ex\n"
-    "  seal KEYFILE IN OUT   seal IN to the public key in KEYFILE\n";
+    "  seal KEYFILE IN OUT   seal IN to the public key in KEYFILE\n"
+    "  forge KEYFILE DIR OUT [APIKEY NODE]   tar DIR's production files and\n"
+    "         seal them to KEYFILE's public key; with APIKEY, sign a fresh\n"
+    "         statement for this container as NODE\n";
 
 static int
 h_matter(int argc, char **argv)
@@ -1819,6 +1867,16 @@ h_build(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	memset(&ps, 0, sizeof(ps));
 	o.productions_dir = pdir();
+	/* production.sh's API node: its key file, name and the pins */
+	if (getenv("COFFER_API_NODE_KEY") != NULL &&
+	    api_production_load_signer(getenv("COFFER_API_NODE_KEY"), &api_sk,
+	    err, sizeof(err)) != 0) {
+		fprintf(stderr, "build: %s\n", err);
+		return 1;
+	}
+	o.sign_sk = api_sk;
+	o.node_name = getenv("COFFER_API_NODE_NAME");
+	o.node_pins_file = getenv("COFFER_NODE_PINS");
 	if (argc > 3)
 		o.rsmf_split_events = strtoul(argv[3], NULL, 10);
 	b0 = backend_cpu(db);
@@ -1878,6 +1936,237 @@ h_seal(int argc, char **argv)
 	return 0;
 }
 
+
+/* forge KEYFILE DIR OUT [APIKEY NODE]: the attacker's packer (issue 13.3,
+ * tests/integration/forged_production.sh).  Tars DIR's production files
+ * (rsmf/NNN.rsmf, records.jsonl, manifest.json and, if present,
+ * manifest.sig) and seals them to the public key in KEYFILE — all anyone
+ * needs who knows a legal user's public key.  With APIKEY (a node key file)
+ * and NODE it also writes a fresh manifest.sig for this very container, as
+ * only the API key holder can: the forgeries that get past the signature
+ * show that each later check holds on its own. */
+typedef struct fg_file {
+	char               name[300];
+	membuf             data;
+} fg_file;
+
+static int
+fg_add(fg_file **v, size_t *n, const char *dir, const char *name)
+{
+	char path[1400];
+	fg_file *nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (nv == NULL)
+		return -1;
+	*v = nv;
+	memset(&nv[*n], 0, sizeof(nv[*n]));
+	snprintf(nv[*n].name, sizeof(nv[*n].name), "%s", name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (read_whole(path, &nv[*n].data) != 0)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+static int
+fg_cmp(const void *a, const void *b)
+{
+	return strcmp(((const fg_file *)a)->name, ((const fg_file *)b)->name);
+}
+
+typedef struct fg_out {
+	vault_stream_writer *w;
+	char                 err[256];
+} fg_out;
+
+static la_ssize_t
+fg_write_cb(struct archive *a, void *client, const void *buf, size_t len)
+{
+	fg_out *o = client;
+
+	(void)a;
+	return vault_stream_write(o->w, buf, len, o->err, sizeof(o->err)) == 0 ?
+	    (la_ssize_t)len : -1;
+}
+
+static int
+h_forge(int argc, char **argv)
+{
+	vault_keyfile_info info;
+	fg_out o;
+	fg_file *files = NULL;
+	size_t nf = 0, i, nrsmf;
+	membuf kf;
+	struct archive *a = NULL;
+	char err[256], path[1400];
+	unsigned char *sk = NULL, hdr[VAULT_PROD_HEADER_BYTES];
+	int rc = 1, have_sig = 0;
+	FILE *f = NULL;
+	DIR *d;
+	struct dirent *de;
+
+	memset(&o, 0, sizeof(o));
+	if ((argc != 3 && argc != 5) || read_whole(argv[0], &kf) != 0 ||
+	    vault_keyfile_inspect(kf.p, kf.len, &info, err, sizeof(err)) != 0)
+		return 2;
+	if (argc == 5 && api_production_load_signer(argv[3], &sk, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "forge: %s\n", err);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/rsmf", argv[1]);
+	if ((d = opendir(path)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.') {
+				char nm[300];
+
+				snprintf(nm, sizeof(nm), "rsmf/%.250s", de->d_name);
+				if (fg_add(&files, &nf, argv[1], nm) != 0)
+					goto out;
+			}
+		closedir(d);
+	}
+	nrsmf = nf;
+	qsort(files, nf, sizeof(*files), fg_cmp);
+	if (fg_add(&files, &nf, argv[1], "records.jsonl") != 0 ||
+	    fg_add(&files, &nf, argv[1], "manifest.json") != 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/manifest.sig", argv[1]);
+	if (sk == NULL && access(path, F_OK) == 0) {
+		if (fg_add(&files, &nf, argv[1], "manifest.sig") != 0)
+			goto out;
+		have_sig = 1;
+	}
+	(void)have_sig;
+	(void)nrsmf;
+	if ((f = fopen(argv[2], "wb")) == NULL ||
+	    vault_prod_writer_new(&o.w, info.pk, file_sink, f, err,
+	    sizeof(err)) != 0)
+		goto out;
+	if (sk != NULL) {
+		/* the statement of this container, signed with the API key */
+		unsigned char h[VAULT_HASH_BYTES], kid[VAULT_BOX_KEYID_BYTES];
+		unsigned char sig[VAULT_SIG_BYTES];
+		char hex[2 * VAULT_SIG_BYTES + 1], *stmt;
+		vault_hasher *hs = NULL;
+		json_t *st, *list = json_array();
+		FILE *mf = NULL;
+		json_t *mh;
+		json_error_t je;
+		char line[1 << 16];
+
+		if (vault_hasher_new(&hs) != 0 ||
+		    vault_prod_writer_header(o.w, hdr) != 0)
+			goto out;
+		for (i = 0; i < nf; i++) {
+			vault_hasher_update(hs, files[i].data.p, files[i].data.len);
+			vault_hasher_final(hs, h);
+			util_hex(hex, h, sizeof(h));
+			json_array_append_new(list, json_pack("{s:s,s:I,s:s}", "name",
+			    files[i].name, "size", (json_int_t)files[i].data.len,
+			    "blake2b", hex));
+		}
+		vault_hasher_update(hs, hdr, sizeof(hdr));
+		vault_hasher_final(hs, h);
+		vault_hasher_free(&hs);
+		/* tenant, matter and count as the (maybe edited) manifest says */
+		snprintf(path, sizeof(path), "%s/manifest.json", argv[1]);
+		if ((mf = fopen(path, "r")) == NULL ||
+		    fgets(line, sizeof(line), mf) == NULL) {
+			if (mf != NULL)
+				fclose(mf);
+			goto out;
+		}
+		fclose(mf);
+		line[strcspn(line, "\n")] = '\0';
+		if (strlen(line) > 11 && strcmp(line + strlen(line) - 11,
+		    "\"records\":[") == 0)
+			strcpy(line + strlen(line) - 11, "\"records\":[]}");
+		if ((mh = json_loads(line, 0, &je)) == NULL) {
+			fprintf(stderr, "forge: manifest head: %s\n", je.text);
+			goto out;
+		}
+		util_hex(hex, h, sizeof(h));
+		vault_box_key_id(info.pk, kid);
+		{
+			char kh[2 * VAULT_BOX_KEYID_BYTES + 1];
+
+			util_hex(kh, kid, sizeof(kid));
+			st = json_pack("{s:s,s:s,s:O,s:O,s:s,s:s,s:O,s:o}",
+			    "format", "coffer-production-statement-1", "node_name",
+			    argv[4], "tenant_id", json_object_get(mh, "tenant_id"),
+			    "matter_id", json_object_get(mh, "matter_id"),
+			    "recipient_key_id", kh, "container_header", hex,
+			    "record_count", json_object_get(mh, "record_count"),
+			    "files", list);
+		}
+		json_decref(mh);
+		stmt = st != NULL ? json_dumps(st, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER) : NULL;
+		json_decref(st);
+		if (stmt == NULL || vault_production_sign(sk,
+		    (const unsigned char *)stmt, strlen(stmt), sig) != 0)
+			goto out;
+		util_hex(hex, sig, sizeof(sig));
+		{
+			fg_file *nv = realloc(files, (nf + 1) * sizeof(*files));
+			size_t sl = strlen(stmt);
+
+			if (nv == NULL)
+				goto out;
+			files = nv;
+			memset(&files[nf], 0, sizeof(files[nf]));
+			snprintf(files[nf].name, sizeof(files[nf].name), "manifest.sig");
+			files[nf].data.p = malloc(sl + 2 * VAULT_SIG_BYTES + 2);
+			memcpy(files[nf].data.p, stmt, sl);
+			files[nf].data.p[sl] = '\n';
+			memcpy(files[nf].data.p + sl + 1, hex, 2 * VAULT_SIG_BYTES);
+			files[nf].data.p[sl + 1 + 2 * VAULT_SIG_BYTES] = '\n';
+			files[nf].data.len = sl + 2 * VAULT_SIG_BYTES + 2;
+			nf++;
+		}
+		free(stmt);
+	}
+	if ((a = archive_write_new()) == NULL ||
+	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    archive_write_open2(a, &o, NULL, fg_write_cb, NULL, NULL) != ARCHIVE_OK)
+		goto out;
+	for (i = 0; i < nf; i++) {
+		struct archive_entry *e = archive_entry_new();
+
+		archive_entry_set_pathname(e, files[i].name);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0600);
+		archive_entry_set_size(e, (la_int64_t)files[i].data.len);
+		if (archive_write_header(a, e) != ARCHIVE_OK ||
+		    archive_write_data(a, files[i].data.p, files[i].data.len) !=
+		    (la_ssize_t)files[i].data.len) {
+			archive_entry_free(e);
+			goto out;
+		}
+		archive_entry_free(e);
+	}
+	if (archive_write_close(a) != ARCHIVE_OK ||
+	    vault_stream_finish(o.w, err, sizeof(err)) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr, "forge: failed%s%s\n", o.err[0] ? ": " : "", o.err);
+	if (a != NULL)
+		archive_write_free(a);
+	vault_stream_writer_free(&o.w);
+	if (f != NULL)
+		fclose(f);
+	for (i = 0; i < nf; i++)
+		free(files[i].data.p);
+	free(files);
+	free(kf.p);
+	vault_sign_key_free(&sk);
+	return rc;
+}
+
 static int
 helper(int argc, char **argv)
 {
@@ -1895,6 +2184,8 @@ helper(int argc, char **argv)
 		rc = h_build(argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "seal") == 0)
 		rc = h_seal(argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "forge") == 0)
+		rc = h_forge(argc - 1, argv + 1);
 	if (rc == 2)
 		fputs(helper_usage, stderr);
 	pg_close(&db);
@@ -1926,6 +2217,7 @@ main(int argc, char **argv)
 		return 1;
 	if (make_tenant(&ta) != 0 || make_tenant(&tb) != 0 ||
 	    make_node("gw-prod") != 0 ||
+	    vault_sign_keypair(api_pk, &api_sk) != 0 ||
 	    vault_box_keypair(lisa_pk, &lisa_sk) != 0 ||
 	    make_user(&ta, "lisa", "legal", 0, lisa_pk, lisa_id) != 0 ||
 	    make_user(&ta, "lena", "legal", 0, NULL, lena_id) != 0 ||
@@ -1941,6 +2233,7 @@ main(int argc, char **argv)
 		bench(atol(bench_n));
 	}
 	vault_box_key_free(&lisa_sk);
+	vault_sign_key_free(&api_sk);
 	vault_tenant_keys_free(&ta.keys);
 	vault_tenant_keys_free(&tb.keys);
 	vault_bik_free(&ta.bik);

@@ -190,6 +190,12 @@ n=$(psql -XAtc "SELECT count(*) FROM coffer.approvals WHERE matter_id = '$MID'")
 [ "$n" = 2 ] && ok "two approvals stored" || bad "approvals: $n"
 
 # -- build, export open, verify --------------------------------------------------
+# The API node key that signs productions (issue 13.3), pinned like the
+# gateway's; the helper builds with it as coffer-api does.
+"$CTL" node init --kind api --name prod-api --key-out "$T/api-node.key" \
+    --pins "$COFFER_NODE_PINS" >"$T/out" 2>&1 || { cat "$T/out"; bad "node init prod-api"; }
+COFFER_API_NODE_KEY="$T/api-node.key" COFFER_API_NODE_NAME=prod-api
+export COFFER_API_NODE_KEY COFFER_API_NODE_NAME
 OUTF="$T/production.coffer"
 if "$HELP" --helper build "$TID" "$MID" "$OUTF" 6 >"$T/build.json" 2>"$T/err"; then
 	ok "production built: $(cat "$T/build.json")"
@@ -207,7 +213,8 @@ done
 ok "no plaintext in the sealed file"
 
 if "$CTL" export open --in "$OUTF" --key "$T/lisa.key" --passphrase-file "$T/lisa.pass" \
-    --out "$T/open" >"$T/out" 2>"$T/err" && grep -q "manifest verified" "$T/out"; then
+    --out "$T/open" >"$T/out" 2>"$T/err" && grep -q "manifest verified" "$T/out" &&
+    grep -q "signed by API node prod-api (pinned), every file as signed; [0-9]* records proved (plaintext re-decrypted, leaf hashes and inclusion proofs recomputed" "$T/out"; then
 	ok "export open: $(cat "$T/out")"
 else
 	bad "export open"; cat "$T/out" "$T/err"
@@ -305,6 +312,7 @@ keys_dir = $T/akeys
 productions_dir = $T/aprods
 signing_key_file = $T/akeys/node.key
 node_name = realapi
+node_pins_file = $COFFER_NODE_PINS
 pg_conninfo = host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=api
 EOC
 	"$BUILD/coffer-api" --config "$T/api.conf" >"$T/realapi.log" 2>&1 &
@@ -367,5 +375,82 @@ EOC
 else
 	echo "skip - $BUILD/coffer-api not built: the real-API phase did not run"
 fi
+
+# -- forged productions (issue 13.3) ------------------------------------------------
+# The attacker knows lisa's public key (coffer.users): enough to seal a
+# container to her.  Each forgery below must fail `export open` with a
+# message naming what failed.  "unsigned": sealed with the public key only
+# (what the old opener accepted: COFFER_OLD_CTL=<an older cofferctl> feeds
+# the first one to it too); "attacker": signed with a key of its own under
+# the API node's name; "api": signed with the API node key itself, so each
+# later check is shown to hold on its own.
+python3 "$PYH" attackerkey "$T/attacker.key" || bad "attacker key"
+ATTACKER="$T/attacker.key"
+export ATTACKER
+R1=$(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print("%s:%d" % (r["stream"], r["seq"]))' "$T/open/records.jsonl")
+B1=$(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(r["batch_no"])' "$T/open/records.jsonl")
+HC=$(python3 -c 'import json,sys; h=json.loads(open(sys.argv[1]).readline().rstrip()[:-len("\"records\":[")-1] + "}"); c=h["checkpoints"][0]; print("%s %d" % (c["stream"], c["batch_no"]))' "$T/open/manifest.json")
+forged() {   # forged NAME KIND unsigned|attacker|api WANT [OTHER]
+	fname=$1 fkind=$2 fsig=$3 fwant=$4
+	rm -rf "$T/f-$fname"
+	python3 "$PYH" forge "$fkind" "$T/open" "$T/f-$fname" ${5:-} ||
+	    { bad "forge $fname"; return; }
+	case $fsig in
+	api) set -- "$T/api-node.key" prod-api ;;
+	attacker) set -- "$T/attacker.key" prod-api ;;
+	*) set -- ;;
+	esac
+	"$HELP" --helper forge "$T/lisa.key" "$T/f-$fname" "$T/f-$fname.coffer" "$@" ||
+	    { bad "sealing $fname"; return; }
+	expect_fail "forged production ($fname): $fwant" "$fwant" \
+	    "$CTL" export open --in "$T/f-$fname.coffer" --key "$T/lisa.key" \
+	    --passphrase-file "$T/lisa.pass" --out "$T/x-f-$fname"
+	[ ! -e "$T/x-f-$fname" ] || bad "$fname: output left behind"
+}
+NOTSIGNED="the production is not signed (no manifest.sig): only the API makes productions; refused"
+OTHERCONT="the signed statement is for another container (its container_header is not this file's header): a signed production re-sealed or altered; refused"
+forged invented invent unsigned "$NOTSIGNED"
+if [ -n "${COFFER_OLD_CTL:-}" ]; then
+	# the attack on the opener before issue 13.3 (it has no --nodes)
+	"$COFFER_OLD_CTL" export open --in "$T/f-invented.coffer" --key "$T/lisa.key" \
+	    --passphrase-file "$T/lisa.pass" --out "$T/old-invented" >"$T/out" 2>&1 &&
+	    grep -q "manifest verified" "$T/out" &&
+	    ok "the old opener accepted the invented production: $(cat "$T/out")" ||
+	    echo "note - old opener: $(cat "$T/out")"
+fi
+forged plaintext-resealed plaintext unsigned "$OTHERCONT"
+forged plaintext-selfsigned plaintext attacker \
+    "the production's signature does not verify under the pinned key of node 'prod-api': it was not made by the API (forged or altered)"
+forged plaintext plaintext api \
+    "record $R1: the delivered plaintext is not what its ciphertext holds (altered plaintext)"
+forged nodekey-resealed nodekey unsigned "$OTHERCONT"
+set -- $HC
+forged nodekey nodekey api \
+    "manifest checkpoint of stream $1: the checkpoint of batch $2 does not verify under the pinned key of node 'gw-prod' (substituted node key or forged checkpoint)"
+forged nodekey-records nodekey-records api \
+    "record $R1: the checkpoint of batch $B1 does not verify under the pinned key of node 'gw-prod' (substituted node key or forged checkpoint)"
+forged nullck-resealed nullck unsigned "$OTHERCONT"
+forged nullck nullck api \
+    "record $R1 has no covering checkpoint: refused (a record counts only under a signed gateway checkpoint)"
+if [ -d "$T/ropen" ]; then
+	RM=$(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print("%s:%d" % (r["stream"], r["seq"]))' "$T/ropen/records.jsonl")
+	forged moved-resealed moved unsigned "$OTHERCONT" "$T/ropen"
+	forged moved moved api \
+	    "record $RM belongs to matter $RMID, not this production's $MID (moved from another production)" "$T/ropen"
+else
+	bad "no second production to move a record from"
+fi
+# keys come from the pins only
+expect_fail "export open without node pins" \
+    "--nodes PINS (or COFFER_NODE_PINS) is required: the production's signatures are checked against pinned node keys only" \
+    env -u COFFER_NODE_PINS "$CTL" export open --in "$OUTF" --key "$T/lisa.key" \
+    --passphrase-file "$T/lisa.pass" --out "$T/x-nopins"
+grep -v '^node prod-api ' "$COFFER_NODE_PINS" >"$T/gw-only.pins"
+expect_fail "API node not pinned" \
+    "the production is signed by node 'prod-api', which is not pinned in $T/gw-only.pins: refused" \
+    "$CTL" export open --in "$OUTF" --key "$T/lisa.key" --passphrase-file "$T/lisa.pass" \
+    --nodes "$T/gw-only.pins" --out "$T/x-gwonly"
+[ ! -e "$T/x-nopins" ] && [ ! -e "$T/x-gwonly" ] && ok "refused opens left nothing" ||
+    bad "refused open left output"
 
 finish

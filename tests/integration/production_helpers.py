@@ -15,8 +15,14 @@ tests/integration/production.sh.
                                   the opened production against what was
                                   sent and what the database holds
     maketar KIND OUT              a hostile tar (for export open to refuse)
+    attackerkey OUT               an Ed25519 node key file nobody pinned
+    forge KIND SRC DST [OTHER]    issue 13.3's attacker: copy the opened
+                                  production SRC to DST and alter it (KIND
+                                  below); production.sh packs and seals DST
+                                  with itest_production --helper forge
 
-Only the standard library and jsonschema (Debian python3-jsonschema).
+Only the standard library, jsonschema (Debian python3-jsonschema) and, for
+the attacker's signatures, cryptography (python3-cryptography).
 """
 import email
 import email.policy
@@ -325,6 +331,117 @@ def maketar(kind, out):
         f.write(buf.getvalue())
 
 
+# -- forge (issue 13.3) ------------------------------------------------------
+#
+# The attacker of a production: a legal user's public key is in the
+# database, so anyone can seal a container to it; these forgeries change
+# what a genuine production (opened into SRC) holds.  KIND:
+#   invent    alter a record's plaintext, checkpoints set to null and
+#             manifest.sig removed: what the old opener accepted
+#   plaintext alter a record's plaintext (kept: everything else)
+#   nodekey   re-sign every checkpoint with the attacker's key (ATTACKER
+#             env: its key file) and substitute that key in the manifest
+#   nodekey-records  the same with the manifest's header checkpoints
+#             dropped, so each record's own checkpoint is what fails
+#   moved     append a record of another production (OTHER) with its receipt
+#   nullck    the first record's checkpoint set to null (proof and receipt)
+
+
+def _load_dir(src):
+    recs = [json.loads(l) for l in open(os.path.join(src, "records.jsonl"))]
+    lines = open(os.path.join(src, "manifest.json")).read().split("\n")
+    return recs, lines
+
+
+def _ck_msg(tenant, ck, stream):
+    import uuid
+    import struct
+    return (b"coffer-checkpoint-v1" + uuid.UUID(tenant).bytes +
+            uuid.UUID(stream).bytes + struct.pack(">QQ", ck["batch_no"],
+            ck["last_seq"]) + bytes.fromhex(ck["head"]) +
+            struct.pack(">q", ck["signed_at_us"]))
+
+
+def _attacker():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    seed = open(os.environ["ATTACKER"], "rb").read()[:32]
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def attackerkey(out):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives import serialization
+    k = Ed25519PrivateKey.generate()
+    seed = k.private_bytes(serialization.Encoding.Raw,
+                           serialization.PrivateFormat.Raw,
+                           serialization.NoEncryption())
+    pk = k.public_key().public_bytes(serialization.Encoding.Raw,
+                                     serialization.PublicFormat.Raw)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, seed + pk)
+    os.close(fd)
+
+
+def forge(kind, src, dst, other=None):
+    import shutil
+    shutil.copytree(src, dst)
+    for name in os.listdir(os.path.join(dst, "rsmf")):
+        if not name.endswith(".rsmf"):     # what verify unpacked
+            os.unlink(os.path.join(dst, "rsmf", name))
+    recs, lines = _load_dir(src)
+    head = json.loads(lines[0][:-len('"records":[')] .rstrip(",") + "}")
+    receipts = [json.loads(l.rstrip(",")) for l in lines[1:-1] if l not in ("]}", "")]
+    tenant = head["tenant_id"]
+
+    def alter(rec):
+        body = rec["record"]
+        body["body"] = "an invented message, never sent"
+
+    if kind in ("invent", "plaintext"):
+        alter(recs[0])
+    if kind == "invent":
+        for r in recs:
+            r["proof"]["checkpoint"] = None
+        for m in receipts:
+            m["checkpoint"] = None
+        os.unlink(os.path.join(dst, "manifest.sig"))
+    if kind in ("nodekey", "nodekey-records"):
+        from cryptography.hazmat.primitives import serialization
+        k = _attacker()
+        pkhex = k.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+        for r in recs:
+            ck = r["proof"]["checkpoint"]
+            ck["signature"] = k.sign(_ck_msg(tenant, ck, r["stream"])).hex()
+        for m, r in zip(receipts, recs):
+            m["checkpoint"] = r["proof"]["checkpoint"]
+        for ck in head["checkpoints"]:
+            ck["signature"] = k.sign(_ck_msg(tenant, ck, ck["stream"])).hex()
+            ck["node_public_key"] = pkhex
+        if kind == "nodekey-records":
+            head["checkpoints"] = []
+    if kind == "moved":
+        orecs, olines = _load_dir(other)
+        oreceipts = [json.loads(l.rstrip(",")) for l in olines[1:-1]
+                     if l not in ("]}", "")]
+        recs.append(orecs[0])
+        receipts.append(oreceipts[0])
+        head["record_count"] += 1
+        # (its RSMF event is not added: export open names the record
+        # before it compares the RSMF event count)
+    if kind == "nullck":
+        recs[0]["proof"]["checkpoint"] = None
+        receipts[0]["checkpoint"] = None
+    with open(os.path.join(dst, "records.jsonl"), "w") as f:
+        for r in recs:
+            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+    h = json.dumps(head, separators=(",", ":"))
+    with open(os.path.join(dst, "manifest.json"), "w") as f:
+        f.write(h[:-1] + ',"records":[\n')
+        f.write(",\n".join(json.dumps(m, separators=(",", ":")) for m in receipts))
+        f.write("\n]}")
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "gen":
@@ -335,6 +452,10 @@ def main():
         verify(*args)
     elif cmd == "maketar":
         maketar(*args)
+    elif cmd == "attackerkey":
+        attackerkey(*args)
+    elif cmd == "forge":
+        forge(*args)
     else:
         raise SystemExit(__doc__)
 

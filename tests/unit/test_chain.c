@@ -757,6 +757,79 @@ test_audit_chain(void **state)
 	assert_int_equal(vault_audit_next(NULL, ev1, 3, h2b), -1);
 }
 
+/* Inclusion proofs (issue 13.3): every index of every size up to 70 proves
+ * into vault_merkle_root's root; any flipped bit, other index, other size,
+ * shortened or lengthened path fails.  (The size is bound by the chain
+ * head, first_seq..last_seq, not by the proof.) */
+static void
+test_merkle_inclusion(void **state)
+{
+	unsigned char leaves[70 * HB], tree[160 * HB], root[HB], leaf[HB];
+	unsigned char path[VAULT_MERKLE_PATH_MAX * HB], bad[VAULT_MERKLE_PATH_MAX * HB];
+	size_t n, i, plen;
+
+	(void)state;
+	for (i = 0; i < 70; i++)
+		H(leaves + i * HB, (const unsigned char *)&i, sizeof(i));
+	for (n = 1; n <= 70; n++) {
+		assert_true(vault_merkle_tree_nodes(n) <= 2 * n + 7);
+		assert_int_equal(vault_merkle_root(leaves, n, root), 0);
+		assert_int_equal(vault_merkle_tree(leaves, n, tree), 0);
+		assert_memory_equal(tree + (vault_merkle_tree_nodes(n) - 1) * HB,
+		    root, HB);
+		for (i = 0; i < n; i++) {
+			assert_int_equal(vault_merkle_path(tree, n, i, path, &plen), 0);
+			assert_int_equal(vault_merkle_verify(leaves + i * HB, i, n, path,
+			    plen, root), 0);
+			memcpy(leaf, leaves + i * HB, HB);
+			leaf[0] ^= 1;
+			assert_int_equal(vault_merkle_verify(leaf, i, n, path, plen,
+			    root), -1);
+			if (n > 1) {
+				assert_int_equal(vault_merkle_verify(leaves + i * HB,
+				    (i + 1) % n, n, path, plen, root), -1);
+				memcpy(bad, path, plen * HB);
+				bad[(plen - 1) * HB] ^= 0x80;
+				assert_int_equal(vault_merkle_verify(leaves + i * HB, i, n,
+				    bad, plen, root), -1);
+				assert_int_equal(vault_merkle_verify(leaves + i * HB, i, n,
+				    path, plen - 1, root), -1);
+			}
+			memcpy(bad, path, plen * HB);
+			memcpy(bad + plen * HB, root, HB);
+			assert_int_equal(vault_merkle_verify(leaves + i * HB, i, n, bad,
+			    plen + 1, root), -1);
+		}
+		assert_int_equal(vault_merkle_path(tree, n, n, path, &plen), -1);
+		assert_int_equal(vault_merkle_verify(leaves, n, n, path, 0, root), -1);
+	}
+}
+
+/* The production statement signature: domain-separated, tamper-evident. */
+static void
+test_production_sign(void **state)
+{
+	unsigned char pk[VAULT_SIGN_PK_BYTES], pk2[VAULT_SIGN_PK_BYTES];
+	unsigned char sig[VAULT_SIG_BYTES], *sk = NULL, *sk2 = NULL;
+	unsigned char stmt[] = "{\"matter_id\":\"x\"}";
+
+	(void)state;
+	assert_int_equal(vault_sign_keypair(pk, &sk), 0);
+	assert_int_equal(vault_sign_keypair(pk2, &sk2), 0);
+	assert_int_equal(vault_production_sign(sk, stmt, sizeof(stmt) - 1, sig), 0);
+	assert_int_equal(vault_production_verify(pk, stmt, sizeof(stmt) - 1, sig), 0);
+	assert_int_equal(vault_production_verify(pk2, stmt, sizeof(stmt) - 1, sig), -1);
+	stmt[3] ^= 1;
+	assert_int_equal(vault_production_verify(pk, stmt, sizeof(stmt) - 1, sig), -1);
+	stmt[3] ^= 1;
+	assert_int_equal(vault_production_verify(pk, stmt, sizeof(stmt) - 2, sig), -1);
+	/* a plain Ed25519 signature of the statement is not a production's */
+	assert_int_equal(crypto_sign_detached(sig, NULL, stmt, sizeof(stmt) - 1, sk), 0);
+	assert_int_equal(vault_production_verify(pk, stmt, sizeof(stmt) - 1, sig), -1);
+	vault_sign_key_free(&sk);
+	vault_sign_key_free(&sk2);
+}
+
 int
 main(void)
 {
@@ -765,6 +838,8 @@ main(void)
 		cmocka_unit_test(test_merkle_matches_reference),
 		cmocka_unit_test(test_merkle_tamper),
 		cmocka_unit_test(test_merkle_refuses),
+		cmocka_unit_test(test_merkle_inclusion),
+		cmocka_unit_test(test_production_sign),
 		cmocka_unit_test(test_leaf_encoding_known),
 		cmocka_unit_test(test_leaf_every_field_counts),
 		cmocka_unit_test(test_leaf_length_prefixes),
