@@ -51,8 +51,10 @@
 	"in_scope AS (" \
 	" SELECT r.* FROM scope s JOIN coffer.records r" \
 	"  ON r.tenant_id = s.tenant_id" \
-	" WHERE (s.time_from IS NULL OR r.sent_at >= s.time_from)" \
-	"  AND (s.time_to IS NULL OR r.sent_at <= s.time_to)" \
+	" WHERE ((s.time_from IS NULL OR r.sent_at >= s.time_from)" \
+	"        AND (s.time_to IS NULL OR r.sent_at <= s.time_to)" \
+	"       OR (s.time_from IS NULL OR r.received_at >= s.time_from)" \
+	"        AND (s.time_to IS NULL OR r.received_at <= s.time_to))" \
 	"  AND (pg_catalog.cardinality(s.participants) = 0" \
 	"       OR r.participant_tokens OPERATOR(pg_catalog.&&) s.participants)" \
 	"  AND (pg_catalog.cardinality(s.conversations) = 0" \

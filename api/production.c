@@ -1261,8 +1261,10 @@ pr_scope_params(prod *P, pg_params *p)
 /* The one scope predicate (see production.h). */
 #define PR_SCOPE \
 	"r.tenant_id = $1::uuid " \
-	"AND ($2::timestamptz IS NULL OR r.sent_at >= $2::timestamptz) " \
-	"AND ($3::timestamptz IS NULL OR r.sent_at <= $3::timestamptz) " \
+	"AND (($2::timestamptz IS NULL OR r.sent_at >= $2::timestamptz) " \
+	"     AND ($3::timestamptz IS NULL OR r.sent_at <= $3::timestamptz) " \
+	"  OR ($2::timestamptz IS NULL OR r.received_at >= $2::timestamptz) " \
+	"     AND ($3::timestamptz IS NULL OR r.received_at <= $3::timestamptz)) " \
 	"AND ($4::text[] IS NULL OR r.channel = ANY ($4::text[])) " \
 	"AND ($5::bytea[] IS NULL OR r.participant_tokens && $5::bytea[]) " \
 	"AND ($6::bytea[] IS NULL OR r.conversation_token = ANY ($6::bytea[]))"

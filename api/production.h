@@ -31,7 +31,9 @@
  *
  * In scope (api_production_count uses the very same predicate), for records
  * r of the matter's tenant:
- *   - matters.time_from <= r.sent_at <= matters.time_to   (NULL: open end)
+ *   - matters.time_from <= r.sent_at <= matters.time_to, or the same for
+ *     r.received_at (either clock: a backdated record still falls in the
+ *     range in which it reached the archive; NULL: open end)
  *   - scope "channels":      r.channel is one of them     (absent/empty: any)
  *   - scope "participants":  r.participant_tokens overlaps them
  *   - scope "conversations": r.conversation_token is one of them

@@ -1074,7 +1074,7 @@ ctl_purge_run(PGconn *c, const ctl_opts *o, const unsigned char *tid,
 		    dry ? "would purge" : "purged", v[0], v[1], v[4], v[2],
 		    dry ? "would shred" : "shredded", v[3]);
 		json_array_foreach(plan, j, x)
-			printf("  %s %lld records: channel %.16s, sent %.32s ago\n",
+			printf("  %s %lld records: channel %.16s, held %.32s\n",
 			    dry ? "would dispose of" : "disposed of",
 			    (long long)json_integer_value(json_object_get(x, "records")),
 			    json_string_value(json_object_get(x, "channel")),

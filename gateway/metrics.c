@@ -29,6 +29,7 @@ struct metrics {
 	uint64_t requests[600];          /* by status code */
 	uint64_t probes;
 	uint64_t rate_limited;
+	uint64_t undelivered;
 	uint64_t bytes_in;
 	uint64_t timeouts[GW_TIMEOUT_COUNT];
 	uint64_t reloads_ok, reloads_failed;
@@ -102,6 +103,7 @@ void metrics_conn_addresses(metrics *m, size_t n) { m->conn_addresses = n; }
 void metrics_handshake_ok(metrics *m)  { m->handshakes_ok++; }
 void metrics_probe(metrics *m)         { m->probes++; }
 void metrics_rate_limited(metrics *m)  { m->rate_limited++; }
+void metrics_undelivered(metrics *m)   { m->undelivered++; }
 void metrics_bytes_in(metrics *m, size_t n) { m->bytes_in += n; }
 
 void
@@ -246,6 +248,10 @@ metrics_render(metrics *m, ingest *ig, char **out, size_t *out_len)
 	mb_counter(&b, "coffer_gateway_rate_limited_total",
 	    "requests answered 429 by the per-device rate limit",
 	    m->rate_limited);
+	mb_counter(&b, "coffer_gateway_answers_undelivered_total",
+	    "ingest answers dropped (wiped) because the device closed its "
+	    "connection first; its records were stored all the same",
+	    m->undelivered);
 	mb_counter(&b, "coffer_gateway_request_body_bytes_total",
 	    "request body bytes received", m->bytes_in);
 	mb_by_label(&b, "coffer_gateway_timeouts_total",

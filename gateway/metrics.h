@@ -73,6 +73,7 @@ void metrics_handshake_fail(metrics *m, gw_refusal r);
 void metrics_request(metrics *m, int status);  /* one response sent */
 void metrics_probe(metrics *m);                /* 404/405 answered */
 void metrics_rate_limited(metrics *m);
+void metrics_undelivered(metrics *m);          /* answer for a closed conn */
 void metrics_bytes_in(metrics *m, size_t n);   /* request body bytes */
 void metrics_timeout(metrics *m, gw_timeout t);
 void metrics_reload(metrics *m, int ok);

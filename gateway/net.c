@@ -1079,6 +1079,7 @@ net_completions(net *n)
 			if (body != NULL)
 				vault_wipe(body, c->d_len);
 			free(body);
+			metrics_undelivered(n->m);
 			n->n_zombies--;
 			conn_bury(c);
 			continue;

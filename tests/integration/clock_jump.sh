@@ -22,8 +22,8 @@
 # disposes of nothing early (inside retention, received in the future by
 # the gateway's jumped clock, or held).  received_at going back with the
 # gateway's clock is counted, not failed: it is the gateway's statement of
-# its clock; retention counts from sent_at and never disposes of a record
-# received "in the future".
+# its clock; retention counts from the later of received_at and sent_at
+# (migration 0011) and never disposes of a record received "in the future".
 #
 # Environment: CJ_N (records per request, 30), CJ_ROUNDS (requests per
 # clock step, 2); tests/torture/clock_jump.sh raises them.
@@ -185,19 +185,21 @@ FUT=$(q "SELECT count(*) FROM coffer.records WHERE received_at > now() + interva
     bad "verify after the jumps: $(cat "$D/verify.out")"
 
 # -- retention and holds under a jumped operator clock --------------------------------
-# (30 days is below the default regulatory floor: lowered by the owner,
-# the test-only path)
-q "UPDATE coffer.tenants SET retention_floor_days = 30" >/dev/null || bad "floor"
-af_ctl retention set --tenant acme --days 30 >"$D/out" 2>&1 || bad "retention set: $(cat "$D/out")"
+# One day: retention runs from the later of received_at and sent_at, and
+# the records the gateway received with its clock a day back are the ones
+# past it. (1 day is below the default regulatory floor: lowered by the
+# owner, the test-only path.)
+q "UPDATE coffer.tenants SET retention_floor_days = 1" >/dev/null || bad "floor"
+af_ctl retention set --tenant acme --days 1 >"$D/out" 2>&1 || bad "retention set: $(cat "$D/out")"
 af_ctl hold create --tenant acme --participant "+15559990000" \
     --keys-dir "$GWF_KEYS" --reason "clock jump hold" >"$D/out" 2>&1 ||
     bad "hold create: $(cat "$D/out")"
 HELD="EXISTS (SELECT 1 FROM coffer.holds h WHERE h.tenant_id = r.tenant_id AND h.active AND h.participant_tokens && r.participant_tokens)"
-KEEP="r.sent_at > now() - interval '30 days' OR r.received_at > now() OR $HELD"
+KEEP="GREATEST(r.sent_at, r.received_at) > now() - interval '1 day' OR r.received_at > now() OR $HELD"
 TOTAL=$(q "SELECT count(*) FROM coffer.records")
 KEEP0=$(q "SELECT count(*) FROM coffer.records r WHERE $KEEP")
 HELD0=$(q "SELECT count(*) FROM coffer.records r WHERE $HELD")
-HELD_OLD=$(q "SELECT count(*) FROM coffer.records r WHERE $HELD AND r.sent_at < now() - interval '30 days'")
+HELD_OLD=$(q "SELECT count(*) FROM coffer.records r WHERE $HELD AND GREATEST(r.sent_at, r.received_at) < now() - interval '1 day'")
 [ "$HELD_OLD" -gt 0 ] && ok "$HELD_OLD held records are past retention" ||
     bad "no held record past retention: the hold case is empty"
 refusals=0
@@ -249,9 +251,12 @@ gwf_stop
 # snapshot: once a purge empties it, it must keep its key, because the
 # gateway still seals under it (migrations/0003_epoch_order.sql orders
 # epochs by insert, not by clock).  Backfilled records (sent 400 days ago,
-# none held) fill the new run's epochs; then the superuser moves those
-# epochs' created_at 30 days back, as the stepped clock would have.
+# received with the gateway's clock a day back so that they are past the
+# one-day retention, none held) fill the new run's epochs; then the
+# superuser moves those epochs' created_at 30 days back, as the stepped
+# clock would have.
 gwf_config "epoch_seconds = 3600" "epoch_records = 1000000" || die "config"
+echo "-1d" >"$TSF"
 gwf_start || die "gateway start for the database clock case"
 send "backfill 1" 3 10 && send "backfill 2" 3 10 && ok "backfill sent (20 records, 400 days old)"
 NEWEST="SELECT DISTINCT ON (stream_id) * FROM coffer.epochs ORDER BY stream_id, created_no DESC"
@@ -274,6 +279,7 @@ LOSTKEY=$(q "SELECT count(*) FROM ($NEWEST) n WHERE n.wrapped_key IS NULL")
 check_eq "current epochs shredded while the gateway seals under them" 0 "$LOSTKEY"
 send "after the database clock case" 3 10 && ok "ingest into the kept epochs"
 gwf_stop
+echo "+0" >"$TSF"
 check_eq "records sealed under a shredded epoch" 0 "$(q "SELECT count(*) FROM coffer.records r
     JOIN coffer.epochs e USING (tenant_id, epoch_id) WHERE e.wrapped_key IS NULL")"
 "$GWF_CTL" verify --quiet --witness "$D/witness.jsonl" >"$D/verify.out" 2>&1 &&

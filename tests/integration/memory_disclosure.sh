@@ -173,6 +173,55 @@ gwf_curl phone-m -H 'Content-Type: application/x-ndjson' \
     --data-binary "@$PLAIN/again.ndjson" "$(gwf_url v1/records)" >"$PLAIN/again.out" 2>&1
 check "the canary records again: $NC duplicates; a canary line with an unknown channel rejected" \
     test "$(grep -c '"status":"duplicate"' "$PLAIN/again.out"):$(grep -c '"status":"rejected"' "$PLAIN/again.out")" = "$NC:1"
+# Canary records on a connection the device resets while the gateway is
+# still storing them: the gateway builds an answer listing their source
+# ids for a connection that is gone, and must wipe it when it drops it
+# (issue 13.7).  The reset has to land while the request is in the
+# pipeline, so each attempt sends 600 records, waits 5 ms and resets
+# (SO_LINGER 0); up to 8 attempts until coffer_gateway_answers_undelivered_total
+# shows the dropped-answer path ran.  Every attempt's ids are scanned for
+# below like the other canaries.
+undelivered() {
+	curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" |
+	    sed -n 's/^coffer_gateway_answers_undelivered_total //p'
+}
+att=0
+while [ $att -lt 8 ] && [ "$(undelivered)" = 0 ]; do
+	att=$((att + 1))
+	python3 - "$PLAIN" "$R-$att" <<'EOF'
+import json, secrets, sys
+d, run = sys.argv[1], sys.argv[2]
+al = "abcdefghijklmnopqrstuvwxyz0123456789"
+tok = lambda k: "".join(secrets.choice(al) for _ in range(k))
+with open(d + "/abandon.ndjson", "w") as f, open(d + "/canaries", "a") as c:
+    for i in range(600):
+        sid = "mdz-%s-%d-%s" % (run, i, tok(12))
+        f.write(json.dumps({"id": sid, "channel": "sms", "conversation": "abandon",
+            "direction": "out", "sender": "+15550000003",
+            "recipients": ["+15550000004"], "sent_at": "2026-02-11T10:00:00Z",
+            "body": "abandoned %d" % i}) + "\n")
+        c.write("source id (dropped answer)\t%s\n" % sid)
+EOF
+	python3 - "$GWF_PORT" "$GWF_SRV_CA" "$GWF_CERTS/phone-m.crt" \
+	    "$GWF_CERTS/phone-m.key" "$PLAIN/abandon.ndjson" <<'EOF'
+import socket, ssl, struct, sys, time
+port, ca, crt, key, path = sys.argv[1:6]
+body = open(path, "rb").read()
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(crt, key)
+raw = socket.create_connection(("127.0.0.1", int(port)))
+s = ctx.wrap_socket(raw, server_hostname="localhost")
+s.sendall(b"POST /v1/records HTTP/1.1\r\nHost: localhost\r\n"
+          b"Content-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\n"
+          % len(body) + body)
+time.sleep(0.005)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()           # a reset, before the answer
+EOF
+	sleep 1
+done
+check "a device reset while its records were being stored: the answer was dropped (coffer_gateway_answers_undelivered_total $(undelivered), $att attempt(s))" \
+    test "$(undelivered)" -ge 1
 # every epoch so far holds canary records only
 $PSQL -c "SELECT DISTINCT epoch_id FROM coffer.records WHERE tenant_id = '$TID'" \
     >"$PLAIN/canary.epochs"
@@ -393,7 +442,7 @@ time.sleep(60)' \
 		    test "$(hits gw 'epoch key (current)')" -ge 1 -a "$(hits gw 'tenant name')" -ge 1
 		no_hits gw "gateway memory" "gateway memory after rotation" \
 		    "canary body" "canary attachment" "attachment name" \
-		    "source id" "conversation" "participant" \
+		    "source id" "source id (dropped answer)" "conversation" "participant" \
 		    "canary body (rejected line)" "epoch key (previous)" \
 		    "record key (previous epoch)"
 		where gw 'current\|tenant name'

@@ -19,7 +19,12 @@
 #   af_setup                 PKI, tenants acme, globex, initech (device
 #                            phone-1 each), nodes gw-a and gw-b
 #   af_ingest PHASE [N]      N (default 30) records per tenant through each
-#                            node, over mutual TLS with curl.  Record k
+#                            node, over mutual TLS with curl.  Phases 1
+#                            and 3 are RECEIVED 400 days ago (the gateway
+#                            runs under libfaketime at -400d: retention
+#                            runs on the archive's clock, the later of
+#                            received_at and sent_at); other phases now.
+#                            Record k
 #                            (0-based) of phase 1: sent_at 400 days ago for
 #                            k < N/2, 2 days ago up to N-4, 30 days AHEAD for
 #                            the last three; phase 3 (a backfill of old
@@ -47,7 +52,22 @@ af_ctl() {
 	fi
 }
 
+# The PKI, tenants and nodes are made 401 days ago, with certificates that
+# reach past today, so that they are good on the gateway's clock in every
+# phase; each phase re-signs the tenants' CRLs on its own clock.
+AF_PAST=-400d
+
 af_setup() {
+	AF_REAL_CTL=$GWF_CTL
+	AF_REAL_GW=$GWF_GW
+	AF_TSF="$GWF_DIR/gw-clock"
+	echo "+0" >"$AF_TSF" && chmod 0644 "$AF_TSF" || return 1
+	gwf_clock_wrap "$AF_REAL_CTL" "$GWF_DIR/ctl-setup" -401d &&
+	    gwf_clock_wrap "$AF_REAL_CTL" "$GWF_DIR/ctl-past" "$AF_PAST" &&
+	    gwf_clock_wrap "$AF_REAL_GW" "$GWF_DIR/gw-clocked" "@$AF_TSF" ||
+	    return 1
+	GWF_CTL="$GWF_DIR/ctl-setup"
+	GWF_CERT_DAYS=800
 	gwf_server_cert || return 1
 	for t in $AF_TENANTS; do
 		gwf_tenant "$t" || return 1
@@ -57,6 +77,9 @@ af_setup() {
 		gwf_node "$n" || return 1
 		mv "$GWF_DIR/node.key" "$GWF_DIR/$n.key" || return 1
 	done
+	GWF_CTL=$AF_REAL_CTL
+	GWF_GW="$GWF_DIR/gw-clocked"
+	unset GWF_CERT_DAYS
 	AF_W_A="$GWF_DIR/witness-gw-a.jsonl"
 	AF_W_B="$GWF_DIR/witness-gw-b.jsonl"
 	AF_KEYS=$GWF_KEYS
@@ -109,6 +132,14 @@ EOF
 af_ingest() {
 	phase=$1
 	n=${2:-30}
+	case $phase in
+	1|3) echo "$AF_PAST" >"$AF_TSF"; af_crl_ctl="$GWF_DIR/ctl-past" ;;
+	*)   echo "+0" >"$AF_TSF"; af_crl_ctl=$AF_REAL_CTL ;;
+	esac
+	for t in $AF_TENANTS; do
+		gwf_run "crl-refresh $t" "$af_crl_ctl" pki crl-refresh --tenant "$t" ||
+		    return 1
+	done
 	for node in $AF_NODES; do
 		w="$GWF_DIR/witness-$node.jsonl"
 		gwf_config "node_name = $node" \

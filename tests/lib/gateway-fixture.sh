@@ -123,8 +123,12 @@ gwf_run() {   # gwf_run WHAT CMD...: run, show output on failure
 }
 
 gwf_server_cert() {
+	# GWF_CERT_DAYS: validity of the server and device certificates
+	# (fixtures made on a past clock want them to reach past today)
+	# shellcheck disable=SC2086 # one option and its value, or nothing
 	gwf_run "pki server" "$GWF_CTL" pki server --name gw --dns localhost \
-	    --ip 127.0.0.1 --out "$GWF_DIR/srv" || return 1
+	    --ip 127.0.0.1 --out "$GWF_DIR/srv" \
+	    ${GWF_CERT_DAYS:+--days $GWF_CERT_DAYS} || return 1
 	GWF_SRV_CA="$COFFER_PKI/server/ca.pem"
 	GWF_SRV_CRT="$GWF_DIR/srv/gw.crt"
 	GWF_SRV_KEY="$GWF_DIR/srv/gw.key"
@@ -158,8 +162,10 @@ gwf_device() {
 	t=$1
 	dev=$2
 	shift 2
+	# shellcheck disable=SC2086 # GWF_CERT_DAYS: see gwf_server_cert
 	gwf_run "device issue $t/$dev" "$GWF_CTL" device issue --tenant "$t" \
-	    --device "$dev" --out "$GWF_CERTS" "$@" || return 1
+	    --device "$dev" --out "$GWF_CERTS" \
+	    ${GWF_CERT_DAYS:+--days $GWF_CERT_DAYS} "$@" || return 1
 	[ -n "$GWF_PROBE" ] || GWF_PROBE=$dev
 }
 
@@ -300,4 +306,29 @@ gwf_stop() {
 	GWF_EXIT=$?
 	GWF_PID=""
 	return 0
+}
+
+# gwf_clock_wrap PROGRAM OUT OFFSET|@FILE: write OUT, a script that runs
+# PROGRAM with its wall clock OFFSET away (faketime syntax, e.g. -400d) or
+# read from FILE on every call (FAKETIME_TIMESTAMP_FILE), monotonic clocks
+# untouched.  Fixtures that need records RECEIVED in the past use it
+# (retention runs on the archive's clock).  Fails when libfaketime is
+# missing (ops/deps.sh installs the faketime package).
+gwf_clock_wrap() {
+	gwf_lib=""
+	for l in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
+		[ -f "$l" ] && gwf_lib=$l && break
+	done
+	[ -n "$gwf_lib" ] || { gwf_err "libfaketime not found (apt-get install faketime)"; return 1; }
+	case $3 in
+	@*) gwf_how="FAKETIME_TIMESTAMP_FILE=${3#@} FAKETIME_NO_CACHE=1" ;;
+	*)  gwf_how="FAKETIME=$3" ;;
+	esac
+	{
+		echo '#!/bin/sh'
+		echo '# an ASan build (make sanitize) wants its runtime first: do not mind'
+		echo 'ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \'
+		echo "LD_PRELOAD=$gwf_lib $gwf_how FAKETIME_DONT_FAKE_MONOTONIC=1 \\"
+		echo "    exec \"$1\" \"\$@\""
+	} >"$2" && chmod 0755 "$2"
 }
