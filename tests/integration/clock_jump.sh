@@ -23,7 +23,7 @@
 # the gateway's jumped clock, or held).  received_at going back with the
 # gateway's clock is counted, not failed: it is the gateway's statement of
 # its clock; retention counts from the later of received_at and sent_at
-# (migration 0011) and never disposes of a record received "in the future".
+# (migration 0010) and never disposes of a record received "in the future".
 #
 # Environment: CJ_N (records per request, 30), CJ_ROUNDS (requests per
 # clock step, 2); tests/torture/clock_jump.sh raises them.

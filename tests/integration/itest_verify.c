@@ -344,7 +344,7 @@ iso_time(char *out, size_t cap, long long us)
 }
 
 /* Phase 1's records are RECEIVED 400 days ago: retention runs on the
- * archive's clock (migration 0011), so only records the gateway received
+ * archive's clock (migration 0010), so only records the gateway received
  * long ago can expire.  The harness run re-executes itself under
  * libfaketime with its wall clock read from a file on every call
  * (monotonic clocks untouched); full_run sets it to -400d around phase 1

@@ -34,7 +34,7 @@ trap 'exit 143' TERM
 gwf_init || die "gateway fixture"
 D=$GWF_DIR
 CTL=$GWF_CTL
-# Retention runs on the archive's clock (migration 0011): the records must
+# Retention runs on the archive's clock (migration 0010): the records must
 # be RECEIVED ten days ago, so the gateway runs with its wall clock ten days
 # back (libfaketime) and the PKI, tenant and node are made eleven days ago.
 gwf_clock_wrap "$CTL" "$D/ctl-past" -11d &&

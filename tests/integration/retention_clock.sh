@@ -3,7 +3,7 @@
 # archive's clock.  The attacker of the issue: a compromised or mis-set
 # device backdates its records (sent_at 30 years ago) so that the next
 # purge destroys them and so that they fall outside a matter's time range.
-# Before migration 0011 `retention set --days 1` + `purge` disposed of
+# Before migration 0010 `retention set --days 1` + `purge` disposed of
 # every such record the moment it was stored, and a matter on the hour in
 # which they arrived found none of them.  Now a record's retention runs
 # from the later of received_at (the gateway's clock) and sent_at: the

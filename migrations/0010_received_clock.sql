@@ -1,4 +1,4 @@
--- 0011_received_clock.sql — retention runs on the archive's clock (issue 13.2).
+-- 0010_received_clock.sql — retention runs on the archive's clock (issue 13.2).
 --
 -- Until now a record's retention was counted from its sent_at, which the
 -- endpoint supplies: a compromised or mis-set device could backdate records
