@@ -34,6 +34,10 @@ printf 'as-custodian-2\n' >"$T/p2"
     die "tenant init: $(cat "$T/out")"
 "$CTL" node init --kind api --name as-api --key-out "$T/api.key" \
     --pins "$T/nodes.pins" >"$T/out" 2>&1 || die "node init: $(cat "$T/out")"
+# (30 days is below the default regulatory floor: lowered by the owner,
+# the test-only path of section *Two persons*)
+db "UPDATE coffer.tenants SET retention_floor_days = 30 WHERE name = 'as-t'" >/dev/null ||
+    die "floor"
 "$CTL" retention set --tenant as-t --days 30 >"$T/out" 2>&1 ||
     die "retention set: $(cat "$T/out")"
 "$CTL" retention set --tenant as-t --days 40 >"$T/out" 2>&1 ||

@@ -432,6 +432,10 @@ forged nodekey-records nodekey-records api \
 forged nullck-resealed nullck unsigned "$OTHERCONT"
 forged nullck nullck api \
     "record $R1 has no covering checkpoint: refused (a record counts only under a signed gateway checkpoint)"
+# an RSMF header the opener parses within its line (issue 13.7: strtoull
+# read on past the header buffer); the API's own signature over it
+forged eventcount eventcount api \
+    "rsmf/$(cd "$T/open/rsmf" && ls *.rsmf | sort | head -1) has a malformed X-RSMF-EventCount header"
 if [ -d "$T/ropen" ]; then
 	RM=$(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print("%s:%d" % (r["stream"], r["seq"]))' "$T/ropen/records.jsonl")
 	forged moved-resealed moved unsigned "$OTHERCONT" "$T/ropen"

@@ -40,8 +40,17 @@ trap 'exit 143' TERM
 gwf_init || die "gateway fixture"
 D=$GWF_DIR
 CTL=$GWF_CTL
-GWF_CUSTODIANS=3 GWF_THRESHOLD=2 gwf_simple tp phone-1 tp-node \
-    "epoch_records = 6" || die "gateway start"
+# Retention runs on the archive's clock (migration 0010): the records must
+# be RECEIVED ten days ago, so the gateway runs with its wall clock ten days
+# back (libfaketime) and the PKI, tenant and node are made eleven days ago.
+gwf_clock_wrap "$CTL" "$D/ctl-past" -11d &&
+    gwf_clock_wrap "$GWF_GW" "$D/gw-past" -10d || die "clock wrappers"
+GWF_CTL="$D/ctl-past"
+GWF_GW="$D/gw-past"
+gwf_server_cert && GWF_CUSTODIANS=3 GWF_THRESHOLD=2 gwf_tenant tp &&
+    gwf_device tp phone-1 && gwf_node tp-node || die "set-up eleven days ago"
+GWF_CTL=$CTL
+gwf_config "epoch_records = 6" && gwf_start || die "gateway start"
 apf_user tp lisa legal && apf_keygen tp lisa && apf_user tp lena legal &&
     apf_user tp adam admin && apf_user tp ada admin &&
     apf_user tp cus2 custodian 2 && apf_user tp cus3 custodian 3 ||
@@ -69,7 +78,7 @@ check_eq "persons: lisa, lena, adam, ada, cus2, cus3 (adam2 and lisa's other acc
     "$(q "SELECT count(*) FROM coffer.persons")"
 apf_config && apf_start || die "coffer-api start"
 
-# 30 records sent 10 days ago: k % 3 == 0 (10) from the matter's
+# 30 records sent (and received) 10 days ago: k % 3 == 0 (10) from the matter's
 # participant, the others between two other people.
 python3 - >"$D/in.ndjson" <<'PY'
 import json, time
