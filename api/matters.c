@@ -663,10 +663,12 @@ api_h_matter_show(api_req *r)
 	    "closed_at", PQgetisnull(m, 0, 6) ? json_null() :
 	    json_string(PQgetvalue(m, 0, 6)));
 	if (out == NULL ||
-	    json_object_set_new(out, "scope", json_pack("{s:O, s:s?, s:s?, s:i, "
-	    "s:i}", "channels", chans,
+	    json_object_set_new(out, "scope", json_pack("{s:O, s:s?, s:s?, s:s, "
+	    "s:i, s:i}", "channels", chans,
 	    "from", PQgetisnull(m, 0, 7) ? NULL : PQgetvalue(m, 0, 7),
 	    "to", PQgetisnull(m, 0, 8) ? NULL : PQgetvalue(m, 0, 8),
+	    /* which clock from/to apply to (migration 0010) */
+	    "time_clock", MATTER_TIME_CLOCK,
 	    "participants", atoi(PQgetvalue(m, 0, 13)),
 	    "conversations", atoi(PQgetvalue(m, 0, 14)))) != 0) {
 		api_fail_internal(r, "matter", "out of memory");

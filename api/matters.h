@@ -34,6 +34,11 @@
  * none.  Counts shown to people come from api_production_count() itself;
  * this prefix serves the queries it has no function for (the epoch list
  * custodians answer). */
+/* The clock a matter's from/to apply to, as GET /v1/matters/{id} states it
+ * (scope.time_clock): a record is in range when its sent_at (the device's)
+ * or its received_at (the gateway's) lies in it (migration 0010). */
+#define MATTER_TIME_CLOCK "sent_at or received_at"
+
 #define MATTER_SCOPE_WITH \
 	"WITH scope AS MATERIALIZED (" \
 	" SELECT m.tenant_id, m.time_from, m.time_to," \

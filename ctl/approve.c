@@ -248,8 +248,9 @@ ap_show(json_t *m, const char *matter_id, size_t nepochs)
 	printf("  title:        %s\n", ap_str(m, "title", a, sizeof(a)));
 	printf("  legal basis:  %s\n", ap_str(m, "legal_basis", a, sizeof(a)));
 	printf("  state:        %s\n", ap_str(m, "state", a, sizeof(a)));
-	printf("  time range:   %s .. %s\n", ap_str(scope, "from", a, sizeof(a)),
+	printf("  time range:   %s .. %s", ap_str(scope, "from", a, sizeof(a)),
 	    ap_str(scope, "to", b, sizeof(b)));
+	printf(" (clock: %s)\n", ap_str(scope, "time_clock", a, sizeof(a)));
 	printf("  scope:        %lld participant(s), %lld conversation(s), "
 	    "channels: ", (long long)json_integer_value(json_object_get(scope,
 	    "participants")), (long long)json_integer_value(json_object_get(scope,

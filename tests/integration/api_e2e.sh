@@ -355,6 +355,8 @@ NX_EPOCHS=$(python3 -c "import json,sys; print(len(json.load(open('$OUT'))['epoc
 check "matter X lists its epochs with R ($NX_EPOCHS)" test "$NX_EPOCHS" -ge 1
 check "matter X shows scope counts, not identifiers" test \
     "$(j scope.participants)/$(j scope.conversations)" = "1/0"
+check "matter X states the clock of its time range" test \
+    "$(j scope.time_clock)" = "sent_at or received_at"
 api audrey GET /v1/matters
 expect "an auditor lists matters" 200
 api lars GET "/v1/matters/$MX"

@@ -1645,11 +1645,12 @@ h_matter_json(int argc, char **argv)
 		PQclear(r);
 		return 1;
 	}
-	out = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:[],s:s,s:s,s:i,s:i},s:I,s:i}",
+	out = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:[],s:s,s:s,s:s,s:i,s:i},s:I,s:i}",
 	    "matter_id", argv[1], "tenant_id", argv[0], "title", PQgetvalue(r, 0, 0),
 	    "legal_basis", PQgetvalue(r, 0, 1), "state", PQgetvalue(r, 0, 2),
 	    "scope", "channels", "from", PQgetvalue(r, 0, 3), "to",
-	    PQgetvalue(r, 0, 4), "participants", atoi(PQgetvalue(r, 0, 5)),
+	    PQgetvalue(r, 0, 4), "time_clock", "sent_at or received_at",
+	    "participants", atoi(PQgetvalue(r, 0, 5)),
 	    "conversations", 0, "record_count", (json_int_t)nrec, "threshold",
 	    atoi(PQgetvalue(r, 0, 6)));
 	PQclear(r);

@@ -177,7 +177,7 @@ else
 	bad "approve 1"; cat "$T/out" "$T/err" "$T/api.log"
 fi
 grep -q "Matter Ω\|Matter ?" "$T/out" && grep -q "epochs:" "$T/out" &&
-    grep -q "time range:   2026-03-10" "$T/out" &&
+    grep -q "time range:   2026-03-10.* (clock: sent_at or received_at)$" "$T/out" &&
     ok "approve showed title, basis, scope, time range and epochs" ||
     { bad "approve display"; cat "$T/out"; }
 grep -q 'custodian-1\|custodian [0-9]-passphrase\|correct horse' "$T/out" "$T/err" "$T/api.log" &&
