@@ -59,6 +59,11 @@ SHUT="rid=1 sec=1 closed=1"
 CASES="cl-te cl-cl te-te cl-nul chunk-bare-lf te-chunked-identity
     chunk-over-limit pipelined get-body pct-77 pct-00 pct-2f pct-5c
     pct-query-ok"
+# the other rules, on the API's two listeners
+RULES="bare-lf-head bare-cr-head obs-fold te-space-colon cl-alpha
+    cl-over-limit target-long head-huge head-endless head-near-limit
+    expect-other http2 http09 no-host two-hosts absolute-form nul-in-path"
+B400="status=400 code=bad_request msg="
 
 expect_api() {   # expect_api CASE: the line the API listeners must give
 	case $1 in
@@ -71,6 +76,19 @@ expect_api() {   # expect_api CASE: the line the API listeners must give
 	pipelined | pct-query-ok) echo "responses=1 status=200 code=- msg=- rid=0 sec=1 closed=1" ;;
 	get-body) echo "responses=1 $E_404 $SHUT" ;;
 	pct-*) echo "responses=1 $E_PCT $SHUT" ;;
+	bare-lf-head | bare-cr-head) echo "responses=1 ${B400}bare CR or LF in the request head $SHUT" ;;
+	obs-fold) echo "responses=1 ${B400}obs-fold header line continuation $SHUT" ;;
+	te-space-colon) echo "responses=1 ${B400}invalid header name $SHUT" ;;
+	cl-alpha) echo "responses=1 ${B400}invalid Content-Length $SHUT" ;;
+	cl-over-limit) echo "responses=1 status=413 code=payload_too_large msg=the request body is too large $SHUT" ;;
+	target-long) echo "responses=1 status=414 code=uri_too_long msg=the request target is too long $SHUT" ;;
+	head-huge | head-endless) echo "responses=1 status=431 code=request_header_too_large msg=the request head is too large $SHUT" ;;
+	head-near-limit) echo "responses=1 status=200 code=- msg=- rid=0 sec=1 closed=1" ;;
+	expect-other) echo "responses=1 status=417 code=expectation_failed msg=unsupported Expect $SHUT" ;;
+	http2) echo "responses=1 status=505 code=http_version_not_supported msg=HTTP version not supported $SHUT" ;;
+	http09 | absolute-form) echo "responses=1 ${B400}malformed request line $SHUT" ;;
+	no-host | two-hosts) echo "responses=1 ${B400}missing or repeated Host $SHUT" ;;
+	nul-in-path) echo "responses=1 ${B400}invalid byte in the request head $SHUT" ;;
 	esac
 }
 
@@ -83,11 +101,19 @@ $FDC --listener api --port "$APF_PORT" --ca "$GWF_SRV_CA" \
 for c in $CASES; do
 	check_eq "api $c" "$c $(expect_api "$c")" "$(grep "^$c " "$D/api.out")"
 done
-# whoami ran three times (pipelined, pct-query-ok, and none smuggled): the
-# trailing requests of cl-te, cl-cl, te-te, pipelined ... never ran
+# shellcheck disable=SC2086 # RULES: one word per case
+$FDC --listener api --port "$APF_PORT" --ca "$GWF_SRV_CA" \
+    --cert "$APF_PEOPLE/lee.crt" --key "$APF_PEOPLE/lee.key" $RULES \
+    >"$D/api2.out" 2>&1 || die "frontdoor_client (api rules): $(cat "$D/api2.out")"
+for c in $RULES; do
+	check_eq "api $c" "$c $(expect_api "$c")" "$(grep "^$c " "$D/api2.out")"
+done
+# whoami reached a handler three times: pipelined, pct-query-ok and
+# head-near-limit; the trailing requests of cl-te, cl-cl, te-te, pipelined
+# ... never ran
 AUDIT1=$(q "SELECT count(*) FROM coffer.audit_events WHERE action = 'whoami'")
-check_eq "api: only the two clean whoami requests reached a handler (audit)" \
-    2 $((AUDIT1 - AUDIT0))
+check_eq "api: only the three clean whoami requests reached a handler (audit)" \
+    3 $((AUDIT1 - AUDIT0))
 check_eq "api: no matter was created by a smuggled body" 0 \
     "$(q "SELECT count(*) FROM coffer.matters")"
 check "api: no HTML answer anywhere" sh -c "! grep -l -i '<html' $RAW/api.* >/dev/null 2>&1"
@@ -104,6 +130,12 @@ $FDC --listener api-metrics --port "$APF_METRICS_PORT" $CASES \
     >"$D/am.out" 2>&1 || die "frontdoor_client (api-metrics): $(cat "$D/am.out")"
 for c in $CASES; do
 	check_eq "api metrics $c" "$c $(expect_api "$c")" "$(grep "^$c " "$D/am.out")"
+done
+# shellcheck disable=SC2086
+$FDC --listener api-metrics --port "$APF_METRICS_PORT" $RULES \
+    >"$D/am2.out" 2>&1 || die "frontdoor_client (api-metrics rules): $(cat "$D/am2.out")"
+for c in $RULES; do
+	check_eq "api metrics $c" "$c $(expect_api "$c")" "$(grep "^$c " "$D/am2.out")"
 done
 check "api metrics: no HTML answer anywhere" sh -c "! grep -l -i '<html' $RAW/api-metrics.* >/dev/null 2>&1"
 check_eq "api metrics: /metrics still answers" 200 \

@@ -78,6 +78,35 @@ def shapes(listener):
         "get-body": b"GET /nope HTTP/1.1\r\n" + host +
         b"Content-Length: %d\r\n\r\n" % len(smuggled) + smuggled,
     }
+    get = b"GET " + ok_path.encode() + b" HTTP/1.1\r\n"
+    out.update({
+        # one case per remaining rule of the front door
+        "bare-lf-head": get.replace(b"\r\n", b"\n") + b"Host: x\n\n",
+        "bare-cr-head": get + b"Host: x\rX: y\r\n\r\n",
+        "obs-fold": get + host + b"X-A: b\r\n c\r\n\r\n",
+        "te-space-colon": post + b"Transfer-Encoding : chunked\r\n\r\n"
+        + chunk,
+        "cl-alpha": post + b"Content-Length: 1x\r\n\r\n" + body,
+        "cl-over-limit": post + b"Content-Length: 999999999999\r\n\r\n"
+        + body,
+        "target-long": b"GET /" + b"a" * 3000 + b" HTTP/1.1\r\n" + host +
+        b"\r\n",
+        "head-huge": get + host + b"X-Pad: " + b"p" * 20000 + b"\r\n\r\n",
+        "head-endless": get + host + b"X-Pad: " + b"p" * 20000,
+        "head-near-limit": get + host + b"X-Pad: " + b"p" * 15000 +
+        b"\r\n\r\n",
+        "expect-other": post + b"Expect: 200-ok\r\nContent-Length: %d\r\n"
+        b"\r\n" % len(body) + body,
+        "http2": b"GET " + ok_path.encode() + b" HTTP/2.0\r\n" + host +
+        b"\r\n",
+        "http09": b"GET " + ok_path.encode() + b"\r\n\r\n",
+        "no-host": get + b"\r\n",
+        "two-hosts": get + host + host + b"\r\n",
+        "absolute-form": b"GET http://127.0.0.1" + ok_path.encode() +
+        b" HTTP/1.1\r\n" + host + b"\r\n",
+        "nul-in-path": b"GET " + ok_path.encode() + b"\x00x HTTP/1.1\r\n" +
+        host + b"\r\n",
+    })
     for k, p in pct.items():
         out[k] = (b"GET " + p.encode() + b" HTTP/1.1\r\n" + host +
                   b"\r\n")
