@@ -11,7 +11,7 @@
  *     other than "chunked"; a missing or repeated Host on HTTP/1.1;
  *     percent-encoding anywhere in the path (no route needs it, so
  *     %2F, %5C, %00 and /v1/%77hoami can never route differently from
- *     what the bytes say);
+ *     what the bytes say); %00 in the query (it would cut a value);
  *   - 411: a chunked body — the API takes Content-Length bodies only, so
  *     chunk framing (bare LF chunk lines, sizes over the limit) is never
  *     parsed at all;
@@ -212,6 +212,10 @@ fd_check_request_line(const char *p, size_t len, int *minor,
 	pe = memchr(t, '?', tlen);
 	if (memchr(t, '%', pe != NULL ? (size_t)(pe - t) : tlen) != NULL)
 		return fd_bad(v, "percent-encoding in the request path");
+	/* The query is decoded into C strings: %00 would cut a value. */
+	for (i = 0; i + 2 < tlen; i++)
+		if (t[i] == '%' && t[i + 1] == '0' && t[i + 2] == '0')
+			return fd_bad(v, "encoded NUL in the request target");
 	t = sp2 + 1;
 	i = len - (size_t)(t - p);
 	if (i != 8 || memcmp(t, "HTTP/", 5) != 0 || t[5] < '0' || t[5] > '9' ||
@@ -397,10 +401,14 @@ frontdoor_init(size_t max_body, char *err, size_t err_len)
 		return -1;
 	}
 	if (fd_slots == NULL) {
+		/* The hard limit: a later raise of the soft one must not
+		 * give connections descriptors the table cannot hold (those
+		 * are cut at once, see frontdoor_attach). */
 		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-			rl.rlim_cur = 1024;
-		fd_nslots = rl.rlim_cur > FD_SLOTS_MAX || rl.rlim_cur == RLIM_INFINITY ?
-		    FD_SLOTS_MAX : (size_t)rl.rlim_cur;
+			rl.rlim_max = 65536;
+		fd_nslots = rl.rlim_max > FD_SLOTS_MAX ||
+		    rl.rlim_max == RLIM_INFINITY ? FD_SLOTS_MAX :
+		    (size_t)rl.rlim_max;
 		fd_slots = calloc(fd_nslots, sizeof(*fd_slots));
 		if (fd_slots == NULL) {
 			snprintf(err, err_len, "front door: out of memory");
@@ -417,10 +425,17 @@ frontdoor_attach(int fd, int tls, const void *owner)
 {
 	fd_conn *c, *old;
 
-	if (fd_slots == NULL || fd < 0 || (size_t)fd >= fd_nslots)
+	if (fd < 0)
 		return;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return;              /* see fd_lookup: unknown fds pass untouched */
+	if (fd_slots == NULL || (size_t)fd >= fd_nslots ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		/* Unwatched, its reads would pass unchecked: cut it, so
+		 * libmicrohttpd reads an end of stream and closes it. */
+		log_error("front door: cannot watch connection (descriptor %d); "
+		    "closing it", fd);
+		(void)shutdown(fd, SHUT_RDWR);
+		return;
+	}
 	c->owner = owner;
 	c->tls = tls;
 	c->phase = PH_HEAD;

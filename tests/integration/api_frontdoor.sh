@@ -58,7 +58,7 @@ SHUT="rid=1 sec=1 closed=1"
 
 CASES="cl-te cl-cl te-te cl-nul chunk-bare-lf te-chunked-identity
     chunk-over-limit pipelined get-body pct-77 pct-00 pct-2f pct-5c
-    pct-query-ok"
+    pct-query-ok pct-query-nul"
 # the other rules, on the API's two listeners
 RULES="bare-lf-head bare-cr-head obs-fold te-space-colon cl-alpha
     cl-over-limit target-long head-huge head-endless head-near-limit
@@ -75,6 +75,7 @@ expect_api() {   # expect_api CASE: the line the API listeners must give
 	te-chunked-identity) echo "responses=1 $E_TE $SHUT" ;;
 	pipelined | pct-query-ok) echo "responses=1 status=200 code=- msg=- rid=0 sec=1 closed=1" ;;
 	get-body) echo "responses=1 $E_404 $SHUT" ;;
+	pct-query-nul) echo "responses=1 ${B400}encoded NUL in the request target $SHUT" ;;
 	pct-*) echo "responses=1 $E_PCT $SHUT" ;;
 	bare-lf-head | bare-cr-head) echo "responses=1 ${B400}bare CR or LF in the request head $SHUT" ;;
 	obs-fold) echo "responses=1 ${B400}obs-fold header line continuation $SHUT" ;;
@@ -156,7 +157,8 @@ expect_gw() {
 		echo "responses=1 $G400" ;;
 	pipelined) echo "responses=2 status=200 code=- msg=- rid=1 sec=1 closed=0" ;;
 	get-body) echo "responses=1 $G404 closed=1" ;;
-	pct-query-ok) echo "responses=1 status=200 code=- msg=- rid=1 sec=1 closed=0" ;;
+	pct-query-ok | pct-query-nul)
+		echo "responses=1 status=200 code=- msg=- rid=1 sec=1 closed=0" ;;
 	pct-*) echo "responses=1 $G404 closed=0" ;;
 	esac
 }
@@ -166,4 +168,7 @@ $FDC --listener gw-metrics --port "$GWF_METRICS_PORT" $CASES \
 for c in $CASES; do
 	check_eq "gateway metrics $c" "$c $(expect_gw "$c")" "$(grep "^$c " "$D/gm.out")"
 done
+# FD_KEEP=DIR keeps the logs and the raw answers for a reader
+[ -n "${FD_KEEP:-}" ] && mkdir -p "$FD_KEEP" &&
+    cp -r "$APF_LOG" "$GWF_LOG" "$RAW" "$FD_KEEP/"
 finish

@@ -38,12 +38,14 @@ def shapes(listener):
         ok_path, body_path = "/v1/whoami", "/v1/matters"
         pct = {"pct-77": "/v1/%77hoami", "pct-00": "/v1/whoami%00junk",
                "pct-2f": "/v1%2Fwhoami", "pct-5c": "/v1/whoami%5C",
-               "pct-query-ok": "/v1/whoami?x=%41"}
+               "pct-query-ok": "/v1/whoami?x=%41",
+               "pct-query-nul": "/v1/whoami?x=a%00b"}
     else:
         ok_path, body_path = "/metrics", "/metrics"
         pct = {"pct-77": "/%6detrics", "pct-00": "/metrics%00junk",
                "pct-2f": "/%2Fmetrics", "pct-5c": "/metrics%5C",
-               "pct-query-ok": "/metrics?x=%41"}
+               "pct-query-ok": "/metrics?x=%41",
+               "pct-query-nul": "/metrics?x=a%00b"}
     host = b"Host: 127.0.0.1\r\n"
     # the metrics listeners take GET only: a GET with a body reaches the
     # body framing there (POST is 405 from the head alone)

@@ -153,6 +153,9 @@ test_frontdoor_rules(void **state)
 		  "bad_request", "percent-encoding in the request path", 0 },
 		{ "lone %", "GET /v1/who%ami HTTP/1.1\r\n" H "\r\n", 0, 400,
 		  "bad_request", "percent-encoding in the request path", 0 },
+		{ "%00 in the query", "GET /v1/audit?from=2026%00x HTTP/1.1\r\n" H
+		  "\r\n", 0, 400, "bad_request", "encoded NUL in the request "
+		  "target", 0 },
 		{ "no end", "GET /v1/whoami HTTP/1.1\r\n" H, 0, 400, "bad_request",
 		  "malformed request head", 0 },
 	};
