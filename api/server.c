@@ -3,7 +3,10 @@
  * database pool and the loopback /metrics listener.
  *
  * Trusts: the configuration, the database, api/auth's verdict.  Does not
- * trust: the peer — its path only ever selects an entry of the route
+ * trust: the peer — its request head has passed api/frontdoor.c's strict
+ * framing and path rules before libmicrohttpd parses it (so the decoded
+ * path routed here is the raw one: no '%' gets through), every answer
+ * closes the connection, its path only ever selects an entry of the route
  * table, its certificate is verified by api/auth.c (GnuTLS is only told to
  * request one), its body is size-capped and parsed by jansson, and nothing
  * it sent is echoed in an error or a log line except through
