@@ -22,7 +22,9 @@
  *
  * Trusts: libmicrohttpd to call gnutls_record_recv() / recv() for a
  * connection from the one thread that serves it, after the STARTED
- * notification and before the CLOSED one.  Does not trust: any byte of
+ * notification and before the CLOSED one, which comes before it closes
+ * the descriptor (0.9.75's daemon.c: notify, then close), so a slot
+ * never outlives its socket into another one's (libpq's) reads.  Does not trust: any byte of
  * the peer's; nothing of it is logged or echoed.
  *
  * Hazards:
