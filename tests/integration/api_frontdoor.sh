@@ -62,7 +62,8 @@ CASES="cl-te cl-cl te-te cl-nul chunk-bare-lf te-chunked-identity
 # the other rules, on the API's two listeners
 RULES="bare-lf-head bare-cr-head obs-fold te-space-colon cl-alpha
     cl-over-limit target-long head-huge head-endless head-near-limit
-    expect-other http2 http09 no-host two-hosts absolute-form nul-in-path"
+    expect-other http2 http09 no-host two-hosts absolute-form nul-in-path
+    empty-value lower-method odd-target head-at-limit"
 B400="status=400 code=bad_request msg="
 
 expect_api() {   # expect_api CASE: the line the API listeners must give
@@ -84,7 +85,10 @@ expect_api() {   # expect_api CASE: the line the API listeners must give
 	cl-over-limit) echo "responses=1 status=413 code=payload_too_large msg=the request body is too large $SHUT" ;;
 	target-long) echo "responses=1 status=414 code=uri_too_long msg=the request target is too long $SHUT" ;;
 	head-huge | head-endless) echo "responses=1 status=431 code=request_header_too_large msg=the request head is too large $SHUT" ;;
-	head-near-limit) echo "responses=1 status=200 code=- msg=- rid=0 sec=1 closed=1" ;;
+	head-near-limit | head-at-limit | empty-value)
+		echo "responses=1 status=200 code=- msg=- rid=0 sec=1 closed=1" ;;
+	lower-method) echo "responses=1 status=405 code=method_not_allowed msg=method not allowed here $SHUT" ;;
+	odd-target) echo "responses=1 $E_404 $SHUT" ;;
 	expect-other) echo "responses=1 status=417 code=expectation_failed msg=unsupported Expect $SHUT" ;;
 	http2) echo "responses=1 status=505 code=http_version_not_supported msg=HTTP version not supported $SHUT" ;;
 	http09 | absolute-form) echo "responses=1 ${B400}malformed request line $SHUT" ;;
@@ -109,12 +113,12 @@ $FDC --listener api --port "$APF_PORT" --ca "$GWF_SRV_CA" \
 for c in $RULES; do
 	check_eq "api $c" "$c $(expect_api "$c")" "$(grep "^$c " "$D/api2.out")"
 done
-# whoami reached a handler three times: pipelined, pct-query-ok and
-# head-near-limit; the trailing requests of cl-te, cl-cl, te-te, pipelined
-# ... never ran
+# whoami reached a handler five times: pipelined, pct-query-ok,
+# head-near-limit, head-at-limit and empty-value; the trailing requests of
+# cl-te, cl-cl, te-te, pipelined ... never ran
 AUDIT1=$(q "SELECT count(*) FROM coffer.audit_events WHERE action = 'whoami'")
-check_eq "api: only the three clean whoami requests reached a handler (audit)" \
-    3 $((AUDIT1 - AUDIT0))
+check_eq "api: only the five clean whoami requests reached a handler (audit)" \
+    5 $((AUDIT1 - AUDIT0))
 check_eq "api: no matter was created by a smuggled body" 0 \
     "$(q "SELECT count(*) FROM coffer.matters")"
 check "api: no HTML answer anywhere" sh -c "! grep -l -i '<html' $RAW/api.* >/dev/null 2>&1"

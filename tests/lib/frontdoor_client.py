@@ -108,6 +108,15 @@ def shapes(listener):
         b" HTTP/1.1\r\n" + host + b"\r\n",
         "nul-in-path": b"GET " + ok_path.encode() + b"\x00x HTTP/1.1\r\n" +
         host + b"\r\n",
+        # odd but within the rules: libmicrohttpd (strict mode) must
+        # answer them itself, in JSON, never with its own HTML
+        "empty-value": get + host + b"X-Empty:\r\n\r\n",
+        "lower-method": b"get " + ok_path.encode() + b" HTTP/1.1\r\n" +
+        host + b"\r\n",
+        "odd-target": b"GET " + ok_path.encode() + b"\\x#y HTTP/1.1\r\n" +
+        host + b"\r\n",
+        "head-at-limit": get + host + b"X-Pad: " + b"p" * (
+            16384 - len(get + host + b"X-Pad: ") - 4) + b"\r\n\r\n",
     })
     for k, p in pct.items():
         out[k] = (b"GET " + p.encode() + b" HTTP/1.1\r\n" + host +
