@@ -27,6 +27,7 @@ static atomic_ullong met_approvals[2];
 static atomic_ullong met_productions[API_PROD_COUNT];
 static atomic_ullong met_limited[API_LIMIT_COUNT];
 static atomic_ullong met_audit_failures;
+static atomic_ullong met_frontdoor;
 
 static const char *const met_refusal_names[API_REFUSE_COUNT] = {
 	"unauthenticated", "forbidden", "not_found", "method_not_allowed",
@@ -68,6 +69,15 @@ api_metrics_request(int route, unsigned status)
 		if (met_statuses[s] == status)
 			break;
 	met_inc(&met_requests[r][s]);
+}
+
+void
+api_metrics_frontdoor(unsigned status)
+{
+	met_inc(&met_frontdoor);
+	api_metrics_request(-1, status);
+	api_metrics_refusal(status == 413 ? API_REFUSE_TOO_LARGE :
+	    API_REFUSE_BAD_REQUEST);
 }
 
 void
@@ -219,6 +229,11 @@ api_metrics_render(char **out, size_t *out_len)
 	    "# TYPE coffer_api_audit_failures_total counter\n"
 	    "coffer_api_audit_failures_total %llu\n",
 	    met_get(&met_audit_failures));
+	met_printf(&b, "# HELP coffer_api_frontdoor_refusals_total Request "
+	    "heads refused before parsing (framing, path, limits).\n"
+	    "# TYPE coffer_api_frontdoor_refusals_total counter\n"
+	    "coffer_api_frontdoor_refusals_total %llu\n",
+	    met_get(&met_frontdoor));
 	if (b.failed) {
 		free(b.p);
 		return -1;

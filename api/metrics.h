@@ -50,6 +50,8 @@ void api_metrics_approval(int accepted);   /* 1 accepted, 0 rejected */
 void api_metrics_production(api_prod_event e);
 void api_metrics_rate_limited(api_limit_class c);
 void api_metrics_audit_failure(void);      /* an event could not be written */
+/* A request head refused by the front door (api/frontdoor.c) with status. */
+void api_metrics_frontdoor(unsigned status);
 
 const char *api_metrics_limit_name(api_limit_class c);
 

@@ -3,7 +3,10 @@
  * database pool and the loopback /metrics listener.
  *
  * Trusts: the configuration, the database, api/auth's verdict.  Does not
- * trust: the peer — its path only ever selects an entry of the route
+ * trust: the peer — its request head has passed api/frontdoor.c's strict
+ * framing and path rules before libmicrohttpd parses it (so the decoded
+ * path routed here is the raw one: no '%' gets through), every answer
+ * closes the connection, its path only ever selects an entry of the route
  * table, its certificate is verified by api/auth.c (GnuTLS is only told to
  * request one), its body is size-capped and parsed by jansson, and nothing
  * it sent is echoed in an error or a log line except through
@@ -44,6 +47,7 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
+#include "api/frontdoor.h"
 #include "api/handlers.h"
 #include "api/jobs.h"
 #include "common/audit.h"
@@ -861,18 +865,19 @@ srv_json_text(const json_t *j, size_t *len)
 	return buf;
 }
 
+/* The security headers (api/frontdoor.c's list, HSTS first) and one
+ * request per connection: whatever follows a request is never read as
+ * another (the front door drops it). */
 static void
 srv_common_headers(struct MHD_Response *resp, const char *type, int tls)
 {
-	if (tls)
-		MHD_add_response_header(resp, "Strict-Transport-Security", SRV_HSTS);
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-	    "default-src 'none'; frame-ancestors 'none'");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	size_t i;
+
+	for (i = tls ? 0 : 1; frontdoor_headers[i][0] != NULL; i++)
+		MHD_add_response_header(resp, frontdoor_headers[i][0],
+		    frontdoor_headers[i][1]);
 	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
 /* The error body of r as a malloc'd buffer. */
@@ -1411,6 +1416,26 @@ srv_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http: %s", shown);
 }
 
+/* The front door watches each connection of both listeners from before
+ * its first read to its close (api/frontdoor.h). */
+static const int srv_tls_yes = 1, srv_tls_no = 0;
+
+static void
+srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	(void)socket_ctx;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		frontdoor_attach(ci->connect_fd, *(const int *)cls, conn);
+	else
+		frontdoor_detach(ci->connect_fd, conn);
+}
+
 /* -- metrics listener ----------------------------------------------------- */
 
 static enum MHD_Result
@@ -1418,34 +1443,38 @@ srv_metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
-	static const char nf[] = "{\"error\":{\"code\":\"not_found\","
-	    "\"message\":\"no such resource\"}}\n";
-	static const char na[] = "{\"error\":{\"code\":\"method_not_allowed\","
-	    "\"message\":\"method not allowed here\"}}\n";
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	char *page = NULL;
+	unsigned char id[UTIL_UUID_BYTES];
+	char *page = NULL, rid[2 * UTIL_UUID_BYTES + 1], err[256];
 	size_t len = 0;
 	unsigned status;
+	int n = 0;
 
 	(void)cls;
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
 	(void)con_cls;
-	if (strcmp(url, "/metrics") != 0) {
-		status = 404;
-		resp = MHD_create_response_from_buffer(sizeof(nf) - 1,
-		    (void *)(uintptr_t)nf, MHD_RESPMEM_PERSISTENT);
-		if (resp != NULL)
-			srv_common_headers(resp, "application/json", 0);
-	} else if (strcmp(method, "GET") != 0) {
-		status = 405;
-		resp = MHD_create_response_from_buffer(sizeof(na) - 1,
-		    (void *)(uintptr_t)na, MHD_RESPMEM_PERSISTENT);
+	util_uuid_random(id);
+	util_hex(rid, id, sizeof(id));
+	if (strcmp(url, "/metrics") != 0)
+		n = snprintf(err, sizeof(err), "{\"error\":{\"code\":\"not_found\","
+		    "\"message\":\"no such resource\",\"request_id\":\"%s\"}}\n",
+		    rid);
+	else if (strcmp(method, "GET") != 0)
+		n = snprintf(err, sizeof(err), "{\"error\":{\"code\":"
+		    "\"method_not_allowed\",\"message\":\"method not allowed "
+		    "here\",\"request_id\":\"%s\"}}\n", rid);
+	if (n > 0) {
+		status = strcmp(url, "/metrics") != 0 ? 404 : 405;
+		resp = MHD_create_response_from_buffer((size_t)n, err,
+		    MHD_RESPMEM_MUST_COPY);
 		if (resp != NULL) {
 			srv_common_headers(resp, "application/json", 0);
-			MHD_add_response_header(resp, "Allow", "GET");
+			MHD_add_response_header(resp, "X-Request-Id", rid);
+			if (status == 405)
+				MHD_add_response_header(resp, "Allow", "GET");
 		}
 	} else {
 		if (api_metrics_render(&page, &len) != 0)
@@ -1746,6 +1775,9 @@ api_server_start(api_server *s, char *err, size_t err_len)
 		snprintf(err, err_len, "jobs: %s", msg);
 		return -1;
 	}
+	if (frontdoor_init(cfg->max_body_bytes > cfg->max_approval_bytes ?
+	    cfg->max_body_bytes : cfg->max_approval_bytes, err, err_len) != 0)
+		return -1;
 	srv_preload_keys(s);
 	{
 		char e2[SRV_ERR];
@@ -1766,6 +1798,7 @@ api_server_start(api_server *s, char *err, size_t err_len)
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)64,
 	    MHD_OPTION_NOTIFY_COMPLETED, srv_completed, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, srv_notify_conn, &srv_tls_yes,
 	    MHD_OPTION_EXTERNAL_LOGGER, srv_mhd_log, s,
 	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_END);
@@ -1785,7 +1818,9 @@ api_server_start(api_server *s, char *err, size_t err_len)
 		    MHD_OPTION_LISTEN_SOCKET, s->msock,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+		    MHD_OPTION_NOTIFY_CONNECTION, srv_notify_conn, &srv_tls_no,
 		    MHD_OPTION_EXTERNAL_LOGGER, srv_mhd_log, s,
+		    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 		    MHD_OPTION_END);
 		if (s->metrics == NULL) {
 			snprintf(err, err_len, "cannot start the metrics listener "

@@ -55,6 +55,19 @@ seeds_plain() {
 	printf '\000POST /v1/records HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello' \
 	    >"$C/fuzz_http/double-length"
 
+	# API front door: request heads (api/frontdoor.c)
+	mkdir -p "$C/fuzz_frontdoor"
+	printf 'GET /v1/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' \
+	    >"$C/fuzz_frontdoor/get"
+	printf 'POST /v1/matters HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n' \
+	    >"$C/fuzz_frontdoor/cl-te"
+	printf 'POST /v1/matters HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 12\r\n\r\n' \
+	    >"$C/fuzz_frontdoor/expect"
+	printf 'GET /v1/%%77hoami?a=%%41 HTTP/1.1\r\nHost: x\r\n\r\n' \
+	    >"$C/fuzz_frontdoor/percent"
+	printf 'POST /v1/matters HTTP/1.1\r\nHost: x\r\nContent-Length: 5\0006\r\n\r\n' \
+	    >"$C/fuzz_frontdoor/cl-nul"
+
 	# certificates: DER as a peer sends it (mode byte 0), and structured
 	# subjects (mode byte 1: entries of header, length, bytes)
 	mkdir -p "$C/fuzz_certid"

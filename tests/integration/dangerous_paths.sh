@@ -9,7 +9,9 @@
 #   - coffer-gateway metrics (plain HTTP, loopback)
 #   - coffer-api main (HTTPS): with a person's certificate and without
 #   - coffer-api metrics (plain HTTP, loopback)
-# Each answer: 404 (TRACE 404 or 405; another method on a real route 405),
+# Each answer: 404 (TRACE 404 or 405; another method on a real route 405;
+# on the API's listeners 400 for percent-encoding in the path, which their
+# front door refuses before routing: api/frontdoor.c),
 # a short fixed JSON error or no body, no header outside a small allowlist
 # (no Server, no X-Powered-By, no version), no echo of the path or of the
 # request (no TRACE reflection).  Both daemons stay up and the probes are

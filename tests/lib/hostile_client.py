@@ -54,6 +54,7 @@ one test can be several peers.
         and TRACE, each on a fresh connection (https: with the client
         certificate, or none with --no-cert).  Every answer must be 404
         (TRACE: 404 or 405), 405 on a known path with another method,
+        400 for percent-encoding in the path on an api* listener,
         with a short fixed JSON error body
         (or none), only the headers of HEADERS_OK, and no echo of the path
         or of the request (no TRACE reflection).  --expect-refused: the TLS
@@ -386,10 +387,14 @@ def probe_one(a, ctx, method, path):
         conn.close()
 
 
-def probe_check(method, path, known_paths, st, headers, data):
-    """A list of what is wrong with one answer."""
+def probe_check(method, path, known_paths, st, headers, data,
+                pct_refused=False):
+    """A list of what is wrong with one answer.  pct_refused: the listener
+    refuses percent-encoding in the path (400, coffer-api's front door)."""
     wrong = []
-    if path in known_paths:
+    if pct_refused and "%" in path.split("?", 1)[0]:
+        want = (400,)
+    elif path in known_paths:
         want = (405,)
     else:
         want = (404, 405) if method == "TRACE" else (404,)
@@ -443,7 +448,8 @@ def cmd_probe(a):
         if a.expect_refused:
             errs = [] if st == "refused" else ["answered %s" % st]
         else:
-            errs = probe_check(method, path, known_paths, st, headers, data)
+            errs = probe_check(method, path, known_paths, st, headers, data,
+                               a.listener.startswith("api"))
         for e in errs:
             print("%s %s %s: %s" % (a.listener, method, path, e),
                   file=sys.stderr)
