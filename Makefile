@@ -107,6 +107,8 @@ test: deps
 	@$(MAKE) --no-print-directory check
 
 check: all
+	@python3 tests/tools/include_cycles.py --self-test
+	@python3 tests/tools/include_cycles.py
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 

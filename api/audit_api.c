@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "api/server.h"
 #include "api/matters.h"
 #include "common/log.h"
 #include "common/pg.h"

@@ -30,6 +30,7 @@
 #include "vault/mem.h"
 
 #define BLIND_PATH 4096U
+#define BLIND_ERR  512U
 
 static int
 blind_path(char *out, size_t cap, const char *pdir, const char *matter)
@@ -233,4 +234,91 @@ api_blind_sweep(PGconn *db, const char *pdir, char *err, size_t err_len)
 		log_info("blinding seeds: %d left over from ended matters or "
 		    "interrupted writes destroyed", n);
 	return rc;
+}
+
+int
+api_matter_seed(api_req *r, const char *matter, const char *blind_text,
+    int create, unsigned char blind_id[16], unsigned char **seed, int *renewed)
+{
+	char err[BLIND_ERR], bt[UTIL_UUID_STRLEN + 1];
+	int rc;
+
+	*seed = NULL;
+	*renewed = 0;
+	if (blind_text != NULL && blind_text[0] != '\0' &&
+	    util_uuid_parse(blind_id, blind_text) == 0) {
+		rc = api_blind_load(r->cfg->productions_dir, matter, blind_id, seed,
+		    err, sizeof(err));
+		if (rc == 0)
+			return 0;
+		if (rc < 0) {
+			api_fail_internal(r, "blinding seed", err);
+			return -1;
+		}
+	}
+	if (!create)
+		return 0;
+	/* Renewals serialise on the matter row: whoever waited finds the
+	 * generation the first one made, and a matter that left 'open'
+	 * meanwhile gets no seed. */
+	{
+		pg_params p = PG_PARAMS_INIT;
+		PGresult *q;
+		int open_now, same;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, matter);
+		q = pg_query(r->db, "SELECT state = 'open', "
+		    "coalesce(blind_id::text, '') FROM coffer.matters "
+		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid FOR UPDATE",
+		    &p, err, sizeof(err));
+		if (q == NULL) {
+			api_fail_db(r, "matter blinding", err);
+			return -1;
+		}
+		open_now = PQntuples(q) == 1 && strcmp(PQgetvalue(q, 0, 0), "t") == 0;
+		same = PQntuples(q) == 1 && strcmp(PQgetvalue(q, 0, 1),
+		    blind_text != NULL ? blind_text : "") == 0;
+		if (open_now && !same && util_uuid_parse(blind_id,
+		    PQgetvalue(q, 0, 1)) == 0 &&
+		    (rc = api_blind_load(r->cfg->productions_dir, matter, blind_id,
+		    seed, err, sizeof(err))) <= 0) {
+			PQclear(q);
+			if (rc < 0) {
+				api_fail_internal(r, "blinding seed", err);
+				return -1;
+			}
+			return 0;                  /* renewed by someone else */
+		}
+		PQclear(q);
+		if (!open_now)
+			return 0;
+	}
+	if (api_blind_create(r->cfg->productions_dir, matter, blind_id, seed, err,
+	    sizeof(err)) != 0) {
+		api_fail_internal(r, "blinding seed", err);
+		return -1;
+	}
+	util_uuid_format(bt, blind_id);
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, matter);
+		pg_param_text(&p, bt);
+		if (pg_exec(r->db, "UPDATE coffer.matters SET blind_id = $3::uuid "
+		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid "
+		    "AND state = 'open'", &p, err, sizeof(err)) != 0) {
+			vault_secure_free(*seed);
+			*seed = NULL;
+			api_fail_db(r, "matter blinding", err);
+			return -1;
+		}
+	}
+	if (blind_text != NULL && blind_text[0] != '\0')
+		log_warn("matter %s: its blinding seed is gone from this API host; "
+		    "new generation %s (approvals given before no longer count)",
+		    matter, bt);
+	*renewed = 1;
+	return 0;
 }

@@ -26,7 +26,6 @@
 
 #include "api/blind.h"
 #include "api/handlers.h"
-#include "api/matters.h"
 #include "common/audit.h"
 #include "common/pg.h"
 #include "common/retention.h"
@@ -597,4 +596,51 @@ api_h_request_refuse(api_req *r)
 	    "action", d.action, "status", "refused"));
 out:
 	json_decref(d.params);
+}
+
+/* Close the matter now (its state checked under lock).  0 closed (its
+ * previous state in prev), API_MATTER_CLOSED_ALREADY, API_MATTER_BUSY, or
+ * -1 after api_fail. */
+int
+api_matter_close_apply(api_req *r, const char *midstr, char *prev,
+    size_t prev_cap)
+{
+	char err[DUAL_ERR];
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	const char *state;
+	int rc;
+
+	prev[0] = '\0';
+	pg_param_text(&p, r->who.tenant_id_str);
+	pg_param_text(&p, midstr);
+	res = pg_query(r->db, "SELECT state FROM coffer.matters "
+	    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid FOR UPDATE", &p,
+	    err, sizeof(err));
+	if (res == NULL) {
+		api_fail_db(r, "matter", err);
+		return -1;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		api_fail(r, 404, "not_found", NULL, "no such matter");
+		return -1;
+	}
+	state = PQgetvalue(res, 0, 0);
+	snprintf(prev, prev_cap, "%s", state);
+	rc = strcmp(state, "closed") == 0 ? API_MATTER_CLOSED_ALREADY :
+	    strcmp(state, "building") == 0 || strcmp(state, "approved") == 0 ?
+	    API_MATTER_BUSY : 0;
+	PQclear(res);
+	if (rc != 0)
+		return rc;
+	if (pg_exec(r->db, "UPDATE coffer.matters SET state = 'closed', "
+	    "closed_at = pg_catalog.now() WHERE tenant_id = $1::uuid "
+	    "AND matter_id = $2::uuid", &p, err, sizeof(err)) != 0) {
+		api_fail_db(r, "matter close", err);
+		return -1;
+	}
+	/* Nothing more is released for a closed matter: its seed goes. */
+	api_blind_destroy(r->cfg->productions_dir, midstr);
+	return 0;
 }

@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "api/server.h"
+#include "api/request.h"
 
 #define API_DUAL_TTL_HOURS  72   /* a pending request expires after this */
 
@@ -34,5 +34,14 @@ int api_dual_propose(api_req *r, const char *action, const char *target,
 void api_h_request_list(api_req *r);
 void api_h_request_approve(api_req *r);
 void api_h_request_refuse(api_req *r);
+
+#define API_MATTER_CLOSED_ALREADY  1
+#define API_MATTER_BUSY            2   /* approved or building */
+
+/* Close the matter {midstr} of the caller's tenant now, under its row
+ * lock: 0 (prev gets the state it left), API_MATTER_CLOSED_ALREADY,
+ * API_MATTER_BUSY, or -1 after api_fail.  The caller decides who may. */
+int api_matter_close_apply(api_req *r, const char *midstr, char *prev,
+                           size_t prev_cap);
 
 #endif

@@ -7,7 +7,7 @@
 #ifndef COFFER_API_HANDLERS_H
 #define COFFER_API_HANDLERS_H
 
-#include "api/server.h"
+#include "api/request.h"
 
 /* server.c */
 void api_h_whoami(api_req *r);

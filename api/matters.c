@@ -16,7 +16,6 @@
  */
 #include "api/matters.h"
 #include "api/pins.h"
-#include "api/approvals.h"
 #include "api/blind.h"
 #include "vault/mem.h"
 
@@ -32,6 +31,7 @@
 #include "api/dual.h"
 #include "api/handlers.h"
 #include "api/production.h"
+#include "api/server.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/retention.h"
@@ -40,34 +40,7 @@
 
 #define MAT_ERR 512U
 
-/* -- shared helpers ------------------------------------------------------- */
-
-int
-api_json_only(api_req *r, const json_t *obj, const char *where,
-    const char *const *allowed)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	json_object_foreach((json_t *)(uintptr_t)obj, key, v) {
-		int ok = 0;
-
-		(void)v;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(key, allowed[i]) == 0)
-				ok = 1;
-		if (!ok) {
-			char shown[40];
-
-			log_printable(shown, sizeof(shown), key, strlen(key));
-			api_fail(r, 400, "bad_request", "invalid",
-			    "unknown member '%s' in %s", shown, where);
-			return -1;
-		}
-	}
-	return 0;
-}
+/* -- scope helpers ------------------------------------------------------- */
 
 static int
 mat_token_cmp(const void *a, const void *b)
@@ -810,53 +783,6 @@ out:
 }
 
 /* -- POST /v1/matters/{id}/close ----------------------------------------------- */
-
-/* Close the matter now (its state checked under lock).  0 closed (its
- * previous state in prev), API_MATTER_CLOSED_ALREADY, API_MATTER_BUSY, or
- * -1 after api_fail. */
-int
-api_matter_close_apply(api_req *r, const char *midstr, char *prev,
-    size_t prev_cap)
-{
-	char err[MAT_ERR];
-	pg_params p = PG_PARAMS_INIT;
-	PGresult *res;
-	const char *state;
-	int rc;
-
-	prev[0] = '\0';
-	pg_param_text(&p, r->who.tenant_id_str);
-	pg_param_text(&p, midstr);
-	res = pg_query(r->db, "SELECT state FROM coffer.matters "
-	    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid FOR UPDATE", &p,
-	    err, sizeof(err));
-	if (res == NULL) {
-		api_fail_db(r, "matter", err);
-		return -1;
-	}
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		api_fail(r, 404, "not_found", NULL, "no such matter");
-		return -1;
-	}
-	state = PQgetvalue(res, 0, 0);
-	snprintf(prev, prev_cap, "%s", state);
-	rc = strcmp(state, "closed") == 0 ? API_MATTER_CLOSED_ALREADY :
-	    strcmp(state, "building") == 0 || strcmp(state, "approved") == 0 ?
-	    API_MATTER_BUSY : 0;
-	PQclear(res);
-	if (rc != 0)
-		return rc;
-	if (pg_exec(r->db, "UPDATE coffer.matters SET state = 'closed', "
-	    "closed_at = pg_catalog.now() WHERE tenant_id = $1::uuid "
-	    "AND matter_id = $2::uuid", &p, err, sizeof(err)) != 0) {
-		api_fail_db(r, "matter close", err);
-		return -1;
-	}
-	/* Nothing more is released for a closed matter: its seed goes. */
-	api_blind_destroy(r->cfg->productions_dir, midstr);
-	return 0;
-}
 
 /* Only the requester closes (or proposes to close) a matter.  A matter
  * with a production closes only with a second person's approval

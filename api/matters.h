@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "api/server.h"
+#include "api/request.h"
 #include "vault/blind.h"
 
 #define MATTER_LIST_MAX        1000U   /* participants / conversations */
@@ -76,19 +76,6 @@
 	"  AND e.epoch_id IN (SELECT DISTINCT i.epoch_id FROM in_scope i)" \
 	" ORDER BY e.epoch_id"
 
-/* A timestamptz column as RFC 3339 UTC text with microseconds. */
-#define API_MATTER_CLOSED_ALREADY  1
-#define API_MATTER_BUSY            2   /* approved or building */
-
-/* Close the matter {midstr} of the caller's tenant now, under its row
- * lock: 0 (prev gets the state it left), API_MATTER_CLOSED_ALREADY,
- * API_MATTER_BUSY, or -1 after api_fail.  The caller decides who may. */
-int api_matter_close_apply(api_req *r, const char *midstr, char *prev,
-                           size_t prev_cap);
-
-#define API_TS(col) \
-	"pg_catalog.to_char((" col ") AT TIME ZONE 'UTC', " \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* Tokens of a JSON array of participant (conversation = 0) or
  * conversation (conversation = 1) values, de-duplicated and sorted, into a
@@ -109,9 +96,5 @@ int api_scope_channels(api_req *r, const json_t *array,
 int api_scope_time(api_req *r, const json_t *obj, const char *key,
                    const char **out);
 
-/* Refuse members of obj other than the NULL-terminated allowed names.
- * 0, or -1 after api_fail(400). */
-int api_json_only(api_req *r, const json_t *obj, const char *where,
-                  const char *const *allowed);
 
 #endif

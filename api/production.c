@@ -59,7 +59,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "api/approvals.h"
+#include "api/partials.h"
 #include "api/blind.h"
 #include "api/keys.h"
 #include "common/log.h"

@@ -21,7 +21,6 @@
 
 #include <sodium.h>
 
-#include "vault/sharefile.h"
 
 #define PB_KEY_LEN  crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 

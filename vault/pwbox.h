@@ -22,6 +22,13 @@
 
 #include <stddef.h>
 
+/* The Argon2id bounds every passphrase box accepts (share files, key
+ * files). */
+#define VAULT_SHAREFILE_OPSLIMIT_MIN       1ULL            /* Argon2id13 minimum */
+#define VAULT_SHAREFILE_OPSLIMIT_MAX       32ULL
+#define VAULT_SHAREFILE_MEMLIMIT_MIN       8192ULL         /* Argon2id13 minimum */
+#define VAULT_SHAREFILE_MEMLIMIT_MAX       4294967296ULL   /* 4 GiB */
+
 #define VAULT_PWBOX_SALT_BYTES   16U   /* crypto_pwhash_argon2id_SALTBYTES */
 #define VAULT_PWBOX_NONCE_BYTES  24U   /* XChaCha20-Poly1305 NPUBBYTES */
 #define VAULT_PWBOX_TAIL_BYTES   (VAULT_PWBOX_SALT_BYTES + VAULT_PWBOX_NONCE_BYTES)

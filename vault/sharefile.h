@@ -34,15 +34,13 @@
 
 #include <stddef.h>
 
+#include "vault/pwbox.h"
 #include "vault/wrap.h"
 
 #define VAULT_SHAREFILE_BYTES              168U
 #define VAULT_SHAREFILE_VERSION            1U
 
-#define VAULT_SHAREFILE_OPSLIMIT_MIN       1ULL            /* Argon2id13 minimum */
-#define VAULT_SHAREFILE_OPSLIMIT_MAX       32ULL
-#define VAULT_SHAREFILE_MEMLIMIT_MIN       8192ULL         /* Argon2id13 minimum */
-#define VAULT_SHAREFILE_MEMLIMIT_MAX       4294967296ULL   /* 4 GiB */
+/* (the Argon2id bounds, VAULT_SHAREFILE_{OPS,MEM}LIMIT_{MIN,MAX}: vault/pwbox.h) */
 #define VAULT_SHAREFILE_OPSLIMIT_INTERACTIVE 2ULL
 #define VAULT_SHAREFILE_MEMLIMIT_INTERACTIVE 67108864ULL   /* 64 MiB */
 #define VAULT_SHAREFILE_OPSLIMIT_MODERATE  3ULL

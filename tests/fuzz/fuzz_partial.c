@@ -35,7 +35,7 @@
 
 #include <jansson.h>
 
-#include "api/approvals.h"
+#include "api/partials.h"
 #include "common/util.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "vault/mem.h"

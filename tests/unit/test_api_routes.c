@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "api/approvals.h"
+#include "api/partials.h"
 #include "api/metrics.h"
 #include "api/server.h"
 #include "common/retention.h"

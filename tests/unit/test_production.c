@@ -25,7 +25,7 @@
 
 #include <jansson.h>
 
-#include "api/approvals.h"
+#include "api/partials.h"
 #include "vault/mem.h"
 #include "vault/production.h"
 #include "vault/sharefile.h"

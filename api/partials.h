@@ -1,28 +1,19 @@
-/* api/approvals.h — custodian approvals of a matter (threshold release).
+/* api/partials.h — the custodians' partials of a matter: the one decoder
+ * of a submitted answer (POST /v1/matters/{id}/approvals, api/approvals.c),
+ * its stored form, and the one decoder of that stored form, which the
+ * production builder (api/production.c) reads back.
  *
- * A custodian answers every epoch of a matter with its partial P_i = s_i·R
- * and a Chaum-Pedersen proof (vault/threshold.h).  The API verifies each
- * proof against the custodian's public share V_i (tenant_keys, checked
- * against the Feldman commitments) and the epoch's R, bound to this
- * tenant, matter, epoch and index; it stores the partials only when every
- * one verified.  The K-th approval moves the matter to 'building' and, after
- * COMMIT, queues the production build (api/jobs.h).  The API never holds a
- * share and never reconstructs the tenant key.
- *
- * The handler is api_h_approval_submit (api/handlers.h).  What follows is
- * its parsing step, exposed for the unit tests and the fuzz target
- * (tests/fuzz/fuzz_partial.c), the stored form it writes, and the one
- * parser of that stored form, which the production builder
- * (api/production.c) uses to read the approvals back.
+ * A custodian answers every epoch of a matter with its partial P_i = s_i·R'
+ * of the blinded point and a Chaum-Pedersen proof (vault/threshold.h).
+ * Exposed for the unit tests and the fuzz target (tests/fuzz/fuzz_partial.c).
  */
-#ifndef COFFER_API_APPROVALS_H
-#define COFFER_API_APPROVALS_H
+#ifndef COFFER_API_PARTIALS_H
+#define COFFER_API_PARTIALS_H
 
 #include <stddef.h>
 
 #include <jansson.h>
 
-#include "api/server.h"
 #include "common/util.h"
 #include "vault/threshold.h"
 
@@ -64,15 +55,5 @@ json_t *api_partials_stored(const api_partial *a, size_t n);
 int api_partials_stored_decode(json_t *doc, unsigned int index,
                                api_partial **out, size_t *n,
                                char *msg, size_t msg_len);
-
-/* The seed of an open matter (api/blind.h) into *seed (guarded; free with
- * vault_secure_free) and its generation into blind_id.  blind_text is
- * matters.blind_id as text (NULL or "" when none).  When the stored
- * generation has no seed file and create is set, a new generation is made
- * and recorded in the request's transaction (*renewed = 1); without
- * create *seed stays NULL.  0, or -1 after api_fail. */
-int api_matter_seed(api_req *r, const char *matter, const char *blind_text,
-                    int create, unsigned char blind_id[16],
-                    unsigned char **seed, int *renewed);
 
 #endif
