@@ -198,6 +198,7 @@ for k, v in (("committed_acked_stored", c_stored),
              ("refused_first", refused_first)):
     print(k, v)
 EOF
+# shellcheck disable=SC2181  # the status of the python3 here-document above
 [ $? -eq 0 ] || { cat "$FF_DIR/cut_acks"; bad "analysis of the acknowledgements"; }
 grep -v '^[a-z_]* [0-9]*$' "$FF_DIR/cut_acks" | sed 's/^/     /'
 av() { awk -v k="$1" '$1 == k { print $2 }' "$FF_DIR/cut_acks"; }
