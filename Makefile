@@ -61,7 +61,7 @@ TOOL_BIN  := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
 # Test-only tools: tests/tools/X.c -> build/tests/tools/X (never installed)
 TESTTOOL_BIN := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all deps test check unit integration sanitize fuzz torture clean bench bench-quick demo demo-stop
+.PHONY: all deps test check lint unit integration sanitize fuzz torture clean bench bench-quick demo demo-stop
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -103,7 +103,9 @@ deps:
 	@sh ops/deps.sh
 
 # Install first, then re-enter make so pg_config and headers are seen.
+# Lint first: it takes seconds, the suite takes minutes.
 test: deps
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory check
 
 check: all
@@ -111,6 +113,11 @@ check: all
 	@python3 tests/tools/include_cycles.py
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+
+# shellcheck (.shellcheckrc) and pyflakes over every shell script and Python
+# file; zero findings, or each justified where it is (tests/run-lint.sh).
+lint: deps
+	@sh tests/run-lint.sh
 
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)

@@ -114,6 +114,7 @@ measure() {
 	log "measured run ($1): $N records"
 	t0=$(date +%s.%N)
 	if [ "$1" = as-is ] && [ "$HAVE_PERF" = 1 ]; then
+		# shellcheck disable=SC2086  # $LG is a command line: program and options
 		perf record -e cpu-clock -F 499 -a -g -o "$OUT/perf.data" -- \
 		    $LG --records "$N" --first "$2" >"$OUT/loadgen-$1.out" 2>&1
 	else

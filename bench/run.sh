@@ -42,6 +42,7 @@ if [ "${1:-}" != "--inner" ]; then
 		command -v "$t" >/dev/null 2>&1 || die "$t missing (make deps)"
 	done
 	# 10 000 idle connections on each side, plus PostgreSQL's files.
+	# shellcheck disable=SC3045  # dash's ulimit has -n and -H (and bash's)
 	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 	exec sh tests/pg-harness.sh --shell sh "$ROOT/bench/run.sh" --inner "$MODE"
 fi
@@ -276,6 +277,7 @@ if [ -n "$GW_RPS" ]; then
 	for p in p50 p90 p99 p999; do
 		eval "LAT_$p=\$(res ${p}_ms \"\$RAW/latency50.out\")"
 	done
+	# shellcheck disable=SC2154  # LAT_p50 .. LAT_p999: set by the eval above
 	log "    p50 $LAT_p50 p90 $LAT_p90 p99 $LAT_p99 p99.9 $LAT_p999 ms"
 	figure ack_latency_p99_ms ms "$LAT_p99" 50 "goal (p99 < 50 ms)" \
 	    "at $RATE records/s = 50 % of the maximum; request sent -> receipts received"
@@ -343,6 +345,7 @@ production() {
 	P="$GWF_DIR/prod"
 	mkdir -p "$P/people" "$P/keys" "$P/prods" && chmod 0700 "$P" "$P/keys" "$P/prods"
 	for u in "legal lisa" "custodian cus1 1" "custodian cus2 2"; do
+		# shellcheck disable=SC2086  # split "role name [index]" into $1 $2 $3
 		set -- $u
 		"$BUILD/cofferctl" user issue --role "$1" --tenant acme --name "$2" \
 		    --out "$P/people" ${3:+--custodian-index "$3"} >>"$RAW/production.log" 2>&1 ||
@@ -353,6 +356,7 @@ production() {
 	# `cofferctl user keygen` once ctl/user.c forwards it; `keygen` until then
 	KEYGEN=keygen
 	"$BUILD/cofferctl" user keygen --help >/dev/null 2>&1 && KEYGEN="user keygen"
+	# shellcheck disable=SC2086  # KEYGEN is one or two words ("user keygen")
 	"$BUILD/cofferctl" $KEYGEN --tenant acme --name lisa --out "$P/lisa.key" \
 	    --passphrase-file "$P/lisa.pass" >>"$RAW/production.log" 2>&1 ||
 	    { PROD_NOTE="user keygen failed"; return 1; }
@@ -392,7 +396,7 @@ EOC
 	# synth.c: record i is sent at 2026-01-01T00:00:00Z + i x 20 ms (+ < 5 ms)
 	FROM=$(date -u -d @1767225600 +%Y-%m-%dT%H:%M:%S).000Z
 	TO=$(date -u -d @$((1767225600 + PROD / 50 - 1)) +%Y-%m-%dT%H:%M:%S).999Z
-	OWNERS=$($BUILD/ops/loadgen --owners --devices "$DEVICES")
+	OWNERS=$("$BUILD/ops/loadgen" --owners --devices "$DEVICES")
 	acurl -H 'Content-Type: application/json' -d "{\"title\":\"Benchmark matter\",
 	    \"legal_basis\":\"make bench\",\"scope\":{\"participants\":$OWNERS,
 	    \"from\":\"$FROM\",\"to\":\"$TO\"}}" \
@@ -549,7 +553,7 @@ HS_SS=$(stime "$SPORT" "$RAW/stime-s_server.out")
 log "    s_time: gateway $HS_GW/s, s_server $HS_SS/s"
 $LG --handshakes "$HS_S" --connections 2 >"$RAW/hs-gateway.out" 2>&1 ||
     fail hs-gateway "loadgen --handshakes gateway ($(tail -1 "$RAW/hs-gateway.out"))"
-$BUILD/ops/loadgen --url "https://127.0.0.1:$SPORT" --ca "$GWF_SRV_CA" --certs "$GWF_CERTS" \
+"$BUILD/ops/loadgen" --url "https://127.0.0.1:$SPORT" --ca "$GWF_SRV_CA" --certs "$GWF_CERTS" \
     --devices "$DEVICES" --handshakes "$HS_S" --connections 2 >"$RAW/hs-s_server.out" 2>&1 ||
     fail hs-s_server "loadgen --handshakes s_server ($(tail -1 "$RAW/hs-s_server.out"))"
 kill "$SSERVER_PID" 2>/dev/null

@@ -10,9 +10,11 @@ postgresql-15 postgresql-client-15 postgresql-contrib libcmocka-dev libjansson-d
 libhttp-parser-dev libcurl4-openssl-dev libarchive-dev libgnutls28-dev
 curl ca-certificates python3 python3-jsonschema procps psmisc faketime
 pgbouncer systemd
-gnuplot-nox gpg valgrind gdb"
+gnuplot-nox gpg valgrind gdb
+shellcheck pyflakes3"
 
 if [ "${1:-}" = "--list" ]; then
+	# shellcheck disable=SC2086  # unquoted on purpose: one line, one blank apart
 	echo $PKGS
 	exit 0
 fi
@@ -25,7 +27,7 @@ for p in $PKGS; do
 done
 
 if [ -z "$missing" ]; then
-	echo "deps: all $(echo $PKGS | wc -w) packages present"
+	echo "deps: all $(echo "$PKGS" | wc -w) packages present"
 	exit 0
 fi
 

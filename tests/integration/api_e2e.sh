@@ -102,7 +102,6 @@ gwf_device "$TA" phone-a1 && gwf_device "$TB" phone-b1 && gwf_node e2e-node ||
 gwf_config "epoch_records = 3" || die "gateway configuration"
 gwf_start || die "gateway start"
 TIDA=$($PSQL -c "SELECT tenant_id FROM coffer.tenants WHERE name = '$TA'")
-TIDB=$($PSQL -c "SELECT tenant_id FROM coffer.tenants WHERE name = '$TB'")
 
 # rec ID CHANNEL CONV SENDER RECIPIENT SENT_AT BODY [ATTACHMENT-TEXT]
 rec() {
@@ -661,7 +660,9 @@ expect "restored: verification is clean again" 200 &&
 # -- nothing leaks -------------------------------------------------------------------------------------
 api audrey GET /v1/audit
 expect "final audit export" 200
+# shellcheck disable=SC2010  # the test's own file names (body.N, hdr.N, metrics.N)
 scan_files=$(ls "$R"/body.* "$R"/hdr.* "$R"/metrics.* 2>/dev/null | grep -v "^$PROD\$")
+# shellcheck disable=SC2086  # scan_files: a list of paths without blanks
 if python3 "$PY" scan "$D/forbid-api" $scan_files >"$D/scan.out" 2>&1; then
 	ok "no API response carries a message body or participant identifier ($(echo $scan_files | wc -w) files)"
 else
@@ -708,6 +709,7 @@ check "the released matter left answers to try ($(wc -l <"$D/hv.partials") store
     test "$(wc -l <"$D/hv.partials")" -ge 2
 check "no blinding seed left on the API host for the built matter" \
     test ! -e "$D/productions/.blind/$MX.seed"
+# shellcheck disable=SC2046  # lists of paths without blanks, one argument each
 "$HV" --epochs "$D/hv.epochs" --partials "$D/hv.partials" "$D/hv.dump" \
     $(ls "$R"/body.* "$R"/hdr.* 2>/dev/null) \
     $(find "$D/productions" -type f) >"$D/hv.out" 2>&1

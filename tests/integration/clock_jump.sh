@@ -205,6 +205,7 @@ HELD_OLD=$(q "SELECT count(*) FROM coffer.records r WHERE $HELD AND GREATEST(r.s
 refusals=0
 for run in "+3650d" "+3650d --max-clock-skew 86400" "-1d" "-2d --max-clock-skew 86400" \
     "+3650d --dry-run"; do
+	# shellcheck disable=SC2086  # split "OFFSET [OPTIONS]" into words
 	set -- $run
 	off=$1
 	shift

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tests/integration/gateway_client.py — a retrying device client for
-tests/integration/gateway_ingest.sh and the fault tests (tests/torture/,
-tests/lib/fault-fixture.sh).
+tests/integration/gateway_ingest.sh and the fault tests
+(tests/integration/fault_*.sh, tests/lib/fault-fixture.sh).
 
     gateway_client.py --port P --ca CA --cert CRT --key KEY \
         --records FILE [--per N] [--receipts OUT] [--deadline S] \

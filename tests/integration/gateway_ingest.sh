@@ -91,7 +91,7 @@ code=$(post phone-a "$T/three")
 check "3 records: 200" test "$code" = 200
 check "3 records: stored stored stored" test "$(statuses)" = "stored stored stored"
 for n in 1 2 3; do
-	echo "$(field $n receipt)" | grep -Eq '^[0-9a-f-]{36}:[0-9]+:[0-9a-f]{64}$' ||
+	field "$n" receipt | grep -Eq '^[0-9a-f-]{36}:[0-9]+:[0-9a-f]{64}$' ||
 	    bad "line $n receipt malformed: $(field $n receipt)"
 done
 cp "$T/resp" "$T/first"
@@ -231,7 +231,7 @@ for pause in 0.5 0.7 0.7 0.7; do
 done
 wait "$CL"
 crc=$?
-check "retrying client got an answer for all 10 000 records through $kills kill -9 ($(cat "$T/client.out" | tail -1))" test "$crc" = 0
+check "retrying client got an answer for all 10 000 records through $kills kill -9 ($(tail -1 "$T/client.out"))" test "$crc" = 0
 check "exactly 10 000 rows" test "$(tenant_rows gwi-kill)" = 10000
 # Each receipt names a row that exists, with that leaf hash.
 missing=$(ff_missing_receipts "$T/receipts")

@@ -437,6 +437,7 @@ time.sleep(60)' \
 	} >"$PLAIN/gw.pat"
 	if scan gw --patterns "$PLAIN/gw.pat" --pid "$GWF_PID"; then
 		fig "$TN" "gateway memory scanned (bytes)" "$SCAN_BYTES"
+		# shellcheck disable=SC3044  # our own function complete(), not bash's builtin
 		complete gw "gateway memory scan"
 		check "control: the current epoch key (guarded memory) and the tenant name (heap) are found in the gateway ($(hits gw 'epoch key (current)'), $(hits gw 'tenant name') hits)" \
 		    test "$(hits gw 'epoch key (current)')" -ge 1 -a "$(hits gw 'tenant name')" -ge 1
@@ -486,6 +487,7 @@ check "production downloaded ($code)" test "$code" = 200
 if "$GWF_CTL" export open --in "$PLAIN/prod.coffer" --key "$APF_DIR/lena.xkey" \
     --passphrase-file "$APF_DIR/lena.pass" --out "$PLAIN/open" >"$PLAIN/open.out" 2>&1; then
 	nb=0
+	# shellcheck disable=SC2013  # canary bodies are single words (canary-body-R-one)
 	for b in $(awk -F'\t' '$1 == "canary body" { print $2 }' "$PLAIN/canaries"); do
 		grep -rqF "$b" "$PLAIN/open" && nb=$((nb + 1))
 	done
@@ -536,6 +538,7 @@ if can_scan "$APF_PID"; then
 	} >"$PLAIN/api.pat"
 	if scan api --patterns "$PLAIN/api.pat" --pid "$APF_PID"; then
 		fig "$TN" "API memory scanned (bytes)" "$SCAN_BYTES"
+		# shellcheck disable=SC3044  # our own function complete(), not bash's builtin
 		complete api "API memory scan"
 		check "control: the tenant name is found in the API's heap ($(hits api 'tenant name') hits)" \
 		    test "$(hits api 'tenant name')" -ge 1

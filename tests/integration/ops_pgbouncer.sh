@@ -88,6 +88,7 @@ cat >"$PGB/userlist.txt" <<EOF
 "auditor" ""
 "postgres" ""
 EOF
+# shellcheck disable=SC2153  # PGPORT: the harness's database, not PGB_PORT
 cat >"$PGB/pgbouncer.ini" <<EOF
 [databases]
 coffer = host=$PGHOST port=$PGPORT dbname=$PGDATABASE
@@ -184,6 +185,7 @@ start_gateway() {
 	cat "$T/gw-$name.log"
 	die "gateway $name did not start"
 }
+# shellcheck disable=SC2034  # read through eval "port=\$PORT_$2" in post
 PORT_a="" PORT_b=""
 start_gateway a
 start_gateway b

@@ -42,7 +42,6 @@ gwf_simple acme phone-1 pins-gw "batch_max_ms = 2" "epoch_records = 2" \
 apf_user acme lisa legal && apf_user acme cus1 custodian 1 &&
     apf_user acme cus2 custodian 2 && apf_keygen acme lisa || die "people"
 apf_config && apf_start || die "coffer-api start"
-TID=$(q "SELECT tenant_id FROM coffer.tenants WHERE name = 'acme'")
 
 check "tenant init wrote the pin next to the .bik" test -s "$GWF_KEYS/acme.pin"
 check_eq "node init --pins pinned both nodes" "2" \
@@ -62,7 +61,7 @@ post() {   # post: one new record; prints the HTTP status (runs in $(...))
 # every second); 1 if not within 10 s
 wait_post() {
 	i=0
-	while [ $i -lt 40 ]; do
+	while [ "$i" -lt 40 ]; do
 		[ "$(post)" = "$1" ] && return 0
 		sleep 0.25
 		i=$((i + 1))

@@ -121,7 +121,6 @@ check "dry run: names the matter that keeps records" \
 check_eq "dry run changes nothing" "30 0" "$(records) $(q "SELECT count(*) FROM coffer.tombstones")"
 
 # the purge itself (least-privilege role, --yes)
-SH0=$(shredded)
 PGUSER=purger "$CTL" purge --yes --reason "attacker" >"$D/out" 2>&1 ||
     bad "purge --yes: $(cat "$D/out")"
 cat "$D/out"

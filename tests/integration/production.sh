@@ -78,6 +78,7 @@ SHARES="$GWF_DIR/tenants/acme/out"
 PASSES="$GWF_DIR/tenants/acme"
 PEOPLE="$T/people"
 for u in "legal lisa" "legal larry" "custodian cus1 1" "custodian cus2 2"; do
+	# shellcheck disable=SC2086  # split "role name [index]" into $1 $2 $3
 	set -- $u
 	"$CTL" user issue --role "$1" --tenant acme --name "$2" --out "$PEOPLE" \
 	    ${3:+--custodian-index "$3"} >"$T/out" 2>&1 ||
@@ -94,6 +95,7 @@ printf 'lisa production passphrase\n' >"$T/lisa.pass"
 printf 'larry production passphrase\n' >"$T/larry.pass"
 printf 'not the passphrase\n' >"$T/wrong.pass"
 chmod 0600 "$T"/*.pass
+# shellcheck disable=SC2086  # KEYGEN is one or two words ("user keygen")
 if "$CTL" $KEYGEN --tenant acme --name lisa --out "$T/lisa.key" \
     --passphrase-file "$T/lisa.pass" >"$T/out" 2>"$T/err" &&
     grep -q "key id [0-9a-f]\{32\}" "$T/out"; then
@@ -110,18 +112,23 @@ n=$(psql -XAtc "SELECT octet_length(x25519_public_key) FROM coffer.users u
 [ "$n" = 32 ] && ok "public key registered in coffer.users" || bad "x25519 key: $n"
 grep -q 'lisa production passphrase' "$T/out" "$T/err" "$T/lisa.key" &&
     bad "passphrase leaked" || ok "no passphrase in output or key file"
+# shellcheck disable=SC2086  # KEYGEN is one or two words ("user keygen")
 "$CTL" $KEYGEN --tenant acme --name larry --out "$T/larry.key" \
     --passphrase-file "$T/larry.pass" >/dev/null 2>&1 || bad "keygen larry"
+# shellcheck disable=SC2086  # KEYGEN is one or two words ("user keygen")
 expect_fail "keygen again without --replace" "already has a production key" \
     "$CTL" $KEYGEN --tenant acme --name lisa --out "$T/lisa2.key" \
     --passphrase-file "$T/lisa.pass"
 [ ! -e "$T/lisa2.key" ] && ok "refused keygen left no file" || bad "lisa2.key exists"
+# shellcheck disable=SC2086  # KEYGEN is one or two words ("user keygen")
 expect_fail "keygen for a custodian" "not a legal user" \
     "$CTL" $KEYGEN --tenant acme --name cus1 --out "$T/c.key" \
     --passphrase-file "$T/lisa.pass"
+# shellcheck disable=SC2086  # KEYGEN is one or two words ("user keygen")
 expect_fail "keygen for an unknown user" "no active user nobody" \
     "$CTL" $KEYGEN --tenant acme --name nobody --out "$T/c.key" \
     --passphrase-file "$T/lisa.pass"
+# shellcheck disable=SC2086  # KEYGEN is one or two words ("user keygen")
 expect_fail "keygen over an existing file" "already exists" \
     "$CTL" $KEYGEN --tenant acme --name lisa --out "$T/lisa.key" \
     --passphrase-file "$T/lisa.pass" --replace
@@ -153,7 +160,8 @@ python3 "$PYH" serve --port-file "$T/api.port" --cert "$T/srv/prodapi.crt" \
 API_PID=$!
 i=0
 while [ ! -s "$T/api.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-export COFFER_API_URL="https://127.0.0.1:$(cat "$T/api.port")"
+COFFER_API_URL="https://127.0.0.1:$(cat "$T/api.port")"
+export COFFER_API_URL
 export COFFER_CA="$COFFER_PKI/server/ca.pem"
 approve() {   # approve CERT-NAME SHARE PASSFILE [more options]
 	c=$1 s=$2 p=$3
@@ -393,7 +401,7 @@ HC=$(python3 -c 'import json,sys; h=json.loads(open(sys.argv[1]).readline().rstr
 forged() {   # forged NAME KIND unsigned|attacker|api WANT [OTHER]
 	fname=$1 fkind=$2 fsig=$3 fwant=$4
 	rm -rf "$T/f-$fname"
-	python3 "$PYH" forge "$fkind" "$T/open" "$T/f-$fname" ${5:-} ||
+	python3 "$PYH" forge "$fkind" "$T/open" "$T/f-$fname" ${5:+"$5"} ||
 	    { bad "forge $fname"; return; }
 	case $fsig in
 	api) set -- "$T/api-node.key" prod-api ;;
@@ -424,6 +432,7 @@ forged plaintext-selfsigned plaintext attacker \
 forged plaintext plaintext api \
     "record $R1: the delivered plaintext is not what its ciphertext holds (altered plaintext)"
 forged nodekey-resealed nodekey unsigned "$OTHERCONT"
+# shellcheck disable=SC2086  # split "stream batch" into $1 $2
 set -- $HC
 forged nodekey nodekey api \
     "manifest checkpoint of stream $1: the checkpoint of batch $2 does not verify under the pinned key of node 'gw-prod' (substituted node key or forged checkpoint)"
@@ -434,8 +443,9 @@ forged nullck nullck api \
     "record $R1 has no covering checkpoint: refused (a record counts only under a signed gateway checkpoint)"
 # an RSMF header the opener parses within its line (issue 13.7: strtoull
 # read on past the header buffer); the API's own signature over it
+# shellcheck disable=SC2012  # the opener's own file names (<id>.rsmf)
 forged eventcount eventcount api \
-    "rsmf/$(cd "$T/open/rsmf" && ls *.rsmf | sort | head -1) has a malformed X-RSMF-EventCount header"
+    "rsmf/$(cd "$T/open/rsmf" && ls -- *.rsmf | sort | head -1) has a malformed X-RSMF-EventCount header"
 if [ -d "$T/ropen" ]; then
 	RM=$(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print("%s:%d" % (r["stream"], r["seq"]))' "$T/ropen/records.jsonl")
 	forged moved-resealed moved unsigned "$OTHERCONT" "$T/ropen"

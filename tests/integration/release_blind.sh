@@ -108,6 +108,7 @@ check "the approval audit events carry the (blinded) answers too" \
 NEP=$(wc -l <"$D/hv.epochs")
 check "3 custodians' answers stored for every one of the $NEP epochs" \
     test "$(cut -d' ' -f2 "$D/hv.partials" | sort -u | tr -d '\n')" = 123
+# shellcheck disable=SC2046  # a list of paths without blanks, one argument each
 "$HV" --epochs "$D/hv.epochs" --partials "$D/hv.partials" "$D/hv.dump" \
     "$D"/resp.* $(find "$APF_DIR" -type f) >"$D/hv.out" 2>&1
 check "every 3-subset of stored answers, the dump, the API's answers and the API host's files: 0 epochs open ($(cat "$D/hv.out"))" \

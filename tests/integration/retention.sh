@@ -66,6 +66,7 @@ shred_check() {
 }
 
 verify_clean() {
+	# shellcheck disable=SC2086  # W: two --witness options, split on purpose
 	if af_ctl verify --quiet $W >"$OUT" 2>&1; then ok "$1: $(cat "$OUT")"
 	else bad "$1: $(cat "$OUT")"; fi
 }

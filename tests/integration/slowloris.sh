@@ -210,7 +210,7 @@ MAX_REF='coffer_gateway_connections_refused_total{reason="max_connections"}'
 REFLINE="connection refused: peer=127.0.0.1 reason=per_address_limit"
 released() {   # open connections and counted addresses back to 0 (10 s)
 	i=0
-	while [ $i -lt 50 ]; do
+	while [ "$i" -lt 50 ]; do
 		[ "$(metric coffer_gateway_open_connections)" = 0 ] &&
 		    [ "$(metric coffer_gateway_connection_addresses)" = 0 ] &&
 		    return 0

@@ -55,11 +55,13 @@ V() {   # V DB ARGS...: verify DB, output in $GWF_DIR/v.out, exit status in $rc
 W="--witness $AF_W_A --witness $AF_W_B"
 
 # -- clean -------------------------------------------------------------------------
+# shellcheck disable=SC2086  # W: two --witness options, split on purpose
 V "$BASE" $W
 if [ $rc -eq 0 ]; then ok "clean archive verifies (with witnesses): $(tail -1 "$GWF_DIR/v.out")"
 else bad "clean archive: exit $rc: $(cat "$GWF_DIR/v.out")"; fi
 V "$BASE"
 [ $rc -eq 0 ] && ok "clean archive verifies (no witness)" || bad "clean, no witness: $(cat "$GWF_DIR/v.out")"
+# shellcheck disable=SC2086  # W: two --witness options, split on purpose
 (PGUSER=auditor; export PGUSER; V "$BASE" $W; exit $rc)
 rc=$?
 [ $rc -eq 0 ] && ok "verify works as the read-only coffer_verify role" ||
@@ -95,6 +97,7 @@ dropcopy() { $PSQL -d postgres -c "DROP DATABASE IF EXISTS $COPY"; }
 expect() {
 	name=$1
 	shift
+	# shellcheck disable=SC2086  # W: two --witness options, split on purpose
 	V "$COPY" $W
 	msg=$(grep 'TAMPERED' "$GWF_DIR/v.out")
 	good=1
@@ -133,16 +136,21 @@ expect "one ciphertext byte changed" "$LOC" "seq $SEQ:" "leaf hash"
 # (anchored on the signed checkpoint before), --since at it finds it; other
 # tenants and streams verify clean on their own.
 SB_OF=$(q "SELECT batch_no FROM coffer.records WHERE $KEY")
+# shellcheck disable=SC2086  # W: two --witness options, split on purpose
 V "$COPY" $W --since $((SB_OF + 1))
 [ $rc -eq 0 ] && ok "--since $((SB_OF + 1)) starts after the damage (exit 0)" ||
     bad "--since after: exit $rc: $(cat "$GWF_DIR/v.out")"
+# shellcheck disable=SC2086  # W: two --witness options, split on purpose
 V "$COPY" $W --since "$SB_OF"
 [ $rc -eq 1 ] && grep -q "seq $SEQ:" "$GWF_DIR/v.out" && ok "--since $SB_OF finds it" ||
     bad "--since at: exit $rc: $(cat "$GWF_DIR/v.out")"
+# shellcheck disable=SC2086  # W: two --witness options, split on purpose
 V "$COPY" $W --tenant globex
 [ $rc -eq 0 ] && ok "--tenant globex verifies clean" || bad "--tenant globex: $(cat "$GWF_DIR/v.out")"
+# shellcheck disable=SC2086  # W: two --witness options, split on purpose
 V "$COPY" $W --tenant acme
 [ $rc -eq 1 ] && ok "--tenant acme finds it" || bad "--tenant acme: exit $rc"
+# shellcheck disable=SC2086  # W: two --witness options, split on purpose
 V "$COPY" $W --stream "$SA"
 [ $rc -eq 1 ] && ok "--stream finds it" || bad "--stream: exit $rc"
 dropcopy

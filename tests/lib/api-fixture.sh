@@ -109,7 +109,7 @@ apf_config() {
 	} >"$APF_CONF.tmp"
 	for kv in "$@"; do
 		apf_k=$(printf '%s' "$kv" | sed 's/[[:space:]]*=.*//')
-		grep -v "^$apf_k[[:space:]]*=" "$APF_CONF.tmp" >"$APF_CONF.tmp2"
+		grep -v "^${apf_k}[[:space:]]*=" "$APF_CONF.tmp" >"$APF_CONF.tmp2"
 		mv "$APF_CONF.tmp2" "$APF_CONF.tmp"
 		echo "$kv" >>"$APF_CONF.tmp"
 	done

@@ -67,6 +67,7 @@ af_setup() {
 	    gwf_clock_wrap "$AF_REAL_GW" "$GWF_DIR/gw-clocked" "@$AF_TSF" ||
 	    return 1
 	GWF_CTL="$GWF_DIR/ctl-setup"
+	# shellcheck disable=SC2034  # read by gwf_server_cert (gateway-fixture.sh)
 	GWF_CERT_DAYS=800
 	gwf_server_cert || return 1
 	for t in $AF_TENANTS; do
@@ -82,6 +83,7 @@ af_setup() {
 	unset GWF_CERT_DAYS
 	AF_W_A="$GWF_DIR/witness-gw-a.jsonl"
 	AF_W_B="$GWF_DIR/witness-gw-b.jsonl"
+	# shellcheck disable=SC2034  # for the scripts that source this file
 	AF_KEYS=$GWF_KEYS
 	: >"$AF_W_A"
 	: >"$AF_W_B"

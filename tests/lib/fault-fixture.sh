@@ -2,8 +2,9 @@
 # devices of one tenant streaming records through retrying clients
 # (tests/integration/gateway_client.py), and the checks and figures every
 # fault test shares.  POSIX sh; source it from a script running inside
-# tests/pg-harness.sh (tests/torture/kill_gateway.sh, pg_crash.sh,
-# commit_cut.sh; tests/integration/gateway_ingest.sh uses the test
+# tests/pg-harness.sh (tests/integration/fault_kill_gateway.sh,
+# fault_pg_crash.sh, fault_commit_cut.sh, which tests/torture/ runs with
+# larger counts; tests/integration/gateway_ingest.sh uses the test
 # helpers and ff_missing_receipts).  Sources gateway-fixture.sh,
 # figures.sh and check.sh.
 #

@@ -204,7 +204,7 @@ gwf_config() {
 	} >"$GWF_CONF.tmp"
 	for kv in "$@"; do
 		k=$(printf '%s' "$kv" | sed 's/[[:space:]]*=.*//')
-		grep -v "^$k[[:space:]]*=" "$GWF_CONF.tmp" >"$GWF_CONF.tmp2"
+		grep -v "^${k}[[:space:]]*=" "$GWF_CONF.tmp" >"$GWF_CONF.tmp2"
 		mv "$GWF_CONF.tmp2" "$GWF_CONF.tmp"
 		echo "$kv" >>"$GWF_CONF.tmp"
 	done
@@ -245,6 +245,7 @@ gwf_simple() {
 	gwf_config "$@" && gwf_start
 }
 
+# shellcheck disable=SC2120  # PROBE is optional; callers in other files pass it
 gwf_start() {
 	probe=${1:-$GWF_PROBE}
 	"$GWF_GW" --config "$GWF_CONF" --pidfile "$GWF_PIDFILE" >>"$GWF_LOG" 2>&1 &
@@ -327,6 +328,7 @@ gwf_clock_wrap() {
 	{
 		echo '#!/bin/sh'
 		echo '# an ASan build (make sanitize) wants its runtime first: do not mind'
+		# shellcheck disable=SC2016,SC1003  # a line of the wrapper, written as is
 		echo 'ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \'
 		echo "LD_PRELOAD=$gwf_lib $gwf_how FAKETIME_DONT_FAKE_MONOTONIC=1 \\"
 		echo "    exec \"$1\" \"\$@\""

@@ -31,6 +31,7 @@ px_start() {
 		px_i=$((px_i + 1))
 	done
 	[ -s "$PX_DIR/port" ] || { cat "$PX_DIR/out" >&2; return 1; }
+	# shellcheck disable=SC2034  # for the scripts that source this file
 	PX_PORT=$(cat "$PX_DIR/port")
 }
 

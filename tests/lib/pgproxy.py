@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tests/lib/pgproxy.py — a loopback TCP proxy in front of PostgreSQL that
-can cut a connection between COMMIT and its answer (tests/torture/
-commit_cut.sh).
+can cut a connection between COMMIT and its answer (tests/integration/
+fault_commit_cut.sh).
 
     pgproxy.py --socket PATH --port-file FILE --log FILE [--pid-file FILE]
 

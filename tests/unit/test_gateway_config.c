@@ -1,4 +1,4 @@
-/* tests/unit/test_gwconfig.c — coffer-gateway configuration (gateway/config.c).
+/* tests/unit/test_gateway_config.c — coffer-gateway configuration (gateway/config.c).
  *
  * Defaults, a complete good file (comments, quoting, suffixes, CRLF), and a
  * table of bad files, each with the exact error message expected: unknown
