@@ -118,7 +118,7 @@ api_keys_bik(api_keys *k, const char *tenant, char *err, size_t err_len)
 	unsigned char *bik;
 	size_t i;
 
-	if (tenant == NULL || !api_auth_name_ok(tenant, strlen(tenant))) {
+	if (tenant == NULL || !names_ok(tenant, strlen(tenant))) {
 		snprintf(err, err_len, "invalid tenant name");
 		return NULL;
 	}

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/names.h"
 #include "common/pg.h"
 #include "common/util.h"
 #include "vault/chain.h"
@@ -34,7 +35,7 @@
 _Static_assert(AUDIT_HASH_BYTES == VAULT_HASH_BYTES, "hash size");
 _Static_assert(VAULT_SIGN_SK_BYTES == 64, "audit_signer_set key size");
 
-#define AUDIT_NODE_NAME_MAX 200U
+#define AUDIT_NODE_NAME_MAX NAMES_MAX
 
 /* The process's signer (read by every API worker thread; set at start-up).
  * node_id is looked up at the first append, on the caller's connection. */
@@ -246,33 +247,18 @@ audit_lock_tenant(PGconn *c, const unsigned char tenant_id[AUDIT_ID_BYTES],
 
 /* -- signer ------------------------------------------------------------------- */
 
-/* Node names as cofferctl makes them ([A-Za-z0-9._-]): they go into the
- * witness line's JSON unescaped. */
-static int
-audit_node_name_ok(const char *name)
-{
-	size_t n = name != NULL ? strlen(name) : 0, i;
-
-	if (n == 0 || n > AUDIT_NODE_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') ||
-		    (name[i] >= 'A' && name[i] <= 'Z') ||
-		    (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||
-		    name[i] == '_' || name[i] == '-'))
-			return 0;
-	return 1;
-}
-
 int
 audit_signer_set(const char *node_name, const unsigned char sk[64], char *err,
     size_t err_len)
 {
 	unsigned char pk[VAULT_SIGN_PK_BYTES], *nsk = NULL;
 
-	if (!audit_node_name_ok(node_name) || sk == NULL) {
+	/* The node name goes into the witness line's JSON unescaped. */
+	if (node_name == NULL || !names_ok(node_name, strlen(node_name)) ||
+	    sk == NULL) {
 		snprintf(err, err_len, "audit signer: node name missing or not "
-		    "1-200 of [A-Za-z0-9._-]");
+		    "a name (1-%u of [A-Za-z0-9._-], not starting with '.' or "
+		    "'-')", NAMES_MAX);
 		return -1;
 	}
 	if (vault_sign_key_from_seed(sk, pk, &nsk) != 0) {

@@ -236,48 +236,6 @@ pki_asn1_time(const ASN1_TIME *a, time_t *out)
 	return 0;
 }
 
-int
-pki_name_check(const char *what, const char *name, char *err, size_t err_len)
-{
-	char shown[PKI_NAME_MAX + 1];
-	size_t len, i;
-
-	if (name == NULL || name[0] == '\0') {
-		snprintf(err, err_len, "invalid %s '': must be 1 to %u characters "
-		    "of A-Z a-z 0-9 . _ -", what, PKI_NAME_MAX);
-		return -1;
-	}
-	len = strlen(name);
-	log_printable(shown, sizeof(shown), name, len);
-	if (len > PKI_NAME_MAX) {
-		snprintf(err, err_len, "invalid %s '%s...': longer than %u "
-		    "characters", what, shown, PKI_NAME_MAX);
-		return -1;
-	}
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')
-			continue;
-		if (c >= 0x20 && c < 0x7f)
-			snprintf(err, err_len, "invalid %s '%s': character '%c' "
-			    "is not allowed (use A-Z a-z 0-9 . _ -)", what, shown,
-			    c);
-		else
-			snprintf(err, err_len, "invalid %s '%s': character 0x%02x "
-			    "is not allowed (use A-Z a-z 0-9 . _ -)", what, shown,
-			    c);
-		return -1;
-	}
-	if (name[0] == '.' || name[0] == '-') {
-		snprintf(err, err_len, "invalid %s '%s': must not start with "
-		    "'.' or '-'", what, shown);
-		return -1;
-	}
-	return 0;
-}
-
 /* Host names for server SANs: dot-separated labels of A-Z a-z 0-9 and
  * inner '-', each 1..63, total <= 253; a leading "*." wildcard is allowed. */
 static int
@@ -1404,7 +1362,7 @@ pki_cmd_server(const char *root, const char *name, const char *const *dns,
 	int rc = 1;
 
 	memset(&req, 0, sizeof(req));
-	if (pki_name_check("server name", name, err, sizeof(err)) != 0) {
+	if (names_check("server name", name, err, sizeof(err)) != 0) {
 		pki_fail("%s", err);
 		return 1;
 	}
@@ -1507,7 +1465,7 @@ pki_cmd_crl_refresh(const char *root, const char *tenant, int people)
 			return 1;
 		}
 	} else {
-		if (pki_name_check("tenant name", tenant, err, sizeof(err)) != 0) {
+		if (names_check("tenant name", tenant, err, sizeof(err)) != 0) {
 			pki_fail("%s", err);
 			return 1;
 		}

@@ -12,25 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/names.h"
 #include "common/util.h"
 #include "vault/mem.h"
-
-int
-keys_tenant_name_ok(const char *name)
-{
-	size_t i, n = strlen(name);
-
-	if (n == 0 || n > 64 || name[0] == '.')
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
 
 /* Read a secret file of exactly want bytes into guarded memory. */
 static int
@@ -73,7 +57,7 @@ keys_load_bik(const char *keys_dir, const char *tenant,
 	char path[4096];
 
 	*bik_out = NULL;
-	if (!keys_tenant_name_ok(tenant)) {
+	if (!names_ok(tenant, strlen(tenant))) {
 		snprintf(err, err_len, "tenant name is not usable as a key file name");
 		return -1;
 	}

@@ -51,6 +51,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/names.h"
 #include "common/util.h"
 #include "common/x509.h"
 
@@ -133,22 +134,6 @@ tls_prefix(char *err, size_t err_len, const char *what)
 	snprintf(err, err_len, "%s: %s", what, tmp);
 }
 
-static int
-tls_name_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len >= TLS_NAME_MAX || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 static void
 tls_refuse(tls_conn *c, gw_refusal r, const char *detail)
 {
@@ -190,7 +175,7 @@ tls_subject_entry(X509_NAME *name, int nid, char *out, size_t cap)
 		return 0;
 	e = X509_NAME_get_entry(name, idx);
 	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
-	if (len > 0 && (size_t)len < cap && tls_name_ok((char *)utf8, (size_t)len)) {
+	if (len > 0 && (size_t)len < cap && names_ok((char *)utf8, (size_t)len)) {
 		memcpy(out, utf8, (size_t)len);
 		out[len] = '\0';
 		ok = 1;
@@ -651,7 +636,7 @@ tls_load_tenants(tls_server *s, tls_gen *g, X509_STORE *store, char *err,
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (!tls_name_ok(de->d_name, strlen(de->d_name))) {
+		if (!names_ok(de->d_name, strlen(de->d_name))) {
 			char shown[80];
 			log_warn("device_ca_dir: skipping '%s' (not a tenant name)",
 			    log_printable(shown, sizeof(shown), de->d_name,
