@@ -304,15 +304,6 @@ typedef struct srv_limiter {
 	lim_slot       *s;
 } srv_limiter;
 
-static double
-srv_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Take one token from (cls, key)'s bucket: rate per minute, burst tokens.
  * 1 allowed; 0 refused with *retry_s the wait. */
 static int
@@ -321,7 +312,7 @@ lim_take(srv_limiter *l, unsigned cls, const unsigned char key16[16],
 {
 	unsigned char key[17];
 	uint32_t h = 2166136261U;
-	double now = srv_mono(), rate = rate_per_min / 60.0, best = -1.0;
+	double now = util_mono_s(), rate = rate_per_min / 60.0, best = -1.0;
 	lim_slot *slot = NULL, *empty = NULL, *victim = NULL;
 	size_t i;
 	int ok;
@@ -1070,7 +1061,7 @@ srv_peer_addr(struct MHD_Connection *conn, char *out, size_t cap,
 static void
 srv_log_probe(api_server *s, const srv_req *sr)
 {
-	double now = srv_mono();
+	double now = util_mono_s();
 	unsigned long skipped = 0;
 	int log_now = 0;
 

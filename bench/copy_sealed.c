@@ -335,7 +335,7 @@ sealed_batch(void *wctx, uint64_t first, size_t n, uint64_t *bytes,
 	const sealed *s = w->s;
 	unsigned char root[VAULT_HASH_BYTES], new_head[VAULT_HASH_BYTES];
 	unsigned char sig[VAULT_SIG_BYTES];
-	long long received_at = bench_wall_us();
+	long long received_at = util_now_us();
 	uint64_t seq = w->seq, batch_no = w->batch_no + 1;
 	vault_checkpoint cp;
 	size_t i;
@@ -371,7 +371,7 @@ sealed_batch(void *wctx, uint64_t first, size_t n, uint64_t *bytes,
 	cp.batch_no = batch_no;
 	cp.last_seq = seq;
 	memcpy(cp.head, new_head, VAULT_HASH_BYTES);
-	cp.signed_at = bench_wall_us();
+	cp.signed_at = util_now_us();
 	if (vault_checkpoint_sign(s->sign_sk, &cp, sig) != 0) {
 		snprintf(err, err_len, "signing failed");
 		return -1;

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 static const char *log_prog = "coffer";
 static int log_quiet;
 
@@ -117,21 +119,12 @@ log_printable(char *dst, size_t dst_len, const char *src, size_t src_len)
 /* ------------------------------------------------------------------------ */
 /* rate limit                                                               */
 
-static long long
-log_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 void
 log_limit_init(log_limit *l, double rate, double burst, const char *what)
 {
 	l->tokens = l->burst = burst;
 	l->rate = rate;
-	l->last_us = log_mono_us();
+	l->last_us = util_mono_us();
 	l->suppressed = 0;
 	l->what = what;
 }
@@ -139,7 +132,7 @@ log_limit_init(log_limit *l, double rate, double burst, const char *what)
 static void
 log_limit_refill(log_limit *l)
 {
-	long long now = log_mono_us();
+	long long now = util_mono_us();
 
 	l->tokens += (double)(now - l->last_us) / 1e6 * l->rate;
 	if (l->tokens > l->burst)

@@ -72,15 +72,6 @@ v_be32(const char *p)
 	    ((uint32_t)u[2] << 8) | u[3];
 }
 
-static double
-v_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* -- state ----------------------------------------------------------------- */
 
 typedef struct v_witness {
@@ -280,7 +271,7 @@ v_progress(vctx *v, int force)
 
 	if (v->o->progress == NULL)
 		return;
-	now = v_now_s();
+	now = util_mono_s();
 	if (!force && now < v->next_progress)
 		return;
 	v->next_progress = now + v->every;
@@ -2438,7 +2429,7 @@ verify_run(PGconn *c, const verify_opts *o, verify_report *r)
 	v.c = c;
 	v.o = o;
 	v.r = r;
-	v.t0 = v_now_s();
+	v.t0 = util_mono_s();
 	v.every = o->progress_every_s > 0 ? o->progress_every_s : 1.0;
 	v.next_progress = v.t0 + v.every;
 
@@ -2504,7 +2495,7 @@ verify_run(PGconn *c, const verify_opts *o, verify_report *r)
 out:
 	if (in_tx)
 		(void)pg_rollback(c);
-	r->seconds = v_now_s() - v.t0;
+	r->seconds = util_mono_s() - v.t0;
 	free(v.wit);
 	free(v.awit);
 	free(v.nodes);

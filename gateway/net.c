@@ -61,6 +61,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "gateway/http.h"
 #include "vault/mem.h"
 
@@ -208,10 +209,7 @@ struct net {
 static long long
 net_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
+	return util_mono_us() / 1000;
 }
 
 void

@@ -64,6 +64,7 @@
 #include <sodium.h>
 
 #include "bench/lib/synth.h"
+#include "common/util.h"
 
 #define LG_THREADS_MAX     64U
 #define LG_RETRIES_MAX     1000U    /* 503/429 answers for one batch */
@@ -146,15 +147,6 @@ typedef struct worker {
 } worker;
 
 /* -- small helpers -------------------------------------------------------- */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 sleep_s(double s)
@@ -599,7 +591,7 @@ exchange(worker *w, conn *c, int *status, int *retry_after, int *keep_alive,
 		snprintf(err, err_len, "request head too long");
 		return -1;
 	}
-	*sent = now_s();
+	*sent = util_mono_s();
 	if (write_all(c, head, (size_t)n, err, err_len) != 0 ||
 	    write_all(c, w->body, w->body_len, err, err_len) != 0)
 		return -1;
@@ -633,7 +625,7 @@ exchange(worker *w, conn *c, int *status, int *retry_after, int *keep_alive,
 			return -1;
 		}
 	}
-	*done = now_s();
+	*done = util_mono_s();
 	*status = (int)parser.status_code;
 	*retry_after = s.retry_after;
 	*keep_alive = s.keep_alive;
@@ -840,7 +832,7 @@ worker_main(void *arg)
 		n = o->records - first < o->syn.batch ?
 		    (size_t)(o->records - first) : o->syn.batch;
 		if (o->rate > 0)
-			sleep_s(g->t0 + (double)first / o->rate - now_s());
+			sleep_s(g->t0 + (double)first / o->rate - util_mono_s());
 		send_batch(w, &w->conns[d / C], o->first + first, n);
 	}
 	atomic_fetch_add(&g->finished, 1);
@@ -909,7 +901,7 @@ run_ingest(global *g)
 		free(ws);
 		return 1;
 	}
-	g->t0 = now_s();
+	g->t0 = util_mono_s();
 	c0 = cpu_s();
 	for (i = 0; i < C; i++) {
 		unsigned k;
@@ -936,7 +928,7 @@ run_ingest(global *g)
 	last_t = g->t0;
 	for (;;) {
 		uint64_t n = atomic_load(&g->acked);
-		double now = now_s();
+		double now = util_mono_s();
 		int finished = atomic_load(&g->finished) >= (int)started;
 
 		if (now - last_t >= 0.5 || finished) {
@@ -960,7 +952,7 @@ run_ingest(global *g)
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(ws[i].tid, NULL);
-	t1 = now_s();
+	t1 = util_mono_s();
 	memset(&tot, 0, sizeof(tot));
 	for (i = 0; i < C; i++) {
 		tot.acked += ws[i].st.acked;
@@ -1148,7 +1140,7 @@ run_idle(global *g)
 		conns[k].fd = -1;
 	if (o->rss_pid > 0)
 		before = rss_kib(o->rss_pid);
-	t0 = now_s();
+	t0 = util_mono_s();
 	for (i = 0; i < T; i++) {
 		args[i].g = g;
 		args[i].conns = conns;
@@ -1167,7 +1159,7 @@ run_idle(global *g)
 			fprintf(stderr, "loadgen: %llu connections failed; first: %s\n",
 			    (unsigned long long)args[i].failed, args[i].err);
 	}
-	t1 = now_s();
+	t1 = util_mono_s();
 	/* Let the server finish its post-handshake work and settle. */
 	sleep_s(2.0);
 	if (o->rss_pid > 0)
@@ -1218,7 +1210,7 @@ hs_main(void *p)
 	hs_arg *a = p;
 	unsigned dev = a->index % a->g->ndevs;
 
-	while (now_s() < a->until) {
+	while (util_mono_s() < a->until) {
 		conn c;
 		char err[256];
 
@@ -1248,7 +1240,7 @@ run_handshakes(global *g)
 
 	if (args == NULL || tids == NULL)
 		goto out;
-	t0 = now_s();
+	t0 = util_mono_s();
 	for (i = 0; i < T; i++) {
 		args[i].g = g;
 		args[i].index = i;
@@ -1265,7 +1257,7 @@ run_handshakes(global *g)
 			fprintf(stderr, "loadgen: %llu handshakes failed; first: %s\n",
 			    (unsigned long long)args[i].failed, args[i].err);
 	}
-	t1 = now_s();
+	t1 = util_mono_s();
 	printf("loadgen: %llu full mTLS handshakes in %.1f s over %u "
 	    "connections: %.0f/s, %llu failed, client CPU %.1f s\n",
 	    (unsigned long long)ok, t1 - t0, started, (double)ok / (t1 - t0),

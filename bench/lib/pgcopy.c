@@ -228,24 +228,6 @@ bench_exec(PGconn *c, const char *sql, char *err, size_t err_len)
 }
 
 double
-bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-long long
-bench_wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
-double
 bench_cpu_s(void)
 {
 	struct rusage ru;

@@ -49,8 +49,6 @@ int  pgcopy_run(PGconn *c, const char *sql, const pgcopy *b,
 int  bench_exec(PGconn *c, const char *sql, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
-double bench_now(void);                      /* monotonic seconds */
-long long bench_wall_us(void);               /* µs since 1970, UTC */
 double bench_cpu_s(void);                    /* this process, user + sys */
 
 /* Print the machine-readable result line every bench program ends with:
