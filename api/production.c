@@ -62,6 +62,7 @@
 #include "api/approvals.h"
 #include "api/blind.h"
 #include "api/keys.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/pins.h"
@@ -97,21 +98,6 @@
 #define PR_CK_JSON          1024U
 
 /* -- small helpers ----------------------------------------------------------- */
-
-static void pr_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-pr_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 static int64_t
 pr_be64(const char *p)
@@ -483,7 +469,7 @@ typedef struct prod {
 	api_production_result res;
 } prod;
 
-#define PERR(P, ...) pr_err((P)->err, (P)->err_len, __VA_ARGS__)
+#define PERR(P, ...) err_set((P)->err, (P)->err_len, __VA_ARGS__)
 
 /* -- spools ---------------------------------------------------------------------- */
 
@@ -3252,23 +3238,23 @@ api_production_load_signer(const char *path, unsigned char **sk_out,
 		return -1;
 	*sk_out = NULL;
 	if (path == NULL || path[0] == '\0') {
-		pr_err(err, err_len, "no signing_key_file");
+		err_set(err, err_len, "no signing_key_file");
 		return -1;
 	}
 	if (util_check_secret_file(path, msg, sizeof(msg)) != 0 ||
 	    util_read_file(path, VAULT_SIGN_SK_BYTES + 1, &data, &len, msg,
 	    sizeof(msg)) != 0) {
-		pr_err(err, err_len, "%s", msg);
+		err_set(err, err_len, "%s", msg);
 		return -1;
 	}
 	if (len != VAULT_SIGN_SK_BYTES)
-		pr_err(err, err_len, "%.300s: %zu bytes, expected %u", path, len,
+		err_set(err, err_len, "%.300s: %zu bytes, expected %u", path, len,
 		    VAULT_SIGN_SK_BYTES);
 	else if (vault_sign_key_from_seed(data, pk, sk_out) != 0)
-		pr_err(err, err_len, "%.300s: unusable key", path);
+		err_set(err, err_len, "%.300s: unusable key", path);
 	else if (memcmp(pk, data + VAULT_SIGN_SEED_BYTES, sizeof(pk)) != 0) {
 		vault_sign_key_free(sk_out);
-		pr_err(err, err_len, "%.300s: the public key does not match the "
+		err_set(err, err_len, "%.300s: the public key does not match the "
 		    "seed", path);
 	} else
 		rc = 0;
@@ -3357,15 +3343,15 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		memset(result, 0, sizeof(*result));
 	if (db == NULL || tenant_id == NULL || matter_id == NULL ||
 	    out_path == NULL || out_path[0] == '\0') {
-		pr_err(err, err_len, "production: missing argument");
+		err_set(err, err_len, "production: missing argument");
 		return -1;
 	}
 	if (vault_init() != 0) {
-		pr_err(err, err_len, "libsodium initialisation failed");
+		err_set(err, err_len, "libsodium initialisation failed");
 		return -1;
 	}
 	if ((P = calloc(1, sizeof(*P))) == NULL) {
-		pr_err(err, err_len, "out of memory");
+		err_set(err, err_len, "out of memory");
 		return -1;
 	}
 	P->out_fd = -1;

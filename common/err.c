@@ -1,0 +1,18 @@
+/* common/err.c — err_set() (see err.h).  Used by vault/ too: it touches no
+ * secret and depends on nothing but libc. */
+#include "common/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+void
+err_set(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || err_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}
