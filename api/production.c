@@ -62,6 +62,7 @@
 #include "api/approvals.h"
 #include "api/blind.h"
 #include "api/keys.h"
+#include "common/channels.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -1065,22 +1066,6 @@ zip_entry(prod *P, const char *name, unsigned long long size, int store)
 
 /* -- matter, scope, approvals ----------------------------------------------------- */
 
-static const char *const pr_channels[] = {
-	"signal", "whatsapp", "telegram", "wechat", "sms", "mms", "rcs",
-	"imessage", "email", "voice", "other"
-};
-
-static int
-pr_channel_ok(const char *c)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(pr_channels) / sizeof(pr_channels[0]); i++)
-		if (strcmp(c, pr_channels[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* {"\\x<hex>",...} from an array of 32-digit hex tokens; NULL when empty. */
 static int
 pr_token_literal(prod *P, json_t *arr, const char *field, char **out,
@@ -1193,7 +1178,7 @@ pr_scope_parse(prod *P, const char *text, size_t len)
 			json_array_foreach(chans, i, v) {
 				const char *c = json_string_value(v);
 
-				if (c == NULL || !pr_channel_ok(c)) {
+				if (c == NULL || !channels_ok(c)) {
 					PERR(P, "matter %s: scope channel %zu is not a known "
 					    "channel", P->mid, i);
 					goto out;

@@ -40,6 +40,7 @@
 #include <jansson.h>
 
 #include "common/audit.h"
+#include "common/channels.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/retention.h"
@@ -318,7 +319,7 @@ ctl_retention_set(const ctl_opts *o)
 		ctl_retention_usage(stderr);
 		return 2;
 	}
-	if (strcmp(channel, "*") != 0 && !retention_channel_ok(channel)) {
+	if (strcmp(channel, "*") != 0 && !channels_ok(channel)) {
 		fprintf(stderr, "cofferctl: unknown channel '%.32s'\n", channel);
 		return 2;
 	}
@@ -652,7 +653,7 @@ ctl_hold_create(const ctl_opts *o)
 		return 2;
 	}
 	for (i = 0; i < o->nchannels; i++)
-		if (!retention_channel_ok(o->channels[i])) {
+		if (!channels_ok(o->channels[i])) {
 			fprintf(stderr, "cofferctl: unknown channel '%.32s'\n",
 			    o->channels[i]);
 			return 2;
