@@ -277,17 +277,6 @@ insert_epoch(sealed_w *w, char *err, size_t err_len)
 	    "$3::uuid, $4, $5)", &p, err, err_len);
 }
 
-static void
-be64(unsigned char out[8], uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		out[i] = (unsigned char)v;
-		v >>= 8;
-	}
-}
-
 static int
 insert_batch(sealed_w *w, uint64_t batch_no, uint64_t first_seq,
     uint64_t last_seq, size_t n, const unsigned char root[VAULT_HASH_BYTES],
@@ -303,7 +292,7 @@ insert_batch(sealed_w *w, uint64_t batch_no, uint64_t first_seq,
 	snprintf(fseq, sizeof(fseq), "%llu", (unsigned long long)first_seq);
 	snprintf(lseq, sizeof(lseq), "%llu", (unsigned long long)last_seq);
 	snprintf(cnt, sizeof(cnt), "%zu", n);
-	be64(signed_at, (uint64_t)(cp->signed_at - PGCOPY_PG_EPOCH_US));
+	pg_be64_put(signed_at, (uint64_t)(cp->signed_at - PG_EPOCH_US));
 	pg_param_bin(&p, w->s->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, w->stream_id, VAULT_ID_BYTES);
 	pg_param_text(&p, bno);

@@ -27,8 +27,6 @@
 #include "vault/chain.h"
 #include "vault/mem.h"
 
-/* µs between 1970-01-01 and 2000-01-01, PostgreSQL's timestamp epoch. */
-#define AUDIT_PG_EPOCH_US  946684800000000LL
 /* Events up to this size are encoded on the stack. */
 #define AUDIT_STACK_BYTES  2048U
 
@@ -59,29 +57,6 @@ static char           audit_witness_path[1024];
 static audit_pending *audit_pend;
 static size_t         audit_npend, audit_pend_cap;
 
-static unsigned char *
-audit_put64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)(v & 0xffU);
-		v >>= 8;
-	}
-	return p + 8;
-}
-
-static uint64_t
-audit_get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 int
 audit_event_hash(const unsigned char prev_hash[AUDIT_HASH_BYTES],
     const unsigned char tenant_id[AUDIT_ID_BYTES], uint64_t event_no,
@@ -109,8 +84,9 @@ audit_event_hash(const unsigned char prev_hash[AUDIT_HASH_BYTES],
 	*p++ = AUDIT_EVENT_V1;
 	memcpy(p, tenant_id, AUDIT_ID_BYTES);
 	p += AUDIT_ID_BYTES;
-	p = audit_put64(p, event_no);
-	p = audit_put64(p, (uint64_t)at_us);
+	pg_be64_put(p, event_no);
+	pg_be64_put(p + 8, (uint64_t)at_us);
+	p += 16;
 	for (i = 0; i < AUDIT_NFIELDS; i++) {
 		if (fields[i].p == NULL) {
 			*p++ = 0;
@@ -456,7 +432,7 @@ audit_txn_precommit(PGconn *c)
 	}
 	if (r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
 	    PQgetlength(r, 0, 0) == 8) {
-		xid = audit_get64((const unsigned char *)PQgetvalue(r, 0, 0));
+		xid = pg_be64_get(PQgetvalue(r, 0, 0));
 		known = 1;
 	}
 	PQclear(r);
@@ -663,7 +639,7 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 			snprintf(err, err_len, "audit: malformed chain tail");
 			goto fail;
 		}
-		event_no = audit_get64((const unsigned char *)PQgetvalue(r, 0, 0));
+		event_no = pg_be64_get(PQgetvalue(r, 0, 0));
 		if (event_no >= (uint64_t)INT64_MAX) {
 			snprintf(err, err_len, "audit: chain tail out of range");
 			goto fail;
@@ -672,8 +648,8 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 		memcpy(prev, PQgetvalue(r, 0, 1), AUDIT_HASH_BYTES);
 	}
 	memcpy(at_be, PQgetvalue(r, 0, 2), 8);
-	at_pg = (int64_t)audit_get64(at_be);
-	if (__builtin_add_overflow(at_pg, AUDIT_PG_EPOCH_US, &at_us)) {
+	at_pg = (int64_t)pg_be64_get(at_be);
+	if (__builtin_add_overflow(at_pg, PG_EPOCH_US, &at_us)) {
 		snprintf(err, err_len, "audit: server clock out of range");
 		goto fail;
 	}
@@ -701,7 +677,7 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 	vault_audit_redactions_hash(PQgetisnull(r, 0, 4) ? NULL :
 	    PQgetvalue(r, 0, 4), PQgetisnull(r, 0, 4) ? 0 :
 	    (size_t)PQgetlength(r, 0, 4), st.redactions);
-	xid = audit_get64((const unsigned char *)PQgetvalue(r, 0, 5));
+	xid = pg_be64_get(PQgetvalue(r, 0, 5));
 	if (audit_sign(&st, pk, sig) != 0) {
 		snprintf(err, err_len, "audit: cannot sign the event");
 		goto fail;

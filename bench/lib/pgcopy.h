@@ -14,7 +14,6 @@
 
 #include <libpq-fe.h>
 
-#define PGCOPY_PG_EPOCH_US 946684800000000LL   /* 2000-01-01 - 1970-01-01 */
 #define PGCOPY_BYTEA_OID   17U
 #define PGCOPY_TEXT_OID    25U
 
