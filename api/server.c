@@ -49,6 +49,7 @@
 #include "common/audit.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/tbucket.h"
 #include "common/util.h"
 #include "vault/chain.h"
 #include "vault/mem.h"
@@ -295,8 +296,7 @@ pool_put(srv_pool *p, PGconn **cp)
 typedef struct lim_slot {
 	unsigned char key[1 + 16];
 	int           used;
-	double        tokens;
-	double        at;
+	tbucket       b;
 } lim_slot;
 
 typedef struct srv_limiter {
@@ -312,7 +312,8 @@ lim_take(srv_limiter *l, unsigned cls, const unsigned char key16[16],
 {
 	unsigned char key[17];
 	uint32_t h = 2166136261U;
-	double now = util_mono_s(), rate = rate_per_min / 60.0, best = -1.0;
+	long long now = util_mono_us();
+	double rate = rate_per_min / 60.0, best = -1.0;
 	lim_slot *slot = NULL, *empty = NULL, *victim = NULL;
 	size_t i;
 	int ok;
@@ -335,7 +336,7 @@ lim_take(srv_limiter *l, unsigned cls, const unsigned char key16[16],
 		} else {
 			/* The fullest bucket is the idlest: evicting it gives
 			 * its owner a fresh (full) bucket, nothing more. */
-			double t = fmin(burst, s->tokens + (now - s->at) * rate);
+			double t = tbucket_level(&s->b, rate, burst, now);
 
 			if (t > best) {
 				best = t;
@@ -347,21 +348,9 @@ lim_take(srv_limiter *l, unsigned cls, const unsigned char key16[16],
 		slot = empty != NULL ? empty : victim;
 		memcpy(slot->key, key, sizeof(key));
 		slot->used = 1;
-		slot->tokens = burst;
-		slot->at = now;
+		tbucket_init(&slot->b, burst, now);
 	}
-	slot->tokens = fmin(burst, slot->tokens + (now - slot->at) * rate);
-	slot->at = now;
-	if (slot->tokens >= 1.0) {
-		slot->tokens -= 1.0;
-		ok = 1;
-		*retry_s = 0;
-	} else {
-		ok = 0;
-		*retry_s = (unsigned)ceil((1.0 - slot->tokens) / rate);
-		if (*retry_s == 0)
-			*retry_s = 1;
-	}
+	ok = tbucket_take(&slot->b, rate, burst, now, retry_s);
 	pthread_mutex_unlock(&l->mu);
 	return ok;
 }
