@@ -64,6 +64,7 @@
 #include <sodium.h>
 
 #include "bench/lib/synth.h"
+#include "common/sslerr.h"
 #include "common/util.h"
 
 #define LG_THREADS_MAX     64U
@@ -183,20 +184,11 @@ printable(char *dst, size_t cap, const char *src, size_t len)
 	dst[k] = '\0';
 }
 
-static void
-ssl_err(char *err, size_t err_len, const char *what)
+/* What to say when OpenSSL queued no reason: the system's, or EOF. */
+static const char *
+io_errtext(void)
 {
-	unsigned long e = ERR_get_error();
-	char buf[256];
-
-	if (e != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err, err_len, "%s: %s", what, buf);
-	} else {
-		snprintf(err, err_len, "%s: %s", what, errno ? strerror(errno) :
-		    "connection closed");
-	}
-	ERR_clear_error();
+	return errno ? strerror(errno) : "connection closed";
 }
 
 static int
@@ -277,7 +269,7 @@ make_ctx(const lg_opts *o, const char *crt, const char *key, int tickets,
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
 	if (ctx == NULL) {
-		ssl_err(err, err_len, "SSL_CTX_new");
+		sslerr_set(err, err_len, "SSL_CTX_new", io_errtext());
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -286,16 +278,16 @@ make_ctx(const lg_opts *o, const char *crt, const char *key, int tickets,
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1) {
-		ssl_err(err, err_len, o->ca);
+		sslerr_set(err, err_len, o->ca, io_errtext());
 		goto fail;
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1) {
-		ssl_err(err, err_len, crt);
+		sslerr_set(err, err_len, crt, io_errtext());
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		ssl_err(err, err_len, key);
+		sslerr_set(err, err_len, key, io_errtext());
 		goto fail;
 	}
 	return ctx;
@@ -419,7 +411,7 @@ conn_open(global *g, conn *c, unsigned dev, char *err, size_t err_len)
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	c->ssl = SSL_new(g->devs[dev].ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
-		ssl_err(err, err_len, "SSL_new");
+		sslerr_set(err, err_len, "SSL_new", io_errtext());
 		conn_close(c);
 		return -1;
 	}
@@ -434,7 +426,7 @@ conn_open(global *g, conn *c, unsigned dev, char *err, size_t err_len)
 	ERR_clear_error();
 	errno = 0;
 	if (SSL_connect(c->ssl) != 1) {
-		ssl_err(err, err_len, "TLS handshake");
+		sslerr_set(err, err_len, "TLS handshake", io_errtext());
 		conn_close(c);
 		return -1;
 	}
@@ -563,7 +555,7 @@ write_all(conn *c, const char *p, size_t n, char *err, size_t err_len)
 		int k = SSL_write(c->ssl, p, n > (1U << 30) ? (1 << 30) : (int)n);
 
 		if (k <= 0) {
-			ssl_err(err, err_len, "write");
+			sslerr_set(err, err_len, "write", io_errtext());
 			return -1;
 		}
 		p += k;
@@ -612,7 +604,7 @@ exchange(worker *w, conn *c, int *status, int *retry_after, int *keep_alive,
 				http_parser_execute(&parser, &resp_settings, NULL, 0);
 			if (s.complete)
 				break;
-			ssl_err(err, err_len, "read");
+			sslerr_set(err, err_len, "read", io_errtext());
 			return -1;
 		}
 		used = http_parser_execute(&parser, &resp_settings, buf, (size_t)n);
