@@ -70,6 +70,7 @@
 #include "common/util.h"
 #include "vault/blind.h"
 #include "vault/chain.h"
+#include "vault/keyfile.h"
 #include "vault/mem.h"
 #include "vault/production.h"
 #include "vault/seal.h"
@@ -3202,8 +3203,6 @@ api_production_load_signer(const char *path, unsigned char **sk_out,
     char *err, size_t err_len)
 {
 	unsigned char *data = NULL, pk[VAULT_SIGN_PK_BYTES];
-	size_t len = 0;
-	char msg[256];
 	int rc = -1;
 
 	if (sk_out == NULL)
@@ -3213,16 +3212,10 @@ api_production_load_signer(const char *path, unsigned char **sk_out,
 		err_set(err, err_len, "no signing_key_file");
 		return -1;
 	}
-	if (util_check_secret_file(path, msg, sizeof(msg)) != 0 ||
-	    util_read_file(path, VAULT_SIGN_SK_BYTES + 1, &data, &len, msg,
-	    sizeof(msg)) != 0) {
-		err_set(err, err_len, "%s", msg);
+	if (vault_keyfile_load(path, VAULT_SIGN_SK_BYTES, &data, err,
+	    err_len) != 0)
 		return -1;
-	}
-	if (len != VAULT_SIGN_SK_BYTES)
-		err_set(err, err_len, "%.300s: %zu bytes, expected %u", path, len,
-		    VAULT_SIGN_SK_BYTES);
-	else if (vault_sign_key_from_seed(data, pk, sk_out) != 0)
+	if (vault_sign_key_from_seed(data, pk, sk_out) != 0)
 		err_set(err, err_len, "%.300s: unusable key", path);
 	else if (memcmp(pk, data + VAULT_SIGN_SEED_BYTES, sizeof(pk)) != 0) {
 		vault_sign_key_free(sk_out);
@@ -3230,8 +3223,7 @@ api_production_load_signer(const char *path, unsigned char **sk_out,
 		    "seed", path);
 	} else
 		rc = 0;
-	vault_wipe(data, len);
-	free(data);
+	vault_secure_free(data);
 	return rc;
 }
 

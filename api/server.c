@@ -52,6 +52,7 @@
 #include "common/tbucket.h"
 #include "common/util.h"
 #include "vault/chain.h"
+#include "vault/keyfile.h"
 #include "vault/mem.h"
 
 #define SRV_ERR            512U
@@ -1528,20 +1529,12 @@ srv_load_signing_key(api_server *s, const char *path, char *err,
     size_t err_len)
 {
 	unsigned char *data = NULL;
-	size_t len = 0;
-	char msg[SRV_ERR];
 	int rc = -1;
 
-	if (util_check_secret_file(path, msg, sizeof(msg)) != 0 ||
-	    util_read_file(path, VAULT_SIGN_SK_BYTES + 1, &data, &len, msg,
-	    sizeof(msg)) != 0) {
-		snprintf(err, err_len, "%s", msg);
+	if (vault_keyfile_load(path, VAULT_SIGN_SK_BYTES, &data, err,
+	    err_len) != 0)
 		return -1;
-	}
-	if (len != VAULT_SIGN_SK_BYTES) {
-		snprintf(err, err_len, "%.300s: %zu bytes, expected %u", path, len,
-		    VAULT_SIGN_SK_BYTES);
-	} else if (vault_sign_key_from_seed(data, s->sign_pk, &s->sign_sk) != 0) {
+	if (vault_sign_key_from_seed(data, s->sign_pk, &s->sign_sk) != 0) {
 		snprintf(err, err_len, "%.300s: unusable key", path);
 	} else if (memcmp(s->sign_pk, data + VAULT_SIGN_SEED_BYTES,
 	    VAULT_SIGN_PK_BYTES) != 0) {
@@ -1551,8 +1544,7 @@ srv_load_signing_key(api_server *s, const char *path, char *err,
 	} else {
 		rc = 0;
 	}
-	vault_wipe(data, len);
-	free(data);
+	vault_secure_free(data);
 	return rc;
 }
 

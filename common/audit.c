@@ -25,6 +25,7 @@
 #include "common/pg.h"
 #include "common/util.h"
 #include "vault/chain.h"
+#include "vault/keyfile.h"
 #include "vault/mem.h"
 
 /* Events up to this size are encoded on the stack. */
@@ -262,27 +263,20 @@ audit_signer_load(const char *node_name, const char *key_file, char *err,
     size_t err_len)
 {
 	unsigned char *data = NULL;
-	size_t len = 0;
 	char msg[512];
-	int rc = -1;
+	int rc;
 
 	if (key_file == NULL || key_file[0] == '\0') {
 		snprintf(err, err_len, "audit signer: no key file");
 		return -1;
 	}
-	if (util_check_secret_file(key_file, msg, sizeof(msg)) != 0 ||
-	    util_read_file(key_file, VAULT_SIGN_SK_BYTES + 1, &data, &len, msg,
+	if (vault_keyfile_load(key_file, VAULT_SIGN_SK_BYTES, &data, msg,
 	    sizeof(msg)) != 0) {
 		snprintf(err, err_len, "audit key: %s", msg);
 		return -1;
 	}
-	if (len != VAULT_SIGN_SK_BYTES)
-		snprintf(err, err_len, "audit key %.300s: %zu bytes, expected %u",
-		    key_file, len, VAULT_SIGN_SK_BYTES);
-	else
-		rc = audit_signer_set(node_name, data, err, err_len);
-	vault_wipe(data, len);
-	free(data);
+	rc = audit_signer_set(node_name, data, err, err_len);
+	vault_secure_free(data);
 	return rc;
 }
 

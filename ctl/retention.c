@@ -50,6 +50,7 @@
 #include "ctl/ctl.h"
 #include "vault/blind.h"
 #include "vault/chain.h"
+#include "vault/keyfile.h"
 #include "vault/mem.h"
 
 #define CTL_ERR              512U
@@ -593,8 +594,6 @@ static int
 ctl_load_bik(const char *dir, const char *tenant_name, unsigned char **out)
 {
 	char path[4096], err[CTL_ERR];
-	unsigned char *data = NULL, *bik;
-	size_t len = 0;
 
 	*out = NULL;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s.bik", dir, tenant_name) >=
@@ -603,30 +602,11 @@ ctl_load_bik(const char *dir, const char *tenant_name, unsigned char **out)
 		fprintf(stderr, "cofferctl: unusable key file name\n");
 		return -1;
 	}
-	if (util_check_secret_file(path, err, sizeof(err)) != 0 ||
-	    util_read_file(path, VAULT_BIK_BYTES + 1, &data, &len, err,
+	if (vault_keyfile_load(path, VAULT_BIK_BYTES, out, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "cofferctl: %s\n", err);
 		return -1;
 	}
-	if (len != VAULT_BIK_BYTES) {
-		fprintf(stderr, "cofferctl: %s: not a blind-index key (%zu bytes)\n",
-		    path, len);
-		vault_wipe(data, len);
-		free(data);
-		return -1;
-	}
-	if (vault_init() != 0 ||
-	    (bik = vault_secure_alloc(VAULT_BIK_BYTES)) == NULL) {
-		fprintf(stderr, "cofferctl: cannot allocate key memory\n");
-		vault_wipe(data, len);
-		free(data);
-		return -1;
-	}
-	memcpy(bik, data, VAULT_BIK_BYTES);
-	vault_wipe(data, len);
-	free(data);
-	*out = bik;
 	return 0;
 }
 

@@ -14,41 +14,8 @@
 
 #include "common/names.h"
 #include "common/util.h"
+#include "vault/keyfile.h"
 #include "vault/mem.h"
-
-/* Read a secret file of exactly want bytes into guarded memory. */
-static int
-keys_read_exact(const char *path, size_t want, unsigned char **out,
-    char *err, size_t err_len)
-{
-	unsigned char *data = NULL, *sec;
-	size_t len = 0;
-
-	*out = NULL;
-	if (util_check_secret_file(path, err, err_len) != 0)
-		return -1;
-	if (util_read_file(path, want, &data, &len, err, err_len) != 0)
-		return -1;
-	if (len != want) {
-		snprintf(err, err_len, "%s: expected %zu bytes, found %zu", path,
-		    want, len);
-		vault_wipe(data, len);
-		free(data);
-		return -1;
-	}
-	sec = vault_secure_alloc(want);
-	if (sec == NULL) {
-		snprintf(err, err_len, "%s: cannot allocate guarded memory", path);
-		vault_wipe(data, len);
-		free(data);
-		return -1;
-	}
-	memcpy(sec, data, want);
-	vault_wipe(data, len);
-	free(data);
-	*out = sec;
-	return 0;
-}
 
 int
 keys_load_bik(const char *keys_dir, const char *tenant,
@@ -66,7 +33,7 @@ keys_load_bik(const char *keys_dir, const char *tenant,
 		snprintf(err, err_len, "keys_dir path too long");
 		return -1;
 	}
-	return keys_read_exact(path, VAULT_BIK_BYTES, bik_out, err, err_len);
+	return vault_keyfile_load(path, VAULT_BIK_BYTES, bik_out, err, err_len);
 }
 
 void
@@ -86,7 +53,7 @@ keys_load_signing(const char *path, unsigned char **sk_out,
 
 	*sk_out = NULL;
 	memset(pk_out, 0, VAULT_SIGN_PK_BYTES);
-	if (keys_read_exact(path, VAULT_SIGN_SK_BYTES, &file, err, err_len) != 0)
+	if (vault_keyfile_load(path, VAULT_SIGN_SK_BYTES, &file, err, err_len) != 0)
 		return -1;
 	/* Re-derive from the seed: a file whose public half was altered
 	 * would otherwise make us sign under a key nobody registered. */
