@@ -503,8 +503,8 @@ wr_stream_ensure(wr_lane *w, wr_stream *st)
 			memset(st->head, 0, sizeof(st->head));
 		} else if (PQgetlength(r, 0, 0) == 8 && PQgetlength(r, 0, 1) == 8 &&
 		    PQgetlength(r, 0, 2) == VAULT_HASH_BYTES) {
-			st->batch_no = pg_be64_get((const unsigned char *)PQgetvalue(r, 0, 0));
-			st->last_seq = pg_be64_get((const unsigned char *)PQgetvalue(r, 0, 1));
+			st->batch_no = pg_be64_get(PQgetvalue(r, 0, 0));
+			st->last_seq = pg_be64_get(PQgetvalue(r, 0, 1));
 			memcpy(st->head, PQgetvalue(r, 0, 2), VAULT_HASH_BYTES);
 		} else {
 			PQclear(r);
@@ -700,7 +700,7 @@ wr_dedup(wr_lane *w, wr_slot *slots, size_t *idx, size_t n, wr_stream *st)
 
 			s->kind = SLOT_DUP_DB;
 			memcpy(s->rc.stream_id, PQgetvalue(r, k, 1), VAULT_ID_BYTES);
-			s->rc.seq = pg_be64_get((const unsigned char *)PQgetvalue(r, k, 2));
+			s->rc.seq = pg_be64_get(PQgetvalue(r, k, 2));
 			memcpy(s->rc.leaf_hash, PQgetvalue(r, k, 3), VAULT_HASH_BYTES);
 		}
 	}
