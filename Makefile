@@ -23,9 +23,7 @@ CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
            -fPIE -pthread -I. -I$(PG_INC) -MMD -MP
 LDFLAGS += -pie -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
-# libcommon.a once more after libvault.a (which every link line names
-# last): vault/ uses common/err.c while common/ uses vault/.
-LDLIBS  := $(BUILD)/libcommon.a -lmicrohttpd -lgnutls -lcurl -larchive -lhttp_parser -ljansson -lpq -lssl -lcrypto -lsodium -lm
+LDLIBS  := -lmicrohttpd -lgnutls -lcurl -larchive -lhttp_parser -ljansson -lpq -lssl -lcrypto -lsodium -lm
 
 # -- sources ------------------------------------------------------------------
 PROGS   := $(foreach p,gateway api ctl,$(if $(wildcard $(p)/main.c),$(p)))

@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "api/auth.h"
+#include "common/keyfile.h"
 #include "common/pg.h"
 #include "common/pins.h"
 #include "common/util.h"
-#include "vault/keyfile.h"
 #include "vault/mem.h"
 
 #define KEYS_MAX 1024U
@@ -87,7 +87,7 @@ keys_load(const char *dir, const char *tenant, char *err, size_t err_len)
 		snprintf(err, err_len, "blind-index key path too long");
 		return NULL;
 	}
-	if (vault_keyfile_load(path, VAULT_BIK_BYTES, &bik, msg,
+	if (keyfile_load(path, VAULT_BIK_BYTES, &bik, msg,
 	    sizeof(msg)) != 0) {
 		snprintf(err, err_len, "blind-index key of tenant %s: %s", tenant,
 		    msg);

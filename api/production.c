@@ -63,14 +63,14 @@
 #include "api/blind.h"
 #include "api/keys.h"
 #include "common/channels.h"
-#include "common/err.h"
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/pins.h"
 #include "common/util.h"
 #include "vault/blind.h"
 #include "vault/chain.h"
-#include "vault/keyfile.h"
+#include "vault/err.h"
 #include "vault/mem.h"
 #include "vault/production.h"
 #include "vault/seal.h"
@@ -458,7 +458,7 @@ typedef struct prod {
 	api_production_result res;
 } prod;
 
-#define PERR(P, ...) err_set((P)->err, (P)->err_len, __VA_ARGS__)
+#define PERR(P, ...) vault_err_set((P)->err, (P)->err_len, __VA_ARGS__)
 
 /* -- spools ---------------------------------------------------------------------- */
 
@@ -3211,17 +3211,17 @@ api_production_load_signer(const char *path, unsigned char **sk_out,
 		return -1;
 	*sk_out = NULL;
 	if (path == NULL || path[0] == '\0') {
-		err_set(err, err_len, "no signing_key_file");
+		vault_err_set(err, err_len, "no signing_key_file");
 		return -1;
 	}
-	if (vault_keyfile_load(path, VAULT_SIGN_SK_BYTES, &data, err,
+	if (keyfile_load(path, VAULT_SIGN_SK_BYTES, &data, err,
 	    err_len) != 0)
 		return -1;
 	if (vault_sign_key_from_seed(data, pk, sk_out) != 0)
-		err_set(err, err_len, "%.300s: unusable key", path);
+		vault_err_set(err, err_len, "%.300s: unusable key", path);
 	else if (memcmp(pk, data + VAULT_SIGN_SEED_BYTES, sizeof(pk)) != 0) {
 		vault_sign_key_free(sk_out);
-		err_set(err, err_len, "%.300s: the public key does not match the "
+		vault_err_set(err, err_len, "%.300s: the public key does not match the "
 		    "seed", path);
 	} else
 		rc = 0;
@@ -3309,15 +3309,15 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		memset(result, 0, sizeof(*result));
 	if (db == NULL || tenant_id == NULL || matter_id == NULL ||
 	    out_path == NULL || out_path[0] == '\0') {
-		err_set(err, err_len, "production: missing argument");
+		vault_err_set(err, err_len, "production: missing argument");
 		return -1;
 	}
 	if (vault_init() != 0) {
-		err_set(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		return -1;
 	}
 	if ((P = calloc(1, sizeof(*P))) == NULL) {
-		err_set(err, err_len, "out of memory");
+		vault_err_set(err, err_len, "out of memory");
 		return -1;
 	}
 	P->out_fd = -1;

@@ -47,12 +47,12 @@
 #include "api/handlers.h"
 #include "api/jobs.h"
 #include "common/audit.h"
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/tbucket.h"
 #include "common/util.h"
 #include "vault/chain.h"
-#include "vault/keyfile.h"
 #include "vault/mem.h"
 
 #define SRV_ERR            512U
@@ -1531,7 +1531,7 @@ srv_load_signing_key(api_server *s, const char *path, char *err,
 	unsigned char *data = NULL;
 	int rc = -1;
 
-	if (vault_keyfile_load(path, VAULT_SIGN_SK_BYTES, &data, err,
+	if (keyfile_load(path, VAULT_SIGN_SK_BYTES, &data, err,
 	    err_len) != 0)
 		return -1;
 	if (vault_sign_key_from_seed(data, s->sign_pk, &s->sign_sk) != 0) {

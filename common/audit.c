@@ -20,12 +20,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/pg.h"
 #include "common/util.h"
 #include "vault/chain.h"
-#include "vault/keyfile.h"
 #include "vault/mem.h"
 
 /* Events up to this size are encoded on the stack. */
@@ -270,7 +270,7 @@ audit_signer_load(const char *node_name, const char *key_file, char *err,
 		snprintf(err, err_len, "audit signer: no key file");
 		return -1;
 	}
-	if (vault_keyfile_load(key_file, VAULT_SIGN_SK_BYTES, &data, msg,
+	if (keyfile_load(key_file, VAULT_SIGN_SK_BYTES, &data, msg,
 	    sizeof(msg)) != 0) {
 		snprintf(err, err_len, "audit key: %s", msg);
 		return -1;

@@ -41,6 +41,7 @@
 
 #include "common/audit.h"
 #include "common/channels.h"
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/retention.h"
@@ -50,7 +51,6 @@
 #include "ctl/ctl.h"
 #include "vault/blind.h"
 #include "vault/chain.h"
-#include "vault/keyfile.h"
 #include "vault/mem.h"
 
 #define CTL_ERR              512U
@@ -602,7 +602,7 @@ ctl_load_bik(const char *dir, const char *tenant_name, unsigned char **out)
 		fprintf(stderr, "cofferctl: unusable key file name\n");
 		return -1;
 	}
-	if (vault_keyfile_load(path, VAULT_BIK_BYTES, out, err,
+	if (keyfile_load(path, VAULT_BIK_BYTES, out, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "cofferctl: %s\n", err);
 		return -1;

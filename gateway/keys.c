@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/keyfile.h"
 #include "common/names.h"
 #include "common/util.h"
-#include "vault/keyfile.h"
 #include "vault/mem.h"
 
 int
@@ -33,7 +33,7 @@ keys_load_bik(const char *keys_dir, const char *tenant,
 		snprintf(err, err_len, "keys_dir path too long");
 		return -1;
 	}
-	return vault_keyfile_load(path, VAULT_BIK_BYTES, bik_out, err, err_len);
+	return keyfile_load(path, VAULT_BIK_BYTES, bik_out, err, err_len);
 }
 
 void
@@ -53,7 +53,7 @@ keys_load_signing(const char *path, unsigned char **sk_out,
 
 	*sk_out = NULL;
 	memset(pk_out, 0, VAULT_SIGN_PK_BYTES);
-	if (vault_keyfile_load(path, VAULT_SIGN_SK_BYTES, &file, err, err_len) != 0)
+	if (keyfile_load(path, VAULT_SIGN_SK_BYTES, &file, err, err_len) != 0)
 		return -1;
 	/* Re-derive from the seed: a file whose public half was altered
 	 * would otherwise make us sign under a key nobody registered. */

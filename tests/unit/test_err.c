@@ -1,4 +1,4 @@
-/* tests/unit/test_err.c — common/err.c: err_set(), the one writer of a
+/* tests/unit/test_err.c — vault/err.c: vault_err_set(), the one writer of a
  * caller's error buffer.  No buffer, an empty buffer, truncation (always
  * NUL-terminated, never past err_len), formatting. */
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "common/err.h"
+#include "vault/err.h"
 
 static void
 test_err_set(void **state)
@@ -17,22 +17,22 @@ test_err_set(void **state)
 	char buf[16];
 
 	(void)state;
-	err_set(NULL, 0, "ignored %d", 1);
-	err_set(NULL, sizeof(buf), "ignored %d", 2);
+	vault_err_set(NULL, 0, "ignored %d", 1);
+	vault_err_set(NULL, sizeof(buf), "ignored %d", 2);
 	memset(buf, 'x', sizeof(buf));
-	err_set(buf, 0, "not written");
+	vault_err_set(buf, 0, "not written");
 	assert_int_equal(buf[0], 'x');
-	err_set(buf, sizeof(buf), "share %u: %s", 3U, "bad");
+	vault_err_set(buf, sizeof(buf), "share %u: %s", 3U, "bad");
 	assert_string_equal(buf, "share 3: bad");
 	/* truncated to err_len - 1 bytes and terminated; nothing past it */
 	memset(buf, 'x', sizeof(buf));
-	err_set(buf, 8, "%s", "0123456789abcdef");
+	vault_err_set(buf, 8, "%s", "0123456789abcdef");
 	assert_string_equal(buf, "0123456");
 	assert_int_equal(buf[8], 'x');
-	err_set(buf, 1, "anything");
+	vault_err_set(buf, 1, "anything");
 	assert_string_equal(buf, "");
 	/* a message with '%' passed as an argument is copied, not expanded */
-	err_set(buf, sizeof(buf), "%s", "100%s");
+	vault_err_set(buf, sizeof(buf), "%s", "100%s");
 	assert_string_equal(buf, "100%s");
 }
 

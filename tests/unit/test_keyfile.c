@@ -1,4 +1,4 @@
-/* tests/unit/test_keyfile.c — vault/keyfile.c: secret key files into
+/* tests/unit/test_keyfile.c — common/keyfile.c: secret key files into
  * guarded memory.
  *
  * The good case (exact size, 0600 and 0640), and every refusal with its
@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vault/keyfile.h"
+#include "common/keyfile.h"
 #include "vault/mem.h"
 
 #define WANT 32U
@@ -70,13 +70,13 @@ test_good(void **state)
 
 	(void)state;
 	put("good.key", WANT, 0600, path, sizeof(path));
-	assert_int_equal(vault_keyfile_load(path, WANT, &k, err, sizeof(err)), 0);
+	assert_int_equal(keyfile_load(path, WANT, &k, err, sizeof(err)), 0);
 	assert_non_null(k);
 	for (i = 0; i < WANT; i++)
 		assert_int_equal(k[i], (unsigned char)(i + 1));
 	vault_secure_free(k);
 	put("group.key", WANT, 0640, path, sizeof(path));
-	assert_int_equal(vault_keyfile_load(path, WANT, &k, err, sizeof(err)), 0);
+	assert_int_equal(keyfile_load(path, WANT, &k, err, sizeof(err)), 0);
 	vault_secure_free(k);
 }
 
@@ -86,7 +86,7 @@ refused(const char *path, size_t want, const char *msg_suffix)
 	char err[512], full[600];
 	unsigned char *k = (unsigned char *)1;
 
-	assert_int_equal(vault_keyfile_load(path, want, &k, err, sizeof(err)),
+	assert_int_equal(keyfile_load(path, want, &k, err, sizeof(err)),
 	    -1);
 	assert_null(k);
 	snprintf(full, sizeof(full), "%s%s", path, msg_suffix);

@@ -1,4 +1,4 @@
-/* vault/keyfile.c — vault_keyfile_load() (see keyfile.h).
+/* common/keyfile.c — keyfile_load() (see keyfile.h).
  *
  * Trusts: the secret-file check of common/util.c (owner and mode), done
  * on the path before it is opened; the open refuses a symbolic link and
@@ -6,7 +6,7 @@
  * st_size, so a file that grows or shrinks meanwhile is still refused.
  * Reads one byte more than wanted to see a file that is too long.
  */
-#include "vault/keyfile.h"
+#include "common/keyfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #include "vault/mem.h"
 
 int
-vault_keyfile_load(const char *path, size_t want, unsigned char **out,
+keyfile_load(const char *path, size_t want, unsigned char **out,
     char *err, size_t err_len)
 {
 	unsigned char *buf = NULL;
