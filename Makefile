@@ -90,11 +90,12 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/ops/%: $(BUILD)/obj/ops/%.o $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-# Shared by the load generator and the baselines (synthetic records, COPY).
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
+# Shared by the load generator and the baselines (synthetic records, COPY);
+# objects before the archives when linking, so they may use common/.
 BENCHLIB_OBJ := $(call obj,$(wildcard bench/lib/*.c))
 $(TOOL_BIN): $(BENCHLIB_OBJ)
 

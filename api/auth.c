@@ -59,25 +59,6 @@ struct api_auth {
 static const char *const auth_roles[] = { "admin", "legal", "custodian",
                                           "auditor" };
 
-int
-api_auth_name_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (s == NULL || len == 0 || len > API_SUBJECT_MAX - 1 || s[0] == '.' ||
-	    s[0] == '-')
-		return 0;
-	for (i = 0; i < len; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		    ch == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 const char *
 api_cert_status_name(api_cert_status s)
 {
@@ -342,7 +323,7 @@ auth_subject_one(const X509_NAME *nm, int nid, int is_role, char *out,
 	len = ASN1_STRING_length(d);
 	p = ASN1_STRING_get0_data(d);
 	if (len <= 0 || (size_t)len >= cap ||
-	    !api_auth_name_ok((const char *)p, (size_t)len))
+	    !names_ok((const char *)p, (size_t)len))
 		return -1;
 	if (is_role) {
 		int known = 0;
@@ -482,7 +463,7 @@ api_auth_tenant(PGconn *db, const char *tenant_name, int *known,
 
 	*known = 0;
 	memset(tenant_id, 0, UTIL_UUID_BYTES);
-	if (tenant_name == NULL || !api_auth_name_ok(tenant_name,
+	if (tenant_name == NULL || !names_ok(tenant_name,
 	    strlen(tenant_name)))
 		return 0;
 	pg_param_text(&p, tenant_name);

@@ -23,10 +23,11 @@
 
 #include <libpq-fe.h>
 
+#include "common/names.h"
 #include "common/util.h"
 
 #define API_FPR_HEX_LEN   65U    /* 64 hex digits + NUL */
-#define API_SUBJECT_MAX   65U    /* tenant and user names: 1..64 bytes + NUL */
+#define API_SUBJECT_MAX   (NAMES_MAX + 1U)  /* tenant and user names + NUL */
 #define API_ROLE_MAX      16U
 
 typedef enum api_cert_status {
@@ -115,9 +116,5 @@ int  api_auth_tenant(PGconn *db, const char *tenant_name, int *known,
                      unsigned char tenant_id[UTIL_UUID_BYTES],
                      char *err, size_t err_len)
      __attribute__((warn_unused_result));
-
-/* 1 for [A-Za-z0-9._-]{1,64} not starting with '.' or '-' (cofferctl's
- * name rule for tenants and users). */
-int  api_auth_name_ok(const char *s, size_t len);
 
 #endif

@@ -25,6 +25,7 @@
 #include "api/handlers.h"
 #include "api/matters.h"
 #include "common/audit.h"
+#include "common/channels.h"
 #include "common/pg.h"
 #include "common/retention.h"
 #include "common/twoperson.h"
@@ -467,7 +468,7 @@ api_h_retention_put(api_req *r)
 	jf = json_object_get(body, "forever");
 	if (jc != NULL) {
 		if (!json_is_string(jc) || (strcmp(json_string_value(jc), "*") != 0 &&
-		    !retention_channel_ok(json_string_value(jc)))) {
+		    !channels_ok(json_string_value(jc)))) {
 			api_fail(r, 400, "bad_request", "invalid", "channel must be '*' "
 			    "or a known channel");
 			goto out;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/auth.h"
+#include "common/keyfile.h"
 #include "common/pg.h"
 #include "common/pins.h"
 #include "common/util.h"
@@ -79,35 +80,19 @@ static unsigned char *
 keys_load(const char *dir, const char *tenant, char *err, size_t err_len)
 {
 	char path[4096], msg[512];
-	unsigned char *data = NULL, *bik = NULL;
-	size_t len = 0;
+	unsigned char *bik = NULL;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s.bik", dir, tenant) >=
 	    sizeof(path)) {
 		snprintf(err, err_len, "blind-index key path too long");
 		return NULL;
 	}
-	if (util_check_secret_file(path, msg, sizeof(msg)) != 0) {
-		snprintf(err, err_len, "blind-index key of tenant %s: %s", tenant,
-		    msg);
-		return NULL;
-	}
-	if (util_read_file(path, VAULT_BIK_BYTES + 1, &data, &len, msg,
+	if (keyfile_load(path, VAULT_BIK_BYTES, &bik, msg,
 	    sizeof(msg)) != 0) {
 		snprintf(err, err_len, "blind-index key of tenant %s: %s", tenant,
 		    msg);
 		return NULL;
 	}
-	if (len != VAULT_BIK_BYTES) {
-		snprintf(err, err_len, "blind-index key of tenant %s: %zu bytes, "
-		    "expected %u", tenant, len, VAULT_BIK_BYTES);
-	} else if ((bik = vault_secure_alloc(VAULT_BIK_BYTES)) == NULL) {
-		snprintf(err, err_len, "out of secure memory");
-	} else {
-		memcpy(bik, data, VAULT_BIK_BYTES);
-	}
-	vault_wipe(data, len);
-	free(data);
 	return bik;
 }
 
@@ -118,7 +103,7 @@ api_keys_bik(api_keys *k, const char *tenant, char *err, size_t err_len)
 	unsigned char *bik;
 	size_t i;
 
-	if (tenant == NULL || !api_auth_name_ok(tenant, strlen(tenant))) {
+	if (tenant == NULL || !names_ok(tenant, strlen(tenant))) {
 		snprintf(err, err_len, "invalid tenant name");
 		return NULL;
 	}

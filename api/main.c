@@ -17,9 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +29,7 @@
 #include "api/production.h"
 #include "api/server.h"
 #include "common/log.h"
+#include "common/priv.h"
 #include "vault/mem.h"
 
 #define MAIN_ERR 1024U
@@ -38,29 +37,19 @@
 static const char main_usage[] =
     "usage: coffer-api --config FILE [--check-config] [--pidfile FILE]\n";
 
+/* Root with `user` set: drop to it for good (common/priv.c, the same strict
+ * drop as the gateway's).  Root without `user` keeps running as root. */
 static int
 main_drop_privileges(const char *user, char *err, size_t err_len)
 {
-	struct passwd *pw;
+	priv_target t;
 
 	if (user[0] == '\0' || geteuid() != 0)
 		return 0;
-	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(err, err_len, "user %s: no such user", user);
+	if (priv_lookup(user, &t, err, err_len) != 0 ||
+	    priv_drop(&t, err, err_len) != 0)
 		return -1;
-	}
-	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0) {
-		snprintf(err, err_len, "dropping to user %s: %s", user,
-		    strerror(errno));
-		return -1;
-	}
-	if (setuid(0) == 0) {
-		snprintf(err, err_len, "dropping to user %s: root regained", user);
-		return -1;
-	}
-	/* A credential change resets the dumpable flag. */
-	return vault_harden_process(err, err_len);
+	return 0;
 }
 
 static int

@@ -32,6 +32,7 @@
 #include "api/handlers.h"
 #include "api/production.h"
 #include "api/server.h"
+#include "common/channels.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/retention.h"
@@ -156,7 +157,7 @@ api_scope_channels(api_req *r, const json_t *array, const char ***out,
 		const json_t *v = json_array_get(array, i);
 
 		if (!json_is_string(v) ||
-		    !retention_channel_ok(json_string_value(v))) {
+		    !channels_ok(json_string_value(v))) {
 			free(ch);
 			api_fail(r, 400, "bad_request", "invalid", "channels #%zu is "
 			    "not a known channel", i + 1);

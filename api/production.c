@@ -62,18 +62,20 @@
 #include "api/partials.h"
 #include "api/blind.h"
 #include "api/keys.h"
+#include "common/channels.h"
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/pins.h"
 #include "common/util.h"
 #include "vault/blind.h"
 #include "vault/chain.h"
+#include "vault/err.h"
 #include "vault/mem.h"
 #include "vault/production.h"
 #include "vault/seal.h"
 #include "vault/threshold.h"
 
-#define PR_PG_EPOCH_US    946684800000000LL  /* 2000-01-01 in Unix µs */
 #define PR_DAY_US         86400000000LL
 #define PR_EPOCH_CACHE    32U                /* open epoch keys at once */
 #define PR_IO_BYTES       (VAULT_PROD_CHUNK_BYTES + VAULT_PROD_CHUNK_LEN_BYTES + \
@@ -97,33 +99,6 @@
 #define PR_CK_JSON          1024U
 
 /* -- small helpers ----------------------------------------------------------- */
-
-static void pr_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-pr_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
-static int64_t
-pr_be64(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | u[i];
-	return (int64_t)v;
-}
 
 static void
 pr_digits(char *p, unsigned int v, int n)
@@ -483,7 +458,7 @@ typedef struct prod {
 	api_production_result res;
 } prod;
 
-#define PERR(P, ...) pr_err((P)->err, (P)->err_len, __VA_ARGS__)
+#define PERR(P, ...) vault_err_set((P)->err, (P)->err_len, __VA_ARGS__)
 
 /* -- spools ---------------------------------------------------------------------- */
 
@@ -1079,22 +1054,6 @@ zip_entry(prod *P, const char *name, unsigned long long size, int store)
 
 /* -- matter, scope, approvals ----------------------------------------------------- */
 
-static const char *const pr_channels[] = {
-	"signal", "whatsapp", "telegram", "wechat", "sms", "mms", "rcs",
-	"imessage", "email", "voice", "other"
-};
-
-static int
-pr_channel_ok(const char *c)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(pr_channels) / sizeof(pr_channels[0]); i++)
-		if (strcmp(c, pr_channels[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* {"\\x<hex>",...} from an array of 32-digit hex tokens; NULL when empty. */
 static int
 pr_token_literal(prod *P, json_t *arr, const char *field, char **out,
@@ -1207,7 +1166,7 @@ pr_scope_parse(prod *P, const char *text, size_t len)
 			json_array_foreach(chans, i, v) {
 				const char *c = json_string_value(v);
 
-				if (c == NULL || !pr_channel_ok(c)) {
+				if (c == NULL || !channels_ok(c)) {
 					PERR(P, "matter %s: scope channel %zu is not a known "
 					    "channel", P->mid, i);
 					goto out;
@@ -1803,9 +1762,9 @@ pr_load_checkpoints(prod *P, json_t *list)
 			goto out;
 		}
 		memcpy(c->stream, PQgetvalue(r, i, 0), VAULT_ID_BYTES);
-		c->batch_no = (unsigned long long)pr_be64(PQgetvalue(r, i, 1));
-		c->last_seq = (unsigned long long)pr_be64(PQgetvalue(r, i, 2));
-		signed_us = pr_be64(PQgetvalue(r, i, 4)) + PR_PG_EPOCH_US;
+		c->batch_no = pg_be64_get(PQgetvalue(r, i, 1));
+		c->last_seq = pg_be64_get(PQgetvalue(r, i, 2));
+		signed_us = (int64_t)pg_be64_get(PQgetvalue(r, i, 4)) + PG_EPOCH_US;
 		util_uuid_format(sid, c->stream);
 		util_uuid_format(nid, (const unsigned char *)PQgetvalue(r, i, 6));
 		util_hex(head, (const unsigned char *)PQgetvalue(r, i, 3),
@@ -1885,7 +1844,7 @@ pr_batch_tree(prod *P, pr_batch *b, const unsigned char prev_head[VAULT_HASH_BYT
 	for (i = 0; i < n; i++) {
 		if (PQgetlength(r, (int)i, 0) != 8 ||
 		    PQgetlength(r, (int)i, 1) != VAULT_HASH_BYTES ||
-		    (unsigned long long)pr_be64(PQgetvalue(r, (int)i, 0)) !=
+		    (unsigned long long)pg_be64_get(PQgetvalue(r, (int)i, 0)) !=
 		    b->first_seq + i) {
 			PERR(P, "stream %s batch %llu: leaves do not cover seq "
 			    "%llu..%llu (tampered?)", sid, b->batch_no, b->first_seq,
@@ -1968,8 +1927,8 @@ pr_batch_load(prod *P, pr_batch *b)
 		    PQgetlength(r, 0, i) != len[i])
 			goto bad;
 	}
-	b->first_seq = (unsigned long long)pr_be64(PQgetvalue(r, 0, 0));
-	b->last_seq = (unsigned long long)pr_be64(PQgetvalue(r, 0, 1));
+	b->first_seq = (unsigned long long)pg_be64_get(PQgetvalue(r, 0, 0));
+	b->last_seq = (unsigned long long)pg_be64_get(PQgetvalue(r, 0, 1));
 	if (b->last_seq < b->first_seq)
 		goto bad;
 	memcpy(prev, PQgetvalue(r, 0, 2), sizeof(prev));
@@ -1996,8 +1955,10 @@ pr_batch_load(prod *P, pr_batch *b)
 		if ((size_t)snprintf(b->ck, sizeof(b->ck), "{\"batch_no\":%llu,"
 		    "\"last_seq\":%llu,\"head\":\"%s\",\"signed_at_us\":%lld,"
 		    "\"node\":\"%s\",\"node_name\":%s,\"signature\":\"%s\"}",
-		    b->batch_no, (unsigned long long)pr_be64(PQgetvalue(r, 0, 6)),
-		    hd, (long long)(pr_be64(PQgetvalue(r, 0, 7)) + PR_PG_EPOCH_US),
+		    b->batch_no,
+		    (unsigned long long)pg_be64_get(PQgetvalue(r, 0, 6)), hd,
+		    (long long)((int64_t)pg_be64_get(PQgetvalue(r, 0, 7)) +
+		    PG_EPOCH_US),
 		    nid, name, sig) >= sizeof(b->ck))
 			goto bad;
 	}
@@ -2124,8 +2085,8 @@ pr_proofs_for(prod *P, const PGresult *r, int n)
 			PERR(P, "tenant %s: malformed record row", P->tid);
 			return -1;
 		}
-		seq = (unsigned long long)pr_be64(PQgetvalue(r, i, 1));
-		batch = (unsigned long long)pr_be64(PQgetvalue(r, i, 3));
+		seq = (unsigned long long)pg_be64_get(PQgetvalue(r, i, 1));
+		batch = (unsigned long long)pg_be64_get(PQgetvalue(r, i, 3));
 		if ((bi = pr_batch_get(P, (const unsigned char *)PQgetvalue(r, i, 0),
 		    batch)) < 0)
 			return -1;
@@ -2907,10 +2868,10 @@ pr_record(prod *P, const PGresult *r, int row)
 	memcpy(ad.tenant_id, P->tenant_id, VAULT_ID_BYTES);
 	memcpy(ad.stream_id, PQgetvalue(r, row, 0), VAULT_ID_BYTES);
 	memcpy(ad.epoch_id, PQgetvalue(r, row, 2), VAULT_ID_BYTES);
-	seq = (unsigned long long)pr_be64(PQgetvalue(r, row, 1));
-	batch = (unsigned long long)pr_be64(PQgetvalue(r, row, 3));
-	recv_us = pr_be64(PQgetvalue(r, row, 4)) + PR_PG_EPOCH_US;
-	sent_us = pr_be64(PQgetvalue(r, row, 5)) + PR_PG_EPOCH_US;
+	seq = (unsigned long long)pg_be64_get(PQgetvalue(r, row, 1));
+	batch = (unsigned long long)pg_be64_get(PQgetvalue(r, row, 3));
+	recv_us = (int64_t)pg_be64_get(PQgetvalue(r, row, 4)) + PG_EPOCH_US;
+	sent_us = (int64_t)pg_be64_get(PQgetvalue(r, row, 5)) + PG_EPOCH_US;
 	ad.seq = seq;
 	ad.received_at = recv_us;
 	memcpy(channel, PQgetvalue(r, row, 6), (size_t)PQgetlength(r, row, 6));
@@ -3244,36 +3205,27 @@ api_production_load_signer(const char *path, unsigned char **sk_out,
     char *err, size_t err_len)
 {
 	unsigned char *data = NULL, pk[VAULT_SIGN_PK_BYTES];
-	size_t len = 0;
-	char msg[256];
 	int rc = -1;
 
 	if (sk_out == NULL)
 		return -1;
 	*sk_out = NULL;
 	if (path == NULL || path[0] == '\0') {
-		pr_err(err, err_len, "no signing_key_file");
+		vault_err_set(err, err_len, "no signing_key_file");
 		return -1;
 	}
-	if (util_check_secret_file(path, msg, sizeof(msg)) != 0 ||
-	    util_read_file(path, VAULT_SIGN_SK_BYTES + 1, &data, &len, msg,
-	    sizeof(msg)) != 0) {
-		pr_err(err, err_len, "%s", msg);
+	if (keyfile_load(path, VAULT_SIGN_SK_BYTES, &data, err,
+	    err_len) != 0)
 		return -1;
-	}
-	if (len != VAULT_SIGN_SK_BYTES)
-		pr_err(err, err_len, "%.300s: %zu bytes, expected %u", path, len,
-		    VAULT_SIGN_SK_BYTES);
-	else if (vault_sign_key_from_seed(data, pk, sk_out) != 0)
-		pr_err(err, err_len, "%.300s: unusable key", path);
+	if (vault_sign_key_from_seed(data, pk, sk_out) != 0)
+		vault_err_set(err, err_len, "%.300s: unusable key", path);
 	else if (memcmp(pk, data + VAULT_SIGN_SEED_BYTES, sizeof(pk)) != 0) {
 		vault_sign_key_free(sk_out);
-		pr_err(err, err_len, "%.300s: the public key does not match the "
+		vault_err_set(err, err_len, "%.300s: the public key does not match the "
 		    "seed", path);
 	} else
 		rc = 0;
-	vault_wipe(data, len);
-	free(data);
+	vault_secure_free(data);
 	return rc;
 }
 
@@ -3308,18 +3260,18 @@ pr_manifest_head(prod *P, json_t *ckpts)
 
 		/* and in µs: export open checks every record's sent_at */
 		if (P->has_from) {
-			pr_time(t, pr_be64(P->time_from) + PR_PG_EPOCH_US);
+			pr_time(t, (int64_t)pg_be64_get(P->time_from) + PG_EPOCH_US);
 			json_object_set_new(json_object_get(head, "scope"), "from",
 			    json_string(t));
 			json_object_set_new(json_object_get(head, "scope"), "from_us",
-			    json_integer(pr_be64(P->time_from) + PR_PG_EPOCH_US));
+			    json_integer((int64_t)pg_be64_get(P->time_from) + PG_EPOCH_US));
 		}
 		if (P->has_to) {
-			pr_time(t, pr_be64(P->time_to) + PR_PG_EPOCH_US);
+			pr_time(t, (int64_t)pg_be64_get(P->time_to) + PG_EPOCH_US);
 			json_object_set_new(json_object_get(head, "scope"), "to",
 			    json_string(t));
 			json_object_set_new(json_object_get(head, "scope"), "to_us",
-			    json_integer(pr_be64(P->time_to) + PR_PG_EPOCH_US));
+			    json_integer((int64_t)pg_be64_get(P->time_to) + PG_EPOCH_US));
 		}
 	}
 	s = json_dumps(head, JSON_COMPACT);
@@ -3357,15 +3309,15 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		memset(result, 0, sizeof(*result));
 	if (db == NULL || tenant_id == NULL || matter_id == NULL ||
 	    out_path == NULL || out_path[0] == '\0') {
-		pr_err(err, err_len, "production: missing argument");
+		vault_err_set(err, err_len, "production: missing argument");
 		return -1;
 	}
 	if (vault_init() != 0) {
-		pr_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		return -1;
 	}
 	if ((P = calloc(1, sizeof(*P))) == NULL) {
-		pr_err(err, err_len, "out of memory");
+		vault_err_set(err, err_len, "out of memory");
 		return -1;
 	}
 	P->out_fd = -1;

@@ -51,8 +51,10 @@
 #include "api/handlers.h"
 #include "api/jobs.h"
 #include "common/audit.h"
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/tbucket.h"
 #include "common/util.h"
 #include "vault/chain.h"
 #include "vault/mem.h"
@@ -299,23 +301,13 @@ pool_put(srv_pool *p, PGconn **cp)
 typedef struct lim_slot {
 	unsigned char key[1 + 16];
 	int           used;
-	double        tokens;
-	double        at;
+	tbucket       b;
 } lim_slot;
 
 typedef struct srv_limiter {
 	pthread_mutex_t mu;
 	lim_slot       *s;
 } srv_limiter;
-
-static double
-srv_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Take one token from (cls, key)'s bucket: rate per minute, burst tokens.
  * 1 allowed; 0 refused with *retry_s the wait. */
@@ -325,7 +317,8 @@ lim_take(srv_limiter *l, unsigned cls, const unsigned char key16[16],
 {
 	unsigned char key[17];
 	uint32_t h = 2166136261U;
-	double now = srv_mono(), rate = rate_per_min / 60.0, best = -1.0;
+	long long now = util_mono_us();
+	double rate = rate_per_min / 60.0, best = -1.0;
 	lim_slot *slot = NULL, *empty = NULL, *victim = NULL;
 	size_t i;
 	int ok;
@@ -348,7 +341,7 @@ lim_take(srv_limiter *l, unsigned cls, const unsigned char key16[16],
 		} else {
 			/* The fullest bucket is the idlest: evicting it gives
 			 * its owner a fresh (full) bucket, nothing more. */
-			double t = fmin(burst, s->tokens + (now - s->at) * rate);
+			double t = tbucket_level(&s->b, rate, burst, now);
 
 			if (t > best) {
 				best = t;
@@ -360,21 +353,9 @@ lim_take(srv_limiter *l, unsigned cls, const unsigned char key16[16],
 		slot = empty != NULL ? empty : victim;
 		memcpy(slot->key, key, sizeof(key));
 		slot->used = 1;
-		slot->tokens = burst;
-		slot->at = now;
+		tbucket_init(&slot->b, burst, now);
 	}
-	slot->tokens = fmin(burst, slot->tokens + (now - slot->at) * rate);
-	slot->at = now;
-	if (slot->tokens >= 1.0) {
-		slot->tokens -= 1.0;
-		ok = 1;
-		*retry_s = 0;
-	} else {
-		ok = 0;
-		*retry_s = (unsigned)ceil((1.0 - slot->tokens) / rate);
-		if (*retry_s == 0)
-			*retry_s = 1;
-	}
+	ok = tbucket_take(&slot->b, rate, burst, now, retry_s);
 	pthread_mutex_unlock(&l->mu);
 	return ok;
 }
@@ -901,7 +882,7 @@ srv_peer_addr(struct MHD_Connection *conn, char *out, size_t cap,
 static void
 srv_log_probe(api_server *s, const srv_req *sr)
 {
-	double now = srv_mono();
+	double now = util_mono_s();
 	unsigned long skipped = 0;
 	int log_now = 0;
 
@@ -1403,20 +1384,12 @@ srv_load_signing_key(api_server *s, const char *path, char *err,
     size_t err_len)
 {
 	unsigned char *data = NULL;
-	size_t len = 0;
-	char msg[SRV_ERR];
 	int rc = -1;
 
-	if (util_check_secret_file(path, msg, sizeof(msg)) != 0 ||
-	    util_read_file(path, VAULT_SIGN_SK_BYTES + 1, &data, &len, msg,
-	    sizeof(msg)) != 0) {
-		snprintf(err, err_len, "%s", msg);
+	if (keyfile_load(path, VAULT_SIGN_SK_BYTES, &data, err,
+	    err_len) != 0)
 		return -1;
-	}
-	if (len != VAULT_SIGN_SK_BYTES) {
-		snprintf(err, err_len, "%.300s: %zu bytes, expected %u", path, len,
-		    VAULT_SIGN_SK_BYTES);
-	} else if (vault_sign_key_from_seed(data, s->sign_pk, &s->sign_sk) != 0) {
+	if (vault_sign_key_from_seed(data, s->sign_pk, &s->sign_sk) != 0) {
 		snprintf(err, err_len, "%.300s: unusable key", path);
 	} else if (memcmp(s->sign_pk, data + VAULT_SIGN_SEED_BYTES,
 	    VAULT_SIGN_PK_BYTES) != 0) {
@@ -1426,8 +1399,7 @@ srv_load_signing_key(api_server *s, const char *path, char *err,
 	} else {
 		rc = 0;
 	}
-	vault_wipe(data, len);
-	free(data);
+	vault_secure_free(data);
 	return rc;
 }
 

@@ -24,6 +24,7 @@
 
 #include "bench/lib/driver.h"
 #include "bench/lib/pgcopy.h"
+#include "common/util.h"
 
 #define PLAIN_DDL \
 	"CREATE SCHEMA IF NOT EXISTS bench;" \
@@ -121,7 +122,7 @@ plain_batch(void *wctx, uint64_t first, size_t n, uint64_t *bytes, char *err,
 	pgcopy_reset(&w->buf);
 	pgcopy_header(&w->buf);
 	w->batch_no++;
-	now = bench_wall_us();
+	now = util_now_us();
 	for (i = 0; i < n; i++) {
 		const void *elems[SYNTH_PARTS_MAX];
 		size_t lens[SYNTH_PARTS_MAX];

@@ -277,17 +277,6 @@ insert_epoch(sealed_w *w, char *err, size_t err_len)
 	    "$3::uuid, $4, $5)", &p, err, err_len);
 }
 
-static void
-be64(unsigned char out[8], uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		out[i] = (unsigned char)v;
-		v >>= 8;
-	}
-}
-
 static int
 insert_batch(sealed_w *w, uint64_t batch_no, uint64_t first_seq,
     uint64_t last_seq, size_t n, const unsigned char root[VAULT_HASH_BYTES],
@@ -303,7 +292,7 @@ insert_batch(sealed_w *w, uint64_t batch_no, uint64_t first_seq,
 	snprintf(fseq, sizeof(fseq), "%llu", (unsigned long long)first_seq);
 	snprintf(lseq, sizeof(lseq), "%llu", (unsigned long long)last_seq);
 	snprintf(cnt, sizeof(cnt), "%zu", n);
-	be64(signed_at, (uint64_t)(cp->signed_at - PGCOPY_PG_EPOCH_US));
+	pg_be64_put(signed_at, (uint64_t)(cp->signed_at - PG_EPOCH_US));
 	pg_param_bin(&p, w->s->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, w->stream_id, VAULT_ID_BYTES);
 	pg_param_text(&p, bno);
@@ -335,7 +324,7 @@ sealed_batch(void *wctx, uint64_t first, size_t n, uint64_t *bytes,
 	const sealed *s = w->s;
 	unsigned char root[VAULT_HASH_BYTES], new_head[VAULT_HASH_BYTES];
 	unsigned char sig[VAULT_SIG_BYTES];
-	long long received_at = bench_wall_us();
+	long long received_at = util_now_us();
 	uint64_t seq = w->seq, batch_no = w->batch_no + 1;
 	vault_checkpoint cp;
 	size_t i;
@@ -371,7 +360,7 @@ sealed_batch(void *wctx, uint64_t first, size_t n, uint64_t *bytes,
 	cp.batch_no = batch_no;
 	cp.last_seq = seq;
 	memcpy(cp.head, new_head, VAULT_HASH_BYTES);
-	cp.signed_at = bench_wall_us();
+	cp.signed_at = util_now_us();
 	if (vault_checkpoint_sign(s->sign_sk, &cp, sig) != 0) {
 		snprintf(err, err_len, "signing failed");
 		return -1;

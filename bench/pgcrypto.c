@@ -30,6 +30,7 @@
 
 #include "bench/lib/driver.h"
 #include "bench/lib/pgcopy.h"
+#include "common/util.h"
 
 #define PGP_COLS_FIXED 5       /* $1 key, $2 tenant, $3 stream, $4 batch, $5 received */
 #define PGP_COLS_ROW   8
@@ -217,7 +218,7 @@ pgp_batch(void *wctx, uint64_t first, size_t n, uint64_t *bytes, char *err,
 	}
 	snprintf(bno, sizeof(bno), "%lld", ++w->batch_no);
 	{
-		long long us = bench_wall_us();
+		long long us = util_now_us();
 		time_t secs = (time_t)(us / 1000000);
 		struct tm tm;
 

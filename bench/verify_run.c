@@ -13,6 +13,7 @@
 
 #include "bench/lib/pgcopy.h"
 #include "common/pg.h"
+#include "common/util.h"
 #include "common/verify.h"
 
 #define VR_WITNESS_MAX 16
@@ -44,7 +45,7 @@ main(int argc, char **argv)
 	}
 	o.witness = witness;
 	o.witness_count = nwit;
-	t0 = bench_now();
+	t0 = util_mono_s();
 	c = pg_connect_app(conninfo, "verify_run", err, sizeof(err));
 	if (c == NULL) {
 		fprintf(stderr, "verify_run: %s\n", err);
@@ -52,7 +53,7 @@ main(int argc, char **argv)
 	}
 	(void)verify_run(c, &o, &r);
 	pg_close(&c);
-	t1 = bench_now();
+	t1 = util_mono_s();
 	printf("verify_run: %s: %llu records, %llu batches, %llu streams; "
 	    "%.2f s%s%s\n", r.status == VERIFY_OK ? "OK" :
 	    r.status == VERIFY_TAMPERED ? "TAMPERED" : "ERROR",

@@ -20,21 +20,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/keyfile.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/pg.h"
 #include "common/util.h"
 #include "vault/chain.h"
 #include "vault/mem.h"
 
-/* µs between 1970-01-01 and 2000-01-01, PostgreSQL's timestamp epoch. */
-#define AUDIT_PG_EPOCH_US  946684800000000LL
 /* Events up to this size are encoded on the stack. */
 #define AUDIT_STACK_BYTES  2048U
 
 _Static_assert(AUDIT_HASH_BYTES == VAULT_HASH_BYTES, "hash size");
 _Static_assert(VAULT_SIGN_SK_BYTES == 64, "audit_signer_set key size");
 
-#define AUDIT_NODE_NAME_MAX 200U
+#define AUDIT_NODE_NAME_MAX NAMES_MAX
 
 /* The process's signer (read by every API worker thread; set at start-up).
  * node_id is looked up at the first append, on the caller's connection. */
@@ -57,29 +57,6 @@ typedef struct audit_pending {
 static char           audit_witness_path[1024];
 static audit_pending *audit_pend;
 static size_t         audit_npend, audit_pend_cap;
-
-static unsigned char *
-audit_put64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)(v & 0xffU);
-		v >>= 8;
-	}
-	return p + 8;
-}
-
-static uint64_t
-audit_get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 int
 audit_event_hash(const unsigned char prev_hash[AUDIT_HASH_BYTES],
@@ -108,8 +85,9 @@ audit_event_hash(const unsigned char prev_hash[AUDIT_HASH_BYTES],
 	*p++ = AUDIT_EVENT_V1;
 	memcpy(p, tenant_id, AUDIT_ID_BYTES);
 	p += AUDIT_ID_BYTES;
-	p = audit_put64(p, event_no);
-	p = audit_put64(p, (uint64_t)at_us);
+	pg_be64_put(p, event_no);
+	pg_be64_put(p + 8, (uint64_t)at_us);
+	p += 16;
 	for (i = 0; i < AUDIT_NFIELDS; i++) {
 		if (fields[i].p == NULL) {
 			*p++ = 0;
@@ -246,33 +224,18 @@ audit_lock_tenant(PGconn *c, const unsigned char tenant_id[AUDIT_ID_BYTES],
 
 /* -- signer ------------------------------------------------------------------- */
 
-/* Node names as cofferctl makes them ([A-Za-z0-9._-]): they go into the
- * witness line's JSON unescaped. */
-static int
-audit_node_name_ok(const char *name)
-{
-	size_t n = name != NULL ? strlen(name) : 0, i;
-
-	if (n == 0 || n > AUDIT_NODE_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') ||
-		    (name[i] >= 'A' && name[i] <= 'Z') ||
-		    (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||
-		    name[i] == '_' || name[i] == '-'))
-			return 0;
-	return 1;
-}
-
 int
 audit_signer_set(const char *node_name, const unsigned char sk[64], char *err,
     size_t err_len)
 {
 	unsigned char pk[VAULT_SIGN_PK_BYTES], *nsk = NULL;
 
-	if (!audit_node_name_ok(node_name) || sk == NULL) {
+	/* The node name goes into the witness line's JSON unescaped. */
+	if (node_name == NULL || !names_ok(node_name, strlen(node_name)) ||
+	    sk == NULL) {
 		snprintf(err, err_len, "audit signer: node name missing or not "
-		    "1-200 of [A-Za-z0-9._-]");
+		    "a name (1-%u of [A-Za-z0-9._-], not starting with '.' or "
+		    "'-')", NAMES_MAX);
 		return -1;
 	}
 	if (vault_sign_key_from_seed(sk, pk, &nsk) != 0) {
@@ -300,27 +263,20 @@ audit_signer_load(const char *node_name, const char *key_file, char *err,
     size_t err_len)
 {
 	unsigned char *data = NULL;
-	size_t len = 0;
 	char msg[512];
-	int rc = -1;
+	int rc;
 
 	if (key_file == NULL || key_file[0] == '\0') {
 		snprintf(err, err_len, "audit signer: no key file");
 		return -1;
 	}
-	if (util_check_secret_file(key_file, msg, sizeof(msg)) != 0 ||
-	    util_read_file(key_file, VAULT_SIGN_SK_BYTES + 1, &data, &len, msg,
+	if (keyfile_load(key_file, VAULT_SIGN_SK_BYTES, &data, msg,
 	    sizeof(msg)) != 0) {
 		snprintf(err, err_len, "audit key: %s", msg);
 		return -1;
 	}
-	if (len != VAULT_SIGN_SK_BYTES)
-		snprintf(err, err_len, "audit key %.300s: %zu bytes, expected %u",
-		    key_file, len, VAULT_SIGN_SK_BYTES);
-	else
-		rc = audit_signer_set(node_name, data, err, err_len);
-	vault_wipe(data, len);
-	free(data);
+	rc = audit_signer_set(node_name, data, err, err_len);
+	vault_secure_free(data);
 	return rc;
 }
 
@@ -470,7 +426,7 @@ audit_txn_precommit(PGconn *c)
 	}
 	if (r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
 	    PQgetlength(r, 0, 0) == 8) {
-		xid = audit_get64((const unsigned char *)PQgetvalue(r, 0, 0));
+		xid = pg_be64_get(PQgetvalue(r, 0, 0));
 		known = 1;
 	}
 	PQclear(r);
@@ -677,7 +633,7 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 			snprintf(err, err_len, "audit: malformed chain tail");
 			goto fail;
 		}
-		event_no = audit_get64((const unsigned char *)PQgetvalue(r, 0, 0));
+		event_no = pg_be64_get(PQgetvalue(r, 0, 0));
 		if (event_no >= (uint64_t)INT64_MAX) {
 			snprintf(err, err_len, "audit: chain tail out of range");
 			goto fail;
@@ -686,8 +642,8 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 		memcpy(prev, PQgetvalue(r, 0, 1), AUDIT_HASH_BYTES);
 	}
 	memcpy(at_be, PQgetvalue(r, 0, 2), 8);
-	at_pg = (int64_t)audit_get64(at_be);
-	if (__builtin_add_overflow(at_pg, AUDIT_PG_EPOCH_US, &at_us)) {
+	at_pg = (int64_t)pg_be64_get(at_be);
+	if (__builtin_add_overflow(at_pg, PG_EPOCH_US, &at_us)) {
 		snprintf(err, err_len, "audit: server clock out of range");
 		goto fail;
 	}
@@ -715,7 +671,7 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 	vault_audit_redactions_hash(PQgetisnull(r, 0, 4) ? NULL :
 	    PQgetvalue(r, 0, 4), PQgetisnull(r, 0, 4) ? 0 :
 	    (size_t)PQgetlength(r, 0, 4), st.redactions);
-	xid = audit_get64((const unsigned char *)PQgetvalue(r, 0, 5));
+	xid = pg_be64_get(PQgetvalue(r, 0, 5));
 	if (audit_sign(&st, pk, sig) != 0) {
 		snprintf(err, err_len, "audit: cannot sign the event");
 		goto fail;

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 static const char *log_prog = "coffer";
 static int log_quiet;
 
@@ -117,42 +119,23 @@ log_printable(char *dst, size_t dst_len, const char *src, size_t src_len)
 /* ------------------------------------------------------------------------ */
 /* rate limit                                                               */
 
-static long long
-log_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 void
 log_limit_init(log_limit *l, double rate, double burst, const char *what)
 {
-	l->tokens = l->burst = burst;
+	tbucket_init(&l->tb, burst, util_mono_us());
 	l->rate = rate;
-	l->last_us = log_mono_us();
+	l->burst = burst;
 	l->suppressed = 0;
 	l->what = what;
 }
 
+/* Report the lines held back, if a token is there for the report. */
 static void
-log_limit_refill(log_limit *l)
+log_limit_report(log_limit *l, long long now)
 {
-	long long now = log_mono_us();
-
-	l->tokens += (double)(now - l->last_us) / 1e6 * l->rate;
-	if (l->tokens > l->burst)
-		l->tokens = l->burst;
-	l->last_us = now;
-}
-
-static void
-log_limit_report(log_limit *l)
-{
-	if (l->suppressed == 0 || l->tokens < 1.0)
+	if (l->suppressed == 0 ||
+	    !tbucket_take(&l->tb, l->rate, l->burst, now, NULL))
 		return;
-	l->tokens -= 1.0;
 	log_warn("%s: %lu more not logged (rate limit)", l->what, l->suppressed);
 	l->suppressed = 0;
 }
@@ -160,19 +143,18 @@ log_limit_report(log_limit *l)
 void
 log_limit_flush(log_limit *l)
 {
-	log_limit_refill(l);
-	log_limit_report(l);
+	log_limit_report(l, util_mono_us());
 }
 
 int
 log_limit_allow(log_limit *l)
 {
-	log_limit_refill(l);
-	log_limit_report(l);
-	if (l->tokens < 1.0) {
+	long long now = util_mono_us();
+
+	log_limit_report(l, now);
+	if (!tbucket_take(&l->tb, l->rate, l->burst, now, NULL)) {
 		l->suppressed++;
 		return 0;
 	}
-	l->tokens -= 1.0;
 	return 1;
 }

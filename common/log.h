@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "common/tbucket.h"
+
 void log_init(const char *progname);
 void log_set_quiet(int quiet);           /* 1: suppress info */
 void log_info(const char *fmt, ...)  __attribute__((format(printf, 1, 2)));
@@ -28,8 +30,8 @@ char *log_printable(char *dst, size_t dst_len, const char *src, size_t src_len);
  * once a token is back.  Not thread-safe: one per event loop.  Metrics
  * still count every event. */
 typedef struct log_limit {
-	double         tokens, rate, burst;
-	long long      last_us;         /* CLOCK_MONOTONIC */
+	tbucket        tb;
+	double         rate, burst;
 	unsigned long  suppressed;
 	const char    *what;
 } log_limit;

@@ -387,3 +387,46 @@ pg_rollback(PGconn *c)
 	memcpy(pg_sqlstate, saved, sizeof(saved));
 	return rc;
 }
+
+/* -- binary formats -------------------------------------------------------- */
+
+void
+pg_be64_put(unsigned char out[8], uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		out[i] = (unsigned char)(v & 0xffU);
+		v >>= 8;
+	}
+}
+
+uint64_t
+pg_be64_get(const void *p)
+{
+	const unsigned char *u = p;
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | u[i];
+	return v;
+}
+
+void
+pg_be32_put(unsigned char out[4], uint32_t v)
+{
+	out[0] = (unsigned char)(v >> 24);
+	out[1] = (unsigned char)(v >> 16);
+	out[2] = (unsigned char)(v >> 8);
+	out[3] = (unsigned char)v;
+}
+
+uint32_t
+pg_be32_get(const void *p)
+{
+	const unsigned char *u = p;
+
+	return ((uint32_t)u[0] << 24) | ((uint32_t)u[1] << 16) |
+	    ((uint32_t)u[2] << 8) | u[3];
+}

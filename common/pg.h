@@ -17,6 +17,7 @@
 #define COFFER_COMMON_PG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -54,6 +55,20 @@ typedef struct pg_params {
 	int         formats[PG_PARAMS_MAX];
 } pg_params;
 #define PG_PARAMS_INIT { 0, 0, 0, { 0 }, { 0 }, { 0 } }
+
+/* -- binary formats -------------------------------------------------------- */
+
+/* PostgreSQL's binary timestamp (and timestamptz) is µs since 2000-01-01
+ * UTC; this is that instant in Unix µs.  unix_us = pg_us + PG_EPOCH_US. */
+#define PG_EPOCH_US 946684800000000LL
+
+/* Binary integers (int8, int4, and COPY BINARY's fields) are big-endian.
+ * The readers take PQgetvalue()'s char * or bytes alike; the caller has
+ * checked PQgetlength() first. */
+void     pg_be64_put(unsigned char out[8], uint64_t v);
+uint64_t pg_be64_get(const void *p);
+void     pg_be32_put(unsigned char out[4], uint32_t v);
+uint32_t pg_be32_get(const void *p);
 
 void pg_param_text(pg_params *p, const char *s);              /* NULL: SQL NULL */
 void pg_param_bin(pg_params *p, const void *data, size_t len); /* bytea etc.    */

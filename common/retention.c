@@ -13,25 +13,8 @@
 #include <string.h>
 
 #include "common/audit.h"
+#include "common/channels.h"
 #include "common/pg.h"
-
-static const char *const ret_channels[] = {
-	"signal", "whatsapp", "telegram", "wechat", "sms", "mms", "rcs",
-	"imessage", "email", "voice", "other"
-};
-
-int
-retention_channel_ok(const char *c)
-{
-	size_t i;
-
-	if (c == NULL)
-		return 0;
-	for (i = 0; i < sizeof(ret_channels) / sizeof(ret_channels[0]); i++)
-		if (strcmp(c, ret_channels[i]) == 0)
-			return 1;
-	return 0;
-}
 
 static int
 ret_digits(const char *s, size_t n)
@@ -168,7 +151,7 @@ retention_hold_create(PGconn *c, const unsigned char tenant_id[UTIL_UUID_BYTES],
 		return -1;
 	}
 	for (i = 0; i < h->nchannels; i++)
-		if (!retention_channel_ok(h->channels[i])) {
+		if (!channels_ok(h->channels[i])) {
 			snprintf(err, err_len, "hold: channel #%zu is not a known "
 			    "channel", i + 1);
 			return -1;
@@ -283,7 +266,7 @@ retention_policy_set(PGconn *c, const unsigned char tenant_id[UTIL_UUID_BYTES],
 
 	old_out[0] = new_out[0] = '\0';
 	if (channel == NULL ||
-	    (strcmp(channel, "*") != 0 && !retention_channel_ok(channel))) {
+	    (strcmp(channel, "*") != 0 && !channels_ok(channel))) {
 		snprintf(err, err_len, "retention: unknown channel");
 		return -1;
 	}

@@ -28,9 +28,6 @@
 #define RETENTION_TIME_MAX     40U       /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" + NUL */
 #define RETENTION_VALUE_MAX    64U       /* "none", "forever", "365 days" */
 
-/* 1 if c is a channel the archive knows (coffer.channel_ok). */
-int retention_channel_ok(const char *c);
-
 /* 1 if s is an RFC 3339 date-time with an explicit offset:
  * YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM) ('t'/'z' and a space for 'T'
  * accepted).  PostgreSQL would also take "now", "epoch" or "infinity";
@@ -44,7 +41,7 @@ typedef struct retention_hold {
 	size_t               nparticipants;
 	const unsigned char *conversations;    /* n × 16-byte tokens */
 	size_t               nconversations;
-	const char *const   *channels;         /* retention_channel_ok each */
+	const char *const   *channels;         /* channels_ok() each */
 	size_t               nchannels;
 	const char          *from, *to;        /* retention_time_ok, or NULL */
 	const char          *created_by;       /* who, 1..256 printable bytes */

@@ -295,6 +295,12 @@ util_mono_us(void)
 	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
+double
+util_mono_s(void)
+{
+	return (double)util_mono_us() / 1e6;
+}
+
 void
 util_cond_init_mono(pthread_cond_t *cv)
 {

@@ -55,6 +55,8 @@ long long util_now_us(void);
 /* Microseconds on CLOCK_MONOTONIC: ages, deadlines and waits, which must
  * not stretch or shrink when the wall clock steps (NTP, an operator). */
 long long util_mono_us(void);
+/* The same clock in seconds, for rates and durations kept as doubles. */
+double    util_mono_s(void);
 /* A condition variable whose timed waits run on CLOCK_MONOTONIC, and the
  * absolute time util_mono_us() value at_us for pthread_cond_timedwait on it. */
 void util_cond_init_mono(pthread_cond_t *cv);

@@ -38,7 +38,6 @@
 #include "common/util.h"
 #include "vault/chain.h"
 
-#define V_PG_EPOCH_US         946684800000000LL   /* 2000-01-01 in Unix µs */
 #define V_BATCH_FETCH         1000                /* batch rows per query */
 #define VERIFY_CHUNK_RECORDS  65536U              /* seqs per records COPY */
 #define V_NAME_MAX            201U                /* tenant and node names */
@@ -48,38 +47,6 @@
 #define V_COPY_FIELDS         14                  /* the widest COPY row */
 
 static const unsigned char v_zero[VAULT_HASH_BYTES];
-
-/* -- small decoders -------------------------------------------------------- */
-
-static uint64_t
-v_be64(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | u[i];
-	return v;
-}
-
-static uint32_t
-v_be32(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	return ((uint32_t)u[0] << 24) | ((uint32_t)u[1] << 16) |
-	    ((uint32_t)u[2] << 8) | u[3];
-}
-
-static double
-v_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* -- state ----------------------------------------------------------------- */
 
@@ -280,7 +247,7 @@ v_progress(vctx *v, int force)
 
 	if (v->o->progress == NULL)
 		return;
-	now = v_now_s();
+	now = util_mono_s();
 	if (!force && now < v->next_progress)
 		return;
 	v->next_progress = now + v->every;
@@ -429,7 +396,7 @@ v_copy_next(vctx *v, v_copy *cp, int nf)
 			if (cp->len - cp->off < 19 ||
 			    memcmp(cp->buf + cp->off, sig, sizeof(sig)) != 0)
 				return v_error(v, "database: bad COPY header");
-			ext = v_be32(cp->buf + cp->off + 15);
+			ext = pg_be32_get(cp->buf + cp->off + 15);
 			if (ext > (uint32_t)(cp->len - cp->off - 19))
 				return v_error(v, "database: bad COPY header");
 			cp->off += 19 + (int)ext;
@@ -453,7 +420,7 @@ v_copy_next(vctx *v, v_copy *cp, int nf)
 
 			if (cp->len - cp->off < 4)
 				return v_error(v, "database: truncated COPY row");
-			fl = (int32_t)v_be32(cp->buf + cp->off);
+			fl = (int32_t)pg_be32_get(cp->buf + cp->off);
 			cp->off += 4;
 			if (fl == -1) {
 				cp->f[i] = NULL;
@@ -500,7 +467,7 @@ v_i64(const PGresult *res, int row, int col, int64_t *out)
 {
 	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8)
 		return -1;
-	*out = (int64_t)v_be64(PQgetvalue(res, row, col));
+	*out = (int64_t)pg_be64_get(PQgetvalue(res, row, col));
 	return 0;
 }
 
@@ -519,7 +486,7 @@ v_bytes(const PGresult *res, int row, int col, size_t len,
 static int
 v_pgtime(int64_t pg, int64_t *unix_us)
 {
-	return __builtin_add_overflow(pg, V_PG_EPOCH_US, unix_us) ? -1 : 0;
+	return __builtin_add_overflow(pg, PG_EPOCH_US, unix_us) ? -1 : 0;
 }
 
 /* -- witness files ----------------------------------------------------------- */
@@ -1235,7 +1202,7 @@ v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
 	if (l[1] != 8)
 		return v_fail(v, "row", b->batch_no, seq, -1,
 		    "the row's batch_no is missing");
-	bn = (int64_t)v_be64(f[1]);
+	bn = (int64_t)pg_be64_get(f[1]);
 	if (bn != b->batch_no)
 		return v_fail(v, "row-batch", b->batch_no, seq, -1,
 		    "the row says batch %lld but its seq lies in batch %lld",
@@ -1254,8 +1221,8 @@ v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
 		return v_fail(v, "row", b->batch_no, seq, -1,
 		    "a column of the record has an impossible size or is NULL");
 	memcpy(lf.epoch_id, f[2], VAULT_ID_BYTES);
-	if (v_pgtime((int64_t)v_be64(f[3]), &lf.received_at) != 0 ||
-	    v_pgtime((int64_t)v_be64(f[4]), &lf.sent_at) != 0)
+	if (v_pgtime((int64_t)pg_be64_get(f[3]), &lf.received_at) != 0 ||
+	    v_pgtime((int64_t)pg_be64_get(f[4]), &lf.sent_at) != 0)
 		return v_fail(v, "row", b->batch_no, seq, -1,
 		    "a timestamp of the record is out of range");
 	lf.channel = f[5];
@@ -1277,12 +1244,12 @@ v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
 
 		if (alen < 12)
 			goto bad_array;
-		ndim = (int32_t)v_be32(a);
+		ndim = (int32_t)pg_be32_get(a);
 		if (ndim == 0) {
 			count = 0;
 			off = 12;
 		} else if (ndim == 1 && alen >= 20) {
-			int32_t dim = (int32_t)v_be32(a + 12);
+			int32_t dim = (int32_t)pg_be32_get(a + 12);
 
 			if (dim < 0)
 				goto bad_array;
@@ -1302,7 +1269,7 @@ v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
 
 			if (alen - off < 4)
 				goto bad_array;
-			el = (int32_t)v_be32(a + off);
+			el = (int32_t)pg_be32_get(a + off);
 			off += 4;
 			if (el != (int32_t)VAULT_TOKEN_BYTES ||
 			    alen - off < VAULT_TOKEN_BYTES)
@@ -1509,7 +1476,7 @@ v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
 						(void)v_error(v, "database: row without seq");
 						goto done;
 					}
-					rseq = (int64_t)v_be64(cp.f[0]);
+					rseq = (int64_t)pg_be64_get(cp.f[0]);
 					have = 1;
 				}
 			}
@@ -1562,7 +1529,7 @@ v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
 		if (got < 0)
 			goto done;
 		if (got == 1 && cp.l[0] == 8) {
-			rseq = (int64_t)v_be64(cp.f[0]);
+			rseq = (int64_t)pg_be64_get(cp.f[0]);
 			have = 1;
 		}
 	}
@@ -2044,7 +2011,7 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 			(void)v_error(v, "database: unexpected audit row");
 			goto done;
 		}
-		eno = v_be64(cp.f[0]);
+		eno = pg_be64_get(cp.f[0]);
 		if (eno != expect) {
 			if (eno > expect && expect == 1)
 				(void)v_fail(v, "audit-missing", -1, -1, 1,
@@ -2069,7 +2036,7 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 			    "previous event's hash");
 			goto done;
 		}
-		if (v_pgtime((int64_t)v_be64(cp.f[3]), &at) != 0) {
+		if (v_pgtime((int64_t)pg_be64_get(cp.f[3]), &at) != 0) {
 			(void)v_fail(v, "audit-event", -1, -1, (int64_t)eno,
 			    "the event time is out of range");
 			goto done;
@@ -2294,7 +2261,7 @@ v_tombstones_tenant(vctx *v, const v_tenant *t, v_purge *list, size_t npurges)
 		if (!have) {
 			memcpy(cur, cp.f[0], VAULT_ID_BYTES);
 			memcpy(stream, cp.f[1], VAULT_ID_BYTES);
-			first_seq = (int64_t)v_be64(cp.f[2]);
+			first_seq = (int64_t)pg_be64_get(cp.f[2]);
 			n = 0;
 			have = 1;
 		}
@@ -2438,7 +2405,7 @@ verify_run(PGconn *c, const verify_opts *o, verify_report *r)
 	v.c = c;
 	v.o = o;
 	v.r = r;
-	v.t0 = v_now_s();
+	v.t0 = util_mono_s();
 	v.every = o->progress_every_s > 0 ? o->progress_every_s : 1.0;
 	v.next_progress = v.t0 + v.every;
 
@@ -2504,7 +2471,7 @@ verify_run(PGconn *c, const verify_opts *o, verify_report *r)
 out:
 	if (in_tx)
 		(void)pg_rollback(c);
-	r->seconds = v_now_s() - v.t0;
+	r->seconds = util_mono_s() - v.t0;
 	free(v.wit);
 	free(v.awit);
 	free(v.nodes);

@@ -8,7 +8,7 @@
  *
  * Trusts: the database (our own), the PKI directory.  Does not trust the
  * command line: tenant and device names are checked against the strict
- * alphabet of pki_name_check() before they name a file or a DN.
+ * alphabet of names_check() before they name a file or a DN.
  *
  * Decisions:
  *  - Re-issuing for an active device is allowed: a new key and certificate
@@ -248,7 +248,7 @@ dev_ca_init(const dev_opts *o)
 	    o->overlap_set)
 		return dev_usage("ca-init takes only --tenant (and --pki, "
 		    "--config)");
-	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
+	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
 		pki_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}
@@ -420,8 +420,8 @@ dev_issue(const dev_opts *o)
 		return dev_usage("--not-before and --not-after go together");
 	if (o->not_before != NULL && o->days != 0)
 		return dev_usage("--days or --not-before/--not-after, not both");
-	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
-	    pki_name_check("device id", o->device, err, sizeof(err)) != 0) {
+	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
+	    names_check("device id", o->device, err, sizeof(err)) != 0) {
 		pki_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}
@@ -539,8 +539,8 @@ dev_revoke(const dev_opts *o)
 		return dev_usage("revoke needs --tenant and --device");
 	if (o->out || o->days || o->not_before || o->not_after || o->overlap_set)
 		return dev_usage("revoke takes only --tenant and --device");
-	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
-	    pki_name_check("device id", o->device, err, sizeof(err)) != 0) {
+	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
+	    names_check("device id", o->device, err, sizeof(err)) != 0) {
 		pki_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}
@@ -628,7 +628,7 @@ dev_list(const dev_opts *o)
 	if (o->device || o->out || o->days || o->not_before || o->not_after ||
 	    o->overlap_set)
 		return dev_usage("list takes only --tenant");
-	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
+	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
 		pki_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}

@@ -171,8 +171,8 @@ ctl_cmd_keygen(int argc, char **argv)
 	rc = CTL_EXIT_FAIL;
 	memset(&info, 0, sizeof(info));
 	old_hex[0] = '\0';
-	if (pki_name_check("tenant name", o.tenant, err, sizeof(err)) != 0 ||
-	    pki_name_check("user name", o.name, err, sizeof(err)) != 0) {
+	if (names_check("tenant name", o.tenant, err, sizeof(err)) != 0 ||
+	    names_check("user name", o.name, err, sizeof(err)) != 0) {
 		fprintf(stderr, "cofferctl: %s\n", err);
 		return CTL_EXIT_USAGE;
 	}

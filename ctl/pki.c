@@ -41,6 +41,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/sslerr.h"
 #include "common/util.h"
 
 #define PKI_PATH_MAX      4096
@@ -81,23 +82,6 @@ typedef struct pki_index {
 
 /* ---------------------------------------------------------------------- */
 /* small helpers                                                           */
-
-/* err = "<what>: <OpenSSL's reason>", and the OpenSSL error queue cleared
- * so a later failure does not report a stale reason. */
-static void
-pki_ossl_err(char *err, size_t err_len, const char *what)
-{
-	unsigned long e = ERR_peek_last_error();
-	char buf[256];
-
-	if (e != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err, err_len, "%s: %s", what, buf);
-	} else {
-		snprintf(err, err_len, "%s failed", what);
-	}
-	ERR_clear_error();
-}
 
 void
 pki_fail(const char *fmt, ...)
@@ -236,48 +220,6 @@ pki_asn1_time(const ASN1_TIME *a, time_t *out)
 	return 0;
 }
 
-int
-pki_name_check(const char *what, const char *name, char *err, size_t err_len)
-{
-	char shown[PKI_NAME_MAX + 1];
-	size_t len, i;
-
-	if (name == NULL || name[0] == '\0') {
-		snprintf(err, err_len, "invalid %s '': must be 1 to %u characters "
-		    "of A-Z a-z 0-9 . _ -", what, PKI_NAME_MAX);
-		return -1;
-	}
-	len = strlen(name);
-	log_printable(shown, sizeof(shown), name, len);
-	if (len > PKI_NAME_MAX) {
-		snprintf(err, err_len, "invalid %s '%s...': longer than %u "
-		    "characters", what, shown, PKI_NAME_MAX);
-		return -1;
-	}
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')
-			continue;
-		if (c >= 0x20 && c < 0x7f)
-			snprintf(err, err_len, "invalid %s '%s': character '%c' "
-			    "is not allowed (use A-Z a-z 0-9 . _ -)", what, shown,
-			    c);
-		else
-			snprintf(err, err_len, "invalid %s '%s': character 0x%02x "
-			    "is not allowed (use A-Z a-z 0-9 . _ -)", what, shown,
-			    c);
-		return -1;
-	}
-	if (name[0] == '.' || name[0] == '-') {
-		snprintf(err, err_len, "invalid %s '%s': must not start with "
-		    "'.' or '-'", what, shown);
-		return -1;
-	}
-	return 0;
-}
-
 /* Host names for server SANs: dot-separated labels of A-Z a-z 0-9 and
  * inner '-', each 1..63, total <= 253; a leading "*." wildcard is allowed. */
 static int
@@ -323,12 +265,12 @@ pki_write_cert(const char *path, X509 *cert, char *err, size_t err_len)
 	int rc = -1;
 
 	if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1) {
-		pki_ossl_err(err, err_len, "encoding a certificate");
+		sslerr_set(err, err_len, "encoding a certificate", "failed");
 		goto out;
 	}
 	len = BIO_get_mem_data(bio, &data);
 	if (len <= 0) {
-		pki_ossl_err(err, err_len, "encoding a certificate");
+		sslerr_set(err, err_len, "encoding a certificate", "failed");
 		goto out;
 	}
 	rc = util_write_file(path, data, (size_t)len, 0644, 1, err, err_len);
@@ -350,12 +292,12 @@ pki_write_key(const char *path, EVP_PKEY *key, int overwrite, char *err,
 
 	if (bio == NULL ||
 	    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1) {
-		pki_ossl_err(err, err_len, "encoding a private key");
+		sslerr_set(err, err_len, "encoding a private key", "failed");
 		goto out;
 	}
 	len = BIO_get_mem_data(bio, &data);
 	if (len <= 0) {
-		pki_ossl_err(err, err_len, "encoding a private key");
+		sslerr_set(err, err_len, "encoding a private key", "failed");
 		goto out;
 	}
 	rc = util_write_file(path, data, (size_t)len, 0600, overwrite, err,
@@ -374,12 +316,12 @@ pki_write_crl(const char *path, X509_CRL *crl, char *err, size_t err_len)
 	int rc = -1;
 
 	if (bio == NULL || PEM_write_bio_X509_CRL(bio, crl) != 1) {
-		pki_ossl_err(err, err_len, "encoding the CRL");
+		sslerr_set(err, err_len, "encoding the CRL", "failed");
 		goto out;
 	}
 	len = BIO_get_mem_data(bio, &data);
 	if (len <= 0) {
-		pki_ossl_err(err, err_len, "encoding the CRL");
+		sslerr_set(err, err_len, "encoding the CRL", "failed");
 		goto out;
 	}
 	rc = util_write_file(path, data, (size_t)len, 0644, 1, err, err_len);
@@ -405,7 +347,7 @@ pki_read_cert(const char *path, char *err, size_t err_len)
 		char what[PKI_PATH_MAX + 32];
 
 		snprintf(what, sizeof(what), "%s: not a PEM certificate", path);
-		pki_ossl_err(err, err_len, what);
+		sslerr_set(err, err_len, what, "failed");
 	}
 	BIO_free(bio);
 	free(buf);
@@ -589,7 +531,7 @@ pki_crl_next_number(const char *path, long long *out, char *err,
 		char what[PKI_PATH_MAX + 32];
 
 		snprintf(what, sizeof(what), "%s: not a PEM CRL", path);
-		pki_ossl_err(err, err_len, what);
+		sslerr_set(err, err_len, what, "failed");
 		goto out;
 	}
 	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
@@ -671,19 +613,19 @@ pki_crl_write(const pki_ca *ca, const pki_index *ix, char *err,
 	    == NULL ||
 	    X509_CRL_set1_lastUpdate(crl, last) != 1 ||
 	    X509_CRL_set1_nextUpdate(crl, next) != 1) {
-		pki_ossl_err(err, err_len, "building the CRL");
+		sslerr_set(err, err_len, "building the CRL", "failed");
 		goto out;
 	}
 	for (i = 0; i < ix->n; i++) {
 		if (ix->e[i].status != 'R')
 			continue;
 		if (pki_crl_add_entry(crl, &ix->e[i]) != 0) {
-			pki_ossl_err(err, err_len, "adding a CRL entry");
+			sslerr_set(err, err_len, "adding a CRL entry", "failed");
 			goto out;
 		}
 	}
 	if (X509_CRL_sort(crl) != 1) {
-		pki_ossl_err(err, err_len, "sorting the CRL");
+		sslerr_set(err, err_len, "sorting the CRL", "failed");
 		goto out;
 	}
 	X509V3_set_ctx(&ctx, ca->cert, NULL, NULL, crl, 0);
@@ -693,11 +635,11 @@ pki_crl_write(const pki_ca *ca, const pki_index *ix, char *err,
 	    (num = ASN1_INTEGER_new()) == NULL ||
 	    ASN1_INTEGER_set_int64(num, (int64_t)number) != 1 ||
 	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1) {
-		pki_ossl_err(err, err_len, "CRL extensions");
+		sslerr_set(err, err_len, "CRL extensions", "failed");
 		goto out;
 	}
 	if (X509_CRL_sign(crl, ca->key, EVP_sha256()) <= 0) {
-		pki_ossl_err(err, err_len, "signing the CRL");
+		sslerr_set(err, err_len, "signing the CRL", "failed");
 		goto out;
 	}
 	rc = pki_write_crl(path, crl, err, err_len);
@@ -839,7 +781,7 @@ pki_san(X509 *x, const pki_leaf *req, char *err, size_t err_len)
 	rc = 0;
 	goto out;
 oom:
-	pki_ossl_err(err, err_len, "subjectAltName");
+	sslerr_set(err, err_len, "subjectAltName", "failed");
 out:
 	ASN1_OCTET_STRING_free(ip);
 	ASN1_IA5STRING_free(ia5);
@@ -958,7 +900,7 @@ pki_ca_init(const char *dir, const char *org, const char *cn, char *err,
 		goto fail;
 	}
 	if ((ca->key = pki_keygen()) == NULL) {
-		pki_ossl_err(err, err_len, "generating the CA key");
+		sslerr_set(err, err_len, "generating the CA key", "failed");
 		goto fail;
 	}
 	ca->not_after = now + (time_t)PKI_CA_DAYS * PKI_DAY;
@@ -972,7 +914,7 @@ pki_ca_init(const char *dir, const char *org, const char *cn, char *err,
 	    pki_set_validity(ca->cert, now - PKI_BACKDATE_SECONDS,
 	    ca->not_after) != 0 ||
 	    X509_set_pubkey(ca->cert, ca->key) != 1) {
-		pki_ossl_err(err, err_len, "building the CA certificate");
+		sslerr_set(err, err_len, "building the CA certificate", "failed");
 		goto fail;
 	}
 	X509V3_set_ctx(&ctx, ca->cert, ca->cert, NULL, NULL, 0);
@@ -982,11 +924,11 @@ pki_ca_init(const char *dir, const char *org, const char *cn, char *err,
 	    "critical,keyCertSign,cRLSign") != 0 ||
 	    pki_add_ext(ca->cert, &ctx, NID_subject_key_identifier,
 	    "hash") != 0) {
-		pki_ossl_err(err, err_len, "CA certificate extensions");
+		sslerr_set(err, err_len, "CA certificate extensions", "failed");
 		goto fail;
 	}
 	if (X509_sign(ca->cert, ca->key, EVP_sha256()) <= 0) {
-		pki_ossl_err(err, err_len, "signing the CA certificate");
+		sslerr_set(err, err_len, "signing the CA certificate", "failed");
 		goto fail;
 	}
 	/* Key first: a ca.pem without its key would be a useless CA. */
@@ -1171,13 +1113,13 @@ pki_issue(pki_ca *ca, const pki_leaf *req, pki_issued **out, char *err,
 		goto fail;
 	}
 	if ((is->key = pki_keygen()) == NULL) {
-		pki_ossl_err(err, err_len, "generating a key");
+		sslerr_set(err, err_len, "generating a key", "failed");
 		goto fail;
 	}
 	do {                             /* a 2^-128 event, but cheap to rule out */
 		ASN1_INTEGER_free(sn);
 		if ((sn = pki_new_serial(is->serial)) == NULL) {
-			pki_ossl_err(err, err_len, "making a serial number");
+			sslerr_set(err, err_len, "making a serial number", "failed");
 			goto fail;
 		}
 		for (clash = 0, i = 0; i < ix.n; i++)
@@ -1192,7 +1134,7 @@ pki_issue(pki_ca *ca, const pki_leaf *req, pki_issued **out, char *err,
 	    X509_get_subject_name(ca->cert)) != 1 ||
 	    pki_set_validity(is->cert, req->not_before, req->not_after) != 0 ||
 	    X509_set_pubkey(is->cert, is->key) != 1) {
-		pki_ossl_err(err, err_len, "building the certificate");
+		sslerr_set(err, err_len, "building the certificate", "failed");
 		goto fail;
 	}
 	X509V3_set_ctx(&ctx, ca->cert, is->cert, NULL, NULL, 0);
@@ -1206,19 +1148,19 @@ pki_issue(pki_ca *ca, const pki_leaf *req, pki_issued **out, char *err,
 	    "hash") != 0 ||
 	    pki_add_ext(is->cert, &ctx, NID_authority_key_identifier,
 	    "keyid:always") != 0) {
-		pki_ossl_err(err, err_len, "certificate extensions");
+		sslerr_set(err, err_len, "certificate extensions", "failed");
 		goto fail;
 	}
 	if (req->usage == PKI_USAGE_SERVER && pki_san(is->cert, req, err,
 	    err_len) != 0)
 		goto fail;
 	if (X509_sign(is->cert, ca->key, EVP_sha256()) <= 0) {
-		pki_ossl_err(err, err_len, "signing the certificate");
+		sslerr_set(err, err_len, "signing the certificate", "failed");
 		goto fail;
 	}
 	if (X509_digest(is->cert, EVP_sha256(), md, &mdlen) != 1 ||
 	    mdlen != 32) {
-		pki_ossl_err(err, err_len, "certificate fingerprint");
+		sslerr_set(err, err_len, "certificate fingerprint", "failed");
 		goto fail;
 	}
 	util_hex(is->fingerprint, md, mdlen);
@@ -1404,7 +1346,7 @@ pki_cmd_server(const char *root, const char *name, const char *const *dns,
 	int rc = 1;
 
 	memset(&req, 0, sizeof(req));
-	if (pki_name_check("server name", name, err, sizeof(err)) != 0) {
+	if (names_check("server name", name, err, sizeof(err)) != 0) {
 		pki_fail("%s", err);
 		return 1;
 	}
@@ -1507,7 +1449,7 @@ pki_cmd_crl_refresh(const char *root, const char *tenant, int people)
 			return 1;
 		}
 	} else {
-		if (pki_name_check("tenant name", tenant, err, sizeof(err)) != 0) {
+		if (names_check("tenant name", tenant, err, sizeof(err)) != 0) {
 			pki_fail("%s", err);
 			return 1;
 		}

@@ -38,9 +38,10 @@
 
 #include <libpq-fe.h>
 
+#include "common/names.h"
 #include "common/util.h"
 
-#define PKI_NAME_MAX            64U   /* device ids, tenant and user names */
+#define PKI_NAME_MAX            NAMES_MAX  /* device ids, tenant and user names */
 #define PKI_SERIAL_BYTES        16U
 #define PKI_SERIAL_HEX_LEN      (2U * PKI_SERIAL_BYTES + 1U)
 #define PKI_FPR_HEX_LEN         (2U * 32U + 1U)
@@ -66,14 +67,7 @@ int  ctl_pki_tenant(PGconn *db, const char *name,
                     char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
-/* -- names and times ---------------------------------------------------- */
-
-/* [A-Za-z0-9._-]{1,64}, not starting with '.' or '-' (these names become
- * directory and file names and DN attributes).  `what` names the thing in
- * the error, e.g. "device id": "invalid device id 'a b': character ' ' is
- * not allowed (use A-Z a-z 0-9 . _ -)". */
-int pki_name_check(const char *what, const char *name, char *err,
-                   size_t err_len) __attribute__((warn_unused_result));
+/* -- times ------------------------------------------------------------- */
 
 /* ISO 8601 UTC: "YYYY-MM-DDTHH:MM:SSZ" or "YYYY-MM-DD" (midnight UTC). */
 int pki_parse_time(const char *s, time_t *out)

@@ -40,6 +40,8 @@
 #include <jansson.h>
 
 #include "common/audit.h"
+#include "common/channels.h"
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/retention.h"
@@ -318,7 +320,7 @@ ctl_retention_set(const ctl_opts *o)
 		ctl_retention_usage(stderr);
 		return 2;
 	}
-	if (strcmp(channel, "*") != 0 && !retention_channel_ok(channel)) {
+	if (strcmp(channel, "*") != 0 && !channels_ok(channel)) {
 		fprintf(stderr, "cofferctl: unknown channel '%.32s'\n", channel);
 		return 2;
 	}
@@ -592,8 +594,6 @@ static int
 ctl_load_bik(const char *dir, const char *tenant_name, unsigned char **out)
 {
 	char path[4096], err[CTL_ERR];
-	unsigned char *data = NULL, *bik;
-	size_t len = 0;
 
 	*out = NULL;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s.bik", dir, tenant_name) >=
@@ -602,30 +602,11 @@ ctl_load_bik(const char *dir, const char *tenant_name, unsigned char **out)
 		fprintf(stderr, "cofferctl: unusable key file name\n");
 		return -1;
 	}
-	if (util_check_secret_file(path, err, sizeof(err)) != 0 ||
-	    util_read_file(path, VAULT_BIK_BYTES + 1, &data, &len, err,
+	if (keyfile_load(path, VAULT_BIK_BYTES, out, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "cofferctl: %s\n", err);
 		return -1;
 	}
-	if (len != VAULT_BIK_BYTES) {
-		fprintf(stderr, "cofferctl: %s: not a blind-index key (%zu bytes)\n",
-		    path, len);
-		vault_wipe(data, len);
-		free(data);
-		return -1;
-	}
-	if (vault_init() != 0 ||
-	    (bik = vault_secure_alloc(VAULT_BIK_BYTES)) == NULL) {
-		fprintf(stderr, "cofferctl: cannot allocate key memory\n");
-		vault_wipe(data, len);
-		free(data);
-		return -1;
-	}
-	memcpy(bik, data, VAULT_BIK_BYTES);
-	vault_wipe(data, len);
-	free(data);
-	*out = bik;
 	return 0;
 }
 
@@ -652,7 +633,7 @@ ctl_hold_create(const ctl_opts *o)
 		return 2;
 	}
 	for (i = 0; i < o->nchannels; i++)
-		if (!retention_channel_ok(o->channels[i])) {
+		if (!channels_ok(o->channels[i])) {
 			fprintf(stderr, "cofferctl: unknown channel '%.32s'\n",
 			    o->channels[i]);
 			return 2;

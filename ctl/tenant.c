@@ -21,6 +21,7 @@
 
 #include "common/audit.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/pg.h"
 #include "common/pins.h"
 #include "common/util.h"
@@ -33,22 +34,6 @@
 #define CTL_PASS_MAX   1024U
 #define CTL_ERR        512U
 #define CTL_PATH       4096U
-
-static int
-ctl_name_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return s[0] != '.';
-}
 
 static int
 ctl_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
@@ -183,8 +168,8 @@ ctl_tenant_init(int argc, char **argv)
 		ctl_tenant_usage();
 		return 2;
 	}
-	if (!ctl_name_ok(name)) {
-		fprintf(stderr, "cofferctl: tenant name must be 1-64 of [A-Za-z0-9._-], not starting with '.'\n");
+	if (names_check("tenant name", name, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
 		return 2;
 	}
 	if (k > n) {
@@ -579,8 +564,8 @@ ctl_node_init(int argc, char **argv)
 		    "purge\n");
 		return 2;
 	}
-	if (!ctl_name_ok(name)) {
-		fprintf(stderr, "cofferctl: node name must be 1-64 of [A-Za-z0-9._-]\n");
+	if (names_check("node name", name, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferctl: %s\n", err);
 		return 2;
 	}
 	if (vault_init() != 0 || vault_sign_keypair(pk, &sk) != 0) {

@@ -8,7 +8,7 @@
  * Shamir share they hold.
  *
  * Trusts: the database and the PKI directory.  Does not trust the command
- * line: names pass pki_name_check(), the role is one of four words, a
+ * line: names pass names_check(), the role is one of four words, a
  * custodian index must lie within the tenant's 1..n.
  *
  * Decisions:
@@ -169,9 +169,9 @@ usr_names_ok(const usr_opts *o)
 {
 	char err[USR_ERR];
 
-	if (pki_name_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
+	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
 	    (o->name != NULL &&
-	    pki_name_check("user name", o->name, err, sizeof(err)) != 0)) {
+	    names_check("user name", o->name, err, sizeof(err)) != 0)) {
 		pki_fail("%s", err);
 		return 0;
 	}

@@ -38,6 +38,7 @@
 #include <libpq-fe.h>
 
 #include "common/log.h"
+#include "common/names.h"
 #include "common/pg.h"
 #include "common/pins.h"
 #include "common/util.h"
@@ -338,7 +339,7 @@ ig_preload_keys(ingest *ig, char *err, size_t err_len)
 			continue;
 		memcpy(name, de->d_name, n - 4);
 		name[n - 4] = '\0';
-		if (!keys_tenant_name_ok(name))
+		if (!names_ok(name, strlen(name)))
 			continue;
 		if (keys_load_bik(ig->cfg.keys_dir, name, &bik, kerr,
 		    sizeof(kerr)) != 0) {

@@ -12,59 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/keyfile.h"
+#include "common/names.h"
 #include "common/util.h"
 #include "vault/mem.h"
-
-int
-keys_tenant_name_ok(const char *name)
-{
-	size_t i, n = strlen(name);
-
-	if (n == 0 || n > 64 || name[0] == '.')
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-/* Read a secret file of exactly want bytes into guarded memory. */
-static int
-keys_read_exact(const char *path, size_t want, unsigned char **out,
-    char *err, size_t err_len)
-{
-	unsigned char *data = NULL, *sec;
-	size_t len = 0;
-
-	*out = NULL;
-	if (util_check_secret_file(path, err, err_len) != 0)
-		return -1;
-	if (util_read_file(path, want, &data, &len, err, err_len) != 0)
-		return -1;
-	if (len != want) {
-		snprintf(err, err_len, "%s: expected %zu bytes, found %zu", path,
-		    want, len);
-		vault_wipe(data, len);
-		free(data);
-		return -1;
-	}
-	sec = vault_secure_alloc(want);
-	if (sec == NULL) {
-		snprintf(err, err_len, "%s: cannot allocate guarded memory", path);
-		vault_wipe(data, len);
-		free(data);
-		return -1;
-	}
-	memcpy(sec, data, want);
-	vault_wipe(data, len);
-	free(data);
-	*out = sec;
-	return 0;
-}
 
 int
 keys_load_bik(const char *keys_dir, const char *tenant,
@@ -73,7 +24,7 @@ keys_load_bik(const char *keys_dir, const char *tenant,
 	char path[4096];
 
 	*bik_out = NULL;
-	if (!keys_tenant_name_ok(tenant)) {
+	if (!names_ok(tenant, strlen(tenant))) {
 		snprintf(err, err_len, "tenant name is not usable as a key file name");
 		return -1;
 	}
@@ -82,7 +33,7 @@ keys_load_bik(const char *keys_dir, const char *tenant,
 		snprintf(err, err_len, "keys_dir path too long");
 		return -1;
 	}
-	return keys_read_exact(path, VAULT_BIK_BYTES, bik_out, err, err_len);
+	return keyfile_load(path, VAULT_BIK_BYTES, bik_out, err, err_len);
 }
 
 void
@@ -102,7 +53,7 @@ keys_load_signing(const char *path, unsigned char **sk_out,
 
 	*sk_out = NULL;
 	memset(pk_out, 0, VAULT_SIGN_PK_BYTES);
-	if (keys_read_exact(path, VAULT_SIGN_SK_BYTES, &file, err, err_len) != 0)
+	if (keyfile_load(path, VAULT_SIGN_SK_BYTES, &file, err, err_len) != 0)
 		return -1;
 	/* Re-derive from the seed: a file whose public half was altered
 	 * would otherwise make us sign under a key nobody registered. */

@@ -18,10 +18,6 @@
 #include "vault/blind.h"
 #include "vault/chain.h"
 
-/* 1 if name is a tenant name that can be a file name here: 1..64 of
- * [A-Za-z0-9._-], not starting with '.' (cofferctl's rule). */
-int  keys_tenant_name_ok(const char *name);
-
 /* Load <keys_dir>/<tenant>.bik into guarded memory (*bik_out, free with
  * keys_bik_free).  0 or -1 with *bik_out NULL and a message in err. */
 int  keys_load_bik(const char *keys_dir, const char *tenant,

@@ -16,20 +16,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/priv.h"
 #include "gateway/config.h"
 #include "gateway/http.h"
 #include "gateway/ingest.h"
@@ -43,45 +41,6 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: coffer-gateway --config FILE [--check-config] "
 	    "[--pidfile FILE]\n");
-}
-
-/* Drop to pw for good: supplementary groups, gid, uid; then prove that
- * root cannot be regained. */
-static int
-drop_privileges(const struct passwd *pw, char *err, size_t err_len)
-{
-	gid_t groups[4];
-	int ng;
-
-	if (pw->pw_uid == 0) {
-		snprintf(err, err_len, "user '%s' is root; name an unprivileged "
-		    "account", pw->pw_name);
-		return -1;
-	}
-	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0) {
-		snprintf(err, err_len, "dropping privileges to '%s': %s",
-		    pw->pw_name, strerror(errno));
-		return -1;
-	}
-	ng = getgroups(4, groups);
-	if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid ||
-	    getgid() != pw->pw_gid || getegid() != pw->pw_gid ||
-	    ng != 1 || groups[0] != pw->pw_gid) {
-		snprintf(err, err_len, "privileges not dropped as expected");
-		return -1;
-	}
-	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0) {
-		snprintf(err, err_len, "root could be regained after dropping "
-		    "privileges");
-		return -1;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		snprintf(err, err_len, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-		return -1;
-	}
-	/* changing ids resets "dumpable" from fs.suid_dumpable: harden again */
-	return vault_harden_process(err, err_len);
 }
 
 static void
@@ -138,7 +97,7 @@ main(int argc, char **argv)
 	int check = 0, ch, rc;
 	char err[1024];
 	gw_config cfg;
-	struct passwd *pw = NULL;
+	priv_target pt, *pw = NULL;
 	sigset_t sigs;
 	metrics *m = NULL;
 	ingest *ig = NULL;
@@ -180,9 +139,9 @@ main(int argc, char **argv)
 		if (cfg.user[0] == '\0')
 			log_fatal("%s: started as root: set 'user' to the unprivileged "
 			    "account to run as", config);
-		pw = getpwnam(cfg.user);
-		if (pw == NULL)
-			log_fatal("%s: user: no such account '%s'", config, cfg.user);
+		if (priv_lookup(cfg.user, &pt, err, sizeof(err)) != 0)
+			log_fatal("%s: %s", config, err);
+		pw = &pt;
 	}
 	if (OPENSSL_init_ssl(0, NULL) != 1)
 		log_fatal("OpenSSL initialisation failed");
@@ -219,7 +178,7 @@ main(int argc, char **argv)
 		ingest_free(&ig);
 		log_fatal("%s", err);
 	}
-	if (pw != NULL && drop_privileges(pw, err, sizeof(err)) != 0) {
+	if (pw != NULL && priv_drop(pw, err, sizeof(err)) != 0) {
 		ingest_free(&ig);
 		log_fatal("%s", err);
 	}
@@ -231,7 +190,7 @@ main(int argc, char **argv)
 	    "timeouts(header/body/idle)=%u/%u/%us device_rate=%.2f/s "
 	    "device_burst=%u workers=%u crl_required=%d",
 	    net_listen_addr(n), net_metrics_addr(n), cfg.node_name,
-	    pw != NULL ? pw->pw_name : "(unchanged)",
+	    pw != NULL ? pw->name : "(unchanged)",
 	    tls_server_tenant_count(tls), cfg.max_connections,
 	    cfg.max_connections_per_address,
 	    cfg.max_header_bytes, cfg.max_body_bytes, cfg.max_line_bytes,

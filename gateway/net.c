@@ -61,6 +61,8 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/tbucket.h"
+#include "common/util.h"
 #include "gateway/http.h"
 #include "vault/mem.h"
 
@@ -78,6 +80,7 @@
 #define NET_ASLOTS_MAX       65536U
 #define NET_REFUSE_LOG_RATE  1.0        /* refused-connection lines/s ... */
 #define NET_REFUSE_LOG_BURST 20.0       /* ... after a burst of this many */
+#define NET_RETRY_MAX_S      3600U      /* Retry-After cap for 429 */
 
 typedef enum tag {
 	TAG_LISTEN_TLS = 1,
@@ -100,8 +103,8 @@ typedef struct fdtag {
 
 typedef struct bucket {
 	struct bucket *next;
-	double         tokens;
-	long long      last_ms;
+	tbucket        tb;
+	long long      last_ms;       /* last take: idle buckets are pruned */
 	unsigned       conns;
 	char           key[2 * 128 + 2];
 } bucket;
@@ -208,10 +211,7 @@ struct net {
 static long long
 net_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
+	return util_mono_us() / 1000;
 }
 
 void
@@ -472,7 +472,8 @@ net_bucket_get(net *n, const ingest_peer *p)
 		if (b == NULL)
 			return NULL;
 		memcpy(b->key, key, sizeof(key));
-		b->tokens = (double)n->cfg->device_burst;
+		tbucket_init(&b->tb, (double)n->cfg->device_burst,
+		    util_mono_us());
 		b->last_ms = net_now_ms();
 		b->next = n->buckets[h];
 		n->buckets[h] = b;
@@ -481,27 +482,20 @@ net_bucket_get(net *n, const ingest_peer *p)
 	return b;
 }
 
-/* 0 allowed; else seconds until a token is back. */
-static unsigned
-net_bucket_take(net *n, bucket *b)
+/* 1 allowed; 0 refused with *wait_s the seconds until a token is back
+ * (at most NET_RETRY_MAX_S, for the Retry-After header). */
+static int
+net_bucket_take(net *n, bucket *b, unsigned *wait_s)
 {
-	long long now = net_now_ms();
-	double rate = n->cfg->device_rate;
-	double burst = (double)n->cfg->device_burst;
+	long long now = util_mono_us();
+	int ok;
 
-	b->tokens += (double)(now - b->last_ms) / 1000.0 * rate;
-	if (b->tokens > burst)
-		b->tokens = burst;
-	b->last_ms = now;
-	if (b->tokens >= 1.0) {
-		b->tokens -= 1.0;
-		return 0;
-	}
-	{
-		double wait = (1.0 - b->tokens) / rate;
-		unsigned s = (unsigned)wait + 1U;
-		return s > 3600U ? 3600U : s;
-	}
+	ok = tbucket_take(&b->tb, n->cfg->device_rate,
+	    (double)n->cfg->device_burst, now, wait_s);
+	b->last_ms = now / 1000;
+	if (*wait_s > NET_RETRY_MAX_S)
+		*wait_s = NET_RETRY_MAX_S;
+	return ok;
 }
 
 static void
@@ -805,8 +799,9 @@ conn_on_headers(conn *c)
 	net *n = c->n;
 
 	if (c->bucket != NULL) {
-		unsigned wait = net_bucket_take(n, c->bucket);
-		if (wait > 0) {
+		unsigned wait;
+
+		if (!net_bucket_take(n, c->bucket, &wait)) {
 			metrics_rate_limited(n->m);
 			http_reject(c->http, 429, wait);
 			conn_count_response(c);

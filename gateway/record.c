@@ -21,14 +21,9 @@
 
 #include <jansson.h>
 
+#include "common/channels.h"
 #include "vault/codec.h"
 #include "vault/mem.h"
-
-/* Must match the CHECK on coffer.records.channel (migrations/). */
-static const char *const rec_channels[] = {
-	"signal", "whatsapp", "telegram", "wechat", "sms", "mms", "rcs",
-	"imessage", "email", "voice", "other"
-};
 
 static const char *const rec_fields[] = {
 	"id", "channel", "conversation", "direction", "sender", "recipients",
@@ -460,10 +455,7 @@ rec_parse(rec *out, const char *line, size_t len,
 	if (rec_string(root, "channel", "channel", 1, 0, SIZE_MAX, &s, &slen,
 	    reason, reason_len) != 0)
 		goto fail;
-	for (i = 0; i < sizeof(rec_channels) / sizeof(rec_channels[0]); i++)
-		if (strlen(rec_channels[i]) == slen &&
-		    memcmp(rec_channels[i], s, slen) == 0)
-			out->channel = rec_channels[i];
+	out->channel = channels_find(s, slen);
 	if (out->channel == NULL) {
 		rec_reject(reason, reason_len, "channel", "unknown channel");
 		goto fail;

@@ -51,6 +51,8 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/names.h"
+#include "common/sslerr.h"
 #include "common/util.h"
 #include "common/x509.h"
 
@@ -108,21 +110,6 @@ static int tls_conn_idx = -1;
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                  */
 
-static void
-tls_ossl_err(char *err, size_t err_len, const char *what)
-{
-	unsigned long e = ERR_peek_last_error();
-	char buf[256];
-
-	if (e != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err, err_len, "%s: %s", what, buf);
-	} else {
-		snprintf(err, err_len, "%s", what);
-	}
-	ERR_clear_error();
-}
-
 /* err = what ": " err, for errors that must name the option */
 static void
 tls_prefix(char *err, size_t err_len, const char *what)
@@ -131,22 +118,6 @@ tls_prefix(char *err, size_t err_len, const char *what)
 
 	snprintf(tmp, sizeof(tmp), "%s", err);
 	snprintf(err, err_len, "%s: %s", what, tmp);
-}
-
-static int
-tls_name_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len >= TLS_NAME_MAX || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return 0;
-	}
-	return 1;
 }
 
 static void
@@ -190,7 +161,7 @@ tls_subject_entry(X509_NAME *name, int nid, char *out, size_t cap)
 		return 0;
 	e = X509_NAME_get_entry(name, idx);
 	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
-	if (len > 0 && (size_t)len < cap && tls_name_ok((char *)utf8, (size_t)len)) {
+	if (len > 0 && (size_t)len < cap && names_ok((char *)utf8, (size_t)len)) {
 		memcpy(out, utf8, (size_t)len);
 		out[len] = '\0';
 		ok = 1;
@@ -504,7 +475,7 @@ tls_load_identity(tls_server *s, char *err, size_t err_len)
 		char what[GW_PATH_MAX + 64];
 		snprintf(what, sizeof(what), "key_file: %s: not a PEM private key "
 		    "(unencrypted)", s->cfg->key_file);
-		tls_ossl_err(err, err_len, what);
+		sslerr_set(err, err_len, what, NULL);
 		goto fail;
 	}
 	if (X509_check_private_key(s->cert, s->key) != 1) {
@@ -651,7 +622,7 @@ tls_load_tenants(tls_server *s, tls_gen *g, X509_STORE *store, char *err,
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (!tls_name_ok(de->d_name, strlen(de->d_name))) {
+		if (!names_ok(de->d_name, strlen(de->d_name))) {
 			char shown[80];
 			log_warn("device_ca_dir: skipping '%s' (not a tenant name)",
 			    log_printable(shown, sizeof(shown), de->d_name,
@@ -692,7 +663,7 @@ tls_load_tenants(tls_server *s, tls_gen *g, X509_STORE *store, char *err,
 				goto fail;
 			}
 			if (X509_STORE_add_cert(store, ca) != 1) {
-				tls_ossl_err(err, err_len, "adding a tenant CA");
+				sslerr_set(err, err_len, "adding a tenant CA", NULL);
 				goto fail;
 			}
 		}
@@ -748,7 +719,7 @@ tls_gen_new(tls_server *s, tls_gen **out, char *err, size_t err_len)
 	g->refs = 1;
 	ctx = g->ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
-		tls_ossl_err(err, err_len, "SSL_CTX_new");
+		sslerr_set(err, err_len, "SSL_CTX_new", NULL);
 		goto fail;
 	}
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
@@ -756,7 +727,7 @@ tls_gen_new(tls_server *s, tls_gen **out, char *err, size_t err_len)
 	    SSL_CTX_set_ciphersuites(ctx, "TLS_AES_256_GCM_SHA384:"
 	    "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256") != 1 ||
 	    SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
-		tls_ossl_err(err, err_len, "TLS protocol settings");
+		sslerr_set(err, err_len, "TLS protocol settings", NULL);
 		goto fail;
 	}
 	SSL_CTX_set_security_level(ctx, 2);
@@ -769,7 +740,7 @@ tls_gen_new(tls_server *s, tls_gen **out, char *err, size_t err_len)
 	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (SSL_CTX_use_cert_and_key(ctx, s->cert, s->key, s->chain, 1) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		tls_ossl_err(err, err_len, "server certificate and key");
+		sslerr_set(err, err_len, "server certificate and key", NULL);
 		goto fail;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
@@ -783,7 +754,7 @@ tls_gen_new(tls_server *s, tls_gen **out, char *err, size_t err_len)
 
 	store = X509_STORE_new();
 	if (store == NULL) {
-		tls_ossl_err(err, err_len, "X509_STORE_new");
+		sslerr_set(err, err_len, "X509_STORE_new", NULL);
 		goto fail;
 	}
 	SSL_CTX_set_cert_store(ctx, store);     /* ctx owns the store now */
@@ -814,7 +785,7 @@ tls_server_new(tls_server **out, const gw_config *cfg, ingest *ig, metrics *m,
 	if (tls_conn_idx < 0) {
 		tls_conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 		if (tls_conn_idx < 0) {
-			tls_ossl_err(err, err_len, "SSL_get_ex_new_index");
+			sslerr_set(err, err_len, "SSL_get_ex_new_index", NULL);
 			return -1;
 		}
 	}

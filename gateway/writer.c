@@ -55,7 +55,6 @@
 #define WR_BACKOFF_MIN_US   200000LL
 #define WR_BACKOFF_MAX_US   2000000LL
 #define WR_IDLE_TICK_US     1000000LL
-#define WR_PG_EPOCH_US      946684800000000LL   /* 2000-01-01 - 1970-01-01 */
 #define WR_COPY_FLUSH       (256U * 1024U)
 #define WR_BYTEA_OID        17U
 
@@ -182,28 +181,6 @@ struct writer {
 };
 
 /* -- small helpers ----------------------------------------------------------- */
-
-static void
-wr_be64(unsigned char out[8], uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		out[i] = (unsigned char)(v & 0xffU);
-		v >>= 8;
-	}
-}
-
-static uint64_t
-wr_get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 static void
 wb_put(wbuf *b, const void *d, size_t n)
@@ -526,8 +503,8 @@ wr_stream_ensure(wr_lane *w, wr_stream *st)
 			memset(st->head, 0, sizeof(st->head));
 		} else if (PQgetlength(r, 0, 0) == 8 && PQgetlength(r, 0, 1) == 8 &&
 		    PQgetlength(r, 0, 2) == VAULT_HASH_BYTES) {
-			st->batch_no = wr_get_be64((const unsigned char *)PQgetvalue(r, 0, 0));
-			st->last_seq = wr_get_be64((const unsigned char *)PQgetvalue(r, 0, 1));
+			st->batch_no = pg_be64_get(PQgetvalue(r, 0, 0));
+			st->last_seq = pg_be64_get(PQgetvalue(r, 0, 1));
 			memcpy(st->head, PQgetvalue(r, 0, 2), VAULT_HASH_BYTES);
 		} else {
 			PQclear(r);
@@ -723,7 +700,7 @@ wr_dedup(wr_lane *w, wr_slot *slots, size_t *idx, size_t n, wr_stream *st)
 
 			s->kind = SLOT_DUP_DB;
 			memcpy(s->rc.stream_id, PQgetvalue(r, k, 1), VAULT_ID_BYTES);
-			s->rc.seq = wr_get_be64((const unsigned char *)PQgetvalue(r, k, 2));
+			s->rc.seq = pg_be64_get(PQgetvalue(r, k, 2));
 			memcpy(s->rc.leaf_hash, PQgetvalue(r, k, 3), VAULT_HASH_BYTES);
 		}
 	}
@@ -950,14 +927,14 @@ wr_copy(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups, size_t ngroups)
 		wb_u16(&b, 15);
 		wb_field(&b, s->st->tenant_id, VAULT_ID_BYTES);
 		wb_field(&b, s->st->stream_id, VAULT_ID_BYTES);
-		wr_be64(u64, s->rc.seq);
+		pg_be64_put(u64, s->rc.seq);
 		wb_field(&b, u64, 8);
 		wb_field(&b, s->epoch_id, VAULT_ID_BYTES);
-		wr_be64(u64, gr->batch_no);
+		pg_be64_put(u64, gr->batch_no);
 		wb_field(&b, u64, 8);
-		wr_be64(u64, (uint64_t)(s->it->received_at - WR_PG_EPOCH_US));
+		pg_be64_put(u64, (uint64_t)(s->it->received_at - PG_EPOCH_US));
 		wb_field(&b, u64, 8);
-		wr_be64(u64, (uint64_t)(rr->sent_at_us - WR_PG_EPOCH_US));
+		pg_be64_put(u64, (uint64_t)(rr->sent_at_us - PG_EPOCH_US));
 		wb_field(&b, u64, 8);
 		wb_field(&b, rr->channel, strlen(rr->channel));
 		wb_u32(&b, 2);
@@ -1024,7 +1001,7 @@ wr_insert_batch(wr_lane *w, const wr_group *g)
 	snprintf(fseq, sizeof(fseq), "%llu", (unsigned long long)g->first_seq);
 	snprintf(lseq, sizeof(lseq), "%llu", (unsigned long long)g->last_seq);
 	snprintf(cnt, sizeof(cnt), "%zu", g->nnew);
-	wr_be64(signed_at, (uint64_t)(g->cp.signed_at - WR_PG_EPOCH_US));
+	pg_be64_put(signed_at, (uint64_t)(g->cp.signed_at - PG_EPOCH_US));
 	pg_param_bin(&p, g->st->tenant_id, VAULT_ID_BYTES);  /* $1 */
 	pg_param_bin(&p, g->st->stream_id, VAULT_ID_BYTES);  /* $2 */
 	pg_param_text(&p, bno);                              /* $3 */

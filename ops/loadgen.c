@@ -64,6 +64,8 @@
 #include <sodium.h>
 
 #include "bench/lib/synth.h"
+#include "common/sslerr.h"
+#include "common/util.h"
 
 #define LG_THREADS_MAX     64U
 #define LG_RETRIES_MAX     1000U    /* 503/429 answers for one batch */
@@ -147,15 +149,6 @@ typedef struct worker {
 
 /* -- small helpers -------------------------------------------------------- */
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 sleep_s(double s)
 {
@@ -191,20 +184,11 @@ printable(char *dst, size_t cap, const char *src, size_t len)
 	dst[k] = '\0';
 }
 
-static void
-ssl_err(char *err, size_t err_len, const char *what)
+/* What to say when OpenSSL queued no reason: the system's, or EOF. */
+static const char *
+io_errtext(void)
 {
-	unsigned long e = ERR_get_error();
-	char buf[256];
-
-	if (e != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err, err_len, "%s: %s", what, buf);
-	} else {
-		snprintf(err, err_len, "%s: %s", what, errno ? strerror(errno) :
-		    "connection closed");
-	}
-	ERR_clear_error();
+	return errno ? strerror(errno) : "connection closed";
 }
 
 static int
@@ -285,7 +269,7 @@ make_ctx(const lg_opts *o, const char *crt, const char *key, int tickets,
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
 	if (ctx == NULL) {
-		ssl_err(err, err_len, "SSL_CTX_new");
+		sslerr_set(err, err_len, "SSL_CTX_new", io_errtext());
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -294,16 +278,16 @@ make_ctx(const lg_opts *o, const char *crt, const char *key, int tickets,
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1) {
-		ssl_err(err, err_len, o->ca);
+		sslerr_set(err, err_len, o->ca, io_errtext());
 		goto fail;
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1) {
-		ssl_err(err, err_len, crt);
+		sslerr_set(err, err_len, crt, io_errtext());
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		ssl_err(err, err_len, key);
+		sslerr_set(err, err_len, key, io_errtext());
 		goto fail;
 	}
 	return ctx;
@@ -427,7 +411,7 @@ conn_open(global *g, conn *c, unsigned dev, char *err, size_t err_len)
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	c->ssl = SSL_new(g->devs[dev].ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
-		ssl_err(err, err_len, "SSL_new");
+		sslerr_set(err, err_len, "SSL_new", io_errtext());
 		conn_close(c);
 		return -1;
 	}
@@ -442,7 +426,7 @@ conn_open(global *g, conn *c, unsigned dev, char *err, size_t err_len)
 	ERR_clear_error();
 	errno = 0;
 	if (SSL_connect(c->ssl) != 1) {
-		ssl_err(err, err_len, "TLS handshake");
+		sslerr_set(err, err_len, "TLS handshake", io_errtext());
 		conn_close(c);
 		return -1;
 	}
@@ -571,7 +555,7 @@ write_all(conn *c, const char *p, size_t n, char *err, size_t err_len)
 		int k = SSL_write(c->ssl, p, n > (1U << 30) ? (1 << 30) : (int)n);
 
 		if (k <= 0) {
-			ssl_err(err, err_len, "write");
+			sslerr_set(err, err_len, "write", io_errtext());
 			return -1;
 		}
 		p += k;
@@ -599,7 +583,7 @@ exchange(worker *w, conn *c, int *status, int *retry_after, int *keep_alive,
 		snprintf(err, err_len, "request head too long");
 		return -1;
 	}
-	*sent = now_s();
+	*sent = util_mono_s();
 	if (write_all(c, head, (size_t)n, err, err_len) != 0 ||
 	    write_all(c, w->body, w->body_len, err, err_len) != 0)
 		return -1;
@@ -620,7 +604,7 @@ exchange(worker *w, conn *c, int *status, int *retry_after, int *keep_alive,
 				http_parser_execute(&parser, &resp_settings, NULL, 0);
 			if (s.complete)
 				break;
-			ssl_err(err, err_len, "read");
+			sslerr_set(err, err_len, "read", io_errtext());
 			return -1;
 		}
 		used = http_parser_execute(&parser, &resp_settings, buf, (size_t)n);
@@ -633,7 +617,7 @@ exchange(worker *w, conn *c, int *status, int *retry_after, int *keep_alive,
 			return -1;
 		}
 	}
-	*done = now_s();
+	*done = util_mono_s();
 	*status = (int)parser.status_code;
 	*retry_after = s.retry_after;
 	*keep_alive = s.keep_alive;
@@ -840,7 +824,7 @@ worker_main(void *arg)
 		n = o->records - first < o->syn.batch ?
 		    (size_t)(o->records - first) : o->syn.batch;
 		if (o->rate > 0)
-			sleep_s(g->t0 + (double)first / o->rate - now_s());
+			sleep_s(g->t0 + (double)first / o->rate - util_mono_s());
 		send_batch(w, &w->conns[d / C], o->first + first, n);
 	}
 	atomic_fetch_add(&g->finished, 1);
@@ -909,7 +893,7 @@ run_ingest(global *g)
 		free(ws);
 		return 1;
 	}
-	g->t0 = now_s();
+	g->t0 = util_mono_s();
 	c0 = cpu_s();
 	for (i = 0; i < C; i++) {
 		unsigned k;
@@ -936,7 +920,7 @@ run_ingest(global *g)
 	last_t = g->t0;
 	for (;;) {
 		uint64_t n = atomic_load(&g->acked);
-		double now = now_s();
+		double now = util_mono_s();
 		int finished = atomic_load(&g->finished) >= (int)started;
 
 		if (now - last_t >= 0.5 || finished) {
@@ -960,7 +944,7 @@ run_ingest(global *g)
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(ws[i].tid, NULL);
-	t1 = now_s();
+	t1 = util_mono_s();
 	memset(&tot, 0, sizeof(tot));
 	for (i = 0; i < C; i++) {
 		tot.acked += ws[i].st.acked;
@@ -1148,7 +1132,7 @@ run_idle(global *g)
 		conns[k].fd = -1;
 	if (o->rss_pid > 0)
 		before = rss_kib(o->rss_pid);
-	t0 = now_s();
+	t0 = util_mono_s();
 	for (i = 0; i < T; i++) {
 		args[i].g = g;
 		args[i].conns = conns;
@@ -1167,7 +1151,7 @@ run_idle(global *g)
 			fprintf(stderr, "loadgen: %llu connections failed; first: %s\n",
 			    (unsigned long long)args[i].failed, args[i].err);
 	}
-	t1 = now_s();
+	t1 = util_mono_s();
 	/* Let the server finish its post-handshake work and settle. */
 	sleep_s(2.0);
 	if (o->rss_pid > 0)
@@ -1218,7 +1202,7 @@ hs_main(void *p)
 	hs_arg *a = p;
 	unsigned dev = a->index % a->g->ndevs;
 
-	while (now_s() < a->until) {
+	while (util_mono_s() < a->until) {
 		conn c;
 		char err[256];
 
@@ -1248,7 +1232,7 @@ run_handshakes(global *g)
 
 	if (args == NULL || tids == NULL)
 		goto out;
-	t0 = now_s();
+	t0 = util_mono_s();
 	for (i = 0; i < T; i++) {
 		args[i].g = g;
 		args[i].index = i;
@@ -1265,7 +1249,7 @@ run_handshakes(global *g)
 			fprintf(stderr, "loadgen: %llu handshakes failed; first: %s\n",
 			    (unsigned long long)args[i].failed, args[i].err);
 	}
-	t1 = now_s();
+	t1 = util_mono_s();
 	printf("loadgen: %llu full mTLS handshakes in %.1f s over %u "
 	    "connections: %.0f/s, %llu failed, client CPU %.1f s\n",
 	    (unsigned long long)ok, t1 - t0, started, (double)ok / (t1 - t0),

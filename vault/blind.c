@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "vault/err.h"
 #include "vault/mem.h"
 
 #define DOMAIN_PARTICIPANT   0x01U
@@ -28,13 +29,6 @@ _Static_assert(VAULT_TOKEN_BYTES <= crypto_generichash_BYTES, "token size");
 
 #define PHONE_MIN_DIGITS  8U
 #define PHONE_MAX_DIGITS  15U
-
-static void
-set_err(char *err, size_t err_len, const char *msg)
-{
-	if (err != NULL && err_len > 0)
-		snprintf(err, err_len, "%s", msg);
-}
 
 static int
 is_ascii_space(unsigned char c)
@@ -92,7 +86,7 @@ check_text(const unsigned char *s, size_t len, char *err, size_t err_len)
 
 		if (c < 0x80) {
 			if (c < 0x20 || c == 0x7f) {
-				set_err(err, err_len,
+				vault_err_set(err, err_len,
 				        "value contains a control character");
 				return -1;
 			}
@@ -122,7 +116,7 @@ check_text(const unsigned char *s, size_t len, char *err, size_t err_len)
 		    cp > 0x10ffffU || (cp >= 0xd800U && cp <= 0xdfffU))
 			goto bad;
 		if (cp >= 0x80U && cp <= 0x9fU) {
-			set_err(err, err_len, "value contains a control character");
+			vault_err_set(err, err_len, "value contains a control character");
 			return -1;
 		}
 		i += n + 1;
@@ -130,7 +124,7 @@ check_text(const unsigned char *s, size_t len, char *err, size_t err_len)
 	return 0;
 
 bad:
-	set_err(err, err_len, "value is not valid UTF-8");
+	vault_err_set(err, err_len, "value is not valid UTF-8");
 	return -1;
 }
 
@@ -145,11 +139,11 @@ normalize_phone(const unsigned char *s, size_t len, char *out, size_t out_cap,
 	} else if (len >= 2 && s[0] == '0' && s[1] == '0') {
 		i = 2;
 	} else {
-		set_err(err, err_len, "phone number must start with '+' or '00'");
+		vault_err_set(err, err_len, "phone number must start with '+' or '00'");
 		return -1;
 	}
 	if (out_cap < 1 + PHONE_MAX_DIGITS) {
-		set_err(err, err_len, "output buffer too small");
+		vault_err_set(err, err_len, "output buffer too small");
 		return -1;
 	}
 	out[n++] = '+';
@@ -165,23 +159,23 @@ normalize_phone(const unsigned char *s, size_t len, char *out, size_t out_cap,
 		}
 		if (c >= '0' && c <= '9') {
 			if (++digits > PHONE_MAX_DIGITS) {
-				set_err(err, err_len,
+				vault_err_set(err, err_len,
 				        "phone number must have 8 to 15 digits");
 				return -1;
 			}
 			out[n++] = (char)c;
 		} else if (!is_phone_char(c)) {
-			set_err(err, err_len, "phone number may contain only "
+			vault_err_set(err, err_len, "phone number may contain only "
 			        "digits, spaces, dashes, dots and parentheses");
 			return -1;
 		}
 	}
 	if (digits < PHONE_MIN_DIGITS) {
-		set_err(err, err_len, "phone number must have 8 to 15 digits");
+		vault_err_set(err, err_len, "phone number must have 8 to 15 digits");
 		return -1;
 	}
 	if (out[1] == '0') {
-		set_err(err, err_len, "phone number must not start with 0 after "
+		vault_err_set(err, err_len, "phone number must not start with 0 after "
 		        "the international prefix");
 		return -1;
 	}
@@ -198,7 +192,7 @@ normalize_text(vault_participant_kind kind, const unsigned char *s,
 	size_t i, ats = 0, at = 0;
 
 	if (len > VAULT_PARTICIPANT_MAX) {
-		set_err(err, err_len, "value is longer than 256 bytes");
+		vault_err_set(err, err_len, "value is longer than 256 bytes");
 		return -1;
 	}
 	if (check_text(s, len, err, err_len) != 0)
@@ -211,21 +205,21 @@ normalize_text(vault_participant_kind kind, const unsigned char *s,
 			}
 		}
 		if (ats != 1) {
-			set_err(err, err_len,
+			vault_err_set(err, err_len,
 			        "email address must contain exactly one '@'");
 			return -1;
 		}
 		if (at == 0) {
-			set_err(err, err_len, "email address has an empty local part");
+			vault_err_set(err, err_len, "email address has an empty local part");
 			return -1;
 		}
 		if (at == len - 1) {
-			set_err(err, err_len, "email address has an empty domain");
+			vault_err_set(err, err_len, "email address has an empty domain");
 			return -1;
 		}
 	}
 	if (out_cap < len) {
-		set_err(err, err_len, "output buffer too small");
+		vault_err_set(err, err_len, "output buffer too small");
 		return -1;
 	}
 	for (i = 0; i < len; i++)
@@ -263,16 +257,16 @@ vault_participant_normalize(vault_participant_kind kind,
 	if (out_len != NULL)
 		*out_len = 0;
 	if (out == NULL || out_len == NULL) {
-		set_err(err, err_len, "missing output buffer");
+		vault_err_set(err, err_len, "missing output buffer");
 		goto fail;
 	}
 	if (s == NULL && len > 0) {
-		set_err(err, err_len, "missing value");
+		vault_err_set(err, err_len, "missing value");
 		goto fail;
 	}
 	trim(&s, &len);
 	if (len == 0) {
-		set_err(err, err_len, "empty value");
+		vault_err_set(err, err_len, "empty value");
 		goto fail;
 	}
 	switch (kind) {
@@ -285,7 +279,7 @@ vault_participant_normalize(vault_participant_kind kind,
 		                    err_len);
 		break;
 	default:
-		set_err(err, err_len, "unknown participant kind");
+		vault_err_set(err, err_len, "unknown participant kind");
 		break;
 	}
 
@@ -349,12 +343,12 @@ participant_token(int classify, vault_participant_kind kind,
 
 	sodium_memzero(norm, sizeof(norm));
 	if (token_out == NULL) {
-		set_err(err, err_len, "missing token buffer");
+		vault_err_set(err, err_len, "missing token buffer");
 		goto fail;
 	}
 	sodium_memzero(token_out, VAULT_TOKEN_BYTES);
 	if (bik == NULL) {
-		set_err(err, err_len, "missing blind-index key");
+		vault_err_set(err, err_len, "missing blind-index key");
 		goto fail;
 	}
 	if (classify)
@@ -365,7 +359,7 @@ participant_token(int classify, vault_participant_kind kind,
 	part.p = (const unsigned char *)norm;
 	part.len = norm_len;
 	if (token_hash(bik, DOMAIN_PARTICIPANT, &part, 1, token_out) != 0) {
-		set_err(err, err_len, "hash failed");
+		vault_err_set(err, err_len, "hash failed");
 		goto fail;
 	}
 	rc = 0;
@@ -423,11 +417,11 @@ check_id(const char *id, size_t len, const char *empty_msg,
          const char *long_msg, char *err, size_t err_len)
 {
 	if (id == NULL || len == 0) {
-		set_err(err, err_len, empty_msg);
+		vault_err_set(err, err_len, "%s", empty_msg);
 		return -1;
 	}
 	if (len > VAULT_BLIND_ID_MAX) {
-		set_err(err, err_len, long_msg);
+		vault_err_set(err, err_len, "%s", long_msg);
 		return -1;
 	}
 	return 0;
@@ -443,12 +437,12 @@ vault_conversation_token(const unsigned char bik[VAULT_BIK_BYTES],
 	int         rc = -1;
 
 	if (token_out == NULL) {
-		set_err(err, err_len, "missing token buffer");
+		vault_err_set(err, err_len, "missing token buffer");
 		goto fail;
 	}
 	sodium_memzero(token_out, VAULT_TOKEN_BYTES);
 	if (bik == NULL) {
-		set_err(err, err_len, "missing blind-index key");
+		vault_err_set(err, err_len, "missing blind-index key");
 		goto fail;
 	}
 	if (check_id(conv_id, len, "conversation id is empty",
@@ -458,7 +452,7 @@ vault_conversation_token(const unsigned char bik[VAULT_BIK_BYTES],
 	part.p = (const unsigned char *)conv_id;
 	part.len = len;
 	if (token_hash(bik, DOMAIN_CONVERSATION, &part, 1, token_out) != 0) {
-		set_err(err, err_len, "hash failed");
+		vault_err_set(err, err_len, "hash failed");
 		goto fail;
 	}
 	rc = 0;
@@ -490,12 +484,12 @@ vault_dedup_token(const unsigned char bik[VAULT_BIK_BYTES],
 	int           rc = -1;
 
 	if (token_out == NULL) {
-		set_err(err, err_len, "missing token buffer");
+		vault_err_set(err, err_len, "missing token buffer");
 		goto fail;
 	}
 	sodium_memzero(token_out, VAULT_TOKEN_BYTES);
 	if (bik == NULL) {
-		set_err(err, err_len, "missing blind-index key");
+		vault_err_set(err, err_len, "missing blind-index key");
 		goto fail;
 	}
 	if (check_id(device_id, device_id_len, "device id is empty",
@@ -517,7 +511,7 @@ vault_dedup_token(const unsigned char bik[VAULT_BIK_BYTES],
 	parts[3].p = (const unsigned char *)source_id;
 	parts[3].len = source_id_len;
 	if (token_hash(bik, DOMAIN_DEDUP, parts, 4, token_out) != 0) {
-		set_err(err, err_len, "hash failed");
+		vault_err_set(err, err_len, "hash failed");
 		goto fail;
 	}
 	rc = 0;

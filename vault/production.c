@@ -28,6 +28,7 @@
 
 #include <sodium.h>
 
+#include "vault/err.h"
 #include "vault/mem.h"
 #include "vault/pwbox.h"
 #include "vault/sharefile.h"
@@ -125,21 +126,6 @@ struct vault_stream_reader {
 	int                phase;
 };
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
 static void
 store_u32_be(unsigned char *p, uint32_t v)
 {
@@ -192,15 +178,15 @@ writer_alloc(vault_sink_fn sink, void *arg, char *err, size_t err_len)
 	vault_stream_writer *w;
 
 	if (sink == NULL) {
-		set_err(err, err_len, "stream writer: missing sink");
+		vault_err_set(err, err_len, "stream writer: missing sink");
 		return NULL;
 	}
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		return NULL;
 	}
 	if ((w = calloc(1, sizeof *w)) == NULL) {
-		set_err(err, err_len, "stream writer: out of memory");
+		vault_err_set(err, err_len, "stream writer: out of memory");
 		return NULL;
 	}
 	w->sink = sink;
@@ -211,7 +197,7 @@ writer_alloc(vault_sink_fn sink, void *arg, char *err, size_t err_len)
 	w->out = malloc(VAULT_PROD_CHUNK_LEN_BYTES + w->chunk +
 	    VAULT_PROD_CHUNK_OVERHEAD);
 	if (w->st == NULL || w->buf == NULL || w->out == NULL) {
-		set_err(err, err_len, "stream writer: cannot allocate secure memory");
+		vault_err_set(err, err_len, "stream writer: cannot allocate secure memory");
 		vault_stream_writer_free(&w);
 		return NULL;
 	}
@@ -245,7 +231,7 @@ writer_emit(vault_stream_writer *w, unsigned char tag, char *err, size_t err_len
 	    w->ad_len, tag) != 0) {
 		sodium_memzero(w->buf, w->fill);
 		w->phase = PH_FAILED;
-		set_err(err, err_len, "stream writer: encryption failed");
+		vault_err_set(err, err_len, "stream writer: encryption failed");
 		return -1;
 	}
 	sodium_memzero(w->buf, w->fill);
@@ -254,7 +240,7 @@ writer_emit(vault_stream_writer *w, unsigned char tag, char *err, size_t err_len
 	if (w->sink(w->arg, w->out,
 	    VAULT_PROD_CHUNK_LEN_BYTES + (size_t)clen) != 0) {
 		w->phase = PH_FAILED;
-		set_err(err, err_len, "stream writer: output failed");
+		vault_err_set(err, err_len, "stream writer: output failed");
 		return -1;
 	}
 	return 0;
@@ -268,11 +254,11 @@ vault_stream_write(vault_stream_writer *w, const void *data, size_t len,
 	size_t n;
 
 	if (w == NULL || (data == NULL && len != 0)) {
-		set_err(err, err_len, "stream writer: missing argument");
+		vault_err_set(err, err_len, "stream writer: missing argument");
 		return -1;
 	}
 	if (w->phase != PH_BODY) {
-		set_err(err, err_len, "stream writer: %s",
+		vault_err_set(err, err_len, "stream writer: %s",
 		    w->phase == PH_DONE ? "already finished" : "stream failed earlier");
 		return -1;
 	}
@@ -299,11 +285,11 @@ int
 vault_stream_finish(vault_stream_writer *w, char *err, size_t err_len)
 {
 	if (w == NULL) {
-		set_err(err, err_len, "stream writer: missing argument");
+		vault_err_set(err, err_len, "stream writer: missing argument");
 		return -1;
 	}
 	if (w->phase != PH_BODY) {
-		set_err(err, err_len, "stream writer: %s",
+		vault_err_set(err, err_len, "stream writer: %s",
 		    w->phase == PH_DONE ? "already finished" : "stream failed earlier");
 		return -1;
 	}
@@ -354,14 +340,14 @@ vault_prod_writer_new(vault_stream_writer **out,
 		return -1;
 	*out = NULL;
 	if (recipient_pk == NULL) {
-		set_err(err, err_len, "production: missing recipient key");
+		vault_err_set(err, err_len, "production: missing recipient key");
 		return -1;
 	}
 	if ((w = writer_alloc(sink, arg, err, err_len)) == NULL)
 		return -1;
 	if ((key = vault_secure_alloc(
 	    crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
-		set_err(err, err_len, "production: cannot allocate secure memory");
+		vault_err_set(err, err_len, "production: cannot allocate secure memory");
 		goto fail;
 	}
 	h = w->ad;
@@ -375,20 +361,20 @@ vault_prod_writer_new(vault_stream_writer **out,
 	 * secret), so a junk key cannot make K public. */
 	if (crypto_box_seal(h + PR_OFF_SEALED, key,
 	    crypto_secretstream_xchacha20poly1305_KEYBYTES, recipient_pk) != 0) {
-		set_err(err, err_len, "production: the recipient's public key is "
+		vault_err_set(err, err_len, "production: the recipient's public key is "
 		    "not a usable X25519 key");
 		goto fail;
 	}
 	if (crypto_secretstream_xchacha20poly1305_init_push(w->st,
 	    h + PR_OFF_SSHDR, key) != 0) {
-		set_err(err, err_len, "production: stream initialisation failed");
+		vault_err_set(err, err_len, "production: stream initialisation failed");
 		goto fail;
 	}
 	vault_secure_free(key);
 	key = NULL;
 	w->ad_len = VAULT_PROD_HEADER_BYTES;
 	if (w->sink(w->arg, h, VAULT_PROD_HEADER_BYTES) != 0) {
-		set_err(err, err_len, "production: output failed");
+		vault_err_set(err, err_len, "production: output failed");
 		goto fail;
 	}
 	w->phase = PH_BODY;
@@ -427,15 +413,15 @@ reader_alloc(int kind, vault_sink_fn sink, void *arg, char *err, size_t err_len)
 	vault_stream_reader *r;
 
 	if (sink == NULL) {
-		set_err(err, err_len, "stream reader: missing sink");
+		vault_err_set(err, err_len, "stream reader: missing sink");
 		return NULL;
 	}
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		return NULL;
 	}
 	if ((r = calloc(1, sizeof *r)) == NULL) {
-		set_err(err, err_len, "stream reader: out of memory");
+		vault_err_set(err, err_len, "stream reader: out of memory");
 		return NULL;
 	}
 	r->kind = kind;
@@ -444,7 +430,7 @@ reader_alloc(int kind, vault_sink_fn sink, void *arg, char *err, size_t err_len)
 	r->hdr_len = kind == PR_PROD ? VAULT_PROD_HEADER_BYTES :
 	    VAULT_SPOOL_HEADER_BYTES;
 	if ((r->st = vault_secure_alloc(sizeof *r->st)) == NULL) {
-		set_err(err, err_len, "stream reader: cannot allocate secure memory");
+		vault_err_set(err, err_len, "stream reader: cannot allocate secure memory");
 		vault_stream_reader_free(&r);
 		return NULL;
 	}
@@ -460,7 +446,7 @@ reader_buffers(vault_stream_reader *r, char *err, size_t err_len)
 	r->buf = vault_secure_alloc(r->chunk);
 	r->in = malloc(r->chunk + VAULT_PROD_CHUNK_OVERHEAD);
 	if (r->buf == NULL || r->in == NULL) {
-		set_err(err, err_len, "stream reader: cannot allocate secure memory");
+		vault_err_set(err, err_len, "stream reader: cannot allocate secure memory");
 		return -1;
 	}
 	return 0;
@@ -475,38 +461,38 @@ vault_prod_header_key_id(const unsigned char *data, size_t len,
 
 	memset(id_out, 0, VAULT_BOX_KEYID_BYTES);
 	if (data == NULL || len == 0) {
-		set_err(err, err_len, "the production is empty");
+		vault_err_set(err, err_len, "the production is empty");
 		return -1;
 	}
 	m = len < VAULT_PROD_MAGIC_BYTES ? len : VAULT_PROD_MAGIC_BYTES;
 	if (memcmp(data, VAULT_PROD_MAGIC, m) != 0) {
-		set_err(err, err_len, "not a Coffer production (bad magic)");
+		vault_err_set(err, err_len, "not a Coffer production (bad magic)");
 		return -1;
 	}
 	if (len <= PR_OFF_VERSION) {
-		set_err(err, err_len, "the production is truncated: header incomplete "
+		vault_err_set(err, err_len, "the production is truncated: header incomplete "
 		    "(%zu of %u bytes)", len, VAULT_PROD_HEADER_BYTES);
 		return -1;
 	}
 	if (data[PR_OFF_VERSION] != VAULT_PROD_VERSION) {
-		set_err(err, err_len, "unsupported production version %u (this build "
+		vault_err_set(err, err_len, "unsupported production version %u (this build "
 		    "reads version %u)", (unsigned int)data[PR_OFF_VERSION],
 		    VAULT_PROD_VERSION);
 		return -1;
 	}
 	if (len < PR_OFF_SEALED) {
-		set_err(err, err_len, "the production is truncated: header incomplete "
+		vault_err_set(err, err_len, "the production is truncated: header incomplete "
 		    "(%zu of %u bytes)", len, VAULT_PROD_HEADER_BYTES);
 		return -1;
 	}
 	if (data[PR_OFF_FLAGS] != 0) {
-		set_err(err, err_len, "unsupported production flags 0x%02x",
+		vault_err_set(err, err_len, "unsupported production flags 0x%02x",
 		    (unsigned int)data[PR_OFF_FLAGS]);
 		return -1;
 	}
 	chunk = load_u32_be(data + PR_OFF_CHUNK);
 	if (chunk < VAULT_PROD_CHUNK_MIN || chunk > VAULT_PROD_CHUNK_MAX) {
-		set_err(err, err_len, "production header: chunk size %u outside "
+		vault_err_set(err, err_len, "production header: chunk size %u outside "
 		    "%u..%u", (unsigned int)chunk, VAULT_PROD_CHUNK_MIN,
 		    VAULT_PROD_CHUNK_MAX);
 		return -1;
@@ -528,7 +514,7 @@ reader_header(vault_stream_reader *r, char *err, size_t err_len)
 		r->chunk = VAULT_PROD_CHUNK_BYTES;
 		if (crypto_secretstream_xchacha20poly1305_init_pull(r->st, r->hdr,
 		    r->spool->key) != 0) {
-			set_err(err, err_len, "spool header is corrupted");
+			vault_err_set(err, err_len, "spool header is corrupted");
 			return -1;
 		}
 		return reader_buffers(r, err, err_len);
@@ -541,25 +527,25 @@ reader_header(vault_stream_reader *r, char *err, size_t err_len)
 	if (sodium_memcmp(mine, theirs, VAULT_BOX_KEYID_BYTES) != 0) {
 		hex16(hm, mine);
 		hex16(ht, theirs);
-		set_err(err, err_len, "this production is sealed to a different key "
+		vault_err_set(err, err_len, "this production is sealed to a different key "
 		    "(production key id %s, this key %s)", ht, hm);
 		goto out;
 	}
 	r->chunk = load_u32_be(r->hdr + PR_OFF_CHUNK);
 	if ((key = vault_secure_alloc(
 	    crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
-		set_err(err, err_len, "production: cannot allocate secure memory");
+		vault_err_set(err, err_len, "production: cannot allocate secure memory");
 		goto out;
 	}
 	if (crypto_box_seal_open(key, r->hdr + PR_OFF_SEALED, PR_SEALED_BYTES,
 	    pk, r->sk) != 0) {
-		set_err(err, err_len, "cannot open the production key: the header "
+		vault_err_set(err, err_len, "cannot open the production key: the header "
 		    "is corrupted or was not sealed to this key");
 		goto out;
 	}
 	if (crypto_secretstream_xchacha20poly1305_init_pull(r->st,
 	    r->hdr + PR_OFF_SSHDR, key) != 0) {
-		set_err(err, err_len, "production header is corrupted");
+		vault_err_set(err, err_len, "production header is corrupted");
 		goto out;
 	}
 	if (reader_buffers(r, err, err_len) != 0)
@@ -588,7 +574,7 @@ reader_open_chunk(vault_stream_reader *r, char *err, size_t err_len)
 
 	if (crypto_secretstream_xchacha20poly1305_pull(r->st, r->buf, &mlen, &tag,
 	    r->in, r->fill, r->hdr, r->hdr_len) != 0) {
-		set_err(err, err_len, "the %s is corrupted: chunk %llu does not "
+		vault_err_set(err, err_len, "the %s is corrupted: chunk %llu does not "
 		    "authenticate (tampered with or reordered)", reader_what(r),
 		    r->nchunks + 1);
 		return -1;
@@ -600,7 +586,7 @@ reader_open_chunk(vault_stream_reader *r, char *err, size_t err_len)
 	    mlen != r->chunk) {
 		/* Authentic, so a writer made it: not one of ours. */
 		sodium_memzero(r->buf, (size_t)mlen);
-		set_err(err, err_len, "the %s is malformed: chunk %llu is short and "
+		vault_err_set(err, err_len, "the %s is malformed: chunk %llu is short and "
 		    "not the last", reader_what(r), r->nchunks);
 		return -1;
 	}
@@ -610,7 +596,7 @@ reader_open_chunk(vault_stream_reader *r, char *err, size_t err_len)
 	rc = mlen == 0 ? 0 : r->sink(r->arg, r->buf, (size_t)mlen);
 	sodium_memzero(r->buf, (size_t)mlen);
 	if (rc != 0) {
-		set_err(err, err_len, "output failed");
+		vault_err_set(err, err_len, "output failed");
 		return -1;
 	}
 	r->total += mlen;
@@ -625,11 +611,11 @@ prod_prefix_check(const unsigned char *h, size_t n, char *err, size_t err_len)
 	size_t m = n < VAULT_PROD_MAGIC_BYTES ? n : VAULT_PROD_MAGIC_BYTES;
 
 	if (memcmp(h, VAULT_PROD_MAGIC, m) != 0) {
-		set_err(err, err_len, "not a Coffer production (bad magic)");
+		vault_err_set(err, err_len, "not a Coffer production (bad magic)");
 		return -1;
 	}
 	if (n > PR_OFF_VERSION && h[PR_OFF_VERSION] != VAULT_PROD_VERSION) {
-		set_err(err, err_len, "unsupported production version %u (this build "
+		vault_err_set(err, err_len, "unsupported production version %u (this build "
 		    "reads version %u)", (unsigned int)h[PR_OFF_VERSION],
 		    VAULT_PROD_VERSION);
 		return -1;
@@ -647,11 +633,11 @@ reader_push(vault_stream_reader *r, const void *data, size_t len,
 	size_t n, cap;
 
 	if (r == NULL || (data == NULL && len != 0)) {
-		set_err(err, err_len, "stream reader: missing argument");
+		vault_err_set(err, err_len, "stream reader: missing argument");
 		return -1;
 	}
 	if (r->phase == PH_FAILED) {
-		set_err(err, err_len, "stream reader: stream failed earlier");
+		vault_err_set(err, err_len, "stream reader: stream failed earlier");
 		return -1;
 	}
 	while (len > 0) {
@@ -689,7 +675,7 @@ reader_push(vault_stream_reader *r, const void *data, size_t len,
 				cap = load_u32_be(r->lenb);
 				if (cap < VAULT_PROD_CHUNK_OVERHEAD ||
 				    cap > r->chunk + VAULT_PROD_CHUNK_OVERHEAD) {
-					set_err(err, err_len, "the %s is corrupted: chunk "
+					vault_err_set(err, err_len, "the %s is corrupted: chunk "
 					    "%llu has an impossible length %zu",
 					    reader_what(r), r->nchunks + 1, cap);
 					goto fail;
@@ -711,7 +697,7 @@ reader_push(vault_stream_reader *r, const void *data, size_t len,
 			break;
 		case PH_DONE:
 		default:
-			set_err(err, err_len, "the %s has %zu unexpected bytes after its "
+			vault_err_set(err, err_len, "the %s has %zu unexpected bytes after its "
 			    "end", reader_what(r), len);
 			goto fail;
 		}
@@ -728,7 +714,7 @@ reader_finish(vault_stream_reader *r, char *err, size_t err_len)
 	const char *what;
 
 	if (r == NULL) {
-		set_err(err, err_len, "stream reader: missing argument");
+		vault_err_set(err, err_len, "stream reader: missing argument");
 		return -1;
 	}
 	what = reader_what(r);
@@ -737,23 +723,23 @@ reader_finish(vault_stream_reader *r, char *err, size_t err_len)
 		return 0;
 	case PH_HEADER:
 		if (r->hdr_fill == 0)
-			set_err(err, err_len, "the %s is empty", what);
+			vault_err_set(err, err_len, "the %s is empty", what);
 		else
-			set_err(err, err_len, "the %s is truncated: header incomplete "
+			vault_err_set(err, err_len, "the %s is truncated: header incomplete "
 			    "(%zu of %zu bytes)", what, r->hdr_fill, r->hdr_len);
 		break;
 	case PH_BODY:
 		if (r->need > 0 || r->len_fill > 0)
-			set_err(err, err_len, "the %s is truncated: chunk %llu is "
+			vault_err_set(err, err_len, "the %s is truncated: chunk %llu is "
 			    "incomplete (%zu of %zu bytes)", what, r->nchunks + 1,
 			    r->need > 0 ? r->fill : r->len_fill,
 			    r->need > 0 ? r->need : (size_t)VAULT_PROD_CHUNK_LEN_BYTES);
 		else
-			set_err(err, err_len, "the %s is truncated: the end-of-stream "
+			vault_err_set(err, err_len, "the %s is truncated: the end-of-stream "
 			    "chunk is missing after %llu chunks", what, r->nchunks);
 		break;
 	default:
-		set_err(err, err_len, "stream reader: stream failed earlier");
+		vault_err_set(err, err_len, "stream reader: stream failed earlier");
 		break;
 	}
 	r->phase = PH_FAILED;
@@ -771,13 +757,13 @@ vault_prod_reader_new(vault_stream_reader **out,
 		return -1;
 	*out = NULL;
 	if (recipient_sk == NULL) {
-		set_err(err, err_len, "production: missing secret key");
+		vault_err_set(err, err_len, "production: missing secret key");
 		return -1;
 	}
 	if ((r = reader_alloc(PR_PROD, sink, arg, err, err_len)) == NULL)
 		return -1;
 	if ((r->sk = vault_secure_alloc(VAULT_BOX_SK_BYTES)) == NULL) {
-		set_err(err, err_len, "production: cannot allocate secure memory");
+		vault_err_set(err, err_len, "production: cannot allocate secure memory");
 		vault_stream_reader_free(&r);
 		return -1;
 	}
@@ -816,14 +802,14 @@ vault_spool_key_new(vault_spool_key **out, char *err, size_t err_len)
 		return -1;
 	*out = NULL;
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		return -1;
 	}
 	if ((k = calloc(1, sizeof *k)) == NULL ||
 	    (k->key = vault_secure_alloc(
 	    crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
 		free(k);
-		set_err(err, err_len, "spool: cannot allocate secure memory");
+		vault_err_set(err, err_len, "spool: cannot allocate secure memory");
 		return -1;
 	}
 	crypto_secretstream_xchacha20poly1305_keygen(k->key);
@@ -851,20 +837,20 @@ vault_spool_writer_new(vault_stream_writer **out, const vault_spool_key *k,
 		return -1;
 	*out = NULL;
 	if (k == NULL) {
-		set_err(err, err_len, "spool: missing key");
+		vault_err_set(err, err_len, "spool: missing key");
 		return -1;
 	}
 	if ((w = writer_alloc(sink, arg, err, err_len)) == NULL)
 		return -1;
 	if (crypto_secretstream_xchacha20poly1305_init_push(w->st, w->ad,
 	    k->key) != 0) {
-		set_err(err, err_len, "spool: stream initialisation failed");
+		vault_err_set(err, err_len, "spool: stream initialisation failed");
 		vault_stream_writer_free(&w);
 		return -1;
 	}
 	w->ad_len = VAULT_SPOOL_HEADER_BYTES;
 	if (w->sink(w->arg, w->ad, w->ad_len) != 0) {
-		set_err(err, err_len, "spool: output failed");
+		vault_err_set(err, err_len, "spool: output failed");
 		vault_stream_writer_free(&w);
 		return -1;
 	}
@@ -883,7 +869,7 @@ vault_spool_reader_new(vault_stream_reader **out, const vault_spool_key *k,
 		return -1;
 	*out = NULL;
 	if (k == NULL) {
-		set_err(err, err_len, "spool: missing key");
+		vault_err_set(err, err_len, "spool: missing key");
 		return -1;
 	}
 	if ((r = reader_alloc(PR_SPOOL, sink, arg, err, err_len)) == NULL)
@@ -898,7 +884,7 @@ vault_spool_writer_restart(vault_stream_writer *w, const vault_spool_key *k,
     char *err, size_t err_len)
 {
 	if (w == NULL || k == NULL || w->ad_len != VAULT_SPOOL_HEADER_BYTES) {
-		set_err(err, err_len, "spool: cannot restart this writer");
+		vault_err_set(err, err_len, "spool: cannot restart this writer");
 		return -1;
 	}
 	sodium_memzero(w->buf, w->fill);
@@ -907,11 +893,11 @@ vault_spool_writer_restart(vault_stream_writer *w, const vault_spool_key *k,
 	w->phase = PH_FAILED;
 	if (crypto_secretstream_xchacha20poly1305_init_push(w->st, w->ad,
 	    k->key) != 0) {
-		set_err(err, err_len, "spool: stream initialisation failed");
+		vault_err_set(err, err_len, "spool: stream initialisation failed");
 		return -1;
 	}
 	if (w->sink(w->arg, w->ad, w->ad_len) != 0) {
-		set_err(err, err_len, "spool: output failed");
+		vault_err_set(err, err_len, "spool: output failed");
 		return -1;
 	}
 	w->phase = PH_BODY;
@@ -923,7 +909,7 @@ vault_spool_reader_restart(vault_stream_reader *r, vault_sink_fn sink,
     void *arg, char *err, size_t err_len)
 {
 	if (r == NULL || r->kind != PR_SPOOL || sink == NULL) {
-		set_err(err, err_len, "spool: cannot restart this reader");
+		vault_err_set(err, err_len, "spool: cannot restart this reader");
 		return -1;
 	}
 	if (r->buf != NULL)
@@ -998,38 +984,38 @@ kf_parse(const unsigned char *file, size_t file_len, vault_keyfile_info *info,
 
 	memset(info, 0, sizeof *info);
 	if (file == NULL || file_len == 0) {
-		set_err(err, err_len, "key file is empty");
+		vault_err_set(err, err_len, "key file is empty");
 		return -1;
 	}
 	m = file_len < KF_MAGIC_LEN ? file_len : KF_MAGIC_LEN;
 	if (memcmp(file, KF_MAGIC, m) != 0) {
-		set_err(err, err_len, "not a Coffer production key file (bad magic)");
+		vault_err_set(err, err_len, "not a Coffer production key file (bad magic)");
 		return -1;
 	}
 	if (file_len <= KF_OFF_VERSION) {
-		set_err(err, err_len, "key file truncated: %zu of %u bytes", file_len,
+		vault_err_set(err, err_len, "key file truncated: %zu of %u bytes", file_len,
 		    VAULT_KEYFILE_BYTES);
 		return -1;
 	}
 	if (file[KF_OFF_VERSION] != VAULT_KEYFILE_VERSION) {
-		set_err(err, err_len, "unsupported key file version %u (this build "
+		vault_err_set(err, err_len, "unsupported key file version %u (this build "
 		    "reads version %u)", (unsigned int)file[KF_OFF_VERSION],
 		    VAULT_KEYFILE_VERSION);
 		return -1;
 	}
 	if (file_len < VAULT_KEYFILE_BYTES) {
-		set_err(err, err_len, "key file truncated: %zu of %u bytes", file_len,
+		vault_err_set(err, err_len, "key file truncated: %zu of %u bytes", file_len,
 		    VAULT_KEYFILE_BYTES);
 		return -1;
 	}
 	if (file_len > VAULT_KEYFILE_BYTES) {
-		set_err(err, err_len, "key file has %zu unexpected trailing bytes",
+		vault_err_set(err, err_len, "key file has %zu unexpected trailing bytes",
 		    file_len - VAULT_KEYFILE_BYTES);
 		return -1;
 	}
 	if (file[KF_OFF_ZERO] != 0 || file[KF_OFF_ZERO + 1] != 0 ||
 	    file[KF_OFF_ZERO + 2] != 0) {
-		set_err(err, err_len, "key file: reserved bytes are not zero");
+		vault_err_set(err, err_len, "key file: reserved bytes are not zero");
 		return -1;
 	}
 	memcpy(info->tenant_id, file + KF_OFF_TENANT, VAULT_ID_BYTES);
@@ -1060,27 +1046,27 @@ vault_keyfile_seal(const vault_keyfile_info *info,
 	if (out != NULL && out_cap > 0)
 		memset(out, 0, out_cap);
 	if (info == NULL || sk == NULL || out == NULL || out_len == NULL) {
-		set_err(err, err_len, "key file: missing argument");
+		vault_err_set(err, err_len, "key file: missing argument");
 		goto fail;
 	}
 	if (out_cap < VAULT_KEYFILE_BYTES) {
-		set_err(err, err_len, "key file: output buffer of %zu bytes, need %u",
+		vault_err_set(err, err_len, "key file: output buffer of %zu bytes, need %u",
 		    out_cap, VAULT_KEYFILE_BYTES);
 		goto fail;
 	}
 	if (kf_limits_check(info, err, err_len) != 0)
 		goto fail;
 	if (passphrase == NULL || passphrase_len == 0) {
-		set_err(err, err_len, "key file: passphrase must not be empty");
+		vault_err_set(err, err_len, "key file: passphrase must not be empty");
 		goto fail;
 	}
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		goto fail;
 	}
 	crypto_scalarmult_base(pk, sk);
 	if (sodium_memcmp(pk, info->pk, VAULT_BOX_PK_BYTES) != 0) {
-		set_err(err, err_len, "key file: public key does not belong to the "
+		vault_err_set(err, err_len, "key file: public key does not belong to the "
 		    "secret key");
 		goto fail;
 	}
@@ -1109,7 +1095,7 @@ vault_keyfile_inspect(const unsigned char *file, size_t file_len,
     vault_keyfile_info *info_out, char *err, size_t err_len)
 {
 	if (info_out == NULL) {
-		set_err(err, err_len, "key file: missing argument");
+		vault_err_set(err, err_len, "key file: missing argument");
 		return -1;
 	}
 	return kf_parse(file, file_len, info_out, err, err_len);
@@ -1134,17 +1120,17 @@ vault_keyfile_open(const unsigned char *file, size_t file_len,
 		*sk_out = NULL;
 	if (info_out == NULL || sk_out == NULL ||
 	    (passphrase == NULL && passphrase_len != 0)) {
-		set_err(err, err_len, "key file: missing argument");
+		vault_err_set(err, err_len, "key file: missing argument");
 		goto fail;
 	}
 	if (kf_parse(file, file_len, &info, err, err_len) != 0)
 		goto fail;
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		goto fail;
 	}
 	if ((sk = vault_secure_alloc(VAULT_BOX_SK_BYTES)) == NULL) {
-		set_err(err, err_len, "key file: cannot allocate secure memory");
+		vault_err_set(err, err_len, "key file: cannot allocate secure memory");
 		goto fail;
 	}
 	if (vault_pwbox_open(file, KF_HEADER_LEN, sk, VAULT_BOX_SK_BYTES,
@@ -1153,7 +1139,7 @@ vault_keyfile_open(const unsigned char *file, size_t file_len,
 		goto fail;
 	crypto_scalarmult_base(pk, sk);
 	if (sodium_memcmp(pk, info.pk, VAULT_BOX_PK_BYTES) != 0) {
-		set_err(err, err_len, "key file holds a secret key that does not "
+		vault_err_set(err, err_len, "key file holds a secret key that does not "
 		    "match its public key");
 		goto fail;
 	}

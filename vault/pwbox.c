@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "vault/err.h"
 
 #define PB_KEY_LEN  crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 
@@ -31,28 +32,13 @@ _Static_assert(VAULT_PWBOX_NONCE_BYTES ==
 _Static_assert(VAULT_PWBOX_ABYTES == crypto_aead_xchacha20poly1305_ietf_ABYTES,
     "tag size");
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
 int
 vault_pwbox_limits_check(const char *what, unsigned long long opslimit,
     unsigned long long memlimit, char *err, size_t err_len)
 {
 	if (opslimit < VAULT_SHAREFILE_OPSLIMIT_MIN ||
 	    opslimit > VAULT_SHAREFILE_OPSLIMIT_MAX) {
-		set_err(err, err_len, "%s: Argon2id opslimit %llu outside "
+		vault_err_set(err, err_len, "%s: Argon2id opslimit %llu outside "
 		    "%llu..%llu", what, opslimit, VAULT_SHAREFILE_OPSLIMIT_MIN,
 		    VAULT_SHAREFILE_OPSLIMIT_MAX);
 		return -1;
@@ -60,7 +46,7 @@ vault_pwbox_limits_check(const char *what, unsigned long long opslimit,
 	if (memlimit < VAULT_SHAREFILE_MEMLIMIT_MIN ||
 	    memlimit > VAULT_SHAREFILE_MEMLIMIT_MAX ||
 	    memlimit > (unsigned long long)SIZE_MAX) {
-		set_err(err, err_len, "%s: Argon2id memlimit %llu bytes outside "
+		vault_err_set(err, err_len, "%s: Argon2id memlimit %llu bytes outside "
 		    "%llu..%llu", what, memlimit, VAULT_SHAREFILE_MEMLIMIT_MIN,
 		    VAULT_SHAREFILE_MEMLIMIT_MAX);
 		return -1;
@@ -79,7 +65,7 @@ pwbox_derive(unsigned char key[PB_KEY_LEN], const char *pass, size_t pass_len,
 	if (crypto_pwhash(key, PB_KEY_LEN, pass_len == 0 ? "" : pass,
 	    (unsigned long long)pass_len, salt, opslimit, (size_t)memlimit,
 	    crypto_pwhash_ALG_ARGON2ID13) != 0) {
-		set_err(err, err_len, "%s: Argon2id key derivation failed "
+		vault_err_set(err, err_len, "%s: Argon2id key derivation failed "
 		    "(out of memory?)", what);
 		return -1;
 	}
@@ -100,7 +86,7 @@ vault_pwbox_seal(unsigned char *box, size_t header_len,
 
 	memset(key, 0, sizeof key);
 	if (box == NULL || secret == NULL || header_len < VAULT_PWBOX_TAIL_BYTES) {
-		set_err(err, err_len, "%s: missing argument", what);
+		vault_err_set(err, err_len, "%s: missing argument", what);
 		goto fail;
 	}
 	salt = box + header_len - VAULT_PWBOX_TAIL_BYTES;
@@ -113,7 +99,7 @@ vault_pwbox_seal(unsigned char *box, size_t header_len,
 	if (crypto_aead_xchacha20poly1305_ietf_encrypt(box + header_len, &clen,
 	    secret, secret_len, box, header_len, NULL, nonce, key) != 0 ||
 	    clen != secret_len + VAULT_PWBOX_ABYTES) {
-		set_err(err, err_len, "%s: encryption failed", what);
+		vault_err_set(err, err_len, "%s: encryption failed", what);
 		goto fail;
 	}
 	rc = 0;
@@ -137,7 +123,7 @@ vault_pwbox_open(const unsigned char *box, size_t header_len,
 	memset(key, 0, sizeof key);
 	if (box == NULL || secret == NULL || header_len < VAULT_PWBOX_TAIL_BYTES ||
 	    (pass == NULL && pass_len != 0)) {
-		set_err(err, err_len, "%s: missing argument", what);
+		vault_err_set(err, err_len, "%s: missing argument", what);
 		goto fail;
 	}
 	salt = box + header_len - VAULT_PWBOX_TAIL_BYTES;
@@ -148,7 +134,7 @@ vault_pwbox_open(const unsigned char *box, size_t header_len,
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(secret, &mlen, NULL,
 	    box + header_len, secret_len + VAULT_PWBOX_ABYTES, box, header_len,
 	    nonce, key) != 0 || mlen != secret_len) {
-		set_err(err, err_len, "wrong passphrase or corrupted %s", what);
+		vault_err_set(err, err_len, "wrong passphrase or corrupted %s", what);
 		goto fail;
 	}
 	rc = 0;

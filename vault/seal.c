@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "vault/err.h"
 #include "vault/mem.h"
 #include "vault/wrap.h"
 
@@ -38,13 +39,6 @@ struct vault_epoch {
 	unsigned char wrapped[VAULT_WRAPPED_EK_BYTES];
 	unsigned char has_wrapped;
 };
-
-static void
-set_err(char *err, size_t err_len, const char *msg)
-{
-	if (err != NULL && err_len > 0)
-		snprintf(err, err_len, "%s", msg);
-}
 
 static void
 store64_be(unsigned char *p, uint64_t v)
@@ -76,12 +70,12 @@ epoch_alloc(char *err, size_t err_len)
 	vault_epoch *e;
 
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		return NULL;
 	}
 	e = vault_secure_alloc(sizeof(*e));
 	if (e == NULL) {
-		set_err(err, err_len, "cannot allocate locked memory for epoch key");
+		vault_err_set(err, err_len, "cannot allocate locked memory for epoch key");
 		return NULL;
 	}
 	sodium_memzero(e, sizeof(*e));
@@ -101,7 +95,7 @@ vault_epoch_new(vault_epoch **out,
 		return -1;
 	*out = NULL;
 	if (tenant_pk == NULL || tenant_id == NULL) {
-		set_err(err, err_len, "missing tenant key or id");
+		vault_err_set(err, err_len, "missing tenant key or id");
 		goto fail;
 	}
 	if ((e = epoch_alloc(err, err_len)) == NULL)
@@ -119,7 +113,7 @@ vault_epoch_new(vault_epoch **out,
 	}
 	if (vault_ek_wrap(tenant_pk, e->tenant_id, e->epoch_id, e->ek,
 	                  e->R, e->wrapped) != 0) {
-		set_err(err, err_len, "cannot wrap epoch key to tenant public key");
+		vault_err_set(err, err_len, "cannot wrap epoch key to tenant public key");
 		goto fail;
 	}
 	e->has_wrapped = 1;
@@ -144,7 +138,7 @@ vault_epoch_from_key(vault_epoch **out,
 		return -1;
 	*out = NULL;
 	if (tenant_id == NULL || epoch_id == NULL || ek == NULL) {
-		set_err(err, err_len, "missing tenant id, epoch id or epoch key");
+		vault_err_set(err, err_len, "missing tenant id, epoch id or epoch key");
 		goto fail;
 	}
 	if ((e = epoch_alloc(err, err_len)) == NULL)
@@ -177,7 +171,7 @@ vault_epoch_unwrap(vault_epoch **out,
 	*out = NULL;
 	if (S == NULL || R == NULL || tenant_pk == NULL || tenant_id == NULL ||
 	    epoch_id == NULL || wrapped == NULL) {
-		set_err(err, err_len, "missing unwrap input");
+		vault_err_set(err, err_len, "missing unwrap input");
 		goto fail;
 	}
 	if ((e = epoch_alloc(err, err_len)) == NULL)
@@ -186,7 +180,7 @@ vault_epoch_unwrap(vault_epoch **out,
 	memcpy(e->epoch_id, epoch_id, VAULT_ID_BYTES);
 	if (vault_ek_unwrap(S, R, tenant_pk, e->tenant_id, e->epoch_id, wrapped,
 	                    e->ek) != 0) {
-		set_err(err, err_len, "epoch key does not unwrap");
+		vault_err_set(err, err_len, "epoch key does not unwrap");
 		goto fail;
 	}
 	*out = e;

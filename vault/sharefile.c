@@ -24,6 +24,7 @@
 
 #include <sodium.h>
 
+#include "vault/err.h"
 #include "vault/mem.h"
 #include "vault/pwbox.h"
 
@@ -64,21 +65,6 @@ _Static_assert(VAULT_SHAREFILE_OPSLIMIT_MODERATE ==
     crypto_pwhash_argon2id_OPSLIMIT_MODERATE, "opslimit moderate");
 _Static_assert(VAULT_SHAREFILE_MEMLIMIT_MODERATE ==
     crypto_pwhash_argon2id_MEMLIMIT_MODERATE, "memlimit moderate");
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 static void
 store_u64_le(unsigned char *p, unsigned long long v)
@@ -130,22 +116,22 @@ static int
 info_check(const vault_sharefile_info *info, char *err, size_t err_len)
 {
 	if (info->n < 1 || info->n > SF_MAX_INDEX) {
-		set_err(err, err_len, "share file: custodian count %u outside 1..%u",
+		vault_err_set(err, err_len, "share file: custodian count %u outside 1..%u",
 		    info->n, SF_MAX_INDEX);
 		return -1;
 	}
 	if (info->k < 1 || info->k > info->n) {
-		set_err(err, err_len, "share file: threshold %u outside 1..%u",
+		vault_err_set(err, err_len, "share file: threshold %u outside 1..%u",
 		    info->k, info->n);
 		return -1;
 	}
 	if (info->index < 1 || info->index > info->n) {
-		set_err(err, err_len, "share file: custodian index %u outside 1..%u",
+		vault_err_set(err, err_len, "share file: custodian index %u outside 1..%u",
 		    info->index, info->n);
 		return -1;
 	}
 	if (!point_is_usable(info->tenant_pk)) {
-		set_err(err, err_len, "share file: tenant public key is not a valid "
+		vault_err_set(err, err_len, "share file: tenant public key is not a valid "
 		    "group element");
 		return -1;
 	}
@@ -161,32 +147,32 @@ header_parse(const unsigned char *file, size_t file_len,
 
 	memset(info, 0, sizeof *info);
 	if (file == NULL || file_len == 0) {
-		set_err(err, err_len, "share file is empty");
+		vault_err_set(err, err_len, "share file is empty");
 		return -1;
 	}
 	m = file_len < SF_MAGIC_LEN ? file_len : SF_MAGIC_LEN;
 	if (memcmp(file, SF_MAGIC, m) != 0) {
-		set_err(err, err_len, "not a Coffer share file (bad magic)");
+		vault_err_set(err, err_len, "not a Coffer share file (bad magic)");
 		return -1;
 	}
 	if (file_len <= SF_OFF_VERSION) {
-		set_err(err, err_len, "share file truncated: %zu of %u bytes",
+		vault_err_set(err, err_len, "share file truncated: %zu of %u bytes",
 		    file_len, VAULT_SHAREFILE_BYTES);
 		return -1;
 	}
 	if (file[SF_OFF_VERSION] != VAULT_SHAREFILE_VERSION) {
-		set_err(err, err_len, "unsupported share file version %u (this build "
+		vault_err_set(err, err_len, "unsupported share file version %u (this build "
 		    "reads version %u)", (unsigned int)file[SF_OFF_VERSION],
 		    VAULT_SHAREFILE_VERSION);
 		return -1;
 	}
 	if (file_len < VAULT_SHAREFILE_BYTES) {
-		set_err(err, err_len, "share file truncated: %zu of %u bytes",
+		vault_err_set(err, err_len, "share file truncated: %zu of %u bytes",
 		    file_len, VAULT_SHAREFILE_BYTES);
 		return -1;
 	}
 	if (file_len > VAULT_SHAREFILE_BYTES) {
-		set_err(err, err_len, "share file has %zu unexpected trailing bytes",
+		vault_err_set(err, err_len, "share file has %zu unexpected trailing bytes",
 		    file_len - VAULT_SHAREFILE_BYTES);
 		return -1;
 	}
@@ -220,26 +206,26 @@ vault_sharefile_seal(const vault_sharefile_info *info,
 		memset(out, 0, out_cap);
 
 	if (info == NULL || share == NULL || out == NULL || out_len == NULL) {
-		set_err(err, err_len, "share file: missing argument");
+		vault_err_set(err, err_len, "share file: missing argument");
 		goto fail;
 	}
 	if (out_cap < VAULT_SHAREFILE_BYTES) {
-		set_err(err, err_len, "share file: output buffer of %zu bytes, need %u",
+		vault_err_set(err, err_len, "share file: output buffer of %zu bytes, need %u",
 		    out_cap, VAULT_SHAREFILE_BYTES);
 		goto fail;
 	}
 	if (info_check(info, err, err_len) != 0)
 		goto fail;
 	if (passphrase == NULL || passphrase_len == 0) {
-		set_err(err, err_len, "share file: passphrase must not be empty");
+		vault_err_set(err, err_len, "share file: passphrase must not be empty");
 		goto fail;
 	}
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		goto fail;
 	}
 	if (!scalar_is_usable(share)) {
-		set_err(err, err_len, "share file: share is not a valid scalar");
+		vault_err_set(err, err_len, "share file: share is not a valid scalar");
 		goto fail;
 	}
 
@@ -270,7 +256,7 @@ vault_sharefile_inspect(const unsigned char *file, size_t file_len,
     vault_sharefile_info *info_out, char *err, size_t err_len)
 {
 	if (info_out == NULL) {
-		set_err(err, err_len, "share file: missing argument");
+		vault_err_set(err, err_len, "share file: missing argument");
 		return -1;
 	}
 	return header_parse(file, file_len, info_out, err, err_len);
@@ -293,17 +279,17 @@ vault_sharefile_open(const unsigned char *file, size_t file_len,
 		*share_out = NULL;
 	if (info_out == NULL || share_out == NULL ||
 	    (passphrase == NULL && passphrase_len != 0)) {
-		set_err(err, err_len, "share file: missing argument");
+		vault_err_set(err, err_len, "share file: missing argument");
 		goto fail;
 	}
 	if (header_parse(file, file_len, &info, err, err_len) != 0)
 		goto fail;
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		goto fail;
 	}
 	if ((share = vault_secure_alloc(VAULT_SCALAR_BYTES)) == NULL) {
-		set_err(err, err_len, "share file: cannot allocate secure memory");
+		vault_err_set(err, err_len, "share file: cannot allocate secure memory");
 		goto fail;
 	}
 	if (vault_pwbox_open(file, SF_HEADER_LEN, share, VAULT_SCALAR_BYTES,
@@ -312,7 +298,7 @@ vault_sharefile_open(const unsigned char *file, size_t file_len,
 		goto fail;
 	/* Authentic but unusable: only a broken sealer writes this. */
 	if (!scalar_is_usable(share)) {
-		set_err(err, err_len, "share file holds an invalid share");
+		vault_err_set(err, err_len, "share file holds an invalid share");
 		goto fail;
 	}
 

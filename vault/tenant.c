@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "vault/err.h"
 #include "vault/mem.h"
 
 struct vault_tenant_keys {
@@ -35,21 +36,6 @@ struct vault_tenant_keys {
 
 static const unsigned char fp_personal[crypto_generichash_blake2b_PERSONALBYTES] =
     "coffer-tak-fp-v1";
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 /* A usable group element: canonical, in the prime-order group, not identity. */
 static int
@@ -115,19 +101,19 @@ commitments_check(const unsigned char *c, size_t c_len, unsigned int *k_out,
 
 	*k_out = 0;
 	if (c == NULL || c_len == 0 || c_len % VAULT_POINT_BYTES != 0) {
-		set_err(err, err_len, "commitments: length %zu is not a non-zero "
+		vault_err_set(err, err_len, "commitments: length %zu is not a non-zero "
 		    "multiple of %u", c_len, VAULT_POINT_BYTES);
 		return -1;
 	}
 	k = c_len / VAULT_POINT_BYTES;
 	if (k > VAULT_CUSTODIANS_MAX) {
-		set_err(err, err_len, "commitments: %zu of them, at most %u allowed",
+		vault_err_set(err, err_len, "commitments: %zu of them, at most %u allowed",
 		    k, VAULT_CUSTODIANS_MAX);
 		return -1;
 	}
 	for (j = 0; j < k; j++) {
 		if (!point_is_usable(c + j * VAULT_POINT_BYTES)) {
-			set_err(err, err_len, "commitments: C_%zu is not a valid "
+			vault_err_set(err, err_len, "commitments: C_%zu is not a valid "
 			    "group element", j);
 			return -1;
 		}
@@ -174,31 +160,31 @@ vault_tenant_generate(vault_tenant_keys **out, unsigned int k, unsigned int n,
 	int                rc = -1;
 
 	if (out == NULL) {
-		set_err(err, err_len, "tenant: no output pointer");
+		vault_err_set(err, err_len, "tenant: no output pointer");
 		return -1;
 	}
 	*out = NULL;
 	if (k < 1) {
-		set_err(err, err_len, "tenant: threshold must be at least 1 (got %u)", k);
+		vault_err_set(err, err_len, "tenant: threshold must be at least 1 (got %u)", k);
 		return -1;
 	}
 	if (n > VAULT_CUSTODIANS_MAX) {
-		set_err(err, err_len, "tenant: at most %u custodians (got %u)",
+		vault_err_set(err, err_len, "tenant: at most %u custodians (got %u)",
 		    VAULT_CUSTODIANS_MAX, n);
 		return -1;
 	}
 	if (k > n) {
-		set_err(err, err_len, "tenant: threshold %u exceeds custodian count %u",
+		vault_err_set(err, err_len, "tenant: threshold %u exceeds custodian count %u",
 		    k, n);
 		return -1;
 	}
 	if (vault_init() != 0) {
-		set_err(err, err_len, "tenant: libsodium initialisation failed");
+		vault_err_set(err, err_len, "tenant: libsodium initialisation failed");
 		return -1;
 	}
 
 	if ((keys = calloc(1, sizeof *keys)) == NULL) {
-		set_err(err, err_len, "tenant: out of memory");
+		vault_err_set(err, err_len, "tenant: out of memory");
 		goto fail;
 	}
 	keys->k = k;
@@ -206,7 +192,7 @@ vault_tenant_generate(vault_tenant_keys **out, unsigned int k, unsigned int n,
 	keys->shares = vault_secure_alloc((size_t)n * VAULT_SCALAR_BYTES);
 	coef = vault_secure_alloc((size_t)k * VAULT_SCALAR_BYTES);
 	if (keys->shares == NULL || coef == NULL) {
-		set_err(err, err_len, "tenant: cannot allocate secure memory");
+		vault_err_set(err, err_len, "tenant: cannot allocate secure memory");
 		goto fail;
 	}
 
@@ -215,7 +201,7 @@ vault_tenant_generate(vault_tenant_keys **out, unsigned int k, unsigned int n,
 		crypto_core_ristretto255_scalar_random(coef + (size_t)j * VAULT_SCALAR_BYTES);
 		if (crypto_scalarmult_ristretto255_base(keys->commitments[j],
 		    coef + (size_t)j * VAULT_SCALAR_BYTES) != 0) {
-			set_err(err, err_len, "tenant: commitment computation failed");
+			vault_err_set(err, err_len, "tenant: commitment computation failed");
 			goto fail;
 		}
 	}
@@ -227,7 +213,7 @@ vault_tenant_generate(vault_tenant_keys **out, unsigned int k, unsigned int n,
 		/* s_i = 0 has probability ~n/2^252; refuse rather than publish
 		 * an unusable share. */
 		if (crypto_scalarmult_ristretto255_base(keys->V[i - 1], s) != 0) {
-			set_err(err, err_len, "tenant: degenerate share, try again");
+			vault_err_set(err, err_len, "tenant: degenerate share, try again");
 			goto fail;
 		}
 	}
@@ -320,7 +306,7 @@ vault_tenant_public_share(const unsigned char *commitments, size_t commitments_l
 
 	memset(V_out, 0, VAULT_POINT_BYTES);
 	if (index < 1 || index > VAULT_CUSTODIANS_MAX) {
-		set_err(err, err_len, "custodian index %u out of range 1..%u",
+		vault_err_set(err, err_len, "custodian index %u out of range 1..%u",
 		    index, VAULT_CUSTODIANS_MAX);
 		return -1;
 	}
@@ -328,7 +314,7 @@ vault_tenant_public_share(const unsigned char *commitments, size_t commitments_l
 		return -1;
 	if (feldman_eval(V_out, commitments, k, index) != 0) {
 		memset(V_out, 0, VAULT_POINT_BYTES);
-		set_err(err, err_len, "custodian %u: commitments give no valid "
+		vault_err_set(err, err_len, "custodian %u: commitments give no valid "
 		    "public share", index);
 		return -1;
 	}
@@ -346,7 +332,7 @@ vault_tenant_verify_share(const unsigned char *commitments, size_t commitments_l
 
 	memset(sB, 0, sizeof sB);
 	if (share == NULL) {
-		set_err(err, err_len, "custodian %u: no share", index);
+		vault_err_set(err, err_len, "custodian %u: no share", index);
 		goto fail;
 	}
 	if (vault_tenant_public_share(commitments, commitments_len, index, V,
@@ -354,11 +340,11 @@ vault_tenant_verify_share(const unsigned char *commitments, size_t commitments_l
 		goto fail;
 	if (!scalar_is_usable(share) ||
 	    crypto_scalarmult_ristretto255_base(sB, share) != 0) {
-		set_err(err, err_len, "custodian %u: share is not a valid scalar", index);
+		vault_err_set(err, err_len, "custodian %u: share is not a valid scalar", index);
 		goto fail;
 	}
 	if (sodium_memcmp(sB, V, VAULT_POINT_BYTES) != 0) {
-		set_err(err, err_len, "custodian %u: share does not match the tenant "
+		vault_err_set(err, err_len, "custodian %u: share does not match the tenant "
 		    "commitments", index);
 		goto fail;
 	}

@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "vault/err.h"
 #include "vault/mem.h"
 
 #define CUSTODIAN_INDEX_MAX 255U
@@ -32,21 +33,6 @@ static const unsigned char blind_personal[crypto_generichash_blake2b_PERSONALBYT
     "coffer-blind-v1";
 static const unsigned char blindpf_personal[crypto_generichash_blake2b_PERSONALBYTES] =
     "coffer-blindpf-1";
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 static int
 point_is_usable(const unsigned char p[VAULT_POINT_BYTES])
@@ -166,7 +152,7 @@ vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
 	int           rc = -1;
 
 	if (out == NULL) {
-		set_err(err, err_len, "custodian %u: no output for the partial", index);
+		vault_err_set(err, err_len, "custodian %u: no output for the partial", index);
 		return -1;
 	}
 	memset(out, 0, sizeof *out);
@@ -175,30 +161,30 @@ vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
 	memset(z, 0, sizeof z);
 
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		goto fail;
 	}
 	if (index < 1 || index > CUSTODIAN_INDEX_MAX) {
-		set_err(err, err_len, "custodian index %u out of range 1..%u",
+		vault_err_set(err, err_len, "custodian index %u out of range 1..%u",
 		    index, CUSTODIAN_INDEX_MAX);
 		goto fail;
 	}
 	if (ctx == NULL) {
-		set_err(err, err_len, "custodian %u: no release context", index);
+		vault_err_set(err, err_len, "custodian %u: no release context", index);
 		goto fail;
 	}
 	if (R == NULL || !point_is_usable(R)) {
-		set_err(err, err_len, "custodian %u: epoch R is not a valid group "
+		vault_err_set(err, err_len, "custodian %u: epoch R is not a valid group "
 		    "element", index);
 		goto fail;
 	}
 	if (share == NULL || !scalar_is_usable(share)) {
-		set_err(err, err_len, "custodian %u: share is not a valid scalar", index);
+		vault_err_set(err, err_len, "custodian %u: share is not a valid scalar", index);
 		goto fail;
 	}
 	if (crypto_scalarmult_ristretto255_base(V, share) != 0 ||
 	    crypto_scalarmult_ristretto255(out->P, share, R) != 0) {
-		set_err(err, err_len, "custodian %u: partial computation failed", index);
+		vault_err_set(err, err_len, "custodian %u: partial computation failed", index);
 		goto fail;
 	}
 
@@ -206,7 +192,7 @@ vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
 	if (crypto_scalarmult_ristretto255_base(A1, w) != 0 ||
 	    crypto_scalarmult_ristretto255(A2, w, R) != 0 ||
 	    challenge(c, V, R, out->P, A1, A2, ctx, index) != 0) {
-		set_err(err, err_len, "custodian %u: proof computation failed", index);
+		vault_err_set(err, err_len, "custodian %u: proof computation failed", index);
 		goto fail;
 	}
 	crypto_core_ristretto255_scalar_mul(cs, c, share);
@@ -240,31 +226,31 @@ vault_threshold_verify(const vault_partial *p,
 	unsigned int         index;
 
 	if (p == NULL || ctx == NULL) {
-		set_err(err, err_len, "no partial to verify");
+		vault_err_set(err, err_len, "no partial to verify");
 		return -1;
 	}
 	index = p->index;
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		return -1;
 	}
 	if (index < 1 || index > CUSTODIAN_INDEX_MAX) {
-		set_err(err, err_len, "custodian index %u out of range 1..%u",
+		vault_err_set(err, err_len, "custodian index %u out of range 1..%u",
 		    index, CUSTODIAN_INDEX_MAX);
 		return -1;
 	}
 	if (R == NULL || !point_is_usable(R)) {
-		set_err(err, err_len, "custodian %u: epoch R is not a valid group "
+		vault_err_set(err, err_len, "custodian %u: epoch R is not a valid group "
 		    "element", index);
 		return -1;
 	}
 	if (V == NULL || !point_is_usable(V)) {
-		set_err(err, err_len, "custodian %u: public share is not a valid group "
+		vault_err_set(err, err_len, "custodian %u: public share is not a valid group "
 		    "element", index);
 		return -1;
 	}
 	if (!point_is_usable(p->P)) {
-		set_err(err, err_len, "custodian %u: partial is not a valid group "
+		vault_err_set(err, err_len, "custodian %u: partial is not a valid group "
 		    "element", index);
 		return -1;
 	}
@@ -281,7 +267,7 @@ vault_threshold_verify(const vault_partial *p,
 	    crypto_core_ristretto255_sub(A2, t1, t2) != 0 ||
 	    challenge(c2, V, R, p->P, A1, A2, ctx, index) != 0 ||
 	    sodium_memcmp(c2, c, VAULT_SCALAR_BYTES) != 0) {
-		set_err(err, err_len, "custodian %u: partial proof does not verify",
+		vault_err_set(err, err_len, "custodian %u: partial proof does not verify",
 		    index);
 		return -1;
 	}
@@ -310,34 +296,34 @@ vault_threshold_combine(const vault_partial *partials, size_t count,
 	memset(seen, 0, sizeof seen);
 
 	if (partials == NULL || count < 1) {
-		set_err(err, err_len, "no partials to combine");
+		vault_err_set(err, err_len, "no partials to combine");
 		goto fail;
 	}
 	if (count > CUSTODIAN_INDEX_MAX) {
-		set_err(err, err_len, "%zu partials, at most %u custodians exist",
+		vault_err_set(err, err_len, "%zu partials, at most %u custodians exist",
 		    count, CUSTODIAN_INDEX_MAX);
 		goto fail;
 	}
 	for (i = 0; i < count; i++) {
 		idx = partials[i].index;
 		if (idx < 1 || idx > CUSTODIAN_INDEX_MAX) {
-			set_err(err, err_len, "custodian index %u out of range 1..%u",
+			vault_err_set(err, err_len, "custodian index %u out of range 1..%u",
 			    idx, CUSTODIAN_INDEX_MAX);
 			goto fail;
 		}
 		if (seen[idx]) {
-			set_err(err, err_len, "duplicate custodian index %u", idx);
+			vault_err_set(err, err_len, "duplicate custodian index %u", idx);
 			goto fail;
 		}
 		seen[idx] = 1;
 		if (!point_is_usable(partials[i].P)) {
-			set_err(err, err_len, "custodian %u: partial is not a valid group "
+			vault_err_set(err, err_len, "custodian %u: partial is not a valid group "
 			    "element", idx);
 			goto fail;
 		}
 	}
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		goto fail;
 	}
 
@@ -359,12 +345,12 @@ vault_threshold_combine(const vault_partial *partials, size_t count,
 			memcpy(den, tmp, sizeof den);
 		}
 		if (crypto_core_ristretto255_scalar_invert(inv, den) != 0) {
-			set_err(err, err_len, "internal: Lagrange denominator is zero");
+			vault_err_set(err, err_len, "internal: Lagrange denominator is zero");
 			goto fail;
 		}
 		crypto_core_ristretto255_scalar_mul(lambda, num, inv);
 		if (crypto_scalarmult_ristretto255(term, lambda, partials[i].P) != 0) {
-			set_err(err, err_len, "custodian %u: partial cannot be combined",
+			vault_err_set(err, err_len, "custodian %u: partial cannot be combined",
 			    partials[i].index);
 			goto fail;
 		}
@@ -372,7 +358,7 @@ vault_threshold_combine(const vault_partial *partials, size_t count,
 			memcpy(acc, term, sizeof acc);
 		else {
 			if (crypto_core_ristretto255_add(sum, acc, term) != 0) {
-				set_err(err, err_len, "partials do not combine to a "
+				vault_err_set(err, err_len, "partials do not combine to a "
 				    "valid group element");
 				goto fail;
 			}
@@ -380,7 +366,7 @@ vault_threshold_combine(const vault_partial *partials, size_t count,
 		}
 	}
 	if (!point_is_usable(acc)) {
-		set_err(err, err_len, "partials combine to the identity element");
+		vault_err_set(err, err_len, "partials combine to the identity element");
 		goto fail;
 	}
 	memcpy(S_out, acc, VAULT_POINT_BYTES);
@@ -406,7 +392,7 @@ vault_threshold_unwrap(const unsigned char S[VAULT_POINT_BYTES],
 {
 	if (vault_ek_unwrap(S, R, tenant_pk, tenant_id, epoch_id, wrapped,
 	    ek_out) != 0) {
-		set_err(err, err_len, "epoch key does not open: the partials do not "
+		vault_err_set(err, err_len, "epoch key does not open: the partials do not "
 		    "combine to this tenant's key, or R, the ids or the wrapped key "
 		    "do not match");
 		return -1;
@@ -488,26 +474,26 @@ vault_blind_point(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
 	memset(cr, 0, sizeof cr);
 	memset(rho, 0, sizeof rho);
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		goto fail;
 	}
 	if (seed == NULL || ctx == NULL) {
-		set_err(err, err_len, "no blinding seed or release context");
+		vault_err_set(err, err_len, "no blinding seed or release context");
 		goto fail;
 	}
 	if (R == NULL || !point_is_usable(R)) {
-		set_err(err, err_len, "epoch R is not a valid group element");
+		vault_err_set(err, err_len, "epoch R is not a valid group element");
 		goto fail;
 	}
 	if (blind_scalar(rho, seed, ctx) != 0 ||
 	    crypto_scalarmult_ristretto255(Rb_out, rho, R) != 0) {
-		set_err(err, err_len, "blinding failed");
+		vault_err_set(err, err_len, "blinding failed");
 		goto fail;
 	}
 	crypto_core_ristretto255_scalar_random(k);
 	if (crypto_scalarmult_ristretto255(A, k, R) != 0 ||
 	    blind_challenge(c, R, Rb_out, A, ctx) != 0) {
-		set_err(err, err_len, "blinding proof failed");
+		vault_err_set(err, err_len, "blinding proof failed");
 		goto fail;
 	}
 	crypto_core_ristretto255_scalar_mul(cr, c, rho);
@@ -536,19 +522,19 @@ vault_blind_verify(const vault_release_ctx *ctx,
 	unsigned char A[VAULT_POINT_BYTES], c2[VAULT_SCALAR_BYTES];
 
 	if (vault_init() != 0) {
-		set_err(err, err_len, "libsodium initialisation failed");
+		vault_err_set(err, err_len, "libsodium initialisation failed");
 		return -1;
 	}
 	if (ctx == NULL || proof == NULL) {
-		set_err(err, err_len, "no blinding proof or release context");
+		vault_err_set(err, err_len, "no blinding proof or release context");
 		return -1;
 	}
 	if (R == NULL || !point_is_usable(R)) {
-		set_err(err, err_len, "epoch R is not a valid group element");
+		vault_err_set(err, err_len, "epoch R is not a valid group element");
 		return -1;
 	}
 	if (Rb == NULL || !point_is_usable(Rb)) {
-		set_err(err, err_len, "blinded point is not a valid group element");
+		vault_err_set(err, err_len, "blinded point is not a valid group element");
 		return -1;
 	}
 	c = proof;
@@ -560,7 +546,7 @@ vault_blind_verify(const vault_release_ctx *ctx,
 	    crypto_core_ristretto255_sub(A, t1, t2) != 0 ||
 	    blind_challenge(c2, R, Rb, A, ctx) != 0 ||
 	    sodium_memcmp(c2, c, VAULT_SCALAR_BYTES) != 0) {
-		set_err(err, err_len, "the blinded point's proof does not verify "
+		vault_err_set(err, err_len, "the blinded point's proof does not verify "
 		    "for this epoch's R");
 		return -1;
 	}
@@ -579,13 +565,13 @@ vault_blind_unblind(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
 	memset(inv, 0, sizeof inv);
 	if (vault_init() != 0 || seed == NULL || ctx == NULL || Sb == NULL ||
 	    !point_is_usable(Sb)) {
-		set_err(err, err_len, "cannot unblind: invalid input");
+		vault_err_set(err, err_len, "cannot unblind: invalid input");
 		return -1;
 	}
 	if (blind_scalar(rho, seed, ctx) != 0 ||
 	    crypto_core_ristretto255_scalar_invert(inv, rho) != 0 ||
 	    crypto_scalarmult_ristretto255(S_out, inv, Sb) != 0) {
-		set_err(err, err_len, "cannot unblind the combined partials");
+		vault_err_set(err, err_len, "cannot unblind the combined partials");
 		goto fail;
 	}
 	rc = 0;

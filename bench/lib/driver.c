@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "bench/lib/pgcopy.h"
+#include "common/util.h"
 
 #define DRIVER_WRITERS_MAX 64U
 
@@ -241,7 +242,7 @@ bench_drive(const bench_opts *o, const bench_ops *ops, void *arg,
 
 		nanosleep(&w, NULL);
 	}
-	t0 = bench_now();
+	t0 = util_mono_s();
 	cpu0 = bench_cpu_s();
 	last_t = t0;
 	atomic_store(&d.go, 1);
@@ -249,7 +250,7 @@ bench_drive(const bench_opts *o, const bench_ops *ops, void *arg,
 	for (;;) {
 		struct timespec w = { 0, 50000000 };
 		uint64_t n = atomic_load(&d.done_records);
-		double now = bench_now();
+		double now = util_mono_s();
 		int end = n >= o->records || atomic_load(&d.failed);
 
 		if (now - last_t >= 0.5 || end) {
@@ -273,7 +274,7 @@ bench_drive(const bench_opts *o, const bench_ops *ops, void *arg,
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(ts[i].tid, NULL);
-	t1 = bench_now();
+	t1 = util_mono_s();
 	for (i = 0; i < started; i++)
 		if (ts[i].opened)
 			ops->close(ts[i].wctx);

@@ -12,6 +12,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "common/pg.h"
+
 static void
 put(pgcopy *b, const void *d, size_t n)
 {
@@ -38,9 +40,9 @@ put(pgcopy *b, const void *d, size_t n)
 static void
 be32(pgcopy *b, uint32_t v)
 {
-	unsigned char x[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
-		(unsigned char)(v >> 8), (unsigned char)v };
+	unsigned char x[4];
 
+	pg_be32_put(x, v);
 	put(b, x, 4);
 }
 
@@ -56,15 +58,10 @@ static void
 be64(pgcopy *b, uint64_t v)
 {
 	unsigned char x[8];
-	int i;
 
-	for (i = 7; i >= 0; i--) {
-		x[i] = (unsigned char)v;
-		v >>= 8;
-	}
+	pg_be64_put(x, v);
 	put(b, x, 8);
 }
-
 void
 pgcopy_reset(pgcopy *b)
 {
@@ -133,7 +130,7 @@ pgcopy_i64(pgcopy *b, int64_t v)
 void
 pgcopy_ts(pgcopy *b, long long unix_us)
 {
-	pgcopy_i64(b, (int64_t)(unix_us - PGCOPY_PG_EPOCH_US));
+	pgcopy_i64(b, (int64_t)(unix_us - PG_EPOCH_US));
 }
 
 void
@@ -225,24 +222,6 @@ bench_exec(PGconn *c, const char *sql, char *err, size_t err_len)
 		    PQerrorMessage(c));
 	PQclear(r);
 	return ok ? 0 : -1;
-}
-
-double
-bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-long long
-bench_wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
 double

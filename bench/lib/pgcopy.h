@@ -14,7 +14,6 @@
 
 #include <libpq-fe.h>
 
-#define PGCOPY_PG_EPOCH_US 946684800000000LL   /* 2000-01-01 - 1970-01-01 */
 #define PGCOPY_BYTEA_OID   17U
 #define PGCOPY_TEXT_OID    25U
 
@@ -49,8 +48,6 @@ int  pgcopy_run(PGconn *c, const char *sql, const pgcopy *b,
 int  bench_exec(PGconn *c, const char *sql, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
-double bench_now(void);                      /* monotonic seconds */
-long long bench_wall_us(void);               /* µs since 1970, UTC */
 double bench_cpu_s(void);                    /* this process, user + sys */
 
 /* Print the machine-readable result line every bench program ends with:

@@ -222,8 +222,8 @@ fz_api(const unsigned char *der, size_t len, int exact)
 	fz_terminated_printable(c.tenant, sizeof(c.tenant));
 	fz_terminated_printable(c.role, sizeof(c.role));
 	fz_terminated_printable(c.name, sizeof(c.name));
-	if ((c.tenant[0] && !api_auth_name_ok(c.tenant, strlen(c.tenant))) ||
-	    (c.name[0] && !api_auth_name_ok(c.name, strlen(c.name))))
+	if ((c.tenant[0] && !names_ok(c.tenant, strlen(c.tenant))) ||
+	    (c.name[0] && !names_ok(c.name, strlen(c.name))))
 		abort();
 	if (c.status == API_CERT_SUBJECT && (c.role[0] || c.name[0]))
 		abort();

@@ -24,19 +24,6 @@
 #include "vault/chain.h"
 #include "vault/mem.h"
 
-#define AF_PG_EPOCH_US 946684800000000LL
-
-static uint64_t
-af_be64(const char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | (unsigned char)p[i];
-	return v;
-}
-
 static int
 af_node(PGconn *c, const char *name, unsigned char id[16])
 {
@@ -127,10 +114,10 @@ main(int argc, char **argv)
 	}
 	memset(prev, 0, sizeof(prev));
 	if (!PQgetisnull(r, 0, 0)) {
-		eno = af_be64(PQgetvalue(r, 0, 0)) + 1;
+		eno = pg_be64_get(PQgetvalue(r, 0, 0)) + 1;
 		memcpy(prev, PQgetvalue(r, 0, 1), 32);
 	}
-	at = (int64_t)af_be64(PQgetvalue(r, 0, 2)) + AF_PG_EPOCH_US;
+	at = (int64_t)pg_be64_get(PQgetvalue(r, 0, 2)) + PG_EPOCH_US;
 	memset(f, 0, sizeof(f));
 	f[AUDIT_F_ACTOR].p = "forger";
 	f[AUDIT_F_ACTOR].len = 6;

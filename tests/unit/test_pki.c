@@ -1,4 +1,5 @@
-/* tests/unit/test_pki.c — ctl/pki.c: CAs, leaves, CRLs, names.
+/* tests/unit/test_pki.c — ctl/pki.c: CAs, leaves, CRLs, times (names:
+ * test_names.c).
  *
  * Every certificate made here is checked by OpenSSL's own path validation
  * (X509_verify_cert) the way the gateway and the API will check it: the
@@ -200,63 +201,6 @@ leaf_path(char *buf, size_t cap, const fx *f, const char *dev)
 }
 
 /* ---------------------------------------------------------------------- */
-
-static void
-test_names(void **state)
-{
-	static const struct {
-		const char *name;
-		const char *want;      /* NULL: accepted */
-	} t[] = {
-		{ "dev-01", NULL },
-		{ "a", NULL },
-		{ "A.b_c-9", NULL },
-		{ "x0123456789012345678901234567890123456789012345678901234567890yz",
-		  NULL },                                       /* 64 */
-		{ "", "invalid device id '': must be 1 to 64 characters of "
-		  "A-Z a-z 0-9 . _ -" },
-		{ "x0123456789012345678901234567890123456789012345678901234567890yzZ",
-		  "invalid device id 'x0123456789012345678901234567890123456789"
-		  "012345678901234567890yz...': longer than 64 characters" },
-		{ "a b", "invalid device id 'a b': character ' ' is not allowed "
-		  "(use A-Z a-z 0-9 . _ -)" },
-		{ "a/b", "invalid device id 'a/b': character '/' is not allowed "
-		  "(use A-Z a-z 0-9 . _ -)" },
-		{ "../etc", "invalid device id '../etc': character '/' is not "
-		  "allowed (use A-Z a-z 0-9 . _ -)" },
-		{ "..", "invalid device id '..': must not start with '.' or '-'" },
-		{ ".hidden", "invalid device id '.hidden': must not start with "
-		  "'.' or '-'" },
-		{ "-rf", "invalid device id '-rf': must not start with '.' or "
-		  "'-'" },
-		{ "CN=x,O=y", "invalid device id 'CN=x,O=y': character '=' is "
-		  "not allowed (use A-Z a-z 0-9 . _ -)" },
-		{ "a\nb", "invalid device id 'a?b': character 0x0a is not "
-		  "allowed (use A-Z a-z 0-9 . _ -)" },
-		{ "caf\xc3\xa9", "invalid device id 'caf?" "?': character 0xc3 is "
-		  "not allowed (use A-Z a-z 0-9 . _ -)" },
-	};
-	char err[512];
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		int rc;
-
-		strcpy(err, "untouched");
-		rc = pki_name_check("device id", t[i].name, err, sizeof(err));
-		if (t[i].want == NULL) {
-			if (rc != 0)
-				fail_msg("case %zu: '%s' refused: %s", i, t[i].name, err);
-		} else {
-			assert_int_equal(rc, -1);
-			assert_string_equal(err, t[i].want);
-		}
-	}
-	assert_int_equal(pki_name_check("tenant name", NULL, err, sizeof(err)), -1);
-	assert_string_equal(err, "invalid tenant name '': must be 1 to 64 "
-	    "characters of A-Z a-z 0-9 . _ -");
-}
 
 static void
 test_parse_time(void **state)
@@ -759,7 +703,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test_setup_teardown(test_ca_layout_and_double_init,
 		    setup, teardown),
