@@ -541,7 +541,7 @@ fd_answer(fd_conn *c, int fd, gnutls_session_t s, const frontdoor_verdict *v)
 	char rid[2 * UTIL_UUID_BYTES + 1], out[FD_ANSWER_CAP], sink[4096];
 	size_t len, off = 0, drained = 0;
 	ssize_t r, code;
-	struct timespec t0, t;
+	long long t0;
 	long ms = 0, quiet = 0;
 
 	c->phase = PH_REFUSED;
@@ -550,7 +550,7 @@ fd_answer(fd_conn *c, int fd, gnutls_session_t s, const frontdoor_verdict *v)
 	api_metrics_frontdoor(v->status);
 	fd_log(fd, v, rid);
 	len = frontdoor_render(v, rid, s != NULL, out, sizeof(out));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = util_mono_us();
 	while (off < len) {
 		if (s != NULL) {
 			r = gnutls_record_send(s, out + off, len - off);
@@ -589,9 +589,7 @@ fd_answer(fd_conn *c, int fd, gnutls_session_t s, const frontdoor_verdict *v)
 		} else if (fd_wait(fd, POLLIN, 10) != 0) {
 			quiet += 10;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		ms = (t.tv_sec - t0.tv_sec) * 1000L +
-		    (t.tv_nsec - t0.tv_nsec) / 1000000L;
+		ms = (long)((util_mono_us() - t0) / 1000);
 	}
 	explicit_bzero(sink, sizeof(sink));
 }
