@@ -8,7 +8,7 @@
  *     key =                  # empty string (e.g. disables metrics_listen)
  *
  * Sizes accept a binary suffix (k/K/KiB, m/M/MiB, g/G/GiB); other numbers
- * are plain decimal.  crl_required takes 0/1, yes/no, true/false, on/off.
+ * are plain decimal.  crl_required and privsep take 0/1, yes/no, true/false, on/off.
  * Unknown keys, a key given twice, malformed or out-of-range values and
  * missing required options are errors that name the file, the line and the
  * option, so a bad configuration stops the gateway at start-up.
@@ -63,6 +63,7 @@ static const conf_opt cfg_opts[] = {
 	{ "node_name",               CFG_STR,    OFF(node_name), LEN(node_name), 0, 0, 1 },
 	{ "signing_key_file",        CFG_STR,    OFF(signing_key_file), LEN(signing_key_file), 0, 0, 1 },
 	{ "keys_dir",                CFG_STR,    OFF(keys_dir), LEN(keys_dir), 0, 0, 1 },
+	{ "privsep",                 CFG_BOOL,   OFF(privsep), 0, 0, 1, 0 },
 	{ "witness_file",            CFG_STR,    OFF(witness_file), LEN(witness_file), 0, 0, 0 },
 	{ "pg_conninfo",             CFG_SECRET, OFF(pg_conninfo), LEN(pg_conninfo), 0, 0, 0 },
 	{ "max_header_bytes",        CFG_SIZE,   OFF(max_header_bytes), 0, 1 * KIB, 1 * MIB, 0 },
@@ -92,6 +93,7 @@ gw_config_defaults(gw_config *c)
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8443");
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:9443");
 	c->crl_required = 1;
+	c->privsep = 1;
 	c->max_header_bytes = 16U * 1024U;
 	c->max_body_bytes = 64U * 1024U * 1024U;
 	c->max_line_bytes = 16U * 1024U * 1024U;

@@ -27,6 +27,9 @@ typedef struct gw_config {
 	char     signing_key_file[GW_PATH_MAX]; /* Ed25519 checkpoint key (0600) */
 	char     keys_dir[GW_PATH_MAX];  /* <dir>/<tenant>.bik blind-index keys (0600) */
 	char     witness_file[GW_PATH_MAX]; /* checkpoints appended here; "" disables */
+	int      privsep;                /* 1: keys only in a sealer process,
+	                                  * the network process sandboxed
+	                                  * (default 1; 0 for measurement) */
 	/* database */
 	char     pg_conninfo[1024];      /* "" = libpq defaults (PG* environment) */
 	/* limits */

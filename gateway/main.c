@@ -4,10 +4,14 @@
  *
  * Order: harden the process (no core dumps, not ptrace-able) before any
  * secret exists; block the signals the loop reads from a signalfd before
- * any thread exists; load and check the configuration; create the
- * pipeline; load the TLS identity and device CAs; start the pipeline;
- * bind; write the pid file; drop to `user` when started as root (and
- * verify it cannot be undone); then run the loop until SIGTERM/SIGINT.
+ * any thread exists; load and check the configuration; fork the sealer
+ * (gateway/sealer.h), which alone loads the keys, connects to the
+ * database and runs the pipeline, and wait until it runs; forget the
+ * database's conninfo; load the TLS identity and device CAs; bind; write
+ * the pid file; drop to `user` when started as root (and verify it cannot
+ * be undone); install the seccomp filter (gateway/sandbox.h); then run the
+ * loop until SIGTERM/SIGINT.  With `privsep = off` the pipeline runs in
+ * this process instead and there is no filter (for measurement only).
  * --check-config stops after loading the configuration and the TLS files.
  *
  * Trusts: the configuration file's author (the operator).  Logs one start
@@ -30,9 +34,10 @@
 #include "common/priv.h"
 #include "gateway/config.h"
 #include "gateway/http.h"
-#include "gateway/ingest.h"
 #include "gateway/metrics.h"
 #include "gateway/net.h"
+#include "gateway/sandbox.h"
+#include "gateway/sealerlink.h"
 #include "gateway/tls.h"
 #include "vault/mem.h"
 
@@ -100,7 +105,9 @@ main(int argc, char **argv)
 	priv_target pt, *pw = NULL;
 	sigset_t sigs;
 	metrics *m = NULL;
-	ingest *ig = NULL;
+	sealer_link *ig = NULL;
+	char sbwhy[160] = "off (privsep = off)";
+	int sb = 0;
 	tls_server *tls = NULL;
 	net *n = NULL;
 
@@ -160,27 +167,31 @@ main(int argc, char **argv)
 	}
 
 	raise_nofile(&cfg);
-	if (ingest_new(&ig, &cfg, err, sizeof(err)) != 0)
-		log_fatal("ingest: %s", err);
-	if (tls_server_new(&tls, &cfg, ig, m, err, sizeof(err)) != 0) {
-		ingest_free(&ig);
-		log_fatal("%s", err);
+	if (cfg.privsep) {
+		if (sl_spawn(&ig, &cfg, pw, pidfile, err, sizeof(err)) != 0)
+			log_fatal("%s", err);
+	} else {
+		log_warn("privsep = off: the keys share this process with the "
+		    "network parsers (for measurement only)");
+		if (sl_local(&ig, &cfg, err, sizeof(err)) != 0)
+			log_fatal("ingest: %s", err);
 	}
-	if (ingest_start(ig, err, sizeof(err)) != 0) {
-		ingest_free(&ig);
-		log_fatal("ingest: %s", err);
-	}
-	if (net_new(&n, &cfg, tls, ig, m, err, sizeof(err)) != 0) {
-		ingest_free(&ig);
+	/* the network process never holds the database's credentials */
+	vault_wipe(cfg.pg_conninfo, sizeof(cfg.pg_conninfo));
+	if (tls_server_new(&tls, &cfg, ig, m, err, sizeof(err)) != 0)
 		log_fatal("%s", err);
-	}
-	if (pidfile != NULL && write_pidfile(pidfile, err, sizeof(err)) != 0) {
-		ingest_free(&ig);
+	if (net_new(&n, &cfg, tls, ig, m, err, sizeof(err)) != 0)
 		log_fatal("%s", err);
-	}
-	if (pw != NULL && priv_drop(pw, err, sizeof(err)) != 0) {
-		ingest_free(&ig);
+	if (pidfile != NULL && write_pidfile(pidfile, err, sizeof(err)) != 0)
 		log_fatal("%s", err);
+	if (pw != NULL && priv_drop(pw, err, sizeof(err)) != 0)
+		log_fatal("%s", err);
+	if (cfg.privsep) {
+		sb = sandbox_network(sbwhy, sizeof(sbwhy));
+		if (sb < 0)
+			log_fatal("%s", sbwhy);
+		if (sb == 0)
+			log_warn("%s", sbwhy);
 	}
 
 	log_info("started: listen=%s metrics=%s node=%s user=%s tenants=%zu "
@@ -188,7 +199,8 @@ main(int argc, char **argv)
 	    "max_header_bytes=%zu max_body_bytes=%zu "
 	    "max_line_bytes=%zu max_records_per_request=%u "
 	    "timeouts(header/body/idle)=%u/%u/%us device_rate=%.2f/s "
-	    "device_burst=%u workers=%u crl_required=%d",
+	    "device_burst=%u workers=%u crl_required=%d privsep=%s "
+	    "sealer_pid=%ld sandbox=%s",
 	    net_listen_addr(n), net_metrics_addr(n), cfg.node_name,
 	    pw != NULL ? pw->name : "(unchanged)",
 	    tls_server_tenant_count(tls), cfg.max_connections,
@@ -196,16 +208,19 @@ main(int argc, char **argv)
 	    cfg.max_header_bytes, cfg.max_body_bytes, cfg.max_line_bytes,
 	    cfg.max_records_per_request, cfg.header_timeout_s,
 	    cfg.body_timeout_s, cfg.idle_timeout_s, cfg.device_rate,
-	    cfg.device_burst, cfg.workers, cfg.crl_required);
+	    cfg.device_burst, cfg.workers, cfg.crl_required,
+	    cfg.privsep ? "on" : "off", (long)sl_pid(ig),
+	    sb > 0 ? "seccomp" : "none");
 
 	rc = net_run(n);
 	/* the pipeline first: its last completions land in the net's queue */
-	ingest_free(&ig);
+	sl_free(&ig);
 	net_free(&n);
 	tls_server_free(&tls);
 	metrics_free(&m);
-	if (pidfile != NULL)
-		(void)unlink(pidfile);      /* may fail after the drop: harmless */
+	if (pidfile != NULL && !cfg.privsep)
+		(void)unlink(pidfile);      /* may fail after the drop: harmless;
+		                             * with privsep the sealer does it */
 	log_info("exit");
 	return rc == 0 ? 0 : 1;
 }

@@ -6,7 +6,7 @@
  * or anything a peer sent.
  *
  * Trusts: its callers to run on the loop thread (no locking here) and
- * ingest_metrics() to write well-formed text of at most the room given.
+ * sl_metrics() to write well-formed text of at most the room given.
  */
 #include "gateway/metrics.h"
 
@@ -200,7 +200,7 @@ mb_by_label(mbuf *b, const char *name, const char *help, const char *label,
 }
 
 int
-metrics_render(metrics *m, ingest *ig, char **out, size_t *out_len)
+metrics_render(metrics *m, sealer_link *ig, char **out, size_t *out_len)
 {
 	mbuf b;
 	int i;
@@ -276,7 +276,7 @@ metrics_render(metrics *m, ingest *ig, char **out, size_t *out_len)
 	if (ig != NULL) {
 		size_t room = b.cap - b.len - 1, n;
 
-		n = ingest_metrics(ig, b.p + b.len, room);
+		n = sl_metrics(ig, b.p + b.len, room);
 		if (n > room)
 			n = room;
 		b.len += n;

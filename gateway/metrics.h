@@ -1,7 +1,7 @@
 /* gateway/metrics.h — transport counters and the Prometheus text page.
  *
  * Counters are touched only on the loop thread (net.c, tls.c), so they are
- * plain integers.  The page adds ingest_metrics() for the pipeline's own.
+ * plain integers.  The page adds sl_metrics() for the pipeline's own.
  * Labels come from fixed tables, never from peer input.
  */
 #ifndef COFFER_GATEWAY_METRICS_H
@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "gateway/ingest.h"
+#include "gateway/sealerlink.h"
 
 /* Why a TLS connection was refused; the label is metrics_refusal_name(). */
 typedef enum gw_refusal {
@@ -79,9 +79,9 @@ void metrics_timeout(metrics *m, gw_timeout t);
 void metrics_reload(metrics *m, int ok);
 void metrics_backpressure(metrics *m, int paused);   /* 1 on, 0 off */
 
-/* Render the Prometheus text page (transport + ingest_metrics(ig) when ig
+/* Render the Prometheus text page (transport + sl_metrics(ig) when ig
  * is not NULL) into a malloc'd buffer.  0 or -1. */
-int  metrics_render(metrics *m, ingest *ig, char **out, size_t *out_len)
+int  metrics_render(metrics *m, sealer_link *ig, char **out, size_t *out_len)
      __attribute__((warn_unused_result));
 
 #endif

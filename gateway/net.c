@@ -6,7 +6,7 @@
  * in both directions (a read may need a write and the reverse).
  *
  * Per connection, one request at a time: while a request is in ingest the
- * socket is not read (its epoll mask is empty), and while ingest_busy() the
+ * socket is not read (its epoll mask is empty), and while sl_busy() the
  * bodies of accepted requests are not read either (the connection is
  * "parked" until the pipeline catches up): back-pressure reaches the
  * peers' TCP windows instead of our memory.  Idle connections hold no
@@ -180,7 +180,7 @@ struct conn {
 struct net {
 	const gw_config *cfg;
 	tls_server      *tls;
-	ingest          *ig;
+	sealer_link     *ig;
 	metrics         *m;
 	int              ep;
 	listener         l_tls, l_metrics;
@@ -605,7 +605,7 @@ conn_close(conn *c)
 	clist_del(&n->all, c, OFF_ALL);
 	clist_del(&n->ready, c, OFF_READY);
 	clist_del(&n->parked, c, OFF_PARKED);
-	/* the peer identity handed to ingest_submit() lives in tls: keep it
+	/* the peer identity handed to sl_submit() lives in tls: keep it
 	 * until the pipeline's `done` for a request in flight */
 	if (!c->in_ingest)
 		tls_conn_free(&c->tls);
@@ -844,7 +844,7 @@ conn_on_request(conn *c)
 		return;
 	}
 	c->in_ingest = 1;
-	ingest_submit(n->ig, tls_conn_peer(c->tls), body, blen, net_done, c);
+	sl_submit(n->ig, tls_conn_peer(c->tls), body, blen, net_done, c);
 }
 
 /* Feed bytes to the framer once and act on its event; returns bytes used. */
@@ -979,7 +979,7 @@ conn_drive(conn *c)
 			/* nothing consumed and nothing to do: wait for more */
 		}
 		/* 4. back-pressure: no body bytes while the pipeline is behind */
-		if (http_in_body(c->http) && ingest_busy(n->ig)) {
+		if (http_in_body(c->http) && sl_busy(n->ig)) {
 			clist_add(&n->parked, c, OFF_PARKED);
 			metrics_backpressure(n->m, 1);
 			conn_set_events(c, 0);
@@ -1367,7 +1367,7 @@ net_signal(net *n)
 			else
 				log_error("reload failed, keeping the previous CAs and "
 				    "CRLs: %s", err);
-			ingest_reload(n->ig);
+			sl_reload(n->ig);
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			net_begin_stop(n);
 		}
@@ -1474,7 +1474,7 @@ net_run(net *n)
 			if (c->fd >= 0)
 				conn_drive(c);
 		}
-		if (n->parked.n > 0 && !ingest_busy(n->ig)) {
+		if (n->parked.n > 0 && !sl_busy(n->ig)) {
 			while (n->parked.head != NULL) {
 				conn *c = n->parked.head;
 				clist_del(&n->parked, c, OFF_PARKED);
@@ -1514,7 +1514,7 @@ net_run(net *n)
 /* set-up and tear-down                                                     */
 
 int
-net_new(net **out, const gw_config *cfg, tls_server *tls, ingest *ig,
+net_new(net **out, const gw_config *cfg, tls_server *tls, sealer_link *ig,
     metrics *m, char *err, size_t err_len)
 {
 	net *n;

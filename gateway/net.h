@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "gateway/config.h"
-#include "gateway/ingest.h"
+#include "gateway/sealerlink.h"
 #include "gateway/metrics.h"
 #include "gateway/tls.h"
 
@@ -25,7 +25,7 @@ void net_signal_set(sigset_t *set);
 
 /* Bind listen (TLS) and metrics_listen (plain HTTP, if set), create the
  * loop.  cfg, tls, ig and m are borrowed and must outlive the net. */
-int  net_new(net **out, const gw_config *cfg, tls_server *tls, ingest *ig,
+int  net_new(net **out, const gw_config *cfg, tls_server *tls, sealer_link *ig,
              metrics *m, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 /* The bound addresses, for the start line ("127.0.0.1:8443"). */

@@ -19,7 +19,7 @@
  * EKU clientAuth and KU digitalSignature present, leaf not a CA, exactly
  * one subject O (tenant) and CN (device) of [A-Za-z0-9._-], the chain's
  * trust anchor is a CA loaded for *that* tenant (a tenant A CA cannot
- * mint O=B certificates), then ingest_peer_check() (registered, active,
+ * mint O=B certificates), then sl_peer_check() (registered, active,
  * and the certificate's SHA-256 the one registered for the device: any
  * other certificate the tenant CA issued with that CN, including the one
  * a re-issue replaced, is unregistered_key).
@@ -77,7 +77,7 @@ typedef struct tls_gen {
 
 struct tls_server {
 	const gw_config *cfg;
-	ingest          *ig;
+	sealer_link     *ig;
 	metrics         *m;
 	X509            *cert;
 	STACK_OF(X509)  *chain;
@@ -363,7 +363,7 @@ tls_cert_verify(X509_STORE_CTX *xs, void *arg)
 		tls_refuse(c, GW_REFUSE_DEVICE, "no device registry");
 		goto refuse;
 	}
-	if (ingest_peer_check(c->srv->ig, &c->peer, &fault, why,
+	if (sl_peer_check(c->srv->ig, &c->peer, &fault, why,
 	    sizeof(why)) != 0) {
 		if (fault == INGEST_PEER_KEY)
 			tls_refuse(c, GW_REFUSE_UNREGISTERED_KEY, why[0] ? why :
@@ -776,7 +776,7 @@ fail:
 /* server                                                                   */
 
 int
-tls_server_new(tls_server **out, const gw_config *cfg, ingest *ig, metrics *m,
+tls_server_new(tls_server **out, const gw_config *cfg, sealer_link *ig, metrics *m,
     char *err, size_t err_len)
 {
 	tls_server *s;

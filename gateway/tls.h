@@ -10,7 +10,7 @@
  * level 2 (RSA >= 2048, no SHA-1), in its validity period, not revoked
  * (with crl_required, the default: a current CRL signed by that CA), with
  * EKU clientAuth and KU digitalSignature, naming that same tenant in
- * subject O and a device in CN, and whose device ingest_peer_check()
+ * subject O and a device in CN, and whose device sl_peer_check()
  * accepts (active, and this very certificate registered for it).  Every refusal is
  * logged (fingerprint when a certificate was presented, and the reason)
  * and counted by reason in metrics.
@@ -23,7 +23,7 @@
 #include <stddef.h>
 
 #include "gateway/config.h"
-#include "gateway/ingest.h"
+#include "gateway/sealerlink.h"
 #include "gateway/metrics.h"
 
 typedef struct tls_server tls_server;
@@ -41,7 +41,7 @@ typedef enum tls_io {
  * and mode) and the device CAs and CRLs.  ig may be NULL only for
  * --check-config (every device is then refused).  cfg, ig and m are
  * borrowed and must outlive the server. */
-int  tls_server_new(tls_server **out, const gw_config *cfg, ingest *ig,
+int  tls_server_new(tls_server **out, const gw_config *cfg, sealer_link *ig,
                     metrics *m, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 /* Rebuild the trust store and CRLs (SIGHUP); on failure the current

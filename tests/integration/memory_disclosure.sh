@@ -13,13 +13,17 @@
 #     name, source id, participants) are ingested on parallel connections, sent again
 #     (duplicates) with a rejected canary line, the epoch rotates
 #     (epoch_records), a little non-canary traffic follows (MD_FILLER
-#     requests of 25, default 2); then the gateway's memory is read through
+#     requests of 25, default 2); then the memory of both gateway processes
+#     (issue 14.1: the network process and its sealer) is read through
 #     /proc/PID/mem (root's ptrace right; the shipped binary, not a special
 #     build) with tests/lib/memscan.py: no canary of a record sealed before
-#     the rotation, no previous epoch key, no record key of those records.
+#     the rotation, no previous epoch key, no record key of those records;
+#     the network process holds no key at all (blind-index, signing, any
+#     epoch key), has a seccomp filter and no database connection.
 #     The epoch keys come from the custodian shares (tests/tools/epochkey,
-#     the vault's threshold path); the current epoch key must be found
-#     (control: the scan reads guarded memory), and a canary held by a
+#     the vault's threshold path); the current epoch key, the blind-index
+#     and signing keys must be found in the sealer (control: the scan
+#     reads guarded memory), and a canary held by a
 #     plain process must be found (control: the scanner works)
 #   - a matter over the canary records, two approvals, the API's build, the
 #     download (it opens and holds the canaries: they were decrypted); then
@@ -409,10 +413,42 @@ not_dumpable() {   # not_dumpable NAME PID
 	fi
 	check "$nm still running after the attempts" kill -0 "$pid"
 }
-not_dumpable coffer-gateway "$GWF_PID"
+# -- the gateway is two processes (issue 14.1) ----------------------------------------------
+# The network process (the pid we started) parses TLS and HTTP and holds
+# no key; its child, the sealer, holds every key.
+NETP=$GWF_PID
+SEALP=$(sed -n 's/.* info: started: .* sealer_pid=\([0-9]*\) .*/\1/p' "$GWF_LOG" | tail -1)
+SBOX=$(sed -n 's/.* info: started: .* sandbox=\([a-z]*\).*/\1/p' "$GWF_LOG" | tail -1)
+check "two processes: sealer $SEALP is the child of network process $NETP" \
+    test -n "$SEALP" -a "$(awk '/^PPid:/ { print $2 }' "/proc/${SEALP:-0}/status" 2>/dev/null)" = "$NETP"
+if [ "$SBOX" = seccomp ]; then
+	check "network process: seccomp filter on, no new privileges ($(grep -E '^(Seccomp|NoNewPrivs):' "/proc/$NETP/status" | tr -s '\t\n' '  '))" \
+	    test "$(awk '/^Seccomp:/ { print $2 }' "/proc/$NETP/status"):$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$NETP/status")" = "2:1"
+else
+	skip "network process seccomp: $(grep -o 'seccomp filter [a-z ]*' "$GWF_LOG" | tail -1)"
+fi
+check "sealer: no seccomp filter (it connects to PostgreSQL)" \
+    test "$(awk '/^Seccomp:/ { print $2 }' "/proc/$SEALP/status")" = 0
+# Database connections: PostgreSQL's backends for the gateway's role, and
+# the sockets of each process.  The network process has none.
+net_socks=$(find "/proc/$NETP/fd" -lname 'socket:*' 2>/dev/null | wc -l)
+pg_peers() {   # inodes of PID's sockets whose peer is a PostgreSQL backend
+	for ino in $(find "/proc/$1/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n'); do
+		peer=$(ss -xpn 2>/dev/null | awk -v i="$ino" '$6 == i { print $8 }' | head -1)
+		[ -n "$peer" ] && ss -xpn 2>/dev/null | awk -v p="$peer" '$6 == p' | grep -q 'postgres' && echo "$ino"
+	done | wc -l
+}
+npg=$(pg_peers "$NETP")
+spg=$(pg_peers "$SEALP")
+fig "$TN" "database connections of the network process (sockets)" "$npg"
+fig "$TN" "database connections of the sealer (sockets)" "$spg"
+check "network process: no database connection ($npg of its $net_socks sockets lead to PostgreSQL; the sealer has $spg)" \
+    test "$npg" = 0 -a "$spg" -ge 1
+not_dumpable "coffer-gateway (network)" "$NETP"
+not_dumpable "coffer-gateway (sealer)" "$SEALP"
 
 # -- the gateway's memory ------------------------------------------------------------------
-if can_scan "$GWF_PID"; then
+if can_scan "$NETP"; then
 	# control: the scanner finds a canary held by a plain process
 	CTL_CANARY=$(rand 32)
 	CTL_HEX=$(printf '%s' "$CTL_CANARY" | od -An -tx1 | tr -d ' \n')
@@ -432,23 +468,45 @@ time.sleep(60)' \
 	wait "$CTRL_PID" 2>/dev/null
 	CTRL_PID=""
 
+	hexof() { od -An -tx1 "$@" | tr -d ' \n'; }
 	{ raw_patterns "$PLAIN/canaries"; cat "$PLAIN/keys.gw"
-	  printf 'tenant name\t%s\n' "$(printf '%s' "$T" | od -An -tx1 | tr -d ' \n')"
+	  printf 'tenant name\t%s\n' "$(printf '%s' "$T" | hexof)"
+	  printf 'blind-index key\t%s\n' "$(hexof "$GWF_KEYS/$T.bik")"
+	  printf 'signing key\t%s\n' "$(hexof -N 32 "${GWF_NODE_KEY:-$GWF_DIR/node.key}")"
 	} >"$PLAIN/gw.pat"
-	if scan gw --patterns "$PLAIN/gw.pat" --pid "$GWF_PID"; then
-		fig "$TN" "gateway memory scanned (bytes)" "$SCAN_BYTES"
+	# the sealer: the old single process's promises, and it holds the keys
+	if scan gw --patterns "$PLAIN/gw.pat" --pid "$SEALP"; then
+		fig "$TN" "sealer memory scanned (bytes)" "$SCAN_BYTES"
 		# shellcheck disable=SC3044  # our own function complete(), not bash's builtin
-		complete gw "gateway memory scan"
-		check "control: the current epoch key (guarded memory) and the tenant name (heap) are found in the gateway ($(hits gw 'epoch key (current)'), $(hits gw 'tenant name') hits)" \
-		    test "$(hits gw 'epoch key (current)')" -ge 1 -a "$(hits gw 'tenant name')" -ge 1
-		no_hits gw "gateway memory" "gateway memory after rotation" \
+		complete gw "sealer memory scan"
+		check "control: the current epoch key, the blind-index key, the signing key (guarded memory) and the tenant name (heap) are found in the sealer ($(hits gw 'epoch key (current)'), $(hits gw 'blind-index key'), $(hits gw 'signing key'), $(hits gw 'tenant name') hits)" \
+		    test "$(hits gw 'epoch key (current)')" -ge 1 -a "$(hits gw 'tenant name')" -ge 1 -a \
+		    "$(hits gw 'blind-index key')" -ge 1 -a "$(hits gw 'signing key')" -ge 1
+		no_hits gw "sealer memory" "sealer memory after rotation" \
 		    "canary body" "canary attachment" "attachment name" \
 		    "source id" "source id (dropped answer)" "conversation" "participant" \
 		    "canary body (rejected line)" "epoch key (previous)" \
 		    "record key (previous epoch)"
-		where gw 'current\|tenant name'
+		where gw 'current\|tenant name\|blind-index\|signing'
 	else
-		bad "gateway memory scan: $(cat "$PLAIN/gw.err")"
+		bad "sealer memory scan: $(cat "$PLAIN/gw.err")"
+	fi
+	# the network process: no key at all, current epoch included
+	if scan net --patterns "$PLAIN/gw.pat" --pid "$NETP"; then
+		fig "$TN" "network process memory scanned (bytes)" "$SCAN_BYTES"
+		# shellcheck disable=SC3044  # our own function complete(), not bash's builtin
+		complete net "network process memory scan"
+		check "control: the tenant name (heap) is found in the network process ($(hits net 'tenant name') hits)" \
+		    test "$(hits net 'tenant name')" -ge 1
+		no_hits net "network process memory" "network process memory" \
+		    "blind-index key" "signing key" "epoch key (current)" \
+		    "epoch key (previous)" "record key (previous epoch)" \
+		    "canary body" "canary attachment" "attachment name" \
+		    "source id" "source id (dropped answer)" "conversation" "participant" \
+		    "canary body (rejected line)"
+		where net 'tenant name'
+	else
+		bad "network process memory scan: $(cat "$PLAIN/net.err")"
 	fi
 else
 	skip "gateway memory scan: $SCAN_WHY"

@@ -1,0 +1,539 @@
+/* gateway/sealerlink.c — see sealerlink.h.
+ *
+ * In-flight submits live in a slot table; a message id is (generation <<
+ * 32 | slot), so an answer for a slot that is free or reused is a
+ * protocol error, not a stray completion.  The reader thread is the only
+ * reader of the data channel; the loop thread its only writer.  The
+ * control channel is used in turn under `cmu`.
+ *
+ * Trusts the sealer (it holds the keys: a hostile sealer is already the
+ * whole gateway) but still checks every answer's type and size, so a
+ * bug shows up as a clean exit, not as memory corruption.
+ */
+#include "gateway/sealerlink.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "gateway/imsg.h"
+#include "gateway/sealer.h"
+#include "vault/mem.h"
+
+typedef struct sl_slot {
+	ingest_done_fn done;
+	void          *ctx;
+	size_t         bytes;
+	uint32_t       gen;
+	int            used;
+} sl_slot;
+
+struct sealer_link {
+	gw_config        cfg;
+	ingest          *local;          /* privsep = off */
+	pid_t            pid;
+	int              data_fd, ctl_fd;
+	pthread_t        reader;
+	int              reader_on;
+	atomic_int       stopping;
+	size_t           done_max;
+	size_t           hwm_bytes;
+
+	pthread_mutex_t  mu;             /* slots and the figures below */
+	sl_slot         *slots;
+	size_t           nslots;
+	uint32_t        *free_ix;
+	size_t           nfree;
+	size_t           inflight, inflight_bytes;
+	int              sealer_busy;
+
+	pthread_mutex_t  wmu;            /* data channel writes */
+	pthread_mutex_t  cmu;            /* control channel, one call at a time */
+};
+
+static const char *const sl_ctypes[2] = {
+	"application/json", "application/x-ndjson"
+};
+
+static void __attribute__((noreturn))
+sl_die(sealer_link *l, const char *what)
+{
+	int st = 0, i;
+	pid_t r = 0;
+
+	/* the channel ends a moment before the process is reapable */
+	for (i = 0; i < 20 && r == 0; i++) {
+		r = waitpid(l->pid, &st, WNOHANG);
+		if (r == 0)
+			usleep(5000);
+	}
+
+	if (r == l->pid && WIFSIGNALED(st))
+		log_error("the sealer process (pid %ld) was killed by signal %d; "
+		    "exiting", (long)l->pid, WTERMSIG(st));
+	else if (r == l->pid && WIFEXITED(st))
+		log_error("the sealer process (pid %ld) exited with %d; exiting",
+		    (long)l->pid, WEXITSTATUS(st));
+	else
+		log_error("sealer link: %s; exiting", what);
+	_exit(1);
+}
+
+/* -- slots (under mu) ----------------------------------------------------- */
+
+static int
+sl_slot_take(sealer_link *l, ingest_done_fn done, void *ctx, size_t bytes,
+    uint64_t *id)
+{
+	uint32_t ix;
+	sl_slot *s;
+
+	if (l->nfree == 0) {
+		size_t n = l->nslots ? 2 * l->nslots : 64, i;
+		sl_slot *ns;
+		uint32_t *nf;
+
+		if (n > UINT32_MAX)
+			return -1;
+		ns = realloc(l->slots, n * sizeof(*ns));
+		if (ns == NULL)
+			return -1;
+		l->slots = ns;
+		nf = realloc(l->free_ix, n * sizeof(*nf));
+		if (nf == NULL)
+			return -1;
+		l->free_ix = nf;
+		memset(ns + l->nslots, 0, (n - l->nslots) * sizeof(*ns));
+		for (i = n; i > l->nslots; i--)
+			l->free_ix[l->nfree++] = (uint32_t)(i - 1);
+		l->nslots = n;
+	}
+	ix = l->free_ix[--l->nfree];
+	s = &l->slots[ix];
+	s->done = done;
+	s->ctx = ctx;
+	s->bytes = bytes;
+	s->used = 1;
+	s->gen++;
+	*id = ((uint64_t)s->gen << 32) | ix;
+	l->inflight++;
+	l->inflight_bytes += bytes;
+	return 0;
+}
+
+static int
+sl_slot_put(sealer_link *l, uint64_t id, sl_slot *out)
+{
+	uint32_t ix = (uint32_t)(id & 0xffffffffU);
+	sl_slot *s;
+
+	if (ix >= l->nslots)
+		return -1;
+	s = &l->slots[ix];
+	if (!s->used || s->gen != (uint32_t)(id >> 32))
+		return -1;
+	*out = *s;
+	s->used = 0;
+	s->done = NULL;
+	s->ctx = NULL;
+	l->free_ix[l->nfree++] = ix;
+	l->inflight--;
+	l->inflight_bytes -= s->bytes;
+	return 0;
+}
+
+/* -- the reader thread ---------------------------------------------------- */
+
+static void *
+sl_reader_main(void *arg)
+{
+	sealer_link *l = arg;
+	unsigned char fixed[SEALER_DONE_FIXED];
+	char err[160];
+	imsg_hdr h;
+	size_t i;
+
+	for (;;) {
+		int rc = imsg_read_hdr(l->data_fd, &h);
+		uint32_t status, retry;
+		char *body = NULL;
+		size_t blen;
+		sl_slot s;
+
+		if (rc == 0)
+			break;
+		if (rc < 0)
+			sl_die(l, strerror(errno));
+		if (imsg_expect(&h, IMSG_DONE, SEALER_DONE_FIXED,
+		    SEALER_DONE_FIXED + l->done_max, err, sizeof(err)) != 0)
+			sl_die(l, err);
+		if (imsg_read(l->data_fd, fixed, sizeof(fixed)) != 0)
+			sl_die(l, strerror(errno));
+		if (fixed[8] > 1 || fixed[9] > 1)
+			sl_die(l, "DONE with a bad content type or busy flag");
+		blen = h.len - SEALER_DONE_FIXED;
+		if (blen > 0) {
+			if ((body = malloc(blen)) == NULL)
+				sl_die(l, "out of memory for an answer");
+			if (imsg_read(l->data_fd, body, blen) != 0)
+				sl_die(l, strerror(errno));
+		}
+		memcpy(&status, fixed, 4);
+		memcpy(&retry, fixed + 4, 4);
+		if (status < 100 || status > 599)
+			sl_die(l, "DONE with a bad status");
+		pthread_mutex_lock(&l->mu);
+		rc = sl_slot_put(l, h.id, &s);
+		l->sealer_busy = fixed[9];
+		pthread_mutex_unlock(&l->mu);
+		if (rc != 0)
+			sl_die(l, "DONE for a request not in flight");
+		s.done(s.ctx, (int)status, retry, sl_ctypes[fixed[8]], body, blen);
+	}
+	if (!atomic_load(&l->stopping))
+		sl_die(l, "the sealer process closed its channel");
+	/* Stopping and the sealer gone: it answers everything before it
+	 * exits, so this only runs if it died meanwhile. */
+	pthread_mutex_lock(&l->mu);
+	for (i = 0; i < l->nslots; i++) {
+		sl_slot s;
+
+		if (!l->slots[i].used ||
+		    sl_slot_put(l, ((uint64_t)l->slots[i].gen << 32) | i, &s) != 0)
+			continue;
+		pthread_mutex_unlock(&l->mu);
+		s.done(s.ctx, 503, 2, sl_ctypes[0], NULL, 0);
+		pthread_mutex_lock(&l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* -- set-up ------------------------------------------------------------------ */
+
+static sealer_link *
+sl_alloc(const gw_config *cfg)
+{
+	sealer_link *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return NULL;
+	l->cfg = *cfg;
+	/* the network process never holds the database's credentials */
+	vault_wipe(l->cfg.pg_conninfo, sizeof(l->cfg.pg_conninfo));
+	l->data_fd = l->ctl_fd = -1;
+	l->done_max = sealer_done_max(cfg);
+	l->hwm_bytes = 2 * cfg->max_body_bytes;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->wmu, NULL);
+	pthread_mutex_init(&l->cmu, NULL);
+	return l;
+}
+
+static void
+sl_release(sealer_link *l)
+{
+	if (l->data_fd >= 0)
+		close(l->data_fd);
+	if (l->ctl_fd >= 0)
+		close(l->ctl_fd);
+	free(l->slots);
+	free(l->free_ix);
+	pthread_mutex_destroy(&l->mu);
+	pthread_mutex_destroy(&l->wmu);
+	pthread_mutex_destroy(&l->cmu);
+	free(l);
+}
+
+int
+sl_spawn(sealer_link **out, const gw_config *cfg, const priv_target *pw,
+    const char *pidfile, char *err, size_t err_len)
+{
+	sealer_link *l;
+	int d[2], c[2], st = 0, rc;
+	pid_t parent = getpid();
+	imsg_hdr h;
+
+	*out = NULL;
+	if ((l = sl_alloc(cfg)) == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, d) != 0) {
+		snprintf(err, err_len, "socketpair: %s", strerror(errno));
+		sl_release(l);
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) != 0) {
+		snprintf(err, err_len, "socketpair: %s", strerror(errno));
+		close(d[0]);
+		close(d[1]);
+		sl_release(l);
+		return -1;
+	}
+	fflush(NULL);
+	l->pid = fork();
+	if (l->pid < 0) {
+		snprintf(err, err_len, "fork: %s", strerror(errno));
+		close(d[0]); close(d[1]); close(c[0]); close(c[1]);
+		sl_release(l);
+		return -1;
+	}
+	if (l->pid == 0) {
+		close(d[0]);
+		close(c[0]);
+		_exit(sealer_main(cfg, d[1], c[1], pw, parent, pidfile));
+	}
+	close(d[1]);
+	close(c[1]);
+	l->data_fd = d[0];
+	l->ctl_fd = c[0];
+	rc = imsg_read_hdr(l->ctl_fd, &h);
+	if (rc != 1 || imsg_expect(&h, IMSG_READY, 0, 0, err, err_len) != 0) {
+		(void)waitpid(l->pid, &st, 0);
+		if (WIFEXITED(st))
+			snprintf(err, err_len, "the sealer process did not start "
+			    "(exit %d)", WEXITSTATUS(st));
+		else
+			snprintf(err, err_len, "the sealer process did not start "
+			    "(signal %d)", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		sl_release(l);
+		return -1;
+	}
+	if ((rc = pthread_create(&l->reader, NULL, sl_reader_main, l)) != 0) {
+		snprintf(err, err_len, "cannot start the sealer reader: %s",
+		    strerror(rc));
+		(void)kill(l->pid, SIGKILL);
+		(void)waitpid(l->pid, &st, 0);
+		sl_release(l);
+		return -1;
+	}
+	l->reader_on = 1;
+	*out = l;
+	return 0;
+}
+
+int
+sl_local(sealer_link **out, const gw_config *cfg, char *err, size_t err_len)
+{
+	sealer_link *l;
+
+	*out = NULL;
+	if ((l = sl_alloc(cfg)) == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	if (ingest_new(&l->local, cfg, err, err_len) != 0) {
+		sl_release(l);
+		return -1;
+	}
+	if (ingest_start(l->local, err, err_len) != 0) {
+		ingest_free(&l->local);
+		sl_release(l);
+		return -1;
+	}
+	*out = l;
+	return 0;
+}
+
+pid_t
+sl_pid(const sealer_link *l)
+{
+	return l->pid;
+}
+
+/* -- the five calls ---------------------------------------------------------- */
+
+int
+sl_peer_check(sealer_link *l, const ingest_peer *peer,
+    ingest_peer_fault *fault, char *why, size_t why_len)
+{
+	unsigned char blk[SEALER_PEER_BYTES], ans[SEALER_PEER_R_BYTES];
+	struct iovec iov = { blk, sizeof(blk) };
+	char err[160];
+	int32_t res;
+	uint32_t f;
+	imsg_hdr h;
+
+	if (l->local != NULL)
+		return ingest_peer_check(l->local, peer, fault, why, why_len);
+	sealer_peer_put(blk, peer);
+	pthread_mutex_lock(&l->cmu);
+	if (imsg_write(l->ctl_fd, IMSG_PEER, 0, &iov, 1) != 0 ||
+	    imsg_read_hdr(l->ctl_fd, &h) != 1)
+		sl_die(l, "the sealer's control channel ended");
+	if (imsg_expect(&h, IMSG_PEER_R, SEALER_PEER_R_BYTES,
+	    SEALER_PEER_R_BYTES, err, sizeof(err)) != 0)
+		sl_die(l, err);
+	if (imsg_read(l->ctl_fd, ans, sizeof(ans)) != 0)
+		sl_die(l, strerror(errno));
+	pthread_mutex_unlock(&l->cmu);
+	memcpy(&res, ans, 4);
+	memcpy(&f, ans + 4, 4);
+	if ((res != 0 && res != -1) || f > INGEST_PEER_KEY ||
+	    memchr(ans + 8, 0, SEALER_WHY_BYTES) == NULL)
+		sl_die(l, "PEER_R out of range");
+	if (fault != NULL)
+		*fault = (ingest_peer_fault)f;
+	if (why_len > 0)
+		snprintf(why, why_len, "%s", (const char *)ans + 8);
+	return res;
+}
+
+void
+sl_submit(sealer_link *l, const ingest_peer *peer, char *body,
+    size_t body_len, ingest_done_fn done, void *ctx)
+{
+	unsigned char blk[SEALER_PEER_BYTES];
+	struct iovec iov[2];
+	uint64_t id;
+	int rc;
+
+	if (l->local != NULL) {
+		ingest_submit(l->local, peer, body, body_len, done, ctx);
+		return;
+	}
+	if (body == NULL)
+		body_len = 0;
+	if (body_len > l->cfg.max_body_bytes) {
+		/* the transport enforces the limit first: a broken invariant */
+		vault_wipe(body, body_len);
+		free(body);
+		done(ctx, 500, 0, sl_ctypes[0], NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&l->mu);
+	rc = sl_slot_take(l, done, ctx, body_len, &id);
+	pthread_mutex_unlock(&l->mu);
+	if (rc != 0) {
+		if (body != NULL) {
+			vault_wipe(body, body_len);
+			free(body);
+		}
+		done(ctx, 500, 0, sl_ctypes[0], NULL, 0);
+		return;
+	}
+	sealer_peer_put(blk, peer);
+	iov[0].iov_base = blk;
+	iov[0].iov_len = sizeof(blk);
+	iov[1].iov_base = body;
+	iov[1].iov_len = body_len;
+	pthread_mutex_lock(&l->wmu);
+	rc = imsg_write(l->data_fd, IMSG_SUBMIT, id, iov, 2);
+	pthread_mutex_unlock(&l->wmu);
+	if (body != NULL) {
+		vault_wipe(body, body_len);
+		free(body);
+	}
+	if (rc != 0)
+		sl_die(l, "the sealer's data channel ended");
+}
+
+int
+sl_busy(sealer_link *l)
+{
+	int busy;
+
+	if (l->local != NULL)
+		return ingest_busy(l->local);
+	pthread_mutex_lock(&l->mu);
+	busy = l->inflight > 0 &&
+	    (l->inflight_bytes > l->hwm_bytes || l->sealer_busy);
+	pthread_mutex_unlock(&l->mu);
+	return busy;
+}
+
+void
+sl_reload(sealer_link *l)
+{
+	int rc;
+
+	if (l->local != NULL) {
+		ingest_reload(l->local);
+		return;
+	}
+	pthread_mutex_lock(&l->wmu);
+	rc = imsg_write(l->data_fd, IMSG_RELOAD, 0, NULL, 0);
+	pthread_mutex_unlock(&l->wmu);
+	if (rc != 0)
+		sl_die(l, "the sealer's data channel ended");
+}
+
+size_t
+sl_metrics(sealer_link *l, char *buf, size_t cap)
+{
+	uint32_t room;
+	struct iovec iov = { &room, sizeof(room) };
+	char err[160];
+	size_t n = 0;
+	imsg_hdr h;
+	int k;
+
+	if (cap == 0)
+		return 0;
+	if (l->local != NULL) {
+		n = ingest_metrics(l->local, buf, cap);
+	} else {
+		room = (uint32_t)(cap < SEALER_METRICS_MAX ? cap :
+		    SEALER_METRICS_MAX);
+		pthread_mutex_lock(&l->cmu);
+		if (imsg_write(l->ctl_fd, IMSG_METRICS, 0, &iov, 1) != 0 ||
+		    imsg_read_hdr(l->ctl_fd, &h) != 1)
+			sl_die(l, "the sealer's control channel ended");
+		if (imsg_expect(&h, IMSG_METRICS_R, 0, room, err,
+		    sizeof(err)) != 0)
+			sl_die(l, err);
+		if (imsg_read(l->ctl_fd, buf, h.len) != 0)
+			sl_die(l, strerror(errno));
+		pthread_mutex_unlock(&l->cmu);
+		n = h.len;
+	}
+	k = snprintf(buf + n, cap - n,
+	    "# HELP coffer_gateway_privilege_separated 1 when a sealer process "
+	    "holds the keys and the network process none.\n"
+	    "# TYPE coffer_gateway_privilege_separated gauge\n"
+	    "coffer_gateway_privilege_separated %d\n", l->local == NULL);
+	if (k > 0 && (size_t)k < cap - n)
+		n += (size_t)k;
+	return n;
+}
+
+void
+sl_free(sealer_link **lp)
+{
+	sealer_link *l;
+	int st = 0;
+
+	if (lp == NULL || *lp == NULL)
+		return;
+	l = *lp;
+	*lp = NULL;
+	if (l->local != NULL) {
+		ingest_free(&l->local);
+		sl_release(l);
+		return;
+	}
+	atomic_store(&l->stopping, 1);
+	/* the sealer answers what it holds, then exits: the reader sees the
+	 * end of the channel after the last answer */
+	pthread_mutex_lock(&l->wmu);
+	(void)shutdown(l->data_fd, SHUT_WR);
+	pthread_mutex_unlock(&l->wmu);
+	if (l->reader_on)
+		pthread_join(l->reader, NULL);
+	if (waitpid(l->pid, &st, 0) == l->pid &&
+	    !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		log_warn("the sealer process ended abnormally (%s %d)",
+		    WIFEXITED(st) ? "exit" : "signal",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	sl_release(l);
+}

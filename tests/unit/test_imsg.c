@@ -1,0 +1,176 @@
+/* tests/unit/test_imsg.c — gateway/imsg.c and the sealer's peer block
+ * (gateway/sealer.c): the typed messages between the gateway's network
+ * and sealer processes, over a real socketpair.
+ *
+ * A message goes through whole (header, parts, id); the end of the stream
+ * before a header is a clean end (0), inside a header or a payload a
+ * protocol error (EPROTO); every size rule refuses with its exact message;
+ * a peer block whose field has no NUL is refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gateway/imsg.h"
+#include "gateway/sealer.h"
+
+static void
+pair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct iovec iov[2] = { { (void *)"abc", 3 }, { (void *)"defgh", 5 } };
+	char buf[16] = { 0 };
+	imsg_hdr h;
+	int sv[2];
+
+	(void)state;
+	pair(sv);
+	assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 0x1234567890ULL, iov, 2),
+	    0);
+	assert_int_equal(imsg_write(sv[0], IMSG_RELOAD, 7, NULL, 0), 0);
+	close(sv[0]);
+	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
+	assert_int_equal(h.type, IMSG_SUBMIT);
+	assert_int_equal(h.len, 8);
+	assert_true(h.id == 0x1234567890ULL);
+	assert_int_equal(imsg_read(sv[1], buf, h.len), 0);
+	assert_memory_equal(buf, "abcdefgh", 8);
+	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
+	assert_int_equal(h.type, IMSG_RELOAD);
+	assert_int_equal(h.len, 0);
+	assert_true(h.id == 7);
+	/* the other end closed between messages: a clean end */
+	assert_int_equal(imsg_read_hdr(sv[1], &h), 0);
+	close(sv[1]);
+}
+
+static void
+test_cut_short(void **state)
+{
+	unsigned char part[7] = { 1, 0, 0, 0, 9, 0, 0 };
+	char buf[16];
+	imsg_hdr h;
+	int sv[2];
+
+	(void)state;
+	/* a header cut short */
+	pair(sv);
+	assert_int_equal(write(sv[0], part, sizeof(part)), (ssize_t)sizeof(part));
+	close(sv[0]);
+	errno = 0;
+	assert_int_equal(imsg_read_hdr(sv[1], &h), -1);
+	assert_int_equal(errno, EPROTO);
+	close(sv[1]);
+	/* a payload cut short */
+	pair(sv);
+	{
+		struct iovec iov = { (void *)"0123456789", 10 };
+
+		assert_int_equal(imsg_write(sv[0], IMSG_DONE, 1, &iov, 1), 0);
+	}
+	close(sv[0]);
+	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
+	assert_int_equal(imsg_read(sv[1], buf, 10), 0);
+	errno = 0;
+	assert_int_equal(imsg_read(sv[1], buf, 1), -1);
+	assert_int_equal(errno, EPROTO);
+	close(sv[1]);
+}
+
+static void
+test_expect(void **state)
+{
+	imsg_hdr h = { IMSG_SUBMIT, 12, 0 };
+	char err[160];
+
+	(void)state;
+	assert_int_equal(imsg_expect(&h, IMSG_SUBMIT, 12, 12, err, sizeof(err)),
+	    0);
+	assert_int_equal(imsg_expect(&h, IMSG_SUBMIT, 321, 1000, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "SUBMIT of 12 bytes, want 321..1000");
+	assert_int_equal(imsg_expect(&h, IMSG_SUBMIT, 4, 4, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "SUBMIT of 12 bytes, want 4");
+	assert_int_equal(imsg_expect(&h, IMSG_DONE, 0, 100, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "message of type SUBMIT (1), want DONE");
+	h.type = 4242;
+	assert_int_equal(imsg_expect(&h, IMSG_PEER, 0, 1000, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "message of type unknown (4242), want PEER");
+	assert_string_equal(imsg_name(IMSG_READY), "READY");
+	assert_string_equal(imsg_name(IMSG_METRICS_R), "METRICS_R");
+}
+
+static void
+test_too_many_parts(void **state)
+{
+	struct iovec iov[IMSG_IOV_MAX + 1];
+	int sv[2];
+
+	(void)state;
+	pair(sv);
+	memset(iov, 0, sizeof(iov));
+	errno = 0;
+	assert_int_equal(imsg_write(sv[0], IMSG_DONE, 1, iov, IMSG_IOV_MAX + 1),
+	    -1);
+	assert_int_equal(errno, EINVAL);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
+test_peer_block(void **state)
+{
+	unsigned char blk[SEALER_PEER_BYTES];
+	ingest_peer p, q;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.tenant, sizeof(p.tenant), "acme");
+	snprintf(p.device, sizeof(p.device), "phone-1");
+	memset(p.fingerprint, 'a', 64);
+	sealer_peer_put(blk, &p);
+	assert_int_equal(sealer_peer_get(&q, blk), 0);
+	assert_string_equal(q.tenant, "acme");
+	assert_string_equal(q.device, "phone-1");
+	assert_int_equal(strlen(q.fingerprint), 64);
+	/* each field must end inside itself */
+	memset(blk, 'x', SEALER_NAME_BYTES);
+	assert_int_equal(sealer_peer_get(&q, blk), -1);
+	assert_string_equal(q.tenant, "");
+	sealer_peer_put(blk, &p);
+	memset(blk + SEALER_NAME_BYTES, 'x', SEALER_NAME_BYTES);
+	assert_int_equal(sealer_peer_get(&q, blk), -1);
+	sealer_peer_put(blk, &p);
+	memset(blk + 2 * SEALER_NAME_BYTES, 'f', SEALER_FPR_BYTES);
+	assert_int_equal(sealer_peer_get(&q, blk), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_cut_short),
+		cmocka_unit_test(test_expect),
+		cmocka_unit_test(test_too_many_parts),
+		cmocka_unit_test(test_peer_block),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
