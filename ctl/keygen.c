@@ -71,15 +71,6 @@ static const struct option kg_long[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static int
-kg_usage(const char *msg)
-{
-	if (msg != NULL)
-		fprintf(stderr, "cofferctl: user keygen: %s\n", msg);
-	fputs(kg_usage_text, stderr);
-	return CTL_EXIT_USAGE;
-}
-
 /* A new passphrase: from the file, or asked twice on the terminal. */
 static int
 kg_passphrase(const char *file, char *buf, size_t cap)
@@ -141,13 +132,16 @@ kg_parse(int argc, char **argv, kg_opts *o)
 			fputs(kg_usage_text, stdout);
 			return -1;
 		default:
-			return kg_usage("unknown option or missing value");
+			return ctl_usage(kg_usage_text, "user keygen: unknown "
+			    "option or missing value");
 		}
 	}
 	if (optind != argc)
-		return kg_usage("unexpected argument");
+		return ctl_usage(kg_usage_text, "user keygen: unexpected "
+		    "argument");
 	if (o->tenant == NULL || o->name == NULL || o->out == NULL)
-		return kg_usage("--tenant, --name and --out are required");
+		return ctl_usage(kg_usage_text, "user keygen: --tenant, --name "
+		    "and --out are required");
 	return 0;
 }
 

@@ -72,22 +72,6 @@ ctl_text_ok(const char *s, size_t max)
 	return 1;
 }
 
-static int
-ctl_parse_u(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	if (s[0] == '-' || s[0] == '+')
-		return -1;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 /* Resolve NAME or UUID to the tenant's id and name.  0, or -1 (message
  * printed). */
 static int
@@ -325,7 +309,7 @@ ctl_retention_set(const ctl_opts *o)
 		return 2;
 	}
 	if (o->days != NULL &&
-	    ctl_parse_u(o->days, 1, RETENTION_DAYS_MAX, &days) != 0) {
+	    ctl_parse_uint(o->days, 1, RETENTION_DAYS_MAX, &days) != 0) {
 		fprintf(stderr, "cofferctl: --days must be 1..%u\n",
 		    RETENTION_DAYS_MAX);
 		return 2;
@@ -405,7 +389,7 @@ ctl_retention_floor(const ctl_opts *o)
 		ctl_retention_usage(stderr);
 		return 2;
 	}
-	if (ctl_parse_u(o->days, 1, RETENTION_DAYS_MAX, &days) != 0) {
+	if (ctl_parse_uint(o->days, 1, RETENTION_DAYS_MAX, &days) != 0) {
 		fprintf(stderr, "cofferctl: --days must be 1..%u\n",
 		    RETENTION_DAYS_MAX);
 		return 2;
@@ -1165,7 +1149,7 @@ ctl_purge(const ctl_opts *o)
 	PGconn *c = NULL;
 	int rc = 1;
 
-	if (o->skew != NULL && ctl_parse_u(o->skew, 0, 86400, &skew_s) != 0) {
+	if (o->skew != NULL && ctl_parse_uint(o->skew, 0, 86400, &skew_s) != 0) {
 		fprintf(stderr, "cofferctl: --max-clock-skew must be 0..86400 "
 		    "seconds\n");
 		return 2;

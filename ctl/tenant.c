@@ -35,20 +35,6 @@
 #define CTL_ERR        512U
 #define CTL_PATH       4096U
 
-static int
-ctl_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 /* Read passphrase i (1-based) from its file or the terminal (asked twice). */
 static int
 ctl_new_passphrase(const char *file, unsigned idx, char *buf, size_t cap)
@@ -202,11 +188,9 @@ ctl_tenant_init(int argc, char **argv)
 		goto fail;
 	}
 
-	db = pg_connect(NULL, err, sizeof(err));
-	if (db == NULL) {
-		fprintf(stderr, "cofferctl: database: %s\n", err);
+	db = ctl_connect(NULL);
+	if (db == NULL)
 		goto fail;
-	}
 	if (vault_tenant_generate(&keys, k, n, err, sizeof(err)) != 0) {
 		fprintf(stderr, "cofferctl: %s\n", err);
 		goto fail;
@@ -451,11 +435,9 @@ ctl_share_check(int argc, char **argv)
 		fprintf(stderr, "cofferctl: %s: %s\n", file, err);
 		goto out;
 	}
-	db = pg_connect(NULL, err, sizeof(err));
-	if (db == NULL) {
-		fprintf(stderr, "cofferctl: database: %s\n", err);
+	db = ctl_connect(NULL);
+	if (db == NULL)
 		goto out;
-	}
 	{
 		pg_params p = PG_PARAMS_INIT;
 		pg_param_text(&p, idstr);
@@ -572,11 +554,9 @@ ctl_node_init(int argc, char **argv)
 		fprintf(stderr, "cofferctl: key generation failed\n");
 		return 1;
 	}
-	db = pg_connect(NULL, err, sizeof(err));
-	if (db == NULL) {
-		fprintf(stderr, "cofferctl: database: %s\n", err);
+	db = ctl_connect(NULL);
+	if (db == NULL)
 		goto out;
-	}
 	util_uuid_random(node_id);
 	util_uuid_format(idstr, node_id);
 	if (pg_begin(db, err, sizeof(err)) != 0)
