@@ -213,8 +213,7 @@ ap_confirm(void)
 
 	if (tty == NULL) {
 		ctl_fail("approve: no terminal to confirm on; pass --yes to "
-		    "approve without "
-		    "asking");
+		    "approve without asking");
 		return 0;
 	}
 	fputs("Approve the release of these records? Type 'yes' to approve: ", tty);
@@ -485,8 +484,7 @@ ctl_cmd_approve(int argc, char **argv)
 		if (s != NULL && util_uuid_parse(tid, s) == 0 &&
 		    memcmp(tid, info.tenant_id, sizeof(tid)) != 0) {
 			ctl_fail("approve: %s is a share of another tenant "
-			    "than this "
-			    "certificate's", o.share);
+			    "than this certificate's", o.share);
 			goto out;
 		}
 	} else if (status != 200 && status != 404) {
@@ -549,8 +547,7 @@ ctl_cmd_approve(int argc, char **argv)
 	if (s == NULL || util_unhex(recipient, sizeof(recipient), s,
 	    strlen(s)) != 0) {
 		ctl_fail("approve: matter %s has no production recipient key "
-		    "frozen: it "
-		    "cannot be released", o.matter);
+		    "frozen: it cannot be released", o.matter);
 		goto out;
 	}
 	ap_show(m, o.matter, json_array_size(epochs));

@@ -129,8 +129,7 @@ dev_parse(int argc, char **argv, dev_opts *o)
 		case DEV_OPT_OVERLAP:
 			if (ctl_parse_long(optarg, 0, DEV_OVERLAP_MAX, &v) != 0)
 				return ctl_usage(dev_usage_text, "device: "
-				    "--overlap must be 0 to 2592000 "
-				    "seconds");
+				    "--overlap must be 0 to 2592000 seconds");
 			o->overlap = v;
 			o->overlap_set = 1;
 			break;
@@ -211,15 +210,17 @@ dev_ca_open(const dev_opts *o, const char *dir, pki_ca **ca)
 	return 0;
 }
 
-static PGconn *
-dev_connect_tenant(const dev_opts *o, char id[UTIL_UUID_STRLEN + 1])
+PGconn *
+ctl_pki_connect(const char *config, const char *tenant,
+    char id[UTIL_UUID_STRLEN + 1], int *custodians_n)
 {
 	char err[DEV_ERR];
 	PGconn *db;
 
-	if ((db = ctl_connect(o->config)) == NULL)
+	if ((db = ctl_connect(config)) == NULL)
 		return NULL;
-	if (ctl_pki_tenant(db, o->tenant, id, NULL, err, sizeof(err)) != 0) {
+	if (ctl_pki_tenant(db, tenant, id, custodians_n, err,
+	    sizeof(err)) != 0) {
 		ctl_fail("%s", err);
 		pg_close(&db);
 		return NULL;
@@ -236,13 +237,12 @@ dev_ca_init(const dev_opts *o)
 	if (o->device || o->out || o->days || o->not_before || o->not_after ||
 	    o->overlap_set)
 		return ctl_usage(dev_usage_text, "device: ca-init takes only "
-		    "--tenant (and --pki, "
-		    "--config)");
+		    "--tenant (and --pki, --config)");
 	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
 		ctl_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}
-	if ((db = dev_connect_tenant(o, id)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	pg_close(&db);
 	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
@@ -435,7 +435,7 @@ dev_issue(const dev_opts *o)
 	}
 	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
 		return CTL_EXIT_FAIL;
-	if ((db = dev_connect_tenant(o, id)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	if (dev_ca_open(o, dir, &ca) != 0)
 		goto out;
@@ -444,15 +444,13 @@ dev_issue(const dev_opts *o)
 		goto out;
 	if (st == 2) {
 		ctl_fail("device %s of tenant %s is revoked; a revoked device "
-		    "id "
-		    "is not re-issued (enrol it under a new id)", o->device,
+		    "id is not re-issued (enrol it under a new id)", o->device,
 		    o->tenant);
 		goto out;
 	}
 	if (st == 0 && o->overlap > 0) {
 		ctl_fail("--overlap applies to a re-issue; device %s of tenant "
-		    "%s "
-		    "is not registered yet", o->device, o->tenant);
+		    "%s is not registered yet", o->device, o->tenant);
 		goto out;
 	}
 	req.usage = PKI_USAGE_CLIENT;
@@ -546,7 +544,7 @@ dev_revoke(const dev_opts *o)
 	}
 	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
 		return CTL_EXIT_FAIL;
-	if ((db = dev_connect_tenant(o, id)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	if (dev_ca_open(o, dir, &ca) != 0)
 		goto out;
@@ -633,7 +631,7 @@ dev_list(const dev_opts *o)
 		ctl_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}
-	if ((db = dev_connect_tenant(o, id)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	pg_param_text(&p, id);
 	r = pg_query(db, "SELECT device_id, status, coalesce(cert_serial, '-'), "

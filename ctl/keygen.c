@@ -180,12 +180,8 @@ ctl_cmd_keygen(int argc, char **argv)
 		fprintf(stderr, "cofferctl: out of memory\n");
 		return CTL_EXIT_FAIL;
 	}
-	if ((db = ctl_connect(o.config)) == NULL)
+	if ((db = ctl_pki_connect(o.config, o.tenant, tid, NULL)) == NULL)
 		goto out;
-	if (ctl_pki_tenant(db, o.tenant, tid, NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
-		goto out;
-	}
 	if (pg_begin(db, err, sizeof(err)) != 0) {
 		fprintf(stderr, "cofferctl: database: %s\n", err);
 		goto out;

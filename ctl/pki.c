@@ -1516,8 +1516,7 @@ ctl_cmd_pki(int argc, char **argv)
 	}
 	if (name != NULL || out != NULL || n_dns || n_ips || days)
 		return ctl_usage(pki_usage_text, "pki: --name, --out, --dns, "
-		    "--ip and --days are for "
-		    "'pki server'");
+		    "--ip and --days are for 'pki server'");
 	if (strcmp(sub, "people-ca-init") == 0) {
 		if (tenant != NULL || people)
 			return ctl_usage(pki_usage_text, "pki: people-ca-init "
@@ -1527,8 +1526,7 @@ ctl_cmd_pki(int argc, char **argv)
 	if (strcmp(sub, "crl-refresh") == 0) {
 		if ((tenant == NULL) == (people == 0))
 			return ctl_usage(pki_usage_text, "pki: crl-refresh "
-			    "needs --tenant T or "
-			    "--people");
+			    "needs --tenant T or --people");
 		return pki_cmd_crl_refresh(pki_root(pki), tenant, people);
 	}
 	return ctl_usage(pki_usage_text, "pki: unknown pki command");

@@ -63,6 +63,11 @@ int  ctl_pki_tenant(PGconn *db, const char *name,
                     char id[UTIL_UUID_STRLEN + 1], int *custodians_n,
                     char *err, size_t err_len)
      __attribute__((warn_unused_result));
+/* ctl_connect(config), then ctl_pki_tenant(tenant): the connection, or
+ * NULL with the message printed. */
+PGconn *ctl_pki_connect(const char *config, const char *tenant,
+                        char id[UTIL_UUID_STRLEN + 1], int *custodians_n)
+        __attribute__((warn_unused_result));
 
 /* -- times ------------------------------------------------------------- */
 

@@ -162,22 +162,6 @@ usr_names_ok(const usr_opts *o)
 	return 1;
 }
 
-static PGconn *
-usr_connect_tenant(const usr_opts *o, char id[UTIL_UUID_STRLEN + 1], int *n)
-{
-	char err[USR_ERR];
-	PGconn *db;
-
-	if ((db = ctl_connect(o->config)) == NULL)
-		return NULL;
-	if (ctl_pki_tenant(db, o->tenant, id, n, err, sizeof(err)) != 0) {
-		ctl_fail("%s", err);
-		pg_close(&db);
-		return NULL;
-	}
-	return db;
-}
-
 /* The people CA, created on first use. */
 static int
 usr_ca_open(const usr_opts *o, char *dir, size_t cap, pki_ca **ca)
@@ -237,8 +221,7 @@ usr_index_free(PGconn *db, const usr_opts *o, const char *tid,
 	if (!ok) {
 		holder = PQgetvalue(r, 0, 0);
 		ctl_fail("custodian index %s of tenant %s is held by active "
-		    "user "
-		    "%s: revoke that user first", index, o->tenant,
+		    "user %s: revoke that user first", index, o->tenant,
 		    log_printable(shown, sizeof(shown), holder, strlen(holder)));
 	}
 	PQclear(r);
@@ -349,8 +332,7 @@ usr_issue(const usr_opts *o)
 		role_ok |= strcmp(o->role, usr_roles[i]) == 0;
 	if (!role_ok)
 		return ctl_usage(usr_usage_text, "user: --role must be admin, "
-		    "legal, custodian or "
-		    "auditor");
+		    "legal, custodian or auditor");
 	if (strcmp(o->role, "custodian") == 0 && o->index == 0)
 		return ctl_usage(usr_usage_text, "user: a custodian needs "
 		    "--custodian-index I");
@@ -366,7 +348,7 @@ usr_issue(const usr_opts *o)
 		return CTL_EXIT_FAIL;
 	}
 	snprintf(idx, sizeof(idx), "%d", o->index);
-	if ((db = usr_connect_tenant(o, id, &n_cust)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, &n_cust)) == NULL)
 		return CTL_EXIT_FAIL;
 	if (o->index > n_cust) {
 		ctl_fail("custodian index %d is out of range: tenant %s has "
@@ -554,7 +536,7 @@ usr_revoke(const usr_opts *o)
 		ctl_fail("user name too long");
 		return CTL_EXIT_FAIL;
 	}
-	if ((db = usr_connect_tenant(o, id, NULL)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	if (pki_path(dir, sizeof(dir), pki_root(o->pki), "people", NULL) != 0) {
 		ctl_fail("PKI directory path too long");
@@ -650,7 +632,7 @@ usr_list(const usr_opts *o)
 		    "--tenant");
 	if (!usr_names_ok(o))
 		return CTL_EXIT_FAIL;
-	if ((db = usr_connect_tenant(o, id, NULL)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	pg_param_text(&p, id);
 	r = pg_query(db, "SELECT name, role, coalesce(custodian_index::text, '-'), "
