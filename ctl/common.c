@@ -180,13 +180,13 @@ ctl_connect(const char *config_path)
 
 	if (ctl_conninfo(config_path, conninfo, sizeof(conninfo), err,
 	    sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		return NULL;
 	}
 	c = pg_connect_app(conninfo, "cofferctl", err, sizeof(err));
 	explicit_bzero(conninfo, sizeof(conninfo));
 	if (c == NULL)
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 	return c;
 }
 

@@ -1409,7 +1409,7 @@ out:
 		archive_read_free(a);
 	if (rc != CTL_EXIT_OK && opened) {
 		ex_cleanup(&c, out);
-		fprintf(stderr, "cofferctl: export open: nothing was kept in %s\n", out);
+		ctl_fail("export open: nothing was kept in %s", out);
 	}
 	if (c.dfd >= 0)
 		(void)close(c.dfd);

@@ -91,7 +91,7 @@ main(int argc, char **argv)
 			audit_signer_clear();
 			return rc;
 		}
-	fprintf(stderr, "cofferctl: unknown verb '%.64s'\n", verb);
+	ctl_fail("unknown verb '%.64s'", verb);
 	ctl_verbs_usage(stderr);
 	return CTL_EXIT_USAGE;
 }
