@@ -82,42 +82,7 @@
 
 #include <libpq-fe.h>
 
-#define API_PRODUCTION_SPLIT_EVENTS   5000UL   /* longer: one RSMF per day */
-#define API_PRODUCTION_FETCH_ROWS     500
-
-typedef void (*api_progress_fn)(void *arg, unsigned long long done,
-                                unsigned long long total);
-
-typedef struct api_production_opts {
-	unsigned long rsmf_split_events;    /* 0: API_PRODUCTION_SPLIT_EVENTS */
-	int           fetch_rows;           /* 0: API_PRODUCTION_FETCH_ROWS */
-	int           rsmf_deflate;         /* 1: deflate rsmf_manifest.json in
-	                                       rsmf.zip (about a third smaller
-	                                       production, a quarter slower);
-	                                       0: stored, like attachments */
-	const char   *pins_dir;             /* issue 12: tenant keys checked
-	                                       against <pins_dir>/<tenant>.pin
-	                                       before anything is unwrapped
-	                                       (NULL: not checked) */
-	const char   *node_pins_file;       /* and node keys (NULL/"": not) */
-	const char   *productions_dir;      /* where <dir>/.blind holds the
-	                                       matters' blinding seeds
-	                                       (api/blind.h); required */
-	const unsigned char *sign_sk;       /* issue 13.3: the API node's
-	                                       Ed25519 key (VAULT_SIGN_SK_BYTES,
-	                                       borrowed); required */
-	const char   *node_name;            /* its name in the node pins */
-} api_production_opts;
-
-typedef struct api_production_result {
-	unsigned long long records;          /* decrypted and produced */
-	unsigned long long excluded_records; /* in scope, epoch not approved */
-	unsigned long long epochs;           /* epoch keys unwrapped */
-	unsigned long long rsmf_files;
-	unsigned long long attachments;
-	unsigned long long sealed_bytes;     /* size of out_path */
-	unsigned char      sealed_sha256[32];/* SHA-256 of out_path */
-} api_production_result;
+#include "api/prodopts.h"
 
 /* The API node key file (signing_key_file: seed ‖ public key, cofferctl
  * node init) into guarded memory (*sk_out, vault_sign_key_free).  0 or -1

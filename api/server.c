@@ -1,6 +1,7 @@
 /* api/server.c — coffer-api's listeners, route allowlist, request life
- * cycle (identify, refuse, run, audit, commit, answer), rate limits, the
- * database pool and the loopback /metrics listener.
+ * cycle (identify, refuse, run, audit, commit, answer) and the loopback
+ * /metrics listener.  The database pool is api/pool.c's, the rate-limit
+ * buckets api/ratelimit.c's.
  *
  * Trusts: the configuration, the database, api/auth's verdict.  Does not
  * trust: the peer — its request head has passed api/frontdoor.c's strict
@@ -32,7 +33,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -41,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -50,20 +49,18 @@
 #include "api/frontdoor.h"
 #include "api/handlers.h"
 #include "api/jobs.h"
+#include "api/pool.h"
+#include "api/ratelimit.h"
 #include "common/audit.h"
 #include "common/keyfile.h"
 #include "common/log.h"
 #include "common/pg.h"
-#include "common/tbucket.h"
 #include "common/util.h"
 #include "vault/chain.h"
 #include "vault/mem.h"
 
 #define SRV_ERR            512U
 #define SRV_CHAIN_MAX      4U
-#define SRV_POOL_WAIT_S    10
-#define SRV_LIM_SLOTS      4096U
-#define SRV_LIM_PROBE      8U
 #define SRV_PEM_MAX        (1024U * 1024U)
 #define SRV_HSTS           "max-age=63072000; includeSubDomains"
 #define SRV_PRIORITIES     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
@@ -190,176 +187,6 @@ api_route_match(const char *method, const char *path,
 	return -1;
 }
 
-/* -- database pool ---------------------------------------------------------- */
-
-typedef struct srv_pool {
-	pthread_mutex_t mu;
-	pthread_cond_t  cv;
-	PGconn        **idle;
-	size_t          nidle, total, max;
-	const char     *conninfo;
-} srv_pool;
-
-static int
-pool_init(srv_pool *p, const char *conninfo, size_t max)
-{
-	memset(p, 0, sizeof(*p));
-	if ((p->idle = calloc(max, sizeof(*p->idle))) == NULL)
-		return -1;
-	pthread_mutex_init(&p->mu, NULL);
-	util_cond_init_mono(&p->cv);
-	p->max = max;
-	p->conninfo = conninfo;
-	return 0;
-}
-
-static void
-pool_destroy(srv_pool *p)
-{
-	size_t i;
-
-	if (p->idle == NULL)
-		return;
-	for (i = 0; i < p->nidle; i++)
-		pg_close(&p->idle[i]);
-	free(p->idle);
-	p->idle = NULL;
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
-}
-
-static PGconn *
-pool_get(srv_pool *p, char *err, size_t err_len)
-{
-	struct timespec until;
-	PGconn *c = NULL;
-
-	util_mono_abstime(&until, util_mono_us() + SRV_POOL_WAIT_S * 1000000LL);
-	pthread_mutex_lock(&p->mu);
-	while (p->nidle == 0 && p->total >= p->max)
-		if (pthread_cond_timedwait(&p->cv, &p->mu, &until) == ETIMEDOUT) {
-			pthread_mutex_unlock(&p->mu);
-			snprintf(err, err_len, "every database connection is busy");
-			return NULL;
-		}
-	if (p->nidle > 0) {
-		c = p->idle[--p->nidle];
-		pthread_mutex_unlock(&p->mu);
-		if (PQstatus(c) == CONNECTION_OK)
-			return c;
-		PQreset(c);
-		if (PQstatus(c) == CONNECTION_OK)
-			return c;
-		pg_close(&c);
-		pthread_mutex_lock(&p->mu);
-		p->total--;
-		pthread_cond_signal(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-		snprintf(err, err_len, "database connection lost");
-		return NULL;
-	}
-	p->total++;
-	pthread_mutex_unlock(&p->mu);
-	c = pg_connect_app(p->conninfo, "coffer-api", err, err_len);
-	if (c == NULL) {
-		pthread_mutex_lock(&p->mu);
-		p->total--;
-		pthread_cond_signal(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-	}
-	return c;
-}
-
-static void
-pool_put(srv_pool *p, PGconn **cp)
-{
-	PGconn *c = *cp;
-
-	*cp = NULL;
-	if (c == NULL)
-		return;
-	if (PQstatus(c) == CONNECTION_OK &&
-	    PQtransactionStatus(c) != PQTRANS_IDLE)
-		(void)pg_rollback(c);
-	if (PQstatus(c) != CONNECTION_OK ||
-	    PQtransactionStatus(c) != PQTRANS_IDLE) {
-		pg_close(&c);
-		pthread_mutex_lock(&p->mu);
-		p->total--;
-		pthread_cond_signal(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-		return;
-	}
-	pthread_mutex_lock(&p->mu);
-	p->idle[p->nidle++] = c;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
-/* -- token buckets ---------------------------------------------------------- */
-
-typedef struct lim_slot {
-	unsigned char key[1 + 16];
-	int           used;
-	tbucket       b;
-} lim_slot;
-
-typedef struct srv_limiter {
-	pthread_mutex_t mu;
-	lim_slot       *s;
-} srv_limiter;
-
-/* Take one token from (cls, key)'s bucket: rate per minute, burst tokens.
- * 1 allowed; 0 refused with *retry_s the wait. */
-static int
-lim_take(srv_limiter *l, unsigned cls, const unsigned char key16[16],
-    double rate_per_min, double burst, unsigned *retry_s)
-{
-	unsigned char key[17];
-	uint32_t h = 2166136261U;
-	long long now = util_mono_us();
-	double rate = rate_per_min / 60.0, best = -1.0;
-	lim_slot *slot = NULL, *empty = NULL, *victim = NULL;
-	size_t i;
-	int ok;
-
-	key[0] = (unsigned char)cls;
-	memcpy(key + 1, key16, 16);
-	for (i = 0; i < sizeof(key); i++)
-		h = (h ^ key[i]) * 16777619U;
-	pthread_mutex_lock(&l->mu);
-	for (i = 0; i < SRV_LIM_PROBE; i++) {
-		lim_slot *s = &l->s[(h + i) % SRV_LIM_SLOTS];
-
-		if (s->used && memcmp(s->key, key, sizeof(key)) == 0) {
-			slot = s;
-			break;
-		}
-		if (!s->used) {
-			if (empty == NULL)
-				empty = s;
-		} else {
-			/* The fullest bucket is the idlest: evicting it gives
-			 * its owner a fresh (full) bucket, nothing more. */
-			double t = tbucket_level(&s->b, rate, burst, now);
-
-			if (t > best) {
-				best = t;
-				victim = s;
-			}
-		}
-	}
-	if (slot == NULL) {
-		slot = empty != NULL ? empty : victim;
-		memcpy(slot->key, key, sizeof(key));
-		slot->used = 1;
-		tbucket_init(&slot->b, burst, now);
-	}
-	ok = tbucket_take(&slot->b, rate, burst, now, retry_s);
-	pthread_mutex_unlock(&l->mu);
-	return ok;
-}
-
 /* -- the server ------------------------------------------------------------- */
 
 struct api_server {
@@ -367,8 +194,8 @@ struct api_server {
 	api_auth           *auth;
 	api_keys           *keys;
 	api_jobs           *jobs;
-	srv_pool            pool;
-	srv_limiter         lim;
+	api_pool           *pool;
+	api_ratelimit      *lim;
 	struct MHD_Daemon  *d;
 	struct MHD_Daemon  *metrics;
 	char               *cert_pem;
@@ -565,12 +392,12 @@ srv_db_ready(srv_req *sr, int notxn, char *err, size_t err_len)
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (r->db == NULL &&
-		    (r->db = pool_get(&s->pool, err, err_len)) == NULL)
+		    (r->db = api_pool_get(s->pool, err, err_len)) == NULL)
 			return -1;
 		if (notxn ? pg_exec(r->db, "SELECT 1", NULL, err, err_len) == 0 :
 		    pg_begin(r->db, err, err_len) == 0)
 			return 0;
-		pool_put(&s->pool, &r->db);    /* closes it when broken */
+		api_pool_put(s->pool, &r->db);    /* closes it when broken */
 	}
 	return -1;
 }
@@ -596,7 +423,7 @@ srv_finish(srv_req *sr)
 		 * known tenant): logged instead. */
 		if (r->db != NULL)
 			(void)pg_rollback(r->db);
-		pool_put(&s->pool, &r->db);
+		api_pool_put(s->pool, &r->db);
 		log_warn("refused %s %s from %s: %s (%s, certificate %s, "
 		    "request %s)", sr->method, sr->path_shown, sr->peer,
 		    r->err_code != NULL ? r->err_code : "?",
@@ -627,7 +454,7 @@ srv_finish(srv_req *sr)
 	audited = 1;
 	if (pg_commit(r->db, err, sizeof(err)) != 0)
 		goto fail;
-	pool_put(&s->pool, &r->db);
+	api_pool_put(s->pool, &r->db);
 	if (r->after_commit != NULL)
 		r->after_commit(r);
 	return;
@@ -638,7 +465,7 @@ fail:
 	    "audit event not written", err);
 	if (r->db != NULL)
 		(void)pg_rollback(r->db);
-	pool_put(&s->pool, &r->db);
+	api_pool_put(s->pool, &r->db);
 	r->after_commit = NULL;
 	json_decref(r->detail);
 	r->detail = NULL;
@@ -952,8 +779,8 @@ srv_checks(srv_req *sr, int first)
 		double burst = rt->limit == API_LIMIT_APPROVAL ? c->approval_burst :
 		    c->search_burst;
 
-		if (!lim_take(&r->srv->lim, (unsigned)rt->limit, uid, rate, burst,
-		    &retry)) {
+		if (!api_ratelimit_take(r->srv->lim, (unsigned)rt->limit, uid,
+		    rate, burst, &retry)) {
 			api_metrics_rate_limited(rt->limit);
 			r->retry_after = retry;
 			srv_refuse(sr, 429, "rate_limited", "too many requests; "
@@ -1010,7 +837,7 @@ srv_run(srv_req *sr, int first)
 		 * read-only transaction so far is dropped; the handler gets a
 		 * fresh one once the body is complete. */
 		(void)pg_rollback(r->db);
-		pool_put(&s->pool, &r->db);
+		api_pool_put(s->pool, &r->db);
 		sr->waiting_body = 1;
 		return;
 	}
@@ -1055,7 +882,7 @@ srv_begin(srv_req *sr, const char *url, const char *method)
 
 	if (r->route == NULL || sr->cert.status != API_CERT_OK) {
 		/* Refused before authentication: charged to the address. */
-		if (!lim_take(&s->lim, API_LIMIT_REFUSAL, sr->peer_key,
+		if (!api_ratelimit_take(s->lim, API_LIMIT_REFUSAL, sr->peer_key,
 		    r->cfg->refusal_rate, r->cfg->refusal_burst, &retry)) {
 			api_metrics_rate_limited(API_LIMIT_REFUSAL);
 			r->retry_after = retry;
@@ -1095,7 +922,7 @@ srv_begin(srv_req *sr, const char *url, const char *method)
 				memcpy(msg, r->err_msg, sizeof(msg));
 				rc = srv_identify(sr);
 				if (rc < 0) {
-					pool_put(&s->pool, &r->db);
+					api_pool_put(s->pool, &r->db);
 					return;
 				}
 				/* Keep the route refusal as the answer. */
@@ -1109,7 +936,7 @@ srv_begin(srv_req *sr, const char *url, const char *method)
 			    &sr->tenant_known, sr->audit_tenant, err,
 			    sizeof(err)) != 0) {
 				api_fail_db(r, "tenant lookup", err);
-				pool_put(&s->pool, &r->db);
+				api_pool_put(s->pool, &r->db);
 				return;
 			}
 		}
@@ -1197,7 +1024,7 @@ srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (sr == NULL)
 		return;
 	if (sr->r.db != NULL)
-		pool_put(&s->pool, &sr->r.db);
+		api_pool_put(s->pool, &sr->r.db);
 	if (sr->body != NULL) {
 		vault_wipe(sr->body, sr->body_cap);   /* may hold identifiers */
 		free(sr->body);
@@ -1420,7 +1247,7 @@ srv_check_node(api_server *s, char *err, size_t err_len)
 		    "(cofferctl node init --kind api)");
 		return -1;
 	}
-	if ((c = pool_get(&s->pool, msg, sizeof(msg))) == NULL) {
+	if ((c = api_pool_get(s->pool, msg, sizeof(msg))) == NULL) {
 		snprintf(err, err_len, "checking node %s: %s", s->cfg->node_name, msg);
 		return -1;
 	}
@@ -1443,7 +1270,7 @@ srv_check_node(api_server *s, char *err, size_t err_len)
 	else
 		rc = 0;
 	PQclear(r);
-	pool_put(&s->pool, &c);
+	api_pool_put(s->pool, &c);
 	return rc;
 }
 
@@ -1462,9 +1289,8 @@ api_server_new(api_server **out, const api_config *cfg, char *err,
 	s->cfg = cfg;
 	s->lsock = s->msock = -1;
 	pthread_mutex_init(&s->logmu, NULL);
-	pthread_mutex_init(&s->lim.mu, NULL);
-	if ((s->lim.s = calloc(SRV_LIM_SLOTS, sizeof(*s->lim.s))) == NULL ||
-	    pool_init(&s->pool, cfg->pg_conninfo, cfg->db_connections) != 0) {
+	if (api_ratelimit_new(&s->lim) != 0 ||
+	    api_pool_new(&s->pool, cfg->pg_conninfo, cfg->db_connections) != 0) {
 		snprintf(err, err_len, "out of memory");
 		goto fail;
 	}
@@ -1528,7 +1354,7 @@ srv_preload_keys(api_server *s)
 	PGresult *r;
 	int i, loaded = 0;
 
-	if ((c = pool_get(&s->pool, err, sizeof(err))) == NULL) {
+	if ((c = api_pool_get(s->pool, err, sizeof(err))) == NULL) {
 		log_warn("preloading blind-index keys: %s", err);
 		return;
 	}
@@ -1547,7 +1373,7 @@ srv_preload_keys(api_server *s)
 		PQclear(r);
 		log_info("blind-index keys loaded for %d tenant(s)", loaded);
 	}
-	pool_put(&s->pool, &c);
+	api_pool_put(s->pool, &c);
 }
 
 int
@@ -1579,11 +1405,11 @@ api_server_start(api_server *s, char *err, size_t err_len)
 	srv_preload_keys(s);
 	{
 		char e2[SRV_ERR];
-		PGconn *c = pool_get(&s->pool, e2, sizeof(e2));
+		PGconn *c = api_pool_get(s->pool, e2, sizeof(e2));
 
 		if (c == NULL || api_jobs_resume(s->jobs, c, e2, sizeof(e2)) != 0)
 			log_warn("resuming interrupted production builds: %s", e2);
-		pool_put(&s->pool, &c);
+		api_pool_put(s->pool, &c);
 	}
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, srv_access, s,
 	    MHD_OPTION_LISTEN_SOCKET, s->lsock,
@@ -1662,9 +1488,8 @@ api_server_free(api_server **sp)
 	api_jobs_free(&s->jobs);
 	api_keys_free(&s->keys);
 	api_auth_free(&s->auth);
-	pool_destroy(&s->pool);
-	free(s->lim.s);
-	pthread_mutex_destroy(&s->lim.mu);
+	api_pool_free(&s->pool);
+	api_ratelimit_free(&s->lim);
 	pthread_mutex_destroy(&s->logmu);
 	free(s->cert_pem);
 	if (s->key_pem != NULL) {

@@ -23,7 +23,7 @@
 #include <sodium.h>
 
 #include "bench/lib/driver.h"
-#include "bench/lib/pgcopy.h"
+#include "bench/lib/bench.h"
 #include "common/util.h"
 
 #define PLAIN_DDL \
@@ -137,7 +137,7 @@ plain_batch(void *wctx, uint64_t first, size_t n, uint64_t *bytes, char *err,
 		}
 		synth_device_name(w->rec.device, dev, sizeof(dev));
 		snprintf(key, sizeof(key), "%s/%s", dev, w->rec.id);
-		pgcopy_row(&w->buf, 12);
+		pgcopy_tuple(&w->buf, 12);
 		pgcopy_bytes(&w->buf, w->pl->tenant_id, 16);
 		pgcopy_bytes(&w->buf, w->stream_id, 16);
 		pgcopy_i64(&w->buf, ++w->seq);
@@ -153,7 +153,7 @@ plain_batch(void *wctx, uint64_t first, size_t n, uint64_t *bytes, char *err,
 		*bytes += w->rec.line_len;
 	}
 	pgcopy_trailer(&w->buf);
-	return pgcopy_run(w->conn, PLAIN_COPY, &w->buf, err, err_len);
+	return bench_copy_run(w->conn, PLAIN_COPY, &w->buf, err, err_len);
 }
 
 static void

@@ -35,7 +35,7 @@
 #include <sodium.h>
 
 #include "bench/lib/driver.h"
-#include "bench/lib/pgcopy.h"
+#include "bench/lib/bench.h"
 #include "common/pg.h"
 #include "common/util.h"
 #include "vault/blind.h"
@@ -157,8 +157,7 @@ seal_row(sealed_w *w, uint64_t seq, long long received_at,
 	unsigned char parts[SYNTH_PARTS_MAX][VAULT_TOKEN_BYTES];
 	unsigned char conv[VAULT_TOKEN_BYTES], dedup[VAULT_TOKEN_BYTES];
 	unsigned char nonce[VAULT_NONCE_BYTES];
-	const void *elems[SYNTH_PARTS_MAX];
-	size_t lens[SYNTH_PARTS_MAX], np = 0, i, u, ct_len = 0;
+	size_t np = 0, i, u, ct_len = 0;
 	char dev[32];
 	vault_record_ad ad;
 	vault_leaf lf;
@@ -216,11 +215,7 @@ seal_row(sealed_w *w, uint64_t seq, long long received_at,
 		snprintf(err, err_len, "leaf hash failed");
 		return -1;
 	}
-	for (i = 0; i < np; i++) {
-		elems[i] = parts[i];
-		lens[i] = VAULT_TOKEN_BYTES;
-	}
-	pgcopy_row(&w->buf, 15);
+	pgcopy_tuple(&w->buf, 15);
 	pgcopy_bytes(&w->buf, s->tenant_id, VAULT_ID_BYTES);
 	pgcopy_bytes(&w->buf, w->stream_id, VAULT_ID_BYTES);
 	pgcopy_i64(&w->buf, (int64_t)seq);
@@ -230,7 +225,8 @@ seal_row(sealed_w *w, uint64_t seq, long long received_at,
 	pgcopy_ts(&w->buf, r->sent_at_us);
 	pgcopy_text(&w->buf, r->channel);
 	pgcopy_i16(&w->buf, (int16_t)lf.size_class);
-	pgcopy_array(&w->buf, PGCOPY_BYTEA_OID, elems, lens, np);
+	pgcopy_array_fixed(&w->buf, PGCOPY_BYTEA_OID, &parts[0][0],
+	    VAULT_TOKEN_BYTES, np);
 	pgcopy_bytes(&w->buf, conv, VAULT_TOKEN_BYTES);
 	pgcopy_bytes(&w->buf, dedup, VAULT_TOKEN_BYTES);
 	pgcopy_bytes(&w->buf, nonce, VAULT_NONCE_BYTES);
@@ -368,7 +364,7 @@ sealed_batch(void *wctx, uint64_t first, size_t n, uint64_t *bytes,
 	if (pg_begin(w->conn, err, err_len) != 0)
 		return -1;
 	if ((!w->epoch_in_db && insert_epoch(w, err, err_len) != 0) ||
-	    pgcopy_run(w->conn, s->copy_sql, &w->buf, err, err_len) != 0 ||
+	    bench_copy_run(w->conn, s->copy_sql, &w->buf, err, err_len) != 0 ||
 	    insert_batch(w, batch_no, w->seq + 1, seq, n, root, new_head, &cp,
 	    sig, err, err_len) != 0 ||
 	    pg_commit(w->conn, err, err_len) != 0) {

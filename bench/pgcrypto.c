@@ -29,7 +29,7 @@
 #include <sodium.h>
 
 #include "bench/lib/driver.h"
-#include "bench/lib/pgcopy.h"
+#include "bench/lib/bench.h"
 #include "common/util.h"
 
 #define PGP_COLS_FIXED 5       /* $1 key, $2 tenant, $3 stream, $4 batch, $5 received */

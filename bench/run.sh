@@ -364,7 +364,7 @@ production() {
 	"$BUILD/cofferctl" pki server --name bench-api --dns localhost --ip 127.0.0.1 \
 	    --out "$P/srv" >>"$RAW/production.log" 2>&1 || { PROD_NOTE="api certificate failed"; return 1; }
 	# productions are signed by the API node (issue 13.3)
-	"$BUILD/cofferctl" node init --name bench-api --key-out "$P/api-node.key" \
+	"$BUILD/cofferctl" node init --name bench-api --kind api --key-out "$P/api-node.key" \
 	    --pins "$COFFER_NODE_PINS" >>"$RAW/production.log" 2>&1 ||
 	    { PROD_NOTE="api node key failed"; return 1; }
 	APORT=$(gwf_free_port)

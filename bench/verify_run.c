@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench/lib/pgcopy.h"
+#include "bench/lib/bench.h"
 #include "common/pg.h"
 #include "common/util.h"
 #include "common/verify.h"

@@ -99,10 +99,10 @@ ctl_audit_env(void)
 	 * a verb that audits fails at its first event. */
 	if (key != NULL && key[0] != '\0' &&
 	    audit_signer_load(node, key, err, sizeof(err)) != 0)
-		fprintf(stderr, "cofferctl: warning: COFFER_AUDIT_KEY/"
-		    "COFFER_AUDIT_NODE: %s: audited verbs will fail\n", err);
+		ctl_fail("warning: COFFER_AUDIT_KEY/"
+		    "COFFER_AUDIT_NODE: %s: audited verbs will fail", err);
 	if (audit_set_witness(wit, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: COFFER_AUDIT_WITNESS: %s\n", err);
+		ctl_fail("COFFER_AUDIT_WITNESS: %s", err);
 		return -1;
 	}
 	return 0;

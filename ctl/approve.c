@@ -74,20 +74,6 @@ typedef struct ap_buf {
 	int     too_big;
 } ap_buf;
 
-static void ap_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-ap_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("cofferctl: approve: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static size_t
 ap_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -130,18 +116,18 @@ ap_request(const ap_opts *o, const char *path, const char *post_body,
 	*status = 0;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", o->api, path) >=
 	    sizeof(url)) {
-		ap_fail("API URL too long");
+		ctl_fail("approve: API URL too long");
 		return -1;
 	}
 	if ((c = curl_easy_init()) == NULL) {
-		ap_fail("libcurl initialisation failed");
+		ctl_fail("approve: libcurl initialisation failed");
 		return -1;
 	}
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (post_body != NULL)
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 	if (hdrs == NULL) {
-		ap_fail("out of memory");
+		ctl_fail("approve: out of memory");
 		goto out;
 	}
 	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
@@ -167,17 +153,17 @@ ap_request(const ap_opts *o, const char *path, const char *post_body,
 	    (curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)strlen(post_body)) != CURLE_OK))) {
-		ap_fail("libcurl refused an option (too old?)");
+		ctl_fail("approve: libcurl refused an option (too old?)");
 		goto out;
 	}
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
-		ap_fail("%s: %s%s", o->api, curl_easy_strerror(cc),
+		ctl_fail("approve: %s: %s%s", o->api, curl_easy_strerror(cc),
 		    out->too_big ? " (response too large)" : "");
 		goto out;
 	}
 	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status) != CURLE_OK) {
-		ap_fail("no HTTP status");
+		ctl_fail("approve: no HTTP status");
 		goto out;
 	}
 	rc = 0;
@@ -201,7 +187,8 @@ ap_api_error(const char *what, long status, const ap_buf *b)
 		log_printable(code, sizeof(code), s, strlen(s));
 	if ((s = json_string_value(json_object_get(e, "message"))) != NULL)
 		log_printable(msg, sizeof(msg), s, strlen(s));
-	ap_fail("%s: HTTP %ld%s%s%s%s", what, status, code[0] ? " " : "", code,
+	ctl_fail("approve: %s: HTTP "
+	    "%ld%s%s%s%s", what, status, code[0] ? " " : "", code,
 	    msg[0] ? ": " : "", msg);
 	json_decref(j);
 }
@@ -225,8 +212,8 @@ ap_confirm(void)
 	int ok;
 
 	if (tty == NULL) {
-		ap_fail("no terminal to confirm on; pass --yes to approve without "
-		    "asking");
+		ctl_fail("approve: no terminal to confirm on; pass --yes to "
+		    "approve without asking");
 		return 0;
 	}
 	fputs("Approve the release of these records? Type 'yes' to approve: ", tty);
@@ -294,15 +281,6 @@ static const struct option ap_long[] = {
 };
 
 static int
-ap_usage(const char *msg)
-{
-	if (msg != NULL)
-		ap_fail("%s", msg);
-	fputs(ap_usage_text, stderr);
-	return CTL_EXIT_USAGE;
-}
-
-static int
 ap_parse(int argc, char **argv, ap_opts *o)
 {
 	int c;
@@ -330,18 +308,22 @@ ap_parse(int argc, char **argv, ap_opts *o)
 			fputs(ap_usage_text, stdout);
 			return -1;
 		default:
-			return ap_usage("unknown option or missing value");
+			return ctl_usage(ap_usage_text, "approve: unknown "
+			    "option or missing value");
 		}
 	}
 	if (optind != argc)
-		return ap_usage("unexpected argument");
+		return ctl_usage(ap_usage_text, "approve: unexpected argument");
 	if (o->matter == NULL || o->share == NULL)
-		return ap_usage("--matter and --share are required");
+		return ctl_usage(ap_usage_text, "approve: --matter and --share "
+		    "are required");
 	if (o->api == NULL || o->cert == NULL || o->key == NULL || o->ca == NULL)
-		return ap_usage("--api, --cert, --key and --ca are required (or "
+		return ctl_usage(ap_usage_text, "approve: --api, --cert, --key "
+		    "and --ca are required (or "
 		    "COFFER_API_URL, COFFER_CERT, COFFER_KEY, COFFER_CA)");
 	if (strncmp(o->api, "https://", 8) != 0)
-		return ap_usage("--api must be an https:// URL");
+		return ctl_usage(ap_usage_text, "approve: --api must be an "
+		    "https:// URL");
 	return 0;
 }
 
@@ -371,13 +353,15 @@ ap_partials(json_t *epochs, const unsigned char *share,
 
 		if (eid == NULL || util_uuid_parse(epoch, eid) != 0 || rh == NULL ||
 		    util_unhex(R, sizeof(R), rh, strlen(rh)) != 0) {
-			ap_fail("the API sent a malformed epoch (entry %zu)", i);
+			ctl_fail("approve: the API sent a malformed epoch "
+			    "(entry %zu)", i);
 			goto fail;
 		}
 		if (rbh == NULL || bph == NULL ||
 		    util_unhex(Rb, sizeof(Rb), rbh, strlen(rbh)) != 0 ||
 		    util_unhex(bp, sizeof(bp), bph, strlen(bph)) != 0) {
-			ap_fail("epoch %s: the API sent no blinded point (an API older "
+			ctl_fail("approve: epoch %s: the API sent no blinded "
+			    "point (an API older "
 			    "than the blinded release?); nothing was sent", eid);
 			goto fail;
 		}
@@ -393,7 +377,8 @@ ap_partials(json_t *epochs, const unsigned char *share,
 				const char *r2 = json_string_value(json_object_get(o2, "r"));
 
 				if (r2 != NULL && strcasecmp(r2, rbh) == 0) {
-					ap_fail("epoch %s: the API asks for an answer on an "
+					ctl_fail("approve: epoch %s: the API "
+					    "asks for an answer on an "
 					    "epoch's own R, not a blinded point; nothing was "
 					    "sent", eid);
 					goto fail;
@@ -403,12 +388,13 @@ ap_partials(json_t *epochs, const unsigned char *share,
 		/* Answer R' only if it is a known multiple of this epoch's own
 		 * R: otherwise the partial could open another epoch. */
 		if (vault_blind_verify(&ctx, R, Rb, bp, err, sizeof(err)) != 0) {
-			ap_fail("epoch %s: %s; nothing was sent", eid, err);
+			ctl_fail("approve: epoch %s: %s; nothing was "
+			    "sent", eid, err);
 			goto fail;
 		}
 		if (vault_threshold_partial(share, info->index, &ctx, Rb, &part, err,
 		    sizeof(err)) != 0) {
-			ap_fail("epoch %s: %s", eid, err);
+			ctl_fail("approve: epoch %s: %s", eid, err);
 			goto fail;
 		}
 		util_hex(ph, part.P, sizeof(part.P));
@@ -417,7 +403,7 @@ ap_partials(json_t *epochs, const unsigned char *share,
 		o = json_pack("{s:s,s:s,s:s,s:s}", "epoch_id", eid, "p", ph, "c", ch,
 		    "z", zh);
 		if (o == NULL || json_array_append_new(out, o) != 0) {
-			ap_fail("out of memory");
+			ctl_fail("approve: out of memory");
 			goto fail;
 		}
 	}
@@ -448,25 +434,26 @@ ctl_cmd_approve(int argc, char **argv)
 		return rc < 0 ? CTL_EXIT_OK : rc;
 	rc = CTL_EXIT_FAIL;
 	if (util_uuid_parse(matter, o.matter) != 0)
-		return ap_usage("--matter must be a matter id (uuid)");
+		return ctl_usage(ap_usage_text, "approve: --matter must be a "
+		    "matter id (uuid)");
 	if (vault_init() != 0) {
-		ap_fail("libsodium failed to initialise");
+		ctl_fail("approve: libsodium failed to initialise");
 		return CTL_EXIT_FAIL;
 	}
 	if (util_check_secret_file(o.key, err, sizeof(err)) != 0) {
-		ap_fail("%s", err);
+		ctl_fail("approve: %s", err);
 		return CTL_EXIT_FAIL;
 	}
 	if (util_read_file(o.share, 65536, &file, &flen, err, sizeof(err)) != 0) {
-		ap_fail("%s", err);
+		ctl_fail("approve: %s", err);
 		return CTL_EXIT_FAIL;
 	}
 	if (vault_sharefile_inspect(file, flen, &info, err, sizeof(err)) != 0) {
-		ap_fail("%s: %s", o.share, err);
+		ctl_fail("approve: %s: %s", o.share, err);
 		goto out;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		ap_fail("libcurl initialisation failed");
+		ctl_fail("approve: libcurl initialisation failed");
 		goto out;
 	}
 	curl_up = 1;
@@ -480,12 +467,14 @@ ctl_cmd_approve(int argc, char **argv)
 
 		if ((s = json_string_value(json_object_get(who, "role"))) != NULL &&
 		    strcmp(s, "custodian") != 0) {
-			ap_fail("this certificate is a %s's, not a custodian's",
+			ctl_fail("approve: this certificate is a %s's, not a "
+			    "custodian's",
 			    log_printable(shown, 32, s, strlen(s)));
 			goto out;
 		}
 		if (idx != 0 && idx != (json_int_t)info.index) {
-			ap_fail("this certificate belongs to custodian %lld, but %s is "
+			ctl_fail("approve: this certificate belongs to "
+			    "custodian %lld, but %s is "
 			    "share %u", (long long)idx, o.share, info.index);
 			goto out;
 		}
@@ -494,8 +483,8 @@ ctl_cmd_approve(int argc, char **argv)
 			s = json_string_value(json_object_get(who, "tenant"));
 		if (s != NULL && util_uuid_parse(tid, s) == 0 &&
 		    memcmp(tid, info.tenant_id, sizeof(tid)) != 0) {
-			ap_fail("%s is a share of another tenant than this "
-			    "certificate's", o.share);
+			ctl_fail("approve: %s is a share of another tenant "
+			    "than this certificate's", o.share);
 			goto out;
 		}
 	} else if (status != 200 && status != 404) {
@@ -515,36 +504,40 @@ ctl_cmd_approve(int argc, char **argv)
 	if ((m = json_loadb(body.p, body.len, 0, &je)) == NULL ||
 	    !json_is_object(m) || !json_is_array(epochs = json_object_get(m,
 	    "epochs"))) {
-		ap_fail("the API's matter is not the expected JSON object");
+		ctl_fail("approve: the API's matter is not the expected JSON "
+		    "object");
 		goto out;
 	}
 	s = json_string_value(json_object_get(m, "matter_id"));
 	if (s != NULL && strcmp(s, o.matter) != 0) {
-		ap_fail("the API answered with another matter");
+		ctl_fail("approve: the API answered with another matter");
 		goto out;
 	}
 	s = json_string_value(json_object_get(m, "tenant_id"));
 	if (s != NULL && (util_uuid_parse(tid, s) != 0 ||
 	    memcmp(tid, info.tenant_id, sizeof(tid)) != 0)) {
-		ap_fail("%s is a share of another tenant than matter %s's", o.share,
+		ctl_fail("approve: %s is a share of another tenant than matter "
+		    "%s's", o.share,
 		    o.matter);
 		goto out;
 	}
 	if ((s = json_string_value(json_object_get(m, "state"))) != NULL &&
 	    strcmp(s, "closed") == 0) {
-		ap_fail("matter %s is closed", o.matter);
+		ctl_fail("approve: matter %s is closed", o.matter);
 		goto out;
 	}
 	json_array_foreach(json_object_get(m, "approvals"), i, v) {
 		if (json_integer_value(json_object_get(v, "custodian_index")) ==
 		    (json_int_t)info.index) {
-			ap_fail("custodian %u has already approved matter %s",
+			ctl_fail("approve: custodian %u has already approved "
+			    "matter %s",
 			    info.index, o.matter);
 			goto out;
 		}
 	}
 	if (json_array_size(epochs) == 0) {
-		ap_fail("matter %s has no records in scope: nothing to approve",
+		ctl_fail("approve: matter %s has no records in scope: nothing "
+		    "to approve",
 		    o.matter);
 		goto out;
 	}
@@ -553,8 +546,8 @@ ctl_cmd_approve(int argc, char **argv)
 	s = json_string_value(json_object_get(m, "recipient_key"));
 	if (s == NULL || util_unhex(recipient, sizeof(recipient), s,
 	    strlen(s)) != 0) {
-		ap_fail("matter %s has no production recipient key frozen: it "
-		    "cannot be released", o.matter);
+		ctl_fail("approve: matter %s has no production recipient key "
+		    "frozen: it cannot be released", o.matter);
 		goto out;
 	}
 	ap_show(m, o.matter, json_array_size(epochs));
@@ -563,22 +556,22 @@ ctl_cmd_approve(int argc, char **argv)
 	    info.n, info.k);
 	fflush(stdout);
 	if (!o.yes && !ap_confirm()) {
-		ap_fail("not approved");
+		ctl_fail("approve: not approved");
 		goto out;
 	}
 
 	if ((pass = vault_secure_alloc(AP_PASS_MAX)) == NULL) {
-		ap_fail("out of memory");
+		ctl_fail("approve: out of memory");
 		goto out;
 	}
 	if (util_read_passphrase(o.passfile, "Share passphrase: ", pass,
 	    AP_PASS_MAX, err, sizeof(err)) != 0) {
-		ap_fail("%s", err);
+		ctl_fail("approve: %s", err);
 		goto out;
 	}
 	if (vault_sharefile_open(file, flen, pass, strlen(pass), &info, &share,
 	    err, sizeof(err)) != 0) {
-		ap_fail("%s: %s", o.share, err);
+		ctl_fail("approve: %s: %s", o.share, err);
 		goto out;
 	}
 	vault_secure_free(pass);
@@ -593,7 +586,7 @@ ctl_cmd_approve(int argc, char **argv)
 	req = json_pack("{s:I,s:O}", "custodian_index", (json_int_t)info.index,
 	    "partials", parts);
 	if (req == NULL || (post = json_dumps(req, JSON_COMPACT)) == NULL) {
-		ap_fail("out of memory");
+		ctl_fail("approve: out of memory");
 		goto out;
 	}
 	free(body.p);

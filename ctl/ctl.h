@@ -11,9 +11,7 @@
 
 #include <libpq-fe.h>
 
-#define CTL_EXIT_OK    0
-#define CTL_EXIT_FAIL  1
-#define CTL_EXIT_USAGE 2
+#include "ctl/common.h"
 
 int ctl_cmd_migrate(int argc, char **argv);   /* ctl/migrate.c */
 int ctl_cmd_tenant(int argc, char **argv);    /* ctl/tenant.c  */
@@ -22,21 +20,6 @@ int ctl_cmd_node(int argc, char **argv);      /* ctl/tenant.c  */
 int ctl_cmd_approve(int argc, char **argv);   /* ctl/approve.c */
 int ctl_cmd_export(int argc, char **argv);    /* ctl/export.c  */
 int ctl_cmd_keygen(int argc, char **argv);    /* ctl/keygen.c: user keygen */
-
-/* The PostgreSQL connection string for cofferctl: the `pg_conninfo = …` key
- * of config_path, or "" (libpq defaults from the PG* environment) when
- * config_path is NULL or the file has no such key.  A config file holding a
- * password must not be readable by group or others.  0 or -1. */
-int ctl_conninfo(const char *config_path, char *out, size_t out_len,
-                 char *err, size_t err_len) __attribute__((warn_unused_result));
-
-/* Connect as configured (see ctl_conninfo); NULL with a message on stderr. */
-PGconn *ctl_connect(const char *config_path) __attribute__((warn_unused_result));
-
-/* Who acts, for audit events and created_by/released_by: this tool has no
- * client certificate, so the OS uid and the database role stand in
- * ("cofferctl uid=N db=ROLE"). */
-void ctl_actor(PGconn *c, char *out, size_t cap);
 
 /* Append the audit event of an administrative act (ctl/admin_audit.c) in
  * db's open transaction: actor ctl_actor(), role "operator", detail a copy

@@ -84,15 +84,6 @@ static const char dev_usage_text[] =
     "  issue for an active device re-issues it: the previous certificate is\n"
     "  refused from then on, or --overlap 0..2592000 seconds later (default 0)\n";
 
-static int
-dev_usage(const char *msg)
-{
-	if (msg != NULL)
-		pki_fail("device: %s", msg);
-	fputs(dev_usage_text, stderr);
-	return CTL_EXIT_USAGE;
-}
-
 enum { DEV_OPT_TENANT = 1, DEV_OPT_DEVICE, DEV_OPT_OUT, DEV_OPT_DAYS,
        DEV_OPT_NB, DEV_OPT_NA, DEV_OPT_PKI, DEV_OPT_CONFIG, DEV_OPT_OVERLAP };
 
@@ -113,7 +104,6 @@ static const struct option dev_long[] = {
 static int
 dev_parse(int argc, char **argv, dev_opts *o)
 {
-	char *end;
 	long v;
 	int c;
 
@@ -130,32 +120,29 @@ dev_parse(int argc, char **argv, dev_opts *o)
 		case DEV_OPT_PKI:    o->pki = optarg; break;
 		case DEV_OPT_CONFIG: o->config = optarg; break;
 		case DEV_OPT_DAYS:
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' || v < 1 ||
-			    v > PKI_LEAF_DAYS_MAX)
-				return dev_usage("--days must be 1 to 825");
+			if (ctl_parse_long(optarg, 1, PKI_LEAF_DAYS_MAX,
+			    &v) != 0)
+				return ctl_usage(dev_usage_text, "device: "
+				    "--days must be 1 to 825");
 			o->days = (int)v;
 			break;
 		case DEV_OPT_OVERLAP:
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' ||
-			    optarg[0] == '+' || optarg[0] == '-' || v < 0 ||
-			    v > DEV_OVERLAP_MAX)
-				return dev_usage("--overlap must be 0 to 2592000 "
-				    "seconds");
+			if (ctl_parse_long(optarg, 0, DEV_OVERLAP_MAX, &v) != 0)
+				return ctl_usage(dev_usage_text, "device: "
+				    "--overlap must be 0 to 2592000 seconds");
 			o->overlap = v;
 			o->overlap_set = 1;
 			break;
 		default:
-			return dev_usage("unknown option or missing value");
+			return ctl_usage(dev_usage_text, "device: unknown "
+			    "option or missing value");
 		}
 	}
 	if (optind != argc)
-		return dev_usage("unexpected argument");
+		return ctl_usage(dev_usage_text, "device: unexpected argument");
 	if (o->tenant == NULL)
-		return dev_usage("--tenant is required");
+		return ctl_usage(dev_usage_text, "device: --tenant is "
+		    "required");
 	return 0;
 }
 
@@ -198,7 +185,7 @@ static int
 dev_ca_dir(const dev_opts *o, char *dir, size_t cap)
 {
 	if (pki_path(dir, cap, pki_root(o->pki), "devices", o->tenant) != 0) {
-		pki_fail("PKI directory path too long");
+		ctl_fail("PKI directory path too long");
 		return -1;
 	}
 	return 0;
@@ -211,27 +198,30 @@ dev_ca_open(const dev_opts *o, const char *dir, pki_ca **ca)
 	char err[DEV_ERR];
 
 	if (!pki_ca_exists(dir)) {
-		pki_fail("no device CA for tenant %s (%s): run 'cofferctl device "
+		ctl_fail("no device CA for tenant %s (%s): run 'cofferctl "
+		    "device "
 		    "ca-init --tenant %s' first", o->tenant, dir, o->tenant);
 		return -1;
 	}
 	if (pki_ca_open(ca, dir, err, sizeof(err)) != 0) {
-		pki_fail("device CA for tenant %s: %s", o->tenant, err);
+		ctl_fail("device CA for tenant %s: %s", o->tenant, err);
 		return -1;
 	}
 	return 0;
 }
 
-static PGconn *
-dev_connect_tenant(const dev_opts *o, char id[UTIL_UUID_STRLEN + 1])
+PGconn *
+ctl_pki_connect(const char *config, const char *tenant,
+    char id[UTIL_UUID_STRLEN + 1], int *custodians_n)
 {
 	char err[DEV_ERR];
 	PGconn *db;
 
-	if ((db = ctl_connect(o->config)) == NULL)
+	if ((db = ctl_connect(config)) == NULL)
 		return NULL;
-	if (ctl_pki_tenant(db, o->tenant, id, NULL, err, sizeof(err)) != 0) {
-		pki_fail("%s", err);
+	if (ctl_pki_tenant(db, tenant, id, custodians_n, err,
+	    sizeof(err)) != 0) {
+		ctl_fail("%s", err);
 		pg_close(&db);
 		return NULL;
 	}
@@ -246,25 +236,25 @@ dev_ca_init(const dev_opts *o)
 
 	if (o->device || o->out || o->days || o->not_before || o->not_after ||
 	    o->overlap_set)
-		return dev_usage("ca-init takes only --tenant (and --pki, "
-		    "--config)");
+		return ctl_usage(dev_usage_text, "device: ca-init takes only "
+		    "--tenant (and --pki, --config)");
 	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
-		pki_fail("%s", err);
+		ctl_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}
-	if ((db = dev_connect_tenant(o, id)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	pg_close(&db);
 	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
 		return CTL_EXIT_FAIL;
 	if (pki_ca_exists(dir)) {
-		pki_fail("device CA for tenant %s already initialised (%s)",
+		ctl_fail("device CA for tenant %s already initialised (%s)",
 		    o->tenant, dir);
 		return CTL_EXIT_FAIL;
 	}
 	if (pki_ca_init(dir, o->tenant, "Coffer device CA", err,
 	    sizeof(err)) != 0) {
-		pki_fail("device CA for tenant %s: %s", o->tenant, err);
+		ctl_fail("device CA for tenant %s: %s", o->tenant, err);
 		return CTL_EXIT_FAIL;
 	}
 	printf("device CA for tenant %s initialised: %s/{ca.pem,ca.key,"
@@ -286,7 +276,7 @@ dev_status(PGconn *db, const char *tid, const char *device)
 	r = pg_query(db, "SELECT status FROM coffer.devices "
 	    "WHERE tenant_id = $1::uuid AND device_id = $2", &p, err, sizeof(err));
 	if (r == NULL) {
-		pki_fail("database: %s", err);
+		ctl_fail("database: %s", err);
 		return -1;
 	}
 	if (PQntuples(r) == 0)
@@ -307,7 +297,7 @@ dev_audit(PGconn *db, const dev_opts *o, const char *tid, const char *action,
 	int rc;
 
 	if (d == NULL) {
-		pki_fail("device %s: out of memory", o->device);
+		ctl_fail("device %s: out of memory", o->device);
 		return -1;
 	}
 	snprintf(target, sizeof(target), "device:%s", o->device);
@@ -315,7 +305,7 @@ dev_audit(PGconn *db, const dev_opts *o, const char *tid, const char *action,
 	    sizeof(err));
 	json_decref(d);
 	if (rc != 0)
-		pki_fail("device %s: %s (nothing changed)", o->device, err);
+		ctl_fail("device %s: %s (nothing changed)", o->device, err);
 	return rc;
 }
 
@@ -361,11 +351,11 @@ dev_reissue_row(PGconn *db, const dev_opts *o, const char *tid,
 	    "coalesce(to_char(prev_valid_until AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')", &p, err, sizeof(err));
 	if (r == NULL) {
-		pki_fail("re-issuing device %s: database: %s", o->device, err);
+		ctl_fail("re-issuing device %s: database: %s", o->device, err);
 		return -1;
 	}
 	if (PQntuples(r) != 1) {
-		pki_fail("re-issuing device %s: the device is no longer active",
+		ctl_fail("re-issuing device %s: the device is no longer active",
 		    o->device);
 		goto out;
 	}
@@ -384,13 +374,14 @@ dev_reissue_row(PGconn *db, const dev_opts *o, const char *tid,
 	    "overlap_s", (json_int_t)o->overlap,
 	    "previous_valid_until", puntil[0] != '\0' ? puntil : NULL);
 	if (d == NULL) {
-		pki_fail("re-issuing device %s: out of memory", o->device);
+		ctl_fail("re-issuing device %s: out of memory", o->device);
 		goto out;
 	}
 	snprintf(target, sizeof(target), "device:%s", o->device);
 	if (ctl_admin_audit(db, tid, "device.reissue", target, NULL, d, err,
 	    sizeof(err)) != 0) {
-		pki_fail("re-issuing device %s: %s (nothing changed)", o->device,
+		ctl_fail("re-issuing device %s: %s (nothing "
+		    "changed)", o->device,
 		    err);
 		goto out;
 	}
@@ -415,31 +406,36 @@ dev_issue(const dev_opts *o)
 
 	memset(&req, 0, sizeof(req));
 	if (o->device == NULL || o->out == NULL)
-		return dev_usage("issue needs --tenant, --device and --out");
+		return ctl_usage(dev_usage_text, "device: issue needs "
+		    "--tenant, --device and --out");
 	if ((o->not_before == NULL) != (o->not_after == NULL))
-		return dev_usage("--not-before and --not-after go together");
+		return ctl_usage(dev_usage_text, "device: --not-before and "
+		    "--not-after go together");
 	if (o->not_before != NULL && o->days != 0)
-		return dev_usage("--days or --not-before/--not-after, not both");
+		return ctl_usage(dev_usage_text, "device: --days or "
+		    "--not-before/--not-after, not both");
 	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
 	    names_check("device id", o->device, err, sizeof(err)) != 0) {
-		pki_fail("%s", err);
+		ctl_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}
 	if (o->not_before != NULL) {
 		if (pki_parse_time(o->not_before, &req.not_before) != 0)
-			return dev_usage("--not-before: not an ISO 8601 UTC time "
+			return ctl_usage(dev_usage_text, "device: "
+			    "--not-before: not an ISO 8601 UTC time "
 			    "(2026-01-31T12:00:00Z or 2026-01-31)");
 		if (pki_parse_time(o->not_after, &req.not_after) != 0)
-			return dev_usage("--not-after: not an ISO 8601 UTC time "
+			return ctl_usage(dev_usage_text, "device: --not-after: "
+			    "not an ISO 8601 UTC time "
 			    "(2026-01-31T12:00:00Z or 2026-01-31)");
 	} else if (pki_validity_days(o->days, &req.not_before, &req.not_after,
 	    err, sizeof(err)) != 0) {
-		pki_fail("%s", err);
+		ctl_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}
 	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
 		return CTL_EXIT_FAIL;
-	if ((db = dev_connect_tenant(o, id)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	if (dev_ca_open(o, dir, &ca) != 0)
 		goto out;
@@ -447,14 +443,14 @@ dev_issue(const dev_opts *o)
 	if ((st = dev_status(db, id, o->device)) < 0)
 		goto out;
 	if (st == 2) {
-		pki_fail("device %s of tenant %s is revoked; a revoked device id "
-		    "is not re-issued (enrol it under a new id)", o->device,
+		ctl_fail("device %s of tenant %s is revoked; a revoked device "
+		    "id is not re-issued (enrol it under a new id)", o->device,
 		    o->tenant);
 		goto out;
 	}
 	if (st == 0 && o->overlap > 0) {
-		pki_fail("--overlap applies to a re-issue; device %s of tenant %s "
-		    "is not registered yet", o->device, o->tenant);
+		ctl_fail("--overlap applies to a re-issue; device %s of tenant "
+		    "%s is not registered yet", o->device, o->tenant);
 		goto out;
 	}
 	req.usage = PKI_USAGE_CLIENT;
@@ -462,7 +458,7 @@ dev_issue(const dev_opts *o)
 	req.cn = o->device;
 	req.key = o->device;
 	if (pki_issue(ca, &req, &is, err, sizeof(err)) != 0) {
-		pki_fail("device %s: %s", o->device, err);
+		ctl_fail("device %s: %s", o->device, err);
 		goto out;
 	}
 	pg_param_text(&p, id);
@@ -470,7 +466,7 @@ dev_issue(const dev_opts *o)
 	pg_param_text(&p, pki_issued_serial(is));
 	pg_param_text(&p, pki_issued_fingerprint(is));
 	if (pg_begin(db, err, sizeof(err)) != 0) {
-		pki_fail("registering device %s: database: %s", o->device, err);
+		ctl_fail("registering device %s: database: %s", o->device, err);
 		goto out;
 	}
 	if (st == 1) {
@@ -481,7 +477,7 @@ dev_issue(const dev_opts *o)
 	    "device_id, status, cert_serial, cert_fingerprint) "
 	    "VALUES ($1::uuid, $2, 'active', $3, $4)", &p, err,
 	    sizeof(err)) != 0) {
-		pki_fail("registering device %s: database: %s", o->device, err);
+		ctl_fail("registering device %s: database: %s", o->device, err);
 		goto out;
 	} else if (dev_audit(db, o, id, "device.issue", NULL, json_pack(
 	    "{s:s, s:s, s:s}", "device", o->device, "serial",
@@ -489,12 +485,12 @@ dev_issue(const dev_opts *o)
 	    pki_issued_fingerprint(is))) != 0)
 		goto out;
 	if (pki_issued_write(is, o->out, o->device, err, sizeof(err)) != 0) {
-		pki_fail("device %s: %s", o->device, err);
+		ctl_fail("device %s: %s", o->device, err);
 		goto out;
 	}
 	files = 1;
 	if (pg_commit(db, err, sizeof(err)) != 0) {
-		pki_fail("registering device %s: database: %s", o->device, err);
+		ctl_fail("registering device %s: database: %s", o->device, err);
 		goto out;
 	}
 	files = 0;
@@ -536,33 +532,35 @@ dev_revoke(const dev_opts *o)
 	int rc = CTL_EXIT_FAIL, st, crl_ok = 0, rows = 0;
 
 	if (o->device == NULL)
-		return dev_usage("revoke needs --tenant and --device");
+		return ctl_usage(dev_usage_text, "device: revoke needs "
+		    "--tenant and --device");
 	if (o->out || o->days || o->not_before || o->not_after || o->overlap_set)
-		return dev_usage("revoke takes only --tenant and --device");
+		return ctl_usage(dev_usage_text, "device: revoke takes only "
+		    "--tenant and --device");
 	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
 	    names_check("device id", o->device, err, sizeof(err)) != 0) {
-		pki_fail("%s", err);
+		ctl_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}
 	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
 		return CTL_EXIT_FAIL;
-	if ((db = dev_connect_tenant(o, id)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	if (dev_ca_open(o, dir, &ca) != 0)
 		goto out;
 	if ((st = dev_status(db, id, o->device)) < 0)
 		goto out;
 	if (pki_revoke(ca, o->device, &n, err, sizeof(err)) != 0)
-		pki_fail("device %s: CRL: %s", o->device, err);
+		ctl_fail("device %s: CRL: %s", o->device, err);
 	else
 		crl_ok = 1;
 	if (st == 0 && n == 0) {
-		pki_fail("unknown device %s of tenant %s (not registered, no "
+		ctl_fail("unknown device %s of tenant %s (not registered, no "
 		    "certificate issued)", o->device, o->tenant);
 		goto out;
 	}
 	if (pg_begin(db, err, sizeof(err)) != 0) {
-		pki_fail("device %s: database: %s", o->device, err);
+		ctl_fail("device %s: database: %s", o->device, err);
 		goto out;
 	}
 	if (st == 1) {
@@ -574,7 +572,7 @@ dev_revoke(const dev_opts *o)
 		    "RETURNING coalesce(cert_serial, ''), "
 		    "coalesce(cert_fingerprint, '')", &p, err, sizeof(err));
 		if (r == NULL) {
-			pki_fail("device %s: database: %s", o->device, err);
+			ctl_fail("device %s: database: %s", o->device, err);
 			goto out;
 		}
 		rows = PQntuples(r);
@@ -591,7 +589,7 @@ dev_revoke(const dev_opts *o)
 	    d) != 0)
 		goto out;
 	if (pg_commit(db, err, sizeof(err)) != 0) {
-		pki_fail("device %s: database: %s", o->device, err);
+		ctl_fail("device %s: database: %s", o->device, err);
 		goto out;
 	}
 	if (!crl_ok)
@@ -627,12 +625,13 @@ dev_list(const dev_opts *o)
 
 	if (o->device || o->out || o->days || o->not_before || o->not_after ||
 	    o->overlap_set)
-		return dev_usage("list takes only --tenant");
+		return ctl_usage(dev_usage_text, "device: list takes only "
+		    "--tenant");
 	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0) {
-		pki_fail("%s", err);
+		ctl_fail("%s", err);
 		return CTL_EXIT_FAIL;
 	}
-	if ((db = dev_connect_tenant(o, id)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	pg_param_text(&p, id);
 	r = pg_query(db, "SELECT device_id, status, coalesce(cert_serial, '-'), "
@@ -641,7 +640,7 @@ dev_list(const dev_opts *o)
 	    "FROM coffer.devices WHERE tenant_id = $1::uuid ORDER BY device_id",
 	    &p, err, sizeof(err));
 	if (r == NULL) {
-		pki_fail("database: %s", err);
+		ctl_fail("database: %s", err);
 		pg_close(&db);
 		return CTL_EXIT_FAIL;
 	}
@@ -670,7 +669,7 @@ ctl_cmd_device(int argc, char **argv)
 	int rc;
 
 	if (argc < 2)
-		return dev_usage(NULL);
+		return ctl_usage(dev_usage_text, NULL);
 	sub = argv[1];
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
 	    strcmp(sub, "help") == 0) {
@@ -679,7 +678,8 @@ ctl_cmd_device(int argc, char **argv)
 	}
 	if (strcmp(sub, "ca-init") != 0 && strcmp(sub, "issue") != 0 &&
 	    strcmp(sub, "revoke") != 0 && strcmp(sub, "list") != 0)
-		return dev_usage("unknown device command");
+		return ctl_usage(dev_usage_text, "device: unknown device "
+		    "command");
 	if ((rc = dev_parse(argc - 1, argv + 1, &o)) != 0)
 		return rc;
 	if (strcmp(sub, "ca-init") == 0)

@@ -131,20 +131,6 @@ ex_json_free(void *p)
 	free(p);
 }
 
-static void ex_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-ex_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("cofferctl: export open: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* -- decrypting reader for libarchive ------------------------------------------- */
 
 static int
@@ -1188,15 +1174,6 @@ static const struct option ex_long[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static int
-ex_usage(const char *msg)
-{
-	if (msg != NULL)
-		ex_fail("%s", msg);
-	fputs(ex_usage_text, stderr);
-	return CTL_EXIT_USAGE;
-}
-
 /* DIR must not exist (made 0700) or be an empty directory. */
 static int
 ex_outdir(ex_ctx *c, const char *dir)
@@ -1207,12 +1184,12 @@ ex_outdir(ex_ctx *c, const char *dir)
 	if (mkdir(dir, 0700) == 0) {
 		c->made_dir = 1;
 	} else if (errno != EEXIST) {
-		ex_fail("%s: %s", dir, strerror(errno));
+		ctl_fail("export open: %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	c->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (c->dfd < 0 || fstat(c->dfd, &st) != 0) {
-		ex_fail("%s: %s", dir, strerror(errno));
+		ctl_fail("export open: %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (!c->made_dir) {
@@ -1223,7 +1200,7 @@ ex_outdir(ex_ctx *c, const char *dir)
 		if (d == NULL) {
 			if (dup_fd >= 0)
 				(void)close(dup_fd);
-			ex_fail("%s: %s", dir, strerror(errno));
+			ctl_fail("export open: %s: %s", dir, strerror(errno));
 			return -1;
 		}
 		while ((de = readdir(d)) != NULL)
@@ -1231,7 +1208,8 @@ ex_outdir(ex_ctx *c, const char *dir)
 				n++;
 		closedir(d);
 		if (n > 0) {
-			ex_fail("%s is not empty; choose a new directory", dir);
+			ctl_fail("export open: %s is not empty; choose a new "
+			    "directory", dir);
 			return -1;
 		}
 	}
@@ -1264,7 +1242,8 @@ ctl_cmd_export(int argc, char **argv)
 			fputs(ex_usage_text, stdout);
 			return CTL_EXIT_OK;
 		}
-		return ex_usage("the only export command is 'open'");
+		return ctl_usage(ex_usage_text, "export open: the only export "
+		    "command is 'open'");
 	}
 	optind = 0;
 	opterr = 0;
@@ -1279,26 +1258,30 @@ ctl_cmd_export(int argc, char **argv)
 			fputs(ex_usage_text, stdout);
 			return CTL_EXIT_OK;
 		default:
-			return ex_usage("unknown option or missing value");
+			return ctl_usage(ex_usage_text, "export open: unknown "
+			    "option or missing value");
 		}
 	}
 	if (optind != argc - 1)
-		return ex_usage("unexpected argument");
+		return ctl_usage(ex_usage_text, "export open: unexpected "
+		    "argument");
 	if (in == NULL || keyf == NULL || out == NULL)
-		return ex_usage("--in, --key and --out are required");
+		return ctl_usage(ex_usage_text, "export open: --in, --key and "
+		    "--out are required");
 	if (nodes == NULL || nodes[0] == '\0')
 		nodes = getenv("COFFER_NODE_PINS");
 	if (nodes == NULL || nodes[0] == '\0')
-		return ex_usage("--nodes PINS (or COFFER_NODE_PINS) is required: the "
+		return ctl_usage(ex_usage_text, "export open: --nodes PINS (or "
+		    "COFFER_NODE_PINS) is required: the "
 		    "production's signatures are checked against pinned node keys "
 		    "only");
 	if (vault_init() != 0) {
-		ex_fail("libsodium failed to initialise");
+		ctl_fail("export open: libsodium failed to initialise");
 		return CTL_EXIT_FAIL;
 	}
 	json_set_alloc_funcs(ex_json_malloc, ex_json_free);
 	if (pins_nodes_load(nodes, &pins, err, sizeof(err)) != 0) {
-		ex_fail("%s", err);
+		ctl_fail("export open: %s", err);
 		return CTL_EXIT_FAIL;
 	}
 	c.pins = pins;
@@ -1306,19 +1289,19 @@ ctl_cmd_export(int argc, char **argv)
 	/* Key file and container header first: a wrong key is reported
 	 * before any passphrase is asked for. */
 	if (util_check_secret_file(keyf, err, sizeof(err)) != 0) {
-		ex_fail("%s", err);
+		ctl_fail("export open: %s", err);
 		return CTL_EXIT_FAIL;
 	}
 	if (util_read_file(keyf, 4096, &keyfile, &klen, err, sizeof(err)) != 0) {
-		ex_fail("%s", err);
+		ctl_fail("export open: %s", err);
 		return CTL_EXIT_FAIL;
 	}
 	if (vault_keyfile_inspect(keyfile, klen, &info, err, sizeof(err)) != 0) {
-		ex_fail("%s: %s", keyf, err);
+		ctl_fail("export open: %s: %s", keyf, err);
 		goto out;
 	}
 	if ((c.in_fd = open(in, O_RDONLY | O_CLOEXEC)) < 0) {
-		ex_fail("%s: %s", in, strerror(errno));
+		ctl_fail("export open: %s: %s", in, strerror(errno));
 		goto out;
 	}
 	while (hlen < sizeof(hdr)) {
@@ -1330,7 +1313,7 @@ ctl_cmd_export(int argc, char **argv)
 		hlen += (size_t)got;
 	}
 	if (vault_prod_header_key_id(hdr, hlen, theirs, err, sizeof(err)) != 0) {
-		ex_fail("%s: %s", in, err);
+		ctl_fail("export open: %s: %s", in, err);
 		goto out;
 	}
 	vault_box_key_id(info.pk, mine);
@@ -1339,7 +1322,7 @@ ctl_cmd_export(int argc, char **argv)
 		vault_hasher *hh = NULL;
 
 		if (vault_hasher_new(&hh) != 0) {
-			ex_fail("out of memory");
+			ctl_fail("export open: out of memory");
 			goto out;
 		}
 		vault_hasher_update(hh, hdr, sizeof(hdr));
@@ -1349,45 +1332,46 @@ ctl_cmd_export(int argc, char **argv)
 	if (memcmp(theirs, mine, sizeof(mine)) != 0) {
 		util_hex(ht, theirs, sizeof(theirs));
 		util_hex(hm, mine, sizeof(mine));
-		ex_fail("%s is sealed to a different key (production key id %s; %s "
+		ctl_fail("export open: %s is sealed to a different key "
+		    "(production key id %s; %s "
 		    "holds key id %s)", in, ht, keyf, hm);
 		goto out;
 	}
 	if (lseek(c.in_fd, 0, SEEK_SET) != 0) {
-		ex_fail("%s: %s", in, strerror(errno));
+		ctl_fail("export open: %s: %s", in, strerror(errno));
 		goto out;
 	}
 	if ((pass = vault_secure_alloc(EX_PASS_MAX)) == NULL) {
-		ex_fail("out of memory");
+		ctl_fail("export open: out of memory");
 		goto out;
 	}
 	if (util_read_passphrase(passf, "Passphrase for the production key: ",
 	    pass, EX_PASS_MAX, err, sizeof(err)) != 0) {
-		ex_fail("%s", err);
+		ctl_fail("export open: %s", err);
 		goto out;
 	}
 	if (vault_keyfile_open(keyfile, klen, pass, strlen(pass), &info, &sk, err,
 	    sizeof(err)) != 0) {
-		ex_fail("%s: %s", keyf, err);
+		ctl_fail("export open: %s: %s", keyf, err);
 		goto out;
 	}
 	vault_secure_free(pass);
 	pass = NULL;
 
 	if (vault_hasher_new(&c.fh) != 0) {
-		ex_fail("out of memory");
+		ctl_fail("export open: out of memory");
 		goto out;
 	}
 	c.cbuf = malloc(EX_IO);
 	c.pcap = 2 * (VAULT_PROD_CHUNK_BYTES + EX_IO);
 	c.pbuf = vault_secure_alloc(c.pcap);
 	if (c.cbuf == NULL || c.pbuf == NULL) {
-		ex_fail("out of memory");
+		ctl_fail("export open: out of memory");
 		goto out;
 	}
 	if (vault_prod_reader_new(&c.rd, sk, ex_plain_sink, &c, err,
 	    sizeof(err)) != 0) {
-		ex_fail("%s", err);
+		ctl_fail("export open: %s", err);
 		goto out;
 	}
 	vault_box_key_free(&sk);
@@ -1398,16 +1382,18 @@ ctl_cmd_export(int argc, char **argv)
 	if ((a = archive_read_new()) == NULL ||
 	    archive_read_support_format_tar(a) != ARCHIVE_OK ||
 	    archive_read_open(a, &c, NULL, ex_read_cb, NULL) != ARCHIVE_OK) {
-		ex_fail("%s: %s", in, c.err[0] ? c.err : (a && archive_error_string(a)
+		ctl_fail("export open: %s: "
+		    "%s", in, c.err[0] ? c.err : (a && archive_error_string(a)
 		    ? archive_error_string(a) : "cannot read the production"));
 		goto out;
 	}
 	if (ex_extract(&c, a) != 0) {
-		ex_fail("%s: %s", in, c.err);
+		ctl_fail("export open: %s: %s", in, c.err);
 		goto out;
 	}
 	if (ex_verify(&c, &nrec, &nck, matter, sizeof(matter)) != 0) {
-		ex_fail("%s: manifest check failed: %s", in, c.err);
+		ctl_fail("export open: %s: manifest check failed: "
+		    "%s", in, c.err);
 		goto out;
 	}
 	printf("production of matter %s opened into %s: %llu records, %llu RSMF "
@@ -1423,7 +1409,7 @@ out:
 		archive_read_free(a);
 	if (rc != CTL_EXIT_OK && opened) {
 		ex_cleanup(&c, out);
-		fprintf(stderr, "cofferctl: export open: nothing was kept in %s\n", out);
+		ctl_fail("export open: nothing was kept in %s", out);
 	}
 	if (c.dfd >= 0)
 		(void)close(c.dfd);

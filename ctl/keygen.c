@@ -71,15 +71,6 @@ static const struct option kg_long[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static int
-kg_usage(const char *msg)
-{
-	if (msg != NULL)
-		fprintf(stderr, "cofferctl: user keygen: %s\n", msg);
-	fputs(kg_usage_text, stderr);
-	return CTL_EXIT_USAGE;
-}
-
 /* A new passphrase: from the file, or asked twice on the terminal. */
 static int
 kg_passphrase(const char *file, char *buf, size_t cap)
@@ -89,27 +80,27 @@ kg_passphrase(const char *file, char *buf, size_t cap)
 
 	if (file != NULL) {
 		if (util_read_passphrase(file, NULL, buf, cap, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cofferctl: %s\n", err);
+			ctl_fail("%s", err);
 			return -1;
 		}
 	} else {
 		if ((again = vault_secure_alloc(cap)) == NULL) {
-			fprintf(stderr, "cofferctl: out of memory\n");
+			ctl_fail("out of memory");
 			return -1;
 		}
 		if (util_read_passphrase(NULL, "Passphrase for the production key: ",
 		    buf, cap, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cofferctl: %s\n", err);
+			ctl_fail("%s", err);
 			goto out;
 		}
 		if (util_read_passphrase(NULL, "Repeat the passphrase: ", again, cap,
 		    err, sizeof(err)) != 0 || strcmp(buf, again) != 0) {
-			fprintf(stderr, "cofferctl: passphrases do not match\n");
+			ctl_fail("passphrases do not match");
 			goto out;
 		}
 	}
 	if (strlen(buf) < KG_PASS_MIN) {
-		fprintf(stderr, "cofferctl: passphrase shorter than %u characters\n",
+		ctl_fail("passphrase shorter than %u characters",
 		    KG_PASS_MIN);
 		goto out;
 	}
@@ -141,13 +132,16 @@ kg_parse(int argc, char **argv, kg_opts *o)
 			fputs(kg_usage_text, stdout);
 			return -1;
 		default:
-			return kg_usage("unknown option or missing value");
+			return ctl_usage(kg_usage_text, "user keygen: unknown "
+			    "option or missing value");
 		}
 	}
 	if (optind != argc)
-		return kg_usage("unexpected argument");
+		return ctl_usage(kg_usage_text, "user keygen: unexpected "
+		    "argument");
 	if (o->tenant == NULL || o->name == NULL || o->out == NULL)
-		return kg_usage("--tenant, --name and --out are required");
+		return ctl_usage(kg_usage_text, "user keygen: --tenant, --name "
+		    "and --out are required");
 	return 0;
 }
 
@@ -173,27 +167,23 @@ ctl_cmd_keygen(int argc, char **argv)
 	old_hex[0] = '\0';
 	if (names_check("tenant name", o.tenant, err, sizeof(err)) != 0 ||
 	    names_check("user name", o.name, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		return CTL_EXIT_USAGE;
 	}
 	if (access(o.out, F_OK) == 0) {
-		fprintf(stderr, "cofferctl: %s already exists; not overwriting a key "
-		    "file\n", o.out);
+		ctl_fail("%s already exists; not overwriting a key "
+		    "file", o.out);
 		return CTL_EXIT_FAIL;
 	}
 	if (vault_init() != 0 ||
 	    (pass = vault_secure_alloc(KG_PASS_MAX)) == NULL) {
-		fprintf(stderr, "cofferctl: out of memory\n");
+		ctl_fail("out of memory");
 		return CTL_EXIT_FAIL;
 	}
-	if ((db = ctl_connect(o.config)) == NULL)
+	if ((db = ctl_pki_connect(o.config, o.tenant, tid, NULL)) == NULL)
 		goto out;
-	if (ctl_pki_tenant(db, o.tenant, tid, NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
-		goto out;
-	}
 	if (pg_begin(db, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: database: %s\n", err);
+		ctl_fail("database: %s", err);
 		goto out;
 	}
 	/* Lock the row: a concurrent keygen for the same user waits. */
@@ -204,23 +194,23 @@ ctl_cmd_keygen(int argc, char **argv)
 	    "FROM coffer.users WHERE tenant_id = $1::uuid AND name = $2 "
 	    "AND status = 'active' FOR UPDATE", &p, err, sizeof(err));
 	if (r == NULL) {
-		fprintf(stderr, "cofferctl: database: %s\n", err);
+		ctl_fail("database: %s", err);
 		goto out;
 	}
 	if (PQntuples(r) != 1) {
-		fprintf(stderr, "cofferctl: no active user %s in tenant %s (issue "
-		    "one with `cofferctl user issue --role legal`)\n", o.name,
+		ctl_fail("no active user %s in tenant %s (issue "
+		    "one with `cofferctl user issue --role legal`)", o.name,
 		    o.tenant);
 		goto out;
 	}
 	if (PQgetlength(r, 0, 0) != VAULT_ID_BYTES) {
-		fprintf(stderr, "cofferctl: database: unexpected user id\n");
+		ctl_fail("database: unexpected user id");
 		goto out;
 	}
 	if (PQgetlength(r, 0, 1) != 5 ||
 	    memcmp(PQgetvalue(r, 0, 1), "legal", 5) != 0) {
-		fprintf(stderr, "cofferctl: user %s of tenant %s is not a legal user: "
-		    "only legal users receive productions\n", o.name, o.tenant);
+		ctl_fail("user %s of tenant %s is not a legal user: "
+		    "only legal users receive productions", o.name, o.tenant);
 		goto out;
 	}
 	had_key = !PQgetisnull(r, 0, 2);
@@ -229,14 +219,14 @@ ctl_cmd_keygen(int argc, char **argv)
 		util_hex(old_hex, kid, sizeof(kid));
 	}
 	if (had_key && !o.replace) {
-		fprintf(stderr, "cofferctl: user %s of tenant %s already has a "
+		ctl_fail("user %s of tenant %s already has a "
 		    "production key (key id %s); pass --replace to register a new "
-		    "one (productions already sealed need the old key file)\n",
+		    "one (productions already sealed need the old key file)",
 		    o.name, o.tenant, old_hex[0] ? old_hex : "?");
 		goto out;
 	}
 	if (util_uuid_parse(info.tenant_id, tid) != 0) {
-		fprintf(stderr, "cofferctl: database: unexpected tenant id\n");
+		ctl_fail("database: unexpected tenant id");
 		goto out;
 	}
 	memcpy(info.user_id, PQgetvalue(r, 0, 0), VAULT_ID_BYTES);
@@ -246,7 +236,7 @@ ctl_cmd_keygen(int argc, char **argv)
 	if (kg_passphrase(o.passfile, pass, KG_PASS_MAX) != 0)
 		goto out;
 	if (vault_box_keypair(pk, &sk) != 0) {
-		fprintf(stderr, "cofferctl: key generation failed\n");
+		ctl_fail("key generation failed");
 		goto out;
 	}
 	memcpy(info.pk, pk, sizeof(pk));
@@ -254,7 +244,7 @@ ctl_cmd_keygen(int argc, char **argv)
 	info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
 	if (vault_keyfile_seal(&info, sk, pass, strlen(pass), file, sizeof(file),
 	    &flen, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto out;
 	}
 	vault_box_key_free(&sk);
@@ -271,7 +261,7 @@ ctl_cmd_keygen(int argc, char **argv)
 		if (pg_exec(db, "UPDATE coffer.users SET x25519_public_key = $3 "
 		    "WHERE tenant_id = $1::uuid AND user_id = $2::uuid", &u, err,
 		    sizeof(err)) != 0) {
-			fprintf(stderr, "cofferctl: database: %s\n", err);
+			ctl_fail("database: %s", err);
 			goto out;
 		}
 	}
@@ -299,18 +289,18 @@ ctl_cmd_keygen(int argc, char **argv)
 		ev.outcome = "ok";
 		ev.detail_json = detail;
 		if (audit_append(db, &ev, NULL, NULL, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cofferctl: audit: %s (key not registered)\n",
+			ctl_fail("audit: %s (key not registered)",
 			    err);
 			goto out;
 		}
 	}
 	if (util_write_file(o.out, file, flen, 0600, 0, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto out;
 	}
 	wrote = 1;
 	if (pg_commit(db, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: database: %s (key not registered)\n", err);
+		ctl_fail("database: %s (key not registered)", err);
 		goto out;
 	}
 	vault_box_key_id(pk, kid);
@@ -326,8 +316,8 @@ out:
 		if (db != NULL)
 			(void)pg_rollback(db);
 		if (wrote && unlink(o.out) != 0)
-			fprintf(stderr, "cofferctl: could not remove %s: remove it by "
-			    "hand\n", o.out);
+			ctl_fail("could not remove %s: remove it by "
+			    "hand", o.out);
 	}
 	PQclear(r);
 	pg_close(&db);

@@ -39,7 +39,7 @@ static const struct ctl_verb ctl_verbs[] = {
 #define CTL_NVERBS (sizeof(ctl_verbs) / sizeof(ctl_verbs[0]))
 
 static void
-ctl_usage(FILE *f)
+ctl_verbs_usage(FILE *f)
 {
 	size_t i;
 
@@ -61,14 +61,14 @@ main(int argc, char **argv)
 	 * default, whatever the caller's umask. */
 	umask(077);
 	if (argc < 2) {
-		ctl_usage(stderr);
+		ctl_verbs_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
 	verb = argv[1];
 	if (strcmp(verb, "help") == 0 || strcmp(verb, "--help") == 0 ||
 	    strcmp(verb, "-h") == 0) {
 		if (argc < 3) {
-			ctl_usage(stdout);
+			ctl_verbs_usage(stdout);
 			return CTL_EXIT_OK;
 		}
 		verb = argv[2];            /* cofferctl help VERB */
@@ -91,7 +91,7 @@ main(int argc, char **argv)
 			audit_signer_clear();
 			return rc;
 		}
-	fprintf(stderr, "cofferctl: unknown verb '%.64s'\n", verb);
-	ctl_usage(stderr);
+	ctl_fail("unknown verb '%.64s'", verb);
+	ctl_verbs_usage(stderr);
 	return CTL_EXIT_USAGE;
 }

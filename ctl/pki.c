@@ -43,6 +43,7 @@
 #include "common/log.h"
 #include "common/sslerr.h"
 #include "common/util.h"
+#include "ctl/common.h"
 
 #define PKI_PATH_MAX      4096
 #define PKI_PEM_MAX       (1024U * 1024U)
@@ -82,18 +83,6 @@ typedef struct pki_index {
 
 /* ---------------------------------------------------------------------- */
 /* small helpers                                                           */
-
-void
-pki_fail(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "cofferctl: %s\n", line);
-}
 
 int
 pki_path(char *dst, size_t cap, const char *root, const char *a,
@@ -1294,15 +1283,6 @@ static const char pki_usage_text[] =
     "       cofferctl pki people-ca-init [--pki DIR]\n"
     "       cofferctl pki crl-refresh (--tenant T | --people) [--pki DIR]\n";
 
-static int
-pki_cmd_usage(const char *msg)
-{
-	if (msg != NULL)
-		pki_fail("pki: %s", msg);
-	fputs(pki_usage_text, stderr);
-	return 2;
-}
-
 enum { PKI_OPT_NAME = 1, PKI_OPT_DNS, PKI_OPT_IP, PKI_OPT_OUT, PKI_OPT_DAYS,
        PKI_OPT_PKI, PKI_OPT_TENANT, PKI_OPT_PEOPLE, PKI_OPT_CONFIG };
 
@@ -1347,13 +1327,13 @@ pki_cmd_server(const char *root, const char *name, const char *const *dns,
 
 	memset(&req, 0, sizeof(req));
 	if (names_check("server name", name, err, sizeof(err)) != 0) {
-		pki_fail("%s", err);
+		ctl_fail("%s", err);
 		return 1;
 	}
 	if (n_dns == 0 && n_ips == 0) {
 		/* Clients check SANs, not the CN: default to the name itself. */
 		if (!pki_dns_ok(name)) {
-			pki_fail("server name '%s' is not a DNS name: give "
+			ctl_fail("server name '%s' is not a DNS name: give "
 			    "--dns or --ip", name);
 			return 1;
 		}
@@ -1364,7 +1344,7 @@ pki_cmd_server(const char *root, const char *name, const char *const *dns,
 	/* Checked again by pki_issue(); here so a typo creates no CA. */
 	for (i = 0; i < n_dns; i++) {
 		if (!pki_dns_ok(dns[i])) {
-			pki_fail("invalid DNS name '%s'", log_printable(shown,
+			ctl_fail("invalid DNS name '%s'", log_printable(shown,
 			    sizeof(shown), dns[i], strlen(dns[i])));
 			return 1;
 		}
@@ -1374,26 +1354,26 @@ pki_cmd_server(const char *root, const char *name, const char *const *dns,
 
 		if (ip == NULL) {
 			ERR_clear_error();
-			pki_fail("invalid IP address '%s'", log_printable(shown,
+			ctl_fail("invalid IP address '%s'", log_printable(shown,
 			    sizeof(shown), ips[i], strlen(ips[i])));
 			return 1;
 		}
 		ASN1_OCTET_STRING_free(ip);
 	}
 	if (pki_path(dir, sizeof(dir), root, "server", NULL) != 0) {
-		pki_fail("PKI directory path too long");
+		ctl_fail("PKI directory path too long");
 		return 1;
 	}
 	if (!pki_ca_exists(dir)) {
 		if (pki_ca_init(dir, "Coffer", "Coffer server CA", err,
 		    sizeof(err)) != 0) {
-			pki_fail("server CA: %s", err);
+			ctl_fail("server CA: %s", err);
 			return 1;
 		}
 		printf("server CA created: %s/ca.pem\n", dir);
 	}
 	if (pki_ca_open(&ca, dir, err, sizeof(err)) != 0) {
-		pki_fail("server CA: %s", err);
+		ctl_fail("server CA: %s", err);
 		return 1;
 	}
 	req.usage = PKI_USAGE_SERVER;
@@ -1407,7 +1387,7 @@ pki_cmd_server(const char *root, const char *name, const char *const *dns,
 	    sizeof(err)) != 0 ||
 	    pki_issue(ca, &req, &is, err, sizeof(err)) != 0 ||
 	    pki_issued_write(is, out_dir, name, err, sizeof(err)) != 0) {
-		pki_fail("server certificate %s: %s", name, err);
+		ctl_fail("server certificate %s: %s", name, err);
 		goto out;
 	}
 	printf("server %s serial %s fingerprint %s\n", name,
@@ -1429,7 +1409,7 @@ pki_cmd_people_ca_init(const char *root)
 	if (pki_people_dir(root, dir, sizeof(dir), err, sizeof(err)) != 0 ||
 	    pki_ca_init(dir, "Coffer", "Coffer people CA", err,
 	    sizeof(err)) != 0) {
-		pki_fail("people CA: %s", err);
+		ctl_fail("people CA: %s", err);
 		return 1;
 	}
 	printf("people CA initialised: %s/{ca.pem,ca.key,crl.pem}\n", dir);
@@ -1445,22 +1425,22 @@ pki_cmd_crl_refresh(const char *root, const char *tenant, int people)
 
 	if (people) {
 		if (pki_people_dir(root, dir, sizeof(dir), err, sizeof(err)) != 0) {
-			pki_fail("%s", err);
+			ctl_fail("%s", err);
 			return 1;
 		}
 	} else {
 		if (names_check("tenant name", tenant, err, sizeof(err)) != 0) {
-			pki_fail("%s", err);
+			ctl_fail("%s", err);
 			return 1;
 		}
 		if (pki_path(dir, sizeof(dir), root, "devices", tenant) != 0) {
-			pki_fail("PKI directory path too long");
+			ctl_fail("PKI directory path too long");
 			return 1;
 		}
 	}
 	if (pki_ca_open(&ca, dir, err, sizeof(err)) != 0 ||
 	    pki_crl_refresh(ca, err, sizeof(err)) != 0) {
-		pki_fail("CRL refresh: %s", err);
+		ctl_fail("CRL refresh: %s", err);
 		goto out;
 	}
 	printf("CRL re-signed: %s/crl.pem (next update in %d days); send "
@@ -1480,11 +1460,10 @@ ctl_cmd_pki(int argc, char **argv)
 	const char *sub;
 	size_t n_dns = 0, n_ips = 0;
 	int people = 0, days = 0, c;
-	char *end;
 	long v;
 
 	if (argc < 2)
-		return pki_cmd_usage(NULL);
+		return ctl_usage(pki_usage_text, NULL);
 	sub = argv[1];
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
 	    strcmp(sub, "help") == 0) {
@@ -1503,48 +1482,52 @@ ctl_cmd_pki(int argc, char **argv)
 		case PKI_OPT_CONFIG: break;
 		case PKI_OPT_DNS:
 			if (n_dns == PKI_SAN_MAX)
-				return pki_cmd_usage("too many --dns");
+				return ctl_usage(pki_usage_text, "pki: too "
+				    "many --dns");
 			dns[n_dns++] = optarg;
 			break;
 		case PKI_OPT_IP:
 			if (n_ips == PKI_SAN_MAX)
-				return pki_cmd_usage("too many --ip");
+				return ctl_usage(pki_usage_text, "pki: too "
+				    "many --ip");
 			ips[n_ips++] = optarg;
 			break;
 		case PKI_OPT_DAYS:
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || end == optarg || v < 1 ||
-			    v > PKI_LEAF_DAYS_MAX)
-				return pki_cmd_usage("--days must be 1 to 825");
+			if (ctl_parse_long(optarg, 1, PKI_LEAF_DAYS_MAX,
+			    &v) != 0)
+				return ctl_usage(pki_usage_text, "pki: --days "
+				    "must be 1 to 825");
 			days = (int)v;
 			break;
 		default:
-			return pki_cmd_usage("unknown or incomplete option");
+			return ctl_usage(pki_usage_text, "pki: unknown or "
+			    "incomplete option");
 		}
 	}
 	if (optind != argc - 1)
-		return pki_cmd_usage("unexpected argument");
+		return ctl_usage(pki_usage_text, "pki: unexpected argument");
 
 	if (strcmp(sub, "server") == 0) {
 		if (name == NULL || out == NULL || tenant != NULL || people)
-			return pki_cmd_usage("server needs --name and --out");
+			return ctl_usage(pki_usage_text, "pki: server needs "
+			    "--name and --out");
 		return pki_cmd_server(pki_root(pki), name, dns, n_dns, ips,
 		    n_ips, out, days);
 	}
 	if (name != NULL || out != NULL || n_dns || n_ips || days)
-		return pki_cmd_usage("--name, --out, --dns, --ip and --days are for "
-		    "'pki server'");
+		return ctl_usage(pki_usage_text, "pki: --name, --out, --dns, "
+		    "--ip and --days are for 'pki server'");
 	if (strcmp(sub, "people-ca-init") == 0) {
 		if (tenant != NULL || people)
-			return pki_cmd_usage("people-ca-init takes no --tenant");
+			return ctl_usage(pki_usage_text, "pki: people-ca-init "
+			    "takes no --tenant");
 		return pki_cmd_people_ca_init(pki_root(pki));
 	}
 	if (strcmp(sub, "crl-refresh") == 0) {
 		if ((tenant == NULL) == (people == 0))
-			return pki_cmd_usage("crl-refresh needs --tenant T or "
-			    "--people");
+			return ctl_usage(pki_usage_text, "pki: crl-refresh "
+			    "needs --tenant T or --people");
 		return pki_cmd_crl_refresh(pki_root(pki), tenant, people);
 	}
-	return pki_cmd_usage("unknown pki command");
+	return ctl_usage(pki_usage_text, "pki: unknown pki command");
 }

@@ -56,9 +56,6 @@ int ctl_cmd_device(int argc, char **argv);  /* ctl/device.c */
 int ctl_cmd_pki(int argc, char **argv);     /* ctl/pki.c */
 int ctl_cmd_user(int argc, char **argv);    /* ctl/user.c */
 
-/* "cofferctl: <message>" on stderr: the verbs' one error channel. */
-void pki_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* Look up tenant `name`: its id (uuid text) and, if custodians_n is not
  * NULL, its number of custodians.  "unknown tenant NAME" when absent.
  * Shared by ctl/device.c (where it lives) and ctl/user.c. */
@@ -66,6 +63,11 @@ int  ctl_pki_tenant(PGconn *db, const char *name,
                     char id[UTIL_UUID_STRLEN + 1], int *custodians_n,
                     char *err, size_t err_len)
      __attribute__((warn_unused_result));
+/* ctl_connect(config), then ctl_pki_tenant(tenant): the connection, or
+ * NULL with the message printed. */
+PGconn *ctl_pki_connect(const char *config, const char *tenant,
+                        char id[UTIL_UUID_STRLEN + 1], int *custodians_n)
+        __attribute__((warn_unused_result));
 
 /* -- times ------------------------------------------------------------- */
 

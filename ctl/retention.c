@@ -72,22 +72,6 @@ ctl_text_ok(const char *s, size_t max)
 	return 1;
 }
 
-static int
-ctl_parse_u(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	if (s[0] == '-' || s[0] == '+')
-		return -1;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 /* Resolve NAME or UUID to the tenant's id and name.  0, or -1 (message
  * printed). */
 static int
@@ -111,11 +95,11 @@ ctl_tenant(PGconn *c, const char *arg, unsigned char id[UTIL_UUID_BYTES],
 		    "WHERE name = $1", &p, err, sizeof(err));
 	}
 	if (r == NULL) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		return -1;
 	}
 	if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != UTIL_UUID_BYTES) {
-		fprintf(stderr, "cofferctl: no tenant '%.64s'\n", arg);
+		ctl_fail("no tenant '%.64s'", arg);
 		PQclear(r);
 		return -1;
 	}
@@ -156,7 +140,7 @@ ctl_audit(PGconn *c, const unsigned char tenant[UTIL_UUID_BYTES],
 	ev.outcome = outcome;
 	ev.detail_json = detail;
 	if (audit_append(c, &ev, NULL, NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s (nothing changed)\n", err);
+		ctl_fail("%s (nothing changed)", err);
 		return -1;
 	}
 	return 0;
@@ -168,7 +152,7 @@ ctl_commit(PGconn *c)
 	char err[CTL_ERR];
 
 	if (pg_commit(c, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: commit failed: %s\n", err);
+		ctl_fail("commit failed: %s", err);
 		return -1;
 	}
 	return 0;
@@ -224,7 +208,7 @@ ctl_opts_parse(int argc, char **argv, int first, const char *allowed,
 			continue;
 		}
 		if (val == NULL) {
-			fprintf(stderr, "cofferctl: %s needs a value\n", opt);
+			ctl_fail("%s needs a value", opt);
 			return -1;
 		}
 		a++;
@@ -266,17 +250,17 @@ ctl_opts_parse(int argc, char **argv, int first, const char *allowed,
 		}
 	}
 	if (o->reason != NULL && !ctl_text_ok(o->reason, CTL_REASON_MAX)) {
-		fprintf(stderr, "cofferctl: --reason must be 1..%u printable "
-		    "characters\n", CTL_REASON_MAX);
+		ctl_fail("--reason must be 1..%u printable "
+		    "characters", CTL_REASON_MAX);
 		return -1;
 	}
 	return 0;
 too_many:
-	fprintf(stderr, "cofferctl: at most %d of each repeated option\n",
+	ctl_fail("at most %d of each repeated option",
 	    CTL_LIST_MAX);
 	return -1;
 unknown:
-	fprintf(stderr, "cofferctl: unknown option %.64s\n", argv[a]);
+	ctl_fail("unknown option %.64s", argv[a]);
 	return -1;
 }
 
@@ -321,12 +305,12 @@ ctl_retention_set(const ctl_opts *o)
 		return 2;
 	}
 	if (strcmp(channel, "*") != 0 && !channels_ok(channel)) {
-		fprintf(stderr, "cofferctl: unknown channel '%.32s'\n", channel);
+		ctl_fail("unknown channel '%.32s'", channel);
 		return 2;
 	}
 	if (o->days != NULL &&
-	    ctl_parse_u(o->days, 1, RETENTION_DAYS_MAX, &days) != 0) {
-		fprintf(stderr, "cofferctl: --days must be 1..%u\n",
+	    ctl_parse_uint(o->days, 1, RETENTION_DAYS_MAX, &days) != 0) {
+		ctl_fail("--days must be 1..%u",
 		    RETENTION_DAYS_MAX);
 		return 2;
 	}
@@ -344,31 +328,31 @@ ctl_retention_set(const ctl_opts *o)
 	    audit_lock_tenant(c, tid, err, sizeof(err)) != 0 ||
 	    twoperson_retention_class(c, tid, channel, o->forever ? 0 : days,
 	    &tp, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto done;
 	}
 	if (tp.below_floor) {
 		twoperson_floor_message(err, sizeof(err), days, tp.floor_days);
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto done;
 	}
 	if (tp.klass == TWOPERSON_SHORTER) {
-		fprintf(stderr, "cofferctl: shortening retention (channel %s: %s "
+		ctl_fail("shortening retention (channel %s: %s "
 		    "-> %u days) needs two persons: an admin proposes it with "
 		    "PUT /v1/retention and another person's admin account approves "
-		    "it with POST /v1/requests/ID/approve\n", channel, tp.effective,
+		    "it with POST /v1/requests/ID/approve", channel, tp.effective,
 		    days);
 		goto done;
 	}
 	if (retention_policy_set(c, tid, channel, o->forever ? 0 : days, actor,
 	    oldv, newv, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto done;
 	}
 	detail = ctl_json(json_pack("{s:s, s:s, s:s}", "channel", channel,
 	    "old", oldv, "new", newv));
 	if (detail == NULL) {
-		fprintf(stderr, "cofferctl: out of memory\n");
+		ctl_fail("out of memory");
 		goto done;
 	}
 	if (ctl_audit(c, tid, actor, "retention.set", target, "ok", detail) != 0 ||
@@ -405,8 +389,8 @@ ctl_retention_floor(const ctl_opts *o)
 		ctl_retention_usage(stderr);
 		return 2;
 	}
-	if (ctl_parse_u(o->days, 1, RETENTION_DAYS_MAX, &days) != 0) {
-		fprintf(stderr, "cofferctl: --days must be 1..%u\n",
+	if (ctl_parse_uint(o->days, 1, RETENTION_DAYS_MAX, &days) != 0) {
+		ctl_fail("--days must be 1..%u",
 		    RETENTION_DAYS_MAX);
 		return 2;
 	}
@@ -423,17 +407,17 @@ ctl_retention_floor(const ctl_opts *o)
 	    (r = pg_query(c, "SELECT retention_floor_days FROM coffer.tenants "
 	    "WHERE tenant_id = $1::uuid FOR UPDATE", &p, err,
 	    sizeof(err))) == NULL || PQntuples(r) != 1) {
-		fprintf(stderr, "cofferctl: %s\n", r == NULL ? err : "no tenant");
+		ctl_fail("%s", r == NULL ? err : "no tenant");
 		goto done;
 	}
 	old = (unsigned)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	r = NULL;
 	if (days < old) {
-		fprintf(stderr, "cofferctl: lowering the regulatory floor (%u -> %u "
+		ctl_fail("lowering the regulatory floor (%u -> %u "
 		    "days) needs two persons: an admin proposes it with PUT "
 		    "/v1/retention/floor and another person's admin account approves "
-		    "it with POST /v1/requests/ID/approve\n", old, days);
+		    "it with POST /v1/requests/ID/approve", old, days);
 		goto done;
 	}
 	snprintf(dstr, sizeof(dstr), "%u", days);
@@ -441,12 +425,12 @@ ctl_retention_floor(const ctl_opts *o)
 	detail = ctl_json(json_pack("{s:I, s:I}", "old_days", (json_int_t)old,
 	    "new_days", (json_int_t)days));
 	if (detail == NULL) {
-		fprintf(stderr, "cofferctl: out of memory\n");
+		ctl_fail("out of memory");
 		goto done;
 	}
 	if (pg_exec(c, "UPDATE coffer.tenants SET retention_floor_days = "
 	    "$2::int WHERE tenant_id = $1::uuid", &p, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto done;
 	}
 	if (ctl_audit(c, tid, actor, "retention.floor", target, "ok",
@@ -496,7 +480,7 @@ ctl_retention_show(const ctl_opts *o)
 	    "ORDER BY t.name, rp.channel = '*' DESC, rp.channel", &p, err,
 	    sizeof(err));
 	if (r == NULL) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto done;
 	}
 	printf("%-24s %-10s %-22s %-20s %s\n", "TENANT", "CHANNEL", "RETENTION",
@@ -510,7 +494,7 @@ ctl_retention_show(const ctl_opts *o)
 	    "coffer.tenants t WHERE $1::uuid IS NULL OR t.tenant_id = $1::uuid "
 	    "ORDER BY t.name", &p, err, sizeof(err));
 	if (r == NULL) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto done;
 	}
 	for (i = 0; i < PQntuples(r); i++)
@@ -599,12 +583,12 @@ ctl_load_bik(const char *dir, const char *tenant_name, unsigned char **out)
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s.bik", dir, tenant_name) >=
 	    sizeof(path) || strchr(tenant_name, '/') != NULL ||
 	    tenant_name[0] == '.') {
-		fprintf(stderr, "cofferctl: unusable key file name\n");
+		ctl_fail("unusable key file name");
 		return -1;
 	}
 	if (keyfile_load(path, VAULT_BIK_BYTES, out, err,
 	    sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		return -1;
 	}
 	return 0;
@@ -629,25 +613,25 @@ ctl_hold_create(const ctl_opts *o)
 		return 2;
 	}
 	if (o->matter != NULL && util_uuid_parse(mid, o->matter) != 0) {
-		fprintf(stderr, "cofferctl: --matter must be a matter uuid\n");
+		ctl_fail("--matter must be a matter uuid");
 		return 2;
 	}
 	for (i = 0; i < o->nchannels; i++)
 		if (!channels_ok(o->channels[i])) {
-			fprintf(stderr, "cofferctl: unknown channel '%.32s'\n",
+			ctl_fail("unknown channel '%.32s'",
 			    o->channels[i]);
 			return 2;
 		}
 	if ((o->from != NULL && !retention_time_ok(o->from)) ||
 	    (o->to != NULL && !retention_time_ok(o->to))) {
-		fprintf(stderr, "cofferctl: --from and --to take RFC 3339 times "
-		    "with an offset (2026-01-31T00:00:00Z)\n");
+		ctl_fail("--from and --to take RFC 3339 times "
+		    "with an offset (2026-01-31T00:00:00Z)");
 		return 2;
 	}
 	if ((o->nparticipants > 0 || o->nconversations > 0) &&
 	    o->keys_dir == NULL) {
-		fprintf(stderr, "cofferctl: --participant and --conversation need "
-		    "--keys-dir (the tenant's blind-index key)\n");
+		ctl_fail("--participant and --conversation need "
+		    "--keys-dir (the tenant's blind-index key)");
 		return 2;
 	}
 	if ((c = ctl_connect(o->config)) == NULL)
@@ -660,7 +644,7 @@ ctl_hold_create(const ctl_opts *o)
 	ctok = calloc(o->nconversations + 1, VAULT_TOKEN_BYTES);
 	chans = json_array();
 	if (ptok == NULL || ctok == NULL || chans == NULL) {
-		fprintf(stderr, "cofferctl: out of memory\n");
+		ctl_fail("out of memory");
 		goto done;
 	}
 	if (o->nparticipants > 0 || o->nconversations > 0) {
@@ -670,7 +654,7 @@ ctl_hold_create(const ctl_opts *o)
 			if (vault_participant_token(bik, o->participants[i],
 			    strlen(o->participants[i]), ptok + i * VAULT_TOKEN_BYTES,
 			    err, sizeof(err)) != 0) {
-				fprintf(stderr, "cofferctl: --participant #%zu: %s\n",
+				ctl_fail("--participant #%zu: %s",
 				    i + 1, err);
 				goto done;
 			}
@@ -678,7 +662,7 @@ ctl_hold_create(const ctl_opts *o)
 			if (vault_conversation_token(bik, o->conversations[i],
 			    strlen(o->conversations[i]),
 			    ctok + i * VAULT_TOKEN_BYTES, err, sizeof(err)) != 0) {
-				fprintf(stderr, "cofferctl: --conversation #%zu: %s\n",
+				ctl_fail("--conversation #%zu: %s",
 				    i + 1, err);
 				goto done;
 			}
@@ -703,7 +687,7 @@ ctl_hold_create(const ctl_opts *o)
 	if (pg_begin(c, err, sizeof(err)) != 0 ||
 	    retention_hold_create(c, tid, &h, hid, from, to, err,
 	    sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto done;
 	}
 	util_uuid_format(hidstr, hid);
@@ -717,7 +701,7 @@ ctl_hold_create(const ctl_opts *o)
 	    "channels", chans, "from", from[0] ? from : NULL,
 	    "to", to[0] ? to : NULL, "reason", o->reason));
 	if (detail == NULL) {
-		fprintf(stderr, "cofferctl: out of memory\n");
+		ctl_fail("out of memory");
 		goto done;
 	}
 	if (ctl_audit(c, tid, actor, "hold.create", hidstr, "ok", detail) != 0 ||
@@ -786,7 +770,7 @@ ctl_hold_list(const ctl_opts *o)
 	    "  AND (h.active OR $2::boolean) "
 	    "ORDER BY t.name, h.created_at, h.hold_id", &p, err, sizeof(err));
 	if (r == NULL) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto done;
 	}
 	printf("%-16s %-36s %-8s %-36s %5s %5s %-16s %-20s %-20s %-20s %s\n",
@@ -827,7 +811,7 @@ ctl_hold_release(const ctl_opts *o)
 		return 2;
 	}
 	if (util_uuid_parse(hid, o->hold) != 0) {
-		fprintf(stderr, "cofferctl: --hold must be a hold uuid\n");
+		ctl_fail("--hold must be a hold uuid");
 		return 2;
 	}
 	util_uuid_format(hidstr, hid);
@@ -840,18 +824,18 @@ ctl_hold_release(const ctl_opts *o)
 	if ((r = pg_query(c, "SELECT active FROM coffer.holds WHERE "
 	    "tenant_id = $1::uuid AND hold_id = $2::uuid", &p, err,
 	    sizeof(err))) == NULL) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto done;
 	}
 	if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
-		fprintf(stderr, "cofferctl: tenant %s has %s hold %s\n", tname,
+		ctl_fail("tenant %s has %s hold %s", tname,
 		    PQntuples(r) == 1 ? "already released" : "no", hidstr);
 		goto done;
 	}
-	fprintf(stderr, "cofferctl: releasing hold %s needs two persons: one "
+	ctl_fail("releasing hold %s needs two persons: one "
 	    "proposes it with POST /v1/holds/%s/release and another person "
 	    "approves it with POST /v1/requests/ID/approve (admin or legal "
-	    "accounts); nothing changed\n", hidstr, hidstr);
+	    "accounts); nothing changed", hidstr, hidstr);
 done:
 	PQclear(r);
 	pg_close(&c);
@@ -927,14 +911,14 @@ ctl_clock_skew(PGconn *c, long long *skew_us)
 	    sizeof(err));
 	t1 = util_now_us();
 	if (r == NULL) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		return -1;
 	}
 	errno = 0;
 	db = strtoll(PQgetvalue(r, 0, 0), &end, 10);
 	if (errno != 0 || *end != '\0') {
 		PQclear(r);
-		fprintf(stderr, "cofferctl: cannot read the database clock\n");
+		ctl_fail("cannot read the database clock");
 		return -1;
 	}
 	PQclear(r);
@@ -962,26 +946,26 @@ ctl_purge_root(PGconn *c, const unsigned char tid[UTIL_UUID_BYTES],
 	    "WHERE tenant_id = $1::uuid AND purge_id = $2::uuid "
 	    "ORDER BY stream_id, seq", &p, err, sizeof(err));
 	if (r == NULL) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		return -1;
 	}
 	n = PQntuples(r);
 	if (n != expect || n == 0 ||
 	    (leaves = malloc((size_t)n * VAULT_HASH_BYTES)) == NULL) {
-		fprintf(stderr, "cofferctl: purge wrote %d tombstones, expected "
-		    "%lld\n", n, expect);
+		ctl_fail("purge wrote %d tombstones, expected "
+		    "%lld", n, expect);
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
 		if (PQgetlength(r, i, 0) != VAULT_HASH_BYTES) {
-			fprintf(stderr, "cofferctl: malformed tombstone\n");
+			ctl_fail("malformed tombstone");
 			goto done;
 		}
 		memcpy(leaves + (size_t)i * VAULT_HASH_BYTES, PQgetvalue(r, i, 0),
 		    VAULT_HASH_BYTES);
 	}
 	if (vault_merkle_root(leaves, (size_t)n, root) != 0) {
-		fprintf(stderr, "cofferctl: cannot compute the tombstones' root\n");
+		ctl_fail("cannot compute the tombstones' root");
 		goto done;
 	}
 	rc = 0;
@@ -1022,7 +1006,7 @@ ctl_purge_run(PGconn *c, const ctl_opts *o, const unsigned char *tid,
 	    "JOIN coffer.tenants t ON t.tenant_id = p.tenant "
 	    "ORDER BY t.name", &p, err, sizeof(err));
 	if (r == NULL) {
-		fprintf(stderr, "cofferctl: purge failed: %s\n", err);
+		ctl_fail("purge failed: %s", err);
 		return -1;
 	}
 	for (i = 0; i < PQntuples(r); i++) {
@@ -1034,7 +1018,7 @@ ctl_purge_run(PGconn *c, const ctl_opts *o, const unsigned char *tid,
 		size_t j;
 
 		if (util_uuid_parse(t, PQgetvalue(r, i, 0)) != 0) {
-			fprintf(stderr, "cofferctl: unexpected purge result\n");
+			ctl_fail("unexpected purge result");
 			goto done;
 		}
 		for (k = 0; k < 5; k++) {
@@ -1046,7 +1030,7 @@ ctl_purge_run(PGconn *c, const ctl_opts *o, const unsigned char *tid,
 		if (!json_is_array(matters) || !json_is_array(plan)) {
 			json_decref(matters);
 			json_decref(plan);
-			fprintf(stderr, "cofferctl: unexpected purge result\n");
+			ctl_fail("unexpected purge result");
 			goto done;
 		}
 		printf("tenant %-24.64s %s %lld records, kept %lld under hold, "
@@ -1089,7 +1073,7 @@ ctl_purge_run(PGconn *c, const ctl_opts *o, const unsigned char *tid,
 		    "tombstone_root", roothex[0] ? roothex : NULL,
 		    "dry_run", dry, "reason", o->reason));
 		if (detail == NULL) {
-			fprintf(stderr, "cofferctl: out of memory\n");
+			ctl_fail("out of memory");
 			goto done;
 		}
 		k = ctl_audit(c, t, actor, dry ? "purge.dry-run" : "purge",
@@ -1113,14 +1097,14 @@ ctl_purge_signer(void)
 	char err[512];
 
 	if (key == NULL || key[0] == '\0' || node == NULL || node[0] == '\0') {
-		fprintf(stderr, "cofferctl: purge refused: purge events are signed "
+		ctl_fail("purge refused: purge events are signed "
 		    "with the purge node's key: set COFFER_PURGE_KEY and "
-		    "COFFER_PURGE_NODE (cofferctl node init --kind purge)\n");
+		    "COFFER_PURGE_NODE (cofferctl node init --kind purge)");
 		return -1;
 	}
 	if (audit_signer_load(node, key, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: COFFER_PURGE_KEY/COFFER_PURGE_NODE: "
-		    "%s\n", err);
+		ctl_fail("COFFER_PURGE_KEY/COFFER_PURGE_NODE: "
+		    "%s", err);
 		return -1;
 	}
 	return 0;
@@ -1135,9 +1119,9 @@ ctl_purge_confirm(long long records, long long epochs)
 	int ok;
 
 	if (tty == NULL) {
-		fprintf(stderr, "cofferctl: purge refused: %lld records and %lld "
+		ctl_fail("purge refused: %lld records and %lld "
 		    "epoch keys would be destroyed and there is no terminal to "
-		    "confirm on; pass --yes to purge without asking\n", records,
+		    "confirm on; pass --yes to purge without asking", records,
 		    epochs);
 		return 0;
 	}
@@ -1148,8 +1132,8 @@ ctl_purge_confirm(long long records, long long epochs)
 	    strcmp(line, "yes\n") == 0;
 	fclose(tty);
 	if (!ok)
-		fprintf(stderr, "cofferctl: purge cancelled: nothing was "
-		    "disposed of\n");
+		ctl_fail("purge cancelled: nothing was "
+		    "disposed of");
 	return ok;
 }
 
@@ -1165,9 +1149,9 @@ ctl_purge(const ctl_opts *o)
 	PGconn *c = NULL;
 	int rc = 1;
 
-	if (o->skew != NULL && ctl_parse_u(o->skew, 0, 86400, &skew_s) != 0) {
-		fprintf(stderr, "cofferctl: --max-clock-skew must be 0..86400 "
-		    "seconds\n");
+	if (o->skew != NULL && ctl_parse_uint(o->skew, 0, 86400, &skew_s) != 0) {
+		ctl_fail("--max-clock-skew must be 0..86400 "
+		    "seconds");
 		return 2;
 	}
 	/* Purge events are signed by the purge node's key (issue 13.5). */
@@ -1183,11 +1167,11 @@ ctl_purge(const ctl_opts *o)
 	if (ctl_clock_skew(c, &skew_us) != 0)
 		goto done;
 	if (skew_us > (long long)skew_s * 1000000LL) {
-		fprintf(stderr, "cofferctl: purge refused: the database clock and "
+		ctl_fail("purge refused: the database clock and "
 		    "this host's clock differ by %.1f s (limit %u s, "
 		    "--max-clock-skew); retention is computed from the database "
 		    "clock, so fix time synchronisation (NTP) on both hosts "
-		    "first\n", (double)skew_us / 1e6, skew_s);
+		    "first", (double)skew_us / 1e6, skew_s);
 		goto done;
 	}
 	ctl_actor(c, actor, sizeof(actor));
@@ -1201,7 +1185,7 @@ ctl_purge(const ctl_opts *o)
 		 * lock on holds, policies or matters is held while a person
 		 * reads.  The purge may not destroy more than was shown. */
 		if (pg_begin(c, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cofferctl: %s\n", err);
+			ctl_fail("%s", err);
 			goto done;
 		}
 		if (ctl_purge_run(c, o, t, 1, 0, actor, pid, pidstr, auth,
@@ -1213,16 +1197,16 @@ ctl_purge(const ctl_opts *o)
 			goto done;
 	}
 	if (pg_begin(c, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto done;
 	}
 	if (ctl_purge_run(c, o, t, o->dry_run, 1, actor, pid, pidstr, auth,
 	    tot) != 0)
 		goto done;
 	if (!o->dry_run && !o->yes && (tot[0] > shown[0] || tot[3] > shown[3])) {
-		fprintf(stderr, "cofferctl: purge refused: %lld records and %lld "
+		ctl_fail("purge refused: %lld records and %lld "
 		    "epoch keys are due now, more than the %lld and %lld "
-		    "confirmed; nothing was disposed of, run it again\n", tot[0],
+		    "confirmed; nothing was disposed of, run it again", tot[0],
 		    tot[3], shown[0], shown[3]);
 		goto done;
 	}

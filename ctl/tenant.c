@@ -35,20 +35,6 @@
 #define CTL_ERR        512U
 #define CTL_PATH       4096U
 
-static int
-ctl_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 /* Read passphrase i (1-based) from its file or the terminal (asked twice). */
 static int
 ctl_new_passphrase(const char *file, unsigned idx, char *buf, size_t cap)
@@ -57,26 +43,27 @@ ctl_new_passphrase(const char *file, unsigned idx, char *buf, size_t cap)
 
 	if (file != NULL) {
 		if (util_read_passphrase(file, NULL, buf, cap, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cofferctl: custodian %u: %s\n", idx, err);
+			ctl_fail("custodian %u: %s", idx, err);
 			return -1;
 		}
 	} else {
 		snprintf(prompt, sizeof(prompt), "Passphrase for custodian %u: ", idx);
 		if (util_read_passphrase(NULL, prompt, buf, cap, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cofferctl: %s\n", err);
+			ctl_fail("%s", err);
 			return -1;
 		}
 		snprintf(prompt, sizeof(prompt), "Repeat passphrase for custodian %u: ", idx);
 		if (util_read_passphrase(NULL, prompt, again, sizeof(again), err,
 		    sizeof(err)) != 0 || strcmp(buf, again) != 0) {
 			vault_wipe(again, sizeof(again));
-			fprintf(stderr, "cofferctl: custodian %u: passphrases do not match\n", idx);
+			ctl_fail("custodian %u: passphrases do not match", idx);
 			return -1;
 		}
 		vault_wipe(again, sizeof(again));
 	}
 	if (strlen(buf) < 8) {
-		fprintf(stderr, "cofferctl: custodian %u: passphrase shorter than 8 characters\n", idx);
+		ctl_fail("custodian %u: passphrase shorter than 8 "
+		    "characters", idx);
 		vault_wipe(buf, cap);
 		return -1;
 	}
@@ -134,7 +121,7 @@ ctl_tenant_init(int argc, char **argv)
 	for (a = 2; a < argc; a += 2) {
 		const char *opt = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
 		if (val == NULL) {
-			fprintf(stderr, "cofferctl: %s needs a value\n", opt);
+			ctl_fail("%s needs a value", opt);
 			ctl_tenant_usage();
 			return 2;
 		}
@@ -144,22 +131,22 @@ ctl_tenant_init(int argc, char **argv)
 			outdir = val;
 		else if (strcmp(opt, "--custodians") == 0) {
 			if (ctl_parse_uint(val, 1, VAULT_CUSTODIANS_MAX, &n) != 0) {
-				fprintf(stderr, "cofferctl: --custodians must be 1..255\n");
+				ctl_fail("--custodians must be 1..255");
 				return 2;
 			}
 		} else if (strcmp(opt, "--threshold") == 0) {
 			if (ctl_parse_uint(val, 1, VAULT_CUSTODIANS_MAX, &k) != 0) {
-				fprintf(stderr, "cofferctl: --threshold must be 1..255\n");
+				ctl_fail("--threshold must be 1..255");
 				return 2;
 			}
 		} else if (strcmp(opt, "--passphrase-file") == 0) {
 			if (npass == VAULT_CUSTODIANS_MAX) {
-				fprintf(stderr, "cofferctl: too many --passphrase-file options\n");
+				ctl_fail("too many --passphrase-file options");
 				return 2;
 			}
 			passfiles[npass++] = val;
 		} else {
-			fprintf(stderr, "cofferctl: unknown option %s\n", opt);
+			ctl_fail("unknown option %s", opt);
 			ctl_tenant_usage();
 			return 2;
 		}
@@ -169,58 +156,57 @@ ctl_tenant_init(int argc, char **argv)
 		return 2;
 	}
 	if (names_check("tenant name", name, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		return 2;
 	}
 	if (k > n) {
-		fprintf(stderr, "cofferctl: threshold %u is larger than the %u custodians\n", k, n);
+		ctl_fail("threshold %u is larger than the %u custodians", k, n);
 		return 2;
 	}
 	if (k < 2) {
-		fprintf(stderr, "cofferctl: threshold must be at least 2: with 1, any single "
-		    "custodian could open the whole archive\n");
+		ctl_fail("threshold must be at least 2: with 1, any single "
+		    "custodian could open the whole archive");
 		return 2;
 	}
 	if (npass != 0 && npass != n) {
-		fprintf(stderr, "cofferctl: %u custodians need %u --passphrase-file options, got %u\n",
+		ctl_fail("%u custodians need %u --passphrase-file options, got "
+		    "%u",
 		    n, n, npass);
 		return 2;
 	}
 	if (mkdir(outdir, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "cofferctl: %s: %s\n", outdir, strerror(errno));
+		ctl_fail("%s: %s", outdir, strerror(errno));
 		return 1;
 	}
 	if (vault_init() != 0) {
-		fprintf(stderr, "cofferctl: libsodium failed to initialise\n");
+		ctl_fail("libsodium failed to initialise");
 		return 1;
 	}
 	pass = vault_secure_alloc(CTL_PASS_MAX);
 	commits = calloc(k, VAULT_POINT_BYTES);
 	pubshares = calloc(n, VAULT_POINT_BYTES);
 	if (pass == NULL || commits == NULL || pubshares == NULL) {
-		fprintf(stderr, "cofferctl: out of memory\n");
+		ctl_fail("out of memory");
 		goto fail;
 	}
 
-	db = pg_connect(NULL, err, sizeof(err));
-	if (db == NULL) {
-		fprintf(stderr, "cofferctl: database: %s\n", err);
+	db = ctl_connect(NULL);
+	if (db == NULL)
 		goto fail;
-	}
 	if (vault_tenant_generate(&keys, k, n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto fail;
 	}
 	vault_tenant_keys_public_key(keys, T);
 	if (vault_tenant_keys_commitments(keys, commits, (size_t)k * VAULT_POINT_BYTES) != 0 ||
 	    vault_tenant_fingerprint(T, fp, sizeof(fp)) != 0) {
-		fprintf(stderr, "cofferctl: key generation failed\n");
+		ctl_fail("key generation failed");
 		goto fail;
 	}
 	for (i = 1; i <= n; i++) {
 		if (vault_tenant_keys_public_share(keys, i,
 		    pubshares + (size_t)(i - 1) * VAULT_POINT_BYTES) != 0) {
-			fprintf(stderr, "cofferctl: key generation failed\n");
+			ctl_fail("key generation failed");
 			goto fail;
 		}
 	}
@@ -229,7 +215,7 @@ ctl_tenant_init(int argc, char **argv)
 	commit_arr = ctl_bytea_array(commits, k);
 	share_arr = ctl_bytea_array(pubshares, n);
 	if (commit_arr == NULL || share_arr == NULL) {
-		fprintf(stderr, "cofferctl: out of memory\n");
+		ctl_fail("out of memory");
 		goto fail;
 	}
 
@@ -298,25 +284,25 @@ ctl_tenant_init(int argc, char **argv)
 			goto fail_files;
 		if (vault_sharefile_seal(&info, vault_tenant_keys_share(keys, i), pass,
 		    strlen(pass), file, sizeof(file), &file_len, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cofferctl: custodian %u: %s\n", i, err);
+			ctl_fail("custodian %u: %s", i, err);
 			goto fail_files;
 		}
 		vault_wipe(pass, CTL_PASS_MAX);
 		snprintf(path, sizeof(path), "%s/%s-custodian-%u.share", outdir, name, i);
 		if (util_write_file(path, file, file_len, 0600, 0, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cofferctl: %s\n", err);
+			ctl_fail("%s", err);
 			goto fail_files;
 		}
 		done_files = i;
-		fprintf(stderr, "cofferctl: wrote share %u of %u: %s\n", i, n, path);
+		ctl_fail("wrote share %u of %u: %s", i, n, path);
 	}
 	if (vault_bik_new(&bik) != 0) {
-		fprintf(stderr, "cofferctl: blind-index key generation failed\n");
+		ctl_fail("blind-index key generation failed");
 		goto fail_files;
 	}
 	snprintf(path, sizeof(path), "%s/%s.bik", outdir, name);
 	if (util_write_file(path, bik, VAULT_BIK_BYTES, 0600, 0, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto fail_files;
 	}
 	/* The pin: public material the gateway and API compare the database
@@ -328,7 +314,7 @@ ctl_tenant_init(int argc, char **argv)
 		int werr;
 
 		if (pin == NULL) {
-			fprintf(stderr, "cofferctl: out of memory\n");
+			ctl_fail("out of memory");
 			unlink(path);
 			goto fail_files;
 		}
@@ -345,7 +331,7 @@ ctl_tenant_init(int argc, char **argv)
 		free(text);
 		free(pin);
 		if (werr) {
-			fprintf(stderr, "cofferctl: %s\n", err);
+			ctl_fail("%s", err);
 			unlink(path);
 			goto fail_files;
 		}
@@ -354,22 +340,22 @@ ctl_tenant_init(int argc, char **argv)
 			unlink(pinpath);
 			goto fail_files_db;
 		}
-		fprintf(stderr, "cofferctl: tenant pin %s (copy it with the .bik to the "
-		    "gateway and API hosts' keys_dir)\n", pinpath);
+		ctl_fail("tenant pin %s (copy it with the .bik to the "
+		    "gateway and API hosts' keys_dir)", pinpath);
 	}
 	printf("tenant %s fingerprint %s\n", idstr, fp);
-	fprintf(stderr, "cofferctl: tenant %s: %u-of-%u custodian shares in %s; "
-	    "blind-index key %s (copy it to the gateway and API hosts, mode 0600)\n",
+	ctl_fail("tenant %s: %u-of-%u custodian shares in %s; "
+	    "blind-index key %s (copy it to the gateway and API hosts, mode 0600)",
 	    name, k, n, outdir, path);
 	rc = 0;
 	goto out;
 
 fail_db:
-	fprintf(stderr, "cofferctl: database: %s\n", err);
+	ctl_fail("database: %s", err);
 	(void)pg_rollback(db);
 	goto fail;
 fail_files_db:
-	fprintf(stderr, "cofferctl: database: %s\n", err);
+	ctl_fail("database: %s", err);
 fail_files:
 	(void)pg_rollback(db);
 	for (i = 1; i <= done_files; i++) {
@@ -429,33 +415,31 @@ ctl_share_check(int argc, char **argv)
 		return 2;
 	}
 	if (vault_init() != 0 || (pass = vault_secure_alloc(CTL_PASS_MAX)) == NULL) {
-		fprintf(stderr, "cofferctl: out of memory\n");
+		ctl_fail("out of memory");
 		return 1;
 	}
 	if (util_read_file(file, 65536, &data, &len, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto out;
 	}
 	if (vault_sharefile_inspect(data, len, &info, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s: %s\n", file, err);
+		ctl_fail("%s: %s", file, err);
 		goto out;
 	}
 	util_uuid_format(idstr, info.tenant_id);
 	if (util_read_passphrase(passfile, "Share passphrase: ", pass, CTL_PASS_MAX,
 	    err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		goto out;
 	}
 	if (vault_sharefile_open(data, len, pass, strlen(pass), &info, &share,
 	    err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s: %s\n", file, err);
+		ctl_fail("%s: %s", file, err);
 		goto out;
 	}
-	db = pg_connect(NULL, err, sizeof(err));
-	if (db == NULL) {
-		fprintf(stderr, "cofferctl: database: %s\n", err);
+	db = ctl_connect(NULL);
+	if (db == NULL)
 		goto out;
-	}
 	{
 		pg_params p = PG_PARAMS_INIT;
 		pg_param_text(&p, idstr);
@@ -465,22 +449,24 @@ ctl_share_check(int argc, char **argv)
 		    "WHERE k.tenant_id = $1::uuid ORDER BY o", &p, err, sizeof(err));
 	}
 	if (res == NULL) {
-		fprintf(stderr, "cofferctl: database: %s\n", err);
+		ctl_fail("database: %s", err);
 		goto out;
 	}
 	nc = PQntuples(res);
 	if (nc == 0) {
-		fprintf(stderr, "cofferctl: %s: tenant %s is not in this database\n", file, idstr);
+		ctl_fail("%s: tenant %s is not in this database", file, idstr);
 		goto out;
 	}
 	if ((unsigned)nc != info.k) {
-		fprintf(stderr, "cofferctl: %s: the file says threshold %u, the tenant has %d commitments\n",
+		ctl_fail("%s: the file says threshold %u, the tenant has %d "
+		    "commitments",
 		    file, info.k, nc);
 		goto out;
 	}
 	if (PQgetlength(res, 0, 0) != VAULT_POINT_BYTES ||
 	    memcmp(PQgetvalue(res, 0, 0), info.tenant_pk, VAULT_POINT_BYTES) != 0) {
-		fprintf(stderr, "cofferctl: %s: tenant public key differs from the database's\n", file);
+		ctl_fail("%s: tenant public key differs from the "
+		    "database's", file);
 		goto out;
 	}
 	clen = (size_t)nc * VAULT_POINT_BYTES;
@@ -489,13 +475,15 @@ ctl_share_check(int argc, char **argv)
 		goto out;
 	for (i = 0; i < nc; i++) {
 		if (PQgetlength(res, i, 1) != VAULT_POINT_BYTES) {
-			fprintf(stderr, "cofferctl: tenant %s: malformed commitment in the database\n", idstr);
+			ctl_fail("tenant %s: malformed commitment in the "
+			    "database", idstr);
 			goto out;
 		}
 		memcpy(commits + (size_t)i * VAULT_POINT_BYTES, PQgetvalue(res, i, 1), VAULT_POINT_BYTES);
 	}
 	if (vault_tenant_verify_share(commits, clen, info.index, share, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s: share %u does NOT verify against tenant %s's commitments: %s\n",
+		ctl_fail("%s: share %u does NOT verify against tenant %s's "
+		    "commitments: %s",
 		    file, info.index, idstr, err);
 		goto out;
 	}
@@ -560,23 +548,21 @@ ctl_node_init(int argc, char **argv)
 	}
 	if (strcmp(kind, "gateway") != 0 && strcmp(kind, "api") != 0 &&
 	    strcmp(kind, "ctl") != 0 && strcmp(kind, "purge") != 0) {
-		fprintf(stderr, "cofferctl: node kind must be gateway, api, ctl or "
-		    "purge\n");
+		ctl_fail("node kind must be gateway, api, ctl or "
+		    "purge");
 		return 2;
 	}
 	if (names_check("node name", name, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		return 2;
 	}
 	if (vault_init() != 0 || vault_sign_keypair(pk, &sk) != 0) {
-		fprintf(stderr, "cofferctl: key generation failed\n");
+		ctl_fail("key generation failed");
 		return 1;
 	}
-	db = pg_connect(NULL, err, sizeof(err));
-	if (db == NULL) {
-		fprintf(stderr, "cofferctl: database: %s\n", err);
+	db = ctl_connect(NULL);
+	if (db == NULL)
 		goto out;
-	}
 	util_uuid_random(node_id);
 	util_uuid_format(idstr, node_id);
 	if (pg_begin(db, err, sizeof(err)) != 0)
@@ -620,13 +606,13 @@ ctl_node_init(int argc, char **argv)
 			goto fail_db;
 	}
 	if (util_write_file(out, sk, VAULT_SIGN_SK_BYTES, 0600, 0, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		(void)pg_rollback(db);
 		goto out;
 	}
 	/* The pin before COMMIT: a node is never registered unpinned. */
 	if (pins != NULL && pins_nodes_append(pins, name, pk, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cofferctl: %s\n", err);
+		ctl_fail("%s", err);
 		unlink(out);
 		(void)pg_rollback(db);
 		goto out;
@@ -639,7 +625,7 @@ ctl_node_init(int argc, char **argv)
 	rc = 0;
 	goto out;
 fail_db:
-	fprintf(stderr, "cofferctl: database: %s\n", err);
+	ctl_fail("database: %s", err);
 	(void)pg_rollback(db);
 out:
 	vault_sign_key_free(&sk);

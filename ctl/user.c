@@ -87,15 +87,6 @@ static const char usr_usage_text[] =
 static const char *const usr_roles[] = { "admin", "legal", "custodian",
                                          "auditor" };
 
-static int
-usr_usage(const char *msg)
-{
-	if (msg != NULL)
-		pki_fail("user: %s", msg);
-	fputs(usr_usage_text, stderr);
-	return CTL_EXIT_USAGE;
-}
-
 enum { USR_OPT_TENANT = 1, USR_OPT_NAME, USR_OPT_ROLE, USR_OPT_OUT,
        USR_OPT_INDEX, USR_OPT_DAYS, USR_OPT_PKI, USR_OPT_CONFIG,
        USR_OPT_PERSON };
@@ -113,24 +104,11 @@ static const struct option usr_long[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static int
-usr_int(const char *s, long lo, long hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 /* argv[0] is the subcommand.  0, or an exit status for a usage error. */
 static int
 usr_parse(int argc, char **argv, usr_opts *o)
 {
+	long v;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -146,21 +124,27 @@ usr_parse(int argc, char **argv, usr_opts *o)
 		case USR_OPT_CONFIG: o->config = optarg; break;
 		case USR_OPT_PERSON: o->person = optarg; break;
 		case USR_OPT_INDEX:
-			if (usr_int(optarg, 1, 255, &o->index) != 0)
-				return usr_usage("--custodian-index must be 1 to 255");
+			if (ctl_parse_long(optarg, 1, 255, &v) != 0)
+				return ctl_usage(usr_usage_text, "user: "
+				    "--custodian-index must be 1 to 255");
+			o->index = (int)v;
 			break;
 		case USR_OPT_DAYS:
-			if (usr_int(optarg, 1, PKI_LEAF_DAYS_MAX, &o->days) != 0)
-				return usr_usage("--days must be 1 to 825");
+			if (ctl_parse_long(optarg, 1, PKI_LEAF_DAYS_MAX,
+			    &v) != 0)
+				return ctl_usage(usr_usage_text, "user: --days "
+				    "must be 1 to 825");
+			o->days = (int)v;
 			break;
 		default:
-			return usr_usage("unknown option or missing value");
+			return ctl_usage(usr_usage_text, "user: unknown option "
+			    "or missing value");
 		}
 	}
 	if (optind != argc)
-		return usr_usage("unexpected argument");
+		return ctl_usage(usr_usage_text, "user: unexpected argument");
 	if (o->tenant == NULL)
-		return usr_usage("--tenant is required");
+		return ctl_usage(usr_usage_text, "user: --tenant is required");
 	return 0;
 }
 
@@ -172,26 +156,10 @@ usr_names_ok(const usr_opts *o)
 	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
 	    (o->name != NULL &&
 	    names_check("user name", o->name, err, sizeof(err)) != 0)) {
-		pki_fail("%s", err);
+		ctl_fail("%s", err);
 		return 0;
 	}
 	return 1;
-}
-
-static PGconn *
-usr_connect_tenant(const usr_opts *o, char id[UTIL_UUID_STRLEN + 1], int *n)
-{
-	char err[USR_ERR];
-	PGconn *db;
-
-	if ((db = ctl_connect(o->config)) == NULL)
-		return NULL;
-	if (ctl_pki_tenant(db, o->tenant, id, n, err, sizeof(err)) != 0) {
-		pki_fail("%s", err);
-		pg_close(&db);
-		return NULL;
-	}
-	return db;
 }
 
 /* The people CA, created on first use. */
@@ -201,7 +169,7 @@ usr_ca_open(const usr_opts *o, char *dir, size_t cap, pki_ca **ca)
 	char err[USR_ERR];
 
 	if (pki_path(dir, cap, pki_root(o->pki), "people", NULL) != 0) {
-		pki_fail("PKI directory path too long");
+		ctl_fail("PKI directory path too long");
 		return -1;
 	}
 	if (!pki_ca_exists(dir)) {
@@ -210,12 +178,12 @@ usr_ca_open(const usr_opts *o, char *dir, size_t cap, pki_ca **ca)
 			printf("people CA created: %s/ca.pem (the API trusts it "
 			    "for client certificates)\n", dir);
 		else if (!pki_ca_exists(dir)) {   /* else: made concurrently */
-			pki_fail("people CA: %s", err);
+			ctl_fail("people CA: %s", err);
 			return -1;
 		}
 	}
 	if (pki_ca_open(ca, dir, err, sizeof(err)) != 0) {
-		pki_fail("people CA: %s", err);
+		ctl_fail("people CA: %s", err);
 		return -1;
 	}
 	return 0;
@@ -246,14 +214,14 @@ usr_index_free(PGconn *db, const usr_opts *o, const char *tid,
 	    "AND custodian_index = $2::integer AND status = 'active' "
 	    "AND name <> $3", &p, err, sizeof(err));
 	if (r == NULL) {
-		pki_fail("database: %s", err);
+		ctl_fail("database: %s", err);
 		return 0;
 	}
 	ok = PQntuples(r) == 0;
 	if (!ok) {
 		holder = PQgetvalue(r, 0, 0);
-		pki_fail("custodian index %s of tenant %s is held by active user "
-		    "%s: revoke that user first", index, o->tenant,
+		ctl_fail("custodian index %s of tenant %s is held by active "
+		    "user %s: revoke that user first", index, o->tenant,
 		    log_printable(shown, sizeof(shown), holder, strlen(holder)));
 	}
 	PQclear(r);
@@ -276,14 +244,15 @@ usr_audit_issue(PGconn *db, const usr_opts *o, const char *tid,
 	if (d != NULL && o->index != 0)
 		json_object_set_new(d, "custodian_index", json_integer(o->index));
 	if (d == NULL) {
-		pki_fail("registering user %s: out of memory", o->name);
+		ctl_fail("registering user %s: out of memory", o->name);
 		return -1;
 	}
 	rc = ctl_admin_audit(db, tid, existing ? "user.reissue" : "user.issue", target,
 	    NULL, d, err, sizeof(err));
 	json_decref(d);
 	if (rc != 0)
-		pki_fail("registering user %s: %s (nothing changed)", o->name, err);
+		ctl_fail("registering user %s: %s (nothing "
+		    "changed)", o->name, err);
 	return rc;
 }
 
@@ -318,7 +287,7 @@ usr_person(PGconn *db, const usr_opts *o, const char *tid,
 		    sizeof(err));
 	}
 	if (r == NULL) {
-		pki_fail("registering user %s: database: %s", o->name, err);
+		ctl_fail("registering user %s: database: %s", o->name, err);
 		return -1;
 	}
 	n = PQntuples(r);
@@ -326,9 +295,11 @@ usr_person(PGconn *db, const usr_opts *o, const char *tid,
 		log_printable(shown, sizeof(shown), o->person != NULL ? o->person :
 		    "", o->person != NULL ? strlen(o->person) : 0);
 		if (n == 0)
-			pki_fail("tenant %s has no person '%s'", o->tenant, shown);
+			ctl_fail("tenant %s has no person "
+			    "'%s'", o->tenant, shown);
 		else
-			pki_fail("tenant %s has %d persons named '%s': give the "
+			ctl_fail("tenant %s has %d persons named '%s': give "
+			    "the "
 			    "person id (cofferctl user list)", o->tenant, n, shown);
 		PQclear(r);
 		return -1;
@@ -355,29 +326,32 @@ usr_issue(const usr_opts *o)
 
 	memset(&req, 0, sizeof(req));
 	if (o->role == NULL || o->name == NULL || o->out == NULL)
-		return usr_usage("issue needs --role, --tenant, --name and --out");
+		return ctl_usage(usr_usage_text, "user: issue needs --role, "
+		    "--tenant, --name and --out");
 	for (i = 0; i < sizeof(usr_roles) / sizeof(usr_roles[0]); i++)
 		role_ok |= strcmp(o->role, usr_roles[i]) == 0;
 	if (!role_ok)
-		return usr_usage("--role must be admin, legal, custodian or "
-		    "auditor");
+		return ctl_usage(usr_usage_text, "user: --role must be admin, "
+		    "legal, custodian or auditor");
 	if (strcmp(o->role, "custodian") == 0 && o->index == 0)
-		return usr_usage("a custodian needs --custodian-index I");
+		return ctl_usage(usr_usage_text, "user: a custodian needs "
+		    "--custodian-index I");
 	if (strcmp(o->role, "custodian") != 0 && o->index != 0)
-		return usr_usage("--custodian-index is only for --role custodian");
+		return ctl_usage(usr_usage_text, "user: --custodian-index is "
+		    "only for --role custodian");
 	if (!usr_names_ok(o))
 		return CTL_EXIT_FAIL;
 	if (usr_index_key(o, key, sizeof(key)) != 0 ||
 	    pki_validity_days(o->days, &req.not_before, &req.not_after, err,
 	    sizeof(err)) != 0) {
-		pki_fail("user %s: %s", o->name, err);
+		ctl_fail("user %s: %s", o->name, err);
 		return CTL_EXIT_FAIL;
 	}
 	snprintf(idx, sizeof(idx), "%d", o->index);
-	if ((db = usr_connect_tenant(o, id, &n_cust)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, &n_cust)) == NULL)
 		return CTL_EXIT_FAIL;
 	if (o->index > n_cust) {
-		pki_fail("custodian index %d is out of range: tenant %s has "
+		ctl_fail("custodian index %d is out of range: tenant %s has "
 		    "custodians 1..%d", o->index, o->tenant, n_cust);
 		goto out;
 	}
@@ -391,13 +365,14 @@ usr_issue(const usr_opts *o)
 	    "WHERE tenant_id = $1::uuid AND name = $2 AND status = 'active'",
 	    &p, err, sizeof(err));
 	if (r == NULL) {
-		pki_fail("database: %s", err);
+		ctl_fail("database: %s", err);
 		goto out;
 	}
 	if (PQntuples(r) > 0) {
 		if (strcmp(PQgetvalue(r, 0, 1), o->role) != 0 ||
 		    atoi(PQgetvalue(r, 0, 2)) != o->index) {
-			pki_fail("user %s of tenant %s is already active as %s%s%s: "
+			ctl_fail("user %s of tenant %s is already active as "
+			    "%s%s%s: "
 			    "revoke it first to change role or custodian index",
 			    o->name, o->tenant, PQgetvalue(r, 0, 1),
 			    atoi(PQgetvalue(r, 0, 2)) ? " with custodian index " : "",
@@ -405,7 +380,8 @@ usr_issue(const usr_opts *o)
 			goto out;
 		}
 		if (o->person != NULL) {
-			pki_fail("user %s of tenant %s is active already (person %s): "
+			ctl_fail("user %s of tenant %s is active already "
+			    "(person %s): "
 			    "--person applies only to a new account", o->name,
 			    o->tenant, PQgetvalue(r, 0, 3));
 			goto out;
@@ -424,11 +400,11 @@ usr_issue(const usr_opts *o)
 	req.cn = o->name;
 	req.key = key;
 	if (pki_issue(ca, &req, &is, err, sizeof(err)) != 0) {
-		pki_fail("user %s: %s", o->name, err);
+		ctl_fail("user %s: %s", o->name, err);
 		goto out;
 	}
 	if (pg_begin(db, err, sizeof(err)) != 0) {
-		pki_fail("registering user %s: database: %s", o->name, err);
+		ctl_fail("registering user %s: database: %s", o->name, err);
 		goto out;
 	}
 	if (existing) {
@@ -460,7 +436,7 @@ usr_issue(const usr_opts *o)
 		    &q, err, sizeof(err));
 	}
 	if (r == NULL || PQntuples(r) != 1) {
-		pki_fail("registering user %s: database: %s", o->name,
+		ctl_fail("registering user %s: database: %s", o->name,
 		    r == NULL ? err : "the user changed meanwhile");
 		goto out;
 	}
@@ -468,12 +444,12 @@ usr_issue(const usr_opts *o)
 	if (usr_audit_issue(db, o, id, uid, pid, existing, is) != 0)
 		goto out;
 	if (pki_issued_write(is, o->out, o->name, err, sizeof(err)) != 0) {
-		pki_fail("user %s: %s", o->name, err);
+		ctl_fail("user %s: %s", o->name, err);
 		goto out;
 	}
 	files = 1;
 	if (pg_commit(db, err, sizeof(err)) != 0) {
-		pki_fail("registering user %s: database: %s", o->name, err);
+		ctl_fail("registering user %s: database: %s", o->name, err);
 		goto out;
 	}
 	files = 0;
@@ -525,14 +501,14 @@ usr_audit_revoke(PGconn *db, const usr_opts *o, const char *tid,
 			    json_string(PQgetvalue(r, 0, 4)));
 	}
 	if (d == NULL) {
-		pki_fail("user %s: out of memory", o->name);
+		ctl_fail("user %s: out of memory", o->name);
 		return -1;
 	}
 	rc = ctl_admin_audit(db, tid, "user.revoke", target, crl_ok ? "ok" : "failed",
 	    d, err, sizeof(err));
 	json_decref(d);
 	if (rc != 0)
-		pki_fail("user %s: %s (row not changed)", o->name, err);
+		ctl_fail("user %s: %s (row not changed)", o->name, err);
 	return rc;
 }
 
@@ -549,36 +525,39 @@ usr_revoke(const usr_opts *o)
 	int rc = CTL_EXIT_FAIL, crl_ok = 0, rows = 0, known = 0;
 
 	if (o->name == NULL)
-		return usr_usage("revoke needs --tenant and --name");
+		return ctl_usage(usr_usage_text, "user: revoke needs --tenant "
+		    "and --name");
 	if (o->role || o->out || o->index || o->days || o->person)
-		return usr_usage("revoke takes only --tenant and --name");
+		return ctl_usage(usr_usage_text, "user: revoke takes only "
+		    "--tenant and --name");
 	if (!usr_names_ok(o))
 		return CTL_EXIT_FAIL;
 	if (usr_index_key(o, key, sizeof(key)) != 0) {
-		pki_fail("user name too long");
+		ctl_fail("user name too long");
 		return CTL_EXIT_FAIL;
 	}
-	if ((db = usr_connect_tenant(o, id, NULL)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	if (pki_path(dir, sizeof(dir), pki_root(o->pki), "people", NULL) != 0) {
-		pki_fail("PKI directory path too long");
+		ctl_fail("PKI directory path too long");
 		goto out;
 	}
 	if (!pki_ca_exists(dir)) {
-		pki_fail("no people CA (%s): no user certificate was ever issued",
+		ctl_fail("no people CA (%s): no user certificate was ever "
+		    "issued",
 		    dir);
 		goto out;
 	}
 	if (pki_ca_open(&ca, dir, err, sizeof(err)) != 0) {
-		pki_fail("people CA: %s", err);
+		ctl_fail("people CA: %s", err);
 		goto out;
 	}
 	if (pki_revoke(ca, key, &n, err, sizeof(err)) != 0)
-		pki_fail("user %s: CRL: %s", o->name, err);
+		ctl_fail("user %s: CRL: %s", o->name, err);
 	else
 		crl_ok = 1;
 	if (pg_begin(db, err, sizeof(err)) != 0) {
-		pki_fail("user %s: database: %s", o->name, err);
+		ctl_fail("user %s: database: %s", o->name, err);
 		goto out;
 	}
 	pg_param_text(&p, id);
@@ -589,7 +568,7 @@ usr_revoke(const usr_opts *o)
 	    "coalesce(custodian_index, 0), coalesce(cert_serial, ''), "
 	    "coalesce(cert_fingerprint, '')", &p, err, sizeof(err));
 	if (r == NULL) {
-		pki_fail("user %s: database: %s", o->name, err);
+		ctl_fail("user %s: database: %s", o->name, err);
 		goto out;
 	}
 	rows = PQntuples(r);
@@ -602,12 +581,13 @@ usr_revoke(const usr_opts *o)
 		    "ORDER BY revoked_at DESC NULLS LAST LIMIT 1", &p, err,
 		    sizeof(err));
 		if (r == NULL) {
-			pki_fail("database: %s", err);
+			ctl_fail("database: %s", err);
 			goto out;
 		}
 		known = PQntuples(r) > 0;
 		if (!known && n == 0) {
-			pki_fail("unknown user %s of tenant %s", o->name, o->tenant);
+			ctl_fail("unknown user %s of tenant "
+			    "%s", o->name, o->tenant);
 			goto out;
 		}
 	}
@@ -616,7 +596,7 @@ usr_revoke(const usr_opts *o)
 	PQclear(r);
 	r = NULL;
 	if (pg_commit(db, err, sizeof(err)) != 0) {
-		pki_fail("user %s: database: %s", o->name, err);
+		ctl_fail("user %s: database: %s", o->name, err);
 		goto out;
 	}
 	if (!crl_ok)
@@ -648,10 +628,11 @@ usr_list(const usr_opts *o)
 	int i, n;
 
 	if (o->name || o->role || o->out || o->index || o->days || o->person)
-		return usr_usage("list takes only --tenant");
+		return ctl_usage(usr_usage_text, "user: list takes only "
+		    "--tenant");
 	if (!usr_names_ok(o))
 		return CTL_EXIT_FAIL;
-	if ((db = usr_connect_tenant(o, id, NULL)) == NULL)
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
 		return CTL_EXIT_FAIL;
 	pg_param_text(&p, id);
 	r = pg_query(db, "SELECT name, role, coalesce(custodian_index::text, '-'), "
@@ -661,7 +642,7 @@ usr_list(const usr_opts *o)
 	    "FROM coffer.users WHERE tenant_id = $1::uuid "
 	    "ORDER BY name, created_at", &p, err, sizeof(err));
 	if (r == NULL) {
-		pki_fail("database: %s", err);
+		ctl_fail("database: %s", err);
 		pg_close(&db);
 		return CTL_EXIT_FAIL;
 	}
@@ -692,7 +673,7 @@ ctl_cmd_user(int argc, char **argv)
 	int rc;
 
 	if (argc < 2)
-		return usr_usage(NULL);
+		return ctl_usage(usr_usage_text, NULL);
 	sub = argv[1];
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
 	    strcmp(sub, "help") == 0) {
@@ -703,7 +684,7 @@ ctl_cmd_user(int argc, char **argv)
 		return ctl_cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(sub, "issue") != 0 && strcmp(sub, "revoke") != 0 &&
 	    strcmp(sub, "list") != 0)
-		return usr_usage("unknown user command");
+		return ctl_usage(usr_usage_text, "user: unknown user command");
 	if ((rc = usr_parse(argc - 1, argv + 1, &o)) != 0)
 		return rc;
 	if (strcmp(sub, "issue") == 0)

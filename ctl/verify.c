@@ -184,18 +184,14 @@ ctl_cmd_verify(int argc, char **argv)
 			}
 			witness[nwit++] = val;
 		} else if (strcmp(opt, "--since") == 0) {
-			char *end;
-			unsigned long long n;
+			uint64_t n;
 
-			errno = 0;
-			n = strtoull(val, &end, 10);
-			if (errno != 0 || end == val || *end != '\0' || val[0] == '-' ||
-			    n == 0 || n > (unsigned long long)INT64_MAX) {
+			if (ctl_parse_u64(val, 1, INT64_MAX, &n) != 0) {
 				fprintf(stderr, "cofferctl verify: --since takes a batch "
 				    "number >= 1\n");
 				return 2;
 			}
-			o.since_batch = (uint64_t)n;
+			o.since_batch = n;
 		} else if (strcmp(opt, "--config") == 0) {
 			config = val;
 		} else if (strcmp(opt, "--keys-dir") == 0) {

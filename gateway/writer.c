@@ -47,6 +47,7 @@
 
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/pgcopy.h"
 #include "common/util.h"
 #include "vault/mem.h"
 #include "vault/seal.h"
@@ -56,7 +57,6 @@
 #define WR_BACKOFF_MAX_US   2000000LL
 #define WR_IDLE_TICK_US     1000000LL
 #define WR_COPY_FLUSH       (256U * 1024U)
-#define WR_BYTEA_OID        17U
 
 enum { WR_OK = 0, WR_RETRY, WR_UNAVAIL, WR_FAIL };
 enum { SLOT_NEW = 1, SLOT_DUP_DB, SLOT_DUP_BATCH };
@@ -103,12 +103,6 @@ typedef struct wr_group {
 	unsigned char     sig[VAULT_SIG_BYTES];
 	unsigned char    *leaves;         /* nnew leaf hashes, seq order */
 } wr_group;
-
-typedef struct wbuf {
-	unsigned char *p;
-	size_t         len, cap;
-	int            oom;
-} wbuf;
 
 #define WR_BATCH_BUCKETS 9
 #define WR_LAT_BUCKETS   12
@@ -181,75 +175,6 @@ struct writer {
 };
 
 /* -- small helpers ----------------------------------------------------------- */
-
-static void
-wb_put(wbuf *b, const void *d, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		unsigned char *p;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static void
-wb_u16(wbuf *b, uint16_t v)
-{
-	unsigned char x[2] = { (unsigned char)(v >> 8), (unsigned char)v };
-
-	wb_put(b, x, 2);
-}
-
-static void
-wb_u32(wbuf *b, uint32_t v)
-{
-	unsigned char x[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
-		(unsigned char)(v >> 8), (unsigned char)v };
-
-	wb_put(b, x, 4);
-}
-
-/* One COPY BINARY field: length then bytes. */
-static void
-wb_field(wbuf *b, const void *d, size_t n)
-{
-	wb_u32(b, (uint32_t)n);
-	wb_put(b, d, n);
-}
-
-/* Binary array_recv form of a one-dimensional bytea[] of n 16-byte tokens. */
-static void
-wb_token_array(wbuf *b, const unsigned char *toks, size_t n)
-{
-	size_t i;
-
-	wb_u32(b, 1);                 /* ndim */
-	wb_u32(b, 0);                 /* no NULLs */
-	wb_u32(b, WR_BYTEA_OID);
-	wb_u32(b, (uint32_t)n);       /* dimension */
-	wb_u32(b, 1);                 /* lower bound */
-	for (i = 0; i < n; i++)
-		wb_field(b, toks + i * VAULT_TOKEN_BYTES, VAULT_TOKEN_BYTES);
-}
-
-static size_t
-wr_token_array_len(size_t n)
-{
-	return 20 + n * (4 + VAULT_TOKEN_BYTES);
-}
 
 static uint8_t
 wr_size_class(size_t len)
@@ -612,7 +537,7 @@ wr_idx_cmp(const void *a, const void *b, void *arg)
 static int
 wr_dedup(wr_lane *w, wr_slot *slots, size_t *idx, size_t n, wr_stream *st)
 {
-	wbuf arr = { 0 };
+	pgcopy arr = PGCOPY_INIT;
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
 	size_t i, lo, hi, mid;
@@ -632,23 +557,19 @@ wr_dedup(wr_lane *w, wr_slot *slots, size_t *idx, size_t n, wr_stream *st)
 		}
 	}
 	/* Array of the distinct tokens. */
-	wb_u32(&arr, 1);
-	wb_u32(&arr, 0);
-	wb_u32(&arr, WR_BYTEA_OID);
 	{
 		size_t distinct = 0;
 
 		for (i = 0; i < n; i++)
 			if (slots[idx[i]].kind == SLOT_NEW)
 				distinct++;
-		wb_u32(&arr, (uint32_t)distinct);
+		pgcopy_array_head(&arr, PGCOPY_BYTEA_OID, distinct);
 	}
-	wb_u32(&arr, 1);
 	for (i = 0; i < n; i++)
 		if (slots[idx[i]].kind == SLOT_NEW)
-			wb_field(&arr, slots[idx[i]].it->r->dedup_token,
+			pgcopy_bytes(&arr, slots[idx[i]].it->r->dedup_token,
 			    VAULT_TOKEN_BYTES);
-	if (arr.oom) {
+	if (arr.err != PGCOPY_OK) {
 		free(arr.p);
 		snprintf(w->state, sizeof(w->state), "53200");
 		return -1;
@@ -869,7 +790,7 @@ wr_finish_group(wr_lane *w, wr_group *g)
 }
 
 static int
-wr_copy_flush(wr_lane *w, wbuf *b)
+wr_copy_flush(wr_lane *w, pgcopy *b)
 {
 	if (b->len == 0)
 		return 0;
@@ -885,10 +806,7 @@ wr_copy_flush(wr_lane *w, wbuf *b)
 static int
 wr_copy(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups, size_t ngroups)
 {
-	static const unsigned char sig[11] = {
-		'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0
-	};
-	wbuf b = { 0 };
+	pgcopy b = PGCOPY_INIT;
 	PGresult *r;
 	size_t i, g;
 	int ok = 1;
@@ -905,14 +823,11 @@ wr_copy(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups, size_t ngroups)
 		return -1;
 	}
 	PQclear(r);
-	wb_put(&b, sig, sizeof(sig));
-	wb_u32(&b, 0);
-	wb_u32(&b, 0);
+	pgcopy_header(&b);
 	for (i = 0; i < n && ok; i++) {
 		wr_slot *s = &slots[i];
 		const rec *rr;
 		wr_group *gr = NULL;
-		unsigned char u64[8];
 
 		if (s->kind != SLOT_NEW)
 			continue;
@@ -924,40 +839,35 @@ wr_copy(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups, size_t ngroups)
 			ok = 0;
 			break;
 		}
-		wb_u16(&b, 15);
-		wb_field(&b, s->st->tenant_id, VAULT_ID_BYTES);
-		wb_field(&b, s->st->stream_id, VAULT_ID_BYTES);
-		pg_be64_put(u64, s->rc.seq);
-		wb_field(&b, u64, 8);
-		wb_field(&b, s->epoch_id, VAULT_ID_BYTES);
-		pg_be64_put(u64, gr->batch_no);
-		wb_field(&b, u64, 8);
-		pg_be64_put(u64, (uint64_t)(s->it->received_at - PG_EPOCH_US));
-		wb_field(&b, u64, 8);
-		pg_be64_put(u64, (uint64_t)(rr->sent_at_us - PG_EPOCH_US));
-		wb_field(&b, u64, 8);
-		wb_field(&b, rr->channel, strlen(rr->channel));
-		wb_u32(&b, 2);
-		wb_u16(&b, s->size_class);
-		wb_u32(&b, (uint32_t)wr_token_array_len(rr->n_participants));
-		wb_token_array(&b, rr->participant_tokens, rr->n_participants);
-		wb_field(&b, rr->conversation_token, VAULT_TOKEN_BYTES);
-		wb_field(&b, rr->dedup_token, VAULT_TOKEN_BYTES);
-		wb_field(&b, s->nonce, VAULT_NONCE_BYTES);
-		wb_u32(&b, (uint32_t)s->ct_len);
+		pgcopy_tuple(&b, 15);
+		pgcopy_bytes(&b, s->st->tenant_id, VAULT_ID_BYTES);
+		pgcopy_bytes(&b, s->st->stream_id, VAULT_ID_BYTES);
+		pgcopy_i64(&b, (int64_t)s->rc.seq);
+		pgcopy_bytes(&b, s->epoch_id, VAULT_ID_BYTES);
+		pgcopy_i64(&b, (int64_t)gr->batch_no);
+		pgcopy_ts(&b, s->it->received_at);
+		pgcopy_ts(&b, rr->sent_at_us);
+		pgcopy_text(&b, rr->channel);
+		pgcopy_i16(&b, (int16_t)s->size_class);
+		pgcopy_array_fixed(&b, PGCOPY_BYTEA_OID, rr->participant_tokens,
+		    VAULT_TOKEN_BYTES, rr->n_participants);
+		pgcopy_bytes(&b, rr->conversation_token, VAULT_TOKEN_BYTES);
+		pgcopy_bytes(&b, rr->dedup_token, VAULT_TOKEN_BYTES);
+		pgcopy_bytes(&b, s->nonce, VAULT_NONCE_BYTES);
+		pgcopy_field_len(&b, s->ct_len);
 		if (s->ct_len >= WR_COPY_FLUSH) {
 			/* Large ciphertext: straight from its buffer. */
-			if (b.oom || wr_copy_flush(w, &b) != 0 ||
+			if (b.err != PGCOPY_OK || wr_copy_flush(w, &b) != 0 ||
 			    PQputCopyData(w->conn, (const char *)s->ct,
 			    (int)s->ct_len) != 1)
 				ok = 0;
 		} else {
-			wb_put(&b, s->ct, s->ct_len);
+			pgcopy_put(&b, s->ct, s->ct_len);
 		}
 		free(s->ct);
 		s->ct = NULL;
-		wb_field(&b, s->rc.leaf_hash, VAULT_HASH_BYTES);
-		if (b.oom)
+		pgcopy_bytes(&b, s->rc.leaf_hash, VAULT_HASH_BYTES);
+		if (b.err != PGCOPY_OK)
 			ok = 0;
 		else if (b.len >= WR_COPY_FLUSH && wr_copy_flush(w, &b) != 0)
 			ok = 0;
@@ -965,11 +875,12 @@ wr_copy(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups, size_t ngroups)
 	/* Every record is sealed: epochs rotated out during this drain are
 	 * no longer needed, whatever happens to the transaction. */
 	wr_retired_free(w);
-	wb_u16(&b, 0xffff);
-	if (ok && (b.oom || wr_copy_flush(w, &b) != 0))
+	pgcopy_trailer(&b);
+	if (ok && (b.err != PGCOPY_OK || wr_copy_flush(w, &b) != 0))
 		ok = 0;
-	if (b.oom && w->state[0] == '\0')
-		snprintf(w->state, sizeof(w->state), "53200");
+	if (b.err != PGCOPY_OK && w->state[0] == '\0')
+		snprintf(w->state, sizeof(w->state), "%s",
+		    b.err == PGCOPY_ENOMEM ? "53200" : "54000");
 	free(b.p);
 	if (PQputCopyEnd(w->conn, ok ? NULL : "aborted by coffer-gateway") != 1) {
 		snprintf(w->state, sizeof(w->state), "08006");
@@ -1035,7 +946,7 @@ wr_witness(wr_lane *w, const wr_group *groups, size_t ngroups)
 {
 	char line[1024], tid[UTIL_UUID_STRLEN + 1], sid[UTIL_UUID_STRLEN + 1];
 	char head[2 * VAULT_HASH_BYTES + 1], sig[2 * VAULT_SIG_BYTES + 1];
-	wbuf b = { 0 };
+	pgcopy b = PGCOPY_INIT;       /* used as a plain byte buffer */
 	size_t g, off = 0;
 	int n;
 
@@ -1057,11 +968,11 @@ wr_witness(wr_lane *w, const wr_group *groups, size_t ngroups)
 		    (unsigned long long)gr->cp.last_seq, head,
 		    (long long)gr->cp.signed_at, w->cfg.node_name, sig);
 		if (n > 0 && (size_t)n < sizeof(line))
-			wb_put(&b, line, (size_t)n);
+			pgcopy_put(&b, line, (size_t)n);
 	}
 	/* Lanes append whole lines (O_APPEND) one lane at a time. */
 	pthread_mutex_lock(&w->top->witness_mu);
-	while (!b.oom && off < b.len) {
+	while (!b.err && off < b.len) {
 		ssize_t k = write(w->top->witness_fd, b.p + off, b.len - off);
 
 		if (k < 0 && errno == EINTR)
@@ -1070,8 +981,8 @@ wr_witness(wr_lane *w, const wr_group *groups, size_t ngroups)
 			break;
 		off += (size_t)k;
 	}
-	if (b.oom || off != b.len || fdatasync(w->top->witness_fd) != 0) {
-		int e = b.oom ? ENOMEM : (off != b.len && errno == 0 ? EIO : errno);
+	if (b.err || off != b.len || fdatasync(w->top->witness_fd) != 0) {
+		int e = b.err ? ENOMEM : (off != b.len && errno == 0 ? EIO : errno);
 
 		pthread_mutex_unlock(&w->top->witness_mu);
 		atomic_fetch_add(&w->m->m_witness_errors, 1);

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench/lib/pgcopy.h"
+#include "bench/lib/bench.h"
 #include "common/util.h"
 
 #define DRIVER_WRITERS_MAX 64U

@@ -1,0 +1,682 @@
+/* api/prodscope.c — what a production covers and the keys it opens
+ * (api/prodscope.h): the matter and its scope, the tenant's threshold key
+ * material, the epochs in scope, the custodians' partials and their
+ * combination into the epoch keys.
+ *
+ * Trusts: the database for the matter, its approvals and the tenant's
+ * public key material — but not blindly: a scope with an unknown key
+ * fails (an unknown criterion must never widen a production), the tenant
+ * key is checked against its pin (opts->pins_dir) before anything is
+ * unwrapped, every stored partial goes through the API's one strict parser
+ * (api_partials_stored_decode, api/partials.h) and its Chaum-Pedersen
+ * proof is verified again here, bound to this tenant, matter and epoch
+ * (the approvals table is writable by the API's role; a partial copied
+ * from another matter would combine just as well), and a key that does
+ * not unwrap fails the build naming the custodian.  Trusts vault/ with
+ * all key material.
+ *
+ * Does not: reconstruct the tenant key (only S = t·R per epoch, from K
+ * partials, in guarded memory), or keep an epoch key outside vault/'s
+ * guarded memory.
+ */
+#include "api/prodscope.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api/blind.h"
+#include "api/keys.h"
+#include "api/partials.h"
+#include "common/channels.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "vault/blind.h"
+#include "vault/mem.h"
+#include "vault/threshold.h"
+
+/* -- matter, scope, approvals ----------------------------------------------------- */
+
+/* {"\\x<hex>",...} from an array of 32-digit hex tokens; NULL when empty. */
+static int
+pr_token_literal(prod *P, json_t *arr, const char *field, char **out,
+    size_t *count)
+{
+	unsigned char tok[VAULT_TOKEN_BYTES];
+	size_t i, n, off = 0;
+	char *s;
+	json_t *v;
+
+	*out = NULL;
+	*count = 0;
+	if (arr == NULL || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr)) {
+		PERR(P, "matter %s: scope field %s is not an array", P->mid, field);
+		return -1;
+	}
+	n = json_array_size(arr);
+	if (n == 0)
+		return 0;
+	if ((s = malloc(n * (2 * VAULT_TOKEN_BYTES + 6) + 3)) == NULL) {
+		PERR(P, "out of memory");
+		return -1;
+	}
+	s[off++] = '{';
+	json_array_foreach(arr, i, v) {
+		const char *h = json_string_value(v);
+
+		if (h == NULL || json_string_length(v) != 2 * VAULT_TOKEN_BYTES ||
+		    util_unhex(tok, sizeof(tok), h, 2 * VAULT_TOKEN_BYTES) != 0) {
+			PERR(P, "matter %s: scope field %s: element %zu is not a "
+			    "32-digit hex token", P->mid, field, i);
+			free(s);
+			return -1;
+		}
+		if (i > 0)
+			s[off++] = ',';
+		memcpy(s + off, "\"\\\\x", 4);
+		off += 4;
+		util_hex(s + off, tok, sizeof(tok));
+		off += 2 * VAULT_TOKEN_BYTES;
+		s[off++] = '"';
+	}
+	s[off++] = '}';
+	s[off] = '\0';
+	*out = s;
+	*count = n;
+	return 0;
+}
+
+static int
+pr_scope_parse(prod *P, const char *text, size_t len)
+{
+	json_error_t je;
+	json_t *scope, *v, *parts = NULL, *convs = NULL, *chans = NULL;
+	const char *key;
+	size_t i, np = 0, nc = 0, off = 0;
+	int rc = -1;
+
+	if ((scope = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)) == NULL ||
+	    !json_is_object(scope)) {
+		PERR(P, "matter %s: scope is not a JSON object", P->mid);
+		goto out;
+	}
+	json_object_foreach(scope, key, v) {
+		if (strcmp(key, "participants") == 0 ||
+		    strcmp(key, "participant_tokens") == 0) {
+			if (parts != NULL)
+				goto dup;
+			parts = v;
+		} else if (strcmp(key, "conversations") == 0 ||
+		    strcmp(key, "conversation_tokens") == 0) {
+			if (convs != NULL)
+				goto dup;
+			convs = v;
+		} else if (strcmp(key, "channels") == 0) {
+			chans = v;
+		} else if (strcmp(key, "from") != 0 && strcmp(key, "to") != 0) {
+			char shown[64];
+
+			PERR(P, "matter %s: scope has an unknown field '%s'; refusing "
+			    "to build a production whose scope is not understood", P->mid,
+			    log_printable(shown, sizeof(shown), key, strlen(key)));
+			goto out;
+		}
+	}
+	if (pr_token_literal(P, parts, "participants", &P->lit_parts, &np) != 0 ||
+	    pr_token_literal(P, convs, "conversations", &P->lit_convs, &nc) != 0)
+		goto out;
+	P->scope_summary = json_object();
+	if (P->scope_summary == NULL)
+		goto oom;
+	if (chans != NULL && !json_is_null(chans)) {
+		json_t *list;
+
+		if (!json_is_array(chans)) {
+			PERR(P, "matter %s: scope field channels is not an array",
+			    P->mid);
+			goto out;
+		}
+		if (json_array_size(chans) > 0) {
+			if ((P->lit_channels = malloc(json_array_size(chans) *
+			    (PR_CHANNEL_MAX + 1) + 3)) == NULL)
+				goto oom;
+			if ((list = json_array()) == NULL)
+				goto oom;
+			json_object_set_new(P->scope_summary, "channels", list);
+			P->lit_channels[off++] = '{';
+			json_array_foreach(chans, i, v) {
+				const char *c = json_string_value(v);
+
+				if (c == NULL || !channels_ok(c)) {
+					PERR(P, "matter %s: scope channel %zu is not a known "
+					    "channel", P->mid, i);
+					goto out;
+				}
+				if (i > 0)
+					P->lit_channels[off++] = ',';
+				memcpy(P->lit_channels + off, c, strlen(c));
+				off += strlen(c);
+				json_array_append_new(list, json_string(c));
+			}
+			P->lit_channels[off++] = '}';
+			P->lit_channels[off] = '\0';
+		}
+	}
+	json_object_set_new(P->scope_summary, "participants", json_integer(
+	    (json_int_t)np));
+	json_object_set_new(P->scope_summary, "conversations", json_integer(
+	    (json_int_t)nc));
+	rc = 0;
+	goto out;
+dup:
+	PERR(P, "matter %s: scope names participants or conversations twice",
+	    P->mid);
+	goto out;
+oom:
+	PERR(P, "out of memory");
+out:
+	json_decref(scope);
+	return rc;
+}
+
+/* Parameters $1..$6 of PR_SCOPE (tenant, from, to, channels, participant
+ * tokens, conversation tokens). */
+void
+pr_scope_params(prod *P, pg_params *p)
+{
+	pg_param_bin(p, P->tenant_id, VAULT_ID_BYTES);
+	if (P->has_from)
+		pg_param_bin(p, P->time_from, 8);
+	else
+		pg_param_null(p);
+	if (P->has_to)
+		pg_param_bin(p, P->time_to, 8);
+	else
+		pg_param_null(p);
+	pg_param_text(p, P->lit_channels);
+	pg_param_text(p, P->lit_parts);
+	pg_param_text(p, P->lit_convs);
+}
+
+/* The matter's scope and time range (all api_production_count needs). */
+int
+pr_load_scope(prod *P)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	int rc = -1;
+
+	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
+	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
+	p.result_binary = 1;
+	r = pg_query(P->db, "SELECT m.scope::text, m.time_from, m.time_to, m.state "
+	    "FROM coffer.matters m WHERE m.tenant_id = $1::uuid "
+	    "AND m.matter_id = $2::uuid", &p, P->err, P->err_len);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PERR(P, "matter %s of tenant %s not found", P->mid, P->tid);
+		goto out;
+	}
+	P->closed = PQgetlength(r, 0, 3) == 6 &&
+	    memcmp(PQgetvalue(r, 0, 3), "closed", 6) == 0;
+	if ((P->has_from = !PQgetisnull(r, 0, 1))) {
+		if (PQgetlength(r, 0, 1) != 8)
+			goto bad;
+		memcpy(P->time_from, PQgetvalue(r, 0, 1), 8);
+	}
+	if ((P->has_to = !PQgetisnull(r, 0, 2))) {
+		if (PQgetlength(r, 0, 2) != 8)
+			goto bad;
+		memcpy(P->time_to, PQgetvalue(r, 0, 2), 8);
+	}
+	rc = pr_scope_parse(P, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+	goto out;
+bad:
+	PERR(P, "matter %s: malformed row", P->mid);
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* Who the production is for, and the tenant's public key material. */
+int
+pr_load_keys(prod *P)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	const unsigned char *k;
+	int rc = -1, i, n;
+
+	if (P->closed) {
+		PERR(P, "matter %s is closed", P->mid);
+		return -1;
+	}
+	if (P->opts != NULL && P->opts->pins_dir != NULL &&
+	    api_pin_check_tenant(P->db, P->opts->pins_dir, P->opts->node_pins_file,
+	    P->tenant_id, P->err, P->err_len) != 0)
+		return -1;
+	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
+	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
+	p.result_binary = 1;
+	r = pg_query(P->db,
+	    "SELECT m.recipient_key, u.status, t.threshold_k, k.public_key, "
+	    "m.blind_id "
+	    "FROM coffer.matters m "
+	    "JOIN coffer.users u ON u.tenant_id = m.tenant_id "
+	    "                   AND u.user_id = m.requester_user_id "
+	    "JOIN coffer.tenants t ON t.tenant_id = m.tenant_id "
+	    "JOIN coffer.tenant_keys k ON k.tenant_id = m.tenant_id "
+	    "WHERE m.tenant_id = $1::uuid AND m.matter_id = $2::uuid",
+	    &p, P->err, P->err_len);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PERR(P, "matter %s: requester or tenant keys not found", P->mid);
+		goto out;
+	}
+	if (PQgetisnull(r, 0, 0) || PQgetlength(r, 0, 0) != VAULT_BOX_PK_BYTES) {
+		PERR(P, "matter %s: no production recipient key was frozen when "
+		    "the matter was created", P->mid);
+		goto out;
+	}
+	{
+		unsigned char bid[16];
+		char e2[256];
+		int lr;
+
+		if (PQgetisnull(r, 0, 4) || PQgetlength(r, 0, 4) != 16) {
+			PERR(P, "matter %s has no blinding generation: the custodians "
+			    "must approve it again", P->mid);
+			goto out;
+		}
+		memcpy(bid, PQgetvalue(r, 0, 4), 16);
+		util_uuid_format(P->blind_text, bid);
+		snprintf(e2, sizeof(e2), "no productions_dir given");
+		lr = P->opts == NULL || P->opts->productions_dir == NULL ? -1 :
+		    api_blind_load(P->opts->productions_dir, P->mid, bid, &P->seed,
+		    e2, sizeof(e2));
+		if (lr == 0 && (P->Sb = vault_secure_alloc(VAULT_POINT_BYTES)) ==
+		    NULL) {
+			PERR(P, "out of secure memory");
+			goto out;
+		}
+		if (lr != 0) {
+			PERR(P, "matter %s: its blinding seed is not on this API host "
+			    "(%s): the stored approvals cannot be used; close the matter "
+			    "and open a new one", P->mid, lr > 0 ? "missing" : e2);
+			goto out;
+		}
+	}
+	if (PQgetlength(r, 0, 1) != 6 || memcmp(PQgetvalue(r, 0, 1), "active",
+	    6) != 0) {
+		PERR(P, "matter %s: the requester's account is not active", P->mid);
+		goto out;
+	}
+	memcpy(P->requester_pk, PQgetvalue(r, 0, 0), VAULT_BOX_PK_BYTES);
+	if (PQgetlength(r, 0, 2) != 4 || PQgetlength(r, 0, 3) != VAULT_POINT_BYTES) {
+		PERR(P, "tenant %s: malformed key row", P->tid);
+		goto out;
+	}
+	k = (const unsigned char *)PQgetvalue(r, 0, 2);
+	P->k = ((unsigned int)k[2] << 8) | k[3];
+	if (k[0] != 0 || k[1] != 0 || P->k < 1 || P->k > 255) {
+		PERR(P, "tenant %s: threshold out of range", P->tid);
+		goto out;
+	}
+	memcpy(P->tenant_pk, PQgetvalue(r, 0, 3), VAULT_POINT_BYTES);
+	PQclear(r);
+
+	/* Custodian public shares, to name a custodian whose partial fails. */
+	p = (pg_params)PG_PARAMS_INIT;
+	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
+	p.result_binary = 1;
+	r = pg_query(P->db, "SELECT s FROM coffer.tenant_keys k, "
+	    "unnest(k.public_shares) WITH ORDINALITY AS u(s, o) "
+	    "WHERE k.tenant_id = $1::uuid ORDER BY o", &p, P->err, P->err_len);
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r);
+	if (n < 1 || n > 255 || (P->public_shares = calloc((size_t)n,
+	    VAULT_POINT_BYTES)) == NULL) {
+		PERR(P, "tenant %s: public shares missing", P->tid);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (PQgetlength(r, i, 0) != VAULT_POINT_BYTES) {
+			PERR(P, "tenant %s: malformed public share", P->tid);
+			goto out;
+		}
+		memcpy(P->public_shares + (size_t)i * VAULT_POINT_BYTES,
+		    PQgetvalue(r, i, 0), VAULT_POINT_BYTES);
+	}
+	P->nshares = (unsigned int)n;
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+static int
+pr_epoch_cmp(const void *a, const void *b)
+{
+	return memcmp(((const pr_epoch *)a)->id, ((const pr_epoch *)b)->id,
+	    VAULT_ID_BYTES);
+}
+
+/* bsearch comparators: the key is the bare 16-byte id. */
+static int
+pr_epoch_key_cmp(const void *key, const void *elem)
+{
+	return memcmp(key, ((const pr_epoch *)elem)->id, VAULT_ID_BYTES);
+}
+
+static pr_epoch *
+pr_epoch_find(prod *P, const unsigned char id[VAULT_ID_BYTES])
+{
+	if (P->nepochs == 0)
+		return NULL;
+	return bsearch(id, P->epochs, P->nepochs, sizeof(pr_epoch),
+	    pr_epoch_key_cmp);
+}
+
+/* Epochs holding in-scope records, with R and the wrapped key. */
+int
+pr_load_epochs(prod *P)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	int i, n, rc = -1;
+
+	pr_scope_params(P, &p);
+	p.result_binary = 1;
+	r = pg_query(P->db,
+	    "SELECT e.epoch_id, e.r_point, e.wrapped_key FROM coffer.epochs e "
+	    "WHERE e.tenant_id = $1::uuid AND e.epoch_id IN "
+	    "(SELECT DISTINCT r.epoch_id FROM coffer.records r WHERE " PR_SCOPE ") "
+	    "ORDER BY e.epoch_id", &p, P->err, P->err_len);
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r);
+	if (n > 0 && (P->epochs = calloc((size_t)n, sizeof(pr_epoch))) == NULL) {
+		PERR(P, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		pr_epoch *e = &P->epochs[i];
+
+		if (PQgetlength(r, i, 0) != VAULT_ID_BYTES ||
+		    PQgetlength(r, i, 1) != VAULT_POINT_BYTES) {
+			PERR(P, "tenant %s: malformed epoch row", P->tid);
+			goto out;
+		}
+		memcpy(e->id, PQgetvalue(r, i, 0), VAULT_ID_BYTES);
+		memcpy(e->R, PQgetvalue(r, i, 1), VAULT_POINT_BYTES);
+		if (PQgetisnull(r, i, 2)) {
+			char eid[PR_UUID_LIT];
+
+			util_uuid_format(eid, e->id);
+			PERR(P, "epoch %s holds in-scope records but its key was "
+			    "shredded", eid);
+			goto out;
+		}
+		if (PQgetlength(r, i, 2) != VAULT_WRAPPED_EK_BYTES) {
+			PERR(P, "tenant %s: malformed wrapped epoch key", P->tid);
+			goto out;
+		}
+		memcpy(e->wrapped, PQgetvalue(r, i, 2), VAULT_WRAPPED_EK_BYTES);
+		if ((e->partials = calloc(P->k, sizeof(vault_partial))) == NULL) {
+			PERR(P, "out of memory");
+			goto out;
+		}
+	}
+	P->nepochs = (size_t)n;
+	if (n > 0)        /* bsearch order, whatever the server's uuid order */
+		qsort(P->epochs, P->nepochs, sizeof(pr_epoch), pr_epoch_cmp);
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* One decoded partial (api_partials_stored_decode) into its epoch. */
+static void
+pr_partial_add(prod *P, const api_partial *ap)
+{
+	pr_epoch *e;
+	unsigned int k;
+
+	if ((e = pr_epoch_find(P, ap->epoch_id)) == NULL)
+		return;                   /* an epoch with nothing in scope now */
+	if (e->npartials == P->k)
+		return;                   /* K already: more add nothing */
+	for (k = 0; k < e->npartials; k++)
+		if (e->partials[k].index == ap->part.index)
+			return;               /* a second partial of one custodian */
+	e->partials[e->npartials++] = ap->part;
+}
+
+int
+pr_load_approvals(prod *P)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	json_error_t je;
+	json_t *doc = NULL;
+	api_partial *parts = NULL;
+	char msg[256];
+	unsigned int index;
+	int i, n, rc = -1;
+	size_t j, nparts = 0, used = 0;
+
+	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
+	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
+	pg_param_text(&p, P->blind_text);
+	r = pg_query(P->db, "SELECT custodian_index, partials::text "
+	    "FROM coffer.approvals WHERE tenant_id = $1::uuid "
+	    "AND matter_id = $2::uuid AND blind_id = $3::uuid "
+	    "ORDER BY custodian_index", &p, P->err,
+	    P->err_len);
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r);
+	if ((unsigned int)n < P->k) {
+		PERR(P, "matter %s has %d of the %u approvals it needs", P->mid, n,
+		    P->k);
+		goto out;
+	}
+	if ((P->custodians = calloc((size_t)n, sizeof(unsigned int))) == NULL) {
+		PERR(P, "out of memory");
+		goto out;
+	}
+	/* Per epoch, the partials of the first K approvals (by index) that
+	 * answered it: any K open the same key. */
+	for (i = 0; i < n; i++) {
+		index = (unsigned int)strtoul(PQgetvalue(r, i, 0), NULL, 10);
+		if (index < 1 || index > 255) {
+			PERR(P, "matter %s: approval with custodian index out of range",
+			    P->mid);
+			goto out;
+		}
+		doc = json_loadb(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
+		    JSON_REJECT_DUPLICATES, &je);
+		if (doc == NULL) {
+			PERR(P, "matter %s: approval of custodian %u is not JSON",
+			    P->mid, index);
+			goto out;
+		}
+		if (api_partials_stored_decode(doc, index, &parts, &nparts, msg,
+		    sizeof(msg)) != 0) {
+			PERR(P, "matter %s: approval of custodian %u: malformed "
+			    "partials (%s)", P->mid, index, msg);
+			goto out;
+		}
+		for (j = 0; j < nparts; j++)
+			pr_partial_add(P, &parts[j]);
+		free(parts);
+		parts = NULL;
+		json_decref(doc);
+		doc = NULL;
+		P->custodians[used++] = index;
+	}
+	P->ncustodians = (unsigned int)used;
+	rc = 0;
+out:
+	json_decref(doc);
+	PQclear(r);
+	return rc;
+}
+
+static void
+pr_custodian_blame(prod *P, const pr_epoch *e, const char *eid)
+{
+	char e2[256];
+	unsigned int i;
+
+	for (i = 0; i < P->k; i++) {
+		const vault_partial *vp = &e->partials[i];
+
+		if (vp->index < 1 || vp->index > P->nshares)
+			continue;
+		if (vault_threshold_verify(vp, P->public_shares +
+		    (size_t)(vp->index - 1) * VAULT_POINT_BYTES, &e->ctx, e->Rb, e2,
+		    sizeof(e2)) != 0) {
+			PERR(P, "epoch %s: %s", eid, e2);
+			return;
+		}
+	}
+	PERR(P, "epoch %s: the combined partials do not open the epoch key", eid);
+}
+
+/* Verify every partial's proof (bound to this tenant, matter, epoch and
+ * custodian), combine K of them per approved epoch into S (guarded), and
+ * prove each S by unwrapping the key once, before anything is written. */
+int
+pr_combine(prod *P)
+{
+	char e2[256], eid[PR_UUID_LIT];
+	vault_epoch *ep = NULL;
+	size_t i, s = 0, off = 0;
+	unsigned int k;
+
+	for (i = 0; i < P->nepochs; i++)
+		if (P->epochs[i].npartials == P->k)
+			P->epochs[i].approved = 1, P->napproved++;
+	if (P->napproved > 0 &&
+	    (P->S = vault_secure_alloc(P->napproved * VAULT_POINT_BYTES)) == NULL) {
+		PERR(P, "cannot allocate secure memory for %zu epochs", P->napproved);
+		return -1;
+	}
+	if ((P->lit_epochs = malloc(P->napproved * (UTIL_UUID_STRLEN + 1) + 3)) ==
+	    NULL) {
+		PERR(P, "out of memory");
+		return -1;
+	}
+	P->lit_epochs[off++] = '{';
+	for (i = 0; i < P->nepochs; i++) {
+		pr_epoch *e = &P->epochs[i];
+		unsigned char *S;
+
+		if (!e->approved)
+			continue;
+		util_uuid_format(eid, e->id);
+		/* R' recomputed from the seed, never taken from the stored
+		 * approval (the API's role can write those). */
+		vault_release_ctx_init(&e->ctx, P->tenant_id, P->matter_id, e->id,
+		    P->requester_pk);
+		{
+			unsigned char bp[VAULT_PROOF_BYTES];
+
+			if (vault_blind_point(P->seed, &e->ctx, e->R, e->Rb, bp, e2,
+			    sizeof(e2)) != 0) {
+				PERR(P, "epoch %s: %s", eid, e2);
+				return -1;
+			}
+		}
+		/* Every proof again, bound to this matter: the approvals table is
+		 * writable by the API's role, and a partial copied from another
+		 * matter would combine just as well. */
+		for (k = 0; k < P->k; k++) {
+			const vault_partial *vp = &e->partials[k];
+
+			if (vp->index < 1 || vp->index > P->nshares) {
+				PERR(P, "epoch %s: custodian %u has no public share", eid,
+				    vp->index);
+				return -1;
+			}
+			if (vault_threshold_verify(vp, P->public_shares +
+			    (size_t)(vp->index - 1) * VAULT_POINT_BYTES, &e->ctx, e->Rb,
+			    e2, sizeof(e2)) != 0) {
+				PERR(P, "matter %s, epoch %s: %s", P->mid, eid, e2);
+				return -1;
+			}
+		}
+		S = P->S + s * VAULT_POINT_BYTES;
+		/* S' = ρ·t·R from the blinded partials, then S = ρ⁻¹·S'. */
+		if (vault_threshold_combine(e->partials, P->k, P->Sb, e2,
+		    sizeof(e2)) != 0 ||
+		    vault_blind_unblind(P->seed, &e->ctx, P->Sb, S, e2,
+		    sizeof(e2)) != 0) {
+			vault_wipe(P->Sb, VAULT_POINT_BYTES);
+			PERR(P, "epoch %s: %s", eid, e2);
+			return -1;
+		}
+		vault_wipe(P->Sb, VAULT_POINT_BYTES);
+		if (vault_epoch_unwrap(&ep, S, e->R, P->tenant_pk, P->tenant_id,
+		    e->id, e->wrapped, e2, sizeof(e2)) != 0) {
+			pr_custodian_blame(P, e, eid);
+			return -1;
+		}
+		vault_epoch_free(&ep);
+		e->s_index = s;
+		if (s > 0)
+			P->lit_epochs[off++] = ',';
+		memcpy(P->lit_epochs + off, eid, UTIL_UUID_STRLEN);
+		off += UTIL_UUID_STRLEN;
+		s++;
+	}
+	P->lit_epochs[off++] = '}';
+	P->lit_epochs[off] = '\0';
+	P->res.epochs = s;
+	return 0;
+}
+
+const vault_epoch *
+pr_epoch_open(prod *P, const unsigned char id[VAULT_ID_BYTES])
+{
+	char e2[256], eid[PR_UUID_LIT];
+	pr_epoch *e = pr_epoch_find(P, id);
+	size_t i, victim = 0, idx;
+
+	if (e == NULL || !e->approved) {
+		util_uuid_format(eid, id);
+		PERR(P, "record of epoch %s without approval reached the build", eid);
+		return NULL;
+	}
+	idx = (size_t)(e - P->epochs);
+	P->tick++;
+	for (i = 0; i < PR_EPOCH_CACHE; i++) {
+		if (P->cache[i].e != NULL && P->cache[i].epoch == idx) {
+			P->cache[i].used = P->tick;
+			return P->cache[i].e;
+		}
+		if (P->cache[victim].e != NULL &&
+		    (P->cache[i].e == NULL || P->cache[i].used < P->cache[victim].used))
+			victim = i;
+	}
+	vault_epoch_free(&P->cache[victim].e);
+	if (vault_epoch_unwrap(&P->cache[victim].e,
+	    P->S + e->s_index * VAULT_POINT_BYTES, e->R, P->tenant_pk,
+	    P->tenant_id, e->id, e->wrapped, e2, sizeof(e2)) != 0) {
+		util_uuid_format(eid, id);
+		PERR(P, "epoch %s: %s", eid, e2);
+		return NULL;
+	}
+	P->cache[victim].epoch = idx;
+	P->cache[victim].used = P->tick;
+	return P->cache[victim].e;
+}

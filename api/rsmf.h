@@ -1,0 +1,32 @@
+/* api/rsmf.h — a production's RSMF 2.0 files: records grouped by
+ * conversation and channel (per UTC day for long conversations), each
+ * group's events and attachments in its rsmf.zip, base64 in a MIME body
+ * behind RFC 5322 headers, written into the tar as rsmf/NNNNNN[-day].rsmf.
+ * Part of the build (api/prodstate.h).
+ *
+ * Record values reach the output only encoded by jansson; entry names and
+ * headers hold ordinals, days and counts only (see api/production.c).
+ */
+#ifndef COFFER_API_RSMF_H
+#define COFFER_API_RSMF_H
+
+#include <jansson.h>
+
+#include "api/prodstate.h"
+
+/* The order of P->longs (pr_long): conversation, then channel. */
+int  pr_long_cmp(const void *a, const void *b);
+
+/* Does this record start a new group?  Opens it (closing the last). */
+int  pr_group_for(prod *P, const unsigned char *conv, const char *channel,
+                  long long sent_us);
+/* One record as an RSMF event of the current group. */
+int  pr_event(prod *P, json_t *rec, const char *event_id,
+              const char *receipt, long long sent_us);
+/* Close the current group's zip and write its .rsmf into the tar. */
+int  pr_group_finish(prod *P);
+/* Forget the current group: a zip still open (only after a failure) is
+ * freed unwritten, its callbacks doing nothing. */
+void pr_group_clear(prod *P);
+
+#endif

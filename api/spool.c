@@ -1,0 +1,640 @@
+/* api/spool.c — where a production's bytes go (api/spool.h): the writer
+ * thread, the spools, the tar through the sealed container, and the
+ * base64 of an RSMF's zip.
+ *
+ * Trusts: vault/ to seal spilled spools and the container (vault_spool_*,
+ * vault_stream_*), libarchive with the tar and zip formats, OpenSSL with
+ * SHA-256 and base64.  Plaintext stays in guarded memory or goes through
+ * vault_spool_* before it reaches a file; the writer thread only ever
+ * sees ciphertext.  libarchive writes unblocked (see api/production.c),
+ * so tar and zip bytes go from our wiped buffers straight to the
+ * callbacks here.
+ *
+ * Threads: the writer thread (wq_main) owns the output's SHA-256 and the
+ * write(2)s; pr_wq's mutex and condition variable hand it slots.  All
+ * else runs on the build's thread.
+ */
+#include "api/spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive_entry.h>
+#include <openssl/evp.h>
+
+#include "common/util.h"
+#include "vault/chain.h"
+#include "vault/mem.h"
+
+/* -- the writer thread -------------------------------------------------------- */
+
+static int
+pr_write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void *
+wq_main(void *arg)
+{
+	pr_wq *q = arg;
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (q->n == 0 && !q->stop)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (q->n == 0)
+			break;
+		i = q->head;
+		pthread_mutex_unlock(&q->mu);
+		rc = 0;
+		if (q->err == 0) {
+			rc = pr_write_all(q->fd[i], q->buf[i], q->len[i]) != 0 ?
+			    (errno ? errno : EIO) : 0;
+			if (rc == 0 && q->hash[i] &&
+			    EVP_DigestUpdate(q->sha, q->buf[i], q->len[i]) != 1)
+				rc = EIO;
+		}
+		pthread_mutex_lock(&q->mu);
+		if (rc != 0 && q->err == 0)
+			q->err = rc;
+		else if (rc == 0 && q->err == 0)
+			*q->count[i] += q->len[i];
+		q->head = (q->head + 1) % PR_WQ_SLOTS;
+		q->n--;
+		pthread_cond_broadcast(&q->cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+int
+wq_start(pr_wq *q)
+{
+	size_t i;
+
+	if (pthread_mutex_init(&q->mu, NULL) != 0)
+		return -1;
+	if (pthread_cond_init(&q->cv, NULL) != 0) {
+		pthread_mutex_destroy(&q->mu);
+		return -1;
+	}
+	q->started = 1;                    /* mutex and cv exist */
+	for (i = 0; i < PR_WQ_SLOTS; i++)
+		if ((q->buf[i] = malloc(PR_IO_BYTES)) == NULL)
+			return -1;
+	if ((q->sha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(q->sha, EVP_sha256(), NULL) != 1)
+		return -1;
+	if (pthread_create(&q->th, NULL, wq_main, q) != 0)
+		return -1;
+	q->started = 2;                    /* and the thread runs */
+	return 0;
+}
+
+/* Queue bytes for fd (hash: add them to the output's SHA-256); counter
+ * grows by len once they are written.  -1 (errno set) after any write
+ * error. */
+static int
+wq_put(pr_wq *q, int fd, int hash, const unsigned char *data, size_t len,
+    unsigned long long *counter)
+{
+	size_t slot, n;
+
+	while (len > 0) {
+		n = len < PR_IO_BYTES ? len : PR_IO_BYTES;
+		pthread_mutex_lock(&q->mu);
+		while (q->n == PR_WQ_SLOTS && q->err == 0)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (q->err != 0) {
+			errno = q->err;
+			pthread_mutex_unlock(&q->mu);
+			return -1;
+		}
+		slot = (q->head + q->n) % PR_WQ_SLOTS;
+		pthread_mutex_unlock(&q->mu);
+		/* The slot is ours until it is published below. */
+		memcpy(q->buf[slot], data, n);
+		q->fd[slot] = fd;
+		q->hash[slot] = hash;
+		q->len[slot] = n;
+		q->count[slot] = counter;
+		pthread_mutex_lock(&q->mu);
+		q->n++;
+		pthread_cond_broadcast(&q->cv);
+		pthread_mutex_unlock(&q->mu);
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Wait until everything queued is written.  0, or -1 with errno. */
+int
+wq_drain(pr_wq *q)
+{
+	int err;
+
+	if (q->started < 2)
+		return 0;
+	pthread_mutex_lock(&q->mu);
+	while (q->n > 0)
+		pthread_cond_wait(&q->cv, &q->mu);
+	err = q->err;
+	pthread_mutex_unlock(&q->mu);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/* Stop the thread once the queue is empty (nothing is dropped). */
+void
+wq_stop(pr_wq *q)
+{
+	if (q->started == 2) {
+		pthread_mutex_lock(&q->mu);
+		q->stop = 1;
+		pthread_cond_broadcast(&q->cv);
+		pthread_mutex_unlock(&q->mu);
+		pthread_join(q->th, NULL);
+		q->started = 1;
+	}
+	if (q->started == 1) {
+		pthread_cond_destroy(&q->cv);
+		pthread_mutex_destroy(&q->mu);
+		q->started = 0;
+	}
+}
+
+/* After wq_stop. */
+void
+wq_free(pr_wq *q)
+{
+	size_t i;
+
+	for (i = 0; i < PR_WQ_SLOTS; i++) {
+		free(q->buf[i]);
+		q->buf[i] = NULL;
+	}
+	if (q->sha != NULL)
+		EVP_MD_CTX_free(q->sha);
+	q->sha = NULL;
+}
+
+static int
+spool_sink(void *arg, const unsigned char *data, size_t len)
+{
+	pr_spool *s = arg;
+
+	if (wq_put(&s->owner->wq, s->fd, 0, data, len, &s->file) != 0) {
+		s->io_errno = errno ? errno : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_open(prod *P, pr_spool *s, size_t mem_cap)
+{
+	memset(s, 0, sizeof(*s));
+	s->owner = P;
+	s->fd = -1;
+	if ((s->mem = vault_secure_alloc(mem_cap)) == NULL) {
+		PERR(P, "cannot allocate %zu bytes of secure memory", mem_cap);
+		return -1;
+	}
+	s->mem_cap = mem_cap;
+	return 0;
+}
+
+/* An unlinked file next to the output (same file system, same access). */
+static int
+spool_file(prod *P, pr_spool *s)
+{
+	char tmpl[PATH_MAX];
+
+	s->fd = open(P->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (s->fd >= 0)
+		return 0;
+	if (snprintf(tmpl, sizeof(tmpl), "%s/.coffer-spool-XXXXXX", P->dir) >=
+	    (int)sizeof(tmpl)) {
+		PERR(P, "output directory path too long");
+		return -1;
+	}
+	if ((s->fd = mkostemp(tmpl, O_CLOEXEC)) < 0) {
+		PERR(P, "temporary file in %s: %s", P->dir, strerror(errno));
+		return -1;
+	}
+	(void)unlink(tmpl);
+	return 0;
+}
+
+static void
+spool_fail(prod *P, pr_spool *s, const char *e)
+{
+	PERR(P, "temporary file in %s: %s%s%s", P->dir, e,
+	    s->io_errno ? ": " : "", s->io_errno ? strerror(s->io_errno) : "");
+}
+
+/* Memory is full: seal what it holds into the file, carry on there. */
+static int
+spool_spill(prod *P, pr_spool *s)
+{
+	char e[256];
+
+	if (s->fd < 0 && spool_file(P, s) != 0)
+		return -1;
+	if ((s->w == NULL ? vault_spool_writer_new(&s->w, P->skey, spool_sink, s,
+	    e, sizeof(e)) : vault_spool_writer_restart(s->w, P->skey, e,
+	    sizeof(e))) != 0 ||
+	    vault_stream_write(s->w, s->mem, s->mem_len, e, sizeof(e)) != 0) {
+		spool_fail(P, s, e);
+		return -1;
+	}
+	vault_wipe(s->mem, s->mem_len);
+	s->mem_len = 0;
+	s->spilled = 1;
+	return 0;
+}
+
+int
+spool_put(prod *P, pr_spool *s, const void *data, size_t len)
+{
+	char e[256];
+
+	if (len == 0)
+		return 0;
+	if (!s->spilled && s->mem_len + len <= s->mem_cap) {
+		memcpy(s->mem + s->mem_len, data, len);
+		s->mem_len += len;
+		s->size += len;
+		return 0;
+	}
+	if (!s->spilled && spool_spill(P, s) != 0)
+		return -1;
+	if (vault_stream_write(s->w, data, len, e, sizeof(e)) != 0) {
+		spool_fail(P, s, e);
+		return -1;
+	}
+	s->size += len;
+	return 0;
+}
+
+unsigned long long
+spool_size(const pr_spool *s)
+{
+	return s->size;
+}
+
+int
+spool_seal(prod *P, pr_spool *s)
+{
+	char e[256];
+
+	if (s->spilled && vault_stream_finish(s->w, e, sizeof(e)) != 0) {
+		spool_fail(P, s, e);
+		return -1;
+	}
+	return 0;
+}
+
+/* Hand the content to sink: from memory, or the sealed file read back. */
+int
+spool_copy(prod *P, pr_spool *s, vault_sink_fn sink, void *arg)
+{
+	unsigned char *buf = P->iobuf;
+	unsigned long long off = 0;
+	char e[256];
+	int rc = -1;
+
+	if (!s->spilled)
+		return s->mem_len == 0 ? 0 : sink(arg, s->mem, s->mem_len);
+	if (wq_drain(&P->wq) != 0) {
+		PERR(P, "temporary file in %s: %s", P->dir, strerror(errno));
+		return -1;
+	}
+	if ((s->rd == NULL ? vault_spool_reader_new(&s->rd, P->skey, sink, arg, e,
+	    sizeof(e)) : vault_spool_reader_restart(s->rd, sink, arg, e,
+	    sizeof(e))) != 0) {
+		PERR(P, "temporary file: %s", e);
+		goto out;
+	}
+	while (off < s->file) {
+		size_t want = s->file - off < PR_IO_BYTES ?
+		    (size_t)(s->file - off) : PR_IO_BYTES;
+		ssize_t got = pread(s->fd, buf, want, (off_t)off);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			PERR(P, "temporary file: read failed: %s",
+			    got < 0 ? strerror(errno) : "unexpected end");
+			goto out;
+		}
+		if (vault_stream_read(s->rd, buf, (size_t)got, e, sizeof(e)) != 0) {
+			/* A sink failure left its own message in P->err. */
+			if (strcmp(e, "output failed") != 0)
+				PERR(P, "temporary file: %s", e);
+			goto out;
+		}
+		off += (unsigned long long)got;
+	}
+	if (vault_stream_read_finish(s->rd, e, sizeof(e)) != 0) {
+		PERR(P, "temporary file: %s", e);
+		goto out;
+	}
+	rc = 0;
+out:
+	return rc;
+}
+
+/* Empty the spool for its next use. */
+int
+spool_reset(prod *P, pr_spool *s)
+{
+	vault_wipe(s->mem, s->mem_len);
+	s->mem_len = 0;
+	s->size = 0;
+	if (s->spilled) {
+		if (wq_drain(&P->wq) != 0 ||
+		    ftruncate(s->fd, 0) != 0 || lseek(s->fd, 0, SEEK_SET) != 0) {
+			PERR(P, "temporary file: %s", strerror(errno));
+			return -1;
+		}
+		s->file = 0;
+		s->io_errno = 0;
+		s->spilled = 0;
+	}
+	return 0;
+}
+
+void
+spool_close(pr_spool *s)
+{
+	vault_stream_writer_free(&s->w);
+	vault_stream_reader_free(&s->rd);
+	if (s->fd >= 0)
+		(void)close(s->fd);
+	if (s->mem != NULL)
+		vault_secure_free(s->mem);    /* wipes */
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
+/* -- output: file, SHA-256, container, tar ---------------------------------------- */
+
+int
+out_sink(void *arg, const unsigned char *data, size_t len)
+{
+	prod *P = arg;
+
+	if (wq_put(&P->wq, P->out_fd, 1, data, len, &P->out_bytes) != 0) {
+		P->out_errno = errno ? errno : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+la_ssize_t
+tar_write_cb(struct archive *a, void *client, const void *buf, size_t len)
+{
+	prod *P = client;
+	char e[256];
+
+	(void)a;
+	if (P->aborting)
+		return (la_ssize_t)len;
+	if (vault_stream_write(P->container, buf, len, e, sizeof(e)) != 0) {
+		snprintf(P->tar_err, sizeof(P->tar_err), "%.200s: %.200s%s%.60s", P->tmp_path,
+		    e, P->out_errno ? ": " : "",
+		    P->out_errno ? strerror(P->out_errno) : "");
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+int
+tar_fail(prod *P, const char *what)
+{
+	if (P->tar_err[0] != '\0')
+		PERR(P, "%s", P->tar_err);
+	else
+		PERR(P, "tar %s: %s", what, archive_error_string(P->tar) ?
+		    archive_error_string(P->tar) : "failed");
+	return -1;
+}
+
+/* Every file of the tar is hashed as it goes in, for the statement. */
+int
+pr_file_end(prod *P)
+{
+	unsigned char h[VAULT_HASH_BYTES];
+	char hex[2 * VAULT_HASH_BYTES + 1];
+
+	if (!P->fh_active)
+		return 0;
+	P->fh_active = 0;
+	vault_hasher_final(P->fh, h);
+	util_hex(hex, h, sizeof(h));
+	if (P->files == NULL || json_array_append_new(P->files, json_pack(
+	    "{s:s,s:I,s:s}", "name", P->fname, "size", (json_int_t)P->fsize,
+	    "blake2b", hex)) != 0) {
+		PERR(P, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+tar_entry(prod *P, const char *path, unsigned long long size, int dir)
+{
+	struct archive_entry *e;
+	int rc;
+
+	if (pr_file_end(P) != 0)
+		return -1;
+	if (!dir && P->fh != NULL) {
+		snprintf(P->fname, sizeof(P->fname), "%s", path);
+		P->fsize = 0;
+		vault_hasher_reset(P->fh);
+		P->fh_active = 1;
+	}
+	if ((e = archive_entry_new()) == NULL) {
+		PERR(P, "out of memory");
+		return -1;
+	}
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, dir ? AE_IFDIR : AE_IFREG);
+	archive_entry_set_perm(e, dir ? 0700 : 0600);
+	archive_entry_set_size(e, dir ? 0 : (la_int64_t)size);
+	archive_entry_set_mtime(e, (time_t)(P->now_us / 1000000LL), 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	rc = archive_write_header(P->tar, e);
+	archive_entry_free(e);
+	if (rc != ARCHIVE_OK)
+		return tar_fail(P, "header");
+	return 0;
+}
+
+int
+tar_put(prod *P, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	if (P->fh_active) {
+		vault_hasher_update(P->fh, data, len);
+		P->fsize += len;
+	}
+	while (len > 0) {
+		la_ssize_t w = archive_write_data(P->tar, p, len);
+
+		if (w <= 0)
+			return tar_fail(P, "write");
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+tar_sink(void *arg, const unsigned char *data, size_t len)
+{
+	return tar_put(arg, data, len) == 0 ? 0 : -1;
+}
+
+/* -- base64 into the zip spool (MIME lines of 76 characters, CRLF) -------------- */
+
+static int
+b64_line(prod *P, const unsigned char *in, size_t n)
+{
+	unsigned char out[4 * ((PR_B64_IN + 2) / 3) + 3];
+	int len = EVP_EncodeBlock(out, in, (int)n);
+
+	out[len] = '\r';
+	out[len + 1] = '\n';
+	return spool_put(P, &P->zipsp, out, (size_t)len + 2);
+}
+
+static int
+b64_write(prod *P, pr_b64 *b, const unsigned char *p, size_t len)
+{
+	size_t n;
+
+	while (len > 0) {
+		n = PR_B64_IN - b->n;
+		if (n > len)
+			n = len;
+		memcpy(b->carry + b->n, p, n);
+		b->n += n;
+		p += n;
+		len -= n;
+		if (b->n == PR_B64_IN) {
+			if (b64_line(P, b->carry, b->n) != 0)
+				return -1;
+			b->n = 0;
+		}
+	}
+	return 0;
+}
+
+int
+b64_finish(prod *P, pr_b64 *b)
+{
+	int rc = 0;
+
+	if (b->n > 0)
+		rc = b64_line(P, b->carry, b->n);
+	vault_wipe(b->carry, sizeof(b->carry));
+	b->n = 0;
+	return rc;
+}
+
+la_ssize_t
+zip_write_cb(struct archive *a, void *client, const void *buf, size_t len)
+{
+	prod *P = client;
+
+	(void)a;
+	if (P->aborting)
+		return (la_ssize_t)len;
+	return b64_write(P, &P->g.b64, buf, len) == 0 ? (la_ssize_t)len : -1;
+}
+
+int
+zip_fail(prod *P, const char *what)
+{
+	const char *m = P->g.zip ? archive_error_string(P->g.zip) : NULL;
+
+	if (P->err[0] == '\0')
+		PERR(P, "rsmf.zip %s: %s", what, m ? m : "failed");
+	return -1;
+}
+
+int
+zip_put(prod *P, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		la_ssize_t w = archive_write_data(P->g.zip, p, len);
+
+		if (w <= 0)
+			return zip_fail(P, "write");
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+zip_sink(void *arg, const unsigned char *data, size_t len)
+{
+	return zip_put(arg, data, len) == 0 ? 0 : -1;
+}
+
+int
+zip_entry(prod *P, const char *name, unsigned long long size, int store)
+{
+	struct archive_entry *e;
+	int rc;
+
+	if ((store ? archive_write_zip_set_compression_store(P->g.zip) :
+	    archive_write_zip_set_compression_deflate(P->g.zip)) != ARCHIVE_OK)
+		return zip_fail(P, "compression");
+	if ((e = archive_entry_new()) == NULL) {
+		PERR(P, "out of memory");
+		return -1;
+	}
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_set_mtime(e, (time_t)(P->now_us / 1000000LL), 0);
+	rc = archive_write_header(P->g.zip, e);
+	archive_entry_free(e);
+	if (rc != ARCHIVE_OK)
+		return zip_fail(P, "header");
+	return 0;
+}
