@@ -59,6 +59,7 @@ ALIGN=$((BATCH * DEVICES))
 if [ "$MODE" = full ]; then
 	N=1000000          # main ingest run and both COPY baselines
 	W=200000           # growth windows
+	PS_N=200000        # privsep comparison, per run
 	LAT_S=30           # seconds at 50 % of the maximum rate
 	GROW="1000000 5000000"
 	[ "${BENCH_LARGE:-0}" = 1 ] && GROW="$GROW 10000000"
@@ -69,6 +70,7 @@ if [ "$MODE" = full ]; then
 else
 	N=48000
 	W=16000
+	PS_N=64000
 	LAT_S=8
 	GROW="48000 250000"
 	PGP=6000
@@ -289,6 +291,54 @@ if [ -n "$GW_RPS" ]; then
 else
 	fail latency "no maximum rate to take 50 % of"
 	figure ack_latency_p99_ms ms - 50 "goal (p99 < 50 ms)" "not measured"
+fi
+
+# == 7. privilege separation: the separated gateway vs the previous design ======
+# The same gateway restarted with privsep = 0 (keys, pipeline and network in
+# one process: the design before issue 14.1) and with privsep = 1, in an
+# A-B-B-A order so archive growth favours neither: maximum rate (PS_N records
+# each) and p99 at a fixed rate (50 % of this run's maximum, LAT_S/2 s each).
+ps_restart() {   # ps_restart 0|1
+	gwf_stop
+	gwf_config "max_connections = $((IDLE + 500))" "max_connections_per_address = 0" \
+	    "idle_timeout_s = 900" "device_rate = 100000" "device_burst = 100000" \
+	    "privsep = $1" >/dev/null || return 1
+	gwf_start || return 1
+	LG="$BUILD/ops/loadgen --url $(gwf_url '') --ca $GWF_SRV_CA --certs $GWF_CERTS --devices $DEVICES --batch $BATCH --size $SIZE"
+}
+ps_max() {   # ps_max MODE: PS_N records at the maximum rate -> PS_RPS
+	log "privsep=$1: $PS_N records at the maximum rate"
+	ps_restart "$1" || { fail "privsep-$1" "gateway restart"; return 1; }
+	$LG --records "$PS_N" --first "$NEXT" --seed 1 >"$RAW/privsep$1-max.out" \
+	    2>"$RAW/privsep$1-max.err" || { fail "privsep-$1" "loadgen ($(tail -1 "$RAW/privsep$1-max.err"))"; return 1; }
+	NEXT=$((NEXT + PS_N)); ARCHIVE=$((ARCHIVE + PS_N))
+	PS_RPS=$(res records_per_s "$RAW/privsep$1-max.out")
+	log "    $PS_RPS records/s"
+}
+ps_lat() {   # ps_lat MODE RATE: p99 at RATE -> PS_P99
+	L=$(align_up "$(awk -v r="$2" -v s="$LAT_S" 'BEGIN { printf "%d", r * s / 2 }')")
+	log "privsep=$1: $L records at $2 records/s"
+	ps_restart "$1" || { fail "privsep-$1" "gateway restart"; return 1; }
+	$LG --records "$L" --first "$NEXT" --seed 1 --rate "$2" \
+	    --latency-out "$RAW/privsep$1-lat.latency" >"$RAW/privsep$1-lat.out" \
+	    2>"$RAW/privsep$1-lat.err" || { fail "privsep-$1" "loadgen ($(tail -1 "$RAW/privsep$1-lat.err"))"; return 1; }
+	NEXT=$((NEXT + L)); ARCHIVE=$((ARCHIVE + L))
+	PS_P99=$(res p99_ms "$RAW/privsep$1-lat.out")
+	log "    p99 $PS_P99 ms"
+}
+if [ -n "$GW_RPS" ]; then
+	ps_max 0 && ONE_RPS=$PS_RPS
+	ps_max 1 && SEP_RPS=$PS_RPS
+	PS_RATE=$(calc "$GW_RPS / 2")
+	ps_lat 1 "$PS_RATE" && SEP_P99=$PS_P99
+	ps_lat 0 "$PS_RATE" && ONE_P99=$PS_P99
+	figure privsep_records_per_s records/s "${SEP_RPS:-}" "${ONE_RPS:-}" \
+	    "the same gateway with privsep = 0 (one process), same run" \
+	    "goal >= 0.95 (issue 14.1); $PS_N records at the maximum rate each"
+	figure privsep_ack_latency_p99_ms ms "${SEP_P99:-}" "${ONE_P99:-}" \
+	    "the same gateway with privsep = 0 (one process), same run" \
+	    "goal <= 1.05 (issue 14.1); at $PS_RATE records/s (50 % of the maximum)"
+	ps_restart 1 || fail privsep "gateway restart"
 fi
 
 # == 6. verification vs COPY ... TO ================================================

@@ -280,6 +280,17 @@ sl_spawn(sealer_link **out, const gw_config *cfg, const priv_target *pw,
 		sl_release(l);
 		return -1;
 	}
+	/* room for several request bodies in flight, so the loop thread
+	 * rarely waits for the sealer to read (best effort: the kernel caps
+	 * it at net.core.wmem_max / rmem_max) */
+	{
+		int sz = 4 * 1024 * 1024, k;
+
+		for (k = 0; k < 2; k++) {
+			(void)setsockopt(d[k], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+			(void)setsockopt(d[k], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		}
+	}
 	fflush(NULL);
 	l->pid = fork();
 	if (l->pid < 0) {
