@@ -180,11 +180,51 @@ sealer_ctl_main(void *arg)
 	}
 }
 
+int
+sealer_read_submit(int fd, const imsg_hdr *h, size_t max_body,
+    ingest_peer *p, char **body, size_t *body_len, char *err, size_t err_len)
+{
+	unsigned char blk[SEALER_PEER_BYTES];
+	size_t blen;
+	char *b = NULL;
+
+	*body = NULL;
+	*body_len = 0;
+	memset(p, 0, sizeof(*p));
+	if (imsg_expect(h, IMSG_SUBMIT, SEALER_PEER_BYTES,
+	    SEALER_PEER_BYTES + max_body, err, err_len) != 0)
+		return -1;
+	if (imsg_read(fd, blk, sizeof(blk)) != 0) {
+		snprintf(err, err_len, "SUBMIT: %s", strerror(errno));
+		return -1;
+	}
+	if (sealer_peer_get(p, blk) != 0) {
+		snprintf(err, err_len, "SUBMIT peer field without NUL");
+		return -1;
+	}
+	blen = h->len - SEALER_PEER_BYTES;
+	if (blen > 0) {
+		if ((b = malloc(blen)) == NULL) {
+			snprintf(err, err_len, "out of memory for a %zu-byte body",
+			    blen);
+			return -1;
+		}
+		if (imsg_read(fd, b, blen) != 0) {
+			snprintf(err, err_len, "SUBMIT: %s", strerror(errno));
+			vault_wipe(b, blen);
+			free(b);
+			return -1;
+		}
+	}
+	*body = b;
+	*body_len = blen;
+	return 0;
+}
+
 /* The data channel until it ends: 0 at its end, -1 on a protocol error. */
 static int
 sealer_serve(sealer *s)
 {
-	unsigned char blk[SEALER_PEER_BYTES];
 	char err[160];
 	ingest_peer p;
 	imsg_hdr h;
@@ -192,7 +232,7 @@ sealer_serve(sealer *s)
 	for (;;) {
 		int rc = imsg_read_hdr(s->data_fd, &h);
 		sealer_req *rq;
-		char *body = NULL;
+		char *body;
 		size_t blen;
 
 		if (rc == 0)
@@ -207,29 +247,9 @@ sealer_serve(sealer *s)
 			ingest_reload(s->ig);
 			continue;
 		}
-		if (imsg_expect(&h, IMSG_SUBMIT, SEALER_PEER_BYTES,
-		    SEALER_PEER_BYTES + s->cfg->max_body_bytes, err,
-		    sizeof(err)) != 0)
+		if (sealer_read_submit(s->data_fd, &h, s->cfg->max_body_bytes, &p,
+		    &body, &blen, err, sizeof(err)) != 0)
 			goto bad;
-		if (imsg_read(s->data_fd, blk, sizeof(blk)) != 0)
-			goto io;
-		if (sealer_peer_get(&p, blk) != 0) {
-			snprintf(err, sizeof(err), "SUBMIT peer field without NUL");
-			goto bad;
-		}
-		blen = h.len - SEALER_PEER_BYTES;
-		if (blen > 0) {
-			if ((body = malloc(blen)) == NULL) {
-				log_error("sealer: out of memory for a %zu-byte body",
-				    blen);
-				return -1;
-			}
-			if (imsg_read(s->data_fd, body, blen) != 0) {
-				vault_wipe(body, blen);
-				free(body);
-				goto io;
-			}
-		}
 		if ((rq = calloc(1, sizeof(*rq))) == NULL) {
 			if (body != NULL) {
 				vault_wipe(body, blen);
@@ -242,9 +262,6 @@ sealer_serve(sealer *s)
 		rq->id = h.id;
 		ingest_submit(s->ig, &p, body, blen, sealer_done, rq);
 	}
-io:
-	log_error("sealer: data channel: %s", strerror(errno));
-	return -1;
 bad:
 	log_error("sealer: data channel: %s; exiting", err);
 	return -1;

@@ -46,6 +46,7 @@
 
 #include "common/priv.h"
 #include "gateway/config.h"
+#include "gateway/imsg.h"
 #include "gateway/ingest.h"
 
 #define SEALER_NAME_BYTES   128U
@@ -64,6 +65,16 @@ size_t sealer_done_max(const gw_config *cfg);
 void sealer_peer_put(unsigned char out[SEALER_PEER_BYTES],
                      const ingest_peer *p);
 int  sealer_peer_get(ingest_peer *p, const unsigned char in[SEALER_PEER_BYTES])
+     __attribute__((warn_unused_result));
+
+/* The sealer's check of one SUBMIT whose header h was read from fd: its
+ * size (SEALER_PEER_BYTES .. + max_body), then the peer block (each field
+ * NUL-terminated), then the body into malloc'd memory (*body, NULL when
+ * empty; the caller owns it).  0, or -1 with the reason in err (the
+ * stream is then out of step: the caller ends it). */
+int  sealer_read_submit(int fd, const imsg_hdr *h, size_t max_body,
+                        ingest_peer *p, char **body, size_t *body_len,
+                        char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
 /* The sealer process's whole life, called in the child right after the

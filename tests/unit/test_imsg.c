@@ -5,7 +5,9 @@
  * A message goes through whole (header, parts, id); the end of the stream
  * before a header is a clean end (0), inside a header or a payload a
  * protocol error (EPROTO); every size rule refuses with its exact message;
- * a peer block whose field has no NUL is refused.
+ * a peer block whose field has no NUL is refused; the sealer's check of a
+ * SUBMIT refuses a body over the limit before reading it, a block too
+ * short for a peer, a field without its NUL and a body cut short.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -161,6 +164,91 @@ test_peer_block(void **state)
 	assert_int_equal(sealer_peer_get(&q, blk), -1);
 }
 
+/* The sealer's check of a SUBMIT, as a hostile network process sends it. */
+static void
+test_read_submit(void **state)
+{
+	unsigned char blk[SEALER_PEER_BYTES];
+	struct iovec iov[2];
+	char err[160], *body = (char *)"x";
+	ingest_peer p;
+	size_t blen = 99;
+	imsg_hdr h;
+	int sv[2];
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.tenant, sizeof(p.tenant), "acme");
+	snprintf(p.device, sizeof(p.device), "phone-1");
+	sealer_peer_put(blk, &p);
+	iov[0].iov_base = blk;
+	iov[0].iov_len = sizeof(blk);
+	iov[1].iov_base = (void *)"{\"id\":1}";
+	iov[1].iov_len = 8;
+	/* a good one */
+	pair(sv);
+	assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 5, iov, 2), 0);
+	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
+	assert_int_equal(sealer_read_submit(sv[1], &h, 1024, &p, &body, &blen,
+	    err, sizeof(err)), 0);
+	assert_int_equal(blen, 8);
+	assert_memory_equal(body, "{\"id\":1}", 8);
+	assert_string_equal(p.device, "phone-1");
+	free(body);
+	/* a body over the limit: refused before a byte of it is read */
+	assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 6, iov, 2), 0);
+	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
+	assert_int_equal(sealer_read_submit(sv[1], &h, 4, &p, &body, &blen,
+	    err, sizeof(err)), -1);
+	assert_string_equal(err, "SUBMIT of 329 bytes, want 321..325");
+	assert_null(body);
+	assert_int_equal(blen, 0);
+	close(sv[0]);
+	close(sv[1]);
+	/* too short for a peer block */
+	pair(sv);
+	assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 7, iov + 1, 1), 0);
+	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
+	assert_int_equal(sealer_read_submit(sv[1], &h, 1024, &p, &body, &blen,
+	    err, sizeof(err)), -1);
+	assert_string_equal(err, "SUBMIT of 8 bytes, want 321..1345");
+	close(sv[0]);
+	close(sv[1]);
+	/* a peer field without its NUL */
+	pair(sv);
+	memset(blk + SEALER_NAME_BYTES, 'd', SEALER_NAME_BYTES);
+	assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 8, iov, 2), 0);
+	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
+	assert_int_equal(sealer_read_submit(sv[1], &h, 1024, &p, &body, &blen,
+	    err, sizeof(err)), -1);
+	assert_string_equal(err, "SUBMIT peer field without NUL");
+	close(sv[0]);
+	close(sv[1]);
+	/* a body cut short: the network process died mid-message */
+	pair(sv);
+	iov[1].iov_len = 0;
+	{
+		unsigned char hdr[IMSG_HDR_BYTES];
+		uint32_t t = IMSG_SUBMIT, len = SEALER_PEER_BYTES + 100;
+		uint64_t id = 9;
+
+		sealer_peer_put(blk, &p);
+		memcpy(hdr, &t, 4);
+		memcpy(hdr + 4, &len, 4);
+		memcpy(hdr + 8, &id, 8);
+		assert_int_equal(write(sv[0], hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+		assert_int_equal(write(sv[0], blk, sizeof(blk)), (ssize_t)sizeof(blk));
+		assert_int_equal(write(sv[0], "abc", 3), 3);
+	}
+	close(sv[0]);
+	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
+	assert_int_equal(sealer_read_submit(sv[1], &h, 1024, &p, &body, &blen,
+	    err, sizeof(err)), -1);
+	assert_string_equal(err, "SUBMIT: Protocol error");
+	assert_null(body);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -170,6 +258,7 @@ main(void)
 		cmocka_unit_test(test_expect),
 		cmocka_unit_test(test_too_many_parts),
 		cmocka_unit_test(test_peer_block),
+		cmocka_unit_test(test_read_submit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
