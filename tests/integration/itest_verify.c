@@ -718,11 +718,16 @@ tamper(int kind, trial *t)
 			return -1;
 		t->loc = LOC_SEQ;
 		snprintf(key, sizeof(key), RKEY, t->p.tenant, t->p.stream, t->p.seq);
-		if (how == 0)   /* flip a byte of the first token */
+		if (how == 0) { /* flip a bit of one byte of the first token
+		                 * (the same byte read and written: reading
+		                 * another one left it unchanged 1 time in 256) */
+			unsigned at = rndn(16);
+
 			return sql("UPDATE coffer.records SET participant_tokens[1] = "
 			    "set_byte(participant_tokens[1], %u, get_byte("
-			    "participant_tokens[1], %u) # 1) WHERE %s", rndn(16),
-			    rndn(16), key) == 0 ? 0 : -1;
+			    "participant_tokens[1], %u) # 1) WHERE %s", at, at,
+			    key) == 0 ? 0 : -1;
+		}
 		if (how == 1)   /* drop the last token */
 			return sql("UPDATE coffer.records SET participant_tokens = "
 			    "participant_tokens[1:cardinality(participant_tokens) - 1] "
