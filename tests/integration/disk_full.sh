@@ -110,7 +110,7 @@ cleanup() {
 	apf_cleanup
 	gwf_cleanup
 	if [ "$mounted" -eq 1 ]; then
-		rm -f "$MNT/filler" "$MNT/filler2"
+		rm -rf "$MNT/pin" "$MNT/filler" "$MNT/filler2"
 		# Nothing may stay behind on the mount: the database moves back
 		# (or, failing that, goes), then the tablespace, then the mount.
 		qp "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$DB' AND pid <> pg_backend_pid()" >/dev/null 2>&1
@@ -135,16 +135,53 @@ mkdir "$MNT/ts" && chown "$PGOWN" "$MNT/ts" && chmod 0700 "$MNT/ts" ||
     die "tablespace directory"
 qp "CREATE TABLESPACE $TS LOCATION '$MNT/ts'" || die "CREATE TABLESPACE"
 qp "ALTER DATABASE \"$DB\" SET TABLESPACE $TS" || die "moving $DB to the tablespace"
+# No autovacuum of this database's system catalogs (its own relations'
+# reloptions: other databases keep theirs): committing one unlinks the
+# relation-cache init file (see fill, below).  Done before any daemon
+# connects; the tables of coffer keep autovacuum, and its analyze of
+# coffer.records still runs into the full disk.
+$PSQL -c "SET allow_system_table_mods = on" -c "DO \$\$
+DECLARE t regclass;
+BEGIN
+	FOREACH t IN ARRAY (SELECT pg_catalog.array_agg(c.oid::regclass)
+	    FROM pg_catalog.pg_class c
+	    WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind = 'r')
+	LOOP
+		EXECUTE pg_catalog.format(
+		    'ALTER TABLE %s SET (autovacuum_enabled = false)', t);
+	END LOOP;
+END \$\$" || die "turning off autovacuum of the catalogs"
 check_eq "the test database lives on the ${DF_MB} MiB tmpfs" "$TS" \
     "$(q "SELECT t.spcname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = current_database()")"
 
-fill() {   # fill the filesystem up to the last byte
+# PostgreSQL gives space back by itself while the disk is full: whenever a
+# vacuum or analyze of a system catalog commits in this database (autovacuum
+# does, at any time: e.g. pg_statistic, after its analyze of coffer.records
+# failed on the full disk), it unlinks the database's relation-cache init
+# file, pg_internal.init, about 160 KiB on this tablespace.  The requests
+# the test expects refused then find room (about 85 records at once; seen
+# under the slower sanitizer build, and by running VACUUM pg_statistic in
+# the middle of the strict phase).  So while the disk is full, every file
+# on it is pinned by a hard link: an unlink frees nothing until unfill
+# drops the pins, and autovacuum of the catalogs is off (above), so the
+# file is not unlinked in the first place: a backend started after such an
+# unlink could not write the file again and would exit FATAL, a
+# database-down case rather than a full disk.  pinned_full checks the
+# premise at the end of each phase.
+fill() {   # fill the filesystem up to the last byte, pin what is on it
 	dd if=/dev/zero of="$MNT/filler" bs=1M >/dev/null 2>&1
 	dd if=/dev/zero of="$MNT/filler2" bs=4k >/dev/null 2>&1
+	rm -rf "$MNT/pin"
+	cp -al "$MNT/ts" "$MNT/pin" 2>/dev/null   # files may go meanwhile
+	[ -f "$(find "$MNT/pin" -name pg_internal.init | head -1)" ] ||
+	    bad "fill: no pg_internal.init pinned"
 	sync
 }
-unfill() { rm -f "$MNT/filler" "$MNT/filler2"; }
+unfill() { rm -rf "$MNT/pin"; rm -f "$MNT/filler" "$MNT/filler2"; }
 avail_kb() { df -k --output=avail "$MNT" | tail -1 | tr -d ' '; }
+pinned_full() {   # pinned_full PHASE: nothing gave space back during PHASE
+	check_eq "$1: the filesystem stayed full" 0 "$(avail_kb)"
+}
 
 # -- gateway, tenant, people, API ---------------------------------------------------
 gwf_init || die "gateway fixture"
@@ -202,13 +239,19 @@ qs_start || die "the test's own database session"
 fill
 ok "filesystem filled ($(avail_kb) KiB left)"
 # Use up what is left in existing pages: requests until the first one that
-# stores nothing.  Whatever was acknowledged meanwhile must be stored.
+# stores nothing and was refused for the full disk (a new "No space left on
+# device" in the server log, SQLSTATE 53100): a 503 for another reason
+# (a timeout, a connection lost) says nothing about the slack.  Whatever
+# was acknowledged meanwhile must be stored.
+SRVLOG="$(dirname "$COFFER_TEST_PGDATA")/server.log"
+nospc() { grep -c "No space left on device" "$SRVLOG"; }
 drained=0
 acked_full=0
 k=0
 while [ $k -lt 40 ]; do
 	gen "drain$k" "$DF_PER" +15550170001 >"$D/drain$k.ndjson"
 	before=$(nrec)
+	e0=$(nospc)
 	post "$D/drain$k.ndjson"
 	after=$(nrec)
 	if [ "$CODE" = 200 ]; then
@@ -216,17 +259,16 @@ while [ $k -lt 40 ]; do
 		[ $((after - before)) -eq "$n" ] ||
 		    bad "drain request $k: $n receipts, $((after - before)) rows"
 		drained=$((drained + n))
-	elif [ "$CODE" = 503 ] && [ "$after" = "$before" ]; then
+	elif [ "$CODE" = 503 ] && [ "$after" = "$before" ] &&
+	    [ "$(nospc)" -gt "$e0" ]; then
 		break
 	fi
 	k=$((k + 1))
 done
 [ "$CODE" = 503 ] && ok "the slack of existing pages held $drained records; then 503" ||
-    die "no 503 after $k requests on a full disk (last HTTP $CODE)"
+    die "no 503 for the full disk after $k requests (last HTTP $CODE)"
 FIRST503=$k
-grep -q "No space left on device" "$(dirname "$COFFER_TEST_PGDATA")/server.log" &&
-    ok "PostgreSQL: $(grep -m1 'No space left on device' "$(dirname "$COFFER_TEST_PGDATA")/server.log" | sed 's/.*ERROR: *//')" ||
-    bad "the server log shows no 'No space left on device'"
+ok "PostgreSQL: $(grep -m1 'No space left on device' "$SRVLOG" | sed 's/.*ERROR: *//')"
 grep -q "database unavailable; [0-9]* records not acknowledged" "$GWF_LOG" &&
     ok "gateway log: $(grep -m1 'records not acknowledged' "$GWF_LOG" | sed 's/^.*writer:/writer:/')" ||
     bad "gateway log: no 'records not acknowledged'"
@@ -275,6 +317,7 @@ s503=$(( $(gw503) - wget503 ))
 [ "$s503" -ge 1 ] && ok "the streaming device was answered 503 ($s503 times) while full" ||
     bad "the streaming device got no 503 while the disk was full"
 acked_full=$((acked + 0))
+pinned_full "gateway"
 unfill
 t0=$(date +%s.%N)
 ok "filler deleted ($(avail_kb) KiB free)"
@@ -413,6 +456,7 @@ FAILN=$(( $(apf_metric coffer_api_audit_failures_total) - FAIL0 ))
     ok "coffer_api_audit_failures_total rose by $FAILN" ||
     bad "coffer_api_audit_failures_total rose by $FAILN, expected at least $((refusals + 1))"
 carried=$(( $(q "SELECT count(*) FROM coffer.matters") - MAT0 + $(q "SELECT count(*) FROM coffer.approvals") - APR0 ))
+pinned_full "API"
 
 # Space returns: everything works again, without a restart.
 unfill
