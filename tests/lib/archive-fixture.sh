@@ -36,8 +36,8 @@
 #                            records, batches at most 8 (per lane).
 #   af_ctl VERB ARGS...      cofferctl VERB, or the in-process stand-in
 #                            (itest_verify --ctl) while cofferctl does not
-#                            have the verb yet; $AF_WRAP (e.g. "faketime -f
-#                            +2h") is put in front of the command
+#                            have the verb yet; $AF_WRAP (e.g. a gwf_clock_wrap "-"
+#                            prefix) is put in front of the command
 #
 # Variables: AF_W_A, AF_W_B (witness files), AF_KEYS (BIK directory).
 

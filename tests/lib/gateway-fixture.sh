@@ -312,9 +312,19 @@ gwf_stop() {
 # gwf_clock_wrap PROGRAM OUT OFFSET|@FILE: write OUT, a script that runs
 # PROGRAM with its wall clock OFFSET away (faketime syntax, e.g. -400d) or
 # read from FILE on every call (FAKETIME_TIMESTAMP_FILE), monotonic clocks
-# untouched.  Fixtures that need records RECEIVED in the past use it
+# untouched.  PROGRAM "-": OUT is a prefix, it runs its arguments (OUT
+# cofferctl ...).  Fixtures that need records RECEIVED in the past use it
 # (retention runs on the archive's clock).  Fails when libfaketime is
 # missing (ops/deps.sh installs the faketime package).
+#
+# libfaketime (0.9.10) creates /dev/shm/faketime_shm_PID and
+# sem.faketime_sem_PID, named after the process's pid, and removes them
+# at exit; a process killed meanwhile leaves them behind, and the next
+# process given that pid exits 1 at its first clock call ("In
+# ft_shm_create(), shm_open failed: File exists").  Pids come round again
+# on a busy machine, so OUT removes the pair named after its own pid (it
+# execs the program, which keeps the pid): whoever made them is gone.  The
+# faketime command has the same trouble (and its own pid): not used.
 gwf_clock_wrap() {
 	gwf_lib=""
 	for l in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
@@ -325,12 +335,16 @@ gwf_clock_wrap() {
 	@*) gwf_how="FAKETIME_TIMESTAMP_FILE=${3#@} FAKETIME_NO_CACHE=1" ;;
 	*)  gwf_how="FAKETIME=$3" ;;
 	esac
+	if [ "$1" = - ]; then gwf_run='"$@"'; else gwf_run="\"$1\" \"\$@\""; fi
 	{
 		echo '#!/bin/sh'
+		echo '# stale: see gwf_clock_wrap in tests/lib/gateway-fixture.sh'
+		# shellcheck disable=SC2016  # a line of the wrapper, written as is
+		echo 'rm -f "/dev/shm/faketime_shm_$$" "/dev/shm/sem.faketime_sem_$$"'
 		echo '# an ASan build (make sanitize) wants its runtime first: do not mind'
 		# shellcheck disable=SC2016,SC1003  # a line of the wrapper, written as is
 		echo 'ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \'
 		echo "LD_PRELOAD=$gwf_lib $gwf_how FAKETIME_DONT_FAKE_MONOTONIC=1 \\"
-		echo "    exec \"$1\" \"\$@\""
+		echo "    exec $gwf_run"
 	} >"$2" && chmod 0755 "$2"
 }
