@@ -61,7 +61,7 @@ TOOL_BIN  := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
 # Test-only tools: tests/tools/X.c -> build/tests/tools/X (never installed)
 TESTTOOL_BIN := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all deps test check lint unit integration sanitize fuzz torture clean bench bench-quick demo demo-stop
+.PHONY: all deps test check lint unit integration sanitize sanitize-ci fuzz torture clean bench bench-quick demo demo-stop
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -123,8 +123,10 @@ lint: deps
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
+# ITESTS="NAME..." runs only those integration tests (names as in
+# tests/pg-harness.sh --only).
 integration: $(BINS) $(ITEST_BIN) $(TESTTOOL_BIN)
-	@BUILD=$(BUILD) sh tests/pg-harness.sh
+	@BUILD=$(BUILD) sh tests/pg-harness.sh $(if $(ITESTS),--only "$(ITESTS)")
 
 # The whole system on this machine: private PostgreSQL under ./var, gateway,
 # API, a sample archive, a matter through two approvals (ops/demo.sh).
@@ -137,6 +139,16 @@ demo-stop:
 
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 check
+
+# What CI (.ci/run) runs under ASan + UBSan after `make test`: every unit
+# test, and the integration tests that feed untrusted input to the parsers
+# or drive the fault paths (README, "Sanitizers in CI").  `make sanitize`
+# runs them all.
+SAN_CI_ITESTS := itest_ingest hostile_input api_frontdoor memory_disclosure \
+                 fault_kill_gateway fault_commit_cut disk_full
+sanitize-ci: deps
+	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 \
+	    ITESTS="$(SAN_CI_ITESTS)" check
 
 fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SRC)

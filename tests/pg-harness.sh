@@ -5,7 +5,9 @@
 #   sh tests/pg-harness.sh                 every $BUILD/tests/itest_* and
 #                                          tests/integration/*.sh
 #   sh tests/pg-harness.sh --only NAME     one of them (itest_migrate, ctl_tenant,
-#                                          ctl_tenant.sh, ...)
+#                                          ctl_tenant.sh, ...), or several:
+#                                          --only "NAME NAME..." (make
+#                                          integration ITESTS="...")
 #   sh tests/pg-harness.sh --shell CMD...  run CMD inside the cluster's
 #                                          environment (demo, bench, poking)
 #
@@ -246,8 +248,10 @@ run_one() {
 	echo "== $name"
 	fresh_db "$name"
 	export PGDATABASE="$db"
+	t0=$(date +%s)
 	if run_fg timeout -k 10 "$TEST_TIMEOUT" "$@"; then
 		passed=$((passed + 1))
+		echo "-- $name: $(($(date +%s) - t0)) s"
 	else
 		rc=$?
 		[ "$rc" -eq 124 ] && echo "!! $name timed out after ${TEST_TIMEOUT}s"
@@ -262,7 +266,11 @@ run_one() {
 
 matches() {   # matches NAME: is NAME selected by --only?
 	[ "$mode" = all ] && return 0
-	[ "$only" = "$1" ] || [ "$only.sh" = "$1" ] || [ "$only" = "${1%.sh}" ]
+	for o in $only; do
+		[ "$o" = "$1" ] || [ "$o.sh" = "$1" ] || [ "$o" = "${1%.sh}" ] &&
+		    return 0
+	done
+	return 1
 }
 
 ITEST_DIR=${COFFER_ITEST_DIR:-tests/integration}
@@ -285,6 +293,11 @@ if [ $((passed + failed)) -eq 0 ]; then
 		die "no integration test named '$only' (built? $BUILD/tests/itest_*, $ITEST_DIR/*.sh)"
 	fi
 	echo "integration: no tests found"
+fi
+if [ "$mode" = only ] && [ $((passed + failed)) -lt "$(echo "$only" | wc -w)" ]; then
+	echo "pg-harness: --only \"$only\": $((passed + failed)) of them found" >&2
+	failed=$((failed + 1))
+	failed_names="$failed_names (missing)"
 fi
 [ "$failed" -eq 0 ] || echo "failed:$failed_names"
 echo "integration: $passed passed, $failed failed"
