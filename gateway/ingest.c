@@ -58,7 +58,7 @@
 
 enum { LS_PENDING = 0, LS_STORED, LS_DUPLICATE, LS_REJECTED, LS_UNAVAILABLE,
        LS_FAILED };
-enum { JOB_SPLIT = 1, JOB_PARSE, JOB_FINISH };
+enum { JOB_SPLIT = 1, JOB_TOKENS, JOB_FINISH };
 
 typedef struct ig_tenant {
 	char           name[128];
@@ -926,7 +926,8 @@ ig_split(ig_req *q)
 		return;
 	}
 	n = q->b.nlines;
-	if (n > ig->cfg.max_records_per_request || (n > 0 && q->b.lines == NULL)) {
+	if (n > ig->cfg.max_records_per_request ||
+	    (n > 0 && q->b.lines == NULL)) {
 		q->status = 413;
 		ig_finish(q);
 		return;
@@ -969,7 +970,7 @@ ig_split(ig_req *q)
 				ig_finish(q);
 			return;
 		}
-		j->kind = JOB_PARSE;
+		j->kind = JOB_TOKENS;
 		j->owned = 1;
 		j->q = q;
 		j->from = start;
@@ -984,7 +985,7 @@ ig_split(ig_req *q)
 }
 
 static void
-ig_parse(ig_req *q, size_t from, size_t to)
+ig_tokens(ig_req *q, size_t from, size_t to)
 {
 	ingest *ig = q->ig;
 	wr_item *chain = NULL, **tail = &chain;
@@ -1072,8 +1073,8 @@ ig_worker_main(void *arg)
 		case JOB_SPLIT:
 			ig_split(j->q);
 			break;
-		case JOB_PARSE:
-			ig_parse(j->q, j->from, j->to);
+		case JOB_TOKENS:
+			ig_tokens(j->q, j->from, j->to);
 			break;
 		case JOB_FINISH:
 			ig_finish(j->q);
