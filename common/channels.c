@@ -9,17 +9,39 @@ static const char *const channels[] = {
 	"imessage", "email", "voice", "other"
 };
 
-const char *
-channels_find(const char *s, size_t len)
+#define CHANNELS_N (sizeof(channels) / sizeof(channels[0]))
+
+int
+channels_index(const char *s, size_t len)
 {
 	size_t i;
 
 	if (s == NULL)
-		return NULL;
-	for (i = 0; i < sizeof(channels) / sizeof(channels[0]); i++)
+		return -1;
+	for (i = 0; i < CHANNELS_N; i++)
 		if (strlen(channels[i]) == len && memcmp(channels[i], s, len) == 0)
-			return channels[i];
-	return NULL;
+			return (int)i;
+	return -1;
+}
+
+const char *
+channels_find(const char *s, size_t len)
+{
+	int i = channels_index(s, len);
+
+	return i < 0 ? NULL : channels[i];
+}
+
+const char *
+channels_name(unsigned i)
+{
+	return i < CHANNELS_N ? channels[i] : NULL;
+}
+
+unsigned
+channels_count(void)
+{
+	return (unsigned)CHANNELS_N;
 }
 
 int

@@ -14,6 +14,16 @@
  * static string, valid for the life of the process. */
 const char *channels_find(const char *s, size_t len);
 
+/* The channel's place in the list (0 .. channels_count() - 1), or -1: what
+ * the gateway's two processes send each other instead of the name. */
+int channels_index(const char *s, size_t len);
+
+/* The name at place i (a static string), or NULL when i is out of range. */
+const char *channels_name(unsigned i);
+
+/* How many channels the list holds. */
+unsigned channels_count(void);
+
 /* 1 if c (NUL-terminated) is a channel; 0 otherwise and for NULL or "*". */
 int channels_ok(const char *c);
 

@@ -25,7 +25,10 @@
 
 /* The messages.  net → sealer: SUBMIT, RELOAD (data channel), PEER,
  * METRICS (control channel).  sealer → net: DONE (data), READY, PEER_R,
- * METRICS_R (control).  Payload layouts are in gateway/sealer.h. */
+ * METRICS_R (control).  Payload layouts are in gateway/sealer.h; a
+ * SUBMIT carries no request body, only the lines the network process
+ * validated, as typed fields (gateway/batch.h), so the sealer reads
+ * lengths and bytes, never JSON. */
 enum {
 	IMSG_SUBMIT = 1,
 	IMSG_RELOAD,

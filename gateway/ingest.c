@@ -1,8 +1,8 @@
 /* gateway/ingest.c — the ingest pipeline behind gateway/ingest.h.
  *
- *   transport loop ──submit──▶ job queue ──▶ workers (split lines, validate,
- *   tokens) ──▶ writer lanes (seal, group commit) ──▶ workers (response)
- *   ──done──▶ loop
+ *   transport ──batch (validated lines, gateway/batch.h)──▶ job queue ──▶
+ *   workers (device check, tokens) ──▶ writer lanes (seal, group commit)
+ *   ──▶ workers (response) ──done──▶ transport
  *
  * `workers` sets both the number of worker threads and of writer lanes
  * (each lane one database connection and one stream per tenant).
@@ -11,12 +11,13 @@
  *
  * Trusts: the peer identity handed in by the transport (verified client
  * certificate); the database for tenants, tenant public keys and device
- * status; the key files checked by keys.c.  Does not trust the request
- * body: every line goes through record.c and gets its own status.  A
+ * status; the key files checked by keys.c.  The lines arrive validated
+ * (rec_check ran in the network process; batch_decode checked every
+ * length); each gets its own status, and this file parses no JSON.  A
  * request is answered only when every line is resolved, and a line counts
  * as stored or duplicate only after the writer's COMMIT returned.
  *
- * Request bodies hold message content: they are wiped before being freed,
+ * Batches hold message content: they are wiped before being freed,
  * like the canonical plaintexts (writer.c) and jansson's buffers
  * (record.c).  Logs carry counts, statuses and certificate fingerprints,
  * never tenant content, participants, tokens or source ids.
@@ -42,6 +43,7 @@
 #include "common/pg.h"
 #include "common/pins.h"
 #include "common/util.h"
+#include "gateway/batch.h"
 #include "gateway/keys.h"
 #include "gateway/record.h"
 #include "gateway/writer.h"
@@ -56,7 +58,7 @@
 
 enum { LS_PENDING = 0, LS_STORED, LS_DUPLICATE, LS_REJECTED, LS_UNAVAILABLE,
        LS_FAILED };
-enum { JOB_SPLIT = 1, JOB_PARSE, JOB_FINISH };
+enum { JOB_SPLIT = 1, JOB_TOKENS, JOB_FINISH };
 
 typedef struct ig_tenant {
 	char           name[128];
@@ -99,8 +101,7 @@ typedef struct ig_line {
 	wr_item      w;
 	rec          r;
 	ig_req      *q;
-	const char  *p;
-	size_t       len;
+	const batch_line *b;             /* in q->b */
 	int          status;
 	char        *reason;             /* malloc'd, rejected lines only */
 	wr_receipt   rc;
@@ -122,8 +123,8 @@ struct ig_req {
 	char                 device[128];
 	char                 fingerprint[65];
 	size_t               device_len;
-	char                *body;
-	size_t               body_len;
+	batch                b;
+	size_t               body_len;   /* the request body's bytes */
 	ingest_done_fn       done;
 	void                *ctx;
 	ig_line             *lines;
@@ -735,10 +736,7 @@ ig_req_free(ig_req *q)
 		}
 		free(q->lines);
 	}
-	if (q->body != NULL) {
-		vault_wipe(q->body, q->body_len);
-		free(q->body);
-	}
+	batch_free(&q->b);
 	free(q);
 }
 
@@ -902,7 +900,6 @@ ig_split(ig_req *q)
 	ingest *ig = q->ig;
 	size_t n = 0, i, start, chunk_lines, chunk_bytes;
 	ig_job *first = NULL, *last = NULL, *j;
-	const char *p = q->body, *end = q->body + q->body_len, *nl;
 	const ig_dev *d;
 	int ok, pin_ok;
 
@@ -928,15 +925,9 @@ ig_split(ig_req *q)
 		ig_finish(q);
 		return;
 	}
-	for (nl = p; nl < end; nl++) {
-		nl = memchr(nl, '\n', (size_t)(end - nl));
-		if (nl == NULL)
-			break;
-		n++;
-	}
-	if (q->body_len > 0 && q->body[q->body_len - 1] != '\n')
-		n++;
-	if (n > ig->cfg.max_records_per_request) {
+	n = q->b.nlines;
+	if (n > ig->cfg.max_records_per_request ||
+	    (n > 0 && q->b.lines == NULL)) {
 		q->status = 413;
 		ig_finish(q);
 		return;
@@ -953,15 +944,8 @@ ig_split(ig_req *q)
 	}
 	q->nlines = n;
 	for (i = 0; i < n; i++) {
-		const char *e = memchr(p, '\n', (size_t)(end - p));
-		size_t len = e != NULL ? (size_t)(e - p) : (size_t)(end - p);
-
 		q->lines[i].q = q;
-		q->lines[i].p = p;
-		q->lines[i].len = len;
-		if (len > 0 && p[len - 1] == '\r')
-			q->lines[i].len--;
-		p = e != NULL ? e + 1 : end;
+		q->lines[i].b = &q->b.lines[i];
 	}
 	atomic_store(&q->unresolved, n);
 	/* Chunks small enough that both workers share a big request. */
@@ -971,7 +955,7 @@ ig_split(ig_req *q)
 		for (i = start; i < n && chunk_lines < IG_CHUNK_LINES &&
 		    (chunk_lines == 0 || chunk_bytes < IG_CHUNK_BYTES); i++) {
 			chunk_lines++;
-			chunk_bytes += q->lines[i].len;
+			chunk_bytes += q->lines[i].b->f.plaintext_len;
 		}
 		j = calloc(1, sizeof(*j));
 		if (j == NULL) {
@@ -986,7 +970,7 @@ ig_split(ig_req *q)
 				ig_finish(q);
 			return;
 		}
-		j->kind = JOB_PARSE;
+		j->kind = JOB_TOKENS;
 		j->owned = 1;
 		j->q = q;
 		j->from = start;
@@ -1001,7 +985,7 @@ ig_split(ig_req *q)
 }
 
 static void
-ig_parse(ig_req *q, size_t from, size_t to)
+ig_tokens(ig_req *q, size_t from, size_t to)
 {
 	ingest *ig = q->ig;
 	wr_item *chain = NULL, **tail = &chain;
@@ -1011,14 +995,23 @@ ig_parse(ig_req *q, size_t from, size_t to)
 	for (i = from; i < to; i++) {
 		ig_line *l = &q->lines[i];
 
-		if (l->len > ig->cfg.max_line_bytes) {
+		if (l->b->kind == BATCH_TOO_LARGE) {
 			l->status = LS_REJECTED;
 			l->reason = strdup("record too large");
 			atomic_fetch_add(&ig->m_too_large, 1);
 			rejected++;
 			continue;
 		}
-		if (rec_parse(&l->r, l->p, l->len, q->bik, q->device,
+		if (l->b->kind == BATCH_REJECTED) {
+			/* the network process's rec_check refused it */
+			l->status = LS_REJECTED;
+			l->reason = strndup(l->b->reason, l->b->reason_len);
+			memcpy(l->r.id, l->b->id, l->b->id_len);
+			l->r.id[l->b->id_len] = '\0';
+			rejected++;
+			continue;
+		}
+		if (rec_tokens(&l->r, &l->b->f, q->bik, q->device,
 		    q->device_len, reason, sizeof(reason)) != 0) {
 			l->status = LS_REJECTED;
 			l->reason = strdup(reason);
@@ -1080,8 +1073,8 @@ ig_worker_main(void *arg)
 		case JOB_SPLIT:
 			ig_split(j->q);
 			break;
-		case JOB_PARSE:
-			ig_parse(j->q, j->from, j->to);
+		case JOB_TOKENS:
+			ig_tokens(j->q, j->from, j->to);
 			break;
 		case JOB_FINISH:
 			ig_finish(j->q);
@@ -1299,14 +1292,45 @@ void
 ingest_submit(ingest *ig, const ingest_peer *peer, char *body,
     size_t body_len, ingest_done_fn done, void *ctx)
 {
+	batch_limits lim;
+	unsigned char *buf = NULL;
+	size_t blen = 0;
+	char err[160];
+	batch b;
+
+	ingest_limits(ig, &lim);
+	if (body == NULL)
+		body_len = 0;
+	if (batch_build(body, body_len, peer->device, strlen(peer->device),
+	    &lim, &buf, &blen, err, sizeof(err)) != 0 ||
+	    batch_decode(&b, buf, blen, &lim, err, sizeof(err)) != 0) {
+		log_error("ingest: %s", err);
+		vault_free_wiped(body, body_len);
+		atomic_fetch_add(&ig->m_req_500, 1);
+		done(ctx, 500, 0, "application/json", NULL, 0);
+		return;
+	}
+	vault_free_wiped(body, body_len);
+	ingest_submit_batch(ig, peer, &b, done, ctx);
+}
+
+void
+ingest_limits(const ingest *ig, batch_limits *lim)
+{
+	lim->max_body_bytes = ig->cfg.max_body_bytes;
+	lim->max_line_bytes = ig->cfg.max_line_bytes;
+	lim->max_records = ig->cfg.max_records_per_request;
+}
+
+void
+ingest_submit_batch(ingest *ig, const ingest_peer *peer, batch *b,
+    ingest_done_fn done, void *ctx)
+{
 	ig_req *q = calloc(1, sizeof(*q));
 
 	if (q == NULL) {
 		/* Cannot even queue it: answer here (the only inline path). */
-		if (body != NULL) {
-			vault_wipe(body, body_len);
-			free(body);
-		}
+		batch_free(b);
 		atomic_fetch_add(&ig->m_req_500, 1);
 		done(ctx, 500, 0, "application/json", NULL, 0);
 		return;
@@ -1316,8 +1340,9 @@ ingest_submit(ingest *ig, const ingest_peer *peer, char *body,
 	snprintf(q->device, sizeof(q->device), "%s", peer->device);
 	snprintf(q->fingerprint, sizeof(q->fingerprint), "%s", peer->fingerprint);
 	q->device_len = strlen(q->device);
-	q->body = body;
-	q->body_len = body != NULL ? body_len : 0;
+	q->b = *b;
+	memset(b, 0, sizeof(*b));
+	q->body_len = q->b.body_bytes;
 	q->done = done;
 	q->ctx = ctx;
 	q->received_at = util_now_us();

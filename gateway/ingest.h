@@ -1,8 +1,10 @@
 /* gateway/ingest.h — the seam between transport and the ingest pipeline.
  *
  * Transport (net.c, tls.c, http.c) owns sockets, TLS, HTTP framing, limits
- * on bytes and time, and the per-device rate.  The pipeline (ingest.c,
- * record.c, writer.c) owns validation, sealing, group commit, receipts.
+ * on bytes and time, and the per-device rate; the network process's link
+ * (sealerlink.c) validates the lines (batch_build: record.c's rec_check).
+ * The pipeline (ingest.c, writer.c) owns the device check, tokens
+ * (rec_tokens), sealing, group commit, receipts.
  *
  * Threads: ingest_submit() is called on the transport's loop thread and
  * returns at once; `done` is called later from a pipeline thread, exactly
@@ -17,6 +19,9 @@
 #include <stddef.h>
 
 #include "gateway/config.h"
+
+struct batch;            /* gateway/batch.h (tags only: names stay free) */
+struct batch_limits;
 
 typedef struct ingest ingest;
 
@@ -56,9 +61,17 @@ typedef enum ingest_peer_fault {
  * secrets; safe to log). */
 int  ingest_peer_check(ingest *ig, const ingest_peer *peer,
                        ingest_peer_fault *fault, char *why, size_t why_len);
-/* Takes ownership of body (malloc'd). */
+/* Validated lines (batch_decode's) of one request: takes *b (freed by the
+ * pipeline; *b is left empty). */
+void ingest_submit_batch(ingest *ig, const ingest_peer *peer,
+                         struct batch *b, ingest_done_fn done, void *ctx);
+/* A raw body, all in this process and on the caller's thread: batch_build,
+ * batch_decode, ingest_submit_batch (tests; takes ownership of body,
+ * malloc'd, wiped and freed). */
 void ingest_submit(ingest *ig, const ingest_peer *peer, char *body,
                    size_t body_len, ingest_done_fn done, void *ctx);
+/* The batch limits of this pipeline's configuration. */
+void ingest_limits(const ingest *ig, struct batch_limits *lim);
 /* 1 while the pipeline is behind (queue above its high-water mark): the
  * transport stops reading request bodies until it returns 0. */
 int  ingest_busy(ingest *ig);

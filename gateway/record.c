@@ -1,8 +1,12 @@
 /* gateway/record.c — validation of one ingest line, its canonical plaintext
- * and its blind-index tokens.
+ * (rec_check, no key: the network process) and its blind-index tokens
+ * (rec_tokens, the tenant's key: the sealer).
  *
  * Trusts: the device id (it comes from a verified client certificate) and
- * the tenant's blind-index key.  Does not trust a single byte of the line:
+ * the tenant's blind-index key.  rec_tokens trusts its fields to be within
+ * record.h's bounds (the sealer's frame check, gateway/batch.c, made sure)
+ * and reads them as bytes, never as JSON.  rec_check does not trust a
+ * single byte of the line:
  * raw NUL bytes and depth are refused before jansson sees it (jansson would
  * read a NUL as the end of its input), jansson rejects invalid UTF-8,
  * duplicate keys, \u0000 and trailing data, and every string is checked
@@ -14,6 +18,7 @@
 #include "gateway/record.h"
 
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,14 +30,23 @@
 #include "vault/codec.h"
 #include "vault/mem.h"
 
-static const char *const rec_fields[] = {
+static const char *const rec_known_fields[] = {
 	"id", "channel", "conversation", "direction", "sender", "recipients",
 	"sent_at", "body", "attachments"
 };
 
+static atomic_ullong rec_json_allocs;
+
 static void *
 rec_json_malloc(size_t n)
 {
+	return malloc(n);
+}
+
+static void *
+rec_json_malloc_counted(size_t n)
+{
+	atomic_fetch_add_explicit(&rec_json_allocs, 1, memory_order_relaxed);
 	return malloc(n);
 }
 
@@ -49,6 +63,20 @@ void
 rec_init(void)
 {
 	json_set_alloc_funcs(rec_json_malloc, rec_json_free);
+	json_object_seed(0);
+}
+
+void
+rec_init_counted(void)
+{
+	atomic_store(&rec_json_allocs, 0);
+	json_set_alloc_funcs(rec_json_malloc_counted, rec_json_free);
+}
+
+unsigned long long
+rec_json_allocations(void)
+{
+	return atomic_load(&rec_json_allocs);
 }
 
 static int
@@ -300,14 +328,23 @@ rec_token_cmp(const void *a, const void *b)
 	return memcmp(a, b, VAULT_TOKEN_BYTES);
 }
 
+/* Classify and normalise one participant into c->mem at *off as a u16
+ * length and the bytes (the list rec_fields describes). */
 static int
-rec_participant(const unsigned char *bik, const char *field, const char *v,
-    size_t vlen, unsigned char *tok, char *reason, size_t cap)
+rec_participant(rec_checked *c, size_t *off, const char *field, const char *v,
+    size_t vlen, char *reason, size_t cap)
 {
 	char err[96];
+	size_t nlen = 0;
+	uint16_t n16;
 
-	if (vault_participant_token(bik, v, vlen, tok, err, sizeof(err)) != 0)
+	if (vault_participant_normalize(vault_participant_classify(v, vlen), v,
+	    vlen, (char *)c->mem + *off + 2, VAULT_PARTICIPANT_MAX, &nlen, err,
+	    sizeof(err)) != 0)
 		return rec_reject(reason, cap, field, err);
+	n16 = (uint16_t)nlen;
+	memcpy(c->mem + *off, &n16, 2);
+	*off += 2 + nlen;
 	return 0;
 }
 
@@ -401,19 +438,33 @@ rec_clear(rec *r)
 	vault_wipe(r, sizeof(*r));
 }
 
+void
+rec_checked_clear(rec_checked *c)
+{
+	if (c == NULL)
+		return;
+	if (c->mem != NULL) {
+		vault_wipe(c->mem, c->mem_cap);
+		free(c->mem);
+	}
+	if (c->dump != NULL) {
+		vault_wipe(c->dump, c->f.plaintext_len);
+		free(c->dump);
+	}
+	vault_wipe(c, sizeof(*c));
+}
+
 int
-rec_parse(rec *out, const char *line, size_t len,
-    const unsigned char bik[VAULT_BIK_BYTES], const char *device,
+rec_check(rec_checked *out, const char *line, size_t len, const char *device,
     size_t device_len, char *reason, size_t reason_len)
 {
 	json_t *root = NULL, *arr, *v;
 	json_error_t je;
 	const char *s, *key, *why;
 	char field[48], err[96];
-	size_t slen, i, j, n, nrec;
-	unsigned char *toks = NULL;
+	size_t slen, i, nrec, off;
 	char *dump = NULL;
-	int known;
+	int known, ch;
 
 	memset(out, 0, sizeof(*out));
 	if (reason_len > 0)
@@ -446,29 +497,46 @@ rec_parse(rec *out, const char *line, size_t len,
 		memcpy(out->id, s, slen);
 		out->id[slen] = '\0';
 	}
-	if (vault_dedup_token(bik, device, device_len, s, slen,
-	    out->dedup_token, err, sizeof(err)) != 0) {
+	/* the dedup token's own checks, here where its reason belongs */
+	if (vault_dedup_ids_check(device, device_len, s, slen, err,
+	    sizeof(err)) != 0) {
 		rec_reject(reason, reason_len, "id", err);
 		goto fail;
 	}
+	/* Participants can only be counted once recipients is known; the
+	 * memory is sized for the worst case of this line. */
+	arr = json_object_get(root, "recipients");
+	nrec = json_is_array(arr) ? json_array_size(arr) : 0;
+	if (nrec > REC_RECIPIENTS_MAX)
+		nrec = REC_RECIPIENTS_MAX;
+	out->mem_cap = REC_ID_MAX + REC_CONVERSATION_MAX +
+	    (nrec + 1) * (2 + VAULT_PARTICIPANT_MAX);
+	if ((out->mem = malloc(out->mem_cap)) == NULL) {
+		out->mem_cap = 0;
+		rec_reject(reason, reason_len, NULL, "out of memory");
+		goto fail;
+	}
+	memcpy(out->mem, s, slen);
+	out->f.id = (const char *)out->mem;
+	out->f.id_len = slen;
+	off = slen;
 
 	if (rec_string(root, "channel", "channel", 1, 0, SIZE_MAX, &s, &slen,
 	    reason, reason_len) != 0)
 		goto fail;
-	out->channel = channels_find(s, slen);
-	if (out->channel == NULL) {
+	if ((ch = channels_index(s, slen)) < 0) {
 		rec_reject(reason, reason_len, "channel", "unknown channel");
 		goto fail;
 	}
+	out->f.channel = (unsigned)ch;
 
 	if (rec_string(root, "conversation", "conversation", 1, 1,
 	    REC_CONVERSATION_MAX, &s, &slen, reason, reason_len) != 0)
 		goto fail;
-	if (vault_conversation_token(bik, s, slen, out->conversation_token,
-	    err, sizeof(err)) != 0) {
-		rec_reject(reason, reason_len, "conversation", err);
-		goto fail;
-	}
+	memcpy(out->mem + off, s, slen);
+	out->f.conversation = (const char *)out->mem + off;
+	out->f.conversation_len = slen;
+	off += slen;
 
 	if (rec_string(root, "direction", "direction", 1, 0, SIZE_MAX, &s, &slen,
 	    reason, reason_len) != 0)
@@ -479,9 +547,8 @@ rec_parse(rec *out, const char *line, size_t len,
 		goto fail;
 	}
 
-	/* Participants: sender then recipients, stored sorted and unique. */
-	arr = json_object_get(root, "recipients");
-	nrec = json_is_array(arr) ? json_array_size(arr) : 0;
+	/* Participants: sender then recipients, normalised (their tokens are
+	 * sorted and made unique by rec_tokens). */
 	if (rec_string(root, "sender", "sender", 1, 0, SIZE_MAX, &s, &slen,
 	    reason, reason_len) != 0)
 		goto fail;
@@ -493,17 +560,14 @@ rec_parse(rec *out, const char *line, size_t len,
 		rec_reject(reason, reason_len, "recipients", "must be an array");
 		goto fail;
 	}
-	if (nrec < 1 || nrec > REC_RECIPIENTS_MAX) {
+	if (json_array_size(arr) < 1 ||
+	    json_array_size(arr) > REC_RECIPIENTS_MAX) {
 		rec_reject(reason, reason_len, "recipients",
 		    "must hold 1..1000 entries");
 		goto fail;
 	}
-	toks = malloc((nrec + 1) * VAULT_TOKEN_BYTES);
-	if (toks == NULL) {
-		rec_reject(reason, reason_len, NULL, "out of memory");
-		goto fail;
-	}
-	if (rec_participant(bik, "sender", s, slen, toks, reason,
+	out->f.participants = out->mem + off;
+	if (rec_participant(out, &off, "sender", s, slen, reason,
 	    reason_len) != 0)
 		goto fail;
 	json_array_foreach(arr, i, v) {
@@ -518,25 +582,17 @@ rec_parse(rec *out, const char *line, size_t len,
 			rec_reject(reason, reason_len, field, "invalid UTF-8");
 			goto fail;
 		}
-		if (rec_participant(bik, field, s, slen,
-		    toks + (i + 1) * VAULT_TOKEN_BYTES, reason, reason_len) != 0)
+		if (rec_participant(out, &off, field, s, slen, reason,
+		    reason_len) != 0)
 			goto fail;
 	}
-	n = nrec + 1;
-	qsort(toks, n, VAULT_TOKEN_BYTES, rec_token_cmp);
-	for (i = 1, j = 1; i < n; i++)
-		if (memcmp(toks + i * VAULT_TOKEN_BYTES,
-		    toks + (j - 1) * VAULT_TOKEN_BYTES, VAULT_TOKEN_BYTES) != 0) {
-			if (i != j)
-				memcpy(toks + j * VAULT_TOKEN_BYTES,
-				    toks + i * VAULT_TOKEN_BYTES, VAULT_TOKEN_BYTES);
-			j++;
-		}
+	out->f.n_participants = json_array_size(arr) + 1;
+	out->f.participants_len = (size_t)(out->mem + off - out->f.participants);
 
 	if (rec_string(root, "sent_at", "sent_at", 1, 0, SIZE_MAX, &s, &slen,
 	    reason, reason_len) != 0)
 		goto fail;
-	if (rec_parse_time(s, slen, &out->sent_at_us, &why) != 0) {
+	if (rec_parse_time(s, slen, &out->f.sent_at_us, &why) != 0) {
 		rec_reject(reason, reason_len, "sent_at",
 		    strcmp(why, "range") == 0 ? "date or time out of range" :
 		    "not an RFC 3339 timestamp");
@@ -552,8 +608,9 @@ rec_parse(rec *out, const char *line, size_t len,
 
 	json_object_foreach(root, key, v) {
 		known = 0;
-		for (i = 0; i < sizeof(rec_fields) / sizeof(rec_fields[0]); i++)
-			if (strcmp(key, rec_fields[i]) == 0)
+		for (i = 0; i < sizeof(rec_known_fields) /
+		    sizeof(rec_known_fields[0]); i++)
+			if (strcmp(key, rec_known_fields[i]) == 0)
 				known = 1;
 		if (!known) {
 			rec_reject(reason, reason_len, NULL, "unknown field");
@@ -573,8 +630,90 @@ rec_parse(rec *out, const char *line, size_t len,
 		goto fail;
 	}
 	json_decref(root);
-	out->plaintext = (unsigned char *)dump;
-	out->plaintext_len = strlen(dump);
+	out->dump = dump;
+	out->f.plaintext = (const unsigned char *)dump;
+	out->f.plaintext_len = strlen(dump);
+	return 0;
+fail:
+	{
+		char keep[REC_ID_MAX + 1];
+
+		memcpy(keep, out->id, sizeof(keep));
+		json_decref(root);
+		rec_checked_clear(out);
+		memcpy(out->id, keep, sizeof(keep));
+	}
+	return -1;
+}
+
+int
+rec_tokens(rec *out, const rec_fields *f,
+    const unsigned char bik[VAULT_BIK_BYTES], const char *device,
+    size_t device_len, char *reason, size_t reason_len)
+{
+	const unsigned char *p = f->participants;
+	unsigned char *toks = NULL;
+	char field[48], err[96];
+	size_t i, j, n = f->n_participants;
+	uint16_t plen;
+
+	memset(out, 0, sizeof(*out));
+	if (reason_len > 0)
+		reason[0] = '\0';
+	for (i = 0; i < f->id_len && f->id[i] >= 0x20 && f->id[i] < 0x7f; i++)
+		;
+	if (i == f->id_len && f->id_len <= REC_ID_MAX) {
+		memcpy(out->id, f->id, f->id_len);
+		out->id[f->id_len] = '\0';
+	}
+	if (vault_dedup_token(bik, device, device_len, f->id, f->id_len,
+	    out->dedup_token, err, sizeof(err)) != 0) {
+		rec_reject(reason, reason_len, "id", err);
+		goto fail;
+	}
+	if (vault_conversation_token(bik, f->conversation, f->conversation_len,
+	    out->conversation_token, err, sizeof(err)) != 0) {
+		rec_reject(reason, reason_len, "conversation", err);
+		goto fail;
+	}
+	out->channel = channels_name(f->channel);
+	if (out->channel == NULL || n == 0) {
+		rec_reject(reason, reason_len, NULL, "internal error");
+		goto fail;
+	}
+	if ((toks = malloc(n * VAULT_TOKEN_BYTES)) == NULL) {
+		rec_reject(reason, reason_len, NULL, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		memcpy(&plen, p, 2);
+		if (vault_participant_token_normalized(bik, (const char *)p + 2,
+		    plen, toks + i * VAULT_TOKEN_BYTES, err, sizeof(err)) != 0) {
+			if (i == 0)
+				snprintf(field, sizeof(field), "sender");
+			else
+				snprintf(field, sizeof(field), "recipients[%zu]", i - 1);
+			rec_reject(reason, reason_len, field, err);
+			goto fail;
+		}
+		p += 2 + plen;
+	}
+	qsort(toks, n, VAULT_TOKEN_BYTES, rec_token_cmp);
+	for (i = 1, j = 1; i < n; i++)
+		if (memcmp(toks + i * VAULT_TOKEN_BYTES,
+		    toks + (j - 1) * VAULT_TOKEN_BYTES, VAULT_TOKEN_BYTES) != 0) {
+			if (i != j)
+				memcpy(toks + j * VAULT_TOKEN_BYTES,
+				    toks + i * VAULT_TOKEN_BYTES, VAULT_TOKEN_BYTES);
+			j++;
+		}
+	if ((out->plaintext = malloc(f->plaintext_len)) == NULL) {
+		rec_reject(reason, reason_len, NULL, "out of memory");
+		goto fail;
+	}
+	memcpy(out->plaintext, f->plaintext, f->plaintext_len);
+	out->plaintext_len = f->plaintext_len;
+	out->sent_at_us = f->sent_at_us;
 	out->participant_tokens = toks;
 	out->n_participants = j;
 	return 0;
@@ -584,9 +723,28 @@ fail:
 
 		memcpy(keep, out->id, sizeof(keep));
 		free(toks);
-		json_decref(root);
 		memset(out, 0, sizeof(*out));
 		memcpy(out->id, keep, sizeof(keep));
 	}
 	return -1;
+}
+
+int
+rec_parse(rec *out, const char *line, size_t len,
+    const unsigned char bik[VAULT_BIK_BYTES], const char *device,
+    size_t device_len, char *reason, size_t reason_len)
+{
+	rec_checked c;
+	int rc;
+
+	if (rec_check(&c, line, len, device, device_len, reason,
+	    reason_len) != 0) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out->id, c.id, sizeof(out->id));
+		vault_wipe(&c, sizeof(c));
+		return -1;
+	}
+	rc = rec_tokens(out, &c.f, bik, device, device_len, reason, reason_len);
+	rec_checked_clear(&c);
+	return rc;
 }

@@ -1,5 +1,16 @@
 /* gateway/record.h — one NDJSON ingest line: validation, canonical form and
- * blind-index tokens (DESIGN.md "Ingest protocol").
+ * blind-index tokens (DESIGN.md "Ingest protocol"), in two steps that run
+ * in the gateway's two processes (README "Privilege separation"):
+ *
+ *   rec_check   no key: the JSON parser, every rejection, participant
+ *               normalisation, the canonical plaintext.  The network
+ *               process runs it on the untrusted line and sends the typed
+ *               fields (rec_fields) to the sealer (gateway/batch.h).
+ *   rec_tokens  the tenant's blind-index key: dedup, conversation and
+ *               participant tokens from those fields.  The sealer runs it;
+ *               it parses nothing.
+ *
+ * rec_parse is the two in a row (tests, the fuzzer).
  *
  * A line is one JSON object:
  *   id            string, 1..256 bytes             (source message id)
@@ -34,6 +45,7 @@
 #define COFFER_GATEWAY_RECORD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vault/blind.h"
 
@@ -45,6 +57,42 @@
 #define REC_ATT_TYPE_MAX     255U
 #define REC_DEPTH_MAX        8U
 #define REC_REASON_MAX       128U
+/* sender + recipients */
+#define REC_PARTICIPANTS_MAX (REC_RECIPIENTS_MAX + 1U)
+/* sent_at's range in µs since the epoch: 0001-01-01T00:00:00+23:59 ..
+ * 9999-12-31T23:59:60.999999-23:59 */
+#define REC_SENT_AT_MIN_US   (-62135596800LL * 1000000LL - 86340LL * 1000000LL)
+#define REC_SENT_AT_MAX_US   (253402300800LL * 1000000LL + 86340LL * 1000000LL \
+                              + 999999LL)
+
+/* The typed fields of a valid line: what the sealer gets instead of JSON.
+ * participants is a list of n_participants entries, the normalised sender
+ * first, then each recipient's in input order; an entry is a u16 length
+ * (host byte order, 1..VAULT_PARTICIPANT_MAX) and that many bytes, the
+ * input of vault_participant_token_normalized.  Pointers borrow memory
+ * (rec_checked's, or a SUBMIT payload's). */
+typedef struct rec_fields {
+	unsigned             channel;            /* channels_name(channel) */
+	long long            sent_at_us;         /* µs since 1970, UTC */
+	const char          *id;                 /* source id, 1..REC_ID_MAX */
+	size_t               id_len;
+	const char          *conversation;       /* 1..REC_CONVERSATION_MAX */
+	size_t               conversation_len;
+	const unsigned char *participants;
+	size_t               participants_len;   /* bytes */
+	size_t               n_participants;     /* 2..REC_PARTICIPANTS_MAX */
+	const unsigned char *plaintext;          /* canonical form, >= 1 byte */
+	size_t               plaintext_len;
+} rec_fields;
+
+/* rec_check's result: the fields and the memory they point into. */
+typedef struct rec_checked {
+	rec_fields     f;
+	unsigned char *mem;                 /* id, conversation, participants */
+	size_t         mem_cap;
+	char          *dump;                /* the plaintext (jansson's) */
+	char           id[REC_ID_MAX + 1];  /* source id when printable ASCII, else "" */
+} rec_checked;
 
 typedef struct rec {
 	unsigned char  dedup_token[VAULT_TOKEN_BYTES];        /* (device, id) */
@@ -58,15 +106,43 @@ typedef struct rec {
 	char           id[REC_ID_MAX + 1];  /* source id when printable ASCII, else "" */
 } rec;
 
-/* Once per process, before threads: makes jansson wipe every block it frees
- * (json_set_alloc_funcs), so parsed content does not linger in the heap. */
+/* Once per process that parses, before threads: makes jansson wipe every
+ * block it frees (json_set_alloc_funcs), so parsed content does not linger
+ * in the heap, and draws jansson's hash seed now (later the sandbox may
+ * refuse the open of /dev/urandom). */
 void rec_init(void);
 
-/* Validate line[0..len) (no trailing newline) for a device of the tenant
- * whose blind-index key is bik.  0: *out is filled and owned by the caller
- * (rec_clear).  -1: reason holds a fixed rejection reason and *out is
- * cleared except out->id, which is set when the id field itself was valid
- * and printable, so a rejection can still name the client's message. */
+/* For a process that must parse no JSON (the sealer): jansson's blocks are
+ * still wiped when freed, and each allocation is counted
+ * (rec_json_allocations), so a test can see that it stays at 0. */
+void rec_init_counted(void);
+unsigned long long rec_json_allocations(void);
+
+/* Validate line[0..len) (no trailing newline) for device, with no key.
+ * 0: *out is filled and owned by the caller (rec_checked_clear).  -1:
+ * reason holds a fixed rejection reason and *out is cleared except
+ * out->id, which is set when the id field itself was valid and printable,
+ * so a rejection can still name the client's message. */
+int  rec_check(rec_checked *out, const char *line, size_t len,
+               const char *device, size_t device_len,
+               char *reason, size_t reason_len)
+     __attribute__((warn_unused_result));
+
+/* Wipe and free what rec_check filled, wipe *c.  Accepts a cleared one. */
+void rec_checked_clear(rec_checked *c);
+
+/* The tokens of checked fields f (trusted to be within the bounds above)
+ * under bik, for device; the plaintext is copied.  0: *out filled (rec_clear).
+ * -1 (a token failed: no key, the hash): reason names the field, *out is
+ * cleared except out->id. */
+int  rec_tokens(rec *out, const rec_fields *f,
+                const unsigned char bik[VAULT_BIK_BYTES],
+                const char *device, size_t device_len,
+                char *reason, size_t reason_len)
+     __attribute__((warn_unused_result));
+
+/* rec_check then rec_tokens: the whole line in one process.  Same
+ * contract as rec_check. */
 int  rec_parse(rec *out, const char *line, size_t len,
                const unsigned char bik[VAULT_BIK_BYTES],
                const char *device, size_t device_len,

@@ -6,8 +6,12 @@
  *
  * Trusts: its parent's configuration (read before the fork).  Does not
  * trust the network process: every message is checked against its exact
- * size or bounds before a payload byte is read, and a malformed one ends
- * the sealer (the network process then exits too).  Request bodies are
+ * size or bounds before a payload byte is read, a SUBMIT's lines against
+ * gateway/batch.h's layout (every length bounded, the sum exact) before the
+ * pipeline sees them, and a malformed one ends the sealer (the network
+ * process then exits too).  No JSON is parsed here: the network process
+ * validated the lines; jansson's allocations are counted to show it
+ * (coffer_gateway_sealer_json_allocations_total stays 0).  Batches are
  * wiped before they are freed (by the pipeline); answers are wiped after
  * they were written, as they carry the clients' message ids.
  */
@@ -25,6 +29,7 @@
 
 #include "common/log.h"
 #include "gateway/imsg.h"
+#include "gateway/record.h"
 #include "vault/mem.h"
 
 typedef struct sealer {
@@ -162,10 +167,23 @@ sealer_ctl_main(void *arg)
 				sealer_protocol("control", strerror(errno));
 			if (room == 0 || room > SEALER_METRICS_MAX)
 				sealer_protocol("control", "METRICS room out of bounds");
-			if ((text = malloc(room)) == NULL)
+			if ((text = malloc(room)) == NULL) {
 				n = 0;
-			else
+			} else {
+				int k;
+
 				n = ingest_metrics(s->ig, text, room);
+				k = snprintf(text + n, room - n,
+				    "# HELP coffer_gateway_sealer_json_allocations_total "
+				    "jansson allocations in the sealer process (0: it "
+				    "parses no JSON; the network process validates).\n"
+				    "# TYPE coffer_gateway_sealer_json_allocations_total "
+				    "counter\n"
+				    "coffer_gateway_sealer_json_allocations_total %llu\n",
+				    rec_json_allocations());
+				if (k > 0 && (size_t)k < room - n)
+					n += (size_t)k;
+			}
 			iov.iov_base = text;
 			iov.iov_len = n;
 			rc = imsg_write(s->ctl_fd, IMSG_METRICS_R, h.id, &iov, 1);
@@ -180,19 +198,26 @@ sealer_ctl_main(void *arg)
 	}
 }
 
+size_t
+sealer_submit_max(const batch_limits *lim)
+{
+	size_t m = SEALER_PEER_BYTES + batch_max(lim);
+
+	return m < UINT32_MAX ? m : UINT32_MAX;
+}
+
 int
-sealer_read_submit(int fd, const imsg_hdr *h, size_t max_body,
-    ingest_peer *p, char **body, size_t *body_len, char *err, size_t err_len)
+sealer_read_submit(int fd, const imsg_hdr *h, const batch_limits *lim,
+    ingest_peer *p, batch *out, char *err, size_t err_len)
 {
 	unsigned char blk[SEALER_PEER_BYTES];
 	size_t blen;
-	char *b = NULL;
+	unsigned char *b;
 
-	*body = NULL;
-	*body_len = 0;
+	memset(out, 0, sizeof(*out));
 	memset(p, 0, sizeof(*p));
-	if (imsg_expect(h, IMSG_SUBMIT, SEALER_PEER_BYTES,
-	    SEALER_PEER_BYTES + max_body, err, err_len) != 0)
+	if (imsg_expect(h, IMSG_SUBMIT, SEALER_PEER_BYTES + BATCH_HDR_BYTES,
+	    sealer_submit_max(lim), err, err_len) != 0)
 		return -1;
 	if (imsg_read(fd, blk, sizeof(blk)) != 0) {
 		snprintf(err, err_len, "SUBMIT: %s", strerror(errno));
@@ -203,22 +228,16 @@ sealer_read_submit(int fd, const imsg_hdr *h, size_t max_body,
 		return -1;
 	}
 	blen = h->len - SEALER_PEER_BYTES;
-	if (blen > 0) {
-		if ((b = malloc(blen)) == NULL) {
-			snprintf(err, err_len, "out of memory for a %zu-byte body",
-			    blen);
-			return -1;
-		}
-		if (imsg_read(fd, b, blen) != 0) {
-			snprintf(err, err_len, "SUBMIT: %s", strerror(errno));
-			vault_wipe(b, blen);
-			free(b);
-			return -1;
-		}
+	if ((b = malloc(blen)) == NULL) {
+		snprintf(err, err_len, "out of memory for a %zu-byte batch", blen);
+		return -1;
 	}
-	*body = b;
-	*body_len = blen;
-	return 0;
+	if (imsg_read(fd, b, blen) != 0) {
+		snprintf(err, err_len, "SUBMIT: %s", strerror(errno));
+		vault_free_wiped(b, blen);
+		return -1;
+	}
+	return batch_decode(out, b, blen, lim, err, err_len);
 }
 
 /* The data channel until it ends: 0 at its end, -1 on a protocol error. */
@@ -226,14 +245,15 @@ static int
 sealer_serve(sealer *s)
 {
 	char err[160];
+	batch_limits lim;
 	ingest_peer p;
 	imsg_hdr h;
 
+	ingest_limits(s->ig, &lim);
 	for (;;) {
 		int rc = imsg_read_hdr(s->data_fd, &h);
 		sealer_req *rq;
-		char *body;
-		size_t blen;
+		batch b;
 
 		if (rc == 0)
 			return 0;
@@ -247,20 +267,17 @@ sealer_serve(sealer *s)
 			ingest_reload(s->ig);
 			continue;
 		}
-		if (sealer_read_submit(s->data_fd, &h, s->cfg->max_body_bytes, &p,
-		    &body, &blen, err, sizeof(err)) != 0)
+		if (sealer_read_submit(s->data_fd, &h, &lim, &p, &b, err,
+		    sizeof(err)) != 0)
 			goto bad;
 		if ((rq = calloc(1, sizeof(*rq))) == NULL) {
-			if (body != NULL) {
-				vault_wipe(body, blen);
-				free(body);
-			}
+			batch_free(&b);
 			log_error("sealer: out of memory");
 			return -1;
 		}
 		rq->s = s;
 		rq->id = h.id;
-		ingest_submit(s->ig, &p, body, blen, sealer_done, rq);
+		ingest_submit_batch(s->ig, &p, &b, sealer_done, rq);
 	}
 bad:
 	log_error("sealer: data channel: %s; exiting", err);
@@ -290,6 +307,8 @@ sealer_main(const gw_config *cfg, int data_fd, int ctl_fd,
 		log_error("ingest: %s", err);
 		return 1;
 	}
+	/* no JSON from here on: count jansson's allocations to show it */
+	rec_init_counted();
 	if (ingest_start(s.ig, err, sizeof(err)) != 0) {
 		log_error("ingest: %s", err);
 		ingest_free(&s.ig);

@@ -6,15 +6,21 @@
  *   network process (main pid)          sealer process (its child)
  *   accept, TLS, HTTP framing,          tenant blind-index keys, the node
  *   limits, device rate, metrics        signing key, epoch keys; the ingest
- *   listener; seccomp filter; no        pipeline (gateway/ingest.c): record
- *   database connection, no key         validation, tokens, sealing,
- *   file, no filesystem writes          signing, group commit, receipts
+ *   listener; record validation         pipeline (gateway/ingest.c): the
+ *   (gateway/batch.c: line split,       SUBMIT frame check (batch_decode),
+ *   the JSON parser, every rejection,   device check, tokens (rec_tokens),
+ *   participant normalisation, the      sealing, signing, group commit,
+ *   canonical plaintext); seccomp       receipts.  It parses no JSON.
+ *   filter; no database connection,
+ *   no key file, no filesystem writes
  *
  * They talk over two socketpairs with the typed messages of gateway/imsg.h:
  *
  *   data channel (asynchronous)
- *     SUBMIT  id  net→sealer  peer block, then the request body
- *                             (SEALER_PEER_BYTES .. + max_body_bytes)
+ *     SUBMIT  id  net→sealer  peer block, then the request's validated
+ *                             lines (gateway/batch.h: typed fields, no
+ *                             JSON; SEALER_PEER_BYTES + BATCH_HDR_BYTES ..
+ *                             sealer_submit_max())
  *     RELOAD  0   net→sealer  empty (SIGHUP reached the network process)
  *     DONE    id  sealer→net  u32 status, u32 retry_after_s, u8 content
  *                             type (0 application/json, 1
@@ -45,6 +51,7 @@
 #include <sys/types.h>
 
 #include "common/priv.h"
+#include "gateway/batch.h"
 #include "gateway/config.h"
 #include "gateway/imsg.h"
 #include "gateway/ingest.h"
@@ -67,14 +74,17 @@ void sealer_peer_put(unsigned char out[SEALER_PEER_BYTES],
 int  sealer_peer_get(ingest_peer *p, const unsigned char in[SEALER_PEER_BYTES])
      __attribute__((warn_unused_result));
 
+/* Largest SUBMIT payload for these limits. */
+size_t sealer_submit_max(const batch_limits *lim);
+
 /* The sealer's check of one SUBMIT whose header h was read from fd: its
- * size (SEALER_PEER_BYTES .. + max_body), then the peer block (each field
- * NUL-terminated), then the body into malloc'd memory (*body, NULL when
- * empty; the caller owns it).  0, or -1 with the reason in err (the
- * stream is then out of step: the caller ends it). */
-int  sealer_read_submit(int fd, const imsg_hdr *h, size_t max_body,
-                        ingest_peer *p, char **body, size_t *body_len,
-                        char *err, size_t err_len)
+ * size (SEALER_PEER_BYTES + BATCH_HDR_BYTES .. sealer_submit_max), then
+ * the peer block (each field NUL-terminated), then the lines through
+ * batch_decode (*out; the caller owns it: batch_free).  0, or -1 with the
+ * reason in err (the stream is then out of step, or the network process
+ * sent what it never would: the caller ends it). */
+int  sealer_read_submit(int fd, const imsg_hdr *h, const batch_limits *lim,
+                        ingest_peer *p, batch *out, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
 /* The sealer process's whole life, called in the child right after the

@@ -1,9 +1,19 @@
 /* gateway/sealerlink.c — see sealerlink.h.
  *
+ * Record validation runs here, in the network process: sl_submit queues
+ * the body for a validator thread (`workers` of them, started before the
+ * sandbox), which splits it into lines, runs rec_check on each
+ * (batch_build: the JSON parser, every rejection, normalisation, the
+ * canonical plaintext) and sends the typed result as the SUBMIT (or, with
+ * privsep = off, hands it to the pipeline in this process).  The body is
+ * wiped and freed as soon as it is encoded; the encoding after it is
+ * written.
+ *
  * In-flight submits live in a slot table; a message id is (generation <<
  * 32 | slot), so an answer for a slot that is free or reused is a
  * protocol error, not a stray completion.  The reader thread is the only
- * reader of the data channel; the loop thread its only writer.  The
+ * reader of the data channel; the validators its writers (under `wmu`,
+ * one whole message at a time), and the loop thread for RELOAD.  The
  * control channel is used in turn under `cmu`.
  *
  * Trusts the sealer (it holds the keys: a hostile sealer is already the
@@ -25,9 +35,22 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "gateway/batch.h"
 #include "gateway/imsg.h"
+#include "gateway/record.h"
 #include "gateway/sealer.h"
 #include "vault/mem.h"
+
+/* A body waiting for a validator. */
+typedef struct sl_job {
+	struct sl_job *next;
+	ingest_peer    peer;
+	char          *body;
+	size_t         body_len;
+	uint64_t       id;               /* privsep: its slot */
+	ingest_done_fn done;             /* in-process */
+	void          *ctx;
+} sl_job;
 
 typedef struct sl_slot {
 	ingest_done_fn done;
@@ -47,6 +70,15 @@ struct sealer_link {
 	atomic_int       stopping;
 	size_t           done_max;
 	size_t           hwm_bytes;
+	batch_limits     lim;
+
+	pthread_mutex_t  qmu;            /* the validators' queue */
+	pthread_cond_t   qcv;
+	sl_job          *qhead, *qtail;
+	int              qstop;
+	size_t           queued_bytes;   /* bodies not yet validated */
+	pthread_t       *validators;
+	unsigned         nvalidators;
 
 	pthread_mutex_t  mu;             /* slots and the figures below */
 	sl_slot         *slots;
@@ -218,6 +250,137 @@ sl_reader_main(void *arg)
 	return NULL;
 }
 
+/* -- the validators ------------------------------------------------------- */
+
+/* A submit that never reached the pipeline (out of memory, a batch over
+ * its bound): 500, nothing stored. */
+static void
+sl_job_fail(sealer_link *l, sl_job *j)
+{
+	sl_slot s;
+	int rc;
+
+	if (l->local != NULL) {
+		j->done(j->ctx, 500, 0, sl_ctypes[0], NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&l->mu);
+	rc = sl_slot_put(l, j->id, &s);
+	pthread_mutex_unlock(&l->mu);
+	if (rc == 0)
+		s.done(s.ctx, 500, 0, sl_ctypes[0], NULL, 0);
+}
+
+static void
+sl_validate(sealer_link *l, sl_job *j)
+{
+	unsigned char blk[SEALER_PEER_BYTES], *buf = NULL;
+	struct iovec iov[2];
+	size_t blen = 0;
+	char err[160];
+	batch b;
+	int rc;
+
+	rc = batch_build(j->body, j->body_len, j->peer.device,
+	    strlen(j->peer.device), &l->lim, &buf, &blen, err, sizeof(err));
+	vault_free_wiped(j->body, j->body_len);
+	j->body = NULL;
+	pthread_mutex_lock(&l->qmu);
+	l->queued_bytes -= j->body_len;
+	pthread_mutex_unlock(&l->qmu);
+	if (rc != 0) {
+		log_error("validation: %s", err);
+		sl_job_fail(l, j);
+		return;
+	}
+	if (l->local != NULL) {
+		/* the sealer's own check of what it would have been sent */
+		if (batch_decode(&b, buf, blen, &l->lim, err, sizeof(err)) != 0) {
+			log_error("validation: %s", err);
+			sl_job_fail(l, j);
+			return;
+		}
+		ingest_submit_batch(l->local, &j->peer, &b, j->done, j->ctx);
+		return;
+	}
+	sealer_peer_put(blk, &j->peer);
+	iov[0].iov_base = blk;
+	iov[0].iov_len = sizeof(blk);
+	iov[1].iov_base = buf;
+	iov[1].iov_len = blen;
+	pthread_mutex_lock(&l->wmu);
+	rc = imsg_write(l->data_fd, IMSG_SUBMIT, j->id, iov, 2);
+	pthread_mutex_unlock(&l->wmu);
+	vault_free_wiped(buf, blen);
+	if (rc != 0)
+		sl_die(l, "the sealer's data channel ended");
+}
+
+static void *
+sl_validator_main(void *arg)
+{
+	sealer_link *l = arg;
+
+	for (;;) {
+		sl_job *j;
+
+		pthread_mutex_lock(&l->qmu);
+		while (l->qhead == NULL && !l->qstop)
+			pthread_cond_wait(&l->qcv, &l->qmu);
+		j = l->qhead;
+		if (j == NULL) {
+			pthread_mutex_unlock(&l->qmu);
+			break;
+		}
+		l->qhead = j->next;
+		if (l->qhead == NULL)
+			l->qtail = NULL;
+		pthread_mutex_unlock(&l->qmu);
+		sl_validate(l, j);
+		free(j);
+	}
+	return NULL;
+}
+
+/* After the fork (the sealer must not inherit them) and before the
+ * sandbox (which refuses clone). */
+static int
+sl_validators_start(sealer_link *l, char *err, size_t err_len)
+{
+	unsigned i, n = l->cfg.workers > 0 ? l->cfg.workers : 1;
+	int rc;
+
+	if ((l->validators = calloc(n, sizeof(*l->validators))) == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = pthread_create(&l->validators[i], NULL,
+		    sl_validator_main, l)) != 0) {
+			snprintf(err, err_len, "cannot start a validator: %s",
+			    strerror(rc));
+			break;
+		}
+		l->nvalidators++;
+	}
+	return l->nvalidators == n ? 0 : -1;
+}
+
+/* Every queued body is validated and handed on first. */
+static void
+sl_validators_stop(sealer_link *l)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&l->qmu);
+	l->qstop = 1;
+	pthread_cond_broadcast(&l->qcv);
+	pthread_mutex_unlock(&l->qmu);
+	for (i = 0; i < l->nvalidators; i++)
+		pthread_join(l->validators[i], NULL);
+	l->nvalidators = 0;
+}
+
 /* -- set-up ------------------------------------------------------------------ */
 
 static sealer_link *
@@ -233,7 +396,14 @@ sl_alloc(const gw_config *cfg)
 	l->data_fd = l->ctl_fd = -1;
 	l->done_max = sealer_done_max(cfg);
 	l->hwm_bytes = 2 * cfg->max_body_bytes;
+	l->lim.max_body_bytes = cfg->max_body_bytes;
+	l->lim.max_line_bytes = cfg->max_line_bytes;
+	l->lim.max_records = cfg->max_records_per_request;
+	/* jansson runs here, in the validators: its wiping free, its seed */
+	rec_init();
 	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->qmu, NULL);
+	pthread_cond_init(&l->qcv, NULL);
 	pthread_mutex_init(&l->wmu, NULL);
 	pthread_mutex_init(&l->cmu, NULL);
 	return l;
@@ -248,6 +418,9 @@ sl_release(sealer_link *l)
 		close(l->ctl_fd);
 	free(l->slots);
 	free(l->free_ix);
+	free(l->validators);
+	pthread_mutex_destroy(&l->qmu);
+	pthread_cond_destroy(&l->qcv);
 	pthread_mutex_destroy(&l->mu);
 	pthread_mutex_destroy(&l->wmu);
 	pthread_mutex_destroy(&l->cmu);
@@ -320,9 +493,17 @@ sl_spawn(sealer_link **out, const gw_config *cfg, const priv_target *pw,
 		sl_release(l);
 		return -1;
 	}
+	if (sl_validators_start(l, err, err_len) != 0) {
+		sl_validators_stop(l);
+		(void)kill(l->pid, SIGKILL);
+		(void)waitpid(l->pid, &st, 0);
+		sl_release(l);
+		return -1;
+	}
 	if ((rc = pthread_create(&l->reader, NULL, sl_reader_main, l)) != 0) {
 		snprintf(err, err_len, "cannot start the sealer reader: %s",
 		    strerror(rc));
+		sl_validators_stop(l);
 		(void)kill(l->pid, SIGKILL);
 		(void)waitpid(l->pid, &st, 0);
 		sl_release(l);
@@ -348,6 +529,12 @@ sl_local(sealer_link **out, const gw_config *cfg, char *err, size_t err_len)
 		return -1;
 	}
 	if (ingest_start(l->local, err, err_len) != 0) {
+		ingest_free(&l->local);
+		sl_release(l);
+		return -1;
+	}
+	if (sl_validators_start(l, err, err_len) != 0) {
+		sl_validators_stop(l);
 		ingest_free(&l->local);
 		sl_release(l);
 		return -1;
@@ -404,49 +591,45 @@ void
 sl_submit(sealer_link *l, const ingest_peer *peer, char *body,
     size_t body_len, ingest_done_fn done, void *ctx)
 {
-	unsigned char blk[SEALER_PEER_BYTES];
-	struct iovec iov[2];
-	uint64_t id;
-	int rc;
+	sl_job *j = NULL;
+	uint64_t id = 0;
+	int rc = 0;
 
-	if (l->local != NULL) {
-		ingest_submit(l->local, peer, body, body_len, done, ctx);
-		return;
-	}
 	if (body == NULL)
 		body_len = 0;
-	if (body_len > l->cfg.max_body_bytes) {
-		/* the transport enforces the limit first: a broken invariant */
-		vault_wipe(body, body_len);
-		free(body);
+	/* the transport enforces the limit first: a broken invariant */
+	if (body_len > l->cfg.max_body_bytes ||
+	    (j = calloc(1, sizeof(*j))) == NULL) {
+		vault_free_wiped(body, body_len);
 		done(ctx, 500, 0, sl_ctypes[0], NULL, 0);
 		return;
 	}
-	pthread_mutex_lock(&l->mu);
-	rc = sl_slot_take(l, done, ctx, body_len, &id);
-	pthread_mutex_unlock(&l->mu);
+	if (l->local == NULL) {
+		pthread_mutex_lock(&l->mu);
+		rc = sl_slot_take(l, done, ctx, body_len, &id);
+		pthread_mutex_unlock(&l->mu);
+	}
 	if (rc != 0) {
-		if (body != NULL) {
-			vault_wipe(body, body_len);
-			free(body);
-		}
+		free(j);
+		vault_free_wiped(body, body_len);
 		done(ctx, 500, 0, sl_ctypes[0], NULL, 0);
 		return;
 	}
-	sealer_peer_put(blk, peer);
-	iov[0].iov_base = blk;
-	iov[0].iov_len = sizeof(blk);
-	iov[1].iov_base = body;
-	iov[1].iov_len = body_len;
-	pthread_mutex_lock(&l->wmu);
-	rc = imsg_write(l->data_fd, IMSG_SUBMIT, id, iov, 2);
-	pthread_mutex_unlock(&l->wmu);
-	if (body != NULL) {
-		vault_wipe(body, body_len);
-		free(body);
-	}
-	if (rc != 0)
-		sl_die(l, "the sealer's data channel ended");
+	j->peer = *peer;
+	j->body = body;
+	j->body_len = body_len;
+	j->id = id;
+	j->done = done;
+	j->ctx = ctx;
+	pthread_mutex_lock(&l->qmu);
+	if (l->qtail != NULL)
+		l->qtail->next = j;
+	else
+		l->qhead = j;
+	l->qtail = j;
+	l->queued_bytes += body_len;
+	pthread_cond_signal(&l->qcv);
+	pthread_mutex_unlock(&l->qmu);
 }
 
 int
@@ -454,8 +637,12 @@ sl_busy(sealer_link *l)
 {
 	int busy;
 
-	if (l->local != NULL)
-		return ingest_busy(l->local);
+	if (l->local != NULL) {
+		pthread_mutex_lock(&l->qmu);
+		busy = l->queued_bytes > l->hwm_bytes;
+		pthread_mutex_unlock(&l->qmu);
+		return busy || ingest_busy(l->local);
+	}
 	pthread_mutex_lock(&l->mu);
 	busy = l->inflight > 0 &&
 	    (l->inflight_bytes > l->hwm_bytes || l->sealer_busy);
@@ -528,6 +715,8 @@ sl_free(sealer_link **lp)
 		return;
 	l = *lp;
 	*lp = NULL;
+	/* every queued body reaches the pipeline (and gets its answer) */
+	sl_validators_stop(l);
 	if (l->local != NULL) {
 		ingest_free(&l->local);
 		sl_release(l);

@@ -3,10 +3,18 @@
  * process over typed messages (gateway/sealer.h), or, with `privsep =
  * off` (measurement only), by an ingest pipeline in this process.
  *
+ * Record validation runs here, on the network side, either way: sl_submit
+ * hands the body to one of the link's validator threads, which splits it
+ * into lines, validates each (gateway/batch.c, record.c's rec_check: the
+ * JSON parser, every rejection, normalisation, the canonical plaintext)
+ * and sends the typed result; the body itself never reaches the sealer.
+ *
  * Threads: sl_submit, sl_busy, sl_reload and sl_peer_check are called on
  * the transport's loop thread, sl_metrics on the loop thread too; `done`
- * is called on the link's reader thread (or a pipeline thread), exactly
- * once per submit, as ingest.h describes.
+ * is called on the link's reader thread, a validator thread (a request
+ * that could not be encoded: 500) or a pipeline thread, exactly once per
+ * submit, as ingest.h describes.  The validator threads start in sl_spawn
+ * and sl_local, after the fork and before the sandbox.
  */
 #ifndef COFFER_GATEWAY_SEALERLINK_H
 #define COFFER_GATEWAY_SEALERLINK_H
@@ -38,14 +46,16 @@ pid_t sl_pid(const sealer_link *l);
 
 int  sl_peer_check(sealer_link *l, const ingest_peer *peer,
                    ingest_peer_fault *fault, char *why, size_t why_len);
-/* Takes ownership of body (malloc'd; wiped and freed). */
+/* Queues body for validation and returns.  Takes ownership of body
+ * (malloc'd; wiped and freed once validated). */
 void sl_submit(sealer_link *l, const ingest_peer *peer, char *body,
                size_t body_len, ingest_done_fn done, void *ctx);
 int  sl_busy(sealer_link *l);
 void sl_reload(sealer_link *l);
 size_t sl_metrics(sealer_link *l, char *buf, size_t cap);
-/* Orderly end: no more submits; every submit still gets its done; the
- * sealer exits and is reaped.  NULL ok; sets NULL. */
+/* Orderly end: no more submits; every queued body is validated and every
+ * submit still gets its done; the sealer exits and is reaped.  NULL ok;
+ * sets NULL. */
 void sl_free(sealer_link **l);
 
 #endif

@@ -382,6 +382,43 @@ vault_participant_token(const unsigned char bik[VAULT_BIK_BYTES],
 }
 
 int
+vault_participant_token_normalized(const unsigned char bik[VAULT_BIK_BYTES],
+                                   const char *norm, size_t len,
+                                   unsigned char token_out[VAULT_TOKEN_BYTES],
+                                   char *err, size_t err_len)
+{
+	struct part part;
+	int         rc = -1;
+
+	if (token_out == NULL) {
+		vault_err_set(err, err_len, "missing token buffer");
+		goto fail;
+	}
+	sodium_memzero(token_out, VAULT_TOKEN_BYTES);
+	if (bik == NULL) {
+		vault_err_set(err, err_len, "missing blind-index key");
+		goto fail;
+	}
+	if (norm == NULL || len == 0 || len > VAULT_PARTICIPANT_MAX) {
+		vault_err_set(err, err_len, "normalised participant must be "
+		              "1..%u bytes", (unsigned)VAULT_PARTICIPANT_MAX);
+		goto fail;
+	}
+	part.p = (const unsigned char *)norm;
+	part.len = len;
+	if (token_hash(bik, DOMAIN_PARTICIPANT, &part, 1, token_out) != 0) {
+		vault_err_set(err, err_len, "hash failed");
+		goto fail;
+	}
+	rc = 0;
+
+fail:
+	if (rc != 0 && token_out != NULL)
+		sodium_memzero(token_out, VAULT_TOKEN_BYTES);
+	return rc;
+}
+
+int
 vault_phone_token(const unsigned char bik[VAULT_BIK_BYTES],
                   const char *value, size_t len,
                   unsigned char token_out[VAULT_TOKEN_BYTES],
@@ -473,6 +510,20 @@ store32_be(unsigned char *p, uint32_t v)
 }
 
 int
+vault_dedup_ids_check(const char *device_id, size_t device_id_len,
+                      const char *source_id, size_t source_id_len,
+                      char *err, size_t err_len)
+{
+	if (check_id(device_id, device_id_len, "device id is empty",
+	             "device id is longer than 1024 bytes", err, err_len) != 0 ||
+	    check_id(source_id, source_id_len, "source message id is empty",
+	             "source message id is longer than 1024 bytes",
+	             err, err_len) != 0)
+		return -1;
+	return 0;
+}
+
+int
 vault_dedup_token(const unsigned char bik[VAULT_BIK_BYTES],
                   const char *device_id, size_t device_id_len,
                   const char *source_id, size_t source_id_len,
@@ -492,11 +543,8 @@ vault_dedup_token(const unsigned char bik[VAULT_BIK_BYTES],
 		vault_err_set(err, err_len, "missing blind-index key");
 		goto fail;
 	}
-	if (check_id(device_id, device_id_len, "device id is empty",
-	             "device id is longer than 1024 bytes", err, err_len) != 0 ||
-	    check_id(source_id, source_id_len, "source message id is empty",
-	             "source message id is longer than 1024 bytes",
-	             err, err_len) != 0)
+	if (vault_dedup_ids_check(device_id, device_id_len, source_id,
+	                          source_id_len, err, err_len) != 0)
 		goto fail;
 
 	/* lengths fit: both are at most VAULT_BLIND_ID_MAX */

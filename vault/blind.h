@@ -86,6 +86,17 @@ int vault_participant_token(const unsigned char bik[VAULT_BIK_BYTES],
                             char *err, size_t err_len)
     __attribute__((warn_unused_result));
 
+/* Token of a value that is already normalised (vault_participant_classify,
+ * then vault_participant_normalize: the key-free half, which the gateway's
+ * network process runs); 1..VAULT_PARTICIPANT_MAX bytes, taken as they
+ * are.  vault_participant_token(v) is this of normalize(classify(v), v).
+ * On failure token_out is zeroed. */
+int vault_participant_token_normalized(const unsigned char bik[VAULT_BIK_BYTES],
+                                       const char *norm, size_t len,
+                                       unsigned char token_out[VAULT_TOKEN_BYTES],
+                                       char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+
 /* The same with the kind forced (no classification). */
 int vault_phone_token(const unsigned char bik[VAULT_BIK_BYTES],
                       const char *value, size_t len,
@@ -118,6 +129,13 @@ int vault_dedup_token(const unsigned char bik[VAULT_BIK_BYTES],
                       const char *source_id, size_t source_id_len,
                       unsigned char token_out[VAULT_TOKEN_BYTES],
                       char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+
+/* vault_dedup_token's checks of its two ids, without a key: 0, or -1 with
+ * the same message vault_dedup_token would give. */
+int vault_dedup_ids_check(const char *device_id, size_t device_id_len,
+                          const char *source_id, size_t source_id_len,
+                          char *err, size_t err_len)
     __attribute__((warn_unused_result));
 
 #endif

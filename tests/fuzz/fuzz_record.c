@@ -5,19 +5,63 @@
  * that is itself valid UTF-8 JSON and parses back to an accepted record with
  * the same tokens; a rejection never echoes input bytes (the reason is one
  * of the fixed texts, so it contains no byte outside printable ASCII).
+ * The input as a whole request body goes through the network process's
+ * batch_build too: the sealer's batch_decode must accept every batch it
+ * builds (the bounds of gateway/batch.h hold for any input), and the
+ * tokens of each accepted line must be rec_parse's.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/batch.h"
 #include "gateway/record.h"
 #include "vault/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const unsigned char fuzz_bik[VAULT_BIK_BYTES] = { 0x42 };
+static const batch_limits fuzz_lim = { 1U << 20, 1U << 16, 64 };
 static int fuzz_ready;
+
+/* What the validator sends, the sealer accepts; its tokens are rec_parse's
+ * for a one-line body. */
+static void
+fuzz_batch(const uint8_t *data, size_t size, const rec *whole, int whole_ok)
+{
+	unsigned char *enc = NULL;
+	char err[160], reason[REC_REASON_MAX];
+	size_t elen = 0, i;
+	batch b;
+	rec r;
+
+	if (batch_build((const char *)data, size, "dev-1", 5, &fuzz_lim, &enc,
+	    &elen, err, sizeof(err)) != 0)
+		abort();
+	if (batch_decode(&b, enc, elen, &fuzz_lim, err, sizeof(err)) != 0)
+		abort();
+	for (i = 0; b.lines != NULL && i < b.nlines; i++) {
+		if (b.lines[i].kind != BATCH_ACCEPTED)
+			continue;
+		if (rec_tokens(&r, &b.lines[i].f, fuzz_bik, "dev-1", 5, reason,
+		    sizeof(reason)) != 0)
+			abort();
+		/* one line, no '\n' or '\r' to split or drop: the same record */
+		if (b.nlines == 1 && memchr(data, '\n', size) == NULL &&
+		    (size == 0 || data[size - 1] != '\r') &&
+		    (!whole_ok || r.plaintext_len != whole->plaintext_len ||
+		    memcmp(r.plaintext, whole->plaintext, r.plaintext_len) != 0 ||
+		    memcmp(r.dedup_token, whole->dedup_token,
+		    VAULT_TOKEN_BYTES) != 0 ||
+		    r.n_participants != whole->n_participants ||
+		    memcmp(r.participant_tokens, whole->participant_tokens,
+		    r.n_participants * VAULT_TOKEN_BYTES) != 0))
+			abort();
+		rec_clear(&r);
+	}
+	batch_free(&b);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -40,9 +84,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		if (i == 0 || r.plaintext != NULL)
 			abort();
+		fuzz_batch(data, size, &r, 0);
 		rec_clear(&r);
 		return 0;
 	}
+	fuzz_batch(data, size, &r, 1);
 	if (r.plaintext == NULL || r.channel == NULL || r.n_participants == 0 ||
 	    !rec_utf8_valid(r.plaintext, r.plaintext_len))
 		abort();

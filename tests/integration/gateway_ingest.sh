@@ -341,6 +341,61 @@ else
 	echo "skip - cofferctl verify not available in this build"
 fi
 
+# -- the same answers and counters with privsep = 0 ----------------------------------
+# Validation runs in the network process either way (issue 14); with
+# privsep = 0 the pipeline shares that process (measurement only).  The
+# mixed request again and a backdated record (duplicates by now: their
+# receipts are fixed), and one request over max_records_per_request: the
+# answers must be byte for byte those of the separated gateway, and the
+# rejected / too-large / backdated counters must move alike (3 rejected,
+# 1 too large; backdated: the old record, and the mixed ones once their
+# fixed date is a week old).
+metric() {
+	curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" |
+	    sed -n "s/^$1 //p"
+}
+counters() {
+	echo "$(metric 'coffer_gateway_records_total{status="rejected"}') $(metric coffer_gateway_records_too_large_total) $(metric coffer_gateway_records_backdated_total)"
+}
+delta() {   # delta "A B C" "D E F": "D-A E-B F-C"
+	echo "$1 $2" | awk '{ print $4 - $1, $5 - $2, $6 - $3 }'
+}
+printf '{"id":"old-%s","channel":"sms","conversation":"c","direction":"in","sender":"%s","recipients":["%s"],"sent_at":"2001-01-01T00:00:00Z","body":"old"}\n' \
+    "$R" "$P1" "$P2" >"$T/old"
+python3 -c 'import sys; sys.stdout.write("{}\n" * 1001)' >"$T/many"
+post phone-a "$T/old" >/dev/null     # stored: a duplicate from now on
+for mode in 1 0; do
+	if [ "$mode" = 0 ]; then
+		gwf_stop
+		gwf_config "max_body_bytes = 2097152" "max_line_bytes = 262144" \
+		    "max_records_per_request = 1000" "device_rate = 10000" \
+		    "device_burst = 10000" "batch_max_ms = 5" "privsep = 0" &&
+		    gwf_start phone-a || { bad "gateway restart with privsep = 0"; break; }
+	fi
+	c0=$(counters)
+	code=$(post phone-a "$T/mixed")
+	cp "$T/resp" "$T/mixed.$mode"
+	echo "$code" >"$T/codes.$mode"
+	code=$(post phone-a "$T/old")
+	cp "$T/resp" "$T/old.$mode"
+	echo "$code" >>"$T/codes.$mode"
+	code=$(post phone-a "$T/many")
+	cp "$T/resp" "$T/many.$mode"
+	echo "$code" >>"$T/codes.$mode"
+	delta "$c0" "$(counters)" >"$T/delta.$mode"
+	metric coffer_gateway_privilege_separated >"$T/sep.$mode"
+done
+check "privsep 1 and 0: separated $(cat "$T/sep.1"), then $(cat "$T/sep.0")" \
+    test "$(cat "$T/sep.1"):$(cat "$T/sep.0")" = "1:0"
+check "privsep 1 and 0: same statuses ($(tr '\n' ' ' <"$T/codes.1"))" \
+    sh -c "[ \"\$(tr '\n' ' ' <'$T/codes.1')\" = '200 200 413 ' ] && cmp -s '$T/codes.1' '$T/codes.0'"
+check "privsep 1 and 0: byte-identical answers (mixed, backdated, too many records)" \
+    sh -c "cmp -s '$T/mixed.1' '$T/mixed.0' && cmp -s '$T/old.1' '$T/old.0' && cmp -s '$T/many.1' '$T/many.0'"
+check "privsep 1 and 0: rejected, too large, backdated counted alike ($(cat "$T/delta.1") / $(cat "$T/delta.0"))" \
+    sh -c "cmp -s '$T/delta.1' '$T/delta.0' && awk '\$1 == 3 && \$2 == 1 && \$3 >= 1 { ok = 1 } END { exit !ok }' '$T/delta.1'"
+sed -n 1p "$T/mixed.0" | grep -q '"status":"duplicate"' ||
+    bad "privsep 0: the mixed request's first line is not a duplicate: $(sed -n 1p "$T/mixed.0")"
+
 leak=""
 for s in "$ID1" "$B1" "${P1#+}" "record 42" "k-$R-"; do
 	grep -qF -- "$s" "$GWF_LOG" && leak="$leak $s"

@@ -19,7 +19,9 @@
 #     build) with tests/lib/memscan.py: no canary of a record sealed before
 #     the rotation, no previous epoch key, no record key of those records;
 #     the network process holds no key at all (blind-index, signing, any
-#     epoch key), has a seccomp filter and no database connection.
+#     epoch key), has a seccomp filter and no database connection; the
+#     sealer, which no longer parses JSON (the network process validates),
+#     made no jansson allocation (its metric stays 0).
 #     The epoch keys come from the custodian shares (tests/tools/epochkey,
 #     the vault's threshold path); the current epoch key, the blind-index
 #     and signing keys must be found in the sealer (control: the scan
@@ -429,6 +431,15 @@ else
 fi
 check "sealer: no seccomp filter (it connects to PostgreSQL)" \
     test "$(awk '/^Seccomp:/ { print $2 }' "/proc/$SEALP/status")" = 0
+# Record validation (the JSON parser) runs in the network process, under
+# its seccomp filter; the sealer reads typed fields only.  It counts
+# jansson's allocations: after every canary record, the rejected line and
+# the abandoned requests above, still none.
+sjson=$(curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" |
+    sed -n 's/^coffer_gateway_sealer_json_allocations_total //p')
+fig "$TN" "jansson allocations in the sealer after the canary records" "${sjson:--}"
+check "sealer: parses no JSON (coffer_gateway_sealer_json_allocations_total ${sjson:-missing} after $NC canary records and a rejected line)" \
+    test "${sjson:-x}" = 0
 # Database connections: PostgreSQL's backends for the gateway's role, and
 # the sockets of each process.  The network process has none.
 net_socks=$(find "/proc/$NETP/fd" -lname 'socket:*' 2>/dev/null | wc -l)

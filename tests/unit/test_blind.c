@@ -3,7 +3,9 @@
  *
  * Tables: spellings that must normalise alike, classification, rejects with
  * their exact messages (which must not repeat the value), domain separation,
- * key separation, and the dedup length-prefix.
+ * key separation, and the dedup length-prefix.  The split the gateway
+ * uses (classify and normalise without a key in one process, tokenise the
+ * normalised value in another) gives exactly the one-call token.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -536,6 +538,57 @@ test_dedup_length_prefix(void **state)
 				fail_msg("dedup pairs %zu and %zu collide", i, j);
 }
 
+static void
+test_normalized_split(void **state)
+{
+	unsigned char a[VAULT_TOKEN_BYTES], b[VAULT_TOKEN_BYTES];
+	char          norm[VAULT_PARTICIPANT_MAX + 1], err[128];
+	size_t        i, nlen;
+
+	(void)state;
+	for (i = 0; i < sizeof(norm_cases) / sizeof(norm_cases[0]); i++) {
+		const struct norm_case *c = &norm_cases[i];
+
+		if (!c->classify)
+			continue;
+		token_ok(vault_participant_token, c->in, c->in_len, a);
+		assert_int_equal(vault_participant_normalize(
+		    vault_participant_classify(c->in, c->in_len), c->in, c->in_len,
+		    norm, sizeof(norm), &nlen, err, sizeof(err)), 0);
+		assert_int_equal(vault_participant_token_normalized(bik, norm,
+		    nlen, b, err, sizeof(err)), 0);
+		assert_memory_equal(a, b, sizeof(a));
+	}
+	/* refusals: empty, too long, no key; the token is zeroed */
+	memset(norm, 'a', sizeof(norm));
+	memset(b, 0xaa, sizeof(b));
+	assert_int_equal(vault_participant_token_normalized(bik, norm, 0, b, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "normalised participant must be 1..256 bytes");
+	assert_int_equal(vault_participant_token_normalized(bik, norm,
+	    VAULT_PARTICIPANT_MAX + 1, b, err, sizeof(err)), -1);
+	assert_string_equal(err, "normalised participant must be 1..256 bytes");
+	assert_int_equal(vault_participant_token_normalized(NULL, norm, 3, b,
+	    err, sizeof(err)), -1);
+	assert_string_equal(err, "missing blind-index key");
+	memset(a, 0, sizeof(a));
+	assert_memory_equal(a, b, sizeof(a));
+	assert_int_equal(vault_participant_token_normalized(bik, norm,
+	    VAULT_PARTICIPANT_MAX, b, err, sizeof(err)), 0);
+	/* the dedup checks without a key give the token's own messages */
+	assert_int_equal(vault_dedup_ids_check(S("dev"), S("m1"), err,
+	    sizeof(err)), 0);
+	assert_int_equal(vault_dedup_ids_check("", 0, S("m1"), err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "device id is empty");
+	assert_int_equal(vault_dedup_token(bik, "", 0, S("m1"), a, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "device id is empty");
+	assert_int_equal(vault_dedup_ids_check(S("dev"), "", 0, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "source message id is empty");
+}
+
 int
 main(void)
 {
@@ -550,6 +603,7 @@ main(void)
 		cmocka_unit_test(test_conversation_is_exact),
 		cmocka_unit_test(test_key_separation),
 		cmocka_unit_test(test_dedup_length_prefix),
+		cmocka_unit_test(test_normalized_split),
 	};
 
 	if (vault_init() != 0)

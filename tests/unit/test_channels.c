@@ -2,7 +2,9 @@
  *
  * Every channel of the migrations' CHECK is known, by both functions;
  * refusals: NULL, "", "*", case, prefixes and extensions, embedded NUL,
- * a length that cuts a name short. */
+ * a length that cuts a name short.  The index (what the gateway's network
+ * process sends its sealer) goes both ways and refuses every place out of
+ * range. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,12 +65,35 @@ test_refused(void **state)
 	assert_null(channels_find("sms\0x", 5));
 }
 
+static void
+test_index(void **state)
+{
+	size_t i;
+
+	(void)state;
+	assert_int_equal(channels_count(), sizeof(known) / sizeof(known[0]));
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		int ix = channels_index(known[i], strlen(known[i]));
+
+		assert_true(ix >= 0 && (unsigned)ix < channels_count());
+		assert_ptr_equal(channels_name((unsigned)ix),
+		    channels_find(known[i], strlen(known[i])));
+	}
+	assert_int_equal(channels_index("Signal", 6), -1);
+	assert_int_equal(channels_index("smsx", 4), -1);
+	assert_int_equal(channels_index(NULL, 3), -1);
+	assert_null(channels_name(channels_count()));
+	assert_null(channels_name(255));
+	assert_null(channels_name(~0U));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,8 +6,9 @@
  * before a header is a clean end (0), inside a header or a payload a
  * protocol error (EPROTO); every size rule refuses with its exact message;
  * a peer block whose field has no NUL is refused; the sealer's check of a
- * SUBMIT refuses a body over the limit before reading it, a block too
- * short for a peer, a field without its NUL and a body cut short.
+ * SUBMIT refuses a batch over its bound before reading it, a message too
+ * short for a peer block and a batch header, a field without its NUL,
+ * lines that break gateway/batch.h's layout, and a batch cut short.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,7 +23,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gateway/batch.h"
 #include "gateway/imsg.h"
+#include "gateway/record.h"
 #include "gateway/sealer.h"
 
 static void
@@ -168,12 +171,19 @@ test_peer_block(void **state)
 static void
 test_read_submit(void **state)
 {
-	unsigned char blk[SEALER_PEER_BYTES];
+	static const char line[] = "{\"id\":\"m1\",\"channel\":\"sms\","
+	    "\"conversation\":\"c\",\"direction\":\"in\",\"sender\":\"+15551230001\","
+	    "\"recipients\":[\"+15551230002\"],\"sent_at\":\"2026-01-01T00:00:00Z\","
+	    "\"body\":\"hi\"}\n";
+	const batch_limits lim = { 1024, 1024, 10 };
+	unsigned char blk[SEALER_PEER_BYTES], *enc = NULL;
 	struct iovec iov[2];
-	char err[160], *body = (char *)"x";
+	char err[160];
 	ingest_peer p;
-	size_t blen = 99;
+	size_t elen = 0;
+	batch b;
 	imsg_hdr h;
+	char line_err[160];
 	int sv[2];
 
 	(void)state;
@@ -181,37 +191,51 @@ test_read_submit(void **state)
 	snprintf(p.tenant, sizeof(p.tenant), "acme");
 	snprintf(p.device, sizeof(p.device), "phone-1");
 	sealer_peer_put(blk, &p);
+	assert_int_equal(batch_build(line, sizeof(line) - 1, "phone-1", 7, &lim,
+	    &enc, &elen, err, sizeof(err)), 0);
 	iov[0].iov_base = blk;
 	iov[0].iov_len = sizeof(blk);
-	iov[1].iov_base = (void *)"{\"id\":1}";
-	iov[1].iov_len = 8;
+	iov[1].iov_base = enc;
+	iov[1].iov_len = elen;
+	assert_int_equal(sealer_submit_max(&lim),
+	    SEALER_PEER_BYTES + BATCH_HDR_BYTES + 10 * BATCH_LINE_SLACK + 2048);
 	/* a good one */
 	pair(sv);
 	assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 5, iov, 2), 0);
 	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
-	assert_int_equal(sealer_read_submit(sv[1], &h, 1024, &p, &body, &blen,
-	    err, sizeof(err)), 0);
-	assert_int_equal(blen, 8);
-	assert_memory_equal(body, "{\"id\":1}", 8);
+	assert_int_equal(sealer_read_submit(sv[1], &h, &lim, &p, &b, err,
+	    sizeof(err)), 0);
+	assert_int_equal(b.nlines, 1);
+	assert_int_equal(b.body_bytes, sizeof(line) - 1);
+	assert_int_equal(b.lines[0].kind, BATCH_ACCEPTED);
+	assert_memory_equal(b.lines[0].f.id, "m1", 2);
 	assert_string_equal(p.device, "phone-1");
-	free(body);
-	/* a body over the limit: refused before a byte of it is read */
-	assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 6, iov, 2), 0);
-	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
-	assert_int_equal(sealer_read_submit(sv[1], &h, 4, &p, &body, &blen,
-	    err, sizeof(err)), -1);
-	assert_string_equal(err, "SUBMIT of 329 bytes, want 321..325");
-	assert_null(body);
-	assert_int_equal(blen, 0);
+	batch_free(&b);
+	/* over the bound: refused before a byte of it is read */
+	{
+		const batch_limits tiny = { 16, 16, 0 };
+
+		assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 6, iov, 2), 0);
+		assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
+		assert_int_equal(sealer_read_submit(sv[1], &h, &tiny, &p, &b, err,
+		    sizeof(err)), -1);
+		snprintf(line_err, sizeof(line_err), "SUBMIT of %zu bytes, want "
+		    "333..365", SEALER_PEER_BYTES + elen);
+		assert_string_equal(err, line_err);
+		assert_null(b.buf);
+		assert_null(b.lines);
+	}
 	close(sv[0]);
 	close(sv[1]);
-	/* too short for a peer block */
+	/* too short for a peer block and a batch header */
 	pair(sv);
 	assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 7, iov + 1, 1), 0);
 	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
-	assert_int_equal(sealer_read_submit(sv[1], &h, 1024, &p, &body, &blen,
-	    err, sizeof(err)), -1);
-	assert_string_equal(err, "SUBMIT of 8 bytes, want 321..1345");
+	assert_int_equal(sealer_read_submit(sv[1], &h, &lim, &p, &b, err,
+	    sizeof(err)), -1);
+	snprintf(line_err, sizeof(line_err), "SUBMIT of %zu bytes, want "
+	    "333..12621", elen);
+	assert_string_equal(err, line_err);
 	close(sv[0]);
 	close(sv[1]);
 	/* a peer field without its NUL */
@@ -219,20 +243,31 @@ test_read_submit(void **state)
 	memset(blk + SEALER_NAME_BYTES, 'd', SEALER_NAME_BYTES);
 	assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 8, iov, 2), 0);
 	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
-	assert_int_equal(sealer_read_submit(sv[1], &h, 1024, &p, &body, &blen,
-	    err, sizeof(err)), -1);
+	assert_int_equal(sealer_read_submit(sv[1], &h, &lim, &p, &b, err,
+	    sizeof(err)), -1);
 	assert_string_equal(err, "SUBMIT peer field without NUL");
 	close(sv[0]);
 	close(sv[1]);
-	/* a body cut short: the network process died mid-message */
+	/* lines that break the layout: batch_decode's refusal, as the sealer
+	 * sees it (test_batch has every one) */
 	pair(sv);
-	iov[1].iov_len = 0;
+	sealer_peer_put(blk, &p);
+	enc[BATCH_HDR_BYTES] = 9;
+	assert_int_equal(imsg_write(sv[0], IMSG_SUBMIT, 9, iov, 2), 0);
+	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
+	assert_int_equal(sealer_read_submit(sv[1], &h, &lim, &p, &b, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "SUBMIT line 1: unknown kind 9");
+	assert_null(b.buf);
+	close(sv[0]);
+	close(sv[1]);
+	/* a batch cut short: the network process died mid-message */
+	pair(sv);
 	{
 		unsigned char hdr[IMSG_HDR_BYTES];
 		uint32_t t = IMSG_SUBMIT, len = SEALER_PEER_BYTES + 100;
 		uint64_t id = 9;
 
-		sealer_peer_put(blk, &p);
 		memcpy(hdr, &t, 4);
 		memcpy(hdr + 4, &len, 4);
 		memcpy(hdr + 8, &id, 8);
@@ -242,11 +277,12 @@ test_read_submit(void **state)
 	}
 	close(sv[0]);
 	assert_int_equal(imsg_read_hdr(sv[1], &h), 1);
-	assert_int_equal(sealer_read_submit(sv[1], &h, 1024, &p, &body, &blen,
-	    err, sizeof(err)), -1);
+	assert_int_equal(sealer_read_submit(sv[1], &h, &lim, &p, &b, err,
+	    sizeof(err)), -1);
 	assert_string_equal(err, "SUBMIT: Protocol error");
-	assert_null(body);
+	assert_null(b.buf);
 	close(sv[1]);
+	free(enc);
 }
 
 int

@@ -1,5 +1,7 @@
 /* tests/unit/test_record.c — gateway/record.c: line validation, reasons,
- * canonical form, timestamps, tokens.  Table-driven. */
+ * canonical form, timestamps, tokens.  Table-driven.  The split the
+ * gateway's two processes use (rec_check without a key, rec_tokens from the
+ * typed fields) gives exactly rec_parse's record. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/channels.h"
 #include "gateway/record.h"
 #include "vault/codec.h"
 #include "vault/mem.h"
@@ -559,6 +562,96 @@ setup(void **state)
 	return vault_init();
 }
 
+static void
+test_split(void **state)
+{
+	const char *a = "{" F_ID "," F_CH "," F_CONV "," F_DIR ","
+	    "\"sender\":\" 0044 (0)20 7946 0958 \",\"recipients\":"
+	    "[\"Bob@Example.COM\",\"@Alice\",\"bob@example.com\"],"
+	    F_AT "," F_BODY "}";
+	const char *want[] = { "+442079460958", "bob@example.com", "@alice",
+	    "bob@example.com" };
+	const unsigned char *p;
+	rec_checked c;
+	rec ra, rb;
+	char reason[REC_REASON_MAX];
+	uint16_t n16;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(rec_check(&c, a, strlen(a), DEV, strlen(DEV), reason,
+	    sizeof(reason)), 0);
+	assert_string_equal(channels_name(c.f.channel), "signal");
+	assert_int_equal(c.f.id_len, 5);
+	assert_memory_equal(c.f.id, "msg-1", 5);
+	assert_int_equal(c.f.conversation_len, 6);
+	assert_memory_equal(c.f.conversation, "conv-9", 6);
+	assert_int_equal(c.f.sent_at_us, 1795341600LL * 1000000LL);
+	/* normalised, sender first, recipients in order, duplicates kept */
+	assert_int_equal(c.f.n_participants, 4);
+	for (i = 0, p = c.f.participants; i < 4; i++) {
+		memcpy(&n16, p, 2);
+		assert_int_equal(n16, strlen(want[i]));
+		assert_memory_equal(p + 2, want[i], n16);
+		p += 2 + n16;
+	}
+	assert_int_equal((size_t)(p - c.f.participants), c.f.participants_len);
+	assert_int_equal(rec_tokens(&ra, &c.f, bik, DEV, strlen(DEV), reason,
+	    sizeof(reason)), 0);
+	assert_int_equal(rec_parse(&rb, a, strlen(a), bik, DEV, strlen(DEV),
+	    reason, sizeof(reason)), 0);
+	assert_int_equal(ra.plaintext_len, c.f.plaintext_len);
+	assert_memory_equal(ra.plaintext, c.f.plaintext, ra.plaintext_len);
+	assert_int_equal(ra.plaintext_len, rb.plaintext_len);
+	assert_memory_equal(ra.plaintext, rb.plaintext, ra.plaintext_len);
+	assert_memory_equal(ra.dedup_token, rb.dedup_token, VAULT_TOKEN_BYTES);
+	assert_memory_equal(ra.conversation_token, rb.conversation_token,
+	    VAULT_TOKEN_BYTES);
+	assert_int_equal(ra.n_participants, 3);
+	assert_int_equal(rb.n_participants, 3);
+	assert_memory_equal(ra.participant_tokens, rb.participant_tokens,
+	    3 * VAULT_TOKEN_BYTES);
+	assert_string_equal(ra.channel, "signal");
+	assert_string_equal(ra.id, "msg-1");
+	rec_clear(&rb);
+	/* the token step's own refusals: no key, a participant out of bounds */
+	assert_int_equal(rec_tokens(&rb, &c.f, NULL, DEV, strlen(DEV), reason,
+	    sizeof(reason)), -1);
+	assert_string_equal(reason, "id: missing blind-index key");
+	assert_string_equal(rb.id, "msg-1");
+	assert_null(rb.plaintext);
+	{
+		unsigned char bad[4] = { 0, 0, 'x', 'y' };
+		rec_fields f = c.f;
+
+		f.participants = bad;
+		f.participants_len = sizeof(bad);
+		f.n_participants = 1;
+		assert_int_equal(rec_tokens(&rb, &f, bik, DEV, strlen(DEV),
+		    reason, sizeof(reason)), -1);
+		assert_string_equal(reason,
+		    "sender: normalised participant must be 1..256 bytes");
+		assert_null(rb.participant_tokens);
+	}
+	rec_clear(&ra);
+	rec_checked_clear(&c);
+	assert_null(c.mem);
+	assert_null(c.dump);
+	/* a rejection: the echo id survives, nothing else */
+	a = "{" F_ID ",\"channel\":\"fax\"}";
+	assert_int_equal(rec_check(&c, a, strlen(a), DEV, strlen(DEV), reason,
+	    sizeof(reason)), -1);
+	assert_string_equal(reason, "channel: unknown channel");
+	assert_string_equal(c.id, "msg-1");
+	assert_null(c.mem);
+	assert_null(c.f.plaintext);
+	/* the dedup token's device check, without a key */
+	a = REC("");
+	assert_int_equal(rec_check(&c, a, strlen(a), "", 0, reason,
+	    sizeof(reason)), -1);
+	assert_string_equal(reason, "id: device id is empty");
+}
+
 int
 main(void)
 {
@@ -567,6 +660,7 @@ main(void)
 		cmocka_unit_test(test_reason_never_echoes),
 		cmocka_unit_test(test_canonical_stable),
 		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_id_echo),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_time),
