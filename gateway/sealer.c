@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "gateway/imsg.h"
+#include "common/imsg.h"
 #include "vault/mem.h"
 
 typedef struct sealer {

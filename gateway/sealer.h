@@ -10,7 +10,7 @@
  *   database connection, no key         validation, tokens, sealing,
  *   file, no filesystem writes          signing, group commit, receipts
  *
- * They talk over two socketpairs with the typed messages of gateway/imsg.h:
+ * They talk over two socketpairs with the typed messages of common/imsg.h:
  *
  *   data channel (asynchronous)
  *     SUBMIT  id  net→sealer  peer block, then the request body
@@ -46,7 +46,7 @@
 
 #include "common/priv.h"
 #include "gateway/config.h"
-#include "gateway/imsg.h"
+#include "common/imsg.h"
 #include "gateway/ingest.h"
 
 #define SEALER_NAME_BYTES   128U

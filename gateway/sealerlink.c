@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "gateway/imsg.h"
+#include "common/imsg.h"
 #include "gateway/sealer.h"
 #include "vault/mem.h"
 

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gateway/imsg.h"
+#include "common/imsg.h"
 #include "gateway/sealer.h"
 
 #define FZ_MAX_BODY 4096U

@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gateway/imsg.h"
+#include "common/imsg.h"
 #include "gateway/sealer.h"
 
 static void
