@@ -24,7 +24,7 @@
 
 #include <openssl/evp.h>
 
-#include "api/blind.h"
+#include "api/keeperlink.h"
 #include "api/handlers.h"
 #include "api/server.h"
 #include "api/matters.h"
@@ -55,8 +55,8 @@ api_h_approval_submit(api_req *r)
 	char midstr[UTIL_UUID_STRLEN + 1], err[APPR_ERR], msg[256], idx[8];
 	char mdhex[65], blindstr[UTIL_UUID_STRLEN + 1];
 	unsigned char recipient[VAULT_RECIPIENT_BYTES], blind_id[16];
-	unsigned char *seed = NULL;
-	int renewed = 0;
+	unsigned char *eids = NULL, *Rs = NULL, *Rbs = NULL, *bps = NULL;
+	int seed = 0, renewed = 0;
 	api_partial *parts = NULL;
 	json_t *body = NULL, *stored = NULL;
 	PGresult *m = NULL, *q = NULL, *ep = NULL;
@@ -146,6 +146,11 @@ api_h_approval_submit(api_req *r)
 		    "approve again (cofferctl approve)");
 		/* The new generation must survive this refusal. */
 		r->commit_on_fail = 1;
+		goto out;
+	}
+	if (!seed) {
+		api_fail(r, 409, "not_open", NULL, "the matter is no longer open: it "
+		    "takes no more approvals");
 		goto out;
 	}
 	snprintf(idx, sizeof(idx), "%d", r->who.custodian_index);
@@ -247,11 +252,18 @@ api_h_approval_submit(api_req *r)
 
 	/* Each partial must answer one of the matter's epochs and verify. */
 	{
-		unsigned char R[VAULT_POINT_BYTES], eid[UTIL_UUID_BYTES];
+		unsigned char eid[UTIL_UUID_BYTES];
 		vault_release_ctx ctx;
 		PGresult *q2 = ep;
-		int row, found;
+		int row, found, rc;
 
+		if (nparts > 0 && ((eids = malloc(nparts * 16)) == NULL ||
+		    (Rs = malloc(nparts * VAULT_POINT_BYTES)) == NULL ||
+		    (Rbs = malloc(nparts * VAULT_POINT_BYTES)) == NULL ||
+		    (bps = malloc(nparts * VAULT_PROOF_BYTES)) == NULL)) {
+			api_fail_internal(r, "approval", "out of memory");
+			goto out;
+		}
 		/* Both lists are in epoch order and of the same length, so the
 		 * sets are equal exactly when they match row by row. */
 		for (i = 0; i < nparts; i++) {
@@ -268,16 +280,28 @@ api_h_approval_submit(api_req *r)
 				    "is not an epoch of this matter", parts[i].epoch_text);
 				goto out;
 			}
-			memcpy(R, PQgetvalue(q2, row, 1), sizeof(R));
-			vault_release_ctx_init(&ctx, r->who.tenant_id, mid, parts[i].epoch_id,
-			    recipient);
-			if (vault_blind_point(seed, &ctx, R, parts[i].rb, parts[i].bp,
-			    err, sizeof(err)) != 0) {
-				api_detail(r, "epoch_id", json_string(parts[i].epoch_text));
-				api_fail(r, 422, "epoch_set_mismatch", "rejected", "epoch %s: "
-				    "%s", parts[i].epoch_text, err);
+			memcpy(eids + i * 16, eid, 16);
+			memcpy(Rs + i * VAULT_POINT_BYTES, PQgetvalue(q2, row, 1),
+			    VAULT_POINT_BYTES);
+		}
+		/* R' of every epoch, from the keeper, which holds the seed */
+		if (nparts > 0) {
+			rc = kl_blind(api_req_keeper(r), mid, blind_id,
+			    r->who.tenant_id, recipient, nparts, eids, Rs, Rbs, bps, err,
+			    sizeof(err));
+			if (rc != 0) {
+				api_fail_internal(r, "approval", rc > 0 ? "the blinding "
+				    "seed went away" : err);
 				goto out;
 			}
+		}
+		for (i = 0; i < nparts; i++) {
+			memcpy(parts[i].rb, Rbs + i * VAULT_POINT_BYTES,
+			    VAULT_POINT_BYTES);
+			memcpy(parts[i].bp, bps + i * VAULT_PROOF_BYTES,
+			    VAULT_PROOF_BYTES);
+			vault_release_ctx_init(&ctx, r->who.tenant_id, mid,
+			    parts[i].epoch_id, recipient);
 			if (vault_threshold_verify(&parts[i].part, V, &ctx, parts[i].rb,
 			    err, sizeof(err)) != 0) {
 				snprintf(r->outcome_buf, sizeof(r->outcome_buf),
@@ -373,8 +397,10 @@ api_h_approval_submit(api_req *r)
 	    approvals, "threshold", k, "state", approvals >= k ? "building" :
 	    "open"));
 out:
-	if (seed != NULL)
-		vault_secure_free(seed);
+	free(eids);
+	free(Rs);
+	free(Rbs);
+	free(bps);
 	PQclear(m);
 	PQclear(q);
 	PQclear(ep);

@@ -25,7 +25,6 @@
 
 #include <libpq-fe.h>
 
-#include "api/request.h"
 #include "vault/threshold.h"
 
 #define API_BLIND_ID_BYTES   16U
@@ -59,15 +58,5 @@ void api_blind_destroy(const char *productions_dir, const char *matter);
  * (database or directory error in err). */
 int  api_blind_sweep(PGconn *db, const char *productions_dir, char *err,
                      size_t err_len) __attribute__((warn_unused_result));
-
-/* The seed of an open matter (api/blind.h) into *seed (guarded; free with
- * vault_secure_free) and its generation into blind_id.  blind_text is
- * matters.blind_id as text (NULL or "" when none).  When the stored
- * generation has no seed file and create is set, a new generation is made
- * and recorded in the request's transaction (*renewed = 1); without
- * create *seed stays NULL.  0, or -1 after api_fail. */
-int api_matter_seed(api_req *r, const char *matter, const char *blind_text,
-                    int create, unsigned char blind_id[16],
-                    unsigned char **seed, int *renewed);
 
 #endif

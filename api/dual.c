@@ -24,8 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/blind.h"
 #include "api/handlers.h"
+#include "api/keeperlink.h"
+#include "api/server.h"
 #include "common/audit.h"
 #include "common/pg.h"
 #include "common/retention.h"
@@ -640,7 +641,13 @@ api_matter_close_apply(api_req *r, const char *midstr, char *prev,
 		api_fail_db(r, "matter close", err);
 		return -1;
 	}
-	/* Nothing more is released for a closed matter: its seed goes. */
-	api_blind_destroy(r->cfg->productions_dir, midstr);
+	/* Nothing more is released for a closed matter: its seed goes (in
+	 * the keeper, which holds it). */
+	{
+		unsigned char mid[UTIL_UUID_BYTES];
+
+		if (util_uuid_parse(mid, midstr) == 0)
+			kl_seed_destroy(api_req_keeper(r), mid);
+	}
 	return 0;
 }

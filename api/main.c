@@ -5,11 +5,14 @@
  * Start-up order matters: harden the process (no core dumps, no ptrace)
  * before any secret is read; install jansson's wiping allocator before any
  * thread exists; block the signals every thread inherits, then read the
- * configuration, keys and trust, bind, drop privileges (when `user` is set
- * and we run as root), and serve until SIGTERM/SIGINT.  SIGHUP re-reads the
- * people CA and CRL.  --check-config loads everything a start would
- * (configuration, certificate, key, people CA and CRL) and exits without
- * binding or touching the database.
+ * configuration, fork the keeper (api/keeper.h: it reads every key, seed
+ * and signing key, and runs the builds; this process reads none), read the
+ * trust, bind, drop privileges (when `user` is set and we run as root;
+ * the keeper drops to the same account), and serve until SIGTERM/SIGINT.
+ * SIGHUP re-reads the people CA and CRL.  --check-config loads everything
+ * a start would (configuration, keys, certificate, TLS key, people CA and
+ * CRL) in one process and exits without binding or touching the
+ * database.
  *
  * Exit status: 0 clean stop or configuration OK, 1 start-up failure,
  * 2 usage.
@@ -26,6 +29,8 @@
 #include <unistd.h>
 
 #include "api/config.h"
+#include "api/keeper.h"
+#include "api/keeperlink.h"
 #include "api/production.h"
 #include "api/server.h"
 #include "common/log.h"
@@ -37,18 +42,19 @@
 static const char main_usage[] =
     "usage: coffer-api --config FILE [--check-config] [--pidfile FILE]\n";
 
-/* Root with `user` set: drop to it for good (common/priv.c, the same strict
- * drop as the gateway's).  Root without `user` keeps running as root. */
+/* Root with `user` set: both processes drop to it for good (common/priv.c,
+ * the same strict drop as the gateway's).  Root without `user` keeps
+ * running as root.  *pw NULL: no drop. */
 static int
-main_drop_privileges(const char *user, char *err, size_t err_len)
+main_drop_target(const char *user, priv_target *t, const priv_target **pw,
+    char *err, size_t err_len)
 {
-	priv_target t;
-
+	*pw = NULL;
 	if (user[0] == '\0' || geteuid() != 0)
 		return 0;
-	if (priv_lookup(user, &t, err, err_len) != 0 ||
-	    priv_drop(&t, err, err_len) != 0)
+	if (priv_lookup(user, t, err, err_len) != 0)
 		return -1;
+	*pw = t;
 	return 0;
 }
 
@@ -113,6 +119,9 @@ main(int argc, char **argv)
 	char err[MAIN_ERR];
 	api_config cfg;
 	api_server *srv = NULL;
+	keeper_link *kl = NULL;
+	priv_target target;
+	const priv_target *pw;
 	sigset_t set;
 	int c, check = 0, sig, rc = 1;
 
@@ -155,12 +164,25 @@ main(int argc, char **argv)
 		log_fatal("configuration: %s", err);
 	if (main_productions_dir(&cfg, err, sizeof(err)) != 0)
 		log_fatal("configuration: %s", err);
-	if (api_server_new(&srv, &cfg, err, sizeof(err)) != 0)
-		log_fatal("%s", err);
 	if (check) {
+		if (keeper_check(&cfg, err, sizeof(err)) != 0 ||
+		    api_server_new(&srv, &cfg, NULL, err, sizeof(err)) != 0)
+			log_fatal("%s", err);
 		api_server_free(&srv);
 		printf("coffer-api: configuration %s OK\n", config);
 		return 0;
+	}
+	if (main_drop_target(cfg.user, &target, &pw, err, sizeof(err)) != 0)
+		log_fatal("%s", err);
+	/* Before any key is read and before any thread exists: the keeper
+	 * reads every key, this process none (README "Privilege
+	 * separation"). */
+	if (kl_spawn(&kl, &cfg, pw, err, sizeof(err)) != 0)
+		log_fatal("%s", err);
+	log_info("privsep=on keeper_pid=%ld", (long)kl_pid(kl));
+	if (api_server_new(&srv, &cfg, kl, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
 	}
 	if (api_server_start(srv, err, sizeof(err)) != 0) {
 		log_error("%s", err);
@@ -172,7 +194,7 @@ main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
-	if (main_drop_privileges(cfg.user, err, sizeof(err)) != 0) {
+	if (pw != NULL && priv_drop(pw, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -191,6 +213,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	api_server_free(&srv);
+	kl_free(&kl);          /* the keeper lets running builds finish */
 	if (pidfile != NULL && rc == 0)
 		(void)unlink(pidfile);
 	return rc;

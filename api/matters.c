@@ -16,8 +16,9 @@
  */
 #include "api/matters.h"
 #include "api/pins.h"
-#include "api/blind.h"
+#include "api/keeperlink.h"
 #include "vault/mem.h"
+#include "vault/threshold.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,10 +54,12 @@ int
 api_scope_tokens(api_req *r, const json_t *array, int conversation,
     const char *field, unsigned char **out, size_t *n)
 {
-	const unsigned char *bik;
 	unsigned char *tok = NULL;
+	const char **vals = NULL;
+	size_t *lens = NULL;
 	char err[MAT_ERR];
-	size_t i, k, count;
+	size_t i, k, count, bad;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -75,40 +78,39 @@ api_scope_tokens(api_req *r, const json_t *array, int conversation,
 		    field, MATTER_LIST_MAX);
 		return -1;
 	}
-	if ((bik = api_keys_bik(api_req_keys(r), r->who.tenant, err,
-	    sizeof(err))) == NULL) {
-		api_fail_internal(r, "blind-index key", err);
-		return -1;
-	}
 	/* One spare slot: callers free (n + 1) tokens, as for other arrays. */
-	if ((tok = calloc(count + 1, VAULT_TOKEN_BYTES)) == NULL) {
+	if ((tok = calloc(count + 1, VAULT_TOKEN_BYTES)) == NULL ||
+	    (vals = calloc(count, sizeof(*vals))) == NULL ||
+	    (lens = calloc(count, sizeof(*lens))) == NULL) {
 		api_fail_internal(r, "tokens", "out of memory");
-		return -1;
+		goto fail;
 	}
 	for (i = 0; i < count; i++) {
 		const json_t *v = json_array_get(array, i);
-		int rc;
 
 		if (!json_is_string(v)) {
 			api_fail(r, 400, "bad_request", "invalid", "%s #%zu must be a "
 			    "string", field, i + 1);
 			goto fail;
 		}
-		if (conversation)
-			rc = vault_conversation_token(bik, json_string_value(v),
-			    json_string_length(v), tok + i * VAULT_TOKEN_BYTES, err,
-			    sizeof(err));
-		else
-			rc = vault_participant_token(bik, json_string_value(v),
-			    json_string_length(v), tok + i * VAULT_TOKEN_BYTES, err,
-			    sizeof(err));
-		if (rc != 0) {
-			/* vault's messages never repeat the value. */
-			api_fail(r, 400, "bad_request", "invalid", "%s #%zu: %s",
-			    field, i + 1, err);
-			goto fail;
-		}
+		vals[i] = json_string_value(v);
+		lens[i] = json_string_length(v);
 	}
+	/* The blind-index key is in the keeper (api/keeper.h). */
+	rc = kl_tokens(api_req_keeper(r), r->who.tenant, conversation, vals,
+	    lens, count, tok, &bad, err, sizeof(err));
+	if (rc == 1) {
+		/* vault's messages never repeat the value. */
+		api_fail(r, 400, "bad_request", "invalid", "%s #%zu: %s", field,
+		    bad + 1, err);
+		goto fail;
+	}
+	if (rc != 0) {
+		api_fail_internal(r, "blind-index key", err);
+		goto fail;
+	}
+	free(vals);
+	free(lens);
 	qsort(tok, count, VAULT_TOKEN_BYTES, mat_token_cmp);
 	for (i = 1, k = 1; i < count; i++)
 		if (memcmp(tok + i * VAULT_TOKEN_BYTES,
@@ -122,9 +124,104 @@ api_scope_tokens(api_req *r, const json_t *array, int conversation,
 	*n = k;
 	return 0;
 fail:
-	vault_wipe(tok, (count + 1) * VAULT_TOKEN_BYTES);
+	free(vals);
+	free(lens);
+	if (tok != NULL)
+		vault_wipe(tok, (count + 1) * VAULT_TOKEN_BYTES);
 	free(tok);
 	return -1;
+}
+
+int
+api_matter_seed(api_req *r, const char *matter, const char *blind_text,
+    int create, unsigned char blind_id[16], int *have, int *renewed)
+{
+	char err[MAT_ERR], bt[UTIL_UUID_STRLEN + 1];
+	unsigned char mid[UTIL_UUID_BYTES];
+	keeper_link *kl = api_req_keeper(r);
+	int rc;
+
+	*have = 0;
+	*renewed = 0;
+	if (util_uuid_parse(mid, matter) != 0) {
+		api_fail_internal(r, "blinding seed", "malformed matter id");
+		return -1;
+	}
+	if (blind_text != NULL && blind_text[0] != '\0' &&
+	    util_uuid_parse(blind_id, blind_text) == 0) {
+		rc = kl_seed_has(kl, mid, blind_id, err, sizeof(err));
+		if (rc == 0) {
+			*have = 1;
+			return 0;
+		}
+		if (rc < 0) {
+			api_fail_internal(r, "blinding seed", err);
+			return -1;
+		}
+	}
+	if (!create)
+		return 0;
+	/* Renewals serialise on the matter row: whoever waited finds the
+	 * generation the first one made, and a matter that left 'open'
+	 * meanwhile gets no seed. */
+	{
+		pg_params p = PG_PARAMS_INIT;
+		PGresult *q;
+		int open_now, same;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, matter);
+		q = pg_query(r->db, "SELECT state = 'open', "
+		    "coalesce(blind_id::text, '') FROM coffer.matters "
+		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid FOR UPDATE",
+		    &p, err, sizeof(err));
+		if (q == NULL) {
+			api_fail_db(r, "matter blinding", err);
+			return -1;
+		}
+		open_now = PQntuples(q) == 1 && strcmp(PQgetvalue(q, 0, 0), "t") == 0;
+		same = PQntuples(q) == 1 && strcmp(PQgetvalue(q, 0, 1),
+		    blind_text != NULL ? blind_text : "") == 0;
+		if (open_now && !same && util_uuid_parse(blind_id,
+		    PQgetvalue(q, 0, 1)) == 0 &&
+		    (rc = kl_seed_has(kl, mid, blind_id, err, sizeof(err))) <= 0) {
+			PQclear(q);
+			if (rc < 0) {
+				api_fail_internal(r, "blinding seed", err);
+				return -1;
+			}
+			*have = 1;
+			return 0;                  /* renewed by someone else */
+		}
+		PQclear(q);
+		if (!open_now)
+			return 0;
+	}
+	if (kl_seed_new(kl, mid, blind_id, err, sizeof(err)) != 0) {
+		api_fail_internal(r, "blinding seed", err);
+		return -1;
+	}
+	util_uuid_format(bt, blind_id);
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, matter);
+		pg_param_text(&p, bt);
+		if (pg_exec(r->db, "UPDATE coffer.matters SET blind_id = $3::uuid "
+		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid "
+		    "AND state = 'open'", &p, err, sizeof(err)) != 0) {
+			api_fail_db(r, "matter blinding", err);
+			return -1;
+		}
+	}
+	if (blind_text != NULL && blind_text[0] != '\0')
+		log_warn("matter %s: its blinding seed is gone from this API host; "
+		    "new generation %s (approvals given before no longer count)",
+		    matter, bt);
+	*have = 1;
+	*renewed = 1;
+	return 0;
 }
 
 int
@@ -297,7 +394,7 @@ api_h_matter_create(api_req *r)
 	static const char *const sc[] = { "participants", "conversations",
 	                                  "channels", "from", "to", NULL };
 	unsigned char mid[UTIL_UUID_BYTES], *ptok = NULL, *ctok = NULL;
-	unsigned char blind_id[16], *seed = NULL;
+	unsigned char blind_id[16];
 	char midstr[UTIL_UUID_STRLEN + 1], err[MAT_ERR], recipient_hex[65];
 	char blindstr[UTIL_UUID_STRLEN + 1];
 	char *parr = NULL, *carr = NULL, *charr = NULL, *scope_text = NULL;
@@ -448,13 +545,11 @@ api_h_matter_create(api_req *r)
 	util_uuid_random(mid);
 	util_uuid_format(midstr, mid);
 	api_target(r, "matter:%s", midstr);
-	if (api_blind_create(r->cfg->productions_dir, midstr, blind_id, &seed,
-	    err, sizeof(err)) != 0) {
+	if (kl_seed_new(api_req_keeper(r), mid, blind_id, err,
+	    sizeof(err)) != 0) {
 		api_fail_internal(r, "blinding seed", err);
 		goto out;
 	}
-	vault_secure_free(seed);
-	seed = NULL;
 	util_uuid_format(blindstr, blind_id);
 	{
 		pg_params p = PG_PARAMS_INIT;
@@ -476,7 +571,7 @@ api_h_matter_create(api_req *r)
 		    "VALUES ($1::uuid, $2::uuid, $3, $4, $5::uuid, $6::jsonb, "
 		    "$7::timestamptz, $8::timestamptz, pg_catalog.decode($9, 'hex'), "
 		    "$10::uuid)", &p, err, sizeof(err)) != 0) {
-			api_blind_destroy(r->cfg->productions_dir, midstr);
+			kl_seed_destroy(api_req_keeper(r), mid);
 			api_fail_db(r, "matter insert", err);
 			goto out;
 		}
@@ -497,8 +592,6 @@ api_h_matter_create(api_req *r)
 	    "state", "open", "record_count", (json_int_t)count, "epochs",
 	    (json_int_t)nepochs));
 out:
-	if (seed != NULL)
-		vault_secure_free(seed);
 	PQclear(res);
 	mat_free_tokens(&ptok, np);
 	mat_free_tokens(&ctok, nc);
@@ -580,10 +673,12 @@ api_h_matter_show(api_req *r)
 	char midstr[UTIL_UUID_STRLEN + 1], err[MAT_ERR];
 	json_t *out = NULL, *eps = NULL, *aps = NULL, *chans = NULL;
 	unsigned char recipient[VAULT_RECIPIENT_BYTES], blind_id[16];
-	unsigned char *seed = NULL;
+	unsigned char *eid = NULL, *R = NULL, *Rb = NULL, *bp = NULL;
 	unsigned long long nrec = 0, nep = 0;
+	int seed = 0;
 	PGresult *m = NULL, *q = NULL;
 	json_error_t je;
+	size_t n;
 	int i;
 
 	if (api_param_uuid(r, mid, midstr) != 0)
@@ -685,32 +780,42 @@ api_h_matter_show(api_req *r)
 			    "custodian") == 0, blind_id, &seed, &renewed) != 0)
 				goto out;
 		}
+		n = (size_t)PQntuples(q);
+		if (seed && n > 0) {
+			int rc;
+
+			/* R' and proofs from the keeper, which holds the seed */
+			if ((eid = malloc(n * 16)) == NULL ||
+			    (R = malloc(n * VAULT_POINT_BYTES)) == NULL ||
+			    (Rb = malloc(n * VAULT_POINT_BYTES)) == NULL ||
+			    (bp = malloc(n * VAULT_PROOF_BYTES)) == NULL)
+				goto oom;
+			for (i = 0; i < (int)n; i++)
+				if (util_uuid_parse(eid + i * 16, PQgetvalue(q, i, 0)) != 0 ||
+				    util_unhex(R + i * VAULT_POINT_BYTES, VAULT_POINT_BYTES,
+				    PQgetvalue(q, i, 1), (size_t)PQgetlength(q, i, 1)) != 0) {
+					api_fail_internal(r, "matter epochs", "malformed row");
+					goto out;
+				}
+			rc = kl_blind(api_req_keeper(r), mid, blind_id, r->who.tenant_id,
+			    recipient, n, eid, R, Rb, bp, err, sizeof(err));
+			if (rc != 0) {
+				api_fail_internal(r, "matter epochs", rc > 0 ?
+				    "the blinding seed went away" : err);
+				goto out;
+			}
+		}
 		for (i = 0; i < PQntuples(q); i++) {
 			json_t *e = json_pack("{s:s, s:s}", "epoch_id",
 			    PQgetvalue(q, i, 0), "r", PQgetvalue(q, i, 1));
 
 			if (e == NULL || json_array_append_new(eps, e) != 0)
 				goto oom;
-			if (seed != NULL) {
-				unsigned char eid[16], R[VAULT_POINT_BYTES];
-				unsigned char Rb[VAULT_POINT_BYTES], bp[VAULT_PROOF_BYTES];
+			if (seed) {
 				char rbh[65], bph[129];
-				vault_release_ctx ctx;
 
-				if (util_uuid_parse(eid, PQgetvalue(q, i, 0)) != 0 ||
-				    util_unhex(R, sizeof(R), PQgetvalue(q, i, 1),
-				    (size_t)PQgetlength(q, i, 1)) != 0) {
-					api_fail_internal(r, "matter epochs", "malformed row");
-					goto out;
-				}
-				vault_release_ctx_init(&ctx, r->who.tenant_id, mid, eid, recipient);
-				if (vault_blind_point(seed, &ctx, R, Rb, bp, err,
-				    sizeof(err)) != 0) {
-					api_fail_internal(r, "matter epochs", err);
-					goto out;
-				}
-				util_hex(rbh, Rb, sizeof(Rb));
-				util_hex(bph, bp, sizeof(bp));
+				util_hex(rbh, Rb + i * VAULT_POINT_BYTES, VAULT_POINT_BYTES);
+				util_hex(bph, bp + i * VAULT_PROOF_BYTES, VAULT_PROOF_BYTES);
 				json_object_set_new(e, "rb", json_string(rbh));
 				json_object_set_new(e, "bp", json_string(bph));
 			}
@@ -718,7 +823,7 @@ api_h_matter_show(api_req *r)
 		if (!PQgetisnull(m, 0, 16))
 			json_object_set_new(out, "recipient_key",
 			    json_string(PQgetvalue(m, 0, 16)));
-		if (seed != NULL) {
+		if (seed) {
 			char bt[UTIL_UUID_STRLEN + 1];
 
 			util_uuid_format(bt, blind_id);
@@ -773,8 +878,10 @@ api_h_matter_show(api_req *r)
 oom:
 	api_fail_internal(r, "matter", "out of memory");
 out:
-	if (seed != NULL)
-		vault_secure_free(seed);
+	free(eid);
+	free(R);
+	free(Rb);
+	free(bp);
 	PQclear(m);
 	PQclear(q);
 	json_decref(out);

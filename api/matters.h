@@ -96,5 +96,15 @@ int api_scope_channels(api_req *r, const json_t *array,
 int api_scope_time(api_req *r, const json_t *obj, const char *key,
                    const char **out);
 
+/* The blinding-seed generation of an open matter (api/blind.h; the seed
+ * itself stays in the keeper) into blind_id, *have = 1 when the keeper
+ * holds its seed.  blind_text is matters.blind_id as text (NULL or ""
+ * when none).  When the stored generation has no seed and create is set,
+ * a new generation is made and recorded in the request's transaction
+ * (*renewed = 1).  0, or -1 after api_fail. */
+int api_matter_seed(api_req *r, const char *matter, const char *blind_text,
+                    int create, unsigned char blind_id[16], int *have,
+                    int *renewed);
+
 
 #endif

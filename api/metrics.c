@@ -25,6 +25,7 @@ static atomic_ullong met_requests[API_METRICS_ROUTES_MAX + 1][MET_NSTATUS + 1];
 static atomic_ullong met_refusals[API_REFUSE_COUNT];
 static atomic_ullong met_approvals[2];
 static atomic_ullong met_productions[API_PROD_COUNT];
+static atomic_ullong met_prod_remote[API_PROD_COUNT];
 static atomic_ullong met_limited[API_LIMIT_COUNT];
 static atomic_ullong met_audit_failures;
 static atomic_ullong met_frontdoor;
@@ -100,6 +101,30 @@ api_metrics_production(api_prod_event e)
 		met_inc(&met_productions[e]);
 }
 
+static unsigned long long
+met_get(atomic_ullong *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+void
+api_metrics_production_get(unsigned long long out[API_PROD_COUNT])
+{
+	size_t i;
+
+	for (i = 0; i < API_PROD_COUNT; i++)
+		out[i] = met_get(&met_productions[i]);
+}
+
+void
+api_metrics_production_remote(const unsigned long long in[API_PROD_COUNT])
+{
+	size_t i;
+
+	for (i = 0; i < API_PROD_COUNT; i++)
+		atomic_store(&met_prod_remote[i], in[i]);
+}
+
 void
 api_metrics_rate_limited(api_limit_class c)
 {
@@ -162,12 +187,6 @@ met_printf(met_buf *b, const char *fmt, ...)
 	}
 }
 
-static unsigned long long
-met_get(atomic_ullong *c)
-{
-	return atomic_load_explicit(c, memory_order_relaxed);
-}
-
 int
 api_metrics_render(char **out, size_t *out_len)
 {
@@ -217,7 +236,8 @@ api_metrics_render(char **out, size_t *out_len)
 	    "and downloads.\n# TYPE coffer_api_productions_total counter\n");
 	for (r = 0; r < API_PROD_COUNT; r++)
 		met_printf(&b, "coffer_api_productions_total{event=\"%s\"} %llu\n",
-		    met_prod_names[r], met_get(&met_productions[r]));
+		    met_prod_names[r], met_get(&met_productions[r]) +
+		    met_get(&met_prod_remote[r]));
 	met_printf(&b, "# HELP coffer_api_rate_limited_total Requests refused "
 	    "by a rate limit, by class.\n# TYPE coffer_api_rate_limited_total "
 	    "counter\n");

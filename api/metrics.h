@@ -48,6 +48,10 @@ void api_metrics_request(int route, unsigned status);
 void api_metrics_refusal(api_refusal r);
 void api_metrics_approval(int accepted);   /* 1 accepted, 0 rejected */
 void api_metrics_production(api_prod_event e);
+/* This process's production counters (the keeper's, which builds), and
+ * the keeper's as the front last read them: the page shows their sum. */
+void api_metrics_production_get(unsigned long long out[API_PROD_COUNT]);
+void api_metrics_production_remote(const unsigned long long in[API_PROD_COUNT]);
 void api_metrics_rate_limited(api_limit_class c);
 void api_metrics_audit_failure(void);      /* an event could not be written */
 /* A request head refused by the front door (api/frontdoor.c) with status. */

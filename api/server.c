@@ -48,11 +48,10 @@
 
 #include "api/frontdoor.h"
 #include "api/handlers.h"
-#include "api/jobs.h"
+#include "api/keeperlink.h"
 #include "api/pool.h"
 #include "api/ratelimit.h"
 #include "common/audit.h"
-#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
@@ -192,8 +191,7 @@ api_route_match(const char *method, const char *path,
 struct api_server {
 	const api_config   *cfg;
 	api_auth           *auth;
-	api_keys           *keys;
-	api_jobs           *jobs;
+	keeper_link        *kl;            /* every key is there */
 	api_pool           *pool;
 	api_ratelimit      *lim;
 	struct MHD_Daemon  *d;
@@ -206,8 +204,6 @@ struct api_server {
 	pthread_mutex_t     logmu;
 	double              last_probe_log;
 	unsigned long       probes_unlogged;
-	unsigned char      *sign_sk;       /* Ed25519 (guarded), NULL: none */
-	unsigned char       sign_pk[VAULT_SIGN_PK_BYTES];
 };
 
 /* The server side of a request (api_req first). */
@@ -231,41 +227,36 @@ typedef struct srv_req {
 	int            big_body_refused;
 } srv_req;
 
-api_keys *
-api_req_keys(api_req *r)
+keeper_link *
+api_req_keeper(api_req *r)
 {
-	return r->srv->keys;
+	return r->srv->kl;
 }
 
 int
 api_req_start_build(api_req *r, const char *tenant_id, const char *matter_id)
 {
-	return api_jobs_submit(r->srv->jobs, tenant_id, matter_id);
+	return kl_build(r->srv->kl, tenant_id, matter_id);
 }
 
 int
 api_req_sign_audit_head(api_req *r, unsigned long long event_no,
     const unsigned char head[32], char *out, size_t out_len)
 {
-	vault_checkpoint cp;
 	unsigned char sig[VAULT_SIG_BYTES];
 	char hhex[2 * VAULT_HASH_BYTES + 1], shex[2 * VAULT_SIG_BYTES + 1];
+	int64_t at;
+	int rc;
 
-	if (r->srv->sign_sk == NULL)
-		return 1;
-	memset(&cp, 0, sizeof(cp));
-	memcpy(cp.tenant_id, r->who.tenant_id, sizeof(cp.tenant_id));
-	cp.batch_no = event_no;
-	cp.last_seq = event_no;
-	memcpy(cp.head, head, VAULT_HASH_BYTES);
-	cp.signed_at = util_now_us();
-	if (vault_checkpoint_sign(r->srv->sign_sk, &cp, sig) != 0)
-		return -1;
+	/* signed in the keeper, on its clock */
+	if ((rc = kl_head_sign(r->srv->kl, r->who.tenant_id, event_no, head, &at,
+	    sig)) != 0)
+		return rc;
 	util_hex(hhex, head, VAULT_HASH_BYTES);
 	util_hex(shex, sig, sizeof(sig));
 	if ((size_t)snprintf(out, out_len, "node=%s;event_no=%llu;head=%s;"
 	    "signed_at=%lld;sig=%s", r->cfg->node_name, event_no, hhex,
-	    (long long)cp.signed_at, shex) >= out_len)
+	    (long long)at, shex) >= out_len)
 		return -1;
 	return 0;
 }
@@ -1083,9 +1074,9 @@ srv_metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
 	char *page = NULL, rid[2 * UTIL_UUID_BYTES + 1], err[256];
 	size_t len = 0;
 	unsigned status;
+	api_server *s = cls;
 	int n = 0;
 
-	(void)cls;
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
@@ -1111,6 +1102,7 @@ srv_metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
 				MHD_add_response_header(resp, "Allow", "GET");
 		}
 	} else {
+		kl_metrics(s->kl);          /* the builds are counted there */
 		if (api_metrics_render(&page, &len) != 0)
 			return MHD_NO;
 		status = 200;
@@ -1204,32 +1196,6 @@ srv_read_pem(const char *path, int secret, size_t *len_out, char *err,
 	return (char *)data;
 }
 
-/* The node key file: VAULT_SIGN_SK_BYTES, seed ‖ public key (cofferctl
- * node init); the public half must be the seed's. */
-static int
-srv_load_signing_key(api_server *s, const char *path, char *err,
-    size_t err_len)
-{
-	unsigned char *data = NULL;
-	int rc = -1;
-
-	if (keyfile_load(path, VAULT_SIGN_SK_BYTES, &data, err,
-	    err_len) != 0)
-		return -1;
-	if (vault_sign_key_from_seed(data, s->sign_pk, &s->sign_sk) != 0) {
-		snprintf(err, err_len, "%.300s: unusable key", path);
-	} else if (memcmp(s->sign_pk, data + VAULT_SIGN_SEED_BYTES,
-	    VAULT_SIGN_PK_BYTES) != 0) {
-		vault_sign_key_free(&s->sign_sk);
-		snprintf(err, err_len, "%.300s: the public key does not match the "
-		    "seed", path);
-	} else {
-		rc = 0;
-	}
-	vault_secure_free(data);
-	return rc;
-}
-
 /* The node must be registered with this very key, or nobody could check
  * what it signs. */
 static int
@@ -1241,12 +1207,6 @@ srv_check_node(api_server *s, char *err, size_t err_len)
 	PGresult *r;
 	int rc = -1;
 
-	if (s->sign_sk == NULL) {
-		snprintf(err, err_len, "signing_key_file and node_name are "
-		    "required: the API signs every audit event it writes "
-		    "(cofferctl node init --kind api)");
-		return -1;
-	}
 	if ((c = api_pool_get(s->pool, msg, sizeof(msg))) == NULL) {
 		snprintf(err, err_len, "checking node %s: %s", s->cfg->node_name, msg);
 		return -1;
@@ -1258,7 +1218,7 @@ srv_check_node(api_server *s, char *err, size_t err_len)
 	if (r == NULL)
 		snprintf(err, err_len, "checking node %s: %s", s->cfg->node_name, msg);
 	else if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != VAULT_SIGN_PK_BYTES ||
-	    memcmp(PQgetvalue(r, 0, 0), s->sign_pk, VAULT_SIGN_PK_BYTES) != 0)
+	    memcmp(PQgetvalue(r, 0, 0), kl_sign_pk(s->kl), VAULT_SIGN_PK_BYTES) != 0)
 		snprintf(err, err_len, "node %s is not registered with the key of "
 		    "signing_key_file (cofferctl node init)", s->cfg->node_name);
 	else if (PQgetlength(r, 0, 1) != 3 || memcmp(PQgetvalue(r, 0, 1), "api",
@@ -1275,8 +1235,8 @@ srv_check_node(api_server *s, char *err, size_t err_len)
 }
 
 int
-api_server_new(api_server **out, const api_config *cfg, char *err,
-    size_t err_len)
+api_server_new(api_server **out, const api_config *cfg, keeper_link *kl,
+    char *err, size_t err_len)
 {
 	api_server *s;
 	char msg[SRV_ERR];
@@ -1287,6 +1247,7 @@ api_server_new(api_server **out, const api_config *cfg, char *err,
 		return -1;
 	}
 	s->cfg = cfg;
+	s->kl = kl;
 	s->lsock = s->msock = -1;
 	pthread_mutex_init(&s->logmu, NULL);
 	if (api_ratelimit_new(&s->lim) != 0 ||
@@ -1299,19 +1260,12 @@ api_server_new(api_server **out, const api_config *cfg, char *err,
 		snprintf(err, err_len, "people CA/CRL: %s", msg);
 		goto fail;
 	}
-	if (api_keys_new(&s->keys, cfg->keys_dir, msg, sizeof(msg)) != 0) {
-		snprintf(err, err_len, "keys: %s", msg);
-		goto fail;
-	}
-	if (cfg->signing_key_file[0] != '\0' &&
-	    srv_load_signing_key(s, cfg->signing_key_file, msg, sizeof(msg)) != 0) {
-		snprintf(err, err_len, "signing_key_file: %s", msg);
-		goto fail;
-	}
 	/* Issue 13.5: every audit event this process appends is signed with
-	 * the node key, and its head witnessed after COMMIT. */
-	if (cfg->signing_key_file[0] != '\0' && audit_signer_load(cfg->node_name,
-	    cfg->signing_key_file, msg, sizeof(msg)) != 0) {
+	 * the node key — by the keeper, which holds it (kl NULL: only
+	 * --check-config, which appends nothing) — and its head witnessed
+	 * after COMMIT. */
+	if (kl != NULL && audit_signer_remote(cfg->node_name, kl_sign_pk(kl),
+	    kl_audit_sign, kl, msg, sizeof(msg)) != 0) {
 		snprintf(err, err_len, "signing_key_file: %s", msg);
 		goto fail;
 	}
@@ -1343,39 +1297,6 @@ fail:
 	return -1;
 }
 
-/* Load the BIK of every tenant in the database whose key file exists, so
- * the process needs no access to keys_dir after dropping privileges
- * (tenants added later load on first use). */
-static void
-srv_preload_keys(api_server *s)
-{
-	char err[SRV_ERR];
-	PGconn *c;
-	PGresult *r;
-	int i, loaded = 0;
-
-	if ((c = api_pool_get(s->pool, err, sizeof(err))) == NULL) {
-		log_warn("preloading blind-index keys: %s", err);
-		return;
-	}
-	r = pg_query(c, "SELECT name FROM coffer.tenants ORDER BY name", NULL,
-	    err, sizeof(err));
-	if (r == NULL) {
-		log_warn("preloading blind-index keys: %s", err);
-	} else {
-		for (i = 0; i < PQntuples(r); i++) {
-			if (api_keys_bik(s->keys, PQgetvalue(r, i, 0), err,
-			    sizeof(err)) != NULL)
-				loaded++;
-			else
-				log_warn("%s", err);
-		}
-		PQclear(r);
-		log_info("blind-index keys loaded for %d tenant(s)", loaded);
-	}
-	api_pool_put(s->pool, &c);
-}
-
 int
 api_server_start(api_server *s, char *err, size_t err_len)
 {
@@ -1395,22 +1316,9 @@ api_server_start(api_server *s, char *err, size_t err_len)
 	}
 	if (srv_check_node(s, err, err_len) != 0)
 		return -1;
-	if (api_jobs_new(&s->jobs, cfg, msg, sizeof(msg)) != 0) {
-		snprintf(err, err_len, "jobs: %s", msg);
-		return -1;
-	}
 	if (frontdoor_init(cfg->max_body_bytes > cfg->max_approval_bytes ?
 	    cfg->max_body_bytes : cfg->max_approval_bytes, err, err_len) != 0)
 		return -1;
-	srv_preload_keys(s);
-	{
-		char e2[SRV_ERR];
-		PGconn *c = api_pool_get(s->pool, e2, sizeof(e2));
-
-		if (c == NULL || api_jobs_resume(s->jobs, c, e2, sizeof(e2)) != 0)
-			log_warn("resuming interrupted production builds: %s", e2);
-		api_pool_put(s->pool, &c);
-	}
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, srv_access, s,
 	    MHD_OPTION_LISTEN_SOCKET, s->lsock,
 	    MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
@@ -1485,8 +1393,6 @@ api_server_free(api_server **sp)
 		close(s->lsock);
 	if (s->msock >= 0)
 		close(s->msock);
-	api_jobs_free(&s->jobs);
-	api_keys_free(&s->keys);
 	api_auth_free(&s->auth);
 	api_pool_free(&s->pool);
 	api_ratelimit_free(&s->lim);
@@ -1497,7 +1403,6 @@ api_server_free(api_server **sp)
 		free(s->key_pem);
 	}
 	free(s->trust_pem);
-	vault_sign_key_free(&s->sign_sk);
 	audit_signer_clear();
 	free(s);
 	*sp = NULL;

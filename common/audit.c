@@ -42,6 +42,8 @@ static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	char          name[AUDIT_NODE_NAME_MAX + 1];
 	unsigned char *sk;                        /* guarded memory */
+	audit_sign_fn  fn;                        /* or another process's */
+	void          *fn_ctx;
 	unsigned char pk[VAULT_SIGN_PK_BYTES];
 	unsigned char node_id[AUDIT_ID_BYTES];
 	int           have_id;
@@ -251,6 +253,8 @@ audit_signer_set(const char *node_name, const unsigned char sk[64], char *err,
 	pthread_mutex_lock(&audit_mu);
 	vault_sign_key_free(&audit_signer.sk);
 	audit_signer.sk = nsk;
+	audit_signer.fn = NULL;
+	audit_signer.fn_ctx = NULL;
 	memcpy(audit_signer.pk, pk, sizeof(pk));
 	snprintf(audit_signer.name, sizeof(audit_signer.name), "%s", node_name);
 	audit_signer.have_id = 0;
@@ -281,12 +285,34 @@ audit_signer_load(const char *node_name, const char *key_file, char *err,
 }
 
 int
+audit_signer_remote(const char *node_name, const unsigned char pk[32],
+    audit_sign_fn fn, void *ctx, char *err, size_t err_len)
+{
+	if (node_name == NULL || !names_ok(node_name, strlen(node_name)) ||
+	    pk == NULL || fn == NULL) {
+		snprintf(err, err_len, "audit signer: node name missing or not "
+		    "a name (1-%u of [A-Za-z0-9._-], not starting with '.' or "
+		    "'-')", NAMES_MAX);
+		return -1;
+	}
+	pthread_mutex_lock(&audit_mu);
+	vault_sign_key_free(&audit_signer.sk);
+	audit_signer.fn = fn;
+	audit_signer.fn_ctx = ctx;
+	memcpy(audit_signer.pk, pk, VAULT_SIGN_PK_BYTES);
+	snprintf(audit_signer.name, sizeof(audit_signer.name), "%s", node_name);
+	audit_signer.have_id = 0;
+	pthread_mutex_unlock(&audit_mu);
+	return 0;
+}
+
+int
 audit_signer_present(void)
 {
 	int present;
 
 	pthread_mutex_lock(&audit_mu);
-	present = audit_signer.sk != NULL;
+	present = audit_signer.sk != NULL || audit_signer.fn != NULL;
 	pthread_mutex_unlock(&audit_mu);
 	return present;
 }
@@ -313,7 +339,7 @@ audit_signer_resolve(PGconn *c, unsigned char node_id[AUDIT_ID_BYTES],
 	int have;
 
 	pthread_mutex_lock(&audit_mu);
-	if (audit_signer.sk == NULL) {
+	if (audit_signer.sk == NULL && audit_signer.fn == NULL) {
 		pthread_mutex_unlock(&audit_mu);
 		snprintf(err, err_len, "audit: no audit signing key (cofferctl: "
 		    "COFFER_AUDIT_KEY and COFFER_AUDIT_NODE, purge: "
@@ -349,8 +375,8 @@ audit_signer_resolve(PGconn *c, unsigned char node_id[AUDIT_ID_BYTES],
 	memcpy(node_id, PQgetvalue(r, 0, 0), AUDIT_ID_BYTES);
 	PQclear(r);
 	pthread_mutex_lock(&audit_mu);
-	if (audit_signer.sk != NULL && memcmp(audit_signer.pk, pk,
-	    sizeof(pk)) == 0) {
+	if ((audit_signer.sk != NULL || audit_signer.fn != NULL) &&
+	    memcmp(audit_signer.pk, pk, sizeof(pk)) == 0) {
 		memcpy(audit_signer.node_id, node_id, AUDIT_ID_BYTES);
 		audit_signer.have_id = 1;
 	}
@@ -362,14 +388,22 @@ static int
 audit_sign(const vault_audit_stmt *st, const unsigned char pk[32],
     unsigned char sig[VAULT_SIG_BYTES])
 {
+	audit_sign_fn fn = NULL;
+	void *ctx = NULL;
 	int rc = -1;
 
 	pthread_mutex_lock(&audit_mu);
 	/* The key may have been replaced since it was resolved. */
-	if (audit_signer.sk != NULL &&
-	    memcmp(audit_signer.pk, pk, VAULT_SIGN_PK_BYTES) == 0)
-		rc = vault_audit_stmt_sign(audit_signer.sk, st, sig);
+	if (memcmp(audit_signer.pk, pk, VAULT_SIGN_PK_BYTES) == 0) {
+		if (audit_signer.sk != NULL)
+			rc = vault_audit_stmt_sign(audit_signer.sk, st, sig);
+		fn = audit_signer.fn;
+		ctx = audit_signer.fn_ctx;
+	}
 	pthread_mutex_unlock(&audit_mu);
+	/* outside the lock: a round trip to the keeper */
+	if (rc != 0 && fn != NULL)
+		rc = fn(ctx, st, sig);
 	return rc;
 }
 

@@ -142,6 +142,15 @@ int audit_signer_load(const char *node_name, const char *key_file,
 int audit_signer_set(const char *node_name, const unsigned char sk[64],
                      char *err, size_t err_len)
     __attribute__((warn_unused_result));
+/* A signer whose key lives in another process (coffer-api's keeper,
+ * api/keeper.h): fn signs a statement with the key whose public half is
+ * pk (0, or -1: the event is not written).  Replaces any earlier signer. */
+struct vault_audit_stmt;
+typedef int (*audit_sign_fn)(void *ctx, const struct vault_audit_stmt *st,
+                             unsigned char sig[64]);
+int audit_signer_remote(const char *node_name, const unsigned char pk[32],
+                        audit_sign_fn fn, void *ctx, char *err,
+                        size_t err_len) __attribute__((warn_unused_result));
 int  audit_signer_present(void);
 void audit_signer_clear(void);              /* wipes the key */
 

@@ -27,8 +27,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "common/imsg.h"
 #include "common/log.h"
-#include "gateway/imsg.h"
 #include "gateway/record.h"
 #include "vault/mem.h"
 

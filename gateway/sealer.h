@@ -14,7 +14,7 @@
  *   filter; no database connection,
  *   no key file, no filesystem writes
  *
- * They talk over two socketpairs with the typed messages of gateway/imsg.h:
+ * They talk over two socketpairs with the typed messages of common/imsg.h:
  *
  *   data channel (asynchronous)
  *     SUBMIT  id  net→sealer  peer block, then the request's validated
@@ -53,7 +53,7 @@
 #include "common/priv.h"
 #include "gateway/batch.h"
 #include "gateway/config.h"
-#include "gateway/imsg.h"
+#include "common/imsg.h"
 #include "gateway/ingest.h"
 
 #define SEALER_NAME_BYTES   128U

@@ -34,9 +34,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/imsg.h"
 #include "common/log.h"
 #include "gateway/batch.h"
-#include "gateway/imsg.h"
 #include "gateway/record.h"
 #include "gateway/sealer.h"
 #include "vault/mem.h"

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_imsg.c — libFuzzer target for what the gateway's sealer
- * reads from the network process (gateway/imsg.c, gateway/sealer.c,
+ * reads from the network process (common/imsg.c, gateway/sealer.c,
  * gateway/batch.c): the input is written to a real socketpair as a stream
  * of messages, and read back with the sealer's own calls — imsg_read_hdr,
  * then per type the sealer's rule: SUBMIT through sealer_read_submit (the
@@ -21,8 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/imsg.h"
 #include "gateway/batch.h"
-#include "gateway/imsg.h"
 #include "gateway/record.h"
 #include "gateway/sealer.h"
 #include "vault/mem.h"

@@ -600,25 +600,52 @@ ve=$APF_CODE
 check "hold, hold list, matter list, audit and verify answered ($hc $hl $ml $au $ve)" \
     test "$hc $hl $ml $au $ve" = "201 200 200 200 200"
 sleep 1
-not_dumpable coffer-api "$APF_PID"
+# coffer-api is two processes too (issue 14.1): the front (the pid we
+# started) parses TLS and HTTP and holds no key; its child, the keeper,
+# holds the blind-index keys and the signing key and runs the build.
+KEEPP=$(sed -n 's/.* info: privsep=on keeper_pid=\([0-9]*\).*/\1/p' "$APF_LOG" | tail -1)
+check "two processes: keeper ${KEEPP:-?} is the child of API front $APF_PID" \
+    test -n "$KEEPP" -a "$(awk '/^PPid:/ { print $2 }' "/proc/${KEEPP:-0}/status" 2>/dev/null)" = "$APF_PID"
+not_dumpable "coffer-api (front)" "$APF_PID"
+not_dumpable "coffer-api (keeper)" "$KEEPP"
 if can_scan "$APF_PID"; then
 	{ raw_patterns "$PLAIN/canaries"; cat "$PLAIN/keys.api"
 	  printf 'tenant name\t%s\n' "$(printf '%s' "$T" | od -An -tx1 | tr -d ' \n')"
+	  printf 'blind-index key\t%s\n' "$(od -An -tx1 "$GWF_KEYS/$T.bik" | tr -d ' \n')"
+	  printf 'signing key\t%s\n' "$(od -An -tx1 -N 32 "$APF_DIR/node.key" | tr -d ' \n')"
 	} >"$PLAIN/api.pat"
-	if scan api --patterns "$PLAIN/api.pat" --pid "$APF_PID"; then
-		fig "$TN" "API memory scanned (bytes)" "$SCAN_BYTES"
+	# the keeper: the old single process's promises after a production,
+	# and it holds the keys (control)
+	if scan keep --patterns "$PLAIN/api.pat" --pid "$KEEPP"; then
+		fig "$TN" "API keeper memory scanned (bytes)" "$SCAN_BYTES"
 		# shellcheck disable=SC3044  # our own function complete(), not bash's builtin
-		complete api "API memory scan"
-		check "control: the tenant name is found in the API's heap ($(hits api 'tenant name') hits)" \
-		    test "$(hits api 'tenant name')" -ge 1
-		no_hits api "API memory after a production" \
-		    "API memory after the production" \
+		complete keep "API keeper memory scan"
+		check "control: the blind-index key and the signing key (guarded memory) are found in the keeper ($(hits keep 'blind-index key'), $(hits keep 'signing key') hits)" \
+		    test "$(hits keep 'blind-index key')" -ge 1 -a "$(hits keep 'signing key')" -ge 1
+		no_hits keep "API keeper memory after a production" \
+		    "API keeper memory after the production" \
 		    "canary body" "canary attachment" "attachment name" \
 		    "source id" "conversation" "participant" "epoch key" \
 		    "combined S" "record key"
+		where keep 'blind-index\|signing'
+	else
+		bad "API keeper memory scan: $(cat "$PLAIN/keep.err")"
+	fi
+	# the front: no key at all, no release material, no content
+	if scan api --patterns "$PLAIN/api.pat" --pid "$APF_PID"; then
+		fig "$TN" "API front memory scanned (bytes)" "$SCAN_BYTES"
+		# shellcheck disable=SC3044  # our own function complete(), not bash's builtin
+		complete api "API front memory scan"
+		check "control: the tenant name is found in the API front's heap ($(hits api 'tenant name') hits)" \
+		    test "$(hits api 'tenant name')" -ge 1
+		no_hits api "API front memory after a production" \
+		    "API front memory after the production" \
+		    "canary body" "canary attachment" "attachment name" \
+		    "source id" "conversation" "participant" "epoch key" \
+		    "combined S" "record key" "blind-index key" "signing key"
 		where api 'tenant name'
 	else
-		bad "API memory scan: $(cat "$PLAIN/api.err")"
+		bad "API front memory scan: $(cat "$PLAIN/api.err")"
 	fi
 else
 	skip "API memory scan: $SCAN_WHY"

@@ -1,4 +1,4 @@
-/* tests/unit/test_imsg.c — gateway/imsg.c and the sealer's peer block
+/* tests/unit/test_imsg.c — common/imsg.c and the sealer's peer block
  * (gateway/sealer.c): the typed messages between the gateway's network
  * and sealer processes, over a real socketpair.
  *
@@ -23,8 +23,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/imsg.h"
 #include "gateway/batch.h"
-#include "gateway/imsg.h"
 #include "gateway/record.h"
 #include "gateway/sealer.h"
 

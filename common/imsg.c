@@ -1,7 +1,7 @@
-/* gateway/imsg.c — see imsg.h.  Trusts nothing it reads: lengths are
+/* common/imsg.c — see imsg.h.  Trusts nothing it reads: lengths are
  * checked by the caller through imsg_expect() before any payload byte is
  * read. */
-#include "gateway/imsg.h"
+#include "common/imsg.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -126,6 +126,17 @@ imsg_name(uint32_t type)
 	case IMSG_METRICS:   return "METRICS";
 	case IMSG_METRICS_R: return "METRICS_R";
 	case IMSG_READY:     return "READY";
+	case IMSG_KTOKENS:   return "KTOKENS";
+	case IMSG_KSEED_NEW: return "KSEED_NEW";
+	case IMSG_KSEED_HAS: return "KSEED_HAS";
+	case IMSG_KSEED_DESTROY: return "KSEED_DESTROY";
+	case IMSG_KBLIND:    return "KBLIND";
+	case IMSG_KAUDIT_SIGN: return "KAUDIT_SIGN";
+	case IMSG_KHEAD_SIGN: return "KHEAD_SIGN";
+	case IMSG_KBUILD:    return "KBUILD";
+	case IMSG_KREPLY:    return "KREPLY";
+	case IMSG_KREADY:    return "KREADY";
+	case IMSG_KMETRICS:  return "KMETRICS";
 	default:             return "unknown";
 	}
 }

@@ -1,5 +1,6 @@
-/* gateway/imsg.h — typed, size-checked messages between the gateway's two
- * processes (OpenSMTPD's imsg, reduced to what the gateway needs).
+/* common/imsg.h — typed, size-checked messages between the two processes
+ * of each daemon (OpenSMTPD's imsg, reduced to what Coffer needs): the
+ * gateway's network and sealer processes, the API's front and keeper.
  *
  * A message is a 16-byte header — type (u32), payload length (u32), id
  * (u64), host byte order: both ends are the same binary on the same
@@ -13,8 +14,8 @@
  * returns 0 or -1 with errno set (EPROTO for a malformed header, 0 at a
  * clean end of stream: see imsg_read_hdr).
  */
-#ifndef COFFER_GATEWAY_IMSG_H
-#define COFFER_GATEWAY_IMSG_H
+#ifndef COFFER_COMMON_IMSG_H
+#define COFFER_COMMON_IMSG_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +38,20 @@ enum {
 	IMSG_PEER_R,
 	IMSG_METRICS,
 	IMSG_METRICS_R,
-	IMSG_READY
+	IMSG_READY,
+	/* coffer-api, front → keeper (layouts in api/keeper.h); every one is
+	 * answered by one KREPLY with the same id. */
+	IMSG_KTOKENS = 32,
+	IMSG_KSEED_NEW,
+	IMSG_KSEED_HAS,
+	IMSG_KSEED_DESTROY,
+	IMSG_KBLIND,
+	IMSG_KAUDIT_SIGN,
+	IMSG_KHEAD_SIGN,
+	IMSG_KBUILD,
+	IMSG_KREPLY,
+	IMSG_KREADY,
+	IMSG_KMETRICS
 };
 
 typedef struct imsg_hdr {

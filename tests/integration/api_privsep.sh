@@ -1,0 +1,131 @@
+#!/bin/sh
+# tests/integration/api_privsep.sh — coffer-api's two processes (issue
+# 14.1): the front (the pid we start) and its child the keeper, which
+# holds every key (api/keeper.h, README "Privilege separation").
+#
+#   - the keeper is the front's child, logged as privsep=on keeper_pid=N,
+#     and runs as the same account;
+#   - the front has no key file open and the keeper does not listen;
+#   - a matter is created (its scope tokenised by the keeper) and its
+#     audit event carries a valid signature of the API node (signed by the
+#     keeper): `cofferctl verify` passes;
+#   - kill -9 of the keeper: the front logs why and exits with 1 at once,
+#     nothing answers on its port;
+#   - a scope value the keeper refuses reaches the client as the same 400
+#     as before the split, naming its place, never the value;
+#   - kill -9 of the front: the keeper exits with it (PDEATHSIG);
+#   - SIGTERM to the front: both exit, the front with 0.
+set -u
+ROOT=$(pwd)
+. "$ROOT/tests/lib/gateway-fixture.sh"
+. "$ROOT/tests/lib/api-fixture.sh"
+GWF_NO_TRAP=1
+PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
+CK_NAME=api_privsep
+. "$ROOT/tests/lib/check.sh"
+logs_tail() {
+	[ -n "${APF_LOG:-}" ] && [ -f "$APF_LOG" ] && tail -15 "$APF_LOG" | sed 's/^/  api: /'
+}
+CK_DIE_HOOK=logs_tail
+cleanup() {
+	apf_cleanup
+	gwf_cleanup
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+gwf_init || die "gateway fixture"
+D=$GWF_DIR
+gwf_simple ps phone-1 ps-node || die "gateway start"
+apf_user ps lee legal || die "people"
+apf_keygen ps lee || die "production key"
+apf_config && apf_start || die "coffer-api start"
+
+keeper_of() {   # the keeper pid the front logged last
+	sed -n 's/.* info: privsep=on keeper_pid=\([0-9]*\).*/\1/p' "$APF_LOG" | tail -1
+}
+# died PID SECONDS: 0 once PID is gone (or a zombie)
+died() {
+	d_i=0
+	while [ $d_i -lt $(($2 * 10)) ]; do
+		st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+		[ -z "$st" ] || [ "$st" = Z ] && return 0
+		sleep 0.1
+		d_i=$((d_i + 1))
+	done
+	return 1
+}
+
+K=$(keeper_of)
+check "the keeper ($K) is the front's ($APF_PID) child" \
+    test -n "$K" -a "$(awk '/^PPid:/ { print $2 }' "/proc/${K:-0}/status" 2>/dev/null)" = "$APF_PID"
+check "the keeper runs as the front's account ($(awk '/^Uid:/ { print $2 }' "/proc/$K/status"))" \
+    test "$(awk '/^Uid:/ { print $2 }' "/proc/$K/status")" = "$(awk '/^Uid:/ { print $2 }' "/proc/$APF_PID/status")"
+# no open file of the front's is a key or a seed
+kf=$(find "/proc/$APF_PID/fd" -lname '*.bik' -o -lname '*.seed' -o -lname '*node.key' 2>/dev/null | wc -l)
+check "the front has no key, seed or signing-key file open ($kf)" test "$kf" = 0
+lk=$(ss -ltnp 2>/dev/null | grep -c "pid=$K,")
+check "the keeper listens on no port ($lk)" test "$lk" = 0
+
+# a matter: scope tokens and the audit signature come from the keeper
+cat >"$D/matter.json" <<'EOF'
+{"title": "privsep", "legal_basis": "test",
+ "scope": {"participants": ["+15551230001"], "conversations": ["conv-1"],
+           "from": "2020-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"}}
+EOF
+apf_call lee POST /v1/matters "$D/matter.json"
+check "a matter with a tokenised scope is created ($APF_CODE $(cat "$APF_OUT"))" test "$APF_CODE" = 201
+apf_call lee GET "/v1/matters"
+check "the matter list answers ($APF_CODE)" test "$APF_CODE" = 200
+"$GWF_CTL" verify >"$D/verify.out" 2>&1
+rc=$?
+check "cofferctl verify: the API's audit events are signed by its node ($(tail -1 "$D/verify.out"))" \
+    test $rc = 0
+cat >"$D/bad.json" <<'EOF'
+{"title": "t", "legal_basis": "b", "scope": {"participants": ["a@b.c", "   "],
+ "from": "2020-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"}}
+EOF
+apf_call lee POST /v1/matters "$D/bad.json"
+check_eq "the keeper's refusal of a value reaches the client" \
+    "400 participants #2: empty value" \
+    "$APF_CODE $(apf_get error.message)"
+
+# kill -9 of the keeper: the front exits with 1 at once
+kill -9 "$K"
+if died "$APF_PID" 5; then
+	wait "$APF_PID"
+	rc=$?
+	APF_PID=""
+	check_eq "keeper killed: the front exits with 1" 1 "$rc"
+else
+	bad "keeper killed: the front is still running after 5 s"
+fi
+check "keeper killed: the front says why ($(grep -m1 'keeper process' "$APF_LOG"))" \
+    grep -q "the keeper process (pid $K) was killed by signal 9; exiting" "$APF_LOG"
+
+# kill -9 of the front: the keeper goes with it
+apf_start || die "coffer-api restart"
+K=$(keeper_of)
+kill -9 "$APF_PID"
+wait "$APF_PID" 2>/dev/null
+APF_PID=""
+if died "$K" 5; then ok "front killed: the keeper ($K) exits with it"
+else bad "front killed: the keeper ($K) still runs after 5 s"; fi
+
+# SIGTERM: an orderly stop of both
+apf_start || die "coffer-api restart"
+K=$(keeper_of)
+kill -TERM "$APF_PID"
+if died "$APF_PID" 10; then
+	wait "$APF_PID"
+	rc=$?
+	APF_PID=""
+	check_eq "SIGTERM: the front exits with 0" 0 "$rc"
+else
+	bad "SIGTERM: the front still runs after 10 s"
+fi
+if died "$K" 5; then ok "SIGTERM: the keeper ($K) exits too"
+else bad "SIGTERM: the keeper ($K) still runs"; fi
+check "SIGTERM: the keeper logs its orderly exit" grep -q "keeper: exit" "$APF_LOG"
+finish
