@@ -20,7 +20,6 @@ ROOT=$(pwd)
 . "$ROOT/tests/lib/gateway-fixture.sh"
 . "$ROOT/tests/lib/api-fixture.sh"
 GWF_NO_TRAP=1
-PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
 CK_NAME=api_privsep
 . "$ROOT/tests/lib/check.sh"
 logs_tail() {
