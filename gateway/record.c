@@ -707,11 +707,14 @@ rec_tokens(rec *out, const rec_fields *f,
 				    toks + i * VAULT_TOKEN_BYTES, VAULT_TOKEN_BYTES);
 			j++;
 		}
-	if ((out->plaintext = malloc(f->plaintext_len)) == NULL) {
+	/* NUL-terminated, as jansson's dump was: callers may treat it as a
+	 * string (found by make sanitize-ci: test_record read past it). */
+	if ((out->plaintext = malloc(f->plaintext_len + 1)) == NULL) {
 		rec_reject(reason, reason_len, NULL, "out of memory");
 		goto fail;
 	}
 	memcpy(out->plaintext, f->plaintext, f->plaintext_len);
+	out->plaintext[f->plaintext_len] = '\0';
 	out->plaintext_len = f->plaintext_len;
 	out->sent_at_us = f->sent_at_us;
 	out->participant_tokens = toks;

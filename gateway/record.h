@@ -101,7 +101,7 @@ typedef struct rec {
 	size_t         n_participants;
 	const char    *channel;             /* static string from the enum */
 	long long      sent_at_us;          /* µs since 1970-01-01T00:00:00Z */
-	unsigned char *plaintext;           /* canonical form (malloc'd) */
+	unsigned char *plaintext;           /* canonical form (malloc'd, NUL after) */
 	size_t         plaintext_len;
 	char           id[REC_ID_MAX + 1];  /* source id when printable ASCII, else "" */
 } rec;
