@@ -8,7 +8,7 @@
 # which they arrived found none of them.  Now a record's retention runs
 # from the later of received_at (the gateway's clock) and sent_at: the
 # backdated records received now survive the purge, the same records
-# received two days ago (a gateway under libfaketime) are disposed of,
+# received two days ago (a gateway run under libfaketime) are disposed of,
 # the gateway's metric counts every backdated record, and a matter's time
 # range matches a record on either clock.  Real gateway, API, PostgreSQL
 # and cofferctl.  Runs inside tests/pg-harness.sh.
@@ -37,17 +37,22 @@ trap 'exit 143' TERM
 gwf_init || die "gateway fixture"
 D=$GWF_DIR
 CTL=$GWF_CTL
-# The PKI, tenant and node made three days ago (good on both clocks); the
-# gateway's wall clock read from $D/clock on every call.
+# The PKI, tenant and node made three days ago (good on both clocks); a
+# gateway whose wall clock is two days behind, then the same gateway on
+# the real clock.  (Two runs with a fixed offset each, not one run whose
+# offset is changed in a FAKETIME_TIMESTAMP_FILE: whether libfaketime
+# re-reads that file in every process of the privilege-separated gateway
+# is not something this test should hang on; a CI run once saw the
+# gateway stay two days behind.)
+REAL_GW=$GWF_GW
 gwf_clock_wrap "$CTL" "$D/ctl-past" -3d &&
-    gwf_clock_wrap "$GWF_GW" "$D/gw-clocked" "@$D/clock" || die "clock wrappers"
-echo "-2d" >"$D/clock" && chmod 0644 "$D/clock"
+    gwf_clock_wrap "$GWF_GW" "$D/gw-past" -2d || die "clock wrappers"
 GWF_CTL="$D/ctl-past"
 gwf_server_cert && gwf_tenant rc && gwf_device rc phone-1 && gwf_node rc-node ||
     die "set-up three days ago"
 GWF_CTL=$CTL
-GWF_GW="$D/gw-clocked"
-gwf_config "epoch_records = 5" && gwf_start || die "gateway start"
+GWF_GW="$D/gw-past"
+gwf_config "epoch_records = 5" && gwf_start || die "gateway start (two days behind)"
 
 # send TAG N SENDER YEARS: N records sent YEARS years ago (0: now)
 send() {
@@ -69,8 +74,13 @@ PY
 }
 # A: backdated 30 years, received two days ago (the gateway's clock -2d).
 send old-receipt 10 +15550180001 30
+# (its exit status is not checked: at exit libfaketime's destructor unlinks
+# its /dev/shm pair, a syscall the network process's seccomp filter does
+# not allow, so that process ends by SIGSYS after "exit" is logged)
+gwf_stop || die "gateway (two days behind) stop"
+GWF_GW=$REAL_GW
+gwf_start || die "gateway start (real clock)"
 # B: backdated 30 years, received now.
-echo "+0" >"$D/clock"
 send backdated 10 +15550180002 30
 # C: sent now.
 send current 5 +15550180003 0
@@ -81,7 +91,7 @@ check_eq "received_at is the gateway's clock: 10 received two days ago, 15 now" 
                   FROM coffer.records")"
 check_eq "every record sent 30 years ago is stored with that sent_at" 20 \
     "$(q "SELECT count(*) FROM coffer.records WHERE sent_at < now() - interval '29 years'")"
-check_eq "the gateway counts the 20 backdated records (metric)" 20 \
+check_eq "the gateway (restarted) counts the 10 backdated records it stored (metric)" 10 \
     "$(curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" |
        sed -n 's/^coffer_gateway_records_backdated_total //p')"
 
