@@ -47,7 +47,7 @@ cleanup() {
 		sc stop coffer-gateway.service coffer-api.service >/dev/null 2>&1
 		kill -TERM "$SD_PID" 2>/dev/null
 		i=0
-		while kill -0 "$SD_PID" 2>/dev/null && [ $i -lt 100 ]; do
+		while kill -0 "$SD_PID" 2>/dev/null && [ "$i" -lt 100 ]; do
 			sleep 0.1
 			i=$((i + 1))
 		done
