@@ -49,6 +49,7 @@
 #include "common/pg.h"
 #include "common/pgcopy.h"
 #include "common/util.h"
+#include "vault/chain.h"
 #include "vault/mem.h"
 #include "vault/seal.h"
 
@@ -175,18 +176,6 @@ struct writer {
 };
 
 /* -- small helpers ----------------------------------------------------------- */
-
-static uint8_t
-wr_size_class(size_t len)
-{
-	uint8_t c = 0;
-
-	while (len != 0) {
-		c++;
-		len >>= 1;
-	}
-	return c;
-}
 
 /* Remember why the last database step failed, for classification. */
 static void
@@ -692,7 +681,7 @@ wr_plan_group(wr_lane *w, wr_slot *slots, size_t n, wr_group *g)
 		memcpy(s->epoch_id, st->epoch_id, VAULT_ID_BYTES);
 		s->rc.seq = ++seq;
 		memcpy(s->rc.stream_id, st->stream_id, VAULT_ID_BYTES);
-		s->size_class = wr_size_class(s->it->r->plaintext_len);
+		s->size_class = vault_size_class(s->it->r->plaintext_len);
 		g->nnew++;
 	}
 	if (g->nnew == 0)

@@ -66,6 +66,18 @@ put(unsigned char *p, const void *src, size_t n)
 	return p + n;
 }
 
+uint8_t
+vault_size_class(size_t plaintext_len)
+{
+	uint8_t c = 0;
+
+	while (plaintext_len != 0) {
+		c++;
+		plaintext_len >>= 1;
+	}
+	return c;
+}
+
 int
 vault_leaf_hash(const vault_leaf *leaf, unsigned char out[VAULT_HASH_BYTES])
 {
