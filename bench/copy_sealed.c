@@ -276,7 +276,7 @@ insert_batch(sealed_w *w, uint64_t batch_no, uint64_t first_seq,
 	snprintf(fseq, sizeof(fseq), "%llu", (unsigned long long)first_seq);
 	snprintf(lseq, sizeof(lseq), "%llu", (unsigned long long)last_seq);
 	snprintf(cnt, sizeof(cnt), "%zu", n);
-	pg_be64_put(signed_at, (uint64_t)(cp->signed_at - PG_EPOCH_US));
+	vault_be64_put(signed_at, (uint64_t)(cp->signed_at - PG_EPOCH_US));
 	pg_param_bin(&p, w->s->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, w->stream_id, VAULT_ID_BYTES);
 	pg_param_text(&p, bno);

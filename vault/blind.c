@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "vault/codec.h"
 #include "vault/err.h"
 #include "vault/mem.h"
 
@@ -479,15 +480,6 @@ vault_conversation_token(const unsigned char bik[VAULT_BIK_BYTES],
 	                  err_len);
 }
 
-static void
-store32_be(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
 int
 vault_dedup_ids_check(const char *device_id, size_t device_id_len,
                       const char *source_id, size_t source_id_len,
@@ -518,8 +510,8 @@ vault_dedup_token(const unsigned char bik[VAULT_BIK_BYTES],
 		return -1;
 
 	/* lengths fit: both are at most VAULT_BLIND_ID_MAX */
-	store32_be(dev_len, (uint32_t)device_id_len);
-	store32_be(src_len, (uint32_t)source_id_len);
+	vault_be32_put(dev_len, (uint32_t)device_id_len);
+	vault_be32_put(src_len, (uint32_t)source_id_len);
 	parts[0].p = dev_len;
 	parts[0].len = sizeof(dev_len);
 	parts[1].p = (const unsigned char *)device_id;
