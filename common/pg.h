@@ -68,6 +68,13 @@ typedef struct pg_params {
  * vault_be64_put/get and vault_be32_put/get (vault/codec.h, included
  * here); check PQgetlength() before reading. */
 
+/* Array parameters in PostgreSQL's text form, for a $n cast to bytea[] or
+ * text[]: n items of item_len bytes each as {"\\x<hex>",...}, or n strings
+ * as {"a","b"} (double quotes and backslashes escaped).  malloc'd; NULL when out of
+ * memory or too large; n == 0 gives "{}". */
+char *pg_bytea_array(const unsigned char *items, size_t item_len, size_t n);
+char *pg_text_array(const char *const *items, size_t n);
+
 void pg_param_text(pg_params *p, const char *s);              /* NULL: SQL NULL */
 void pg_param_bin(pg_params *p, const void *data, size_t len); /* bytea etc.    */
 void pg_param_null(pg_params *p);
