@@ -53,28 +53,13 @@ aud_append(aud_buf *b, const char *s, size_t n)
 	return 0;
 }
 
-static int
-aud_number(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (s == NULL || *s < '0' || *s > '9' || strlen(s) > 19)
-		return -1;
-	v = strtoull(s, &end, 10);
-	if (*end != '\0' || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* -- GET /v1/audit ---------------------------------------------------------------- */
 
 void
 api_h_audit_export(api_req *r)
 {
 	pg_params p = PG_PARAMS_INIT;
-	unsigned long long after = 0, limit = r->cfg->audit_page_max;
+	uint64_t after = 0, limit = r->cfg->audit_page_max;
 	char err[AUD_ERR], a[24], l[24], last[24] = "0";
 	aud_buf b = { NULL, 0, 0 };
 	json_error_t je;
@@ -82,21 +67,21 @@ api_h_audit_export(api_req *r)
 	int i;
 
 	if (api_query(r, "after") != NULL &&
-	    aud_number(api_query(r, "after"), (unsigned long long)INT64_MAX,
+	    util_parse_u64(api_query(r, "after"), 0, (uint64_t)INT64_MAX,
 	    &after) != 0) {
 		api_fail(r, 400, "bad_request", "invalid", "after must be an event "
 		    "number");
 		return;
 	}
 	if (api_query(r, "limit") != NULL &&
-	    (aud_number(api_query(r, "limit"), r->cfg->audit_page_max,
-	    &limit) != 0 || limit == 0)) {
+	    util_parse_u64(api_query(r, "limit"), 1, r->cfg->audit_page_max,
+	    &limit) != 0) {
 		api_fail(r, 400, "bad_request", "invalid", "limit must be 1..%u",
 		    r->cfg->audit_page_max);
 		return;
 	}
-	snprintf(a, sizeof(a), "%llu", after);
-	snprintf(l, sizeof(l), "%llu", limit);
+	snprintf(a, sizeof(a), "%llu", (unsigned long long)after);
+	snprintf(l, sizeof(l), "%llu", (unsigned long long)limit);
 	api_target(r, "audit:%s", r->who.tenant_id_str);
 	pg_param_text(&p, r->who.tenant_id_str);
 	pg_param_text(&p, a);

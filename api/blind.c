@@ -23,6 +23,7 @@
 
 #include <sodium.h>
 
+#include "common/keyfile.h"
 #include "common/log.h"
 #include "common/pg.h"
 
@@ -76,8 +77,7 @@ api_blind_load(const char *pdir, const char *matter,
     char *err, size_t err_len)
 {
 	char path[BLIND_PATH];
-	unsigned char *buf = NULL;
-	size_t len = 0;
+	unsigned char *file = NULL;
 	int rc = -1;
 
 	*seed_out = NULL;
@@ -91,12 +91,11 @@ api_blind_load(const char *pdir, const char *matter,
 		snprintf(err, err_len, "%.200s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (util_check_secret_file(path, err, err_len) != 0 ||
-	    util_read_file(path, API_BLIND_FILE_BYTES + 1, &buf, &len, err,
-	    err_len) != 0)
+	/* straight into guarded memory; a file of another size is damaged,
+	 * an error, not a missing seed */
+	if (keyfile_load(path, API_BLIND_FILE_BYTES, &file, err, err_len) != 0)
 		return -1;
-	if (len != API_BLIND_FILE_BYTES ||
-	    sodium_memcmp(buf, want, API_BLIND_ID_BYTES) != 0) {
+	if (sodium_memcmp(file, want, API_BLIND_ID_BYTES) != 0) {
 		rc = 1;
 		goto out;
 	}
@@ -104,11 +103,10 @@ api_blind_load(const char *pdir, const char *matter,
 		snprintf(err, err_len, "out of secure memory");
 		goto out;
 	}
-	memcpy(*seed_out, buf + API_BLIND_ID_BYTES, VAULT_BLIND_SEED_BYTES);
+	memcpy(*seed_out, file + API_BLIND_ID_BYTES, VAULT_BLIND_SEED_BYTES);
 	rc = 0;
 out:
-	vault_wipe(buf, len);
-	free(buf);
+	vault_secure_free(file);
 	return rc;
 }
 

@@ -35,8 +35,9 @@ int  api_blind_dir_init(const char *productions_dir, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
 /* The seed of matter (uuid text) for blind id want into guarded memory
- * (*seed_out, free with vault_secure_free).  0 found; 1 missing or of
- * another generation; -1 error (err). */
+ * (*seed_out, free with vault_secure_free), read with keyfile_load.  0
+ * found; 1 missing or of another generation; -1 error (err), a file of
+ * the wrong size included. */
 int  api_blind_load(const char *productions_dir, const char *matter,
                     const unsigned char want[API_BLIND_ID_BYTES],
                     unsigned char **seed_out, char *err, size_t err_len)

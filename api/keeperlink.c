@@ -16,6 +16,7 @@
 
 #include "api/keeper.h"
 #include "api/metrics.h"
+#include "common/child.h"
 #include "common/imsg.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -34,34 +35,9 @@ struct keeper_link {
 };
 
 static void __attribute__((noreturn))
-kl_exit_status(pid_t pid, int st)
-{
-	if (WIFSIGNALED(st))
-		log_error("the keeper process (pid %ld) was killed by signal %d; "
-		    "exiting", (long)pid, WTERMSIG(st));
-	else
-		log_error("the keeper process (pid %ld) exited with %d; exiting",
-		    (long)pid, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	_exit(1);
-}
-
-static void __attribute__((noreturn))
 kl_die(keeper_link *l, const char *what)
 {
-	int st = 0, i;
-	pid_t r = 0;
-
-	/* the channel ends a moment before the process is reapable (the
-	 * watcher may reap it first: then it reports) */
-	for (i = 0; i < 20 && r == 0; i++) {
-		r = waitpid(l->pid, &st, WNOHANG);
-		if (r == 0)
-			usleep(5000);
-	}
-	if (r == l->pid)
-		kl_exit_status(l->pid, st);
-	log_error("keeper link: %s; exiting", what);
-	_exit(1);
+	child_link_die("keeper", l->pid, what);
 }
 
 static void *
@@ -73,7 +49,7 @@ kl_watch(void *arg)
 	while (waitpid(l->pid, &st, 0) < 0 && errno == EINTR)
 		;
 	if (!atomic_load(&l->stopping))
-		kl_exit_status(l->pid, st);
+		child_exit_report("keeper", l->pid, st);
 	return NULL;
 }
 
@@ -175,12 +151,7 @@ kl_spawn(keeper_link **out, const api_config *cfg, const priv_target *pw,
 	    imsg_read(l->fd, l->sign_pk, sizeof(l->sign_pk)) != 0) {
 		(void)kill(l->pid, SIGKILL);
 		(void)waitpid(l->pid, &st, 0);
-		if (WIFEXITED(st))
-			snprintf(err, err_len, "the keeper process did not start "
-			    "(exit %d; its log line says why)", WEXITSTATUS(st));
-		else
-			snprintf(err, err_len, "the keeper process did not start "
-			    "(signal %d)", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		child_start_failed(err, err_len, "keeper", st);
 		close(l->fd);
 		free(l);
 		return -1;

@@ -352,29 +352,6 @@ mat_str_array(const char *const *s, size_t n)
 	return a;
 }
 
-/* Channels as a text[] literal (names are [a-z], checked). */
-static char *
-mat_channel_literal(const char *const *ch, size_t n)
-{
-	size_t i, cap = 3, off = 0;
-	char *s;
-
-	for (i = 0; i < n; i++)
-		cap += strlen(ch[i]) + 1;
-	if ((s = malloc(cap)) == NULL)
-		return NULL;
-	s[off++] = '{';
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			s[off++] = ',';
-		memcpy(s + off, ch[i], strlen(ch[i]));
-		off += strlen(ch[i]);
-	}
-	s[off++] = '}';
-	s[off] = '\0';
-	return s;
-}
-
 static void
 mat_free_tokens(unsigned char **t, size_t n)
 {
@@ -447,9 +424,9 @@ api_h_matter_create(api_req *r)
 		    "participant or conversation");
 		goto out;
 	}
-	if ((parr = retention_token_array(ptok, np)) == NULL ||
-	    (carr = retention_token_array(ctok, nc)) == NULL ||
-	    (charr = mat_channel_literal(chans, nch)) == NULL) {
+	if ((parr = pg_bytea_array(ptok, VAULT_TOKEN_BYTES, np)) == NULL ||
+	    (carr = pg_bytea_array(ctok, VAULT_TOKEN_BYTES, nc)) == NULL ||
+	    (charr = pg_text_array(chans, nch)) == NULL) {
 		api_fail_internal(r, "matter", "out of memory");
 		goto out;
 	}

@@ -44,9 +44,8 @@ static int
 pr_token_literal(prod *P, json_t *arr, const char *field, char **out,
     size_t *count)
 {
-	unsigned char tok[VAULT_TOKEN_BYTES];
-	size_t i, n, off = 0;
-	char *s;
+	unsigned char *toks;
+	size_t i, n;
 	json_t *v;
 
 	*out = NULL;
@@ -60,32 +59,28 @@ pr_token_literal(prod *P, json_t *arr, const char *field, char **out,
 	n = json_array_size(arr);
 	if (n == 0)
 		return 0;
-	if ((s = malloc(n * (2 * VAULT_TOKEN_BYTES + 6) + 3)) == NULL) {
+	if ((toks = calloc(n, VAULT_TOKEN_BYTES)) == NULL) {
 		PERR(P, "out of memory");
 		return -1;
 	}
-	s[off++] = '{';
 	json_array_foreach(arr, i, v) {
 		const char *h = json_string_value(v);
 
 		if (h == NULL || json_string_length(v) != 2 * VAULT_TOKEN_BYTES ||
-		    util_unhex(tok, sizeof(tok), h, 2 * VAULT_TOKEN_BYTES) != 0) {
+		    util_unhex(toks + i * VAULT_TOKEN_BYTES, VAULT_TOKEN_BYTES, h,
+		    2 * VAULT_TOKEN_BYTES) != 0) {
 			PERR(P, "matter %s: scope field %s: element %zu is not a "
 			    "32-digit hex token", P->mid, field, i);
-			free(s);
+			free(toks);
 			return -1;
 		}
-		if (i > 0)
-			s[off++] = ',';
-		memcpy(s + off, "\"\\\\x", 4);
-		off += 4;
-		util_hex(s + off, tok, sizeof(tok));
-		off += 2 * VAULT_TOKEN_BYTES;
-		s[off++] = '"';
 	}
-	s[off++] = '}';
-	s[off] = '\0';
-	*out = s;
+	*out = pg_bytea_array(toks, VAULT_TOKEN_BYTES, n);
+	free(toks);
+	if (*out == NULL) {
+		PERR(P, "out of memory");
+		return -1;
+	}
 	*count = n;
 	return 0;
 }
@@ -95,8 +90,8 @@ pr_scope_parse(prod *P, const char *text, size_t len)
 {
 	json_error_t je;
 	json_t *scope, *v, *parts = NULL, *convs = NULL, *chans = NULL;
-	const char *key;
-	size_t i, np = 0, nc = 0, off = 0;
+	const char *key, **names = NULL;
+	size_t i, np = 0, nc = 0;
 	int rc = -1;
 
 	if ((scope = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)) == NULL ||
@@ -141,13 +136,12 @@ pr_scope_parse(prod *P, const char *text, size_t len)
 			goto out;
 		}
 		if (json_array_size(chans) > 0) {
-			if ((P->lit_channels = malloc(json_array_size(chans) *
-			    (PR_CHANNEL_MAX + 1) + 3)) == NULL)
+			if ((names = calloc(json_array_size(chans),
+			    sizeof(*names))) == NULL)
 				goto oom;
 			if ((list = json_array()) == NULL)
 				goto oom;
 			json_object_set_new(P->scope_summary, "channels", list);
-			P->lit_channels[off++] = '{';
 			json_array_foreach(chans, i, v) {
 				const char *c = json_string_value(v);
 
@@ -156,14 +150,12 @@ pr_scope_parse(prod *P, const char *text, size_t len)
 					    "channel", P->mid, i);
 					goto out;
 				}
-				if (i > 0)
-					P->lit_channels[off++] = ',';
-				memcpy(P->lit_channels + off, c, strlen(c));
-				off += strlen(c);
+				names[i] = c;
 				json_array_append_new(list, json_string(c));
 			}
-			P->lit_channels[off++] = '}';
-			P->lit_channels[off] = '\0';
+			if ((P->lit_channels = pg_text_array(names,
+			    json_array_size(chans))) == NULL)
+				goto oom;
 		}
 	}
 	json_object_set_new(P->scope_summary, "participants", json_integer(
@@ -179,6 +171,7 @@ dup:
 oom:
 	PERR(P, "out of memory");
 out:
+	free(names);
 	json_decref(scope);
 	return rc;
 }

@@ -172,9 +172,9 @@ pr_load_checkpoints(prod *P, json_t *list)
 			goto out;
 		}
 		memcpy(c->stream, PQgetvalue(r, i, 0), VAULT_ID_BYTES);
-		c->batch_no = pg_be64_get(PQgetvalue(r, i, 1));
-		c->last_seq = pg_be64_get(PQgetvalue(r, i, 2));
-		signed_us = (int64_t)pg_be64_get(PQgetvalue(r, i, 4)) + PG_EPOCH_US;
+		c->batch_no = vault_be64_get(PQgetvalue(r, i, 1));
+		c->last_seq = vault_be64_get(PQgetvalue(r, i, 2));
+		signed_us = (int64_t)vault_be64_get(PQgetvalue(r, i, 4)) + PG_EPOCH_US;
 		util_uuid_format(sid, c->stream);
 		util_uuid_format(nid, (const unsigned char *)PQgetvalue(r, i, 6));
 		util_hex(head, (const unsigned char *)PQgetvalue(r, i, 3),
@@ -252,7 +252,7 @@ pr_batch_tree(prod *P, pr_batch *b, const unsigned char prev_head[VAULT_HASH_BYT
 	for (i = 0; i < n; i++) {
 		if (PQgetlength(r, (int)i, 0) != 8 ||
 		    PQgetlength(r, (int)i, 1) != VAULT_HASH_BYTES ||
-		    (unsigned long long)pg_be64_get(PQgetvalue(r, (int)i, 0)) !=
+		    (unsigned long long)vault_be64_get(PQgetvalue(r, (int)i, 0)) !=
 		    b->first_seq + i) {
 			PERR(P, "stream %s batch %llu: leaves do not cover seq "
 			    "%llu..%llu (tampered?)", sid, b->batch_no, b->first_seq,
@@ -335,8 +335,8 @@ pr_batch_load(prod *P, pr_batch *b)
 		    PQgetlength(r, 0, i) != len[i])
 			goto bad;
 	}
-	b->first_seq = (unsigned long long)pg_be64_get(PQgetvalue(r, 0, 0));
-	b->last_seq = (unsigned long long)pg_be64_get(PQgetvalue(r, 0, 1));
+	b->first_seq = (unsigned long long)vault_be64_get(PQgetvalue(r, 0, 0));
+	b->last_seq = (unsigned long long)vault_be64_get(PQgetvalue(r, 0, 1));
 	if (b->last_seq < b->first_seq)
 		goto bad;
 	memcpy(prev, PQgetvalue(r, 0, 2), sizeof(prev));
@@ -364,8 +364,8 @@ pr_batch_load(prod *P, pr_batch *b)
 		    "\"last_seq\":%llu,\"head\":\"%s\",\"signed_at_us\":%lld,"
 		    "\"node\":\"%s\",\"node_name\":%s,\"signature\":\"%s\"}",
 		    b->batch_no,
-		    (unsigned long long)pg_be64_get(PQgetvalue(r, 0, 6)), hd,
-		    (long long)((int64_t)pg_be64_get(PQgetvalue(r, 0, 7)) +
+		    (unsigned long long)vault_be64_get(PQgetvalue(r, 0, 6)), hd,
+		    (long long)((int64_t)vault_be64_get(PQgetvalue(r, 0, 7)) +
 		    PG_EPOCH_US),
 		    nid, name, sig) >= sizeof(b->ck))
 			goto bad;
@@ -493,8 +493,8 @@ pr_proofs_for(prod *P, const PGresult *r, int n)
 			PERR(P, "tenant %s: malformed record row", P->tid);
 			return -1;
 		}
-		seq = (unsigned long long)pg_be64_get(PQgetvalue(r, i, 1));
-		batch = (unsigned long long)pg_be64_get(PQgetvalue(r, i, 3));
+		seq = (unsigned long long)vault_be64_get(PQgetvalue(r, i, 1));
+		batch = (unsigned long long)vault_be64_get(PQgetvalue(r, i, 3));
 		if ((bi = pr_batch_get(P, (const unsigned char *)PQgetvalue(r, i, 0),
 		    batch)) < 0)
 			return -1;
@@ -726,10 +726,10 @@ pr_record(prod *P, const PGresult *r, int row)
 	memcpy(ad.tenant_id, P->tenant_id, VAULT_ID_BYTES);
 	memcpy(ad.stream_id, PQgetvalue(r, row, 0), VAULT_ID_BYTES);
 	memcpy(ad.epoch_id, PQgetvalue(r, row, 2), VAULT_ID_BYTES);
-	seq = (unsigned long long)pg_be64_get(PQgetvalue(r, row, 1));
-	batch = (unsigned long long)pg_be64_get(PQgetvalue(r, row, 3));
-	recv_us = (int64_t)pg_be64_get(PQgetvalue(r, row, 4)) + PG_EPOCH_US;
-	sent_us = (int64_t)pg_be64_get(PQgetvalue(r, row, 5)) + PG_EPOCH_US;
+	seq = (unsigned long long)vault_be64_get(PQgetvalue(r, row, 1));
+	batch = (unsigned long long)vault_be64_get(PQgetvalue(r, row, 3));
+	recv_us = (int64_t)vault_be64_get(PQgetvalue(r, row, 4)) + PG_EPOCH_US;
+	sent_us = (int64_t)vault_be64_get(PQgetvalue(r, row, 5)) + PG_EPOCH_US;
 	ad.seq = seq;
 	ad.received_at = recv_us;
 	memcpy(channel, PQgetvalue(r, row, 6), (size_t)PQgetlength(r, row, 6));
@@ -1118,18 +1118,18 @@ pr_manifest_head(prod *P, json_t *ckpts)
 
 		/* and in µs: export open checks every record's sent_at */
 		if (P->has_from) {
-			pr_time(t, (int64_t)pg_be64_get(P->time_from) + PG_EPOCH_US);
+			pr_time(t, (int64_t)vault_be64_get(P->time_from) + PG_EPOCH_US);
 			json_object_set_new(json_object_get(head, "scope"), "from",
 			    json_string(t));
 			json_object_set_new(json_object_get(head, "scope"), "from_us",
-			    json_integer((int64_t)pg_be64_get(P->time_from) + PG_EPOCH_US));
+			    json_integer((int64_t)vault_be64_get(P->time_from) + PG_EPOCH_US));
 		}
 		if (P->has_to) {
-			pr_time(t, (int64_t)pg_be64_get(P->time_to) + PG_EPOCH_US);
+			pr_time(t, (int64_t)vault_be64_get(P->time_to) + PG_EPOCH_US);
 			json_object_set_new(json_object_get(head, "scope"), "to",
 			    json_string(t));
 			json_object_set_new(json_object_get(head, "scope"), "to_us",
-			    json_integer((int64_t)pg_be64_get(P->time_to) + PG_EPOCH_US));
+			    json_integer((int64_t)vault_be64_get(P->time_to) + PG_EPOCH_US));
 		}
 	}
 	s = json_dumps(head, JSON_COMPACT);

@@ -25,6 +25,7 @@
 #include "bench/lib/driver.h"
 #include "bench/lib/bench.h"
 #include "common/util.h"
+#include "vault/chain.h"
 
 #define PLAIN_DDL \
 	"CREATE SCHEMA IF NOT EXISTS bench;" \
@@ -69,18 +70,6 @@ random_uuid(unsigned char id[16])
 	randombytes_buf(id, 16);
 	id[6] = (unsigned char)((id[6] & 0x0f) | 0x40);
 	id[8] = (unsigned char)((id[8] & 0x3f) | 0x80);
-}
-
-static uint8_t
-size_class(size_t len)
-{
-	uint8_t c = 0;
-
-	while (len != 0) {
-		c++;
-		len >>= 1;
-	}
-	return c;
 }
 
 static int
@@ -145,7 +134,7 @@ plain_batch(void *wctx, uint64_t first, size_t n, uint64_t *bytes, char *err,
 		pgcopy_ts(&w->buf, now);
 		pgcopy_ts(&w->buf, w->rec.sent_at_us);
 		pgcopy_text(&w->buf, w->rec.channel);
-		pgcopy_i16(&w->buf, (int16_t)size_class(w->rec.line_len));
+		pgcopy_i16(&w->buf, (int16_t)vault_size_class(w->rec.line_len));
 		pgcopy_array(&w->buf, PGCOPY_TEXT_OID, elems, lens, w->rec.nparts);
 		pgcopy_text(&w->buf, w->rec.conversation);
 		pgcopy_text(&w->buf, key);

@@ -85,18 +85,6 @@ tok_cmp(const void *a, const void *b)
 	return memcmp(a, b, VAULT_TOKEN_BYTES);
 }
 
-static uint8_t
-size_class(size_t len)
-{
-	uint8_t c = 0;
-
-	while (len != 0) {
-		c++;
-		len >>= 1;
-	}
-	return c;
-}
-
 static int
 sealed_open(void *arg, unsigned writer, void **wctx, char *err,
     size_t err_len)
@@ -203,7 +191,7 @@ seal_row(sealed_w *w, uint64_t seq, long long received_at,
 	lf.sent_at = r->sent_at_us;
 	lf.channel = r->channel;
 	lf.channel_len = strlen(r->channel);
-	lf.size_class = size_class(r->line_len);
+	lf.size_class = vault_size_class(r->line_len);
 	lf.participants = &parts[0][0];
 	lf.participant_count = np;
 	lf.conversation = conv;
@@ -288,7 +276,7 @@ insert_batch(sealed_w *w, uint64_t batch_no, uint64_t first_seq,
 	snprintf(fseq, sizeof(fseq), "%llu", (unsigned long long)first_seq);
 	snprintf(lseq, sizeof(lseq), "%llu", (unsigned long long)last_seq);
 	snprintf(cnt, sizeof(cnt), "%zu", n);
-	pg_be64_put(signed_at, (uint64_t)(cp->signed_at - PG_EPOCH_US));
+	vault_be64_put(signed_at, (uint64_t)(cp->signed_at - PG_EPOCH_US));
 	pg_param_bin(&p, w->s->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, w->stream_id, VAULT_ID_BYTES);
 	pg_param_text(&p, bno);

@@ -87,8 +87,8 @@ audit_event_hash(const unsigned char prev_hash[AUDIT_HASH_BYTES],
 	*p++ = AUDIT_EVENT_V1;
 	memcpy(p, tenant_id, AUDIT_ID_BYTES);
 	p += AUDIT_ID_BYTES;
-	pg_be64_put(p, event_no);
-	pg_be64_put(p + 8, (uint64_t)at_us);
+	vault_be64_put(p, event_no);
+	vault_be64_put(p + 8, (uint64_t)at_us);
 	p += 16;
 	for (i = 0; i < AUDIT_NFIELDS; i++) {
 		if (fields[i].p == NULL) {
@@ -96,10 +96,8 @@ audit_event_hash(const unsigned char prev_hash[AUDIT_HASH_BYTES],
 			continue;
 		}
 		*p++ = 1;
-		*p++ = (unsigned char)(fields[i].len >> 24);
-		*p++ = (unsigned char)(fields[i].len >> 16);
-		*p++ = (unsigned char)(fields[i].len >> 8);
-		*p++ = (unsigned char)fields[i].len;
+		vault_be32_put(p, (uint32_t)fields[i].len);
+		p += 4;
 		if (fields[i].len > 0)
 			memcpy(p, fields[i].p, fields[i].len);
 		p += fields[i].len;
@@ -460,7 +458,7 @@ audit_txn_precommit(PGconn *c)
 	}
 	if (r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
 	    PQgetlength(r, 0, 0) == 8) {
-		xid = pg_be64_get(PQgetvalue(r, 0, 0));
+		xid = vault_be64_get(PQgetvalue(r, 0, 0));
 		known = 1;
 	}
 	PQclear(r);
@@ -667,7 +665,7 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 			snprintf(err, err_len, "audit: malformed chain tail");
 			goto fail;
 		}
-		event_no = pg_be64_get(PQgetvalue(r, 0, 0));
+		event_no = vault_be64_get(PQgetvalue(r, 0, 0));
 		if (event_no >= (uint64_t)INT64_MAX) {
 			snprintf(err, err_len, "audit: chain tail out of range");
 			goto fail;
@@ -676,7 +674,7 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 		memcpy(prev, PQgetvalue(r, 0, 1), AUDIT_HASH_BYTES);
 	}
 	memcpy(at_be, PQgetvalue(r, 0, 2), 8);
-	at_pg = (int64_t)pg_be64_get(at_be);
+	at_pg = (int64_t)vault_be64_get(at_be);
 	if (__builtin_add_overflow(at_pg, PG_EPOCH_US, &at_us)) {
 		snprintf(err, err_len, "audit: server clock out of range");
 		goto fail;
@@ -705,7 +703,7 @@ audit_append(PGconn *c, const audit_event *ev, uint64_t *event_no_out,
 	vault_audit_redactions_hash(PQgetisnull(r, 0, 4) ? NULL :
 	    PQgetvalue(r, 0, 4), PQgetisnull(r, 0, 4) ? 0 :
 	    (size_t)PQgetlength(r, 0, 4), st.redactions);
-	xid = pg_be64_get(PQgetvalue(r, 0, 5));
+	xid = vault_be64_get(PQgetvalue(r, 0, 5));
 	if (audit_sign(&st, pk, sig) != 0) {
 		snprintf(err, err_len, "audit: cannot sign the event");
 		goto fail;

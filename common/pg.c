@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 static _Thread_local char pg_sqlstate[PG_SQLSTATE_SIZE];
 
@@ -114,6 +115,65 @@ pg_param_add(pg_params *p, const char *value, int len, int format)
 	p->lengths[p->n] = len;
 	p->formats[p->n] = format;
 	p->n++;
+}
+
+char *
+pg_bytea_array(const unsigned char *items, size_t item_len, size_t n)
+{
+	size_t i, off = 0, each;
+	char *s;
+
+	/* "\\x" + hex + quotes + comma */
+	if (item_len > (SIZE_MAX - 8) / 2)
+		return NULL;
+	each = 2 * item_len + 8;
+	if (n > (SIZE_MAX - 3) / each || (s = malloc(n * each + 3)) == NULL)
+		return NULL;
+	s[off++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			s[off++] = ',';
+		memcpy(s + off, "\"\\\\x", 4);
+		off += 4;
+		util_hex(s + off, items + i * item_len, item_len);
+		off += 2 * item_len;
+		s[off++] = '"';
+	}
+	s[off++] = '}';
+	s[off] = '\0';
+	return s;
+}
+
+char *
+pg_text_array(const char *const *items, size_t n)
+{
+	size_t i, off = 0, cap = 3, k;
+	const char *c;
+	char *s;
+
+	for (i = 0; i < n; i++) {
+		k = strlen(items[i]);
+		if (k > (SIZE_MAX - cap - 3) / 2)
+			return NULL;
+		cap += 2 * k + 3;                /* escapes, quotes, comma */
+	}
+	if ((s = malloc(cap)) == NULL)
+		return NULL;
+	s[off++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			s[off++] = ',';
+		s[off++] = '"';
+		for (c = items[i]; *c != '\0'; c++) {
+			if (*c == '"' || *c == '\\')
+				s[off++] = '\\';
+			s[off++] = *c;
+		}
+		s[off++] = '"';
+	}
+	s[off++] = '}';
+	s[off] = '\0';
+	return s;
 }
 
 void
@@ -388,45 +448,3 @@ pg_rollback(PGconn *c)
 	return rc;
 }
 
-/* -- binary formats -------------------------------------------------------- */
-
-void
-pg_be64_put(unsigned char out[8], uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		out[i] = (unsigned char)(v & 0xffU);
-		v >>= 8;
-	}
-}
-
-uint64_t
-pg_be64_get(const void *p)
-{
-	const unsigned char *u = p;
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | u[i];
-	return v;
-}
-
-void
-pg_be32_put(unsigned char out[4], uint32_t v)
-{
-	out[0] = (unsigned char)(v >> 24);
-	out[1] = (unsigned char)(v >> 16);
-	out[2] = (unsigned char)(v >> 8);
-	out[3] = (unsigned char)v;
-}
-
-uint32_t
-pg_be32_get(const void *p)
-{
-	const unsigned char *u = p;
-
-	return ((uint32_t)u[0] << 24) | ((uint32_t)u[1] << 16) |
-	    ((uint32_t)u[2] << 8) | u[3];
-}

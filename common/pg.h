@@ -21,6 +21,8 @@
 
 #include <libpq-fe.h>
 
+#include "vault/codec.h"
+
 #define PG_SQLSTATE_SIZE 6U   /* five characters and a NUL */
 #define PG_PARAMS_MAX    64
 
@@ -62,13 +64,16 @@ typedef struct pg_params {
  * UTC; this is that instant in Unix µs.  unix_us = pg_us + PG_EPOCH_US. */
 #define PG_EPOCH_US 946684800000000LL
 
-/* Binary integers (int8, int4, and COPY BINARY's fields) are big-endian.
- * The readers take PQgetvalue()'s char * or bytes alike; the caller has
- * checked PQgetlength() first. */
-void     pg_be64_put(unsigned char out[8], uint64_t v);
-uint64_t pg_be64_get(const void *p);
-void     pg_be32_put(unsigned char out[4], uint32_t v);
-uint32_t pg_be32_get(const void *p);
+/* Binary integers (int8, int4, and COPY BINARY's fields) are big-endian:
+ * vault_be64_put/get and vault_be32_put/get (vault/codec.h, included
+ * here); check PQgetlength() before reading. */
+
+/* Array parameters in PostgreSQL's text form, for a $n cast to bytea[] or
+ * text[]: n items of item_len bytes each as {"\\x<hex>",...}, or n strings
+ * as {"a","b"} (double quotes and backslashes escaped).  malloc'd; NULL when out of
+ * memory or too large; n == 0 gives "{}". */
+char *pg_bytea_array(const unsigned char *items, size_t item_len, size_t n);
+char *pg_text_array(const char *const *items, size_t n);
 
 void pg_param_text(pg_params *p, const char *s);              /* NULL: SQL NULL */
 void pg_param_bin(pg_params *p, const void *data, size_t len); /* bytea etc.    */

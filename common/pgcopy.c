@@ -75,7 +75,7 @@ add32(pgcopy *b, uint32_t v)
 {
 	unsigned char x[4];
 
-	pg_be32_put(x, v);
+	vault_be32_put(x, v);
 	add(b, x, 4);
 }
 
@@ -84,7 +84,7 @@ add64(pgcopy *b, uint64_t v)
 {
 	unsigned char x[8];
 
-	pg_be64_put(x, v);
+	vault_be64_put(x, v);
 	add(b, x, 8);
 }
 

@@ -136,12 +136,9 @@ pins_line(const char **pp, const char *end, char *key, size_t kcap,
 static int
 pins_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
-	char *e;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &e, 10);
-	if (errno || e == s || *e || v < lo || v > hi)
+	if (util_parse_u64(s, lo, hi, &v) != 0)
 		return -1;
 	*out = (unsigned)v;
 	return 0;

@@ -62,58 +62,6 @@ retention_time_ok(const char *s)
 	return 0;
 }
 
-char *
-retention_token_array(const unsigned char *tokens, size_t n)
-{
-	size_t i, off = 0, cap;
-	char *s;
-
-	if (n > (SIZE_MAX - 3) / (RETENTION_TOKEN_BYTES * 2 + 8))
-		return NULL;
-	cap = n * (RETENTION_TOKEN_BYTES * 2 + 8) + 3;
-	if ((s = malloc(cap)) == NULL)
-		return NULL;
-	s[off++] = '{';
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			s[off++] = ',';
-		memcpy(s + off, "\"\\\\x", 4);
-		off += 4;
-		util_hex(s + off, tokens + i * RETENTION_TOKEN_BYTES,
-		    RETENTION_TOKEN_BYTES);
-		off += RETENTION_TOKEN_BYTES * 2;
-		s[off++] = '"';
-	}
-	s[off++] = '}';
-	s[off] = '\0';
-	return s;
-}
-
-/* Channels as a text[] literal; every name is [a-z] (checked). */
-static char *
-ret_channel_array(const char *const *ch, size_t n)
-{
-	size_t i, off = 0, cap = 3;
-	char *s;
-
-	for (i = 0; i < n; i++)
-		cap += strlen(ch[i]) + 1;
-	if ((s = malloc(cap)) == NULL)
-		return NULL;
-	s[off++] = '{';
-	for (i = 0; i < n; i++) {
-		size_t k = strlen(ch[i]);
-
-		if (i > 0)
-			s[off++] = ',';
-		memcpy(s + off, ch[i], k);
-		off += k;
-	}
-	s[off++] = '}';
-	s[off] = '\0';
-	return s;
-}
-
 /* Printable ASCII or any UTF-8 byte >= 0x80, no controls; 1..max bytes. */
 static int
 ret_text_ok(const char *s, size_t max)
@@ -163,11 +111,13 @@ retention_hold_create(PGconn *c, const unsigned char tenant_id[UTIL_UUID_BYTES],
 		return -1;
 	}
 	if ((h->nparticipants > 0 &&
-	    (parr = retention_token_array(h->participants, h->nparticipants)) == NULL) ||
+	    (parr = pg_bytea_array(h->participants, RETENTION_TOKEN_BYTES,
+	    h->nparticipants)) == NULL) ||
 	    (h->nconversations > 0 &&
-	    (carr = retention_token_array(h->conversations, h->nconversations)) == NULL) ||
+	    (carr = pg_bytea_array(h->conversations, RETENTION_TOKEN_BYTES,
+	    h->nconversations)) == NULL) ||
 	    (h->nchannels > 0 &&
-	    (charr = ret_channel_array(h->channels, h->nchannels)) == NULL)) {
+	    (charr = pg_text_array(h->channels, h->nchannels)) == NULL)) {
 		snprintf(err, err_len, "out of memory");
 		goto out;
 	}

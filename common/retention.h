@@ -80,8 +80,4 @@ int retention_policy_set(PGconn *c, const unsigned char tenant_id[UTIL_UUID_BYTE
                          char *err, size_t err_len)
     __attribute__((warn_unused_result));
 
-/* n tokens as a PostgreSQL bytea[] literal {"\\x…",…} (malloc'd), or NULL
- * when out of memory.  n == 0 gives "{}". */
-char *retention_token_array(const unsigned char *tokens, size_t n);
-
 #endif

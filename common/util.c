@@ -258,6 +258,23 @@ util_uuid_format(char out[UTIL_UUID_STRLEN + 1],
 }
 
 int
+util_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	/* strtoull would take blanks, a sign, and wrap "-1" to the maximum. */
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int
 util_uuid_parse(unsigned char id[UTIL_UUID_BYTES], const char *s)
 {
 	char hex[33];

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define UTIL_UUID_BYTES   16U
@@ -47,6 +48,12 @@ void util_uuid_random(unsigned char id[UTIL_UUID_BYTES]);
 void util_uuid_format(char out[UTIL_UUID_STRLEN + 1],
                       const unsigned char id[UTIL_UUID_BYTES]);
 int  util_uuid_parse(unsigned char id[UTIL_UUID_BYTES], const char *s)
+     __attribute__((warn_unused_result));
+
+/* A decimal number lo..hi from an option, a config value or a query
+ * string: digits only (no blank, no sign, nothing after), no overflow.
+ * 0, or -1 with *out untouched; the caller words the error. */
+int  util_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
      __attribute__((warn_unused_result));
 
 /* Microseconds since the Unix epoch, UTC (CLOCK_REALTIME): timestamps. */

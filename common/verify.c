@@ -396,7 +396,7 @@ v_copy_next(vctx *v, v_copy *cp, int nf)
 			if (cp->len - cp->off < 19 ||
 			    memcmp(cp->buf + cp->off, sig, sizeof(sig)) != 0)
 				return v_error(v, "database: bad COPY header");
-			ext = pg_be32_get(cp->buf + cp->off + 15);
+			ext = vault_be32_get(cp->buf + cp->off + 15);
 			if (ext > (uint32_t)(cp->len - cp->off - 19))
 				return v_error(v, "database: bad COPY header");
 			cp->off += 19 + (int)ext;
@@ -420,7 +420,7 @@ v_copy_next(vctx *v, v_copy *cp, int nf)
 
 			if (cp->len - cp->off < 4)
 				return v_error(v, "database: truncated COPY row");
-			fl = (int32_t)pg_be32_get(cp->buf + cp->off);
+			fl = (int32_t)vault_be32_get(cp->buf + cp->off);
 			cp->off += 4;
 			if (fl == -1) {
 				cp->f[i] = NULL;
@@ -467,7 +467,7 @@ v_i64(const PGresult *res, int row, int col, int64_t *out)
 {
 	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8)
 		return -1;
-	*out = (int64_t)pg_be64_get(PQgetvalue(res, row, col));
+	*out = (int64_t)vault_be64_get(PQgetvalue(res, row, col));
 	return 0;
 }
 
@@ -1202,7 +1202,7 @@ v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
 	if (l[1] != 8)
 		return v_fail(v, "row", b->batch_no, seq, -1,
 		    "the row's batch_no is missing");
-	bn = (int64_t)pg_be64_get(f[1]);
+	bn = (int64_t)vault_be64_get(f[1]);
 	if (bn != b->batch_no)
 		return v_fail(v, "row-batch", b->batch_no, seq, -1,
 		    "the row says batch %lld but its seq lies in batch %lld",
@@ -1221,8 +1221,8 @@ v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
 		return v_fail(v, "row", b->batch_no, seq, -1,
 		    "a column of the record has an impossible size or is NULL");
 	memcpy(lf.epoch_id, f[2], VAULT_ID_BYTES);
-	if (v_pgtime((int64_t)pg_be64_get(f[3]), &lf.received_at) != 0 ||
-	    v_pgtime((int64_t)pg_be64_get(f[4]), &lf.sent_at) != 0)
+	if (v_pgtime((int64_t)vault_be64_get(f[3]), &lf.received_at) != 0 ||
+	    v_pgtime((int64_t)vault_be64_get(f[4]), &lf.sent_at) != 0)
 		return v_fail(v, "row", b->batch_no, seq, -1,
 		    "a timestamp of the record is out of range");
 	lf.channel = f[5];
@@ -1244,12 +1244,12 @@ v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
 
 		if (alen < 12)
 			goto bad_array;
-		ndim = (int32_t)pg_be32_get(a);
+		ndim = (int32_t)vault_be32_get(a);
 		if (ndim == 0) {
 			count = 0;
 			off = 12;
 		} else if (ndim == 1 && alen >= 20) {
-			int32_t dim = (int32_t)pg_be32_get(a + 12);
+			int32_t dim = (int32_t)vault_be32_get(a + 12);
 
 			if (dim < 0)
 				goto bad_array;
@@ -1269,7 +1269,7 @@ v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
 
 			if (alen - off < 4)
 				goto bad_array;
-			el = (int32_t)pg_be32_get(a + off);
+			el = (int32_t)vault_be32_get(a + off);
 			off += 4;
 			if (el != (int32_t)VAULT_TOKEN_BYTES ||
 			    alen - off < VAULT_TOKEN_BYTES)
@@ -1476,7 +1476,7 @@ v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
 						(void)v_error(v, "database: row without seq");
 						goto done;
 					}
-					rseq = (int64_t)pg_be64_get(cp.f[0]);
+					rseq = (int64_t)vault_be64_get(cp.f[0]);
 					have = 1;
 				}
 			}
@@ -1529,7 +1529,7 @@ v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
 		if (got < 0)
 			goto done;
 		if (got == 1 && cp.l[0] == 8) {
-			rseq = (int64_t)pg_be64_get(cp.f[0]);
+			rseq = (int64_t)vault_be64_get(cp.f[0]);
 			have = 1;
 		}
 	}
@@ -2011,7 +2011,7 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 			(void)v_error(v, "database: unexpected audit row");
 			goto done;
 		}
-		eno = pg_be64_get(cp.f[0]);
+		eno = vault_be64_get(cp.f[0]);
 		if (eno != expect) {
 			if (eno > expect && expect == 1)
 				(void)v_fail(v, "audit-missing", -1, -1, 1,
@@ -2036,7 +2036,7 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 			    "previous event's hash");
 			goto done;
 		}
-		if (v_pgtime((int64_t)pg_be64_get(cp.f[3]), &at) != 0) {
+		if (v_pgtime((int64_t)vault_be64_get(cp.f[3]), &at) != 0) {
 			(void)v_fail(v, "audit-event", -1, -1, (int64_t)eno,
 			    "the event time is out of range");
 			goto done;
@@ -2261,7 +2261,7 @@ v_tombstones_tenant(vctx *v, const v_tenant *t, v_purge *list, size_t npurges)
 		if (!have) {
 			memcpy(cur, cp.f[0], VAULT_ID_BYTES);
 			memcpy(stream, cp.f[1], VAULT_ID_BYTES);
-			first_seq = (int64_t)pg_be64_get(cp.f[2]);
+			first_seq = (int64_t)vault_be64_get(cp.f[2]);
 			n = 0;
 			have = 1;
 		}

@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/util.h"
 
 /* -- database -------------------------------------------------------------- */
 
@@ -206,18 +207,7 @@ ctl_actor(PGconn *c, char *out, size_t cap)
 int
 ctl_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	/* strtoull would take blanks, a sign, and wrap "-1" to the maximum. */
-	if (s == NULL || s[0] < '0' || s[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (uint64_t)v;
-	return 0;
+	return util_parse_u64(s, lo, hi, out);
 }
 
 int

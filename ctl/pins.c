@@ -13,22 +13,24 @@
 #include "common/log.h"
 #include "common/pins.h"
 #include "common/util.h"
+#include "ctl/common.h"
 #include "vault/chain.h"
 #include "vault/tenant.h"
 
 static void cp_fail(const char *matter_id, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ctl_fail's one line, worded for a contribution that stopped here. */
 static void
 cp_fail(const char *matter_id, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fputs("cofferctl: approve: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "; nothing was sent for matter %s\n", matter_id);
+	ctl_fail("approve: %s; nothing was sent for matter %s", msg, matter_id);
 }
 
 /* Hex member of exactly n bytes; 0 or -1. */

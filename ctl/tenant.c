@@ -78,30 +78,6 @@ ctl_tenant_usage(void)
 	    "                             [--passphrase-file FILE]...   (N files, in custodian order)\n");
 }
 
-/* Encode n points as a PostgreSQL bytea[] text literal: {"\\x..","\\x.."}. */
-static char *
-ctl_bytea_array(const unsigned char *pts, size_t n)
-{
-	size_t i, cap = n * (VAULT_POINT_BYTES * 2 + 8) + 3, off = 0;
-	char *s = malloc(cap);
-
-	if (s == NULL)
-		return NULL;
-	s[off++] = '{';
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			s[off++] = ',';
-		memcpy(s + off, "\"\\\\x", 4);
-		off += 4;
-		util_hex(s + off, pts + i * VAULT_POINT_BYTES, VAULT_POINT_BYTES);
-		off += VAULT_POINT_BYTES * 2;
-		s[off++] = '"';
-	}
-	s[off++] = '}';
-	s[off] = '\0';
-	return s;
-}
-
 static int
 ctl_tenant_init(int argc, char **argv)
 {
@@ -212,8 +188,8 @@ ctl_tenant_init(int argc, char **argv)
 	}
 	util_uuid_random(tenant_id);
 	util_uuid_format(idstr, tenant_id);
-	commit_arr = ctl_bytea_array(commits, k);
-	share_arr = ctl_bytea_array(pubshares, n);
+	commit_arr = pg_bytea_array(commits, VAULT_POINT_BYTES, k);
+	share_arr = pg_bytea_array(pubshares, VAULT_POINT_BYTES, n);
 	if (commit_arr == NULL || share_arr == NULL) {
 		ctl_fail("out of memory");
 		goto fail;

@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/imsg.h"
 #include "common/log.h"
 #include "gateway/batch.h"
@@ -99,25 +100,7 @@ static const char *const sl_ctypes[2] = {
 static void __attribute__((noreturn))
 sl_die(sealer_link *l, const char *what)
 {
-	int st = 0, i;
-	pid_t r = 0;
-
-	/* the channel ends a moment before the process is reapable */
-	for (i = 0; i < 20 && r == 0; i++) {
-		r = waitpid(l->pid, &st, WNOHANG);
-		if (r == 0)
-			usleep(5000);
-	}
-
-	if (r == l->pid && WIFSIGNALED(st))
-		log_error("the sealer process (pid %ld) was killed by signal %d; "
-		    "exiting", (long)l->pid, WTERMSIG(st));
-	else if (r == l->pid && WIFEXITED(st))
-		log_error("the sealer process (pid %ld) exited with %d; exiting",
-		    (long)l->pid, WEXITSTATUS(st));
-	else
-		log_error("sealer link: %s; exiting", what);
-	_exit(1);
+	child_link_die("sealer", l->pid, what);
 }
 
 /* -- slots (under mu) ----------------------------------------------------- */
@@ -484,12 +467,7 @@ sl_spawn(sealer_link **out, const gw_config *cfg, const priv_target *pw,
 	rc = imsg_read_hdr(l->ctl_fd, &h);
 	if (rc != 1 || imsg_expect(&h, IMSG_READY, 0, 0, err, err_len) != 0) {
 		(void)waitpid(l->pid, &st, 0);
-		if (WIFEXITED(st))
-			snprintf(err, err_len, "the sealer process did not start "
-			    "(exit %d)", WEXITSTATUS(st));
-		else
-			snprintf(err, err_len, "the sealer process did not start "
-			    "(signal %d)", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		child_start_failed(err, err_len, "sealer", st);
 		sl_release(l);
 		return -1;
 	}

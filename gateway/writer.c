@@ -49,6 +49,7 @@
 #include "common/pg.h"
 #include "common/pgcopy.h"
 #include "common/util.h"
+#include "vault/chain.h"
 #include "vault/mem.h"
 #include "vault/seal.h"
 
@@ -175,18 +176,6 @@ struct writer {
 };
 
 /* -- small helpers ----------------------------------------------------------- */
-
-static uint8_t
-wr_size_class(size_t len)
-{
-	uint8_t c = 0;
-
-	while (len != 0) {
-		c++;
-		len >>= 1;
-	}
-	return c;
-}
 
 /* Remember why the last database step failed, for classification. */
 static void
@@ -336,10 +325,8 @@ wr_stream_id(const wr_lane *w, const unsigned char tenant_id[VAULT_ID_BYTES],
 	o += VAULT_ID_BYTES;
 	memcpy(msg + o, tenant_id, VAULT_ID_BYTES);
 	o += VAULT_ID_BYTES;
-	msg[o++] = (unsigned char)(w->idx >> 24);
-	msg[o++] = (unsigned char)(w->idx >> 16);
-	msg[o++] = (unsigned char)(w->idx >> 8);
-	msg[o++] = (unsigned char)w->idx;
+	vault_be32_put(msg + o, (uint32_t)w->idx);
+	o += 4;
 	if (EVP_Digest(msg, o, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen < VAULT_ID_BYTES)
 		return -1;
@@ -428,8 +415,8 @@ wr_stream_ensure(wr_lane *w, wr_stream *st)
 			memset(st->head, 0, sizeof(st->head));
 		} else if (PQgetlength(r, 0, 0) == 8 && PQgetlength(r, 0, 1) == 8 &&
 		    PQgetlength(r, 0, 2) == VAULT_HASH_BYTES) {
-			st->batch_no = pg_be64_get(PQgetvalue(r, 0, 0));
-			st->last_seq = pg_be64_get(PQgetvalue(r, 0, 1));
+			st->batch_no = vault_be64_get(PQgetvalue(r, 0, 0));
+			st->last_seq = vault_be64_get(PQgetvalue(r, 0, 1));
 			memcpy(st->head, PQgetvalue(r, 0, 2), VAULT_HASH_BYTES);
 		} else {
 			PQclear(r);
@@ -621,7 +608,7 @@ wr_dedup(wr_lane *w, wr_slot *slots, size_t *idx, size_t n, wr_stream *st)
 
 			s->kind = SLOT_DUP_DB;
 			memcpy(s->rc.stream_id, PQgetvalue(r, k, 1), VAULT_ID_BYTES);
-			s->rc.seq = pg_be64_get(PQgetvalue(r, k, 2));
+			s->rc.seq = vault_be64_get(PQgetvalue(r, k, 2));
 			memcpy(s->rc.leaf_hash, PQgetvalue(r, k, 3), VAULT_HASH_BYTES);
 		}
 	}
@@ -692,7 +679,7 @@ wr_plan_group(wr_lane *w, wr_slot *slots, size_t n, wr_group *g)
 		memcpy(s->epoch_id, st->epoch_id, VAULT_ID_BYTES);
 		s->rc.seq = ++seq;
 		memcpy(s->rc.stream_id, st->stream_id, VAULT_ID_BYTES);
-		s->size_class = wr_size_class(s->it->r->plaintext_len);
+		s->size_class = vault_size_class(s->it->r->plaintext_len);
 		g->nnew++;
 	}
 	if (g->nnew == 0)
@@ -912,7 +899,7 @@ wr_insert_batch(wr_lane *w, const wr_group *g)
 	snprintf(fseq, sizeof(fseq), "%llu", (unsigned long long)g->first_seq);
 	snprintf(lseq, sizeof(lseq), "%llu", (unsigned long long)g->last_seq);
 	snprintf(cnt, sizeof(cnt), "%zu", g->nnew);
-	pg_be64_put(signed_at, (uint64_t)(g->cp.signed_at - PG_EPOCH_US));
+	vault_be64_put(signed_at, (uint64_t)(g->cp.signed_at - PG_EPOCH_US));
 	pg_param_bin(&p, g->st->tenant_id, VAULT_ID_BYTES);  /* $1 */
 	pg_param_bin(&p, g->st->stream_id, VAULT_ID_BYTES);  /* $2 */
 	pg_param_text(&p, bno);                              /* $3 */

@@ -191,22 +191,6 @@ io_errtext(void)
 	return errno ? strerror(errno) : "connection closed";
 }
 
-static int
-parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (s == NULL || *s == '\0' || *s == '-')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* https://HOST[:PORT][/PATH] with HOST a name, an IPv4 or [IPv6]. */
 static int
 parse_url(lg_opts *o, const char *url)
@@ -1376,7 +1360,7 @@ main(int argc, char **argv)
 		}
 #define NUMOPT(name, max, field, cast) \
 		if (strcmp(a, name) == 0) { \
-			if (parse_u64(val, max, &v) != 0) \
+			if (util_parse_u64(val, 0, max, &v) != 0) \
 				goto bad; \
 			field = (cast)v; \
 			i++; \

@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "vault/codec.h"
 #include "vault/err.h"
 #include "vault/mem.h"
 
@@ -298,11 +299,31 @@ struct part {
 	size_t               len;
 };
 
-/* token = BLAKE2b-256-keyed(bik, domain ‖ parts...)[0..16], streamed. */
+/* The guards every token function starts with: a token buffer, zeroed
+ * here so that a refusal leaves no stale token behind, and a key. */
+static int
+token_args(const unsigned char *bik, unsigned char *token_out,
+           char *err, size_t err_len)
+{
+	if (token_out == NULL) {
+		vault_err_set(err, err_len, "missing token buffer");
+		return -1;
+	}
+	sodium_memzero(token_out, VAULT_TOKEN_BYTES);
+	if (bik == NULL) {
+		vault_err_set(err, err_len, "missing blind-index key");
+		return -1;
+	}
+	return 0;
+}
+
+/* token = BLAKE2b-256-keyed(bik, domain ‖ parts...)[0..16], streamed;
+ * token_out is wiped when it fails. */
 static int
 token_hash(const unsigned char bik[VAULT_BIK_BYTES], unsigned char domain,
            const struct part *parts, size_t nparts,
-           unsigned char token_out[VAULT_TOKEN_BYTES])
+           unsigned char token_out[VAULT_TOKEN_BYTES],
+           char *err, size_t err_len)
 {
 	crypto_generichash_state st;
 	unsigned char            full[crypto_generichash_BYTES];
@@ -326,6 +347,10 @@ token_hash(const unsigned char bik[VAULT_BIK_BYTES], unsigned char domain,
 fail:
 	sodium_memzero(&st, sizeof(st));
 	sodium_memzero(full, sizeof(full));
+	if (rc != 0) {
+		sodium_memzero(token_out, VAULT_TOKEN_BYTES);
+		vault_err_set(err, err_len, "hash failed");
+	}
 	return rc;
 }
 
@@ -342,15 +367,8 @@ participant_token(int classify, vault_participant_kind kind,
 	int         rc = -1;
 
 	sodium_memzero(norm, sizeof(norm));
-	if (token_out == NULL) {
-		vault_err_set(err, err_len, "missing token buffer");
+	if (token_args(bik, token_out, err, err_len) != 0)
 		goto fail;
-	}
-	sodium_memzero(token_out, VAULT_TOKEN_BYTES);
-	if (bik == NULL) {
-		vault_err_set(err, err_len, "missing blind-index key");
-		goto fail;
-	}
 	if (classify)
 		kind = vault_participant_classify(value, len);
 	if (vault_participant_normalize(kind, value, len, norm, sizeof(norm),
@@ -358,16 +376,11 @@ participant_token(int classify, vault_participant_kind kind,
 		goto fail;
 	part.p = (const unsigned char *)norm;
 	part.len = norm_len;
-	if (token_hash(bik, DOMAIN_PARTICIPANT, &part, 1, token_out) != 0) {
-		vault_err_set(err, err_len, "hash failed");
-		goto fail;
-	}
-	rc = 0;
+	rc = token_hash(bik, DOMAIN_PARTICIPANT, &part, 1, token_out, err,
+	                err_len);
 
 fail:
 	sodium_memzero(norm, sizeof(norm));
-	if (rc != 0 && token_out != NULL)
-		sodium_memzero(token_out, VAULT_TOKEN_BYTES);
 	return rc;
 }
 
@@ -388,34 +401,18 @@ vault_participant_token_normalized(const unsigned char bik[VAULT_BIK_BYTES],
                                    char *err, size_t err_len)
 {
 	struct part part;
-	int         rc = -1;
 
-	if (token_out == NULL) {
-		vault_err_set(err, err_len, "missing token buffer");
-		goto fail;
-	}
-	sodium_memzero(token_out, VAULT_TOKEN_BYTES);
-	if (bik == NULL) {
-		vault_err_set(err, err_len, "missing blind-index key");
-		goto fail;
-	}
+	if (token_args(bik, token_out, err, err_len) != 0)
+		return -1;
 	if (norm == NULL || len == 0 || len > VAULT_PARTICIPANT_MAX) {
 		vault_err_set(err, err_len, "normalised participant must be "
 		              "1..%u bytes", (unsigned)VAULT_PARTICIPANT_MAX);
-		goto fail;
+		return -1;
 	}
 	part.p = (const unsigned char *)norm;
 	part.len = len;
-	if (token_hash(bik, DOMAIN_PARTICIPANT, &part, 1, token_out) != 0) {
-		vault_err_set(err, err_len, "hash failed");
-		goto fail;
-	}
-	rc = 0;
-
-fail:
-	if (rc != 0 && token_out != NULL)
-		sodium_memzero(token_out, VAULT_TOKEN_BYTES);
-	return rc;
+	return token_hash(bik, DOMAIN_PARTICIPANT, &part, 1, token_out, err,
+	                  err_len);
 }
 
 int
@@ -471,42 +468,16 @@ vault_conversation_token(const unsigned char bik[VAULT_BIK_BYTES],
                          char *err, size_t err_len)
 {
 	struct part part;
-	int         rc = -1;
 
-	if (token_out == NULL) {
-		vault_err_set(err, err_len, "missing token buffer");
-		goto fail;
-	}
-	sodium_memzero(token_out, VAULT_TOKEN_BYTES);
-	if (bik == NULL) {
-		vault_err_set(err, err_len, "missing blind-index key");
-		goto fail;
-	}
-	if (check_id(conv_id, len, "conversation id is empty",
+	if (token_args(bik, token_out, err, err_len) != 0 ||
+	    check_id(conv_id, len, "conversation id is empty",
 	             "conversation id is longer than 1024 bytes",
 	             err, err_len) != 0)
-		goto fail;
+		return -1;
 	part.p = (const unsigned char *)conv_id;
 	part.len = len;
-	if (token_hash(bik, DOMAIN_CONVERSATION, &part, 1, token_out) != 0) {
-		vault_err_set(err, err_len, "hash failed");
-		goto fail;
-	}
-	rc = 0;
-
-fail:
-	if (rc != 0 && token_out != NULL)
-		sodium_memzero(token_out, VAULT_TOKEN_BYTES);
-	return rc;
-}
-
-static void
-store32_be(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
+	return token_hash(bik, DOMAIN_CONVERSATION, &part, 1, token_out, err,
+	                  err_len);
 }
 
 int
@@ -532,24 +503,15 @@ vault_dedup_token(const unsigned char bik[VAULT_BIK_BYTES],
 {
 	unsigned char dev_len[4], src_len[4];
 	struct part   parts[4];
-	int           rc = -1;
 
-	if (token_out == NULL) {
-		vault_err_set(err, err_len, "missing token buffer");
-		goto fail;
-	}
-	sodium_memzero(token_out, VAULT_TOKEN_BYTES);
-	if (bik == NULL) {
-		vault_err_set(err, err_len, "missing blind-index key");
-		goto fail;
-	}
-	if (vault_dedup_ids_check(device_id, device_id_len, source_id,
+	if (token_args(bik, token_out, err, err_len) != 0 ||
+	    vault_dedup_ids_check(device_id, device_id_len, source_id,
 	                          source_id_len, err, err_len) != 0)
-		goto fail;
+		return -1;
 
 	/* lengths fit: both are at most VAULT_BLIND_ID_MAX */
-	store32_be(dev_len, (uint32_t)device_id_len);
-	store32_be(src_len, (uint32_t)source_id_len);
+	vault_be32_put(dev_len, (uint32_t)device_id_len);
+	vault_be32_put(src_len, (uint32_t)source_id_len);
 	parts[0].p = dev_len;
 	parts[0].len = sizeof(dev_len);
 	parts[1].p = (const unsigned char *)device_id;
@@ -558,16 +520,7 @@ vault_dedup_token(const unsigned char bik[VAULT_BIK_BYTES],
 	parts[2].len = sizeof(src_len);
 	parts[3].p = (const unsigned char *)source_id;
 	parts[3].len = source_id_len;
-	if (token_hash(bik, DOMAIN_DEDUP, parts, 4, token_out) != 0) {
-		vault_err_set(err, err_len, "hash failed");
-		goto fail;
-	}
-	rc = 0;
-
-fail:
-	if (rc != 0 && token_out != NULL)
-		sodium_memzero(token_out, VAULT_TOKEN_BYTES);
-	return rc;
+	return token_hash(bik, DOMAIN_DEDUP, parts, 4, token_out, err, err_len);
 }
 
 int

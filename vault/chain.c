@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "vault/codec.h"
 #include "vault/mem.h"
 
 #define LEAF_PREFIX  0x00U
@@ -37,25 +38,18 @@ _Static_assert(VAULT_CHECKPOINT_MSG_BYTES ==
                sizeof(CHECKPOINT_DOMAIN) - 1 + 2 * VAULT_ID_BYTES + 3 * 8 +
                VAULT_HASH_BYTES, "checkpoint message size");
 
+/* vault_be*_put, returning where the next field goes. */
 static unsigned char *
 put64(unsigned char *p, uint64_t v)
 {
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)(v & 0xffU);
-		v >>= 8;
-	}
+	vault_be64_put(p, v);
 	return p + 8;
 }
 
 static unsigned char *
 put32(unsigned char *p, uint32_t v)
 {
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
+	vault_be32_put(p, v);
 	return p + 4;
 }
 
@@ -64,6 +58,18 @@ put(unsigned char *p, const void *src, size_t n)
 {
 	memcpy(p, src, n);
 	return p + n;
+}
+
+uint8_t
+vault_size_class(size_t plaintext_len)
+{
+	uint8_t c = 0;
+
+	while (plaintext_len != 0) {
+		c++;
+		plaintext_len >>= 1;
+	}
+	return c;
 }
 
 int

@@ -90,6 +90,13 @@ typedef struct vault_checkpoint {
 	int64_t       signed_at;
 } vault_checkpoint;
 
+/* A leaf's size_class for a record of plaintext_len bytes: the bit length
+ * of the size (0 for 0, 1 for 1, 2 for 2..3, 3 for 4..7, ...).  The leaf
+ * and coffer.records.size_class say how large a record is to within a
+ * factor of two and no closer; the gateway and the benchmarks that stand
+ * in for it compute it here, one way. */
+uint8_t vault_size_class(size_t plaintext_len);
+
 /* Leaf hash (encoding above). -1 (out zeroed) on a NULL pointer with a
  * non-zero length or a length that does not fit its prefix. */
 int vault_leaf_hash(const vault_leaf *leaf, unsigned char out[VAULT_HASH_BYTES])

@@ -5,6 +5,7 @@
  * megabytes: it is decoded in chunks of VAULT_B64_CHUNK characters, which is
  * exact for the padded variant as long as only the last chunk may hold '='.
  * The decoded bytes may be message content, so the scratch buffer is wiped.
+ * The big-endian integer helpers are plain shifts, no libsodium.
  */
 #include "vault/codec.h"
 
@@ -44,4 +45,47 @@ vault_base64_check(const char *b64, size_t len, size_t *decoded_len)
 done:
 	sodium_memzero(out, sizeof(out));
 	return rc;
+}
+
+/* -- big-endian integers ------------------------------------------------- */
+
+void
+vault_be64_put(unsigned char out[8], uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		out[i] = (unsigned char)(v & 0xffU);
+		v >>= 8;
+	}
+}
+
+uint64_t
+vault_be64_get(const void *p)
+{
+	const unsigned char *u = p;
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | u[i];
+	return v;
+}
+
+void
+vault_be32_put(unsigned char out[4], uint32_t v)
+{
+	out[0] = (unsigned char)(v >> 24);
+	out[1] = (unsigned char)(v >> 16);
+	out[2] = (unsigned char)(v >> 8);
+	out[3] = (unsigned char)v;
+}
+
+uint32_t
+vault_be32_get(const void *p)
+{
+	const unsigned char *u = p;
+
+	return ((uint32_t)u[0] << 24) | ((uint32_t)u[1] << 16) |
+	    ((uint32_t)u[2] << 8) | u[3];
 }

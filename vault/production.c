@@ -28,6 +28,7 @@
 
 #include <sodium.h>
 
+#include "vault/codec.h"
 #include "vault/err.h"
 #include "vault/mem.h"
 #include "vault/pwbox.h"
@@ -127,22 +128,6 @@ struct vault_stream_reader {
 };
 
 static void
-store_u32_be(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-load_u32_be(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	    ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static void
 store_u64_le(unsigned char *p, unsigned long long v)
 {
 	size_t i;
@@ -236,7 +221,7 @@ writer_emit(vault_stream_writer *w, unsigned char tag, char *err, size_t err_len
 	}
 	sodium_memzero(w->buf, w->fill);
 	w->fill = 0;
-	store_u32_be(w->out, (uint32_t)clen);
+	vault_be32_put(w->out, (uint32_t)clen);
 	if (w->sink(w->arg, w->out,
 	    VAULT_PROD_CHUNK_LEN_BYTES + (size_t)clen) != 0) {
 		w->phase = PH_FAILED;
@@ -354,7 +339,7 @@ vault_prod_writer_new(vault_stream_writer **out,
 	memcpy(h, VAULT_PROD_MAGIC, VAULT_PROD_MAGIC_BYTES);
 	h[PR_OFF_VERSION] = (unsigned char)VAULT_PROD_VERSION;
 	h[PR_OFF_FLAGS] = 0;
-	store_u32_be(h + PR_OFF_CHUNK, (uint32_t)w->chunk);
+	vault_be32_put(h + PR_OFF_CHUNK, (uint32_t)w->chunk);
 	vault_box_key_id(recipient_pk, h + PR_OFF_KEYID);
 	crypto_secretstream_xchacha20poly1305_keygen(key);
 	/* crypto_box_seal refuses low-order public keys (all-zero shared
@@ -490,7 +475,7 @@ vault_prod_header_key_id(const unsigned char *data, size_t len,
 		    (unsigned int)data[PR_OFF_FLAGS]);
 		return -1;
 	}
-	chunk = load_u32_be(data + PR_OFF_CHUNK);
+	chunk = vault_be32_get(data + PR_OFF_CHUNK);
 	if (chunk < VAULT_PROD_CHUNK_MIN || chunk > VAULT_PROD_CHUNK_MAX) {
 		vault_err_set(err, err_len, "production header: chunk size %u outside "
 		    "%u..%u", (unsigned int)chunk, VAULT_PROD_CHUNK_MIN,
@@ -531,7 +516,7 @@ reader_header(vault_stream_reader *r, char *err, size_t err_len)
 		    "(production key id %s, this key %s)", ht, hm);
 		goto out;
 	}
-	r->chunk = load_u32_be(r->hdr + PR_OFF_CHUNK);
+	r->chunk = vault_be32_get(r->hdr + PR_OFF_CHUNK);
 	if ((key = vault_secure_alloc(
 	    crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
 		vault_err_set(err, err_len, "production: cannot allocate secure memory");
@@ -672,7 +657,7 @@ reader_push(vault_stream_reader *r, const void *data, size_t len,
 				len -= n;
 				if (r->len_fill < VAULT_PROD_CHUNK_LEN_BYTES)
 					break;
-				cap = load_u32_be(r->lenb);
+				cap = vault_be32_get(r->lenb);
 				if (cap < VAULT_PROD_CHUNK_OVERHEAD ||
 				    cap > r->chunk + VAULT_PROD_CHUNK_OVERHEAD) {
 					vault_err_set(err, err_len, "the %s is corrupted: chunk "

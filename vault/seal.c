@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "vault/codec.h"
 #include "vault/err.h"
 #include "vault/mem.h"
 #include "vault/wrap.h"
@@ -40,17 +41,6 @@ struct vault_epoch {
 	unsigned char has_wrapped;
 };
 
-static void
-store64_be(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)(v & 0xffU);
-		v >>= 8;
-	}
-}
-
 void
 vault_record_ad_encode(const vault_record_ad *ad,
                        unsigned char out[VAULT_RECORD_AD_BYTES])
@@ -59,9 +49,9 @@ vault_record_ad_encode(const vault_record_ad *ad,
 	memcpy(out + 1, ad->tenant_id, VAULT_ID_BYTES);
 	memcpy(out + 17, ad->stream_id, VAULT_ID_BYTES);
 	memcpy(out + 33, ad->epoch_id, VAULT_ID_BYTES);
-	store64_be(out + 49, ad->seq);
+	vault_be64_put(out + 49, ad->seq);
 	/* two's complement, well defined for every int64_t */
-	store64_be(out + 57, (uint64_t)ad->received_at);
+	vault_be64_put(out + 57, (uint64_t)ad->received_at);
 }
 
 static vault_epoch *

@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "vault/err.h"
+#include "vault/group.h"
 #include "vault/mem.h"
 #include "vault/pwbox.h"
 
@@ -86,31 +87,6 @@ load_u64_le(const unsigned char *p)
 	return v;
 }
 
-static int
-point_is_usable(const unsigned char p[VAULT_POINT_BYTES])
-{
-	return crypto_core_ristretto255_is_valid_point(p) == 1 &&
-	    sodium_is_zero(p, VAULT_POINT_BYTES) == 0;
-}
-
-/* Canonical (< L) and non-zero; constant time, shares are secret. */
-static int
-scalar_is_usable(const unsigned char s[VAULT_SCALAR_BYTES])
-{
-	unsigned char wide[crypto_core_ristretto255_NONREDUCEDSCALARBYTES];
-	unsigned char red[VAULT_SCALAR_BYTES];
-	int ok;
-
-	memset(wide, 0, sizeof wide);
-	memcpy(wide, s, VAULT_SCALAR_BYTES);
-	crypto_core_ristretto255_scalar_reduce(red, wide);
-	ok = sodium_memcmp(red, s, VAULT_SCALAR_BYTES) == 0 &&
-	    sodium_is_zero(s, VAULT_SCALAR_BYTES) == 0;
-	sodium_memzero(wide, sizeof wide);
-	sodium_memzero(red, sizeof red);
-	return ok;
-}
-
 /* Field checks shared by seal (refuse to write) and open (refuse to read). */
 static int
 info_check(const vault_sharefile_info *info, char *err, size_t err_len)
@@ -130,7 +106,7 @@ info_check(const vault_sharefile_info *info, char *err, size_t err_len)
 		    info->index, info->n);
 		return -1;
 	}
-	if (!point_is_usable(info->tenant_pk)) {
+	if (!vault_point_usable(info->tenant_pk)) {
 		vault_err_set(err, err_len, "share file: tenant public key is not a valid "
 		    "group element");
 		return -1;
@@ -224,7 +200,7 @@ vault_sharefile_seal(const vault_sharefile_info *info,
 		vault_err_set(err, err_len, "libsodium initialisation failed");
 		goto fail;
 	}
-	if (!scalar_is_usable(share)) {
+	if (!vault_scalar_usable(share)) {
 		vault_err_set(err, err_len, "share file: share is not a valid scalar");
 		goto fail;
 	}
@@ -297,7 +273,7 @@ vault_sharefile_open(const unsigned char *file, size_t file_len,
 	    err, err_len) != 0)
 		goto fail;
 	/* Authentic but unusable: only a broken sealer writes this. */
-	if (!scalar_is_usable(share)) {
+	if (!vault_scalar_usable(share)) {
 		vault_err_set(err, err_len, "share file holds an invalid share");
 		goto fail;
 	}

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "vault/err.h"
+#include "vault/group.h"
 #include "vault/mem.h"
 
 struct vault_tenant_keys {
@@ -37,39 +38,6 @@ struct vault_tenant_keys {
 static const unsigned char fp_personal[crypto_generichash_blake2b_PERSONALBYTES] =
     "coffer-tak-fp-v1";
 
-/* A usable group element: canonical, in the prime-order group, not identity. */
-static int
-point_is_usable(const unsigned char p[VAULT_POINT_BYTES])
-{
-	return crypto_core_ristretto255_is_valid_point(p) == 1 &&
-	    sodium_is_zero(p, VAULT_POINT_BYTES) == 0;
-}
-
-/* Canonical (< L) and non-zero. Constant time: shares are secret. */
-static int
-scalar_is_usable(const unsigned char s[VAULT_SCALAR_BYTES])
-{
-	unsigned char wide[crypto_core_ristretto255_NONREDUCEDSCALARBYTES];
-	unsigned char red[VAULT_SCALAR_BYTES];
-	int ok;
-
-	memset(wide, 0, sizeof wide);
-	memcpy(wide, s, VAULT_SCALAR_BYTES);
-	crypto_core_ristretto255_scalar_reduce(red, wide);
-	ok = sodium_memcmp(red, s, VAULT_SCALAR_BYTES) == 0 &&
-	    sodium_is_zero(s, VAULT_SCALAR_BYTES) == 0;
-	sodium_memzero(wide, sizeof wide);
-	sodium_memzero(red, sizeof red);
-	return ok;
-}
-
-static void
-scalar_from_index(unsigned char x[VAULT_SCALAR_BYTES], unsigned int index)
-{
-	memset(x, 0, VAULT_SCALAR_BYTES);
-	x[0] = (unsigned char)index;
-}
-
 /* out = f(index) by Horner's rule; coef holds k scalars, a_0 first. */
 static void
 poly_eval(unsigned char out[VAULT_SCALAR_BYTES], const unsigned char *coef,
@@ -80,7 +48,7 @@ poly_eval(unsigned char out[VAULT_SCALAR_BYTES], const unsigned char *coef,
 	unsigned char tmp[VAULT_SCALAR_BYTES];
 	unsigned int  j;
 
-	scalar_from_index(x, index);
+	vault_scalar_from_index(x, index);
 	memcpy(acc, coef + (size_t)(k - 1) * VAULT_SCALAR_BYTES, VAULT_SCALAR_BYTES);
 	for (j = k - 1; j-- > 0;) {
 		crypto_core_ristretto255_scalar_mul(tmp, acc, x);
@@ -112,7 +80,7 @@ commitments_check(const unsigned char *c, size_t c_len, unsigned int *k_out,
 		return -1;
 	}
 	for (j = 0; j < k; j++) {
-		if (!point_is_usable(c + j * VAULT_POINT_BYTES)) {
+		if (!vault_point_usable(c + j * VAULT_POINT_BYTES)) {
 			vault_err_set(err, err_len, "commitments: C_%zu is not a valid "
 			    "group element", j);
 			return -1;
@@ -132,7 +100,7 @@ feldman_eval(unsigned char V[VAULT_POINT_BYTES], const unsigned char *c,
 	unsigned char tmp[VAULT_POINT_BYTES];
 	unsigned int  j;
 
-	scalar_from_index(x, index);
+	vault_scalar_from_index(x, index);
 	memcpy(acc, c + (size_t)(k - 1) * VAULT_POINT_BYTES, VAULT_POINT_BYTES);
 	for (j = k - 1; j-- > 0;) {
 		/* Fails only when acc is the identity, which honest commitments
@@ -143,7 +111,7 @@ feldman_eval(unsigned char V[VAULT_POINT_BYTES], const unsigned char *c,
 		    c + (size_t)j * VAULT_POINT_BYTES) != 0)
 			return -1;
 	}
-	if (!point_is_usable(acc))
+	if (!vault_point_usable(acc))
 		return -1;
 	memcpy(V, acc, VAULT_POINT_BYTES);
 	return 0;
@@ -338,7 +306,7 @@ vault_tenant_verify_share(const unsigned char *commitments, size_t commitments_l
 	if (vault_tenant_public_share(commitments, commitments_len, index, V,
 	    err, err_len) != 0)
 		goto fail;
-	if (!scalar_is_usable(share) ||
+	if (!vault_scalar_usable(share) ||
 	    crypto_scalarmult_ristretto255_base(sB, share) != 0) {
 		vault_err_set(err, err_len, "custodian %u: share is not a valid scalar", index);
 		goto fail;

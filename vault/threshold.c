@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "vault/err.h"
+#include "vault/group.h"
 #include "vault/mem.h"
 
 #define CUSTODIAN_INDEX_MAX 255U
@@ -33,38 +34,6 @@ static const unsigned char blind_personal[crypto_generichash_blake2b_PERSONALBYT
     "coffer-blind-v1";
 static const unsigned char blindpf_personal[crypto_generichash_blake2b_PERSONALBYTES] =
     "coffer-blindpf-1";
-
-static int
-point_is_usable(const unsigned char p[VAULT_POINT_BYTES])
-{
-	return crypto_core_ristretto255_is_valid_point(p) == 1 &&
-	    sodium_is_zero(p, VAULT_POINT_BYTES) == 0;
-}
-
-/* Canonical (< L) and non-zero. Constant time: used on shares too. */
-static int
-scalar_is_usable(const unsigned char s[VAULT_SCALAR_BYTES])
-{
-	unsigned char wide[crypto_core_ristretto255_NONREDUCEDSCALARBYTES];
-	unsigned char red[VAULT_SCALAR_BYTES];
-	int ok;
-
-	memset(wide, 0, sizeof wide);
-	memcpy(wide, s, VAULT_SCALAR_BYTES);
-	crypto_core_ristretto255_scalar_reduce(red, wide);
-	ok = sodium_memcmp(red, s, VAULT_SCALAR_BYTES) == 0 &&
-	    sodium_is_zero(s, VAULT_SCALAR_BYTES) == 0;
-	sodium_memzero(wide, sizeof wide);
-	sodium_memzero(red, sizeof red);
-	return ok;
-}
-
-static void
-scalar_from_index(unsigned char x[VAULT_SCALAR_BYTES], unsigned int index)
-{
-	memset(x, 0, VAULT_SCALAR_BYTES);
-	x[0] = (unsigned char)index;
-}
 
 void
 vault_release_ctx_init(vault_release_ctx *ctx,
@@ -112,7 +81,7 @@ challenge(unsigned char c[VAULT_SCALAR_BYTES],
 	int           rc = -1;
 
 	memset(c, 0, VAULT_SCALAR_BYTES);
-	scalar_from_index(one, 1);
+	vault_scalar_from_index(one, 1);
 	if (crypto_scalarmult_ristretto255_base(B, one) != 0)
 		goto fail;
 	if (crypto_generichash_blake2b_init_salt_personal(&st, NULL, 0, sizeof h,
@@ -173,12 +142,12 @@ vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
 		vault_err_set(err, err_len, "custodian %u: no release context", index);
 		goto fail;
 	}
-	if (R == NULL || !point_is_usable(R)) {
+	if (R == NULL || !vault_point_usable(R)) {
 		vault_err_set(err, err_len, "custodian %u: epoch R is not a valid group "
 		    "element", index);
 		goto fail;
 	}
-	if (share == NULL || !scalar_is_usable(share)) {
+	if (share == NULL || !vault_scalar_usable(share)) {
 		vault_err_set(err, err_len, "custodian %u: share is not a valid scalar", index);
 		goto fail;
 	}
@@ -239,17 +208,17 @@ vault_threshold_verify(const vault_partial *p,
 		    index, CUSTODIAN_INDEX_MAX);
 		return -1;
 	}
-	if (R == NULL || !point_is_usable(R)) {
+	if (R == NULL || !vault_point_usable(R)) {
 		vault_err_set(err, err_len, "custodian %u: epoch R is not a valid group "
 		    "element", index);
 		return -1;
 	}
-	if (V == NULL || !point_is_usable(V)) {
+	if (V == NULL || !vault_point_usable(V)) {
 		vault_err_set(err, err_len, "custodian %u: public share is not a valid group "
 		    "element", index);
 		return -1;
 	}
-	if (!point_is_usable(p->P)) {
+	if (!vault_point_usable(p->P)) {
 		vault_err_set(err, err_len, "custodian %u: partial is not a valid group "
 		    "element", index);
 		return -1;
@@ -258,7 +227,7 @@ vault_threshold_verify(const vault_partial *p,
 	c = p->proof;
 	z = p->proof + VAULT_SCALAR_BYTES;
 	/* A1 = z·B − c·V, A2 = z·R − c·P; equal to w·B, w·R for an honest proof. */
-	if (!scalar_is_usable(c) || !scalar_is_usable(z) ||
+	if (!vault_scalar_usable(c) || !vault_scalar_usable(z) ||
 	    crypto_scalarmult_ristretto255_base(t1, z) != 0 ||
 	    crypto_scalarmult_ristretto255(t2, c, V) != 0 ||
 	    crypto_core_ristretto255_sub(A1, t1, t2) != 0 ||
@@ -316,7 +285,7 @@ vault_threshold_combine(const vault_partial *partials, size_t count,
 			goto fail;
 		}
 		seen[idx] = 1;
-		if (!point_is_usable(partials[i].P)) {
+		if (!vault_point_usable(partials[i].P)) {
 			vault_err_set(err, err_len, "custodian %u: partial is not a valid group "
 			    "element", idx);
 			goto fail;
@@ -330,13 +299,13 @@ vault_threshold_combine(const vault_partial *partials, size_t count,
 	/* λ_i = Π_{j≠i} x_j / (x_j − x_i). Indices are distinct and below L,
 	 * so no denominator is zero and no λ_i is zero. */
 	for (i = 0; i < count; i++) {
-		scalar_from_index(xi, partials[i].index);
-		scalar_from_index(num, 1);
-		scalar_from_index(den, 1);
+		vault_scalar_from_index(xi, partials[i].index);
+		vault_scalar_from_index(num, 1);
+		vault_scalar_from_index(den, 1);
 		for (j = 0; j < count; j++) {
 			if (j == i)
 				continue;
-			scalar_from_index(xj, partials[j].index);
+			vault_scalar_from_index(xj, partials[j].index);
 			/* libsodium does not promise in-place arithmetic. */
 			crypto_core_ristretto255_scalar_mul(tmp, num, xj);
 			memcpy(num, tmp, sizeof num);
@@ -365,7 +334,7 @@ vault_threshold_combine(const vault_partial *partials, size_t count,
 			memcpy(acc, sum, sizeof acc);
 		}
 	}
-	if (!point_is_usable(acc)) {
+	if (!vault_point_usable(acc)) {
 		vault_err_set(err, err_len, "partials combine to the identity element");
 		goto fail;
 	}
@@ -419,7 +388,7 @@ blind_scalar(unsigned char rho[VAULT_SCALAR_BYTES],
 	    crypto_generichash_blake2b_final(&st, h, sizeof h) != 0)
 		goto fail;
 	crypto_core_ristretto255_scalar_reduce(rho, h);
-	rc = scalar_is_usable(rho) ? 0 : -1;
+	rc = vault_scalar_usable(rho) ? 0 : -1;
 fail:
 	sodium_memzero(&st, sizeof st);
 	sodium_memzero(h, sizeof h);
@@ -439,7 +408,7 @@ blind_challenge(unsigned char c[VAULT_SCALAR_BYTES],
 	int rc = -1;
 
 	memset(c, 0, VAULT_SCALAR_BYTES);
-	scalar_from_index(one, 1);
+	vault_scalar_from_index(one, 1);
 	if (crypto_scalarmult_ristretto255_base(B, one) != 0 ||
 	    crypto_generichash_blake2b_init_salt_personal(&st, NULL, 0, sizeof h,
 	    NULL, blindpf_personal) != 0 ||
@@ -481,7 +450,7 @@ vault_blind_point(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
 		vault_err_set(err, err_len, "no blinding seed or release context");
 		goto fail;
 	}
-	if (R == NULL || !point_is_usable(R)) {
+	if (R == NULL || !vault_point_usable(R)) {
 		vault_err_set(err, err_len, "epoch R is not a valid group element");
 		goto fail;
 	}
@@ -529,18 +498,18 @@ vault_blind_verify(const vault_release_ctx *ctx,
 		vault_err_set(err, err_len, "no blinding proof or release context");
 		return -1;
 	}
-	if (R == NULL || !point_is_usable(R)) {
+	if (R == NULL || !vault_point_usable(R)) {
 		vault_err_set(err, err_len, "epoch R is not a valid group element");
 		return -1;
 	}
-	if (Rb == NULL || !point_is_usable(Rb)) {
+	if (Rb == NULL || !vault_point_usable(Rb)) {
 		vault_err_set(err, err_len, "blinded point is not a valid group element");
 		return -1;
 	}
 	c = proof;
 	z = proof + VAULT_SCALAR_BYTES;
 	/* A = z·R − c·R' equals k·R for an honest proof. */
-	if (!scalar_is_usable(c) || !scalar_is_usable(z) ||
+	if (!vault_scalar_usable(c) || !vault_scalar_usable(z) ||
 	    crypto_scalarmult_ristretto255(t1, z, R) != 0 ||
 	    crypto_scalarmult_ristretto255(t2, c, Rb) != 0 ||
 	    crypto_core_ristretto255_sub(A, t1, t2) != 0 ||
@@ -564,7 +533,7 @@ vault_blind_unblind(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
 	memset(S_out, 0, VAULT_POINT_BYTES);
 	memset(inv, 0, sizeof inv);
 	if (vault_init() != 0 || seed == NULL || ctx == NULL || Sb == NULL ||
-	    !point_is_usable(Sb)) {
+	    !vault_point_usable(Sb)) {
 		vault_err_set(err, err_len, "cannot unblind: invalid input");
 		return -1;
 	}

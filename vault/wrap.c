@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "vault/group.h"
 #include "vault/mem.h"
 
 #define WRAP_NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -28,13 +29,6 @@ _Static_assert(VAULT_SCALAR_BYTES == crypto_core_ristretto255_SCALARBYTES,
 
 static const unsigned char ekwrap_personal[crypto_generichash_blake2b_PERSONALBYTES] =
     "coffer-ekwrap-v1";
-
-static int
-point_is_usable(const unsigned char p[VAULT_POINT_BYTES])
-{
-	return crypto_core_ristretto255_is_valid_point(p) == 1 &&
-	    sodium_is_zero(p, VAULT_POINT_BYTES) == 0;
-}
 
 /* W = BLAKE2b-256(S ‖ R ‖ T, personal "coffer-ekwrap-v1"). */
 static int
@@ -79,7 +73,7 @@ vault_ek_wrap(const unsigned char tenant_pk[VAULT_POINT_BYTES],
 
 	if (vault_init() != 0)
 		goto fail;
-	if (!point_is_usable(tenant_pk))
+	if (!vault_point_usable(tenant_pk))
 		goto fail;
 
 	crypto_core_ristretto255_scalar_random(r);
@@ -130,7 +124,8 @@ vault_ek_unwrap(const unsigned char S[VAULT_POINT_BYTES],
 
 	if (vault_init() != 0)
 		goto fail;
-	if (!point_is_usable(S) || !point_is_usable(R) || !point_is_usable(tenant_pk))
+	if (!vault_point_usable(S) || !vault_point_usable(R) ||
+	    !vault_point_usable(tenant_pk))
 		goto fail;
 	if (wrap_key(W, S, R, tenant_pk) != 0)
 		goto fail;

@@ -11,9 +11,9 @@
 
 #include <stddef.h>
 
+#include "vault/group.h"                  /* VAULT_POINT/SCALAR_BYTES */
+
 #define VAULT_ID_BYTES          16U   /* tenant, stream, epoch ids (UUIDs) */
-#define VAULT_POINT_BYTES       32U   /* ristretto255 element */
-#define VAULT_SCALAR_BYTES      32U   /* ristretto255 scalar */
 #define VAULT_EK_BYTES          32U   /* epoch key */
 #define VAULT_WRAPPED_EK_BYTES  (24U + 32U + 16U)
 

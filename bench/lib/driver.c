@@ -55,27 +55,11 @@ bench_opts_usage(void)
 	    "  --reset            drop and recreate the bench table first\n";
 }
 
-static int
-num(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (s == NULL || *s == '\0' || *s == '-')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int
 bench_opt(bench_opts *o, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-	unsigned long long x;
+	uint64_t x;
 
 	if (strcmp(a, "--progress") == 0) {
 		o->progress = 1;
@@ -97,7 +81,7 @@ bench_opt(bench_opts *o, int argc, char **argv, int *i)
 	}
 #define NUMOPT(name, max, field, cast) \
 	if (strcmp(a, name) == 0) { \
-		if (num(v, max, &x) != 0) \
+		if (util_parse_u64(v, 0, max, &x) != 0) \
 			goto bad; \
 		field = (cast)x; \
 		(*i)++; \

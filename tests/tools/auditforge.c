@@ -114,10 +114,10 @@ main(int argc, char **argv)
 	}
 	memset(prev, 0, sizeof(prev));
 	if (!PQgetisnull(r, 0, 0)) {
-		eno = pg_be64_get(PQgetvalue(r, 0, 0)) + 1;
+		eno = vault_be64_get(PQgetvalue(r, 0, 0)) + 1;
 		memcpy(prev, PQgetvalue(r, 0, 1), 32);
 	}
-	at = (int64_t)pg_be64_get(PQgetvalue(r, 0, 2)) + PG_EPOCH_US;
+	at = (int64_t)vault_be64_get(PQgetvalue(r, 0, 2)) + PG_EPOCH_US;
 	memset(f, 0, sizeof(f));
 	f[AUDIT_F_ACTOR].p = "forger";
 	f[AUDIT_F_ACTOR].len = 6;

@@ -308,25 +308,6 @@ test_times(void **state)
 }
 
 static void
-test_token_literal(void **state)
-{
-	unsigned char tok[32];
-	char *s;
-
-	(void)state;
-	memset(tok, 0xab, 16);
-	memset(tok + 16, 0x01, 16);
-	s = retention_token_array(tok, 2);
-	assert_non_null(s);
-	assert_string_equal(s, "{\"\\\\xabababababababababababababababab\","
-	    "\"\\\\x01010101010101010101010101010101\"}");
-	free(s);
-	s = retention_token_array(tok, 0);
-	assert_string_equal(s, "{}");
-	free(s);
-}
-
-static void
 test_metrics_page(void **state)
 {
 	static const char *const names[] = { "whoami", "matter.create" };
@@ -368,7 +349,6 @@ main(void)
 		cmocka_unit_test(test_partials_decode),
 		cmocka_unit_test(test_partial_binding),
 		cmocka_unit_test(test_times),
-		cmocka_unit_test(test_token_literal),
 		cmocka_unit_test(test_metrics_page),
 	};
 

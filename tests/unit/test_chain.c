@@ -830,6 +830,22 @@ test_production_sign(void **state)
 	vault_sign_key_free(&sk2);
 }
 
+/* The size class is the size's bit length: a factor of two, no closer. */
+static void
+test_size_class(void **state)
+{
+	static const struct { size_t len; uint8_t want; } cases[] = {
+		{ 0, 0 }, { 1, 1 }, { 2, 2 }, { 3, 2 }, { 4, 3 }, { 7, 3 },
+		{ 255, 8 }, { 256, 9 }, { 65535, 16 }, { 65536, 17 },
+		{ (size_t)1 << 40, 41 }, { SIZE_MAX, (uint8_t)(8 * sizeof(size_t)) },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(vault_size_class(cases[i].len), cases[i].want);
+}
+
 int
 main(void)
 {
@@ -845,6 +861,7 @@ main(void)
 		cmocka_unit_test(test_leaf_length_prefixes),
 		cmocka_unit_test(test_leaf_rejects),
 		cmocka_unit_test(test_leaf_large_ciphertext),
+		cmocka_unit_test(test_size_class),
 		cmocka_unit_test(test_chain_head_known),
 		cmocka_unit_test(test_chain_head_inputs),
 		cmocka_unit_test(test_chain_sequence),

@@ -1,57 +1,18 @@
-/* tests/unit/test_pg.c — common/pg.c: PostgreSQL's binary formats (no
- * database needed): big-endian int8/int4 both ways, from char * (as
- * PQgetvalue returns it) and from bytes, the extremes, and the timestamp
- * epoch (2000-01-01 UTC). */
+/* tests/unit/test_pg.c — common/pg.c without a database: the timestamp
+ * epoch (2000-01-01 UTC) and the bytea[]/text[] array literals (empty,
+ * several, quotes and backslashes escaped).  The big-endian integers
+ * PostgreSQL's binary formats use are vault/codec.c's (test_codec.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/pg.h"
-
-static void
-test_be64(void **state)
-{
-	static const unsigned char want[8] = {
-		0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef
-	};
-	unsigned char b[8];
-	const char *as_text = (const char *)want;
-
-	(void)state;
-	pg_be64_put(b, 0x0123456789abcdefULL);
-	assert_memory_equal(b, want, 8);
-	assert_true(pg_be64_get(b) == 0x0123456789abcdefULL);
-	assert_true(pg_be64_get(as_text) == 0x0123456789abcdefULL);
-	pg_be64_put(b, 0);
-	assert_true(pg_be64_get(b) == 0);
-	pg_be64_put(b, UINT64_MAX);
-	assert_true(pg_be64_get(b) == UINT64_MAX);
-	/* int8 -1 and a negative timestamp round-trip through the cast */
-	pg_be64_put(b, (uint64_t)(int64_t)-1);
-	assert_true((int64_t)pg_be64_get(b) == -1);
-	assert_int_equal(b[0], 0xff);
-}
-
-static void
-test_be32(void **state)
-{
-	static const unsigned char want[4] = { 0xde, 0xad, 0xbe, 0xef };
-	unsigned char b[4];
-
-	(void)state;
-	pg_be32_put(b, 0xdeadbeefU);
-	assert_memory_equal(b, want, 4);
-	assert_true(pg_be32_get(b) == 0xdeadbeefU);
-	assert_true(pg_be32_get((const char *)want) == 0xdeadbeefU);
-	pg_be32_put(b, 1);
-	assert_int_equal(b[3], 1);
-	assert_int_equal(b[0], 0);
-}
 
 static void
 test_epoch(void **state)
@@ -65,13 +26,46 @@ test_epoch(void **state)
 	assert_true((long long)timegm(&tm) * 1000000LL == PG_EPOCH_US);
 }
 
+static void
+test_arrays(void **state)
+{
+	static const char *const names[] = { "sms", "a\"b", "c\\d", "" };
+	unsigned char tok[32];
+	char *s;
+
+	(void)state;
+	memset(tok, 0xab, 16);
+	memset(tok + 16, 0x01, 16);
+	s = pg_bytea_array(tok, 16, 2);
+	assert_non_null(s);
+	assert_string_equal(s, "{\"\\\\xabababababababababababababababab\","
+	    "\"\\\\x01010101010101010101010101010101\"}");
+	free(s);
+	s = pg_bytea_array(tok, 16, 0);
+	assert_string_equal(s, "{}");
+	free(s);
+	s = pg_bytea_array(tok, 3, 1);
+	assert_string_equal(s, "{\"\\\\xababab\"}");
+	free(s);
+	assert_null(pg_bytea_array(tok, SIZE_MAX / 2, 2));
+
+	s = pg_text_array(names, 1);
+	assert_string_equal(s, "{\"sms\"}");
+	free(s);
+	s = pg_text_array(names, 4);
+	assert_string_equal(s, "{\"sms\",\"a\\\"b\",\"c\\\\d\",\"\"}");
+	free(s);
+	s = pg_text_array(names, 0);
+	assert_string_equal(s, "{}");
+	free(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_be64),
-		cmocka_unit_test(test_be32),
 		cmocka_unit_test(test_epoch),
+		cmocka_unit_test(test_arrays),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

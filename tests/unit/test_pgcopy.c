@@ -214,7 +214,7 @@ test_growth(void **state)
 		const unsigned char *f = b.p + PGCOPY_HEADER_BYTES +
 		    i * (4 + sizeof(big));
 
-		assert_true(pg_be32_get(f) == sizeof(big));
+		assert_true(vault_be32_get(f) == sizeof(big));
 		assert_memory_equal(f + 4, big, sizeof(big));
 	}
 	pgcopy_free(&b);

@@ -1,0 +1,38 @@
+/* vault/group.c — see group.h.  The scalar check reduces a copy and
+ * compares in constant time; the temporaries are wiped. */
+#include "vault/group.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+int
+vault_point_usable(const unsigned char p[VAULT_POINT_BYTES])
+{
+	return crypto_core_ristretto255_is_valid_point(p) == 1 &&
+	    sodium_is_zero(p, VAULT_POINT_BYTES) == 0;
+}
+
+int
+vault_scalar_usable(const unsigned char s[VAULT_SCALAR_BYTES])
+{
+	unsigned char wide[crypto_core_ristretto255_NONREDUCEDSCALARBYTES];
+	unsigned char red[VAULT_SCALAR_BYTES];
+	int ok;
+
+	memset(wide, 0, sizeof wide);
+	memcpy(wide, s, VAULT_SCALAR_BYTES);
+	crypto_core_ristretto255_scalar_reduce(red, wide);
+	ok = sodium_memcmp(red, s, VAULT_SCALAR_BYTES) == 0 &&
+	    sodium_is_zero(s, VAULT_SCALAR_BYTES) == 0;
+	sodium_memzero(wide, sizeof wide);
+	sodium_memzero(red, sizeof red);
+	return ok;
+}
+
+void
+vault_scalar_from_index(unsigned char x[VAULT_SCALAR_BYTES], unsigned int index)
+{
+	memset(x, 0, VAULT_SCALAR_BYTES);
+	x[0] = (unsigned char)index;
+}
