@@ -1,4 +1,4 @@
-/* tests/unit/test_sandbox.c — gateway/sandbox.c: the network process's
+/* tests/unit/test_sandbox.c — common/sandbox.c: the network process's
  * seccomp filter, installed for real in a forked child per case.
  *
  * What the network process keeps: reading a file it opens read-only,
@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway/sandbox.h"
+#include "common/sandbox.h"
 
 /* Run fn in a sandboxed child; its exit status (or -signal).  The child
  * exits 100 when the sandbox was skipped. */
@@ -41,7 +41,7 @@ in_sandbox(int (*fn)(void *), void *arg)
 
 	if (pid == 0) {
 		char why[160];
-		int rc = sandbox_network(why, sizeof(why));
+		int rc = sandbox_seccomp(SANDBOX_GATEWAY_NET, 0, why, sizeof(why));
 
 		if (rc == 0)
 			_exit(100);
@@ -66,7 +66,7 @@ skipped(void)
 	pid_t pid = fork();
 
 	if (pid == 0)
-		_exit(sandbox_network(why, sizeof(why)) == 0 ? 1 : 0);
+		_exit(sandbox_seccomp(SANDBOX_GATEWAY_NET, 0, why, sizeof(why)) == 0 ? 1 : 0);
 	(void)waitpid(pid, &st, 0);
 	return WIFEXITED(st) && WEXITSTATUS(st) == 1;
 }
@@ -243,7 +243,7 @@ test_says_what_it_did(void **state)
 	assert_int_equal(pipe(p), 0);
 	pid = fork();
 	if (pid == 0) {
-		int rc = sandbox_network(why, sizeof(why));
+		int rc = sandbox_seccomp(SANDBOX_GATEWAY_NET, 0, why, sizeof(why));
 
 		if (write(p[1], why, strlen(why) + 1) < 0)
 			_exit(3);
