@@ -128,6 +128,11 @@ sb_install(sandbox_role role, pid_t child, char *why, size_t why_len)
 		SB_ALLOW(__NR_socket), SB_ALLOW(__NR_connect),
 		SB_ALLOW(__NR_fdatasync), SB_ALLOW(__NR_fsync),
 		SB_ALLOW(__NR_rt_sigtimedwait),
+		/* realpath() of a download's stored path */
+#ifdef __NR_readlink
+		SB_ALLOW(__NR_readlink),
+#endif
+		SB_ALLOW(__NR_readlinkat),
 	};
 	const struct sock_filter common[] = {
 		/* no terminal control; isatty() and friends just fail */
@@ -293,6 +298,10 @@ static const char *const sb_system[] = {
 	"/etc/postgresql-common/pg_service.conf",
 	"/dev/urandom", "/dev/null",
 	"/sys/devices/system/cpu",
+#if defined(SB_SANITIZER)
+	/* the sanitizers' run-time reads its maps and threads (leak check) */
+	"/proc/self",
+#endif
 };
 
 #define SB_FS_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)

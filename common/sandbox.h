@@ -36,7 +36,7 @@
  *
  * Sanitizer builds (-fsanitize=address) skip the seccomp filter (the
  * sanitizers' run-time needs calls the product never makes), not
- * Landlock.  x86_64 and aarch64 only for seccomp; elsewhere it fails.
+ * Landlock, which lets them read /proc/self too.  x86_64 and aarch64 only for seccomp; elsewhere it fails.
  */
 #ifndef COFFER_COMMON_SANDBOX_H
 #define COFFER_COMMON_SANDBOX_H

@@ -8,6 +8,13 @@
  * program, forking, unlinking, kill() — each kills the process with
  * SIGSYS.  In a sanitizer build the filter is skipped, says so, and these
  * cases are skipped.
+ *
+ * The API front's role keeps socket() (its libpq pool reconnects) and
+ * append-only opens, kill() reaches only its keeper (another pid: EPERM),
+ * execve still kills.  Landlock (skipped on a kernel without it): with a
+ * ruleset of one directory, a file there opens, a file beside it answers
+ * EACCES — in a thread started before the ruleset too (every thread
+ * applies it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,6 +184,145 @@ do_kill(void *arg)
 
 static char tmpl[64];
 
+/* -- the API front's role ------------------------------------------------ */
+
+static pid_t front_keeper;       /* the test process plays the keeper */
+
+static int
+in_front(int (*fn)(void *), void *arg)
+{
+	int st = 0;
+	pid_t pid;
+
+	front_keeper = getpid();
+	pid = fork();
+
+	if (pid == 0) {
+		char why[160];
+
+		if (sandbox_seccomp(SANDBOX_API_FRONT, front_keeper, why,
+		    sizeof(why)) != 1)
+			_exit(101);
+		_exit(fn(arg));
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		return -WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+static int
+do_front_allowed(void *arg)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 2;
+	close(fd);
+	fd = open(arg, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return 3;
+	close(fd);
+	if (open(arg, O_RDWR | O_CLOEXEC) >= 0 || errno != EACCES)
+		return 4;
+	if (open(arg, O_WRONLY | O_TRUNC | O_CLOEXEC) >= 0 || errno != EACCES)
+		return 5;
+	if (kill(front_keeper, 0) != 0)        /* its keeper */
+		return 6;
+	if (kill(1, 0) == 0 || errno != EPERM) /* anyone else */
+		return 7;
+	return 0;
+}
+
+static void
+test_front_role(void **state)
+{
+	(void)state;
+	if (skipped())
+		skip();
+	assert_int_equal(in_front(do_front_allowed, tmpl), 0);
+	assert_int_equal(in_front(do_exec, NULL), -SIGSYS);
+	assert_int_equal(in_front(do_fork, NULL), -SIGSYS);
+}
+
+/* -- Landlock -------------------------------------------------------------- */
+
+static char ll_dir[64], ll_in[96], ll_out[96];
+static int ll_thread_rc = -1;
+static pthread_mutex_t ll_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ll_cv = PTHREAD_COND_INITIALIZER;
+static int ll_go;
+
+static void *
+ll_thread(void *arg)
+{
+	int fd;
+
+	(void)arg;
+	pthread_mutex_lock(&ll_mu);
+	while (!ll_go)
+		pthread_cond_wait(&ll_cv, &ll_mu);
+	pthread_mutex_unlock(&ll_mu);
+	fd = open(ll_out, O_RDONLY | O_CLOEXEC);
+	ll_thread_rc = fd < 0 && errno == EACCES ? 0 : 1;
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void
+test_landlock(void **state)
+{
+	int st = 0, fd;
+	pid_t pid;
+
+	(void)state;
+	if (sandbox_landlock_abi() <= 0)
+		skip();
+	snprintf(ll_dir, sizeof(ll_dir), "/tmp/test_landlock.XXXXXX");
+	assert_non_null(mkdtemp(ll_dir));
+	snprintf(ll_in, sizeof(ll_in), "%s/in", ll_dir);
+	snprintf(ll_out, sizeof(ll_out), "%s.out", ll_dir);
+	assert_true((fd = open(ll_in, O_WRONLY | O_CREAT, 0600)) >= 0);
+	close(fd);
+	assert_true((fd = open(ll_out, O_WRONLY | O_CREAT, 0600)) >= 0);
+	close(fd);
+	pid = fork();
+	if (pid == 0) {
+		const sandbox_path p[] = { { ll_dir, SANDBOX_READ } };
+		char why[160];
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, ll_thread, NULL) != 0)
+			_exit(10);
+		if (sandbox_landlock(p, 1, why, sizeof(why)) <= 0)
+			_exit(11);
+		pthread_mutex_lock(&ll_mu);
+		ll_go = 1;
+		pthread_cond_signal(&ll_cv);
+		pthread_mutex_unlock(&ll_mu);
+		pthread_join(th, NULL);
+		if (ll_thread_rc != 0)
+			_exit(12);               /* the other thread was free */
+		if ((fd = open(ll_in, O_RDONLY | O_CLOEXEC)) < 0)
+			_exit(13);
+		close(fd);
+		if (open(ll_in, O_WRONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+			_exit(14);
+		if (open(ll_out, O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+			_exit(15);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	unlink(ll_in);
+	unlink(ll_out);
+	rmdir(ll_dir);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -268,6 +415,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allowed),
+		cmocka_unit_test(test_front_role),
+		cmocka_unit_test(test_landlock),
 		cmocka_unit_test(test_open_for_writing_refused),
 		cmocka_unit_test(test_forbidden_calls_kill),
 		cmocka_unit_test(test_says_what_it_did),
