@@ -126,6 +126,8 @@ sb_install(sandbox_role role, pid_t child, char *why, size_t why_len)
 		/* removing the pid file at exit fails, harmlessly */
 		SB_ERRNO(__NR_unlink, EPERM),
 		SB_ALLOW(__NR_socket), SB_ALLOW(__NR_connect),
+		/* a host name in pg_conninfo: the resolver's parallel queries */
+		SB_ALLOW(__NR_sendmmsg), SB_ALLOW(__NR_uname),
 		SB_ALLOW(__NR_fdatasync), SB_ALLOW(__NR_fsync),
 		SB_ALLOW(__NR_rt_sigtimedwait),
 		/* realpath() of a download's stored path */

@@ -95,7 +95,7 @@ check "the front runs under its seccomp filter ($(grep -E '^(Seccomp|Seccomp_fil
     test "$(awk '/^Seccomp:/ { print $2 }' "/proc/$APF_PID/status"):$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$APF_PID/status")" = "2:1"
 check "the keeper has none (it reads keys, connects, builds)" \
     test "$(awk '/^Seccomp:/ { print $2 }' "/proc/$K/status")" = 0
-BIK=$(ls "$GWF_KEYS"/*.bik | head -1)
+BIK=$(find "$GWF_KEYS" -name "*.bik" | head -1)
 SEED="$APF_DIR/blind/$M.seed"
 check "the new matter's blinding seed is in blind_dir" test -s "$SEED"
 check "and nothing hidden is left in productions_dir" \

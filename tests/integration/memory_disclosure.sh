@@ -437,9 +437,9 @@ fi
 check "sealer: no seccomp filter (it connects to PostgreSQL)" \
     test "$(awk '/^Seccomp:/ { print $2 }' "/proc/$SEALP/status")" = 0
 # What code running in the network process could still open (issue 14).
-MD_BIK=$(ls "$GWF_KEYS"/*.bik | head -1)
+MD_BIK=$(find "$GWF_KEYS" -name "*.bik" | head -1)
 MD_NODE=${GWF_NODE_KEY:-$GWF_DIR/node.key}
-MD_CA=$(ls "$COFFER_PKI"/devices/*/ca.pem | head -1)
+MD_CA=$(find "$COFFER_PKI/devices" -name ca.pem | head -1)
 "$GWF_BUILD/tests/tools/sandboxprobe" gateway "$GWF_CONF" "$MD_BIK" "$MD_NODE" \
     "$MD_CA" >"$GWF_DIR/probe.out" 2>&1
 md_probe() { grep -F "open $1:" "$GWF_DIR/probe.out" | sed 's/.*: //'; }
