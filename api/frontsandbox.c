@@ -47,9 +47,14 @@ api_front_sandbox(const api_config *cfg, pid_t keeper, char *mode,
 	char tmp[PATH_MAX], why[256];
 	PQconninfoOption *opts, *o;
 	const char *home = getenv("HOME"), *env;
+	const char *const secrets[] = {
+		cfg->keys_dir, cfg->signing_key_file, cfg->blind_dir,
+	};
 	size_t n = 0, i;
 	int fd, ll, sb;
 
+	*abi = 0;
+	snprintf(mode, mode_len, "none");
 	snprintf(tmp, sizeof(tmp), "%s", cfg->people_ca);
 	fs_add(paths, &n, FS_MAX, store, dirname(tmp), SANDBOX_READ);
 	snprintf(tmp, sizeof(tmp), "%s", cfg->people_crl);
@@ -91,6 +96,9 @@ api_front_sandbox(const api_config *cfg, pid_t keeper, char *mode,
 		snprintf(tmp, sizeof(tmp), "%s/.postgresql", home);
 		fs_add(paths, &n, FS_MAX, store, tmp, SANDBOX_READ);
 	}
+	if (sandbox_paths_exclude(paths, n, secrets, sizeof(secrets) /
+	    sizeof(secrets[0]), err, err_len) != 0)
+		return -1;
 	ll = sandbox_landlock(paths, n, why, sizeof(why));
 	if (ll < 0 || (ll == 0 && cfg->landlock_required)) {
 		snprintf(err, err_len, "%s%s", why, ll == 0 ?

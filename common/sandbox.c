@@ -7,25 +7,25 @@
 #include "common/sandbox.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/landlock.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -503,6 +503,35 @@ fail:
 	(void)sigaction(sig, &old, NULL);
 	(void)pthread_sigmask(SIG_SETMASK, &prev, NULL);
 	return -1;
+}
+
+int
+sandbox_paths_exclude(const sandbox_path *paths, size_t n,
+    const char *const *secrets, size_t m, char *why, size_t why_len)
+{
+	char a[PATH_MAX], s[PATH_MAX];
+	size_t i, j, l;
+
+	for (j = 0; j < m; j++) {
+		if (secrets[j] == NULL || secrets[j][0] == '\0')
+			continue;
+		if (realpath(secrets[j], s) == NULL)
+			snprintf(s, sizeof(s), "%s", secrets[j]);
+		for (i = 0; i < n; i++) {
+			if (paths[i].path == NULL || paths[i].path[0] == '\0' ||
+			    realpath(paths[i].path, a) == NULL)
+				continue;
+			l = strlen(a);
+			if (strncmp(s, a, l) == 0 &&
+			    (s[l] == '\0' || s[l] == '/' || strcmp(a, "/") == 0)) {
+				snprintf(why, why_len, "landlock: %.200s lies in %.200s, "
+				    "which this process may read: keep secrets apart",
+				    secrets[j], paths[i].path);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 int

@@ -75,4 +75,12 @@ typedef struct sandbox_path {
 int sandbox_landlock(const sandbox_path *paths, size_t n, char *why,
                      size_t why_len) __attribute__((warn_unused_result));
 
+/* A configuration that puts a secret beneath an allowed path (a people CA
+ * kept in keys_dir, say) would let the process read it: 0 when none of
+ * secrets[0..m) (NULL or "" ignored; missing ones compared by name) is
+ * one of paths[0..n) or beneath one, -1 naming both. */
+int sandbox_paths_exclude(const sandbox_path *paths, size_t n,
+                          const char *const *secrets, size_t m, char *why,
+                          size_t why_len) __attribute__((warn_unused_result));
+
 #endif

@@ -14,11 +14,17 @@ gw_net_sandbox(const gw_config *cfg, char *mode, size_t mode_len, int *abi,
 	const sandbox_path paths[] = {
 		{ cfg->device_ca_dir, SANDBOX_READ },
 	};
+	const char *const secrets[] = {
+		cfg->keys_dir, cfg->signing_key_file,
+	};
 	char why[256];
 	int ll, sb;
 
 	*abi = 0;
 	snprintf(mode, mode_len, "none");
+	if (sandbox_paths_exclude(paths, sizeof(paths) / sizeof(paths[0]),
+	    secrets, sizeof(secrets) / sizeof(secrets[0]), err, err_len) != 0)
+		return -1;
 	ll = sandbox_landlock(paths, sizeof(paths) / sizeof(paths[0]), why,
 	    sizeof(why));
 	if (ll < 0 || (ll == 0 && cfg->landlock_required)) {

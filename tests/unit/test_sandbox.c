@@ -184,6 +184,28 @@ do_kill(void *arg)
 
 static char tmpl[64];
 
+/* A secret beneath an allowed path is a configuration error. */
+static void
+test_secret_beneath_allowed(void **state)
+{
+	const sandbox_path p[] = { { "/tmp", SANDBOX_READ },
+	                           { "/usr/share", SANDBOX_READ } };
+	const char *const in[] = { "/usr/share/coffer-none/keys" };
+	const char *const out[] = { "/usr/lib/x", "/tmpx/key", "", NULL };
+	const char *const same[] = { "/tmp" };
+	char why[256] = "";
+
+	(void)state;
+	assert_int_equal(sandbox_paths_exclude(p, 2, in, 1, why, sizeof(why)),
+	    -1);
+	assert_non_null(strstr(why, "/usr/share/coffer-none/keys lies in "
+	    "/usr/share"));
+	assert_int_equal(sandbox_paths_exclude(p, 2, out, 4, why, sizeof(why)),
+	    0);
+	assert_int_equal(sandbox_paths_exclude(p, 2, same, 1, why, sizeof(why)),
+	    -1);
+}
+
 /* -- the API front's role ------------------------------------------------ */
 
 static pid_t front_keeper;       /* the test process plays the keeper */
@@ -417,6 +439,7 @@ main(void)
 		cmocka_unit_test(test_allowed),
 		cmocka_unit_test(test_front_role),
 		cmocka_unit_test(test_landlock),
+		cmocka_unit_test(test_secret_beneath_allowed),
 		cmocka_unit_test(test_open_for_writing_refused),
 		cmocka_unit_test(test_forbidden_calls_kill),
 		cmocka_unit_test(test_says_what_it_did),
