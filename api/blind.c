@@ -34,25 +34,24 @@
 #define BLIND_ERR  512U
 
 static int
-blind_path(char *out, size_t cap, const char *pdir, const char *matter)
+blind_path(char *out, size_t cap, const char *bdir, const char *matter)
 {
 	unsigned char id[UTIL_UUID_BYTES];
 
 	if (matter == NULL || util_uuid_parse(id, matter) != 0)
 		return -1;
-	return (size_t)snprintf(out, cap, "%s/.blind/%s.seed", pdir, matter) >=
+	return (size_t)snprintf(out, cap, "%s/%s.seed", bdir, matter) >=
 	    cap ? -1 : 0;
 }
 
 int
-api_blind_dir_init(const char *pdir, char *err, size_t err_len)
+api_blind_dir_init(const char *bdir, char *err, size_t err_len)
 {
 	char path[BLIND_PATH];
 	struct stat st;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/.blind", pdir) >=
-	    sizeof(path)) {
-		snprintf(err, err_len, "productions_dir: path too long");
+	if ((size_t)snprintf(path, sizeof(path), "%s", bdir) >= sizeof(path)) {
+		snprintf(err, err_len, "blind_dir: path too long");
 		return -1;
 	}
 	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
@@ -72,7 +71,51 @@ api_blind_dir_init(const char *pdir, char *err, size_t err_len)
 }
 
 int
-api_blind_load(const char *pdir, const char *matter,
+api_blind_migrate(const char *productions_dir, const char *bdir, char *err,
+    size_t err_len)
+{
+	char old[BLIND_PATH], from[BLIND_PATH], to[BLIND_PATH];
+	struct dirent *de;
+	DIR *d;
+	int n = 0, rc = 0;
+
+	if ((size_t)snprintf(old, sizeof(old), "%s/.blind", productions_dir) >=
+	    sizeof(old))
+		return 0;
+	if ((d = opendir(old)) == NULL)
+		return 0;                       /* nothing from before */
+	if (api_blind_dir_init(bdir, err, err_len) != 0) {
+		closedir(d);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(from, sizeof(from), "%s/%s", old,
+		    de->d_name) >= sizeof(from) ||
+		    (size_t)snprintf(to, sizeof(to), "%s/%s", bdir, de->d_name) >=
+		    sizeof(to))
+			continue;
+		if (rename(from, to) != 0) {
+			snprintf(err, err_len, "moving the blinding seeds from "
+			    "%.200s to blind_dir %.200s: %s (move them by hand)", old,
+			    bdir, strerror(errno));
+			rc = -1;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (rc == 0 && rmdir(old) != 0)
+		log_warn("%s: %s (left in place)", old, strerror(errno));
+	if (n > 0)
+		log_info("blinding seeds: %d moved from %s to blind_dir %s", n,
+		    old, bdir);
+	return rc;
+}
+
+int
+api_blind_load(const char *bdir, const char *matter,
     const unsigned char want[API_BLIND_ID_BYTES], unsigned char **seed_out,
     char *err, size_t err_len)
 {
@@ -81,7 +124,7 @@ api_blind_load(const char *pdir, const char *matter,
 	int rc = -1;
 
 	*seed_out = NULL;
-	if (blind_path(path, sizeof(path), pdir, matter) != 0) {
+	if (blind_path(path, sizeof(path), bdir, matter) != 0) {
 		snprintf(err, err_len, "blinding seed: bad matter id or path");
 		return -1;
 	}
@@ -111,7 +154,7 @@ out:
 }
 
 int
-api_blind_create(const char *pdir, const char *matter,
+api_blind_create(const char *bdir, const char *matter,
     unsigned char blind_id_out[API_BLIND_ID_BYTES], unsigned char **seed_out,
     char *err, size_t err_len)
 {
@@ -120,11 +163,11 @@ api_blind_create(const char *pdir, const char *matter,
 	int rc = -1;
 
 	*seed_out = NULL;
-	if (blind_path(path, sizeof(path), pdir, matter) != 0) {
+	if (blind_path(path, sizeof(path), bdir, matter) != 0) {
 		snprintf(err, err_len, "blinding seed: bad matter id or path");
 		return -1;
 	}
-	if (api_blind_dir_init(pdir, err, err_len) != 0)
+	if (api_blind_dir_init(bdir, err, err_len) != 0)
 		return -1;
 	if ((file = vault_secure_alloc(API_BLIND_FILE_BYTES)) == NULL ||
 	    (*seed_out = vault_secure_alloc(VAULT_BLIND_SEED_BYTES)) == NULL) {
@@ -149,13 +192,13 @@ out:
 }
 
 void
-api_blind_destroy(const char *pdir, const char *matter)
+api_blind_destroy(const char *bdir, const char *matter)
 {
 	char path[BLIND_PATH];
 	unsigned char zero[API_BLIND_FILE_BYTES];
 	int fd;
 
-	if (blind_path(path, sizeof(path), pdir, matter) != 0)
+	if (blind_path(path, sizeof(path), bdir, matter) != 0)
 		return;
 	memset(zero, 0, sizeof(zero));
 	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -168,7 +211,7 @@ api_blind_destroy(const char *pdir, const char *matter)
 }
 
 int
-api_blind_sweep(PGconn *db, const char *pdir, char *err, size_t err_len)
+api_blind_sweep(PGconn *db, const char *bdir, char *err, size_t err_len)
 {
 	char dir[BLIND_PATH], path[BLIND_PATH], matter[UTIL_UUID_STRLEN + 1];
 	unsigned char id[UTIL_UUID_BYTES], fid[API_BLIND_ID_BYTES];
@@ -176,7 +219,7 @@ api_blind_sweep(PGconn *db, const char *pdir, char *err, size_t err_len)
 	DIR *d;
 	int n = 0, rc = 0;
 
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/.blind", pdir) >= sizeof(dir))
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", bdir) >= sizeof(dir))
 		return 0;
 	if ((d = opendir(dir)) == NULL)
 		return 0;                       /* none made yet */
@@ -219,7 +262,7 @@ api_blind_sweep(PGconn *db, const char *pdir, char *err, size_t err_len)
 			if (rc != 0)
 				break;
 			if (!keep) {
-				api_blind_destroy(pdir, matter);
+				api_blind_destroy(bdir, matter);
 				n++;
 			}
 		} else if (strstr(de->d_name, ".tmp.") != NULL) {

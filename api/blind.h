@@ -3,7 +3,7 @@
  * Custodians answer R' = ρ·R (vault/threshold.h), ρ derived from a 32-byte
  * seed per matter.  The seed is the only thing that turns stored blinded
  * partials back into a release, so it never reaches the database: it lives
- * in <productions_dir>/.blind/<matter uuid>.seed (0600, directory 0700),
+ * in <blind_dir>/<matter uuid>.seed (0600, directory 0700),
  * 48 bytes: blind id (16, the generation, also in matters.blind_id and in
  * each approval it was used for) ‖ seed (32).
  *
@@ -31,33 +31,42 @@
 #define API_BLIND_FILE_BYTES (API_BLIND_ID_BYTES + VAULT_BLIND_SEED_BYTES)
 
 
-int  api_blind_dir_init(const char *productions_dir, char *err, size_t err_len)
+int  api_blind_dir_init(const char *blind_dir, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* Seeds made before blind_dir existed lived in <productions_dir>/.blind,
+ * which the front can read: move each one into blind_dir (rename, so
+ * never two copies) and remove the old directory.  0 (nothing to move,
+ * or moved: logged), -1 with a message (another file system: move them by
+ * hand). */
+int  api_blind_migrate(const char *productions_dir, const char *blind_dir,
+                       char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
 /* The seed of matter (uuid text) for blind id want into guarded memory
  * (*seed_out, free with vault_secure_free), read with keyfile_load.  0
  * found; 1 missing or of another generation; -1 error (err), a file of
  * the wrong size included. */
-int  api_blind_load(const char *productions_dir, const char *matter,
+int  api_blind_load(const char *blind_dir, const char *matter,
                     const unsigned char want[API_BLIND_ID_BYTES],
                     unsigned char **seed_out, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
 /* A new seed and blind id for matter, written (replacing any older one)
  * before it is returned.  0 or -1. */
-int  api_blind_create(const char *productions_dir, const char *matter,
+int  api_blind_create(const char *blind_dir, const char *matter,
                       unsigned char blind_id_out[API_BLIND_ID_BYTES],
                       unsigned char **seed_out, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
 /* Overwrite, sync and unlink the matter's seed file; absent is fine. */
-void api_blind_destroy(const char *productions_dir, const char *matter);
+void api_blind_destroy(const char *blind_dir, const char *matter);
 
-/* Destroy every seed file under <productions_dir>/.blind whose matter is
+/* Destroy every seed file under blind_dir whose matter is
  * gone, neither open nor building, or of another generation, and every
  * leftover temporary file; at start-up, before builds resume.  0 or -1
  * (database or directory error in err). */
-int  api_blind_sweep(PGconn *db, const char *productions_dir, char *err,
+int  api_blind_sweep(PGconn *db, const char *blind_dir, char *err,
                      size_t err_len) __attribute__((warn_unused_result));
 
 #endif

@@ -40,7 +40,8 @@ typedef enum cfg_kind {
 	CFG_SECRET,    /* char[len], never echoed */
 	CFG_SIZE,      /* size_t, optional binary suffix */
 	CFG_UINT,      /* unsigned */
-	CFG_RATE       /* double */
+	CFG_RATE,      /* double */
+	CFG_BOOL       /* int 0/1 (common/conf.h's words) */
 } cfg_kind;
 
 #define OFF(f) offsetof(api_config, f)
@@ -59,11 +60,13 @@ static const conf_opt cfg_opts[] = {
 	{ "people_crl",           CFG_STR,    OFF(people_crl), LEN(people_crl), 0, 0, 1 },
 	{ "keys_dir",             CFG_STR,    OFF(keys_dir), LEN(keys_dir), 0, 0, 1 },
 	{ "productions_dir",      CFG_STR,    OFF(productions_dir), LEN(productions_dir), 0, 0, 1 },
+	{ "blind_dir",            CFG_STR,    OFF(blind_dir), LEN(blind_dir), 0, 0, 0 },
 	{ "signing_key_file",     CFG_STR,    OFF(signing_key_file), LEN(signing_key_file), 0, 0, 0 },
 	{ "node_name",            CFG_STR,    OFF(node_name), LEN(node_name), 0, 0, 0 },
 	{ "node_pins_file",       CFG_STR,    OFF(node_pins_file), LEN(node_pins_file), 0, 0, 0 },
 	{ "audit_witness_file",   CFG_STR,    OFF(audit_witness_file), LEN(audit_witness_file), 0, 0, 0 },
 	{ "pg_conninfo",          CFG_SECRET, OFF(pg_conninfo), LEN(pg_conninfo), 0, 0, 0 },
+	{ "landlock_required",    CFG_BOOL,   OFF(landlock_required), 0, 0, 1, 0 },
 	{ "threads",              CFG_UINT,   OFF(threads), 0, 1, 64, 0 },
 	{ "job_threads",          CFG_UINT,   OFF(job_threads), 0, 1, 16, 0 },
 	{ "db_connections",       CFG_UINT,   OFF(db_connections), 0, 1, 256, 0 },
@@ -213,6 +216,7 @@ cfg_set(void *c, const conf_opt *o, const char *val, const char *path,
 	char shown[40], host[128], port[8];
 	char *base = (char *)c + o->off;
 	double v;
+	int b;
 
 	switch (o->kind) {
 	case CFG_STR:
@@ -230,6 +234,12 @@ cfg_set(void *c, const conf_opt *o, const char *val, const char *path,
 			    "%s: '%s' is not HOST:PORT or [V6]:PORT", o->name,
 			    log_printable(shown, sizeof(shown), val, strlen(val)));
 		memcpy(base, val, strlen(val) + 1);
+		return 0;
+	case CFG_BOOL:
+		if (conf_parse_bool(val, &b) != 0)
+			return cfg_err(err, err_len, path, line, "%s: not a boolean "
+			    "(use 0/1, yes/no, true/false, on/off)%s", o->name, NULL);
+		*(int *)(void *)(base + o->off) = b;
 		return 0;
 	case CFG_SIZE:
 	case CFG_UINT:
@@ -323,5 +333,14 @@ api_config_load(api_config *c, const char *path, char *err, size_t err_len)
 	}
 	if (c->max_approval_bytes < c->max_body_bytes)
 		c->max_approval_bytes = c->max_body_bytes;
+	/* the seeds beside productions_dir, never inside it: the front may
+	 * read everything beneath productions_dir (downloads) */
+	if (c->blind_dir[0] == '\0' &&
+	    (size_t)snprintf(c->blind_dir, sizeof(c->blind_dir), "%s.blind",
+	    c->productions_dir) >= sizeof(c->blind_dir)) {
+		cfg_err(err, err_len, path, 0, "blind_dir: path too long%s%s",
+		    NULL, NULL);
+		return -1;
+	}
 	return 0;
 }

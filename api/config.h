@@ -26,6 +26,9 @@ typedef struct api_config {
 	/* secrets and storage */
 	char     keys_dir[API_PATH_MAX];  /* <dir>/<tenant>.bik blind-index keys */
 	char     productions_dir[API_PATH_MAX]; /* sealed productions are written here */
+	char     blind_dir[API_PATH_MAX]; /* matters' blinding seeds (keeper only);
+	                                     "" = <productions_dir>.blind, beside it:
+	                                     never inside, the front reads that */
 	char     signing_key_file[API_PATH_MAX];/* Ed25519 node key (kind api): signs
 	                                     every audit event (required to run) */
 	char     node_name[64];           /* with signing_key_file: the API node name */
@@ -33,6 +36,7 @@ typedef struct api_config {
 	                                     appended after COMMIT */
 	char     node_pins_file[API_PATH_MAX]; /* optional: node keys pinned (issue 12) */
 	char     pg_conninfo[1024];       /* "" = libpq defaults (PG* environment) */
+	int      landlock_required;       /* 1: refuse to start without Landlock */
 	/* concurrency */
 	unsigned threads;                 /* request threads (MHD pool), 4 */
 	unsigned job_threads;             /* concurrent production builds, 1 */

@@ -256,7 +256,7 @@ jobs_fail(jobs_worker *w, const job *jb, const char *why)
 		goto fail;
 	json_decref(d);
 	/* A failed matter releases nothing more: its seed goes. */
-	api_blind_destroy(w->j->cfg->productions_dir, jb->matter);
+	api_blind_destroy(w->j->cfg->blind_dir, jb->matter);
 	return;
 fail:
 	json_decref(d);
@@ -297,7 +297,7 @@ jobs_run(jobs_worker *w, const job *jb)
 			return JOBS_RETRY;
 		if (settled > 0) {
 			log_info("matter %s: production settled after all", jb->matter);
-			api_blind_destroy(w->j->cfg->productions_dir, jb->matter);
+			api_blind_destroy(w->j->cfg->blind_dir, jb->matter);
 			return JOBS_DONE;
 		}
 	}
@@ -320,7 +320,7 @@ jobs_run(jobs_worker *w, const job *jb)
 			 * releases nothing more */
 			if (PQntuples(r) != 1 ||
 			    strcmp(PQgetvalue(r, 0, 0), "open") != 0)
-				api_blind_destroy(w->j->cfg->productions_dir,
+				api_blind_destroy(w->j->cfg->blind_dir,
 				    jb->matter);
 			PQclear(r);
 			return JOBS_DONE;
@@ -348,7 +348,7 @@ jobs_run(jobs_worker *w, const job *jb)
 	memset(&popts, 0, sizeof(popts));
 	popts.pins_dir = cfg->keys_dir;              /* issue 12: pinned keys */
 	popts.node_pins_file = cfg->node_pins_file;
-	popts.productions_dir = cfg->productions_dir;
+	popts.blind_dir = cfg->blind_dir;
 	popts.sign_sk = w->j->sign_sk;               /* issue 13.3: signed */
 	popts.node_name = cfg->node_name;
 	if (api_production_build_ex(w->build, tid, mid, path, jobs_progress_cb,
@@ -431,7 +431,7 @@ jobs_run(jobs_worker *w, const job *jb)
 	json_decref(d);
 	/* The release is done: without the seed, nothing stored (approvals,
 	 * audit events, this host's files) opens the matter's epochs. */
-	api_blind_destroy(cfg->productions_dir, jb->matter);
+	api_blind_destroy(cfg->blind_dir, jb->matter);
 	api_metrics_production(API_PROD_BUILT);
 	log_info("matter %s: production %s ready: %llu records, %llu bytes",
 	    jb->matter, pidstr, res.records, res.sealed_bytes);
@@ -604,7 +604,7 @@ api_jobs_resume(api_jobs *j, PGconn *db, char *err, size_t err_len)
 
 	/* Seeds a crash or a lost COMMIT left behind for matters that are
 	 * built, failed, closed or gone: destroyed before anything else. */
-	if (api_blind_sweep(db, j->cfg->productions_dir, err, err_len) != 0)
+	if (api_blind_sweep(db, j->cfg->blind_dir, err, err_len) != 0)
 		return -1;
 	r = pg_query(db, "SELECT tenant_id::text, matter_id::text "
 	    "FROM coffer.matters WHERE state = 'building' ORDER BY created_at",

@@ -215,7 +215,7 @@ kp_blind(struct keeper *k, int fd, uint64_t id, const unsigned char *p,
 		return -1;
 	}
 	util_uuid_format(mid, p);
-	rc = api_blind_load(k->cfg->productions_dir, mid, p + 16, &seed, msg,
+	rc = api_blind_load(k->cfg->blind_dir, mid, p + 16, &seed, msg,
 	    sizeof(msg));
 	if (rc < 0) {
 		log_error("keeper: %s", msg);
@@ -255,7 +255,7 @@ kp_seed(struct keeper *k, int fd, uint32_t type, uint64_t id,
 	util_uuid_format(mid, p);
 	switch (type) {
 	case IMSG_KSEED_NEW:
-		if (api_blind_create(k->cfg->productions_dir, mid, bid, &seed, msg,
+		if (api_blind_create(k->cfg->blind_dir, mid, bid, &seed, msg,
 		    sizeof(msg)) != 0) {
 			log_error("keeper: %s", msg);
 			return kp_fail(fd, id, "cannot write a blinding seed");
@@ -263,7 +263,7 @@ kp_seed(struct keeper *k, int fd, uint32_t type, uint64_t id,
 		vault_secure_free(seed);
 		return kp_reply(fd, id, 0, bid, sizeof(bid), NULL, 0);
 	case IMSG_KSEED_HAS:
-		rc = api_blind_load(k->cfg->productions_dir, mid, p + 16, &seed,
+		rc = api_blind_load(k->cfg->blind_dir, mid, p + 16, &seed,
 		    msg, sizeof(msg));
 		vault_secure_free(seed);
 		if (rc < 0) {
@@ -273,7 +273,7 @@ kp_seed(struct keeper *k, int fd, uint32_t type, uint64_t id,
 		}
 		return kp_reply(fd, id, rc, NULL, 0, NULL, 0);
 	default:                                   /* IMSG_KSEED_DESTROY */
-		api_blind_destroy(k->cfg->productions_dir, mid);
+		api_blind_destroy(k->cfg->blind_dir, mid);
 		return kp_reply(fd, id, 0, NULL, 0, NULL, 0);
 	}
 }
@@ -563,6 +563,16 @@ keeper_main(const api_config *cfg, int fd, const priv_target *pw,
 	}
 	if (pw != NULL && priv_drop(pw, err, sizeof(err)) != 0) {
 		log_error("keeper: %s", err);
+		kp_unload(&k);
+		_exit(1);
+	}
+	/* As the account (the directory is its own): the seeds live where
+	 * the front cannot read (README "coffer-api: front and keeper");
+	 * ones made before blind_dir existed are moved there first. */
+	if (api_blind_migrate(cfg->productions_dir, cfg->blind_dir, err,
+	    sizeof(err)) != 0 ||
+	    api_blind_dir_init(cfg->blind_dir, err, sizeof(err)) != 0) {
+		log_error("keeper: blind_dir: %s", err);
 		kp_unload(&k);
 		_exit(1);
 	}

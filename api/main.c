@@ -8,7 +8,10 @@
  * configuration, fork the keeper (api/keeper.h: it reads every key, seed
  * and signing key, and runs the builds; this process reads none), read the
  * trust, bind, drop privileges (when `user` is set and we run as root;
- * the keeper drops to the same account), and serve until SIGTERM/SIGINT.
+ * the keeper drops to the same account), restrict what the front may
+ * still reach (Landlock: the people CA and CRL, productions_dir, the
+ * audit witness file, libpq's files; seccomp: its allow-list;
+ * common/sandbox.h), and serve until SIGTERM/SIGINT.
  * SIGHUP re-reads the people CA and CRL.  --check-config loads everything
  * a start would (configuration, keys, certificate, TLS key, people CA and
  * CRL) in one process and exits without binding or touching the
@@ -20,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +33,7 @@
 #include <unistd.h>
 
 #include "api/config.h"
+#include "api/frontsandbox.h"
 #include "api/keeper.h"
 #include "api/keeperlink.h"
 #include "api/production.h"
@@ -105,6 +110,43 @@ main_productions_dir(api_config *cfg, char *err, size_t err_len)
 	return 0;
 }
 
+/* blind_dir: absolute, and neither productions_dir nor beneath it: the
+ * front reads everything beneath productions_dir (downloads), never a
+ * seed.  It need not exist yet (the keeper makes it). */
+static int
+main_blind_dir(api_config *cfg, char *err, size_t err_len)
+{
+	char abs[PATH_MAX], parent[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX];
+	size_t n = strlen(cfg->productions_dir);
+
+	if (realpath(cfg->blind_dir, abs) == NULL) {
+		snprintf(tmp, sizeof(tmp), "%s", cfg->blind_dir);
+		snprintf(base, sizeof(base), "%s", basename(tmp));
+		snprintf(tmp, sizeof(tmp), "%s", cfg->blind_dir);
+		if (errno != ENOENT || realpath(dirname(tmp), parent) == NULL ||
+		    strcmp(base, "..") == 0 || strcmp(base, ".") == 0 ||
+		    (size_t)snprintf(abs, sizeof(abs), "%s/%s", parent, base) >=
+		    sizeof(abs)) {
+			snprintf(err, err_len, "blind_dir %.200s: its parent is not "
+			    "an existing directory", cfg->blind_dir);
+			return -1;
+		}
+	}
+	if (strncmp(abs, cfg->productions_dir, n) == 0 &&
+	    (abs[n] == '\0' || abs[n] == '/')) {
+		snprintf(err, err_len, "blind_dir %.200s: inside productions_dir, "
+		    "which the front reads: put it beside (default "
+		    "<productions_dir>.blind)", abs);
+		return -1;
+	}
+	if (strlen(abs) >= sizeof(cfg->blind_dir)) {
+		snprintf(err, err_len, "blind_dir: path too long");
+		return -1;
+	}
+	memcpy(cfg->blind_dir, abs, strlen(abs) + 1);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -123,7 +165,8 @@ main(int argc, char **argv)
 	priv_target target;
 	const priv_target *pw;
 	sigset_t set;
-	int c, check = 0, sig, rc = 1;
+	char mode[32];
+	int c, check = 0, sig, rc = 1, abi = 0;
 
 	log_init("coffer-api");
 	if (vault_harden_process(err, sizeof(err)) != 0)
@@ -162,7 +205,8 @@ main(int argc, char **argv)
 	api_config_defaults(&cfg);
 	if (api_config_load(&cfg, config, err, sizeof(err)) != 0)
 		log_fatal("configuration: %s", err);
-	if (main_productions_dir(&cfg, err, sizeof(err)) != 0)
+	if (main_productions_dir(&cfg, err, sizeof(err)) != 0 ||
+	    main_blind_dir(&cfg, err, sizeof(err)) != 0)
 		log_fatal("configuration: %s", err);
 	if (check) {
 		if (keeper_check(&cfg, err, sizeof(err)) != 0 ||
@@ -198,7 +242,13 @@ main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
-	log_info("ready");
+	if (api_front_sandbox(&cfg, kl_pid(kl), mode, sizeof(mode), &abi, err,
+	    sizeof(err)) != 0) {
+		log_error("sandbox: %s", err);
+		goto out;
+	}
+	log_info("ready: front_pid=%ld keeper_pid=%ld sandbox=%s "
+	    "landlock_abi=%d", (long)getpid(), (long)kl_pid(kl), mode, abi);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

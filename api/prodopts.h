@@ -27,8 +27,8 @@ typedef struct api_production_opts {
 	                                       before anything is unwrapped
 	                                       (NULL: not checked) */
 	const char   *node_pins_file;       /* and node keys (NULL/"": not) */
-	const char   *productions_dir;      /* where <dir>/.blind holds the
-	                                       matters' blinding seeds
+	const char   *blind_dir;            /* the matters' blinding seeds,
+	                                       <dir>/<matter>.seed
 	                                       (api/blind.h); required */
 	const unsigned char *sign_sk;       /* issue 13.3: the API node's
 	                                       Ed25519 key (VAULT_SIGN_SK_BYTES,

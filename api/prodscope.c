@@ -289,9 +289,9 @@ pr_load_keys(prod *P)
 		}
 		memcpy(bid, PQgetvalue(r, 0, 4), 16);
 		util_uuid_format(P->blind_text, bid);
-		snprintf(e2, sizeof(e2), "no productions_dir given");
-		lr = P->opts == NULL || P->opts->productions_dir == NULL ? -1 :
-		    api_blind_load(P->opts->productions_dir, P->mid, bid, &P->seed,
+		snprintf(e2, sizeof(e2), "no blind_dir given");
+		lr = P->opts == NULL || P->opts->blind_dir == NULL ? -1 :
+		    api_blind_load(P->opts->blind_dir, P->mid, bid, &P->seed,
 		    e2, sizeof(e2));
 		if (lr == 0 && (P->Sb = vault_secure_alloc(VAULT_POINT_BYTES)) ==
 		    NULL) {

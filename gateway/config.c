@@ -64,6 +64,7 @@ static const conf_opt cfg_opts[] = {
 	{ "signing_key_file",        CFG_STR,    OFF(signing_key_file), LEN(signing_key_file), 0, 0, 1 },
 	{ "keys_dir",                CFG_STR,    OFF(keys_dir), LEN(keys_dir), 0, 0, 1 },
 	{ "privsep",                 CFG_BOOL,   OFF(privsep), 0, 0, 1, 0 },
+	{ "landlock_required",       CFG_BOOL,   OFF(landlock_required), 0, 0, 1, 0 },
 	{ "witness_file",            CFG_STR,    OFF(witness_file), LEN(witness_file), 0, 0, 0 },
 	{ "pg_conninfo",             CFG_SECRET, OFF(pg_conninfo), LEN(pg_conninfo), 0, 0, 0 },
 	{ "max_header_bytes",        CFG_SIZE,   OFF(max_header_bytes), 0, 1 * KIB, 1 * MIB, 0 },

@@ -30,6 +30,8 @@ typedef struct gw_config {
 	int      privsep;                /* 1: keys only in a sealer process,
 	                                  * the network process sandboxed
 	                                  * (default 1; 0 for measurement) */
+	int      landlock_required;      /* 1: refuse to start without Landlock
+	                                  * (default 0: seccomp alone, logged) */
 	/* database */
 	char     pg_conninfo[1024];      /* "" = libpq defaults (PG* environment) */
 	/* limits */

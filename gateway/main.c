@@ -9,7 +9,10 @@
  * database and runs the pipeline, and wait until it runs; forget the
  * database's conninfo; load the TLS identity and device CAs; bind; write
  * the pid file; drop to `user` when started as root (and verify it cannot
- * be undone); install the seccomp filter (gateway/sandbox.h); then run the
+ * be undone); restrict the file system to the device CAs (Landlock, when
+ * the kernel has it) and install the seccomp filter
+ * (gateway/netsandbox.h);
+ * then run the
  * loop until SIGTERM/SIGINT.  With `privsep = off` the pipeline runs in
  * this process instead and there is no filter (for measurement only).
  * --check-config stops after loading the configuration and the TLS files.
@@ -36,7 +39,7 @@
 #include "gateway/http.h"
 #include "gateway/metrics.h"
 #include "gateway/net.h"
-#include "gateway/sandbox.h"
+#include "gateway/netsandbox.h"
 #include "gateway/sealerlink.h"
 #include "gateway/tls.h"
 #include "vault/mem.h"
@@ -106,8 +109,8 @@ main(int argc, char **argv)
 	sigset_t sigs;
 	metrics *m = NULL;
 	sealer_link *ig = NULL;
-	char sbwhy[160] = "off (privsep = off)";
-	int sb = 0;
+	char sbmode[32] = "none";
+	int ll = 0;
 	tls_server *tls = NULL;
 	net *n = NULL;
 
@@ -186,13 +189,9 @@ main(int argc, char **argv)
 		log_fatal("%s", err);
 	if (pw != NULL && priv_drop(pw, err, sizeof(err)) != 0)
 		log_fatal("%s", err);
-	if (cfg.privsep) {
-		sb = sandbox_network(sbwhy, sizeof(sbwhy));
-		if (sb < 0)
-			log_fatal("%s", sbwhy);
-		if (sb == 0)
-			log_warn("%s", sbwhy);
-	}
+	if (cfg.privsep && gw_net_sandbox(&cfg, sbmode, sizeof(sbmode), &ll,
+	    err, sizeof(err)) != 0)
+		log_fatal("sandbox: %s", err);
 
 	log_info("started: listen=%s metrics=%s node=%s user=%s tenants=%zu "
 	    "max_connections=%u max_connections_per_address=%u "
@@ -200,7 +199,7 @@ main(int argc, char **argv)
 	    "max_line_bytes=%zu max_records_per_request=%u "
 	    "timeouts(header/body/idle)=%u/%u/%us device_rate=%.2f/s "
 	    "device_burst=%u workers=%u crl_required=%d privsep=%s "
-	    "sealer_pid=%ld sandbox=%s",
+	    "sealer_pid=%ld sandbox=%s landlock_abi=%d",
 	    net_listen_addr(n), net_metrics_addr(n), cfg.node_name,
 	    pw != NULL ? pw->name : "(unchanged)",
 	    tls_server_tenant_count(tls), cfg.max_connections,
@@ -210,7 +209,7 @@ main(int argc, char **argv)
 	    cfg.body_timeout_s, cfg.idle_timeout_s, cfg.device_rate,
 	    cfg.device_burst, cfg.workers, cfg.crl_required,
 	    cfg.privsep ? "on" : "off", (long)sl_pid(ig),
-	    sb > 0 ? "seccomp" : "none");
+	    sbmode, ll);
 
 	rc = net_run(n);
 	/* the pipeline first: its last completions land in the net's queue */

@@ -506,8 +506,8 @@ s_api() {
 	[ -x "$BIN/coffer-api" ] || skip "coffer-api: not built yet"
 	port_free "$API_PORT" || { echo "127.0.0.1:$API_PORT is in use (set COFFER_DEMO_PORT)"; exit 1; }
 	port_free "$API_MPORT" || { echo "127.0.0.1:$API_MPORT is in use (set COFFER_DEMO_PORT)"; exit 1; }
-	mkdir -p "$D/productions"
-	[ -z "$RUNAS" ] || chown "$RUNAS" "$D/productions"
+	mkdir -p "$D/productions" "$D/blind"
+	[ -z "$RUNAS" ] || chown "$RUNAS" "$D/productions" "$D/blind"
 	: >>"$COFFER_API_AUDIT_WITNESS"          # the API appends its audit heads
 	[ -z "$RUNAS" ] || chown "$RUNAS" "$COFFER_API_AUDIT_WITNESS"
 	{
@@ -526,6 +526,7 @@ s_api() {
 		echo "keys_dir = $D/keys"
 		echo "node_pins_file = $COFFER_NODE_PINS"
 		echo "productions_dir = $D/productions"
+		echo "blind_dir = $D/blind"
 		echo "pg_conninfo = \"host=$PGHOST port=$PGPORT dbname=coffer user=api\""
 	} >"$D/etc/api.conf"
 	"$BIN/coffer-api" --config "$D/etc/api.conf" --check-config

@@ -51,6 +51,7 @@ fz_init(void)
 	snprintf(fz_cfg.keys_dir, sizeof(fz_cfg.keys_dir), "%s", dir);
 	snprintf(fz_cfg.productions_dir, sizeof(fz_cfg.productions_dir), "%s",
 	    dir);
+	snprintf(fz_cfg.blind_dir, sizeof(fz_cfg.blind_dir), "%s", dir);
 	if (keeper_new_bare(&fz_k, &fz_cfg, err, sizeof(err)) != 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, fz_sv) != 0)
 		abort();

@@ -185,7 +185,7 @@ API_METRICS=$(gwf_free_port)
 while [ "$API_METRICS" = "$API_PORT" ]; do API_METRICS=$(gwf_free_port); done
 API_CONF="$D/api.conf"
 API_LOG="$D/api.log"
-mkdir -p "$D/productions" && chmod 0700 "$D/productions"
+mkdir -p "$D/productions" "$D/blind" && chmod 0700 "$D/productions" "$D/blind"
 {
 	echo "# written by tests/integration/api_e2e.sh"
 	echo "listen = 127.0.0.1:$API_PORT"
@@ -197,6 +197,7 @@ mkdir -p "$D/productions" && chmod 0700 "$D/productions"
 	echo "people_crl = $COFFER_PKI/people/crl.pem"
 	echo "keys_dir = $GWF_KEYS"
 	echo "productions_dir = $D/productions"
+	echo "blind_dir = $D/blind"
 	echo "signing_key_file = $D/api-node.key"
 	echo "node_name = e2e-api"
 	echo "audit_witness_file = $D/api-audit.jsonl"
@@ -209,7 +210,7 @@ mkdir -p "$D/productions" && chmod 0700 "$D/productions"
 	echo "refusal_burst = 300"
 } >"$API_CONF"
 if [ "$(id -u)" -eq 0 ]; then
-	chown nobody "$D/productions"
+	chown nobody "$D/productions" "$D/blind"
 	: >"$D/api-audit.jsonl" && chown nobody "$D/api-audit.jsonl"
 	g=$(id -gn nobody)
 	chgrp "$g" "$GWF_KEYS" "$GWF_KEYS"/* && chmod 0640 "$GWF_KEYS"/*
@@ -708,7 +709,7 @@ check "a pg_dump of everything after the build" grep -q "COPY coffer.approvals" 
 check "the released matter left answers to try ($(wc -l <"$D/hv.partials") stored, $(wc -l <"$D/hv.epochs") epochs)" \
     test "$(wc -l <"$D/hv.partials")" -ge 2
 check "no blinding seed left on the API host for the built matter" \
-    test ! -e "$D/productions/.blind/$MX.seed"
+    test ! -e "$D/blind/$MX.seed"
 # shellcheck disable=SC2046  # lists of paths without blanks, one argument each
 "$HV" --epochs "$D/hv.epochs" --partials "$D/hv.partials" "$D/hv.dump" \
     $(ls "$R"/body.* "$R"/hdr.* 2>/dev/null) \

@@ -15,6 +15,13 @@
 #     as before the split, naming its place, never the value;
 #   - kill -9 of the front: the keeper exits with it (PDEATHSIG);
 #   - SIGTERM to the front: both exit, the front with 0.
+#   - the front's sandbox (issue 14): its ready line names it
+#     (sandbox=seccomp+landlock, or seccomp on a kernel without Landlock),
+#     /proc shows its seccomp filter (Seccomp: 2) and none on the keeper;
+#     tests/tools/sandboxprobe, which calls the front's own sandbox
+#     function with this configuration, cannot open a blind-index key, the
+#     node signing key or a matter's blinding seed (EACCES) but can open
+#     the people CA and productions_dir, and dies by SIGSYS on execve.
 set -u
 ROOT=$(pwd)
 . "$ROOT/tests/lib/gateway-fixture.sh"
@@ -75,8 +82,49 @@ cat >"$D/matter.json" <<'EOF'
 EOF
 apf_call lee POST /v1/matters "$D/matter.json"
 check "a matter with a tokenised scope is created ($APF_CODE $(cat "$APF_OUT"))" test "$APF_CODE" = 201
+M=$(apf_get matter_id)
 apf_call lee GET "/v1/matters"
 check "the matter list answers ($APF_CODE)" test "$APF_CODE" = 200
+
+# -- the front's sandbox: what code running in it can still open ----------------
+MODE=$(sed -n 's/.* info: ready: .* sandbox=\([a-z+]*\) .*/\1/p' "$APF_LOG" | tail -1)
+ABI=$(sed -n 's/.* info: ready: .* landlock_abi=\([0-9]*\).*/\1/p' "$APF_LOG" | tail -1)
+# a sanitizer build skips the seccomp filter and says so (common/sandbox.h)
+SAN=$(grep -c 'seccomp filter skipped in a sanitizer build' "$APF_LOG")
+if [ "$SAN" = 0 ]; then
+	check "the front's ready line names its sandbox (sandbox=$MODE landlock_abi=$ABI)" \
+	    test "$MODE" = seccomp+landlock -o "$MODE" = seccomp
+	check "the front runs under its seccomp filter ($(grep -E '^(Seccomp|Seccomp_filters|NoNewPrivs):' "/proc/$APF_PID/status" | tr -s '\t\n' '  '))" \
+	    test "$(awk '/^Seccomp:/ { print $2 }' "/proc/$APF_PID/status"):$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$APF_PID/status")" = "2:1"
+else
+	skip "the front's seccomp filter: skipped in a sanitizer build (sandbox=$MODE)"
+fi
+check "the keeper has none (it reads keys, connects, builds)" \
+    test "$(awk '/^Seccomp:/ { print $2 }' "/proc/$K/status")" = 0
+BIK=$(find "$GWF_KEYS" -name "*.bik" | head -1)
+SEED="$APF_DIR/blind/$M.seed"
+check "the new matter's blinding seed is in blind_dir" test -s "$SEED"
+check "and nothing hidden is left in productions_dir" \
+    test -z "$(find "$APF_DIR/productions" -name '.*' 2>/dev/null)"
+"$GWF_BUILD/tests/tools/sandboxprobe" api "$APF_CONF" "$BIK" "$APF_DIR/node.key" \
+    "$SEED" "$COFFER_PKI/people/ca.pem" "$APF_DIR/productions" >"$D/probe.out" 2>&1
+probe() { grep -F "open $1:" "$D/probe.out" | sed 's/.*: //'; }
+# the kernel's Landlock ABI, asked directly (not the daemon's word for it)
+KABI=$(python3 -c 'import ctypes; print(max(0, ctypes.CDLL(None).syscall(444, None, 0, 1)))' 2>/dev/null)
+if [ "${KABI:-0}" -gt 0 ]; then
+	check_eq "the front uses the kernel's Landlock ABI" "$KABI" "$ABI"
+	check_eq "sandboxed front: a tenant's blind-index key" EACCES "$(probe "$BIK")"
+	check_eq "sandboxed front: the node signing key" EACCES "$(probe "$APF_DIR/node.key")"
+	check_eq "sandboxed front: the matter's blinding seed" EACCES "$(probe "$SEED")"
+else
+	skip "no Landlock in this kernel: the front can still read key files"
+fi
+check_eq "sandboxed front: the people CA (SIGHUP reload)" ok "$(probe "$COFFER_PKI/people/ca.pem")"
+check_eq "sandboxed front: productions_dir (downloads)" ok "$(probe "$APF_DIR/productions")"
+if [ "$SAN" = 0 ]; then
+	check_eq "sandboxed front: execve" "forbidden call: killed by SIGSYS" \
+	    "$(grep '^forbidden call' "$D/probe.out")"
+fi
 "$GWF_CTL" verify >"$D/verify.out" 2>&1
 rc=$?
 check "cofferctl verify: the API's audit events are signed by its node ($(tail -1 "$D/verify.out"))" \

@@ -79,8 +79,10 @@ gwf_server_cert && gwf_tenant acme && gwf_device acme phone-1 &&
     gwf_node cj-node || die "set-up two days in the past"
 GWF_CTL=$REAL_CTL
 
-# The gateway's clock: read from $TSF on every call (FAKETIME_NO_CACHE).
-TSF="$D/faketime"
+# The gateway's clock: read from $TSF on every call (FAKETIME_NO_CACHE),
+# in the network process too, whose Landlock ruleset lets it read
+# device_ca_dir and not $D: a hidden entry there (the CA loader skips it).
+TSF="$COFFER_PKI/devices/.faketime"
 echo "+0" >"$TSF"
 chmod 0644 "$TSF"
 GWF_GW="$D/gw-faketime"

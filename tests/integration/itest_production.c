@@ -1118,7 +1118,7 @@ build(const unsigned char mid[16], const char *out, unsigned long split,
 	o.node_name = API_NODE;
 	o.rsmf_split_events = split;
 	o.rsmf_deflate = split != 0;       /* the split builds also deflate */
-	o.productions_dir = pdir();
+	o.blind_dir = pdir();
 	rc = api_production_build_ex(c, ta.tid, mid, out, NULL, NULL, &o, res, err,
 	    err_len);
 	pg_close(&c);
@@ -1246,7 +1246,7 @@ bench(long n)
 	c = pgtest_connect(PQdb(db), "api");
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	memset(&bo, 0, sizeof(bo));
-	bo.productions_dir = pdir();
+	bo.blind_dir = pdir();
 	bo.sign_sk = api_sk;
 	bo.node_name = API_NODE;
 	if (api_production_build_ex(c, tc.tid, mid, path, progress_cb, &ps, &bo,
@@ -1356,7 +1356,7 @@ run_tests(void)
 
 		snprintf(nout, sizeof(nout), "%s/unsigned.coffer", scratch);
 		memset(&o, 0, sizeof(o));
-		o.productions_dir = pdir();
+		o.blind_dir = pdir();
 		CHECK(c != NULL && api_production_build_ex(c, ta.tid, m1, nout, NULL,
 		    NULL, &o, NULL, e2, sizeof(e2)) != 0 && strcmp(e2, "production: "
 		    "no API signing key (set signing_key_file and node_name in the "
@@ -1867,7 +1867,7 @@ h_build(int argc, char **argv)
 		return 2;
 	memset(&o, 0, sizeof(o));
 	memset(&ps, 0, sizeof(ps));
-	o.productions_dir = pdir();
+	o.blind_dir = pdir();
 	/* production.sh's API node: its key file, name and the pins */
 	if (getenv("COFFER_API_NODE_KEY") != NULL &&
 	    api_production_load_signer(getenv("COFFER_API_NODE_KEY"), &api_sk,

@@ -19,7 +19,11 @@
 #     build) with tests/lib/memscan.py: no canary of a record sealed before
 #     the rotation, no previous epoch key, no record key of those records;
 #     the network process holds no key at all (blind-index, signing, any
-#     epoch key), has a seccomp filter and no database connection; the
+#     epoch key), has a seccomp filter and no database connection, and
+#     cannot open a key file: tests/tools/sandboxprobe, which calls the
+#     network process's own sandbox function with this configuration, gets
+#     EACCES for keys_dir/<tenant>.bik and the signing key (Landlock), can
+#     read the device CAs, and dies by SIGSYS on execve; the
 #     sealer, which no longer parses JSON (the network process validates),
 #     made no jansson allocation (its metric stays 0).
 #     The epoch keys come from the custodian shares (tests/tools/epochkey,
@@ -421,6 +425,7 @@ not_dumpable() {   # not_dumpable NAME PID
 NETP=$GWF_PID
 SEALP=$(sed -n 's/.* info: started: .* sealer_pid=\([0-9]*\) .*/\1/p' "$GWF_LOG" | tail -1)
 SBOX=$(sed -n 's/.* info: started: .* sandbox=\([a-z]*\).*/\1/p' "$GWF_LOG" | tail -1)
+LLABI=$(sed -n 's/.* info: started: .* landlock_abi=\([0-9]*\).*/\1/p' "$GWF_LOG" | tail -1)
 check "two processes: sealer $SEALP is the child of network process $NETP" \
     test -n "$SEALP" -a "$(awk '/^PPid:/ { print $2 }' "/proc/${SEALP:-0}/status" 2>/dev/null)" = "$NETP"
 if [ "$SBOX" = seccomp ]; then
@@ -431,6 +436,27 @@ else
 fi
 check "sealer: no seccomp filter (it connects to PostgreSQL)" \
     test "$(awk '/^Seccomp:/ { print $2 }' "/proc/$SEALP/status")" = 0
+# What code running in the network process could still open (issue 14).
+MD_BIK=$(find "$GWF_KEYS" -name "*.bik" | head -1)
+MD_NODE=${GWF_NODE_KEY:-$GWF_DIR/node.key}
+MD_CA=$(find "$COFFER_PKI/devices" -name ca.pem | head -1)
+"$GWF_BUILD/tests/tools/sandboxprobe" gateway "$GWF_CONF" "$MD_BIK" "$MD_NODE" \
+    "$MD_CA" >"$GWF_DIR/probe.out" 2>&1
+md_probe() { grep -F "open $1:" "$GWF_DIR/probe.out" | sed 's/.*: //'; }
+# the kernel's Landlock ABI, asked directly (not the daemon's word for it)
+KABI=$(python3 -c 'import ctypes; print(max(0, ctypes.CDLL(None).syscall(444, None, 0, 1)))' 2>/dev/null)
+if [ "${KABI:-0}" -gt 0 ]; then
+	check_eq "the network process uses the kernel's Landlock ABI" "$KABI" "$LLABI"
+	check_eq "sandboxed network process: a tenant's blind-index key" EACCES "$(md_probe "$MD_BIK")"
+	check_eq "sandboxed network process: the signing key" EACCES "$(md_probe "$MD_NODE")"
+else
+	skip "no Landlock in this kernel: the network process can still read key files"
+fi
+check_eq "sandboxed network process: a device CA (SIGHUP reload)" ok "$(md_probe "$MD_CA")"
+if [ "$SBOX" = seccomp ]; then
+	check_eq "sandboxed network process: execve" "forbidden call: killed by SIGSYS" \
+	    "$(grep '^forbidden call' "$GWF_DIR/probe.out")"
+fi
 # Record validation (the JSON parser) runs in the network process, under
 # its seccomp filter; the sealer reads typed fields only.  It counts
 # jansson's allocations: after every canary record, the rejected line and

@@ -292,8 +292,8 @@ if [ -x "$API" ]; then
 	"$CTL" $kg --tenant pgb --name legal --out "$T/legal.x25519" \
 	    --passphrase-file "$T/legal.pass" >>"$T/setup.log" 2>&1 ||
 	    { cat "$T/setup.log"; die "legal production key"; }
-	mkdir -p "$T/prod"
-	[ -z "$RUNAS" ] || chown "$RUNAS" "$T/prod"
+	mkdir -p "$T/prod" "$T/blind"
+	[ -z "$RUNAS" ] || chown "$RUNAS" "$T/prod" "$T/blind"
 	{
 		echo "listen = 127.0.0.1:$aport"
 		[ -z "$RUNAS" ] || echo "user = $RUNAS"
@@ -303,6 +303,7 @@ if [ -x "$API" ]; then
 		echo "people_crl = $COFFER_PKI/people/crl.pem"
 		echo "keys_dir = $T/keys"
 		echo "productions_dir = $T/prod"
+		echo "blind_dir = $T/blind"
 		echo "signing_key_file = $T/keys/api-node.key"
 		echo "node_name = pgb-api"
 		echo "db_connections = 4"

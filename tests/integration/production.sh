@@ -45,8 +45,8 @@ python3 -c 'import jsonschema' 2>/dev/null ||
 
 gwf_init || exit 1
 T="$GWF_DIR/prod"
-# The helper keeps matters' blinding seeds here, as the API does under its
-# productions_dir (api/blind.h).
+# The helper keeps matters' blinding seeds here, as the API does in its
+# blind_dir (api/blind.h).
 COFFER_PRODUCTIONS_DIR="$GWF_DIR/pdir"
 mkdir -p "$COFFER_PRODUCTIONS_DIR" && chmod 700 "$COFFER_PRODUCTIONS_DIR"
 export COFFER_PRODUCTIONS_DIR

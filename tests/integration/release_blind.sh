@@ -60,7 +60,7 @@ printf '%s\n' '{"title":"Blind release","legal_basis":"Subpoena RB-1",' \
     '"from":"2026-03-31T00:00:00Z","to":"2026-04-02T00:00:00Z"}}' >"$D/matter.json"
 M=$(apf_matter lisa "$D/matter.json") || die "matter"
 check "the matter's seed is on the API host only" \
-    test -s "$APF_DIR/productions/.blind/$M.seed"
+    test -s "$APF_DIR/blind/$M.seed"
 apf_call cus1 GET "/v1/matters/$M"
 cp "$APF_OUT" "$D/resp.show1"
 check "custodians are served blinded points with proofs and the frozen recipient key" \
@@ -75,7 +75,7 @@ apf_approve rb cus3 3 "$M" || { cat "$APF_DIR/approve.out"; die "approval 3"; }
 apf_wait_state "$M" ready 60 || die "the production was not built ($(apf_state "$M"))"
 ok "3 of 5 custodians approved; production built"
 check "the seed is destroyed once the build ended" \
-    test ! -e "$APF_DIR/productions/.blind/$M.seed"
+    test ! -e "$APF_DIR/blind/$M.seed"
 apf_call aud GET /v1/audit
 cp "$APF_OUT" "$D/resp.audit"
 apf_call lisa GET "/v1/matters/$M"
@@ -124,7 +124,7 @@ check_eq "control: the real partials (the old stored form) open every epoch" \
 M2=$(apf_matter lisa "$D/matter.json") || die "matter 2"
 apf_approve rb cus1 1 "$M2" || { cat "$APF_DIR/approve.out"; die "approval M2/1"; }
 B1=$(q "SELECT blind_id FROM coffer.matters WHERE matter_id = '$M2'")
-rm -f "$APF_DIR/productions/.blind/$M2.seed"
+rm -f "$APF_DIR/blind/$M2.seed"
 # an answer arriving after the seed was lost cannot verify: refused, and
 # the new generation is kept for the next fetch
 echo '{"custodian_index":2,"partials":[]}' >"$D/stale.json"
@@ -145,20 +145,20 @@ M3=$(apf_matter lisa "$D/matter.json") || die "matter 3"
 echo '{}' >"$D/empty.json"
 apf_call lisa POST "/v1/matters/$M3/close" "$D/empty.json"
 check_eq "closing a matter answers 200" 200 "$APF_CODE"
-check "closing a matter destroys its seed" test ! -e "$APF_DIR/productions/.blind/$M3.seed"
+check "closing a matter destroys its seed" test ! -e "$APF_DIR/blind/$M3.seed"
 apf_approve rb cus1 1 "$M3"
 check "no approval for a closed matter" grep -q "closed" "$APF_DIR/approve.out"
 
 # -- leftovers: a crash or a lost COMMIT must not leave a seed behind -----------
 M4=$(apf_matter lisa "$D/matter.json") || die "matter 4"
-BL="$APF_DIR/productions/.blind"
+BL="$APF_DIR/blind"
 head -c 48 /dev/urandom >"$BL/$M.seed" && chmod 600 "$BL/$M.seed" &&
     : >"$BL/$M4.seed.tmp.1.2" || die "leftover files"
 # the download refuses a production row pointing at a seed (a DBA's redirect)
 q "UPDATE coffer.productions SET storage_path = '$BL/$M4.seed', size_bytes = 48
    WHERE matter_id = '$M'" >/dev/null
 apf_call lisa GET "/v1/matters/$M/production"
-check_eq "a production row pointing into .blind/ is not served" 500 "$APF_CODE"
+check_eq "a production row pointing into blind_dir is not served" 500 "$APF_CODE"
 apf_stop
 apf_start || die "coffer-api restart"
 check "at start-up the seed left for a built matter is destroyed" test ! -e "$BL/$M.seed"

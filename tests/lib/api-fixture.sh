@@ -49,8 +49,10 @@ apf_dir() {
 		APF_PEOPLE="$APF_DIR/people"
 		APF_CONF="$APF_DIR/api.conf"
 		APF_LOG="$APF_DIR/api.log"
-		mkdir -p "$APF_PEOPLE" "$APF_DIR/productions" "$APF_DIR/calls" &&
-		    chmod 0700 "$APF_DIR" "$APF_PEOPLE" "$APF_DIR/productions" || return 1
+		mkdir -p "$APF_PEOPLE" "$APF_DIR/productions" "$APF_DIR/blind" \
+		    "$APF_DIR/calls" &&
+		    chmod 0700 "$APF_DIR" "$APF_PEOPLE" "$APF_DIR/productions" \
+		    "$APF_DIR/blind" || return 1
 		: >"$APF_LOG"
 	fi
 }
@@ -103,6 +105,7 @@ apf_config() {
 		echo "people_crl = $COFFER_PKI/people/crl.pem"
 		echo "keys_dir = $GWF_KEYS"
 		echo "productions_dir = $APF_DIR/productions"
+		echo "blind_dir = $APF_DIR/blind"
 		echo "signing_key_file = $APF_DIR/node.key"
 		echo "node_name = apf-api"
 		echo "pg_conninfo = host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=api"
@@ -115,7 +118,7 @@ apf_config() {
 	done
 	mv "$APF_CONF.tmp" "$APF_CONF"
 	if [ "$(id -u)" -eq 0 ]; then
-		chown nobody "$APF_DIR/productions"
+		chown nobody "$APF_DIR/productions" "$APF_DIR/blind"
 		chmod 0711 "$APF_DIR"
 		g=$(id -gn nobody)
 		chgrp "$g" "$GWF_KEYS" "$GWF_KEYS"/* && chmod 0640 "$GWF_KEYS"/*

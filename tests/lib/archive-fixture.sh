@@ -60,7 +60,12 @@ AF_PAST=-400d
 af_setup() {
 	AF_REAL_CTL=$GWF_CTL
 	AF_REAL_GW=$GWF_GW
-	AF_TSF="$GWF_DIR/gw-clock"
+	# The gateway's libfaketime reads this file on every clock call, in
+	# the network process too, whose Landlock ruleset lets it read
+	# device_ca_dir and not the scratch directory: a hidden entry there
+	# (the CA loader skips those).
+	mkdir -p "$COFFER_PKI/devices" || return 1
+	AF_TSF="$COFFER_PKI/devices/.gw-clock"
 	echo "+0" >"$AF_TSF" && chmod 0644 "$AF_TSF" || return 1
 	gwf_clock_wrap "$AF_REAL_CTL" "$GWF_DIR/ctl-setup" -401d &&
 	    gwf_clock_wrap "$AF_REAL_CTL" "$GWF_DIR/ctl-past" "$AF_PAST" &&

@@ -64,6 +64,7 @@ setup(void **state)
 	snprintf(f->cfg.keys_dir, sizeof(f->cfg.keys_dir), "%s", f->dir);
 	snprintf(f->cfg.productions_dir, sizeof(f->cfg.productions_dir), "%s",
 	    f->dir);
+	snprintf(f->cfg.blind_dir, sizeof(f->cfg.blind_dir), "%s", f->dir);
 	assert_int_equal(keeper_new_bare(&f->k, &f->cfg, err, sizeof(err)), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, f->sv), 0);
 	*state = f;

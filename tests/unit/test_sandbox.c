@@ -1,4 +1,4 @@
-/* tests/unit/test_sandbox.c — gateway/sandbox.c: the network process's
+/* tests/unit/test_sandbox.c — common/sandbox.c: the network process's
  * seccomp filter, installed for real in a forked child per case.
  *
  * What the network process keeps: reading a file it opens read-only,
@@ -8,6 +8,13 @@
  * program, forking, unlinking, kill() — each kills the process with
  * SIGSYS.  In a sanitizer build the filter is skipped, says so, and these
  * cases are skipped.
+ *
+ * The API front's role keeps socket() (its libpq pool reconnects) and
+ * append-only opens, kill() reaches only its keeper (another pid: EPERM),
+ * execve still kills.  Landlock (skipped on a kernel without it): with a
+ * ruleset of one directory, a file there opens, a file beside it answers
+ * EACCES — in a thread started before the ruleset too (every thread
+ * applies it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,10 +33,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway/sandbox.h"
+#include "common/sandbox.h"
 
 /* Run fn in a sandboxed child; its exit status (or -signal).  The child
  * exits 100 when the sandbox was skipped. */
@@ -41,7 +49,7 @@ in_sandbox(int (*fn)(void *), void *arg)
 
 	if (pid == 0) {
 		char why[160];
-		int rc = sandbox_network(why, sizeof(why));
+		int rc = sandbox_seccomp(SANDBOX_GATEWAY_NET, 0, why, sizeof(why));
 
 		if (rc == 0)
 			_exit(100);
@@ -66,7 +74,7 @@ skipped(void)
 	pid_t pid = fork();
 
 	if (pid == 0)
-		_exit(sandbox_network(why, sizeof(why)) == 0 ? 1 : 0);
+		_exit(sandbox_seccomp(SANDBOX_GATEWAY_NET, 0, why, sizeof(why)) == 0 ? 1 : 0);
 	(void)waitpid(pid, &st, 0);
 	return WIFEXITED(st) && WEXITSTATUS(st) == 1;
 }
@@ -176,6 +184,167 @@ do_kill(void *arg)
 
 static char tmpl[64];
 
+/* A secret beneath an allowed path is a configuration error. */
+static void
+test_secret_beneath_allowed(void **state)
+{
+	const sandbox_path p[] = { { "/tmp", SANDBOX_READ },
+	                           { "/usr/share", SANDBOX_READ } };
+	const char *const in[] = { "/usr/share/coffer-none/keys" };
+	const char *const out[] = { "/usr/lib/x", "/tmpx/key", "", NULL };
+	const char *const same[] = { "/tmp" };
+	char why[256] = "";
+
+	(void)state;
+	assert_int_equal(sandbox_paths_exclude(p, 2, in, 1, why, sizeof(why)),
+	    -1);
+	assert_non_null(strstr(why, "/usr/share/coffer-none/keys lies in "
+	    "/usr/share"));
+	assert_int_equal(sandbox_paths_exclude(p, 2, out, 4, why, sizeof(why)),
+	    0);
+	assert_int_equal(sandbox_paths_exclude(p, 2, same, 1, why, sizeof(why)),
+	    -1);
+}
+
+/* -- the API front's role ------------------------------------------------ */
+
+static pid_t front_keeper;       /* the test process plays the keeper */
+
+static int
+in_front(int (*fn)(void *), void *arg)
+{
+	int st = 0;
+	pid_t pid;
+
+	front_keeper = getpid();
+	pid = fork();
+
+	if (pid == 0) {
+		char why[160];
+
+		if (sandbox_seccomp(SANDBOX_API_FRONT, front_keeper, why,
+		    sizeof(why)) != 1)
+			_exit(101);
+		_exit(fn(arg));
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		return -WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+static int
+do_front_allowed(void *arg)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 2;
+	close(fd);
+	fd = open(arg, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return 3;
+	close(fd);
+	if (open(arg, O_RDWR | O_CLOEXEC) >= 0 || errno != EACCES)
+		return 4;
+	if (open(arg, O_WRONLY | O_TRUNC | O_CLOEXEC) >= 0 || errno != EACCES)
+		return 5;
+	if (kill(front_keeper, 0) != 0)        /* its keeper */
+		return 6;
+	if (kill(1, 0) == 0 || errno != EPERM) /* anyone else */
+		return 7;
+	return 0;
+}
+
+static void
+test_front_role(void **state)
+{
+	(void)state;
+	if (skipped())
+		skip();
+	assert_int_equal(in_front(do_front_allowed, tmpl), 0);
+	assert_int_equal(in_front(do_exec, NULL), -SIGSYS);
+	assert_int_equal(in_front(do_fork, NULL), -SIGSYS);
+}
+
+/* -- Landlock -------------------------------------------------------------- */
+
+static char ll_dir[64], ll_in[96], ll_out[96];
+static int ll_thread_rc = -1;
+static pthread_mutex_t ll_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ll_cv = PTHREAD_COND_INITIALIZER;
+static int ll_go;
+
+static void *
+ll_thread(void *arg)
+{
+	int fd;
+
+	(void)arg;
+	pthread_mutex_lock(&ll_mu);
+	while (!ll_go)
+		pthread_cond_wait(&ll_cv, &ll_mu);
+	pthread_mutex_unlock(&ll_mu);
+	fd = open(ll_out, O_RDONLY | O_CLOEXEC);
+	ll_thread_rc = fd < 0 && errno == EACCES ? 0 : 1;
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void
+test_landlock(void **state)
+{
+	int st = 0, fd;
+	pid_t pid;
+
+	(void)state;
+	if (sandbox_landlock_abi() <= 0)
+		skip();
+	snprintf(ll_dir, sizeof(ll_dir), "/tmp/test_landlock.XXXXXX");
+	assert_non_null(mkdtemp(ll_dir));
+	snprintf(ll_in, sizeof(ll_in), "%s/in", ll_dir);
+	snprintf(ll_out, sizeof(ll_out), "%s.out", ll_dir);
+	assert_true((fd = open(ll_in, O_WRONLY | O_CREAT, 0600)) >= 0);
+	close(fd);
+	assert_true((fd = open(ll_out, O_WRONLY | O_CREAT, 0600)) >= 0);
+	close(fd);
+	pid = fork();
+	if (pid == 0) {
+		const sandbox_path p[] = { { ll_dir, SANDBOX_READ } };
+		char why[160];
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, ll_thread, NULL) != 0)
+			_exit(10);
+		if (sandbox_landlock(p, 1, why, sizeof(why)) <= 0)
+			_exit(11);
+		pthread_mutex_lock(&ll_mu);
+		ll_go = 1;
+		pthread_cond_signal(&ll_cv);
+		pthread_mutex_unlock(&ll_mu);
+		pthread_join(th, NULL);
+		if (ll_thread_rc != 0)
+			_exit(12);               /* the other thread was free */
+		if ((fd = open(ll_in, O_RDONLY | O_CLOEXEC)) < 0)
+			_exit(13);
+		close(fd);
+		if (open(ll_in, O_WRONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+			_exit(14);
+		if (open(ll_out, O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+			_exit(15);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	unlink(ll_in);
+	unlink(ll_out);
+	rmdir(ll_dir);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -243,7 +412,7 @@ test_says_what_it_did(void **state)
 	assert_int_equal(pipe(p), 0);
 	pid = fork();
 	if (pid == 0) {
-		int rc = sandbox_network(why, sizeof(why));
+		int rc = sandbox_seccomp(SANDBOX_GATEWAY_NET, 0, why, sizeof(why));
 
 		if (write(p[1], why, strlen(why) + 1) < 0)
 			_exit(3);
@@ -268,6 +437,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allowed),
+		cmocka_unit_test(test_front_role),
+		cmocka_unit_test(test_landlock),
+		cmocka_unit_test(test_secret_beneath_allowed),
 		cmocka_unit_test(test_open_for_writing_refused),
 		cmocka_unit_test(test_forbidden_calls_kill),
 		cmocka_unit_test(test_says_what_it_did),
