@@ -15,7 +15,6 @@
 
 #include <libpq-fe.h>
 
-#include "common/log.h"
 #include "common/sandbox.h"
 
 /* Add path (a copy, kept in store) to the Landlock list when it exists. */
@@ -44,14 +43,14 @@ api_front_sandbox(const api_config *cfg, pid_t keeper, char *mode,
 		"sslcrldir",
 	};
 	sandbox_path paths[FS_MAX];
-	char tmp[PATH_MAX], why[256];
+	char tmp[PATH_MAX];
 	PQconninfoOption *opts, *o;
 	const char *home = getenv("HOME"), *env;
 	const char *const secrets[] = {
 		cfg->keys_dir, cfg->signing_key_file, cfg->blind_dir,
 	};
 	size_t n = 0, i;
-	int fd, ll, sb;
+	int fd;
 
 	*abi = 0;
 	snprintf(mode, mode_len, "none");
@@ -96,29 +95,9 @@ api_front_sandbox(const api_config *cfg, pid_t keeper, char *mode,
 		snprintf(tmp, sizeof(tmp), "%s/.postgresql", home);
 		fs_add(paths, &n, FS_MAX, store, tmp, SANDBOX_READ);
 	}
-	if (sandbox_paths_exclude(paths, n, secrets, sizeof(secrets) /
-	    sizeof(secrets[0]), err, err_len) != 0)
-		return -1;
-	ll = sandbox_landlock(paths, n, why, sizeof(why));
-	if (ll < 0 || (ll == 0 && cfg->landlock_required)) {
-		snprintf(err, err_len, "%s%s", why, ll == 0 ?
-		    " (landlock_required = 1)" : "");
-		return -1;
-	}
-	if (ll == 0)
-		log_warn("%s: the front can still read every file its user can "
-		    "(keys_dir, signing_key_file, blind_dir)", why);
-	sb = sandbox_seccomp(SANDBOX_API_FRONT, keeper, why, sizeof(why));
-	if (sb < 0) {
-		snprintf(err, err_len, "%s", why);
-		return -1;
-	}
-	if (sb == 0)
-		log_warn("%s", why);
-	snprintf(mode, mode_len, "%s%s%s", sb > 0 ? "seccomp" : "",
-	    sb > 0 && ll > 0 ? "+" : "", ll > 0 ? "landlock" :
-	    (sb > 0 ? "" : "none"));
-	*abi = ll;
-	return 0;
+	return sandbox_apply(SANDBOX_API_FRONT, paths, n, secrets,
+	    sizeof(secrets) / sizeof(secrets[0]), cfg->landlock_required, keeper,
+	    "keys_dir, signing_key_file, blind_dir", mode, mode_len, abi, err,
+	    err_len);
 }
 

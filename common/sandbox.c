@@ -6,6 +6,8 @@
  * ruleset to the running ABI and applies it in every thread. */
 #include "common/sandbox.h"
 
+#include "common/log.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -590,4 +592,41 @@ out:
 	close(sb_ll_fd);
 	sb_ll_fd = -1;
 	return rc;
+}
+
+int
+sandbox_apply(sandbox_role role, const sandbox_path *paths, size_t n,
+    const char *const *secrets, size_t m, int required, pid_t child,
+    const char *readable, char *mode, size_t mode_len, int *abi, char *err,
+    size_t err_len)
+{
+	char why[256];
+	int ll, sb;
+
+	*abi = 0;
+	snprintf(mode, mode_len, "none");
+	if (sandbox_paths_exclude(paths, n, secrets, m, err, err_len) != 0)
+		return -1;
+	ll = sandbox_landlock(paths, n, why, sizeof(why));
+	if (ll < 0 || (ll == 0 && required)) {
+		snprintf(err, err_len, "%s%s", why, ll == 0 ?
+		    " (landlock_required = 1)" : "");
+		return -1;
+	}
+	if (ll == 0)
+		log_warn("%s: the %s can still read every file its user can (%s)",
+		    why, role == SANDBOX_API_FRONT ? "front" : "network process",
+		    readable);
+	sb = sandbox_seccomp(role, child, why, sizeof(why));
+	if (sb < 0) {
+		snprintf(err, err_len, "%s", why);
+		return -1;
+	}
+	if (sb == 0)
+		log_warn("%s", why);
+	snprintf(mode, mode_len, "%s%s%s", sb > 0 ? "seccomp" : "",
+	    sb > 0 && ll > 0 ? "+" : "", ll > 0 ? "landlock" :
+	    (sb > 0 ? "" : "none"));
+	*abi = ll;
+	return 0;
 }

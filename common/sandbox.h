@@ -83,4 +83,17 @@ int sandbox_paths_exclude(const sandbox_path *paths, size_t n,
                           const char *const *secrets, size_t m, char *why,
                           size_t why_len) __attribute__((warn_unused_result));
 
+/* Both network-facing processes' sandbox in order: refuse a secret
+ * beneath an allowed path, Landlock on paths[0..n) (required: fail when
+ * the kernel has none; otherwise warn that the process "can still read
+ * every file its user can (<readable>)"), then the role's seccomp filter
+ * (child as for sandbox_seccomp).  mode: "seccomp+landlock", "seccomp",
+ * "landlock" or "none"; *abi: the Landlock ABI applied (0: none).  0, or
+ * -1 with the message in err. */
+int sandbox_apply(sandbox_role role, const sandbox_path *paths, size_t n,
+                  const char *const *secrets, size_t m, int required,
+                  pid_t child, const char *readable, char *mode,
+                  size_t mode_len, int *abi, char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -4,7 +4,6 @@
 
 #include <stdio.h>
 
-#include "common/log.h"
 #include "common/sandbox.h"
 
 int
@@ -17,34 +16,9 @@ gw_net_sandbox(const gw_config *cfg, char *mode, size_t mode_len, int *abi,
 	const char *const secrets[] = {
 		cfg->keys_dir, cfg->signing_key_file,
 	};
-	char why[256];
-	int ll, sb;
 
-	*abi = 0;
-	snprintf(mode, mode_len, "none");
-	if (sandbox_paths_exclude(paths, sizeof(paths) / sizeof(paths[0]),
-	    secrets, sizeof(secrets) / sizeof(secrets[0]), err, err_len) != 0)
-		return -1;
-	ll = sandbox_landlock(paths, sizeof(paths) / sizeof(paths[0]), why,
-	    sizeof(why));
-	if (ll < 0 || (ll == 0 && cfg->landlock_required)) {
-		snprintf(err, err_len, "%s%s", why, ll == 0 ?
-		    " (landlock_required = 1)" : "");
-		return -1;
-	}
-	if (ll == 0)
-		log_warn("%s: the network process can still read every file its "
-		    "user can (keys_dir, signing_key_file)", why);
-	sb = sandbox_seccomp(SANDBOX_GATEWAY_NET, 0, why, sizeof(why));
-	if (sb < 0) {
-		snprintf(err, err_len, "%s", why);
-		return -1;
-	}
-	if (sb == 0)
-		log_warn("%s", why);
-	snprintf(mode, mode_len, "%s%s%s", sb > 0 ? "seccomp" : "",
-	    sb > 0 && ll > 0 ? "+" : "", ll > 0 ? "landlock" :
-	    (sb > 0 ? "" : "none"));
-	*abi = ll;
-	return 0;
+	return sandbox_apply(SANDBOX_GATEWAY_NET, paths,
+	    sizeof(paths) / sizeof(paths[0]), secrets,
+	    sizeof(secrets) / sizeof(secrets[0]), cfg->landlock_required, 0,
+	    "keys_dir, signing_key_file", mode, mode_len, abi, err, err_len);
 }
