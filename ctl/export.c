@@ -31,6 +31,7 @@
  * files' X-RSMF-EventCount headers add up to the record count.
  */
 #include "ctl/ctl.h"
+#include "ctl/export.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1221,21 +1222,9 @@ ctl_cmd_export(int argc, char **argv)
 {
 	const char *in = NULL, *keyf = NULL, *out = NULL, *passf = NULL;
 	const char *nodes = NULL;
-	pins_nodes *pins = NULL;
-	unsigned char hdr[VAULT_PROD_HEADER_BYTES], theirs[VAULT_BOX_KEYID_BYTES];
-	unsigned char mine[VAULT_BOX_KEYID_BYTES], *keyfile = NULL, *sk = NULL;
-	char err[EX_ERR], ht[33], hm[33], matter[64], *pass = NULL;
-	vault_keyfile_info info;
-	struct archive *a = NULL;
-	unsigned long long nrec = 0, nck = 0;
-	size_t klen = 0, hlen = 0;
-	ex_ctx c;
-	int ch, rc = CTL_EXIT_FAIL, opened = 0;
-	ssize_t got;
+	struct export_opts eo;
+	int ch;
 
-	memset(&c, 0, sizeof(c));
-	c.in_fd = -1;
-	c.dfd = -1;
 	if (argc < 2 || strcmp(argv[1], "open") != 0) {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 		    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)) {
@@ -1275,6 +1264,41 @@ ctl_cmd_export(int argc, char **argv)
 		    "COFFER_NODE_PINS) is required: the "
 		    "production's signatures are checked against pinned node keys "
 		    "only");
+	eo.in = in;
+	eo.key = keyf;
+	eo.out = out;
+	eo.passfile = passf;
+	eo.nodes = nodes;
+	return ctl_export_open(&eo);
+}
+
+int
+ctl_export_open(const struct export_opts *o)
+{
+	const char *in = o->in, *keyf = o->key, *out = o->out;
+	const char *passf = o->passfile, *nodes = o->nodes;
+	pins_nodes *pins = NULL;
+	unsigned char hdr[VAULT_PROD_HEADER_BYTES], theirs[VAULT_BOX_KEYID_BYTES];
+	unsigned char mine[VAULT_BOX_KEYID_BYTES], *keyfile = NULL, *sk = NULL;
+	char err[EX_ERR], ht[33], hm[33], matter[64], *pass = NULL;
+	vault_keyfile_info info;
+	struct archive *a = NULL;
+	unsigned long long nrec = 0, nck = 0;
+	size_t klen = 0, hlen = 0;
+	ex_ctx c;
+	int rc = CTL_EXIT_FAIL, opened = 0;
+	ssize_t got;
+
+	memset(&c, 0, sizeof(c));
+	c.in_fd = -1;
+	c.dfd = -1;
+	if (nodes == NULL || nodes[0] == '\0')
+		nodes = getenv("COFFER_NODE_PINS");
+	if (in == NULL || keyf == NULL || out == NULL || nodes == NULL ||
+	    nodes[0] == '\0') {
+		ctl_fail("export open: --in, --key, --out and --nodes are required");
+		return CTL_EXIT_FAIL;
+	}
 	if (vault_init() != 0) {
 		ctl_fail("export open: libsodium failed to initialise");
 		return CTL_EXIT_FAIL;

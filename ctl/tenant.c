@@ -353,11 +353,111 @@ out:
 	return rc;
 }
 
+/* -- tenant set-country (issue 15.2) ----------------------------------------- */
+
+static const char ctl_setcc_usage[] =
+    "usage: cofferctl tenant set-country --tenant NAME (--code CC | --clear)\n"
+    "  the country calling code (1..3 digits, e.g. 1, 44, 353) in which a\n"
+    "  phone number typed into a matter or hold scope without '+' is read;\n"
+    "  --clear: such numbers are refused again.  Audited (tenant.set_country).\n";
+
+static int
+ctl_tenant_set_country(int argc, char **argv)
+{
+	const char *tenant = NULL, *code = NULL;
+	char err[CTL_ERR], target[256], shown[64];
+	pg_params p = PG_PARAMS_INIT;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	json_t *d = NULL;
+	int i, clear = 0, rc = CTL_EXIT_FAIL;
+	size_t n;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			fputs(ctl_setcc_usage, stdout);
+			return CTL_EXIT_OK;
+		} else if (strcmp(argv[i], "--clear") == 0) {
+			clear = 1;
+		} else if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc) {
+			tenant = argv[++i];
+		} else if (strcmp(argv[i], "--code") == 0 && i + 1 < argc) {
+			code = argv[++i];
+		} else {
+			return ctl_usage(ctl_setcc_usage, "tenant set-country: unknown "
+			    "option or missing value");
+		}
+	}
+	if (tenant == NULL || (code == NULL) == (clear == 0))
+		return ctl_usage(ctl_setcc_usage, "tenant set-country: --tenant and "
+		    "one of --code or --clear are required");
+	if (code != NULL && code[0] == '+')
+		code++;
+	n = code != NULL ? strlen(code) : 0;
+	if (code != NULL && (n < 1 || n > 3 || code[0] == '0' ||
+	    strspn(code, "0123456789") != n))
+		return ctl_usage(ctl_setcc_usage, "tenant set-country: --code must "
+		    "be a country calling code of 1..3 digits, not starting with 0 "
+		    "(e.g. 1, 44, 353)");
+	if ((db = ctl_connect(NULL)) == NULL)
+		return CTL_EXIT_FAIL;
+	if (pg_begin(db, err, sizeof(err)) != 0) {
+		ctl_fail("tenant set-country: %s", err);
+		goto out;
+	}
+	pg_param_text(&p, tenant);
+	pg_param_text(&p, code);
+	r = pg_query(db, "WITH old AS (SELECT tenant_id, default_country_code "
+	    "FROM coffer.tenants WHERE name = $1 FOR UPDATE) "
+	    "UPDATE coffer.tenants t SET default_country_code = $2 FROM old "
+	    "WHERE t.tenant_id = old.tenant_id "
+	    "RETURNING t.tenant_id::text, coalesce(old.default_country_code, '')",
+	    &p, err, sizeof(err));
+	if (r == NULL) {
+		ctl_fail("tenant set-country: %s", err);
+		goto out;
+	}
+	if (PQntuples(r) != 1) {
+		ctl_fail("tenant set-country: no tenant %s", log_printable(shown,
+		    sizeof(shown), tenant, strlen(tenant)));
+		goto out;
+	}
+	snprintf(target, sizeof(target), "tenant:%s", PQgetvalue(r, 0, 0));
+	d = json_pack("{s:s, s:s}", "old", PQgetvalue(r, 0, 1), "new",
+	    code != NULL ? code : "");
+	if (d == NULL || ctl_admin_audit(db, PQgetvalue(r, 0, 0),
+	    "tenant.set_country", target, NULL, d, err, sizeof(err)) != 0) {
+		ctl_fail("tenant set-country: %s (nothing changed)", d == NULL ?
+		    "out of memory" : err);
+		goto out;
+	}
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		ctl_fail("tenant set-country: commit failed: %s", err);
+		goto out;
+	}
+	if (code != NULL)
+		printf("tenant %s: numbers without '+' in matter and hold scopes "
+		    "are read with country code +%s\n", log_printable(shown,
+		    sizeof(shown), tenant, strlen(tenant)), code);
+	else
+		printf("tenant %s: no default country code; numbers without '+' "
+		    "are refused\n", log_printable(shown, sizeof(shown), tenant,
+		    strlen(tenant)));
+	rc = CTL_EXIT_OK;
+out:
+	json_decref(d);
+	PQclear(r);
+	pg_close(&db);
+	return rc;
+}
+
 int
 ctl_cmd_tenant(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "init") == 0)
 		return ctl_tenant_init(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "set-country") == 0)
+		return ctl_tenant_set_country(argc, argv);
 	ctl_tenant_usage();
 	return 2;
 }
