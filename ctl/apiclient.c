@@ -26,6 +26,8 @@
 #define CTL_API_BODY_MAX  (64U * 1024U * 1024U)  /* a matter with very many epochs */
 #define CTL_API_ERR_MAX   65536U                 /* an error body on download */
 #define CTL_API_TIMEOUT_S 120L
+#define CTL_API_RETRIES   10       /* GETs answered 429 */
+#define CTL_API_ERR_SHOW  600U   /* characters of an API error message */
 
 void
 ctl_api_init(ctl_api *a, const char *verb)
@@ -200,11 +202,18 @@ int
 ctl_api_request(const ctl_api *a, const char *method, const char *path,
     const char *body, long *status, ctl_api_buf *out)
 {
-	int rc;
+	int rc, tries = 0;
 
-	ctl_api_buf_free(out);
-	rc = ctl_api_perform(a, method, path, body, ctl_api_mem_cb, out, 0,
-	    status);
+	/* The API limits each person's request rate (429): a verb that reads
+	 * many matters waits and asks again, a few times, for reads only. */
+	do {
+		if (tries > 0)
+			sleep(1);
+		ctl_api_buf_free(out);
+		rc = ctl_api_perform(a, method, path, body, ctl_api_mem_cb, out, 0,
+		    status);
+	} while (rc == 0 && *status == 429 && strcmp(method, "GET") == 0 &&
+	    ++tries < CTL_API_RETRIES);
 	if (rc != 0 && out->too_big)
 		ctl_fail("%s: the API's answer is larger than %u bytes", a->verb,
 		    CTL_API_BODY_MAX);
@@ -222,7 +231,7 @@ ctl_api_download(const ctl_api *a, const char *path, const char *out_path,
 
 	*bytes = 0;
 	ctl_api_buf_free(err_body);
-	f.fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	f.fd = open(out_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (f.fd < 0) {
 		ctl_fail("%s: %s: %s", a->verb, out_path, strerror(errno));
@@ -264,7 +273,7 @@ void
 ctl_api_error(const ctl_api *a, const char *what, long status,
     const ctl_api_buf *b)
 {
-	char code[64] = "", msg[CTL_API_SHOW + 1] = "";
+	char code[64] = "", msg[CTL_API_ERR_SHOW + 1] = "";
 	json_error_t je;
 	json_t *j = b->p ? json_loadb(b->p, b->len, 0, &je) : NULL;
 	json_t *e = json_object_get(j, "error");

@@ -102,16 +102,6 @@ ap_show(json_t *m, const char *matter_id, size_t nepochs)
 	    "channels: ", (long long)json_integer_value(json_object_get(scope,
 	    "participants")), (long long)json_integer_value(json_object_get(scope,
 	    "conversations")));
-	/* As legal typed them (issue 15.4): what is being released. */
-	json_array_foreach(json_object_get(scope, "participants_entered"), i, v) {
-		const char *s = json_string_value(v);
-
-		printf("%s%s", i ? ", " : "  participants: ", s ? log_printable(a,
-		    sizeof(a), s, strlen(s)) : "?");
-		if (i + 1 == json_array_size(json_object_get(scope,
-		    "participants_entered")))
-			printf("\n  channels:     ");
-	}
 	ch = json_object_get(scope, "channels");
 	if (json_array_size(ch) == 0)
 		printf("all");
@@ -122,6 +112,15 @@ ap_show(json_t *m, const char *matter_id, size_t nepochs)
 		    "?");
 	}
 	printf("\n");
+	/* As legal typed them (issue 15.4): whose records are released. */
+	json_array_foreach(json_object_get(scope, "participants_entered"), i, v) {
+		const char *s = json_string_value(v);
+
+		printf("%s%s", i ? ", " : "  participants: ", s ? log_printable(a,
+		    sizeof(a), s, strlen(s)) : "?");
+	}
+	if (json_array_size(json_object_get(scope, "participants_entered")) > 0)
+		printf("\n");
 	if (json_is_integer(json_object_get(m, "record_count")))
 		printf("  records:      %lld in scope\n", (long long)json_integer_value(
 		    json_object_get(m, "record_count")));

@@ -530,7 +530,8 @@ mt_scope_line(FILE *f, const json_t *scope)
 static int
 mt_list(const mt_opts *o)
 {
-	char path[MT_PATH], a[MT_SHOW + 1], st[16], cr[40], who[40], age[32];
+	char path[MT_PATH], a[MT_SHOW + 1], t[MT_SHOW + 1], st[16], cr[40];
+	char who[40], age[32];
 	json_t *ans = NULL, *v;
 	size_t i;
 
@@ -563,18 +564,19 @@ mt_list(const mt_opts *o)
 		    ctl_api_str(v, "created_at", cr, sizeof(cr)),
 		    mt_age(json_string_value(json_object_get(v, "created_at")), age,
 		    sizeof(age)), ctl_api_str(v, "requester", who, sizeof(who)),
-		    ctl_api_str(v, "title", a, sizeof(a)));
+		    ctl_api_str(v, "title", t, sizeof(t)));
 	}
 	json_decref(ans);
 	return CTL_EXIT_OK;
 }
 
 static int
-mt_get_matter(const mt_opts *o, const char *what, json_t **m)
+mt_get_matter(const mt_opts *o, json_t **m)
 {
-	char path[MT_PATH];
+	char path[MT_PATH], what[64];
 
 	snprintf(path, sizeof(path), "/v1/matters/%s", o->matter);
+	snprintf(what, sizeof(what), "matter %s", o->matter);
 	return ctl_api_get_json(&o->api, what, path, m);
 }
 
@@ -585,7 +587,7 @@ mt_show(const mt_opts *o)
 	json_t *m = NULL, *scope, *v;
 	size_t i;
 
-	if (mt_get_matter(o, "show", &m) != 0)
+	if (mt_get_matter(o, &m) != 0)
 		return CTL_EXIT_FAIL;
 	if (o->json) {
 		json_dumpf(m, stdout, JSON_INDENT(2));
@@ -655,7 +657,7 @@ mt_wait(const mt_opts *o)
 	for (;;) {
 		json_decref(m);
 		m = NULL;
-		if (mt_get_matter(o, "wait", &m) != 0)
+		if (mt_get_matter(o, &m) != 0)
 			break;
 		ctl_api_str(m, "state", st, sizeof(st));
 		pct = (int)json_integer_value(json_object_get(m, "progress"));
@@ -729,7 +731,7 @@ mt_download(const mt_opts *o)
 	if (ctl_api_download(&o->api, path, o->out, &status, &b, &bytes) != 0)
 		return CTL_EXIT_FAIL;
 	if (status != 200) {
-		ctl_api_error(&o->api, "download", status, &b);
+		ctl_api_error(&o->api, "production", status, &b);
 		ctl_api_buf_free(&b);
 		return CTL_EXIT_FAIL;
 	}
@@ -776,7 +778,7 @@ mt_close(const mt_opts *o, const char *matter, int quiet)
 		    ctl_api_str(ans, "request_id", a, 40));
 		rc = CTL_EXIT_OK;
 	} else {
-		ctl_api_error(&o->api, "close", status, &b);
+		ctl_api_error(&o->api, "refused", status, &b);
 	}
 	json_decref(ans);
 	ctl_api_buf_free(&b);

@@ -324,10 +324,9 @@ vault_participant_scope_normalize(const char *value, size_t len,
 		/* A national number. */
 		ccl = default_cc != NULL ? strlen(default_cc) : 0;
 		if (ccl == 0) {
-			vault_err_set(err, err_len, "phone number without '+' and "
-			              "this tenant has no default country code "
-			              "(cofferctl tenant set-country): write it in "
-			              "E.164 form such as +15550100011");
+			vault_err_set(err, err_len, "number without '+' and no "
+			              "default country code (cofferctl tenant "
+			              "set-country)");
 			return -1;
 		}
 		if (ccl > 3 || strspn(default_cc, "0123456789") != ccl) {
@@ -374,8 +373,8 @@ vault_participant_scope_normalize(const char *value, size_t len,
 		return rc;
 	}
 	if (s[0] != '@' && memchr(s, ':', len) == NULL) {
-		vault_err_set(err, err_len, "a bare name matches no ingested "
-		              "handle: write it with its '@' or network");
+		vault_err_set(err, err_len, "a bare name matches no handle: "
+		              "write it with its '@' or network");
 		return -1;
 	}
 	return vault_participant_normalize(kind, (const char *)s, len, out,

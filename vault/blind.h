@@ -100,9 +100,8 @@ int vault_participant_normalize(vault_participant_kind kind,
  * same person, so vault_participant_token of it finds the ingested
  * records.  On failure *out_len is 0, out wiped, err (never repeating the
  * value) names the reason and the accepted forms. */
-#define VAULT_SCOPE_FORMS "accepted forms: E.164 phone number " \
-	"(+15550100011), handle with its '@' (@alice) or network " \
-	"(signal:alice), email address (alice@example.com)"
+#define VAULT_SCOPE_FORMS "accepted: +15550100011 (E.164), @handle, " \
+	"network:handle, name@example.com"
 int vault_participant_scope_normalize(const char *value, size_t len,
                                       const char *default_cc,
                                       char *out, size_t out_cap,
