@@ -813,12 +813,35 @@ ctl_cmd_matter(int argc, char **argv)
 
 /* -- approvals pending (custodians) ------------------------------------------ */
 
+/* One pending matter for a custodian to read. */
+static void
+ap_pending_show(const json_t *m)
+{
+	char a[MT_SHOW + 1], b[MT_SHOW + 1], age[32];
+
+	printf("matter %s  %s\n", ctl_api_str(m, "matter_id", a, 40),
+	    ctl_api_str(m, "title", b, sizeof(b)));
+	printf("  legal basis:  %s\n", ctl_api_str(m, "legal_basis", a,
+	    sizeof(a)));
+	printf("  requested by: %s, %s ago\n", ctl_api_str(json_object_get(m,
+	    "requester"), "name", a, 40), mt_age(json_string_value(
+	    json_object_get(m, "created_at")), age, sizeof(age)));
+	printf("  scope:        ");
+	mt_scope_line(stdout, json_object_get(m, "scope"));
+	printf("  epochs:       %zu (%lld records)\n", json_array_size(
+	    json_object_get(m, "epochs")), (long long)json_integer_value(
+	    json_object_get(m, "record_count")));
+	printf("  approvals:    %zu of %lld\n", json_array_size(json_object_get(m,
+	    "approvals")), (long long)json_integer_value(json_object_get(m,
+	    "threshold")));
+}
+
 int
 ctl_cmd_approvals(int argc, char **argv)
 {
 	ctl_api api;
-	char a[MT_SHOW + 1], b[MT_SHOW + 1], path[MT_PATH], age[32];
-	json_t *who = NULL, *list = NULL, *m = NULL, *v, *ap;
+	char a[MT_SHOW + 1], b[MT_SHOW + 1], path[MT_PATH];
+	json_t *who = NULL, *list = NULL, *m = NULL, *arr = NULL, *v, *ap;
 	json_int_t me;
 	size_t i, j, shown = 0;
 	int c, json = 0, mine, rc = CTL_EXIT_FAIL;
@@ -867,29 +890,9 @@ ctl_cmd_approvals(int argc, char **argv)
 	}
 	if (ctl_api_get_json(&api, "list", "/v1/matters?state=open", &list) != 0)
 		goto out;
-	if (json) {
-		/* The pending matters as the API shows them, one array. */
-		json_t *arr = json_array();
-
-		json_array_foreach(json_object_get(list, "matters"), i, v) {
-			snprintf(path, sizeof(path), "/v1/matters/%s",
-			    ctl_api_str(v, "matter_id", a, 40));
-			if (ctl_api_get_json(&api, "matter", path, &m) != 0)
-				goto out;
-			mine = 0;
-			json_array_foreach(json_object_get(m, "approvals"), j, ap)
-				if (json_integer_value(json_object_get(ap,
-				    "custodian_index")) == me)
-					mine = 1;
-			if (!mine)
-				json_array_append(arr, m);
-			json_decref(m);
-			m = NULL;
-		}
-		json_dumpf(arr, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(arr);
-		rc = CTL_EXIT_OK;
+	/* --json: the pending matters as the API shows them, one array. */
+	if (json && (arr = json_array()) == NULL) {
+		ctl_fail("approvals pending: out of memory");
 		goto out;
 	}
 	json_array_foreach(json_object_get(list, "matters"), i, v) {
@@ -903,31 +906,26 @@ ctl_cmd_approvals(int argc, char **argv)
 			    "custodian_index")) == me)
 				mine = 1;
 		if (!mine && strcmp(ctl_api_str(m, "state", b, 16), "open") == 0) {
-			printf("matter %s  %s\n", ctl_api_str(m, "matter_id", a, 40),
-			    ctl_api_str(m, "title", b, sizeof(b)));
-			printf("  legal basis:  %s\n", ctl_api_str(m, "legal_basis", a,
-			    sizeof(a)));
-			printf("  requested by: %s, %s ago\n", ctl_api_str(
-			    json_object_get(m, "requester"), "name", a, 40),
-			    mt_age(json_string_value(json_object_get(m, "created_at")),
-			    age, sizeof(age)));
-			printf("  scope:        ");
-			mt_scope_line(stdout, json_object_get(m, "scope"));
-			printf("  epochs:       %zu (%lld records)\n", json_array_size(
-			    json_object_get(m, "epochs")), (long long)json_integer_value(
-			    json_object_get(m, "record_count")));
-			printf("  approvals:    %zu of %lld\n", json_array_size(
-			    json_object_get(m, "approvals")), (long long)
-			    json_integer_value(json_object_get(m, "threshold")));
+			if (arr != NULL)
+				json_array_append(arr, m);
+			else
+				ap_pending_show(m);
 			shown++;
 		}
 		json_decref(m);
 		m = NULL;
 	}
+	if (arr != NULL) {
+		json_dumpf(arr, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		rc = CTL_EXIT_OK;
+		goto out;
+	}
 	printf("%zu matter(s) waiting for approval by custodian %lld\n", shown,
 	    (long long)me);
 	rc = CTL_EXIT_OK;
 out:
+	json_decref(arr);
 	json_decref(m);
 	json_decref(list);
 	json_decref(who);

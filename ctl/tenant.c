@@ -459,6 +459,7 @@ ctl_cmd_tenant(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "set-country") == 0)
 		return ctl_tenant_set_country(argc, argv);
 	ctl_tenant_usage();
+	fputs(ctl_setcc_usage, stderr);
 	return 2;
 }
 
