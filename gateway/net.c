@@ -60,6 +60,7 @@
 #include <http_parser.h>
 #include <sodium.h>
 
+#include "common/changes.h"
 #include "common/log.h"
 #include "common/tbucket.h"
 #include "common/util.h"
@@ -1374,6 +1375,50 @@ net_signal(net *n)
 	}
 }
 
+/* The sealer reloaded its directory after a change notification (mask:
+ * common/changes.h).  Re-read the device CAs and CRLs (a new tenant's CA,
+ * a revoked certificate), then ask the sealer about every open device
+ * connection and close those it now refuses: a revoked device, a retired
+ * certificate, a tenant gone.  One PEER round trip per connection, on this
+ * thread; changes are operator actions, not traffic.  A request in flight
+ * is not answered (its connection is closed; the pipeline's answer is
+ * dropped as for a peer that left). */
+static void
+net_recheck(net *n, unsigned mask)
+{
+	conn *c, *next;
+	char err[512], why[256];
+	size_t open = 0, closed = 0;
+
+	if (tls_server_reload(n->tls, err, sizeof(err)) != 0)
+		log_error("change: re-reading the device CAs and CRLs failed, "
+		    "keeping the previous ones: %s", err);
+	for (c = n->all.head; c != NULL; c = next) {
+		const ingest_peer *p;
+		ingest_peer_fault fault = INGEST_PEER_DEVICE;
+
+		next = c->all.next;
+		if (c->is_metrics || c->fd < 0 || c->phase != PH_HTTP ||
+		    c->tls == NULL || (p = tls_conn_peer(c->tls)) == NULL)
+			continue;
+		open++;
+		why[0] = '\0';
+		if (sl_peer_check(n->ig, p, &fault, why, sizeof(why)) == 0)
+			continue;
+		log_info("connection closed: peer=%s reason=%s fingerprint=%s "
+		    "tenant=%s device=%s detail=\"%s\"", c->addr,
+		    fault == INGEST_PEER_KEY ? "unregistered_key" : "unknown_device",
+		    p->fingerprint, p->tenant, p->device,
+		    why[0] ? why : "no longer accepted");
+		closed++;
+		conn_close(c);
+	}
+	log_info("change: %s%s%s; %zu device connection(s) checked, %zu closed",
+	    (mask & CHANGES_TENANT) ? "tenants" : "",
+	    (mask & CHANGES_TENANT) && (mask & CHANGES_DEVICE) ? " and " : "",
+	    (mask & CHANGES_DEVICE) ? "devices" : "", open, closed);
+}
+
 static void
 net_sweep(net *n, long long now)
 {
@@ -1426,6 +1471,7 @@ net_run(net *n)
 
 	for (;;) {
 		long long now;
+		unsigned changed;
 		int k, i, timeout = 250;
 
 		if (n->ready.n > 0)
@@ -1482,6 +1528,8 @@ net_run(net *n)
 			}
 			metrics_backpressure(n->m, 0);
 		}
+		if ((changed = sl_changes(n->ig)) != 0 && !n->stopping)
+			net_recheck(n, changed);
 		now = net_now_ms();
 		if (now - n->last_sweep_ms >= 1000) {
 			n->last_sweep_ms = now;
