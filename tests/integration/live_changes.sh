@@ -13,7 +13,8 @@
 #       old code kept it open until SIGHUP or the idle timeout);
 #   (d) a tenant whose key file is missing or unreadable: 503
 #       tenant_key_unavailable with the operator's action and no path;
-#       installed, it works without a restart;
+#       installed, it works without a restart; a person revoked is
+#       refused at the next request;
 #   (e) the sealer's LISTEN connection killed (pg_terminate_backend): it
 #       logs the loss once, reconnects, and changes apply again at once.
 #
@@ -158,6 +159,13 @@ install -m 0640 -g "$GROUP" "$D/beta/gamma.bik" "$D/beta/gamma.pin" "$GWF_KEYS/"
     die "install gamma"
 apf_call gus POST /v1/matters "$D/matter.json"
 check_eq "(d) installed: the next matter is created, no restart" 201 "$APF_CODE"
+# a person revoked: refused at the next request (the API reads coffer.users
+# per request; the CRL is re-read on SIGHUP, not needed for this)
+gwf_run "user revoke gus" "$GWF_CTL" user revoke --tenant gamma --name gus ||
+    die "user revoke"
+apf_call gus GET /v1/whoami
+check_eq "a person revoked: the next request is refused" "403 a valid client certificate of an active user is required" \
+    "$APF_CODE $(apf_get error.message)"
 
 # -- (b) a device issued while the gateway runs ---------------------------------
 gwf_device lc phone-2 || die "issue phone-2"
