@@ -43,13 +43,27 @@ typedef struct fx {
 	int            sv[2];
 } fx;
 
+/* <dir>/<tenant>.bik holding f->bik, mode 0600 */
+static void
+write_bik(const fx *f, const char *tenant)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s.bik", f->dir, tenant);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, f->bik, sizeof(f->bik)),
+	    (ssize_t)sizeof(f->bik));
+	close(fd);
+}
+
 static int
 setup(void **state)
 {
 	fx *f = calloc(1, sizeof(*f));
-	char path[256], err[256];
+	char err[256];
 	size_t i;
-	int fd;
 
 	assert_non_null(f);
 	assert_int_equal(vault_init(), 0);
@@ -57,12 +71,7 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	for (i = 0; i < sizeof(f->bik); i++)
 		f->bik[i] = (unsigned char)(i * 7 + 3);
-	snprintf(path, sizeof(path), "%s/acme.bik", f->dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->bik, sizeof(f->bik)),
-	    (ssize_t)sizeof(f->bik));
-	close(fd);
+	write_bik(f, "acme");
 	api_config_defaults(&f->cfg);
 	snprintf(f->cfg.keys_dir, sizeof(f->cfg.keys_dir), "%s", f->dir);
 	snprintf(f->cfg.productions_dir, sizeof(f->cfg.productions_dir), "%s",
@@ -223,9 +232,6 @@ test_tokens_unknown_tenant(void **state)
 	char err[160];
 	size_t n, len;
 
-	char path[256];
-	int fd;
-
 	n = tokens_req(req, "globex", v, 1);
 	err[0] = '\0';
 	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KTOKENS, 3, req, n,
@@ -240,12 +246,7 @@ test_tokens_unknown_tenant(void **state)
 	assert_null(strstr((char *)buf, f->dir));
 
 	/* installed later: the next request loads it, no restart */
-	snprintf(path, sizeof(path), "%s/globex.bik", f->dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->bik, sizeof(f->bik)),
-	    (ssize_t)sizeof(f->bik));
-	close(fd);
+	write_bik(f, "globex");
 	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KTOKENS, 4, req, n,
 	    err, sizeof(err)), 0);
 	assert_int_equal(answer(f, 4, buf, sizeof(buf), &len), 0);
