@@ -150,6 +150,11 @@ api_scope_tokens(api_req *r, const json_t *array, int conversation,
 		    bad + 1, err);
 		goto fail;
 	}
+	if (rc == KEEPER_KEY_UNAVAILABLE) {
+		/* the operator's to fix: the message says what (no path) */
+		api_fail(r, 503, "tenant_key_unavailable", "failed", "%s", err);
+		goto fail;
+	}
 	if (rc != 0) {
 		api_fail_internal(r, "blind-index key", err);
 		goto fail;
