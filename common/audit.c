@@ -406,6 +406,38 @@ audit_sign(const vault_audit_stmt *st, const unsigned char pk[32],
 	return rc;
 }
 
+_Static_assert(AUDIT_NODE_MAX >= AUDIT_NODE_NAME_MAX, "node name size");
+
+int
+audit_sign_head(PGconn *c, const unsigned char tenant_id[AUDIT_ID_BYTES],
+    uint64_t event_no, const unsigned char head[AUDIT_HASH_BYTES],
+    const unsigned char redactions[AUDIT_HASH_BYTES],
+    char node_name[AUDIT_NODE_MAX + 1], unsigned char node_id[AUDIT_ID_BYTES],
+    unsigned char sig[64], char *err, size_t err_len)
+{
+	unsigned char pk[VAULT_SIGN_PK_BYTES];
+	vault_audit_stmt st;
+
+	memset(sig, 0, VAULT_SIG_BYTES);
+	if (audit_signer_resolve(c, node_id, node_name, AUDIT_NODE_MAX + 1, err,
+	    err_len) != 0)
+		return -1;
+	pthread_mutex_lock(&audit_mu);
+	memcpy(pk, audit_signer.pk, sizeof(pk));
+	pthread_mutex_unlock(&audit_mu);
+	memset(&st, 0, sizeof(st));
+	memcpy(st.tenant_id, tenant_id, AUDIT_ID_BYTES);
+	st.event_no = event_no;
+	memcpy(st.event_hash, head, AUDIT_HASH_BYTES);
+	memcpy(st.node_id, node_id, AUDIT_ID_BYTES);
+	memcpy(st.redactions, redactions, AUDIT_HASH_BYTES);
+	if (audit_sign(&st, pk, sig) != 0) {
+		snprintf(err, err_len, "audit: cannot sign the head");
+		return -1;
+	}
+	return 0;
+}
+
 /* -- witness ------------------------------------------------------------------ */
 
 static void

@@ -154,6 +154,21 @@ int audit_signer_remote(const char *node_name, const unsigned char pk[32],
 int  audit_signer_present(void);
 void audit_signer_clear(void);              /* wipes the key */
 
+/* A signed statement of a chain's head (cofferctl audit export): the
+ * witness line's statement (tenant, event_no, head, signer node_id,
+ * redaction-list hash) signed by the process's signer, whose node row is
+ * looked up on c.  node_name gets the signer's name (AUDIT_NODE_MAX + 1
+ * bytes).  0, or -1 with err. */
+#define AUDIT_NODE_MAX 64U
+int  audit_sign_head(PGconn *c, const unsigned char tenant_id[AUDIT_ID_BYTES],
+                     uint64_t event_no,
+                     const unsigned char head[AUDIT_HASH_BYTES],
+                     const unsigned char redactions[AUDIT_HASH_BYTES],
+                     char node_name[AUDIT_NODE_MAX + 1],
+                     unsigned char node_id[AUDIT_ID_BYTES],
+                     unsigned char sig[64], char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
 /* Audit witness file (NULL or "": none).  Lines are written after COMMIT
  * only: audit_set_witness installs a pg_commit/pg_rollback hook. */
 int  audit_set_witness(const char *path, char *err, size_t err_len)
