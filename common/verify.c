@@ -2013,11 +2013,7 @@ v_audit_prelude(vctx *v, const v_tenant *t, uint64_t *legacy_last,
 	*legacy_last = 0;
 	p.result_binary = 1;
 	pg_param_bin(&p, t->id, VAULT_ID_BYTES);
-	res = pg_query(v->c, "SELECT (SELECT l.last_event_no FROM "
-	    "coffer.audit_legacy l WHERE l.tenant_id = $1::uuid), "
-	    "(SELECT pg_catalog.string_agg(x.event_no::text, ',' ORDER BY "
-	    "x.event_no) FROM coffer.audit_redactions x "
-	    "WHERE x.tenant_id = $1::uuid)", &p, err, sizeof(err));
+	res = pg_query(v->c, VERIFY_SQL_AUDIT_PRELUDE, &p, err, sizeof(err));
 	if (res == NULL)
 		return v_error(v, "database: %s", err);
 	if (PQntuples(res) != 1) {

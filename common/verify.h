@@ -173,6 +173,15 @@ typedef struct verify_audit_row {
 	int                  at_invalid;       /* the time could not be read */
 } verify_audit_row;
 
+/* A tenant's legacy boundary (migration 0008) and redaction list, $1 the
+ * tenant's uuid: one row (last unsigned event or NULL, the redacted event
+ * numbers "1,4" as vault_audit_redactions_hash takes them, or NULL). */
+#define VERIFY_SQL_AUDIT_PRELUDE \
+	"SELECT (SELECT l.last_event_no FROM coffer.audit_legacy l " \
+	"WHERE l.tenant_id = $1::uuid), (SELECT pg_catalog.string_agg(" \
+	"x.event_no::text, ',' ORDER BY x.event_no) FROM " \
+	"coffer.audit_redactions x WHERE x.tenant_id = $1::uuid)"
+
 void verify_audit_begin(verify_audit_chain *ch, const unsigned char tenant[16],
                         const char *redaction_list, size_t redaction_len,
                         uint64_t legacy_last, const verify_node *nodes,

@@ -500,11 +500,7 @@ ca_export_header(PGconn *c, const char *tid, const char *tname,
 	int i;
 
 	pg_param_text(&p, tid);
-	res = pg_query(c, "SELECT (SELECT l.last_event_no FROM "
-	    "coffer.audit_legacy l WHERE l.tenant_id = $1::uuid), "
-	    "(SELECT pg_catalog.string_agg(x.event_no::text, ',' ORDER BY "
-	    "x.event_no) FROM coffer.audit_redactions x "
-	    "WHERE x.tenant_id = $1::uuid)", &p, err, err_len);
+	res = pg_query(c, VERIFY_SQL_AUDIT_PRELUDE, &p, err, err_len);
 	if (res == NULL)
 		return NULL;
 	vault_audit_redactions_hash(ca_val(res, 0, 1), PQgetisnull(res, 0, 1) ?

@@ -31,16 +31,6 @@ static pins_node  fz_pin;
 static pins_nodes fz_pins;
 
 static void
-fz_msg(const char *s)
-{
-	if (s[0] == '\0')
-		abort();
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			abort();
-}
-
-static void
 fz_write_seeds(void)
 {
 	static char buf[16384];

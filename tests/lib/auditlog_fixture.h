@@ -30,6 +30,24 @@ alf_keys(unsigned char pk[32], unsigned char **sk)
 	return vault_sign_key_from_seed(seed, pk, sk);
 }
 
+/* The writer's signature of (tenant, event_no, hash) by the fixture node. */
+static __attribute__((unused)) int
+alf_sign(const unsigned char *sk, const unsigned char tid[16],
+    const unsigned char nid[16], uint64_t event_no,
+    const unsigned char hash[32], const unsigned char red[32],
+    unsigned char sig[64])
+{
+	vault_audit_stmt st;
+
+	memset(&st, 0, sizeof(st));
+	memcpy(st.tenant_id, tid, 16);
+	st.event_no = event_no;
+	memcpy(st.event_hash, hash, 32);
+	memcpy(st.node_id, nid, 16);
+	memcpy(st.redactions, red, 32);
+	return vault_audit_stmt_sign(sk, &st, sig);
+}
+
 /* n events (1..20) of one tenant chain, role operator, into out.  0 or -1. */
 static __attribute__((unused)) int
 alf_export(char *out, size_t cap, unsigned n)
@@ -58,7 +76,6 @@ alf_export(char *out, size_t cap, unsigned n)
 	memset(prev, 0, sizeof(prev));
 	for (i = 1; i <= n; i++) {
 		audit_field f[AUDIT_NFIELDS];
-		vault_audit_stmt st;
 		int64_t at_us = 1767225600000000LL + (int64_t)i * 1000001LL;
 
 		snprintf(detail, sizeof(detail), "{\"actor_name\": \"op\", \"n\": %u}",
@@ -72,15 +89,8 @@ alf_export(char *out, size_t cap, unsigned n)
 		f[AUDIT_F_DETAIL].p = detail;
 		for (w = 0; w < AUDIT_NFIELDS; w++)
 			f[w].len = f[w].p != NULL ? strlen(f[w].p) : 0;
-		if (audit_event_hash(prev, tid, i, at_us, f, hash) != 0)
-			goto fail;
-		memset(&st, 0, sizeof(st));
-		memcpy(st.tenant_id, tid, 16);
-		st.event_no = i;
-		memcpy(st.event_hash, hash, 32);
-		memcpy(st.node_id, nid, 16);
-		memcpy(st.redactions, red, 32);
-		if (vault_audit_stmt_sign(sk, &st, sig) != 0)
+		if (audit_event_hash(prev, tid, i, at_us, f, hash) != 0 ||
+		    alf_sign(sk, tid, nid, i, hash, red, sig) != 0)
 			goto fail;
 		ctl_audit_time_format(at, at_us);
 		util_hex(ph, prev, 32);
@@ -99,18 +109,8 @@ alf_export(char *out, size_t cap, unsigned n)
 		len += (size_t)w;
 		memcpy(prev, hash, 32);
 	}
-	{
-		vault_audit_stmt st;
-
-		memset(&st, 0, sizeof(st));
-		memcpy(st.tenant_id, tid, 16);
-		st.event_no = n;
-		memcpy(st.event_hash, prev, 32);
-		memcpy(st.node_id, nid, 16);
-		memcpy(st.redactions, red, 32);
-		if (vault_audit_stmt_sign(sk, &st, sig) != 0)
-			goto fail;
-	}
+	if (alf_sign(sk, tid, nid, n, prev, red, sig) != 0)
+		goto fail;
 	util_hex(hh, prev, 32);
 	util_hex(rh, red, 32);
 	util_hex(sh, sig, 64);

@@ -284,13 +284,35 @@ test_check_clean(void **state)
 static void
 test_check_tampered(void **state)
 {
+	static const struct {
+		unsigned    line;          /* 0: the header */
+		const char *repl;          /* NULL: the line removed */
+		int         status;
+		const char *want;
+	} cases[] = {
+		{ 2, NULL, VERIFY_TAMPERED, "event 2: the audit event is missing "
+		  "(event 1 is followed by event 3)" },
+		{ 5, NULL, VERIFY_TAMPERED, "the signed head names event 5 but the "
+		  "export ends at event 4 (events removed from the end)" },
+		{ 6, NULL, VERIFY_TAMPERED, "the signed head is missing after event "
+		  "5 (the export was truncated)" },
+		{ 4, "{\"event_no\":4}", VERIFY_TAMPERED, "line 5: event 4: the "
+		  "time is malformed (the export was edited)" },
+		{ 4, "[1]", VERIFY_TAMPERED, "line 5: not a JSON object (the export "
+		  "was edited)" },
+		{ 6, "{\"head\":1}", VERIFY_TAMPERED, "line 7: the signed head is "
+		  "malformed (the export was edited)" },
+		{ 0, "{\"coffer_audit_export\":2}", VERIFY_ERROR, "not a Coffer "
+		  "audit export (line 1 is no export header of version 1)" },
+	};
 	char msg[CTL_AUDIT_MSG_MAX], line[4096], *t;
 	const char *l3, *e3;
+	size_t i;
 
 	(void)state;
 	/* event 3 with another outcome */
 	l3 = base;
-	for (int i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++)
 		l3 = strchr(l3, '\n') + 1;
 	e3 = strchr(l3, '\n');
 	snprintf(line, sizeof(line), "%.*s", (int)(e3 - l3), l3);
@@ -306,42 +328,13 @@ test_check_tampered(void **state)
 	    "event: the event was edited");
 	free(t);
 
-	t = with_line(2, NULL);
-	assert_int_equal(check_text(t, NULL, msg, sizeof(msg)), VERIFY_TAMPERED);
-	assert_string_equal(msg, "event 2: the audit event is missing (event 1 "
-	    "is followed by event 3)");
-	free(t);
-
-	t = with_line(5, NULL);
-	assert_int_equal(check_text(t, NULL, msg, sizeof(msg)), VERIFY_TAMPERED);
-	assert_string_equal(msg, "the signed head names event 5 but the export "
-	    "ends at event 4 (events removed from the end)");
-	free(t);
-
-	t = with_line(6, NULL);
-	assert_int_equal(check_text(t, NULL, msg, sizeof(msg)), VERIFY_TAMPERED);
-	assert_string_equal(msg, "the signed head is missing after event 5 (the "
-	    "export was truncated)");
-	free(t);
-
-	t = with_line(4, "{\"event_no\":4}");
-	assert_int_equal(check_text(t, NULL, msg, sizeof(msg)), VERIFY_TAMPERED);
-	assert_string_equal(msg, "line 5: event 4: the time is malformed (the "
-	    "export was edited)");
-	free(t);
-
-	t = with_line(4, "[1]");
-	assert_int_equal(check_text(t, NULL, msg, sizeof(msg)), VERIFY_TAMPERED);
-	assert_string_equal(msg, "line 5: not a JSON object (the export was "
-	    "edited)");
-	free(t);
-
-	t = with_line(0, "{\"coffer_audit_export\":2}");
-	assert_int_equal(check_text(t, NULL, msg, sizeof(msg)), VERIFY_ERROR);
-	assert_string_equal(msg, "not a Coffer audit export (line 1 is no export "
-	    "header of version 1)");
-	free(t);
-
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		t = with_line(cases[i].line, cases[i].repl);
+		assert_int_equal(check_text(t, NULL, msg, sizeof(msg)),
+		    cases[i].status);
+		assert_string_equal(msg, cases[i].want);
+		free(t);
+	}
 	assert_int_equal(check_text("", NULL, msg, sizeof(msg)), VERIFY_ERROR);
 	assert_string_equal(msg, "not a Coffer audit export (empty)");
 }
