@@ -1,6 +1,9 @@
 /* api/audit_api.c — the auditor's endpoints: GET /v1/audit (the tenant's
- * hash-chained audit events as JSONL) and GET /v1/verify (the archive
- * verifier of common/verify.h, for the auditor's tenant).
+ * hash-chained audit events as JSONL, filtered by common/audit.h's
+ * audit_filter — an unknown, repeated or malformed query argument is a
+ * 400, never ignored — with actor_name and actor_role added beside each
+ * event as read, the stored event unchanged) and GET /v1/verify (the
+ * archive verifier of common/verify.h, for the auditor's tenant).
  *
  * Trusts: the authenticated identity (role auditor, checked by the route)
  * and the database.  Only the caller's tenant chain is ever read; events
