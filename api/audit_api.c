@@ -1,6 +1,9 @@
 /* api/audit_api.c — the auditor's endpoints: GET /v1/audit (the tenant's
- * hash-chained audit events as JSONL) and GET /v1/verify (the archive
- * verifier of common/verify.h, for the auditor's tenant).
+ * hash-chained audit events as JSONL, filtered by common/audit.h's
+ * audit_filter — an unknown, repeated or malformed query argument is a
+ * 400, never ignored — with actor_name and actor_role added beside each
+ * event as read, the stored event unchanged) and GET /v1/verify (the
+ * archive verifier of common/verify.h, for the auditor's tenant).
  *
  * Trusts: the authenticated identity (role auditor, checked by the route)
  * and the database.  Only the caller's tenant chain is ever read; events
@@ -19,9 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <microhttpd.h>
+
 #include "api/handlers.h"
 #include "api/server.h"
 #include "api/matters.h"
+#include "common/audit.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
@@ -55,44 +61,66 @@ aud_append(aud_buf *b, const char *s, size_t n)
 
 /* -- GET /v1/audit ---------------------------------------------------------------- */
 
+/* Every query argument, in order (repeats included), into the filter; the
+ * first refusal is kept. */
+typedef struct aud_args {
+	audit_filter *f;
+	char          err[AUD_ERR];
+	int           bad;
+} aud_args;
+
+static enum MHD_Result
+aud_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	aud_args *a = cls;
+
+	(void)kind;
+	if (!a->bad && audit_filter_set(a->f, key, value, a->err,
+	    sizeof(a->err)) != 0)
+		a->bad = 1;
+	return a->bad ? MHD_NO : MHD_YES;
+}
+
 void
 api_h_audit_export(api_req *r)
 {
 	pg_params p = PG_PARAMS_INIT;
-	uint64_t after = 0, limit = r->cfg->audit_page_max;
-	char err[AUD_ERR], a[24], l[24], last[24] = "0";
+	audit_filter flt;
+	aud_args args;
+	char err[AUD_ERR], l[24], last[24] = "0", sql[2048];
 	aud_buf b = { NULL, 0, 0 };
 	json_error_t je;
 	PGresult *res;
 	int i;
 
-	if (api_query(r, "after") != NULL &&
-	    util_parse_u64(api_query(r, "after"), 0, (uint64_t)INT64_MAX,
-	    &after) != 0) {
-		api_fail(r, 400, "bad_request", "invalid", "after must be an event "
-		    "number");
-		return;
-	}
-	if (api_query(r, "limit") != NULL &&
-	    util_parse_u64(api_query(r, "limit"), 1, r->cfg->audit_page_max,
-	    &limit) != 0) {
-		api_fail(r, 400, "bad_request", "invalid", "limit must be 1..%u",
-		    r->cfg->audit_page_max);
-		return;
-	}
-	snprintf(a, sizeof(a), "%llu", (unsigned long long)after);
-	snprintf(l, sizeof(l), "%llu", (unsigned long long)limit);
+	audit_filter_init(&flt, r->cfg->audit_page_max);
+	memset(&args, 0, sizeof(args));
+	args.f = &flt;
+	(void)MHD_get_connection_values((struct MHD_Connection *)r->conn,
+	    MHD_GET_ARGUMENT_KIND, aud_arg, &args);
 	api_target(r, "audit:%s", r->who.tenant_id_str);
+	if (args.bad) {
+		api_fail(r, 400, "bad_request", "invalid", "%s", args.err);
+		return;
+	}
+	snprintf(l, sizeof(l), "%llu", (unsigned long long)(flt.limit > 0 ?
+	    flt.limit : r->cfg->audit_page_max));
 	pg_param_text(&p, r->who.tenant_id_str);
-	pg_param_text(&p, a);
 	pg_param_text(&p, l);
-	res = pg_query(r->db, "SELECT a.event_no, " API_TS("a.at") ", a.actor, "
-	    "a.role, a.action, a.target, a.outcome, a.request_id, a.detail::text, "
-	    "pg_catalog.encode(a.prev_hash, 'hex'), "
-	    "pg_catalog.encode(a.event_hash, 'hex') "
-	    "FROM coffer.audit_events a WHERE a.tenant_id = $1::uuid "
-	    "AND a.event_no > $2::bigint ORDER BY a.event_no LIMIT $3::bigint",
-	    &p, err, sizeof(err));
+	snprintf(sql, sizeof(sql), "SELECT a.event_no, " API_TS("a.at") ", "
+	    "a.actor, a.role, a.action, a.target, a.outcome, a.request_id, "
+	    "a.detail::text, pg_catalog.encode(a.prev_hash, 'hex'), "
+	    "pg_catalog.encode(a.event_hash, 'hex'), " AUDIT_SQL_ACTOR_NAME ", "
+	    AUDIT_SQL_ACTOR_ROLE " FROM coffer.audit_events a "
+	    "WHERE a.tenant_id = $1::uuid");
+	if (audit_filter_where(&flt, &p, sql, sizeof(sql)) != 0 ||
+	    (size_t)snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql),
+	    " ORDER BY a.event_no LIMIT $2::bigint") >= sizeof(sql) - strlen(sql)) {
+		api_fail_internal(r, "audit export", "query too long");
+		return;
+	}
+	res = pg_query(r->db, sql, &p, err, sizeof(err));
 	if (res == NULL) {
 		api_fail_db(r, "audit export", err);
 		return;
@@ -105,11 +133,15 @@ api_h_audit_export(api_req *r)
 		if (!PQgetisnull(res, i, 8) &&
 		    (detail = json_loads(PQgetvalue(res, i, 8), 0, &je)) == NULL)
 			detail = json_string("(unparseable)");
-		line = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:s, s:s?, s:o, "
-		    "s:s, s:s}",
+		line = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s, "
+		    "s:s?, s:o, s:s, s:s}",
 		    "event_no", (json_int_t)atoll(PQgetvalue(res, i, 0)),
 		    "at", PQgetvalue(res, i, 1),
 		    "actor", PQgetvalue(res, i, 2),
+		    "actor_name", PQgetisnull(res, i, 11) ? NULL :
+		    PQgetvalue(res, i, 11),
+		    "actor_role", PQgetisnull(res, i, 12) ? NULL :
+		    PQgetvalue(res, i, 12),
 		    "role", PQgetvalue(res, i, 3),
 		    "action", PQgetvalue(res, i, 4),
 		    "target", PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5),
@@ -138,7 +170,7 @@ api_h_audit_export(api_req *r)
 		free(text);
 		snprintf(last, sizeof(last), "%s", PQgetvalue(res, i, 0));
 	}
-	api_detail(r, "after", json_integer((json_int_t)after));
+	api_detail(r, "after", json_integer((json_int_t)flt.after));
 	api_detail(r, "events", json_integer(PQntuples(res)));
 	/* A signed statement of the last event sent: a copy kept outside the
 	 * database shows later truncation of the chain. */

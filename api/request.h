@@ -55,6 +55,9 @@ typedef void api_handler_fn(api_req *r);
 #define API_ROUTE_NOTXN     0x4U   /* handler runs outside a transaction
                                       (it opens its own); the audit event
                                       is written after it returns */
+#define API_ROUTE_NOAUDIT   0x8U   /* a successful answer is no action (a
+                                      read of one's own identity): no audit
+                                      event; refusals are still audited */
 
 typedef struct api_route {
 	const char     *method;

@@ -68,8 +68,8 @@
 /* -- route table ---------------------------------------------------------- */
 
 const api_route api_routes[] = {
-	{ "GET",  "/v1/whoami", "whoami", API_ROLE_ANY, 0, API_LIMIT_COUNT,
-	  api_h_whoami },
+	{ "GET",  "/v1/whoami", "whoami", API_ROLE_ANY, API_ROUTE_NOAUDIT,
+	  API_LIMIT_COUNT, api_h_whoami },
 	{ "POST", "/v1/matters", "matter.create", API_ROLE_LEGAL,
 	  API_ROUTE_BODY, API_LIMIT_SEARCH, api_h_matter_create },
 	{ "GET",  "/v1/matters", "matter.list",
@@ -433,6 +433,13 @@ srv_finish(srv_req *sr)
 	if (r->db != NULL && r->status >= 400 && !r->commit_on_fail &&
 	    PQtransactionStatus(r->db) != PQTRANS_IDLE)
 		(void)pg_rollback(r->db);
+	if (sr->identified && r->status < 400 && r->route != NULL &&
+	    (r->route->flags & API_ROUTE_NOAUDIT)) {
+		if (r->db != NULL)
+			(void)pg_rollback(r->db);
+		api_pool_put(s->pool, &r->db);
+		return;
+	}
 	if ((r->db == NULL || PQtransactionStatus(r->db) == PQTRANS_IDLE) &&
 	    srv_db_ready(sr, 0, err, sizeof(err)) != 0)
 		goto fail;

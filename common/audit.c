@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/pg.h"
+#include "common/retention.h"
 #include "common/util.h"
 #include "vault/chain.h"
 #include "vault/mem.h"
@@ -405,6 +406,38 @@ audit_sign(const vault_audit_stmt *st, const unsigned char pk[32],
 	return rc;
 }
 
+_Static_assert(AUDIT_NODE_MAX >= AUDIT_NODE_NAME_MAX, "node name size");
+
+int
+audit_sign_head(PGconn *c, const unsigned char tenant_id[AUDIT_ID_BYTES],
+    uint64_t event_no, const unsigned char head[AUDIT_HASH_BYTES],
+    const unsigned char redactions[AUDIT_HASH_BYTES],
+    char node_name[AUDIT_NODE_MAX + 1], unsigned char node_id[AUDIT_ID_BYTES],
+    unsigned char sig[64], char *err, size_t err_len)
+{
+	unsigned char pk[VAULT_SIGN_PK_BYTES];
+	vault_audit_stmt st;
+
+	memset(sig, 0, VAULT_SIG_BYTES);
+	if (audit_signer_resolve(c, node_id, node_name, AUDIT_NODE_MAX + 1, err,
+	    err_len) != 0)
+		return -1;
+	pthread_mutex_lock(&audit_mu);
+	memcpy(pk, audit_signer.pk, sizeof(pk));
+	pthread_mutex_unlock(&audit_mu);
+	memset(&st, 0, sizeof(st));
+	memcpy(st.tenant_id, tenant_id, AUDIT_ID_BYTES);
+	st.event_no = event_no;
+	memcpy(st.event_hash, head, AUDIT_HASH_BYTES);
+	memcpy(st.node_id, node_id, AUDIT_ID_BYTES);
+	memcpy(st.redactions, redactions, AUDIT_HASH_BYTES);
+	if (audit_sign(&st, pk, sig) != 0) {
+		snprintf(err, err_len, "audit: cannot sign the head");
+		return -1;
+	}
+	return 0;
+}
+
 /* -- witness ------------------------------------------------------------------ */
 
 static void
@@ -764,4 +797,168 @@ fail:
 	if (rc != 0)
 		audit_poison(c);
 	return rc;
+}
+
+/* -- reading the log ------------------------------------------------------------ */
+
+enum {
+	AUDIT_K_SINCE = 0, AUDIT_K_UNTIL, AUDIT_K_ACTION, AUDIT_K_ACTOR,
+	AUDIT_K_TARGET, AUDIT_K_AFTER, AUDIT_K_LIMIT, AUDIT_K_N
+};
+static const char *const audit_filter_keys[AUDIT_K_N] = {
+	"since", "until", "action", "actor", "target", "after", "limit"
+};
+
+_Static_assert(AUDIT_TIME_MAX >= RETENTION_TIME_MAX, "time size");
+
+void
+audit_filter_init(audit_filter *f, uint64_t limit_max)
+{
+	memset(f, 0, sizeof(*f));
+	f->limit_max = limit_max;
+}
+
+int
+audit_filter_set(audit_filter *f, const char *key, const char *value,
+    char *err, size_t err_len)
+{
+	char shown[40];
+	size_t n;
+	int k;
+
+	for (k = 0; k < AUDIT_K_N; k++)
+		if (key != NULL && strcmp(key, audit_filter_keys[k]) == 0)
+			break;
+	if (k == AUDIT_K_N) {
+		log_printable(shown, sizeof(shown), key != NULL ? key : "",
+		    key != NULL ? strlen(key) : 0);
+		snprintf(err, err_len, "unknown filter '%s'", shown);
+		return -1;
+	}
+	if (f->given & (1U << k)) {
+		snprintf(err, err_len, "filter '%s' given more than once", key);
+		return -1;
+	}
+	f->given |= 1U << k;
+	n = value != NULL ? strlen(value) : 0;
+	switch (k) {
+	case AUDIT_K_SINCE:
+	case AUDIT_K_UNTIL:
+		if (value == NULL || n >= AUDIT_TIME_MAX ||
+		    !retention_time_ok(value)) {
+			snprintf(err, err_len, "%s must be an RFC 3339 date-time "
+			    "with an offset, e.g. 2026-01-31T00:00:00Z", key);
+			return -1;
+		}
+		memcpy(k == AUDIT_K_SINCE ? f->since : f->until, value, n + 1);
+		return 0;
+	case AUDIT_K_ACTION: {
+		size_t m = n > 0 && value[n - 1] == '*' ? n - 1 : n;
+
+		if (value == NULL || m == 0 || m > AUDIT_WORD_MAX ||
+		    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789._-") != m) {
+			snprintf(err, err_len, "action must be an action name "
+			    "(1-%u of [a-z0-9._-]) or a prefix ending in '*', e.g. "
+			    "device.*", AUDIT_WORD_MAX);
+			return -1;
+		}
+		memcpy(f->action, value, m);
+		f->action[m] = '\0';
+		f->action_prefix = m < n;
+		return 0;
+	}
+	case AUDIT_K_ACTOR:
+		if (!audit_printable(value, AUDIT_ACTOR_MAX)) {
+			snprintf(err, err_len, "actor must be a certificate "
+			    "fingerprint or a user name (1-%u printable characters)",
+			    AUDIT_ACTOR_MAX);
+			return -1;
+		}
+		memcpy(f->actor, value, n + 1);
+		return 0;
+	case AUDIT_K_TARGET:
+		if (!audit_printable(value, AUDIT_TARGET_MAX)) {
+			snprintf(err, err_len, "target must be 1-%u printable "
+			    "characters", AUDIT_TARGET_MAX);
+			return -1;
+		}
+		memcpy(f->target, value, n + 1);
+		return 0;
+	case AUDIT_K_AFTER:
+		if (value == NULL || util_parse_u64(value, 0, (uint64_t)INT64_MAX,
+		    &f->after) != 0) {
+			snprintf(err, err_len, "after must be an event number");
+			return -1;
+		}
+		snprintf(f->after_text, sizeof(f->after_text), "%llu",
+		    (unsigned long long)f->after);
+		return 0;
+	default:
+		if (value == NULL || f->limit_max == 0 ||
+		    util_parse_u64(value, 1, f->limit_max, &f->limit) != 0) {
+			snprintf(err, err_len, "limit must be 1..%llu",
+			    (unsigned long long)f->limit_max);
+			return -1;
+		}
+		return 0;
+	}
+}
+
+/* Append text to sql with "$N" for the parameter just added. */
+static int
+audit_where_add(char *sql, size_t cap, const char *fmt, int n)
+{
+	size_t len = strlen(sql);
+	int w = snprintf(sql + len, cap - len, fmt, n, n, n);
+
+	return w < 0 || (size_t)w >= cap - len ? -1 : 0;
+}
+
+int
+audit_filter_where(const audit_filter *f, pg_params *p, char *sql,
+    size_t sql_cap)
+{
+	if (sql_cap == 0)
+		return -1;
+	if (f->since[0] != '\0') {
+		pg_param_text(p, f->since);
+		if (audit_where_add(sql, sql_cap, " AND a.at >= $%d::timestamptz",
+		    p->n) != 0)
+			return -1;
+	}
+	if (f->until[0] != '\0') {
+		pg_param_text(p, f->until);
+		if (audit_where_add(sql, sql_cap, " AND a.at < $%d::timestamptz",
+		    p->n) != 0)
+			return -1;
+	}
+	if (f->action[0] != '\0') {
+		/* a prefix is compared as text, not with LIKE (its '_' would be
+		 * a wildcard) */
+		pg_param_text(p, f->action);
+		if (audit_where_add(sql, sql_cap, f->action_prefix ?
+		    " AND pg_catalog.left(a.action, pg_catalog.length($%d::text)) "
+		    "= $%d::text" : " AND a.action = $%d", p->n) != 0)
+			return -1;
+	}
+	if (f->actor[0] != '\0') {
+		pg_param_text(p, f->actor);
+		if (audit_where_add(sql, sql_cap, " AND (a.actor = $%d OR "
+		    "a.detail->>'actor_name' = $%d OR EXISTS (SELECT 1 FROM "
+		    "coffer.users u WHERE u.tenant_id = a.tenant_id AND "
+		    "u.cert_fingerprint = a.actor AND u.name = $%d))", p->n) != 0)
+			return -1;
+	}
+	if (f->target[0] != '\0') {
+		pg_param_text(p, f->target);
+		if (audit_where_add(sql, sql_cap, " AND a.target = $%d", p->n) != 0)
+			return -1;
+	}
+	if (f->after > 0) {
+		pg_param_text(p, f->after_text);
+		if (audit_where_add(sql, sql_cap, " AND a.event_no > $%d::bigint",
+		    p->n) != 0)
+			return -1;
+	}
+	return p->overflow ? -1 : 0;
 }

@@ -154,9 +154,76 @@ int audit_signer_remote(const char *node_name, const unsigned char pk[32],
 int  audit_signer_present(void);
 void audit_signer_clear(void);              /* wipes the key */
 
+/* A signed statement of a chain's head (cofferctl audit export): the
+ * witness line's statement (tenant, event_no, head, signer node_id,
+ * redaction-list hash) signed by the process's signer, whose node row is
+ * looked up on c.  node_name gets the signer's name (AUDIT_NODE_MAX + 1
+ * bytes).  0, or -1 with err. */
+#define AUDIT_NODE_MAX 64U
+int  audit_sign_head(PGconn *c, const unsigned char tenant_id[AUDIT_ID_BYTES],
+                     uint64_t event_no,
+                     const unsigned char head[AUDIT_HASH_BYTES],
+                     const unsigned char redactions[AUDIT_HASH_BYTES],
+                     char node_name[AUDIT_NODE_MAX + 1],
+                     unsigned char node_id[AUDIT_ID_BYTES],
+                     unsigned char sig[64], char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
 /* Audit witness file (NULL or "": none).  Lines are written after COMMIT
  * only: audit_set_witness installs a pg_commit/pg_rollback hook. */
 int  audit_set_witness(const char *path, char *err, size_t err_len)
      __attribute__((warn_unused_result));
+
+/* -- reading the log (issue 15.4) ---------------------------------------------
+ *
+ * One set of filters for GET /v1/audit and `cofferctl audit list`, set
+ * from key=value pairs (query parameters, options) and turned into a
+ * parameterised WHERE clause over coffer.audit_events a:
+ *   since  RFC 3339 with an offset   a.at >= since
+ *   until  RFC 3339 with an offset   a.at <  until
+ *   action NAME or PREFIX*           exact, or every action starting so
+ *   actor  fingerprint or user name  the actor, its registered name
+ *                                    (detail.actor_name, coffer.users)
+ *   target TEXT                      exact
+ *   after  N                         a.event_no > N
+ *   limit  1..limit_max              (the caller applies it)
+ * An unknown key, a key given twice or a malformed value is refused with a
+ * fixed message (audit_filter_set). */
+#define AUDIT_TIME_MAX     40U
+
+typedef struct audit_filter {
+	char     since[AUDIT_TIME_MAX], until[AUDIT_TIME_MAX];
+	char     action[AUDIT_WORD_MAX + 2];   /* without the '*' */
+	int      action_prefix;                /* 1: action ended in '*' */
+	char     actor[AUDIT_ACTOR_MAX + 1];
+	char     target[AUDIT_TARGET_MAX + 1];
+	uint64_t after;
+	char     after_text[24];               /* the parameters borrow it */
+	uint64_t limit;                        /* 0: not given */
+	uint64_t limit_max;                    /* set by the caller */
+	unsigned given;                        /* bit per key */
+} audit_filter;
+
+void audit_filter_init(audit_filter *f, uint64_t limit_max);
+/* Set key to value (value NULL: the key had no value).  0, or -1 with err
+ * one of the messages of README "Reading and exporting the log". */
+int  audit_filter_set(audit_filter *f, const char *key, const char *value,
+                      char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+/* Append " AND ..." conditions over alias a (and its tenant a.tenant_id)
+ * to sql, parameters to p.  0, or -1 (sql too small, too many
+ * parameters). */
+struct pg_params;
+int  audit_filter_where(const audit_filter *f, struct pg_params *p, char *sql,
+                        size_t sql_cap) __attribute__((warn_unused_result));
+
+/* The person beside a fingerprint actor: what the event's detail says,
+ * else the user whose certificate it is (a SELECT list over alias a). */
+#define AUDIT_SQL_ACTOR_NAME \
+	"COALESCE(a.detail->>'actor_name', (SELECT u.name FROM coffer.users u " \
+	"WHERE u.tenant_id = a.tenant_id AND u.cert_fingerprint = a.actor))"
+#define AUDIT_SQL_ACTOR_ROLE \
+	"COALESCE(a.detail->>'actor_role', (SELECT u.role FROM coffer.users u " \
+	"WHERE u.tenant_id = a.tenant_id AND u.cert_fingerprint = a.actor))"
 
 #endif

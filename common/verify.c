@@ -78,12 +78,7 @@ typedef struct v_awitness {
 } v_awitness;
 
 /* A registered node (coffer.nodes): audit signers. */
-typedef struct v_node {
-	unsigned char id[VAULT_ID_BYTES];
-	unsigned char pk[VAULT_SIGN_PK_BYTES];
-	char          name[V_NAME_MAX];
-	char          kind[16];
-} v_node;
+typedef verify_node v_node;
 
 typedef struct v_stream {
 	unsigned char tenant[VAULT_ID_BYTES];
@@ -1792,22 +1787,35 @@ v_load_nodes(vctx *v)
 static const v_node *
 v_node_by_id(const vctx *v, const unsigned char *id)
 {
-	size_t i;
-
-	for (i = 0; i < v->nnodes; i++)
-		if (memcmp(v->nodes[i].id, id, VAULT_ID_BYTES) == 0)
-			return &v->nodes[i];
-	return NULL;
+	return verify_node_by_id(v->nodes, v->nnodes, id);
 }
 
 static const v_node *
 v_node_by_name(const vctx *v, const char *name)
 {
+	return verify_node_by_name(v->nodes, v->nnodes, name);
+}
+
+const verify_node *
+verify_node_by_id(const verify_node *nodes, size_t n,
+    const unsigned char id[16])
+{
 	size_t i;
 
-	for (i = 0; i < v->nnodes; i++)
-		if (strcmp(v->nodes[i].name, name) == 0)
-			return &v->nodes[i];
+	for (i = 0; i < n; i++)
+		if (memcmp(nodes[i].id, id, VAULT_ID_BYTES) == 0)
+			return &nodes[i];
+	return NULL;
+}
+
+const verify_node *
+verify_node_by_name(const verify_node *nodes, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(nodes[i].name, name) == 0)
+			return &nodes[i];
 	return NULL;
 }
 
@@ -1840,6 +1848,158 @@ v_signer_rule(const char *kind, const audit_field f[AUDIT_NFIELDS])
 	    "API events are signed by an api node only";
 }
 
+/* -- one audit chain, event by event ------------------------------------------ */
+
+void
+verify_audit_begin(verify_audit_chain *ch, const unsigned char tenant[16],
+    const char *redaction_list, size_t redaction_len, uint64_t legacy_last,
+    const verify_node *nodes, size_t nnodes)
+{
+	memset(ch, 0, sizeof(*ch));
+	memcpy(ch->tenant, tenant, VAULT_ID_BYTES);
+	vault_audit_redactions_hash(redaction_list, redaction_len,
+	    ch->redactions);
+	ch->legacy_last = legacy_last;
+	ch->nodes = nodes;
+	ch->nnodes = nnodes;
+	ch->expect = 1;
+}
+
+__attribute__((format(printf, 5, 6)))
+static int
+v_step_fail(char what[48], const char *code, char *msg, size_t msg_len,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(what, 48, "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(msg, msg_len, fmt, ap);
+	va_end(ap);
+	return VERIFY_TAMPERED;
+}
+
+int
+verify_audit_step(verify_audit_chain *ch, const verify_audit_row *row,
+    char what[48], char *msg, size_t msg_len, int64_t *event_no_out)
+{
+	unsigned char hash[VAULT_HASH_BYTES];
+	uint64_t eno = row->event_no;
+	int is_signed = row->signer != NULL || row->signature != NULL;
+
+	what[0] = '\0';
+	msg[0] = '\0';
+	*event_no_out = (int64_t)eno;
+	if (eno != ch->expect) {
+		if (eno > ch->expect && ch->expect == 1) {
+			*event_no_out = 1;
+			return v_step_fail(what, "audit-missing", msg, msg_len,
+			    "the audit event is missing (the chain starts at event "
+			    "%llu)", (unsigned long long)eno);
+		}
+		if (eno > ch->expect) {
+			*event_no_out = (int64_t)ch->expect;
+			return v_step_fail(what, "audit-missing", msg, msg_len,
+			    "the audit event is missing (event %llu is followed by "
+			    "event %llu)", (unsigned long long)ch->expect - 1,
+			    (unsigned long long)eno);
+		}
+		return v_step_fail(what, "audit-order", msg, msg_len,
+		    "audit event numbers are out of order");
+	}
+	if (row->prev_hash == NULL || row->prev_len != VAULT_HASH_BYTES ||
+	    memcmp(row->prev_hash, ch->prev, VAULT_HASH_BYTES) != 0)
+		return v_step_fail(what, "audit-link", msg, msg_len, "%s",
+		    ch->expect == 1 ? "prev_hash of the first event is not 32 zero "
+		    "bytes" : "prev_hash does not link to the previous event's "
+		    "hash");
+	if (row->at_invalid)
+		return v_step_fail(what, "audit-event", msg, msg_len,
+		    "the event time is out of range");
+	if (audit_event_hash(ch->prev, ch->tenant, eno, row->at_us, row->f,
+	    hash) != 0) {
+		snprintf(what, 48, "error");
+		snprintf(msg, msg_len, "cannot hash audit event %llu",
+		    (unsigned long long)eno);
+		return VERIFY_ERROR;
+	}
+	/* Issue 13.5: after migration 0008 (and after any signed event)
+	 * every event carries its writer's signature; an unsigned one was
+	 * inserted by a database role. */
+	if (!is_signed && ch->signed_from != 0)
+		return v_step_fail(what, "audit-unsigned", msg, msg_len,
+		    "the event is not signed but follows signed event %llu: not "
+		    "written by a Coffer writer (inserted by a database role)",
+		    (unsigned long long)ch->signed_from);
+	if (!is_signed && eno > ch->legacy_last)
+		return v_step_fail(what, "audit-unsigned", msg, msg_len,
+		    "the event is not signed, and every event after migration "
+		    "0008 must be: not written by a Coffer writer (inserted by a "
+		    "database role)");
+	/* An event whose unblinded partials migration 0004 removed (it is
+	 * listed in audit_redactions and marked in its detail): its hash can
+	 * no longer be recomputed; it is taken as stored (the next event's
+	 * link still covers it) and counted.  Only a legacy (unsigned,
+	 * pre-0008) event can be excused so: a signed event must hash
+	 * exactly, and every signature covers the tenant's redaction list,
+	 * so a redaction row added after migration 0008 breaks the
+	 * signatures that follow it. */
+	if (row->redacted && !is_signed && row->event_hash != NULL &&
+	    row->hash_len == VAULT_HASH_BYTES) {
+		memcpy(hash, row->event_hash, VAULT_HASH_BYTES);
+		ch->redacted++;
+	} else if (row->event_hash == NULL || row->hash_len != VAULT_HASH_BYTES ||
+	    memcmp(row->event_hash, hash, VAULT_HASH_BYTES) != 0) {
+		return v_step_fail(what, "audit-hash", msg, msg_len,
+		    "event_hash does not match the stored event: the event was "
+		    "edited");
+	}
+	if (is_signed) {
+		const verify_node *nd = NULL;
+		const char *rule;
+		vault_audit_stmt st;
+		char shown[V_NAME_MAX];
+
+		if (row->signer != NULL && row->signer_len == VAULT_ID_BYTES)
+			nd = verify_node_by_id(ch->nodes, ch->nnodes, row->signer);
+		if (nd == NULL || row->signature == NULL ||
+		    row->signature_len != VAULT_SIG_BYTES)
+			return v_step_fail(what, "audit-signer", msg, msg_len,
+			    "the event's signer is not a registered node");
+		log_printable(shown, sizeof(shown), nd->name, strlen(nd->name));
+		memset(&st, 0, sizeof(st));
+		memcpy(st.tenant_id, ch->tenant, VAULT_ID_BYTES);
+		st.event_no = eno;
+		memcpy(st.event_hash, hash, VAULT_HASH_BYTES);
+		memcpy(st.node_id, nd->id, VAULT_ID_BYTES);
+		memcpy(st.redactions, ch->redactions, VAULT_HASH_BYTES);
+		if (vault_audit_stmt_verify(nd->pk, &st, row->signature) != 0)
+			return v_step_fail(what, "audit-signature", msg, msg_len,
+			    "the signature of node %s does not verify (the event, "
+			    "its signer or the tenant's redaction list was "
+			    "altered)", shown);
+		if ((rule = v_signer_rule(nd->kind, row->f)) != NULL) {
+			char act[80];
+			const audit_field *a = &row->f[AUDIT_F_ACTION];
+
+			log_printable(act, sizeof(act), a->p != NULL ? a->p : "",
+			    a->len);
+			return v_step_fail(what, "audit-signer-kind", msg, msg_len,
+			    "event %s is signed by node %s of kind %s, which may not "
+			    "write it (%s)", act, shown, nd->kind, rule);
+		}
+		if (ch->signed_from == 0)
+			ch->signed_from = eno;
+		ch->signed_events++;
+	} else {
+		ch->legacy++;
+	}
+	memcpy(ch->prev, hash, VAULT_HASH_BYTES);
+	ch->expect++;
+	ch->events++;
+	return VERIFY_OK;
+}
+
 /* The tenant's legacy boundary (migration 0008) and redaction list. */
 static int
 v_audit_prelude(vctx *v, const v_tenant *t, uint64_t *legacy_last,
@@ -1853,11 +2013,7 @@ v_audit_prelude(vctx *v, const v_tenant *t, uint64_t *legacy_last,
 	*legacy_last = 0;
 	p.result_binary = 1;
 	pg_param_bin(&p, t->id, VAULT_ID_BYTES);
-	res = pg_query(v->c, "SELECT (SELECT l.last_event_no FROM "
-	    "coffer.audit_legacy l WHERE l.tenant_id = $1::uuid), "
-	    "(SELECT pg_catalog.string_agg(x.event_no::text, ',' ORDER BY "
-	    "x.event_no) FROM coffer.audit_redactions x "
-	    "WHERE x.tenant_id = $1::uuid)", &p, err, sizeof(err));
+	res = pg_query(v->c, VERIFY_SQL_AUDIT_PRELUDE, &p, err, sizeof(err));
 	if (res == NULL)
 		return v_error(v, "database: %s", err);
 	if (PQntuples(res) != 1) {
@@ -1979,9 +2135,9 @@ static int
 v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 {
 	char sql[1024], tid[UTIL_UUID_STRLEN + 1];
-	unsigned char prev[VAULT_HASH_BYTES], hash[VAULT_HASH_BYTES];
 	unsigned char redactions[VAULT_HASH_BYTES];
-	uint64_t expect = 1, legacy_last = 0, signed_from = 0;
+	uint64_t legacy_last = 0, eno;
+	verify_audit_chain ch;
 	size_t wi = v_awitness_first(v, t->id);
 	v_copy cp;
 	int got, rc = -1;
@@ -2000,141 +2156,53 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 	    "TO STDOUT (FORMAT binary)", tid);
 	if (v_copy_start(v, &cp, sql) != 0)
 		return -1;
-	memcpy(prev, v_zero, sizeof(prev));
+	verify_audit_begin(&ch, t->id, NULL, 0, legacy_last, v->nodes, v->nnodes);
+	memcpy(ch.redactions, redactions, sizeof(ch.redactions));
 	while ((got = v_copy_next(v, &cp, V_AUDIT_FIELDS)) == 1) {
-		audit_field f[AUDIT_NFIELDS];
-		uint64_t eno;
-		int64_t at;
-		int i, is_signed, redacted;
+		verify_audit_row row;
+		const audit_field *f = row.f;
+		char what[48], msg[576];
+		int64_t at = 0, where;
+		int i, st;
 
 		if (cp.l[0] != 8 || cp.l[3] != 8) {
 			(void)v_error(v, "database: unexpected audit row");
 			goto done;
 		}
-		eno = vault_be64_get(cp.f[0]);
-		if (eno != expect) {
-			if (eno > expect && expect == 1)
-				(void)v_fail(v, "audit-missing", -1, -1, 1,
-				    "the audit event is missing (the chain starts "
-				    "at event %llu)", (unsigned long long)eno);
-			else if (eno > expect)
-				(void)v_fail(v, "audit-missing", -1, -1,
-				    (int64_t)expect, "the audit event is missing "
-				    "(event %llu is followed by event %llu)",
-				    (unsigned long long)expect - 1,
-				    (unsigned long long)eno);
-			else
-				(void)v_fail(v, "audit-order", -1, -1, (int64_t)eno,
-				    "audit event numbers are out of order");
-			goto done;
-		}
-		if (cp.l[1] != (int)VAULT_HASH_BYTES ||
-		    memcmp(cp.f[1], prev, VAULT_HASH_BYTES) != 0) {
-			(void)v_fail(v, "audit-link", -1, -1, (int64_t)eno,
-			    expect == 1 ? "prev_hash of the first event is not "
-			    "32 zero bytes" : "prev_hash does not link to the "
-			    "previous event's hash");
-			goto done;
-		}
-		if (v_pgtime((int64_t)vault_be64_get(cp.f[3]), &at) != 0) {
-			(void)v_fail(v, "audit-event", -1, -1, (int64_t)eno,
-			    "the event time is out of range");
-			goto done;
-		}
+		memset(&row, 0, sizeof(row));
+		row.event_no = vault_be64_get(cp.f[0]);
+		row.at_invalid = v_pgtime((int64_t)vault_be64_get(cp.f[3]),
+		    &at) != 0;
+		row.at_us = at;
+		row.prev_hash = (const unsigned char *)cp.f[1];
+		row.prev_len = cp.l[1] >= 0 ? (size_t)cp.l[1] : 0;
+		row.event_hash = (const unsigned char *)cp.f[2];
+		row.hash_len = cp.l[2] >= 0 ? (size_t)cp.l[2] : 0;
 		for (i = 0; i < AUDIT_NFIELDS; i++) {
-			f[i].p = cp.l[4 + i] >= 0 ? cp.f[4 + i] : NULL;
-			f[i].len = cp.l[4 + i] >= 0 ? (size_t)cp.l[4 + i] : 0;
+			row.f[i].p = cp.l[4 + i] >= 0 ? cp.f[4 + i] : NULL;
+			row.f[i].len = cp.l[4 + i] >= 0 ? (size_t)cp.l[4 + i] : 0;
 		}
-		if (audit_event_hash(prev, t->id, eno, at, f, hash) != 0) {
-			(void)v_error(v, "cannot hash audit event %llu",
-			    (unsigned long long)eno);
+		row.redacted = cp.l[11] == 1 && cp.f[11][0] == 1;
+		if (cp.l[12] >= 0 || cp.l[13] >= 0) {
+			row.signer = (const unsigned char *)cp.f[12];
+			row.signer_len = cp.l[12] >= 0 ? (size_t)cp.l[12] : 0;
+			row.signature = (const unsigned char *)cp.f[13];
+			row.signature_len = cp.l[13] >= 0 ? (size_t)cp.l[13] : 0;
+			if (row.signer == NULL)
+				row.signer = (const unsigned char *)"";
+			if (row.signature == NULL)
+				row.signature = (const unsigned char *)"";
+		}
+		st = verify_audit_step(&ch, &row, what, msg, sizeof(msg), &where);
+		if (st == VERIFY_ERROR) {
+			(void)v_error(v, "%s", msg);
 			goto done;
 		}
-		is_signed = cp.l[12] >= 0 || cp.l[13] >= 0;
-		redacted = cp.l[11] == 1 && cp.f[11][0] == 1;
-		/* Issue 13.5: after migration 0008 (and after any signed
-		 * event) every event carries its writer's signature; an
-		 * unsigned one was inserted by a database role. */
-		if (!is_signed && (eno > legacy_last || signed_from != 0)) {
-			if (signed_from != 0)
-				(void)v_fail(v, "audit-unsigned", -1, -1,
-				    (int64_t)eno, "the event is not signed but "
-				    "follows signed event %llu: not written by a "
-				    "Coffer writer (inserted by a database role)",
-				    (unsigned long long)signed_from);
-			else
-				(void)v_fail(v, "audit-unsigned", -1, -1,
-				    (int64_t)eno, "the event is not signed, and "
-				    "every event after migration 0008 must be: not "
-				    "written by a Coffer writer (inserted by a "
-				    "database role)");
+		if (st != VERIFY_OK) {
+			(void)v_fail(v, what, -1, -1, where, "%s", msg);
 			goto done;
 		}
-		/* An event whose unblinded partials migration 0004 removed (it
-		 * is listed in audit_redactions and marked in its detail): its
-		 * hash can no longer be recomputed; it is taken as stored (the
-		 * next event's link still covers it) and counted.  Only a
-		 * legacy (unsigned, pre-0008) event can be excused so: a
-		 * signed event must hash exactly, and every signature covers
-		 * the tenant's redaction list, so a redaction row added after
-		 * migration 0008 breaks the signatures that follow it. */
-		if (redacted && !is_signed && cp.l[2] == (int)VAULT_HASH_BYTES) {
-			memcpy(hash, cp.f[2], VAULT_HASH_BYTES);
-			v->r->audit_redacted++;
-		} else if (cp.l[2] != (int)VAULT_HASH_BYTES ||
-		    memcmp(cp.f[2], hash, VAULT_HASH_BYTES) != 0) {
-			(void)v_fail(v, "audit-hash", -1, -1, (int64_t)eno,
-			    "event_hash does not match the stored event: the "
-			    "event was edited");
-			goto done;
-		}
-		if (is_signed) {
-			const v_node *nd = NULL;
-			const char *rule;
-			vault_audit_stmt st;
-			char shown[V_NAME_MAX];
-
-			if (cp.l[12] == (int)VAULT_ID_BYTES)
-				nd = v_node_by_id(v, (const unsigned char *)cp.f[12]);
-			if (nd == NULL || cp.l[13] != (int)VAULT_SIG_BYTES) {
-				(void)v_fail(v, "audit-signer", -1, -1, (int64_t)eno,
-				    "the event's signer is not a registered node");
-				goto done;
-			}
-			log_printable(shown, sizeof(shown), nd->name,
-			    strlen(nd->name));
-			memset(&st, 0, sizeof(st));
-			memcpy(st.tenant_id, t->id, VAULT_ID_BYTES);
-			st.event_no = eno;
-			memcpy(st.event_hash, hash, VAULT_HASH_BYTES);
-			memcpy(st.node_id, nd->id, VAULT_ID_BYTES);
-			memcpy(st.redactions, redactions, VAULT_HASH_BYTES);
-			if (vault_audit_stmt_verify(nd->pk, &st,
-			    (const unsigned char *)cp.f[13]) != 0) {
-				(void)v_fail(v, "audit-signature", -1, -1,
-				    (int64_t)eno, "the signature of node %s does "
-				    "not verify (the event, its signer or the "
-				    "tenant's redaction list was altered)", shown);
-				goto done;
-			}
-			if ((rule = v_signer_rule(nd->kind, f)) != NULL) {
-				char act[80];
-
-				log_printable(act, sizeof(act), f[AUDIT_F_ACTION].p
-				    != NULL ? f[AUDIT_F_ACTION].p : "",
-				    f[AUDIT_F_ACTION].len);
-				(void)v_fail(v, "audit-signer-kind", -1, -1,
-				    (int64_t)eno, "event %s is signed by node %s "
-				    "of kind %s, which may not write it (%s)", act,
-				    shown, nd->kind, rule);
-				goto done;
-			}
-			if (signed_from == 0)
-				signed_from = eno;
-			v->r->audit_signed++;
-		} else {
-			v->r->audit_legacy++;
-		}
+		eno = row.event_no;
 		if (memcmp(t->id, v_zero, VAULT_ID_BYTES) == 0 &&
 		    v_field_is(&f[AUDIT_F_ACTION], "node.init") &&
 		    v_field_is(&f[AUDIT_F_OUTCOME], "ok") &&
@@ -2146,7 +2214,7 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 			v->awit[wi].seen = 1;
 			if (v->awit[wi].event_no < eno)
 				continue;
-			if (memcmp(v->awit[wi].head, hash, VAULT_HASH_BYTES) != 0) {
+			if (memcmp(v->awit[wi].head, ch.prev, VAULT_HASH_BYTES) != 0) {
 				(void)v_fail(v, "audit-witness", -1, -1,
 				    (int64_t)eno, "witness %s line %u holds another "
 				    "head for this event (the chain was rewritten "
@@ -2166,8 +2234,6 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 			    f[AUDIT_F_DETAIL].len, eno, purges, npurges) != 0)
 				goto done;
 		}
-		memcpy(prev, hash, VAULT_HASH_BYTES);
-		expect++;
 		v->r->audit_events++;
 	}
 	if (got < 0)
@@ -2176,11 +2242,14 @@ v_audit_tenant(vctx *v, const v_tenant *t, v_purge **purges, size_t *npurges)
 	if (wi < v->nawit && memcmp(v->awit[wi].tenant, t->id,
 	    VAULT_ID_BYTES) == 0) {
 		v->awit[wi].seen = 1;
-		(void)v_awitness_beyond(v, &v->awit[wi], expect - 1);
+		(void)v_awitness_beyond(v, &v->awit[wi], ch.expect - 1);
 		goto done;
 	}
 	rc = 0;
 done:
+	v->r->audit_signed += ch.signed_events;
+	v->r->audit_legacy += ch.legacy;
+	v->r->audit_redacted += ch.redacted;
 	v_copy_drain(&cp);
 	return rc;
 }

@@ -59,6 +59,8 @@
 
 #include <libpq-fe.h>
 
+#include "common/audit.h"
+
 #define VERIFY_OK        0    /* clean */
 #define VERIFY_TAMPERED  1    /* an inconsistency; report.message says where */
 #define VERIFY_ERROR     2    /* could not run: database, arguments, files */
@@ -119,5 +121,81 @@ typedef struct verify_report {
 /* Run the verification on c (idle, not inside a transaction, and left idle;
  * unless opts->in_transaction).  Returns report->status. */
 int verify_run(PGconn *c, const verify_opts *opts, verify_report *report);
+
+/* -- one audit chain, event by event (issue 15.4) ------------------------------
+ *
+ * The rules verify_run applies to a tenant's audit chain, for any source of
+ * events: the database (verify_run) or an exported log read offline
+ * (`cofferctl audit verify`).  One copy of the rules: link, hash, the
+ * signature and its writer's kind, the legacy boundary, redactions. */
+
+#define VERIFY_NODE_NAME_MAX 201U
+
+/* A node that may have signed events: its id and key (registered in the
+ * database, or pinned), name and kind (api, ctl, purge, gateway). */
+typedef struct verify_node {
+	unsigned char id[16];
+	unsigned char pk[32];
+	char          name[VERIFY_NODE_NAME_MAX];
+	char          kind[16];
+} verify_node;
+
+/* State of one chain; verify_audit_begin sets it up. */
+typedef struct verify_audit_chain {
+	unsigned char       tenant[16];
+	unsigned char       redactions[32];   /* hash of the redaction list */
+	uint64_t            legacy_last;      /* last unsigned event allowed */
+	const verify_node  *nodes;            /* borrowed */
+	size_t              nnodes;
+	/* progress */
+	uint64_t            expect;           /* next event_no */
+	uint64_t            signed_from;      /* first signed event, 0: none */
+	unsigned char       prev[32];         /* hash of the last event */
+	uint64_t            events, signed_events, legacy, redacted;
+} verify_audit_chain;
+
+/* One event as stored.  Byte fields are used in place; signer and
+ * signature NULL: an unsigned event.  redacted: the event is listed in
+ * the tenant's redaction list and marked so in its detail. */
+typedef struct verify_audit_row {
+	uint64_t             event_no;
+	int64_t              at_us;
+	const unsigned char *prev_hash;
+	size_t               prev_len;
+	const unsigned char *event_hash;
+	size_t               hash_len;
+	audit_field          f[AUDIT_NFIELDS];
+	const unsigned char *signer;
+	size_t               signer_len;
+	const unsigned char *signature;
+	size_t               signature_len;
+	int                  redacted;
+	int                  at_invalid;       /* the time could not be read */
+} verify_audit_row;
+
+/* A tenant's legacy boundary (migration 0008) and redaction list, $1 the
+ * tenant's uuid: one row (last unsigned event or NULL, the redacted event
+ * numbers "1,4" as vault_audit_redactions_hash takes them, or NULL). */
+#define VERIFY_SQL_AUDIT_PRELUDE \
+	"SELECT (SELECT l.last_event_no FROM coffer.audit_legacy l " \
+	"WHERE l.tenant_id = $1::uuid), (SELECT pg_catalog.string_agg(" \
+	"x.event_no::text, ',' ORDER BY x.event_no) FROM " \
+	"coffer.audit_redactions x WHERE x.tenant_id = $1::uuid)"
+
+void verify_audit_begin(verify_audit_chain *ch, const unsigned char tenant[16],
+                        const char *redaction_list, size_t redaction_len,
+                        uint64_t legacy_last, const verify_node *nodes,
+                        size_t nnodes);
+/* Check the next event.  VERIFY_OK (ch->prev is its hash), or
+ * VERIFY_TAMPERED / VERIFY_ERROR with what (a short code, 48 bytes) and
+ * msg: the reason, without the location (*event_no_out: the event it
+ * concerns). */
+int verify_audit_step(verify_audit_chain *ch, const verify_audit_row *row,
+                      char what[48], char *msg, size_t msg_len,
+                      int64_t *event_no_out);
+const verify_node *verify_node_by_id(const verify_node *nodes, size_t n,
+                                     const unsigned char id[16]);
+const verify_node *verify_node_by_name(const verify_node *nodes, size_t n,
+                                       const char *name);
 
 #endif

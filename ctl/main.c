@@ -10,6 +10,7 @@
 
 #include "common/audit.h"
 #include "common/log.h"
+#include "ctl/audit.h"
 #include "ctl/ctl.h"
 #include "ctl/archive.h"
 #include "ctl/pki.h"
@@ -29,6 +30,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "device",  ctl_cmd_device,  "device certificates" },
 	{ "user",    ctl_cmd_user,    "user certificates and roles" },
 	{ "verify",  ctl_cmd_verify,  "prove nothing was altered, reordered or removed" },
+	{ "audit",   ctl_cmd_audit,   "list, export and verify the audit log (offline)" },
 	{ "retention", ctl_cmd_retention, "retention policies per tenant and channel" },
 	{ "hold",    ctl_cmd_hold,    "legal holds" },
 	{ "purge",   ctl_cmd_purge,   "dispose of records past retention (tombstones, crypto-shredding)" },

@@ -79,6 +79,17 @@ fz_seed(const char *name, const void *data, size_t len)
 	}
 }
 
+/* A refusal's message: present and printable, or the target aborts. */
+static __attribute__((unused)) void
+fz_msg(const char *s)
+{
+	if (s[0] == '\0')
+		abort();
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			abort();
+}
+
 /* After writing seeds: stop before libFuzzer starts. */
 static __attribute__((unused)) void
 fz_seeds_done(void)

@@ -61,16 +61,6 @@ static struct {
 	vault_partial genuine[FZ_N + 1];
 } fx;
 
-static void
-fz_printable(const char *s)
-{
-	if (s[0] == '\0')
-		abort();
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			abort();
-}
-
 static int
 fz_is_genuine(const vault_partial *p)
 {
@@ -235,7 +225,7 @@ fz_verify(const vault_partial *p, const unsigned char epoch[VAULT_ID_BYTES])
 		    memcmp(epoch, fx.epoch_id, VAULT_ID_BYTES) != 0)
 			abort();
 	} else {
-		fz_printable(err);
+		fz_msg(err);
 	}
 }
 
@@ -310,7 +300,7 @@ fz_stored(const uint8_t *data, size_t size)
 	if (api_partials_stored_decode(doc, idx, &a, &n, msg, sizeof(msg)) != 0) {
 		if (a != NULL || n != 0)
 			abort();
-		fz_printable(msg);
+		fz_msg(msg);
 		json_decref(doc);
 		return;
 	}
@@ -348,7 +338,7 @@ fz_body(const uint8_t *data, size_t size)
 	if (api_partials_decode(arr, idx, &a, &n, msg, sizeof(msg), &bad) != 0) {
 		if (a != NULL || n != 0 || bad > json_array_size(arr))
 			abort();
-		fz_printable(msg);
+		fz_msg(msg);
 		json_decref(body);
 		return;
 	}
@@ -412,7 +402,7 @@ fz_combine(const uint8_t *data, size_t size)
 	if (vault_threshold_combine(ps, n, S, err, sizeof(err)) != 0) {
 		if (complete)
 			abort();   /* k genuine partials of distinct custodians */
-		fz_printable(err);
+		fz_msg(err);
 		for (i = 0; i < VAULT_POINT_BYTES; i++)
 			if (S[i] != 0)
 				abort();   /* S_out is zeroed on failure */

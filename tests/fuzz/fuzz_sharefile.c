@@ -32,16 +32,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_MEM_MAX   (1024ULL * 1024ULL)
 
 static void
-fz_msg(const char *s)
-{
-	if (s[0] == '\0')
-		abort();
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			abort();
-}
-
-static void
 fz_write_seeds(void)
 {
 	vault_tenant_keys *keys = NULL;
