@@ -30,6 +30,7 @@
 #include "api/blind.h"
 #include "api/keys.h"
 #include "api/partials.h"
+#include "api/prodtext.h"
 #include "common/channels.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -672,4 +673,80 @@ pr_epoch_open(prod *P, const unsigned char id[VAULT_ID_BYTES])
 	P->cache[victim].epoch = idx;
 	P->cache[victim].used = P->tick;
 	return P->cache[victim].e;
+}
+
+/* -- cover sheet -------------------------------------------------------------- */
+
+static json_t *
+pr_us_time(const char *v)
+{
+	char t[PR_TIME_MAX];
+
+	pr_time(t, strtoll(v, NULL, 10));
+	return json_string(t);
+}
+
+int
+pr_load_cover(prod *P)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	json_t *apps = NULL, *o;
+	int i, n, rc = -1;
+
+	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
+	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
+	r = pg_query(P->db, "SELECT m.title, m.legal_basis, "
+	    "m.requester_user_id::text, u.name FROM coffer.matters m "
+	    "JOIN coffer.users u ON u.tenant_id = m.tenant_id AND "
+	    "u.user_id = m.requester_user_id "
+	    "WHERE m.tenant_id = $1::uuid AND m.matter_id = $2::uuid", &p,
+	    P->err, P->err_len);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PERR(P, "matter %s of tenant %s not found", P->mid, P->tid);
+		goto out;
+	}
+	json_decref(P->matter);
+	P->matter = json_pack("{s:s,s:s,s:{s:s,s:s}}",
+	    "title", PQgetvalue(r, 0, 0), "legal_basis", PQgetvalue(r, 0, 1),
+	    "requester", "user_id", PQgetvalue(r, 0, 2), "name", PQgetvalue(r, 0, 3));
+	PQclear(r);
+	r = NULL;
+	if (P->matter == NULL || (apps = json_array()) == NULL ||
+	    json_object_set(P->matter, "approvals", apps) != 0) {
+		PERR(P, "matter %s: its title, legal basis or names are not valid "
+		    "UTF-8 (or out of memory)", P->mid);
+		goto out;
+	}
+	memset(&p, 0, sizeof(p));
+	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
+	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
+	pg_param_text(&p, P->blind_text);
+	r = pg_query(P->db, "SELECT a.custodian_index, a.user_id::text, u.name, "
+	    "(pg_catalog.date_part('epoch', a.approved_at) * 1000000)::int8 "
+	    "FROM coffer.approvals a JOIN coffer.users u ON "
+	    "u.tenant_id = a.tenant_id AND u.user_id = a.user_id "
+	    "WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid AND "
+	    "a.blind_id = $3::uuid ORDER BY a.custodian_index", &p, P->err,
+	    P->err_len);
+	if (r == NULL)
+		goto out;
+	n = PQntuples(r);
+	for (i = 0; i < n; i++) {
+		o = json_pack("{s:I,s:s,s:s,s:o}", "custodian_index",
+		    (json_int_t)strtol(PQgetvalue(r, i, 0), NULL, 10),
+		    "user_id", PQgetvalue(r, i, 1), "name", PQgetvalue(r, i, 2),
+		    "approved_at", pr_us_time(PQgetvalue(r, i, 3)));
+		if (o == NULL || json_array_append_new(apps, o) != 0) {
+			PERR(P, "matter %s: malformed approval row", P->mid);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(apps);
+	PQclear(r);
+	return rc;
 }

@@ -69,6 +69,7 @@
 #include "api/prodscope.h"
 #include "api/prodstate.h"
 #include "api/prodtext.h"
+#include "api/prodview.h"
 #include "api/rsmf.h"
 #include "api/spool.h"
 #include "common/keyfile.h"
@@ -83,6 +84,8 @@
 #include "vault/seal.h"
 
 #define PR_PROGRESS_EVERY 512ULL
+/* Control numbers: one per record, in production order (issue 15.3). */
+#define PR_CONTROL_FMT    "CFR%07llu"
 /* Guarded memory per spool before it moves to a sealed file. */
 #define PR_SPOOL_MEM_SMALL  (64U * 1024U)     /* records.jsonl, manifest */
 #define PR_SPOOL_MEM_EVENTS (1024U * 1024U)   /* one RSMF's events */
@@ -776,6 +779,15 @@ pr_record(prod *P, const PGresult *r, int row)
 	snprintf(receipt, sizeof(receipt), "%s:%llu:%s", sid, seq, leaf);
 	snprintf(evid, sizeof(evid), "%s:%llu", sid, seq);
 
+	/* Its control number, then the RSMF event (and its attachments, as
+	 * files of their own: P->ratt). */
+	snprintf(P->control, sizeof(P->control), PR_CONTROL_FMT,
+	    P->res.records + 1);
+	json_array_clear(P->ratt);
+	if (pr_group_for(P, conv, channel, sent_us) != 0 ||
+	    pr_event(P, rec, evid, receipt, sent_us) != 0)
+		goto out;
+
 	/* records.jsonl: receipt fields, then the canonical record as sealed
 	 * (compact JSON from the gateway: embedded as it is). */
 	lt = &P->ltext;
@@ -805,14 +817,17 @@ pr_record(prod *P, const PGresult *r, int row)
 	    tx_str(P, lt, "\",\"batch_no\":") != 0 || tx_u64(P, lt, batch) != 0 ||
 	    tx_str(P, lt, ",\"checkpoint\":") != 0 ||
 	    tx_str(P, lt, ck) != 0 ||
+	    tx_str(P, lt, ",\"control\":\"") != 0 ||
+	    tx_str(P, lt, P->control) != 0 ||
+	    tx_str(P, lt, "\",\"attachments\":") != 0 ||
+	    tx_json(P, lt, P->ratt) != 0 ||
 	    tx_str(P, lt, "}") != 0 ||
 	    spool_put(P, &P->manifest, lt->p, lt->len) != 0)
 		goto out;
 	tx_clear(lt);
 
-	/* RSMF. */
-	if (pr_group_for(P, conv, channel, sent_us) != 0 ||
-	    pr_event(P, rec, evid, receipt, sent_us) != 0)
+	/* Transcript and load file. */
+	if (pr_view_record(P, rec, channel, sent_us, receipt, leaf) != 0)
 		goto out;
 	P->res.records++;
 	rc = 0;
@@ -949,6 +964,7 @@ prod_free(prod *P)
 	size_t i;
 
 	pr_group_clear(P);
+	pr_view_free(P);
 	for (i = 0; i < PR_EPOCH_CACHE; i++)
 		vault_epoch_free(&P->cache[i].e);
 	if (P->S != NULL)
@@ -1113,6 +1129,20 @@ pr_manifest_head(prod *P, json_t *ckpts)
 	    "checkpoints", ckpts);
 	if (head == NULL)
 		return NULL;
+	/* Issue 15.3: whose production it is (cover sheet), its conversations
+	 * and transcripts, and every file before this one with its SHA-256
+	 * (the statement in manifest.sig signs this file too). */
+	if (json_object_set(head, "matter", P->matter) != 0 ||
+	    json_object_set_new(head, "control_numbers", json_pack("{s:s,s:I}",
+	    "format", PR_CONTROL_FMT, "count", (json_int_t)P->res.records)) != 0 ||
+	    json_object_set(head, "conversations", P->conversations) != 0 ||
+	    json_object_set_new(head, "loadfile", json_string("loadfile.csv")) != 0 ||
+	    json_object_set_new(head, "cover", json_pack("[ss]", "cover.txt",
+	    "cover.html")) != 0 ||
+	    json_object_set(head, "files", P->sha_files) != 0) {
+		json_decref(head);
+		return NULL;
+	}
 	if (P->has_from || P->has_to) {
 		char t[PR_TIME_MAX];
 
@@ -1247,7 +1277,8 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	in_tx = 1;
 	if (pr_load_scope(P) != 0 || pr_load_keys(P) != 0 ||
 	    pr_load_epochs(P) != 0 ||
-	    pr_load_approvals(P) != 0 || pr_combine(P) != 0)
+	    pr_load_approvals(P) != 0 || pr_combine(P) != 0 ||
+	    pr_load_cover(P) != 0)
 		goto out;
 	if (pr_count(P, &in_scope, NULL, NULL) != 0 ||
 	    pr_count(P, &P->total, NULL, P->lit_epochs) != 0)
@@ -1281,7 +1312,8 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	if (spool_open(P, &P->records, PR_SPOOL_MEM_SMALL) != 0 ||
 	    spool_open(P, &P->manifest, PR_SPOOL_MEM_SMALL) != 0 ||
 	    spool_open(P, &P->events, PR_SPOOL_MEM_EVENTS) != 0 ||
-	    spool_open(P, &P->zipsp, PR_SPOOL_MEM_ZIP) != 0)
+	    spool_open(P, &P->zipsp, PR_SPOOL_MEM_ZIP) != 0 ||
+	    pr_view_open(P) != 0)
 		goto out;
 	if (pr_grow(P, &P->att, &P->att_cap, 3 * 16384) != 0)
 		goto out;
@@ -1304,7 +1336,9 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		tar_fail(P, "open");
 		goto out;
 	}
-	if (tar_entry(P, "rsmf/", 0, 1) != 0)
+	if (tar_entry(P, "rsmf/", 0, 1) != 0 ||
+	    tar_entry(P, "attachments/", 0, 1) != 0 ||
+	    tar_entry(P, "transcripts/", 0, 1) != 0)
 		goto out;
 
 	pr_progress(P);
@@ -1319,7 +1353,12 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	/* records.jsonl and manifest.json from their spools. */
 	if (spool_seal(P, &P->records) != 0 ||
 	    tar_entry(P, "records.jsonl", spool_size(&P->records), 0) != 0 ||
-	    spool_copy(P, &P->records, tar_sink, P) != 0)
+	    spool_copy(P, &P->records, tar_sink, P) != 0 ||
+	    pr_file_end(P) != 0)
+		goto out;
+	/* The last transcript, the load file and the cover sheets (which
+	 * list every file before them with its SHA-256). */
+	if (pr_view_loadfile(P) != 0 || pr_view_cover(P) != 0)
 		goto out;
 	if ((mhead = pr_manifest_head(P, ckpts)) == NULL) {
 		PERR(P, "out of memory");
