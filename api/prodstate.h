@@ -1,6 +1,6 @@
 /* api/prodstate.h — the state of one production build (struct prod) and
  * the types its parts share: epochs and their key cache, checkpoints,
- * batches and the proofs of the rows in flight, long conversations,
+ * batches and the proofs of the rows in flight,
  * spools, the writer queue, the current RSMF group, text buffers.
  *
  * Private to the build.  api/production.c makes a prod, runs the build
@@ -86,12 +86,6 @@ typedef struct pr_rowproof {
 	size_t        path_len;
 	unsigned char path[VAULT_MERKLE_PATH_MAX * VAULT_HASH_BYTES];
 } pr_rowproof;
-
-typedef struct pr_long {
-	unsigned char conv[VAULT_TOKEN_BYTES];
-	int           has_conv;
-	char          channel[PR_CHANNEL_MAX];
-} pr_long;
 
 /* A spool keeps its content in guarded memory up to mem_cap bytes and
  * only past that moves it to a sealed temporary file: the many small RSMF
@@ -221,8 +215,6 @@ typedef struct prod {
 	char                 fname[192];
 	unsigned long long   fsize;
 	json_t              *files;
-	pr_long             *longs;
-	size_t               nlongs;
 
 	/* output */
 	int                  out_fd;

@@ -22,9 +22,13 @@
  *
  * Shape of the work: one ordered server-side cursor over the in-scope
  * records (the next FETCH runs while a batch is processed); each record is
- * decrypted once and fanned out to records.jsonl, the manifest, and the
- * current RSMF (events, attachments in its zip).  A conversation change (or
- * a day change in a long conversation) closes that RSMF into the tar.  Tar,
+ * decrypted once and fanned out to records.jsonl, the manifest, the
+ * current RSMF (events, attachments in its zip and as files of the tar),
+ * the conversation's transcripts and the load file (api/prodview.c).  A
+ * conversation or UTC day change closes that RSMF into the tar; a
+ * conversation change its transcripts.  At the end: records.jsonl, the
+ * load file, the cover sheets (every file before them with its SHA-256),
+ * the manifest (with those hashes and the cover's) and the statement.  Tar,
  * zip and RFC 5322 headers need sizes and counts before the bytes they
  * describe, so output is held in spools: guarded memory first, and past a
  * bound a temporary file sealed under a per-build key (vault_spool_*).
@@ -36,8 +40,10 @@
  * Entry names are libarchive's own copies (the entry, pax headers, the zip
  * central directory), also freed unwiped, so no name derives from content:
  * fixed names, ordinals, the day of the plaintext sent_at column, and
- * att<n>-<j> for attachments, whose file names go only into the RSMF
- * manifest's "display".  The RFC 5322 headers hold only such metadata too.
+ * att<n>-<j> (zip) or attachments/<control>-<nn> (tar) for attachments,
+ * whose file names go only into the RSMF manifest's "display" and our
+ * manifest (`export open` renames the files on the reviewer's machine).
+ * The RFC 5322 headers hold only such metadata too.
  *
  * The parts, each over the build's state (api/prodstate.h) and none
  * including this file's header: api/prodscope.c (matter, scope, keys,
@@ -120,7 +126,7 @@ api_production_init(void)
 	json_set_alloc_funcs(pr_json_malloc, pr_json_free);
 }
 
-/* -- checkpoints and long conversations -------------------------------------------- */
+/* -- checkpoints -------------------------------------------- */
 
 static int
 pr_ckpt_cmp(const void *a, const void *b)
@@ -519,55 +525,6 @@ pr_proofs_for(prod *P, const PGresult *r, int n)
 		}
 	}
 	return 0;
-}
-
-/* Conversations too long for one RSMF file: split per UTC day. */
-static int
-pr_load_longs(prod *P, unsigned long split)
-{
-	pg_params p = PG_PARAMS_INIT;
-	PGresult *r;
-	char lim[32];
-	int i, n, rc = -1;
-
-	snprintf(lim, sizeof(lim), "%lu", split);
-	pr_scope_params(P, &p);
-	pg_param_text(&p, P->lit_epochs);
-	pg_param_text(&p, lim);
-	p.result_binary = 1;
-	r = pg_query(P->db,
-	    "SELECT r.conversation_token, r.channel FROM coffer.records r "
-	    "WHERE " PR_SCOPE " AND r.epoch_id = ANY ($7::uuid[]) "
-	    "GROUP BY 1, 2 HAVING count(*) > $8::bigint", &p, P->err, P->err_len);
-	if (r == NULL)
-		return -1;
-	n = PQntuples(r);
-	if (n > 0 && (P->longs = calloc((size_t)n, sizeof(pr_long))) == NULL) {
-		PERR(P, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		pr_long *l = &P->longs[i];
-
-		if ((l->has_conv = !PQgetisnull(r, i, 0))) {
-			if (PQgetlength(r, i, 0) != VAULT_TOKEN_BYTES)
-				goto bad;
-			memcpy(l->conv, PQgetvalue(r, i, 0), VAULT_TOKEN_BYTES);
-		}
-		if (PQgetlength(r, i, 1) >= (int)PR_CHANNEL_MAX)
-			goto bad;
-		memcpy(l->channel, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1));
-	}
-	P->nlongs = (size_t)n;
-	if (n > 0)
-		qsort(P->longs, P->nlongs, sizeof(pr_long), pr_long_cmp);
-	rc = 0;
-	goto out;
-bad:
-	PERR(P, "tenant %s: malformed record row", P->tid);
-out:
-	PQclear(r);
-	return rc;
 }
 
 /* -- records ------------------------------------------------------------------------ */
@@ -982,7 +939,6 @@ prod_free(prod *P)
 		vault_secure_free(P->lbuf);
 	vault_hasher_free(&P->fh);
 	json_decref(P->files);
-	free(P->longs);
 	free(P->public_shares);
 	if (P->seed != NULL)
 		vault_secure_free(P->seed);
@@ -1189,7 +1145,6 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	unsigned int mdlen = 0;
 	int rc = -1, in_tx = 0, dfd;
 	char e2[256];
-	unsigned long split;
 
 	if (err != NULL && err_len > 0)
 		err[0] = '\0';
@@ -1222,8 +1177,6 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	memcpy(P->matter_id, matter_id, VAULT_ID_BYTES);
 	util_uuid_format(P->tid, tenant_id);
 	util_uuid_format(P->mid, matter_id);
-	split = opts != NULL && opts->rsmf_split_events > 0 ?
-	    opts->rsmf_split_events : API_PRODUCTION_SPLIT_EVENTS;
 	if ((P->tmp_path = malloc(strlen(out_path) + 5)) == NULL ||
 	    (P->dir = strdup(out_path)) == NULL) {
 		PERR(P, "out of memory");
@@ -1288,7 +1241,7 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		PERR(P, "out of memory");
 		goto out;
 	}
-	if (pr_load_checkpoints(P, ckpts) != 0 || pr_load_longs(P, split) != 0)
+	if (pr_load_checkpoints(P, ckpts) != 0)
 		goto out;
 	if (P->nckpts > 0)
 		qsort(P->ckpts, P->nckpts, sizeof(pr_ckpt), pr_ckpt_cmp);

@@ -1,7 +1,9 @@
 /* api/rsmf.c — a production's RSMF 2.0 files (api/rsmf.h): one group
- * of records at a time (a conversation and channel, or one UTC day of a
- * long one), its events and attachments in rsmf.zip, its manifest, and
- * the .rsmf — RFC 5322 headers and the zip in base64 — into the tar.
+ * of records at a time (one UTC day of a conversation and channel,
+ * rsmf/c<conversation>_<YYYY-MM-DD>.rsmf), its events and attachments in
+ * rsmf.zip, its manifest, and the .rsmf — RFC 5322 headers and the zip in
+ * base64 — into the tar.  Each attachment is also a file of the tar of its
+ * own (attachments/<control>-<nn>), its name and type in P->ratt.
  *
  * Trusts: the decrypted record only as JSON that jansson parsed: values
  * reach the output encoded by jansson (tx_json), attachments must be
@@ -76,22 +78,6 @@ pr_date(char out[PR_TIME_MAX], long long day)
 
 	pr_time(full, day * PR_DAY_US);
 	snprintf(out, PR_TIME_MAX, "%.10s", full);
-}
-
-/* -- long conversations -------------------------------------------------- */
-
-/* The order of P->longs (qsort in api/production.c, bsearch below). */
-int
-pr_long_cmp(const void *a, const void *b)
-{
-	const pr_long *x = a, *y = b;
-	int c;
-
-	if (x->has_conv != y->has_conv)
-		return x->has_conv - y->has_conv;
-	if (x->has_conv && (c = memcmp(x->conv, y->conv, VAULT_TOKEN_BYTES)) != 0)
-		return c;
-	return strcmp(x->channel, y->channel);
 }
 
 /* -- RSMF groups --------------------------------------------------------------------- */

@@ -5,7 +5,9 @@
  * passphrase.  Does not trust the production: the container must
  * authenticate chunk by chunk and end with its FINAL chunk
  * (vault/production.h); the tar inside may hold only the layout a build
- * writes — rsmf/ with *.rsmf files, records.jsonl, manifest.json, manifest.sig — as plain
+ * writes — rsmf/ with *.rsmf files, attachments/, transcripts/ with
+ * *.html and *.txt (names of [A-Za-z0-9._-] only), records.jsonl,
+ * loadfile.csv, cover.txt, cover.html, manifest.json, manifest.sig — as plain
  * files: absolute names, "..", links, devices, FIFOs and anything else are
  * refused, and files are created with openat(O_EXCL | O_NOFOLLOW) inside a
  * directory this command made, so nothing can be written outside it.
@@ -28,7 +30,12 @@
  * and the batch's checkpoint verified under the pinned key of its node; a
  * record without a checkpoint, of another matter or outside the signed
  * scope (time range, channels) is refused, naming the record.  The RSMF
- * files' X-RSMF-EventCount headers add up to the record count.
+ * files' X-RSMF-EventCount headers add up to the record count.  The
+ * manifest's "files" (issue 15.3, what the cover sheets show) must list
+ * every other file with its size and SHA-256, each receipt's attachments
+ * must name files of the production, and only then are the attachments
+ * renamed to the names the manifest gives them (checked: the entry, '-',
+ * [A-Za-z0-9._-]; renameat2 RENAME_NOREPLACE inside DIR).
  */
 #include "ctl/ctl.h"
 
@@ -74,7 +81,8 @@ static const char ex_usage_text[] =
     "usage: cofferctl export open --in FILE --key KEYFILE --out DIR "
     "[--nodes PINS] [--passphrase-file F]\n"
     "  decrypts a production sealed to your key, proves it and writes its\n"
-    "  files (rsmf/*.rsmf, records.jsonl, manifest.json, manifest.sig) into\n"
+    "  files (cover.txt, cover.html, loadfile.csv, transcripts/, attachments/,\n"
+    "  rsmf/*.rsmf, records.jsonl, manifest.json, manifest.sig) into\n"
     "  DIR, which must not exist yet or be empty.  The API's signature and\n"
     "  every gateway checkpoint are checked against the node pins file\n"
     "  (--nodes, default $COFFER_NODE_PINS), never against keys the\n"
@@ -1431,11 +1439,23 @@ ex_outdir(ex_ctx *c, const char *dir)
 	return 0;
 }
 
-int
-ctl_cmd_export(int argc, char **argv)
+/* What `export open` needs: one function over these options, so that
+ * other verbs (opening a production just downloaded) call the same code. */
+typedef struct ex_open_opts {
+	const char *in;               /* the sealed production */
+	const char *key;              /* the legal user's key file */
+	const char *out;              /* DIR: new or empty */
+	const char *passphrase_file;  /* NULL: ask on the terminal */
+	const char *nodes;            /* node pins; NULL: $COFFER_NODE_PINS */
+} ex_open_opts;
+
+/* Decrypt, extract, prove and keep the production, or keep nothing.
+ * CTL_EXIT_* (messages through ctl_fail/ctl_usage). */
+static int
+ex_open(const ex_open_opts *o)
 {
-	const char *in = NULL, *keyf = NULL, *out = NULL, *passf = NULL;
-	const char *nodes = NULL;
+	const char *in = o->in, *keyf = o->key, *out = o->out;
+	const char *passf = o->passphrase_file, *nodes = o->nodes;
 	pins_nodes *pins = NULL;
 	unsigned char hdr[VAULT_PROD_HEADER_BYTES], theirs[VAULT_BOX_KEYID_BYTES];
 	unsigned char mine[VAULT_BOX_KEYID_BYTES], *keyfile = NULL, *sk = NULL;
@@ -1445,44 +1465,12 @@ ctl_cmd_export(int argc, char **argv)
 	unsigned long long nrec = 0, nck = 0;
 	size_t klen = 0, hlen = 0;
 	ex_ctx c;
-	int ch, rc = CTL_EXIT_FAIL, opened = 0;
+	int rc = CTL_EXIT_FAIL, opened = 0;
 	ssize_t got;
 
 	memset(&c, 0, sizeof(c));
 	c.in_fd = -1;
 	c.dfd = -1;
-	if (argc < 2 || strcmp(argv[1], "open") != 0) {
-		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-		    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)) {
-			fputs(ex_usage_text, stdout);
-			return CTL_EXIT_OK;
-		}
-		return ctl_usage(ex_usage_text, "export open: the only export "
-		    "command is 'open'");
-	}
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc - 1, argv + 1, "", ex_long, NULL)) != -1) {
-		switch (ch) {
-		case EX_OPT_IN:   in = optarg; break;
-		case EX_OPT_KEY:  keyf = optarg; break;
-		case EX_OPT_OUT:  out = optarg; break;
-		case EX_OPT_PASS: passf = optarg; break;
-		case EX_OPT_NODES: nodes = optarg; break;
-		case EX_OPT_HELP:
-			fputs(ex_usage_text, stdout);
-			return CTL_EXIT_OK;
-		default:
-			return ctl_usage(ex_usage_text, "export open: unknown "
-			    "option or missing value");
-		}
-	}
-	if (optind != argc - 1)
-		return ctl_usage(ex_usage_text, "export open: unexpected "
-		    "argument");
-	if (in == NULL || keyf == NULL || out == NULL)
-		return ctl_usage(ex_usage_text, "export open: --in, --key and "
-		    "--out are required");
 	if (nodes == NULL || nodes[0] == '\0')
 		nodes = getenv("COFFER_NODE_PINS");
 	if (nodes == NULL || nodes[0] == '\0')
@@ -1661,4 +1649,53 @@ out:
 		free(keyfile);
 	}
 	return rc;
+}
+
+int
+ctl_cmd_export(int argc, char **argv)
+{
+	const char *in = NULL, *keyf = NULL, *out = NULL, *passf = NULL;
+	const char *nodes = NULL;
+	ex_open_opts o;
+	int ch;
+
+	if (argc < 2 || strcmp(argv[1], "open") != 0) {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+		    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)) {
+			fputs(ex_usage_text, stdout);
+			return CTL_EXIT_OK;
+		}
+		return ctl_usage(ex_usage_text, "export open: the only export "
+		    "command is 'open'");
+	}
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc - 1, argv + 1, "", ex_long, NULL)) != -1) {
+		switch (ch) {
+		case EX_OPT_IN:   in = optarg; break;
+		case EX_OPT_KEY:  keyf = optarg; break;
+		case EX_OPT_OUT:  out = optarg; break;
+		case EX_OPT_PASS: passf = optarg; break;
+		case EX_OPT_NODES: nodes = optarg; break;
+		case EX_OPT_HELP:
+			fputs(ex_usage_text, stdout);
+			return CTL_EXIT_OK;
+		default:
+			return ctl_usage(ex_usage_text, "export open: unknown "
+			    "option or missing value");
+		}
+	}
+	if (optind != argc - 1)
+		return ctl_usage(ex_usage_text, "export open: unexpected "
+		    "argument");
+	if (in == NULL || keyf == NULL || out == NULL)
+		return ctl_usage(ex_usage_text, "export open: --in, --key and "
+		    "--out are required");
+	memset(&o, 0, sizeof(o));
+	o.in = in;
+	o.key = keyf;
+	o.out = out;
+	o.passphrase_file = passf;
+	o.nodes = nodes;
+	return ex_open(&o);
 }

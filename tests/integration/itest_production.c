@@ -1116,7 +1116,6 @@ build(const unsigned char mid[16], const char *out, unsigned long split,
 	memset(&o, 0, sizeof(o));
 	o.sign_sk = api_sk;
 	o.node_name = API_NODE;
-	o.rsmf_split_events = split;
 	o.rsmf_deflate = split != 0;       /* the split builds also deflate */
 	o.blind_dir = pdir();
 	rc = api_production_build_ex(c, ta.tid, mid, out, NULL, NULL, &o, res, err,
@@ -1878,8 +1877,7 @@ h_build(int argc, char **argv)
 	o.sign_sk = api_sk;
 	o.node_name = getenv("COFFER_API_NODE_NAME");
 	o.node_pins_file = getenv("COFFER_NODE_PINS");
-	if (argc > 3)
-		o.rsmf_split_events = strtoul(argv[3], NULL, 10);
+	/* argv[3], the former RSMF split, is ignored: RSMF files are per day */
 	b0 = backend_cpu(db);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	clock_gettime(CLOCK_MONOTONIC, &w0);
