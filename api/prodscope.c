@@ -454,6 +454,29 @@ pr_partial_add(prod *P, const api_partial *ap)
 	e->partials[e->npartials++] = ap->part;
 }
 
+/* One approval's custodian, name and time into P->approvers (the cover
+ * sheet; columns 2..4 of pr_load_approvals' query). */
+static int
+pr_approver(prod *P, unsigned int index, const PGresult *r, int row)
+{
+	char t[PR_TIME_MAX];
+	json_t *o;
+
+	if (P->approvers == NULL && (P->approvers = json_array()) == NULL)
+		goto bad;
+	pr_time(t, strtoll(PQgetvalue(r, row, 4), NULL, 10));
+	o = json_pack("{s:I,s:s,s:s,s:s}", "custodian_index", (json_int_t)index,
+	    "user_id", PQgetvalue(r, row, 2), "name", PQgetvalue(r, row, 3),
+	    "approved_at", t);
+	if (o == NULL || json_array_append_new(P->approvers, o) != 0)
+		goto bad;
+	return 0;
+bad:
+	PERR(P, "matter %s: approval of custodian %u: malformed row (or out of "
+	    "memory)", P->mid, index);
+	return -1;
+}
+
 int
 pr_load_approvals(prod *P)
 {
@@ -470,10 +493,14 @@ pr_load_approvals(prod *P)
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
 	pg_param_text(&p, P->blind_text);
-	r = pg_query(P->db, "SELECT custodian_index, partials::text "
-	    "FROM coffer.approvals WHERE tenant_id = $1::uuid "
-	    "AND matter_id = $2::uuid AND blind_id = $3::uuid "
-	    "ORDER BY custodian_index", &p, P->err,
+	/* with who approved and when: the cover sheet's approvers */
+	r = pg_query(P->db, "SELECT a.custodian_index, a.partials::text, "
+	    "a.user_id::text, u.name, "
+	    "(pg_catalog.date_part('epoch', a.approved_at) * 1000000)::int8 "
+	    "FROM coffer.approvals a JOIN coffer.users u ON "
+	    "u.tenant_id = a.tenant_id AND u.user_id = a.user_id "
+	    "WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid AND "
+	    "a.blind_id = $3::uuid ORDER BY a.custodian_index", &p, P->err,
 	    P->err_len);
 	if (r == NULL)
 		return -1;
@@ -516,6 +543,8 @@ pr_load_approvals(prod *P)
 		json_decref(doc);
 		doc = NULL;
 		P->custodians[used++] = index;
+		if (pr_approver(P, index, r, i) != 0)
+			goto out;
 	}
 	P->ncustodians = (unsigned int)used;
 	rc = 0;
@@ -677,22 +706,12 @@ pr_epoch_open(prod *P, const unsigned char id[VAULT_ID_BYTES])
 
 /* -- cover sheet -------------------------------------------------------------- */
 
-static json_t *
-pr_us_time(const char *v)
-{
-	char t[PR_TIME_MAX];
-
-	pr_time(t, strtoll(v, NULL, 10));
-	return json_string(t);
-}
-
 int
 pr_load_cover(prod *P)
 {
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
-	json_t *apps = NULL, *o;
-	int i, n, rc = -1;
+	int rc = -1;
 
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
@@ -709,44 +728,17 @@ pr_load_cover(prod *P)
 		goto out;
 	}
 	json_decref(P->matter);
-	P->matter = json_pack("{s:s,s:s,s:{s:s,s:s}}",
+	P->matter = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}",
 	    "title", PQgetvalue(r, 0, 0), "legal_basis", PQgetvalue(r, 0, 1),
-	    "requester", "user_id", PQgetvalue(r, 0, 2), "name", PQgetvalue(r, 0, 3));
-	PQclear(r);
-	r = NULL;
-	if (P->matter == NULL || (apps = json_array()) == NULL ||
-	    json_object_set(P->matter, "approvals", apps) != 0) {
+	    "requester", "user_id", PQgetvalue(r, 0, 2), "name", PQgetvalue(r, 0, 3),
+	    "approvals", P->approvers);
+	if (P->matter == NULL) {
 		PERR(P, "matter %s: its title, legal basis or names are not valid "
 		    "UTF-8 (or out of memory)", P->mid);
 		goto out;
 	}
-	memset(&p, 0, sizeof(p));
-	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
-	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
-	pg_param_text(&p, P->blind_text);
-	r = pg_query(P->db, "SELECT a.custodian_index, a.user_id::text, u.name, "
-	    "(pg_catalog.date_part('epoch', a.approved_at) * 1000000)::int8 "
-	    "FROM coffer.approvals a JOIN coffer.users u ON "
-	    "u.tenant_id = a.tenant_id AND u.user_id = a.user_id "
-	    "WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid AND "
-	    "a.blind_id = $3::uuid ORDER BY a.custodian_index", &p, P->err,
-	    P->err_len);
-	if (r == NULL)
-		goto out;
-	n = PQntuples(r);
-	for (i = 0; i < n; i++) {
-		o = json_pack("{s:I,s:s,s:s,s:o}", "custodian_index",
-		    (json_int_t)strtol(PQgetvalue(r, i, 0), NULL, 10),
-		    "user_id", PQgetvalue(r, i, 1), "name", PQgetvalue(r, i, 2),
-		    "approved_at", pr_us_time(PQgetvalue(r, i, 3)));
-		if (o == NULL || json_array_append_new(apps, o) != 0) {
-			PERR(P, "matter %s: malformed approval row", P->mid);
-			goto out;
-		}
-	}
 	rc = 0;
 out:
-	json_decref(apps);
 	PQclear(r);
 	return rc;
 }

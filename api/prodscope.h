@@ -46,7 +46,7 @@ int  pr_load_approvals(prod *P);
 int  pr_combine(prod *P);
 /* The cover sheet's matter details into P->matter: title, legal basis,
  * requester (id and name), and the approving custodians (index, name,
- * time) of the current blinding (after pr_load_keys). */
+ * time) that pr_load_approvals found (after it). */
 int  pr_load_cover(prod *P);
 
 /* The unwrapped key of an approved epoch, from a small cache (owned by

@@ -249,6 +249,7 @@ typedef struct prod {
 	char                 control[24];     /* this record's control number */
 	EVP_MD_CTX          *fsha;            /* SHA-256 of the current file */
 	json_t              *sha_files;       /* {"name","size","sha256"} */
+	json_t              *approvers;       /* who approved, when */
 	json_t              *matter;          /* title, legal basis, requester,
 	                                         approvals (cover sheet) */
 

@@ -207,6 +207,8 @@ pr_view_free(prod *P)
 	json_decref(P->ratt);
 	json_decref(P->sha_files);
 	json_decref(P->matter);
+	json_decref(P->approvers);
+	P->approvers = NULL;
 	P->tr_parts = P->tr_conv = P->conversations = P->ratt = NULL;
 	P->sha_files = P->matter = NULL;
 	EVP_MD_CTX_free(P->fsha);

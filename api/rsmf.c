@@ -247,6 +247,8 @@ pr_attachment(prod *P, json_t *att, size_t j, pr_text *ev)
 		PERR(P, "record attachment %zu is not base64", j);
 		return -1;
 	}
+	memset(safe, 0, sizeof(safe));
+	memset(file, 0, sizeof(file));
 	jname = json_object_get(att, "name");
 	jtype = json_object_get(att, "type");
 	P->g.attachments++;
@@ -314,6 +316,9 @@ pr_attachment(prod *P, json_t *att, size_t j, pr_text *ev)
 		goto out;
 	rc = 0;
 out:
+	/* the safe name derives from the record's file name: content */
+	vault_wipe(safe, sizeof(safe));
+	vault_wipe(file, sizeof(file));
 	EVP_MD_CTX_free(sha);
 	return rc;
 }

@@ -1622,8 +1622,12 @@ out:
 		(void)close(c.dfd);
 	if (c.in_fd >= 0)
 		(void)close(c.in_fd);
-	while (c.nfiles > 0)
-		free(c.files[--c.nfiles]);
+	/* attachment file names derive from content: wiped */
+	while (c.nfiles > 0) {
+		c.nfiles--;
+		vault_wipe(c.files[c.nfiles], strlen(c.files[c.nfiles]));
+		free(c.files[c.nfiles]);
+	}
 	free(c.files);
 	free(c.fhash);
 	free(c.fsha);
@@ -1631,6 +1635,8 @@ out:
 	while (c.nren > 0) {
 		c.nren--;
 		free(c.ren_from[c.nren]);
+		if (c.ren_to[c.nren] != NULL)
+			vault_wipe(c.ren_to[c.nren], strlen(c.ren_to[c.nren]));
 		free(c.ren_to[c.nren]);
 	}
 	free(c.ren_from);
