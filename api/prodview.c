@@ -25,7 +25,8 @@
 
 #define PR_SPOOL_MEM_VIEW (256U * 1024U)
 
-enum vx_mode { VX_HTML, VX_TEXT, VX_LINE, VX_CSV };
+enum vx_mode { VX_HTML = PR_VIEW_HTML, VX_TEXT = PR_VIEW_TEXT,
+               VX_LINE = PR_VIEW_LINE, VX_CSV = PR_VIEW_CSV };
 
 static const char vx_css[] =
     "body{font-family:sans-serif;margin:2em}"
@@ -74,6 +75,16 @@ vx_escape(prod *P, pr_text *t, const char *s, size_t n, enum vx_mode mode)
 		run = i + 1;
 	}
 	return n > run ? tx_put(P, t, s + run, n - run) : 0;
+}
+
+int
+pr_view_escape(prod *P, pr_text *t, const char *s, size_t n, int mode)
+{
+	if (mode < PR_VIEW_HTML || mode > PR_VIEW_CSV) {
+		PERR(P, "unknown escaping");
+		return -1;
+	}
+	return vx_escape(P, t, s, n, (enum vx_mode)mode);
 }
 
 static int
@@ -128,8 +139,8 @@ vx_cell_list(prod *P, pr_text *t, const json_t *arr, const char *key,
 	return tx_str(P, t, "\"");
 }
 
-static int
-vx_cell(prod *P, pr_text *t, const char *s, int first)
+int
+pr_view_cell(prod *P, pr_text *t, const char *s, int first)
 {
 	size_t n = s != NULL ? strlen(s) : 0;
 
@@ -421,18 +432,19 @@ pr_view_record(prod *P, json_t *rec, const char *channel, long long sent_us,
 		return -1;
 	/* load file row */
 	snprintf(conv, sizeof(conv), "c%06llu", P->tr_ordinal);
-	if (vx_cell(P, t, P->control, 1) != 0 || vx_cell(P, t, conv, 0) != 0 ||
+	if (pr_view_cell(P, t, P->control, 1) != 0 ||
+	    pr_view_cell(P, t, conv, 0) != 0 ||
 	    vx_cell_json(P, t, json_object_get(rec, "conversation")) != 0 ||
-	    vx_cell(P, t, sent, 0) != 0 ||
+	    pr_view_cell(P, t, sent, 0) != 0 ||
 	    vx_cell_json(P, t, json_object_get(rec, "sender")) != 0 ||
 	    vx_cell_list(P, t, json_object_get(rec, "recipients"), NULL, 0) != 0 ||
-	    vx_cell(P, t, channel, 0) != 0 ||
+	    pr_view_cell(P, t, channel, 0) != 0 ||
 	    vx_cell_json(P, t, json_object_get(rec, "direction")) != 0 ||
 	    vx_cell_list(P, t, P->ratt, "name", 0) != 0 ||
 	    vx_cell_list(P, t, P->ratt, "content_type", 0) != 0 ||
 	    vx_cell_list(P, t, P->ratt, "file", 0) != 0 ||
 	    vx_cell_list(P, t, P->ratt, "sha256", 0) != 0 ||
-	    vx_cell(P, t, leaf, 0) != 0 || vx_cell(P, t, receipt, 0) != 0 ||
+	    pr_view_cell(P, t, leaf, 0) != 0 || pr_view_cell(P, t, receipt, 0) != 0 ||
 	    vx_cell_json(P, t, json_object_get(rec, "id")) != 0 ||
 	    tx_str(P, t, "\r\n") != 0 || vx_flush(P, t, &P->loadcsv) != 0)
 		return -1;

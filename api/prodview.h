@@ -17,6 +17,16 @@
 
 #include "api/prodstate.h"
 
+/* Escaping, for what goes where (exposed for tests/unit/test_production.c):
+ * HTML entities for & < > " '; a body's newline followed by 4 blanks in
+ * TEXT; '"' doubled in CSV; control characters (but newline and TAB outside
+ * LINE) and DEL as '?' in every mode.  Appends to t.  0 or -1. */
+enum { PR_VIEW_HTML, PR_VIEW_TEXT, PR_VIEW_LINE, PR_VIEW_CSV };
+int  pr_view_escape(prod *P, pr_text *t, const char *s, size_t n, int mode);
+/* One RFC 4180 cell ("," before it unless first): quoted, a leading ' when
+ * it starts with = + - @ TAB or CR.  0 or -1. */
+int  pr_view_cell(prod *P, pr_text *t, const char *s, int first);
+
 /* Spools and lists; 0 or -1 after PERR. */
 int  pr_view_open(prod *P);
 /* One record (after its RSMF event: P->control and P->ratt are set) into

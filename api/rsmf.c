@@ -186,9 +186,8 @@ pr_att_name(char *out, size_t cap, unsigned long long n, size_t j)
  * "file" when nothing is left.  Prefixed by "<control>-<n>-" it is unique
  * and never a path: `export open` renames the entry to it after the
  * production verified (it also checks the character set). */
-#define PR_SAFE_MAX 80U
-static void
-pr_safe_name(char out[PR_SAFE_MAX + 1], const char *name, size_t n)
+void
+pr_safe_name(char *out, const char *name, size_t n)
 {
 	size_t i, o = 0;
 

@@ -17,6 +17,12 @@
 
 
 /* Does this record start a new group?  Opens it (closing the last). */
+/* An attachment's file name made safe for a disk: bytes outside
+ * [A-Za-z0-9._-] and a leading '.' become '_', at most PR_SAFE_MAX bytes,
+ * "file" when empty.  out holds PR_SAFE_MAX + 1 bytes. */
+#define PR_SAFE_MAX 80U
+void pr_safe_name(char *out, const char *name, size_t n);
+
 int  pr_group_for(prod *P, const unsigned char *conv, const char *channel,
                   long long sent_us);
 /* One record as an RSMF event of the current group. */
