@@ -1120,7 +1120,9 @@ ex_review_files(ex_ctx *c, json_t *head)
 	static const char *const need[] = { "loadfile.csv", "cover.txt",
 	    "cover.html" };
 	size_t i, listed = 0;
+	unsigned char *seen = NULL;
 	long k;
+	int rc = -1;
 
 	if (!json_is_array(files)) {
 		snprintf(c->err, sizeof(c->err), "manifest.json lists no files with "
@@ -1134,15 +1136,22 @@ ex_review_files(ex_ctx *c, json_t *head)
 			    need[i]);
 			return -1;
 		}
+	if ((seen = calloc(c->nfiles + 1, 1)) == NULL) {
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		return -1;
+	}
 	json_array_foreach(files, i, f) {
 		const char *name = json_string_value(json_object_get(f, "name"));
 		const char *sha = json_string_value(json_object_get(f, "sha256"));
 
 		if (name == NULL || sha == NULL ||
-		    (k = ex_file_index(c, name)) < 0) {
+		    (k = ex_file_index(c, name)) < 0 || seen[k]++ != 0 ||
+		    strcmp(name, "manifest.json") == 0 ||
+		    strcmp(name, "manifest.sig") == 0) {
 			snprintf(c->err, sizeof(c->err), "manifest.json lists a file "
-			    "the production does not hold (entry %zu)", i + 1);
-			return -1;
+			    "the production does not hold, or one twice (entry %zu)",
+			    i + 1);
+			goto out;
 		}
 		util_hex(hex, c->fsha[k], crypto_hash_sha256_BYTES);
 		if (strcmp(hex, sha) != 0 || !json_is_integer(json_object_get(f,
@@ -1151,7 +1160,7 @@ ex_review_files(ex_ctx *c, json_t *head)
 			snprintf(c->err, sizeof(c->err), "%s: its SHA-256 or size is "
 			    "not what manifest.json lists (altered); refused",
 			    c->files[k]);
-			return -1;
+			goto out;
 		}
 		listed++;
 	}
@@ -1160,14 +1169,17 @@ ex_review_files(ex_ctx *c, json_t *head)
 		snprintf(c->err, sizeof(c->err), "manifest.json lists %zu files with "
 		    "their SHA-256; the production holds %zu besides the manifest "
 		    "and its signature", listed, c->nfiles - 2);
-		return -1;
+		goto out;
 	}
 	if (c->nren != c->att_files) {
 		snprintf(c->err, sizeof(c->err), "the manifest names %zu attachment "
 		    "files; the production holds %llu", c->nren, c->att_files);
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(seen);
+	return rc;
 }
 
 /* After everything verified: attachments under their reviewers' names. */
