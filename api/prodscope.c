@@ -196,7 +196,8 @@ pr_scope_params(prod *P, pg_params *p)
 	pg_param_text(p, P->lit_convs);
 }
 
-/* The matter's scope and time range (all api_production_count needs). */
+/* The matter's scope and time range (all api_production_count needs), and
+ * for the cover sheet its title, legal basis and requester (P->matter). */
 int
 pr_load_scope(prod *P)
 {
@@ -207,8 +208,11 @@ pr_load_scope(prod *P)
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
 	p.result_binary = 1;
-	r = pg_query(P->db, "SELECT m.scope::text, m.time_from, m.time_to, m.state "
-	    "FROM coffer.matters m WHERE m.tenant_id = $1::uuid "
+	r = pg_query(P->db, "SELECT m.scope::text, m.time_from, m.time_to, m.state, "
+	    "       m.title, m.legal_basis, m.requester_user_id, u.name "
+	    "FROM coffer.matters m JOIN coffer.users u ON "
+	    "     u.tenant_id = m.tenant_id AND u.user_id = m.requester_user_id "
+	    "WHERE m.tenant_id = $1::uuid "
 	    "AND m.matter_id = $2::uuid", &p, P->err, P->err_len);
 	if (r == NULL)
 		return -1;
@@ -227,6 +231,24 @@ pr_load_scope(prod *P)
 		if (PQgetlength(r, 0, 2) != 8)
 			goto bad;
 		memcpy(P->time_to, PQgetvalue(r, 0, 2), 8);
+	}
+	if (PQgetlength(r, 0, 6) != VAULT_ID_BYTES)
+		goto bad;
+	{
+		char req[PR_UUID_LIT];
+
+		util_uuid_format(req, (const unsigned char *)PQgetvalue(r, 0, 6));
+		json_decref(P->matter);
+		P->matter = json_pack("{s:s%,s:s%,s:{s:s,s:s%}}",
+		    "title", PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4),
+		    "legal_basis", PQgetvalue(r, 0, 5), (size_t)PQgetlength(r, 0, 5),
+		    "requester", "user_id", req, "name", PQgetvalue(r, 0, 7),
+		    (size_t)PQgetlength(r, 0, 7));
+		if (P->matter == NULL) {
+			PERR(P, "matter %s: its title, legal basis or requester name "
+			    "is not valid UTF-8 (or out of memory)", P->mid);
+			goto out;
+		}
 	}
 	rc = pr_scope_parse(P, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
 	goto out;
@@ -709,36 +731,10 @@ pr_epoch_open(prod *P, const unsigned char id[VAULT_ID_BYTES])
 int
 pr_load_cover(prod *P)
 {
-	pg_params p = PG_PARAMS_INIT;
-	PGresult *r;
-	int rc = -1;
-
-	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
-	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
-	r = pg_query(P->db, "SELECT m.title, m.legal_basis, "
-	    "m.requester_user_id::text, u.name FROM coffer.matters m "
-	    "JOIN coffer.users u ON u.tenant_id = m.tenant_id AND "
-	    "u.user_id = m.requester_user_id "
-	    "WHERE m.tenant_id = $1::uuid AND m.matter_id = $2::uuid", &p,
-	    P->err, P->err_len);
-	if (r == NULL)
+	if (P->matter == NULL || P->approvers == NULL ||
+	    json_object_set(P->matter, "approvals", P->approvers) != 0) {
+		PERR(P, "matter %s: no approvers for the cover sheet", P->mid);
 		return -1;
-	if (PQntuples(r) != 1) {
-		PERR(P, "matter %s of tenant %s not found", P->mid, P->tid);
-		goto out;
 	}
-	json_decref(P->matter);
-	P->matter = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}",
-	    "title", PQgetvalue(r, 0, 0), "legal_basis", PQgetvalue(r, 0, 1),
-	    "requester", "user_id", PQgetvalue(r, 0, 2), "name", PQgetvalue(r, 0, 3),
-	    "approvals", P->approvers);
-	if (P->matter == NULL) {
-		PERR(P, "matter %s: its title, legal basis or names are not valid "
-		    "UTF-8 (or out of memory)", P->mid);
-		goto out;
-	}
-	rc = 0;
-out:
-	PQclear(r);
-	return rc;
+	return 0;
 }

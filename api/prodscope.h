@@ -44,9 +44,9 @@ int  pr_load_approvals(prod *P);
  * custodian), combine K of them per approved epoch into S (guarded), and
  * prove each S by unwrapping the key once, before anything is written. */
 int  pr_combine(prod *P);
-/* The cover sheet's matter details into P->matter: title, legal basis,
- * requester (id and name), and the approving custodians (index, name,
- * time) that pr_load_approvals found (after it). */
+/* The approving custodians (index, name, time) that pr_load_approvals
+ * found into P->matter (pr_load_scope's title, legal basis, requester):
+ * the cover sheet's details. */
 int  pr_load_cover(prod *P);
 
 /* The unwrapped key of an approved epoch, from a small cache (owned by

@@ -1424,5 +1424,6 @@ api_production_count(PGconn *db, const unsigned char tenant_id[16],
 	free(P.lit_parts);
 	free(P.lit_convs);
 	json_decref(P.scope_summary);
+	json_decref(P.matter);
 	return rc;
 }

@@ -946,6 +946,14 @@ test_keyfile_opens_production(void **state)
 
 /* -- review files (issue 15.3) ------------------------------------------------ */
 
+static void
+expect_text(const pr_text *t, const char *want, size_t i)
+{
+	if (t->len != strlen(want) || memcmp(t->p, want, t->len) != 0)
+		fail_msg("case %zu: got '%.*s', want '%s'", i, (int)t->len,
+		    (const char *)t->p, want);
+}
+
 typedef struct esc_case {
 	int         mode;
 	const char *in;
@@ -984,10 +992,7 @@ test_view_escape(void **state)
 		tx_clear(&t);
 		assert_int_equal(pr_view_escape(P, &t, cases[i].in,
 		    strlen(cases[i].in), cases[i].mode), 0);
-		if (t.len != strlen(cases[i].want) ||
-		    memcmp(t.p, cases[i].want, t.len) != 0)
-			fail_msg("case %zu: got '%.*s', want '%s'", i, (int)t.len,
-			    (const char *)t.p, cases[i].want);
+		expect_text(&t, cases[i].want, i);
 	}
 	tx_clear(&t);
 	assert_int_equal(pr_view_escape(P, &t, "x", 1, 9), -1);
@@ -1022,10 +1027,7 @@ test_view_csv_cell(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		tx_clear(&t);
 		assert_int_equal(pr_view_cell(P, &t, cases[i].in, 1), 0);
-		if (t.len != strlen(cases[i].want) ||
-		    memcmp(t.p, cases[i].want, t.len) != 0)
-			fail_msg("cell %zu: got '%.*s', want '%s'", i, (int)t.len,
-			    (const char *)t.p, cases[i].want);
+		expect_text(&t, cases[i].want, i);
 	}
 	tx_clear(&t);
 	assert_int_equal(pr_view_cell(P, &t, "b", 0), 0);
