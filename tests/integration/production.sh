@@ -6,8 +6,14 @@
 # build by api_production_build(), `cofferctl export open`, and checks of
 # the result against what was sent and what the database holds: exactly
 # the in-scope records, receipts and checkpoints, RSMF manifests valid
-# against the RSMF 2.0.0 schema (python3 jsonschema); then the refusals:
-# wrong key or passphrase, truncated, tampered, appended, hostile tars.
+# against the RSMF 2.0.0 schema (python3 jsonschema), and what reviewers
+# use (issue 15.3): one RSMF per conversation and UTC day, attachment names
+# and types kept ("Q3 report.pdf") and hostile ones ("../../etc/passwd",
+# "..\\x") on disk under safe names inside DIR, HTML and text transcripts
+# ('<script>' escaped), loadfile.csv (a row per record, formula cells
+# guarded), cover sheets and the manifest's SHA-256 of every file; then the
+# refusals: wrong key or passphrase, truncated, tampered, appended, hostile
+# tars, and reviewer files edited after the build.
 #
 # First against tests/integration/production_helpers.py serve (the routes
 # approve uses; proofs verified and stored by the vault code, through
