@@ -1128,6 +1128,9 @@ pr_manifest_head(prod *P, json_t *ckpts)
 		memcpy(out, s, len - 1);
 		memcpy(out + len - 1, ",\"records\":[\n", 14);
 	}
+	/* it holds content now (issue 15.3: conversation names, the matter,
+	 * approvers): wiped like every other plaintext buffer */
+	vault_wipe(s, len);
 	free(s);
 	return out;
 }
@@ -1376,8 +1379,10 @@ out:
 		(void)close(P->out_fd);
 	if (rc != 0 && P->tmp_path != NULL)
 		(void)unlink(P->tmp_path);
-	if (mhead != NULL)
+	if (mhead != NULL) {
+		vault_wipe(mhead, strlen(mhead));
 		free(mhead);
+	}
 	json_decref(ckpts);
 	prod_free(P);
 	free(P);

@@ -22,6 +22,7 @@
 
 #include "api/prodtext.h"
 #include "api/spool.h"
+#include "vault/mem.h"
 
 #define PR_SPOOL_MEM_VIEW (256U * 1024U)
 
@@ -572,6 +573,8 @@ vx_cover_doc(prod *P, int html, size_t nfiles)
 	rc = vx_emit(P, &P->loadcsv, html ? "cover.html" : "cover.txt");
 out:
 	tx_clear(t);
+	if (scope != NULL)
+		vault_wipe(scope, strlen(scope));
 	free(scope);
 	return rc;
 }
