@@ -129,7 +129,7 @@ kp_tokens(struct keeper *k, int fd, uint64_t id, const unsigned char *p,
 	unsigned char *tok = NULL;
 	uint32_t kind, count, tlen, vlen, i;
 	size_t off;
-	int rc;
+	int rc, unavailable;
 
 	kind = kp_u32(p);
 	count = kp_u32(p + 4);
@@ -167,9 +167,23 @@ kp_tokens(struct keeper *k, int fd, uint64_t id, const unsigned char *p,
 			return -1;
 		}
 	}
-	if ((bik = api_keys_bik(k->keys, tenant, msg, sizeof(msg))) == NULL) {
-		log_error("keeper: %s", msg);
-		return kp_fail(fd, id, "no usable blind-index key for the tenant");
+	if ((bik = api_keys_bik(k->keys, tenant, &unavailable, msg,
+	    sizeof(msg))) == NULL) {
+		if (!unavailable) {
+			log_error("keeper: %s", msg);
+			return kp_fail(fd, id, "no usable blind-index key for the "
+			    "tenant");
+		}
+		/* the operator's to fix: the log names the path and why, the
+		 * client the file and what to do (keys_dir's place on this
+		 * host is not the client's business) */
+		log_warn("keeper: %s; the tenant's scopes get 503 "
+		    "tenant_key_unavailable until it is installed", msg);
+		snprintf(why, sizeof(why), "the tenant's key file %s.bik is missing "
+		    "or unreadable in keys_dir; install it (see cofferctl tenant "
+		    "init output)", tenant);
+		return kp_reply(fd, id, KEEPER_KEY_UNAVAILABLE, why, strlen(why),
+		    NULL, 0);
 	}
 	if ((tok = calloc(count, VAULT_TOKEN_BYTES)) == NULL)
 		return kp_fail(fd, id, "out of memory");
@@ -478,7 +492,7 @@ kp_start(struct keeper *k, PGconn *c)
 		log_warn("keeper: preloading blind-index keys: %s", err);
 	} else {
 		for (i = 0; i < PQntuples(r); i++) {
-			if (api_keys_bik(k->keys, PQgetvalue(r, i, 0), err,
+			if (api_keys_bik(k->keys, PQgetvalue(r, i, 0), NULL, err,
 			    sizeof(err)) != NULL)
 				loaded++;
 			else

@@ -26,7 +26,9 @@
  *               count × value str (0..KEEPER_VALUE_MAX)
  *      reply    0: count × 16-byte token; 1: index (u32) ‖ reason text (a
  *               value was refused: vault's reason, never the value);
- *               -1: text
+ *               2 (KEEPER_KEY_UNAVAILABLE): text for the client, naming
+ *               <tenant>.bik and what to do, never the path (the
+ *               tenant's key file is missing or unusable); -1: text
  *   KSEED_NEW   matter (16)                     reply 0: blind id (16)
  *   KSEED_HAS   matter (16) ‖ blind id (16)     reply 0 found, 1 missing
  *   KSEED_DESTROY matter (16)                   reply 0
@@ -65,6 +67,7 @@
 #include "api/config.h"
 #include "common/priv.h"
 
+#define KEEPER_KEY_UNAVAILABLE 2   /* KTOKENS: the tenant's key file */
 #define KEEPER_TOKENS_MAX  100000U
 #define KEEPER_VALUE_MAX   (1U << 20)
 #define KEEPER_EPOCHS_MAX  1000000U

@@ -84,7 +84,7 @@ kl_call(keeper_link *l, uint32_t type, const struct iovec *iov, int iovcnt,
 		kl_die(l, "an answer cut short");
 	pthread_mutex_unlock(&l->mu);
 	memcpy(&status, p, 4);
-	if (status < -1 || status > 1)
+	if (status < -1 || status > 1 + (type == IMSG_KTOKENS))
 		kl_die(l, "an answer with an unknown status");
 	*out_len = h.len - 4;
 	memmove(p, p + 4, *out_len);
@@ -235,6 +235,8 @@ kl_tokens(keeper_link *l, const char *tenant, int conversation,
 	if (st == 0) {
 		memcpy(tok, d, dl);
 		vault_wipe(d, dl);
+	} else if (st == KEEPER_KEY_UNAVAILABLE) {
+		kl_text(d, dl, why, why_len);
 	} else if (st == 1) {
 		if (dl < 4)
 			kl_die(l, "KTOKENS refusal without an index");

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "api/config.h"
+#include "api/keeper.h"              /* KEEPER_KEY_UNAVAILABLE */
 #include "common/priv.h"
 #include "vault/chain.h"
 
@@ -32,8 +33,10 @@ const unsigned char *kl_sign_pk(const keeper_link *l);
 
 /* Tokens of n values (participants, or conversations when conversation is
  * set) of tenant (a name) into tok (n × VAULT_TOKEN_BYTES).  0; 1: value
- * *bad was refused, why holds vault's reason (never the value); -1: why
- * says what failed. */
+ * *bad was refused, why holds vault's reason (never the value);
+ * KEEPER_KEY_UNAVAILABLE (2): the tenant's key file is missing or
+ * unusable, why is the message for the client (503
+ * tenant_key_unavailable); -1: why says what failed. */
 int  kl_tokens(keeper_link *l, const char *tenant, int conversation,
                const char *const *values, const size_t *lens, size_t n,
                unsigned char *tok, size_t *bad, char *why, size_t why_len)

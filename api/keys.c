@@ -97,12 +97,15 @@ keys_load(const char *dir, const char *tenant, char *err, size_t err_len)
 }
 
 const unsigned char *
-api_keys_bik(api_keys *k, const char *tenant, char *err, size_t err_len)
+api_keys_bik(api_keys *k, const char *tenant, int *unavailable, char *err,
+    size_t err_len)
 {
 	const unsigned char *found = NULL;
 	unsigned char *bik;
 	size_t i;
 
+	if (unavailable != NULL)
+		*unavailable = 0;
 	if (tenant == NULL || !names_ok(tenant, strlen(tenant))) {
 		snprintf(err, err_len, "invalid tenant name");
 		return NULL;
@@ -122,6 +125,8 @@ api_keys_bik(api_keys *k, const char *tenant, char *err, size_t err_len)
 			k->e[k->n].bik = bik;
 			k->n++;
 			found = bik;
+		} else if (unavailable != NULL) {
+			*unavailable = 1;
 		}
 	}
 	pthread_mutex_unlock(&k->mu);

@@ -21,9 +21,14 @@ int  api_keys_new(api_keys **out, const char *keys_dir, char *err,
 void api_keys_free(api_keys **k);   /* wipes every key; NULL ok */
 
 /* The tenant's BIK (borrowed, VAULT_BIK_BYTES, valid until api_keys_free),
- * loading it on first use.  NULL with a message in err. */
+ * loading it on first use; a load that failed is tried again at the next
+ * call, so a key file installed later is used without a restart.  NULL
+ * with a message in err (naming the path and the reason: for the log, not
+ * for clients), and *unavailable (may be NULL) set when it is the key
+ * file that is missing or unusable, which the operator must fix (README
+ * "Changes take effect at once"), rather than a bad name or a full table. */
 const unsigned char *api_keys_bik(api_keys *k, const char *tenant,
-                                  char *err, size_t err_len);
+                                  int *unavailable, char *err, size_t err_len);
 
 /* Issue 12: the tenant's key row (T, commitments, public shares) must
  * equal <keys_dir>/<tenant>.pin, and, with node_pins_file (NULL or "":

@@ -50,6 +50,29 @@ mat_token_cmp(const void *a, const void *b)
 	return memcmp(a, b, VAULT_TOKEN_BYTES);
 }
 
+/* The tenant's default country calling code (migration 0011) into cc,
+ * "" when none is set.  0, or -1 with the request failed. */
+static int
+mat_default_cc(api_req *r, char *cc, size_t cap)
+{
+	pg_params p = PG_PARAMS_INIT;
+	char err[MAT_ERR];
+	PGresult *q;
+
+	cc[0] = '\0';
+	pg_param_text(&p, r->who.tenant_id_str);
+	q = pg_query(r->db, "SELECT coalesce(default_country_code, '') FROM "
+	    "coffer.tenants WHERE tenant_id = $1::uuid", &p, err, sizeof(err));
+	if (q == NULL) {
+		api_fail_db(r, "tenant", err);
+		return -1;
+	}
+	if (PQntuples(q) == 1 && (size_t)PQgetlength(q, 0, 0) < cap)
+		memcpy(cc, PQgetvalue(q, 0, 0), (size_t)PQgetlength(q, 0, 0) + 1);
+	PQclear(q);
+	return 0;
+}
+
 int
 api_scope_tokens(api_req *r, const json_t *array, int conversation,
     const char *field, unsigned char **out, size_t *n)
@@ -57,7 +80,7 @@ api_scope_tokens(api_req *r, const json_t *array, int conversation,
 	unsigned char *tok = NULL;
 	const char **vals = NULL;
 	size_t *lens = NULL;
-	char err[MAT_ERR];
+	char err[MAT_ERR], cc[8], *norm = NULL;
 	size_t i, k, count, bad;
 	int rc;
 
@@ -96,6 +119,28 @@ api_scope_tokens(api_req *r, const json_t *array, int conversation,
 		vals[i] = json_string_value(v);
 		lens[i] = json_string_length(v);
 	}
+	/* Participants as people type them: the ingest form first (issue
+	 * 15.2), so "(555) 010-0011" finds what "+1 555 010 0011" finds or is
+	 * refused, never silently matches nothing. */
+	if (!conversation) {
+		if ((norm = calloc(count, VAULT_PARTICIPANT_MAX)) == NULL) {
+			api_fail_internal(r, "tokens", "out of memory");
+			goto fail;
+		}
+		if (mat_default_cc(r, cc, sizeof(cc)) != 0)
+			goto fail;
+		for (i = 0; i < count; i++) {
+			if (vault_participant_scope_normalize(vals[i], lens[i],
+			    cc[0] != '\0' ? cc : NULL, norm + i * VAULT_PARTICIPANT_MAX,
+			    VAULT_PARTICIPANT_MAX, &lens[i], err, sizeof(err)) != 0) {
+				/* vault's messages never repeat the value. */
+				api_fail(r, 400, "bad_request", "invalid", "%s #%zu: %s; "
+				    "%s", field, i + 1, err, VAULT_SCOPE_FORMS);
+				goto fail;
+			}
+			vals[i] = norm + i * VAULT_PARTICIPANT_MAX;
+		}
+	}
 	/* The blind-index key is in the keeper (api/keeper.h). */
 	rc = kl_tokens(api_req_keeper(r), r->who.tenant, conversation, vals,
 	    lens, count, tok, &bad, err, sizeof(err));
@@ -105,12 +150,21 @@ api_scope_tokens(api_req *r, const json_t *array, int conversation,
 		    bad + 1, err);
 		goto fail;
 	}
+	if (rc == KEEPER_KEY_UNAVAILABLE) {
+		/* the operator's to fix: the message says what (no path) */
+		api_fail(r, 503, "tenant_key_unavailable", "failed", "%s", err);
+		goto fail;
+	}
 	if (rc != 0) {
 		api_fail_internal(r, "blind-index key", err);
 		goto fail;
 	}
 	free(vals);
 	free(lens);
+	if (norm != NULL) {
+		vault_wipe(norm, count * VAULT_PARTICIPANT_MAX);
+		free(norm);
+	}
 	qsort(tok, count, VAULT_TOKEN_BYTES, mat_token_cmp);
 	for (i = 1, k = 1; i < count; i++)
 		if (memcmp(tok + i * VAULT_TOKEN_BYTES,
@@ -126,6 +180,10 @@ api_scope_tokens(api_req *r, const json_t *array, int conversation,
 fail:
 	free(vals);
 	free(lens);
+	if (norm != NULL) {
+		vault_wipe(norm, count * VAULT_PARTICIPANT_MAX);
+		free(norm);
+	}
 	if (tok != NULL)
 		vault_wipe(tok, (count + 1) * VAULT_TOKEN_BYTES);
 	free(tok);
@@ -362,6 +420,24 @@ mat_free_tokens(unsigned char **t, size_t n)
 	}
 }
 
+/* The participant strings of a checked scope array as a text[] literal
+ * (pg_text_array), or NULL when out of memory. */
+static char *
+mat_entered(const json_t *array)
+{
+	const char **v;
+	size_t i, n = json_array_size(array);
+	char *out;
+
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		v[i] = json_string_value(json_array_get(array, i));
+	out = pg_text_array(v, n);
+	free(v);
+	return out;
+}
+
 /* -- POST /v1/matters ------------------------------------------------------- */
 
 void
@@ -375,6 +451,7 @@ api_h_matter_create(api_req *r)
 	char midstr[UTIL_UUID_STRLEN + 1], err[MAT_ERR], recipient_hex[65];
 	char blindstr[UTIL_UUID_STRLEN + 1];
 	char *parr = NULL, *carr = NULL, *charr = NULL, *scope_text = NULL;
+	char *entered = NULL;
 	const char **chans = NULL, *from = NULL, *to = NULL;
 	json_t *body = NULL, *scope, *sj = NULL;
 	size_t np = 0, nc = 0, nch = 0;
@@ -411,6 +488,13 @@ api_h_matter_create(api_req *r)
 	    api_scope_tokens(r, json_object_get(scope, "conversations"), 1,
 	    "conversations", &ctok, &nc) != 0)
 		goto out;
+	/* As typed, for the custodians' confirmation while the matter is
+	 * open (migration 0011); never in a log or an audit event. */
+	if (np > 0 && (entered = mat_entered(json_object_get(scope,
+	    "participants"))) == NULL) {
+		api_fail_internal(r, "matter", "out of memory");
+		goto out;
+	}
 	/* The values are tokens now; the parsed body goes (wiped on free). */
 	json_object_del(scope, "participants");
 	json_object_del(scope, "conversations");
@@ -542,12 +626,13 @@ api_h_matter_create(api_req *r)
 		pg_param_text(&p, to);
 		pg_param_text(&p, recipient_hex);
 		pg_param_text(&p, blindstr);
+		pg_param_text(&p, entered);
 		if (pg_exec(r->db, "INSERT INTO coffer.matters (tenant_id, matter_id, "
 		    "title, legal_basis, requester_user_id, scope, time_from, time_to, "
-		    "recipient_key, blind_id) "
+		    "recipient_key, blind_id, participants_entered) "
 		    "VALUES ($1::uuid, $2::uuid, $3, $4, $5::uuid, $6::jsonb, "
 		    "$7::timestamptz, $8::timestamptz, pg_catalog.decode($9, 'hex'), "
-		    "$10::uuid)", &p, err, sizeof(err)) != 0) {
+		    "$10::uuid, $11::text[])", &p, err, sizeof(err)) != 0) {
 			kl_seed_destroy(api_req_keeper(r), mid);
 			api_fail_db(r, "matter insert", err);
 			goto out;
@@ -565,10 +650,23 @@ api_h_matter_create(api_req *r)
 	api_detail(r, "record_count", json_integer(count));
 	api_detail(r, "epochs", json_integer(nepochs));
 	api_detail(r, "recipient_key", json_string(recipient_hex));
-	api_reply(r, 201, json_pack("{s:s, s:s, s:I, s:I}", "matter_id", midstr,
-	    "state", "open", "record_count", (json_int_t)count, "epochs",
-	    (json_int_t)nepochs));
+	{
+		json_t *reply = json_pack("{s:s, s:s, s:I, s:I}", "matter_id", midstr,
+		    "state", "open", "record_count", (json_int_t)count, "epochs",
+		    (json_int_t)nepochs);
+
+		/* Loud, not an error: a scope may rightly cover nothing yet, but
+		 * a mistyped one must not look like a finished search. */
+		if (reply != NULL && count == 0)
+			json_object_set_new(reply, "warning", json_string(
+			    MATTER_EMPTY_WARNING));
+		api_reply(r, 201, reply);
+	}
 out:
+	if (entered != NULL) {
+		vault_wipe(entered, strlen(entered));
+		free(entered);
+	}
 	PQclear(res);
 	mat_free_tokens(&ptok, np);
 	mat_free_tokens(&ctok, nc);
@@ -674,7 +772,8 @@ api_h_matter_show(api_req *r)
 		    "pg_catalog.jsonb_array_length(coalesce(m.scope->'participants', '[]')), "
 		    "pg_catalog.jsonb_array_length(coalesce(m.scope->'conversations', '[]')), "
 		    "coalesce(m.scope->'channels', '[]')::text, "
-		    "pg_catalog.encode(m.recipient_key, 'hex'), m.blind_id::text "
+		    "pg_catalog.encode(m.recipient_key, 'hex'), m.blind_id::text, "
+		    "pg_catalog.array_to_json(m.participants_entered)::text "
 		    "FROM coffer.matters m "
 		    "JOIN coffer.tenants t ON t.tenant_id = m.tenant_id "
 		    "JOIN coffer.users u ON u.tenant_id = m.tenant_id "
@@ -719,6 +818,21 @@ api_h_matter_show(api_req *r)
 	    "conversations", atoi(PQgetvalue(m, 0, 14)))) != 0) {
 		api_fail_internal(r, "matter", "out of memory");
 		goto out;
+	}
+	/* The participants as legal typed them, while the matter is open
+	 * (the row drops them when it leaves 'open'): to the custodians who
+	 * decide on it and to legal users; not to auditors. */
+	if (!PQgetisnull(m, 0, 18) && (strcmp(r->who.role, "custodian") == 0 ||
+	    strcmp(r->who.role, "legal") == 0)) {
+		json_t *pe = json_loads(PQgetvalue(m, 0, 18), 0, &je);
+
+		if (!json_is_array(pe)) {
+			json_decref(pe);
+			api_fail_internal(r, "matter participants", "malformed row");
+			goto out;
+		}
+		json_object_set_new(json_object_get(out, "scope"),
+		    "participants_entered", pe);
 	}
 	/* The count with the builder's own predicate. */
 	if (api_production_count(r->db, r->who.tenant_id, mid, &nrec, &nep, err,

@@ -20,6 +20,9 @@
 #include "vault/blind.h"
 
 #define MATTER_LIST_MAX        1000U   /* participants / conversations */
+/* The "warning" of a matter created with nothing in scope (issue 15.3). */
+#define MATTER_EMPTY_WARNING   "the scope matches 0 records: check the " \
+	"participants, conversations, channels and time range"
 #define MATTER_TITLE_MAX       500U    /* characters */
 #define MATTER_BASIS_MAX       2000U
 

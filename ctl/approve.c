@@ -29,11 +29,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "ctl/apiclient.h"
 #include "ctl/pins.h"
 #include "vault/mem.h"
 #include "vault/sharefile.h"
@@ -41,10 +41,7 @@
 
 #define AP_ERR        512U
 #define AP_PASS_MAX   1024U
-#define AP_URL_MAX    2048U
-#define AP_BODY_MAX   (64U * 1024U * 1024U)   /* a matter with very many epochs */
-#define AP_SHOW       200U                    /* characters of peer text shown */
-#define AP_TIMEOUT_S  120L
+#define AP_SHOW       CTL_API_SHOW
 
 static const char ap_usage_text[] =
     "usage: cofferctl approve --matter M --share FILE [--passphrase-file F]\n"
@@ -59,149 +56,10 @@ typedef struct ap_opts {
 	const char *matter;
 	const char *share;
 	const char *passfile;
-	const char *api;
-	const char *cert;
-	const char *key;
-	const char *ca;
+	ctl_api     api;
 	const char *nodes;              /* node pins (issue 12) */
 	int         yes;
 } ap_opts;
-
-typedef struct ap_buf {
-	char   *p;
-	size_t  len;
-	size_t  cap;
-	int     too_big;
-} ap_buf;
-
-static size_t
-ap_write_cb(char *data, size_t size, size_t nmemb, void *arg)
-{
-	ap_buf *b = arg;
-	size_t n = size * nmemb;
-
-	if (b->len + n > AP_BODY_MAX) {
-		b->too_big = 1;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		char *np;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL)
-			return 0;
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
-}
-
-/* One HTTPS request with the custodian's certificate.  *status is the HTTP
- * status; the body (NUL-terminated) is in out. */
-static int
-ap_request(const ap_opts *o, const char *path, const char *post_body,
-    long *status, ap_buf *out)
-{
-	char url[AP_URL_MAX];
-	struct curl_slist *hdrs = NULL;
-	CURL *c;
-	CURLcode cc;
-	int rc = -1;
-
-	*status = 0;
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", o->api, path) >=
-	    sizeof(url)) {
-		ctl_fail("approve: API URL too long");
-		return -1;
-	}
-	if ((c = curl_easy_init()) == NULL) {
-		ctl_fail("approve: libcurl initialisation failed");
-		return -1;
-	}
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (post_body != NULL)
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	if (hdrs == NULL) {
-		ctl_fail("approve: out of memory");
-		goto out;
-	}
-	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
-	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CAINFO, o->ca) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSLKEY, o->key) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT, AP_TIMEOUT_S) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ap_write_cb) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEDATA, out) != CURLE_OK ||
-	    (post_body != NULL &&
-	    (curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)strlen(post_body)) != CURLE_OK))) {
-		ctl_fail("approve: libcurl refused an option (too old?)");
-		goto out;
-	}
-	cc = curl_easy_perform(c);
-	if (cc != CURLE_OK) {
-		ctl_fail("approve: %s: %s%s", o->api, curl_easy_strerror(cc),
-		    out->too_big ? " (response too large)" : "");
-		goto out;
-	}
-	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status) != CURLE_OK) {
-		ctl_fail("approve: no HTTP status");
-		goto out;
-	}
-	rc = 0;
-out:
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
-	return rc;
-}
-
-/* The API's error body {"error":{"code","message"}}, shown printable. */
-static void
-ap_api_error(const char *what, long status, const ap_buf *b)
-{
-	char code[64] = "", msg[AP_SHOW + 1] = "";
-	json_error_t je;
-	json_t *j = b->p ? json_loadb(b->p, b->len, 0, &je) : NULL;
-	json_t *e = json_object_get(j, "error");
-	const char *s;
-
-	if ((s = json_string_value(json_object_get(e, "code"))) != NULL)
-		log_printable(code, sizeof(code), s, strlen(s));
-	if ((s = json_string_value(json_object_get(e, "message"))) != NULL)
-		log_printable(msg, sizeof(msg), s, strlen(s));
-	ctl_fail("approve: %s: HTTP "
-	    "%ld%s%s%s%s", what, status, code[0] ? " " : "", code,
-	    msg[0] ? ": " : "", msg);
-	json_decref(j);
-}
-
-static const char *
-ap_str(json_t *o, const char *key, char *buf, size_t cap)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	if (s == NULL)
-		return "-";
-	return log_printable(buf, cap, s, strlen(s));
-}
 
 /* Ask on the terminal; 1 only for "yes". */
 static int
@@ -232,12 +90,14 @@ ap_show(json_t *m, const char *matter_id, size_t nepochs)
 	size_t i;
 
 	printf("Matter %s\n", matter_id);
-	printf("  title:        %s\n", ap_str(m, "title", a, sizeof(a)));
-	printf("  legal basis:  %s\n", ap_str(m, "legal_basis", a, sizeof(a)));
-	printf("  state:        %s\n", ap_str(m, "state", a, sizeof(a)));
-	printf("  time range:   %s .. %s", ap_str(scope, "from", a, sizeof(a)),
-	    ap_str(scope, "to", b, sizeof(b)));
-	printf(" (clock: %s)\n", ap_str(scope, "time_clock", a, sizeof(a)));
+	printf("  title:        %s\n", ctl_api_str(m, "title", a, sizeof(a)));
+	printf("  legal basis:  %s\n", ctl_api_str(m, "legal_basis", a, sizeof(a)));
+	printf("  requested by: %s\n", ctl_api_str(json_object_get(m, "requester"),
+	    "name", a, sizeof(a)));
+	printf("  state:        %s\n", ctl_api_str(m, "state", a, sizeof(a)));
+	printf("  time range:   %s .. %s", ctl_api_str(scope, "from", a, sizeof(a)),
+	    ctl_api_str(scope, "to", b, sizeof(b)));
+	printf(" (clock: %s)\n", ctl_api_str(scope, "time_clock", a, sizeof(a)));
 	printf("  scope:        %lld participant(s), %lld conversation(s), "
 	    "channels: ", (long long)json_integer_value(json_object_get(scope,
 	    "participants")), (long long)json_integer_value(json_object_get(scope,
@@ -252,6 +112,15 @@ ap_show(json_t *m, const char *matter_id, size_t nepochs)
 		    "?");
 	}
 	printf("\n");
+	/* As legal typed them (issue 15.4): whose records are released. */
+	json_array_foreach(json_object_get(scope, "participants_entered"), i, v) {
+		const char *s = json_string_value(v);
+
+		printf("%s%s", i ? ", " : "  participants: ", s ? log_printable(a,
+		    sizeof(a), s, strlen(s)) : "?");
+	}
+	if (json_array_size(json_object_get(scope, "participants_entered")) > 0)
+		printf("\n");
 	if (json_is_integer(json_object_get(m, "record_count")))
 		printf("  records:      %lld in scope\n", (long long)json_integer_value(
 		    json_object_get(m, "record_count")));
@@ -286,10 +155,7 @@ ap_parse(int argc, char **argv, ap_opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->api = getenv("COFFER_API_URL");
-	o->cert = getenv("COFFER_CERT");
-	o->key = getenv("COFFER_KEY");
-	o->ca = getenv("COFFER_CA");
+	ctl_api_init(&o->api, "approve");
 	o->nodes = getenv("COFFER_NODE_PINS");
 	optind = 0;
 	opterr = 0;
@@ -298,10 +164,10 @@ ap_parse(int argc, char **argv, ap_opts *o)
 		case AP_OPT_MATTER: o->matter = optarg; break;
 		case AP_OPT_SHARE:  o->share = optarg; break;
 		case AP_OPT_PASS:   o->passfile = optarg; break;
-		case AP_OPT_API:    o->api = optarg; break;
-		case AP_OPT_CERT:   o->cert = optarg; break;
-		case AP_OPT_KEY:    o->key = optarg; break;
-		case AP_OPT_CA:     o->ca = optarg; break;
+		case AP_OPT_API:    o->api.url = optarg; break;
+		case AP_OPT_CERT:   o->api.cert = optarg; break;
+		case AP_OPT_KEY:    o->api.key = optarg; break;
+		case AP_OPT_CA:     o->api.ca = optarg; break;
 		case AP_OPT_YES:    o->yes = 1; break;
 		case AP_OPT_NODES:  o->nodes = optarg; break;
 		case AP_OPT_HELP:
@@ -317,14 +183,7 @@ ap_parse(int argc, char **argv, ap_opts *o)
 	if (o->matter == NULL || o->share == NULL)
 		return ctl_usage(ap_usage_text, "approve: --matter and --share "
 		    "are required");
-	if (o->api == NULL || o->cert == NULL || o->key == NULL || o->ca == NULL)
-		return ctl_usage(ap_usage_text, "approve: --api, --cert, --key "
-		    "and --ca are required (or "
-		    "COFFER_API_URL, COFFER_CERT, COFFER_KEY, COFFER_CA)");
-	if (strncmp(o->api, "https://", 8) != 0)
-		return ctl_usage(ap_usage_text, "approve: --api must be an "
-		    "https:// URL");
-	return 0;
+	return ctl_api_check(&o->api, ap_usage_text);
 }
 
 /* Partials for every epoch: [{"epoch_id","p","c","z"}]. */
@@ -417,7 +276,7 @@ int
 ctl_cmd_approve(int argc, char **argv)
 {
 	ap_opts o;
-	ap_buf body;
+	ctl_api_buf body;
 	json_t *m = NULL, *who = NULL, *epochs, *parts = NULL, *req = NULL, *v;
 	json_error_t je;
 	vault_sharefile_info info;
@@ -427,7 +286,7 @@ ctl_cmd_approve(int argc, char **argv)
 	const char *s;
 	size_t flen = 0, i;
 	long status = 0;
-	int rc, curl_up = 0;
+	int rc;
 
 	memset(&body, 0, sizeof(body));
 	if ((rc = ap_parse(argc, argv, &o)) != 0)
@@ -440,7 +299,7 @@ ctl_cmd_approve(int argc, char **argv)
 		ctl_fail("approve: libsodium failed to initialise");
 		return CTL_EXIT_FAIL;
 	}
-	if (util_check_secret_file(o.key, err, sizeof(err)) != 0) {
+	if (util_check_secret_file(o.api.key, err, sizeof(err)) != 0) {
 		ctl_fail("approve: %s", err);
 		return CTL_EXIT_FAIL;
 	}
@@ -452,14 +311,9 @@ ctl_cmd_approve(int argc, char **argv)
 		ctl_fail("approve: %s: %s", o.share, err);
 		goto out;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		ctl_fail("approve: libcurl initialisation failed");
-		goto out;
-	}
-	curl_up = 1;
 
 	/* Who the API thinks we are: a custodian holding this share's index. */
-	if (ap_request(&o, "/v1/whoami", NULL, &status, &body) != 0)
+	if (ctl_api_request(&o.api, "GET", "/v1/whoami", NULL, &status, &body) != 0)
 		goto out;
 	if (status == 200 && (who = json_loadb(body.p, body.len, 0, &je)) != NULL) {
 		json_int_t idx = json_integer_value(json_object_get(who,
@@ -488,17 +342,17 @@ ctl_cmd_approve(int argc, char **argv)
 			goto out;
 		}
 	} else if (status != 200 && status != 404) {
-		ap_api_error("whoami", status, &body);
+		ctl_api_error(&o.api, "whoami", status, &body);
 		goto out;
 	}
 	free(body.p);
 	memset(&body, 0, sizeof(body));
 
 	snprintf(path, sizeof(path), "/v1/matters/%s", o.matter);
-	if (ap_request(&o, path, NULL, &status, &body) != 0)
+	if (ctl_api_request(&o.api, "GET", path, NULL, &status, &body) != 0)
 		goto out;
 	if (status != 200) {
-		ap_api_error("matter", status, &body);
+		ctl_api_error(&o.api, "matter", status, &body);
 		goto out;
 	}
 	if ((m = json_loadb(body.p, body.len, 0, &je)) == NULL ||
@@ -592,14 +446,32 @@ ctl_cmd_approve(int argc, char **argv)
 	free(body.p);
 	memset(&body, 0, sizeof(body));
 	snprintf(path, sizeof(path), "/v1/matters/%s/approvals", o.matter);
-	if (ap_request(&o, path, post, &status, &body) != 0)
+	if (ctl_api_request(&o.api, "POST", path, post, &status, &body) != 0)
 		goto out;
 	if (status != 200 && status != 201) {
-		ap_api_error("approval refused", status, &body);
+		ctl_api_error(&o.api, "approval refused", status, &body);
 		goto out;
 	}
-	printf("approval of matter %s recorded: custodian %u, %zu partial(s) with "
-	    "proofs\n", o.matter, info.index, json_array_size(parts));
+	{
+		json_error_t je2;
+		json_t *ans = json_loadb(body.p != NULL ? body.p : "", body.len, 0,
+		    &je2);
+		json_int_t got = json_integer_value(json_object_get(ans,
+		    "approvals"));
+		json_int_t k = json_integer_value(json_object_get(ans, "threshold"));
+
+		/* The deciding approval: say what happens next. */
+		if (k > 0 && got == k)
+			printf("threshold reached (%lld of %lld): the production is "
+			    "building; legal can run `cofferctl matter wait %s`\n",
+			    (long long)k, (long long)json_integer_value(
+			    json_object_get(m, "custodians")), o.matter);
+		else
+			printf("approval of matter %s recorded: custodian %u, %zu "
+			    "partial(s) with proofs\n", o.matter, info.index,
+			    json_array_size(parts));
+		json_decref(ans);
+	}
 	rc = CTL_EXIT_OK;
 out:
 	if (share != NULL)
@@ -616,7 +488,5 @@ out:
 	json_decref(parts);
 	json_decref(m);
 	json_decref(who);
-	if (curl_up)
-		curl_global_cleanup();
 	return rc;
 }

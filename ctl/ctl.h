@@ -18,6 +18,8 @@ int ctl_cmd_tenant(int argc, char **argv);    /* ctl/tenant.c  */
 int ctl_cmd_share(int argc, char **argv);     /* ctl/tenant.c  */
 int ctl_cmd_node(int argc, char **argv);      /* ctl/tenant.c  */
 int ctl_cmd_approve(int argc, char **argv);   /* ctl/approve.c */
+int ctl_cmd_matter(int argc, char **argv);    /* ctl/matter.c  */
+int ctl_cmd_approvals(int argc, char **argv); /* ctl/matter.c: approvals pending */
 int ctl_cmd_export(int argc, char **argv);    /* ctl/export.c  */
 int ctl_cmd_keygen(int argc, char **argv);    /* ctl/keygen.c: user keygen */
 

@@ -38,6 +38,7 @@
  * [A-Za-z0-9._-]; renameat2 RENAME_NOREPLACE inside DIR).
  */
 #include "ctl/ctl.h"
+#include "ctl/export.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1451,23 +1452,66 @@ ex_outdir(ex_ctx *c, const char *dir)
 	return 0;
 }
 
-/* What `export open` needs: one function over these options, so that
- * other verbs (opening a production just downloaded) call the same code. */
-typedef struct ex_open_opts {
-	const char *in;               /* the sealed production */
-	const char *key;              /* the legal user's key file */
-	const char *out;              /* DIR: new or empty */
-	const char *passphrase_file;  /* NULL: ask on the terminal */
-	const char *nodes;            /* node pins; NULL: $COFFER_NODE_PINS */
-} ex_open_opts;
+int
+ctl_cmd_export(int argc, char **argv)
+{
+	const char *in = NULL, *keyf = NULL, *out = NULL, *passf = NULL;
+	const char *nodes = NULL;
+	struct export_opts eo;
+	int ch;
 
-/* Decrypt, extract, prove and keep the production, or keep nothing.
- * CTL_EXIT_* (messages through ctl_fail/ctl_usage). */
-static int
-ex_open(const ex_open_opts *o)
+	if (argc < 2 || strcmp(argv[1], "open") != 0) {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+		    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)) {
+			fputs(ex_usage_text, stdout);
+			return CTL_EXIT_OK;
+		}
+		return ctl_usage(ex_usage_text, "export open: the only export "
+		    "command is 'open'");
+	}
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc - 1, argv + 1, "", ex_long, NULL)) != -1) {
+		switch (ch) {
+		case EX_OPT_IN:   in = optarg; break;
+		case EX_OPT_KEY:  keyf = optarg; break;
+		case EX_OPT_OUT:  out = optarg; break;
+		case EX_OPT_PASS: passf = optarg; break;
+		case EX_OPT_NODES: nodes = optarg; break;
+		case EX_OPT_HELP:
+			fputs(ex_usage_text, stdout);
+			return CTL_EXIT_OK;
+		default:
+			return ctl_usage(ex_usage_text, "export open: unknown "
+			    "option or missing value");
+		}
+	}
+	if (optind != argc - 1)
+		return ctl_usage(ex_usage_text, "export open: unexpected "
+		    "argument");
+	if (in == NULL || keyf == NULL || out == NULL)
+		return ctl_usage(ex_usage_text, "export open: --in, --key and "
+		    "--out are required");
+	if (nodes == NULL || nodes[0] == '\0')
+		nodes = getenv("COFFER_NODE_PINS");
+	if (nodes == NULL || nodes[0] == '\0')
+		return ctl_usage(ex_usage_text, "export open: --nodes PINS (or "
+		    "COFFER_NODE_PINS) is required: the "
+		    "production's signatures are checked against pinned node keys "
+		    "only");
+	eo.in = in;
+	eo.key = keyf;
+	eo.out = out;
+	eo.passfile = passf;
+	eo.nodes = nodes;
+	return ctl_export_open(&eo);
+}
+
+int
+ctl_export_open(const struct export_opts *o)
 {
 	const char *in = o->in, *keyf = o->key, *out = o->out;
-	const char *passf = o->passphrase_file, *nodes = o->nodes;
+	const char *passf = o->passfile, *nodes = o->nodes;
 	pins_nodes *pins = NULL;
 	unsigned char hdr[VAULT_PROD_HEADER_BYTES], theirs[VAULT_BOX_KEYID_BYTES];
 	unsigned char mine[VAULT_BOX_KEYID_BYTES], *keyfile = NULL, *sk = NULL;
@@ -1485,11 +1529,11 @@ ex_open(const ex_open_opts *o)
 	c.dfd = -1;
 	if (nodes == NULL || nodes[0] == '\0')
 		nodes = getenv("COFFER_NODE_PINS");
-	if (nodes == NULL || nodes[0] == '\0')
-		return ctl_usage(ex_usage_text, "export open: --nodes PINS (or "
-		    "COFFER_NODE_PINS) is required: the "
-		    "production's signatures are checked against pinned node keys "
-		    "only");
+	if (in == NULL || keyf == NULL || out == NULL || nodes == NULL ||
+	    nodes[0] == '\0') {
+		ctl_fail("export open: --in, --key, --out and --nodes are required");
+		return CTL_EXIT_FAIL;
+	}
 	if (vault_init() != 0) {
 		ctl_fail("export open: libsodium failed to initialise");
 		return CTL_EXIT_FAIL;
@@ -1667,53 +1711,4 @@ out:
 		free(keyfile);
 	}
 	return rc;
-}
-
-int
-ctl_cmd_export(int argc, char **argv)
-{
-	const char *in = NULL, *keyf = NULL, *out = NULL, *passf = NULL;
-	const char *nodes = NULL;
-	ex_open_opts o;
-	int ch;
-
-	if (argc < 2 || strcmp(argv[1], "open") != 0) {
-		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-		    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)) {
-			fputs(ex_usage_text, stdout);
-			return CTL_EXIT_OK;
-		}
-		return ctl_usage(ex_usage_text, "export open: the only export "
-		    "command is 'open'");
-	}
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc - 1, argv + 1, "", ex_long, NULL)) != -1) {
-		switch (ch) {
-		case EX_OPT_IN:   in = optarg; break;
-		case EX_OPT_KEY:  keyf = optarg; break;
-		case EX_OPT_OUT:  out = optarg; break;
-		case EX_OPT_PASS: passf = optarg; break;
-		case EX_OPT_NODES: nodes = optarg; break;
-		case EX_OPT_HELP:
-			fputs(ex_usage_text, stdout);
-			return CTL_EXIT_OK;
-		default:
-			return ctl_usage(ex_usage_text, "export open: unknown "
-			    "option or missing value");
-		}
-	}
-	if (optind != argc - 1)
-		return ctl_usage(ex_usage_text, "export open: unexpected "
-		    "argument");
-	if (in == NULL || keyf == NULL || out == NULL)
-		return ctl_usage(ex_usage_text, "export open: --in, --key and "
-		    "--out are required");
-	memset(&o, 0, sizeof(o));
-	o.in = in;
-	o.key = keyf;
-	o.out = out;
-	o.passphrase_file = passf;
-	o.nodes = nodes;
-	return ex_open(&o);
 }

@@ -33,6 +33,8 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "hold",    ctl_cmd_hold,    "legal holds" },
 	{ "purge",   ctl_cmd_purge,   "dispose of records past retention (tombstones, crypto-shredding)" },
 	{ "approve", ctl_cmd_approve, "approve a matter with a custodian share" },
+	{ "matter",  ctl_cmd_matter,  "legal: create, list, show, wait for, download and close matters" },
+	{ "approvals", ctl_cmd_approvals, "custodians: the matters waiting for my approval" },
 	{ "export",  ctl_cmd_export,  "open a sealed production (export open)" },
 	{ "keygen",  ctl_cmd_keygen,  "production key pair for a legal user" },
 };

@@ -4,13 +4,18 @@
  * wiped inside vault/; this file only moves the results to their places —
  * public parts (T, Feldman commitments, custodian public shares) to the
  * database, each share to its custodian's passphrase-protected file, the
- * blind-index key to a 0600 file for the gateway and API hosts (never to
- * the database).  Passphrases come from files named on the command line or
+ * blind-index key and the tenant pin to files for the gateway and API
+ * hosts' keys_dir (never to the database): 0600 (the pin 0644) for
+ * copying with the install commands printed, or with --group G
+ * owner:G 0640, the mode and group the daemons read them with (README
+ * "Install with systemd").  Passphrases come from files named on the command line or
  * from the terminal without echo, never from argv.
  */
 #include "ctl/ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,13 +80,64 @@ ctl_tenant_usage(void)
 {
 	fprintf(stderr,
 	    "usage: cofferctl tenant init --name NAME --custodians N --threshold K --out DIR\n"
-	    "                             [--passphrase-file FILE]...   (N files, in custodian order)\n");
+	    "                             [--passphrase-file FILE]...   (N files, in custodian order)\n"
+	    "                             [--group GROUP]   (NAME.bik and NAME.pin owner:GROUP 0640)\n");
+}
+
+/* A daemon's key file: owner:gid, 0640, through a descriptor (no symlink
+ * followed); with no group, leave it as written.  0, or -1 with err. */
+static int
+ctl_tenant_give(const char *path, gid_t gid, const char *group, char *err,
+    size_t err_len)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 || fchown(fd, (uid_t)-1, gid) != 0 || fchmod(fd, 0640) != 0) {
+		snprintf(err, err_len, "cannot give %s to group %s (mode 0640): %s%s",
+		    path, group, strerror(errno), errno == EPERM ? " (run as root "
+		    "or as a member of that group)" : "");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* What the operator runs to put NAME.bik and NAME.pin in place. */
+static void
+ctl_tenant_install_help(const char *outdir, const char *name,
+    const char *group)
+{
+	static const char *const daemons[2][2] = {
+		{ "coffer-gateway", "/etc/coffer/gateway/keys" },
+		{ "coffer-api", "/etc/coffer/api/keys" },
+	};
+	size_t i;
+
+	if (group != NULL) {
+		fprintf(stderr, "cofferctl: %s/%s.bik and %s.pin: group %s, mode "
+		    "0640, as a daemon running in group %s reads them; if DIR is "
+		    "not its keys_dir:\n  install -o root -g %s -m 0640 %s/%s.bik "
+		    "%s/%s.pin KEYS_DIR/\n", outdir, name, name, group, group, group,
+		    outdir, name, outdir, name);
+		return;
+	}
+	fprintf(stderr, "cofferctl: %s/%s.bik is mode 0600 (this account only): "
+	    "install it and %s.pin in each daemon's keys_dir for its group "
+	    "(or run again with --group):\n", outdir, name, name);
+	for (i = 0; i < 2; i++)
+		fprintf(stderr, "  install -o root -g %s -m 0640 %s/%s.bik %s/%s.pin "
+		    "%s/\n", daemons[i][0], outdir, name, outdir, name,
+		    daemons[i][1]);
 }
 
 static int
 ctl_tenant_init(int argc, char **argv)
 {
 	const char *name = NULL, *outdir = NULL, *passfiles[VAULT_CUSTODIANS_MAX];
+	const char *group = NULL;
+	gid_t gid = (gid_t)-1;
 	unsigned n = 0, k = 0, npass = 0, i, done_files = 0;
 	char err[CTL_ERR], fp[VAULT_FINGERPRINT_HEX_BYTES], idstr[UTIL_UUID_STRLEN + 1];
 	char path[CTL_PATH], kstr[16], nstr[16];
@@ -105,7 +161,17 @@ ctl_tenant_init(int argc, char **argv)
 			name = val;
 		else if (strcmp(opt, "--out") == 0)
 			outdir = val;
-		else if (strcmp(opt, "--custodians") == 0) {
+		else if (strcmp(opt, "--group") == 0) {
+			const struct group *gr = getgrnam(val);
+
+			/* before any key exists: a typo costs nothing */
+			if (gr == NULL) {
+				ctl_fail("--group %s: no such group", val);
+				return 2;
+			}
+			group = val;
+			gid = gr->gr_gid;
+		} else if (strcmp(opt, "--custodians") == 0) {
 			if (ctl_parse_uint(val, 1, VAULT_CUSTODIANS_MAX, &n) != 0) {
 				ctl_fail("--custodians must be 1..255");
 				return 2;
@@ -281,6 +347,12 @@ ctl_tenant_init(int argc, char **argv)
 		ctl_fail("%s", err);
 		goto fail_files;
 	}
+	if (group != NULL &&
+	    ctl_tenant_give(path, gid, group, err, sizeof(err)) != 0) {
+		ctl_fail("%s", err);
+		unlink(path);
+		goto fail_files;
+	}
 	/* The pin: public material the gateway and API compare the database
 	 * with (common/pins.h); next to the .bik, copied with it. */
 	{
@@ -306,6 +378,11 @@ ctl_tenant_init(int argc, char **argv)
 		    util_write_file(pinpath, text, tlen, 0644, 0, err, sizeof(err)) != 0;
 		free(text);
 		free(pin);
+		if (!werr && group != NULL &&
+		    ctl_tenant_give(pinpath, gid, group, err, sizeof(err)) != 0) {
+			unlink(pinpath);
+			werr = 1;
+		}
 		if (werr) {
 			ctl_fail("%s", err);
 			unlink(path);
@@ -320,9 +397,9 @@ ctl_tenant_init(int argc, char **argv)
 		    "gateway and API hosts' keys_dir)", pinpath);
 	}
 	printf("tenant %s fingerprint %s\n", idstr, fp);
-	ctl_fail("tenant %s: %u-of-%u custodian shares in %s; "
-	    "blind-index key %s (copy it to the gateway and API hosts, mode 0600)",
-	    name, k, n, outdir, path);
+	ctl_fail("tenant %s: %u-of-%u custodian shares in %s (mode 0600: one "
+	    "to each custodian); blind-index key %s", name, k, n, outdir, path);
+	ctl_tenant_install_help(outdir, name, group);
 	rc = 0;
 	goto out;
 
@@ -353,12 +430,113 @@ out:
 	return rc;
 }
 
+/* -- tenant set-country (issue 15.2) ----------------------------------------- */
+
+static const char ctl_setcc_usage[] =
+    "usage: cofferctl tenant set-country --tenant NAME (--code CC | --clear)\n"
+    "  the country calling code (1..3 digits, e.g. 1, 44, 353) in which a\n"
+    "  phone number typed into a matter or hold scope without '+' is read;\n"
+    "  --clear: such numbers are refused again.  Audited (tenant.set_country).\n";
+
+static int
+ctl_tenant_set_country(int argc, char **argv)
+{
+	const char *tenant = NULL, *code = NULL;
+	char err[CTL_ERR], target[256], shown[64];
+	pg_params p = PG_PARAMS_INIT;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	json_t *d = NULL;
+	int i, clear = 0, rc = CTL_EXIT_FAIL;
+	size_t n;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			fputs(ctl_setcc_usage, stdout);
+			return CTL_EXIT_OK;
+		} else if (strcmp(argv[i], "--clear") == 0) {
+			clear = 1;
+		} else if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc) {
+			tenant = argv[++i];
+		} else if (strcmp(argv[i], "--code") == 0 && i + 1 < argc) {
+			code = argv[++i];
+		} else {
+			return ctl_usage(ctl_setcc_usage, "tenant set-country: unknown "
+			    "option or missing value");
+		}
+	}
+	if (tenant == NULL || (code == NULL) == (clear == 0))
+		return ctl_usage(ctl_setcc_usage, "tenant set-country: --tenant and "
+		    "one of --code or --clear are required");
+	if (code != NULL && code[0] == '+')
+		code++;
+	n = code != NULL ? strlen(code) : 0;
+	if (code != NULL && (n < 1 || n > 3 || code[0] == '0' ||
+	    strspn(code, "0123456789") != n))
+		return ctl_usage(ctl_setcc_usage, "tenant set-country: --code must "
+		    "be a country calling code of 1..3 digits, not starting with 0 "
+		    "(e.g. 1, 44, 353)");
+	if ((db = ctl_connect(NULL)) == NULL)
+		return CTL_EXIT_FAIL;
+	if (pg_begin(db, err, sizeof(err)) != 0) {
+		ctl_fail("tenant set-country: %s", err);
+		goto out;
+	}
+	pg_param_text(&p, tenant);
+	pg_param_text(&p, code);
+	r = pg_query(db, "WITH old AS (SELECT tenant_id, default_country_code "
+	    "FROM coffer.tenants WHERE name = $1 FOR UPDATE) "
+	    "UPDATE coffer.tenants t SET default_country_code = $2 FROM old "
+	    "WHERE t.tenant_id = old.tenant_id "
+	    "RETURNING t.tenant_id::text, coalesce(old.default_country_code, '')",
+	    &p, err, sizeof(err));
+	if (r == NULL) {
+		ctl_fail("tenant set-country: %s", err);
+		goto out;
+	}
+	if (PQntuples(r) != 1) {
+		ctl_fail("tenant set-country: no tenant %s", log_printable(shown,
+		    sizeof(shown), tenant, strlen(tenant)));
+		goto out;
+	}
+	snprintf(target, sizeof(target), "tenant:%s", PQgetvalue(r, 0, 0));
+	d = json_pack("{s:s, s:s}", "old", PQgetvalue(r, 0, 1), "new",
+	    code != NULL ? code : "");
+	if (d == NULL || ctl_admin_audit(db, PQgetvalue(r, 0, 0),
+	    "tenant.set_country", target, NULL, d, err, sizeof(err)) != 0) {
+		ctl_fail("tenant set-country: %s (nothing changed)", d == NULL ?
+		    "out of memory" : err);
+		goto out;
+	}
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		ctl_fail("tenant set-country: commit failed: %s", err);
+		goto out;
+	}
+	if (code != NULL)
+		printf("tenant %s: numbers without '+' in matter and hold scopes "
+		    "are read with country code +%s\n", log_printable(shown,
+		    sizeof(shown), tenant, strlen(tenant)), code);
+	else
+		printf("tenant %s: no default country code; numbers without '+' "
+		    "are refused\n", log_printable(shown, sizeof(shown), tenant,
+		    strlen(tenant)));
+	rc = CTL_EXIT_OK;
+out:
+	json_decref(d);
+	PQclear(r);
+	pg_close(&db);
+	return rc;
+}
+
 int
 ctl_cmd_tenant(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "init") == 0)
 		return ctl_tenant_init(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "set-country") == 0)
+		return ctl_tenant_set_country(argc, argv);
 	ctl_tenant_usage();
+	fputs(ctl_setcc_usage, stderr);
 	return 2;
 }
 

@@ -155,6 +155,9 @@ struct ingest {
 	int              dir_loaded;
 	int              dir_wanted;     /* refresh requested */
 	int              dir_stop;
+	unsigned long long dir_req_seq;  /* ingest_refresh's requests */
+	unsigned long long dir_done_seq; /* the last one a load served */
+	pthread_cond_t   dgcv;           /* dir_done_seq moved */
 	long long        dir_last_us;
 	pthread_t        dthread;
 	PGconn          *dconn;          /* directory thread only */
@@ -590,8 +593,9 @@ ig_dir_main(void *arg)
 	if (!ig->dir_loaded)
 		next = util_mono_us();
 	for (;;) {
+		unsigned long long seq;
 		long long now;
-		int run;
+		int run, rc;
 
 		pthread_mutex_lock(&ig->dmu);
 		for (;;) {
@@ -609,10 +613,16 @@ ig_dir_main(void *arg)
 		}
 		run = !ig->dir_stop;
 		ig->dir_wanted = 0;
+		seq = ig->dir_req_seq;
 		pthread_mutex_unlock(&ig->dmu);
 		if (!run)
 			break;
-		if (ig_dir_load(ig) == 0)
+		rc = ig_dir_load(ig);
+		pthread_mutex_lock(&ig->dmu);
+		ig->dir_done_seq = seq;
+		pthread_cond_broadcast(&ig->dgcv);
+		pthread_mutex_unlock(&ig->dmu);
+		if (rc == 0)
 			next = util_mono_us() +
 			    (long long)ig->cfg.device_refresh_s * 1000000LL;
 		else {
@@ -623,6 +633,10 @@ ig_dir_main(void *arg)
 		}
 	}
 	pg_close(&ig->dconn);
+	pthread_mutex_lock(&ig->dmu);
+	ig->dir_done_seq = ig->dir_req_seq;     /* nobody waits for a stopped one */
+	pthread_cond_broadcast(&ig->dgcv);
+	pthread_mutex_unlock(&ig->dmu);
 	return NULL;
 }
 
@@ -1131,6 +1145,7 @@ ingest_new(ingest **out, const gw_config *cfg, char *err, size_t err_len)
 	ig->hwm_bytes = 2 * ig->cfg.max_body_bytes;
 	pthread_mutex_init(&ig->dmu, NULL);
 	util_cond_init_mono(&ig->dcv);
+	util_cond_init_mono(&ig->dgcv);
 	pthread_mutex_init(&ig->jmu, NULL);
 	pthread_cond_init(&ig->jcv, NULL);
 	*out = ig;
@@ -1373,6 +1388,30 @@ ingest_reload(ingest *ig)
 	pthread_mutex_unlock(&ig->dmu);
 }
 
+int
+ingest_refresh(ingest *ig, unsigned timeout_ms)
+{
+	unsigned long long mine;
+	long long until = util_mono_us() + (long long)timeout_ms * 1000LL;
+	struct timespec ts;
+	int rc = 0;
+
+	pthread_mutex_lock(&ig->dmu);
+	mine = ++ig->dir_req_seq;
+	ig->dir_last_us = 0;                  /* no gap: this is not a miss */
+	ig_dir_request(ig);
+	while (ig->dir_done_seq < mine && !ig->dir_stop) {
+		if (util_mono_us() >= until) {
+			rc = -1;
+			break;
+		}
+		util_mono_abstime(&ts, until);
+		pthread_cond_timedwait(&ig->dgcv, &ig->dmu, &ts);
+	}
+	pthread_mutex_unlock(&ig->dmu);
+	return rc;
+}
+
 size_t
 ingest_metrics(ingest *ig, char *buf, size_t cap)
 {
@@ -1472,6 +1511,7 @@ ingest_free(ingest **igp)
 	keys_signing_free(&ig->sign_sk);
 	pthread_mutex_destroy(&ig->dmu);
 	pthread_cond_destroy(&ig->dcv);
+	pthread_cond_destroy(&ig->dgcv);
 	pthread_mutex_destroy(&ig->jmu);
 	pthread_cond_destroy(&ig->jcv);
 	vault_wipe(ig, sizeof(*ig));

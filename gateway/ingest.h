@@ -76,6 +76,11 @@ void ingest_limits(const ingest *ig, struct batch_limits *lim);
  * transport stops reading request bodies until it returns 0. */
 int  ingest_busy(ingest *ig);
 void ingest_reload(ingest *ig);          /* SIGHUP */
+/* Reload the tenants and devices now (a change notification, sealer.c)
+ * and return once a load that began after this call has finished: 0, or
+ * -1 when none finished within timeout_ms.  A load that fails (database
+ * down) keeps the last device list, as the periodic refresh does. */
+int  ingest_refresh(ingest *ig, unsigned timeout_ms);
 /* Append Prometheus text for the pipeline's metrics; returns bytes written
  * (never more than cap). */
 size_t ingest_metrics(ingest *ig, char *buf, size_t cap);

@@ -60,6 +60,7 @@
 #include <http_parser.h>
 #include <sodium.h>
 
+#include "common/changes.h"
 #include "common/log.h"
 #include "common/tbucket.h"
 #include "common/util.h"
@@ -164,6 +165,7 @@ struct conn {
 	int         dead;            /* socket gone, waiting for `done` */
 	int         close_after;     /* close once the output is written */
 	unsigned    probes;
+	unsigned    rechecks;        /* n->rechecks when accepted */
 	tstate      ts;
 	long long   deadline_ms;
 	clink       all, ready, parked;
@@ -199,6 +201,7 @@ struct net {
 	long long        last_sweep_ms, last_prune_ms;
 	size_t           closed_since_trim;
 	int              stopping;
+	unsigned         rechecks;       /* net_recheck runs so far */
 	long long        stop_deadline_ms;
 	log_limit        plog;           /* probes, refused requests */
 	log_limit        rlog;           /* connections refused at accept */
@@ -892,6 +895,65 @@ conn_keep_input(conn *c, const char *data, size_t len)
 /* ------------------------------------------------------------------------ */
 /* driving a connection as far as it goes                                   */
 
+/* 1 while the sealer still accepts c's device (registered, active, this
+ * certificate); otherwise logs why and returns 0: the caller closes c. */
+static int
+net_still_accepted(conn *c)
+{
+	const ingest_peer *p = tls_conn_peer(c->tls);
+	ingest_peer_fault fault = INGEST_PEER_DEVICE;
+	char why[256];
+
+	if (p == NULL)
+		return 0;
+	why[0] = '\0';
+	if (sl_peer_check(c->n->ig, p, &fault, why, sizeof(why)) == 0)
+		return 1;
+	log_info("connection closed: peer=%s reason=%s fingerprint=%s "
+	    "tenant=%s device=%s detail=\"%s\"", c->addr,
+	    fault == INGEST_PEER_KEY ? "unregistered_key" : "unknown_device",
+	    p->fingerprint, p->tenant, p->device,
+	    why[0] ? why : "no longer accepted");
+	return 0;
+}
+
+/* The sealer reloaded its directory after a change notification (mask:
+ * common/changes.h).  Re-read the device CAs and CRLs (a new tenant's CA,
+ * a revoked certificate), then ask the sealer about every open device
+ * connection and close those it now refuses: a revoked device, a retired
+ * certificate, a tenant gone.  One PEER round trip per connection, on this
+ * thread; changes are operator actions, not traffic.  A request in flight
+ * is not answered (its connection is closed; the pipeline's answer is
+ * dropped as for a peer that left).  A connection still in its handshake
+ * is checked again when the handshake ends (n->rechecks). */
+static void
+net_recheck(net *n, unsigned mask)
+{
+	conn *c, *next;
+	char err[512];
+	size_t open = 0, closed = 0;
+
+	n->rechecks++;
+	if (tls_server_reload(n->tls, err, sizeof(err)) != 0)
+		log_error("change: re-reading the device CAs and CRLs failed, "
+		    "keeping the previous ones: %s", err);
+	for (c = n->all.head; c != NULL; c = next) {
+		next = c->all.next;
+		if (c->is_metrics || c->fd < 0 || c->phase != PH_HTTP ||
+		    c->tls == NULL)
+			continue;
+		open++;
+		if (net_still_accepted(c))
+			continue;
+		closed++;
+		conn_close(c);
+	}
+	log_info("change: %s%s%s; %zu device connection(s) checked, %zu closed",
+	    (mask & CHANGES_TENANT) ? "tenants" : "",
+	    (mask & CHANGES_TENANT) && (mask & CHANGES_DEVICE) ? " and " : "",
+	    (mask & CHANGES_DEVICE) ? "devices" : "", open, closed);
+}
+
 static void
 conn_drive(conn *c)
 {
@@ -914,6 +976,12 @@ conn_drive(conn *c)
 				break;
 			}
 			if (t != TLS_IO_OK) {
+				conn_close(c);
+				return;
+			}
+			/* its device check ran during the handshake; a change
+			 * checked meanwhile skipped it (not yet PH_HTTP) */
+			if (c->rechecks != n->rechecks && !net_still_accepted(c)) {
 				conn_close(c);
 				return;
 			}
@@ -1223,6 +1291,7 @@ net_accept_one(net *n, int fd, const struct sockaddr_storage *ss,
 	c->n = n;
 	c->fd = fd;
 	c->is_metrics = metrics_l;
+	c->rechecks = n->rechecks;
 	net_addr_str(ss, c->addr, sizeof(c->addr));
 	lim.max_header_bytes = n->cfg->max_header_bytes;
 	lim.max_body_bytes = n->cfg->max_body_bytes;
@@ -1426,6 +1495,7 @@ net_run(net *n)
 
 	for (;;) {
 		long long now;
+		unsigned changed;
 		int k, i, timeout = 250;
 
 		if (n->ready.n > 0)
@@ -1482,6 +1552,8 @@ net_run(net *n)
 			}
 			metrics_backpressure(n->m, 0);
 		}
+		if ((changed = sl_changes(n->ig)) != 0 && !n->stopping)
+			net_recheck(n, changed);
 		now = net_now_ms();
 		if (now - n->last_sweep_ms >= 1000) {
 			n->last_sweep_ms = now;

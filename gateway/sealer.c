@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "common/changes.h"
 #include "common/imsg.h"
 #include "common/log.h"
 #include "gateway/record.h"
@@ -36,7 +37,8 @@ typedef struct sealer {
 	const gw_config *cfg;
 	ingest          *ig;
 	int              data_fd, ctl_fd;
-	pthread_mutex_t  wmu;            /* DONE writers */
+	pthread_mutex_t  wmu;            /* DONE and RELOAD writers */
+	changes         *ch;             /* LISTEN coffer_changes */
 } sealer;
 
 typedef struct sealer_req {
@@ -240,6 +242,33 @@ sealer_read_submit(int fd, const imsg_hdr *h, const batch_limits *lim,
 	return batch_decode(out, b, blen, lim, err, err_len);
 }
 
+/* The change listener's thread: a tenant or device changed (or the
+ * LISTEN connection is back and anything may have).  Reload the
+ * directory first, then tell the network process, which checks its open
+ * connections against it (PEER) and drops those now refused: the order
+ * matters, a check before the reload would still pass. */
+static void
+sealer_changed(void *ctx, unsigned mask)
+{
+	sealer *s = ctx;
+	uint32_t m = mask & (CHANGES_TENANT | CHANGES_DEVICE);
+	struct iovec iov = { &m, sizeof(m) };
+	int rc;
+
+	if (m == 0)
+		return;                  /* users: the API's business */
+	if (ingest_refresh(s->ig, SEALER_REFRESH_WAIT_MS) != 0)
+		log_warn("sealer: a change notification: the directory did not "
+		    "reload within %u ms; the open connections are checked "
+		    "against the last one", SEALER_REFRESH_WAIT_MS);
+	pthread_mutex_lock(&s->wmu);
+	rc = imsg_write(s->data_fd, IMSG_RELOAD, 0, &iov, 1);
+	pthread_mutex_unlock(&s->wmu);
+	if (rc != 0 && errno != EPIPE)
+		log_warn("sealer: telling the network process of a change: %s",
+		    strerror(errno));
+}
+
 /* The data channel until it ends: 0 at its end, -1 on a protocol error. */
 static int
 sealer_serve(sealer *s)
@@ -336,7 +365,14 @@ sealer_main(const gw_config *cfg, int data_fd, int ctl_fd,
 	}
 	log_info("sealer: running (pid %ld): keys, pipeline and database here; "
 	    "the network process holds none", (long)getpid());
+	/* after the drop: the listener connects as the service account, like
+	 * the directory thread's reconnects */
+	if (changes_start(&s.ch, cfg->pg_conninfo, "coffer-gateway-changes",
+	    "sealer", sealer_changed, &s, err, sizeof(err)) != 0)
+		log_warn("sealer: %s; changes apply at the periodic device "
+		    "refresh only", err);
 	rc = sealer_serve(&s);
+	changes_stop(&s.ch);
 	/* Finish what we hold: every request is answered (the writer
 	 * completes what it cannot store as unavailable). */
 	ingest_free(&s.ig);

@@ -22,6 +22,12 @@
  *                             JSON; SEALER_PEER_BYTES + BATCH_HDR_BYTES ..
  *                             sealer_submit_max())
  *     RELOAD  0   net→sealer  empty (SIGHUP reached the network process)
+ *     RELOAD  0   sealer→net  u32 mask (common/changes.h CHANGES_TENANT |
+ *                             CHANGES_DEVICE, not 0): the directory was
+ *                             reloaded after a change notification; the
+ *                             network process re-checks its open
+ *                             connections (PEER) and, for tenants, re-reads
+ *                             the device CAs and CRLs
  *     DONE    id  sealer→net  u32 status, u32 retry_after_s, u8 content
  *                             type (0 application/json, 1
  *                             application/x-ndjson), u8 busy, then the
@@ -63,6 +69,8 @@
 #define SEALER_WHY_BYTES    256U
 #define SEALER_PEER_R_BYTES (8U + SEALER_WHY_BYTES)
 #define SEALER_METRICS_MAX  (1024U * 1024U)
+#define SEALER_RELOAD_BYTES 4U
+#define SEALER_REFRESH_WAIT_MS 10000U
 
 /* Largest answer body the network process accepts for cfg. */
 size_t sealer_done_max(const gw_config *cfg);

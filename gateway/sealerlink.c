@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/changes.h"
 #include "common/child.h"
 #include "common/imsg.h"
 #include "common/log.h"
@@ -69,6 +70,7 @@ struct sealer_link {
 	pthread_t        reader;
 	int              reader_on;
 	atomic_int       stopping;
+	atomic_uint      changed;        /* RELOAD masks not yet taken */
 	size_t           done_max;
 	size_t           hwm_bytes;
 	batch_limits     lim;
@@ -188,6 +190,20 @@ sl_reader_main(void *arg)
 			break;
 		if (rc < 0)
 			sl_die(l, strerror(errno));
+		if (h.type == IMSG_RELOAD) {
+			uint32_t m;
+
+			if (imsg_expect(&h, IMSG_RELOAD, SEALER_RELOAD_BYTES,
+			    SEALER_RELOAD_BYTES, err, sizeof(err)) != 0)
+				sl_die(l, err);
+			if (imsg_read(l->data_fd, &m, sizeof(m)) != 0)
+				sl_die(l, strerror(errno));
+			if (m == 0 || (m & ~(uint32_t)(CHANGES_TENANT |
+			    CHANGES_DEVICE)) != 0)
+				sl_die(l, "RELOAD with a bad mask");
+			atomic_fetch_or(&l->changed, (unsigned)m);
+			continue;
+		}
 		if (imsg_expect(&h, IMSG_DONE, SEALER_DONE_FIXED,
 		    SEALER_DONE_FIXED + l->done_max, err, sizeof(err)) != 0)
 			sl_die(l, err);
@@ -642,6 +658,12 @@ sl_reload(sealer_link *l)
 	pthread_mutex_unlock(&l->wmu);
 	if (rc != 0)
 		sl_die(l, "the sealer's data channel ended");
+}
+
+unsigned
+sl_changes(sealer_link *l)
+{
+	return atomic_exchange(&l->changed, 0U);
 }
 
 size_t

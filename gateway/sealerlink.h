@@ -51,6 +51,11 @@ int  sl_peer_check(sealer_link *l, const ingest_peer *peer,
 void sl_submit(sealer_link *l, const ingest_peer *peer, char *body,
                size_t body_len, ingest_done_fn done, void *ctx);
 int  sl_busy(sealer_link *l);
+/* What the sealer reported changed since the last call (common/changes.h
+ * mask: CHANGES_TENANT, CHANGES_DEVICE; 0: nothing), after it reloaded
+ * its directory; the loop thread polls it every turn.  Always 0 with
+ * privsep = off (no LISTEN: the periodic refresh only). */
+unsigned sl_changes(sealer_link *l);
 void sl_reload(sealer_link *l);
 size_t sl_metrics(sealer_link *l, char *buf, size_t cap);
 /* Orderly end: no more submits; every queued body is validated and every

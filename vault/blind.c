@@ -294,6 +294,93 @@ fail:
 	return rc;
 }
 
+int
+vault_participant_scope_normalize(const char *value, size_t len,
+                                  const char *default_cc,
+                                  char *out, size_t out_cap, size_t *out_len,
+                                  char *err, size_t err_len)
+{
+	const unsigned char *s = (const unsigned char *)value;
+	vault_participant_kind kind;
+	char                 e164[2 + PHONE_MAX_DIGITS + 8];
+	size_t               i, n = 0, ccl, nd = 0, skip = 0;
+	int                  rc = -1;
+
+	if (out_len != NULL)
+		*out_len = 0;
+	if (s == NULL && len > 0) {
+		vault_err_set(err, err_len, "missing value");
+		return -1;
+	}
+	trim(&s, &len);
+	kind = vault_participant_classify((const char *)s, len);
+	if (kind != VAULT_PARTICIPANT_HANDLE || len == 0)
+		return vault_participant_normalize(kind, (const char *)s, len, out,
+		                                   out_cap, out_len, err, err_len);
+	for (i = 0; i < len; i++)
+		if (s[i] >= '0' && s[i] <= '9')
+			nd++;
+	if (nd > 0 && phone_chars_only(s, len)) {
+		/* A national number. */
+		ccl = default_cc != NULL ? strlen(default_cc) : 0;
+		if (ccl == 0) {
+			vault_err_set(err, err_len, "number without '+' and no "
+			              "default country code (cofferctl tenant "
+			              "set-country)");
+			return -1;
+		}
+		if (ccl > 3 || strspn(default_cc, "0123456789") != ccl) {
+			vault_err_set(err, err_len, "the tenant's default country "
+			              "code is not 1..3 digits");
+			return -1;
+		}
+		for (i = 0; i < len && (s[i] < '0' || s[i] > '9'); i++)
+			;
+		if (s[i] == '0') {
+			skip = 1;                       /* national trunk prefix */
+		} else if (nd >= ccl + 10) {
+			size_t k = 0, j;
+
+			for (j = i; j < len && k < ccl; j++)
+				if (s[j] >= '0' && s[j] <= '9') {
+					if ((char)s[j] != default_cc[k])
+						break;
+					k++;
+				}
+			if (k == ccl)
+				ccl = 0;                /* the country code is there */
+		}
+		if (nd - skip + ccl > PHONE_MAX_DIGITS) {
+			vault_err_set(err, err_len, "phone number has more than 15 "
+			              "digits with its country code");
+			return -1;
+		}
+		e164[n++] = '+';
+		memcpy(e164 + n, default_cc, ccl);
+		n += ccl;
+		for (i = 0; i < len; i++) {
+			if (s[i] < '0' || s[i] > '9')
+				continue;
+			if (skip > 0) {
+				skip--;
+				continue;
+			}
+			e164[n++] = (char)s[i];
+		}
+		rc = vault_participant_normalize(VAULT_PARTICIPANT_PHONE, e164, n,
+		                                 out, out_cap, out_len, err, err_len);
+		sodium_memzero(e164, sizeof(e164));
+		return rc;
+	}
+	if (s[0] != '@' && memchr(s, ':', len) == NULL) {
+		vault_err_set(err, err_len, "a bare name matches no handle: "
+		              "write it with its '@' or network");
+		return -1;
+	}
+	return vault_participant_normalize(kind, (const char *)s, len, out,
+	                                   out_cap, out_len, err, err_len);
+}
+
 struct part {
 	const unsigned char *p;
 	size_t               len;

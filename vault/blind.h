@@ -79,6 +79,36 @@ int vault_participant_normalize(vault_participant_kind kind,
                                 char *err, size_t err_len)
     __attribute__((warn_unused_result));
 
+/* A participant as a person types it into a matter or hold scope
+ * (issue 15.2): the ingest rules above, plus what a person writes that a
+ * device would not.  default_cc is the tenant's country calling code
+ * (1..3 digits, no '+') or NULL.
+ *
+ *   - phone (classify says so) and email: as vault_participant_normalize.
+ *   - digits and the phone separators only, no '+' or "00" (a national
+ *     number, "(555) 010-0011", "15550100011"): with default_cc, one
+ *     leading trunk '0' is dropped, or, when the digits start with
+ *     default_cc and at least 10 digits follow it, that prefix is taken as
+ *     the country code; otherwise default_cc is put in front; then the
+ *     E.164 rules apply ("+15550100011").  Without default_cc: refused.
+ *   - anything else must be a handle that starts with '@' ("@kestrel_ops")
+ *     or names its network with a ':' ("signal:1b2c"): a bare name
+ *     ("kestrel_ops") is refused, since ingest keeps handles as sent and
+ *     it would silently match nothing.
+ *
+ * The result is exactly what vault_participant_normalize gives for the
+ * same person, so vault_participant_token of it finds the ingested
+ * records.  On failure *out_len is 0, out wiped, err (never repeating the
+ * value) names the reason and the accepted forms. */
+#define VAULT_SCOPE_FORMS "accepted: +15550100011 (E.164), @handle, " \
+	"network:handle, name@example.com"
+int vault_participant_scope_normalize(const char *value, size_t len,
+                                      const char *default_cc,
+                                      char *out, size_t out_cap,
+                                      size_t *out_len,
+                                      char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+
 /* Classify, normalise, tokenise. On failure token_out is zeroed. */
 int vault_participant_token(const unsigned char bik[VAULT_BIK_BYTES],
                             const char *value, size_t len,

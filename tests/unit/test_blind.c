@@ -538,6 +538,73 @@ test_dedup_length_prefix(void **state)
 				fail_msg("dedup pairs %zu and %zu collide", i, j);
 }
 
+/* Scope forms (issue 15.2): what a person types, with and without the
+ * tenant's default country code; out NULL: refused with err. */
+static const struct scope_case {
+	const char *in;
+	const char *cc;
+	const char *out;
+	const char *err;
+} scope_cases[] = {
+	{ "+1 555 010 0011", NULL, "+15550100011", NULL },
+	{ "0015550100011",   NULL, "+15550100011", NULL },
+	{ "  @Kestrel_Ops ", NULL, "@kestrel_ops", NULL },
+	{ "signal:AbC",      NULL, "signal:abc", NULL },
+	{ "Alice@Example.com", NULL, "alice@example.com", NULL },
+	{ "15550100011",     "1",  "+15550100011", NULL },
+	{ "(555) 010-0011",  "1",  "+15550100011", NULL },
+	{ "555.010.0011",    "1",  "+15550100011", NULL },
+	{ "020 7946 0958",   "44", "+442079460958", NULL },
+	{ "442079460958",    "44", "+442079460958", NULL },
+	{ "2079460958",      "44", "+442079460958", NULL },
+	{ "15550100011",     NULL, NULL, "number without '+' and no default "
+	                                 "country code (cofferctl tenant set-country)" },
+	{ "(555) 010-0011",  NULL, NULL, "number without '+' and no default "
+	                                 "country code (cofferctl tenant set-country)" },
+	{ "12345",           "1",  NULL, "phone number must have 8 to 15 digits" },
+	{ "1234567890123456", "1", NULL, "phone number has more than 15 digits "
+	                                 "with its country code" },
+	{ "555 010 0011",    "1x", NULL, "the tenant's default country code is "
+	                                 "not 1..3 digits" },
+	{ "kestrel_ops",     "1",  NULL, "a bare name matches no handle: write "
+	                                 "it with its '@' or network" },
+	{ "+1 555 abc",      "1",  NULL, "phone number may contain only digits, "
+	                                 "spaces, dashes, dots and parentheses" },
+	{ "   ",             NULL, NULL, "empty value" },
+};
+
+static void
+test_scope_forms(void **state)
+{
+	char   out[VAULT_PARTICIPANT_MAX], err[256];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(scope_cases) / sizeof(scope_cases[0]); i++) {
+		const struct scope_case *c = &scope_cases[i];
+		int rc = vault_participant_scope_normalize(c->in, strlen(c->in),
+		    c->cc, out, sizeof(out), &n, err, sizeof(err));
+
+		if (c->out != NULL) {
+			if (rc != 0)
+				fail_msg("case %zu: refused: %s", i, err);
+			assert_int_equal(n, strlen(c->out));
+			assert_memory_equal(out, c->out, n);
+			/* the ingest normaliser maps the result to itself */
+			assert_int_equal(vault_participant_normalize(
+			    vault_participant_classify(out, n), c->out,
+			    strlen(c->out), out, sizeof(out), &n, err,
+			    sizeof(err)), 0);
+			assert_memory_equal(out, c->out, n);
+		} else {
+			if (rc == 0)
+				fail_msg("case %zu: accepted", i);
+			assert_int_equal(n, 0);
+			assert_string_equal(err, c->err);
+		}
+	}
+}
+
 static void
 test_normalized_split(void **state)
 {
@@ -604,6 +671,7 @@ main(void)
 		cmocka_unit_test(test_key_separation),
 		cmocka_unit_test(test_dedup_length_prefix),
 		cmocka_unit_test(test_normalized_split),
+		cmocka_unit_test(test_scope_forms),
 	};
 
 	if (vault_init() != 0)

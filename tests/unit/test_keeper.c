@@ -7,8 +7,11 @@
  * count, a tenant that is not a name) ends the keeper before any value is
  * hashed; a valid KTOKENS answers the same tokens vault computes with the
  * tenant's key, and a refused value answers its index and vault's reason,
- * never the value; KBLIND with a count that disagrees with its size is a
- * protocol error, and one for a matter without a seed answers "missing";
+ * never the value; a tenant whose key file is missing answers
+ * KEEPER_KEY_UNAVAILABLE with the operator's action (no path), and once
+ * the file is there the next request uses it; KBLIND with a count that
+ * disagrees with its size is a protocol error, and one for a matter
+ * without a seed answers "missing";
  * KAUDIT_SIGN without a signing key answers a fixed refusal.
  */
 #include <setjmp.h>
@@ -40,13 +43,27 @@ typedef struct fx {
 	int            sv[2];
 } fx;
 
+/* <dir>/<tenant>.bik holding f->bik, mode 0600 */
+static void
+write_bik(const fx *f, const char *tenant)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s.bik", f->dir, tenant);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, f->bik, sizeof(f->bik)),
+	    (ssize_t)sizeof(f->bik));
+	close(fd);
+}
+
 static int
 setup(void **state)
 {
 	fx *f = calloc(1, sizeof(*f));
-	char path[256], err[256];
+	char err[256];
 	size_t i;
-	int fd;
 
 	assert_non_null(f);
 	assert_int_equal(vault_init(), 0);
@@ -54,12 +71,7 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	for (i = 0; i < sizeof(f->bik); i++)
 		f->bik[i] = (unsigned char)(i * 7 + 3);
-	snprintf(path, sizeof(path), "%s/acme.bik", f->dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->bik, sizeof(f->bik)),
-	    (ssize_t)sizeof(f->bik));
-	close(fd);
+	write_bik(f, "acme");
 	api_config_defaults(&f->cfg);
 	snprintf(f->cfg.keys_dir, sizeof(f->cfg.keys_dir), "%s", f->dir);
 	snprintf(f->cfg.productions_dir, sizeof(f->cfg.productions_dir), "%s",
@@ -224,10 +236,21 @@ test_tokens_unknown_tenant(void **state)
 	err[0] = '\0';
 	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KTOKENS, 3, req, n,
 	    err, sizeof(err)), 0);
-	assert_int_equal(answer(f, 3, buf, sizeof(buf), &len), -1);
+	assert_int_equal(answer(f, 3, buf, sizeof(buf), &len),
+	    KEEPER_KEY_UNAVAILABLE);
 	buf[len] = '\0';
-	assert_string_equal((char *)buf, "no usable blind-index key for the "
-	    "tenant");
+	/* the operator's action for the client, the file's name, no path */
+	assert_string_equal((char *)buf, "the tenant's key file globex.bik is "
+	    "missing or unreadable in keys_dir; install it (see cofferctl "
+	    "tenant init output)");
+	assert_null(strstr((char *)buf, f->dir));
+
+	/* installed later: the next request loads it, no restart */
+	write_bik(f, "globex");
+	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KTOKENS, 4, req, n,
+	    err, sizeof(err)), 0);
+	assert_int_equal(answer(f, 4, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, VAULT_TOKEN_BYTES);
 }
 
 static void
