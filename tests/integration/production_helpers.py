@@ -76,22 +76,17 @@ def gen(out):
                 True, {"name": "photo %d.png" % h, "type": "image/png",
                        "data": png} if h == 3 else None)
     # issue 15.3: attachment names round-trip, hostile names and content
-    add("chat alice+bob", "signal", ALICE, [BOB], "2026-03-12T18:00:00Z",
-        "<script>alert(1)</script> & \"report\"", True,
-        {"name": "Q3 report.pdf", "type": "application/pdf",
-         "data": base64.b64encode(b"%PDF-1.4 Q3").decode()})
-    add("chat alice+bob", "signal", BOB, [ALICE], "2026-03-12T18:01:00Z",
-        "=1+2 not a formula", True,
-        {"name": "../../etc/passwd", "type": "text/plain",
-         "data": base64.b64encode(b"root:x:0:0").decode()})
-    add("chat alice+bob", "signal", BOB, [ALICE], "2026-03-12T18:02:00Z",
-        "backslash name", True,
-        {"name": "..\\x", "type": "application/octet-stream",
-         "data": base64.b64encode(b"x").decode()})
-    add("chat alice+bob", "signal", ALICE, [BOB], "2026-03-12T18:03:00Z",
-        "formula name", True,
-        {"name": "=HYPERLINK(\"http://evil.invalid\")", "type": "text/csv",
-         "data": base64.b64encode(b"a,b").decode()})
+    for k, (s, body, name, typ, data) in enumerate((
+            (ALICE, "<script>alert(1)</script> & \"report\"", "Q3 report.pdf",
+             "application/pdf", b"%PDF-1.4 Q3"),
+            (BOB, "=1+2 not a formula", "../../etc/passwd", "text/plain",
+             b"root:x:0:0"),
+            (BOB, "backslash name", "..\\x", "application/octet-stream", b"x"),
+            (ALICE, "formula name", "=HYPERLINK(\"http://evil.invalid\")",
+             "text/csv", b"a,b"))):
+        add("chat alice+bob", "signal", s, [BOB if s == ALICE else ALICE],
+            "2026-03-12T18:%02d:00Z" % k, body, True,
+            {"name": name, "type": typ, "data": base64.b64encode(data).decode()})
     for i in range(5):
         add("team", "whatsapp", [ALICE, BOB, CAROL][i % 3],
             [p for p in (ALICE, BOB, CAROL) if p != [ALICE, BOB, CAROL][i % 3]],
