@@ -9,14 +9,12 @@
 #ifndef COFFER_API_PRODOPTS_H
 #define COFFER_API_PRODOPTS_H
 
-#define API_PRODUCTION_SPLIT_EVENTS   5000UL   /* longer: one RSMF per day */
 #define API_PRODUCTION_FETCH_ROWS     500
 
 typedef void (*api_progress_fn)(void *arg, unsigned long long done,
                                 unsigned long long total);
 
 typedef struct api_production_opts {
-	unsigned long rsmf_split_events;    /* 0: API_PRODUCTION_SPLIT_EVENTS */
 	int           fetch_rows;           /* 0: API_PRODUCTION_FETCH_ROWS */
 	int           rsmf_deflate;         /* 1: deflate rsmf_manifest.json in
 	                                       rsmf.zip (about a third smaller

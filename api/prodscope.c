@@ -30,6 +30,7 @@
 #include "api/blind.h"
 #include "api/keys.h"
 #include "api/partials.h"
+#include "api/prodtext.h"
 #include "common/channels.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -195,7 +196,8 @@ pr_scope_params(prod *P, pg_params *p)
 	pg_param_text(p, P->lit_convs);
 }
 
-/* The matter's scope and time range (all api_production_count needs). */
+/* The matter's scope and time range (all api_production_count needs), and
+ * for the cover sheet its title, legal basis and requester (P->matter). */
 int
 pr_load_scope(prod *P)
 {
@@ -206,8 +208,11 @@ pr_load_scope(prod *P)
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
 	p.result_binary = 1;
-	r = pg_query(P->db, "SELECT m.scope::text, m.time_from, m.time_to, m.state "
-	    "FROM coffer.matters m WHERE m.tenant_id = $1::uuid "
+	r = pg_query(P->db, "SELECT m.scope::text, m.time_from, m.time_to, m.state, "
+	    "       m.title, m.legal_basis, m.requester_user_id, u.name "
+	    "FROM coffer.matters m JOIN coffer.users u ON "
+	    "     u.tenant_id = m.tenant_id AND u.user_id = m.requester_user_id "
+	    "WHERE m.tenant_id = $1::uuid "
 	    "AND m.matter_id = $2::uuid", &p, P->err, P->err_len);
 	if (r == NULL)
 		return -1;
@@ -226,6 +231,24 @@ pr_load_scope(prod *P)
 		if (PQgetlength(r, 0, 2) != 8)
 			goto bad;
 		memcpy(P->time_to, PQgetvalue(r, 0, 2), 8);
+	}
+	if (PQgetlength(r, 0, 6) != VAULT_ID_BYTES)
+		goto bad;
+	{
+		char req[PR_UUID_LIT];
+
+		util_uuid_format(req, (const unsigned char *)PQgetvalue(r, 0, 6));
+		json_decref(P->matter);
+		P->matter = json_pack("{s:s%,s:s%,s:{s:s,s:s%}}",
+		    "title", PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4),
+		    "legal_basis", PQgetvalue(r, 0, 5), (size_t)PQgetlength(r, 0, 5),
+		    "requester", "user_id", req, "name", PQgetvalue(r, 0, 7),
+		    (size_t)PQgetlength(r, 0, 7));
+		if (P->matter == NULL) {
+			PERR(P, "matter %s: its title, legal basis or requester name "
+			    "is not valid UTF-8 (or out of memory)", P->mid);
+			goto out;
+		}
 	}
 	rc = pr_scope_parse(P, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
 	goto out;
@@ -453,6 +476,29 @@ pr_partial_add(prod *P, const api_partial *ap)
 	e->partials[e->npartials++] = ap->part;
 }
 
+/* One approval's custodian, name and time into P->approvers (the cover
+ * sheet; columns 2..4 of pr_load_approvals' query). */
+static int
+pr_approver(prod *P, unsigned int index, const PGresult *r, int row)
+{
+	char t[PR_TIME_MAX];
+	json_t *o;
+
+	if (P->approvers == NULL && (P->approvers = json_array()) == NULL)
+		goto bad;
+	pr_time(t, strtoll(PQgetvalue(r, row, 4), NULL, 10));
+	o = json_pack("{s:I,s:s,s:s,s:s}", "custodian_index", (json_int_t)index,
+	    "user_id", PQgetvalue(r, row, 2), "name", PQgetvalue(r, row, 3),
+	    "approved_at", t);
+	if (o == NULL || json_array_append_new(P->approvers, o) != 0)
+		goto bad;
+	return 0;
+bad:
+	PERR(P, "matter %s: approval of custodian %u: malformed row (or out of "
+	    "memory)", P->mid, index);
+	return -1;
+}
+
 int
 pr_load_approvals(prod *P)
 {
@@ -469,10 +515,14 @@ pr_load_approvals(prod *P)
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
 	pg_param_text(&p, P->blind_text);
-	r = pg_query(P->db, "SELECT custodian_index, partials::text "
-	    "FROM coffer.approvals WHERE tenant_id = $1::uuid "
-	    "AND matter_id = $2::uuid AND blind_id = $3::uuid "
-	    "ORDER BY custodian_index", &p, P->err,
+	/* with who approved and when: the cover sheet's approvers */
+	r = pg_query(P->db, "SELECT a.custodian_index, a.partials::text, "
+	    "a.user_id::text, u.name, "
+	    "(pg_catalog.date_part('epoch', a.approved_at) * 1000000)::int8 "
+	    "FROM coffer.approvals a JOIN coffer.users u ON "
+	    "u.tenant_id = a.tenant_id AND u.user_id = a.user_id "
+	    "WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid AND "
+	    "a.blind_id = $3::uuid ORDER BY a.custodian_index", &p, P->err,
 	    P->err_len);
 	if (r == NULL)
 		return -1;
@@ -515,6 +565,8 @@ pr_load_approvals(prod *P)
 		json_decref(doc);
 		doc = NULL;
 		P->custodians[used++] = index;
+		if (pr_approver(P, index, r, i) != 0)
+			goto out;
 	}
 	P->ncustodians = (unsigned int)used;
 	rc = 0;
@@ -672,4 +724,17 @@ pr_epoch_open(prod *P, const unsigned char id[VAULT_ID_BYTES])
 	P->cache[victim].epoch = idx;
 	P->cache[victim].used = P->tick;
 	return P->cache[victim].e;
+}
+
+/* -- cover sheet -------------------------------------------------------------- */
+
+int
+pr_load_cover(prod *P)
+{
+	if (P->matter == NULL || P->approvers == NULL ||
+	    json_object_set(P->matter, "approvals", P->approvers) != 0) {
+		PERR(P, "matter %s: no approvers for the cover sheet", P->mid);
+		return -1;
+	}
+	return 0;
 }

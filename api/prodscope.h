@@ -44,6 +44,10 @@ int  pr_load_approvals(prod *P);
  * custodian), combine K of them per approved epoch into S (guarded), and
  * prove each S by unwrapping the key once, before anything is written. */
 int  pr_combine(prod *P);
+/* The approving custodians (index, name, time) that pr_load_approvals
+ * found into P->matter (pr_load_scope's title, legal basis, requester):
+ * the cover sheet's details. */
+int  pr_load_cover(prod *P);
 
 /* The unwrapped key of an approved epoch, from a small cache (owned by
  * P; valid until the next call).  NULL after PERR. */

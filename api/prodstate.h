@@ -1,6 +1,6 @@
 /* api/prodstate.h — the state of one production build (struct prod) and
  * the types its parts share: epochs and their key cache, checkpoints,
- * batches and the proofs of the rows in flight, long conversations,
+ * batches and the proofs of the rows in flight,
  * spools, the writer queue, the current RSMF group, text buffers.
  *
  * Private to the build.  api/production.c makes a prod, runs the build
@@ -86,12 +86,6 @@ typedef struct pr_rowproof {
 	size_t        path_len;
 	unsigned char path[VAULT_MERKLE_PATH_MAX * VAULT_HASH_BYTES];
 } pr_rowproof;
-
-typedef struct pr_long {
-	unsigned char conv[VAULT_TOKEN_BYTES];
-	int           has_conv;
-	char          channel[PR_CHANNEL_MAX];
-} pr_long;
 
 /* A spool keeps its content in guarded memory up to mem_cap bytes and
  * only past that moves it to a sealed temporary file: the many small RSMF
@@ -221,8 +215,6 @@ typedef struct prod {
 	char                 fname[192];
 	unsigned long long   fsize;
 	json_t              *files;
-	pr_long             *longs;
-	size_t               nlongs;
 
 	/* output */
 	int                  out_fd;
@@ -241,6 +233,25 @@ typedef struct prod {
 	pr_spool             zipsp;
 	pr_group             g;
 	unsigned long long   ordinal;
+	/* review files (issue 15.3): transcripts of the current conversation,
+	 * the load file, per-file SHA-256 for the cover sheet and manifest */
+	pr_spool             trhtml;
+	pr_spool             trtxt;
+	pr_spool             loadcsv;
+	unsigned long long   tr_ordinal;      /* conversation of the open transcript */
+	int                  tr_active;
+	unsigned long long   tr_messages;
+	json_t              *tr_parts;        /* participants seen (set) */
+	json_t              *tr_conv;         /* its display (string) or NULL */
+	char                 tr_channel[PR_CHANNEL_MAX];
+	json_t              *conversations;   /* manifest "conversations" */
+	json_t              *ratt;            /* this record's attachments */
+	char                 control[24];     /* this record's control number */
+	EVP_MD_CTX          *fsha;            /* SHA-256 of the current file */
+	json_t              *sha_files;       /* {"name","size","sha256"} */
+	json_t              *approvers;       /* who approved, when */
+	json_t              *matter;          /* title, legal basis, requester,
+	                                         approvals (cover sheet) */
 
 	/* per record */
 	unsigned char       *pt;             /* guarded */
@@ -250,6 +261,7 @@ typedef struct prod {
 	unsigned char       *iobuf;          /* PR_IO_BYTES, sealed spool reads */
 	pr_text              evtext;         /* one serialised event */
 	pr_text              ltext;          /* one records.jsonl/manifest line */
+	pr_text              vtext;          /* one transcript entry or CSV row */
 	unsigned char        last_stream[VAULT_ID_BYTES];
 	char                 last_sid[PR_UUID_LIT];
 	unsigned char        last_epoch[VAULT_ID_BYTES];

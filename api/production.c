@@ -22,9 +22,13 @@
  *
  * Shape of the work: one ordered server-side cursor over the in-scope
  * records (the next FETCH runs while a batch is processed); each record is
- * decrypted once and fanned out to records.jsonl, the manifest, and the
- * current RSMF (events, attachments in its zip).  A conversation change (or
- * a day change in a long conversation) closes that RSMF into the tar.  Tar,
+ * decrypted once and fanned out to records.jsonl, the manifest, the
+ * current RSMF (events, attachments in its zip and as files of the tar),
+ * the conversation's transcripts and the load file (api/prodview.c).  A
+ * conversation or UTC day change closes that RSMF into the tar; a
+ * conversation change its transcripts.  At the end: records.jsonl, the
+ * load file, the cover sheets (every file before them with its SHA-256),
+ * the manifest (with those hashes and the cover's) and the statement.  Tar,
  * zip and RFC 5322 headers need sizes and counts before the bytes they
  * describe, so output is held in spools: guarded memory first, and past a
  * bound a temporary file sealed under a per-build key (vault_spool_*).
@@ -36,8 +40,10 @@
  * Entry names are libarchive's own copies (the entry, pax headers, the zip
  * central directory), also freed unwiped, so no name derives from content:
  * fixed names, ordinals, the day of the plaintext sent_at column, and
- * att<n>-<j> for attachments, whose file names go only into the RSMF
- * manifest's "display".  The RFC 5322 headers hold only such metadata too.
+ * att<n>-<j> (zip) or attachments/<control>-<nn> (tar) for attachments,
+ * whose file names go only into the RSMF manifest's "display" and our
+ * manifest (`export open` renames the files on the reviewer's machine).
+ * The RFC 5322 headers hold only such metadata too.
  *
  * The parts, each over the build's state (api/prodstate.h) and none
  * including this file's header: api/prodscope.c (matter, scope, keys,
@@ -69,6 +75,7 @@
 #include "api/prodscope.h"
 #include "api/prodstate.h"
 #include "api/prodtext.h"
+#include "api/prodview.h"
 #include "api/rsmf.h"
 #include "api/spool.h"
 #include "common/keyfile.h"
@@ -83,6 +90,8 @@
 #include "vault/seal.h"
 
 #define PR_PROGRESS_EVERY 512ULL
+/* Control numbers: one per record, in production order (issue 15.3). */
+#define PR_CONTROL_FMT    "CFR%07llu"
 /* Guarded memory per spool before it moves to a sealed file. */
 #define PR_SPOOL_MEM_SMALL  (64U * 1024U)     /* records.jsonl, manifest */
 #define PR_SPOOL_MEM_EVENTS (1024U * 1024U)   /* one RSMF's events */
@@ -117,7 +126,7 @@ api_production_init(void)
 	json_set_alloc_funcs(pr_json_malloc, pr_json_free);
 }
 
-/* -- checkpoints and long conversations -------------------------------------------- */
+/* -- checkpoints -------------------------------------------- */
 
 static int
 pr_ckpt_cmp(const void *a, const void *b)
@@ -518,55 +527,6 @@ pr_proofs_for(prod *P, const PGresult *r, int n)
 	return 0;
 }
 
-/* Conversations too long for one RSMF file: split per UTC day. */
-static int
-pr_load_longs(prod *P, unsigned long split)
-{
-	pg_params p = PG_PARAMS_INIT;
-	PGresult *r;
-	char lim[32];
-	int i, n, rc = -1;
-
-	snprintf(lim, sizeof(lim), "%lu", split);
-	pr_scope_params(P, &p);
-	pg_param_text(&p, P->lit_epochs);
-	pg_param_text(&p, lim);
-	p.result_binary = 1;
-	r = pg_query(P->db,
-	    "SELECT r.conversation_token, r.channel FROM coffer.records r "
-	    "WHERE " PR_SCOPE " AND r.epoch_id = ANY ($7::uuid[]) "
-	    "GROUP BY 1, 2 HAVING count(*) > $8::bigint", &p, P->err, P->err_len);
-	if (r == NULL)
-		return -1;
-	n = PQntuples(r);
-	if (n > 0 && (P->longs = calloc((size_t)n, sizeof(pr_long))) == NULL) {
-		PERR(P, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		pr_long *l = &P->longs[i];
-
-		if ((l->has_conv = !PQgetisnull(r, i, 0))) {
-			if (PQgetlength(r, i, 0) != VAULT_TOKEN_BYTES)
-				goto bad;
-			memcpy(l->conv, PQgetvalue(r, i, 0), VAULT_TOKEN_BYTES);
-		}
-		if (PQgetlength(r, i, 1) >= (int)PR_CHANNEL_MAX)
-			goto bad;
-		memcpy(l->channel, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1));
-	}
-	P->nlongs = (size_t)n;
-	if (n > 0)
-		qsort(P->longs, P->nlongs, sizeof(pr_long), pr_long_cmp);
-	rc = 0;
-	goto out;
-bad:
-	PERR(P, "tenant %s: malformed record row", P->tid);
-out:
-	PQclear(r);
-	return rc;
-}
-
 /* -- records ------------------------------------------------------------------------ */
 
 /* Cursor columns: stream_id, seq, epoch_id, batch_no, received_at, sent_at,
@@ -776,6 +736,15 @@ pr_record(prod *P, const PGresult *r, int row)
 	snprintf(receipt, sizeof(receipt), "%s:%llu:%s", sid, seq, leaf);
 	snprintf(evid, sizeof(evid), "%s:%llu", sid, seq);
 
+	/* Its control number, then the RSMF event (and its attachments, as
+	 * files of their own: P->ratt). */
+	snprintf(P->control, sizeof(P->control), PR_CONTROL_FMT,
+	    P->res.records + 1);
+	json_array_clear(P->ratt);
+	if (pr_group_for(P, conv, channel, sent_us) != 0 ||
+	    pr_event(P, rec, evid, receipt, sent_us) != 0)
+		goto out;
+
 	/* records.jsonl: receipt fields, then the canonical record as sealed
 	 * (compact JSON from the gateway: embedded as it is). */
 	lt = &P->ltext;
@@ -805,14 +774,17 @@ pr_record(prod *P, const PGresult *r, int row)
 	    tx_str(P, lt, "\",\"batch_no\":") != 0 || tx_u64(P, lt, batch) != 0 ||
 	    tx_str(P, lt, ",\"checkpoint\":") != 0 ||
 	    tx_str(P, lt, ck) != 0 ||
+	    tx_str(P, lt, ",\"control\":\"") != 0 ||
+	    tx_str(P, lt, P->control) != 0 ||
+	    tx_str(P, lt, "\",\"attachments\":") != 0 ||
+	    tx_json(P, lt, P->ratt) != 0 ||
 	    tx_str(P, lt, "}") != 0 ||
 	    spool_put(P, &P->manifest, lt->p, lt->len) != 0)
 		goto out;
 	tx_clear(lt);
 
-	/* RSMF. */
-	if (pr_group_for(P, conv, channel, sent_us) != 0 ||
-	    pr_event(P, rec, evid, receipt, sent_us) != 0)
+	/* Transcript and load file. */
+	if (pr_view_record(P, rec, channel, sent_us, receipt, leaf) != 0)
 		goto out;
 	P->res.records++;
 	rc = 0;
@@ -949,6 +921,7 @@ prod_free(prod *P)
 	size_t i;
 
 	pr_group_clear(P);
+	pr_view_free(P);
 	for (i = 0; i < PR_EPOCH_CACHE; i++)
 		vault_epoch_free(&P->cache[i].e);
 	if (P->S != NULL)
@@ -966,7 +939,6 @@ prod_free(prod *P)
 		vault_secure_free(P->lbuf);
 	vault_hasher_free(&P->fh);
 	json_decref(P->files);
-	free(P->longs);
 	free(P->public_shares);
 	if (P->seed != NULL)
 		vault_secure_free(P->seed);
@@ -1113,6 +1085,20 @@ pr_manifest_head(prod *P, json_t *ckpts)
 	    "checkpoints", ckpts);
 	if (head == NULL)
 		return NULL;
+	/* Issue 15.3: whose production it is (cover sheet), its conversations
+	 * and transcripts, and every file before this one with its SHA-256
+	 * (the statement in manifest.sig signs this file too). */
+	if (json_object_set(head, "matter", P->matter) != 0 ||
+	    json_object_set_new(head, "control_numbers", json_pack("{s:s,s:I}",
+	    "format", PR_CONTROL_FMT, "count", (json_int_t)P->res.records)) != 0 ||
+	    json_object_set(head, "conversations", P->conversations) != 0 ||
+	    json_object_set_new(head, "loadfile", json_string("loadfile.csv")) != 0 ||
+	    json_object_set_new(head, "cover", json_pack("[ss]", "cover.txt",
+	    "cover.html")) != 0 ||
+	    json_object_set(head, "files", P->sha_files) != 0) {
+		json_decref(head);
+		return NULL;
+	}
 	if (P->has_from || P->has_to) {
 		char t[PR_TIME_MAX];
 
@@ -1142,6 +1128,9 @@ pr_manifest_head(prod *P, json_t *ckpts)
 		memcpy(out, s, len - 1);
 		memcpy(out + len - 1, ",\"records\":[\n", 14);
 	}
+	/* it holds content now (issue 15.3: conversation names, the matter,
+	 * approvers): wiped like every other plaintext buffer */
+	vault_wipe(s, len);
 	free(s);
 	return out;
 }
@@ -1159,7 +1148,6 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	unsigned int mdlen = 0;
 	int rc = -1, in_tx = 0, dfd;
 	char e2[256];
-	unsigned long split;
 
 	if (err != NULL && err_len > 0)
 		err[0] = '\0';
@@ -1192,8 +1180,6 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	memcpy(P->matter_id, matter_id, VAULT_ID_BYTES);
 	util_uuid_format(P->tid, tenant_id);
 	util_uuid_format(P->mid, matter_id);
-	split = opts != NULL && opts->rsmf_split_events > 0 ?
-	    opts->rsmf_split_events : API_PRODUCTION_SPLIT_EVENTS;
 	if ((P->tmp_path = malloc(strlen(out_path) + 5)) == NULL ||
 	    (P->dir = strdup(out_path)) == NULL) {
 		PERR(P, "out of memory");
@@ -1247,7 +1233,8 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	in_tx = 1;
 	if (pr_load_scope(P) != 0 || pr_load_keys(P) != 0 ||
 	    pr_load_epochs(P) != 0 ||
-	    pr_load_approvals(P) != 0 || pr_combine(P) != 0)
+	    pr_load_approvals(P) != 0 || pr_combine(P) != 0 ||
+	    pr_load_cover(P) != 0)
 		goto out;
 	if (pr_count(P, &in_scope, NULL, NULL) != 0 ||
 	    pr_count(P, &P->total, NULL, P->lit_epochs) != 0)
@@ -1257,7 +1244,7 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		PERR(P, "out of memory");
 		goto out;
 	}
-	if (pr_load_checkpoints(P, ckpts) != 0 || pr_load_longs(P, split) != 0)
+	if (pr_load_checkpoints(P, ckpts) != 0)
 		goto out;
 	if (P->nckpts > 0)
 		qsort(P->ckpts, P->nckpts, sizeof(pr_ckpt), pr_ckpt_cmp);
@@ -1281,7 +1268,8 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	if (spool_open(P, &P->records, PR_SPOOL_MEM_SMALL) != 0 ||
 	    spool_open(P, &P->manifest, PR_SPOOL_MEM_SMALL) != 0 ||
 	    spool_open(P, &P->events, PR_SPOOL_MEM_EVENTS) != 0 ||
-	    spool_open(P, &P->zipsp, PR_SPOOL_MEM_ZIP) != 0)
+	    spool_open(P, &P->zipsp, PR_SPOOL_MEM_ZIP) != 0 ||
+	    pr_view_open(P) != 0)
 		goto out;
 	if (pr_grow(P, &P->att, &P->att_cap, 3 * 16384) != 0)
 		goto out;
@@ -1304,7 +1292,9 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		tar_fail(P, "open");
 		goto out;
 	}
-	if (tar_entry(P, "rsmf/", 0, 1) != 0)
+	if (tar_entry(P, "rsmf/", 0, 1) != 0 ||
+	    tar_entry(P, "attachments/", 0, 1) != 0 ||
+	    tar_entry(P, "transcripts/", 0, 1) != 0)
 		goto out;
 
 	pr_progress(P);
@@ -1319,7 +1309,12 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	/* records.jsonl and manifest.json from their spools. */
 	if (spool_seal(P, &P->records) != 0 ||
 	    tar_entry(P, "records.jsonl", spool_size(&P->records), 0) != 0 ||
-	    spool_copy(P, &P->records, tar_sink, P) != 0)
+	    spool_copy(P, &P->records, tar_sink, P) != 0 ||
+	    pr_file_end(P) != 0)
+		goto out;
+	/* The last transcript, the load file and the cover sheets (which
+	 * list every file before them with its SHA-256). */
+	if (pr_view_loadfile(P) != 0 || pr_view_cover(P) != 0)
 		goto out;
 	if ((mhead = pr_manifest_head(P, ckpts)) == NULL) {
 		PERR(P, "out of memory");
@@ -1384,8 +1379,10 @@ out:
 		(void)close(P->out_fd);
 	if (rc != 0 && P->tmp_path != NULL)
 		(void)unlink(P->tmp_path);
-	if (mhead != NULL)
+	if (mhead != NULL) {
+		vault_wipe(mhead, strlen(mhead));
 		free(mhead);
+	}
 	json_decref(ckpts);
 	prod_free(P);
 	free(P);
@@ -1432,5 +1429,6 @@ api_production_count(PGconn *db, const unsigned char tenant_id[16],
 	free(P.lit_parts);
 	free(P.lit_convs);
 	json_decref(P.scope_summary);
+	json_decref(P.matter);
 	return rc;
 }

@@ -13,11 +13,16 @@
  *   - streams the in-scope records (server-side cursor, a few hundred rows at
  *     a time, ordered by conversation, channel and sent_at), decrypts each,
  *     and writes, inside one tar streamed through the sealed container:
- *       rsmf/NNNNNN.rsmf            RSMF 2.0, one per conversation and channel
- *       rsmf/NNNNNN-YYYY-MM-DD.rsmf  ... per UTC day for long conversations
+ *       rsmf/cNNNNNN_YYYY-MM-DD.rsmf RSMF 2.0, one per conversation, channel
+ *                                   and UTC day
+ *       attachments/CFRnnnnnnn-NN   each attachment (its name in the manifest)
+ *       transcripts/cNNNNNN.html|.txt  per conversation (api/prodview.h)
  *       records.jsonl               one record a line, receipt + canonical record
  *                                   + its proof (below)
- *       manifest.json               receipts and covering checkpoints
+ *       loadfile.csv, cover.txt, cover.html  load file and cover sheets
+ *       manifest.json               receipts (control numbers, attachments),
+ *                                   covering checkpoints, the matter, and
+ *                                   every file before it with its SHA-256
  *       manifest.sig                the API's signed statement (below)
  *   - writes out_path.tmp, fsyncs it, renames it to out_path, fsyncs the
  *     directory.

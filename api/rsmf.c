@@ -1,7 +1,9 @@
 /* api/rsmf.c — a production's RSMF 2.0 files (api/rsmf.h): one group
- * of records at a time (a conversation and channel, or one UTC day of a
- * long one), its events and attachments in rsmf.zip, its manifest, and
- * the .rsmf — RFC 5322 headers and the zip in base64 — into the tar.
+ * of records at a time (one UTC day of a conversation and channel,
+ * rsmf/c<conversation>_<YYYY-MM-DD>.rsmf), its events and attachments in
+ * rsmf.zip, its manifest, and the .rsmf — RFC 5322 headers and the zip in
+ * base64 — into the tar.  Each attachment is also a file of the tar of its
+ * own (attachments/<control>-<nn>), its name and type in P->ratt.
  *
  * Trusts: the decrypted record only as JSON that jansson parsed: values
  * reach the output encoded by jansson (tx_json), attachments must be
@@ -24,6 +26,7 @@
 
 #include "api/prodtext.h"
 #include "api/spool.h"
+#include "common/util.h"
 #include "vault/blind.h"
 #include "vault/mem.h"
 
@@ -75,22 +78,6 @@ pr_date(char out[PR_TIME_MAX], long long day)
 
 	pr_time(full, day * PR_DAY_US);
 	snprintf(out, PR_TIME_MAX, "%.10s", full);
-}
-
-/* -- long conversations -------------------------------------------------- */
-
-/* The order of P->longs (qsort in api/production.c, bsearch below). */
-int
-pr_long_cmp(const void *a, const void *b)
-{
-	const pr_long *x = a, *y = b;
-	int c;
-
-	if (x->has_conv != y->has_conv)
-		return x->has_conv - y->has_conv;
-	if (x->has_conv && (c = memcmp(x->conv, y->conv, VAULT_TOKEN_BYTES)) != 0)
-		return c;
-	return strcmp(x->channel, y->channel);
 }
 
 /* -- RSMF groups --------------------------------------------------------------------- */
@@ -193,6 +180,34 @@ pr_att_name(char *out, size_t cap, unsigned long long n, size_t j)
 	snprintf(out, cap, "att%06llu-%02zu", n, j);
 }
 
+/* The on-disk name of an attachment's original file name (issue 15.3):
+ * bytes outside [A-Za-z0-9._-] (path separators, blanks, controls,
+ * non-ASCII) become '_', a leading '.' too, at most PR_SAFE_MAX bytes,
+ * "file" when nothing is left.  Prefixed by "<control>-<n>-" it is unique
+ * and never a path: `export open` renames the entry to it after the
+ * production verified (it also checks the character set). */
+void
+pr_safe_name(char *out, const char *name, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o < PR_SAFE_MAX; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		    (ch == '.' && o > 0))
+			out[o++] = (char)ch;
+		else
+			out[o++] = '_';
+	}
+	if (o == 0) {
+		memcpy(out, "file", 4);
+		o = 4;
+	}
+	out[o] = '\0';
+}
+
 /* Decoded size of validated, padded standard base64. */
 static size_t
 pr_b64_decoded_len(const char *s, size_t n)
@@ -208,27 +223,49 @@ pr_b64_decoded_len(const char *s, size_t n)
 	return n / 4 * 3 - pad;
 }
 
-/* One attachment into the zip, decoded in slices (bounded memory), and
- * its entry {"id","display","size"} appended to the event text. */
+/* One attachment into the zip and, as its own file, into the tar
+ * (attachments/<control>-<nn>), decoded in slices (bounded memory); its
+ * entry {"id","display","size"} appended to the event text, and its
+ * original name, type, size, SHA-256 and file names to P->ratt (the
+ * manifest, load file and transcripts). */
 static int
 pr_attachment(prod *P, json_t *att, size_t j, pr_text *ev)
 {
-	json_t *jdata = json_object_get(att, "data"), *jname;
+	json_t *jdata = json_object_get(att, "data"), *jname, *jtype, *info;
 	const char *data = json_string_value(jdata);
 	size_t n = data ? json_string_length(jdata) : 0;
 	size_t size = pr_b64_decoded_len(data, n), off, slice, out;
-	char zname[48];
+	char zname[48], entry[64], file[64 + PR_SAFE_MAX + 1];
+	char safe[PR_SAFE_MAX + 1], shex[65];
+	unsigned char sh[32];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *sha = NULL;
+	int rc = -1;
 
 	if (data == NULL || n % 4 != 0) {
 		PERR(P, "record attachment %zu is not base64", j);
 		return -1;
 	}
+	memset(safe, 0, sizeof(safe));
+	memset(file, 0, sizeof(file));
 	jname = json_object_get(att, "name");
+	jtype = json_object_get(att, "type");
 	P->g.attachments++;
 	P->res.attachments++;
 	pr_att_name(zname, sizeof(zname), P->g.attachments, j);
-	if (zip_entry(P, zname, size, 1) != 0)
-		return -1;
+	snprintf(entry, sizeof(entry), "attachments/%s-%02zu", P->control, j + 1);
+	if (json_is_string(jname))
+		pr_safe_name(safe, json_string_value(jname), json_string_length(jname));
+	else
+		pr_safe_name(safe, "", 0);
+	snprintf(file, sizeof(file), "%s-%s", entry, safe);
+	if ((sha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+		PERR(P, "SHA-256 failed");
+		goto out;
+	}
+	if (zip_entry(P, zname, size, 1) != 0 || tar_entry(P, entry, size, 0) != 0)
+		goto out;
 	for (off = 0; off < n; off += slice) {
 		int got;
 
@@ -243,22 +280,46 @@ pr_attachment(prod *P, json_t *att, size_t j, pr_text *ev)
 		out = (size_t)got;
 		if (off + slice == n)
 			out = size - (off / 4 * 3);     /* drop the padding bytes */
-		if (zip_put(P, P->att, out) != 0) {
+		if (zip_put(P, P->att, out) != 0 || tar_put(P, P->att, out) != 0 ||
+		    EVP_DigestUpdate(sha, P->att, out) != 1) {
 			vault_wipe(P->att, P->att_cap);
-			return -1;
+			goto out;
 		}
 		vault_wipe(P->att, out);
 	}
+	if (pr_file_end(P) != 0)
+		goto out;
+	if (EVP_DigestFinal_ex(sha, sh, &mdlen) != 1 || mdlen != 32) {
+		PERR(P, "SHA-256 failed");
+		goto out;
+	}
+	util_hex(shex, sh, sizeof(sh));
+	info = json_pack("{s:I,s:O*,s:O*,s:I,s:s,s:s,s:s}",
+	    "n", (json_int_t)(j + 1),
+	    "name", json_is_string(jname) ? jname : NULL,
+	    "content_type", json_is_string(jtype) ? jtype : NULL,
+	    "size", (json_int_t)size, "sha256", shex, "entry", entry,
+	    "file", file);
+	if (info == NULL || json_array_append_new(P->ratt, info) != 0) {
+		PERR(P, "out of memory");
+		goto out;
+	}
 	if (tx_str(P, ev, j > 0 ? ",{\"id\":\"" : "{\"id\":\"") != 0 ||
 	    tx_str(P, ev, zname) != 0 || tx_str(P, ev, "\"") != 0)
-		return -1;
+		goto out;
 	if (json_is_string(jname) && (tx_str(P, ev, ",\"display\":") != 0 ||
 	    tx_json(P, ev, jname) != 0))
-		return -1;
+		goto out;
 	if (tx_str(P, ev, ",\"size\":") != 0 || tx_u64(P, ev, size) != 0 ||
 	    tx_str(P, ev, "}") != 0)
-		return -1;
-	return 0;
+		goto out;
+	rc = 0;
+out:
+	/* the safe name derives from the record's file name: content */
+	vault_wipe(safe, sizeof(safe));
+	vault_wipe(file, sizeof(file));
+	EVP_MD_CTX_free(sha);
+	return rc;
 }
 
 /* {"name":NAME,"value":<record value>} when the value is a non-empty
@@ -455,9 +516,10 @@ pr_group_finish(prod *P)
 	}
 	if (g->day >= 0) {
 		pr_date(date, g->day);
-		snprintf(path, sizeof(path), "rsmf/%06llu-%.10s.rsmf", g->ordinal, date);
+		snprintf(path, sizeof(path), "rsmf/c%06llu_%.10s.rsmf", g->ordinal,
+		    date);
 	} else {
-		snprintf(path, sizeof(path), "rsmf/%06llu.rsmf", g->ordinal);
+		snprintf(path, sizeof(path), "rsmf/c%06llu.rsmf", g->ordinal);
 	}
 	if (tar_entry(P, path, (unsigned long long)hlen + spool_size(&P->zipsp) +
 	    sizeof(trailer) - 1, 0) != 0 ||
@@ -491,18 +553,11 @@ pr_group_for(prod *P, const unsigned char *conv, const char *channel,
     long long sent_us)
 {
 	pr_group *g = &P->g;
-	pr_long key;
-	long long day = -1;
+	/* One RSMF per conversation and UTC day (Relativity's advice; issue
+	 * 15.3): every conversation is split by day. */
+	long long day = pr_day(sent_us);
 	int same_conv;
 
-	memset(&key, 0, sizeof(key));
-	key.has_conv = conv != NULL;
-	if (conv != NULL)
-		memcpy(key.conv, conv, VAULT_TOKEN_BYTES);
-	snprintf(key.channel, sizeof(key.channel), "%s", channel);
-	if (P->nlongs > 0 && bsearch(&key, P->longs, P->nlongs, sizeof(pr_long),
-	    pr_long_cmp) != NULL)
-		day = pr_day(sent_us);
 	same_conv = g->active && g->has_conv == (conv != NULL) &&
 	    (conv == NULL || memcmp(g->conv, conv, VAULT_TOKEN_BYTES) == 0) &&
 	    strcmp(g->channel, channel) == 0;

@@ -1,7 +1,8 @@
 /* api/rsmf.h — a production's RSMF 2.0 files: records grouped by
- * conversation and channel (per UTC day for long conversations), each
- * group's events and attachments in its rsmf.zip, base64 in a MIME body
- * behind RFC 5322 headers, written into the tar as rsmf/NNNNNN[-day].rsmf.
+ * conversation, channel and UTC day, each group's events and attachments
+ * in its rsmf.zip, base64 in a MIME body behind RFC 5322 headers, written
+ * into the tar as rsmf/cNNNNNN_YYYY-MM-DD.rsmf (attachments also as
+ * attachments/<control>-<nn>).
  * Part of the build (api/prodstate.h).
  *
  * Record values reach the output only encoded by jansson; entry names and
@@ -14,10 +15,14 @@
 
 #include "api/prodstate.h"
 
-/* The order of P->longs (pr_long): conversation, then channel. */
-int  pr_long_cmp(const void *a, const void *b);
 
 /* Does this record start a new group?  Opens it (closing the last). */
+/* An attachment's file name made safe for a disk: bytes outside
+ * [A-Za-z0-9._-] and a leading '.' become '_', at most PR_SAFE_MAX bytes,
+ * "file" when empty.  out holds PR_SAFE_MAX + 1 bytes. */
+#define PR_SAFE_MAX 80U
+void pr_safe_name(char *out, const char *name, size_t n);
+
 int  pr_group_for(prod *P, const unsigned char *conv, const char *channel,
                   long long sent_us);
 /* One record as an RSMF event of the current group. */

@@ -5,7 +5,9 @@
  * passphrase.  Does not trust the production: the container must
  * authenticate chunk by chunk and end with its FINAL chunk
  * (vault/production.h); the tar inside may hold only the layout a build
- * writes — rsmf/ with *.rsmf files, records.jsonl, manifest.json, manifest.sig — as plain
+ * writes — rsmf/ with *.rsmf files, attachments/, transcripts/ with
+ * *.html and *.txt (names of [A-Za-z0-9._-] only), records.jsonl,
+ * loadfile.csv, cover.txt, cover.html, manifest.json, manifest.sig — as plain
  * files: absolute names, "..", links, devices, FIFOs and anything else are
  * refused, and files are created with openat(O_EXCL | O_NOFOLLOW) inside a
  * directory this command made, so nothing can be written outside it.
@@ -28,7 +30,12 @@
  * and the batch's checkpoint verified under the pinned key of its node; a
  * record without a checkpoint, of another matter or outside the signed
  * scope (time range, channels) is refused, naming the record.  The RSMF
- * files' X-RSMF-EventCount headers add up to the record count.
+ * files' X-RSMF-EventCount headers add up to the record count.  The
+ * manifest's "files" (issue 15.3, what the cover sheets show) must list
+ * every other file with its size and SHA-256, each receipt's attachments
+ * must name files of the production, and only then are the attachments
+ * renamed to the names the manifest gives them (checked: the entry, '-',
+ * [A-Za-z0-9._-]; renameat2 RENAME_NOREPLACE inside DIR).
  */
 #include "ctl/ctl.h"
 #include "ctl/export.h"
@@ -51,6 +58,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "common/log.h"
 #include "common/pins.h"
@@ -59,8 +67,6 @@
 #include "vault/mem.h"
 #include "vault/production.h"
 #include "vault/seal.h"
-
-#include <sodium.h>
 
 #define EX_ERR       512U
 #define EX_PASS_MAX  1024U
@@ -76,7 +82,8 @@ static const char ex_usage_text[] =
     "usage: cofferctl export open --in FILE --key KEYFILE --out DIR "
     "[--nodes PINS] [--passphrase-file F]\n"
     "  decrypts a production sealed to your key, proves it and writes its\n"
-    "  files (rsmf/*.rsmf, records.jsonl, manifest.json, manifest.sig) into\n"
+    "  files (cover.txt, cover.html, loadfile.csv, transcripts/, attachments/,\n"
+    "  rsmf/*.rsmf, records.jsonl, manifest.json, manifest.sig) into\n"
     "  DIR, which must not exist yet or be empty.  The API's signature and\n"
     "  every gateway checkpoint are checked against the node pins file\n"
     "  (--nodes, default $COFFER_NODE_PINS), never against keys the\n"
@@ -94,10 +101,17 @@ typedef struct ex_ctx {
 	/* what was written, for cleanup */
 	int                  dfd;
 	int                  made_dir;
-	int                  made_rsmf;
+	int                  made_sub[3];  /* ex_dirs[] made */
+	/* attachments renamed to their reviewers' names once verified */
+	char               **ren_from, **ren_to;
+	size_t               nren;
+	unsigned long long   att_files;    /* attachments/ entries extracted */
+	unsigned long long   transcripts;
 	char               **files;
 	size_t               nfiles;
 	unsigned char      (*fhash)[VAULT_HASH_BYTES];   /* of files[i] */
+	unsigned char      (*fsha)[crypto_hash_sha256_BYTES]; /* SHA-256 too */
+	crypto_hash_sha256_state sha;
 	unsigned long long  *fsize;
 	vault_hasher        *fh;
 	unsigned char        hdr_hash[VAULT_HASH_BYTES];  /* container header */
@@ -200,14 +214,42 @@ ex_read_cb(struct archive *a, void *client, const void **buf)
 
 /* -- safe extraction ---------------------------------------------------------------- */
 
-/* Only what a build writes.  0 ok (*is_dir, *is_rsmf set), -1 refused with
- * a reason in c->err. */
+/* The directories a build writes, and what their files end in (issue
+ * 15.3 added attachments/ and transcripts/). */
+static const struct {
+	const char *name;
+	const char *suffix[2];
+} ex_dirs[3] = {
+	{ "rsmf", { ".rsmf", NULL } },
+	{ "attachments", { "", NULL } },
+	{ "transcripts", { ".html", ".txt" } },
+};
+
+/* A file name we made: [A-Za-z0-9._-], no leading '.', 1..127 bytes. */
+static int
+ex_name_ok(const char *base)
+{
+	size_t i;
+
+	for (i = 0; base[i] != '\0'; i++) {
+		char ch = base[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		    (ch == '.' && i > 0)))
+			return 0;
+	}
+	return i > 0 && i < 128;
+}
+
+/* Only what a build writes.  0 ok (*is_dir: 1 + the ex_dirs index of a
+ * directory or of the file's directory, 0 at the top; *is_rsmf set), -1
+ * refused with a reason in c->err. */
 static int
 ex_path_ok(ex_ctx *c, const char *path, int type, int *is_dir, int *is_rsmf)
 {
 	char shown[EX_NAME_MAX + 1];
-	const char *base;
-	size_t n, i;
+	size_t n, i, d, l;
 
 	*is_dir = 0;
 	*is_rsmf = 0;
@@ -237,32 +279,41 @@ ex_path_ok(ex_ctx *c, const char *path, int type, int *is_dir, int *is_rsmf)
 		return -1;
 	}
 	if (type == AE_IFDIR) {
-		if (strcmp(path, "rsmf/") == 0 || strcmp(path, "rsmf") == 0) {
-			*is_dir = 1;
-			return 0;
+		for (d = 0; d < 3; d++) {
+			l = strlen(ex_dirs[d].name);
+			if (strncmp(path, ex_dirs[d].name, l) == 0 &&
+			    (path[l] == '\0' || strcmp(path + l, "/") == 0)) {
+				*is_dir = (int)d + 1;
+				return 0;
+			}
 		}
 		snprintf(c->err, sizeof(c->err), "unexpected directory '%s' refused",
 		    shown);
 		return -1;
 	}
 	if (strcmp(path, "records.jsonl") == 0 ||
-	    strcmp(path, "manifest.json") == 0 || strcmp(path, "manifest.sig") == 0)
+	    strcmp(path, "manifest.json") == 0 ||
+	    strcmp(path, "manifest.sig") == 0 ||
+	    strcmp(path, "loadfile.csv") == 0 ||
+	    strcmp(path, "cover.txt") == 0 || strcmp(path, "cover.html") == 0)
 		return 0;
-	if (strncmp(path, "rsmf/", 5) == 0 && n > 10 && n < 5 + 128 &&
-	    strcmp(path + n - 5, ".rsmf") == 0) {
-		base = path + 5;
-		for (i = 0; base[i] != '\0'; i++) {
-			char ch = base[i];
+	for (d = 0; d < 3; d++) {
+		l = strlen(ex_dirs[d].name);
+		if (strncmp(path, ex_dirs[d].name, l) != 0 || path[l] != '/' ||
+		    !ex_name_ok(path + l + 1))
+			continue;
+		for (i = 0; i < 2 && ex_dirs[d].suffix[i] != NULL; i++) {
+			size_t sl = strlen(ex_dirs[d].suffix[i]);
 
-			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
-			    (ch == '.' && i > 0)))
-				goto unexpected;
+			if (n > l + 1 + sl && strcmp(path + n - sl,
+			    ex_dirs[d].suffix[i]) == 0) {
+				/* a file, not a directory: the caller makes it */
+				*is_rsmf = d == 0;
+				*is_dir = -((int)d + 1);
+				return 0;
+			}
 		}
-		*is_rsmf = 1;
-		return 0;
 	}
-unexpected:
 	snprintf(c->err, sizeof(c->err), "unexpected entry '%s' refused", shown);
 	return -1;
 }
@@ -280,6 +331,14 @@ ex_remember(ex_ctx *c, const char *path)
 	if ((nh = realloc(c->fhash, (c->nfiles + 1) * sizeof(*nh))) == NULL)
 		return -1;
 	c->fhash = nh;
+	{
+		unsigned char (*nsh)[crypto_hash_sha256_BYTES] = realloc(c->fsha,
+		    (c->nfiles + 1) * sizeof(*nsh));
+
+		if (nsh == NULL)
+			return -1;
+		c->fsha = nsh;
+	}
 	if ((ns = realloc(c->fsize, (c->nfiles + 1) * sizeof(*ns))) == NULL)
 		return -1;
 	c->fsize = ns;
@@ -298,8 +357,9 @@ ex_cleanup(ex_ctx *c, const char *dir)
 
 	for (i = 0; i < c->nfiles; i++)
 		(void)unlinkat(c->dfd, c->files[i], 0);
-	if (c->made_rsmf)
-		(void)unlinkat(c->dfd, "rsmf", AT_REMOVEDIR);
+	for (i = 0; i < 3; i++)
+		if (c->made_sub[i])
+			(void)unlinkat(c->dfd, ex_dirs[i].name, AT_REMOVEDIR);
 	if (c->made_dir)
 		(void)rmdir(dir);
 }
@@ -385,23 +445,23 @@ ex_extract(ex_ctx *c, struct archive *a)
 		if (ex_path_ok(c, path, (int)archive_entry_filetype(e), &is_dir,
 		    &is_rsmf) != 0)
 			return -1;
-		if (is_dir) {
-			if (!c->made_rsmf) {
-				if (mkdirat(c->dfd, "rsmf", 0700) != 0) {
-					snprintf(c->err, sizeof(c->err), "rsmf: %s",
-					    strerror(errno));
+		if (is_dir != 0) {
+			int d = (is_dir > 0 ? is_dir : -is_dir) - 1;
+
+			if (!c->made_sub[d]) {
+				if (mkdirat(c->dfd, ex_dirs[d].name, 0700) != 0) {
+					snprintf(c->err, sizeof(c->err), "%s: %s",
+					    ex_dirs[d].name, strerror(errno));
 					return -1;
 				}
-				c->made_rsmf = 1;
+				c->made_sub[d] = 1;
 			}
-			continue;
-		}
-		if (is_rsmf && !c->made_rsmf) {
-			if (mkdirat(c->dfd, "rsmf", 0700) != 0) {
-				snprintf(c->err, sizeof(c->err), "rsmf: %s", strerror(errno));
-				return -1;
-			}
-			c->made_rsmf = 1;
+			if (is_dir > 0)
+				continue;
+			if (d == 1)
+				c->att_files++;
+			else if (d == 2)
+				c->transcripts++;
 		}
 		fd = openat(c->dfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
@@ -418,6 +478,7 @@ ex_extract(ex_ctx *c, struct archive *a)
 		}
 		hlen = 0;
 		vault_hasher_reset(c->fh);
+		crypto_hash_sha256_init(&c->sha);
 		for (;;) {
 			rc = archive_read_data_block(a, &blk, &blen, &boff);
 			if (rc == ARCHIVE_EOF)
@@ -439,6 +500,7 @@ ex_extract(ex_ctx *c, struct archive *a)
 				return -1;
 			}
 			vault_hasher_update(c->fh, blk, blen);
+			crypto_hash_sha256_update(&c->sha, blk, blen);
 			c->fsize[c->nfiles - 1] += blen;
 			if (is_rsmf && hlen < sizeof(head) &&
 			    (size_t)boff == hlen) {
@@ -468,6 +530,7 @@ ex_extract(ex_ctx *c, struct archive *a)
 			return -1;
 		}
 		vault_hasher_final(c->fh, c->fhash[c->nfiles - 1]);
+		crypto_hash_sha256_final(&c->sha, c->fsha[c->nfiles - 1]);
 		if (is_rsmf && ex_rsmf_count(c, path, head, hlen) != 0)
 			return -1;
 		if (strcmp(path, "records.jsonl") == 0)
@@ -980,6 +1043,175 @@ out:
 	return rc;
 }
 
+/* -- review files (issue 15.3) ------------------------------------------------------ */
+
+static long
+ex_file_index(const ex_ctx *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nfiles; i++)
+		if (strcmp(c->files[i], name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* A receipt's "attachments": each names a file of the production (entry,
+ * attachments/<control>-<nn>) and the name it gets on disk (file: the
+ * entry, '-', a name of [A-Za-z0-9._-]), renamed once all verified. */
+static int
+ex_attachments(ex_ctx *c, json_t *m, const char *rid)
+{
+	json_t *list = json_object_get(m, "attachments"), *a;
+	size_t i, el;
+	char **nf, **nt;
+
+	if (!json_is_array(list)) {
+		snprintf(c->err, sizeof(c->err), "record %s: the manifest lists no "
+		    "attachments array (a production built before issue 15.3: "
+		    "build it again)", rid);
+		return -1;
+	}
+	json_array_foreach(list, i, a) {
+		const char *entry = json_string_value(json_object_get(a, "entry"));
+		const char *file = json_string_value(json_object_get(a, "file"));
+
+		if (entry == NULL || file == NULL ||
+		    strncmp(entry, "attachments/", 12) != 0 ||
+		    !ex_name_ok(entry + 12) || (el = strlen(entry)) >= strlen(file) ||
+		    strncmp(file, entry, el) != 0 || file[el] != '-' ||
+		    !ex_name_ok(file + 12)) {
+			snprintf(c->err, sizeof(c->err), "record %s: attachment %zu "
+			    "has an unsafe or malformed file name in the manifest",
+			    rid, i + 1);
+			return -1;
+		}
+		if (ex_file_index(c, entry) < 0) {
+			snprintf(c->err, sizeof(c->err), "record %s: attachment %zu "
+			    "(%s) is not in the production", rid, i + 1, entry);
+			return -1;
+		}
+		if ((nf = realloc(c->ren_from, (c->nren + 1) * sizeof(*nf))) == NULL)
+			goto oom;
+		c->ren_from = nf;
+		if ((nt = realloc(c->ren_to, (c->nren + 1) * sizeof(*nt))) == NULL)
+			goto oom;
+		c->ren_to = nt;
+		c->ren_from[c->nren] = strdup(entry);
+		c->ren_to[c->nren] = strdup(file);
+		c->nren++;
+		if (c->ren_from[c->nren - 1] == NULL || c->ren_to[c->nren - 1] == NULL)
+			goto oom;
+	}
+	return 0;
+oom:
+	snprintf(c->err, sizeof(c->err), "out of memory");
+	return -1;
+}
+
+/* The manifest's "files" (issue 15.3: what the cover sheets show) must be
+ * every file before manifest.json with its size and SHA-256, and the
+ * review files must be there: the signed statement proved the bytes, this
+ * proves what reviewers are told about them. */
+static int
+ex_review_files(ex_ctx *c, json_t *head)
+{
+	json_t *files = json_object_get(head, "files"), *f;
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	static const char *const need[] = { "loadfile.csv", "cover.txt",
+	    "cover.html" };
+	size_t i, listed = 0;
+	unsigned char *seen = NULL;
+	long k;
+	int rc = -1;
+
+	if (!json_is_array(files)) {
+		snprintf(c->err, sizeof(c->err), "manifest.json lists no files with "
+		    "their SHA-256 (a production built before issue 15.3: build it "
+		    "again)");
+		return -1;
+	}
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (ex_file_index(c, need[i]) < 0) {
+			snprintf(c->err, sizeof(c->err), "the production lacks %s",
+			    need[i]);
+			return -1;
+		}
+	if ((seen = calloc(c->nfiles + 1, 1)) == NULL) {
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		return -1;
+	}
+	json_array_foreach(files, i, f) {
+		const char *name = json_string_value(json_object_get(f, "name"));
+		const char *sha = json_string_value(json_object_get(f, "sha256"));
+
+		if (name == NULL || sha == NULL ||
+		    (k = ex_file_index(c, name)) < 0 || seen[k]++ != 0 ||
+		    strcmp(name, "manifest.json") == 0 ||
+		    strcmp(name, "manifest.sig") == 0) {
+			snprintf(c->err, sizeof(c->err), "manifest.json lists a file "
+			    "the production does not hold, or one twice (entry %zu)",
+			    i + 1);
+			goto out;
+		}
+		util_hex(hex, c->fsha[k], crypto_hash_sha256_BYTES);
+		if (strcmp(hex, sha) != 0 || !json_is_integer(json_object_get(f,
+		    "size")) || (unsigned long long)json_integer_value(
+		    json_object_get(f, "size")) != c->fsize[k]) {
+			snprintf(c->err, sizeof(c->err), "%s: its SHA-256 or size is "
+			    "not what manifest.json lists (altered); refused",
+			    c->files[k]);
+			goto out;
+		}
+		listed++;
+	}
+	/* every file but manifest.json and manifest.sig, once */
+	if (listed + 2 != c->nfiles) {
+		snprintf(c->err, sizeof(c->err), "manifest.json lists %zu files with "
+		    "their SHA-256; the production holds %zu besides the manifest "
+		    "and its signature", listed, c->nfiles - 2);
+		goto out;
+	}
+	if (c->nren != c->att_files) {
+		snprintf(c->err, sizeof(c->err), "the manifest names %zu attachment "
+		    "files; the production holds %llu", c->nren, c->att_files);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(seen);
+	return rc;
+}
+
+/* After everything verified: attachments under their reviewers' names. */
+static int
+ex_rename_attachments(ex_ctx *c)
+{
+	size_t i;
+	long k;
+
+	for (i = 0; i < c->nren; i++) {
+		char *to;
+
+		if ((k = ex_file_index(c, c->ren_from[i])) < 0 ||
+		    (to = strdup(c->ren_to[i])) == NULL) {
+			snprintf(c->err, sizeof(c->err), "out of memory");
+			return -1;
+		}
+		/* RENAME_NOREPLACE: a name taken twice is an error, never a
+		 * silent overwrite */
+		if (renameat2(c->dfd, c->ren_from[i], c->dfd, to,
+		    RENAME_NOREPLACE) != 0) {
+			snprintf(c->err, sizeof(c->err), "%s: %s", to, strerror(errno));
+			free(to);
+			return -1;
+		}
+		free(c->files[k]);
+		c->files[k] = to;
+	}
+	return 0;
+}
+
 static int
 ex_verify(ex_ctx *c, unsigned long long *records, unsigned long long *ckpts,
     char *matter, size_t matter_len)
@@ -1117,7 +1349,8 @@ ex_verify(ex_ctx *c, unsigned long long *records, unsigned long long *ckpts,
 				    "checkpoint is not the one its proof carries", rid);
 				goto out;
 			}
-			if (ex_record_proof(c, r, rid, head, tenant, matter) != 0)
+			if (ex_record_proof(c, r, rid, head, tenant, matter) != 0 ||
+			    ex_attachments(c, m, rid) != 0)
 				goto out;
 		}
 		n++;
@@ -1140,6 +1373,8 @@ ex_verify(ex_ctx *c, unsigned long long *records, unsigned long long *ckpts,
 		    c->rsmf_files, n);
 		goto out;
 	}
+	if (ex_review_files(c, head) != 0)
+		goto out;
 	*records = n;
 	rc = 0;
 out:
@@ -1420,6 +1655,10 @@ ctl_export_open(const struct export_opts *o)
 		    "%s", in, c.err);
 		goto out;
 	}
+	if (ex_rename_attachments(&c) != 0) {
+		ctl_fail("export open: %s: %s", in, c.err);
+		goto out;
+	}
 	printf("production of matter %s opened into %s: %llu records, %llu RSMF "
 	    "files; manifest verified: signed by API node %s (pinned), every "
 	    "file as signed; %llu records proved (plaintext re-decrypted, leaf "
@@ -1439,11 +1678,25 @@ out:
 		(void)close(c.dfd);
 	if (c.in_fd >= 0)
 		(void)close(c.in_fd);
-	while (c.nfiles > 0)
-		free(c.files[--c.nfiles]);
+	/* attachment file names derive from content: wiped */
+	while (c.nfiles > 0) {
+		c.nfiles--;
+		vault_wipe(c.files[c.nfiles], strlen(c.files[c.nfiles]));
+		free(c.files[c.nfiles]);
+	}
 	free(c.files);
 	free(c.fhash);
+	free(c.fsha);
 	free(c.fsize);
+	while (c.nren > 0) {
+		c.nren--;
+		free(c.ren_from[c.nren]);
+		if (c.ren_to[c.nren] != NULL)
+			vault_wipe(c.ren_to[c.nren], strlen(c.ren_to[c.nren]));
+		free(c.ren_to[c.nren]);
+	}
+	free(c.ren_from);
+	free(c.ren_to);
 	vault_hasher_free(&c.fh);
 	pins_nodes_free(&pins);
 	vault_stream_reader_free(&c.rd);

@@ -1116,7 +1116,6 @@ build(const unsigned char mid[16], const char *out, unsigned long split,
 	memset(&o, 0, sizeof(o));
 	o.sign_sk = api_sk;
 	o.node_name = API_NODE;
-	o.rsmf_split_events = split;
 	o.rsmf_deflate = split != 0;       /* the split builds also deflate */
 	o.blind_dir = pdir();
 	rc = api_production_build_ex(c, ta.tid, mid, out, NULL, NULL, &o, res, err,
@@ -1878,8 +1877,7 @@ h_build(int argc, char **argv)
 	o.sign_sk = api_sk;
 	o.node_name = getenv("COFFER_API_NODE_NAME");
 	o.node_pins_file = getenv("COFFER_NODE_PINS");
-	if (argc > 3)
-		o.rsmf_split_events = strtoul(argv[3], NULL, 10);
+	/* argv[3], the former RSMF split, is ignored: RSMF files are per day */
 	b0 = backend_cpu(db);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	clock_gettime(CLOCK_MONOTONIC, &w0);
@@ -2029,6 +2027,44 @@ h_forge(int argc, char **argv)
 	}
 	nrsmf = nf;
 	qsort(files, nf, sizeof(*files), fg_cmp);
+	/* issue 15.3: attachments (back under their entry names,
+	 * attachments/<control>-<nn>: export open renamed them), transcripts,
+	 * load file and cover sheets, when DIR has them */
+	{
+		static const char *const sub[] = { "attachments", "transcripts" };
+		size_t si;
+
+		for (si = 0; si < 2; si++) {
+			snprintf(path, sizeof(path), "%s/%s", argv[1], sub[si]);
+			if ((d = opendir(path)) == NULL)
+				continue;
+			while ((de = readdir(d)) != NULL) {
+				char nm[300], tn[300];
+
+				if (de->d_name[0] == '.')
+					continue;
+				snprintf(nm, sizeof(nm), "%s/%.250s", sub[si], de->d_name);
+				if (fg_add(&files, &nf, argv[1], nm) != 0) {
+					closedir(d);
+					goto out;
+				}
+				if (si == 0 && strlen(de->d_name) > 13) {
+					snprintf(tn, sizeof(tn), "attachments/%.13s", de->d_name);
+					snprintf(files[nf - 1].name, sizeof(files[nf - 1].name),
+					    "%s", tn);
+				}
+			}
+			closedir(d);
+		}
+		static const char *const top[] = { "loadfile.csv", "cover.txt",
+		    "cover.html" };
+		for (si = 0; si < 3; si++) {
+			snprintf(path, sizeof(path), "%s/%s", argv[1], top[si]);
+			if (access(path, F_OK) == 0 &&
+			    fg_add(&files, &nf, argv[1], top[si]) != 0)
+				goto out;
+		}
+	}
 	if (fg_add(&files, &nf, argv[1], "records.jsonl") != 0 ||
 	    fg_add(&files, &nf, argv[1], "manifest.json") != 0)
 		goto out;

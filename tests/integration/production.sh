@@ -6,8 +6,14 @@
 # build by api_production_build(), `cofferctl export open`, and checks of
 # the result against what was sent and what the database holds: exactly
 # the in-scope records, receipts and checkpoints, RSMF manifests valid
-# against the RSMF 2.0.0 schema (python3 jsonschema); then the refusals:
-# wrong key or passphrase, truncated, tampered, appended, hostile tars.
+# against the RSMF 2.0.0 schema (python3 jsonschema), and what reviewers
+# use (issue 15.3): one RSMF per conversation and UTC day, attachment names
+# and types kept ("Q3 report.pdf") and hostile ones ("../../etc/passwd",
+# "..\\x") on disk under safe names inside DIR, HTML and text transcripts
+# ('<script>' escaped), loadfile.csv (a row per record, formula cells
+# guarded), cover sheets and the manifest's SHA-256 of every file; then the
+# refusals: wrong key or passphrase, truncated, tampered, appended, hostile
+# tars, and reviewer files edited after the build.
 #
 # First against tests/integration/production_helpers.py serve (the routes
 # approve uses; proofs verified and stored by the vault code, through
@@ -236,6 +242,16 @@ for m in "$T"/open/rsmf/*.manifest.json; do
 	n=$((n + 1))
 done
 [ $n -gt 1 ] && ok "python3 -m jsonschema validates all $n RSMF manifests" || bad "no manifests"
+# issue 15.3: the documented tree
+tree_ok=1
+for f in manifest.json manifest.sig records.jsonl loadfile.csv cover.txt cover.html \
+    transcripts/c000001.html transcripts/c000001.txt; do
+	[ -f "$T/open/$f" ] || { tree_ok=0; bad "opened production lacks $f"; }
+done
+for f in rsmf attachments transcripts; do
+	[ -d "$T/open/$f" ] || { tree_ok=0; bad "opened production lacks $f/"; }
+done
+[ $tree_ok = 1 ] && ok "opened production holds the documented tree (cover sheets, load file, transcripts, attachments, RSMF)"
 [ "$(stat -c %a "$T/open")" = 700 ] && [ "$(stat -c %a "$T/open/records.jsonl")" = 600 ] &&
     ok "opened files private (0700/0600)" || bad "modes"
 
@@ -454,6 +470,17 @@ if [ -d "$T/ropen" ]; then
 else
 	bad "no second production to move a record from"
 fi
+# issue 15.3: reviewer files edited after the build, re-sealed (the
+# signature no longer matches) or even re-signed with the API key (the
+# manifest's SHA-256 list no longer matches)
+forged cover-resealed cover unsigned "$OTHERCONT"
+forged cover cover api \
+    "manifest check failed: cover.html: its SHA-256 or size is not what manifest.json lists (altered); refused"
+forged loadfile loadfile api \
+    "manifest check failed: loadfile.csv: its SHA-256 or size is not what manifest.json lists (altered); refused"
+forged transcript-resealed transcript unsigned "$OTHERCONT"
+forged transcript transcript api \
+    "manifest check failed: transcripts/c000001.html: its SHA-256 or size is not what manifest.json lists (altered); refused"
 # keys come from the pins only
 expect_fail "export open without node pins" \
     "--nodes PINS (or COFFER_NODE_PINS) is required: the production's signatures are checked against pinned node keys only" \

@@ -24,6 +24,7 @@ tests/integration/production.sh.
 Only the standard library, jsonschema (Debian python3-jsonschema) and, for
 the attacker's signatures, cryptography (python3-cryptography).
 """
+import base64
 import email
 import email.policy
 import hashlib
@@ -74,6 +75,18 @@ def gen(out):
                 "day %d #%d: caf\u00e9 \"quoted\" \\ <tag> \u2603" % (day, h),
                 True, {"name": "photo %d.png" % h, "type": "image/png",
                        "data": png} if h == 3 else None)
+    # issue 15.3: attachment names round-trip, hostile names and content
+    for k, (s, body, name, typ, data) in enumerate((
+            (ALICE, "<script>alert(1)</script> & \"report\"", "Q3 report.pdf",
+             "application/pdf", b"%PDF-1.4 Q3"),
+            (BOB, "=1+2 not a formula", "../../etc/passwd", "text/plain",
+             b"root:x:0:0"),
+            (BOB, "backslash name", "..\\x", "application/octet-stream", b"x"),
+            (ALICE, "formula name", "=HYPERLINK(\"http://evil.invalid\")",
+             "text/csv", b"a,b"))):
+        add("chat alice+bob", "signal", s, [BOB if s == ALICE else ALICE],
+            "2026-03-12T18:%02d:00Z" % k, body, True,
+            {"name": name, "type": typ, "data": base64.b64encode(data).decode()})
     for i in range(5):
         add("team", "whatsapp", [ALICE, BOB, CAROL][i % 3],
             [p for p in (ALICE, BOB, CAROL) if p != [ALICE, BOB, CAROL][i % 3]],
@@ -298,6 +311,155 @@ def verify(d, sent, responses, schema_path, tenant):
         fail("RSMF files hold %d events for %d records" % (events, len(got)))
     print("ok   - %d RSMF files parse (email), unzip, validate against the "
           "RSMF 2.0.0 schema and hold every record once" % len(files))
+    review(d, man, got, want)
+
+
+def review(d, man, got, want):
+    """Issue 15.3: the files reviewers use."""
+    import csv
+    import hashlib
+    import re
+
+    # RSMF: one file per conversation and UTC day, safe names
+    days = {}
+    for name in os.listdir(os.path.join(d, "rsmf")):
+        if name.endswith(".manifest.json"):
+            continue
+        m = re.match(r"^c(\d{6})_(\d{4}-\d{2}-\d{2})\.rsmf$", name)
+        if not m:
+            fail("rsmf/%s: not c<conversation>_<YYYY-MM-DD>.rsmf" % name)
+        with open(os.path.join(d, "rsmf", name + ".manifest.json")) as f:
+            rm = json.load(f)
+        for ev in rm["events"]:
+            if not ev["timestamp"].startswith(m.group(2)):
+                fail("rsmf/%s holds an event of %s" % (name, ev["timestamp"]))
+        days[(m.group(1), m.group(2))] = name
+    print("ok   - one RSMF file per conversation and UTC day (%d), named "
+          "c<conversation>_<YYYY-MM-DD>.rsmf" % len(days))
+
+    # attachments: names and types kept, files under safe names inside d
+    byname = {}
+    recs = man["records"]
+    for m in recs:
+        for a in m["attachments"]:
+            p = os.path.join(d, a["file"])
+            real = os.path.realpath(p)
+            if not real.startswith(os.path.realpath(d) + os.sep) or \
+                    not os.path.isfile(p) or "/" in a["file"][12:] or \
+                    "\\" in a["file"] or os.path.exists(os.path.join(d, a["entry"])):
+                fail("attachment %s: not at its safe name %s" % (a["entry"], a["file"]))
+            data = open(p, "rb").read()
+            if hashlib.sha256(data).hexdigest() != a["sha256"] or \
+                    len(data) != a["size"]:
+                fail("attachment %s: bytes differ from the manifest" % a["file"])
+            byname[a["name"]] = (a, data)
+    for r in want.values():
+        for a in r.get("attachments", []):
+            if r["id"] not in got:
+                continue
+            if a["name"] not in byname:
+                fail("attachment name %r not in the manifest" % a["name"])
+            ma, data = byname[a["name"]]
+            if ma["content_type"] != a["type"] or \
+                    data != base64.b64decode(a["data"]):
+                fail("attachment %r: type or bytes differ" % a["name"])
+    q3 = byname.get("Q3 report.pdf")
+    if q3 is None or not q3[0]["file"].endswith("-Q3_report.pdf"):
+        fail("Q3 report.pdf: %r" % (q3 and q3[0]["file"]))
+    for hostile in ("../../etc/passwd", "..\\x"):
+        f = byname[hostile][0]["file"]
+        if ".." + "/" in f or "\\" in f or not f.startswith("attachments/CFR"):
+            fail("hostile name %r on disk as %r" % (hostile, f))
+    print("ok   - %d attachments: original names and types in the manifest, "
+          "bytes as sent, on disk under safe names inside the directory "
+          "('Q3 report.pdf' -> %s, '../../etc/passwd' -> %s)" %
+          (len(byname), q3[0]["file"], byname["../../etc/passwd"][0]["file"]))
+
+    # transcripts: every conversation, escaped, every message
+    ctl = {m["control"]: m for m in recs}
+    seen = set()
+    for c in man["conversations"]:
+        html = open(os.path.join(d, c["transcript_html"]), encoding="utf-8").read()
+        txt = open(os.path.join(d, c["transcript_text"]), encoding="utf-8").read()
+        low = html.lower()
+        if re.search(r"<(script|img|link|iframe|object|embed|base)\b", low) or \
+                "src=" in low or "url(" in low or "@import" in low:
+            fail("%s: script or external resource" % c["transcript_html"])
+        for k in ctl:
+            if ('<tr id="%s">' % k) in html:
+                if k not in txt:
+                    fail("%s: %s missing in the text transcript" % (c["id"], k))
+                seen.add(k)
+    if seen != set(ctl):
+        fail("transcripts hold %d of %d messages" % (len(seen), len(ctl)))
+    allhtml = "".join(open(os.path.join(d, c["transcript_html"]),
+                           encoding="utf-8").read() for c in man["conversations"])
+    if "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;report&quot;" not in allhtml:
+        fail("the <script> message is not escaped in the HTML transcript")
+    if 'href="../%s"' % q3[0]["file"] not in allhtml:
+        fail("the HTML transcript does not link Q3 report.pdf")
+    print("ok   - %d conversations: HTML and text transcripts hold every "
+          "message, '<script>' escaped, no external resources, attachments "
+          "linked" % len(man["conversations"]))
+
+    # load file: RFC 4180, one row per record, no formula cells
+    with open(os.path.join(d, "loadfile.csv"), newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    hdr, rows = rows[0], rows[1:]
+    if len(rows) != len(got) or len(rows) != man["record_count"]:
+        fail("loadfile.csv: %d rows for %d records" % (len(rows), len(got)))
+    col = {h: i for i, h in enumerate(hdr)}
+    for row in rows:
+        if len(row) != len(hdr):
+            fail("loadfile.csv: a row of %d cells" % len(row))
+        for cell in row:
+            if cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+                fail("loadfile.csv: formula cell %r" % cell)
+        m = ctl[row[col["control"]]]
+        if row[col["receipt"]] != got[row[col["source_id"]]]["receipt"] or \
+                row[col["leaf_hash"]] != m["leaf_hash"]:
+            fail("loadfile.csv: row %s differs from the manifest" % row[0])
+    names = [r[col["attachment_names"]] for r in rows]
+    if "'=HYPERLINK(\"http://evil.invalid\")" not in names or \
+            "Q3 report.pdf" not in names:
+        fail("loadfile.csv: attachment names %r" % names)
+    print("ok   - loadfile.csv: %d rows for %d records, RFC 4180, formula "
+          "cells prefixed with '" % (len(rows), len(got)))
+
+    # cover sheet and manifest: matter, approvals, every file's SHA-256
+    mt = man["matter"]
+    cover = open(os.path.join(d, "cover.txt"), encoding="utf-8").read()
+    chtml = open(os.path.join(d, "cover.html"), encoding="utf-8").read()
+    for v in (mt["title"], mt["legal_basis"], mt["requester"]["name"]):
+        if v not in cover:
+            fail("cover.txt lacks %r" % v)
+    if len(mt["approvals"]) < man["threshold"]:
+        fail("manifest: %d approvals" % len(mt["approvals"]))
+    for a in mt["approvals"]:
+        if a["name"] not in cover or a["approved_at"] not in cover:
+            fail("cover.txt lacks approver %r" % a["name"])
+    ent = {a["entry"]: a["file"] for m in recs for a in m["attachments"]}
+    listed = set()
+    for f in man["files"]:
+        p = os.path.join(d, ent.get(f["name"], f["name"]))
+        if hashlib.sha256(open(p, "rb").read()).hexdigest() != f["sha256"]:
+            fail("manifest files: %s SHA-256 differs" % f["name"])
+        if f["name"] not in ("cover.txt", "cover.html") and \
+                (f["sha256"] not in cover or f["sha256"] not in chtml):
+            fail("cover sheets lack the SHA-256 of %s" % f["name"])
+        listed.add(os.path.join(d, ent.get(f["name"], f["name"])))
+    ondisk = set()
+    for root, _, fs in os.walk(d):
+        for n in fs:
+            if not n.endswith(".manifest.json"):
+                ondisk.add(os.path.join(root, n))
+    extra = ondisk - listed - {os.path.join(d, "manifest.json"),
+                               os.path.join(d, "manifest.sig")}
+    if extra:
+        fail("files without a SHA-256 in the manifest: %s" % sorted(extra))
+    print("ok   - cover.txt, cover.html: matter, legal basis, requester, %d "
+          "approving custodians with times, SHA-256 of all %d files (the "
+          "manifest's, checked on disk)" % (len(mt["approvals"]), len(man["files"])))
 
 
 # -- maketar ---------------------------------------------------------------
@@ -441,6 +603,13 @@ def forge(kind, src, dst, other=None):
         data = data[:i] + b"X-RSMF-EventCount: 1 2" + data[j - (data[j - 1] == 13):]
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
+    if kind in ("cover", "loadfile", "transcript"):
+        # issue 15.3: a reviewer file edited after the build
+        name = {"cover": "cover.html", "loadfile": "loadfile.csv",
+                "transcript": "transcripts/c000001.html"}[kind]
+        with open(os.path.join(dst, name), "ab") as f:
+            f.write(b'"x"\r\n' if kind == "loadfile" else b"<!-- edited -->\n")
+        return          # records.jsonl and manifest.json as built
     if kind == "nullck":
         recs[0]["proof"]["checkpoint"] = None
         receipts[0]["checkpoint"] = None

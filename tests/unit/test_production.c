@@ -10,7 +10,9 @@
  * parser of stored approvals (api_partials_stored_decode, api/approvals.h):
  * what the API stores reads back unchanged, the submitted array form under
  * "partials" too, and every malformed stored approval is refused with its
- * exact message. */
+ * exact message.  And what reviewers read (issue 15.3, api/prodview.h):
+ * hostile text escaped for HTML, text and CSV, CSV formula cells guarded,
+ * attachment names made safe for a disk. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,9 @@
 #include <jansson.h>
 
 #include "api/partials.h"
+#include "api/prodtext.h"
+#include "api/prodview.h"
+#include "api/rsmf.h"
 #include "vault/mem.h"
 #include "vault/production.h"
 #include "vault/sharefile.h"
@@ -939,6 +944,108 @@ test_keyfile_opens_production(void **state)
 	keys_free(&k);
 }
 
+/* -- review files (issue 15.3) ------------------------------------------------ */
+
+static void
+expect_text(const pr_text *t, const char *want, size_t i)
+{
+	if (t->len != strlen(want) || memcmp(t->p, want, t->len) != 0)
+		fail_msg("case %zu: got '%.*s', want '%s'", i, (int)t->len,
+		    (const char *)t->p, want);
+}
+
+#define VIEW_CELL 99     /* pr_view_cell, not pr_view_escape */
+
+typedef struct esc_case {
+	int         mode;
+	const char *in;
+	const char *want;
+} esc_case;
+
+static void
+test_view_escape(void **state)
+{
+	static const esc_case cases[] = {
+		{ PR_VIEW_HTML, "<script>alert(1)</script>",
+		  "&lt;script&gt;alert(1)&lt;/script&gt;" },
+		{ PR_VIEW_HTML, "a & \"b\" 'c'", "a &amp; &quot;b&quot; &#39;c&#39;" },
+		{ PR_VIEW_HTML, "line\nnext\ttab", "line\nnext\ttab" },
+		{ PR_VIEW_HTML, "esc\x1b[31m del\x7f", "esc?[31m del?" },
+		{ PR_VIEW_HTML, "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ PR_VIEW_TEXT, "one\nFrom: forged", "one\n    From: forged" },
+		{ PR_VIEW_TEXT, "<b>&", "<b>&" },
+		{ PR_VIEW_TEXT, "bell\a cr\r", "bell? cr?" },
+		{ PR_VIEW_LINE, "a\nb\tc", "a?b?c" },
+		{ PR_VIEW_CSV, "say \"hi\"", "say \"\"hi\"\"" },
+		{ PR_VIEW_CSV, "a,b\nc", "a,b\nc" },
+		{ PR_VIEW_CSV, "nul\x01", "nul?" },
+		/* whole CSV cells: quoted, formulas guarded */
+		{ VIEW_CELL, "plain", "\"plain\"" },
+		{ VIEW_CELL, "=HYPERLINK(\"http://x\")",
+		  "\"'=HYPERLINK(\"\"http://x\"\")\"" },
+		{ VIEW_CELL, "+1 555", "\"'+1 555\"" },
+		{ VIEW_CELL, "-2", "\"'-2\"" },
+		{ VIEW_CELL, "@SUM(A1)", "\"'@SUM(A1)\"" },
+		{ VIEW_CELL, "\t=1", "\"'\t=1\"" },
+		{ VIEW_CELL, "a=b", "\"a=b\"" },
+		{ VIEW_CELL, "", "\"\"" },
+	};
+	prod *P = calloc(1, sizeof(prod));
+	char err[256];
+	pr_text t;
+	size_t i;
+
+	(void)state;
+	assert_non_null(P);
+	P->err = err;
+	P->err_len = sizeof(err);
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tx_clear(&t);
+		if (cases[i].mode == VIEW_CELL)
+			assert_int_equal(pr_view_cell(P, &t, cases[i].in, 1), 0);
+		else
+			assert_int_equal(pr_view_escape(P, &t, cases[i].in,
+			    strlen(cases[i].in), cases[i].mode), 0);
+		expect_text(&t, cases[i].want, i);
+	}
+	/* a later cell has its comma; an unknown mode is refused */
+	tx_clear(&t);
+	assert_int_equal(pr_view_cell(P, &t, "b", 0), 0);
+	expect_text(&t, ",\"b\"", 99);
+	tx_clear(&t);
+	assert_int_equal(pr_view_escape(P, &t, "x", 1, 9), -1);
+	assert_string_equal(err, "unknown escaping");
+	tx_free(&t);
+	free(P);
+}
+
+static void
+test_safe_name(void **state)
+{
+	static const struct { const char *in; const char *want; } cases[] = {
+		{ "Q3 report.pdf", "Q3_report.pdf" },
+		{ "../../etc/passwd", "_._.._etc_passwd" },
+		{ "..\\x", "_._x" },
+		{ ".hidden", "_hidden" },
+		{ "caf\xc3\xa9.txt", "caf__.txt" },
+		{ "", "file" },
+		{ "a\nb\x01", "a_b_" },
+		{ "ok-name_1.tar.gz", "ok-name_1.tar.gz" },
+	};
+	char out[PR_SAFE_MAX + 1], longname[300];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pr_safe_name(out, cases[i].in, strlen(cases[i].in));
+		assert_string_equal(out, cases[i].want);
+	}
+	memset(longname, 'a', sizeof(longname));
+	pr_safe_name(out, longname, sizeof(longname));
+	assert_int_equal(strlen(out), PR_SAFE_MAX);
+}
+
 int
 main(void)
 {
@@ -960,6 +1067,8 @@ main(void)
 		cmocka_unit_test(test_keyfile_corrupt),
 		cmocka_unit_test(test_keyfile_opens_production),
 		cmocka_unit_test(test_stored_partials),
+		cmocka_unit_test(test_view_escape),
+		cmocka_unit_test(test_safe_name),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
