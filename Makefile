@@ -23,6 +23,16 @@ CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
            -fPIE -pthread -I. -I$(PG_INC) -MMD -MP
 LDFLAGS += -pie -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
+# One version for the three programs: VERSION plus the git commit when the
+# tree is a checkout.  PREFIX is compiled in (where `cofferctl migrate`
+# looks for installed migrations); DESTDIR only stages `make install`.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION_BASE := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+COFFER_VERSION := $(VERSION_BASE)$(if $(GIT_COMMIT),+g$(GIT_COMMIT))
+BUILDINFO := $(BUILD)/gen/buildinfo.h
+
 LDLIBS  := -lmicrohttpd -lgnutls -lcurl -larchive -lhttp_parser -ljansson -lpq -lssl -lcrypto -lsodium -lm
 
 # -- sources ------------------------------------------------------------------
@@ -61,7 +71,7 @@ TOOL_BIN  := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
 # Test-only tools: tests/tools/X.c -> build/tests/tools/X (never installed)
 TESTTOOL_BIN := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all deps test check lint unit integration sanitize sanitize-ci fuzz torture clean bench bench-quick demo demo-stop
+.PHONY: FORCE install man completion all deps test check lint unit integration sanitize sanitize-ci fuzz torture clean bench bench-quick demo demo-stop
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -70,6 +80,17 @@ all: $(BINS) $(UNIT_BIN) $(ITEST_BIN) $(TOOL_BIN) $(TESTTOOL_BIN)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Rewritten only when its text changes (version, commit, PREFIX), so an
+# unchanged tree rebuilds nothing; only common/version.c reads it.
+$(BUILDINFO): FORCE
+	@mkdir -p $(@D)
+	@printf '#define COFFER_VERSION "%s"\n#define COFFER_DATADIR "%s"\n' \
+	    '$(COFFER_VERSION)' '$(PREFIX)/share/coffer' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/common/version.o: $(BUILDINFO)
+$(BUILD)/obj/common/version.o: CFLAGS += -I$(BUILD)/gen
+FORCE:
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	@mkdir -p $(@D)

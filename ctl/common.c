@@ -173,12 +173,30 @@ done:
 	return rc;
 }
 
+static int ctl_help_only;
+
+void
+ctl_help_mode_set(int on)
+{
+	ctl_help_only = on != 0;
+}
+
+int
+ctl_help_mode(void)
+{
+	return ctl_help_only;
+}
+
 PGconn *
 ctl_connect(const char *config_path)
 {
 	char conninfo[4096], err[768];
 	PGconn *c;
 
+	if (ctl_help_only) {
+		ctl_fail("--help: not connecting");
+		return NULL;
+	}
 	if (ctl_conninfo(config_path, conninfo, sizeof(conninfo), err,
 	    sizeof(err)) != 0) {
 		ctl_fail("%s", err);

@@ -35,6 +35,14 @@ PGconn *ctl_connect(const char *config_path) __attribute__((warn_unused_result))
  * ("cofferctl uid=N db=ROLE"). */
 void ctl_actor(PGconn *c, char *out, size_t cap);
 
+/* -- help ------------------------------------------------------------------- */
+
+/* Set by ctl/main.c while it asks a verb for its usage text (`--help`
+ * anywhere after the verb): ctl_connect() then refuses, so a verb that
+ * would reach the database instead of its usage does nothing. */
+void ctl_help_mode_set(int on);
+int  ctl_help_mode(void);
+
 /* -- option values --------------------------------------------------------- */
 
 /* A decimal number lo..hi: digits only (no sign, no blanks, nothing after),

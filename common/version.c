@@ -1,0 +1,23 @@
+/* common/version.c — build information compiled in from the Makefile
+ * (build/gen/buildinfo.h); see common/version.h. */
+#include "common/version.h"
+
+#include "buildinfo.h"
+
+const char *
+coffer_version(void)
+{
+	return COFFER_VERSION;
+}
+
+const char *
+coffer_datadir(void)
+{
+	return COFFER_DATADIR;
+}
+
+void
+coffer_version_print(FILE *f)
+{
+	fprintf(f, "coffer %s\n", COFFER_VERSION);
+}
