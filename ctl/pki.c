@@ -991,6 +991,36 @@ fail:
 	return -1;
 }
 
+int
+pki_index_not_after(const char *dir, const char *const *serials, size_t n,
+                    time_t *out, char *err, size_t err_len)
+{
+	pki_ca ca;
+	pki_index ix;
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		out[i] = 0;
+	memset(&ca, 0, sizeof(ca));
+	if (snprintf(ca.dir, sizeof(ca.dir), "%s", dir) >= (int)sizeof(ca.dir)) {
+		snprintf(err, err_len, "PKI directory path too long");
+		return -1;
+	}
+	if (pki_index_load(&ca, &ix, err, err_len) != 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < ix.n; j++)
+			if (serials[i] != NULL &&
+			    strcasecmp(serials[i], ix.e[j].serial) == 0) {
+				if (pki_strptime(ix.e[j].not_after,
+				    "%Y%m%d%H%M%SZ", &out[i]) != 0)
+					out[i] = 0;
+				break;
+			}
+	pki_index_free(&ix);
+	return 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* leaves                                                                  */
 

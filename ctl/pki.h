@@ -149,6 +149,14 @@ void pki_issued_free(pki_issued **is);   /* wipes the key; NULL ok */
 
 /* -- revocation --------------------------------------------------------- */
 
+/* The notAfter of each of n serials (hex, as in the database) from the
+ * index of the CA in dir, read as it is (no lock, no CA key): out[i] is 0
+ * for a serial the index does not hold.  For `device list` and `user
+ * list`.  0 or -1 (err: no readable index). */
+int  pki_index_not_after(const char *dir, const char *const *serials,
+                         size_t n, time_t *out, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
 /* Mark every still-valid index entry of subject key as revoked now and
  * re-sign the CRL.  *n_revoked = entries newly revoked (0 is not an
  * error: the CRL is re-signed anyway). */
