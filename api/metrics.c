@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/version.h"
+
 static const unsigned met_statuses[] = {
 	200, 201, 400, 403, 404, 405, 409, 413, 422, 429, 500, 503
 };
@@ -198,6 +200,9 @@ api_metrics_render(char **out, size_t *out_len)
 	if ((b.p = malloc(b.cap)) == NULL)
 		return -1;
 	b.p[0] = '\0';
+	met_printf(&b, "# HELP coffer_api_build_info The running version "
+	    "(label), always 1.\n# TYPE coffer_api_build_info gauge\n"
+	    "coffer_api_build_info{version=\"%s\"} 1\n", coffer_version());
 	met_printf(&b, "# HELP coffer_api_requests_total Requests answered, by "
 	    "route and status.\n# TYPE coffer_api_requests_total counter\n");
 	for (r = 0; r <= MET_UNKNOWN; r++) {
