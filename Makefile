@@ -71,7 +71,7 @@ TOOL_BIN  := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
 # Test-only tools: tests/tools/X.c -> build/tests/tools/X (never installed)
 TESTTOOL_BIN := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
-.PHONY: FORCE install man completion all deps test check lint unit integration sanitize sanitize-ci fuzz torture clean bench bench-quick demo demo-stop
+.PHONY: FORCE install man all deps test check lint unit integration sanitize sanitize-ci fuzz torture clean bench bench-quick demo demo-stop
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -119,6 +119,36 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBS)
 # objects before the archives when linking, so they may use common/.
 BENCHLIB_OBJ := $(call obj,$(wildcard bench/lib/*.c))
 $(TOOL_BIN): $(BENCHLIB_OBJ)
+
+# -- man pages, install ---------------------------------------------------------
+# The pages are made from the binaries' --help and the README (docs/man/mkman.py),
+# so they cannot say anything the code and the README do not.
+MANPAGES := $(BUILD)/man/cofferctl.1 $(BUILD)/man/coffer-gateway.8 \
+            $(BUILD)/man/coffer-api.8 $(BUILD)/man/coffer.conf.5
+man: $(MANPAGES)
+$(MANPAGES) &: $(BINS) README.md docs/man/mkman.py
+	@mkdir -p $(BUILD)/man
+	python3 docs/man/mkman.py README.md $(BUILD) $(BUILD)/man
+
+# `make install PREFIX=/usr DESTDIR=/stage`: binaries, man pages, bash
+# completion and migrations/ (where `cofferctl migrate` finds them).  All
+# three programs go to $(PREFIX)/bin, where ops/systemd/ runs them.
+BINDIR  := $(PREFIX)/bin
+DATADIR := $(PREFIX)/share/coffer
+MANDIR  := $(PREFIX)/share/man
+COMPDIR := $(PREFIX)/share/bash-completion/completions
+install: $(BINS) $(MANPAGES)
+	install -d '$(DESTDIR)$(BINDIR)' \
+	    '$(DESTDIR)$(DATADIR)/migrations' '$(DESTDIR)$(MANDIR)/man1' \
+	    '$(DESTDIR)$(MANDIR)/man5' '$(DESTDIR)$(MANDIR)/man8' \
+	    '$(DESTDIR)$(COMPDIR)'
+	install -m 0755 $(BINS) '$(DESTDIR)$(BINDIR)/'
+	install -m 0644 migrations/*.sql '$(DESTDIR)$(DATADIR)/migrations/'
+	install -m 0644 $(BUILD)/man/cofferctl.1 '$(DESTDIR)$(MANDIR)/man1/'
+	install -m 0644 $(BUILD)/man/coffer.conf.5 '$(DESTDIR)$(MANDIR)/man5/'
+	install -m 0644 $(BUILD)/man/coffer-gateway.8 $(BUILD)/man/coffer-api.8 \
+	    '$(DESTDIR)$(MANDIR)/man8/'
+	install -m 0644 ops/bash-completion/cofferctl '$(DESTDIR)$(COMPDIR)/cofferctl'
 
 # -- entry points --------------------------------------------------------------
 deps:
