@@ -187,7 +187,9 @@ def page(name, readme, build):
                 "print \\fBcoffer VERSION\\fR (the same line for the three "
                 "programs) and exit 0"]
     out += [".SH SEE ALSO", SEE_ALSO[name]]
-    return "\n".join(out) + "\n"
+    text = "\n".join(out) + "\n"
+    # groff reads ASCII: everything else as a named Unicode escape
+    return "".join(c if ord(c) < 128 else "\\[u%04X]" % ord(c) for c in text)
 
 
 def main():
