@@ -24,8 +24,9 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
            -fPIE -pthread -I. -I$(PG_INC) -MMD -MP
 LDFLAGS += -pie -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
 # One version for the three programs: VERSION plus the git commit when the
-# tree is a checkout.  PREFIX is compiled in (where `cofferctl migrate`
-# looks for installed migrations); DESTDIR only stages `make install`.
+# tree is a checkout.  PREFIX and DESTDIR are for `make install` only: no
+# path is compiled in (`cofferctl migrate` finds installed migrations next
+# to its own binary), so installing elsewhere rebuilds nothing.
 PREFIX  ?= /usr/local
 DESTDIR ?=
 VERSION_BASE := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -81,12 +82,11 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# Rewritten only when its text changes (version, commit, PREFIX), so an
+# Rewritten only when its text changes (version, commit), so an
 # unchanged tree rebuilds nothing; only common/version.c reads it.
 $(BUILDINFO): FORCE
 	@mkdir -p $(@D)
-	@printf '#define COFFER_VERSION "%s"\n#define COFFER_DATADIR "%s"\n' \
-	    '$(COFFER_VERSION)' '$(PREFIX)/share/coffer' > $@.tmp
+	@printf '#define COFFER_VERSION "%s"\n' '$(COFFER_VERSION)' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 $(BUILD)/obj/common/version.o: $(BUILDINFO)
 $(BUILD)/obj/common/version.o: CFLAGS += -I$(BUILD)/gen

@@ -10,12 +10,6 @@ coffer_version(void)
 	return COFFER_VERSION;
 }
 
-const char *
-coffer_datadir(void)
-{
-	return COFFER_DATADIR;
-}
-
 void
 coffer_version_print(FILE *f)
 {

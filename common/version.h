@@ -13,10 +13,6 @@
 /* "0.1.0" or "0.1.0+gCOMMIT": the label of the build_info metrics. */
 const char *coffer_version(void);
 
-/* PREFIX/share/coffer as given to make at build time (installed
- * migrations live in its migrations/ directory). */
-const char *coffer_datadir(void);
-
 /* The --version line, the same for every program: "coffer VERSION\n". */
 void coffer_version_print(FILE *f);
 

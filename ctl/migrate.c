@@ -4,8 +4,8 @@
  * The database is found as for every verb (ctl/common.c).  The migrations
  * directory: --dir, else $COFFER_MIGRATIONS_DIR, else ./migrations when it
  * exists (the source tree), else the installed copy: BINDIR/../share/
- * coffer/migrations next to this executable (a staged or relocated
- * install), else PREFIX/share/coffer/migrations as built.
+ * coffer/migrations next to this executable (`make install` puts it
+ * there for any PREFIX, and a staged or moved install keeps working).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,7 +16,6 @@
 
 #include "common/migrate.h"
 #include "common/pg.h"
-#include "common/version.h"
 #include "ctl/ctl.h"
 
 static void
@@ -28,11 +27,10 @@ migrate_usage(FILE *f)
 	    "Apply the pending migrations (DIR/NNNN_name.sql) as the schema "
 	    "owner.  DIR defaults\n"
 	    "to $COFFER_MIGRATIONS_DIR, else ./migrations, else the installed "
-	    "copy (BINDIR/../share/\n"
-	    "coffer/migrations, then %s/migrations).  The database comes from "
-	    "the\n"
-	    "`pg_conninfo = ...` line of FILE, else from the PG* environment.\n",
-	    coffer_datadir());
+	    "copy next to\n"
+	    "this program (BINDIR/../share/coffer/migrations).  The database "
+	    "comes from the\n"
+	    "`pg_conninfo = ...` line of FILE, else from the PG* environment.\n");
 }
 
 static int
@@ -66,9 +64,6 @@ migrate_default_dir(char *buf, size_t cap)
 				return buf;
 		}
 	}
-	if ((size_t)snprintf(buf, cap, "%s/migrations", coffer_datadir()) < cap &&
-	    migrate_is_dir(buf))
-		return buf;
 	return "migrations";     /* the error then names ./migrations */
 }
 
