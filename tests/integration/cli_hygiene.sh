@@ -27,11 +27,16 @@ case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 CTL="$BUILD/cofferctl"
 # shellcheck source=../lib/gateway-fixture.sh
 . "$ROOT/tests/lib/gateway-fixture.sh"
+# shellcheck source=../lib/api-fixture.sh
+. "$ROOT/tests/lib/api-fixture.sh"
 # shellcheck source=../lib/check.sh
 . "$ROOT/tests/lib/check.sh"
 
 [ -x "$CTL" ] || { echo "cli_hygiene: $CTL not built"; exit 1; }
+GWF_NO_TRAP=1
 gwf_init || die "scratch directory"
+cleanup() { apf_cleanup; gwf_cleanup; }
+trap cleanup EXIT INT TERM
 T="$GWF_DIR/hyg"
 mkdir -p "$T" || die "scratch directory"
 
@@ -141,12 +146,13 @@ createdb "${PGDATABASE}_inst" >/dev/null 2>&1 || bad "createdb"
 rc=$?
 check_eq "installed cofferctl migrate, run elsewhere: exit" 0 "$rc"
 check "... applied every installed migration" grep -qx "applied $nmig migrations" "$T/mig.out"
-(cd "$T" && PGDATABASE="${PGDATABASE}_inst" "$DEST/usr/bin/cofferctl" migrate) \
-    >"$T/mig.out" 2>&1
+(cd "$T" && PGDATABASE="${PGDATABASE}_inst" COFFER_MIGRATIONS_DIR='' \
+    "$DEST/usr/bin/cofferctl" migrate) >"$T/mig.out" 2>&1
 check "... and again: schema up to date" grep -qx "schema up to date" "$T/mig.out"
-(cd "$T" && PGDATABASE="${PGDATABASE}_inst" "$CTL" migrate) >"$T/mig.out" 2>&1
-check "build-tree cofferctl elsewhere: no migrations found, named ./migrations" \
-    grep -q "migrations" "$T/mig.out"
+(cd "$T" && PGDATABASE="${PGDATABASE}_inst" COFFER_MIGRATIONS_DIR='' "$CTL" migrate) \
+    >"$T/mig.out" 2>&1
+check "build-tree cofferctl elsewhere: none found, says ./migrations" \
+    grep -qx "cofferctl migrate: migrations: No such file or directory" "$T/mig.out"
 dropdb "${PGDATABASE}_inst" >/dev/null 2>&1
 
 MAN="$DEST/usr/share/man"
@@ -304,6 +310,36 @@ while :; do
 	sleep 1
 done
 check_eq "PostgreSQL back: coffer_gateway_db_up 1 again" 1 "$(val coffer_gateway_db_up)"
+# -- API metrics: build_info, db_up, request duration histogram ----------------
+apf_user hyg-acme lee-api legal || die "API person"
+apf_config && apf_start || die "coffer-api start"
+apf_call lee-api GET /v1/matters
+check_eq "API: GET /v1/matters" 200 "$APF_CODE"
+apf_call lee-api GET /v1/whoami
+amet() { curl -s "http://127.0.0.1:$APF_METRICS_PORT/metrics" >"$T/m.txt"; }
+amet
+check "API metrics page is valid Prometheus text" valid
+check_eq "coffer_api_build_info{version} 1" 1 "$(val "coffer_api_build_info{version=\"$VERSION\"}")"
+check_eq "coffer_api_db_up 1" 1 "$(val coffer_api_db_up)"
+c=$(val 'coffer_api_request_duration_seconds_count{route="GET /v1/matters"}')
+check "API duration histogram per route template (count $c)" test "$c" -ge 1 2>/dev/null
+inf=$(val 'coffer_api_request_duration_seconds_bucket{route="GET /v1/matters",le="+Inf"}')
+check_eq "... +Inf bucket equals the count" "$c" "$inf"
+check "... buckets cumulative, never a raw path" sh -c "
+	awk '/^coffer_api_request_duration_seconds_bucket/ { print }' '$T/m.txt' |
+	    grep -v 'route=\"[A-Z]* /[a-z0-9/{}_-]*\"\\|route=\"unmatched\"' | grep -q . && exit 1
+	exit 0"
+"$COFFER_PG_CTL" stop -m fast >/dev/null 2>&1 || die "pg_ctl stop"
+apf_call lee-api GET /v1/matters
+check "API: PostgreSQL stopped: GET /v1/matters fails ($APF_CODE)" test "$APF_CODE" -ge 500
+amet
+check_eq "PostgreSQL stopped: coffer_api_db_up 0" 0 "$(val coffer_api_db_up)"
+"$COFFER_PG_CTL" start >/dev/null 2>&1 || die "pg_ctl start"
+apf_call lee-api GET /v1/matters
+amet
+check_eq "PostgreSQL back: coffer_api_db_up 1 again" 1 "$(val coffer_api_db_up)"
+apf_stop
+
 leak=""
 for s in phone-a phone-old hyg-acme +15550001 hyg-up0; do
 	grep -qF -- "$s" "$T/m.txt" && leak="$leak $s"
