@@ -66,6 +66,23 @@ api_metrics_init(const char *const *route_names, size_t n)
 	met_nroutes = n;
 }
 
+/* The counters' row of route (an index from api_metrics_init, or -1). */
+static size_t
+met_route_slot(int route)
+{
+	return route >= 0 && (size_t)route < met_nroutes ? (size_t)route :
+	    MET_UNKNOWN;
+}
+
+/* The route label of row r, NULL for a row no route uses. */
+static const char *
+met_route_label(size_t r)
+{
+	if (r < met_nroutes)
+		return met_routes[r];
+	return r == MET_UNKNOWN ? "unmatched" : NULL;
+}
+
 static void
 met_inc(atomic_ullong *c)
 {
@@ -77,8 +94,7 @@ api_metrics_request(int route, unsigned status)
 {
 	size_t r, s;
 
-	r = route >= 0 && (size_t)route < met_nroutes ? (size_t)route :
-	    MET_UNKNOWN;
+	r = met_route_slot(route);
 	for (s = 0; s < MET_NSTATUS; s++)
 		if (met_statuses[s] == status)
 			break;
@@ -90,8 +106,7 @@ api_metrics_duration(int route, double seconds)
 {
 	size_t r, i;
 
-	r = route >= 0 && (size_t)route < met_nroutes ? (size_t)route :
-	    MET_UNKNOWN;
+	r = met_route_slot(route);
 	if (!(seconds >= 0))               /* NaN, or a clock gone backwards */
 		seconds = 0;
 	for (i = 0; i < MET_NDUR; i++)     /* cumulative, as exposed */
@@ -246,16 +261,10 @@ api_metrics_render(char **out, size_t *out_len)
 	    "to answer, by route template.\n"
 	    "# TYPE coffer_api_request_duration_seconds histogram\n");
 	for (r = 0; r <= MET_UNKNOWN; r++) {
-		const char *name;
+		const char *name = met_route_label(r);
 		unsigned long long n = met_get(&met_dur_count[r]);
 
-		if (r < met_nroutes)
-			name = met_routes[r];
-		else if (r == MET_UNKNOWN)
-			name = "unmatched";
-		else
-			continue;
-		if (n == 0)
+		if (name == NULL || n == 0)
 			continue;
 		for (s = 0; s < MET_NDUR; s++)
 			met_printf(&b, "coffer_api_request_duration_seconds_bucket"
@@ -271,13 +280,9 @@ api_metrics_render(char **out, size_t *out_len)
 	met_printf(&b, "# HELP coffer_api_requests_total Requests answered, by "
 	    "route and status.\n# TYPE coffer_api_requests_total counter\n");
 	for (r = 0; r <= MET_UNKNOWN; r++) {
-		const char *name;
+		const char *name = met_route_label(r);
 
-		if (r < met_nroutes)
-			name = met_routes[r];
-		else if (r == MET_UNKNOWN)
-			name = "unmatched";
-		else
+		if (name == NULL)
 			continue;
 		for (s = 0; s <= MET_NSTATUS; s++) {
 			unsigned long long v = met_get(&met_requests[r][s]);

@@ -619,7 +619,6 @@ dev_list(const dev_opts *o)
 {
 	char err[DEV_ERR], id[UTIL_UUID_STRLEN + 1], shown[PKI_NAME_MAX + 1];
 	char dir[DEV_PATH], exp[32];
-	const char **serials = NULL;
 	time_t *not_after = NULL, now = time(NULL);
 	pg_params p = PG_PARAMS_INIT;
 	PGconn *db;
@@ -650,19 +649,10 @@ dev_list(const dev_opts *o)
 	n = PQntuples(r);
 	/* Expiry from the CA's index (the database keeps no notAfter); a
 	 * serial missing there, or no readable index, shows "-". */
-	serials = calloc((size_t)n + 1, sizeof(*serials));
-	not_after = calloc((size_t)n + 1, sizeof(*not_after));
-	if (serials == NULL || not_after == NULL) {
-		ctl_fail("out of memory");
-		goto fail;
-	}
-	for (i = 0; i < n; i++)
-		serials[i] = PQgetvalue(r, i, 2);
 	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
 		goto fail;
-	if (pki_index_not_after(dir, serials, (size_t)n, not_after, err,
-	    sizeof(err)) != 0 && n > 0)
-		ctl_fail("device: expiry unknown: %s", err);
+	if ((not_after = ctl_list_not_after(dir, r, 2, "device")) == NULL)
+		goto fail;
 	printf("%-24s %-8s %-32s %-64s %-20s %s\n", "DEVICE", "STATUS", "SERIAL",
 	    "FINGERPRINT (SHA-256)", "CREATED", "EXPIRES");
 	for (i = 0; i < n; i++) {
@@ -676,13 +666,11 @@ dev_list(const dev_opts *o)
 		    PQgetvalue(r, i, 4), exp);
 	}
 	printf("%d device(s)\n", n);
-	free(serials);
 	free(not_after);
 	PQclear(r);
 	pg_close(&db);
 	return CTL_EXIT_OK;
 fail:
-	free(serials);
 	free(not_after);
 	PQclear(r);
 	pg_close(&db);

@@ -624,7 +624,6 @@ usr_list(const usr_opts *o)
 {
 	char err[USR_ERR], id[UTIL_UUID_STRLEN + 1], shown[PKI_NAME_MAX + 1];
 	char dir[USR_PATH], exp[32];
-	const char **serials = NULL;
 	time_t *not_after = NULL, now = time(NULL);
 	pg_params p = PG_PARAMS_INIT;
 	PGconn *db;
@@ -652,21 +651,12 @@ usr_list(const usr_opts *o)
 	}
 	n = PQntuples(r);
 	/* Expiry from the people CA's index, as for `device list`. */
-	serials = calloc((size_t)n + 1, sizeof(*serials));
-	not_after = calloc((size_t)n + 1, sizeof(*not_after));
-	if (serials == NULL || not_after == NULL) {
-		ctl_fail("out of memory");
-		goto fail;
-	}
-	for (i = 0; i < n; i++)
-		serials[i] = PQgetvalue(r, i, 4);
 	if (pki_path(dir, sizeof(dir), pki_root(o->pki), "people", NULL) != 0) {
 		ctl_fail("PKI directory path too long");
 		goto fail;
 	}
-	if (pki_index_not_after(dir, serials, (size_t)n, not_after, err,
-	    sizeof(err)) != 0 && n > 0)
-		ctl_fail("user: expiry unknown: %s", err);
+	if ((not_after = ctl_list_not_after(dir, r, 4, "user")) == NULL)
+		goto fail;
 	printf("%-24s %-9s %-5s %-8s %-32s %-64s %-20s %-20s %s\n", "NAME",
 	    "ROLE", "INDEX", "STATUS", "SERIAL", "FINGERPRINT (SHA-256)",
 	    "CREATED", "EXPIRES", "PERSON");
@@ -682,13 +672,11 @@ usr_list(const usr_opts *o)
 		    exp, PQgetvalue(r, i, 7));
 	}
 	printf("%d user(s)\n", n);
-	free(serials);
 	free(not_after);
 	PQclear(r);
 	pg_close(&db);
 	return CTL_EXIT_OK;
 fail:
-	free(serials);
 	free(not_after);
 	PQclear(r);
 	pg_close(&db);

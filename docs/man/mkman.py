@@ -62,7 +62,8 @@ def inline(s):
 
 def section(readme, title):
     """Lines of the README section whose heading starts with title, up to
-    the next heading of the same or a higher level (subsections kept)."""
+    the next heading of the same or a higher level (subsections kept), or
+    None.  tests/integration/ops_docs.sh reads the README with it too."""
     for i, line in enumerate(readme):
         m = re.match(r"(#+) (.*)", line)
         if m and m.group(2).startswith(title):
@@ -73,7 +74,7 @@ def section(readme, title):
                     break
                 body.append(l2)
             return body
-    sys.exit("mkman: README has no section '%s'" % title)
+    return None
 
 
 def cells_of(line):
@@ -174,7 +175,10 @@ def page(name, readme, build):
         out += nf("/etc/coffer/gateway.conf\n/etc/coffer/api.conf")
     out.append(".SH DESCRIPTION")
     for title in sections:
-        out += md_to_roff(section(readme, title))
+        body = section(readme, title)
+        if body is None:
+            sys.exit("mkman: README has no section '%s'" % title)
+        out += md_to_roff(body)
     if binary == "cofferctl":
         out.append(".SH VERBS")
         for verb, vsum in verbs(build):

@@ -40,18 +40,6 @@ trap cleanup EXIT INT TERM
 T="$GWF_DIR/hyg"
 mkdir -p "$T" || die "scratch directory"
 
-# expect NAME RC STDERR-SUBSTRING CMD...: exit RC and the message on stderr
-expect() {
-	name=$1 want_rc=$2 want=$3; shift 3
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	if [ "$rc" -ne "$want_rc" ]; then
-		bad "$name: exit $rc, expected $want_rc"; sed 's/^/     /' "$T/err"; return
-	fi
-	if grep -qF -- "$want" "$T/err"; then ok "$name"
-	else bad "$name: stderr lacks '$want':"; sed 's/^/     /' "$T/err"; fi
-}
-
 # -- --help everywhere ---------------------------------------------------------
 verbs() {
 	"$CTL" help | awk '/^verbs:/ { on = 1; next } on && NF == 0 { exit }
@@ -93,13 +81,13 @@ check_eq "tenant init --help (was: '--help needs a value')" 0 "$?"
 "$CTL" migrate --dir "$T/none" --help >/dev/null 2>&1
 check_eq "migrate --help with --dir: exit 0, nothing run" 0 "$?"
 
-expect "usage error: unknown option still exits 2" 2 "unknown option --bogus" \
+check_fails "usage error: unknown option still exits 2" 2 "unknown option --bogus" \
     "$CTL" tenant init --bogus x
-expect "usage error: no subcommand still exits 2" 2 "usage: cofferctl tenant init" \
+check_fails "usage error: no subcommand still exits 2" 2 "usage: cofferctl tenant init" \
     "$CTL" tenant
-expect "usage error: unknown verb exits 2" 2 "unknown verb 'nosuch'" "$CTL" nosuch --help
-expect "help for an unknown verb exits 2" 2 "unknown verb 'nosuch'" "$CTL" help nosuch
-expect "no verb exits 2" 2 "usage: cofferctl VERB" "$CTL"
+check_fails "usage error: unknown verb exits 2" 2 "unknown verb 'nosuch'" "$CTL" nosuch --help
+check_fails "help for an unknown verb exits 2" 2 "unknown verb 'nosuch'" "$CTL" help nosuch
+check_fails "no verb exits 2" 2 "usage: cofferctl VERB" "$CTL"
 
 # -- --version -----------------------------------------------------------------
 v1=$("$CTL" --version) v2=$("$BUILD/coffer-gateway" --version) \
@@ -115,7 +103,7 @@ for b in coffer-gateway coffer-api; do
 	out=$("$BUILD/$b" --help); rc=$?
 	case "$out" in "usage: $b"*) ;; *) rc=bad ;; esac
 	check_eq "$b --help: usage on stdout, 0" 0 "$rc"
-	expect "$b: unknown option exits 2" 2 "usage: $b" "$BUILD/$b" --bogus
+	check_fails "$b: unknown option exits 2" 2 "usage: $b" "$BUILD/$b" --bogus
 done
 
 # -- make install, man pages, completion ----------------------------------------
@@ -237,7 +225,7 @@ check_eq "user list: exit" 0 "$?"
 check "user list: EXPIRES column" grep -Eq '^NAME +ROLE .* EXPIRES +PERSON$' "$T/out"
 check "user list: aud-1 active with an expiry" \
     grep -Eq '^aud-1 +auditor +- +active .* [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +[0-9a-f-]{36}$' "$T/out"
-expect "device list: other options refused" 2 "device: list takes only --tenant (and --pki, --config)" \
+check_fails "device list: other options refused" 2 "device: list takes only --tenant (and --pki, --config)" \
     "$CTL" device list --tenant hyg-acme --device phone-a
 
 # -- gateway metrics -------------------------------------------------------------

@@ -43,21 +43,12 @@ readme = open(root + "/README.md").read().split("\n")
 def say(good, msg):
     print(("ok" if good else "fail") + "\t" + msg)
 
+sys.dont_write_bytecode = True     # nothing written into the source tree
+sys.path.insert(0, root + "/docs/man")
+import mkman    # noqa: E402  the README's sections, as the man pages read them
+
 def section(title_prefix):
-    """Lines of the README section whose heading starts with title_prefix,
-    up to the next heading of the same or a higher level."""
-    for i, l in enumerate(readme):
-        m = re.match(r"(#+) (.*)", l)
-        if m and m.group(2).startswith(title_prefix):
-            level = len(m.group(1))
-            body = []
-            for l2 in readme[i + 1:]:
-                m2 = re.match(r"(#+) ", l2)
-                if m2 and len(m2.group(1)) <= level:
-                    break
-                body.append(l2)
-            return body
-    return None
+    return mkman.section(readme, title_prefix)
 
 def code_keys(path):
     src = open(root + "/" + path).read()
