@@ -13,7 +13,9 @@
  * takes positional arguments may read "--help" as a file name, and one
  * whose options are all optional may take `VERB SUB` as a command (which
  * then stops at ctl_connect).  Nothing before the first "usage:" line
- * (the verb's own complaint about the option) is shown.
+ * (the verb's own complaint about the option) is shown.  A SUB the usage
+ * does not name (`cofferctl VERB SUB`) is a usage error, exit 2, so that
+ * `VERB SUB --help` also tells a script whether SUB exists.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -196,6 +198,22 @@ ctl_help(const struct ctl_verb *v, const char *sub)
 		free(out);
 		ctl_fail("%s: no usage text", v->name);
 		return CTL_EXIT_FAIL;
+	}
+	if (sub != NULL) {
+		/* a subcommand the usage does not name is a usage error, so that
+		 * `VERB SUB --help` also tells whether SUB exists */
+		char want[160];
+
+		snprintf(want, sizeof(want), "cofferctl %s %s ", v->name, sub);
+		if (strstr(out, want) == NULL) {
+			want[strlen(want) - 1] = '\n';
+			if (strstr(out, want) == NULL) {
+				ctl_fail("%s: unknown subcommand '%.64s'", v->name, sub);
+				fputs(out, stderr);
+				free(out);
+				return CTL_EXIT_USAGE;
+			}
+		}
 	}
 	fputs(out, stdout);
 	free(out);

@@ -85,6 +85,8 @@ check_fails "usage error: unknown option still exits 2" 2 "unknown option --bogu
     "$CTL" tenant init --bogus x
 check_fails "usage error: no subcommand still exits 2" 2 "usage: cofferctl tenant init" \
     "$CTL" tenant
+check_fails "--help on an unknown subcommand exits 2" 2 "cofferctl: user: unknown subcommand 'nosuch'" \
+    "$CTL" user nosuch --help
 check_fails "usage error: unknown verb exits 2" 2 "unknown verb 'nosuch'" "$CTL" nosuch --help
 check_fails "help for an unknown verb exits 2" 2 "unknown verb 'nosuch'" "$CTL" help nosuch
 check_fails "no verb exits 2" 2 "usage: cofferctl VERB" "$CTL"
