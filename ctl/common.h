@@ -50,12 +50,6 @@ int  ctl_help_mode(void);
  * not_after as YYYY-MM-DDTHH:MM:SSZ, or "-" when unknown (0); status
  * "expired" for an active certificate past not_after, else status. */
 void        ctl_list_expiry(time_t not_after, char *out, size_t cap);
-/* The notAfter of each row of r, its serial (hex) in column serial_col,
- * from the index of the CA in ca_dir: a malloc'd array of PQntuples(r) + 1
- * (0 where unknown; "cofferctl: WHAT: expiry unknown: …" on stderr when
- * the index cannot be read), or NULL (out of memory, said on stderr). */
-time_t     *ctl_list_not_after(const char *ca_dir, const PGresult *r,
-                               int serial_col, const char *what);
 const char *ctl_list_status(const char *status, time_t not_after, time_t now);
 
 /* -- option values --------------------------------------------------------- */

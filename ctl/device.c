@@ -651,7 +651,7 @@ dev_list(const dev_opts *o)
 	 * serial missing there, or no readable index, shows "-". */
 	if (dev_ca_dir(o, dir, sizeof(dir)) != 0)
 		goto fail;
-	if ((not_after = ctl_list_not_after(dir, r, 2, "device")) == NULL)
+	if ((not_after = pki_list_not_after(dir, r, 2, "device")) == NULL)
 		goto fail;
 	printf("%-24s %-8s %-32s %-64s %-20s %s\n", "DEVICE", "STATUS", "SERIAL",
 	    "FINGERPRINT (SHA-256)", "CREATED", "EXPIRES");

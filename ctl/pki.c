@@ -1021,6 +1021,30 @@ pki_index_not_after(const char *dir, const char *const *serials, size_t n,
 	return 0;
 }
 
+time_t *
+pki_list_not_after(const char *ca_dir, const PGresult *r, int serial_col,
+                   const char *what)
+{
+	int i, n = PQntuples(r);
+	const char **serials = calloc((size_t)n + 1, sizeof(*serials));
+	time_t *na = calloc((size_t)n + 1, sizeof(*na));
+	char err[512];
+
+	if (serials == NULL || na == NULL) {
+		ctl_fail("out of memory");
+		free(serials);
+		free(na);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		serials[i] = PQgetvalue(r, i, serial_col);
+	if (n > 0 && pki_index_not_after(ca_dir, serials, (size_t)n, na, err,
+	    sizeof(err)) != 0)
+		ctl_fail("%s: expiry unknown: %s", what, err);
+	free(serials);
+	return na;
+}
+
 /* ---------------------------------------------------------------------- */
 /* leaves                                                                  */
 

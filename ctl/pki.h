@@ -157,6 +157,12 @@ int  pki_index_not_after(const char *dir, const char *const *serials,
                          size_t n, time_t *out, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
+/* The notAfter of each row of r, its serial (hex) in column serial_col,
+ * from the index of the CA in ca_dir: a malloc'd array of PQntuples(r) + 1
+ * (0 where unknown; "cofferctl: WHAT: expiry unknown: …" on stderr when
+ * the index cannot be read), or NULL (out of memory, said on stderr). */
+time_t *pki_list_not_after(const char *ca_dir, const PGresult *r,
+                           int serial_col, const char *what);
 /* Mark every still-valid index entry of subject key as revoked now and
  * re-sign the CRL.  *n_revoked = entries newly revoked (0 is not an
  * error: the CRL is re-signed anyway). */

@@ -655,7 +655,7 @@ usr_list(const usr_opts *o)
 		ctl_fail("PKI directory path too long");
 		goto fail;
 	}
-	if ((not_after = ctl_list_not_after(dir, r, 4, "user")) == NULL)
+	if ((not_after = pki_list_not_after(dir, r, 4, "user")) == NULL)
 		goto fail;
 	printf("%-24s %-9s %-5s %-8s %-32s %-64s %-20s %-20s %s\n", "NAME",
 	    "ROLE", "INDEX", "STATUS", "SERIAL", "FINGERPRINT (SHA-256)",
