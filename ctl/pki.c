@@ -991,7 +991,8 @@ fail:
 	return -1;
 }
 
-int
+/* notAfter of each of n serials from dir's index, 0 where absent.  0 or -1. */
+static int
 pki_index_not_after(const char *dir, const char *const *serials, size_t n,
                     time_t *out, char *err, size_t err_len)
 {

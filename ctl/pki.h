@@ -149,16 +149,9 @@ void pki_issued_free(pki_issued **is);   /* wipes the key; NULL ok */
 
 /* -- revocation --------------------------------------------------------- */
 
-/* The notAfter of each of n serials (hex, as in the database) from the
- * index of the CA in dir, read as it is (no lock, no CA key): out[i] is 0
- * for a serial the index does not hold.  For `device list` and `user
- * list`.  0 or -1 (err: no readable index). */
-int  pki_index_not_after(const char *dir, const char *const *serials,
-                         size_t n, time_t *out, char *err, size_t err_len)
-     __attribute__((warn_unused_result));
-
-/* The notAfter of each row of r, its serial (hex) in column serial_col,
- * from the index of the CA in ca_dir: a malloc'd array of PQntuples(r) + 1
+/* For `device list` and `user list`: the notAfter of each row of r, its
+ * serial (hex, as in the database) in column serial_col, from the index of
+ * the CA in ca_dir, read as it is (no lock, no CA key): a malloc'd array of PQntuples(r) + 1
  * (0 where unknown; "cofferctl: WHAT: expiry unknown: …" on stderr when
  * the index cannot be read), or NULL (out of memory, said on stderr). */
 time_t *pki_list_not_after(const char *ca_dir, const PGresult *r,
