@@ -23,6 +23,17 @@ CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
            -fPIE -pthread -I. -I$(PG_INC) -MMD -MP
 LDFLAGS += -pie -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
+# One version for the three programs: VERSION plus the git commit when the
+# tree is a checkout.  PREFIX and DESTDIR are for `make install` only: no
+# path is compiled in (`cofferctl migrate` finds installed migrations next
+# to its own binary), so installing elsewhere rebuilds nothing.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION_BASE := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+COFFER_VERSION := $(VERSION_BASE)$(if $(GIT_COMMIT),+g$(GIT_COMMIT))
+BUILDINFO := $(BUILD)/gen/buildinfo.h
+
 LDLIBS  := -lmicrohttpd -lgnutls -lcurl -larchive -lhttp_parser -ljansson -lpq -lssl -lcrypto -lsodium -lm
 
 # -- sources ------------------------------------------------------------------
@@ -61,7 +72,7 @@ TOOL_BIN  := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
 # Test-only tools: tests/tools/X.c -> build/tests/tools/X (never installed)
 TESTTOOL_BIN := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all deps test check lint unit integration sanitize sanitize-ci fuzz torture clean bench bench-quick demo demo-stop
+.PHONY: FORCE install man all deps test check lint unit integration sanitize sanitize-ci fuzz torture clean bench bench-quick demo demo-stop
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -70,6 +81,16 @@ all: $(BINS) $(UNIT_BIN) $(ITEST_BIN) $(TOOL_BIN) $(TESTTOOL_BIN)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Rewritten only when its text changes (version, commit), so an
+# unchanged tree rebuilds nothing; only common/version.c reads it.
+$(BUILDINFO): FORCE
+	@mkdir -p $(@D)
+	@printf '#define COFFER_VERSION "%s"\n' '$(COFFER_VERSION)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/common/version.o: $(BUILDINFO)
+$(BUILD)/obj/common/version.o: CFLAGS += -I$(BUILD)/gen
+FORCE:
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	@mkdir -p $(@D)
@@ -98,6 +119,36 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBS)
 # objects before the archives when linking, so they may use common/.
 BENCHLIB_OBJ := $(call obj,$(wildcard bench/lib/*.c))
 $(TOOL_BIN): $(BENCHLIB_OBJ)
+
+# -- man pages, install ---------------------------------------------------------
+# The pages are made from the binaries' --help and the README (docs/man/mkman.py),
+# so they cannot say anything the code and the README do not.
+MANPAGES := $(BUILD)/man/cofferctl.1 $(BUILD)/man/coffer-gateway.8 \
+            $(BUILD)/man/coffer-api.8 $(BUILD)/man/coffer.conf.5
+man: $(MANPAGES)
+$(MANPAGES) &: $(BINS) README.md docs/man/mkman.py
+	@mkdir -p $(BUILD)/man
+	python3 docs/man/mkman.py README.md $(BUILD) $(BUILD)/man
+
+# `make install PREFIX=/usr DESTDIR=/stage`: binaries, man pages, bash
+# completion and migrations/ (where `cofferctl migrate` finds them).  All
+# three programs go to $(PREFIX)/bin, where ops/systemd/ runs them.
+BINDIR  := $(PREFIX)/bin
+DATADIR := $(PREFIX)/share/coffer
+MANDIR  := $(PREFIX)/share/man
+COMPDIR := $(PREFIX)/share/bash-completion/completions
+install: $(BINS) $(MANPAGES)
+	install -d '$(DESTDIR)$(BINDIR)' \
+	    '$(DESTDIR)$(DATADIR)/migrations' '$(DESTDIR)$(MANDIR)/man1' \
+	    '$(DESTDIR)$(MANDIR)/man5' '$(DESTDIR)$(MANDIR)/man8' \
+	    '$(DESTDIR)$(COMPDIR)'
+	install -m 0755 $(BINS) '$(DESTDIR)$(BINDIR)/'
+	install -m 0644 migrations/*.sql '$(DESTDIR)$(DATADIR)/migrations/'
+	install -m 0644 $(BUILD)/man/cofferctl.1 '$(DESTDIR)$(MANDIR)/man1/'
+	install -m 0644 $(BUILD)/man/coffer.conf.5 '$(DESTDIR)$(MANDIR)/man5/'
+	install -m 0644 $(BUILD)/man/coffer-gateway.8 $(BUILD)/man/coffer-api.8 \
+	    '$(DESTDIR)$(MANDIR)/man8/'
+	install -m 0644 ops/bash-completion/cofferctl '$(DESTDIR)$(COMPDIR)/cofferctl'
 
 # -- entry points --------------------------------------------------------------
 deps:

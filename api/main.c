@@ -40,12 +40,14 @@
 #include "api/server.h"
 #include "common/log.h"
 #include "common/priv.h"
+#include "common/version.h"
 #include "vault/mem.h"
 
 #define MAIN_ERR 1024U
 
 static const char main_usage[] =
-    "usage: coffer-api --config FILE [--check-config] [--pidfile FILE]\n";
+    "usage: coffer-api --config FILE [--check-config] [--pidfile FILE]\n"
+    "       coffer-api --help | --version\n";
 
 /* Root with `user` set: both processes drop to it for good (common/priv.c,
  * the same strict drop as the gateway's).  Root without `user` keeps
@@ -155,6 +157,7 @@ main(int argc, char **argv)
 		{ "check-config", no_argument,       NULL, 'k' },
 		{ "pidfile",      required_argument, NULL, 'p' },
 		{ "help",         no_argument,       NULL, 'h' },
+		{ "version",      no_argument,       NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *pidfile = NULL;
@@ -179,6 +182,9 @@ main(int argc, char **argv)
 		case 'p': pidfile = optarg; break;
 		case 'h':
 			fputs(main_usage, stdout);
+			return 0;
+		case 'V':
+			coffer_version_print(stdout);
 			return 0;
 		default:
 			fputs(main_usage, stderr);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/version.h"
+
 static const unsigned met_statuses[] = {
 	200, 201, 400, 403, 404, 405, 409, 413, 422, 429, 500, 503
 };
@@ -29,6 +31,17 @@ static atomic_ullong met_prod_remote[API_PROD_COUNT];
 static atomic_ullong met_limited[API_LIMIT_COUNT];
 static atomic_ullong met_audit_failures;
 static atomic_ullong met_frontdoor;
+static atomic_int    met_db_up = -1;        /* -1: not tried yet */
+
+/* Request duration buckets (seconds, Prometheus "le"); the sum in
+ * microseconds so it stays an integer atomic. */
+static const double met_dur_le[] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+};
+#define MET_NDUR (sizeof(met_dur_le) / sizeof(met_dur_le[0]))
+static atomic_ullong met_dur[API_METRICS_ROUTES_MAX + 1][MET_NDUR];
+static atomic_ullong met_dur_count[API_METRICS_ROUTES_MAX + 1];
+static atomic_ullong met_dur_sum_us[API_METRICS_ROUTES_MAX + 1];
 
 static const char *const met_refusal_names[API_REFUSE_COUNT] = {
 	"unauthenticated", "forbidden", "not_found", "method_not_allowed",
@@ -53,6 +66,23 @@ api_metrics_init(const char *const *route_names, size_t n)
 	met_nroutes = n;
 }
 
+/* The counters' row of route (an index from api_metrics_init, or -1). */
+static size_t
+met_route_slot(int route)
+{
+	return route >= 0 && (size_t)route < met_nroutes ? (size_t)route :
+	    MET_UNKNOWN;
+}
+
+/* The route label of row r, NULL for a row no route uses. */
+static const char *
+met_route_label(size_t r)
+{
+	if (r < met_nroutes)
+		return met_routes[r];
+	return r == MET_UNKNOWN ? "unmatched" : NULL;
+}
+
 static void
 met_inc(atomic_ullong *c)
 {
@@ -64,12 +94,33 @@ api_metrics_request(int route, unsigned status)
 {
 	size_t r, s;
 
-	r = route >= 0 && (size_t)route < met_nroutes ? (size_t)route :
-	    MET_UNKNOWN;
+	r = met_route_slot(route);
 	for (s = 0; s < MET_NSTATUS; s++)
 		if (met_statuses[s] == status)
 			break;
 	met_inc(&met_requests[r][s]);
+}
+
+void
+api_metrics_duration(int route, double seconds)
+{
+	size_t r, i;
+
+	r = met_route_slot(route);
+	if (!(seconds >= 0))               /* NaN, or a clock gone backwards */
+		seconds = 0;
+	for (i = 0; i < MET_NDUR; i++)     /* cumulative, as exposed */
+		if (seconds <= met_dur_le[i])
+			met_inc(&met_dur[r][i]);
+	met_inc(&met_dur_count[r]);
+	atomic_fetch_add_explicit(&met_dur_sum_us[r],
+	    (unsigned long long)(seconds * 1e6), memory_order_relaxed);
+}
+
+void
+api_metrics_db(int up)
+{
+	atomic_store(&met_db_up, up ? 1 : 0);
 }
 
 void
@@ -198,16 +249,40 @@ api_metrics_render(char **out, size_t *out_len)
 	if ((b.p = malloc(b.cap)) == NULL)
 		return -1;
 	b.p[0] = '\0';
+	met_printf(&b, "# HELP coffer_api_build_info The running version "
+	    "(label), always 1.\n# TYPE coffer_api_build_info gauge\n"
+	    "coffer_api_build_info{version=\"%s\"} 1\n", coffer_version());
+	if (atomic_load(&met_db_up) >= 0)
+		met_printf(&b, "# HELP coffer_api_db_up 1 when the last request "
+		    "that needed the database got a working connection, else 0."
+		    "\n# TYPE coffer_api_db_up gauge\ncoffer_api_db_up %d\n",
+		    atomic_load(&met_db_up));
+	met_printf(&b, "# HELP coffer_api_request_duration_seconds Request head "
+	    "to answer, by route template.\n"
+	    "# TYPE coffer_api_request_duration_seconds histogram\n");
+	for (r = 0; r <= MET_UNKNOWN; r++) {
+		const char *name = met_route_label(r);
+		unsigned long long n = met_get(&met_dur_count[r]);
+
+		if (name == NULL || n == 0)
+			continue;
+		for (s = 0; s < MET_NDUR; s++)
+			met_printf(&b, "coffer_api_request_duration_seconds_bucket"
+			    "{route=\"%s\",le=\"%g\"} %llu\n", name,
+			    met_dur_le[s], met_get(&met_dur[r][s]));
+		met_printf(&b, "coffer_api_request_duration_seconds_bucket"
+		    "{route=\"%s\",le=\"+Inf\"} %llu\n"
+		    "coffer_api_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+		    "coffer_api_request_duration_seconds_count{route=\"%s\"} "
+		    "%llu\n", name, n, name,
+		    (double)met_get(&met_dur_sum_us[r]) / 1e6, name, n);
+	}
 	met_printf(&b, "# HELP coffer_api_requests_total Requests answered, by "
 	    "route and status.\n# TYPE coffer_api_requests_total counter\n");
 	for (r = 0; r <= MET_UNKNOWN; r++) {
-		const char *name;
+		const char *name = met_route_label(r);
 
-		if (r < met_nroutes)
-			name = met_routes[r];
-		else if (r == MET_UNKNOWN)
-			name = "unmatched";
-		else
+		if (name == NULL)
 			continue;
 		for (s = 0; s <= MET_NSTATUS; s++) {
 			unsigned long long v = met_get(&met_requests[r][s]);

@@ -45,6 +45,12 @@ void api_metrics_init(const char *const *route_names, size_t n);
 /* route: index into the names given to api_metrics_init, or -1 for a
  * request that matched no route. */
 void api_metrics_request(int route, unsigned status);
+/* How long the request took, from its head to its answer (seconds): the
+ * coffer_api_request_duration_seconds histogram, per route template. */
+void api_metrics_duration(int route, double seconds);
+/* The outcome of the last attempt to get a usable database connection for
+ * a request: coffer_api_db_up 1 or 0 (absent until the first). */
+void api_metrics_db(int up);
 void api_metrics_refusal(api_refusal r);
 void api_metrics_approval(int accepted);   /* 1 accepted, 0 rejected */
 void api_metrics_production(api_prod_event e);

@@ -225,6 +225,7 @@ typedef struct srv_req {
 	size_t         body_len, body_cap, body_max;
 	int            waiting_body;
 	int            big_body_refused;
+	double         started;             /* util_mono_s() at the head */
 } srv_req;
 
 keeper_link *
@@ -384,12 +385,15 @@ srv_db_ready(srv_req *sr, int notxn, char *err, size_t err_len)
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (r->db == NULL &&
 		    (r->db = api_pool_get(s->pool, err, err_len)) == NULL)
-			return -1;
+			break;
 		if (notxn ? pg_exec(r->db, "SELECT 1", NULL, err, err_len) == 0 :
-		    pg_begin(r->db, err, err_len) == 0)
+		    pg_begin(r->db, err, err_len) == 0) {
+			api_metrics_db(1);
 			return 0;
+		}
 		api_pool_put(s->pool, &r->db);    /* closes it when broken */
 	}
+	api_metrics_db(0);
 	return -1;
 }
 
@@ -607,6 +611,7 @@ srv_respond(srv_req *sr)
 	ret = MHD_queue_response((struct MHD_Connection *)r->conn, status, resp);
 	MHD_destroy_response(resp);
 	api_metrics_request(sr->route_index, status);
+	api_metrics_duration(sr->route_index, util_mono_s() - sr->started);
 	if (status >= 400 && status != 429 && status < 500)
 		api_metrics_refusal(srv_refusal_of(r));
 	return ret;
@@ -859,6 +864,7 @@ srv_begin(srv_req *sr, const char *url, const char *method)
 	unsigned retry;
 	int idx;
 
+	sr->started = util_mono_s();
 	util_uuid_random(rid);
 	util_hex(r->request_id, rid, sizeof(rid));
 	log_printable(sr->method, sizeof(sr->method), method, strlen(method));

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -173,12 +174,30 @@ done:
 	return rc;
 }
 
+static int ctl_help_only;
+
+void
+ctl_help_mode_set(int on)
+{
+	ctl_help_only = on != 0;
+}
+
+int
+ctl_help_mode(void)
+{
+	return ctl_help_only;
+}
+
 PGconn *
 ctl_connect(const char *config_path)
 {
 	char conninfo[4096], err[768];
 	PGconn *c;
 
+	if (ctl_help_only) {
+		ctl_fail("--help: not connecting");
+		return NULL;
+	}
 	if (ctl_conninfo(config_path, conninfo, sizeof(conninfo), err,
 	    sizeof(err)) != 0) {
 		ctl_fail("%s", err);
@@ -200,6 +219,26 @@ ctl_actor(PGconn *c, char *out, size_t cap)
 	log_printable(role, sizeof(role), u != NULL ? u : "?",
 	    u != NULL ? strlen(u) : 1);
 	snprintf(out, cap, "cofferctl uid=%u db=%s", (unsigned)getuid(), role);
+}
+
+/* -- lists ------------------------------------------------------------------ */
+
+void
+ctl_list_expiry(time_t not_after, char *out, size_t cap)
+{
+	struct tm tm;
+
+	if (not_after == 0 || gmtime_r(&not_after, &tm) == NULL ||
+	    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, cap, "-");
+}
+
+const char *
+ctl_list_status(const char *status, time_t not_after, time_t now)
+{
+	if (strcmp(status, "active") == 0 && not_after != 0 && not_after <= now)
+		return "expired";
+	return status;
 }
 
 /* -- option values --------------------------------------------------------- */

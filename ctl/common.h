@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -34,6 +35,22 @@ PGconn *ctl_connect(const char *config_path) __attribute__((warn_unused_result))
  * client certificate, so the OS uid and the database role stand in
  * ("cofferctl uid=N db=ROLE"). */
 void ctl_actor(PGconn *c, char *out, size_t cap);
+
+/* -- help ------------------------------------------------------------------- */
+
+/* Set by ctl/main.c while it asks a verb for its usage text (`--help`
+ * anywhere after the verb): ctl_connect() then refuses, so a verb that
+ * would reach the database instead of its usage does nothing. */
+void ctl_help_mode_set(int on);
+int  ctl_help_mode(void);
+
+/* -- lists ------------------------------------------------------------------ */
+
+/* The EXPIRES and STATUS columns of `device list` and `user list`:
+ * not_after as YYYY-MM-DDTHH:MM:SSZ, or "-" when unknown (0); status
+ * "expired" for an active certificate past not_after, else status. */
+void        ctl_list_expiry(time_t not_after, char *out, size_t cap);
+const char *ctl_list_status(const char *status, time_t not_after, time_t now);
 
 /* -- option values --------------------------------------------------------- */
 

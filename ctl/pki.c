@@ -991,6 +991,61 @@ fail:
 	return -1;
 }
 
+/* notAfter of each of n serials from dir's index, 0 where absent.  0 or -1. */
+static int
+pki_index_not_after(const char *dir, const char *const *serials, size_t n,
+                    time_t *out, char *err, size_t err_len)
+{
+	pki_ca ca;
+	pki_index ix;
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		out[i] = 0;
+	memset(&ca, 0, sizeof(ca));
+	if (snprintf(ca.dir, sizeof(ca.dir), "%s", dir) >= (int)sizeof(ca.dir)) {
+		snprintf(err, err_len, "PKI directory path too long");
+		return -1;
+	}
+	if (pki_index_load(&ca, &ix, err, err_len) != 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < ix.n; j++)
+			if (serials[i] != NULL &&
+			    strcasecmp(serials[i], ix.e[j].serial) == 0) {
+				if (pki_strptime(ix.e[j].not_after,
+				    "%Y%m%d%H%M%SZ", &out[i]) != 0)
+					out[i] = 0;
+				break;
+			}
+	pki_index_free(&ix);
+	return 0;
+}
+
+time_t *
+pki_list_not_after(const char *ca_dir, const PGresult *r, int serial_col,
+                   const char *what)
+{
+	int i, n = PQntuples(r);
+	const char **serials = calloc((size_t)n + 1, sizeof(*serials));
+	time_t *na = calloc((size_t)n + 1, sizeof(*na));
+	char err[512];
+
+	if (serials == NULL || na == NULL) {
+		ctl_fail("out of memory");
+		free(serials);
+		free(na);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		serials[i] = PQgetvalue(r, i, serial_col);
+	if (n > 0 && pki_index_not_after(ca_dir, serials, (size_t)n, na, err,
+	    sizeof(err)) != 0)
+		ctl_fail("%s: expiry unknown: %s", what, err);
+	free(serials);
+	return na;
+}
+
 /* ---------------------------------------------------------------------- */
 /* leaves                                                                  */
 

@@ -149,6 +149,13 @@ void pki_issued_free(pki_issued **is);   /* wipes the key; NULL ok */
 
 /* -- revocation --------------------------------------------------------- */
 
+/* For `device list` and `user list`: the notAfter of each row of r, its
+ * serial (hex, as in the database) in column serial_col, from the index of
+ * the CA in ca_dir, read as it is (no lock, no CA key): a malloc'd array of PQntuples(r) + 1
+ * (0 where unknown; "cofferctl: WHAT: expiry unknown: …" on stderr when
+ * the index cannot be read), or NULL (out of memory, said on stderr). */
+time_t *pki_list_not_after(const char *ca_dir, const PGresult *r,
+                           int serial_col, const char *what);
 /* Mark every still-valid index entry of subject key as revoked now and
  * re-sign the CRL.  *n_revoked = entries newly revoked (0 is not an
  * error: the CRL is re-signed anyway). */

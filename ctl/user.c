@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -77,7 +78,7 @@ static const char usr_usage_text[] =
     "                            [--person PERSON]\n"
     "       cofferctl user revoke --tenant T --name N [--pki DIR] "
     "[--config FILE]\n"
-    "       cofferctl user list --tenant T [--config FILE]\n"
+    "       cofferctl user list --tenant T [--pki DIR] [--config FILE]\n"
     "  custodians need --custodian-index 1..n (n = the tenant's custodians);\n"
     "  --person (a person id, or the name of an existing person) makes the\n"
     "  new account another account of that person: two-person rules count\n"
@@ -622,6 +623,8 @@ static int
 usr_list(const usr_opts *o)
 {
 	char err[USR_ERR], id[UTIL_UUID_STRLEN + 1], shown[PKI_NAME_MAX + 1];
+	char dir[USR_PATH], exp[32];
+	time_t *not_after = NULL, now = time(NULL);
 	pg_params p = PG_PARAMS_INIT;
 	PGconn *db;
 	PGresult *r;
@@ -647,22 +650,37 @@ usr_list(const usr_opts *o)
 		return CTL_EXIT_FAIL;
 	}
 	n = PQntuples(r);
-	printf("%-24s %-9s %-5s %-8s %-32s %-64s %-20s %s\n", "NAME", "ROLE",
-	    "INDEX", "STATUS", "SERIAL", "FINGERPRINT (SHA-256)", "CREATED",
-	    "PERSON");
+	/* Expiry from the people CA's index, as for `device list`. */
+	if (pki_path(dir, sizeof(dir), pki_root(o->pki), "people", NULL) != 0) {
+		ctl_fail("PKI directory path too long");
+		goto fail;
+	}
+	if ((not_after = pki_list_not_after(dir, r, 4, "user")) == NULL)
+		goto fail;
+	printf("%-24s %-9s %-5s %-8s %-32s %-64s %-20s %-20s %s\n", "NAME",
+	    "ROLE", "INDEX", "STATUS", "SERIAL", "FINGERPRINT (SHA-256)",
+	    "CREATED", "EXPIRES", "PERSON");
 	for (i = 0; i < n; i++) {
 		const char *name = PQgetvalue(r, i, 0);
 
-		printf("%-24s %-9s %-5s %-8s %-32.32s %-64.64s %-20s %s\n",
+		ctl_list_expiry(not_after[i], exp, sizeof(exp));
+		printf("%-24s %-9s %-5s %-8s %-32.32s %-64.64s %-20s %-20s %s\n",
 		    log_printable(shown, sizeof(shown), name, strlen(name)),
-		    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+		    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+		    ctl_list_status(PQgetvalue(r, i, 3), not_after[i], now),
 		    PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6),
-		    PQgetvalue(r, i, 7));
+		    exp, PQgetvalue(r, i, 7));
 	}
 	printf("%d user(s)\n", n);
+	free(not_after);
 	PQclear(r);
 	pg_close(&db);
 	return CTL_EXIT_OK;
+fail:
+	free(not_after);
+	PQclear(r);
+	pg_close(&db);
+	return CTL_EXIT_FAIL;
 }
 
 int

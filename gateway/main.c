@@ -35,6 +35,7 @@
 
 #include "common/log.h"
 #include "common/priv.h"
+#include "common/version.h"
 #include "gateway/config.h"
 #include "gateway/http.h"
 #include "gateway/metrics.h"
@@ -48,7 +49,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: coffer-gateway --config FILE [--check-config] "
-	    "[--pidfile FILE]\n");
+	    "[--pidfile FILE]\n"
+	    "       coffer-gateway --help | --version\n");
 }
 
 static void
@@ -99,6 +101,7 @@ main(int argc, char **argv)
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *pidfile = NULL;
@@ -126,6 +129,7 @@ main(int argc, char **argv)
 		case 'C': check = 1; break;
 		case 'p': pidfile = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': coffer_version_print(stdout); return 0;
 		default:  usage(stderr); return 2;
 		}
 	}

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/version.h"
+
 #define METRICS_INGEST_CAP  (256U * 1024U)
 #define METRICS_OWN_CAP     (16U * 1024U)
 
@@ -215,6 +217,10 @@ metrics_render(metrics *m, sealer_link *ig, char **out, size_t *out_len)
 	b.full = 0;
 	b.p[0] = '\0';
 
+	mb_printf(&b, "# HELP coffer_gateway_build_info The running "
+	    "version (label), always 1\n# TYPE coffer_gateway_build_info "
+	    "gauge\ncoffer_gateway_build_info{version=\"%s\"} 1\n",
+	    coffer_version());
 	mb_printf(&b, "# HELP coffer_gateway_open_connections TLS connections "
 	    "open now\n# TYPE coffer_gateway_open_connections gauge\n"
 	    "coffer_gateway_open_connections %llu\n",

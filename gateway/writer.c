@@ -1668,14 +1668,21 @@ writer_metrics(writer *w, unsigned long long rejected, char *buf, size_t cap)
 	    "# HELP coffer_gateway_witness_errors_total Failed witness file "
 	    "appends.\n# TYPE coffer_gateway_witness_errors_total counter\n"
 	    "coffer_gateway_witness_errors_total %llu\n"
-	    "# HELP coffer_gateway_db_up Writer lanes holding a database "
-	    "connection.\n# TYPE coffer_gateway_db_up gauge\n"
+	    "# HELP coffer_gateway_db_up 1 when every writer lane holds a "
+	    "database connection, else 0.\n# TYPE coffer_gateway_db_up gauge\n"
 	    "coffer_gateway_db_up %d\n"
+	    "# HELP coffer_gateway_db_lanes_up Writer lanes holding a database "
+	    "connection.\n# TYPE coffer_gateway_db_lanes_up gauge\n"
+	    "coffer_gateway_db_lanes_up %d\n"
+	    "# HELP coffer_gateway_db_lanes Writer lanes.\n"
+	    "# TYPE coffer_gateway_db_lanes gauge\n"
+	    "coffer_gateway_db_lanes %u\n"
 	    "# HELP coffer_gateway_writer_queue Records waiting for the writer.\n"
 	    "# TYPE coffer_gateway_writer_queue gauge\n"
 	    "coffer_gateway_writer_queue %zu\n",
 	    atomic_load(&w->m.m_db_errors), atomic_load(&w->m.m_retries),
-	    atomic_load(&w->m.m_witness_errors), atomic_load(&w->m.m_db_up),
-	    writer_queued(w));
+	    atomic_load(&w->m.m_witness_errors),
+	    atomic_load(&w->m.m_db_up) == (int)w->nlanes ? 1 : 0,
+	    atomic_load(&w->m.m_db_up), w->nlanes, writer_queued(w));
 	return off;
 }

@@ -11,7 +11,7 @@ libhttp-parser-dev libcurl4-openssl-dev libarchive-dev libgnutls28-dev
 curl ca-certificates python3 python3-jsonschema procps psmisc faketime iproute2
 pgbouncer systemd
 gnuplot-nox gpg valgrind gdb
-shellcheck pyflakes3"
+shellcheck pyflakes3 man-db groff-base bash-completion"
 
 if [ "${1:-}" = "--list" ]; then
 	# shellcheck disable=SC2086  # unquoted on purpose: one line, one blank apart

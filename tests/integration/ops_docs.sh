@@ -13,7 +13,8 @@
 #   - "API reference": the documented (method, path, roles) rows are exactly
 #     the route table in api/server.c;
 #   - "cofferctl reference": every verb `cofferctl help` lists, and every
-#     subcommand its --help shows, is documented, and nothing else is.
+#     subcommand its --help shows, is documented, and nothing else is;
+#   - "Monitoring": every metric it names is exported by the daemons.
 # Runs inside tests/pg-harness.sh (cofferctl needs the database to make the
 # test PKI).  Prints "N passed, M failed".
 set -u
@@ -42,21 +43,12 @@ readme = open(root + "/README.md").read().split("\n")
 def say(good, msg):
     print(("ok" if good else "fail") + "\t" + msg)
 
+sys.dont_write_bytecode = True     # nothing written into the source tree
+sys.path.insert(0, root + "/docs/man")
+import mkman    # noqa: E402  the README's sections, as the man pages read them
+
 def section(title_prefix):
-    """Lines of the README section whose heading starts with title_prefix,
-    up to the next heading of the same or a higher level."""
-    for i, l in enumerate(readme):
-        m = re.match(r"(#+) (.*)", l)
-        if m and m.group(2).startswith(title_prefix):
-            level = len(m.group(1))
-            body = []
-            for l2 in readme[i + 1:]:
-                m2 = re.match(r"(#+) ", l2)
-                if m2 and len(m2.group(1)) <= level:
-                    break
-                body.append(l2)
-            return body
-    return None
+    return mkman.section(readme, title_prefix)
 
 def code_keys(path):
     src = open(root + "/" + path).read()
@@ -174,6 +166,18 @@ missing = sorted(actual - doc_norm)
 extra = sorted(doc_norm - actual - {"help"})
 say(not missing, "every cofferctl command is documented (missing: %s)" % (missing or "none"))
 say(not extra, "every documented cofferctl command exists (unknown: %s)" % (extra or "none"))
+
+# "Monitoring": every metric the table names is one the daemons export
+# (its name, quoted, in gateway/*.c or api/*.c), so an alert cannot watch
+# a series that does not exist.
+import glob
+src = "".join(open(f).read() for f in glob.glob(root + "/gateway/*.c") +
+              glob.glob(root + "/api/*.c"))
+mon = "\n".join(section("Monitoring") or [])
+named = sorted(set(re.findall(r"`(coffer_(?:gateway|api)_[a-z0-9_]+)", mon)))
+gone = [n for n in named if n not in src]
+say(len(named) > 10, "Monitoring names %d metrics" % len(named))
+say(not gone, "every metric in Monitoring is exported (unknown: %s)" % (gone or "none"))
 EOF
 
 python3 "$T/docs.py" "$ROOT" "$CTL" "$T" >"$T/docs.out" 2>&1 ||

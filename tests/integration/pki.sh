@@ -11,16 +11,7 @@ export COFFER_PKI="$T/pki"
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
 . "$(dirname "$0")/../lib/check.sh"
 # expect_fail NAME EXIT-STATUS EXPECTED-STDERR-SUBSTRING CMD...
-expect_fail() {
-	name=$1 want_rc=$2 want=$3; shift 3
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	if [ "$rc" -ne "$want_rc" ]; then
-		bad "$name: exit $rc, expected $want_rc"; sed 's/^/     /' "$T/err"; return
-	fi
-	if grep -qF -- "$want" "$T/err"; then ok "$name"
-	else bad "$name: stderr lacks '$want':"; sed 's/^/     /' "$T/err"; fi
-}
+expect_fail() { check_fails "$@"; }
 # run NAME CMD...: must succeed; stdout in $T/out
 run() {
 	name=$1; shift

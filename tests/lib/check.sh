@@ -7,6 +7,10 @@
 #   check_eq NAME EXPECTED ACTUAL
 #                     ok "NAME (ACTUAL)" if ACTUAL is EXPECTED, otherwise
 #                     bad "NAME: expected EXPECTED, got ACTUAL"
+#   check_fails NAME RC TEXT CMD...
+#                     run CMD (stdout and stderr in $T/out and $T/err, $T
+#                     being the test's scratch directory): ok NAME when it
+#                     exits RC and its stderr contains TEXT
 #   skip MSG          print "SKIP - MSG" (counted neither way)
 #   finish            print "CK_NAME: N passed, M failed" and exit, non-zero
 #                     on any failure
@@ -34,6 +38,19 @@ check() {
 	ck_n=$1
 	shift
 	if "$@"; then ok "$ck_n"; else bad "$ck_n"; fi
+}
+check_fails() {
+	ck_n=$1 ck_rc=$2 ck_want=$3
+	shift 3
+	"$@" >"$T/out" 2>"$T/err"
+	ck_got=$?
+	if [ "$ck_got" -ne "$ck_rc" ]; then
+		bad "$ck_n: exit $ck_got, expected $ck_rc"; sed 's/^/     /' "$T/err"
+	elif grep -qF -- "$ck_want" "$T/err"; then
+		ok "$ck_n"
+	else
+		bad "$ck_n: stderr lacks '$ck_want':"; sed 's/^/     /' "$T/err"
+	fi
 }
 check_eq() {
 	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else bad "$1: expected $2, got $3"; fi
