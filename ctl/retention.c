@@ -594,12 +594,61 @@ ctl_load_bik(const char *dir, const char *tenant_name, unsigned char **out)
 	return 0;
 }
 
+/* The tenant's default country calling code ("" when none is set), for
+ * national numbers in a scope (cofferctl tenant set-country). */
+static int
+ctl_hold_default_cc(PGconn *c, const unsigned char tid[UTIL_UUID_BYTES],
+    char *cc, size_t cap)
+{
+	pg_params p = PG_PARAMS_INIT;
+	char err[CTL_ERR], tidstr[UTIL_UUID_STRLEN + 1];
+	PGresult *q;
+
+	cc[0] = '\0';
+	util_uuid_format(tidstr, tid);
+	pg_param_text(&p, tidstr);
+	q = pg_query(c, "SELECT coalesce(default_country_code, '') FROM "
+	    "coffer.tenants WHERE tenant_id = $1::uuid", &p, err, sizeof(err));
+	if (q == NULL) {
+		ctl_fail("tenant: %s", err);
+		return -1;
+	}
+	if (PQntuples(q) == 1 && (size_t)PQgetlength(q, 0, 0) < cap)
+		memcpy(cc, PQgetvalue(q, 0, 0), (size_t)PQgetlength(q, 0, 0) + 1);
+	PQclear(q);
+	return 0;
+}
+
+/* A participant of a hold's scope, read exactly as the API reads a
+ * matter's (vault_participant_scope_normalize: the ingest form, or a
+ * refusal naming the accepted forms), then tokenised. */
+static int
+ctl_hold_participant(const unsigned char *bik, const char *value,
+    const char *cc, unsigned char tok[VAULT_TOKEN_BYTES], char *err,
+    size_t err_len)
+{
+	char norm[VAULT_PARTICIPANT_MAX], why[192];
+	size_t n = 0;
+	int rc;
+
+	if (vault_participant_scope_normalize(value, strlen(value),
+	    cc[0] != '\0' ? cc : NULL, norm, sizeof(norm), &n, why,
+	    sizeof(why)) != 0) {
+		snprintf(err, err_len, "%s; %s", why, VAULT_SCOPE_FORMS);
+		return -1;
+	}
+	rc = vault_participant_token_normalized(bik, norm, n, tok, err,
+	    err_len);
+	vault_wipe(norm, sizeof(norm));
+	return rc;
+}
+
 static int
 ctl_hold_create(const ctl_opts *o)
 {
 	unsigned char tid[UTIL_UUID_BYTES], hid[UTIL_UUID_BYTES], mid[UTIL_UUID_BYTES];
 	unsigned char *bik = NULL, *ptok = NULL, *ctok = NULL;
-	char tname[CTL_TENANT_NAME_MAX], actor[128], err[CTL_ERR];
+	char tname[CTL_TENANT_NAME_MAX], actor[128], err[CTL_ERR], cc[8];
 	char hidstr[UTIL_UUID_STRLEN + 1], midstr[UTIL_UUID_STRLEN + 1];
 	char from[RETENTION_TIME_MAX], to[RETENTION_TIME_MAX], *detail = NULL;
 	retention_hold h;
@@ -650,12 +699,13 @@ ctl_hold_create(const ctl_opts *o)
 	if (o->nparticipants > 0 || o->nconversations > 0) {
 		if (ctl_load_bik(o->keys_dir, tname, &bik) != 0)
 			goto done;
+		if (o->nparticipants > 0 &&
+		    ctl_hold_default_cc(c, tid, cc, sizeof(cc)) != 0)
+			goto done;
 		for (i = 0; i < o->nparticipants; i++)
-			if (vault_participant_token(bik, o->participants[i],
-			    strlen(o->participants[i]), ptok + i * VAULT_TOKEN_BYTES,
-			    err, sizeof(err)) != 0) {
-				ctl_fail("--participant #%zu: %s",
-				    i + 1, err);
+			if (ctl_hold_participant(bik, o->participants[i], cc,
+			    ptok + i * VAULT_TOKEN_BYTES, err, sizeof(err)) != 0) {
+				ctl_fail("--participant #%zu: %s", i + 1, err);
 				goto done;
 			}
 		for (i = 0; i < o->nconversations; i++)

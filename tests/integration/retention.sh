@@ -128,8 +128,30 @@ af_ctl hold create --tenant globex --conversation conv-held --from "$FROM" \
 GHOLD=$(sed -n 's/^hold \([0-9a-f-]*\) created.*/\1/p' "$OUT")
 af_ctl hold create --tenant acme --participant "+1 555" --keys-dir "$AF_KEYS" >"$OUT" 2>&1
 check_eq "an invalid participant is refused" 1 $?
-grep -q "555" "$OUT" && bad "the refusal repeats the participant value" ||
+grep -qF "+1 555" "$OUT" && bad "the refusal repeats the participant value" ||
     ok "the refusal does not repeat the participant value"
+# The API's scope rules (issue 15.2), not a second copy: a bare name and a
+# national number without the tenant's default country are refused with
+# the reason and the accepted forms; with the default set, the national
+# number is the same person as "+15559990000".
+af_ctl hold create --tenant acme --participant "kestrel_ops" --keys-dir "$AF_KEYS" >"$OUT" 2>&1
+check_eq "hold create: a bare name is refused" 1 $?
+check_eq "hold create: the bare-name refusal" \
+    "cofferctl: --participant #1: a bare name matches no handle: write it with its '@' or network; accepted: +15550100011 (E.164), @handle, network:handle, name@example.com" \
+    "$(cat "$OUT")"
+af_ctl hold create --tenant acme --participant "(555) 999-0000" --keys-dir "$AF_KEYS" >"$OUT" 2>&1
+check_eq "hold create: a national number without a default country is refused" 1 $?
+grep -qF -- "--participant #1: number without '+' and no default country code (cofferctl tenant set-country)" "$OUT" &&
+    ok "hold create: the national-number refusal names cofferctl tenant set-country" ||
+    bad "hold create national number: $(cat "$OUT")"
+af_ctl tenant set-country --tenant acme --code 1 >"$OUT" 2>&1 || bad "set-country: $(cat "$OUT")"
+af_ctl hold create --tenant acme --participant "(555) 999-0000" --keys-dir "$AF_KEYS" \
+    --reason "national form" >"$OUT" 2>&1 || bad "hold create (national form): $(cat "$OUT")"
+NHOLD=$(sed -n 's/^hold \([0-9a-f-]*\) created.*/\1/p' "$OUT")
+check_eq "hold create: '(555) 999-0000' with country 1 is the token of '+1 (555) 999-0000'" 1 \
+    "$(q "SELECT count(*) FROM coffer.holds a, coffer.holds b WHERE a.reason = 'matter 7' AND b.hold_id = '$NHOLD' AND a.participant_tokens = b.participant_tokens")"
+q "UPDATE coffer.holds SET active = false, released_at = now(), released_by = 'test: database owner' WHERE hold_id = '$NHOLD'" >/dev/null
+af_ctl tenant set-country --tenant acme --clear >"$OUT" 2>&1 || bad "set-country --clear: $(cat "$OUT")"
 check_eq "hold tables hold tokens, not values" 0 \
     "$(q "SELECT count(*) FROM coffer.holds WHERE participant_tokens::text LIKE '%555%' OR reason LIKE '%555%'")"
 af_ctl hold list >"$OUT" 2>&1
@@ -227,7 +249,7 @@ af_ctl purge --yes >"$OUT" 2>&1 || bad "second purge: $(cat "$OUT")"
 shred_check "second purge" "$SHRED1" "$(purge_shred "$OUT")"
 check_eq "released hold's records purged" $((60 - 30)) "$(tenant_records globex)"
 check_eq "acme's hold still keeps its records" $((60 - 22)) "$(tenant_records acme)"
-check_eq "audit trail: hold.create (the owner's release is not an act of cofferctl)" "hold.create hold.create" \
+check_eq "audit trail: hold.create, three made (the owner's releases are not acts of cofferctl)" "hold.create hold.create hold.create" \
     "$(q "SELECT string_agg(action, ' ' ORDER BY action) FROM coffer.audit_events WHERE action LIKE 'hold.%'")"
 verify_clean "archive verifies after the second purge"
 
