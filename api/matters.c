@@ -341,7 +341,7 @@ api_scope_time(api_req *r, const json_t *obj, const char *key,
 	*out = NULL;
 	if (v == NULL || json_is_null(v))
 		return 0;
-	if (!json_is_string(v) || !retention_time_ok(json_string_value(v))) {
+	if (!json_is_string(v) || !util_rfc3339_ok(json_string_value(v))) {
 		api_fail(r, 400, "bad_request", "invalid", "%s must be an RFC 3339 "
 		    "date-time with an offset, e.g. 2026-01-31T00:00:00Z", key);
 		return -1;

@@ -24,7 +24,6 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/pg.h"
-#include "common/retention.h"
 #include "common/util.h"
 #include "vault/chain.h"
 #include "vault/mem.h"
@@ -809,7 +808,7 @@ static const char *const audit_filter_keys[AUDIT_K_N] = {
 	"since", "until", "action", "actor", "target", "after", "limit"
 };
 
-_Static_assert(AUDIT_TIME_MAX >= RETENTION_TIME_MAX, "time size");
+_Static_assert(AUDIT_TIME_MAX >= UTIL_RFC3339_MAX, "time size");
 
 void
 audit_filter_init(audit_filter *f, uint64_t limit_max)
@@ -845,7 +844,7 @@ audit_filter_set(audit_filter *f, const char *key, const char *value,
 	case AUDIT_K_SINCE:
 	case AUDIT_K_UNTIL:
 		if (value == NULL || n >= AUDIT_TIME_MAX ||
-		    !retention_time_ok(value)) {
+		    !util_rfc3339_ok(value)) {
 			snprintf(err, err_len, "%s must be an RFC 3339 date-time "
 			    "with an offset, e.g. 2026-01-31T00:00:00Z", key);
 			return -1;

@@ -16,51 +16,6 @@
 #include "common/channels.h"
 #include "common/pg.h"
 
-static int
-ret_digits(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
-int
-retention_time_ok(const char *s)
-{
-	size_t n, i;
-
-	if (s == NULL || (n = strlen(s)) < 20 || n > 35)
-		return 0;
-	/* YYYY-MM-DD */
-	if (!ret_digits(s, 4) || s[4] != '-' || !ret_digits(s + 5, 2) ||
-	    s[7] != '-' || !ret_digits(s + 8, 2))
-		return 0;
-	if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
-		return 0;
-	/* HH:MM:SS */
-	if (!ret_digits(s + 11, 2) || s[13] != ':' || !ret_digits(s + 14, 2) ||
-	    s[16] != ':' || !ret_digits(s + 17, 2))
-		return 0;
-	i = 19;
-	if (s[i] == '.') {
-		size_t f = ++i;
-
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == f || i - f > 9)
-			return 0;
-	}
-	if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == n)
-		return 1;
-	if ((s[i] == '+' || s[i] == '-') && i + 6 == n &&
-	    ret_digits(s + i + 1, 2) && s[i + 3] == ':' &&
-	    ret_digits(s + i + 4, 2))
-		return 1;
-	return 0;
-}
 
 /* Printable ASCII or any UTF-8 byte >= 0x80, no controls; 1..max bytes. */
 static int
@@ -104,8 +59,8 @@ retention_hold_create(PGconn *c, const unsigned char tenant_id[UTIL_UUID_BYTES],
 			    "channel", i + 1);
 			return -1;
 		}
-	if ((h->from != NULL && !retention_time_ok(h->from)) ||
-	    (h->to != NULL && !retention_time_ok(h->to))) {
+	if ((h->from != NULL && !util_rfc3339_ok(h->from)) ||
+	    (h->to != NULL && !util_rfc3339_ok(h->to))) {
 		snprintf(err, err_len, "hold: from/to must be RFC 3339 date-times "
 		    "with an offset");
 		return -1;

@@ -28,11 +28,6 @@
 #define RETENTION_TIME_MAX     40U       /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" + NUL */
 #define RETENTION_VALUE_MAX    64U       /* "none", "forever", "365 days" */
 
-/* 1 if s is an RFC 3339 date-time with an explicit offset:
- * YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM) ('t'/'z' and a space for 'T'
- * accepted).  PostgreSQL would also take "now", "epoch" or "infinity";
- * those are refused here on purpose. */
-int retention_time_ok(const char *s);
 
 typedef struct retention_hold {
 	const unsigned char *matter_id;        /* UTIL_UUID_BYTES, or NULL */
@@ -43,7 +38,7 @@ typedef struct retention_hold {
 	size_t               nconversations;
 	const char *const   *channels;         /* channels_ok() each */
 	size_t               nchannels;
-	const char          *from, *to;        /* retention_time_ok, or NULL */
+	const char          *from, *to;        /* util_rfc3339_ok, or NULL */
 	const char          *created_by;       /* who, 1..256 printable bytes */
 } retention_hold;
 

@@ -335,3 +335,49 @@ util_mono_abstime(struct timespec *ts, long long at_us)
 	ts->tv_sec = (time_t)(at_us / 1000000LL);
 	ts->tv_nsec = (long)(at_us % 1000000LL) * 1000L;
 }
+
+static int
+util_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+int
+util_rfc3339_ok(const char *s)
+{
+	size_t n, i;
+
+	if (s == NULL || (n = strlen(s)) < 20 || n > 35)
+		return 0;
+	/* YYYY-MM-DD */
+	if (!util_digits(s, 4) || s[4] != '-' || !util_digits(s + 5, 2) ||
+	    s[7] != '-' || !util_digits(s + 8, 2))
+		return 0;
+	if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
+		return 0;
+	/* HH:MM:SS */
+	if (!util_digits(s + 11, 2) || s[13] != ':' || !util_digits(s + 14, 2) ||
+	    s[16] != ':' || !util_digits(s + 17, 2))
+		return 0;
+	i = 19;
+	if (s[i] == '.') {
+		size_t f = ++i;
+
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == f || i - f > 9)
+			return 0;
+	}
+	if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == n)
+		return 1;
+	if ((s[i] == '+' || s[i] == '-') && i + 6 == n &&
+	    util_digits(s + i + 1, 2) && s[i + 3] == ':' &&
+	    util_digits(s + i + 4, 2))
+		return 1;
+	return 0;
+}

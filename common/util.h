@@ -50,6 +50,13 @@ void util_uuid_format(char out[UTIL_UUID_STRLEN + 1],
 int  util_uuid_parse(unsigned char id[UTIL_UUID_BYTES], const char *s)
      __attribute__((warn_unused_result));
 
+/* 1 if s is an RFC 3339 date-time with an explicit offset:
+ * YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM) ('t'/'z' and a space for 'T'
+ * accepted).  PostgreSQL would also take "now", "epoch" or "infinity";
+ * those are refused here on purpose. */
+#define UTIL_RFC3339_MAX 36U   /* the longest util_rfc3339_ok string, with its NUL */
+int  util_rfc3339_ok(const char *s);
+
 /* A decimal number lo..hi from an option, a config value or a query
  * string: digits only (no blank, no sign, nothing after), no overflow.
  * 0, or -1 with *out untouched; the caller words the error. */

@@ -346,7 +346,7 @@ mt_time(json_t *scope, const char *key, const char *flag)
 		    key, key);
 		return -1;
 	}
-	if ((s = json_string_value(v)) == NULL || !retention_time_ok(s)) {
+	if ((s = json_string_value(v)) == NULL || !util_rfc3339_ok(s)) {
 		ctl_fail("matter create: --%s must be an RFC 3339 date-time with an "
 		    "offset, e.g. 2026-01-31T00:00:00Z", key);
 		return -1;

@@ -671,8 +671,8 @@ ctl_hold_create(const ctl_opts *o)
 			    o->channels[i]);
 			return 2;
 		}
-	if ((o->from != NULL && !retention_time_ok(o->from)) ||
-	    (o->to != NULL && !retention_time_ok(o->to))) {
+	if ((o->from != NULL && !util_rfc3339_ok(o->from)) ||
+	    (o->to != NULL && !util_rfc3339_ok(o->to))) {
 		ctl_fail("--from and --to take RFC 3339 times "
 		    "with an offset (2026-01-31T00:00:00Z)");
 		return 2;

@@ -300,10 +300,10 @@ test_times(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		if (!retention_time_ok(good[i]))
+		if (!util_rfc3339_ok(good[i]))
 			fail_msg("refused %s", good[i]);
 	for (i = 0; i < sizeof(badv) / sizeof(badv[0]); i++)
-		if (retention_time_ok(badv[i]))
+		if (util_rfc3339_ok(badv[i]))
 			fail_msg("accepted '%s'", badv[i]);
 }
 

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include <time.h>
@@ -94,6 +95,40 @@ test_parse_u64(void **state)
 	assert_int_equal(util_parse_u64(NULL, 0, 10, &(uint64_t){ 0 }), -1);
 }
 
+/* The one RFC 3339 check (matters, holds, audit filters, cofferctl). */
+static void
+test_rfc3339_ok(void **state)
+{
+	static const struct {
+		const char *s;
+		int         ok;
+	} cases[] = {
+		{ "2026-01-31T00:00:00Z", 1 },
+		{ "2026-01-31t00:00:00z", 1 },
+		{ "2026-01-31 00:00:00Z", 1 },
+		{ "2026-01-31T00:00:00.123456789Z", 1 },
+		{ "2026-01-31T00:00:00+05:30", 1 },
+		{ "2026-01-31T00:00:00.5-08:00", 1 },
+		{ "2026-01-31T00:00:00", 0 },               /* no offset */
+		{ "2026-01-31T00:00:00.Z", 0 },             /* empty fraction */
+		{ "2026-01-31T00:00:00.1234567890Z", 0 },   /* 10 digits */
+		{ "2026-01-31T00:00:00+0530", 0 },
+		{ "2026-01-31X00:00:00Z", 0 },
+		{ "2026-1-31T00:00:00Z", 0 },
+		{ "2026-01-31T00:00:00Zjunk", 0 },
+		{ "now", 0 }, { "infinity", 0 }, { "epoch", 0 }, { "", 0 },
+		{ "2026-01-31T00:00:00.12345678901234567Z", 0 },   /* > 35 */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(util_rfc3339_ok(cases[i].s), cases[i].ok);
+	assert_int_equal(util_rfc3339_ok(NULL), 0);
+	assert_true(strlen("2026-01-31T00:00:00.123456789+05:30") + 1 <=
+	    UTIL_RFC3339_MAX);
+}
+
 int
 main(void)
 {
@@ -101,6 +136,7 @@ main(void)
 		cmocka_unit_test(test_mono_agree_and_advance),
 		cmocka_unit_test(test_mono_abstime),
 		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_rfc3339_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
