@@ -2,6 +2,7 @@
 #include "common/x509.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include <openssl/x509v3.h>
 
@@ -98,4 +99,16 @@ x509_claims_ca(X509 *leaf)
 	if (X509_get_extension_flags(leaf) & EXFLAG_CA)
 		return 1;
 	return X509_check_ca(leaf) != 0;
+}
+
+int
+x509_time(const ASN1_TIME *a, time_t *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (a == NULL || ASN1_TIME_to_tm(a, &tm) != 1)
+		return -1;
+	*out = timegm(&tm);
+	return *out == (time_t)-1 ? -1 : 0;
 }

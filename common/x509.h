@@ -8,6 +8,8 @@
 #ifndef COFFER_COMMON_X509_H
 #define COFFER_COMMON_X509_H
 
+#include <time.h>
+
 #include <openssl/x509.h>
 
 typedef enum x509_fault {
@@ -44,5 +46,9 @@ const char *x509_client_usage_problem(X509 *leaf);
  * its keyUsage (X509_check_ca() alone calls CA:TRUE without keyCertSign
  * "not a CA"), or anything else X509_check_ca() takes for one. */
 int x509_claims_ca(X509 *cert);
+
+/* An ASN1_TIME (notAfter, a CRL's nextUpdate) as a time_t in UTC;
+ * -1 when it cannot be read. */
+int x509_time(const ASN1_TIME *a, time_t *out);
 
 #endif

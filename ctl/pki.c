@@ -43,6 +43,7 @@
 #include "common/log.h"
 #include "common/sslerr.h"
 #include "common/util.h"
+#include "common/x509.h"
 #include "ctl/common.h"
 
 #define PKI_PATH_MAX      4096
@@ -195,18 +196,6 @@ pki_parse_time(const char *s, time_t *out)
 	if (len == 10 && s[4] == '-' && s[7] == '-')
 		return pki_strptime(s, "%Y-%m-%d", out);
 	return -1;
-}
-
-static int
-pki_asn1_time(const ASN1_TIME *a, time_t *out)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(a, &tm) != 1)
-		return -1;
-	*out = timegm(&tm);
-	return 0;
 }
 
 /* Host names for server SANs: dot-separated labels of A-Z a-z 0-9 and
@@ -979,7 +968,7 @@ pki_ca_open(pki_ca **out, const char *dir, char *err, size_t err_len)
 		snprintf(err, err_len, "%s: ca.pem is not a CA certificate", dir);
 		goto fail;
 	}
-	if (pki_asn1_time(X509_get0_notAfter(ca->cert), &ca->not_after) != 0) {
+	if (x509_time(X509_get0_notAfter(ca->cert), &ca->not_after) != 0) {
 		snprintf(err, err_len, "%s: ca.pem has an unreadable notAfter",
 		    dir);
 		goto fail;

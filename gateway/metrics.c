@@ -37,6 +37,7 @@ struct metrics {
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t backpressure_pauses;
 	int      backpressure_on;
+	metrics_pki_times pki;
 };
 
 static const char *const refusal_names[GW_REFUSE_COUNT] = {
@@ -153,6 +154,12 @@ metrics_backpressure(metrics *m, int paused)
 	m->backpressure_on = paused != 0;
 }
 
+void
+metrics_pki(metrics *m, const metrics_pki_times *t)
+{
+	m->pki = *t;
+}
+
 typedef struct mbuf {
 	char  *p;
 	size_t len, cap;
@@ -199,6 +206,35 @@ mb_by_label(mbuf *b, const char *name, const char *help, const char *label,
 	for (i = 0; i < count; i++)
 		mb_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, names[i],
 		    (unsigned long long)v[i]);
+}
+
+/* Seconds from now until each expiry that is known; negative once past.
+ * No tenant label: the soonest is what an alert needs, and cofferctl
+ * device list / pki show which one it is. */
+static void
+mb_pki(mbuf *b, const metrics_pki_times *t, time_t now)
+{
+	mb_printf(b, "# HELP coffer_gateway_cert_expiry_seconds Seconds until "
+	    "a certificate the gateway relies on expires (negative: expired); "
+	    "device_ca is the soonest tenant device CA\n"
+	    "# TYPE coffer_gateway_cert_expiry_seconds gauge\n");
+	if (t->server_not_after != 0)
+		mb_printf(b, "coffer_gateway_cert_expiry_seconds{cert=\"server\"} "
+		    "%lld\n", (long long)(t->server_not_after - now));
+	if (t->ca_not_after != 0)
+		mb_printf(b, "coffer_gateway_cert_expiry_seconds{cert=\"device_ca\"} "
+		    "%lld\n", (long long)(t->ca_not_after - now));
+	if (t->crl_next_update != 0)
+		mb_printf(b, "# HELP coffer_gateway_crl_next_update_seconds Seconds "
+		    "until the soonest tenant CRL's nextUpdate (negative: past it; "
+		    "cofferctl pki crl-refresh)\n"
+		    "# TYPE coffer_gateway_crl_next_update_seconds gauge\n"
+		    "coffer_gateway_crl_next_update_seconds %lld\n",
+		    (long long)(t->crl_next_update - now));
+	mb_printf(b, "# HELP coffer_gateway_tenants_without_crl Tenants whose "
+	    "device CRL is missing or unusable\n"
+	    "# TYPE coffer_gateway_tenants_without_crl gauge\n"
+	    "coffer_gateway_tenants_without_crl %zu\n", t->tenants_without_crl);
 }
 
 int
@@ -275,6 +311,7 @@ metrics_render(metrics *m, sealer_link *ig, char **out, size_t *out_len)
 	mb_printf(&b, "# HELP coffer_gateway_backpressure 1 while reading "
 	    "request bodies is paused\n# TYPE coffer_gateway_backpressure "
 	    "gauge\ncoffer_gateway_backpressure %d\n", m->backpressure_on);
+	mb_pki(&b, &m->pki, time(NULL));
 	if (b.full) {
 		free(b.p);
 		return -1;

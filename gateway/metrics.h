@@ -8,6 +8,7 @@
 #define COFFER_GATEWAY_METRICS_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "gateway/sealerlink.h"
 
@@ -78,6 +79,16 @@ void metrics_bytes_in(metrics *m, size_t n);   /* request body bytes */
 void metrics_timeout(metrics *m, gw_timeout t);
 void metrics_reload(metrics *m, int ok);
 void metrics_backpressure(metrics *m, int paused);   /* 1 on, 0 off */
+
+/* What expires, as loaded at start and at each reload (0: unknown). The
+ * page shows seconds from now, so an alert needs no clock arithmetic. */
+typedef struct metrics_pki_times {
+	time_t server_not_after;     /* cert_file's leaf */
+	time_t ca_not_after;         /* the soonest tenant device CA */
+	time_t crl_next_update;      /* the soonest signed tenant CRL */
+	size_t tenants_without_crl;  /* no usable CRL loaded */
+} metrics_pki_times;
+void metrics_pki(metrics *m, const metrics_pki_times *t);
 
 /* Render the Prometheus text page (transport + sl_metrics(ig) when ig
  * is not NULL) into a malloc'd buffer.  0 or -1. */

@@ -65,6 +65,9 @@ typedef struct tls_tenant {
 	char            name[TLS_NAME_MAX];
 	STACK_OF(X509) *cas;
 	char            crl_note[96];   /* "" or what is wrong with crl.pem */
+	time_t          ca_not_after;   /* soonest of its CAs, 0: unknown */
+	time_t          crl_next;       /* soonest nextUpdate of its signed
+	                                 * CRLs, 0: none */
 } tls_tenant;
 
 typedef struct tls_gen {
@@ -526,12 +529,14 @@ tls_load_crl(tls_server *s, X509_STORE *store, tls_tenant *t,
 	char err[512];
 	BIO *bio = NULL;
 	X509_CRL *crl;
+	time_t when;
 	int n = 0, i;
 	const char *consequence = s->cfg->crl_required ?
 	    "its devices are refused (crl_required = 1)" :
 	    "revocation is not checked (crl_required = 0)";
 
 	t->crl_note[0] = '\0';
+	t->crl_next = 0;
 	if (util_read_file(path, TLS_PEM_MAX, &data, &len, err, sizeof(err)) != 0) {
 		log_warn("tenant %s: no CRL (%s); %s", t->name, err, consequence);
 		snprintf(t->crl_note, sizeof(t->crl_note), "crl.pem missing or "
@@ -565,6 +570,9 @@ tls_load_crl(tls_server *s, X509_STORE *store, tls_tenant *t,
 			}
 			if (X509_STORE_add_crl(store, crl) == 1)
 				n++;
+			if (x509_time(next, &when) == 0 &&
+			    (t->crl_next == 0 || when < t->crl_next))
+				t->crl_next = when;
 		}
 		X509_CRL_free(crl);
 	}
@@ -657,6 +665,11 @@ tls_load_tenants(tls_server *s, tls_gen *g, X509_STORE *store, char *err,
 		g->n_tenants++;
 		for (k = 0; k < sk_X509_num(t->cas); k++) {
 			X509 *ca = sk_X509_value(t->cas, k);
+			time_t na;
+
+			if (x509_time(X509_get0_notAfter(ca), &na) == 0 &&
+			    (t->ca_not_after == 0 || na < t->ca_not_after))
+				t->ca_not_after = na;
 			if (X509_check_ca(ca) < 1) {
 				snprintf(err, err_len, "tenant %s: %s holds a certificate "
 				    "that is not a CA", t->name, path);
@@ -775,6 +788,34 @@ fail:
 /* ------------------------------------------------------------------------ */
 /* server                                                                   */
 
+/* The expiry gauges (metrics_pki): the server certificate, and the
+ * soonest tenant CA and CRL of the current generation; no tenant name. */
+static void
+tls_report_expiry(const tls_server *s)
+{
+	metrics_pki_times pt;
+	size_t i;
+
+	if (s->m == NULL)
+		return;
+	memset(&pt, 0, sizeof(pt));
+	if (x509_time(X509_get0_notAfter(s->cert), &pt.server_not_after) != 0)
+		pt.server_not_after = 0;
+	for (i = 0; i < s->cur->n_tenants; i++) {
+		const tls_tenant *t = &s->cur->tenants[i];
+
+		if (t->ca_not_after != 0 && (pt.ca_not_after == 0 ||
+		    t->ca_not_after < pt.ca_not_after))
+			pt.ca_not_after = t->ca_not_after;
+		if (t->crl_next == 0)
+			pt.tenants_without_crl++;
+		else if (pt.crl_next_update == 0 ||
+		    t->crl_next < pt.crl_next_update)
+			pt.crl_next_update = t->crl_next;
+	}
+	metrics_pki(s->m, &pt);
+}
+
 int
 tls_server_new(tls_server **out, const gw_config *cfg, sealer_link *ig, metrics *m,
     char *err, size_t err_len)
@@ -804,6 +845,7 @@ tls_server_new(tls_server **out, const gw_config *cfg, sealer_link *ig, metrics 
 		tls_server_free(&s);
 		return -1;
 	}
+	tls_report_expiry(s);
 	*out = s;
 	return 0;
 }
@@ -820,6 +862,7 @@ tls_server_reload(tls_server *s, char *err, size_t err_len)
 	}
 	tls_gen_unref(s->cur);
 	s->cur = g;
+	tls_report_expiry(s);
 	if (s->m != NULL)
 		metrics_reload(s->m, 1);
 	return 0;

@@ -334,6 +334,43 @@ for s in phone-a phone-old hyg-acme +15550001 hyg-up0; do
 	grep -qF -- "$s" "$T/m.txt" && leak="$leak $s"
 done
 check_eq "metrics carry no tenant, device or participant" "" "$leak"
+
+# -- gateway expiry gauges: seconds until, from the files it loaded ----------------
+# within 120 s of what openssl reads from the same files (the page is
+# rendered at its own now)
+near() {   # near NAME WANT GOT
+	if [ "$3" = absent ] || [ -z "$3" ]; then bad "$1: absent"; return; fi
+	d=$(( $2 - $3 )); [ "$d" -lt 0 ] && d=$(( -d ))
+	if [ "$d" -le 120 ]; then ok "$1 ($3 s)"; else bad "$1: want ~$2, got $3"; fi
+}
+epoch_of() { date -u -d "$(cut -d= -f2)" +%s; }
+DCA="$COFFER_PKI/devices/hyg-acme"
+now=$(date +%s)
+srv=$(openssl x509 -in "$GWF_SRV_CRT" -noout -enddate | epoch_of)
+ca=$(openssl x509 -in "$DCA/ca.pem" -noout -enddate | epoch_of)
+crl=$(openssl crl -in "$DCA/crl.pem" -noout -nextupdate | epoch_of)
+metrics
+check "metrics page with the expiry gauges is valid Prometheus text" valid
+near "cert_expiry_seconds{cert=server} is the server certificate's notAfter" \
+    $((srv - now)) "$(val 'coffer_gateway_cert_expiry_seconds{cert="server"}')"
+near "cert_expiry_seconds{cert=device_ca} is the tenant CA's notAfter" \
+    $((ca - now)) "$(val 'coffer_gateway_cert_expiry_seconds{cert="device_ca"}')"
+near "crl_next_update_seconds is the tenant CRL's nextUpdate" \
+    $((crl - now)) "$(val coffer_gateway_crl_next_update_seconds)"
+check_eq "tenants_without_crl 0" 0 "$(val coffer_gateway_tenants_without_crl)"
+# The CRL gone: after a reload the gauge says so, and the CRL series goes.
+mv "$DCA/crl.pem" "$DCA/crl.pem.away"
+before=$(val 'coffer_gateway_reloads_total{result="ok"}')
+kill -HUP "$(cat "$GWF_PIDFILE")"
+lim=$(( $(date +%s) + 10 ))
+while metrics; [ "$(val 'coffer_gateway_reloads_total{result="ok"}')" = "$before" ]; do
+	[ "$(date +%s)" -lt "$lim" ] || break
+	sleep 0.2
+done
+check_eq "CRL removed, reloaded: tenants_without_crl 1" 1 "$(val coffer_gateway_tenants_without_crl)"
+check_eq "CRL removed, reloaded: no crl_next_update_seconds series" absent \
+    "$(val coffer_gateway_crl_next_update_seconds)"
+mv "$DCA/crl.pem.away" "$DCA/crl.pem"
 gwf_stop
 
 finish
