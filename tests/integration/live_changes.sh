@@ -175,6 +175,24 @@ check "(b) and its records are stored" send phone-2
 check "(b) no unknown_device refusal of phone-2 logged" \
     lacks "reason=unknown_device.*device=phone-2" "$GWF_LOG"
 
+# -- (f) a tenant made after the gateway started, and its first device ----------
+# tenant init stores the tenant (NOTIFY), device issue stores the device
+# (NOTIFY): the sealer loads the tenant's keys and the network process its
+# new device CA, with no SIGHUP and the periodic refresh an hour away.
+gwf_tenant delta || die "tenant delta"
+# installed as tenant init prints it: readable by the daemons' group
+chgrp "$GROUP" "$GWF_KEYS/delta.bik" "$GWF_KEYS/delta.pin" &&
+    chmod 0640 "$GWF_KEYS/delta.bik" "$GWF_KEYS/delta.pin" || die "install delta's key files"
+gwf_device delta phone-d || die "issue delta/phone-d"
+sleep 1.5
+code=$(first_try phone-d)
+check_eq "(f) a tenant made after the gateway started: its first device is accepted 1.5 s later" \
+    200 "$code"
+[ "$code" = 200 ] || logs_tail
+check "(f) and its records are stored" send phone-d
+check_eq "(f) stored under tenant delta" 3 \
+    "$(q "SELECT count(*) FROM coffer.records r JOIN coffer.tenants t USING (tenant_id) WHERE t.name = 'delta'")"
+
 # -- (c) revoked while it holds a keep-alive connection -------------------------
 cat >"$D/hold.py" <<'PY'
 import socket, ssl, sys, time
