@@ -541,33 +541,41 @@ s_api() {
 	note "pid $(cat "$COFFER_API_PIDFILE"), https://127.0.0.1:$API_PORT, metrics http://127.0.0.1:$API_MPORT/metrics"
 }
 
+# cofferctl as a person: ctl_as ROLE-VAR-PREFIX VERB ARGS... (the API
+# options from the demo's environment; legal's workflow needs no curl)
+ctl_as() {
+	who=$1
+	shift
+	eval "c=\$COFFER_${who}_CERT k=\$COFFER_${who}_KEY"
+	COFFER_CERT=$c COFFER_KEY=$k "$COFFER_CTL" "$@"
+}
+
 s_matter() {
 	envsh
 	[ -n "$(get api_up)" ] || skip "needs the API (not built yet)"
 	[ -n "$(get gateway_up)" ] || skip "needs ingested records (gateway not built yet)"
+	ctl_has matter || skip "cofferctl matter: not built yet"
 	S="$D/corpus/summary.json"
-	python3 - "$S" >"$D/matter-request.json" <<-'EOF'
+	python3 - "$S" >"$D/matter-args" <<-'EOF'
 	import json, sys
 	m = json.load(open(sys.argv[1]))["matter"]
-	print(json.dumps({"title": m["title"], "legal_basis": m["legal_basis"],
-	                  "scope": {"participants": [m["participant"]],
-	                            "from": m["from"], "to": m["to"]}}))
+	for k in ("title", "legal_basis", "participant", "from", "to"):
+	    print(m[k])
 	EOF
-	curl_as LEGAL --fail-with-body -H 'Content-Type: application/json' \
-	    --data-binary "@$D/matter-request.json" "$COFFER_API_URL/v1/matters" \
-	    >"$ST/matter-created.json"
-	cat "$ST/matter-created.json"
-	echo
-	mid=$(json_get "$ST/matter-created.json" 'j["matter_id"]')
+	{ read -r title; read -r basis; read -r who; read -r from; read -r to; } <"$D/matter-args"
+	echo "\$ cofferctl matter create --title '$title' --basis '$basis' --participant '$who' --from $from --to $to"
+	ctl_as LEGAL matter create --title "$title" --basis "$basis" \
+	    --participant "$who" --from "$from" --to "$to" | tee "$ST/matter-created.txt"
+	mid=$(sed -n 's/^matter_id: *\([0-9a-f-]*\)$/\1/p' "$ST/matter-created.txt")
+	[ -n "$mid" ] || { echo "no matter id in the output"; exit 1; }
 	put matter "$mid"
-	curl_as LEGAL --fail-with-body "$COFFER_API_URL/v1/matters/$mid" >"$ST/matter.json"
-	cat "$ST/matter.json"
-	echo
+	ctl_as LEGAL matter show "$mid" --json >"$ST/matter.json"
+	ctl_as LEGAL matter show "$mid"
 	want=$(json_get "$S" 'len(j["matter"]["expected_ids"])')
 	got=$(json_get "$ST/matter.json" 'j["record_count"]')
 	nep=$(json_get "$ST/matter.json" 'len(j["epochs"])')
 	[ "$got" -eq "$want" ] || { echo "record_count $got, expected $want"; exit 1; }
-	note "matter $mid: $got records in scope, in $nep of $(get epochs) epochs; needs 2 of 3 approvals"
+	note "matter $mid (cofferctl matter create): $got records in scope, in $nep of $(get epochs) epochs; needs 2 of 3 approvals"
 }
 
 # approve I: custodian I approves the demo matter with its share
@@ -584,6 +592,10 @@ s_approve() {
 	envsh
 	[ -n "$(get matter)" ] || skip "needs a matter (API not built yet)"
 	ctl_has approve || skip "cofferctl approve: not built yet"
+	echo "\$ cofferctl approvals pending   # as custodian-1"
+	ctl_as CUSTODIAN1 approvals pending | tee "$ST/pending.txt"
+	grep -qF "$(get matter)" "$ST/pending.txt" ||
+	    { echo "the matter is not in custodian-1's pending approvals"; exit 1; }
 	approve 1
 	curl_as LEGAL "$COFFER_API_URL/v1/matters/$(get matter)" >"$ST/m1.json"
 	# one approval of two: no production yet
@@ -591,7 +603,9 @@ s_approve() {
 	    "$COFFER_API_URL/v1/matters/$(get matter)/production")
 	echo "production after one approval: HTTP $code"
 	case "$code" in 2??) echo "a production was served after one approval"; exit 1 ;; esac
-	approve 2
+	approve 2 | tee "$ST/approve2.out"
+	grep -q "threshold reached" "$ST/approve2.out" ||
+	    { echo "the deciding approval did not say the threshold was reached"; exit 1; }
 	note "custodian-1 and custodian-2 approved (blinded partials with Chaum-Pedersen proofs);"
 	note "after the first approval alone the production was refused (HTTP $code)"
 }
@@ -601,17 +615,10 @@ s_production() {
 	[ -n "$(get matter)" ] || skip "needs a matter (API not built yet)"
 	ctl_has approve || skip "needs approvals (cofferctl approve not built yet)"
 	mid=$(get matter)
-	i=0
-	while :; do
-		curl_as LEGAL --fail-with-body "$COFFER_API_URL/v1/matters/$mid" >"$ST/matter.json"
-		state=$(json_get "$ST/matter.json" 'j["state"]')
-		[ "$state" != ready ] || break
-		case "$state" in failed | closed) echo "matter is $state"; cat "$ST/matter.json"; exit 1 ;; esac
-		[ "$i" -lt 600 ] || { echo "production not ready after 120 s (state $state)"; exit 1; }
-		sleep 0.2
-		i=$((i + 1))
-	done
-	curl_as LEGAL --fail -o "$D/production.coffer" "$COFFER_API_URL/v1/matters/$mid/production"
+	echo "\$ cofferctl matter wait $mid --timeout 120"
+	ctl_as LEGAL matter wait "$mid" --timeout 120
+	echo "\$ cofferctl matter download $mid --out production.coffer"
+	ctl_as LEGAL matter download "$mid" --out "$D/production.coffer"
 	head -c 14 "$D/production.coffer" | grep -q '^COFFER-PROD-1' ||
 	    { echo "not a production container"; exit 1; }
 	code=$(curl_as AUDITOR -o /dev/null -w '%{http_code}' "$COFFER_API_URL/v1/matters/$mid/production")
@@ -623,10 +630,18 @@ s_open() {
 	envsh
 	[ -s "$D/production.coffer" ] || skip "needs a production (API not built yet)"
 	ctl_has export || skip "cofferctl export open: not built yet"
-	rm -rf "$D/production"
-	"$COFFER_CTL" export open --in "$D/production.coffer" --key "$COFFER_LEGAL_SECRET" \
-	    --nodes "$COFFER_NODE_PINS" \
-	    --passphrase-file "$COFFER_LEGAL_SECRET_PASSFILE" --out "$D/production"
+	rm -rf "$D/production" "$D/production.coffer"
+	# fetch again and open in one step (export open --in FILE does the same for a
+	# container already downloaded)
+	echo "\$ cofferctl matter download $(get matter) --out production.coffer --key legal.x25519 --open production/"
+	ctl_as LEGAL matter download "$(get matter)" --out "$D/production.coffer" \
+	    --key "$COFFER_LEGAL_SECRET" --open "$D/production" \
+	    --nodes "$COFFER_NODE_PINS" --passphrase-file "$COFFER_LEGAL_SECRET_PASSFILE"
+	for f in cover.txt cover.html loadfile.csv manifest.json manifest.sig records.jsonl; do
+		[ -s "$D/production/$f" ] || { echo "the opened production lacks $f"; exit 1; }
+	done
+	ls "$D/production/transcripts/"*.html >/dev/null 2>&1 ||
+	    { echo "the opened production has no transcript"; exit 1; }
 	python3 - "$D/corpus" "$D/production" "$ROOT/tests/data/rsmf_schema_2_0_0.json" \
 	    >"$ST/open.out" <<-'EOF'
 	import email, glob, io, json, os, sys, zipfile
