@@ -191,6 +191,92 @@ out:
 	return rc;
 }
 
+/* -- the participants as entered ------------------------------------------ */
+
+#define ENTERED_CONTEXT "coffer-entered-v1"
+
+_Static_assert(API_ENTERED_OVERHEAD ==
+    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+    crypto_aead_xchacha20poly1305_ietf_ABYTES, "entered overhead");
+
+/* key and ad (tenant ‖ matter) of the sealed list */
+static void
+blind_entered_key(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
+    const unsigned char tenant[16], const unsigned char matter[16],
+    unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES],
+    unsigned char ad[32])
+{
+	unsigned char in[sizeof(ENTERED_CONTEXT) - 1 + 16];
+
+	memcpy(in, ENTERED_CONTEXT, sizeof(ENTERED_CONTEXT) - 1);
+	memcpy(in + sizeof(ENTERED_CONTEXT) - 1, matter, 16);
+	(void)crypto_generichash(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+	    in, sizeof(in), seed, VAULT_BLIND_SEED_BYTES);
+	memcpy(ad, tenant, 16);
+	memcpy(ad + 16, matter, 16);
+}
+
+int
+api_blind_entered_seal(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
+    const unsigned char tenant[16], const unsigned char matter[16],
+    const unsigned char *json, size_t json_len, unsigned char *out,
+    size_t out_cap, size_t *out_len, char *err, size_t err_len)
+{
+	unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], ad[32];
+	unsigned long long clen;
+
+	*out_len = 0;
+	if (json_len < 1 || json_len > API_ENTERED_MAX ||
+	    out_cap < json_len + API_ENTERED_OVERHEAD) {
+		snprintf(err, err_len, "participants as entered: %zu bytes, "
+		    "want 1..%u", json_len, API_ENTERED_MAX);
+		return -1;
+	}
+	blind_entered_key(seed, tenant, matter, key, ad);
+	randombytes_buf(out, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	(void)crypto_aead_xchacha20poly1305_ietf_encrypt(out +
+	    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, json, json_len,
+	    ad, sizeof(ad), NULL, out, key);
+	sodium_memzero(key, sizeof(key));
+	*out_len = (size_t)clen + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	return 0;
+}
+
+int
+api_blind_entered_open(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
+    const unsigned char tenant[16], const unsigned char matter[16],
+    const unsigned char *sealed, size_t sealed_len, unsigned char *out,
+    size_t out_cap, size_t *out_len, char *err, size_t err_len)
+{
+	unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], ad[32];
+	unsigned long long mlen;
+	int rc;
+
+	*out_len = 0;
+	if (sealed_len <= API_ENTERED_OVERHEAD ||
+	    sealed_len > API_ENTERED_MAX + API_ENTERED_OVERHEAD ||
+	    out_cap < sealed_len - API_ENTERED_OVERHEAD) {
+		snprintf(err, err_len, "participants as entered: %zu sealed "
+		    "bytes, want %u..%u", sealed_len, API_ENTERED_OVERHEAD + 1,
+		    API_ENTERED_MAX + API_ENTERED_OVERHEAD);
+		return -1;
+	}
+	blind_entered_key(seed, tenant, matter, key, ad);
+	rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out, &mlen, NULL,
+	    sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+	    sealed_len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad,
+	    sizeof(ad), sealed, key);
+	sodium_memzero(key, sizeof(key));
+	if (rc != 0) {
+		sodium_memzero(out, sealed_len - API_ENTERED_OVERHEAD);
+		snprintf(err, err_len, "participants as entered: they do not "
+		    "open with this seed (another generation, or altered)");
+		return -1;
+	}
+	*out_len = (size_t)mlen;
+	return 0;
+}
+
 void
 api_blind_destroy(const char *bdir, const char *matter)
 {
