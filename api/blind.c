@@ -226,10 +226,14 @@ api_blind_entered_seal(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
 	unsigned long long clen;
 
 	*out_len = 0;
-	if (json_len < 1 || json_len > API_ENTERED_MAX ||
-	    out_cap < json_len + API_ENTERED_OVERHEAD) {
+	if (json_len < 1 || json_len > API_ENTERED_MAX) {
 		snprintf(err, err_len, "participants as entered: %zu bytes, "
 		    "want 1..%u", json_len, API_ENTERED_MAX);
+		return -1;
+	}
+	if (out_cap < json_len + API_ENTERED_OVERHEAD) {
+		snprintf(err, err_len, "participants as entered: no room for "
+		    "the sealed list");
 		return -1;
 	}
 	blind_entered_key(seed, tenant, matter, key, ad);
@@ -254,11 +258,15 @@ api_blind_entered_open(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
 
 	*out_len = 0;
 	if (sealed_len <= API_ENTERED_OVERHEAD ||
-	    sealed_len > API_ENTERED_MAX + API_ENTERED_OVERHEAD ||
-	    out_cap < sealed_len - API_ENTERED_OVERHEAD) {
+	    sealed_len > API_ENTERED_MAX + API_ENTERED_OVERHEAD) {
 		snprintf(err, err_len, "participants as entered: %zu sealed "
 		    "bytes, want %u..%u", sealed_len, API_ENTERED_OVERHEAD + 1,
 		    API_ENTERED_MAX + API_ENTERED_OVERHEAD);
+		return -1;
+	}
+	if (out_cap < sealed_len - API_ENTERED_OVERHEAD) {
+		snprintf(err, err_len, "participants as entered: no room for "
+		    "the list");
 		return -1;
 	}
 	blind_entered_key(seed, tenant, matter, key, ad);
