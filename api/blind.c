@@ -217,71 +217,49 @@ blind_entered_key(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
 }
 
 int
-api_blind_entered_seal(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
+api_blind_entered(int seal, const unsigned char seed[VAULT_BLIND_SEED_BYTES],
     const unsigned char tenant[16], const unsigned char matter[16],
-    const unsigned char *json, size_t json_len, unsigned char *out,
+    const unsigned char *in, size_t in_len, unsigned char *out,
     size_t out_cap, size_t *out_len, char *err, size_t err_len)
 {
+	const size_t nb = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 	unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], ad[32];
-	unsigned long long clen;
-
-	*out_len = 0;
-	if (json_len < 1 || json_len > API_ENTERED_MAX) {
-		snprintf(err, err_len, "participants as entered: %zu bytes, "
-		    "want 1..%u", json_len, API_ENTERED_MAX);
-		return -1;
-	}
-	if (out_cap < json_len + API_ENTERED_OVERHEAD) {
-		snprintf(err, err_len, "participants as entered: no room for "
-		    "the sealed list");
-		return -1;
-	}
-	blind_entered_key(seed, tenant, matter, key, ad);
-	randombytes_buf(out, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	(void)crypto_aead_xchacha20poly1305_ietf_encrypt(out +
-	    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, json, json_len,
-	    ad, sizeof(ad), NULL, out, key);
-	sodium_memzero(key, sizeof(key));
-	*out_len = (size_t)clen + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-	return 0;
-}
-
-int
-api_blind_entered_open(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
-    const unsigned char tenant[16], const unsigned char matter[16],
-    const unsigned char *sealed, size_t sealed_len, unsigned char *out,
-    size_t out_cap, size_t *out_len, char *err, size_t err_len)
-{
-	unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], ad[32];
-	unsigned long long mlen;
+	unsigned long long n = 0;
+	size_t lo = seal ? 1 : API_ENTERED_OVERHEAD + 1;
 	int rc;
 
 	*out_len = 0;
-	if (sealed_len <= API_ENTERED_OVERHEAD ||
-	    sealed_len > API_ENTERED_MAX + API_ENTERED_OVERHEAD) {
-		snprintf(err, err_len, "participants as entered: %zu sealed "
-		    "bytes, want %u..%u", sealed_len, API_ENTERED_OVERHEAD + 1,
-		    API_ENTERED_MAX + API_ENTERED_OVERHEAD);
+	if (in_len < lo || in_len > lo - 1 + API_ENTERED_MAX) {
+		snprintf(err, err_len, "participants as entered: %zu %sbytes, "
+		    "want %zu..%zu", in_len, seal ? "" : "sealed ", lo,
+		    lo - 1 + API_ENTERED_MAX);
 		return -1;
 	}
-	if (out_cap < sealed_len - API_ENTERED_OVERHEAD) {
+	if (out_cap < (seal ? in_len + API_ENTERED_OVERHEAD :
+	    in_len - API_ENTERED_OVERHEAD)) {
 		snprintf(err, err_len, "participants as entered: no room for "
-		    "the list");
+		    "the %slist", seal ? "sealed " : "");
 		return -1;
 	}
 	blind_entered_key(seed, tenant, matter, key, ad);
-	rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out, &mlen, NULL,
-	    sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-	    sealed_len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad,
-	    sizeof(ad), sealed, key);
+	if (seal) {
+		randombytes_buf(out, nb);
+		rc = crypto_aead_xchacha20poly1305_ietf_encrypt(out + nb, &n, in,
+		    in_len, ad, sizeof(ad), NULL, out, key);
+		n += nb;
+	} else {
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out, &n, NULL,
+		    in + nb, in_len - nb, ad, sizeof(ad), in, key);
+	}
 	sodium_memzero(key, sizeof(key));
 	if (rc != 0) {
-		sodium_memzero(out, sealed_len - API_ENTERED_OVERHEAD);
+		sodium_memzero(out, seal ? in_len + API_ENTERED_OVERHEAD :
+		    in_len - API_ENTERED_OVERHEAD);
 		snprintf(err, err_len, "participants as entered: they do not "
 		    "open with this seed (another generation, or altered)");
 		return -1;
 	}
-	*out_len = (size_t)mlen;
+	*out_len = (size_t)n;
 	return 0;
 }
 

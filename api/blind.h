@@ -72,24 +72,17 @@ int  api_blind_create(const char *blind_dir, const char *matter,
                       unsigned char **seed_out, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
-/* Seal json (1..API_ENTERED_MAX bytes) for (tenant, matter) under seed
- * into out (json_len + API_ENTERED_OVERHEAD bytes).  0 or -1 (err). */
-int  api_blind_entered_seal(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
-                            const unsigned char tenant[16],
-                            const unsigned char matter[16],
-                            const unsigned char *json, size_t json_len,
-                            unsigned char *out, size_t out_cap,
-                            size_t *out_len, char *err, size_t err_len)
-     __attribute__((warn_unused_result));
-/* Open what api_blind_entered_seal made into out (sealed_len -
- * API_ENTERED_OVERHEAD bytes).  -1 (out wiped, err) when it does not
- * open: another seed, tenant or matter, or altered bytes. */
-int  api_blind_entered_open(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
-                            const unsigned char tenant[16],
-                            const unsigned char matter[16],
-                            const unsigned char *sealed, size_t sealed_len,
-                            unsigned char *out, size_t out_cap,
-                            size_t *out_len, char *err, size_t err_len)
+/* seal set: json in (1..API_ENTERED_MAX bytes) sealed for (tenant,
+ * matter) under seed into out (in_len + API_ENTERED_OVERHEAD bytes);
+ * seal 0: what that made, opened into out (in_len - API_ENTERED_OVERHEAD
+ * bytes).  0, or -1 (out wiped, err): bad sizes, or it does not open —
+ * another seed, tenant or matter, or altered bytes. */
+int  api_blind_entered(int seal, const unsigned char seed[VAULT_BLIND_SEED_BYTES],
+                       const unsigned char tenant[16],
+                       const unsigned char matter[16],
+                       const unsigned char *in, size_t in_len,
+                       unsigned char *out, size_t out_cap, size_t *out_len,
+                       char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
 /* Overwrite, sync and unlink the matter's seed file; absent is fine. */

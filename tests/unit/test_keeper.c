@@ -375,63 +375,63 @@ test_entered_crypto(void **state)
 	memset(tenant, 0x01, sizeof(tenant));
 	memset(matter, 0x02, sizeof(matter));
 	memset(other, 0x03, sizeof(other));
-	assert_int_equal(api_blind_entered_seal(seed, tenant, matter,
+	assert_int_equal(api_blind_entered(1, seed, tenant, matter,
 	    (const unsigned char *)ENTERED, n, sealed, sizeof(sealed), &slen, err,
 	    sizeof(err)), 0);
 	assert_int_equal(slen, n + API_ENTERED_OVERHEAD);
 	assert_null(memmem(sealed, slen, "kestrel", 7));
 	assert_null(memmem(sealed, slen, "555", 3));
 	/* a random nonce: the same list seals differently each time */
-	assert_int_equal(api_blind_entered_seal(seed, tenant, matter,
+	assert_int_equal(api_blind_entered(1, seed, tenant, matter,
 	    (const unsigned char *)ENTERED, n, sealed2, sizeof(sealed2), &olen,
 	    err, sizeof(err)), 0);
 	assert_true(memcmp(sealed, sealed2, slen) != 0);
 	/* round trip */
-	assert_int_equal(api_blind_entered_open(seed, tenant, matter, sealed,
+	assert_int_equal(api_blind_entered(0, seed, tenant, matter, sealed,
 	    slen, out, sizeof(out), &olen, err, sizeof(err)), 0);
 	assert_int_equal(olen, n);
 	assert_memory_equal(out, ENTERED, n);
 	/* another matter, tenant or seed: refused */
-	assert_int_equal(api_blind_entered_open(seed, tenant, other, sealed,
+	assert_int_equal(api_blind_entered(0, seed, tenant, other, sealed,
 	    slen, out, sizeof(out), &olen, err, sizeof(err)), -1);
 	assert_string_equal(err, ENTERED_SHUT);
 	assert_int_equal(olen, 0);
-	assert_int_equal(api_blind_entered_open(seed, other, matter, sealed,
+	assert_int_equal(api_blind_entered(0, seed, other, matter, sealed,
 	    slen, out, sizeof(out), &olen, err, sizeof(err)), -1);
 	assert_string_equal(err, ENTERED_SHUT);
-	assert_int_equal(api_blind_entered_open(seed2, tenant, matter, sealed,
+	assert_int_equal(api_blind_entered(0, seed2, tenant, matter, sealed,
 	    slen, out, sizeof(out), &olen, err, sizeof(err)), -1);
 	assert_string_equal(err, ENTERED_SHUT);
 	/* any byte flipped (nonce, ciphertext, tag): refused, nothing out */
 	for (i = 0; i < slen; i++) {
 		sealed[i] ^= 0x80;
 		memset(out, 0xee, sizeof(out));
-		assert_int_equal(api_blind_entered_open(seed, tenant, matter,
+		assert_int_equal(api_blind_entered(0, seed, tenant, matter,
 		    sealed, slen, out, sizeof(out), &olen, err, sizeof(err)), -1);
 		assert_string_equal(err, ENTERED_SHUT);
 		assert_null(memmem(out, sizeof(out), "kestrel", 7));
 		sealed[i] ^= 0x80;
 	}
 	/* cut short: one byte off the tag, then down to the overhead */
-	assert_int_equal(api_blind_entered_open(seed, tenant, matter, sealed,
+	assert_int_equal(api_blind_entered(0, seed, tenant, matter, sealed,
 	    slen - 1, out, sizeof(out), &olen, err, sizeof(err)), -1);
 	assert_string_equal(err, ENTERED_SHUT);
-	assert_int_equal(api_blind_entered_open(seed, tenant, matter, sealed,
+	assert_int_equal(api_blind_entered(0, seed, tenant, matter, sealed,
 	    API_ENTERED_OVERHEAD, out, sizeof(out), &olen, err, sizeof(err)), -1);
 	assert_string_equal(err, "participants as entered: 40 sealed bytes, "
 	    "want 41..1048616");
 	/* sizes: nothing to seal, or no room for it */
-	assert_int_equal(api_blind_entered_seal(seed, tenant, matter,
+	assert_int_equal(api_blind_entered(1, seed, tenant, matter,
 	    (const unsigned char *)ENTERED, 0, sealed, sizeof(sealed), &slen, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "participants as entered: 0 bytes, want "
 	    "1..1048576");
-	assert_int_equal(api_blind_entered_seal(seed, tenant, matter,
+	assert_int_equal(api_blind_entered(1, seed, tenant, matter,
 	    (const unsigned char *)ENTERED, n, sealed, n + API_ENTERED_OVERHEAD -
 	    1, &slen, err, sizeof(err)), -1);
 	assert_string_equal(err, "participants as entered: no room for the "
 	    "sealed list");
-	assert_int_equal(api_blind_entered_open(seed, tenant, matter, sealed2,
+	assert_int_equal(api_blind_entered(0, seed, tenant, matter, sealed2,
 	    n + API_ENTERED_OVERHEAD, out, n - 1, &olen, err, sizeof(err)), -1);
 	assert_string_equal(err, "participants as entered: no room for the "
 	    "list");
