@@ -436,7 +436,9 @@ kl_entered_open(keeper_link *l, const unsigned char matter[16],
 	st = kl_entered(l, IMSG_KENTERED_OPEN, matter, blind_id, tenant, sealed,
 	    sealed_len, &d, &dl, err, err_len);
 	if (st == 0) {
-		d[dl] = '\0';                   /* one of the 4 spare bytes */
+		/* the 4 spare bytes still hold the list's tail (kl_call's
+		 * memmove): wipe them, which also terminates it */
+		vault_wipe(d + dl, 4);
 		*json = (char *)d;
 		*json_len = dl;
 	}

@@ -75,7 +75,7 @@ int  kl_entered_seal(keeper_link *l, const unsigned char matter[16],
                      size_t *sealed_len, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 /* The reverse: *json (malloc'd, NUL-terminated, *json_len bytes; free
- * with vault_free_wiped(*json, *json_len)).  0; 1: no seed of that
+ * with vault_free_wiped(*json, *json_len + 4)).  0; 1: no seed of that
  * generation; KEEPER_ENTERED_SHUT (2): it does not open (sealed under an
  * earlier generation, or altered); -1: err. */
 int  kl_entered_open(keeper_link *l, const unsigned char matter[16],

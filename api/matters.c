@@ -798,7 +798,7 @@ mat_entered_show(api_req *r, const unsigned char mid[UTIL_UUID_BYTES],
 		return 0;
 	}
 	pe = json_loadb(js, jlen, 0, &je);
-	vault_free_wiped(js, jlen + 1);
+	vault_free_wiped(js, jlen + 4);
 	if (!json_is_array(pe)) {
 		json_decref(pe);
 		api_fail_internal(r, "matter participants", "malformed list");
