@@ -191,6 +191,78 @@ out:
 	return rc;
 }
 
+/* -- the participants as entered ------------------------------------------ */
+
+#define ENTERED_CONTEXT "coffer-entered-v1"
+
+_Static_assert(API_ENTERED_OVERHEAD ==
+    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+    crypto_aead_xchacha20poly1305_ietf_ABYTES, "entered overhead");
+
+/* key and ad (tenant ‖ matter) of the sealed list */
+static void
+blind_entered_key(const unsigned char seed[VAULT_BLIND_SEED_BYTES],
+    const unsigned char tenant[16], const unsigned char matter[16],
+    unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES],
+    unsigned char ad[32])
+{
+	unsigned char in[sizeof(ENTERED_CONTEXT) - 1 + 16];
+
+	memcpy(in, ENTERED_CONTEXT, sizeof(ENTERED_CONTEXT) - 1);
+	memcpy(in + sizeof(ENTERED_CONTEXT) - 1, matter, 16);
+	(void)crypto_generichash(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+	    in, sizeof(in), seed, VAULT_BLIND_SEED_BYTES);
+	memcpy(ad, tenant, 16);
+	memcpy(ad + 16, matter, 16);
+}
+
+int
+api_blind_entered(int seal, const unsigned char seed[VAULT_BLIND_SEED_BYTES],
+    const unsigned char tenant[16], const unsigned char matter[16],
+    const unsigned char *in, size_t in_len, unsigned char *out,
+    size_t out_cap, size_t *out_len, char *err, size_t err_len)
+{
+	const size_t nb = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], ad[32];
+	unsigned long long n = 0;
+	size_t lo = seal ? 1 : API_ENTERED_OVERHEAD + 1;
+	int rc;
+
+	*out_len = 0;
+	if (in_len < lo || in_len > lo - 1 + API_ENTERED_MAX) {
+		snprintf(err, err_len, "participants as entered: %zu %sbytes, "
+		    "want %zu..%zu", in_len, seal ? "" : "sealed ", lo,
+		    lo - 1 + API_ENTERED_MAX);
+		return -1;
+	}
+	if (out_cap < (seal ? in_len + API_ENTERED_OVERHEAD :
+	    in_len - API_ENTERED_OVERHEAD)) {
+		snprintf(err, err_len, "participants as entered: no room for "
+		    "the %slist", seal ? "sealed " : "");
+		return -1;
+	}
+	blind_entered_key(seed, tenant, matter, key, ad);
+	if (seal) {
+		randombytes_buf(out, nb);
+		rc = crypto_aead_xchacha20poly1305_ietf_encrypt(out + nb, &n, in,
+		    in_len, ad, sizeof(ad), NULL, out, key);
+		n += nb;
+	} else {
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out, &n, NULL,
+		    in + nb, in_len - nb, ad, sizeof(ad), in, key);
+	}
+	sodium_memzero(key, sizeof(key));
+	if (rc != 0) {
+		sodium_memzero(out, seal ? in_len + API_ENTERED_OVERHEAD :
+		    in_len - API_ENTERED_OVERHEAD);
+		snprintf(err, err_len, "participants as entered: they do not "
+		    "open with this seed (another generation, or altered)");
+		return -1;
+	}
+	*out_len = (size_t)n;
+	return 0;
+}
+
 void
 api_blind_destroy(const char *bdir, const char *matter)
 {

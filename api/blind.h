@@ -30,6 +30,19 @@
 #define API_BLIND_ID_BYTES   16U
 #define API_BLIND_FILE_BYTES (API_BLIND_ID_BYTES + VAULT_BLIND_SEED_BYTES)
 
+/* The participants as the legal user entered them (a JSON array), sealed
+ * under the matter's seed so that the database, its WAL and its backups
+ * never hold them readable (README "Threat model"):
+ *
+ *   key    = BLAKE2b-256-keyed(seed, "coffer-entered-v1" ‖ matter id)
+ *   sealed = nonce (24, random) ‖ XChaCha20-Poly1305(key, json,
+ *            ad = tenant id ‖ matter id)
+ *
+ * Once the seed is destroyed (build ended, matter closed, seed lost) the
+ * bytes never open again, in any copy: crypto-shredding. */
+#define API_ENTERED_MAX      (1U << 20)          /* json bytes */
+#define API_ENTERED_OVERHEAD (24U + 16U)         /* nonce ‖ tag */
+
 
 int  api_blind_dir_init(const char *blind_dir, char *err, size_t err_len)
      __attribute__((warn_unused_result));
@@ -57,6 +70,19 @@ int  api_blind_load(const char *blind_dir, const char *matter,
 int  api_blind_create(const char *blind_dir, const char *matter,
                       unsigned char blind_id_out[API_BLIND_ID_BYTES],
                       unsigned char **seed_out, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* seal set: json in (1..API_ENTERED_MAX bytes) sealed for (tenant,
+ * matter) under seed into out (in_len + API_ENTERED_OVERHEAD bytes);
+ * seal 0: what that made, opened into out (in_len - API_ENTERED_OVERHEAD
+ * bytes).  0, or -1 (out wiped, err): bad sizes, or it does not open —
+ * another seed, tenant or matter, or altered bytes. */
+int  api_blind_entered(int seal, const unsigned char seed[VAULT_BLIND_SEED_BYTES],
+                       const unsigned char tenant[16],
+                       const unsigned char matter[16],
+                       const unsigned char *in, size_t in_len,
+                       unsigned char *out, size_t out_cap, size_t *out_len,
+                       char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
 /* Overwrite, sync and unlink the matter's seed file; absent is fine. */

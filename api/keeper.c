@@ -100,6 +100,14 @@ keeper_expect(uint32_t type, uint32_t len, char *err, size_t err_len)
 	case IMSG_KMETRICS:
 		min = max = 0;
 		break;
+	case IMSG_KENTERED_SEAL:
+		min = KEEPER_ENTERED_FIXED + 1;
+		max = KEEPER_ENTERED_FIXED + API_ENTERED_MAX;
+		break;
+	case IMSG_KENTERED_OPEN:
+		min = KEEPER_ENTERED_FIXED + API_ENTERED_OVERHEAD + 1;
+		max = KEEPER_ENTERED_FIXED + API_ENTERED_OVERHEAD + API_ENTERED_MAX;
+		break;
 	default:
 		snprintf(err, err_len, "message of type %s (%u), not a keeper "
 		    "request", imsg_name(type), (unsigned)type);
@@ -211,11 +219,35 @@ kp_tokens(struct keeper *k, int fd, uint64_t id, const unsigned char *p,
 	return rc;
 }
 
+/* The seed of matter p[0..16], generation p[16..32], into *seed (guarded;
+ * vault_secure_free).  0; or 1 with the request answered here (1: no seed
+ * of that generation; -1: unreadable) and *sent what kp_reply gave. */
+static int
+kp_seed_get(struct keeper *k, int fd, uint64_t id, const unsigned char *p,
+    unsigned char **seed, int *sent)
+{
+	char mid[UTIL_UUID_STRLEN + 1], msg[KEEPER_ERR];
+	int rc;
+
+	util_uuid_format(mid, p);
+	rc = api_blind_load(k->cfg->blind_dir, mid, p + 16, seed, msg,
+	    sizeof(msg));
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		log_error("keeper: %s", msg);
+		*sent = kp_fail(fd, id, "the matter's blinding seed is unreadable");
+	} else {
+		*sent = kp_reply(fd, id, 1, NULL, 0, NULL, 0);
+	}
+	return 1;
+}
+
 static int
 kp_blind(struct keeper *k, int fd, uint64_t id, const unsigned char *p,
     size_t len, char *err, size_t err_len)
 {
-	char mid[UTIL_UUID_STRLEN + 1], msg[KEEPER_ERR];
+	char msg[KEEPER_ERR];
 	unsigned char *seed = NULL, *out = NULL;
 	vault_release_ctx ctx;
 	uint32_t count, i;
@@ -228,15 +260,8 @@ kp_blind(struct keeper *k, int fd, uint64_t id, const unsigned char *p,
 		    (unsigned)count, len);
 		return -1;
 	}
-	util_uuid_format(mid, p);
-	rc = api_blind_load(k->cfg->blind_dir, mid, p + 16, &seed, msg,
-	    sizeof(msg));
-	if (rc < 0) {
-		log_error("keeper: %s", msg);
-		return kp_fail(fd, id, "the matter's blinding seed is unreadable");
-	}
-	if (rc > 0)
-		return kp_reply(fd, id, 1, NULL, 0, NULL, 0);
+	if (kp_seed_get(k, fd, id, p, &seed, &rc) != 0)
+		return rc;
 	if ((out = malloc((size_t)count * 96)) == NULL) {
 		vault_secure_free(seed);
 		return kp_fail(fd, id, "out of memory");
@@ -290,6 +315,38 @@ kp_seed(struct keeper *k, int fd, uint32_t type, uint64_t id,
 		api_blind_destroy(k->cfg->blind_dir, mid);
 		return kp_reply(fd, id, 0, NULL, 0, NULL, 0);
 	}
+}
+
+/* KENTERED_SEAL / KENTERED_OPEN: the sizes are keeper_expect's; the
+ * plaintext list is wiped before its buffer goes. */
+static int
+kp_entered(struct keeper *k, int fd, uint32_t type, uint64_t id,
+    const unsigned char *p, size_t len)
+{
+	char msg[KEEPER_ERR];
+	unsigned char *seed = NULL, *out;
+	size_t cap, olen;
+	int rc;
+
+	if (kp_seed_get(k, fd, id, p, &seed, &rc) != 0)
+		return rc;
+	len -= KEEPER_ENTERED_FIXED;
+	cap = type == IMSG_KENTERED_SEAL ? len + API_ENTERED_OVERHEAD : len;
+	if ((out = malloc(cap)) == NULL) {
+		vault_secure_free(seed);
+		return kp_fail(fd, id, "out of memory");
+	}
+	rc = api_blind_entered(type == IMSG_KENTERED_SEAL, seed, p + 32, p,
+	    p + KEEPER_ENTERED_FIXED, len, out, cap, &olen, msg, sizeof(msg));
+	vault_secure_free(seed);
+	if (rc != 0)
+		rc = type == IMSG_KENTERED_SEAL ? kp_fail(fd, id, "sealing the "
+		    "participants as entered failed") : kp_reply(fd, id,
+		    KEEPER_ENTERED_SHUT, NULL, 0, NULL, 0);
+	else
+		rc = kp_reply(fd, id, 0, out, olen, NULL, 0);
+	vault_free_wiped(out, cap);
+	return rc;
 }
 
 static int
@@ -360,6 +417,10 @@ keeper_handle(struct keeper *k, int fd, uint32_t type, uint64_t id,
 		break;
 	case IMSG_KBLIND:
 		rc = kp_blind(k, fd, id, p, len, err, err_len);
+		break;
+	case IMSG_KENTERED_SEAL:
+	case IMSG_KENTERED_OPEN:
+		rc = kp_entered(k, fd, type, id, p, len);
 		break;
 	case IMSG_KAUDIT_SIGN:
 		rc = kp_audit_sign(k, fd, id, p);

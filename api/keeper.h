@@ -42,6 +42,17 @@
  *      reply    0: signed_at (i64 µs) ‖ signature (64)
  *   KBUILD      tenant 16 ‖ matter 16           reply 0 queued, -1 full
  *   KMETRICS    (empty)    reply 0: the build counters (API_PROD_COUNT × u64)
+ *   KENTERED_SEAL matter ‖ blind id ‖ tenant (16 each) ‖ json
+ *               (1..API_ENTERED_MAX): the participants as entered
+ *      reply    0: sealed (json + API_ENTERED_OVERHEAD, api/blind.h);
+ *               1: no seed of that blind id
+ *   KENTERED_OPEN matter ‖ blind id ‖ tenant (16 each) ‖ sealed
+ *               (API_ENTERED_OVERHEAD + 1..API_ENTERED_MAX)
+ *      reply    0: json; 1: no seed of that blind id;
+ *               2 (KEEPER_ENTERED_SHUT): it does not open with this
+ *               seed (sealed under an earlier generation, or altered)
+ *   The front never sees the seed; the json is wiped in the keeper once
+ *   answered, never logged.
  *
  * Every request's length is checked against its exact size or bounds
  * before a payload byte is read, and every inner length must add up to
@@ -76,6 +87,8 @@
 #define KEEPER_AUDIT_STMT  104U
 #define KEEPER_HEAD_REQ    56U
 #define KEEPER_BLIND_FIXED 100U
+#define KEEPER_ENTERED_FIXED 48U
+#define KEEPER_ENTERED_SHUT 2      /* KENTERED_OPEN: does not open */
 
 /* Load every key the keeper holds (blind-index keys found in keys_dir are
  * loaded lazily), check them, and free them again: --check-config.  0 or

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api/blind.h"
 #include "api/keeper.h"
 #include "api/metrics.h"
 #include "common/child.h"
@@ -84,7 +85,8 @@ kl_call(keeper_link *l, uint32_t type, const struct iovec *iov, int iovcnt,
 		kl_die(l, "an answer cut short");
 	pthread_mutex_unlock(&l->mu);
 	memcpy(&status, p, 4);
-	if (status < -1 || status > 1 + (type == IMSG_KTOKENS))
+	if (status < -1 || status > 1 + (type == IMSG_KTOKENS ||
+	    type == IMSG_KENTERED_OPEN))
 		kl_die(l, "an answer with an unknown status");
 	*out_len = h.len - 4;
 	memmove(p, p + 4, *out_len);
@@ -355,6 +357,91 @@ kl_blind(keeper_link *l, const unsigned char matter[16],
 	else if (st == -1)
 		kl_text(d, dl, err, err_len);
 	free(d);
+	return st;
+}
+
+/* KENTERED_SEAL / KENTERED_OPEN: in (in_len bytes) for (matter, blind
+ * id, tenant); the answer, checked against want_len (the exact size of a
+ * sealed list, or at most the sealed size less the overhead), into *out. */
+static int
+kl_entered(keeper_link *l, uint32_t type, const unsigned char matter[16],
+    const unsigned char blind_id[16], const unsigned char tenant[16],
+    const unsigned char *in, size_t in_len, unsigned char **out,
+    size_t *out_len, char *err, size_t err_len)
+{
+	unsigned char fixed[KEEPER_ENTERED_FIXED], *d;
+	struct iovec iov[2];
+	size_t dl, want;
+	int32_t st;
+
+	*out = NULL;
+	*out_len = 0;
+	if (type == IMSG_KENTERED_SEAL ? in_len < 1 || in_len > API_ENTERED_MAX :
+	    in_len <= API_ENTERED_OVERHEAD ||
+	    in_len > API_ENTERED_MAX + API_ENTERED_OVERHEAD) {
+		snprintf(err, err_len, "participants as entered: %zu bytes, "
+		    "want at most %u", in_len, API_ENTERED_MAX);
+		return -1;
+	}
+	want = type == IMSG_KENTERED_SEAL ? in_len + API_ENTERED_OVERHEAD :
+	    in_len - API_ENTERED_OVERHEAD;
+	memcpy(fixed, matter, 16);
+	memcpy(fixed + 16, blind_id, 16);
+	memcpy(fixed + 32, tenant, 16);
+	iov[0].iov_base = fixed;
+	iov[0].iov_len = sizeof(fixed);
+	iov[1].iov_base = (void *)(uintptr_t)in;
+	iov[1].iov_len = in_len;
+	st = kl_call(l, type, iov, 2, want > 512 ? want : 512, &d, &dl);
+	if (st == 0 && (type == IMSG_KENTERED_SEAL ? dl != want : dl > want))
+		kl_die(l, "KENTERED answered with the wrong size");
+	if (st == 0) {
+		*out = d;                        /* kl_call leaves 4 spare bytes */
+		*out_len = dl;
+		return 0;
+	}
+	if (st == -1)
+		kl_text(d, dl, err, err_len);
+	vault_free_wiped(d, dl + 4);
+	return st;
+}
+
+int
+kl_entered_seal(keeper_link *l, const unsigned char matter[16],
+    const unsigned char blind_id[16], const unsigned char tenant[16],
+    const char *json, size_t json_len, unsigned char **sealed,
+    size_t *sealed_len, char *err, size_t err_len)
+{
+	int st = kl_entered(l, IMSG_KENTERED_SEAL, matter, blind_id, tenant,
+	    (const unsigned char *)json, json_len, sealed, sealed_len, err,
+	    err_len);
+
+	if (st == 1)
+		snprintf(err, err_len, "the matter's blinding seed is missing");
+	return st == 0 ? 0 : -1;
+}
+
+int
+kl_entered_open(keeper_link *l, const unsigned char matter[16],
+    const unsigned char blind_id[16], const unsigned char tenant[16],
+    const unsigned char *sealed, size_t sealed_len, char **json,
+    size_t *json_len, char *err, size_t err_len)
+{
+	unsigned char *d;
+	size_t dl;
+	int st;
+
+	*json = NULL;
+	*json_len = 0;
+	st = kl_entered(l, IMSG_KENTERED_OPEN, matter, blind_id, tenant, sealed,
+	    sealed_len, &d, &dl, err, err_len);
+	if (st == 0) {
+		/* the 4 spare bytes still hold the list's tail (kl_call's
+		 * memmove): wipe them, which also terminates it */
+		vault_wipe(d + dl, 4);
+		*json = (char *)d;
+		*json_len = dl;
+	}
 	return st;
 }
 

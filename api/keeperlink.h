@@ -64,6 +64,27 @@ int  kl_blind(keeper_link *l, const unsigned char matter[16],
               unsigned char *Rb, unsigned char *bp, char *err,
               size_t err_len) __attribute__((warn_unused_result));
 
+/* The participants as entered (json, 1..API_ENTERED_MAX bytes) sealed
+ * by the keeper under the matter's seed of generation blind_id (api/blind.h):
+ * *sealed (malloc'd, json_len + API_ENTERED_OVERHEAD bytes).  0, or -1
+ * (err; a missing seed included).  The caller wipes json. */
+int  kl_entered_seal(keeper_link *l, const unsigned char matter[16],
+                     const unsigned char blind_id[16],
+                     const unsigned char tenant[16], const char *json,
+                     size_t json_len, unsigned char **sealed,
+                     size_t *sealed_len, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+/* The reverse: *json (malloc'd, NUL-terminated, *json_len bytes; free
+ * with vault_free_wiped(*json, *json_len + 4)).  0; 1: no seed of that
+ * generation; KEEPER_ENTERED_SHUT (2): it does not open (sealed under an
+ * earlier generation, or altered); -1: err. */
+int  kl_entered_open(keeper_link *l, const unsigned char matter[16],
+                     const unsigned char blind_id[16],
+                     const unsigned char tenant[16],
+                     const unsigned char *sealed, size_t sealed_len,
+                     char **json, size_t *json_len, char *err,
+                     size_t err_len) __attribute__((warn_unused_result));
+
 /* The audit signer of the front (common/audit.h audit_sign_fn). */
 int  kl_audit_sign(void *link, const vault_audit_stmt *st,
                    unsigned char sig[VAULT_SIG_BYTES]);

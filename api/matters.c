@@ -16,6 +16,7 @@
  */
 #include "api/matters.h"
 #include "api/pins.h"
+#include "api/blind.h"
 #include "api/keeperlink.h"
 #include "vault/mem.h"
 #include "vault/threshold.h"
@@ -420,22 +421,13 @@ mat_free_tokens(unsigned char **t, size_t n)
 	}
 }
 
-/* The participant strings of a checked scope array as a text[] literal
- * (pg_text_array), or NULL when out of memory. */
+/* The participant strings of a checked scope array as a compact JSON
+ * array, for the keeper to seal (api/blind.h), or NULL when out of
+ * memory (jansson's allocator here wipes on free: api/production.c). */
 static char *
 mat_entered(const json_t *array)
 {
-	const char **v;
-	size_t i, n = json_array_size(array);
-	char *out;
-
-	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++)
-		v[i] = json_string_value(json_array_get(array, i));
-	out = pg_text_array(v, n);
-	free(v);
-	return out;
+	return json_dumps(array, JSON_COMPACT);
 }
 
 /* -- POST /v1/matters ------------------------------------------------------- */
@@ -447,14 +439,14 @@ api_h_matter_create(api_req *r)
 	static const char *const sc[] = { "participants", "conversations",
 	                                  "channels", "from", "to", NULL };
 	unsigned char mid[UTIL_UUID_BYTES], *ptok = NULL, *ctok = NULL;
-	unsigned char blind_id[16];
+	unsigned char blind_id[16], *sealed = NULL;
 	char midstr[UTIL_UUID_STRLEN + 1], err[MAT_ERR], recipient_hex[65];
 	char blindstr[UTIL_UUID_STRLEN + 1];
 	char *parr = NULL, *carr = NULL, *charr = NULL, *scope_text = NULL;
 	char *entered = NULL;
 	const char **chans = NULL, *from = NULL, *to = NULL;
 	json_t *body = NULL, *scope, *sj = NULL;
-	size_t np = 0, nc = 0, nch = 0;
+	size_t np = 0, nc = 0, nch = 0, entered_len = 0, slen = 0;
 	long long count = 0, nepochs = 0;
 	PGresult *res = NULL;
 
@@ -489,11 +481,20 @@ api_h_matter_create(api_req *r)
 	    "conversations", &ctok, &nc) != 0)
 		goto out;
 	/* As typed, for the custodians' confirmation while the matter is
-	 * open (migration 0011); never in a log or an audit event. */
-	if (np > 0 && (entered = mat_entered(json_object_get(scope,
-	    "participants"))) == NULL) {
-		api_fail_internal(r, "matter", "out of memory");
-		goto out;
+	 * open (migration 0011): sealed by the keeper under the matter's
+	 * seed below, never stored, logged or audited in the clear. */
+	if (np > 0) {
+		if ((entered = mat_entered(json_object_get(scope,
+		    "participants"))) == NULL) {
+			api_fail_internal(r, "matter", "out of memory");
+			goto out;
+		}
+		entered_len = strlen(entered);
+		if (entered_len > API_ENTERED_MAX) {
+			api_fail(r, 400, "bad_request", "invalid", "participants: at "
+			    "most %u bytes in all", API_ENTERED_MAX);
+			goto out;
+		}
 	}
 	/* The values are tokens now; the parsed body goes (wiped on free). */
 	json_object_del(scope, "participants");
@@ -612,6 +613,16 @@ api_h_matter_create(api_req *r)
 		goto out;
 	}
 	util_uuid_format(blindstr, blind_id);
+	if (entered != NULL) {
+		if (kl_entered_seal(api_req_keeper(r), mid, blind_id,
+		    r->who.tenant_id, entered, entered_len, &sealed, &slen, err,
+		    sizeof(err)) != 0) {
+			kl_seed_destroy(api_req_keeper(r), mid);
+			api_fail_internal(r, "participants as entered", err);
+			goto out;
+		}
+		vault_wipe(entered, entered_len);
+	}
 	{
 		pg_params p = PG_PARAMS_INIT;
 
@@ -626,13 +637,17 @@ api_h_matter_create(api_req *r)
 		pg_param_text(&p, to);
 		pg_param_text(&p, recipient_hex);
 		pg_param_text(&p, blindstr);
-		pg_param_text(&p, entered);
+		if (sealed != NULL)
+			pg_param_bin(&p, sealed, slen);
+		else
+			pg_param_null(&p);
 		if (pg_exec(r->db, "INSERT INTO coffer.matters (tenant_id, matter_id, "
 		    "title, legal_basis, requester_user_id, scope, time_from, time_to, "
-		    "recipient_key, blind_id, participants_entered) "
+		    "recipient_key, blind_id, participants_sealed) "
 		    "VALUES ($1::uuid, $2::uuid, $3, $4, $5::uuid, $6::jsonb, "
 		    "$7::timestamptz, $8::timestamptz, pg_catalog.decode($9, 'hex'), "
-		    "$10::uuid, $11::text[])", &p, err, sizeof(err)) != 0) {
+		    "$10::uuid, $11::bytea)", &p, err,
+		    sizeof(err)) != 0) {
 			kl_seed_destroy(api_req_keeper(r), mid);
 			api_fail_db(r, "matter insert", err);
 			goto out;
@@ -664,9 +679,10 @@ api_h_matter_create(api_req *r)
 	}
 out:
 	if (entered != NULL) {
-		vault_wipe(entered, strlen(entered));
+		vault_wipe(entered, entered_len);
 		free(entered);
 	}
+	free(sealed);
 	PQclear(res);
 	mat_free_tokens(&ptok, np);
 	mat_free_tokens(&ctok, nc);
@@ -741,6 +757,57 @@ oom:
 
 /* -- GET /v1/matters/{id} ------------------------------------------------------ */
 
+/* The sealed participants as entered (hex, from the row), opened by the
+ * keeper with the matter's seed of generation blind (uuid text), into
+ * scope.participants_entered; when the seed is gone or of another
+ * generation, scope.participants_entered_unavailable says why instead.
+ * 0, or -1 with the request failed. */
+static int
+mat_entered_show(api_req *r, const unsigned char mid[UTIL_UUID_BYTES],
+    const char *blind, const char *hex, size_t hex_len, json_t *scope)
+{
+	unsigned char bid[UTIL_UUID_BYTES], *sealed = NULL;
+	char err[MAT_ERR], *js = NULL;
+	size_t slen = hex_len / 2, jlen = 0;
+	json_error_t je;
+	json_t *pe;
+	int st;
+
+	if (hex_len % 2 != 0 || slen <= API_ENTERED_OVERHEAD ||
+	    slen > API_ENTERED_MAX + API_ENTERED_OVERHEAD ||
+	    (sealed = malloc(slen)) == NULL ||
+	    util_unhex(sealed, slen, hex, hex_len) != 0) {
+		free(sealed);
+		api_fail_internal(r, "matter participants", "malformed row");
+		return -1;
+	}
+	if (util_uuid_parse(bid, blind) != 0)
+		st = 1;
+	else
+		st = kl_entered_open(api_req_keeper(r), mid, bid, r->who.tenant_id,
+		    sealed, slen, &js, &jlen, err, sizeof(err));
+	free(sealed);
+	if (st < 0) {
+		api_fail_internal(r, "matter participants", err);
+		return -1;
+	}
+	if (st > 0) {
+		json_object_set_new(scope, "participants_entered_unavailable",
+		    json_string(st == KEEPER_ENTERED_SHUT ?
+		    MATTER_ENTERED_RENEWED : MATTER_ENTERED_GONE));
+		return 0;
+	}
+	pe = json_loadb(js, jlen, 0, &je);
+	vault_free_wiped(js, jlen + 4);
+	if (!json_is_array(pe)) {
+		json_decref(pe);
+		api_fail_internal(r, "matter participants", "malformed list");
+		return -1;
+	}
+	json_object_set_new(scope, "participants_entered", pe);
+	return 0;
+}
+
 void
 api_h_matter_show(api_req *r)
 {
@@ -773,7 +840,7 @@ api_h_matter_show(api_req *r)
 		    "pg_catalog.jsonb_array_length(coalesce(m.scope->'conversations', '[]')), "
 		    "coalesce(m.scope->'channels', '[]')::text, "
 		    "pg_catalog.encode(m.recipient_key, 'hex'), m.blind_id::text, "
-		    "pg_catalog.array_to_json(m.participants_entered)::text "
+		    "pg_catalog.encode(m.participants_sealed, 'hex') "
 		    "FROM coffer.matters m "
 		    "JOIN coffer.tenants t ON t.tenant_id = m.tenant_id "
 		    "JOIN coffer.users u ON u.tenant_id = m.tenant_id "
@@ -823,17 +890,11 @@ api_h_matter_show(api_req *r)
 	 * (the row drops them when it leaves 'open'): to the custodians who
 	 * decide on it and to legal users; not to auditors. */
 	if (!PQgetisnull(m, 0, 18) && (strcmp(r->who.role, "custodian") == 0 ||
-	    strcmp(r->who.role, "legal") == 0)) {
-		json_t *pe = json_loads(PQgetvalue(m, 0, 18), 0, &je);
-
-		if (!json_is_array(pe)) {
-			json_decref(pe);
-			api_fail_internal(r, "matter participants", "malformed row");
-			goto out;
-		}
-		json_object_set_new(json_object_get(out, "scope"),
-		    "participants_entered", pe);
-	}
+	    strcmp(r->who.role, "legal") == 0) &&
+	    mat_entered_show(r, mid, PQgetisnull(m, 0, 17) ? "" :
+	    PQgetvalue(m, 0, 17), PQgetvalue(m, 0, 18),
+	    (size_t)PQgetlength(m, 0, 18), json_object_get(out, "scope")) != 0)
+		goto out;
 	/* The count with the builder's own predicate. */
 	if (api_production_count(r->db, r->who.tenant_id, mid, &nrec, &nep, err,
 	    sizeof(err)) != 0) {

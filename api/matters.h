@@ -21,6 +21,14 @@
 
 #define MATTER_LIST_MAX        1000U   /* participants / conversations */
 /* The "warning" of a matter created with nothing in scope (issue 15.3). */
+/* scope.participants_entered_unavailable (GET /v1/matters/{id}): the
+ * sealed list (api/blind.h) cannot be opened any more. */
+#define MATTER_ENTERED_GONE    "the matter's blinding seed is gone from " \
+	"this API host, and with it the participants as entered; the scope " \
+	"itself is unchanged: ask the legal user who entered it"
+#define MATTER_ENTERED_RENEWED "the participants as entered were sealed " \
+	"under a blinding seed since lost and renewed; the scope itself is " \
+	"unchanged: ask the legal user who entered it"
 #define MATTER_EMPTY_WARNING   "the scope matches 0 records: check the " \
 	"participants, conversations, channels and time range"
 #define MATTER_TITLE_MAX       500U    /* characters */

@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -483,6 +484,14 @@ fail:
 }
 
 /* Serialise j into a malloc'd buffer (free() it). */
+/* MHD's free of a response body: wiped first. */
+static void
+srv_text_free(void *p)
+{
+	if (p != NULL)
+		vault_free_wiped(p, malloc_usable_size(p));
+}
+
 static char *
 srv_json_text(const json_t *j, size_t *len)
 {
@@ -572,10 +581,12 @@ srv_respond(srv_req *sr)
 		    (void *)(uintptr_t)oom, MHD_RESPMEM_PERSISTENT);
 		type = "application/json";
 	} else if (resp == NULL) {
-		resp = MHD_create_response_from_buffer(len, text,
-		    MHD_RESPMEM_MUST_FREE);
+		/* wiped when MHD is done with it: a body may hold the
+		 * participants as entered (GET /v1/matters/{id}) */
+		resp = MHD_create_response_from_buffer_with_free_callback(len,
+		    text, srv_text_free);
 		if (resp == NULL)
-			free(text);
+			srv_text_free(text);
 	}
 	if (resp == NULL)
 		return MHD_NO;

@@ -137,6 +137,8 @@ imsg_name(uint32_t type)
 	case IMSG_KREPLY:    return "KREPLY";
 	case IMSG_KREADY:    return "KREADY";
 	case IMSG_KMETRICS:  return "KMETRICS";
+	case IMSG_KENTERED_SEAL: return "KENTERED_SEAL";
+	case IMSG_KENTERED_OPEN: return "KENTERED_OPEN";
 	default:             return "unknown";
 	}
 }

@@ -121,6 +121,16 @@ ap_show(json_t *m, const char *matter_id, size_t nepochs)
 	}
 	if (json_array_size(json_object_get(scope, "participants_entered")) > 0)
 		printf("\n");
+	/* the seed that sealed them is gone (api/blind.h): say so, not
+	 * nothing, so the custodian asks before releasing */
+	if (json_is_string(json_object_get(scope,
+	    "participants_entered_unavailable"))) {
+		const char *s = json_string_value(json_object_get(scope,
+		    "participants_entered_unavailable"));
+
+		printf("  participants: as entered unavailable: %s\n",
+		    log_printable(a, sizeof(a), s, strlen(s)));
+	}
 	if (json_is_integer(json_object_get(m, "record_count")))
 		printf("  records:      %lld in scope\n", (long long)json_integer_value(
 		    json_object_get(m, "record_count")));

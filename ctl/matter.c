@@ -510,8 +510,15 @@ mt_scope_line(FILE *f, const json_t *scope)
 			    log_printable(a, 80, s, strlen(s)) : "?");
 		}
 	} else {
+		const char *u = json_string_value(json_object_get(scope,
+		    "participants_entered_unavailable"));
+
 		fprintf(f, "%lld participant(s)", (long long)json_integer_value(
 		    json_object_get(scope, "participants")));
+		/* the seed that sealed them is gone (api/blind.h) */
+		if (u != NULL)
+			fprintf(f, " (as entered unavailable: %s)",
+			    log_printable(b, sizeof(b), u, strlen(u)));
 	}
 	fprintf(f, "; %lld conversation(s); channels ", (long long)
 	    json_integer_value(json_object_get(scope, "conversations")));

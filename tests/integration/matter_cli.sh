@@ -199,8 +199,12 @@ M=$(field matter_id)
 N=$(field record_count)
 check_eq "matter created from flags and --scope" "0 7" "$rc $N"
 check "epochs printed" test "$(field epochs)" -ge 1
-check_eq "entered participants kept while open" '{@kestrel_ops,"+1 555 010 0011"}' \
-    "$(q "SELECT participants_entered FROM coffer.matters WHERE matter_id = '$M'")"
+# sealed under the matter's seed (api/blind.h): the database owner reads
+# ciphertext only, neither the typed form nor the normalised one
+check_eq "entered participants kept sealed while open" "t|0|0|0" \
+    "$(q "SELECT octet_length(participants_sealed) > 40, position(convert_to('+1 555 010 0011', 'UTF8') in participants_sealed), position(convert_to('kestrel', 'UTF8') in participants_sealed), position(convert_to('5550100011', 'UTF8') in participants_sealed) FROM coffer.matters WHERE matter_id = '$M'")"
+check_eq "no text column of the row holds them" 0 \
+    "$(q "SELECT count(*) FROM coffer.matters m WHERE matter_id = '$M' AND (to_jsonb(m) - 'participants_sealed')::text ~ '(kestrel|555 010)'")"
 as lisa matter list
 out_has "matter list shows it as a table" "^$M  open  .* lisa  *Kestrel review$" "$D/out"
 as lisa matter show "$M"
@@ -228,8 +232,8 @@ apf_approve mc cus2 2 "$M"
 check_eq "the deciding approval prints the threshold line" \
     "threshold reached (2 of 3): the production is building; legal can run \`cofferctl matter wait $M\`" \
     "$(tail -1 "$APF_DIR/approve.out")"
-check_eq "the matter row forgot the typed participants" "" \
-    "$(q "SELECT participants_entered FROM coffer.matters WHERE matter_id = '$M'")"
+check_eq "the matter row forgot the sealed participants" t \
+    "$(q "SELECT participants_sealed IS NULL FROM coffer.matters WHERE matter_id = '$M'")"
 as lisa matter wait "$M" --timeout 120 --interval 1
 check_eq "wait: ready" "0 matter $M is ready: 7 records; download with \`cofferctl matter download $M --out FILE\`" \
     "$rc $(tail -1 "$D/out")"
@@ -248,6 +252,31 @@ err_is "download over an existing file" 1 "cofferctl: matter download: $D/p.coff
 as lisa matter close "$M"
 check_eq "close with a production: two-person pending" "0 matter $M has a production: closing it needs a second person." \
     "$rc $(head -1 "$D/out")"
+
+# -- a lost seed: the sealed list cannot open, show says why -------------------
+as lisa matter create --title "Lost seed" --basis "Subpoena MC-2" \
+    --from "$FROM" --to "$TO" --participant "@kestrel_ops"
+L=$(field matter_id)
+as lisa matter show "$L"
+out_has "show opens the sealed list while the seed is there" \
+    "^scope:        participants @kestrel_ops; "
+rm -f "$APF_DIR/blind/$L.seed"
+as lisa matter show "$L"
+out_has "a lost seed: show says the list is unavailable, and why" \
+    "^scope:        1 participant(s) (as entered unavailable: the matter's blinding seed is gone from this API host, and with it the participants as entered; the scope itself is unchanged: ask the legal user who entered it); "
+apf_call lisa GET "/v1/matters/$L"
+check_eq "the API answers the reason instead of the list" \
+    "200 - the matter's blinding seed is gone from this API host, and with it the participants as entered; the scope itself is unchanged: ask the legal user who entered it" \
+    "$APF_CODE $(apf_get scope.participants_entered || echo -) $(apf_get scope.participants_entered_unavailable)"
+# a custodian's approval renews the seed (release_blind.sh): the list,
+# sealed under the lost generation, stays shut
+apf_approve mc cus1 1 "$L"
+as lisa matter show "$L"
+out_has "after a renewal: still unavailable, the seed was renewed" \
+    "^scope:        1 participant(s) (as entered unavailable: the participants as entered were sealed under a blinding seed since lost and renewed; the scope itself is unchanged: ask the legal user who entered it); "
+cp "$APF_DIR/approve.out" "$D/out"
+out_has "approve prints the unavailable line instead of the list" \
+    -x "  participants: as entered unavailable: the matter's blinding seed is gone from this API host, and with it the participants as entered; the scope itself is unchanged: ask the legal user who entered it"
 
 # -- no participant identifiers in audit or logs ------------------------------
 check_eq "no typed participant in any audit event" 0 \

@@ -41,7 +41,10 @@
 #     every file of the PostgreSQL data directory (heap, WAL, pg_xact...),
 #     the server log, gateway and API logs, both /metrics outputs, every API
 #     response body and header (the sealed production download aside), the
-#     productions directory: 0 canaries, as text, hex or base64
+#     productions directory: 0 canaries, as text, hex or base64 (the
+#     participants as entered are sealed under the matter's seed; the
+#     custodian's approve output shows them by design: checked, then kept
+#     out of the sweep)
 # Memory scans need root (ptrace of another user's non-dumpable process):
 # without it they print SKIP with the reason.  Figures: hits per class (all
 # must be 0) and bytes scanned.  Prints "N passed, M failed".
@@ -564,6 +567,17 @@ check "matter over the canary records ($APF_CODE, $(apf_get record_count) record
     test "$APF_CODE:$(apf_get record_count)" = "201:$NC"
 apf_approve "$T" c1 1 "$MID" && apf_approve "$T" c2 2 "$MID" ||
     bad "approvals: $(tail -2 "$APF_DIR/approve.out")"
+# approve.out is the custodian's own terminal: by design (issue 15.4) its
+# prompt shows the participants as legal entered them, opened by the
+# keeper from the sealed column.  Check that it does, then move it out of
+# the swept tree: the sweep is about what the system keeps (database, WAL,
+# dumps, logs, responses), not what it shows the person deciding.
+# (check, not check_eq: the test's own output stays free of canaries)
+check "the custodian's approve prompt shows the participants as entered" \
+    test "$(grep '^  participants: ' "$APF_DIR/approve.out")" = \
+    "  participants: $(python3 -c 'import json, sys
+print(", ".join(json.load(open(sys.argv[1]))["participants"]))' "$PLAIN/scope.json")"
+mv "$APF_DIR/approve.out" "$PLAIN/approve.out" || die "approve.out"
 st=""
 i=0
 while [ $i -lt 600 ]; do

@@ -12,7 +12,12 @@
  * the file is there the next request uses it; KBLIND with a count that
  * disagrees with its size is a protocol error, and one for a matter
  * without a seed answers "missing";
- * KAUDIT_SIGN without a signing key answers a fixed refusal.
+ * KAUDIT_SIGN without a signing key answers a fixed refusal;
+ * the participants as entered (api/blind.h) seal and open under the
+ * matter's seed, and refuse to open under another matter, tenant or seed
+ * or with any byte altered or cut; the keeper's KENTERED_SEAL/OPEN answer
+ * "no seed" (1) for a missing seed or another generation, and "does not
+ * open" (KEEPER_ENTERED_SHUT) for one sealed under an earlier seed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,9 +34,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/blind.h"
 #include "api/config.h"
 #include "api/keeper.h"
 #include "common/imsg.h"
+#include "common/util.h"
 #include "vault/blind.h"
 #include "vault/mem.h"
 
@@ -170,6 +177,18 @@ test_sizes(void **state)
 	assert_string_equal(err, "KBLIND of 147 bytes, want 148..48000100");
 	assert_int_equal(keeper_expect(IMSG_KTOKENS, 12, err, sizeof(err)), -1);
 	assert_string_equal(err, "KTOKENS of 12 bytes, want 13..67108864");
+	assert_int_equal(keeper_expect(IMSG_KENTERED_SEAL, 48, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "KENTERED_SEAL of 48 bytes, want 49..1048624");
+	assert_int_equal(keeper_expect(IMSG_KENTERED_SEAL, 1048625, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "KENTERED_SEAL of 1048625 bytes, want "
+	    "49..1048624");
+	assert_int_equal(keeper_expect(IMSG_KENTERED_OPEN, 88, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "KENTERED_OPEN of 88 bytes, want 89..1048664");
+	assert_int_equal(keeper_expect(IMSG_KENTERED_OPEN, 89, err,
+	    sizeof(err)), 0);
 	assert_int_equal(keeper_expect(IMSG_SUBMIT, 100, err, sizeof(err)), -1);
 	assert_string_equal(err, "message of type SUBMIT (1), not a keeper "
 	    "request");
@@ -334,6 +353,168 @@ test_no_signing_key(void **state)
 	assert_string_equal((char *)buf, "no signing key");
 }
 
+#define ENTERED "[\"+1 555 010 0011\",\"@kestrel_ops\"]"
+#define ENTERED_SHUT "participants as entered: they do not open with " \
+	"this seed (another generation, or altered)"
+
+static void
+test_entered_crypto(void **state)
+{
+	unsigned char seed[VAULT_BLIND_SEED_BYTES], seed2[VAULT_BLIND_SEED_BYTES];
+	unsigned char tenant[16], matter[16], other[16];
+	unsigned char sealed[256], sealed2[256], out[256];
+	const size_t n = sizeof(ENTERED) - 1;
+	size_t slen, olen, i;
+	char err[160];
+
+	(void)state;
+	assert_int_equal(vault_init(), 0);
+	memset(seed, 0x5a, sizeof(seed));
+	memset(seed2, 0x5a, sizeof(seed2));
+	seed2[31] ^= 1;
+	memset(tenant, 0x01, sizeof(tenant));
+	memset(matter, 0x02, sizeof(matter));
+	memset(other, 0x03, sizeof(other));
+	assert_int_equal(api_blind_entered(1, seed, tenant, matter,
+	    (const unsigned char *)ENTERED, n, sealed, sizeof(sealed), &slen, err,
+	    sizeof(err)), 0);
+	assert_int_equal(slen, n + API_ENTERED_OVERHEAD);
+	assert_null(memmem(sealed, slen, "kestrel", 7));
+	assert_null(memmem(sealed, slen, "555", 3));
+	/* a random nonce: the same list seals differently each time */
+	assert_int_equal(api_blind_entered(1, seed, tenant, matter,
+	    (const unsigned char *)ENTERED, n, sealed2, sizeof(sealed2), &olen,
+	    err, sizeof(err)), 0);
+	assert_true(memcmp(sealed, sealed2, slen) != 0);
+	/* round trip */
+	assert_int_equal(api_blind_entered(0, seed, tenant, matter, sealed,
+	    slen, out, sizeof(out), &olen, err, sizeof(err)), 0);
+	assert_int_equal(olen, n);
+	assert_memory_equal(out, ENTERED, n);
+	/* another matter, tenant or seed: refused */
+	assert_int_equal(api_blind_entered(0, seed, tenant, other, sealed,
+	    slen, out, sizeof(out), &olen, err, sizeof(err)), -1);
+	assert_string_equal(err, ENTERED_SHUT);
+	assert_int_equal(olen, 0);
+	assert_int_equal(api_blind_entered(0, seed, other, matter, sealed,
+	    slen, out, sizeof(out), &olen, err, sizeof(err)), -1);
+	assert_string_equal(err, ENTERED_SHUT);
+	assert_int_equal(api_blind_entered(0, seed2, tenant, matter, sealed,
+	    slen, out, sizeof(out), &olen, err, sizeof(err)), -1);
+	assert_string_equal(err, ENTERED_SHUT);
+	/* any byte flipped (nonce, ciphertext, tag): refused, nothing out */
+	for (i = 0; i < slen; i++) {
+		sealed[i] ^= 0x80;
+		memset(out, 0xee, sizeof(out));
+		assert_int_equal(api_blind_entered(0, seed, tenant, matter,
+		    sealed, slen, out, sizeof(out), &olen, err, sizeof(err)), -1);
+		assert_string_equal(err, ENTERED_SHUT);
+		assert_null(memmem(out, sizeof(out), "kestrel", 7));
+		sealed[i] ^= 0x80;
+	}
+	/* cut short: one byte off the tag, then down to the overhead */
+	assert_int_equal(api_blind_entered(0, seed, tenant, matter, sealed,
+	    slen - 1, out, sizeof(out), &olen, err, sizeof(err)), -1);
+	assert_string_equal(err, ENTERED_SHUT);
+	assert_int_equal(api_blind_entered(0, seed, tenant, matter, sealed,
+	    API_ENTERED_OVERHEAD, out, sizeof(out), &olen, err, sizeof(err)), -1);
+	assert_string_equal(err, "participants as entered: 40 sealed bytes, "
+	    "want 41..1048616");
+	/* sizes: nothing to seal, or no room for it */
+	assert_int_equal(api_blind_entered(1, seed, tenant, matter,
+	    (const unsigned char *)ENTERED, 0, sealed, sizeof(sealed), &slen, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "participants as entered: 0 bytes, want "
+	    "1..1048576");
+	assert_int_equal(api_blind_entered(1, seed, tenant, matter,
+	    (const unsigned char *)ENTERED, n, sealed, n + API_ENTERED_OVERHEAD -
+	    1, &slen, err, sizeof(err)), -1);
+	assert_string_equal(err, "participants as entered: no room for the "
+	    "sealed list");
+	assert_int_equal(api_blind_entered(0, seed, tenant, matter, sealed2,
+	    n + API_ENTERED_OVERHEAD, out, n - 1, &olen, err, sizeof(err)), -1);
+	assert_string_equal(err, "participants as entered: no room for the "
+	    "list");
+}
+
+static size_t
+entered_req(unsigned char *p, const char *mid, const unsigned char bid[16],
+    const unsigned char tenant[16], const void *data, size_t len)
+{
+	assert_int_equal(util_uuid_parse(p, mid), 0);
+	memcpy(p + 16, bid, 16);
+	memcpy(p + 32, tenant, 16);
+	memcpy(p + KEEPER_ENTERED_FIXED, data, len);
+	return KEEPER_ENTERED_FIXED + len;
+}
+
+static void
+test_entered_keeper(void **state)
+{
+	fx *f = *state;
+	static const char mid[] = "3f1c9a52-7d6e-4b0a-9c1e-2a5b8d7e6f01";
+	unsigned char bid[API_BLIND_ID_BYTES], bid2[API_BLIND_ID_BYTES];
+	unsigned char tenant[16], req[512], sealed[256], buf[256], *seed = NULL;
+	const size_t n = sizeof(ENTERED) - 1;
+	size_t len, slen;
+	char err[160];
+
+	memset(tenant, 0x44, sizeof(tenant));
+	memset(bid2, 0x99, sizeof(bid2));
+	/* no seed yet: 1 */
+	len = entered_req(req, mid, bid2, tenant, ENTERED, n);
+	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KENTERED_SEAL, 1,
+	    req, len, err, sizeof(err)), 0);
+	assert_int_equal(answer(f, 1, buf, sizeof(buf), &slen), 1);
+	assert_int_equal(slen, 0);
+
+	assert_int_equal(api_blind_create(f->cfg.blind_dir, mid, bid, &seed,
+	    err, sizeof(err)), 0);
+	vault_secure_free(seed);
+	len = entered_req(req, mid, bid, tenant, ENTERED, n);
+	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KENTERED_SEAL, 2,
+	    req, len, err, sizeof(err)), 0);
+	assert_int_equal(answer(f, 2, sealed, sizeof(sealed), &slen), 0);
+	assert_int_equal(slen, n + API_ENTERED_OVERHEAD);
+	assert_null(memmem(sealed, slen, "kestrel", 7));
+	/* opens with the same seed */
+	len = entered_req(req, mid, bid, tenant, sealed, slen);
+	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KENTERED_OPEN, 3,
+	    req, len, err, sizeof(err)), 0);
+	assert_int_equal(answer(f, 3, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(buf, ENTERED, n);
+	/* another tenant in the request: does not open */
+	tenant[0] ^= 1;
+	len = entered_req(req, mid, bid, tenant, sealed, slen);
+	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KENTERED_OPEN, 4,
+	    req, len, err, sizeof(err)), 0);
+	assert_int_equal(answer(f, 4, buf, sizeof(buf), &len),
+	    KEEPER_ENTERED_SHUT);
+	assert_int_equal(len, 0);
+	tenant[0] ^= 1;
+	/* another generation's blind id: no seed */
+	len = entered_req(req, mid, bid2, tenant, sealed, slen);
+	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KENTERED_OPEN, 5,
+	    req, len, err, sizeof(err)), 0);
+	assert_int_equal(answer(f, 5, buf, sizeof(buf), &len), 1);
+	/* the seed lost and renewed: sealed under the old one, shut */
+	api_blind_destroy(f->cfg.blind_dir, mid);
+	assert_int_equal(api_blind_create(f->cfg.blind_dir, mid, bid2, &seed,
+	    err, sizeof(err)), 0);
+	vault_secure_free(seed);
+	len = entered_req(req, mid, bid2, tenant, sealed, slen);
+	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KENTERED_OPEN, 6,
+	    req, len, err, sizeof(err)), 0);
+	assert_int_equal(answer(f, 6, buf, sizeof(buf), &len),
+	    KEEPER_ENTERED_SHUT);
+	/* destroyed: never again */
+	api_blind_destroy(f->cfg.blind_dir, mid);
+	assert_int_equal(keeper_handle(f->k, f->sv[0], IMSG_KENTERED_OPEN, 7,
+	    req, len, err, sizeof(err)), 0);
+	assert_int_equal(answer(f, 7, buf, sizeof(buf), &len), 1);
+}
+
 int
 main(void)
 {
@@ -348,6 +529,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_blind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_signing_key, setup,
+		    teardown),
+		cmocka_unit_test(test_entered_crypto),
+		cmocka_unit_test_setup_teardown(test_entered_keeper, setup,
 		    teardown),
 	};
 
