@@ -130,12 +130,15 @@ rc=$?
 check "cofferctl verify: the API's audit events are signed by its node ($(tail -1 "$D/verify.out"))" \
     test $rc = 0
 cat >"$D/bad.json" <<'EOF'
-{"title": "t", "legal_basis": "b", "scope": {"participants": ["a@b.c", "   "],
+{"title": "t", "legal_basis": "b", "scope": {"participants": ["a@b.c"],
+ "conversations": ["conv-1", ""],
  "from": "2020-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"}}
 EOF
+# (participants are normalised in the front first; conversation ids go to
+# the keeper as sent, so its refusal is what the client reads)
 apf_call lee POST /v1/matters "$D/bad.json"
 check_eq "the keeper's refusal of a value reaches the client" \
-    "400 participants #2: empty value" \
+    "400 conversations #2: conversation id is empty" \
     "$APF_CODE $(apf_get error.message)"
 
 # kill -9 of the keeper: the front exits with 1 at once
