@@ -14,6 +14,7 @@
  * it started with.
  */
 #include "api/auth.h"
+#include "api/metrics.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -131,8 +132,18 @@ auth_bio_file(const char *path, char *err, size_t err_len)
 	return bio;
 }
 
+/* The soonest of *soonest and when (0: none yet). */
+static void
+auth_soonest(time_t *soonest, const ASN1_TIME *a)
+{
+	time_t t;
+
+	if (x509_time(a, &t) == 0 && (*soonest == 0 || t < *soonest))
+		*soonest = t;
+}
+
 /* A new store holding every certificate of ca_file and every CRL of
- * crl_file. */
+ * crl_file; the expiry gauges follow what it holds. */
 static X509_STORE *
 auth_load(const char *ca_file, const char *crl_file, char *err,
     size_t err_len)
@@ -142,6 +153,7 @@ auth_load(const char *ca_file, const char *crl_file, char *err,
 	X509 *x;
 	X509_CRL *crl;
 	int n_ca = 0, n_crl = 0;
+	time_t ca_na = 0, crl_next = 0;
 
 	if ((store = X509_STORE_new()) == NULL) {
 		snprintf(err, err_len, "out of memory");
@@ -155,6 +167,7 @@ auth_load(const char *ca_file, const char *crl_file, char *err,
 			snprintf(err, err_len, "%s: cannot add certificate", ca_file);
 			goto fail;
 		}
+		auth_soonest(&ca_na, X509_get0_notAfter(x));
 		X509_free(x);
 		n_ca++;
 	}
@@ -172,6 +185,7 @@ auth_load(const char *ca_file, const char *crl_file, char *err,
 			snprintf(err, err_len, "%s: cannot add CRL", crl_file);
 			goto fail;
 		}
+		auth_soonest(&crl_next, X509_CRL_get0_nextUpdate(crl));
 		X509_CRL_free(crl);
 		n_crl++;
 	}
@@ -183,11 +197,13 @@ auth_load(const char *ca_file, const char *crl_file, char *err,
 	}
 	ERR_clear_error();
 	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_X509_STRICT);
+	api_metrics_people_pki(ca_na, crl_next);
 	return store;
 fail:
 	ERR_clear_error();
 	BIO_free(bio);
 	X509_STORE_free(store);
+	api_metrics_people_pki(0, 0);      /* nothing loaded: no series */
 	return NULL;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/version.h"
+#include "common/x509.h"
 
 static const unsigned met_statuses[] = {
 	200, 201, 400, 403, 404, 405, 409, 413, 422, 429, 500, 503
@@ -32,6 +33,9 @@ static atomic_ullong met_limited[API_LIMIT_COUNT];
 static atomic_ullong met_audit_failures;
 static atomic_ullong met_frontdoor;
 static atomic_int    met_db_up = -1;        /* -1: not tried yet */
+static atomic_llong  met_srv_not_after;     /* 0: unknown */
+static atomic_llong  met_ca_not_after;
+static atomic_llong  met_crl_next;
 
 /* Request duration buckets (seconds, Prometheus "le"); the sum in
  * microseconds so it stays an integer atomic. */
@@ -87,6 +91,19 @@ static void
 met_inc(atomic_ullong *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+void
+api_metrics_server_cert(time_t not_after)
+{
+	atomic_store(&met_srv_not_after, (long long)not_after);
+}
+
+void
+api_metrics_people_pki(time_t ca_not_after, time_t crl_next_update)
+{
+	atomic_store(&met_ca_not_after, (long long)ca_not_after);
+	atomic_store(&met_crl_next, (long long)crl_next_update);
 }
 
 void
@@ -238,6 +255,33 @@ met_printf(met_buf *b, const char *fmt, ...)
 	}
 }
 
+/* The expiry gauges: seconds until, negative once past. */
+static void
+met_pki(met_buf *b, time_t now)
+{
+	char line[160];
+
+	met_printf(b, "# HELP coffer_api_cert_expiry_seconds Seconds until a "
+	    "certificate the API relies on expires (negative: expired); "
+	    "people_ca is the soonest CA in the people CA file.\n"
+	    "# TYPE coffer_api_cert_expiry_seconds gauge\n");
+	if (x509_until_line(line, sizeof(line),
+	    "coffer_api_cert_expiry_seconds{cert=\"server\"}",
+	    (time_t)atomic_load(&met_srv_not_after), now) > 0)
+		met_printf(b, "%s", line);
+	if (x509_until_line(line, sizeof(line),
+	    "coffer_api_cert_expiry_seconds{cert=\"people_ca\"}",
+	    (time_t)atomic_load(&met_ca_not_after), now) > 0)
+		met_printf(b, "%s", line);
+	if (x509_until_line(line, sizeof(line),
+	    "coffer_api_crl_next_update_seconds",
+	    (time_t)atomic_load(&met_crl_next), now) > 0)
+		met_printf(b, "# HELP coffer_api_crl_next_update_seconds Seconds "
+		    "until the people CRL's nextUpdate (negative: past it; every "
+		    "person is refused).\n"
+		    "# TYPE coffer_api_crl_next_update_seconds gauge\n%s", line);
+}
+
 int
 api_metrics_render(char **out, size_t *out_len)
 {
@@ -257,6 +301,7 @@ api_metrics_render(char **out, size_t *out_len)
 		    "that needed the database got a working connection, else 0."
 		    "\n# TYPE coffer_api_db_up gauge\ncoffer_api_db_up %d\n",
 		    atomic_load(&met_db_up));
+	met_pki(&b, time(NULL));
 	met_printf(&b, "# HELP coffer_api_request_duration_seconds Request head "
 	    "to answer, by route template.\n"
 	    "# TYPE coffer_api_request_duration_seconds histogram\n");

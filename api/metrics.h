@@ -9,6 +9,7 @@
 #define COFFER_API_METRICS_H
 
 #include <stddef.h>
+#include <time.h>
 
 #define API_METRICS_ROUTES_MAX 40
 
@@ -62,6 +63,13 @@ void api_metrics_rate_limited(api_limit_class c);
 void api_metrics_audit_failure(void);      /* an event could not be written */
 /* A request head refused by the front door (api/frontdoor.c) with status. */
 void api_metrics_frontdoor(unsigned status);
+
+/* The expiry gauges (UTC time_t, 0: unknown, the series absent): the
+ * server certificate's notAfter; the soonest notAfter among the people CA
+ * file's certificates and the soonest nextUpdate among its CRLs, as last
+ * loaded (at start and on every reload). */
+void api_metrics_server_cert(time_t not_after);
+void api_metrics_people_pki(time_t ca_not_after, time_t crl_next_update);
 
 const char *api_metrics_limit_name(api_limit_class c);
 

@@ -56,6 +56,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
+#include "common/x509.h"
 #include "vault/chain.h"
 #include "vault/mem.h"
 
@@ -1305,6 +1306,13 @@ api_server_new(api_server **out, const api_config *cfg, keeper_link *kl,
 	    sizeof(msg))) == NULL) {
 		snprintf(err, err_len, "%s", msg);
 		goto fail;
+	}
+	{
+		time_t na;
+
+		if (x509_pem_not_after(s->cert_pem, strlen(s->cert_pem),
+		    &na) == 0)
+			api_metrics_server_cert(na);
 	}
 	{
 		const char *names[API_METRICS_ROUTES_MAX];

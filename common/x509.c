@@ -2,8 +2,11 @@
 #include "common/x509.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 static x509_fault
@@ -111,4 +114,43 @@ x509_time(const ASN1_TIME *a, time_t *out)
 		return -1;
 	*out = timegm(&tm);
 	return *out == (time_t)-1 ? -1 : 0;
+}
+
+size_t
+x509_until_line(char *out, size_t cap, const char *name, time_t when,
+    time_t now)
+{
+	int n;
+
+	if (cap > 0)
+		out[0] = '\0';
+	if (when == 0 || cap == 0)
+		return 0;
+	n = snprintf(out, cap, "%s %lld\n", name, (long long)(when - now));
+	if (n < 0 || (size_t)n >= cap) {
+		out[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
+}
+
+int
+x509_pem_not_after(const char *pem, size_t len, time_t *out)
+{
+	BIO *bio;
+	X509 *x = NULL;
+	int rc = -1;
+
+	*out = 0;
+	if (len > INT32_MAX ||
+	    (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return -1;
+	if ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		rc = x509_time(X509_get0_notAfter(x), out);
+	X509_free(x);
+	BIO_free(bio);
+	ERR_clear_error();
+	if (rc != 0)
+		*out = 0;
+	return rc;
 }

@@ -51,4 +51,16 @@ int x509_claims_ca(X509 *cert);
  * -1 when it cannot be read. */
 int x509_time(const ASN1_TIME *a, time_t *out);
 
+/* The notAfter of the first certificate (the leaf) in a PEM buffer of len
+ * bytes; -1 when there is none or it cannot be read. */
+int x509_pem_not_after(const char *pem, size_t len, time_t *out);
+
+/* One "seconds until" gauge sample for both daemons' pages:
+ * "NAME SECONDS\n" (SECONDS = when - now, negative once past) into out
+ * (NUL-terminated; name carries any fixed label, never peer input).
+ * when 0 means unknown: nothing is written.  The length written, 0 when
+ * nothing or when it would not fit in cap. */
+size_t x509_until_line(char *out, size_t cap, const char *name, time_t when,
+    time_t now);
+
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/version.h"
+#include "common/x509.h"
 
 #define METRICS_INGEST_CAP  (256U * 1024U)
 #define METRICS_OWN_CAP     (16U * 1024U)
@@ -214,23 +215,27 @@ mb_by_label(mbuf *b, const char *name, const char *help, const char *label,
 static void
 mb_pki(mbuf *b, const metrics_pki_times *t, time_t now)
 {
+	char line[160];
+
 	mb_printf(b, "# HELP coffer_gateway_cert_expiry_seconds Seconds until "
 	    "a certificate the gateway relies on expires (negative: expired); "
 	    "device_ca is the soonest tenant device CA\n"
 	    "# TYPE coffer_gateway_cert_expiry_seconds gauge\n");
-	if (t->server_not_after != 0)
-		mb_printf(b, "coffer_gateway_cert_expiry_seconds{cert=\"server\"} "
-		    "%lld\n", (long long)(t->server_not_after - now));
-	if (t->ca_not_after != 0)
-		mb_printf(b, "coffer_gateway_cert_expiry_seconds{cert=\"device_ca\"} "
-		    "%lld\n", (long long)(t->ca_not_after - now));
-	if (t->crl_next_update != 0)
+	if (x509_until_line(line, sizeof(line),
+	    "coffer_gateway_cert_expiry_seconds{cert=\"server\"}",
+	    t->server_not_after, now) > 0)
+		mb_printf(b, "%s", line);
+	if (x509_until_line(line, sizeof(line),
+	    "coffer_gateway_cert_expiry_seconds{cert=\"device_ca\"}",
+	    t->ca_not_after, now) > 0)
+		mb_printf(b, "%s", line);
+	if (x509_until_line(line, sizeof(line),
+	    "coffer_gateway_crl_next_update_seconds", t->crl_next_update,
+	    now) > 0)
 		mb_printf(b, "# HELP coffer_gateway_crl_next_update_seconds Seconds "
 		    "until the soonest tenant CRL's nextUpdate (negative: past it; "
 		    "cofferctl pki crl-refresh)\n"
-		    "# TYPE coffer_gateway_crl_next_update_seconds gauge\n"
-		    "coffer_gateway_crl_next_update_seconds %lld\n",
-		    (long long)(t->crl_next_update - now));
+		    "# TYPE coffer_gateway_crl_next_update_seconds gauge\n%s", line);
 	mb_printf(b, "# HELP coffer_gateway_tenants_without_crl Tenants whose "
 	    "device CRL is missing or unusable\n"
 	    "# TYPE coffer_gateway_tenants_without_crl gauge\n"

@@ -373,4 +373,21 @@ check_eq "CRL removed, reloaded: no crl_next_update_seconds series" absent \
 mv "$DCA/crl.pem.away" "$DCA/crl.pem"
 gwf_stop
 
+# -- API expiry gauges: the same rule, from the files the API loaded -------------
+PCA="$COFFER_PKI/people"
+apf_start || die "coffer-api restart"
+now=$(date +%s)
+srv=$(openssl x509 -in "$APF_DIR/srv/apf-api.crt" -noout -enddate | epoch_of)
+ca=$(openssl x509 -in "$PCA/ca.pem" -noout -enddate | epoch_of)
+crl=$(openssl crl -in "$PCA/crl.pem" -noout -nextupdate | epoch_of)
+amet
+check "API metrics page with the expiry gauges is valid Prometheus text" valid
+near "API cert_expiry_seconds{cert=server} is cert_file's notAfter" \
+    $((srv - now)) "$(val 'coffer_api_cert_expiry_seconds{cert="server"}')"
+near "API cert_expiry_seconds{cert=people_ca} is the people CA's notAfter" \
+    $((ca - now)) "$(val 'coffer_api_cert_expiry_seconds{cert="people_ca"}')"
+near "API crl_next_update_seconds is the people CRL's nextUpdate" \
+    $((crl - now)) "$(val coffer_api_crl_next_update_seconds)"
+apf_stop
+
 finish
