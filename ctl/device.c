@@ -312,18 +312,19 @@ dev_audit(PGconn *db, const dev_opts *o, const char *tid, const char *action,
 /* Re-issue, inside the caller's open transaction: the new certificate
  * becomes the registered one, the previous one moves to prev_cert_* with
  * the end of its overlap window, and the change is audited
- * (device.reissue) in the same transaction.  0, or -1 with a message
+ * (device.reissue) in the same transaction; not_after is the new
+ * certificate's, stored with its fingerprint.  0, or -1 with a message
  * printed (the caller rolls back).  prev_fpr and prev_until receive the
  * previous fingerprint and the window's end ("" when the row had none). */
 static int
 dev_reissue_row(PGconn *db, const dev_opts *o, const char *tid,
-    const pki_issued *is, char prev_fpr[65], char *prev_until,
-    size_t prev_until_cap)
+    const pki_issued *is, time_t not_after, char prev_fpr[65],
+    char *prev_until, size_t prev_until_cap)
 {
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r = NULL;
 	json_t *d = NULL;
-	char err[DEV_ERR], target[PKI_NAME_MAX + 8], secs[24];
+	char err[DEV_ERR], target[PKI_NAME_MAX + 8], secs[24], na[24];
 	const char *pser, *pfpr, *puntil;
 	int rc = -1;
 
@@ -335,6 +336,8 @@ dev_reissue_row(PGconn *db, const dev_opts *o, const char *tid,
 	pg_param_text(&p, pki_issued_serial(is));
 	pg_param_text(&p, pki_issued_fingerprint(is));
 	pg_param_text(&p, secs);
+	snprintf(na, sizeof(na), "%lld", (long long)not_after);
+	pg_param_text(&p, na);
 	/* SET reads the row as it was: the registered certificate becomes
 	 * the previous one (if it is one the gateway could have matched) */
 	r = pg_query(db, "UPDATE coffer.devices SET "
@@ -344,7 +347,8 @@ dev_reissue_row(PGconn *db, const dev_opts *o, const char *tid,
 	    "'^[0-9a-f]{64}$' THEN cert_fingerprint END, "
 	    "prev_valid_until = CASE WHEN cert_fingerprint ~ '^[0-9a-f]{64}$' "
 	    "THEN now() + $5::bigint * interval '1 second' END, "
-	    "cert_serial = $3, cert_fingerprint = $4 "
+	    "cert_serial = $3, cert_fingerprint = $4, "
+	    "cert_not_after = to_timestamp($6::bigint) "
 	    "WHERE tenant_id = $1::uuid AND device_id = $2 AND status = 'active' "
 	    "RETURNING coalesce(prev_cert_serial, ''), "
 	    "coalesce(prev_cert_fingerprint, ''), "
@@ -396,7 +400,7 @@ static int
 dev_issue(const dev_opts *o)
 {
 	char dir[DEV_PATH], err[DEV_ERR], id[UTIL_UUID_STRLEN + 1];
-	char prev_fpr[65] = "", prev_until[40] = "";
+	char prev_fpr[65] = "", prev_until[40] = "", na[24];
 	pg_params p = PG_PARAMS_INIT;
 	pki_ca *ca = NULL;
 	pki_issued *is = NULL;
@@ -465,17 +469,20 @@ dev_issue(const dev_opts *o)
 	pg_param_text(&p, o->device);
 	pg_param_text(&p, pki_issued_serial(is));
 	pg_param_text(&p, pki_issued_fingerprint(is));
+	snprintf(na, sizeof(na), "%lld", (long long)req.not_after);
+	pg_param_text(&p, na);
 	if (pg_begin(db, err, sizeof(err)) != 0) {
 		ctl_fail("registering device %s: database: %s", o->device, err);
 		goto out;
 	}
 	if (st == 1) {
-		if (dev_reissue_row(db, o, id, is, prev_fpr, prev_until,
-		    sizeof(prev_until)) != 0)
+		if (dev_reissue_row(db, o, id, is, req.not_after, prev_fpr,
+		    prev_until, sizeof(prev_until)) != 0)
 			goto out;
 	} else if (pg_exec(db, "INSERT INTO coffer.devices (tenant_id, "
-	    "device_id, status, cert_serial, cert_fingerprint) "
-	    "VALUES ($1::uuid, $2, 'active', $3, $4)", &p, err,
+	    "device_id, status, cert_serial, cert_fingerprint, "
+	    "cert_not_after) VALUES ($1::uuid, $2, 'active', $3, $4, "
+	    "to_timestamp($5::bigint))", &p, err,
 	    sizeof(err)) != 0) {
 		ctl_fail("registering device %s: database: %s", o->device, err);
 		goto out;

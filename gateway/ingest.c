@@ -43,6 +43,7 @@
 #include "common/pg.h"
 #include "common/pins.h"
 #include "common/util.h"
+#include "common/x509.h"
 #include "gateway/batch.h"
 #include "gateway/keys.h"
 #include "gateway/record.h"
@@ -55,6 +56,7 @@
 #define IG_DIR_RETRY_US      2000000LL
 #define IG_DIR_MISS_GAP_US   1000000LL
 #define IG_BACKDATED_US      (7LL * 86400LL * 1000000LL) /* flag: sent_at this far before receipt */
+#define IG_EXPIRING_S        (30LL * 86400LL)   /* devices_expiring_30d */
 
 enum { LS_PENDING = 0, LS_STORED, LS_DUPLICATE, LS_REJECTED, LS_UNAVAILABLE,
        LS_FAILED };
@@ -159,6 +161,8 @@ struct ingest {
 	unsigned long long dir_done_seq; /* the last one a load served */
 	pthread_cond_t   dgcv;           /* dir_done_seq moved */
 	long long        dir_last_us;
+	time_t           dev_soonest;    /* soonest cert_not_after, 0: none */
+	size_t           dev_expiring;   /* within IG_EXPIRING_S of the load */
 	pthread_t        dthread;
 	PGconn          *dconn;          /* directory thread only */
 	int              dir_down_logged;
@@ -442,7 +446,8 @@ ig_dir_load(ingest *ig)
 	PGresult *r = NULL;
 	pg_params p = PG_PARAMS_INIT;
 	ig_dev *devs = NULL, *old;
-	size_t ndevs = 0, oldn;
+	size_t ndevs = 0, oldn, expiring = 0;
+	time_t soonest = 0, horizon = time(NULL) + IG_EXPIRING_S;
 	char err[512];
 	int rows, k;
 
@@ -523,8 +528,10 @@ ig_dir_load(ingest *ig)
 	r = pg_query(ig->dconn, "SELECT tenant_id, device_id, "
 	    "coalesce(cert_fingerprint, ''), coalesce(prev_cert_fingerprint, ''), "
 	    "coalesce(greatest(0, ceil(extract(epoch FROM prev_valid_until - "
-	    "now()) * 1000000))::bigint, 0) FROM coffer.devices "
-	    "WHERE status = 'active'", &p, err, sizeof(err));
+	    "now()) * 1000000))::bigint, 0), "
+	    "coalesce(extract(epoch FROM cert_not_after)::bigint, 0) "
+	    "FROM coffer.devices WHERE status = 'active'", &p, err,
+	    sizeof(err));
 	if (r == NULL)
 		goto db_fail;
 	rows = PQntuples(r);
@@ -537,6 +544,7 @@ ig_dir_load(ingest *ig)
 	pthread_mutex_lock(&ig->dmu);
 	for (k = 0; k < rows; k++) {
 		const ig_tenant *t;
+		time_t na;
 
 		if (PQgetlength(r, k, 0) != VAULT_ID_BYTES)
 			continue;
@@ -551,8 +559,16 @@ ig_dir_load(ingest *ig)
 		devs[ndevs].prev_until = util_mono_us() +
 		    ig_int8(PQgetvalue(r, k, 4), PQgetlength(r, k, 4));
 		devs[ndevs].device = strdup(PQgetvalue(r, k, 1));
-		if (devs[ndevs].device != NULL)
-			ndevs++;
+		if (devs[ndevs].device == NULL)
+			continue;
+		ndevs++;
+		na = (time_t)ig_int8(PQgetvalue(r, k, 5), PQgetlength(r, k, 5));
+		if (na == 0)                /* issued before migration 0013 */
+			continue;
+		if (soonest == 0 || na < soonest)
+			soonest = na;
+		if (na < horizon)
+			expiring++;
 	}
 	pthread_mutex_unlock(&ig->dmu);
 	PQclear(r);
@@ -563,6 +579,8 @@ ig_dir_load(ingest *ig)
 	oldn = ig->ndevs;
 	ig->devs = devs;
 	ig->ndevs = ndevs;
+	ig->dev_soonest = soonest;
+	ig->dev_expiring = expiring;
 	if (!ig->dir_loaded)
 		log_info("directory: %zu tenants, %zu active devices", ig->ntenants,
 		    ndevs);
@@ -1415,7 +1433,9 @@ ingest_refresh(ingest *ig, unsigned timeout_ms)
 size_t
 ingest_metrics(ingest *ig, char *buf, size_t cap)
 {
-	size_t off, ndevs, i, pin_bad = 0;
+	size_t off, ndevs, i, pin_bad = 0, expiring;
+	time_t soonest;
+	char line[96];
 	int n, loaded;
 
 	if (cap == 0)
@@ -1424,6 +1444,8 @@ ingest_metrics(ingest *ig, char *buf, size_t cap)
 	pthread_mutex_lock(&ig->dmu);
 	ndevs = ig->ndevs;
 	loaded = ig->dir_loaded;
+	soonest = ig->dev_soonest;
+	expiring = ig->dev_expiring;
 	for (i = 0; i < ig->ntenants; i++)
 		if (ig->tenants[i]->bik != NULL && !ig->tenants[i]->pin_ok)
 			pin_bad++;
@@ -1468,6 +1490,27 @@ ingest_metrics(ingest *ig, char *buf, size_t cap)
 	    ndevs, loaded, pin_bad);
 	if (n > 0 && (size_t)n < cap - off)
 		off += (size_t)n;
+	/* device certificates, as of the last directory load (migration 0013:
+	 * rows without cert_not_after are left out) */
+	n = snprintf(buf + off, cap - off,
+	    "# HELP coffer_gateway_devices_expiring_30d Active devices whose "
+	    "certificate expires within 30 days (or has expired).\n"
+	    "# TYPE coffer_gateway_devices_expiring_30d gauge\n"
+	    "coffer_gateway_devices_expiring_30d %zu\n", expiring);
+	if (n > 0 && (size_t)n < cap - off)
+		off += (size_t)n;
+	if (x509_until_line(line, sizeof(line),
+	    "coffer_gateway_device_cert_expiry_seconds", soonest,
+	    time(NULL)) > 0) {
+		n = snprintf(buf + off, cap - off,
+		    "# HELP coffer_gateway_device_cert_expiry_seconds Seconds "
+		    "until the soonest active device certificate expires "
+		    "(negative: expired).\n"
+		    "# TYPE coffer_gateway_device_cert_expiry_seconds gauge\n%s",
+		    line);
+		if (n > 0 && (size_t)n < cap - off)
+			off += (size_t)n;
+	}
 	return off;
 }
 

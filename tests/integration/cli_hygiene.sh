@@ -371,6 +371,41 @@ check_eq "CRL removed, reloaded: tenants_without_crl 1" 1 "$(val coffer_gateway_
 check_eq "CRL removed, reloaded: no crl_next_update_seconds series" absent \
     "$(val coffer_gateway_crl_next_update_seconds)"
 mv "$DCA/crl.pem.away" "$DCA/crl.pem"
+
+# -- device certificate expiry: the directory's cert_not_after (migration 0013) --
+waitval() {   # waitval SERIES WANT: refresh the page until SERIES is WANT (10 s)
+	lim=$(( $(date +%s) + 10 ))
+	while metrics; [ "$(val "$1")" != "$2" ]; do
+		[ "$(date +%s)" -lt "$lim" ] || break
+		sleep 0.2
+	done
+}
+metrics
+old=$(date -u -d 2020-06-01 +%s)
+near "device_cert_expiry_seconds: the expired active phone-old is the soonest" \
+    $((old - $(date +%s))) "$(val coffer_gateway_device_cert_expiry_seconds)"
+check_eq "devices_expiring_30d counts the expired phone-old" 1 \
+    "$(val coffer_gateway_devices_expiring_30d)"
+"$CTL" device revoke --tenant hyg-acme --device phone-old >/dev/null 2>&1 ||
+    bad "device revoke phone-old"
+waitval coffer_gateway_devices_expiring_30d 0
+check_eq "phone-old revoked: devices_expiring_30d 0 (phone-a: 365 days)" 0 \
+    "$(val coffer_gateway_devices_expiring_30d)"
+near "... device_cert_expiry_seconds is phone-a's 365 days" \
+    $((365 * 86400)) "$(val coffer_gateway_device_cert_expiry_seconds)"
+gwf_device hyg-acme phone-10 --days 10 || bad "device issue phone-10 --days 10"
+waitval coffer_gateway_devices_expiring_30d 1
+check_eq "device issued --days 10: devices_expiring_30d 1" 1 \
+    "$(val coffer_gateway_devices_expiring_30d)"
+near "device issued --days 10: device_cert_expiry_seconds ~10 days" \
+    $((10 * 86400)) "$(val coffer_gateway_device_cert_expiry_seconds)"
+gwf_device hyg-acme phone-10 --days 60 || bad "device re-issue phone-10 --days 60"
+waitval coffer_gateway_devices_expiring_30d 0
+check_eq "re-issued --days 60: devices_expiring_30d 0" 0 \
+    "$(val coffer_gateway_devices_expiring_30d)"
+near "re-issued --days 60: device_cert_expiry_seconds ~60 days" \
+    $((60 * 86400)) "$(val coffer_gateway_device_cert_expiry_seconds)"
+check "metrics page with the device gauges is valid Prometheus text" valid
 gwf_stop
 
 # -- API expiry gauges: the same rule, from the files the API loaded -------------
