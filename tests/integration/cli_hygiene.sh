@@ -344,19 +344,24 @@ near() {   # near NAME WANT GOT
 	if [ "$d" -le 120 ]; then ok "$1 ($3 s)"; else bad "$1: want ~$2, got $3"; fi
 }
 epoch_of() { date -u -d "$(cut -d= -f2)" +%s; }
+# expiry_gauges WHO FETCH PREFIX SERVER_CRT CA_LABEL PKI_DIR: the three
+# gauges of a daemon (page fetched by FETCH) against openssl
+expiry_gauges() {
+	now=$(date +%s)
+	srv=$(openssl x509 -in "$4" -noout -enddate | epoch_of)
+	ca=$(openssl x509 -in "$6/ca.pem" -noout -enddate | epoch_of)
+	crl=$(openssl crl -in "$6/crl.pem" -noout -nextupdate | epoch_of)
+	"$2"
+	check "$1 metrics page with the expiry gauges is valid Prometheus text" valid
+	near "$1 cert_expiry_seconds{cert=server} is its certificate's notAfter" \
+	    $((srv - now)) "$(val "${3}_cert_expiry_seconds{cert=\"server\"}")"
+	near "$1 cert_expiry_seconds{cert=$5} is the CA's notAfter" \
+	    $((ca - now)) "$(val "${3}_cert_expiry_seconds{cert=\"$5\"}")"
+	near "$1 crl_next_update_seconds is the CRL's nextUpdate" \
+	    $((crl - now)) "$(val "${3}_crl_next_update_seconds")"
+}
 DCA="$COFFER_PKI/devices/hyg-acme"
-now=$(date +%s)
-srv=$(openssl x509 -in "$GWF_SRV_CRT" -noout -enddate | epoch_of)
-ca=$(openssl x509 -in "$DCA/ca.pem" -noout -enddate | epoch_of)
-crl=$(openssl crl -in "$DCA/crl.pem" -noout -nextupdate | epoch_of)
-metrics
-check "metrics page with the expiry gauges is valid Prometheus text" valid
-near "cert_expiry_seconds{cert=server} is the server certificate's notAfter" \
-    $((srv - now)) "$(val 'coffer_gateway_cert_expiry_seconds{cert="server"}')"
-near "cert_expiry_seconds{cert=device_ca} is the tenant CA's notAfter" \
-    $((ca - now)) "$(val 'coffer_gateway_cert_expiry_seconds{cert="device_ca"}')"
-near "crl_next_update_seconds is the tenant CRL's nextUpdate" \
-    $((crl - now)) "$(val coffer_gateway_crl_next_update_seconds)"
+expiry_gauges gateway metrics coffer_gateway "$GWF_SRV_CRT" device_ca "$DCA"
 check_eq "tenants_without_crl 0" 0 "$(val coffer_gateway_tenants_without_crl)"
 # The CRL gone: after a reload the gauge says so, and the CRL series goes.
 mv "$DCA/crl.pem" "$DCA/crl.pem.away"
@@ -373,56 +378,55 @@ check_eq "CRL removed, reloaded: no crl_next_update_seconds series" absent \
 mv "$DCA/crl.pem.away" "$DCA/crl.pem"
 
 # -- device certificate expiry: the directory's cert_not_after (migration 0013) --
-waitval() {   # waitval SERIES WANT: refresh the page until SERIES is WANT (10 s)
+# dev_gauges WHAT COUNT SECONDS: once the directory refresh (pushed by the
+# change's NOTIFY) shows devices_expiring_30d COUNT (10 s at most), the
+# soonest device certificate is ~SECONDS away
+dev_gauges() {
 	lim=$(( $(date +%s) + 10 ))
-	while metrics; [ "$(val "$1")" != "$2" ]; do
+	while metrics; [ "$(val coffer_gateway_devices_expiring_30d)" != "$2" ]; do
 		[ "$(date +%s)" -lt "$lim" ] || break
 		sleep 0.2
 	done
+	check_eq "$1: devices_expiring_30d $2" "$2" \
+	    "$(val coffer_gateway_devices_expiring_30d)"
+	near "$1: device_cert_expiry_seconds ~$3" "$3" \
+	    "$(val coffer_gateway_device_cert_expiry_seconds)"
 }
-metrics
-old=$(date -u -d 2020-06-01 +%s)
-near "device_cert_expiry_seconds: the expired active phone-old is the soonest" \
-    $((old - $(date +%s))) "$(val coffer_gateway_device_cert_expiry_seconds)"
-check_eq "devices_expiring_30d counts the expired phone-old" 1 \
-    "$(val coffer_gateway_devices_expiring_30d)"
+dev_gauges "the expired active phone-old (2020-06-01) counts and is the soonest" \
+    1 $(( $(date -u -d 2020-06-01 +%s) - $(date +%s) ))
 "$CTL" device revoke --tenant hyg-acme --device phone-old >/dev/null 2>&1 ||
     bad "device revoke phone-old"
-waitval coffer_gateway_devices_expiring_30d 0
-check_eq "phone-old revoked: devices_expiring_30d 0 (phone-a: 365 days)" 0 \
-    "$(val coffer_gateway_devices_expiring_30d)"
-near "... device_cert_expiry_seconds is phone-a's 365 days" \
-    $((365 * 86400)) "$(val coffer_gateway_device_cert_expiry_seconds)"
+dev_gauges "phone-old revoked: phone-a's 365 days" 0 $((365 * 86400))
 gwf_device hyg-acme phone-10 --days 10 || bad "device issue phone-10 --days 10"
-waitval coffer_gateway_devices_expiring_30d 1
-check_eq "device issued --days 10: devices_expiring_30d 1" 1 \
-    "$(val coffer_gateway_devices_expiring_30d)"
-near "device issued --days 10: device_cert_expiry_seconds ~10 days" \
-    $((10 * 86400)) "$(val coffer_gateway_device_cert_expiry_seconds)"
+dev_gauges "device issued --days 10" 1 $((10 * 86400))
 gwf_device hyg-acme phone-10 --days 60 || bad "device re-issue phone-10 --days 60"
-waitval coffer_gateway_devices_expiring_30d 0
-check_eq "re-issued --days 60: devices_expiring_30d 0" 0 \
-    "$(val coffer_gateway_devices_expiring_30d)"
-near "re-issued --days 60: device_cert_expiry_seconds ~60 days" \
-    $((60 * 86400)) "$(val coffer_gateway_device_cert_expiry_seconds)"
+dev_gauges "phone-10 re-issued --days 60" 0 $((60 * 86400))
 check "metrics page with the device gauges is valid Prometheus text" valid
 gwf_stop
 
 # -- API expiry gauges: the same rule, from the files the API loaded -------------
-PCA="$COFFER_PKI/people"
 apf_start || die "coffer-api restart"
-now=$(date +%s)
-srv=$(openssl x509 -in "$APF_DIR/srv/apf-api.crt" -noout -enddate | epoch_of)
-ca=$(openssl x509 -in "$PCA/ca.pem" -noout -enddate | epoch_of)
-crl=$(openssl crl -in "$PCA/crl.pem" -noout -nextupdate | epoch_of)
-amet
-check "API metrics page with the expiry gauges is valid Prometheus text" valid
-near "API cert_expiry_seconds{cert=server} is cert_file's notAfter" \
-    $((srv - now)) "$(val 'coffer_api_cert_expiry_seconds{cert="server"}')"
-near "API cert_expiry_seconds{cert=people_ca} is the people CA's notAfter" \
-    $((ca - now)) "$(val 'coffer_api_cert_expiry_seconds{cert="people_ca"}')"
-near "API crl_next_update_seconds is the people CRL's nextUpdate" \
-    $((crl - now)) "$(val coffer_api_crl_next_update_seconds)"
+expiry_gauges API amet coffer_api "$APF_DIR/srv/apf-api.crt" people_ca \
+    "$COFFER_PKI/people"
+# the people CRL gone: a request reloads (the files are looked at once a
+# second), fails closed, and the people series go; back, they return
+mv "$COFFER_PKI/people/crl.pem" "$T/people-crl.away"
+lim=$(( $(date +%s) + 10 ))
+while apf_call lee-api GET /v1/whoami; amet
+	[ "$(val coffer_api_crl_next_update_seconds)" != absent ]; do
+	[ "$(date +%s)" -lt "$lim" ] || break
+	sleep 0.3
+done
+check_eq "people CRL gone, reload failed: no crl_next_update_seconds" absent \
+    "$(val coffer_api_crl_next_update_seconds)"
+check_eq "... nor cert_expiry_seconds{cert=people_ca}" absent \
+    "$(val 'coffer_api_cert_expiry_seconds{cert="people_ca"}')"
+mv "$T/people-crl.away" "$COFFER_PKI/people/crl.pem"
+sleep 1.1
+apf_call lee-api GET /v1/whoami
+check_eq "people CRL back: GET /v1/whoami" 200 "$APF_CODE"
+expiry_gauges "API (reloaded)" amet coffer_api "$APF_DIR/srv/apf-api.crt" \
+    people_ca "$COFFER_PKI/people"
 apf_stop
 
 finish
