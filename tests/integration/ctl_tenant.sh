@@ -36,7 +36,7 @@ done
 [ "$(stat -c %s "$T/keys/acme.bik" 2>/dev/null)" = 32 ] && ok "bik is 32 bytes" || bad "bik size"
 n=$(psql -XAtc "SELECT threshold_k || '/' || custodians_n || '/' || cardinality(k.commitments) || '/' || cardinality(k.public_shares) FROM coffer.tenants t JOIN coffer.tenant_keys k USING (tenant_id) WHERE name = 'acme'")
 [ "$n" = "2/3/2/3" ] && ok "public key material stored (k=2, n=3, 2 commitments, 3 public shares)" || bad "stored key material: $n"
-if psql -XAtc "SELECT count(*) FROM information_schema.columns WHERE table_schema='coffer' AND column_name ~ '(bik|blind|secret|share_)' AND column_name <> 'blind_id'" | grep -qx 0; then
+if psql -XAtc "SELECT count(*) FROM information_schema.columns WHERE table_schema='coffer' AND column_name ~ '(bik|blind|secret|(^|_)share_)' AND column_name <> 'blind_id'" | grep -qx 0; then
 	ok "no blind-index key or secret column in the database"
 else
 	bad "a secret-looking column exists"
