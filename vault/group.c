@@ -36,3 +36,36 @@ vault_scalar_from_index(unsigned char x[VAULT_SCALAR_BYTES], unsigned int index)
 	memset(x, 0, VAULT_SCALAR_BYTES);
 	x[0] = (unsigned char)index;
 }
+
+int
+vault_lagrange_at0(const unsigned int *index, size_t count, size_t which,
+    unsigned char lambda[VAULT_SCALAR_BYTES])
+{
+	unsigned char xi[VAULT_SCALAR_BYTES], xj[VAULT_SCALAR_BYTES];
+	unsigned char num[VAULT_SCALAR_BYTES], den[VAULT_SCALAR_BYTES];
+	unsigned char diff[VAULT_SCALAR_BYTES], inv[VAULT_SCALAR_BYTES];
+	unsigned char tmp[VAULT_SCALAR_BYTES];
+	size_t j;
+
+	memset(lambda, 0, VAULT_SCALAR_BYTES);
+	if (index == NULL || which >= count)
+		return -1;
+	vault_scalar_from_index(xi, index[which]);
+	vault_scalar_from_index(num, 1);
+	vault_scalar_from_index(den, 1);
+	for (j = 0; j < count; j++) {
+		if (j == which)
+			continue;
+		vault_scalar_from_index(xj, index[j]);
+		/* libsodium does not promise in-place arithmetic. */
+		crypto_core_ristretto255_scalar_mul(tmp, num, xj);
+		memcpy(num, tmp, sizeof num);
+		crypto_core_ristretto255_scalar_sub(diff, xj, xi);
+		crypto_core_ristretto255_scalar_mul(tmp, den, diff);
+		memcpy(den, tmp, sizeof den);
+	}
+	if (crypto_core_ristretto255_scalar_invert(inv, den) != 0)
+		return -1;
+	crypto_core_ristretto255_scalar_mul(lambda, num, inv);
+	return 0;
+}

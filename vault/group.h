@@ -7,6 +7,8 @@
 #ifndef COFFER_VAULT_GROUP_H
 #define COFFER_VAULT_GROUP_H
 
+#include <stddef.h>
+
 #define VAULT_POINT_BYTES       32U   /* ristretto255 element */
 #define VAULT_SCALAR_BYTES      32U   /* ristretto255 scalar */
 
@@ -21,5 +23,13 @@ int vault_scalar_usable(const unsigned char s[VAULT_SCALAR_BYTES]);
 /* x = the scalar of a small index (custodian numbers, the constant 1). */
 void vault_scalar_from_index(unsigned char x[VAULT_SCALAR_BYTES],
                              unsigned int index);
+
+/* λ = Π_{j≠which} x_j / (x_j − x_which), the Lagrange weight at 0 of
+ * index[which] over count distinct indices 1..255 (the caller checks they
+ * are distinct: a repeated index makes a zero denominator, refused).  0, or
+ * -1 with lambda zeroed. */
+int vault_lagrange_at0(const unsigned int *index, size_t count, size_t which,
+                       unsigned char lambda[VAULT_SCALAR_BYTES])
+    __attribute__((warn_unused_result));
 
 #endif

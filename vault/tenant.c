@@ -118,13 +118,89 @@ feldman_eval(unsigned char V[VAULT_POINT_BYTES], const unsigned char *c,
 }
 
 int
+vault_shamir_split(const unsigned char *secret, unsigned int k, unsigned int n,
+    unsigned char *commitments_out, unsigned char *shares_out,
+    char *err, size_t err_len)
+{
+	unsigned char *coef = NULL;
+	unsigned char  V[VAULT_POINT_BYTES];
+	unsigned int   i, j;
+	int            rc = -1;
+
+	if (commitments_out == NULL || shares_out == NULL) {
+		vault_err_set(err, err_len, "split: no output buffer");
+		return -1;
+	}
+	if (k < 1) {
+		vault_err_set(err, err_len, "threshold must be at least 1 (got %u)", k);
+		return -1;
+	}
+	if (n > VAULT_CUSTODIANS_MAX) {
+		vault_err_set(err, err_len, "at most %u custodians (got %u)",
+		    VAULT_CUSTODIANS_MAX, n);
+		return -1;
+	}
+	if (k > n) {
+		vault_err_set(err, err_len, "threshold %u exceeds custodian count %u",
+		    k, n);
+		return -1;
+	}
+	if (secret != NULL && !vault_scalar_usable(secret)) {
+		vault_err_set(err, err_len, "split: the secret is not a usable scalar");
+		return -1;
+	}
+	if (vault_init() != 0) {
+		vault_err_set(err, err_len, "libsodium initialisation failed");
+		return -1;
+	}
+	if ((coef = vault_secure_alloc((size_t)k * VAULT_SCALAR_BYTES)) == NULL) {
+		vault_err_set(err, err_len, "cannot allocate secure memory");
+		return -1;
+	}
+	/* a_0 = the secret (or random); scalar_random never returns 0, so no
+	 * commitment is the identity. */
+	for (j = 0; j < k; j++) {
+		unsigned char *a = coef + (size_t)j * VAULT_SCALAR_BYTES;
+
+		if (j == 0 && secret != NULL)
+			memcpy(a, secret, VAULT_SCALAR_BYTES);
+		else
+			crypto_core_ristretto255_scalar_random(a);
+		if (crypto_scalarmult_ristretto255_base(commitments_out +
+		    (size_t)j * VAULT_POINT_BYTES, a) != 0) {
+			vault_err_set(err, err_len, "commitment computation failed");
+			goto fail;
+		}
+	}
+	for (i = 1; i <= n; i++) {
+		unsigned char *s = shares_out + (size_t)(i - 1) * VAULT_SCALAR_BYTES;
+
+		poly_eval(s, coef, k, i);
+		/* s_i = 0 has probability ~n/2^252; refuse rather than hand out
+		 * an unusable share. */
+		if (crypto_scalarmult_ristretto255_base(V, s) != 0) {
+			vault_err_set(err, err_len, "degenerate share, try again");
+			goto fail;
+		}
+	}
+	rc = 0;
+fail:
+	vault_wipe(coef, (size_t)k * VAULT_SCALAR_BYTES);
+	vault_secure_free(coef);
+	if (rc != 0) {
+		vault_wipe(shares_out, (size_t)n * VAULT_SCALAR_BYTES);
+		memset(commitments_out, 0, (size_t)k * VAULT_POINT_BYTES);
+	}
+	return rc;
+}
+
+int
 vault_tenant_generate(vault_tenant_keys **out, unsigned int k, unsigned int n,
     char *err, size_t err_len)
 {
 	vault_tenant_keys *keys = NULL;
-	unsigned char     *coef = NULL;
-	unsigned char     *s;
-	unsigned int       i, j;
+	char               msg[256];
+	unsigned int       i;
 	int                rc = -1;
 
 	if (out == NULL) {
@@ -132,68 +208,33 @@ vault_tenant_generate(vault_tenant_keys **out, unsigned int k, unsigned int n,
 		return -1;
 	}
 	*out = NULL;
-	if (k < 1) {
-		vault_err_set(err, err_len, "tenant: threshold must be at least 1 (got %u)", k);
-		return -1;
-	}
-	if (n > VAULT_CUSTODIANS_MAX) {
-		vault_err_set(err, err_len, "tenant: at most %u custodians (got %u)",
-		    VAULT_CUSTODIANS_MAX, n);
-		return -1;
-	}
-	if (k > n) {
-		vault_err_set(err, err_len, "tenant: threshold %u exceeds custodian count %u",
-		    k, n);
-		return -1;
-	}
-	if (vault_init() != 0) {
-		vault_err_set(err, err_len, "tenant: libsodium initialisation failed");
-		return -1;
-	}
-
 	if ((keys = calloc(1, sizeof *keys)) == NULL) {
 		vault_err_set(err, err_len, "tenant: out of memory");
 		goto fail;
 	}
 	keys->k = k;
 	keys->n = n;
-	keys->shares = vault_secure_alloc((size_t)n * VAULT_SCALAR_BYTES);
-	coef = vault_secure_alloc((size_t)k * VAULT_SCALAR_BYTES);
-	if (keys->shares == NULL || coef == NULL) {
+	if (n >= 1 && n <= VAULT_CUSTODIANS_MAX &&
+	    (keys->shares = vault_secure_alloc((size_t)n * VAULT_SCALAR_BYTES)) == NULL) {
 		vault_err_set(err, err_len, "tenant: cannot allocate secure memory");
 		goto fail;
 	}
-
-	/* a_0 = t; scalar_random never returns 0, so no commitment is identity. */
-	for (j = 0; j < k; j++) {
-		crypto_core_ristretto255_scalar_random(coef + (size_t)j * VAULT_SCALAR_BYTES);
-		if (crypto_scalarmult_ristretto255_base(keys->commitments[j],
-		    coef + (size_t)j * VAULT_SCALAR_BYTES) != 0) {
-			vault_err_set(err, err_len, "tenant: commitment computation failed");
-			goto fail;
-		}
+	if (vault_shamir_split(NULL, k, n, keys->commitments[0],
+	    keys->shares, msg, sizeof msg) != 0) {
+		vault_err_set(err, err_len, "tenant: %s", msg);
+		goto fail;
 	}
 	memcpy(keys->T, keys->commitments[0], VAULT_POINT_BYTES);
-
-	for (i = 1; i <= n; i++) {
-		s = keys->shares + (size_t)(i - 1) * VAULT_SCALAR_BYTES;
-		poly_eval(s, coef, k, i);
-		/* s_i = 0 has probability ~n/2^252; refuse rather than publish
-		 * an unusable share. */
-		if (crypto_scalarmult_ristretto255_base(keys->V[i - 1], s) != 0) {
+	for (i = 1; i <= n; i++)
+		if (crypto_scalarmult_ristretto255_base(keys->V[i - 1],
+		    keys->shares + (size_t)(i - 1) * VAULT_SCALAR_BYTES) != 0) {
 			vault_err_set(err, err_len, "tenant: degenerate share, try again");
 			goto fail;
 		}
-	}
-
 	*out = keys;
 	keys = NULL;
 	rc = 0;
 fail:
-	if (coef != NULL) {
-		vault_wipe(coef, (size_t)k * VAULT_SCALAR_BYTES);
-		vault_secure_free(coef);
-	}
 	vault_tenant_keys_free(&keys);
 	return rc;
 }

@@ -28,6 +28,17 @@ int  vault_tenant_generate(vault_tenant_keys **out, unsigned int k, unsigned int
                            char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
+/* Shamir k-of-n split with Feldman commitments: secret NULL draws a random
+ * a_0 (a new key), else a_0 = *secret (a re-share dealer splitting its own
+ * share).  commitments_out: k points, C_0 first; shares_out: n scalars,
+ * f(1)..f(n), in memory the caller allocated with vault_secure_alloc.  The
+ * coefficients are wiped before return; on failure both outputs are
+ * zeroed. */
+int  vault_shamir_split(const unsigned char *secret, unsigned int k, unsigned int n,
+                        unsigned char *commitments_out, unsigned char *shares_out,
+                        char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
 /* Wipes every share, frees, sets *keys = NULL; accepts NULL. */
 void vault_tenant_keys_free(vault_tenant_keys **keys);
 

@@ -248,13 +248,11 @@ vault_threshold_combine(const vault_partial *partials, size_t count,
     unsigned char S_out[VAULT_POINT_BYTES], char *err, size_t err_len)
 {
 	unsigned char seen[CUSTODIAN_INDEX_MAX + 1];
-	unsigned char xi[VAULT_SCALAR_BYTES], xj[VAULT_SCALAR_BYTES];
-	unsigned char num[VAULT_SCALAR_BYTES], den[VAULT_SCALAR_BYTES];
-	unsigned char diff[VAULT_SCALAR_BYTES], inv[VAULT_SCALAR_BYTES];
-	unsigned char lambda[VAULT_SCALAR_BYTES], tmp[VAULT_SCALAR_BYTES];
+	unsigned int  idxs[CUSTODIAN_INDEX_MAX];
+	unsigned char lambda[VAULT_SCALAR_BYTES];
 	unsigned char term[VAULT_POINT_BYTES];
 	unsigned char acc[VAULT_POINT_BYTES], sum[VAULT_POINT_BYTES];
-	size_t        i, j;
+	size_t        i;
 	unsigned int  idx;
 	int           rc = -1;
 
@@ -296,28 +294,14 @@ vault_threshold_combine(const vault_partial *partials, size_t count,
 		goto fail;
 	}
 
-	/* λ_i = Π_{j≠i} x_j / (x_j − x_i). Indices are distinct and below L,
-	 * so no denominator is zero and no λ_i is zero. */
+	for (i = 0; i < count; i++)
+		idxs[i] = partials[i].index;
+	/* Indices are distinct and below L, so no denominator is zero. */
 	for (i = 0; i < count; i++) {
-		vault_scalar_from_index(xi, partials[i].index);
-		vault_scalar_from_index(num, 1);
-		vault_scalar_from_index(den, 1);
-		for (j = 0; j < count; j++) {
-			if (j == i)
-				continue;
-			vault_scalar_from_index(xj, partials[j].index);
-			/* libsodium does not promise in-place arithmetic. */
-			crypto_core_ristretto255_scalar_mul(tmp, num, xj);
-			memcpy(num, tmp, sizeof num);
-			crypto_core_ristretto255_scalar_sub(diff, xj, xi);
-			crypto_core_ristretto255_scalar_mul(tmp, den, diff);
-			memcpy(den, tmp, sizeof den);
-		}
-		if (crypto_core_ristretto255_scalar_invert(inv, den) != 0) {
+		if (vault_lagrange_at0(idxs, count, i, lambda) != 0) {
 			vault_err_set(err, err_len, "internal: Lagrange denominator is zero");
 			goto fail;
 		}
-		crypto_core_ristretto255_scalar_mul(lambda, num, inv);
 		if (crypto_scalarmult_ristretto255(term, lambda, partials[i].P) != 0) {
 			vault_err_set(err, err_len, "custodian %u: partial cannot be combined",
 			    partials[i].index);
