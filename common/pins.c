@@ -19,7 +19,8 @@
 #include "common/util.h"
 
 #define PINS_FILE_MAX  (64U * 1024U)
-#define PINS_MAGIC     "coffer-tenant-pin v1\n"
+#define PINS_MAGIC     "coffer-tenant-pin v2\n"
+#define PINS_MAGIC_V1  "coffer-tenant-pin v1\n"
 
 typedef struct pbuf {
 	char   *p;
@@ -75,10 +76,16 @@ pins_tenant_encode(const pins_tenant *p, char **out, size_t *out_len,
 		snprintf(err, err_len, "pin: threshold/custodians out of range");
 		return -1;
 	}
-	pb_add(&b, "coffer-tenant-pin v1", "");
+	if (p->generation < 1) {
+		snprintf(err, err_len, "pin: generation must be at least 1");
+		return -1;
+	}
+	pb_add(&b, "coffer-tenant-pin v2", "");
 	util_uuid_format(id, p->tenant_id);
 	pb_add(&b, "tenant_id", id);
 	pb_add(&b, "tenant", p->name);
+	snprintf(num, sizeof(num), "%u", p->generation);
+	pb_add(&b, "generation", num);
 	snprintf(num, sizeof(num), "%u", p->k);
 	pb_add(&b, "threshold", num);
 	snprintf(num, sizeof(num), "%u", p->n);
@@ -152,14 +159,19 @@ pins_tenant_parse(const char *text, size_t len, pins_tenant *out, char *err,
 	char key[32], val[160];
 	unsigned char h[crypto_hash_sha256_BYTES], want[crypto_hash_sha256_BYTES];
 	unsigned i;
+	int v2 = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (len < sizeof(PINS_MAGIC) - 1 ||
-	    memcmp(text, PINS_MAGIC, sizeof(PINS_MAGIC) - 1) != 0) {
-		snprintf(err, err_len, "not a tenant pin file (expected \"coffer-tenant-pin v1\")");
+	if (len >= sizeof(PINS_MAGIC) - 1 &&
+	    memcmp(text, PINS_MAGIC, sizeof(PINS_MAGIC) - 1) == 0)
+		v2 = 1;
+	else if (len < sizeof(PINS_MAGIC_V1) - 1 ||
+	    memcmp(text, PINS_MAGIC_V1, sizeof(PINS_MAGIC_V1) - 1) != 0) {
+		snprintf(err, err_len, "not a tenant pin file (expected \"coffer-tenant-pin v2\" or v1)");
 		return -1;
 	}
-	p += sizeof(PINS_MAGIC) - 1;
+	p += sizeof(PINS_MAGIC) - 1;   /* both magics are this long */
+	out->generation = 1;            /* v1: before re-sharing existed */
 #define NEXT(k) (pins_line(&p, end, key, sizeof(key), val, sizeof(val)) == 0 \
 	    && strcmp(key, (k)) == 0)
 	if (!NEXT("tenant_id") || util_uuid_parse(out->tenant_id, val) != 0)
@@ -167,6 +179,9 @@ pins_tenant_parse(const char *text, size_t len, pins_tenant *out, char *err,
 	if (!NEXT("tenant") || strlen(val) == 0 || strlen(val) >= sizeof(out->name))
 		goto bad;
 	memcpy(out->name, val, strlen(val) + 1);	/* length checked above */
+	if (v2 && (!NEXT("generation") || pins_uint(val, 1, PINS_MAX_GENERATION,
+	    &out->generation) != 0))
+		goto bad;
 	if (!NEXT("threshold") || pins_uint(val, 1, PINS_MAX_N, &out->k) != 0)
 		goto bad;
 	if (!NEXT("custodians") || pins_uint(val, out->k, PINS_MAX_N, &out->n) != 0)
@@ -234,7 +249,7 @@ pins_tenant_load(const char *dir, const char *tenant, pins_tenant *out,
 
 int
 pins_tenant_compare_db(PGconn *db, const pins_tenant *pin,
-    const char *pin_path, char *err, size_t err_len)
+    const char *pin_path, int key_only, char *err, size_t err_len)
 {
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
@@ -244,9 +259,14 @@ pins_tenant_compare_db(PGconn *db, const pins_tenant *pin,
 	util_uuid_format(id, pin->tenant_id);
 	pg_param_text(&p, id);
 	p.result_binary = 1;
-	/* One row per array element: 0 public key, 1 commitments, 2 shares. */
-	r = pg_query(db,
+	/* One row per array element: -1 the generation (in column 2's place
+	 * the key again), 0 public key, 1 commitments, 2 shares. */
+	r = pg_query(db, key_only ?
 	    "SELECT 0, 0::bigint, k.public_key FROM coffer.tenant_keys k "
+	    "WHERE k.tenant_id = $1::uuid" :
+	    "SELECT -1, k.generation::bigint, k.public_key FROM coffer.tenant_keys k "
+	    "WHERE k.tenant_id = $1::uuid "
+	    "UNION ALL SELECT 0, 0::bigint, k.public_key FROM coffer.tenant_keys k "
 	    "WHERE k.tenant_id = $1::uuid "
 	    "UNION ALL SELECT 1, o, c FROM coffer.tenant_keys k, "
 	    "unnest(k.commitments) WITH ORDINALITY AS u(c, o) WHERE k.tenant_id = $1::uuid "
@@ -266,15 +286,34 @@ pins_tenant_compare_db(PGconn *db, const pins_tenant *pin,
 
 		for (i = 0; i < rows; i++) {
 			const unsigned char *kind = (const unsigned char *)PQgetvalue(r, i, 0);
+			const unsigned char *o = (const unsigned char *)PQgetvalue(r, i, 1);
 			const char *v = PQgetvalue(r, i, 2);
-			int kd = kind[3];
+			int kd = kind[0] == 0xff ? -1 : kind[3];
 			const unsigned char *want;
 			char what[64];
 
-			if (PQgetlength(r, i, 2) != (int)PINS_POINT_BYTES) {
+			if (PQgetlength(r, i, 2) != (int)PINS_POINT_BYTES ||
+			    PQgetlength(r, i, 1) != 8) {
 				snprintf(err, err_len, "tenant %s: malformed key row in the "
 				    "database", pin->name);
 				goto out;
+			}
+			if (kd == -1) {
+				unsigned long long g = 0;
+				int j;
+
+				for (j = 0; j < 8; j++)
+					g = g << 8 | o[j];
+				if (g != pin->generation) {
+					snprintf(err, err_len, "tenant %s: the database's key "
+					    "is at share generation %llu, its pin %s at "
+					    "generation %u%s", pin->name, g, pin_path,
+					    pin->generation, g > pin->generation ?
+					    ": install the re-share's pin (cofferctl tenant "
+					    "reshare pin)" : "");
+					goto out;
+				}
+				continue;
 			}
 			if (kd == 0) {
 				npk++;
@@ -303,7 +342,7 @@ pins_tenant_compare_db(PGconn *db, const pins_tenant *pin,
 				goto out;
 			}
 		}
-		if (npk != 1 || nc != pin->k || ns != pin->n) {
+		if (npk != 1 || (!key_only && (nc != pin->k || ns != pin->n))) {
 			snprintf(err, err_len, "tenant %s: the database holds %u "
 			    "commitments and %u public shares, its pin %s %u and %u",
 			    pin->name, nc, ns, pin_path, pin->k, pin->n);
@@ -351,7 +390,7 @@ pins_tenant_check_db(PGconn *db, const char *dir,
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/%s.pin", dir, name);
-	rc = pins_tenant_compare_db(db, pin, path, err, err_len);
+	rc = pins_tenant_compare_db(db, pin, path, 0, err, err_len);
 out:
 	free(pin);
 	return rc;

@@ -5,9 +5,10 @@
  * text, public material only (docs/CONTRACTS.md):
  *
  *   <keys_dir>/<tenant>.pin  (`cofferctl tenant init`, next to the .bik)
- *     coffer-tenant-pin v1
+ *     coffer-tenant-pin v2
  *     tenant_id <uuid>
  *     tenant <name>
+ *     generation <g>                share generation (v1 files: none, = 1)
  *     threshold <k>
  *     custodians <n>
  *     public_key <64 hex>           T
@@ -32,11 +33,13 @@
 #define PINS_POINT_BYTES  32U
 #define PINS_MAX_N        255U
 #define PINS_NAME_MAX     65U
+#define PINS_MAX_GENERATION 1000000U
 
 typedef struct pins_tenant {
 	unsigned char tenant_id[16];
 	char          name[PINS_NAME_MAX];
 	unsigned      k, n;
+	unsigned      generation;   /* share generation (vault/reshare.h), >= 1 */
 	unsigned char public_key[PINS_POINT_BYTES];
 	unsigned char commitments[PINS_MAX_N * PINS_POINT_BYTES];
 	unsigned char public_shares[PINS_MAX_N * PINS_POINT_BYTES];
@@ -54,11 +57,14 @@ int pins_tenant_parse(const char *text, size_t len, pins_tenant *out,
                       char *err, size_t err_len)
     __attribute__((warn_unused_result));
 
-/* Compare the database's key row of a tenant with its pin.  0 equal; -1
- * with a message naming the tenant and the object that differs (or why
- * it could not be read). */
+/* Compare the database's key row of a tenant with its pin: the share
+ * generation, T, the commitments and the public shares; key_only: T alone
+ * (the gateway, which only ever wraps to T and must keep sealing while a
+ * re-share moves the generation).  0 equal; -1 with a message naming the
+ * tenant and the object that differs (or why it could not be read). */
 int pins_tenant_compare_db(PGconn *db, const pins_tenant *pin,
-                           const char *pin_path, char *err, size_t err_len)
+                           const char *pin_path, int key_only,
+                           char *err, size_t err_len)
     __attribute__((warn_unused_result));
 /* Load <dir>/<tenant>.pin and compare.  The tenant is named by its
  * database id; its name is read from the database to find the file. */

@@ -293,6 +293,20 @@ ctl_tenant_init(int argc, char **argv)
 		    &p, err, sizeof(err)) != 0)
 			goto fail_db;
 	}
+	{
+		/* Generation 1 in the history (migration 0014). */
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, idstr);
+		if (pg_exec(db, "INSERT INTO coffer.tenant_key_generations (tenant_id, "
+		    "generation, public_key, threshold_k, custodians_n, commitments, "
+		    "public_shares, kind) SELECT k.tenant_id, 1, k.public_key, "
+		    "t.threshold_k, t.custodians_n, k.commitments, k.public_shares, "
+		    "'init' FROM coffer.tenant_keys k JOIN coffer.tenants t "
+		    "USING (tenant_id) WHERE k.tenant_id = $1::uuid", &p, err,
+		    sizeof(err)) != 0)
+			goto fail_db;
+	}
 	/* tenant.init opens the tenant's audit chain, with the rows. */
 	{
 		char target[80];
@@ -320,6 +334,7 @@ ctl_tenant_init(int argc, char **argv)
 		info.index = i;
 		info.n = n;
 		info.k = k;
+		info.generation = 1;
 		info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MODERATE;
 		info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
 		if (ctl_new_passphrase(npass ? passfiles[i - 1] : NULL, i, pass, CTL_PASS_MAX) != 0)
@@ -370,6 +385,7 @@ ctl_tenant_init(int argc, char **argv)
 		snprintf(pin->name, sizeof(pin->name), "%s", name);
 		pin->k = k;
 		pin->n = n;
+		pin->generation = 1;
 		memcpy(pin->public_key, T, sizeof(T));
 		memcpy(pin->commitments, commits, (size_t)k * VAULT_POINT_BYTES);
 		memcpy(pin->public_shares, pubshares, (size_t)n * VAULT_POINT_BYTES);
@@ -552,6 +568,7 @@ ctl_share_check(int argc, char **argv)
 	vault_sharefile_info info;
 	PGresult *res = NULL;
 	PGconn *db = NULL;
+	unsigned current = 0;
 	int rc = 1, a, i, nc;
 
 	for (a = 2; a < argc; a++) {
@@ -596,11 +613,46 @@ ctl_share_check(int argc, char **argv)
 		goto out;
 	{
 		pg_params p = PG_PARAMS_INIT;
+
 		pg_param_text(&p, idstr);
+		res = pg_query(db, "SELECT generation FROM coffer.tenant_keys "
+		    "WHERE tenant_id = $1::uuid", &p, err, sizeof(err));
+		if (res == NULL) {
+			ctl_fail("database: %s", err);
+			goto out;
+		}
+		if (PQntuples(res) != 1) {
+			ctl_fail("%s: tenant %s is not in this database", file, idstr);
+			goto out;
+		}
+		current = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		res = NULL;
+	}
+	if (info.generation > current) {
+		ctl_fail("%s: share generation %u is newer than tenant %s's current "
+		    "generation %u in this database", file, info.generation, idstr,
+		    current);
+		goto out;
+	}
+	{
+		pg_params p = PG_PARAMS_INIT;
+		char gen[16];
+
+		snprintf(gen, sizeof(gen), "%u", info.generation);
+		pg_param_text(&p, idstr);
+		pg_param_text(&p, gen);
 		p.result_binary = 1;
-		res = pg_query(db, "SELECT k.public_key, c FROM coffer.tenant_keys k, "
+		/* The current generation from the live row (what approvals are
+		 * checked against), an older one from the history. */
+		res = pg_query(db, info.generation == current ?
+		    "SELECT k.public_key, c FROM coffer.tenant_keys k, "
 		    "unnest(k.commitments) WITH ORDINALITY AS u(c, o) "
-		    "WHERE k.tenant_id = $1::uuid ORDER BY o", &p, err, sizeof(err));
+		    "WHERE k.tenant_id = $1::uuid AND $2::int IS NOT NULL ORDER BY o" :
+		    "SELECT k.public_key, c FROM coffer.tenant_key_generations k, "
+		    "unnest(k.commitments) WITH ORDINALITY AS u(c, o) "
+		    "WHERE k.tenant_id = $1::uuid AND k.generation = $2::int ORDER BY o",
+		    &p, err, sizeof(err));
 	}
 	if (res == NULL) {
 		ctl_fail("database: %s", err);
@@ -608,7 +660,8 @@ ctl_share_check(int argc, char **argv)
 	}
 	nc = PQntuples(res);
 	if (nc == 0) {
-		ctl_fail("%s: tenant %s is not in this database", file, idstr);
+		ctl_fail("%s: tenant %s has no generation %u in this database",
+		    file, idstr, info.generation);
 		goto out;
 	}
 	if ((unsigned)nc != info.k) {
@@ -641,8 +694,18 @@ ctl_share_check(int argc, char **argv)
 		    file, info.index, idstr, err);
 		goto out;
 	}
-	printf("share %u of %u (threshold %u) for tenant %s: OK, verifies against the commitments\n",
-	    info.index, info.n, info.k, idstr);
+	if (info.generation < current) {
+		printf("share %u of %u (threshold %u) for tenant %s: generation %u "
+		    "is RETIRED: it verifies against generation %u's commitments, "
+		    "but the tenant key was re-shared and is at generation %u; "
+		    "approvals with this share are refused\n", info.index, info.n,
+		    info.k, idstr, info.generation, info.generation, current);
+		goto out;
+	}
+	printf("share %u of %u (threshold %u) for tenant %s: OK, verifies against the commitments; generation %u (current)%s\n",
+	    info.index, info.n, info.k, idstr, info.generation,
+	    info.holder == VAULT_SHARE_HOLDER_THIRD_PARTY ?
+	    "; held by a designated third party" : "");
 	rc = 0;
 out:
 	PQclear(res);

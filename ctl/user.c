@@ -79,7 +79,9 @@ static const char usr_usage_text[] =
     "       cofferctl user revoke --tenant T --name N [--pki DIR] "
     "[--config FILE]\n"
     "       cofferctl user list --tenant T [--pki DIR] [--config FILE]\n"
-    "  custodians need --custodian-index 1..n (n = the tenant's custodians);\n"
+    "  --custodian-index 1..n (n = the tenant's custodians): the share the\n"
+    "  custodian holds in the current generation; a custodian without it\n"
+    "  holds no share yet (a recipient of a re-share: cofferctl tenant reshare);\n"
     "  --person (a person id, or the name of an existing person) makes the\n"
     "  new account another account of that person: two-person rules count\n"
     "  persons, not accounts; without it a new user is a new person;\n"
@@ -334,9 +336,6 @@ usr_issue(const usr_opts *o)
 	if (!role_ok)
 		return ctl_usage(usr_usage_text, "user: --role must be admin, "
 		    "legal, custodian or auditor");
-	if (strcmp(o->role, "custodian") == 0 && o->index == 0)
-		return ctl_usage(usr_usage_text, "user: a custodian needs "
-		    "--custodian-index I");
 	if (strcmp(o->role, "custodian") != 0 && o->index != 0)
 		return ctl_usage(usr_usage_text, "user: --custodian-index is "
 		    "only for --role custodian");
@@ -442,6 +441,24 @@ usr_issue(const usr_opts *o)
 		goto out;
 	}
 	snprintf(uid, sizeof(uid), "%s", PQgetvalue(r, 0, 0));
+	if (o->index != 0) {
+		/* Who holds the index in the current generation (migration
+		 * 0014); a replacement custodian takes the seat over. */
+		pg_params sp = PG_PARAMS_INIT;
+
+		pg_param_text(&sp, id);
+		pg_param_text(&sp, idx);
+		pg_param_text(&sp, uid);
+		if (pg_exec(db, "INSERT INTO coffer.custodian_seats (tenant_id, "
+		    "generation, custodian_index, user_id) SELECT $1::uuid, "
+		    "k.generation, $2::integer, $3::uuid FROM coffer.tenant_keys k "
+		    "WHERE k.tenant_id = $1::uuid ON CONFLICT (tenant_id, "
+		    "generation, custodian_index) DO UPDATE SET user_id = "
+		    "EXCLUDED.user_id", &sp, err, sizeof(err)) != 0) {
+			ctl_fail("registering user %s: database: %s", o->name, err);
+			goto out;
+		}
+	}
 	if (usr_audit_issue(db, o, id, uid, pid, existing, is) != 0)
 		goto out;
 	if (pki_issued_write(is, o->out, o->name, err, sizeof(err)) != 0) {

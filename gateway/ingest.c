@@ -422,7 +422,7 @@ ig_pin_check(ingest *ig, ig_tenant *t)
 		pthread_mutex_unlock(&ig->dmu);
 	}
 	snprintf(path, sizeof(path), "%s/%s.pin", ig->cfg.keys_dir, t->name);
-	ok = pins_tenant_compare_db(ig->dconn, pin, path, why, sizeof(why)) == 0;
+	ok = pins_tenant_compare_db(ig->dconn, pin, path, 1, why, sizeof(why)) == 0;
 	if (!ok && PQstatus(ig->dconn) != CONNECTION_OK)
 		return;                  /* the database is gone, not the keys */
 done:

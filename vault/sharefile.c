@@ -39,21 +39,31 @@
 #define SF_OFF_PK       32U
 #define SF_OFF_OPS      64U
 #define SF_OFF_MEM      72U
-#define SF_OFF_SALT     80U
-#define SF_OFF_NONCE    96U
-#define SF_OFF_CT       120U
-#define SF_HEADER_LEN   SF_OFF_CT
+/* version 1: salt, nonce, ciphertext follow the limits */
+#define SF1_OFF_SALT    80U
+#define SF1_OFF_NONCE   96U
+#define SF1_OFF_CT      120U
+/* version 2: generation (u32), holder (u8), 3 zero bytes, then the same */
+#define SF2_OFF_GEN     80U
+#define SF2_OFF_HOLDER  84U
+#define SF2_OFF_RSVD    85U
+#define SF2_OFF_SALT    88U
+#define SF2_OFF_NONCE   104U
+#define SF2_OFF_CT      128U
 #define SF_CT_LEN       (VAULT_SCALAR_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 #define SF_MAX_INDEX    255U
 #define SF_WHAT         "share file"   /* names it in pwbox messages */
 
-_Static_assert(SF_OFF_SALT + crypto_pwhash_argon2id_SALTBYTES == SF_OFF_NONCE,
+_Static_assert(SF1_OFF_SALT + crypto_pwhash_argon2id_SALTBYTES == SF1_OFF_NONCE,
     "salt size");
-_Static_assert(SF_OFF_NONCE + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == SF_OFF_CT,
+_Static_assert(SF1_OFF_NONCE + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == SF1_OFF_CT,
     "nonce size");
-_Static_assert(SF_OFF_CT + SF_CT_LEN == VAULT_SHAREFILE_BYTES, "file size");
-_Static_assert(SF_OFF_SALT + VAULT_PWBOX_TAIL_BYTES == SF_HEADER_LEN,
-    "header ends in the pwbox salt and nonce");
+_Static_assert(SF1_OFF_CT + SF_CT_LEN == VAULT_SHAREFILE_V1_BYTES, "v1 file size");
+_Static_assert(SF1_OFF_SALT + VAULT_PWBOX_TAIL_BYTES == SF1_OFF_CT,
+    "v1 header ends in the pwbox salt and nonce");
+_Static_assert(SF2_OFF_SALT + VAULT_PWBOX_TAIL_BYTES == SF2_OFF_CT,
+    "v2 header ends in the pwbox salt and nonce");
+_Static_assert(SF2_OFF_CT + SF_CT_LEN == VAULT_SHAREFILE_BYTES, "v2 file size");
 _Static_assert(VAULT_SHAREFILE_OPSLIMIT_MIN == crypto_pwhash_argon2id_OPSLIMIT_MIN,
     "opslimit min");
 _Static_assert(VAULT_SHAREFILE_MEMLIMIT_MIN == crypto_pwhash_argon2id_MEMLIMIT_MIN,
@@ -66,6 +76,19 @@ _Static_assert(VAULT_SHAREFILE_OPSLIMIT_MODERATE ==
     crypto_pwhash_argon2id_OPSLIMIT_MODERATE, "opslimit moderate");
 _Static_assert(VAULT_SHAREFILE_MEMLIMIT_MODERATE ==
     crypto_pwhash_argon2id_MEMLIMIT_MODERATE, "memlimit moderate");
+
+/* The header length (the AD) and file size of a version. */
+static size_t
+sf_header_len(unsigned int version)
+{
+	return version == 1 ? SF1_OFF_CT : SF2_OFF_CT;
+}
+
+static size_t
+sf_file_len(unsigned int version)
+{
+	return version == 1 ? VAULT_SHAREFILE_V1_BYTES : VAULT_SHAREFILE_BYTES;
+}
 
 static void
 store_u64_le(unsigned char *p, unsigned long long v)
@@ -111,6 +134,16 @@ info_check(const vault_sharefile_info *info, char *err, size_t err_len)
 		    "group element");
 		return -1;
 	}
+	if (info->generation < 1 || info->generation > VAULT_SHAREFILE_GENERATION_MAX) {
+		vault_err_set(err, err_len, "share file: generation %u outside 1..%u",
+		    info->generation, VAULT_SHAREFILE_GENERATION_MAX);
+		return -1;
+	}
+	if (info->holder > VAULT_SHARE_HOLDER_THIRD_PARTY) {
+		vault_err_set(err, err_len, "share file: unknown holder kind %u",
+		    info->holder);
+		return -1;
+	}
 	return vault_pwbox_limits_check(SF_WHAT, info->opslimit, info->memlimit,
 	    err, err_len);
 }
@@ -119,7 +152,8 @@ static int
 header_parse(const unsigned char *file, size_t file_len,
     vault_sharefile_info *info, char *err, size_t err_len)
 {
-	size_t m;
+	size_t m, want;
+	unsigned int version;
 
 	memset(info, 0, sizeof *info);
 	if (file == NULL || file_len == 0) {
@@ -132,24 +166,25 @@ header_parse(const unsigned char *file, size_t file_len,
 		return -1;
 	}
 	if (file_len <= SF_OFF_VERSION) {
-		vault_err_set(err, err_len, "share file truncated: %zu of %u bytes",
-		    file_len, VAULT_SHAREFILE_BYTES);
+		vault_err_set(err, err_len, "share file truncated: %zu bytes",
+		    file_len);
 		return -1;
 	}
-	if (file[SF_OFF_VERSION] != VAULT_SHAREFILE_VERSION) {
+	version = file[SF_OFF_VERSION];
+	if (version != 1 && version != VAULT_SHAREFILE_VERSION) {
 		vault_err_set(err, err_len, "unsupported share file version %u (this build "
-		    "reads version %u)", (unsigned int)file[SF_OFF_VERSION],
-		    VAULT_SHAREFILE_VERSION);
+		    "reads versions 1 and %u)", version, VAULT_SHAREFILE_VERSION);
 		return -1;
 	}
-	if (file_len < VAULT_SHAREFILE_BYTES) {
-		vault_err_set(err, err_len, "share file truncated: %zu of %u bytes",
-		    file_len, VAULT_SHAREFILE_BYTES);
+	want = sf_file_len(version);
+	if (file_len < want) {
+		vault_err_set(err, err_len, "share file truncated: %zu of %zu bytes",
+		    file_len, want);
 		return -1;
 	}
-	if (file_len > VAULT_SHAREFILE_BYTES) {
+	if (file_len > want) {
 		vault_err_set(err, err_len, "share file has %zu unexpected trailing bytes",
-		    file_len - VAULT_SHAREFILE_BYTES);
+		    file_len - want);
 		return -1;
 	}
 
@@ -160,6 +195,24 @@ header_parse(const unsigned char *file, size_t file_len,
 	memcpy(info->tenant_pk, file + SF_OFF_PK, VAULT_POINT_BYTES);
 	info->opslimit = load_u64_le(file + SF_OFF_OPS);
 	info->memlimit = load_u64_le(file + SF_OFF_MEM);
+	info->version = version;
+	if (version == 1) {
+		info->generation = 1;
+		info->holder = VAULT_SHARE_HOLDER_CUSTODIAN;
+	} else {
+		info->generation = (unsigned int)file[SF2_OFF_GEN] |
+		    (unsigned int)file[SF2_OFF_GEN + 1] << 8 |
+		    (unsigned int)file[SF2_OFF_GEN + 2] << 16 |
+		    (unsigned int)file[SF2_OFF_GEN + 3] << 24;
+		info->holder = file[SF2_OFF_HOLDER];
+		if (file[SF2_OFF_RSVD] != 0 || file[SF2_OFF_RSVD + 1] != 0 ||
+		    file[SF2_OFF_RSVD + 2] != 0) {
+			vault_err_set(err, err_len, "share file: reserved header bytes "
+			    "are not zero");
+			memset(info, 0, sizeof *info);
+			return -1;
+		}
+	}
 	if (info_check(info, err, err_len) != 0) {
 		memset(info, 0, sizeof *info);
 		return -1;
@@ -214,8 +267,13 @@ vault_sharefile_seal(const vault_sharefile_info *info,
 	memcpy(out + SF_OFF_PK, info->tenant_pk, VAULT_POINT_BYTES);
 	store_u64_le(out + SF_OFF_OPS, info->opslimit);
 	store_u64_le(out + SF_OFF_MEM, info->memlimit);
+	out[SF2_OFF_GEN] = (unsigned char)info->generation;
+	out[SF2_OFF_GEN + 1] = (unsigned char)(info->generation >> 8);
+	out[SF2_OFF_GEN + 2] = (unsigned char)(info->generation >> 16);
+	out[SF2_OFF_GEN + 3] = (unsigned char)(info->generation >> 24);
+	out[SF2_OFF_HOLDER] = (unsigned char)info->holder;
 	/* salt, nonce and ciphertext; the header so far is the AD */
-	if (vault_pwbox_seal(out, SF_HEADER_LEN, share, VAULT_SCALAR_BYTES,
+	if (vault_pwbox_seal(out, SF2_OFF_CT, share, VAULT_SCALAR_BYTES,
 	    passphrase, passphrase_len, info->opslimit, info->memlimit, SF_WHAT,
 	    err, err_len) != 0)
 		goto fail;
@@ -268,7 +326,7 @@ vault_sharefile_open(const unsigned char *file, size_t file_len,
 		vault_err_set(err, err_len, "share file: cannot allocate secure memory");
 		goto fail;
 	}
-	if (vault_pwbox_open(file, SF_HEADER_LEN, share, VAULT_SCALAR_BYTES,
+	if (vault_pwbox_open(file, sf_header_len(info.version), share, VAULT_SCALAR_BYTES,
 	    passphrase, passphrase_len, info.opslimit, info.memlimit, SF_WHAT,
 	    err, err_len) != 0)
 		goto fail;

@@ -1,8 +1,10 @@
 /* vault/sharefile.h — custodian share files, as byte buffers (the caller
  * does the file I/O, checks ownership and mode, and writes atomically).
  *
- * Format, version 1: binary, exactly VAULT_SHAREFILE_BYTES (168) bytes,
- * integers little-endian.
+ * Format, version 2 (written): binary, exactly VAULT_SHAREFILE_BYTES (176)
+ * bytes, integers little-endian.  Version 1 (168 bytes: no generation or
+ * holder, salt at 80, nonce at 96, ciphertext at 120, AD bytes 0..119) is
+ * still read, as generation 1 held by a custodian.
  *
  *   off  len  field
  *     0   12  magic "COFFER-SHARE" (ASCII, no NUL)
@@ -14,12 +16,16 @@
  *    32   32  tenant public key T (ristretto255)
  *    64    8  Argon2id13 opslimit (u64)
  *    72    8  Argon2id13 memlimit in bytes (u64)
- *    80   16  Argon2id salt (random)
- *    96   24  XChaCha20-Poly1305-IETF nonce (random)
- *   120   48  ciphertext of the 32-byte share s_i ‖ 16-byte tag
+ *    80    4  share generation (u32, >= 1): which sharing of T this is
+ *              (tenant init: 1; every re-share: +1; vault/reshare.h)
+ *    84    1  holder: 0 custodian, 1 designated third party
+ *    85    3  zero
+ *    88   16  Argon2id salt (random)
+ *   104   24  XChaCha20-Poly1305-IETF nonce (random)
+ *   128   48  ciphertext of the 32-byte share s_i ‖ 16-byte tag
  *
  *   key = crypto_pwhash(Argon2id13, passphrase, salt, opslimit, memlimit)
- *   ad  = bytes 0..119 (the whole header), so no header byte can change
+ *   ad  = bytes 0..127 (the whole header), so no header byte can change
  *         without the file failing to open.
  *
  * Limits: opslimit in [VAULT_SHAREFILE_OPSLIMIT_MIN, VAULT_SHAREFILE_OPSLIMIT_MAX],
@@ -37,8 +43,13 @@
 #include "vault/pwbox.h"
 #include "vault/wrap.h"
 
-#define VAULT_SHAREFILE_BYTES              168U
-#define VAULT_SHAREFILE_VERSION            1U
+#define VAULT_SHAREFILE_BYTES              176U   /* version 2, written */
+#define VAULT_SHAREFILE_V1_BYTES           168U   /* version 1, still read */
+#define VAULT_SHAREFILE_VERSION            2U
+#define VAULT_SHAREFILE_GENERATION_MAX     1000000U
+
+#define VAULT_SHARE_HOLDER_CUSTODIAN       0U
+#define VAULT_SHARE_HOLDER_THIRD_PARTY     1U   /* a designated third party */
 
 /* (the Argon2id bounds, VAULT_SHAREFILE_{OPS,MEM}LIMIT_{MIN,MAX}: vault/pwbox.h) */
 #define VAULT_SHAREFILE_OPSLIMIT_INTERACTIVE 2ULL
@@ -55,6 +66,9 @@ typedef struct vault_sharefile_info {
 	unsigned int       k;          /* threshold */
 	unsigned long long opslimit;   /* Argon2id13 */
 	unsigned long long memlimit;   /* bytes */
+	unsigned int       generation; /* share generation, >= 1 (v1 files: 1) */
+	unsigned int       holder;     /* VAULT_SHARE_HOLDER_* (v1 files: custodian) */
+	unsigned int       version;    /* read: the file's format version; seal ignores it */
 } vault_sharefile_info;
 
 /* Encrypt share s_i under the passphrase. info gives every header field,

@@ -50,6 +50,7 @@ fz_write_seeds(void)
 	vault_tenant_keys_public_key(keys, info.tenant_pk);
 	info.n = 3;
 	info.k = 2;
+	info.generation = 1;
 	for (i = 1; i <= 3; i++) {
 		char name[32];
 

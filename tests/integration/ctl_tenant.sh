@@ -100,6 +100,30 @@ psql -Xqc "UPDATE coffer.tenant_keys SET commitments = (SELECT commitments FROM 
 expect_fail "share against foreign commitments" "does NOT verify against tenant" \
     "$CTL" share check "$T/keys/acme-custodian-1.share" --passphrase-file "$T/p1"
 
+# Share generations (issue 16): the check names the generation; after a
+# re-share (simulated here by the database owner moving the generation) an
+# older share is reported retired and the check fails.
+if "$CTL" share check "$T/other/other-custodian-1.share" --passphrase-file "$T/p1" >"$T/out" 2>"$T/err" \
+    && grep -q "share 1 of 3 (threshold 2) for tenant .*: OK, verifies against the commitments; generation 1 (current)$" "$T/out"; then
+	ok "share check names generation 1 (current)"
+else
+	bad "share check generation"; cat "$T/out" "$T/err"
+fi
+psql -Xqc "INSERT INTO coffer.tenant_key_generations (tenant_id, generation, public_key, threshold_k, custodians_n, commitments, public_shares, kind, reshare_id)
+           SELECT tenant_id, 2, public_key, 2, 3, commitments, public_shares, 'reshare', gen_random_uuid() FROM coffer.tenant_keys JOIN coffer.tenants USING (tenant_id) WHERE name = 'other';
+           UPDATE coffer.tenant_keys SET generation = 2 WHERE tenant_id = (SELECT tenant_id FROM coffer.tenants WHERE name = 'other')" >/dev/null
+"$CTL" share check "$T/other/other-custodian-2.share" --passphrase-file "$T/p2" >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" = 1 ] && grep -q "share 2 of 3 (threshold 2) for tenant .*: generation 1 is RETIRED: it verifies against generation 1's commitments, but the tenant key was re-shared and is at generation 2; approvals with this share are refused" "$T/out"; then
+	ok "share of a retired generation: reported, exit 1"
+else
+	bad "retired share: rc=$rc"; cat "$T/out" "$T/err"
+fi
+# the history of generation 1 gone (a database owner's doing)
+psql -Xqc "DELETE FROM coffer.tenant_key_generations WHERE tenant_id = (SELECT tenant_id FROM coffer.tenants WHERE name = 'other')" >/dev/null
+expect_fail "share of an unknown generation" "has no generation 1 in this database" \
+    "$CTL" share check "$T/other/other-custodian-3.share" --passphrase-file "$T/p3"
+
 if "$CTL" node init --name gw-test-1 --key-out "$T/node.key" >"$T/out" 2>"$T/err" \
     && [ "$(stat -c %s "$T/node.key")" = 64 ] && [ "$(stat -c %a "$T/node.key")" = 600 ]; then
 	ok "node init writes a 64-byte 0600 key"

@@ -240,8 +240,9 @@ if verify "$PEOPLE" "$T/people/alice.crt"; then ok "alice verifies"; else bad "a
 check "alice subject O/OU/CN" sh -c "openssl x509 -in '$T/people/alice.crt' -noout -subject | grep -q 'O = pki-acme, OU = legal, CN = alice'"
 row=$(db "SELECT role || ' ' || coalesce(custodian_index::text, '-') || ' ' || status || ' ' || cert_fingerprint FROM coffer.users WHERE name = 'alice'")
 check "alice row (legal, no index, fingerprint)" test "$row" = "legal - active $(fpr_of "$T/people/alice.crt")"
-expect_fail "custodian without index" 2 "a custodian needs --custodian-index" \
-    "$CTL" user issue --role custodian --tenant pki-acme --name bob --out "$T/people"
+run "custodian without index (holds no share yet: a re-share recipient)" "$CTL" user issue --role custodian --tenant pki-acme --name dora --out "$T/people"
+row=$(db "SELECT role || ' ' || coalesce(custodian_index::text, '-') FROM coffer.users WHERE name = 'dora'")
+check "dora row (custodian, no index)" test "$row" = "custodian -"
 expect_fail "index for a non-custodian" 2 "--custodian-index is only for --role custodian" \
     "$CTL" user issue --role legal --tenant pki-acme --name bob --out "$T/people" --custodian-index 1
 expect_fail "custodian index beyond n" 1 "custodian index 4 is out of range: tenant pki-acme has custodians 1..3" \

@@ -211,6 +211,7 @@ pgtest_write_pin(PGconn *c, const char *dir, const char *tenant)
 		memcpy(pin->tenant_id, PQgetvalue(r, 0, 0), 16);
 	}
 	snprintf(pin->name, sizeof(pin->name), "%s", tenant);
+	pin->generation = 1;
 	for (i = 0; i < n; i++) {
 		const unsigned char *k = (const unsigned char *)PQgetvalue(r, i, 1);
 		unsigned char *dst;

@@ -35,6 +35,7 @@ sample_pin(void)
 	p->tenant_id[8] = 0x80;
 	snprintf(p->name, sizeof(p->name), "acme");
 	p->k = 2;
+	p->generation = 1;
 	p->n = 3;
 	randombytes_buf(p->public_key, sizeof(p->public_key));
 	randombytes_buf(p->commitments, 2 * PINS_POINT_BYTES);
@@ -51,7 +52,8 @@ test_tenant_pin_roundtrip(void **state)
 
 	(void)state;
 	assert_int_equal(pins_tenant_encode(p, &text, &len, err, sizeof(err)), 0);
-	assert_int_equal(strncmp(text, "coffer-tenant-pin v1\ntenant_id ", 31), 0);
+	assert_int_equal(strncmp(text, "coffer-tenant-pin v2\ntenant_id ", 31), 0);
+	assert_non_null(strstr(text, "\ntenant acme\ngeneration 1\nthreshold 2\n"));
 	assert_int_equal(pins_tenant_parse(text, len, q, err, sizeof(err)), 0);
 	assert_memory_equal(p, q, sizeof(*p));
 	free(text);
@@ -92,7 +94,7 @@ test_tenant_pin_refusals(void **state)
 
 	/* another magic */
 	memcpy(bad, text, len);
-	bad[19] = '2';
+	bad[19] = '3';
 	assert_int_equal(pins_tenant_parse(bad, len, q, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not a tenant pin file"));
 
@@ -107,6 +109,49 @@ test_tenant_pin_refusals(void **state)
 	}
 	free(bad);
 	free(text);
+	free(p);
+	free(q);
+}
+
+/* A v1 pin (before share generations) reads as generation 1; a v2 pin
+ * without its generation line, or with 0, is malformed. */
+static void
+test_tenant_pin_v1(void **state)
+{
+	pins_tenant *p = sample_pin(), *q = calloc(1, sizeof(*q));
+	char *text = NULL, *v1, *gen, *sum, err[256], hex[65];
+	unsigned char h[crypto_hash_sha256_BYTES];
+	size_t len = 0, glen, vlen;
+
+	(void)state;
+	p->generation = 7;
+	assert_int_equal(pins_tenant_encode(p, &text, &len, err, sizeof(err)), 0);
+	v1 = malloc(len + 1);
+	assert_non_null(v1);
+	gen = strstr(text, "generation 7\n");
+	assert_non_null(gen);
+	glen = strlen("generation 7\n");
+	memcpy(v1, text, (size_t)(gen - text));
+	sum = strstr(text, "sha256 ");
+	memcpy(v1 + (gen - text), gen + glen, (size_t)(sum - gen) - glen);
+	vlen = (size_t)(sum - text) - glen;
+	v1[19] = '1';
+	crypto_hash_sha256(h, (const unsigned char *)v1, vlen);
+	for (size_t i = 0; i < sizeof(h); i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	vlen += (size_t)snprintf(v1 + vlen, len + 1 - vlen, "sha256 %s\n", hex);
+	assert_int_equal(pins_tenant_parse(v1, vlen, q, err, sizeof(err)), 0);
+	assert_int_equal(q->generation, 1);
+	assert_memory_equal(q->public_shares, p->public_shares, 3 * PINS_POINT_BYTES);
+	/* the same text announced as v2: no generation line */
+	v1[19] = '2';
+	assert_int_equal(pins_tenant_parse(v1, vlen, q, err, sizeof(err)), -1);
+	assert_string_equal(err, "malformed tenant pin file (near \"threshold\")");
+	p->generation = 0;
+	free(text);
+	assert_int_equal(pins_tenant_encode(p, &text, &len, err, sizeof(err)), -1);
+	assert_string_equal(err, "pin: generation must be at least 1");
+	free(v1);
 	free(p);
 	free(q);
 }
@@ -268,6 +313,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tenant_pin_roundtrip),
 		cmocka_unit_test(test_tenant_pin_refusals),
+		cmocka_unit_test(test_tenant_pin_v1),
 		cmocka_unit_test(test_tenant_pin_load_name),
 		cmocka_unit_test(test_node_pins),
 		cmocka_unit_test(test_epoch_stmt_encoding),

@@ -51,6 +51,7 @@ fixture_make(struct sf_fixture *f, unsigned long long ops, unsigned long long me
 	f->info.index = 2;
 	f->info.n = 3;
 	f->info.k = 2;
+	f->info.generation = 1;
 	f->info.opslimit = ops;
 	f->info.memlimit = mem;
 	assert_int_equal(vault_sharefile_seal(&f->info, vault_tenant_keys_share(f->keys, 2),
@@ -107,7 +108,7 @@ test_round_trip(void **state)
 	(void)state;
 	fixture_make(&f, VAULT_SHAREFILE_OPSLIMIT_INTERACTIVE,
 	    VAULT_SHAREFILE_MEMLIMIT_INTERACTIVE);
-	assert_memory_equal(f.file, "COFFER-SHARE\x01", 13);
+	assert_memory_equal(f.file, "COFFER-SHARE\x02", 13);
 
 	/* Metadata without the passphrase. */
 	assert_int_equal(vault_sharefile_inspect(f.file, f.file_len, &info, err,
@@ -189,7 +190,9 @@ test_every_byte_corrupted(void **state)
 				assert_non_null(strstr(err, "unsupported share file version"));
 			else if (i >= 16 && i < 32)         /* tenant id: only AD */
 				assert_string_equal(err, ERR_OPEN);
-			else if (i >= 80)                   /* salt, nonce, ciphertext */
+			else if (i >= 80 && i < 88)         /* generation, holder */
+				assert_true(err[0] != '\0');
+			else if (i >= 88)                   /* salt, nonce, ciphertext */
 				assert_string_equal(err, ERR_OPEN);
 		}
 	}
@@ -221,6 +224,9 @@ test_truncated(void **state)
 		assert_open_fails(f.file, len, PASS, err, sizeof err);
 		if (len == 0) {
 			assert_string_equal(err, "share file is empty");
+		} else if (len <= 12) {
+			snprintf(want, sizeof want, "share file truncated: %zu bytes", len);
+			assert_string_equal(err, want);
 		} else {
 			snprintf(want, sizeof want, "share file truncated: %zu of %u bytes",
 			    len, VAULT_SHAREFILE_BYTES);
@@ -258,7 +264,12 @@ static const struct header_case header_cases[] = {
 	{ 72, 1, 4096,           "memlimit 4096 bytes outside" },
 	{ 72, 1, 4294967297ULL,  "memlimit 4294967297 bytes outside" },
 	{ 72, 1, 0xffffffffffffffffULL, "memlimit 18446744073709551615 bytes outside" },
-	{ 12, 0, 2,              "unsupported share file version 2" },
+	{ 12, 0, 3,              "unsupported share file version 3 (this build reads versions 1 and 2)" },
+	{ 80, 0, 0,              "generation 0 outside 1..1000000" },
+	{ 83, 0, 0xff,           "generation 4278190081 outside 1..1000000" },
+	{ 84, 0, 2,              "unknown holder kind 2" },
+	{ 85, 0, 1,              "reserved header bytes are not zero" },
+	{ 87, 0, 1,              "reserved header bytes are not zero" },
 	{ 12, 0, 0,              "unsupported share file version 0" },
 	{ 13, 0, 0,              "custodian index 0 outside 1..3" },
 	{ 13, 0, 4,              "custodian index 4 outside 1..3" },
@@ -310,7 +321,7 @@ test_header_fields(void **state)
 	    err, sizeof err);
 	assert_string_equal(err, "not a Coffer share file (bad magic)");
 	assert_open_fails((const unsigned char *)"COFF", 4, PASS, err, sizeof err);
-	assert_non_null(strstr(err, "truncated: 4 of"));
+	assert_string_equal(err, "share file truncated: 4 bytes");
 	fixture_free(&f);
 }
 
@@ -343,7 +354,7 @@ static const struct seal_case seal_cases[] = {
 	{ 1, 3, 2, OK_OPS, OK_MEM, 0, 1, PASS, CAP, "share is not a valid scalar" },
 	{ 1, 3, 2, OK_OPS, OK_MEM, 0, 2, PASS, CAP, "share is not a valid scalar" },
 	{ 1, 3, 2, OK_OPS, OK_MEM, 0, 0, "", CAP, "passphrase must not be empty" },
-	{ 1, 3, 2, OK_OPS, OK_MEM, 0, 0, PASS, CAP - 1, "output buffer of 167 bytes" },
+	{ 1, 3, 2, OK_OPS, OK_MEM, 0, 0, PASS, CAP - 1, "output buffer of 175 bytes" },
 };
 
 static void
@@ -370,6 +381,7 @@ test_seal_refused(void **state)
 		info.index = c->index;
 		info.n = c->n;
 		info.k = c->k;
+		info.generation = 1;
 		info.opslimit = c->ops;
 		info.memlimit = c->mem;
 		memcpy(share, vault_tenant_keys_share(keys, 1), sizeof share);
@@ -406,6 +418,7 @@ test_limits_extremes(void **state)
 	info.index = 255;
 	info.n = 255;
 	info.k = 255;
+	info.generation = 1;
 	info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MIN;
 	info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MIN;
 	assert_int_equal(vault_sharefile_seal(&info, share, "x", 1, out, sizeof out,
@@ -418,10 +431,52 @@ test_limits_extremes(void **state)
 	sodium_memzero(share, sizeof share);
 }
 
+/* A version-1 file (168 bytes, before share generations) still opens, as
+ * generation 1 held by a custodian; its header is its own AD. */
+static void
+test_version1_read(void **state)
+{
+	struct sf_fixture    f;
+	vault_sharefile_info info;
+	unsigned char        v1[VAULT_SHAREFILE_V1_BYTES], *share = NULL;
+	char                 err[256];
+
+	(void)state;
+	fixture_make(&f, VAULT_SHAREFILE_OPSLIMIT_MIN, VAULT_SHAREFILE_MEMLIMIT_MIN);
+	memset(v1, 0, sizeof v1);
+	memcpy(v1, f.file, 80);
+	v1[12] = 1;
+	assert_int_equal(vault_pwbox_seal(v1, 120, vault_tenant_keys_share(f.keys, 2),
+	    VAULT_SCALAR_BYTES, PASS, strlen(PASS), VAULT_SHAREFILE_OPSLIMIT_MIN,
+	    VAULT_SHAREFILE_MEMLIMIT_MIN, "share file", err, sizeof err), 0);
+	assert_int_equal(vault_sharefile_open(v1, sizeof v1, PASS, strlen(PASS),
+	    &info, &share, err, sizeof err), 0);
+	assert_int_equal(info.version, 1);
+	assert_int_equal(info.generation, 1);
+	assert_int_equal(info.holder, VAULT_SHARE_HOLDER_CUSTODIAN);
+	assert_int_equal(info.index, 2);
+	assert_memory_equal(share, vault_tenant_keys_share(f.keys, 2), VAULT_SCALAR_BYTES);
+	vault_secure_free(share);
+	/* Its own length only: a v1 header with v2's size is refused. */
+	{
+		unsigned char v2as1[VAULT_SHAREFILE_BYTES];
+
+		memcpy(v2as1, f.file, sizeof v2as1);
+		v2as1[12] = 1;
+		assert_open_fails(v2as1, sizeof v2as1, PASS, err, sizeof err);
+		assert_string_equal(err, "share file has 8 unexpected trailing bytes");
+	}
+	v1[100] ^= 1;
+	assert_open_fails(v1, sizeof v1, PASS, err, sizeof err);
+	assert_string_equal(err, ERR_OPEN);
+	fixture_free(&f);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_version1_read),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_wrong_passphrase),
 		cmocka_unit_test(test_every_byte_corrupted),
