@@ -127,10 +127,6 @@ vault_shamir_split(const unsigned char *secret, unsigned int k, unsigned int n,
 	unsigned int   i, j;
 	int            rc = -1;
 
-	if (commitments_out == NULL || shares_out == NULL) {
-		vault_err_set(err, err_len, "split: no output buffer");
-		return -1;
-	}
 	if (k < 1) {
 		vault_err_set(err, err_len, "threshold must be at least 1 (got %u)", k);
 		return -1;
@@ -143,6 +139,10 @@ vault_shamir_split(const unsigned char *secret, unsigned int k, unsigned int n,
 	if (k > n) {
 		vault_err_set(err, err_len, "threshold %u exceeds custodian count %u",
 		    k, n);
+		return -1;
+	}
+	if (commitments_out == NULL || shares_out == NULL) {
+		vault_err_set(err, err_len, "split: no output buffer");
 		return -1;
 	}
 	if (secret != NULL && !vault_scalar_usable(secret)) {
