@@ -1630,20 +1630,24 @@ out:
 }
 
 /* Open and check the sub-share dealing d sealed to us, with V of the
- * dealer from the PIN.  0 good (sub in out); -1 with why in err. */
+ * dealer from the PIN.  0 good (sub in out); -1 with why in err, which
+ * names the dealer ("dealer 2: …"). */
 static int
 rs_rx_open(const rs_plan *p, const rs_rx *rx, const pins_tenant *pin,
     const rs_dealing *d, unsigned char out[VAULT_SCALAR_BYTES], char *err,
     size_t err_len)
 {
+	char why[RS_ERR];
+
 	if (vault_reshare_open(&p->ctx, d->dealer, rx->me, rx->pk, rx->sk,
 	    d->sealed + (size_t)(rx->me - 1) * VAULT_RESHARE_SEALED_BYTES,
 	    VAULT_RESHARE_SEALED_BYTES, out, err, err_len) != 0)
 		return -1;
 	if (vault_reshare_check_subshare(&p->ctx, d->E, (size_t)p->ctx.k_new *
 	    VAULT_POINT_BYTES, pin->public_shares + (size_t)(d->dealer - 1) *
-	    VAULT_POINT_BYTES, rx->me, out, err, err_len) != 0) {
+	    VAULT_POINT_BYTES, rx->me, out, why, sizeof(why)) != 0) {
 		vault_wipe(out, VAULT_SCALAR_BYTES);
+		snprintf(err, err_len, "dealer %u: %.400s", d->dealer, why);
 		return -1;
 	}
 	return 0;
@@ -1673,7 +1677,7 @@ rs_rx_report(const rs_opts *o, rs_plan **pp, const rs_rx *rx,
 		const rs_dealing *d = &p->deals[i];
 
 		if (rs_rx_open(p, rx, pin, d, sub, err, sizeof(err)) != 0) {
-			printf("dealer %u: %s\n", d->dealer, err);
+			printf("%s\n", err);
 			if (json_array_append_new(bad, json_integer(d->dealer)) != 0) {
 				ctl_fail("%s: out of memory", o->verb);
 				goto out;
