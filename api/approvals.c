@@ -7,6 +7,12 @@
  * partial is decoded strictly and its proof verified by vault before
  * anything is stored.
  *
+ * Share generations (api/reshare.h): only a share of the tenant key's
+ * current generation approves.  The generation is read FOR SHARE, so a
+ * re-share cannot finalise in the middle of an approval; the approval is
+ * stored with it, and the "already approved" check and the count that
+ * starts the build look at that generation's approvals and its K only.
+ *
  * Hazards:
  *  - The matter row is locked (FOR UPDATE) for the whole decision, so two
  *    custodians approving at once cannot both be "the K-th", and a
@@ -28,6 +34,7 @@
 #include "api/handlers.h"
 #include "api/server.h"
 #include "api/matters.h"
+#include "api/reshare.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "vault/mem.h"
@@ -49,11 +56,12 @@ appr_after_commit(api_req *r)
 void
 api_h_approval_submit(api_req *r)
 {
-	static const char *const top[] = { "custodian_index", "partials", NULL };
+	static const char *const top[] = { "custodian_index", "generation",
+	    "partials", NULL };
 	unsigned char mid[UTIL_UUID_BYTES], V[VAULT_POINT_BYTES];
 	unsigned char Vc[VAULT_POINT_BYTES], *commits = NULL, md[32];
 	char midstr[UTIL_UUID_STRLEN + 1], err[APPR_ERR], msg[256], idx[8];
-	char mdhex[65], blindstr[UTIL_UUID_STRLEN + 1];
+	char mdhex[65], blindstr[UTIL_UUID_STRLEN + 1], gens[16];
 	unsigned char recipient[VAULT_RECIPIENT_BYTES], blind_id[16];
 	unsigned char *eids = NULL, *Rs = NULL, *Rbs = NULL, *bps = NULL;
 	int seed = 0, renewed = 0;
@@ -64,7 +72,7 @@ api_h_approval_submit(api_req *r)
 	char *stored_text = NULL;
 	size_t nparts = 0, bad = 0, i, ncommit;
 	unsigned int mdlen = 0;
-	int k, approvals, nepochs;
+	int k, approvals, nepochs, gen;
 
 	if (api_param_uuid(r, mid, midstr) != 0)
 		return;
@@ -106,6 +114,32 @@ api_h_approval_submit(api_req *r)
 		goto out;
 	if (api_json_only(r, body, "the approval", top) != 0)
 		goto out;
+	/* The share generation: a custodian without a current share, or one
+	 * approving with a retired share file, is told so by name. */
+	if ((gen = api_key_generation(r, &k)) < 0)
+		goto out;
+	snprintf(gens, sizeof(gens), "%d", gen);
+	api_detail(r, "generation", json_integer(gen));
+	if (r->who.custodian_index < 1) {
+		api_fail_no_current_share(r, gen);
+		goto out;
+	}
+	ji = json_object_get(body, "generation");
+	if (ji != NULL && (!json_is_integer(ji) || json_integer_value(ji) < 1 ||
+	    json_integer_value(ji) > 1000000)) {
+		api_fail(r, 400, "bad_request", "invalid", "generation must be an "
+		    "integer >= 1 (the generation of your share)");
+		goto out;
+	}
+	if (ji != NULL && json_integer_value(ji) != gen) {
+		api_detail(r, "claimed_generation",
+		    json_integer(json_integer_value(ji)));
+		api_fail(r, 409, "share_retired", NULL, "share generation %d is "
+		    "retired: the tenant key is at generation %d (re-shared); "
+		    "approve with your generation-%d share",
+		    (int)json_integer_value(ji), gen, gen);
+		goto out;
+	}
 	ji = json_object_get(body, "custodian_index");
 	if (!json_is_integer(ji) || json_integer_value(ji) < 1 ||
 	    json_integer_value(ji) > 255) {
@@ -126,7 +160,6 @@ api_h_approval_submit(api_req *r)
 		    "more approvals", PQgetvalue(m, 0, 0));
 		goto out;
 	}
-	k = atoi(PQgetvalue(m, 0, 2));
 	if (PQgetisnull(m, 0, 3) || util_unhex(recipient, sizeof(recipient),
 	    PQgetvalue(m, 0, 3), (size_t)PQgetlength(m, 0, 3)) != 0) {
 		api_fail(r, 409, "production_key_missing", NULL, "the matter has no "
@@ -162,9 +195,10 @@ api_h_approval_submit(api_req *r)
 		pg_param_text(&p, idx);
 		pg_param_text(&p, r->who.user_id);
 		pg_param_text(&p, blindstr);
+		pg_param_text(&p, gens);
 		q = pg_query(r->db, "SELECT 1 FROM coffer.approvals "
 		    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid "
-		    "AND blind_id = $5::uuid "
+		    "AND blind_id = $5::uuid AND generation = $6::int "
 		    "AND (custodian_index = $3::int OR user_id = $4::uuid)", &p, err,
 		    sizeof(err));
 		if (q == NULL) {
@@ -333,14 +367,15 @@ api_h_approval_submit(api_req *r)
 		pg_param_text(&p, r->who.user_id);
 		pg_param_text(&p, stored_text);
 		pg_param_text(&p, blindstr);
+		pg_param_text(&p, gens);
 		q = pg_query(r->db, "WITH ins AS (INSERT INTO coffer.approvals "
 		    "(tenant_id, matter_id, custodian_index, user_id, partials, "
-		    "blind_id) "
+		    "blind_id, generation) "
 		    "VALUES ($1::uuid, $2::uuid, $3::int, $4::uuid, $5::jsonb, "
-		    "$6::uuid) RETURNING 1) "
+		    "$6::uuid, $7::int) RETURNING 1) "
 		    "SELECT (SELECT pg_catalog.count(*) FROM coffer.approvals a "
 		    " WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid "
-		    " AND a.blind_id = $6::uuid) "
+		    " AND a.blind_id = $6::uuid AND a.generation = $7::int) "
 		    "+ (SELECT pg_catalog.count(*) FROM ins)", &p, err, sizeof(err));
 		if (q == NULL) {
 			if (pg_last_sqlstate_is(PG_SQLSTATE_UNIQUE_VIOLATION))
@@ -392,10 +427,10 @@ api_h_approval_submit(api_req *r)
 		snprintf(r->after_arg, sizeof(r->after_arg), "%s", midstr);
 	}
 	api_metrics_approval(1);
-	api_reply(r, 201, json_pack("{s:s, s:i, s:i, s:i, s:s}", "matter_id",
-	    midstr, "custodian_index", r->who.custodian_index, "approvals",
-	    approvals, "threshold", k, "state", approvals >= k ? "building" :
-	    "open"));
+	api_reply(r, 201, json_pack("{s:s, s:i, s:i, s:i, s:i, s:s}",
+	    "matter_id", midstr, "custodian_index", r->who.custodian_index,
+	    "generation", gen, "approvals", approvals, "threshold", k, "state",
+	    approvals >= k ? "building" : "open"));
 out:
 	free(eids);
 	free(Rs);

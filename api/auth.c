@@ -556,9 +556,14 @@ api_auth_identify(PGconn *db, const api_cert *c, api_identity *id,
 		rc = API_AUTH_REFUSED;
 		goto out;
 	}
+	/* A custodian's index in the current share generation, 0 when the
+	 * account holds none (a retired custodian, or a re-share recipient
+	 * not yet seated: migration 0014); the routes that need a share
+	 * refuse 0 themselves (no_current_share). */
 	idx = atoi(PQgetvalue(r, 0, 4));
-	if ((strcmp(c->role, "custodian") == 0) != (idx >= 1 && idx <= 255)) {
-		*reason = "custodian index missing";
+	if (idx < 0 || idx > 255 ||
+	    (idx != 0 && strcmp(c->role, "custodian") != 0)) {
+		*reason = "custodian index on a non-custodian";
 		rc = API_AUTH_REFUSED;
 		goto out;
 	}

@@ -513,6 +513,17 @@ dual_apply_matter(api_req *r, const dual_row *d, json_t **reply)
 	return 0;
 }
 
+int
+api_dual_other_person(api_req *r, const char *proposer_person,
+    const char *message)
+{
+	if (proposer_person != NULL && proposer_person[0] != '\0' &&
+	    strcmp(proposer_person, r->who.person_id) != 0)
+		return 0;
+	api_fail(r, 403, "same_person", "denied", "%s", message);
+	return -1;
+}
+
 /* -- POST /v1/requests/{id}/approve ------------------------------------------------ */
 
 void
@@ -538,12 +549,10 @@ api_h_request_approve(api_req *r)
 		    "approval", d.action, d.target, dual_roles_text(d.action));
 		goto out;
 	}
-	if (strcmp(d.proposer_person, r->who.person_id) == 0) {
-		api_fail(r, 403, "same_person", "denied", "a second, different "
-		    "person must approve: the proposer cannot approve their own "
-		    "request, under any of their accounts");
+	if (api_dual_other_person(r, d.proposer_person, "a second, different "
+	    "person must approve: the proposer cannot approve their own "
+	    "request, under any of their accounts") != 0)
 		goto out;
-	}
 	if (strcmp(d.action, "hold.release") == 0)
 		k = dual_apply_hold(r, &d, &reply);
 	else if (strcmp(d.action, "retention.shorten") == 0)

@@ -31,6 +31,12 @@
 int api_dual_propose(api_req *r, const char *action, const char *target,
                      json_t *params);
 
+/* The "a different person" rule (persons, not accounts): 0 when the caller
+ * is another person than proposer_person (a person id); else 403
+ * "same_person" with message and -1.  Every two-person route uses this. */
+int api_dual_other_person(api_req *r, const char *proposer_person,
+                          const char *message);
+
 void api_h_request_list(api_req *r);
 void api_h_request_approve(api_req *r);
 void api_h_request_refuse(api_req *r);

@@ -35,6 +35,15 @@ void api_h_request_list(api_req *r);
 void api_h_request_approve(api_req *r);
 void api_h_request_refuse(api_req *r);
 
+/* reshare.c (api/reshare.h) */
+void api_h_reshare_propose(api_req *r);
+void api_h_reshare_list(api_req *r);
+void api_h_reshare_show(api_req *r);
+void api_h_reshare_approve(api_req *r);
+void api_h_reshare_cancel(api_req *r);
+void api_h_reshare_deal(api_req *r);
+void api_h_reshare_report(api_req *r);
+
 /* audit_api.c */
 void api_h_audit_export(api_req *r);
 void api_h_verify(api_req *r);

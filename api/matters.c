@@ -991,6 +991,37 @@ api_h_matter_show(api_req *r)
 			api_fail_db(r, "matter keys", err);
 			goto out;
 		}
+		/* The share generation those keys are of, and its K: a
+		 * custodian approves only with a share of it (issue 16). */
+		{
+			pg_params gp = PG_PARAMS_INIT;
+			json_t *tk = json_object_get(out, "tenant_key");
+
+			pg_param_text(&gp, r->who.tenant_id_str);
+			q = pg_query(r->db, "SELECT k.generation, "
+			    "coalesce(g.threshold_k, t.threshold_k) "
+			    "FROM coffer.tenant_keys k JOIN coffer.tenants t "
+			    " ON t.tenant_id = k.tenant_id "
+			    "LEFT JOIN coffer.tenant_key_generations g "
+			    " ON g.tenant_id = k.tenant_id AND g.generation = k.generation "
+			    "WHERE k.tenant_id = $1::uuid", &gp, err, sizeof(err));
+			if (q == NULL) {
+				api_fail_db(r, "matter keys", err);
+				goto out;
+			}
+			if (PQntuples(q) != 1 || tk == NULL) {
+				api_fail_internal(r, "matter keys", "no current key "
+				    "generation");
+				goto out;
+			}
+			if (json_object_set_new(tk, "generation",
+			    json_integer(atoi(PQgetvalue(q, 0, 0)))) != 0 ||
+			    json_object_set_new(tk, "threshold",
+			    json_integer(atoi(PQgetvalue(q, 0, 1)))) != 0)
+				goto oom;
+			PQclear(q);
+			q = NULL;
+		}
 	}
 	{
 		pg_params p = PG_PARAMS_INIT;
@@ -998,7 +1029,7 @@ api_h_matter_show(api_req *r)
 		pg_param_text(&p, r->who.tenant_id_str);
 		pg_param_text(&p, midstr);
 		q = pg_query(r->db, "SELECT a.custodian_index, u.name, "
-		    API_TS("a.approved_at") " FROM coffer.approvals a "
+		    API_TS("a.approved_at") ", a.generation FROM coffer.approvals a "
 		    "JOIN coffer.users u ON u.tenant_id = a.tenant_id "
 		    " AND u.user_id = a.user_id "
 		    "JOIN coffer.matters m ON m.tenant_id = a.tenant_id "
@@ -1007,8 +1038,8 @@ api_h_matter_show(api_req *r)
 		    /* only the approvals that count: the current generation */
 		    "AND a.blind_id = coalesce(m.blind_id, "
 		    " '00000000-0000-0000-0000-000000000000'::uuid) "
-		    "ORDER BY a.approved_at, a.custodian_index", &p, err,
-		    sizeof(err));
+		    "ORDER BY a.approved_at, a.generation, a.custodian_index", &p,
+		    err, sizeof(err));
 		if (q == NULL) {
 			api_fail_db(r, "matter approvals", err);
 			goto out;
@@ -1016,10 +1047,13 @@ api_h_matter_show(api_req *r)
 		if ((aps = json_array()) == NULL)
 			goto oom;
 		for (i = 0; i < PQntuples(q); i++)
-			if (json_array_append_new(aps, json_pack("{s:i, s:s, s:s}",
+			if (json_array_append_new(aps, json_pack(
+			    "{s:i, s:s, s:s, s:i}",
 			    "custodian_index", atoi(PQgetvalue(q, i, 0)),
 			    "name", PQgetvalue(q, i, 1),
-			    "approved_at", PQgetvalue(q, i, 2))) != 0)
+			    "approved_at", PQgetvalue(q, i, 2),
+			    /* the share generation that made it (issue 16) */
+			    "generation", atoi(PQgetvalue(q, i, 3)))) != 0)
 				goto oom;
 		json_object_set_new(out, "approvals", aps);
 		aps = NULL;

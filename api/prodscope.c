@@ -259,6 +259,77 @@ out:
 	return rc;
 }
 
+/* The share generation whose approvals are combined (issue 16): partials
+ * of different generations lie on different polynomials and never combine.
+ * The current generation when it has its K approvals; else the newest
+ * older one that has its own K (a matter approved before a re-share was
+ * finalised and built after); else the current one, and
+ * pr_load_approvals says how many are missing.  Sets P->generation and
+ * P->k; refuses a generation whose T is not the tenant key's.  A current
+ * generation without its tenant_key_generations row (a key row written
+ * by hand, as some tests do) is the tenant_keys row with tenants.threshold_k,
+ * what every build used before generations.  0 or -1. */
+static int
+pr_pick_generation(prod *P)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	int i, n, pick = -1, rc = -1;
+
+	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
+	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
+	pg_param_text(&p, P->blind_text);
+	/* text results; newest generation first, the current one marked */
+	r = pg_query(P->db, "SELECT g.generation, g.threshold_k, "
+	    "g.generation = k.generation, g.public_key = k.public_key, "
+	    "(SELECT pg_catalog.count(*) FROM coffer.approvals a "
+	    " WHERE a.tenant_id = g.tenant_id AND a.matter_id = $2::uuid "
+	    " AND a.blind_id = $3::uuid AND a.generation = g.generation) "
+	    "FROM coffer.tenant_keys k JOIN coffer.tenant_key_generations g "
+	    " ON g.tenant_id = k.tenant_id AND g.generation <= k.generation "
+	    "WHERE k.tenant_id = $1::uuid "
+	    "UNION ALL "
+	    "SELECT k.generation, t.threshold_k, true, true, "
+	    "(SELECT pg_catalog.count(*) FROM coffer.approvals a "
+	    " WHERE a.tenant_id = k.tenant_id AND a.matter_id = $2::uuid "
+	    " AND a.blind_id = $3::uuid AND a.generation = k.generation) "
+	    "FROM coffer.tenant_keys k JOIN coffer.tenants t "
+	    " ON t.tenant_id = k.tenant_id "
+	    "WHERE k.tenant_id = $1::uuid AND NOT EXISTS (SELECT 1 "
+	    " FROM coffer.tenant_key_generations g WHERE g.tenant_id = "
+	    " k.tenant_id AND g.generation = k.generation) "
+	    "ORDER BY 1 DESC", &p, P->err, P->err_len);
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r);
+	if (n < 1 || strcmp(PQgetvalue(r, 0, 2), "t") != 0) {
+		PERR(P, "tenant %s: the current key generation has no row in "
+		    "tenant_key_generations", P->tid);
+		goto out;
+	}
+	for (i = 0; i < n && pick < 0; i++)
+		if (strtol(PQgetvalue(r, i, 4), NULL, 10) >=
+		    strtol(PQgetvalue(r, i, 1), NULL, 10))
+			pick = i;
+	if (pick < 0)
+		pick = 0;
+	if (strcmp(PQgetvalue(r, pick, 3), "t") != 0) {
+		PERR(P, "tenant %s: key generation %s is not of the tenant key",
+		    P->tid, PQgetvalue(r, pick, 0));
+		goto out;
+	}
+	P->generation = (unsigned int)strtoul(PQgetvalue(r, pick, 0), NULL, 10);
+	P->k = (unsigned int)strtoul(PQgetvalue(r, pick, 1), NULL, 10);
+	if (P->generation < 1 || P->k < 1 || P->k > 255) {
+		PERR(P, "tenant %s: key generation out of range", P->tid);
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
 /* Who the production is for, and the tenant's public key material. */
 int
 pr_load_keys(prod *P)
@@ -346,13 +417,27 @@ pr_load_keys(prod *P)
 	}
 	memcpy(P->tenant_pk, PQgetvalue(r, 0, 3), VAULT_POINT_BYTES);
 	PQclear(r);
+	r = NULL;
+	if (pr_pick_generation(P) != 0)
+		return -1;
 
-	/* Custodian public shares, to name a custodian whose partial fails. */
+	/* Custodian public shares of that generation: every partial is
+	 * verified against them, and they name a custodian whose partial
+	 * fails. */
 	p = (pg_params)PG_PARAMS_INIT;
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
+	{
+		char gs[16];
+
+		snprintf(gs, sizeof(gs), "%u", P->generation);
+		pg_param_text(&p, gs);
+	}
 	p.result_binary = 1;
-	r = pg_query(P->db, "SELECT s FROM coffer.tenant_keys k, "
-	    "unnest(k.public_shares) WITH ORDINALITY AS u(s, o) "
+	r = pg_query(P->db, "SELECT s FROM coffer.tenant_keys k "
+	    "LEFT JOIN coffer.tenant_key_generations g "
+	    " ON g.tenant_id = k.tenant_id AND g.generation = $2::int, "
+	    "unnest(coalesce(g.public_shares, CASE WHEN k.generation = $2::int "
+	    " THEN k.public_shares END)) WITH ORDINALITY AS u(s, o) "
 	    "WHERE k.tenant_id = $1::uuid ORDER BY o", &p, P->err, P->err_len);
 	if (r == NULL)
 		return -1;
@@ -507,7 +592,7 @@ pr_load_approvals(prod *P)
 	json_error_t je;
 	json_t *doc = NULL;
 	api_partial *parts = NULL;
-	char msg[256];
+	char msg[256], gs[16];
 	unsigned int index;
 	int i, n, rc = -1;
 	size_t j, nparts = 0, used = 0;
@@ -515,15 +600,18 @@ pr_load_approvals(prod *P)
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
 	pg_param_text(&p, P->blind_text);
-	/* with who approved and when: the cover sheet's approvers */
+	snprintf(gs, sizeof(gs), "%u", P->generation);
+	pg_param_text(&p, gs);
+	/* with who approved and when: the cover sheet's approvers; only the
+	 * generation pr_pick_generation chose */
 	r = pg_query(P->db, "SELECT a.custodian_index, a.partials::text, "
 	    "a.user_id::text, u.name, "
 	    "(pg_catalog.date_part('epoch', a.approved_at) * 1000000)::int8 "
 	    "FROM coffer.approvals a JOIN coffer.users u ON "
 	    "u.tenant_id = a.tenant_id AND u.user_id = a.user_id "
 	    "WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid AND "
-	    "a.blind_id = $3::uuid ORDER BY a.custodian_index", &p, P->err,
-	    P->err_len);
+	    "a.blind_id = $3::uuid AND a.generation = $4::int "
+	    "ORDER BY a.custodian_index", &p, P->err, P->err_len);
 	if (r == NULL)
 		return -1;
 	n = PQntuples(r);

@@ -180,7 +180,9 @@ typedef struct prod {
 	unsigned char        tenant_pk[VAULT_POINT_BYTES];
 	unsigned char       *public_shares;  /* n * 32, index i at (i-1)*32 */
 	unsigned int         nshares;
-	unsigned int         k;
+	unsigned int         k;               /* K of generation */
+	unsigned int         generation;      /* the share generation whose
+	                                         approvals are combined */
 	char                 time_from[8], time_to[8];
 	int                  has_from, has_to;
 	int                  closed;
