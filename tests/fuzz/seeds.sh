@@ -26,9 +26,10 @@ SEP='
 
 seeds_plain() {
 	FUZZ_BUILD_ONLY=1 sh tests/fuzz/run.sh tests/fuzz/fuzz_partial.c \
-	    tests/fuzz/fuzz_sharefile.c tests/fuzz/fuzz_auditlog.c >/dev/null ||
+	    tests/fuzz/fuzz_sharefile.c tests/fuzz/fuzz_auditlog.c \
+	    tests/fuzz/fuzz_reshare.c >/dev/null ||
 	    return 1
-	for t in fuzz_partial fuzz_sharefile fuzz_auditlog; do
+	for t in fuzz_partial fuzz_sharefile fuzz_auditlog fuzz_reshare; do
 		mkdir -p "$C/$t"
 		FUZZ_WRITE_SEEDS="$C/$t" "$B/$t" >/dev/null 2>&1 || return 1
 	done
