@@ -1389,64 +1389,68 @@ rs_finalise(api_req *r, const rs_plan *pl, const rs_deals *d,
 	snprintf(ns, sizeof(ns), "%u", pl->ctx.n_new);
 	{
 		/* The generation, its seats, the current key row, K and N, the
-		 * custodians' indices, the re-share: one statement each. */
-		static const char *const sql[] = {
-			"INSERT INTO coffer.tenant_key_generations (tenant_id, "
-			"generation, public_key, threshold_k, custodians_n, "
-			"commitments, public_shares, kind, reshare_id) "
-			"SELECT $1::uuid, $3::int, k.public_key, $5::int, $6::int, "
-			"$7::bytea[], $8::bytea[], 'reshare', $2::uuid "
-			"FROM coffer.tenant_keys k WHERE k.tenant_id = $1::uuid "
-			"AND k.generation = $4::int",
-			"INSERT INTO coffer.custodian_seats (tenant_id, generation, "
-			"custodian_index, user_id) "
-			"SELECT $1::uuid, $3::int, (e->>'index')::int, "
-			"(e->>'user_id')::uuid FROM coffer.reshares r, "
-			"pg_catalog.jsonb_array_elements(r.recipients) e "
-			"WHERE r.tenant_id = $1::uuid AND r.reshare_id = $2::uuid",
-			"UPDATE coffer.tenant_keys SET commitments = $7::bytea[], "
-			"public_shares = $8::bytea[], generation = $3::int "
-			"WHERE tenant_id = $1::uuid AND generation = $4::int "
-			"AND commitments[1] = public_key",
-			"UPDATE coffer.tenants SET threshold_k = $5::int, "
-			"custodians_n = $6::int WHERE tenant_id = $1::uuid",
-			"UPDATE coffer.users SET custodian_index = NULL "
-			"WHERE tenant_id = $1::uuid AND custodian_index IS NOT NULL",
-			"UPDATE coffer.users u SET custodian_index = s.custodian_index "
-			"FROM coffer.custodian_seats s WHERE s.tenant_id = $1::uuid "
-			"AND s.generation = $3::int AND u.tenant_id = s.tenant_id "
-			"AND u.user_id = s.user_id",
-			"UPDATE coffer.reshares SET state = 'finalized', "
-			"qualified = $9::int[], to_generation = $3::int, "
-			"transcript = pg_catalog.decode($10, 'hex'), "
-			"finalized_at = pg_catalog.now() "
-			"WHERE tenant_id = $1::uuid AND reshare_id = $2::uuid",
+		 * custodians' indices, the re-share: one statement each, with
+		 * the values it uses ($n of a statement = vals[use[n - 1]]). */
+		const char *vals[] = { r->who.tenant_id_str, pl->id, gs, fs, ks,
+		    ns, carr, varr, qs, txhex };
+		static const struct {
+			const char   *sql;
+			unsigned char use[8];
+			unsigned char n;
+			signed char   rows;   /* rows touched: 1, N' (-2), any (-1) */
+		} st[] = {
+			{ "INSERT INTO coffer.tenant_key_generations (tenant_id, "
+			  "generation, public_key, threshold_k, custodians_n, "
+			  "commitments, public_shares, kind, reshare_id) "
+			  "SELECT $1::uuid, $3::int, k.public_key, $5::int, $6::int, "
+			  "$7::bytea[], $8::bytea[], 'reshare', $2::uuid "
+			  "FROM coffer.tenant_keys k WHERE k.tenant_id = $1::uuid "
+			  "AND k.generation = $4::int",
+			  { 0, 1, 2, 3, 4, 5, 6, 7 }, 8, 1 },
+			{ "INSERT INTO coffer.custodian_seats (tenant_id, "
+			  "generation, custodian_index, user_id) "
+			  "SELECT $1::uuid, $3::int, (e->>'index')::int, "
+			  "(e->>'user_id')::uuid FROM coffer.reshares r, "
+			  "pg_catalog.jsonb_array_elements(r.recipients) e "
+			  "WHERE r.tenant_id = $1::uuid AND r.reshare_id = $2::uuid",
+			  { 0, 1, 2 }, 3, -2 },
+			{ "UPDATE coffer.tenant_keys SET commitments = $3::bytea[], "
+			  "public_shares = $4::bytea[], generation = $2::int "
+			  "WHERE tenant_id = $1::uuid AND generation = $5::int",
+			  { 0, 2, 6, 7, 3 }, 5, 1 },
+			{ "UPDATE coffer.tenants SET threshold_k = $2::int, "
+			  "custodians_n = $3::int WHERE tenant_id = $1::uuid",
+			  { 0, 4, 5 }, 3, 1 },
+			{ "UPDATE coffer.users SET custodian_index = NULL "
+			  "WHERE tenant_id = $1::uuid AND custodian_index IS NOT NULL",
+			  { 0 }, 1, -1 },
+			{ "UPDATE coffer.users u SET custodian_index = "
+			  "s.custodian_index FROM coffer.custodian_seats s "
+			  "WHERE s.tenant_id = $1::uuid AND s.generation = $2::int "
+			  "AND u.tenant_id = s.tenant_id AND u.user_id = s.user_id",
+			  { 0, 2 }, 2, -2 },
+			{ "UPDATE coffer.reshares SET state = 'finalized', "
+			  "qualified = $3::int[], to_generation = $4::int, "
+			  "transcript = pg_catalog.decode($5, 'hex'), "
+			  "finalized_at = pg_catalog.now() "
+			  "WHERE tenant_id = $1::uuid AND reshare_id = $2::uuid",
+			  { 0, 1, 8, 2, 9 }, 5, 1 },
 		};
-		/* rows each statement must touch: 1 or the recipients, or any */
-		const long want[] = { 1, (long)pl->ctx.n_new, 1, 1, -1,
-		    (long)pl->ctx.n_new, 1 };
 
-		for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
 			pg_params p = PG_PARAMS_INIT;
+			long want = st[i].rows == -2 ? (long)pl->ctx.n_new :
+			    st[i].rows;
 			PGresult *q;
 
-			pg_param_text(&p, r->who.tenant_id_str);
-			pg_param_text(&p, pl->id);
-			pg_param_text(&p, gs);
-			pg_param_text(&p, fs);
-			pg_param_text(&p, ks);
-			pg_param_text(&p, ns);
-			pg_param_text(&p, carr);
-			pg_param_text(&p, varr);
-			pg_param_text(&p, qs);
-			pg_param_text(&p, txhex);
-			q = pg_query(r->db, sql[i], &p, err, sizeof(err));
+			for (j = 0; j < st[i].n; j++)
+				pg_param_text(&p, vals[st[i].use[j]]);
+			q = pg_query(r->db, st[i].sql, &p, err, sizeof(err));
 			if (q == NULL) {
 				api_fail_db(r, "re-share finalisation", err);
 				goto out;
 			}
-			if (want[i] >= 0 && strtol(PQcmdTuples(q), NULL, 10) !=
-			    want[i]) {
+			if (want >= 0 && strtol(PQcmdTuples(q), NULL, 10) != want) {
 				PQclear(q);
 				api_fail_internal(r, "re-share finalisation", "the key "
 				    "generation moved or a row is missing");
