@@ -22,7 +22,7 @@
 #     recipient, receive before the re-share is finalised (exit 3)
 #   - no secret in the clear: t and every old and new share are in no file
 #     of the test's directory (except the share files themselves) and not
-#     in the running API's memory (tests/tools/sharesecrets + memscan.py)
+#     in the running API's memory (tests/tools/sharescan + memscan.py)
 # Runs inside tests/pg-harness.sh.
 set -u
 ROOT=$(pwd)
@@ -340,21 +340,27 @@ out_has "list shows both" "^$RS  *finalized  *1->2 "
 out_has "list: the cancelled one" "^$RS2  *cancelled "
 
 # -- no secret in the clear -------------------------------------------------------------------------
-SS="$GWF_BUILD/tests/tools/sharesecrets"
+SS="$GWF_BUILD/tests/tools/sharescan"
 if [ -x "$SS" ]; then
-	{
-		for i in 1 2 3; do
-			echo "$OLD/out/$T-custodian-$i.share $OLD/pass$i"
-		done
-		for u in cus3 cus4 cus5 cus6 cus7; do
-			echo "$K/$u.share $K/$u.spass"
-		done
-	} >"$D/shares.list"
-	"$SS" "$D/shares.list" >"$D/secrets.pat" 2>"$D/err"
-	check_eq "sharesecrets: t from both generations agrees" 0 "$?"
-	check_eq "patterns: t and 8 shares, as bytes and as hex" 18 \
-	    "$(grep -c . "$D/secrets.pat")"
-	find "$GWF_DIR" -type f ! -name '*.share' ! -name 'secrets.pat' \
+	set --
+	for i in 1 2 3; do
+		set -- "$@" "$OLD/out/$T-custodian-$i.share" "$OLD/pass$i"
+	done
+	for u in cus3 cus4 cus5 cus6 cus7; do
+		set -- "$@" "$K/$u.share" "$K/$u.spass"
+	done
+	"$SS" "$@" >"$D/secrets.raw" 2>"$D/err"
+	check_eq "sharescan: both generations interpolate T" 0 "$?"
+	# each secret also as the hex text a careless log or file would hold
+	python3 -c '
+import sys
+for line in open(sys.argv[1]):
+    c, h = line.rstrip("\n").split("\t")
+    print(c + "\t" + h)
+    print(c + " (hex text)\t" + h.encode().hex())' "$D/secrets.raw" >"$D/secrets.pat"
+	check_eq "patterns: t (per generation) and 8 shares, as bytes and as hex" \
+	    20 "$(grep -c . "$D/secrets.pat")"
+	find "$GWF_DIR" -type f ! -name '*.share' ! -name 'secrets.*' \
 	    >"$D/scan.list"
 	# shellcheck disable=SC2046  # one path a word; no blanks in test paths
 	python3 "$ROOT/tests/lib/memscan.py" --patterns "$D/secrets.pat" \
@@ -362,14 +368,17 @@ if [ -x "$SS" ]; then
 	check_eq "no t or share in any file of the test" 0 \
 	    "$(awk -F '\t' '$1 == "hits" { n += $3 } END { print n + 0 }' "$D/scan.out")"
 	if [ "$(id -u)" -eq 0 ]; then
-		python3 "$ROOT/tests/lib/memscan.py" --patterns "$D/secrets.pat" \
-		    --pid "$APF_PID" >"$D/mem.out" 2>&1
-		check_eq "none in the running API's memory" 0 \
-		    "$(awk -F '\t' '$1 == "hits" { n += $3 } END { print n + 0 }' "$D/mem.out")"
+		# the front and its keeper (and any other child)
+		for pid in "$APF_PID" $(ps -o pid= --ppid "$APF_PID"); do
+			python3 "$ROOT/tests/lib/memscan.py" --patterns "$D/secrets.pat" \
+			    --pid "$pid" >"$D/mem.$pid.out" 2>&1
+			check_eq "none in the running API's memory (pid $pid)" "0 0" \
+			    "$(awk -F '\t' '$1 == "hits" { n += $3 } $1 == "regions" { r = $2 } END { print n + 0, (r > 0 ? 0 : 1) }' "$D/mem.$pid.out")"
+		done
 	else
 		skip "API memory scan needs root"
 	fi
 else
-	bad "tests/tools/sharesecrets not built"
+	bad "tests/tools/sharescan not built"
 fi
 finish
