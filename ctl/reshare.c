@@ -1578,8 +1578,9 @@ rs_pin(const rs_opts *o)
 	printf("tenant pin %s: tenant %s generation %u, %u-of-%u, the same "
 	    "public key; transcript %s\n", o->out, nw->name, nw->generation, nw->k,
 	    nw->n, s);
-	ctl_fail("install %s as %s.pin in the API's keys_dir (and the gateway's) "
-	    "and reload the API", o->out, nw->name);
+	ctl_fail("install %s as %s.pin in the API's and the gateways' keys_dir: "
+	    "the API refuses builds for the tenant until it is there", o->out,
+	    nw->name);
 	rc = CTL_EXIT_OK;
 out:
 	free(text);
