@@ -8,6 +8,7 @@
 #define COFFER_CTL_CTL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <libpq-fe.h>
 
@@ -22,6 +23,36 @@ int ctl_cmd_matter(int argc, char **argv);    /* ctl/matter.c  */
 int ctl_cmd_approvals(int argc, char **argv); /* ctl/matter.c: approvals pending */
 int ctl_cmd_export(int argc, char **argv);    /* ctl/export.c  */
 int ctl_cmd_keygen(int argc, char **argv);    /* ctl/keygen.c: user keygen */
+int ctl_cmd_custodian(int argc, char **argv); /* ctl/reshare.c: custodian keygen */
+/* `tenant reshare …` (ctl/reshare.c), from ctl_cmd_tenant; its usage. */
+int ctl_tenant_reshare(int argc, char **argv);
+extern const char ctl_reshare_usage[];
+
+/* A new X25519 key pair sealed into a passphrase-protected key file image
+ * (ctl/keygen.c; vault/production.h format, Argon2id MODERATE): the
+ * passphrase from passfile or asked twice on the terminal ("Passphrase for
+ * the WHAT: "), at least 8 characters; info's ids as given, info->pk set.
+ * The secret key never leaves guarded memory.  0, or -1 printed. */
+struct vault_keyfile_info;
+int ctl_keyfile_make(const char *passfile, const char *what,
+                     struct vault_keyfile_info *info, unsigned char *file,
+                     size_t file_cap, size_t *file_len)
+    __attribute__((warn_unused_result));
+
+/* A custodian share file (ctl/tenant.c, the one writer: tenant init and
+ * tenant reshare receive): the passphrase from passfile or asked twice
+ * ("Passphrase for custodian I: "), sealed with info (vault/sharefile.h),
+ * written to path 0600, never over an existing file.  0, or -1 printed. */
+struct vault_sharefile_info;
+int ctl_share_write(const struct vault_sharefile_info *info,
+                    const unsigned char *share, const char *passfile,
+                    const char *path) __attribute__((warn_unused_result));
+
+/* Give a daemon's key or pin file to group (gid) with mode 0640, through
+ * a descriptor (ctl/tenant.c).  0, or -1 with err. */
+int ctl_tenant_give(const char *path, gid_t gid, const char *group,
+                    char *err, size_t err_len)
+    __attribute__((warn_unused_result));
 
 /* Append the audit event of an administrative act (ctl/admin_audit.c) in
  * db's open transaction: actor ctl_actor(), role "operator", detail a copy

@@ -12,6 +12,10 @@
  * issue`.  The secret key exists only in guarded memory and in the key
  * file; the passphrase comes from a file or the terminal, never argv.
  *
+ * ctl_keyfile_make() (ctl/ctl.h) is the one writer of such key files:
+ * `cofferctl custodian keygen` (ctl/reshare.c) uses it for a re-share
+ * recipient's key, with no database and zero tenant and user ids.
+ *
  * Order: UPDATE inside a transaction, then the key file, then COMMIT; if
  * COMMIT fails the file is removed again, so a registered key always has
  * its secret half somewhere and a stray file never names a key the archive
@@ -73,9 +77,9 @@ static const struct option kg_long[] = {
 
 /* A new passphrase: from the file, or asked twice on the terminal. */
 static int
-kg_passphrase(const char *file, char *buf, size_t cap)
+kg_passphrase(const char *file, const char *what, char *buf, size_t cap)
 {
-	char err[KG_ERR], *again = NULL;
+	char err[KG_ERR], prompt[96], *again = NULL;
 	int rc = -1;
 
 	if (file != NULL) {
@@ -88,8 +92,9 @@ kg_passphrase(const char *file, char *buf, size_t cap)
 			ctl_fail("out of memory");
 			return -1;
 		}
-		if (util_read_passphrase(NULL, "Passphrase for the production key: ",
-		    buf, cap, err, sizeof(err)) != 0) {
+		snprintf(prompt, sizeof(prompt), "Passphrase for the %s: ", what);
+		if (util_read_passphrase(NULL, prompt, buf, cap, err,
+		    sizeof(err)) != 0) {
 			ctl_fail("%s", err);
 			goto out;
 		}
@@ -109,6 +114,41 @@ out:
 	vault_secure_free(again);
 	if (rc != 0)
 		vault_wipe(buf, cap);
+	return rc;
+}
+
+int
+ctl_keyfile_make(const char *passfile, const char *what,
+    struct vault_keyfile_info *info, unsigned char *file, size_t file_cap,
+    size_t *file_len)
+{
+	char err[KG_ERR], *pass = NULL;
+	unsigned char *sk = NULL;
+	int rc = -1;
+
+	*file_len = 0;
+	if (vault_init() != 0 ||
+	    (pass = vault_secure_alloc(KG_PASS_MAX)) == NULL) {
+		ctl_fail("out of memory");
+		return -1;
+	}
+	if (kg_passphrase(passfile, what, pass, KG_PASS_MAX) != 0)
+		goto out;
+	if (vault_box_keypair(info->pk, &sk) != 0) {
+		ctl_fail("key generation failed");
+		goto out;
+	}
+	info->opslimit = VAULT_SHAREFILE_OPSLIMIT_MODERATE;
+	info->memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
+	if (vault_keyfile_seal(info, sk, pass, strlen(pass), file, file_cap,
+	    file_len, err, sizeof(err)) != 0) {
+		ctl_fail("%s", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	vault_box_key_free(&sk);
+	vault_secure_free(pass);
 	return rc;
 }
 
@@ -150,8 +190,7 @@ ctl_cmd_keygen(int argc, char **argv)
 {
 	kg_opts o;
 	char err[KG_ERR], tid[UTIL_UUID_STRLEN + 1], kid_hex[33], old_hex[33];
-	char *pass = NULL;
-	unsigned char pk[VAULT_BOX_PK_BYTES], *sk = NULL;
+	unsigned char pk[VAULT_BOX_PK_BYTES];
 	unsigned char kid[VAULT_BOX_KEYID_BYTES], file[VAULT_KEYFILE_BYTES];
 	vault_keyfile_info info;
 	pg_params p = PG_PARAMS_INIT;
@@ -175,9 +214,8 @@ ctl_cmd_keygen(int argc, char **argv)
 		    "file", o.out);
 		return CTL_EXIT_FAIL;
 	}
-	if (vault_init() != 0 ||
-	    (pass = vault_secure_alloc(KG_PASS_MAX)) == NULL) {
-		ctl_fail("out of memory");
+	if (vault_init() != 0) {
+		ctl_fail("libsodium failed to initialise");
 		return CTL_EXIT_FAIL;
 	}
 	if ((db = ctl_pki_connect(o.config, o.tenant, tid, NULL)) == NULL)
@@ -233,22 +271,10 @@ ctl_cmd_keygen(int argc, char **argv)
 	PQclear(r);
 	r = NULL;
 
-	if (kg_passphrase(o.passfile, pass, KG_PASS_MAX) != 0)
+	if (ctl_keyfile_make(o.passfile, "production key", &info, file,
+	    sizeof(file), &flen) != 0)
 		goto out;
-	if (vault_box_keypair(pk, &sk) != 0) {
-		ctl_fail("key generation failed");
-		goto out;
-	}
-	memcpy(info.pk, pk, sizeof(pk));
-	info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MODERATE;
-	info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
-	if (vault_keyfile_seal(&info, sk, pass, strlen(pass), file, sizeof(file),
-	    &flen, err, sizeof(err)) != 0) {
-		ctl_fail("%s", err);
-		goto out;
-	}
-	vault_box_key_free(&sk);
-	vault_wipe(pass, KG_PASS_MAX);
+	memcpy(pk, info.pk, sizeof(pk));
 
 	{
 		pg_params u = PG_PARAMS_INIT;
@@ -321,8 +347,6 @@ out:
 	}
 	PQclear(r);
 	pg_close(&db);
-	vault_box_key_free(&sk);
-	vault_secure_free(pass);
 	vault_wipe(file, sizeof(file));
 	return rc;
 }

@@ -40,7 +40,7 @@ struct ctl_verb {
 
 static const struct ctl_verb ctl_verbs[] = {
 	{ "migrate", ctl_cmd_migrate, "apply database migrations" },
-	{ "tenant",  ctl_cmd_tenant,  "create a tenant and split its key" },
+	{ "tenant",  ctl_cmd_tenant,  "create a tenant, split and re-share its key" },
 	{ "share",   ctl_cmd_share,   "check a custodian share" },
 	{ "node",    ctl_cmd_node,    "register a node signing key (gateway, api, ctl, purge)" },
 	{ "pki",     ctl_cmd_pki,     "certificate authorities and CRLs" },
@@ -56,6 +56,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "approvals", ctl_cmd_approvals, "custodians: the matters waiting for my approval" },
 	{ "export",  ctl_cmd_export,  "open a sealed production (export open)" },
 	{ "keygen",  ctl_cmd_keygen,  "production key pair for a legal user" },
+	{ "custodian", ctl_cmd_custodian, "custodian keygen: a key pair to receive a re-shared share" },
 };
 #define CTL_NVERBS (sizeof(ctl_verbs) / sizeof(ctl_verbs[0]))
 

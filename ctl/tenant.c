@@ -75,6 +75,37 @@ ctl_new_passphrase(const char *file, unsigned idx, char *buf, size_t cap)
 	return 0;
 }
 
+int
+ctl_share_write(const vault_sharefile_info *info, const unsigned char *share,
+    const char *passfile, const char *path)
+{
+	unsigned char file[VAULT_SHAREFILE_BYTES];
+	char err[CTL_ERR], *pass = vault_secure_alloc(CTL_PASS_MAX);
+	size_t file_len = 0;
+	int rc = -1;
+
+	if (pass == NULL) {
+		ctl_fail("out of memory");
+		return -1;
+	}
+	if (ctl_new_passphrase(passfile, info->index, pass, CTL_PASS_MAX) != 0)
+		goto out;
+	if (vault_sharefile_seal(info, share, pass, strlen(pass), file,
+	    sizeof(file), &file_len, err, sizeof(err)) != 0) {
+		ctl_fail("custodian %u: %s", info->index, err);
+		goto out;
+	}
+	if (util_write_file(path, file, file_len, 0600, 0, err, sizeof(err)) != 0) {
+		ctl_fail("%s", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	vault_wipe(file, sizeof(file));
+	vault_secure_free(pass);
+	return rc;
+}
+
 static void
 ctl_tenant_usage(void)
 {
@@ -86,7 +117,7 @@ ctl_tenant_usage(void)
 
 /* A daemon's key file: owner:gid, 0640, through a descriptor (no symlink
  * followed); with no group, leave it as written.  0, or -1 with err. */
-static int
+int
 ctl_tenant_give(const char *path, gid_t gid, const char *group, char *err,
     size_t err_len)
 {
@@ -141,11 +172,9 @@ ctl_tenant_init(int argc, char **argv)
 	unsigned n = 0, k = 0, npass = 0, i, done_files = 0;
 	char err[CTL_ERR], fp[VAULT_FINGERPRINT_HEX_BYTES], idstr[UTIL_UUID_STRLEN + 1];
 	char path[CTL_PATH], kstr[16], nstr[16];
-	char *pass = NULL, *commit_arr = NULL, *share_arr = NULL;
+	char *commit_arr = NULL, *share_arr = NULL;
 	unsigned char tenant_id[UTIL_UUID_BYTES], T[VAULT_POINT_BYTES];
 	unsigned char *commits = NULL, *pubshares = NULL, *bik = NULL;
-	unsigned char file[VAULT_SHAREFILE_BYTES];
-	size_t file_len;
 	vault_tenant_keys *keys = NULL;
 	PGconn *db = NULL;
 	int rc = 1, a;
@@ -224,10 +253,9 @@ ctl_tenant_init(int argc, char **argv)
 		ctl_fail("libsodium failed to initialise");
 		return 1;
 	}
-	pass = vault_secure_alloc(CTL_PASS_MAX);
 	commits = calloc(k, VAULT_POINT_BYTES);
 	pubshares = calloc(n, VAULT_POINT_BYTES);
-	if (pass == NULL || commits == NULL || pubshares == NULL) {
+	if (commits == NULL || pubshares == NULL) {
 		ctl_fail("out of memory");
 		goto fail;
 	}
@@ -337,19 +365,10 @@ ctl_tenant_init(int argc, char **argv)
 		info.generation = 1;
 		info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MODERATE;
 		info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
-		if (ctl_new_passphrase(npass ? passfiles[i - 1] : NULL, i, pass, CTL_PASS_MAX) != 0)
-			goto fail_files;
-		if (vault_sharefile_seal(&info, vault_tenant_keys_share(keys, i), pass,
-		    strlen(pass), file, sizeof(file), &file_len, err, sizeof(err)) != 0) {
-			ctl_fail("custodian %u: %s", i, err);
-			goto fail_files;
-		}
-		vault_wipe(pass, CTL_PASS_MAX);
 		snprintf(path, sizeof(path), "%s/%s-custodian-%u.share", outdir, name, i);
-		if (util_write_file(path, file, file_len, 0600, 0, err, sizeof(err)) != 0) {
-			ctl_fail("%s", err);
+		if (ctl_share_write(&info, vault_tenant_keys_share(keys, i),
+		    npass ? passfiles[i - 1] : NULL, path) != 0)
 			goto fail_files;
-		}
 		done_files = i;
 		ctl_fail("wrote share %u of %u: %s", i, n, path);
 	}
@@ -434,8 +453,6 @@ fail_files:
 fail:
 	rc = 1;
 out:
-	vault_wipe(file, sizeof(file));
-	vault_secure_free(pass);
 	vault_bik_free(&bik);
 	vault_tenant_keys_free(&keys);
 	free(commits);
@@ -551,8 +568,11 @@ ctl_cmd_tenant(int argc, char **argv)
 		return ctl_tenant_init(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "set-country") == 0)
 		return ctl_tenant_set_country(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "reshare") == 0)
+		return ctl_tenant_reshare(argc - 1, argv + 1);
 	ctl_tenant_usage();
 	fputs(ctl_setcc_usage, stderr);
+	fputs(ctl_reshare_usage, stderr);
 	return 2;
 }
 
