@@ -296,6 +296,7 @@ ctl_cmd_approve(int argc, char **argv)
 	const char *s;
 	size_t flen = 0, i;
 	long status = 0;
+	json_int_t gen, who_idx = 0;
 	int rc;
 
 	memset(&body, 0, sizeof(body));
@@ -336,12 +337,7 @@ ctl_cmd_approve(int argc, char **argv)
 			    log_printable(shown, 32, s, strlen(s)));
 			goto out;
 		}
-		if (idx != 0 && idx != (json_int_t)info.index) {
-			ctl_fail("approve: this certificate belongs to "
-			    "custodian %lld, but %s is "
-			    "share %u", (long long)idx, o.share, info.index);
-			goto out;
-		}
+		who_idx = idx;
 		s = json_string_value(json_object_get(who, "tenant_id"));
 		if (s == NULL)
 			s = json_string_value(json_object_get(who, "tenant"));
@@ -390,8 +386,38 @@ ctl_cmd_approve(int argc, char **argv)
 		ctl_fail("approve: matter %s is closed", o.matter);
 		goto out;
 	}
+	/* Share generations (issue 16): only the current generation's shares
+	 * are accepted; an older one is retired by a re-share. */
+	gen = json_integer_value(json_object_get(json_object_get(m,
+	    "tenant_key"), "generation"));
+	if (gen < 1)
+		gen = 1;                /* an API from before share generations */
+	if ((json_int_t)info.generation < gen) {
+		ctl_fail("approve: %s is a share of generation %u; the tenant key "
+		    "was re-shared and is at generation %lld: this share is "
+		    "retired (approve with your generation-%lld share file)",
+		    o.share, info.generation, (long long)gen, (long long)gen);
+		goto out;
+	}
+	if ((json_int_t)info.generation > gen) {
+		ctl_fail("approve: %s is a share of generation %u, newer than the "
+		    "API's generation %lld", o.share, info.generation,
+		    (long long)gen);
+		goto out;
+	}
+	/* After the generation: a retired share's index may belong to
+	 * someone else now, and the generation is the reason to give. */
+	if (who_idx != 0 && who_idx != (json_int_t)info.index) {
+		ctl_fail("approve: this certificate belongs to "
+		    "custodian %lld, but %s is "
+		    "share %u", (long long)who_idx, o.share, info.index);
+		goto out;
+	}
 	json_array_foreach(json_object_get(m, "approvals"), i, v) {
-		if (json_integer_value(json_object_get(v, "custodian_index")) ==
+		json_int_t ag = json_integer_value(json_object_get(v, "generation"));
+
+		if ((ag == 0 || ag == gen) &&
+		    json_integer_value(json_object_get(v, "custodian_index")) ==
 		    (json_int_t)info.index) {
 			ctl_fail("approve: custodian %u has already approved "
 			    "matter %s",
@@ -416,8 +442,8 @@ ctl_cmd_approve(int argc, char **argv)
 	}
 	ap_show(m, o.matter, json_array_size(epochs));
 	printf("  recipient:    production key %.16s… (frozen at creation)\n", s);
-	printf("  your share:   custodian %u of %u (threshold %u)\n", info.index,
-	    info.n, info.k);
+	printf("  your share:   custodian %u of %u (threshold %u), generation %u\n",
+	    info.index, info.n, info.k, info.generation);
 	fflush(stdout);
 	if (!o.yes && !ap_confirm()) {
 		ctl_fail("approve: not approved");
@@ -447,8 +473,8 @@ ctl_cmd_approve(int argc, char **argv)
 	share = NULL;
 	if (parts == NULL)
 		goto out;
-	req = json_pack("{s:I,s:O}", "custodian_index", (json_int_t)info.index,
-	    "partials", parts);
+	req = json_pack("{s:I,s:I,s:O}", "custodian_index", (json_int_t)info.index,
+	    "generation", (json_int_t)info.generation, "partials", parts);
 	if (req == NULL || (post = json_dumps(req, JSON_COMPACT)) == NULL) {
 		ctl_fail("approve: out of memory");
 		goto out;
