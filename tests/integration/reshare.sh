@@ -22,7 +22,9 @@
 #     recipient, receive before the re-share is finalised (exit 3)
 #   - no secret in the clear: t and every old and new share are in no file
 #     of the test's directory (except the share files themselves) and not
-#     in the running API's memory (tests/tools/sharescan + memscan.py)
+#     in the running API's memory, during the re-share (dealt, not yet
+#     finalised: t and the old shares) and after it (tests/tools/sharescan
+#     + memscan.py)
 # Runs inside tests/pg-harness.sh.
 set -u
 ROOT=$(pwd)
@@ -215,6 +217,25 @@ IMPID=$(grep -o 'key id [0-9a-f]*' "$D/err" | awk '{ print $3 }')
 err_is "receive: a key that is no recipient" 1 "cofferctl: tenant reshare receive: the key in $K/imp.key (key id $IMPID) is not a recipient of re-share $RS"
 recv cus3 0
 err_is "receive before the re-share is finalised: exit 3" 3 "cofferctl: reported; the re-share is waiting for recipients 2, 3, 4, 5: run receive again"
+
+# -- during the re-share: dealt, one report in, not finalised --------------------------------------
+# t and the old shares (the secrets that exist at this point) are in no
+# process of the API: it relays sealed sub-shares and points only.
+if [ "$(id -u)" -eq 0 ] && [ -x "$GWF_BUILD/tests/tools/sharescan" ]; then
+	"$GWF_BUILD/tests/tools/sharescan" \
+	    "$OLD/out/$T-custodian-1.share" "$OLD/pass1" \
+	    "$OLD/out/$T-custodian-2.share" "$OLD/pass2" \
+	    "$OLD/out/$T-custodian-3.share" "$OLD/pass3" >"$D/secrets.during.pat" 2>"$D/err"
+	check_eq "during: patterns for t and the 3 old shares" 4 "$(grep -c . "$D/secrets.during.pat")"
+	for pid in "$APF_PID" $(ps -o pid= --ppid "$APF_PID"); do
+		python3 "$ROOT/tests/lib/memscan.py" --patterns "$D/secrets.during.pat" \
+		    --pid "$pid" >"$D/during.$pid.out" 2>&1
+		check_eq "during the re-share: no t or old share in the API's memory (pid $pid)" "0 0" \
+		    "$(awk -F '\t' '$1 == "hits" { n += $3 } $1 == "regions" { r = $2 } END { print n + 0, (r > 0 ? 0 : 1) }' "$D/during.$pid.out")"
+	done
+else
+	skip "API memory scan during the re-share needs root and tests/tools/sharescan"
+fi
 out_has "recipient 1 prints the transcript" "^transcript [0-9a-f]\{4\}-[0-9a-f]\{4\}-[0-9a-f]\{4\}-[0-9a-f]\{4\}: compare it with the other custodians$"
 check "and writes no share yet" test ! -e "$K/cus3.share"
 recv cus4 0
