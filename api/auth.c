@@ -556,9 +556,14 @@ api_auth_identify(PGconn *db, const api_cert *c, api_identity *id,
 		rc = API_AUTH_REFUSED;
 		goto out;
 	}
+	/* Only custodians hold an index; since migration 0014 a custodian
+	 * may hold none of the current generation (0: retired, or new before
+	 * a re-share completes) — every route that needs a share refuses it
+	 * (409 no_current_share). */
 	idx = atoi(PQgetvalue(r, 0, 4));
-	if ((strcmp(c->role, "custodian") == 0) != (idx >= 1 && idx <= 255)) {
-		*reason = "custodian index missing";
+	if (idx < 0 || idx > 255 ||
+	    (strcmp(c->role, "custodian") != 0 && idx != 0)) {
+		*reason = "custodian index on another role";
 		rc = API_AUTH_REFUSED;
 		goto out;
 	}

@@ -75,7 +75,11 @@ typedef struct api_identity {
 	                                         * this, not user_id */
 	char          name[API_SUBJECT_MAX];
 	char          role[API_ROLE_MAX];      /* admin, legal, custodian, auditor */
-	int           custodian_index;         /* 1..255 for custodians, else 0 */
+	int           custodian_index;         /* 1..255: the index a custodian
+	                                        * holds in the current share
+	                                        * generation; 0: none (other
+	                                        * roles, or a custodian holding
+	                                        * no current share) */
 } api_identity;
 
 typedef struct api_auth api_auth;   /* trust store; private to auth.c */

@@ -7,6 +7,7 @@
 #ifndef COFFER_API_HANDLERS_H
 #define COFFER_API_HANDLERS_H
 
+#include "api/pool.h"
 #include "api/request.h"
 
 /* server.c */
@@ -38,5 +39,15 @@ void api_h_request_refuse(api_req *r);
 /* audit_api.c */
 void api_h_audit_export(api_req *r);
 void api_h_verify(api_req *r);
+
+/* possession.c: share health (issue 16) */
+void api_h_possession_challenge(api_req *r);
+void api_h_possession_answer(api_req *r);
+void api_h_possession_list(api_req *r);
+/* The /metrics listener, before each page: refresh the possession gauges
+ * (api_metrics_possession) from the database when they are older than
+ * 30 s or an answer was committed since; otherwise nothing.  Never
+ * blocks on another refresh. */
+void api_possession_metrics(api_pool *pool, const api_config *cfg);
 
 #endif

@@ -6,7 +6,7 @@
  * here with libsodium alone, for possession and for threshold.h's
  * partials, whose proofs must not change), domain separation between the
  * two, answers that release nothing even on a challenge the API chose to
- * be an epoch's R.
+ * be an epoch's R, and the API routes the answers travel on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "api/server.h"
 #include "vault/mem.h"
 #include "vault/possession.h"
 #include "vault/tenant.h"
@@ -574,6 +575,51 @@ test_answers_release_nothing(void **state)
 	fx_free(&f);
 }
 
+/* The API routes: "challenge" is a path of its own, not an answer id. */
+static void
+test_routes(void **state)
+{
+	static const struct {
+		const char *method, *path;
+		unsigned    status;
+		const char *action, *param;
+	} cases[] = {
+		{ "POST", "/v1/possession/challenge", 0, "possession.challenge", "" },
+		{ "POST", "/v1/possession/0b8e7d46-4a34-4bd9-8f55-2b1f0c7e9a10", 0,
+		  "possession.answer", "0b8e7d46-4a34-4bd9-8f55-2b1f0c7e9a10" },
+		{ "GET",  "/v1/possession", 0, "possession.list", "" },
+		{ "GET",  "/v1/possession/challenge", 405, NULL, NULL },
+		{ "POST", "/v1/possession", 405, NULL, NULL },
+		{ "POST", "/v1/possession/", 404, NULL, NULL },
+		{ "POST", "/v1/possession/a/b", 404, NULL, NULL },
+	};
+	const api_route *rt;
+	char param[80];
+	unsigned status;
+	size_t i;
+	int idx;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int rc = api_route_match(cases[i].method, cases[i].path, &rt, &idx,
+		    param, sizeof param, &status);
+
+		if (cases[i].status == 0) {
+			if (rc != 0 || rt == NULL)
+				fail_msg("%s %s not matched", cases[i].method,
+				    cases[i].path);
+			assert_string_equal(rt->action, cases[i].action);
+			assert_string_equal(param, cases[i].param);
+			assert_int_equal(rt->roles & API_ROLE_LEGAL, 0);
+		} else {
+			if (rc == 0 || status != cases[i].status)
+				fail_msg("%s %s: status %u, expected %u",
+				    cases[i].method, cases[i].path, status,
+				    cases[i].status);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -586,6 +632,7 @@ main(void)
 		cmocka_unit_test(test_threshold_encoding_kept),
 		cmocka_unit_test(test_domain_separation),
 		cmocka_unit_test(test_answers_release_nothing),
+		cmocka_unit_test(test_routes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
