@@ -112,12 +112,8 @@ pop_generation(api_req *r, int *generation, int *k)
 	return 0;
 }
 
-/* V_i of the current generation, checked against the commitments as the
- * approvals are (api/approvals.c): a row the database owner swapped for
- * another point is refused here, not believed.  0, or -1 after
- * api_fail. */
-static int
-pop_public_share(api_req *r, int index, unsigned char V[VAULT_POINT_BYTES])
+int
+api_public_share(api_req *r, int index, unsigned char V[VAULT_POINT_BYTES])
 {
 	pg_params p = PG_PARAMS_INIT;
 	unsigned char Vc[VAULT_POINT_BYTES], *commits = NULL;
@@ -322,7 +318,7 @@ api_h_possession_answer(api_req *r)
 		    "another index" : "no share of the current generation");
 		goto out;
 	}
-	if (pop_public_share(r, cidx, V) != 0)
+	if (api_public_share(r, cidx, V) != 0)
 		goto out;
 	/* The answer is public (a hash-derived point, vault/possession.h):
 	 * the event carries it, so an auditor can check the verdict. */
