@@ -75,6 +75,7 @@ static const conf_opt cfg_opts[] = {
 	{ "max_body_bytes",       CFG_SIZE,   OFF(max_body_bytes), 0, 1 * KIB, 64 * MIB, 0 },
 	{ "max_approval_bytes",   CFG_SIZE,   OFF(max_approval_bytes), 0, 1 * KIB, 1 * GIB, 0 },
 	{ "audit_page_max",       CFG_UINT,   OFF(audit_page_max), 0, 1, 1000000, 0 },
+	{ "possession_window_days", CFG_UINT, OFF(possession_window_days), 0, 1, 3650, 0 },
 	{ "approval_rate",        CFG_RATE,   OFF(approval_rate), 0, 0.01, 100000, 0 },
 	{ "approval_burst",       CFG_UINT,   OFF(approval_burst), 0, 1, 100000, 0 },
 	{ "search_rate",          CFG_RATE,   OFF(search_rate), 0, 0.01, 100000, 0 },
@@ -95,6 +96,7 @@ api_config_defaults(api_config *c)
 	c->max_body_bytes = 1024U * 1024U;
 	c->max_approval_bytes = 16U * 1024U * 1024U;
 	c->audit_page_max = 10000;
+	c->possession_window_days = 90;
 	c->approval_rate = 6.0;
 	c->approval_burst = 3;
 	c->search_rate = 60.0;

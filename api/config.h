@@ -47,6 +47,8 @@ typedef struct api_config {
 	size_t   max_body_bytes;          /* request bodies, 1 MiB */
 	size_t   max_approval_bytes;      /* approval bodies (one partial per epoch), 16 MiB */
 	unsigned audit_page_max;          /* events per GET /v1/audit, 10000 */
+	unsigned possession_window_days;  /* a proof of possession counts this
+	                                     long (GET /v1/possession), 90 */
 	/* per-user token buckets: rate per minute and burst */
 	double   approval_rate;           /* 6/min */
 	unsigned approval_burst;          /* 3 */

@@ -7,6 +7,7 @@
 #ifndef COFFER_API_HANDLERS_H
 #define COFFER_API_HANDLERS_H
 
+#include "api/pool.h"
 #include "api/request.h"
 
 /* server.c */
@@ -47,5 +48,21 @@ void api_h_reshare_report(api_req *r);
 /* audit_api.c */
 void api_h_audit_export(api_req *r);
 void api_h_verify(api_req *r);
+
+/* possession.c: share health (issue 16) */
+/* V_i, custodian index's public share of the current generation, from
+ * coffer.tenant_keys and checked against the stored Feldman commitments:
+ * a row the database owner swapped for another point is refused (500),
+ * not believed.  0, or -1 after api_fail.  (api/approvals.c still does
+ * the same check inline.) */
+int  api_public_share(api_req *r, int index, unsigned char V[32]);
+void api_h_possession_challenge(api_req *r);
+void api_h_possession_answer(api_req *r);
+void api_h_possession_list(api_req *r);
+/* The /metrics listener, before each page: refresh the possession gauges
+ * (api_metrics_possession) from the database when they are older than
+ * 30 s or an answer was committed since; otherwise nothing.  Never
+ * blocks on another refresh. */
+void api_possession_metrics(api_pool *pool, const api_config *cfg);
 
 #endif

@@ -15,7 +15,7 @@
 #include "common/x509.h"
 
 static const unsigned met_statuses[] = {
-	200, 201, 400, 403, 404, 405, 409, 413, 422, 429, 500, 503
+	200, 201, 400, 403, 404, 405, 409, 410, 413, 422, 429, 500, 503
 };
 #define MET_NSTATUS (sizeof(met_statuses) / sizeof(met_statuses[0]))
 #define MET_OTHER   MET_NSTATUS            /* any other status */
@@ -36,6 +36,9 @@ static atomic_int    met_db_up = -1;        /* -1: not tried yet */
 static atomic_llong  met_srv_not_after;     /* 0: unknown */
 static atomic_llong  met_ca_not_after;
 static atomic_llong  met_crl_next;
+static atomic_llong  met_pop_proven = -1;   /* -1: unknown, absent */
+static atomic_llong  met_pop_not_proven = -1;
+static atomic_llong  met_pop_below_k = -1;
 
 /* Request duration buckets (seconds, Prometheus "le"); the sum in
  * microseconds so it stays an integer atomic. */
@@ -104,6 +107,15 @@ api_metrics_people_pki(time_t ca_not_after, time_t crl_next_update)
 {
 	atomic_store(&met_ca_not_after, (long long)ca_not_after);
 	atomic_store(&met_crl_next, (long long)crl_next_update);
+}
+
+void
+api_metrics_possession(long long proven, long long not_proven,
+    long long tenants_below_k)
+{
+	atomic_store(&met_pop_proven, proven);
+	atomic_store(&met_pop_not_proven, not_proven);
+	atomic_store(&met_pop_below_k, tenants_below_k);
 }
 
 void
@@ -282,6 +294,32 @@ met_pki(met_buf *b, time_t now)
 		    "# TYPE coffer_api_crl_next_update_seconds gauge\n%s", line);
 }
 
+/* Share health: three sums, or nothing before the first refresh. */
+static void
+met_possession(met_buf *b)
+{
+	long long p = atomic_load(&met_pop_proven);
+	long long n = atomic_load(&met_pop_not_proven);
+	long long k = atomic_load(&met_pop_below_k);
+
+	if (p < 0 || n < 0 || k < 0)
+		return;
+	met_printf(b, "# HELP coffer_api_custodians_proven Custodian seats of "
+	    "the current share generations whose latest answer proved "
+	    "possession within possession_window_days, summed over tenants.\n"
+	    "# TYPE coffer_api_custodians_proven gauge\n"
+	    "coffer_api_custodians_proven %lld\n"
+	    "# HELP coffer_api_custodians_not_proven Custodian seats whose "
+	    "latest answer failed, or with no proof within the window, summed "
+	    "over tenants.\n"
+	    "# TYPE coffer_api_custodians_not_proven gauge\n"
+	    "coffer_api_custodians_not_proven %lld\n"
+	    "# HELP coffer_api_tenants_below_threshold_proven Tenants with fewer "
+	    "proven custodian seats than their threshold K.\n"
+	    "# TYPE coffer_api_tenants_below_threshold_proven gauge\n"
+	    "coffer_api_tenants_below_threshold_proven %lld\n", p, n, k);
+}
+
 int
 api_metrics_render(char **out, size_t *out_len)
 {
@@ -302,6 +340,7 @@ api_metrics_render(char **out, size_t *out_len)
 		    "\n# TYPE coffer_api_db_up gauge\ncoffer_api_db_up %d\n",
 		    atomic_load(&met_db_up));
 	met_pki(&b, time(NULL));
+	met_possession(&b);
 	met_printf(&b, "# HELP coffer_api_request_duration_seconds Request head "
 	    "to answer, by route template.\n"
 	    "# TYPE coffer_api_request_duration_seconds histogram\n");

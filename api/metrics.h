@@ -71,6 +71,13 @@ void api_metrics_frontdoor(unsigned status);
 void api_metrics_server_cert(time_t not_after);
 void api_metrics_people_pki(time_t ca_not_after, time_t crl_next_update);
 
+/* Share health (api/possession.c), summed over tenants, no tenant named:
+ * custodian seats of the current generations proven within the window,
+ * the others, and tenants whose proven seats are fewer than their
+ * threshold K.  -1: unknown (the three series absent). */
+void api_metrics_possession(long long proven, long long not_proven,
+                            long long tenants_below_k);
+
 const char *api_metrics_limit_name(api_limit_class c);
 
 /* The Prometheus text page in a malloc'd buffer.  0 or -1. */

@@ -101,10 +101,12 @@ struct api_req {
 	char                 target[API_TARGET_MAX];
 	json_t              *detail;           /* extra detail fields (owned) */
 
-	/* after a successful COMMIT (e.g. start a production build) */
+	/* after a successful COMMIT (e.g. start a production build); for a
+	 * refused request only with commit_on_fail */
 	void               (*after_commit)(api_req *r);
 	int                commit_on_fail; /* keep the work of a refused
-	                                      request (a renewed blinding) */
+	                                      request (a renewed blinding, a
+	                                      failed proof of possession) */
 	char                 after_arg[64];
 };
 

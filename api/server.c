@@ -130,6 +130,14 @@ const api_route api_routes[] = {
 	  API_LIMIT_SEARCH, api_h_audit_export },
 	{ "GET",  "/v1/verify", "verify.run", API_ROLE_AUDITOR, API_ROUTE_NOTXN,
 	  API_LIMIT_SEARCH, api_h_verify },
+	/* "challenge" before "{id}": the first route that matches wins */
+	{ "POST", "/v1/possession/challenge", "possession.challenge",
+	  API_ROLE_CUSTODIAN, 0, API_LIMIT_SEARCH, api_h_possession_challenge },
+	{ "POST", "/v1/possession/{id}", "possession.answer", API_ROLE_CUSTODIAN,
+	  API_ROUTE_BODY, API_LIMIT_SEARCH, api_h_possession_answer },
+	{ "GET",  "/v1/possession", "possession.list",
+	  API_ROLE_ADMIN | API_ROLE_AUDITOR | API_ROLE_CUSTODIAN, 0,
+	  API_LIMIT_SEARCH, api_h_possession_list },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -431,7 +439,9 @@ srv_finish(srv_req *sr)
 	if (r->status == 0)
 		api_fail_internal(r, r->route != NULL ? r->route->action : "route",
 		    "handler gave no answer");
-	if (r->status >= 400)
+	/* a refused request's work is undone, and so is what follows it —
+	 * unless it keeps its work (commit_on_fail) */
+	if (r->status >= 400 && !r->commit_on_fail)
 		r->after_commit = NULL;
 	if (!sr->identified && !sr->tenant_known) {
 		/* No tenant to audit under (no certificate, or one naming no
@@ -1146,6 +1156,7 @@ srv_metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
 		}
 	} else {
 		kl_metrics(s->kl);          /* the builds are counted there */
+		api_possession_metrics(s->pool, s->cfg);
 		if (api_metrics_render(&page, &len) != 0)
 			return MHD_NO;
 		status = 200;

@@ -17,6 +17,12 @@
 int ctl_cmd_migrate(int argc, char **argv);   /* ctl/migrate.c */
 int ctl_cmd_tenant(int argc, char **argv);    /* ctl/tenant.c  */
 int ctl_cmd_share(int argc, char **argv);     /* ctl/tenant.c  */
+/* share prove, share health (ctl/possession.c), run by ctl_cmd_share with
+ * argv[0] "share", argv[1] the subcommand; their usage lines for the
+ * share verb's usage text. */
+int ctl_share_prove(int argc, char **argv);
+int ctl_share_health(int argc, char **argv);
+extern const char ctl_possession_usage[];
 int ctl_cmd_node(int argc, char **argv);      /* ctl/tenant.c  */
 int ctl_cmd_approve(int argc, char **argv);   /* ctl/approve.c */
 int ctl_cmd_matter(int argc, char **argv);    /* ctl/matter.c  */

@@ -745,7 +745,12 @@ ctl_cmd_share(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "check") == 0)
 		return ctl_share_check(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "prove") == 0)
+		return ctl_share_prove(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "health") == 0)
+		return ctl_share_health(argc, argv);
 	fprintf(stderr, "usage: cofferctl share check FILE [--passphrase-file FILE]\n");
+	fputs(ctl_possession_usage, stderr);
 	return 2;
 }
 

@@ -1,8 +1,9 @@
 /* vault/threshold.c — partials, Chaum-Pedersen proofs, Lagrange combination.
  *
  * What it does: a custodian turns an epoch's R into P_i = s_i·R plus a
- * proof of equal discrete logs with its public share V_i; the API verifies
- * each proof and combines k partials into S = t·R (see threshold.h).
+ * proof of equal discrete logs with its public share V_i (vault/dleq.c, the
+ * copy proofs of possession use too); the API verifies each proof and
+ * combines k partials into S = t·R (see threshold.h).
  *
  * What it trusts: libsodium, and the caller for V_i (it must come from the
  * tenant's Feldman commitments, not from the custodian). It does not trust
@@ -21,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "vault/dleq.h"
 #include "vault/err.h"
 #include "vault/group.h"
 #include "vault/mem.h"
@@ -64,45 +66,19 @@ ctx_absorb(crypto_generichash_blake2b_state *st, const vault_release_ctx *ctx)
 	    VAULT_RECIPIENT_BYTES) != 0 ? -1 : 0;
 }
 
-/* Fiat-Shamir challenge; every input is fixed-length, so plain
- * concatenation is unambiguous. */
-static int
-challenge(unsigned char c[VAULT_SCALAR_BYTES],
-    const unsigned char V[VAULT_POINT_BYTES], const unsigned char R[VAULT_POINT_BYTES],
-    const unsigned char P[VAULT_POINT_BYTES], const unsigned char A1[VAULT_POINT_BYTES],
-    const unsigned char A2[VAULT_POINT_BYTES], const vault_release_ctx *ctx,
+/* The Chaum-Pedersen context of a partial (dleq.h): the release context,
+ * then the custodian index as one byte — the layout threshold.h states. */
+#define CP_CONTEXT_BYTES (3U * VAULT_ID_BYTES + VAULT_RECIPIENT_BYTES + 1U)
+
+static void
+cp_context(unsigned char out[CP_CONTEXT_BYTES], const vault_release_ctx *ctx,
     unsigned int index)
 {
-	crypto_generichash_blake2b_state st;
-	unsigned char one[VAULT_SCALAR_BYTES];
-	unsigned char B[VAULT_POINT_BYTES];
-	unsigned char h[CHALLENGE_HASH_BYTES];
-	unsigned char ib = (unsigned char)index;
-	int           rc = -1;
-
-	memset(c, 0, VAULT_SCALAR_BYTES);
-	vault_scalar_from_index(one, 1);
-	if (crypto_scalarmult_ristretto255_base(B, one) != 0)
-		goto fail;
-	if (crypto_generichash_blake2b_init_salt_personal(&st, NULL, 0, sizeof h,
-	    NULL, cp_personal) != 0)
-		goto fail;
-	if (crypto_generichash_blake2b_update(&st, B, VAULT_POINT_BYTES) != 0 ||
-	    crypto_generichash_blake2b_update(&st, V, VAULT_POINT_BYTES) != 0 ||
-	    crypto_generichash_blake2b_update(&st, R, VAULT_POINT_BYTES) != 0 ||
-	    crypto_generichash_blake2b_update(&st, P, VAULT_POINT_BYTES) != 0 ||
-	    crypto_generichash_blake2b_update(&st, A1, VAULT_POINT_BYTES) != 0 ||
-	    crypto_generichash_blake2b_update(&st, A2, VAULT_POINT_BYTES) != 0 ||
-	    ctx_absorb(&st, ctx) != 0 ||
-	    crypto_generichash_blake2b_update(&st, &ib, 1) != 0 ||
-	    crypto_generichash_blake2b_final(&st, h, sizeof h) != 0)
-		goto fail;
-	crypto_core_ristretto255_scalar_reduce(c, h);
-	rc = 0;
-fail:
-	/* The state has absorbed A1 = w·B and A2 = w·R only, both public. */
-	sodium_memzero(&st, sizeof st);
-	return rc;
+	memcpy(out, ctx->tenant_id, VAULT_ID_BYTES);
+	memcpy(out + VAULT_ID_BYTES, ctx->matter_id, VAULT_ID_BYTES);
+	memcpy(out + 2 * VAULT_ID_BYTES, ctx->epoch_id, VAULT_ID_BYTES);
+	memcpy(out + 3 * VAULT_ID_BYTES, ctx->recipient, VAULT_RECIPIENT_BYTES);
+	out[CP_CONTEXT_BYTES - 1] = (unsigned char)index;
 }
 
 int
@@ -112,12 +88,7 @@ vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
     vault_partial *out, char *err, size_t err_len)
 {
 	unsigned char V[VAULT_POINT_BYTES];
-	unsigned char w[VAULT_SCALAR_BYTES];
-	unsigned char A1[VAULT_POINT_BYTES];
-	unsigned char A2[VAULT_POINT_BYTES];
-	unsigned char c[VAULT_SCALAR_BYTES];
-	unsigned char cs[VAULT_SCALAR_BYTES];
-	unsigned char z[VAULT_SCALAR_BYTES];
+	unsigned char cx[CP_CONTEXT_BYTES];
 	int           rc = -1;
 
 	if (out == NULL) {
@@ -125,9 +96,6 @@ vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
 		return -1;
 	}
 	memset(out, 0, sizeof *out);
-	memset(w, 0, sizeof w);
-	memset(cs, 0, sizeof cs);
-	memset(z, 0, sizeof z);
 
 	if (vault_init() != 0) {
 		vault_err_set(err, err_len, "libsodium initialisation failed");
@@ -157,24 +125,15 @@ vault_threshold_partial(const unsigned char share[VAULT_SCALAR_BYTES],
 		goto fail;
 	}
 
-	crypto_core_ristretto255_scalar_random(w);
-	if (crypto_scalarmult_ristretto255_base(A1, w) != 0 ||
-	    crypto_scalarmult_ristretto255(A2, w, R) != 0 ||
-	    challenge(c, V, R, out->P, A1, A2, ctx, index) != 0) {
+	cp_context(cx, ctx, index);
+	if (vault_dleq_prove(cp_personal, share, V, R, out->P, cx, sizeof cx,
+	    out->proof) != 0) {
 		vault_err_set(err, err_len, "custodian %u: proof computation failed", index);
 		goto fail;
 	}
-	crypto_core_ristretto255_scalar_mul(cs, c, share);
-	crypto_core_ristretto255_scalar_add(z, w, cs);
-
 	out->index = index;
-	memcpy(out->proof, c, VAULT_SCALAR_BYTES);
-	memcpy(out->proof + VAULT_SCALAR_BYTES, z, VAULT_SCALAR_BYTES);
 	rc = 0;
 fail:
-	sodium_memzero(w, sizeof w);
-	sodium_memzero(cs, sizeof cs);
-	sodium_memzero(z, sizeof z);
 	if (rc != 0)
 		sodium_memzero(out, sizeof *out);
 	return rc;
@@ -186,13 +145,8 @@ vault_threshold_verify(const vault_partial *p,
     const unsigned char R[VAULT_POINT_BYTES],
     char *err, size_t err_len)
 {
-	const unsigned char *c, *z;
-	unsigned char        t1[VAULT_POINT_BYTES];
-	unsigned char        t2[VAULT_POINT_BYTES];
-	unsigned char        A1[VAULT_POINT_BYTES];
-	unsigned char        A2[VAULT_POINT_BYTES];
-	unsigned char        c2[VAULT_SCALAR_BYTES];
-	unsigned int         index;
+	unsigned char cx[CP_CONTEXT_BYTES];
+	unsigned int  index;
 
 	if (p == NULL || ctx == NULL) {
 		vault_err_set(err, err_len, "no partial to verify");
@@ -224,18 +178,9 @@ vault_threshold_verify(const vault_partial *p,
 		return -1;
 	}
 
-	c = p->proof;
-	z = p->proof + VAULT_SCALAR_BYTES;
-	/* A1 = z·B − c·V, A2 = z·R − c·P; equal to w·B, w·R for an honest proof. */
-	if (!vault_scalar_usable(c) || !vault_scalar_usable(z) ||
-	    crypto_scalarmult_ristretto255_base(t1, z) != 0 ||
-	    crypto_scalarmult_ristretto255(t2, c, V) != 0 ||
-	    crypto_core_ristretto255_sub(A1, t1, t2) != 0 ||
-	    crypto_scalarmult_ristretto255(t1, z, R) != 0 ||
-	    crypto_scalarmult_ristretto255(t2, c, p->P) != 0 ||
-	    crypto_core_ristretto255_sub(A2, t1, t2) != 0 ||
-	    challenge(c2, V, R, p->P, A1, A2, ctx, index) != 0 ||
-	    sodium_memcmp(c2, c, VAULT_SCALAR_BYTES) != 0) {
+	cp_context(cx, ctx, index);
+	if (vault_dleq_verify(cp_personal, V, R, p->P, cx, sizeof cx,
+	    p->proof) != 0) {
 		vault_err_set(err, err_len, "custodian %u: partial proof does not verify",
 		    index);
 		return -1;
