@@ -751,10 +751,6 @@ ctl_tenant_rotate(int argc, char **argv)
 		ctl_fail("--pin %s: %s", pinfile, err);
 		goto fail;
 	}
-	if (strcmp(pin->name, name) != 0) {
-		ctl_fail("--pin %s pins tenant %s, not %s", pinfile, pin->name, name);
-		goto fail;
-	}
 	if (mkdir(outdir, 0700) != 0 && errno != EEXIST) {
 		ctl_fail("%s: %s", outdir, strerror(errno));
 		goto fail;
@@ -800,6 +796,10 @@ ctl_tenant_rotate(int argc, char **argv)
 		}
 		PQclear(r);
 		r = NULL;
+	}
+	if (strcmp(pin->name, name) != 0) {
+		ctl_fail("--pin %s pins tenant %s, not %s", pinfile, pin->name, name);
+		goto fail_rb;
 	}
 	{
 		char pid[UTIL_UUID_STRLEN + 1];
