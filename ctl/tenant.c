@@ -871,15 +871,18 @@ ctl_tenant_rotate(int argc, char **argv)
 	snprintf(num[0], sizeof(num[0]), "%u", g);
 	snprintf(num[1], sizeof(num[1]), "%lld", wraps_us / 1000000LL);
 	{
-		pg_params p = PG_PARAMS_INIT;
+		pg_params p = PG_PARAMS_INIT, ps = PG_PARAMS_INIT, pk = PG_PARAMS_INIT;
 
 		pg_param_text(&p, idstr);
 		pg_param_text(&p, num[0]);
 		pg_param_bin(&p, T, VAULT_POINT_BYTES);
 		pg_param_text(&p, commit_arr);
 		pg_param_text(&p, share_arr);
+		pk = p;
 		pg_param_text(&p, num[1]);
-		pg_param_text(&p, fp);
+		pg_param_text(&pk, fp);
+		pg_param_text(&ps, idstr);
+		pg_param_text(&ps, num[0]);
 		if (pg_exec(db, "INSERT INTO coffer.tenant_key_generations (tenant_id, "
 		    "generation, public_key, threshold_k, custodians_n, commitments, "
 		    "public_shares, kind, wraps_from) SELECT tenant_id, generation + 1, "
@@ -891,11 +894,11 @@ ctl_tenant_rotate(int argc, char **argv)
 		    "generation, custodian_index, user_id) SELECT tenant_id, "
 		    "generation + 1, custodian_index, user_id FROM "
 		    "coffer.custodian_seats WHERE tenant_id = $1::uuid AND "
-		    "generation = $2::int", &p, err, sizeof(err)) != 0 ||
+		    "generation = $2::int", &ps, err, sizeof(err)) != 0 ||
 		    pg_exec(db, "UPDATE coffer.tenant_keys SET public_key = $3, "
 		    "commitments = $4::bytea[], public_shares = $5::bytea[], "
-		    "generation = $2::int + 1, fingerprint = $7 "
-		    "WHERE tenant_id = $1::uuid AND generation = $2::int", &p, err,
+		    "generation = $2::int + 1, fingerprint = $6 "
+		    "WHERE tenant_id = $1::uuid AND generation = $2::int", &pk, err,
 		    sizeof(err)) != 0)
 			goto fail_db;
 	}
