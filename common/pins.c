@@ -366,21 +366,39 @@ pins_tenant_load_generation(const char *dir, const char *tenant,
 	return 0;
 }
 
-int
-pins_tenant_compare_db(PGconn *db, const pins_tenant *pin,
-    const char *pin_path, int key_only, char *err, size_t err_len)
+/* history: compare with the pin's generation in
+ * coffer.tenant_key_generations instead of the current key row. */
+static int
+pins_compare(PGconn *db, const pins_tenant *pin, const char *pin_path,
+    int key_only, int history, char *err, size_t err_len)
 {
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
-	char id[UTIL_UUID_STRLEN + 1];
+	char id[UTIL_UUID_STRLEN + 1], gen[16];
 	int rows, i, rc = -1;
 
 	util_uuid_format(id, pin->tenant_id);
 	pg_param_text(&p, id);
 	p.result_binary = 1;
+	snprintf(gen, sizeof(gen), "%u", pin->generation);
+	if (history)
+		pg_param_text(&p, gen);
 	/* One row per array element: -1 the generation (in column 2's place
 	 * the key again), 0 public key, 1 commitments, 2 shares. */
-	r = pg_query(db, key_only ?
+	r = pg_query(db, history ?
+	    "SELECT -1, k.generation::bigint, k.public_key FROM "
+	    "coffer.tenant_key_generations k WHERE k.tenant_id = $1::uuid "
+	    "AND k.generation = $2::int "
+	    "UNION ALL SELECT 0, 0::bigint, k.public_key FROM "
+	    "coffer.tenant_key_generations k WHERE k.tenant_id = $1::uuid "
+	    "AND k.generation = $2::int "
+	    "UNION ALL SELECT 1, o, c FROM coffer.tenant_key_generations k, "
+	    "unnest(k.commitments) WITH ORDINALITY AS u(c, o) WHERE "
+	    "k.tenant_id = $1::uuid AND k.generation = $2::int "
+	    "UNION ALL SELECT 2, o, s FROM coffer.tenant_key_generations k, "
+	    "unnest(k.public_shares) WITH ORDINALITY AS u(s, o) WHERE "
+	    "k.tenant_id = $1::uuid AND k.generation = $2::int "
+	    "ORDER BY 1, 2" : key_only ?
 	    "SELECT 0, 0::bigint, k.public_key FROM coffer.tenant_keys k "
 	    "WHERE k.tenant_id = $1::uuid" :
 	    "SELECT -1, k.generation::bigint, k.public_key FROM coffer.tenant_keys k "
@@ -475,6 +493,75 @@ out:
 }
 
 int
+pins_tenant_compare_db(PGconn *db, const pins_tenant *pin,
+    const char *pin_path, int key_only, char *err, size_t err_len)
+{
+	return pins_compare(db, pin, pin_path, key_only, 0, err, err_len);
+}
+
+/* A rotation's pin: the previous key's pin (<tenant>.g<G>.pin, G its
+ * current generation) must match the database's history, and no epoch
+ * made from the instant on may be wrapped to the previous key. */
+static int
+pins_check_rotation(PGconn *db, const char *dir, const pins_tenant *pin,
+    char *err, size_t err_len)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	pins_tenant *prev = NULL;
+	char id[UTIL_UUID_STRLEN + 1], wf[32], path[1200];
+	unsigned g = 0;
+	long long late = 0;
+	int rc = -1;
+
+	util_uuid_format(id, pin->tenant_id);
+	snprintf(wf, sizeof(wf), "%lld", (long long)(pin->wraps_from_us / 1000000));
+	pg_param_text(&p, id);
+	pg_param_bin(&p, pin->previous_key, PINS_POINT_BYTES);
+	pg_param_text(&p, wf);
+	r = pg_query(db, "SELECT (SELECT max(generation) FROM "
+	    "coffer.tenant_key_generations WHERE tenant_id = $1::uuid AND "
+	    "public_key = $2), (SELECT count(*) FROM coffer.epochs e WHERE "
+	    "e.tenant_id = $1::uuid AND e.created_at >= to_timestamp($3::bigint) "
+	    "AND e.wrapped_to = $2)", &p, err, err_len);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) ||
+	    pins_uint(PQgetvalue(r, 0, 0), 1, PINS_MAX_GENERATION, &g) != 0) {
+		snprintf(err, err_len, "tenant %s: the previous key its pin names "
+		    "is no generation in the database", pin->name);
+		goto out;
+	}
+	late = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	if (late != 0) {
+		snprintf(err, err_len, "tenant %s: %lld epochs created from the "
+		    "rotation's instant on are wrapped to the previous key", pin->name,
+		    late);
+		goto out;
+	}
+	if ((prev = malloc(sizeof(*prev))) == NULL) {
+		snprintf(err, err_len, "out of memory");
+		goto out;
+	}
+	if (pins_tenant_load_generation(dir, pin->name, g, prev, err, err_len) != 0)
+		goto out;
+	if (memcmp(prev->tenant_id, pin->tenant_id, 16) != 0 ||
+	    memcmp(prev->public_key, pin->previous_key, PINS_POINT_BYTES) != 0) {
+		snprintf(err, err_len, "tenant %s: the pin of generation %u is not "
+		    "of the key its current pin names as previous", pin->name, g);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s.g%u.pin", dir, pin->name, g);
+	if (pins_compare(db, prev, path, 0, 1, err, err_len) != 0)
+		goto out;
+	rc = prev->has_rotation ? pins_check_rotation(db, dir, prev, err, err_len) : 0;
+out:
+	free(prev);
+	PQclear(r);
+	return rc;
+}
+
+int
 pins_tenant_check_db(PGconn *db, const char *dir,
     const unsigned char tenant_id[16], char *err, size_t err_len)
 {
@@ -510,6 +597,8 @@ pins_tenant_check_db(PGconn *db, const char *dir,
 	}
 	snprintf(path, sizeof(path), "%s/%s.pin", dir, name);
 	rc = pins_tenant_compare_db(db, pin, path, 0, err, err_len);
+	if (rc == 0 && pin->has_rotation)
+		rc = pins_check_rotation(db, dir, pin, err, err_len);
 out:
 	free(pin);
 	return rc;

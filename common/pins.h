@@ -85,7 +85,10 @@ int pins_tenant_compare_db(PGconn *db, const pins_tenant *pin,
                            char *err, size_t err_len)
     __attribute__((warn_unused_result));
 /* Load <dir>/<tenant>.pin and compare.  The tenant is named by its
- * database id; its name is read from the database to find the file. */
+ * database id; its name is read from the database to find the file.  A
+ * rotation's pin also needs the previous key's pin (<tenant>.g<G>.pin, G
+ * that key's current generation) equal to the database's generation G,
+ * and no epoch created from wraps_from on wrapped to the previous key. */
 int pins_tenant_check_db(PGconn *db, const char *dir,
                          const unsigned char tenant_id[16],
                          char *err, size_t err_len)

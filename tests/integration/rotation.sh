@@ -159,6 +159,13 @@ check "the gateway logged the announcement" \
 
 # verify, with both pins installed
 check "verify --keys-dir --nodes: clean after the rotation" verify
+mv "$GWF_KEYS/acme.g1.pin" "$D/acme.g1.pin.off"
+verify >"$T/v.out" 2>&1
+check_eq "verify without the previous key's pin: exit 1" "1" "$?"
+check "verify without the previous key's pin: names it" \
+    grep -qF "verify: TAMPERED: tenant acme: no pin of generation 1 ($GWF_KEYS/acme.pin is another generation" "$T/v.out"
+mv "$D/acme.g1.pin.off" "$GWF_KEYS/acme.g1.pin"
+check "verify: clean again with it" verify
 
 # refusals after the rotation
 check_fails "a pin of another generation: refused" 1 \
