@@ -67,24 +67,18 @@ static int
 pins_time_parse(const char *s, int64_t *out_us)
 {
 	struct tm tm;
-	int y, mo, d, h, mi, se, used = 0;
+	const char *end;
+	char back[32];
 	time_t t;
 
-	if (strlen(s) != 20 || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo,
-	    &d, &h, &mi, &se, &used) != 6 || used != 20 || s[4] != '-' ||
-	    s[7] != '-' || s[13] != ':' || s[16] != ':' || y < 1970 || y > 9999 ||
-	    mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59 ||
-	    h < 0 || mi < 0 || se < 0)
-		return -1;
 	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
+	if (strlen(s) != 20 || s[4] != '-' || s[19] != 'Z' ||
+	    (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end != '\0')
+		return -1;
 	t = timegm(&tm);
-	if (t == (time_t)-1 || tm.tm_mday != d)   /* 31 February normalised */
+	if (t < 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(back, sizeof(back), "%Y-%m-%dT%H:%M:%SZ", &tm) != 20 ||
+	    strcmp(back, s) != 0)        /* 31 February normalised */
 		return -1;
 	*out_us = (int64_t)t * 1000000;
 	return 0;
@@ -297,23 +291,26 @@ bad:
 	return -1;
 }
 
-int
-pins_tenant_load(const char *dir, const char *tenant, pins_tenant *out,
-    char *err, size_t err_len)
+/* Read and parse <dir>/<tenant><suffix>.pin; the name in it must be
+ * tenant.  missing: the message's tail when the file cannot be read. */
+static int
+pins_load_file(const char *dir, const char *tenant, const char *suffix,
+    const char *missing, pins_tenant *out, char *err, size_t err_len)
 {
 	char path[1024], e[256];
 	unsigned char *data = NULL;
 	size_t len = 0;
 
 	memset(out, 0, sizeof(*out));
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.pin", dir, tenant) >=
-	    sizeof(path)) {
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s%s.pin", dir, tenant,
+	    suffix) >= sizeof(path)) {
 		snprintf(err, err_len, "tenant %s: pin path too long", tenant);
 		return -1;
 	}
 	if (util_read_file(path, PINS_FILE_MAX, &data, &len, e, sizeof(e)) != 0) {
-		snprintf(err, err_len, "tenant %s: no usable pin file %s (%s): the "
-		    "database's tenant key is not trusted without it", tenant, path, e);
+		snprintf(err, err_len, "tenant %s: %s %s (%s)%s", tenant,
+		    suffix[0] ? "no pin of that generation:" : "no usable pin file",
+		    path, e, missing);
 		return -1;
 	}
 	if (pins_tenant_parse((const char *)data, len, out, e, sizeof(e)) != 0) {
@@ -330,37 +327,31 @@ pins_tenant_load(const char *dir, const char *tenant, pins_tenant *out,
 }
 
 int
+pins_tenant_load(const char *dir, const char *tenant, pins_tenant *out,
+    char *err, size_t err_len)
+{
+	return pins_load_file(dir, tenant, "", ": the database's tenant key is "
+	    "not trusted without it", out, err, err_len);
+}
+
+int
 pins_tenant_load_generation(const char *dir, const char *tenant,
     unsigned generation, pins_tenant *out, char *err, size_t err_len)
 {
-	char path[1024], e[256];
-	unsigned char *data = NULL;
-	size_t len = 0;
+	char suffix[32], e[512];
 
 	if (pins_tenant_load(dir, tenant, out, err, err_len) == 0 &&
 	    out->generation == generation)
 		return 0;
-	memset(out, 0, sizeof(*out));
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.g%u.pin", dir, tenant,
-	    generation) >= sizeof(path)) {
-		snprintf(err, err_len, "tenant %s: pin path too long", tenant);
-		return -1;
-	}
-	if (util_read_file(path, PINS_FILE_MAX, &data, &len, e, sizeof(e)) != 0) {
+	snprintf(suffix, sizeof(suffix), ".g%u", generation);
+	if (pins_load_file(dir, tenant, suffix, "", out, e, sizeof(e)) != 0) {
 		snprintf(err, err_len, "tenant %s: no pin of generation %u (%s/%s.pin "
-		    "is another generation, %s: %s)", tenant, generation, dir,
-		    tenant, path, e);
+		    "is another generation): %s", tenant, generation, dir, tenant, e);
 		return -1;
 	}
-	if (pins_tenant_parse((const char *)data, len, out, e, sizeof(e)) != 0) {
-		snprintf(err, err_len, "tenant %s: %s: %s", tenant, path, e);
-		free(data);
-		return -1;
-	}
-	free(data);
-	if (strcmp(out->name, tenant) != 0 || out->generation != generation) {
-		snprintf(err, err_len, "tenant %s: %s pins another tenant or "
-		    "generation than %u", tenant, path, generation);
+	if (out->generation != generation) {
+		snprintf(err, err_len, "tenant %s: %s/%s%s.pin is of generation %u",
+		    tenant, dir, tenant, suffix, out->generation);
 		return -1;
 	}
 	return 0;

@@ -165,6 +165,34 @@ ctl_tenant_install_help(const char *outdir, const char *name,
 		    daemons[i][1]);
 }
 
+/* One more --passphrase-file (custodian order). */
+static int
+ctl_tenant_passfile(const char *val, const char **passfiles, unsigned *npass)
+{
+	if (*npass == VAULT_CUSTODIANS_MAX) {
+		ctl_fail("too many --passphrase-file options");
+		return -1;
+	}
+	passfiles[(*npass)++] = val;
+	return 0;
+}
+
+/* --group G: the group the daemons read key files with; resolved before
+ * any key exists (a typo costs nothing). */
+static int
+ctl_tenant_group(const char *val, const char **group, gid_t *gid)
+{
+	const struct group *gr = getgrnam(val);
+
+	if (gr == NULL) {
+		ctl_fail("--group %s: no such group", val);
+		return -1;
+	}
+	*group = val;
+	*gid = gr->gr_gid;
+	return 0;
+}
+
 /* The n share files DIR/NAME-custodian-i.share of one generation (one
  * passphrase each); *done: how many exist (for the caller to remove on
  * failure). */
@@ -238,27 +266,47 @@ ctl_tenant_write_pin(const pins_tenant *pin, const char *text, size_t tlen,
 	return werr ? -1 : 0;
 }
 
-/* The public material of a fresh split: T, its fingerprint, the k
- * commitments and the n public shares. */
+/* A fresh key split k-of-n (*keys) and its public material: T, its
+ * fingerprint, the k commitments and n public shares (*commits,
+ * *pubshares) and both as PostgreSQL array literals; malloc'd, the
+ * caller frees them on every path.  0, or -1 printed. */
 static int
-ctl_tenant_public(const vault_tenant_keys *keys, unsigned k, unsigned n,
+ctl_tenant_generate(vault_tenant_keys **keys, unsigned k, unsigned n,
     unsigned char T[VAULT_POINT_BYTES], char fp[VAULT_FINGERPRINT_HEX_BYTES],
-    unsigned char *commits, unsigned char *pubshares)
+    unsigned char **commits, unsigned char **pubshares, char **commit_arr,
+    char **share_arr)
 {
+	char err[CTL_ERR];
 	unsigned i;
 
-	vault_tenant_keys_public_key(keys, T);
-	if (vault_tenant_keys_commitments(keys, commits, (size_t)k * VAULT_POINT_BYTES) != 0 ||
+	*commits = calloc(k, VAULT_POINT_BYTES);
+	*pubshares = calloc(n, VAULT_POINT_BYTES);
+	if (*commits == NULL || *pubshares == NULL) {
+		ctl_fail("out of memory");
+		return -1;
+	}
+	if (vault_tenant_generate(keys, k, n, err, sizeof(err)) != 0) {
+		ctl_fail("%s", err);
+		return -1;
+	}
+	vault_tenant_keys_public_key(*keys, T);
+	if (vault_tenant_keys_commitments(*keys, *commits, (size_t)k * VAULT_POINT_BYTES) != 0 ||
 	    vault_tenant_fingerprint(T, fp, VAULT_FINGERPRINT_HEX_BYTES) != 0) {
 		ctl_fail("key generation failed");
 		return -1;
 	}
 	for (i = 1; i <= n; i++) {
-		if (vault_tenant_keys_public_share(keys, i,
-		    pubshares + (size_t)(i - 1) * VAULT_POINT_BYTES) != 0) {
+		if (vault_tenant_keys_public_share(*keys, i,
+		    *pubshares + (size_t)(i - 1) * VAULT_POINT_BYTES) != 0) {
 			ctl_fail("key generation failed");
 			return -1;
 		}
+	}
+	*commit_arr = pg_bytea_array(*commits, VAULT_POINT_BYTES, k);
+	*share_arr = pg_bytea_array(*pubshares, VAULT_POINT_BYTES, n);
+	if (*commit_arr == NULL || *share_arr == NULL) {
+		ctl_fail("out of memory");
+		return -1;
 	}
 	return 0;
 }
@@ -291,15 +339,8 @@ ctl_tenant_init(int argc, char **argv)
 		else if (strcmp(opt, "--out") == 0)
 			outdir = val;
 		else if (strcmp(opt, "--group") == 0) {
-			const struct group *gr = getgrnam(val);
-
-			/* before any key exists: a typo costs nothing */
-			if (gr == NULL) {
-				ctl_fail("--group %s: no such group", val);
+			if (ctl_tenant_group(val, &group, &gid) != 0)
 				return 2;
-			}
-			group = val;
-			gid = gr->gr_gid;
 		} else if (strcmp(opt, "--custodians") == 0) {
 			if (ctl_parse_uint(val, 1, VAULT_CUSTODIANS_MAX, &n) != 0) {
 				ctl_fail("--custodians must be 1..255");
@@ -311,11 +352,8 @@ ctl_tenant_init(int argc, char **argv)
 				return 2;
 			}
 		} else if (strcmp(opt, "--passphrase-file") == 0) {
-			if (npass == VAULT_CUSTODIANS_MAX) {
-				ctl_fail("too many --passphrase-file options");
+			if (ctl_tenant_passfile(val, passfiles, &npass) != 0)
 				return 2;
-			}
-			passfiles[npass++] = val;
 		} else {
 			ctl_fail("unknown option %s", opt);
 			ctl_tenant_usage();
@@ -353,30 +391,14 @@ ctl_tenant_init(int argc, char **argv)
 		ctl_fail("libsodium failed to initialise");
 		return 1;
 	}
-	commits = calloc(k, VAULT_POINT_BYTES);
-	pubshares = calloc(n, VAULT_POINT_BYTES);
-	if (commits == NULL || pubshares == NULL) {
-		ctl_fail("out of memory");
-		goto fail;
-	}
-
 	db = ctl_connect(NULL);
 	if (db == NULL)
 		goto fail;
-	if (vault_tenant_generate(&keys, k, n, err, sizeof(err)) != 0) {
-		ctl_fail("%s", err);
-		goto fail;
-	}
-	if (ctl_tenant_public(keys, k, n, T, fp, commits, pubshares) != 0)
+	if (ctl_tenant_generate(&keys, k, n, T, fp, &commits, &pubshares,
+	    &commit_arr, &share_arr) != 0)
 		goto fail;
 	util_uuid_random(tenant_id);
 	util_uuid_format(idstr, tenant_id);
-	commit_arr = pg_bytea_array(commits, VAULT_POINT_BYTES, k);
-	share_arr = pg_bytea_array(pubshares, VAULT_POINT_BYTES, n);
-	if (commit_arr == NULL || share_arr == NULL) {
-		ctl_fail("out of memory");
-		goto fail;
-	}
 
 	/* Rows first (inside a transaction), then files, then COMMIT: a name
 	 * clash fails before any file exists, and a failed COMMIT removes the
@@ -702,20 +724,11 @@ ctl_tenant_rotate(int argc, char **argv)
 		else if (strcmp(opt, "--pin") == 0)
 			pinfile = val;
 		else if (strcmp(opt, "--group") == 0) {
-			const struct group *gr = getgrnam(val);
-
-			if (gr == NULL) {
-				ctl_fail("--group %s: no such group", val);
+			if (ctl_tenant_group(val, &group, &gid) != 0)
 				return 2;
-			}
-			group = val;
-			gid = gr->gr_gid;
 		} else if (strcmp(opt, "--passphrase-file") == 0) {
-			if (npass == VAULT_CUSTODIANS_MAX) {
-				ctl_fail("too many --passphrase-file options");
+			if (ctl_tenant_passfile(val, passfiles, &npass) != 0)
 				return 2;
-			}
-			passfiles[npass++] = val;
 		} else {
 			ctl_fail("unknown option %s", opt);
 			fputs(ctl_rotate_usage, stderr);
@@ -850,24 +863,9 @@ ctl_tenant_rotate(int argc, char **argv)
 			goto fail_rb;
 		}
 	}
-	commits = calloc(k, VAULT_POINT_BYTES);
-	pubshares = calloc(n, VAULT_POINT_BYTES);
-	if (commits == NULL || pubshares == NULL) {
-		ctl_fail("out of memory");
+	if (ctl_tenant_generate(&keys, k, n, T, fp, &commits, &pubshares,
+	    &commit_arr, &share_arr) != 0)
 		goto fail_rb;
-	}
-	if (vault_tenant_generate(&keys, k, n, err, sizeof(err)) != 0) {
-		ctl_fail("%s", err);
-		goto fail_rb;
-	}
-	if (ctl_tenant_public(keys, k, n, T, fp, commits, pubshares) != 0)
-		goto fail_rb;
-	commit_arr = pg_bytea_array(commits, VAULT_POINT_BYTES, k);
-	share_arr = pg_bytea_array(pubshares, VAULT_POINT_BYTES, n);
-	if (commit_arr == NULL || share_arr == NULL) {
-		ctl_fail("out of memory");
-		goto fail_rb;
-	}
 	snprintf(num[0], sizeof(num[0]), "%u", g);
 	snprintf(num[1], sizeof(num[1]), "%lld", wraps_us / 1000000LL);
 	{
