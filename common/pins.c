@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -61,6 +62,46 @@ pb_point(pbuf *b, const char *key, const unsigned char *pt)
 	pb_add(b, key, hex);
 }
 
+/* wraps_from: exactly YYYY-MM-DDTHH:MM:SSZ (what encode writes). */
+static int
+pins_time_parse(const char *s, int64_t *out_us)
+{
+	struct tm tm;
+	const char *end;
+	char back[32];
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) != 20 || s[4] != '-' || s[19] != 'Z' ||
+	    (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end != '\0')
+		return -1;
+	t = timegm(&tm);
+	if (t < 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(back, sizeof(back), "%Y-%m-%dT%H:%M:%SZ", &tm) != 20 ||
+	    strcmp(back, s) != 0)        /* 31 February normalised */
+		return -1;
+	*out_us = (int64_t)t * 1000000;
+	return 0;
+}
+
+static void
+pins_time_format(char out[32], int64_t us)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const unsigned char *
+pins_tenant_wrap_key(const pins_tenant *p, int64_t now_us)
+{
+	if (p->has_rotation && now_us < p->wraps_from_us)
+		return p->previous_key;
+	return p->public_key;
+}
+
 int
 pins_tenant_encode(const pins_tenant *p, char **out, size_t *out_len,
     char *err, size_t err_len)
@@ -86,6 +127,21 @@ pins_tenant_encode(const pins_tenant *p, char **out, size_t *out_len,
 	pb_add(&b, "tenant", p->name);
 	snprintf(num, sizeof(num), "%u", p->generation);
 	pb_add(&b, "generation", num);
+	if (p->has_rotation) {
+		if (p->wraps_from_us <= 0 || p->wraps_from_us % 1000000 != 0) {
+			free(b.p);
+			snprintf(err, err_len, "pin: wraps_from must be a whole second after 1970");
+			return -1;
+		}
+		if (sodium_memcmp(p->previous_key, p->public_key, PINS_POINT_BYTES) == 0) {
+			free(b.p);
+			snprintf(err, err_len, "pin: previous_key equals public_key");
+			return -1;
+		}
+		pins_time_format(num, p->wraps_from_us);
+		pb_add(&b, "wraps_from", num);
+		pb_point(&b, "previous_key", p->previous_key);
+	}
 	snprintf(num, sizeof(num), "%u", p->k);
 	pb_add(&b, "threshold", num);
 	snprintf(num, sizeof(num), "%u", p->n);
@@ -155,7 +211,7 @@ int
 pins_tenant_parse(const char *text, size_t len, pins_tenant *out, char *err,
     size_t err_len)
 {
-	const char *p = text, *end = text + len, *sumline;
+	const char *p = text, *end = text + len, *sumline, *after_gen;
 	char key[32], val[160];
 	unsigned char h[crypto_hash_sha256_BYTES], want[crypto_hash_sha256_BYTES];
 	unsigned i;
@@ -182,6 +238,20 @@ pins_tenant_parse(const char *text, size_t len, pins_tenant *out, char *err,
 	if (v2 && (!NEXT("generation") || pins_uint(val, 1, PINS_MAX_GENERATION,
 	    &out->generation) != 0))
 		goto bad;
+	after_gen = p;
+	if (v2 && pins_line(&p, end, key, sizeof(key), val, sizeof(val)) == 0 &&
+	    strcmp(key, "wraps_from") == 0) {
+		if (pins_time_parse(val, &out->wraps_from_us) != 0) {
+			snprintf(err, err_len, "wraps_from is not a UTC time "
+			    "YYYY-MM-DDTHH:MM:SSZ");
+			return -1;
+		}
+		if (!NEXT("previous_key") || util_unhex(out->previous_key,
+		    PINS_POINT_BYTES, val, strlen(val)) != 0)
+			goto bad;
+		out->has_rotation = 1;
+	} else
+		p = after_gen;   /* not a rotation: read that line again */
 	if (!NEXT("threshold") || pins_uint(val, 1, PINS_MAX_N, &out->k) != 0)
 		goto bad;
 	if (!NEXT("custodians") || pins_uint(val, out->k, PINS_MAX_N, &out->n) != 0)
@@ -189,6 +259,12 @@ pins_tenant_parse(const char *text, size_t len, pins_tenant *out, char *err,
 	if (!NEXT("public_key") || util_unhex(out->public_key, PINS_POINT_BYTES,
 	    val, strlen(val)) != 0)
 		goto bad;
+	if (out->has_rotation && sodium_memcmp(out->previous_key, out->public_key,
+	    PINS_POINT_BYTES) == 0) {
+		snprintf(err, err_len, "previous_key equals public_key (a rotation "
+		    "needs a new key)");
+		return -1;
+	}
 	for (i = 0; i < out->k; i++)
 		if (!NEXT("commitment") || util_unhex(out->commitments +
 		    (size_t)i * PINS_POINT_BYTES, PINS_POINT_BYTES, val,
@@ -215,23 +291,26 @@ bad:
 	return -1;
 }
 
-int
-pins_tenant_load(const char *dir, const char *tenant, pins_tenant *out,
-    char *err, size_t err_len)
+/* Read and parse <dir>/<tenant><suffix>.pin; the name in it must be
+ * tenant.  missing: the message's tail when the file cannot be read. */
+static int
+pins_load_file(const char *dir, const char *tenant, const char *suffix,
+    const char *missing, pins_tenant *out, char *err, size_t err_len)
 {
 	char path[1024], e[256];
 	unsigned char *data = NULL;
 	size_t len = 0;
 
 	memset(out, 0, sizeof(*out));
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.pin", dir, tenant) >=
-	    sizeof(path)) {
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s%s.pin", dir, tenant,
+	    suffix) >= sizeof(path)) {
 		snprintf(err, err_len, "tenant %s: pin path too long", tenant);
 		return -1;
 	}
 	if (util_read_file(path, PINS_FILE_MAX, &data, &len, e, sizeof(e)) != 0) {
-		snprintf(err, err_len, "tenant %s: no usable pin file %s (%s): the "
-		    "database's tenant key is not trusted without it", tenant, path, e);
+		snprintf(err, err_len, "tenant %s: %s %s (%s)%s", tenant,
+		    suffix[0] ? "no pin of that generation:" : "no usable pin file",
+		    path, e, missing);
 		return -1;
 	}
 	if (pins_tenant_parse((const char *)data, len, out, e, sizeof(e)) != 0) {
@@ -248,20 +327,69 @@ pins_tenant_load(const char *dir, const char *tenant, pins_tenant *out,
 }
 
 int
-pins_tenant_compare_db(PGconn *db, const pins_tenant *pin,
-    const char *pin_path, int key_only, char *err, size_t err_len)
+pins_tenant_load(const char *dir, const char *tenant, pins_tenant *out,
+    char *err, size_t err_len)
+{
+	return pins_load_file(dir, tenant, "", ": the database's tenant key is "
+	    "not trusted without it", out, err, err_len);
+}
+
+int
+pins_tenant_load_generation(const char *dir, const char *tenant,
+    unsigned generation, pins_tenant *out, char *err, size_t err_len)
+{
+	char suffix[32], e[512];
+
+	if (pins_tenant_load(dir, tenant, out, err, err_len) == 0 &&
+	    out->generation == generation)
+		return 0;
+	snprintf(suffix, sizeof(suffix), ".g%u", generation);
+	if (pins_load_file(dir, tenant, suffix, "", out, e, sizeof(e)) != 0) {
+		snprintf(err, err_len, "tenant %s: no pin of generation %u (%s/%s.pin "
+		    "is another generation): %s", tenant, generation, dir, tenant, e);
+		return -1;
+	}
+	if (out->generation != generation) {
+		snprintf(err, err_len, "tenant %s: %s/%s%s.pin is of generation %u",
+		    tenant, dir, tenant, suffix, out->generation);
+		return -1;
+	}
+	return 0;
+}
+
+/* history: compare with the pin's generation in
+ * coffer.tenant_key_generations instead of the current key row. */
+static int
+pins_compare(PGconn *db, const pins_tenant *pin, const char *pin_path,
+    int key_only, int history, char *err, size_t err_len)
 {
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
-	char id[UTIL_UUID_STRLEN + 1];
+	char id[UTIL_UUID_STRLEN + 1], gen[16];
 	int rows, i, rc = -1;
 
 	util_uuid_format(id, pin->tenant_id);
 	pg_param_text(&p, id);
 	p.result_binary = 1;
+	snprintf(gen, sizeof(gen), "%u", pin->generation);
+	if (history)
+		pg_param_text(&p, gen);
 	/* One row per array element: -1 the generation (in column 2's place
 	 * the key again), 0 public key, 1 commitments, 2 shares. */
-	r = pg_query(db, key_only ?
+	r = pg_query(db, history ?
+	    "SELECT -1, k.generation::bigint, k.public_key FROM "
+	    "coffer.tenant_key_generations k WHERE k.tenant_id = $1::uuid "
+	    "AND k.generation = $2::int "
+	    "UNION ALL SELECT 0, 0::bigint, k.public_key FROM "
+	    "coffer.tenant_key_generations k WHERE k.tenant_id = $1::uuid "
+	    "AND k.generation = $2::int "
+	    "UNION ALL SELECT 1, o, c FROM coffer.tenant_key_generations k, "
+	    "unnest(k.commitments) WITH ORDINALITY AS u(c, o) WHERE "
+	    "k.tenant_id = $1::uuid AND k.generation = $2::int "
+	    "UNION ALL SELECT 2, o, s FROM coffer.tenant_key_generations k, "
+	    "unnest(k.public_shares) WITH ORDINALITY AS u(s, o) WHERE "
+	    "k.tenant_id = $1::uuid AND k.generation = $2::int "
+	    "ORDER BY 1, 2" : key_only ?
 	    "SELECT 0, 0::bigint, k.public_key FROM coffer.tenant_keys k "
 	    "WHERE k.tenant_id = $1::uuid" :
 	    "SELECT -1, k.generation::bigint, k.public_key FROM coffer.tenant_keys k "
@@ -356,6 +484,75 @@ out:
 }
 
 int
+pins_tenant_compare_db(PGconn *db, const pins_tenant *pin,
+    const char *pin_path, int key_only, char *err, size_t err_len)
+{
+	return pins_compare(db, pin, pin_path, key_only, 0, err, err_len);
+}
+
+/* A rotation's pin: the previous key's pin (<tenant>.g<G>.pin, G its
+ * current generation) must match the database's history, and no epoch
+ * made from the instant on may be wrapped to the previous key. */
+static int
+pins_check_rotation(PGconn *db, const char *dir, const pins_tenant *pin,
+    char *err, size_t err_len)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	pins_tenant *prev = NULL;
+	char id[UTIL_UUID_STRLEN + 1], wf[32], path[1200];
+	unsigned g = 0;
+	long long late = 0;
+	int rc = -1;
+
+	util_uuid_format(id, pin->tenant_id);
+	snprintf(wf, sizeof(wf), "%lld", (long long)(pin->wraps_from_us / 1000000));
+	pg_param_text(&p, id);
+	pg_param_bin(&p, pin->previous_key, PINS_POINT_BYTES);
+	pg_param_text(&p, wf);
+	r = pg_query(db, "SELECT (SELECT max(generation) FROM "
+	    "coffer.tenant_key_generations WHERE tenant_id = $1::uuid AND "
+	    "public_key = $2), (SELECT count(*) FROM coffer.epochs e WHERE "
+	    "e.tenant_id = $1::uuid AND e.created_at >= to_timestamp($3::bigint) "
+	    "AND e.wrapped_to = $2)", &p, err, err_len);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) ||
+	    pins_uint(PQgetvalue(r, 0, 0), 1, PINS_MAX_GENERATION, &g) != 0) {
+		snprintf(err, err_len, "tenant %s: the previous key its pin names "
+		    "is no generation in the database", pin->name);
+		goto out;
+	}
+	late = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	if (late != 0) {
+		snprintf(err, err_len, "tenant %s: %lld epochs created from the "
+		    "rotation's instant on are wrapped to the previous key", pin->name,
+		    late);
+		goto out;
+	}
+	if ((prev = malloc(sizeof(*prev))) == NULL) {
+		snprintf(err, err_len, "out of memory");
+		goto out;
+	}
+	if (pins_tenant_load_generation(dir, pin->name, g, prev, err, err_len) != 0)
+		goto out;
+	if (memcmp(prev->tenant_id, pin->tenant_id, 16) != 0 ||
+	    memcmp(prev->public_key, pin->previous_key, PINS_POINT_BYTES) != 0) {
+		snprintf(err, err_len, "tenant %s: the pin of generation %u is not "
+		    "of the key its current pin names as previous", pin->name, g);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s.g%u.pin", dir, pin->name, g);
+	if (pins_compare(db, prev, path, 0, 1, err, err_len) != 0)
+		goto out;
+	rc = prev->has_rotation ? pins_check_rotation(db, dir, prev, err, err_len) : 0;
+out:
+	free(prev);
+	PQclear(r);
+	return rc;
+}
+
+int
 pins_tenant_check_db(PGconn *db, const char *dir,
     const unsigned char tenant_id[16], char *err, size_t err_len)
 {
@@ -391,6 +588,8 @@ pins_tenant_check_db(PGconn *db, const char *dir,
 	}
 	snprintf(path, sizeof(path), "%s/%s.pin", dir, name);
 	rc = pins_tenant_compare_db(db, pin, path, 0, err, err_len);
+	if (rc == 0 && pin->has_rotation)
+		rc = pins_check_rotation(db, dir, pin, err, err_len);
 out:
 	free(pin);
 	return rc;
