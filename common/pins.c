@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -61,6 +62,52 @@ pb_point(pbuf *b, const char *key, const unsigned char *pt)
 	pb_add(b, key, hex);
 }
 
+/* wraps_from: exactly YYYY-MM-DDTHH:MM:SSZ (what encode writes). */
+static int
+pins_time_parse(const char *s, int64_t *out_us)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, se, used = 0;
+	time_t t;
+
+	if (strlen(s) != 20 || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo,
+	    &d, &h, &mi, &se, &used) != 6 || used != 20 || s[4] != '-' ||
+	    s[7] != '-' || s[13] != ':' || s[16] != ':' || y < 1970 || y > 9999 ||
+	    mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59 ||
+	    h < 0 || mi < 0 || se < 0)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d)   /* 31 February normalised */
+		return -1;
+	*out_us = (int64_t)t * 1000000;
+	return 0;
+}
+
+static void
+pins_time_format(char out[32], int64_t us)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const unsigned char *
+pins_tenant_wrap_key(const pins_tenant *p, int64_t now_us)
+{
+	if (p->has_rotation && now_us < p->wraps_from_us)
+		return p->previous_key;
+	return p->public_key;
+}
+
 int
 pins_tenant_encode(const pins_tenant *p, char **out, size_t *out_len,
     char *err, size_t err_len)
@@ -86,6 +133,21 @@ pins_tenant_encode(const pins_tenant *p, char **out, size_t *out_len,
 	pb_add(&b, "tenant", p->name);
 	snprintf(num, sizeof(num), "%u", p->generation);
 	pb_add(&b, "generation", num);
+	if (p->has_rotation) {
+		if (p->wraps_from_us <= 0 || p->wraps_from_us % 1000000 != 0) {
+			free(b.p);
+			snprintf(err, err_len, "pin: wraps_from must be a whole second after 1970");
+			return -1;
+		}
+		if (sodium_memcmp(p->previous_key, p->public_key, PINS_POINT_BYTES) == 0) {
+			free(b.p);
+			snprintf(err, err_len, "pin: previous_key equals public_key");
+			return -1;
+		}
+		pins_time_format(num, p->wraps_from_us);
+		pb_add(&b, "wraps_from", num);
+		pb_point(&b, "previous_key", p->previous_key);
+	}
 	snprintf(num, sizeof(num), "%u", p->k);
 	pb_add(&b, "threshold", num);
 	snprintf(num, sizeof(num), "%u", p->n);
@@ -155,7 +217,7 @@ int
 pins_tenant_parse(const char *text, size_t len, pins_tenant *out, char *err,
     size_t err_len)
 {
-	const char *p = text, *end = text + len, *sumline;
+	const char *p = text, *end = text + len, *sumline, *after_gen;
 	char key[32], val[160];
 	unsigned char h[crypto_hash_sha256_BYTES], want[crypto_hash_sha256_BYTES];
 	unsigned i;
@@ -182,6 +244,20 @@ pins_tenant_parse(const char *text, size_t len, pins_tenant *out, char *err,
 	if (v2 && (!NEXT("generation") || pins_uint(val, 1, PINS_MAX_GENERATION,
 	    &out->generation) != 0))
 		goto bad;
+	after_gen = p;
+	if (v2 && pins_line(&p, end, key, sizeof(key), val, sizeof(val)) == 0 &&
+	    strcmp(key, "wraps_from") == 0) {
+		if (pins_time_parse(val, &out->wraps_from_us) != 0) {
+			snprintf(err, err_len, "wraps_from is not a UTC time "
+			    "YYYY-MM-DDTHH:MM:SSZ");
+			return -1;
+		}
+		if (!NEXT("previous_key") || util_unhex(out->previous_key,
+		    PINS_POINT_BYTES, val, strlen(val)) != 0)
+			goto bad;
+		out->has_rotation = 1;
+	} else
+		p = after_gen;   /* not a rotation: read that line again */
 	if (!NEXT("threshold") || pins_uint(val, 1, PINS_MAX_N, &out->k) != 0)
 		goto bad;
 	if (!NEXT("custodians") || pins_uint(val, out->k, PINS_MAX_N, &out->n) != 0)
@@ -189,6 +265,12 @@ pins_tenant_parse(const char *text, size_t len, pins_tenant *out, char *err,
 	if (!NEXT("public_key") || util_unhex(out->public_key, PINS_POINT_BYTES,
 	    val, strlen(val)) != 0)
 		goto bad;
+	if (out->has_rotation && sodium_memcmp(out->previous_key, out->public_key,
+	    PINS_POINT_BYTES) == 0) {
+		snprintf(err, err_len, "previous_key equals public_key (a rotation "
+		    "needs a new key)");
+		return -1;
+	}
 	for (i = 0; i < out->k; i++)
 		if (!NEXT("commitment") || util_unhex(out->commitments +
 		    (size_t)i * PINS_POINT_BYTES, PINS_POINT_BYTES, val,
@@ -242,6 +324,43 @@ pins_tenant_load(const char *dir, const char *tenant, pins_tenant *out,
 	free(data);
 	if (strcmp(out->name, tenant) != 0) {
 		snprintf(err, err_len, "tenant %s: %s pins another tenant", tenant, path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+pins_tenant_load_generation(const char *dir, const char *tenant,
+    unsigned generation, pins_tenant *out, char *err, size_t err_len)
+{
+	char path[1024], e[256];
+	unsigned char *data = NULL;
+	size_t len = 0;
+
+	if (pins_tenant_load(dir, tenant, out, err, err_len) == 0 &&
+	    out->generation == generation)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.g%u.pin", dir, tenant,
+	    generation) >= sizeof(path)) {
+		snprintf(err, err_len, "tenant %s: pin path too long", tenant);
+		return -1;
+	}
+	if (util_read_file(path, PINS_FILE_MAX, &data, &len, e, sizeof(e)) != 0) {
+		snprintf(err, err_len, "tenant %s: no pin of generation %u (%s/%s.pin "
+		    "is another generation, %s: %s)", tenant, generation, dir,
+		    tenant, path, e);
+		return -1;
+	}
+	if (pins_tenant_parse((const char *)data, len, out, e, sizeof(e)) != 0) {
+		snprintf(err, err_len, "tenant %s: %s: %s", tenant, path, e);
+		free(data);
+		return -1;
+	}
+	free(data);
+	if (strcmp(out->name, tenant) != 0 || out->generation != generation) {
+		snprintf(err, err_len, "tenant %s: %s pins another tenant or "
+		    "generation than %u", tenant, path, generation);
 		return -1;
 	}
 	return 0;

@@ -9,6 +9,9 @@
  *     tenant_id <uuid>
  *     tenant <name>
  *     generation <g>                share generation (v1 files: none, = 1)
+ *     wraps_from <RFC 3339 UTC>     only for a rotation (`tenant rotate`):
+ *     previous_key <64 hex>           new epochs are wrapped to previous_key
+ *                                   before wraps_from, to public_key after
  *     threshold <k>
  *     custodians <n>
  *     public_key <64 hex>           T
@@ -27,6 +30,7 @@
 #define COFFER_COMMON_PINS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -43,7 +47,14 @@ typedef struct pins_tenant {
 	unsigned char public_key[PINS_POINT_BYTES];
 	unsigned char commitments[PINS_MAX_N * PINS_POINT_BYTES];
 	unsigned char public_shares[PINS_MAX_N * PINS_POINT_BYTES];
+	int           has_rotation; /* wraps_from/previous_key lines present */
+	int64_t       wraps_from_us;/* microseconds since the epoch, whole seconds */
+	unsigned char previous_key[PINS_POINT_BYTES];
 } pins_tenant;
+
+/* The key new epochs are wrapped to at now_us: previous_key before
+ * wraps_from, public_key from it on (and always without a rotation). */
+const unsigned char *pins_tenant_wrap_key(const pins_tenant *p, int64_t now_us);
 
 /* Encode to a malloc'd NUL-terminated text (*out). */
 int pins_tenant_encode(const pins_tenant *p, char **out, size_t *out_len,
@@ -52,6 +63,13 @@ int pins_tenant_encode(const pins_tenant *p, char **out, size_t *out_len,
 /* Parse <dir>/<tenant>.pin; the name in the file must be tenant. */
 int pins_tenant_load(const char *dir, const char *tenant, pins_tenant *out,
                      char *err, size_t err_len)
+    __attribute__((warn_unused_result));
+/* The pin of one generation: <dir>/<tenant>.pin when its generation is
+ * generation, else <dir>/<tenant>.g<generation>.pin (the pin a rotation
+ * kept of the previous key). */
+int pins_tenant_load_generation(const char *dir, const char *tenant,
+                                unsigned generation, pins_tenant *out,
+                                char *err, size_t err_len)
     __attribute__((warn_unused_result));
 int pins_tenant_parse(const char *text, size_t len, pins_tenant *out,
                       char *err, size_t err_len)

@@ -307,6 +307,127 @@ test_epoch_stmt_sign_verify(void **state)
 	vault_sign_key_free(&sk2);
 }
 
+/* A rotation's pin: wraps_from and previous_key round-trip, choose the
+ * wrap key around the instant, and are refused when unparsable or when
+ * previous_key is T itself. */
+static void
+test_tenant_pin_rotation(void **state)
+{
+	pins_tenant *p = sample_pin(), *q = calloc(1, sizeof(*q));
+	char *text = NULL, *bad, *at, err[256], hexpk[65];
+	size_t len = 0;
+	unsigned i;
+
+	(void)state;
+	assert_non_null(q);
+	p->generation = 2;
+	p->has_rotation = 1;
+	p->wraps_from_us = 1796539200LL * 1000000;   /* 2026-12-06T06:40:00Z */
+	randombytes_buf(p->previous_key, sizeof(p->previous_key));
+	assert_int_equal(pins_tenant_encode(p, &text, &len, err, sizeof(err)), 0);
+	assert_non_null(strstr(text, "\ngeneration 2\nwraps_from 2026-12-06T06:40:00Z\n"
+	    "previous_key "));
+	assert_int_equal(pins_tenant_parse(text, len, q, err, sizeof(err)), 0);
+	assert_memory_equal(p, q, sizeof(*p));
+	assert_ptr_equal(pins_tenant_wrap_key(q, q->wraps_from_us - 1), q->previous_key);
+	assert_ptr_equal(pins_tenant_wrap_key(q, q->wraps_from_us), q->public_key);
+	q->has_rotation = 0;
+	assert_ptr_equal(pins_tenant_wrap_key(q, 0), q->public_key);
+
+	bad = malloc(len + 1);
+	assert_non_null(bad);
+	/* wraps_from unparsable */
+	memcpy(bad, text, len);
+	at = strstr(bad, "wraps_from ") + 11;
+	memcpy(at, "2026-13", 7);
+	assert_int_equal(pins_tenant_parse(bad, len, q, err, sizeof(err)), -1);
+	assert_string_equal(err, "wraps_from is not a UTC time YYYY-MM-DDTHH:MM:SSZ");
+	memcpy(bad, text, len);
+	at = strstr(bad, "wraps_from ") + 11;
+	at[19] = '+';
+	assert_int_equal(pins_tenant_parse(bad, len, q, err, sizeof(err)), -1);
+	assert_string_equal(err, "wraps_from is not a UTC time YYYY-MM-DDTHH:MM:SSZ");
+
+	/* previous_key equal to public_key */
+	memcpy(bad, text, len);
+	at = strstr(bad, "previous_key ") + 13;
+	for (i = 0; i < 32; i++)
+		snprintf(hexpk + 2 * i, 3, "%02x", p->public_key[i]);
+	memcpy(at, hexpk, 64);
+	assert_int_equal(pins_tenant_parse(bad, len, q, err, sizeof(err)), -1);
+	assert_string_equal(err, "previous_key equals public_key (a rotation needs a new key)");
+	memcpy(p->previous_key, p->public_key, 32);
+	free(text);
+	text = NULL;
+	assert_int_equal(pins_tenant_encode(p, &text, &len, err, sizeof(err)), -1);
+	assert_string_equal(err, "pin: previous_key equals public_key");
+
+	/* wraps_from without previous_key */
+	randombytes_buf(p->previous_key, sizeof(p->previous_key));
+	assert_int_equal(pins_tenant_encode(p, &text, &len, err, sizeof(err)), 0);
+	{
+		char *pk = strstr(text, "previous_key "), *nl = strchr(pk, '\n') + 1;
+		size_t off = (size_t)(pk - text), l = (size_t)(nl - pk);
+
+		memcpy(bad, text, off);
+		memcpy(bad + off, nl, len - off - l);
+		assert_int_equal(pins_tenant_parse(bad, len - l, q, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "malformed tenant pin file"));
+	}
+	free(bad);
+	free(text);
+	free(p);
+	free(q);
+}
+
+/* pins_tenant_load_generation: <tenant>.pin when its generation matches,
+ * else <tenant>.g<G>.pin. */
+static void
+test_tenant_pin_load_generation(void **state)
+{
+	pins_tenant *p = sample_pin(), *q = calloc(1, sizeof(*q));
+	char dir[] = "/tmp/coffer-pins-XXXXXX", path[256], *text = NULL, err[512];
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(q);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(pins_tenant_encode(p, &text, &len, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/acme.g1.pin", dir);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+	free(text);
+	p->generation = 2;
+	p->has_rotation = 1;
+	p->wraps_from_us = 1796539200LL * 1000000;
+	memcpy(p->previous_key, p->public_key, 32);
+	randombytes_buf(p->public_key, sizeof(p->public_key));
+	assert_int_equal(pins_tenant_encode(p, &text, &len, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/acme.pin", dir);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+	free(text);
+
+	assert_int_equal(pins_tenant_load_generation(dir, "acme", 2, q, err, sizeof(err)), 0);
+	assert_int_equal(q->generation, 2);
+	assert_int_equal(q->has_rotation, 1);
+	assert_int_equal(pins_tenant_load_generation(dir, "acme", 1, q, err, sizeof(err)), 0);
+	assert_int_equal(q->generation, 1);
+	assert_memory_equal(q->public_key, p->previous_key, 32);
+	assert_int_equal(pins_tenant_load_generation(dir, "acme", 3, q, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "tenant acme: no pin of generation 3"));
+	snprintf(path, sizeof(path), "%s/acme.pin", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/acme.g1.pin", dir);
+	unlink(path);
+	rmdir(dir);
+	free(p);
+	free(q);
+}
+
 int
 main(void)
 {
@@ -314,6 +435,8 @@ main(void)
 		cmocka_unit_test(test_tenant_pin_roundtrip),
 		cmocka_unit_test(test_tenant_pin_refusals),
 		cmocka_unit_test(test_tenant_pin_v1),
+		cmocka_unit_test(test_tenant_pin_rotation),
+		cmocka_unit_test(test_tenant_pin_load_generation),
 		cmocka_unit_test(test_tenant_pin_load_name),
 		cmocka_unit_test(test_node_pins),
 		cmocka_unit_test(test_epoch_stmt_encoding),
