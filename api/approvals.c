@@ -121,6 +121,9 @@ api_h_approval_submit(api_req *r)
 	 * retired share file, is told so by name. */
 	if ((newest = api_key_generation(r, NULL)) < 0)
 		goto out;
+	/* refusals are audited with the newest generation, and the claimed
+	 * one when it differs; an accepted approval with its own */
+	api_detail(r, "generation", json_integer(newest));
 	ji = json_object_get(body, "generation");
 	if (ji != NULL && (!json_is_integer(ji) || json_integer_value(ji) < 1 ||
 	    json_integer_value(ji) > 1000000)) {
@@ -130,8 +133,7 @@ api_h_approval_submit(api_req *r)
 	}
 	gen = ji != NULL ? (int)json_integer_value(ji) : newest;
 	snprintf(gens, sizeof(gens), "%d", gen);
-	api_detail(r, "generation", json_integer(gen));
-	if (ji != NULL && gen != newest)
+	if (gen != newest)
 		api_detail(r, "claimed_generation", json_integer(gen));
 	{
 		pg_params p = PG_PARAMS_INIT;
@@ -204,6 +206,7 @@ api_h_approval_submit(api_req *r)
 		goto out;
 	}
 	api_detail(r, "custodian_index", json_integer(seat));
+	api_detail(r, "generation", json_integer(gen));
 	ji = json_object_get(body, "custodian_index");
 	if (!json_is_integer(ji) || json_integer_value(ji) < 1 ||
 	    json_integer_value(ji) > 255) {
@@ -331,20 +334,12 @@ api_h_approval_submit(api_req *r)
 		pg_param_text(&p, r->who.tenant_id_str);
 		pg_param_text(&p, idx);
 		pg_param_text(&p, gens);
-		/* g's row; a key row without generation rows (by hand): its own */
 		q = pg_query(r->db, "SELECT pg_catalog.encode("
 		    " tk.public_shares[$2::int], 'hex'), "
 		    "(SELECT pg_catalog.string_agg(pg_catalog.encode(c, 'hex'), '' "
 		    "  ORDER BY o) FROM pg_catalog.unnest(tk.commitments) "
 		    "  WITH ORDINALITY AS u(c, o)) "
-		    "FROM (SELECT g.public_shares, g.commitments "
-		    " FROM coffer.tenant_key_generations g WHERE g.tenant_id = "
-		    " $1::uuid AND g.generation = $3::int "
-		    " UNION ALL SELECT k.public_shares, k.commitments "
-		    " FROM coffer.tenant_keys k WHERE k.tenant_id = $1::uuid "
-		    " AND k.generation = $3::int AND NOT EXISTS (SELECT 1 "
-		    " FROM coffer.tenant_key_generations x WHERE x.tenant_id = "
-		    " $1::uuid AND x.generation = $3::int)) tk",
+		    "FROM " GEN_ROW_SQL("$3::int") " tk",
 		    &p, err, sizeof(err));
 		if (q == NULL) {
 			api_fail_db(r, "tenant keys", err);

@@ -118,6 +118,20 @@
 	" (SELECT tt.threshold_k FROM coffer.tenants tt" \
 	"  WHERE tt.tenant_id = $1::uuid))"
 
+/* Generation gen (SQL int expression) of tenant $1 as a row source with
+ * public_key, public_shares, commitments: its tenant_key_generations row,
+ * or for a key row written by hand without one, the tenant_keys row when
+ * it is at that generation. */
+#define GEN_ROW_SQL(gen) \
+	"(SELECT gr.public_key, gr.public_shares, gr.commitments" \
+	" FROM coffer.tenant_key_generations gr WHERE gr.tenant_id = $1::uuid" \
+	" AND gr.generation = " gen \
+	" UNION ALL SELECT kr.public_key, kr.public_shares, kr.commitments" \
+	" FROM coffer.tenant_keys kr WHERE kr.tenant_id = $1::uuid" \
+	" AND kr.generation = " gen " AND NOT EXISTS (SELECT 1" \
+	" FROM coffer.tenant_key_generations xr WHERE xr.tenant_id = $1::uuid" \
+	" AND xr.generation = " gen "))"
+
 /* One row per key the matter's epochs use (matter $2 of tenant $1, blind
  * generation $3): key generation (current generation of that key), its K,
  * the approvals of that generation counted, the number of epochs and the
