@@ -27,6 +27,8 @@ int ctl_cmd_custodian(int argc, char **argv); /* ctl/reshare.c: custodian keygen
 /* `tenant reshare …` (ctl/reshare.c), from ctl_cmd_tenant; its usage. */
 int ctl_tenant_reshare(int argc, char **argv);
 extern const char ctl_reshare_usage[];
+/* `tenant rotate` (ctl/tenant.c): its usage. */
+extern const char ctl_rotate_usage[];
 
 /* A new X25519 key pair sealed into a passphrase-protected key file image
  * (ctl/keygen.c; vault/production.h format, Argon2id MODERATE): the

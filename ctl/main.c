@@ -40,7 +40,7 @@ struct ctl_verb {
 
 static const struct ctl_verb ctl_verbs[] = {
 	{ "migrate", ctl_cmd_migrate, "apply database migrations" },
-	{ "tenant",  ctl_cmd_tenant,  "create a tenant, split and re-share its key" },
+	{ "tenant",  ctl_cmd_tenant,  "create a tenant, split, re-share and rotate its key" },
 	{ "share",   ctl_cmd_share,   "check a custodian share" },
 	{ "node",    ctl_cmd_node,    "register a node signing key (gateway, api, ctl, purge)" },
 	{ "pki",     ctl_cmd_pki,     "certificate authorities and CRLs" },

@@ -1,4 +1,5 @@
-/* ctl/tenant.c — `cofferctl tenant init`, `share check`, `node init`.
+/* ctl/tenant.c — `cofferctl tenant init`, `tenant rotate`, `share check`,
+ * `node init`.
  *
  * The key ceremony: the tenant archive key is generated, split k-of-n and
  * wiped inside vault/; this file only moves the results to their places —
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -163,13 +165,111 @@ ctl_tenant_install_help(const char *outdir, const char *name,
 		    daemons[i][1]);
 }
 
+/* The n share files DIR/NAME-custodian-i.share of one generation (one
+ * passphrase each); *done: how many exist (for the caller to remove on
+ * failure). */
+static int
+ctl_tenant_write_shares(const vault_tenant_keys *keys,
+    const unsigned char tenant_id[UTIL_UUID_BYTES],
+    const unsigned char T[VAULT_POINT_BYTES], unsigned k, unsigned n,
+    unsigned generation, const char *outdir, const char *name,
+    const char *const *passfiles, unsigned *done)
+{
+	char path[CTL_PATH];
+	unsigned i;
+
+	*done = 0;
+	for (i = 1; i <= n; i++) {
+		vault_sharefile_info info;
+
+		memset(&info, 0, sizeof(info));
+		memcpy(info.tenant_id, tenant_id, sizeof(info.tenant_id));
+		memcpy(info.tenant_pk, T, sizeof(info.tenant_pk));
+		info.index = i;
+		info.n = n;
+		info.k = k;
+		info.generation = generation;
+		info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MODERATE;
+		info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
+		snprintf(path, sizeof(path), "%s/%s-custodian-%u.share", outdir, name, i);
+		if (ctl_share_write(&info, vault_tenant_keys_share(keys, i),
+		    passfiles ? passfiles[i - 1] : NULL, path) != 0)
+			return -1;
+		*done = i;
+		ctl_fail("wrote share %u of %u: %s", i, n, path);
+	}
+	return 0;
+}
+
+static void
+ctl_tenant_unlink_shares(const char *outdir, const char *name, unsigned done)
+{
+	char path[CTL_PATH];
+	unsigned i;
+
+	for (i = 1; i <= done; i++) {
+		snprintf(path, sizeof(path), "%s/%s-custodian-%u.share", outdir, name, i);
+		unlink(path);
+	}
+}
+
+/* A pin file (0644, or owner:group 0640 with a group): encoded from pin,
+ * or text as given (a copy of an existing pin). */
+static int
+ctl_tenant_write_pin(const pins_tenant *pin, const char *text, size_t tlen,
+    const char *pinpath, const char *group, gid_t gid, char *err,
+    size_t err_len)
+{
+	char *enc = NULL;
+	int werr;
+
+	if (text == NULL) {
+		if (pins_tenant_encode(pin, &enc, &tlen, err, err_len) != 0)
+			return -1;
+		text = enc;
+	}
+	werr = util_write_file(pinpath, text, tlen, 0644, 0, err, err_len) != 0;
+	free(enc);
+	if (!werr && group != NULL &&
+	    ctl_tenant_give(pinpath, gid, group, err, err_len) != 0) {
+		unlink(pinpath);
+		werr = 1;
+	}
+	return werr ? -1 : 0;
+}
+
+/* The public material of a fresh split: T, its fingerprint, the k
+ * commitments and the n public shares. */
+static int
+ctl_tenant_public(const vault_tenant_keys *keys, unsigned k, unsigned n,
+    unsigned char T[VAULT_POINT_BYTES], char fp[VAULT_FINGERPRINT_HEX_BYTES],
+    unsigned char *commits, unsigned char *pubshares)
+{
+	unsigned i;
+
+	vault_tenant_keys_public_key(keys, T);
+	if (vault_tenant_keys_commitments(keys, commits, (size_t)k * VAULT_POINT_BYTES) != 0 ||
+	    vault_tenant_fingerprint(T, fp, VAULT_FINGERPRINT_HEX_BYTES) != 0) {
+		ctl_fail("key generation failed");
+		return -1;
+	}
+	for (i = 1; i <= n; i++) {
+		if (vault_tenant_keys_public_share(keys, i,
+		    pubshares + (size_t)(i - 1) * VAULT_POINT_BYTES) != 0) {
+			ctl_fail("key generation failed");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 ctl_tenant_init(int argc, char **argv)
 {
 	const char *name = NULL, *outdir = NULL, *passfiles[VAULT_CUSTODIANS_MAX];
 	const char *group = NULL;
 	gid_t gid = (gid_t)-1;
-	unsigned n = 0, k = 0, npass = 0, i, done_files = 0;
+	unsigned n = 0, k = 0, npass = 0, done_files = 0;
 	char err[CTL_ERR], fp[VAULT_FINGERPRINT_HEX_BYTES], idstr[UTIL_UUID_STRLEN + 1];
 	char path[CTL_PATH], kstr[16], nstr[16];
 	char *commit_arr = NULL, *share_arr = NULL;
@@ -267,19 +367,8 @@ ctl_tenant_init(int argc, char **argv)
 		ctl_fail("%s", err);
 		goto fail;
 	}
-	vault_tenant_keys_public_key(keys, T);
-	if (vault_tenant_keys_commitments(keys, commits, (size_t)k * VAULT_POINT_BYTES) != 0 ||
-	    vault_tenant_fingerprint(T, fp, sizeof(fp)) != 0) {
-		ctl_fail("key generation failed");
+	if (ctl_tenant_public(keys, k, n, T, fp, commits, pubshares) != 0)
 		goto fail;
-	}
-	for (i = 1; i <= n; i++) {
-		if (vault_tenant_keys_public_share(keys, i,
-		    pubshares + (size_t)(i - 1) * VAULT_POINT_BYTES) != 0) {
-			ctl_fail("key generation failed");
-			goto fail;
-		}
-	}
 	util_uuid_random(tenant_id);
 	util_uuid_format(idstr, tenant_id);
 	commit_arr = pg_bytea_array(commits, VAULT_POINT_BYTES, k);
@@ -353,25 +442,9 @@ ctl_tenant_init(int argc, char **argv)
 			goto fail_db;
 	}
 
-	for (i = 1; i <= n; i++) {
-		vault_sharefile_info info;
-
-		memset(&info, 0, sizeof(info));
-		memcpy(info.tenant_id, tenant_id, sizeof(info.tenant_id));
-		memcpy(info.tenant_pk, T, sizeof(info.tenant_pk));
-		info.index = i;
-		info.n = n;
-		info.k = k;
-		info.generation = 1;
-		info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MODERATE;
-		info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
-		snprintf(path, sizeof(path), "%s/%s-custodian-%u.share", outdir, name, i);
-		if (ctl_share_write(&info, vault_tenant_keys_share(keys, i),
-		    npass ? passfiles[i - 1] : NULL, path) != 0)
-			goto fail_files;
-		done_files = i;
-		ctl_fail("wrote share %u of %u: %s", i, n, path);
-	}
+	if (ctl_tenant_write_shares(keys, tenant_id, T, k, n, 1, outdir, name,
+	    npass ? passfiles : NULL, &done_files) != 0)
+		goto fail_files;
 	if (vault_bik_new(&bik) != 0) {
 		ctl_fail("blind-index key generation failed");
 		goto fail_files;
@@ -391,8 +464,7 @@ ctl_tenant_init(int argc, char **argv)
 	 * with (common/pins.h); next to the .bik, copied with it. */
 	{
 		pins_tenant *pin = calloc(1, sizeof(*pin));
-		char *text = NULL, pinpath[CTL_PATH];
-		size_t tlen = 0;
+		char pinpath[CTL_PATH];
 		int werr;
 
 		if (pin == NULL) {
@@ -409,15 +481,9 @@ ctl_tenant_init(int argc, char **argv)
 		memcpy(pin->commitments, commits, (size_t)k * VAULT_POINT_BYTES);
 		memcpy(pin->public_shares, pubshares, (size_t)n * VAULT_POINT_BYTES);
 		snprintf(pinpath, sizeof(pinpath), "%s/%s.pin", outdir, name);
-		werr = pins_tenant_encode(pin, &text, &tlen, err, sizeof(err)) != 0 ||
-		    util_write_file(pinpath, text, tlen, 0644, 0, err, sizeof(err)) != 0;
-		free(text);
+		werr = ctl_tenant_write_pin(pin, NULL, 0, pinpath, group, gid,
+		    err, sizeof(err)) != 0;
 		free(pin);
-		if (!werr && group != NULL &&
-		    ctl_tenant_give(pinpath, gid, group, err, sizeof(err)) != 0) {
-			unlink(pinpath);
-			werr = 1;
-		}
 		if (werr) {
 			ctl_fail("%s", err);
 			unlink(path);
@@ -446,10 +512,7 @@ fail_files_db:
 	ctl_fail("database: %s", err);
 fail_files:
 	(void)pg_rollback(db);
-	for (i = 1; i <= done_files; i++) {
-		snprintf(path, sizeof(path), "%s/%s-custodian-%u.share", outdir, name, i);
-		unlink(path);
-	}
+	ctl_tenant_unlink_shares(outdir, name, done_files);
 fail:
 	rc = 1;
 out:
@@ -561,6 +624,379 @@ out:
 	return rc;
 }
 
+/* -- tenant rotate (issue 16) -------------------------------------------------- */
+
+const char ctl_rotate_usage[] =
+    "usage: cofferctl tenant rotate --tenant NAME --pin OLD.pin --out DIR --from INSTANT\n"
+    "                               [--passphrase-file FILE]...   (N files, in custodian order)\n"
+    "                               [--group GROUP]   (the pins owner:GROUP 0640)\n"
+    "  a new tenant key for new epochs from INSTANT (RFC 3339 or now), split\n"
+    "  among the current custodians (same indices, K and N); OLD.pin is the\n"
+    "  tenant's current pin, kept as DIR/NAME.gG.pin next to the new NAME.pin\n";
+
+/* INSTANT -> whole seconds since the epoch (rounded up), by the server's
+ * clock and parser; refuses one more than a minute in the past. */
+static int
+ctl_rotate_instant(PGconn *db, const char *from, long long *out_us, char *err,
+    size_t err_len)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	int rc = -1;
+
+	pg_param_text(&p, strcmp(from, "now") == 0 ? NULL : from);
+	r = pg_query(db, "SELECT ceil(extract(epoch FROM COALESCE($1::timestamptz, "
+	    "now())))::bigint, COALESCE($1::timestamptz, now()) < now() - "
+	    "interval '1 minute'", &p, err, err_len);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+		snprintf(err, err_len, "--from %s: not a time", from);
+	} else if (strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
+		snprintf(err, err_len, "--from %s is in the past: the instant new "
+		    "epochs switch keys must be now or later", from);
+	} else {
+		*out_us = strtoll(PQgetvalue(r, 0, 0), NULL, 10) * 1000000LL;
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+ctl_tenant_rotate(int argc, char **argv)
+{
+	const char *name = NULL, *outdir = NULL, *from = NULL, *pinfile = NULL;
+	const char *passfiles[VAULT_CUSTODIANS_MAX], *group = NULL;
+	gid_t gid = (gid_t)-1;
+	unsigned npass = 0, k, n, g, done_files = 0, i;
+	char err[CTL_ERR], fp[VAULT_FINGERPRINT_HEX_BYTES], oldfp[VAULT_FINGERPRINT_HEX_BYTES];
+	char idstr[UTIL_UUID_STRLEN + 1], path[CTL_PATH], newpin[CTL_PATH], oldpin[CTL_PATH];
+	char num[3][32], when[32];
+	char *commit_arr = NULL, *share_arr = NULL;
+	unsigned char T[VAULT_POINT_BYTES], *commits = NULL, *pubshares = NULL;
+	unsigned char *oldtext = NULL;
+	size_t oldlen = 0;
+	long long wraps_us = 0;
+	pins_tenant *pin = NULL, *npin = NULL;
+	vault_tenant_keys *keys = NULL;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	int rc = 1, a, files = 0;
+	struct stat st;
+
+	for (a = 2; a < argc; a += 2) {
+		const char *opt = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
+
+		if (val == NULL) {
+			ctl_fail("%s needs a value", opt);
+			fputs(ctl_rotate_usage, stderr);
+			return 2;
+		}
+		if (strcmp(opt, "--tenant") == 0)
+			name = val;
+		else if (strcmp(opt, "--out") == 0)
+			outdir = val;
+		else if (strcmp(opt, "--from") == 0)
+			from = val;
+		else if (strcmp(opt, "--pin") == 0)
+			pinfile = val;
+		else if (strcmp(opt, "--group") == 0) {
+			const struct group *gr = getgrnam(val);
+
+			if (gr == NULL) {
+				ctl_fail("--group %s: no such group", val);
+				return 2;
+			}
+			group = val;
+			gid = gr->gr_gid;
+		} else if (strcmp(opt, "--passphrase-file") == 0) {
+			if (npass == VAULT_CUSTODIANS_MAX) {
+				ctl_fail("too many --passphrase-file options");
+				return 2;
+			}
+			passfiles[npass++] = val;
+		} else {
+			ctl_fail("unknown option %s", opt);
+			fputs(ctl_rotate_usage, stderr);
+			return 2;
+		}
+	}
+	if (name == NULL || outdir == NULL || from == NULL) {
+		fputs(ctl_rotate_usage, stderr);
+		return 2;
+	}
+	if (pinfile == NULL) {
+		ctl_fail("tenant rotate needs --pin: the tenant's current pin file "
+		    "(kept for the old key's epochs and checked against the database)");
+		return 2;
+	}
+	if (names_check("tenant name", name, err, sizeof(err)) != 0) {
+		ctl_fail("%s", err);
+		return 2;
+	}
+	if (strcmp(from, "now") != 0 && !util_rfc3339_ok(from)) {
+		ctl_fail("--from %s: expected an RFC 3339 time with an offset "
+		    "(e.g. 2026-12-06T06:00:00Z) or now", from);
+		return 2;
+	}
+	if ((pin = calloc(1, sizeof(*pin))) == NULL ||
+	    (npin = calloc(1, sizeof(*npin))) == NULL) {
+		ctl_fail("out of memory");
+		goto fail;
+	}
+	if (util_read_file(pinfile, 64U * 1024U, &oldtext, &oldlen, err,
+	    sizeof(err)) != 0 || pins_tenant_parse((const char *)oldtext, oldlen,
+	    pin, err, sizeof(err)) != 0) {
+		ctl_fail("--pin %s: %s", pinfile, err);
+		goto fail;
+	}
+	if (mkdir(outdir, 0700) != 0 && errno != EEXIST) {
+		ctl_fail("%s: %s", outdir, strerror(errno));
+		goto fail;
+	}
+	if (vault_init() != 0) {
+		ctl_fail("libsodium failed to initialise");
+		goto fail;
+	}
+	if ((db = ctl_connect(NULL)) == NULL)
+		goto fail;
+	if (pg_begin(db, err, sizeof(err)) != 0)
+		goto fail_db;
+	{
+		pg_params p = PG_PARAMS_INIT;
+
+		pg_param_text(&p, name);
+		r = pg_query(db, "SELECT t.tenant_id, k.generation, g.threshold_k, "
+		    "g.custodians_n, k.fingerprint, (SELECT r.state FROM "
+		    "coffer.reshares r WHERE r.tenant_id = t.tenant_id AND r.state "
+		    "IN ('proposed', 'dealing')) FROM coffer.tenants t "
+		    "JOIN coffer.tenant_keys k USING (tenant_id) "
+		    "JOIN coffer.tenant_key_generations g ON g.tenant_id = t.tenant_id "
+		    "AND g.generation = k.generation WHERE t.name = $1 "
+		    "FOR UPDATE OF k", &p, err, sizeof(err));
+		if (r == NULL)
+			goto fail_db;
+		if (PQntuples(r) != 1) {
+			ctl_fail("no tenant named %s", name);
+			goto fail_rb;
+		}
+		snprintf(idstr, sizeof(idstr), "%s", PQgetvalue(r, 0, 0));
+		if (ctl_parse_uint(PQgetvalue(r, 0, 1), 1, PINS_MAX_GENERATION - 1, &g) != 0 ||
+		    ctl_parse_uint(PQgetvalue(r, 0, 2), 2, VAULT_CUSTODIANS_MAX, &k) != 0 ||
+		    ctl_parse_uint(PQgetvalue(r, 0, 3), k, VAULT_CUSTODIANS_MAX, &n) != 0) {
+			ctl_fail("tenant %s: malformed key row in the database", name);
+			goto fail_rb;
+		}
+		snprintf(oldfp, sizeof(oldfp), "%s", PQgetvalue(r, 0, 4));
+		if (!PQgetisnull(r, 0, 5)) {
+			ctl_fail("tenant %s has a re-share in progress (%s): finish or "
+			    "cancel it before rotating the key", name, PQgetvalue(r, 0, 5));
+			goto fail_rb;
+		}
+		PQclear(r);
+		r = NULL;
+	}
+	if (strcmp(pin->name, name) != 0) {
+		ctl_fail("--pin %s pins tenant %s, not %s", pinfile, pin->name, name);
+		goto fail_rb;
+	}
+	{
+		char pid[UTIL_UUID_STRLEN + 1];
+
+		util_uuid_format(pid, pin->tenant_id);
+		if (strcmp(pid, idstr) != 0) {
+			ctl_fail("--pin %s names another tenant id than the database's", pinfile);
+			goto fail_rb;
+		}
+	}
+	if (pin->generation != g) {
+		ctl_fail("--pin %s is generation %u, the tenant's current key is "
+		    "generation %u: give the current pin", pinfile, pin->generation, g);
+		goto fail_rb;
+	}
+	if (pins_tenant_compare_db(db, pin, pinfile, 0, err, sizeof(err)) != 0) {
+		ctl_fail("--pin: %s", err);
+		goto fail_rb;
+	}
+	if (npass != 0 && npass != n) {
+		ctl_fail("%u custodians need %u --passphrase-file options, got %u",
+		    n, n, npass);
+		goto fail_rb;
+	}
+	if (ctl_rotate_instant(db, from, &wraps_us, err, sizeof(err)) != 0) {
+		ctl_fail("%s", err);
+		goto fail_rb;
+	}
+	if (pin->has_rotation && pin->wraps_from_us > wraps_us) {
+		ctl_fail("tenant %s: the previous rotation's instant is still to "
+		    "come: rotate again after it", name);
+		goto fail_rb;
+	}
+	/* Never overwrite: the previous key's shares may be in DIR. */
+	snprintf(newpin, sizeof(newpin), "%s/%s.pin", outdir, name);
+	snprintf(oldpin, sizeof(oldpin), "%s/%s.g%u.pin", outdir, name, g);
+	for (i = 0; i <= n + 1; i++) {
+		if (i == 0)
+			snprintf(path, sizeof(path), "%s", newpin);
+		else if (i == 1)
+			snprintf(path, sizeof(path), "%s", oldpin);
+		else
+			snprintf(path, sizeof(path), "%s/%s-custodian-%u.share",
+			    outdir, name, i - 1);
+		if (lstat(path, &st) == 0) {
+			ctl_fail("%s exists (files of the current key are kept): "
+			    "choose another --out", path);
+			goto fail_rb;
+		}
+	}
+	commits = calloc(k, VAULT_POINT_BYTES);
+	pubshares = calloc(n, VAULT_POINT_BYTES);
+	if (commits == NULL || pubshares == NULL) {
+		ctl_fail("out of memory");
+		goto fail_rb;
+	}
+	if (vault_tenant_generate(&keys, k, n, err, sizeof(err)) != 0) {
+		ctl_fail("%s", err);
+		goto fail_rb;
+	}
+	if (ctl_tenant_public(keys, k, n, T, fp, commits, pubshares) != 0)
+		goto fail_rb;
+	commit_arr = pg_bytea_array(commits, VAULT_POINT_BYTES, k);
+	share_arr = pg_bytea_array(pubshares, VAULT_POINT_BYTES, n);
+	if (commit_arr == NULL || share_arr == NULL) {
+		ctl_fail("out of memory");
+		goto fail_rb;
+	}
+	snprintf(num[0], sizeof(num[0]), "%u", g);
+	snprintf(num[1], sizeof(num[1]), "%lld", wraps_us / 1000000LL);
+	{
+		pg_params p = PG_PARAMS_INIT, ps = PG_PARAMS_INIT, pk = PG_PARAMS_INIT;
+
+		pg_param_text(&p, idstr);
+		pg_param_text(&p, num[0]);
+		pg_param_bin(&p, T, VAULT_POINT_BYTES);
+		pg_param_text(&p, commit_arr);
+		pg_param_text(&p, share_arr);
+		pk = p;
+		pg_param_text(&p, num[1]);
+		pg_param_text(&pk, fp);
+		pg_param_text(&ps, idstr);
+		pg_param_text(&ps, num[0]);
+		if (pg_exec(db, "INSERT INTO coffer.tenant_key_generations (tenant_id, "
+		    "generation, public_key, threshold_k, custodians_n, commitments, "
+		    "public_shares, kind, wraps_from) SELECT tenant_id, generation + 1, "
+		    "$3, threshold_k, custodians_n, $4::bytea[], $5::bytea[], 'rotate', "
+		    "to_timestamp($6::bigint) FROM coffer.tenant_key_generations "
+		    "WHERE tenant_id = $1::uuid AND generation = $2::int", &p, err,
+		    sizeof(err)) != 0 ||
+		    pg_exec(db, "INSERT INTO coffer.custodian_seats (tenant_id, "
+		    "generation, custodian_index, user_id) SELECT tenant_id, "
+		    "generation + 1, custodian_index, user_id FROM "
+		    "coffer.custodian_seats WHERE tenant_id = $1::uuid AND "
+		    "generation = $2::int", &ps, err, sizeof(err)) != 0 ||
+		    pg_exec(db, "UPDATE coffer.tenant_keys SET public_key = $3, "
+		    "commitments = $4::bytea[], public_shares = $5::bytea[], "
+		    "generation = $2::int + 1, fingerprint = $6 "
+		    "WHERE tenant_id = $1::uuid AND generation = $2::int", &pk, err,
+		    sizeof(err)) != 0)
+			goto fail_db;
+	}
+	{
+		char target[80];
+		time_t wt = (time_t)(wraps_us / 1000000LL);
+		struct tm tm;
+		json_t *d;
+		int arc;
+
+		gmtime_r(&wt, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		d = json_pack("{s:s, s:I, s:s, s:s, s:s}", "tenant", name,
+		    "generation", (json_int_t)(g + 1), "wraps_from", when,
+		    "old_fingerprint", oldfp, "fingerprint", fp);
+		snprintf(target, sizeof(target), "tenant:%s", name);
+		arc = d == NULL ? -1 : ctl_admin_audit(db, idstr, "tenant.rotate",
+		    target, NULL, d, err, sizeof(err));
+		if (d == NULL)
+			snprintf(err, sizeof(err), "out of memory");
+		json_decref(d);
+		if (arc != 0)
+			goto fail_db;
+	}
+	if (ctl_tenant_write_shares(keys, pin->tenant_id, T, k, n, g + 1, outdir,
+	    name, npass ? passfiles : NULL, &done_files) != 0)
+		goto fail_files;
+	memcpy(npin->tenant_id, pin->tenant_id, sizeof(npin->tenant_id));
+	snprintf(npin->name, sizeof(npin->name), "%s", name);
+	npin->k = k;
+	npin->n = n;
+	npin->generation = g + 1;
+	memcpy(npin->public_key, T, sizeof(T));
+	memcpy(npin->commitments, commits, (size_t)k * VAULT_POINT_BYTES);
+	memcpy(npin->public_shares, pubshares, (size_t)n * VAULT_POINT_BYTES);
+	npin->has_rotation = 1;
+	npin->wraps_from_us = wraps_us;
+	memcpy(npin->previous_key, pin->public_key, VAULT_POINT_BYTES);
+	if (ctl_tenant_write_pin(npin, NULL, 0, newpin, group, gid, err,
+	    sizeof(err)) != 0) {
+		ctl_fail("%s", err);
+		goto fail_files;
+	}
+	files = 1;
+	if (ctl_tenant_write_pin(NULL, (const char *)oldtext, oldlen, oldpin,
+	    group, gid, err, sizeof(err)) != 0) {
+		ctl_fail("%s", err);
+		goto fail_files;
+	}
+	files = 2;
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		ctl_fail("database: %s", err);
+		goto fail_files;
+	}
+	printf("tenant %s generation %u fingerprint %s wraps_from %s\n", idstr,
+	    g + 1, fp, when);
+	ctl_fail("tenant %s: new key, %u-of-%u custodian shares of generation %u "
+	    "in %s (mode 0600: one to each custodian, same index as before); new "
+	    "epochs are wrapped to it from %s", name, k, n, g + 1, outdir, when);
+	ctl_fail("custodians: keep the share files of generation %u until the "
+	    "old key's records are disposed of: they alone open its epochs", g);
+	ctl_fail("install both pins in the gateway's and the API's keys_dir "
+	    "before %s (the gateway refuses the tenant's records without them):", when);
+	fprintf(stderr, "  install -o root -g coffer-gateway -m 0640 %s %s "
+	    "/etc/coffer/gateway/keys/\n", newpin, oldpin);
+	fprintf(stderr, "  install -o root -g coffer-api -m 0640 %s %s "
+	    "/etc/coffer/api/keys/\n", newpin, oldpin);
+	rc = 0;
+	goto out;
+
+fail_db:
+	ctl_fail("database: %s", err);
+fail_rb:
+	(void)pg_rollback(db);
+	goto fail;
+fail_files:
+	(void)pg_rollback(db);
+	ctl_tenant_unlink_shares(outdir, name, done_files);
+	if (files >= 1)
+		unlink(newpin);
+	if (files >= 2)
+		unlink(oldpin);
+fail:
+	rc = 1;
+out:
+	PQclear(r);
+	vault_tenant_keys_free(&keys);
+	free(commits);
+	free(pubshares);
+	free(commit_arr);
+	free(share_arr);
+	free(oldtext);
+	free(pin);
+	free(npin);
+	pg_close(&db);
+	return rc;
+}
+
 int
 ctl_cmd_tenant(int argc, char **argv)
 {
@@ -570,8 +1006,11 @@ ctl_cmd_tenant(int argc, char **argv)
 		return ctl_tenant_set_country(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "reshare") == 0)
 		return ctl_tenant_reshare(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "rotate") == 0)
+		return ctl_tenant_rotate(argc, argv);
 	ctl_tenant_usage();
 	fputs(ctl_setcc_usage, stderr);
+	fputs(ctl_rotate_usage, stderr);
 	fputs(ctl_reshare_usage, stderr);
 	return 2;
 }

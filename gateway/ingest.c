@@ -74,6 +74,12 @@ typedef struct ig_tenant {
 	pins_tenant   *pin;
 	int            pin_ok;           /* sealing allowed */
 	int            pin_logged;       /* the refusal was logged */
+	/* A rotation announced by the pin: new epochs are wrapped to prev_pk
+	 * before wraps_from_us, to pk from then on (writer.h). */
+	int            has_rotation;
+	unsigned char  prev_pk[VAULT_POINT_BYTES];
+	long long      wraps_from_us;
+	int            rot_logged;       /* the switch was logged */
 } ig_tenant;
 
 /* A key file read at start-up, before privileges were dropped, waiting for
@@ -132,6 +138,12 @@ struct ig_req {
 	ig_line             *lines;
 	size_t               nlines;
 	long long            received_at;
+	/* The tenant's wrap keys when the request came (copies: the
+	 * directory thread may swap the pin meanwhile). */
+	unsigned char        pk[VAULT_POINT_BYTES];
+	unsigned char        prev_pk[VAULT_POINT_BYTES];
+	int                  has_prev;
+	long long            wraps_from_us;
 	atomic_size_t        unresolved;
 	int                  status;     /* set for a whole-request answer */
 	ig_job               job_split, job_finish;
@@ -390,41 +402,51 @@ ig_preload_free(ingest *ig)
 static void
 ig_pin_check(ingest *ig, ig_tenant *t)
 {
-	pins_tenant *pin = NULL;
+	pins_tenant *pin = NULL, *old = NULL;
 	char why[768], path[1200];
-	int ok;
+	int ok, fresh;
 
-	pthread_mutex_lock(&ig->dmu);
-	pin = t->pin;
-	pthread_mutex_unlock(&ig->dmu);
-	if (pin == NULL) {
-		pin = malloc(sizeof(*pin));
-		if (pin == NULL)
-			return;
-		if (pins_tenant_load(ig->cfg.keys_dir, t->name, pin, why,
-		    sizeof(why)) != 0) {
-			free(pin);
-			pin = NULL;
-			ok = 0;
-			goto done;
-		}
-		if (memcmp(pin->tenant_id, t->id, VAULT_ID_BYTES) != 0) {
-			snprintf(why, sizeof(why), "tenant %s: its pin names another "
-			    "tenant id than the database's", t->name);
-			free(pin);
-			pin = NULL;
-			ok = 0;
-			goto done;
-		}
-		pthread_mutex_lock(&ig->dmu);
-		t->pin = pin;
-		memcpy(t->pk, pin->public_key, VAULT_POINT_BYTES);
-		pthread_mutex_unlock(&ig->dmu);
+	/* Read again at every load: a rotation's new pin is installed while
+	 * the gateway runs (the database's key changes with it). */
+	pin = malloc(sizeof(*pin));
+	if (pin == NULL)
+		return;
+	if (pins_tenant_load(ig->cfg.keys_dir, t->name, pin, why,
+	    sizeof(why)) != 0) {
+		free(pin);
+		ok = 0;
+		goto done;
+	}
+	if (memcmp(pin->tenant_id, t->id, VAULT_ID_BYTES) != 0) {
+		snprintf(why, sizeof(why), "tenant %s: its pin names another "
+		    "tenant id than the database's", t->name);
+		free(pin);
+		ok = 0;
+		goto done;
 	}
 	snprintf(path, sizeof(path), "%s/%s.pin", ig->cfg.keys_dir, t->name);
 	ok = pins_tenant_compare_db(ig->dconn, pin, path, 1, why, sizeof(why)) == 0;
-	if (!ok && PQstatus(ig->dconn) != CONNECTION_OK)
+	if (!ok && PQstatus(ig->dconn) != CONNECTION_OK) {
+		free(pin);
 		return;                  /* the database is gone, not the keys */
+	}
+	pthread_mutex_lock(&ig->dmu);
+	old = t->pin;
+	fresh = old == NULL || old->generation != pin->generation ||
+	    memcmp(old->public_key, pin->public_key, VAULT_POINT_BYTES) != 0;
+	t->pin = pin;
+	memcpy(t->pk, pin->public_key, VAULT_POINT_BYTES);
+	t->has_rotation = pin->has_rotation;
+	memcpy(t->prev_pk, pin->previous_key, VAULT_POINT_BYTES);
+	t->wraps_from_us = pin->wraps_from_us;
+	if (fresh)
+		t->rot_logged = 0;
+	pthread_mutex_unlock(&ig->dmu);
+	if (fresh && pin->has_rotation && util_now_us() < pin->wraps_from_us)
+		log_info("directory: tenant %s: pin of generation %u announces a "
+		    "new key: new epochs are wrapped to it from %lld (Unix time)",
+		    t->name, pin->generation, pin->wraps_from_us / 1000000LL);
+	free(old);
 done:
 	pthread_mutex_lock(&ig->dmu);
 	if (ok && !t->pin_ok && t->pin_logged)
@@ -933,17 +955,32 @@ ig_split(ig_req *q)
 	size_t n = 0, i, start, chunk_lines, chunk_bytes;
 	ig_job *first = NULL, *last = NULL, *j;
 	const ig_dev *d;
+	ig_tenant *t;
 	int ok, pin_ok;
 
 	/* Checked again per request: a device revoked or re-issued while its
 	 * connection stays open is refused from its next request on. */
 	pthread_mutex_lock(&ig->dmu);
-	q->t = ig_tenant_by_name(ig, q->tenant);
-	ok = q->t != NULL && q->t->bik != NULL &&
-	    (d = ig_device_active(ig, q->t, q->device)) != NULL &&
+	t = ig_tenant_by_name(ig, q->tenant);
+	q->t = t;
+	ok = t != NULL && t->bik != NULL &&
+	    (d = ig_device_active(ig, t, q->device)) != NULL &&
 	    ig_device_key_ok(d, q->fingerprint);
-	q->bik = q->t != NULL ? q->t->bik : NULL;
-	pin_ok = q->t != NULL && q->t->pin_ok;
+	q->bik = t != NULL ? t->bik : NULL;
+	pin_ok = t != NULL && t->pin_ok;
+	if (t != NULL) {
+		memcpy(q->pk, t->pk, VAULT_POINT_BYTES);
+		memcpy(q->prev_pk, t->prev_pk, VAULT_POINT_BYTES);
+		q->has_prev = t->has_rotation;
+		q->wraps_from_us = t->wraps_from_us;
+		if (t->has_rotation && !t->rot_logged && pin_ok &&
+		    util_now_us() >= t->wraps_from_us) {
+			t->rot_logged = 1;
+			log_info("ingest: tenant %s: key rotation: new epochs are "
+			    "wrapped to the new key (generation %u) from now on",
+			    t->name, t->pin != NULL ? t->pin->generation : 0U);
+		}
+	}
 	pthread_mutex_unlock(&ig->dmu);
 	if (ok && !pin_ok) {
 		ig_error_answer(q, 503, "tenant key does not match this gateway's "
@@ -1056,7 +1093,9 @@ ig_tokens(ig_req *q, size_t from, size_t to)
 		if (q->received_at - l->r.sent_at_us > IG_BACKDATED_US)
 			atomic_fetch_add(&ig->m_backdated, 1);
 		l->w.tenant_id = q->t->id;
-		l->w.tenant_pk = q->t->pk;
+		l->w.tenant_pk = q->pk;
+		l->w.tenant_prev_pk = q->has_prev ? q->prev_pk : NULL;
+		l->w.wraps_from_us = q->wraps_from_us;
 		l->w.r = &l->r;
 		l->w.received_at = q->received_at;
 		l->w.done = ig_line_done;

@@ -491,10 +491,12 @@ wr_epoch_ready(wr_lane *w, wr_stream *st, const unsigned char *tenant_pk,
 		pg_param_bin(&p, es.wrapped_hash, VAULT_HASH_BYTES);
 		pg_param_text(&p, at);
 		pg_param_bin(&p, sig, sizeof(sig));
+		pg_param_bin(&p, st->epoch_pk, VAULT_POINT_BYTES);
 		if (pg_exec(w->conn, "INSERT INTO coffer.epochs (tenant_id, "
 		    "epoch_id, stream_id, r_point, wrapped_key, node_id, "
-		    "wrapped_hash, signed_at_us, signature) VALUES ($1::uuid, "
-		    "$2::uuid, $3::uuid, $4, $5, $6::uuid, $7, $8::bigint, $9)",
+		    "wrapped_hash, signed_at_us, signature, wrapped_to) VALUES "
+		    "($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::uuid, $7, "
+		    "$8::bigint, $9, $10)",
 		    &p, w->err, sizeof(w->err)) != 0) {
 			wr_note_pg(w, "inserting epoch");
 			return -1;
@@ -662,17 +664,26 @@ wr_plan_group(wr_lane *w, wr_slot *slots, size_t n, wr_group *g)
 	for (i = 0; i < n; i++) {
 		wr_slot *s = &slots[i];
 
+		const unsigned char *pk;
+
 		if (s->st != st || s->kind != SLOT_NEW)
 			continue;
+		/* The key of the instant (a rotation's pin): an epoch wrapped
+		 * to the previous key is closed at wraps_from, so nothing is
+		 * wrapped to it after the instant. */
+		pk = s->it->tenant_prev_pk != NULL &&
+		    util_now_us() < s->it->wraps_from_us ?
+		    s->it->tenant_prev_pk : s->it->tenant_pk;
 		if (st->epoch != NULL &&
 		    (now - st->epoch_started >=
 		    (long long)w->cfg.epoch_seconds * 1000000LL ||
-		    st->epoch_count >= w->cfg.epoch_records) &&
+		    st->epoch_count >= w->cfg.epoch_records ||
+		    memcmp(st->epoch_pk, pk, VAULT_POINT_BYTES) != 0) &&
 		    wr_retire(w, st) != 0) {
 			snprintf(w->state, sizeof(w->state), "53200");
 			return -1;
 		}
-		if (wr_epoch_ready(w, st, s->it->tenant_pk, now) != 0)
+		if (wr_epoch_ready(w, st, pk, now) != 0)
 			return -1;
 		st->epoch_count++;
 		s->ep = st->epoch;

@@ -77,6 +77,11 @@ typedef void (*wr_done_fn)(wr_item *it, wr_status st, const wr_receipt *rc);
 struct wr_item {
 	const unsigned char *tenant_id;     /* VAULT_ID_BYTES, borrowed */
 	const unsigned char *tenant_pk;     /* VAULT_POINT_BYTES, borrowed */
+	/* A rotation (the pin's previous_key and wraps_from): new epochs are
+	 * wrapped to tenant_prev_pk while the writer's clock is before
+	 * wraps_from_us, to tenant_pk from then on; NULL: no rotation. */
+	const unsigned char *tenant_prev_pk;
+	long long            wraps_from_us; /* µs since the epoch */
 	rec                 *r;             /* validated record, borrowed */
 	long long            received_at;   /* µs since the epoch */
 	wr_done_fn           done;
