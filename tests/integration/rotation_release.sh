@@ -36,7 +36,8 @@ gwf_init || die "gateway fixture"
 D=$GWF_DIR/rr
 mkdir -p "$D" && chmod 0700 "$D"
 GWF_CUSTODIANS=3 GWF_THRESHOLD=2 gwf_simple rr phone-1 rr-node \
-    "epoch_records = 2" || die "gateway start"
+    "epoch_records = 2" "batch_max_ms = 2" "device_refresh_s = 1" ||
+    die "gateway start"
 apf_user rr lisa legal && apf_keygen rr lisa &&
     for i in 1 2 3; do apf_user rr "cus$i" custodian "$i" || exit 1; done ||
     die "people"
@@ -93,42 +94,81 @@ check_eq "K approvals of the matter's one key: the production is ready" ready "$
 apf_call cus3 GET "/v1/matters/$M"
 check_eq "nothing needed any more" "200 []" "$APF_CODE $(apf_get approvals_needed)"
 
-# -- a rotation (as tenant rotate stores it) -----------------------------------------
-M2=$(apf_matter lisa "$D/matter.json") || die "matter 2"
-apf_stop
-q "BEGIN;
-INSERT INTO coffer.tenant_key_generations (tenant_id, generation, public_key,
-    threshold_k, custodians_n, commitments, public_shares, kind, wraps_from)
-  SELECT g.tenant_id, 2, g.public_shares[2], g.threshold_k, g.custodians_n,
-    ARRAY[g.public_shares[2], g.public_shares[3]], g.public_shares, 'rotate',
-    pg_catalog.now()
-  FROM coffer.tenant_key_generations g WHERE g.tenant_id = '$TID' AND g.generation = 1;
-INSERT INTO coffer.custodian_seats (tenant_id, generation, custodian_index, user_id)
-  SELECT tenant_id, 2, custodian_index, user_id FROM coffer.custodian_seats
-  WHERE tenant_id = '$TID' AND generation = 1;
-UPDATE coffer.tenant_keys k SET generation = 2, public_key = g.public_key,
-    commitments = g.commitments
-  FROM coffer.tenant_key_generations g
-  WHERE k.tenant_id = '$TID' AND g.tenant_id = k.tenant_id AND g.generation = 2;
-COMMIT;" || die "rotation rows"
-apf_start || die "coffer-api restart"
-apf_call cus1 GET "/v1/matters/$M2"
-check_eq "after the rotation: the old matter still uses generation 1's key" "200 2 1" \
-    "$APF_CODE $(apf_get tenant_key.generation) $(python3 -c 'import json,sys; print(" ".join(str(k["generation"]) for k in json.load(open(sys.argv[1]))["keys"]))' "$APF_OUT")"
-body '{"custodian_index":1,"generation":2,"partials":[]}'
-apf_call cus1 POST "/v1/matters/$M2/approvals" "$D/b.json"
-check_eq "a share of a key the matter does not use" \
-    "409 key_not_used matter $M2 has no records under generation 2's key: that share is not needed" "$(err3)"
-body '{"custodian_index":1,"partials":[]}'
-apf_call cus1 POST "/v1/matters/$M2/approvals" "$D/b.json"
-check_eq "the default generation is the newest" \
-    "409 key_not_used matter $M2 has no records under generation 2's key: that share is not needed" "$(err3)"
-apf_approve rr cus3 3 "$M2"
-check_eq "cofferctl approve with the old key's share after the rotation (generation 1)" 0 "$?"
-apf_call cus1 GET "/v1/matters/$M2"
-check_eq "it counts for generation 1: 1 of 2, the matter stays open" "open 1 1" \
-    "$(apf_get state) $(python3 -c 'import json,sys; n=json.load(open(sys.argv[1]))["approvals_needed"][0]; print(n["generation"], n["approvals"])' "$APF_OUT")"
-check_eq "its approval row is of generation 1" "3 1" \
-    "$(q "SELECT custodian_index, generation FROM coffer.approvals WHERE matter_id = '$M2'" | tr '|' ' ')"
+# -- a real rotation: records before and after the instant -----------------------
+TD="$GWF_DIR/tenants/rr"
+FROM_S=$(($(date -u +%s) + 15))
+FROM=$(date -u -d "@$FROM_S" +%Y-%m-%dT%H:%M:%SZ)
+"$GWF_CTL" tenant rotate --tenant rr --out "$D/rot" --from "$FROM" \
+    --pin "$GWF_KEYS/rr.pin" --passphrase-file "$TD/pass1" \
+    --passphrase-file "$TD/pass2" --passphrase-file "$TD/pass3" \
+    >"$D/rot.out" 2>"$D/rot.err"
+check_eq "tenant rotate (generation 2 from $FROM)" 0 "$?"
+cp "$D/rot/rr.pin" "$D/rot/rr.g1.pin" "$GWF_KEYS/" || die "pins installed"
+while [ "$(date -u +%s)" -le "$FROM_S" ]; do sleep 0.5; done
+sleep 2
+python3 - >"$D/in2.ndjson" <<'PY'
+import json
+for k in range(5, 9):
+    print(json.dumps({"id": "rr-%d" % k, "channel": "telegram",
+        "conversation": "conv-rr", "direction": "out",
+        "sender": "+15550170011", "recipients": ["+15550170099"],
+        "sent_at": "2026-04-03T09:00:%02dZ" % k, "body": "rotation %d" % k}))
+PY
+code=$(gwf_curl phone-1 -o "$D/in2.out" -w '%{http_code}' \
+    -H 'Content-Type: application/x-ndjson' --data-binary "@$D/in2.ndjson" \
+    "$(gwf_url v1/records)" 2>/dev/null) || code=000
+check_eq "4 records stored after the instant" "200 4" "$code $(grep -c '"stored"' "$D/in2.out")"
+T2=$(q "SELECT encode(public_key, 'hex') FROM coffer.tenant_keys WHERE tenant_id = '$TID'")
+check_eq "their epochs are wrapped to the new key" 0 \
+    "$(q "SELECT count(*) FROM coffer.records r JOIN coffer.epochs e USING (tenant_id, epoch_id) WHERE r.tenant_id = '$TID' AND r.sent_at >= '2026-04-03' AND e.wrapped_to IS DISTINCT FROM decode('$T2', 'hex')")"
+
+# new-share approve: the share file of generation 2 (same passphrases)
+approve2() {   # approve2 USER INDEX MATTER GEN-DIR
+	"$GWF_CTL" approve --matter "$3" --share "$4/rr-custodian-$2.share" \
+	    --passphrase-file "$TD/pass$2" \
+	    --api "https://127.0.0.1:$APF_PORT" --ca "$GWF_SRV_CA" \
+	    --cert "$APF_PEOPLE/$1.crt" --key "$APF_PEOPLE/$1.key" --yes \
+	    >"$D/approve.out" 2>&1
+}
+needed() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["approvals_needed"], sort_keys=True))' "$APF_OUT"; }
+cat >"$D/both.json" <<'JSON'
+{"title":"both periods","legal_basis":"test","scope":{"participants":["+15550170011"],"from":"2026-03-31T00:00:00Z","to":"2026-04-04T00:00:00Z"}}
+JSON
+MB=$(apf_matter lisa "$D/both.json") || die "matter both"
+apf_call cus1 GET "/v1/matters/$MB"
+check_eq "a matter over both periods uses both keys" "1 2" \
+    "$(python3 -c 'import json,sys; print(" ".join(str(k["generation"]) for k in json.load(open(sys.argv[1]))["keys"]))' "$APF_OUT")"
+approve2 cus1 1 "$MB" "$D/rot"
+check_eq "cus1 approves with the new share" 0 "$?"
+approve2 cus2 2 "$MB" "$D/rot"
+check_eq "cus2 approves with the new share" 0 "$?"
+apf_call cus3 GET "/v1/matters/$MB"
+check_eq "only new shares: open, generation 1 still needs 2" \
+    'open [{"approvals": 0, "generation": 1, "threshold": 2}]' "$(apf_get state) $(needed)"
+apf_approve rr cus1 1 "$MB" || { sed 's/^/  /' "$APF_DIR/approve.out"; bad "cus1 old share"; }
+apf_approve rr cus2 2 "$MB" || { sed 's/^/  /' "$APF_DIR/approve.out"; bad "cus2 old share"; }
+apf_wait_state "$MB" ready 60
+check_eq "with both generations' shares the production opens" ready "$(apf_state "$MB")"
+apf_call cus3 GET "/v1/matters/$MB"
+check_eq "all 9 records in scope" "9" "$(apf_get record_count)"
+
+cat >"$D/new.json" <<'JSON'
+{"title":"new period","legal_basis":"test","scope":{"participants":["+15550170011"],"from":"2026-04-03T00:00:00Z","to":"2026-04-04T00:00:00Z"}}
+JSON
+MN=$(apf_matter lisa "$D/new.json") || die "matter new"
+apf_call cus1 GET "/v1/matters/$MN"
+check_eq "a matter of the new period uses only generation 2's key" "2" \
+    "$(python3 -c 'import json,sys; print(" ".join(str(k["generation"]) for k in json.load(open(sys.argv[1]))["keys"]))' "$APF_OUT")"
+apf_approve rr cus3 3 "$MN"
+check_eq "an old share for it is refused" 1 "$?"
+check "with the exact refusal" grep -qxF "cofferctl: approve: matter $MN has no records under generation 1's key: that share is not needed ($TD/out/rr-custodian-3.share)" "$APF_DIR/approve.out"
+body '{"custodian_index":3,"generation":1,"partials":[]}'
+apf_call cus3 POST "/v1/matters/$MN/approvals" "$D/b.json"
+check_eq "the API refuses it too" \
+    "409 key_not_used matter $MN has no records under generation 1's key: that share is not needed" "$(err3)"
+approve2 cus1 1 "$MN" "$D/rot" && approve2 cus3 3 "$MN" "$D/rot"
+check_eq "two new shares approve it" 0 "$?"
+apf_wait_state "$MN" ready 60
+check_eq "the new-period production opens with new shares only" ready "$(apf_state "$MN")"
 
 finish
