@@ -60,7 +60,7 @@ api_h_approval_submit(api_req *r)
 	    "partials", NULL };
 	unsigned char mid[UTIL_UUID_BYTES], V[VAULT_POINT_BYTES];
 	unsigned char Vc[VAULT_POINT_BYTES], *commits = NULL, md[32];
-	char midstr[UTIL_UUID_STRLEN + 1], err[APPR_ERR], msg[256], idx[8];
+	char midstr[UTIL_UUID_STRLEN + 1], err[APPR_ERR], msg[256], idx[16];
 	char mdhex[65], blindstr[UTIL_UUID_STRLEN + 1], gens[16];
 	unsigned char recipient[VAULT_RECIPIENT_BYTES], blind_id[16];
 	unsigned char *eids = NULL, *Rs = NULL, *Rbs = NULL, *bps = NULL;
@@ -72,7 +72,9 @@ api_h_approval_submit(api_req *r)
 	char *stored_text = NULL;
 	size_t nparts = 0, bad = 0, i, ncommit;
 	unsigned int mdlen = 0;
-	int k, approvals, nepochs, gen;
+	int k = 0, approvals, nepochs, gen, newest, keycur = 0, seat = 0, seatnew = 0;
+	int missing = 0, *rows = NULL, nall;
+	char pkhex[65];
 
 	if (api_param_uuid(r, mid, midstr) != 0)
 		return;
@@ -114,16 +116,14 @@ api_h_approval_submit(api_req *r)
 		goto out;
 	if (api_json_only(r, body, "the approval", top) != 0)
 		goto out;
-	/* The share generation: a custodian without a current share, or one
-	 * approving with a retired share file, is told so by name. */
-	if ((gen = api_key_generation(r, &k)) < 0)
+	/* The share generation (issue 16): the body's, default the newest.
+	 * A custodian without a current share, or one approving with a
+	 * retired share file, is told so by name. */
+	if ((newest = api_key_generation(r, NULL)) < 0)
 		goto out;
-	snprintf(gens, sizeof(gens), "%d", gen);
-	api_detail(r, "generation", json_integer(gen));
-	if (r->who.custodian_index < 1) {
-		api_fail_no_current_share(r, gen);
-		goto out;
-	}
+	/* refusals are audited with the newest generation, and the claimed
+	 * one when it differs; an accepted approval with its own */
+	api_detail(r, "generation", json_integer(newest));
 	ji = json_object_get(body, "generation");
 	if (ji != NULL && (!json_is_integer(ji) || json_integer_value(ji) < 1 ||
 	    json_integer_value(ji) > 1000000)) {
@@ -131,15 +131,82 @@ api_h_approval_submit(api_req *r)
 		    "integer >= 1 (the generation of your share)");
 		goto out;
 	}
-	if (ji != NULL && json_integer_value(ji) != gen) {
-		api_detail(r, "claimed_generation",
-		    json_integer(json_integer_value(ji)));
-		api_fail(r, 409, "share_retired", NULL, "share generation %d is "
-		    "retired: the tenant key is at generation %d (re-shared); "
-		    "approve with your generation-%d share",
-		    (int)json_integer_value(ji), gen, gen);
+	gen = ji != NULL ? (int)json_integer_value(ji) : newest;
+	snprintf(gens, sizeof(gens), "%d", gen);
+	if (gen != newest)
+		api_detail(r, "claimed_generation", json_integer(gen));
+	{
+		pg_params p = PG_PARAMS_INIT;
+		char ns[16];
+
+		snprintf(ns, sizeof(ns), "%d", newest);
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, gens);
+		pg_param_text(&p, r->who.user_id);
+		pg_param_text(&p, ns);
+		/* g's key, K, the current generation of that key, the caller's
+		 * seat in g and in the newest generation; a key row without
+		 * generation rows (written by hand) stands for the newest with
+		 * users.custodian_index, as before generations. */
+		q = pg_query(r->db, "SELECT pg_catalog.encode(g.public_key, 'hex'), "
+		    "g.threshold_k, (SELECT pg_catalog.max(h.generation) "
+		    " FROM coffer.tenant_key_generations h WHERE h.tenant_id = "
+		    " g.tenant_id AND h.public_key = g.public_key), "
+		    "(SELECT s.custodian_index FROM coffer.custodian_seats s "
+		    " WHERE s.tenant_id = g.tenant_id AND s.generation = g.generation "
+		    " AND s.user_id = $3::uuid), "
+		    "(SELECT s.custodian_index FROM coffer.custodian_seats s "
+		    " WHERE s.tenant_id = g.tenant_id AND s.generation = $4::int "
+		    " AND s.user_id = $3::uuid) "
+		    "FROM coffer.tenant_key_generations g "
+		    "WHERE g.tenant_id = $1::uuid AND g.generation = $2::int "
+		    "UNION ALL "
+		    "SELECT pg_catalog.encode(k.public_key, 'hex'), t.threshold_k, "
+		    "k.generation, u.custodian_index, u.custodian_index "
+		    "FROM coffer.tenant_keys k JOIN coffer.tenants t "
+		    " ON t.tenant_id = k.tenant_id JOIN coffer.users u "
+		    " ON u.tenant_id = k.tenant_id AND u.user_id = $3::uuid "
+		    "WHERE k.tenant_id = $1::uuid AND k.generation = $2::int "
+		    "AND NOT EXISTS (SELECT 1 FROM coffer.tenant_key_generations x "
+		    " WHERE x.tenant_id = k.tenant_id AND x.generation = $2::int)",
+		    &p, err, sizeof(err));
+		if (q == NULL) {
+			api_fail_db(r, "tenant key generation", err);
+			goto out;
+		}
+		if (PQntuples(q) == 1 && PQgetlength(q, 0, 0) == 64) {
+			memcpy(pkhex, PQgetvalue(q, 0, 0), 64);
+			pkhex[64] = '\0';
+			k = atoi(PQgetvalue(q, 0, 1));
+			keycur = atoi(PQgetvalue(q, 0, 2));
+			seat = PQgetisnull(q, 0, 3) ? 0 : atoi(PQgetvalue(q, 0, 3));
+			seatnew = PQgetisnull(q, 0, 4) ? 0 : atoi(PQgetvalue(q, 0, 4));
+		}
+		PQclear(q);
+		q = NULL;
+	}
+	if (keycur < 1 || gen > newest) {
+		api_fail(r, 409, "no_such_generation", NULL, "the tenant key has no "
+		    "share generation %d (the newest is %d)", gen, newest);
 		goto out;
 	}
+	if (seatnew < 1 && (gen == newest || keycur != gen)) {
+		api_fail_no_current_share(r, newest);
+		goto out;
+	}
+	if (keycur != gen) {
+		api_fail(r, 409, "share_retired", NULL, "share generation %d is "
+		    "retired: the tenant key is at generation %d (re-shared); "
+		    "approve with your generation-%d share", gen, keycur, keycur);
+		goto out;
+	}
+	if (seat < 1) {
+		api_fail(r, 403, "no_current_share", "denied", "you hold no share "
+		    "of generation %d", gen);
+		goto out;
+	}
+	api_detail(r, "custodian_index", json_integer(seat));
+	api_detail(r, "generation", json_integer(gen));
 	ji = json_object_get(body, "custodian_index");
 	if (!json_is_integer(ji) || json_integer_value(ji) < 1 ||
 	    json_integer_value(ji) > 255) {
@@ -147,11 +214,10 @@ api_h_approval_submit(api_req *r)
 		    "an integer 1..255");
 		goto out;
 	}
-	if (json_integer_value(ji) != r->who.custodian_index) {
+	if (json_integer_value(ji) != seat) {
 		api_detail(r, "claimed_index", json_integer(json_integer_value(ji)));
 		api_fail(r, 403, "wrong_custodian_index", "denied", "you hold share "
-		    "%d; you may approve only with that index",
-		    r->who.custodian_index);
+		    "%d; you may approve only with that index", seat);
 		goto out;
 	}
 	if (strcmp(PQgetvalue(m, 0, 0), "open") != 0) {
@@ -186,7 +252,7 @@ api_h_approval_submit(api_req *r)
 		    "takes no more approvals");
 		goto out;
 	}
-	snprintf(idx, sizeof(idx), "%d", r->who.custodian_index);
+	snprintf(idx, sizeof(idx), "%d", seat);
 	{
 		pg_params p = PG_PARAMS_INIT;
 
@@ -214,32 +280,50 @@ api_h_approval_submit(api_req *r)
 		q = NULL;
 	}
 	if (api_partials_decode(json_object_get(body, "partials"),
-	    (unsigned)r->who.custodian_index, &parts, &nparts, msg, sizeof(msg),
+	    (unsigned)seat, &parts, &nparts, msg, sizeof(msg),
 	    &bad) != 0) {
 		api_fail(r, 400, "bad_request", "invalid", "%s", msg);
 		goto out;
 	}
 	api_detail(r, "epochs", json_integer((json_int_t)nparts));
 
-	/* The matter's epochs now, with R: exactly these must be answered. */
+	/* The matter's epochs now, with R: exactly those under g's key must
+	 * be answered (issue 16: a matter spanning a rotation takes one
+	 * approval per key, each answering that key's epochs only). */
 	{
 		pg_params p = PG_PARAMS_INIT;
+		int j;
 
 		p.result_binary = 1;
 		pg_param_text(&p, r->who.tenant_id_str);
 		pg_param_text(&p, midstr);
-		ep = pg_query(r->db, MATTER_EPOCHS_SQL("e.r_point"), &p, err,
+		pg_param_text(&p, pkhex);
+		ep = pg_query(r->db, MATTER_EPOCHS_SQL("e.r_point, ("
+		    EPOCH_KEY_SQL("e") " = pg_catalog.decode($3, 'hex'))"), &p, err,
 		    sizeof(err));
 		if (ep == NULL) {
 			api_fail_db(r, "matter epochs", err);
 			goto out;
 		}
-		nepochs = PQntuples(ep);
+		nall = PQntuples(ep);
+		if ((rows = calloc((size_t)nall + 1, sizeof(int))) == NULL) {
+			api_fail_internal(r, "approval", "out of memory");
+			goto out;
+		}
+		for (nepochs = 0, j = 0; j < nall; j++)
+			if (PQgetlength(ep, j, 2) == 1 && PQgetvalue(ep, j, 2)[0] != 0)
+				rows[nepochs++] = j;
+	}
+	if (nepochs == 0 && nall > 0) {
+		api_fail(r, 409, "key_not_used", NULL, "matter %s has no records "
+		    "under generation %d's key: that share is not needed", midstr,
+		    gen);
+		goto out;
 	}
 	if ((int)nparts != nepochs) {
 		api_fail(r, 422, "epoch_set_mismatch", "rejected", "the matter has "
-		    "%d epoch(s); one partial for each is required, %zu given",
-		    nepochs, nparts);
+		    "%d epoch(s) under generation %d's key; one partial for each is "
+		    "required, %zu given", nepochs, gen, nparts);
 		goto out;
 	}
 
@@ -249,12 +333,13 @@ api_h_approval_submit(api_req *r)
 
 		pg_param_text(&p, r->who.tenant_id_str);
 		pg_param_text(&p, idx);
+		pg_param_text(&p, gens);
 		q = pg_query(r->db, "SELECT pg_catalog.encode("
 		    " tk.public_shares[$2::int], 'hex'), "
 		    "(SELECT pg_catalog.string_agg(pg_catalog.encode(c, 'hex'), '' "
 		    "  ORDER BY o) FROM pg_catalog.unnest(tk.commitments) "
 		    "  WITH ORDINALITY AS u(c, o)) "
-		    "FROM coffer.tenant_keys tk WHERE tk.tenant_id = $1::uuid",
+		    "FROM " GEN_ROW_SQL("$3::int") " tk",
 		    &p, err, sizeof(err));
 		if (q == NULL) {
 			api_fail_db(r, "tenant keys", err);
@@ -274,7 +359,7 @@ api_h_approval_submit(api_req *r)
 		    util_unhex(commits, ncommit, PQgetvalue(q, 0, 1),
 		    2 * ncommit) != 0 ||
 		    vault_tenant_public_share(commits, ncommit,
-		    (unsigned)r->who.custodian_index, Vc, err, sizeof(err)) != 0 ||
+		    (unsigned)seat, Vc, err, sizeof(err)) != 0 ||
 		    memcmp(V, Vc, sizeof(V)) != 0) {
 			api_fail_internal(r, "tenant keys", "stored public share does "
 			    "not match the Feldman commitments");
@@ -301,7 +386,7 @@ api_h_approval_submit(api_req *r)
 		/* Both lists are in epoch order and of the same length, so the
 		 * sets are equal exactly when they match row by row. */
 		for (i = 0; i < nparts; i++) {
-			row = (int)i;
+			row = rows[i];
 			found = PQgetlength(q2, row, 0) == UTIL_UUID_BYTES &&
 			    PQgetlength(q2, row, 1) == VAULT_POINT_BYTES;
 			if (found) {
@@ -339,12 +424,12 @@ api_h_approval_submit(api_req *r)
 			if (vault_threshold_verify(&parts[i].part, V, &ctx, parts[i].rb,
 			    err, sizeof(err)) != 0) {
 				snprintf(r->outcome_buf, sizeof(r->outcome_buf),
-				    "bad-proof.custodian-%d", r->who.custodian_index);
+				    "bad-proof.custodian-%d", seat);
 				api_detail(r, "epoch_id", json_string(parts[i].epoch_text));
 				api_metrics_approval(0);
 				api_fail(r, 422, "invalid_partial", r->outcome_buf,
 				    "custodian %d: the partial for epoch %s does not verify; "
-				    "nothing was stored", r->who.custodian_index,
+				    "nothing was stored", seat,
 				    parts[i].epoch_text);
 				goto out;
 			}
@@ -411,7 +496,29 @@ api_h_approval_submit(api_req *r)
 	api_detail(r, "blind_id", json_string(blindstr));
 	api_detail(r, "approvals", json_integer(approvals));
 	api_detail(r, "threshold", json_integer(k));
+	/* The state rule (issue 16): every key the matter's epochs use needs
+	 * its current generation's K; this generation's count is above. */
 	if (approvals >= k) {
+		pg_params p = PG_PARAMS_INIT;
+		int j;
+
+		pg_param_text(&p, r->who.tenant_id_str);
+		pg_param_text(&p, midstr);
+		pg_param_text(&p, blindstr);
+		q = pg_query(r->db, MATTER_KEYS_SQL, &p, err, sizeof(err));
+		if (q == NULL) {
+			api_fail_db(r, "matter keys", err);
+			goto out;
+		}
+		for (j = 0; j < PQntuples(q); j++)
+			if (atoi(PQgetvalue(q, j, 2)) < atoi(PQgetvalue(q, j, 1)))
+				missing++;
+		PQclear(q);
+		q = NULL;
+		if (missing > 0)
+			api_detail(r, "keys_waiting", json_integer(missing));
+	}
+	if (approvals >= k && missing == 0) {
 		pg_params p = PG_PARAMS_INIT;
 
 		pg_param_text(&p, r->who.tenant_id_str);
@@ -428,9 +535,9 @@ api_h_approval_submit(api_req *r)
 	}
 	api_metrics_approval(1);
 	api_reply(r, 201, json_pack("{s:s, s:i, s:i, s:i, s:i, s:s}",
-	    "matter_id", midstr, "custodian_index", r->who.custodian_index,
+	    "matter_id", midstr, "custodian_index", seat,
 	    "generation", gen, "approvals", approvals, "threshold", k, "state",
-	    approvals >= k ? "building" : "open"));
+	    approvals >= k && missing == 0 ? "building" : "open"));
 out:
 	free(eids);
 	free(Rs);
@@ -439,6 +546,7 @@ out:
 	PQclear(m);
 	PQclear(q);
 	PQclear(ep);
+	free(rows);
 	free(parts);
 	free(commits);
 	free(stored_text);

@@ -1022,6 +1022,58 @@ api_h_matter_show(api_req *r)
 			PQclear(q);
 			q = NULL;
 		}
+		/* Issue 16: one entry per key the matter's epochs use, with
+		 * that key's current generation (the share that answers its
+		 * epochs), and what each still needs. */
+		{
+			pg_params kp = PG_PARAMS_INIT;
+			json_t *keys, *need;
+			int j;
+
+			pg_param_text(&kp, r->who.tenant_id_str);
+			pg_param_text(&kp, midstr);
+			pg_param_text(&kp, PQgetisnull(m, 0, 17) ?
+			    "00000000-0000-0000-0000-000000000000" :
+			    PQgetvalue(m, 0, 17));
+			q = pg_query(r->db, "WITH mk AS (" MATTER_KEYS_SQL ") "
+			    "SELECT mk.*, (SELECT pg_catalog.string_agg("
+			    " pg_catalog.encode(c, 'hex'), ',' ORDER BY o) "
+			    " FROM " GEN_ROW_SQL("mk.gen") " gk, pg_catalog.unnest("
+			    " gk.commitments) WITH ORDINALITY AS u(c, o)), "
+			    "(SELECT pg_catalog.string_agg(pg_catalog.encode(v, 'hex'), "
+			    " ',' ORDER BY o) FROM " GEN_ROW_SQL("mk.gen") " gs, "
+			    " pg_catalog.unnest(gs.public_shares) WITH ORDINALITY "
+			    " AS u(v, o)) FROM mk ORDER BY mk.gen", &kp, err,
+			    sizeof(err));
+			if (q == NULL) {
+				api_fail_db(r, "matter keys", err);
+				goto out;
+			}
+			if ((keys = json_array()) == NULL ||
+			    json_object_set_new(out, "keys", keys) != 0 ||
+			    (need = json_array()) == NULL ||
+			    json_object_set_new(out, "approvals_needed", need) != 0)
+				goto oom;
+			for (j = 0; j < PQntuples(q); j++) {
+				int g = atoi(PQgetvalue(q, j, 0));
+				int kk = atoi(PQgetvalue(q, j, 1));
+				int na = atoi(PQgetvalue(q, j, 2));
+
+				if (json_array_append_new(keys, json_pack(
+				    "{s:i, s:s, s:i, s:o, s:o, s:i}", "generation", g,
+				    "public_key", PQgetvalue(q, j, 4), "threshold", kk,
+				    "commitments", api_pins_hex_list(PQgetvalue(q, j, 5)),
+				    "public_shares", api_pins_hex_list(PQgetvalue(q, j,
+				    6)), "epochs", atoi(PQgetvalue(q, j, 3)))) != 0)
+					goto oom;
+				if (na < kk && json_array_append_new(need, json_pack(
+				    "{s:i, s:i, s:i}", "generation", g, "threshold", kk,
+				    "approvals", na)) != 0)
+					goto oom;
+			}
+			PQclear(q);
+			q = NULL;
+		}
 	}
 	{
 		pg_params p = PG_PARAMS_INIT;

@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/matters.h"
 #include "common/pg.h"
 
-static json_t *
-ap_hex_list(const char *csv)
+json_t *
+api_pins_hex_list(const char *csv)
 {
 	json_t *a = json_array();
 	const char *p = csv;
@@ -64,8 +65,8 @@ api_pins_matter_json(PGconn *db, const char *tenant_id, json_t *matter,
 		return -1;
 	}
 	tk = json_pack("{s:s, s:o, s:o}", "public_key", PQgetvalue(r, 0, 0),
-	    "commitments", ap_hex_list(PQgetvalue(r, 0, 1)),
-	    "public_shares", ap_hex_list(PQgetvalue(r, 0, 2)));
+	    "commitments", api_pins_hex_list(PQgetvalue(r, 0, 1)),
+	    "public_shares", api_pins_hex_list(PQgetvalue(r, 0, 2)));
 	PQclear(r);
 	if (tk == NULL || json_object_set_new(matter, "tenant_key", tk) != 0) {
 		snprintf(err, err_len, "out of memory");
@@ -94,7 +95,11 @@ api_pins_matter_json(PGconn *db, const char *tenant_id, json_t *matter,
 		    "e.node_id::text, pg_catalog.encode(n.signing_public_key, 'hex'), "
 		    "pg_catalog.encode(e.wrapped_key, 'hex'), "
 		    "pg_catalog.encode(e.wrapped_hash, 'hex'), e.signed_at_us::text, "
-		    "pg_catalog.encode(e.signature, 'hex') "
+		    "pg_catalog.encode(e.signature, 'hex'), "
+		    /* issue 16: the key it was wrapped to, and that key's
+		     * current share generation (the share that answers it) */
+		    "pg_catalog.encode(" EPOCH_KEY_SQL("e") ", 'hex'), "
+		    KEY_CURRENT_GEN_SQL(EPOCH_KEY_SQL("e")) "::text "
 		    "FROM coffer.epochs e LEFT JOIN coffer.nodes n ON n.node_id = e.node_id "
 		    "WHERE e.tenant_id = $1::uuid AND e.epoch_id IN (SELECT "
 		    "pg_catalog.json_array_elements_text($2::json)::uuid)", &p, err,
@@ -116,7 +121,11 @@ api_pins_matter_json(PGconn *db, const char *tenant_id, json_t *matter,
 			    json_object_set_new(ep, "wrapped_key", ap_text_or_null(r, row, 5)) ||
 			    json_object_set_new(ep, "wrapped_hash", ap_text_or_null(r, row, 6)) ||
 			    json_object_set_new(ep, "signed_at_us", ap_text_or_null(r, row, 7)) ||
-			    json_object_set_new(ep, "signature", ap_text_or_null(r, row, 8))) {
+			    json_object_set_new(ep, "signature", ap_text_or_null(r, row, 8)) ||
+			    json_object_set_new(ep, "wrapped_to", ap_text_or_null(r, row, 9)) ||
+			    json_object_set_new(ep, "key_generation", PQgetisnull(r, row,
+			    10) ? json_null() : json_integer(atoi(PQgetvalue(r, row,
+			    10))))) {
 				snprintf(err, err_len, "out of memory");
 				goto out;
 			}

@@ -20,6 +20,10 @@
  * epoch_id): "stream_id", "node", "node_id", "node_public_key",
  * "wrapped_key", "wrapped_hash", "signed_at_us", "signature" (null for an
  * unsigned epoch, wrapped_key null once shredded).  0 or -1 with err. */
+/* "a,b,c" (hex strings; NULL or "" = none) as a new JSON array of strings,
+ * NULL when out of memory. */
+json_t *api_pins_hex_list(const char *csv);
+
 int api_pins_matter_json(PGconn *db, const char *tenant_id, json_t *matter,
                          char *err, size_t err_len)
     __attribute__((warn_unused_result));

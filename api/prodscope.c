@@ -29,6 +29,7 @@
 
 #include "api/blind.h"
 #include "api/keys.h"
+#include "api/matters.h"
 #include "api/partials.h"
 #include "api/prodtext.h"
 #include "common/channels.h"
@@ -259,77 +260,6 @@ out:
 	return rc;
 }
 
-/* The share generation whose approvals are combined (issue 16): partials
- * of different generations lie on different polynomials and never combine.
- * The current generation when it has its K approvals; else the newest
- * older one that has its own K (a matter approved before a re-share was
- * finalised and built after); else the current one, and
- * pr_load_approvals says how many are missing.  Sets P->generation and
- * P->k; refuses a generation whose T is not the tenant key's.  A current
- * generation without its tenant_key_generations row (a key row written
- * by hand, as some tests do) is the tenant_keys row with tenants.threshold_k,
- * what every build used before generations.  0 or -1. */
-static int
-pr_pick_generation(prod *P)
-{
-	pg_params p = PG_PARAMS_INIT;
-	PGresult *r;
-	int i, n, pick = -1, rc = -1;
-
-	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
-	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
-	pg_param_text(&p, P->blind_text);
-	/* text results; newest generation first, the current one marked */
-	r = pg_query(P->db, "SELECT g.generation, g.threshold_k, "
-	    "g.generation = k.generation, g.public_key = k.public_key, "
-	    "(SELECT pg_catalog.count(*) FROM coffer.approvals a "
-	    " WHERE a.tenant_id = g.tenant_id AND a.matter_id = $2::uuid "
-	    " AND a.blind_id = $3::uuid AND a.generation = g.generation) "
-	    "FROM coffer.tenant_keys k JOIN coffer.tenant_key_generations g "
-	    " ON g.tenant_id = k.tenant_id AND g.generation <= k.generation "
-	    "WHERE k.tenant_id = $1::uuid "
-	    "UNION ALL "
-	    "SELECT k.generation, t.threshold_k, true, true, "
-	    "(SELECT pg_catalog.count(*) FROM coffer.approvals a "
-	    " WHERE a.tenant_id = k.tenant_id AND a.matter_id = $2::uuid "
-	    " AND a.blind_id = $3::uuid AND a.generation = k.generation) "
-	    "FROM coffer.tenant_keys k JOIN coffer.tenants t "
-	    " ON t.tenant_id = k.tenant_id "
-	    "WHERE k.tenant_id = $1::uuid AND NOT EXISTS (SELECT 1 "
-	    " FROM coffer.tenant_key_generations g WHERE g.tenant_id = "
-	    " k.tenant_id AND g.generation = k.generation) "
-	    "ORDER BY 1 DESC", &p, P->err, P->err_len);
-	if (r == NULL)
-		return -1;
-	n = PQntuples(r);
-	if (n < 1 || strcmp(PQgetvalue(r, 0, 2), "t") != 0) {
-		PERR(P, "tenant %s: the current key generation has no row in "
-		    "tenant_key_generations", P->tid);
-		goto out;
-	}
-	for (i = 0; i < n && pick < 0; i++)
-		if (strtol(PQgetvalue(r, i, 4), NULL, 10) >=
-		    strtol(PQgetvalue(r, i, 1), NULL, 10))
-			pick = i;
-	if (pick < 0)
-		pick = 0;
-	if (strcmp(PQgetvalue(r, pick, 3), "t") != 0) {
-		PERR(P, "tenant %s: key generation %s is not of the tenant key",
-		    P->tid, PQgetvalue(r, pick, 0));
-		goto out;
-	}
-	P->generation = (unsigned int)strtoul(PQgetvalue(r, pick, 0), NULL, 10);
-	P->k = (unsigned int)strtoul(PQgetvalue(r, pick, 1), NULL, 10);
-	if (P->generation < 1 || P->k < 1 || P->k > 255) {
-		PERR(P, "tenant %s: key generation out of range", P->tid);
-		goto out;
-	}
-	rc = 0;
-out:
-	PQclear(r);
-	return rc;
-}
-
 /* Who the production is for, and the tenant's public key material. */
 int
 pr_load_keys(prod *P)
@@ -337,7 +267,7 @@ pr_load_keys(prod *P)
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
 	const unsigned char *k;
-	int rc = -1, i, n;
+	int rc = -1;
 
 	if (P->closed) {
 		PERR(P, "matter %s is closed", P->mid);
@@ -418,44 +348,6 @@ pr_load_keys(prod *P)
 	memcpy(P->tenant_pk, PQgetvalue(r, 0, 3), VAULT_POINT_BYTES);
 	PQclear(r);
 	r = NULL;
-	if (pr_pick_generation(P) != 0)
-		return -1;
-
-	/* Custodian public shares of that generation: every partial is
-	 * verified against them, and they name a custodian whose partial
-	 * fails. */
-	p = (pg_params)PG_PARAMS_INIT;
-	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
-	{
-		char gs[16];
-
-		snprintf(gs, sizeof(gs), "%u", P->generation);
-		pg_param_text(&p, gs);
-	}
-	p.result_binary = 1;
-	r = pg_query(P->db, "SELECT s FROM coffer.tenant_keys k "
-	    "LEFT JOIN coffer.tenant_key_generations g "
-	    " ON g.tenant_id = k.tenant_id AND g.generation = $2::int, "
-	    "unnest(coalesce(g.public_shares, CASE WHEN k.generation = $2::int "
-	    " THEN k.public_shares END)) WITH ORDINALITY AS u(s, o) "
-	    "WHERE k.tenant_id = $1::uuid ORDER BY o", &p, P->err, P->err_len);
-	if (r == NULL)
-		return -1;
-	n = PQntuples(r);
-	if (n < 1 || n > 255 || (P->public_shares = calloc((size_t)n,
-	    VAULT_POINT_BYTES)) == NULL) {
-		PERR(P, "tenant %s: public shares missing", P->tid);
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		if (PQgetlength(r, i, 0) != VAULT_POINT_BYTES) {
-			PERR(P, "tenant %s: malformed public share", P->tid);
-			goto out;
-		}
-		memcpy(P->public_shares + (size_t)i * VAULT_POINT_BYTES,
-		    PQgetvalue(r, i, 0), VAULT_POINT_BYTES);
-	}
-	P->nshares = (unsigned int)n;
 	rc = 0;
 out:
 	PQclear(r);
@@ -485,6 +377,95 @@ pr_epoch_find(prod *P, const unsigned char id[VAULT_ID_BYTES])
 	    pr_epoch_key_cmp);
 }
 
+/* The slot of generation gen (K k) in P->gens for epoch e, added on first
+ * use; a generation's T must be the epoch's.  0 or -1. */
+static int
+pr_gen_of(prod *P, pr_epoch *e, unsigned int gen, unsigned int k)
+{
+	pr_gen *ng;
+	size_t i;
+
+	if (gen < 1 || k < 1 || k > 255) {
+		PERR(P, "tenant %s: key generation out of range", P->tid);
+		return -1;
+	}
+	for (i = 0; i < P->ngens; i++)
+		if (P->gens[i].generation == gen) {
+			if (memcmp(P->gens[i].pk, e->pk, VAULT_POINT_BYTES) != 0) {
+				PERR(P, "tenant %s: key generation %u is not of the epoch's "
+				    "key", P->tid, gen);
+				return -1;
+			}
+			e->g = (unsigned int)i;
+			return 0;
+		}
+	if ((ng = realloc(P->gens, (P->ngens + 1) * sizeof(*ng))) == NULL) {
+		PERR(P, "out of memory");
+		return -1;
+	}
+	P->gens = ng;
+	memset(&ng[P->ngens], 0, sizeof(*ng));
+	ng[P->ngens].generation = gen;
+	ng[P->ngens].k = k;
+	memcpy(ng[P->ngens].pk, e->pk, VAULT_POINT_BYTES);
+	e->g = (unsigned int)P->ngens++;
+	if (gen > P->generation)
+		P->generation = gen, P->k = k;
+	return 0;
+}
+
+/* Custodian public shares of each generation used: every partial is
+ * verified against them, and they name a custodian whose partial fails.
+ * The generation's T must be the one its epochs were wrapped to. */
+static int
+pr_gens_shares(prod *P)
+{
+	PGresult *r = NULL;
+	size_t gi;
+	int i, n;
+
+	for (gi = 0; gi < P->ngens; gi++) {
+		pr_gen *G = &P->gens[gi];
+		pg_params p = PG_PARAMS_INIT;
+		char gs[16];
+
+		snprintf(gs, sizeof(gs), "%u", G->generation);
+		pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
+		pg_param_text(&p, gs);
+		p.result_binary = 1;
+		r = pg_query(P->db, "SELECT s, gk.public_key FROM "
+		    GEN_ROW_SQL("$2::int") " gk, pg_catalog.unnest(gk.public_shares) "
+		    "WITH ORDINALITY AS u(s, o) ORDER BY o", &p, P->err, P->err_len);
+		if (r == NULL)
+			return -1;
+		n = PQntuples(r);
+		if (n < 1 || n > 255 || (G->public_shares = calloc((size_t)n,
+		    VAULT_POINT_BYTES)) == NULL) {
+			PERR(P, "tenant %s: public shares of generation %u missing",
+			    P->tid, G->generation);
+			goto bad;
+		}
+		for (i = 0; i < n; i++) {
+			if (PQgetlength(r, i, 0) != VAULT_POINT_BYTES ||
+			    PQgetlength(r, i, 1) != VAULT_POINT_BYTES ||
+			    memcmp(PQgetvalue(r, i, 1), G->pk, VAULT_POINT_BYTES) != 0) {
+				PERR(P, "tenant %s: malformed public share of generation %u",
+				    P->tid, G->generation);
+				goto bad;
+			}
+			memcpy(G->public_shares + (size_t)i * VAULT_POINT_BYTES,
+			    PQgetvalue(r, i, 0), VAULT_POINT_BYTES);
+		}
+		G->nshares = (unsigned int)n;
+		PQclear(r);
+		r = NULL;
+	}
+	return 0;
+bad:
+	PQclear(r);
+	return -1;
+}
+
 /* Epochs holding in-scope records, with R and the wrapped key. */
 int
 pr_load_epochs(prod *P)
@@ -494,9 +475,27 @@ pr_load_epochs(prod *P)
 	int i, n, rc = -1;
 
 	pr_scope_params(P, &p);
+	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
+	pg_param_text(&p, P->blind_text);
 	p.result_binary = 1;
+	/* Issue 16: each epoch's key and the share generation whose approvals
+	 * open it: the key's current generation when it has its K, else the
+	 * newest older (re-shared) one of that key that has its own K (a
+	 * matter approved before a re-share finalised), else the current one
+	 * (pr_load_approvals says how many are missing).  Partials of
+	 * different generations lie on different polynomials and never
+	 * combine. */
 	r = pg_query(P->db,
-	    "SELECT e.epoch_id, e.r_point, e.wrapped_key FROM coffer.epochs e "
+	    "SELECT e.epoch_id, e.r_point, e.wrapped_key, ek.pk, pg.gen::text, "
+	    GEN_THRESHOLD_SQL("pg.gen") "::text FROM coffer.epochs e "
+	    "CROSS JOIN LATERAL (SELECT " EPOCH_KEY_SQL("e") " AS pk) ek "
+	    "CROSS JOIN LATERAL (SELECT coalesce((SELECT "
+	    " pg_catalog.max(g.generation) FROM coffer.tenant_key_generations g "
+	    " WHERE g.tenant_id = $1::uuid AND g.public_key = ek.pk AND "
+	    " (SELECT pg_catalog.count(*) FROM coffer.approvals a WHERE "
+	    "  a.tenant_id = $1::uuid AND a.matter_id = $7::uuid AND "
+	    "  a.blind_id = $8::uuid AND a.generation = g.generation) >= "
+	    " g.threshold_k), " KEY_CURRENT_GEN_SQL("ek.pk") ") AS gen) pg "
 	    "WHERE e.tenant_id = $1::uuid AND e.epoch_id IN "
 	    "(SELECT DISTINCT r.epoch_id FROM coffer.records r WHERE " PR_SCOPE ") "
 	    "ORDER BY e.epoch_id", &p, P->err, P->err_len);
@@ -530,12 +529,29 @@ pr_load_epochs(prod *P)
 			goto out;
 		}
 		memcpy(e->wrapped, PQgetvalue(r, i, 2), VAULT_WRAPPED_EK_BYTES);
-		if ((e->partials = calloc(P->k, sizeof(vault_partial))) == NULL) {
+		if (PQgetlength(r, i, 3) != VAULT_POINT_BYTES ||
+		    PQgetisnull(r, i, 4) || PQgetisnull(r, i, 5)) {
+			char eid[PR_UUID_LIT];
+
+			util_uuid_format(eid, e->id);
+			PERR(P, "epoch %s: no share generation holds the key it was "
+			    "wrapped to", eid);
+			goto out;
+		}
+		memcpy(e->pk, PQgetvalue(r, i, 3), VAULT_POINT_BYTES);
+		if (pr_gen_of(P, e, (unsigned int)strtoul(PQgetvalue(r, i, 4),
+		    NULL, 10), (unsigned int)strtoul(PQgetvalue(r, i, 5), NULL,
+		    10)) != 0)
+			goto out;
+		if ((e->partials = calloc(P->gens[e->g].k,
+		    sizeof(vault_partial))) == NULL) {
 			PERR(P, "out of memory");
 			goto out;
 		}
 	}
 	P->nepochs = (size_t)n;
+	if (pr_gens_shares(P) != 0)
+		goto out;
 	if (n > 0)        /* bsearch order, whatever the server's uuid order */
 		qsort(P->epochs, P->nepochs, sizeof(pr_epoch), pr_epoch_cmp);
 	rc = 0;
@@ -546,14 +562,16 @@ out:
 
 /* One decoded partial (api_partials_stored_decode) into its epoch. */
 static void
-pr_partial_add(prod *P, const api_partial *ap)
+pr_partial_add(prod *P, const api_partial *ap, size_t gi)
 {
 	pr_epoch *e;
 	unsigned int k;
 
 	if ((e = pr_epoch_find(P, ap->epoch_id)) == NULL)
 		return;                   /* an epoch with nothing in scope now */
-	if (e->npartials == P->k)
+	if (e->g != gi)
+		return;                   /* another generation's epoch */
+	if (e->npartials == P->gens[gi].k)
 		return;                   /* K already: more add nothing */
 	for (k = 0; k < e->npartials; k++)
 		if (e->partials[k].index == ap->part.index)
@@ -592,35 +610,66 @@ pr_load_approvals(prod *P)
 	json_error_t je;
 	json_t *doc = NULL;
 	api_partial *parts = NULL;
-	char msg[256], gs[16];
-	unsigned int index;
+	char msg[256], gl[256];
+	unsigned int index, gen;
 	int i, n, rc = -1;
-	size_t j, nparts = 0, used = 0;
+	size_t j, gi, nparts = 0, used = 0;
 
 	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
 	pg_param_text(&p, P->blind_text);
-	snprintf(gs, sizeof(gs), "%u", P->generation);
-	pg_param_text(&p, gs);
+	{
+		size_t off = 0, g2;
+
+		gl[off++] = '{';
+		for (g2 = 0; g2 < P->ngens && off + 12 < sizeof(gl); g2++)
+			off += (size_t)snprintf(gl + off, sizeof(gl) - off, "%s%u",
+			    g2 ? "," : "", P->gens[g2].generation);
+		gl[off++] = '}';
+		gl[off] = '\0';
+	}
+	pg_param_text(&p, gl);
 	/* with who approved and when: the cover sheet's approvers; only the
-	 * generation pr_pick_generation chose */
+	 * generations pr_load_epochs chose (a matter without epochs: the
+	 * current one, as before generations) */
 	r = pg_query(P->db, "SELECT a.custodian_index, a.partials::text, "
 	    "a.user_id::text, u.name, "
-	    "(pg_catalog.date_part('epoch', a.approved_at) * 1000000)::int8 "
+	    "(pg_catalog.date_part('epoch', a.approved_at) * 1000000)::int8, "
+	    "a.generation "
 	    "FROM coffer.approvals a JOIN coffer.users u ON "
 	    "u.tenant_id = a.tenant_id AND u.user_id = a.user_id "
 	    "WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid AND "
-	    "a.blind_id = $3::uuid AND a.generation = $4::int "
-	    "ORDER BY a.custodian_index", &p, P->err, P->err_len);
+	    "a.blind_id = $3::uuid AND (a.generation = ANY ($4::int[]) OR "
+	    " (pg_catalog.cardinality($4::int[]) = 0 AND a.generation = "
+	    "  (SELECT k.generation FROM coffer.tenant_keys k "
+	    "   WHERE k.tenant_id = $1::uuid))) "
+	    "ORDER BY a.generation, a.custodian_index", &p, P->err, P->err_len);
 	if (r == NULL)
 		return -1;
 	n = PQntuples(r);
-	if ((unsigned int)n < P->k) {
+	if (P->ngens == 0 && (unsigned int)n < P->k) {
 		PERR(P, "matter %s has %d of the %u approvals it needs", P->mid, n,
 		    P->k);
 		goto out;
 	}
-	if ((P->custodians = calloc((size_t)n, sizeof(unsigned int))) == NULL) {
+	for (i = 0; i < n; i++)
+		for (j = 0; j < P->ngens; j++)
+			if (P->gens[j].generation ==
+			    (unsigned int)strtoul(PQgetvalue(r, i, 5), NULL, 10))
+				P->gens[j].approvals++;
+	for (j = 0; j < P->ngens; j++)
+		if (P->gens[j].approvals < P->gens[j].k) {
+			if (P->ngens == 1)
+				PERR(P, "matter %s has %u of the %u approvals it needs",
+				    P->mid, P->gens[j].approvals, P->gens[j].k);
+			else
+				PERR(P, "matter %s has %u of the %u approvals generation "
+				    "%u needs", P->mid, P->gens[j].approvals, P->gens[j].k,
+				    P->gens[j].generation);
+			goto out;
+		}
+	if (n < 0 || (P->custodians = calloc((size_t)n + 1U,
+	    sizeof(unsigned int))) == NULL) {
 		PERR(P, "out of memory");
 		goto out;
 	}
@@ -646,8 +695,11 @@ pr_load_approvals(prod *P)
 			    "partials (%s)", P->mid, index, msg);
 			goto out;
 		}
-		for (j = 0; j < nparts; j++)
-			pr_partial_add(P, &parts[j]);
+		gen = (unsigned int)strtoul(PQgetvalue(r, i, 5), NULL, 10);
+		for (gi = 0; gi < P->ngens && P->gens[gi].generation != gen; gi++)
+			;
+		for (j = 0; j < nparts && gi < P->ngens; j++)
+			pr_partial_add(P, &parts[j], gi);
 		free(parts);
 		parts = NULL;
 		json_decref(doc);
@@ -670,12 +722,14 @@ pr_custodian_blame(prod *P, const pr_epoch *e, const char *eid)
 	char e2[256];
 	unsigned int i;
 
-	for (i = 0; i < P->k; i++) {
+	const pr_gen *G = &P->gens[e->g];
+
+	for (i = 0; i < G->k; i++) {
 		const vault_partial *vp = &e->partials[i];
 
-		if (vp->index < 1 || vp->index > P->nshares)
+		if (vp->index < 1 || vp->index > G->nshares)
 			continue;
-		if (vault_threshold_verify(vp, P->public_shares +
+		if (vault_threshold_verify(vp, G->public_shares +
 		    (size_t)(vp->index - 1) * VAULT_POINT_BYTES, &e->ctx, e->Rb, e2,
 		    sizeof(e2)) != 0) {
 			PERR(P, "epoch %s: %s", eid, e2);
@@ -697,7 +751,7 @@ pr_combine(prod *P)
 	unsigned int k;
 
 	for (i = 0; i < P->nepochs; i++)
-		if (P->epochs[i].npartials == P->k)
+		if (P->epochs[i].npartials == P->gens[P->epochs[i].g].k)
 			P->epochs[i].approved = 1, P->napproved++;
 	if (P->napproved > 0 &&
 	    (P->S = vault_secure_alloc(P->napproved * VAULT_POINT_BYTES)) == NULL) {
@@ -733,15 +787,17 @@ pr_combine(prod *P)
 		/* Every proof again, bound to this matter: the approvals table is
 		 * writable by the API's role, and a partial copied from another
 		 * matter would combine just as well. */
-		for (k = 0; k < P->k; k++) {
+		const pr_gen *G = &P->gens[e->g];
+
+		for (k = 0; k < G->k; k++) {
 			const vault_partial *vp = &e->partials[k];
 
-			if (vp->index < 1 || vp->index > P->nshares) {
+			if (vp->index < 1 || vp->index > G->nshares) {
 				PERR(P, "epoch %s: custodian %u has no public share", eid,
 				    vp->index);
 				return -1;
 			}
-			if (vault_threshold_verify(vp, P->public_shares +
+			if (vault_threshold_verify(vp, G->public_shares +
 			    (size_t)(vp->index - 1) * VAULT_POINT_BYTES, &e->ctx, e->Rb,
 			    e2, sizeof(e2)) != 0) {
 				PERR(P, "matter %s, epoch %s: %s", P->mid, eid, e2);
@@ -750,7 +806,7 @@ pr_combine(prod *P)
 		}
 		S = P->S + s * VAULT_POINT_BYTES;
 		/* S' = ρ·t·R from the blinded partials, then S = ρ⁻¹·S'. */
-		if (vault_threshold_combine(e->partials, P->k, P->Sb, e2,
+		if (vault_threshold_combine(e->partials, G->k, P->Sb, e2,
 		    sizeof(e2)) != 0 ||
 		    vault_blind_unblind(P->seed, &e->ctx, P->Sb, S, e2,
 		    sizeof(e2)) != 0) {
@@ -759,7 +815,7 @@ pr_combine(prod *P)
 			return -1;
 		}
 		vault_wipe(P->Sb, VAULT_POINT_BYTES);
-		if (vault_epoch_unwrap(&ep, S, e->R, P->tenant_pk, P->tenant_id,
+		if (vault_epoch_unwrap(&ep, S, e->R, e->pk, P->tenant_id,
 		    e->id, e->wrapped, e2, sizeof(e2)) != 0) {
 			pr_custodian_blame(P, e, eid);
 			return -1;
@@ -803,7 +859,7 @@ pr_epoch_open(prod *P, const unsigned char id[VAULT_ID_BYTES])
 	}
 	vault_epoch_free(&P->cache[victim].e);
 	if (vault_epoch_unwrap(&P->cache[victim].e,
-	    P->S + e->s_index * VAULT_POINT_BYTES, e->R, P->tenant_pk,
+	    P->S + e->s_index * VAULT_POINT_BYTES, e->R, e->pk,
 	    P->tenant_id, e->id, e->wrapped, e2, sizeof(e2)) != 0) {
 		util_uuid_format(eid, id);
 		PERR(P, "epoch %s: %s", eid, e2);

@@ -52,7 +52,20 @@ typedef struct pr_epoch {
 	size_t         s_index;            /* its S in prod.S */
 	vault_release_ctx ctx;             /* tenant, matter, epoch, recipient */
 	unsigned char  Rb[VAULT_POINT_BYTES]; /* R' = ρ·R, from the seed */
+	unsigned char  pk[VAULT_POINT_BYTES]; /* the T it was wrapped to */
+	unsigned int   g;                  /* its share generation: prod.gens[g] */
 } pr_epoch;
+
+/* A share generation whose approvals open some of the matter's epochs
+ * (issue 16: one per key the epochs use). */
+typedef struct pr_gen {
+	unsigned int   generation;
+	unsigned int   k;
+	unsigned char  pk[VAULT_POINT_BYTES];
+	unsigned char *public_shares;     /* n * 32, index i at (i-1)*32 */
+	unsigned int   nshares;
+	unsigned int   approvals;
+} pr_gen;
 
 typedef struct pr_slot {
 	size_t             epoch;         /* index into epochs[] */
@@ -181,8 +194,9 @@ typedef struct prod {
 	unsigned char       *public_shares;  /* n * 32, index i at (i-1)*32 */
 	unsigned int         nshares;
 	unsigned int         k;               /* K of generation */
-	unsigned int         generation;      /* the share generation whose
-	                                         approvals are combined */
+	unsigned int         generation;      /* the newest generation used */
+	pr_gen              *gens;            /* one per key the epochs use */
+	size_t               ngens;
 	char                 time_from[8], time_to[8];
 	int                  has_from, has_to;
 	int                  closed;

@@ -940,6 +940,9 @@ prod_free(prod *P)
 	vault_hasher_free(&P->fh);
 	json_decref(P->files);
 	free(P->public_shares);
+	while (P->gens != NULL && P->ngens > 0)
+		free(P->gens[--P->ngens].public_shares);
+	free(P->gens);
 	if (P->seed != NULL)
 		vault_secure_free(P->seed);
 	if (P->Sb != NULL)

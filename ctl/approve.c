@@ -282,6 +282,64 @@ fail:
 	return NULL;
 }
 
+/* Issue 16: with "keys" (an API that knows key rotation), narrow the
+ * matter to the share's key: its entry becomes "tenant_key" and "epochs"
+ * keeps the epochs under it; *gen becomes the generation the share must
+ * be of.  A share whose key the matter does not use is refused by name; a
+ * re-shared (retired) one is left to the caller's generation checks.
+ * 0, or -1 after ctl_fail. */
+static int
+ap_pick_key(json_t *m, const vault_sharefile_info *info, const char *path,
+    const char *matter_id, json_int_t *gen)
+{
+	json_t *keys = json_object_get(m, "keys"), *v, *mine = NULL, *eps;
+	json_int_t keygen = 0;
+	char tph[2 * VAULT_POINT_BYTES + 1];
+	size_t i;
+
+	if (!json_is_array(keys) || json_array_size(keys) == 0)
+		return 0;               /* an older API, or no epochs */
+	util_hex(tph, info->tenant_pk, VAULT_POINT_BYTES);
+	json_array_foreach(keys, i, v) {
+		const char *pk = json_string_value(json_object_get(v, "public_key"));
+		json_int_t g = json_integer_value(json_object_get(v, "generation"));
+
+		if (g == (json_int_t)info->generation)
+			mine = v;
+		if (pk != NULL && strcasecmp(pk, tph) == 0)
+			keygen = g;
+	}
+	if (mine == NULL) {
+		if (keygen > (json_int_t)info->generation) {
+			*gen = keygen;      /* re-shared: the retired message */
+			return 0;
+		}
+		if ((json_int_t)info->generation > *gen)
+			return 0;           /* newer than the API's: its message */
+		ctl_fail("approve: matter %s has no records under generation %u's "
+		    "key: that share is not needed (%s)", matter_id,
+		    info->generation, path);
+		return -1;
+	}
+	if ((eps = json_array()) == NULL)
+		goto oom;
+	json_array_foreach(json_object_get(m, "epochs"), i, v)
+		if (json_integer_value(json_object_get(v, "key_generation")) ==
+		    (json_int_t)info->generation &&
+		    json_array_append(eps, v) != 0) {
+			json_decref(eps);
+			goto oom;
+		}
+	if (json_object_set_new(m, "epochs", eps) != 0 ||
+	    json_object_set(m, "tenant_key", mine) != 0)
+		goto oom;
+	*gen = (json_int_t)info->generation;
+	return 0;
+oom:
+	ctl_fail("approve: out of memory");
+	return -1;
+}
+
 int
 ctl_cmd_approve(int argc, char **argv)
 {
@@ -392,6 +450,11 @@ ctl_cmd_approve(int argc, char **argv)
 	    "tenant_key"), "generation"));
 	if (gen < 1)
 		gen = 1;                /* an API from before share generations */
+	/* Rotated tenants (issue 16): the share answers only the epochs
+	 * under its own key, checked against that key's entry in "keys". */
+	if (ap_pick_key(m, &info, o.share, o.matter, &gen) != 0)
+		goto out;
+	epochs = json_object_get(m, "epochs");
 	if ((json_int_t)info.generation < gen) {
 		ctl_fail("approve: %s is a share of generation %u; the tenant key "
 		    "was re-shared and is at generation %lld: this share is "
