@@ -112,7 +112,8 @@ ctl_tenant_usage(void)
 	fprintf(stderr,
 	    "usage: cofferctl tenant init --name NAME --custodians N --threshold K --out DIR\n"
 	    "                             [--passphrase-file FILE]...   (N files, in custodian order)\n"
-	    "                             [--group GROUP]   (NAME.bik and NAME.pin owner:GROUP 0640)\n");
+	    "                             [--group GROUP]   (NAME.bik and NAME.pin owner:GROUP 0640)\n"
+	    "                             [--third-party-index I]   (share I is held by the designated third party)\n");
 }
 
 /* A daemon's key file: owner:gid, 0640, through a descriptor (no symlink
@@ -169,7 +170,7 @@ ctl_tenant_init(int argc, char **argv)
 	const char *name = NULL, *outdir = NULL, *passfiles[VAULT_CUSTODIANS_MAX];
 	const char *group = NULL;
 	gid_t gid = (gid_t)-1;
-	unsigned n = 0, k = 0, npass = 0, i, done_files = 0;
+	unsigned n = 0, k = 0, npass = 0, i, done_files = 0, d3p = 0;
 	char err[CTL_ERR], fp[VAULT_FINGERPRINT_HEX_BYTES], idstr[UTIL_UUID_STRLEN + 1];
 	char path[CTL_PATH], kstr[16], nstr[16];
 	char *commit_arr = NULL, *share_arr = NULL;
@@ -210,6 +211,11 @@ ctl_tenant_init(int argc, char **argv)
 				ctl_fail("--threshold must be 1..255");
 				return 2;
 			}
+		} else if (strcmp(opt, "--third-party-index") == 0) {
+			if (ctl_parse_uint(val, 1, VAULT_CUSTODIANS_MAX, &d3p) != 0) {
+				ctl_fail("--third-party-index must be 1..255");
+				return 2;
+			}
 		} else if (strcmp(opt, "--passphrase-file") == 0) {
 			if (npass == VAULT_CUSTODIANS_MAX) {
 				ctl_fail("too many --passphrase-file options");
@@ -237,6 +243,11 @@ ctl_tenant_init(int argc, char **argv)
 	if (k < 2) {
 		ctl_fail("threshold must be at least 2: with 1, any single "
 		    "custodian could open the whole archive");
+		return 2;
+	}
+	if (d3p > n) {
+		ctl_fail("--third-party-index %u is not one of the %u custodians",
+		    d3p, n);
 		return 2;
 	}
 	if (npass != 0 && npass != n) {
@@ -363,6 +374,8 @@ ctl_tenant_init(int argc, char **argv)
 		info.n = n;
 		info.k = k;
 		info.generation = 1;
+		info.holder = i == d3p ? VAULT_SHARE_HOLDER_THIRD_PARTY :
+		    VAULT_SHARE_HOLDER_CUSTODIAN;
 		info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MODERATE;
 		info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
 		snprintf(path, sizeof(path), "%s/%s-custodian-%u.share", outdir, name, i);
@@ -370,7 +383,8 @@ ctl_tenant_init(int argc, char **argv)
 		    npass ? passfiles[i - 1] : NULL, path) != 0)
 			goto fail_files;
 		done_files = i;
-		ctl_fail("wrote share %u of %u: %s", i, n, path);
+		ctl_fail("wrote share %u of %u: %s%s", i, n, path, i == d3p ?
+		    " (held by the designated third party)" : "");
 	}
 	if (vault_bik_new(&bik) != 0) {
 		ctl_fail("blind-index key generation failed");
@@ -561,6 +575,91 @@ out:
 	return rc;
 }
 
+/* -- tenant set-d3p-rule (issue 16.4) ---------------------------------------- */
+
+static const char ctl_setd3p_usage[] =
+    "usage: cofferctl tenant set-d3p-rule --tenant NAME --rule RULE\n"
+    "  whether a regulator request's K approvals must include (required),\n"
+    "  may include (allowed, the default) or must not include (excluded) the\n"
+    "  designated third party's.  Audited (tenant.set_d3p_rule).\n";
+
+static int
+ctl_tenant_set_d3p_rule(int argc, char **argv)
+{
+	const char *tenant = NULL, *rule = NULL;
+	char err[CTL_ERR], target[256], shown[64];
+	pg_params p = PG_PARAMS_INIT;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	json_t *d = NULL;
+	int i, rc = CTL_EXIT_FAIL;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			fputs(ctl_setd3p_usage, stdout);
+			return CTL_EXIT_OK;
+		} else if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc) {
+			tenant = argv[++i];
+		} else if (strcmp(argv[i], "--rule") == 0 && i + 1 < argc) {
+			rule = argv[++i];
+		} else {
+			return ctl_usage(ctl_setd3p_usage, "tenant set-d3p-rule: "
+			    "unknown option or missing value");
+		}
+	}
+	if (tenant == NULL || rule == NULL)
+		return ctl_usage(ctl_setd3p_usage, "tenant set-d3p-rule: --tenant "
+		    "and --rule are required");
+	if (strcmp(rule, "required") != 0 && strcmp(rule, "allowed") != 0 &&
+	    strcmp(rule, "excluded") != 0)
+		return ctl_usage(ctl_setd3p_usage, "tenant set-d3p-rule: --rule "
+		    "must be required, allowed or excluded");
+	if ((db = ctl_connect(NULL)) == NULL)
+		return CTL_EXIT_FAIL;
+	if (pg_begin(db, err, sizeof(err)) != 0) {
+		ctl_fail("tenant set-d3p-rule: %s", err);
+		goto out;
+	}
+	pg_param_text(&p, tenant);
+	pg_param_text(&p, rule);
+	r = pg_query(db, "WITH old AS (SELECT tenant_id, regulator_d3p "
+	    "FROM coffer.tenants WHERE name = $1 FOR UPDATE) "
+	    "UPDATE coffer.tenants t SET regulator_d3p = $2 FROM old "
+	    "WHERE t.tenant_id = old.tenant_id "
+	    "RETURNING t.tenant_id::text, old.regulator_d3p", &p, err,
+	    sizeof(err));
+	if (r == NULL) {
+		ctl_fail("tenant set-d3p-rule: %s", err);
+		goto out;
+	}
+	if (PQntuples(r) != 1) {
+		ctl_fail("tenant set-d3p-rule: no tenant %s", log_printable(shown,
+		    sizeof(shown), tenant, strlen(tenant)));
+		goto out;
+	}
+	snprintf(target, sizeof(target), "tenant:%s", PQgetvalue(r, 0, 0));
+	d = json_pack("{s:s, s:s}", "old", PQgetvalue(r, 0, 1), "new", rule);
+	if (d == NULL || ctl_admin_audit(db, PQgetvalue(r, 0, 0),
+	    "tenant.set_d3p_rule", target, NULL, d, err, sizeof(err)) != 0) {
+		ctl_fail("tenant set-d3p-rule: %s (nothing changed)", d == NULL ?
+		    "out of memory" : err);
+		goto out;
+	}
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		ctl_fail("tenant set-d3p-rule: commit failed: %s", err);
+		goto out;
+	}
+	printf("tenant %s: regulator requests: the designated third party's "
+	    "approval is %s (was %s)\n", log_printable(shown, sizeof(shown),
+	    tenant, strlen(tenant)), rule, PQgetvalue(r, 0, 1));
+	rc = CTL_EXIT_OK;
+out:
+	json_decref(d);
+	PQclear(r);
+	pg_close(&db);
+	return rc;
+}
+
 int
 ctl_cmd_tenant(int argc, char **argv)
 {
@@ -568,10 +667,13 @@ ctl_cmd_tenant(int argc, char **argv)
 		return ctl_tenant_init(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "set-country") == 0)
 		return ctl_tenant_set_country(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "set-d3p-rule") == 0)
+		return ctl_tenant_set_d3p_rule(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "reshare") == 0)
 		return ctl_tenant_reshare(argc - 1, argv + 1);
 	ctl_tenant_usage();
 	fputs(ctl_setcc_usage, stderr);
+	fputs(ctl_setd3p_usage, stderr);
 	fputs(ctl_reshare_usage, stderr);
 	return 2;
 }
