@@ -477,6 +477,67 @@ out:
 	return rc;
 }
 
+/* -- tenant settings: one column, audited ------------------------------------- */
+
+/* Set coffer.tenants.COLUMN (a literal of this file, never input) of tenant
+ * NAME to VALUE (NULL: SQL NULL), audited as ACTION with detail {old, new}
+ * in the same transaction.  The old value ("" for NULL) in old.  0, or -1
+ * with the reason printed under VERB. */
+static int
+ctl_tenant_set(const char *verb, const char *column, const char *tenant,
+    const char *value, const char *action, char *old, size_t old_len)
+{
+	char err[CTL_ERR], target[256], shown[64], sql[512];
+	pg_params p = PG_PARAMS_INIT;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	json_t *d = NULL;
+	int rc = -1;
+
+	snprintf(sql, sizeof(sql), "WITH old AS (SELECT tenant_id, %s AS v "
+	    "FROM coffer.tenants WHERE name = $1 FOR UPDATE) "
+	    "UPDATE coffer.tenants t SET %s = $2 FROM old "
+	    "WHERE t.tenant_id = old.tenant_id "
+	    "RETURNING t.tenant_id::text, coalesce(old.v, '')", column, column);
+	if ((db = ctl_connect(NULL)) == NULL)
+		return -1;
+	if (pg_begin(db, err, sizeof(err)) != 0) {
+		ctl_fail("%s: %s", verb, err);
+		goto out;
+	}
+	pg_param_text(&p, tenant);
+	pg_param_text(&p, value);
+	if ((r = pg_query(db, sql, &p, err, sizeof(err))) == NULL) {
+		ctl_fail("%s: %s", verb, err);
+		goto out;
+	}
+	if (PQntuples(r) != 1) {
+		ctl_fail("%s: no tenant %s", verb, log_printable(shown,
+		    sizeof(shown), tenant, strlen(tenant)));
+		goto out;
+	}
+	snprintf(target, sizeof(target), "tenant:%s", PQgetvalue(r, 0, 0));
+	d = json_pack("{s:s, s:s}", "old", PQgetvalue(r, 0, 1), "new",
+	    value != NULL ? value : "");
+	if (d == NULL || ctl_admin_audit(db, PQgetvalue(r, 0, 0), action,
+	    target, NULL, d, err, sizeof(err)) != 0) {
+		ctl_fail("%s: %s (nothing changed)", verb, d == NULL ?
+		    "out of memory" : err);
+		goto out;
+	}
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		ctl_fail("%s: commit failed: %s", verb, err);
+		goto out;
+	}
+	snprintf(old, old_len, "%s", PQgetvalue(r, 0, 1));
+	rc = 0;
+out:
+	json_decref(d);
+	PQclear(r);
+	pg_close(&db);
+	return rc;
+}
+
 /* -- tenant set-country (issue 15.2) ----------------------------------------- */
 
 static const char ctl_setcc_usage[] =
@@ -489,12 +550,8 @@ static int
 ctl_tenant_set_country(int argc, char **argv)
 {
 	const char *tenant = NULL, *code = NULL;
-	char err[CTL_ERR], target[256], shown[64];
-	pg_params p = PG_PARAMS_INIT;
-	PGconn *db = NULL;
-	PGresult *r = NULL;
-	json_t *d = NULL;
-	int i, clear = 0, rc = CTL_EXIT_FAIL;
+	char shown[64], old[16];
+	int i, clear = 0;
 	size_t n;
 
 	for (i = 2; i < argc; i++) {
@@ -523,42 +580,9 @@ ctl_tenant_set_country(int argc, char **argv)
 		return ctl_usage(ctl_setcc_usage, "tenant set-country: --code must "
 		    "be a country calling code of 1..3 digits, not starting with 0 "
 		    "(e.g. 1, 44, 353)");
-	if ((db = ctl_connect(NULL)) == NULL)
+	if (ctl_tenant_set("tenant set-country", "default_country_code", tenant,
+	    code, "tenant.set_country", old, sizeof(old)) != 0)
 		return CTL_EXIT_FAIL;
-	if (pg_begin(db, err, sizeof(err)) != 0) {
-		ctl_fail("tenant set-country: %s", err);
-		goto out;
-	}
-	pg_param_text(&p, tenant);
-	pg_param_text(&p, code);
-	r = pg_query(db, "WITH old AS (SELECT tenant_id, default_country_code "
-	    "FROM coffer.tenants WHERE name = $1 FOR UPDATE) "
-	    "UPDATE coffer.tenants t SET default_country_code = $2 FROM old "
-	    "WHERE t.tenant_id = old.tenant_id "
-	    "RETURNING t.tenant_id::text, coalesce(old.default_country_code, '')",
-	    &p, err, sizeof(err));
-	if (r == NULL) {
-		ctl_fail("tenant set-country: %s", err);
-		goto out;
-	}
-	if (PQntuples(r) != 1) {
-		ctl_fail("tenant set-country: no tenant %s", log_printable(shown,
-		    sizeof(shown), tenant, strlen(tenant)));
-		goto out;
-	}
-	snprintf(target, sizeof(target), "tenant:%s", PQgetvalue(r, 0, 0));
-	d = json_pack("{s:s, s:s}", "old", PQgetvalue(r, 0, 1), "new",
-	    code != NULL ? code : "");
-	if (d == NULL || ctl_admin_audit(db, PQgetvalue(r, 0, 0),
-	    "tenant.set_country", target, NULL, d, err, sizeof(err)) != 0) {
-		ctl_fail("tenant set-country: %s (nothing changed)", d == NULL ?
-		    "out of memory" : err);
-		goto out;
-	}
-	if (pg_commit(db, err, sizeof(err)) != 0) {
-		ctl_fail("tenant set-country: commit failed: %s", err);
-		goto out;
-	}
 	if (code != NULL)
 		printf("tenant %s: numbers without '+' in matter and hold scopes "
 		    "are read with country code +%s\n", log_printable(shown,
@@ -567,12 +591,7 @@ ctl_tenant_set_country(int argc, char **argv)
 		printf("tenant %s: no default country code; numbers without '+' "
 		    "are refused\n", log_printable(shown, sizeof(shown), tenant,
 		    strlen(tenant)));
-	rc = CTL_EXIT_OK;
-out:
-	json_decref(d);
-	PQclear(r);
-	pg_close(&db);
-	return rc;
+	return CTL_EXIT_OK;
 }
 
 /* -- tenant set-d3p-rule (issue 16.4) ---------------------------------------- */
@@ -587,12 +606,8 @@ static int
 ctl_tenant_set_d3p_rule(int argc, char **argv)
 {
 	const char *tenant = NULL, *rule = NULL;
-	char err[CTL_ERR], target[256], shown[64];
-	pg_params p = PG_PARAMS_INIT;
-	PGconn *db = NULL;
-	PGresult *r = NULL;
-	json_t *d = NULL;
-	int i, rc = CTL_EXIT_FAIL;
+	char shown[64], old[16];
+	int i;
 
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
@@ -614,50 +629,13 @@ ctl_tenant_set_d3p_rule(int argc, char **argv)
 	    strcmp(rule, "excluded") != 0)
 		return ctl_usage(ctl_setd3p_usage, "tenant set-d3p-rule: --rule "
 		    "must be required, allowed or excluded");
-	if ((db = ctl_connect(NULL)) == NULL)
+	if (ctl_tenant_set("tenant set-d3p-rule", "regulator_d3p", tenant, rule,
+	    "tenant.set_d3p_rule", old, sizeof(old)) != 0)
 		return CTL_EXIT_FAIL;
-	if (pg_begin(db, err, sizeof(err)) != 0) {
-		ctl_fail("tenant set-d3p-rule: %s", err);
-		goto out;
-	}
-	pg_param_text(&p, tenant);
-	pg_param_text(&p, rule);
-	r = pg_query(db, "WITH old AS (SELECT tenant_id, regulator_d3p "
-	    "FROM coffer.tenants WHERE name = $1 FOR UPDATE) "
-	    "UPDATE coffer.tenants t SET regulator_d3p = $2 FROM old "
-	    "WHERE t.tenant_id = old.tenant_id "
-	    "RETURNING t.tenant_id::text, old.regulator_d3p", &p, err,
-	    sizeof(err));
-	if (r == NULL) {
-		ctl_fail("tenant set-d3p-rule: %s", err);
-		goto out;
-	}
-	if (PQntuples(r) != 1) {
-		ctl_fail("tenant set-d3p-rule: no tenant %s", log_printable(shown,
-		    sizeof(shown), tenant, strlen(tenant)));
-		goto out;
-	}
-	snprintf(target, sizeof(target), "tenant:%s", PQgetvalue(r, 0, 0));
-	d = json_pack("{s:s, s:s}", "old", PQgetvalue(r, 0, 1), "new", rule);
-	if (d == NULL || ctl_admin_audit(db, PQgetvalue(r, 0, 0),
-	    "tenant.set_d3p_rule", target, NULL, d, err, sizeof(err)) != 0) {
-		ctl_fail("tenant set-d3p-rule: %s (nothing changed)", d == NULL ?
-		    "out of memory" : err);
-		goto out;
-	}
-	if (pg_commit(db, err, sizeof(err)) != 0) {
-		ctl_fail("tenant set-d3p-rule: commit failed: %s", err);
-		goto out;
-	}
 	printf("tenant %s: regulator requests: the designated third party's "
 	    "approval is %s (was %s)\n", log_printable(shown, sizeof(shown),
-	    tenant, strlen(tenant)), rule, PQgetvalue(r, 0, 1));
-	rc = CTL_EXIT_OK;
-out:
-	json_decref(d);
-	PQclear(r);
-	pg_close(&db);
-	return rc;
+	    tenant, strlen(tenant)), rule, old);
+	return CTL_EXIT_OK;
 }
 
 int
