@@ -43,6 +43,105 @@
 #define APPR_ERR          512U
 #define APPR_AUDIT_INLINE 100U     /* partials copied into the audit event */
 
+/* -- the designated third party (issue 16.4, migration 0017) ---------------
+ *
+ * A custodian account marked third_party (`user issue --third-party`: the
+ * SEC 17a-4(f) designated third party) approves only regulator requests,
+ * and not at all when the tenant's rule is 'excluded'; under 'required' a
+ * regulator request builds only once its K approvals of the current
+ * generation include the third party's. */
+
+#define APPR_D3P_HELD "threshold reached but the designated third party has " \
+    "not approved: regulator requests of this tenant require it"
+
+typedef struct appr_d3p {
+	int regulator;        /* the matter is a regulator request */
+	int required;         /* ... and the tenant requires the third party */
+	int third_party;      /* the approver is the designated third party */
+} appr_d3p;
+
+/* The matter's kind, the tenant's rule and whether the approver is the
+ * third party; refuses what the rule forbids.  0, or -1 answered. */
+static int
+appr_d3p_check(api_req *r, const char *midstr, appr_d3p *d)
+{
+	pg_params p = PG_PARAMS_INIT;
+	char err[APPR_ERR];
+	PGresult *q;
+	const char *rule;
+
+	memset(d, 0, sizeof(*d));
+	pg_param_text(&p, r->who.tenant_id_str);
+	pg_param_text(&p, midstr);
+	pg_param_text(&p, r->who.user_id);
+	q = pg_query(r->db, "SELECT m.kind, t.regulator_d3p, u.third_party "
+	    "FROM coffer.matters m JOIN coffer.tenants t USING (tenant_id) "
+	    "JOIN coffer.users u ON u.tenant_id = m.tenant_id "
+	    " AND u.user_id = $3::uuid "
+	    "WHERE m.tenant_id = $1::uuid AND m.matter_id = $2::uuid", &p, err,
+	    sizeof(err));
+	if (q == NULL) {
+		api_fail_db(r, "matter kind", err);
+		return -1;
+	}
+	if (PQntuples(q) != 1) {
+		PQclear(q);
+		api_fail(r, 404, "not_found", NULL, "no such matter");
+		return -1;
+	}
+	d->regulator = strcmp(PQgetvalue(q, 0, 0), "regulator_request") == 0;
+	rule = PQgetvalue(q, 0, 1);
+	d->required = d->regulator && strcmp(rule, "required") == 0;
+	d->third_party = strcmp(PQgetvalue(q, 0, 2), "t") == 0;
+	api_detail(r, "kind", json_string(PQgetvalue(q, 0, 0)));
+	api_detail(r, "third_party", json_boolean(d->third_party));
+	if (d->third_party && !d->regulator) {
+		PQclear(q);
+		api_fail(r, 403, "d3p_regulator_only", "denied", "a designated "
+		    "third party approves only regulator requests");
+		return -1;
+	}
+	if (d->third_party && strcmp(rule, "excluded") == 0) {
+		PQclear(q);
+		api_fail(r, 403, "d3p_excluded", "denied", "this tenant's regulator "
+		    "requests exclude the designated third party (regulator_d3p = "
+		    "excluded)");
+		return -1;
+	}
+	PQclear(q);
+	return 0;
+}
+
+/* Under 'required': whether the third party is among the approvals of
+ * this generation and blinding.  1 yes, 0 no, -1 answered. */
+static int
+appr_d3p_in(api_req *r, const char *midstr, const char *blindstr,
+    const char *gens)
+{
+	pg_params p = PG_PARAMS_INIT;
+	char err[APPR_ERR];
+	PGresult *q;
+	int in;
+
+	pg_param_text(&p, r->who.tenant_id_str);
+	pg_param_text(&p, midstr);
+	pg_param_text(&p, blindstr);
+	pg_param_text(&p, gens);
+	q = pg_query(r->db, "SELECT EXISTS (SELECT 1 FROM coffer.approvals a "
+	    "JOIN coffer.users u ON u.tenant_id = a.tenant_id "
+	    " AND u.user_id = a.user_id "
+	    "WHERE a.tenant_id = $1::uuid AND a.matter_id = $2::uuid "
+	    "AND a.blind_id = $3::uuid AND a.generation = $4::int "
+	    "AND u.third_party)", &p, err, sizeof(err));
+	if (q == NULL) {
+		api_fail_db(r, "approvals", err);
+		return -1;
+	}
+	in = strcmp(PQgetvalue(q, 0, 0), "t") == 0;
+	PQclear(q);
+	return in;
+}
+
 /* After COMMIT: queue the build. */
 static void
 appr_after_commit(api_req *r)
@@ -73,8 +172,9 @@ api_h_approval_submit(api_req *r)
 	size_t nparts = 0, bad = 0, i, ncommit;
 	unsigned int mdlen = 0;
 	int k = 0, approvals, nepochs, gen, newest, keycur = 0, seat = 0, seatnew = 0;
-	int missing = 0, *rows = NULL, nall;
+	int missing = 0, *rows = NULL, nall, held = 0;
 	char pkhex[65];
+	appr_d3p d3p;
 
 	if (api_param_uuid(r, mid, midstr) != 0)
 		return;
@@ -226,6 +326,8 @@ api_h_approval_submit(api_req *r)
 		    "more approvals", PQgetvalue(m, 0, 0));
 		goto out;
 	}
+	if (appr_d3p_check(r, midstr, &d3p) != 0)
+		goto out;
 	if (PQgetisnull(m, 0, 3) || util_unhex(recipient, sizeof(recipient),
 	    PQgetvalue(m, 0, 3), (size_t)PQgetlength(m, 0, 3)) != 0) {
 		api_fail(r, 409, "production_key_missing", NULL, "the matter has no "
@@ -496,9 +598,18 @@ api_h_approval_submit(api_req *r)
 	api_detail(r, "blind_id", json_string(blindstr));
 	api_detail(r, "approvals", json_integer(approvals));
 	api_detail(r, "threshold", json_integer(k));
+	if (approvals >= k && d3p.required && !d3p.third_party) {
+		int in = appr_d3p_in(r, midstr, blindstr, gens);
+
+		if (in < 0)
+			goto out;
+		held = !in;
+		if (held)
+			api_detail(r, "held", json_string(APPR_D3P_HELD));
+	}
 	/* The state rule (issue 16): every key the matter's epochs use needs
 	 * its current generation's K; this generation's count is above. */
-	if (approvals >= k) {
+	if (approvals >= k && !held) {
 		pg_params p = PG_PARAMS_INIT;
 		int j;
 
@@ -518,7 +629,7 @@ api_h_approval_submit(api_req *r)
 		if (missing > 0)
 			api_detail(r, "keys_waiting", json_integer(missing));
 	}
-	if (approvals >= k && missing == 0) {
+	if (approvals >= k && missing == 0 && !held) {
 		pg_params p = PG_PARAMS_INIT;
 
 		pg_param_text(&p, r->who.tenant_id_str);
@@ -534,10 +645,11 @@ api_h_approval_submit(api_req *r)
 		snprintf(r->after_arg, sizeof(r->after_arg), "%s", midstr);
 	}
 	api_metrics_approval(1);
-	api_reply(r, 201, json_pack("{s:s, s:i, s:i, s:i, s:i, s:s}",
+	api_reply(r, 201, json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:s*}",
 	    "matter_id", midstr, "custodian_index", seat,
 	    "generation", gen, "approvals", approvals, "threshold", k, "state",
-	    approvals >= k && missing == 0 ? "building" : "open"));
+	    approvals >= k && missing == 0 && !held ? "building" : "open",
+	    "message", held ? APPR_D3P_HELD : NULL));
 out:
 	free(eids);
 	free(Rs);

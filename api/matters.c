@@ -435,7 +435,8 @@ mat_entered(const json_t *array)
 void
 api_h_matter_create(api_req *r)
 {
-	static const char *const top[] = { "title", "legal_basis", "scope", NULL };
+	static const char *const top[] = { "title", "legal_basis", "scope",
+	    "kind", NULL };
 	static const char *const sc[] = { "participants", "conversations",
 	                                  "channels", "from", "to", NULL };
 	unsigned char mid[UTIL_UUID_BYTES], *ptok = NULL, *ctok = NULL;
@@ -445,7 +446,8 @@ api_h_matter_create(api_req *r)
 	char *parr = NULL, *carr = NULL, *charr = NULL, *scope_text = NULL;
 	char *entered = NULL;
 	const char **chans = NULL, *from = NULL, *to = NULL;
-	json_t *body = NULL, *scope, *sj = NULL;
+	const char *kind = "ediscovery";
+	json_t *body = NULL, *scope, *sj = NULL, *jk;
 	size_t np = 0, nc = 0, nch = 0, entered_len = 0, slen = 0;
 	long long count = 0, nepochs = 0;
 	PGresult *res = NULL;
@@ -465,6 +467,18 @@ api_h_matter_create(api_req *r)
 		    "1..%u characters", MATTER_BASIS_MAX);
 		goto out;
 	}
+	/* What the matter is for (migration 0017): a regulator request is
+	 * approved under the tenant's designated-third-party rule. */
+	jk = json_object_get(body, "kind");
+	if (jk != NULL && (!json_is_string(jk) ||
+	    (strcmp(json_string_value(jk), "ediscovery") != 0 &&
+	    strcmp(json_string_value(jk), "regulator_request") != 0))) {
+		api_fail(r, 400, "bad_request", "invalid", "kind must be "
+		    "\"ediscovery\" or \"regulator_request\"");
+		goto out;
+	}
+	if (jk != NULL)
+		kind = json_string_value(jk);
 	scope = json_object_get(body, "scope");
 	if (!json_is_object(scope)) {
 		api_fail(r, 400, "bad_request", "invalid", "scope must be an object");
@@ -641,18 +655,20 @@ api_h_matter_create(api_req *r)
 			pg_param_bin(&p, sealed, slen);
 		else
 			pg_param_null(&p);
+		pg_param_text(&p, kind);
 		if (pg_exec(r->db, "INSERT INTO coffer.matters (tenant_id, matter_id, "
 		    "title, legal_basis, requester_user_id, scope, time_from, time_to, "
-		    "recipient_key, blind_id, participants_sealed) "
+		    "recipient_key, blind_id, participants_sealed, kind) "
 		    "VALUES ($1::uuid, $2::uuid, $3, $4, $5::uuid, $6::jsonb, "
 		    "$7::timestamptz, $8::timestamptz, pg_catalog.decode($9, 'hex'), "
-		    "$10::uuid, $11::bytea)", &p, err,
+		    "$10::uuid, $11::bytea, $12)", &p, err,
 		    sizeof(err)) != 0) {
 			kl_seed_destroy(api_req_keeper(r), mid);
 			api_fail_db(r, "matter insert", err);
 			goto out;
 		}
 	}
+	api_detail(r, "kind", json_string(kind));
 	api_detail(r, "title", json_string(json_string_value(json_object_get(
 	    body, "title"))));
 	api_detail(r, "legal_basis", json_string(json_string_value(
@@ -666,9 +682,9 @@ api_h_matter_create(api_req *r)
 	api_detail(r, "epochs", json_integer(nepochs));
 	api_detail(r, "recipient_key", json_string(recipient_hex));
 	{
-		json_t *reply = json_pack("{s:s, s:s, s:I, s:I}", "matter_id", midstr,
-		    "state", "open", "record_count", (json_int_t)count, "epochs",
-		    (json_int_t)nepochs);
+		json_t *reply = json_pack("{s:s, s:s, s:s, s:I, s:I}", "matter_id",
+		    midstr, "kind", kind, "state", "open", "record_count",
+		    (json_int_t)count, "epochs", (json_int_t)nepochs);
 
 		/* Loud, not an error: a scope may rightly cover nothing yet, but
 		 * a mistyped one must not look like a finished search. */
@@ -727,7 +743,7 @@ api_h_matter_list(api_req *r)
 	pg_param_text(&p, r->who.tenant_id_str);
 	pg_param_text(&p, state);
 	res = pg_query(r->db, "SELECT m.matter_id::text, m.title, m.state, "
-	    API_TS("m.created_at") ", u.name FROM coffer.matters m "
+	    API_TS("m.created_at") ", u.name, m.kind FROM coffer.matters m "
 	    "JOIN coffer.users u ON u.tenant_id = m.tenant_id "
 	    " AND u.user_id = m.requester_user_id "
 	    "WHERE m.tenant_id = $1::uuid AND ($2::text IS NULL OR m.state = $2) "
@@ -740,10 +756,11 @@ api_h_matter_list(api_req *r)
 	if ((list = json_array()) == NULL)
 		goto oom;
 	for (i = 0; i < PQntuples(res); i++)
-		if (json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s}",
-		    "matter_id", PQgetvalue(res, i, 0), "title", PQgetvalue(res, i, 1),
-		    "state", PQgetvalue(res, i, 2), "created_at",
-		    PQgetvalue(res, i, 3), "requester", PQgetvalue(res, i, 4))) != 0)
+		if (json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, "
+		    "s:s}", "matter_id", PQgetvalue(res, i, 0), "title",
+		    PQgetvalue(res, i, 1), "state", PQgetvalue(res, i, 2),
+		    "created_at", PQgetvalue(res, i, 3), "requester",
+		    PQgetvalue(res, i, 4), "kind", PQgetvalue(res, i, 5))) != 0)
 			goto oom;
 	api_detail(r, "count", json_integer(PQntuples(res)));
 	PQclear(res);
@@ -840,7 +857,16 @@ api_h_matter_show(api_req *r)
 		    "pg_catalog.jsonb_array_length(coalesce(m.scope->'conversations', '[]')), "
 		    "coalesce(m.scope->'channels', '[]')::text, "
 		    "pg_catalog.encode(m.recipient_key, 'hex'), m.blind_id::text, "
-		    "pg_catalog.encode(m.participants_sealed, 'hex') "
+		    "pg_catalog.encode(m.participants_sealed, 'hex'), "
+		    /* 19..21: the kind and the third-party rule (migration
+		     * 0017); whether a current-generation approval of the
+		     * designated third party is in */
+		    "m.kind, t.regulator_d3p, EXISTS (SELECT 1 FROM "
+		    " coffer.approvals a JOIN coffer.users au ON au.tenant_id = "
+		    " a.tenant_id AND au.user_id = a.user_id JOIN coffer.tenant_keys "
+		    " tk ON tk.tenant_id = a.tenant_id AND tk.generation = "
+		    " a.generation WHERE a.tenant_id = m.tenant_id AND a.matter_id = "
+		    " m.matter_id AND a.blind_id = m.blind_id AND au.third_party) "
 		    "FROM coffer.matters m "
 		    "JOIN coffer.tenants t ON t.tenant_id = m.tenant_id "
 		    "JOIN coffer.users u ON u.tenant_id = m.tenant_id "
@@ -875,6 +901,11 @@ api_h_matter_show(api_req *r)
 	    "closed_at", PQgetisnull(m, 0, 6) ? json_null() :
 	    json_string(PQgetvalue(m, 0, 6)));
 	if (out == NULL ||
+	    json_object_set_new(out, "kind", json_string(PQgetvalue(m, 0, 19)))
+	    != 0 || json_object_set_new(out, "regulator_d3p",
+	    json_string(PQgetvalue(m, 0, 20))) != 0 ||
+	    json_object_set_new(out, "d3p_approved",
+	    json_boolean(strcmp(PQgetvalue(m, 0, 21), "t") == 0)) != 0 ||
 	    json_object_set_new(out, "scope", json_pack("{s:O, s:s?, s:s?, s:s, "
 	    "s:i, s:i}", "channels", chans,
 	    "from", PQgetisnull(m, 0, 7) ? NULL : PQgetvalue(m, 0, 7),

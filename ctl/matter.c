@@ -43,6 +43,7 @@ static const char mt_usage_text[] =
     "usage: cofferctl matter create --title T --basis B --from TIME --to TIME\n"
     "                               [--participant P]... [--conversation C]...\n"
     "                               [--channel C]... [--scope FILE] [--fail-if-empty]\n"
+    "                               [--kind ediscovery|regulator-request]\n"
     "       cofferctl matter list [--state S] [--json]\n"
     "       cofferctl matter show M [--json]\n"
     "       cofferctl matter wait M [--timeout S] [--interval S]\n"
@@ -57,7 +58,9 @@ static const char mt_usage_text[] =
     "  JSON object with the API's scope keys (participants, conversations,\n"
     "  channels, from, to); flags add to it.  A scope that matches 0 records\n"
     "  prints a WARNING on stderr; --fail-if-empty closes that matter again\n"
-    "  and exits 1.\n";
+    "  and exits 1.  --kind regulator-request: records furnished to a regulator,\n"
+    "  approved under the tenant's designated-third-party rule\n"
+    "  (cofferctl tenant set-d3p-rule); the default is ediscovery.\n";
 
 static const char ap_pending_usage[] =
     "usage: cofferctl approvals pending [--json] [--api URL --cert F --key F --ca F]\n"
@@ -70,7 +73,7 @@ typedef struct mt_opts {
 	const char *sub;
 	const char *matter;
 	const char *title, *basis, *from, *to, *scope_file, *state;
-	const char *out, *prodkey, *open_dir, *nodes, *passfile;
+	const char *out, *prodkey, *open_dir, *nodes, *passfile, *kind;
 	const char *participants[MT_LIST_MAX], *conversations[MT_LIST_MAX];
 	const char *channels[MT_LIST_MAX];
 	size_t      np, nc, nch;
@@ -81,7 +84,8 @@ typedef struct mt_opts {
 enum { MT_O_API = 1, MT_O_CERT, MT_O_KEY, MT_O_TLSKEY, MT_O_CA, MT_O_MATTER,
        MT_O_TITLE, MT_O_BASIS, MT_O_PART, MT_O_CONV, MT_O_CHAN, MT_O_FROM,
        MT_O_TO, MT_O_SCOPE, MT_O_EMPTY, MT_O_STATE, MT_O_JSON, MT_O_TIMEOUT,
-       MT_O_INTERVAL, MT_O_OUT, MT_O_OPEN, MT_O_NODES, MT_O_PASS, MT_O_HELP };
+       MT_O_INTERVAL, MT_O_OUT, MT_O_OPEN, MT_O_NODES, MT_O_PASS, MT_O_HELP,
+       MT_O_KIND };
 
 static const struct option mt_long[] = {
 	{ "api",             required_argument, NULL, MT_O_API },
@@ -108,6 +112,7 @@ static const struct option mt_long[] = {
 	{ "nodes",           required_argument, NULL, MT_O_NODES },
 	{ "passphrase-file", required_argument, NULL, MT_O_PASS },
 	{ "help",            no_argument,       NULL, MT_O_HELP },
+	{ "kind",            required_argument, NULL, MT_O_KIND },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -117,7 +122,7 @@ static const struct {
 	const char *allowed;
 } mt_allowed[] = {
 	{ "create",   "|title|basis|participant|conversation|channel|from|to|"
-	              "scope|fail-if-empty|json|" },
+	              "scope|fail-if-empty|json|kind|" },
 	{ "list",     "|state|json|" },
 	{ "show",     "|matter|json|" },
 	{ "wait",     "|matter|timeout|interval|" },
@@ -208,6 +213,15 @@ mt_parse(int argc, char **argv, mt_opts *o)
 		case MT_O_TO:       o->to = optarg; break;
 		case MT_O_SCOPE:    o->scope_file = optarg; break;
 		case MT_O_EMPTY:    o->fail_if_empty = 1; break;
+		case MT_O_KIND:
+			if (strcmp(optarg, "ediscovery") == 0)
+				o->kind = "ediscovery";
+			else if (strcmp(optarg, "regulator-request") == 0)
+				o->kind = "regulator_request";
+			else
+				return ctl_usage(mt_usage_text, "matter create: --kind "
+				    "must be ediscovery or regulator-request");
+			break;
 		case MT_O_STATE:    o->state = optarg; break;
 		case MT_O_JSON:     o->json = 1; break;
 		case MT_O_TIMEOUT:
@@ -403,8 +417,9 @@ mt_create(mt_opts *o)
 		rc = CTL_EXIT_USAGE;
 		goto out;
 	}
-	req = json_pack("{s:s, s:s, s:O}", "title", o->title, "legal_basis",
-	    o->basis, "scope", scope);
+	req = json_pack("{s:s, s:s, s:O, s:s}", "title", o->title,
+	    "legal_basis", o->basis, "scope", scope, "kind",
+	    o->kind != NULL ? o->kind : "ediscovery");
 	if (req == NULL || (post = json_dumps(req, JSON_COMPACT)) == NULL) {
 		ctl_fail("matter create: --title or --basis is not valid UTF-8");
 		goto out;
@@ -429,6 +444,9 @@ mt_create(mt_opts *o)
 		fputc('\n', stdout);
 	} else {
 		printf("matter_id:    %s\n", mid);
+		printf("kind:         %s\n", o->kind != NULL &&
+		    strcmp(o->kind, "regulator_request") == 0 ?
+		    "regulator request" : "ediscovery");
 		printf("record_count: %lld\n", (long long)json_integer_value(
 		    json_object_get(ans, "record_count")));
 		printf("epochs:       %lld\n", (long long)json_integer_value(
@@ -537,7 +555,7 @@ mt_scope_line(FILE *f, const json_t *scope)
 static int
 mt_list(const mt_opts *o)
 {
-	char path[MT_PATH], a[MT_SHOW + 1], t[MT_SHOW + 1], st[16], cr[40];
+	char path[MT_PATH], a[MT_SHOW + 1], t[MT_SHOW + 1], st[16], cr[40], kd[24];
 	char who[40], age[32];
 	json_t *ans = NULL, *v;
 	size_t i;
@@ -562,12 +580,13 @@ mt_list(const mt_opts *o)
 		json_decref(ans);
 		return CTL_EXIT_OK;
 	}
-	printf("%-36s  %-8s  %-20s  %-5s  %-16s  %s\n", "MATTER", "STATE",
-	    "CREATED", "AGE", "REQUESTER", "TITLE");
+	printf("%-36s  %-8s  %-17s  %-20s  %-5s  %-16s  %s\n", "MATTER", "STATE",
+	    "KIND", "CREATED", "AGE", "REQUESTER", "TITLE");
 	json_array_foreach(json_object_get(ans, "matters"), i, v) {
-		printf("%-36.36s  %-8s  %-20.19s  %-5s  %-16s  %s\n",
+		printf("%-36.36s  %-8s  %-17s  %-20.19s  %-5s  %-16s  %s\n",
 		    ctl_api_str(v, "matter_id", a, 40),
 		    ctl_api_str(v, "state", st, sizeof(st)),
+		    ctl_api_str(v, "kind", kd, sizeof(kd)),
 		    ctl_api_str(v, "created_at", cr, sizeof(cr)),
 		    mt_age(json_string_value(json_object_get(v, "created_at")), age,
 		    sizeof(age)), ctl_api_str(v, "requester", who, sizeof(who)),
@@ -606,6 +625,15 @@ mt_show(const mt_opts *o)
 	printf("matter:       %s\n", ctl_api_str(m, "matter_id", a, sizeof(a)));
 	printf("title:        %s\n", ctl_api_str(m, "title", a, sizeof(a)));
 	printf("legal basis:  %s\n", ctl_api_str(m, "legal_basis", a, sizeof(a)));
+	if (json_is_string(json_object_get(m, "kind")) && strcmp(
+	    json_string_value(json_object_get(m, "kind")), "regulator_request")
+	    == 0)
+		printf("kind:         regulator request (designated third party: "
+		    "%s; approved: %s)\n", ctl_api_str(m, "regulator_d3p", b,
+		    sizeof(b)), json_is_true(json_object_get(m, "d3p_approved")) ?
+		    "yes" : "no");
+	else
+		printf("kind:         ediscovery\n");
 	printf("state:        %s (%lld%% built)\n", ctl_api_str(m, "state", a,
 	    sizeof(a)), (long long)json_integer_value(json_object_get(m,
 	    "progress")));

@@ -78,6 +78,7 @@ const char ctl_reshare_usage[] =
     "       cofferctl tenant reshare receive --reshare ID --key KEYFILE --pin TENANT.pin\n"
     "                                     --out NEWSHARE [--passphrase-file F]\n"
     "                                     [--share-passphrase-file F] [--wait SECONDS]\n"
+    "                                     [--third-party]\n"
     "       cofferctl tenant reshare pin --reshare ID --pin OLD.pin --out NEW.pin\n"
     "                                     [--group G]\n"
     "  Every subcommand takes the API options --api URL --cert F --key F --ca F\n"
@@ -93,7 +94,8 @@ const char ctl_reshare_usage[] =
     "  receive (each recipient): checks every sub-share sealed to KEYFILE\n"
     "  against the pinned tenant key, reports, and once the re-share is\n"
     "  finalised (waiting up to --wait seconds, default 0) writes the new\n"
-    "  share file NEWSHARE; exit 3 when it is not finalised yet.\n"
+    "  share file NEWSHARE (--third-party: held by the designated third\n"
+    "  party); exit 3 when it is not finalised yet.\n"
     "  pin (operator): recomputes the new generation from the qualified\n"
     "  dealings against OLD.pin and writes NEW.pin (install it in the API's\n"
     "  keys_dir); --group G: owner:G 0640 as the daemons read it.\n";
@@ -112,7 +114,7 @@ static const char rs_keygen_usage[] =
 enum { RS_O_API = 1, RS_O_CERT, RS_O_KEY, RS_O_TLSKEY, RS_O_CA, RS_O_RESHARE,
        RS_O_THRESHOLD, RS_O_RECIPIENTS, RS_O_REASON, RS_O_SHARE, RS_O_PASS,
        RS_O_YES, RS_O_PIN, RS_O_OUT, RS_O_SHAREPASS, RS_O_WAIT, RS_O_GROUP,
-       RS_O_JSON, RS_O_NAME, RS_O_HELP };
+       RS_O_JSON, RS_O_NAME, RS_O_HELP, RS_O_D3P };
 
 static const struct option rs_long[] = {
 	{ "api",                   required_argument, NULL, RS_O_API },
@@ -133,6 +135,7 @@ static const struct option rs_long[] = {
 	{ "wait",                  required_argument, NULL, RS_O_WAIT },
 	{ "group",                 required_argument, NULL, RS_O_GROUP },
 	{ "json",                  no_argument,       NULL, RS_O_JSON },
+	{ "third-party",           no_argument,       NULL, RS_O_D3P },
 	{ "name",                  required_argument, NULL, RS_O_NAME },
 	{ "help",                  no_argument,       NULL, RS_O_HELP },
 	{ NULL, 0, NULL, 0 }
@@ -153,7 +156,8 @@ static const struct {
 	{ "list",    "|json|", "||" },
 	{ "deal",    "|reshare|share|recipients|passphrase-file|yes|",
 	  "|reshare|share|recipients|" },
-	{ "receive", "|reshare|pin|out|passphrase-file|share-passphrase-file|wait|",
+	{ "receive", "|reshare|pin|out|passphrase-file|share-passphrase-file|wait|"
+	  "third-party|",
 	  "|reshare|key|pin|out|" },
 	{ "pin",     "|reshare|pin|out|group|", "|reshare|pin|out|" },
 };
@@ -167,6 +171,7 @@ typedef struct rs_opts {
 	unsigned    threshold;
 	long        wait;
 	int         yes, json;
+	int         third_party;       /* receive: the new share's holder */
 } rs_opts;
 
 /* -- the recipients file ----------------------------------------------------- */
@@ -822,6 +827,7 @@ rs_parse(int argc, char **argv, rs_opts *o)
 		case RS_O_SHAREPASS:  o->sharepass = optarg; break;
 		case RS_O_GROUP:      o->group = optarg; break;
 		case RS_O_JSON:       o->json = 1; break;
+		case RS_O_D3P:        o->third_party = 1; break;
 		case RS_O_THRESHOLD:
 			if (ctl_parse_uint(optarg, 2, RS_MAX, &o->threshold) != 0)
 				return ctl_usage(ctl_reshare_usage, "%s: --threshold "
@@ -1773,7 +1779,8 @@ rs_rx_combine(const rs_opts *o, const rs_plan *p, const rs_rx *rx,
 	info.n = p->ctx.n_new;
 	info.k = p->ctx.k_new;
 	info.generation = p->to_gen;
-	info.holder = VAULT_SHARE_HOLDER_CUSTODIAN;
+	info.holder = o->third_party ? VAULT_SHARE_HOLDER_THIRD_PARTY :
+	    VAULT_SHARE_HOLDER_CUSTODIAN;
 	info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MODERATE;
 	info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
 	if (ctl_share_write(&info, s, o->sharepass, o->out) != 0)

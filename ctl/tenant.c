@@ -114,7 +114,8 @@ ctl_tenant_usage(void)
 	fprintf(stderr,
 	    "usage: cofferctl tenant init --name NAME --custodians N --threshold K --out DIR\n"
 	    "                             [--passphrase-file FILE]...   (N files, in custodian order)\n"
-	    "                             [--group GROUP]   (NAME.bik and NAME.pin owner:GROUP 0640)\n");
+	    "                             [--group GROUP]   (NAME.bik and NAME.pin owner:GROUP 0640)\n"
+	    "                             [--third-party-index I]   (share I is held by the designated third party)\n");
 }
 
 /* A daemon's key file: owner:gid, 0640, through a descriptor (no symlink
@@ -200,7 +201,7 @@ static int
 ctl_tenant_write_shares(const vault_tenant_keys *keys,
     const unsigned char tenant_id[UTIL_UUID_BYTES],
     const unsigned char T[VAULT_POINT_BYTES], unsigned k, unsigned n,
-    unsigned generation, const char *outdir, const char *name,
+    unsigned generation, unsigned d3p, const char *outdir, const char *name,
     const char *const *passfiles, unsigned *done)
 {
 	char path[CTL_PATH];
@@ -217,6 +218,8 @@ ctl_tenant_write_shares(const vault_tenant_keys *keys,
 		info.n = n;
 		info.k = k;
 		info.generation = generation;
+		info.holder = i == d3p ? VAULT_SHARE_HOLDER_THIRD_PARTY :
+		    VAULT_SHARE_HOLDER_CUSTODIAN;
 		info.opslimit = VAULT_SHAREFILE_OPSLIMIT_MODERATE;
 		info.memlimit = VAULT_SHAREFILE_MEMLIMIT_MODERATE;
 		snprintf(path, sizeof(path), "%s/%s-custodian-%u.share", outdir, name, i);
@@ -224,7 +227,8 @@ ctl_tenant_write_shares(const vault_tenant_keys *keys,
 		    passfiles ? passfiles[i - 1] : NULL, path) != 0)
 			return -1;
 		*done = i;
-		ctl_fail("wrote share %u of %u: %s", i, n, path);
+		ctl_fail("wrote share %u of %u: %s%s", i, n, path, i == d3p ?
+		    " (held by the designated third party)" : "");
 	}
 	return 0;
 }
@@ -317,7 +321,7 @@ ctl_tenant_init(int argc, char **argv)
 	const char *name = NULL, *outdir = NULL, *passfiles[VAULT_CUSTODIANS_MAX];
 	const char *group = NULL;
 	gid_t gid = (gid_t)-1;
-	unsigned n = 0, k = 0, npass = 0, done_files = 0;
+	unsigned n = 0, k = 0, npass = 0, done_files = 0, d3p = 0;
 	char err[CTL_ERR], fp[VAULT_FINGERPRINT_HEX_BYTES], idstr[UTIL_UUID_STRLEN + 1];
 	char path[CTL_PATH], kstr[16], nstr[16];
 	char *commit_arr = NULL, *share_arr = NULL;
@@ -351,6 +355,11 @@ ctl_tenant_init(int argc, char **argv)
 				ctl_fail("--threshold must be 1..255");
 				return 2;
 			}
+		} else if (strcmp(opt, "--third-party-index") == 0) {
+			if (ctl_parse_uint(val, 1, VAULT_CUSTODIANS_MAX, &d3p) != 0) {
+				ctl_fail("--third-party-index must be 1..255");
+				return 2;
+			}
 		} else if (strcmp(opt, "--passphrase-file") == 0) {
 			if (ctl_tenant_passfile(val, passfiles, &npass) != 0)
 				return 2;
@@ -375,6 +384,11 @@ ctl_tenant_init(int argc, char **argv)
 	if (k < 2) {
 		ctl_fail("threshold must be at least 2: with 1, any single "
 		    "custodian could open the whole archive");
+		return 2;
+	}
+	if (d3p > n) {
+		ctl_fail("--third-party-index %u is not one of the %u custodians",
+		    d3p, n);
 		return 2;
 	}
 	if (npass != 0 && npass != n) {
@@ -464,7 +478,7 @@ ctl_tenant_init(int argc, char **argv)
 			goto fail_db;
 	}
 
-	if (ctl_tenant_write_shares(keys, tenant_id, T, k, n, 1, outdir, name,
+	if (ctl_tenant_write_shares(keys, tenant_id, T, k, n, 1, d3p, outdir, name,
 	    npass ? passfiles : NULL, &done_files) != 0)
 		goto fail_files;
 	if (vault_bik_new(&bik) != 0) {
@@ -548,6 +562,67 @@ out:
 	return rc;
 }
 
+/* -- tenant settings: one column, audited ------------------------------------- */
+
+/* Set coffer.tenants.COLUMN (a literal of this file, never input) of tenant
+ * NAME to VALUE (NULL: SQL NULL), audited as ACTION with detail {old, new}
+ * in the same transaction.  The old value ("" for NULL) in old.  0, or -1
+ * with the reason printed under VERB. */
+static int
+ctl_tenant_set(const char *verb, const char *column, const char *tenant,
+    const char *value, const char *action, char *old, size_t old_len)
+{
+	char err[CTL_ERR], target[256], shown[64], sql[512];
+	pg_params p = PG_PARAMS_INIT;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	json_t *d = NULL;
+	int rc = -1;
+
+	snprintf(sql, sizeof(sql), "WITH old AS (SELECT tenant_id, %s AS v "
+	    "FROM coffer.tenants WHERE name = $1 FOR UPDATE) "
+	    "UPDATE coffer.tenants t SET %s = $2 FROM old "
+	    "WHERE t.tenant_id = old.tenant_id "
+	    "RETURNING t.tenant_id::text, coalesce(old.v, '')", column, column);
+	if ((db = ctl_connect(NULL)) == NULL)
+		return -1;
+	if (pg_begin(db, err, sizeof(err)) != 0) {
+		ctl_fail("%s: %s", verb, err);
+		goto out;
+	}
+	pg_param_text(&p, tenant);
+	pg_param_text(&p, value);
+	if ((r = pg_query(db, sql, &p, err, sizeof(err))) == NULL) {
+		ctl_fail("%s: %s", verb, err);
+		goto out;
+	}
+	if (PQntuples(r) != 1) {
+		ctl_fail("%s: no tenant %s", verb, log_printable(shown,
+		    sizeof(shown), tenant, strlen(tenant)));
+		goto out;
+	}
+	snprintf(target, sizeof(target), "tenant:%s", PQgetvalue(r, 0, 0));
+	d = json_pack("{s:s, s:s}", "old", PQgetvalue(r, 0, 1), "new",
+	    value != NULL ? value : "");
+	if (d == NULL || ctl_admin_audit(db, PQgetvalue(r, 0, 0), action,
+	    target, NULL, d, err, sizeof(err)) != 0) {
+		ctl_fail("%s: %s (nothing changed)", verb, d == NULL ?
+		    "out of memory" : err);
+		goto out;
+	}
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		ctl_fail("%s: commit failed: %s", verb, err);
+		goto out;
+	}
+	snprintf(old, old_len, "%s", PQgetvalue(r, 0, 1));
+	rc = 0;
+out:
+	json_decref(d);
+	PQclear(r);
+	pg_close(&db);
+	return rc;
+}
+
 /* -- tenant set-country (issue 15.2) ----------------------------------------- */
 
 static const char ctl_setcc_usage[] =
@@ -560,12 +635,8 @@ static int
 ctl_tenant_set_country(int argc, char **argv)
 {
 	const char *tenant = NULL, *code = NULL;
-	char err[CTL_ERR], target[256], shown[64];
-	pg_params p = PG_PARAMS_INIT;
-	PGconn *db = NULL;
-	PGresult *r = NULL;
-	json_t *d = NULL;
-	int i, clear = 0, rc = CTL_EXIT_FAIL;
+	char shown[64], old[16];
+	int i, clear = 0;
 	size_t n;
 
 	for (i = 2; i < argc; i++) {
@@ -594,42 +665,9 @@ ctl_tenant_set_country(int argc, char **argv)
 		return ctl_usage(ctl_setcc_usage, "tenant set-country: --code must "
 		    "be a country calling code of 1..3 digits, not starting with 0 "
 		    "(e.g. 1, 44, 353)");
-	if ((db = ctl_connect(NULL)) == NULL)
+	if (ctl_tenant_set("tenant set-country", "default_country_code", tenant,
+	    code, "tenant.set_country", old, sizeof(old)) != 0)
 		return CTL_EXIT_FAIL;
-	if (pg_begin(db, err, sizeof(err)) != 0) {
-		ctl_fail("tenant set-country: %s", err);
-		goto out;
-	}
-	pg_param_text(&p, tenant);
-	pg_param_text(&p, code);
-	r = pg_query(db, "WITH old AS (SELECT tenant_id, default_country_code "
-	    "FROM coffer.tenants WHERE name = $1 FOR UPDATE) "
-	    "UPDATE coffer.tenants t SET default_country_code = $2 FROM old "
-	    "WHERE t.tenant_id = old.tenant_id "
-	    "RETURNING t.tenant_id::text, coalesce(old.default_country_code, '')",
-	    &p, err, sizeof(err));
-	if (r == NULL) {
-		ctl_fail("tenant set-country: %s", err);
-		goto out;
-	}
-	if (PQntuples(r) != 1) {
-		ctl_fail("tenant set-country: no tenant %s", log_printable(shown,
-		    sizeof(shown), tenant, strlen(tenant)));
-		goto out;
-	}
-	snprintf(target, sizeof(target), "tenant:%s", PQgetvalue(r, 0, 0));
-	d = json_pack("{s:s, s:s}", "old", PQgetvalue(r, 0, 1), "new",
-	    code != NULL ? code : "");
-	if (d == NULL || ctl_admin_audit(db, PQgetvalue(r, 0, 0),
-	    "tenant.set_country", target, NULL, d, err, sizeof(err)) != 0) {
-		ctl_fail("tenant set-country: %s (nothing changed)", d == NULL ?
-		    "out of memory" : err);
-		goto out;
-	}
-	if (pg_commit(db, err, sizeof(err)) != 0) {
-		ctl_fail("tenant set-country: commit failed: %s", err);
-		goto out;
-	}
 	if (code != NULL)
 		printf("tenant %s: numbers without '+' in matter and hold scopes "
 		    "are read with country code +%s\n", log_printable(shown,
@@ -638,12 +676,51 @@ ctl_tenant_set_country(int argc, char **argv)
 		printf("tenant %s: no default country code; numbers without '+' "
 		    "are refused\n", log_printable(shown, sizeof(shown), tenant,
 		    strlen(tenant)));
-	rc = CTL_EXIT_OK;
-out:
-	json_decref(d);
-	PQclear(r);
-	pg_close(&db);
-	return rc;
+	return CTL_EXIT_OK;
+}
+
+/* -- tenant set-d3p-rule (issue 16.4) ---------------------------------------- */
+
+static const char ctl_setd3p_usage[] =
+    "usage: cofferctl tenant set-d3p-rule --tenant NAME --rule RULE\n"
+    "  whether a regulator request's K approvals must include (required),\n"
+    "  may include (allowed, the default) or must not include (excluded) the\n"
+    "  designated third party's.  Audited (tenant.set_d3p_rule).\n";
+
+static int
+ctl_tenant_set_d3p_rule(int argc, char **argv)
+{
+	const char *tenant = NULL, *rule = NULL;
+	char shown[64], old[16];
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			fputs(ctl_setd3p_usage, stdout);
+			return CTL_EXIT_OK;
+		} else if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc) {
+			tenant = argv[++i];
+		} else if (strcmp(argv[i], "--rule") == 0 && i + 1 < argc) {
+			rule = argv[++i];
+		} else {
+			return ctl_usage(ctl_setd3p_usage, "tenant set-d3p-rule: "
+			    "unknown option or missing value");
+		}
+	}
+	if (tenant == NULL || rule == NULL)
+		return ctl_usage(ctl_setd3p_usage, "tenant set-d3p-rule: --tenant "
+		    "and --rule are required");
+	if (strcmp(rule, "required") != 0 && strcmp(rule, "allowed") != 0 &&
+	    strcmp(rule, "excluded") != 0)
+		return ctl_usage(ctl_setd3p_usage, "tenant set-d3p-rule: --rule "
+		    "must be required, allowed or excluded");
+	if (ctl_tenant_set("tenant set-d3p-rule", "regulator_d3p", tenant, rule,
+	    "tenant.set_d3p_rule", old, sizeof(old)) != 0)
+		return CTL_EXIT_FAIL;
+	printf("tenant %s: regulator requests: the designated third party's "
+	    "approval is %s (was %s)\n", log_printable(shown, sizeof(shown),
+	    tenant, strlen(tenant)), rule, old);
+	return CTL_EXIT_OK;
 }
 
 /* -- tenant rotate (issue 16) -------------------------------------------------- */
@@ -921,7 +998,7 @@ ctl_tenant_rotate(int argc, char **argv)
 		if (arc != 0)
 			goto fail_db;
 	}
-	if (ctl_tenant_write_shares(keys, pin->tenant_id, T, k, n, g + 1, outdir,
+	if (ctl_tenant_write_shares(keys, pin->tenant_id, T, k, n, g + 1, 0, outdir,
 	    name, npass ? passfiles : NULL, &done_files) != 0)
 		goto fail_files;
 	memcpy(npin->tenant_id, pin->tenant_id, sizeof(npin->tenant_id));
@@ -1002,6 +1079,8 @@ ctl_cmd_tenant(int argc, char **argv)
 		return ctl_tenant_init(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "set-country") == 0)
 		return ctl_tenant_set_country(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "set-d3p-rule") == 0)
+		return ctl_tenant_set_d3p_rule(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "reshare") == 0)
 		return ctl_tenant_reshare(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "rotate") == 0)
@@ -1009,6 +1088,7 @@ ctl_cmd_tenant(int argc, char **argv)
 	ctl_tenant_usage();
 	fputs(ctl_setcc_usage, stderr);
 	fputs(ctl_rotate_usage, stderr);
+	fputs(ctl_setd3p_usage, stderr);
 	fputs(ctl_reshare_usage, stderr);
 	return 2;
 }

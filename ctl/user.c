@@ -68,6 +68,7 @@ typedef struct usr_opts {
 	const char *person;          /* --person UUID|NAME, or NULL: a new one */
 	int         index;           /* custodian index, 0 = not given */
 	int         days;
+	int         third_party;     /* --third-party: the designated third party */
 } usr_opts;
 
 static const char usr_usage_text[] =
@@ -75,7 +76,7 @@ static const char usr_usage_text[] =
     "--tenant T --name N --out DIR\n"
     "                            [--custodian-index I] [--days N] "
     "[--pki DIR] [--config FILE]\n"
-    "                            [--person PERSON]\n"
+    "                            [--person PERSON] [--third-party]\n"
     "       cofferctl user revoke --tenant T --name N [--pki DIR] "
     "[--config FILE]\n"
     "       cofferctl user list --tenant T [--pki DIR] [--config FILE]\n"
@@ -85,6 +86,8 @@ static const char usr_usage_text[] =
     "  --person (a person id, or the name of an existing person) makes the\n"
     "  new account another account of that person: two-person rules count\n"
     "  persons, not accounts; without it a new user is a new person;\n"
+    "  --third-party (custodians only): the account is the designated third\n"
+    "  party (SEC 17a-4(f)); it approves only regulator requests;\n"
     "  names: 1-64 of A-Z a-z 0-9 . _ - (not starting with '.' or '-')\n";
 
 static const char *const usr_roles[] = { "admin", "legal", "custodian",
@@ -92,7 +95,7 @@ static const char *const usr_roles[] = { "admin", "legal", "custodian",
 
 enum { USR_OPT_TENANT = 1, USR_OPT_NAME, USR_OPT_ROLE, USR_OPT_OUT,
        USR_OPT_INDEX, USR_OPT_DAYS, USR_OPT_PKI, USR_OPT_CONFIG,
-       USR_OPT_PERSON };
+       USR_OPT_PERSON, USR_OPT_D3P };
 
 static const struct option usr_long[] = {
 	{ "tenant",          required_argument, NULL, USR_OPT_TENANT },
@@ -104,6 +107,7 @@ static const struct option usr_long[] = {
 	{ "pki",             required_argument, NULL, USR_OPT_PKI },
 	{ "config",          required_argument, NULL, USR_OPT_CONFIG },
 	{ "person",          required_argument, NULL, USR_OPT_PERSON },
+	{ "third-party",     no_argument,       NULL, USR_OPT_D3P },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -126,6 +130,7 @@ usr_parse(int argc, char **argv, usr_opts *o)
 		case USR_OPT_PKI:    o->pki = optarg; break;
 		case USR_OPT_CONFIG: o->config = optarg; break;
 		case USR_OPT_PERSON: o->person = optarg; break;
+		case USR_OPT_D3P:    o->third_party = 1; break;
 		case USR_OPT_INDEX:
 			if (ctl_parse_long(optarg, 1, 255, &v) != 0)
 				return ctl_usage(usr_usage_text, "user: "
@@ -246,6 +251,9 @@ usr_audit_issue(PGconn *db, const usr_opts *o, const char *tid,
 	    "fingerprint", pki_issued_fingerprint(is), "person_id", pid);
 	if (d != NULL && o->index != 0)
 		json_object_set_new(d, "custodian_index", json_integer(o->index));
+	if (d != NULL && strcmp(o->role, "custodian") == 0)
+		json_object_set_new(d, "third_party",
+		    json_boolean(o->third_party));
 	if (d == NULL) {
 		ctl_fail("registering user %s: out of memory", o->name);
 		return -1;
@@ -339,6 +347,9 @@ usr_issue(const usr_opts *o)
 	if (strcmp(o->role, "custodian") != 0 && o->index != 0)
 		return ctl_usage(usr_usage_text, "user: --custodian-index is "
 		    "only for --role custodian");
+	if (strcmp(o->role, "custodian") != 0 && o->third_party)
+		return ctl_usage(usr_usage_text, "user: --third-party is only "
+		    "for --role custodian");
 	if (!usr_names_ok(o))
 		return CTL_EXIT_FAIL;
 	if (usr_index_key(o, key, sizeof(key)) != 0 ||
@@ -361,7 +372,8 @@ usr_issue(const usr_opts *o)
 	pg_param_text(&p, id);
 	pg_param_text(&p, o->name);
 	r = pg_query(db, "SELECT user_id::text, role, "
-	    "coalesce(custodian_index, 0), person_id::text FROM coffer.users "
+	    "coalesce(custodian_index, 0), person_id::text, third_party "
+	    "FROM coffer.users "
 	    "WHERE tenant_id = $1::uuid AND name = $2 AND status = 'active'",
 	    &p, err, sizeof(err));
 	if (r == NULL) {
@@ -377,6 +389,13 @@ usr_issue(const usr_opts *o)
 			    o->name, o->tenant, PQgetvalue(r, 0, 1),
 			    atoi(PQgetvalue(r, 0, 2)) ? " with custodian index " : "",
 			    atoi(PQgetvalue(r, 0, 2)) ? PQgetvalue(r, 0, 2) : "");
+			goto out;
+		}
+		if ((strcmp(PQgetvalue(r, 0, 4), "t") == 0) != o->third_party) {
+			ctl_fail("user %s of tenant %s is active already %s the "
+			    "designated third party: revoke it first to change that",
+			    o->name, o->tenant, o->third_party ? "and is not" :
+			    "as");
 			goto out;
 		}
 		if (o->person != NULL) {
@@ -429,10 +448,12 @@ usr_issue(const usr_opts *o)
 		pg_param_text(&q, pki_issued_serial(is));
 		pg_param_text(&q, pki_issued_fingerprint(is));
 		pg_param_text(&q, pid);
+		pg_param_text(&q, o->third_party ? "true" : "false");
 		r = pg_query(db, "INSERT INTO coffer.users (tenant_id, user_id, name, "
 		    "role, custodian_index, cert_serial, cert_fingerprint, status, "
-		    "person_id) VALUES ($1::uuid, gen_random_uuid(), $2, $3, "
-		    "$4::integer, $5, $6, 'active', $7::uuid) RETURNING user_id::text",
+		    "person_id, third_party) VALUES ($1::uuid, gen_random_uuid(), "
+		    "$2, $3, $4::integer, $5, $6, 'active', $7::uuid, $8::boolean) "
+		    "RETURNING user_id::text",
 		    &q, err, sizeof(err));
 	}
 	if (r == NULL || PQntuples(r) != 1) {
@@ -471,9 +492,10 @@ usr_issue(const usr_opts *o)
 		goto out;
 	}
 	files = 0;
-	printf("user %s tenant %s role %s%s%s user_id %s %s serial %s "
+	printf("user %s tenant %s role %s%s%s%s user_id %s %s serial %s "
 	    "fingerprint %s person %s\n", o->name, o->tenant, o->role,
-	    o->index ? " custodian-index " : "", o->index ? idx : "", uid,
+	    o->index ? " custodian-index " : "", o->index ? idx : "",
+	    o->third_party ? " third-party" : "", uid,
 	    existing ? "re-issued" : "issued", pki_issued_serial(is),
 	    pki_issued_fingerprint(is), pid);
 	printf("wrote %s/%s.crt and %s/%s.key (0600)\n", o->out, o->name, o->out,

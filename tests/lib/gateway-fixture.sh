@@ -17,6 +17,7 @@
 #   gwf_tenant NAME       tenant NAME (2 custodians, threshold 2, passphrase
 #                         files in $GWF_DIR/tenants/NAME/), its blind-index
 #                         key moved to $GWF_KEYS, its device CA
+#                         (GWF_D3P=I: share I held by the designated third party)
 #   gwf_device TENANT DEVICE [cofferctl device issue options...]
 #                         registered device certificate ->
 #                         $GWF_CERTS/DEVICE.crt and .key; the first one
@@ -151,7 +152,7 @@ gwf_tenant() {
 	# shellcheck disable=SC2086 # gwf_pf: one word per option (no blanks in $d)
 	gwf_run "tenant init $t" "$GWF_CTL" tenant init --name "$t" \
 	    --custodians "$gwf_n" --threshold "${GWF_THRESHOLD:-2}" --out "$d/out" \
-	    $gwf_pf || return 1
+	    $gwf_pf ${GWF_D3P:+--third-party-index "$GWF_D3P"} || return 1
 	[ -f "$d/out/$t.bik" ] || { gwf_err "tenant init $t wrote no $t.bik"; return 1; }
 	mv "$d/out/$t.bik" "$GWF_KEYS/$t.bik" || return 1
 	mv "$d/out/$t.pin" "$GWF_KEYS/$t.pin" || return 1
