@@ -559,8 +559,18 @@ ctl_cmd_approve(int argc, char **argv)
 		    "approvals"));
 		json_int_t k = json_integer_value(json_object_get(ans, "threshold"));
 
-		/* The deciding approval: say what happens next. */
-		if (k > 0 && got == k)
+		const char *st = json_string_value(json_object_get(ans, "state"));
+		const char *msg = json_string_value(json_object_get(ans, "message"));
+
+		/* The deciding approval: say what happens next (the API's state:
+		 * a regulator request may wait for the designated third party,
+		 * a matter across key generations for another key's K). */
+		if (msg != NULL && (st == NULL || strcmp(st, "building") != 0))
+			printf("approval of matter %s recorded: custodian %u; %s\n",
+			    o.matter, info.index, log_printable(shown, sizeof(shown),
+			    msg, strlen(msg)));
+		else if (k > 0 && got == k && (st == NULL ||
+		    strcmp(st, "building") == 0))
 			printf("threshold reached (%lld of %lld): the production is "
 			    "building; legal can run `cofferctl matter wait %s`\n",
 			    (long long)k, (long long)json_integer_value(
