@@ -60,7 +60,7 @@ rotate() {   # rotate OUT FROM PIN [TENANT]: the ceremony with file passphrases
 	    ${3:+--pin "$3"} --passphrase-file "$TD/pass1" \
 	    --passphrase-file "$TD/pass2" --passphrase-file "$TD/pass3"
 }
-verify() { PGUSER=auditor "$CTL" verify --keys-dir "$GWF_KEYS" --nodes "$COFFER_NODE_PINS" "$@"; }
+verify() { PGUSER=auditor "$CTL" verify --keys-dir "$GWF_KEYS" --nodes "$COFFER_NODE_PINS"; }
 
 for i in 1 2 3; do
 	[ "$(post)" = 200 ] || die "record $i not stored: $(cat "$D/post.out")"
