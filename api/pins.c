@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/matters.h"
+#include "api/keysql.h"
 #include "common/pg.h"
 
 json_t *

@@ -29,7 +29,7 @@
 
 #include "api/blind.h"
 #include "api/keys.h"
-#include "api/matters.h"
+#include "api/keysql.h"
 #include "api/partials.h"
 #include "api/prodtext.h"
 #include "common/channels.h"
