@@ -330,8 +330,11 @@ ap_pick_key(json_t *m, const vault_sharefile_info *info, const char *path,
 			json_decref(eps);
 			goto oom;
 		}
+	/* The newest key stays checked as served in "tenant_key" (the
+	 * tenant_keys row, what pins.sh swaps); an older key by its entry. */
 	if (json_object_set_new(m, "epochs", eps) != 0 ||
-	    json_object_set(m, "tenant_key", mine) != 0)
+	    ((json_int_t)info->generation != *gen &&
+	    json_object_set(m, "tenant_key", mine) != 0))
 		goto oom;
 	*gen = (json_int_t)info->generation;
 	return 0;
