@@ -56,3 +56,10 @@ BEGIN
 	   AND NEW.wrapped_to IS NOT DISTINCT FROM OLD.wrapped_to THEN');
 END
 $do$;
+
+-- One approval per user per matter PER GENERATION: a matter whose epochs
+-- span a rotation takes each custodian's approval once for every key it
+-- uses (0004's index, per blinding generation only, refused the second).
+DROP INDEX coffer.approvals_one_per_user;
+CREATE UNIQUE INDEX approvals_one_per_user ON coffer.approvals
+	(tenant_id, matter_id, blind_id, generation, user_id);

@@ -127,13 +127,6 @@ needed() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv
 cat >"$D/both.json" <<'JSON'
 {"title":"both periods","legal_basis":"test","scope":{"participants":["+15550170011"],"from":"2026-03-31T00:00:00Z","to":"2026-04-04T00:00:00Z"}}
 JSON
-# TEMPORARY stand-in for a change migration 0016 must carry (asked of
-# R1): one approval per user PER GENERATION — 0004's approvals_one_per_user
-# index (tenant, matter, blind_id, user_id) refuses a custodian's second
-# approval with the other generation's share (409 already_approved).
-q "DROP INDEX coffer.approvals_one_per_user;
-CREATE UNIQUE INDEX approvals_one_per_user ON coffer.approvals
-    (tenant_id, matter_id, blind_id, generation, user_id)" || die "index"
 MB=$(apf_matter lisa "$D/both.json") || die "matter both"
 apf_call cus1 GET "/v1/matters/$MB"
 check_eq "a matter over both periods uses both keys" "1 2" \
