@@ -100,6 +100,13 @@ typedef struct v_purge {
 	int           matched;
 } v_purge;
 
+/* A run of records under one epoch (the first record of the run). */
+typedef struct v_epoch_use {
+	unsigned char epoch_id[VAULT_ID_BYTES];
+	int64_t       batch_no;
+	int64_t       seq;
+} v_epoch_use;
+
 typedef struct v_tenant {
 	unsigned char id[VAULT_ID_BYTES];
 	char          name[V_NAME_MAX];
@@ -146,6 +153,9 @@ typedef struct vctx {
 	size_t              leaves_cap;     /* in hashes */
 	unsigned char      *parts;
 	size_t              parts_cap;      /* in bytes */
+	v_epoch_use        *epu;            /* this chunk's epoch runs */
+	size_t              nepu;
+	size_t              epu_cap;
 	/* progress */
 	double              t0;
 	double              next_progress;
@@ -296,6 +306,38 @@ v_parts_reserve(vctx *v, size_t bytes)
 		return v_error(v, "out of memory");
 	v->parts = p;
 	v->parts_cap = cap;
+	return 0;
+}
+
+/* Note the epoch of the record at seq: a new entry when it differs from
+ * the previous record's (a lane uses its epochs over contiguous seqs, so a
+ * chunk has one or a few; at most one per record on a tampered archive,
+ * bounded by VERIFY_CHUNK_RECORDS). */
+static int
+v_epoch_note(vctx *v, const unsigned char *epoch_id, int64_t batch_no,
+    int64_t seq)
+{
+	v_epoch_use *e;
+
+	if (v->nepu > 0 && memcmp(v->epu[v->nepu - 1].epoch_id, epoch_id,
+	    VAULT_ID_BYTES) == 0)
+		return 0;
+	if (v->nepu == v->epu_cap) {
+		size_t cap = v->epu_cap > 0 ? v->epu_cap * 2 : 16;
+		v_epoch_use *p;
+
+		if (cap > SIZE_MAX / sizeof(*p))
+			return v_error(v, "out of memory");
+		p = realloc(v->epu, cap * sizeof(*p));
+		if (p == NULL)
+			return v_error(v, "out of memory");
+		v->epu = p;
+		v->epu_cap = cap;
+	}
+	e = &v->epu[v->nepu++];
+	memcpy(e->epoch_id, epoch_id, VAULT_ID_BYTES);
+	e->batch_no = batch_no;
+	e->seq = seq;
 	return 0;
 }
 
@@ -1216,6 +1258,8 @@ v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
 		return v_fail(v, "row", b->batch_no, seq, -1,
 		    "a column of the record has an impossible size or is NULL");
 	memcpy(lf.epoch_id, f[2], VAULT_ID_BYTES);
+	if (v_epoch_note(v, lf.epoch_id, b->batch_no, seq) != 0)
+		return -1;
 	if (v_pgtime((int64_t)vault_be64_get(f[3]), &lf.received_at) != 0 ||
 	    v_pgtime((int64_t)vault_be64_get(f[4]), &lf.sent_at) != 0)
 		return v_fail(v, "row", b->batch_no, seq, -1,
@@ -1245,9 +1289,18 @@ v_row(vctx *v, const v_stream *s, const v_copy *cp, const v_batch *b,
 			off = 12;
 		} else if (ndim == 1 && alen >= 20) {
 			int32_t dim = (int32_t)vault_be32_get(a + 12);
+			int32_t lbound = (int32_t)vault_be32_get(a + 16);
 
 			if (dim < 0)
 				goto bad_array;
+			/* The leaf hash covers the tokens, not the array's
+			 * bounds: [0:1]={a,b} hashes like {a,b} but its [1] is
+			 * b.  The schema's CHECK allows only 1-based arrays. */
+			if (lbound != 1)
+				return v_fail(v, "row", b->batch_no, seq, -1,
+				    "participant_tokens starts at index %ld, not 1 "
+				    "(the array's bounds were changed)",
+				    (long)lbound);
 			count = (size_t)dim;
 			off = 20;
 		} else {
@@ -1419,6 +1472,65 @@ v_tombstones_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi)
 	return res;
 }
 
+/* Every epoch the chunk's records name is a row of coffer.epochs (the
+ * schema no longer checks it per row, 0018; an epoch is never deleted,
+ * shredding keeps the row): one query per chunk, after its COPY.  The
+ * first missing one, in seq order, is reported at its first record. */
+static int
+v_epochs_exist(vctx *v, const v_stream *s)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char *list, err[512];
+	size_t i, off = 0, cap;
+	int64_t k;
+	const v_epoch_use *e;
+
+	if (v->nepu == 0)
+		return 0;
+	cap = v->nepu * (UTIL_UUID_STRLEN + 1) + 3;
+	if ((list = malloc(cap)) == NULL)
+		return v_error(v, "out of memory");
+	list[off++] = '{';
+	for (i = 0; i < v->nepu; i++) {
+		if (i > 0)
+			list[off++] = ',';
+		util_uuid_format(list + off, v->epu[i].epoch_id);
+		off += UTIL_UUID_STRLEN;
+	}
+	list[off++] = '}';
+	list[off] = '\0';
+	p.result_binary = 1;
+	pg_param_bin(&p, s->tenant, VAULT_ID_BYTES);
+	pg_param_text(&p, list);
+	res = pg_query(v->c, "SELECT x.i FROM pg_catalog.unnest($2::uuid[]) "
+	    "WITH ORDINALITY AS x(id, i) WHERE NOT EXISTS (SELECT 1 FROM "
+	    "coffer.epochs e WHERE e.tenant_id = $1::uuid AND e.epoch_id = x.id) "
+	    "ORDER BY x.i LIMIT 1", &p, err, sizeof(err));
+	free(list);
+	if (res == NULL)
+		return v_error(v, "database: %s", err);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	if (v_i64(res, 0, 0, &k) != 0 || k < 1 || (uint64_t)k > v->nepu) {
+		PQclear(res);
+		return v_error(v, "database: unexpected epoch check row");
+	}
+	PQclear(res);
+	e = &v->epu[k - 1];
+	{
+		char id[UTIL_UUID_STRLEN + 1];
+
+		util_uuid_format(id, e->epoch_id);
+		return v_fail(v, "epoch-missing", e->batch_no, e->seq, -1,
+		    "the record's epoch %s is not in coffer.epochs (its wrapped "
+		    "key and R point are gone: the record can never be opened)",
+		    id);
+	}
+}
+
 /* Records of batch rows [from, to) of res: one COPY of records merged with
  * the tombstones of the same seq range. */
 static int
@@ -1540,6 +1652,9 @@ v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
 done:
 	v_copy_drain(&cp);
 	PQclear(tres);
+	if (rc == 0)
+		rc = v_epochs_exist(v, s);
+	v->nepu = 0;
 	return rc;
 }
 
@@ -2550,5 +2665,6 @@ out:
 	free(v.streams);
 	free(v.leaves);
 	free(v.parts);
+	free(v.epu);
 	return r->status;
 }

@@ -26,6 +26,11 @@
  *     head and last_seq, valid under the node's registered Ed25519 key;
  *   - nothing lies beyond the last batch, no checkpoint lacks its batch, no
  *     stream holds rows without being registered;
+ *   - every record's (tenant, epoch) is a row of coffer.epochs (shredding
+ *     keeps the row; migration 0018 replaced the per-row foreign keys by a
+ *     per-statement check a superuser can switch off), and its
+ *     participant_tokens array starts at index 1 (the leaf hash covers
+ *     the tokens, not the array's bounds);
  *   - every witness line of the stream matches the database's checkpoint
  *     for its batch (head, last_seq, signed_at, signature, node); a witness
  *     line for a batch the database lacks is truncation, rollback or a

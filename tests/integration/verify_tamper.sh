@@ -173,6 +173,43 @@ expect "participant tokens changed" "$LOC" "seq $SEQ:"; dropcopy
 mkcopy && tamper "UPDATE coffer.records SET conversation_token = NULL WHERE $KEY;"
 expect "conversation token removed" "$LOC" "seq $SEQ:"; dropcopy
 
+# What the foreign keys of coffer.records proved before migration 0018 (and
+# never against a superuser: session_replication_role = replica switches
+# foreign keys off), verify proves: the record's epoch and stream rows
+# exist, and the participant array keeps its 1-based bounds, which the leaf
+# hash does not cover.  The epochs guard is a trigger like the others.
+EP=$(q "SELECT epoch_id FROM coffer.records WHERE $KEY")
+EPS=$(q "SELECT min(seq) FROM coffer.records WHERE tenant_id = '$ACME' AND stream_id = '$SA' AND epoch_id = '$EP'")
+EPB=$(q "SELECT batch_no FROM coffer.records WHERE tenant_id = '$ACME' AND stream_id = '$SA' AND seq = $EPS")
+mkcopy && tamper "ALTER TABLE coffer.epochs DISABLE TRIGGER USER;" \
+    "DELETE FROM coffer.epochs WHERE tenant_id = '$ACME' AND epoch_id = '$EP';"
+expect "a record's epoch row deleted" \
+    "verify: TAMPERED: $LOC batch $EPB seq $EPS: the record's epoch $EP is not in coffer.epochs (its wrapped key and R point are gone: the record can never be opened)"
+dropcopy
+
+mkcopy && tamper "ALTER TABLE coffer.epochs DISABLE TRIGGER USER;" \
+    "UPDATE coffer.epochs SET epoch_id = gen_random_uuid() WHERE tenant_id = '$ACME' AND epoch_id = '$EP';"
+expect "a record's epoch row renamed" "$LOC batch $EPB seq $EPS: the record's epoch $EP is not in coffer.epochs"
+dropcopy
+
+mkcopy && tamper "UPDATE coffer.records SET epoch_id = gen_random_uuid() WHERE $KEY;"
+expect "a record pointed at a non-existent epoch" "$LOC" "seq $SEQ:" "leaf hash"; dropcopy
+
+mkcopy && tamper "DELETE FROM coffer.streams WHERE tenant_id = '$ACME' AND stream_id = '$SA';"
+expect "the stream row of a stream holding records deleted" \
+    "verify: TAMPERED: $LOC: the stream holds rows but is not registered in coffer.streams"
+dropcopy
+
+NP=$(q "SELECT cardinality(participant_tokens) FROM coffer.records WHERE $KEY")
+[ "${NP:-0}" -ge 1 ] || die "record $SEQ of $SA has no participant token to shift"
+mkcopy && tamper "ALTER TABLE coffer.records DROP CONSTRAINT records_participant_tokens_check;" \
+    "UPDATE coffer.records SET participant_tokens = ('[0:' || ($NP - 1) || ']=' || participant_tokens::text)::bytea[] WHERE $KEY;"
+[ "$($PSQL -At -d "$COPY" -c "SELECT array_lower(participant_tokens, 1) FROM coffer.records WHERE $KEY")" = 0 ] ||
+    bad "the shifted array was not stored"
+expect "participant array shifted to start at 0 (same tokens, same leaf hash)" \
+    "verify: TAMPERED: $LOC batch $(q "SELECT batch_no FROM coffer.records WHERE $KEY") seq $SEQ: participant_tokens starts at index 0, not 1 (the array's bounds were changed)"
+dropcopy
+
 # The last batch of acme's fullest gw-b stream, its checkpoint and its
 # records (at least 18 records, as above, in batches of at most 8: three
 # batches or more).
