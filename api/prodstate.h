@@ -220,6 +220,8 @@ typedef struct prod {
 	size_t               nckpts;
 	pr_batch            *batches;
 	size_t               nbatches, cap_batches;
+	size_t               last_batch;     /* index of the last hit */
+	size_t               tree_bytes;     /* the trees held */
 	unsigned long long   gen;
 	pr_rowproof         *rowp;
 	size_t               rowp_cap;

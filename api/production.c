@@ -99,7 +99,12 @@
 /* Batches of the records in flight (issue 13.3 proofs): metadata of at
  * least every batch of one FETCH, Merkle trees of a few. */
 #define PR_BATCH_CACHE      256U
-#define PR_TREE_CACHE       64U   /* 64 trees of 2000 leaves: ~8 MiB */
+#define PR_BATCH_MAX        4096U  /* batch entries kept (~3 KiB each) */
+/* Merkle trees kept, in bytes (64 bytes a leaf): the rows come in
+ * conversation order, so a conversation revisits every batch of its
+ * device; a bound below the matter's batches reloaded them per
+ * conversation (issue 17.4). 128 MiB: every tree of a 2 M-leaf scope. */
+#define PR_TREE_BYTES       (128U * 1024U * 1024U)
 
 /* -- jansson's allocator ------------------------------------------------- */
 
@@ -216,6 +221,17 @@ out:
 
 /* -- proofs: batches, their trees and checkpoints (issue 13.3) ------------------ */
 
+static void
+pr_tree_drop(prod *P, pr_batch *b)
+{
+	if (b->tree == NULL)
+		return;
+	if (b->n > 0)
+		P->tree_bytes -= vault_merkle_tree_nodes(b->n) * VAULT_HASH_BYTES;
+	free(b->tree);
+	b->tree = NULL;
+}
+
 /* The leaves of a batch in seq order (records and the tombstones purge
  * left in their place) into its tree.  The tree's root and the chain head
  * must be the stored ones: a build never vouches for a batch that does not
@@ -228,7 +244,7 @@ pr_batch_tree(prod *P, pr_batch *b, const unsigned char prev_head[VAULT_HASH_BYT
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
 	unsigned char head[VAULT_HASH_BYTES];
-	char bn[24];
+	char bn[24], s0[24], s1[24];
 	size_t i, n, nodes;
 	int rc = -1;
 
@@ -238,15 +254,26 @@ pr_batch_tree(prod *P, pr_batch *b, const unsigned char prev_head[VAULT_HASH_BYT
 		return -1;
 	}
 	snprintf(bn, sizeof(bn), "%llu", b->batch_no);
+	snprintf(s0, sizeof(s0), "%llu", b->first_seq);
+	snprintf(s1, sizeof(s1), "%llu", b->last_seq);
 	pg_param_text(&p, P->tid);
 	pg_param_text(&p, sid);
 	pg_param_text(&p, bn);
+	pg_param_text(&p, s0);
+	pg_param_text(&p, s1);
 	p.result_binary = 1;
+	/* The batch's seq range on the primary keys (tenant, stream, seq):
+	 * an index range of the batch's own rows, not a scan of the stream.
+	 * A row of the range with another batch_no is left out and fails
+	 * the count below; an in-scope row that claims this batch outside
+	 * its range fails pr_proofs_for. */
 	r = pg_query(P->db, "SELECT seq, leaf_hash FROM coffer.records "
 	    "WHERE tenant_id = $1::uuid AND stream_id = $2::uuid AND "
-	    "batch_no = $3::int8 UNION ALL SELECT seq, leaf_hash FROM "
+	    "seq BETWEEN $4::int8 AND $5::int8 AND batch_no = $3::int8 "
+	    "UNION ALL SELECT seq, leaf_hash FROM "
 	    "coffer.tombstones WHERE tenant_id = $1::uuid AND "
-	    "stream_id = $2::uuid AND batch_no = $3::int8 ORDER BY 1", &p,
+	    "stream_id = $2::uuid AND seq BETWEEN $4::int8 AND $5::int8 AND "
+	    "batch_no = $3::int8 ORDER BY 1", &p,
 	    P->err, P->err_len);
 	if (r == NULL)
 		return -1;
@@ -276,6 +303,7 @@ pr_batch_tree(prod *P, pr_batch *b, const unsigned char prev_head[VAULT_HASH_BYT
 		goto out;
 	}
 	b->n = n;
+	P->tree_bytes += nodes * VAULT_HASH_BYTES;
 	if (vault_merkle_tree(P->lbuf, n, b->tree) != 0 ||
 	    memcmp(b->tree + (nodes - 1) * VAULT_HASH_BYTES, root,
 	    VAULT_HASH_BYTES) != 0) {
@@ -292,9 +320,8 @@ pr_batch_tree(prod *P, pr_batch *b, const unsigned char prev_head[VAULT_HASH_BYT
 	}
 	rc = 0;
 out:
-	if (rc != 0) {
-		free(b->tree);
-		b->tree = NULL;
+	if (rc != 0 && b->tree != NULL) {
+		pr_tree_drop(P, b);
 	}
 	PQclear(r);
 	return rc;
@@ -403,23 +430,32 @@ pr_batch_get(prod *P, const unsigned char stream[VAULT_ID_BYTES],
     unsigned long long batch_no)
 {
 	pr_batch *b;
-	size_t i, victim = SIZE_MAX, trees = 0, old = SIZE_MAX;
+	size_t i, victim = SIZE_MAX, old;
+	int loaded = 0;
 
-	for (i = 0; i < P->nbatches; i++) {
-		b = &P->batches[i];
-		if (b->batch_no == batch_no &&
-		    memcmp(b->stream, stream, VAULT_ID_BYTES) == 0)
-			break;
+	/* consecutive rows of a conversation mostly share a batch */
+	i = P->last_batch;
+	if (i >= P->nbatches || P->batches[i].batch_no != batch_no ||
+	    memcmp(P->batches[i].stream, stream, VAULT_ID_BYTES) != 0) {
+		for (i = 0; i < P->nbatches; i++) {
+			b = &P->batches[i];
+			if (b->batch_no == batch_no &&
+			    memcmp(b->stream, stream, VAULT_ID_BYTES) == 0)
+				break;
+		}
 	}
 	if (i == P->nbatches) {
-		/* a slot: a new one, or the least recent not used now */
+		/* a slot: a new one, or (past PR_BATCH_MAX) the least recent
+		 * not used now */
 		if (P->nbatches == P->cap_batches) {
 			size_t j;
 
-			for (j = 0; j < P->nbatches; j++)
-				if (P->batches[j].used < P->gen && (victim == SIZE_MAX ||
-				    P->batches[j].used < P->batches[victim].used))
-					victim = j;
+			if (P->nbatches >= PR_BATCH_MAX)
+				for (j = 0; j < P->nbatches; j++)
+					if (P->batches[j].used < P->gen &&
+					    (victim == SIZE_MAX || P->batches[j].used <
+					    P->batches[victim].used))
+						victim = j;
 			if (victim == SIZE_MAX) {
 				size_t cap = P->cap_batches ? 2 * P->cap_batches :
 				    PR_BATCH_CACHE;
@@ -435,7 +471,7 @@ pr_batch_get(prod *P, const unsigned char stream[VAULT_ID_BYTES],
 		}
 		if (victim != SIZE_MAX) {
 			i = victim;
-			free(P->batches[i].tree);
+			pr_tree_drop(P, &P->batches[i]);
 		} else {
 			i = P->nbatches++;
 		}
@@ -448,25 +484,28 @@ pr_batch_get(prod *P, const unsigned char stream[VAULT_ID_BYTES],
 			b->used = 0;
 			return -1;
 		}
+		loaded = 1;
 	} else if (P->batches[i].tree == NULL) {
 		b = &P->batches[i];
 		if (pr_batch_load(P, b) != 0)
 			return -1;
+		loaded = 1;
 	}
 	b = &P->batches[i];
 	b->used = P->gen;
 	b->tree_used = ++P->tick;
-	/* keep a few trees only */
-	for (trees = 0, old = SIZE_MAX, victim = 0; victim < P->nbatches; victim++)
-		if (P->batches[victim].tree != NULL) {
-			trees++;
-			if (victim != i && (old == SIZE_MAX ||
-			    P->batches[victim].tree_used < P->batches[old].tree_used))
-				old = victim;
-		}
-	if (trees > PR_TREE_CACHE && old != SIZE_MAX) {
-		free(P->batches[old].tree);
-		P->batches[old].tree = NULL;
+	P->last_batch = i;
+	/* trees within PR_TREE_BYTES: the least recently used go first */
+	while (loaded && P->tree_bytes > PR_TREE_BYTES) {
+		size_t j;
+
+		for (old = SIZE_MAX, j = 0; j < P->nbatches; j++)
+			if (P->batches[j].tree != NULL && j != i && (old == SIZE_MAX ||
+			    P->batches[j].tree_used < P->batches[old].tree_used))
+				old = j;
+		if (old == SIZE_MAX)
+			break;
+		pr_tree_drop(P, &P->batches[old]);
 	}
 	return (long)i;
 }

@@ -1524,6 +1524,26 @@ run_tests(void)
 
 		CHECK(sscanf(recs[0].receipt, "%36[^:]:%lld:", stream, &seq) == 2,
 		    "receipt");
+		/* First its batch_no only (issue 17.4: a batch's leaves are
+		 * read by its seq range): the row left its batch's leaves, or
+		 * claims a batch whose range does not hold it. */
+		CHECK(sql("ALTER TABLE coffer.records DISABLE TRIGGER "
+		    "records_append_only") == 0 && sql("UPDATE coffer.records SET "
+		    "batch_no = batch_no + 1 WHERE tenant_id = '%s' AND "
+		    "stream_id = '%s' AND seq = %lld", ta.id, stream, seq) == 0,
+		    "tamper batch_no");
+		snprintf(out, sizeof(out), "%s/m1-batchno.coffer", scratch);
+		CHECK(build(m1, out, 0, &res, err, sizeof(err)) != 0 &&
+		    (strstr(err, " leaves for seq ") != NULL ||
+		    strstr(err, " is not a leaf of its batch ") != NULL ||
+		    strstr(err, ": no batch row (tampered?)") != NULL) &&
+		    strstr(err, "(tampered?)") != NULL, "batch_no: %s", err);
+		CHECK(!exists(out), "batch_no: output exists");
+		CHECK(sql("UPDATE coffer.records SET batch_no = batch_no - 1 "
+		    "WHERE tenant_id = '%s' AND stream_id = '%s' AND seq = %lld",
+		    ta.id, stream, seq) == 0 && sql("ALTER TABLE coffer.records "
+		    "ENABLE ALWAYS TRIGGER records_append_only") == 0, "restore");
+		OK("tampered batch_no: the build stops");
 		CHECK(sql("ALTER TABLE coffer.records DISABLE TRIGGER "
 		    "records_append_only") == 0 && sql("UPDATE coffer.records SET "
 		    "ciphertext = set_byte(ciphertext, 3, get_byte(ciphertext, 3) # 1) "
