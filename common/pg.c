@@ -222,7 +222,7 @@ PGconn *
 pg_connect_app(const char *conninfo, const char *app_name, char *err,
     size_t err_len)
 {
-	const char *kw[8], *val[8];
+	const char *kw[9], *val[9];
 	char line[512], msg[600];
 	PGconn *c;
 	int i = 0;
@@ -234,6 +234,13 @@ pg_connect_app(const char *conninfo, const char *app_name, char *err,
 	if (getenv("PGCONNECT_TIMEOUT") == NULL) {
 		kw[i] = "connect_timeout";
 		val[i++] = "10";
+	}
+	/* With a multi-host conninfo (a Patroni cluster: README, "Replication
+	 * and failover") only the primary will do: libpq skips read-only
+	 * servers, here and on every reconnect. */
+	if (getenv("PGTARGETSESSIONATTRS") == NULL) {
+		kw[i] = "target_session_attrs";
+		val[i++] = "read-write";
 	}
 	kw[i] = "client_encoding";
 	val[i++] = "UTF8";

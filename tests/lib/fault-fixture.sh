@@ -26,7 +26,8 @@
 #                        one gateway_client.py per device, CHUNK records a
 #                        request (default 50), each with --log (attempt
 #                        times), --receipts and --stop-file $FF_DIR/stop;
-#                        pids in $FF_CLIENT_PIDS
+#                        pids in $FF_CLIENT_PIDS; FF_PORTS="P1 P2..."
+#                        spreads the clients over several gateways
 #   ff_load PER SEED CHUNK
 #                        ff_records PER SEED (die on failure), then
 #                        ff_clients_start CHUNK, then 1.5 s for the clients
@@ -58,6 +59,9 @@
 #                        stored, lost acknowledged, duplicates stored,
 #                        stored but not acknowledged (its answer lost; the
 #                        retry then answered duplicate)
+#                        (FF_WITNESSES="FILE...": against each of them)
+#   ff_verify TEST WITNESS
+#                        the verify check of ff_tally alone
 #   ff_finish            the end of a test: stop the gateway with SIGTERM,
 #                        check it exits 0 and logged no sanitizer report,
 #                        then finish
@@ -150,13 +154,23 @@ ff_records() {
 }
 
 ff_clients_start() {
+	chunk=${1:-50}
 	rm -f "$FF_DIR/stop"
 	FF_CLIENT_PIDS=""
 	i=1
 	while [ "$i" -le "$FF_NDEV" ]; do
-		python3 "$FF_CLIENT" --port "$GWF_PORT" --ca "$GWF_SRV_CA" \
+		# FF_PORTS="P1 P2...": client i talks to gateway ((i - 1) mod n) + 1
+		port=$GWF_PORT
+		if [ -n "${FF_PORTS:-}" ]; then
+			# shellcheck disable=SC2086  # a list of ports
+			set -- $FF_PORTS
+			k=$(( (i - 1) % $# ))
+			shift "$k"
+			port=$1
+		fi
+		python3 "$FF_CLIENT" --port "$port" --ca "$GWF_SRV_CA" \
 		    --cert "$GWF_CERTS/ff-d$i.crt" --key "$GWF_CERTS/ff-d$i.key" \
-		    --records "$FF_DIR/recs.$i" --per "${1:-50}" \
+		    --records "$FF_DIR/recs.$i" --per "$chunk" \
 		    --receipts "$FF_DIR/rc.$i" --log "$FF_DIR/log.$i" \
 		    --stop-file "$FF_DIR/stop" --deadline "${FF_CLIENT_DEADLINE:-600}" \
 		    >"$FF_DIR/out.$i" 2>&1 &
@@ -247,17 +261,25 @@ EOF
 	check "$t: rows = records acknowledged ($rows / $acked)" test "$rows" = "$acked"
 	check "$t: every stored row acknowledged at the end ($unacked not)" test "$unacked" = 0
 	check "$t: no seq gap in any stream ($(v gaps))" test "$(v gaps)" = 0
-	"$GWF_CTL" verify --tenant "$FF_TENANT" --witness "$GWF_DIR/witness.jsonl" \
-	    >"$FF_DIR/verify.out" 2>&1
-	vrc=$?
-	check "$t: cofferctl verify --tenant $FF_TENANT --witness: clean (exit $vrc)" test "$vrc" = 0
-	[ "$vrc" = 0 ] || sed 's/^/     /' "$FF_DIR/verify.out" | tail -20
+	for wf in ${FF_WITNESSES:-$GWF_DIR/witness.jsonl}; do
+		ff_verify "$t" "$wf"
+	done
 	fig "$t" "records acknowledged" "$acked"
 	fig "$t" "records stored (rows)" "$rows"
 	fig "$t" "lost acknowledged records (must be 0)" "$lost"
 	fig "$t" "duplicate records stored (must be 0)" "$twice"
 	fig "$t" "stored but not acknowledged (answer lost; retry said duplicate)" "$(v answer_lost)"
 	fig "$t" "stored, never acknowledged at the end" "$unacked"
+}
+
+# ff_verify TEST WITNESS: cofferctl verify of the tenant against one
+# gateway's witness file is clean
+ff_verify() {
+	"$GWF_CTL" verify --tenant "$FF_TENANT" --witness "$2" \
+	    >"$FF_DIR/verify.out" 2>&1
+	vrc=$?
+	check "$1: cofferctl verify --tenant $FF_TENANT --witness $(basename "$2"): clean (exit $vrc)" test "$vrc" = 0
+	[ "$vrc" = 0 ] || sed 's/^/     /' "$FF_DIR/verify.out" | tail -20
 }
 
 ff_finish() {
