@@ -51,6 +51,10 @@ for n in 1 2 3; do
 done
 pf_wait_members 3 180 && pf_wait_sync 60 || { echo "$FF_NAME: cluster did not form"; exit 1; }
 pf_setup_db || { echo "$FF_NAME: database on the cluster"; exit 1; }
+# The gateways and cofferctl get no PGTARGETSESSIONATTRS: their own default
+# (read-write) must keep them off the standbys; psql here is told.
+unset PGTARGETSESSIONATTRS
+FF_PSQL="env PGTARGETSESSIONATTRS=read-write $FF_PSQL"
 
 ff_setup ff-fo 4 || die "gateway, tenant, 4 devices"
 trap all_cleanup EXIT
