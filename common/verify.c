@@ -1473,7 +1473,7 @@ v_tombstones_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi)
 }
 
 /* Every epoch the chunk's records name is a row of coffer.epochs (the
- * schema no longer checks it per row, 0018; an epoch is never deleted,
+ * schema may stop checking it per row; an epoch is never deleted,
  * shredding keeps the row): one query per chunk, after its COPY.  The
  * first missing one, in seq order, is reported at its first record. */
 static int

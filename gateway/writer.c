@@ -566,15 +566,13 @@ wr_dedup(wr_lane *w, wr_slot *slots, size_t *idx, size_t n, wr_stream *st)
 	p.result_binary = 1;
 	pg_param_bin(&p, st->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, arr.p, arr.len);
-	/* One unique-index probe per token, whatever the statistics say:
-	 * "dedup_token = ANY($2)" lets a planner without fresh statistics
-	 * (the gateway may not ANALYZE) pick the (tenant_id, epoch_id) index
-	 * and read every row of the tenant.  The LIMIT keeps the lateral
-	 * subquery a parameterised probe; equality on both columns of the
-	 * unique index makes that index the cheapest. */
+	/* One primary-key probe per token, whatever the statistics say (the
+	 * gateway may not ANALYZE): the LIMIT keeps the lateral subquery a
+	 * parameterised probe.  coffer.record_dedup (0018) holds the receipt,
+	 * so a duplicate never reads coffer.records. */
 	r = pg_query(w->conn, "SELECT t.tok, r.stream_id, r.seq, r.leaf_hash "
 	    "FROM unnest($2::bytea[]) AS t(tok) CROSS JOIN LATERAL ("
-	    "SELECT x.stream_id, x.seq, x.leaf_hash FROM coffer.records x "
+	    "SELECT x.stream_id, x.seq, x.leaf_hash FROM coffer.record_dedup x "
 	    "WHERE x.tenant_id = $1::uuid AND x.dedup_token = t.tok LIMIT 1) r",
 	    &p, w->err, sizeof(w->err));
 	free(arr.p);
@@ -899,6 +897,69 @@ wr_copy(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups, size_t ngroups)
 	return ok ? 0 : -1;
 }
 
+/* The receipts of the drain's new records, one row each, for the next
+ * duplicate's answer (coffer.record_dedup, 0018): its primary key is what
+ * makes two gateways racing on one record lose one transaction (unique
+ * violation, retried), as the records' own key did before partitioning. */
+static int
+wr_copy_dedup(wr_lane *w, const wr_slot *slots, size_t n)
+{
+	pgcopy b = PGCOPY_INIT;
+	PGresult *r;
+	size_t i;
+	int ok;
+
+	pgcopy_header(&b);
+	for (i = 0; i < n; i++) {
+		const wr_slot *s = &slots[i];
+
+		if (s->kind != SLOT_NEW)
+			continue;
+		pgcopy_tuple(&b, 5);
+		pgcopy_bytes(&b, s->st->tenant_id, VAULT_ID_BYTES);
+		pgcopy_bytes(&b, s->it->r->dedup_token, VAULT_TOKEN_BYTES);
+		pgcopy_bytes(&b, s->st->stream_id, VAULT_ID_BYTES);
+		pgcopy_i64(&b, (int64_t)s->rc.seq);
+		pgcopy_bytes(&b, s->rc.leaf_hash, VAULT_HASH_BYTES);
+	}
+	pgcopy_trailer(&b);
+	if (b.err != PGCOPY_OK) {
+		snprintf(w->state, sizeof(w->state), "%s",
+		    b.err == PGCOPY_ENOMEM ? "53200" : "54000");
+		free(b.p);
+		return -1;
+	}
+	r = PQexec(w->conn, "COPY coffer.record_dedup (tenant_id, dedup_token, "
+	    "stream_id, seq, leaf_hash) FROM STDIN (FORMAT binary)");
+	if (r == NULL || PQresultStatus(r) != PGRES_COPY_IN) {
+		wr_note_res(w, r, "COPY record_dedup");
+		PQclear(r);
+		if (w->state[0] == '\0')
+			snprintf(w->state, sizeof(w->state), "08006");
+		free(b.p);
+		return -1;
+	}
+	PQclear(r);
+	ok = wr_copy_flush(w, &b) == 0;
+	free(b.p);
+	if (PQputCopyEnd(w->conn, ok ? NULL : "aborted by coffer-gateway") != 1) {
+		snprintf(w->state, sizeof(w->state), "08006");
+		log_warn("writer: COPY record_dedup: connection lost");
+		return -1;
+	}
+	r = PQgetResult(w->conn);
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		wr_note_res(w, r, "COPY record_dedup");
+		if (w->state[0] == '\0')
+			snprintf(w->state, sizeof(w->state), "08006");
+		ok = 0;
+	}
+	PQclear(r);
+	while ((r = PQgetResult(w->conn)) != NULL)
+		PQclear(r);
+	return ok ? 0 : -1;
+}
+
 static int
 wr_insert_batch(wr_lane *w, const wr_group *g)
 {
@@ -1116,7 +1177,8 @@ wr_attempt(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups,
 		nnew += groups[g].nnew;
 	}
 	if (nnew > 0) {
-		if (wr_copy(w, slots, n, groups, ngroups) != 0)
+		if (wr_copy(w, slots, n, groups, ngroups) != 0 ||
+		    wr_copy_dedup(w, slots, n) != 0)
 			goto fail;
 		for (g = 0; g < ngroups; g++)
 			if (groups[g].nnew > 0 &&
