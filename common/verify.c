@@ -98,7 +98,17 @@ typedef struct v_purge {
 	int           has_root;
 	uint64_t      event_no;
 	int           matched;
+	/* records dropped with their partitions (0019) */
+	uint64_t      part_records;
+	unsigned char proot[VAULT_HASH_BYTES];
+	int           has_proot;
+	int           pmatched;
 } v_purge;
+
+/* Batches [lo, hi) of one stream dropped with a partition. */
+typedef struct v_cover {
+	int64_t lo, hi;
+} v_cover;
 
 /* A run of records under one epoch (the first record of the run). */
 typedef struct v_epoch_use {
@@ -153,6 +163,8 @@ typedef struct vctx {
 	size_t              leaves_cap;     /* in hashes */
 	unsigned char      *parts;
 	size_t              parts_cap;      /* in bytes */
+	v_cover            *cov;            /* this stream's dropped batches */
+	size_t              ncov;
 	v_epoch_use        *epu;            /* this chunk's epoch runs */
 	size_t              nepu;
 	size_t              epu_cap;
@@ -1399,23 +1411,13 @@ v_batch_structure(vctx *v, const v_stream *s, const v_batch *b,
 	return v_checkpoint(v, s, b);
 }
 
-/* Batch b's leaves are in v->leaves[0..n): root, head, advance. */
+/* Batch b's head from prev_head and root; advance. */
 static int
-v_batch_close(vctx *v, const v_stream *s, const v_batch *b, v_chain *ch,
-    int64_t next_seq)
+v_batch_link(vctx *v, const v_stream *s, const v_batch *b, v_chain *ch,
+    const unsigned char root[VAULT_HASH_BYTES])
 {
-	unsigned char root[VAULT_HASH_BYTES], head[VAULT_HASH_BYTES];
+	unsigned char head[VAULT_HASH_BYTES];
 
-	if (next_seq <= b->last_seq)
-		return v_fail(v, "seq-missing", b->batch_no, next_seq, -1,
-		    "no record and no tombstone holds this seq (record deleted)");
-	if (vault_merkle_root(v->leaves, (size_t)b->record_count, root) != 0)
-		return v_error(v, "cannot compute a Merkle root");
-	if (memcmp(root, b->root, VAULT_HASH_BYTES) != 0)
-		return v_fail(v, "root", b->batch_no, -1, -1,
-		    "the Merkle root over its records (seq %lld..%lld) differs "
-		    "from the stored root: a record was altered, replaced or "
-		    "reordered", (long long)b->first_seq, (long long)b->last_seq);
 	if (vault_chain_next(s->tenant, s->stream, (uint64_t)b->batch_no,
 	    (uint64_t)b->first_seq, (uint64_t)b->last_seq, b->prev_head, root,
 	    head) != 0)
@@ -1429,6 +1431,89 @@ v_batch_close(vctx *v, const v_stream *s, const v_batch *b, v_chain *ch,
 	ch->next_batch = b->batch_no + 1;
 	v->r->batches++;
 	return 0;
+}
+
+/* Batch b's leaves are in v->leaves[0..n): root, head, advance. */
+static int
+v_batch_close(vctx *v, const v_stream *s, const v_batch *b, v_chain *ch,
+    int64_t next_seq)
+{
+	unsigned char root[VAULT_HASH_BYTES];
+
+	if (next_seq <= b->last_seq)
+		return v_fail(v, "seq-missing", b->batch_no, next_seq, -1,
+		    "no record and no tombstone holds this seq (record deleted)");
+	if (vault_merkle_root(v->leaves, (size_t)b->record_count, root) != 0)
+		return v_error(v, "cannot compute a Merkle root");
+	if (memcmp(root, b->root, VAULT_HASH_BYTES) != 0)
+		return v_fail(v, "root", b->batch_no, -1, -1,
+		    "the Merkle root over its records (seq %lld..%lld) differs "
+		    "from the stored root: a record was altered, replaced or "
+		    "reordered", (long long)b->first_seq, (long long)b->last_seq);
+	return v_batch_link(v, s, b, ch, root);
+}
+
+/* The batches of stream s dropped with a partition (0019), sorted; two
+ * partition tombstones may not claim one batch. */
+static int
+v_covers_load(vctx *v, const v_stream *s)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char err[512];
+	int i, n;
+
+	v->ncov = 0;
+	p.result_binary = 1;
+	pg_param_bin(&p, s->tenant, VAULT_ID_BYTES);
+	pg_param_bin(&p, s->stream, VAULT_ID_BYTES);
+	res = pg_query(v->c, "SELECT lower(r), upper(r) FROM "
+	    "coffer.partition_tombstones pt CROSS JOIN LATERAL "
+	    "pg_catalog.unnest(pt.batches) AS r WHERE pt.tenant_id = $1 "
+	    "AND pt.stream_id = $2 ORDER BY 1, 2", &p, err, sizeof(err));
+	if (res == NULL)
+		return v_error(v, "database: %s", err);
+	n = PQntuples(res);
+	free(v->cov);
+	v->cov = calloc(n > 0 ? (size_t)n : 1, sizeof(*v->cov));
+	if (v->cov == NULL) {
+		PQclear(res);
+		return v_error(v, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		v_cover *c = &v->cov[i];
+
+		if (v_i64(res, i, 0, &c->lo) != 0 || v_i64(res, i, 1, &c->hi) != 0 ||
+		    c->hi <= c->lo) {
+			PQclear(res);
+			return v_fail(v, "partition-tombstone", -1, -1, -1,
+			    "a partition tombstone's batch range is malformed");
+		}
+		if (i > 0 && c->lo < v->cov[i - 1].hi) {
+			PQclear(res);
+			return v_fail(v, "partition-tombstone", c->lo, -1, -1,
+			    "two partition tombstones claim the batch");
+		}
+	}
+	v->ncov = (size_t)n;
+	PQclear(res);
+	return 0;
+}
+
+static int
+v_covered(const vctx *v, int64_t batch)
+{
+	size_t lo = 0, hi = v->ncov;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->cov[mid].hi <= batch)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->ncov && v->cov[lo].lo <= batch;
 }
 
 static int
@@ -1531,6 +1616,29 @@ v_epochs_exist(vctx *v, const v_stream *s)
 	}
 }
 
+/* The next record of the chunk's COPY into *rseq (have), unless one is
+ * held already or the COPY is done. */
+static int
+v_next_rec(vctx *v, v_copy *cp, int *have, int *done_rec, int64_t *rseq)
+{
+	int got;
+
+	if (*have || *done_rec)
+		return 0;
+	got = v_copy_next(v, cp, V_REC_FIELDS);
+	if (got < 0)
+		return -1;
+	if (got == 0) {
+		*done_rec = 1;
+		return 0;
+	}
+	if (cp->l[0] != 8)
+		return v_error(v, "database: row without seq");
+	*rseq = (int64_t)vault_be64_get(cp->f[0]);
+	*have = 1;
+	return 0;
+}
+
 /* Records of batch rows [from, to) of res: one COPY of records merged with
  * the tombstones of the same seq range. */
 static int
@@ -1565,6 +1673,28 @@ v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
 		    v_batch_structure(v, s, &b, ch) != 0 ||
 		    v_witness_batch(v, s, &b, wi) != 0)
 			goto done;
+		if (v_covered(v, b.batch_no)) {
+			/* Dropped with its partition (0019): its root stands
+			 * (chained and signed); the partition tombstone's own
+			 * check is against the purge event.  No record of it may
+			 * remain; row tombstones of earlier purges are passed. */
+			if (v_next_rec(v, &cp, &have, &done_rec, &rseq) != 0)
+				goto done;
+			if (have && rseq <= b.last_seq) {
+				(void)v_fail(v, "partition-record", b.batch_no, rseq,
+				    -1, "a record of the batch remains although a "
+				    "partition tombstone says the batch was dropped "
+				    "whole");
+				goto done;
+			}
+			while (ti < nt && v_i64(tres, ti, 0, &tseq) == 0 &&
+			    tseq <= b.last_seq)
+				ti++;
+			if (v_batch_link(v, s, &b, ch, b.root) != 0)
+				goto done;
+			v->r->dropped_batches++;
+			continue;
+		}
 		if (v_leaves_reserve(v, (size_t)b.record_count) != 0)
 			goto done;
 		next_seq = b.first_seq;
@@ -1572,21 +1702,8 @@ v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
 			int64_t seq;
 			int is_tomb;
 
-			if (!have && !done_rec) {
-				got = v_copy_next(v, &cp, V_REC_FIELDS);
-				if (got < 0)
-					goto done;
-				if (got == 0) {
-					done_rec = 1;
-				} else {
-					if (cp.l[0] != 8) {
-						(void)v_error(v, "database: row without seq");
-						goto done;
-					}
-					rseq = (int64_t)vault_be64_get(cp.f[0]);
-					have = 1;
-				}
-			}
+			if (v_next_rec(v, &cp, &have, &done_rec, &rseq) != 0)
+				goto done;
 			if (ti < nt && v_i64(tres, ti, 0, &tseq) != 0) {
 				(void)v_error(v, "database: tombstone without seq");
 				goto done;
@@ -1781,6 +1898,8 @@ v_stream_run(vctx *v, const v_stream *s)
 		v->wit[j].seen = 1;
 	if (v->o->since_batch > 1 && v_anchor(v, s, &ch, &wi) != 0)
 		return -1;
+	if (v_covers_load(v, s) != 0)
+		return -1;
 
 	for (;;) {
 		PGresult *res;
@@ -1849,6 +1968,18 @@ v_purge_from_detail(vctx *v, const char *detail, size_t len, uint64_t event_no,
 	if (json_is_string(x) && util_unhex(pr.root, VAULT_HASH_BYTES,
 	    json_string_value(x), json_string_length(x)) == 0)
 		pr.has_root = 1;
+	x = json_object_get(o, "partition_records");
+	if (x != NULL && (!json_is_integer(x) || json_integer_value(x) < 0 ||
+	    (uint64_t)json_integer_value(x) > pr.records)) {
+		json_decref(o);
+		return v_fail(v, "purge-event", -1, -1, (int64_t)event_no,
+		    "the purge event's partition record count is malformed");
+	}
+	pr.part_records = x != NULL ? (uint64_t)json_integer_value(x) : 0;
+	x = json_object_get(o, "partition_root");
+	if (json_is_string(x) && util_unhex(pr.proot, VAULT_HASH_BYTES,
+	    json_string_value(x), json_string_length(x)) == 0)
+		pr.has_proot = 1;
 	json_decref(o);
 	p = realloc(*list, (*n + 1) * sizeof(*p));
 	if (p == NULL)
@@ -2398,11 +2529,11 @@ v_purge_group(vctx *v, v_purge *list, size_t npurges,
 		    "(tombstones forged, or the audit log truncated)", pid);
 	}
 	p->matched = 1;
-	if (p->records != n)
+	if (p->records - p->part_records != n)
 		return v_fail(v, "tombstone-count", -1, -1, (int64_t)p->event_no,
-		    "purge %s disposed of %llu records by its audit event, but "
-		    "%zu tombstones carry its id", pid,
-		    (unsigned long long)p->records, n);
+		    "purge %s disposed of %llu records row by row by its audit "
+		    "event, but %zu tombstones carry its id", pid,
+		    (unsigned long long)(p->records - p->part_records), n);
 	if (vault_merkle_root(v->leaves, n, root) != 0)
 		return v_error(v, "cannot compute a Merkle root");
 	if (!p->has_root || memcmp(root, p->root, VAULT_HASH_BYTES) != 0)
@@ -2410,6 +2541,117 @@ v_purge_group(vctx *v, v_purge *list, size_t npurges,
 		    "the Merkle root of purge %s's tombstones differs from the "
 		    "one its audit event recorded", pid);
 	return 0;
+}
+
+/* One purge's partition tombstones: n batch roots in v->leaves, recs
+ * records by their counts. */
+static int
+v_partition_group(vctx *v, v_purge *list, size_t npurges,
+    const unsigned char *purge_id, size_t n, uint64_t recs)
+{
+	unsigned char root[VAULT_HASH_BYTES];
+	char pid[UTIL_UUID_STRLEN + 1];
+	v_purge *p = v_purge_find(list, npurges, purge_id);
+
+	util_uuid_format(pid, purge_id);
+	if (p == NULL)
+		return v_fail(v, "partition-unaudited", -1, -1, -1,
+		    "partition tombstones of purge %s are covered by no purge "
+		    "audit event (a partition dropped, or its tombstone written, "
+		    "outside a signed purge; or the audit log truncated)", pid);
+	p->pmatched = 1;
+	if (p->part_records != recs)
+		return v_fail(v, "partition-count", -1, -1, (int64_t)p->event_no,
+		    "purge %s dropped %llu records with their partitions by its "
+		    "audit event, but its partition tombstones count %llu", pid,
+		    (unsigned long long)p->part_records, (unsigned long long)recs);
+	if (vault_merkle_root(v->leaves, n, root) != 0)
+		return v_error(v, "cannot compute a Merkle root");
+	if (!p->has_proot || memcmp(root, p->proot, VAULT_HASH_BYTES) != 0)
+		return v_fail(v, "partition-root", -1, -1, (int64_t)p->event_no,
+		    "the Merkle root of the batches purge %s's partition "
+		    "tombstones cover differs from the one its audit event "
+		    "recorded", pid);
+	return 0;
+}
+
+/* Partition tombstones (0019) of tenant t, by purge: the roots of the
+ * batches they cover, in (stream, batch_no) order, must give a signed
+ * purge event's partition_root, and their record counts its
+ * partition_records; every such event must have its tombstones. */
+static int
+v_partitions_tenant(vctx *v, const v_tenant *t, v_purge *list,
+    size_t npurges)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res = NULL;
+	char err[512];
+	size_t n = 0, i;
+	uint64_t recs = 0;
+	int r, rows, rc = -1;
+	const unsigned char *cur = NULL;
+
+	p.result_binary = 1;
+	pg_param_bin(&p, t->id, VAULT_ID_BYTES);
+	/* record_count once per tombstone row: on its first batch. */
+	res = pg_query(v->c, "SELECT pt.purge_id, b.merkle_root, "
+	    "CASE WHEN b.batch_no = lower(pt.batches) THEN pt.record_count "
+	    "ELSE 0 END FROM coffer.partition_tombstones pt "
+	    "LEFT JOIN coffer.batches b ON b.tenant_id = pt.tenant_id "
+	    "AND b.stream_id = pt.stream_id AND b.batch_no <@ pt.batches "
+	    "WHERE pt.tenant_id = $1 "
+	    "ORDER BY pt.purge_id, pt.stream_id, b.batch_no", &p, err,
+	    sizeof(err));
+	if (res == NULL)
+		return v_error(v, "database: %s", err);
+	rows = PQntuples(res);
+	for (r = 0; r < rows; r++) {
+		const unsigned char *pid, *root;
+		int64_t k;
+
+		if (v_bytes(res, r, 0, VAULT_ID_BYTES, &pid) != 0) {
+			(void)v_error(v, "database: unexpected partition row");
+			goto done;
+		}
+		if (v_bytes(res, r, 1, VAULT_HASH_BYTES, &root) != 0) {
+			(void)v_fail(v, "partition-tombstone", -1, -1, -1,
+			    "a partition tombstone covers a batch the database "
+			    "does not hold");
+			goto done;
+		}
+		if (v_i64(res, r, 2, &k) != 0 || k < 0) {
+			(void)v_error(v, "database: unexpected partition row");
+			goto done;
+		}
+		if (cur != NULL && memcmp(cur, pid, VAULT_ID_BYTES) != 0) {
+			if (v_partition_group(v, list, npurges, cur, n, recs) != 0)
+				goto done;
+			n = 0;
+			recs = 0;
+		}
+		cur = pid;
+		if (v_leaves_reserve(v, n + 1) != 0)
+			goto done;
+		memcpy(v->leaves + n * VAULT_HASH_BYTES, root, VAULT_HASH_BYTES);
+		n++;
+		recs += (uint64_t)k;
+	}
+	if (cur != NULL && v_partition_group(v, list, npurges, cur, n,
+	    recs) != 0)
+		goto done;
+	for (i = 0; i < npurges; i++)
+		if (!list[i].pmatched && list[i].part_records > 0) {
+			(void)v_fail(v, "partition-missing", -1, -1,
+			    (int64_t)list[i].event_no, "the purge event records "
+			    "%llu records dropped with their partitions but no "
+			    "partition tombstone carries its purge id",
+			    (unsigned long long)list[i].part_records);
+			goto done;
+		}
+	rc = 0;
+done:
+	PQclear(res);
+	return rc;
 }
 
 static int
@@ -2461,14 +2703,16 @@ v_tombstones_tenant(vctx *v, const v_tenant *t, v_purge *list, size_t npurges)
 		goto done;
 	v->loc_stream = NULL;
 	for (i = 0; i < npurges; i++)
-		if (!list[i].matched && list[i].records > 0) {
+		if (!list[i].matched &&
+		    list[i].records > list[i].part_records) {
 			(void)v_fail(v, "tombstone-missing", -1, -1,
 			    (int64_t)list[i].event_no, "the purge event records "
-			    "%llu disposed records but no tombstone carries its "
-			    "purge id", (unsigned long long)list[i].records);
+			    "%llu records disposed of row by row but no tombstone "
+			    "carries its purge id", (unsigned long long)
+			    (list[i].records - list[i].part_records));
 			goto done;
 		}
-	rc = 0;
+	rc = v_partitions_tenant(v, t, list, npurges);
 done:
 	v_copy_drain(&cp);
 	return rc;
@@ -2666,5 +2910,6 @@ out:
 	free(v.leaves);
 	free(v.parts);
 	free(v.epu);
+	free(v.cov);
 	return r->status;
 }

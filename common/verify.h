@@ -120,6 +120,7 @@ typedef struct verify_report {
 	uint64_t audit_signed;        /* events with a valid writer signature */
 	uint64_t audit_legacy;        /* unsigned events before migration 0008 */
 	uint64_t audit_witness_lines; /* audit head lines among witness_lines */
+	uint64_t dropped_batches;     /* batches dropped with a partition */
 	double   seconds;
 } verify_report;
 

@@ -938,7 +938,9 @@ ctl_purge_usage(FILE *f)
 	    "                       [--max-clock-skew SECONDS] [--config FILE]\n"
 	    "Disposes of records past retention, outside every active hold and\n"
 	    "outside the scope of every matter that is not closed, leaving a\n"
-	    "tombstone per record, and destroys the wrapped key of every epoch\n"
+	    "tombstone per record (a month every record of which goes is\n"
+	    "dropped whole: one tombstone per partition and stream), and\n"
+	    "destroys the wrapped key of every epoch\n"
 	    "left without records.  Shows what it would dispose of (by tenant,\n"
 	    "channel and age, and what open matters keep) and asks on the\n"
 	    "terminal first; --yes does not ask (automation), --dry-run only\n"
@@ -1025,6 +1027,57 @@ done:
 	return rc;
 }
 
+/* Merkle root of the roots of the batches one purge dropped with their
+ * partitions (coffer.partition_tombstones, 0019), in (stream, batch_no)
+ * order — the order `verify` reads them back in.  *nbatches: how many. */
+static int
+ctl_partition_root(PGconn *c, const unsigned char tid[UTIL_UUID_BYTES],
+    const unsigned char pid[UTIL_UUID_BYTES], unsigned char root[VAULT_HASH_BYTES],
+    long long *nbatches)
+{
+	pg_params p = PG_PARAMS_INIT;
+	unsigned char *leaves = NULL;
+	char err[CTL_ERR];
+	PGresult *r;
+	int i, n, rc = -1;
+
+	p.result_binary = 1;
+	pg_param_bin(&p, tid, UTIL_UUID_BYTES);
+	pg_param_bin(&p, pid, UTIL_UUID_BYTES);
+	r = pg_query(c, "SELECT b.merkle_root FROM coffer.partition_tombstones pt "
+	    "JOIN coffer.batches b ON b.tenant_id = pt.tenant_id "
+	    "AND b.stream_id = pt.stream_id AND b.batch_no <@ pt.batches "
+	    "WHERE pt.tenant_id = $1::uuid AND pt.purge_id = $2::uuid "
+	    "ORDER BY pt.stream_id, b.batch_no", &p, err, sizeof(err));
+	if (r == NULL) {
+		ctl_fail("%s", err);
+		return -1;
+	}
+	n = PQntuples(r);
+	if (n == 0 || (leaves = malloc((size_t)n * VAULT_HASH_BYTES)) == NULL) {
+		ctl_fail("purge dropped partitions but no batch is covered");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (PQgetlength(r, i, 0) != VAULT_HASH_BYTES) {
+			ctl_fail("malformed batch row");
+			goto done;
+		}
+		memcpy(leaves + (size_t)i * VAULT_HASH_BYTES, PQgetvalue(r, i, 0),
+		    VAULT_HASH_BYTES);
+	}
+	if (vault_merkle_root(leaves, (size_t)n, root) != 0) {
+		ctl_fail("cannot compute the partitions' root");
+		goto done;
+	}
+	*nbatches = n;
+	rc = 0;
+done:
+	free(leaves);
+	PQclear(r);
+	return rc;
+}
+
 /* What one run of purge_expired() does (or would do) in the current
  * transaction: prints it (per tenant: counts, the plan by channel and age,
  * the matters that kept records) and, when audit is set, appends each
@@ -1051,7 +1104,8 @@ ctl_purge_run(PGconn *c, const ctl_opts *o, const unsigned char *tid,
 	pg_param_text(&p, auth);
 	pg_param_text(&p, dry ? "t" : "f");
 	r = pg_query(c, "SELECT p.tenant, t.name, p.purged, p.held, "
-	    "p.future, p.shredded, p.preserved, p.matters::text, p.plan::text "
+	    "p.future, p.shredded, p.preserved, p.matters::text, p.plan::text, "
+	    "p.dropped, array_to_json(p.partitions)::text "
 	    "FROM coffer.purge_expired($1::uuid, $2::uuid, $3, $4::boolean) p "
 	    "JOIN coffer.tenants t ON t.tenant_id = p.tenant "
 	    "ORDER BY t.name", &p, err, sizeof(err));
@@ -1062,9 +1116,10 @@ ctl_purge_run(PGconn *c, const ctl_opts *o, const unsigned char *tid,
 	for (i = 0; i < PQntuples(r); i++) {
 		unsigned char t[UTIL_UUID_BYTES], root[VAULT_HASH_BYTES];
 		char roothex[2 * VAULT_HASH_BYTES + 1], *detail;
-		json_t *matters, *plan, *x;
+		char proothex[2 * VAULT_HASH_BYTES + 1];
+		json_t *matters, *plan, *parts, *x;
 		json_error_t jerr;
-		long long v[5];
+		long long v[5], dropped, nbatches = 0;
 		size_t j;
 
 		if (util_uuid_parse(t, PQgetvalue(r, i, 0)) != 0) {
@@ -1075,11 +1130,15 @@ ctl_purge_run(PGconn *c, const ctl_opts *o, const unsigned char *tid,
 			v[k] = strtoll(PQgetvalue(r, i, 2 + k), NULL, 10);
 			tot[k] += v[k];
 		}
+		dropped = strtoll(PQgetvalue(r, i, 9), NULL, 10);
 		matters = json_loads(PQgetvalue(r, i, 7), 0, &jerr);
 		plan = json_loads(PQgetvalue(r, i, 8), 0, &jerr);
-		if (!json_is_array(matters) || !json_is_array(plan)) {
+		parts = json_loads(PQgetvalue(r, i, 10), 0, &jerr);
+		if (!json_is_array(matters) || !json_is_array(plan) ||
+		    !json_is_array(parts) || dropped < 0 || dropped > v[0]) {
 			json_decref(matters);
 			json_decref(plan);
+			json_decref(parts);
 			ctl_fail("unexpected purge result");
 			goto done;
 		}
@@ -1102,25 +1161,48 @@ ctl_purge_run(PGconn *c, const ctl_opts *o, const unsigned char *tid,
 			    (long long)json_integer_value(json_object_get(x, "records")),
 			    json_string_value(json_object_get(x, "matter_id")),
 			    json_string_value(json_object_get(x, "state")));
+		json_array_foreach(parts, j, x)
+			printf("  %s partition %.32s whole\n",
+			    dry ? "would drop" : "dropped", json_string_value(x));
+		if (dropped > 0)
+			printf("  %lld of these records %s with their partition%s "
+			    "(no tombstone per record)\n", dropped,
+			    dry ? "would go" : "went",
+			    json_array_size(parts) == 1 ? "" : "s");
 		json_decref(plan);
 		if (!audit) {
 			json_decref(matters);
+			json_decref(parts);
 			continue;
 		}
 		roothex[0] = '\0';
-		if (!dry && v[0] > 0) {
-			if (ctl_purge_root(c, t, pid, v[0], root) != 0) {
+		proothex[0] = '\0';
+		if (!dry && v[0] > dropped) {
+			if (ctl_purge_root(c, t, pid, v[0] - dropped, root) != 0) {
 				json_decref(matters);
+				json_decref(parts);
 				goto done;
 			}
 			util_hex(roothex, root, VAULT_HASH_BYTES);
 		}
+		if (!dry && dropped > 0) {
+			if (ctl_partition_root(c, t, pid, root, &nbatches) != 0) {
+				json_decref(matters);
+				json_decref(parts);
+				goto done;
+			}
+			util_hex(proothex, root, VAULT_HASH_BYTES);
+		}
 		detail = ctl_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o, "
-		    "s:s?, s:b, s:s?}", "purge_id", pidstr,
+		    "s:s?, s:I, s:I, s:s?, s:o, s:b, s:s?}", "purge_id", pidstr,
 		    "records", (json_int_t)v[0], "held", (json_int_t)v[1],
 		    "future", (json_int_t)v[2], "epochs_shredded", (json_int_t)v[3],
 		    "preserved", (json_int_t)v[4], "matters", matters,
 		    "tombstone_root", roothex[0] ? roothex : NULL,
+		    "partition_records", (json_int_t)dropped,
+		    "partition_batches", (json_int_t)nbatches,
+		    "partition_root", proothex[0] ? proothex : NULL,
+		    "partitions", parts,
 		    "dry_run", dry, "reason", o->reason));
 		if (detail == NULL) {
 			ctl_fail("out of memory");
@@ -1262,6 +1344,18 @@ ctl_purge(const ctl_opts *o)
 	}
 	if (ctl_commit(c) != 0)
 		goto done;
+	/* Keep monthly partitions three months ahead (0018): a purge is the
+	 * one job every archive runs regularly. */
+	if (!o->dry_run) {
+		PGresult *pr = pg_query(c, "SELECT "
+		    "coffer.records_partitions_ensure(NULL, 3)", NULL, err,
+		    sizeof(err));
+
+		if (pr == NULL)
+			fprintf(stderr, "cofferctl purge: warning: monthly "
+			    "partitions not made ahead: %s\n", err);
+		PQclear(pr);
+	}
 	printf("purge %s%s: %lld records %s, %lld held, %lld future, %lld epoch "
 	    "keys %s, %lld kept for open matters\n", pidstr,
 	    o->dry_run ? " (dry run)" : "", tot[0],

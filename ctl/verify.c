@@ -241,6 +241,11 @@ ctl_cmd_verify(int argc, char **argv)
 		    (unsigned long long)r.audit_events,
 		    (unsigned long long)r.witness_lines, r.seconds,
 		    r.seconds > 0 ? (double)r.records / r.seconds : 0.0);
+		if (r.dropped_batches > 0)
+			printf("verify: %llu batches were disposed of with their "
+			    "partitions: their roots are chained and signed, their "
+			    "partition tombstones match signed purge events\n",
+			    (unsigned long long)r.dropped_batches);
 		if (r.audit_redacted > 0)
 			printf("verify: note: %llu audit events lost their unblinded "
 			    "partials to migration 0004; their hashes are taken as "

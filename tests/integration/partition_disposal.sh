@@ -1,0 +1,239 @@
+#!/bin/sh
+# tests/integration/partition_disposal.sh — issue 17.2: records live in
+# monthly partitions (0018) and a purge drops a partition whole when every
+# row of it goes (0019), leaving partition tombstones that a signed purge
+# event vouches for.  An archive spanning six months (a real gateway run
+# under libfaketime in the middle of each month), retention between the
+# third and fourth month back, one held record in the fifth month back:
+# the fully expired months are dropped as partitions, the held month is
+# purged row by row, `cofferctl verify` proves both, and the attackers —
+# the database owner who drops a partition of unexpired records and writes
+# a partition tombstone for it, under a new purge id or a real one, or who
+# drops one without any — are caught.  Then the upgrade path: an archive
+# made before 0018 keeps its rows as the partition records_legacy.  Real
+# gateway, PostgreSQL and cofferctl.  Runs inside tests/pg-harness.sh.
+set -u
+ROOT=$(pwd)
+. "$ROOT/tests/lib/gateway-fixture.sh"
+GWF_NO_TRAP=1
+PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
+CK_NAME=partition_disposal
+. "$ROOT/tests/lib/check.sh"
+logs_tail() {
+	[ -n "${GWF_LOG:-}" ] && [ -f "$GWF_LOG" ] && tail -15 "$GWF_LOG" | sed 's/^/  gw: /'
+}
+CK_DIE_HOOK=logs_tail
+q() { $PSQL -c "$1"; }
+DB=$PGDATABASE
+cleanup() {
+	gwf_cleanup
+	for x in pd_t1 pd_t2 pd_t3 pd_up; do
+		$PSQL -d postgres -c "DROP DATABASE IF EXISTS $x" >/dev/null 2>&1
+	done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+gwf_init || die "gateway fixture"
+D=$GWF_DIR
+CTL=$GWF_CTL
+REAL_GW=$GWF_GW
+NOW=$(date -u +%s)
+gwf_clock_wrap "$CTL" "$D/ctl-past" -220d || die "clock wrapper"
+GWF_CTL="$D/ctl-past"
+gwf_server_cert && gwf_tenant pd && gwf_device pd phone-1 && gwf_node pd-node ||
+    die "set-up 220 days ago"
+GWF_CTL=$CTL
+gwf_config "epoch_records = 7" || die "gateway config"
+
+# The owner makes the past months' partitions (a fresh archive has them
+# from its first month on; these months predate the test database).
+made=$(q "SELECT coffer.records_partitions_ensure(now() - interval '6 months', 3)")
+check_eq "partitions made for the six past months" 6 "$made"
+
+# send TAG N WHO: N records, sent at the gateway's (fake) now, $AGE days
+# ago (retention runs from the later of sent_at and received_at)
+send() {
+	python3 - "$1" "$2" "$3" "${AGE:-0}" >"$D/in.ndjson" <<'PY'
+import json, sys, time
+tag, n, who, age = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+t0 = time.time() - age * 86400 - 60
+for k in range(n):
+    print(json.dumps({"id": "%s-%d" % (tag, k), "channel": "signal",
+        "conversation": "conv-%s" % tag, "direction": "out", "sender": who,
+        "recipients": ["+15550170009"],
+        "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
+        "body": "%s %d" % (tag, k)}))
+PY
+	code=$(gwf_curl phone-1 -o "$D/in.out" -w '%{http_code}' \
+	    -H 'Content-Type: application/x-ndjson' --data-binary "@$D/in.ndjson" \
+	    "$(gwf_url v1/records)" 2>/dev/null) || code=000
+	check_eq "$1: $2 records stored" "200 $2" "$code $(grep -c '"stored"' "$D/in.out")"
+}
+
+# Month k back: the 15th at noon UTC, as days before now.
+first=$(date -u +%Y-%m-01)
+for k in 6 5 4 3 2 1; do
+	t=$(date -u -d "$first -$k months +14 days 12:00" +%s) || die "date"
+	AGE=$(( (NOW - t) / 86400 ))
+	eval "AGE_$k=$AGE"
+	eval "PART_$k=records_$(date -u -d "@$t" +%Y_%m)"
+	gwf_clock_wrap "$REAL_GW" "$D/gw-$k" "-${AGE}d" &&
+	    gwf_clock_wrap "$CTL" "$D/ctl-$k" "-${AGE}d" || die "clock wrapper $k"
+	# the tenant's CRL as it was signed that month
+	"$D/ctl-$k" pki crl-refresh --tenant pd >"$D/out" 2>&1 ||
+	    die "crl-refresh ($k months back): $(cat "$D/out")"
+	GWF_GW="$D/gw-$k"
+	gwf_start || die "gateway start ($k months back)"
+	if [ "$k" = 5 ]; then
+		send "m$k" 19 +15550170001
+		send "m$k-held" 1 +15550170005
+	else
+		send "m$k" 20 +15550170001
+	fi
+	gwf_stop || die "gateway stop ($k months back)"
+done
+GWF_GW=$REAL_GW
+AGE=0
+"$CTL" pki crl-refresh --tenant pd >"$D/out" 2>&1 || die "crl-refresh: $(cat "$D/out")"
+# shellcheck disable=SC2154  # set by eval above
+{ P6=$PART_6; P5=$PART_5; P4=$PART_4; P3=$PART_3; A4=$AGE_4; A3=$AGE_3; }
+check_eq "each month's records are in that month's partition" "20 20 20 20" \
+    "$(q "SELECT (SELECT count(*) FROM coffer.$P6), (SELECT count(*) FROM coffer.$P5),
+                 (SELECT count(*) FROM coffer.$P4), (SELECT count(*) FROM coffer.$P3)" | tr '|' ' ')"
+check_eq "the default partition holds nothing" 0 \
+    "$(q "SELECT count(*) FROM coffer.records_default")"
+check_eq "every record has its dedup row" 120 "$(q "SELECT count(*) FROM coffer.record_dedup")"
+
+# Retention halfway between the fourth and the third month back; a hold
+# on one participant of the fifth.
+R=$(( (A4 + A3) / 2 ))
+q "UPDATE coffer.tenants SET retention_floor_days = 1" >/dev/null || bad "floor"
+"$CTL" retention set --tenant pd --days "$R" >"$D/out" 2>&1 &&
+    ok "retention set: $(cat "$D/out")" || bad "retention set: $(cat "$D/out")"
+"$CTL" hold create --tenant pd --participant "+15550170005" \
+    --keys-dir "$GWF_KEYS" --reason "matter 17" >"$D/out" 2>&1 ||
+    bad "hold create: $(cat "$D/out")"
+
+"$CTL" purge --dry-run >"$D/out" 2>&1
+check_eq "dry run exits 0" 0 $?
+check_eq "the dry run names the two partitions it would drop" "1 1 1" \
+    "$(grep -c "would drop partition $P6 whole" "$D/out") $(grep -c "would drop partition $P4 whole" "$D/out") $(grep -c 'would purge 59 records, kept 1 under hold' "$D/out")"
+check_eq "a dry run drops nothing" "3 0" \
+    "$(q "SELECT count(*) FROM pg_class WHERE relname IN ('$P6', '$P5', '$P4')") $(q "SELECT count(*) FROM coffer.partition_tombstones")"
+
+"$CTL" purge --yes --reason "partition test" >"$D/out" 2>&1 ||
+    bad "purge: $(cat "$D/out")"
+grep -q "purged 59 records" "$D/out" && ok "purge: $(head -1 "$D/out")" ||
+    bad "purge output: $(cat "$D/out")"
+check_eq "purge reports the partitions it dropped" "1 1 1" \
+    "$(grep -c "dropped partition $P6 whole" "$D/out") $(grep -c "dropped partition $P4 whole" "$D/out") $(grep -c '40 of these records went with their partitions' "$D/out")"
+check_eq "the expired months are gone as tables; the held month and the rest stay" "$P5 $P3" \
+    "$(q "SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class WHERE relname IN ('$P6', '$P5', '$P4', '$P3')")"
+check_eq "record_partitions says which purge dropped them" 2 \
+    "$(q "SELECT count(*) FROM coffer.record_partitions WHERE name IN ('$P6', '$P4') AND dropped_at IS NOT NULL AND purge_id IS NOT NULL")"
+check_eq "the held month went row by row: 19 tombstones, the held record kept" "19 1" \
+    "$(q "SELECT count(*) FROM coffer.tombstones") $(q "SELECT count(*) FROM coffer.$P5")"
+check_eq "partition tombstones count the 40 dropped records, no row tombstone for them" "40 0" \
+    "$(q "SELECT sum(record_count) FROM coffer.partition_tombstones") $(q "SELECT count(*) FROM coffer.tombstones t JOIN coffer.partition_tombstones p ON p.tenant_id = t.tenant_id AND p.stream_id = t.stream_id AND t.batch_no <@ p.batches")"
+check_eq "dedup rows left: the 61 records still held" 61 \
+    "$(q "SELECT count(*) FROM coffer.record_dedup")"
+check_eq "the signed purge event carries the partition root" "40 t" \
+    "$(q "SELECT detail->>'partition_records', (detail->>'partition_root') ~ '^[0-9a-f]{64}\$' FROM coffer.audit_events WHERE action = 'purge'" | tr '|' ' ')"
+PGUSER=auditor "$CTL" verify >"$D/verify.out" 2>&1
+check_eq "the archive verifies after both kinds of removal" 0 $?
+grep -q "batches were disposed of with their partitions" "$D/verify.out" &&
+    ok "verify: $(head -1 "$D/verify.out")" || bad "verify output: $(cat "$D/verify.out")"
+
+# A record sent again after its partition went is stored again (its
+# dedup row went with it), like after a row-by-row purge.
+gwf_start || die "gateway start"
+python3 - >"$D/again.ndjson" <<'PY'
+import json, time
+print(json.dumps({"id": "m6-0", "channel": "signal", "conversation": "conv-m6",
+    "direction": "out", "sender": "+15550170001", "recipients": ["+15550170009"],
+    "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "body": "again"}))
+PY
+code=$(gwf_curl phone-1 -o "$D/again.out" -w '%{http_code}' \
+    -H 'Content-Type: application/x-ndjson' --data-binary "@$D/again.ndjson" \
+    "$(gwf_url v1/records)" 2>/dev/null) || code=000
+check_eq "a record of a dropped month sent again is stored anew" "200 1" \
+    "$code $(grep -c '"stored"' "$D/again.out")"
+code=$(gwf_curl phone-1 -o "$D/again.out" -w '%{http_code}' \
+    -H 'Content-Type: application/x-ndjson' --data-binary "@$D/again.ndjson" \
+    "$(gwf_url v1/records)" 2>/dev/null) || code=000
+check_eq "and once stored, it is a duplicate" "200 1" \
+    "$code $(grep -c '"duplicate"' "$D/again.out")"
+gwf_stop || die "gateway stop"
+PGUSER=auditor "$CTL" verify >"$D/verify.out" 2>&1
+check_eq "the archive verifies after new ingest" 0 $?
+
+# -- the attackers: the database owner ---------------------------------------------
+# tamper DB SQL EXPECT: on a copy of the archive, SQL as the owner, then
+# verify must fail naming EXPECT.
+tamper() {
+	$PSQL -d postgres -c "CREATE DATABASE $1 TEMPLATE $DB" >/dev/null ||
+	    { bad "copy for $1"; return; }
+	$PSQL -d "$1" -c "$2" >/dev/null 2>"$D/$1.err" ||
+	    { bad "$1: tampering failed: $(cat "$D/$1.err")"; return; }
+	PGDATABASE=$1 PGUSER=auditor "$CTL" verify >"$D/$1.out" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ] && grep -q "$3" "$D/$1.out"; then
+		ok "$4: $(grep -m1 "$3" "$D/$1.out" | cut -c1-220)"
+	else
+		bad "$4: rc $rc: $(cut -c1-300 "$D/$1.out")"
+	fi
+}
+# The third month back is not expired: drop it and forge its tombstones.
+# forge PURGE_ID_SQL: drop that month, tombstones under the given purge id
+forge() {
+	echo "INSERT INTO coffer.partition_tombstones
+	    SELECT r.tenant_id, r.stream_id, '$P3', '-infinity', 'infinity',
+	           range_agg(int8range(r.batch_no, r.batch_no, '[]')),
+	           count(DISTINCT r.batch_no), count(*), max(r.seq),
+	           (array_agg(r.epoch_id ORDER BY r.seq DESC))[1], $1, now(), 'forged'
+	    FROM coffer.$P3 r GROUP BY 1, 2;
+	    DROP TABLE coffer.$P3;"
+}
+tamper pd_t1 "$(forge "gen_random_uuid()")" "are covered by no purge audit event" \
+    "a partition dropped with tombstones under a new purge id is found"
+tamper pd_t2 "$(forge "(SELECT (detail->>'purge_id')::uuid FROM coffer.audit_events WHERE action = 'purge')")" \
+    "its partition tombstones count\|partition tombstones .* differs" \
+    "a partition dropped with tombstones under the real purge's id is found"
+tamper pd_t3 "DROP TABLE coffer.$P3" "record deleted" \
+    "a partition dropped without any tombstone is found"
+
+# -- upgrading an archive made before 0018 -----------------------------------------
+$PSQL -d postgres -c "CREATE DATABASE pd_up" >/dev/null || die "pd_up"
+mkdir -p "$D/mig17" && cp "$ROOT"/migrations/00[01]*.sql "$D/mig17/" &&
+    rm -f "$D"/mig17/0018_* "$D"/mig17/0019_* || die "migrations copy"
+PGDATABASE=pd_up "$CTL" migrate --dir "$D/mig17" >"$D/up.out" 2>&1 ||
+    die "migrate to 0017: $(cat "$D/up.out")"
+$PSQL -d pd_up <<'EOF' >/dev/null || die "old rows"
+SET session_replication_role = replica;  -- rows without their parents
+INSERT INTO coffer.records
+SELECT '00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002',
+       g, '00000000-0000-4000-8000-000000000003', g / 10,
+       now() - g * interval '3 days', now(), 'sms', 1, '{}', NULL,
+       decode(lpad(to_hex(g), 32, '0'), 'hex'), decode(repeat('00', 24), 'hex'),
+       decode(repeat('00', 16), 'hex'), decode(repeat('00', 32), 'hex')
+FROM generate_series(0, 199) g;
+EOF
+PGDATABASE=pd_up "$CTL" migrate --dir "$ROOT/migrations" >"$D/up.out" 2>&1
+check_eq "migrations 0018 and 0019 apply to an archive with records" 0 $?
+check_eq "the old rows are the partition records_legacy, up to next month" \
+    "200 200 200 $(date -u -d "$first +1 month" +%Y-%m-%d)" \
+    "$($PSQL -d pd_up -c "SELECT (SELECT count(*) FROM coffer.records), (SELECT count(*) FROM coffer.records_legacy), (SELECT count(*) FROM coffer.record_dedup), (SELECT range_to::date FROM coffer.record_partitions WHERE name = 'records_legacy')" | tr '|' ' ')"
+check_eq "the legacy partition has the new primary key and its own TRUNCATE guard" "t 1" \
+    "$($PSQL -d pd_up -c "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = 'coffer.records_legacy'::regclass AND i.indisprimary AND i.indnatts = 4), (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'coffer.records_legacy'::regclass AND tgname = 'records_no_truncate' AND tgenabled = 'A')" | tr '|' ' ')"
+$PSQL -d pd_up -c "TRUNCATE coffer.records_legacy" >/dev/null 2>"$D/up.err"
+check_eq "TRUNCATE of a partition by name is refused" 1 \
+    "$(grep -c 'coffer.records_legacy is append-only: TRUNCATE refused' "$D/up.err")"
+$PSQL -c "TRUNCATE coffer.$P3" >/dev/null 2>"$D/up.err"
+check_eq "and so is TRUNCATE of a monthly partition" 1 \
+    "$(grep -c "coffer.$P3 is append-only: TRUNCATE refused" "$D/up.err")"
+check_eq "ensure makes no month the legacy partition covers" \
+    "0 $(date -u -d "$first +1 month" +records_%Y_%m)" \
+    "$($PSQL -d pd_up -c "SELECT coffer.records_partitions_ensure(now() - interval '3 months', 0)") $($PSQL -d pd_up -c "SELECT min(name) FROM coffer.record_partitions WHERE name <> 'records_legacy'")"
+finish
