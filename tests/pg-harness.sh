@@ -38,6 +38,8 @@ PGBIN=${COFFER_PGBIN:-/usr/lib/postgresql/15/bin}
 TEST_TIMEOUT=${COFFER_ITEST_TIMEOUT:-600}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
+# shellcheck source=lib/db-setup.sh
+. "$ROOT/tests/lib/db-setup.sh"
 
 usage() {
 	echo "usage: sh tests/pg-harness.sh [--only NAME | --shell CMD...]" >&2
@@ -183,31 +185,12 @@ if ! "$BUILD/cofferctl" migrate --dir "$COFFER_MIGRATIONS_DIR" >"$TMP/migrate.lo
 	cat "$TMP/migrate.log" >&2
 	die "migrations failed"
 fi
-$PSQL <<'EOF' || die "creating login roles failed"
-CREATE ROLE gw      LOGIN IN ROLE coffer_gateway;
-CREATE ROLE api     LOGIN IN ROLE coffer_api;
-CREATE ROLE auditor LOGIN IN ROLE coffer_verify;
-CREATE ROLE purger  LOGIN IN ROLE coffer_purge;
-EOF
-
-# Audit signers (issue 13.5), registered in the template so that every
-# test database has them: cofferctl signs with the ctl node, purge with
-# the purge node.  Tests with their own node pins file start it from
-# $COFFER_BASE_PINS (gwf_setup does).
-mkdir -p "$TMP/audit" && chmod 0700 "$TMP/audit"
-export COFFER_BASE_PINS="$TMP/audit/nodes.pins"
-for k in ctl purge; do
-	if ! "$BUILD/cofferctl" node init --kind "$k" --name "harness-$k" \
-	    --key-out "$TMP/audit/$k.key" --pins "$COFFER_BASE_PINS" \
-	    >"$TMP/audit/$k.out" 2>&1; then
-		cat "$TMP/audit/$k.out" >&2
-		die "audit $k node failed"
-	fi
-	if [ "$k" = ctl ]; then
-		export COFFER_AUDIT_KEY="$TMP/audit/ctl.key" COFFER_AUDIT_NODE=harness-ctl
-	fi
-done
-export COFFER_PURGE_KEY="$TMP/audit/purge.key" COFFER_PURGE_NODE=harness-purge
+# Login roles and audit signers (issue 13.5), registered in the template so
+# that every test database has them: cofferctl signs with the ctl node,
+# purge with the purge node.  Tests with their own node pins file start it
+# from $COFFER_BASE_PINS (gwf_setup does).
+# shellcheck disable=SC2086  # $PSQL is a command line
+dbs_roles_signers "$TMP/audit" harness $PSQL || die "$DBS_ERR failed"
 
 export COFFER_TEST_PGDATA="$PGDATA_DIR" COFFER_PG_CTL="$TMP/pg_ctl"
 export COFFER_TEST_TMP="$TMP/scratch" BUILD

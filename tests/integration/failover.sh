@@ -93,17 +93,7 @@ ff_load "$RECORDS" 83 25
 
 # first_ack_after T: the first 200 for a request sent after wall-clock T
 # (at most 120 s); prints the milliseconds from T to its answer
-first_ack_after() {
-	lim2=$(($(date +%s) + 120))
-	while [ "$(date +%s)" -lt "$lim2" ]; do
-		f=$(cat "$FF_DIR"/log.* 2>/dev/null | awk -v t="$1" '$5 == 200 && $1 + 0 > t + 0 {
-			if (m == "" || $2 + 0 < m) m = $2 + 0 } END { if (m != "") printf "%d", (m - t) * 1000 }')
-		[ -n "$f" ] && { echo "$f"; return 0; }
-		ff_clients_alive || return 1
-		sleep 0.1
-	done
-	return 1
-}
+first_ack_after() { ff_first_ack_after sent "$1" 120 0.1; }
 
 # ack_gap A B: the longest time (ms) without any acknowledgement between
 # wall-clock A - 1 s and B: how long the failover kept the archive from

@@ -51,17 +51,7 @@ ff_load "$RECORDS" 82 25
 
 # first_ack_after T: wait (at most 60 s) for a 200 answered after wall-clock
 # time T; prints the milliseconds from T to it, or fails.
-first_ack_after() {
-	lim2=$(($(date +%s) + 60))
-	while [ "$(date +%s)" -lt "$lim2" ]; do
-		f=$(cat "$FF_DIR"/log.* | awk -v t="$1" '$5 == 200 && $2 + 0 > t + 0 {
-			if (m == "" || $2 + 0 < m) m = $2 + 0 } END { if (m != "") printf "%d", (m - t) * 1000 }')
-		[ -n "$f" ] && { echo "$f"; return 0; }
-		ff_clients_alive || return 1
-		sleep 0.05
-	done
-	return 1
-}
+first_ack_after() { ff_first_ack_after answered "$1" 60 0.05; }
 
 crashes=0
 : >"$FF_DIR/down"

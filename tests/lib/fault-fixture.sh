@@ -33,6 +33,13 @@
 #                        ff_clients_start CHUNK, then 1.5 s for the clients
 #                        to get going
 #   ff_clients_alive     0 while at least one client still runs
+#   ff_first_ack_after sent|answered T [MAX_S [POLL_S]]
+#                        wait (at most MAX_S seconds, default 60, polling
+#                        every POLL_S, default 0.05) for the first 200 in
+#                        the client logs whose send (sent) or answer
+#                        (answered) time is after wall-clock T; prints the
+#                        milliseconds from T to that answer, or fails (also
+#                        when every client has ended)
 #   ff_clients_stop [SECONDS]
 #                        create the stop file, wait (at most SECONDS, 120 by
 #                        default) for every client; $FF_CLIENTS_RC = number
@@ -188,6 +195,23 @@ ff_load() {
 ff_clients_alive() {
 	for p in $FF_CLIENT_PIDS; do
 		kill -0 "$p" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+ff_first_ack_after() {
+	case $1 in
+	sent) ffa_col=1 ;;
+	answered) ffa_col=2 ;;
+	*) echo "ff_first_ack_after: sent or answered, not '$1'" >&2; return 2 ;;
+	esac
+	ffa_lim=$(($(date +%s) + ${3:-60}))
+	while [ "$(date +%s)" -lt "$ffa_lim" ]; do
+		ffa_ms=$(cat "$FF_DIR"/log.* 2>/dev/null | awk -v t="$2" -v c="$ffa_col" '$5 == 200 && $c + 0 > t + 0 {
+			if (m == "" || $2 + 0 < m) m = $2 + 0 } END { if (m != "") printf "%d", (m - t) * 1000 }')
+		[ -n "$ffa_ms" ] && { echo "$ffa_ms"; return 0; }
+		ff_clients_alive || return 1
+		sleep "${4:-0.05}"
 	done
 	return 1
 }

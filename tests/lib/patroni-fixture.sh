@@ -4,6 +4,8 @@
 # (ops/patroni/coffer.yml is the operators' version of the same settings).
 # POSIX sh; source it from a script running inside tests/pg-harness.sh
 # (for $BUILD, $COFFER_TEST_TMP, the coffertest user when run as root).
+# Sources db-setup.sh (from ../lib beside the script's own directory):
+# pf_setup_db sets up roles and signers the way the harness does.
 #
 # Everything listens on 127.0.0.1 (ports chosen free at start) and lives in
 # one scratch directory, removed by pf_cleanup; the PostgreSQL servers and
@@ -38,6 +40,10 @@
 # a standby: the availability trade-off in README "Replication and
 # failover").  PF_TTL (default 20) is Patroni's leader-key lifetime, the
 # bound on failover detection after a host is lost.
+
+PF_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
+# shellcheck source=db-setup.sh
+. "$PF_LIB/db-setup.sh"
 
 PF_PGBIN=${COFFER_PGBIN:-/usr/lib/postgresql/15/bin}
 PF_DIR=""
@@ -300,26 +306,10 @@ pf_setup_db() {
 	    { pf_err "CREATE DATABASE on $l"; return 1; }
 	"$BUILD/cofferctl" migrate --dir "${COFFER_MIGRATIONS_DIR:-migrations}" \
 	    >"$PF_DIR/migrate.log" 2>&1 || { cat "$PF_DIR/migrate.log" >&2; pf_err "migrations"; return 1; }
-	psql -X -q -v ON_ERROR_STOP=1 <<'EOF' || { pf_err "login roles"; return 1; }
-CREATE ROLE gw      LOGIN IN ROLE coffer_gateway;
-CREATE ROLE api     LOGIN IN ROLE coffer_api;
-CREATE ROLE auditor LOGIN IN ROLE coffer_verify;
-CREATE ROLE purger  LOGIN IN ROLE coffer_purge;
-EOF
-	mkdir -p "$PF_DIR/audit" && chmod 0700 "$PF_DIR/audit"
-	COFFER_BASE_PINS="$PF_DIR/audit/nodes.pins"
-	export COFFER_BASE_PINS
 	# the harness's signers are registered in its own database, not here
 	unset COFFER_AUDIT_KEY COFFER_AUDIT_NODE COFFER_PURGE_KEY COFFER_PURGE_NODE
-	for k in ctl purge; do
-		"$BUILD/cofferctl" node init --kind "$k" --name "pf-$k" \
-		    --key-out "$PF_DIR/audit/$k.key" --pins "$COFFER_BASE_PINS" \
-		    >"$PF_DIR/audit/$k.out" 2>&1 || { cat "$PF_DIR/audit/$k.out" >&2; pf_err "audit node $k"; return 1; }
-		# the ctl signer signs the audit event of the next node init
-		[ "$k" = ctl ] && export COFFER_AUDIT_KEY="$PF_DIR/audit/ctl.key" COFFER_AUDIT_NODE=pf-ctl
-	done
-	COFFER_PURGE_KEY="$PF_DIR/audit/purge.key" COFFER_PURGE_NODE=pf-purge
-	export COFFER_PURGE_KEY COFFER_PURGE_NODE
+	dbs_roles_signers "$PF_DIR/audit" pf psql -X -q -v ON_ERROR_STOP=1 ||
+	    { pf_err "$DBS_ERR"; return 1; }
 	return 0
 }
 
