@@ -161,6 +161,7 @@ typedef struct wr_lane {
 	char                  state[PG_SQLSTATE_SIZE];
 	char                  err[512];
 	int                   commit_sent;    /* this attempt reached COMMIT */
+	long long             next_ensure_us; /* lane 0: partitions ahead */
 } wr_lane;
 
 #define WR_LANES_MAX 16U
@@ -1391,6 +1392,86 @@ fail:
 
 /* -- thread ----------------------------------------------------------------------- */
 
+#define WR_ENSURE_EVERY_US  (24LL * 3600 * 1000000)
+#define WR_ENSURE_RETRY_US  (3600LL * 1000000)
+
+/* Lane 0 keeps coffer.records three months of partitions ahead (0018) at
+ * start and daily, so that no month lands in the default partition for
+ * want of a purge or a migration.  A failure is logged and retried in an
+ * hour; ingest never depends on it. */
+static void
+wr_ensure_partitions(wr_lane *w)
+{
+	char err[512];
+	PGresult *r;
+
+	if (w->idx != 0 || w->conn == NULL || util_mono_us() < w->next_ensure_us)
+		return;
+	r = pg_query(w->conn, "SELECT coffer.records_partitions_ensure(NULL, 3)",
+	    NULL, err, sizeof(err));
+	if (r == NULL) {
+		log_warn("writer: monthly partitions not made ahead: %s", err);
+		w->next_ensure_us = util_mono_us() + WR_ENSURE_RETRY_US;
+		return;
+	}
+	if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "0") != 0)
+		log_info("writer: made %s monthly partitions ahead",
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+	w->next_ensure_us = util_mono_us() + WR_ENSURE_EVERY_US;
+}
+
+/* The calendar month (UTC) of a receipt time, as months since 1900. */
+static long
+wr_month(long long us)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return 0;
+	return (long)tm.tm_year * 12 + tm.tm_mon;
+}
+
+/* A drain never mixes two months of receipt: each month is a partition of
+ * coffer.records (0018), and purge drops a month whole only with the
+ * batches that lie entirely in it (0019).  Around midnight at a month's
+ * end the items are split, stably, into one drain per month. */
+static void
+wr_drain_months(wr_lane *w, wr_item **items, size_t n)
+{
+	wr_item **rest = NULL;
+	size_t i, k, r;
+	long m;
+
+	while (n > 0) {
+		m = wr_month(items[0]->received_at);
+		for (i = 1; i < n && wr_month(items[i]->received_at) == m; i++)
+			;
+		if (i == n)
+			break;
+		if (rest == NULL && (rest = calloc(n, sizeof(*rest))) == NULL) {
+			/* No memory to split: fail them all (clients retry). */
+			for (i = 0; i < n; i++)
+				wr_complete(w, items[i], WR_FAILED, NULL);
+			return;
+		}
+		for (i = 0, k = 0, r = 0; i < n; i++) {
+			if (wr_month(items[i]->received_at) == m)
+				items[k++] = items[i];
+			else
+				rest[r++] = items[i];
+		}
+		memcpy(items + k, rest, r * sizeof(*rest));
+		wr_drain(w, items, k);
+		items += k;
+		n -= k;
+	}
+	free(rest);
+	if (n > 0)
+		wr_drain(w, items, n);
+}
+
 static void *
 wr_main(void *arg)
 {
@@ -1407,6 +1488,7 @@ wr_main(void *arg)
 		wr_expire_epochs(w);
 		if (w->conn == NULL && util_mono_us() >= w->next_connect_us)
 			(void)wr_connect(w);
+		wr_ensure_partitions(w);
 
 		pthread_mutex_lock(&w->mu);
 		now = util_mono_us();
@@ -1463,7 +1545,7 @@ wr_main(void *arg)
 		w->count -= n;
 		atomic_store(&w->queued, w->count);
 		pthread_mutex_unlock(&w->mu);
-		wr_drain(w, batch, n);
+		wr_drain_months(w, batch, n);
 	}
 	free(batch);
 	pg_close(&w->conn);

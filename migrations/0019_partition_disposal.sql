@@ -487,7 +487,7 @@ BEGIN
 				PERFORM coffer.purge_partition(v_p.name, v_p.range_from,
 					v_p.range_to, p_purge_id, p_authorisation, v_now);
 			EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
-				RAISE NOTICE 'partition % is busy: its records are disposed of row by row', v_p.name;
+				RAISE WARNING 'partition % is busy: its records are disposed of row by row', v_p.name;
 				UPDATE pg_temp.purge_gone SET how = 'row'
 				WHERE part = v_p.name;
 			END;

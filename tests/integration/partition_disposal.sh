@@ -27,7 +27,7 @@ q() { $PSQL -c "$1"; }
 DB=$PGDATABASE
 cleanup() {
 	gwf_cleanup
-	for x in pd_t1 pd_t2 pd_t3 pd_up; do
+	for x in pd_t1 pd_t2 pd_t3 pd_up pd_busy; do
 		$PSQL -d postgres -c "DROP DATABASE IF EXISTS $x" >/dev/null 2>&1
 	done
 }
@@ -55,7 +55,7 @@ check_eq "partitions made for the six past months" 6 "$made"
 # send TAG N WHO: N records, sent at the gateway's (fake) now, $AGE days
 # ago (retention runs from the later of sent_at and received_at)
 send() {
-	python3 - "$1" "$2" "$3" "${AGE:-0}" >"$D/in.ndjson" <<'PY'
+	python3 - "$1" "$2" "$3" "${AGE:-0}" >"$D/in-$1.ndjson" <<'PY'
 import json, sys, time
 tag, n, who, age = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 t0 = time.time() - age * 86400 - 60
@@ -66,10 +66,10 @@ for k in range(n):
         "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
         "body": "%s %d" % (tag, k)}))
 PY
-	code=$(gwf_curl phone-1 -o "$D/in.out" -w '%{http_code}' \
-	    -H 'Content-Type: application/x-ndjson' --data-binary "@$D/in.ndjson" \
+	code=$(gwf_curl phone-1 -o "$D/in-$1.out" -w '%{http_code}' \
+	    -H 'Content-Type: application/x-ndjson' --data-binary "@$D/in-$1.ndjson" \
 	    "$(gwf_url v1/records)" 2>/dev/null) || code=000
-	check_eq "$1: $2 records stored" "200 $2" "$code $(grep -c '"stored"' "$D/in.out")"
+	check_eq "$1: $2 records stored" "200 $2" "$code $(grep -c '"stored"' "$D/in-$1.out")"
 }
 
 # Month k back: the 15th at noon UTC, as days before now.
@@ -123,6 +123,24 @@ check_eq "the dry run names the two partitions it would drop" "1 1 1" \
 check_eq "a dry run drops nothing" "3 0" \
     "$(q "SELECT count(*) FROM pg_class WHERE relname IN ('$P6', '$P5', '$P4')") $(q "SELECT count(*) FROM coffer.partition_tombstones")"
 
+# A long reader holds coffer.records (a production, say) on a copy: the
+# purge cannot have its exclusive lock within 5 s, so those months go row
+# by row and the purge still completes.
+$PSQL -d postgres -c "CREATE DATABASE pd_busy TEMPLATE $DB" >/dev/null || die "copy pd_busy"
+$PSQL -d pd_busy -c "BEGIN; LOCK TABLE coffer.records IN ACCESS SHARE MODE; SELECT pg_sleep(15); COMMIT" >/dev/null 2>&1 &
+holder=$!
+sleep 1
+PGDATABASE=pd_busy "$CTL" purge --yes --reason "busy" >"$D/busy.out" 2>&1
+check_eq "with coffer.records busy the purge completes" "0 1" \
+    "$? $(grep -c 'purged 59 records' "$D/busy.out")"
+check_eq "and says the months go row by row" 2 \
+    "$(grep -c 'is busy: its records are disposed of row by row' "$D/busy.out")"
+check_eq "nothing dropped, 59 row tombstones" "0 59 0" \
+    "$($PSQL -d pd_busy -c "SELECT (SELECT count(*) FROM coffer.record_partitions WHERE dropped_at IS NOT NULL), (SELECT count(*) FROM coffer.tombstones), (SELECT count(*) FROM coffer.partition_tombstones)" | tr '|' ' ')"
+wait "$holder"
+PGDATABASE=pd_busy PGUSER=auditor "$CTL" verify >"$D/verify.out" 2>&1
+check_eq "the busy copy verifies" 0 $?
+
 "$CTL" purge --yes --reason "partition test" >"$D/out" 2>&1 ||
     bad "purge: $(cat "$D/out")"
 grep -q "purged 59 records" "$D/out" && ok "purge: $(head -1 "$D/out")" ||
@@ -146,9 +164,21 @@ check_eq "the archive verifies after both kinds of removal" 0 $?
 grep -q "batches were disposed of with their partitions" "$D/verify.out" &&
     ok "verify: $(head -1 "$D/verify.out")" || bad "verify output: $(cat "$D/verify.out")"
 
+# The gateway keeps three months of partitions ahead: the furthest one,
+# removed by the owner, is made again when it starts.
+LAST=$(q "SELECT max(name) FROM coffer.record_partitions")
+q "DROP TABLE coffer.$LAST; DELETE FROM coffer.record_partitions WHERE name = '$LAST'" ||
+    bad "drop $LAST"
 # A record sent again after its partition went is stored again (its
 # dedup row went with it), like after a row-by-row purge.
 gwf_start || die "gateway start"
+i=0
+until [ "$(q "SELECT to_regclass('coffer.$LAST') IS NOT NULL")" = t ] || [ $i -ge 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check_eq "the gateway made the missing month ahead" "t 1" \
+    "$(q "SELECT to_regclass('coffer.$LAST') IS NOT NULL") $(grep -c 'made 1 monthly partitions ahead' "$GWF_LOG")"
 python3 - >"$D/again.ndjson" <<'PY'
 import json, time
 print(json.dumps({"id": "m6-0", "channel": "signal", "conversation": "conv-m6",
@@ -203,6 +233,62 @@ tamper pd_t2 "$(forge "(SELECT (detail->>'purge_id')::uuid FROM coffer.audit_eve
     "a partition dropped with tombstones under the real purge's id is found"
 tamper pd_t3 "DROP TABLE coffer.$P3" "record deleted" \
     "a partition dropped without any tombstone is found"
+
+# -- a batch never spans two months ------------------------------------------------
+# The gateway's clock 40 s before the end of last month, a group-commit
+# window of 8 s, and two requests 3.5 s apart around midnight: one drain
+# holds records of both months, and a batch across the two partitions
+# could never be dropped with either.  The gateway commits them as two.
+END=$(date -u -d "$first" +%s)
+T0=$(date -u +%s)
+OFF=$((T0 - (END - 40)))
+gwf_clock_wrap "$REAL_GW" "$D/gw-edge" "-${OFF}s" &&
+    gwf_clock_wrap "$CTL" "$D/ctl-edge" "-${OFF}s" || die "clock wrapper (edge)"
+"$D/ctl-edge" pki crl-refresh --tenant pd >"$D/out" 2>&1 ||
+    die "crl-refresh (edge): $(cat "$D/out")"
+gwf_config "epoch_records = 7" "batch_max_ms = 8000" || die "gateway config (edge)"
+GWF_GW="$D/gw-edge"
+for x in a b; do
+	python3 - "$x" "$END" >"$D/edge-$x.ndjson" <<'PY' || die "edge input"
+import json, sys, time
+tag, end = sys.argv[1], int(sys.argv[2])
+for k in range(20):
+    print(json.dumps({"id": "edge-%s-%d" % (tag, k), "channel": "signal",
+        "conversation": "conv-edge", "direction": "out", "sender": "+15550170001",
+        "recipients": ["+15550170009"],
+        "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end - 60)),
+        "body": "edge %s %d" % (tag, k)}))
+PY
+done
+# post X: the edge-X file, its answer in edge-X.out
+post() {
+	gwf_curl phone-1 -o "$D/edge-$1.out" -w '%{http_code}' \
+	    -H 'Content-Type: application/x-ndjson' \
+	    --data-binary "@$D/edge-$1.ndjson" "$(gwf_url v1/records)" \
+	    >"$D/edge-$1.code" 2>/dev/null
+}
+gwf_start || die "gateway start (month's end)"
+[ $(($(date -u +%s) - T0)) -lt 35 ] || die "the gateway took more than 35 s to start"
+python3 -c "import time; time.sleep(max(0.0, $T0 + 37.0 - time.time()))"
+post a &
+edge_a=$!
+python3 -c "import time; time.sleep(max(0.0, $T0 + 40.5 - time.time()))"
+post b
+wait "$edge_a"
+check_eq "both requests stored" "200 20 200 20" \
+    "$(cat "$D/edge-a.code") $(grep -c '"stored"' "$D/edge-a.out") $(cat "$D/edge-b.code") $(grep -c '"stored"' "$D/edge-b.out")"
+gwf_stop || die "gateway stop (edge)"
+GWF_GW=$REAL_GW
+check_eq "the requests straddle midnight: 20 records before it, 20 after" "20 20" \
+    "$(q "SELECT count(*) FILTER (WHERE received_at >= to_timestamp($END - 60) AND received_at < to_timestamp($END)),
+                 count(*) FILTER (WHERE received_at >= to_timestamp($END) AND received_at < to_timestamp($END + 60))
+          FROM coffer.records" | tr '|' ' ')"
+check_eq "no batch holds records of two months" 0 \
+    "$(q "SELECT count(*) FROM coffer.batches b WHERE (SELECT count(DISTINCT date_trunc('month', r.received_at AT TIME ZONE 'UTC'))
+          FROM coffer.records r WHERE r.tenant_id = b.tenant_id AND r.stream_id = b.stream_id
+          AND r.seq BETWEEN b.first_seq AND b.last_seq) > 1")"
+PGUSER=auditor "$CTL" verify >"$D/verify.out" 2>&1
+check_eq "the archive verifies after the month's end" 0 $?
 
 # -- upgrading an archive made before 0018 -----------------------------------------
 $PSQL -d postgres -c "CREATE DATABASE pd_up" >/dev/null || die "pd_up"
