@@ -978,46 +978,47 @@ ctl_clock_skew(PGconn *c, long long *skew_us)
 	return 0;
 }
 
-/* Merkle root of the leaf hashes of one purge's tombstones, in (stream,
- * seq) order — the order `verify` reads them back in. */
+/* Merkle root over the 32-byte hashes sql returns for ($1 tenant, $2
+ * purge), in its order; *n: how many (0: none, root untouched). */
 static int
-ctl_purge_root(PGconn *c, const unsigned char tid[UTIL_UUID_BYTES],
-    const unsigned char pid[UTIL_UUID_BYTES], long long expect,
-    unsigned char root[VAULT_HASH_BYTES])
+ctl_hash_root(PGconn *c, const char *sql, const unsigned char tid[UTIL_UUID_BYTES],
+    const unsigned char pid[UTIL_UUID_BYTES], unsigned char root[VAULT_HASH_BYTES],
+    long long *n)
 {
 	pg_params p = PG_PARAMS_INIT;
 	unsigned char *leaves = NULL;
 	char err[CTL_ERR];
 	PGresult *r;
-	int i, n, rc = -1;
+	int i, rows, rc = -1;
 
 	p.result_binary = 1;
 	pg_param_bin(&p, tid, UTIL_UUID_BYTES);
 	pg_param_bin(&p, pid, UTIL_UUID_BYTES);
-	r = pg_query(c, "SELECT leaf_hash FROM coffer.tombstones "
-	    "WHERE tenant_id = $1::uuid AND purge_id = $2::uuid "
-	    "ORDER BY stream_id, seq", &p, err, sizeof(err));
+	r = pg_query(c, sql, &p, err, sizeof(err));
 	if (r == NULL) {
 		ctl_fail("%s", err);
 		return -1;
 	}
-	n = PQntuples(r);
-	if (n != expect || n == 0 ||
-	    (leaves = malloc((size_t)n * VAULT_HASH_BYTES)) == NULL) {
-		ctl_fail("purge wrote %d tombstones, expected "
-		    "%lld", n, expect);
+	rows = PQntuples(r);
+	*n = rows;
+	if (rows == 0) {
+		rc = 0;
 		goto done;
 	}
-	for (i = 0; i < n; i++) {
+	if ((leaves = malloc((size_t)rows * VAULT_HASH_BYTES)) == NULL) {
+		ctl_fail("out of memory");
+		goto done;
+	}
+	for (i = 0; i < rows; i++) {
 		if (PQgetlength(r, i, 0) != VAULT_HASH_BYTES) {
-			ctl_fail("malformed tombstone");
+			ctl_fail("malformed hash in a tombstone or batch row");
 			goto done;
 		}
 		memcpy(leaves + (size_t)i * VAULT_HASH_BYTES, PQgetvalue(r, i, 0),
 		    VAULT_HASH_BYTES);
 	}
-	if (vault_merkle_root(leaves, (size_t)n, root) != 0) {
-		ctl_fail("cannot compute the tombstones' root");
+	if (vault_merkle_root(leaves, (size_t)rows, root) != 0) {
+		ctl_fail("cannot compute a Merkle root");
 		goto done;
 	}
 	rc = 0;
@@ -1025,6 +1026,26 @@ done:
 	free(leaves);
 	PQclear(r);
 	return rc;
+}
+
+/* Merkle root of the leaf hashes of one purge's row tombstones, in
+ * (stream, seq) order — the order `verify` reads them back in. */
+static int
+ctl_purge_root(PGconn *c, const unsigned char tid[UTIL_UUID_BYTES],
+    const unsigned char pid[UTIL_UUID_BYTES], long long expect,
+    unsigned char root[VAULT_HASH_BYTES])
+{
+	long long n;
+
+	if (ctl_hash_root(c, "SELECT leaf_hash FROM coffer.tombstones "
+	    "WHERE tenant_id = $1::uuid AND purge_id = $2::uuid "
+	    "ORDER BY stream_id, seq", tid, pid, root, &n) != 0)
+		return -1;
+	if (n != expect || n == 0) {
+		ctl_fail("purge wrote %lld tombstones, expected %lld", n, expect);
+		return -1;
+	}
+	return 0;
 }
 
 /* Merkle root of the roots of the batches one purge dropped with their
@@ -1035,47 +1056,18 @@ ctl_partition_root(PGconn *c, const unsigned char tid[UTIL_UUID_BYTES],
     const unsigned char pid[UTIL_UUID_BYTES], unsigned char root[VAULT_HASH_BYTES],
     long long *nbatches)
 {
-	pg_params p = PG_PARAMS_INIT;
-	unsigned char *leaves = NULL;
-	char err[CTL_ERR];
-	PGresult *r;
-	int i, n, rc = -1;
-
-	p.result_binary = 1;
-	pg_param_bin(&p, tid, UTIL_UUID_BYTES);
-	pg_param_bin(&p, pid, UTIL_UUID_BYTES);
-	r = pg_query(c, "SELECT b.merkle_root FROM coffer.partition_tombstones pt "
-	    "JOIN coffer.batches b ON b.tenant_id = pt.tenant_id "
-	    "AND b.stream_id = pt.stream_id AND b.batch_no <@ pt.batches "
-	    "WHERE pt.tenant_id = $1::uuid AND pt.purge_id = $2::uuid "
-	    "ORDER BY pt.stream_id, b.batch_no", &p, err, sizeof(err));
-	if (r == NULL) {
-		ctl_fail("%s", err);
+	if (ctl_hash_root(c, "SELECT b.merkle_root FROM "
+	    "coffer.partition_tombstones pt JOIN coffer.batches b "
+	    "ON b.tenant_id = pt.tenant_id AND b.stream_id = pt.stream_id "
+	    "AND b.batch_no <@ pt.batches WHERE pt.tenant_id = $1::uuid "
+	    "AND pt.purge_id = $2::uuid ORDER BY pt.stream_id, b.batch_no", tid,
+	    pid, root, nbatches) != 0)
+		return -1;
+	if (*nbatches == 0) {
+		ctl_fail("purge dropped partitions but no batch is covered");
 		return -1;
 	}
-	n = PQntuples(r);
-	if (n == 0 || (leaves = malloc((size_t)n * VAULT_HASH_BYTES)) == NULL) {
-		ctl_fail("purge dropped partitions but no batch is covered");
-		goto done;
-	}
-	for (i = 0; i < n; i++) {
-		if (PQgetlength(r, i, 0) != VAULT_HASH_BYTES) {
-			ctl_fail("malformed batch row");
-			goto done;
-		}
-		memcpy(leaves + (size_t)i * VAULT_HASH_BYTES, PQgetvalue(r, i, 0),
-		    VAULT_HASH_BYTES);
-	}
-	if (vault_merkle_root(leaves, (size_t)n, root) != 0) {
-		ctl_fail("cannot compute the partitions' root");
-		goto done;
-	}
-	*nbatches = n;
-	rc = 0;
-done:
-	free(leaves);
-	PQclear(r);
-	return rc;
+	return 0;
 }
 
 /* What one run of purge_expired() does (or would do) in the current

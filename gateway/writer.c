@@ -797,6 +797,32 @@ wr_copy_flush(wr_lane *w, pgcopy *b)
 	return 0;
 }
 
+/* End a COPY FROM STDIN (aborted unless ok) and read its result.  0, or
+ * -1 with w->state set. */
+static int
+wr_copy_end(wr_lane *w, int ok, const char *what)
+{
+	PGresult *r;
+
+	if (PQputCopyEnd(w->conn, ok ? NULL : "aborted by coffer-gateway") != 1) {
+		snprintf(w->state, sizeof(w->state), "08006");
+		log_warn("writer: %s: connection lost", what);
+		return -1;
+	}
+	r = PQgetResult(w->conn);
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		if (ok || w->state[0] == '\0')
+			wr_note_res(w, r, what);
+		if (w->state[0] == '\0')
+			snprintf(w->state, sizeof(w->state), ok ? "08006" : "53200");
+		ok = 0;
+	}
+	PQclear(r);
+	while ((r = PQgetResult(w->conn)) != NULL)
+		PQclear(r);
+	return ok ? 0 : -1;
+}
+
 /* All new records of the drain through one COPY ... (FORMAT binary).
  * Records are sealed as they are streamed, so the server inserts rows
  * while we seal the next ones, and each ciphertext is freed once sent. */
@@ -879,23 +905,7 @@ wr_copy(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups, size_t ngroups)
 		snprintf(w->state, sizeof(w->state), "%s",
 		    b.err == PGCOPY_ENOMEM ? "53200" : "54000");
 	free(b.p);
-	if (PQputCopyEnd(w->conn, ok ? NULL : "aborted by coffer-gateway") != 1) {
-		snprintf(w->state, sizeof(w->state), "08006");
-		log_warn("writer: COPY records: connection lost");
-		return -1;
-	}
-	r = PQgetResult(w->conn);
-	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		if (ok || w->state[0] == '\0')
-			wr_note_res(w, r, "COPY records");
-		if (w->state[0] == '\0')
-			snprintf(w->state, sizeof(w->state), ok ? "08006" : "53200");
-		ok = 0;
-	}
-	PQclear(r);
-	while ((r = PQgetResult(w->conn)) != NULL)
-		PQclear(r);
-	return ok ? 0 : -1;
+	return wr_copy_end(w, ok, "COPY records");
 }
 
 /* The receipts of the drain's new records, one row each, for the next
@@ -943,22 +953,7 @@ wr_copy_dedup(wr_lane *w, const wr_slot *slots, size_t n)
 	PQclear(r);
 	ok = wr_copy_flush(w, &b) == 0;
 	free(b.p);
-	if (PQputCopyEnd(w->conn, ok ? NULL : "aborted by coffer-gateway") != 1) {
-		snprintf(w->state, sizeof(w->state), "08006");
-		log_warn("writer: COPY record_dedup: connection lost");
-		return -1;
-	}
-	r = PQgetResult(w->conn);
-	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		wr_note_res(w, r, "COPY record_dedup");
-		if (w->state[0] == '\0')
-			snprintf(w->state, sizeof(w->state), "08006");
-		ok = 0;
-	}
-	PQclear(r);
-	while ((r = PQgetResult(w->conn)) != NULL)
-		PQclear(r);
-	return ok ? 0 : -1;
+	return wr_copy_end(w, ok, "COPY record_dedup");
 }
 
 static int
