@@ -2718,6 +2718,49 @@ done:
 	return rc;
 }
 
+/* coffer.record_dedup (0018) is the gateway's memory of what it stored:
+ * a row that names no record would answer a new message "duplicate" with
+ * a receipt for nothing, so it is never stored; a record without its row
+ * would be stored twice when sent again.  Both directions, per tenant. */
+static int
+v_dedup_tenant(vctx *v, const v_tenant *t)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char err[512];
+	int64_t orphan, missing;
+
+	p.result_binary = 1;
+	pg_param_bin(&p, t->id, VAULT_ID_BYTES);
+	res = pg_query(v->c, "SELECT "
+	    "(SELECT pg_catalog.count(*) FROM coffer.record_dedup d "
+	    " WHERE d.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM coffer.records r "
+	    "  WHERE r.tenant_id = d.tenant_id AND r.stream_id = d.stream_id "
+	    "  AND r.seq = d.seq AND r.dedup_token = d.dedup_token "
+	    "  AND r.leaf_hash = d.leaf_hash)), "
+	    "(SELECT pg_catalog.count(*) FROM coffer.records r "
+	    " WHERE r.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM "
+	    "  coffer.record_dedup d WHERE d.tenant_id = r.tenant_id "
+	    "  AND d.dedup_token = r.dedup_token))", &p, err, sizeof(err));
+	if (res == NULL)
+		return v_error(v, "database: %s", err);
+	if (v_i64(res, 0, 0, &orphan) != 0 || v_i64(res, 0, 1, &missing) != 0) {
+		PQclear(res);
+		return v_error(v, "database: unexpected dedup counts");
+	}
+	PQclear(res);
+	if (orphan > 0)
+		return v_fail(v, "dedup-orphan", -1, -1, -1,
+		    "%lld dedup rows name no record with their token and leaf "
+		    "hash (planted receipts: those messages would be answered "
+		    "'duplicate' and never stored)", (long long)orphan);
+	if (missing > 0)
+		return v_fail(v, "dedup-missing", -1, -1, -1,
+		    "%lld records have no dedup row (sent again, they would be "
+		    "stored twice)", (long long)missing);
+	return 0;
+}
+
 /* Tenants whose audit log is checked: the filter, the tenants of the
  * selected streams, or every tenant that has a name or an audit event. */
 static int
@@ -2794,7 +2837,8 @@ v_audit_all(vctx *v)
 		v->loc_tenant_name = ts[i].name;
 		v->loc_stream = NULL;
 		bad = v_audit_tenant(v, &ts[i], &purges, &np) != 0 ||
-		    v_tombstones_tenant(v, &ts[i], purges, np) != 0;
+		    v_tombstones_tenant(v, &ts[i], purges, np) != 0 ||
+		    v_dedup_tenant(v, &ts[i]) != 0;
 		free(purges);
 		if (bad)
 			goto done;

@@ -1340,7 +1340,7 @@ ctl_purge(const ctl_opts *o)
 	 * one job every archive runs regularly. */
 	if (!o->dry_run) {
 		PGresult *pr = pg_query(c, "SELECT "
-		    "coffer.records_partitions_ensure(NULL, 3)", NULL, err,
+		    "coffer.records_partitions_ahead()", NULL, err,
 		    sizeof(err));
 
 		if (pr == NULL)

@@ -1402,7 +1402,7 @@ wr_ensure_partitions(wr_lane *w)
 
 	if (w->idx != 0 || w->conn == NULL || util_mono_us() < w->next_ensure_us)
 		return;
-	r = pg_query(w->conn, "SELECT coffer.records_partitions_ensure(NULL, 3)",
+	r = pg_query(w->conn, "SELECT coffer.records_partitions_ahead()",
 	    NULL, err, sizeof(err));
 	if (r == NULL) {
 		log_warn("writer: monthly partitions not made ahead: %s", err);

@@ -161,13 +161,14 @@ GRANT SELECT ON coffer.records TO coffer_api, coffer_verify;
 -- One partition: the table, its own TRUNCATE guard (a statement trigger
 -- on the parent does not fire for a partition truncated by name), no
 -- rights for anyone but the owner (every role reads and writes through
--- coffer.records).
+-- coffer.records; records_legacy loses the old table's grants).
 CREATE FUNCTION coffer.records_partition_guard(p_name text) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-	EXECUTE pg_catalog.format('REVOKE ALL ON coffer.%I FROM PUBLIC', p_name);
+	EXECUTE pg_catalog.format('REVOKE ALL ON coffer.%I FROM PUBLIC, '
+		'coffer_gateway, coffer_api, coffer_verify, coffer_purge', p_name);
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
 	               WHERE tgrelid = pg_catalog.format('coffer.%I', p_name)::regclass
 	                 AND tgname = 'records_no_truncate') THEN
@@ -244,7 +245,16 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION coffer.records_partitions_ensure(timestamptz, integer)
 	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION coffer.records_partitions_ensure(timestamptz, integer)
+
+-- What the gateway and purge may do: this month and the next three, no
+-- more (the owner calls records_partitions_ensure() for other ranges).
+CREATE FUNCTION coffer.records_partitions_ahead() RETURNS integer
+	LANGUAGE sql
+	SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT coffer.records_partitions_ensure(NULL, 3) $fn$;
+REVOKE ALL ON FUNCTION coffer.records_partitions_ahead() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coffer.records_partitions_ahead()
 	TO coffer_gateway, coffer_purge;
 
 -- The old rows: one partition for all time before the next month (and

@@ -22,9 +22,11 @@
 -- recomputes both: a partition dropped, or a partition tombstone written,
 -- by anyone but a signed purge is found.
 --
--- A batch committed across the end of a month has rows in two partitions:
--- its rows in the dropped one get ordinary row tombstones (so its root can
--- still be computed from its leaves), the rest of the partition goes whole.
+-- A batch goes with the partition only when every seq of its range (per
+-- coffer.batches) is a row of the partition or already a tombstone; its
+-- other rows there (a batch across the end of a month, or a row whose
+-- batch_no does not hold its seq) get ordinary row tombstones, so their
+-- batch roots can still be computed from their leaves.
 --
 -- Locking: dropping a partition takes an ACCESS EXCLUSIVE lock on
 -- coffer.records until the purge commits (PostgreSQL's rule for DROP of a
@@ -69,7 +71,22 @@ ALTER TABLE coffer.partition_tombstones
 REVOKE ALL ON coffer.partition_tombstones FROM PUBLIC;
 GRANT SELECT ON coffer.partition_tombstones TO coffer_api, coffer_verify;
 
--- Row by row: every row of pg_temp.purge_gone marked 'row' is deleted
+-- The purge's working set, one purge at a time (purge_expired() holds an
+-- advisory lock): unlogged tables of the owner, emptied at the start of
+-- each call — not temporary tables, which a caller could create first in
+-- its own session, with triggers that would run with the owner's rights.
+CREATE UNLOGGED TABLE coffer.purge_gone (
+	tenant_id uuid, stream_id uuid, seq bigint, received_at timestamptz,
+	batch_no bigint, epoch_id uuid, leaf_hash bytea, dedup_token bytea,
+	pchannel text, retention interval, part text, how text,
+	by_drop boolean NOT NULL DEFAULT false);
+CREATE INDEX purge_gone_part ON coffer.purge_gone (part, how);
+CREATE UNLOGGED TABLE coffer.purge_res (
+	tenant uuid, purged bigint, held bigint, future bigint,
+	shredded bigint, preserved bigint, matters jsonb, plan jsonb);
+REVOKE ALL ON coffer.purge_gone, coffer.purge_res FROM PUBLIC;
+
+-- Row by row: every row of coffer.purge_gone marked 'row' is deleted
 -- from coffer.records (and its dedup row), a tombstone written for it,
 -- and it is marked 'done'.  Runs inside purge_expired() (its marker lets
 -- the DELETEs through).
@@ -86,7 +103,7 @@ DECLARE
 	v_dd   bigint;
 BEGIN
 	WITH g AS MATERIALIZED (
-		SELECT * FROM pg_temp.purge_gone WHERE how = 'row'
+		SELECT * FROM coffer.purge_gone WHERE how = 'row'
 	), del AS (
 		DELETE FROM coffer.records r USING g
 		WHERE r.tenant_id = g.tenant_id AND r.stream_id = g.stream_id
@@ -116,13 +133,13 @@ BEGIN
 		RAISE EXCEPTION 'purge_expired: inconsistent counts (candidates %, deleted %, tombstones %, dedup rows %)',
 			v_n, v_del, v_ins, v_dd USING ERRCODE = 'internal_error';
 	END IF;
-	UPDATE pg_temp.purge_gone SET how = 'done' WHERE how = 'row';
+	UPDATE coffer.purge_gone SET how = 'done' WHERE how = 'row';
 	RETURN v_n;
 END
 $fn$;
 REVOKE ALL ON FUNCTION coffer.purge_rows(uuid, text, timestamptz) FROM PUBLIC;
 
--- One partition whose rows are all in pg_temp.purge_gone: under an ACCESS
+-- One partition whose rows are all in coffer.purge_gone: under an ACCESS
 -- EXCLUSIVE lock on coffer.records (5 s lock_timeout: lock_not_available
 -- otherwise, which the caller turns into row-by-row), counted again; its
 -- rows of batches that also have rows elsewhere go row by row, the rest
@@ -145,26 +162,47 @@ BEGIN
 	PERFORM pg_catalog.set_config('lock_timeout', v_lt, true);
 	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM coffer.%I',
 		p_name) INTO v_cnt;
-	SELECT pg_catalog.count(*) INTO v_n FROM pg_temp.purge_gone
+	SELECT pg_catalog.count(*) INTO v_n FROM coffer.purge_gone
 	WHERE part = p_name;
 	IF v_cnt <> v_n THEN
-		UPDATE pg_temp.purge_gone SET how = 'row' WHERE part = p_name;
+		UPDATE coffer.purge_gone SET how = 'row' WHERE part = p_name;
 		RETURN false;
 	END IF;
-	UPDATE pg_temp.purge_gone g
-	SET how = CASE WHEN x.straddles THEN 'row' ELSE 'dropped' END
-	FROM (SELECT pb.tenant_id, pb.stream_id, pb.batch_no, EXISTS (
-	        SELECT 1 FROM coffer.batches b JOIN coffer.records r
-	          ON r.tenant_id = b.tenant_id AND r.stream_id = b.stream_id
-	         AND r.seq BETWEEN b.first_seq AND b.last_seq
-	        WHERE b.tenant_id = pb.tenant_id AND b.stream_id = pb.stream_id
-	          AND b.batch_no = pb.batch_no
-	          AND NOT (r.received_at >= p_from AND r.received_at < p_to))
-	        AS straddles
-	      FROM (SELECT DISTINCT tenant_id, stream_id, batch_no
-	            FROM pg_temp.purge_gone WHERE part = p_name) pb) x
+	-- A batch goes with the partition only when every seq of its range
+	-- (from coffer.batches, not the rows' own batch_no, which proves
+	-- nothing) is a row of this partition or already a tombstone.  Its
+	-- other rows here — a batch across the month's end, or a row whose
+	-- batch_no does not hold its seq — go row by row, each with its leaf
+	-- hash.
+	UPDATE coffer.purge_gone g
+	SET how = CASE WHEN x.whole THEN 'dropped' ELSE 'row' END
+	FROM (SELECT pb.tenant_id, pb.stream_id, pb.batch_no,
+	             pb.has_batch AND pb.n_in
+	             + (SELECT pg_catalog.count(*) FROM coffer.tombstones t
+	                WHERE t.tenant_id = pb.tenant_id
+	                  AND t.stream_id = pb.stream_id
+	                  AND t.seq BETWEEN pb.first_seq AND pb.last_seq)
+	             = pb.last_seq - pb.first_seq + 1 AS whole
+	      FROM (SELECT g1.tenant_id, g1.stream_id, g1.batch_no,
+	                   b.first_seq, b.last_seq,
+	                   pg_catalog.bool_and(b.batch_no IS NOT NULL) AS has_batch,
+	                   pg_catalog.count(*) FILTER (WHERE g1.seq
+	                       BETWEEN b.first_seq AND b.last_seq) AS n_in
+	            FROM coffer.purge_gone g1
+	            LEFT JOIN coffer.batches b ON b.tenant_id = g1.tenant_id
+	             AND b.stream_id = g1.stream_id AND b.batch_no = g1.batch_no
+	            WHERE g1.part = p_name
+	            GROUP BY g1.tenant_id, g1.stream_id, g1.batch_no,
+	                     b.first_seq, b.last_seq) pb) x
 	WHERE g.part = p_name AND g.tenant_id = x.tenant_id
 	  AND g.stream_id = x.stream_id AND g.batch_no = x.batch_no;
+	-- a row outside its batch's range never counts as dropped whole
+	UPDATE coffer.purge_gone g SET how = 'row'
+	FROM coffer.batches b
+	WHERE g.part = p_name AND g.how = 'dropped'
+	  AND b.tenant_id = g.tenant_id AND b.stream_id = g.stream_id
+	  AND b.batch_no = g.batch_no
+	  AND g.seq NOT BETWEEN b.first_seq AND b.last_seq;
 	INSERT INTO coffer.partition_tombstones (tenant_id, stream_id,
 	    partition_name, range_from, range_to, batches, batch_count,
 	    record_count, last_seq, last_epoch_id, purge_id, purged_at,
@@ -175,17 +213,17 @@ BEGIN
 	       pg_catalog.max(g.seq),
 	       (pg_catalog.array_agg(g.epoch_id ORDER BY g.seq DESC))[1],
 	       p_purge_id, p_now, p_authorisation
-	FROM pg_temp.purge_gone g WHERE g.part = p_name AND g.how = 'dropped'
+	FROM coffer.purge_gone g WHERE g.part = p_name AND g.how = 'dropped'
 	GROUP BY g.tenant_id, g.stream_id;
 	PERFORM coffer.purge_rows(p_purge_id, p_authorisation, p_now);
-	DELETE FROM coffer.record_dedup d USING pg_temp.purge_gone g
+	DELETE FROM coffer.record_dedup d USING coffer.purge_gone g
 	WHERE g.part = p_name AND g.how = 'dropped'
 	  AND d.tenant_id = g.tenant_id AND d.dedup_token = g.dedup_token;
 	EXECUTE pg_catalog.format('DROP TABLE coffer.%I', p_name);
 	UPDATE coffer.record_partitions SET dropped_at = p_now,
 	       purge_id = p_purge_id
 	WHERE name = p_name;
-	UPDATE pg_temp.purge_gone SET how = 'done', by_drop = true
+	UPDATE coffer.purge_gone SET how = 'done', by_drop = true
 	WHERE part = p_name AND how = 'dropped';
 	RETURN true;
 END
@@ -240,17 +278,7 @@ BEGIN
 	-- whole partitions where every row of one goes, row by row otherwise.
 	-- how: 'row' (delete and tombstone), 'cand' (its partition may be
 	-- dropped), 'dropped', 'done'.
-	CREATE TEMP TABLE IF NOT EXISTS purge_gone (
-		tenant_id uuid, stream_id uuid, seq bigint, received_at timestamptz,
-		batch_no bigint, epoch_id uuid, leaf_hash bytea, dedup_token bytea,
-		pchannel text, retention interval, part text, how text,
-		by_drop boolean NOT NULL DEFAULT false) ON COMMIT DROP;
-	TRUNCATE pg_temp.purge_gone;
-	CREATE TEMP TABLE IF NOT EXISTS purge_res (
-		tenant uuid, purged bigint, held bigint, future bigint,
-		shredded bigint, preserved bigint, matters jsonb, plan jsonb)
-		ON COMMIT DROP;
-	TRUNCATE pg_temp.purge_res;
+	TRUNCATE coffer.purge_gone, coffer.purge_res;
 
 	FOR v_t IN SELECT t.tenant_id FROM coffer.tenants t
 	           WHERE p_tenant_id IS NULL OR t.tenant_id = p_tenant_id
@@ -394,7 +422,7 @@ BEGIN
 				  AND p2.last_epoch_id <> e.epoch_id
 				  AND p2.last_seq > c.top_seq))
 		), keep AS (
-			INSERT INTO pg_temp.purge_gone (tenant_id, stream_id, seq,
+			INSERT INTO coffer.purge_gone (tenant_id, stream_id, seq,
 			    received_at, batch_no, epoch_id, leaf_hash, dedup_token,
 			    pchannel, retention, part, how)
 			SELECT v_t, g.stream_id, g.seq, g.received_at, g.batch_no,
@@ -455,7 +483,7 @@ BEGIN
 			RAISE EXCEPTION 'purge_expired: inconsistent counts (candidates %, kept for removal %, epochs % of %)',
 				purged, v_del, v_shred, shredded;
 		END IF;
-		INSERT INTO pg_temp.purge_res VALUES (v_t, purged, held, future,
+		INSERT INTO coffer.purge_res VALUES (v_t, purged, held, future,
 			shredded, preserved, matters, plan);
 	END LOOP;
 
@@ -464,7 +492,7 @@ BEGIN
 	-- again under the lock.
 	v_cands := '{}';
 	FOR v_p IN SELECT g.part, pg_catalog.count(*) AS n
-	           FROM pg_temp.purge_gone g WHERE g.part IS NOT NULL
+	           FROM coffer.purge_gone g WHERE g.part IS NOT NULL
 	           GROUP BY g.part ORDER BY g.part LOOP
 		EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM coffer.%I',
 			v_p.part) INTO v_cnt;
@@ -472,7 +500,7 @@ BEGIN
 			v_cands := v_cands || v_p.part;
 		END IF;
 	END LOOP;
-	UPDATE pg_temp.purge_gone SET how = 'cand', by_drop = p_dry_run
+	UPDATE coffer.purge_gone SET how = 'cand', by_drop = p_dry_run
 	WHERE part = ANY (v_cands);
 
 	IF NOT p_dry_run THEN
@@ -488,13 +516,13 @@ BEGIN
 					v_p.range_to, p_purge_id, p_authorisation, v_now);
 			EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
 				RAISE WARNING 'partition % is busy: its records are disposed of row by row', v_p.name;
-				UPDATE pg_temp.purge_gone SET how = 'row'
+				UPDATE coffer.purge_gone SET how = 'row'
 				WHERE part = v_p.name;
 			END;
 			PERFORM coffer.purge_rows(p_purge_id, p_authorisation, v_now);
 		END LOOP;
 		PERFORM pg_catalog.set_config('coffer.purging', '', true);
-		IF EXISTS (SELECT 1 FROM pg_temp.purge_gone WHERE how <> 'done') THEN
+		IF EXISTS (SELECT 1 FROM coffer.purge_gone WHERE how <> 'done') THEN
 			RAISE EXCEPTION 'purge_expired: records left undisposed of'
 				USING ERRCODE = 'internal_error';
 		END IF;
@@ -504,10 +532,10 @@ BEGIN
 	SELECT r.tenant, r.purged, r.held, r.future, r.shredded, r.preserved,
 	       r.matters, r.plan, COALESCE(d.n, 0)::bigint,
 	       COALESCE(d.parts, '{}'::text[])
-	FROM pg_temp.purge_res r
+	FROM coffer.purge_res r
 	LEFT JOIN (SELECT g.tenant_id, pg_catalog.count(*) AS n,
 	                  pg_catalog.array_agg(DISTINCT g.part ORDER BY g.part) AS parts
-	           FROM pg_temp.purge_gone g WHERE g.by_drop
+	           FROM coffer.purge_gone g WHERE g.by_drop
 	           GROUP BY g.tenant_id) d ON d.tenant_id = r.tenant
 	ORDER BY r.tenant;
 

@@ -27,7 +27,7 @@ q() { $PSQL -c "$1"; }
 DB=$PGDATABASE
 cleanup() {
 	gwf_cleanup
-	for x in pd_t1 pd_t2 pd_t3 pd_up pd_busy; do
+	for x in pd_t1 pd_t2 pd_t3 pd_t4 pd_t5 pd_up pd_busy pd_relabel; do
 		$PSQL -d postgres -c "DROP DATABASE IF EXISTS $x" >/dev/null 2>&1
 	done
 }
@@ -122,6 +122,34 @@ check_eq "the dry run names the two partitions it would drop" "1 1 1" \
     "$(grep -c "would drop partition $P6 whole" "$D/out") $(grep -c "would drop partition $P4 whole" "$D/out") $(grep -c 'would purge 59 records, kept 1 under hold' "$D/out")"
 check_eq "a dry run drops nothing" "3 0" \
     "$(q "SELECT count(*) FROM pg_class WHERE relname IN ('$P6', '$P5', '$P4')") $(q "SELECT count(*) FROM coffer.partition_tombstones")"
+
+# The owner, before a legitimate purge, deletes an unexpired batch of the
+# third month back and labels one row of the expiring sixth month with
+# that batch's number: the purge must not cover the deleted batch with
+# the sixth month's partition tombstone (coverage is by seq range, per
+# coffer.batches), and verify must find the deletion.
+$PSQL -d postgres -c "CREATE DATABASE pd_relabel TEMPLATE $DB" >/dev/null || die "copy pd_relabel"
+$PSQL -d pd_relabel >/dev/null 2>"$D/relabel.err" <<EOF || bad "relabel: $(cat "$D/relabel.err")"
+ALTER TABLE coffer.records DISABLE TRIGGER records_append_only;
+CREATE TEMP TABLE v AS
+SELECT s.stream_id, s.seq, (SELECT min(b.batch_no) FROM coffer.$P3 b
+                            WHERE b.stream_id = s.stream_id) AS victim
+FROM (SELECT stream_id, seq FROM coffer.$P6 ORDER BY seq LIMIT 1) s;
+DELETE FROM coffer.records r USING v
+WHERE r.stream_id = v.stream_id AND r.batch_no = v.victim;
+UPDATE coffer.records r SET batch_no = v.victim FROM v
+WHERE r.stream_id = v.stream_id AND r.seq = v.seq;
+ALTER TABLE coffer.records ENABLE ALWAYS TRIGGER records_append_only;
+EOF
+PGDATABASE=pd_relabel "$CTL" purge --yes --reason "relabel" >"$D/relabel.out" 2>&1 ||
+    bad "purge on the relabelled copy: $(cat "$D/relabel.out")"
+PGDATABASE=pd_relabel PGUSER=auditor "$CTL" verify >"$D/relabel.v" 2>&1
+rc=$?
+if [ "$rc" -ne 0 ] && grep -q "record deleted\|the tombstone says batch" "$D/relabel.v"; then
+	ok "an unexpired batch deleted and a row relabelled before a purge is found: $(head -1 "$D/relabel.v" | cut -c1-200)"
+else
+	bad "relabel: verify rc $rc: $(head -3 "$D/relabel.v")"
+fi
 
 # A long reader holds coffer.records (a production, say) on a copy: the
 # purge cannot have its exclusive lock within 5 s, so those months go row
@@ -233,6 +261,38 @@ tamper pd_t2 "$(forge "(SELECT (detail->>'purge_id')::uuid FROM coffer.audit_eve
     "a partition dropped with tombstones under the real purge's id is found"
 tamper pd_t3 "DROP TABLE coffer.$P3" "record deleted" \
     "a partition dropped without any tombstone is found"
+tamper pd_t4 "SET ROLE coffer_gateway;
+    INSERT INTO coffer.record_dedup SELECT tenant_id, '\\x00112233445566778899aabbccddeeff',
+        stream_id, seq, leaf_hash FROM coffer.record_dedup LIMIT 1" \
+    "name no record with their token and leaf hash" \
+    "a receipt planted in record_dedup by the gateway role is found"
+tamper pd_t5 "ALTER TABLE coffer.record_dedup DISABLE TRIGGER record_dedup_append_only;
+    DELETE FROM coffer.record_dedup WHERE dedup_token = (SELECT dedup_token FROM coffer.record_dedup ORDER BY dedup_token LIMIT 1)" \
+    "records have no dedup row" \
+    "a record whose dedup row was deleted is found"
+
+# The purge role cannot borrow the owner's rights through a temporary
+# table of its own that purge_expired() would use.
+$PSQL -U purger >"$D/temp.out" 2>&1 <<'EOF'
+CREATE TEMP TABLE purge_gone (x int);
+CREATE TEMP TABLE purge_res (x int);
+CREATE FUNCTION pg_temp.grab() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN EXECUTE 'ALTER ROLE purger SUPERUSER'; RETURN NULL; END $$;
+CREATE TRIGGER grab AFTER TRUNCATE ON pg_temp.purge_gone
+    FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.grab();
+CREATE TRIGGER grab AFTER TRUNCATE ON pg_temp.purge_res
+    FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.grab();
+SELECT count(*) FROM coffer.purge_expired(NULL, gen_random_uuid(), 'x', true);
+EOF
+check_eq "a purge role's own temporary tables give it nothing" "f" \
+    "$(q "SELECT rolsuper FROM pg_roles WHERE rolname = 'purger'")"
+# The gateway role may keep the next months made, no other range.
+$PSQL -U gw -c "SELECT coffer.records_partitions_ensure(now() - interval '100 months', 0)" \
+    >/dev/null 2>"$D/ensure.err"
+check_eq "the gateway role cannot make partitions of its choosing" 1 \
+    "$(grep -c 'permission denied for function records_partitions_ensure' "$D/ensure.err")"
+check_eq "but can keep the next three months made" 0 \
+    "$($PSQL -U gw -c "SELECT coffer.records_partitions_ahead()")"
 
 # -- a batch never spans two months ------------------------------------------------
 # The gateway's clock 40 s before the end of last month, a group-commit
@@ -311,6 +371,8 @@ check_eq "migrations 0018 and 0019 apply to an archive with records" 0 $?
 check_eq "the old rows are the partition records_legacy, up to next month" \
     "200 200 200 $(date -u -d "$first +1 month" +%Y-%m-%d)" \
     "$($PSQL -d pd_up -c "SELECT (SELECT count(*) FROM coffer.records), (SELECT count(*) FROM coffer.records_legacy), (SELECT count(*) FROM coffer.record_dedup), (SELECT range_to::date FROM coffer.record_partitions WHERE name = 'records_legacy')" | tr '|' ' ')"
+check_eq "no application role holds a right on records_legacy itself" "f f f" \
+    "$($PSQL -d pd_up -c "SELECT has_table_privilege('coffer_gateway', 'coffer.records_legacy', 'INSERT'), has_table_privilege('coffer_api', 'coffer.records_legacy', 'SELECT'), has_table_privilege('coffer_verify', 'coffer.records_legacy', 'SELECT')" | tr '|' ' ')"
 check_eq "the legacy partition has the new primary key and its own TRUNCATE guard" "t 1" \
     "$($PSQL -d pd_up -c "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = 'coffer.records_legacy'::regclass AND i.indisprimary AND i.indnatts = 4), (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'coffer.records_legacy'::regclass AND tgname = 'records_no_truncate' AND tgenabled = 'A')" | tr '|' ' ')"
 $PSQL -d pd_up -c "TRUNCATE coffer.records_legacy" >/dev/null 2>"$D/up.err"

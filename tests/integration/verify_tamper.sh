@@ -82,7 +82,7 @@ tamper() {
 	{
 		echo "BEGIN;"
 		echo "SET LOCAL session_replication_role = replica;"
-		for t in records batches checkpoints tombstones audit_events; do
+		for t in records batches checkpoints tombstones audit_events record_dedup; do
 			echo "ALTER TABLE coffer.$t DISABLE TRIGGER USER;"
 		done
 		printf '%s\n' "$@"
@@ -218,6 +218,7 @@ LB=$(q "SELECT max(batch_no) FROM coffer.batches WHERE tenant_id = '$ACME' AND s
 [ "${LB:-0}" -ge 2 ] || die "acme's fullest gw-b stream has ${LB:-no} batches, expected at least 2"
 BK="tenant_id = '$ACME' AND stream_id = '$SB'"
 mkcopy && tamper "DELETE FROM coffer.records r USING coffer.batches b WHERE b.tenant_id = '$ACME' AND b.stream_id = '$SB' AND b.batch_no = $LB AND r.tenant_id = b.tenant_id AND r.stream_id = b.stream_id AND r.seq BETWEEN b.first_seq AND b.last_seq;" \
+    "DELETE FROM coffer.record_dedup d USING coffer.batches b WHERE b.tenant_id = '$ACME' AND b.stream_id = '$SB' AND b.batch_no = $LB AND d.tenant_id = b.tenant_id AND d.stream_id = b.stream_id AND d.seq BETWEEN b.first_seq AND b.last_seq;" \
     "DELETE FROM coffer.checkpoints WHERE $BK AND batch_no = $LB;" \
     "DELETE FROM coffer.batches WHERE $BK AND batch_no = $LB;"
 V "$COPY"
