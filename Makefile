@@ -72,7 +72,7 @@ TOOL_BIN  := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
 # Test-only tools: tests/tools/X.c -> build/tests/tools/X (never installed)
 TESTTOOL_BIN := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
-.PHONY: FORCE install man all deps test check lint unit integration sanitize sanitize-ci fuzz torture clean bench bench-quick demo demo-stop
+.PHONY: FORCE install man all deps test check lint unit integration sanitize sanitize-ci fuzz torture clean bench bench-quick bench-production demo demo-stop
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -217,6 +217,11 @@ bench: deps
 bench-quick: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh bench/run.sh --quick
+# Only the production figure, at a reduced size (BENCH_PROD_RECORDS,
+# BENCH_PROD_ARCHIVE; bench/README.md); no deps step, builds first.
+bench-production:
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh bench/run.sh --production
 
 clean:
 	rm -rf build build-san build-fuzz

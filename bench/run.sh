@@ -4,10 +4,14 @@
 #
 #   sh bench/run.sh --quick     reduced sizes (make bench-quick, < 3 min)
 #   sh bench/run.sh --full      full sizes    (make bench, < 30 min)
+#   sh bench/run.sh --production  only the production figure (section 7)
 #
 # Environment: BUILD (build), BENCH_LARGE=1 (also measure at 10 M records,
 # full mode), BENCH_PG_TUNE=0 (keep the harness's small shared_buffers and
-# WAL settings), BENCH_RESULTS (bench/results), BENCH_DEVICES (16).
+# WAL settings), BENCH_RESULTS (bench/results), BENCH_DEVICES (16);
+# --production: BENCH_PROD_RECORDS (60000, the matter, ingested through the
+# gateway), BENCH_PROD_ARCHIVE (160000, the rest filled with sealed COPY),
+# BENCH_PROD_PERF=1 (perf record the build: perf-production-*.txt).
 #
 # The outer call re-enters itself inside tests/pg-harness.sh (fsync and
 # synchronous_commit on, Unix socket only), raises the file-descriptor
@@ -32,7 +36,8 @@ if [ "${1:-}" != "--inner" ]; then
 	case "${1:---quick}" in
 	--quick) MODE=quick ;;
 	--full) MODE=full ;;
-	*) echo "usage: sh bench/run.sh [--quick|--full]" >&2; exit 2 ;;
+	--production) MODE=production ;;
+	*) echo "usage: sh bench/run.sh [--quick|--full|--production]" >&2; exit 2 ;;
 	esac
 	for b in cofferctl coffer-gateway ops/loadgen bench/copy_plain \
 	    bench/copy_sealed bench/pgcrypto bench/report; do
@@ -194,6 +199,28 @@ gwf_start || die "gateway did not start"
 machine gateway_config "$(grep -v '^#' "$GWF_CONF" | grep -E '^(workers|batch_max|epoch|device_rate|max_conn)' | tr '\n' ';')"
 LG="$BUILD/ops/loadgen --url $(gwf_url '') --ca $GWF_SRV_CA --certs $GWF_CERTS --devices $DEVICES --batch $BATCH --size $SIZE"
 
+# --production: the matter's records through the gateway, the rest of the
+# archive by sealed COPY of later records (outside the matter's window),
+# then section 7 alone.
+if [ "$MODE" = production ]; then
+PROD=${BENCH_PROD_RECORDS:-60000}
+ARCHIVE=${BENCH_PROD_ARCHIVE:-160000}
+PROD=$(align_up "$PROD")
+[ "$ARCHIVE" -ge "$PROD" ] || ARCHIVE=$PROD
+machine production_records "$PROD"
+machine production_archive "$ARCHIVE"
+log "production only: $PROD records through the gateway"
+$LG --records "$PROD" --seed 1 >"$RAW/gateway.out" 2>"$RAW/gateway.err" ||
+    die "loadgen ($(tail -1 "$RAW/gateway.err"))"
+if [ "$ARCHIVE" -gt "$PROD" ]; then
+	log "filling the archive to $ARCHIVE records (sealed COPY, records $PROD on)"
+	"$BUILD/bench/copy_sealed" --tenant acme --records $((ARCHIVE - PROD)) \
+	    --first "$PROD" --seed 1 --devices "$DEVICES" --batch "$BATCH" \
+	    --size "$SIZE" >"$RAW/fill.out" 2>&1 ||
+	    die "copy_sealed ($(tail -1 "$RAW/fill.out"))"
+fi
+$PSQL -c "VACUUM ANALYZE coffer.records" >/dev/null 2>&1
+else
 # == 1. durable ingest vs plaintext COPY and sealed COPY ===========================
 log "(a) plaintext binary COPY, 2 writers x 1000: $N records"
 "$BUILD/bench/copy_plain" --db dbname=bench --records "$N" --devices "$DEVICES" \
@@ -381,7 +408,18 @@ else
 	    "not available: cofferctl verify not built"
 fi
 
+fi   # not --production (sections 1, 3, 4, 6, 7 above)
+
 # == 7. production ==================================================================
+# prod_cpu: "pid ticks" of coffer-api's processes (front, keeper) and the
+# API's PostgreSQL backends; CPU time is steadier than wall time on a
+# shared machine, so the note carries both.
+prod_cpu() {
+	for p in "$API_PID" $(ps -o pid= --ppid "$API_PID" 2>/dev/null) \
+	    $($PSQL -At -c "SELECT pid FROM pg_stat_activity WHERE usename = 'api'" 2>/dev/null); do
+		echo "$p $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null)"
+	done
+}
 # A matter over the first PROD records of the main run (time window; every
 # device owner as participant, so each record in the window is in scope),
 # two custodians approving with `cofferctl approve`, the API's job building
@@ -462,6 +500,10 @@ EOC
 		    --cert "$P/people/cus$c.crt" \
 		    --key "$P/people/cus$c.key" --yes >>"$RAW/production.log" 2>&1 ||
 		    { PROD_NOTE="cofferctl approve $c failed"; return 1; }
+		[ "$c" = 1 ] && [ "${BENCH_PROD_PERF:-0}" = 1 ] &&
+		    { perf record -e cpu-clock -F 499 -a -g -o "$RAW/prod-perf.data" \
+		    >"$RAW/prod-perf.log" 2>&1 & PERF_PID=$!; }
+		[ "$c" = 1 ] && prod_cpu >"$RAW/prod-cpu0.txt"
 		[ "$c" = 1 ] || t0=$(now)
 	done
 	st=""
@@ -483,6 +525,11 @@ EOC
 		i=$((i + 1))
 	done
 	t1=$(now)
+	prod_cpu >"$RAW/prod-cpu1.txt"
+	PROD_CPU=$(awk -v hz="$(getconf CLK_TCK)" 'NR == FNR { a[$1] = $2; next }
+	    { d = $2 - a[$1]; if ($1 in a && d > 0) t += d; else if (!($1 in a)) t += $2 }
+	    END { printf "%.2f", t / hz }' "$RAW/prod-cpu0.txt" "$RAW/prod-cpu1.txt")
+	[ -z "$PERF_PID" ] || { kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=""; }
 	acurl "https://127.0.0.1:$APORT/v1/matters/$MID" >"$RAW/matter-state.json" 2>/dev/null
 	[ "$st" = ready ] && st=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' \
 	    "$RAW/matter-state.json" 2>/dev/null)
@@ -499,16 +546,17 @@ EOC
 	PROD_COPY_RPS=$(calc "$PROD_N / ($t1 - $t0)")
 	return 0
 }
-if [ "$MODE" = full ]; then PROD=100000; else PROD=10000; fi
+PERF_PID=""
+if [ "$MODE" = full ]; then PROD=100000; elif [ "$MODE" = quick ]; then PROD=10000; fi
 log "production: matter over $PROD records, 2 approvals, API build"
 API_PID=""
 PROD_NOTE=""
 if production; then
 	PROD_RPS=$(calc "$PROD_N / $PROD_S")
-	log "    $PROD_N records ready ${PROD_S}s after the 2nd approval: $PROD_RPS records/s ($PROD_BYTES bytes); COPY TO $PROD_COPY_RPS records/s"
+	log "    $PROD_N records ready ${PROD_S}s after the 2nd approval: $PROD_RPS records/s ($PROD_BYTES bytes, ${PROD_CPU}s CPU of the API and its backends); COPY TO $PROD_COPY_RPS records/s"
 	figure production_records_per_s records/s "$PROD_RPS" "$PROD_COPY_RPS" \
 	    "COPY (in-scope rows) TO, binary" \
-	    "$PROD_N records of a $ARCHIVE-record archive, $PROD_BYTES bytes sealed; goal >= 50000"
+	    "$PROD_N records of a $ARCHIVE-record archive, $PROD_BYTES bytes sealed, ${PROD_CPU} s CPU (API + its backends); goal >= 50000"
 	figure production_seconds s "$PROD_S" - "" "K-th approval -> production downloadable"
 else
 	log "    not available: $PROD_NOTE"
@@ -516,6 +564,22 @@ else
 fi
 [ -z "$API_PID" ] || { kill "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null; }
 API_PID=""
+if [ -s "$RAW/prod-perf.data" ]; then
+	perf report -i "$RAW/prod-perf.data" --no-children --sort comm --stdio 2>/dev/null |
+	    grep -E '^ +[0-9.]+%' | head -15 >"$RESULTS/$TS-perf-production-by-process.txt"
+	{
+		perf report -i "$RAW/prod-perf.data" --no-children --comm coffer-keeper \
+		    --sort dso --stdio -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -15
+		perf report -i "$RAW/prod-perf.data" --no-children --comm coffer-keeper \
+		    --sort dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -60
+	} >"$RESULTS/$TS-perf-production-api.txt"
+	perf report -i "$RAW/prod-perf.data" --no-children --comm postgres \
+	    --sort sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -30 \
+	    >"$RESULTS/$TS-perf-production-postgres.txt"
+	log "    perf: $RESULTS/$TS-perf-production-*.txt ($RAW/prod-perf.data)"
+fi
+
+if [ "$MODE" != production ]; then
 
 # == 4 (cont.). grow the archive with the sealed loader, measure again ============
 for target in $GROW; do
@@ -628,6 +692,8 @@ figure handshakes_per_s handshakes/s "$HS_GW" "$HS_SS" \
 figure handshakes_per_s_parallel handshakes/s "$HSP_GW" "$HSP_SS" \
     "openssl s_server, same certs (2 clients)" "loadgen --handshakes, 2 client threads"
 
+fi   # not --production (sections 4 cont., 2, 5 above)
+
 # == report ==============================================================================
 machine load_average_at_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 machine duration_s "$(($(date +%s) - T_START))"
@@ -645,7 +711,7 @@ pct_table() {   # pct_table LATENCY_FILE -> "label value" lines
 }
 pct_table "$RAW/gateway.latency" >"$RAW/pct-max.dat"
 pct_table "$RAW/latency50.latency" >"$RAW/pct-50.dat"
-if command -v gnuplot >/dev/null 2>&1; then
+if [ "$MODE" != production ] && command -v gnuplot >/dev/null 2>&1; then
 	gnuplot >"$RAW/gnuplot.log" 2>&1 <<EOF || fail plots "gnuplot ($(tail -1 "$RAW/gnuplot.log"))"
 set terminal pngcairo size 1000,560 noenhanced
 set output '$RESULTS/$TS-throughput.png'
