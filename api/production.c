@@ -20,8 +20,9 @@
  * or wiped memory, put plaintext on disk, log or return content, tokens or
  * participant identifiers in errors.
  *
- * Shape of the work: one ordered server-side cursor over the in-scope
- * records (the next FETCH runs while a batch is processed); each record is
+ * Shape of the work: a cursor over the in-scope records' keys in
+ * production order, the rows read by key a chunk at a time (the next
+ * chunk's query runs while one is processed); each record is
  * decrypted once and fanned out to records.jsonl, the manifest, the
  * current RSMF (events, attachments in its zip and as files of the tar),
  * the conversation's transcripts and the load file (api/prodview.c).  A
@@ -845,39 +846,187 @@ pr_progress(prod *P)
 		P->progress(P->progress_arg, P->res.records, P->total);
 }
 
-/* The ordered cursor; the next FETCH is in flight while a batch is
- * processed, so PostgreSQL and the decryption overlap. */
+/* The records in production order, in two steps (issue 17.4): a cursor
+ * sorts only the keys of the in-scope rows — the primary key's (stream_id,
+ * seq) prefix and received_at, which pins a row even where received_at
+ * joins the key — and the rows, ciphertext included, are then read by
+ * those keys, a chunk at a time, through the primary key.  Sorting whole
+ * rows spilled the ciphertext of the matter to a temporary file and read
+ * it back.  The next chunk's query is in flight while one is processed, so
+ * PostgreSQL and the decryption overlap. */
+#define PR_KEY_BYTES   (VAULT_ID_BYTES + 8U + 8U)
+#define PR_KEYS_PER_FETCH 16    /* chunks of keys per FETCH of the cursor */
+#define PR_OID_UUID    2950U
+#define PR_OID_INT8    20U
+#define PR_OID_TSTZ    1184U
+
+typedef struct pr_keys {
+	PGresult      *r;             /* the last FETCH of keys (binary) */
+	int            pos, n;        /* next row in r, rows in r */
+	int            done;          /* the cursor is exhausted */
+	unsigned char *arr[3];        /* binary uuid[], int8[], timestamptz[] */
+	size_t         len[3], cap[3];
+} pr_keys;
+
 static int
-pr_stream_records(prod *P)
+pr_keys_fetch(prod *P, pr_keys *k, int rows)
 {
 	pg_params p = PG_PARAMS_INIT;
-	PGresult *r = NULL, *next = NULL;
-	char fetch[64];
-	int i, n, rc = -1, rows = P->opts != NULL && P->opts->fetch_rows > 0 ?
-	    P->opts->fetch_rows : API_PRODUCTION_FETCH_ROWS;
+	char sql[80];
+	int i;
 
-	pr_scope_params(P, &p);
-	pg_param_text(&p, P->lit_epochs);
-	if (pg_exec(P->db, "DECLARE coffer_production NO SCROLL CURSOR FOR "
+	PQclear(k->r);
+	k->r = NULL;
+	k->pos = k->n = 0;
+	snprintf(sql, sizeof(sql), "FETCH FORWARD %d FROM coffer_production_keys",
+	    rows * PR_KEYS_PER_FETCH);
+	p.result_binary = 1;
+	if ((k->r = pg_query(P->db, sql, &p, P->err, P->err_len)) == NULL)
+		return -1;
+	k->n = PQntuples(k->r);
+	if (k->n > 0 && PQnfields(k->r) != 3) {
+		PERR(P, "database: unexpected key cursor columns");
+		return -1;
+	}
+	for (i = 0; i < k->n; i++) {
+		if (PQgetisnull(k->r, i, 0) || PQgetisnull(k->r, i, 1) ||
+		    PQgetisnull(k->r, i, 2) ||
+		    PQgetlength(k->r, i, 0) != VAULT_ID_BYTES ||
+		    PQgetlength(k->r, i, 1) != 8 || PQgetlength(k->r, i, 2) != 8) {
+			PERR(P, "tenant %s: malformed record key", P->tid);
+			return -1;
+		}
+	}
+	if (k->n < rows * PR_KEYS_PER_FETCH)
+		k->done = 1;
+	return 0;
+}
+
+static void
+pr_be32_put(unsigned char *d, uint32_t v)
+{
+	d[0] = (unsigned char)(v >> 24);
+	d[1] = (unsigned char)(v >> 16);
+	d[2] = (unsigned char)(v >> 8);
+	d[3] = (unsigned char)v;
+}
+
+/* One-dimensional binary array (PostgreSQL's array_send format) of n
+ * elements of elen bytes each, filled in by the caller after the header. */
+static unsigned char *
+pr_array_begin(prod *P, pr_keys *k, int a, uint32_t oid, size_t elen, int n)
+{
+	size_t need = 20 + (size_t)n * (4 + elen), i;
+	unsigned char *d;
+
+	if (need > k->cap[a]) {
+		unsigned char *np = realloc(k->arr[a], need);
+
+		if (np == NULL) {
+			PERR(P, "out of memory");
+			return NULL;
+		}
+		k->arr[a] = np;
+		k->cap[a] = need;
+	}
+	d = k->arr[a];
+	pr_be32_put(d, 1);                  /* dimensions */
+	pr_be32_put(d + 4, 0);              /* no NULLs */
+	pr_be32_put(d + 8, oid);
+	pr_be32_put(d + 12, (uint32_t)n);
+	pr_be32_put(d + 16, 1);             /* lower bound */
+	for (i = 0; i < (size_t)n; i++)
+		pr_be32_put(d + 20 + i * (4 + elen), (uint32_t)elen);
+	k->len[a] = need;
+	return d + 20;
+}
+
+/* Send the query for the next chunk of up to rows keys; *sent 0 when no
+ * key is left.  The keys' FETCH (when the last one is used up) runs
+ * first, on the same connection: never while a query is in flight. */
+static int
+pr_rows_send(prod *P, pr_keys *k, int rows, int *sent)
+{
+	static const char *sql =
 	    "SELECT r.stream_id, r.seq, r.epoch_id, r.batch_no, r.received_at, "
 	    "       r.sent_at, r.channel, r.conversation_token, r.nonce, "
 	    "       r.ciphertext, r.leaf_hash, r.size_class, "
 	    "       (SELECT pg_catalog.string_agg(t.tok, ''::bytea ORDER BY t.o) "
 	    "        FROM pg_catalog.unnest(r.participant_tokens) "
 	    "             WITH ORDINALITY AS t(tok, o)), r.dedup_token "
+	    "FROM ROWS FROM (pg_catalog.unnest($2::uuid[]), "
+	    "                pg_catalog.unnest($3::int8[]), "
+	    "                pg_catalog.unnest($4::timestamptz[])) "
+	    "     WITH ORDINALITY AS k(stream_id, seq, received_at, o) "
+	    "JOIN coffer.records r ON r.tenant_id = $1::uuid "
+	    " AND r.stream_id = k.stream_id AND r.seq = k.seq "
+	    " AND r.received_at = k.received_at "
+	    "ORDER BY k.o";
+	const char *values[4];
+	int lengths[4], formats[4] = { 1, 1, 1, 1 };
+	unsigned char *u, *q, *t;
+	int i, n;
+
+	*sent = 0;
+	if (k->pos >= k->n) {
+		if (k->done)
+			return 0;
+		if (pr_keys_fetch(P, k, rows) != 0)
+			return -1;
+		if (k->n == 0)
+			return 0;
+	}
+	n = k->n - k->pos < rows ? k->n - k->pos : rows;
+	if ((u = pr_array_begin(P, k, 0, PR_OID_UUID, VAULT_ID_BYTES, n)) == NULL ||
+	    (q = pr_array_begin(P, k, 1, PR_OID_INT8, 8, n)) == NULL ||
+	    (t = pr_array_begin(P, k, 2, PR_OID_TSTZ, 8, n)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++, k->pos++) {
+		memcpy(u + (size_t)i * (4 + VAULT_ID_BYTES) + 4,
+		    PQgetvalue(k->r, k->pos, 0), VAULT_ID_BYTES);
+		memcpy(q + (size_t)i * 12 + 4, PQgetvalue(k->r, k->pos, 1), 8);
+		memcpy(t + (size_t)i * 12 + 4, PQgetvalue(k->r, k->pos, 2), 8);
+	}
+	values[0] = (const char *)P->tenant_id;
+	lengths[0] = VAULT_ID_BYTES;
+	for (i = 0; i < 3; i++) {
+		values[i + 1] = (const char *)k->arr[i];
+		lengths[i + 1] = (int)k->len[i];
+	}
+	if (PQsendQueryParams(P->db, sql, 4, NULL, values, lengths, formats,
+	    1) != 1) {
+		PERR(P, "database: %s", PQerrorMessage(P->db));
+		return -1;
+	}
+	*sent = n;
+	return 0;
+}
+
+static int
+pr_stream_records(prod *P)
+{
+	pg_params p = PG_PARAMS_INIT;
+	pr_keys k;
+	PGresult *r = NULL, *next = NULL;
+	int i, n, sent = 0, want, rc = -1, rows = P->opts != NULL &&
+	    P->opts->fetch_rows > 0 ? P->opts->fetch_rows :
+	    API_PRODUCTION_FETCH_ROWS;
+
+	memset(&k, 0, sizeof(k));
+	pr_scope_params(P, &p);
+	pg_param_text(&p, P->lit_epochs);
+	if (pg_exec(P->db, "DECLARE coffer_production_keys NO SCROLL CURSOR FOR "
+	    "SELECT r.stream_id, r.seq, r.received_at "
 	    "FROM coffer.records r WHERE " PR_SCOPE
 	    " AND r.epoch_id = ANY ($7::uuid[]) "
 	    "ORDER BY r.conversation_token NULLS LAST, r.channel, r.sent_at, "
 	    "         r.stream_id, r.seq", &p, P->err, P->err_len) != 0)
 		return -1;
-	snprintf(fetch, sizeof(fetch), "FETCH FORWARD %d FROM coffer_production",
-	    rows);
-	if (PQsendQueryParams(P->db, fetch, 0, NULL, NULL, NULL, NULL, 1) != 1) {
-		PERR(P, "database: %s", PQerrorMessage(P->db));
-		return -1;
-	}
-	for (;;) {
-		/* Collect the FETCH in flight. */
+	if (pr_rows_send(P, &k, rows, &sent) != 0)
+		goto out;
+	while (sent > 0) {
+		/* Collect the chunk in flight. */
+		want = sent;
 		r = PQgetResult(P->db);
 		while ((next = PQgetResult(P->db)) != NULL)
 			PQclear(next);
@@ -885,44 +1034,47 @@ pr_stream_records(prod *P)
 			const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
 			    : NULL;
 
-			PERR(P, "database: FETCH failed: %s", m ? m :
+			PERR(P, "database: reading records failed: %s", m ? m :
 			    PQerrorMessage(P->db));
 			goto out;
 		}
 		n = PQntuples(r);
-		if (n > 0 && PQnfields(r) != PR_COLS) {
-			PERR(P, "database: unexpected cursor columns");
+		if (n != want) {
+			PERR(P, "database: %d of %d records read by key", n, want);
 			goto out;
 		}
-		/* Proofs need queries of their own: before the next FETCH. */
-		if (n > 0 && pr_proofs_for(P, r, n) != 0)
-			goto out;
-		if (n > 0 &&
-		    PQsendQueryParams(P->db, fetch, 0, NULL, NULL, NULL, NULL, 1) != 1) {
-			PERR(P, "database: %s", PQerrorMessage(P->db));
+		if (PQnfields(r) != PR_COLS) {
+			PERR(P, "database: unexpected record columns");
 			goto out;
 		}
+		/* Proofs (and the next keys) need queries of their own: before
+		 * the next chunk's query. */
+		if (pr_proofs_for(P, r, n) != 0 ||
+		    pr_rows_send(P, &k, rows, &sent) != 0)
+			goto out;
 		for (i = 0; i < n; i++) {
-			if (pr_record(P, r, i) != 0) {
-				/* Drain the FETCH in flight before giving up. */
-				while ((next = PQgetResult(P->db)) != NULL)
-					PQclear(next);
+			if (pr_record(P, r, i) != 0)
 				goto out;
-			}
 			if (P->res.records % PR_PROGRESS_EVERY == 0)
 				pr_progress(P);
 		}
 		PQclear(r);
 		r = NULL;
-		if (n == 0)
-			break;
 	}
-	if (pg_exec(P->db, "CLOSE coffer_production", NULL, P->err,
+	if (pg_exec(P->db, "CLOSE coffer_production_keys", NULL, P->err,
 	    P->err_len) != 0)
 		goto out;
 	rc = 0;
 out:
+	if (rc != 0 && sent > 0) {
+		/* Drain the query in flight before giving up. */
+		while ((next = PQgetResult(P->db)) != NULL)
+			PQclear(next);
+	}
 	PQclear(r);
+	PQclear(k.r);
+	for (i = 0; i < 3; i++)
+		free(k.arr[i]);
 	return rc;
 }
 
