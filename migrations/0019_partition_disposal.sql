@@ -231,7 +231,7 @@ $fn$;
 REVOKE ALL ON FUNCTION coffer.purge_partition(text, timestamptz, timestamptz,
 	uuid, text, timestamptz) FROM PUBLIC;
 
--- purge_expired(): 0018's rules for what goes; how it goes is above.  Two
+-- purge_expired(): 0010's rules for what goes; how it goes is above.  Two
 -- more result columns: dropped (records of the tenant that went with
 -- their partition, or would in a dry run) and partitions (their names).
 
