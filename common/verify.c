@@ -1557,6 +1557,68 @@ v_tombstones_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi)
 	return res;
 }
 
+/* Dedup rows (0018) of (lo, hi] in seq order, merged with the records
+ * in v_chunk: one per record, same token and leaf hash (0020's index). */
+static PGresult *
+v_dedup_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *res;
+	char a[24], b[24], err[512];
+
+	snprintf(a, sizeof(a), "%lld", (long long)lo);
+	snprintf(b, sizeof(b), "%lld", (long long)hi);
+	p.result_binary = 1;
+	pg_param_bin(&p, s->tenant, VAULT_ID_BYTES);
+	pg_param_bin(&p, s->stream, VAULT_ID_BYTES);
+	pg_param_text(&p, a);
+	pg_param_text(&p, b);
+	res = pg_query(v->c, "SELECT seq, dedup_token, leaf_hash FROM "
+	    "coffer.record_dedup WHERE tenant_id = $1::uuid AND stream_id = "
+	    "$2::uuid AND seq > $3::int8 AND seq <= $4::int8 ORDER BY seq", &p,
+	    err, sizeof(err));
+	if (res == NULL)
+		(void)v_error(v, "database: %s", err);
+	return res;
+}
+
+static int
+v_dedup_orphan(vctx *v, int64_t batch, int64_t seq)
+{
+	return v_fail(v, "dedup-orphan", batch, seq, -1,
+	    "a dedup row names no record with its token and leaf hash (a "
+	    "planted receipt: that message would be answered 'duplicate' and "
+	    "never stored)");
+}
+
+/* The record at seq (token, leaf) against the dedup rows from *di on:
+ * rows before seq name no record; the row at seq must carry the record's
+ * token and leaf hash. */
+static int
+v_dedup_match(vctx *v, const PGresult *dres, int *di, int64_t batch,
+    int64_t seq, const char *token, const char *leaf)
+{
+	int nd = PQntuples(dres);
+	int64_t dseq = 0;
+	const unsigned char *t, *h;
+
+	if (*di < nd && v_i64(dres, *di, 0, &dseq) != 0)
+		return v_error(v, "database: dedup row without seq");
+	if (*di < nd && dseq < seq)
+		return v_dedup_orphan(v, -1, dseq);
+	if (*di >= nd || dseq > seq)
+		return v_fail(v, "dedup-missing", batch, seq, -1,
+		    "the record has no dedup row (sent again, it would be "
+		    "stored twice)");
+	if (v_bytes(dres, *di, 1, VAULT_TOKEN_BYTES, &t) != 0 ||
+	    v_bytes(dres, *di, 2, VAULT_HASH_BYTES, &h) != 0 ||
+	    memcmp(t, token, VAULT_TOKEN_BYTES) != 0 ||
+	    memcmp(h, leaf, VAULT_HASH_BYTES) != 0)
+		return v_dedup_orphan(v, batch, seq);
+	(*di)++;
+	return 0;
+}
+
 /* Every epoch the chunk's records name is a row of coffer.epochs (the
  * schema may stop checking it per row; an epoch is never deleted,
  * shredding keeps the row): one query per chunk, after its COPY.  The
@@ -1645,11 +1707,11 @@ static int
 v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
     v_chain *ch, size_t *wi)
 {
-	PGresult *tres = NULL;
+	PGresult *tres = NULL, *dres = NULL;
 	v_copy cp;
 	v_batch b;
-	int64_t hi = ch->lo, rseq = 0, tseq = 0;
-	int i, ti = 0, nt, have = 0, done_rec = 0, rc = -1, got;
+	int64_t hi = ch->lo, rseq = 0, tseq = 0, dseq;
+	int i, ti = 0, nt, di = 0, have = 0, done_rec = 0, rc = -1, got;
 
 	/* The seq range to read: up to the highest last_seq in the chunk. */
 	for (i = from; i < to; i++) {
@@ -1661,7 +1723,12 @@ v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
 	if ((tres = v_tombstones_range(v, s, ch->lo, hi)) == NULL)
 		return -1;
 	nt = PQntuples(tres);
+	if ((dres = v_dedup_range(v, s, ch->lo, hi)) == NULL) {
+		PQclear(tres);
+		return -1;
+	}
 	if (v_records_copy(v, &cp, s, ch->lo, hi) != 0) {
+		PQclear(dres);
 		PQclear(tres);
 		return -1;
 	}
@@ -1739,7 +1806,9 @@ v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
 				ti++;
 			} else {
 				if (v_row(v, s, &cp, &b, seq,
-				    (size_t)(seq - b.first_seq)) != 0)
+				    (size_t)(seq - b.first_seq)) != 0 ||
+				    v_dedup_match(v, dres, &di, b.batch_no, seq,
+				    cp.f[9], cp.f[12]) != 0)
 					goto done;
 				have = 0;
 			}
@@ -1764,10 +1833,17 @@ v_chunk(vctx *v, const v_stream *s, const PGresult *res, int from, int to,
 		    "the row is covered by no batch");
 		goto done;
 	}
+	if (di < PQntuples(dres)) {
+		if (v_i64(dres, di, 0, &dseq) != 0)
+			dseq = -1;
+		(void)v_dedup_orphan(v, -1, dseq);
+		goto done;
+	}
 	ch->lo = hi;
 	rc = 0;
 done:
 	v_copy_drain(&cp);
+	PQclear(dres);
 	PQclear(tres);
 	if (rc == 0)
 		rc = v_epochs_exist(v, s);
@@ -1848,7 +1924,10 @@ v_stream_tail(vctx *v, const v_stream *s, const v_chain *ch)
 	    "        WHERE c.tenant_id = $1 AND c.stream_id = $2 AND NOT EXISTS ("
 	    "          SELECT 1 FROM coffer.batches b WHERE b.tenant_id = $1 "
 	    "          AND b.stream_id = $2 AND b.batch_no = c.batch_no) "
-	    "        ORDER BY c.batch_no LIMIT 1)", &p, err, sizeof(err));
+	    "        ORDER BY c.batch_no LIMIT 1), "
+	    "       (SELECT d.seq FROM coffer.record_dedup d WHERE d.tenant_id = $1 "
+	    "        AND d.stream_id = $2 AND d.seq > $3::int8 ORDER BY d.seq "
+	    "        LIMIT 1)", &p, err, sizeof(err));
 	if (res == NULL)
 		return v_error(v, "database: %s", err);
 	if (v_i64(res, 0, 0, &x) == 0 || v_i64(res, 0, 1, &x) == 0) {
@@ -1866,6 +1945,10 @@ v_stream_tail(vctx *v, const v_stream *s, const v_chain *ch)
 		PQclear(res);
 		return v_fail(v, "checkpoint-orphan", x, -1, -1,
 		    "a checkpoint exists for a batch the database does not hold");
+	}
+	if (v_i64(res, 0, 3, &x) == 0) {
+		PQclear(res);
+		return v_dedup_orphan(v, -1, x);
 	}
 	PQclear(res);
 	return 0;
@@ -2721,43 +2804,54 @@ done:
 /* coffer.record_dedup (0018) is the gateway's memory of what it stored:
  * a row that names no record would answer a new message "duplicate" with
  * a receipt for nothing, so it is never stored; a record without its row
- * would be stored twice when sent again.  Both directions, per tenant. */
+ * would be stored twice when sent again.  Each stream's walk matches its
+ * rows one to one (v_chunk, v_stream_tail); here, a row may not name a
+ * stream the walk did not cover (skip scan over 0020's index). */
 static int
 v_dedup_tenant(vctx *v, const v_tenant *t)
 {
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *res;
 	char err[512];
-	int64_t orphan, missing;
+	int i, n;
+	size_t j;
 
+	if (v->has_stream)
+		return 0;
 	p.result_binary = 1;
 	pg_param_bin(&p, t->id, VAULT_ID_BYTES);
-	res = pg_query(v->c, "SELECT "
-	    "(SELECT pg_catalog.count(*) FROM coffer.record_dedup d "
-	    " WHERE d.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM coffer.records r "
-	    "  WHERE r.tenant_id = d.tenant_id AND r.stream_id = d.stream_id "
-	    "  AND r.seq = d.seq AND r.dedup_token = d.dedup_token "
-	    "  AND r.leaf_hash = d.leaf_hash)), "
-	    "(SELECT pg_catalog.count(*) FROM coffer.records r "
-	    " WHERE r.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM "
-	    "  coffer.record_dedup d WHERE d.tenant_id = r.tenant_id "
-	    "  AND d.dedup_token = r.dedup_token))", &p, err, sizeof(err));
+	res = pg_query(v->c,
+	    "WITH RECURSIVE s AS ((SELECT stream_id FROM coffer.record_dedup "
+	    "   WHERE tenant_id = $1 ORDER BY stream_id LIMIT 1) "
+	    " UNION ALL SELECT n.stream_id FROM s CROSS JOIN LATERAL "
+	    "  (SELECT d.stream_id FROM coffer.record_dedup d "
+	    "   WHERE d.tenant_id = $1 AND d.stream_id > s.stream_id "
+	    "   ORDER BY d.stream_id LIMIT 1) n) "
+	    "SELECT stream_id FROM s", &p, err, sizeof(err));
 	if (res == NULL)
 		return v_error(v, "database: %s", err);
-	if (v_i64(res, 0, 0, &orphan) != 0 || v_i64(res, 0, 1, &missing) != 0) {
-		PQclear(res);
-		return v_error(v, "database: unexpected dedup counts");
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		const unsigned char *sid;
+
+		if (v_bytes(res, i, 0, VAULT_ID_BYTES, &sid) != 0) {
+			PQclear(res);
+			return v_error(v, "database: unexpected dedup stream row");
+		}
+		for (j = 0; j < v->nstreams; j++)
+			if (memcmp(v->streams[j].tenant, t->id,
+			    VAULT_ID_BYTES) == 0 && memcmp(v->streams[j].stream,
+			    sid, VAULT_ID_BYTES) == 0)
+				break;
+		if (j == v->nstreams) {
+			PQclear(res);
+			v->loc_stream = sid;
+			(void)v_dedup_orphan(v, -1, -1);
+			v->loc_stream = NULL;
+			return -1;
+		}
 	}
 	PQclear(res);
-	if (orphan > 0)
-		return v_fail(v, "dedup-orphan", -1, -1, -1,
-		    "%lld dedup rows name no record with their token and leaf "
-		    "hash (planted receipts: those messages would be answered "
-		    "'duplicate' and never stored)", (long long)orphan);
-	if (missing > 0)
-		return v_fail(v, "dedup-missing", -1, -1, -1,
-		    "%lld records have no dedup row (sent again, they would be "
-		    "stored twice)", (long long)missing);
 	return 0;
 }
 

@@ -244,7 +244,8 @@ tamper() {
 	fi
 }
 # The third month back is not expired: drop it and forge its tombstones.
-# forge PURGE_ID_SQL: drop that month, tombstones under the given purge id
+# forge PURGE_ID_SQL: drop that month and its dedup rows, tombstones under
+# the given purge id
 forge() {
 	echo "INSERT INTO coffer.partition_tombstones
 	    SELECT r.tenant_id, r.stream_id, '$P3', '-infinity', 'infinity',
@@ -252,6 +253,9 @@ forge() {
 	           count(DISTINCT r.batch_no), count(*), max(r.seq),
 	           (array_agg(r.epoch_id ORDER BY r.seq DESC))[1], $1, now(), 'forged'
 	    FROM coffer.$P3 r GROUP BY 1, 2;
+	    ALTER TABLE coffer.record_dedup DISABLE TRIGGER record_dedup_append_only;
+	    DELETE FROM coffer.record_dedup d USING coffer.$P3 r
+	     WHERE d.tenant_id = r.tenant_id AND d.dedup_token = r.dedup_token;
 	    DROP TABLE coffer.$P3;"
 }
 tamper pd_t1 "$(forge "gen_random_uuid()")" "are covered by no purge audit event" \
@@ -264,12 +268,29 @@ tamper pd_t3 "DROP TABLE coffer.$P3" "record deleted" \
 tamper pd_t4 "SET ROLE coffer_gateway;
     INSERT INTO coffer.record_dedup SELECT tenant_id, '\\x00112233445566778899aabbccddeeff',
         stream_id, seq, leaf_hash FROM coffer.record_dedup LIMIT 1" \
-    "name no record with their token and leaf hash" \
+    "seq [0-9]*: a dedup row names no record with its token and leaf hash" \
     "a receipt planted in record_dedup by the gateway role is found"
 tamper pd_t5 "ALTER TABLE coffer.record_dedup DISABLE TRIGGER record_dedup_append_only;
     DELETE FROM coffer.record_dedup WHERE dedup_token = (SELECT dedup_token FROM coffer.record_dedup ORDER BY dedup_token LIMIT 1)" \
-    "records have no dedup row" \
+    "the record has no dedup row" \
     "a record whose dedup row was deleted is found"
+# verify matches dedup rows to records chunk by chunk (0020): a receipt
+# past a stream's last seq, in a stream with no record, or one whose leaf
+# hash was swapped is still found.
+tamper pd_t6 "SET ROLE coffer_gateway;
+    INSERT INTO coffer.record_dedup SELECT tenant_id, '\\x00112233445566778899aabbccddeeff',
+        stream_id, seq + 1000000, leaf_hash FROM coffer.record_dedup LIMIT 1" \
+    "seq [0-9]*: a dedup row names no record" \
+    "a receipt planted past the stream's last seq is found"
+tamper pd_t7 "SET ROLE coffer_gateway;
+    INSERT INTO coffer.record_dedup SELECT tenant_id, '\\x00112233445566778899aabbccddeeff',
+        gen_random_uuid(), 1, leaf_hash FROM coffer.record_dedup LIMIT 1" \
+    "stream [0-9a-f-]*: a dedup row names no record" \
+    "a receipt planted under a stream with no record is found"
+tamper pd_t8 "ALTER TABLE coffer.record_dedup DISABLE TRIGGER record_dedup_append_only;
+    UPDATE coffer.record_dedup SET leaf_hash = sha256(leaf_hash) WHERE dedup_token = (SELECT dedup_token FROM coffer.record_dedup ORDER BY dedup_token LIMIT 1)" \
+    "a dedup row names no record with its token and leaf hash" \
+    "a dedup row whose leaf hash was changed is found"
 
 # The purge role cannot borrow the owner's rights through a temporary
 # table of its own that purge_expired() would use.

@@ -239,9 +239,11 @@ expect "audit event edited" "tenant acme ($ACME) audit event $EV:" "edited"; dro
 mkcopy && tamper "DELETE FROM coffer.audit_events WHERE tenant_id = '$ACME' AND event_no = $EV;"
 expect "audit event deleted" "tenant acme ($ACME) audit event $EV:" "missing"; dropcopy
 
-# A DBA hides a record as if purged: its tombstone keeps the chain intact,
-# but no audited purge covers it.
-mkcopy && tamper "WITH d AS (DELETE FROM coffer.records WHERE $KEY RETURNING *) INSERT INTO coffer.tombstones (tenant_id, stream_id, seq, batch_no, leaf_hash, reason, policy, authorisation, purge_id, epoch_id) SELECT tenant_id, stream_id, seq, batch_no, leaf_hash, 'retention expired', 'channel *: 365 days', 'dba', gen_random_uuid(), epoch_id FROM d;"
+# A DBA hides a record as if purged: its tombstone keeps the chain intact
+# (and its dedup row goes, as a purge's would), but no audited purge
+# covers it.
+mkcopy && tamper "WITH d AS (DELETE FROM coffer.records WHERE $KEY RETURNING *) INSERT INTO coffer.tombstones (tenant_id, stream_id, seq, batch_no, leaf_hash, reason, policy, authorisation, purge_id, epoch_id) SELECT tenant_id, stream_id, seq, batch_no, leaf_hash, 'retention expired', 'channel *: 365 days', 'dba', gen_random_uuid(), epoch_id FROM d;" \
+    "DELETE FROM coffer.record_dedup WHERE tenant_id = '$ACME' AND (stream_id, seq) IN (SELECT stream_id, seq FROM coffer.tombstones WHERE authorisation = 'dba');"
 expect "record replaced by a forged tombstone" "tenant acme ($ACME)" "no purge audit event"; dropcopy
 
 # Whole database restored from the earlier dump.
