@@ -219,6 +219,40 @@ pgcopy_i64(pgcopy *b, int64_t v)
 }
 
 void
+pgcopy_int8multirange(pgcopy *b, const int64_t *lo, const int64_t *hi,
+    size_t n)
+{
+	/* multirange_send: u32 count, then each range_send as u32 length and
+	 * bytes: flags (0x02: lower bound inclusive, the canonical int8range
+	 * [lo, hi + 1)), then each bound as u32 length and its int8. */
+	size_t i, one = 1 + 2 * (4 + 8);
+
+	static const unsigned char lb_inc = 0x02;
+
+	for (i = 0; i < n; i++)
+		if (hi[i] < lo[i] || hi[i] == INT64_MAX) {
+			(void)pgcopy_fail(b, PGCOPY_EINVAL);
+			return;
+		}
+	if (n > (PGCOPY_FIELD_MAX - 4) / (4 + one)) {
+		(void)pgcopy_fail(b, PGCOPY_ERANGE);
+		return;
+	}
+	if (pgcopy_reserve(b, 4 + 4 + n * (4 + one)) != 0)
+		return;
+	add32(b, (uint32_t)(4 + n * (4 + one)));
+	add32(b, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		add32(b, (uint32_t)one);
+		add(b, &lb_inc, 1);
+		add32(b, 8);
+		add64(b, (uint64_t)lo[i]);
+		add32(b, 8);
+		add64(b, (uint64_t)(hi[i] + 1));
+	}
+}
+
+void
 pgcopy_ts(pgcopy *b, long long unix_us)
 {
 	/* PG_EPOCH_US > 0: only the low end can overflow. */

@@ -71,6 +71,10 @@ void pgcopy_i64(pgcopy *b, int64_t v);          /* bigint */
 /* timestamptz from Unix microseconds; ERANGE when the shift to the
  * PostgreSQL epoch (2000-01-01) would overflow. */
 void pgcopy_ts(pgcopy *b, long long unix_us);
+/* An int8multirange of n ranges [lo[i], hi[i]] (inclusive; the server
+ * sorts and merges them).  EINVAL for hi[i] < lo[i] or hi[i] = INT64_MAX. */
+void pgcopy_int8multirange(pgcopy *b, const int64_t *lo, const int64_t *hi,
+                           size_t n);
 
 /* A one-dimensional array field without NULLs, elements of type elem_oid:
  * n elements of elem_len[i] bytes at elems[i] (pgcopy_array), or n

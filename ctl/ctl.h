@@ -28,6 +28,7 @@ int ctl_cmd_approve(int argc, char **argv);   /* ctl/approve.c */
 int ctl_cmd_matter(int argc, char **argv);    /* ctl/matter.c  */
 int ctl_cmd_approvals(int argc, char **argv); /* ctl/matter.c: approvals pending */
 int ctl_cmd_export(int argc, char **argv);    /* ctl/export.c  */
+int ctl_cmd_capture(int argc, char **argv);   /* ctl/capture.c */
 int ctl_cmd_keygen(int argc, char **argv);    /* ctl/keygen.c: user keygen */
 int ctl_cmd_custodian(int argc, char **argv); /* ctl/reshare.c: custodian keygen */
 /* `tenant reshare …` (ctl/reshare.c), from ctl_cmd_tenant; its usage. */

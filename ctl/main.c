@@ -45,6 +45,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "node",    ctl_cmd_node,    "register a node signing key (gateway, api, ctl, purge)" },
 	{ "pki",     ctl_cmd_pki,     "certificate authorities and CRLs" },
 	{ "device",  ctl_cmd_device,  "device certificates" },
+	{ "capture", ctl_cmd_capture, "capture completeness per device: gaps, duplicates, silence" },
 	{ "user",    ctl_cmd_user,    "user certificates and roles" },
 	{ "verify",  ctl_cmd_verify,  "prove nothing was altered, reordered or removed" },
 	{ "audit",   ctl_cmd_audit,   "list, export and verify the audit log (offline)" },

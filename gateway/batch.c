@@ -111,7 +111,7 @@ bb_accepted(bbuf *b, const rec_fields *f)
 	    np = (uint16_t)f->n_participants;
 	uint32_t pl = (uint32_t)f->participants_len,
 	    tl = (uint32_t)f->plaintext_len;
-	int64_t at = f->sent_at_us;
+	int64_t at = f->sent_at_us, cs = f->capture_seq;
 
 	if ((p = bb_room(b, BATCH_ACCEPTED_FIXED)) == NULL)
 		return;
@@ -123,10 +123,27 @@ bb_accepted(bbuf *b, const rec_fields *f)
 	memcpy(p + 8, &pl, 4);
 	memcpy(p + 12, &tl, 4);
 	memcpy(p + 16, &at, 8);
+	memcpy(p + 24, &cs, 8);
 	bb_put(b, f->id, f->id_len);
 	bb_put(b, f->conversation, f->conversation_len);
 	bb_put(b, f->participants, f->participants_len);
 	bb_put(b, f->plaintext, f->plaintext_len);
+}
+
+static void
+bb_heartbeat(bbuf *b, const rec_heartbeat *hb)
+{
+	unsigned char *p;
+	int64_t v[3];
+
+	if ((p = bb_room(b, BATCH_HEARTBEAT_FIXED)) == NULL)
+		return;
+	v[0] = hb->seq_high;
+	v[1] = hb->outbox;
+	v[2] = hb->clock_us;
+	p[0] = BATCH_HEARTBEAT;
+	p[1] = p[2] = p[3] = 0;
+	memcpy(p + 4, v, sizeof(v));
 }
 
 int
@@ -192,7 +209,10 @@ batch_build(const char *body, size_t body_len, const char *device,
 			bb_rejected(&b, c.id, reason);
 			vault_wipe(&c, sizeof(c));
 		} else {
-			bb_accepted(&b, &c.f);
+			if (c.heartbeat)
+				bb_heartbeat(&b, &c.hb);
+			else
+				bb_accepted(&b, &c.f);
 			rec_checked_clear(&c);
 		}
 		p = e != NULL ? e + 1 : end;
@@ -231,7 +251,7 @@ batch_entry(batch_line *l, const unsigned char *buf, size_t len, size_t *off,
 	size_t left = len - *off, need, k, walked;
 	uint16_t idl, cl, np, rl, plen;
 	uint32_t pl, tl;
-	int64_t at;
+	int64_t at, cs;
 
 	memset(l, 0, sizeof(*l));
 	if (left < BATCH_REJECTED_FIXED) {
@@ -283,6 +303,30 @@ batch_entry(batch_line *l, const unsigned char *buf, size_t len, size_t *off,
 		l->reason_len = rl;
 		*off += need;
 		return 0;
+	case BATCH_HEARTBEAT: {
+		int64_t v[3];
+
+		if (p[1] != 0 || p[2] != 0 || p[3] != 0 ||
+		    left < BATCH_HEARTBEAT_FIXED) {
+			snprintf(err, err_len, "SUBMIT line %zu: malformed "
+			    "heartbeat", line);
+			return -1;
+		}
+		memcpy(v, p + 4, sizeof(v));
+		if (v[0] < 0 || v[0] > REC_CAPTURE_SEQ_MAX || v[1] < 0 ||
+		    v[1] > REC_CAPTURE_SEQ_MAX || v[2] < REC_SENT_AT_MIN_US ||
+		    v[2] > REC_SENT_AT_MAX_US) {
+			snprintf(err, err_len, "SUBMIT line %zu: heartbeat value "
+			    "out of range", line);
+			return -1;
+		}
+		l->kind = BATCH_HEARTBEAT;
+		l->hb.seq_high = v[0];
+		l->hb.outbox = v[1];
+		l->hb.clock_us = v[2];
+		*off += BATCH_HEARTBEAT_FIXED;
+		return 0;
+	}
 	case BATCH_ACCEPTED:
 		break;
 	default:
@@ -300,6 +344,12 @@ batch_entry(batch_line *l, const unsigned char *buf, size_t len, size_t *off,
 	memcpy(&pl, p + 8, 4);
 	memcpy(&tl, p + 12, 4);
 	memcpy(&at, p + 16, 8);
+	memcpy(&cs, p + 24, 8);
+	if (cs < 0 || cs > REC_CAPTURE_SEQ_MAX) {
+		snprintf(err, err_len, "SUBMIT line %zu: capture_seq out of range",
+		    line);
+		return -1;
+	}
 	if (p[1] >= channels_count()) {
 		snprintf(err, err_len, "SUBMIT line %zu: channel %u out of range",
 		    line, (unsigned)p[1]);
@@ -372,6 +422,7 @@ batch_entry(batch_line *l, const unsigned char *buf, size_t len, size_t *off,
 	l->kind = BATCH_ACCEPTED;
 	l->f.channel = p[1];
 	l->f.sent_at_us = at;
+	l->f.capture_seq = cs;
 	l->f.id = (const char *)p + BATCH_ACCEPTED_FIXED;
 	l->f.id_len = idl;
 	l->f.conversation = l->f.id + idl;

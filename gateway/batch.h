@@ -23,6 +23,7 @@
  *              u32 participants_len  the list's bytes
  *              u32 plaintext_len     1..max_line_bytes + BATCH_LINE_SLACK
  *              i64 sent_at_us        REC_SENT_AT_MIN_US..REC_SENT_AT_MAX_US
+ *              i64 capture_seq       0 (none) or 1..REC_CAPTURE_SEQ_MAX
  *              id, conversation, participants (each a u16 length
  *              1..VAULT_PARTICIPANT_MAX and its bytes: record.h's
  *              rec_fields list, exactly participants_len bytes in all),
@@ -33,6 +34,9 @@
  *              id, reason            printable ASCII, both
  *   too large  u8  kind = BATCH_TOO_LARGE, u8 0, u16 0
  *              (the line was over max_line_bytes: "record too large")
+ *   heartbeat  u8  kind = BATCH_HEARTBEAT, u8 0, u16 0,
+ *              i64 seq_high, i64 outbox  0..REC_CAPTURE_SEQ_MAX
+ *              i64 clock_us              REC_SENT_AT_MIN_US..MAX_US
  *
  * The entries must end exactly at the payload's end.  The payload is at
  * most batch_max() bytes: per line at most twice the line (the fields are
@@ -47,13 +51,17 @@
 #include "gateway/record.h"
 
 #define BATCH_HDR_BYTES      12U
-#define BATCH_ACCEPTED_FIXED 24U
+#define BATCH_ACCEPTED_FIXED 32U
 #define BATCH_REJECTED_FIXED 4U
+#define BATCH_HEARTBEAT_FIXED 28U
 /* room per line beyond twice its length: the fixed part, an echoed id, a
  * reason, and the "device" member the canonical form adds */
 #define BATCH_LINE_SLACK     1024U
 
-enum { BATCH_ACCEPTED = 1, BATCH_REJECTED = 2, BATCH_TOO_LARGE = 3 };
+enum {
+	BATCH_ACCEPTED = 1, BATCH_REJECTED = 2, BATCH_TOO_LARGE = 3,
+	BATCH_HEARTBEAT = 4
+};
 
 typedef struct batch_limits {
 	size_t   max_body_bytes;
@@ -69,6 +77,7 @@ typedef struct batch_line {
 	size_t      id_len;
 	const char *reason;          /* BATCH_REJECTED */
 	size_t      reason_len;
+	rec_heartbeat hb;            /* BATCH_HEARTBEAT */
 } batch_line;
 
 typedef struct batch {

@@ -59,7 +59,7 @@
 #define IG_EXPIRING_S        (30LL * 86400LL)   /* devices_expiring_30d */
 
 enum { LS_PENDING = 0, LS_STORED, LS_DUPLICATE, LS_REJECTED, LS_UNAVAILABLE,
-       LS_FAILED };
+       LS_FAILED, LS_HEARTBEAT };
 enum { JOB_SPLIT = 1, JOB_TOKENS, JOB_FINISH };
 
 typedef struct ig_tenant {
@@ -177,6 +177,8 @@ struct ingest {
 	size_t           dev_expiring;   /* within IG_EXPIRING_S of the load */
 	pthread_t        dthread;
 	PGconn          *dconn;          /* directory thread only */
+	pthread_mutex_t  hbmu;           /* heartbeats (workers) */
+	PGconn          *hbconn;
 	int              dir_down_logged;
 
 	/* jobs */
@@ -193,6 +195,7 @@ struct ingest {
 
 	/* metrics */
 	atomic_ullong    m_rejected, m_bytes_in, m_too_large, m_backdated;
+	atomic_ullong    m_heartbeats;
 	atomic_ullong    m_req_200, m_req_403, m_req_413, m_req_500, m_req_503;
 };
 
@@ -876,6 +879,9 @@ ig_finish(ig_req *q)
 			sb_json(&b, l->r.id);
 		}
 		switch (l->status) {
+		case LS_HEARTBEAT:
+			sb_str(&b, ",\"status\":\"heartbeat\"}\n");
+			break;
 		case LS_STORED:
 		case LS_DUPLICATE:
 			sb_str(&b, l->status == LS_STORED ?
@@ -1053,6 +1059,53 @@ ig_split(ig_req *q)
 	ig_push(ig, first, last);
 }
 
+/* A device's heartbeat (migration 0021): upserted at once on the workers'
+ * own connection, newest first; a later one from another gateway wins.
+ * 0, or -1: the database is unavailable (the request gets 503). */
+static int
+ig_heartbeat(ig_req *q, const rec_heartbeat *hb)
+{
+	ingest *ig = q->ig;
+	pg_params p = PG_PARAMS_INIT;
+	char at[24], high[24], outbox[24], skew[24], err[512];
+	int rc = 0;
+
+	snprintf(at, sizeof(at), "%lld", q->received_at);
+	snprintf(high, sizeof(high), "%lld", hb->seq_high);
+	snprintf(outbox, sizeof(outbox), "%lld", hb->outbox);
+	snprintf(skew, sizeof(skew), "%lld", (hb->clock_us - q->received_at) /
+	    1000);
+	pg_param_bin(&p, q->t->id, VAULT_ID_BYTES);
+	pg_param_text(&p, q->device);
+	pg_param_text(&p, at);
+	pg_param_text(&p, high);
+	pg_param_text(&p, outbox);
+	pg_param_text(&p, skew);
+	pthread_mutex_lock(&ig->hbmu);
+	if (ig->hbconn == NULL)
+		ig->hbconn = pg_connect_app(ig->cfg.pg_conninfo,
+		    "coffer-gateway-heartbeat", err, sizeof(err));
+	if (ig->hbconn == NULL ||
+	    pg_exec(ig->hbconn, "INSERT INTO coffer.capture_devices AS d "
+	    "(tenant_id, device_id, heartbeat_at, seq_high, outbox, "
+	    "clock_skew_ms) VALUES ($1::uuid, $2, 'epoch'::timestamptz + "
+	    "$3::int8 * interval '1 microsecond', $4::int8, $5::int8, $6::int8) "
+	    "ON CONFLICT (tenant_id, device_id) DO UPDATE SET "
+	    "heartbeat_at = EXCLUDED.heartbeat_at, "
+	    "seq_high = GREATEST(d.seq_high, EXCLUDED.seq_high), "
+	    "outbox = EXCLUDED.outbox, clock_skew_ms = EXCLUDED.clock_skew_ms "
+	    "WHERE d.heartbeat_at <= EXCLUDED.heartbeat_at", &p, err,
+	    sizeof(err)) != 0) {
+		log_warn("ingest: heartbeat not stored: %s", err);
+		pg_close(&ig->hbconn);
+		rc = -1;
+	}
+	pthread_mutex_unlock(&ig->hbmu);
+	if (rc == 0)
+		atomic_fetch_add(&ig->m_heartbeats, 1);
+	return rc;
+}
+
 static void
 ig_tokens(ig_req *q, size_t from, size_t to)
 {
@@ -1069,6 +1122,12 @@ ig_tokens(ig_req *q, size_t from, size_t to)
 			l->reason = strdup("record too large");
 			atomic_fetch_add(&ig->m_too_large, 1);
 			rejected++;
+			continue;
+		}
+		if (l->b->kind == BATCH_HEARTBEAT) {
+			l->status = ig_heartbeat(q, &l->b->hb) == 0 ?
+			    LS_HEARTBEAT : LS_UNAVAILABLE;
+			rejected++;         /* resolved here, not by the writer */
 			continue;
 		}
 		if (l->b->kind == BATCH_REJECTED) {
@@ -1103,8 +1162,9 @@ ig_tokens(ig_req *q, size_t from, size_t to)
 		*tail = &l->w;
 		tail = &l->w.next;
 	}
-	if (rejected > 0)
-		atomic_fetch_add(&ig->m_rejected, rejected);
+	for (i = from; i < to; i++)
+		if (q->lines[i].status == LS_REJECTED)
+			atomic_fetch_add(&ig->m_rejected, 1);
 	/* Rejected lines first: the writer may finish the valid ones (and
 	 * with them the request) as soon as they are submitted. */
 	if (rejected > 0 &&
@@ -1201,6 +1261,7 @@ ingest_new(ingest **out, const gw_config *cfg, char *err, size_t err_len)
 		ig->hwm_records = 1000;
 	ig->hwm_bytes = 2 * ig->cfg.max_body_bytes;
 	pthread_mutex_init(&ig->dmu, NULL);
+	pthread_mutex_init(&ig->hbmu, NULL);
 	util_cond_init_mono(&ig->dcv);
 	util_cond_init_mono(&ig->dgcv);
 	pthread_mutex_init(&ig->jmu, NULL);
@@ -1508,6 +1569,9 @@ ingest_metrics(ingest *ig, char *buf, size_t cap)
 	    "sent_at lies more than 7 days before their receipt.\n"
 	    "# TYPE coffer_gateway_records_backdated_total counter\n"
 	    "coffer_gateway_records_backdated_total %llu\n"
+	    "# HELP coffer_gateway_heartbeats_total Device heartbeats stored.\n"
+	    "# TYPE coffer_gateway_heartbeats_total counter\n"
+	    "coffer_gateway_heartbeats_total %llu\n"
 	    "# HELP coffer_gateway_pending_bytes Request bytes in the pipeline.\n"
 	    "# TYPE coffer_gateway_pending_bytes gauge\n"
 	    "coffer_gateway_pending_bytes %zu\n"
@@ -1525,7 +1589,7 @@ ingest_metrics(ingest *ig, char *buf, size_t cap)
 	    atomic_load(&ig->m_req_413), atomic_load(&ig->m_req_500),
 	    atomic_load(&ig->m_req_503), atomic_load(&ig->m_bytes_in),
 	    atomic_load(&ig->m_too_large), atomic_load(&ig->m_backdated),
-	    atomic_load(&ig->pending_bytes),
+	    atomic_load(&ig->m_heartbeats), atomic_load(&ig->pending_bytes),
 	    ndevs, loaded, pin_bad);
 	if (n > 0 && (size_t)n < cap - off)
 		off += (size_t)n;
@@ -1582,6 +1646,7 @@ ingest_free(ingest **igp)
 	free(ig->workers);
 	writer_free(&ig->w);
 	pg_close(&ig->dconn);
+	pg_close(&ig->hbconn);
 	for (i = 0; i < ig->ntenants; i++) {
 		keys_bik_free(&ig->tenants[i]->bik);
 		free(ig->tenants[i]->pin);
@@ -1592,6 +1657,7 @@ ingest_free(ingest **igp)
 	ig_devs_free(ig->devs, ig->ndevs);
 	keys_signing_free(&ig->sign_sk);
 	pthread_mutex_destroy(&ig->dmu);
+	pthread_mutex_destroy(&ig->hbmu);
 	pthread_cond_destroy(&ig->dcv);
 	pthread_cond_destroy(&ig->dgcv);
 	pthread_mutex_destroy(&ig->jmu);

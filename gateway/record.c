@@ -32,7 +32,7 @@
 
 static const char *const rec_known_fields[] = {
 	"id", "channel", "conversation", "direction", "sender", "recipients",
-	"sent_at", "body", "attachments"
+	"sent_at", "body", "attachments", "capture_seq"
 };
 
 static atomic_ullong rec_json_allocs;
@@ -454,6 +454,62 @@ rec_checked_clear(rec_checked *c)
 	vault_wipe(c, sizeof(*c));
 }
 
+/* An integer member 0..REC_CAPTURE_SEQ_MAX (min..max). */
+static int
+rec_count(json_t *o, const char *key, const char *field, long long min,
+    long long *out, char *reason, size_t reason_len)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return rec_reject(reason, reason_len, field, "missing");
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > REC_CAPTURE_SEQ_MAX)
+		return rec_reject(reason, reason_len, field, min == 1 ?
+		    "must be an integer 1..9007199254740991" :
+		    "must be an integer 0..9007199254740991");
+	*out = (long long)json_integer_value(v);
+	return 0;
+}
+
+/* {"heartbeat": {"seq_high", "outbox", "clock"}} and nothing else. */
+static int
+rec_heartbeat_check(json_t *root, rec_heartbeat *hb, char *reason,
+    size_t reason_len)
+{
+	json_t *o = json_object_get(root, "heartbeat"), *v;
+	const char *key, *why, *s;
+
+	if (json_object_size(root) != 1)
+		return rec_reject(reason, reason_len, NULL,
+		    "a heartbeat line holds only the heartbeat");
+	if (!json_is_object(o))
+		return rec_reject(reason, reason_len, "heartbeat",
+		    "must be an object");
+	json_object_foreach(o, key, v)
+		if (strcmp(key, "seq_high") != 0 && strcmp(key, "outbox") != 0 &&
+		    strcmp(key, "clock") != 0)
+			return rec_reject(reason, reason_len, "heartbeat",
+			    "unknown field");
+	if (rec_count(o, "seq_high", "heartbeat.seq_high", 0, &hb->seq_high,
+	    reason, reason_len) != 0 ||
+	    rec_count(o, "outbox", "heartbeat.outbox", 0, &hb->outbox, reason,
+	    reason_len) != 0)
+		return -1;
+	v = json_object_get(o, "clock");
+	if (v == NULL)
+		return rec_reject(reason, reason_len, "heartbeat.clock", "missing");
+	if (!json_is_string(v))
+		return rec_reject(reason, reason_len, "heartbeat.clock",
+		    "must be a string");
+	s = json_string_value(v);
+	if (rec_parse_time(s, json_string_length(v), &hb->clock_us, &why) != 0)
+		return rec_reject(reason, reason_len, "heartbeat.clock",
+		    strcmp(why, "range") == 0 ? "date or time out of range" :
+		    "not an RFC 3339 timestamp");
+	return 0;
+}
+
 int
 rec_check(rec_checked *out, const char *line, size_t len, const char *device,
     size_t device_len, char *reason, size_t reason_len)
@@ -485,6 +541,13 @@ rec_check(rec_checked *out, const char *line, size_t len, const char *device,
 	if (!json_is_object(root)) {
 		rec_reject(reason, reason_len, NULL, "record must be a JSON object");
 		goto fail;
+	}
+	if (json_object_get(root, "heartbeat") != NULL) {
+		if (rec_heartbeat_check(root, &out->hb, reason, reason_len) != 0)
+			goto fail;
+		json_decref(root);
+		out->heartbeat = 1;
+		return 0;
 	}
 
 	/* id first: once it is valid a rejection can still name the message. */
@@ -606,6 +669,11 @@ rec_check(rec_checked *out, const char *line, size_t len, const char *device,
 	if (rec_attachments(root, reason, reason_len) != 0)
 		goto fail;
 
+	if (json_object_get(root, "capture_seq") != NULL &&
+	    rec_count(root, "capture_seq", "capture_seq", 1,
+	    &out->f.capture_seq, reason, reason_len) != 0)
+		goto fail;
+
 	json_object_foreach(root, key, v) {
 		known = 0;
 		for (i = 0; i < sizeof(rec_known_fields) /
@@ -717,6 +785,9 @@ rec_tokens(rec *out, const rec_fields *f,
 	out->plaintext[f->plaintext_len] = '\0';
 	out->plaintext_len = f->plaintext_len;
 	out->sent_at_us = f->sent_at_us;
+	out->capture_seq = f->capture_seq;
+	out->device = device;
+	out->device_len = device_len;
 	out->participant_tokens = toks;
 	out->n_participants = j;
 	return 0;
@@ -746,6 +817,12 @@ rec_parse(rec *out, const char *line, size_t len,
 		memcpy(out->id, c.id, sizeof(out->id));
 		vault_wipe(&c, sizeof(c));
 		return -1;
+	}
+	if (c.heartbeat) {
+		memset(out, 0, sizeof(*out));
+		rec_checked_clear(&c);
+		return rec_reject(reason, reason_len, NULL,
+		    "a heartbeat, not a record");
 	}
 	rc = rec_tokens(out, &c.f, bik, device, device_len, reason, reason_len);
 	rec_checked_clear(&c);

@@ -28,6 +28,12 @@
  *   attachments   optional array of at most 256 objects, each exactly
  *                 {"name": string 1..1024 bytes, "type": string 1..255 bytes,
  *                  "data": standard padded base64 that decodes}
+ *   capture_seq   optional integer 1..2^53-1: the capturing device's own
+ *                 sequence number (coffer-agent), noted per device for the
+ *                 completeness report (migration 0021)
+ * A line that is exactly {"heartbeat": {"seq_high": N, "outbox": N,
+ * "clock": RFC 3339}} (N integers 0..2^53-1) is a device's heartbeat, not
+ * a record: rec_check sets heartbeat and fills hb, and nothing is sealed.
  * Unknown fields (top level or in an attachment) are rejected: everything
  * the archive seals has been validated, and an agent bug shows up at once
  * instead of as silently lost data.  Also rejected: duplicate keys, nesting
@@ -57,6 +63,7 @@
 #define REC_ATT_TYPE_MAX     255U
 #define REC_DEPTH_MAX        8U
 #define REC_REASON_MAX       128U
+#define REC_CAPTURE_SEQ_MAX  9007199254740991LL   /* 2^53 - 1 */
 /* sender + recipients */
 #define REC_PARTICIPANTS_MAX (REC_RECIPIENTS_MAX + 1U)
 /* sent_at's range in µs since the epoch: 0001-01-01T00:00:00+23:59 ..
@@ -83,7 +90,15 @@ typedef struct rec_fields {
 	size_t               n_participants;     /* 2..REC_PARTICIPANTS_MAX */
 	const unsigned char *plaintext;          /* canonical form, >= 1 byte */
 	size_t               plaintext_len;
+	long long            capture_seq;        /* 0: none */
 } rec_fields;
+
+/* A heartbeat line's values. */
+typedef struct rec_heartbeat {
+	long long seq_high;                      /* 0..REC_CAPTURE_SEQ_MAX */
+	long long outbox;                        /* 0..REC_CAPTURE_SEQ_MAX */
+	long long clock_us;                      /* the device's clock, UTC */
+} rec_heartbeat;
 
 /* rec_check's result: the fields and the memory they point into. */
 typedef struct rec_checked {
@@ -92,6 +107,8 @@ typedef struct rec_checked {
 	size_t         mem_cap;
 	char          *dump;                /* the plaintext (jansson's) */
 	char           id[REC_ID_MAX + 1];  /* source id when printable ASCII, else "" */
+	int            heartbeat;           /* a heartbeat line: only hb is set */
+	rec_heartbeat  hb;
 } rec_checked;
 
 typedef struct rec {
@@ -104,6 +121,9 @@ typedef struct rec {
 	unsigned char *plaintext;           /* canonical form (malloc'd, NUL after) */
 	size_t         plaintext_len;
 	char           id[REC_ID_MAX + 1];  /* source id when printable ASCII, else "" */
+	long long      capture_seq;         /* 0: none */
+	const char    *device;              /* rec_tokens' device, borrowed */
+	size_t         device_len;
 } rec;
 
 /* Once per process that parses, before threads: makes jansson wipe every

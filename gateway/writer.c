@@ -908,6 +908,34 @@ wr_copy(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups, size_t ngroups)
 	return wr_copy_end(w, ok, "COPY records");
 }
 
+/* Send a small COPY built whole in b (freed here) with sql. */
+static int
+wr_copy_small(wr_lane *w, pgcopy *b, const char *sql, const char *what)
+{
+	PGresult *r;
+	int ok;
+
+	if (b->err != PGCOPY_OK) {
+		snprintf(w->state, sizeof(w->state), "%s",
+		    b->err == PGCOPY_ENOMEM ? "53200" : "54000");
+		free(b->p);
+		return -1;
+	}
+	r = PQexec(w->conn, sql);
+	if (r == NULL || PQresultStatus(r) != PGRES_COPY_IN) {
+		wr_note_res(w, r, what);
+		PQclear(r);
+		if (w->state[0] == '\0')
+			snprintf(w->state, sizeof(w->state), "08006");
+		free(b->p);
+		return -1;
+	}
+	PQclear(r);
+	ok = wr_copy_flush(w, b) == 0;
+	free(b->p);
+	return wr_copy_end(w, ok, what);
+}
+
 /* The receipts of the drain's new records, one row each, for the next
  * duplicate's answer (coffer.record_dedup, 0018): its primary key is what
  * makes two gateways racing on one record lose one transaction (unique
@@ -916,9 +944,7 @@ static int
 wr_copy_dedup(wr_lane *w, const wr_slot *slots, size_t n)
 {
 	pgcopy b = PGCOPY_INIT;
-	PGresult *r;
 	size_t i;
-	int ok;
 
 	pgcopy_header(&b);
 	for (i = 0; i < n; i++) {
@@ -934,26 +960,101 @@ wr_copy_dedup(wr_lane *w, const wr_slot *slots, size_t n)
 		pgcopy_bytes(&b, s->rc.leaf_hash, VAULT_HASH_BYTES);
 	}
 	pgcopy_trailer(&b);
-	if (b.err != PGCOPY_OK) {
-		snprintf(w->state, sizeof(w->state), "%s",
-		    b.err == PGCOPY_ENOMEM ? "53200" : "54000");
-		free(b.p);
+	return wr_copy_small(w, &b, "COPY coffer.record_dedup (tenant_id, "
+	    "dedup_token, stream_id, seq, leaf_hash) FROM STDIN (FORMAT binary)",
+	    "COPY record_dedup");
+}
+
+static int
+wr_capture_cmp(const void *a, const void *b)
+{
+	const wr_slot *x = *(const wr_slot *const *)a;
+	const wr_slot *y = *(const wr_slot *const *)b;
+	const rec *rx = x->it->r, *ry = y->it->r;
+	int c = memcmp(x->it->tenant_id, y->it->tenant_id, VAULT_ID_BYTES);
+
+	if (c != 0)
+		return c;
+	if (rx->device_len != ry->device_len)
+		return rx->device_len < ry->device_len ? -1 : 1;
+	if ((c = memcmp(rx->device, ry->device, rx->device_len)) != 0)
+		return c;
+	return rx->capture_seq < ry->capture_seq ? -1 :
+	    rx->capture_seq > ry->capture_seq;
+}
+
+/* The capture sequence numbers of the drain's new records (coffer-agent's
+ * capture_seq; migration 0021): one row per device and drain, its numbers
+ * as an int8multirange and how many records carried them (more than the
+ * numbers: a number stored twice), in the records' transaction, so the
+ * completeness report never counts a stored record missing, nor an
+ * unstored one present. */
+static int
+wr_capture_runs(wr_lane *w, const wr_slot *slots, size_t n)
+{
+	pgcopy b = PGCOPY_INIT;
+	const wr_slot **v;
+	int64_t *lo, *hi;
+	size_t i, k = 0, j, nr;
+
+	for (i = 0; i < n; i++)
+		if (slots[i].kind == SLOT_NEW && slots[i].it->r->capture_seq > 0)
+			k++;
+	if (k == 0)
+		return 0;
+	v = calloc(k, sizeof(*v));
+	lo = calloc(k, sizeof(*lo));
+	hi = calloc(k, sizeof(*hi));
+	if (v == NULL || lo == NULL || hi == NULL) {
+		free(v);
+		free(lo);
+		free(hi);
+		snprintf(w->state, sizeof(w->state), "53200");
 		return -1;
 	}
-	r = PQexec(w->conn, "COPY coffer.record_dedup (tenant_id, dedup_token, "
-	    "stream_id, seq, leaf_hash) FROM STDIN (FORMAT binary)");
-	if (r == NULL || PQresultStatus(r) != PGRES_COPY_IN) {
-		wr_note_res(w, r, "COPY record_dedup");
-		PQclear(r);
-		if (w->state[0] == '\0')
-			snprintf(w->state, sizeof(w->state), "08006");
-		free(b.p);
-		return -1;
+	for (i = 0, k = 0; i < n; i++)
+		if (slots[i].kind == SLOT_NEW && slots[i].it->r->capture_seq > 0)
+			v[k++] = &slots[i];
+	qsort(v, k, sizeof(*v), wr_capture_cmp);
+	pgcopy_header(&b);
+	for (i = 0; i < k; i = j) {
+		const rec *r = v[i]->it->r;
+		char dev[256];
+		size_t dl = r->device_len < sizeof(dev) - 1 ? r->device_len :
+		    sizeof(dev) - 1;
+
+		/* this device's records, their numbers as runs */
+		nr = 0;
+		for (j = i; j < k && memcmp(v[j]->it->tenant_id,
+		    v[i]->it->tenant_id, VAULT_ID_BYTES) == 0 &&
+		    v[j]->it->r->device_len == r->device_len &&
+		    memcmp(v[j]->it->r->device, r->device, r->device_len) == 0;
+		    j++) {
+			int64_t cs = (int64_t)v[j]->it->r->capture_seq;
+
+			if (nr > 0 && cs <= hi[nr - 1] + 1) {
+				if (cs > hi[nr - 1])
+					hi[nr - 1] = cs;
+				continue;
+			}
+			lo[nr] = hi[nr] = cs;
+			nr++;
+		}
+		memcpy(dev, r->device, dl);
+		dev[dl] = '\0';
+		pgcopy_tuple(&b, 4);
+		pgcopy_bytes(&b, v[i]->it->tenant_id, VAULT_ID_BYTES);
+		pgcopy_text(&b, dev);
+		pgcopy_int8multirange(&b, lo, hi, nr);
+		pgcopy_i64(&b, (int64_t)(j - i));
 	}
-	PQclear(r);
-	ok = wr_copy_flush(w, &b) == 0;
-	free(b.p);
-	return wr_copy_end(w, ok, "COPY record_dedup");
+	pgcopy_trailer(&b);
+	free(v);
+	free(lo);
+	free(hi);
+	return wr_copy_small(w, &b, "COPY coffer.capture_runs (tenant_id, "
+	    "device_id, seqs, records) FROM STDIN (FORMAT binary)",
+	    "COPY capture_runs");
 }
 
 static int
@@ -1174,7 +1275,8 @@ wr_attempt(wr_lane *w, wr_slot *slots, size_t n, wr_group *groups,
 	}
 	if (nnew > 0) {
 		if (wr_copy(w, slots, n, groups, ngroups) != 0 ||
-		    wr_copy_dedup(w, slots, n) != 0)
+		    wr_copy_dedup(w, slots, n) != 0 ||
+		    wr_capture_runs(w, slots, n) != 0)
 			goto fail;
 		for (g = 0; g < ngroups; g++)
 			if (groups[g].nnew > 0 &&

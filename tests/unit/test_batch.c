@@ -77,7 +77,7 @@ put_acc(unsigned char *p)
 {
 	uint16_t idl = 2, cl = 1, np = 2, one = 1, two = 2;
 	uint32_t pl = 7, tl = 2;
-	int64_t at = 1767225600LL * 1000000LL;
+	int64_t at = 1767225600LL * 1000000LL, cs = 0;
 	unsigned char *q = p + BATCH_ACCEPTED_FIXED;
 
 	p[0] = BATCH_ACCEPTED;
@@ -88,6 +88,7 @@ put_acc(unsigned char *p)
 	memcpy(p + 8, &pl, 4);
 	memcpy(p + 12, &tl, 4);
 	memcpy(p + 16, &at, 8);
+	memcpy(p + 24, &cs, 8);
 	memcpy(q, "m1c", 3);
 	memcpy(q + 3, &one, 2);
 	q[5] = 'a';
@@ -296,7 +297,7 @@ test_decode_refused(void **state)
 	p[n] = 0;
 	refused(p, n + 3, "SUBMIT: 3 bytes after the last line");
 	put_hdr(p, 100, 11);
-	refused(p, h + ACC_LEN, "SUBMIT: 36 bytes after the last line");
+	refused(p, h + ACC_LEN, "SUBMIT: 44 bytes after the last line");
 	put_hdr(p, 100, 2);
 	refused(p, h + ACC_LEN, "SUBMIT line 2: cut short");
 
@@ -401,9 +402,25 @@ test_decode_refused(void **state)
 		accepted(p, h + ACC_LEN, &b);
 		batch_free(&b);
 	}
+	/* capture_seq: 0 (none) .. 2^53 - 1 */
+	at = -1;
+	memcpy(e + 24, &at, 8);
+	refused(p, h + ACC_LEN, "SUBMIT line 1: capture_seq out of range");
+	at = REC_CAPTURE_SEQ_MAX + 1;
+	memcpy(e + 24, &at, 8);
+	refused(p, h + ACC_LEN, "SUBMIT line 1: capture_seq out of range");
+	at = REC_CAPTURE_SEQ_MAX;
+	memcpy(e + 24, &at, 8);
+	{
+		batch b;
+
+		accepted(p, h + ACC_LEN, &b);
+		assert_true(b.lines[0].f.capture_seq == REC_CAPTURE_SEQ_MAX);
+		batch_free(&b);
+	}
 	/* the lengths sum past the payload */
 	put_acc(e);
-	refused(p, h + ACC_LEN - 1, "SUBMIT line 1: 36 bytes, 35 left");
+	refused(p, h + ACC_LEN - 1, "SUBMIT line 1: 44 bytes, 43 left");
 	/* the participant list: an entry out of bounds, cut short, short of
 	 * its declared size */
 	put_acc(e);
@@ -425,6 +442,75 @@ test_decode_refused(void **state)
 	u16 = 1;             /* "bb" declared as "b": one byte over */
 	memcpy(e + BATCH_ACCEPTED_FIXED + 6, &u16, 2);
 	refused(p, h + ACC_LEN, "SUBMIT line 1: participants of 7 bytes hold 6");
+
+	/* heartbeat: three values in range, nothing in the fixed bytes */
+	{
+		int64_t v[3] = { 5, 0, 1767225600LL * 1000000LL };
+		batch b;
+
+		memset(e, 0, BATCH_HEARTBEAT_FIXED);
+		e[0] = BATCH_HEARTBEAT;
+		memcpy(e + 4, v, sizeof(v));
+		accepted(p, h + BATCH_HEARTBEAT_FIXED, &b);
+		assert_int_equal(b.lines[0].kind, BATCH_HEARTBEAT);
+		assert_true(b.lines[0].hb.seq_high == 5 &&
+		    b.lines[0].hb.clock_us == v[2]);
+		batch_free(&b);
+		refused(p, h + BATCH_HEARTBEAT_FIXED - 1,
+		    "SUBMIT line 1: malformed heartbeat");
+		e[2] = 1;
+		refused(p, h + BATCH_HEARTBEAT_FIXED,
+		    "SUBMIT line 1: malformed heartbeat");
+		e[2] = 0;
+		v[0] = -1;
+		memcpy(e + 4, v, sizeof(v));
+		refused(p, h + BATCH_HEARTBEAT_FIXED,
+		    "SUBMIT line 1: heartbeat value out of range");
+		v[0] = 0;
+		v[1] = REC_CAPTURE_SEQ_MAX + 1;
+		memcpy(e + 4, v, sizeof(v));
+		refused(p, h + BATCH_HEARTBEAT_FIXED,
+		    "SUBMIT line 1: heartbeat value out of range");
+		v[1] = 0;
+		v[2] = REC_SENT_AT_MAX_US + 1;
+		memcpy(e + 4, v, sizeof(v));
+		refused(p, h + BATCH_HEARTBEAT_FIXED,
+		    "SUBMIT line 1: heartbeat value out of range");
+	}
+}
+
+/* A heartbeat line and a numbered record, built and decoded. */
+static void
+test_build_capture(void **state)
+{
+	static const char body[] =
+	    "{\"heartbeat\":{\"seq_high\":9,\"outbox\":3,"
+	    "\"clock\":\"2026-01-01T00:00:00Z\"}}\n"
+	    "{\"id\":\"m1\",\"channel\":\"sms\",\"conversation\":\"c\","
+	    "\"direction\":\"in\",\"sender\":\"+15551230001\","
+	    "\"recipients\":[\"+15551230002\"],"
+	    "\"sent_at\":\"2026-01-01T00:00:00Z\",\"body\":\"\","
+	    "\"capture_seq\":7}\n";
+	unsigned char *enc = NULL;
+	char err[160];
+	size_t elen = 0;
+	batch b;
+
+	(void)state;
+	assert_int_equal(batch_build(body, sizeof(body) - 1, DEV, strlen(DEV),
+	    &lim, &enc, &elen, err, sizeof(err)), 0);
+	assert_int_equal(batch_decode(&b, enc, elen, &lim, err, sizeof(err)),
+	    0);
+	assert_int_equal(b.nlines, 2);
+	assert_int_equal(b.lines[0].kind, BATCH_HEARTBEAT);
+	assert_true(b.lines[0].hb.seq_high == 9 && b.lines[0].hb.outbox == 3 &&
+	    b.lines[0].hb.clock_us == 1767225600LL * 1000000LL);
+	assert_int_equal(b.lines[1].kind, BATCH_ACCEPTED);
+	assert_true(b.lines[1].f.capture_seq == 7);
+	/* the number is sealed with the record (canonical form) */
+	assert_non_null(memmem(b.lines[1].f.plaintext,
+	    b.lines[1].f.plaintext_len, "\"capture_seq\":7", 15));
+	batch_free(&b);
 }
 
 int
@@ -433,6 +519,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_build_limits),
+		cmocka_unit_test(test_build_capture),
 		cmocka_unit_test(test_decode_good),
 		cmocka_unit_test(test_decode_refused),
 	};
