@@ -31,6 +31,9 @@ void api_h_retention_get(api_req *r);
 void api_h_retention_put(api_req *r);
 void api_h_retention_floor_put(api_req *r);
 
+/* capture.c */
+void api_h_capture_report(api_req *r);
+
 /* dual.c (declared in api/dual.h too) */
 void api_h_request_list(api_req *r);
 void api_h_request_approve(api_req *r);

@@ -130,6 +130,9 @@ const api_route api_routes[] = {
 	  API_LIMIT_SEARCH, api_h_audit_export },
 	{ "GET",  "/v1/verify", "verify.run", API_ROLE_AUDITOR, API_ROUTE_NOTXN,
 	  API_LIMIT_SEARCH, api_h_verify },
+	{ "GET",  "/v1/capture", "capture.report",
+	  API_ROLE_ADMIN | API_ROLE_AUDITOR, 0, API_LIMIT_SEARCH,
+	  api_h_capture_report },
 	/* "challenge" before "{id}": the first route that matches wins */
 	{ "POST", "/v1/possession/challenge", "possession.challenge",
 	  API_ROLE_CUSTODIAN, 0, API_LIMIT_SEARCH, api_h_possession_challenge },

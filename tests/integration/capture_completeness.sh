@@ -13,7 +13,8 @@
 #   - a heartbeat with the device clock an hour ahead: skew ~3 600 000 ms
 #   - a record sent again (same id): duplicate receipt, no new number
 #   - every rejection of capture_seq and of heartbeat lines, exact reason
-#   - the report's --json and --check; the gateway's heartbeat metric
+#   - the report's --json and --check, GET /v1/capture (admin, auditor;
+#     legal refused; audited); the gateway's heartbeat metric
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +24,10 @@ FF_NAME=capture_completeness
 # shellcheck source=../lib/fault-fixture.sh
 . "$HERE/../lib/fault-fixture.sh"
 
+# shellcheck source=../lib/api-fixture.sh
+. "$HERE/../lib/api-fixture.sh"
 gwf_init || exit 1
+trap 'apf_cleanup; ff_cleanup' EXIT
 T="$GWF_DIR"
 CTL="$BUILD/cofferctl"
 
@@ -151,6 +155,27 @@ check_eq "a bad --silence" "2 cofferctl: capture: --silence must be 1 second to 
 "$CTL" capture report >/dev/null 2>"$T/err"
 check_eq "no --tenant" "2 cofferctl: capture: --tenant is required" "$? $(head -1 "$T/err")"
 
+# -- the API: GET /v1/capture for admins and auditors ------------------------
+{ apf_user cap ops admin && apf_user cap audi auditor && apf_user cap lee legal &&
+    apf_config && apf_start; } || die "coffer-api did not start"
+apf_call audi GET /v1/capture
+check_eq "an auditor reads the report" "200 7 4" \
+    "$APF_CODE $(apf_get devices | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') $(apf_get incomplete)"
+python3 -c 'import json,sys
+d = {x["device"]: x for x in json.load(open(sys.argv[1]))["devices"]}
+s = d["dev-skip"]
+print(s["missing"], s["gaps"], s["last_seq"], d["dev-dup"]["duplicates"], d["dev-never"]["silent"])' "$APF_OUT" >"$T/api.txt"
+check_eq "with the same figures as cofferctl" "2 6-7 10 1 True" "$(cat "$T/api.txt")"
+apf_call ops GET "/v1/capture?silence=2"
+check_eq "an admin, with a 2 s silence" "200 2" "$APF_CODE $(apf_get silence_s)"
+apf_call lee GET /v1/capture
+check_eq "legal may not" "403 forbidden" "$APF_CODE $(apf_get error.code)"
+apf_call audi GET "/v1/capture?silence=0"
+check_eq "a bad silence" "400 silence must be 1..31622400 seconds" \
+    "$APF_CODE $(apf_get error.message)"
+check_eq "each read is audited" "2" \
+    "$($PSQL -c "SELECT count(*) FROM coffer.audit_events WHERE action = 'capture.report' AND outcome = 'ok'")"
+
 # -- rejections ------------------------------------------------------------
 {
 	rec bad-1 0
@@ -183,6 +208,7 @@ if [ "$($PSQL -c "SELECT count(*) FROM coffer.capture_runs WHERE device_id = 'de
 else
 	bad "dev-skip has more rows than requests x lanes"
 fi
+# shellcheck disable=SC2153  # set by gwf_config
 curl -sS "http://127.0.0.1:$GWF_METRICS_PORT/metrics" >"$T/metrics" 2>&1
 if grep -q '^coffer_gateway_heartbeats_total [1-9]' "$T/metrics"; then
 	ok "the gateway counts heartbeats: $(grep '^coffer_gateway_heartbeats_total' "$T/metrics")"
