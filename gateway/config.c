@@ -84,6 +84,8 @@ static const conf_opt cfg_opts[] = {
 	{ "epoch_seconds",           CFG_UINT,   OFF(epoch_seconds), 0, 1, 86400, 0 },
 	{ "epoch_records",           CFG_UINT,   OFF(epoch_records), 0, 1, 100000000, 0 },
 	{ "device_refresh_s",        CFG_UINT,   OFF(device_refresh_s), 0, 1, 86400, 0 },
+	{ "capture_metrics_s",       CFG_UINT,   OFF(capture_metrics_s), 0, 0, 86400, 0 },
+	{ "capture_silence_s",       CFG_UINT,   OFF(capture_silence_s), 0, 1, 31622400, 0 },
 };
 
 
@@ -112,6 +114,8 @@ gw_config_defaults(gw_config *c)
 	c->epoch_seconds = 60;
 	c->epoch_records = 100000;
 	c->device_refresh_s = 30;
+	c->capture_metrics_s = 300;
+	c->capture_silence_s = 3600;
 }
 
 int

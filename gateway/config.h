@@ -54,6 +54,8 @@ typedef struct gw_config {
 	unsigned epoch_seconds;          /* 60 */
 	unsigned epoch_records;          /* 100000 */
 	unsigned device_refresh_s;       /* device cache refresh, 30 */
+	unsigned capture_metrics_s;      /* capture report for metrics, 300; 0 off */
+	unsigned capture_silence_s;      /* a device silent after, 3600 */
 } gw_config;
 
 void gw_config_defaults(gw_config *c);

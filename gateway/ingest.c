@@ -196,6 +196,9 @@ struct ingest {
 	/* metrics */
 	atomic_ullong    m_rejected, m_bytes_in, m_too_large, m_backdated;
 	atomic_ullong    m_heartbeats;
+	/* the capture report's totals (directory thread; -1: not yet) */
+	long long        cap_next_us;
+	atomic_llong     cap_missing, cap_incomplete, cap_silent, cap_dups;
 	atomic_ullong    m_req_200, m_req_403, m_req_413, m_req_500, m_req_503;
 };
 
@@ -625,6 +628,39 @@ db_fail:
 	return -1;
 }
 
+/* The capture completeness report's totals over every tenant, for the
+ * metrics (directory thread, every capture_metrics_s). */
+static void
+ig_capture_load(ingest *ig)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r;
+	char secs[24], err[512];
+	long long now = util_mono_us();
+
+	if (ig->cfg.capture_metrics_s == 0 || ig->dconn == NULL ||
+	    now < ig->cap_next_us)
+		return;
+	ig->cap_next_us = now + (long long)ig->cfg.capture_metrics_s * 1000000LL;
+	snprintf(secs, sizeof(secs), "%u", ig->cfg.capture_silence_s);
+	pg_param_text(&p, secs);
+	r = pg_query(ig->dconn, "SELECT coalesce(sum(c.missing), 0), "
+	    "count(*) FILTER (WHERE c.missing > 0 OR c.duplicates > 0), "
+	    "count(*) FILTER (WHERE c.silent), coalesce(sum(c.duplicates), 0) "
+	    "FROM coffer.tenants t CROSS JOIN LATERAL coffer.capture_report("
+	    "t.tenant_id, $1::bigint * interval '1 second') c", &p, err,
+	    sizeof(err));
+	if (r == NULL) {
+		log_warn("directory: capture report: %s", err);
+		return;
+	}
+	atomic_store(&ig->cap_missing, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
+	atomic_store(&ig->cap_incomplete, strtoll(PQgetvalue(r, 0, 1), NULL, 10));
+	atomic_store(&ig->cap_silent, strtoll(PQgetvalue(r, 0, 2), NULL, 10));
+	atomic_store(&ig->cap_dups, strtoll(PQgetvalue(r, 0, 3), NULL, 10));
+	PQclear(r);
+}
+
 static void *
 ig_dir_main(void *arg)
 {
@@ -661,6 +697,8 @@ ig_dir_main(void *arg)
 		if (!run)
 			break;
 		rc = ig_dir_load(ig);
+		if (rc == 0)
+			ig_capture_load(ig);
 		pthread_mutex_lock(&ig->dmu);
 		ig->dir_done_seq = seq;
 		pthread_cond_broadcast(&ig->dgcv);
@@ -1262,6 +1300,10 @@ ingest_new(ingest **out, const gw_config *cfg, char *err, size_t err_len)
 	ig->hwm_bytes = 2 * ig->cfg.max_body_bytes;
 	pthread_mutex_init(&ig->dmu, NULL);
 	pthread_mutex_init(&ig->hbmu, NULL);
+	atomic_store(&ig->cap_missing, -1);
+	atomic_store(&ig->cap_incomplete, -1);
+	atomic_store(&ig->cap_silent, -1);
+	atomic_store(&ig->cap_dups, -1);
 	util_cond_init_mono(&ig->dcv);
 	util_cond_init_mono(&ig->dgcv);
 	pthread_mutex_init(&ig->jmu, NULL);
@@ -1593,6 +1635,32 @@ ingest_metrics(ingest *ig, char *buf, size_t cap)
 	    ndevs, loaded, pin_bad);
 	if (n > 0 && (size_t)n < cap - off)
 		off += (size_t)n;
+	/* capture completeness (migration 0021), once the report has run */
+	if (atomic_load(&ig->cap_missing) >= 0) {
+		n = snprintf(buf + off, cap - off,
+		    "# HELP coffer_gateway_capture_missing Capture numbers devices "
+		    "gave that the archive does not hold (all tenants).\n"
+		    "# TYPE coffer_gateway_capture_missing gauge\n"
+		    "coffer_gateway_capture_missing %lld\n"
+		    "# HELP coffer_gateway_capture_devices_incomplete Devices with "
+		    "missing or duplicated capture numbers.\n"
+		    "# TYPE coffer_gateway_capture_devices_incomplete gauge\n"
+		    "coffer_gateway_capture_devices_incomplete %lld\n"
+		    "# HELP coffer_gateway_capture_devices_silent Devices with no "
+		    "record and no heartbeat for capture_silence_s, or never.\n"
+		    "# TYPE coffer_gateway_capture_devices_silent gauge\n"
+		    "coffer_gateway_capture_devices_silent %lld\n"
+		    "# HELP coffer_gateway_capture_duplicates Capture numbers "
+		    "stored under more than one record id.\n"
+		    "# TYPE coffer_gateway_capture_duplicates gauge\n"
+		    "coffer_gateway_capture_duplicates %lld\n",
+		    (long long)atomic_load(&ig->cap_missing),
+		    (long long)atomic_load(&ig->cap_incomplete),
+		    (long long)atomic_load(&ig->cap_silent),
+		    (long long)atomic_load(&ig->cap_dups));
+		if (n > 0 && (size_t)n < cap - off)
+			off += (size_t)n;
+	}
 	/* device certificates, as of the last directory load (migration 0013:
 	 * rows without cert_not_after are left out) */
 	n = snprintf(buf + off, cap - off,

@@ -23,7 +23,7 @@ CREATE TABLE coffer.capture_runs (
 );
 CREATE INDEX capture_runs_device ON coffer.capture_runs (tenant_id, device_id);
 REVOKE ALL ON coffer.capture_runs FROM PUBLIC;
-GRANT INSERT ON coffer.capture_runs TO coffer_gateway;
+GRANT SELECT, INSERT ON coffer.capture_runs TO coffer_gateway;
 GRANT SELECT ON coffer.capture_runs TO coffer_api, coffer_verify;
 -- Evidence of what arrived: append-only like the records.
 CREATE TRIGGER capture_runs_append_only BEFORE UPDATE OR DELETE
@@ -115,4 +115,4 @@ ORDER BY c.device_id
 $fn$;
 REVOKE ALL ON FUNCTION coffer.capture_report(uuid, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coffer.capture_report(uuid, interval)
-	TO coffer_api, coffer_verify;
+	TO coffer_api, coffer_verify, coffer_gateway;

@@ -14,7 +14,7 @@
 #   - a record sent again (same id): duplicate receipt, no new number
 #   - every rejection of capture_seq and of heartbeat lines, exact reason
 #   - the report's --json and --check, GET /v1/capture (admin, auditor;
-#     legal refused; audited); the gateway's heartbeat metric
+#     legal refused; audited); the gateway's heartbeat and capture metrics
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +36,8 @@ for d in skip tail late dup quiet never clock; do
 	gwf_device cap "dev-$d" || die "device $d"
 done
 gwf_node cap-node || die "node"
-gwf_config "batch_max_ms = 5" || die "gateway configuration"
+gwf_config "batch_max_ms = 5" "device_refresh_s = 1" "capture_metrics_s = 1" ||
+    die "gateway configuration"
 gwf_start || die "gateway did not start"
 
 # rec ID SEQ: one record line with capture_seq SEQ ("-" for none)
@@ -215,5 +216,13 @@ if grep -q '^coffer_gateway_heartbeats_total [1-9]' "$T/metrics"; then
 else
 	bad "no coffer_gateway_heartbeats_total in the metrics: $(grep -c . "$T/metrics") lines"
 fi
+# dev-skip misses 2, dev-tail 4; dev-dup has 1 duplicate; dev-never is
+# silent (capture_silence_s 3600): the report's totals, every second here
+sleep 3
+curl -sS "http://127.0.0.1:$GWF_METRICS_PORT/metrics" >"$T/metrics" 2>&1
+check_eq "the capture metrics: missing, incomplete, silent, duplicates" \
+    "6 3 1 1" \
+    "$(for m in missing devices_incomplete devices_silent duplicates; do
+        sed -n "s/^coffer_gateway_capture_$m //p" "$T/metrics"; done | tr '\n' ' ' | sed 's/ $//')"
 
 finish
