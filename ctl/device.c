@@ -46,16 +46,21 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "common/audit.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/util.h"
 #include "ctl/ctl.h"
+#include "vault/mem.h"
 
 #define DEV_ERR   512U
 #define DEV_PATH  4096U
 #define DEV_OVERLAP_MAX  2592000L      /* 30 days, in seconds */
+#define DEV_TTL_DEFAULT  86400L        /* an enrollment code: 1 day */
+#define DEV_TTL_MAX      2592000L      /* at most 30 days */
+#define DEV_CODE_BYTES   20U           /* 160 random bits */
 
 typedef struct dev_opts {
 	const char *tenant;
@@ -68,6 +73,10 @@ typedef struct dev_opts {
 	int         days;
 	long        overlap;        /* seconds; re-issue only */
 	int         overlap_set;
+	long        ttl;            /* enroll-code, seconds; 0: default */
+	const char *listen;         /* enroll-serve */
+	const char *cert;
+	const char *key;
 } dev_opts;
 
 static const char dev_usage_text[] =
@@ -78,14 +87,23 @@ static const char dev_usage_text[] =
     "       cofferctl device revoke --tenant T --device D [--pki DIR] "
     "[--config FILE]\n"
     "       cofferctl device list --tenant T [--pki DIR] [--config FILE]\n"
+    "       cofferctl device enroll-code --tenant T --device D [--ttl SECONDS]\n"
+    "                              [--config FILE]\n"
+    "       cofferctl device enroll-serve --tenant T --listen HOST:PORT\n"
+    "                              --cert FILE --key FILE [--days N]\n"
+    "                              [--pki DIR] [--config FILE]\n"
     "  names: 1-64 of A-Z a-z 0-9 . _ - (not starting with '.' or '-');\n"
     "  --days 1..825 (default 365); times as 2026-01-31T12:00:00Z or "
     "2026-01-31\n"
     "  issue for an active device re-issues it: the previous certificate is\n"
-    "  refused from then on, or --overlap 0..2592000 seconds later (default 0)\n";
+    "  refused from then on, or --overlap 0..2592000 seconds later (default 0)\n"
+    "  enroll-code: a one-time code for D (--ttl 1..2592000, default 86400);\n"
+    "  enroll-serve: EST simpleenroll for tenant T's devices with such codes\n"
+    "  (--tenant names one tenant or ALL for every tenant with a device CA)\n";
 
 enum { DEV_OPT_TENANT = 1, DEV_OPT_DEVICE, DEV_OPT_OUT, DEV_OPT_DAYS,
-       DEV_OPT_NB, DEV_OPT_NA, DEV_OPT_PKI, DEV_OPT_CONFIG, DEV_OPT_OVERLAP };
+       DEV_OPT_NB, DEV_OPT_NA, DEV_OPT_PKI, DEV_OPT_CONFIG, DEV_OPT_OVERLAP,
+       DEV_OPT_TTL, DEV_OPT_LISTEN, DEV_OPT_CERT, DEV_OPT_KEY };
 
 static const struct option dev_long[] = {
 	{ "tenant",     required_argument, NULL, DEV_OPT_TENANT },
@@ -97,6 +115,10 @@ static const struct option dev_long[] = {
 	{ "pki",        required_argument, NULL, DEV_OPT_PKI },
 	{ "config",     required_argument, NULL, DEV_OPT_CONFIG },
 	{ "overlap",    required_argument, NULL, DEV_OPT_OVERLAP },
+	{ "ttl",        required_argument, NULL, DEV_OPT_TTL },
+	{ "listen",     required_argument, NULL, DEV_OPT_LISTEN },
+	{ "cert",       required_argument, NULL, DEV_OPT_CERT },
+	{ "key",        required_argument, NULL, DEV_OPT_KEY },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -133,6 +155,15 @@ dev_parse(int argc, char **argv, dev_opts *o)
 			o->overlap = v;
 			o->overlap_set = 1;
 			break;
+		case DEV_OPT_TTL:
+			if (ctl_parse_long(optarg, 1, DEV_TTL_MAX, &v) != 0)
+				return ctl_usage(dev_usage_text, "device: "
+				    "--ttl must be 1 to 2592000 seconds");
+			o->ttl = v;
+			break;
+		case DEV_OPT_LISTEN: o->listen = optarg; break;
+		case DEV_OPT_CERT:   o->cert = optarg; break;
+		case DEV_OPT_KEY:    o->key = optarg; break;
 		default:
 			return ctl_usage(dev_usage_text, "device: unknown "
 			    "option or missing value");
@@ -526,6 +557,191 @@ out:
 	return rc;
 }
 
+/* RFC 4648 base32 of DEV_CODE_BYTES random bytes in groups of four,
+ * "ABCD-EFGH-…" (32 letters and digits). */
+static int
+dev_code_make(char *out, size_t cap)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	unsigned char r[DEV_CODE_BYTES];
+	size_t i, bits = 0, n = 0, o = 0;
+	unsigned acc = 0;
+
+	if (cap < DEV_CODE_BYTES * 8 / 5 + DEV_CODE_BYTES * 8 / 20 + 1)
+		return -1;
+	randombytes_buf(r, sizeof(r));
+	for (i = 0; i < sizeof(r); i++) {
+		acc = (acc << 8) | r[i];
+		bits += 8;
+		while (bits >= 5) {
+			if (n > 0 && n % 4 == 0)
+				out[o++] = '-';
+			out[o++] = a[(acc >> (bits - 5)) & 31U];
+			bits -= 5;
+			n++;
+		}
+	}
+	out[o] = '\0';
+	vault_wipe(r, sizeof(r));
+	return 0;
+}
+
+static int
+dev_enroll_code(const dev_opts *o)
+{
+	char err[DEV_ERR], id[UTIL_UUID_STRLEN + 1], code[64], ttl[24];
+	unsigned char h[32];
+	pg_params p = PG_PARAMS_INIT;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	int rc = CTL_EXIT_FAIL, st;
+
+	if (o->device == NULL)
+		return ctl_usage(dev_usage_text, "device: enroll-code needs "
+		    "--tenant and --device");
+	if (o->out || o->days || o->not_before || o->not_after ||
+	    o->overlap_set || o->pki)
+		return ctl_usage(dev_usage_text, "device: enroll-code takes "
+		    "--tenant, --device, --ttl and --config");
+	if (names_check("tenant name", o->tenant, err, sizeof(err)) != 0 ||
+	    names_check("device id", o->device, err, sizeof(err)) != 0) {
+		ctl_fail("%s", err);
+		return CTL_EXIT_FAIL;
+	}
+	if ((db = ctl_pki_connect(o->config, o->tenant, id, NULL)) == NULL)
+		return CTL_EXIT_FAIL;
+	if ((st = dev_status(db, id, o->device)) < 0)
+		goto out;
+	if (st == 2) {
+		ctl_fail("device %s of tenant %s is revoked; a revoked device id "
+		    "is not enrolled again (use a new id)", o->device, o->tenant);
+		goto out;
+	}
+	if (dev_code_make(code, sizeof(code)) != 0) {
+		ctl_fail("enrollment code: no randomness");
+		goto out;
+	}
+	ctl_enroll_code_hash(code, h);
+	snprintf(ttl, sizeof(ttl), "%ld", o->ttl > 0 ? o->ttl : DEV_TTL_DEFAULT);
+	pg_param_bin(&p, h, sizeof(h));
+	pg_param_text(&p, id);
+	pg_param_text(&p, o->device);
+	pg_param_text(&p, ttl);
+	if (pg_begin(db, err, sizeof(err)) != 0) {
+		ctl_fail("enrollment code: database: %s", err);
+		goto out;
+	}
+	/* a new code supersedes the device's unused ones */
+	r = pg_query(db, "WITH old AS (UPDATE coffer.enroll_codes SET expires_at "
+	    "= now() WHERE tenant_id = $2::uuid AND device_id = $3 AND used_at "
+	    "IS NULL AND expires_at > now() RETURNING 1) "
+	    "INSERT INTO coffer.enroll_codes (code_hash, tenant_id, device_id, "
+	    "expires_at) VALUES ($1, $2::uuid, $3, now() + $4::bigint * "
+	    "interval '1 second') RETURNING (SELECT count(*) FROM old), "
+	    "to_char(expires_at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", &p, err, sizeof(err));
+	if (r == NULL || PQntuples(r) != 1) {
+		ctl_fail("enrollment code: database: %s", r == NULL ? err :
+		    "no row");
+		goto out;
+	}
+	if (dev_audit(db, o, id, "device.enroll_code", NULL, json_pack(
+	    "{s:s, s:s, s:i, s:b}", "device", o->device, "expires_at",
+	    PQgetvalue(r, 0, 1), "ttl_s", (int)(o->ttl > 0 ? o->ttl :
+	    DEV_TTL_DEFAULT), "superseded", atoi(PQgetvalue(r, 0, 0)) > 0)) != 0)
+		goto out;
+	if (pg_commit(db, err, sizeof(err)) != 0) {
+		ctl_fail("enrollment code: database: %s", err);
+		goto out;
+	}
+	printf("enrollment code for device %s of tenant %s, once, until %s:\n"
+	    "%s\n", o->device, o->tenant, PQgetvalue(r, 0, 1), code);
+	if (atoi(PQgetvalue(r, 0, 0)) > 0)
+		printf("the device's earlier unused code no longer works\n");
+	rc = CTL_EXIT_OK;
+out:
+	vault_wipe(code, sizeof(code));
+	PQclear(r);
+	if (rc != CTL_EXIT_OK && db != NULL &&
+	    PQtransactionStatus(db) != PQTRANS_IDLE)
+		(void)pg_rollback(db);
+	pg_close(&db);
+	return rc;
+}
+
+int
+ctl_device_enroll_issue(PGconn *db, const char *pki, const char *tenant,
+    const char *tid, const char *device, void *pubkey, int days,
+    pki_ca **ca_out, pki_issued **is_out, char *err, size_t err_len)
+{
+	char dir[DEV_PATH], prev_fpr[65], prev_until[40], na[24];
+	pg_params p = PG_PARAMS_INIT;
+	pki_issued *is = NULL;
+	pki_ca *ca = NULL;
+	pki_leaf req;
+	dev_opts o;
+	int st;
+
+	*ca_out = NULL;
+	*is_out = NULL;
+	memset(&o, 0, sizeof(o));
+	memset(&req, 0, sizeof(req));
+	o.tenant = tenant;
+	o.device = device;
+	o.pki = pki;
+	if (pki_validity_days(days, &req.not_before, &req.not_after, err,
+	    err_len) != 0)
+		return -1;
+	if (dev_ca_dir(&o, dir, sizeof(dir)) != 0 ||
+	    pki_ca_open(&ca, dir, err, err_len) != 0) {
+		snprintf(err, err_len, "no device CA for the tenant");
+		return -1;
+	}
+	if ((st = dev_status(db, tid, device)) < 0 || st == 2) {
+		snprintf(err, err_len, st < 0 ? "database" : "device revoked");
+		goto fail;
+	}
+	req.usage = PKI_USAGE_CLIENT;
+	req.org = tenant;
+	req.cn = device;
+	req.key = device;
+	req.pubkey = pubkey;
+	if (pki_issue(ca, &req, &is, err, err_len) != 0)
+		goto fail;
+	pg_param_text(&p, tid);
+	pg_param_text(&p, device);
+	pg_param_text(&p, pki_issued_serial(is));
+	pg_param_text(&p, pki_issued_fingerprint(is));
+	snprintf(na, sizeof(na), "%lld", (long long)req.not_after);
+	pg_param_text(&p, na);
+	if (st == 1) {
+		if (dev_reissue_row(db, &o, tid, is, req.not_after, prev_fpr,
+		    prev_until, sizeof(prev_until)) != 0) {
+			snprintf(err, err_len, "re-issue refused");
+			goto fail;
+		}
+	} else if (pg_exec(db, "INSERT INTO coffer.devices (tenant_id, "
+	    "device_id, status, cert_serial, cert_fingerprint, "
+	    "cert_not_after) VALUES ($1::uuid, $2, 'active', $3, $4, "
+	    "to_timestamp($5::bigint))", &p, err, err_len) != 0) {
+		goto fail;
+	}
+	if (dev_audit(db, &o, tid, "device.enroll", NULL, json_pack(
+	    "{s:s, s:s, s:s, s:b}", "device", device, "serial",
+	    pki_issued_serial(is), "fingerprint", pki_issued_fingerprint(is),
+	    "reissue", st == 1)) != 0) {
+		snprintf(err, err_len, "audit");
+		goto fail;
+	}
+	*ca_out = ca;
+	*is_out = is;
+	return 0;
+fail:
+	pki_issued_free(&is);
+	pki_ca_close(&ca);
+	return -1;
+}
+
 static int
 dev_revoke(const dev_opts *o)
 {
@@ -700,11 +916,30 @@ ctl_cmd_device(int argc, char **argv)
 		return CTL_EXIT_OK;
 	}
 	if (strcmp(sub, "ca-init") != 0 && strcmp(sub, "issue") != 0 &&
-	    strcmp(sub, "revoke") != 0 && strcmp(sub, "list") != 0)
+	    strcmp(sub, "revoke") != 0 && strcmp(sub, "list") != 0 &&
+	    strcmp(sub, "enroll-code") != 0 && strcmp(sub, "enroll-serve") != 0)
 		return ctl_usage(dev_usage_text, "device: unknown device "
 		    "command");
 	if ((rc = dev_parse(argc - 1, argv + 1, &o)) != 0)
 		return rc;
+	if ((o.ttl || o.listen || o.cert || o.key) &&
+	    strcmp(sub, "enroll-code") != 0 && strcmp(sub, "enroll-serve") != 0)
+		return ctl_usage(dev_usage_text, "device: --ttl, --listen, --cert "
+		    "and --key belong to enroll-code and enroll-serve");
+	if (strcmp(sub, "enroll-code") == 0)
+		return dev_enroll_code(&o);
+	if (strcmp(sub, "enroll-serve") == 0) {
+		if (o.device || o.out || o.not_before || o.not_after ||
+		    o.overlap_set || o.ttl)
+			return ctl_usage(dev_usage_text, "device: enroll-serve "
+			    "takes --tenant, --listen, --cert, --key, --days, "
+			    "--pki and --config");
+		if (o.listen == NULL || o.cert == NULL || o.key == NULL)
+			return ctl_usage(dev_usage_text, "device: enroll-serve "
+			    "needs --listen, --cert and --key");
+		return ctl_enroll_serve(o.tenant, o.listen, o.cert, o.key, o.pki,
+		    o.config, o.days);
+	}
 	if (strcmp(sub, "ca-init") == 0)
 		return dev_ca_init(&o);
 	if (strcmp(sub, "issue") == 0)

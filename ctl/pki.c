@@ -1145,7 +1145,7 @@ pki_issue(pki_ca *ca, const pki_leaf *req, pki_issued **out, char *err,
 		snprintf(err, err_len, "out of memory");
 		goto fail;
 	}
-	if ((is->key = pki_keygen()) == NULL) {
+	if (req->pubkey == NULL && (is->key = pki_keygen()) == NULL) {
 		sslerr_set(err, err_len, "generating a key", "failed");
 		goto fail;
 	}
@@ -1166,7 +1166,8 @@ pki_issue(pki_ca *ca, const pki_leaf *req, pki_issued **out, char *err,
 	    X509_set_issuer_name(is->cert,
 	    X509_get_subject_name(ca->cert)) != 1 ||
 	    pki_set_validity(is->cert, req->not_before, req->not_after) != 0 ||
-	    X509_set_pubkey(is->cert, is->key) != 1) {
+	    X509_set_pubkey(is->cert, req->pubkey != NULL ?
+	    (EVP_PKEY *)req->pubkey : is->key) != 1) {
 		sslerr_set(err, err_len, "building the certificate", "failed");
 		goto fail;
 	}
@@ -1248,13 +1249,63 @@ pki_issued_write(const pki_issued *is, const char *dir, const char *base,
 	}
 	if (pki_mkdirs(dir, 0700, err, err_len) != 0)
 		return -1;
-	if (pki_write_key(p_key, is->key, 1, err, err_len) != 0)
+	if (is->key != NULL && pki_write_key(p_key, is->key, 1, err,
+	    err_len) != 0)
 		return -1;
 	if (pki_write_cert(p_crt, is->cert, err, err_len) != 0) {
-		unlink(p_key);
+		if (is->key != NULL)
+			unlink(p_key);
 		return -1;
 	}
 	return 0;
+}
+
+static char *
+pki_p7_b64(X509 *x)
+{
+	PKCS7 *p7 = PKCS7_new();
+	PKCS7_SIGNED *sd;
+	BIO *b64 = NULL, *mem = NULL;
+	BUF_MEM *bm;
+	char *out = NULL;
+
+	/* signedData with no signer and no content: "certs-only" */
+	if (p7 == NULL || PKCS7_set_type(p7, NID_pkcs7_signed) != 1 ||
+	    (sd = p7->d.sign) == NULL ||
+	    ASN1_INTEGER_set(sd->version, 1) != 1 ||
+	    PKCS7_content_new(p7, NID_pkcs7_data) != 1 ||
+	    PKCS7_add_certificate(p7, x) != 1)
+		goto out;
+	if ((b64 = BIO_new(BIO_f_base64())) == NULL ||
+	    (mem = BIO_new(BIO_s_mem())) == NULL)
+		goto out;
+	BIO_push(b64, mem);
+	if (i2d_PKCS7_bio(b64, p7) != 1 || BIO_flush(b64) != 1)
+		goto out;
+	BIO_get_mem_ptr(mem, &bm);
+	if ((out = malloc(bm->length + 1)) == NULL)
+		goto out;
+	memcpy(out, bm->data, bm->length);
+	out[bm->length] = '\0';
+out:
+	if (b64 != NULL)
+		BIO_free_all(b64);
+	else
+		BIO_free(mem);
+	PKCS7_free(p7);
+	return out;
+}
+
+char *
+pki_issued_p7_b64(const pki_issued *is)
+{
+	return pki_p7_b64(is->cert);
+}
+
+char *
+pki_ca_p7_b64(const pki_ca *ca)
+{
+	return pki_p7_b64(ca->cert);
 }
 
 void

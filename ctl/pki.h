@@ -122,6 +122,10 @@ typedef struct pki_leaf {
 	size_t             n_ips;
 	time_t             not_before;
 	time_t             not_after;   /* <= CA notAfter, span <= 825 days */
+	/* The subject's own public key (an EVP_PKEY *, borrowed: enrollment,
+	 * where the private key never leaves the device); NULL: pki_issue
+	 * makes the key pair. */
+	void              *pubkey;
 } pki_leaf;
 
 typedef struct pki_issued pki_issued;   /* certificate + key: pki.c only */
@@ -145,6 +149,11 @@ int  pki_issued_write(const pki_issued *is, const char *dir, const char *base,
                       char *err, size_t err_len)
      __attribute__((warn_unused_result));
 void pki_issued_unlink(const char *dir, const char *base);
+/* EST (RFC 7030 4.1.3, 4.2.3): a certs-only PKCS#7 (a degenerate signedData)
+ * holding the issued certificate, or the CA's, as base64 DER with line
+ * breaks.  malloc'd, NUL-terminated; NULL on failure. */
+char *pki_issued_p7_b64(const pki_issued *is);
+char *pki_ca_p7_b64(const pki_ca *ca);
 void pki_issued_free(pki_issued **is);   /* wipes the key; NULL ok */
 
 /* -- revocation --------------------------------------------------------- */
@@ -166,5 +175,28 @@ int  pki_revoke(pki_ca *ca, const char *key, size_t *n_revoked, char *err,
  * now + PKI_CRL_DAYS. */
 int  pki_crl_refresh(pki_ca *ca, char *err, size_t err_len)
      __attribute__((warn_unused_result));
+
+/* -- enrollment (ctl/device.c, ctl/enroll.c) ---------------------------- */
+
+/* SHA-256 of an enrollment code as typed: letters upper-cased, '-' and
+ * blanks dropped (ctl/enroll.c). */
+void ctl_enroll_code_hash(const char *code, unsigned char out[32]);
+/* Issue tenant's device a certificate for its own public key (an
+ * EVP_PKEY *) inside db's open transaction: registered (or re-issued, at
+ * once) and audited device.enroll.  0: *is_out and *ca_out (locked: close
+ * it after the commit); -1: err, a short reason for the log. */
+int  ctl_device_enroll_issue(PGconn *db, const char *pki, const char *tenant,
+                             const char *tid, const char *device,
+                             void *pubkey, int days, pki_ca **ca_out,
+                             pki_issued **is_out, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+/* The CSR of body (base64 DER, line breaks allowed; hostile input): its
+ * public key (an EVP_PKEY *, the caller frees) when its signature verifies
+ * and the key is EC P-256; NULL with *why, a fixed reason. */
+void *ctl_enroll_csr_key(const char *body, size_t len, const char **why);
+/* `cofferctl device enroll-serve`: runs until SIGTERM or SIGINT. */
+int  ctl_enroll_serve(const char *tenant, const char *listen,
+                      const char *cert, const char *key, const char *pki,
+                      const char *config, int days);
 
 #endif

@@ -80,7 +80,8 @@ for src in "$@"; do
 	# shellcheck disable=SC2086
 	if ! "$CC_FUZZ" -g -O1 -fno-omit-frame-pointer \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -std=c11 -D_GNU_SOURCE -I. -I"$PG_INC" -o "$bin" "$src" $libs \
+	    -std=c11 -D_GNU_SOURCE -I. -I"$PG_INC" -o "$bin" "$src" \
+	    -Wl,--start-group $libs -Wl,--end-group \
 	    -lmicrohttpd -lgnutls -lcurl -larchive -lhttp_parser -ljansson -lpq \
 	    -lssl -lcrypto -lsodium -lm -pthread; then
 		echo "!! $name: build failed"
