@@ -1,0 +1,30 @@
+# agent/import/import.mk — coffer-import and its importers (issue 18.4).
+# Included from the top-level Makefile after its library and test rules.
+#
+# agent/import/*.c but main.c form build/libimport.a; coffer-import links it
+# with the gateway library (rec_check, the gateway's own line validator),
+# common and vault, plus libxml2 (SMS XML) and SQLite (chat.db).  Unit tests
+# tests/unit/test_import_*.c link it too; the generic rule builds them
+# otherwise the same way (UNIT_SRC already lists them).
+
+IMPORT_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
+IMPORT_LDLIBS := -lxml2 -lsqlite3
+IMPORT_LIBOBJ := $(call obj,$(filter-out agent/import/main.c,$(wildcard agent/import/*.c)))
+IMPORT_BIN    := $(BUILD)/coffer-import
+
+$(BUILD)/obj/agent/import/%.o: CFLAGS += $(IMPORT_CFLAGS)
+
+$(BUILD)/libimport.a: $(IMPORT_LIBOBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(IMPORT_BIN): $(BUILD)/obj/agent/import/main.o $(BUILD)/libimport.a \
+    $(BUILD)/libgateway.a $(BUILD)/libcommon.a $(BUILD)/libvault.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(IMPORT_LDLIBS)
+
+$(BUILD)/tests/test_import_%: $(BUILD)/obj/tests/unit/test_import_%.o \
+    $(TESTLIB_OBJ) $(BUILD)/libimport.a $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(IMPORT_LDLIBS) -lcmocka
+
+all: $(IMPORT_BIN)

@@ -1,0 +1,37 @@
+/* agent/import/stubs.c — formats not yet written (removed as each lands). */
+#include "agent/import/import.h"
+
+#include <stdio.h>
+
+int
+imp_smsxml_file(imp_ctx *c, const char *path, char *err, size_t err_len)
+{
+	(void)c; (void)path;
+	snprintf(err, err_len, "smsxml: not implemented yet");
+	return -1;
+}
+
+int
+imp_telegram_file(imp_ctx *c, const char *path, char *err, size_t err_len)
+{
+	(void)c; (void)path;
+	snprintf(err, err_len, "telegram: not implemented yet");
+	return -1;
+}
+
+int
+imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
+    size_t err_len)
+{
+	(void)c; (void)path; (void)media;
+	snprintf(err, err_len, "chatdb: not implemented yet");
+	return -1;
+}
+
+int
+imp_rsmf_file(imp_ctx *c, const char *path, char *err, size_t err_len)
+{
+	(void)c; (void)path;
+	snprintf(err, err_len, "rsmf: not implemented yet");
+	return -1;
+}
