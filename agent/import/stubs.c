@@ -4,14 +4,6 @@
 #include <stdio.h>
 
 int
-imp_telegram_file(imp_ctx *c, const char *path, char *err, size_t err_len)
-{
-	(void)c; (void)path;
-	snprintf(err, err_len, "telegram: not implemented yet");
-	return -1;
-}
-
-int
 imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
     size_t err_len)
 {
