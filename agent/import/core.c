@@ -1158,6 +1158,22 @@ imp_attach(imp_ctx *c, imp_media *m, const char *dir_prefix, const char *name,
 	return rc;
 }
 
+int
+imp_att_set_type(imp_att *a, const char *type)
+{
+	size_t nl = strlen(a->name), tl = strlen(type);
+	char *both = malloc(nl + 1 + tl + 1);
+
+	if (both == NULL)
+		return -1;
+	memcpy(both, a->name, nl + 1);
+	memcpy(both + nl + 1, type, tl + 1);
+	free(a->name);
+	a->name = both;
+	a->type = both + nl + 1;
+	return 0;
+}
+
 void
 imp_att_clear(imp_att *a)
 {

@@ -161,7 +161,8 @@ const unsigned char *imp_media_entry(const imp_media *m, const char *name,
 
 typedef struct imp_att {
 	char          *name;     /* owned */
-	const char    *type;     /* static or owned by name's owner: borrowed */
+	const char    *type;     /* static, or after name in name's block
+	                          * (imp_att_set_type) */
 	char          *data_b64; /* owned; "" when the file was missing */
 } imp_att;
 
@@ -220,6 +221,9 @@ int  imp_attach(imp_ctx *c, imp_media *m, const char *dir_prefix,
 /* Attachment from bytes already in hand. */
 int  imp_attach_bytes(imp_att *out, const char *name, const char *type,
                       const unsigned char *data, size_t len)
+     __attribute__((warn_unused_result));
+/* Copy type into memory the attachment owns (freed with its name). */
+int  imp_att_set_type(imp_att *a, const char *type)
      __attribute__((warn_unused_result));
 void imp_att_clear(imp_att *a);
 const char *imp_mime_of(const char *name);

@@ -267,20 +267,10 @@ sx_part_att(imp_ctx *c, xmlTextReaderPtr r, const char *ct, imp_att *att,
 	}
 	rc = imp_attach_bytes(att, nm, NULL, bin, blen);
 	if (rc == 0 && ct != NULL && strlen(ct) <= 100 && strchr(ct, '/') != NULL) {
-		/* the part's own type, kept with the name's storage */
-		size_t nl = strlen(att->name);
-		char *both = malloc(nl + 1 + strlen(ct) + 1);
-
-		if (both == NULL) {
+		if (imp_att_set_type(att, ct) != 0) {
 			imp_att_clear(att);
 			rc = -1;
-			goto done;
 		}
-		memcpy(both, att->name, nl + 1);
-		memcpy(both + nl + 1, ct, strlen(ct) + 1);
-		free(att->name);
-		att->name = both;
-		att->type = both + nl + 1;
 	}
 done:
 	if (bin != NULL) {

@@ -4,15 +4,6 @@
 #include <stdio.h>
 
 int
-imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
-    size_t err_len)
-{
-	(void)c; (void)path; (void)media;
-	snprintf(err, err_len, "chatdb: not implemented yet");
-	return -1;
-}
-
-int
 imp_rsmf_file(imp_ctx *c, const char *path, char *err, size_t err_len)
 {
 	(void)c; (void)path;
