@@ -3,12 +3,16 @@
 #
 # agent/import/*.c but main.c form build/libimport.a; coffer-import links it
 # with the gateway library (rec_check, the gateway's own line validator),
-# common and vault, plus libxml2 (SMS XML) and SQLite (chat.db).  Unit tests
+# common and vault, plus libxml2 (SMS XML), SQLite (chat.db) and GMime
+# (RSMF).  Unit tests
 # tests/unit/test_import_*.c link it too; the generic rule builds them
 # otherwise the same way (UNIT_SRC already lists them).
 
-IMPORT_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
-IMPORT_LDLIBS := -lxml2 -lsqlite3
+# GMime (RSMF's RFC 5322 wrapper) brings GLib: its headers as system
+# headers, so -Wstrict-prototypes and friends judge only our code.
+IMPORT_PKGS   := libxml-2.0 gmime-3.0
+IMPORT_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(IMPORT_PKGS) 2>/dev/null))
+IMPORT_LDLIBS := $(shell pkg-config --libs $(IMPORT_PKGS) 2>/dev/null) -lsqlite3
 IMPORT_LIBOBJ := $(call obj,$(filter-out agent/import/main.c,$(wildcard agent/import/*.c)))
 IMPORT_BIN    := $(BUILD)/coffer-import
 
