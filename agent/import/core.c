@@ -475,7 +475,8 @@ imp_contacts_load(imp_contacts **out, const char *csv, size_t len,
 			free(num);
 			continue;
 		}
-		if (name[0] == '\0' || strlen(name) > 512 || ct->n >= 100000) {
+		if (name[0] == '\0' || num[0] == '\0' || strlen(name) > 512 ||
+		    ct->n >= 100000) {
 			free(name);
 			free(num);
 			goto bad;

@@ -32,3 +32,6 @@ $(BUILD)/tests/test_import_%: $(BUILD)/obj/tests/unit/test_import_%.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(IMPORT_LDLIBS) -lcmocka
 
 all: $(IMPORT_BIN)
+
+# test_import_cli runs the program itself
+$(BUILD)/tests/test_import_cli: | $(IMPORT_BIN)

@@ -223,6 +223,11 @@ main(int argc, char **argv)
 	}
 	if (optind != argc - 1 || fmt == NULL)
 		return usage();
+	if (o.owner == NULL) {
+		fprintf(stderr, "coffer-import: --owner is required (the device "
+		    "owner's number or @handle)\n");
+		return 2;
+	}
 	if (strcmp(fmt, "whatsapp") != 0 && strcmp(fmt, "telegram") != 0 &&
 	    strcmp(fmt, "smsxml") != 0 && strcmp(fmt, "chatdb") != 0 &&
 	    strcmp(fmt, "rsmf") != 0) {

@@ -35,7 +35,7 @@ typedef struct imf {
 	char      err[512];
 } imf;
 
-static int
+static __attribute__((unused)) int
 imf_sink(void *arg, const char *line, size_t len)
 {
 	imf *r = arg;
@@ -59,7 +59,7 @@ imf_sink(void *arg, const char *line, size_t len)
 	return 0;
 }
 
-static void
+static __attribute__((unused)) void
 imf_free(imf *r)
 {
 	size_t i;
@@ -74,7 +74,7 @@ imf_free(imf *r)
 
 /* A context for fmt with o (contacts loaded from contacts_csv if given);
  * the test then calls the importer with r->c. */
-static int
+static __attribute__((unused)) int
 imf_ctx(imf *r, const char *fmt, imp_opts *o, const char *contacts_csv)
 {
 	memset(r, 0, sizeof(*r));
@@ -87,7 +87,7 @@ imf_ctx(imf *r, const char *fmt, imp_opts *o, const char *contacts_csv)
 	return imp_ctx_new(&r->c, fmt, o, imf_sink, r, r->err, sizeof(r->err));
 }
 
-static const char *
+static __attribute__((unused)) const char *
 imf_str(const imf *r, size_t i, const char *key)
 {
 	json_t *v;
@@ -99,7 +99,7 @@ imf_str(const imf *r, size_t i, const char *key)
 }
 
 /* recipients joined with ',' */
-static const char *
+static __attribute__((unused)) const char *
 imf_rcpt(const imf *r, size_t i, char *buf, size_t cap)
 {
 	json_t *a, *v;
@@ -115,7 +115,7 @@ imf_rcpt(const imf *r, size_t i, char *buf, size_t cap)
 	return buf;
 }
 
-static json_t *
+static __attribute__((unused)) json_t *
 imf_att(const imf *r, size_t i, size_t k)
 {
 	if (i >= r->n || r->lines[i] == NULL)
@@ -123,7 +123,7 @@ imf_att(const imf *r, size_t i, size_t k)
 	return json_array_get(json_object_get(r->lines[i], "attachments"), k);
 }
 
-static const char *
+static __attribute__((unused)) const char *
 imf_att_str(const imf *r, size_t i, size_t k, const char *key)
 {
 	json_t *a = imf_att(r, i, k);
@@ -133,7 +133,7 @@ imf_att_str(const imf *r, size_t i, size_t k, const char *key)
 
 /* The whole output against an expected NDJSON file (IMF_WRITE_EXPECTED=1
  * rewrites it: review the diff before committing). */
-static int
+static __attribute__((unused)) int
 imf_same_as(const imf *r, const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -161,7 +161,7 @@ imf_same_as(const imf *r, const char *path)
 	return same;
 }
 
-static int
+static __attribute__((unused)) int
 imf_setup(void **state)
 {
 	(void)state;
