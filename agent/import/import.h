@@ -129,6 +129,9 @@ int imp_rsmf_zip(imp_ctx *c, const unsigned char *zip, size_t len,
                  char *err, size_t err_len) __attribute__((warn_unused_result));
 int imp_rsmf_eml(imp_ctx *c, const unsigned char *eml, size_t len,
                  char *err, size_t err_len) __attribute__((warn_unused_result));
+/* One file's bytes, told apart as imp_rsmf_file does (zip, manifest, .rsmf). */
+int imp_rsmf_buf(imp_ctx *c, const unsigned char *buf, size_t len,
+                 char *err, size_t err_len) __attribute__((warn_unused_result));
 
 /* -- contacts ---------------------------------------------------------- */
 

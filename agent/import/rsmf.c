@@ -497,6 +497,13 @@ rs_one(imp_ctx *c, const unsigned char *b, size_t len, size_t file_no,
 	return rs_eml(c, b, len, file_no, err, err_len);
 }
 
+int
+imp_rsmf_buf(imp_ctx *c, const unsigned char *buf, size_t len, char *err,
+    size_t err_len)
+{
+	return rs_one(c, buf, len, 1, err, err_len);
+}
+
 static int
 rs_path(imp_ctx *c, const char *path, size_t file_no, char *err,
     size_t err_len)

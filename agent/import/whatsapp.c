@@ -661,7 +661,7 @@ imp_whatsapp_file(imp_ctx *c, const char *path, char *err, size_t err_len)
 		}
 		if (txt == NULL) {
 			snprintf(err, err_len, "%.200s: no _chat.txt or \"WhatsApp "
-			    "Chat with ….txt\" in the zip", path);
+			    "Chat with <name>.txt\" in the zip", path);
 			goto done;
 		}
 		rc = imp_whatsapp_txt(c, (const char *)txt, tlen, name, media, err,
