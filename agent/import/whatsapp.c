@@ -215,8 +215,9 @@ wa_split(wa_msg *m, const char *rest, size_t n)
 {
 	static const char *const sys[] = {
 		" changed the subject", " changed the group description",
-		" changed this group's", " created group", " joined using this "
-		"group's invite link", " changed their phone number",
+		" changed this group's", " created group",
+		" joined using this group's invite link",
+		" changed their phone number",
 	};
 	size_t i, k;
 
