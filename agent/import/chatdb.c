@@ -275,7 +275,7 @@ imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
 	sqlite3 *db = NULL;
 	sqlite3_stmt *ms = NULL, *hs = NULL, *as = NULL, *ts = NULL;
 	imp_media *own = NULL;
-	char uri[8192], q[1024], ref[48], id[80], conv[1100];
+	char uri[8192], q[1024], ref[48], id[80], conv[1100], lm[128];
 	long long steps = 0;
 	int has_ab, r, rc = -1, ok;
 	size_t i;
@@ -287,8 +287,9 @@ imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
 	}
 	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
 	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, NULL) != SQLITE_OK) {
-		snprintf(err, err_len, "%.200s: cannot open: %.100s", path,
-		    db ? sqlite3_errmsg(db) : "out of memory");
+		snprintf(err, err_len, "%.200s: cannot open: %s", path,
+		    imp_lib_msg(db ? sqlite3_errmsg(db) : "out of memory", lm,
+		    sizeof(lm)));
 		goto done;
 	}
 	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
@@ -302,8 +303,8 @@ imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
 	/* the seven tables, as tables */
 	if (sqlite3_prepare_v2(db, "SELECT type FROM sqlite_master WHERE name = ?1",
 	    -1, &ts, NULL) != SQLITE_OK) {
-		snprintf(err, err_len, "%.200s: not an SQLite database: %.100s", path,
-		    sqlite3_errmsg(db));
+		snprintf(err, err_len, "%.200s: not an SQLite database: %s", path,
+		    imp_lib_msg(sqlite3_errmsg(db), lm, sizeof(lm)));
 		goto done;
 	}
 	for (i = 0; i < sizeof(cd_tables) / sizeof(cd_tables[0]); i++) {
@@ -317,8 +318,8 @@ imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
 			snprintf(err, err_len, "%.200s: not an iMessage chat.db (no "
 			    "table %s)", path, cd_tables[i]);
 		else
-			snprintf(err, err_len, "%.200s: not an SQLite database: %.100s",
-			    path, sqlite3_errmsg(db));
+			snprintf(err, err_len, "%.200s: not an SQLite database: %s",
+			    path, imp_lib_msg(sqlite3_errmsg(db), lm, sizeof(lm)));
 		goto done;
 	}
 	has_ab = cd_has_column(db, "message", "attributedBody");
@@ -338,8 +339,8 @@ imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
 	    " FROM message_attachment_join maj JOIN attachment a"
 	    " ON a.ROWID = maj.attachment_id WHERE maj.message_id = ?1"
 	    " ORDER BY a.ROWID", -1, &as, NULL) != SQLITE_OK) {
-		snprintf(err, err_len, "%.200s: not an iMessage chat.db: %.100s", path,
-		    sqlite3_errmsg(db));
+		snprintf(err, err_len, "%.200s: not an iMessage chat.db: %s", path,
+		    imp_lib_msg(sqlite3_errmsg(db), lm, sizeof(lm)));
 		goto done;
 	}
 	if (media == NULL) {
@@ -476,7 +477,8 @@ sql_msg:
 		for (k = 0; k < natt; k++)
 			imp_att_clear(&atts[k]);
 		imp_pset_free(&ps);
-		snprintf(err, err_len, "%s: %.100s", ref, sqlite3_errmsg(db));
+		snprintf(err, err_len, "%s: %s", ref,
+		    imp_lib_msg(sqlite3_errmsg(db), lm, sizeof(lm)));
 		goto done;
 	}
 	if (r != SQLITE_DONE) {
@@ -484,8 +486,8 @@ sql_msg:
 			snprintf(err, err_len, "%.200s: query over its work bound "
 			    "(hostile schema?)", path);
 		else
-			snprintf(err, err_len, "%.200s: %.100s", path,
-			    sqlite3_errmsg(db));
+			snprintf(err, err_len, "%.200s: %s", path,
+			    imp_lib_msg(sqlite3_errmsg(db), lm, sizeof(lm)));
 		goto done;
 	}
 	rc = 0;

@@ -84,6 +84,22 @@ imp_errf(char *err, size_t err_len, const char *msg)
 		snprintf(err, err_len, "%s", msg);
 }
 
+/* A library's message (libarchive's, SQLite's) may end in a newline or
+ * quote bytes of the input: printable ASCII only, capped. */
+const char *
+imp_lib_msg(const char *m, char *buf, size_t cap)
+{
+	size_t i;
+
+	snprintf(buf, cap, "%.120s", m != NULL && m[0] != '\0' ? m : "unreadable");
+	for (i = 0; buf[i] != '\0'; i++)
+		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x7f)
+			buf[i] = '?';
+	while (i > 0 && buf[i - 1] == '?')
+		buf[--i] = '\0';
+	return buf;
+}
+
 /* -- context and report ------------------------------------------------- */
 
 static int
@@ -875,6 +891,7 @@ imp_media_zip(imp_media **out, const unsigned char *zip, size_t len,
 	struct archive_entry *ae;
 	imp_media *m;
 	size_t total = 0;
+	char lm[128];
 	int r;
 
 	*out = NULL;
@@ -891,8 +908,8 @@ imp_media_zip(imp_media **out, const unsigned char *zip, size_t len,
 	archive_read_support_format_zip(a);
 	archive_read_support_filter_none(a);
 	if (archive_read_open_memory(a, zip, len) != ARCHIVE_OK) {
-		snprintf(err, err_len, "zip: %.120s", archive_error_string(a) ?
-		    archive_error_string(a) : "not a zip archive");
+		snprintf(err, err_len, "zip: %s", imp_lib_msg(archive_error_string(a),
+		    lm, sizeof(lm)));
 		goto fail;
 	}
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
@@ -925,9 +942,8 @@ imp_media_zip(imp_media **out, const unsigned char *zip, size_t len,
 			got += (size_t)n;
 		if (got != (size_t)sz) {
 			free(buf);
-			snprintf(err, err_len, "zip: entry %zu: %.120s", m->n + 1,
-			    archive_error_string(a) ? archive_error_string(a) :
-			    "truncated");
+			snprintf(err, err_len, "zip: entry %zu: %s", m->n + 1,
+			    imp_lib_msg(archive_error_string(a), lm, sizeof(lm)));
 			goto fail;
 		}
 		buf[got] = '\0';
@@ -946,8 +962,8 @@ imp_media_zip(imp_media **out, const unsigned char *zip, size_t len,
 		m->n++;
 	}
 	if (r != ARCHIVE_EOF) {
-		snprintf(err, err_len, "zip: entry %zu: %.120s", m->n + 1,
-		    archive_error_string(a) ? archive_error_string(a) : "unreadable");
+		snprintf(err, err_len, "zip: entry %zu: %s", m->n + 1,
+		    imp_lib_msg(archive_error_string(a), lm, sizeof(lm)));
 		goto fail;
 	}
 	archive_read_free(a);

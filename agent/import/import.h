@@ -252,6 +252,10 @@ int  imp_recipients(const imp_ctx *c, const imp_pset *s, const char *sender,
                     const char ***out, size_t *n)
      __attribute__((warn_unused_result));
 
+/* m made printable ASCII (others '?', trailing ones dropped), at most 120
+ * bytes, in buf; "unreadable" for NULL or empty. */
+const char *imp_lib_msg(const char *m, char *buf, size_t cap);
+
 /* Read a whole file of at most max bytes (NUL added). */
 int  imp_read_file(const char *path, size_t max, unsigned char **out,
                    size_t *len, char *err, size_t err_len)

@@ -88,6 +88,8 @@ fi_done(imp_ctx **c, int rc, const char *err)
 	json_t *j;
 
 	if (rc != 0) {
+		if (getenv("FI_DEBUG") != NULL)
+			fprintf(stderr, "refused: [%s]\n", err);
 		fz_msg(err);
 	} else {
 		if (imp_imported(*c) != fi_lines)
