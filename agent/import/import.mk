@@ -35,3 +35,11 @@ all: $(IMPORT_BIN)
 
 # test_import_cli runs the program itself
 $(BUILD)/tests/test_import_cli: | $(IMPORT_BIN)
+
+# `make install` also installs coffer-import and its page (docs/coffer-import.1)
+.PHONY: install-import
+install: install-import
+install-import: $(IMPORT_BIN)
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1'
+	install -m 0755 $(IMPORT_BIN) '$(DESTDIR)$(BINDIR)/'
+	install -m 0644 docs/coffer-import.1 '$(DESTDIR)$(MANDIR)/man1/'
