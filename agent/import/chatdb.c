@@ -276,8 +276,8 @@ imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
 	sqlite3_stmt *ms = NULL, *hs = NULL, *as = NULL, *ts = NULL;
 	imp_media *own = NULL;
 	char uri[8192], q[1024], ref[48], id[80], conv[1100], lm[128];
-	long long steps = 0;
-	int has_ab, r, rc = -1, ok;
+	long long steps = 0, last_mid = 0;
+	int has_ab, r, rc = -1, ok, any = 0;
 	size_t i;
 	imp_att atts[257];
 
@@ -330,7 +330,7 @@ imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
 	    " LEFT JOIN handle h ON h.ROWID = m.handle_id"
 	    " LEFT JOIN chat_message_join cmj ON cmj.message_id = m.ROWID"
 	    " LEFT JOIN chat ch ON ch.ROWID = cmj.chat_id"
-	    " ORDER BY m.date, m.ROWID", has_ab ? "m.attributedBody" : "NULL");
+	    " ORDER BY m.date, m.ROWID, cmj.chat_id", has_ab ? "m.attributedBody" : "NULL");
 	if (sqlite3_prepare_v2(db, q, -1, &ms, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT h.id FROM chat_handle_join chj"
 	    " JOIN handle h ON h.ROWID = chj.handle_id WHERE chj.chat_id = ?1"
@@ -376,6 +376,15 @@ imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
 		imp_msg im;
 
 		snprintf(ref, sizeof(ref), "message %lld", mid);
+		/* a message joined to two chats comes twice, side by side: the
+		 * first chat (lowest id) keeps it */
+		if (any && mid == last_mid) {
+			imp_warn(c, "message in more than one chat (the first kept)",
+			    ref);
+			continue;
+		}
+		any = 1;
+		last_mid = mid;
 		if (imp_count_message(c, err, err_len) != 0)
 			goto done;
 		if (guid == NULL || guid[0] == '\0' || strlen(guid) > 200) {

@@ -158,6 +158,8 @@ make_db(const char *path, int view)
 		msg(db, 8, "A8-GUID", NULL, "\x04\x0bstreamtyped junk", 20, 1,
 		    "iMessage", NS(1704059225), 0, 1);
 		msg(db, 9, "A9-GUID", NULL, NULL, 0, 1, "iMessage", NS(1704059285), 0, 1);
+		/* message 1 joined to a second chat as well */
+		exec(db, "INSERT INTO chat_message_join VALUES (3, 1, 0);");
 	}
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 	if (!view) {
@@ -252,6 +254,8 @@ test_chatdb(void **state)
 	assert_string_equal(imf_str(&r, 6, "body"), "sneaky");
 	assert_null(imf_att(&r, 6, 0));
 	assert_int_equal(imp_reason_count(r.c, "attributedBody not readable"), 1);
+	assert_int_equal(imp_reason_count(r.c,
+	    "message in more than one chat (the first kept)"), 1);
 	assert_int_equal(imp_reason_count(r.c,
 	    "no text and no attachment (a status item)"), 1);
 	assert_int_equal(imp_reason_count(r.c,
