@@ -564,11 +564,11 @@ imp_rsmf_file(imp_ctx *c, const char *path, char *err, size_t err_len)
 			goto oom;
 		n++;
 	}
-	qsort(names, n, sizeof(*names), rs_name_cmp);
 	if (n == 0) {
 		snprintf(err, err_len, "%.200s: no .rsmf, .zip or .json file", path);
 		goto done;
 	}
+	qsort(names, n, sizeof(*names), rs_name_cmp);
 	for (i = 0; i < n; i++) {
 		snprintf(full, sizeof(full), "%s/%s", path, names[i]);
 		if (rs_path(c, full, i + 1, err, err_len) != 0)

@@ -155,7 +155,7 @@ make_db(const char *path, int view)
 		    NS(1704059165), 0, 1);
 		/* an old database: seconds since 2001 */
 		msg(db, 7, "A7-GUID", "old sms", NULL, 0, 3, "SMS", 600000000LL, 0, 3);
-		msg(db, 8, "A8-GUID", NULL, "\x04\x0bstreamtyped junk", 20, 1,
+		msg(db, 8, "A8-GUID", NULL, "\x04\x0bstreamtyped junk", 18, 1,
 		    "iMessage", NS(1704059225), 0, 1);
 		msg(db, 9, "A9-GUID", NULL, NULL, 0, 1, "iMessage", NS(1704059285), 0, 1);
 		/* message 1 joined to a second chat as well */

@@ -247,6 +247,13 @@ test_refusals(void **state)
 	    "Smith.txt", NULL, 0), -1);
 	assert_string_equal(r.err, t[0].want);
 	imf_free(&r);
+	assert_int_equal(wa_run(&r, IMF_DATA "rsmf/dir/b-slack.zip", NULL, 0), -1);
+	assert_string_equal(r.err, IMF_DATA "rsmf/dir/b-slack.zip: no _chat.txt or "
+	    "\"WhatsApp Chat with <name>.txt\" in the zip");
+	imf_free(&r);
+	assert_int_equal(wa_run(&r, WA "malformed/notzip.zip", NULL, 0), -1);
+	assert_string_equal(r.err, WA "malformed/notzip.zip: not a zip archive");
+	imf_free(&r);
 	assert_int_equal(wa_run(&r, WA "nonexistent.zip", NULL, 0), -1);
 	assert_string_equal(r.err, "cannot open " WA "nonexistent.zip: No such "
 	    "file or directory");
