@@ -392,7 +392,7 @@ imp_chatdb_file(imp_ctx *c, const char *path, imp_media *media, char *err,
 			continue;
 		}
 		if (text == NULL && has_ab &&
-		    sqlite3_column_type(ms, 3) == SQLITE_BLOB) {
+		    sqlite3_column_type(ms, 3) != SQLITE_NULL) {
 			const unsigned char *t;
 
 			if (imp_typedstream_text(sqlite3_column_blob(ms, 3),
