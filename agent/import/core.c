@@ -1304,6 +1304,23 @@ imp_emit(imp_ctx *c, const imp_msg *m, const char *id, const char *ref,
 	if ((line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto oom;
 	len = strlen(line);
+	if (len > c->o.lim.line_max && at != NULL) {
+		/* the message without its attachments' data rather than not at
+		 * all: names and types stay */
+		json_t *a2;
+
+		json_array_foreach(at, i, a2)
+			if (json_object_set_new(a2, "data", json_string("")) != 0)
+				goto oom;
+		sodium_memzero(line, len);
+		free(line);
+		if ((line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+			goto oom;
+		len = strlen(line);
+		if (len <= c->o.lim.line_max)
+			imp_warn(c, "record over --max-line: attachments without data",
+			    ref);
+	}
 	if (len > c->o.lim.line_max) {
 		imp_skip(c, "record over --max-line (the gateway's max_line_bytes)",
 		    ref);

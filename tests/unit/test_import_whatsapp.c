@@ -292,6 +292,40 @@ test_ids_stable_when_export_grows(void **state)
 	imf_free(&r2);
 }
 
+/* A line over --max-line loses its attachments' data, not the message;
+ * one still over it is skipped. */
+static void
+test_max_line(void **state)
+{
+	imf r;
+	imp_opts o;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		memset(&o, 0, sizeof(o));
+		o.owner = IMF_OWNER;
+		o.default_cc = "44";
+		o.tz = "America/New_York";
+		o.lim.line_max = i == 0 ? 320 : 250;
+		assert_int_equal(imf_ctx(&r, "whatsapp", &o, IMF_DATA "contacts.csv"), 0);
+		assert_int_equal(imp_whatsapp_file(r.c, ANDROID, r.err, sizeof(r.err)), 0);
+		if (i == 0) {
+			assert_int_equal(r.n, 7);
+			assert_string_equal(imf_att_str(&r, 4, 0, "name"),
+			    "IMG-20240101-WA0001.jpg");
+			assert_string_equal(imf_att_str(&r, 4, 0, "data"), "");
+			assert_int_equal(imp_reason_count(r.c,
+			    "record over --max-line: attachments without data"), 1);
+		} else {
+			assert_int_equal(r.n, 6);
+			assert_int_equal(imp_reason_count(r.c, "record over --max-line "
+			    "(the gateway's max_line_bytes)"), 1);
+		}
+		imf_free(&r);
+	}
+}
+
 int
 main(void)
 {
@@ -302,6 +336,7 @@ main(void)
 		cmocka_unit_test(test_date_order),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_ids_stable_when_export_grows),
+		cmocka_unit_test(test_max_line),
 	};
 
 	return cmocka_run_group_tests(tests, imf_setup, NULL);
