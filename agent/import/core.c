@@ -994,6 +994,18 @@ imp_media_free(imp_media **m)
 	*m = NULL;
 }
 
+size_t
+imp_media_count(const imp_media *m)
+{
+	return m != NULL ? m->n : 0;
+}
+
+const char *
+imp_media_name(const imp_media *m, size_t i)
+{
+	return m != NULL && i < m->n ? m->e[i].name : NULL;
+}
+
 const unsigned char *
 imp_media_entry(const imp_media *m, const char *name, size_t *len)
 {

@@ -156,6 +156,9 @@ int  imp_media_zip(imp_media **out, const unsigned char *zip, size_t len,
                    const imp_limits *lim, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 void imp_media_free(imp_media **m);
+/* Zip entries: how many, the name of the i-th (NULL past the end). */
+size_t imp_media_count(const imp_media *m);
+const char *imp_media_name(const imp_media *m, size_t i);
 /* Entry named exactly name (zip only); NULL if none. */
 const unsigned char *imp_media_entry(const imp_media *m, const char *name,
                                      size_t *len);

@@ -661,6 +661,26 @@ imp_whatsapp_file(imp_ctx *c, const char *path, char *err, size_t err_len)
 			txt = imp_media_entry(media, want, &tlen);
 		}
 		if (txt == NULL) {
+			/* a renamed zip: its one top-level .txt, named after the chat */
+			const char *only = NULL;
+			size_t i2, k2 = 0;
+
+			for (i2 = 0; i2 < imp_media_count(media); i2++) {
+				const char *en = imp_media_name(media, i2);
+				size_t el = strlen(en);
+
+				if (el > 4 && strcmp(en + el - 4, ".txt") == 0 &&
+				    strchr(en, '/') == NULL) {
+					only = en;
+					k2++;
+				}
+			}
+			if (k2 == 1) {
+				txt = imp_media_entry(media, only, &tlen);
+				wa_chat_name(only, name, sizeof(name));
+			}
+		}
+		if (txt == NULL) {
 			snprintf(err, err_len, "%.200s: no _chat.txt or \"WhatsApp "
 			    "Chat with <name>.txt\" in the zip", path);
 			goto done;

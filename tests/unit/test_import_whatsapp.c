@@ -178,6 +178,25 @@ test_dotted_utc(void **state)
 	imf_free(&r);
 }
 
+/* A zip renamed by its owner: the one .txt in it is the chat, and its
+ * name gives the conversation. */
+static void
+test_renamed_zip(void **state)
+{
+	imf r, txt;
+
+	(void)state;
+	assert_int_equal(wa_run(&r, WA "renamed-android-export.zip", NULL, 0), 0);
+	assert_int_equal(wa_run(&txt, WA "dotted/WhatsApp Chat with Bob Example.txt",
+	    NULL, 0), 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(imf_str(&r, 0, "conversation"), "whatsapp:Bob Example");
+	assert_int_equal(r.out_len, txt.out_len);
+	assert_memory_equal(r.out, txt.out, r.out_len);
+	imf_free(&txt);
+	imf_free(&r);
+}
+
 static void
 test_date_order(void **state)
 {
@@ -333,6 +352,7 @@ main(void)
 		cmocka_unit_test(test_android),
 		cmocka_unit_test(test_ios_zip_group_dst),
 		cmocka_unit_test(test_dotted_utc),
+		cmocka_unit_test(test_renamed_zip),
 		cmocka_unit_test(test_date_order),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_ids_stable_when_export_grows),
