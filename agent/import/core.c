@@ -917,8 +917,8 @@ imp_media_zip(imp_media **out, const unsigned char *zip, size_t len,
 		la_int64_t sz = archive_entry_size(ae);
 		struct imp_ent *nv;
 		unsigned char *buf;
-		size_t got = 0;
-		la_ssize_t n;
+		size_t got = 0, cap, limit;
+		la_ssize_t n = 0;
 
 		if (archive_entry_filetype(ae) != AE_IFREG || name == NULL)
 			continue;
@@ -927,23 +927,49 @@ imp_media_zip(imp_media **out, const unsigned char *zip, size_t len,
 			    lim->entries_max);
 			goto fail;
 		}
-		if (sz < 0 || (uint64_t)sz > lim->input_max ||
-		    total + (size_t)sz > lim->archive_max) {
+		/* the size is the central directory's, or unknown (-1) for an
+		 * entry written with a data descriptor: read to the end either
+		 * way, never past the bounds */
+		limit = lim->input_max < lim->archive_max - total ?
+		    lim->input_max : lim->archive_max - total;
+		if (sz >= 0 && (uint64_t)sz > limit) {
 			snprintf(err, err_len, "zip: entry %zu: more than %zu bytes in "
 			    "all", m->n + 1, lim->archive_max);
 			goto fail;
 		}
-		if ((buf = malloc((size_t)sz + 1)) == NULL) {
+		cap = sz >= 0 ? (size_t)sz + 1 : (limit < 65536 ? limit + 1 : 65536);
+		if ((buf = malloc(cap + 1)) == NULL) {
 			imp_errf(err, err_len, "out of memory");
 			goto fail;
 		}
-		while (got < (size_t)sz &&
-		    (n = archive_read_data(a, buf + got, (size_t)sz - got)) > 0)
+		for (;;) {
+			if (got == cap) {
+				unsigned char *nb;
+				size_t nc = cap > (limit + 1) / 2 ? limit + 1 : cap * 2;
+
+				if (got > limit || nc <= cap ||
+				    (nb = realloc(buf, nc + 1)) == NULL) {
+					free(buf);
+					snprintf(err, err_len, "zip: entry %zu: more than %zu "
+					    "bytes in all", m->n + 1, lim->archive_max);
+					goto fail;
+				}
+				buf = nb;
+				cap = nc;
+			}
+			n = archive_read_data(a, buf + got, cap - got);
+			if (n <= 0)
+				break;
 			got += (size_t)n;
-		if (got != (size_t)sz) {
+		}
+		if (n < 0 || got > limit || (sz >= 0 && got != (size_t)sz)) {
 			free(buf);
-			snprintf(err, err_len, "zip: entry %zu: %s", m->n + 1,
-			    imp_lib_msg(archive_error_string(a), lm, sizeof(lm)));
+			if (got > limit)
+				snprintf(err, err_len, "zip: entry %zu: more than %zu "
+				    "bytes in all", m->n + 1, lim->archive_max);
+			else
+				snprintf(err, err_len, "zip: entry %zu: %s", m->n + 1,
+				    imp_lib_msg(archive_error_string(a), lm, sizeof(lm)));
 			goto fail;
 		}
 		buf[got] = '\0';

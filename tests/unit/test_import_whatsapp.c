@@ -345,6 +345,33 @@ test_max_line(void **state)
 	}
 }
 
+/* Zip bounds: bytes of all entries, and entries. */
+static void
+test_zip_bounds(void **state)
+{
+	imf r;
+	imp_opts o;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		memset(&o, 0, sizeof(o));
+		o.owner = IMF_OWNER;
+		o.default_cc = "44";
+		if (i == 0)
+			o.lim.archive_max = 100;
+		else
+			o.lim.entries_max = 1;
+		assert_int_equal(imf_ctx(&r, "whatsapp", &o, IMF_DATA "contacts.csv"), 0);
+		assert_int_equal(imp_whatsapp_file(r.c, IOSZIP, r.err, sizeof(r.err)),
+		    -1);
+		assert_string_equal(r.err, i == 0 ? "zip: entry 1: more than 100 bytes "
+		    "in all" : "zip: more than 1 entries");
+		assert_int_equal(r.n, 0);
+		imf_free(&r);
+	}
+}
+
 int
 main(void)
 {
@@ -357,6 +384,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_ids_stable_when_export_grows),
 		cmocka_unit_test(test_max_line),
+		cmocka_unit_test(test_zip_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, imf_setup, NULL);
