@@ -381,6 +381,10 @@ imp_contact_lookup(const imp_ctx *c, const char *name, size_t len,
 		return -1;
 	memcpy(buf, name, len);
 	buf[len] = '\0';
+	if (c->o.owner_name != NULL && strcmp(buf, c->o.owner_name) == 0) {
+		memcpy(out, c->owner, sizeof(c->owner));
+		return 0;
+	}
 	if (ct != NULL && ct->n > 0) {
 		key.name = buf;
 		hit = bsearch(&key, ct->v, ct->n, sizeof(*ct->v), imp_contact_cmp);

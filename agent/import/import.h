@@ -56,6 +56,7 @@ typedef struct imp_ctx imp_ctx;
 /* Options of one import; strings are borrowed for the context's life. */
 typedef struct imp_opts {
 	const char    *owner;         /* the device owner (number or handle) */
+	const char    *owner_name;    /* the owner's display name in the export */
 	const char    *default_cc;    /* country calling code for national numbers */
 	const char    *tz;            /* IANA zone of local times; NULL: UTC */
 	imp_date_order date_order;    /* WhatsApp's numeric dates */

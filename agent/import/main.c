@@ -45,6 +45,8 @@ static const char usage_text[] =
 "options:\n"
 "  --owner OWNER          the device owner's number (+15550100001) or\n"
 "                         @handle: sets each message's direction\n"
+"  --owner-name NAME      the owner's display name in the export (WhatsApp,\n"
+"                         Telegram, RSMF): the owner, without --contacts\n"
 "  --default-country CC   country calling code for national numbers (44)\n"
 "  --tz ZONE              IANA zone of the export's local times\n"
 "                         (Europe/Berlin); default UTC\n"
@@ -162,6 +164,7 @@ main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "owner", required_argument, NULL, 'o' },
+		{ "owner-name", required_argument, NULL, 'n' },
 		{ "default-country", required_argument, NULL, 'c' },
 		{ "tz", required_argument, NULL, 'z' },
 		{ "date-order", required_argument, NULL, 'd' },
@@ -195,6 +198,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'f': fmt = optarg; break;
 		case 'o': o.owner = optarg; break;
+		case 'n': o.owner_name = optarg; break;
 		case 'c': o.default_cc = optarg; break;
 		case 'z': o.tz = optarg; break;
 		case 'd':

@@ -162,6 +162,30 @@ test_ios_zip_group_dst(void **state)
 	imf_free(&r);
 }
 
+/* --owner-name: the owner's own display name without a contacts entry. */
+static void
+test_owner_name(void **state)
+{
+	static const char t[] = "31/12/23, 9:41 - Me Myself: hi\n"
+	    "31/12/23, 9:42 - Bob Example: hello\n";
+	imf r;
+	imp_opts o;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.owner = IMF_OWNER;
+	o.owner_name = "Me Myself";
+	o.default_cc = "44";
+	assert_int_equal(imf_ctx(&r, "whatsapp", &o, IMF_DATA "contacts.csv"), 0);
+	assert_int_equal(imp_whatsapp_txt(r.c, t, strlen(t), "Bob Example", NULL,
+	    r.err, sizeof(r.err)), 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(imf_str(&r, 0, "sender"), IMF_OWNER);
+	assert_string_equal(imf_str(&r, 0, "direction"), "out");
+	assert_string_equal(imf_str(&r, 1, "direction"), "in");
+	imf_free(&r);
+}
+
 static void
 test_dotted_utc(void **state)
 {
@@ -379,6 +403,7 @@ main(void)
 		cmocka_unit_test(test_android),
 		cmocka_unit_test(test_ios_zip_group_dst),
 		cmocka_unit_test(test_dotted_utc),
+		cmocka_unit_test(test_owner_name),
 		cmocka_unit_test(test_renamed_zip),
 		cmocka_unit_test(test_date_order),
 		cmocka_unit_test(test_refusals),
