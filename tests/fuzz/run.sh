@@ -28,8 +28,8 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=5:quarantine_size_mb=64}
 export ASAN_OPTIONS
 CC_FUZZ=${CC_FUZZ:-clang}
 PG_INC=$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
-# the importers' libraries (agent/import/import.mk), for every target:
-# linked into every target (one that does not use them only loads them)
+# the importers' libraries (agent/import/import.mk), linked into every
+# target (one that does not use them only loads them)
 IMPORT_LIBS="$(pkg-config --libs libxml-2.0 gmime-3.0 2>/dev/null) -lsqlite3"
 
 if [ $# -eq 0 ]; then
