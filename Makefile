@@ -120,6 +120,8 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBS)
 BENCHLIB_OBJ := $(call obj,$(wildcard bench/lib/*.c))
 $(TOOL_BIN): $(BENCHLIB_OBJ)
 
+include agent/import/import.mk
+
 # -- man pages, install ---------------------------------------------------------
 # The pages are made from the binaries' --help and the README (docs/man/mkman.py),
 # so they cannot say anything the code and the README do not.

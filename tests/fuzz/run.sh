@@ -28,6 +28,9 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=5:quarantine_size_mb=64}
 export ASAN_OPTIONS
 CC_FUZZ=${CC_FUZZ:-clang}
 PG_INC=$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+# the importers' libraries (agent/import/import.mk), linked into every
+# target (one that does not use them only loads them)
+IMPORT_LIBS="$(pkg-config --libs libxml-2.0 gmime-3.0 2>/dev/null) -lsqlite3"
 
 if [ $# -eq 0 ]; then
 	set -- tests/fuzz/fuzz_*.c
@@ -45,9 +48,10 @@ fi
 # targets that do not need it
 mkdir -p "$B/artifacts"
 libs=""
-for l in gateway api ctl vault common; do
+for l in import gateway api ctl vault common; do
 	case $l in
 	vault|common) [ -d "$l" ] || continue ;;
+	import) [ -d agent/import ] || continue ;;
 	*) [ -f "$l/main.c" ] || continue ;;
 	esac
 	if CFLAGS="-fsanitize=fuzzer-no-link" make --no-print-directory -s \
@@ -83,7 +87,7 @@ for src in "$@"; do
 	    -std=c11 -D_GNU_SOURCE -I. -I"$PG_INC" -o "$bin" "$src" \
 	    -Wl,--start-group $libs -Wl,--end-group \
 	    -lmicrohttpd -lgnutls -lcurl -larchive -lhttp_parser -ljansson -lpq \
-	    -lssl -lcrypto -lsodium -lm -pthread; then
+	    -lssl -lcrypto -lsodium -lm -pthread $IMPORT_LIBS; then
 		echo "!! $name: build failed"
 		row "$name" - - - build
 		failed=$((failed + 1))

@@ -108,6 +108,51 @@ seeds_plain() {
 	    "$h" "$SEP" >"$C/fuzz_manifest/one-receipt"
 }
 
+# importers: the unit tests' sample exports behind a mode byte
+# (tests/fuzz/fuzz_import.h: zone and date order; bit 7 for the zip and
+# database forms), and a small chat.db made with the sqlite3 CLI
+seeds_import() {
+	D=tests/data/import
+	seed() {   # seed TARGET NAME MODE-OCTAL FILE
+		mkdir -p "$C/$1"
+		{ printf '%b' "\\0$3"; cat "$4"; } >"$C/$1/$2"
+	}
+	seed fuzz_import_whatsapp android 001 "$D/whatsapp/android/WhatsApp Chat with Alice Smith.txt"
+	seed fuzz_import_whatsapp dotted 000 "$D/whatsapp/dotted/WhatsApp Chat with Bob Example.txt"
+	seed fuzz_import_whatsapp ios-zip 201 "$D/whatsapp/WhatsApp Chat - Trip Planning.zip"
+	seed fuzz_import_smsxml backup 000 "$D/smsxml/backup.xml"
+	seed fuzz_import_smsxml doctype 000 "$D/smsxml/doctype.xml"
+	seed fuzz_import_telegram personal 001 "$D/telegram/personal/result.json"
+	seed fuzz_import_telegram account 002 "$D/telegram/account/result.json"
+	seed fuzz_import_rsmf slack 002 "$D/rsmf/slack.rsmf"
+	seed fuzz_import_rsmf sample 000 "$D/rsmf/dir/a-sample.rsmf"
+	seed fuzz_import_rsmf zip 000 "$D/rsmf/dir/b-slack.zip"
+	mkdir -p "$C/fuzz_import_chatdb"
+	printf '\000\004\013streamtyped\201\350\003\204\001@\204\204\204\022NSAttributedString\000\204\204\010NSObject\000\205\222\204\204\204\010NSString\001\224\204\001+\005hello\206' \
+	    >"$C/fuzz_import_chatdb/typedstream"
+	rm -f "$B/seed-chat.db"
+	sqlite3 "$B/seed-chat.db" <<'SQL' || return 1
+PRAGMA page_size = 512;
+CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT, service TEXT);
+CREATE TABLE chat (ROWID INTEGER PRIMARY KEY, guid TEXT);
+CREATE TABLE attachment (ROWID INTEGER PRIMARY KEY, filename TEXT, mime_type TEXT, transfer_name TEXT);
+CREATE TABLE chat_handle_join (chat_id INTEGER, handle_id INTEGER);
+CREATE TABLE chat_message_join (chat_id INTEGER, message_id INTEGER);
+CREATE TABLE message_attachment_join (message_id INTEGER, attachment_id INTEGER);
+CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, attributedBody BLOB, handle_id INTEGER, service TEXT, date INTEGER, is_from_me INTEGER);
+INSERT INTO handle VALUES (1, '+15550100001', 'iMessage'), (2, 'bob@example.com', 'iMessage');
+INSERT INTO chat VALUES (1, 'iMessage;+;chat1');
+INSERT INTO chat_handle_join VALUES (1, 1), (1, 2);
+INSERT INTO message VALUES (1, 'G1', 'hello', NULL, 1, 'iMessage', 725751665000000000, 0);
+INSERT INTO message VALUES (2, 'G2', NULL, X'040B73747265616D747970656481E803840140848484124E5341747472696275746564537472696E67008484084E534F626A65637400859284848408' || X'4E53537472696E67019484012B026869', 0, 'iMessage', 725751725000000000, 1);
+INSERT INTO message VALUES (3, 'G3', 'pic', NULL, 2, 'SMS', 600000000, 0);
+INSERT INTO chat_message_join VALUES (1, 1), (1, 2), (1, 3);
+INSERT INTO attachment VALUES (1, '~/Library/Messages/Attachments/a/b.jpg', 'image/jpeg', 'b.jpg');
+INSERT INTO message_attachment_join VALUES (3, 1);
+SQL
+	{ printf '\200'; cat "$B/seed-chat.db"; } >"$C/fuzz_import_chatdb/chat-db"
+}
+
 seeds_pg() {
 	CTL="$BUILD/cofferctl"
 	HELP="$BUILD/tests/itest_production"
@@ -186,6 +231,7 @@ EOF
 }
 
 seeds_plain || { echo "seeds: failed" >&2; exit 1; }
+seeds_import || { echo "seeds: importer part failed" >&2; exit 1; }
 if [ "${1:-}" = --pg ]; then
 	seeds_pg || { echo "seeds: --pg part failed" >&2; exit 1; }
 fi
