@@ -45,7 +45,7 @@ fi
 # targets that do not need it
 mkdir -p "$B/artifacts"
 libs=""
-for l in gateway api ctl vault common; do
+for l in gateway api ctl agent vault common; do
 	case $l in
 	vault|common) [ -d "$l" ] || continue ;;
 	*) [ -f "$l/main.c" ] || continue ;;
