@@ -2,6 +2,7 @@
  *
  *   coffer-agent run --config FILE      the daemon (foreground; systemd)
  *   coffer-agent status --config FILE [--json]
+ *   coffer-agent receipts --config FILE
  *   coffer-agent check-config --config FILE
  *   coffer-agent --help | --version
  *
@@ -23,6 +24,7 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/outbox.h"
 #include "agent/spool.h"
 #include "agent/status.h"
 #include "common/log.h"
@@ -44,6 +46,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: coffer-agent run --config FILE\n"
 	    "       coffer-agent status --config FILE [--json]\n"
+	    "       coffer-agent receipts --config FILE\n"
 	    "       coffer-agent check-config --config FILE\n"
 	    "       coffer-agent --help | --version\n"
 	    "\n"
@@ -56,6 +59,8 @@ usage(FILE *f)
 	    "                last error and capture_seq high-water, read from\n"
 	    "                state_dir (works while the daemon runs); --json for\n"
 	    "                one JSON object\n"
+	    "  receipts      every receipt kept (the device's proof of what the\n"
+	    "                archive stored), one JSON object a line\n"
 	    "  check-config  load the configuration and exit 0 when it is good\n"
 	    "\n"
 	    "Spool writers write NAME.tmp, then rename it to NAME.ndjson.\n");
@@ -99,7 +104,7 @@ main(int argc, char **argv)
 	}
 	if (cmd == NULL || config == NULL || optind != argc ||
 	    (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "check-config") != 0) ||
+	    strcmp(cmd, "check-config") != 0 && strcmp(cmd, "receipts") != 0) ||
 	    (json && strcmp(cmd, "status") != 0)) {
 		usage(stderr);
 		return 2;
@@ -114,6 +119,14 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "check-config") == 0) {
 		printf("coffer-agent: configuration OK (%s)\n", config);
+		return 0;
+	}
+	if (strcmp(cmd, "receipts") == 0) {
+		if (obx_receipts_dump(cfg.state_dir, stdout, err, sizeof(err)) != 0 ||
+		    fflush(stdout) != 0) {
+			fprintf(stderr, "coffer-agent: %s\n", err);
+			return 1;
+		}
 		return 0;
 	}
 	if (strcmp(cmd, "status") == 0) {

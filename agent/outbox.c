@@ -934,3 +934,49 @@ fail:
 	obx_buf_clear(&b);
 	return -1;
 }
+
+static int
+obx_visit_dump(void *ctx, const jnl_entry *e, char *err, size_t err_len)
+{
+	FILE *f = ctx;
+
+	if (e->type != OBX_RECEIPT || e->len == 0 || e->len > OBX_RECEIPT_MAX ||
+	    memchr(e->data, '\n', e->len) != NULL) {
+		snprintf(err, err_len, "receipts entry at offset %zu: malformed",
+		    e->off);
+		return -1;
+	}
+	if (fwrite(e->data, 1, e->len, f) != e->len || putc('\n', f) == EOF) {
+		snprintf(err, err_len, "write: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+obx_receipts_dump(const char *dir, FILE *f, char *err, size_t err_len)
+{
+	char path[OBX_PATH_MAX + 64], e2[512];
+	unsigned char *map = NULL;
+	size_t len = 0, valid = 0;
+	int fd, torn = 0, rc;
+
+	snprintf(path, sizeof(path), "%s/receipts.journal", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = obx_map(fd, "receipts.journal", &map, &len, err, err_len);
+	close(fd);
+	if (rc != 0)
+		return -1;
+	rc = jnl_scan(map, len, obx_visit_dump, f, &valid, &torn, e2, sizeof(e2));
+	if (rc != 0)
+		snprintf(err, err_len, "receipts.journal: %s", e2);
+	if (map != NULL)
+		munmap(map, len);
+	return rc;
+}

@@ -43,6 +43,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define OBX_BASE        1U
@@ -131,6 +132,12 @@ int  obx_done(outbox *o, uint64_t seq, char how, char *err, size_t err_len)
  * dominate (force: always): a new file, fsync, rename over, fsync of the
  * directory.  0 (compacted or not needed) or -1. */
 int  obx_compact(outbox *o, int force, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+
+/* Write every kept receipt to f, one JSON object a line, in the order
+ * they were kept (coffer-agent receipts).  Read-only; a torn tail the
+ * daemon may be writing is not printed.  0 or -1 with err. */
+int  obx_receipts_dump(const char *dir, FILE *f, char *err, size_t err_len)
      __attribute__((warn_unused_result));
 
 /* Replay an outbox journal image into a fresh in-memory outbox (no files):
