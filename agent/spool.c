@@ -290,7 +290,7 @@ spool_file(const agent_config *cfg, outbox *o, const char *name,
     size_t err_len)
 {
 	char path[AGENT_PATH_MAX + 300], reason[SPOOL_REASON_MAX], rname[300];
-	unsigned long long off, used;
+	unsigned long long off, used, off0;
 	size_t len, taken = 0, rejected = 0;
 	struct stat sb;
 	obx_stats st;
@@ -321,6 +321,7 @@ spool_file(const agent_config *cfg, outbox *o, const char *name,
 		goto out;
 	}
 	snprintf(rname, sizeof(rname), "%s", name);
+	off0 = off;
 	for (;;) {
 		unsigned long long start = off;
 		uint64_t seq;
@@ -377,9 +378,11 @@ spool_file(const agent_config *cfg, outbox *o, const char *name,
 		res->taken++;
 		taken++;
 	}
-	/* rejected lines were fsync'd as they came; now the position */
-	if (obx_spool_pos(o, name, sb.st_ino, off, err, err_len) != 0 ||
-	    obx_sync(o, err, err_len) != 0)
+	/* rejected lines were fsync'd as they came; now the position (not
+	 * rewritten while a full outbox keeps intake where it was) */
+	if ((off != off0 || eof) &&
+	    (obx_spool_pos(o, name, sb.st_ino, off, err, err_len) != 0 ||
+	    obx_sync(o, err, err_len) != 0))
 		goto out;
 	if (eof) {
 		if (unlink(path) != 0 && errno != ENOENT) {

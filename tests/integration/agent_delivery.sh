@@ -18,9 +18,11 @@
 #   - a line that is not a record lands in SPOOL/rejected/ with its reason;
 #     a line the gateway rejects lands in SPOOL/rejected/gateway.ndjson with
 #     the gateway's reason; both counted
+#   - heartbeat = yes against this gateway (no /v1/heartbeat yet): the 404
+#     is logged once, the daemon carries on
 #
 # The gateway does not accept "capture_seq" yet: the agents here run with
-# capture_seq = no (and heartbeat = no: no /v1/heartbeat yet).
+# capture_seq = no, and heartbeat = no except in the last check.
 # Prints "N passed, M failed"; exits non-zero on any failure.
 set -u
 
@@ -281,5 +283,14 @@ check "gateway's rejection in rejected/gateway.ndjson with the gateway's reason"
 check_eq "status: rejected lines" 3 "$(status_field side rejected)"
 check_eq "status: rejected_total" 3 "$(status_field side rejected_total)"
 check "outbox full and back: intake resumed logged" grep -q "intake resumed\|file removed" "$T/side/agent.log"
+
+# -- heartbeat against a gateway without /v1/heartbeat: 404 logged once -------------
+agent_conf hb agent-b "https://127.0.0.1:$GWF_PORT" "heartbeat = yes" "heartbeat_s = 1"
+agent_start hb
+sleep 3.5
+check "heartbeat on: the daemon keeps running through 404s" kill -0 "$AG_PID"
+agent_stop TERM
+check_eq "heartbeat: exit 0 after SIGTERM" 0 "$AG_RC"
+check_eq "heartbeat: the 404 logged once" 1 "$(grep -c 'heartbeat: the gateway answers 404' "$T/hb/agent.log")"
 
 finish

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/daemon.h"
 #include "agent/journal.h"
 #include "agent/outbox.h"
 #include "vault/mem.h"
@@ -463,6 +464,29 @@ test_hostile_images(void **state)
 	assert_int_equal(st.seq_high, 0);
 }
 
+/* the line as sent: capture_seq first when on, the stored bytes when off */
+static void
+test_line_out(void **state)
+{
+	static const char rec[] = "{\"id\":\"x\",\"body\":\"{}\"}";
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0;
+	const char *want = "{\"capture_seq\":7,\"id\":\"x\",\"body\":\"{}\"}\n"
+	    "{\"id\":\"x\",\"body\":\"{}\"}\n";
+
+	(void)state;
+	assert_int_equal(agent_line_out(&buf, &len, &cap,
+	    (const unsigned char *)rec, strlen(rec), 7, 1), 0);
+	assert_int_equal(agent_line_out(&buf, &len, &cap,
+	    (const unsigned char *)rec, strlen(rec), 8, 0), 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(buf, want, len);
+	/* a stored line that is not an object is never sent with a seq */
+	assert_int_equal(agent_line_out(&buf, &len, &cap,
+	    (const unsigned char *)"[1]", 3, 9, 1), -1);
+	vault_free_wiped(buf, cap);
+}
+
 int
 main(void)
 {
@@ -475,6 +499,7 @@ main(void)
 		cmocka_unit_test(test_spool_positions),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_hostile_images),
+		cmocka_unit_test(test_line_out),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
