@@ -737,6 +737,33 @@ obx_spool_gone(outbox *o, const char *name, char *err, size_t err_len)
 	return 0;
 }
 
+static int
+obx_name_cmp(const void *k, const void *e)
+{
+	return strcmp(k, *(char *const *)e);
+}
+
+int
+obx_spool_prune(outbox *o, char *const *names, size_t n, size_t *dropped,
+    char *err, size_t err_len)
+{
+	size_t i = 0;
+
+	*dropped = 0;
+	while (i < o->npos) {
+		if (n > 0 && bsearch(o->pos[i].name, names, n, sizeof(*names),
+		    obx_name_cmp) != NULL) {
+			i++;
+			continue;
+		}
+		/* obx_spool_gone moves the last entry into slot i */
+		if (obx_spool_gone(o, o->pos[i].name, err, err_len) != 0)
+			return -1;
+		(*dropped)++;
+	}
+	return 0;
+}
+
 uint64_t
 obx_spool_offset(const outbox *o, const char *name, ino_t ino)
 {

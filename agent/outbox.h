@@ -10,7 +10,8 @@
  *
  * Outbox entries (agent/journal.h framing; seq is the capture_seq):
  *   OBX_BASE      capture_seq high-water, written first by a compaction
- *   OBX_ADD       one record: its spool file (name, inode), the offset just
+ *   OBX_ADD       one record: its spool file (name, identity: agent/spool.c
+ *                 spool_file_id), the offset just
  *                 past its line in that file, then the line itself
  *   OBX_DONE      a record left the outbox: 'd' delivered (its receipt is in
  *                 receipts.journal) or 'r' rejected by the gateway
@@ -103,6 +104,12 @@ int  obx_spool_pos(outbox *o, const char *name, ino_t ino, uint64_t off,
                    char *err, size_t err_len)
      __attribute__((warn_unused_result));
 int  obx_spool_gone(outbox *o, const char *name, char *err, size_t err_len)
+     __attribute__((warn_unused_result));
+/* Forget the positions of files not among names[0..n) (sorted by
+ * strcmp): a crash between a spool file's removal and its SPOOL_GONE
+ * leaves one behind.  Buffered; *dropped how many. */
+int  obx_spool_prune(outbox *o, char *const *names, size_t n, size_t *dropped,
+                     char *err, size_t err_len)
      __attribute__((warn_unused_result));
 /* The intake position recorded for name with inode ino (0: none). */
 uint64_t obx_spool_offset(const outbox *o, const char *name, ino_t ino);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,24 @@ spool_getline(FILE *f, unsigned char *buf, size_t cap, size_t *len,
 	return any ? 0 : 1;
 }
 
+/* A spool file's identity for its recorded position: the inode number
+ * mixed with the inode's change time.  Inode numbers come round again
+ * (ext4 hands a freed one out soon); were a new file of the same name to
+ * get the number of one taken before a crash made its removal durable,
+ * the inode alone would make the agent skip the new file's first bytes.
+ * The change time differs (the writer's rename sets it), so the new file
+ * is read from its start.  A file changed after its rename also reads
+ * from the start: records may then be sent twice (the gateway answers
+ * duplicate), never lost. */
+static ino_t
+spool_file_id(const struct stat *sb)
+{
+	uint64_t t = (uint64_t)sb->st_ctim.tv_sec * 1000000000ULL +
+	    (uint64_t)sb->st_ctim.tv_nsec;
+
+	return (ino_t)((uint64_t)sb->st_ino ^ (t * 0x9E3779B97F4A7C15ULL));
+}
+
 /* Take one file from its recorded position.  0 (finished, full or at the
  * cap: see res) or -1. */
 static int
@@ -295,6 +314,7 @@ spool_file(const agent_config *cfg, outbox *o, const char *name,
 	struct stat sb;
 	obx_stats st;
 	FILE *f = NULL;
+	ino_t fid;
 	int fd, over, k, rc = -1, eof = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", cfg->spool_dir, name);
@@ -315,7 +335,8 @@ spool_file(const agent_config *cfg, outbox *o, const char *name,
 		snprintf(err, err_len, "out of memory");
 		return -1;
 	}
-	off = obx_spool_offset(o, name, sb.st_ino);
+	fid = spool_file_id(&sb);
+	off = obx_spool_offset(o, name, fid);
 	if (off > 0 && fseeko(f, (off_t)off, SEEK_SET) != 0) {
 		snprintf(err, err_len, "spool: %s: seek: %s", name, strerror(errno));
 		goto out;
@@ -371,7 +392,7 @@ spool_file(const agent_config *cfg, outbox *o, const char *name,
 
 			while (lead < len && (buf[lead] == ' ' || buf[lead] == '\t'))
 				lead++;
-			if (obx_add(o, name, sb.st_ino, off, buf + lead, len - lead,
+			if (obx_add(o, name, fid, off, buf + lead, len - lead,
 			    &seq, err, err_len) != 0)
 				goto out;
 		}
@@ -381,7 +402,7 @@ spool_file(const agent_config *cfg, outbox *o, const char *name,
 	/* rejected lines were fsync'd as they came; now the position (not
 	 * rewritten while a full outbox keeps intake where it was) */
 	if ((off != off0 || eof) &&
-	    (obx_spool_pos(o, name, sb.st_ino, off, err, err_len) != 0 ||
+	    (obx_spool_pos(o, name, fid, off, err, err_len) != 0 ||
 	    obx_sync(o, err, err_len) != 0))
 		goto out;
 	if (eof) {
@@ -391,7 +412,8 @@ spool_file(const agent_config *cfg, outbox *o, const char *name,
 			goto out;
 		}
 		if (spool_fsync_dir(cfg->spool_dir, err, err_len) != 0 ||
-		    obx_spool_gone(o, name, err, err_len) != 0)
+		    obx_spool_gone(o, name, err, err_len) != 0 ||
+		    obx_sync(o, err, err_len) != 0)
 			goto out;
 		res->files++;
 		log_info("spool: %s: %zu records taken, %zu rejected; file removed",
@@ -442,9 +464,23 @@ spool_intake(const agent_config *cfg, outbox *o, spool_pass *res, char *err,
 	closedir(d);
 	d = NULL;
 	rc = 0;
+	if (n > 0)
+		qsort(names, n, sizeof(*names), spool_cmp);
+	{
+		size_t dropped = 0;
+
+		/* only from a complete listing */
+		if (n < SPOOL_FILES_MAX &&
+		    obx_spool_prune(o, names, n, &dropped, err, err_len) != 0)
+			rc = -1;
+		if (rc != 0 ||
+		    (dropped > 0 && obx_sync(o, err, err_len) != 0)) {
+			rc = -1;
+			goto done;
+		}
+	}
 	if (n == 0)
 		goto done;
-	qsort(names, n, sizeof(*names), spool_cmp);
 	if ((buf = malloc(cap + 1)) == NULL)
 		goto oom;
 	for (i = 0; i < n && !res->full && !res->more; i++)

@@ -394,6 +394,23 @@ test_spool_positions(void **state)
 	o = open_rw();
 	assert_int_equal(obx_spool_offset(o, "a.ndjson", 1), 0);
 	assert_int_equal(obx_spool_offset(o, "b.ndjson", 2), 20);
+	/* positions of files no longer in the spool are forgotten, durably */
+	{
+		char *names[] = { "c.ndjson", "d.ndjson" };
+		size_t dropped = 0;
+
+		assert_int_equal(obx_spool_pos(o, "c.ndjson", 3, 30, err, sizeof(err)), 0);
+		assert_int_equal(obx_spool_pos(o, "e.ndjson", 5, 50, err, sizeof(err)), 0);
+		assert_int_equal(obx_spool_prune(o, names, 2, &dropped, err,
+		    sizeof(err)), 0);
+		assert_int_equal(dropped, 2);
+		assert_int_equal(obx_sync(o, err, sizeof(err)), 0);
+	}
+	obx_close(&o);
+	o = open_rw();
+	assert_int_equal(obx_spool_offset(o, "b.ndjson", 2), 0);
+	assert_int_equal(obx_spool_offset(o, "e.ndjson", 5), 0);
+	assert_int_equal(obx_spool_offset(o, "c.ndjson", 3), 30);
 	obx_close(&o);
 }
 
