@@ -137,7 +137,7 @@ spool_reject_write(const agent_config *cfg, const char *file,
 	char dir[AGENT_PATH_MAX + 16], path[AGENT_PATH_MAX + 300], at[80];
 	json_t *o = json_object();
 	char *text = NULL;
-	size_t tlen;
+	size_t tlen = 0;
 	int fd = -1, rc = -1, made = 0;
 
 	snprintf(dir, sizeof(dir), "%s/rejected", cfg->spool_dir);
@@ -203,7 +203,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (text != NULL) {
-		vault_wipe(text, strlen(text));
+		vault_wipe(text, tlen);     /* its NUL became the newline */
 		free(text);
 	}
 	json_decref(o);

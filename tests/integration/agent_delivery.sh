@@ -185,7 +185,7 @@ while [ "$kills" -lt 10 ]; do
 	esac
 done
 while [ "$f" -lt "$FILES" ]; do spool_file main "in-$f" $((f * PER)) "$PER"; f=$((f + 1)); done
-wait_drained main 90 || bad "agent did not drain spool and outbox within 90 s (pending $(status_field main pending))"
+wait_drained main 90 || { bad "agent did not drain spool and outbox within 90 s (pending $(status_field main pending))"; tail -20 "$T/main/agent.log"; }
 ok "$kills kill -9 of the agent, one gateway restart, one database stop ($(($(date +%s) - t0)) s)"
 agent_stop TERM
 check_eq "agent stops on SIGTERM with exit 0" 0 "$AG_RC"
@@ -270,7 +270,7 @@ check "last error names the unreachable gateway" sh -c \
 agent_stop TERM
 sed -i "s|^gateway_url = .*|gateway_url = https://127.0.0.1:$GWF_PORT|" "$T/side/agent.conf"
 agent_start side
-wait_drained side 60 || bad "side agent did not drain"
+wait_drained side 60 || { bad "side agent did not drain"; tail -20 "$T/side/agent.log"; }
 agent_stop TERM
 check_eq "side: rows stored (30 + 10 good records)" 40 "$(tenant_rows agd-side)"
 check_eq "side: receipts kept" 40 "$(status_field side delivered)"
