@@ -14,14 +14,17 @@
  * Trusts: the configuration file's author.  Logs paths, counts and
  * statuses; never record content, ids or keys.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
+#include "agent/client.h"
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "agent/outbox.h"
@@ -61,7 +64,8 @@ usage(FILE *f)
 	    "                one JSON object\n"
 	    "  receipts      every receipt kept (the device's proof of what the\n"
 	    "                archive stored), one JSON object a line\n"
-	    "  check-config  load the configuration and exit 0 when it is good\n"
+	    "  check-config  load the configuration and the TLS files (the key's\n"
+	    "                owner and mode checked) and exit 0 when all is good\n"
 	    "\n"
 	    "Spool writers write NAME.tmp, then rename it to NAME.ndjson.\n");
 }
@@ -118,6 +122,23 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(cmd, "check-config") == 0) {
+		/* the TLS files too: key checked and loaded, CA and cert present */
+		agent_client *cl = NULL;
+
+		if (access(cfg.server_ca_file, R_OK) != 0 ||
+		    access(cfg.cert_file, R_OK) != 0) {
+			fprintf(stderr, "coffer-agent: %s: %s\n",
+			    access(cfg.server_ca_file, R_OK) != 0 ?
+			    cfg.server_ca_file : cfg.cert_file, strerror(errno));
+			return 1;
+		}
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+		    client_new(&cl, &cfg, &agent_stop, err, sizeof(err)) != 0) {
+			fprintf(stderr, "coffer-agent: %s\n", err);
+			return 1;
+		}
+		client_free(&cl);
+		curl_global_cleanup();
 		printf("coffer-agent: configuration OK (%s)\n", config);
 		return 0;
 	}
