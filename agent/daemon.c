@@ -456,6 +456,9 @@ agent_run(const agent_config *cfg, volatile sig_atomic_t *stop)
 	memset(&s, 0, sizeof(s));
 	s.cfg = cfg;
 	s.stop = stop;
+	if (geteuid() == 0)
+		log_warn("running as root: coffer-agent needs no privilege; run it "
+		    "as the user that owns state_dir and the key");
 	if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
 		log_error("state_dir %s: %s", cfg->state_dir, strerror(errno));
 		return 1;

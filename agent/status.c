@@ -7,12 +7,14 @@
 #include "agent/status.h"
 
 #include <errno.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -143,6 +145,24 @@ status_read(const char *state_dir, agent_counters *c, long *pid)
 	json_decref(o);
 }
 
+/* The daemon holds agent.lock's flock while it runs (agent/outbox.c):
+ * a shared lock refused means it runs, whatever pid it had. */
+static int
+status_daemon_running(const char *state_dir)
+{
+	char path[4200];
+	int fd, running = 0;
+
+	snprintf(path, sizeof(path), "%s/agent.lock", state_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+		running = errno == EWOULDBLOCK;
+	close(fd);
+	return running;
+}
+
 int
 status_print(const char *state_dir, unsigned long long rejected_lines,
     int json, char *err, size_t err_len)
@@ -160,7 +180,8 @@ status_print(const char *state_dir, unsigned long long rejected_lines,
 	obx_stats_get(ob, &st);
 	obx_close(&ob);
 	status_read(state_dir, &c, &pid);
-	running = pid > 0 && kill((pid_t)pid, 0) == 0;
+	running = status_daemon_running(state_dir);
+	(void)pid;
 	status_rfc3339(last, sizeof(last), st.last_receipt_us);
 	if (json) {
 		o = json_object();
