@@ -142,6 +142,10 @@ status_read(const char *state_dir, agent_counters *c, long *pid)
 	if (json_is_string(e))
 		snprintf(c->last_error, sizeof(c->last_error), "%s",
 		    json_string_value(e));
+	e = json_object_get(o, "last_error_at");
+	if (json_is_string(e))
+		snprintf(c->last_error_at, sizeof(c->last_error_at), "%s",
+		    json_string_value(e));
 	json_decref(o);
 }
 
@@ -201,6 +205,7 @@ status_print(const char *state_dir, unsigned long long rejected_lines,
 		    json_integer((json_int_t)c.rejected_total));
 		json_object_set_new(o, "last_receipt_at", json_string(last));
 		json_object_set_new(o, "last_error", json_string(c.last_error));
+		json_object_set_new(o, "last_error_at", json_string(c.last_error_at));
 		json_object_set_new(o, "capture_seq_high",
 		    json_integer((json_int_t)st.seq_high));
 		json_object_set_new(o, "outbox_full", json_boolean(c.outbox_full));
@@ -230,8 +235,11 @@ status_print(const char *state_dir, unsigned long long rejected_lines,
 	    (unsigned long long)st.receipts);
 	printf("rejected:          %llu (lines in rejected/)\n", rejected_lines);
 	printf("last receipt:      %s\n", last[0] != '\0' ? last : "none");
-	printf("last error:        %s\n", c.last_error[0] != '\0' ?
-	    c.last_error : "none");
+	if (c.last_error[0] != '\0')
+		printf("last error:        %s (at %s)\n", c.last_error,
+		    c.last_error_at[0] != '\0' ? c.last_error_at : "?");
+	else
+		printf("last error:        none\n");
 	printf("capture_seq high:  %llu\n", (unsigned long long)st.seq_high);
 	printf("outbox full:       %s (%llu times)\n", c.outbox_full ? "yes" : "no",
 	    c.outbox_full_total);

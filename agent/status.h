@@ -26,6 +26,7 @@ typedef struct agent_counters {
 	int                outbox_full;        /* intake stopped now */
 	long long          last_error_us;
 	char               last_error[STATUS_ERROR_MAX];
+	char               last_error_at[40];  /* as read back (status) */
 } agent_counters;
 
 /* RFC 3339 UTC with microseconds ("2026-12-07T01:02:03.000004Z");
