@@ -31,9 +31,10 @@
 #include <jansson.h>
 
 #include "agent/journal.h"
+#include "common/log.h"
 #include "vault/mem.h"
 
-#define OBX_COMPACT_MIN  (1024U * 1024U)   /* never compact a smaller file */
+#define OBX_COMPACT_MIN  (256U * 1024U)    /* never compact a smaller file */
 #define OBX_PATH_MAX     4096U
 
 typedef struct obx_pos {
@@ -949,6 +950,8 @@ obx_compact(outbox *o, int force, char *err, size_t err_len)
 	}
 	close(o->fd);
 	o->fd = fd;
+	log_info("outbox compacted: %zu -> %zu bytes (%zu records pending)",
+	    o->st.outbox_file_bytes, b.len, o->st.pending);
 	o->st.outbox_file_bytes = b.len;
 	obx_buf_clear(&b);
 	return 0;

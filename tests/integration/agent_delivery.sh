@@ -18,6 +18,8 @@
 #   - a line that is not a record lands in SPOOL/rejected/ with its reason;
 #     a line the gateway rejects lands in SPOOL/rejected/gateway.ndjson with
 #     the gateway's reason; both counted
+#   - a receipts journal with a flipped byte mid-file: status and run
+#     refuse it, naming the offset, and leave it as it was
 #   - heartbeat = yes against this gateway (no /v1/heartbeat yet): the 404
 #     is logged once, the daemon carries on
 #
@@ -195,6 +197,8 @@ check "the outages were seen and retried (retries_total $(status_field main retr
 
 rows=$(tenant_rows agd-main)
 check_eq "rows stored for the tenant" "$N" "$rows"
+check "the outbox was compacted under the kills ($(grep -c 'outbox compacted' "$T/main/agent.log") times)" \
+    grep -q 'outbox compacted' "$T/main/agent.log"
 "$AGENT" receipts --config "$T/main/agent.conf" >"$T/main/receipts.ndjson" ||
     bad "coffer-agent receipts"
 python3 - "$T/main/receipts.ndjson" "$N" "$R" >"$T/main/rc.txt" 2>"$T/main/rc.err" <<'PYEOF'
@@ -292,5 +296,18 @@ check "heartbeat on: the daemon keeps running through 404s" kill -0 "$AG_PID"
 agent_stop TERM
 check_eq "heartbeat: exit 0 after SIGTERM" 0 "$AG_RC"
 check_eq "heartbeat: the 404 logged once" 1 "$(grep -c 'heartbeat: the gateway answers 404' "$T/hb/agent.log")"
+
+# -- a damaged journal is refused, not cut ------------------------------------------
+cp -r "$T/side/state" "$T/damaged"
+sed "s|^state_dir = .*|state_dir = $T/damaged|" "$T/side/agent.conf" >"$T/damaged.conf"
+rm -f "$T/damaged/agent.lock"
+printf 'X' | dd of="$T/damaged/receipts.journal" bs=1 seek=40 conv=notrunc 2>/dev/null
+size0=$(wc -c <"$T/damaged/receipts.journal")
+check_fails "status refuses a receipts journal damaged mid-file" 1 \
+    "receipts.journal: checksum mismatch at offset 0" \
+    "$AGENT" status --config "$T/damaged.conf"
+check_fails "run refuses it too" 1 "damaged, not torn" \
+    "$AGENT" run --config "$T/damaged.conf"
+check_eq "the damaged journal is left as it was (bytes)" "$size0" "$(wc -c <"$T/damaged/receipts.journal")"
 
 finish
