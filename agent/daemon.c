@@ -68,6 +68,7 @@ typedef struct agent_state {
 	size_t                 shrink;          /* batch cap after 400/413 */
 	int                    dirty;
 	int                    hb_404_logged;
+	int                    seq_hint_logged;
 	int                    fatal;
 	unsigned char         *body;
 	size_t                 body_len, body_cap;
@@ -350,6 +351,16 @@ ag_send(agent_state *s)
 				    (unsigned long long)recs[i]->seq,
 				    log_printable(why, sizeof(why), ans[i].error,
 				    strlen(ans[i].error)));
+				if (cfg->capture_seq && !s->seq_hint_logged &&
+				    strcmp(ans[i].error, "unknown field") == 0) {
+					/* the likely cause, once: a gateway older than
+					 * the capture_seq field rejects every record */
+					log_error("the gateway rejects records with "
+					    "'unknown field' while capture_seq = yes: a "
+					    "gateway that does not know capture_seq yet "
+					    "needs capture_seq = no here");
+					s->seq_hint_logged = 1;
+				}
 				if (ag_reject(s, recs[i], ans[i].error, err, sizeof(err)) != 0)
 					goto fatal;
 			}
