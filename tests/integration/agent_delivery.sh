@@ -18,13 +18,16 @@
 #   - a line that is not a record lands in SPOOL/rejected/ with its reason;
 #     a line the gateway rejects lands in SPOOL/rejected/gateway.ndjson with
 #     the gateway's reason; both counted
+#   - capture_seq = yes: the gateway (which does not know the field yet)
+#     rejects the record as "unknown field": it is on the wire
 #   - a receipts journal with a flipped byte mid-file: status and run
 #     refuse it, naming the offset, and leave it as it was
 #   - heartbeat = yes against this gateway (no /v1/heartbeat yet): the 404
 #     is logged once, the daemon carries on
 #
 # The gateway does not accept "capture_seq" yet: the agents here run with
-# capture_seq = no, and heartbeat = no except in the last check.
+# capture_seq = no (but for the one check that shows the field is sent),
+# and heartbeat = no except in the heartbeat check.
 # Prints "N passed, M failed"; exits non-zero on any failure.
 set -u
 
@@ -296,6 +299,20 @@ check "heartbeat on: the daemon keeps running through 404s" kill -0 "$AG_PID"
 agent_stop TERM
 check_eq "heartbeat: exit 0 after SIGTERM" 0 "$AG_RC"
 check_eq "heartbeat: the 404 logged once" 1 "$(grep -c 'heartbeat: the gateway answers 404' "$T/hb/agent.log")"
+
+# -- capture_seq = yes against this gateway: the field is on the wire -----------------
+# (the gateway refuses unknown fields until it knows capture_seq: the
+# record is rejected, not lost, and the agent says why)
+agent_conf seq agent-b "https://127.0.0.1:$GWF_PORT" "capture_seq = yes"
+spool_file seq s-one 300000 1
+agent_start seq
+wait_drained seq 30 || bad "capture_seq agent did not drain"
+agent_stop TERM
+check "capture_seq = yes: the gateway's 'unknown field' in rejected/gateway.ndjson" \
+    grep -q '"capture_seq":1,.*"reason":"unknown field"' "$T/seq/spool/rejected/gateway.ndjson"
+check "capture_seq = yes: the likely cause logged" \
+    grep -q "needs capture_seq = no here" "$T/seq/agent.log"
+check_eq "capture_seq = yes: nothing stored" 40 "$(tenant_rows agd-side)"
 
 # -- a damaged journal is refused, not cut ------------------------------------------
 cp -r "$T/side/state" "$T/damaged"
