@@ -225,6 +225,8 @@ typedef struct ag_answer {
 	const char *status;
 	const char *receipt;
 	const char *error;
+	const char *id;             /* echoed by the gateway when printable */
+	size_t      id_len;
 } ag_answer;
 
 /* Match a 200 answer to the batch: every record answered exactly once,
@@ -242,7 +244,7 @@ ag_parse_answer(const client_resp *r, size_t n, ag_answer *ans, json_t **keep)
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t ll = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-		json_t *j, *line, *st, *rc, *er;
+		json_t *j, *line, *st, *rc, *er, *id;
 		json_int_t k;
 
 		if (ll > 0) {
@@ -251,12 +253,17 @@ ag_parse_answer(const client_resp *r, size_t n, ag_answer *ans, json_t **keep)
 			st = json_object_get(j, "status");
 			rc = json_object_get(j, "receipt");
 			er = json_object_get(j, "error");
+			id = json_object_get(j, "id");
 			if (j == NULL || !json_is_integer(line) || !json_is_string(st) ||
 			    json_array_append_new(*keep, j) != 0)
 				return -1;
 			k = json_integer_value(line);
 			if (k < 1 || (size_t)k > n || ans[k - 1].ok != 0)
 				return -1;
+			if (json_is_string(id)) {
+				ans[k - 1].id = json_string_value(id);
+				ans[k - 1].id_len = json_string_length(id);
+			}
 			if ((strcmp(json_string_value(st), "stored") == 0 ||
 			    strcmp(json_string_value(st), "duplicate") == 0) &&
 			    json_is_string(rc) && json_string_length(rc) > 0 &&
@@ -330,6 +337,23 @@ ag_send(agent_state *s)
 			    "each of the %zu records; sending them again", n);
 			ag_backoff(s, -1);
 			goto out;
+		}
+		/* an answer line that names another record than ours: the
+		 * answer is not used (a receipt must be for its own record) */
+		for (i = 0; i < n; i++) {
+			json_t *mine = ans[i].id != NULL ? ag_id(recs[i]) : NULL;
+			int same = ans[i].id == NULL || (json_is_string(mine) &&
+			    json_string_length(mine) == ans[i].id_len &&
+			    memcmp(json_string_value(mine), ans[i].id,
+			    ans[i].id_len) == 0);
+
+			json_decref(mine);
+			if (!same) {
+				ag_error(s, "gateway: answer line %zu names another "
+				    "record; sending the batch again", i + 1);
+				ag_backoff(s, -1);
+				goto out;
+			}
 		}
 		for (i = 0; i < n; i++)
 			if (ans[i].ok == 1 && ag_keep_receipt(s, recs[i], ans[i].status,
