@@ -380,6 +380,10 @@ obx_visit_receipt(void *ctx, const jnl_entry *e, char *err, size_t err_len)
 	o->st.receipts++;
 	if ((r = obx_find(o, e->seq)) != NULL && !r->done)
 		r->receipted = 1;   /* without its DONE: see obx_open */
+	/* should the outbox have been lost, numbers the receipts hold are
+	 * still never handed out again */
+	if (e->seq > o->st.seq_high)
+		o->st.seq_high = e->seq;
 	return 0;
 }
 

@@ -187,6 +187,21 @@ test_reopen_and_seq(void **state)
 	assert_int_equal(k, 1);
 	assert_int_equal(r[0]->seq, 6);
 	obx_close(&o);
+	/* the outbox lost (an operator's rm): the receipts still hold 1..5 */
+	{
+		char p[128];
+
+		snprintf(p, sizeof(p), "%s/outbox.journal", dir);
+		assert_int_equal(unlink(p), 0);
+	}
+	o = open_rw();
+	obx_stats_get(o, &st);
+	assert_int_equal(st.pending, 0);
+	assert_int_equal(st.seq_high, 5);
+	add_n(o, 1, 200);
+	obx_batch(o, 10, (size_t)-1, &r, &k);
+	assert_int_equal(r[0]->seq, 6);
+	obx_close(&o);
 }
 
 static void
