@@ -41,6 +41,7 @@ PROGS   := $(foreach p,gateway api ctl,$(if $(wildcard $(p)/main.c),$(p)))
 BINNAME_gateway := coffer-gateway
 BINNAME_api     := coffer-api
 BINNAME_ctl     := cofferctl
+include agent/agent.mk
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

@@ -48,7 +48,7 @@ fi
 # targets that do not need it
 mkdir -p "$B/artifacts"
 libs=""
-for l in import gateway api ctl vault common; do
+for l in import gateway api ctl agent vault common; do
 	case $l in
 	vault|common) [ -d "$l" ] || continue ;;
 	import) [ -d agent/import ] || continue ;;

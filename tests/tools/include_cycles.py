@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-DIRS = ("api", "common", "ctl", "gateway", "vault", "bench", "tests/lib")
+DIRS = ("agent", "api", "common", "ctl", "gateway", "vault", "bench", "tests/lib")
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

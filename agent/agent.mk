@@ -1,0 +1,9 @@
+# agent/agent.mk — coffer-agent (agent/), included by the top-level
+# Makefile right after its program list.  The agent is one more program
+# of the same shape as gateway/, api/ and ctl/: agent/main.c is the
+# binary $(BUILD)/coffer-agent, the other agent/*.c form $(BUILD)/libagent.a,
+# which unit tests (tests/unit/test_outbox.c, test_agent_config.c) and the
+# fuzz target (tests/fuzz/fuzz_outbox.c) link like the others' libraries.
+# Subdirectories (agent/import/) bring their own .mk.
+PROGS += $(if $(wildcard agent/main.c),agent)
+BINNAME_agent := coffer-agent
