@@ -27,10 +27,12 @@
 #include "agent/client.h"
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/enroll.h"
 #include "agent/outbox.h"
 #include "agent/spool.h"
 #include "agent/status.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/version.h"
 #include "vault/mem.h"
 
@@ -51,6 +53,8 @@ usage(FILE *f)
 	    "       coffer-agent status --config FILE [--json]\n"
 	    "       coffer-agent receipts --config FILE\n"
 	    "       coffer-agent check-config --config FILE\n"
+	    "       coffer-agent enroll --config FILE --url URL --device ID "
+	    "[--ca FILE]\n"
 	    "       coffer-agent --help | --version\n"
 	    "\n"
 	    "Delivers NDJSON records from spool_dir to the Coffer gateway over\n"
@@ -66,6 +70,12 @@ usage(FILE *f)
 	    "                archive stored), one JSON object a line\n"
 	    "  check-config  load the configuration and the TLS files (the key's\n"
 	    "                owner and mode checked) and exit 0 when all is good\n"
+	    "  enroll        make this device's key pair, send a CSR with the\n"
+	    "                one-time code read from standard input to URL\n"
+	    "                (https://HOST:PORT/.well-known/est/TENANT) and\n"
+	    "                write key_file and cert_file; the key never leaves\n"
+	    "                the device; --ca: the enrollment server's CA\n"
+	    "                (default server_ca_file)\n"
 	    "\n"
 	    "Spool writers write NAME.tmp, then rename it to NAME.ndjson.\n");
 }
@@ -75,12 +85,16 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "ca", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *config = NULL, *cmd = NULL;
+	const char *config = NULL, *cmd = NULL, *url = NULL, *device = NULL;
+	const char *ca = NULL;
 	agent_config cfg;
 	struct sigaction sa;
 	char err[1024];
@@ -100,6 +114,9 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config = optarg; break;
+		case 'u': url = optarg; break;
+		case 'd': device = optarg; break;
+		case 'a': ca = optarg; break;
 		case 'j': json = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': coffer_version_print(stdout); return 0;
@@ -108,8 +125,12 @@ main(int argc, char **argv)
 	}
 	if (cmd == NULL || config == NULL || optind != argc ||
 	    (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "check-config") != 0 && strcmp(cmd, "receipts") != 0) ||
-	    (json && strcmp(cmd, "status") != 0)) {
+	    strcmp(cmd, "check-config") != 0 && strcmp(cmd, "receipts") != 0 &&
+	    strcmp(cmd, "enroll") != 0) ||
+	    (json && strcmp(cmd, "status") != 0) ||
+	    ((url != NULL || device != NULL || ca != NULL) !=
+	    (strcmp(cmd, "enroll") == 0 && url != NULL && device != NULL)) ||
+	    (strcmp(cmd, "enroll") == 0 && (url == NULL || device == NULL))) {
 		usage(stderr);
 		return 2;
 	}
@@ -140,6 +161,23 @@ main(int argc, char **argv)
 		client_free(&cl);
 		curl_global_cleanup();
 		printf("coffer-agent: configuration OK (%s)\n", config);
+		return 0;
+	}
+	if (strcmp(cmd, "enroll") == 0) {
+		if (names_check("device id", device, err, sizeof(err)) != 0) {
+			fprintf(stderr, "coffer-agent: %s\n", err);
+			return 2;
+		}
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+		    agent_enroll(&cfg, url, device, ca, stdin, err,
+		    sizeof(err)) != 0) {
+			fprintf(stderr, "coffer-agent: %s\n", err);
+			curl_global_cleanup();
+			return 1;
+		}
+		curl_global_cleanup();
+		printf("coffer-agent: enrolled as %s: wrote %s (0600) and %s\n",
+		    device, cfg.key_file, cfg.cert_file);
 		return 0;
 	}
 	if (strcmp(cmd, "receipts") == 0) {

@@ -14,6 +14,9 @@
 #   - a CSR whose signature does not verify, an RSA key, garbage, no
 #     credentials: refused with the exact reason
 #   - cacerts gives the tenant's device CA; a revoked device gets no code
+#   - coffer-agent enroll: the agent's own key (0600) and certificate, the
+#     code refused a second time with the server's reason, then the agent
+#     delivers a record with them
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -170,6 +173,53 @@ check_eq "a revoked device gets no code" "1 cofferctl: device phone-4 of tenant 
     "$? $(cat "$T/err")"
 "$CTL" device enroll-code --tenant acme --device phone-5 --ttl 0 >/dev/null 2>"$T/err"
 check_eq "a bad --ttl" "2 cofferctl: device: --ttl must be 1 to 2592000 seconds" "$? $(head -1 "$T/err")"
+# -- coffer-agent enroll: the agent makes its key, enrolls, delivers ---------------------
+A="$T/agent"
+mkdir -p "$A/spool" && chmod 0700 "$A"
+cat >"$A/agent.conf" <<CONF
+gateway_url = https://127.0.0.1:$GWF_PORT
+server_ca_file = $GWF_SRV_CA
+cert_file = $A/dev.crt
+key_file = $A/dev.key
+spool_dir = $A/spool
+state_dir = $A/state
+heartbeat = no
+spool_poll_ms = 50
+CONF
+C5=$(code acme agent-dev) || die "enroll-code"
+echo "$C5" | "$BUILD/coffer-agent" enroll --config "$A/agent.conf" \
+    --url "$URL/acme" --device agent-dev >"$T/ae.out" 2>&1
+check_eq "coffer-agent enroll" "0 coffer-agent: enrolled as agent-dev: wrote $A/dev.key (0600) and $A/dev.crt" \
+    "$? $(cat "$T/ae.out")"
+check_eq "its key is 0600 and the certificate carries it" \
+    "600 $(openssl pkey -in "$A/dev.key" -pubout 2>/dev/null | tr -d '\n')" \
+    "$(stat -c %a "$A/dev.key") $(openssl x509 -in "$A/dev.crt" -pubkey -noout 2>/dev/null | tr -d '\n')"
+K0=$(sha256sum <"$A/dev.key")
+echo "$C5" | "$BUILD/coffer-agent" enroll --config "$A/agent.conf" \
+    --url "$URL/acme" --device agent-dev >"$T/ae.out" 2>&1
+check_eq "the code again: refused with the server's reason, the key kept" \
+    "1 coffer-agent: enrollment refused (HTTP 401): the enrollment code was already used same" \
+    "$? $(cat "$T/ae.out") $([ "$(sha256sum <"$A/dev.key")" = "$K0" ] && echo same)"
+"$BUILD/coffer-agent" enroll --config "$A/agent.conf" --url "$URL/acme" \
+    --device agent-dev </dev/null >"$T/ae.out" 2>&1
+check_eq "no code on standard input" "1 coffer-agent: no enrollment code on standard input" \
+    "$? $(cat "$T/ae.out")"
+sleep 2     # the gateway's device refresh
+"$BUILD/coffer-agent" run --config "$A/agent.conf" >"$A/agent.log" 2>&1 &
+AG=$!
+printf '{"id":"ag1","channel":"sms","conversation":"c","direction":"out","sender":"+15551230001","recipients":["+15551230002"],"sent_at":"2026-11-22T10:00:00Z","body":"x"}\n' >"$A/spool/one.tmp"
+mv "$A/spool/one.tmp" "$A/spool/one.ndjson"
+i=0
+while [ $i -lt 100 ] && [ "$("$BUILD/coffer-agent" status --config "$A/agent.conf" --json 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("delivered", 0))' 2>/dev/null)" != 1 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill "$AG" 2>/dev/null
+wait "$AG" 2>/dev/null
+check_eq "the enrolled agent delivers a record through the gateway" "1 1" \
+    "$($PSQL -c "SELECT count(*) FROM coffer.capture_runs WHERE device_id = 'agent-dev'") $("$BUILD/coffer-agent" receipts --config "$A/agent.conf" | grep -c '"stored"')"
+
 if grep -q "$C1\|$C3" "$T/en.log"; then
 	bad "a code appears in the server's log"
 else
