@@ -7,3 +7,12 @@
 # Subdirectories (agent/import/) bring their own .mk.
 PROGS += $(if $(wildcard agent/main.c),agent)
 BINNAME_agent := coffer-agent
+
+# `make install` also installs the agent's page (docs/coffer-agent.8, made
+# by docs/man/mkagent.py from the README) and its systemd unit's sample
+# config; the unit itself is in ops/systemd/ with the others.
+.PHONY: install-agent
+install: install-agent
+install-agent:
+	install -d '$(DESTDIR)$(MANDIR)/man8'
+	install -m 0644 docs/coffer-agent.8 '$(DESTDIR)$(MANDIR)/man8/'

@@ -38,9 +38,10 @@ trap 'rm -rf "$T"' EXIT INT TERM
 for f in "$U"/*.service "$U"/*.timer; do
 	sed -e "s|/usr/local/bin/coffer-gateway|$BUILD/coffer-gateway|g" \
 	    -e "s|/usr/local/bin/coffer-api|$BUILD/coffer-api|g" \
-	    -e "s|/usr/local/bin/cofferctl|$BUILD/cofferctl|g" "$f" >"$T/${f##*/}"
+	    -e "s|/usr/local/bin/cofferctl|$BUILD/cofferctl|g" \
+	    -e "s|/usr/local/bin/coffer-agent|$BUILD/coffer-agent|g" "$f" >"$T/${f##*/}"
 done
-for b in coffer-gateway coffer-api cofferctl; do
+for b in coffer-gateway coffer-api cofferctl coffer-agent; do
 	# a daemon not built yet: verify the unit against a stand-in
 	[ -x "$BUILD/$b" ] || { printf '#!/bin/sh\n' >"$T/$b"; chmod +x "$T/$b"; \
 	    sed -i "s|$BUILD/$b|$T/$b|g" "$T"/*.service; echo "note - $b not built: a stand-in executable is used"; }
@@ -58,7 +59,7 @@ for f in "$T"/*.service "$T"/*.timer; do
 	fi
 done
 
-for d in coffer-gateway coffer-api; do
+for d in coffer-gateway coffer-api coffer-agent; do
 	f=$T/$d.service
 	(cd "$T" && systemd-analyze security --offline=yes --no-pager "./$d.service") >"$T/sec" 2>&1
 	level=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$T/sec")
@@ -67,7 +68,7 @@ for d in coffer-gateway coffer-api; do
 	for want in "NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectHome=yes" \
 	    "PrivateTmp=yes" "MemoryDenyWriteExecute=yes" "LimitCORE=0" \
 	    "SystemCallFilter=@system-service" "User=$d" \
-	    "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"; do
+	    "CapabilityBoundingSet=$([ "$d" = coffer-agent ] || echo CAP_NET_BIND_SERVICE)"; do
 		check "$d: $want" grep -qx "$want" "$f"
 	done
 	check "$d: no DynamicUser/root (User= is not root)" sh -c "! grep -qx 'User=root' '$f'"
