@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,11 @@
 #define EN_ERR        512U
 #define EN_PEM_MAX    (1024U * 1024U)
 #define EN_PREFIX     "/.well-known/est/"
+/* Database sessions at once: the cluster's connections are shared with
+ * the gateway and the API, and anyone can open connections here. */
+#define EN_DB_MAX     4U
+
+static sem_t en_db_sem;
 
 typedef struct en_srv {
 	const char *tenant;          /* the one tenant served, or "ALL" */
@@ -216,13 +222,10 @@ en_enroll(const en_srv *s, struct MHD_Connection *c, const char *tenant,
 	pki_issued *is = NULL;
 	pki_ca *ca = NULL;
 	enum MHD_Result rc;
+	int held = 0;
 
-	if ((db = ctl_connect(s->config)) == NULL)
-		return en_error(c, 503, "database unavailable");
-	if (ctl_pki_tenant(db, tenant, tid, NULL, err, sizeof(err)) != 0) {
-		pg_close(&db);
-		return en_error(c, 404, "unknown tenant");
-	}
+	/* Everything that needs no database first; then a bounded number of
+	 * sessions, none held through a refusal's pause. */
 	user = MHD_basic_auth_get_username_password(c, &pass);
 	if (user == NULL || pass == NULL || pass[0] == '\0') {
 		rc = en_error(c, 401, "HTTP Basic authentication with the device "
@@ -239,6 +242,17 @@ en_enroll(const en_srv *s, struct MHD_Connection *c, const char *tenant,
 	}
 	if ((pub = ctl_enroll_csr_key(q->body, q->len, &why)) == NULL) {
 		rc = en_error(c, 400, why);
+		goto out;
+	}
+	while (sem_wait(&en_db_sem) != 0)
+		;                        /* EINTR */
+	held = 1;
+	if ((db = ctl_connect(s->config)) == NULL) {
+		rc = en_error(c, 503, "database unavailable");
+		goto out;
+	}
+	if (ctl_pki_tenant(db, tenant, tid, NULL, err, sizeof(err)) != 0) {
+		rc = en_error(c, 404, "unknown tenant");
 		goto out;
 	}
 	ctl_enroll_code_hash(pass, h);
@@ -277,6 +291,10 @@ en_enroll(const en_srv *s, struct MHD_Connection *c, const char *tenant,
 		fprintf(stderr, "enroll: tenant %s device %s: refused: %s\n",
 		    tenant, log_printable(shown, sizeof(shown), user,
 		    strlen(user)), refuse);
+		/* the pause without the database session */
+		pg_close(&db);
+		(void)sem_post(&en_db_sem);
+		held = 0;
 		sleep(1);
 		rc = en_error(c, 401, refuse);
 		goto out;
@@ -321,6 +339,8 @@ out:
 	pki_issued_free(&is);
 	pki_ca_close(&ca);
 	pg_close(&db);
+	if (held)
+		(void)sem_post(&en_db_sem);
 	return rc;
 }
 
@@ -505,6 +525,13 @@ ctl_enroll_serve(const char *tenant, const char *listen, const char *cert,
 	}
 	if ((key_pem = en_read(key, &kl)) == NULL) {
 		ctl_fail("device: cannot read the server key %s", key);
+		free(cert_pem);
+		return CTL_EXIT_FAIL;
+	}
+	if (sem_init(&en_db_sem, 0, EN_DB_MAX) != 0) {
+		ctl_fail("device: enroll-serve: %s", strerror(errno));
+		vault_wipe(key_pem, kl);
+		free(key_pem);
 		free(cert_pem);
 		return CTL_EXIT_FAIL;
 	}

@@ -992,6 +992,8 @@ ig_line_done(wr_item *it, wr_status st, const wr_receipt *rc)
 	}
 }
 
+static int ig_heartbeat(ig_req *, const rec_heartbeat *);
+
 static void
 ig_split(ig_req *q)
 {
@@ -1061,6 +1063,32 @@ ig_split(ig_req *q)
 		q->lines[i].b = &q->b.lines[i];
 	}
 	atomic_store(&q->unresolved, n);
+	/* A request's heartbeat lines are one heartbeat: the highest mark,
+	 * the last line's outbox and clock, one upsert (not a database round
+	 * trip per line under hbmu, which a device could send by the
+	 * thousand). */
+	{
+		rec_heartbeat hb = { 0 };
+		int nhb = 0, st;
+
+		for (i = 0; i < n; i++) {
+			const batch_line *b = q->lines[i].b;
+
+			if (b->kind != BATCH_HEARTBEAT)
+				continue;
+			if (nhb++ == 0 || b->hb.seq_high > hb.seq_high)
+				hb.seq_high = b->hb.seq_high;
+			hb.outbox = b->hb.outbox;
+			hb.clock_us = b->hb.clock_us;
+		}
+		if (nhb > 0) {
+			st = ig_heartbeat(q, &hb) == 0 ? LS_HEARTBEAT :
+			    LS_UNAVAILABLE;
+			for (i = 0; i < n; i++)
+				if (q->lines[i].b->kind == BATCH_HEARTBEAT)
+					q->lines[i].status = st;
+		}
+	}
 	/* Chunks small enough that both workers share a big request. */
 	for (start = 0; start < n; start = i) {
 		chunk_lines = 0;
@@ -1163,8 +1191,7 @@ ig_tokens(ig_req *q, size_t from, size_t to)
 			continue;
 		}
 		if (l->b->kind == BATCH_HEARTBEAT) {
-			l->status = ig_heartbeat(q, &l->b->hb) == 0 ?
-			    LS_HEARTBEAT : LS_UNAVAILABLE;
+			/* stored once for the request by ig_split */
 			rejected++;         /* resolved here, not by the writer */
 			continue;
 		}
