@@ -196,8 +196,14 @@ struct ingest {
 	/* metrics */
 	atomic_ullong    m_rejected, m_bytes_in, m_too_large, m_backdated;
 	atomic_ullong    m_heartbeats;
-	/* the capture report's totals (directory thread; -1: not yet) */
-	long long        cap_next_us;
+	/* the capture report's totals (capture thread; -1: not yet).  Its
+	 * own thread and connection: a device sending sparse numbers makes
+	 * the report slow, and the directory (revocations, new devices'
+	 * first requests) must not wait for it. */
+	pthread_t        cthread;
+	int              cthread_on;
+	PGconn          *cconn;          /* capture thread only */
+	PGcancel        *ccancel;        /* under dmu: the running report */
 	atomic_llong     cap_missing, cap_incomplete, cap_silent, cap_dups;
 	atomic_ullong    m_req_200, m_req_403, m_req_413, m_req_500, m_req_503;
 };
@@ -635,23 +641,34 @@ ig_capture_load(ingest *ig)
 {
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
+	PGcancel *cc;
 	char secs[24], err[512];
-	long long now = util_mono_us();
 
-	if (ig->cfg.capture_metrics_s == 0 || ig->dconn == NULL ||
-	    now < ig->cap_next_us)
+	if (ig->cconn == NULL && (ig->cconn = pg_connect_app(ig->cfg.pg_conninfo,
+	    "coffer-gateway-capture", err, sizeof(err))) == NULL) {
+		log_warn("capture report: %s", err);
 		return;
-	ig->cap_next_us = now + (long long)ig->cfg.capture_metrics_s * 1000000LL;
+	}
 	snprintf(secs, sizeof(secs), "%u", ig->cfg.capture_silence_s);
 	pg_param_text(&p, secs);
-	r = pg_query(ig->dconn, "SELECT coalesce(sum(c.missing), 0), "
+	cc = PQgetCancel(ig->cconn);
+	pthread_mutex_lock(&ig->dmu);
+	ig->ccancel = cc;
+	pthread_mutex_unlock(&ig->dmu);
+	r = pg_query(ig->cconn, "SELECT coalesce(sum(c.missing), 0), "
 	    "count(*) FILTER (WHERE c.missing > 0 OR c.duplicates > 0), "
 	    "count(*) FILTER (WHERE c.silent), coalesce(sum(c.duplicates), 0) "
 	    "FROM coffer.tenants t CROSS JOIN LATERAL coffer.capture_report("
 	    "t.tenant_id, $1::bigint * interval '1 second') c", &p, err,
 	    sizeof(err));
+	pthread_mutex_lock(&ig->dmu);
+	ig->ccancel = NULL;
+	pthread_mutex_unlock(&ig->dmu);
+	PQfreeCancel(cc);
 	if (r == NULL) {
-		log_warn("directory: capture report: %s", err);
+		log_warn("capture report: %s", err);
+		if (PQstatus(ig->cconn) != CONNECTION_OK)
+			pg_close(&ig->cconn);
 		return;
 	}
 	atomic_store(&ig->cap_missing, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
@@ -659,6 +676,33 @@ ig_capture_load(ingest *ig)
 	atomic_store(&ig->cap_silent, strtoll(PQgetvalue(r, 0, 2), NULL, 10));
 	atomic_store(&ig->cap_dups, strtoll(PQgetvalue(r, 0, 3), NULL, 10));
 	PQclear(r);
+}
+
+/* The capture report every capture_metrics_s, after each run's end. */
+static void *
+ig_cap_main(void *arg)
+{
+	ingest *ig = arg;
+	struct timespec ts;
+	long long next = util_mono_us();
+
+	for (;;) {
+		pthread_mutex_lock(&ig->dmu);
+		while (!ig->dir_stop && util_mono_us() < next) {
+			util_mono_abstime(&ts, next);
+			pthread_cond_timedwait(&ig->dcv, &ig->dmu, &ts);
+		}
+		if (ig->dir_stop) {
+			pthread_mutex_unlock(&ig->dmu);
+			break;
+		}
+		pthread_mutex_unlock(&ig->dmu);
+		ig_capture_load(ig);
+		next = util_mono_us() +
+		    (long long)ig->cfg.capture_metrics_s * 1000000LL;
+	}
+	pg_close(&ig->cconn);
+	return NULL;
 }
 
 static void *
@@ -697,8 +741,6 @@ ig_dir_main(void *arg)
 		if (!run)
 			break;
 		rc = ig_dir_load(ig);
-		if (rc == 0)
-			ig_capture_load(ig);
 		pthread_mutex_lock(&ig->dmu);
 		ig->dir_done_seq = seq;
 		pthread_cond_broadcast(&ig->dgcv);
@@ -1413,6 +1455,14 @@ ingest_start(ingest *ig, char *err, size_t err_len)
 		    strerror(e));
 		goto fail;
 	}
+	if (ig->cfg.capture_metrics_s > 0) {
+		e = pthread_create(&ig->cthread, NULL, ig_cap_main, ig);
+		if (e != 0)
+			log_warn("capture report thread not started: %s",
+			    strerror(e));
+		else
+			ig->cthread_on = 1;
+	}
 	ig->started = 1;
 	return 0;
 fail:
@@ -1725,8 +1775,15 @@ ingest_free(ingest **igp)
 		pthread_mutex_lock(&ig->dmu);
 		ig->dir_stop = 1;
 		pthread_cond_broadcast(&ig->dcv);
+		if (ig->ccancel != NULL) {
+			char cerr[128];
+
+			(void)PQcancel(ig->ccancel, cerr, sizeof(cerr));
+		}
 		pthread_mutex_unlock(&ig->dmu);
 		pthread_join(ig->dthread, NULL);
+		if (ig->cthread_on)
+			pthread_join(ig->cthread, NULL);
 	}
 	/* The writer answers what it still holds as unavailable; the workers
 	 * then finish every request before they exit, so each submit still

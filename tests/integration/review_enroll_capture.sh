@@ -31,7 +31,7 @@ trap '[ -z "$EN_PID" ] || kill "$EN_PID" 2>/dev/null; ff_cleanup' EXIT
 
 gwf_server_cert && gwf_tenant acme || die "tenant"
 gwf_device acme hb-dev && gwf_node rv-node || die "device and node"
-gwf_config "device_refresh_s = 1" || die "gateway configuration"
+gwf_config "device_refresh_s = 1" "capture_metrics_s = 1" || die "gateway configuration"
 gwf_start || die "gateway did not start"
 
 EN_PORT=$(gwf_free_port) || die "no free port"
@@ -138,6 +138,29 @@ check_eq "it still upserts a newer heartbeat" 0 \
     "$(as_gw "UPDATE coffer.capture_devices SET heartbeat_at = now() + interval '1 second', seq_high = 6000, outbox = 0 WHERE device_id = 'hb-dev'")"
 check_eq "the mark is kept" "6000" \
     "$($PSQL -c "SELECT seq_high FROM coffer.capture_devices WHERE device_id = 'hb-dev'")"
+
+# -- sparse numbers and the gateway's directory ----------------------------------
+# What the gateway writes for a device that sends 1, 3, 5, ... (one row per
+# drain of 2000 records, 2000 ranges each), 1M records.
+TID=$($PSQL -c "SELECT tenant_id FROM coffer.tenants WHERE name = 'acme'")
+$PSQL -c "INSERT INTO coffer.capture_runs (tenant_id, device_id, seqs, records) SELECT '$TID', 'sparse', (SELECT range_agg(int8range(2 * g + 1, 2 * g + 2)) FROM generate_series(r * 2000, r * 2000 + 1999) g), 2000 FROM generate_series(0, 499) r" ||
+    bad "sparse rows"
+s0=$(date +%s.%N)
+check_eq "the report: 1M missing in 1M gaps" "999999 999999" \
+    "$($PSQL -c "SELECT missing, gap_count FROM coffer.capture_report('$TID', '1 hour') WHERE device_id = 'sparse'" | tr '|' ' ')"
+ok "it took $(echo "$(date +%s.%N) - $s0" | bc) s"
+sleep 2     # the gateway's report (capture_metrics_s = 1) is running now
+gwf_device acme late-dev || die "device late-dev"
+printf '{"id":"l1","channel":"sms","conversation":"c","direction":"out","sender":"+15551230001","recipients":["+15551230002"],"sent_at":"2026-11-22T10:00:00Z","body":"x"}\n' >"$T/rec"
+s0=$(date +%s.%N)
+code=$(gwf_curl late-dev -s -o "$T/resp" -w '%{http_code}' --max-time 30 \
+    --data-binary "@$T/rec" "$(gwf_url v1/records)")
+el=$(echo "$(date +%s.%N) - $s0" | bc)
+if [ "$code" = 200 ] && [ "$(echo "$el < 3" | bc)" = 1 ]; then
+	ok "a new device's first request is not held up by the report ($el s)"
+else
+	bad "a new device's first request: HTTP $code after $el s (the directory thread was running the capture report)"
+fi
 
 if grep -q "AAAA-BBBB-CCCC\|$C" "$T/en.log"; then
 	bad "a code appears in the server's log"
