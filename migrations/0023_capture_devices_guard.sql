@@ -30,3 +30,19 @@ $fn$;
 CREATE TRIGGER capture_devices_forward BEFORE UPDATE ON coffer.capture_devices
 	FOR EACH ROW EXECUTE FUNCTION coffer.capture_devices_forward();
 ALTER TABLE coffer.capture_devices ENABLE ALWAYS TRIGGER capture_devices_forward;
+
+-- A capture run's arrival time is the database's, not the writer's: the
+-- gateway role could otherwise date a run into the future (a silent device
+-- shown as seen) or the past.  The gateway's COPY leaves it to the default.
+CREATE FUNCTION coffer.capture_runs_received_now() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	NEW.received_at := pg_catalog.now();
+	RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER capture_runs_received_now BEFORE INSERT ON coffer.capture_runs
+	FOR EACH ROW EXECUTE FUNCTION coffer.capture_runs_received_now();
+ALTER TABLE coffer.capture_runs ENABLE ALWAYS TRIGGER capture_runs_received_now;

@@ -13,7 +13,10 @@
 #     database round trip per line under the gateway's heartbeat lock
 #   - the gateway role may not roll a device's heartbeat high-water mark
 #     back (hiding numbers the device said it captured), nor move a row to
-#     another device, nor backdate a heartbeat
+#     another device, nor backdate a heartbeat, nor date a capture run
+#   - a device that sends only odd capture numbers makes the capture report
+#     cost one range per record (1M: seconds); the gateway's periodic report
+#     must not hold up its device directory (a new device's first request)
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -138,6 +141,9 @@ check_eq "it still upserts a newer heartbeat" 0 \
     "$(as_gw "UPDATE coffer.capture_devices SET heartbeat_at = now() + interval '1 second', seq_high = 6000, outbox = 0 WHERE device_id = 'hb-dev'")"
 check_eq "the mark is kept" "6000" \
     "$($PSQL -c "SELECT seq_high FROM coffer.capture_devices WHERE device_id = 'hb-dev'")"
+
+check_eq "nor date a capture run: the database's clock" "1 t" \
+    "$(PGUSER=gw $PSQL -c "INSERT INTO coffer.capture_runs (tenant_id, device_id, seqs, records, received_at) SELECT tenant_id, 'hb-dev', '{[1,2)}', 1, now() + interval '1 year' FROM coffer.tenants WHERE name = 'acme' RETURNING 1, received_at < now() + interval '1 minute'" | tr '|' ' ')"
 
 # -- sparse numbers and the gateway's directory ----------------------------------
 # What the gateway writes for a device that sends 1, 3, 5, ... (one row per
