@@ -285,7 +285,11 @@ en_enroll(const en_srv *s, struct MHD_Connection *c, const char *tenant,
 	r = NULL;
 	if (refuse != NULL) {
 		(void)pg_rollback(db);
-		en_refused_audit(db, tid, user, refuse);
+		/* A code that exists was given to someone: its misuse is
+		 * audited.  An unknown one is not (logged only): anyone on the
+		 * network could otherwise write the tenant's audit log. */
+		if (code_tid[0] != '\0')
+			en_refused_audit(db, tid, user, refuse);
 		if (code_tid[0] != '\0' && strcmp(code_tid, tid) != 0)
 			en_refused_audit(db, code_tid, user, refuse);
 		fprintf(stderr, "enroll: tenant %s device %s: refused: %s\n",
@@ -347,15 +351,14 @@ out:
 static enum MHD_Result
 en_cacerts(const en_srv *s, struct MHD_Connection *c, const char *tenant)
 {
-	char dir[4096], err[EN_ERR], *p7;
-	pki_ca *ca = NULL;
+	char dir[4096], *p7;
 	enum MHD_Result rc;
 
+	/* the certificate only: neither the CA key nor its lock */
 	if (pki_path(dir, sizeof(dir), pki_root(s->pki), "devices", tenant) != 0 ||
-	    !pki_ca_exists(dir) || pki_ca_open(&ca, dir, err, sizeof(err)) != 0)
+	    !pki_ca_exists(dir))
 		return en_error(c, 404, "unknown tenant");
-	p7 = pki_ca_p7_b64(ca);
-	pki_ca_close(&ca);
+	p7 = pki_ca_dir_p7_b64(dir);
 	if (p7 == NULL)
 		return en_error(c, 500, "internal error");
 	rc = en_reply(c, 200, "application/pkcs7-mime", p7, 0);

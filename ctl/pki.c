@@ -1303,9 +1303,23 @@ pki_issued_p7_b64(const pki_issued *is)
 }
 
 char *
-pki_ca_p7_b64(const pki_ca *ca)
+pki_ca_dir_p7_b64(const char *dir)
 {
-	return pki_p7_b64(ca->cert);
+	char path[PKI_PATH_MAX];
+	FILE *f;
+	X509 *x;
+	char *out;
+
+	if (pki_path(path, sizeof(path), dir, "ca.pem", NULL) != 0 ||
+	    (f = fopen(path, "r")) == NULL)
+		return NULL;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		return NULL;
+	out = pki_p7_b64(x);
+	X509_free(x);
+	return out;
 }
 
 void

@@ -153,7 +153,9 @@ void pki_issued_unlink(const char *dir, const char *base);
  * holding the issued certificate, or the CA's, as base64 DER with line
  * breaks.  malloc'd, NUL-terminated; NULL on failure. */
 char *pki_issued_p7_b64(const pki_issued *is);
-char *pki_ca_p7_b64(const pki_ca *ca);
+/* ... and the CA certificate of dir (dir/ca.pem), without opening the CA
+ * (no key read, no lock). */
+char *pki_ca_dir_p7_b64(const char *dir);
 void pki_issued_free(pki_issued **is);   /* wipes the key; NULL ok */
 
 /* -- revocation --------------------------------------------------------- */

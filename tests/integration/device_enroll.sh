@@ -10,7 +10,8 @@
 #     device exists on the server side; the device row, the code used, the
 #     act audited; the device then stores a record through the gateway
 #   - the same code again, an expired code, another device's code, another
-#     tenant's code, an unknown code: 401 with the reason, each audited
+#     tenant's code: 401 with the reason, each audited; an unknown code:
+#     401, logged but not audited (strangers cannot fill the audit log)
 #   - a CSR whose signature does not verify, an RSA key, garbage, no
 #     credentials: refused with the exact reason
 #   - cacerts gives the tenant's device CA; a revoked device gets no code
@@ -133,8 +134,8 @@ check_eq "another device's code" "401 the enrollment code belongs to another dev
 check_eq "another tenant's code: refused, audited in both tenants" \
     "401 the enrollment code belongs to another tenant 1 1" \
     "$(enroll globex phone-3 "$C3" "$T/phone-2.b64") $(err) $(audits globex device.enroll_refused 'the enrollment code belongs to another tenant') $(audits acme device.enroll_refused 'the enrollment code belongs to another tenant')"
-check_eq "an unknown code" "401 unknown enrollment code" \
-    "$(enroll acme phone-3 AAAA-BBBB "$T/phone-2.b64") $(err)"
+check_eq "an unknown code: refused, not audited" "401 unknown enrollment code 0" \
+    "$(enroll acme phone-3 AAAA-BBBB "$T/phone-2.b64") $(err) $(audits acme device.enroll_refused 'unknown enrollment code')"
 check_eq "the refusals consumed nothing: phone-3's code still works" 200 \
     "$(enroll acme phone-3 "$C3" "$T/phone-2.b64")"
 check_eq "a lower-case code without dashes is the same code" "401 the enrollment code was already used" \
