@@ -202,6 +202,8 @@ struct ingest {
 	 * first requests) must not wait for it. */
 	pthread_t        cthread;
 	int              cthread_on;
+	pthread_cond_t   ccv;            /* the capture thread's own wake-up:
+	                                  * dcv's signal is the directory's */
 	PGconn          *cconn;          /* capture thread only */
 	PGcancel        *ccancel;        /* under dmu: the running report */
 	atomic_llong     cap_missing, cap_incomplete, cap_silent, cap_dups;
@@ -690,7 +692,7 @@ ig_cap_main(void *arg)
 		pthread_mutex_lock(&ig->dmu);
 		while (!ig->dir_stop && util_mono_us() < next) {
 			util_mono_abstime(&ts, next);
-			pthread_cond_timedwait(&ig->dcv, &ig->dmu, &ts);
+			pthread_cond_timedwait(&ig->ccv, &ig->dmu, &ts);
 		}
 		if (ig->dir_stop) {
 			pthread_mutex_unlock(&ig->dmu);
@@ -1375,6 +1377,7 @@ ingest_new(ingest **out, const gw_config *cfg, char *err, size_t err_len)
 	atomic_store(&ig->cap_dups, -1);
 	util_cond_init_mono(&ig->dcv);
 	util_cond_init_mono(&ig->dgcv);
+	util_cond_init_mono(&ig->ccv);
 	pthread_mutex_init(&ig->jmu, NULL);
 	pthread_cond_init(&ig->jcv, NULL);
 	*out = ig;
@@ -1775,6 +1778,7 @@ ingest_free(ingest **igp)
 		pthread_mutex_lock(&ig->dmu);
 		ig->dir_stop = 1;
 		pthread_cond_broadcast(&ig->dcv);
+		pthread_cond_broadcast(&ig->ccv);
 		if (ig->ccancel != NULL) {
 			char cerr[128];
 
@@ -1811,6 +1815,7 @@ ingest_free(ingest **igp)
 	pthread_mutex_destroy(&ig->dmu);
 	pthread_mutex_destroy(&ig->hbmu);
 	pthread_cond_destroy(&ig->dcv);
+	pthread_cond_destroy(&ig->ccv);
 	pthread_cond_destroy(&ig->dgcv);
 	pthread_mutex_destroy(&ig->jmu);
 	pthread_cond_destroy(&ig->jcv);
