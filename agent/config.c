@@ -122,30 +122,6 @@ acf_fmt_num(char *buf, size_t cap, double d)
 }
 
 static int
-acf_parse_number(const char *v, int allow_suffix, double *out)
-{
-	unsigned long long n = 0, mult = 1;
-	const char *p = v;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	while (*p >= '0' && *p <= '9') {
-		unsigned d = (unsigned)(*p - '0');
-		if (n > (ULLONG_MAX - d) / 10)
-			return -1;
-		n = n * 10 + d;
-		p++;
-	}
-	if (*p != '\0') {
-		if (!allow_suffix || conf_size_suffix(p, &mult) != 0 ||
-		    n > ULLONG_MAX / mult)
-			return -1;
-	}
-	*out = (double)(n * mult);
-	return 0;
-}
-
-static int
 acf_set(void *c, const conf_opt *o, const char *val, const char *path,
     unsigned lineno, char *err, size_t err_len)
 {
@@ -188,7 +164,7 @@ acf_set(void *c, const conf_opt *o, const char *val, const char *path,
 		return 0;
 	case ACF_SIZE:
 	case ACF_UINT:
-		if (acf_parse_number(val, o->kind == ACF_SIZE, &d) != 0) {
+		if (conf_parse_number(val, o->kind == ACF_SIZE, &d) != 0) {
 			snprintf(err, err_len, "%s:%u: %s: '%s' is not a %s", path,
 			    lineno, o->name, acf_show(shown, sizeof(shown), val),
 			    o->kind == ACF_SIZE ? "size (bytes, optional k/M/G suffix)" :
@@ -212,48 +188,6 @@ acf_set(void *c, const conf_opt *o, const char *val, const char *path,
 	return -1;
 }
 
-static void
-acf_fault(conf_fault f, const char *path, unsigned lineno, const char *key,
-    size_t max_line, char *err, size_t err_len)
-{
-	char shown[64];
-
-	switch (f) {
-	case CONF_READ:
-		return;     /* util_read_file's message stands */
-	case CONF_NUL:
-		snprintf(err, err_len, "%s: contains a NUL byte", path);
-		return;
-	case CONF_LINE_LONG:
-		snprintf(err, err_len, "%s:%u: line longer than %zu bytes", path,
-		    lineno, max_line);
-		return;
-	case CONF_SYNTAX:
-	case CONF_CONTROL:
-		snprintf(err, err_len, "%s:%u: expected 'key = value'", path, lineno);
-		return;
-	case CONF_UNTERMINATED:
-		snprintf(err, err_len, "%s:%u: %s: unterminated quoted value", path,
-		    lineno, key);
-		return;
-	case CONF_AFTER_QUOTE:
-		snprintf(err, err_len, "%s:%u: %s: unexpected text after the "
-		    "quoted value", path, lineno, key);
-		return;
-	case CONF_UNKNOWN:
-		snprintf(err, err_len, "%s:%u: unknown option '%s'", path, lineno,
-		    acf_show(shown, sizeof(shown), key));
-		return;
-	case CONF_TWICE:
-		snprintf(err, err_len, "%s:%u: option '%s' is set twice", path,
-		    lineno, key);
-		return;
-	case CONF_REQUIRED:
-		snprintf(err, err_len, "%s: missing required option '%s'", path, key);
-		return;
-	}
-}
-
 static const conf_parser acf_parser = {
 	.opts = acf_opts,
 	.nopts = sizeof(acf_opts) / sizeof(acf_opts[0]),
@@ -261,7 +195,7 @@ static const conf_parser acf_parser = {
 	.max_line = ACF_LINE_MAX,
 	.flags = CONF_STRIP_CR,
 	.set = acf_set,
-	.fault = acf_fault,
+	.fault = conf_fault_message,
 };
 
 int

@@ -9,10 +9,13 @@
  */
 #include "common/conf.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "vault/mem.h"
 
@@ -50,6 +53,70 @@ conf_size_suffix(const char *s, unsigned long long *mult)
 	else
 		return -1;
 	return 0;
+}
+
+int
+conf_parse_number(const char *v, int allow_suffix, double *out)
+{
+	unsigned long long n = 0, mult = 1;
+	const char *p = v;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	while (*p >= '0' && *p <= '9') {
+		unsigned d = (unsigned)(*p - '0');
+		if (n > (ULLONG_MAX - d) / 10)
+			return -1;
+		n = n * 10 + d;
+		p++;
+	}
+	if (*p != '\0' && (!allow_suffix || conf_size_suffix(p, &mult) != 0 ||
+	    n > ULLONG_MAX / mult))
+		return -1;
+	*out = (double)(n * mult);
+	return 0;
+}
+
+void
+conf_fault_message(conf_fault f, const char *path, unsigned lineno,
+    const char *key, size_t max_line, char *err, size_t err_len)
+{
+	char shown[64];
+
+	switch (f) {
+	case CONF_READ:
+		return;     /* util_read_file's message stands */
+	case CONF_NUL:
+		snprintf(err, err_len, "%s: contains a NUL byte", path);
+		return;
+	case CONF_LINE_LONG:
+		snprintf(err, err_len, "%s:%u: line longer than %zu bytes", path,
+		    lineno, max_line);
+		return;
+	case CONF_SYNTAX:
+	case CONF_CONTROL:
+		snprintf(err, err_len, "%s:%u: expected 'key = value'", path, lineno);
+		return;
+	case CONF_UNTERMINATED:
+		snprintf(err, err_len, "%s:%u: %s: unterminated quoted value", path,
+		    lineno, key);
+		return;
+	case CONF_AFTER_QUOTE:
+		snprintf(err, err_len, "%s:%u: %s: unexpected text after the "
+		    "quoted value", path, lineno, key);
+		return;
+	case CONF_UNKNOWN:
+		snprintf(err, err_len, "%s:%u: unknown option '%s'", path, lineno,
+		    log_printable(shown, sizeof(shown), key, strlen(key)));
+		return;
+	case CONF_TWICE:
+		snprintf(err, err_len, "%s:%u: option '%s' is set twice", path,
+		    lineno, key);
+		return;
+	case CONF_REQUIRED:
+		snprintf(err, err_len, "%s: missing required option '%s'", path, key);
+		return;
+	}
 }
 
 static int

@@ -73,6 +73,17 @@ typedef struct conf_parser {
 	              const char *key, size_t max_line, char *err, size_t err_len);
 } conf_parser;
 
+/* A decimal integer without sign; with allow_suffix, a k/M/G (KiB, MiB,
+ * GiB) multiplier may follow.  0, or -1 on anything else or overflow. */
+int conf_parse_number(const char *v, int allow_suffix, double *out)
+    __attribute__((warn_unused_result));
+
+/* The daemons' common wording of a fault (a conf_parser.fault callback):
+ * "PATH:LINE: ..." with an unknown key shown printable and truncated. */
+void conf_fault_message(conf_fault f, const char *path, unsigned lineno,
+                        const char *key, size_t max_line, char *err,
+                        size_t err_len);
+
 /* Parse path into obj (already holding defaults).  0, or -1 with err set.
  * The file's bytes and line buffer are wiped (values may be passwords). */
 int conf_load(const conf_parser *p, void *obj, const char *path,

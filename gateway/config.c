@@ -176,33 +176,6 @@ cfg_show(char *buf, size_t cap, const char *s)
 }
 
 static int
-cfg_parse_number(const char *v, int allow_suffix, double *out)
-{
-	unsigned long long n = 0, mult = 1;
-	const char *p = v;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	while (*p >= '0' && *p <= '9') {
-		unsigned d = (unsigned)(*p - '0');
-		if (n > (ULLONG_MAX - d) / 10)
-			return -1;
-		n = n * 10 + d;
-		p++;
-	}
-	if (*p != '\0') {
-		if (!allow_suffix)
-			return -1;
-		if (conf_size_suffix(p, &mult) != 0)
-			return -1;
-		if (n > ULLONG_MAX / mult)
-			return -1;
-	}
-	*out = (double)(n * mult);
-	return 0;
-}
-
-static int
 cfg_parse_double(const char *v, double *out)
 {
 	char *end = NULL;
@@ -276,7 +249,7 @@ cfg_set(void *c, const conf_opt *o, const char *val, const char *path,
 	case CFG_DOUBLE:
 		if ((o->kind == CFG_DOUBLE && cfg_parse_double(val, &d) != 0) ||
 		    (o->kind != CFG_DOUBLE &&
-		    cfg_parse_number(val, o->kind == CFG_SIZE, &d) != 0)) {
+		    conf_parse_number(val, o->kind == CFG_SIZE, &d) != 0)) {
 			snprintf(err, err_len, "%s:%u: %s: '%s' is not a %s", path,
 			    lineno, o->name, cfg_show(shown, sizeof(shown), val),
 			    o->kind == CFG_SIZE ? "size (bytes, optional k/M/G suffix)" :
@@ -302,48 +275,6 @@ cfg_set(void *c, const conf_opt *o, const char *val, const char *path,
 	return -1;
 }
 
-static void
-cfg_fault(conf_fault f, const char *path, unsigned lineno, const char *key,
-    size_t max_line, char *err, size_t err_len)
-{
-	char shown[64];
-
-	switch (f) {
-	case CONF_READ:
-		return;     /* util_read_file's message stands */
-	case CONF_NUL:
-		snprintf(err, err_len, "%s: contains a NUL byte", path);
-		return;
-	case CONF_LINE_LONG:
-		snprintf(err, err_len, "%s:%u: line longer than %zu bytes", path,
-		    lineno, max_line);
-		return;
-	case CONF_SYNTAX:
-	case CONF_CONTROL:  /* not enabled for the gateway */
-		snprintf(err, err_len, "%s:%u: expected 'key = value'", path, lineno);
-		return;
-	case CONF_UNTERMINATED:
-		snprintf(err, err_len, "%s:%u: %s: unterminated quoted value", path,
-		    lineno, key);
-		return;
-	case CONF_AFTER_QUOTE:
-		snprintf(err, err_len, "%s:%u: %s: unexpected text after the "
-		    "quoted value", path, lineno, key);
-		return;
-	case CONF_UNKNOWN:
-		snprintf(err, err_len, "%s:%u: unknown option '%s'", path, lineno,
-		    cfg_show(shown, sizeof(shown), key));
-		return;
-	case CONF_TWICE:
-		snprintf(err, err_len, "%s:%u: option '%s' is set twice", path,
-		    lineno, key);
-		return;
-	case CONF_REQUIRED:
-		snprintf(err, err_len, "%s: missing required option '%s'", path, key);
-		return;
-	}
-}
-
 static const conf_parser cfg_parser = {
 	.opts = cfg_opts,
 	.nopts = sizeof(cfg_opts) / sizeof(cfg_opts[0]),
@@ -351,7 +282,7 @@ static const conf_parser cfg_parser = {
 	.max_line = CFG_LINE_MAX,
 	.flags = CONF_STRIP_CR,
 	.set = cfg_set,
-	.fault = cfg_fault,
+	.fault = conf_fault_message,
 };
 
 int
