@@ -1533,9 +1533,11 @@ v_records_copy(vctx *v, v_copy *cp, const v_stream *s, int64_t lo, int64_t hi)
 	return v_copy_start(v, cp, sql);
 }
 
-/* Tombstones of (lo, hi] in seq order (few: binary result in memory). */
+/* One stream's rows of a table for seqs (lo, hi], in seq order, binary
+ * (sql: $1 tenant, $2 stream, $3 lo, $4 hi). */
 static PGresult *
-v_tombstones_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi)
+v_stream_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi,
+    const char *sql)
 {
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *res;
@@ -1548,13 +1550,19 @@ v_tombstones_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi)
 	pg_param_bin(&p, s->stream, VAULT_ID_BYTES);
 	pg_param_text(&p, a);
 	pg_param_text(&p, b);
-	res = pg_query(v->c, "SELECT seq, batch_no, leaf_hash FROM "
-	    "coffer.tombstones WHERE tenant_id = $1::uuid AND stream_id = $2::uuid "
-	    "AND seq > $3::int8 AND seq <= $4::int8 ORDER BY seq", &p, err,
-	    sizeof(err));
+	res = pg_query(v->c, sql, &p, err, sizeof(err));
 	if (res == NULL)
 		(void)v_error(v, "database: %s", err);
 	return res;
+}
+
+/* Tombstones of (lo, hi] in seq order (few: binary result in memory). */
+static PGresult *
+v_tombstones_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi)
+{
+	return v_stream_range(v, s, lo, hi, "SELECT seq, batch_no, leaf_hash "
+	    "FROM coffer.tombstones WHERE tenant_id = $1::uuid AND stream_id = "
+	    "$2::uuid AND seq > $3::int8 AND seq <= $4::int8 ORDER BY seq");
 }
 
 /* Dedup rows (0018) of (lo, hi] in seq order, merged with the records
@@ -1562,24 +1570,9 @@ v_tombstones_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi)
 static PGresult *
 v_dedup_range(vctx *v, const v_stream *s, int64_t lo, int64_t hi)
 {
-	pg_params p = PG_PARAMS_INIT;
-	PGresult *res;
-	char a[24], b[24], err[512];
-
-	snprintf(a, sizeof(a), "%lld", (long long)lo);
-	snprintf(b, sizeof(b), "%lld", (long long)hi);
-	p.result_binary = 1;
-	pg_param_bin(&p, s->tenant, VAULT_ID_BYTES);
-	pg_param_bin(&p, s->stream, VAULT_ID_BYTES);
-	pg_param_text(&p, a);
-	pg_param_text(&p, b);
-	res = pg_query(v->c, "SELECT seq, dedup_token, leaf_hash FROM "
-	    "coffer.record_dedup WHERE tenant_id = $1::uuid AND stream_id = "
-	    "$2::uuid AND seq > $3::int8 AND seq <= $4::int8 ORDER BY seq", &p,
-	    err, sizeof(err));
-	if (res == NULL)
-		(void)v_error(v, "database: %s", err);
-	return res;
+	return v_stream_range(v, s, lo, hi, "SELECT seq, dedup_token, leaf_hash "
+	    "FROM coffer.record_dedup WHERE tenant_id = $1::uuid AND stream_id = "
+	    "$2::uuid AND seq > $3::int8 AND seq <= $4::int8 ORDER BY seq");
 }
 
 static int
