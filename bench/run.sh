@@ -8,10 +8,13 @@
 #
 # Environment: BUILD (build), BENCH_LARGE=1 (also measure at 10 M records,
 # full mode), BENCH_PG_TUNE=0 (keep the harness's small shared_buffers and
-# WAL settings), BENCH_RESULTS (bench/results), BENCH_DEVICES (16);
+# WAL settings), BENCH_HOST_TUNE=0 (leave vm.dirty_background_bytes alone),
+# BENCH_RESULTS (bench/results), BENCH_DEVICES (16);
 # --production: BENCH_PROD_RECORDS (60000, the matter, ingested through the
 # gateway), BENCH_PROD_ARCHIVE (160000, the rest filled with sealed COPY),
-# BENCH_PROD_PERF=1 (perf record the build: perf-production-*.txt).
+# BENCH_PROD_PERF=1 (perf record the build: perf-production-*.txt),
+# BENCH_PROD_OPEN=1 (open it with cofferctl export open: the size of each
+# kind of file in raw/prod-files.txt).
 #
 # The outer call re-enters itself inside tests/pg-harness.sh (fsync and
 # synchronous_commit on, Unix socket only), raises the file-descriptor
@@ -132,7 +135,22 @@ GWF_NO_TRAP=1
 . "$ROOT/tests/lib/gateway-fixture.sh"
 
 API_PID=""
+# the kernel's writeback setting as it was before the run ("" = untouched)
+DIRTY_BG_OLD=""
+host_restore() {
+	[ -n "$DIRTY_BG_OLD" ] || return 0
+	# shellcheck disable=SC2086  # "BYTES RATIO"
+	set -- $DIRTY_BG_OLD
+	# writing one of the pair zeroes the other: the one that was set wins
+	if [ "$1" != 0 ]; then
+		echo "$1" >/proc/sys/vm/dirty_background_bytes
+	else
+		echo "$2" >/proc/sys/vm/dirty_background_ratio
+	fi
+	DIRTY_BG_OLD=""
+}
 cleanup() {
+	host_restore
 	[ -z "$SSERVER_PID" ] || kill "$SSERVER_PID" 2>/dev/null
 	[ -z "$API_PID" ] || kill "$API_PID" 2>/dev/null
 	gwf_cleanup
@@ -142,6 +160,15 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 log "mode $MODE: $N records, $DEVICES devices, batches of $BATCH, ~$SIZE-byte bodies; results in $RESULTS"
+
+# -- the database host: early writeback (README, "The database host and
+# commit latency"), put back at exit --------------------------------------------
+if [ "${BENCH_HOST_TUNE:-1}" = 1 ] && [ "$(id -u)" -eq 0 ] &&
+    [ -w /proc/sys/vm/dirty_background_bytes ]; then
+	DIRTY_BG_OLD="$(cat /proc/sys/vm/dirty_background_bytes) $(cat /proc/sys/vm/dirty_background_ratio)"
+	echo 67108864 >/proc/sys/vm/dirty_background_bytes ||
+	    die "cannot set vm.dirty_background_bytes"
+fi
 
 # -- PostgreSQL: same durability, production-sized memory and WAL --------------
 if [ "${BENCH_PG_TUNE:-1}" = 1 ]; then
@@ -172,6 +199,9 @@ machine virtualization "$(systemd-detect-virt 2>/dev/null || echo unknown)"
 machine openssl "$(openssl version)"
 machine load_average_at_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 machine postgresql "$($PSQL -At -c 'SHOW server_version')"
+for s in dirty_background_bytes dirty_background_ratio dirty_expire_centisecs; do
+	machine "vm_$s" "$(cat "/proc/sys/vm/$s" 2>/dev/null)"
+done
 for s in fsync synchronous_commit full_page_writes wal_level shared_buffers \
     max_wal_size checkpoint_timeout wal_buffers max_connections; do
 	machine "pg_$s" "$($PSQL -At -c "SHOW $s")"
@@ -539,6 +569,16 @@ EOC
 	    "$RAW/matter-state.json" 2>/dev/null)
 	acurl -o "$P/production.coffer" "https://127.0.0.1:$APORT/v1/matters/$MID/production" 2>/dev/null
 	PROD_BYTES=$(wc -c <"$P/production.coffer" 2>/dev/null)
+	# BENCH_PROD_OPEN=1: open the production as the requester would and
+	# keep the size of each kind of file (raw/prod-files.txt)
+	if [ "${BENCH_PROD_OPEN:-0}" = 1 ]; then
+		"$BUILD/cofferctl" export open --in "$P/production.coffer" --key "$P/lisa.key" \
+		    --passphrase-file "$P/lisa.pass" --out "$P/open" >>"$RAW/production.log" 2>&1 &&
+		    (cd "$P/open" && find . -type f -printf '%h %s\n' |
+		    awk '{ n[$1]++; b[$1] += $2 } END { for (d in n) printf "%-24s %8d files %12d bytes\n", d, n[d], b[d] }' |
+		    sort) >"$RAW/prod-files.txt"
+		(cd "$P/open" && ls -l) >>"$RAW/prod-files.txt" 2>&1
+	fi
 	t0=$(now)
 	$PSQL -c "\\copy (SELECT r.* FROM coffer.records r JOIN coffer.tenants t USING (tenant_id) WHERE t.name = 'acme' AND r.sent_at BETWEEN '$FROM' AND '$TO' ORDER BY r.stream_id, r.seq) TO '/dev/null' WITH (FORMAT binary)" \
 	    >>"$RAW/production.log" 2>&1 || { PROD_NOTE="COPY TO of the scope failed"; return 1; }
