@@ -178,9 +178,10 @@ unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
 # ITESTS="NAME..." runs only those integration tests (names as in
-# tests/pg-harness.sh --only).
+# tests/pg-harness.sh --only).  In COFFER_ITEST_LANES (2) parallel lanes,
+# each with its own PostgreSQL cluster (tests/run-lanes.sh).
 integration: $(BINS) $(ITEST_BIN) $(TESTTOOL_BIN)
-	@BUILD=$(BUILD) sh tests/pg-harness.sh $(if $(ITESTS),--only "$(ITESTS)")
+	@BUILD=$(BUILD) sh tests/run-lanes.sh $(if $(ITESTS),--only "$(ITESTS)")
 
 # The whole system on this machine: private PostgreSQL under ./var, gateway,
 # API, a sample archive, a matter through two approvals (ops/demo.sh).

@@ -9,7 +9,7 @@ libsodium-dev libssl-dev openssl libmicrohttpd-dev libpq-dev
 postgresql-15 postgresql-client-15 postgresql-contrib libcmocka-dev libjansson-dev
 libhttp-parser-dev libcurl4-openssl-dev libarchive-dev libgnutls28-dev
 libxml2-dev libsqlite3-dev sqlite3 libgmime-3.0-dev
-curl ca-certificates python3 python3-jsonschema procps psmisc faketime iproute2
+curl ca-certificates python3 python3-jsonschema python3-cryptography procps psmisc faketime iproute2
 pgbouncer systemd patroni etcd-server etcd-client
 gnuplot-nox gpg valgrind gdb
 shellcheck pyflakes3 man-db groff-base bash-completion"

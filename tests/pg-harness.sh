@@ -10,6 +10,8 @@
 #                                          integration ITESTS="...")
 #   sh tests/pg-harness.sh --shell CMD...  run CMD inside the cluster's
 #                                          environment (demo, bench, poking)
+#   sh tests/pg-harness.sh --queue DIR     one lane of tests/run-lanes.sh:
+#                                          claims tests from DIR/order
 #
 # COFFER_ITEST_DIR=tests/torture runs that directory's *.sh instead (make
 # torture; the itest_* binaries are then not run).
@@ -42,7 +44,7 @@ cd "$ROOT" || exit 1
 . "$ROOT/tests/lib/db-setup.sh"
 
 usage() {
-	echo "usage: sh tests/pg-harness.sh [--only NAME | --shell CMD...]" >&2
+	echo "usage: sh tests/pg-harness.sh [--only NAME | --shell CMD... | --queue DIR]" >&2
 	exit 2
 }
 
@@ -59,6 +61,11 @@ case "${1:-}" in
 	shift
 	[ $# -ge 1 ] || usage
 	mode=shell
+	;;
+--queue)
+	[ $# -eq 2 ] && [ -f "$2/order" ] || usage
+	mode=queue
+	queue=$2
 	;;
 *) usage ;;
 esac
@@ -126,6 +133,13 @@ trap 'on_signal 143' TERM
 trap 'on_signal 129' HUP
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/coffer-pg.XXXXXX") || die "mktemp failed"
+# Tests run Debian's python3 (make deps installs it and the modules they
+# import), not a wrapper found first on PATH: a pyenv shim costs about
+# 0.3 s of CPU a start, and tests poll with python3 in loops.
+if [ -x /usr/bin/python3 ]; then
+	mkdir "$TMP/bin" && ln -s /usr/bin/python3 "$TMP/bin/python3" &&
+	    PATH="$TMP/bin:$PATH" && export PATH
+fi
 # The socket lives here: the server's owner writes it, tests (maybe another
 # user) must reach it.  The data directory below stays 0700.
 chmod 0755 "$TMP"
@@ -257,6 +271,30 @@ matches() {   # matches NAME: is NAME selected by --only?
 }
 
 ITEST_DIR=${COFFER_ITEST_DIR:-tests/integration}
+if [ "$mode" = queue ]; then
+	# A lane (tests/run-lanes.sh): every lane walks the same order and
+	# runs the tests it claims first (mkdir is atomic); each test's output
+	# goes to its own file, named in DIR/done once the test has ended.
+	mkdir -p "$queue/claim" "$queue/out"
+	while read -r n; do
+		mkdir "$queue/claim/$n" 2>/dev/null || continue
+		if [ -x "$BUILD/tests/$n" ]; then
+			set -- "$BUILD/tests/$n"
+		elif [ -f "$ITEST_DIR/$n" ]; then
+			set -- sh "$ITEST_DIR/$n"
+		else
+			echo "pg-harness: no integration test named '$n'" >"$queue/out/$n"
+			failed=$((failed + 1))
+			failed_names="$failed_names $n"
+			echo "$n" >>"$queue/done"
+			continue
+		fi
+		run_one "$n" "$@" >"$queue/out/$n" 2>&1 3</dev/null
+		echo "$n" >>"$queue/done"
+	done <"$queue/order"
+	echo "$passed $failed$failed_names" >"$queue/lane.$$"
+	exit 0
+fi
 for t in "$BUILD"/tests/itest_*; do
 	[ "$ITEST_DIR" = tests/integration ] || break
 	[ -f "$t" ] && [ -x "$t" ] || continue
