@@ -16,7 +16,7 @@
 #     requests of 25, default 2); then the memory of both gateway processes
 #     (issue 14.1: the network process and its sealer) is read through
 #     /proc/PID/mem (root's ptrace right; the shipped binary, not a special
-#     build) with tests/lib/memscan.py: no canary of a record sealed before
+#     build) with tests/tools/memscan: no canary of a record sealed before
 #     the rotation, no previous epoch key, no record key of those records;
 #     the network process holds no key at all (blind-index, signing, any
 #     epoch key), has a seccomp filter and no database connection, and
@@ -53,13 +53,13 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PSQL="psql -X -A -t -q -v ON_ERROR_STOP=1"
-SCAN="$ROOT/tests/lib/memscan.py"
 TN=memory_disclosure
 GWF_NO_TRAP=1
 . "$ROOT/tests/lib/gateway-fixture.sh"
 . "$ROOT/tests/lib/api-fixture.sh"
 . "$ROOT/tests/lib/figures.sh"
 EPOCHKEY="$GWF_BUILD/tests/tools/epochkey"
+SCAN="$GWF_BUILD/tests/tools/memscan"
 
 CK_NAME=$TN
 . "$ROOT/tests/lib/check.sh"
@@ -312,7 +312,7 @@ for line in open(sys.argv[1]):
 scan() {
 	name=$1
 	shift
-	python3 "$SCAN" "$@" >"$PLAIN/$name.scan" 2>"$PLAIN/$name.err" || return 1
+	"$SCAN" "$@" >"$PLAIN/$name.scan" 2>"$PLAIN/$name.err" || return 1
 	SCAN_BYTES=$(sed -n 's/^bytes\t//p' "$PLAIN/$name.scan")
 }
 hits() {   # hits NAME CLASS

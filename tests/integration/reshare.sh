@@ -24,7 +24,7 @@
 #     of the test's directory (except the share files themselves) and not
 #     in the running API's memory, during the re-share (dealt, not yet
 #     finalised: t and the old shares) and after it (tests/tools/sharescan
-#     + memscan.py)
+#     + tests/tools/memscan)
 # Runs inside tests/pg-harness.sh.
 set -u
 ROOT=$(pwd)
@@ -228,7 +228,7 @@ if [ "$(id -u)" -eq 0 ] && [ -x "$GWF_BUILD/tests/tools/sharescan" ]; then
 	    "$OLD/out/$T-custodian-3.share" "$OLD/pass3" >"$D/secrets.during.pat" 2>"$D/err"
 	check_eq "during: patterns for t and the 3 old shares" 4 "$(grep -c . "$D/secrets.during.pat")"
 	for pid in "$APF_PID" $(ps -o pid= --ppid "$APF_PID"); do
-		python3 "$ROOT/tests/lib/memscan.py" --patterns "$D/secrets.during.pat" \
+		"$GWF_BUILD/tests/tools/memscan" --patterns "$D/secrets.during.pat" \
 		    --pid "$pid" >"$D/during.$pid.out" 2>&1
 		check_eq "during the re-share: no t or old share in the API's memory (pid $pid)" "0 0" \
 		    "$(awk -F '\t' '$1 == "hits" { n += $3 } $1 == "regions" { r = $2 } END { print n + 0, (r > 0 ? 0 : 1) }' "$D/during.$pid.out")"
@@ -378,14 +378,14 @@ for line in open(sys.argv[1]):
 	find "$GWF_DIR" -type f ! -name '*.share' ! -name 'secrets.*' \
 	    >"$D/scan.list"
 	# shellcheck disable=SC2046  # one path a word; no blanks in test paths
-	python3 "$ROOT/tests/lib/memscan.py" --patterns "$D/secrets.pat" \
+	"$GWF_BUILD/tests/tools/memscan" --patterns "$D/secrets.pat" \
 	    --files $(cat "$D/scan.list") >"$D/scan.out" 2>&1
 	check_eq "no t or share in any file of the test" 0 \
 	    "$(awk -F '\t' '$1 == "hits" { n += $3 } END { print n + 0 }' "$D/scan.out")"
 	if [ "$(id -u)" -eq 0 ]; then
 		# the front and its keeper (and any other child)
 		for pid in "$APF_PID" $(ps -o pid= --ppid "$APF_PID"); do
-			python3 "$ROOT/tests/lib/memscan.py" --patterns "$D/secrets.pat" \
+			"$GWF_BUILD/tests/tools/memscan" --patterns "$D/secrets.pat" \
 			    --pid "$pid" >"$D/mem.$pid.out" 2>&1
 			check_eq "none in the running API's memory (pid $pid)" "0 0" \
 			    "$(awk -F '\t' '$1 == "hits" { n += $3 } $1 == "regions" { r = $2 } END { print n + 0, (r > 0 ? 0 : 1) }' "$D/mem.$pid.out")"

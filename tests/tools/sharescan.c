@@ -1,5 +1,5 @@
 /* tests/tools/sharescan.c — TEST ONLY: the secrets a re-share must never
- * leave in the clear, as memscan.py patterns (tests/lib/memscan.py).
+ * leave in the clear, as memscan patterns (tests/tools/memscan.c).
  *
  *   sharescan SHARE PASSFILE [SHARE PASSFILE]...  > patterns
  *
