@@ -11,7 +11,10 @@
 # WAL settings), BENCH_RESULTS (bench/results), BENCH_DEVICES (16);
 # --production: BENCH_PROD_RECORDS (60000, the matter, ingested through the
 # gateway), BENCH_PROD_ARCHIVE (160000, the rest filled with sealed COPY),
-# BENCH_PROD_PERF=1 (perf record the build: perf-production-*.txt).
+# BENCH_PROD_PERF=1 (perf record the build: perf-production-*.txt),
+# BENCH_PROD_PGLOG=1 (the API's statements of 20 ms or more, with their
+# duration: raw/prod-queries.log), BENCH_PROD_OPEN=1 (open the production
+# with cofferctl export open: raw/prod-files.txt, sizes per directory).
 #
 # The outer call re-enters itself inside tests/pg-harness.sh (fsync and
 # synchronous_commit on, Unix socket only), raises the file-descriptor
@@ -469,6 +472,10 @@ signing_key_file = $P/api-node.key
 node_name = bench-api
 pg_conninfo = host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=api
 EOC
+	# BENCH_PROD_PGLOG=1: the API's slow statements (its sessions start
+	# after this) into the server log, copied to raw/prod-queries.log
+	[ "${BENCH_PROD_PGLOG:-0}" = 1 ] &&
+	    $PSQL -c "ALTER ROLE api SET log_min_duration_statement = 20" >/dev/null 2>&1
 	"$BUILD/coffer-api" --config "$P/api.conf" >"$RAW/api.log" 2>&1 &
 	API_PID=$!
 	acurl() {
@@ -506,30 +513,52 @@ EOC
 		[ "$c" = 1 ] && prod_cpu >"$RAW/prod-cpu0.txt"
 		[ "$c" = 1 ] || t0=$(now)
 	done
-	st=""
-	i=0
 	# Polled on the download, which answers 409 with the state while
 	# the build runs from one matters row; GET /v1/matters/{id} computes
 	# the matter's keys over its scope (~0.3 s of PostgreSQL CPU per
 	# call at 100 000 records), so polling it 10 times a second took a
-	# core from the build on a 2-core machine.  --max-filesize: a 200
-	# (ready) is not downloaded here.
-	while [ $i -lt 12000 ]; do
-		code=$(acurl -o "$RAW/matter-poll.json" -w '%{http_code}' \
-		    --max-filesize 65536 \
-		    "https://127.0.0.1:$APORT/v1/matters/$MID/production" 2>/dev/null)
-		[ "$code" = 200 ] && { st=ready; break; }
-		grep -q '"production_failed"\|"matter_closed"' "$RAW/matter-poll.json" 2>/dev/null &&
-		    { st=failed; break; }
-		sleep 0.1
-		i=$((i + 1))
-	done
+	# core from the build on a 2-core machine.  One long-lived poller on
+	# one keep-alive TLS connection: a curl process every 0.1 s (TLS
+	# handshake, certificate loading, fork and exec) took ~7 % of the
+	# machine from the build it measured.  A 200 (ready) is not read.
+	st=$(python3 - "$APORT" "$MID" "$COFFER_PKI/server/ca.pem" \
+	    "$P/people/lisa.crt" "$P/people/lisa.key" "$RAW/matter-poll.json" \
+	    2>>"$RAW/production.log" <<'EOPY'
+import http.client, ssl, sys, time
+port, mid, ca, crt, key, out = sys.argv[1:7]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(crt, key)
+conn, st = None, ""
+for _ in range(12000):
+    try:
+        if conn is None:
+            conn = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx)
+        conn.request("GET", "/v1/matters/%s/production" % mid)
+        resp = conn.getresponse()
+        if resp.status == 200:
+            st = "ready"
+            break
+        body = resp.read()
+        open(out, "wb").write(body)
+        if b'"production_failed"' in body or b'"matter_closed"' in body:
+            st = "failed"
+            break
+    except (OSError, http.client.HTTPException):
+        if conn is not None:
+            conn.close()
+        conn = None
+    time.sleep(0.1)
+print(st)
+EOPY
+)
 	t1=$(now)
 	prod_cpu >"$RAW/prod-cpu1.txt"
 	PROD_CPU=$(awk -v hz="$(getconf CLK_TCK)" 'NR == FNR { a[$1] = $2; next }
 	    { d = $2 - a[$1]; if ($1 in a && d > 0) t += d; else if (!($1 in a)) t += $2 }
 	    END { printf "%.2f", t / hz }' "$RAW/prod-cpu0.txt" "$RAW/prod-cpu1.txt")
 	[ -z "$PERF_PID" ] || { kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=""; }
+	[ "${BENCH_PROD_PGLOG:-0}" = 1 ] && grep 'api@.*duration:' "$PGHOST/server.log" \
+	    >"$RAW/prod-queries.log" 2>/dev/null
 	acurl "https://127.0.0.1:$APORT/v1/matters/$MID" >"$RAW/matter-state.json" 2>/dev/null
 	[ "$st" = ready ] && st=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' \
 	    "$RAW/matter-state.json" 2>/dev/null)
@@ -539,6 +568,16 @@ EOC
 	    "$RAW/matter-state.json" 2>/dev/null)
 	acurl -o "$P/production.coffer" "https://127.0.0.1:$APORT/v1/matters/$MID/production" 2>/dev/null
 	PROD_BYTES=$(wc -c <"$P/production.coffer" 2>/dev/null)
+	# BENCH_PROD_OPEN=1: open the production as the requester would and
+	# keep the size of each kind of file (raw/prod-files.txt)
+	if [ "${BENCH_PROD_OPEN:-0}" = 1 ]; then
+		"$BUILD/cofferctl" export open --in "$P/production.coffer" --key "$P/lisa.key" \
+		    --passphrase-file "$P/lisa.pass" --out "$P/open" >>"$RAW/production.log" 2>&1 &&
+		    (cd "$P/open" && find . -type f -printf '%h %s\n' |
+		    awk '{ n[$1]++; b[$1] += $2 } END { for (d in n) printf "%-24s %8d files %12d bytes\n", d, n[d], b[d] }' |
+		    sort) >"$RAW/prod-files.txt"
+		(cd "$P/open" && ls -l) >>"$RAW/prod-files.txt" 2>&1
+	fi
 	t0=$(now)
 	$PSQL -c "\\copy (SELECT r.* FROM coffer.records r JOIN coffer.tenants t USING (tenant_id) WHERE t.name = 'acme' AND r.sent_at BETWEEN '$FROM' AND '$TO' ORDER BY r.stream_id, r.seq) TO '/dev/null' WITH (FORMAT binary)" \
 	    >>"$RAW/production.log" 2>&1 || { PROD_NOTE="COPY TO of the scope failed"; return 1; }
