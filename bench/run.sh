@@ -13,7 +13,8 @@
 # gateway), BENCH_PROD_ARCHIVE (160000, the rest filled with sealed COPY),
 # BENCH_PROD_PERF=1 (perf record the build: perf-production-*.txt),
 # BENCH_PROD_PGLOG=1 (the API's statements of 20 ms or more, with their
-# duration: raw/prod-queries.log), BENCH_PROD_OPEN=1 (open the production
+# duration: raw/prod-queries.log; plans of those over 200 ms by
+# auto_explain in raw/prod-server.log), BENCH_PROD_OPEN=1 (open the production
 # with cofferctl export open: raw/prod-files.txt, sizes per directory).
 #
 # The outer call re-enters itself inside tests/pg-harness.sh (fsync and
@@ -475,7 +476,11 @@ EOC
 	# BENCH_PROD_PGLOG=1: the API's slow statements (its sessions start
 	# after this) into the server log, copied to raw/prod-queries.log
 	[ "${BENCH_PROD_PGLOG:-0}" = 1 ] &&
-	    $PSQL -c "ALTER ROLE api SET log_min_duration_statement = 20" >/dev/null 2>&1
+	    $PSQL -c "ALTER ROLE api SET log_min_duration_statement = 20" \
+	    -c "ALTER ROLE api SET session_preload_libraries = 'auto_explain'" \
+	    -c "ALTER ROLE api SET auto_explain.log_min_duration = 200" \
+	    -c "ALTER ROLE api SET auto_explain.log_analyze = on" \
+	    -c "ALTER ROLE api SET auto_explain.log_timing = off" >/dev/null 2>&1
 	"$BUILD/coffer-api" --config "$P/api.conf" >"$RAW/api.log" 2>&1 &
 	API_PID=$!
 	acurl() {
@@ -574,7 +579,8 @@ EOPY
 	PROD_CPU_BUILD=$(cpu_delta "$RAW/prod-cpu0b.txt" "$RAW/prod-cpu1.txt")
 	[ -z "$PERF_PID" ] || { kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=""; }
 	[ "${BENCH_PROD_PGLOG:-0}" = 1 ] && grep 'api@.*duration:' "$PGHOST/server.log" \
-	    >"$RAW/prod-queries.log" 2>/dev/null
+	    >"$RAW/prod-queries.log" 2>/dev/null &&
+	    cp "$PGHOST/server.log" "$RAW/prod-server.log" 2>/dev/null
 	acurl "https://127.0.0.1:$APORT/v1/matters/$MID" >"$RAW/matter-state.json" 2>/dev/null
 	[ "$st" = ready ] && st=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' \
 	    "$RAW/matter-state.json" 2>/dev/null)
