@@ -22,8 +22,8 @@
  *
  * Shape of the work: one pass over the scope for the in-scope records'
  * keys in production order (the counts, epochs and checkpoints' streams
- * come from them: every pass reads the tenant's records, not the
- * matter's), the rows read by key a chunk at a time (the next chunk's
+ * come from them: each pass is a bitmap scan of the matter's rows), the
+ * rows read by key a chunk at a time (the next chunk's
  * query runs while one is processed); each record is
  * decrypted once and fanned out to records.jsonl, the manifest, the
  * current RSMF (events, attachments in its zip and as files of the tar),
@@ -188,15 +188,14 @@ pr_uuid_lit(prod *P, const unsigned char *ids, size_t n, size_t stride)
 }
 
 /* Every in-scope record's key, its epoch among P->sepochs, in production
- * order: the build's only pass over the scope (issue 17.4).  The scope's
- * time range ORs sent_at with received_at, which no index serves, and
- * the participants' GIN index matches every record of a matter over all
- * devices, so each pass read the tenant's records, in-scope or not: the
- * epochs, the two counts, the checkpoints' streams and the records'
- * cursor were four such passes, a cost that grew with the archive, not
- * the matter.  Counts, epochs and streams are taken from these keys;
- * the rows are read by them, a chunk at a time (pr_stream_records).
- * 36 bytes a record (3.6 MB for 100 000). */
+ * order: the build's only pass over the scope (issue 17.4).  With the
+ * bounds as parameters the planner ANDs the participants' GIN index with
+ * an OR of the (tenant_id, sent_at) and (tenant_id, received_at) indexes:
+ * a pass reads the matter's rows (heap pages and all), not the archive,
+ * and the epochs, the two counts, the checkpoints' streams and the
+ * records' cursor were four such passes.  Counts, epochs and streams are
+ * taken from these keys; the rows are read by them, a chunk at a time
+ * (pr_stream_records).  36 bytes a record (3.6 MB for 100 000). */
 static int
 pr_scan_keys(prod *P)
 {
