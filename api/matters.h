@@ -45,7 +45,15 @@
  * criterion the scope sets must match, an empty list or a NULL bound sets
  * none.  Counts shown to people come from api_production_count() itself;
  * this prefix serves the queries it has no function for (the epoch list
- * custodians answer). */
+ * custodians answer).  The time range is written as two BETWEENs on
+ * NOT NULL columns, a missing bound as -infinity / infinity (the same
+ * set as "bound IS NULL OR ..."), over scalar subqueries of the scope:
+ * as columns of the joined row, or behind IS NULL, the bounds left the
+ * planner no index to use (a range between two columns is a third of the
+ * rows to it), so every approval and matter view read the tenant's whole
+ * archive (issue 17.4: 0.8-4 s a query at 640 000 records); as
+ * subqueries they are run-time constants and the (tenant_id, sent_at)
+ * and (tenant_id, received_at) indexes are probed. */
 /* The clock a matter's from/to apply to, as GET /v1/matters/{id} states it
  * (scope.time_clock): a record is in range when its sent_at (the device's)
  * or its received_at (the gateway's) lies in it (migration 0010). */
@@ -53,7 +61,9 @@
 
 #define MATTER_SCOPE_WITH \
 	"WITH scope AS MATERIALIZED (" \
-	" SELECT m.tenant_id, m.time_from, m.time_to," \
+	" SELECT m.tenant_id," \
+	"  COALESCE(m.time_from, '-infinity'::timestamptz) AS lo," \
+	"  COALESCE(m.time_to, 'infinity'::timestamptz) AS hi," \
 	"  ARRAY(SELECT pg_catalog.decode(x, 'hex') FROM" \
 	"   pg_catalog.jsonb_array_elements_text(m.scope->'participants') x)" \
 	"   AS participants," \
@@ -68,10 +78,10 @@
 	"in_scope AS (" \
 	" SELECT r.* FROM scope s JOIN coffer.records r" \
 	"  ON r.tenant_id = s.tenant_id" \
-	" WHERE ((s.time_from IS NULL OR r.sent_at >= s.time_from)" \
-	"        AND (s.time_to IS NULL OR r.sent_at <= s.time_to)" \
-	"       OR (s.time_from IS NULL OR r.received_at >= s.time_from)" \
-	"        AND (s.time_to IS NULL OR r.received_at <= s.time_to))" \
+	" WHERE r.tenant_id = $1::uuid" \
+	"  AND (r.sent_at BETWEEN (SELECT lo FROM scope) AND (SELECT hi FROM scope)" \
+	"       OR r.received_at BETWEEN (SELECT lo FROM scope)" \
+	"          AND (SELECT hi FROM scope))" \
 	"  AND (pg_catalog.cardinality(s.participants) = 0" \
 	"       OR r.participant_tokens OPERATOR(pg_catalog.&&) s.participants)" \
 	"  AND (pg_catalog.cardinality(s.conversations) = 0" \

@@ -466,7 +466,8 @@ bad:
 	return -1;
 }
 
-/* Epochs holding in-scope records, with R and the wrapped key. */
+/* Epochs holding in-scope records (P->lit_sepochs, from the build's one
+ * pass over the scope), with R and the wrapped key. */
 int
 pr_load_epochs(prod *P)
 {
@@ -474,9 +475,10 @@ pr_load_epochs(prod *P)
 	PGresult *r;
 	int i, n, rc = -1;
 
-	pr_scope_params(P, &p);
+	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
 	pg_param_bin(&p, P->matter_id, VAULT_ID_BYTES);
 	pg_param_text(&p, P->blind_text);
+	pg_param_text(&p, P->lit_sepochs != NULL ? P->lit_sepochs : "{}");
 	p.result_binary = 1;
 	/* Issue 16: each epoch's key and the share generation whose approvals
 	 * open it: the key's current generation when it has its K, else the
@@ -493,11 +495,10 @@ pr_load_epochs(prod *P)
 	    " pg_catalog.max(g.generation) FROM coffer.tenant_key_generations g "
 	    " WHERE g.tenant_id = $1::uuid AND g.public_key = ek.pk AND "
 	    " (SELECT pg_catalog.count(*) FROM coffer.approvals a WHERE "
-	    "  a.tenant_id = $1::uuid AND a.matter_id = $7::uuid AND "
-	    "  a.blind_id = $8::uuid AND a.generation = g.generation) >= "
+	    "  a.tenant_id = $1::uuid AND a.matter_id = $2::uuid AND "
+	    "  a.blind_id = $3::uuid AND a.generation = g.generation) >= "
 	    " g.threshold_k), " KEY_CURRENT_GEN_SQL("ek.pk") ") AS gen) pg "
-	    "WHERE e.tenant_id = $1::uuid AND e.epoch_id IN "
-	    "(SELECT DISTINCT r.epoch_id FROM coffer.records r WHERE " PR_SCOPE ") "
+	    "WHERE e.tenant_id = $1::uuid AND e.epoch_id = ANY ($4::uuid[]) "
 	    "ORDER BY e.epoch_id", &p, P->err, P->err_len);
 	if (r == NULL)
 		return -1;

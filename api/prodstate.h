@@ -18,6 +18,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <archive.h>
 #include <jansson.h>
@@ -41,6 +42,16 @@
 #define PR_UUID_LIT       (UTIL_UUID_STRLEN + 1U)
 #define PR_CHANNEL_MAX    16U
 #define PR_CK_JSON        1024U
+
+/* An in-scope record's key from the build's one pass over the scope, in
+ * production order (api/production.c, pr_scan_keys): the row is read by
+ * it later.  Ids and times only, no content. */
+typedef struct pr_key {
+	unsigned char  stream[VAULT_ID_BYTES];
+	unsigned char  seq[8];             /* int8, binary (network order) */
+	unsigned char  received[8];        /* timestamptz, binary */
+	uint32_t       epoch;              /* index into prod.sepochs */
+} pr_key;
 
 typedef struct pr_epoch {
 	unsigned char  id[VAULT_ID_BYTES];
@@ -206,6 +217,15 @@ typedef struct prod {
 	json_t              *scope_summary;
 	unsigned int        *custodians;     /* indices used */
 	unsigned int         ncustodians;
+
+	/* the scope, read once (pr_scan_keys): every in-scope record's key
+	 * and the distinct epochs they are sealed under */
+	pr_key              *keys;
+	size_t               nkeys, keys_cap;
+	unsigned char       *sepochs;        /* nsepochs * VAULT_ID_BYTES */
+	unsigned char       *sapproved;      /* per sepoch: 1 if approved */
+	size_t               nsepochs, sepochs_cap;
+	char                *lit_sepochs;    /* uuid[] literal of sepochs */
 
 	/* epochs */
 	pr_epoch            *epochs;

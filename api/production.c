@@ -20,9 +20,11 @@
  * or wiped memory, put plaintext on disk, log or return content, tokens or
  * participant identifiers in errors.
  *
- * Shape of the work: a cursor over the in-scope records' keys in
- * production order, the rows read by key a chunk at a time (the next
- * chunk's query runs while one is processed); each record is
+ * Shape of the work: one pass over the scope for the in-scope records'
+ * keys in production order (the counts, epochs and checkpoints' streams
+ * come from them: each pass is a bitmap scan of the matter's rows), the
+ * rows read by key a chunk at a time (the next chunk's
+ * query runs while one is processed); each record is
  * decrypted once and fanned out to records.jsonl, the manifest, the
  * current RSMF (events, attachments in its zip and as files of the tar),
  * the conversation's transcripts and the load file (api/prodview.c).  A
@@ -132,6 +134,207 @@ api_production_init(void)
 	json_set_alloc_funcs(pr_json_malloc, pr_json_free);
 }
 
+/* -- the scope, read once ----------------------------------------------- */
+
+#define PR_SCAN_FETCH 16384     /* keys per FETCH of the scope's cursor */
+
+static long
+pr_sepoch_index(prod *P, const unsigned char id[VAULT_ID_BYTES], size_t hint)
+{
+	size_t i;
+
+	if (hint < P->nsepochs &&
+	    memcmp(P->sepochs + hint * VAULT_ID_BYTES, id, VAULT_ID_BYTES) == 0)
+		return (long)hint;
+	for (i = 0; i < P->nsepochs; i++)
+		if (memcmp(P->sepochs + i * VAULT_ID_BYTES, id, VAULT_ID_BYTES) == 0)
+			return (long)i;
+	if (P->nsepochs == P->sepochs_cap) {
+		size_t cap = P->sepochs_cap ? 2 * P->sepochs_cap : 16;
+		unsigned char *np = realloc(P->sepochs, cap * VAULT_ID_BYTES);
+
+		if (np == NULL) {
+			PERR(P, "out of memory");
+			return -1;
+		}
+		P->sepochs = np;
+		P->sepochs_cap = cap;
+	}
+	memcpy(P->sepochs + P->nsepochs * VAULT_ID_BYTES, id, VAULT_ID_BYTES);
+	return (long)P->nsepochs++;
+}
+
+/* A uuid[] literal of n ids of 16 bytes at ids (stride bytes apart). */
+static char *
+pr_uuid_lit(prod *P, const unsigned char *ids, size_t n, size_t stride)
+{
+	char *lit;
+	size_t i, off = 0;
+
+	if ((lit = malloc(n * (UTIL_UUID_STRLEN + 1) + 3)) == NULL) {
+		PERR(P, "out of memory");
+		return NULL;
+	}
+	lit[off++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			lit[off++] = ',';
+		util_uuid_format(lit + off, ids + i * stride);
+		off += UTIL_UUID_STRLEN;
+	}
+	lit[off++] = '}';
+	lit[off] = '\0';
+	return lit;
+}
+
+/* Every in-scope record's key, its epoch among P->sepochs, in production
+ * order: the build's only pass over the scope (issue 17.4).  With the
+ * bounds as parameters the planner ANDs the participants' GIN index with
+ * an OR of the (tenant_id, sent_at) and (tenant_id, received_at) indexes:
+ * a pass reads the matter's rows (heap pages and all), not the archive,
+ * and the epochs, the two counts, the checkpoints' streams and the
+ * records' cursor were four such passes.  Counts, epochs and streams are
+ * taken from these keys; the rows are read by them, a chunk at a time
+ * (pr_stream_records).  36 bytes a record (3.6 MB for 100 000). */
+static int
+pr_scan_keys(prod *P)
+{
+	pg_params p = PG_PARAMS_INIT;
+	PGresult *r = NULL;
+	char sql[80];
+	size_t hint = 0;
+	int i, n, rc = -1;
+
+	pr_scope_params(P, &p);
+	if (pg_exec(P->db, "DECLARE coffer_production_scope NO SCROLL CURSOR FOR "
+	    "SELECT r.stream_id, r.seq, r.received_at, r.epoch_id "
+	    "FROM coffer.records r WHERE " PR_SCOPE " "
+	    "ORDER BY r.conversation_token NULLS LAST, r.channel, r.sent_at, "
+	    "         r.stream_id, r.seq", &p, P->err, P->err_len) != 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "FETCH FORWARD %d FROM coffer_production_scope",
+	    PR_SCAN_FETCH);
+	do {
+		pg_params f = PG_PARAMS_INIT;
+
+		f.result_binary = 1;
+		if ((r = pg_query(P->db, sql, &f, P->err, P->err_len)) == NULL)
+			return -1;
+		n = PQntuples(r);
+		if (n > 0 && PQnfields(r) != 4) {
+			PERR(P, "database: unexpected scope cursor columns");
+			goto out;
+		}
+		if (P->nkeys + (size_t)n > P->keys_cap) {
+			size_t cap = P->keys_cap ? 2 * P->keys_cap : PR_SCAN_FETCH;
+			pr_key *nk;
+
+			while (cap < P->nkeys + (size_t)n)
+				cap *= 2;
+			if ((nk = realloc(P->keys, cap * sizeof(*nk))) == NULL) {
+				PERR(P, "out of memory");
+				goto out;
+			}
+			P->keys = nk;
+			P->keys_cap = cap;
+		}
+		for (i = 0; i < n; i++) {
+			pr_key *k = &P->keys[P->nkeys];
+			long e;
+
+			if (PQgetisnull(r, i, 0) || PQgetisnull(r, i, 1) ||
+			    PQgetisnull(r, i, 2) || PQgetisnull(r, i, 3) ||
+			    PQgetlength(r, i, 0) != VAULT_ID_BYTES ||
+			    PQgetlength(r, i, 1) != 8 || PQgetlength(r, i, 2) != 8 ||
+			    PQgetlength(r, i, 3) != VAULT_ID_BYTES) {
+				PERR(P, "tenant %s: malformed record key", P->tid);
+				goto out;
+			}
+			if ((e = pr_sepoch_index(P, (const unsigned char *)
+			    PQgetvalue(r, i, 3), hint)) < 0)
+				goto out;
+			hint = (size_t)e;
+			memcpy(k->stream, PQgetvalue(r, i, 0), VAULT_ID_BYTES);
+			memcpy(k->seq, PQgetvalue(r, i, 1), 8);
+			memcpy(k->received, PQgetvalue(r, i, 2), 8);
+			k->epoch = (uint32_t)e;
+			P->nkeys++;
+		}
+		PQclear(r);
+		r = NULL;
+	} while (n == PR_SCAN_FETCH);
+	if (pg_exec(P->db, "CLOSE coffer_production_scope", NULL, P->err,
+	    P->err_len) != 0)
+		goto out;
+	if ((P->lit_sepochs = pr_uuid_lit(P, P->sepochs, P->nsepochs,
+	    VAULT_ID_BYTES)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* After pr_combine: which of the scope's epochs are approved, and the
+ * counts (in scope, of those in approved epochs). */
+static void
+pr_scope_counts(prod *P, unsigned long long *in_scope,
+    unsigned long long *approved)
+{
+	size_t i, j;
+
+	for (i = 0; i < P->nsepochs; i++) {
+		P->sapproved[i] = 0;
+		for (j = 0; j < P->nepochs; j++)
+			if (memcmp(P->epochs[j].id, P->sepochs + i * VAULT_ID_BYTES,
+			    VAULT_ID_BYTES) == 0) {
+				P->sapproved[i] = P->epochs[j].approved ? 1 : 0;
+				break;
+			}
+	}
+	*in_scope = P->nkeys;
+	*approved = 0;
+	for (i = 0; i < P->nkeys; i++)
+		*approved += P->sapproved[P->keys[i].epoch];
+}
+
+static int
+pr_stream_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, VAULT_ID_BYTES);
+}
+
+/* uuid[] literal of the streams with records in approved epochs. */
+static char *
+pr_streams_lit(prod *P)
+{
+	unsigned char *ids;
+	char *lit;
+	size_t i, n = 0, u = 0;
+
+	if ((ids = malloc(P->nkeys * VAULT_ID_BYTES + 1)) == NULL) {
+		PERR(P, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < P->nkeys; i++) {
+		if (!P->sapproved[P->keys[i].epoch] || (n > 0 &&
+		    memcmp(ids + (n - 1) * VAULT_ID_BYTES, P->keys[i].stream,
+		    VAULT_ID_BYTES) == 0))
+			continue;         /* runs of one stream are common */
+		memcpy(ids + n++ * VAULT_ID_BYTES, P->keys[i].stream, VAULT_ID_BYTES);
+	}
+	if (n > 1)
+		qsort(ids, n, VAULT_ID_BYTES, pr_stream_cmp);
+	for (i = 0; i < n; i++)
+		if (u == 0 || memcmp(ids + (u - 1) * VAULT_ID_BYTES,
+		    ids + i * VAULT_ID_BYTES, VAULT_ID_BYTES) != 0)
+			memmove(ids + u++ * VAULT_ID_BYTES, ids + i * VAULT_ID_BYTES,
+			    VAULT_ID_BYTES);
+	lit = pr_uuid_lit(P, ids, u, VAULT_ID_BYTES);
+	free(ids);
+	return lit;
+}
+
 /* -- checkpoints -------------------------------------------- */
 
 static int
@@ -149,20 +352,22 @@ pr_load_checkpoints(prod *P, json_t *list)
 {
 	pg_params p = PG_PARAMS_INIT;
 	PGresult *r;
+	char *streams;
 	int i, n, rc = -1;
 
-	pr_scope_params(P, &p);
-	pg_param_text(&p, P->lit_epochs);
+	if ((streams = pr_streams_lit(P)) == NULL)
+		return -1;
+	pg_param_bin(&p, P->tenant_id, VAULT_ID_BYTES);
+	pg_param_text(&p, streams);
 	p.result_binary = 1;
 	r = pg_query(P->db,
 	    "SELECT DISTINCT ON (c.stream_id) c.stream_id, c.batch_no, c.last_seq, "
 	    "       c.head, c.signed_at, c.signature, c.node_id, n.name, "
 	    "       n.signing_public_key "
 	    "FROM coffer.checkpoints c JOIN coffer.nodes n ON n.node_id = c.node_id "
-	    "WHERE c.tenant_id = $1::uuid AND c.stream_id IN "
-	    "(SELECT DISTINCT r.stream_id FROM coffer.records r WHERE " PR_SCOPE
-	    " AND r.epoch_id = ANY ($7::uuid[])) "
+	    "WHERE c.tenant_id = $1::uuid AND c.stream_id = ANY ($2::uuid[]) "
 	    "ORDER BY c.stream_id, c.batch_no DESC", &p, P->err, P->err_len);
+	free(streams);
 	if (r == NULL)
 		return -1;
 	n = PQntuples(r);
@@ -846,61 +1051,24 @@ pr_progress(prod *P)
 		P->progress(P->progress_arg, P->res.records, P->total);
 }
 
-/* The records in production order, in two steps (issue 17.4): a cursor
- * sorts only the keys of the in-scope rows — the primary key's (stream_id,
+/* The records in production order (issue 17.4): the keys of the in-scope
+ * rows were sorted once (pr_scan_keys) — the primary key's (stream_id,
  * seq) prefix and received_at, which pins a row even where received_at
- * joins the key — and the rows, ciphertext included, are then read by
- * those keys, a chunk at a time, through the primary key.  Sorting whole
- * rows spilled the ciphertext of the matter to a temporary file and read
- * it back.  The next chunk's query is in flight while one is processed, so
- * PostgreSQL and the decryption overlap. */
-#define PR_KEY_BYTES   (VAULT_ID_BYTES + 8U + 8U)
-#define PR_KEYS_PER_FETCH 16    /* chunks of keys per FETCH of the cursor */
+ * joins the key — and the rows, ciphertext included, are read by those
+ * keys, a chunk at a time, through the primary key.  Sorting whole rows
+ * spilled the ciphertext of the matter to a temporary file and read it
+ * back.  The next chunk's query is in flight while one is processed, so
+ * PostgreSQL and the decryption overlap.  Keys of epochs not approved
+ * are skipped (the manifest counts them as excluded). */
 #define PR_OID_UUID    2950U
 #define PR_OID_INT8    20U
 #define PR_OID_TSTZ    1184U
 
 typedef struct pr_keys {
-	PGresult      *r;             /* the last FETCH of keys (binary) */
-	int            pos, n;        /* next row in r, rows in r */
-	int            done;          /* the cursor is exhausted */
+	size_t         pos;           /* next key in P->keys */
 	unsigned char *arr[3];        /* binary uuid[], int8[], timestamptz[] */
 	size_t         len[3], cap[3];
 } pr_keys;
-
-static int
-pr_keys_fetch(prod *P, pr_keys *k, int rows)
-{
-	pg_params p = PG_PARAMS_INIT;
-	char sql[80];
-	int i;
-
-	PQclear(k->r);
-	k->r = NULL;
-	k->pos = k->n = 0;
-	snprintf(sql, sizeof(sql), "FETCH FORWARD %d FROM coffer_production_keys",
-	    rows * PR_KEYS_PER_FETCH);
-	p.result_binary = 1;
-	if ((k->r = pg_query(P->db, sql, &p, P->err, P->err_len)) == NULL)
-		return -1;
-	k->n = PQntuples(k->r);
-	if (k->n > 0 && PQnfields(k->r) != 3) {
-		PERR(P, "database: unexpected key cursor columns");
-		return -1;
-	}
-	for (i = 0; i < k->n; i++) {
-		if (PQgetisnull(k->r, i, 0) || PQgetisnull(k->r, i, 1) ||
-		    PQgetisnull(k->r, i, 2) ||
-		    PQgetlength(k->r, i, 0) != VAULT_ID_BYTES ||
-		    PQgetlength(k->r, i, 1) != 8 || PQgetlength(k->r, i, 2) != 8) {
-			PERR(P, "tenant %s: malformed record key", P->tid);
-			return -1;
-		}
-	}
-	if (k->n < rows * PR_KEYS_PER_FETCH)
-		k->done = 1;
-	return 0;
-}
 
 static void
 pr_be32_put(unsigned char *d, uint32_t v)
@@ -941,9 +1109,8 @@ pr_array_begin(prod *P, pr_keys *k, int a, uint32_t oid, size_t elen, int n)
 	return d + 20;
 }
 
-/* Send the query for the next chunk of up to rows keys; *sent 0 when no
- * key is left.  The keys' FETCH (when the last one is used up) runs
- * first, on the same connection: never while a query is in flight. */
+/* Send the query for the next chunk of up to rows keys (of approved
+ * epochs); *sent 0 when no key is left. */
 static int
 pr_rows_send(prod *P, pr_keys *k, int rows, int *sent)
 {
@@ -965,28 +1132,32 @@ pr_rows_send(prod *P, pr_keys *k, int rows, int *sent)
 	const char *values[4];
 	int lengths[4], formats[4] = { 1, 1, 1, 1 };
 	unsigned char *u, *q, *t;
+	size_t end, pos;
 	int i, n;
 
 	*sent = 0;
-	if (k->pos >= k->n) {
-		if (k->done)
-			return 0;
-		if (pr_keys_fetch(P, k, rows) != 0)
-			return -1;
-		if (k->n == 0)
-			return 0;
+	for (n = 0, end = k->pos; end < P->nkeys && n < rows; end++)
+		n += P->sapproved[P->keys[end].epoch];
+	if (n == 0) {
+		k->pos = end;
+		return 0;
 	}
-	n = k->n - k->pos < rows ? k->n - k->pos : rows;
 	if ((u = pr_array_begin(P, k, 0, PR_OID_UUID, VAULT_ID_BYTES, n)) == NULL ||
 	    (q = pr_array_begin(P, k, 1, PR_OID_INT8, 8, n)) == NULL ||
 	    (t = pr_array_begin(P, k, 2, PR_OID_TSTZ, 8, n)) == NULL)
 		return -1;
-	for (i = 0; i < n; i++, k->pos++) {
-		memcpy(u + (size_t)i * (4 + VAULT_ID_BYTES) + 4,
-		    PQgetvalue(k->r, k->pos, 0), VAULT_ID_BYTES);
-		memcpy(q + (size_t)i * 12 + 4, PQgetvalue(k->r, k->pos, 1), 8);
-		memcpy(t + (size_t)i * 12 + 4, PQgetvalue(k->r, k->pos, 2), 8);
+	for (i = 0, pos = k->pos; pos < end; pos++) {
+		const pr_key *key = &P->keys[pos];
+
+		if (!P->sapproved[key->epoch])
+			continue;
+		memcpy(u + (size_t)i * (4 + VAULT_ID_BYTES) + 4, key->stream,
+		    VAULT_ID_BYTES);
+		memcpy(q + (size_t)i * 12 + 4, key->seq, 8);
+		memcpy(t + (size_t)i * 12 + 4, key->received, 8);
+		i++;
 	}
+	k->pos = end;
 	values[0] = (const char *)P->tenant_id;
 	lengths[0] = VAULT_ID_BYTES;
 	for (i = 0; i < 3; i++) {
@@ -1005,7 +1176,6 @@ pr_rows_send(prod *P, pr_keys *k, int rows, int *sent)
 static int
 pr_stream_records(prod *P)
 {
-	pg_params p = PG_PARAMS_INIT;
 	pr_keys k;
 	PGresult *r = NULL, *next = NULL;
 	int i, n, sent = 0, want, rc = -1, rows = P->opts != NULL &&
@@ -1013,15 +1183,6 @@ pr_stream_records(prod *P)
 	    API_PRODUCTION_FETCH_ROWS;
 
 	memset(&k, 0, sizeof(k));
-	pr_scope_params(P, &p);
-	pg_param_text(&p, P->lit_epochs);
-	if (pg_exec(P->db, "DECLARE coffer_production_keys NO SCROLL CURSOR FOR "
-	    "SELECT r.stream_id, r.seq, r.received_at "
-	    "FROM coffer.records r WHERE " PR_SCOPE
-	    " AND r.epoch_id = ANY ($7::uuid[]) "
-	    "ORDER BY r.conversation_token NULLS LAST, r.channel, r.sent_at, "
-	    "         r.stream_id, r.seq", &p, P->err, P->err_len) != 0)
-		return -1;
 	if (pr_rows_send(P, &k, rows, &sent) != 0)
 		goto out;
 	while (sent > 0) {
@@ -1061,9 +1222,6 @@ pr_stream_records(prod *P)
 		PQclear(r);
 		r = NULL;
 	}
-	if (pg_exec(P->db, "CLOSE coffer_production_keys", NULL, P->err,
-	    P->err_len) != 0)
-		goto out;
 	rc = 0;
 out:
 	if (rc != 0 && sent > 0) {
@@ -1072,7 +1230,6 @@ out:
 			PQclear(next);
 	}
 	PQclear(r);
-	PQclear(k.r);
 	for (i = 0; i < 3; i++)
 		free(k.arr[i]);
 	return rc;
@@ -1106,33 +1263,6 @@ pr_count(prod *P, unsigned long long *records, unsigned long long *epochs,
 	return rc;
 }
 
-/* In scope, and of those in the approved epochs: one pass over the scope
- * (the time range ORs sent_at with received_at, which has no index: each
- * pass reads the tenant's records). */
-static int
-pr_count_both(prod *P, unsigned long long *in_scope,
-    unsigned long long *approved)
-{
-	pg_params p = PG_PARAMS_INIT;
-	PGresult *r;
-	int rc = -1;
-
-	pr_scope_params(P, &p);
-	pg_param_text(&p, P->lit_epochs);
-	r = pg_query(P->db, "SELECT count(*), count(*) FILTER "
-	    "(WHERE r.epoch_id = ANY ($7::uuid[])) "
-	    "FROM coffer.records r WHERE " PR_SCOPE, &p, P->err, P->err_len);
-	if (r == NULL)
-		return -1;
-	if (PQntuples(r) == 1) {
-		*in_scope = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-		*approved = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
-		rc = 0;
-	}
-	PQclear(r);
-	return rc;
-}
-
 static void
 prod_free(prod *P)
 {
@@ -1149,6 +1279,10 @@ prod_free(prod *P)
 	}
 	free(P->epochs);
 	free(P->ckpts);
+	free(P->keys);
+	free(P->sepochs);
+	free(P->sapproved);
+	free(P->lit_sepochs);
 	for (i = 0; i < P->nbatches; i++)
 		free(P->batches[i].tree);
 	free(P->batches);
@@ -1453,12 +1587,15 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		goto out;
 	in_tx = 1;
 	if (pr_load_scope(P) != 0 || pr_load_keys(P) != 0 ||
-	    pr_load_epochs(P) != 0 ||
+	    pr_scan_keys(P) != 0 || pr_load_epochs(P) != 0 ||
 	    pr_load_approvals(P) != 0 || pr_combine(P) != 0 ||
 	    pr_load_cover(P) != 0)
 		goto out;
-	if (pr_count_both(P, &in_scope, &P->total) != 0)
+	if (P->nsepochs > 0 && (P->sapproved = calloc(P->nsepochs, 1)) == NULL) {
+		PERR(P, "out of memory");
 		goto out;
+	}
+	pr_scope_counts(P, &in_scope, &P->total);
 	P->res.excluded_records = in_scope - P->total;
 	if ((ckpts = json_array()) == NULL) {
 		PERR(P, "out of memory");
