@@ -249,6 +249,8 @@ gwf_simple() {
 # shellcheck disable=SC2120  # PROBE is optional; callers in other files pass it
 gwf_start() {
 	probe=${1:-$GWF_PROBE}
+	# the log is appended across restarts: only this start's lines count
+	gwf_from=$(($(wc -l <"$GWF_LOG" 2>/dev/null || echo 0) + 1))
 	"$GWF_GW" --config "$GWF_CONF" --pidfile "$GWF_PIDFILE" >>"$GWF_LOG" 2>&1 &
 	GWF_PID=$!
 	i=0
@@ -265,7 +267,7 @@ gwf_start() {
 			code=$(gwf_curl "$probe" -o /dev/null -w '%{http_code}' \
 			    "$(gwf_url healthz)" 2>/dev/null)
 			[ "$code" = 200 ] && return 0
-		elif grep -q ' info: started: ' "$GWF_LOG"; then
+		elif tail -n "+$gwf_from" "$GWF_LOG" | grep -q ' info: started: '; then
 			return 0
 		fi
 		sleep 0.1
