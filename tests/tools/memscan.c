@@ -365,7 +365,8 @@ ms_dir(ms_scan *s, const char *path)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), ms_namecmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), ms_namecmp);
 	for (i = 0; i < n; i++) {
 		ms_path(s, names[i]);
 		free(names[i]);
