@@ -449,9 +449,18 @@ main(int argc, char **argv)
 			printf("where\t%s\n", s.where[k]);
 	}
 	vault_wipe(s.buf, MS_CHUNK + s.maxlen);
+	free(s.buf);
 	for (k = 0; k < s.npats; k++) {
 		vault_wipe(s.pats[k].b, s.pats[k].len);
 		free(s.pats[k].b);
 	}
+	free(s.pats);
+	for (k = 0; k < s.nclasses; k++)
+		free(s.classes[k]);
+	free(s.classes);
+	free(s.hits);
+	free(s.slot);
+	for (k = 0; k < s.nwhere; k++)
+		free(s.where[k]);
 	return rc;
 }
