@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "vault/mem.h"
 
 #define MS_CHUNK      (4U << 20)
@@ -94,18 +95,6 @@ static size_t
 ms_hash(uint64_t v, size_t mask)
 {
 	return (size_t)((v * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
-}
-
-static int
-ms_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static size_t
@@ -164,13 +153,8 @@ ms_load(ms_scan *s, const char *path)
 		p->len = hl / 2;
 		if ((p->b = malloc(p->len)) == NULL)
 			ms_die("out of memory", NULL);
-		for (i = 0; i < p->len; i++) {
-			int hi = ms_hexval(hx[2 * i]), lo = ms_hexval(hx[2 * i + 1]);
-
-			if (hi < 0 || lo < 0)
-				ms_die("malformed pattern line (want CLASS<TAB>HEX)", NULL);
-			p->b[i] = (unsigned char)(hi << 4 | lo);
-		}
+		if (util_unhex(p->b, p->len, hx, hl) != 0)
+			ms_die("malformed pattern line (want CLASS<TAB>HEX)", NULL);
 		p->cls = ms_class(s, line);
 		p->prefix = ms_u64(p->b);
 		if (p->len > s->maxlen)
