@@ -25,6 +25,10 @@
 #                   where `perf stat -e instructions` does not).
 #
 # Nothing here changes the gateway; it only watches it.
+#
+# --callgrind-records 0 skips the callgrind run.  BENCH_PROFILE_SQL: SQL run
+# on the migrated database as its owner before the gateway starts, to
+# measure a schema change against the same run without it.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,6 +90,9 @@ while [ "$i" -lt "$DEVICES" ]; do
 	i=$((i + 1))
 done
 gwf_node gw-prof || exit 1
+if [ -n "${BENCH_PROFILE_SQL:-}" ]; then
+	$PSQL -c "$BENCH_PROFILE_SQL" || { echo "profile: BENCH_PROFILE_SQL failed" >&2; exit 1; }
+fi
 gwf_config "device_rate = 100000" "device_burst = 100000" || exit 1
 gwf_start || exit 1
 LG="$BUILD/ops/loadgen --url $(gwf_url '') --ca $GWF_SRV_CA --certs $GWF_CERTS --devices $DEVICES"
@@ -181,7 +188,7 @@ if [ "$HAVE_PERF" = 1 ]; then
 fi
 
 # -- 3. callgrind of the gateway ---------------------------------------------------------
-if command -v valgrind >/dev/null 2>&1; then
+if [ "$CG_N" -gt 0 ] && command -v valgrind >/dev/null 2>&1; then
 	log "callgrind: $CG_N records through the gateway under valgrind"
 	gwf_stop
 	CGDIR="$OUT/callgrind"

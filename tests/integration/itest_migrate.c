@@ -818,47 +818,77 @@ test_fixture_rows(void **state)
 static void
 test_checks_reject_malformed_rows(void **state)
 {
-	static const char *bad[] = {
-		/* leaf hash 31 bytes */
-		"INSERT INTO coffer.records VALUES ('" TENANT "', '" STREAM "', 50, "
-		"'" EPOCH "', 0, now(), now(), 'signal', 3, '{}', NULL, "
-		B(16, "50") ", " B(24, "15") ", " B(40, "16") ", " B(31, "17") ")",
-		/* unknown channel */
-		"INSERT INTO coffer.records VALUES ('" TENANT "', '" STREAM "', 51, "
-		"'" EPOCH "', 0, now(), now(), 'fax', 3, '{}', NULL, "
-		B(16, "51") ", " B(24, "15") ", " B(40, "16") ", " B(32, "17") ")",
-		/* a 15-byte participant token */
-		"INSERT INTO coffer.records VALUES ('" TENANT "', '" STREAM "', 52, "
-		"'" EPOCH "', 0, now(), now(), 'sms', 3, ARRAY[" B(15, "11") "], "
-		"NULL, " B(16, "52") ", " B(24, "15") ", " B(40, "16") ", "
-		B(32, "17") ")",
-		/* a NULL participant token */
-		"INSERT INTO coffer.records VALUES ('" TENANT "', '" STREAM "', 53, "
-		"'" EPOCH "', 0, now(), now(), 'sms', 3, ARRAY[NULL::bytea], "
-		"NULL, " B(16, "53") ", " B(24, "15") ", " B(40, "16") ", "
-		B(32, "17") ")",
-		/* k > n */
-		"INSERT INTO coffer.tenants VALUES (gen_random_uuid(), 'x', 4, 3)",
-		/* epoch without wrapped key but not shredded */
-		"INSERT INTO coffer.epochs (tenant_id, epoch_id, stream_id, r_point) "
-		"VALUES ('" TENANT "', gen_random_uuid(), '" STREAM "', "
-		B(32, "cc") ")",
-		/* a custodian without an index */
-		"INSERT INTO coffer.users (tenant_id, user_id, name, role) VALUES "
-		"('" TENANT "', gen_random_uuid(), 'C', 'custodian')",
-		/* hold with an unknown channel */
-		"INSERT INTO coffer.holds (tenant_id, hold_id, channels, created_by) "
-		"VALUES ('" TENANT "', gen_random_uuid(), ARRAY['signal', 'fax'], 'fp')",
+#define REC(seq, ch, parts) \
+	"INSERT INTO coffer.records VALUES ('" TENANT "', '" STREAM "', " seq \
+	", '" EPOCH "', 0, now(), now(), '" ch "', 3, " parts ", NULL, " \
+	B(16, seq) ", " B(24, "15") ", " B(40, "16") ", " B(32, "17") ")"
+	/* Each bad row and the constraint that must refuse it (0024 made
+	 * bytea_array_ok PL/pgSQL and channel_ok inlinable: the same rows
+	 * pass and fail as before, under the same names). */
+	static const struct { const char *sql, *constraint; } bad[] = {
+		{ "INSERT INTO coffer.records VALUES ('" TENANT "', '" STREAM "', 50, "
+		  "'" EPOCH "', 0, now(), now(), 'signal', 3, '{}', NULL, "
+		  B(16, "50") ", " B(24, "15") ", " B(40, "16") ", " B(31, "17") ")",
+		  "records_leaf_hash_check" },
+		{ REC("51", "fax", "'{}'"), "records_channel_check" },
+		{ REC("52", "sms", "ARRAY[" B(15, "11") "]"),
+		  "records_participant_tokens_check" },
+		{ REC("53", "sms", "ARRAY[NULL::bytea]"),
+		  "records_participant_tokens_check" },
+		{ REC("54", "sms", "ARRAY[" B(16, "11") ", " B(17, "12") "]"),
+		  "records_participant_tokens_check" },
+		{ REC("55", "sms", "ARRAY[" B(16, "11") ", NULL]"),
+		  "records_participant_tokens_check" },
+		{ REC("56", "sms", "ARRAY[ARRAY[" B(16, "11") "], ARRAY[" B(16, "12")
+		  "]]"), "records_participant_tokens_check" },
+		{ REC("58", "sms", "('[0:0]={\"\\\\x' || encode(" B(16, "11")
+		  ", 'hex') || '\"}')::bytea[]"), "records_participant_tokens_check" },
+		{ "INSERT INTO coffer.tenants VALUES (gen_random_uuid(), 'x', 4, 3)",
+		  "tenants_check" },
+		{ "INSERT INTO coffer.epochs (tenant_id, epoch_id, stream_id, r_point) "
+		  "VALUES ('" TENANT "', gen_random_uuid(), '" STREAM "', "
+		  B(32, "cc") ")", "epochs_check" },
+		{ "INSERT INTO coffer.users (tenant_id, user_id, name, role) VALUES "
+		  "('" TENANT "', gen_random_uuid(), 'C', 'custodian')", NULL },
+		{ "INSERT INTO coffer.holds (tenant_id, hold_id, channels, created_by) "
+		  "VALUES ('" TENANT "', gen_random_uuid(), ARRAY['signal', 'fax'], "
+		  "'fp')", "holds_channels_check" },
+		{ "INSERT INTO coffer.holds (tenant_id, hold_id, channels, created_by) "
+		  "VALUES ('" TENANT "', gen_random_uuid(), ARRAY['signal', NULL], "
+		  "'fp')", "holds_channels_check" },
+		{ "INSERT INTO coffer.holds (tenant_id, hold_id, participant_tokens, "
+		  "created_by) VALUES ('" TENANT "', gen_random_uuid(), ARRAY["
+		  B(16, "11") ", " B(8, "12") "], 'fp')",
+		  "holds_participant_tokens_check" },
 	};
-	char st[PG_SQLSTATE_SIZE], msg[512];
+	static const char *good[] = {
+		REC("61", "whatsapp", "ARRAY[" B(16, "21") ", " B(16, "22") ", "
+		    B(16, "23") "]"),
+		REC("62", "other", "'{}'"),
+		REC("63", "email", "ARRAY[" B(16, "24") "]"),
+	};
+#undef REC
+	char st[PG_SQLSTATE_SIZE], msg[512], want[128];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		(void)pgtest_try(v1, bad[i], st, msg, sizeof(msg));
+		(void)pgtest_try(v1, bad[i].sql, st, msg, sizeof(msg));
 		if (strcmp(st, PG_SQLSTATE_CHECK_VIOLATION) != 0)
 			fail_msg("case %zu: expected 23514, got '%s' (%s)", i, st, msg);
+		if (bad[i].constraint == NULL)
+			continue;
+		snprintf(want, sizeof(want), "violates check constraint \"%s\"",
+		    bad[i].constraint);
+		if (strstr(msg, want) == NULL)
+			fail_msg("case %zu: expected '%s', got '%s'", i, want, msg);
 	}
+	/* Well-formed rows pass (rolled back: later tests count the rows). */
+	assert_int_equal(pgtest_exec(v1, "BEGIN"), 0);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (pgtest_exec(v1, good[i]) != 0)
+			fail_msg("good row %zu refused", i);
+	assert_int_equal(pgtest_exec(v1, "ROLLBACK"), 0);
 	/* Duplicate dedup token within a tenant. */
 	(void)pgtest_try(v1,
 	    "INSERT INTO coffer.records VALUES ('" TENANT "', '" STREAM "', 60, "
