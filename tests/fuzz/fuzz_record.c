@@ -8,7 +8,9 @@
  * The input as a whole request body goes through the network process's
  * batch_build too: the sealer's batch_decode must accept every batch it
  * builds (the bounds of gateway/batch.h hold for any input), and the
- * tokens of each accepted line must be rec_parse's.
+ * tokens of each accepted line must be rec_parse's.  And rec_check, which
+ * reads the common line itself, must answer exactly as rec_check_jansson
+ * (the same fields and canonical bytes, or the same reason).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -63,6 +65,45 @@ fuzz_batch(const uint8_t *data, size_t size, const rec *whole, int whole_ok)
 	batch_free(&b);
 }
 
+/* rec_check's fast path and jansson agree on this line, or abort. */
+static void
+fuzz_same(const uint8_t *data, size_t size)
+{
+	rec_checked a, b;
+	char ra[REC_REASON_MAX], rb[REC_REASON_MAX];
+	int rca, rcb;
+
+	rca = rec_check(&a, (const char *)data, size, "dev-1", 5, ra, sizeof(ra));
+	rcb = rec_check_jansson(&b, (const char *)data, size, "dev-1", 5, rb,
+	    sizeof(rb));
+	if (rca != rcb || strcmp(a.id, b.id) != 0)
+		abort();
+	if (rca != 0) {
+		if (strcmp(ra, rb) != 0)
+			abort();
+		return;
+	}
+	if (a.heartbeat != b.heartbeat ||
+	    memcmp(&a.hb, &b.hb, sizeof(a.hb)) != 0 ||
+	    a.f.channel != b.f.channel || a.f.sent_at_us != b.f.sent_at_us ||
+	    a.f.capture_seq != b.f.capture_seq || a.f.id_len != b.f.id_len ||
+	    a.f.conversation_len != b.f.conversation_len ||
+	    a.f.participants_len != b.f.participants_len ||
+	    a.f.n_participants != b.f.n_participants ||
+	    a.f.plaintext_len != b.f.plaintext_len)
+		abort();
+	if (!a.heartbeat &&
+	    (memcmp(a.f.id, b.f.id, a.f.id_len) != 0 ||
+	    memcmp(a.f.conversation, b.f.conversation,
+	    a.f.conversation_len) != 0 ||
+	    memcmp(a.f.participants, b.f.participants,
+	    a.f.participants_len) != 0 ||
+	    memcmp(a.f.plaintext, b.f.plaintext, a.f.plaintext_len) != 0))
+		abort();
+	rec_checked_clear(&a);
+	rec_checked_clear(&b);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -76,6 +117,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rec_init();
 		fuzz_ready = 1;
 	}
+	fuzz_same(data, size);
 	if (rec_parse(&r, (const char *)data, size, fuzz_bik, "dev-1", 5,
 	    reason, sizeof(reason)) != 0) {
 		for (i = 0; reason[i] != '\0'; i++)

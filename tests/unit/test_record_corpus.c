@@ -183,6 +183,163 @@ count_kind(kinds *k, const char *name, const char *reason)
 		k->utf8++;
 }
 
+/* rec_check (its fast path first) and rec_check_jansson must give the
+ * same answer for every line: the same fields and canonical bytes when
+ * accepted, the same reason and echoed id when not.  1 if they agree. */
+static int
+same_answer(const char *line, size_t len)
+{
+	rec_checked a, b;
+	char ra[REC_REASON_MAX], rb[REC_REASON_MAX];
+	int rca, rcb, same;
+
+	rca = rec_check(&a, line, len, DEV, strlen(DEV), ra, sizeof(ra));
+	rcb = rec_check_jansson(&b, line, len, DEV, strlen(DEV), rb, sizeof(rb));
+	same = rca == rcb && strcmp(a.id, b.id) == 0;
+	if (same && rca != 0)
+		same = strcmp(ra, rb) == 0;
+	if (same && rca == 0) {
+		same = a.heartbeat == b.heartbeat &&
+		    memcmp(&a.hb, &b.hb, sizeof(a.hb)) == 0 &&
+		    a.f.channel == b.f.channel && a.f.sent_at_us == b.f.sent_at_us &&
+		    a.f.capture_seq == b.f.capture_seq &&
+		    a.f.id_len == b.f.id_len &&
+		    a.f.conversation_len == b.f.conversation_len &&
+		    a.f.participants_len == b.f.participants_len &&
+		    a.f.n_participants == b.f.n_participants &&
+		    a.f.plaintext_len == b.f.plaintext_len;
+		if (same && !a.heartbeat)
+			same = memcmp(a.f.id, b.f.id, a.f.id_len) == 0 &&
+			    memcmp(a.f.conversation, b.f.conversation,
+			    a.f.conversation_len) == 0 &&
+			    memcmp(a.f.participants, b.f.participants,
+			    a.f.participants_len) == 0 &&
+			    memcmp(a.f.plaintext, b.f.plaintext,
+			    a.f.plaintext_len) == 0;
+	}
+	if (rca == 0)
+		rec_checked_clear(&a);
+	if (rcb == 0)
+		rec_checked_clear(&b);
+	return same;
+}
+
+/* Every corpus case, and every accepted one with each byte replaced by
+ * each of a set of bytes that matter to JSON and to the fast path, and
+ * cut short at every length: the two paths agree. */
+static void
+test_fast_path_agrees(void **state)
+{
+	static const char subst[] = "\"\\,: }]{[0u/n1\x7f\x80\xc3\x1f\xff";
+	size_t flen, off = 0, ncases = 0, nvariants = 0, nbad = 0;
+	char *file = corpus_read(&flen);
+
+	(void)state;
+	while (off < flen) {
+		char *line = file + off, *nl = memchr(line, '\n', flen - off);
+		size_t llen = nl != NULL ? (size_t)(nl - line) : flen - off;
+		char *t1, *t2;
+		buf ex = { 0 }, dec = { 0 };
+		size_t i, j;
+
+		off += llen + 1;
+		if (llen == 0 || line[0] == '#')
+			continue;
+		line[llen] = '\0';
+		t1 = strchr(line, '\t');
+		t2 = t1 != NULL ? strchr(t1 + 1, '\t') : NULL;
+		assert_non_null(t2);
+		expand(t2 + 1, strlen(t2 + 1), &ex);
+		unescape(ex.p, ex.len, &dec);
+		if (dec.p == NULL)
+			buf_put(&dec, "", 0);
+		ncases++;
+		if (!same_answer(dec.p, dec.len)) {
+			print_error("%.*s: the fast path disagrees\n",
+			    (int)(t1 - line), line);
+			nbad++;
+		}
+		if (t2 - t1 == 2 && t1[1] == '-' && dec.len < 4096) {
+			char *v = malloc(dec.len + 1);
+
+			assert_non_null(v);
+			for (i = 0; i < dec.len; i++) {
+				for (j = 0; j < sizeof(subst) - 1; j++) {
+					memcpy(v, dec.p, dec.len);
+					v[i] = subst[j];
+					nvariants++;
+					if (!same_answer(v, dec.len)) {
+						print_error("%.*s: byte %zu -> 0x%02x: the "
+						    "fast path disagrees\n", (int)(t1 - line),
+						    line, i, (unsigned char)subst[j]);
+						nbad++;
+					}
+				}
+				nvariants++;
+				if (!same_answer(dec.p, i)) {
+					print_error("%.*s: cut at %zu: the fast path "
+					    "disagrees\n", (int)(t1 - line), line, i);
+					nbad++;
+				}
+			}
+			free(v);
+		}
+		free(ex.p);
+		free(dec.p);
+	}
+	free(file);
+	print_message("fast path against jansson: %zu cases, %zu variants, "
+	    "%zu disagree\n", ncases, nvariants, nbad);
+	if (nbad > 0)
+		fail_msg("%zu lines where the fast path and jansson disagree", nbad);
+	assert_true(nvariants > 10000);
+}
+
+/* The fast path does take the common lines (else the agreement above
+ * would prove nothing): they cost jansson no allocation at all, while a
+ * line it declines (attachments, a heartbeat) goes through jansson. */
+static void
+test_fast_path_taken(void **state)
+{
+	static const struct { const char *line; int fast; } c[] = {
+		{ "{\"id\":\"f-1\",\"channel\":\"sms\",\"conversation\":\"c\","
+		  "\"direction\":\"out\",\"sender\":\"+15550100011\",\"recipients\":"
+		  "[\"+15550100099\",\"ann@example.com\"],\"sent_at\":"
+		  "\"2026-01-05T10:00:00.123456+02:00\",\"body\":\"hi\\n\\u00e9\\\"\\\\"
+		  "\\ud83d\\ude00\\/\\u001f\",\"capture_seq\":42}", 1 },
+		{ " { \"body\" : \"\" , \"sent_at\":\"2026-01-05T10:00:00Z\","
+		  "\"recipients\" : [ \"+15550100099\" ] ,\"sender\":\"+15550100011\","
+		  "\"direction\":\"in\",\"conversation\":\"c\",\"channel\":\"signal\","
+		  "\"id\":\"f-2\" } ", 1 },
+		{ "{\"id\":\"f-3\",\"channel\":\"sms\",\"conversation\":\"c\","
+		  "\"direction\":\"out\",\"sender\":\"+15550100011\",\"recipients\":"
+		  "[\"+15550100099\"],\"sent_at\":\"2026-01-05T10:00:00Z\",\"body\":"
+		  "\"b\",\"attachments\":[]}", 0 },
+		{ "{\"heartbeat\":{\"seq_high\":1,\"outbox\":0,\"clock\":"
+		  "\"2026-01-05T10:00:00Z\"}}", 0 },
+	};
+	rec_checked out;
+	char reason[REC_REASON_MAX];
+	size_t i;
+
+	(void)state;
+	rec_init_counted();
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		unsigned long long before = rec_json_allocations();
+
+		if (rec_check(&out, c[i].line, strlen(c[i].line), DEV, strlen(DEV),
+		    reason, sizeof(reason)) != 0)
+			fail_msg("case %zu rejected: %s", i, reason);
+		rec_checked_clear(&out);
+		if (c[i].fast && rec_json_allocations() != before)
+			fail_msg("case %zu went through jansson", i);
+		if (!c[i].fast && rec_json_allocations() == before)
+			fail_msg("case %zu did not go through jansson", i);
+		assert_true(same_answer(c[i].line, strlen(c[i].line)));
+	}
+	rec_init();
+}
+
 static void
 test_corpus(void **state)
 {
@@ -293,6 +450,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decoder),
 		cmocka_unit_test(test_corpus),
+		cmocka_unit_test(test_fast_path_agrees),
+		cmocka_unit_test(test_fast_path_taken),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
