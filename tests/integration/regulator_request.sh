@@ -191,7 +191,12 @@ release() {
 	    --key "$APF_DIR/lisa.xkey" --open "$D/$1.open" \
 	    --passphrase-file "$APF_DIR/lisa.pass"
 	check_eq "$2: download --open" 0 "$rc"
-	[ "$rc" = 0 ] || sed 's/^/     /' "$D/err"
+	if [ "$rc" != 0 ]; then
+	sed 's/^/     /' "$D/err"
+	echo "     the API's log, last lines:"
+	tail -25 "$APF_LOG" | sed 's/^/     /'
+	q "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 80) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()" | sed 's/^/     /'
+fi
 	check_eq "$2: exactly the scope's records" "5 regulator 0,regulator 2,regulator 4,regulator 6,regulator 8" \
 	    "$(python3 -c '
 import json, sys
@@ -236,6 +241,12 @@ R3=$M
 approve "cus1 on R3" cus1 1 "$R3"
 approve "the third party on R3" d3p 3 "$R3"
 check_eq "allowed: 1 + the third party release" 0 "$rc"
+if [ "$rc" != 0 ]; then
+	sed 's/^/     /' "$D/err"
+	echo "     the API's log, last lines:"
+	tail -25 "$APF_LOG" | sed 's/^/     /'
+	q "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 80) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()" | sed 's/^/     /'
+fi
 release "$R3" "allowed"
 check_eq "no held message outside rule required" "" "$(held_detail "$R3" 3)"
 finish
