@@ -720,7 +720,8 @@ fail:
  *
  * jansson builds a tree, with a hash table per object and a block per
  * value, and json_dumps re-encodes it: 46 % of the gateway's CPU samples
- * (perf, 100 000 records through the gateway, 1 KB bodies).  rf_check reads the common line
+ * (perf, 100 000 records through the gateway, 1 KB bodies).  rf_check
+ * reads the common line
  * (the record fields as strings, recipients as an array of strings,
  * capture_seq as a plain integer) in one pass and writes the canonical form
  * directly.  It only ever accepts or declines: anything else (attachments,
