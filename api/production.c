@@ -81,6 +81,7 @@
 #include "api/prodview.h"
 #include "api/rsmf.h"
 #include "api/spool.h"
+#include "common/jtext.h"
 #include "common/keyfile.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -960,7 +961,8 @@ pr_record(prod *P, const PGresult *r, int row)
 
 	if ((ep = pr_epoch_open(P, ad.epoch_id)) == NULL)
 		return -1;
-	if (pr_grow(P, &P->pt, &P->pt_cap, ct_len) != 0)
+	if (pr_grow(P, &P->pt, &P->pt_cap, ct_len) != 0 ||
+	    pr_grow(P, &P->js, &P->js_cap, ct_len) != 0)
 		return -1;
 	if (vault_open(ep, &ad, (const unsigned char *)PQgetvalue(r, row, 8),
 	    (const unsigned char *)PQgetvalue(r, row, 9), ct_len, P->pt, P->pt_cap,
@@ -969,8 +971,12 @@ pr_record(prod *P, const PGresult *r, int row)
 		    "(tampered row?)", sid, seq);
 		return -1;
 	}
-	/* Authenticated, canonical (gateway-made) JSON: a plain parse. */
-	rec = json_loadb((const char *)P->pt, pt_len, 0, &je);
+	/* Authenticated, canonical (gateway-made) JSON: read without
+	 * jansson's lexer (common/jtext.h) unless it declines. */
+	rec = jtext_load((const char *)P->pt, pt_len, (char *)P->js);
+	vault_wipe(P->js, pt_len);
+	if (rec == NULL)
+		rec = json_loadb((const char *)P->pt, pt_len, 0, &je);
 	if (rec == NULL || !json_is_object(rec)) {
 		PERR(P, "record %s:%llu: decrypted content is not a JSON object",
 		    sid, seq);
@@ -1319,6 +1325,8 @@ prod_free(prod *P)
 	wq_free(&P->wq);
 	if (P->pt != NULL)
 		vault_secure_free(P->pt);
+	if (P->js != NULL)
+		vault_secure_free(P->js);
 	if (P->att != NULL)
 		vault_secure_free(P->att);
 	free(P->iobuf);

@@ -40,16 +40,32 @@ static const char vx_head[] =
     "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
     "'none'; style-src 'unsafe-inline'\">\n";
 
+/* The ASCII bytes each mode replaces, as bits (bit c of word c / 64):
+ * controls and DEL everywhere but TAB and LF where a mode keeps them, and
+ * the mode's own specials.  Any other byte is copied in a run. */
+#define VX_B(c)    (1ULL << (c))
+#define VX_CTRL    0xffffffffULL
+static const unsigned long long vx_special[4] = {
+	[VX_HTML] = (VX_CTRL & ~(VX_B('\t') | VX_B('\n'))) | VX_B('"') |
+	    VX_B('&') | VX_B('\'') | VX_B('<') | VX_B('>'),
+	[VX_TEXT] = VX_CTRL & ~VX_B('\t'),
+	[VX_LINE] = VX_CTRL,
+	[VX_CSV]  = (VX_CTRL & ~(VX_B('\t') | VX_B('\n'))) | VX_B('"'),
+};
+
 /* s (n bytes, valid UTF-8 from jansson or ours) escaped for mode. */
 static int
 vx_escape(prod *P, pr_text *t, const char *s, size_t n, enum vx_mode mode)
 {
+	const unsigned long long lo = vx_special[mode];
 	size_t i, run = 0;
 
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		const char *rep = NULL;
 
+		if (ch >= 0x40 ? ch != 0x7f : !(lo >> ch & 1U))
+			continue;
 		if (mode == VX_HTML) {
 			switch (ch) {
 			case '&': rep = "&amp;"; break;
@@ -64,11 +80,8 @@ vx_escape(prod *P, pr_text *t, const char *s, size_t n, enum vx_mode mode)
 		} else if (mode == VX_TEXT && ch == '\n') {
 			rep = "\n    ";          /* a body cannot start a line */
 		}
-		if (rep == NULL && (ch == 0x7f || (ch < 0x20 && !(ch == '\n' &&
-		    mode != VX_LINE) && !(ch == '\t' && mode != VX_LINE))))
-			rep = "?";
 		if (rep == NULL)
-			continue;
+			rep = "?";      /* a control character or DEL */
 		if (i > run && tx_put(P, t, s + run, i - run) != 0)
 			return -1;
 		if (tx_str(P, t, rep) != 0)

@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "common/channels.h"
+#include "common/jtext.h"
 #include "vault/codec.h"
 #include "vault/mem.h"
 
@@ -89,57 +90,6 @@ rec_reject(char *reason, size_t cap, const char *field, const char *what)
 	else
 		snprintf(reason, cap, "%s", what);
 	return -1;
-}
-
-int
-rec_utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		uint32_t cp;
-		size_t n, k;
-
-		if (c < 0x80) {
-			uint64_t wv;
-
-			/* ASCII runs (most of any body) eight bytes at a time. */
-			while (len - i >= 8) {
-				memcpy(&wv, s + i, 8);
-				if ((wv & 0x8080808080808080ULL) != 0)
-					break;
-				i += 8;
-			}
-			if (i < len && s[i] < 0x80)
-				i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1fU;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0fU;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07U;
-		} else {
-			return 0;               /* continuation, overlong lead, > F4 */
-		}
-		if (len - i - 1 < n)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0U) != 0x80U)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3fU);
-		}
-		if ((n == 2 && cp < 0x800U) || (n == 3 && cp < 0x10000U) ||
-		    cp > 0x10ffffU || (cp >= 0xd800U && cp <= 0xdfffU))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
 }
 
 /* Nesting depth of (syntactically plausible) JSON, counted before parsing so
@@ -312,7 +262,7 @@ rec_string(json_t *obj, const char *key, const char *field, int required,
 		return rec_reject(reason, cap, field, "must be a string");
 	*val = json_string_value(v);
 	*vlen = json_string_length(v);
-	if (!rec_utf8_valid((const unsigned char *)*val, *vlen))
+	if (!jtext_utf8_valid((const unsigned char *)*val, *vlen))
 		return rec_reject(reason, cap, field, "invalid UTF-8");
 	if (*vlen < min || *vlen > max) {
 		if (min == max)
@@ -643,7 +593,7 @@ rec_check_jansson(rec_checked *out, const char *line, size_t len,
 		}
 		s = json_string_value(v);
 		slen = json_string_length(v);
-		if (!rec_utf8_valid((const unsigned char *)s, slen)) {
+		if (!jtext_utf8_valid((const unsigned char *)s, slen)) {
 			rec_reject(reason, reason_len, field, "invalid UTF-8");
 			goto fail;
 		}
@@ -769,115 +719,19 @@ rf_ws(rf_line *L)
 		L->pos++;
 }
 
-static int
-rf_hex4(const char *h, unsigned *out)
-{
-	unsigned v = 0, i, d;
-
-	for (i = 0; i < 4; i++) {
-		char c = h[i];
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-		v = v << 4 | d;
-	}
-	*out = v;
-	return 0;
-}
-
 /* The string at L->pos (its opening quote), decoded into *out: borrowed
  * from the line when it holds no escape, else written to the scratch
  * buffer (never longer than the raw text).  UTF-8 is checked by the
- * caller's rules (rec_utf8_valid). */
+ * caller's rules (jtext_utf8_valid). */
 static int
 rf_string(rf_line *L, rf_str *out)
 {
-	const unsigned char *s = (const unsigned char *)L->s;
-	size_t i = L->pos + 1, start = i;
-	char *o;
+	size_t used;
 
-	if (L->pos >= L->len || s[L->pos] != '"')
+	if (jtext_string(L->s, L->len, &L->pos, L->scratch + L->sused, &out->p,
+	    &out->n, &used) != 0)
 		return -1;
-	while (i < L->len && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20)
-		i++;
-	if (i >= L->len || s[i] < 0x20)
-		return -1;
-	if (s[i] == '"') {
-		out->p = L->s + start;
-		out->n = i - start;
-		L->pos = i + 1;
-		return 0;
-	}
-	o = L->scratch + L->sused;
-	memcpy(o, s + start, i - start);
-	out->p = o;
-	o += i - start;
-	while (i < L->len && s[i] != '"') {
-		unsigned cp, lo;
-
-		if (s[i] < 0x20)
-			return -1;
-		if (s[i] != '\\') {
-			*o++ = (char)s[i++];
-			continue;
-		}
-		if (++i >= L->len)
-			return -1;
-		switch (s[i]) {
-		case '"': *o++ = '"'; break;
-		case '\\': *o++ = '\\'; break;
-		case '/': *o++ = '/'; break;
-		case 'b': *o++ = '\b'; break;
-		case 'f': *o++ = '\f'; break;
-		case 'n': *o++ = '\n'; break;
-		case 'r': *o++ = '\r'; break;
-		case 't': *o++ = '\t'; break;
-		case 'u':
-			if (L->len - i < 5 || rf_hex4(L->s + i + 1, &cp) != 0)
-				return -1;
-			i += 4;
-			if (cp == 0 || (cp >= 0xdc00 && cp <= 0xdfff))
-				return -1;
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (L->len - i < 7 || s[i + 1] != '\\' || s[i + 2] != 'u' ||
-				    rf_hex4(L->s + i + 3, &lo) != 0 || lo < 0xdc00 ||
-				    lo > 0xdfff)
-					return -1;
-				i += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			}
-			if (cp < 0x80) {
-				*o++ = (char)cp;
-			} else if (cp < 0x800) {
-				*o++ = (char)(0xc0 | cp >> 6);
-				*o++ = (char)(0x80 | (cp & 0x3f));
-			} else if (cp < 0x10000) {
-				*o++ = (char)(0xe0 | cp >> 12);
-				*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-				*o++ = (char)(0x80 | (cp & 0x3f));
-			} else {
-				*o++ = (char)(0xf0 | cp >> 18);
-				*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
-				*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-				*o++ = (char)(0x80 | (cp & 0x3f));
-			}
-			break;
-		default:
-			return -1;
-		}
-		i++;
-	}
-	if (i >= L->len)
-		return -1;
-	out->n = (size_t)(o - out->p);
-	L->sused += out->n;
-	L->pos = i + 1;
+	L->sused += used;
 	return 0;
 }
 
@@ -981,55 +835,6 @@ rf_read(rf_line *L)
 	return L->pos == L->len ? 0 : -1;
 }
 
-/* A string as jansson's json_dumps writes it (no ENSURE_ASCII, no
- * ESCAPE_SLASH): o NULL counts. */
-static size_t
-rf_esc(char *o, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i, w = 0;
-
-	if (o != NULL)
-		o[w] = '"';
-	w++;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char e = 0;
-
-		switch (c) {
-		case '"': e = '"'; break;
-		case '\\': e = '\\'; break;
-		case '\b': e = 'b'; break;
-		case '\f': e = 'f'; break;
-		case '\n': e = 'n'; break;
-		case '\r': e = 'r'; break;
-		case '\t': e = 't'; break;
-		default: break;
-		}
-		if (e != 0) {
-			if (o != NULL) {
-				o[w] = '\\';
-				o[w + 1] = e;
-			}
-			w += 2;
-		} else if (c < 0x20) {
-			if (o != NULL) {
-				memcpy(o + w, "\\u00", 4);
-				o[w + 4] = hex[c >> 4];
-				o[w + 5] = hex[c & 15];
-			}
-			w += 6;
-		} else {
-			if (o != NULL)
-				o[w] = (char)c;
-			w++;
-		}
-	}
-	if (o != NULL)
-		o[w] = '"';
-	return w + 1;
-}
-
 static void
 rf_put(char *o, size_t *n, const char *t, size_t l)
 {
@@ -1041,7 +846,7 @@ rf_put(char *o, size_t *n, const char *t, size_t l)
 static void
 rf_put_str(char *o, size_t *n, const char *p, size_t l)
 {
-	*n += rf_esc(o != NULL ? o + *n : NULL, p, l);
+	*n += jtext_escape(o != NULL ? o + *n : NULL, p, l);
 }
 
 #define RF_PUT(o, n, lit) rf_put((o), (n), (lit), sizeof(lit) - 1)
@@ -1117,12 +922,12 @@ rf_check(rec_checked *out, const char *line, size_t len, const char *device,
 	    L.nrcp > REC_RECIPIENTS_MAX)
 		goto out;
 	for (i = 0; i < RF_NSTR; i++)
-		if (!rec_utf8_valid((const unsigned char *)L.v[i].p, L.v[i].n))
+		if (!jtext_utf8_valid((const unsigned char *)L.v[i].p, L.v[i].n))
 			goto out;
 	for (i = 0; i < L.nrcp; i++)
-		if (!rec_utf8_valid((const unsigned char *)L.rcp[i].p, L.rcp[i].n))
+		if (!jtext_utf8_valid((const unsigned char *)L.rcp[i].p, L.rcp[i].n))
 			goto out;
-	if (!rec_utf8_valid((const unsigned char *)device, device_len) ||
+	if (!jtext_utf8_valid((const unsigned char *)device, device_len) ||
 	    L.v[RF_ID].n < 1 || L.v[RF_ID].n > REC_ID_MAX ||
 	    L.v[RF_CONVERSATION].n < 1 ||
 	    L.v[RF_CONVERSATION].n > REC_CONVERSATION_MAX ||

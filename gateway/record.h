@@ -192,8 +192,4 @@ void rec_drop_plaintext(rec *r);
 int  rec_parse_time(const char *s, size_t len, long long *us_out,
                     const char **why) __attribute__((warn_unused_result));
 
-/* Valid UTF-8 (no overlong forms, surrogates, or code points past
- * U+10FFFF): 1, else 0. */
-int  rec_utf8_valid(const unsigned char *s, size_t len);
-
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "gateway/batch.h"
+#include "common/jtext.h"
 #include "gateway/record.h"
 #include "vault/mem.h"
 
@@ -132,7 +133,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fuzz_batch(data, size, &r, 1);
 	if (r.plaintext == NULL || r.channel == NULL || r.n_participants == 0 ||
-	    !rec_utf8_valid(r.plaintext, r.plaintext_len))
+	    !jtext_utf8_valid(r.plaintext, r.plaintext_len))
 		abort();
 	/* The canonical form carries "device", which the validator refuses
 	 * from a client: it must come back as an unknown field, nothing else. */

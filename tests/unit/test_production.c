@@ -1009,6 +1009,35 @@ test_view_escape(void **state)
 			    strlen(cases[i].in), cases[i].mode), 0);
 		expect_text(&t, cases[i].want, i);
 	}
+	/* every byte in every mode, between two letters, against the rules
+	 * written out once more: the run-copying fast test must not let
+	 * through a byte the rules replace, nor replace one they keep */
+	for (i = 0; i < 4 * 256; i++) {
+		int mode = (int)(i / 256);
+		unsigned char ch = (unsigned char)(i % 256);
+		char in[3] = { 'a', (char)ch, 'z' }, want[16];
+		const char *rep = NULL;
+
+		if (mode == PR_VIEW_HTML)
+			rep = ch == '&' ? "&amp;" : ch == '<' ? "&lt;" : ch == '>' ?
+			    "&gt;" : ch == '"' ? "&quot;" : ch == '\'' ? "&#39;" : NULL;
+		else if (mode == PR_VIEW_CSV && ch == '"')
+			rep = "\"\"";
+		else if (mode == PR_VIEW_TEXT && ch == '\n')
+			rep = "\n    ";
+		if (rep == NULL && (ch == 0x7f || (ch < 0x20 && !((ch == '\n' ||
+		    ch == '\t') && mode != PR_VIEW_LINE))))
+			rep = "?";
+		if (rep != NULL)
+			snprintf(want, sizeof(want), "a%sz", rep);
+		else
+			snprintf(want, sizeof(want), "a%cz", ch);
+		tx_clear(&t);
+		assert_int_equal(pr_view_escape(P, &t, in, 3, mode), 0);
+		if (t.len != strlen(want) || memcmp(t.p, want, t.len) != 0)
+			fail_msg("mode %d byte 0x%02x: got '%.*s', want '%s'", mode,
+			    ch, (int)t.len, (const char *)t.p, want);
+	}
 	/* a later cell has its comma; an unknown mode is refused */
 	tx_clear(&t);
 	assert_int_equal(pr_view_cell(P, &t, "b", 0), 0);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "common/channels.h"
+#include "common/jtext.h"
 #include "gateway/record.h"
 #include "vault/codec.h"
 #include "vault/mem.h"
@@ -491,7 +492,7 @@ test_utf8(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(u) / sizeof(u[0]); i++)
-		if (rec_utf8_valid((const unsigned char *)u[i].s,
+		if (jtext_utf8_valid((const unsigned char *)u[i].s,
 		    strlen(u[i].s)) != u[i].ok)
 			fail_msg("utf8 case %zu", i);
 	/* Long ASCII runs (checked a word at a time) with a bad or good
@@ -501,14 +502,14 @@ test_utf8(void **state)
 
 		memset(buf, 'a', sizeof(buf));
 		buf[i] = 0xff;
-		if (rec_utf8_valid(buf, sizeof(buf)))
+		if (jtext_utf8_valid(buf, sizeof(buf)))
 			fail_msg("0xff at %zu accepted", i);
 		memset(buf, 'a', sizeof(buf));
 		buf[i] = 0xc3;
 		buf[i + 1] = 0xa9;
-		if (!rec_utf8_valid(buf, sizeof(buf)))
+		if (!jtext_utf8_valid(buf, sizeof(buf)))
 			fail_msg("valid 2-byte sequence at %zu refused", i);
-		if (rec_utf8_valid(buf, i + 1))
+		if (jtext_utf8_valid(buf, i + 1))
 			fail_msg("truncated sequence at %zu accepted", i);
 	}
 }
