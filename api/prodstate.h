@@ -154,24 +154,30 @@ typedef struct pr_group {
 	pr_b64             b64;
 } pr_group;
 
-/* Writes of ciphertext (the production and spilled spools) go through a
- * small queue to one writer thread, so write(2) and SHA-256 of the output
- * run beside the decryption instead of after it.  Only ciphertext enters
- * the queue. */
+/* Plaintext bound for a sealed stream (the production container, a
+ * spilled spool) goes through a small queue to one writer thread, which
+ * seals it (vault_stream_write) and whose sinks write the ciphertext: the
+ * encryption, write(2) and the output's SHA-256 run beside the build
+ * instead of in it (issue 17.4).  Slots are guarded memory, wiped once
+ * sealed; the build fills one slot for one stream before it hands it over
+ * (a spool's many small lines cost one wake-up per PR_IO_BYTES).  A stream's writer is used by the thread alone while anything
+ * is queued; the build touches it (finish, restart) only after wq_drain. */
 #define PR_WQ_SLOTS 8
 
 typedef struct pr_wq {
-	pthread_t           th;
-	pthread_mutex_t     mu;
-	pthread_cond_t      cv;
-	unsigned char      *buf[PR_WQ_SLOTS];
-	int                 fd[PR_WQ_SLOTS];
-	int                 hash[PR_WQ_SLOTS];
-	size_t              len[PR_WQ_SLOTS];
-	unsigned long long *count[PR_WQ_SLOTS];
-	size_t              head, n;
-	int                 started, stop, err;
-	EVP_MD_CTX         *sha;           /* the production's, writer-owned */
+	pthread_t            th;
+	pthread_mutex_t      mu;
+	pthread_cond_t       cv;
+	unsigned char       *buf[PR_WQ_SLOTS];   /* guarded */
+	size_t               len[PR_WQ_SLOTS];
+	vault_stream_writer *w[PR_WQ_SLOTS];
+	size_t               head, n;       /* published: head .. head+n-1 */
+	int                  open;          /* slot oslot is being filled */
+	size_t               oslot;         /* = head+n, which the thread
+	                                       never moves */
+	int                  started, stop, err;
+	char                 emsg[256];         /* the failed write's error */
+	EVP_MD_CTX          *sha;   /* the production's: out_sink's */
 } pr_wq;
 
 /* Text assembled in guarded memory: lines of records.jsonl and the

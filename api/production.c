@@ -1698,6 +1698,13 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		tar_fail(P, "close");
 		goto out;
 	}
+	/* the thread has sealed everything queued before the last chunk */
+	if (wq_drain(&P->wq) != 0) {
+		PERR(P, "%s: %s%s%s", P->tmp_path, wq_error(&P->wq),
+		    P->out_errno ? ": " : "",
+		    P->out_errno ? strerror(P->out_errno) : "");
+		goto out;
+	}
 	if (vault_stream_finish(P->container, e2, sizeof(e2)) != 0) {
 		PERR(P, "%s: %s%s%s", P->tmp_path, e2, P->out_errno ? ": " : "",
 		    P->out_errno ? strerror(P->out_errno) : "");

@@ -5,14 +5,18 @@
  * Trusts: vault/ to seal spilled spools and the container (vault_spool_*,
  * vault_stream_*), libarchive with the tar and zip formats, OpenSSL with
  * SHA-256 and base64.  Plaintext stays in guarded memory or goes through
- * vault_spool_* before it reaches a file; the writer thread only ever
- * sees ciphertext.  libarchive writes unblocked (see api/production.c),
+ * vault_spool_* before it reaches a file; the writer thread takes it in
+ * guarded slots, seals it, writes the ciphertext and wipes the slot.
+ * libarchive writes unblocked (see api/production.c),
  * so tar and zip bytes go from our wiped buffers straight to the
  * callbacks here.
  *
- * Threads: the writer thread (wq_main) owns the output's SHA-256 and the
- * write(2)s; pr_wq's mutex and condition variable hand it slots.  All
- * else runs on the build's thread.
+ * Threads: the writer thread (wq_main) seals what is queued and its
+ * streams' sinks (out_sink, spool_sink) write it and hash the output;
+ * pr_wq's mutex and condition variable hand it slots.  The build's thread
+ * calls a stream or its sink itself only when the queue is drained
+ * (creating the container, finishing a stream).  All else runs on the
+ * build's thread.
  */
 #include "api/spool.h"
 
@@ -55,6 +59,7 @@ static void *
 wq_main(void *arg)
 {
 	pr_wq *q = arg;
+	char e[sizeof(q->emsg)];
 	size_t i;
 	int rc;
 
@@ -65,20 +70,19 @@ wq_main(void *arg)
 		if (q->n == 0)
 			break;
 		i = q->head;
+		rc = q->err;              /* after a failure: drop, but wipe */
 		pthread_mutex_unlock(&q->mu);
-		rc = 0;
-		if (q->err == 0) {
-			rc = pr_write_all(q->fd[i], q->buf[i], q->len[i]) != 0 ?
-			    (errno ? errno : EIO) : 0;
-			if (rc == 0 && q->hash[i] &&
-			    EVP_DigestUpdate(q->sha, q->buf[i], q->len[i]) != 1)
-				rc = EIO;
-		}
+		if (rc == 0 && vault_stream_write(q->w[i], q->buf[i], q->len[i], e,
+		    sizeof(e)) != 0)
+			rc = EIO;
+		else
+			rc = 0;
+		vault_wipe(q->buf[i], q->len[i]);
 		pthread_mutex_lock(&q->mu);
-		if (rc != 0 && q->err == 0)
+		if (rc != 0 && q->err == 0) {
 			q->err = rc;
-		else if (rc == 0 && q->err == 0)
-			*q->count[i] += q->len[i];
+			memcpy(q->emsg, e, sizeof(q->emsg));
+		}
 		q->head = (q->head + 1) % PR_WQ_SLOTS;
 		q->n--;
 		pthread_cond_broadcast(&q->cv);
@@ -100,7 +104,7 @@ wq_start(pr_wq *q)
 	}
 	q->started = 1;                    /* mutex and cv exist */
 	for (i = 0; i < PR_WQ_SLOTS; i++)
-		if ((q->buf[i] = malloc(PR_IO_BYTES)) == NULL)
+		if ((q->buf[i] = vault_secure_alloc(PR_IO_BYTES)) == NULL)
 			return -1;
 	if ((q->sha = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(q->sha, EVP_sha256(), NULL) != 1)
@@ -111,41 +115,70 @@ wq_start(pr_wq *q)
 	return 0;
 }
 
-/* Queue bytes for fd (hash: add them to the output's SHA-256); counter
- * grows by len once they are written.  -1 (errno set) after any write
- * error. */
-static int
-wq_put(pr_wq *q, int fd, int hash, const unsigned char *data, size_t len,
-    unsigned long long *counter)
+/* Hand the slot being filled to the thread. */
+static void
+wq_publish(pr_wq *q)
 {
-	size_t slot, n;
+	if (!q->open)
+		return;
+	pthread_mutex_lock(&q->mu);
+	q->n++;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	q->open = 0;
+}
+
+/* Queue plaintext for the stream w, sealed and written by the thread in
+ * the order queued: appended to the slot being filled while it is w's and
+ * has room.  -1 (errno set) after any failed write; wq_error says what
+ * failed. */
+static int
+wq_put(pr_wq *q, vault_stream_writer *w, const unsigned char *data,
+    size_t len)
+{
+	size_t n;
 
 	while (len > 0) {
-		n = len < PR_IO_BYTES ? len : PR_IO_BYTES;
-		pthread_mutex_lock(&q->mu);
-		while (q->n == PR_WQ_SLOTS && q->err == 0)
-			pthread_cond_wait(&q->cv, &q->mu);
-		if (q->err != 0) {
-			errno = q->err;
+		if (q->open && (q->w[q->oslot] != w ||
+		    q->len[q->oslot] == PR_IO_BYTES))
+			wq_publish(q);
+		if (!q->open) {
+			pthread_mutex_lock(&q->mu);
+			while (q->n == PR_WQ_SLOTS && q->err == 0)
+				pthread_cond_wait(&q->cv, &q->mu);
+			if (q->err != 0) {
+				errno = q->err;
+				pthread_mutex_unlock(&q->mu);
+				return -1;
+			}
+			q->oslot = (q->head + q->n) % PR_WQ_SLOTS;
 			pthread_mutex_unlock(&q->mu);
-			return -1;
+			/* The slot is ours until it is published. */
+			q->open = 1;
+			q->len[q->oslot] = 0;
+			q->w[q->oslot] = w;
 		}
-		slot = (q->head + q->n) % PR_WQ_SLOTS;
-		pthread_mutex_unlock(&q->mu);
-		/* The slot is ours until it is published below. */
-		memcpy(q->buf[slot], data, n);
-		q->fd[slot] = fd;
-		q->hash[slot] = hash;
-		q->len[slot] = n;
-		q->count[slot] = counter;
-		pthread_mutex_lock(&q->mu);
-		q->n++;
-		pthread_cond_broadcast(&q->cv);
-		pthread_mutex_unlock(&q->mu);
+		n = PR_IO_BYTES - q->len[q->oslot];
+		if (n > len)
+			n = len;
+		memcpy(q->buf[q->oslot] + q->len[q->oslot], data, n);
+		q->len[q->oslot] += n;
 		data += n;
 		len -= n;
 	}
 	return 0;
+}
+
+/* The failed write's error, after wq_put or wq_drain returned -1. */
+const char *
+wq_error(pr_wq *q)
+{
+	const char *m;
+
+	pthread_mutex_lock(&q->mu);
+	m = q->emsg[0] != '\0' ? q->emsg : "write failed";
+	pthread_mutex_unlock(&q->mu);
+	return m;
 }
 
 /* Wait until everything queued is written.  0, or -1 with errno. */
@@ -156,6 +189,7 @@ wq_drain(pr_wq *q)
 
 	if (q->started < 2)
 		return 0;
+	wq_publish(q);
 	pthread_mutex_lock(&q->mu);
 	while (q->n > 0)
 		pthread_cond_wait(&q->cv, &q->mu);
@@ -168,7 +202,8 @@ wq_drain(pr_wq *q)
 	return 0;
 }
 
-/* Stop the thread once the queue is empty (nothing is dropped). */
+/* Stop the thread once the published slots are written (a slot still
+ * being filled is dropped: wq_drain first to keep it). */
 void
 wq_stop(pr_wq *q)
 {
@@ -194,7 +229,8 @@ wq_free(pr_wq *q)
 	size_t i;
 
 	for (i = 0; i < PR_WQ_SLOTS; i++) {
-		free(q->buf[i]);
+		if (q->buf[i] != NULL)
+			vault_secure_free(q->buf[i]);   /* wipes */
 		q->buf[i] = NULL;
 	}
 	if (q->sha != NULL)
@@ -202,15 +238,18 @@ wq_free(pr_wq *q)
 	q->sha = NULL;
 }
 
+/* A spilled spool's sink: its ciphertext to its file (on the writer
+ * thread, or the build's when the queue is drained). */
 static int
 spool_sink(void *arg, const unsigned char *data, size_t len)
 {
 	pr_spool *s = arg;
 
-	if (wq_put(&s->owner->wq, s->fd, 0, data, len, &s->file) != 0) {
+	if (pr_write_all(s->fd, data, len) != 0) {
 		s->io_errno = errno ? errno : EIO;
 		return -1;
 	}
+	s->file += len;
 	return 0;
 }
 
@@ -253,11 +292,27 @@ spool_file(prod *P, pr_spool *s)
 static void
 spool_fail(prod *P, pr_spool *s, const char *e)
 {
+	if (e == NULL)          /* the writer thread's failure */
+		e = wq_error(&P->wq);
 	PERR(P, "temporary file in %s: %s%s%s", P->dir, e,
 	    s->io_errno ? ": " : "", s->io_errno ? strerror(s->io_errno) : "");
 }
 
-/* Memory is full: seal what it holds into the file, carry on there. */
+/* What s->mem stages, to the writer thread for s's sealed file. */
+static int
+spool_flush(prod *P, pr_spool *s)
+{
+	if (s->mem_len > 0 && wq_put(&P->wq, s->w, s->mem, s->mem_len) != 0) {
+		spool_fail(P, s, NULL);
+		return -1;
+	}
+	vault_wipe(s->mem, s->mem_len);
+	s->mem_len = 0;
+	return 0;
+}
+
+/* Memory is full: seal what it holds into the file, carry on there (the
+ * memory now stages the writer thread's input, a full one at a time). */
 static int
 spool_spill(prod *P, pr_spool *s)
 {
@@ -267,13 +322,12 @@ spool_spill(prod *P, pr_spool *s)
 		return -1;
 	if ((s->w == NULL ? vault_spool_writer_new(&s->w, P->skey, spool_sink, s,
 	    e, sizeof(e)) : vault_spool_writer_restart(s->w, P->skey, e,
-	    sizeof(e))) != 0 ||
-	    vault_stream_write(s->w, s->mem, s->mem_len, e, sizeof(e)) != 0) {
+	    sizeof(e))) != 0) {
 		spool_fail(P, s, e);
 		return -1;
 	}
-	vault_wipe(s->mem, s->mem_len);
-	s->mem_len = 0;
+	if (spool_flush(P, s) != 0)
+		return -1;
 	s->spilled = 1;
 	return 0;
 }
@@ -281,7 +335,7 @@ spool_spill(prod *P, pr_spool *s)
 int
 spool_put(prod *P, pr_spool *s, const void *data, size_t len)
 {
-	char e[256];
+	const unsigned char *p = data;
 
 	if (len == 0)
 		return 0;
@@ -293,11 +347,18 @@ spool_put(prod *P, pr_spool *s, const void *data, size_t len)
 	}
 	if (!s->spilled && spool_spill(P, s) != 0)
 		return -1;
-	if (vault_stream_write(s->w, data, len, e, sizeof(e)) != 0) {
-		spool_fail(P, s, e);
-		return -1;
-	}
 	s->size += len;
+	while (len > 0) {
+		size_t n = s->mem_cap - s->mem_len < len ? s->mem_cap - s->mem_len :
+		    len;
+
+		memcpy(s->mem + s->mem_len, p, n);
+		s->mem_len += n;
+		p += n;
+		len -= n;
+		if (s->mem_len == s->mem_cap && spool_flush(P, s) != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -312,7 +373,16 @@ spool_seal(prod *P, pr_spool *s)
 {
 	char e[256];
 
-	if (s->spilled && vault_stream_finish(s->w, e, sizeof(e)) != 0) {
+	if (!s->spilled)
+		return 0;
+	/* the thread has sealed all of it before the last chunk is */
+	if (spool_flush(P, s) != 0)
+		return -1;
+	if (wq_drain(&P->wq) != 0) {
+		spool_fail(P, s, NULL);
+		return -1;
+	}
+	if (vault_stream_finish(s->w, e, sizeof(e)) != 0) {
 		spool_fail(P, s, e);
 		return -1;
 	}
@@ -409,10 +479,15 @@ out_sink(void *arg, const unsigned char *data, size_t len)
 {
 	prod *P = arg;
 
-	if (wq_put(&P->wq, P->out_fd, 1, data, len, &P->out_bytes) != 0) {
+	if (pr_write_all(P->out_fd, data, len) != 0) {
 		P->out_errno = errno ? errno : EIO;
 		return -1;
 	}
+	if (EVP_DigestUpdate(P->wq.sha, data, len) != 1) {
+		P->out_errno = EIO;
+		return -1;
+	}
+	P->out_bytes += len;
 	return 0;
 }
 
@@ -420,14 +495,13 @@ la_ssize_t
 tar_write_cb(struct archive *a, void *client, const void *buf, size_t len)
 {
 	prod *P = client;
-	char e[256];
 
 	(void)a;
 	if (P->aborting)
 		return (la_ssize_t)len;
-	if (vault_stream_write(P->container, buf, len, e, sizeof(e)) != 0) {
-		snprintf(P->tar_err, sizeof(P->tar_err), "%.200s: %.200s%s%.60s", P->tmp_path,
-		    e, P->out_errno ? ": " : "",
+	if (wq_put(&P->wq, P->container, buf, len) != 0) {
+		snprintf(P->tar_err, sizeof(P->tar_err), "%.200s: %.200s%s%.60s",
+		    P->tmp_path, wq_error(&P->wq), P->out_errno ? ": " : "",
 		    P->out_errno ? strerror(P->out_errno) : "");
 		return -1;
 	}

@@ -1,11 +1,12 @@
 /* api/spool.h — where a production's bytes go: the writer thread (pr_wq:
- * ciphertext writes and the output's SHA-256), spools (guarded memory,
- * then a sealed temporary file), the tar streamed through the sealed
+ * sealing, writes and the output's SHA-256), spools (guarded memory, then
+ * a sealed temporary file), the tar streamed through the sealed
  * container, and the base64 of an RSMF's zip.  Part of the build
  * (api/prodstate.h).
  *
  * Plaintext stays in guarded or wiped memory, or is sealed before it
- * reaches a file: only ciphertext enters the writer's queue.
+ * reaches a file: the writer's queue holds it in guarded slots, wiped
+ * once sealed.
  */
 #ifndef COFFER_API_SPOOL_H
 #define COFFER_API_SPOOL_H
@@ -24,7 +25,10 @@
 int  wq_start(pr_wq *q);
 /* Wait until everything queued is written.  0, or -1 with errno. */
 int  wq_drain(pr_wq *q);
-/* Stop the thread once the queue is empty (nothing is dropped). */
+/* What the writer thread's failed write said, after a -1. */
+const char *wq_error(pr_wq *q);
+/* Stop the thread once the published slots are written (a slot still
+ * being filled is dropped: wq_drain first to keep it). */
 void wq_stop(pr_wq *q);
 /* After wq_stop. */
 void wq_free(pr_wq *q);
@@ -48,8 +52,9 @@ void spool_close(pr_spool *s);
 
 /* -- output: file, SHA-256, container, tar -------------------------------- */
 
-/* The container's sink (arg: the prod): ciphertext to the writer thread,
- * counted in out_bytes and hashed. */
+/* The container's sink (arg: the prod): ciphertext written to the output,
+ * counted in out_bytes and hashed (on the writer thread, or the build's
+ * when the queue is drained). */
 int  out_sink(void *arg, const unsigned char *data, size_t len);
 /* libarchive's write callback for the tar (client: the prod). */
 la_ssize_t tar_write_cb(struct archive *a, void *client, const void *buf,

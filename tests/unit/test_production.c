@@ -19,9 +19,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -31,6 +34,7 @@
 #include "api/prodtext.h"
 #include "api/prodview.h"
 #include "api/rsmf.h"
+#include "api/spool.h"
 #include "vault/mem.h"
 #include "vault/production.h"
 #include "vault/sharefile.h"
@@ -714,6 +718,171 @@ keyfile_make(unsigned char file[VAULT_KEYFILE_BYTES], vault_keyfile_info *info,
 	assert_int_equal(len, VAULT_KEYFILE_BYTES);
 }
 
+/* -- the writer thread (api/spool.c) ------------------------------------------ */
+
+/* A build's state with the writer thread running, spools in a fresh
+ * directory and the container writing to fd. */
+static prod *
+wq_prod(char *dir, const unsigned char pk[VAULT_BOX_PK_BYTES], int fd,
+    char *err, size_t err_len)
+{
+	prod *P = calloc(1, sizeof(prod));
+	char e[256];
+
+	assert_non_null(P);
+	P->err = err;
+	P->err_len = err_len;
+	P->dir = dir;
+	P->tmp_path = dir;
+	P->out_fd = fd;
+	P->iobuf = malloc(PR_IO_BYTES);
+	assert_non_null(P->iobuf);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(wq_start(&P->wq), 0);
+	assert_int_equal(vault_spool_key_new(&P->skey, e, sizeof e), 0);
+	assert_int_equal(vault_prod_writer_new(&P->container, pk, out_sink, P, e,
+	    sizeof e), 0);
+	return P;
+}
+
+static void
+wq_prod_free(prod *P)
+{
+	wq_stop(&P->wq);
+	wq_free(&P->wq);
+	vault_stream_writer_free(&P->container);
+	vault_spool_key_free(&P->skey);
+	(void)rmdir(P->dir);
+	free(P->iobuf);
+	free(P);
+}
+
+/* Two spools that spill (lines of many sizes, one after the other, as a
+ * build writes records.jsonl and the manifest) and the container between
+ * them, all through the one queue: each reads back byte for byte, and
+ * the container opens to what went in. */
+static void
+test_writer_queue_order(void **state)
+{
+	char dir[] = "/tmp/coffer-wq-XXXXXX", err[256] = "", e[256];
+	unsigned char *line = malloc(70000);
+	pr_spool a, b;
+	struct keys k;
+	buf want_a, want_b, want_c, got, ct;
+	size_t i, n;
+	int fd;
+	prod *P;
+
+	(void)state;
+	assert_non_null(line);
+	keys_make(&k);
+	buf_init(&want_a);
+	buf_init(&want_b);
+	buf_init(&want_c);
+	fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	P = wq_prod(dir, k.pk, fd, err, sizeof err);
+	assert_int_equal(spool_open(P, &a, 4096), 0);
+	assert_int_equal(spool_open(P, &b, 1000), 0);
+	for (i = 0; i < 3000; i++) {
+		n = (i * 7919) % 5000 + (i % 97 == 0 ? 65000 : 1);
+		randombytes_buf(line, n);
+		assert_int_equal(spool_put(P, i % 3 ? &a : &b, line, n), 0);
+		assert_int_equal(buf_sink(i % 3 ? &want_a : &want_b, line, n), 0);
+		if (i % 5 == 0) {
+			assert_int_equal(tar_write_cb(NULL, P, line, n % 3000 + 1),
+			    (la_ssize_t)(n % 3000 + 1));
+			assert_int_equal(buf_sink(&want_c, line, n % 3000 + 1), 0);
+		}
+	}
+	assert_true(a.spilled && b.spilled);
+	assert_int_equal(spool_size(&a), want_a.len);
+	assert_int_equal(spool_seal(P, &a), 0);
+	assert_int_equal(spool_seal(P, &b), 0);
+	buf_init(&got);
+	if (spool_copy(P, &a, buf_sink, &got) != 0)
+		fail_msg("spool_copy: %s", err);
+	assert_int_equal(got.len, want_a.len);
+	assert_memory_equal(got.p, want_a.p, got.len);
+	buf_free(&got);
+	buf_init(&got);
+	assert_int_equal(spool_copy(P, &b, buf_sink, &got), 0);
+	assert_int_equal(got.len, want_b.len);
+	assert_memory_equal(got.p, want_b.p, got.len);
+	buf_free(&got);
+	/* the container: drained, finished, read from the file */
+	assert_int_equal(wq_drain(&P->wq), 0);
+	assert_int_equal(vault_stream_finish(P->container, e, sizeof e), 0);
+	buf_init(&ct);
+	ct.cap = (size_t)lseek(fd, 0, SEEK_END);
+	ct.p = malloc(ct.cap);
+	assert_non_null(ct.p);
+	assert_int_equal(pread(fd, ct.p, ct.cap, 0), (ssize_t)ct.cap);
+	ct.len = ct.cap;
+	assert_int_equal(P->out_bytes, ct.len);
+	assert_int_equal(open_ct(k.sk, ct.p, ct.len, 4096, &got, e, sizeof e), 0);
+	assert_int_equal(got.len, want_c.len);
+	assert_memory_equal(got.p, want_c.p, got.len);
+	buf_free(&got);
+	buf_free(&ct);
+	spool_close(&a);
+	spool_close(&b);
+	wq_prod_free(P);
+	(void)close(fd);
+	buf_free(&want_a);
+	buf_free(&want_b);
+	buf_free(&want_c);
+	keys_free(&k);
+	free(line);
+}
+
+/* The output fails under the writer thread (a full disk: /dev/full once
+ * the header is written): the build's next write or drain fails, and the
+ * tar's error names the file and the cause. */
+static void
+test_writer_queue_failure(void **state)
+{
+	char dir[] = "/tmp/coffer-wq-XXXXXX", err[256] = "";
+	unsigned char *chunk = calloc(1, 65536);
+	struct keys k;
+	int fd, full, i, failed = -1;
+	prod *P;
+
+	(void)state;
+	assert_non_null(chunk);
+	keys_make(&k);
+	fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	P = wq_prod(dir, k.pk, fd, err, sizeof err);
+	full = open("/dev/full", O_WRONLY);
+	assert_true(full >= 0);
+	assert_int_equal(dup2(full, fd), fd);
+	for (i = 0; i < 64 && failed < 0; i++)
+		if (tar_write_cb(NULL, P, chunk, 65536) < 0)
+			failed = i;
+	if (failed < 0)
+		assert_int_equal(wq_drain(&P->wq), -1);
+	else
+		assert_non_null(strstr(P->tar_err, "No space left on device"));
+	assert_int_equal(wq_drain(&P->wq), -1);
+	assert_int_equal(P->out_errno, ENOSPC);
+	assert_string_not_equal(wq_error(&P->wq), "");
+	/* a spool's spill on the same queue is refused too, and says so */
+	{
+		pr_spool s;
+
+		assert_int_equal(spool_open(P, &s, 16), 0);
+		assert_int_equal(spool_put(P, &s, chunk, 100), -1);
+		assert_non_null(strstr(err, "temporary file in "));
+		spool_close(&s);
+	}
+	wq_prod_free(P);
+	(void)close(fd);
+	(void)close(full);
+	keys_free(&k);
+	free(chunk);
+}
+
 static void
 test_keyfile_round_trip(void **state)
 {
@@ -1092,6 +1261,8 @@ main(void)
 		cmocka_unit_test(test_header_key_id),
 		cmocka_unit_test(test_spool),
 		cmocka_unit_test(test_spool_restart),
+		cmocka_unit_test(test_writer_queue_order),
+		cmocka_unit_test(test_writer_queue_failure),
 		cmocka_unit_test(test_keyfile_round_trip),
 		cmocka_unit_test(test_keyfile_corrupt),
 		cmocka_unit_test(test_keyfile_opens_production),
