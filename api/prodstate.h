@@ -302,6 +302,8 @@ typedef struct prod {
 	size_t               pt_cap;
 	unsigned char       *js;             /* guarded, jtext_load's scratch */
 	size_t               js_cap;
+	unsigned char       *tok;            /* the row's participant tokens */
+	size_t               tok_cap;
 	unsigned char       *att;            /* guarded, decoded attachment slice */
 	size_t               att_cap;
 	unsigned char       *iobuf;          /* PR_IO_BYTES, sealed spool reads */

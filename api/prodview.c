@@ -16,6 +16,7 @@
  */
 #include "api/prodview.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,18 +54,36 @@ static const unsigned long long vx_special[4] = {
 	[VX_CSV]  = (VX_CTRL & ~(VX_B('\t') | VX_B('\n'))) | VX_B('"'),
 };
 
+/* The same, one byte per byte value (1: replaced), made once from
+ * vx_special: the scan is a load and a test per byte. */
+static unsigned char vx_tab[4][256];
+static pthread_once_t vx_tab_once = PTHREAD_ONCE_INIT;
+
+static void
+vx_tab_init(void)
+{
+	int m, c;
+
+	for (m = 0; m < 4; m++)
+		for (c = 0; c < 256; c++)
+			vx_tab[m][c] = (unsigned char)(c == 0x7f ||
+			    (c < 0x40 && (vx_special[m] >> c & 1U)));
+}
+
 /* s (n bytes, valid UTF-8 from jansson or ours) escaped for mode. */
 static int
 vx_escape(prod *P, pr_text *t, const char *s, size_t n, enum vx_mode mode)
 {
-	const unsigned long long lo = vx_special[mode];
+	const unsigned char *tab;
 	size_t i, run = 0;
 
+	(void)pthread_once(&vx_tab_once, vx_tab_init);
+	tab = vx_tab[mode];
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		const char *rep = NULL;
 
-		if (ch >= 0x40 ? ch != 0x7f : !(lo >> ch & 1U))
+		if (!tab[ch])
 			continue;
 		if (mode == VX_HTML) {
 			switch (ch) {

@@ -1544,6 +1544,33 @@ run_tests(void)
 		    ta.id, stream, seq) == 0 && sql("ALTER TABLE coffer.records "
 		    "ENABLE ALWAYS TRIGGER records_append_only") == 0, "restore");
 		OK("tampered batch_no: the build stops");
+		/* Its participant tokens with a 17-byte token appended (the
+		 * CHECK dropped, as the database owner could): the build reads
+		 * the array itself (issue 17.4) and refuses the row. */
+		CHECK(sql("ALTER TABLE coffer.records DISABLE TRIGGER "
+		    "records_append_only") == 0 && sql("ALTER TABLE coffer.records "
+		    "DROP CONSTRAINT records_participant_tokens_check") == 0 &&
+		    sql("UPDATE coffer.records SET participant_tokens = "
+		    "pg_catalog.array_append(participant_tokens, "
+		    "'\\x00112233445566778899aabbccddeeff00'::bytea) "
+		    "WHERE tenant_id = '%s' AND stream_id = '%s' AND seq = %lld",
+		    ta.id, stream, seq) == 0, "tamper participant_tokens");
+		snprintf(out, sizeof(out), "%s/m1-tokens.coffer", scratch);
+		CHECK(build(m1, out, 0, &res, err, sizeof(err)) != 0 &&
+		    strstr(err, ": malformed record row") != NULL &&
+		    strncmp(err, "tenant ", 7) == 0, "participant_tokens: %s", err);
+		CHECK(!exists(out), "participant_tokens: output exists");
+		CHECK(sql("UPDATE coffer.records SET participant_tokens = "
+		    "participant_tokens[1:pg_catalog.array_length("
+		    "participant_tokens, 1) - 1] WHERE tenant_id = '%s' AND "
+		    "stream_id = '%s' AND seq = %lld", ta.id, stream, seq) == 0 &&
+		    sql("ALTER TABLE coffer.records ADD CONSTRAINT "
+		    "records_participant_tokens_check CHECK "
+		    "(coffer.bytea_array_ok(participant_tokens, 16))") == 0 &&
+		    sql("ALTER TABLE coffer.records ENABLE ALWAYS TRIGGER "
+		    "records_append_only") == 0, "restore participant_tokens");
+		OK("tampered participant tokens (a 17-byte token): \"malformed "
+		    "record row\"");
 		CHECK(sql("ALTER TABLE coffer.records DISABLE TRIGGER "
 		    "records_append_only") == 0 && sql("UPDATE coffer.records SET "
 		    "ciphertext = set_byte(ciphertext, 3, get_byte(ciphertext, 3) # 1) "
