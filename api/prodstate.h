@@ -158,11 +158,13 @@ typedef struct pr_group {
  * spilled spool) goes through a small queue to one writer thread, which
  * seals it (vault_stream_write) and whose sinks write the ciphertext: the
  * encryption, write(2) and the output's SHA-256 run beside the build
- * instead of in it (issue 17.4).  Slots are guarded memory, wiped once
+ * instead of in it (issue 17.4).  So do the per-file BLAKE2b and SHA-256
+ * of the tar's files (fh, fsha, files, sha_files): the build reads those
+ * only after wq_drain.  Slots are guarded memory, wiped once
  * sealed; the build fills one slot for one stream before it hands it over
  * (a spool's many small lines cost one wake-up per PR_IO_BYTES).  A stream's writer is used by the thread alone while anything
  * is queued; the build touches it (finish, restart) only after wq_drain. */
-#define PR_WQ_SLOTS 8
+#define PR_WQ_SLOTS 64
 
 typedef struct pr_wq {
 	pthread_t            th;
@@ -171,6 +173,9 @@ typedef struct pr_wq {
 	unsigned char       *buf[PR_WQ_SLOTS];   /* guarded */
 	size_t               len[PR_WQ_SLOTS];
 	vault_stream_writer *w[PR_WQ_SLOTS];
+	int                  kind[PR_WQ_SLOTS];  /* seal, hash, file start,
+	                                            file end (api/spool.c) */
+	struct prod         *owner;     /* the build: its file hashes */
 	size_t               head, n;       /* published: head .. head+n-1 */
 	int                  open;          /* slot oslot is being filled */
 	size_t               oslot;         /* = head+n, which the thread

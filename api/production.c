@@ -1405,6 +1405,11 @@ pr_statement(prod *P)
 	size_t n;
 	int rc = -1;
 
+	/* the files' hashes are the writer thread's until it is idle */
+	if (wq_drain(&P->wq) != 0) {
+		PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
+		return -1;
+	}
 	if (vault_prod_writer_header(P->container, hdr) != 0) {
 		PERR(P, "production: no container header");
 		return -1;
@@ -1674,6 +1679,7 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		PERR(P, "%s: %s", P->tmp_path, strerror(errno));
 		goto out;
 	}
+	P->wq.owner = P;
 	if (wq_start(&P->wq) != 0) {
 		PERR(P, "cannot start the output writer (out of memory?)");
 		goto out;
@@ -1733,6 +1739,11 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	 * list every file before them with its SHA-256). */
 	if (pr_view_loadfile(P) != 0 || pr_view_cover(P) != 0)
 		goto out;
+	/* the files' SHA-256 list is the writer thread's until it is idle */
+	if (wq_drain(&P->wq) != 0) {
+		PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
+		goto out;
+	}
 	if ((mhead = pr_manifest_head(P, ckpts)) == NULL) {
 		PERR(P, "out of memory");
 		goto out;

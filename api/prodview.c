@@ -623,7 +623,12 @@ pr_view_cover(prod *P)
 		PERR(P, "production: no matter details for the cover sheet");
 		return -1;
 	}
-	/* both sheets list the same files: the ones before them */
+	/* both sheets list the same files: the ones before them (hashed on
+	 * the writer thread: read once it is idle) */
+	if (wq_drain(&P->wq) != 0) {
+		PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
+		return -1;
+	}
 	n = json_array_size(P->sha_files);
 	return vx_cover_doc(P, 0, n) == 0 && vx_cover_doc(P, 1, n) == 0 ? 0 : -1;
 }

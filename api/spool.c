@@ -55,6 +55,75 @@ pr_write_all(int fd, const unsigned char *p, size_t n)
 	return 0;
 }
 
+enum { WQ_SEAL, WQ_HASH, WQ_START, WQ_END };
+
+/* On the writer thread: a tar file's bytes into its two hashes. */
+static int
+wq_hash(prod *P, const unsigned char *data, size_t len, char *e, size_t elen)
+{
+	vault_hasher_update(P->fh, data, len);
+	if (P->fsha != NULL && EVP_DigestUpdate(P->fsha, data, len) != 1) {
+		snprintf(e, elen, "SHA-256 failed");
+		return -1;
+	}
+	P->fsize += len;
+	return 0;
+}
+
+/* On the writer thread: a tar file begins (its name in the slot). */
+static int
+wq_file_start(prod *P, const unsigned char *name, size_t len, char *e,
+    size_t elen)
+{
+	if (len >= sizeof(P->fname))
+		len = sizeof(P->fname) - 1;
+	memcpy(P->fname, name, len);
+	P->fname[len] = '\0';
+	P->fsize = 0;
+	vault_hasher_reset(P->fh);
+	if (P->fsha != NULL && EVP_DigestInit_ex(P->fsha, EVP_sha256(), NULL) != 1) {
+		snprintf(e, elen, "SHA-256 failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* On the writer thread: a tar file ends; its hashes join the
+ * statement's list (BLAKE2b) and the manifest's and cover's (SHA-256). */
+static int
+wq_file_end(prod *P, char *e, size_t elen)
+{
+	unsigned char h[VAULT_HASH_BYTES];
+	char hex[2 * VAULT_HASH_BYTES + 1];
+
+	vault_hasher_final(P->fh, h);
+	util_hex(hex, h, sizeof(h));
+	if (P->files == NULL || json_array_append_new(P->files, json_pack(
+	    "{s:s,s:I,s:s}", "name", P->fname, "size", (json_int_t)P->fsize,
+	    "blake2b", hex)) != 0) {
+		snprintf(e, elen, "out of memory");
+		return -1;
+	}
+	if (P->fsha != NULL && P->sha_files != NULL) {
+		unsigned char sh[32];
+		char shex[65];
+		unsigned int mdlen = 0;
+
+		if (EVP_DigestFinal_ex(P->fsha, sh, &mdlen) != 1 || mdlen != 32) {
+			snprintf(e, elen, "SHA-256 failed");
+			return -1;
+		}
+		util_hex(shex, sh, sizeof(sh));
+		if (json_array_append_new(P->sha_files, json_pack("{s:s,s:I,s:s}",
+		    "name", P->fname, "size", (json_int_t)P->fsize,
+		    "sha256", shex)) != 0) {
+			snprintf(e, elen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void *
 wq_main(void *arg)
 {
@@ -72,11 +141,28 @@ wq_main(void *arg)
 		i = q->head;
 		rc = q->err;              /* after a failure: drop, but wipe */
 		pthread_mutex_unlock(&q->mu);
-		if (rc == 0 && vault_stream_write(q->w[i], q->buf[i], q->len[i], e,
-		    sizeof(e)) != 0)
-			rc = EIO;
-		else
+		e[0] = '\0';
+		if (rc == 0) {
+			switch (q->kind[i]) {
+			case WQ_SEAL:
+				rc = vault_stream_write(q->w[i], q->buf[i], q->len[i], e,
+				    sizeof(e));
+				break;
+			case WQ_HASH:
+				rc = wq_hash(q->owner, q->buf[i], q->len[i], e, sizeof(e));
+				break;
+			case WQ_START:
+				rc = wq_file_start(q->owner, q->buf[i], q->len[i], e,
+				    sizeof(e));
+				break;
+			default:
+				rc = wq_file_end(q->owner, e, sizeof(e));
+				break;
+			}
+			rc = rc != 0 ? EIO : 0;
+		} else {
 			rc = 0;
+		}
 		vault_wipe(q->buf[i], q->len[i]);
 		pthread_mutex_lock(&q->mu);
 		if (rc != 0 && q->err == 0) {
@@ -128,19 +214,22 @@ wq_publish(pr_wq *q)
 	q->open = 0;
 }
 
-/* Queue plaintext for the stream w, sealed and written by the thread in
- * the order queued: appended to the slot being filled while it is w's and
- * has room.  -1 (errno set) after any failed write; wq_error says what
- * failed. */
+/* Queue an item for the thread, in order: kind WQ_SEAL, plaintext for the
+ * stream w (sealed, then written by its sink), WQ_HASH, bytes of the
+ * current tar file, both appended to the slot being filled while it is
+ * the same kind and stream and has room; WQ_START (data: the file's name)
+ * and WQ_END, handed over at once.  -1 (errno set) after any failed item;
+ * wq_error says what failed. */
 static int
-wq_put(pr_wq *q, vault_stream_writer *w, const unsigned char *data,
+wq_item(pr_wq *q, int kind, vault_stream_writer *w, const unsigned char *data,
     size_t len)
 {
+	int one = kind == WQ_START || kind == WQ_END;
 	size_t n;
 
-	while (len > 0) {
-		if (q->open && (q->w[q->oslot] != w ||
-		    q->len[q->oslot] == PR_IO_BYTES))
+	do {
+		if (q->open && (one || q->kind[q->oslot] != kind ||
+		    q->w[q->oslot] != w || q->len[q->oslot] == PR_IO_BYTES))
 			wq_publish(q);
 		if (!q->open) {
 			pthread_mutex_lock(&q->mu);
@@ -157,16 +246,29 @@ wq_put(pr_wq *q, vault_stream_writer *w, const unsigned char *data,
 			q->open = 1;
 			q->len[q->oslot] = 0;
 			q->w[q->oslot] = w;
+			q->kind[q->oslot] = kind;
 		}
 		n = PR_IO_BYTES - q->len[q->oslot];
 		if (n > len)
 			n = len;
-		memcpy(q->buf[q->oslot] + q->len[q->oslot], data, n);
+		if (n > 0)
+			memcpy(q->buf[q->oslot] + q->len[q->oslot], data, n);
 		q->len[q->oslot] += n;
 		data += n;
 		len -= n;
-	}
+		if (one) {
+			wq_publish(q);
+			return 0;
+		}
+	} while (len > 0);
 	return 0;
+}
+
+static int
+wq_put(pr_wq *q, vault_stream_writer *w, const unsigned char *data,
+    size_t len)
+{
+	return len == 0 ? 0 : wq_item(q, WQ_SEAL, w, data, len);
 }
 
 /* The failed write's error, after wq_put or wq_drain returned -1. */
@@ -519,41 +621,18 @@ tar_fail(prod *P, const char *what)
 	return -1;
 }
 
-/* Every file of the tar is hashed as it goes in, for the statement. */
+/* Every file of the tar is hashed as it goes in, for the statement: on
+ * the writer thread, in queue order (wq_hash, wq_file_start, wq_file_end);
+ * the lists are read after wq_drain. */
 int
 pr_file_end(prod *P)
 {
-	unsigned char h[VAULT_HASH_BYTES];
-	char hex[2 * VAULT_HASH_BYTES + 1];
-
 	if (!P->fh_active)
 		return 0;
 	P->fh_active = 0;
-	vault_hasher_final(P->fh, h);
-	util_hex(hex, h, sizeof(h));
-	if (P->files == NULL || json_array_append_new(P->files, json_pack(
-	    "{s:s,s:I,s:s}", "name", P->fname, "size", (json_int_t)P->fsize,
-	    "blake2b", hex)) != 0) {
-		PERR(P, "out of memory");
+	if (wq_item(&P->wq, WQ_END, NULL, NULL, 0) != 0) {
+		PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
 		return -1;
-	}
-	/* and SHA-256, which reviewers' tools check (cover sheet, manifest) */
-	if (P->fsha != NULL && P->sha_files != NULL) {
-		unsigned char sh[32];
-		char shex[65];
-		unsigned int mdlen = 0;
-
-		if (EVP_DigestFinal_ex(P->fsha, sh, &mdlen) != 1 || mdlen != 32) {
-			PERR(P, "SHA-256 failed");
-			return -1;
-		}
-		util_hex(shex, sh, sizeof(sh));
-		if (json_array_append_new(P->sha_files, json_pack("{s:s,s:I,s:s}",
-		    "name", P->fname, "size", (json_int_t)P->fsize,
-		    "sha256", shex)) != 0) {
-			PERR(P, "out of memory");
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -567,12 +646,9 @@ tar_entry(prod *P, const char *path, unsigned long long size, int dir)
 	if (pr_file_end(P) != 0)
 		return -1;
 	if (!dir && P->fh != NULL) {
-		snprintf(P->fname, sizeof(P->fname), "%s", path);
-		P->fsize = 0;
-		vault_hasher_reset(P->fh);
-		if (P->fsha != NULL &&
-		    EVP_DigestInit_ex(P->fsha, EVP_sha256(), NULL) != 1) {
-			PERR(P, "SHA-256 failed");
+		if (wq_item(&P->wq, WQ_START, NULL, (const unsigned char *)path,
+		    strlen(path)) != 0) {
+			PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
 			return -1;
 		}
 		P->fh_active = 1;
@@ -600,13 +676,10 @@ tar_put(prod *P, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 
-	if (P->fh_active) {
-		vault_hasher_update(P->fh, data, len);
-		if (P->fsha != NULL && EVP_DigestUpdate(P->fsha, data, len) != 1) {
-			PERR(P, "SHA-256 failed");
-			return -1;
-		}
-		P->fsize += len;
+	if (P->fh_active && len > 0 &&
+	    wq_item(&P->wq, WQ_HASH, NULL, p, len) != 0) {
+		PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
+		return -1;
 	}
 	while (len > 0) {
 		la_ssize_t w = archive_write_data(P->tar, p, len);

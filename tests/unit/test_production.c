@@ -738,6 +738,7 @@ wq_prod(char *dir, const unsigned char pk[VAULT_BOX_PK_BYTES], int fd,
 	P->iobuf = malloc(PR_IO_BYTES);
 	assert_non_null(P->iobuf);
 	assert_non_null(mkdtemp(dir));
+	P->wq.owner = P;
 	assert_int_equal(wq_start(&P->wq), 0);
 	assert_int_equal(vault_spool_key_new(&P->skey, e, sizeof e), 0);
 	assert_int_equal(vault_prod_writer_new(&P->container, pk, out_sink, P, e,
