@@ -187,8 +187,8 @@ typedef struct pr_wq {
 
 /* Text assembled in guarded memory: lines of records.jsonl and the
  * manifest, RSMF events.  Values that come from a record are encoded by
- * jansson (json_dumpb of the parsed value, JSON_ENCODE_ANY), so nothing
- * here escapes JSON by hand. */
+ * tx_json: strings by jtext_escape (json_dumpb's exact bytes, one copy of
+ * the rule in common/jtext.c), anything else by json_dumpb. */
 typedef struct pr_text {
 	unsigned char *p;
 	size_t         len;

@@ -35,7 +35,10 @@
  * zip and RFC 5322 headers need sizes and counts before the bytes they
  * describe, so output is held in spools: guarded memory first, and past a
  * bound a temporary file sealed under a per-build key (vault_spool_*).
- * Ciphertext writes and the output's SHA-256 run on one writer thread.
+ * Sealing, writes and every hash of the output (the container's SHA-256,
+ * each file's BLAKE2b and SHA-256) run on one writer thread (api/spool.c);
+ * decrypted records are read by common/jtext.c, jansson only for what it
+ * declines.
  * libarchive writes unblocked (bytes_per_block 0): its own block buffer is
  * malloc'd and freed unwiped, so the tar and zip bytes — plaintext — must
  * go straight from our wiped buffers to the callbacks.  Stored zip entries

@@ -2,13 +2,14 @@
  * contract in api/prodview.h): per conversation a transcript in HTML and
  * plain text, one load file row per record, and the cover sheet.
  *
- * Trusts: the decrypted record only as JSON that jansson parsed; every
- * value is escaped for where it goes (vx_escape): HTML entities, '?' for
- * control characters in text and CSV (a terminal or spreadsheet must not
- * act on them), RFC 4180 quoting, and a leading ' for a CSV cell that a
- * spreadsheet would take as a formula.  The HTML is self-contained: no
- * script, no external resource, and a Content-Security-Policy that allows
- * none; links go only to names we made (attachments/<control>-<nn>-<safe>).
+ * Trusts: the decrypted record only as JSON that common/jtext.c or jansson
+ * parsed; every value is escaped for where it goes (vx_escape): HTML
+ * entities, '?' for control characters in text and CSV (a terminal or
+ * spreadsheet must not act on them), RFC 4180 quoting, and a leading '
+ * for a CSV cell that a spreadsheet would take as a formula.  The HTML is
+ * self-contained: no script, no external resource, and a
+ * Content-Security-Policy that allows none; links go only to names we made
+ * (attachments/<control>-<nn>-<safe>).
  *
  * Does not: hold a transcript or the load file in memory (spools, as the
  * RSMF events), log anything, or name a tar entry after content
