@@ -106,6 +106,8 @@ jtext_string(const char *str, size_t len, size_t *pos, char *scratch,
 		*pos = i + 1;
 		return 0;
 	}
+	if (scratch == NULL)
+		return -2;
 	o = scratch;
 	memcpy(o, s + start, i - start);
 	o += i - start;

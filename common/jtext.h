@@ -28,7 +28,9 @@ int jtext_utf8_valid(const unsigned char *s, size_t len);
  * from s when it holds no escape (*used = 0), else written to scratch
  * (room for at least the rest of s; *used = bytes written).  \u0000 and
  * unpaired surrogates are declined; UTF-8 is not checked (the caller's
- * rule).  0 with *pos after the closing quote, or -1 (declined). */
+ * rule).  0 with *pos after the closing quote, -1 (declined), or -2: it
+ * holds an escape and scratch is NULL (*pos unchanged: call again with
+ * one; most strings need none). */
 int jtext_string(const char *s, size_t len, size_t *pos, char *scratch,
     const char **out, size_t *outn, size_t *used);
 

@@ -721,15 +721,21 @@ rf_ws(rf_line *L)
 
 /* The string at L->pos (its opening quote), decoded into *out: borrowed
  * from the line when it holds no escape, else written to the scratch
- * buffer (never longer than the raw text).  UTF-8 is checked by the
- * caller's rules (jtext_utf8_valid). */
+ * buffer (made at the line's first escape, as long as the line: decoded
+ * strings are never longer than their raw text).  UTF-8 is checked by
+ * the caller's rules (jtext_utf8_valid). */
 static int
 rf_string(rf_line *L, rf_str *out)
 {
 	size_t used;
+	int rc;
 
-	if (jtext_string(L->s, L->len, &L->pos, L->scratch + L->sused, &out->p,
-	    &out->n, &used) != 0)
+	rc = jtext_string(L->s, L->len, &L->pos, L->scratch != NULL ?
+	    L->scratch + L->sused : NULL, &out->p, &out->n, &used);
+	if (rc == -2 && (L->scratch = malloc(L->len)) != NULL)
+		rc = jtext_string(L->s, L->len, &L->pos, L->scratch, &out->p,
+		    &out->n, &used);
+	if (rc != 0)
 		return -1;
 	L->sused += used;
 	return 0;
@@ -914,8 +920,6 @@ rf_check(rec_checked *out, const char *line, size_t len, const char *device,
 	memset(&L, 0, sizeof(L));
 	L.s = line;
 	L.len = len;
-	if ((L.scratch = malloc(len)) == NULL)
-		return 0;
 	if (rf_read(&L) != 0 ||
 	    (L.seen & ((1U << RF_NSTR) - 1U)) != (1U << RF_NSTR) - 1U ||
 	    (L.seen & (1U << RF_RECIPIENTS_KEY)) == 0 || L.nrcp < 1 ||
@@ -980,8 +984,10 @@ rf_check(rec_checked *out, const char *line, size_t len, const char *device,
 	}
 	ok = 1;
 out:
-	vault_wipe(L.scratch, len);
-	free(L.scratch);
+	if (L.scratch != NULL) {
+		vault_wipe(L.scratch, len);
+		free(L.scratch);
+	}
 	if (!ok)
 		rec_checked_clear(out);
 	vault_wipe(&L, sizeof(L));

@@ -195,6 +195,26 @@ dropcopy
 mkcopy && tamper "UPDATE coffer.records SET epoch_id = gen_random_uuid() WHERE $KEY;"
 expect "a record pointed at a non-existent epoch" "$LOC" "seq $SEQ:" "leaf hash"; dropcopy
 
+# Since migration 0024 coffer.records has no foreign keys: the gateway's own
+# role (its database credentials alone, nothing switched off) can insert a
+# record whose epoch has no row, here a copy of a record at the stream's
+# next seq.  It cannot sign a checkpoint (the node key is the sealer's), so
+# verify reports the row as covered by no batch before it looks at its
+# epoch (the epoch check itself: the superuser cases above).
+NEWSEQ=$(q "SELECT max(seq) + 1 FROM coffer.records WHERE tenant_id = '$ACME' AND stream_id = '$SA'")
+LASTB=$(q "SELECT max(batch_no) FROM coffer.batches WHERE tenant_id = '$ACME' AND stream_id = '$SA'")
+BOGUS=$(q "SELECT gen_random_uuid()")
+mkcopy && $PSQL -d "$COPY" \
+    -c "CREATE TABLE public.gw_row AS SELECT * FROM coffer.records WHERE $KEY" \
+    -c "GRANT SELECT ON public.gw_row TO coffer_gateway" \
+    -c "SET ROLE coffer_gateway" \
+    -c "INSERT INTO coffer.records (tenant_id, stream_id, seq, epoch_id, batch_no, received_at, sent_at, channel, size_class, participant_tokens, conversation_token, dedup_token, nonce, ciphertext, leaf_hash) SELECT tenant_id, stream_id, $NEWSEQ, '$BOGUS'::uuid, batch_no, received_at, sent_at, channel, size_class, participant_tokens, conversation_token, dedup_token, nonce, ciphertext, leaf_hash FROM public.gw_row" &&
+    ok "the gateway's role inserted a record under epoch $BOGUS (no row)" ||
+    bad "the gateway's role could not insert the record"
+expect "a record inserted by the gateway's role under an epoch with no row" \
+    "verify: TAMPERED: $LOC seq $NEWSEQ: the row lies after the last batch ($LASTB, last_seq $((NEWSEQ - 1))) and is covered by no batch or checkpoint"
+dropcopy
+
 mkcopy && tamper "DELETE FROM coffer.streams WHERE tenant_id = '$ACME' AND stream_id = '$SA';"
 expect "the stream row of a stream holding records deleted" \
     "verify: TAMPERED: $LOC: the stream holds rows but is not registered in coffer.streams"

@@ -7,7 +7,8 @@
  * on every single-byte mutation and truncation of each accepted text.  The
  * common record shapes must be taken (a loader that declines everything
  * would agree too).  jtext_escape must write json_dumpb's bytes for every
- * byte value and for multi-byte UTF-8, and count what it writes.
+ * byte value and for multi-byte UTF-8, and count what it writes;
+ * jtext_string asks for scratch only for a string with an escape.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -208,6 +209,42 @@ test_escape(void **state)
 		expect_escape(utf8[i], strlen(utf8[i]));
 }
 
+/* jtext_string borrows a plain string, and asks for scratch (-2, the
+ * position unchanged) only when the string holds an escape. */
+static void
+test_string_scratch(void **state)
+{
+	static const char plain[] = "\"plain text\",", esc[] = "\"a\\nb\"";
+	char scratch[sizeof(esc)];
+	const char *out;
+	size_t pos = 0, n, used;
+
+	(void)state;
+	assert_int_equal(jtext_string(plain, strlen(plain), &pos, NULL, &out, &n,
+	    &used), 0);
+	assert_ptr_equal(out, plain + 1);
+	assert_int_equal(n, 10);
+	assert_int_equal(used, 0);
+	assert_int_equal(pos, 12);
+	pos = 0;
+	assert_int_equal(jtext_string(esc, strlen(esc), &pos, NULL, &out, &n,
+	    &used), -2);
+	assert_int_equal(pos, 0);
+	assert_int_equal(jtext_string(esc, strlen(esc), &pos, scratch, &out, &n,
+	    &used), 0);
+	assert_ptr_equal(out, scratch);
+	assert_int_equal(n, 3);
+	assert_int_equal(used, 3);
+	assert_memory_equal(out, "a\nb", 3);
+	assert_int_equal(pos, strlen(esc));
+	/* declined outright, scratch or not */
+	pos = 0;
+	assert_int_equal(jtext_string("\"open", 5, &pos, NULL, &out, &n, &used),
+	    -1);
+	assert_int_equal(jtext_string("\"\\x\"", 4, &pos, scratch, &out, &n,
+	    &used), -1);
+}
+
 /* The validator: every form RFC 3629 forbids. */
 static void
 test_utf8(void **state)
@@ -237,6 +274,7 @@ main(void)
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_string_scratch),
 		cmocka_unit_test(test_utf8),
 	};
 

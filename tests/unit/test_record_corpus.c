@@ -183,6 +183,46 @@ count_kind(kinds *k, const char *name, const char *reason)
 		k->utf8++;
 }
 
+/* One case of the corpus file (NAME TAB REASON TAB LINE, '#' comments),
+ * its line expanded and unescaped into c->dec (the caller frees c->dec.p).
+ * 1, or 0 after the last case. */
+typedef struct corpus_case {
+	char name[128];
+	char want[REC_REASON_MAX];
+	buf  dec;
+} corpus_case;
+
+static int
+corpus_next(char *file, size_t flen, size_t *off, corpus_case *c)
+{
+	while (*off < flen) {
+		char *line = file + *off, *nl = memchr(line, '\n', flen - *off);
+		size_t llen = nl != NULL ? (size_t)(nl - line) : flen - *off;
+		char *t1, *t2;
+		buf ex = { 0 };
+
+		*off += llen + 1;
+		if (llen == 0 || line[0] == '#')
+			continue;
+		line[llen] = '\0';
+		t1 = strchr(line, '\t');
+		t2 = t1 != NULL ? strchr(t1 + 1, '\t') : NULL;
+		if (t2 == NULL)
+			fail_msg("corpus line without two tabs: %.40s", line);
+		snprintf(c->name, sizeof(c->name), "%.*s", (int)(t1 - line), line);
+		snprintf(c->want, sizeof(c->want), "%.*s", (int)(t2 - t1 - 1),
+		    t1 + 1);
+		memset(&c->dec, 0, sizeof(c->dec));
+		expand(t2 + 1, strlen(t2 + 1), &ex);
+		unescape(ex.p, ex.len, &c->dec);
+		free(ex.p);
+		if (c->dec.p == NULL)
+			buf_put(&c->dec, "", 0);
+		return 1;
+	}
+	return 0;
+}
+
 /* rec_check (its fast path first) and rec_check_jansson must give the
  * same answer for every line: the same fields and canonical bytes when
  * accepted, the same reason and echoed id when not.  1 if they agree. */
@@ -233,33 +273,19 @@ test_fast_path_agrees(void **state)
 	static const char subst[] = "\"\\,: }]{[0u/n1\x7f\x80\xc3\x1f\xff";
 	size_t flen, off = 0, ncases = 0, nvariants = 0, nbad = 0;
 	char *file = corpus_read(&flen);
+	corpus_case c;
 
 	(void)state;
-	while (off < flen) {
-		char *line = file + off, *nl = memchr(line, '\n', flen - off);
-		size_t llen = nl != NULL ? (size_t)(nl - line) : flen - off;
-		char *t1, *t2;
-		buf ex = { 0 }, dec = { 0 };
+	while (corpus_next(file, flen, &off, &c)) {
+		buf dec = c.dec;
 		size_t i, j;
 
-		off += llen + 1;
-		if (llen == 0 || line[0] == '#')
-			continue;
-		line[llen] = '\0';
-		t1 = strchr(line, '\t');
-		t2 = t1 != NULL ? strchr(t1 + 1, '\t') : NULL;
-		assert_non_null(t2);
-		expand(t2 + 1, strlen(t2 + 1), &ex);
-		unescape(ex.p, ex.len, &dec);
-		if (dec.p == NULL)
-			buf_put(&dec, "", 0);
 		ncases++;
 		if (!same_answer(dec.p, dec.len)) {
-			print_error("%.*s: the fast path disagrees\n",
-			    (int)(t1 - line), line);
+			print_error("%s: the fast path disagrees\n", c.name);
 			nbad++;
 		}
-		if (t2 - t1 == 2 && t1[1] == '-' && dec.len < 4096) {
+		if (strcmp(c.want, "-") == 0 && dec.len < 4096) {
 			char *v = malloc(dec.len + 1);
 
 			assert_non_null(v);
@@ -269,22 +295,21 @@ test_fast_path_agrees(void **state)
 					v[i] = subst[j];
 					nvariants++;
 					if (!same_answer(v, dec.len)) {
-						print_error("%.*s: byte %zu -> 0x%02x: the "
-						    "fast path disagrees\n", (int)(t1 - line),
-						    line, i, (unsigned char)subst[j]);
+						print_error("%s: byte %zu -> 0x%02x: the "
+						    "fast path disagrees\n", c.name, i,
+						    (unsigned char)subst[j]);
 						nbad++;
 					}
 				}
 				nvariants++;
 				if (!same_answer(dec.p, i)) {
-					print_error("%.*s: cut at %zu: the fast path "
-					    "disagrees\n", (int)(t1 - line), line, i);
+					print_error("%s: cut at %zu: the fast path "
+					    "disagrees\n", c.name, i);
 					nbad++;
 				}
 			}
 			free(v);
 		}
-		free(ex.p);
 		free(dec.p);
 	}
 	free(file);
@@ -346,31 +371,16 @@ test_corpus(void **state)
 	size_t flen, off = 0, ncases = 0, nbad = 0;
 	char *file = corpus_read(&flen);
 	kinds k = { 0 };
+	corpus_case c;
 
 	(void)state;
-	while (off < flen) {
-		char *line = file + off, *nl = memchr(line, '\n', flen - off);
-		size_t llen = nl != NULL ? (size_t)(nl - line) : flen - off;
-		char *t1, *t2, name[128], want[REC_REASON_MAX];
-		buf ex = { 0 }, dec = { 0 };
+	while (corpus_next(file, flen, &off, &c)) {
+		const char *name = c.name, *want = c.want;
+		buf dec = c.dec;
 		rec r;
 		char reason[REC_REASON_MAX];
 		int rc;
 
-		off += llen + 1;
-		if (llen == 0 || line[0] == '#')
-			continue;
-		line[llen] = '\0';
-		t1 = strchr(line, '\t');
-		t2 = t1 != NULL ? strchr(t1 + 1, '\t') : NULL;
-		if (t2 == NULL)
-			fail_msg("corpus line without two tabs: %.40s", line);
-		snprintf(name, sizeof(name), "%.*s", (int)(t1 - line), line);
-		snprintf(want, sizeof(want), "%.*s", (int)(t2 - t1 - 1), t1 + 1);
-		expand(t2 + 1, strlen(t2 + 1), &ex);
-		unescape(ex.p, ex.len, &dec);
-		if (dec.p == NULL)
-			buf_put(&dec, "", 0);
 		assert_null(memchr(dec.p, '\n', dec.len));
 		ncases++;
 		count_kind(&k, name, want);
@@ -401,7 +411,6 @@ test_corpus(void **state)
 			nbad++;
 		}
 		rec_clear(&r);
-		free(ex.p);
 		free(dec.p);
 	}
 	free(file);
