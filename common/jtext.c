@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "vault/codec.h"
+
 int
 jtext_utf8_valid(const unsigned char *s, size_t len)
 {
@@ -19,7 +21,7 @@ jtext_utf8_valid(const unsigned char *s, size_t len)
 	while (i < len) {
 		unsigned char c = s[i];
 		uint32_t cp;
-		size_t n, k;
+		size_t n;
 
 		if (c < 0x80) {
 			uint64_t wv;
@@ -35,29 +37,9 @@ jtext_utf8_valid(const unsigned char *s, size_t len)
 				i++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1fU;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0fU;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07U;
-		} else {
-			return 0;               /* continuation, overlong lead, > F4 */
-		}
-		if (len - i - 1 < n)
+		if ((n = vault_utf8_seq(s + i, len - i, &cp)) == 0)
 			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0U) != 0x80U)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3fU);
-		}
-		if ((n == 2 && cp < 0x800U) || (n == 3 && cp < 0x10000U) ||
-		    cp > 0x10ffffU || (cp >= 0xd800U && cp <= 0xdfffU))
-			return 0;
-		i += n + 1;
+		i += n;
 	}
 	return 1;
 }

@@ -83,7 +83,7 @@ check_text(const unsigned char *s, size_t len, char *err, size_t err_len)
 	while (i < len) {
 		unsigned char c = s[i];
 		uint32_t      cp;
-		size_t        n, k;
+		size_t        n;
 
 		if (c < 0x80) {
 			if (c < 0x20 || c == 0x7f) {
@@ -94,33 +94,13 @@ check_text(const unsigned char *s, size_t len, char *err, size_t err_len)
 			i++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1fU;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0fU;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07U;
-		} else {
-			goto bad;   /* continuation byte, C0/C1 overlong, F5..FF */
-		}
-		if (len - i - 1 < n)
-			goto bad;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0U) != 0x80U)
-				goto bad;
-			cp = (cp << 6) | (s[i + k] & 0x3fU);
-		}
-		if ((n == 2 && cp < 0x800U) || (n == 3 && cp < 0x10000U) ||
-		    cp > 0x10ffffU || (cp >= 0xd800U && cp <= 0xdfffU))
-			goto bad;
+		if ((n = vault_utf8_seq(s + i, len - i, &cp)) == 0)
+			goto bad;   /* not well-formed (RFC 3629) */
 		if (cp >= 0x80U && cp <= 0x9fU) {
 			vault_err_set(err, err_len, "value contains a control character");
 			return -1;
 		}
-		i += n + 1;
+		i += n;
 	}
 	return 0;
 

@@ -89,3 +89,36 @@ vault_be32_get(const void *p)
 	return ((uint32_t)u[0] << 24) | ((uint32_t)u[1] << 16) |
 	    ((uint32_t)u[2] << 8) | u[3];
 }
+
+size_t
+vault_utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	uint32_t v;
+	size_t n, k;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 1;
+		v = c & 0x1fU;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 2;
+		v = c & 0x0fU;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 3;
+		v = c & 0x07U;
+	} else {
+		return 0;       /* continuation, C0/C1 overlong lead, F5..FF */
+	}
+	if (avail - 1 < n)
+		return 0;
+	for (k = 1; k <= n; k++) {
+		if ((s[k] & 0xc0U) != 0x80U)
+			return 0;
+		v = (v << 6) | (s[k] & 0x3fU);
+	}
+	if ((n == 2 && v < 0x800U) || (n == 3 && v < 0x10000U) ||
+	    v > 0x10ffffU || (v >= 0xd800U && v <= 0xdfffU))
+		return 0;
+	*cp = v;
+	return n + 1;
+}

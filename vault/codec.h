@@ -29,4 +29,13 @@ uint64_t vault_be64_get(const void *p);
 void     vault_be32_put(unsigned char out[4], uint32_t v);
 uint32_t vault_be32_get(const void *p);
 
+/* UTF-8 (RFC 3629), the one decoder: the ingest path's and the production
+ * builder's JSON strings (common/jtext.c) and the blind index's inputs
+ * (vault/blind.c).  s[0] is a byte >= 0x80 and avail >= 1 the bytes there
+ * are from s on.  Returns the length (2 to 4) of the well-formed sequence
+ * that starts at s, with its code point in *cp; 0 when there is none: a
+ * continuation or F5..FF lead, an overlong form, a surrogate, a code
+ * point above U+10FFFF, or a sequence cut short by avail. */
+size_t vault_utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp);
+
 #endif
