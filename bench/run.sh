@@ -66,28 +66,38 @@ DEVICES=${BENCH_DEVICES:-16}
 BATCH=100
 SIZE=1024
 ALIGN=$((BATCH * DEVICES))
+# Both modes measure ingest in the same interleaved rounds of ROUND records
+# per path (plaintext COPY, sealed COPY, sealed COPY without constraints,
+# the gateway), after the same warm-up round of WARM records per path:
+# the VM's speed drifts by up to 2x within an hour, and a path measured
+# minutes after another was measured on another machine.  Quick mode runs
+# fewer rounds, not smaller ones, so that its ratios predict the full
+# run's (issue 17.6); only the figures about archive size (the growth
+# windows) need the full sizes.
+ROUND=48000        # multiples of ALIGN (loadgen --first)
+WARM=8000
 if [ "$MODE" = full ]; then
-	N=1000000          # main ingest run and both COPY baselines
-	W=200000           # growth windows
+	ROUNDS=21          # main ingest run and the COPY baselines: 1 008 000
+	W=192000           # growth windows
 	PS_N=200000        # privsep comparison, per run
 	LAT_S=30           # seconds at 50 % of the maximum rate
 	GROW="1000000 5000000"
 	[ "${BENCH_LARGE:-0}" = 1 ] && GROW="$GROW 10000000"
-	PGP=200000         # records per pgcrypto mode
 	IDLE=10000
 	HOLD=10
 	HS_S=10
 else
-	N=48000
-	W=16000
+	ROUNDS=4           # 2 rounds put the ingest ratio 21 % off the full run's
+	W=48000
 	PS_N=64000
-	LAT_S=8
-	GROW="48000 250000"
-	PGP=6000
-	IDLE=2000
+	LAT_S=20
+	GROW=""           # the archive reaches ~450 000 records anyway
+	IDLE=10000
 	HOLD=3
-	HS_S=3
+	HS_S=10            # 3 s halves moved the ratio by 25 % from run to run
 fi
+N=$((ROUNDS * ROUND))
+PGP_ROUND=9600     # pgcrypto records per mode and round (201 600; quick 19 200)
 
 PSQL="psql -X -q -v ON_ERROR_STOP=1"
 TS=$(date -u +%Y%m%dT%H%M%SZ)
@@ -122,11 +132,31 @@ machine() {
 res() {
 	sed -n "s/^RESULT .* $1=\([^ ]*\).*/\1/p" "$2" 2>/dev/null | tail -1
 }
+# sum_rps FILE...: records over seconds of the RESULT lines of FILE...
+sum_rps() {
+	sed -n 's/^RESULT //p' "$@" 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) {
+	        split($i, kv, "="); v[kv[1]] = kv[2] }
+	    n += v["records"]; s += v["seconds"] }
+	    END { if (s > 0) printf "%.1f", n / s }'
+}
+# pool_p99 FILE...: p99 of the latencies (column 2) of loadgen's
+# --latency-out files together
+pool_p99() {
+	cat "$@" 2>/dev/null | grep -v '^#' | awk '{ print $2 }' | sort -g |
+	    awk '{ v[NR] = $1 } END { if (NR) { k = int(0.99 * NR); if (k < 1) k = 1; print v[k] } }'
+}
 now() {
 	date +%s.%N
 }
 calc() {   # calc EXPR: floating-point arithmetic
 	awk "BEGIN { printf \"%.6g\", $1 }"
+}
+# size_label N: 1m, 5m, 104k.  The growth figures are about the archive's
+# size: quick mode names them by the size it reaches (ingest_at_100k_vs_empty,
+# _at_250k_), never as the full run's 1 M and 5 M.
+size_label() {
+	awk -v t="$1" 'BEGIN { if (t >= 1e6) printf "%gm", int(t / 1e5) / 10;
+	    else printf "%gk", int(t / 1e3) }'
 }
 align_up() {
 	echo $((($1 + ALIGN - 1) / ALIGN * ALIGN))
@@ -209,6 +239,7 @@ for s in fsync synchronous_commit full_page_writes wal_level shared_buffers \
 	machine "pg_$s" "$($PSQL -At -c "SHOW $s")"
 done
 machine records "$N"
+machine ingest_rounds "$ROUNDS rounds of $ROUND records, $WARM to warm up, pgcrypto $PGP_ROUND a round"
 machine devices "$DEVICES"
 machine batch "$BATCH"
 machine body_size "$SIZE"
@@ -253,41 +284,102 @@ if [ "$ARCHIVE" -gt "$PROD" ]; then
 fi
 $PSQL -c "VACUUM ANALYZE coffer.records" >/dev/null 2>&1
 else
-# == 1. durable ingest vs plaintext COPY and sealed COPY ===========================
-log "(a) plaintext binary COPY, 2 writers x 1000: $N records"
-"$BUILD/bench/copy_plain" --db dbname=bench --records "$N" --devices "$DEVICES" \
-    --batch "$BATCH" --size "$SIZE" --series "$RAW/plain.series" \
-    >"$RAW/plain.out" 2>&1 || fail plain "copy_plain ($(tail -1 "$RAW/plain.out"))"
+# == 1. durable ingest vs plaintext COPY, sealed COPY and pgcrypto ===============
+# The pgcrypto peer (section 2) runs in the same rounds: a throwaway
+# RSA-3072 key for pgp_pub_encrypt, a random password for pgp_sym_encrypt.
+GNUPGHOME="$COFFER_TEST_TMP/gnupg"
+export GNUPGHOME
+mkdir -p "$GNUPGHOME" && chmod 0700 "$GNUPGHOME"
+PATHS="plain sealed bare gateway pgp_pub pgp_sym"
+if ! { gpg --batch --pinentry-mode loopback --passphrase '' --quick-generate-key \
+    'coffer-bench <bench@localhost.invalid>' rsa3072 sign never >"$RAW/gpg.log" 2>&1 &&
+    FPR=$(gpg --list-keys --with-colons 2>/dev/null | awk -F: '/^fpr/ { print $10; exit }') &&
+    gpg --batch --pinentry-mode loopback --passphrase '' --quick-add-key "$FPR" \
+    rsa3072 encr never >>"$RAW/gpg.log" 2>&1 &&
+    gpg --armor --export >"$COFFER_TEST_TMP/pgp-pub.asc" 2>>"$RAW/gpg.log"; }; then
+	fail pgp-key "gpg key generation ($(tail -1 "$RAW/gpg.log"))"
+	PATHS="plain sealed bare gateway pgp_sym"
+fi
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$COFFER_TEST_TMP/pgp-pass"
+# ingest_one PATH TAG FIRST COUNT: COUNT records from FIRST on through PATH
+# (plain, sealed, bare, gateway) -> $RAW/PATH-TAG.{out,series[,latency]}
+ingest_one() {
+	o="$RAW/$1-$2"
+	case "$1" in
+	plain) "$BUILD/bench/copy_plain" --db dbname=bench --records "$4" --first "$3" \
+	    --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" --series "$o.series" \
+	    >"$o.out" 2>&1 ;;
+	sealed) "$BUILD/bench/copy_sealed" --db dbname=bench_sealed --records "$4" \
+	    --first "$3" --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" \
+	    --series "$o.series" >"$o.out" 2>&1 ;;
+	bare) "$BUILD/bench/copy_sealed" --db dbname=bench_sealed --table bench.sealed_bare \
+	    --records "$4" --first "$3" --seed 3 --devices "$DEVICES" --batch "$BATCH" \
+	    --size "$SIZE" --series "$o.series" >"$o.out" 2>&1 ;;
+	gateway) $LG --records "$4" --first "$3" --seed 1 --series "$o.series" \
+	    --latency-out "$o.latency" >"$o.out" 2>"$o.err" ;;
+	pgp_pub) "$BUILD/bench/pgcrypto" --db dbname=bench --mode pub \
+	    --key "$COFFER_TEST_TMP/pgp-pub.asc" --records "$PGP_ROUND" --first "$3" \
+	    --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" >"$o.out" 2>&1 ;;
+	pgp_sym) "$BUILD/bench/pgcrypto" --db dbname=bench --mode sym \
+	    --password-file "$COFFER_TEST_TMP/pgp-pass" --records "$PGP_ROUND" --first "$3" \
+	    --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" >"$o.out" 2>&1 ;;
+	esac || { fail "$1" "$1 round $2 ($(tail -1 "$o.out") $(tail -1 "$o.err" 2>/dev/null))"; return 1; }
+}
+# ingest_sum PATH: the measured rounds summed into $RAW/PATH.out (a RESULT
+# line: records, seconds, records_per_s, mb_per_s, cpu_s, p99_ms for the
+# gateway), $RAW/PATH.series end to end, the gateway's latencies together
+ingest_sum() {
+	p=$1
+	# the round files sort by name (r01, r02, ...), as a glob expands
+	set -- "$RAW/$p"-r[0-9]*.out
+	[ -e "$1" ] || return 0
+	sed -n 's/^RESULT //p' "$@" | awk '{ for (i = 1; i <= NF; i++) {
+	        split($i, kv, "="); v[kv[1]] = kv[2] }
+	    n += v["records"]; s += v["seconds"]; b += v["bytes"]; c += v["cpu_s"] }
+	    END { if (s > 0) printf "RESULT name=sum records=%d bytes=%d seconds=%.3f records_per_s=%.1f mb_per_s=%.2f cpu_s=%.2f rounds=%d\n",
+	        n, b, s, n / s, b / s / 1e6, c, NR }' >"$RAW/$p.out"
+	awk 'FNR == 1 && NR > 1 { o = lt; c = lc } { lt = $1 + o; lc = $3 + c;
+	    print lt, $2, lc }' "$RAW/$p"-r[0-9]*.series >"$RAW/$p.series" 2>/dev/null
+	if [ "$p" = gateway ]; then
+		cat "$RAW/gateway"-r[0-9]*.latency >"$RAW/gateway.latency"
+		sed -i "s/\$/ p99_ms=$(pool_p99 "$RAW/gateway.latency")/" "$RAW/gateway.out"
+	fi
+}
+log "ingest: $ROUNDS interleaved rounds of $ROUND records on each path, after $WARM records each to warm up:"
+log "    (a) plaintext binary COPY, (b) sealed in process + COPY, (b') the same without"
+log "    coffer.records' FKs and CHECKs, and the gateway over mTLS (loadgen, $DEVICES devices)"
+for p in $PATHS; do
+	ingest_one "$p" warm 0 "$WARM"
+done
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	# every other round backwards, so no path always follows the same one
+	order=$PATHS
+	[ $((r % 2)) = 0 ] && order=$(echo "$PATHS" | tr ' ' '\n' | tac | tr '\n' ' ')
+	tag=$(printf 'r%02d' "$r")
+	line=""
+	for p in $order; do
+		ingest_one "$p" "$tag" $((WARM + (r - 1) * ROUND)) "$ROUND" &&
+		    line="$line $p $(res records_per_s "$RAW/$p-$tag.out")"
+	done
+	log "    round $r:$line"
+	r=$((r + 1))
+done
+for p in $PATHS; do
+	ingest_sum "$p"
+done
+PUB_RPS=$(res records_per_s "$RAW/pgp_pub.out")
+SYM_RPS=$(res records_per_s "$RAW/pgp_sym.out")
 PLAIN_RPS=$(res records_per_s "$RAW/plain.out")
 PLAIN_MBS=$(res mb_per_s "$RAW/plain.out")
-log "    $PLAIN_RPS records/s, $PLAIN_MBS MB/s"
-
-log "(b) sealed in-process (vault), binary COPY, 2 writers x 1000: $N records"
-"$BUILD/bench/copy_sealed" --db dbname=bench_sealed --records "$N" \
-    --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" \
-    --series "$RAW/sealed.series" >"$RAW/sealed.out" 2>&1 ||
-    fail sealed "copy_sealed ($(tail -1 "$RAW/sealed.out"))"
 SEALED_RPS=$(res records_per_s "$RAW/sealed.out")
-SEALED_MBS=$(res mb_per_s "$RAW/sealed.out")
-log "    $SEALED_RPS records/s, $SEALED_MBS MB/s"
-log "(b') the same into a copy of coffer.records without its FKs and CHECKs: $N records"
-"$BUILD/bench/copy_sealed" --db dbname=bench_sealed --table bench.sealed_bare \
-    --records "$N" --seed 3 --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" \
-    >"$RAW/sealed-bare.out" 2>&1 ||
-    fail sealed-bare "copy_sealed --table ($(tail -1 "$RAW/sealed-bare.out"))"
-BARE_RPS=$(res records_per_s "$RAW/sealed-bare.out")
-log "    $BARE_RPS records/s"
-# The ceilings are measured; their tables are not needed any more.
-$PSQL -d postgres -c "DROP DATABASE bench_sealed" >/dev/null 2>&1
-
-log "Coffer: loadgen -> coffer-gateway over mTLS, $DEVICES devices: $N records"
-$LG --records "$N" --seed 1 --series "$RAW/gateway.series" \
-    --latency-out "$RAW/gateway.latency" >"$RAW/gateway.out" 2>"$RAW/gateway.err" ||
-    fail ingest "loadgen ($(tail -1 "$RAW/gateway.err"))"
+BARE_RPS=$(res records_per_s "$RAW/bare.out")
 GW_RPS=$(res records_per_s "$RAW/gateway.out")
 GW_MBS=$(res mb_per_s "$RAW/gateway.out")
 GW_CPU=$(res cpu_s "$RAW/gateway.out")
-log "    $GW_RPS records/s, $GW_MBS MB/s (loadgen CPU ${GW_CPU}s)"
+log "    (a) $PLAIN_RPS records/s, (b) $SEALED_RPS, (b') $BARE_RPS, gateway $GW_RPS (loadgen CPU ${GW_CPU}s), pgp_pub_encrypt $PUB_RPS, pgp_sym_encrypt $SYM_RPS"
+# The ceilings are measured; their tables are not needed any more.
+$PSQL -d postgres -c "DROP DATABASE bench_sealed" >/dev/null 2>&1
 gwf_curl "$GWF_PROBE" "http://127.0.0.1:$GWF_METRICS_PORT/metrics" \
     >"$RAW/gateway-metrics.txt" 2>/dev/null ||
     curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" >"$RAW/gateway-metrics.txt" 2>/dev/null
@@ -307,23 +399,43 @@ figure seal_copy_schema_constraints records/s "$SEALED_RPS" "$BARE_RPS" \
 # Rate over the first W acknowledged records of the main run (archive 0).
 R0=$(awk -v w="$W" '$3 >= w { t = pt + (w - pa) * ($1 - pt) / ($3 - pa);
     printf "%.1f", w / t; exit } { pt = $1; pa = $3 }' "$RAW/gateway.series" 2>/dev/null)
-ARCHIVE=$N
-NEXT=$N            # next unused record index (loadgen --first)
+# The machine's speed then: plaintext COPY over the same first W/ROUND
+# rounds.  Each growth window is put beside a plaintext COPY of W records
+# into an empty table just before and just after it (the probe), and its
+# baseline is R0 scaled by probe / P0: the VM's drift between the main
+# run and a window minutes later (2x within an hour here) would otherwise
+# be read as the archive's cost.
+P0=$(awk -v w="$W" '$3 >= w { t = pt + (w - pa) * ($1 - pt) / ($3 - pa);
+    printf "%.1f", w / t; exit } { pt = $1; pa = $3 }' "$RAW/plain.series" 2>/dev/null)
+ARCHIVE=$((N + WARM))
+NEXT=$ARCHIVE      # next unused record index (loadgen --first)
 GROW_RATES=""
+probe() {   # probe OUT: plaintext COPY of W records into an empty table
+	"$BUILD/bench/copy_plain" --db dbname=bench --reset --records "$W" \
+	    --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" >"$1" 2>&1 ||
+	    fail probe "copy_plain --reset ($(tail -1 "$1"))"
+}
 window() {   # window LABEL: W records through the gateway at the current size
-	log "growth window at $ARCHIVE records: $W records"
+	log "growth window at $ARCHIVE records: $W records, between two plaintext COPY probes"
+	probe "$RAW/window-$1-probe1.out"
 	$LG --records "$W" --first "$NEXT" --seed 1 --series "$RAW/window-$1.series" \
 	    >"$RAW/window-$1.out" 2>"$RAW/window-$1.err" ||
 	    fail "window-$1" "loadgen ($(tail -1 "$RAW/window-$1.err"))"
+	probe "$RAW/window-$1-probe2.out"
 	WR=$(res records_per_s "$RAW/window-$1.out")
-	log "    $WR records/s at $ARCHIVE records"
+	WP=$(sed -n 's/^RESULT .* seconds=\([^ ]*\).*/\1/p' "$RAW/window-$1"-probe[12].out |
+	    awk -v w="$W" '{ s += $1; n++ } END { if (n == 2 && s > 0) printf "%.1f", 2 * w / s }')
+	WB=""
+	[ -n "$WP" ] && [ -n "$P0" ] && [ -n "$R0" ] && WB=$(calc "$R0 * $WP / $P0")
+	log "    $WR records/s at $ARCHIVE records; plaintext COPY $WP records/s (main run's first $W: $P0), so the empty-archive rate now is $WB"
 	NEXT=$((NEXT + W))
 	ARCHIVE=$((ARCHIVE + W))
 }
 
 # == 3. acknowledgement latency at 50 % of the maximum rate ======================
-window 1m
+window "$(size_label "$ARCHIVE")"
 R1=$WR
+B1=$WB
 A1=$((ARCHIVE - W))
 if [ -n "$GW_RPS" ]; then
 	RATE=$(calc "$GW_RPS / 2")
@@ -365,38 +477,48 @@ ps_restart() {   # ps_restart 0|1
 	gwf_start || return 1
 	LG="$BUILD/ops/loadgen --url $(gwf_url '') --ca $GWF_SRV_CA --certs $GWF_CERTS --devices $DEVICES --batch $BATCH --size $SIZE"
 }
-ps_max() {   # ps_max MODE: PS_N records at the maximum rate -> PS_RPS
-	log "privsep=$1: $PS_N records at the maximum rate"
+# Eight pieces, privsep 0 1 1 0 0 1 1 0, each after a restart and a
+# sync: LAT_S/8 seconds at a fixed 50 % of this run's maximum, then PS_N/4
+# records at the maximum rate.  Per mode the pieces are summed (records over seconds) and
+# their latencies pooled: the disk's writeback stalls, which make the p99
+# (README), fall on both modes alike rather than on whichever ran in a
+# stall-heavy half.
+PS_PIECE=$(align_up $((PS_N / 4)))
+ps_piece() {   # ps_piece MODE K RATE
+	o="$RAW/privsep$1-p$2"
 	ps_restart "$1" || { fail "privsep-$1" "gateway restart"; return 1; }
-	$LG --records "$PS_N" --first "$NEXT" --seed 1 >"$RAW/privsep$1-max.out" \
-	    2>"$RAW/privsep$1-max.err" || { fail "privsep-$1" "loadgen ($(tail -1 "$RAW/privsep$1-max.err"))"; return 1; }
-	NEXT=$((NEXT + PS_N)); ARCHIVE=$((ARCHIVE + PS_N))
-	PS_RPS=$(res records_per_s "$RAW/privsep$1-max.out")
-	log "    $PS_RPS records/s"
-}
-ps_lat() {   # ps_lat MODE RATE: p99 at RATE -> PS_P99
-	L=$(align_up "$(awk -v r="$2" -v s="$LAT_S" 'BEGIN { printf "%d", r * s / 2 }')")
-	log "privsep=$1: $L records at $2 records/s"
-	ps_restart "$1" || { fail "privsep-$1" "gateway restart"; return 1; }
-	$LG --records "$L" --first "$NEXT" --seed 1 --rate "$2" \
-	    --latency-out "$RAW/privsep$1-lat.latency" >"$RAW/privsep$1-lat.out" \
-	    2>"$RAW/privsep$1-lat.err" || { fail "privsep-$1" "loadgen ($(tail -1 "$RAW/privsep$1-lat.err"))"; return 1; }
+	# the last piece's dirty pages written back first: no piece starts
+	# with another's writeback debt
+	sync
+	L=$(align_up "$(awk -v r="$3" -v s="$LAT_S" 'BEGIN { printf "%d", r * s / 8 }')")
+	$LG --records "$L" --first "$NEXT" --seed 1 --rate "$3" --latency-out "$o-lat.latency" \
+	    >"$o-lat.out" 2>"$o-lat.err" ||
+	    { fail "privsep-$1" "loadgen ($(tail -1 "$o-lat.err"))"; return 1; }
 	NEXT=$((NEXT + L)); ARCHIVE=$((ARCHIVE + L))
-	PS_P99=$(res p99_ms "$RAW/privsep$1-lat.out")
-	log "    p99 $PS_P99 ms"
+	$LG --records "$PS_PIECE" --first "$NEXT" --seed 1 >"$o-max.out" 2>"$o-max.err" ||
+	    { fail "privsep-$1" "loadgen ($(tail -1 "$o-max.err"))"; return 1; }
+	NEXT=$((NEXT + PS_PIECE)); ARCHIVE=$((ARCHIVE + PS_PIECE))
+	log "    privsep=$1: p99 $(res p99_ms "$o-lat.out") ms at $3 records/s, then $(res records_per_s "$o-max.out") records/s"
 }
 if [ -n "$GW_RPS" ]; then
-	ps_max 0 && ONE_RPS=$PS_RPS
-	ps_max 1 && SEP_RPS=$PS_RPS
 	PS_RATE=$(calc "$GW_RPS / 2")
-	ps_lat 1 "$PS_RATE" && SEP_P99=$PS_P99
-	ps_lat 0 "$PS_RATE" && ONE_P99=$PS_P99
+	log "privsep: 8 pieces (0 1 1 0 0 1 1 0) of $((LAT_S / 8)) s at $PS_RATE records/s and $PS_PIECE records at the maximum rate"
+	piece_no=1
+	for m in 0 1 1 0 0 1 1 0; do
+		ps_piece "$m" "$piece_no" "$PS_RATE"
+		piece_no=$((piece_no + 1))
+	done
+	ONE_RPS=$(sum_rps "$RAW"/privsep0-p*-max.out)
+	SEP_RPS=$(sum_rps "$RAW"/privsep1-p*-max.out)
+	ONE_P99=$(pool_p99 "$RAW"/privsep0-p*-lat.latency)
+	SEP_P99=$(pool_p99 "$RAW"/privsep1-p*-lat.latency)
+	log "    privsep=1: $SEP_RPS records/s, p99 $SEP_P99 ms; privsep=0: $ONE_RPS records/s, p99 $ONE_P99 ms"
 	figure privsep_records_per_s records/s "${SEP_RPS:-}" "${ONE_RPS:-}" \
 	    "the same gateway with privsep = 0 (one process), same run" \
-	    "goal >= 0.95 (issue 14.1); $PS_N records at the maximum rate each"
+	    "goal >= 0.95 (issue 14.1); 4 x $PS_PIECE records at the maximum rate each, interleaved"
 	figure privsep_ack_latency_p99_ms ms "${SEP_P99:-}" "${ONE_P99:-}" \
 	    "the same gateway with privsep = 0 (one process), same run" \
-	    "goal <= 1.05 (issue 14.1); at $PS_RATE records/s (50 % of the maximum)"
+	    "goal <= 1.05 (issue 14.1); at $PS_RATE records/s (50 % of the maximum), 4 pieces each, pooled"
 	ps_restart 1 || fail privsep "gateway restart"
 fi
 
@@ -410,7 +532,23 @@ elif [ -x "$BUILD/bench/verify_run" ]; then
 	VERIFIER="bench/verify_run"
 fi
 if [ -n "$VERIFIER" ]; then
-	log "verify: $VERIFIER over $ARCHIVE records"
+	# COPY TO, verify, COPY TO: the baseline on both sides of the
+	# measurement, so the VM's drift during it favours neither
+	copyto() {   # copyto N: CT = seconds to read every row with COPY ... TO
+		CT=""
+		t0=$(now)
+		$PSQL -c "\\copy (SELECT tenant_id, stream_id, seq, epoch_id, batch_no, received_at, sent_at, channel, size_class, participant_tokens, conversation_token, dedup_token, nonce, ciphertext, leaf_hash FROM coffer.records ORDER BY tenant_id, stream_id, seq) TO '/dev/null' WITH (FORMAT binary)" \
+		    >"$RAW/copyto-$1.out" 2>&1 ||
+		    { fail copyto "COPY TO ($(tail -1 "$RAW/copyto-$1.out"))"; return 1; }
+		CT=$(calc "$(now) - $t0")
+	}
+	log "verify: $VERIFIER over $ARCHIVE records, between two COPY TO"
+	# a first read sets the rows' hint bits (and writes the pages): not
+	# counted, as it would be for whichever came first
+	copyto 0
+	C0=$CT
+	copyto 1
+	C1=$CT
 	t0=$(now)
 	if [ "$VERIFIER" = "cofferctl verify" ]; then
 		PGUSER=auditor "$BUILD/cofferctl" verify --quiet \
@@ -422,13 +560,12 @@ if [ -n "$VERIFIER" ]; then
 	t1=$(now)
 	VREC=$(sed -n 's/.* \([0-9][0-9]*\) records,.*/\1/p' "$RAW/verify.out" | head -1)
 	VRPS=$([ -n "$VREC" ] && calc "$VREC / ($t1 - $t0)")
-	t0=$(now)
-	$PSQL -c "\\copy (SELECT tenant_id, stream_id, seq, epoch_id, batch_no, received_at, sent_at, channel, size_class, participant_tokens, conversation_token, dedup_token, nonce, ciphertext, leaf_hash FROM coffer.records ORDER BY tenant_id, stream_id, seq) TO '/dev/null' WITH (FORMAT binary)" \
-	    >"$RAW/copyto.out" 2>&1 || fail copyto "COPY TO ($(tail -1 "$RAW/copyto.out"))"
-	t1=$(now)
-	CRPS=$(calc "${VREC:-$ARCHIVE} / ($t1 - $t0)")
+	copyto 2
+	C2=$CT
+	CRPS=""
+	[ -n "$C1" ] && [ -n "$C2" ] && CRPS=$(calc "2 * ${VREC:-$ARCHIVE} / ($C1 + $C2)")
 	log "    $(head -1 "$RAW/verify.out")"
-	log "    verify $VRPS records/s, COPY TO $CRPS records/s"
+	log "    verify $VRPS records/s, COPY TO $CRPS records/s (${C1}s before, ${C2}s after; ${C0:-?}s the uncounted first)"
 	note="$VREC records written by the gateway, by $VERIFIER"
 	[ "$VERIFIER" = "cofferctl verify" ] ||
 	    note="$note (cofferctl has no verify verb yet: the same verify_run() in process)"
@@ -532,6 +669,16 @@ EOC
 	MID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["matter_id"])' \
 	    "$RAW/matter.json" 2>/dev/null) ||
 	    { PROD_NOTE="matter not created: $(head -c 200 "$RAW/matter.json")"; return 1; }
+	# the baseline, COPY TO of the scope, before the build and after it
+	scope_copy() {   # CT = seconds
+		t0=$(now)
+		$PSQL -c "\\copy (SELECT r.* FROM coffer.records r JOIN coffer.tenants t USING (tenant_id) WHERE t.name = 'acme' AND r.sent_at BETWEEN '$FROM' AND '$TO' ORDER BY r.stream_id, r.seq) TO '/dev/null' WITH (FORMAT binary)" \
+		    >>"$RAW/production.log" 2>&1 || { PROD_NOTE="COPY TO of the scope failed"; return 1; }
+		CT=$(calc "$(now) - $t0")
+	}
+	# the first read sets hint bits (writes): not counted
+	scope_copy && scope_copy || return 1
+	PROD_COPY_S=$CT
 	for c in 1 2; do
 		"$BUILD/cofferctl" approve --matter "$MID" \
 		    --share "$GWF_DIR/tenants/acme/out/acme-custodian-$c.share" \
@@ -628,11 +775,8 @@ EOPY
 		    sort) >"$RAW/prod-files.txt"
 		(cd "$P/open" && ls -l) >>"$RAW/prod-files.txt" 2>&1
 	fi
-	t0=$(now)
-	$PSQL -c "\\copy (SELECT r.* FROM coffer.records r JOIN coffer.tenants t USING (tenant_id) WHERE t.name = 'acme' AND r.sent_at BETWEEN '$FROM' AND '$TO' ORDER BY r.stream_id, r.seq) TO '/dev/null' WITH (FORMAT binary)" \
-	    >>"$RAW/production.log" 2>&1 || { PROD_NOTE="COPY TO of the scope failed"; return 1; }
-	t1=$(now)
-	PROD_COPY_RPS=$(calc "$PROD_N / ($t1 - $t0)")
+	scope_copy || return 1
+	PROD_COPY_RPS=$(calc "2 * $PROD_N / ($PROD_COPY_S + $CT)")
 	return 0
 }
 PERF_PID=""
@@ -682,49 +826,26 @@ for target in $GROW; do
 		    fail "fill-$target" "copy_sealed ($(tail -1 "$RAW/fill-$target.out"))"
 		ARCHIVE=$target
 	fi
-	label=$(awk -v t="$target" 'BEGIN { printf "%gm", t / 1e6 }')
-	window "$label"
-	GROW_RATES="$GROW_RATES $target:$WR"
+	window "$(size_label "$ARCHIVE")"
+	GROW_RATES="$GROW_RATES $target:$WR:$WB"
 done
-figure ingest_at_1m_vs_empty records/s "$R1" "$R0" "first $W records of the main run (archive 0)" \
-    "window of $W records at $A1 records"
+GROWTH_BASE="first $W records of the main run (archive 0), x the machine's speed then / at the main run (plaintext COPY probes)"
+figure "ingest_at_$(size_label "$A1")_vs_empty" records/s "$R1" "$B1" "$GROWTH_BASE" \
+    "window of $W records at $A1 records; first $W of the main run: $R0 records/s"
 for gr in $GROW_RATES; do
-	t=${gr%%:*}
-	r=${gr#*:}
+	IFS=: read -r t r b <<EOG
+$gr
+EOG
 	[ "$t" -le "$A1" ] && continue
-	name=ingest_at_5m_vs_empty
-	[ "$t" -ge 10000000 ] && name=ingest_at_10m_vs_empty
-	figure "$name" records/s "$r" "$R0" "first $W records of the main run (archive 0)" \
-	    "window of $W records at $t records; goal >= 0.8$([ "$MODE" = quick ] && echo " (quick: $t instead of 5 M)")"
+	figure "ingest_at_$(size_label "$t")_vs_empty" records/s "$r" "$b" "$GROWTH_BASE" \
+	    "window of $W records at $t records; first $W of the main run: $R0 records/s$([ "$t" -ge 5000000 ] && echo "; goal >= 0.8")"
 done
 
-# == 2. pgcrypto ====================================================================
-log "pgcrypto: throwaway RSA-3072 key (gpg), $PGP records per mode"
-GNUPGHOME="$COFFER_TEST_TMP/gnupg"
-export GNUPGHOME
-mkdir -p "$GNUPGHOME" && chmod 0700 "$GNUPGHOME"
-if gpg --batch --pinentry-mode loopback --passphrase '' --quick-generate-key \
-    'coffer-bench <bench@localhost.invalid>' rsa3072 sign never >"$RAW/gpg.log" 2>&1 &&
-    FPR=$(gpg --list-keys --with-colons 2>/dev/null | awk -F: '/^fpr/ { print $10; exit }') &&
-    gpg --batch --pinentry-mode loopback --passphrase '' --quick-add-key "$FPR" \
-    rsa3072 encr never >>"$RAW/gpg.log" 2>&1 &&
-    gpg --armor --export >"$COFFER_TEST_TMP/pgp-pub.asc" 2>>"$RAW/gpg.log"; then
-	"$BUILD/bench/pgcrypto" --db dbname=bench --mode pub --key "$COFFER_TEST_TMP/pgp-pub.asc" \
-	    --records "$PGP" --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" \
-	    >"$RAW/pgp-pub.out" 2>&1 || fail pgp-pub "pgcrypto pub ($(tail -1 "$RAW/pgp-pub.out"))"
-else
-	fail pgp-key "gpg key generation ($(tail -1 "$RAW/gpg.log"))"
-fi
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$COFFER_TEST_TMP/pgp-pass"
-"$BUILD/bench/pgcrypto" --db dbname=bench --mode sym --password-file "$COFFER_TEST_TMP/pgp-pass" \
-    --records "$PGP" --devices "$DEVICES" --batch "$BATCH" --size "$SIZE" \
-    >"$RAW/pgp-sym.out" 2>&1 || fail pgp-sym "pgcrypto sym ($(tail -1 "$RAW/pgp-sym.out"))"
-PUB_RPS=$(res records_per_s "$RAW/pgp-pub.out")
-SYM_RPS=$(res records_per_s "$RAW/pgp-sym.out")
-log "    pgp_pub_encrypt $PUB_RPS records/s, pgp_sym_encrypt $SYM_RPS records/s"
+# == 2. pgcrypto (measured in the ingest rounds) ===================================
 figure pgcrypto_peer records/s "$GW_RPS" "$PUB_RPS" "pgp_pub_encrypt (RSA-3072), INSERT, 2 writers" \
-    "goal >= 3"
-figure pgcrypto_sym_peer records/s "$GW_RPS" "$SYM_RPS" "pgp_sym_encrypt (defaults), INSERT, 2 writers" ""
+    "goal >= 3; $PGP_ROUND records a round beside the gateway's"
+figure pgcrypto_sym_peer records/s "$GW_RPS" "$SYM_RPS" "pgp_sym_encrypt (defaults), INSERT, 2 writers" \
+    "$PGP_ROUND records a round beside the gateway's"
 $PSQL -d postgres -c "DROP DATABASE bench" >/dev/null 2>&1
 
 # == 5. connections ==================================================================
@@ -746,36 +867,50 @@ else
 fi
 log "    $(sed -n '2p' "$RAW/idle.out")"
 
-log "handshakes: openssl s_time -new for ${HS_S}s against the gateway and openssl s_server"
+HALF=$((HS_S / 2))
+log "handshakes: openssl s_time -new and loadgen --handshakes against the gateway and openssl s_server, ${HALF}s each in the order gateway, s_server, s_server, gateway"
 DEV0=$GWF_CERTS/$GWF_PROBE
-stime() {   # stime PORT OUT: full handshakes/s, one client connection at a time
-	t0=$(now)
-	openssl s_time -connect "127.0.0.1:$1" -new -time "$HS_S" -cert "$DEV0.crt" \
-	    -key "$DEV0.key" -CAfile "$GWF_SRV_CA" >"$2" 2>&1
-	t1=$(now)
-	c=$(sed -n 's/^\([0-9][0-9]*\) connections in .*real seconds.*/\1/p' "$2" | head -1)
-	[ -n "$c" ] && calc "$c / ($t1 - $t0)"
-}
-HS_GW=$(stime "$GWF_PORT" "$RAW/stime-gateway.out")
 SPORT=$(gwf_free_port)
 openssl s_server -accept "127.0.0.1:$SPORT" -cert "$GWF_SRV_CRT" -key "$GWF_SRV_KEY" \
     -CAfile "$COFFER_PKI/devices/acme/ca.pem" -Verify 2 -www -quiet -no_ticket \
     </dev/null >"$RAW/s_server.log" 2>&1 &
 SSERVER_PID=$!
 sleep 1
-HS_SS=$(stime "$SPORT" "$RAW/stime-s_server.out")
-log "    s_time: gateway $HS_GW/s, s_server $HS_SS/s"
-$LG --handshakes "$HS_S" --connections 2 >"$RAW/hs-gateway.out" 2>&1 ||
-    fail hs-gateway "loadgen --handshakes gateway ($(tail -1 "$RAW/hs-gateway.out"))"
-"$BUILD/ops/loadgen" --url "https://127.0.0.1:$SPORT" --ca "$GWF_SRV_CA" --certs "$GWF_CERTS" \
-    --devices "$DEVICES" --handshakes "$HS_S" --connections 2 >"$RAW/hs-s_server.out" 2>&1 ||
-    fail hs-s_server "loadgen --handshakes s_server ($(tail -1 "$RAW/hs-s_server.out"))"
+stime() {   # stime PORT OUT: "connections seconds", one client connection at a time
+	t0=$(now)
+	openssl s_time -connect "127.0.0.1:$1" -new -time "$HALF" -cert "$DEV0.crt" \
+	    -key "$DEV0.key" -CAfile "$GWF_SRV_CA" >"$2" 2>&1
+	t1=$(now)
+	c=$(sed -n 's/^\([0-9][0-9]*\) connections in .*real seconds.*/\1/p' "$2" | head -1)
+	[ -n "$c" ] && echo "$c $(calc "$t1 - $t0")" >>"$2.sum"
+}
+hsload() {   # hsload URL OUT: loadgen --handshakes, 2 client threads
+	"$BUILD/ops/loadgen" --url "$1" --ca "$GWF_SRV_CA" --certs "$GWF_CERTS" \
+	    --devices "$DEVICES" --handshakes "$HALF" --connections 2 >"$2" 2>&1 ||
+	    { fail hs "loadgen --handshakes $1 ($(tail -1 "$2"))"; return 1; }
+	echo "$(res handshakes "$2") $(res seconds "$2")" >>"$2.sum"
+}
+hsrate() {   # hsrate FILE.sum: handshakes per second over its runs
+	awk '{ n += $1; s += $2 } END { if (s > 0) printf "%.1f", n / s }' "$1" 2>/dev/null
+}
+: >"$RAW/stime-gateway.out.sum"
+: >"$RAW/stime-s_server.out.sum"
+: >"$RAW/hs-gateway.out.sum"
+: >"$RAW/hs-s_server.out.sum"
+for t in gateway s_server s_server gateway; do
+	port=$GWF_PORT
+	[ "$t" = s_server ] && port=$SPORT
+	stime "$port" "$RAW/stime-$t.out"
+	hsload "https://127.0.0.1:$port" "$RAW/hs-$t.out"
+done
 kill "$SSERVER_PID" 2>/dev/null
 wait "$SSERVER_PID" 2>/dev/null
 SSERVER_PID=""
-HSP_GW=$(res handshakes_per_s "$RAW/hs-gateway.out")
-HSP_SS=$(res handshakes_per_s "$RAW/hs-s_server.out")
-log "    2 parallel clients: gateway $HSP_GW/s, s_server $HSP_SS/s"
+HS_GW=$(hsrate "$RAW/stime-gateway.out.sum")
+HS_SS=$(hsrate "$RAW/stime-s_server.out.sum")
+HSP_GW=$(hsrate "$RAW/hs-gateway.out.sum")
+HSP_SS=$(hsrate "$RAW/hs-s_server.out.sum")
+log "    s_time: gateway $HS_GW/s, s_server $HS_SS/s; 2 parallel clients: gateway $HSP_GW/s, s_server $HSP_SS/s"
 figure handshakes_per_s handshakes/s "$HS_GW" "$HS_SS" \
     "openssl s_server, same certs (s_time -new)" "full mTLS handshakes, goal >= 0.7"
 figure handshakes_per_s_parallel handshakes/s "$HSP_GW" "$HSP_SS" \
