@@ -2,7 +2,7 @@
 # bench/run.sh — every benchmark figure of the benchmark issue, Coffer next to
 # its ceiling, in one run against one throwaway PostgreSQL.
 #
-#   sh bench/run.sh --quick     reduced sizes (make bench-quick, < 3 min)
+#   sh bench/run.sh --quick     4 ingest rounds, not 21 (make bench-quick, ~5 min)
 #   sh bench/run.sh --full      full sizes    (make bench, < 30 min)
 #   sh bench/run.sh --production  only the production figure (section 7)
 #
@@ -148,6 +148,16 @@ pool_p99() {
 now() {
 	date +%s.%N
 }
+# cpu_now: "total steal" jiffies of the whole machine (/proc/stat); the
+# hypervisor's steal slows the gateway's pipeline of processes more than
+# a single COPY stream, so the rounds and the run report it
+cpu_now() {
+	awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9; exit }' /proc/stat
+}
+steal_pct() {   # steal_pct "T0 S0" "T1 S1": per cent of the CPU time stolen
+	echo "$1 $2" | awk '{ d = $3 - $1; printf "%.0f", (d > 0 ? 100 * ($4 - $2) / d : 0) }'
+}
+CPU_START=$(cpu_now)
 calc() {   # calc EXPR: floating-point arithmetic
 	awk "BEGIN { printf \"%.6g\", $1 }"
 }
@@ -351,8 +361,10 @@ log "    coffer.records' FKs and CHECKs, and the gateway over mTLS (loadgen, $DE
 for p in $PATHS; do
 	ingest_one "$p" warm 0 "$WARM"
 done
+CPU_ING=$(cpu_now)
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
+	cpu0=$(cpu_now)
 	# every other round backwards, so no path always follows the same one
 	order=$PATHS
 	[ $((r % 2)) = 0 ] && order=$(echo "$PATHS" | tr ' ' '\n' | tac | tr '\n' ' ')
@@ -362,9 +374,11 @@ while [ "$r" -le "$ROUNDS" ]; do
 		ingest_one "$p" "$tag" $((WARM + (r - 1) * ROUND)) "$ROUND" &&
 		    line="$line $p $(res records_per_s "$RAW/$p-$tag.out")"
 	done
-	log "    round $r:$line"
+	log "    round $r:$line; CPU steal $(steal_pct "$cpu0" "$(cpu_now)") %"
 	r=$((r + 1))
 done
+ING_STEAL=$(steal_pct "$CPU_ING" "$(cpu_now)")
+machine ingest_cpu_steal_pct "$ING_STEAL"
 for p in $PATHS; do
 	ingest_sum "$p"
 done
@@ -385,7 +399,7 @@ gwf_curl "$GWF_PROBE" "http://127.0.0.1:$GWF_METRICS_PORT/metrics" \
     curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" >"$RAW/gateway-metrics.txt" 2>/dev/null
 
 figure ingest_records_per_s records/s "$GW_RPS" "$PLAIN_RPS" \
-    "plaintext binary COPY, 2 writers" "goal >= 0.55; < 0.40 is a defect"
+    "plaintext binary COPY, 2 writers" "goal >= 0.55; < 0.40 is a defect; $ROUNDS rounds, CPU steal $ING_STEAL %"
 figure ingest_mb_per_s MB/s "$GW_MBS" "$PLAIN_MBS" "plaintext binary COPY, 2 writers" \
     "NDJSON record bytes"
 figure ingest_vs_seal_copy_limit records/s "$GW_RPS" "$SEALED_RPS" \
@@ -921,6 +935,7 @@ fi   # not --production (sections 4 cont., 2, 5 above)
 # == report ==============================================================================
 machine load_average_at_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 machine duration_s "$(($(date +%s) - T_START))"
+machine cpu_steal_pct "$(steal_pct "$CPU_START" "$(cpu_now)")"
 machine failed_steps "${FAILED# }"
 gwf_stop
 
