@@ -2,7 +2,7 @@
 # bench/run.sh — every benchmark figure of the benchmark issue, Coffer next to
 # its ceiling, in one run against one throwaway PostgreSQL.
 #
-#   sh bench/run.sh --quick     4 ingest rounds, not 21 (make bench-quick, ~5 min)
+#   sh bench/run.sh --quick     8 ingest rounds, not 21 (make bench-quick, ~6 min)
 #   sh bench/run.sh --full      full sizes    (make bench, < 30 min)
 #   sh bench/run.sh --production  only the production figure (section 7)
 #
@@ -87,7 +87,8 @@ if [ "$MODE" = full ]; then
 	HOLD=10
 	HS_S=10
 else
-	ROUNDS=4           # 2 rounds put the ingest ratio 21 % off the full run's
+	ROUNDS=8           # a round's ratio moves by ~18 %: 8 give a standard
+	                   # error of ~6 %, 4 gave runs 15-21 % off the full's
 	W=48000
 	PS_N=64000
 	LAT_S=20
@@ -379,6 +380,17 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 ING_STEAL=$(steal_pct "$CPU_ING" "$(cpu_now)")
 machine ingest_cpu_steal_pct "$ING_STEAL"
+# The spread of the rounds' own gateway / plaintext ratios: their standard
+# error says how far this run's ratio may be from another's (a round's
+# ratio moves by about 18 % on the VM of issue 17).
+ING_SE=$(r=1; while [ "$r" -le "$ROUNDS" ]; do
+	tag=$(printf 'r%02d' "$r")
+	echo "$(res records_per_s "$RAW/gateway-$tag.out") $(res records_per_s "$RAW/plain-$tag.out")"
+	r=$((r + 1))
+    done | awk '$1 > 0 && $2 > 0 { x = $1 / $2; n++; s += x; q += x * x }
+	END { if (n > 1) { m = s / n; v = (q - n * m * m) / (n - 1); if (v < 0) v = 0;
+	    printf "%.3f", sqrt(v / n) } }')
+machine ingest_ratio_stderr "$ING_SE"
 for p in $PATHS; do
 	ingest_sum "$p"
 done
@@ -392,6 +404,7 @@ GW_RPS=$(res records_per_s "$RAW/gateway.out")
 GW_MBS=$(res mb_per_s "$RAW/gateway.out")
 GW_CPU=$(res cpu_s "$RAW/gateway.out")
 log "    (a) $PLAIN_RPS records/s, (b) $SEALED_RPS, (b') $BARE_RPS, gateway $GW_RPS (loadgen CPU ${GW_CPU}s), pgp_pub_encrypt $PUB_RPS, pgp_sym_encrypt $SYM_RPS"
+log "    gateway / (a): the rounds' standard error ${ING_SE:-?}; CPU steal $ING_STEAL % over the rounds"
 # The ceilings are measured; their tables are not needed any more.
 $PSQL -d postgres -c "DROP DATABASE bench_sealed" >/dev/null 2>&1
 gwf_curl "$GWF_PROBE" "http://127.0.0.1:$GWF_METRICS_PORT/metrics" \
@@ -399,7 +412,7 @@ gwf_curl "$GWF_PROBE" "http://127.0.0.1:$GWF_METRICS_PORT/metrics" \
     curl -s "http://127.0.0.1:$GWF_METRICS_PORT/metrics" >"$RAW/gateway-metrics.txt" 2>/dev/null
 
 figure ingest_records_per_s records/s "$GW_RPS" "$PLAIN_RPS" \
-    "plaintext binary COPY, 2 writers" "goal >= 0.55; < 0.40 is a defect; $ROUNDS rounds, CPU steal $ING_STEAL %"
+    "plaintext binary COPY, 2 writers" "goal >= 0.55; < 0.40 is a defect; $ROUNDS rounds, rounds' ratio standard error ${ING_SE:-?}, CPU steal $ING_STEAL %"
 figure ingest_mb_per_s MB/s "$GW_MBS" "$PLAIN_MBS" "plaintext binary COPY, 2 writers" \
     "NDJSON record bytes"
 figure ingest_vs_seal_copy_limit records/s "$GW_RPS" "$SEALED_RPS" \
