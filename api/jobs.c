@@ -433,8 +433,10 @@ jobs_run(jobs_worker *w, const job *jb)
 	 * audit events, this host's files) opens the matter's epochs. */
 	api_blind_destroy(cfg->blind_dir, jb->matter);
 	api_metrics_production(API_PROD_BUILT);
-	log_info("matter %s: production %s ready: %llu records, %llu bytes",
-	    jb->matter, pidstr, res.records, res.sealed_bytes);
+	log_info("matter %s: production %s ready: %llu records, %llu bytes "
+	    "(%llu ms scope and keys, %llu ms records, %llu ms closing files)",
+	    jb->matter, pidstr, res.records, res.sealed_bytes, res.ms_setup,
+	    res.ms_records, res.ms_finish);
 	return JOBS_DONE;
 fail:
 	PQclear(r);

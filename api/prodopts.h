@@ -42,6 +42,11 @@ typedef struct api_production_result {
 	unsigned long long attachments;
 	unsigned long long sealed_bytes;     /* size of out_path */
 	unsigned char      sealed_sha256[32];/* SHA-256 of out_path */
+	/* Wall time of the build's phases, in ms (the log's "ready" line):
+	 * scope, keys and checkpoints; the records; the files after them
+	 * (records.jsonl, load file, cover, manifest, statement) to the
+	 * fsync'd output. */
+	unsigned long long ms_setup, ms_records, ms_finish;
 } api_production_result;
 
 #endif

@@ -29,6 +29,8 @@
 # --callgrind-records 0 skips the callgrind run.  BENCH_PROFILE_SQL: SQL run
 # on the migrated database as its owner before the gateway starts, to
 # measure a schema change against the same run without it.
+# BENCH_PROFILE_GW: gateway configuration lines, one per line ("workers =
+# 4"), to measure a setting against the defaults.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -93,7 +95,17 @@ gwf_node gw-prof || exit 1
 if [ -n "${BENCH_PROFILE_SQL:-}" ]; then
 	$PSQL -c "$BENCH_PROFILE_SQL" || { echo "profile: BENCH_PROFILE_SQL failed" >&2; exit 1; }
 fi
-gwf_config "device_rate = 100000" "device_burst = 100000" || exit 1
+# one argument per line of BENCH_PROFILE_GW (the script's own arguments
+# were read above)
+OLDIFS=$IFS
+IFS='
+'
+set -f
+# shellcheck disable=SC2046
+set -- $(printf '%s\n' "${BENCH_PROFILE_GW:-}" | grep -v '^[[:space:]]*$')
+set +f
+IFS=$OLDIFS
+gwf_config "device_rate = 100000" "device_burst = 100000" "$@" || exit 1
 gwf_start || exit 1
 LG="$BUILD/ops/loadgen --url $(gwf_url '') --ca $GWF_SRV_CA --certs $GWF_CERTS --devices $DEVICES"
 

@@ -714,8 +714,13 @@ EOC
 		    --cert "$P/people/cus$c.crt" \
 		    --key "$P/people/cus$c.key" --yes >>"$RAW/production.log" 2>&1 ||
 		    { PROD_NOTE="cofferctl approve $c failed"; return 1; }
-		[ "$c" = 1 ] && [ "${BENCH_PROD_PERF:-0}" = 1 ] &&
-		    { perf record -e cpu-clock -F 499 -a -g -o "$RAW/prod-perf.data" \
+		# BENCH_PROD_PERF=dwarf: call chains through libraries built
+		# without frame pointers (libsodium, libcrypto), 16 KiB of stack
+		# a sample
+		PERF_G="-g"
+		[ "${BENCH_PROD_PERF:-0}" = dwarf ] && PERF_G="--call-graph=dwarf,16384"
+		[ "$c" = 1 ] && [ "${BENCH_PROD_PERF:-0}" != 0 ] &&
+		    { perf record -e cpu-clock -F 499 -a "$PERF_G" -o "$RAW/prod-perf.data" \
 		    >"$RAW/prod-perf.log" 2>&1 & PERF_PID=$!; }
 		[ "$c" = 1 ] && prod_cpu >"$RAW/prod-cpu0.txt"
 		[ "$c" = 1 ] || { t0=$(now); prod_cpu >"$RAW/prod-cpu0b.txt"; }
@@ -801,6 +806,23 @@ EOPY
 		    awk '{ n[$1]++; b[$1] += $2 } END { for (d in n) printf "%-24s %8d files %12d bytes\n", d, n[d], b[d] }' |
 		    sort) >"$RAW/prod-files.txt"
 		(cd "$P/open" && ls -l) >>"$RAW/prod-files.txt" 2>&1
+		# records.jsonl's bytes by top-level field (and the proof's parts)
+		python3 - "$P/open/records.jsonl" >>"$RAW/prod-files.txt" 2>&1 <<'EOPY'
+import json, sys
+tot, n = {}, 0
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        n += 1
+        for k, v in json.loads(line).items():
+            tot[k] = tot.get(k, 0) + len(json.dumps(v, separators=(",", ":")))
+            if isinstance(v, dict) and k in ("proof", "record"):
+                for k2, v2 in v.items():
+                    key = k + "." + k2
+                    tot[key] = tot.get(key, 0) + len(json.dumps(v2, separators=(",", ":")))
+print("records.jsonl: %d lines, bytes a line by field:" % n)
+for k, v in sorted(tot.items(), key=lambda kv: -kv[1]):
+    print("  %-28s %8.0f" % (k, v / max(n, 1)))
+EOPY
 	fi
 	scope_copy || return 1
 	PROD_COPY_RPS=$(calc "2 * $PROD_N / ($PROD_COPY_S + $CT)")
