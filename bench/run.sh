@@ -133,18 +133,39 @@ machine() {
 res() {
 	sed -n "s/^RESULT .* $1=\([^ ]*\).*/\1/p" "$2" 2>/dev/null | tail -1
 }
-# sum_rps FILE...: records over seconds of the RESULT lines of FILE...
-sum_rps() {
+# result_sums FILE...: the RESULT lines of FILE... summed, "records bytes
+# seconds cpu_s lines" (the one reader of those key=value lines)
+result_sums() {
 	sed -n 's/^RESULT //p' "$@" 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) {
 	        split($i, kv, "="); v[kv[1]] = kv[2] }
-	    n += v["records"]; s += v["seconds"] }
-	    END { if (s > 0) printf "%.1f", n / s }'
+	    n += v["records"]; b += v["bytes"]; s += v["seconds"]; c += v["cpu_s"] }
+	    END { printf "%d %d %.3f %.2f %d\n", n, b, s, c, NR }'
 }
-# pool_p99 FILE...: p99 of the latencies (column 2) of loadgen's
-# --latency-out files together
-pool_p99() {
+# sum_rps FILE...: records over seconds of the RESULT lines of FILE...
+sum_rps() {
+	result_sums "$@" | awk '$3 > 0 { printf "%.1f", $1 / $3 }'
+}
+# percentiles "P..." FILE...: the latencies (column 2) of loadgen's
+# --latency-out files together, "pP value" a line (the one rule: the
+# value at rank int(P/100 * n), at least 1)
+percentiles() {
+	_pq=$1
+	shift
 	cat "$@" 2>/dev/null | grep -v '^#' | awk '{ print $2 }' | sort -g |
-	    awk '{ v[NR] = $1 } END { if (NR) { k = int(0.99 * NR); if (k < 1) k = 1; print v[k] } }'
+	    awk -v ps="$_pq" '{ v[NR] = $1 }
+	    END { if (NR == 0) exit; n = split(ps, q, " ");
+	          for (i = 1; i <= n; i++) { k = int(q[i] / 100 * NR); if (k < 1) k = 1;
+	                                     printf "p%s %s\n", q[i], v[k] } }'
+}
+# pool_p99 FILE...: p99 of those latencies together
+pool_p99() {
+	percentiles 99 "$@" | awk '{ print $2 }'
+}
+# series_rate W FILE: records/s over the first W records of a --series
+# file ("seconds rate records-so-far" lines), interpolated at W
+series_rate() {
+	awk -v w="$1" '$3 >= w { t = pt + (w - pa) * ($1 - pt) / ($3 - pa);
+	    printf "%.1f", w / t; exit } { pt = $1; pa = $3 }' "$2" 2>/dev/null
 }
 now() {
 	date +%s.%N
@@ -344,11 +365,8 @@ ingest_sum() {
 	# the round files sort by name (r01, r02, ...), as a glob expands
 	set -- "$RAW/$p"-r[0-9]*.out
 	[ -e "$1" ] || return 0
-	sed -n 's/^RESULT //p' "$@" | awk '{ for (i = 1; i <= NF; i++) {
-	        split($i, kv, "="); v[kv[1]] = kv[2] }
-	    n += v["records"]; s += v["seconds"]; b += v["bytes"]; c += v["cpu_s"] }
-	    END { if (s > 0) printf "RESULT name=sum records=%d bytes=%d seconds=%.3f records_per_s=%.1f mb_per_s=%.2f cpu_s=%.2f rounds=%d\n",
-	        n, b, s, n / s, b / s / 1e6, c, NR }' >"$RAW/$p.out"
+	result_sums "$@" | awk '$3 > 0 { printf "RESULT name=sum records=%d bytes=%d seconds=%.3f records_per_s=%.1f mb_per_s=%.2f cpu_s=%.2f rounds=%d\n",
+	        $1, $2, $3, $1 / $3, $2 / $3 / 1e6, $4, $5 }' >"$RAW/$p.out"
 	awk 'FNR == 1 && NR > 1 { o = lt; c = lc } { lt = $1 + o; lc = $3 + c;
 	    print lt, $2, lc }' "$RAW/$p"-r[0-9]*.series >"$RAW/$p.series" 2>/dev/null
 	if [ "$p" = gateway ]; then
@@ -424,16 +442,14 @@ figure seal_copy_schema_constraints records/s "$SEALED_RPS" "$BARE_RPS" \
 
 # == 4. cost as the archive grows (window at 0 from the main run's start) =======
 # Rate over the first W acknowledged records of the main run (archive 0).
-R0=$(awk -v w="$W" '$3 >= w { t = pt + (w - pa) * ($1 - pt) / ($3 - pa);
-    printf "%.1f", w / t; exit } { pt = $1; pa = $3 }' "$RAW/gateway.series" 2>/dev/null)
+R0=$(series_rate "$W" "$RAW/gateway.series")
 # The machine's speed then: plaintext COPY over the same first W/ROUND
 # rounds.  Each growth window is put beside a plaintext COPY of W records
 # into an empty table just before and just after it (the probe), and its
 # baseline is R0 scaled by probe / P0: the VM's drift between the main
 # run and a window minutes later (2x within an hour here) would otherwise
 # be read as the archive's cost.
-P0=$(awk -v w="$W" '$3 >= w { t = pt + (w - pa) * ($1 - pt) / ($3 - pa);
-    printf "%.1f", w / t; exit } { pt = $1; pa = $3 }' "$RAW/plain.series" 2>/dev/null)
+P0=$(series_rate "$W" "$RAW/plain.series")
 ARCHIVE=$((N + WARM))
 NEXT=$ARCHIVE      # next unused record index (loadgen --first)
 GROW_RATES=""
@@ -975,16 +991,8 @@ machine failed_steps "${FAILED# }"
 gwf_stop
 
 # Plots: throughput over time; latency percentiles at max and at 50 %.
-pct_table() {   # pct_table LATENCY_FILE -> "label value" lines
-	[ -s "$1" ] || return 0
-	grep -v '^#' "$1" | awk '{ print $2 }' | sort -g | awk '
-	    { v[NR] = $1 }
-	    END { n = split("50 75 90 95 99 99.9", p, " ");
-	          for (i = 1; i <= n; i++) { k = int(p[i] / 100 * NR); if (k < 1) k = 1;
-	                                     printf "p%s %s\n", p[i], v[k] } }'
-}
-pct_table "$RAW/gateway.latency" >"$RAW/pct-max.dat"
-pct_table "$RAW/latency50.latency" >"$RAW/pct-50.dat"
+percentiles "50 75 90 95 99 99.9" "$RAW/gateway.latency" >"$RAW/pct-max.dat"
+percentiles "50 75 90 95 99 99.9" "$RAW/latency50.latency" >"$RAW/pct-50.dat"
 if [ "$MODE" != production ] && command -v gnuplot >/dev/null 2>&1; then
 	gnuplot >"$RAW/gnuplot.log" 2>&1 <<EOF || fail plots "gnuplot ($(tail -1 "$RAW/gnuplot.log"))"
 set terminal pngcairo size 1000,560 noenhanced
