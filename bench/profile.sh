@@ -55,8 +55,8 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: sh bench/profile.sh [--records N] [--callgrind-records N]" >&2; exit 2 ;;
 	esac
 done
-DEVICES=16
-ALIGN=1600
+DEVICES=${BENCH_DEVICES:-16}
+ALIGN=$((100 * DEVICES))   # loadgen: --first a multiple of batch x devices
 N=$(((N + ALIGN - 1) / ALIGN * ALIGN))
 CG_N=$(((CG_N + ALIGN - 1) / ALIGN * ALIGN))
 WARM=$ALIGN
