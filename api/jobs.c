@@ -114,10 +114,20 @@ jobs_progress_cb(void *arg, unsigned long long done, unsigned long long total)
 	pg_param_text(&p, pr->jb->tenant);
 	pg_param_text(&p, pr->jb->matter);
 	pg_param_text(&p, pct);
-	if (pg_exec(pr->w->status, "UPDATE coffer.matters SET progress = $3::int "
+	/* Advisory, so not flushed: a crash loses at most a percentage,
+	 * while a durable commit waited for a WAL flush queued behind the
+	 * build's own output on a shared disk (~30 ms each, 12 % of a
+	 * 20 000-record build on the issue 17.4 VM). */
+	if (pg_begin(pr->w->status, err, sizeof(err)) != 0 ||
+	    pg_exec(pr->w->status, "SET LOCAL synchronous_commit = off", NULL,
+	    err, sizeof(err)) != 0 ||
+	    pg_exec(pr->w->status, "UPDATE coffer.matters SET progress = $3::int "
 	    "WHERE tenant_id = $1::uuid AND matter_id = $2::uuid "
-	    "AND state = 'building'", &p, err, sizeof(err)) != 0)
+	    "AND state = 'building'", &p, err, sizeof(err)) != 0 ||
+	    pg_commit(pr->w->status, err, sizeof(err)) != 0) {
+		(void)pg_rollback(pr->w->status);
 		log_warn("matter %s: progress not recorded: %s", pr->jb->matter, err);
+	}
 }
 
 static int

@@ -97,6 +97,9 @@
 #include "vault/seal.h"
 
 #define PR_PROGRESS_EVERY 512ULL
+/* Records between reads of the next chunk from the socket (~24 KiB of
+ * rows each time, well inside a socket buffer). */
+#define PR_CONSUME_EVERY  16
 /* Control numbers: one per record, in production order (issue 15.3). */
 #define PR_CONTROL_FMT    "CFR%07llu"
 /* Guarded memory per spool before it moves to a sealed file. */
@@ -1278,6 +1281,13 @@ pr_stream_records(prod *P)
 				goto out;
 			if (P->res.records % PR_PROGRESS_EVERY == 0)
 				pr_progress(P);
+			/* Take in what the next chunk's query has sent: a chunk
+			 * is ~3x a socket buffer, and a server that cannot send
+			 * waits, so without this the chunk was mostly read at
+			 * PQgetResult, with the build waiting (issue 17.4).  A
+			 * failure shows at PQgetResult. */
+			if (sent > 0 && i % PR_CONSUME_EVERY == PR_CONSUME_EVERY - 1)
+				(void)PQconsumeInput(P->db);
 		}
 		PQclear(r);
 		r = NULL;

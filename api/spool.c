@@ -549,8 +549,12 @@ spool_reset(prod *P, pr_spool *s)
 	s->mem_len = 0;
 	s->size = 0;
 	if (s->spilled) {
-		if (wq_drain(&P->wq) != 0 ||
-		    ftruncate(s->fd, 0) != 0 || lseek(s->fd, 0, SEEK_SET) != 0) {
+		/* Rewound, not truncated: the next use writes over it and reads
+		 * only what it wrote (s->file), and the tail left is sealed
+		 * under the build's spool key like the rest.  ftruncate waited
+		 * for the kernel's writeback of the old pages (0.12-0.17 s of a
+		 * 20 000-record build, issue 17.4). */
+		if (wq_drain(&P->wq) != 0 || lseek(s->fd, 0, SEEK_SET) != 0) {
 			PERR(P, "temporary file: %s", strerror(errno));
 			return -1;
 		}

@@ -733,10 +733,13 @@ EOC
 		# BENCH_PROD_PERF=dwarf: call chains through libraries built
 		# without frame pointers (libsodium, libcrypto), 16 KiB of stack
 		# a sample
+		# BENCH_PROD_PERF_EVENTS: perf's events instead of the CPU
+		# clock, e.g. "-e sched:sched_switch" (where the build waits)
 		PERF_G="-g"
 		[ "${BENCH_PROD_PERF:-0}" = dwarf ] && PERF_G="--call-graph=dwarf,16384"
+		# shellcheck disable=SC2086  # the events are several words
 		[ "$c" = 1 ] && [ "${BENCH_PROD_PERF:-0}" != 0 ] &&
-		    { perf record -e cpu-clock -F 499 -a "$PERF_G" -o "$RAW/prod-perf.data" \
+		    { perf record ${BENCH_PROD_PERF_EVENTS:--e cpu-clock -F 499} -a "$PERF_G" -o "$RAW/prod-perf.data" \
 		    >"$RAW/prod-perf.log" 2>&1 & PERF_PID=$!; }
 		[ "$c" = 1 ] && prod_cpu >"$RAW/prod-cpu0.txt"
 		[ "$c" = 1 ] || { t0=$(now); prod_cpu >"$RAW/prod-cpu0b.txt"; }

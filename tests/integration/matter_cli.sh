@@ -238,6 +238,7 @@ as lisa matter wait "$M" --timeout 120 --interval 1
 check_eq "wait: ready" "0 matter $M is ready: 7 records; download with \`cofferctl matter download $M --out FILE\`" \
     "$rc $(tail -1 "$D/out")"
 check "wait printed progress 100%" grep -qx "progress 100%" "$D/out"
+check "every progress update was recorded" sh -c "! grep -q 'progress not recorded' '$APF_LOG'"
 check "the API logs the build's phases" grep -Eq "info: matter $M: production [0-9a-f-]{36} ready: 7 records, [0-9]+ bytes \\([0-9]+ ms scope and keys, [0-9]+ ms records, [0-9]+ ms closing files\\)\$" "$APF_LOG"
 as cus1 matter download "$M" --out "$D/c.coffer"
 err_is "a custodian cannot download" 1 "cofferctl: matter download: production: HTTP 403 forbidden: the custodian role may not do this"
