@@ -261,6 +261,9 @@ typedef struct prod {
 	/* the signed statement */
 	vault_hasher        *fh;
 	int                  fh_active;
+	int                  hash_here;   /* tar_hash_here: fh and fsha are
+	                                     the build thread's until
+	                                     pr_file_end */
 	char                 fname[192];
 	unsigned long long   fsize;
 	json_t              *files;

@@ -1750,6 +1750,7 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	/* records.jsonl and manifest.json from their spools. */
 	if (spool_seal(P, &P->records) != 0 ||
 	    tar_entry(P, "records.jsonl", spool_size(&P->records), 0) != 0 ||
+	    tar_hash_here(P) != 0 ||
 	    spool_copy(P, &P->records, tar_sink, P) != 0 ||
 	    pr_file_end(P) != 0)
 		goto out;
@@ -1768,7 +1769,7 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	}
 	if (spool_seal(P, &P->manifest) != 0 ||
 	    tar_entry(P, "manifest.json", strlen(mhead) +
-	    spool_size(&P->manifest) + 3, 0) != 0 ||
+	    spool_size(&P->manifest) + 3, 0) != 0 || tar_hash_here(P) != 0 ||
 	    tar_put(P, mhead, strlen(mhead)) != 0 ||
 	    spool_copy(P, &P->manifest, tar_sink, P) != 0 ||
 	    tar_put(P, "\n]}", 3) != 0)

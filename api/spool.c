@@ -634,6 +634,7 @@ pr_file_end(prod *P)
 	if (!P->fh_active)
 		return 0;
 	P->fh_active = 0;
+	P->hash_here = 0;         /* the thread's again, from WQ_END on */
 	if (wq_item(&P->wq, WQ_END, NULL, NULL, 0) != 0) {
 		PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
 		return -1;
@@ -676,11 +677,32 @@ tar_entry(prod *P, const char *path, unsigned long long size, int dir)
 }
 
 int
+tar_hash_here(prod *P)
+{
+	if (!P->fh_active)
+		return 0;
+	/* the thread has run this file's WQ_START and touches fh and fsha
+	 * again only at its WQ_END, queued by pr_file_end */
+	if (wq_drain(&P->wq) != 0) {
+		PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
+		return -1;
+	}
+	P->hash_here = 1;
+	return 0;
+}
+
+int
 tar_put(prod *P, const void *data, size_t len)
 {
 	const unsigned char *p = data;
+	char e[64];
 
-	if (P->fh_active && len > 0 &&
+	if (P->fh_active && len > 0 && P->hash_here) {
+		if (wq_hash(P, p, len, e, sizeof(e)) != 0) {
+			PERR(P, "%s: %s", P->tmp_path, e);
+			return -1;
+		}
+	} else if (P->fh_active && len > 0 &&
 	    wq_item(&P->wq, WQ_HASH, NULL, p, len) != 0) {
 		PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
 		return -1;

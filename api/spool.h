@@ -66,6 +66,12 @@ int  pr_file_end(prod *P);
 /* A tar entry (a file of size bytes, or a directory), hashed for the
  * statement from here on.  0 or -1. */
 int  tar_entry(prod *P, const char *path, unsigned long long size, int dir);
+/* The current entry's file hashes on the build's thread from here to its
+ * pr_file_end (after the queue drains): for a file copied from a spool,
+ * where the build only reads and opens while the writer thread seals
+ * and writes, it takes two of the writer's five passes over the bytes.
+ * 0 or -1. */
+int  tar_hash_here(prod *P);
 /* The current entry's bytes; tar_sink is the same as a vault_sink_fn. */
 int  tar_put(prod *P, const void *data, size_t len);
 int  tar_sink(void *arg, const unsigned char *data, size_t len);
