@@ -12,11 +12,15 @@
 # BENCH_RESULTS (bench/results), BENCH_DEVICES (16);
 # --production: BENCH_PROD_RECORDS (60000, the matter, ingested through the
 # gateway), BENCH_PROD_ARCHIVE (160000, the rest filled with sealed COPY),
-# BENCH_PROD_PERF=1 (perf record the build: perf-production-*.txt),
+# BENCH_PROD_PERF=1 (perf record the build: perf-production-*.txt; =dwarf:
+# DWARF call chains, through libsodium and libcrypto), BENCH_PROD_PERF_EVENTS
+# (perf's events instead of the CPU clock: "-e sched:sched_switch" shows
+# where the build waits),
 # BENCH_PROD_PGLOG=1 (the API's statements of 20 ms or more, with their
 # duration: raw/prod-queries.log; plans of those over 200 ms by
 # auto_explain in raw/prod-server.log), BENCH_PROD_OPEN=1 (open the production
-# with cofferctl export open: raw/prod-files.txt, sizes per directory).
+# with cofferctl export open: raw/prod-files.txt, sizes per directory and
+# records.jsonl's bytes a line by field).
 #
 # The outer call re-enters itself inside tests/pg-harness.sh (fsync and
 # synchronous_commit on, Unix socket only), raises the file-descriptor
