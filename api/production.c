@@ -1579,7 +1579,7 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 	char *mhead = NULL, *slash;
 	unsigned long long in_scope = 0;
 	unsigned int mdlen = 0;
-	int64_t t1, t2 = 0;
+	long long t0 = util_mono_us(), t1, t2 = 0;
 	int rc = -1, in_tx = 0, dfd;
 	char e2[256];
 
@@ -1735,11 +1735,11 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		goto out;
 
 	pr_progress(P);
-	t1 = util_now_us();
-	P->res.ms_setup = (unsigned long long)(t1 - P->now_us) / 1000ULL;
+	t1 = util_mono_us();
+	P->res.ms_setup = (unsigned long long)(t1 - t0) / 1000ULL;
 	if (pr_stream_records(P) != 0 || pr_group_finish(P) != 0)
 		goto out;
-	t2 = util_now_us();
+	t2 = util_mono_us();
 	P->res.ms_records = (unsigned long long)(t2 - t1) / 1000ULL;
 	if (P->res.records != P->total) {
 		PERR(P, "produced %llu records, expected %llu", P->res.records,
@@ -1817,7 +1817,7 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		(void)close(dfd);
 	}
 	P->res.sealed_bytes = P->out_bytes;
-	P->res.ms_finish = (unsigned long long)(util_now_us() - t2) / 1000ULL;
+	P->res.ms_finish = (unsigned long long)(util_mono_us() - t2) / 1000ULL;
 	if (pg_exec(db, "COMMIT", NULL, P->err, P->err_len) != 0)
 		goto out;
 	in_tx = 0;
