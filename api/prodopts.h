@@ -10,6 +10,7 @@
 #define COFFER_API_PRODOPTS_H
 
 #define API_PRODUCTION_FETCH_ROWS     500
+#define API_PRODUCTION_PART_BYTES     (4U * 1024U * 1024U)
 
 typedef void (*api_progress_fn)(void *arg, unsigned long long done,
                                 unsigned long long total);
@@ -32,6 +33,10 @@ typedef struct api_production_opts {
 	                                       Ed25519 key (VAULT_SIGN_SK_BYTES,
 	                                       borrowed); required */
 	const char   *node_name;            /* its name in the node pins */
+	size_t        records_part_bytes;   /* records.jsonl goes into the tar
+	                                       in parts of this many bytes
+	                                       (0: API_PRODUCTION_PART_BYTES;
+	                                       tests set small ones) */
 } api_production_opts;
 
 typedef struct api_production_result {
@@ -47,6 +52,7 @@ typedef struct api_production_result {
 	 * (records.jsonl, load file, cover, manifest, statement) to the
 	 * fsync'd output. */
 	unsigned long long ms_setup, ms_records, ms_finish;
+	unsigned long long records_parts;    /* records.jsonl's parts */
 } api_production_result;
 
 #endif

@@ -42,6 +42,8 @@
 #define PR_UUID_LIT       (UTIL_UUID_STRLEN + 1U)
 #define PR_CHANNEL_MAX    16U
 #define PR_CK_JSON        1024U
+#define PR_PARTS_MAX      999999U            /* records.jsonl.NNNNNN */
+#define PR_PART_MIN       512U               /* smallest part size */
 
 /* An in-scope record's key from the build's one pass over the scope, in
  * production order (api/production.c, pr_scan_keys): the row is read by
@@ -279,8 +281,20 @@ typedef struct prod {
 	char                 tar_err[512];
 	vault_spool_key     *skey;
 	char                *dir;
-	pr_spool             records;
 	pr_spool             manifest;
+	/* records.jsonl, in parts (issue 17.4): the tar entries
+	 * records.jsonl.000001, ... of at most rpart_cap bytes each, emitted
+	 * as they fill, so it is never sealed to a temporary file and read
+	 * back.  The statement and the manifest list the whole file:
+	 * rh, rsha and rsize run across the parts on the writer thread
+	 * (in_part: the current tar file is a part). */
+	unsigned char       *rpart;           /* guarded */
+	size_t               rpart_len, rpart_cap;
+	unsigned int         rparts;          /* parts in the tar */
+	vault_hasher        *rh;
+	EVP_MD_CTX          *rsha;
+	unsigned long long   rsize;
+	int                  in_part;
 	pr_spool             events;
 	pr_spool             zipsp;
 	pr_group             g;

@@ -29,8 +29,9 @@
  * current RSMF (events, attachments in its zip and as files of the tar),
  * the conversation's transcripts and the load file (api/prodview.c).  A
  * conversation or UTC day change closes that RSMF into the tar; a
- * conversation change its transcripts.  At the end: records.jsonl, the
- * load file, the cover sheets (every file before them with its SHA-256),
+ * conversation change its transcripts.  records.jsonl goes into the tar
+ * in parts as they fill (records.jsonl.NNNNNN, api/spool.c: rec_put),
+ * hashed as one file.  At the end: its last part, the load file, the cover sheets (every file before them with its SHA-256),
  * the manifest (with those hashes and the cover's) and the statement.  Tar,
  * zip and RFC 5322 headers need sizes and counts before the bytes they
  * describe, so output is held in spools: guarded memory first, and past a
@@ -103,7 +104,7 @@
 /* Control numbers: one per record, in production order (issue 15.3). */
 #define PR_CONTROL_FMT    "CFR%07llu"
 /* Guarded memory per spool before it moves to a sealed file. */
-#define PR_SPOOL_MEM_SMALL  (64U * 1024U)     /* records.jsonl, manifest */
+#define PR_SPOOL_MEM_SMALL  (64U * 1024U)     /* manifest */
 #define PR_SPOOL_MEM_EVENTS (1024U * 1024U)   /* one RSMF's events */
 #define PR_SPOOL_MEM_ZIP    (2048U * 1024U)   /* one RSMF's base64 zip */
 /* Batches of the records in flight (issue 13.3 proofs): metadata of at
@@ -1070,8 +1071,7 @@ pr_record(prod *P, const PGresult *r, int row)
 	    tx_str(P, lt, "\",\"channel\":\"") != 0 || tx_str(P, lt, channel) != 0 ||
 	    pr_proof_fields(P, lt, r, row, &ad, ep, sent_us, sid, seq) != 0 ||
 	    tx_str(P, lt, ",\"record\":") != 0 || tx_put(P, lt, P->pt, pt_len) != 0 ||
-	    tx_str(P, lt, "}\n") != 0 ||
-	    spool_put(P, &P->records, lt->p, lt->len) != 0)
+	    tx_str(P, lt, "}\n") != 0 || rec_put(P, lt->p, lt->len) != 0)
 		goto out;
 	tx_clear(lt);
 
@@ -1375,7 +1375,10 @@ prod_free(prod *P)
 	free(P->lit_convs);
 	free(P->lit_epochs);
 	json_decref(P->scope_summary);
-	spool_close(&P->records);
+	if (P->rpart != NULL)
+		vault_secure_free(P->rpart);    /* wipes */
+	vault_hasher_free(&P->rh);
+	EVP_MD_CTX_free(P->rsha);
 	spool_close(&P->manifest);
 	spool_close(&P->events);
 	spool_close(&P->zipsp);
@@ -1601,7 +1604,7 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		return -1;
 	}
 	P->out_fd = -1;
-	P->records.fd = P->manifest.fd = P->events.fd = P->zipsp.fd = -1;
+	P->manifest.fd = P->events.fd = P->zipsp.fd = -1;
 	P->db = db;
 	P->err = err != NULL && err_len > 0 ? err : P->errbuf;
 	P->err_len = err != NULL && err_len > 0 ? err_len : sizeof(P->errbuf);
@@ -1702,8 +1705,20 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		PERR(P, "%s", e2);
 		goto out;
 	}
-	if (spool_open(P, &P->records, PR_SPOOL_MEM_SMALL) != 0 ||
-	    spool_open(P, &P->manifest, PR_SPOOL_MEM_SMALL) != 0 ||
+	P->rpart_cap = opts->records_part_bytes > 0 ? opts->records_part_bytes :
+	    API_PRODUCTION_PART_BYTES;
+	if (P->rpart_cap < PR_PART_MIN)
+		P->rpart_cap = PR_PART_MIN;
+	if ((P->rpart = vault_secure_alloc(P->rpart_cap)) == NULL) {
+		PERR(P, "cannot allocate %zu bytes of secure memory", P->rpart_cap);
+		goto out;
+	}
+	if (vault_hasher_new(&P->rh) != 0 || (P->rsha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(P->rsha, EVP_sha256(), NULL) != 1) {
+		PERR(P, "out of memory");
+		goto out;
+	}
+	if (spool_open(P, &P->manifest, PR_SPOOL_MEM_SMALL) != 0 ||
 	    spool_open(P, &P->events, PR_SPOOL_MEM_EVENTS) != 0 ||
 	    spool_open(P, &P->zipsp, PR_SPOOL_MEM_ZIP) != 0 ||
 	    pr_view_open(P) != 0)
@@ -1747,12 +1762,8 @@ api_production_build_ex(PGconn *db, const unsigned char tenant_id[16],
 		goto out;
 	}
 
-	/* records.jsonl and manifest.json from their spools. */
-	if (spool_seal(P, &P->records) != 0 ||
-	    tar_entry(P, "records.jsonl", spool_size(&P->records), 0) != 0 ||
-	    tar_hash_here(P) != 0 ||
-	    spool_copy(P, &P->records, tar_sink, P) != 0 ||
-	    pr_file_end(P) != 0)
+	/* records.jsonl's last part. */
+	if (rec_finish(P) != 0)
 		goto out;
 	/* The last transcript, the load file and the cover sheets (which
 	 * list every file before them with its SHA-256). */

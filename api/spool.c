@@ -55,18 +55,58 @@ pr_write_all(int fd, const unsigned char *p, size_t n)
 	return 0;
 }
 
-enum { WQ_SEAL, WQ_HASH, WQ_START, WQ_END };
+/* WQ_PSTART begins a part of records.jsonl, WQ_PFINAL ends the whole
+ * file (after its last part). */
+enum { WQ_SEAL, WQ_HASH, WQ_START, WQ_END, WQ_PSTART, WQ_PFINAL };
 
 /* On the writer thread: a tar file's bytes into its two hashes. */
 static int
 wq_hash(prod *P, const unsigned char *data, size_t len, char *e, size_t elen)
 {
-	vault_hasher_update(P->fh, data, len);
-	if (P->fsha != NULL && EVP_DigestUpdate(P->fsha, data, len) != 1) {
+	EVP_MD_CTX *sha = P->in_part ? P->rsha : P->fsha;
+
+	vault_hasher_update(P->in_part ? P->rh : P->fh, data, len);
+	if (sha != NULL && EVP_DigestUpdate(sha, data, len) != 1) {
 		snprintf(e, elen, "SHA-256 failed");
 		return -1;
 	}
-	P->fsize += len;
+	*(P->in_part ? &P->rsize : &P->fsize) += len;
+	return 0;
+}
+
+/* A file's hashes join the statement's list (BLAKE2b) and the manifest's
+ * and cover's (SHA-256). */
+static int
+wq_list(prod *P, const char *name, unsigned long long size, vault_hasher *fh,
+    EVP_MD_CTX *sha, char *e, size_t elen)
+{
+	unsigned char h[VAULT_HASH_BYTES];
+	char hex[2 * VAULT_HASH_BYTES + 1];
+
+	vault_hasher_final(fh, h);
+	util_hex(hex, h, sizeof(h));
+	if (P->files == NULL || json_array_append_new(P->files, json_pack(
+	    "{s:s,s:I,s:s}", "name", name, "size", (json_int_t)size,
+	    "blake2b", hex)) != 0) {
+		snprintf(e, elen, "out of memory");
+		return -1;
+	}
+	if (sha != NULL && P->sha_files != NULL) {
+		unsigned char sh[32];
+		char shex[65];
+		unsigned int mdlen = 0;
+
+		if (EVP_DigestFinal_ex(sha, sh, &mdlen) != 1 || mdlen != 32) {
+			snprintf(e, elen, "SHA-256 failed");
+			return -1;
+		}
+		util_hex(shex, sh, sizeof(sh));
+		if (json_array_append_new(P->sha_files, json_pack("{s:s,s:I,s:s}",
+		    "name", name, "size", (json_int_t)size, "sha256", shex)) != 0) {
+			snprintf(e, elen, "out of memory");
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -88,40 +128,16 @@ wq_file_start(prod *P, const unsigned char *name, size_t len, char *e,
 	return 0;
 }
 
-/* On the writer thread: a tar file ends; its hashes join the
- * statement's list (BLAKE2b) and the manifest's and cover's (SHA-256). */
+/* On the writer thread: a tar file ends, and joins the lists; a part of
+ * records.jsonl only ends (WQ_PFINAL lists the whole file). */
 static int
 wq_file_end(prod *P, char *e, size_t elen)
 {
-	unsigned char h[VAULT_HASH_BYTES];
-	char hex[2 * VAULT_HASH_BYTES + 1];
-
-	vault_hasher_final(P->fh, h);
-	util_hex(hex, h, sizeof(h));
-	if (P->files == NULL || json_array_append_new(P->files, json_pack(
-	    "{s:s,s:I,s:s}", "name", P->fname, "size", (json_int_t)P->fsize,
-	    "blake2b", hex)) != 0) {
-		snprintf(e, elen, "out of memory");
-		return -1;
+	if (P->in_part) {
+		P->in_part = 0;
+		return 0;
 	}
-	if (P->fsha != NULL && P->sha_files != NULL) {
-		unsigned char sh[32];
-		char shex[65];
-		unsigned int mdlen = 0;
-
-		if (EVP_DigestFinal_ex(P->fsha, sh, &mdlen) != 1 || mdlen != 32) {
-			snprintf(e, elen, "SHA-256 failed");
-			return -1;
-		}
-		util_hex(shex, sh, sizeof(sh));
-		if (json_array_append_new(P->sha_files, json_pack("{s:s,s:I,s:s}",
-		    "name", P->fname, "size", (json_int_t)P->fsize,
-		    "sha256", shex)) != 0) {
-			snprintf(e, elen, "out of memory");
-			return -1;
-		}
-	}
-	return 0;
+	return wq_list(P, P->fname, P->fsize, P->fh, P->fsha, e, elen);
 }
 
 static void *
@@ -154,6 +170,14 @@ wq_main(void *arg)
 			case WQ_START:
 				rc = wq_file_start(q->owner, q->buf[i], q->len[i], e,
 				    sizeof(e));
+				break;
+			case WQ_PSTART:
+				q->owner->in_part = 1;
+				rc = 0;
+				break;
+			case WQ_PFINAL:
+				rc = wq_list(q->owner, "records.jsonl", q->owner->rsize,
+				    q->owner->rh, q->owner->rsha, e, sizeof(e));
 				break;
 			default:
 				rc = wq_file_end(q->owner, e, sizeof(e));
@@ -224,7 +248,7 @@ static int
 wq_item(pr_wq *q, int kind, vault_stream_writer *w, const unsigned char *data,
     size_t len)
 {
-	int one = kind == WQ_START || kind == WQ_END;
+	int one = kind != WQ_SEAL && kind != WQ_HASH;
 	size_t n;
 
 	do {
@@ -642,8 +666,11 @@ pr_file_end(prod *P)
 	return 0;
 }
 
-int
-tar_entry(prod *P, const char *path, unsigned long long size, int dir)
+/* A tar entry; its file hashed as kind says (WQ_START: a file of its
+ * own, WQ_PSTART: a part of records.jsonl). */
+static int
+tar_entry_as(prod *P, const char *path, unsigned long long size, int dir,
+    int kind)
 {
 	struct archive_entry *e;
 	int rc;
@@ -651,7 +678,7 @@ tar_entry(prod *P, const char *path, unsigned long long size, int dir)
 	if (pr_file_end(P) != 0)
 		return -1;
 	if (!dir && P->fh != NULL) {
-		if (wq_item(&P->wq, WQ_START, NULL, (const unsigned char *)path,
+		if (wq_item(&P->wq, kind, NULL, (const unsigned char *)path,
 		    strlen(path)) != 0) {
 			PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
 			return -1;
@@ -674,6 +701,12 @@ tar_entry(prod *P, const char *path, unsigned long long size, int dir)
 	if (rc != ARCHIVE_OK)
 		return tar_fail(P, "header");
 	return 0;
+}
+
+int
+tar_entry(prod *P, const char *path, unsigned long long size, int dir)
+{
+	return tar_entry_as(P, path, size, dir, WQ_START);
 }
 
 int
@@ -722,6 +755,63 @@ int
 tar_sink(void *arg, const unsigned char *data, size_t len)
 {
 	return tar_put(arg, data, len) == 0 ? 0 : -1;
+}
+
+/* -- records.jsonl in parts (issue 17.4) ------------------------------------------ */
+
+/* What the part buffer holds, as the tar entry records.jsonl.NNNNNN.  No
+ * other entry is open while a record's line is added: attachments and
+ * transcripts are whole entries by then. */
+static int
+rec_part(prod *P)
+{
+	char name[32];
+
+	if (P->rparts >= PR_PARTS_MAX) {
+		PERR(P, "records.jsonl would need more than %u parts", PR_PARTS_MAX);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "records.jsonl.%06u", P->rparts + 1);
+	if (tar_entry_as(P, name, P->rpart_len, 0, WQ_PSTART) != 0 ||
+	    tar_put(P, P->rpart, P->rpart_len) != 0 || pr_file_end(P) != 0)
+		return -1;
+	vault_wipe(P->rpart, P->rpart_len);
+	P->rpart_len = 0;
+	P->rparts++;
+	P->res.records_parts = P->rparts;
+	return 0;
+}
+
+int
+rec_put(prod *P, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		size_t n = P->rpart_cap - P->rpart_len < len ?
+		    P->rpart_cap - P->rpart_len : len;
+
+		memcpy(P->rpart + P->rpart_len, p, n);
+		P->rpart_len += n;
+		p += n;
+		len -= n;
+		if (P->rpart_len == P->rpart_cap && rec_part(P) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+rec_finish(prod *P)
+{
+	/* an empty records.jsonl is one empty part */
+	if ((P->rpart_len > 0 || P->rparts == 0) && rec_part(P) != 0)
+		return -1;
+	if (wq_item(&P->wq, WQ_PFINAL, NULL, NULL, 0) != 0) {
+		PERR(P, "%s: %s", P->tmp_path, wq_error(&P->wq));
+		return -1;
+	}
+	return 0;
 }
 
 /* -- base64 into the zip spool (MIME lines of 76 characters, CRLF) -------------- */

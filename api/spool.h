@@ -76,6 +76,17 @@ int  tar_hash_here(prod *P);
 int  tar_put(prod *P, const void *data, size_t len);
 int  tar_sink(void *arg, const unsigned char *data, size_t len);
 
+/* -- records.jsonl in parts (issue 17.4) ---------------------------------- */
+
+/* Append to records.jsonl: whenever P->rpart_cap bytes are held, they go
+ * into the tar as its next part, records.jsonl.NNNNNN (000001 first).
+ * Call only between tar entries.  0 or -1. */
+int  rec_put(prod *P, const void *data, size_t len);
+/* The last part (one empty part if there was none), and records.jsonl's
+ * hashes over all its parts into the statement's and manifest's lists.
+ * 0 or -1. */
+int  rec_finish(prod *P);
+
 /* -- base64 into the zip spool (MIME lines of 76 characters, CRLF) -------- */
 
 /* The last short line, and the carry wiped.  0 or -1. */

@@ -77,6 +77,7 @@
 #define EX_REC_OPEN  "\"records\":["   /* end of the manifest's first line */
 #define EX_SIG_MAX   (64U * 1024U * 1024U)   /* manifest.sig */
 #define EX_CK_CACHE  64U           /* checkpoint signatures verified */
+#define EX_PART      "records.jsonl."  /* + 6 digits: a part, from 000001 */
 
 static const char ex_usage_text[] =
     "usage: cofferctl export open --in FILE --key KEYFILE --out DIR "
@@ -128,6 +129,13 @@ typedef struct ex_ctx {
 	unsigned long long   rsmf_events;
 	int                  have_records;
 	int                  have_manifest;
+	/* records.jsonl from its parts records.jsonl.NNNNNN (issue 17.4):
+	 * appended in order, hashed as one file */
+	int                  rfd;
+	unsigned long        rparts;
+	size_t               ridx;         /* its files[] index */
+	vault_hasher        *rfh;
+	crypto_hash_sha256_state rsha;
 } ex_ctx;
 
 /* jansson parses decrypted records here: free through a wipe. */
@@ -242,6 +250,25 @@ ex_name_ok(const char *base)
 	return i > 0 && i < 128;
 }
 
+/* N for a part of records.jsonl (EX_PART and six digits, 1..999999),
+ * else 0. */
+static unsigned long
+ex_part_no(const char *path)
+{
+	const char *d = path + sizeof(EX_PART) - 1;
+	unsigned long n = 0;
+	size_t i;
+
+	if (strncmp(path, EX_PART, sizeof(EX_PART) - 1) != 0 || strlen(d) != 6)
+		return 0;
+	for (i = 0; i < 6; i++) {
+		if (d[i] < '0' || d[i] > '9')
+			return 0;
+		n = n * 10 + (unsigned long)(d[i] - '0');
+	}
+	return n;
+}
+
 /* Only what a build writes.  0 ok (*is_dir: 1 + the ex_dirs index of a
  * directory or of the file's directory, 0 at the top; *is_rsmf set), -1
  * refused with a reason in c->err. */
@@ -291,7 +318,7 @@ ex_path_ok(ex_ctx *c, const char *path, int type, int *is_dir, int *is_rsmf)
 		    shown);
 		return -1;
 	}
-	if (strcmp(path, "records.jsonl") == 0 ||
+	if (strcmp(path, "records.jsonl") == 0 || ex_part_no(path) > 0 ||
 	    strcmp(path, "manifest.json") == 0 ||
 	    strcmp(path, "manifest.sig") == 0 ||
 	    strcmp(path, "loadfile.csv") == 0 ||
@@ -416,8 +443,12 @@ ex_extract(ex_ctx *c, struct archive *a)
 	struct archive_entry *e;
 	char head[EX_HEAD_MAX];
 	const void *blk;
-	size_t blen, hlen;
+	size_t blen, hlen, fi;
 	la_int64_t boff;
+	unsigned long long base;
+	unsigned long part;
+	vault_hasher *fh;
+	crypto_hash_sha256_state *sha;
 	int rc, fd = -1, is_dir, is_rsmf;
 
 	for (;;) {
@@ -463,22 +494,65 @@ ex_extract(ex_ctx *c, struct archive *a)
 			else if (d == 2)
 				c->transcripts++;
 		}
-		fd = openat(c->dfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (fd < 0) {
-			snprintf(c->err, sizeof(c->err), "%s: %s", path,
-			    errno == EEXIST ? "appears twice in the production" :
-			    strerror(errno));
-			return -1;
-		}
-		if (ex_remember(c, path) != 0) {
-			(void)close(fd);
-			snprintf(c->err, sizeof(c->err), "out of memory");
-			return -1;
+		if ((part = ex_part_no(path)) > 0) {
+			/* records.jsonl, one part after another: the statement
+			 * and the manifest list the whole file */
+			if (part != c->rparts + 1) {
+				snprintf(c->err, sizeof(c->err), "%s: part %lu of "
+				    "records.jsonl was expected next (a part missing, "
+				    "repeated or out of order): refused", path,
+				    c->rparts + 1);
+				return -1;
+			}
+			if (part == 1) {
+				c->rfd = openat(c->dfd, "records.jsonl", O_WRONLY |
+				    O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+				if (c->rfd < 0) {
+					snprintf(c->err, sizeof(c->err), "records.jsonl: %s",
+					    errno == EEXIST ? "appears twice in the "
+					    "production" : strerror(errno));
+					return -1;
+				}
+				if (ex_remember(c, "records.jsonl") != 0) {
+					snprintf(c->err, sizeof(c->err), "out of memory");
+					return -1;
+				}
+				c->ridx = c->nfiles - 1;
+				vault_hasher_reset(c->rfh);
+				crypto_hash_sha256_init(&c->rsha);
+			}
+			c->rparts = part;
+			fd = c->rfd;
+			fi = c->ridx;
+			fh = c->rfh;
+			sha = &c->rsha;
+		} else {
+			if (strcmp(path, "records.jsonl") == 0 && c->rparts > 0) {
+				snprintf(c->err, sizeof(c->err), "records.jsonl: appears "
+				    "twice in the production");
+				return -1;
+			}
+			fd = openat(c->dfd, path, O_WRONLY | O_CREAT | O_EXCL |
+			    O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (fd < 0) {
+				snprintf(c->err, sizeof(c->err), "%s: %s", path,
+				    errno == EEXIST ? "appears twice in the production" :
+				    strerror(errno));
+				return -1;
+			}
+			if (ex_remember(c, path) != 0) {
+				(void)close(fd);
+				snprintf(c->err, sizeof(c->err), "out of memory");
+				return -1;
+			}
+			fi = c->nfiles - 1;
+			fh = c->fh;
+			sha = &c->sha;
+			vault_hasher_reset(fh);
+			crypto_hash_sha256_init(sha);
 		}
 		hlen = 0;
-		vault_hasher_reset(c->fh);
-		crypto_hash_sha256_init(&c->sha);
+		base = c->fsize[fi];
 		for (;;) {
 			rc = archive_read_data_block(a, &blk, &blen, &boff);
 			if (rc == ARCHIVE_EOF)
@@ -488,20 +562,22 @@ ex_extract(ex_ctx *c, struct archive *a)
 					snprintf(c->err, sizeof(c->err), "%s: %s", path,
 					    archive_error_string(a) ?
 					    archive_error_string(a) : "read failed");
-				(void)close(fd);
+				if (part == 0)
+					(void)close(fd);
 				return -1;
 			}
 			/* Files are hashed as written: no holes. */
-			if (boff < 0 || (unsigned long long)boff !=
-			    c->fsize[c->nfiles - 1]) {
+			if (boff < 0 || (unsigned long long)boff + base !=
+			    c->fsize[fi]) {
 				snprintf(c->err, sizeof(c->err), "%s: sparse entry "
 				    "refused", path);
-				(void)close(fd);
+				if (part == 0)
+					(void)close(fd);
 				return -1;
 			}
-			vault_hasher_update(c->fh, blk, blen);
-			crypto_hash_sha256_update(&c->sha, blk, blen);
-			c->fsize[c->nfiles - 1] += blen;
+			vault_hasher_update(fh, blk, blen);
+			crypto_hash_sha256_update(sha, blk, blen);
+			c->fsize[fi] += blen;
 			if (is_rsmf && hlen < sizeof(head) &&
 			    (size_t)boff == hlen) {
 				size_t take = sizeof(head) - hlen < blen ?
@@ -518,25 +594,40 @@ ex_extract(ex_ctx *c, struct archive *a)
 				if (w <= 0) {
 					snprintf(c->err, sizeof(c->err), "%s: %s", path,
 					    strerror(errno));
-					(void)close(fd);
+					if (part == 0)
+						(void)close(fd);
 					return -1;
 				}
 				blk = (const unsigned char *)blk + w;
 				blen -= (size_t)w;
 			}
 		}
+		if (part > 0)
+			continue;          /* records.jsonl ends with the tar */
 		if (fsync(fd) != 0 || close(fd) != 0) {
 			snprintf(c->err, sizeof(c->err), "%s: %s", path, strerror(errno));
 			return -1;
 		}
-		vault_hasher_final(c->fh, c->fhash[c->nfiles - 1]);
-		crypto_hash_sha256_final(&c->sha, c->fsha[c->nfiles - 1]);
+		vault_hasher_final(fh, c->fhash[fi]);
+		crypto_hash_sha256_final(sha, c->fsha[fi]);
 		if (is_rsmf && ex_rsmf_count(c, path, head, hlen) != 0)
 			return -1;
 		if (strcmp(path, "records.jsonl") == 0)
 			c->have_records = 1;
 		if (strcmp(path, "manifest.json") == 0)
 			c->have_manifest = 1;
+	}
+	if (c->rparts > 0) {
+		fd = c->rfd;
+		c->rfd = -1;
+		if (fsync(fd) != 0 || close(fd) != 0) {
+			snprintf(c->err, sizeof(c->err), "records.jsonl: %s",
+			    strerror(errno));
+			return -1;
+		}
+		vault_hasher_final(c->rfh, c->fhash[c->ridx]);
+		crypto_hash_sha256_final(&c->rsha, c->fsha[c->ridx]);
+		c->have_records = 1;
 	}
 	/* The tar ended; the container must end too, with its FINAL chunk and
 	 * nothing after it. */
@@ -1527,6 +1618,7 @@ ctl_export_open(const struct export_opts *o)
 	memset(&c, 0, sizeof(c));
 	c.in_fd = -1;
 	c.dfd = -1;
+	c.rfd = -1;
 	if (nodes == NULL || nodes[0] == '\0')
 		nodes = getenv("COFFER_NODE_PINS");
 	if (in == NULL || keyf == NULL || out == NULL || nodes == NULL ||
@@ -1617,7 +1709,7 @@ ctl_export_open(const struct export_opts *o)
 	vault_secure_free(pass);
 	pass = NULL;
 
-	if (vault_hasher_new(&c.fh) != 0) {
+	if (vault_hasher_new(&c.fh) != 0 || vault_hasher_new(&c.rfh) != 0) {
 		ctl_fail("export open: out of memory");
 		goto out;
 	}
@@ -1674,6 +1766,8 @@ out:
 		ex_cleanup(&c, out);
 		ctl_fail("export open: nothing was kept in %s", out);
 	}
+	if (c.rfd >= 0)
+		(void)close(c.rfd);
 	if (c.dfd >= 0)
 		(void)close(c.dfd);
 	if (c.in_fd >= 0)
@@ -1698,6 +1792,7 @@ out:
 	free(c.ren_from);
 	free(c.ren_to);
 	vault_hasher_free(&c.fh);
+	vault_hasher_free(&c.rfh);
 	pins_nodes_free(&pins);
 	vault_stream_reader_free(&c.rd);
 	if (c.pbuf != NULL)

@@ -781,7 +781,7 @@ typedef struct entry {
 	size_t        len;
 } entry;
 
-#define MAXENT 64
+#define MAXENT 256
 
 static int
 untar(const membuf *tar, entry *ents, int max, const char *fmt)
@@ -874,6 +874,40 @@ rsmf_zip(const entry *e, membuf *zip, long *events)
 
 /* -- the checks of one opened production --------------------------------------------- */
 
+static int seen_parts;          /* records.jsonl's parts in the last check */
+
+/* records.jsonl from its parts (issue 17.4): records.jsonl.000001, ...
+ * in tar order, each the next; NULL if there are none or one is out of
+ * order.  The caller frees it. */
+static char *
+records_from_parts(const entry *ents, int n, size_t *len)
+{
+	char want[64], *all = NULL, *nall;
+	int i;
+
+	*len = 0;
+	seen_parts = 0;
+	for (i = 0; i < n; i++) {
+		if (strncmp(ents[i].name, "records.jsonl", 13) != 0)
+			continue;
+		snprintf(want, sizeof(want), "records.jsonl.%06d", seen_parts + 1);
+		if (strcmp(ents[i].name, want) != 0) {
+			free(all);
+			return NULL;
+		}
+		if ((nall = realloc(all, *len + ents[i].len + 1)) == NULL) {
+			free(all);
+			return NULL;
+		}
+		all = nall;
+		memcpy(all + *len, ents[i].data, ents[i].len);
+		*len += ents[i].len;
+		all[*len] = '\0';
+		seen_parts++;
+	}
+	return all;
+}
+
 static const sent_rec *
 rec_by_receipt(const char *receipt)
 {
@@ -892,8 +926,9 @@ check_production(const char *path, int want_records, int want_excluded,
 	entry ents[MAXENT], zents[MAXENT];
 	membuf tar, zip;
 	char err[512];
-	const entry *rj, *mj;
-	char *line, *save, *copy;
+	const entry *mj;
+	char *line, *save, *copy, *rj;
+	size_t rlen;
 	json_error_t je;
 	json_t *head = NULL;
 	int n, i, lines = 0, rsmf = 0, seen_in_scope = 0;
@@ -903,14 +938,20 @@ check_production(const char *path, int want_records, int want_excluded,
 	    "open: %s", err);
 	n = untar(&tar, ents, MAXENT, "tar");
 	CHECK(n > 0, "production is not a tar");
-	rj = find_entry(ents, n, "records.jsonl");
+	rj = records_from_parts(ents, n, &rlen);
 	mj = find_entry(ents, n, "manifest.json");
-	CHECK(rj != NULL && mj != NULL, "records.jsonl or manifest.json missing");
-	if (rj == NULL || mj == NULL)
+	CHECK(rj != NULL && mj != NULL, "records.jsonl's parts (in order from "
+	    "records.jsonl.000001) or manifest.json missing");
+	CHECK(find_entry(ents, n, "records.jsonl") == NULL, "records.jsonl is a "
+	    "single entry, not parts");
+	if (rj == NULL || mj == NULL) {
+		free(rj);
 		goto out;
+	}
+	CHECK(strlen(rj) == rlen, "records.jsonl has a NUL byte");
 
 	/* records.jsonl: exactly the in-scope records, as sent. */
-	copy = strdup((const char *)rj->data);
+	copy = rj;
 	for (line = strtok_r(copy, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		json_t *o = json_loads(line, 0, &je), *rec = json_object_get(o, "record");
@@ -1117,6 +1158,8 @@ build(const unsigned char mid[16], const char *out, unsigned long split,
 	o.sign_sk = api_sk;
 	o.node_name = API_NODE;
 	o.rsmf_deflate = split != 0;       /* the split builds also deflate */
+	o.records_part_bytes = split != 0 ? 3000 : 0;  /* and cut records.jsonl
+	                                                  into many parts */
 	o.blind_dir = pdir();
 	rc = api_production_build_ex(c, ta.tid, mid, out, NULL, NULL, &o, res, err,
 	    err_len);
@@ -1394,8 +1437,11 @@ run_tests(void)
 	}
 	/* 24 + 6 in scope; 3 late ones excluded; c-ab split in 3 days + g-1. */
 	check_production(out, 30, 3, 4, &res);
+	CHECK(seen_parts > 10, "records.jsonl in %d parts of 3000 bytes, want "
+	    "more than 10", seen_parts);
 	OK("production: exactly the in-scope records, RSMF per day, receipts and "
-	    "checkpoints match the database, late epoch excluded");
+	    "checkpoints match the database, late epoch excluded; records.jsonl "
+	    "in more than 10 parts, in order");
 
 	CHECK(vault_box_keypair(other_pk, &other_sk) == 0, "keypair");
 	CHECK(open_production(out, other_sk, &tar, err, sizeof(err)) != 0 &&
@@ -1514,7 +1560,10 @@ run_tests(void)
 	snprintf(out, sizeof(out), "%s/m6.coffer", scratch);
 	CHECK(build(m6, out, 0, &res, err, sizeof(err)) == 0, "m6: %s", err);
 	check_production(out, 0, 0, 0, &res);
-	OK("empty matter: valid production with no records");
+	CHECK(seen_parts == 1, "an empty records.jsonl is one empty part, not %d",
+	    seen_parts);
+	OK("empty matter: valid production with no records (records.jsonl: one "
+	    "empty part)");
 
 	/* A tampered in-scope ciphertext (triggers off, as a superuser
 	 * could): recs[0] is alice's first message. */
@@ -1924,7 +1973,11 @@ h_build(int argc, char **argv)
 	o.sign_sk = api_sk;
 	o.node_name = getenv("COFFER_API_NODE_NAME");
 	o.node_pins_file = getenv("COFFER_NODE_PINS");
-	/* argv[3], the former RSMF split, is ignored: RSMF files are per day */
+	/* argv[3], the former RSMF split, is ignored: RSMF files are per day.
+	 * COFFER_TEST_PART_BYTES: records.jsonl in parts of that size */
+	if (getenv("COFFER_TEST_PART_BYTES") != NULL)
+		o.records_part_bytes = strtoul(getenv("COFFER_TEST_PART_BYTES"),
+		    NULL, 10);
 	b0 = backend_cpu(db);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	clock_gettime(CLOCK_MONOTONIC, &w0);
@@ -1941,12 +1994,12 @@ h_build(int argc, char **argv)
 	    "\"rsmf_files\":%llu,\"attachments\":%llu,\"bytes\":%llu,"
 	    "\"sha256\":\"%s\",\"progress_calls\":%llu,\"progress_done\":%llu,"
 	    "\"wall_s\":%.3f,\"build_thread_cpu_s\":%.3f,"
-	    "\"db_backend_cpu_s\":%.2f}\n",
+	    "\"db_backend_cpu_s\":%.2f,\"records_parts\":%llu}\n",
 	    res.records, res.excluded_records, res.epochs, res.rsmf_files,
 	    res.attachments, res.sealed_bytes, sha, ps.calls, ps.last_done,
 	    (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9,
 	    (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9,
-	    b0 >= 0 && b1 >= 0 ? b1 - b0 : -1.0);
+	    b0 >= 0 && b1 >= 0 ? b1 - b0 : -1.0, res.records_parts);
 	return 0;
 }
 
@@ -2033,6 +2086,64 @@ fg_write_cb(struct archive *a, void *client, const void *buf, size_t len)
 	(void)a;
 	return vault_stream_write(o->w, buf, len, o->err, sizeof(o->err)) == 0 ?
 	    (la_ssize_t)len : -1;
+}
+
+static int
+fg_entry(struct archive *a, const char *name, const unsigned char *p,
+    size_t len)
+{
+	struct archive_entry *e = archive_entry_new();
+	int rc = 0;
+
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0600);
+	archive_entry_set_size(e, (la_int64_t)len);
+	if (archive_write_header(a, e) != ARCHIVE_OK || (len > 0 &&
+	    archive_write_data(a, p, len) != (la_ssize_t)len))
+		rc = -1;
+	archive_entry_free(e);
+	return rc;
+}
+
+/* FORGE_PARTS="1,3,2": records.jsonl cut into as many equal parts as the
+ * largest number says (or FORGE_PARTS_OF), written as records.jsonl.NNNNNN
+ * in the order listed (0: the whole file as plain records.jsonl).  The statement
+ * still lists the whole file. */
+static int
+fg_parts(struct archive *a, const membuf *d, const char *spec)
+{
+	unsigned long k = 0, j, ps;
+	const char *p;
+	char *end, name[64];
+
+	for (p = spec; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		j = strtoul(p, &end, 10);
+		if (end == p)
+			return -1;
+		if (j > k)
+			k = j;
+	}
+	if (getenv("FORGE_PARTS_OF") != NULL &&       /* cut into that many */
+	    getenv("FORGE_PARTS_OF")[0] != '\0')
+		k = strtoul(getenv("FORGE_PARTS_OF"), NULL, 10);
+	ps = k > 0 ? (d->len + k - 1) / k : 0;
+	for (p = spec; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		size_t from, to;
+
+		j = strtoul(p, &end, 10);
+		if (j == 0) {
+			if (fg_entry(a, "records.jsonl", d->p, d->len) != 0)
+				return -1;
+			continue;
+		}
+		from = (j - 1) * ps < d->len ? (j - 1) * ps : d->len;
+		to = j * ps < d->len ? j * ps : d->len;
+		snprintf(name, sizeof(name), "records.jsonl.%06lu", j);
+		if (fg_entry(a, name, d->p + from, to - from) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 static int
@@ -2217,19 +2328,15 @@ h_forge(int argc, char **argv)
 	    archive_write_open2(a, &o, NULL, fg_write_cb, NULL, NULL) != ARCHIVE_OK)
 		goto out;
 	for (i = 0; i < nf; i++) {
-		struct archive_entry *e = archive_entry_new();
-
-		archive_entry_set_pathname(e, files[i].name);
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0600);
-		archive_entry_set_size(e, (la_int64_t)files[i].data.len);
-		if (archive_write_header(a, e) != ARCHIVE_OK ||
-		    archive_write_data(a, files[i].data.p, files[i].data.len) !=
-		    (la_ssize_t)files[i].data.len) {
-			archive_entry_free(e);
-			goto out;
+		if (strcmp(files[i].name, "records.jsonl") == 0 &&
+		    getenv("FORGE_PARTS") != NULL) {
+			if (fg_parts(a, &files[i].data, getenv("FORGE_PARTS")) != 0)
+				goto out;
+			continue;
 		}
-		archive_entry_free(e);
+		if (fg_entry(a, files[i].name, files[i].data.p,
+		    files[i].data.len) != 0)
+			goto out;
 	}
 	if (archive_write_close(a) != ARCHIVE_OK ||
 	    vault_stream_finish(o.w, err, sizeof(err)) != 0)

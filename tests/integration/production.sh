@@ -211,12 +211,17 @@ n=$(psql -XAtc "SELECT count(*) FROM coffer.approvals WHERE matter_id = '$MID'")
 COFFER_API_NODE_KEY="$T/api-node.key" COFFER_API_NODE_NAME=prod-api
 export COFFER_API_NODE_KEY COFFER_API_NODE_NAME
 OUTF="$T/production.coffer"
-if "$HELP" --helper build "$TID" "$MID" "$OUTF" 6 >"$T/build.json" 2>"$T/err"; then
+# records.jsonl in parts of 2 000 bytes (issue 17.4): export open joins them
+if COFFER_TEST_PART_BYTES=2000 "$HELP" --helper build "$TID" "$MID" "$OUTF" 6 \
+    >"$T/build.json" 2>"$T/err"; then
 	ok "production built: $(cat "$T/build.json")"
 else
 	bad "build"; cat "$T/err"; exit 1
 fi
 sha=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sha256"])' "$T/build.json")
+np=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_parts"])' "$T/build.json")
+[ "$np" -gt 10 ] && ok "records.jsonl went into the container in $np parts of 2000 bytes" ||
+    bad "records.jsonl in $np parts, want more than 10"
 [ "$(sha256sum "$OUTF" | cut -d' ' -f1)" = "$sha" ] && ok "reported SHA-256 matches the file" ||
     bad "sha256"
 [ ! -e "$OUTF.tmp" ] && ok "no temporary file left" || bad "tmp left"
@@ -481,6 +486,41 @@ forged loadfile loadfile api \
 forged transcript-resealed transcript unsigned "$OTHERCONT"
 forged transcript transcript api \
     "manifest check failed: transcripts/c000001.html: its SHA-256 or size is not what manifest.json lists (altered); refused"
+# issue 17.4: records.jsonl travels in parts, records.jsonl.000001, ...;
+# the statement and the manifest list the whole file.  Parts cut and
+# ordered by the packer (FORGE_PARTS: the parts' numbers in tar order, 0
+# the whole file), signed with the API key: only whole, in-order parts open.
+parts() {   # parts NAME SPEC [WANT]: WANT empty, it opens as built
+	fname=$1 spec=$2 fwant=${3:-}
+	rm -rf "$T/f-$fname"
+	python3 "$PYH" forge asis "$T/open" "$T/f-$fname" || { bad "copy $fname"; return; }
+	FORGE_PARTS=$spec FORGE_PARTS_OF=${PARTS_OF:-} "$HELP" --helper forge "$T/lisa.key" "$T/f-$fname" \
+	    "$T/f-$fname.coffer" "$T/api-node.key" prod-api || { bad "packing $fname"; return; }
+	if [ -z "$fwant" ]; then
+		"$CTL" export open --in "$T/f-$fname.coffer" --key "$T/lisa.key" \
+		    --passphrase-file "$T/lisa.pass" --out "$T/x-f-$fname" >"$T/out" 2>&1 &&
+		    cmp -s "$T/x-f-$fname/records.jsonl" "$T/open/records.jsonl" &&
+		    ok "records.jsonl in parts $spec: opens, joined as built" ||
+		    { bad "parts $spec"; cat "$T/out"; }
+		return
+	fi
+	expect_fail "records.jsonl in parts $spec ($fname): $fwant" "$fwant" \
+	    "$CTL" export open --in "$T/f-$fname.coffer" --key "$T/lisa.key" \
+	    --passphrase-file "$T/lisa.pass" --out "$T/x-f-$fname"
+	[ ! -e "$T/x-f-$fname" ] || bad "$fname: output left behind"
+}
+PART_NEXT="of records.jsonl was expected next (a part missing, repeated or out of order): refused"
+parts inorder 1,2,3
+parts whole 0
+parts reordered 1,3,2 "records.jsonl.000003: part 2 $PART_NEXT"
+parts missing 1,3 "records.jsonl.000003: part 2 $PART_NEXT"
+parts first-missing 2,3 "records.jsonl.000002: part 1 $PART_NEXT"
+parts repeated 1,2,2,3 "records.jsonl.000002: part 3 $PART_NEXT"
+parts and-whole 1,2,3,0 "records.jsonl: appears twice in the production"
+parts whole-and-parts 0,1,2,3 "records.jsonl: appears twice in the production"
+PARTS_OF=4
+parts last-missing 1,2,3 "manifest check failed: records.jsonl differs from the signed statement (altered)"
+PARTS_OF=
 # keys come from the pins only
 expect_fail "export open without node pins" \
     "--nodes PINS (or COFFER_NODE_PINS) is required: the production's signatures are checked against pinned node keys only" \
