@@ -10,7 +10,7 @@
 #define COFFER_API_PRODOPTS_H
 
 #define API_PRODUCTION_FETCH_ROWS     500
-#define API_PRODUCTION_PART_BYTES     (4U * 1024U * 1024U)
+#define API_PRODUCTION_PART_BYTES     (512U * 1024U)
 
 typedef void (*api_progress_fn)(void *arg, unsigned long long done,
                                 unsigned long long total);

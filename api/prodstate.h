@@ -105,6 +105,16 @@ typedef struct pr_batch {
 	char               ck[PR_CK_JSON];        /* the checkpoint or "null" */
 } pr_batch;
 
+/* A batch a FETCH's rows need that is not held: read ahead for all of
+ * them in two queries (api/production.c, pr_batches_ahead) instead of two
+ * a batch. */
+typedef struct pr_ahead {
+	unsigned char      stream[VAULT_ID_BYTES];
+	unsigned long long batch_no;
+	int                row;              /* in ah_rows; -1: none */
+	int                lstart, lcount;   /* its leaves in ah_leaves */
+} pr_ahead;
+
 /* One row of the FETCH being processed: its batch and inclusion path. */
 typedef struct pr_rowproof {
 	size_t        batch;
@@ -166,7 +176,7 @@ typedef struct pr_group {
  * sealed; the build fills one slot for one stream before it hands it over
  * (a spool's many small lines cost one wake-up per PR_IO_BYTES).  A stream's writer is used by the thread alone while anything
  * is queued; the build touches it (finish, restart) only after wq_drain. */
-#define PR_WQ_SLOTS 64
+#define PR_WQ_SLOTS 128
 
 typedef struct pr_wq {
 	pthread_t            th;
@@ -260,6 +270,9 @@ typedef struct prod {
 	size_t               rowp_cap;
 	unsigned char       *lbuf;           /* one batch's leaf hashes */
 	size_t               lbuf_cap;
+	pr_ahead            *ah;             /* read ahead for this FETCH */
+	size_t               nah, ah_cap;
+	PGresult            *ah_rows, *ah_leaves;
 	/* the signed statement */
 	vault_hasher        *fh;
 	int                  fh_active;

@@ -453,19 +453,29 @@ pr_tree_drop(prod *P, pr_batch *b)
 static int
 pr_batch_tree(prod *P, pr_batch *b, const unsigned char prev_head[VAULT_HASH_BYTES],
     const unsigned char root[VAULT_HASH_BYTES],
-    const unsigned char new_head[VAULT_HASH_BYTES], const char *sid)
+    const unsigned char new_head[VAULT_HASH_BYTES], const char *sid,
+    const pr_ahead *a)
 {
 	pg_params p = PG_PARAMS_INIT;
-	PGresult *r;
+	PGresult *r = NULL;
+	const PGresult *lr;
 	unsigned char head[VAULT_HASH_BYTES];
 	char bn[24], s0[24], s1[24];
 	size_t i, n, nodes;
-	int rc = -1;
+	int rc = -1, l0, c0, ln;
 
 	n = (size_t)(b->last_seq - b->first_seq + 1);
 	if ((nodes = vault_merkle_tree_nodes(n)) == 0) {
 		PERR(P, "stream %s batch %llu: impossible size", sid, b->batch_no);
 		return -1;
+	}
+	if (a != NULL) {
+		/* read ahead (pr_batches_ahead): rows (i, seq, leaf_hash) */
+		lr = P->ah_leaves;
+		l0 = a->lstart;
+		ln = a->lcount;
+		c0 = 1;
+		goto leaves;
 	}
 	snprintf(bn, sizeof(bn), "%llu", b->batch_no);
 	snprintf(s0, sizeof(s0), "%llu", b->first_seq);
@@ -491,25 +501,31 @@ pr_batch_tree(prod *P, pr_batch *b, const unsigned char prev_head[VAULT_HASH_BYT
 	    P->err, P->err_len);
 	if (r == NULL)
 		return -1;
-	if ((size_t)PQntuples(r) != n) {
+	lr = r;
+	l0 = 0;
+	ln = PQntuples(r);
+	c0 = 0;
+leaves:
+	if ((size_t)ln != n) {
 		PERR(P, "stream %s batch %llu: %d leaves for seq %llu..%llu "
-		    "(tampered?)", sid, b->batch_no, PQntuples(r), b->first_seq,
-		    b->last_seq);
+		    "(tampered?)", sid, b->batch_no, ln, b->first_seq, b->last_seq);
 		goto out;
 	}
 	if (pr_grow(P, &P->lbuf, &P->lbuf_cap, nodes * VAULT_HASH_BYTES) != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
-		if (PQgetlength(r, (int)i, 0) != 8 ||
-		    PQgetlength(r, (int)i, 1) != VAULT_HASH_BYTES ||
-		    (unsigned long long)vault_be64_get(PQgetvalue(r, (int)i, 0)) !=
+		int row = l0 + (int)i;
+
+		if (PQgetlength(lr, row, c0) != 8 ||
+		    PQgetlength(lr, row, c0 + 1) != VAULT_HASH_BYTES ||
+		    (unsigned long long)vault_be64_get(PQgetvalue(lr, row, c0)) !=
 		    b->first_seq + i) {
 			PERR(P, "stream %s batch %llu: leaves do not cover seq "
 			    "%llu..%llu (tampered?)", sid, b->batch_no, b->first_seq,
 			    b->last_seq);
 			goto out;
 		}
-		memcpy(P->lbuf + i * VAULT_HASH_BYTES, PQgetvalue(r, (int)i, 1),
+		memcpy(P->lbuf + i * VAULT_HASH_BYTES, PQgetvalue(lr, row, c0 + 1),
 		    VAULT_HASH_BYTES);
 	}
 	if ((b->tree = malloc(nodes * VAULT_HASH_BYTES)) == NULL) {
@@ -542,11 +558,34 @@ out:
 }
 
 /* Batch row and its checkpoint into b (b->stream, b->batch_no set). */
+static const pr_ahead *
+pr_ahead_find(const prod *P, const pr_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < P->nah; i++)
+		if (P->ah[i].row >= 0 && P->ah[i].batch_no == b->batch_no &&
+		    memcmp(P->ah[i].stream, b->stream, VAULT_ID_BYTES) == 0)
+			return &P->ah[i];
+	return NULL;
+}
+
+#define PR_BATCH_COLS \
+	"b.first_seq, b.last_seq, b.prev_head, b.merkle_root, b.new_head, " \
+	"c.head, c.last_seq, c.signed_at, c.signature, c.node_id, n.name "
+#define PR_BATCH_JOIN \
+	"LEFT JOIN coffer.checkpoints c ON c.tenant_id = b.tenant_id AND " \
+	"     c.stream_id = b.stream_id AND c.batch_no = b.batch_no " \
+	"LEFT JOIN coffer.nodes n ON n.node_id = c.node_id "
+
 static int
 pr_batch_load(prod *P, pr_batch *b)
 {
 	pg_params p = PG_PARAMS_INIT;
-	PGresult *r;
+	PGresult *own = NULL;
+	const PGresult *r;
+	const pr_ahead *a = pr_ahead_find(P, b);
+	int row = 0;
 	char sid[PR_UUID_LIT], bn[24], ph[65], rt[65], hd[65], sig[129];
 	char nid[PR_UUID_LIT], *name = NULL;
 	unsigned char prev[VAULT_HASH_BYTES], root[VAULT_HASH_BYTES];
@@ -557,47 +596,48 @@ pr_batch_load(prod *P, pr_batch *b)
 	    VAULT_ID_BYTES, -1 };
 
 	util_uuid_format(sid, b->stream);
-	snprintf(bn, sizeof(bn), "%llu", b->batch_no);
-	pg_param_text(&p, P->tid);
-	pg_param_text(&p, sid);
-	pg_param_text(&p, bn);
-	p.result_binary = 1;
-	r = pg_query(P->db, "SELECT b.first_seq, b.last_seq, b.prev_head, "
-	    "       b.merkle_root, b.new_head, c.head, c.last_seq, c.signed_at, "
-	    "       c.signature, c.node_id, n.name "
-	    "FROM coffer.batches b LEFT JOIN coffer.checkpoints c ON "
-	    "     c.tenant_id = b.tenant_id AND c.stream_id = b.stream_id AND "
-	    "     c.batch_no = b.batch_no "
-	    "LEFT JOIN coffer.nodes n ON n.node_id = c.node_id "
-	    "WHERE b.tenant_id = $1::uuid AND b.stream_id = $2::uuid AND "
-	    "      b.batch_no = $3::int8", &p, P->err, P->err_len);
-	if (r == NULL)
-		return -1;
-	if (PQntuples(r) != 1) {
-		PERR(P, "stream %s batch %llu: no batch row (tampered?)", sid,
-		    b->batch_no);
-		goto out;
+	if (a != NULL) {
+		r = P->ah_rows;
+		row = a->row;
+	} else {
+		snprintf(bn, sizeof(bn), "%llu", b->batch_no);
+		pg_param_text(&p, P->tid);
+		pg_param_text(&p, sid);
+		pg_param_text(&p, bn);
+		p.result_binary = 1;
+		own = pg_query(P->db, "SELECT " PR_BATCH_COLS
+		    "FROM coffer.batches b " PR_BATCH_JOIN
+		    "WHERE b.tenant_id = $1::uuid AND b.stream_id = $2::uuid AND "
+		    "      b.batch_no = $3::int8", &p, P->err, P->err_len);
+		if (own == NULL)
+			return -1;
+		r = own;
+		if (PQntuples(r) != 1) {
+			PERR(P, "stream %s batch %llu: no batch row (tampered?)", sid,
+			    b->batch_no);
+			goto out;
+		}
 	}
 	for (i = 0; i < 11; i++) {
-		if (i < 5 && PQgetisnull(r, 0, i))
+		if (i < 5 && PQgetisnull(r, row, i))
 			goto bad;
-		if (!PQgetisnull(r, 0, i) && len[i] >= 0 &&
-		    PQgetlength(r, 0, i) != len[i])
+		if (!PQgetisnull(r, row, i) && len[i] >= 0 &&
+		    PQgetlength(r, row, i) != len[i])
 			goto bad;
 	}
-	b->first_seq = (unsigned long long)vault_be64_get(PQgetvalue(r, 0, 0));
-	b->last_seq = (unsigned long long)vault_be64_get(PQgetvalue(r, 0, 1));
+	b->first_seq = (unsigned long long)vault_be64_get(PQgetvalue(r, row, 0));
+	b->last_seq = (unsigned long long)vault_be64_get(PQgetvalue(r, row, 1));
 	if (b->last_seq < b->first_seq)
 		goto bad;
-	memcpy(prev, PQgetvalue(r, 0, 2), sizeof(prev));
-	memcpy(root, PQgetvalue(r, 0, 3), sizeof(root));
-	memcpy(nh, PQgetvalue(r, 0, 4), sizeof(nh));
+	memcpy(prev, PQgetvalue(r, row, 2), sizeof(prev));
+	memcpy(root, PQgetvalue(r, row, 3), sizeof(root));
+	memcpy(nh, PQgetvalue(r, row, 4), sizeof(nh));
 	util_hex(ph, prev, sizeof(prev));
 	util_hex(rt, root, sizeof(root));
-	if (PQgetisnull(r, 0, 5) || PQgetisnull(r, 0, 10)) {
+	if (PQgetisnull(r, row, 5) || PQgetisnull(r, row, 10)) {
 		snprintf(b->ck, sizeof(b->ck), "null");
 	} else {
-		json_t *js = json_string(PQgetvalue(r, 0, 10));
+		json_t *js = json_string(PQgetvalue(r, row, 10));
 
 		name = js != NULL ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
 		json_decref(js);
@@ -605,17 +645,17 @@ pr_batch_load(prod *P, pr_batch *b)
 			PERR(P, "out of memory");
 			goto out;
 		}
-		util_hex(hd, (const unsigned char *)PQgetvalue(r, 0, 5),
+		util_hex(hd, (const unsigned char *)PQgetvalue(r, row, 5),
 		    VAULT_HASH_BYTES);
-		util_hex(sig, (const unsigned char *)PQgetvalue(r, 0, 8),
+		util_hex(sig, (const unsigned char *)PQgetvalue(r, row, 8),
 		    VAULT_SIG_BYTES);
-		util_uuid_format(nid, (const unsigned char *)PQgetvalue(r, 0, 9));
+		util_uuid_format(nid, (const unsigned char *)PQgetvalue(r, row, 9));
 		if ((size_t)snprintf(b->ck, sizeof(b->ck), "{\"batch_no\":%llu,"
 		    "\"last_seq\":%llu,\"head\":\"%s\",\"signed_at_us\":%lld,"
 		    "\"node\":\"%s\",\"node_name\":%s,\"signature\":\"%s\"}",
 		    b->batch_no,
-		    (unsigned long long)vault_be64_get(PQgetvalue(r, 0, 6)), hd,
-		    (long long)((int64_t)vault_be64_get(PQgetvalue(r, 0, 7)) +
+		    (unsigned long long)vault_be64_get(PQgetvalue(r, row, 6)), hd,
+		    (long long)((int64_t)vault_be64_get(PQgetvalue(r, row, 7)) +
 		    PG_EPOCH_US),
 		    nid, name, sig) >= sizeof(b->ck))
 			goto bad;
@@ -625,15 +665,37 @@ pr_batch_load(prod *P, pr_batch *b)
 	    "\"root\":\"%s\"},\"checkpoint\":%s", b->batch_no, b->first_seq,
 	    b->last_seq, ph, rt, b->ck) >= sizeof(b->json))
 		goto bad;
-	rc = pr_batch_tree(P, b, prev, root, nh, sid);
+	rc = pr_batch_tree(P, b, prev, root, nh, sid, a);
 	goto out;
 bad:
 	PERR(P, "stream %s batch %llu: malformed batch or checkpoint row", sid,
 	    b->batch_no);
 out:
 	free(name);
-	PQclear(r);
+	PQclear(own);
 	return rc;
+}
+
+/* Index of the batch in P->batches, or SIZE_MAX. */
+static size_t
+pr_batch_find(const prod *P, const unsigned char stream[VAULT_ID_BYTES],
+    unsigned long long batch_no)
+{
+	const pr_batch *b;
+	size_t i;
+
+	/* consecutive rows of a conversation mostly share a batch */
+	i = P->last_batch;
+	if (i < P->nbatches && P->batches[i].batch_no == batch_no &&
+	    memcmp(P->batches[i].stream, stream, VAULT_ID_BYTES) == 0)
+		return i;
+	for (i = 0; i < P->nbatches; i++) {
+		b = &P->batches[i];
+		if (b->batch_no == batch_no &&
+		    memcmp(b->stream, stream, VAULT_ID_BYTES) == 0)
+			return i;
+	}
+	return SIZE_MAX;
 }
 
 /* Index of the batch in P->batches, loaded (with its tree) if need be.
@@ -647,18 +709,7 @@ pr_batch_get(prod *P, const unsigned char stream[VAULT_ID_BYTES],
 	size_t i, victim = SIZE_MAX, old;
 	int loaded = 0;
 
-	/* consecutive rows of a conversation mostly share a batch */
-	i = P->last_batch;
-	if (i >= P->nbatches || P->batches[i].batch_no != batch_no ||
-	    memcmp(P->batches[i].stream, stream, VAULT_ID_BYTES) != 0) {
-		for (i = 0; i < P->nbatches; i++) {
-			b = &P->batches[i];
-			if (b->batch_no == batch_no &&
-			    memcmp(b->stream, stream, VAULT_ID_BYTES) == 0)
-				break;
-		}
-	}
-	if (i == P->nbatches) {
+	if ((i = pr_batch_find(P, stream, batch_no)) == SIZE_MAX) {
 		/* a slot: a new one, or (past PR_BATCH_MAX) the least recent
 		 * not used now */
 		if (P->nbatches == P->cap_batches) {
@@ -724,6 +775,141 @@ pr_batch_get(prod *P, const unsigned char stream[VAULT_ID_BYTES],
 	return (long)i;
 }
 
+static void
+pr_ahead_clear(prod *P)
+{
+	PQclear(P->ah_rows);
+	PQclear(P->ah_leaves);
+	P->ah_rows = P->ah_leaves = NULL;
+	P->nah = 0;
+}
+
+/* The batches that rows of this FETCH need and that are not held (with
+ * their trees), read in two queries for all of them: their rows and
+ * checkpoints, then their leaves in batch and seq order.  pr_batch_load
+ * takes them from here, with every check it makes of one it reads
+ * itself; a batch not found here it reads itself (and fails as before).
+ * A single missing batch is left to it.  Rows that are malformed are
+ * skipped here and refused by the caller. */
+static int
+pr_batches_ahead(prod *P, const PGresult *r, int n)
+{
+	pg_params p = PG_PARAMS_INIT;
+	char *ids = NULL, *nos = NULL;
+	size_t i, j, off = 0;
+	int k, rc = -1;
+
+	pr_ahead_clear(P);
+	for (k = 0; k < n; k++) {
+		const unsigned char *st = (const unsigned char *)PQgetvalue(r, k, 0);
+		unsigned long long bno;
+		size_t bi;
+
+		if (PQgetlength(r, k, 0) != VAULT_ID_BYTES ||
+		    PQgetlength(r, k, 3) != 8)
+			continue;
+		bno = (unsigned long long)vault_be64_get(PQgetvalue(r, k, 3));
+		bi = pr_batch_find(P, st, bno);
+		if (bi != SIZE_MAX && P->batches[bi].tree != NULL)
+			continue;
+		for (j = P->nah; j > 0; j--)
+			if (P->ah[j - 1].batch_no == bno &&
+			    memcmp(P->ah[j - 1].stream, st, VAULT_ID_BYTES) == 0)
+				break;
+		if (j > 0)
+			continue;
+		if (P->nah == P->ah_cap) {
+			size_t cap = P->ah_cap ? 2 * P->ah_cap : 64;
+			pr_ahead *na = realloc(P->ah, cap * sizeof(*na));
+
+			if (na == NULL) {
+				PERR(P, "out of memory");
+				return -1;
+			}
+			P->ah = na;
+			P->ah_cap = cap;
+		}
+		memset(&P->ah[P->nah], 0, sizeof(P->ah[P->nah]));
+		memcpy(P->ah[P->nah].stream, st, VAULT_ID_BYTES);
+		P->ah[P->nah].batch_no = bno;
+		P->ah[P->nah].row = -1;
+		P->nah++;
+	}
+	if (P->nah < 2) {
+		P->nah = 0;
+		return 0;
+	}
+	if ((ids = pr_uuid_lit(P, P->ah[0].stream, P->nah, sizeof(pr_ahead))) ==
+	    NULL)
+		goto out;
+	if ((nos = malloc(P->nah * 21 + 3)) == NULL) {
+		PERR(P, "out of memory");
+		goto out;
+	}
+	nos[off++] = '{';
+	for (i = 0; i < P->nah; i++)
+		off += (size_t)sprintf(nos + off, "%s%llu", i ? "," : "",
+		    P->ah[i].batch_no);
+	nos[off++] = '}';
+	nos[off] = '\0';
+	pg_param_text(&p, P->tid);
+	pg_param_text(&p, ids);
+	pg_param_text(&p, nos);
+	p.result_binary = 1;
+	P->ah_rows = pg_query(P->db, "SELECT " PR_BATCH_COLS ", k.i "
+	    "FROM unnest($2::uuid[], $3::int8[]) WITH ORDINALITY "
+	    "     AS k(stream_id, batch_no, i) "
+	    "JOIN coffer.batches b ON b.tenant_id = $1::uuid AND "
+	    "     b.stream_id = k.stream_id AND b.batch_no = k.batch_no "
+	    PR_BATCH_JOIN, &p, P->err, P->err_len);
+	if (P->ah_rows == NULL)
+		goto out;
+	/* the leaves: as pr_batch_tree reads one batch's, by the seq range
+	 * of its batch row on the primary key */
+	P->ah_leaves = pg_query(P->db, "SELECT k.i, x.seq, x.leaf_hash "
+	    "FROM unnest($2::uuid[], $3::int8[]) WITH ORDINALITY "
+	    "     AS k(stream_id, batch_no, i) "
+	    "JOIN coffer.batches b ON b.tenant_id = $1::uuid AND "
+	    "     b.stream_id = k.stream_id AND b.batch_no = k.batch_no "
+	    "CROSS JOIN LATERAL (SELECT seq, leaf_hash FROM coffer.records "
+	    "  WHERE tenant_id = $1::uuid AND stream_id = k.stream_id AND "
+	    "  seq BETWEEN b.first_seq AND b.last_seq AND batch_no = k.batch_no "
+	    "  UNION ALL SELECT seq, leaf_hash FROM coffer.tombstones "
+	    "  WHERE tenant_id = $1::uuid AND stream_id = k.stream_id AND "
+	    "  seq BETWEEN b.first_seq AND b.last_seq AND "
+	    "  batch_no = k.batch_no) x "
+	    "ORDER BY k.i, x.seq", &p, P->err, P->err_len);
+	if (P->ah_leaves == NULL)
+		goto out;
+	for (k = 0; k < PQntuples(P->ah_rows); k++) {
+		unsigned long long o;
+
+		if (PQgetlength(P->ah_rows, k, 11) != 8)
+			continue;
+		o = (unsigned long long)vault_be64_get(PQgetvalue(P->ah_rows, k, 11));
+		if (o >= 1 && o <= P->nah)
+			P->ah[o - 1].row = k;
+	}
+	for (k = 0; k < PQntuples(P->ah_leaves); k++) {
+		unsigned long long o;
+
+		if (PQgetlength(P->ah_leaves, k, 0) != 8)
+			continue;
+		o = (unsigned long long)vault_be64_get(PQgetvalue(P->ah_leaves, k, 0));
+		if (o < 1 || o > P->nah)
+			continue;
+		if (P->ah[o - 1].lcount++ == 0)
+			P->ah[o - 1].lstart = k;
+	}
+	rc = 0;
+out:
+	free(ids);
+	free(nos);
+	if (rc != 0)
+		pr_ahead_clear(P);
+	return rc;
+}
+
 /* Before the rows of a FETCH are processed (and before the next FETCH is
  * sent: the queries share the connection): each row's batch and path. */
 static int
@@ -732,6 +918,8 @@ pr_proofs_for(prod *P, const PGresult *r, int n)
 	int i;
 
 	P->gen++;
+	if (pr_batches_ahead(P, r, n) != 0)
+		return -1;
 	if ((size_t)n > P->rowp_cap) {
 		pr_rowproof *np = realloc(P->rowp, (size_t)n * sizeof(*np));
 
@@ -777,6 +965,7 @@ pr_proofs_for(prod *P, const PGresult *r, int n)
 			return -1;
 		}
 	}
+	pr_ahead_clear(P);
 	return 0;
 }
 
@@ -1357,6 +1546,8 @@ prod_free(prod *P)
 		free(P->batches[i].tree);
 	free(P->batches);
 	free(P->rowp);
+	pr_ahead_clear(P);
+	free(P->ah);
 	if (P->lbuf != NULL)
 		vault_secure_free(P->lbuf);
 	vault_hasher_free(&P->fh);

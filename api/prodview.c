@@ -26,7 +26,12 @@
 #include "api/spool.h"
 #include "vault/mem.h"
 
-#define PR_SPOOL_MEM_VIEW (256U * 1024U)
+/* Guarded memory of a transcript before it spills to a sealed file
+ * (about 1 KB a message and format: a conversation of some 1 000
+ * messages stays in memory), and of the load file (which spills for any
+ * large production). */
+#define PR_SPOOL_MEM_VIEW (1024U * 1024U)
+#define PR_SPOOL_MEM_CSV  (256U * 1024U)
 
 enum vx_mode { VX_HTML = PR_VIEW_HTML, VX_TEXT = PR_VIEW_TEXT,
                VX_LINE = PR_VIEW_LINE, VX_CSV = PR_VIEW_CSV };
@@ -235,7 +240,7 @@ pr_view_open(prod *P)
 	}
 	if (spool_open(P, &P->trhtml, PR_SPOOL_MEM_VIEW) != 0 ||
 	    spool_open(P, &P->trtxt, PR_SPOOL_MEM_VIEW) != 0 ||
-	    spool_open(P, &P->loadcsv, PR_SPOOL_MEM_VIEW) != 0)
+	    spool_open(P, &P->loadcsv, PR_SPOOL_MEM_CSV) != 0)
 		return -1;
 	return spool_put(P, &P->loadcsv, hdr, sizeof(hdr) - 1);
 }

@@ -1142,6 +1142,8 @@ progress_cb(void *arg, unsigned long long done, unsigned long long total)
 	p->last_total = total;
 }
 
+static int build_fetch_rows;    /* 0: the default */
+
 static int
 build(const unsigned char mid[16], const char *out, unsigned long split,
     api_production_result *res, char *err, size_t err_len)
@@ -1158,6 +1160,7 @@ build(const unsigned char mid[16], const char *out, unsigned long split,
 	o.sign_sk = api_sk;
 	o.node_name = API_NODE;
 	o.rsmf_deflate = split != 0;       /* the split builds also deflate */
+	o.fetch_rows = build_fetch_rows;
 	o.records_part_bytes = split != 0 ? 3000 : 0;  /* and cut records.jsonl
 	                                                  into many parts */
 	o.blind_dir = pdir();
@@ -1593,6 +1596,67 @@ run_tests(void)
 		    ta.id, stream, seq) == 0 && sql("ALTER TABLE coffer.records "
 		    "ENABLE ALWAYS TRIGGER records_append_only") == 0, "restore");
 		OK("tampered batch_no: the build stops");
+		/* Issue 17.4: the batches a FETCH needs are read ahead, all in
+		 * two queries.  The database owner alters a batch row (its
+		 * Merkle root, its chain head) or a leaf of it: the build
+		 * stops with the same error whether the batch is read alone
+		 * (one row a FETCH) or ahead with the others (500 a FETCH). */
+		{
+			static const struct {
+				const char *set, *undo, *want, *name;
+			} tz[] = {
+				{ "UPDATE coffer.batches SET merkle_root = "
+				  "set_byte(merkle_root, 0, get_byte(merkle_root, 0) # 1)",
+				  "UPDATE coffer.batches SET merkle_root = "
+				  "set_byte(merkle_root, 0, get_byte(merkle_root, 0) # 1)",
+				  "the Merkle root of its leaves differs from the stored "
+				  "root (tampered?)", "merkle_root" },
+				{ "UPDATE coffer.batches SET new_head = "
+				  "set_byte(new_head, 5, get_byte(new_head, 5) # 128)",
+				  "UPDATE coffer.batches SET new_head = "
+				  "set_byte(new_head, 5, get_byte(new_head, 5) # 128)",
+				  "the chain head does not recompute (tampered?)",
+				  "new_head" },
+			};
+			size_t ti;
+			int fr;
+
+			for (ti = 0; ti < sizeof(tz) / sizeof(tz[0]); ti++) {
+				CHECK(sql("ALTER TABLE coffer.batches DISABLE TRIGGER "
+				    "batches_append_only") == 0 && sql("%s WHERE tenant_id = "
+				    "'%s' AND (stream_id, batch_no) = (SELECT stream_id, "
+				    "batch_no FROM coffer.records WHERE tenant_id = '%s' AND "
+				    "stream_id = '%s' AND seq = %lld)", tz[ti].set, ta.id,
+				    ta.id, stream, seq) == 0, "tamper %s", tz[ti].name);
+				for (fr = 0; fr < 2; fr++) {
+					build_fetch_rows = fr == 0 ? 1 : 0;
+					snprintf(out, sizeof(out), "%s/m1-%s-%d.coffer",
+					    scratch, tz[ti].name, fr);
+					CHECK(build(m1, out, 0, &res, err, sizeof(err)) != 0 &&
+					    strstr(err, tz[ti].want) != NULL, "%s (%s): %s",
+					    tz[ti].name, fr == 0 ? "alone" : "ahead", err);
+					CHECK(!exists(out), "%s: output exists", tz[ti].name);
+				}
+				build_fetch_rows = 0;
+				CHECK(sql("%s WHERE tenant_id = '%s' AND (stream_id, "
+				    "batch_no) = (SELECT stream_id, batch_no FROM "
+				    "coffer.records WHERE tenant_id = '%s' AND stream_id = "
+				    "'%s' AND seq = %lld)", tz[ti].undo, ta.id, ta.id, stream,
+				    seq) == 0 && sql("ALTER TABLE coffer.batches ENABLE "
+				    "ALWAYS TRIGGER batches_append_only") == 0, "restore %s",
+				    tz[ti].name);
+			}
+			/* and the two paths agree on a sound archive */
+			snprintf(out, sizeof(out), "%s/m1-alone.coffer", scratch);
+			build_fetch_rows = 1;
+			CHECK(build(m1, out, 0, &res, err, sizeof(err)) == 0,
+			    "one row a FETCH: %s", err);
+			build_fetch_rows = 0;
+			check_production(out, 30, 3, 4, &res);
+		}
+		OK("tampered batch rows (Merkle root, chain head): the build stops "
+		    "with the batch's error, read alone or ahead; restored, both "
+		    "build");
 		/* Its participant tokens with a 17-byte token appended (the
 		 * CHECK dropped, as the database owner could): the build reads
 		 * the array itself (issue 17.4) and refuses the row. */
