@@ -270,8 +270,9 @@ typedef struct prod {
 	size_t               rowp_cap;
 	unsigned char       *lbuf;           /* one batch's leaf hashes */
 	size_t               lbuf_cap;
-	pr_ahead            *ah;             /* read ahead for this FETCH */
-	size_t               nah, ah_cap;
+	pr_ahead            *ah;             /* read ahead for this FETCH
+	                                        (rowp_cap entries) */
+	size_t               nah;
 	PGresult            *ah_rows, *ah_leaves;
 	/* the signed statement */
 	vault_hasher        *fh;

@@ -818,17 +818,6 @@ pr_batches_ahead(prod *P, const PGresult *r, int n)
 				break;
 		if (j > 0)
 			continue;
-		if (P->nah == P->ah_cap) {
-			size_t cap = P->ah_cap ? 2 * P->ah_cap : 64;
-			pr_ahead *na = realloc(P->ah, cap * sizeof(*na));
-
-			if (na == NULL) {
-				PERR(P, "out of memory");
-				return -1;
-			}
-			P->ah = na;
-			P->ah_cap = cap;
-		}
 		memset(&P->ah[P->nah], 0, sizeof(P->ah[P->nah]));
 		memcpy(P->ah[P->nah].stream, st, VAULT_ID_BYTES);
 		P->ah[P->nah].batch_no = bno;
@@ -918,18 +907,25 @@ pr_proofs_for(prod *P, const PGresult *r, int n)
 	int i;
 
 	P->gen++;
-	if (pr_batches_ahead(P, r, n) != 0)
-		return -1;
+	/* a proof and at most one batch to read ahead a row */
 	if ((size_t)n > P->rowp_cap) {
 		pr_rowproof *np = realloc(P->rowp, (size_t)n * sizeof(*np));
+		pr_ahead *na;
 
 		if (np == NULL) {
 			PERR(P, "out of memory");
 			return -1;
 		}
 		P->rowp = np;
+		if ((na = realloc(P->ah, (size_t)n * sizeof(*na))) == NULL) {
+			PERR(P, "out of memory");
+			return -1;
+		}
+		P->ah = na;
 		P->rowp_cap = (size_t)n;
 	}
+	if (pr_batches_ahead(P, r, n) != 0)
+		return -1;
 	for (i = 0; i < n; i++) {
 		pr_rowproof *rp = &P->rowp[i];
 		unsigned long long seq, batch;
